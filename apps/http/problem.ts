@@ -1,0 +1,67 @@
+// Errors as RFC 9457 problem details (`application/problem+json`), with one entry per invalid field.
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+
+export interface FieldProblem {
+  /** Where the bad value is: `body.email`, `query.limit`, `header.x-correlation-id`. */
+  field: string;
+  message: string;
+}
+
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  errors?: FieldProblem[];
+}
+
+/** Thrown anywhere in a request to answer with a problem document. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: FieldProblem[],
+  ) {
+    super(detail ?? title);
+    this.name = "HttpProblem";
+  }
+
+  static notFound(detail: string): HttpProblem {
+    return new HttpProblem(404, "Not Found", detail);
+  }
+
+  static invalid(errors: FieldProblem[]): HttpProblem {
+    return new HttpProblem(400, "Bad Request", "The request is invalid; see errors for each field.", errors);
+  }
+}
+
+/** Request parts as validators name them, and as a client reads them in `field`. */
+const LOCATIONS: Record<string, string> = { json: "body", param: "path", query: "query", header: "header" };
+
+export function fieldProblems(target: string, error: z.ZodError): FieldProblem[] {
+  const location = LOCATIONS[target] ?? target;
+  return error.issues.flatMap((issue) => {
+    const at = [location, ...issue.path.map(String)];
+    // One entry per unknown field, so that each is named where it is.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ field: [...at, key].join("."), message: "is not a known field" }));
+    }
+    return [{ field: at.join("."), message: issue.message }];
+  });
+}
+
+export function problemResponse(c: Context, problem: HttpProblem): Response {
+  const body: ProblemDetails = {
+    type: "about:blank",
+    title: problem.title,
+    status: problem.status,
+    ...(problem.detail ? { detail: problem.detail } : {}),
+    instance: c.req.path,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+  return c.body(JSON.stringify(body), problem.status, { "Content-Type": "application/problem+json" });
+}

@@ -1,0 +1,76 @@
+// The frame every HTTP service shares: middleware in order (context, logging, metrics, body limit),
+// problem+json errors, health, metrics and the OpenAPI document. Services add their routes to it.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Registry } from "prom-client";
+import type { Logger } from "../../observability/logger.ts";
+import { healthRoutes, type ReadinessCheck } from "./health.ts";
+import { httpMetrics, metricsRoute } from "./metrics.ts";
+import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
+import { type RequestContextEnv, requestContext } from "./requestContext.ts";
+import { requestLog } from "./requestLog.ts";
+
+export type ServiceEnv = RequestContextEnv;
+export type ServiceApp = OpenAPIHono<ServiceEnv>;
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** A router whose zod validation failures become 400 problems naming each field. */
+export function createRouter(): ServiceApp {
+  return new OpenAPIHono<ServiceEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw HttpProblem.invalid(fieldProblems(result.target, result.error));
+    },
+  });
+}
+
+export interface ServiceFrameOptions {
+  title: string;
+  log: Logger;
+  registry: Registry;
+  readiness: ReadinessCheck[];
+}
+
+export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
+  const app = createRouter();
+  app.use(requestContext());
+  app.use(requestLog(options.log));
+  app.use(httpMetrics(options.registry));
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HttpProblem(
+          413,
+          "Content Too Large",
+          `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`,
+        );
+      },
+    }),
+  );
+  app.route("/", healthRoutes(options.readiness));
+  app.route("/", metricsRoute(options.registry));
+  app.doc31("/openapi.json", { openapi: "3.1.0", info: { title: options.title, version: "1.0.0" } });
+
+  app.notFound((c) =>
+    problemResponse(c, HttpProblem.notFound(`No route for ${c.req.method} ${c.req.path}.`)),
+  );
+  app.onError((error, c) => {
+    if (error instanceof HttpProblem) return problemResponse(c, error);
+    // Hono's own refusals (a body that is not JSON, a wrong content type) keep their status and message.
+    if (error instanceof HTTPException) {
+      return problemResponse(c, new HttpProblem(error.status as ContentfulStatusCode, error.message || "Bad Request"));
+    }
+    // Driver messages can quote the values that failed (PHI): log the error's kind and where it came from.
+    const { name, stack } = error as Error;
+    const code = (error as { code?: string }).code;
+    options.log.error(
+      { err: { type: name, code, at: stack?.split("\n").slice(1, 6).join("\n") } },
+      "unhandled error",
+    );
+    return problemResponse(c, new HttpProblem(500, "Internal Server Error"));
+  });
+  return app;
+}

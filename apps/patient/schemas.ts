@@ -1,0 +1,51 @@
+// The patient API's request and response bodies, built from the event catalog's field schemas so that
+// what the API accepts is exactly what the events can carry.
+import { z } from "zod";
+import { consentTypes, patientCreatedSchema } from "../../events/patient.ts";
+
+const patientFields = patientCreatedSchema.omit({ patientId: true }).shape;
+
+export const createPatientBody = z.strictObject({
+  ...patientFields,
+  userId: patientFields.userId.optional().default(null),
+  insuranceInfo: patientFields.insuranceInfo.optional().default(null),
+  medicalConditions: patientFields.medicalConditions.optional().default([]),
+  allergies: patientFields.allergies.optional().default([]),
+});
+
+export const updatePatientBody = z
+  .strictObject(patientFields)
+  .partial()
+  .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" });
+
+export const consentBody = z
+  .strictObject(
+    Object.fromEntries(consentTypes.map((type) => [type, z.boolean().optional()])) as {
+      [K in (typeof consentTypes)[number]]: z.ZodOptional<z.ZodBoolean>;
+    },
+  )
+  .refine((body) => Object.values(body).some((value) => value !== undefined), {
+    message: `name at least one of ${consentTypes.join(", ")}`,
+  });
+
+export const patientIdParam = z.strictObject({ id: z.uuid() });
+
+export const consentState = z.object({
+  dataSharing: z.boolean(),
+  marketing: z.boolean(),
+  research: z.boolean(),
+  updatedAt: z.iso.datetime().nullable(),
+});
+
+export const patientResponse = z.object({
+  id: z.uuid(),
+  ...patientFields,
+  consent: consentState,
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export type CreatePatientBody = z.infer<typeof createPatientBody>;
+export type UpdatePatientBody = z.infer<typeof updatePatientBody>;
+export type ConsentBody = z.infer<typeof consentBody>;
+export type PatientResponse = z.infer<typeof patientResponse>;

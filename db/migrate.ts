@@ -1,0 +1,26 @@
+// Applies the committed drizzle-kit migrations; `npm run db:migrate`, and `npm start` before anything else.
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import { createDatabase } from "./client.ts";
+
+const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
+
+export async function migrateDatabase(databaseUrl: string): Promise<void> {
+  const db = createDatabase(databaseUrl, { max: 1, applicationName: "migrate" });
+  try {
+    // Concurrent starts (several services, tests in parallel) must not race each other's migrations.
+    await db.$client.query("SELECT pg_advisory_lock(hashtext('healthcare-events:migrate'))");
+    await migrate(db, { migrationsFolder });
+  } finally {
+    await db.$client.end();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { loadEnv } = await import("../config/env.ts");
+  const { ensureStack } = await import("../stack/index.ts");
+  const env = loadEnv();
+  const stack = await ensureStack(env, (line) => console.log(line));
+  await migrateDatabase(stack.databaseUrl);
+  console.log("migrations applied");
+}

@@ -1,0 +1,302 @@
+// Brings the broker's topics in line with the catalog: creates the missing ones, adds missing partitions and
+// resets drifted configs. It never deletes a topic, a partition, a record or a config it does not manage.
+// `npm run topics` runs it against KAFKA_BROKERS (default localhost:9092) and prints what it did.
+import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
+import { loadEnv } from "../config/env.ts";
+import { type Admin, createKafka } from "../kafka/client.ts";
+import { topics as catalogTopics, type TopicDefinition } from "./catalog.ts";
+
+// Kafka protocol codes. kafka/client.ts re-exports kafkajs's types only, not its enums.
+const TOPIC_RESOURCE = 2; // ConfigResourceTypes.TOPIC
+const SET_ON_TOPIC = 1; // ConfigSource.TOPIC_CONFIG: an override on the topic itself, not a broker default
+
+/** What applyTopics needs of a topic; the catalog's definitions by default, scratch topics in tests. */
+export type TopicSpec = Pick<TopicDefinition, "partitions" | "configs"> & { readonly name: string };
+
+export interface TopicReport {
+  topic: string;
+  outcome: "created" | "updated" | "unchanged";
+  /** The topic's partition count after applying. */
+  partitions: number;
+  /** What was changed, one line each, e.g. `retention.ms: 86400000 -> 604800000`. */
+  changes: string[];
+  /** What needs a person, e.g. more partitions than cataloged, which Kafka cannot undo. */
+  warnings: string[];
+}
+
+export interface ApplyTopicsSummary {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  reports: TopicReport[];
+}
+
+export interface TopicLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface ApplyTopicsOptions {
+  topics?: readonly TopicSpec[];
+  log?: TopicLog;
+}
+
+const consoleLog: TopicLog = {
+  info: (message) => console.log(message),
+  warn: (message) => console.warn(message),
+};
+
+export async function applyTopics(
+  admin: Admin,
+  options: ApplyTopicsOptions = {},
+): Promise<ApplyTopicsSummary> {
+  const specs = options.topics ?? catalogTopics;
+  const log = options.log ?? consoleLog;
+
+  const existing = new Set(await admin.listTopics());
+  const reports = new Map<string, TopicReport>();
+  const toReconcile = specs.filter((spec) => existing.has(spec.name));
+
+  // One request per topic, so that a topic another process created a moment ago is told apart (createTopics
+  // answers false) and then reconciled like any existing topic.
+  await Promise.all(
+    specs
+      .filter((spec) => !existing.has(spec.name))
+      .map(async (spec) => {
+        const created = await createTopic(admin, spec);
+        if (!created) {
+          toReconcile.push(spec);
+          return;
+        }
+        await untilServed(admin, spec);
+        log.info(`${spec.name}: created with ${spec.partitions} partitions`);
+        reports.set(spec.name, {
+          topic: spec.name,
+          outcome: "created",
+          partitions: spec.partitions,
+          changes: [],
+          warnings: [],
+        });
+      }),
+  );
+
+  for (const report of await reconcile(admin, toReconcile, log)) reports.set(report.topic, report);
+
+  const ordered = specs.map((spec) => reports.get(spec.name)).filter((report) => report !== undefined);
+  const named = (outcome: TopicReport["outcome"]) =>
+    ordered.filter((report) => report.outcome === outcome).map((report) => report.topic);
+  return {
+    created: named("created"),
+    updated: named("updated"),
+    unchanged: named("unchanged"),
+    reports: ordered,
+  };
+}
+
+/**
+ * Creates one topic; false when it already exists. A broker that has just started answers before it has
+ * registered itself, refusing every replication factor: that answer is retried for a while, so that
+ * `stack:up` followed at once by applyTopics works.
+ */
+async function createTopic(admin: Admin, spec: TopicSpec, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await admin.createTopics({
+        waitForLeaders: false,
+        topics: [
+          { topic: spec.name, numPartitions: spec.partitions, configEntries: configEntries(spec.configs) },
+        ],
+      });
+    } catch (error) {
+      const reasons = kafkaErrors(error);
+      const starting =
+        reasons.length > 0 && reasons.every((reason) => reason.type === "INVALID_REPLICATION_FACTOR");
+      if (starting && Date.now() < deadline) {
+        await sleep(250);
+        continue;
+      }
+      const detail = reasons.map((reason) => reason.message).join("; ") || String(error);
+      throw new Error(`${spec.name}: cannot create the topic: ${detail}`, { cause: error });
+    }
+  }
+}
+
+/** kafkajs reports per-topic failures as an aggregate error whose `errors` carry Kafka's error names. */
+function kafkaErrors(error: unknown): Array<{ type?: string; message: string }> {
+  const errors = (error as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errors) ? errors : [];
+}
+
+/**
+ * Waits until every partition of a new topic has a leader, so producers can write as soon as applyTopics
+ * returns. kafkajs's own wait (`waitForLeaders`) gives up on the UNKNOWN_TOPIC_OR_PARTITION that a KRaft
+ * broker answers for a moment while the new topic reaches its metadata cache.
+ */
+async function untilServed(admin: Admin, spec: TopicSpec, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [spec.name] });
+      const led = topics[0]?.partitions.filter((partition) => partition.leader >= 0).length ?? 0;
+      if (led >= spec.partitions) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${spec.name}: created, but its partitions have no leader after ${timeoutMs} ms`, {
+    cause: lastError,
+  });
+}
+
+/** Adds missing partitions and resets drifted configs of topics that already exist. */
+async function reconcile(admin: Admin, specs: readonly TopicSpec[], log: TopicLog): Promise<TopicReport[]> {
+  if (specs.length === 0) return [];
+  const names = specs.map((spec) => spec.name);
+  const [metadata, described] = await Promise.all([
+    admin.fetchTopicMetadata({ topics: names }),
+    admin.describeConfigs({
+      resources: names.map((name) => ({ type: TOPIC_RESOURCE, name })),
+      includeSynonyms: false,
+    }),
+  ]);
+
+  const reports: TopicReport[] = [];
+  for (const spec of specs) {
+    const report: TopicReport = {
+      topic: spec.name,
+      outcome: "unchanged",
+      partitions: spec.partitions,
+      changes: [],
+      warnings: [],
+    };
+
+    const partitions = metadata.topics.find((topic) => topic.name === spec.name)?.partitions.length;
+    if (partitions === undefined)
+      throw new Error(`${spec.name}: the broker returned no metadata for the topic`);
+    report.partitions = partitions;
+    if (partitions < spec.partitions) {
+      await admin.createPartitions({ topicPartitions: [{ topic: spec.name, count: spec.partitions }] });
+      report.partitions = spec.partitions;
+      report.changes.push(`partitions: ${partitions} -> ${spec.partitions}`);
+      // Adding partitions re-maps keys: events of one aggregate written before and after may sit on two
+      // partitions, so consumers can see that aggregate's events around this moment out of order.
+      log.warn(
+        `${spec.name}: added partitions ${partitions} -> ${spec.partitions}; keys now hash differently, so ` +
+          "an aggregate's events written just before and after may be consumed out of order",
+      );
+    } else if (partitions > spec.partitions) {
+      const warning =
+        `has ${partitions} partitions where the catalog says ${spec.partitions}; left as it is ` +
+        "(Kafka cannot remove partitions; change the catalog or recreate the topic by hand)";
+      report.warnings.push(warning);
+      log.warn(`${spec.name}: ${warning}`);
+    }
+
+    const resource = described.resources.find((entry) => entry.resourceName === spec.name);
+    if (resource === undefined || resource.errorCode !== 0) {
+      throw new Error(
+        `${spec.name}: cannot read the topic's configs (${resource?.errorMessage ?? "no answer from the broker"})`,
+      );
+    }
+    const current = new Map(resource.configEntries.map((entry) => [entry.configName, entry]));
+    // A value inherited from the broker counts as drift even when it happens to be equal (7 days is Kafka's
+    // default retention): the topic must keep the catalog's value when someone changes the broker's default.
+    const drifted = Object.entries(spec.configs).filter(([name, value]) => {
+      const entry = current.get(name);
+      return entry?.configValue !== value || entry.configSource !== SET_ON_TOPIC;
+    });
+    if (drifted.length > 0) {
+      // AlterConfigs (the only config call kafkajs has) replaces a topic's whole set of overrides, so the
+      // overrides someone set by hand outside the catalog's keys are sent back unchanged to keep them.
+      const keptOverrides = resource.configEntries
+        .filter(
+          (entry) => entry.configSource === SET_ON_TOPIC && !entry.readOnly && entry.configValue !== null,
+        )
+        .map((entry) => [entry.configName, entry.configValue] as const);
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: TOPIC_RESOURCE,
+            name: spec.name,
+            configEntries: configEntries({ ...Object.fromEntries(keptOverrides), ...spec.configs }),
+          },
+        ],
+      });
+      for (const [name, value] of drifted) {
+        const was = current.get(name);
+        const change =
+          was?.configValue === value
+            ? `${name}: ${value} set on the topic (was the broker's default)`
+            : `${name}: ${was?.configValue ?? "(unset)"} -> ${value}`;
+        report.changes.push(change);
+        log.info(`${spec.name}: ${change}`);
+      }
+    }
+
+    if (report.changes.length > 0) report.outcome = "updated";
+    reports.push(report);
+  }
+  return reports;
+}
+
+function configEntries(configs: Readonly<Record<string, string>>) {
+  return Object.entries(configs).map(([name, value]) => ({ name, value }));
+}
+
+/** The summary as a table, one topic per line, for people running `npm run topics`. */
+export function formatSummary(
+  summary: ApplyTopicsSummary,
+  specs: readonly TopicSpec[] = catalogTopics,
+): string {
+  const dayMs = 24 * 60 * 60 * 1000;
+  const header = ["topic", "partitions", "cleanup", "retention", "outcome", "changes"];
+  const rows = summary.reports.map((report) => {
+    const configs = specs.find((spec) => spec.name === report.topic)?.configs ?? {};
+    const retentionMs = Number(configs["retention.ms"]);
+    return [
+      report.topic,
+      String(report.partitions),
+      configs["cleanup.policy"] ?? "",
+      Number.isFinite(retentionMs) ? `${retentionMs / dayMs} days` : "",
+      report.outcome,
+      [...report.changes, ...report.warnings.map((warning) => `WARNING: ${warning}`)].join("; "),
+    ];
+  });
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd();
+  const totals =
+    `${summary.created.length} created, ${summary.updated.length} updated, ` +
+    `${summary.unchanged.length} unchanged`;
+  return [line(header), ...rows.map(line), "", totals].join("\n");
+}
+
+async function main(): Promise<void> {
+  const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
+  const admin = createKafka({ brokers, clientId: "apply-topics" }).admin();
+  await admin.connect();
+  try {
+    // Changes are in the table; only warnings are worth printing as they happen.
+    const summary = await applyTopics(admin, { log: { info: () => {}, warn: consoleLog.warn } });
+    console.log(formatSummary(summary));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    console.error(`apply-topics failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,57 @@
+// The `data` schemas of audit-events: who read or changed which record, who tried to log in, and which
+// compliance rules were broken. These records answer an auditor's questions, so each names its actor.
+import { z } from "zod";
+import { identifier, text, uuid } from "./fields.ts";
+
+export const actorRoles = ["PATIENT", "PROVIDER", "NURSE", "STAFF", "ADMIN", "SYSTEM"] as const;
+
+/** Who acted, on which record (`patient`/`<uuid>`, `document`/`<uuid>`, ...), and whose data that is. */
+const actorAndResource = {
+  actorId: uuid,
+  actorRole: z.enum(actorRoles),
+  resourceType: z.string().regex(/^[a-z][a-z_]*$/, "must be a lower-case resource type, e.g. patient"),
+  resourceId: text(200),
+  /** The patient whose data it is, `null` when the resource is not a patient's (a provider's calendar). */
+  patientId: uuid.nullable(),
+};
+
+/** Which fields were read or written; `null` means the whole resource. */
+const touchedFields = z.array(identifier).min(1).nullable();
+
+export const dataAccessedSchema = z.strictObject({
+  ...actorAndResource,
+  action: z.enum(["READ", "SEARCH", "EXPORT", "PRINT"]),
+  fields: touchedFields,
+});
+
+export const dataModifiedSchema = z.strictObject({
+  ...actorAndResource,
+  action: z.enum(["CREATE", "UPDATE", "DELETE"]),
+  fields: touchedFields,
+});
+
+export const loginMethods = ["PASSWORD", "SSO", "MFA", "API_KEY"] as const;
+
+/** A failed attempt must say why, so that a brute-force pattern can be told from a mistyped password. */
+export const loginAttemptSchema = z
+  .strictObject({
+    /** `null` when the username matches no account. */
+    userId: uuid.nullable(),
+    /** As typed by the user (often an e-mail address), bounded by the longest possible e-mail address. */
+    username: text(320),
+    method: z.enum(loginMethods),
+    success: z.boolean(),
+    reason: text(500).nullable(),
+  })
+  .refine((attempt) => attempt.success || attempt.reason !== null, {
+    path: ["reason"],
+    error: "is required when the attempt failed",
+  });
+
+export const complianceViolationSchema = z.strictObject({
+  ...actorAndResource,
+  /** The rule broken, e.g. `HIPAA.164.312b` or `minimum-necessary`. */
+  rule: identifier,
+  reason: text(1000),
+  severity: z.enum(["LOW", "MEDIUM", "HIGH", "CRITICAL"]),
+});

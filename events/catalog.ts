@@ -1,0 +1,396 @@
+// The catalog every part of the pipeline reads: each topic with its partitions and Kafka configs, and each
+// event type with its data schema, its topic and its record key.
+//
+// Conventions of every data schema: objects are strict (an unknown field is refused, never dropped), a value
+// that may be unknown is `null` rather than a missing key (one JSON shape per event type), instants are UTC
+// ISO-8601 strings with `Z`, and dates are `YYYY-MM-DD`.
+import type { z } from "zod";
+import {
+  insightCreatedSchema,
+  modelPerformanceUpdatedSchema,
+  modelTrainedSchema,
+  predictionGeneratedSchema,
+} from "./ai.ts";
+import {
+  appointmentBookedSchema,
+  appointmentCancelledSchema,
+  appointmentCompletedSchema,
+  appointmentReminderSchema,
+} from "./appointment.ts";
+import {
+  complianceViolationSchema,
+  dataAccessedSchema,
+  dataModifiedSchema,
+  loginAttemptSchema,
+} from "./audit.ts";
+import {
+  consentGivenSchema,
+  documentDeletedSchema,
+  documentProcessedSchema,
+  documentUploadedSchema,
+} from "./document.ts";
+import { type Envelope, envelopeSchema } from "./envelope.ts";
+import { EventValidationError, missingFieldIsRequired, UnknownEventTypeError } from "./errors.ts";
+import { emailRequestedSchema, pushRequestedSchema, smsRequestedSchema } from "./notification.ts";
+import {
+  patientConsentChangedSchema,
+  patientCreatedSchema,
+  patientDeletedSchema,
+  patientUpdatedSchema,
+} from "./patient.ts";
+
+// ---------------------------------------------------------------------------------------------------------
+// Topics
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * How a topic's record key is chosen. `aggregate`: the aggregate id, so one patient's (appointment's, ...)
+ * events share a partition and keep their commit order. `eventId`: every record has its own key, which a
+ * compacted topic needs so that compaction never takes one record for an older version of another.
+ */
+export type KeyedBy = "aggregate" | "eventId";
+
+export interface TopicDefinition {
+  readonly name: TopicName;
+  readonly partitions: number;
+  readonly retentionDays: number;
+  readonly cleanupPolicy: "delete" | "compact";
+  readonly keyedBy: KeyedBy;
+  /** The topic-level Kafka configs that applyTopics keeps the broker in line with, values as Kafka prints them. */
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+function deletingTopic(name: TopicName, partitions: number, retentionDays: number): TopicDefinition {
+  return {
+    name,
+    partitions,
+    retentionDays,
+    cleanupPolicy: "delete",
+    keyedBy: "aggregate",
+    configs: { "cleanup.policy": "delete", "retention.ms": String(retentionDays * DAY_MS) },
+  };
+}
+
+/**
+ * The audit trail. Compacted, as the platform guide asks, and keyed by eventId, so compaction keeps every
+ * record (a redelivered duplicate carries the same eventId and collapses into its original, which is right).
+ * With `compact` alone Kafka never deletes by age: `retention.ms` records the guide's 365 days and takes
+ * effect only if the policy becomes `compact,delete`; the outbox stays the permanent history either way.
+ */
+function auditTopic(name: TopicName, partitions: number, retentionDays: number): TopicDefinition {
+  const retentionMs = String(retentionDays * DAY_MS);
+  return {
+    name,
+    partitions,
+    retentionDays,
+    cleanupPolicy: "compact",
+    keyedBy: "eventId",
+    configs: {
+      "cleanup.policy": "compact",
+      "retention.ms": retentionMs,
+      // The cleaner may not touch a record younger than the retention period, so not even a stray tombstone
+      // or a reused key can remove an audit record within it.
+      "min.compaction.lag.ms": retentionMs,
+      // A tombstone is itself evidence (someone tried to erase an audit record): keep it as long.
+      "delete.retention.ms": retentionMs,
+      // Never elect an out-of-sync replica as leader: that would silently drop acknowledged audit records.
+      "unclean.leader.election.enable": "false",
+    },
+  };
+}
+
+const topicNames = [
+  "patient-events",
+  "appointment-events",
+  "document-events",
+  "audit-events",
+  "notification-events",
+  "ai-events",
+] as const;
+
+export type TopicName = (typeof topicNames)[number];
+
+/** The platform guide's numbers, unchanged: they are the user's. */
+const topicCatalog: { readonly [Name in TopicName]: TopicDefinition } = {
+  "patient-events": deletingTopic("patient-events", 6, 7),
+  "appointment-events": deletingTopic("appointment-events", 8, 30),
+  "document-events": deletingTopic("document-events", 4, 90),
+  "audit-events": auditTopic("audit-events", 12, 365),
+  "notification-events": deletingTopic("notification-events", 4, 7),
+  "ai-events": deletingTopic("ai-events", 6, 180),
+};
+
+export const topics: readonly TopicDefinition[] = topicNames.map((name) => topicCatalog[name]);
+
+export function topicDefinition(name: TopicName): TopicDefinition {
+  return topicCatalog[name];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Event types
+
+export type AggregateType =
+  | "patient"
+  | "appointment"
+  | "document"
+  | "actor"
+  | "notification"
+  | "model"
+  | "insight";
+
+interface CatalogEntry<Schema extends z.ZodType> {
+  readonly topic: TopicName;
+  readonly aggregateType: AggregateType;
+  readonly schema: Schema;
+  readonly aggregateId: (data: z.output<Schema>) => string;
+}
+
+/** Ties `aggregateId`'s parameter to the schema's output type, so each key function is type-checked. */
+function event<Schema extends z.ZodType>(entry: CatalogEntry<Schema>): CatalogEntry<Schema> {
+  return entry;
+}
+
+/**
+ * Aggregates that are not obvious:
+ * - consent.given belongs to the document it grants access to: on the document's partition it can never
+ *   overtake the upload it refers to, nor trail the document's deletion.
+ * - ai.prediction.generated belongs to the patient: a patient's predictions then arrive in the order they
+ *   were made, so "the latest readmission risk of this patient" is the last one a consumer reads.
+ *   (Keyed by predictionId, each would land on any partition and an older score could overwrite a newer.)
+ * - ai.insight.created belongs to the insight: insights are standalone findings that never supersede each
+ *   other, and some concern no patient at all.
+ * - audit events belong to the actor (for login attempts, the account or the username typed). Their record
+ *   key is the eventId regardless (audit-events is keyed by eventId); the aggregate serves history queries.
+ */
+const eventCatalog = {
+  "patient.created": event({
+    topic: "patient-events",
+    aggregateType: "patient",
+    schema: patientCreatedSchema,
+    aggregateId: (data) => data.patientId,
+  }),
+  "patient.updated": event({
+    topic: "patient-events",
+    aggregateType: "patient",
+    schema: patientUpdatedSchema,
+    aggregateId: (data) => data.patientId,
+  }),
+  "patient.deleted": event({
+    topic: "patient-events",
+    aggregateType: "patient",
+    schema: patientDeletedSchema,
+    aggregateId: (data) => data.patientId,
+  }),
+  "patient.consent.changed": event({
+    topic: "patient-events",
+    aggregateType: "patient",
+    schema: patientConsentChangedSchema,
+    aggregateId: (data) => data.patientId,
+  }),
+
+  "appointment.booked": event({
+    topic: "appointment-events",
+    aggregateType: "appointment",
+    schema: appointmentBookedSchema,
+    aggregateId: (data) => data.appointmentId,
+  }),
+  "appointment.cancelled": event({
+    topic: "appointment-events",
+    aggregateType: "appointment",
+    schema: appointmentCancelledSchema,
+    aggregateId: (data) => data.appointmentId,
+  }),
+  "appointment.completed": event({
+    topic: "appointment-events",
+    aggregateType: "appointment",
+    schema: appointmentCompletedSchema,
+    aggregateId: (data) => data.appointmentId,
+  }),
+  "appointment.reminder": event({
+    topic: "appointment-events",
+    aggregateType: "appointment",
+    schema: appointmentReminderSchema,
+    aggregateId: (data) => data.appointmentId,
+  }),
+
+  "document.uploaded": event({
+    topic: "document-events",
+    aggregateType: "document",
+    schema: documentUploadedSchema,
+    aggregateId: (data) => data.documentId,
+  }),
+  "document.deleted": event({
+    topic: "document-events",
+    aggregateType: "document",
+    schema: documentDeletedSchema,
+    aggregateId: (data) => data.documentId,
+  }),
+  "consent.given": event({
+    topic: "document-events",
+    aggregateType: "document",
+    schema: consentGivenSchema,
+    aggregateId: (data) => data.documentId,
+  }),
+  "document.processed": event({
+    topic: "document-events",
+    aggregateType: "document",
+    schema: documentProcessedSchema,
+    aggregateId: (data) => data.documentId,
+  }),
+
+  "audit.data.accessed": event({
+    topic: "audit-events",
+    aggregateType: "actor",
+    schema: dataAccessedSchema,
+    aggregateId: (data) => data.actorId,
+  }),
+  "audit.data.modified": event({
+    topic: "audit-events",
+    aggregateType: "actor",
+    schema: dataModifiedSchema,
+    aggregateId: (data) => data.actorId,
+  }),
+  "audit.login.attempt": event({
+    topic: "audit-events",
+    aggregateType: "actor",
+    schema: loginAttemptSchema,
+    aggregateId: (data) => data.userId ?? data.username,
+  }),
+  "audit.compliance.violation": event({
+    topic: "audit-events",
+    aggregateType: "actor",
+    schema: complianceViolationSchema,
+    aggregateId: (data) => data.actorId,
+  }),
+
+  "notification.email.requested": event({
+    topic: "notification-events",
+    aggregateType: "notification",
+    schema: emailRequestedSchema,
+    aggregateId: (data) => data.notificationId,
+  }),
+  "notification.sms.requested": event({
+    topic: "notification-events",
+    aggregateType: "notification",
+    schema: smsRequestedSchema,
+    aggregateId: (data) => data.notificationId,
+  }),
+  "notification.push.requested": event({
+    topic: "notification-events",
+    aggregateType: "notification",
+    schema: pushRequestedSchema,
+    aggregateId: (data) => data.notificationId,
+  }),
+
+  "ai.model.trained": event({
+    topic: "ai-events",
+    aggregateType: "model",
+    schema: modelTrainedSchema,
+    aggregateId: (data) => data.modelId,
+  }),
+  "ai.prediction.generated": event({
+    topic: "ai-events",
+    aggregateType: "patient",
+    schema: predictionGeneratedSchema,
+    aggregateId: (data) => data.patientId,
+  }),
+  "ai.insight.created": event({
+    topic: "ai-events",
+    aggregateType: "insight",
+    schema: insightCreatedSchema,
+    aggregateId: (data) => data.insightId,
+  }),
+  "ai.model.performance.updated": event({
+    topic: "ai-events",
+    aggregateType: "model",
+    schema: modelPerformanceUpdatedSchema,
+    aggregateId: (data) => data.modelId,
+  }),
+};
+
+type EventCatalog = typeof eventCatalog;
+
+export type EventType = keyof EventCatalog;
+
+/** The `data` of an event of type T, as its schema describes it. */
+export type EventData<T extends EventType> = z.output<EventCatalog[T]["schema"]>;
+
+/** An event as a service appends it: `data` is checked against its own type at compile time. */
+export type NewEvent = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];
+
+/** An envelope whose `data` has been checked against its event type; narrow it by `eventType`. */
+export type TypedEnvelope<T extends EventType = EventType> = T extends EventType
+  ? Omit<Envelope, "eventType" | "data"> & { eventType: T; data: EventData<T> }
+  : never;
+
+export interface EventDefinition<T extends EventType = EventType> {
+  readonly type: T;
+  readonly topic: TopicName;
+  readonly aggregateType: AggregateType;
+  /** Copied from the topic, so the write path needs only the event's definition to choose the key. */
+  readonly keyedBy: KeyedBy;
+  readonly schema: z.ZodType<EventData<T>>;
+  readonly aggregateId: (data: EventData<T>) => string;
+}
+
+export const eventTypes = Object.keys(eventCatalog) as readonly EventType[];
+
+const definitions = new Map<string, EventDefinition>(
+  eventTypes.map((type) => {
+    const entry = eventCatalog[type];
+    // The entries differ in their data type; erasing it here is safe because `type` selects both the entry's
+    // schema and its key function, and data reaches aggregateId only after that schema has parsed it.
+    const definition = {
+      type,
+      ...entry,
+      keyedBy: topicCatalog[entry.topic].keyedBy,
+    } as unknown as EventDefinition;
+    return [type, definition];
+  }),
+);
+
+export function isEventType(value: string): value is EventType {
+  return definitions.has(value);
+}
+
+/** The definition of one event type; throws UnknownEventTypeError for a type the catalog does not hold. */
+export function eventDefinition<T extends EventType>(type: T): EventDefinition<T>;
+export function eventDefinition(type: string): EventDefinition;
+export function eventDefinition(type: string): EventDefinition {
+  const definition = definitions.get(type);
+  if (definition === undefined) throw new UnknownEventTypeError(type);
+  return definition;
+}
+
+/**
+ * Checks `data` against the schema of its event type and returns it typed; throws EventValidationError
+ * naming the event type and every bad field (`dateOfBirth: must not be in the future`).
+ */
+export function parseEventData<T extends EventType>(type: T, data: unknown): EventData<T> {
+  const result = eventDefinition(type).schema.safeParse(data, { error: missingFieldIsRequired });
+  if (!result.success) throw EventValidationError.fromZod(type, result.error);
+  return result.data;
+}
+
+/**
+ * The Kafka record key of an event: its aggregate id, or its own id on a topic keyed by eventId (audit-events).
+ * Both relays and the outbox write path take the key from here, so they cannot disagree.
+ */
+export function recordKey<T extends EventType>(type: T, eventId: string, data: EventData<T>): string {
+  const definition = eventDefinition(type);
+  return definition.keyedBy === "eventId" ? eventId : definition.aggregateId(data);
+}
+
+/**
+ * Reads an envelope as a consumer receives it (already JSON-parsed): checks the envelope, that its type is
+ * cataloged (else UnknownEventTypeError, so a consumer can park events newer than itself), and its data.
+ */
+export function parseEnvelope(value: unknown): TypedEnvelope {
+  const envelope = envelopeSchema.safeParse(value, { error: missingFieldIsRequired });
+  if (!envelope.success) throw EventValidationError.fromZod(null, envelope.error);
+  const { eventType, data } = envelope.data;
+  const result = eventDefinition(eventType).schema.safeParse(data, { error: missingFieldIsRequired });
+  if (!result.success) throw EventValidationError.fromZod(eventType, result.error, ["data"]);
+  return { ...envelope.data, data: result.data } as TypedEnvelope;
+}

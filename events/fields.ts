@@ -1,0 +1,55 @@
+// The small field schemas that every event module shares (ids, dates, contact details), so that "a patient id"
+// or "a timestamp" is validated the same way in every event type.
+import { z } from "zod";
+
+/** An RFC 9562 UUID: every id the platform generates (patients, appointments, events, ...). */
+export const uuid = z.uuid();
+
+/** An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, fractions allowed, offsets not). */
+export const utcTimestamp = z.iso.datetime();
+
+/** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st). */
+export const isoDate = z.iso.date();
+
+/**
+ * A date that has already begun somewhere on Earth. Compared against "today" in UTC+14, the earliest time
+ * zone, so that a baby registered just after midnight in Kiribati is not rejected by a server running on UTC.
+ */
+export const pastOrPresentDate = isoDate.refine((value) => value <= todayInEarliestTimeZone(), {
+  error: "must not be in the future",
+});
+
+function todayInEarliestTimeZone(): string {
+  const fourteenHoursMs = 14 * 60 * 60 * 1000;
+  return new Date(Date.now() + fourteenHoursMs).toISOString().slice(0, 10);
+}
+
+export const email = z.email();
+
+/** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
+export const e164Phone = z.e164();
+
+/** Free text that says something: not empty, not only white space, and bounded so one event stays small. */
+export function text(maxLength: number) {
+  return z.string().max(maxLength).regex(/\S/, "must not be blank");
+}
+
+/**
+ * A machine identifier such as a template name, a rule code or a versioned tool:
+ * `appointment-reminder`, `HIPAA.164.312b`, `ocr@2.3`.
+ */
+export const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/, "must be an identifier");
+
+/** A SHA-256 digest in lower-case hex: one canonical spelling, so equal files have equal checksums. */
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hexadecimal digits");
+
+/** A probability or confidence, both ends included. */
+export const unitInterval = z.number().min(0).max(1);
+
+/** Named measurements such as `{ auc: 0.91, f1: 0.84 }` (zod 4 numbers are finite: JSON has no NaN). */
+export const metrics = z.record(identifier, z.number());
+
+/** The instants of `later` must not precede those of `earlier`; compared as instants, not strings. */
+export function isNotBefore(later: string, earlier: string): boolean {
+  return Date.parse(later) >= Date.parse(earlier);
+}

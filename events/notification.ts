@@ -1,0 +1,38 @@
+// The `data` schemas of notification-events: requests to send an e-mail, a text message or a push
+// notification. Each request has its own id, which the sender uses to send it at most once.
+import { z } from "zod";
+import { e164Phone, email, identifier, text, uuid } from "./fields.ts";
+
+const notificationRequest = {
+  notificationId: uuid,
+  /** The patient the message concerns, `null` for messages to staff. */
+  patientId: uuid.nullable(),
+  /** The event that caused this request (e.g. an appointment.reminder), `null` when a person asked for it. */
+  relatedEventId: uuid.nullable(),
+};
+
+/** Values substituted into a template; flat, so every template engine can render them. */
+const templateVariables = z.record(identifier, z.union([z.string(), z.number(), z.boolean(), z.null()]));
+
+export const emailRequestedSchema = z.strictObject({
+  ...notificationRequest,
+  to: email,
+  subject: text(200),
+  template: identifier,
+  variables: templateVariables,
+});
+
+export const smsRequestedSchema = z.strictObject({
+  ...notificationRequest,
+  to: e164Phone,
+  /** At most ten concatenated SMS segments. */
+  body: text(1600),
+});
+
+/** Addressed to a user rather than a device token: tokens rotate, the sender looks up the user's devices. */
+export const pushRequestedSchema = z.strictObject({
+  ...notificationRequest,
+  userId: uuid,
+  title: text(100),
+  body: text(1000),
+});

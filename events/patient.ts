@@ -1,0 +1,101 @@
+// The `data` schemas of patient-events: a patient's registration, changes, removal and consent decisions.
+// Fields follow the platform guide's patient example.
+import { z } from "zod";
+import {
+  e164Phone,
+  email,
+  isNotBefore,
+  isoDate,
+  pastOrPresentDate,
+  text,
+  utcTimestamp,
+  uuid,
+} from "./fields.ts";
+
+export const insuranceInfoSchema = z
+  .strictObject({
+    provider: text(200),
+    policyNumber: text(100),
+    effectiveDate: isoDate,
+    expiryDate: isoDate,
+  })
+  .refine((insurance) => isNotBefore(insurance.expiryDate, insurance.effectiveDate), {
+    path: ["expiryDate"],
+    error: "must not be before effectiveDate",
+  });
+
+/** Everything a patient record holds except its id: the fields that patient.updated may change. */
+const patientFields = {
+  /** The login account linked to the patient, `null` until the patient has one. */
+  userId: uuid.nullable(),
+  firstName: text(200),
+  lastName: text(200),
+  dateOfBirth: pastOrPresentDate,
+  email,
+  phone: e164Phone,
+  /** `null` for a patient without insurance on file. */
+  insuranceInfo: insuranceInfoSchema.nullable(),
+  /** Empty when none are known; never `null`, so "none" has one spelling. */
+  medicalConditions: z.array(text(200)),
+  allergies: z.array(text(200)),
+};
+
+export type PatientField = keyof typeof patientFields;
+export const patientFieldNames = Object.keys(patientFields) as [PatientField, ...PatientField[]];
+
+/** patient.created carries the whole patient, so a consumer can build its view from this one event. */
+export const patientCreatedSchema = z.strictObject({ patientId: uuid, ...patientFields });
+
+/**
+ * patient.updated carries the new values of exactly the fields that changed, named in `changedFields`:
+ * a change to `null` (insurance removed) is then told apart from "not changed", the event shows an auditor
+ * what the request touched, and unchanged personal data is not copied into one more topic.
+ */
+export const patientUpdatedSchema = z
+  .strictObject({
+    patientId: uuid,
+    changedFields: z.array(z.enum(patientFieldNames)).min(1, "name at least one changed field"),
+    changes: z.strictObject(patientFields).partial(),
+  })
+  .superRefine((event, context) => {
+    const named = new Set<string>(event.changedFields);
+    if (named.size !== event.changedFields.length) {
+      context.addIssue({ code: "custom", path: ["changedFields"], message: "must not repeat a field" });
+    }
+    for (const field of named) {
+      if (!(field in event.changes)) {
+        context.addIssue({
+          code: "custom",
+          path: ["changes", field],
+          message: "is in changedFields but has no value",
+        });
+      }
+    }
+    for (const field of Object.keys(event.changes)) {
+      if (!named.has(field)) {
+        context.addIssue({
+          code: "custom",
+          path: ["changes", field],
+          message: "is not listed in changedFields",
+        });
+      }
+    }
+  });
+
+export const patientDeletedSchema = z.strictObject({
+  patientId: uuid,
+  deletedAt: utcTimestamp,
+});
+
+export const consentTypes = ["dataSharing", "marketing", "research"] as const;
+
+/**
+ * One consent decision per event. A form that changes several consents appends several events in one
+ * transaction; they share the patient's key, so they arrive in order and the last one per type wins.
+ */
+export const patientConsentChangedSchema = z.strictObject({
+  patientId: uuid,
+  consentType: z.enum(consentTypes),
+  granted: z.boolean(),
+  changedAt: utcTimestamp,
+});

@@ -1,0 +1,38 @@
+// The one module that talks to Kafka: every producer, consumer and admin client of the project comes from here,
+// so the client library (kafkajs today) can be swapped in one place.
+import { Kafka, type KafkaConfig, logLevel, type Producer } from "kafkajs";
+
+export type { Admin, Consumer, IHeaders, Message, Producer, RecordMetadata } from "kafkajs";
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  /** Connection and request timeouts are short by default so that a broker outage is noticed quickly. */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  retries?: number;
+}
+
+export function createKafka(options: KafkaOptions): Kafka {
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    requestTimeout: options.requestTimeoutMs ?? 10_000,
+    retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+    logLevel: logLevel.NOTHING,
+  };
+  return new Kafka(config);
+}
+
+/**
+ * An idempotent producer (acks=all, one in-flight request per connection so that a retry can never reorder
+ * a partition): the relay's guarantee of per-aggregate order rests on these settings.
+ */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+}

@@ -1,0 +1,72 @@
+// What the apps, the relay and the tests call to get a Postgres and a Kafka: the ones the environment names,
+// or else the project's own local services, started (or reused) here.
+import { kafkaLogFile, startKafka, stopKafka } from "./kafka.ts";
+import { postgresLogFile, startPostgres, stopPostgres } from "./postgres.ts";
+
+export {
+  kafkaIsRunning,
+  kafkaLogFile,
+  localKafkaBrokers,
+  localKafkaPid,
+  startKafka,
+  stopKafka,
+} from "./kafka.ts";
+export {
+  ensureLogicalWal,
+  localDatabaseUrl,
+  localPostgresPid,
+  postgresIsRunning,
+  postgresLogFile,
+  startPostgres,
+  stopPostgres,
+} from "./postgres.ts";
+
+export type StackService = "postgres" | "kafka";
+
+export interface Stack {
+  databaseUrl: string;
+  kafkaBrokers: string[];
+  /** The local services this call started; those it found running are left alone. */
+  started: StackService[];
+  stopStarted(): Promise<void>;
+}
+
+/**
+ * Uses DATABASE_URL and KAFKA_BROKERS as given; starts or reuses the local service for each one missing.
+ * The two start in parallel: Kafka's JVM dominates the time and Postgres fits inside it.
+ */
+export async function ensureStack(
+  env: { DATABASE_URL?: string; KAFKA_BROKERS?: string[] },
+  log: (line: string) => void,
+): Promise<Stack> {
+  const givenBrokers = env.KAFKA_BROKERS?.length ? env.KAFKA_BROKERS : undefined;
+  const [postgres, kafka] = await Promise.allSettled([
+    env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL, startedByUs: false } : startPostgres(log),
+    givenBrokers ? { brokers: givenBrokers, startedByUs: false } : startKafka(log),
+  ]);
+  const started: StackService[] = [];
+  if (postgres.status === "fulfilled" && postgres.value.startedByUs) started.push("postgres");
+  if (kafka.status === "fulfilled" && kafka.value.startedByUs) started.push("kafka");
+  const stopStarted = () => stopServices(started);
+
+  if (postgres.status === "rejected" || kafka.status === "rejected") {
+    // Do not leave half a stack behind for a caller that only gets an exception.
+    await stopStarted();
+    const reasons = [postgres, kafka].flatMap((r) =>
+      r.status === "rejected" ? [(r.reason as Error).message] : [],
+    );
+    throw new Error(reasons.join("\n"));
+  }
+  if (!env.DATABASE_URL) log(`postgres: ${postgres.value.databaseUrl} (log ${postgresLogFile})`);
+  if (!givenBrokers) log(`kafka: ${kafka.value.brokers.join(",")} (log ${kafkaLogFile})`);
+  return { databaseUrl: postgres.value.databaseUrl, kafkaBrokers: kafka.value.brokers, started, stopStarted };
+}
+
+/** Stops the project's own Postgres and Kafka (whoever started them); servers it only found stay up. */
+export async function stopStack(): Promise<void> {
+  await stopServices(["postgres", "kafka"]);
+}
+
+async function stopServices(services: StackService[]): Promise<void> {
+  await Promise.all(services.map((service) => (service === "postgres" ? stopPostgres() : stopKafka())));
+}

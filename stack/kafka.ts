@@ -1,0 +1,269 @@
+// The project's own Kafka for machines without Docker: one Apache Kafka 4.x node in KRaft mode (broker and
+// controller in one JVM) on localhost:9092, run from the jars stack/pom.xml pins, with its state in .data/kafka/.
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createKafka } from "../kafka/client.ts";
+import {
+  isPortOpen,
+  isProcessAlive,
+  runCommand,
+  runningPid,
+  spawnDetached,
+  stackPaths,
+  stopProcess,
+  tailOfFile,
+  waitUntil,
+  withLock,
+} from "./processes.ts";
+
+const HOST = "localhost";
+const PORT = 9092;
+const CONTROLLER_PORT = 9093;
+export const localKafkaBrokers: readonly string[] = [`${HOST}:${PORT}`];
+
+const stackDir = fileURLToPath(new URL(".", import.meta.url));
+const pomFile = join(stackDir, "pom.xml");
+const libsDir = join(stackDir, "libs");
+const pomHashFile = join(libsDir, ".pom-hash");
+const log4jFile = join(stackDir, "log4j2.properties");
+
+const kafkaDir = join(stackPaths.data, "kafka");
+const propertiesFile = join(kafkaDir, "server.properties");
+const storageDir = join(kafkaDir, "data");
+const pidFile = join(kafkaDir, "kafka.pid");
+const lockFile = join(stackPaths.data, "kafka.lock");
+export const kafkaLogFile = join(stackPaths.logs, "kafka.log");
+
+// The properties file path is in the JVM's command line and unique to this checkout, so it tells our broker
+// apart from any other java process that might have inherited a stale pid.
+const processMarker = propertiesFile;
+
+type Log = (line: string) => void;
+
+/** True when a Kafka broker (ours or anyone's) answers on localhost:9092. */
+export async function kafkaIsRunning(): Promise<boolean> {
+  return brokerAnswers();
+}
+
+/** The pid of the broker this project started, if it runs. */
+export async function localKafkaPid(): Promise<number | undefined> {
+  return runningPid(pidFile, processMarker);
+}
+
+/**
+ * Starts the local broker, or reuses one that already answers on localhost:9092 (`startedByUs: false`).
+ * Resolves once a Kafka admin client gets cluster metadata from it.
+ */
+export async function startKafka(log: Log = () => {}): Promise<{ brokers: string[]; startedByUs: boolean }> {
+  const reused = { brokers: [...localKafkaBrokers], startedByUs: false };
+  if (await brokerAnswers()) return reused;
+  return withLock(lockFile, "Kafka", async () => {
+    if (await brokerAnswers()) return reused;
+    const booting = await runningPid(pidFile, processMarker);
+    if (booting !== undefined) {
+      await waitForBroker(booting);
+      return reused;
+    }
+    if (await isPortOpen(HOST, PORT)) {
+      // Maybe a broker someone else is still starting; give it the time a cold JVM needs.
+      await waitUntil(brokerAnswers, {
+        what: `The process listening on ${HOST}:${PORT}`,
+        timeoutMs: 30_000,
+      }).catch(() => {
+        throw new Error(
+          `${HOST}:${PORT} is taken by something that does not answer as a Kafka broker: stop it, or set KAFKA_BROKERS`,
+        );
+      });
+      return reused;
+    }
+
+    const java = await findJava();
+    await ensureJars(log);
+    await mkdir(storageDir, { recursive: true });
+    await writeFile(propertiesFile, serverProperties());
+    await formatStorageOnce(java, log);
+
+    const started = Date.now();
+    const pid = await spawnDetached({ command: java, args: jvmArgs(), logFile: kafkaLogFile });
+    await writeFile(pidFile, `${pid}\n`);
+    await waitForBroker(pid);
+    log(`kafka: started on ${localKafkaBrokers.join(",")} in ${Date.now() - started} ms (pid ${pid})`);
+    return { brokers: [...localKafkaBrokers], startedByUs: true };
+  });
+}
+
+/** Stops the broker this project started (clean shutdown, SIGKILL after 30 s); a no-op when none runs. */
+export async function stopKafka(): Promise<void> {
+  await withLock(lockFile, "Kafka", async () => {
+    const pid = await runningPid(pidFile, processMarker);
+    if (pid !== undefined) {
+      await stopProcess(pid, { signal: "SIGTERM", marker: processMarker, timeoutMs: 30_000 });
+    }
+    await rm(pidFile, { force: true });
+  });
+}
+
+async function brokerAnswers(): Promise<boolean> {
+  // A closed port is the common case while stopped; checking it first skips kafkajs' connect machinery.
+  if (!(await isPortOpen(HOST, PORT))) return false;
+  const admin = createKafka({
+    brokers: [...localKafkaBrokers],
+    clientId: "local-stack-probe",
+    connectionTimeoutMs: 1000,
+    requestTimeoutMs: 3000,
+    retries: 0,
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function waitForBroker(pid: number): Promise<void> {
+  await waitUntil(brokerAnswers, {
+    what: `Kafka (pid ${pid}, log ${kafkaLogFile})`,
+    timeoutMs: 120_000,
+    giveUp: async () =>
+      (await isProcessAlive(pid, processMarker))
+        ? undefined
+        : `Kafka exited while starting. Last lines of ${kafkaLogFile}:\n${await tailOfFile(kafkaLogFile)}`,
+  });
+}
+
+function serverProperties(): string {
+  return `# Written by stack/kafka.ts on every start; edit that file, not this one.
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:${PORT},CONTROLLER://127.0.0.1:${CONTROLLER_PORT}
+advertised.listeners=PLAINTEXT://${HOST}:${PORT}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+controller.quorum.bootstrap.servers=127.0.0.1:${CONTROLLER_PORT}
+log.dirs=${storageDir}
+
+# One node: every internal topic must fit on it, or consumers hang on FindCoordinator.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+
+# Topics come from the event catalog (events/), never from a typo in a producer.
+auto.create.topics.enable=false
+num.partitions=1
+group.initial.rebalance.delay.ms=0
+
+# Internal topics default to 50 partitions, which makes the first group or transaction on a fresh node
+# wait for 50 partition leaders; one node gains nothing from them.
+offsets.topic.num.partitions=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.num.partitions=1
+
+# The compaction dedupe buffer is allocated up front (128 MB by default) out of a 768 MB heap.
+log.cleaner.dedupe.buffer.size=33554432
+`;
+}
+
+function jvmArgs(): string[] {
+  return [
+    "-Xms256m",
+    "-Xmx768m",
+    // Serial GC: no GC threads competing for the two cores with Postgres and Node; pauses on a heap this
+    // small stay in the low milliseconds. Full C2 compilation is kept for throughput under load.
+    "-XX:+UseSerialGC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+    `-Dlog4j2.configurationFile=${log4jFile}`,
+    // Kafka logs its own shutdown from its shutdown hook; log4j's hook would close the appenders first.
+    "-Dlog4j2.shutdownHookEnabled=false",
+    "-cp",
+    join(libsDir, "*"),
+    "kafka.Kafka",
+    propertiesFile,
+  ];
+}
+
+async function formatStorageOnce(java: string, log: Log): Promise<void> {
+  // meta.properties holds the cluster id once formatted; formatting again would be refused anyway.
+  if (existsSync(join(storageDir, "meta.properties"))) return;
+  log(`kafka: formatting storage in ${storageDir}`);
+  const result = await runCommand(java, [
+    `-Dlog4j2.configurationFile=${log4jFile}`,
+    "-cp",
+    join(libsDir, "*"),
+    "kafka.tools.StorageTool",
+    "format",
+    "--standalone",
+    "--ignore-formatted",
+    "--cluster-id",
+    newClusterId(),
+    "--config",
+    propertiesFile,
+  ]);
+  if (result.code !== 0)
+    throw new Error(`Formatting Kafka storage in ${storageDir} failed:\n${result.output}`);
+}
+
+/** A Kafka cluster id: 16 random bytes in URL-safe base64, never starting with "-" (Kafka's own rule). */
+function newClusterId(): string {
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll("-", ""), "hex").toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
+const toolsHint =
+  "The local Kafka broker needs Java 17+ and Maven on PATH: install them " +
+  "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven), or set KAFKA_BROKERS to an existing broker.";
+
+async function findJava(): Promise<string> {
+  const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java";
+  const result = await runCommand(java, ["-version"]).catch(() => undefined);
+  if (result === undefined || result.code !== 0) throw new Error(`${toolsHint} (${java} not found)`);
+  // "17.0.15" and "21" name their major version first; Java 8 still says "1.8.0".
+  const [first, second] = (/version "([\d.]+)/.exec(result.output)?.[1] ?? "0").split(".").map(Number);
+  const major = first === 1 ? (second ?? 0) : (first ?? 0);
+  if (major < 17) throw new Error(`${toolsHint} (found Java ${major} at ${java})`);
+  return java;
+}
+
+/** Copies the pinned jars into stack/libs/ unless they match the current pom.xml already. */
+async function ensureJars(log: Log): Promise<void> {
+  const pomHash = createHash("sha256")
+    .update(await readFile(pomFile))
+    .digest("hex");
+  const storedHash = await readFile(pomHashFile, "utf8").catch(() => "");
+  if (storedHash.trim() === pomHash) return;
+
+  log("kafka: fetching the jars pinned in stack/pom.xml with Maven (first start, or stack/pom.xml changed)");
+  // Fetched into a side directory and swapped in whole, so an interrupted download never looks complete.
+  const partialDir = join(stackPaths.data, "kafka-libs.partial");
+  await rm(partialDir, { recursive: true, force: true });
+  const mvnArgs = [
+    "-q",
+    "-B",
+    "-f",
+    pomFile,
+    "dependency:copy-dependencies",
+    `-DoutputDirectory=${partialDir}`,
+  ];
+  const result = await runCommand("mvn", mvnArgs).catch(() => undefined);
+  if (result === undefined) throw new Error(`${toolsHint} (mvn not found)`);
+  if (result.code !== 0) {
+    throw new Error(`Maven could not fetch the jars pinned in ${pomFile}:\n${result.output.slice(-3000)}`);
+  }
+  await writeFile(join(partialDir, ".pom-hash"), pomHash);
+  await rm(libsDir, { recursive: true, force: true });
+  await rename(partialDir, libsDir);
+}

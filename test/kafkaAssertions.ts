@@ -1,0 +1,36 @@
+// Assertions on what a topic holds: delivery counts by event id, and per-key order and partition.
+import { expect } from "vitest";
+import type { TappedRecord } from "./kafkaTap.ts";
+
+export function eventIdOf(record: TappedRecord): string {
+  return (JSON.parse(record.value ?? "{}") as { eventId: string }).eventId;
+}
+
+/** How many times each event id was delivered. */
+export function deliveries(records: TappedRecord[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const record of records) counts.set(eventIdOf(record), (counts.get(eventIdOf(record)) ?? 0) + 1);
+  return counts;
+}
+
+export function expectExactlyOnce(records: TappedRecord[], eventIds: Iterable<string>): void {
+  const counts = deliveries(records);
+  const expected = [...eventIds];
+  const missing = expected.filter((id) => !counts.has(id));
+  const duplicated = expected.filter((id) => (counts.get(id) ?? 0) > 1);
+  expect({ missing, duplicated }).toEqual({ missing: [], duplicated: [] });
+}
+
+/**
+ * For each key: all its records are on one partition, and their event ids, in offset order, with
+ * redeliveries dropped, are the expected sequence.
+ */
+export function expectPerKeyOrder(records: TappedRecord[], expectedByKey: Map<string, string[]>): void {
+  for (const [key, expected] of expectedByKey) {
+    const ofKey = records.filter((record) => record.key === key);
+    expect(new Set(ofKey.map((record) => record.partition)).size, `partitions of key ${key}`).toBe(1);
+    const inOffsetOrder = ofKey.sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset))).map(eventIdOf);
+    const firstDeliveries = inOffsetOrder.filter((id, index) => inOffsetOrder.indexOf(id) === index);
+    expect(firstDeliveries, `order of key ${key}`).toEqual(expected);
+  }
+}

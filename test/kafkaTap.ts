@@ -1,0 +1,66 @@
+// Reads back what the broker really holds: a tap remembers each partition's end offset when it is opened,
+// then collects every record written after that point.
+import { randomUUID } from "node:crypto";
+import { createKafka } from "../kafka/client.ts";
+
+export interface TappedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+export interface TopicTap {
+  /** Collects records until `done` says enough (or the timeout passes), then keeps reading `settleMs` more. */
+  collect(options: {
+    done: (records: TappedRecord[]) => boolean;
+    timeoutMs?: number;
+    settleMs?: number;
+  }): Promise<TappedRecord[]>;
+}
+
+export async function tapTopic(brokers: string[], topic: string): Promise<TopicTap> {
+  const kafka = createKafka({ brokers, clientId: "test-tap" });
+  const admin = kafka.admin();
+  await admin.connect();
+  const startOffsets = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+
+  return {
+    async collect({ done, timeoutMs = 30_000, settleMs = 500 }) {
+      const consumer = kafka.consumer({ groupId: `test-tap-${randomUUID()}`, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const records: TappedRecord[] = [];
+      let satisfied: () => void = () => {};
+      const enough = new Promise<void>((resolve) => {
+        satisfied = resolve;
+      });
+      await consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          records.push({
+            topic,
+            partition,
+            offset: message.offset,
+            key: message.key?.toString() ?? null,
+            value: message.value?.toString() ?? null,
+            headers: Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
+            ),
+          });
+          if (done(records)) satisfied();
+        },
+      });
+      for (const { partition, offset } of startOffsets) consumer.seek({ topic, partition, offset });
+      // `done` may also become true with no new record (it can watch something else than the topic).
+      const recheck = setInterval(() => done(records) && satisfied(), 100);
+      await Promise.race([enough, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+      clearInterval(recheck);
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      await consumer.disconnect();
+      return records;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// The local stack really serves: Postgres with logical WAL, a Kafka broker that creates topics, reuse of
+// running services, and a Kafka stop/start cycle like the outage tests do.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createKafka } from "../kafka/client.ts";
+import {
+  ensureStack,
+  kafkaIsRunning,
+  localKafkaPid,
+  type Stack,
+  startKafka,
+  startPostgres,
+  stopKafka,
+} from "../stack/index.ts";
+
+let stack: Stack;
+
+beforeAll(async () => {
+  // Honours DATABASE_URL / KAFKA_BROKERS like every other entry point; first run may fetch the Kafka jars.
+  stack = await ensureStack(
+    {
+      DATABASE_URL: process.env.DATABASE_URL,
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS?.split(",").filter(Boolean),
+    },
+    () => {},
+  );
+}, 300_000);
+
+async function createAndListTopic(brokers: string[]): Promise<string[]> {
+  const admin = createKafka({ brokers, clientId: "stack-test" }).admin();
+  const topic = `stack-test-${randomUUID()}`;
+  await admin.connect();
+  try {
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })).toBe(
+      true,
+    );
+    const topics = await admin.listTopics();
+    await admin.deleteTopics({ topics: [topic] });
+    return topics.filter((name) => name === topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe("the local stack", () => {
+  it("serves Postgres with wal_level=logical", async () => {
+    const client = new pg.Client({ connectionString: stack.databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query("SHOW wal_level");
+      expect(rows[0].wal_level).toBe("logical");
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("serves a Kafka broker that creates and lists topics", async () => {
+    expect(await createAndListTopic(stack.kafkaBrokers)).toHaveLength(1);
+  });
+
+  it("reuses running services instead of starting them twice", async ({ skip }) => {
+    if (process.env.DATABASE_URL || process.env.KAFKA_BROKERS) skip("services come from the environment");
+    const [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
+    expect(postgres).toEqual({ databaseUrl: stack.databaseUrl, startedByUs: false });
+    expect(kafka).toEqual({ brokers: stack.kafkaBrokers, startedByUs: false });
+  });
+
+  it("stops and starts Kafka again on the same storage", async ({ skip }) => {
+    if ((await localKafkaPid()) === undefined)
+      skip("the broker is not the project's own, so not ours to stop");
+    await stopKafka();
+    expect(await kafkaIsRunning()).toBe(false);
+    await stopKafka(); // a no-op when stopped
+
+    const restarted = await startKafka();
+    expect(restarted.startedByUs).toBe(true);
+    expect(await createAndListTopic(restarted.brokers)).toHaveLength(1);
+  });
+});

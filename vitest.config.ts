@@ -1,0 +1,22 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "unit", include: ["**/*.unit.test.ts"], exclude: ["node_modules/**", ".data/**"] } },
+      {
+        test: {
+          name: "integration",
+          include: ["**/*.int.test.ts", "**/*.e2e.test.ts"],
+          exclude: ["node_modules/**", ".data/**"],
+          globalSetup: ["test/globalSetup.ts"],
+          // The files share one Postgres, one broker and one relay cursor, and some stop the broker on
+          // purpose: they run one at a time.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
