@@ -12,8 +12,8 @@ import {
   testDatabase,
   testEventContext,
 } from "../test/fixtures.ts";
-import { eventIdOf, expectExactlyOnce } from "../test/kafkaAssertions.ts";
-import { tapTopic } from "../test/kafkaTap.ts";
+import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
+import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import type { OutboxRelay } from "./relay.ts";
 
 const db = testDatabase();
@@ -87,7 +87,7 @@ describe("the polling relay with interleaved transactions", () => {
 
     const expected = [...first.events, ...second].map((event) => event.eventId);
     const records = await tap.collect({
-      done: (seen) => expected.every((id) => seen.some((r) => eventIdOf(r) === id)),
+      done: containsAll(expected),
     });
     expectExactlyOnce(records, expected);
   });
@@ -110,7 +110,7 @@ describe("the polling relay with interleaved transactions", () => {
 
     const expected = [...longOpen.events, ...meanwhile].map((event) => event.eventId);
     const records = await tap.collect({
-      done: (seen) => expected.every((id) => seen.some((r) => eventIdOf(r) === id)),
+      done: containsAll(expected),
     });
     expectExactlyOnce(records, expected);
   });
@@ -125,11 +125,11 @@ describe("the polling relay with interleaved transactions", () => {
 
     const expected = [...committed, ...after].map((event) => event.eventId);
     const records = await tap.collect({
-      done: (seen) => expected.every((id) => seen.some((r) => eventIdOf(r) === id)),
+      done: containsAll(expected),
       settleMs: 1_000,
     });
     expectExactlyOnce(records, expected);
-    expect(records.map(eventIdOf)).not.toContain(doomed.events[0]?.eventId);
+    expect(records.map((record) => record.eventId)).not.toContain(doomed.events[0]?.eventId);
     const rows = await db.$client.query("SELECT 1 FROM outbox WHERE event_id = $1", [
       doomed.events[0]?.eventId,
     ]);

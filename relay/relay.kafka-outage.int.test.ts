@@ -4,8 +4,8 @@ import { Registry } from "prom-client";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { startKafka, stopKafka } from "../stack/kafka.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
-import { eventIdOf, expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
-import { tapTopic } from "../test/kafkaTap.ts";
+import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
+import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import { startSequentialWriter } from "../test/sequentialWriter.ts";
 
 const db = testDatabase();
@@ -33,21 +33,19 @@ describe("the relay through a Kafka outage", () => {
       const expected = [...writer.committed.values()].flat();
       const wanted = new Set(expected);
       const records = await tap.collect({
-        done: (seen) => new Set(seen.map(eventIdOf).filter((id) => wanted.has(id))).size === wanted.size,
+        done: containsAll(wanted),
         timeoutMs: 90_000,
       });
       await relay.stop();
 
       expectPerKeyOrder(records, writer.committed);
-      const ours = records.filter((record) => wanted.has(eventIdOf(record)));
-      expect(new Set(ours.map(eventIdOf)).size).toBe(wanted.size);
+      const ours = records.filter((record) => wanted.has(record.eventId));
+      expect(new Set(ours.map((record) => record.eventId)).size).toBe(wanted.size);
       const errors = await registry.getSingleMetric("outbox_relay_publish_errors_total")?.get();
       expect(errors?.values[0]?.value ?? 0).toBeGreaterThan(0);
       // Nothing written before the outage or after it is missing, and nothing foreign was invented.
       expectExactlyOnce(
-        ours.filter(
-          (record, index) => ours.findIndex((other) => eventIdOf(other) === eventIdOf(record)) === index,
-        ),
+        ours.filter((record, index) => ours.findIndex((other) => other.eventId === record.eventId) === index),
         expected,
       );
     },

@@ -13,8 +13,8 @@ import {
   testDatabase,
   testEventContext,
 } from "../test/fixtures.ts";
-import { eventIdOf, expectExactlyOnce } from "../test/kafkaAssertions.ts";
-import { tapTopic } from "../test/kafkaTap.ts";
+import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
+import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import type { OutboxRelay } from "./relay.ts";
 
 const PATIENTS = 50;
@@ -74,7 +74,7 @@ describe("the polling relay under concurrent writers", () => {
 
     const wanted = new Set(expected);
     const records = await tap.collect({
-      done: (seen) => new Set(seen.map(eventIdOf).filter((id) => wanted.has(id))).size === wanted.size,
+      done: containsAll(wanted),
       timeoutMs: 60_000,
     });
     expectExactlyOnce(records, expected);

@@ -2,8 +2,8 @@
 // dies, and per-aggregate order survives the handover.
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually, kafkaBrokers, testDatabase } from "../test/fixtures.ts";
-import { eventIdOf, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
-import { tapTopic } from "../test/kafkaTap.ts";
+import { expectPerKeyOrder } from "../test/kafkaAssertions.ts";
+import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import { relayStatus, spawnRelayProcess, untilLeader } from "../test/relayProcess.ts";
 import { startSequentialWriter } from "../test/sequentialWriter.ts";
 
@@ -34,7 +34,7 @@ describe("two relay processes at once", () => {
 
     const wanted = new Set([...writer.committed.values()].flat());
     const records = await tap.collect({
-      done: (seen) => new Set(seen.map(eventIdOf).filter((id) => wanted.has(id))).size === wanted.size,
+      done: containsAll(wanted),
       timeoutMs: 60_000,
     });
     standby?.child.kill("SIGTERM");

@@ -23,6 +23,8 @@ export interface RelayOptions {
   idlePollMs?: number;
   /** How often a standby relay tries to take over. */
   standbyRetryMs?: number;
+  /** Called after each batch Kafka has acknowledged (and the cursor has moved past it). */
+  onPublished?: (rows: readonly OutboxRecord[]) => void;
 }
 
 class Stopped extends Error {}
@@ -137,6 +139,7 @@ export class OutboxRelay {
         this.cursor = { txId: last.txId, position: last.position };
         await saveRelayCheckpoint(client, this.name, this.cursor);
         this.recordPublished(rows);
+        this.options.onPublished?.(rows);
       }
     } finally {
       this.isLeader = false;

@@ -28,7 +28,7 @@ export default async function setup(project: TestProject) {
   const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "test-setup" }).admin();
   await admin.connect();
   try {
-    await applyTopics(admin);
+    await applyTopics(admin, { log: { info: () => {}, warn: (message) => console.warn(message) } });
   } finally {
     await admin.disconnect();
   }

@@ -2,14 +2,10 @@
 import { expect } from "vitest";
 import type { TappedRecord } from "./kafkaTap.ts";
 
-export function eventIdOf(record: TappedRecord): string {
-  return (JSON.parse(record.value ?? "{}") as { eventId: string }).eventId;
-}
-
 /** How many times each event id was delivered. */
 export function deliveries(records: TappedRecord[]): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const record of records) counts.set(eventIdOf(record), (counts.get(eventIdOf(record)) ?? 0) + 1);
+  for (const record of records) counts.set(record.eventId, (counts.get(record.eventId) ?? 0) + 1);
   return counts;
 }
 
@@ -29,7 +25,9 @@ export function expectPerKeyOrder(records: TappedRecord[], expectedByKey: Map<st
   for (const [key, expected] of expectedByKey) {
     const ofKey = records.filter((record) => record.key === key);
     expect(new Set(ofKey.map((record) => record.partition)).size, `partitions of key ${key}`).toBe(1);
-    const inOffsetOrder = ofKey.sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset))).map(eventIdOf);
+    const inOffsetOrder = ofKey
+      .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))
+      .map((record) => record.eventId);
     const firstDeliveries = inOffsetOrder.filter((id, index) => inOffsetOrder.indexOf(id) === index);
     expect(firstDeliveries, `order of key ${key}`).toEqual(expected);
   }

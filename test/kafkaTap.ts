@@ -4,6 +4,8 @@ import { randomUUID } from "node:crypto";
 import { createKafka } from "../kafka/client.ts";
 
 export interface TappedRecord {
+  /** The envelope's eventId, read once on arrival. */
+  eventId: string;
   topic: string;
   partition: number;
   offset: string;
@@ -40,12 +42,14 @@ export async function tapTopic(brokers: string[], topic: string): Promise<TopicT
       });
       await consumer.run({
         eachMessage: async ({ message, partition }) => {
+          const value = message.value?.toString() ?? null;
           records.push({
+            eventId: (JSON.parse(value ?? "{}") as { eventId?: string }).eventId ?? "",
             topic,
             partition,
             offset: message.offset,
             key: message.key?.toString() ?? null,
-            value: message.value?.toString() ?? null,
+            value,
             headers: Object.fromEntries(
               Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
             ),
@@ -62,5 +66,15 @@ export async function tapTopic(brokers: string[], topic: string): Promise<TopicT
       await consumer.disconnect();
       return records;
     },
+  };
+}
+
+/** A `done` condition met once every one of `eventIds` has arrived; checks each record once. */
+export function containsAll(eventIds: Iterable<string>): (records: TappedRecord[]) => boolean {
+  const missing = new Set(eventIds);
+  let checked = 0;
+  return (records) => {
+    for (; checked < records.length; checked++) missing.delete((records[checked] as TappedRecord).eventId);
+    return missing.size === 0;
   };
 }

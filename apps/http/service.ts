@@ -61,7 +61,10 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     if (error instanceof HttpProblem) return problemResponse(c, error);
     // Hono's own refusals (a body that is not JSON, a wrong content type) keep their status and message.
     if (error instanceof HTTPException) {
-      return problemResponse(c, new HttpProblem(error.status as ContentfulStatusCode, error.message || "Bad Request"));
+      return problemResponse(
+        c,
+        new HttpProblem(error.status as ContentfulStatusCode, error.message || "Bad Request"),
+      );
     }
     // Driver messages can quote the values that failed (PHI): log the error's kind and where it came from.
     const { name, stack } = error as Error;

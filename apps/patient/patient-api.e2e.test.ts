@@ -199,7 +199,7 @@ describe("the patient lifecycle", () => {
     const malformed = await call("GET", "/patients/42");
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { errors: Array<{ field: string }> }).errors[0]?.field).toBe(
-      "param.id",
+      "path.id",
     );
   });
 });
