@@ -6,13 +6,13 @@ import { loadEnv } from "../config/env.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
-import { ensureStack } from "../stack/index.ts";
+import { ensureStack, localKafkaPid } from "../stack/index.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     kafkaBrokers: string[];
-    /** True when the broker is the project's own, which tests may stop and start. */
+    /** True when the broker is this checkout's own (not one given or merely found), which tests may stop. */
     localKafka: boolean;
   }
 }
@@ -35,7 +35,7 @@ export default async function setup(project: TestProject) {
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("kafkaBrokers", stack.kafkaBrokers);
-  project.provide("localKafka", stack.started.includes("kafka") || !env.KAFKA_BROKERS);
+  project.provide("localKafka", (await localKafkaPid()) !== undefined);
   return () => stack.stopStarted();
 }
 
