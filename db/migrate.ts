@@ -18,9 +18,8 @@ export async function migrateDatabase(databaseUrl: string): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const { loadEnv } = await import("../config/env.ts");
-  const { ensureStack } = await import("../stack/index.ts");
+  const { startPostgres } = await import("../stack/postgres.ts");
   const env = loadEnv();
-  const stack = await ensureStack(env, (line) => console.log(line));
-  await migrateDatabase(stack.databaseUrl);
+  await migrateDatabase(env.DATABASE_URL ?? (await startPostgres((line) => console.log(line))).databaseUrl);
   console.log("migrations applied");
 }

@@ -17,6 +17,11 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 
+/** Raw bytes (hashes, signatures, ciphertext). */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({
+  dataType: () => "bytea",
+});
+
 /** Postgres' 64-bit transaction id; kept as a decimal string in TypeScript so that no precision is lost. */
 const xid8 = customType<{ data: string; driverData: string }>({
   dataType: () => "xid8",
@@ -71,6 +76,10 @@ export const outbox = pgTable(
     correlationId: uuid("correlation_id").notNull(),
     traceparent: text("traceparent"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    // Tamper evidence: `hash` covers the row's content and `previous_hash`, the hash of the aggregate's
+    // previous event (null for its first, and for events keyed by their own id). See db/outbox/eventHash.ts.
+    previousHash: bytea("previous_hash"),
+    hash: bytea("hash").notNull(),
   },
   (table) => [
     index("outbox_relay_order").on(table.txId, table.position),
@@ -93,6 +102,8 @@ export const aggregateVersions = pgTable(
     aggregateType: text("aggregate_type").notNull(),
     aggregateId: text("aggregate_id").notNull(),
     version: bigint("version", { mode: "number" }).notNull(),
+    /** The hash of the aggregate's latest event: the next event's `previous_hash`. */
+    lastHash: bytea("last_hash").notNull(),
   },
   (table) => [primaryKey({ columns: [table.aggregateType, table.aggregateId] })],
 );
@@ -103,4 +114,20 @@ export const relayCheckpoints = pgTable("relay_checkpoints", {
   txId: xid8("tx_id").notNull(),
   position: bigint("position", { mode: "bigint" }).notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
+/**
+ * Sealed checkpoints over the whole history: each one extends a running hash over every outbox row's hash,
+ * in (tx_id, position) order, up to its cursor, and is signed (Ed25519). A row removed, inserted or moved
+ * before a checkpoint changes that running hash. See audit/.
+ */
+export const outboxCheckpoints = pgTable("outbox_checkpoints", {
+  sequence: bigint("sequence", { mode: "number" }).primaryKey(),
+  upToTxId: xid8("up_to_tx_id").notNull(),
+  upToPosition: bigint("up_to_position", { mode: "bigint" }).notNull(),
+  rowCount: bigint("row_count", { mode: "number" }).notNull(),
+  chainHash: bytea("chain_hash").notNull(),
+  keyId: text("key_id").notNull(),
+  signature: bytea("signature").notNull(),
+  sealedAt: timestamp("sealed_at", { withTimezone: true, mode: "date" }).notNull(),
 });

@@ -1,7 +1,7 @@
 // The one write path into the outbox: services call `appendEvents` inside their `writeTransaction`, next
 // to their own state changes, so the events commit (or roll back) with them.
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import {
   ENVELOPE_VERSION,
   type Envelope,
@@ -13,6 +13,7 @@ import {
 } from "../../events/index.ts";
 import type { WriteTransaction } from "../client.ts";
 import { aggregateVersions, outbox } from "../schema.ts";
+import { eventHash, type HashedEventFields } from "./eventHash.ts";
 
 export interface EventContext {
   /** The emitting service, e.g. "patient-service". */
@@ -37,97 +38,122 @@ export interface AppendedEvent {
  *
  * Events of one aggregate get consecutive versions from `aggregate_versions`; bumping that row is a write
  * lock on the aggregate, so concurrent writers of one aggregate are serialized and commit in version order.
+ * The same row carries the aggregate's latest hash, so each event is chained to the one before it.
  */
 export async function appendEvents(
   tx: WriteTransaction,
   context: EventContext,
   events: readonly NewEvent[],
 ): Promise<AppendedEvent[]> {
-  const timestamp = new Date();
-  const prepared = events.map((event) => {
+  const createdAt = new Date();
+  const prepared: PreparedEvent[] = events.map((event) => {
     const definition = eventDefinition(event.type);
     const data = parseEventData(event.type, event.data);
     const eventId = randomUUID();
     const envelope: Envelope = {
       eventId,
       eventType: event.type,
-      timestamp: timestamp.toISOString(),
+      timestamp: createdAt.toISOString(),
       source: context.source,
       version: ENVELOPE_VERSION,
       data,
       metadata: context.metadata,
     };
-    const aggregateId = definition.aggregateId(data as never);
-    const key = recordKey(event.type, eventId, data as never);
-    return { definition, envelope, aggregateId, key, aggregateVersion: null as number | null };
-  });
-
-  await assignAggregateVersions(tx, prepared);
-
-  if (prepared.length > 0) {
-    await tx.insert(outbox).values(
-      prepared.map((event) => ({
-        eventId: event.envelope.eventId,
-        eventType: event.envelope.eventType,
-        aggregateType: event.definition.aggregateType,
-        aggregateId: event.aggregateId,
-        aggregateVersion: event.aggregateVersion,
-        topic: event.definition.topic,
-        messageKey: event.key,
+    return {
+      envelope,
+      keyedBy: definition.keyedBy,
+      fields: {
+        eventId,
+        eventType: event.type,
+        aggregateType: definition.aggregateType,
+        aggregateId: definition.aggregateId(data as never),
+        aggregateVersion: null,
+        topic: definition.topic,
+        messageKey: recordKey(event.type, eventId, data as never),
         // Serialized here, once: these exact bytes are the Kafka record value, whichever relay sends it.
-        payload: sql`${JSON.stringify(event.envelope)}::json`,
+        payload: JSON.stringify(envelope),
         correlationId: context.metadata.correlationId,
         traceparent: context.traceparent ?? null,
-        createdAt: timestamp,
-      })),
-    );
+        createdAt,
+      },
+      previousHash: null,
+      hash: Buffer.alloc(0),
+    };
+  });
+  if (prepared.length === 0) return [];
+
+  await chainToAggregates(tx, prepared);
+  for (const event of prepared) {
+    if (event.keyedBy === "eventId") event.hash = eventHash(null, event.fields);
   }
 
-  return prepared.map((event) => ({
-    eventId: event.envelope.eventId,
-    eventType: event.envelope.eventType,
-    topic: event.definition.topic,
-    key: event.key,
-    aggregateVersion: event.aggregateVersion,
-    envelope: event.envelope,
+  await tx.insert(outbox).values(
+    prepared.map(({ fields, previousHash, hash }) => ({
+      ...fields,
+      payload: sql`${fields.payload}::json`,
+      previousHash,
+      hash,
+    })),
+  );
+
+  return prepared.map(({ envelope, fields }) => ({
+    eventId: fields.eventId,
+    eventType: fields.eventType,
+    topic: fields.topic,
+    key: fields.messageKey,
+    aggregateVersion: fields.aggregateVersion,
+    envelope,
   }));
 }
 
-/** Bumps each touched aggregate's version by its number of events and numbers the events in order. */
-async function assignAggregateVersions(
-  tx: WriteTransaction,
-  events: Array<{
-    definition: { aggregateType: string; keyedBy: string };
-    aggregateId: string;
-    aggregateVersion: number | null;
-  }>,
-): Promise<void> {
-  const byAggregate = new Map<string, typeof events>();
+interface PreparedEvent {
+  envelope: Envelope;
+  keyedBy: "aggregate" | "eventId";
+  fields: HashedEventFields;
+  previousHash: Buffer | null;
+  hash: Buffer;
+}
+
+/**
+ * Bumps each touched aggregate's version by its number of events, numbers the events in order and chains
+ * their hashes from the aggregate's last one. Events keyed by their own id (audit) belong to no chain.
+ */
+async function chainToAggregates(tx: WriteTransaction, events: PreparedEvent[]): Promise<void> {
+  const byAggregate = new Map<string, PreparedEvent[]>();
   for (const event of events) {
-    if (event.definition.keyedBy === "eventId") continue;
-    const id = `${event.definition.aggregateType}\u0000${event.aggregateId}`;
+    if (event.keyedBy === "eventId") continue;
+    const id = `${event.fields.aggregateType}\u0000${event.fields.aggregateId}`;
     byAggregate.set(id, [...(byAggregate.get(id) ?? []), event]);
   }
   // A fixed order of lock acquisition keeps two multi-aggregate writers from deadlocking each other.
   for (const id of [...byAggregate.keys()].sort()) {
     const group = byAggregate.get(id) ?? [];
-    const first = group[0];
-    if (!first) continue;
+    const { aggregateType, aggregateId } = (group[0] as PreparedEvent).fields;
+    const identifies = and(
+      eq(aggregateVersions.aggregateType, aggregateType),
+      eq(aggregateVersions.aggregateId, aggregateId),
+    );
+    // A new aggregate's row starts with no hash; `last_hash` is only read here, then set below.
     const [row] = await tx
       .insert(aggregateVersions)
-      .values({
-        aggregateType: first.definition.aggregateType,
-        aggregateId: first.aggregateId,
-        version: group.length,
-      })
+      .values({ aggregateType, aggregateId, version: group.length, lastHash: Buffer.alloc(0) })
       .onConflictDoUpdate({
         target: [aggregateVersions.aggregateType, aggregateVersions.aggregateId],
         set: { version: sql`${aggregateVersions.version} + ${group.length}` },
       })
-      .returning({ version: aggregateVersions.version });
-    const last = row?.version ?? group.length;
+      .returning({ version: aggregateVersions.version, lastHash: aggregateVersions.lastHash });
+    if (!row) throw new Error(`no version row for ${aggregateType} ${aggregateId}`);
+
+    let previous = row.lastHash.length > 0 ? row.lastHash : null;
     group.forEach((event, index) => {
-      event.aggregateVersion = last - group.length + index + 1;
+      event.fields.aggregateVersion = row.version - group.length + index + 1;
+      event.previousHash = previous;
+      event.hash = eventHash(previous, event.fields);
+      previous = event.hash;
     });
+    await tx
+      .update(aggregateVersions)
+      .set({ lastHash: previous as Buffer })
+      .where(identifies);
   }
 }

@@ -1,0 +1,54 @@
+// The Ed25519 key that signs history checkpoints: AUDIT_SIGNING_KEY (a PKCS#8 PEM private key) when set;
+// otherwise, for local development only, one made up once and kept in .data/.
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface SigningKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** The first 16 hex digits of the SHA-256 of the public key (SPKI DER): names the key in each checkpoint. */
+  keyId: string;
+}
+
+const developmentKeyFile = join(
+  fileURLToPath(new URL("..", import.meta.url)),
+  ".data",
+  "audit-signing-key.pem",
+);
+
+export function signingKeyFromPem(pem: string): SigningKey {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(pem);
+  } catch (error) {
+    throw new Error(`AUDIT_SIGNING_KEY is not a PEM private key: ${(error as Error).message}`);
+  }
+  if (privateKey.asymmetricKeyType !== "ed25519") {
+    throw new Error(`AUDIT_SIGNING_KEY must be an Ed25519 key, not ${privateKey.asymmetricKeyType}`);
+  }
+  const publicKey = createPublicKey(privateKey);
+  const keyId = createHash("sha256")
+    .update(publicKey.export({ format: "der", type: "spki" }))
+    .digest("hex")
+    .slice(0, 16);
+  return { privateKey, publicKey, keyId };
+}
+
+export async function loadSigningKey(env: NodeJS.ProcessEnv = process.env): Promise<SigningKey> {
+  if (env.AUDIT_SIGNING_KEY) return signingKeyFromPem(env.AUDIT_SIGNING_KEY);
+  if (!existsSync(developmentKeyFile)) {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    await mkdir(dirname(developmentKeyFile), { recursive: true });
+    await writeFile(developmentKeyFile, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
+  }
+  return signingKeyFromPem(await readFile(developmentKeyFile, "utf8"));
+}

@@ -1,0 +1,221 @@
+// Tampering with the history, each kind done in SQL as an administrator who bypasses the append-only
+// triggers: verification finds it and names the first broken link. Each test has its own database.
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDatabase, writeTransaction } from "../db/client.ts";
+import { migrateDatabase } from "../db/migrate.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { eventHash } from "../db/outbox/eventHash.ts";
+import { exampleEvent } from "../events/examples.ts";
+import { databaseUrl, patientCreated, testEventContext } from "../test/fixtures.ts";
+import { sealCheckpoint } from "./sealCheckpoint.ts";
+import { signingKeyFromPem } from "./signingKey.ts";
+import { historyBatch } from "./sql/historyRows.ts";
+import { verifyHistory } from "./verifyHistory.ts";
+
+const template = `audit_template_${randomUUID().slice(0, 8)}`;
+const created: string[] = [];
+const key = signingKeyFromPem(
+  generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+);
+const keys = new Map([[key.keyId, key.publicKey]]);
+
+function urlOf(database: string): string {
+  const url = new URL(databaseUrl());
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function onServer(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  await client.query(sql).finally(() => client.end());
+}
+
+beforeAll(async () => {
+  await onServer(`CREATE DATABASE ${template}`);
+  await migrateDatabase(urlOf(template));
+});
+afterAll(async () => {
+  for (const database of [...created, template])
+    await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+});
+
+/**
+ * A history of 4 patients × 5 events plus audit events, sealed by a checkpoint, then 6 more events after it.
+ * Returns an administrator's connection (triggers off) to tamper with it.
+ */
+async function historyToTamperWith() {
+  const database = `audit_${randomUUID().slice(0, 8)}`;
+  created.push(database);
+  await onServer(`CREATE DATABASE ${database} TEMPLATE ${template}`);
+  const db = createDatabase(urlOf(database), { max: 2 });
+  const patientIds = Array.from({ length: 4 }, () => randomUUID());
+  const append = (events: Parameters<typeof appendEvents>[2]) =>
+    writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), events));
+  for (const patientId of patientIds) await append([patientCreated(patientId)]);
+  for (let round = 1; round <= 4; round++) {
+    for (const patientId of patientIds) {
+      await append([
+        {
+          type: "patient.updated",
+          data: { patientId, changedFields: ["allergies"], changes: { allergies: [`allergy-${round}`] } },
+        },
+      ]);
+    }
+    await append([exampleEvent("audit.data.accessed")]);
+  }
+  const admin = await db.$client.connect();
+  expect(await sealCheckpoint(admin, key)).not.toBeNull();
+  for (const patientId of patientIds.slice(0, 2)) {
+    for (let round = 5; round <= 7; round++) {
+      await append([
+        {
+          type: "patient.updated",
+          data: { patientId, changedFields: ["allergies"], changes: { allergies: [`allergy-${round}`] } },
+        },
+      ]);
+    }
+  }
+  await admin.query("SET session_replication_role = replica");
+  const rows = await historyBatch(admin, { txId: "0", position: "0" }, 1_000);
+  return {
+    admin,
+    rows,
+    verify: () => verifyHistory(admin, keys),
+    close: async () => {
+      admin.release();
+      await db.$client.end();
+    },
+  };
+}
+
+describe("audit verification", () => {
+  it("reports an untouched history intact, with its rows, chains and checkpoints", async () => {
+    const history = await historyToTamperWith();
+    const report = await history.verify();
+    expect(report).toEqual({
+      intact: true,
+      rows: 30,
+      checkpoints: 1,
+      chainedAggregates: 4,
+      upToPosition: history.rows.at(-1)?.position,
+    });
+    await history.close();
+  });
+
+  it("finds a changed payload and names that row", async () => {
+    const history = await historyToTamperWith();
+    const victim = history.rows[6];
+    await history.admin.query(
+      `UPDATE outbox SET payload = replace(payload::text, 'allergy-', 'ALLERGY-')::json WHERE position = $1`,
+      [victim?.position],
+    );
+    const report = await history.verify();
+    expect(report).toMatchObject({
+      intact: false,
+      brokenLink: {
+        position: victim?.position,
+        eventId: victim?.eventId,
+        problem: expect.stringMatching(/content/),
+      },
+    });
+    await history.close();
+  });
+
+  it("finds a deleted row before a checkpoint", async () => {
+    const history = await historyToTamperWith();
+    await history.admin.query("DELETE FROM outbox WHERE position = $1", [history.rows[9]?.position]);
+    const report = await history.verify();
+    expect(report).toMatchObject({
+      intact: false,
+      brokenLink: { checkpoint: 1, problem: expect.stringMatching(/removed/) },
+    });
+    await history.close();
+  });
+
+  it("finds two rows that swapped places", async () => {
+    const history = await historyToTamperWith();
+    const [a, b] = [history.rows[3], history.rows[11]];
+    await history.admin.query("BEGIN");
+    await history.admin.query(
+      "CREATE TEMP TABLE swapped AS SELECT * FROM outbox WHERE position IN ($1, $2)",
+      [a?.position, b?.position],
+    );
+    await history.admin.query("DELETE FROM outbox WHERE position IN ($1, $2)", [a?.position, b?.position]);
+    await history.admin.query(
+      `INSERT INTO outbox OVERRIDING SYSTEM VALUE
+       SELECT CASE WHEN position = $1 THEN $2::bigint ELSE $1::bigint END, CASE WHEN position = $1 THEN $4::xid8 ELSE $3::xid8 END,
+              event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic, message_key, payload,
+              correlation_id, traceparent, created_at, previous_hash, hash
+         FROM swapped`,
+      [a?.position, b?.position, a?.txId, b?.txId],
+    );
+    await history.admin.query("COMMIT");
+    const report = await history.verify();
+    expect(report).toMatchObject({ intact: false, brokenLink: { checkpoint: 1 } });
+    await history.close();
+  });
+
+  it("finds a forged row, even one whose own hash is right", async () => {
+    const history = await historyToTamperWith();
+    const model = history.rows[2];
+    if (!model) throw new Error("no model row");
+    const forged = {
+      ...model,
+      eventId: randomUUID(),
+      aggregateId: randomUUID(),
+      aggregateVersion: null,
+      previousHash: null,
+    };
+    await history.admin.query(
+      `INSERT INTO outbox (tx_id, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic, message_key,
+                           payload, correlation_id, traceparent, created_at, previous_hash, hash)
+       VALUES ($1::xid8, $2, $3, $4, $5, NULL, $6, $7, $8::json, $9, $10, $11, NULL, $12)`,
+      [
+        model.txId,
+        forged.eventId,
+        forged.eventType,
+        forged.aggregateType,
+        forged.aggregateId,
+        forged.topic,
+        forged.messageKey,
+        forged.payload,
+        forged.correlationId,
+        forged.traceparent,
+        forged.createdAt,
+        eventHash(null, forged),
+      ],
+    );
+    const report = await history.verify();
+    expect(report).toMatchObject({
+      intact: false,
+      brokenLink: { checkpoint: 1, problem: expect.stringMatching(/added/) },
+    });
+    await history.close();
+  });
+
+  it("finds the tail of the history cut off after the last checkpoint", async () => {
+    const history = await historyToTamperWith();
+    const tail = history.rows.slice(-3).map((row) => row.position);
+    await history.admin.query("DELETE FROM outbox WHERE position = ANY($1::bigint[])", [tail]);
+    const report = await history.verify();
+    expect(report).toMatchObject({
+      intact: false,
+      brokenLink: { problem: expect.stringMatching(/tail was removed/) },
+    });
+    await history.close();
+  });
+
+  it("finds a checkpoint whose content was changed after signing", async () => {
+    const history = await historyToTamperWith();
+    await history.admin.query("UPDATE outbox_checkpoints SET row_count = row_count - 1");
+    const report = await history.verify();
+    expect(report).toMatchObject({
+      intact: false,
+      brokenLink: { checkpoint: 1, problem: expect.stringMatching(/signature/) },
+    });
+    await history.close();
+  });
+});
