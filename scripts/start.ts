@@ -3,6 +3,8 @@
 import { serve } from "@hono/node-server";
 import { createRegistry } from "../apps/http/metrics.ts";
 import { createPlatformApp } from "../apps/platform.ts";
+import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
+import { loadSigningKey } from "../audit/signingKey.ts";
 import { ConfigError, loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
@@ -54,6 +56,8 @@ if (env.RELAY_MODE === "polling") {
   process.exit(1);
 }
 
+const sealer = startCheckpointSealer({ databaseUrl: stack.databaseUrl, key: await loadSigningKey(), log });
+
 const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
   const base = `http://localhost:${info.port}`;
   say(
@@ -75,6 +79,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     say("stopping");
     server.close();
     await relay?.stop();
+    await sealer.stop();
     await admin.disconnect();
     await db.$client.end();
     await stack.stopStarted();

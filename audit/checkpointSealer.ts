@@ -1,0 +1,46 @@
+// Seals a checkpoint every interval while the platform runs, so that the unsealed tail of the history
+// (protected by its chains only) stays short.
+import pg from "pg";
+import type { Logger } from "../observability/logger.ts";
+import { sealCheckpoint } from "./sealCheckpoint.ts";
+import type { SigningKey } from "./signingKey.ts";
+
+export function startCheckpointSealer(options: {
+  databaseUrl: string;
+  key: SigningKey;
+  log: Logger;
+  intervalMs?: number;
+}): { stop(): Promise<void> } {
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: 1,
+    application_name: "checkpoint-sealer",
+  });
+  pool.on("error", () => {});
+  let sealing: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    sealing = sealing.then(async () => {
+      const client = await pool.connect().catch(() => null);
+      if (!client) return;
+      try {
+        const checkpoint = await sealCheckpoint(client, options.key);
+        if (checkpoint)
+          options.log.info(
+            { sequence: checkpoint.sequence, rows: checkpoint.rowCount },
+            "history checkpoint sealed",
+          );
+      } catch (error) {
+        options.log.warn({ err: error }, "sealing a history checkpoint failed; will retry");
+      } finally {
+        client.release();
+      }
+    });
+  }, options.intervalMs ?? 30_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sealing;
+      await pool.end();
+    },
+  };
+}
