@@ -7,6 +7,7 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import { ensureStack, localKafkaPid } from "../stack/index.ts";
+import { dockerEngineAnswers, startContainers } from "./containers.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -21,7 +22,11 @@ const TEST_DATABASE = "healthcare_test";
 
 export default async function setup(project: TestProject) {
   const env = loadEnv();
-  const stack = await ensureStack(env, (line) => console.log(`[stack] ${line}`));
+  // Services from the variables when set; else containers when a Docker engine answers; else our own.
+  const useContainers = !env.DATABASE_URL && !env.KAFKA_BROKERS && (await dockerEngineAnswers());
+  const stack = useContainers
+    ? await startContainers().then((containers) => ({ ...containers, stopStarted: containers.stop }))
+    : await ensureStack(env, (line) => console.log(`[stack] ${line}`));
   const databaseUrl = env.DATABASE_URL ?? (await recreateDatabase(stack.databaseUrl, TEST_DATABASE));
   await migrateDatabase(databaseUrl);
 
