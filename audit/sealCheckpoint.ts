@@ -18,7 +18,7 @@ export async function sealCheckpoint(client: pg.ClientBase, key: SigningKey): Pr
       txId: previous?.upToTxId ?? GENESIS.upToTxId,
       position: previous?.upToPosition ?? GENESIS.upToPosition,
     };
-    let chainHash = previous?.chainHash ?? GENESIS.chainHash;
+    let chainHash: Buffer = previous?.chainHash ?? GENESIS.chainHash;
     let rowCount = previous?.rowCount ?? GENESIS.rowCount;
     for (;;) {
       const rows = await historyBatch(client, cursor, BATCH, { belowHorizon: true });

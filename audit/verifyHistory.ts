@@ -67,7 +67,7 @@ async function verifyHistoryOrder(
     }
   }
 
-  let running = GENESIS.chainHash;
+  let running: Buffer = GENESIS.chainHash;
   let rows = 0;
   let next = 0;
   let cursor = { txId: "0", position: "0" };

@@ -17,6 +17,7 @@ import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 import { ensureStack } from "../stack/index.ts";
+import { printTable } from "./table.ts";
 
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1_000);
@@ -151,17 +152,7 @@ const rows: Array<[string, string, string]> = [
   ["commit-to-ack max", `${(latenciesMs.at(-1) ?? NaN).toFixed(1)} ms`, ""],
   ["events measured", `${latenciesMs.length.toLocaleString("en")} of ${total.toLocaleString("en")}`, ""],
 ];
-const widths = [0, 1, 2].map((column) =>
-  Math.max(...[["metric", "value", "target"], ...rows].map((row) => row[column]?.length ?? 0)),
-);
-const line = (row: string[]) =>
-  `| ${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(" | ")} |`;
-console.log(
-  `\npolling relay, ${new Date().toISOString()}, Kafka ${stack.kafkaBrokers.join(",")}, Node ${process.version}`,
-);
-console.log(line(["metric", "value", "target"]));
-console.log(`|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`);
-for (const row of rows) console.log(line(row));
+printTable(`polling relay, Kafka ${stack.kafkaBrokers.join(",")}`, rows, ["metric", "value", "target"]);
 await stack.stopStarted();
 
 async function freshDatabase(serverUrl: string): Promise<string> {

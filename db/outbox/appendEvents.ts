@@ -1,7 +1,7 @@
 // The one write path into the outbox: services call `appendEvents` inside their `writeTransaction`, next
 // to their own state changes, so the events commit (or roll back) with them.
 import { randomUUID } from "node:crypto";
-import { and, eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import {
   ENVELOPE_VERSION,
   type Envelope,
@@ -116,44 +116,62 @@ interface PreparedEvent {
 
 /**
  * Bumps each touched aggregate's version by its number of events, numbers the events in order and chains
- * their hashes from the aggregate's last one. Events keyed by their own id (audit) belong to no chain.
+ * their hashes from the aggregate's last one: two statements, however many aggregates. Events keyed by their
+ * own id (audit) belong to no chain.
  */
 async function chainToAggregates(tx: WriteTransaction, events: PreparedEvent[]): Promise<void> {
   const byAggregate = new Map<string, PreparedEvent[]>();
   for (const event of events) {
     if (event.keyedBy === "eventId") continue;
-    const id = `${event.fields.aggregateType}\u0000${event.fields.aggregateId}`;
+    const id = aggregateKey(event.fields.aggregateType, event.fields.aggregateId);
     byAggregate.set(id, [...(byAggregate.get(id) ?? []), event]);
   }
-  // A fixed order of lock acquisition keeps two multi-aggregate writers from deadlocking each other.
-  for (const id of [...byAggregate.keys()].sort()) {
-    const group = byAggregate.get(id) ?? [];
-    const { aggregateType, aggregateId } = (group[0] as PreparedEvent).fields;
-    const identifies = and(
-      eq(aggregateVersions.aggregateType, aggregateType),
-      eq(aggregateVersions.aggregateId, aggregateId),
-    );
-    // A new aggregate's row starts with no hash; `last_hash` is only read here, then set below.
-    const [row] = await tx
-      .insert(aggregateVersions)
-      .values({ aggregateType, aggregateId, version: group.length, lastHash: Buffer.alloc(0) })
-      .onConflictDoUpdate({
-        target: [aggregateVersions.aggregateType, aggregateVersions.aggregateId],
-        set: { version: sql`${aggregateVersions.version} + ${group.length}` },
-      })
-      .returning({ version: aggregateVersions.version, lastHash: aggregateVersions.lastHash });
-    if (!row) throw new Error(`no version row for ${aggregateType} ${aggregateId}`);
+  if (byAggregate.size === 0) return;
+  // Rows are locked in a fixed order, so two multi-aggregate writers cannot deadlock each other.
+  const groups = [...byAggregate.keys()].sort().map((id) => byAggregate.get(id) as PreparedEvent[]);
+  const bumped = await tx
+    .insert(aggregateVersions)
+    .values(
+      groups.map((group) => ({
+        aggregateType: (group[0] as PreparedEvent).fields.aggregateType,
+        aggregateId: (group[0] as PreparedEvent).fields.aggregateId,
+        version: group.length,
+        // A new aggregate starts with no hash; `last_hash` is only read here, then set below.
+        lastHash: Buffer.alloc(0),
+      })),
+    )
+    .onConflictDoUpdate({
+      target: [aggregateVersions.aggregateType, aggregateVersions.aggregateId],
+      set: { version: sql`${aggregateVersions.version} + excluded.version` },
+    })
+    .returning();
+  const heads = new Map(bumped.map((row) => [aggregateKey(row.aggregateType, row.aggregateId), row]));
 
-    let previous = row.lastHash.length > 0 ? row.lastHash : null;
+  for (const group of groups) {
+    const { aggregateType, aggregateId } = (group[0] as PreparedEvent).fields;
+    const head = heads.get(aggregateKey(aggregateType, aggregateId));
+    if (!head) throw new Error(`no version row came back for ${aggregateType} ${aggregateId}`);
+    let previous: Buffer | null = head.lastHash.length > 0 ? head.lastHash : null;
     group.forEach((event, index) => {
-      event.fields.aggregateVersion = row.version - group.length + index + 1;
+      event.fields.aggregateVersion = head.version - group.length + index + 1;
       event.previousHash = previous;
       event.hash = eventHash(previous, event.fields);
       previous = event.hash;
     });
-    await tx
-      .update(aggregateVersions)
-      .set({ lastHash: previous as Buffer })
-      .where(identifies);
   }
+  const newHeads = sql.join(
+    groups.map((group) => {
+      const last = group.at(-1) as PreparedEvent;
+      return sql`(${last.fields.aggregateType}::text, ${last.fields.aggregateId}::text, ${last.hash}::bytea)`;
+    }),
+    sql`, `,
+  );
+  await tx.execute(sql`
+    UPDATE ${aggregateVersions} SET last_hash = head.hash
+      FROM (VALUES ${newHeads}) AS head(aggregate_type, aggregate_id, hash)
+     WHERE ${aggregateVersions.aggregateType} = head.aggregate_type AND ${aggregateVersions.aggregateId} = head.aggregate_id`);
+}
+
+function aggregateKey(aggregateType: string, aggregateId: string): string {
+  return `${aggregateType}\u0000${aggregateId}`;
 }
