@@ -1,5 +1,6 @@
 // Reads the history in the two orders verification needs, a batch at a time (constant memory):
 // (tx_id, position), the order checkpoints hash in, and (aggregate, version), the order of each chain.
+// ORDER BY names the table's columns, not the SELECT list's text renderings of them.
 import type pg from "pg";
 import type { HashedEventFields } from "../../db/outbox/eventHash.ts";
 
@@ -26,7 +27,7 @@ export async function historyBatch(
   const horizon = options.belowHorizon ? "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())" : "";
   const result = await client.query<HistoryRow>(
     `SELECT ${rowColumns} FROM outbox WHERE (tx_id, position) > ($1::xid8, $2::bigint) ${horizon}
-      ORDER BY tx_id, position LIMIT $3`,
+      ORDER BY outbox.tx_id, outbox.position LIMIT $3`,
     [after.txId, after.position, limit],
   );
   return result.rows;
@@ -41,7 +42,7 @@ export async function chainBatch(
   const result = await client.query<HistoryRow>(
     `SELECT ${rowColumns} FROM outbox
       WHERE aggregate_version IS NOT NULL AND (aggregate_type, aggregate_id, aggregate_version) > ($1, $2, $3)
-      ORDER BY aggregate_type, aggregate_id, aggregate_version LIMIT $4`,
+      ORDER BY outbox.aggregate_type, outbox.aggregate_id, outbox.aggregate_version LIMIT $4`,
     [after.aggregateType, after.aggregateId, after.aggregateVersion, limit],
   );
   return result.rows;

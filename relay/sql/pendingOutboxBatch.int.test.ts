@@ -26,9 +26,9 @@ describe("the relay's pending-batch query", () => {
       await client.query("BEGIN");
       await client.query(
         `INSERT INTO outbox (tx_id, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
-                             message_key, payload, correlation_id)
+                             message_key, payload, correlation_id, hash)
          SELECT (1000 + i / 4)::text::xid8, gen_random_uuid(), 'patient.updated', 'patient', (i % 5000)::text,
-                i, 'patient-events', (i % 5000)::text, '{"eventId":"x"}'::json, gen_random_uuid()
+                i, 'patient-events', (i % 5000)::text, '{"eventId":"x"}'::json, gen_random_uuid(), '\\x00'::bytea
            FROM generate_series(1, $1::int) AS i`,
         [HISTORY_ROWS],
       );

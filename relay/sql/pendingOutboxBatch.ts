@@ -21,6 +21,7 @@ export interface OutboxRecord {
  * whose transaction commits after a later one's. Reading only below the oldest still-running
  * transaction id (the snapshot's xmin) means every row at or before the returned cursor is final:
  * no transaction can still add a row there. Served by the (tx_id, position) index, with no sort.
+ * ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
  */
 export const pendingOutboxBatchSql = `
   SELECT tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
@@ -30,7 +31,7 @@ export const pendingOutboxBatchSql = `
     FROM outbox
    WHERE (tx_id, position) > ($1::xid8, $2::bigint)
      AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-   ORDER BY tx_id, position
+   ORDER BY outbox.tx_id, outbox.position
    LIMIT $3`;
 
 export async function pendingOutboxBatch(
