@@ -35,7 +35,9 @@ describe("the relay's pending-batch query", () => {
     const txId = rows[0]?.txId as string;
 
     // Rows are read once every older transaction on the server has ended.
-    await eventually(async () => (await pendingOutboxBatch(db.$client as never, { txId, position: "0" }, 1)).length > 0);
+    await eventually(
+      async () => (await pendingOutboxBatch(db.$client as never, { txId, position: "0" }, 1)).length > 0,
+    );
     const pages: string[][] = [];
     let cursor = { txId, position: "0" };
     for (let page = 0; page < 4; page++) {
