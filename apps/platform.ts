@@ -3,8 +3,16 @@ import type { Registry } from "prom-client";
 import type { Database } from "../db/client.ts";
 import type { Admin } from "../kafka/client.ts";
 import type { Logger } from "../observability/logger.ts";
+import { aiRoutes } from "./ai/routes.ts";
+import { appointmentRoutes } from "./appointment/routes.ts";
+import { documentRoutes } from "./document/routes.ts";
+import type { TokenVerifier } from "./http/auth.ts";
+import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
 import { createServiceFrame } from "./http/service.ts";
+import { loginAttemptRoutes } from "./login-attempts/routes.ts";
+import { notificationRoutes } from "./notification/routes.ts";
 import { patientRoutes } from "./patient/routes.ts";
+import { providerRoutes } from "./provider/routes.ts";
 
 export interface PlatformDeps {
   db: Database;
@@ -12,18 +20,33 @@ export interface PlatformDeps {
   kafkaAdmin: Admin;
   log: Logger;
   registry: Registry;
+  /** Checks bearer tokens: `createTokenVerifier(await signingKeys(env))`. */
+  verifyToken: TokenVerifier;
 }
 
-export function createPlatformApp({ db, kafkaAdmin, log, registry }: PlatformDeps) {
+export function createPlatformApp({ db, kafkaAdmin, log, registry, verifyToken }: PlatformDeps) {
   const app = createServiceFrame({
     title: "Healthcare platform",
     log,
     registry,
+    db,
+    verifyToken,
     readiness: [
       { name: "postgres", check: () => db.$client.query("SELECT 1") },
       { name: "kafka", check: () => kafkaAdmin.describeCluster() },
     ],
+    publicRoutes: eventDocumentationRoutes(),
   });
-  app.route("/", patientRoutes(db));
+  for (const routes of [
+    patientRoutes,
+    providerRoutes,
+    appointmentRoutes,
+    documentRoutes,
+    notificationRoutes,
+    aiRoutes,
+    loginAttemptRoutes,
+  ]) {
+    app.route("/", routes(db));
+  }
   return app;
 }

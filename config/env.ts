@@ -19,6 +19,14 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // Bearer tokens are HS256 under JWT_SECRET, or signed by a key of JWT_JWKS_URL (e.g. Supabase's); with
+  // neither, the local stack makes up a development secret (apps/http/signingKeys.ts).
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters (256 bits for HS256)").optional(),
+  JWT_JWKS_URL: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
+    .optional(),
+  /** How long before an appointment its reminder is due (appointment.reminder). */
+  REMINDER_HOURS_BEFORE: z.coerce.number().int().min(1).max(168).default(24),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -30,15 +38,30 @@ export class ConfigError extends Error {
   }
 }
 
+/** Secrets are never printed, not even when wrong: the message goes to logs and terminals. */
+const SECRET_VARIABLES = new Set(["JWT_SECRET"]);
+
+function shown(variable: string, value: string | undefined): string {
+  return SECRET_VARIABLES.has(variable)
+    ? `(${value?.length ?? 0} characters, hidden)`
+    : JSON.stringify(value);
+}
+
 /** Parses the environment; empty strings count as unset so that `FOO= npm start` means "use the default". */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = envSchema.safeParse(present);
+  // Two sources of signing keys would leave it to chance which tokens are accepted.
+  if (result.success && result.data.JWT_SECRET && result.data.JWT_JWKS_URL) {
+    throw new ConfigError([
+      `JWT_JWKS_URL=${JSON.stringify(source.JWT_JWKS_URL)}: set either JWT_SECRET or JWT_JWKS_URL, not both`,
+    ]);
+  }
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const variable = String(issue.path[0]);
-      return `${variable}=${JSON.stringify(source[variable])}: ${issue.message}`;
+      return `${variable}=${shown(variable, source[variable])}: ${issue.message}`;
     }),
   );
 }

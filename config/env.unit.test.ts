@@ -3,7 +3,12 @@ import { ConfigError, loadEnv } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the defaults and leaves the services unset when nothing is configured", () => {
-    expect(loadEnv({})).toEqual({ PORT: 3000, RELAY_MODE: "polling", LOG_LEVEL: "info" });
+    expect(loadEnv({})).toEqual({
+      PORT: 3000,
+      RELAY_MODE: "polling",
+      LOG_LEVEL: "info",
+      REMINDER_HOURS_BEFORE: 24,
+    });
   });
 
   it("splits KAFKA_BROKERS on commas and reads the rest", () => {
@@ -14,6 +19,8 @@ describe("loadEnv", () => {
         PORT: "8080",
         RELAY_MODE: "off",
         LOG_LEVEL: "debug",
+        JWT_JWKS_URL: "https://project.supabase.co/auth/v1/.well-known/jwks.json",
+        REMINDER_HOURS_BEFORE: "2",
       }),
     ).toEqual({
       DATABASE_URL: "postgres://u:p@db:5432/x",
@@ -21,19 +28,29 @@ describe("loadEnv", () => {
       PORT: 8080,
       RELAY_MODE: "off",
       LOG_LEVEL: "debug",
+      JWT_JWKS_URL: "https://project.supabase.co/auth/v1/.well-known/jwks.json",
+      REMINDER_HOURS_BEFORE: 2,
     });
   });
 
   it("treats empty variables as unset", () => {
-    expect(loadEnv({ DATABASE_URL: "", PORT: "" })).toEqual({
+    expect(loadEnv({ DATABASE_URL: "", PORT: "", JWT_SECRET: "" })).toEqual({
       PORT: 3000,
       RELAY_MODE: "polling",
       LOG_LEVEL: "info",
+      REMINDER_HOURS_BEFORE: 24,
     });
   });
 
   it("names every bad variable, with its value, in one error", () => {
-    const bad = { DATABASE_URL: "mysql://x", KAFKA_BROKERS: "localhost", PORT: "http", RELAY_MODE: "kafka" };
+    const bad = {
+      DATABASE_URL: "mysql://x",
+      KAFKA_BROKERS: "localhost",
+      PORT: "http",
+      RELAY_MODE: "kafka",
+      JWT_JWKS_URL: "ftp://keys",
+      REMINDER_HOURS_BEFORE: "0",
+    };
     let error: unknown;
     try {
       loadEnv(bad);
@@ -42,9 +59,23 @@ describe("loadEnv", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(6);
     for (const [name, value] of Object.entries(bad)) {
       expect(problems.some((problem) => problem.startsWith(`${name}=${JSON.stringify(value)}:`))).toBe(true);
     }
+  });
+
+  it("refuses a short JWT_SECRET without printing it", () => {
+    const secret = "too-short-to-sign-with";
+    expect(() => loadEnv({ JWT_SECRET: secret })).toThrow(
+      /JWT_SECRET=\(22 characters, hidden\): must be at least 32 characters/,
+    );
+    expect(() => loadEnv({ JWT_SECRET: secret })).not.toThrow(secret);
+  });
+
+  it("refuses two sources of signing keys", () => {
+    expect(() =>
+      loadEnv({ JWT_SECRET: "x".repeat(32), JWT_JWKS_URL: "https://issuer.example.org/jwks.json" }),
+    ).toThrow(/set either JWT_SECRET or JWT_JWKS_URL, not both/);
   });
 });

@@ -21,8 +21,10 @@ export function createDatabase(
     max: options.max ?? 10,
     application_name: options.applicationName ?? "healthcare-events",
   });
-  // An idle client losing its connection (Postgres restarting) must not crash the process.
+  // A client losing its connection (Postgres restarting) must not crash the process: an idle one reports
+  // on the pool, a checked-out one on itself, and its next query fails with the cause anyway.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   return drizzle(pool, { schema }) as Database;
 }
 

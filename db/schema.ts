@@ -4,9 +4,12 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  check,
   customType,
   date,
+  doublePrecision,
   index,
+  integer,
   json,
   jsonb,
   pgTable,
@@ -131,3 +134,261 @@ export const outboxCheckpoints = pgTable("outbox_checkpoints", {
   signature: bytea("signature").notNull(),
   sealedAt: timestamp("sealed_at", { withTimezone: true, mode: "date" }).notNull(),
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// Consumers (consumers/): the inbox that turns redeliveries into no-ops, and each consumer's own tables.
+
+/**
+ * The events each consumer has processed. A consumer's handler writes its changes and this row in one
+ * transaction, so a redelivered event (same consumer, same event id) finds its row and changes nothing.
+ * Where the record was read is kept for operators: which offset of which partition produced the effect.
+ */
+export const consumerInbox = pgTable(
+  "consumer_inbox",
+  {
+    consumer: text("consumer").notNull(),
+    eventId: uuid("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    topic: text("topic").notNull(),
+    kafkaPartition: integer("kafka_partition").notNull(),
+    kafkaOffset: bigint("kafka_offset", { mode: "bigint" }).notNull(),
+    processedAt: timestamp("processed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.consumer, table.eventId] })],
+);
+
+/**
+ * The provider-facing patient directory, projected from patient-events: who the patient is, how to reach
+ * them and what they consented to. A deleted patient keeps a row with every personal field cleared, so that
+ * a late event about them is recognised and ignored rather than bringing them back.
+ */
+export const patientDirectory = pgTable("patient_directory", {
+  patientId: uuid("patient_id").primaryKey(),
+  firstName: text("first_name"),
+  lastName: text("last_name"),
+  email: text("email"),
+  phone: text("phone"),
+  consentDataSharing: boolean("consent_data_sharing").notNull().default(false),
+  consentMarketing: boolean("consent_marketing").notNull().default(false),
+  consentResearch: boolean("consent_research").notNull().default(false),
+  /** The envelope timestamp of the last event applied. */
+  lastEventAt: timestamp("last_event_at", { withTimezone: true, mode: "date" }).notNull(),
+  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+});
+
+/**
+ * One row per notification the delivery consumer has tried to send, keyed by the request's notificationId.
+ * The row is claimed (`sending`) and committed before the transport is called, so a redelivered request
+ * never sends again: `sent`, `sending` (the process died mid-send) and `unknown` (the transport could not
+ * tell) all stop a second send; only `failed`, a send known not to have happened, may be tried again.
+ */
+export const notificationDeliveries = pgTable("notification_deliveries", {
+  notificationId: uuid("notification_id").primaryKey(),
+  /** The notification-events record that asked for it. */
+  eventId: uuid("event_id").notNull(),
+  channel: text("channel").$type<"email" | "sms">().notNull(),
+  status: text("status").$type<"sending" | "sent" | "failed" | "unknown">().notNull(),
+  attempts: integer("attempts").notNull(),
+  transport: text("transport").notNull(),
+  /** The id the transport gave the message (the SMTP Message-ID), for tracing it downstream. */
+  transportMessageId: text("transport_message_id"),
+  /** Why the last attempt failed: the error's class and code, never the message's content. */
+  lastError: text("last_error"),
+  claimedAt: timestamp("claimed_at", { withTimezone: true, mode: "date" }).notNull(),
+  finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+});
+
+/**
+ * What the development transport "sent" instead of sending: every call is a row, with no unique key, so a
+ * message sent twice shows up twice. Holds personal data like a mailbox would: for development only.
+ */
+export const recordedNotifications = pgTable("recorded_notifications", {
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  notificationId: uuid("notification_id").notNull(),
+  channel: text("channel").$type<"email" | "sms">().notNull(),
+  recipient: text("recipient").notNull(),
+  subject: text("subject"),
+  body: text("body").notNull(),
+  recordedAt: timestamp("recorded_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The platform's services (apps/): providers, appointments, documents, AI records, and the responses kept
+// for Idempotency-Key retries.
+
+/** The clinicians that appointments are booked with. `user_id` is the provider's login (the token's sub). */
+export const providers = pgTable(
+  "providers",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id"),
+    firstName: text("first_name").notNull(),
+    lastName: text("last_name").notNull(),
+    specialty: text("specialty").notNull(),
+    email: text("email").notNull(),
+    phone: text("phone"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  // One provider profile per login, so that a provider's token names exactly one provider.
+  (table) => [uniqueIndex("providers_user_id").on(table.userId)],
+);
+
+export const appointmentStatuses = ["BOOKED", "CANCELLED", "COMPLETED"] as const;
+
+/**
+ * Booked visits. `ends_at` is stored (and checked against the duration) because the exclusion constraint
+ * that forbids a provider's overlapping slots (migration 0006, btree_gist) needs an immutable range
+ * expression, which `scheduled_at + duration` is not. `reminded_at` is set in the transaction that appends
+ * the appointment.reminder event, so each appointment is reminded once, whichever scheduler gets there.
+ */
+export const appointments = pgTable(
+  "appointments",
+  {
+    id: uuid("id").primaryKey(),
+    patientId: uuid("patient_id")
+      .notNull()
+      .references(() => patients.id),
+    providerId: uuid("provider_id")
+      .notNull()
+      .references(() => providers.id),
+    scheduledAt: timestamp("scheduled_at", { withTimezone: true, mode: "date" }).notNull(),
+    endsAt: timestamp("ends_at", { withTimezone: true, mode: "date" }).notNull(),
+    durationMinutes: integer("duration_minutes").notNull(),
+    appointmentType: text("appointment_type").notNull(),
+    location: jsonb("location")
+      .$type<{ type: "VIRTUAL"; url: string } | { type: "IN_PERSON"; address: string }>()
+      .notNull(),
+    notes: text("notes"),
+    status: text("status").$type<(typeof appointmentStatuses)[number]>().notNull().default("BOOKED"),
+    cancelledAt: timestamp("cancelled_at", { withTimezone: true, mode: "date" }),
+    cancelledBy: text("cancelled_by"),
+    cancellationReason: text("cancellation_reason"),
+    completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+    remindedAt: timestamp("reminded_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [
+    // A provider's patients are those with an appointment with them (apps/http/patientAccess.ts).
+    index("appointments_patient_provider").on(table.patientId, table.providerId),
+    // The reminder scheduler's scan: booked, not yet reminded, by start time.
+    index("appointments_reminder_due")
+      .on(table.scheduledAt)
+      .where(sql`${table.status} = 'BOOKED' AND ${table.remindedAt} IS NULL`),
+    check("appointments_status", sql`${table.status} IN ('BOOKED', 'CANCELLED', 'COMPLETED')`),
+    check(
+      "appointments_ends_after_duration",
+      sql`${table.endsAt} = ${table.scheduledAt} + make_interval(mins => ${table.durationMinutes})`,
+    ),
+  ],
+);
+
+/** A patient's documents: metadata and checksum only; the bytes live in object storage. */
+export const documents = pgTable(
+  "documents",
+  {
+    id: uuid("id").primaryKey(),
+    patientId: uuid("patient_id")
+      .notNull()
+      .references(() => patients.id),
+    fileName: text("file_name").notNull(),
+    mimeType: text("mime_type").notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    checksumSha256: text("checksum_sha256").notNull(),
+    storageUrl: text("storage_url").notNull(),
+    processingStatus: text("processing_status")
+      .$type<"PENDING" | "SUCCEEDED" | "FAILED">()
+      .notNull()
+      .default("PENDING"),
+    processor: text("processor"),
+    processedAt: timestamp("processed_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+  },
+  (table) => [index("documents_patient").on(table.patientId)],
+);
+
+/** The parties a patient allowed to use one of their documents, and for what. */
+export const documentConsents = pgTable(
+  "document_consents",
+  {
+    id: uuid("id").primaryKey(),
+    documentId: uuid("document_id")
+      .notNull()
+      .references(() => documents.id),
+    grantedTo: text("granted_to").notNull(),
+    purpose: text("purpose").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [index("document_consents_document").on(table.documentId)],
+);
+
+/** A trained model version; its measured performance is the latest one reported. */
+export const aiModels = pgTable(
+  "ai_models",
+  {
+    id: uuid("id").primaryKey(),
+    name: text("name").notNull(),
+    version: text("version").notNull(),
+    algorithm: text("algorithm").notNull(),
+    trainedAt: timestamp("trained_at", { withTimezone: true, mode: "date" }).notNull(),
+    datasetSize: integer("dataset_size").notNull(),
+    trainingMetrics: jsonb("training_metrics").$type<Record<string, number>>().notNull(),
+    latestMetrics: jsonb("latest_metrics").$type<Record<string, number>>(),
+    latestMeasuredAt: timestamp("latest_measured_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex("ai_models_name_version").on(table.name, table.version)],
+);
+
+export const aiPredictions = pgTable(
+  "ai_predictions",
+  {
+    id: uuid("id").primaryKey(),
+    modelId: uuid("model_id")
+      .notNull()
+      .references(() => aiModels.id),
+    patientId: uuid("patient_id")
+      .notNull()
+      .references(() => patients.id),
+    predictionType: text("prediction_type").notNull(),
+    score: doublePrecision("score").notNull(),
+    label: text("label"),
+    confidence: doublePrecision("confidence").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [index("ai_predictions_patient").on(table.patientId)],
+);
+
+export const aiInsights = pgTable("ai_insights", {
+  id: uuid("id").primaryKey(),
+  patientId: uuid("patient_id").references(() => patients.id),
+  predictionId: uuid("prediction_id").references(() => aiPredictions.id),
+  category: text("category").notNull(),
+  severity: text("severity").notNull(),
+  summary: text("summary").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
+
+/**
+ * The first response to each POST sent with an Idempotency-Key, per principal. The key is claimed and the
+ * response stored in the request's own transaction, so a response is kept exactly when its effects (state
+ * and events) committed; a retry finds it and gets it back instead of a second effect.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    principalId: uuid("principal_id").notNull(),
+    key: text("key").notNull(),
+    /** SHA-256 of method, path and canonical body: the same key with another request is refused. */
+    requestFingerprint: text("request_fingerprint").notNull(),
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.principalId, table.key] })],
+);

@@ -52,7 +52,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export type KeyedBy = "aggregate" | "eventId";
 
 export interface TopicDefinition {
-  readonly name: TopicName;
+  readonly name: TopicName | DeadLetterTopicName;
   readonly partitions: number;
   readonly retentionDays: number;
   readonly cleanupPolicy: "delete" | "compact";
@@ -61,7 +61,11 @@ export interface TopicDefinition {
   readonly configs: Readonly<Record<string, string>>;
 }
 
-function deletingTopic(name: TopicName, partitions: number, retentionDays: number): TopicDefinition {
+function deletingTopic(
+  name: TopicDefinition["name"],
+  partitions: number,
+  retentionDays: number,
+): TopicDefinition {
   return {
     name,
     partitions,
@@ -121,10 +125,40 @@ const topicCatalog: { readonly [Name in TopicName]: TopicDefinition } = {
   "ai-events": deletingTopic("ai-events", 6, 180),
 };
 
-export const topics: readonly TopicDefinition[] = topicNames.map((name) => topicCatalog[name]);
-
 export function topicDefinition(name: TopicName): TopicDefinition {
   return topicCatalog[name];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Dead-letter topics (consumers/)
+
+/**
+ * Where a consumer parks a record it cannot process (consumers/runtime/deadLetterPolicy.ts), until someone
+ * re-drives it to its topic (`npm run dlq`). Same partition count and key as the topic, so a dead letter
+ * sits on the partition number its record came from; longer retention than most topics, so a person has a
+ * month to notice and fix it; always `delete`, so that parked records of a compacted topic are never merged.
+ */
+export type DeadLetterTopicName = `${TopicName}.dlq`;
+
+const DEAD_LETTER_RETENTION_DAYS = 30;
+
+export function deadLetterTopicName(topic: TopicName): DeadLetterTopicName {
+  return `${topic}.dlq`;
+}
+
+const deadLetterTopics = topicNames.map((name) => ({
+  ...deletingTopic(deadLetterTopicName(name), topicCatalog[name].partitions, DEAD_LETTER_RETENTION_DAYS),
+  keyedBy: topicCatalog[name].keyedBy,
+}));
+
+/** Every topic applyTopics keeps in line: the six event topics, then their dead-letter topics. */
+export const topics: readonly TopicDefinition[] = [
+  ...topicNames.map((name) => topicCatalog[name]),
+  ...deadLetterTopics,
+];
+
+export function isTopicName(value: string): value is TopicName {
+  return (topicNames as readonly string[]).includes(value);
 }
 
 // ---------------------------------------------------------------------------------------------------------

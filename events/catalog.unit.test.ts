@@ -326,7 +326,14 @@ describe("event definitions", () => {
 });
 
 describe("topics", () => {
-  it("have exactly the platform guide's partitions, retention and cleanup policy", () => {
+  const deadLetter = (topic: string, partitions: number) => ({
+    name: `${topic}.dlq`,
+    partitions,
+    cleanupPolicy: "delete",
+    retentionMs: String(30 * 24 * 60 * 60 * 1000),
+  });
+
+  it("have exactly the platform guide's partitions, retention and cleanup policy, then the dead-letter topics", () => {
     const day = 24 * 60 * 60 * 1000;
     expect(
       topics.map((topic) => ({
@@ -342,7 +349,25 @@ describe("topics", () => {
       { name: "audit-events", partitions: 12, cleanupPolicy: "compact", retentionMs: String(365 * day) },
       { name: "notification-events", partitions: 4, cleanupPolicy: "delete", retentionMs: String(7 * day) },
       { name: "ai-events", partitions: 6, cleanupPolicy: "delete", retentionMs: String(180 * day) },
+      deadLetter("patient-events", 6),
+      deadLetter("appointment-events", 8),
+      deadLetter("document-events", 4),
+      deadLetter("audit-events", 12),
+      deadLetter("notification-events", 4),
+      deadLetter("ai-events", 6),
     ]);
+  });
+
+  it("give each topic a dead-letter topic with its partitions and key, kept 30 days and never compacted", () => {
+    for (const topic of topics.filter((candidate) => !candidate.name.endsWith(".dlq"))) {
+      const deadLetter = topics.find((candidate) => candidate.name === `${topic.name}.dlq`);
+      expect(deadLetter, topic.name).toMatchObject({
+        partitions: topic.partitions,
+        keyedBy: topic.keyedBy,
+        cleanupPolicy: "delete",
+        retentionDays: 30,
+      });
+    }
   });
 
   it("keep audit records out of the cleaner's reach for the whole retention period", () => {

@@ -10,12 +10,15 @@ export {
 } from "./apply-topics.ts";
 export {
   type AggregateType,
+  type DeadLetterTopicName,
+  deadLetterTopicName,
   type EventData,
   type EventDefinition,
   type EventType,
   eventDefinition,
   eventTypes,
   isEventType,
+  isTopicName,
   type KeyedBy,
   type NewEvent,
   parseEnvelope,

@@ -1,8 +1,17 @@
 // The one module that talks to Kafka: every producer, consumer and admin client of the project comes from here,
 // so the client library (kafkajs today) can be swapped in one place.
-import { Kafka, type KafkaConfig, logLevel, type Producer } from "kafkajs";
+import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer } from "kafkajs";
 
-export type { Admin, Consumer, IHeaders, Message, Producer, RecordMetadata } from "kafkajs";
+export type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  KafkaMessage,
+  Message,
+  Producer,
+  RecordMetadata,
+} from "kafkajs";
 
 export interface KafkaOptions {
   brokers: string[];
@@ -33,6 +42,27 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  /** How long the group waits for a silent member (a killed process) before giving its partitions away. */
+  sessionTimeoutMs?: number;
+  /** The longest a fetch waits for new records; also how late a resumed partition is fetched again. */
+  maxWaitTimeMs?: number;
+}
+
+/** A consumer group member; whoever runs it decides when offsets are committed. */
+export function createConsumer(kafka: Kafka, options: ConsumerOptions): Consumer {
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  return kafka.consumer({
+    groupId: options.groupId,
+    sessionTimeout,
+    // Frequent heartbeats (Kafka's own clients use 3 s of 45 s) let the survivors learn of a rebalance soon.
+    heartbeatInterval: Math.floor(sessionTimeout / 10),
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
     allowAutoTopicCreation: false,
   });
 }

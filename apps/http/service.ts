@@ -1,21 +1,30 @@
 // The frame every HTTP service shares: middleware in order (context, logging, metrics, body limit),
-// problem+json errors, health, metrics and the OpenAPI document. Services add their routes to it.
+// problem+json errors, the public routes (health, metrics, the OpenAPI document and its /docs page), then
+// authentication for everything after them. Services add their routes to it.
+import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
+import type { Database } from "../../db/client.ts";
 import type { Logger } from "../../observability/logger.ts";
+import { recordRefusals } from "./access.ts";
+import { type AuthEnv, authenticate, type TokenVerifier } from "./auth.ts";
 import { healthRoutes, type ReadinessCheck } from "./health.ts";
 import { httpMetrics, metricsRoute } from "./metrics.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
 
-export type ServiceEnv = RequestContextEnv;
+export type ServiceEnv = RequestContextEnv & AuthEnv;
 export type ServiceApp = OpenAPIHono<ServiceEnv>;
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The OpenAPI security scheme that every service route names. */
+export const BEARER_AUTH = "bearerAuth";
 
 /** A router whose zod validation failures become 400 problems naming each field. */
 export function createRouter(): ServiceApp {
@@ -31,6 +40,11 @@ export interface ServiceFrameOptions {
   log: Logger;
   registry: Registry;
   readiness: ReadinessCheck[];
+  verifyToken: TokenVerifier;
+  /** Where refusals are recorded as compliance violations. */
+  db: Database;
+  /** Documentation anyone may read, served before authentication (the event catalog's schemas). */
+  publicRoutes?: Hono;
 }
 
 export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
@@ -52,7 +66,21 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   );
   app.route("/", healthRoutes(options.readiness));
   app.route("/", metricsRoute(options.registry));
+  app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description:
+      "A JWT whose `role` (or `app_metadata.role`) is patient, provider, admin, auditor or service.",
+  });
   app.doc31("/openapi.json", { openapi: "3.1.0", info: { title: options.title, version: "1.0.0" } });
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: options.title }));
+  if (options.publicRoutes) app.route("/", options.publicRoutes);
+
+  // Hono runs handlers in the order they were added: the routes above answer before this is reached, and
+  // every route added after it (all of the services') requires a valid token.
+  app.use(authenticate(options.verifyToken));
+  app.use(recordRefusals(options.db, options.log));
 
   app.notFound((c) =>
     problemResponse(c, HttpProblem.notFound(`No route for ${c.req.method} ${c.req.path}.`)),

@@ -11,6 +11,7 @@ import { createKafka } from "../../kafka/client.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
 import { kafkaBrokers, newPatientBody, silentLog, startRelay, testDatabase } from "../../test/fixtures.ts";
 import { type TappedRecord, tapTopic } from "../../test/kafkaTap.ts";
+import { type Caller, caller, testVerifier } from "../../test/tokens.ts";
 import { createPlatformApp } from "../platform.ts";
 
 const db = testDatabase();
@@ -18,12 +19,21 @@ let admin: Admin;
 let server: ServerType;
 let base: string;
 let relay: OutboxRelay;
+/** The patient service's routes need a token; an admin reaches every patient. */
+let staff: Caller;
 
 beforeAll(async () => {
   admin = createKafka({ brokers: kafkaBrokers(), clientId: "patient-api-test" }).admin();
   await admin.connect();
   const registry = new Registry();
-  const app = createPlatformApp({ db, kafkaAdmin: admin, log: silentLog, registry });
+  staff = await caller("admin");
+  const app = createPlatformApp({
+    db,
+    kafkaAdmin: admin,
+    log: silentLog,
+    registry,
+    verifyToken: testVerifier,
+  });
   relay = startRelay({ registry });
   await new Promise<void>((resolve) => {
     server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
@@ -41,7 +51,11 @@ afterAll(async () => {
 function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   return fetch(`${base}${path}`, {
     method,
-    headers: { "Content-Type": "application/json", "User-Agent": "patient-api-test/1.0", ...headers },
+    headers: staff.headers({
+      "Content-Type": "application/json",
+      "User-Agent": "patient-api-test/1.0",
+      ...headers,
+    }),
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
 }
@@ -83,7 +97,12 @@ describe("POST /patients", () => {
       source: "patient-service",
       version: "1.0",
       data: { patientId: patient.id, userId: null, ...body },
-      metadata: { correlationId, userId: null, userAgent: "patient-api-test/1.0", sessionId: null },
+      metadata: {
+        correlationId,
+        userId: staff.userId,
+        userAgent: "patient-api-test/1.0",
+        sessionId: staff.sessionId,
+      },
     });
     expect(envelope.metadata.ipAddress).toMatch(/127\.0\.0\.1$/);
     // The value is the outbox row's payload, byte for byte.

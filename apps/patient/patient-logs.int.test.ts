@@ -1,12 +1,10 @@
 // Patient data never reaches the logs: one line per request with its correlation id and status, and none
 // of the names, dates of birth, contact details or policy numbers that the requests carried.
 import { randomUUID } from "node:crypto";
-import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Admin } from "../../kafka/client.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { newPatientBody, testDatabase } from "../../test/fixtures.ts";
-import { createPlatformApp } from "../platform.ts";
+import { caller, testPlatform } from "../../test/tokens.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
@@ -15,13 +13,13 @@ describe("the request log", () => {
   it("has a line per request with correlation id and status, and no PHI from valid or refused requests", async () => {
     const lines: string[] = [];
     const log = createLogger({ level: "debug", destination: { write: (line: string) => lines.push(line) } });
-    const kafkaAdmin = { describeCluster: async () => ({}) } as unknown as Admin;
-    const app = createPlatformApp({ db, kafkaAdmin, log, registry: new Registry() });
+    const app = testPlatform(db, { log });
+    const staff = await caller("admin");
     const body = newPatientBody({ firstName: "Zebulon", lastName: `Quixote-${randomUUID()}` });
     const send = (method: string, path: string, payload: unknown, correlationId = randomUUID()) =>
       app.request(path, {
         method,
-        headers: { "Content-Type": "application/json", "X-Correlation-Id": correlationId },
+        headers: staff.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
         body: JSON.stringify(payload),
       });
 

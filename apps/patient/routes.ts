@@ -1,12 +1,19 @@
-// The patient service: each write changes the patient's row and appends its event in one transaction.
+// The patient service: each request checks who may reach the patient, then changes (or reads) the patient's
+// row and appends its events, the domain's and the audit's, in one transaction.
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type Database, writeTransaction } from "../../db/client.ts";
-import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
+import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
 import type { PatientField } from "../../events/patient.ts";
+import { AccessRefused } from "../http/access.ts";
+import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
+import type { Role } from "../http/auth.ts";
+import { eventContext } from "../http/eventContext.ts";
+import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { json, problem, securedRoute } from "../http/openapi.ts";
+import { assertReachesPatient } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import {
@@ -22,100 +29,147 @@ import { findPatient, insertPatient, lockPatient, type PatientRow, updatePatient
 
 export const PATIENT_SERVICE = "patient-service";
 
-const problem = {
-  "application/problem+json": { schema: z.object({ title: z.string(), status: z.number() }) },
-};
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+const access = (roles: readonly Role[], rule?: string) => ({
+  source: PATIENT_SERVICE,
+  resource: "patient",
+  roles,
+  rule,
+});
+const OWN_OR_TREATED =
+  "A patient reaches their own record (userId = token subject); a provider the patients who have an appointment with them.";
 
 const routes = {
-  create: createRoute({
-    method: "post",
-    path: "/patients",
-    summary: "Register a patient (emits patient.created)",
-    request: { body: { content: json(createPatientBody), required: true } },
-    responses: {
-      201: { description: "Created", content: json(patientResponse) },
-      400: { description: "Invalid input", content: problem },
+  create: securedRoute(
+    access(["patient", "admin"], "A patient registers themselves: userId is their token subject."),
+    {
+      method: "post",
+      path: "/patients",
+      summary: "Register a patient (emits patient.created)",
+      request: {
+        headers: idempotencyKeyHeader,
+        body: { content: json(createPatientBody), required: true },
+      },
+      responses: {
+        201: { description: "Created", content: json(patientResponse) },
+        400: problem("Invalid input"),
+        422: problem("Idempotency-Key reused for another request"),
+      },
     },
-  }),
-  get: createRoute({
+  ),
+  get: securedRoute(access(["patient", "provider", "admin"], OWN_OR_TREATED), {
     method: "get",
     path: "/patients/{id}",
-    summary: "Read a patient",
+    summary: "Read a patient (emits audit.data.accessed)",
     request: { params: patientIdParam },
     responses: {
       200: { description: "The patient", content: json(patientResponse) },
-      404: { description: "Unknown or deleted patient", content: problem },
+      404: problem("Unknown or deleted patient"),
     },
   }),
-  update: createRoute({
-    method: "patch",
-    path: "/patients/{id}",
-    summary: "Change some of a patient's fields (emits patient.updated when something changed)",
-    request: { params: patientIdParam, body: { content: json(updatePatientBody), required: true } },
-    responses: {
-      200: { description: "The patient after the change", content: json(patientResponse) },
-      400: { description: "Invalid input", content: problem },
-      404: { description: "Unknown or deleted patient", content: problem },
+  update: securedRoute(
+    access(["patient", "provider", "admin"], `${OWN_OR_TREATED} Only an admin changes userId.`),
+    {
+      method: "patch",
+      path: "/patients/{id}",
+      summary: "Change some of a patient's fields (emits patient.updated when something changed)",
+      request: { params: patientIdParam, body: { content: json(updatePatientBody), required: true } },
+      responses: {
+        200: { description: "The patient after the change", content: json(patientResponse) },
+        400: problem("Invalid input"),
+        404: problem("Unknown or deleted patient"),
+      },
     },
-  }),
-  remove: createRoute({
+  ),
+  remove: securedRoute(access(["admin"]), {
     method: "delete",
     path: "/patients/{id}",
     summary: "Delete a patient (emits patient.deleted)",
     request: { params: patientIdParam },
     responses: {
       204: { description: "Deleted" },
-      404: { description: "Unknown or deleted patient", content: problem },
+      404: problem("Unknown or deleted patient"),
     },
   }),
-  consent: createRoute({
-    method: "put",
-    path: "/patients/{id}/consent",
-    summary: "Grant or withdraw consents (one patient.consent.changed per consent that changed)",
-    request: { params: patientIdParam, body: { content: json(consentBody), required: true } },
-    responses: {
-      200: { description: "The patient's consents after the change", content: json(consentState) },
-      400: { description: "Invalid input", content: problem },
-      404: { description: "Unknown or deleted patient", content: problem },
+  consent: securedRoute(
+    access(["patient", "admin"], "A patient decides their own consents (userId = token subject)."),
+    {
+      method: "put",
+      path: "/patients/{id}/consent",
+      summary: "Grant or withdraw consents (one patient.consent.changed per consent that changed)",
+      request: { params: patientIdParam, body: { content: json(consentBody), required: true } },
+      responses: {
+        200: { description: "The patient's consents after the change", content: json(consentState) },
+        400: problem("Invalid input"),
+        404: problem("Unknown or deleted patient"),
+      },
     },
-  }),
+  ),
 };
+
+const CONSENT_COLUMNS = {
+  dataSharing: "consentDataSharing",
+  marketing: "consentMarketing",
+  research: "consentResearch",
+} as const;
 
 export function patientRoutes(db: Database) {
   return createRouter()
     .openapi(routes.create, async (c) => {
       const body = c.req.valid("json");
+      const principal = c.get("principal");
       const patientId = randomUUID();
-      const row = await writeTransaction(db, async (tx) => {
-        const inserted = await insertPatient(tx, { id: patientId, ...body });
-        await appendEvents(tx, eventContext(c), [{ type: "patient.created", data: { patientId, ...body } }]);
-        return inserted;
+      const userId = principal.role === "patient" ? ownLogin(c, body.userId) : body.userId;
+      const answer = await answerOnce(c, db, async (tx) => {
+        const row = await insertPatient(tx, { id: patientId, ...body, userId });
+        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+          { type: "patient.created", data: { patientId, ...body, userId } },
+          dataModified(principal, patientResource(patientId), "CREATE"),
+        ]);
+        return { status: 201 as const, body: toResponse(row), headers: { Location: `/patients/${row.id}` } };
       });
-      c.header("Location", `/patients/${patientId}`);
-      return c.json(toResponse(row), 201);
+      return c.json(answer.body, answer.status, answer.headers);
     })
     .openapi(routes.get, async (c) => {
       const { id } = c.req.valid("param");
-      const row = await findPatient(db, id);
-      if (!row) throw unknownPatient(id);
+      const row = await writeTransaction(db, async (tx) => {
+        const patient = await reachablePatient(c, tx, id);
+        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+          dataAccessed(c.get("principal"), patientResource(id)),
+        ]);
+        return patient;
+      });
       return c.json(toResponse(row), 200);
     })
     .openapi(routes.update, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
+      const principal = c.get("principal");
+      if ("userId" in body && principal.role !== "admin") {
+        throw new AccessRefused(
+          PATIENT_SERVICE,
+          principal,
+          patientResource(id),
+          "role-not-permitted",
+          "Only an admin may change which login a patient record belongs to (userId).",
+        );
+      }
       const row = await writeTransaction(db, async (tx) => {
-        const current = await lockPatient(tx, id);
-        if (!current) throw unknownPatient(id);
+        const current = await reachablePatient(c, tx, id, { lock: true });
         const changedFields = (Object.keys(body) as PatientField[]).filter(
           (field) => !sameValue(current[field], body[field]),
         );
-        // A PATCH that changes nothing is answered, but it is not an event.
-        if (changedFields.length === 0) return current;
+        // A PATCH that changes nothing is answered with the record: a read, not a change.
+        if (changedFields.length === 0) {
+          await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+            dataAccessed(principal, patientResource(id)),
+          ]);
+          return current;
+        }
         const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
         const updated = await updatePatient(tx, id, changes);
-        await appendEvents(tx, eventContext(c), [
+        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
           { type: "patient.updated", data: { patientId: id, changedFields, changes } },
+          dataModified(principal, patientResource(id), "UPDATE", changedFields),
         ]);
         return updated;
       });
@@ -124,13 +178,14 @@ export function patientRoutes(db: Database) {
     .openapi(routes.remove, async (c) => {
       const { id } = c.req.valid("param");
       await writeTransaction(db, async (tx) => {
-        if (!(await lockPatient(tx, id))) throw unknownPatient(id);
+        await reachablePatient(c, tx, id, { lock: true });
         const deleted = await updatePatient(tx, id, { deletedAt: new Date() });
-        await appendEvents(tx, eventContext(c), [
+        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
           {
             type: "patient.deleted",
             data: { patientId: id, deletedAt: (deleted.deletedAt as Date).toISOString() },
           },
+          dataModified(c.get("principal"), patientResource(id), "DELETE"),
         ]);
       });
       return c.body(null, 204);
@@ -138,19 +193,14 @@ export function patientRoutes(db: Database) {
     .openapi(routes.consent, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
+      const principal = c.get("principal");
       const row = await writeTransaction(db, async (tx) => {
-        const current = await lockPatient(tx, id);
-        if (!current) throw unknownPatient(id);
+        const current = await reachablePatient(c, tx, id, { lock: true });
         const changedAt = new Date();
         const events: NewEvent[] = [];
-        const columns = {
-          dataSharing: "consentDataSharing",
-          marketing: "consentMarketing",
-          research: "consentResearch",
-        } as const;
         const changes: Partial<PatientRow> = {};
-        for (const [consentType, column] of Object.entries(columns) as Array<
-          [keyof typeof columns, (typeof columns)[keyof typeof columns]]
+        for (const [consentType, column] of Object.entries(CONSENT_COLUMNS) as Array<
+          [keyof typeof CONSENT_COLUMNS, (typeof CONSENT_COLUMNS)[keyof typeof CONSENT_COLUMNS]]
         >) {
           const granted = body[consentType];
           if (granted === undefined || granted === current[column]) continue;
@@ -160,22 +210,57 @@ export function patientRoutes(db: Database) {
             data: { patientId: id, consentType, granted, changedAt: changedAt.toISOString() },
           });
         }
-        if (events.length === 0) return current;
+        if (events.length === 0) {
+          await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+            dataAccessed(principal, patientResource(id), ["consent"]),
+          ]);
+          return current;
+        }
         const updated = await updatePatient(tx, id, { ...changes, consentUpdatedAt: changedAt });
-        await appendEvents(tx, eventContext(c), events);
+        const changedConsents = events.map(
+          (event) => `consent.${(event.data as { consentType: string }).consentType}`,
+        );
+        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+          ...events,
+          dataModified(principal, patientResource(id), "UPDATE", changedConsents),
+        ]);
         return updated;
       });
       return c.json(toResponse(row).consent, 200);
     });
 }
 
-function eventContext(c: Context<ServiceEnv>): EventContext {
-  const { metadata, traceparent } = c.get("requestContext");
-  return { source: PATIENT_SERVICE, metadata, traceparent };
+const patientResource = (id: string): AuditedResource => ({ type: "patient", id, patientId: id });
+
+/** The live patient `id` if the principal reaches it: else a 404, or a refusal (403 and a violation). */
+async function reachablePatient(
+  c: Context<ServiceEnv>,
+  tx: WriteTransaction,
+  id: string,
+  options: { lock?: boolean } = {},
+): Promise<PatientRow> {
+  const row = options.lock ? await lockPatient(tx, id) : await findPatient(tx, id);
+  if (!row) throw HttpProblem.notFound(`There is no patient ${id}.`);
+  await assertReachesPatient(tx, c.get("principal"), row, {
+    source: PATIENT_SERVICE,
+    resource: patientResource(id),
+  });
+  return row;
 }
 
-function unknownPatient(id: string): HttpProblem {
-  return HttpProblem.notFound(`There is no patient ${id}.`);
+/** A patient registering themselves: the record is linked to their own login, never to another one. */
+function ownLogin(c: Context<ServiceEnv>, requested: string | null): string {
+  const principal = c.get("principal");
+  if (requested !== null && requested !== principal.userId) {
+    throw new AccessRefused(
+      PATIENT_SERVICE,
+      principal,
+      { type: "patient", id: "/patients", patientId: null },
+      "own-records-only",
+      "A patient may register only themselves: userId must be their own (or left out).",
+    );
+  }
+  return principal.userId;
 }
 
 /** Dates are strings on both sides; objects (insurance) compare by content, whatever their key order. */

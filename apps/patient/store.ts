@@ -1,6 +1,6 @@
 // The patient service's SQL: reading and changing patient rows (events go through appendEvents).
 import { and, eq, isNull } from "drizzle-orm";
-import type { Database, WriteTransaction } from "../../db/client.ts";
+import type { WriteTransaction } from "../../db/client.ts";
 import { patients } from "../../db/schema.ts";
 
 export type PatientRow = typeof patients.$inferSelect;
@@ -8,8 +8,8 @@ export type NewPatientRow = typeof patients.$inferInsert;
 
 const live = (id: string) => and(eq(patients.id, id), isNull(patients.deletedAt));
 
-export async function findPatient(db: Database, id: string): Promise<PatientRow | undefined> {
-  const [row] = await db.select().from(patients).where(live(id));
+export async function findPatient(tx: WriteTransaction, id: string): Promise<PatientRow | undefined> {
+  const [row] = await tx.select().from(patients).where(live(id));
   return row;
 }
 

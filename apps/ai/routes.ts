@@ -1,0 +1,234 @@
+// The AI service: the ML pipeline (service role) records trained models, their measured performance, the
+// predictions they make about patients and the insights drawn from them. Each is a record of its own,
+// appended with its ai-events event and audited as a created or changed record.
+import { randomUUID } from "node:crypto";
+import type { Database } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import { dataModified } from "../http/auditEvents.ts";
+import type { Role } from "../http/auth.ts";
+import { violatesConstraint } from "../http/constraintViolation.ts";
+import { eventContext } from "../http/eventContext.ts";
+import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { json, problem, securedRoute } from "../http/openapi.ts";
+import { requirePatientOwner } from "../http/patientAccess.ts";
+import { HttpProblem } from "../http/problem.ts";
+import { createRouter } from "../http/service.ts";
+import {
+  type InsightResponse,
+  insightResponse,
+  type ModelResponse,
+  modelIdParam,
+  modelResponse,
+  type PredictionResponse,
+  predictionResponse,
+  recordInsightBody,
+  recordModelBody,
+  recordPerformanceBody,
+  recordPredictionBody,
+} from "./schemas.ts";
+import {
+  findModel,
+  findPrediction,
+  type InsightRow,
+  insertInsight,
+  insertModel,
+  insertPrediction,
+  type ModelRow,
+  ONE_ROW_PER_MODEL_VERSION,
+  type PredictionRow,
+  recordPerformance,
+} from "./store.ts";
+
+export const AI_SERVICE = "ai-service";
+
+const ROLES: readonly Role[] = ["service", "admin"];
+const access = (resource: string) => ({
+  source: AI_SERVICE,
+  resource,
+  roles: ROLES,
+  rule: "Recorded by the ML pipeline.",
+});
+const created = <T extends Parameters<typeof json>[0]>(schema: T) => ({
+  description: "Recorded",
+  content: json(schema),
+});
+
+const routes = {
+  model: securedRoute(access("model"), {
+    method: "post",
+    path: "/ai/models",
+    summary: "Record a trained model version (emits ai.model.trained)",
+    request: { headers: idempotencyKeyHeader, body: { content: json(recordModelBody), required: true } },
+    responses: {
+      201: created(modelResponse),
+      400: problem("Invalid input"),
+      409: problem("That model version is already recorded"),
+      422: problem("Idempotency-Key reused for another request"),
+    },
+  }),
+  performance: securedRoute(access("model"), {
+    method: "post",
+    path: "/ai/models/{id}/performance",
+    summary: "Record a model's measured performance (emits ai.model.performance.updated)",
+    request: {
+      params: modelIdParam,
+      headers: idempotencyKeyHeader,
+      body: { content: json(recordPerformanceBody), required: true },
+    },
+    responses: {
+      200: { description: "The model with its latest performance", content: json(modelResponse) },
+      400: problem("Invalid input"),
+      404: problem("Unknown model"),
+      422: problem("Idempotency-Key reused for another request"),
+    },
+  }),
+  prediction: securedRoute(access("prediction"), {
+    method: "post",
+    path: "/ai/predictions",
+    summary: "Record a prediction for a patient (emits ai.prediction.generated)",
+    request: { headers: idempotencyKeyHeader, body: { content: json(recordPredictionBody), required: true } },
+    responses: {
+      201: created(predictionResponse),
+      400: problem("Invalid input"),
+      404: problem("Unknown model or patient"),
+      422: problem("Idempotency-Key reused for another request"),
+    },
+  }),
+  insight: securedRoute(access("insight"), {
+    method: "post",
+    path: "/ai/insights",
+    summary: "Record an insight, about a patient or a population (emits ai.insight.created)",
+    request: { headers: idempotencyKeyHeader, body: { content: json(recordInsightBody), required: true } },
+    responses: {
+      201: created(insightResponse),
+      400: problem("Invalid input"),
+      404: problem("Unknown patient or prediction"),
+      422: problem("Idempotency-Key reused for another request"),
+    },
+  }),
+};
+
+export function aiRoutes(db: Database) {
+  return createRouter()
+    .openapi(routes.model, async (c) => {
+      const body = c.req.valid("json");
+      const id = randomUUID();
+      const answer = await answerOnce(c, db, async (tx) => {
+        let row: ModelRow;
+        try {
+          row = await insertModel(tx, {
+            id,
+            name: body.modelName,
+            version: body.version,
+            algorithm: body.algorithm,
+            trainedAt: new Date(body.trainedAt),
+            datasetSize: body.datasetSize,
+            trainingMetrics: body.metrics,
+          });
+        } catch (error) {
+          if (!violatesConstraint(error, ONE_ROW_PER_MODEL_VERSION)) throw error;
+          throw new HttpProblem(409, "Conflict", `${body.modelName} ${body.version} is already recorded.`);
+        }
+        await appendEvents(tx, eventContext(c, AI_SERVICE), [
+          { type: "ai.model.trained", data: { modelId: id, ...body } },
+          dataModified(c.get("principal"), { type: "model", id, patientId: null }, "CREATE"),
+        ]);
+        return { status: 201 as const, body: toModelResponse(row) };
+      });
+      return c.json(answer.body, answer.status);
+    })
+    .openapi(routes.performance, async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const answer = await answerOnce(c, db, async (tx) => {
+        const model = await findModel(tx, id, { lock: true });
+        if (!model) throw HttpProblem.notFound(`There is no model ${id}.`);
+        const row = await recordPerformance(tx, id, {
+          metrics: body.metrics,
+          measuredAt: new Date(body.measuredAt),
+        });
+        await appendEvents(tx, eventContext(c, AI_SERVICE), [
+          { type: "ai.model.performance.updated", data: { modelId: id, version: model.version, ...body } },
+          dataModified(c.get("principal"), { type: "model", id, patientId: null }, "UPDATE", [
+            "latestMetrics",
+          ]),
+        ]);
+        return { status: 200 as const, body: toModelResponse(row) };
+      });
+      return c.json(answer.body, answer.status);
+    })
+    .openapi(routes.prediction, async (c) => {
+      const body = c.req.valid("json");
+      const id = randomUUID();
+      const answer = await answerOnce(c, db, async (tx) => {
+        const model = await findModel(tx, body.modelId);
+        if (!model) throw HttpProblem.notFound(`There is no model ${body.modelId}.`);
+        await requirePatientOwner(tx, body.patientId);
+        const row = await insertPrediction(tx, { id, ...body });
+        const data = { predictionId: id, ...body, modelVersion: model.version };
+        await appendEvents(tx, eventContext(c, AI_SERVICE), [
+          { type: "ai.prediction.generated", data },
+          dataModified(c.get("principal"), { type: "prediction", id, patientId: body.patientId }, "CREATE"),
+        ]);
+        return { status: 201 as const, body: toPredictionResponse(row, model.version) };
+      });
+      return c.json(answer.body, answer.status);
+    })
+    .openapi(routes.insight, async (c) => {
+      const body = c.req.valid("json");
+      const id = randomUUID();
+      const answer = await answerOnce(c, db, async (tx) => {
+        if (body.patientId !== null) await requirePatientOwner(tx, body.patientId);
+        if (body.predictionId !== null && !(await findPrediction(tx, body.predictionId))) {
+          throw HttpProblem.notFound(`There is no prediction ${body.predictionId}.`);
+        }
+        const row = await insertInsight(tx, { id, ...body });
+        await appendEvents(tx, eventContext(c, AI_SERVICE), [
+          { type: "ai.insight.created", data: { insightId: id, ...body } },
+          dataModified(c.get("principal"), { type: "insight", id, patientId: body.patientId }, "CREATE"),
+        ]);
+        return { status: 201 as const, body: toInsightResponse(row) };
+      });
+      return c.json(answer.body, answer.status);
+    });
+}
+
+function toModelResponse(row: ModelRow): ModelResponse {
+  return {
+    id: row.id,
+    modelName: row.name,
+    version: row.version,
+    algorithm: row.algorithm,
+    trainedAt: row.trainedAt.toISOString(),
+    metrics: row.trainingMetrics,
+    datasetSize: row.datasetSize,
+    latestMetrics: row.latestMetrics,
+    latestMeasuredAt: row.latestMeasuredAt?.toISOString() ?? null,
+  };
+}
+
+function toPredictionResponse(row: PredictionRow, modelVersion: string): PredictionResponse {
+  return {
+    id: row.id,
+    modelId: row.modelId,
+    modelVersion,
+    patientId: row.patientId,
+    predictionType: row.predictionType,
+    score: row.score,
+    label: row.label,
+    confidence: row.confidence,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+function toInsightResponse(row: InsightRow): InsightResponse {
+  return {
+    id: row.id,
+    patientId: row.patientId,
+    predictionId: row.predictionId,
+    category: row.category,
+    summary: row.summary,
+    severity: row.severity as InsightResponse["severity"],
+    createdAt: row.createdAt.toISOString(),
+  };
+}

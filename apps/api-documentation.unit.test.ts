@@ -1,0 +1,127 @@
+// The platform documents itself: /openapi.json is a valid OpenAPI 3.1 document listing every route, each
+// service route secured by a bearer token; /docs shows it; /asyncapi.json is an AsyncAPI 3 document that
+// @asyncapi/parser accepts, of the six topics and every event type; each event type's JSON Schema accepts
+// the catalog's example of it.
+import { Parser } from "@asyncapi/parser";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv } from "ajv";
+import { describe, expect, it } from "vitest";
+import type { Database } from "../db/client.ts";
+import { exampleData } from "../events/examples.ts";
+import { eventTypes, topics } from "../events/index.ts";
+import { testPlatform } from "../test/tokens.ts";
+
+// Building the app touches no database; only requests to service routes would.
+const app = testPlatform({} as Database);
+const PUBLIC_ROUTES = [
+  "GET /health/live",
+  "GET /health/ready",
+  "GET /metrics",
+  "GET /openapi.json",
+  "GET /docs",
+];
+
+type OpenApiDocument = {
+  paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
+};
+
+async function getJson<T>(path: string): Promise<T> {
+  const response = await app.request(path);
+  expect(response.status, path).toBe(200);
+  return (await response.json()) as T;
+}
+
+describe("the OpenAPI document", () => {
+  it("is a valid OpenAPI 3.1 document", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(await getJson<Record<string, unknown>>("/openapi.json"));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it("lists every route the platform serves, each service route with bearer security and its 401 and 403", async () => {
+    const document = await getJson<OpenApiDocument>("/openapi.json");
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const served = app.routes
+      .filter((route) => route.method !== "ALL")
+      .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`)
+      .filter(
+        (route) =>
+          !PUBLIC_ROUTES.includes(route) &&
+          !route.includes("/events/schemas/") &&
+          route !== "GET /asyncapi.json",
+      );
+    expect([...new Set(served)].sort()).toEqual(documented.sort());
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        expect(operation.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
+        expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
+          expect.arrayContaining(["401", "403"]),
+        );
+      }
+    }
+  });
+
+  it("is browsable at /docs", async () => {
+    const response = await app.request("/docs");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    expect(await response.text()).toContain("/openapi.json");
+  });
+});
+
+describe("the event documentation", () => {
+  it("is an AsyncAPI 3 document that @asyncapi/parser accepts, of the six topics and every event type", async () => {
+    const document = await getJson<Record<string, unknown>>("/asyncapi.json");
+    const { document: parsed, diagnostics } = await new Parser().parse(JSON.stringify(document));
+    const problems = diagnostics.filter((diagnostic) => diagnostic.severity <= 1);
+    expect(problems.map((problem) => `${problem.path.join(".")}: ${problem.message}`)).toEqual([]);
+    expect(parsed?.version()).toMatch(/^3\./);
+    const eventTopics = topics.filter((topic) => !topic.name.endsWith(".dlq")).map((topic) => topic.name);
+    expect(
+      parsed
+        ?.channels()
+        .all()
+        .map((channel) => channel.address())
+        .sort(),
+    ).toEqual([...eventTopics].sort());
+    expect(
+      parsed
+        ?.components()
+        .messages()
+        .all()
+        .map((message) => message.id())
+        .sort(),
+    ).toEqual([...eventTypes].sort());
+  });
+
+  it("gives each event type a JSON Schema that accepts the catalog's example and refuses an unknown field", async () => {
+    const ajv = new Ajv({ strict: false, validateFormats: false });
+    for (const type of eventTypes) {
+      const schema = await getJson<object>(`/events/schemas/${type}.json`);
+      const validate = ajv.compile(schema);
+      const envelope = {
+        eventId: "0b8a2f3c-1d4e-4f5a-9b6c-7d8e9f0a1b2c",
+        eventType: type,
+        timestamp: "2024-01-15T10:30:00Z",
+        source: "patient-service",
+        version: "1.0",
+        data: exampleData[type],
+        metadata: {
+          correlationId: "1c9b3e4d-2f5a-4b6c-8d7e-9f0a1b2c3d4e",
+          userId: null,
+          ipAddress: null,
+          userAgent: null,
+          sessionId: null,
+        },
+      };
+      expect(validate(envelope), `${type}: ${JSON.stringify(validate.errors)}`).toBe(true);
+      expect(validate({ ...envelope, data: { ...envelope.data, favouriteColour: "blue" } }), type).toBe(
+        false,
+      );
+    }
+    expect((await app.request("/events/schemas/patient.exploded.json")).status).toBe(404);
+  });
+});

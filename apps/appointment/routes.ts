@@ -1,0 +1,301 @@
+// The appointment service: book, read, cancel and complete visits. Who may act on an appointment follows
+// its patient (apps/http/patientAccess.ts); Postgres refuses a provider's overlapping slots.
+import { randomUUID } from "node:crypto";
+import type { Context } from "hono";
+import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import type { cancellingParties } from "../../events/appointment.ts";
+import { AccessRefused } from "../http/access.ts";
+import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
+import type { Role } from "../http/auth.ts";
+import { violatesConstraint } from "../http/constraintViolation.ts";
+import { eventContext } from "../http/eventContext.ts";
+import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { json, problem, securedRoute } from "../http/openapi.ts";
+import { assertReachesPatient, requirePatientOwner } from "../http/patientAccess.ts";
+import { HttpProblem } from "../http/problem.ts";
+import { createRouter, type ServiceEnv } from "../http/service.ts";
+import { findProvider, findProviderOfLogin } from "../provider/store.ts";
+import {
+  type AppointmentResponse,
+  appointmentIdParam,
+  appointmentResponse,
+  bookAppointmentBody,
+  cancelAppointmentBody,
+} from "./schemas.ts";
+import {
+  type AppointmentRow,
+  findAppointment,
+  insertAppointment,
+  NO_DOUBLE_BOOKING,
+  updateAppointment,
+} from "./store.ts";
+
+export const APPOINTMENT_SERVICE = "appointment-service";
+
+const access = (roles: readonly Role[], rule: string) => ({
+  source: APPOINTMENT_SERVICE,
+  resource: "appointment",
+  roles,
+  rule,
+});
+const OF_THEIR_PATIENTS =
+  "A patient acts on their own appointments; a provider on those of the patients who have an appointment with them.";
+
+const routes = {
+  book: securedRoute(
+    access(
+      ["patient", "provider", "admin"],
+      "A patient books for themselves; a provider books with themselves, for patients they already see.",
+    ),
+    {
+      method: "post",
+      path: "/appointments",
+      summary: "Book an appointment (emits appointment.booked)",
+      request: {
+        headers: idempotencyKeyHeader,
+        body: { content: json(bookAppointmentBody), required: true },
+      },
+      responses: {
+        201: { description: "Booked", content: json(appointmentResponse) },
+        400: problem("Invalid input, or a time in the past"),
+        404: problem("Unknown patient or provider"),
+        409: problem("The provider already has an appointment overlapping that slot"),
+        422: problem("Idempotency-Key reused for another request"),
+      },
+    },
+  ),
+  get: securedRoute(access(["patient", "provider", "admin"], OF_THEIR_PATIENTS), {
+    method: "get",
+    path: "/appointments/{id}",
+    summary: "Read an appointment (emits audit.data.accessed)",
+    request: { params: appointmentIdParam },
+    responses: {
+      200: { description: "The appointment", content: json(appointmentResponse) },
+      404: problem("Unknown appointment"),
+    },
+  }),
+  cancel: securedRoute(access(["patient", "provider", "admin"], OF_THEIR_PATIENTS), {
+    method: "post",
+    path: "/appointments/{id}/cancel",
+    summary: "Cancel a booked appointment (emits appointment.cancelled)",
+    request: {
+      params: appointmentIdParam,
+      headers: idempotencyKeyHeader,
+      body: { content: json(cancelAppointmentBody), required: true },
+    },
+    responses: {
+      200: { description: "The cancelled appointment", content: json(appointmentResponse) },
+      400: problem("Invalid input"),
+      404: problem("Unknown appointment"),
+      409: problem("The appointment is not booked any more (cancelled or completed)"),
+      422: problem("Idempotency-Key reused for another request"),
+    },
+  }),
+  complete: securedRoute(access(["provider", "admin"], "A provider completes their own appointments."), {
+    method: "post",
+    path: "/appointments/{id}/complete",
+    summary: "Record that a booked appointment took place (emits appointment.completed)",
+    request: { params: appointmentIdParam, headers: idempotencyKeyHeader },
+    responses: {
+      200: { description: "The completed appointment", content: json(appointmentResponse) },
+      404: problem("Unknown appointment"),
+      409: problem("The appointment is not booked any more (cancelled or completed)"),
+      422: problem("Idempotency-Key reused for another request"),
+    },
+  }),
+};
+
+/** Who cancelled, in the catalog's terms. */
+const CANCELLED_BY: Record<Role, (typeof cancellingParties)[number]> = {
+  patient: "PATIENT",
+  provider: "PROVIDER",
+  admin: "STAFF",
+  auditor: "STAFF",
+  service: "SYSTEM",
+};
+
+export function appointmentRoutes(db: Database) {
+  return createRouter()
+    .openapi(routes.book, async (c) => {
+      const body = c.req.valid("json");
+      const principal = c.get("principal");
+      const id = randomUUID();
+      const answer = await answerOnce(c, db, async (tx) => {
+        const patient = await requirePatientOwner(tx, body.patientId);
+        const resource = { type: "appointment", id: "/appointments", patientId: patient.id };
+        await assertReachesPatient(tx, principal, patient, { source: APPOINTMENT_SERVICE, resource });
+        const provider = await findProvider(tx, body.providerId);
+        if (!provider) throw HttpProblem.notFound(`There is no provider ${body.providerId}.`);
+        if (principal.role === "provider" && provider.userId !== principal.userId) {
+          throw new AccessRefused(
+            APPOINTMENT_SERVICE,
+            principal,
+            resource,
+            "own-profile-only",
+            "A provider books appointments with themselves only.",
+          );
+        }
+        const scheduledAt = new Date(body.scheduledAt);
+        const row = await oneBookingPerSlot(() =>
+          insertAppointment(tx, {
+            ...body,
+            id,
+            scheduledAt,
+            endsAt: new Date(scheduledAt.getTime() + body.durationMinutes * 60_000),
+          }),
+        );
+        await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
+          {
+            type: "appointment.booked",
+            data: { ...body, appointmentId: id, scheduledAt: scheduledAt.toISOString() },
+          },
+          dataModified(principal, appointmentResource(row), "CREATE"),
+        ]);
+        return { status: 201 as const, body: toResponse(row), headers: { Location: `/appointments/${id}` } };
+      });
+      return c.json(answer.body, answer.status, answer.headers);
+    })
+    .openapi(routes.get, async (c) => {
+      const { id } = c.req.valid("param");
+      const row = await writeTransaction(db, async (tx) => {
+        const appointment = await reachableAppointment(c, tx, id);
+        await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
+          dataAccessed(c.get("principal"), appointmentResource(appointment)),
+        ]);
+        return appointment;
+      });
+      return c.json(toResponse(row), 200);
+    })
+    .openapi(routes.cancel, async (c) => {
+      const { id } = c.req.valid("param");
+      const { reason } = c.req.valid("json");
+      const principal = c.get("principal");
+      const answer = await answerOnce(c, db, async (tx) => {
+        const appointment = await reachableAppointment(c, tx, id, { lock: true });
+        assertBooked(appointment);
+        const cancelledAt = new Date();
+        const cancelledBy = CANCELLED_BY[principal.role];
+        const row = await updateAppointment(tx, id, {
+          status: "CANCELLED",
+          cancelledAt,
+          cancelledBy,
+          cancellationReason: reason,
+        });
+        await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
+          {
+            type: "appointment.cancelled",
+            data: {
+              appointmentId: id,
+              patientId: row.patientId,
+              cancelledAt: cancelledAt.toISOString(),
+              cancelledBy,
+              reason,
+            },
+          },
+          dataModified(principal, appointmentResource(row), "UPDATE", ["status", "cancellationReason"]),
+        ]);
+        return { status: 200 as const, body: toResponse(row) };
+      });
+      return c.json(answer.body, answer.status);
+    })
+    .openapi(routes.complete, async (c) => {
+      const { id } = c.req.valid("param");
+      const principal = c.get("principal");
+      const answer = await answerOnce(c, db, async (tx) => {
+        const appointment = await reachableAppointment(c, tx, id, { lock: true });
+        if (principal.role === "provider") {
+          const ownProfile = await findProviderOfLogin(tx, principal.userId);
+          if (ownProfile?.id !== appointment.providerId) {
+            throw new AccessRefused(
+              APPOINTMENT_SERVICE,
+              principal,
+              appointmentResource(appointment),
+              "own-profile-only",
+              "A provider completes only their own appointments.",
+            );
+          }
+        }
+        assertBooked(appointment);
+        const completedAt = new Date();
+        const row = await updateAppointment(tx, id, { status: "COMPLETED", completedAt });
+        await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
+          {
+            type: "appointment.completed",
+            data: {
+              appointmentId: id,
+              patientId: row.patientId,
+              providerId: row.providerId,
+              completedAt: completedAt.toISOString(),
+            },
+          },
+          dataModified(principal, appointmentResource(row), "UPDATE", ["status"]),
+        ]);
+        return { status: 200 as const, body: toResponse(row) };
+      });
+      return c.json(answer.body, answer.status);
+    });
+}
+
+const appointmentResource = (row: Pick<AppointmentRow, "id" | "patientId">): AuditedResource => ({
+  type: "appointment",
+  id: row.id,
+  patientId: row.patientId,
+});
+
+/** The appointment `id` if the principal reaches its patient: else a 404, or a refusal. */
+async function reachableAppointment(
+  c: Context<ServiceEnv>,
+  tx: WriteTransaction,
+  id: string,
+  options: { lock?: boolean } = {},
+): Promise<AppointmentRow> {
+  const appointment = await findAppointment(tx, id, options);
+  if (!appointment) throw HttpProblem.notFound(`There is no appointment ${id}.`);
+  const patient = await requirePatientOwner(tx, appointment.patientId);
+  await assertReachesPatient(tx, c.get("principal"), patient, {
+    source: APPOINTMENT_SERVICE,
+    resource: appointmentResource(appointment),
+  });
+  return appointment;
+}
+
+function assertBooked(appointment: AppointmentRow): void {
+  if (appointment.status !== "BOOKED") {
+    throw new HttpProblem(409, "Conflict", `The appointment is ${appointment.status.toLowerCase()} already.`);
+  }
+}
+
+async function oneBookingPerSlot(book: () => Promise<AppointmentRow>): Promise<AppointmentRow> {
+  try {
+    return await book();
+  } catch (error) {
+    if (!violatesConstraint(error, NO_DOUBLE_BOOKING)) throw error;
+    throw new HttpProblem(
+      409,
+      "Conflict",
+      "The provider already has an appointment overlapping that slot; choose another time.",
+    );
+  }
+}
+
+function toResponse(row: AppointmentRow): AppointmentResponse {
+  return {
+    id: row.id,
+    patientId: row.patientId,
+    providerId: row.providerId,
+    scheduledAt: row.scheduledAt.toISOString(),
+    durationMinutes: row.durationMinutes,
+    appointmentType: row.appointmentType as AppointmentResponse["appointmentType"],
+    location: row.location,
+    notes: row.notes,
+    status: row.status,
+    cancelledAt: row.cancelledAt?.toISOString() ?? null,
+    cancelledBy: row.cancelledBy,
+    cancellationReason: row.cancellationReason,
+    completedAt: row.completedAt?.toISOString() ?? null,
+    remindedAt: row.remindedAt?.toISOString() ?? null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}

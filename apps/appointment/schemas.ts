@@ -1,0 +1,48 @@
+// The appointment API's bodies, built from the catalog's appointment schemas: what a booking accepts is
+// what appointment.booked carries, plus the rule that a booking is for the future.
+import { z } from "zod";
+import { appointmentStatuses } from "../../db/schema.ts";
+import {
+  appointmentBookedSchema,
+  appointmentCancelledSchema,
+  appointmentLocationSchema,
+  appointmentTypes,
+} from "../../events/appointment.ts";
+
+const booked = appointmentBookedSchema.omit({ appointmentId: true }).shape;
+
+export const bookAppointmentBody = z.strictObject({
+  ...booked,
+  scheduledAt: booked.scheduledAt.refine((value) => Date.parse(value) > Date.now(), {
+    error: "must be in the future",
+  }),
+  notes: booked.notes.optional().default(null),
+});
+
+export const cancelAppointmentBody = z.strictObject({ reason: appointmentCancelledSchema.shape.reason });
+
+export const appointmentIdParam = z.strictObject({ id: z.uuid() });
+
+const instant = z.iso.datetime();
+
+export const appointmentResponse = z.object({
+  id: z.uuid(),
+  patientId: z.uuid(),
+  providerId: z.uuid(),
+  scheduledAt: instant,
+  durationMinutes: z.int(),
+  appointmentType: z.enum(appointmentTypes),
+  location: appointmentLocationSchema,
+  notes: z.string().nullable(),
+  status: z.enum(appointmentStatuses),
+  cancelledAt: instant.nullable(),
+  cancelledBy: z.string().nullable(),
+  cancellationReason: z.string().nullable(),
+  completedAt: instant.nullable(),
+  remindedAt: instant.nullable(),
+  createdAt: instant,
+  updatedAt: instant,
+});
+
+export type BookAppointmentBody = z.infer<typeof bookAppointmentBody>;
+export type AppointmentResponse = z.infer<typeof appointmentResponse>;

@@ -1,0 +1,75 @@
+// The appointment service's SQL: booking rows, their lifecycle, and the reminder scheduler's claim on the
+// appointments whose reminder is due.
+import { and, asc, eq, gt, inArray, isNull, lte } from "drizzle-orm";
+import type { WriteTransaction } from "../../db/client.ts";
+import { appointments } from "../../db/schema.ts";
+
+export type AppointmentRow = typeof appointments.$inferSelect;
+export type NewAppointmentRow = typeof appointments.$inferInsert;
+
+/** The exclusion constraint (migration 0006) that refuses a provider's overlapping live appointments. */
+export const NO_DOUBLE_BOOKING = "appointments_no_double_booking";
+
+export async function insertAppointment(
+  tx: WriteTransaction,
+  row: NewAppointmentRow,
+): Promise<AppointmentRow> {
+  const [inserted] = await tx.insert(appointments).values(row).returning();
+  if (!inserted) throw new Error("insert into appointments returned no row");
+  return inserted;
+}
+
+export async function findAppointment(
+  tx: WriteTransaction,
+  id: string,
+  options: { lock?: boolean } = {},
+): Promise<AppointmentRow | undefined> {
+  const query = tx.select().from(appointments).where(eq(appointments.id, id));
+  const [row] = options.lock ? await query.for("update") : await query;
+  return row;
+}
+
+export async function updateAppointment(
+  tx: WriteTransaction,
+  id: string,
+  changes: Partial<NewAppointmentRow>,
+): Promise<AppointmentRow> {
+  const [updated] = await tx
+    .update(appointments)
+    .set({ ...changes, updatedAt: new Date() })
+    .where(eq(appointments.id, id))
+    .returning();
+  if (!updated) throw new Error(`update of appointment ${id} returned no row`);
+  return updated;
+}
+
+/**
+ * Locks booked, not yet reminded appointments that start after `now` and no later than `horizon`, earliest
+ * first. SKIP LOCKED lets several schedulers share the work: each takes rows the others have not locked,
+ * and `reminded_at`, set in the same transaction, keeps them from being taken again once it commits.
+ * Served by the partial index appointments_reminder_due.
+ */
+export async function lockDueReminders(
+  tx: WriteTransaction,
+  window: { now: Date; horizon: Date; limit: number },
+): Promise<AppointmentRow[]> {
+  return tx
+    .select()
+    .from(appointments)
+    .where(
+      and(
+        eq(appointments.status, "BOOKED"),
+        isNull(appointments.remindedAt),
+        gt(appointments.scheduledAt, window.now),
+        lte(appointments.scheduledAt, window.horizon),
+      ),
+    )
+    .orderBy(asc(appointments.scheduledAt))
+    .limit(window.limit)
+    .for("update", { skipLocked: true });
+}
+
+export async function markReminded(tx: WriteTransaction, ids: string[], at: Date): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.update(appointments).set({ remindedAt: at }).where(inArray(appointments.id, ids));
+}

@@ -1,0 +1,57 @@
+// The document API's bodies, built from the catalog's document schemas: what the API accepts is what
+// document.uploaded, document.deleted, consent.given and document.processed carry.
+import { z } from "zod";
+import {
+  consentGivenSchema,
+  consentPurposes,
+  documentDeletedSchema,
+  documentProcessedSchema,
+  documentUploadedSchema,
+} from "../../events/document.ts";
+
+export const registerDocumentBody = documentUploadedSchema.omit({ documentId: true });
+
+export const deleteDocumentBody = z.strictObject({
+  reason: documentDeletedSchema.shape.reason.optional().default(null),
+});
+
+const consent = consentGivenSchema.omit({ documentId: true, patientId: true }).shape;
+
+export const giveConsentBody = z.strictObject({
+  ...consent,
+  expiresAt: consent.expiresAt
+    .refine((value) => value === null || Date.parse(value) > Date.now(), { error: "must be in the future" })
+    .optional()
+    .default(null),
+});
+
+/** document.processed without the ids the path and the document already give. */
+const [succeeded, failed] = documentProcessedSchema.options;
+const ids = { documentId: true, patientId: true } as const;
+export const processingResultBody = z.discriminatedUnion("status", [succeeded.omit(ids), failed.omit(ids)]);
+
+export const documentIdParam = z.strictObject({ id: z.uuid() });
+
+const instant = z.iso.datetime();
+
+export const documentResponse = z.object({
+  id: z.uuid(),
+  ...registerDocumentBody.shape,
+  processingStatus: z.enum(["PENDING", "SUCCEEDED", "FAILED"]),
+  processor: z.string().nullable(),
+  processedAt: instant.nullable(),
+  createdAt: instant,
+  updatedAt: instant,
+});
+
+export const consentResponse = z.object({
+  id: z.uuid(),
+  documentId: z.uuid(),
+  grantedTo: z.string(),
+  purpose: z.enum(consentPurposes),
+  expiresAt: instant.nullable(),
+  createdAt: instant,
+});
+
+export type DocumentResponse = z.infer<typeof documentResponse>;
+export type ConsentResponse = z.infer<typeof consentResponse>;

@@ -1,0 +1,158 @@
+// Authentication: `Authorization: Bearer <JWT>`, verified with jose, becomes the request's principal and
+// fills the user and session of every event the request writes. What a principal may do is decided per
+// route and per record (access.ts, patientAccess.ts), not here.
+
+import type { MiddlewareHandler } from "hono";
+import { createRemoteJWKSet, errors, type JWTVerifyOptions, jwtVerify } from "jose";
+import { z } from "zod";
+import { HttpProblem } from "./problem.ts";
+import type { RequestContextEnv } from "./requestContext.ts";
+import type { SigningKeys } from "./signingKeys.ts";
+
+export const roles = ["patient", "provider", "admin", "auditor", "service"] as const;
+export type Role = (typeof roles)[number];
+
+export interface Principal {
+  /** The token's subject: the id of the user (or of the calling service's account). */
+  userId: string;
+  role: Role;
+  /** The identity provider's session, when the token names one. */
+  sessionId: string | null;
+}
+
+export type AuthEnv = { Variables: { principal: Principal } };
+
+/** Turns a token into a principal; throws InvalidToken (→ 401) or TokenCheckUnavailable (→ 503). */
+export type TokenVerifier = (token: string) => Promise<Principal>;
+
+export class InvalidToken extends Error {
+  override name = "InvalidToken";
+}
+
+/** The keys could not be fetched (JWKS down): the token may be fine, so this is not the client's fault. */
+export class TokenCheckUnavailable extends Error {
+  override name = "TokenCheckUnavailable";
+}
+
+const isRole = (value: unknown): value is Role => roles.includes(value as Role);
+
+/**
+ * The claims the platform reads. The role is the `role` claim when it names a platform role (tokens of
+ * `npm run token`, most issuers), else `app_metadata.role`: Supabase puts its own database role
+ * ("authenticated") in `role` and leaves `app_metadata`, which only the server can write, to applications.
+ * The session is Supabase's `session_id` or OpenID Connect's `sid`; one that is not a UUID is left out,
+ * as event metadata holds UUIDs only.
+ */
+const claimsSchema = z
+  .object({
+    sub: z.uuid({ error: "the subject (sub) must be a UUID" }),
+    role: z.unknown().optional(),
+    app_metadata: z.object({ role: z.unknown().optional() }).optional(),
+    session_id: z.unknown().optional(),
+    sid: z.unknown().optional(),
+  })
+  .transform((claims, context): Principal => {
+    const role = [claims.role, claims.app_metadata?.role].find(isRole);
+    if (role === undefined) {
+      context.addIssue({ code: "custom", message: `the token names no platform role (${roles.join(", ")})` });
+      return z.NEVER;
+    }
+    const session = [claims.session_id, claims.sid].find((value) => z.uuid().safeParse(value).success);
+    return { userId: claims.sub, role, sessionId: (session as string | undefined) ?? null };
+  });
+
+/** jose's codes for tokens that are malformed, forged, expired or not yet valid: the client's to fix. */
+const REFUSED_TOKEN_CODES = new Set<string>([
+  errors.JWTExpired.code,
+  errors.JWTClaimValidationFailed.code,
+  errors.JWTInvalid.code,
+  errors.JWSInvalid.code,
+  errors.JWSSignatureVerificationFailed.code,
+  errors.JOSEAlgNotAllowed.code,
+  errors.JOSENotSupported.code,
+  errors.JWKSNoMatchingKey.code,
+  errors.JWKSMultipleMatchingKeys.code,
+]);
+
+// Asymmetric algorithms only from a JWKS: accepting HS256 there would let anyone sign with the public key.
+const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+const VERIFY_OPTIONS: JWTVerifyOptions = { requiredClaims: ["sub", "exp"], clockTolerance: 5 };
+
+export function createTokenVerifier(keys: SigningKeys): TokenVerifier {
+  const verify =
+    keys.kind === "secret"
+      ? (token: string) => jwtVerify(token, keys.secret, { ...VERIFY_OPTIONS, algorithms: ["HS256"] })
+      : (() => {
+          const keySet = createRemoteJWKSet(keys.url);
+          return (token: string) =>
+            jwtVerify(token, keySet, { ...VERIFY_OPTIONS, algorithms: JWKS_ALGORITHMS });
+        })();
+  return async (token) => {
+    let payload: unknown;
+    try {
+      ({ payload } = await verify(token));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== undefined && REFUSED_TOKEN_CODES.has(code)) throw new InvalidToken(tokenProblem(error));
+      throw new TokenCheckUnavailable("the signing keys could not be obtained", { cause: error });
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw new InvalidToken(claims.error.issues.map((issue) => issue.message).join("; "));
+    return claims.data;
+  };
+}
+
+function tokenProblem(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return "the token has expired";
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return `the token's ${error.claim} claim is not valid`;
+  return "the token is malformed or its signature does not verify";
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
+
+/**
+ * Requires a valid bearer token on every route registered after it, sets the principal, and puts its user and
+ * session into the request's event metadata. Refusals are 401 problems with a `WWW-Authenticate` challenge
+ * (RFC 6750); they name no actor, so they are not compliance violations.
+ */
+export function authenticate(verify: TokenVerifier): MiddlewareHandler<RequestContextEnv & AuthEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+    if (token === undefined) {
+      c.header("WWW-Authenticate", 'Bearer realm="healthcare-platform"');
+      throw new HttpProblem(
+        401,
+        "Unauthorized",
+        header === undefined
+          ? "Send a token as `Authorization: Bearer <token>`."
+          : "The Authorization header must be `Bearer <token>`.",
+      );
+    }
+    let principal: Principal;
+    try {
+      principal = await verify(token);
+    } catch (error) {
+      if (error instanceof InvalidToken) {
+        c.header("WWW-Authenticate", 'Bearer realm="healthcare-platform", error="invalid_token"');
+        throw new HttpProblem(401, "Unauthorized", `The bearer token was refused: ${error.message}.`);
+      }
+      if (error instanceof TokenCheckUnavailable) {
+        throw new HttpProblem(
+          503,
+          "Service Unavailable",
+          "Tokens cannot be checked right now; retry shortly.",
+        );
+      }
+      throw error;
+    }
+    c.set("principal", principal);
+    const context = c.get("requestContext");
+    c.set("requestContext", {
+      ...context,
+      metadata: { ...context.metadata, userId: principal.userId, sessionId: principal.sessionId },
+    });
+    await next();
+  };
+}

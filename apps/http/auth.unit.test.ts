@@ -1,0 +1,98 @@
+// Bearer tokens: which ones the verifier accepts, which principal it makes of them, and how the middleware
+// answers a request without a usable one.
+import { randomUUID } from "node:crypto";
+import { Hono } from "hono";
+import { SignJWT, UnsecuredJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { testSecret, testVerifier } from "../../test/tokens.ts";
+import { type AuthEnv, authenticate, InvalidToken } from "./auth.ts";
+import { issueToken } from "./issueToken.ts";
+import { type HttpProblem, problemResponse } from "./problem.ts";
+import { type RequestContextEnv, requestContext } from "./requestContext.ts";
+
+const sub = randomUUID();
+const sign = (claims: Record<string, unknown>, secret = testSecret) =>
+  new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(secret);
+
+describe("the token verifier", () => {
+  it("turns a valid token into a principal: subject, role and session", async () => {
+    const sessionId = randomUUID();
+    const token = await issueToken(testSecret, { role: "provider", sub, sessionId });
+    expect(await testVerifier(token)).toEqual({ userId: sub, role: "provider", sessionId });
+  });
+
+  it("reads the role from app_metadata when `role` is not a platform role, as Supabase issues it", async () => {
+    const token = await sign({ sub, role: "authenticated", app_metadata: { role: "patient" } });
+    expect(await testVerifier(token)).toMatchObject({ role: "patient", sessionId: null });
+  });
+
+  it("takes the session from session_id or sid, and leaves out one that is not a UUID", async () => {
+    const sid = randomUUID();
+    expect(await testVerifier(await sign({ sub, role: "admin", sid }))).toMatchObject({ sessionId: sid });
+    expect(await testVerifier(await sign({ sub, role: "admin", session_id: "s-1" }))).toMatchObject({
+      sessionId: null,
+    });
+  });
+
+  it.each([
+    ["expired", () => issueToken(testSecret, { role: "admin", expiresIn: "-1m" }), /expired/],
+    [
+      "signed with another secret",
+      () => sign({ sub, role: "admin" }, new TextEncoder().encode("x".repeat(40))),
+      /signature/,
+    ],
+    [
+      "unsigned (alg none)",
+      async () => new UnsecuredJWT({ sub, role: "admin" }).setExpirationTime("1h").encode(),
+      /malformed/,
+    ],
+    [
+      "without an expiry",
+      () => new SignJWT({ sub, role: "admin" }).setProtectedHeader({ alg: "HS256" }).sign(testSecret),
+      /exp/,
+    ],
+    ["with a subject that is not a UUID", () => sign({ sub: "ada", role: "admin" }, testSecret), /sub/],
+    ["without a platform role", () => sign({ sub, role: "authenticated" }), /no platform role/],
+    ["not a JWT at all", async () => "not.a.jwt", /malformed/],
+  ])("refuses a token %s", async (_, token, reason) => {
+    const refusal = testVerifier(await token());
+    await expect(refusal).rejects.toBeInstanceOf(InvalidToken);
+    await expect(refusal).rejects.toThrow(reason);
+  });
+});
+
+describe("the authenticate middleware", () => {
+  const app = new Hono<RequestContextEnv & AuthEnv>()
+    .use(requestContext())
+    .use(authenticate(testVerifier))
+    .get("/whoami", (c) =>
+      c.json({ principal: c.get("principal"), metadata: c.get("requestContext").metadata }),
+    )
+    .onError((error, c) => problemResponse(c, error as HttpProblem));
+
+  it("puts the principal into the request and its user and session into the event metadata", async () => {
+    const sessionId = randomUUID();
+    const token = await issueToken(testSecret, { role: "patient", sub, sessionId });
+    const response = await app.request("/whoami", { headers: { Authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      principal: { userId: sub, role: "patient", sessionId },
+      metadata: { userId: sub, sessionId },
+    });
+  });
+
+  it.each([
+    ["no Authorization header", {}, 'Bearer realm="healthcare-platform"'],
+    ["a Basic credential", { Authorization: "Basic YWRhOnNlY3JldA==" }, 'Bearer realm="healthcare-platform"'],
+    [
+      "a bad token",
+      { Authorization: "Bearer abc.def.ghi" },
+      'Bearer realm="healthcare-platform", error="invalid_token"',
+    ],
+  ])("answers %s with a 401 problem and a Bearer challenge", async (_, headers, challenge) => {
+    const response = await app.request("/whoami", { headers });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(response.headers.get("www-authenticate")).toBe(challenge);
+  });
+});

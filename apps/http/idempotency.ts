@@ -1,0 +1,105 @@
+// `Idempotency-Key` on POSTs: the first request with a key does its work and keeps its answer in the same
+// transaction; a retry with the key gets that answer back (`Idempotent-Replayed: true`) and changes nothing,
+// so it writes no second event. The same key with another request (method, path or body) is a 422.
+// Keys are per principal: one caller's key never reveals another caller's answer. Refused or failed
+// requests roll back with their claim, so their retries run again.
+import { createHash } from "node:crypto";
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
+import { claimIdempotencyKey, findKeptResponse, type KeptResponse, keepResponse } from "./idempotencyKeys.ts";
+import { HttpProblem } from "./problem.ts";
+import type { ServiceEnv } from "./service.ts";
+
+/** Declared on POST routes, so that the header is documented and a malformed key is a 400 naming it. */
+export const idempotencyKeyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, "must be 1 to 255 visible ASCII characters, e.g. a UUID")
+    .optional()
+    .openapi({
+      description: "Makes a retry safe: the first response is returned again, nothing is done twice.",
+    }),
+});
+
+/** A success as a route answers it; kept for the retries. */
+export interface Answer<Status extends 200 | 201 | 202, Body> {
+  status: Status;
+  body: Body;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Runs `work` in a write transaction, once per Idempotency-Key: the route answers with what this returns,
+ * its own answer or, for a retry, the first request's (then with `Idempotent-Replayed: true`).
+ */
+export async function answerOnce<Status extends 200 | 201 | 202, Body>(
+  c: Context<ServiceEnv>,
+  db: Database,
+  work: (tx: WriteTransaction) => Promise<Answer<Status, Body>>,
+): Promise<Answer<Status, Body>> {
+  const key = c.req.header("idempotency-key");
+  const principalId = c.get("principal").userId;
+  const requestFingerprint = key === undefined ? "" : await fingerprint(c);
+
+  const { answer, replayed } = await writeTransaction(db, async (tx) => {
+    if (key !== undefined && !(await claimIdempotencyKey(tx, { principalId, key, requestFingerprint }))) {
+      const kept = await keptAnswer(tx, principalId, key, requestFingerprint);
+      // Kept by this same route, whose successes all have this status and body type.
+      const answer = { status: kept.status, body: JSON.parse(kept.body), headers: kept.headers };
+      return { answer: answer as Answer<Status, Body>, replayed: true };
+    }
+    const answer = await work(tx);
+    if (key !== undefined) {
+      await keepResponse(tx, principalId, key, {
+        status: answer.status,
+        body: JSON.stringify(answer.body),
+        headers: answer.headers ?? {},
+      });
+    }
+    return { answer, replayed: false };
+  });
+
+  if (replayed) c.header("Idempotent-Replayed", "true");
+  return answer;
+}
+
+async function keptAnswer(
+  tx: WriteTransaction,
+  principalId: string,
+  key: string,
+  requestFingerprint: string,
+): Promise<KeptResponse> {
+  const kept = await findKeptResponse(tx, principalId, key);
+  // The claim and the answer commit together, so a visible claim always has its answer.
+  if (!kept?.response) throw new Error("an idempotency key is claimed but has no kept response");
+  if (kept.requestFingerprint !== requestFingerprint) {
+    throw new HttpProblem(
+      422,
+      "Unprocessable Content",
+      "This Idempotency-Key was already used for a different request; use a new key for a new request.",
+    );
+  }
+  return kept.response;
+}
+
+/** Method, path and body, the body canonical (keys sorted) so that key order does not make a new request. */
+async function fingerprint(c: Context): Promise<string> {
+  const text = await c.req.text();
+  let body = text;
+  try {
+    body = canonicalJson(JSON.parse(text));
+  } catch {
+    // Not JSON (or empty): the bytes themselves are the request.
+  }
+  return createHash("sha256").update(`${c.req.method} ${c.req.path}\n${body}`).digest("hex");
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([name, item]) => `${JSON.stringify(name)}:${canonicalJson(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,57 @@
+// The SQL of Idempotency-Key handling: claim a key in the request's transaction, read what an earlier request
+// with it answered, keep this request's answer.
+import { and, eq } from "drizzle-orm";
+import type { WriteTransaction } from "../../db/client.ts";
+import { idempotencyKeys } from "../../db/schema.ts";
+
+export interface KeptResponse {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Claims the key for this request; false when an earlier request holds it. A concurrent request with the same
+ * key waits here for the first to end; under REPEATABLE READ it then fails with a serialization error (the
+ * winner's row is outside its snapshot) and writeTransaction runs it again, when it finds the winner's answer.
+ */
+export async function claimIdempotencyKey(
+  tx: WriteTransaction,
+  claim: { principalId: string; key: string; requestFingerprint: string },
+): Promise<boolean> {
+  const claimed = await tx
+    .insert(idempotencyKeys)
+    .values(claim)
+    .onConflictDoNothing()
+    .returning({ key: idempotencyKeys.key });
+  return claimed.length === 1;
+}
+
+export async function findKeptResponse(
+  tx: WriteTransaction,
+  principalId: string,
+  key: string,
+): Promise<{ requestFingerprint: string; response: KeptResponse | null } | undefined> {
+  const [row] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.principalId, principalId), eq(idempotencyKeys.key, key)));
+  if (!row) return undefined;
+  const response =
+    row.responseStatus === null || row.responseBody === null
+      ? null
+      : { status: row.responseStatus, body: row.responseBody, headers: row.responseHeaders ?? {} };
+  return { requestFingerprint: row.requestFingerprint, response };
+}
+
+export async function keepResponse(
+  tx: WriteTransaction,
+  principalId: string,
+  key: string,
+  response: KeptResponse,
+): Promise<void> {
+  await tx
+    .update(idempotencyKeys)
+    .set({ responseStatus: response.status, responseBody: response.body, responseHeaders: response.headers })
+    .where(and(eq(idempotencyKeys.principalId, principalId), eq(idempotencyKeys.key, key)));
+}

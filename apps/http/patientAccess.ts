@@ -1,0 +1,78 @@
+// Which patients a principal reaches. A patient: their own records, those whose `user_id` is their token's
+// subject. A provider: the patients who have an appointment with them, whatever its status (the care
+// relationship begins with the booking and its history stays theirs). An admin, and a service on the
+// routes that admit services: every patient. Other roles are refused by the route before any record is read.
+import { and, eq, isNull, sql } from "drizzle-orm";
+import type { WriteTransaction } from "../../db/client.ts";
+import { appointments, patients, providers } from "../../db/schema.ts";
+import { AccessRefused } from "./access.ts";
+import type { AuditedResource } from "./auditEvents.ts";
+import type { Principal } from "./auth.ts";
+import { HttpProblem } from "./problem.ts";
+
+/** What access decisions need of a patient: who they are and which login is theirs. */
+export interface PatientOwner {
+  id: string;
+  userId: string | null;
+}
+
+export async function findPatientOwner(
+  tx: WriteTransaction,
+  patientId: string,
+): Promise<PatientOwner | undefined> {
+  const [row] = await tx
+    .select({ id: patients.id, userId: patients.userId })
+    .from(patients)
+    .where(and(eq(patients.id, patientId), isNull(patients.deletedAt)));
+  return row;
+}
+
+/** The live patient `patientId`, or a 404 problem. */
+export async function requirePatientOwner(tx: WriteTransaction, patientId: string): Promise<PatientOwner> {
+  const owner = await findPatientOwner(tx, patientId);
+  if (!owner) throw HttpProblem.notFound(`There is no patient ${patientId}.`);
+  return owner;
+}
+
+/**
+ * Throws AccessRefused unless the principal reaches the patient. `resource` is what the request touches
+ * (the patient, or their appointment or document), recorded in the violation.
+ */
+export async function assertReachesPatient(
+  tx: WriteTransaction,
+  principal: Principal,
+  patient: PatientOwner,
+  refusal: { source: string; resource: AuditedResource },
+): Promise<void> {
+  const refuse = (
+    rule: "own-records-only" | "treating-provider-only" | "role-not-permitted",
+    reason: string,
+  ) => new AccessRefused(refusal.source, principal, refusal.resource, rule, reason);
+  switch (principal.role) {
+    case "admin":
+    case "service":
+      return;
+    case "patient":
+      if (patient.userId === principal.userId) return;
+      throw refuse("own-records-only", "A patient reaches only their own records.");
+    case "provider":
+      if (await treatsPatient(tx, principal.userId, patient.id)) return;
+      throw refuse(
+        "treating-provider-only",
+        "A provider reaches only the patients who have an appointment with them.",
+      );
+    default:
+      throw refuse("role-not-permitted", `The ${principal.role} role reaches no patient records.`);
+  }
+}
+
+/** Whether the provider whose login is `providerUserId` has (or had) an appointment with the patient. */
+async function treatsPatient(tx: WriteTransaction, providerUserId: string, patientId: string) {
+  const [row] = await tx
+    .select({ found: sql<number>`1` })
+    .from(appointments)
+    .innerJoin(providers, eq(providers.id, appointments.providerId))
+    .where(and(eq(appointments.patientId, patientId), eq(providers.userId, providerUserId)))
+    .limit(1);
+  return row !== undefined;
+}

@@ -1,0 +1,209 @@
+// Every event type of the catalog, produced by the real operation that produces it (an HTTP request to the
+// running platform, or the reminder scheduler), read back from its Kafka topic with the record contract:
+// the topic and key of the catalog, the outbox's envelope byte for byte, the record headers, and metadata
+// naming the caller (token subject and session), the client and the request.
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventTopics } from "../events/docs/asyncApiDocument.ts";
+import { eventDefinition, eventTypes, parseEnvelope, type TopicName } from "../events/index.ts";
+import type { OutboxRelay } from "../relay/relay.ts";
+import { kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
+import { containsAll, type TappedRecord, type TopicTap, tapTopic } from "../test/kafkaTap.ts";
+import { requestBodies } from "../test/serviceRequests.ts";
+import { type Caller, caller, testPlatform } from "../test/tokens.ts";
+import { sendDueReminders } from "./appointment/reminders.ts";
+
+const db = testDatabase();
+let server: ServerType;
+let base: string;
+let relay: OutboxRelay;
+const taps = new Map<TopicName, TopicTap>();
+
+beforeAll(async () => {
+  for (const topic of eventTopics) taps.set(topic, await tapTopic(kafkaBrokers(), topic));
+  relay = startRelay();
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: testPlatform(db).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.close();
+  await relay.stop();
+  await db.$client.end();
+});
+
+interface SentRequest {
+  correlationId: string;
+  traceparent: string;
+  by: Caller;
+}
+const sent: SentRequest[] = [];
+
+/** Sends a request as `by`, with a correlation id and a trace context of its own, and remembers them. */
+async function call(by: Caller, method: string, path: string, body?: unknown) {
+  const request: SentRequest = {
+    correlationId: randomUUID(),
+    traceparent: `00-${randomUUID().replaceAll("-", "")}-${randomUUID().replaceAll("-", "").slice(0, 16)}-01`,
+    by,
+  };
+  sent.push(request);
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: by.headers({
+      "Content-Type": "application/json",
+      "User-Agent": "platform-events-test/1.0",
+      "X-Correlation-Id": request.correlationId,
+      traceparent: request.traceparent,
+    }),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+type OutboxRow = {
+  eventId: string;
+  eventType: string;
+  topic: TopicName;
+  payload: string;
+  correlationId: string;
+};
+
+describe("every event type", () => {
+  it("is produced by its operation and reaches its topic with the catalog's key, the envelope and the caller's metadata", async () => {
+    const [admin, patient, provider, service, auditor] = await Promise.all([
+      caller("admin"),
+      caller("patient"),
+      caller("provider"),
+      caller("service"),
+      caller("auditor"),
+    ]);
+    const ok = async (promise: ReturnType<typeof call>, status: number) => {
+      const response = await promise;
+      expect(response.status, JSON.stringify(response.body)).toBe(status);
+      return response.body;
+    };
+
+    const doctor = await ok(
+      call(admin, "POST", "/providers", requestBodies.provider({ userId: provider.userId })),
+      201,
+    );
+    const me = await ok(call(patient, "POST", "/patients", requestBodies.patient()), 201);
+    await ok(call(patient, "PATCH", `/patients/${me.id}`, { phone: "+442071838750" }), 200);
+    await ok(call(patient, "PUT", `/patients/${me.id}/consent`, { research: true }), 200);
+    const soon = await ok(
+      call(patient, "POST", "/appointments", requestBodies.booking(me.id, doctor.id, 2 * 60 * 60 * 1000)),
+      201,
+    );
+    const later = await ok(
+      call(
+        patient,
+        "POST",
+        "/appointments",
+        requestBodies.booking(me.id, doctor.id, 3 * 24 * 60 * 60 * 1000),
+      ),
+      201,
+    );
+    expect(await sendDueReminders(db, { hoursBefore: 24 })).toBeGreaterThanOrEqual(1);
+    await ok(call(provider, "GET", `/patients/${me.id}`), 200);
+    await ok(call(patient, "POST", `/appointments/${later.id}/cancel`, requestBodies.cancellation()), 200);
+    await ok(call(provider, "POST", `/appointments/${soon.id}/complete`), 200);
+
+    const document = await ok(call(patient, "POST", "/documents", requestBodies.document(me.id)), 201);
+    await ok(call(patient, "POST", `/documents/${document.id}/consents`, requestBodies.consent()), 201);
+    await ok(
+      call(service, "POST", `/documents/${document.id}/processing-results`, requestBodies.processingResult()),
+      200,
+    );
+    await ok(call(patient, "DELETE", `/documents/${document.id}`, { reason: "Uploaded twice" }), 204);
+
+    await ok(call(provider, "POST", "/notifications/email", requestBodies.email(me.id)), 202);
+    await ok(call(provider, "POST", "/notifications/sms", requestBodies.sms(me.id)), 202);
+    await ok(
+      call(provider, "POST", "/notifications/push", { ...requestBodies.push(me.id), userId: patient.userId }),
+      202,
+    );
+
+    const model = await ok(call(service, "POST", "/ai/models", requestBodies.model()), 201);
+    await ok(call(service, "POST", `/ai/models/${model.id}/performance`, requestBodies.performance()), 200);
+    const prediction = await ok(
+      call(service, "POST", "/ai/predictions", requestBodies.prediction(model.id, me.id)),
+      201,
+    );
+    await ok(
+      call(service, "POST", "/ai/insights", { ...requestBodies.insight(me.id), predictionId: prediction.id }),
+      201,
+    );
+    await ok(call(service, "POST", "/internal/login-attempts", requestBodies.loginAttempt()), 201);
+    await ok(call(auditor, "GET", `/patients/${me.id}`), 403);
+    await ok(call(admin, "DELETE", `/patients/${me.id}`), 204);
+
+    // What was committed: the requests' events, and the reminder of the appointment booked for soon.
+    const committed = await db.execute<OutboxRow>(sql`
+      SELECT event_id::text AS "eventId", event_type AS "eventType", topic, payload::text AS payload,
+             correlation_id::text AS "correlationId"
+        FROM outbox
+       WHERE correlation_id IN (${sql.join(
+         sent.map((request) => sql`${request.correlationId}::uuid`),
+         sql`, `,
+       )})
+          OR (event_type = 'appointment.reminder' AND payload::jsonb -> 'data' ->> 'appointmentId' = ${soon.id})
+       ORDER BY position`);
+    expect(new Set(committed.rows.map((row) => row.eventType))).toEqual(new Set(eventTypes));
+
+    const records = new Map<string, TappedRecord>();
+    for (const topic of eventTopics) {
+      const expected = committed.rows.filter((row) => row.topic === topic).map((row) => row.eventId);
+      const tapped = await (taps.get(topic) as TopicTap).collect({
+        done: containsAll(expected),
+        settleMs: 0,
+      });
+      // At-least-once: a redelivery carries the same event id and bytes; the first one is the record.
+      for (const record of tapped) if (!records.has(record.eventId)) records.set(record.eventId, record);
+    }
+
+    for (const row of committed.rows) {
+      const record = records.get(row.eventId);
+      const where = `${row.eventType} ${row.eventId}`;
+      expect(record, `${where} reached Kafka`).toBeDefined();
+      if (!record) continue;
+      const definition = eventDefinition(row.eventType);
+      const envelope = parseEnvelope(JSON.parse(record.value ?? ""));
+      expect(record.topic, where).toBe(definition.topic);
+      expect(record.value, `${where}: the outbox's bytes`).toBe(row.payload);
+      expect(record.key, `${where}: key`).toBe(
+        definition.keyedBy === "eventId" ? row.eventId : definition.aggregateId(envelope.data as never),
+      );
+
+      const request = sent.find((candidate) => candidate.correlationId === row.correlationId);
+      if (!request) {
+        // The scheduler's reminder: nobody asked, so no user, session, client or trace.
+        expect(envelope.metadata, where).toMatchObject({ userId: null, sessionId: null, ipAddress: null });
+        expect(record.headers, where).toEqual({
+          eventId: row.eventId,
+          eventType: row.eventType,
+          correlationId: row.correlationId,
+        });
+        continue;
+      }
+      expect(record.headers, where).toEqual({
+        eventId: row.eventId,
+        eventType: row.eventType,
+        correlationId: request.correlationId,
+        traceparent: request.traceparent,
+      });
+      expect(envelope.metadata, where).toMatchObject({
+        correlationId: request.correlationId,
+        userId: request.by.userId,
+        sessionId: request.by.sessionId,
+        userAgent: "platform-events-test/1.0",
+      });
+      expect(envelope.metadata.ipAddress, where).toMatch(/127\.0\.0\.1$/);
+    }
+  });
+});

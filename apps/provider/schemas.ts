@@ -1,0 +1,36 @@
+// The provider API's bodies. Providers have no events of their own in the catalog; their fields are
+// validated with the catalog's field schemas, as every other contact detail is.
+import { z } from "zod";
+import { e164Phone, email, text, uuid } from "../../events/fields.ts";
+
+const providerFields = {
+  /** The provider's login: a provider token with this subject acts as this provider. */
+  userId: uuid.nullable(),
+  firstName: text(200),
+  lastName: text(200),
+  specialty: text(200),
+  email,
+  phone: e164Phone.nullable(),
+};
+
+export const createProviderBody = z.strictObject({
+  ...providerFields,
+  userId: providerFields.userId.optional().default(null),
+  phone: providerFields.phone.optional().default(null),
+});
+
+export const updateProviderBody = z
+  .strictObject(providerFields)
+  .partial()
+  .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" });
+
+export const providerIdParam = z.strictObject({ id: z.uuid() });
+
+export const providerResponse = z.object({
+  id: z.uuid(),
+  ...providerFields,
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export type ProviderResponse = z.infer<typeof providerResponse>;

@@ -1,0 +1,65 @@
+// Every route that takes a body refuses what it does not know and what is too big, before doing anything:
+// an unknown field is a 400 problem naming it, a body over 64 KiB a 413, and neither leaves a row or an event.
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { careWorld } from "../test/careWorld.ts";
+import { testDatabase } from "../test/fixtures.ts";
+import { eventsOf, loginOf, stateDigest } from "../test/platformState.ts";
+import { roles, serviceRoutes } from "../test/serviceRoutes.ts";
+import { caller, testPlatform } from "../test/tokens.ts";
+import { MAX_BODY_BYTES } from "./http/service.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+/** The routes that change something, each called by a role that may call it on its own record. */
+const routesWithBodies = serviceRoutes.filter((routeCase) => routeCase.method !== "GET");
+
+async function send(
+  routeCase: (typeof serviceRoutes)[number],
+  mutate: (body: Record<string, unknown>) => string,
+) {
+  const world = await careWorld(db);
+  const role = roles.find((candidate) => routeCase.expected[candidate].own < 300);
+  if (!role) throw new Error(`no role may call ${routeCase.route}`);
+  const user = await caller(role, loginOf(role, world));
+  const { path, body } = routeCase.request(world, "own");
+  const correlationId = randomUUID();
+  const before = await stateDigest(db);
+  const response = await app.request(path, {
+    method: routeCase.method,
+    headers: user.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
+    body: mutate((body ?? {}) as Record<string, unknown>),
+  });
+  return {
+    takesBody: body !== undefined,
+    response,
+    problem: (await response.json()) as { errors?: Array<{ field: string }> },
+    wroteNothing: async () => {
+      expect(await stateDigest(db)).toBe(before);
+      expect(await eventsOf(db, correlationId)).toEqual([]);
+    },
+  };
+}
+
+describe("request bodies", () => {
+  for (const routeCase of routesWithBodies) {
+    it(`${routeCase.method} ${routeCase.route} refuses an unknown field, naming it, and a body over the limit`, async () => {
+      const unknown = await send(routeCase, (body) => JSON.stringify({ ...body, favouriteColour: "blue" }));
+      expect(unknown.response.status).toBe(400);
+      expect(unknown.response.headers.get("content-type")).toBe("application/problem+json");
+      expect(unknown.problem.errors?.map((error) => error.field)).toContain(
+        unknown.takesBody ? "body.favouriteColour" : "body",
+      );
+      await unknown.wroteNothing();
+
+      const huge = await send(routeCase, (body) =>
+        JSON.stringify({ ...body, padding: "x".repeat(MAX_BODY_BYTES) }),
+      );
+      expect(huge.response.status).toBe(413);
+      expect(huge.response.headers.get("content-type")).toBe("application/problem+json");
+      await huge.wroteNothing();
+    });
+  }
+});

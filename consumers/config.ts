@@ -1,0 +1,41 @@
+// The consumers process's own settings, validated at start with one message per bad variable (the shared
+// ones, DATABASE_URL, KAFKA_BROKERS, PORT and LOG_LEVEL, come from config/env.ts).
+import { z } from "zod";
+import { ConfigError } from "../config/env.ts";
+
+export const consumerNames = ["patient-directory", "notification-requests", "notification-delivery"] as const;
+export type ConsumerName = (typeof consumerNames)[number];
+
+const consumersSchema = z.object({
+  /** Which consumers this process runs, comma-separated; all of them by default. */
+  CONSUMERS: z
+    .string()
+    .transform((value) => value.split(",").map((name) => name.trim()))
+    .pipe(z.array(z.enum(consumerNames)).min(1))
+    .default([...consumerNames]),
+  /** Partitions each consumer handles at once (each in order). */
+  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  /** E-mail goes out over SMTP when set (`smtp://user:pass@host:587`); otherwise it is only recorded. */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL")
+    .optional(),
+  NOTIFICATION_SENDER: z
+    .string()
+    .min(3)
+    .default("Healthcare Platform <no-reply@healthcare-platform.invalid>"),
+});
+
+export type ConsumersConfig = z.infer<typeof consumersSchema>;
+
+export function loadConsumersConfig(source: NodeJS.ProcessEnv = process.env): ConsumersConfig {
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
+  const result = consumersSchema.safeParse(present);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const variable = String(issue.path[0]);
+      return `${variable}=${JSON.stringify(source[variable])}: ${issue.message}`;
+    }),
+  );
+}

@@ -1,0 +1,64 @@
+// Reads a slice of a topic, [from, to) per partition, without joining anyone's consumer group or committing:
+// how the `dlq` command looks at dead letters without disturbing the cursor it keeps.
+import { randomUUID } from "node:crypto";
+import { createConsumer, type createKafka, type KafkaMessage } from "../../kafka/client.ts";
+
+export interface ReadRecord {
+  partition: number;
+  message: KafkaMessage;
+}
+
+type Kafka = ReturnType<typeof createKafka>;
+
+/** Records of `topic` from `from` (inclusive) to `to` (exclusive) on each partition, in offset order per partition. */
+export async function readTopicRange(
+  kafka: Kafka,
+  topic: string,
+  from: ReadonlyMap<number, bigint>,
+  to: ReadonlyMap<number, bigint>,
+  timeoutMs = 30_000,
+): Promise<ReadRecord[]> {
+  const pending = new Set(
+    [...to].filter(([partition, end]) => (from.get(partition) ?? 0n) < end).map(([p]) => p),
+  );
+  if (pending.size === 0) return [];
+
+  const consumer = createConsumer(kafka, { groupId: `topic-reader-${randomUUID()}`, maxWaitTimeMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const records: ReadRecord[] = [];
+    let finished: () => void = () => {};
+    const allRead = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        const end = to.get(partition) ?? 0n;
+        const offset = BigInt(message.offset);
+        if (offset < end && offset >= (from.get(partition) ?? 0n)) records.push({ partition, message });
+        if (offset + 1n >= end && pending.delete(partition) && pending.size === 0) finished();
+      },
+    });
+    for (const partition of pending) {
+      consumer.seek({ topic, partition, offset: String(from.get(partition) ?? 0n) });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(`${topic}: partitions ${[...pending].join(", ")} not read within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
+    });
+    await Promise.race([allRead, timedOut]).finally(() => clearTimeout(timer));
+    return records.sort(
+      (a, b) => a.partition - b.partition || Number(BigInt(a.message.offset) - BigInt(b.message.offset)),
+    );
+  } finally {
+    await consumer.disconnect();
+  }
+}

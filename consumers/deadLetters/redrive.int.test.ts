@@ -1,0 +1,106 @@
+// Re-driving dead letters: once the handler is fixed, `dlq redrive` sends the parked record back to its
+// topic and the effect happens exactly once; the cursor moves past it, so a second re-drive does not repeat it.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createKafka } from "../../kafka/client.ts";
+import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
+import { startTestConsumer } from "../testing/inProcess.ts";
+import { metricValue } from "../testing/metrics.ts";
+import { patientCreatedRecord, publish } from "../testing/records.ts";
+import { listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
+
+const db = testDatabase();
+const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "redrive-test" });
+const admin = kafka.admin();
+beforeAll(async () => {
+  await createEffectsTable(db);
+  await admin.connect();
+});
+afterAll(async () => {
+  await admin.disconnect();
+  await db.$client.end();
+});
+
+describe("re-driving a dead letter", () => {
+  it("after the handler is fixed, has the effect once, and is not re-driven again", async () => {
+    let handlerFixed = false;
+    const record = patientCreatedRecord();
+    const definition = effectConsumer(uniqueConsumerName("redrive"), ["patient-events"], {
+      fail: (eventId) =>
+        eventId === record.eventId && !handlerFixed ? new RangeError("template missing") : null,
+    });
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+    });
+    try {
+      await publish(kafkaBrokers(), [record]);
+      await eventually(async () => {
+        const parked = { reason: "attempts-exhausted" };
+        return (await metricValue(started.registry, "consumer_records_dead_lettered_total", parked)) === 1;
+      });
+      const pending = await listDeadLetters(kafka, admin, "patient-events.dlq");
+      expect(pending.filter((letter) => letter.eventId === record.eventId)).toMatchObject([
+        { consumer: definition.name, reason: "attempts-exhausted", error: "RangeError", attempts: 3 },
+      ]);
+      expect((await effectsOf(db, definition.name)).some((effect) => effect.eventId === record.eventId)).toBe(
+        false,
+      );
+
+      handlerFixed = true;
+      const redriven = await redriveDeadLetters(kafka, admin, "patient-events.dlq");
+      expect(redriven.filter((letter) => letter.eventId === record.eventId)).toHaveLength(1);
+      await eventually(async () =>
+        (await effectsOf(db, definition.name)).some((effect) => effect.eventId === record.eventId),
+      );
+
+      // The cursor has moved past it: neither listed as pending nor sent again.
+      expect(
+        (await listDeadLetters(kafka, admin, "patient-events.dlq")).map((letter) => letter.eventId),
+      ).not.toContain(record.eventId);
+      const again = await redriveDeadLetters(kafka, admin, "patient-events.dlq");
+      expect(again.map((letter) => letter.eventId)).not.toContain(record.eventId);
+      // Still listed with --all, marked where it came from.
+      const all = await listDeadLetters(kafka, admin, "patient-events.dlq", { all: true });
+      expect(all.map((letter) => letter.eventId)).toContain(record.eventId);
+
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const effects = (await effectsOf(db, definition.name)).filter(
+        (effect) => effect.eventId === record.eventId,
+      );
+      expect(effects).toHaveLength(1);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("of one event only, leaves the others pending", async () => {
+    const record = patientCreatedRecord();
+    const bystander = patientCreatedRecord();
+    const definition = effectConsumer(uniqueConsumerName("redrive-one"), ["patient-events"], {
+      fail: () => new Error("everything fails"),
+    });
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+    });
+    try {
+      await publish(kafkaBrokers(), [record, bystander]);
+      await eventually(
+        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 2,
+      );
+    } finally {
+      await started.stop();
+    }
+    const redriven = await redriveDeadLetters(kafka, admin, "patient-events.dlq", {
+      eventIds: new Set([record.eventId]),
+    });
+    expect(redriven.map((letter) => letter.eventId)).toEqual([record.eventId]);
+    const pending = (await listDeadLetters(kafka, admin, "patient-events.dlq")).map(
+      (letter) => letter.eventId,
+    );
+    expect(pending).toContain(bystander.eventId);
+  });
+});

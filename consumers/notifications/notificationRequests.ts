@@ -1,0 +1,84 @@
+// Turns platform events into notification requests, appended through the outbox in the inbox transaction:
+// one event, one set of requests, exactly once. The notification-delivery consumer sends them.
+
+import { eq } from "drizzle-orm";
+import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
+import { patientDirectory } from "../../db/schema.ts";
+import type { TypedEnvelope } from "../../events/index.ts";
+import type {
+  ConsumedRecord,
+  TransactionalConsumer,
+  TransactionalContext,
+} from "../runtime/consumerDefinition.ts";
+import {
+  appointmentBookedMessages,
+  appointmentReminderMessages,
+  type Recipient,
+  welcomeMessages,
+} from "./requestedMessages.ts";
+
+/**
+ * The appointment's patient is not in the patient directory yet: patient-events and appointment-events are
+ * separate topics, read at their own pace. Retried with backoff; dead-lettered if the patient never appears.
+ */
+export class RecipientNotKnownYet extends Error {
+  override name = "RecipientNotKnownYet";
+  constructor(patientId: string) {
+    super(`patient ${patientId} is not in the patient directory yet`);
+  }
+}
+
+/** The requests carry the cause's correlation id and trace, so a message can be traced to its request. */
+function requestContext(event: TypedEnvelope, record: ConsumedRecord): EventContext {
+  return {
+    source: "notification-service",
+    metadata: {
+      correlationId: event.metadata.correlationId,
+      userId: null,
+      ipAddress: null,
+      userAgent: null,
+      sessionId: null,
+    },
+    traceparent: record.headers.traceparent ?? null,
+  };
+}
+
+/**
+ * Contact details come from the patient directory rather than from a second copy of every patient's
+ * personal data; `null` for a deleted patient, who is sent nothing.
+ */
+async function recipientOf({ tx }: TransactionalContext, patientId: string): Promise<Recipient | null> {
+  const [entry] = await tx.select().from(patientDirectory).where(eq(patientDirectory.patientId, patientId));
+  if (!entry) throw new RecipientNotKnownYet(patientId);
+  if (entry.deletedAt || !entry.email || !entry.phone) return null;
+  return { patientId, firstName: entry.firstName ?? "", email: entry.email, phone: entry.phone };
+}
+
+export const notificationRequestsConsumer: TransactionalConsumer = {
+  kind: "transactional",
+  name: "notification-requests",
+  topics: ["patient-events", "appointment-events"],
+  handlers: {
+    "patient.created": async (event, { tx, record }) => {
+      await appendEvents(tx, requestContext(event, record), welcomeMessages(event));
+    },
+    "appointment.booked": async (event, context) => {
+      const recipient = await recipientOf(context, event.data.patientId);
+      if (!recipient) return;
+      await appendEvents(
+        context.tx,
+        requestContext(event, context.record),
+        appointmentBookedMessages(event, recipient),
+      );
+    },
+    "appointment.reminder": async (event, context) => {
+      const recipient = await recipientOf(context, event.data.patientId);
+      if (!recipient) return;
+      await appendEvents(
+        context.tx,
+        requestContext(event, context.record),
+        appointmentReminderMessages(event, recipient),
+      );
+    },
+  },
+};

@@ -1,0 +1,157 @@
+// Notifications end to end on the real pipeline: events written through the outbox, relayed to Kafka,
+// turned into notification requests (through the outbox again) and delivered by the development transport.
+// Each cause sends each of its messages exactly once.
+import { randomUUID } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import { consumerInbox, notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
+import { exampleEvent } from "../../events/examples.ts";
+import {
+  eventually,
+  kafkaBrokers,
+  patientCreated,
+  silentLog,
+  startRelay,
+  testDatabase,
+  testEventContext,
+} from "../../test/fixtures.ts";
+import { patientDirectoryConsumer } from "../patientDirectory/patientDirectoryConsumer.ts";
+import { type StartedConsumer, startTestConsumer } from "../testing/inProcess.ts";
+import { eventRecord, publish } from "../testing/records.ts";
+import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
+import { notificationId } from "./notificationIds.ts";
+import { notificationRequestsConsumer } from "./notificationRequests.ts";
+import { recordingTransport } from "./transports/recordingTransport.ts";
+
+const db = testDatabase();
+const relay = startRelay();
+const consumers: StartedConsumer[] = [];
+let directory: StartedConsumer;
+beforeAll(async () => {
+  const transport = recordingTransport(db);
+  const delivery = notificationDeliveryConsumer({
+    transports: { email: transport, sms: transport },
+    log: silentLog,
+  });
+  const started = await Promise.all(
+    [patientDirectoryConsumer, notificationRequestsConsumer, delivery].map((definition) =>
+      startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers() }),
+    ),
+  );
+  consumers.push(...started);
+  directory = started[0] as StartedConsumer;
+});
+afterAll(async () => {
+  await Promise.all(consumers.map((consumer) => consumer.stop()));
+  await relay.stop();
+  await db.$client.end();
+});
+
+async function sentMessages(ids: string[]) {
+  const rows = await db.select().from(recordedNotifications);
+  return rows.filter((row) => ids.includes(row.notificationId));
+}
+
+async function delivered(ids: string[]) {
+  await eventually(async () => (await sentMessages(ids)).length >= ids.length);
+  // Give a second send, if there were one, the time to show up.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return sentMessages(ids);
+}
+
+/** The notification requests the outbox holds for a cause: they are events, written through the outbox. */
+async function requestsFor(causeEventId: string): Promise<string[]> {
+  const result = await db.$client.query<{ event_type: string }>(
+    "SELECT event_type FROM outbox WHERE topic = 'notification-events' AND payload->'data'->>'relatedEventId' = $1",
+    [causeEventId],
+  );
+  return result.rows.map((row) => row.event_type).sort();
+}
+
+describe("notifications", () => {
+  it("welcome a new patient with exactly one e-mail", async () => {
+    const patientId = randomUUID();
+    const [created] = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [patientCreated(patientId)]),
+    );
+    const welcome = notificationId(created?.eventId ?? "", "welcome-email");
+
+    const [message, ...more] = await delivered([welcome]);
+    expect(more).toEqual([]);
+    const data = created?.envelope.data as { email: string; firstName: string };
+    expect(message).toMatchObject({
+      channel: "email",
+      recipient: data.email,
+      subject: "Welcome to the Healthcare Platform",
+    });
+    expect(message?.body).toContain(`Dear ${data.firstName}`);
+    const [delivery] = await db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.notificationId, welcome));
+    expect(delivery).toMatchObject({ status: "sent", attempts: 1, transport: "recording" });
+    expect(await requestsFor(created?.eventId ?? "")).toEqual(["notification.email.requested"]);
+  });
+
+  it("confirm a booked appointment and remind of it, each with one e-mail and one text message", async () => {
+    const patientId = randomUUID();
+    const [created] = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [patientCreated(patientId)]),
+    );
+    // Appointment events have their own topic: the patient must be in the directory before they are handled
+    // (the notification consumer would otherwise retry until they are).
+    await eventually(async () => {
+      const rows = await db
+        .select()
+        .from(consumerInbox)
+        .where(
+          and(eq(consumerInbox.consumer, directory.name), eq(consumerInbox.eventId, created?.eventId ?? "")),
+        );
+      return rows.length === 1;
+    });
+    const appointmentId = randomUUID();
+    const booked = exampleEvent("appointment.booked");
+    booked.data = { ...booked.data, appointmentId, patientId };
+    const reminder = exampleEvent("appointment.reminder");
+    reminder.data = { ...reminder.data, appointmentId, patientId };
+    const [bookedEvent, reminderEvent] = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [booked, reminder]),
+    );
+
+    const ids = [
+      notificationId(bookedEvent?.eventId ?? "", "confirmation-email"),
+      notificationId(bookedEvent?.eventId ?? "", "confirmation-sms"),
+      notificationId(reminderEvent?.eventId ?? "", "reminder-email"),
+      notificationId(reminderEvent?.eventId ?? "", "reminder-sms"),
+    ];
+    const messages = await delivered(ids);
+    expect(messages.map((message) => [message.notificationId, message.channel]).sort()).toEqual(
+      [
+        [ids[0], "email"],
+        [ids[1], "sms"],
+        [ids[2], "email"],
+        [ids[3], "sms"],
+      ].sort(),
+    );
+    const sms = messages.find((message) => message.notificationId === ids[3]);
+    expect(sms?.body).toBe("Reminder: your appointment is on 2024-02-01 14:00 UTC, in 24 hours.");
+    // Nothing clinical leaves in a message.
+    for (const message of messages) expect(message.body).not.toContain("asthma");
+    expect(await requestsFor(bookedEvent?.eventId ?? "")).toEqual([
+      "notification.email.requested",
+      "notification.sms.requested",
+    ]);
+  });
+
+  it("send one message for a request delivered twice, and for two requests with the same notification id", async () => {
+    const id = randomUUID();
+    const request = eventRecord("notification.email.requested", { notificationId: id });
+    const sameNotification = eventRecord("notification.email.requested", { notificationId: id });
+    await publish(kafkaBrokers(), [request, request, sameNotification]);
+
+    const messages = await delivered([id]);
+    expect(messages).toHaveLength(1);
+  });
+});

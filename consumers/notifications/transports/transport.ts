@@ -1,0 +1,27 @@
+// How a notification leaves the platform. A transport either sends the message, or fails saying whether it
+// is sure the message did not go out: only then may it be tried again without risking a second message.
+
+export type OutgoingMessage =
+  | { channel: "email"; notificationId: string; to: string; subject: string; text: string }
+  | { channel: "sms"; notificationId: string; to: string; body: string };
+
+export interface NotificationTransport {
+  /** Recorded with each delivery, e.g. `smtp` or `recording`. */
+  readonly name: string;
+  /** Resolves with the transport's id for the message; rejects with NotSentError when nothing went out. */
+  send(message: OutgoingMessage): Promise<{ transportMessageId: string | null }>;
+  close?(): Promise<void>;
+}
+
+/** The transport knows the message was not handed over (refused, or no connection): safe to retry. */
+export class NotSentError extends Error {
+  override name = "NotSentError";
+  constructor(
+    message: string,
+    /** A code without personal data for the delivery ledger, e.g. `smtp-550` or `ECONNECTION`. */
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

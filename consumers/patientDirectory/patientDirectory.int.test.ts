@@ -1,0 +1,114 @@
+// The patient directory read model, fed from patient-events: what a provider sees of a patient follows the
+// patient's changes, consent and deletion.
+import { randomUUID } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consumerInbox, patientDirectory } from "../../db/schema.ts";
+import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { type StartedConsumer, startTestConsumer } from "../testing/inProcess.ts";
+import { eventRecord, patientCreatedRecord, publish } from "../testing/records.ts";
+import { patientDirectoryConsumer } from "./patientDirectoryConsumer.ts";
+import { providerDirectoryEntry } from "./providerDirectory.ts";
+
+const db = testDatabase();
+let directory: StartedConsumer;
+beforeAll(async () => {
+  directory = await startTestConsumer(patientDirectoryConsumer, { db, kafkaBrokers: kafkaBrokers() });
+});
+afterAll(async () => {
+  await directory.stop();
+  await db.$client.end();
+});
+
+const consent = (patientId: string, granted: boolean) =>
+  eventRecord("patient.consent.changed", {
+    patientId,
+    consentType: "dataSharing",
+    granted,
+    changedAt: new Date().toISOString(),
+  });
+
+/** Waits until the directory consumer has processed the record (the inbox says so). */
+async function processed(record: { eventId: string }) {
+  await eventually(async () => {
+    const rows = await db
+      .select()
+      .from(consumerInbox)
+      .where(and(eq(consumerInbox.consumer, directory.name), eq(consumerInbox.eventId, record.eventId)));
+    return rows.length === 1;
+  });
+}
+
+describe("the patient directory", () => {
+  it("shows a new patient's name, and their contact details only once they consent to data sharing", async () => {
+    const patientId = randomUUID();
+    const created = patientCreatedRecord(patientId);
+    await publish(kafkaBrokers(), [created]);
+    await processed(created);
+    const data = JSON.parse(created.message.value).data;
+    expect(await providerDirectoryEntry(db, patientId)).toEqual({
+      patientId,
+      firstName: data.firstName,
+      lastName: data.lastName,
+      contact: null,
+      consent: { dataSharing: false, marketing: false, research: false },
+    });
+
+    const granted = consent(patientId, true);
+    await publish(kafkaBrokers(), [granted]);
+    await processed(granted);
+    expect((await providerDirectoryEntry(db, patientId))?.contact).toEqual({
+      email: data.email,
+      phone: data.phone,
+    });
+  });
+
+  it("follows changed contact details, and hides them again when consent is withdrawn", async () => {
+    const patientId = randomUUID();
+    const updated = eventRecord("patient.updated", {
+      patientId,
+      changedFields: ["email", "allergies"],
+      changes: { email: "ada.new@example.org", allergies: [] },
+    });
+    const withdrawn = consent(patientId, false);
+    await publish(kafkaBrokers(), [patientCreatedRecord(patientId), consent(patientId, true), updated]);
+    await processed(updated);
+    expect((await providerDirectoryEntry(db, patientId))?.contact?.email).toBe("ada.new@example.org");
+
+    await publish(kafkaBrokers(), [withdrawn]);
+    await processed(withdrawn);
+    const entry = await providerDirectoryEntry(db, patientId);
+    expect(entry?.contact).toBeNull();
+    expect(entry?.consent.dataSharing).toBe(false);
+  });
+
+  it("forgets a deleted patient's personal data, and no later event brings it back", async () => {
+    const patientId = randomUUID();
+    const deleted = eventRecord("patient.deleted", { patientId, deletedAt: new Date().toISOString() });
+    const late = eventRecord("patient.updated", {
+      patientId,
+      changedFields: ["phone"],
+      changes: { phone: "+14155550100" },
+    });
+    // A re-driven creation arriving after the deletion, as a dead letter re-driven late would.
+    const resurrection = patientCreatedRecord(patientId);
+    await publish(kafkaBrokers(), [patientCreatedRecord(patientId), consent(patientId, true), deleted]);
+    await processed(deleted);
+    const regranted = consent(patientId, true);
+    await publish(kafkaBrokers(), [late, resurrection, regranted]);
+    await processed(regranted);
+
+    expect(await providerDirectoryEntry(db, patientId)).toBeNull();
+    const [row] = await db.select().from(patientDirectory).where(eq(patientDirectory.patientId, patientId));
+    expect(row).toMatchObject({
+      firstName: null,
+      lastName: null,
+      email: null,
+      phone: null,
+      consentDataSharing: false,
+      consentMarketing: false,
+      consentResearch: false,
+    });
+    expect(row?.deletedAt).not.toBeNull();
+  });
+});

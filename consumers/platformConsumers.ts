@@ -1,0 +1,62 @@
+// The platform's own consumers, built from configuration and run together: `consumers/main.ts` runs them
+// as a process of their own, and `npm start` can run them beside the API with startPlatformConsumers().
+import type { Registry } from "prom-client";
+import type { Database } from "../db/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { ConsumersConfig } from "./config.ts";
+import { notificationDeliveryConsumer } from "./notifications/notificationDelivery.ts";
+import { notificationRequestsConsumer } from "./notifications/notificationRequests.ts";
+import { recordingTransport } from "./notifications/transports/recordingTransport.ts";
+import { smtpTransport } from "./notifications/transports/smtpTransport.ts";
+import type { NotificationTransport } from "./notifications/transports/transport.ts";
+import { patientDirectoryConsumer } from "./patientDirectory/patientDirectoryConsumer.ts";
+import type { ConsumerDefinition } from "./runtime/consumerDefinition.ts";
+import { EventConsumer } from "./runtime/eventConsumer.ts";
+
+export interface PlatformConsumers {
+  consumers: readonly EventConsumer[];
+  stop(): Promise<void>;
+}
+
+export async function startPlatformConsumers(options: {
+  config: ConsumersConfig;
+  db: Database;
+  kafkaBrokers: string[];
+  log: Logger;
+  registry: Registry;
+}): Promise<PlatformConsumers> {
+  const { config, db, log } = options;
+  const recording = recordingTransport(db);
+  const email: NotificationTransport = config.SMTP_URL
+    ? smtpTransport({ url: config.SMTP_URL, sender: config.NOTIFICATION_SENDER })
+    : recording;
+  // No SMS provider is wired yet: text messages are recorded, in every environment.
+  const transports = { email, sms: recording };
+  // Not `email`/`sms` as field names: the logger redacts those (they usually hold addresses).
+  log.info({ emailTransport: email.name, smsTransport: transports.sms.name }, "notification transports");
+
+  const definitions: Record<string, ConsumerDefinition> = {
+    "patient-directory": patientDirectoryConsumer,
+    "notification-requests": notificationRequestsConsumer,
+    "notification-delivery": notificationDeliveryConsumer({ transports, log }),
+  };
+  const consumers = config.CONSUMERS.map(
+    (name) =>
+      new EventConsumer({
+        definition: definitions[name] as ConsumerDefinition,
+        db,
+        kafkaBrokers: options.kafkaBrokers,
+        log,
+        registry: options.registry,
+        concurrency: config.CONSUMER_CONCURRENCY,
+      }),
+  );
+  await Promise.all(consumers.map((consumer) => consumer.start()));
+  return {
+    consumers,
+    async stop() {
+      await Promise.all(consumers.map((consumer) => consumer.stop()));
+      await email.close?.();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+// What a team writes to consume events: a name (its consumer group and inbox), its topics, and one handler
+// per event type it cares about. Records of other types on those topics are acknowledged and skipped.
+import type { Database, WriteTransaction } from "../../db/client.ts";
+import type { EventType, TopicName, TypedEnvelope } from "../../events/index.ts";
+import type { RecordOrigin } from "./deadLetters.ts";
+
+/** Where the event was read, and the record's headers (traceparent, correlationId, ...). */
+export interface ConsumedRecord extends RecordOrigin {
+  headers: Readonly<Record<string, string>>;
+}
+
+export interface TransactionalContext {
+  /** The transaction that also records the event in the inbox: the handler's changes commit with it or not at all. */
+  tx: WriteTransaction;
+  record: ConsumedRecord;
+}
+
+export interface ExternalEffectContext {
+  db: Database;
+  record: ConsumedRecord;
+}
+
+type Handlers<Context> = {
+  [T in EventType]?: (event: TypedEnvelope<T>, context: Context) => Promise<void>;
+};
+
+interface ConsumerBase {
+  /** The consumer group id and the inbox's name for this consumer; changing it starts over. */
+  readonly name: string;
+  readonly topics: readonly TopicName[];
+}
+
+/**
+ * Handlers whose whole effect is in Postgres (a read model, events appended through the outbox). Each runs
+ * in a short REPEATABLE READ transaction with the inbox row: exactly one effect per event, whatever is
+ * redelivered. Keep the transaction short: an open write transaction holds back the outbox relay.
+ */
+export interface TransactionalConsumer extends ConsumerBase {
+  readonly kind: "transactional";
+  readonly handlers: Handlers<TransactionalContext>;
+}
+
+/**
+ * Handlers with an effect outside Postgres (sending a message), which cannot commit with the inbox row. The
+ * handler makes its effect idempotent itself (e.g. a ledger row claimed before the send); the runtime skips
+ * events already in the inbox and records the event there once the handler has returned.
+ */
+export interface ExternalEffectConsumer extends ConsumerBase {
+  readonly kind: "external-effect";
+  readonly handlers: Handlers<ExternalEffectContext>;
+}
+
+export type ConsumerDefinition = TransactionalConsumer | ExternalEffectConsumer;

@@ -1,0 +1,62 @@
+// When a failing record is given up on: after a bounded number of attempts, unless the failure is an outage
+// of the platform itself. A record is dead-lettered for what is wrong with it, never for Postgres being down.
+import type { BackoffPolicy } from "./backoffPolicy.ts";
+
+export type FailureDecision =
+  /** Try the record again after the delay: the attempt counts towards the limit. */
+  | { action: "retry"; delayMs: number }
+  /** Try again after the delay without counting the attempt: the platform, not the record, failed. */
+  | { action: "wait-for-platform"; delayMs: number }
+  | { action: "dead-letter"; reason: "attempts-exhausted" };
+
+export interface DeadLetterPolicy {
+  /**
+   * What to do after `attempt` (1, 2, ...) counted attempts at one record have failed, the last with
+   * `error`; `failures` counts every consecutive failure, outages included, and paces the backoff.
+   */
+  afterFailure(error: unknown, attempt: number, failures?: number): FailureDecision;
+}
+
+export interface DeadLetterPolicyOptions {
+  /** Attempts per record, the first one included, before it goes to the dead-letter topic. */
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+}
+
+export function deadLetterAfterAttempts(options: DeadLetterPolicyOptions): DeadLetterPolicy {
+  if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
+    throw new Error(`maxAttempts must be a whole number of at least 1, got ${options.maxAttempts}`);
+  }
+  return {
+    afterFailure(error, attempt, failures = attempt) {
+      // Every record would fail the same way during an outage, and would all be parked for nothing: wait it
+      // out instead, keeping the place in the partition.
+      if (isPlatformOutage(error)) {
+        return { action: "wait-for-platform", delayMs: options.backoff.delayMs(failures) };
+      }
+      if (attempt >= options.maxAttempts) return { action: "dead-letter", reason: "attempts-exhausted" };
+      return { action: "retry", delayMs: options.backoff.delayMs(attempt) };
+    },
+  };
+}
+
+/** Postgres SQLSTATE classes and codes that say the database is unreachable or overloaded, not the query wrong. */
+const OUTAGE_SQLSTATE_CLASSES = ["08", "53", "57"]; // connection exception, insufficient resources, operator intervention
+const OUTAGE_SQLSTATES = new Set(["40001", "40P01"]); // contention that outlasted writeTransaction's own retries
+const OUTAGE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH"]);
+/** node-postgres reports a lost or impossible connection with these messages and no code. */
+const OUTAGE_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i];
+
+/** True when the error, or any error in its `cause` chain, is Postgres or the network being unavailable. */
+export function isPlatformOutage(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Object && depth < 10; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof code === "string") {
+      if (OUTAGE_SQLSTATES.has(code) || OUTAGE_SOCKET_CODES.has(code)) return true;
+      if (/^[0-9A-Z]{5}$/.test(code) && OUTAGE_SQLSTATE_CLASSES.includes(code.slice(0, 2))) return true;
+    }
+    if (typeof message === "string" && OUTAGE_MESSAGES.some((pattern) => pattern.test(message))) return true;
+    current = cause;
+  }
+  return false;
+}

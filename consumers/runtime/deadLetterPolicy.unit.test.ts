@@ -1,0 +1,41 @@
+// The dead-letter policy as a specification: bounded attempts for a failing handler, patience for an outage.
+import { describe, expect, it } from "vitest";
+import { deadLetterAfterAttempts, isPlatformOutage } from "./deadLetterPolicy.ts";
+
+const backoff = { delayMs: (attempt: number) => attempt * 100 };
+const policy = deadLetterAfterAttempts({ maxAttempts: 3, backoff });
+
+describe("the dead-letter policy", () => {
+  it("retries a failing handler with the backoff's delay, then gives up after the last attempt", () => {
+    const error = new Error("template not found");
+    expect(policy.afterFailure(error, 1)).toEqual({ action: "retry", delayMs: 100 });
+    expect(policy.afterFailure(error, 2)).toEqual({ action: "retry", delayMs: 200 });
+    expect(policy.afterFailure(error, 3)).toEqual({ action: "dead-letter", reason: "attempts-exhausted" });
+  });
+
+  it("never dead-letters a record because Postgres is unreachable, however long it lasts", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5433"), { code: "ECONNREFUSED" });
+    expect(policy.afterFailure(refused, 3, 50)).toEqual({ action: "wait-for-platform", delayMs: 5_000 });
+  });
+
+  it("takes a lost connection, a shutting-down server or exhausted contention retries for an outage", () => {
+    const withCode = (code: string) => Object.assign(new Error("query failed"), { code });
+    expect(isPlatformOutage(withCode("57P01"))).toBe(true); // admin_shutdown
+    expect(isPlatformOutage(withCode("08006"))).toBe(true); // connection_failure
+    expect(isPlatformOutage(withCode("53300"))).toBe(true); // too_many_connections
+    expect(isPlatformOutage(withCode("40001"))).toBe(true); // serialization_failure
+    expect(isPlatformOutage(new Error("Connection terminated unexpectedly"))).toBe(true);
+    // drizzle wraps the driver's error: the cause decides.
+    expect(isPlatformOutage(new Error("Failed query", { cause: withCode("57P01") }))).toBe(true);
+  });
+
+  it("takes a bad query or a bug for the record's own failure", () => {
+    expect(isPlatformOutage(Object.assign(new Error("violates foreign key"), { code: "23503" }))).toBe(false);
+    expect(isPlatformOutage(new TypeError("Cannot read properties of undefined"))).toBe(false);
+    expect(isPlatformOutage("a string")).toBe(false);
+  });
+
+  it("refuses a policy with no attempt at all", () => {
+    expect(() => deadLetterAfterAttempts({ maxAttempts: 0, backoff })).toThrow(/at least 1/);
+  });
+});

@@ -1,0 +1,126 @@
+// The dead-letter record: the original record's key, value and headers unchanged (so a re-drive sends the
+// same bytes, with the same eventId), plus `dlq.*` headers saying who gave up on it, why, and where it was.
+import type { IHeaders, KafkaMessage, Message } from "../../kafka/client.ts";
+
+export const DEAD_LETTER_HEADERS = {
+  consumer: "dlq.consumer",
+  /** `poison` (no attempt could process it) or `attempts-exhausted`. */
+  reason: "dlq.reason",
+  /** For poison, the problem (`not-json`, `invalid-data`, ...); otherwise the error's class, e.g. `TypeError`. */
+  error: "dlq.error",
+  errorMessage: "dlq.error.message",
+  attempts: "dlq.attempts",
+  originalTopic: "dlq.original.topic",
+  originalPartition: "dlq.original.partition",
+  originalOffset: "dlq.original.offset",
+  deadLetteredAt: "dlq.dead-lettered.at",
+  /** Set on a record re-driven to its topic: the dead letter it came from, `topic/partition/offset`. */
+  redrivenFrom: "dlq.redriven.from",
+} as const;
+
+/** Headers are for people reading a listing: a handler's message can be long, so it is cut. */
+const ERROR_MESSAGE_MAX_LENGTH = 1_000;
+
+export interface DeadLetterCause {
+  consumer: string;
+  reason: "poison" | "attempts-exhausted";
+  error: string;
+  errorMessage: string;
+  attempts: number;
+}
+
+export interface RecordOrigin {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export function deadLetterMessage(
+  record: Pick<KafkaMessage, "key" | "value" | "headers">,
+  origin: RecordOrigin,
+  cause: DeadLetterCause,
+  now: Date = new Date(),
+): Message {
+  return {
+    key: record.key,
+    value: record.value,
+    // The same partition number rather than the key's hash: a record that was sent to a chosen partition
+    // stays findable where an operator would look, and one partition's dead letters stay in their order.
+    partition: origin.partition,
+    headers: {
+      ...withoutDeadLetterHeaders(record.headers ?? {}),
+      [DEAD_LETTER_HEADERS.consumer]: cause.consumer,
+      [DEAD_LETTER_HEADERS.reason]: cause.reason,
+      [DEAD_LETTER_HEADERS.error]: cause.error,
+      [DEAD_LETTER_HEADERS.errorMessage]: cause.errorMessage.slice(0, ERROR_MESSAGE_MAX_LENGTH),
+      [DEAD_LETTER_HEADERS.attempts]: String(cause.attempts),
+      [DEAD_LETTER_HEADERS.originalTopic]: origin.topic,
+      [DEAD_LETTER_HEADERS.originalPartition]: String(origin.partition),
+      [DEAD_LETTER_HEADERS.originalOffset]: origin.offset,
+      [DEAD_LETTER_HEADERS.deadLetteredAt]: now.toISOString(),
+    },
+  };
+}
+
+/** A dead letter as the `dlq` command shows it: where it is, where it came from, and why. No payload. */
+export interface DeadLetter {
+  dlqTopic: string;
+  partition: number;
+  offset: string;
+  eventId: string | null;
+  eventType: string | null;
+  consumer: string;
+  reason: string;
+  error: string;
+  errorMessage: string;
+  attempts: number;
+  original: RecordOrigin;
+  deadLetteredAt: string;
+  redrivenFrom: string | null;
+}
+
+export function readDeadLetter(dlqTopic: string, partition: number, message: KafkaMessage): DeadLetter {
+  const headers = message.headers ?? {};
+  const header = (name: string) => headerText(headers[name]);
+  return {
+    dlqTopic,
+    partition,
+    offset: message.offset,
+    eventId: header("eventId"),
+    eventType: header("eventType"),
+    consumer: header(DEAD_LETTER_HEADERS.consumer) ?? "",
+    reason: header(DEAD_LETTER_HEADERS.reason) ?? "",
+    error: header(DEAD_LETTER_HEADERS.error) ?? "",
+    errorMessage: header(DEAD_LETTER_HEADERS.errorMessage) ?? "",
+    attempts: Number(header(DEAD_LETTER_HEADERS.attempts) ?? 0),
+    original: {
+      topic: header(DEAD_LETTER_HEADERS.originalTopic) ?? "",
+      partition: Number(header(DEAD_LETTER_HEADERS.originalPartition) ?? -1),
+      offset: header(DEAD_LETTER_HEADERS.originalOffset) ?? "",
+    },
+    deadLetteredAt: header(DEAD_LETTER_HEADERS.deadLetteredAt) ?? "",
+    redrivenFrom: header(DEAD_LETTER_HEADERS.redrivenFrom),
+  };
+}
+
+/** The record to send back to its topic: the original key, value and headers, and where it was parked. */
+export function redriveMessage(letter: DeadLetter, message: KafkaMessage): Message {
+  return {
+    key: message.key,
+    value: message.value,
+    headers: {
+      ...withoutDeadLetterHeaders(message.headers ?? {}),
+      [DEAD_LETTER_HEADERS.redrivenFrom]: `${letter.dlqTopic}/${letter.partition}/${letter.offset}`,
+    },
+  };
+}
+
+/** A header's text; `null` when absent or sent without a value (Kafka allows a header with a null value). */
+export function headerText(value: IHeaders[string] | null): string | null {
+  const first: unknown = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === null ? null : String(first);
+}
+
+function withoutDeadLetterHeaders(headers: IHeaders): IHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith("dlq.")));
+}

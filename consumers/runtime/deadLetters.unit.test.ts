@@ -1,0 +1,80 @@
+// The dead-letter record format: original bytes untouched, the reason in headers, and a clean re-drive.
+import { describe, expect, it } from "vitest";
+import type { KafkaMessage } from "../../kafka/client.ts";
+import { deadLetterMessage, headerText, readDeadLetter, redriveMessage } from "./deadLetters.ts";
+
+const original = {
+  key: Buffer.from("patient-1"),
+  value: Buffer.from('{"eventId":"..."}'),
+  headers: { eventId: Buffer.from("e-1"), eventType: Buffer.from("patient.created") },
+};
+const origin = { topic: "patient-events", partition: 4, offset: "1234" };
+const cause = {
+  consumer: "patient-directory",
+  reason: "attempts-exhausted" as const,
+  error: "TypeError",
+  errorMessage: "x".repeat(5_000),
+  attempts: 5,
+};
+
+/** What a consumer reads back from the dead-letter topic. */
+function asRead(message: ReturnType<typeof deadLetterMessage>, offset: string): KafkaMessage {
+  const read: KafkaMessage = {
+    key: message.key as Buffer,
+    value: message.value as Buffer,
+    headers: Object.fromEntries(
+      Object.entries(message.headers ?? {}).map(([name, value]) => [name, Buffer.from(String(value))]),
+    ),
+    offset,
+    timestamp: "0",
+    attributes: 0,
+  };
+  return read;
+}
+
+describe("a dead letter", () => {
+  it("keeps the original key, value and headers, and names the consumer, error, attempts and origin", () => {
+    const message = deadLetterMessage(original, origin, cause, new Date("2024-01-15T10:30:00Z"));
+    expect(message.key).toBe(original.key);
+    expect(message.value).toBe(original.value);
+    expect(message.partition).toBe(4);
+    const letter = readDeadLetter("patient-events.dlq", 4, asRead(message, "7"));
+    expect(letter).toEqual({
+      dlqTopic: "patient-events.dlq",
+      partition: 4,
+      offset: "7",
+      eventId: "e-1",
+      eventType: "patient.created",
+      consumer: "patient-directory",
+      reason: "attempts-exhausted",
+      error: "TypeError",
+      errorMessage: "x".repeat(1_000),
+      attempts: 5,
+      original: origin,
+      deadLetteredAt: "2024-01-15T10:30:00.000Z",
+      redrivenFrom: null,
+    });
+  });
+
+  it("goes back to its topic with its own headers only, marked with the dead letter it came from", () => {
+    const read = asRead(deadLetterMessage(original, origin, cause), "7");
+    const redriven = redriveMessage(readDeadLetter("patient-events.dlq", 4, read), read);
+    expect(redriven.value).toBe(read.value);
+    expect(Object.keys(redriven.headers ?? {}).sort()).toEqual(["dlq.redriven.from", "eventId", "eventType"]);
+    expect(String(redriven.headers?.["dlq.redriven.from"])).toBe("patient-events.dlq/4/7");
+  });
+
+  it("parked a second time, it carries the new reason, not the old one", () => {
+    const first = asRead(deadLetterMessage(original, origin, cause), "7");
+    const again = deadLetterMessage(first, { ...origin, offset: "2000" }, { ...cause, reason: "poison" });
+    const letter = readDeadLetter("patient-events.dlq", 4, asRead(again, "8"));
+    expect(letter.reason).toBe("poison");
+    expect(letter.original.offset).toBe("2000");
+  });
+
+  it("reads a header sent without a value as absent", () => {
+    expect(headerText(null)).toBeNull();
+    expect(headerText(undefined)).toBeNull();
+    expect(headerText([Buffer.from("a"), Buffer.from("b")])).toBe("a");
+  });
+});

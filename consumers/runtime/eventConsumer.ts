@@ -1,0 +1,338 @@
+// The consumer runtime: runs one consumer definition as a Kafka consumer group member. Each record is decoded
+// against the catalog, handled with the inbox (one effect per event), and only then acknowledged; a failing
+// record is retried later without holding up other partitions, and finally parked in `<topic>.dlq`.
+//
+// Why kafkajs's eachBatch with manual offsets, and pause rather than sleep: kafkajs fetches all partitions of
+// a broker in one request and fetches again only when every batch of the last response is handled, so a
+// handler sleeping between retries would stall every partition. A failing partition is paused instead and
+// its batch returned at once; as its offset was not resolved, the next fetch after resuming starts at the
+// failed record again: it keeps its place, and the other partitions carry on meanwhile. Attempt counts live
+// in memory: after a rebalance or a restart the partition's new owner counts afresh.
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { Registry } from "prom-client";
+import { type Database, writeTransaction } from "../../db/client.ts";
+import type { TypedEnvelope } from "../../events/index.ts";
+import {
+  type Admin,
+  type Consumer,
+  createConsumer,
+  createIdempotentProducer,
+  createKafka,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type Producer,
+} from "../../kafka/client.ts";
+import type { Logger } from "../../observability/logger.ts";
+import { exponentialBackoff } from "./backoffPolicy.ts";
+import type { ConsumedRecord, ConsumerDefinition } from "./consumerDefinition.ts";
+import { partitionLag } from "./consumerLag.ts";
+import { type DeadLetterPolicy, deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
+import { type DeadLetterCause, deadLetterMessage, headerText, type RecordOrigin } from "./deadLetters.ts";
+import { decodeRecord } from "./decodeRecord.ts";
+import { isInInbox, recordInInbox } from "./inbox.ts";
+import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
+
+export interface EventConsumerOptions {
+  definition: ConsumerDefinition;
+  db: Database;
+  kafkaBrokers: string[];
+  log: Logger;
+  registry: Registry;
+  /** Overrides the definition's name (group id and inbox name): tests run isolated copies of a consumer. */
+  name?: string;
+  /** Partitions handled at the same time, each in order; the platform guide's default is 3. */
+  concurrency?: number;
+  deadLetterPolicy?: DeadLetterPolicy;
+  /** How long the group waits for a silent (killed) member before giving its partitions to the others. */
+  sessionTimeoutMs?: number;
+  /** Longest fetch wait, which is also how late a paused partition is fetched again after its backoff. */
+  fetchWaitMs?: number;
+  /** How long stop() lets the record in flight finish before abandoning it (it is then redelivered). */
+  shutdownGraceMs?: number;
+  /**
+   * Called when a record is done with (its effect committed, or it was parked or skipped) and before its
+   * offset is committed: the worst moment for a crash, where tests kill consumers on purpose.
+   */
+  afterEffectCommitted?: (origin: RecordOrigin) => void | Promise<void>;
+}
+
+/** Five attempts, the last 4 to 8 s after the first, then the dead-letter topic. */
+export const defaultDeadLetterPolicy = deadLetterAfterAttempts({
+  maxAttempts: 5,
+  backoff: exponentialBackoff({ initialMs: 500, maxMs: 30_000 }),
+});
+
+type RecordOutcome = { done: true } | { done: false; retryInMs: number };
+
+interface RetryState {
+  /** The record being retried; another offset on the partition starts counting afresh. */
+  offset: string;
+  attempts: number;
+  failures: number;
+}
+
+export class EventConsumer {
+  readonly name: string;
+  private readonly definition: ConsumerDefinition;
+  private readonly db: Database;
+  private readonly log: Logger;
+  private readonly metrics: ConsumerMetrics;
+  private readonly policy: DeadLetterPolicy;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly retries = new Map<string, RetryState>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  private assignment = new Map<string, readonly number[]>();
+  private joined: Promise<void>;
+  private stopping = false;
+  private readonly lagSource = () => partitionLag(this.admin, this.name, this.name, this.assignment);
+
+  constructor(private readonly options: EventConsumerOptions) {
+    this.definition = options.definition;
+    this.name = options.name ?? options.definition.name;
+    this.db = options.db;
+    this.log = options.log.child({ component: "consumer", consumer: this.name });
+    this.metrics = consumerMetrics(options.registry);
+    this.policy = options.deadLetterPolicy ?? defaultDeadLetterPolicy;
+    const kafka = createKafka({
+      brokers: options.kafkaBrokers,
+      clientId: `consumer-${this.name}-${randomUUID().slice(0, 8)}`,
+    });
+    this.consumer = createConsumer(kafka, {
+      groupId: this.name,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      maxWaitTimeMs: options.fetchWaitMs,
+    });
+    this.producer = createIdempotentProducer(kafka);
+    this.admin = kafka.admin();
+    this.joined = new Promise((resolve) => {
+      this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+        this.assignment = new Map(Object.entries(payload.memberAssignment));
+        this.log.info({ assignment: payload.memberAssignment }, "joined the consumer group");
+        resolve();
+      });
+    });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.log.error({ err: payload.error, restart: payload.restart }, "the Kafka consumer crashed");
+    });
+  }
+
+  /** Resolves once this member has joined its group and been given its partitions. */
+  get ready(): Promise<void> {
+    return this.joined;
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.producer.connect(), this.admin.connect(), this.consumer.connect()]);
+    // A new group starts from the oldest retained record: a read model needs the whole history it can get.
+    await this.consumer.subscribe({ topics: [...this.definition.topics], fromBeginning: true });
+    this.metrics.lagSources.add(this.lagSource);
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.concurrency ?? 3,
+      eachBatch: (payload) => this.consumeBatch(payload),
+    });
+    this.log.info({ topics: this.definition.topics }, "consuming");
+  }
+
+  /**
+   * Lets the record in flight finish (its effect and its offset commit) and leaves the group, so its
+   * partitions move to the other members at once. A record still running after the grace period is
+   * abandoned: its transaction commits or not as a whole, and it is redelivered to whoever takes over.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
+    this.metrics.lagSources.delete(this.lagSource);
+    const graceMs = this.options.shutdownGraceMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const abandoned = new Promise<"abandoned">((resolve) => {
+      timer = setTimeout(() => resolve("abandoned"), graceMs);
+    });
+    const outcome = await Promise.race([this.consumer.disconnect().then(() => "left" as const), abandoned]);
+    clearTimeout(timer);
+    if (outcome === "abandoned")
+      this.log.warn({ graceMs }, "abandoned the record in flight; it will be redelivered");
+    await Promise.all([this.producer.disconnect(), this.admin.disconnect()]).catch(() => {});
+  }
+
+  private async consumeBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause } = payload;
+    const { topic, partition } = batch;
+    for (const message of batch.messages) {
+      if (this.stopping || !isRunning() || isStale()) return;
+      const origin = { topic, partition, offset: message.offset };
+      const outcome = await this.consumeRecord(origin, message).catch((error: unknown) => {
+        // Not the handler (its failures are dealt with inside): a fault around it. Keep the place, try later.
+        this.log.error({ ...origin, error: errorSummary(error) }, "could not process the record; will retry");
+        return { done: false, retryInMs: 1_000 } as const;
+      });
+      if (!outcome.done) {
+        this.retryLater(pause(), outcome.retryInMs);
+        return;
+      }
+      await this.options.afterEffectCommitted?.(origin);
+      resolveOffset(message.offset);
+      // The committed offset is the next record to read.
+      const next = (BigInt(message.offset) + 1n).toString();
+      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+      // Throws when the group is rebalancing, which ends the batch here: the partition may be someone else's.
+      await heartbeat();
+    }
+  }
+
+  private retryLater(resume: () => void, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      if (!this.stopping) resume();
+    }, delayMs);
+    this.resumeTimers.add(timer);
+  }
+
+  private async consumeRecord(origin: RecordOrigin, message: KafkaMessage): Promise<RecordOutcome> {
+    const decoded = decodeRecord(origin.topic, message.value);
+    if (decoded.kind === "poison") {
+      return this.deadLetter(message, origin, {
+        consumer: this.name,
+        reason: "poison",
+        error: decoded.problem,
+        errorMessage: decoded.message,
+        attempts: 0,
+      });
+    }
+    const { envelope } = decoded;
+    const handler = this.definition.handlers[envelope.eventType];
+    if (handler === undefined) return { done: true };
+
+    const retryKey = `${origin.topic}/${origin.partition}`;
+    const previous = this.retries.get(retryKey);
+    const retrying = previous?.offset === origin.offset ? previous : undefined;
+    const attempt = (retrying?.attempts ?? 0) + 1;
+    const failures = (retrying?.failures ?? 0) + 1;
+    const labels = { consumer: this.name, event_type: envelope.eventType };
+    const record: ConsumedRecord = { ...origin, headers: textHeaders(message.headers) };
+    const started = performance.now();
+    try {
+      const effect = await this.handle(handler, envelope, record);
+      this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
+      (effect === "processed" ? this.metrics.processed : this.metrics.duplicates).inc(labels);
+      if (effect === "duplicate") {
+        this.log.info(
+          { eventId: envelope.eventId, ...origin },
+          "already processed; acknowledged without effect",
+        );
+      } else {
+        this.log.debug({ eventId: envelope.eventId, ...origin, attempt }, "processed");
+      }
+      this.retries.delete(retryKey);
+      return { done: true };
+    } catch (error) {
+      this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
+      this.metrics.failures.inc(labels);
+      const decision = this.policy.afterFailure(error, attempt, failures);
+      const context = { eventId: envelope.eventId, eventType: envelope.eventType, ...origin, attempt };
+      if (decision.action === "dead-letter") {
+        this.log.warn({ ...context, error: errorSummary(error) }, "handler failed its last attempt");
+        this.retries.delete(retryKey);
+        return this.deadLetter(message, origin, {
+          consumer: this.name,
+          reason: decision.reason,
+          error: errorSummary(error).name,
+          errorMessage: error instanceof Error ? error.message : String(error),
+          attempts: attempt,
+        });
+      }
+      const cause = decision.action === "retry" ? "handler" : "platform";
+      this.metrics.retries.inc({ ...labels, cause });
+      this.log.warn(
+        { ...context, error: errorSummary(error), cause, retryInMs: decision.delayMs },
+        "handler failed; will retry",
+      );
+      this.retries.set(retryKey, {
+        offset: origin.offset,
+        attempts: decision.action === "retry" ? attempt : attempt - 1,
+        failures,
+      });
+      return { done: false, retryInMs: decision.delayMs };
+    }
+  }
+
+  /** Runs the handler with the inbox; "duplicate" when the event had been processed before. */
+  private async handle(
+    handler: NonNullable<ConsumerDefinition["handlers"][keyof ConsumerDefinition["handlers"]]>,
+    envelope: TypedEnvelope,
+    record: ConsumedRecord,
+  ): Promise<"processed" | "duplicate"> {
+    // The definition's handler for envelope.eventType takes exactly this envelope; TypeScript cannot follow
+    // the lookup by a runtime key, hence the erased signature.
+    const run = handler as (event: TypedEnvelope, context: unknown) => Promise<void>;
+    if (this.definition.kind === "transactional") {
+      return writeTransaction(this.db, async (tx) => {
+        if (!(await recordInInbox(tx, this.name, envelope, record))) return "duplicate";
+        await run(envelope, { tx, record });
+        return "processed";
+      });
+    }
+    if (await isInInbox(this.db, this.name, envelope.eventId)) return "duplicate";
+    await run(envelope, { db: this.db, record });
+    await writeTransaction(this.db, (tx) => recordInInbox(tx, this.name, envelope, record));
+    return "processed";
+  }
+
+  /** Parks the record in its topic's dead-letter topic; while Kafka refuses, the record is retried later. */
+  private async deadLetter(
+    message: KafkaMessage,
+    origin: RecordOrigin,
+    cause: DeadLetterCause,
+  ): Promise<RecordOutcome> {
+    const dlqTopic = `${origin.topic}.dlq`;
+    try {
+      await this.producer.send({
+        topic: dlqTopic,
+        acks: -1,
+        messages: [deadLetterMessage(message, origin, cause)],
+      });
+    } catch (error) {
+      this.log.warn(
+        { ...origin, dlqTopic, error: errorSummary(error) },
+        "cannot reach the dead-letter topic",
+      );
+      return { done: false, retryInMs: 1_000 };
+    }
+    this.metrics.deadLettered.inc({ consumer: this.name, topic: origin.topic, reason: cause.reason });
+    this.log.warn(
+      {
+        ...origin,
+        dlqTopic,
+        eventId: headerText(message.headers?.eventId),
+        reason: cause.reason,
+        error: cause.error,
+      },
+      "record sent to the dead-letter topic",
+    );
+    return { done: true };
+  }
+}
+
+function textHeaders(headers: KafkaMessage["headers"]): Record<string, string> {
+  const text: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const decoded = headerText(value);
+    if (decoded !== null) text[name] = decoded;
+  }
+  return text;
+}
+
+/**
+ * What the logs say about an error: its class and code. Not its message, which may quote patient data
+ * (Postgres repeats the value it refused); the dead-letter record, as protected as the topic, carries that.
+ */
+function errorSummary(error: unknown): { name: string; code?: string } {
+  if (!(error instanceof Error)) return { name: typeof error };
+  const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? { name: error.name, code } : { name: error.name };
+}

@@ -1,0 +1,87 @@
+// The inbox: an event delivered twice has one effect, whether the duplicate comes from the relay re-sending
+// it or from a consumer that died after its effect committed and before its offset did.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createKafka } from "../../kafka/client.ts";
+import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
+import { startTestConsumer } from "../testing/inProcess.ts";
+import { metricValue } from "../testing/metrics.ts";
+import { onPartition, patientCreatedRecord, publish, startGroupAtEnd } from "../testing/records.ts";
+import { spawnEffectConsumer } from "../testing/spawnConsumer.ts";
+
+const db = testDatabase();
+beforeAll(() => createEffectsTable(db));
+afterAll(() => db.$client.end());
+
+describe("the inbox", () => {
+  it("turns the same event delivered twice into one effect", async () => {
+    const definition = effectConsumer(uniqueConsumerName("inbox"));
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+    });
+    try {
+      // All on one partition, so that the last record's effect says the duplicate before it was consumed.
+      const record = onPartition(patientCreatedRecord(), 0);
+      const other = onPartition(patientCreatedRecord(), 0);
+      const last = onPartition(patientCreatedRecord(), 0);
+      // The relay's at-least-once duplicate: the same bytes again, on the same partition.
+      await publish(kafkaBrokers(), [record, other, record, last]);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((effect) => effect.eventId === last.eventId),
+      );
+
+      // The topic is the platform's own, and other records may flow through it: only ours are counted.
+      const ours = new Set([record.eventId, other.eventId, last.eventId]);
+      const effects = (await effectsOf(db, started.name)).filter((effect) => ours.has(effect.eventId));
+      expect(effects.map((effect) => effect.eventId)).toEqual([record.eventId, other.eventId, last.eventId]);
+      expect(await metricValue(started.registry, "consumer_records_duplicate_total")).toBeGreaterThanOrEqual(
+        1,
+      );
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("killed after an effect commits and before its offset does, the consumer's successor acknowledges the redelivery without a second effect", async () => {
+    const name = uniqueConsumerName("inbox-crash");
+    await startGroupAtEnd(kafkaBrokers(), name, ["patient-events"]);
+    const record = patientCreatedRecord();
+
+    const first = spawnEffectConsumer(name, { DIE_AFTER_EFFECT_OF: record.eventId });
+    await first.ready;
+    await publish(kafkaBrokers(), [record]);
+    expect(await first.exited).toBeNull(); // killed by its own SIGKILL
+    const ourEffects = async () =>
+      (await effectsOf(db, name)).filter((effect) => effect.eventId === record.eventId);
+    const [effect] = await ourEffects();
+    expect(effect?.eventId).toBe(record.eventId);
+    // It died at the worst moment: the effect is committed, the offset is not.
+    expect(await committedOffset(name, effect?.partition ?? -1)).toBeLessThanOrEqual(effect?.offset ?? -1);
+
+    const second = spawnEffectConsumer(name);
+    // The successor is given the record again (its offset was never committed) and leaves it without effect.
+    const acknowledgedAsDuplicate = (line: string) =>
+      line.includes(record.eventId) && line.includes("already processed");
+    await eventually(async () => second.output().split("\n").some(acknowledgedAsDuplicate), 60_000);
+    expect((await ourEffects()).length).toBe(1);
+    await eventually(
+      async () => (await committedOffset(name, effect?.partition ?? -1)) > (effect?.offset ?? Infinity),
+    );
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  });
+});
+
+/** The group's committed offset on a patient-events partition: the next record it would read. */
+async function committedOffset(groupId: string, partition: number): Promise<number> {
+  const admin = createKafka({ brokers: kafkaBrokers(), clientId: "consumer-tests" }).admin();
+  await admin.connect();
+  try {
+    const [topic] = await admin.fetchOffsets({ groupId, topics: ["patient-events"] });
+    return Number(topic?.partitions.find((entry) => entry.partition === partition)?.offset ?? -1);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,43 @@
+// The inbox: which events a consumer has already processed. Recording an event id in the handler's own
+// transaction is what makes a redelivery (after a crash, a rebalance or a re-drive) change nothing.
+import { and, eq } from "drizzle-orm";
+import type { Database, WriteTransaction } from "../../db/client.ts";
+import { consumerInbox } from "../../db/schema.ts";
+import type { RecordOrigin } from "./deadLetters.ts";
+
+/**
+ * Records the event as processed by `consumer`; false when it already was, and the caller must then leave
+ * the transaction without effect. Runs first in the transaction: the primary key makes a concurrent
+ * processing of the same event (the old owner of a partition still busy after a rebalance) wait here for
+ * the other transaction, then find its row (under REPEATABLE READ Postgres reports a serialization failure
+ * instead, and writeTransaction's retry then sees the row).
+ */
+export async function recordInInbox(
+  tx: WriteTransaction,
+  consumer: string,
+  event: { eventId: string; eventType: string },
+  origin: RecordOrigin,
+): Promise<boolean> {
+  const inserted = await tx
+    .insert(consumerInbox)
+    .values({
+      consumer,
+      eventId: event.eventId,
+      eventType: event.eventType,
+      topic: origin.topic,
+      kafkaPartition: origin.partition,
+      kafkaOffset: BigInt(origin.offset),
+    })
+    .onConflictDoNothing()
+    .returning({ eventId: consumerInbox.eventId });
+  return inserted.length === 1;
+}
+
+/** Whether `consumer` has processed the event: a cheap check before work that leaves Postgres. */
+export async function isInInbox(db: Database, consumer: string, eventId: string): Promise<boolean> {
+  const rows = await db
+    .select({ eventId: consumerInbox.eventId })
+    .from(consumerInbox)
+    .where(and(eq(consumerInbox.consumer, consumer), eq(consumerInbox.eventId, eventId)));
+  return rows.length > 0;
+}

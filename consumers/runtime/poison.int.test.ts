@@ -1,0 +1,75 @@
+// Poison records, which no attempt could ever process (not JSON, not a valid envelope, data failing its
+// schema), go straight to the dead-letter topic without a single handler attempt; the partition moves on.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { tapDeadLetters } from "../testing/deadLetterTap.ts";
+import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
+import { startTestConsumer } from "../testing/inProcess.ts";
+import { metricValue } from "../testing/metrics.ts";
+import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../testing/records.ts";
+
+const db = testDatabase();
+beforeAll(() => createEffectsTable(db));
+afterAll(() => db.$client.end());
+
+/** A record with the headers of a valid one and another value. */
+function withValue(record: TestRecord, value: string): TestRecord {
+  return { ...record, message: { ...record.message, value } };
+}
+
+describe("a poison record", () => {
+  it("not JSON, or failing its schema, goes straight to the dead-letter topic and the partition carries on", async () => {
+    const notJson = withValue(onPartition(patientCreatedRecord(), 2), "Ada Lovelace, 1815-12-10, asthma");
+    const valid = onPartition(patientCreatedRecord(), 2);
+    const envelope = JSON.parse(valid.message.value);
+    const wrongSchema = withValue(
+      onPartition(patientCreatedRecord(), 2),
+      JSON.stringify({
+        ...envelope,
+        eventId: crypto.randomUUID(),
+        data: { ...envelope.data, dateOfBirth: "yesterday" },
+      }),
+    );
+    const after = onPartition(patientCreatedRecord(), 2);
+    const definition = effectConsumer(uniqueConsumerName("poison"));
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+    });
+    try {
+      await publish(kafkaBrokers(), [notJson, valid, wrongSchema, after]);
+      await eventually(async () =>
+        (await effectsOf(db, definition.name)).some((e) => e.eventId === after.eventId),
+      );
+
+      const ours = new Set([valid.eventId, after.eventId]);
+      const effects = (await effectsOf(db, definition.name)).filter((effect) => ours.has(effect.eventId));
+      expect(effects.map((effect) => effect.eventId)).toEqual([valid.eventId, after.eventId]);
+
+      const parked = (await deadLetters.read()).filter(({ letter }) => letter.consumer === definition.name);
+      expect(parked.map(({ letter }) => [letter.reason, letter.error, letter.attempts])).toEqual([
+        ["poison", "not-json", 0],
+        ["poison", "invalid-data", 0],
+      ]);
+      // Byte for byte what was published, so that nothing is lost for whoever repairs it.
+      expect(parked.map(({ message }) => message.value?.toString())).toEqual([
+        notJson.message.value,
+        wrongSchema.message.value,
+      ]);
+      expect(parked[1]?.letter.errorMessage).toContain("data.dateOfBirth");
+      expect(parked[1]?.letter.errorMessage).not.toContain("yesterday");
+      expect(parked.map(({ letter }) => letter.original.partition)).toEqual([2, 2]);
+
+      // No handler ever ran for them: no failure, no retry.
+      expect(await metricValue(started.registry, "consumer_handler_failures_total")).toBe(0);
+      expect(await metricValue(started.registry, "consumer_retries_total")).toBe(0);
+      expect(
+        await metricValue(started.registry, "consumer_records_dead_lettered_total", { reason: "poison" }),
+      ).toBe(2);
+    } finally {
+      await started.stop();
+    }
+  });
+});

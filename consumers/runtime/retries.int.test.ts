@@ -1,0 +1,121 @@
+// Retries and dead letters: a handler that fails and then succeeds has one effect; one that always fails
+// has its record parked in the dead-letter topic, and the partition moves on. Failing partitions wait for
+// their retry without holding up the others.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { tapDeadLetters } from "../testing/deadLetterTap.ts";
+import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
+import { startTestConsumer } from "../testing/inProcess.ts";
+import { metricValue } from "../testing/metrics.ts";
+import { onPartition, patientCreatedRecord, publish } from "../testing/records.ts";
+import { exponentialBackoff } from "./backoffPolicy.ts";
+import { deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
+
+const db = testDatabase();
+beforeAll(() => createEffectsTable(db));
+afterAll(() => db.$client.end());
+
+class DownstreamUnavailable extends Error {
+  override name = "DownstreamUnavailable";
+}
+
+describe("a failing handler", () => {
+  it("failing twice then succeeding has one effect, and its two retries show in the metrics", async () => {
+    const flaky = patientCreatedRecord();
+    const steady = patientCreatedRecord();
+    const definition = effectConsumer(uniqueConsumerName("retries"), ["patient-events"], {
+      fail: (eventId, attempt) =>
+        eventId === flaky.eventId && attempt <= 2 ? new DownstreamUnavailable("try later") : null,
+    });
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+    });
+    try {
+      await publish(kafkaBrokers(), [flaky, steady]);
+      // The topic is the platform's own, and other records may flow through it: only ours are counted.
+      const ours = new Set([flaky.eventId, steady.eventId]);
+      const ourEffects = async () =>
+        (await effectsOf(db, definition.name)).filter((effect) => ours.has(effect.eventId));
+      await eventually(async () => (await ourEffects()).length >= 2);
+
+      expect((await ourEffects()).map((effect) => effect.eventId).sort()).toEqual([...ours].sort());
+      const labels = { consumer: definition.name, event_type: "patient.created" };
+      expect(await metricValue(started.registry, "consumer_handler_failures_total", labels)).toBe(2);
+      expect(
+        await metricValue(started.registry, "consumer_retries_total", { ...labels, cause: "handler" }),
+      ).toBe(2);
+      expect(await metricValue(started.registry, "consumer_records_dead_lettered_total")).toBe(0);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("always failing parks the record in the dead-letter topic with its headers, and later records of the partition are still processed", async () => {
+    const doomed = onPartition(patientCreatedRecord(), 0);
+    const later = onPartition(patientCreatedRecord(), 0);
+    const elsewhere = [1, 2, 3, 4, 5].map((partition) => onPartition(patientCreatedRecord(), partition));
+    const definition = effectConsumer(uniqueConsumerName("dead-letters"), ["patient-events"], {
+      fail: (eventId) =>
+        eventId === doomed.eventId ? new TypeError("Cannot read properties of undefined") : null,
+    });
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+      // Slow retries (at least 3 s in all), so the other partitions visibly carry on meanwhile.
+      deadLetterPolicy: deadLetterAfterAttempts({
+        maxAttempts: 3,
+        backoff: exponentialBackoff({ initialMs: 2_000, maxMs: 4_000 }),
+      }),
+    });
+    try {
+      await publish(kafkaBrokers(), [doomed, later, ...elsewhere]);
+
+      const others = new Set(elsewhere.map((record) => record.eventId));
+      await eventually(
+        async () => (await effectsOf(db, definition.name)).filter((e) => others.has(e.eventId)).length === 5,
+      );
+      // Every other partition was processed while the doomed record waited for its retries.
+      expect(await metricValue(started.registry, "consumer_records_dead_lettered_total")).toBe(0);
+
+      await eventually(async () =>
+        (await effectsOf(db, definition.name)).some((e) => e.eventId === later.eventId),
+      );
+      const effects = await effectsOf(db, definition.name);
+      expect(effects.some((effect) => effect.eventId === doomed.eventId)).toBe(false);
+
+      const [parked, ...more] = (await deadLetters.read()).filter(
+        ({ letter }) => letter.consumer === definition.name,
+      );
+      expect(more).toEqual([]);
+      expect(parked?.message.value?.toString()).toBe(doomed.message.value);
+      expect(parked?.message.key?.toString()).toBe(doomed.message.key);
+      const laterEffect = effects.find((effect) => effect.eventId === later.eventId);
+      expect(parked?.letter).toMatchObject({
+        eventId: doomed.eventId,
+        eventType: "patient.created",
+        consumer: definition.name,
+        reason: "attempts-exhausted",
+        error: "TypeError",
+        errorMessage: "Cannot read properties of undefined",
+        attempts: 3,
+        original: {
+          topic: "patient-events",
+          partition: laterEffect?.partition,
+          offset: String((laterEffect?.offset ?? 0) - 1),
+        },
+      });
+      expect(parked?.letter.partition).toBe(0);
+      expect(
+        await metricValue(started.registry, "consumer_records_dead_lettered_total", {
+          reason: "attempts-exhausted",
+        }),
+      ).toBe(1);
+    } finally {
+      await started.stop();
+    }
+  });
+});

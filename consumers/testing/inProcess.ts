@@ -1,0 +1,45 @@
+// Starts a consumer in the test process, as an isolated copy: its own group and inbox name, starting at the
+// current end of its topics, with short timings so that retries and shutdowns take moments, not seconds.
+import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
+import type { Database } from "../../db/client.ts";
+import { createLogger } from "../../observability/logger.ts";
+import { exponentialBackoff } from "../runtime/backoffPolicy.ts";
+import type { ConsumerDefinition } from "../runtime/consumerDefinition.ts";
+import { deadLetterAfterAttempts } from "../runtime/deadLetterPolicy.ts";
+import { EventConsumer, type EventConsumerOptions } from "../runtime/eventConsumer.ts";
+import { startGroupAtEnd } from "./records.ts";
+
+export const quickRetries = deadLetterAfterAttempts({
+  maxAttempts: 3,
+  backoff: exponentialBackoff({ initialMs: 100, maxMs: 400 }),
+});
+
+export interface StartedConsumer {
+  consumer: EventConsumer;
+  registry: Registry;
+  name: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestConsumer(
+  definition: ConsumerDefinition,
+  options: { db: Database; kafkaBrokers: string[]; name?: string } & Partial<EventConsumerOptions>,
+): Promise<StartedConsumer> {
+  const name = options.name ?? `${definition.name}-test-${randomUUID().slice(0, 8)}`;
+  await startGroupAtEnd(options.kafkaBrokers, name, definition.topics);
+  const registry = new Registry();
+  const consumer = new EventConsumer({
+    log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    deadLetterPolicy: quickRetries,
+    fetchWaitMs: 100,
+    sessionTimeoutMs: 6_000,
+    ...options,
+    definition,
+    name,
+    registry,
+  });
+  await consumer.start();
+  await consumer.ready;
+  return { consumer, registry, name, stop: () => consumer.stop() };
+}

@@ -1,0 +1,16 @@
+// `npm run docs:events -- [dir]` writes the event documentation generated from the catalog: asyncapi.json and
+// one JSON Schema per event type (<type>.schema.json), into `dir` (default .data/event-docs, not committed:
+// the platform serves the same documents at /asyncapi.json and /events/schemas/<type>.json).
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { asyncApiDocument } from "../events/docs/asyncApiDocument.ts";
+import { eventJsonSchemas } from "../events/docs/eventJsonSchemas.ts";
+
+const dir = process.argv[2] ?? ".data/event-docs";
+await mkdir(dir, { recursive: true });
+await writeFile(join(dir, "asyncapi.json"), `${JSON.stringify(asyncApiDocument(), null, 2)}\n`);
+const schemas = Object.entries(eventJsonSchemas());
+for (const [type, schema] of schemas) {
+  await writeFile(join(dir, `${type}.schema.json`), `${JSON.stringify(schema, null, 2)}\n`);
+}
+console.log(`wrote asyncapi.json and ${schemas.length} event schemas to ${dir}`);

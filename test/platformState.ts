@@ -1,0 +1,45 @@
+// What a request left behind: a digest of every service table (equal before and after: nothing changed) and
+// the events committed under its correlation id.
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import type { Role } from "../apps/http/auth.ts";
+import type { Database } from "../db/client.ts";
+import type { CareWorld } from "./careWorld.ts";
+
+/** The login each role acts with: the first patient's, the first provider's, or a login of its own. */
+export function loginOf(role: Role, world: CareWorld): string {
+  if (role === "patient") return world.own.patientUserId;
+  if (role === "provider") return world.own.providerUserId;
+  return randomUUID();
+}
+
+const DOMAIN_TABLES = [
+  "patients",
+  "providers",
+  "appointments",
+  "documents",
+  "document_consents",
+  "ai_models",
+  "ai_predictions",
+  "ai_insights",
+  "idempotency_keys",
+];
+
+/** A digest of every row of every service table: equal before and after means nothing changed. */
+export async function stateDigest(db: Database): Promise<string> {
+  const digests = DOMAIN_TABLES.map(
+    (table) =>
+      sql`(SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM ${sql.identifier(table)} t)`,
+  );
+  const result = await db.execute<{ digest: string }>(
+    sql`SELECT concat_ws(':', ${sql.join(digests, sql`, `)}) AS digest`,
+  );
+  return result.rows[0]?.digest ?? "";
+}
+
+export async function eventsOf(db: Database, correlationId: string) {
+  const result = await db.execute<{ type: string; data: Record<string, unknown> }>(
+    sql`SELECT event_type AS type, payload::jsonb -> 'data' AS data FROM outbox WHERE correlation_id = ${correlationId} ORDER BY position`,
+  );
+  return result.rows;
+}

@@ -1,0 +1,43 @@
+// Bearer tokens for tests: signed with a test secret that the platforms built here verify, one caller per
+// role and user, so that tests can act as a patient, a provider, an admin, an auditor or a service.
+import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
+import { createTokenVerifier, type Principal, type Role } from "../apps/http/auth.ts";
+import { issueToken } from "../apps/http/issueToken.ts";
+import { createPlatformApp } from "../apps/platform.ts";
+import type { Database } from "../db/client.ts";
+import type { Admin } from "../kafka/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import { silentLog } from "./fixtures.ts";
+
+export const testSecret = new TextEncoder().encode("a-test-secret-that-is-long-enough-for-hs256");
+export const testVerifier = createTokenVerifier({ kind: "secret", secret: testSecret, origin: "JWT_SECRET" });
+
+export interface Caller extends Principal {
+  token: string;
+  /** The Authorization header, merged with `extra`. */
+  headers(extra?: Record<string, string>): Record<string, string>;
+}
+
+export async function caller(role: Role, userId: string = randomUUID()): Promise<Caller> {
+  const sessionId = randomUUID();
+  const token = await issueToken(testSecret, { role, sub: userId, sessionId });
+  return {
+    role,
+    userId,
+    sessionId,
+    token,
+    headers: (extra = {}) => ({ Authorization: `Bearer ${token}`, ...extra }),
+  };
+}
+
+/** The platform app, in-process, with the test verifier; Kafka readiness always answers. */
+export function testPlatform(db: Database, options: { log?: Logger; kafkaAdmin?: Admin } = {}) {
+  return createPlatformApp({
+    db,
+    kafkaAdmin: options.kafkaAdmin ?? ({ describeCluster: async () => ({}) } as unknown as Admin),
+    log: options.log ?? silentLog,
+    registry: new Registry(),
+    verifyToken: testVerifier,
+  });
+}
