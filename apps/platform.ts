@@ -8,6 +8,7 @@ import { appointmentRoutes } from "./appointment/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
 import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
+import type { ReadinessCheck } from "./http/health.ts";
 import { createServiceFrame } from "./http/service.ts";
 import { loginAttemptRoutes } from "./login-attempts/routes.ts";
 import { notificationRoutes } from "./notification/routes.ts";
@@ -22,9 +23,18 @@ export interface PlatformDeps {
   registry: Registry;
   /** Checks bearer tokens: `createTokenVerifier(await signingKeys(env))`. */
   verifyToken: TokenVerifier;
+  /** More dependencies /health/ready waits for (the Debezium connector in RELAY_MODE=debezium). */
+  readiness?: ReadinessCheck[];
 }
 
-export function createPlatformApp({ db, kafkaAdmin, log, registry, verifyToken }: PlatformDeps) {
+export function createPlatformApp({
+  db,
+  kafkaAdmin,
+  log,
+  registry,
+  verifyToken,
+  readiness = [],
+}: PlatformDeps) {
   const app = createServiceFrame({
     title: "Healthcare platform",
     log,
@@ -34,6 +44,7 @@ export function createPlatformApp({ db, kafkaAdmin, log, registry, verifyToken }
     readiness: [
       { name: "postgres", check: () => db.$client.query("SELECT 1") },
       { name: "kafka", check: () => kafkaAdmin.describeCluster() },
+      ...readiness,
     ],
     publicRoutes: eventDocumentationRoutes(),
   });

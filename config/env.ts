@@ -26,6 +26,19 @@ const envSchema = z.object({
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
     .optional(),
   /** How long before an appointment its reminder is due (appointment.reminder). */
+  /** An existing Kafka Connect worker's REST URL for RELAY_MODE=debezium; unset, the project runs its own. */
+  KAFKA_CONNECT_URL: z
+    .string()
+    .regex(
+      /^https?:\/\/[^/\s]+(\/[^\s]*[^/\s])?$/,
+      "must be the worker's REST URL, like http://localhost:8083",
+    )
+    .optional(),
+  /** The database as the Connect worker reaches it, when that differs from DATABASE_URL (a worker in a container). */
+  CONNECT_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection URL")
+    .optional(),
   REMINDER_HOURS_BEFORE: z.coerce.number().int().min(1).max(168).default(24),
 });
 

@@ -10,6 +10,7 @@ import { publishBatch } from "./publishBatch.ts";
 import { type OutboxRecord, pendingOutboxBatch } from "./sql/pendingOutboxBatch.ts";
 import { pendingOutboxStats } from "./sql/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
+import { readRelayMode } from "./sql/relayMode.ts";
 
 export interface RelayOptions {
   databaseUrl: string;
@@ -157,7 +158,15 @@ export class OutboxRelay {
         "SELECT pg_try_advisory_lock(hashtext('outbox-relay'), hashtext($1)) AS locked",
         [this.name],
       );
-      if (result.rows[0]?.locked) return;
+      if (result.rows[0]?.locked) {
+        // relay:switch handed the stream to Debezium (relay/switch.ts): stand by until it is handed back.
+        if ((await readRelayMode(client)).mode === "polling") return;
+        await client.query("SELECT pg_advisory_unlock(hashtext('outbox-relay'), hashtext($1))", [this.name]);
+        if (!announced) this.log.info("the outbox is relayed by Debezium (relay:switch); standing by");
+        announced = true;
+        await this.pause(this.standbyRetryMs);
+        continue;
+      }
       if (!announced) this.log.info("another relay is publishing; standing by");
       announced = true;
       await this.pause(this.standbyRetryMs);

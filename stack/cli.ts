@@ -1,5 +1,15 @@
-// `tsx stack/cli.ts up|down|status`: runs the local Postgres and Kafka by hand. `up` prints the variables
+// `tsx stack/cli.ts up|down|status`: runs the local Postgres and Kafka by hand (those DATABASE_URL and
+// KAFKA_BROKERS do not name already). `up` prints the variables
 // on stdout (progress goes to stderr), so `eval "$(npx tsx stack/cli.ts up)"` points a shell at them.
+// `up connect` also starts the local Kafka Connect worker (for RELAY_MODE=debezium); `down` stops it too.
+import {
+  connectIsRunning,
+  connectLogFile,
+  localConnectPid,
+  localConnectUrl,
+  startConnect,
+  stopConnect,
+} from "./connect.ts";
 import {
   kafkaIsRunning,
   kafkaLogFile,
@@ -20,28 +30,48 @@ import {
 const progress = (line: string) => console.error(line);
 
 async function up(): Promise<void> {
-  // The local services, whatever DATABASE_URL / KAFKA_BROKERS say: this command exists to run them.
-  const [postgres, kafka] = await Promise.all([startPostgres(progress), startKafka(progress)]);
-  progress(`postgres ${postgres.startedByUs ? "started" : "already running"}; log ${postgresLogFile}`);
-  progress(`kafka ${kafka.startedByUs ? "started" : "already running"}; log ${kafkaLogFile}`);
-  console.log(`export DATABASE_URL=${postgres.databaseUrl}`);
-  console.log(`export KAFKA_BROKERS=${kafka.brokers.join(",")}`);
+  // Services the environment already names (DATABASE_URL, KAFKA_BROKERS) are not started: CI points the tests
+  // at the machine's Postgres and needs only the broker and the worker from here.
+  const givenDatabase = process.env.DATABASE_URL || undefined;
+  const givenBrokers = process.env.KAFKA_BROKERS?.split(",").filter(Boolean);
+  const [postgres, kafka] = await Promise.all([
+    givenDatabase ? null : startPostgres(progress),
+    givenBrokers?.length ? null : startKafka(progress),
+  ]);
+  if (postgres) {
+    progress(`postgres ${postgres.startedByUs ? "started" : "already running"}; log ${postgresLogFile}`);
+    console.log(`export DATABASE_URL=${postgres.databaseUrl}`);
+  }
+  if (kafka) {
+    progress(`kafka ${kafka.startedByUs ? "started" : "already running"}; log ${kafkaLogFile}`);
+    console.log(`export KAFKA_BROKERS=${kafka.brokers.join(",")}`);
+  }
+  if (process.argv[3] === "connect") {
+    const connect = await startConnect(kafka?.brokers ?? givenBrokers ?? localKafkaBrokers, progress);
+    progress(`connect ${connect.startedByUs ? "started" : "already running"}; log ${connectLogFile}`);
+    console.log(`export KAFKA_CONNECT_URL=${connect.url}`);
+  }
 }
 
 async function down(): Promise<void> {
+  // Connect first: it would spend its shutdown retrying a broker that is already gone.
+  await stopConnect();
   await Promise.all([stopPostgres(), stopKafka()]);
-  progress("postgres and kafka stopped");
+  progress("postgres, kafka and connect stopped");
 }
 
 async function status(): Promise<void> {
-  const [pgAnswers, pgPid, kafkaAnswers, kafkaPid] = await Promise.all([
+  const [pgAnswers, pgPid, kafkaAnswers, kafkaPid, connectAnswers, connectPid] = await Promise.all([
     postgresIsRunning(),
     localPostgresPid(),
     kafkaIsRunning(),
     localKafkaPid(),
+    connectIsRunning().catch(() => false),
+    localConnectPid(),
   ]);
   console.log(`postgres: ${describe(pgAnswers, pgPid, localDatabaseUrl)}`);
   console.log(`kafka:    ${describe(kafkaAnswers, kafkaPid, localKafkaBrokers.join(","))}`);
+  console.log(`connect:  ${describe(connectAnswers, connectPid, localConnectUrl)}`);
 }
 
 function describe(answers: boolean, pid: number | undefined, where: string): string {
@@ -54,7 +84,7 @@ function describe(answers: boolean, pid: number | undefined, where: string): str
 const commands: Record<string, () => Promise<void>> = { up, down, status };
 const command = commands[process.argv[2] ?? ""];
 if (!command) {
-  console.error("usage: tsx stack/cli.ts up|down|status");
+  console.error("usage: tsx stack/cli.ts up [connect]|down|status");
   process.exit(2);
 }
 try {

@@ -3,6 +3,15 @@
 import { kafkaLogFile, startKafka, stopKafka } from "./kafka.ts";
 import { postgresLogFile, startPostgres, stopPostgres } from "./postgres.ts";
 
+// Kafka Connect is not part of ensureStack: only RELAY_MODE=debezium needs it (debezium/connector.ts starts it).
+export {
+  connectIsRunning,
+  connectLogFile,
+  localConnectPid,
+  localConnectUrl,
+  startConnect,
+  stopConnect,
+} from "./connect.ts";
 export {
   kafkaIsRunning,
   kafkaLogFile,

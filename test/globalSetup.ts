@@ -4,6 +4,7 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { loadEnv } from "../config/env.ts";
 import { migrateDatabase } from "../db/migrate.ts";
+import { releaseDatabase } from "../debezium/teardown.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import { ensureStack, localKafkaPid } from "../stack/index.ts";
@@ -46,6 +47,8 @@ export default async function setup(project: TestProject) {
 
 /** A clean database beside the development one, so tests never see (or disturb) `npm start`'s data. */
 async function recreateDatabase(serverUrl: string, name: string): Promise<string> {
+  // A Debezium replication slot on the old database (a run that died mid-file) blocks DROP DATABASE.
+  await releaseDatabase(serverUrl, name);
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {

@@ -1,0 +1,115 @@
+// Registering and removing the outbox connector on a Connect worker, and finding that worker: the one
+// KAFKA_CONNECT_URL names, or the project's own (stack/connect.ts).
+
+import { applyTopics } from "../events/apply-topics.ts";
+import { createKafka } from "../kafka/client.ts";
+import { localConnectUrl, probeWorker, startConnect } from "../stack/connect.ts";
+import {
+  type ConnectorOptions,
+  connectorConfig,
+  type DebeziumTarget,
+  heartbeatTopic,
+} from "./connectorConfig.ts";
+import { ConnectClient, type ConnectorStatus, ConnectRestError } from "./connectRest.ts";
+
+/**
+ * Creates or updates the connector (PUT is idempotent) and waits until it and its task are RUNNING.
+ * The slot must exist already: it is the position the relay hands over at (relay/switch.ts).
+ */
+export async function registerConnector(
+  connect: ConnectClient,
+  target: DebeziumTarget,
+  kafkaBrokers: readonly string[],
+  options: ConnectorOptions = {},
+): Promise<ConnectorStatus> {
+  await ensureHeartbeatTopic(kafkaBrokers, target);
+  await connect.putConnectorConfig(target.connectorName, connectorConfig(target, options));
+  const status = await connect.status(target.connectorName);
+  // A connector stopped by an interrupted switch keeps its STOPPED state across a config update.
+  if (status?.connector.state === "STOPPED" || status?.connector.state === "PAUSED") {
+    await connect.resume(target.connectorName);
+  }
+  return connect.waitUntilRunning(target.connectorName, 90_000);
+}
+
+/**
+ * The topic Debezium's heartbeat records go to (connectorConfig.ts says why they must be written). Created
+ * here because the broker creates no topic on its own, and Connect's topic creation would then also create
+ * whatever topic a mistyped outbox row named. One partition, compacted: it holds one record per connector.
+ */
+async function ensureHeartbeatTopic(kafkaBrokers: readonly string[], target: DebeziumTarget): Promise<void> {
+  const admin = createKafka({ brokers: [...kafkaBrokers], clientId: "debezium-setup" }).admin();
+  await admin.connect();
+  try {
+    await applyTopics(admin, {
+      topics: [{ name: heartbeatTopic(target), partitions: 1, configs: { "cleanup.policy": "compact" } }],
+      log: { info: () => {}, warn: () => {} },
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Stops the connector, forgets its offsets and deletes it, so that nothing streams from the slot any more and a
+ * later registration starts from a new slot with no stale offsets. A no-op when it is not registered.
+ */
+export async function removeConnector(connect: ConnectClient, connectorName: string): Promise<void> {
+  if (!(await connect.status(connectorName))) return;
+  try {
+    await stopConnector(connect, connectorName);
+    await connect.resetOffsets(connectorName);
+    await connect.delete(connectorName);
+  } catch (error) {
+    // The status topic trails the config topic: a connector deleted a moment ago can still show a status.
+    if (!(error instanceof ConnectRestError && error.status === 404)) throw error;
+  }
+}
+
+/** Stops the connector's task (its walsender lets go of the slot) and waits until it has. */
+export async function stopConnector(connect: ConnectClient, connectorName: string): Promise<void> {
+  await connect.stop(connectorName);
+  await connect.waitUntilStopped(connectorName, 60_000);
+}
+
+export interface ConnectWorker {
+  connect: ConnectClient;
+  /** True when this call started the project's own worker. */
+  startedByUs: boolean;
+}
+
+/**
+ * The worker KAFKA_CONNECT_URL names (it must answer and offer the Postgres connector), or the project's own,
+ * started against `kafkaBrokers` unless it runs already.
+ */
+export async function ensureConnectWorker(
+  kafkaBrokers: readonly string[],
+  log: (line: string) => void,
+  connectUrl: string | undefined = connectUrlFromEnv(),
+): Promise<ConnectWorker> {
+  if (connectUrl && connectUrl !== localConnectUrl) {
+    const state = await probeWorker(connectUrl);
+    if (state !== "ready") {
+      throw new Error(
+        state === "no-plugin"
+          ? `KAFKA_CONNECT_URL=${connectUrl}: that worker has no Debezium Postgres connector plugin (io.debezium:debezium-connector-postgres 3.6.1.Final)`
+          : `KAFKA_CONNECT_URL=${connectUrl}: no Kafka Connect worker answers there (GET /connector-plugins)`,
+      );
+    }
+    return { connect: new ConnectClient(connectUrl), startedByUs: false };
+  }
+  const local = await startConnect(kafkaBrokers, log);
+  return { connect: new ConnectClient(local.url), startedByUs: local.startedByUs };
+}
+
+/** KAFKA_CONNECT_URL, checked: an http(s) URL without a trailing slash; undefined when unset or empty. */
+export function connectUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.KAFKA_CONNECT_URL?.trim();
+  if (!value) return undefined;
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(value)) {
+    throw new Error(
+      `KAFKA_CONNECT_URL=${JSON.stringify(value)}: must be the worker's REST URL, like http://localhost:8083`,
+    );
+  }
+  return value.replace(/\/$/, "");
+}

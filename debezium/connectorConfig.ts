@@ -1,0 +1,235 @@
+// The Debezium connector that streams the outbox, as Kafka Connect configuration: the Postgres connector
+// (pgoutput, its own slot, a publication on the outbox, a heartbeat) and the Outbox Event Router, set up so
+// that every record is the one the polling relay would send (relay/publishBatch.ts).
+
+/** Where the connector reads from and what it is called; everything is named after the database. */
+export interface DebeziumTarget {
+  /** The Connect connector's name; one per database, so tests never touch `npm start`'s connector. */
+  connectorName: string;
+  /** Replication slots belong to the whole server, so the database is part of the name. */
+  slotName: string;
+  /** Publications belong to one database. */
+  publicationName: string;
+  /** Debezium's logical server name: its JMX metrics and the (dropped) raw topic names carry it. */
+  topicPrefix: string;
+  heartbeatTable: string;
+  database: { host: string; port: number; user: string; password: string; name: string };
+}
+
+export const PUBLICATION_NAME = "debezium_outbox";
+export const HEARTBEAT_TABLE = "debezium_heartbeat";
+
+/**
+ * The names for the database at `databaseUrl`. `connectDatabaseUrl` is the same database as the Connect
+ * worker reaches it, when that differs (a worker in a container reaches `postgres:5432`, not 127.0.0.1:5433).
+ */
+export function debeziumTarget(
+  databaseUrl: string,
+  connectDatabaseUrl: string = databaseUrl,
+): DebeziumTarget {
+  const name = databaseName(databaseUrl);
+  const connectName = databaseName(connectDatabaseUrl);
+  if (connectName !== name) {
+    throw new Error(
+      `The database Kafka Connect reaches (${connectName}) is not the one this process uses (${name}): ` +
+        "point both URLs at the same database",
+    );
+  }
+  // Slot names allow only [a-z0-9_]; database names allow much more.
+  const suffix = name.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  const url = new URL(connectDatabaseUrl);
+  return {
+    connectorName: `outbox-debezium-${name}`,
+    slotName: `debezium_outbox_${suffix}`.slice(0, 63),
+    publicationName: PUBLICATION_NAME,
+    topicPrefix: `outbox_${suffix}`,
+    heartbeatTable: HEARTBEAT_TABLE,
+    database: {
+      host: url.hostname,
+      port: Number(url.port || 5432),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      name,
+    },
+  };
+}
+
+function databaseName(databaseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    throw new Error("DATABASE_URL is not a URL: expected postgres://user:password@host:port/database");
+  }
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!name)
+    throw new Error("DATABASE_URL names no database: expected postgres://user:password@host:port/database");
+  return name;
+}
+
+export interface ConnectorOptions {
+  /** How often Debezium runs the heartbeat query; bounds how long the slot's WAL may pile up. */
+  heartbeatIntervalMs?: number;
+}
+
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
+
+/** Debezium's default heartbeat topic for this connector (heartbeat.topics.prefix + "." + topic.prefix). */
+export function heartbeatTopic(target: DebeziumTarget): string {
+  return `__debezium-heartbeat.${target.topicPrefix}`;
+}
+
+/** Where the payload waits while the traceparent steps below use the value; never leaves the worker. */
+const STASHED_PAYLOAD_HEADER = "__outbox_payload";
+
+/** The full connector configuration, as PUT /connectors/<name>/config takes it (every value a string). */
+export function connectorConfig(
+  target: DebeziumTarget,
+  options: ConnectorOptions = {},
+): Record<string, string> {
+  const rawTopic = (table: string) => `${target.topicPrefix}.public.${table}`.replaceAll(".", "\\.");
+  return {
+    "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+    // One task: a logical replication slot has exactly one reader, and the WAL gives one order.
+    "tasks.max": "1",
+
+    "database.hostname": target.database.host,
+    "database.port": String(target.database.port),
+    "database.user": target.database.user,
+    "database.password": target.database.password,
+    "database.dbname": target.database.name,
+    "topic.prefix": target.topicPrefix,
+
+    "plugin.name": "pgoutput",
+    "slot.name": target.slotName,
+    // The slot is created by the handover (relay/switch.ts), at the exact position where the polling relay
+    // stopped; a connector that created its own would start wherever the WAL happened to be.
+    "slot.drop.on.stop": "false",
+    // Ours too, holding the outbox and the heartbeat table only (debezium/sql/preparePostgres.ts).
+    "publication.name": target.publicationName,
+    "publication.autocreate.mode": "disabled",
+    "table.include.list": `public.outbox,public.${target.heartbeatTable}`,
+    // Only the columns the router reads (and the keys): less to decode and convert per event, no warning about
+    // xid8 (a type Debezium does not know), and columns the outbox gains later (the hash chain) stay out.
+    "column.include.list": [
+      "public\\.outbox\\.(position|event_id|event_type|topic|message_key|payload|correlation_id|traceparent)",
+      `public\\.${target.heartbeatTable}\\.id`,
+    ].join(","),
+    // The outbox is history: nothing is copied at start, only what commits after the slot's position.
+    "snapshot.mode": "no_data",
+    // The slot is the handover position. Offsets left in Connect by an earlier Debezium period are older than
+    // a slot created since, and must not be used.
+    "offset.mismatch.strategy": "trust_slot",
+
+    // While the outbox is quiet the slot would pin WAL that other tables write. Debezium runs this query every
+    // interval; its change reaches the connector through the publication, moves the offset, and the slot's
+    // confirmed position follows. The change record itself is dropped below.
+    "heartbeat.interval.ms": String(options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS),
+    "heartbeat.action.query": `INSERT INTO public.${target.heartbeatTable} (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at`,
+    // Logical decoding messages (pg_logical_emit_message) are nobody's events here.
+    "message.prefix.exclude.list": ".*",
+    // Debezium's own context headers (__debezium.context.*) are not part of the record contract.
+    "extended.headers.enabled": "false",
+    "tombstones.on.delete": "false",
+
+    // KIP-618: each batch of records and its source offset commit in one Kafka transaction.
+    "exactly.once.support": "required",
+
+    // Keys and values leave as text: the key is message_key, the value the envelope JSON exactly as written.
+    // The outbox's payload column is `json` (not jsonb), which keeps the writer's bytes; Debezium hands it over
+    // as a string (semantic type io.debezium.data.Json) and StringConverter writes that string unchanged.
+    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "header.converter": "org.apache.kafka.connect.storage.StringConverter",
+
+    transforms: [
+      "dropHeartbeats",
+      "outbox",
+      "dropRouterId",
+      "stashPayload",
+      "traceparentAsValue",
+      "dropNullTraceparent",
+      "wrapTraceparent",
+      "restorePayload",
+      "payloadAsValue",
+    ].join(","),
+    predicates: "isHeartbeatChange,isHeartbeat,isTombstone",
+
+    // The heartbeat-table change only moves Debezium's position; the record it makes is no event.
+    "transforms.dropHeartbeats.type": "org.apache.kafka.connect.transforms.Filter",
+    "transforms.dropHeartbeats.predicate": "isHeartbeatChange",
+    "predicates.isHeartbeatChange.type": "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+    "predicates.isHeartbeatChange.pattern": rawTopic(target.heartbeatTable),
+    // Debezium's heartbeat record, which carries that position, must really be written (to its own small
+    // compacted topic, debezium/connector.ts creates it): with exactly-once delivery, Connect commits the
+    // offsets of a poll in which every record was dropped neither to Kafka nor back to the connector, so the
+    // slot would never move while the outbox is quiet. Every step below leaves it alone.
+    "predicates.isHeartbeat.type": "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+    "predicates.isHeartbeat.pattern": heartbeatTopic(target).replaceAll(".", "\\."),
+
+    "transforms.outbox.predicate": "isHeartbeat",
+    "transforms.outbox.negate": "true",
+    "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
+    "transforms.outbox.table.field.event.id": "event_id",
+    "transforms.outbox.table.field.event.key": "message_key",
+    "transforms.outbox.table.field.event.type": "event_type",
+    "transforms.outbox.table.field.event.payload": "payload",
+    // The topic column names the Kafka topic itself (from the event catalog), unchanged.
+    "transforms.outbox.route.by.field": "topic",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the router's own placeholder, not JavaScript's.
+    "transforms.outbox.route.topic.replacement": "${routedByValue}",
+    // Re-serializing would change the bytes (key order, spacing, number formats).
+    "transforms.outbox.table.expand.json.payload": "false",
+    "transforms.outbox.route.tombstone.on.empty.payload": "false",
+    // The headers of the contract. traceparent also goes into the value (the router then emits a struct
+    // {payload, traceparent}) for the steps that drop its header when it is null; payloadAsValue unwraps it.
+    "transforms.outbox.table.fields.additional.placement": [
+      "event_id:header:eventId",
+      "event_type:header:eventType",
+      "correlation_id:header:correlationId",
+      "traceparent:header:traceparent",
+      "traceparent:envelope:traceparent",
+    ].join(","),
+    // The outbox is append-only (triggers refuse UPDATE and DELETE); anything else is a fault worth stopping for.
+    "transforms.outbox.table.op.invalid.behavior": "error",
+    // The router always adds the event id as a header named `id`; the contract names it eventId, once.
+    "transforms.dropRouterId.predicate": "isHeartbeat",
+    "transforms.dropRouterId.negate": "true",
+    "transforms.dropRouterId.type": "org.apache.kafka.connect.transforms.DropHeaders",
+    "transforms.dropRouterId.headers": "id",
+
+    // The router writes a header for every configured column, null or not; the polling relay leaves traceparent
+    // out when there is none (kafkajs cannot even write a null header). Kafka's only predicate that looks at a
+    // record's content is RecordIsTombstone, so the next five steps make the value *be* the traceparent for a
+    // moment: the payload waits in a header, the null case becomes a tombstone whose traceparent header is
+    // dropped, and the payload comes back as the value. Each step is a stock transform (Kafka's or Debezium's).
+    "transforms.stashPayload.predicate": "isHeartbeat",
+    "transforms.stashPayload.negate": "true",
+    "transforms.stashPayload.type": "org.apache.kafka.connect.transforms.HeaderFrom$Value",
+    "transforms.stashPayload.fields": "payload",
+    "transforms.stashPayload.headers": STASHED_PAYLOAD_HEADER,
+    "transforms.stashPayload.operation": "move",
+    "transforms.traceparentAsValue.predicate": "isHeartbeat",
+    "transforms.traceparentAsValue.negate": "true",
+    "transforms.traceparentAsValue.type": "org.apache.kafka.connect.transforms.ExtractField$Value",
+    "transforms.traceparentAsValue.field": "traceparent",
+    "transforms.dropNullTraceparent.type": "org.apache.kafka.connect.transforms.DropHeaders",
+    "transforms.dropNullTraceparent.headers": "traceparent",
+    "transforms.dropNullTraceparent.predicate": "isTombstone",
+    "predicates.isTombstone.type": "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
+    "transforms.wrapTraceparent.predicate": "isHeartbeat",
+    "transforms.wrapTraceparent.negate": "true",
+    "transforms.wrapTraceparent.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+    "transforms.wrapTraceparent.field": "traceparent",
+    "transforms.restorePayload.predicate": "isHeartbeat",
+    "transforms.restorePayload.negate": "true",
+    "transforms.restorePayload.type": "io.debezium.transforms.HeaderToValue",
+    "transforms.restorePayload.headers": STASHED_PAYLOAD_HEADER,
+    "transforms.restorePayload.fields": "payload",
+    "transforms.restorePayload.operation": "move",
+    "transforms.payloadAsValue.predicate": "isHeartbeat",
+    "transforms.payloadAsValue.negate": "true",
+    "transforms.payloadAsValue.type": "org.apache.kafka.connect.transforms.ExtractField$Value",
+    "transforms.payloadAsValue.field": "payload",
+  };
+}

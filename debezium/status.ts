@@ -1,0 +1,152 @@
+// Which relay runs and how it is doing: the connector's and its task's state, the slot's lag in bytes, or the
+// polling relay's cursor and backlog. `npm run relay:status` prints it and fails when something is broken;
+// `debeziumReadinessCheck` puts the same verdict into /health/ready.
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { pendingOutboxStats } from "../relay/sql/pendingOutboxStats.ts";
+import { loadRelayCheckpoint, type RelayCursor } from "../relay/sql/relayCheckpoint.ts";
+import { type RelayMode, readRelayMode } from "../relay/sql/relayMode.ts";
+import { localConnectUrl } from "../stack/connect.ts";
+import { localDatabaseUrl } from "../stack/postgres.ts";
+import { connectUrlFromEnv } from "./connector.ts";
+import { debeziumTarget } from "./connectorConfig.ts";
+import { ConnectClient, type ConnectorState } from "./connectRest.ts";
+import { type SlotState, slotState } from "./sql/replicationSlot.ts";
+
+export interface RelayStatus {
+  mode: RelayMode;
+  handover: Record<string, unknown> | null;
+  debezium?: {
+    connector: string;
+    /** MISSING: not registered on the worker; UNREACHABLE: the worker does not answer. */
+    connectorState: ConnectorState | "MISSING" | "UNREACHABLE";
+    taskState: ConnectorState | "NONE" | "UNKNOWN";
+    /** Connect's stack trace of a FAILED connector or task. */
+    trace?: string;
+    slot: SlotState | null;
+  };
+  polling?: { cursor: RelayCursor; pending: number; oldestAgeSeconds: number };
+  /** What is wrong, one sentence each with what to do; empty when the active relay is healthy. */
+  problems: string[];
+}
+
+export async function relayStatus(options: {
+  databaseUrl: string;
+  connect: ConnectClient;
+  connectDatabaseUrl?: string;
+}): Promise<RelayStatus> {
+  const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-status" });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    const { mode, handover } = await readRelayMode(client);
+    const target = debeziumTarget(options.databaseUrl, options.connectDatabaseUrl);
+    const slot = (await slotState(client, target.slotName)) ?? null;
+    const problems: string[] = [];
+
+    if (mode === "polling") {
+      const cursor = await loadRelayCheckpoint(client, "outbox");
+      const backlog = await pendingOutboxStats(client, cursor);
+      if (slot) {
+        problems.push(
+          `replication slot ${target.slotName} exists while the polling relay runs: it pins WAL; ` +
+            "npm run relay:switch -- polling removes it",
+        );
+      }
+      return { mode, handover, polling: { cursor, ...backlog }, problems };
+    }
+
+    let connectorState: NonNullable<RelayStatus["debezium"]>["connectorState"] = "UNREACHABLE";
+    let taskState: NonNullable<RelayStatus["debezium"]>["taskState"] = "UNKNOWN";
+    let trace: string | undefined;
+    try {
+      const status = await options.connect.status(target.connectorName);
+      connectorState = status?.connector.state ?? "MISSING";
+      const task = status?.tasks[0];
+      taskState = task?.state ?? "NONE";
+      trace = status?.connector.trace ?? task?.trace;
+    } catch {
+      // UNREACHABLE stays.
+    }
+    if (connectorState === "UNREACHABLE") {
+      problems.push(
+        `Kafka Connect at ${options.connect.url} does not answer: start it (npm run stack:up -- connect)`,
+      );
+    } else if (connectorState === "MISSING") {
+      problems.push(
+        `connector ${target.connectorName} is not registered: npm run relay:switch -- debezium registers it`,
+      );
+    } else if (connectorState === "FAILED" || taskState === "FAILED") {
+      problems.push(
+        `connector ${target.connectorName} has FAILED (${firstLine(trace)}): fix the cause, then ` +
+          `POST ${options.connect.url}/connectors/${target.connectorName}/restart?includeTasks=true&onlyFailed=true`,
+      );
+    } else if (connectorState !== "RUNNING" || taskState !== "RUNNING") {
+      problems.push(
+        `connector ${target.connectorName} is ${connectorState}, its task ${taskState}: nothing is relayed`,
+      );
+    }
+    if (!slot) {
+      problems.push(
+        `replication slot ${target.slotName} is missing: Debezium cannot resume where it stopped`,
+      );
+    } else if (slot.walStatus === "lost") {
+      problems.push(
+        `replication slot ${target.slotName} lost WAL it needed (wal_status=lost): events are missing`,
+      );
+    }
+    return {
+      mode,
+      handover,
+      debezium: { connector: target.connectorName, connectorState, taskState, trace, slot },
+      problems,
+    };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * A readiness check (apps/http/health.ts's ReadinessCheck shape) for services running with RELAY_MODE=debezium:
+ * down when the connector or its task is not RUNNING, the worker does not answer, or the slot is gone.
+ */
+export function debeziumReadinessCheck(options: {
+  databaseUrl: string;
+  connect: ConnectClient;
+  connectDatabaseUrl?: string;
+}): { name: string; check: () => Promise<unknown> } {
+  return {
+    name: "debezium",
+    check: async () => {
+      const status = await relayStatus(options);
+      if (status.problems.length > 0) throw new Error(status.problems.join("; "));
+      return status.debezium;
+    },
+  };
+}
+
+function firstLine(text: string | undefined): string {
+  return text?.split("\n", 1)[0]?.slice(0, 300) ?? "no trace";
+}
+
+/** `npm run relay:status`: reads the services the environment names (or the local ones); never starts any. */
+async function main(): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL || localDatabaseUrl;
+  const connect = new ConnectClient(connectUrlFromEnv() ?? localConnectUrl);
+  const status = await relayStatus({
+    databaseUrl,
+    connect,
+    connectDatabaseUrl: process.env.CONNECT_DATABASE_URL || undefined,
+  });
+  console.log(JSON.stringify(status, null, 2));
+  if (status.problems.length > 0) process.exit(1);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    await main();
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,186 @@
+// Test support for the Debezium relay: a Connect worker and the connector on the test database for the
+// length of a test file, and a reader that returns records exactly as the broker holds them.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll } from "vitest";
+import { topics } from "../events/index.ts";
+import { createKafka } from "../kafka/client.ts";
+import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../relay/switch.ts";
+import { stopConnect } from "../stack/connect.ts";
+import { databaseUrl, kafkaBrokers } from "../test/fixtures.ts";
+import type { TappedRecord } from "../test/kafkaTap.ts";
+import { ensureConnectWorker } from "./connector.ts";
+import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "./connectorConfig.ts";
+import type { ConnectClient } from "./connectRest.ts";
+
+export interface ConnectUnderTest {
+  connect: ConnectClient;
+  /** True when the worker is the project's own, which a test may kill and restart. */
+  localWorker: boolean;
+}
+
+/**
+ * A Connect worker for the file's tests: KAFKA_CONNECT_URL's, or the project's own, started unless it runs
+ * (and stopped again after the file when this file started it).
+ */
+export function useConnectWorker(): () => ConnectUnderTest {
+  let current: ConnectUnderTest | undefined;
+  let startedByUs = false;
+  beforeAll(async () => {
+    const worker = await ensureConnectWorker(kafkaBrokers(), () => {});
+    startedByUs = worker.startedByUs;
+    current = { connect: worker.connect, localWorker: !process.env.KAFKA_CONNECT_URL };
+  }, 180_000);
+  afterAll(async () => {
+    if (startedByUs) await stopConnect();
+  }, 60_000);
+  return () => {
+    if (!current) throw new Error("useConnectWorker's beforeAll has not run");
+    return current;
+  };
+}
+
+export interface DebeziumUnderTest extends ConnectUnderTest {
+  target: DebeziumTarget;
+  handover: DebeziumHandover;
+}
+
+/**
+ * Makes Debezium the relay of the test database for the file's tests (relay/switch.ts, from whatever the
+ * polling relay left), and hands back to the polling relay after them, so the next file finds the polling
+ * cursor where Debezium stopped.
+ */
+export function useDebeziumRelay(options: ConnectorOptions = {}): () => DebeziumUnderTest {
+  const worker = useConnectWorker();
+  let current: DebeziumUnderTest | undefined;
+  beforeAll(async () => {
+    const handover = await switchToDebezium({
+      databaseUrl: databaseUrl(),
+      kafkaBrokers: kafkaBrokers(),
+      connect: worker().connect,
+      log: () => {},
+      connectorOptions: options,
+      fenceTimeoutMs: 30_000,
+    });
+    current = { ...worker(), target: debeziumTarget(databaseUrl()), handover };
+  }, 180_000);
+  afterAll(async () => {
+    if (current)
+      await switchToPolling({ databaseUrl: databaseUrl(), connect: current.connect, log: () => {} });
+  }, 120_000);
+  return () => {
+    if (!current) throw new Error("useDebeziumRelay's beforeAll has not run");
+    return current;
+  };
+}
+
+/** A record as the broker holds it: raw value bytes, and headers with null values kept apart from absent ones. */
+export interface RawRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string | null>;
+  /** The envelope's eventId (undefined when the value is not an envelope). */
+  eventId: string | undefined;
+}
+
+export interface RecordReader {
+  /** Reads until `done` holds (or `timeoutMs` passes), then `settleMs` longer to catch stragglers. */
+  readUntil(
+    done: (records: RawRecord[]) => boolean,
+    options?: { timeoutMs?: number; settleMs?: number },
+  ): Promise<RawRecord[]>;
+}
+
+/**
+ * Remembers every catalog topic's end offsets now; `readUntil` then reads what was written after this point,
+ * with read_committed isolation (a consumer sees what a real one would).
+ */
+export async function recordsFromNow(): Promise<RecordReader> {
+  const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "debezium-test-reader" });
+  const admin = kafka.admin();
+  await admin.connect();
+  const start = new Map<string, Array<{ partition: number; offset: string }>>();
+  try {
+    for (const topic of topics) start.set(topic.name, await admin.fetchTopicOffsets(topic.name));
+  } finally {
+    await admin.disconnect();
+  }
+  return {
+    async readUntil(done, { timeoutMs = 60_000, settleMs = 1_000 } = {}) {
+      const consumer = kafka.consumer({ groupId: `debezium-test-${randomUUID()}`, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      const records: RawRecord[] = [];
+      try {
+        for (const topic of start.keys()) await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ topic, partition, message }) => {
+            const value = message.value ?? null;
+            let eventId: string | undefined;
+            try {
+              eventId = value ? (JSON.parse(value.toString()) as { eventId?: string }).eventId : undefined;
+            } catch {
+              eventId = undefined;
+            }
+            records.push({
+              topic,
+              partition,
+              offset: BigInt(message.offset),
+              key: message.key?.toString() ?? null,
+              value,
+              headers: Object.fromEntries(
+                Object.entries(message.headers ?? {}).map(([name, header]) => [
+                  name,
+                  header === null || header === undefined ? null : header.toString(),
+                ]),
+              ),
+              eventId,
+            });
+          },
+        });
+        for (const [topic, offsets] of start) {
+          for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+        }
+        const deadline = Date.now() + timeoutMs;
+        while (!done(records) && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, settleMs));
+        return [...records];
+      } finally {
+        await consumer.disconnect();
+      }
+    },
+  };
+}
+
+/** `done` for readUntil: every one of `eventIds` has arrived at least `times` times. */
+export function deliveredAtLeast(eventIds: Iterable<string>, times = 1): (records: RawRecord[]) => boolean {
+  const wanted = new Set(eventIds);
+  const counts = new Map<string, number>();
+  let checked = 0;
+  let satisfied = 0;
+  return (records) => {
+    for (; checked < records.length; checked++) {
+      const id = records[checked]?.eventId;
+      if (id === undefined || !wanted.has(id)) continue;
+      const count = (counts.get(id) ?? 0) + 1;
+      counts.set(id, count);
+      if (count === times) satisfied++;
+    }
+    return satisfied === wanted.size;
+  };
+}
+
+/** The shape test/kafkaAssertions.ts checks (delivery counts, per-key order). */
+export function asTapped(records: RawRecord[]): TappedRecord[] {
+  return records.map((record) => ({
+    eventId: record.eventId ?? "",
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset.toString(),
+    key: record.key,
+    value: record.value?.toString() ?? null,
+    headers: Object.fromEntries(Object.entries(record.headers).map(([name, value]) => [name, String(value)])),
+  }));
+}

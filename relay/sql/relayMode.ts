@@ -1,0 +1,46 @@
+// Which relay publishes the outbox: one row that the switch (relay/switch.ts) writes and every relay reads
+// before it publishes. No row (or no table, in a database that never switched) means the polling relay.
+import type { ClientBase } from "pg";
+
+export type RelayMode = "polling" | "debezium";
+
+export interface RelayModeRow {
+  mode: RelayMode;
+  /** Where the last switch handed over, and whether it finished (see relay/switch.ts). */
+  handover: Record<string, unknown> | null;
+  changedAt: Date | null;
+}
+
+export async function ensureRelayModeTable(client: ClientBase): Promise<void> {
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS relay_mode (
+      singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+      mode text NOT NULL CHECK (mode IN ('polling', 'debezium')),
+      handover jsonb,
+      changed_at timestamptz NOT NULL DEFAULT now()
+    )`);
+}
+
+/** The current mode; `polling` when the database has never been switched. */
+export async function readRelayMode(client: ClientBase): Promise<RelayModeRow> {
+  const exists = await client.query<{ exists: boolean }>(
+    "SELECT to_regclass('relay_mode') IS NOT NULL AS exists",
+  );
+  if (!exists.rows[0]?.exists) return { mode: "polling", handover: null, changedAt: null };
+  const result = await client.query<RelayModeRow>(
+    `SELECT mode, handover, changed_at AS "changedAt" FROM relay_mode WHERE singleton`,
+  );
+  return result.rows[0] ?? { mode: "polling", handover: null, changedAt: null };
+}
+
+export async function writeRelayMode(
+  client: ClientBase,
+  mode: RelayMode,
+  handover: Record<string, unknown>,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO relay_mode (singleton, mode, handover, changed_at) VALUES (true, $1, $2, now())
+     ON CONFLICT (singleton) DO UPDATE SET mode = EXCLUDED.mode, handover = EXCLUDED.handover, changed_at = now()`,
+    [mode, JSON.stringify(handover)],
+  );
+}

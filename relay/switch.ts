@@ -1,0 +1,427 @@
+// Hands the outbox stream over between the polling relay and Debezium at a known position, without losing or
+// re-ordering events: `npm run relay:switch -- debezium|polling`. Each direction is restartable: run it again
+// after any failure and it finishes the handover from what the database records.
+//
+// polling -> Debezium (no duplicates):
+//   1. Fence the polling relay: take its advisory lock, so none publishes (the caller stops its in-process
+//      relay first; one in another process must stop, see debezium/README.md), and record mode=debezium.
+//   2. Create the slot with an exported snapshot. The slot streams exactly the transactions that commit after
+//      its position L; the snapshot sees exactly those committed before L.
+//   3. Publish, in that snapshot, the outbox rows after the polling cursor: committed before L, not yet sent.
+//   4. Start the connector on the slot: it streams everything committed after L.
+//   Every row the polling relay had published committed before the fence, hence before L: it is in the
+//   snapshot and at or before the cursor, so it is neither re-published (3) nor streamed (4).
+//
+// Debezium -> polling (duplicates only where a cursor cannot avoid them):
+//   1. Stop the connector. What it delivered is now final: everything the slot's confirmed position F covers,
+//      and on top of that whatever its last committed offset (which Connect stores in the same Kafka
+//      transaction as the records) reaches.
+//   2. Take a snapshot S, then peek at the slot: of the transactions that committed after F, in commit order,
+//      those past the offset are the ones Debezium has not delivered. Together with those still running in S
+//      (or not yet started), they are all at or above the cursor c = min(their xids, S's running xids, S.xmax).
+//   3. Set the polling cursor to (c, 0) and mode=polling; drop the connector and the slot.
+//   Every transaction below c had ended before S and was delivered. Those at or above c that Debezium had
+//   delivered too are sent again, with the same event ids, after their first delivery: one aggregate's events
+//   are in commit order (= xid order, see db/client.ts), so first deliveries stay in order. A cursor cannot
+//   skip them: it only knows "everything after (xid, position)".
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { loadEnv } from "../config/env.ts";
+import {
+  ensureConnectWorker,
+  registerConnector,
+  removeConnector,
+  stopConnector,
+} from "../debezium/connector.ts";
+import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
+import type { ConnectClient } from "../debezium/connectRest.ts";
+import { outboxRowsAfter } from "../debezium/sql/outboxRowsAfter.ts";
+import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
+import {
+  createSlotExportingSnapshot,
+  dropSlot,
+  importSnapshot,
+  peekTransactions,
+  slotState,
+} from "../debezium/sql/replicationSlot.ts";
+import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import { ensureStack } from "../stack/index.ts";
+import { publishBatch } from "./publishBatch.ts";
+import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
+import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "./sql/relayMode.ts";
+
+/** The polling relay's stream and lock name (relay/relay.ts; `npm start` and `npm run relay` use it). */
+const POLLING_RELAY_NAME = "outbox";
+
+export interface SwitchOptions {
+  databaseUrl: string;
+  /** The same database as the Connect worker reaches it, when that differs (a worker in a container). */
+  connectDatabaseUrl?: string;
+  kafkaBrokers: string[];
+  connect: ConnectClient;
+  log: (line: string) => void;
+  /** How long to wait for a running polling relay to let go of its lock (default 10 minutes). */
+  fenceTimeoutMs?: number;
+  connectorOptions?: ConnectorOptions;
+}
+
+export interface DebeziumHandover {
+  /** The slot's consistent point: the connector streams what commits after it. */
+  slotPosition: string;
+  /** Where the polling relay had got to. */
+  pollingCursor: RelayCursor;
+  /** Rows published by the handover itself (committed before the slot's position, after the cursor). */
+  published: number;
+  /** Nothing to hand over: Debezium was the relay already (its connector was only made sure to run). */
+  alreadyDebezium: boolean;
+}
+
+export interface PollingHandover {
+  /** The polling relay publishes what comes after this cursor. */
+  pollingCursor: RelayCursor;
+  /** The slot's confirmed position when the connector stopped: everything committed up to it was delivered. */
+  confirmedFlushLsn: string | null;
+  /** Transactions committed after that position, which the polling relay now sends. */
+  undeliveredTransactions: number;
+  alreadyPolling: boolean;
+}
+
+/** Makes Debezium the relay, handing over from the polling relay if it was the one (see the top of this file). */
+export async function switchToDebezium(options: SwitchOptions): Promise<DebeziumHandover> {
+  const target = debeziumTarget(options.databaseUrl, options.connectDatabaseUrl);
+  const control = await connectControl(options.databaseUrl);
+  try {
+    await lockSwitch(control);
+    await preparePostgres(control, target);
+    await ensureRelayModeTable(control);
+
+    const current = await readRelayMode(control);
+    const slot = await slotState(control, target.slotName);
+    if (current.mode === "debezium" && current.handover?.state === "done") {
+      if (!slot) {
+        throw new Error(
+          `The relay mode is debezium but its replication slot ${target.slotName} is gone, and with it the position ` +
+            "of the last delivered event. Find the last event consumers received and set the polling cursor " +
+            "(relay_checkpoints) before it, then run: npm run relay:switch -- polling",
+        );
+      }
+      await registerConnector(options.connect, target, options.kafkaBrokers, options.connectorOptions);
+      return {
+        slotPosition: String(current.handover.slotPosition),
+        pollingCursor: current.handover.pollingCursor as RelayCursor,
+        published: 0,
+        alreadyDebezium: true,
+      };
+    }
+
+    await fencePollingRelay(control, options);
+    await writeRelayMode(control, "debezium", { state: "handing-over", startedAt: new Date().toISOString() });
+
+    // Left over by an interrupted attempt: nothing from it counts, the handover starts again from the cursor
+    // (re-sending, with the same ids, whatever that attempt had published).
+    await removeConnector(options.connect, target.connectorName);
+    await dropSlot(control, target.slotName);
+
+    const pollingCursor = await loadRelayCheckpoint(control, POLLING_RELAY_NAME);
+    options.log(
+      `polling relay stopped at (${pollingCursor.txId}, ${pollingCursor.position}); creating slot ${target.slotName}`,
+    );
+    const exported = await createSlotExportingSnapshot(options.databaseUrl, target.slotName);
+    let published: number;
+    try {
+      published = await publishCommittedBefore(options, exported.snapshotName, pollingCursor);
+    } finally {
+      await exported.release();
+    }
+    options.log(
+      `published ${published} events committed before ${exported.consistentPoint}; starting the connector`,
+    );
+
+    await registerConnector(options.connect, target, options.kafkaBrokers, options.connectorOptions);
+    const handover = { slotPosition: exported.consistentPoint, pollingCursor, published };
+    await writeRelayMode(control, "debezium", { state: "done", ...handover, at: new Date().toISOString() });
+    options.log(
+      `Debezium streams the outbox from ${exported.consistentPoint} (connector ${target.connectorName})`,
+    );
+    return { ...handover, alreadyDebezium: false };
+  } finally {
+    // Ending the session releases both advisory locks.
+    await control.end().catch(() => {});
+  }
+}
+
+/** Makes the polling relay the relay, handing over from Debezium if it was the one (see the top of this file). */
+export async function switchToPolling(
+  options: Omit<SwitchOptions, "kafkaBrokers">,
+): Promise<PollingHandover> {
+  const target = debeziumTarget(options.databaseUrl, options.connectDatabaseUrl);
+  const control = await connectControl(options.databaseUrl);
+  try {
+    await lockSwitch(control);
+    await ensureRelayModeTable(control);
+    const current = await readRelayMode(control);
+    if (current.mode === "polling") {
+      // A connector or slot left by an interrupted switch would stream duplicates or pin WAL.
+      await removeConnector(options.connect, target.connectorName);
+      await dropSlot(control, target.slotName);
+      return {
+        pollingCursor: await loadRelayCheckpoint(control, POLLING_RELAY_NAME),
+        confirmedFlushLsn: null,
+        undeliveredTransactions: 0,
+        alreadyPolling: true,
+      };
+    }
+
+    if (current.handover?.state !== "done") {
+      // A switch to Debezium was interrupted. It never moved the polling cursor, so the polling relay picks up
+      // from there; what that switch (or a connector it started) published is sent again, with the same ids.
+      await removeConnector(options.connect, target.connectorName);
+      await dropSlot(control, target.slotName);
+      const pollingCursor = await loadRelayCheckpoint(control, POLLING_RELAY_NAME);
+      await writeRelayMode(control, "polling", {
+        state: "done",
+        pollingCursor,
+        interruptedSwitch: current.handover,
+        at: new Date().toISOString(),
+      });
+      options.log(
+        `an interrupted switch to Debezium was undone; polling resumes after (${pollingCursor.txId}, ${pollingCursor.position})`,
+      );
+      return { pollingCursor, confirmedFlushLsn: null, undeliveredTransactions: 0, alreadyPolling: false };
+    }
+
+    // No need to let it catch up first: whatever it has not delivered, the polling relay sends.
+    const status = await options.connect.status(target.connectorName);
+    let lastDelivered: DeliveredOffset | undefined;
+    if (status) {
+      await stopConnector(options.connect, target.connectorName);
+      lastDelivered = deliveredOffset(await options.connect.offsets(target.connectorName));
+    }
+    // The task has stopped; its walsender may take a moment longer to release the slot.
+    await waitForSlotRelease(control, target);
+
+    const slot = await slotState(control, target.slotName);
+    if (!slot) {
+      throw new Error(
+        `Replication slot ${target.slotName} is gone, and with it the position of the last delivered event: set ` +
+          "the polling cursor (relay_checkpoints) by hand before the last event consumers received, then set " +
+          "relay_mode to polling",
+      );
+    }
+    const pollingCursor = await cursorAfterDelivered(control, target, lastDelivered);
+    await control.query("BEGIN");
+    await saveRelayCheckpoint(control, POLLING_RELAY_NAME, pollingCursor.cursor);
+    await writeRelayMode(control, "polling", {
+      state: "done",
+      pollingCursor: pollingCursor.cursor,
+      confirmedFlushLsn: slot.confirmedFlushLsn,
+      undeliveredTransactions: pollingCursor.undelivered,
+      at: new Date().toISOString(),
+    });
+    await control.query("COMMIT");
+
+    await removeConnector(options.connect, target.connectorName);
+    await dropSlot(control, target.slotName);
+    options.log(
+      `polling relay resumes after (${pollingCursor.cursor.txId}, 0); Debezium had confirmed up to ${slot.confirmedFlushLsn}`,
+    );
+    return {
+      pollingCursor: pollingCursor.cursor,
+      confirmedFlushLsn: slot.confirmedFlushLsn,
+      undeliveredTransactions: pollingCursor.undelivered,
+      alreadyPolling: false,
+    };
+  } finally {
+    await control.end().catch(() => {});
+  }
+}
+
+/** The session that holds the switch's locks for the whole handover. */
+async function connectControl(databaseUrl: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: "outbox-relay-switch" });
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+/** One switch at a time: a second one waits, then finds the work done. */
+async function lockSwitch(control: pg.Client): Promise<void> {
+  await control.query("SELECT pg_advisory_lock(hashtext('outbox-relay-switch'))");
+}
+
+/**
+ * Takes the polling relay's leadership lock (relay/relay.ts) and keeps it for the rest of the handover: while
+ * it is held no polling relay publishes, and the cursor in relay_checkpoints is final.
+ */
+async function fencePollingRelay(control: pg.Client, options: SwitchOptions): Promise<void> {
+  const deadline = Date.now() + (options.fenceTimeoutMs ?? 10 * 60_000);
+  let announced = false;
+  for (;;) {
+    const result = await control.query<{ locked: boolean }>(
+      "SELECT pg_try_advisory_lock(hashtext('outbox-relay'), hashtext($1)) AS locked",
+      [POLLING_RELAY_NAME],
+    );
+    if (result.rows[0]?.locked) return;
+    const holder = await control.query<{ pid: number; application: string; client: string | null }>(
+      `SELECT l.pid, a.application_name AS application, host(a.client_addr) AS client
+         FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+        WHERE l.locktype = 'advisory' AND l.granted
+          AND l.classid = hashtext('outbox-relay')::oid AND l.objid = hashtext($1)::oid`,
+      [POLLING_RELAY_NAME],
+    );
+    const who = holder.rows[0];
+    if (Date.now() > deadline) {
+      throw new Error(
+        `The polling relay is still publishing (Postgres session ${who?.pid}, ${who?.application}): stop it ` +
+          "(Ctrl-C on `npm start` / `npm run relay`, or restart them with RELAY_MODE=debezium), then switch again",
+      );
+    }
+    if (!announced) {
+      options.log(
+        `waiting for the polling relay to stop (Postgres session ${who?.pid}, ${who?.application} from ${who?.client ?? "local"}): ` +
+          "stop `npm start` / `npm run relay`, or restart them with RELAY_MODE=debezium",
+      );
+      announced = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Publishes the rows the exported snapshot sees after the cursor, in (tx_id, position) order. */
+async function publishCommittedBefore(
+  options: SwitchOptions,
+  snapshotName: string,
+  after: RelayCursor,
+): Promise<number> {
+  const reader = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: "outbox-relay-switch",
+  });
+  reader.on("error", () => {});
+  await reader.connect();
+  let producer: Producer | undefined;
+  let published = 0;
+  try {
+    await importSnapshot(reader, snapshotName);
+    let cursor = after;
+    for (;;) {
+      const rows = await outboxRowsAfter(reader, cursor, 1000);
+      if (rows.length === 0) break;
+      if (!producer) {
+        producer = createIdempotentProducer(
+          createKafka({ brokers: options.kafkaBrokers, clientId: "outbox-relay-switch" }),
+        );
+        await producer.connect();
+      }
+      await publishBatch(producer, rows);
+      published += rows.length;
+      const last = rows[rows.length - 1];
+      if (!last) break;
+      cursor = { txId: last.txId, position: last.position };
+    }
+    await reader.query("COMMIT");
+    return published;
+  } finally {
+    await producer?.disconnect().catch(() => {});
+    await reader.end().catch(() => {});
+  }
+}
+
+async function waitForSlotRelease(control: pg.Client, target: DebeziumTarget): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const slot = await slotState(control, target.slotName);
+    if (!slot?.active) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Replication slot ${target.slotName} is still streaming to pid ${slot.activePid} although connector ` +
+          `${target.connectorName} is stopped: is another connector or worker using it?`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The last change a connector's committed offset covers: Debezium's 32-bit txId and processed LSN. */
+interface DeliveredOffset {
+  xid: number;
+  lsn: bigint;
+}
+
+function deliveredOffset(
+  offsets: Array<{ offset: Record<string, unknown> | null }>,
+): DeliveredOffset | undefined {
+  const offset = offsets[0]?.offset;
+  const xid = offset?.txId;
+  const lsn = offset?.lsn_proc ?? offset?.lsn;
+  if (typeof xid !== "number" || typeof lsn !== "number") return undefined;
+  return { xid, lsn: BigInt(lsn) };
+}
+
+/** The polling cursor that misses nothing Debezium did not deliver (the procedure at the top of this file). */
+async function cursorAfterDelivered(
+  control: pg.Client,
+  target: DebeziumTarget,
+  lastDelivered: DeliveredOffset | undefined,
+): Promise<{ cursor: RelayCursor; undelivered: number }> {
+  // The snapshot first, then the peek: a transaction that commits between the two is in the peek.
+  const snapshot = (
+    await control.query<{ snapshot: string }>("SELECT pg_current_snapshot()::text AS snapshot")
+  ).rows[0]?.snapshot;
+  const [, xmax = "0", running = ""] = (snapshot ?? "").split(":");
+  const pending = await peekTransactions(control, target.slotName, target.publicationName);
+  // The slot's confirmed position trails the offset: Debezium confirms a transaction to Postgres only with the
+  // next one. Transactions up to the offset's, in commit order, were delivered (its own only if the offset
+  // reached its last change).
+  let firstUndelivered = 0;
+  const offsetTransaction = lastDelivered ? pending.findIndex((tx) => tx.xid === lastDelivered.xid) : -1;
+  if (lastDelivered && offsetTransaction >= 0) {
+    const complete = (pending[offsetTransaction]?.lastChangeLsn ?? 0n) <= lastDelivered.lsn;
+    firstUndelivered = complete ? offsetTransaction + 1 : offsetTransaction;
+  }
+  const undelivered = pending.slice(firstUndelivered).filter((tx) => tx.outboxInserts > 0);
+  let oldest = BigInt(xmax);
+  for (const xid of [...running.split(",").filter(Boolean), ...undelivered.map((tx) => tx.xid8)]) {
+    if (BigInt(xid) < oldest) oldest = BigInt(xid);
+  }
+  return { cursor: { txId: oldest.toString(), position: "0" }, undelivered: undelivered.length };
+}
+
+/** `npm run relay:switch -- debezium|polling`: the same handover for the services the environment names. */
+async function main(): Promise<void> {
+  const wanted = process.argv[2];
+  if (wanted !== "debezium" && wanted !== "polling") {
+    console.error("usage: npm run relay:switch -- debezium|polling");
+    process.exit(2);
+  }
+  const env = loadEnv();
+  const say = (line: string) => console.error(`» ${line}`);
+  const stack = await ensureStack(env, say);
+  // Debezium mode lives in the worker, so a worker started here keeps running after this command.
+  const { connect } = await ensureConnectWorker(stack.kafkaBrokers, say);
+  const common = {
+    databaseUrl: stack.databaseUrl,
+    connectDatabaseUrl: process.env.CONNECT_DATABASE_URL || undefined,
+    connect,
+    log: say,
+  };
+  if (wanted === "debezium") {
+    const result = await switchToDebezium({ ...common, kafkaBrokers: stack.kafkaBrokers });
+    console.log(JSON.stringify({ mode: "debezium", ...result }));
+    if (!result.alreadyDebezium)
+      say("start the apps with RELAY_MODE=debezium from now on (a polling relay would stand by)");
+  } else {
+    const result = await switchToPolling(common);
+    console.log(JSON.stringify({ mode: "polling", ...result }));
+    say("start the polling relay now: npm start (RELAY_MODE=polling) or npm run relay");
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    await main();
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+}
