@@ -1,50 +1,52 @@
-// `npm run bench:relay`: the polling relay's catch-up rate from a backlog of committed outbox rows, and its
-// commit-to-ack latency under a steady write rate, against the real Postgres and Kafka. Prints a table.
+// `npm run bench:relay`: the two relays side by side, against the real Postgres, Kafka and Kafka Connect —
+// catch-up from a backlog of committed outbox rows, and commit-to-ack latency under a steady write rate.
+// Prints a table. Each mode runs in a fresh `healthcare_bench` database.
 //
 //   BENCH_BACKLOG (default 100000)   rows committed before the relay starts
 //   BENCH_RATE (default 1000)        events/s written during the latency run, one event per transaction
 //   BENCH_SECONDS (default 20)       length of the latency run
+//   BENCH_MODES (default polling,debezium)
+//
+// The polling relay reports each acknowledged batch (commit-to-ack). Debezium's acknowledgements happen inside
+// Connect, so both modes are also measured the same way from outside: commit to the record reaching a
+// read-committed consumer, and the backlog fully readable by it.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { loadEnv } from "../config/env.ts";
-import { createDatabase, writeTransaction } from "../db/client.ts";
+import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
+import { ensureConnectWorker, registerConnector, stopConnector } from "../debezium/connector.ts";
+import { debeziumTarget } from "../debezium/connectorConfig.ts";
+import { releaseDatabase } from "../debezium/teardown.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { OutboxRelay } from "../relay/relay.ts";
+import { switchToDebezium, switchToPolling } from "../relay/switch.ts";
+import { stopConnect } from "../stack/connect.ts";
 import { ensureStack } from "../stack/index.ts";
 import { printTable } from "./table.ts";
 
+type Mode = "polling" | "debezium";
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const MODES = (process.env.BENCH_MODES ?? "polling,debezium").split(",") as Mode[];
 const BENCH_DATABASE = "healthcare_bench";
 
 const env = loadEnv();
 const stack = await ensureStack(env, (line) => console.error(`[stack] ${line}`));
-const databaseUrl = await freshDatabase(stack.databaseUrl);
-await migrateDatabase(databaseUrl);
 const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "bench" }).admin();
 await admin.connect();
 await applyTopics(admin, { log: { info: () => {}, warn: (message) => console.error(message) } });
 await admin.disconnect();
+const worker = MODES.includes("debezium")
+  ? await ensureConnectWorker(stack.kafkaBrokers, (line) => console.error(line))
+  : null;
 
-const db = createDatabase(databaseUrl, { max: 20, applicationName: "bench" });
-const context: EventContext = {
-  source: "bench",
-  metadata: {
-    correlationId: randomUUID(),
-    userId: null,
-    ipAddress: "127.0.0.1",
-    userAgent: "bench",
-    sessionId: null,
-  },
-  traceparent: null,
-};
 /** A patient.updated for one of 1,000 patients: a realistic envelope (~600 bytes) spread over partitions. */
 const patientIds = Array.from({ length: 1_000 }, () => randomUUID());
 const nextEvent = (i: number) => ({
@@ -56,107 +58,238 @@ const nextEvent = (i: number) => ({
   },
 });
 
-// 1. Catch-up: a committed backlog, then a relay started cold.
-console.error(`writing a backlog of ${BACKLOG} events...`);
-const PER_TRANSACTION = 500;
-for (let written = 0; written < BACKLOG; written += PER_TRANSACTION) {
-  const count = Math.min(PER_TRANSACTION, BACKLOG - written);
-  await writeTransaction(db, (tx) =>
-    appendEvents(
-      tx,
-      context,
-      Array.from({ length: count }, (_, i) => nextEvent(written + i)),
-    ),
-  );
+interface ModeFigures {
+  catchUpAckSeconds: number | null;
+  catchUpReadableSeconds: number;
+  ackLatenciesMs: number[];
+  readableLatenciesMs: number[];
+  achievedRate: number;
 }
-let published = 0;
-let allPublished: () => void = () => {};
-const backlogDone = new Promise<void>((resolve) => {
-  allPublished = resolve;
-});
-const catchUpStarted = performance.now();
-const catchUpRelay = new OutboxRelay({
-  databaseUrl,
-  kafkaBrokers: stack.kafkaBrokers,
-  log: createLogger({ level: "warn" }),
-  registry: new Registry(),
-  onPublished: (rows) => {
-    published += rows.length;
-    if (published >= BACKLOG) allPublished();
-  },
-});
-catchUpRelay.start();
-await backlogDone;
-const catchUpSeconds = (performance.now() - catchUpStarted) / 1000;
-await catchUpRelay.stop();
 
-// 2. Latency: a steady rate of one-event transactions; commit time is when COMMIT returned to the writer.
-console.error(`writing ${RATE} events/s for ${SECONDS} s...`);
-const committedAt = new Map<string, number>();
-const latenciesMs: number[] = [];
-const latencyRelay = new OutboxRelay({
-  databaseUrl,
-  kafkaBrokers: stack.kafkaBrokers,
-  log: createLogger({ level: "warn" }),
-  registry: new Registry(),
-  onPublished: (rows) => {
-    const now = performance.now();
-    for (const row of rows) {
-      const committed = committedAt.get(row.eventId);
-      if (committed !== undefined) latenciesMs.push(now - committed);
-    }
-  },
-});
-latencyRelay.start();
-await new Promise((resolve) => setTimeout(resolve, 1_000));
-const total = RATE * SECONDS;
-const started = performance.now();
-const inFlight = new Set<Promise<void>>();
-for (let i = 0; i < total; i++) {
-  // Open-loop: each write starts on schedule, whether or not earlier ones have finished.
-  const due = started + (i * 1000) / RATE;
-  const wait = due - performance.now();
-  if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-  const write = writeTransaction(db, (tx) => appendEvents(tx, context, [nextEvent(i)])).then(([event]) => {
-    if (event) committedAt.set(event.eventId, performance.now());
-  });
-  inFlight.add(write);
-  void write.finally(() => inFlight.delete(write));
+const figures = new Map<Mode, ModeFigures>();
+for (const mode of MODES) {
+  console.error(`\n${mode}: backlog of ${BACKLOG} events, then ${RATE} events/s for ${SECONDS} s`);
+  figures.set(mode, await benchmark(mode));
 }
-await Promise.all(inFlight);
-const achievedRate = total / ((performance.now() - started) / 1000);
-const deadline = Date.now() + 30_000;
-while (latenciesMs.length < total && Date.now() < deadline)
-  await new Promise((resolve) => setTimeout(resolve, 100));
-await latencyRelay.stop();
-await db.$client.end();
+if (worker?.startedByUs) await stopConnect();
+await stack.stopStarted();
 
-latenciesMs.sort((a, b) => a - b);
-const percentile = (p: number) =>
-  latenciesMs[Math.min(latenciesMs.length - 1, Math.floor((p / 100) * latenciesMs.length))] ?? NaN;
-const rows: Array<[string, string, string]> = [
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+const rate = (seconds: number | null | undefined) =>
+  seconds ? `${Math.round(BACKLOG / seconds).toLocaleString("en")} events/s` : "–";
+const ms = (value: number) => (Number.isFinite(value) ? `${value.toFixed(1)} ms` : "–");
+const ratio = (pick: (f: ModeFigures) => number | null, higherIsBetter: boolean) => {
+  const [a, b] = [figures.get("polling"), figures.get("debezium")].map((f) => (f ? pick(f) : null));
+  if (!a || !b) return "";
+  return `${(higherIsBetter ? b / a : a / b).toFixed(2)}`;
+};
+const rows: string[][] = [
   [
-    "catch-up from a committed backlog",
-    `${Math.round(BACKLOG / catchUpSeconds).toLocaleString("en")} events/s`,
-    ">= 20,000 events/s",
+    "catch-up, Kafka acks (relay's own count)",
+    ...MODES.map((mode) => rate(figures.get(mode)?.catchUpAckSeconds)),
+    "",
   ],
-  ["  backlog / time", `${BACKLOG.toLocaleString("en")} events / ${catchUpSeconds.toFixed(2)} s`, ""],
+  [
+    "catch-up, readable by a consumer",
+    ...MODES.map((mode) => rate(figures.get(mode)?.catchUpReadableSeconds)),
+    ratio((f) => f.catchUpReadableSeconds, true),
+  ],
   [
     "steady write rate achieved",
-    `${Math.round(achievedRate).toLocaleString("en")} events/s`,
-    `${RATE.toLocaleString("en")} events/s`,
+    ...MODES.map((mode) => `${Math.round(figures.get(mode)?.achievedRate ?? 0)} events/s`),
+    "",
   ],
-  ["commit-to-ack p50", `${percentile(50).toFixed(1)} ms`, ""],
-  ["commit-to-ack p95", `${percentile(95).toFixed(1)} ms`, ""],
-  ["commit-to-ack p99", `${percentile(99).toFixed(1)} ms`, "< 50 ms"],
-  ["commit-to-ack max", `${(latenciesMs.at(-1) ?? NaN).toFixed(1)} ms`, ""],
-  ["events measured", `${latenciesMs.length.toLocaleString("en")} of ${total.toLocaleString("en")}`, ""],
 ];
-printTable(`polling relay, Kafka ${stack.kafkaBrokers.join(",")}`, rows, ["metric", "value", "target"]);
-await stack.stopStarted();
+for (const p of [50, 95, 99]) {
+  rows.push([
+    `commit-to-ack p${p}`,
+    ...MODES.map((mode) => {
+      const latencies = figures.get(mode)?.ackLatenciesMs ?? [];
+      return latencies.length ? ms(percentile(latencies, p)) : "–";
+    }),
+    "",
+  ]);
+}
+for (const p of [50, 95, 99]) {
+  rows.push([
+    `commit-to-consumer p${p}`,
+    ...MODES.map((mode) => ms(percentile(figures.get(mode)?.readableLatenciesMs ?? [], p))),
+    ratio((f) => percentile(f.readableLatenciesMs, p), false),
+  ]);
+}
+printTable(
+  `outbox relays, ${BACKLOG.toLocaleString("en")}-event backlog, ${RATE.toLocaleString("en")} events/s for ${SECONDS} s, Kafka ${stack.kafkaBrokers.join(",")}`,
+  rows,
+  ["metric", ...MODES, "polling/debezium"],
+);
+
+async function benchmark(mode: Mode): Promise<ModeFigures> {
+  const databaseUrl = await freshDatabase(stack.databaseUrl);
+  await migrateDatabase(databaseUrl);
+  const db = createDatabase(databaseUrl, { max: 20, applicationName: "bench" });
+  const context: EventContext = {
+    source: "bench",
+    metadata: {
+      correlationId: randomUUID(),
+      userId: null,
+      ipAddress: "127.0.0.1",
+      userAgent: "bench",
+      sessionId: null,
+    },
+    traceparent: null,
+  };
+  const readable = await watchRecords(context.metadata.correlationId);
+
+  // 1. Catch-up: a committed backlog, then the relay started cold.
+  const target = debeziumTarget(databaseUrl);
+  if (mode === "debezium" && worker) {
+    // The slot (created by the switch on the empty outbox) holds the backlog's WAL while the connector is stopped.
+    await switchToDebezium({
+      databaseUrl,
+      kafkaBrokers: stack.kafkaBrokers,
+      connect: worker.connect,
+      log: () => {},
+    });
+    await stopConnector(worker.connect, target.connectorName);
+  }
+  for (let written = 0; written < BACKLOG; written += 500) {
+    const count = Math.min(500, BACKLOG - written);
+    await writeTransaction(db, (tx) =>
+      appendEvents(
+        tx,
+        context,
+        Array.from({ length: count }, (_, i) => nextEvent(written + i)),
+      ),
+    );
+  }
+  let acknowledged = 0;
+  let ackedAt = 0;
+  const started = performance.now();
+  let relay: OutboxRelay | null = null;
+  const onPublished = (rowsAcked: readonly { eventId: string }[]) => {
+    acknowledged += rowsAcked.length;
+    if (acknowledged >= BACKLOG && !ackedAt) ackedAt = performance.now();
+  };
+  if (mode === "polling") {
+    relay = startRelay(databaseUrl, onPublished);
+  } else if (worker) {
+    await registerConnector(worker.connect, target, stack.kafkaBrokers);
+  }
+  await readable.until(BACKLOG);
+  const catchUpReadableSeconds = (readable.lastAt() - started) / 1000;
+  const catchUpAckSeconds = mode === "polling" ? (ackedAt - started) / 1000 : null;
+
+  // 2. Latency: a steady rate of one-event transactions; commit time is when COMMIT returned to the writer.
+  const committedAt = new Map<string, number>();
+  const ackLatenciesMs: number[] = [];
+  if (relay) {
+    await relay.stop();
+    relay = startRelay(databaseUrl, (rowsAcked) => {
+      const now = performance.now();
+      for (const row of rowsAcked) {
+        const committed = committedAt.get(row.eventId);
+        if (committed !== undefined) ackLatenciesMs.push(now - committed);
+      }
+    });
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const achievedRate = await writeSteadily(db, context, committedAt);
+  await readable.until(BACKLOG + RATE * SECONDS, 60_000);
+  const readableLatenciesMs = [...committedAt].flatMap(([eventId, committed]) => {
+    const seen = readable.seenAt(eventId);
+    return seen === undefined ? [] : [seen - committed];
+  });
+
+  await relay?.stop();
+  if (mode === "debezium" && worker) {
+    await switchToPolling({ databaseUrl, connect: worker.connect, log: () => {} });
+  }
+  await readable.stop();
+  await db.$client.end();
+  return { catchUpAckSeconds, catchUpReadableSeconds, ackLatenciesMs, readableLatenciesMs, achievedRate };
+}
+
+function startRelay(
+  databaseUrl: string,
+  onPublished: (rows: readonly { eventId: string }[]) => void,
+): OutboxRelay {
+  const relay = new OutboxRelay({
+    databaseUrl,
+    kafkaBrokers: stack.kafkaBrokers,
+    log: createLogger({ level: "warn" }),
+    registry: new Registry(),
+    onPublished,
+  });
+  relay.start();
+  return relay;
+}
+
+/** Open-loop writes: each starts on schedule, whether or not earlier ones have finished. Returns the rate reached. */
+async function writeSteadily(
+  db: Database,
+  context: EventContext,
+  committedAt: Map<string, number>,
+): Promise<number> {
+  const total = RATE * SECONDS;
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / RATE - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const write = writeTransaction(db, (tx) => appendEvents(tx, context, [nextEvent(i)])).then(([event]) => {
+      if (event) committedAt.set(event.eventId, performance.now());
+    });
+    inFlight.add(write);
+    void write.finally(() => inFlight.delete(write));
+  }
+  await Promise.all(inFlight);
+  return total / ((performance.now() - started) / 1000);
+}
+
+/** A read-committed consumer of patient-events that notes when each of this run's events first arrives. */
+async function watchRecords(correlationId: string) {
+  const consumer = createKafka({ brokers: stack.kafkaBrokers, clientId: "bench-watch" }).consumer({
+    groupId: `bench-${randomUUID()}`,
+    maxWaitTimeInMs: 20,
+  });
+  const seen = new Map<string, number>();
+  let last = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic: "patient-events", fromBeginning: false });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const now = performance.now();
+      for (const message of batch.messages) {
+        if (String(message.headers?.correlationId) !== correlationId) continue;
+        const eventId = String(message.headers?.eventId);
+        if (!seen.has(eventId)) {
+          seen.set(eventId, now);
+          last = now;
+        }
+      }
+    },
+  });
+  await joined;
+  return {
+    seenAt: (eventId: string) => seen.get(eventId),
+    lastAt: () => last,
+    async until(count: number, timeoutMs = 300_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (seen.size < count && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      if (seen.size < count) console.error(`only ${seen.size} of ${count} events became readable`);
+    },
+    stop: () => consumer.disconnect(),
+  };
+}
 
 async function freshDatabase(serverUrl: string): Promise<string> {
   if (env.DATABASE_URL) return env.DATABASE_URL;
+  await releaseDatabase(serverUrl, BENCH_DATABASE);
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   await client.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
