@@ -17,15 +17,16 @@ import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
-import { ensureConnectWorker, registerConnector, stopConnector } from "../debezium/connector.ts";
+import { ensureConnectWorker, registerConnector } from "../debezium/connector.ts";
 import { debeziumTarget } from "../debezium/connectorConfig.ts";
+import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
+import { createSlotExportingSnapshot } from "../debezium/sql/replicationSlot.ts";
 import { releaseDatabase } from "../debezium/teardown.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { OutboxRelay } from "../relay/relay.ts";
-import { switchToDebezium, switchToPolling } from "../relay/switch.ts";
 import { stopConnect } from "../stack/connect.ts";
 import { ensureStack } from "../stack/index.ts";
 import { printTable } from "./table.ts";
@@ -145,15 +146,12 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
 
   // 1. Catch-up: a committed backlog, then the relay started cold.
   const target = debeziumTarget(databaseUrl);
-  if (mode === "debezium" && worker) {
-    // The slot (created by the switch on the empty outbox) holds the backlog's WAL while the connector is stopped.
-    await switchToDebezium({
-      databaseUrl,
-      kafkaBrokers: stack.kafkaBrokers,
-      connect: worker.connect,
-      log: () => {},
-    });
-    await stopConnector(worker.connect, target.connectorName);
+  if (mode === "debezium") {
+    // The slot, made before the backlog, holds its WAL until the connector is registered after it.
+    const control = new pg.Client({ connectionString: databaseUrl });
+    await control.connect();
+    await preparePostgres(control, target).finally(() => control.end());
+    await (await createSlotExportingSnapshot(databaseUrl, target.slotName)).release();
   }
   for (let written = 0; written < BACKLOG; written += 500) {
     const count = Math.min(500, BACKLOG - written);
@@ -204,9 +202,7 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
   });
 
   await relay?.stop();
-  if (mode === "debezium" && worker) {
-    await switchToPolling({ databaseUrl, connect: worker.connect, log: () => {} });
-  }
+  if (mode === "debezium") await releaseDatabase(stack.databaseUrl, BENCH_DATABASE);
   await readable.stop();
   await db.$client.end();
   return { catchUpAckSeconds, catchUpReadableSeconds, ackLatenciesMs, readableLatenciesMs, achievedRate };
