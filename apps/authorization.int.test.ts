@@ -19,7 +19,7 @@ const ACTOR_ROLES: Record<Role, string> = {
   patient: "PATIENT",
   provider: "PROVIDER",
   admin: "ADMIN",
-  auditor: "STAFF",
+  auditor: "AUDITOR",
   service: "SYSTEM",
 };
 

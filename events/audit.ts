@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { identifier, text, uuid } from "./fields.ts";
 
-export const actorRoles = ["PATIENT", "PROVIDER", "NURSE", "STAFF", "ADMIN", "SYSTEM"] as const;
+export const actorRoles = ["PATIENT", "PROVIDER", "NURSE", "STAFF", "ADMIN", "AUDITOR", "SYSTEM"] as const;
 
 /** Who acted, on which record (`patient`/`<uuid>`, `document`/`<uuid>`, ...), and whose data that is. */
 const actorAndResource = {

@@ -12,15 +12,12 @@ export interface AuditedResource {
   patientId: string | null;
 }
 
-/**
- * The catalog's actor roles name job functions. An auditor has none of its own there yet: recorded as STAFF,
- * the actorId still names the person. (Adding AUDITOR to events/audit.ts is a catalog change.)
- */
+/** Token roles as the audit events' actor roles name them. */
 const ACTOR_ROLES = {
   patient: "PATIENT",
   provider: "PROVIDER",
   admin: "ADMIN",
-  auditor: "STAFF",
+  auditor: "AUDITOR",
   service: "SYSTEM",
 } as const satisfies Record<Role, string>;
 
