@@ -1,13 +1,10 @@
-// The project's own Kafka Connect for machines without Docker: one distributed-mode worker with the Debezium
-// Postgres connector as an isolated plugin, run from the jars stack/pom.xml pins, REST API on 127.0.0.1:8083.
-import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
   isPortOpen,
   isProcessAlive,
-  runCommand,
   runningPid,
   spawnDetached,
   stackPaths,
@@ -30,7 +27,6 @@ const pomFile = join(stackDir, "pom.xml");
 const libsDir = join(stackDir, "libs-connect");
 const workerLibs = join(libsDir, "worker");
 const pluginPath = join(libsDir, "plugins");
-const pomHashFile = join(libsDir, ".pom-hash");
 const log4jFile = join(stackDir, "connect-log4j2.properties");
 
 const connectDir = join(stackPaths.data, "connect");
@@ -86,7 +82,7 @@ export async function startConnect(
       return reused;
     }
 
-    const java = await findJava();
+    const java = await findJava(toolsHint);
     await ensureJars(log);
     await mkdir(connectDir, { recursive: true });
     await writeFile(propertiesFile, workerProperties(kafkaBrokers));
@@ -220,57 +216,33 @@ const toolsHint =
   "The local Kafka Connect worker needs Java 17+ and Maven on PATH: install them " +
   "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven), or set KAFKA_CONNECT_URL to an existing worker.";
 
-async function findJava(): Promise<string> {
-  const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java";
-  const result = await runCommand(java, ["-version"]).catch(() => undefined);
-  if (result === undefined || result.code !== 0) throw new Error(`${toolsHint} (${java} not found)`);
-  const [first, second] = (/version "([\d.]+)/.exec(result.output)?.[1] ?? "0").split(".").map(Number);
-  const major = first === 1 ? (second ?? 0) : (first ?? 0);
-  if (major < 17) throw new Error(`${toolsHint} (found Java ${major} at ${java})`);
-  return java;
-}
-
 /**
  * Copies the worker's jars and the Debezium plugin's jars (two profiles of stack/pom.xml) into
  * stack/libs-connect/ unless they match the current pom.xml already.
  */
 async function ensureJars(log: Log): Promise<void> {
-  const pomHash = createHash("sha256")
-    .update(await readFile(pomFile))
-    .digest("hex");
-  const storedHash = await readFile(pomHashFile, "utf8").catch(() => "");
-  if (storedHash.trim() === pomHash) return;
-
-  log("connect: fetching the Kafka Connect and Debezium jars pinned in stack/pom.xml with Maven");
-  // Fetched into a side directory and swapped in whole, so an interrupted download never looks complete.
-  const partialDir = join(stackPaths.data, "connect-libs.partial");
-  await rm(partialDir, { recursive: true, force: true });
-  await copyDependencies("worker", join(partialDir, "worker"), []);
-  // The worker provides the logging API and backend; a second copy inside the plugin would only shadow it.
-  await copyDependencies("debezium", join(partialDir, "plugins", "debezium"), [
-    "-DexcludeGroupIds=org.slf4j,org.apache.logging.log4j",
-  ]);
-  await writeFile(join(partialDir, ".pom-hash"), pomHash);
-  await rm(libsDir, { recursive: true, force: true });
-  await rename(partialDir, libsDir);
+  await ensurePinnedJars({
+    pomFile,
+    libsDir,
+    partialDir: join(stackPaths.data, "connect-libs.partial"),
+    announce: () =>
+      log("connect: fetching the Kafka Connect and Debezium jars pinned in stack/pom.xml with Maven"),
+    fetch: async (partialDir) => {
+      await copyProfile("worker", join(partialDir, "worker"), []);
+      // The worker provides the logging API and backend; a second copy inside the plugin would only shadow it.
+      await copyProfile("debezium", join(partialDir, "plugins", "debezium"), [
+        "-DexcludeGroupIds=org.slf4j,org.apache.logging.log4j",
+      ]);
+    },
+  });
 }
 
-async function copyDependencies(profile: string, outputDirectory: string, extra: string[]): Promise<void> {
-  const args = [
-    "-q",
-    "-B",
-    "-f",
+function copyProfile(profile: string, outputDirectory: string, extraArgs: string[]): Promise<void> {
+  return copyPinnedDependencies({
     pomFile,
-    `-Dstack.connect=${profile}`,
-    "dependency:copy-dependencies",
-    `-DoutputDirectory=${outputDirectory}`,
-    ...extra,
-  ];
-  const result = await runCommand("mvn", args).catch(() => undefined);
-  if (result === undefined) throw new Error(`${toolsHint} (mvn not found)`);
-  if (result.code !== 0) {
-    throw new Error(
-      `Maven could not fetch the ${profile} jars pinned in ${pomFile}:\n${result.output.slice(-3000)}`,
-    );
-  }
+    outputDirectory,
+    extraArgs: [`-Dstack.connect=${profile}`, ...extraArgs],
+    what: `${profile} jars`,
+    toolsHint,
+  });
 }

@@ -1,11 +1,12 @@
 // The project's own Kafka for machines without Docker: one Apache Kafka 4.x node in KRaft mode (broker and
 // controller in one JVM) on localhost:9092, run from the jars stack/pom.xml pins, with its state in .data/kafka/.
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createKafka } from "../kafka/client.ts";
+import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
   isPortOpen,
   isProcessAlive,
@@ -27,7 +28,6 @@ export const localKafkaBrokers: readonly string[] = [`${HOST}:${PORT}`];
 const stackDir = fileURLToPath(new URL(".", import.meta.url));
 const pomFile = join(stackDir, "pom.xml");
 const libsDir = join(stackDir, "libs");
-const pomHashFile = join(libsDir, ".pom-hash");
 const log4jFile = join(stackDir, "log4j2.properties");
 
 const kafkaDir = join(stackPaths.data, "kafka");
@@ -80,7 +80,7 @@ export async function startKafka(log: Log = () => {}): Promise<{ brokers: string
       return reused;
     }
 
-    const java = await findJava();
+    const java = await findJava(toolsHint);
     await ensureJars(log);
     await mkdir(storageDir, { recursive: true });
     await writeFile(propertiesFile, serverProperties());
@@ -227,43 +227,17 @@ const toolsHint =
   "The local Kafka broker needs Java 17+ and Maven on PATH: install them " +
   "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless maven), or set KAFKA_BROKERS to an existing broker.";
 
-async function findJava(): Promise<string> {
-  const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, "bin", "java") : "java";
-  const result = await runCommand(java, ["-version"]).catch(() => undefined);
-  if (result === undefined || result.code !== 0) throw new Error(`${toolsHint} (${java} not found)`);
-  // "17.0.15" and "21" name their major version first; Java 8 still says "1.8.0".
-  const [first, second] = (/version "([\d.]+)/.exec(result.output)?.[1] ?? "0").split(".").map(Number);
-  const major = first === 1 ? (second ?? 0) : (first ?? 0);
-  if (major < 17) throw new Error(`${toolsHint} (found Java ${major} at ${java})`);
-  return java;
-}
-
 /** Copies the pinned jars into stack/libs/ unless they match the current pom.xml already. */
 async function ensureJars(log: Log): Promise<void> {
-  const pomHash = createHash("sha256")
-    .update(await readFile(pomFile))
-    .digest("hex");
-  const storedHash = await readFile(pomHashFile, "utf8").catch(() => "");
-  if (storedHash.trim() === pomHash) return;
-
-  log("kafka: fetching the jars pinned in stack/pom.xml with Maven (first start, or stack/pom.xml changed)");
-  // Fetched into a side directory and swapped in whole, so an interrupted download never looks complete.
-  const partialDir = join(stackPaths.data, "kafka-libs.partial");
-  await rm(partialDir, { recursive: true, force: true });
-  const mvnArgs = [
-    "-q",
-    "-B",
-    "-f",
+  await ensurePinnedJars({
     pomFile,
-    "dependency:copy-dependencies",
-    `-DoutputDirectory=${partialDir}`,
-  ];
-  const result = await runCommand("mvn", mvnArgs).catch(() => undefined);
-  if (result === undefined) throw new Error(`${toolsHint} (mvn not found)`);
-  if (result.code !== 0) {
-    throw new Error(`Maven could not fetch the jars pinned in ${pomFile}:\n${result.output.slice(-3000)}`);
-  }
-  await writeFile(join(partialDir, ".pom-hash"), pomHash);
-  await rm(libsDir, { recursive: true, force: true });
-  await rename(partialDir, libsDir);
+    libsDir,
+    partialDir: join(stackPaths.data, "kafka-libs.partial"),
+    announce: () =>
+      log(
+        "kafka: fetching the jars pinned in stack/pom.xml with Maven (first start, or stack/pom.xml changed)",
+      ),
+    fetch: (outputDirectory) =>
+      copyPinnedDependencies({ pomFile, outputDirectory, what: "broker's jars", toolsHint }),
+  });
 }
