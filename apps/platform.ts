@@ -5,6 +5,7 @@ import type { Admin } from "../kafka/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
+import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
 import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
@@ -25,6 +26,8 @@ export interface PlatformDeps {
   verifyToken: TokenVerifier;
   /** More dependencies /health/ready waits for (the Debezium connector in RELAY_MODE=debezium). */
   readiness?: ReadinessCheck[];
+  /** The public keys that checkpoints are signed with, for GET /audit/verify; by default the signing key's. */
+  checkpointKeys?: CheckpointKeys;
 }
 
 export function createPlatformApp({
@@ -34,6 +37,7 @@ export function createPlatformApp({
   registry,
   verifyToken,
   readiness = [],
+  checkpointKeys = sealerPublicKey,
 }: PlatformDeps) {
   const app = createServiceFrame({
     title: "Healthcare platform",
@@ -59,5 +63,6 @@ export function createPlatformApp({
   ]) {
     app.route("/", routes(db));
   }
+  app.route("/", auditRoutes(db, checkpointKeys));
   return app;
 }

@@ -83,9 +83,21 @@ export const outbox = pgTable(
     // previous event (null for its first, and for events keyed by their own id). See db/outbox/eventHash.ts.
     previousHash: bytea("previous_hash"),
     hash: bytea("hash").notNull(),
+    // The patient the event concerns (its data's patientId), whatever its aggregate: an auditor's "everything
+    // about this patient" is one index range. Null for events about nobody, and for rows written before it.
+    patientId: uuid("patient_id"),
   },
   (table) => [
     index("outbox_relay_order").on(table.txId, table.position),
+    index("outbox_patient_history").on(table.patientId, table.txId, table.position),
+    // The acting user, read from the envelope itself rather than copied into a column: the outbox refuses
+    // UPDATE, so a new column could never be filled for the history already written, while an expression
+    // index covers every row, old and new, and can never disagree with the hashed payload.
+    index("outbox_user_history").on(
+      sql`((${table.payload}::jsonb -> 'metadata' ->> 'userId'))`,
+      table.txId,
+      table.position,
+    ),
     uniqueIndex("outbox_event_id").on(table.eventId),
     uniqueIndex("outbox_aggregate_version").on(
       table.aggregateType,

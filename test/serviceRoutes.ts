@@ -295,4 +295,29 @@ export const serviceRoutes: RouteCase[] = [
     request: () => ({ path: "/internal/login-attempts", body: requestBodies.loginAttempt() }),
     expected: { patient: refused, provider: refused, admin: refused, auditor: refused, service: any(201) },
   },
+  {
+    method: "GET",
+    route: "/audit/events",
+    request: (world, target) => ({ path: `/audit/events?patientId=${on(world, target).patientId}` }),
+    expected: { patient: refused, provider: refused, admin: refused, auditor: any(200), service: refused },
+  },
+  {
+    method: "GET",
+    route: "/audit/events/export",
+    request: (world, target) => ({ path: `/audit/events/export?patientId=${on(world, target).patientId}` }),
+    expected: { patient: refused, provider: refused, admin: refused, auditor: any(200), service: refused },
+  },
+  {
+    method: "GET",
+    route: "/audit/events/{eventId}",
+    // The care world is written without events: the auditor is let in, and finds no such event.
+    request: (world, target) => ({ path: `/audit/events/${on(world, target).documentId}` }),
+    expected: { patient: refused, provider: refused, admin: refused, auditor: any(404), service: refused },
+  },
+  {
+    method: "GET",
+    route: "/audit/verify",
+    request: () => ({ path: "/audit/verify" }),
+    expected: { patient: refused, provider: refused, admin: refused, auditor: any(200), service: refused },
+  },
 ];

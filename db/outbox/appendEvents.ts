@@ -76,6 +76,7 @@ export async function appendEvents(
         traceparent: context.traceparent ?? null,
         createdAt,
       },
+      patientId: concernedPatient(data),
       previousHash: null,
       hash: Buffer.alloc(0),
     };
@@ -88,8 +89,9 @@ export async function appendEvents(
   }
 
   await tx.insert(outbox).values(
-    prepared.map(({ fields, previousHash, hash }) => ({
+    prepared.map(({ fields, patientId, previousHash, hash }) => ({
       ...fields,
+      patientId,
       payload: sql`${fields.payload}::json`,
       previousHash,
       hash,
@@ -110,6 +112,8 @@ interface PreparedEvent {
   envelope: Envelope;
   keyedBy: "aggregate" | "eventId";
   fields: HashedEventFields;
+  /** Not hashed: it is derived from the payload, which is. */
+  patientId: string | null;
   previousHash: Buffer | null;
   hash: Buffer;
 }
@@ -170,6 +174,12 @@ async function chainToAggregates(tx: WriteTransaction, events: PreparedEvent[]):
     UPDATE ${aggregateVersions} SET last_hash = head.hash
       FROM (VALUES ${newHeads}) AS head(aggregate_type, aggregate_id, hash)
      WHERE ${aggregateVersions.aggregateType} = head.aggregate_type AND ${aggregateVersions.aggregateId} = head.aggregate_id`);
+}
+
+/** The patient an event is about, for the auditors' per-patient history: its data's `patientId`, if any. */
+function concernedPatient(data: unknown): string | null {
+  const patientId = (data as { patientId?: unknown }).patientId;
+  return typeof patientId === "string" ? patientId : null;
 }
 
 function aggregateKey(aggregateType: string, aggregateId: string): string {

@@ -1,0 +1,132 @@
+// The audit API is the auditors' alone: any other role gets a 403 and leaves an audit.compliance.violation;
+// an auditor's every query leaves its own audit.data.accessed, naming the patient it was about.
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { saveRelayCheckpoint } from "../../relay/sql/relayCheckpoint.ts";
+import { append, event } from "../../test/auditHistory.ts";
+import { testDatabase } from "../../test/fixtures.ts";
+import { eventsOf } from "../../test/platformState.ts";
+import { caller, testPlatform } from "../../test/tokens.ts";
+import type { Role } from "../http/auth.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+const AUDIT_ROUTES = (eventId: string) => [
+  "/audit/events",
+  "/audit/events/export?format=csv",
+  `/audit/events/${eventId}`,
+  "/audit/verify",
+];
+
+describe("the auditor API's access", () => {
+  it("refuses every other role with a 403 and records the violation", async () => {
+    const [eventId] = (await append(db, [event("patient.created", { patientId: randomUUID() })])) as [string];
+    for (const role of ["patient", "provider", "admin", "service"] as Role[]) {
+      const user = await caller(role);
+      for (const path of AUDIT_ROUTES(eventId)) {
+        const correlationId = randomUUID();
+        const response = await app.request(path, {
+          headers: user.headers({ "X-Correlation-Id": correlationId }),
+        });
+        expect(response.status, `${role} ${path}`).toBe(403);
+        const events = await eventsOf(db, correlationId);
+        expect(events.map((one) => one.type)).toEqual(["audit.compliance.violation"]);
+        expect(events[0]?.data).toMatchObject({
+          actorId: user.userId,
+          resourceType: "audit_history",
+          rule: "role-not-permitted",
+        });
+      }
+    }
+  });
+
+  it("records each auditor query as audit.data.accessed, naming the patient asked about", async () => {
+    const auditor = await caller("auditor");
+    const patientId = randomUUID();
+    const [eventId] = (await append(db, [event("patient.created", { patientId })])) as [string];
+    const asked = [
+      [`/audit/events?patientId=${patientId}`, "SEARCH", "/audit/events", patientId],
+      [`/audit/events/export?patientId=${patientId}`, "EXPORT", "/audit/events/export", patientId],
+      [`/audit/events/${eventId}`, "READ", eventId, patientId],
+      ["/audit/verify", "READ", "/audit/verify", null],
+    ] as const;
+    for (const [path, action, resourceId, aboutPatient] of asked) {
+      const correlationId = randomUUID();
+      const response = await app.request(path, {
+        headers: auditor.headers({ "X-Correlation-Id": correlationId }),
+      });
+      expect(response.status, path).toBe(200);
+      await response.text();
+      const events = await eventsOf(db, correlationId);
+      expect(events, path).toEqual([
+        {
+          type: "audit.data.accessed",
+          data: {
+            actorId: auditor.userId,
+            actorRole: "AUDITOR",
+            resourceType: "audit_history",
+            resourceId,
+            patientId: aboutPatient,
+            action,
+            fields: null,
+          },
+        },
+      ]);
+    }
+  });
+
+  it("answers one event with its delivery status from the relay's checkpoint", async () => {
+    const auditor = await caller("auditor");
+    const patientId = randomUUID();
+    const [first, second] = [
+      ...(await append(db, [event("patient.created", { patientId })])),
+      ...(await append(db, [event("patient.deleted", { patientId })])),
+    ] as [string, string];
+    const cursor = await db.$client.query<{ txId: string; position: string }>(
+      `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox WHERE event_id = $1`,
+      [first],
+    );
+    const client = await db.$client.connect();
+    const saved = await db.$client.query<{ previous: string | null }>(
+      `SELECT tx_id::text || ':' || position::text AS previous FROM relay_checkpoints WHERE name = 'outbox'`,
+    );
+    try {
+      await saveRelayCheckpoint(client, "outbox", cursor.rows[0] as { txId: string; position: string });
+      const delivered = await (
+        await app.request(`/audit/events/${first}`, { headers: auditor.headers() })
+      ).json();
+      expect(delivered).toMatchObject({
+        event: {
+          eventId: first,
+          eventType: "patient.created",
+          aggregate: { type: "patient", id: patientId },
+        },
+        delivery: { relayed: true, acknowledgedBy: expect.any(String) },
+      });
+      const pending = (await (
+        await app.request(`/audit/events/${second}`, { headers: auditor.headers() })
+      ).json()) as { delivery: unknown };
+      expect(pending.delivery).toEqual({ relayed: false });
+      const unknown = await app.request(`/audit/events/${randomUUID()}`, { headers: auditor.headers() });
+      expect(unknown.status).toBe(404);
+    } finally {
+      const previous = saved.rows[0]?.previous;
+      if (previous) {
+        const [txId, position] = previous.split(":") as [string, string];
+        await saveRelayCheckpoint(client, "outbox", { txId, position });
+      } else await client.query(`DELETE FROM relay_checkpoints WHERE name = 'outbox'`);
+      client.release();
+    }
+  });
+
+  it("verifies the history for an auditor", async () => {
+    const auditor = await caller("auditor");
+    const response = await app.request("/audit/verify", { headers: auditor.headers() });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as { rows: number };
+    expect(report).toMatchObject({ intact: true });
+    expect(report.rows).toBeGreaterThan(0);
+  });
+});

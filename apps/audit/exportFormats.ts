@@ -1,0 +1,53 @@
+// The two export formats, one line per event: NDJSON (the envelope embedded verbatim) and CSV (RFC 4180:
+// a field holding a comma, a quote or a line break is quoted, its quotes doubled).
+import type { HistoryEvent } from "./sql/historyPage.ts";
+
+export const exportFormats = {
+  ndjson: {
+    contentType: "application/x-ndjson; charset=utf-8",
+    header: "",
+    line: (event: HistoryEvent) =>
+      // The stored envelope text goes in as it is: no parse, and the bytes Kafka holds.
+      `{"eventId":${JSON.stringify(event.eventId)},"position":${JSON.stringify(event.position)},"eventType":${JSON.stringify(event.eventType)},"aggregate":${JSON.stringify({ type: event.aggregateType, id: event.aggregateId })},"version":${JSON.stringify(event.aggregateVersion)},"createdAt":${JSON.stringify(event.createdAt.toISOString())},"envelope":${event.envelope}}\n`,
+  },
+  csv: {
+    contentType: "text/csv; charset=utf-8",
+    header: csvLine([
+      "eventId",
+      "position",
+      "eventType",
+      "aggregateType",
+      "aggregateId",
+      "version",
+      "createdAt",
+      "correlationId",
+      "userId",
+      "patientId",
+      "envelope",
+    ]),
+    line: (event: HistoryEvent) =>
+      csvLine([
+        event.eventId,
+        event.position,
+        event.eventType,
+        event.aggregateType,
+        event.aggregateId,
+        event.aggregateVersion === null ? "" : String(event.aggregateVersion),
+        event.createdAt.toISOString(),
+        event.correlationId,
+        event.userId ?? "",
+        event.patientId ?? "",
+        event.envelope,
+      ]),
+  },
+} as const;
+
+export type ExportFormat = keyof typeof exportFormats;
+
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function csvLine(fields: string[]): string {
+  return `${fields.map(csvField).join(",")}\r\n`;
+}

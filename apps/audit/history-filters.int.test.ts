@@ -1,0 +1,159 @@
+// GET /audit/events answers each filter, alone and combined, with exactly the matching events of a known
+// history, in commit order: by patient across aggregates, by aggregate, by acting user, by event type, by
+// correlation id and by time range.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { append, auditAll, event, isAuditorAccess } from "../../test/auditHistory.ts";
+import { testDatabase } from "../../test/fixtures.ts";
+import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+// Two patients, P and Q. U1 registers both; U2 books P an appointment and reads P's record (one request,
+// correlation C); an AI insight about P is written by nobody.
+const P = randomUUID();
+const Q = randomUUID();
+const appointment = randomUUID();
+const U1 = randomUUID();
+const U2 = randomUUID();
+const C = randomUUID();
+const ids = {} as Record<"pCreated" | "qCreated" | "booked" | "accessed" | "insight", string>;
+let start: Date;
+let afterRegistrations: Date;
+let end: Date;
+let auditor: Caller;
+
+beforeAll(async () => {
+  auditor = await caller("auditor");
+  start = new Date();
+  await pause();
+  [ids.pCreated] = (await append(db, [event("patient.created", { patientId: P })], { userId: U1 })) as [
+    string,
+  ];
+  [ids.qCreated] = (await append(db, [event("patient.created", { patientId: Q })], { userId: U1 })) as [
+    string,
+  ];
+  await pause();
+  afterRegistrations = new Date();
+  await pause();
+  [ids.booked, ids.accessed] = (await append(
+    db,
+    [
+      event("appointment.booked", { appointmentId: appointment, patientId: P }),
+      event("audit.data.accessed", {
+        actorId: U2,
+        actorRole: "PROVIDER",
+        resourceType: "patient",
+        resourceId: P,
+        patientId: P,
+        action: "READ",
+        fields: null,
+      }),
+    ],
+    { userId: U2, correlationId: C },
+  )) as [string, string];
+  [ids.insight] = (await append(db, [event("ai.insight.created", { patientId: P })])) as [string];
+  await pause();
+  end = new Date();
+});
+
+async function query(filters: Record<string, string>) {
+  const events = await auditAll(app, auditor, filters);
+  return events.filter((found) => !isAuditorAccess(found)).map((found) => found.eventId);
+}
+
+const window = () => ({ from: start.toISOString(), to: end.toISOString() });
+
+describe("the auditor's history query", () => {
+  it("by patient: every event about them, across aggregates, in commit order", async () => {
+    expect(await query({ patientId: P })).toEqual([ids.pCreated, ids.booked, ids.accessed, ids.insight]);
+    expect(await query({ patientId: Q })).toEqual([ids.qCreated]);
+  });
+
+  it("by aggregate", async () => {
+    expect(await query({ aggregateType: "patient", aggregateId: P })).toEqual([ids.pCreated]);
+    expect(await query({ aggregateType: "appointment", aggregateId: appointment })).toEqual([ids.booked]);
+  });
+
+  it("by acting user (metadata.userId)", async () => {
+    expect(await query({ userId: U1 })).toEqual([ids.pCreated, ids.qCreated]);
+    expect(await query({ userId: U2 })).toEqual([ids.booked, ids.accessed]);
+  });
+
+  it("by correlation id", async () => {
+    expect(await query({ correlationId: C })).toEqual([ids.booked, ids.accessed]);
+  });
+
+  it("by event type", async () => {
+    const found = await auditAll(app, auditor, { eventType: "ai.insight.created" });
+    expect(found.every((one) => one.eventType === "ai.insight.created")).toBe(true);
+    expect(found.map((one) => one.eventId)).toContain(ids.insight);
+    expect(found.map((one) => one.eventId)).not.toContain(ids.booked);
+  });
+
+  it("by time range: from inclusive, to exclusive", async () => {
+    expect(await query(window())).toEqual([
+      ids.pCreated,
+      ids.qCreated,
+      ids.booked,
+      ids.accessed,
+      ids.insight,
+    ]);
+    expect(await query({ from: start.toISOString(), to: afterRegistrations.toISOString() })).toEqual([
+      ids.pCreated,
+      ids.qCreated,
+    ]);
+    expect(await query({ from: afterRegistrations.toISOString(), to: end.toISOString() })).toEqual([
+      ids.booked,
+      ids.accessed,
+      ids.insight,
+    ]);
+  });
+
+  it("combines filters (all must hold)", async () => {
+    expect(await query({ patientId: P, userId: U2 })).toEqual([ids.booked, ids.accessed]);
+    expect(await query({ patientId: P, eventType: "audit.data.accessed" })).toEqual([ids.accessed]);
+    expect(await query({ userId: U1, aggregateType: "patient", ...window() })).toEqual([
+      ids.pCreated,
+      ids.qCreated,
+    ]);
+    expect(await query({ eventType: "patient.created", ...window() })).toEqual([ids.pCreated, ids.qCreated]);
+    expect(await query({ correlationId: C, eventType: "appointment.booked", patientId: P })).toEqual([
+      ids.booked,
+    ]);
+    expect(await query({ patientId: Q, userId: U2 })).toEqual([]);
+    expect(
+      await query({ patientId: P, from: afterRegistrations.toISOString(), to: end.toISOString() }),
+    ).toEqual([ids.booked, ids.accessed, ids.insight]);
+  });
+
+  it("answers each event with its envelope and its place in the history", async () => {
+    const [created] = await auditAll(app, auditor, { aggregateType: "patient", aggregateId: P });
+    expect(created).toMatchObject({
+      eventId: ids.pCreated,
+      eventType: "patient.created",
+      aggregate: { type: "patient", id: P },
+      version: 1,
+      envelope: { eventId: ids.pCreated, data: { patientId: P }, metadata: { userId: U1 } },
+    });
+    expect(created?.position).toMatch(/^\d+$/);
+    expect(Date.parse(created?.createdAt ?? "")).toBeGreaterThanOrEqual(start.getTime());
+  });
+
+  it("refuses an aggregate id without its type, a cursor it did not issue and a limit over 1000", async () => {
+    for (const filters of [
+      { aggregateId: P } as Record<string, string>,
+      { cursor: "bm90LWEtY3Vyc29y" },
+      { limit: "1001" },
+    ]) {
+      const response = await app.request(`/audit/events?${new URLSearchParams(filters)}`, {
+        headers: auditor.headers(),
+      });
+      expect(response.status, JSON.stringify(filters)).toBe(400);
+    }
+  });
+});

@@ -1,0 +1,92 @@
+// Paging through a patient's history while other transactions keep writing to it (several at once, so they
+// commit out of transaction-id order): the pages, put together, hold every committed event exactly once,
+// in (tx_id, position) order, with nothing skipped behind a cursor.
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import {
+  type AuditedEvent,
+  append,
+  auditAll,
+  auditPage,
+  event,
+  isAuditorAccess,
+} from "../../test/auditHistory.ts";
+import { testDatabase, testEventContext } from "../../test/fixtures.ts";
+import { caller, testPlatform } from "../../test/tokens.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+const accessOf = (patientId: string) =>
+  event("audit.data.accessed", {
+    actorId: randomUUID(),
+    actorRole: "ADMIN",
+    resourceType: "patient",
+    resourceId: patientId,
+    patientId,
+    action: "READ",
+    fields: null,
+  });
+
+describe("paging through the history while it grows", () => {
+  it("returns every event exactly once, in order, while 4 writers append concurrently", async () => {
+    const auditor = await caller("auditor");
+    const patientId = randomUUID();
+    const written: string[] = [];
+    for (let i = 0; i < 30; i++) written.push(...(await append(db, [accessOf(patientId)])));
+
+    let writing = true;
+    const writer = async () => {
+      while (writing) {
+        // Audit events take no aggregate lock, and each transaction sleeps a random while after its insert:
+        // transactions overlap and commit in another order than their ids.
+        const ids = await writeTransaction(db, async (tx) => {
+          const appended = await appendEvents(tx, testEventContext(), [
+            accessOf(patientId),
+            accessOf(patientId),
+          ]);
+          await tx.execute(sql`SELECT pg_sleep(random() * 0.03)`);
+          return appended.map((one) => one.eventId);
+        });
+        written.push(...ids);
+      }
+    };
+    const writers = Array.from({ length: 4 }, writer);
+
+    const seen: AuditedEvent[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    let writersStopped = false;
+    for (;;) {
+      const page = await auditPage(app, auditor, { patientId, limit: "7", ...(cursor ? { cursor } : {}) });
+      seen.push(...page.events);
+      cursor = page.nextCursor;
+      pages++;
+      if (pages === 60) {
+        writing = false;
+        await Promise.all(writers);
+        writersStopped = true;
+      }
+      // Every committed event must show up, once the transactions older than it have ended.
+      if (writersStopped && written.every((id) => seen.some((one) => one.eventId === id))) break;
+      if (pages > 2_000) throw new Error("the pages never caught up with the writers");
+    }
+
+    const ids = seen.map((one) => one.eventId);
+    expect(new Set(ids).size, "no event twice").toBe(ids.length);
+    // The history read in one go afterwards is exactly what the pages returned, up to the last event they saw.
+    const everything = await auditAll(app, auditor, { patientId });
+    const upToLastSeen = everything.slice(0, everything.findIndex((one) => one.eventId === ids.at(-1)) + 1);
+    expect(ids, "no gap, same order").toEqual(upToLastSeen.map((one) => one.eventId));
+    for (const id of written) expect(ids, "every committed event was paged").toContain(id);
+    expect(
+      seen.filter(isAuditorAccess).length,
+      "the pages' own access records are part of it",
+    ).toBeGreaterThan(0);
+    expect(written.length).toBeGreaterThan(30);
+  });
+});

@@ -1,0 +1,200 @@
+// The auditor API: the outbox history queried by patient, aggregate, acting user, event type, correlation id
+// and time, page by page or exported as a stream; one event with its delivery status; and the verification
+// of the whole history. Auditors only; every query is itself recorded as an audit.data.accessed event, in a
+// transaction of its own, before any of what it read leaves the server.
+import type { KeyObject } from "node:crypto";
+import type { Context } from "hono";
+import { stream } from "hono/streaming";
+import { loadSigningKey } from "../../audit/signingKey.ts";
+import { verifyHistory } from "../../audit/verifyHistory.ts";
+import { type Database, writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import { actorRole } from "../http/auditEvents.ts";
+import { eventContext } from "../http/eventContext.ts";
+import { json, problem, securedRoute } from "../http/openapi.ts";
+import { HttpProblem } from "../http/problem.ts";
+import { createRouter, type ServiceEnv } from "../http/service.ts";
+import { exportFormats } from "./exportFormats.ts";
+import {
+  decodeCursor,
+  encodeCursor,
+  eventIdParam,
+  eventResponse,
+  exportQuery,
+  historyFilter,
+  historyPageResponse,
+  historyQuery,
+  verificationResponse,
+} from "./schemas.ts";
+import { eventWithDelivery } from "./sql/eventDelivery.ts";
+import { type HistoryEvent, historyHorizon, historyPage, START_OF_HISTORY } from "./sql/historyPage.ts";
+
+export const AUDIT_SERVICE = "audit-service";
+
+/** Public keys by key id, for the signatures of the history's checkpoints. */
+export type CheckpointKeys = () => Promise<ReadonlyMap<string, KeyObject>>;
+
+/** The key the checkpoint sealer signs with (AUDIT_SIGNING_KEY, or the development key). */
+export const sealerPublicKey: CheckpointKeys = async () => {
+  const key = await loadSigningKey();
+  return new Map([[key.keyId, key.publicKey]]);
+};
+
+/** Rows per keyset page while exporting: what the export holds in memory at once. */
+const EXPORT_PAGE = 1000;
+
+const access = { source: AUDIT_SERVICE, resource: "audit_history", roles: ["auditor"] as const };
+
+const routes = {
+  list: securedRoute(access, {
+    method: "get",
+    path: "/audit/events",
+    summary: "Query the history, in commit order, a page at a time (emits audit.data.accessed)",
+    description:
+      "Filters combine (AND). Pages never skip or repeat an event while new ones are written: only events of transactions older than every running one are read.",
+    request: { query: historyQuery },
+    responses: {
+      200: { description: "A page of events", content: json(historyPageResponse) },
+      400: problem("Invalid filter or cursor"),
+    },
+  }),
+  export: securedRoute(access, {
+    method: "get",
+    path: "/audit/events/export",
+    summary: "Export the events a query matches, streamed as NDJSON or CSV (emits audit.data.accessed)",
+    description: "One cut of the history: the events of transactions that had ended when the export started.",
+    request: { query: exportQuery },
+    responses: {
+      200: {
+        description: "One event per line",
+        content: {
+          "application/x-ndjson": { schema: historyPageResponse.shape.nextCursor },
+          "text/csv": { schema: historyPageResponse.shape.nextCursor },
+        },
+      },
+      400: problem("Invalid filter"),
+    },
+  }),
+  get: securedRoute(access, {
+    method: "get",
+    path: "/audit/events/{eventId}",
+    summary: "One event, with whether the relay has delivered it (emits audit.data.accessed)",
+    request: { params: eventIdParam },
+    responses: {
+      200: { description: "The event", content: json(eventResponse) },
+      404: problem("No event has this id"),
+    },
+  }),
+  verify: securedRoute(access, {
+    method: "get",
+    path: "/audit/verify",
+    summary: "Verify the whole history's hashes, chains and signed checkpoints (emits audit.data.accessed)",
+    responses: {
+      200: {
+        description: "Intact up to a position, or the first broken link",
+        content: json(verificationResponse),
+      },
+    },
+  }),
+};
+
+export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
+  return (
+    createRouter()
+      .openapi(routes.list, async (c) => {
+        const query = c.req.valid("query");
+        const filter = historyFilter(query);
+        const after = query.cursor === undefined ? START_OF_HISTORY : decodeCursor(query.cursor);
+        const events = await historyPage(db.$client, filter, after, query.limit);
+        await recordAccess(c, db, "SEARCH", c.req.path, filter.patientId ?? null);
+        const last = events.at(-1);
+        return c.json({ events: events.map(toResponse), nextCursor: encodeCursor(last ?? after) }, 200);
+      })
+      // Declared before /audit/events/{eventId}, which it would otherwise be taken for.
+      .openapi(routes.export, async (c) => {
+        const { format, ...query } = c.req.valid("query");
+        const filter = historyFilter(query);
+        const { contentType, header, line } = exportFormats[format];
+        const below = await historyHorizon(db.$client);
+        await recordAccess(c, db, "EXPORT", c.req.path, filter.patientId ?? null);
+        c.header("Content-Type", contentType);
+        c.header("Content-Disposition", `attachment; filename="audit-history.${format}"`);
+        return stream(c, async (out) => {
+          let aborted = false;
+          out.onAbort(() => {
+            aborted = true;
+          });
+          if (header) await out.write(header);
+          let after = START_OF_HISTORY;
+          while (!aborted) {
+            const page = await historyPage(db.$client, filter, after, EXPORT_PAGE, { below });
+            for (const event of page) await out.write(line(event));
+            if (page.length < EXPORT_PAGE) break;
+            after = page.at(-1) as HistoryEvent;
+          }
+        });
+      })
+      .openapi(routes.get, async (c) => {
+        const { eventId } = c.req.valid("param");
+        const found = await eventWithDelivery(db.$client, eventId);
+        await recordAccess(c, db, "READ", eventId, found?.patientId ?? null);
+        if (!found) throw new HttpProblem(404, "Not Found", `No event has the id ${eventId}.`);
+        const delivery = found.relayed
+          ? {
+              relayed: true,
+              ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt.toISOString() } : {}),
+            }
+          : { relayed: false };
+        return c.json({ event: toResponse(found), delivery }, 200);
+      })
+      .openapi(routes.verify, async (c) => {
+        const keys = await checkpointKeys();
+        const client = await db.$client.connect();
+        const report = await verifyHistory(client, keys).finally(() => client.release());
+        await recordAccess(c, db, "READ", c.req.path, null);
+        return c.json(report, 200);
+      })
+  );
+}
+
+function toResponse(event: HistoryEvent) {
+  return {
+    eventId: event.eventId,
+    eventType: event.eventType,
+    position: event.position,
+    aggregate: { type: event.aggregateType, id: event.aggregateId },
+    version: event.aggregateVersion,
+    createdAt: event.createdAt.toISOString(),
+    envelope: JSON.parse(event.envelope) as Record<string, unknown>,
+  };
+}
+
+/**
+ * The auditor's access, committed before the answer is sent. A query about one patient names them, so that
+ * the patient's own history shows who looked at it.
+ */
+async function recordAccess(
+  c: Context<ServiceEnv>,
+  db: Database,
+  action: "READ" | "SEARCH" | "EXPORT",
+  resourceId: string,
+  patientId: string | null,
+): Promise<void> {
+  const principal = c.get("principal");
+  await writeTransaction(db, (tx) =>
+    appendEvents(tx, eventContext(c, AUDIT_SERVICE), [
+      {
+        type: "audit.data.accessed",
+        data: {
+          actorId: principal.userId,
+          actorRole: actorRole(principal.role),
+          resourceType: "audit_history",
+          resourceId,
+          patientId,
+          action,
+          fields: null,
+        },
+      },
+    ]),
+  );
+}

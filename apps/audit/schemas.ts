@@ -1,0 +1,118 @@
+// The audit API's query parameters and answers: history filters, an opaque cursor over (tx_id, position),
+// and events as the outbox stored them (the envelope verbatim, with where it sits in the history).
+import { z } from "zod";
+import { HttpProblem } from "../http/problem.ts";
+import type { HistoryFilter, HistoryKey } from "./sql/historyPage.ts";
+
+export const MAX_PAGE = 1000;
+
+const name = z.string().min(1).max(200);
+
+const filterFields = {
+  patientId: z.uuid().optional(),
+  aggregateType: name.optional(),
+  aggregateId: name.optional(),
+  userId: z.uuid().optional(),
+  eventType: name.optional(),
+  correlationId: z.uuid().optional(),
+  from: z.iso.datetime({ offset: true }).optional().describe("created at or after (inclusive)"),
+  to: z.iso.datetime({ offset: true }).optional().describe("created before (exclusive)"),
+};
+
+export const historyQuery = z.strictObject({
+  ...filterFields,
+  cursor: z.string().max(200).optional().describe("nextCursor of the previous page"),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+});
+
+export const exportQuery = z.strictObject({
+  ...filterFields,
+  format: z.enum(["ndjson", "csv"]).default("ndjson"),
+});
+
+export const eventIdParam = z.strictObject({ eventId: z.uuid() });
+
+type FilterInput = { [K in keyof typeof filterFields]?: string };
+
+/** The filter a query names; an aggregate id means nothing without its type. */
+export function historyFilter(query: FilterInput): HistoryFilter {
+  if (query.aggregateId !== undefined && query.aggregateType === undefined) {
+    throw HttpProblem.invalid([{ field: "query.aggregateType", message: "required with aggregateId" }]);
+  }
+  const filter: HistoryFilter = {};
+  if (query.patientId) filter.patientId = query.patientId.toLowerCase();
+  if (query.aggregateType) filter.aggregateType = query.aggregateType;
+  if (query.aggregateId) filter.aggregateId = query.aggregateId;
+  if (query.userId) filter.userId = query.userId.toLowerCase();
+  if (query.eventType) filter.eventType = query.eventType;
+  if (query.correlationId) filter.correlationId = query.correlationId.toLowerCase();
+  if (query.from) filter.from = new Date(query.from);
+  if (query.to) filter.to = new Date(query.to);
+  return filter;
+}
+
+/** Opaque to clients: base64url of "txId:position". */
+export function encodeCursor(key: HistoryKey): string {
+  return Buffer.from(`${key.txId}:${key.position}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): HistoryKey {
+  const match = /^(\d{1,20}):(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!match) {
+    throw HttpProblem.invalid([{ field: "query.cursor", message: "not a cursor this API returned" }]);
+  }
+  return { txId: match[1] as string, position: match[2] as string };
+}
+
+export const historyEvent = z.object({
+  eventId: z.uuid(),
+  eventType: z.string(),
+  position: z.string().describe("the outbox position (a 64-bit integer, as a string)"),
+  aggregate: z.object({ type: z.string(), id: z.string() }),
+  version: z.number().nullable().describe("the aggregate's version; null for audit events"),
+  createdAt: z.iso.datetime(),
+  envelope: z.record(z.string(), z.unknown()).describe("the envelope, as stored and sent to Kafka"),
+});
+
+export const historyPageResponse = z.object({
+  events: z.array(historyEvent),
+  nextCursor: z
+    .string()
+    .describe(
+      "pass it back as `cursor` for the events after this page; a page shorter than `limit` means the history has no more yet",
+    ),
+});
+
+export const eventResponse = z.object({
+  event: historyEvent,
+  delivery: z.object({
+    relayed: z.boolean().describe("the polling relay's checkpoint has passed it: Kafka acknowledged it"),
+    acknowledgedBy: z.iso
+      .datetime()
+      .optional()
+      .describe(
+        "when the relay saved the checkpoint that covers it: Kafka had acknowledged it by then at the latest (the exact send time is not recorded)",
+      ),
+  }),
+});
+
+export const verificationResponse = z.union([
+  z.object({
+    intact: z.literal(true),
+    rows: z.number(),
+    checkpoints: z.number(),
+    chainedAggregates: z.number(),
+    upToPosition: z.string().nullable(),
+  }),
+  z.object({
+    intact: z.literal(false),
+    rows: z.number(),
+    brokenLink: z.object({
+      position: z.string().optional(),
+      eventId: z.string().optional(),
+      checkpoint: z.number().optional(),
+      aggregate: z.string().optional(),
+      problem: z.string(),
+    }),
+  }),
+]);

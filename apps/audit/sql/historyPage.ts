@@ -1,0 +1,110 @@
+// The auditors' history query: the outbox rows that match a filter, after a cursor, in (tx_id, position)
+// order, a page at a time. Each filter has an index that serves it as a range in that order (patient, user)
+// or narrows it to a few rows (event id, aggregate); the others are checked on the rows read.
+// ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
+import type pg from "pg";
+
+export interface HistoryFilter {
+  patientId?: string;
+  aggregateType?: string;
+  aggregateId?: string;
+  /** The acting user: the envelope's `metadata.userId`. */
+  userId?: string;
+  eventType?: string;
+  correlationId?: string;
+  /** `created_at >= from`. */
+  from?: Date;
+  /** `created_at < to`. */
+  to?: Date;
+}
+
+/** A place in the history: everything at or before it has been read. */
+export interface HistoryKey {
+  txId: string;
+  position: string;
+}
+
+export const START_OF_HISTORY: HistoryKey = { txId: "0", position: "0" };
+
+export interface HistoryEvent extends HistoryKey {
+  eventId: string;
+  eventType: string;
+  aggregateType: string;
+  aggregateId: string;
+  aggregateVersion: number | null;
+  patientId: string | null;
+  correlationId: string;
+  userId: string | null;
+  createdAt: Date;
+  /** The envelope JSON exactly as stored (and sent to Kafka). */
+  envelope: string;
+}
+
+export const historyColumns = `outbox.tx_id::text AS "txId", outbox.position::text AS "position",
+  outbox.event_id::text AS "eventId", outbox.event_type AS "eventType",
+  outbox.aggregate_type AS "aggregateType", outbox.aggregate_id AS "aggregateId",
+  outbox.aggregate_version::float8 AS "aggregateVersion", outbox.patient_id::text AS "patientId",
+  outbox.correlation_id::text AS "correlationId",
+  (outbox.payload::jsonb -> 'metadata' ->> 'userId') AS "userId",
+  outbox.created_at AS "createdAt", outbox.payload::text AS "envelope"`;
+
+/**
+ * `horizon`: read only rows of transactions below it. `"snapshot"` is the oldest transaction still running
+ * (as the relay reads): every row at or before the returned cursor is then final, so a later page never
+ * finds a row behind it, however transactions commit. An export fixes one horizon for all its pages, so
+ * that it is one cut of the history and ends.
+ */
+export function historyPageQuery(
+  filter: HistoryFilter,
+  after: HistoryKey,
+  limit: number,
+  horizon: "snapshot" | { below: string } = "snapshot",
+): { text: string; values: unknown[] } {
+  const values: unknown[] = [after.txId, after.position];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const conditions = ["(outbox.tx_id, outbox.position) > ($1::xid8, $2::bigint)"];
+  conditions.push(
+    horizon === "snapshot"
+      ? "outbox.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+      : `outbox.tx_id < ${param(horizon.below)}::xid8`,
+  );
+  if (filter.patientId !== undefined) conditions.push(`outbox.patient_id = ${param(filter.patientId)}::uuid`);
+  if (filter.aggregateType !== undefined)
+    conditions.push(`outbox.aggregate_type = ${param(filter.aggregateType)}`);
+  if (filter.aggregateId !== undefined) conditions.push(`outbox.aggregate_id = ${param(filter.aggregateId)}`);
+  if (filter.userId !== undefined)
+    // The exact expression of the outbox_user_history index, so that the planner can use it.
+    conditions.push(`(outbox.payload::jsonb -> 'metadata' ->> 'userId') = ${param(filter.userId)}`);
+  if (filter.eventType !== undefined) conditions.push(`outbox.event_type = ${param(filter.eventType)}`);
+  if (filter.correlationId !== undefined)
+    conditions.push(`outbox.correlation_id = ${param(filter.correlationId)}::uuid`);
+  if (filter.from !== undefined) conditions.push(`outbox.created_at >= ${param(filter.from)}`);
+  if (filter.to !== undefined) conditions.push(`outbox.created_at < ${param(filter.to)}`);
+  const text = `SELECT ${historyColumns} FROM outbox
+   WHERE ${conditions.join("\n     AND ")}
+   ORDER BY outbox.tx_id, outbox.position
+   LIMIT ${param(limit)}`;
+  return { text, values };
+}
+
+export async function historyPage(
+  pool: pg.Pool,
+  filter: HistoryFilter,
+  after: HistoryKey,
+  limit: number,
+  horizon: "snapshot" | { below: string } = "snapshot",
+): Promise<HistoryEvent[]> {
+  const result = await pool.query<HistoryEvent>(historyPageQuery(filter, after, limit, horizon));
+  return result.rows;
+}
+
+/** The oldest transaction still running: rows of transactions below it are final. */
+export async function historyHorizon(pool: pg.Pool): Promise<string> {
+  const result = await pool.query<{ horizon: string }>(
+    `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon`,
+  );
+  return (result.rows[0] as { horizon: string }).horizon;
+}
