@@ -2,21 +2,12 @@
 // batch straight off the (tx_id, position) index, wherever the cursor is.
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../../test/fixtures.ts";
+import { explainPlan } from "../../test/queryPlan.ts";
 import { pendingOutboxBatchSql } from "./pendingOutboxBatch.ts";
 
 const HISTORY_ROWS = 300_000;
 const db = testDatabase();
 afterAll(() => db.$client.end());
-
-interface PlanNode {
-  "Node Type": string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
 
 describe("the relay's pending-batch query", () => {
   it(`reads the next batch with an index scan and no sort over a ${HISTORY_ROWS.toLocaleString("en")}-row history`, async () => {
@@ -39,15 +30,10 @@ describe("the relay's pending-batch query", () => {
         [String(1000 + HISTORY_ROWS / 4 - 10), "0"],
       ];
       for (const [txId, position] of cursors) {
-        const explained = await client.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(
-          `EXPLAIN (FORMAT JSON) ${pendingOutboxBatchSql}`,
-          [txId, position, 1000],
-        );
-        const plan = explained.rows[0]?.["QUERY PLAN"][0]?.Plan as PlanNode;
-        const types = nodes(plan).map((node) => node["Node Type"]);
-        expect(types, `plan after cursor (${txId}, ${position})`).not.toContain("Sort");
-        expect(types).not.toContain("Seq Scan");
-        expect(nodes(plan).some((node) => node["Index Name"] === "outbox_relay_order")).toBe(true);
+        const plan = await explainPlan(client, pendingOutboxBatchSql, [txId, position, 1000]);
+        expect(plan.nodeTypes, `plan after cursor (${txId}, ${position})`).not.toContain("Sort");
+        expect(plan.nodeTypes).not.toContain("Seq Scan");
+        expect(plan.indexes, plan.text).toContain("outbox_relay_order");
       }
     } finally {
       await client.query("ROLLBACK");

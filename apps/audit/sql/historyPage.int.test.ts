@@ -3,21 +3,12 @@
 // history is made in a transaction that is rolled back.
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../../../test/fixtures.ts";
+import { explainPlan } from "../../../test/queryPlan.ts";
 import { historyPageQuery, START_OF_HISTORY } from "./historyPage.ts";
 
 const HISTORY_ROWS = 300_000;
 const db = testDatabase();
 afterAll(() => db.$client.end());
-
-interface PlanNode {
-  "Node Type": string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
 
 describe("the auditors' history query", () => {
   it(`reads a patient's or a user's history off its index (a long one with no sort) over a ${HISTORY_ROWS.toLocaleString("en")}-row history`, async () => {
@@ -55,20 +46,12 @@ describe("the auditors' history query", () => {
       for (const { filter, index, long } of cases) {
         for (const after of [START_OF_HISTORY, { txId: String(1000 + HISTORY_ROWS / 8), position: "0" }]) {
           const { text, values } = historyPageQuery(filter, after, 100);
-          const explained = await client.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(
-            `EXPLAIN (FORMAT JSON) ${text}`,
-            values,
-          );
-          const plan = explained.rows[0]?.["QUERY PLAN"][0]?.Plan as PlanNode;
+          const plan = await explainPlan(client, text, values);
           const where = `${JSON.stringify(filter)} after ${after.txId}`;
-          const types = nodes(plan).map((node) => node["Node Type"]);
-          expect(types, where).not.toContain("Seq Scan");
+          expect(plan.nodeTypes, where).not.toContain("Seq Scan");
           // A short history may be fetched by a bitmap scan and its few rows sorted; a long one must not be.
-          if (long) expect(types, where).not.toContain("Sort");
-          expect(
-            nodes(plan).some((node) => node["Index Name"] === index),
-            `${where}: ${JSON.stringify(plan)}`,
-          ).toBe(true);
+          if (long) expect(plan.nodeTypes, where).not.toContain("Sort");
+          expect(plan.indexes, `${where}: ${plan.text}`).toContain(index);
         }
       }
     } finally {
