@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Admin, createKafka } from "../kafka/client.ts";
+import { eventually } from "../test/fixtures.ts";
 import { type ApplyTopicsOptions, applyTopics, type TopicLog, type TopicSpec } from "./apply-topics.ts";
 import { topics as catalogTopics } from "./catalog.ts";
 
@@ -48,7 +49,16 @@ async function topicConfigs(admin: Admin, topic: string): Promise<Record<string,
   );
 }
 
-/** Overwrites a topic's overrides as an operator would with kafka-configs.sh --alter (all others reset). */
+/** Whether the broker's view of a topic's configs holds every given value (config changes apply asynchronously). */
+async function configsShow(admin: Admin, topic: string, expected: Record<string, string>): Promise<boolean> {
+  const configs = await topicConfigs(admin, topic);
+  return Object.entries(expected).every(([name, value]) => configs[name] === value);
+}
+
+/**
+ * Overwrites a topic's overrides as an operator would with kafka-configs.sh --alter (all others reset), and
+ * waits until the broker describes the new values: AlterConfigs returns before the broker applies them.
+ */
 async function setConfigsByHand(admin: Admin, topic: string, configs: Record<string, string>): Promise<void> {
   await admin.alterConfigs({
     validateOnly: false,
@@ -60,6 +70,7 @@ async function setConfigsByHand(admin: Admin, topic: string, configs: Record<str
       },
     ],
   });
+  await eventually(() => configsShow(admin, topic, configs), 10_000);
 }
 
 /** The catalog's topics under names of this run only, for the tests that damage topics on purpose. */
@@ -144,9 +155,8 @@ describe("applyTopics", () => {
         "cleanup.policy: delete -> compact",
       ]),
     );
-    const configs = await topicConfigs(admin, audit.name);
-    for (const [name, value] of Object.entries(audit.configs)) expect(configs[name], name).toBe(value);
-    expect(configs["max.message.bytes"]).toBe("2097152");
+    const expected = { ...audit.configs, "max.message.bytes": "2097152" };
+    await eventually(() => configsShow(admin, audit.name, expected), 10_000);
   });
 
   it("adds the partitions a topic lacks, and leaves a topic with more partitions alone with a warning", async () => {
