@@ -90,6 +90,9 @@ export const outbox = pgTable(
   (table) => [
     index("outbox_relay_order").on(table.txId, table.position),
     index("outbox_patient_history").on(table.patientId, table.txId, table.position),
+    // The auditors' other filters that stand alone: one request's trail, and every event of one type.
+    index("outbox_correlation_history").on(table.correlationId, table.txId, table.position),
+    index("outbox_event_type_history").on(table.eventType, table.txId, table.position),
     // The acting user, read from the envelope itself rather than copied into a column: the outbox refuses
     // UPDATE, so a new column could never be filled for the history already written, while an expression
     // index covers every row, old and new, and can never disagree with the hashed payload.
@@ -103,6 +106,28 @@ export const outbox = pgTable(
       table.aggregateType,
       table.aggregateId,
       table.aggregateVersion,
+    ),
+  ],
+);
+
+/**
+ * Each patient's data key, which encrypts the personal fields of every event about them (phi/), stored
+ * wrapped (AES-256-GCM) by the master key named in `master_key_id`. Erasure destroys the key: the row stays,
+ * without it, as the record that the patient was erased and so that no new key is ever made for them.
+ */
+export const patientKeys = pgTable(
+  "patient_keys",
+  {
+    patientId: uuid("patient_id").primaryKey(),
+    masterKeyId: text("master_key_id"),
+    wrappedKey: bytea("wrapped_key"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    erasedAt: timestamp("erased_at", { withTimezone: true, mode: "date" }),
+  },
+  (table) => [
+    check(
+      "patient_keys_live_or_erased",
+      sql`(${table.erasedAt} IS NULL) = (${table.wrappedKey} IS NOT NULL AND ${table.masterKeyId} IS NOT NULL)`,
     ),
   ],
 );
