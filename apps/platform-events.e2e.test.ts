@@ -8,9 +8,9 @@ import { type ServerType, serve } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventTopics } from "../events/docs/asyncApiDocument.ts";
-import { eventDefinition, eventTypes, parseEnvelope, type TopicName } from "../events/index.ts";
+import { eventDefinition, eventTypes, type TopicName } from "../events/index.ts";
 import type { OutboxRelay } from "../relay/relay.ts";
-import { kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
+import { decrypted, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
 import { containsAll, type TappedRecord, type TopicTap, tapTopic } from "../test/kafkaTap.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { type Caller, caller, testPlatform } from "../test/tokens.ts";
@@ -173,7 +173,10 @@ describe("every event type", () => {
       expect(record, `${where} reached Kafka`).toBeDefined();
       if (!record) continue;
       const definition = eventDefinition(row.eventType);
-      const envelope = parseEnvelope(JSON.parse(record.value ?? ""));
+      const envelope = await decrypted(db, record.value);
+      if (definition.personalFields.length > 0 && "patientId" in envelope.data && envelope.data.patientId) {
+        expect(record.value, `${where}: personal fields sealed`).toContain('"enc:v1:');
+      }
       expect(record.topic, where).toBe(definition.topic);
       expect(record.value, `${where}: the outbox's bytes`).toBe(row.payload);
       expect(record.key, `${where}: key`).toBe(

@@ -110,7 +110,7 @@ describe("audit verification", () => {
     const history = await historyToTamperWith();
     const victim = history.rows[6];
     await history.admin.query(
-      `UPDATE outbox SET payload = replace(payload::text, 'allergy-', 'ALLERGY-')::json WHERE position = $1`,
+      `UPDATE outbox SET payload = replace(payload::text, '"source":"', '"source":"x')::json WHERE position = $1`,
       [victim?.position],
     );
     const report = await history.verify();

@@ -26,7 +26,8 @@ export const dataAccessedSchema = z.strictObject({
 
 export const dataModifiedSchema = z.strictObject({
   ...actorAndResource,
-  action: z.enum(["CREATE", "UPDATE", "DELETE"]),
+  /** ERASE: a GDPR erasure, which destroys the data beyond recovery (the patient's key). */
+  action: z.enum(["CREATE", "UPDATE", "DELETE", "ERASE"]),
   fields: touchedFields,
 });
 

@@ -36,6 +36,7 @@ import {
   patientConsentChangedSchema,
   patientCreatedSchema,
   patientDeletedSchema,
+  patientFieldNames,
   patientUpdatedSchema,
 } from "./patient.ts";
 
@@ -178,6 +179,11 @@ interface CatalogEntry<Schema extends z.ZodType> {
   readonly aggregateType: AggregateType;
   readonly schema: Schema;
   readonly aggregateId: (data: z.output<Schema>) => string;
+  /**
+   * The data's personal fields (PHI), as dotted paths: sealed with the patient's key on the way into the
+   * outbox when the data names a patient (`patientId`), so the outbox and Kafka hold only their ciphertext.
+   */
+  readonly personalFields?: readonly string[];
 }
 
 /** Ties `aggregateId`'s parameter to the schema's output type, so each key function is type-checked. */
@@ -197,18 +203,23 @@ function event<Schema extends z.ZodType>(entry: CatalogEntry<Schema>): CatalogEn
  * - audit events belong to the actor (for login attempts, the account or the username typed). Their record
  *   key is the eventId regardless (audit-events is keyed by eventId); the aggregate serves history queries.
  */
+/** Every field of a patient record but the login's id: who they are, how to reach them, their health. */
+const patientPersonalFields = patientFieldNames.filter((field) => field !== "userId");
+
 const eventCatalog = {
   "patient.created": event({
     topic: "patient-events",
     aggregateType: "patient",
     schema: patientCreatedSchema,
     aggregateId: (data) => data.patientId,
+    personalFields: patientPersonalFields,
   }),
   "patient.updated": event({
     topic: "patient-events",
     aggregateType: "patient",
     schema: patientUpdatedSchema,
     aggregateId: (data) => data.patientId,
+    personalFields: patientPersonalFields.map((field) => `changes.${field}`),
   }),
   "patient.deleted": event({
     topic: "patient-events",
@@ -228,12 +239,14 @@ const eventCatalog = {
     aggregateType: "appointment",
     schema: appointmentBookedSchema,
     aggregateId: (data) => data.appointmentId,
+    personalFields: ["notes"],
   }),
   "appointment.cancelled": event({
     topic: "appointment-events",
     aggregateType: "appointment",
     schema: appointmentCancelledSchema,
     aggregateId: (data) => data.appointmentId,
+    personalFields: ["reason"],
   }),
   "appointment.completed": event({
     topic: "appointment-events",
@@ -253,12 +266,14 @@ const eventCatalog = {
     aggregateType: "document",
     schema: documentUploadedSchema,
     aggregateId: (data) => data.documentId,
+    personalFields: ["fileName"],
   }),
   "document.deleted": event({
     topic: "document-events",
     aggregateType: "document",
     schema: documentDeletedSchema,
     aggregateId: (data) => data.documentId,
+    personalFields: ["reason"],
   }),
   "consent.given": event({
     topic: "document-events",
@@ -271,6 +286,7 @@ const eventCatalog = {
     aggregateType: "document",
     schema: documentProcessedSchema,
     aggregateId: (data) => data.documentId,
+    personalFields: ["extracted.summary"],
   }),
 
   "audit.data.accessed": event({
@@ -303,18 +319,21 @@ const eventCatalog = {
     aggregateType: "notification",
     schema: emailRequestedSchema,
     aggregateId: (data) => data.notificationId,
+    personalFields: ["to", "subject", "variables"],
   }),
   "notification.sms.requested": event({
     topic: "notification-events",
     aggregateType: "notification",
     schema: smsRequestedSchema,
     aggregateId: (data) => data.notificationId,
+    personalFields: ["to", "body"],
   }),
   "notification.push.requested": event({
     topic: "notification-events",
     aggregateType: "notification",
     schema: pushRequestedSchema,
     aggregateId: (data) => data.notificationId,
+    personalFields: ["title", "body"],
   }),
 
   "ai.model.trained": event({
@@ -334,6 +353,7 @@ const eventCatalog = {
     aggregateType: "insight",
     schema: insightCreatedSchema,
     aggregateId: (data) => data.insightId,
+    personalFields: ["summary"],
   }),
   "ai.model.performance.updated": event({
     topic: "ai-events",
@@ -366,6 +386,8 @@ export interface EventDefinition<T extends EventType = EventType> {
   readonly keyedBy: KeyedBy;
   readonly schema: z.ZodType<EventData<T>>;
   readonly aggregateId: (data: EventData<T>) => string;
+  /** Dotted paths into `data`; empty for event types without personal data. */
+  readonly personalFields: readonly string[];
 }
 
 export const eventTypes = Object.keys(eventCatalog) as readonly EventType[];
@@ -377,6 +399,7 @@ const definitions = new Map<string, EventDefinition>(
     // schema and its key function, and data reaches aggregateId only after that schema has parsed it.
     const definition = {
       type,
+      personalFields: [],
       ...entry,
       keyedBy: topicCatalog[entry.topic].keyedBy,
     } as unknown as EventDefinition;
@@ -421,10 +444,25 @@ export function recordKey<T extends EventType>(type: T, eventId: string, data: E
  * cataloged (else UnknownEventTypeError, so a consumer can park events newer than itself), and its data.
  */
 export function parseEnvelope(value: unknown): TypedEnvelope {
+  return parseEnvelopeData(readEnvelope(value));
+}
+
+/**
+ * The first half of parseEnvelope: the envelope checked and its type known, its data not yet checked, as a
+ * consumer needs it before opening the data's sealed personal fields (phi/decryptEvent.ts).
+ */
+export function readEnvelope(value: unknown): Envelope & { eventType: EventType } {
   const envelope = envelopeSchema.safeParse(value, { error: missingFieldIsRequired });
   if (!envelope.success) throw EventValidationError.fromZod(null, envelope.error);
-  const { eventType, data } = envelope.data;
-  const result = eventDefinition(eventType).schema.safeParse(data, { error: missingFieldIsRequired });
-  if (!result.success) throw EventValidationError.fromZod(eventType, result.error, ["data"]);
-  return { ...envelope.data, data: result.data } as TypedEnvelope;
+  eventDefinition(envelope.data.eventType);
+  return envelope.data as Envelope & { eventType: EventType };
+}
+
+/** The second half: checks the envelope's data against its type's schema (errors under `data.`). */
+export function parseEnvelopeData(envelope: Envelope & { eventType: EventType }): TypedEnvelope {
+  const result = eventDefinition(envelope.eventType).schema.safeParse(envelope.data, {
+    error: missingFieldIsRequired,
+  });
+  if (!result.success) throw EventValidationError.fromZod(envelope.eventType, result.error, ["data"]);
+  return { ...envelope, data: result.data } as TypedEnvelope;
 }

@@ -33,7 +33,7 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
     changedFields: ["email", "insuranceInfo"],
     changes: { email: "ada@example.org", insuranceInfo: null },
   },
-  "patient.deleted": { patientId, deletedAt: "2024-06-30T08:00:00Z" },
+  "patient.deleted": { patientId, deletedAt: "2024-06-30T08:00:00Z", erasure: false },
   "patient.consent.changed": {
     patientId,
     consentType: "research",

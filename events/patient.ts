@@ -82,9 +82,15 @@ export const patientUpdatedSchema = z
     }
   });
 
+/**
+ * The patient record is gone. `erasure`: false for a deletion (the record is kept for the retention duties
+ * of medical records), true for a GDPR erasure: the patient's key is destroyed, so every personal field of
+ * theirs in the history and on Kafka is unreadable, and consumers must drop what they hold about them.
+ */
 export const patientDeletedSchema = z.strictObject({
   patientId: uuid,
   deletedAt: utcTimestamp,
+  erasure: z.boolean(),
 });
 
 export const consentTypes = ["dataSharing", "marketing", "research"] as const;

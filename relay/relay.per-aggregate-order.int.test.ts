@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertPatient, lockPatient, updatePatient } from "../apps/patient/store.ts";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
+import type { EventData } from "../events/index.ts";
 import {
+  decrypted,
   kafkaBrokers,
   patientCreated,
   startRelay,
@@ -84,11 +86,13 @@ describe("the polling relay under concurrent writers", () => {
         .filter((record) => record.key === patientId)
         .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)));
       expect(new Set(ofPatient.map((record) => record.partition)).size).toBe(1);
-      const [created, ...updates] = ofPatient.map((record) => JSON.parse(record.value ?? "{}"));
-      expect(created.eventType).toBe("patient.created");
-      const lengths = updates.map((event) => event.data.changes.medicalConditions.length);
+      const [created, ...updates] = await Promise.all(ofPatient.map((record) => decrypted(db, record.value)));
+      expect(created?.eventType).toBe("patient.created");
+      const lengths = updates.map(
+        (event) => (event.data as EventData<"patient.updated">).changes.medicalConditions?.length,
+      );
       // The created patient has one condition; each update adds one, in commit order.
-      expect(lengths).toEqual(lengths.map((_: number, index: number) => index + 2));
+      expect(lengths).toEqual(lengths.map((_, index) => index + 2));
     }
   });
 });

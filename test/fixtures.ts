@@ -4,7 +4,9 @@ import { Registry } from "prom-client";
 import { inject } from "vitest";
 import { createDatabase, type Database } from "../db/client.ts";
 import type { EventContext } from "../db/outbox/appendEvents.ts";
+import type { TypedEnvelope } from "../events/index.ts";
 import { createLogger } from "../observability/logger.ts";
+import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
 import { OutboxRelay, type RelayOptions } from "../relay/relay.ts";
 
 export const databaseUrl = () => inject("databaseUrl");
@@ -15,6 +17,14 @@ export function testDatabase(): Database {
 }
 
 export const silentLog = createLogger({ level: "silent" });
+
+/**
+ * An envelope (a record value or an outbox payload, as text) read as a consumer with access reads it: its
+ * personal fields opened with the patient's key, through the one library function consumers use.
+ */
+export async function decrypted(db: Database, value: string | null | undefined): Promise<TypedEnvelope> {
+  return decryptEvent(JSON.parse(value ?? ""), new PatientKeyring(db));
+}
 
 /** The body of a valid POST /patients; each call is a different person. */
 export function newPatientBody(overrides: Record<string, unknown> = {}) {

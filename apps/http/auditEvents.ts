@@ -1,7 +1,7 @@
 // The audit events a request leaves: what it read (audit.data.accessed), what it changed
 // (audit.data.modified) and what it was refused (audit.compliance.violation). Services append them with
 // their own events, in the same transaction, so a record of an access exists exactly when the access did.
-import type { NewEvent } from "../../events/index.ts";
+import type { EventData, NewEvent } from "../../events/index.ts";
 import type { Principal, Role } from "./auth.ts";
 
 /** A record as an auditor asks about it: `patient`/<uuid>, `appointment`/<uuid>, ... */
@@ -47,7 +47,7 @@ export function dataAccessed(
 export function dataModified(
   principal: Principal,
   resource: AuditedResource,
-  action: "CREATE" | "UPDATE" | "DELETE",
+  action: EventData<"audit.data.modified">["action"],
   fields: string[] | null = null,
 ): NewEvent {
   return {

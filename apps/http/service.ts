@@ -10,6 +10,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
 import type { Logger } from "../../observability/logger.ts";
+import { PatientErased } from "../../phi/patientKeys.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, type TokenVerifier } from "./auth.ts";
 import { healthRoutes, type ReadinessCheck } from "./health.ts";
@@ -87,6 +88,10 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   );
   app.onError((error, c) => {
     if (error instanceof HttpProblem) return problemResponse(c, error);
+    // An event with personal data about an erased patient (a notification for them, say) cannot be written.
+    if (error instanceof PatientErased) {
+      return problemResponse(c, new HttpProblem(410, "Gone", `Patient ${error.patientId} was erased.`));
+    }
     // Hono's own refusals (a body that is not JSON, a wrong content type) keep their status and message.
     if (error instanceof HTTPException) {
       return problemResponse(

@@ -73,14 +73,13 @@ async function requestsFor(causeEventId: string): Promise<string[]> {
 describe("notifications", () => {
   it("welcome a new patient with exactly one e-mail", async () => {
     const patientId = randomUUID();
-    const [created] = await writeTransaction(db, (tx) =>
-      appendEvents(tx, testEventContext(), [patientCreated(patientId)]),
-    );
+    const patient = patientCreated(patientId);
+    const [created] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patient]));
     const welcome = notificationId(created?.eventId ?? "", "welcome-email");
 
     const [message, ...more] = await delivered([welcome]);
     expect(more).toEqual([]);
-    const data = created?.envelope.data as { email: string; firstName: string };
+    const { data } = patient;
     expect(message).toMatchObject({
       channel: "email",
       recipient: data.email,

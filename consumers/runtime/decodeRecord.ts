@@ -1,12 +1,18 @@
-// Turns a Kafka record's value into a checked event, or names why it is poison: a record no attempt could
-// ever process, which goes to the dead-letter topic at once instead of being retried.
+// Turns a Kafka record's value into a checked event with its personal fields opened, or names why it is
+// poison: a record no attempt could ever process, which goes to the dead-letter topic at once instead of
+// being retried. An event about an erased patient is neither: its personal data is gone for good, so it is
+// skipped.
 import {
   EventValidationError,
   eventDefinition,
-  parseEnvelope,
+  parseEnvelopeData,
+  readEnvelope,
   type TypedEnvelope,
   UnknownEventTypeError,
 } from "../../events/index.ts";
+import { openEnvelope, type PatientKeySource } from "../../phi/decryptEvent.ts";
+import { CiphertextRejected } from "../../phi/fieldCipher.ts";
+import { PatientErased, PatientKeyMissing } from "../../phi/patientKeys.ts";
 
 export type PoisonProblem =
   | "empty-value"
@@ -14,14 +20,25 @@ export type PoisonProblem =
   | "invalid-envelope"
   | "unknown-event-type"
   | "wrong-topic"
+  | "undecryptable"
   | "invalid-data";
 
 export type DecodedRecord =
   | { kind: "event"; envelope: TypedEnvelope }
+  /** The event names a patient who was erased and carries their (now unreadable) personal fields. */
+  | { kind: "erased"; eventId: string; eventType: string }
   /** `message` names fields and rules, never values: it goes into headers and logs. */
   | { kind: "poison"; problem: PoisonProblem; message: string };
 
-export function decodeRecord(topic: string, value: Buffer | null): DecodedRecord {
+/**
+ * Throws only what a later attempt may cure (the database with the keys is down, a master key is missing
+ * from this process's configuration): the caller retries the record then.
+ */
+export async function decodeRecord(
+  topic: string,
+  value: Buffer | null,
+  keys: PatientKeySource,
+): Promise<DecodedRecord> {
   if (value === null || value.length === 0) {
     return { kind: "poison", problem: "empty-value", message: "the record has no value" };
   }
@@ -32,27 +49,43 @@ export function decodeRecord(topic: string, value: Buffer | null): DecodedRecord
     // JSON.parse's own message quotes the text around the mistake, which may be patient data.
     return { kind: "poison", problem: "not-json", message: "the record value is not JSON" };
   }
-  let envelope: TypedEnvelope;
+  let read: ReturnType<typeof readEnvelope>;
   try {
-    envelope = parseEnvelope(json);
+    read = readEnvelope(json);
   } catch (error) {
     if (error instanceof UnknownEventTypeError) {
       // A newer producer's event type: parked, so that it can be re-driven once this consumer knows it.
       return { kind: "poison", problem: "unknown-event-type", message: error.message };
     }
     if (error instanceof EventValidationError) {
-      const problem = error.eventType === null ? "invalid-envelope" : "invalid-data";
-      return { kind: "poison", problem, message: error.message };
+      return { kind: "poison", problem: "invalid-envelope", message: error.message };
     }
     throw error;
   }
-  const expectedTopic = eventDefinition(envelope.eventType).topic;
+  const expectedTopic = eventDefinition(read.eventType).topic;
   if (expectedTopic !== topic) {
     return {
       kind: "poison",
       problem: "wrong-topic",
-      message: `event type "${envelope.eventType}" belongs on ${expectedTopic}, not ${topic}`,
+      message: `event type "${read.eventType}" belongs on ${expectedTopic}, not ${topic}`,
     };
   }
-  return { kind: "event", envelope };
+  let opened: typeof read;
+  try {
+    opened = await openEnvelope(read, keys);
+  } catch (error) {
+    if (error instanceof PatientErased)
+      return { kind: "erased", eventId: read.eventId, eventType: read.eventType };
+    if (error instanceof PatientKeyMissing || error instanceof CiphertextRejected) {
+      return { kind: "poison", problem: "undecryptable", message: error.message };
+    }
+    throw error;
+  }
+  try {
+    return { kind: "event", envelope: parseEnvelopeData(opened) };
+  } catch (error) {
+    if (error instanceof EventValidationError)
+      return { kind: "poison", problem: "invalid-data", message: error.message };
+    throw error;
+  }
 }

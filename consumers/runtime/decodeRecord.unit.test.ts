@@ -1,6 +1,11 @@
-// Decoding as a specification: a valid envelope becomes a typed event; everything else is named poison.
+// Decoding as a specification: a valid envelope becomes a typed event with its personal fields opened; an
+// event about an erased patient is skipped; everything else is named poison.
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { exampleData } from "../../events/examples.ts";
+import type { PatientKeySource } from "../../phi/decryptEvent.ts";
+import { PatientErased, PatientKeyMissing } from "../../phi/patientKeys.ts";
+import { sealPersonalFields } from "../../phi/personalFields.ts";
 import { decodeRecord } from "./decodeRecord.ts";
 
 const envelope = {
@@ -18,40 +23,92 @@ const envelope = {
     sessionId: null,
   },
 };
+const patientId = envelope.data.patientId;
+const key = randomBytes(32);
+const sealed = {
+  ...envelope,
+  data: sealPersonalFields(envelope.eventType, envelope.eventId, envelope.data, key),
+};
+
+/** Keys held in memory: the patient of the example has `key`, unless erased. */
+function keysOf(state: "live" | "erased" | "none"): PatientKeySource {
+  return {
+    async dataKey(id) {
+      if (state === "erased") throw new PatientErased(id);
+      if (state === "none" || id !== patientId) throw new PatientKeyMissing(id);
+      return key;
+    },
+  };
+}
+const keys = keysOf("live");
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 describe("decoding a record", () => {
-  it("returns the typed envelope of a valid event", () => {
-    const decoded = decodeRecord("patient-events", encode(envelope));
-    expect(decoded).toEqual({ kind: "event", envelope });
+  it("returns the typed envelope of a valid event, its sealed personal fields opened", async () => {
+    expect(JSON.stringify(sealed)).not.toContain(envelope.data.lastName);
+    expect(await decodeRecord("patient-events", encode(sealed), keys)).toEqual({ kind: "event", envelope });
   });
 
-  it("calls a record without a value, or with a value that is not JSON, poison", () => {
-    expect(decodeRecord("patient-events", null)).toMatchObject({ kind: "poison", problem: "empty-value" });
-    expect(decodeRecord("patient-events", Buffer.from("Ada Lovelace, born 1815"))).toEqual({
+  it("needs no key for an event without sealed fields", async () => {
+    expect(await decodeRecord("patient-events", encode(envelope), keysOf("none"))).toEqual({
+      kind: "event",
+      envelope,
+    });
+  });
+
+  it("skips an event whose patient was erased, and parks one whose fields do not open", async () => {
+    expect(await decodeRecord("patient-events", encode(sealed), keysOf("erased"))).toEqual({
+      kind: "erased",
+      eventId: envelope.eventId,
+      eventType: "patient.created",
+    });
+    const otherKey: PatientKeySource = { dataKey: async () => randomBytes(32) };
+    expect(await decodeRecord("patient-events", encode(sealed), otherKey)).toMatchObject({
+      kind: "poison",
+      problem: "undecryptable",
+    });
+    // A sealed value moved to another event does not open: its associated data names the event.
+    const moved = { ...sealed, eventId: "9a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" };
+    expect(await decodeRecord("patient-events", encode(moved), keys)).toMatchObject({
+      kind: "poison",
+      problem: "undecryptable",
+    });
+    expect(await decodeRecord("patient-events", encode(sealed), keysOf("none"))).toMatchObject({
+      kind: "poison",
+      problem: "undecryptable",
+    });
+  });
+
+  it("calls a record without a value, or with a value that is not JSON, poison", async () => {
+    expect(await decodeRecord("patient-events", null, keys)).toMatchObject({
+      kind: "poison",
+      problem: "empty-value",
+    });
+    expect(await decodeRecord("patient-events", Buffer.from("Ada Lovelace, born 1815"), keys)).toEqual({
       kind: "poison",
       problem: "not-json",
       message: "the record value is not JSON",
     });
   });
 
-  it("names the envelope's bad fields, and the data's, without quoting their values", () => {
-    const badEnvelope = decodeRecord("patient-events", encode({ ...envelope, version: "2.0" }));
+  it("names the envelope's bad fields, and the data's, without quoting their values", async () => {
+    const badEnvelope = await decodeRecord("patient-events", encode({ ...envelope, version: "2.0" }), keys);
     expect(badEnvelope).toMatchObject({ kind: "poison", problem: "invalid-envelope" });
-    const badData = decodeRecord(
+    const badData = await decodeRecord(
       "patient-events",
       encode({ ...envelope, data: { ...envelope.data, email: "ada-at-example.org" } }),
+      keys,
     );
     expect(badData).toMatchObject({ kind: "poison", problem: "invalid-data" });
     expect(badData.kind === "poison" && badData.message).toContain("data.email");
     expect(badData.kind === "poison" && badData.message).not.toContain("ada-at-example.org");
   });
 
-  it("parks an event type the catalog does not know yet, and an event on another event's topic", () => {
+  it("parks an event type the catalog does not know yet, and an event on another event's topic", async () => {
     expect(
-      decodeRecord("patient-events", encode({ ...envelope, eventType: "patient.merged" })),
+      await decodeRecord("patient-events", encode({ ...envelope, eventType: "patient.merged" }), keys),
     ).toMatchObject({ kind: "poison", problem: "unknown-event-type" });
-    expect(decodeRecord("appointment-events", encode(envelope))).toMatchObject({
+    expect(await decodeRecord("appointment-events", encode(envelope), keys)).toMatchObject({
       kind: "poison",
       problem: "wrong-topic",
       message: 'event type "patient.created" belongs on patient-events, not appointment-events',

@@ -1,5 +1,5 @@
 // The consumer runtime: runs one consumer definition as a Kafka consumer group member. Each record is decoded
-// against the catalog, handled with the inbox (one effect per event), and only then acknowledged; a failing
+// against the catalog (its personal fields opened with the patient's key), handled with the inbox (one effect per event), and only then acknowledged; a failing
 // record is retried later without holding up other partitions, and finally parked in `<topic>.dlq`.
 //
 // Why kafkajs's eachBatch with manual offsets, and pause rather than sleep: kafkajs fetches all partitions of
@@ -24,6 +24,7 @@ import {
   type Producer,
 } from "../../kafka/client.ts";
 import type { Logger } from "../../observability/logger.ts";
+import { PatientKeyring, type PatientKeySource } from "../../phi/decryptEvent.ts";
 import { exponentialBackoff } from "./backoffPolicy.ts";
 import type { ConsumedRecord, ConsumerDefinition } from "./consumerDefinition.ts";
 import { partitionLag } from "./consumerLag.ts";
@@ -39,6 +40,8 @@ export interface EventConsumerOptions {
   kafkaBrokers: string[];
   log: Logger;
   registry: Registry;
+  /** Where sealed personal fields get their patient's key; by default patient_keys in `db`. */
+  keys?: PatientKeySource;
   /** Overrides the definition's name (group id and inbox name): tests run isolated copies of a consumer. */
   name?: string;
   /** Partitions handled at the same time, each in order; the platform guide's default is 3. */
@@ -79,6 +82,7 @@ export class EventConsumer {
   private readonly log: Logger;
   private readonly metrics: ConsumerMetrics;
   private readonly policy: DeadLetterPolicy;
+  private readonly keys: PatientKeySource;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly admin: Admin;
@@ -96,6 +100,7 @@ export class EventConsumer {
     this.log = options.log.child({ component: "consumer", consumer: this.name });
     this.metrics = consumerMetrics(options.registry);
     this.policy = options.deadLetterPolicy ?? defaultDeadLetterPolicy;
+    this.keys = options.keys ?? new PatientKeyring(options.db);
     const kafka = createKafka({
       brokers: options.kafkaBrokers,
       clientId: `consumer-${this.name}-${randomUUID().slice(0, 8)}`,
@@ -194,7 +199,12 @@ export class EventConsumer {
   }
 
   private async consumeRecord(origin: RecordOrigin, message: KafkaMessage): Promise<RecordOutcome> {
-    const decoded = decodeRecord(origin.topic, message.value);
+    const decoded = await decodeRecord(origin.topic, message.value, this.keys);
+    if (decoded.kind === "erased") {
+      this.metrics.erased.inc({ consumer: this.name, event_type: decoded.eventType });
+      this.log.info({ eventId: decoded.eventId, ...origin }, "skipped: the patient it concerns was erased");
+      return { done: true };
+    }
     if (decoded.kind === "poison") {
       return this.deadLetter(message, origin, {
         consumer: this.name,

@@ -41,6 +41,12 @@ function createMetrics(registry: Registry) {
       labelNames: ["consumer", "event_type"],
       registers: [registry],
     }),
+    erased: new Counter({
+      name: "consumer_records_erased_total",
+      help: "Events skipped because the patient they carry personal data of was erased (their key is destroyed)",
+      labelNames: ["consumer", "event_type"],
+      registers: [registry],
+    }),
     failures: new Counter({
       name: "consumer_handler_failures_total",
       help: "Failed attempts at handling an event",

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { insertPatient } from "../../apps/patient/store.ts";
 import { envelopeSchema } from "../../events/envelope.ts";
 import { exampleEvent } from "../../events/examples.ts";
-import { patientCreated, testDatabase, testEventContext } from "../../test/fixtures.ts";
+import { decrypted, patientCreated, testDatabase, testEventContext } from "../../test/fixtures.ts";
 import { writeTransaction } from "../client.ts";
 import { appendEvents } from "./appendEvents.ts";
 
@@ -48,7 +48,7 @@ describe("appendEvents", () => {
     ]);
     const envelope = envelopeSchema.parse(JSON.parse(rows[0].payload_text));
     expect(envelope).toEqual(appended[0]?.envelope);
-    expect(envelope).toMatchObject({
+    expect(await decrypted(db, rows[0].payload_text)).toMatchObject({
       eventType: "patient.created",
       source: "test-suite",
       version: "1.0",
@@ -65,7 +65,7 @@ describe("appendEvents", () => {
       appendEvents(tx, testEventContext(), [
         {
           type: "patient.deleted",
-          data: { patientId: created.data.patientId, deletedAt: new Date().toISOString() },
+          data: { patientId: created.data.patientId, deletedAt: new Date().toISOString(), erasure: false },
         },
       ]),
     );

@@ -11,6 +11,9 @@ import {
   parseEventData,
   recordKey,
 } from "../../events/index.ts";
+import { masterKeys } from "../../phi/masterKeys.ts";
+import { dataKeysForWriting } from "../../phi/patientKeys.ts";
+import { hasPersonalFields, keyOwner, sealPersonalFields } from "../../phi/personalFields.ts";
 import type { WriteTransaction } from "../client.ts";
 import { aggregateVersions, outbox } from "../schema.ts";
 import { eventHash, type HashedEventFields } from "./eventHash.ts";
@@ -29,12 +32,17 @@ export interface AppendedEvent {
   topic: string;
   key: string;
   aggregateVersion: number | null;
+  /** As stored and sent: personal fields sealed. */
   envelope: Envelope;
 }
 
 /**
  * Validates each event against its schema, wraps it in the envelope and inserts the outbox rows.
  * An invalid event throws before anything is written, and the caller's transaction rolls back.
+ *
+ * Personal fields are sealed with the data key of the patient the event names (phi/): the outbox, both
+ * relays and Kafka only ever see their ciphertext, and the hash covers it. An erased patient's key is gone,
+ * so an event with personal data about them throws PatientErased.
  *
  * Events of one aggregate get consecutive versions from `aggregate_versions`; bumping that row is a write
  * lock on the aggregate, so concurrent writers of one aggregate are serialized and commit in version order.
@@ -46,17 +54,25 @@ export async function appendEvents(
   events: readonly NewEvent[],
 ): Promise<AppendedEvent[]> {
   const createdAt = new Date();
-  const prepared: PreparedEvent[] = events.map((event) => {
-    const definition = eventDefinition(event.type);
-    const data = parseEventData(event.type, event.data);
-    const eventId = randomUUID();
+  const parsed = events.map((event) => ({
+    event,
+    definition: eventDefinition(event.type),
+    data: parseEventData(event.type, event.data) as Record<string, unknown>,
+    eventId: randomUUID(),
+  }));
+  const keys = await dataKeysFor(tx, parsed);
+  const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, eventId }) => {
+    const owner = keyOwner(data);
     const envelope: Envelope = {
       eventId,
       eventType: event.type,
       timestamp: createdAt.toISOString(),
       source: context.source,
       version: ENVELOPE_VERSION,
-      data,
+      data:
+        owner !== null && keys.has(owner)
+          ? sealPersonalFields(event.type, eventId, data, keys.get(owner) as Buffer)
+          : data,
       metadata: context.metadata,
     };
     return {
@@ -76,7 +92,7 @@ export async function appendEvents(
         traceparent: context.traceparent ?? null,
         createdAt,
       },
-      patientId: concernedPatient(data),
+      patientId: owner,
       previousHash: null,
       hash: Buffer.alloc(0),
     };
@@ -112,7 +128,8 @@ interface PreparedEvent {
   envelope: Envelope;
   keyedBy: "aggregate" | "eventId";
   fields: HashedEventFields;
-  /** Not hashed: it is derived from the payload, which is. */
+  /** The patient the event is about (its data's `patientId`), for the auditors' per-patient history. Not
+   * hashed: it is derived from the payload, which is. */
   patientId: string | null;
   previousHash: Buffer | null;
   hash: Buffer;
@@ -176,10 +193,15 @@ async function chainToAggregates(tx: WriteTransaction, events: PreparedEvent[]):
      WHERE ${aggregateVersions.aggregateType} = head.aggregate_type AND ${aggregateVersions.aggregateId} = head.aggregate_id`);
 }
 
-/** The patient an event is about, for the auditors' per-patient history: its data's `patientId`, if any. */
-function concernedPatient(data: unknown): string | null {
-  const patientId = (data as { patientId?: unknown }).patientId;
-  return typeof patientId === "string" ? patientId : null;
+/** The data keys of the patients whose personal fields these events carry (none for most audit events). */
+function dataKeysFor(
+  tx: WriteTransaction,
+  events: ReadonlyArray<{ event: NewEvent; data: Record<string, unknown> }>,
+): Promise<Map<string, Buffer>> {
+  const owners = events
+    .filter(({ event, data }) => hasPersonalFields(event.type, data))
+    .map(({ data }) => keyOwner(data) as string);
+  return owners.length === 0 ? Promise.resolve(new Map()) : dataKeysForWriting(tx, owners, masterKeys());
 }
 
 function aggregateKey(aggregateType: string, aggregateId: string): string {

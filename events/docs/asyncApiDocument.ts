@@ -48,10 +48,19 @@ function keyDescription(type: EventType): string {
     : `The ${definition.aggregateType} id: one ${definition.aggregateType}'s events share a partition, in commit order.`;
 }
 
+/** Which fields travel as ciphertext: the payload schema shows them as decryptEvent (phi/) opens them. */
+function sealingDescription(type: EventType): string | undefined {
+  const fields = eventDefinition(type).personalFields;
+  if (fields.length === 0) return undefined;
+  return `Personal data: when \`data.patientId\` is set, ${fields.map((field) => `\`data.${field}\``).join(", ")} travel sealed, as \`enc:v1:\` strings (AES-256-GCM under the patient's key, destroyed by erasure); the payload schema describes them as phi/decryptEvent returns them.`;
+}
+
 function message(type: EventType) {
+  const description = sealingDescription(type);
   return {
     name: type,
     title: type,
+    ...(description ? { description } : {}),
     contentType: "application/json",
     headers: recordHeaders,
     payload: eventEnvelopeJsonSchema(type),

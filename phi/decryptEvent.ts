@@ -1,0 +1,54 @@
+// The one way to read an event's personal fields: consumers, tools and tests call decryptEvent with an
+// envelope as it travels (outbox row, Kafka record) and get it back with its data opened and checked.
+import type { Database } from "../db/client.ts";
+import {
+  type Envelope,
+  type EventType,
+  parseEnvelopeData,
+  readEnvelope,
+  type TypedEnvelope,
+} from "../events/index.ts";
+import { type MasterKeys, masterKeys } from "./masterKeys.ts";
+import { dataKeyForReading } from "./patientKeys.ts";
+import { isAnyFieldSealed, keyOwner, openPersonalFields } from "./personalFields.ts";
+
+/** Where decryptEvent gets a patient's data key. */
+export interface PatientKeySource {
+  dataKey(patientId: string): Promise<Buffer>;
+}
+
+/**
+ * Patient keys read from patient_keys and unwrapped with this process's master keys. Not cached: an erasure
+ * takes effect for the very next event read, in every process.
+ */
+export class PatientKeyring implements PatientKeySource {
+  constructor(
+    private readonly db: Database,
+    private readonly masters: MasterKeys = masterKeys(),
+  ) {}
+
+  dataKey(patientId: string): Promise<Buffer> {
+    return dataKeyForReading(this.db, patientId, this.masters);
+  }
+}
+
+/**
+ * Opens the sealed personal fields of an envelope (a JSON-parsed record value or outbox payload) and checks
+ * it against the catalog. Throws EventValidationError or UnknownEventTypeError for a bad envelope,
+ * PatientErased when the patient's key was destroyed, PatientKeyMissing or CiphertextRejected when a field
+ * cannot be opened. An event without sealed fields needs no key.
+ */
+export async function decryptEvent(value: unknown, keys: PatientKeySource): Promise<TypedEnvelope> {
+  return parseEnvelopeData(await openEnvelope(readEnvelope(value), keys));
+}
+
+/** decryptEvent's first step, for callers that tell a bad envelope apart from bad data (consumers/runtime). */
+export async function openEnvelope<E extends Envelope & { eventType: EventType }>(
+  envelope: E,
+  keys: PatientKeySource,
+): Promise<E> {
+  const patientId = keyOwner(envelope.data);
+  if (patientId === null || !isAnyFieldSealed(envelope.eventType, envelope.data)) return envelope;
+  const key = await keys.dataKey(patientId);
+  return { ...envelope, data: openPersonalFields(envelope.eventType, envelope.eventId, envelope.data, key) };
+}

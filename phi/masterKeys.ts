@@ -1,0 +1,81 @@
+// The master keys that wrap every patient's data key. PHI_MASTER_KEYS lists them as `id:base64key`,
+// comma-separated: the first wraps new and re-wrapped keys, the others are kept only to unwrap the keys
+// still wrapped by them, until `npm run phi:rewrap` has moved those to the first (rotation). Unset, for local
+// development only, one key is made up once and kept in .data/ (like the audit signing key).
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError } from "../config/env.ts";
+import { KEY_BYTES } from "./fieldCipher.ts";
+
+export interface MasterKeys {
+  /** The id of the key that wraps: recorded next to every key it wraps. */
+  readonly currentId: string;
+  readonly keys: ReadonlyMap<string, Buffer>;
+}
+
+const VARIABLE = "PHI_MASTER_KEYS";
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+const developmentKeyFile = join(fileURLToPath(new URL("..", import.meta.url)), ".data", "phi-master-keys");
+
+/** Parses PHI_MASTER_KEYS' format; the message names the variable and the entry, never a key's bytes. */
+export function parseMasterKeys(text: string, variable = VARIABLE): MasterKeys {
+  const entries = text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  const problem = (message: string) => new ConfigError([`${variable}: ${message}`]);
+  if (entries.length === 0) throw problem("list at least one key as id:base64key");
+  const keys = new Map<string, Buffer>();
+  entries.forEach((entry, index) => {
+    const separator = entry.indexOf(":");
+    const id = separator > 0 ? entry.slice(0, separator) : "";
+    if (!KEY_ID.test(id)) {
+      throw problem(
+        `entry ${index + 1} must start with a key id of letters, digits, '.', '_' or '-', then ':'`,
+      );
+    }
+    const key = Buffer.from(entry.slice(separator + 1), "base64");
+    if (key.length !== KEY_BYTES) {
+      throw problem(
+        `key "${id}" must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32), not ${key.length}`,
+      );
+    }
+    if (keys.has(id)) throw problem(`key id "${id}" is listed twice`);
+    keys.set(id, key);
+  });
+  return { currentId: entries[0]?.split(":")[0] as string, keys };
+}
+
+/** A new PHI_MASTER_KEYS entry: what an operator puts first to rotate. */
+export function newMasterKeyEntry(id: string): string {
+  return `${id}:${randomBytes(KEY_BYTES).toString("base64")}`;
+}
+
+export function loadMasterKeys(env: NodeJS.ProcessEnv = process.env): MasterKeys {
+  const configured = env[VARIABLE];
+  if (configured !== undefined && configured.trim() !== "") return parseMasterKeys(configured);
+  if (!existsSync(developmentKeyFile)) {
+    mkdirSync(dirname(developmentKeyFile), { recursive: true });
+    try {
+      // `wx`: when processes start together, the first one's key is everyone's.
+      writeFileSync(developmentKeyFile, `${newMasterKeyEntry("development")}\n`, { mode: 0o600, flag: "wx" });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+  return parseMasterKeys(
+    readFileSync(developmentKeyFile, "utf8"),
+    `${VARIABLE} (unset; ${developmentKeyFile})`,
+  );
+}
+
+let processKeys: MasterKeys | undefined;
+
+/** This process's master keys, read from the environment once, on first use. */
+export function masterKeys(): MasterKeys {
+  processKeys ??= loadMasterKeys();
+  return processKeys;
+}

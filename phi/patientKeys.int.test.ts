@@ -1,0 +1,99 @@
+// Patient keys in the real database: made on the first personal event, wrapped by the current master key,
+// destroyed by erasure (after which no field of the patient opens and none can be written), and re-wrapped
+// by a master key rotation without changing a byte of the history.
+import { randomBytes, randomUUID } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { patientKeys } from "../db/schema.ts";
+import { decrypted, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
+import { decryptEvent, PatientKeyring } from "./decryptEvent.ts";
+import { type MasterKeys, masterKeys, parseMasterKeys } from "./masterKeys.ts";
+import { destroyDataKey, PatientErased, rewrapDataKeys } from "./patientKeys.ts";
+
+const db = testDatabase();
+afterAll(() => db.$client.end());
+
+async function writePatient() {
+  const created = patientCreated();
+  const [appended] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [created]));
+  const { rows } = await db.$client.query<{ payload: string }>(
+    "SELECT payload::text AS payload FROM outbox WHERE event_id = $1",
+    [appended?.eventId],
+  );
+  return { created, payload: rows[0]?.payload as string };
+}
+
+const keyRow = async (patientId: string) =>
+  (await db.select().from(patientKeys).where(eq(patientKeys.patientId, patientId)))[0];
+
+describe("patient keys", () => {
+  it("are made with the first personal event, wrapped by the current master key, and open its fields", async () => {
+    const { created, payload } = await writePatient();
+    const row = await keyRow(created.data.patientId);
+    expect(row?.masterKeyId).toBe(masterKeys().currentId);
+    expect(row?.wrappedKey?.length).toBe(12 + 32 + 16);
+    expect(payload).not.toContain(created.data.lastName);
+    expect(payload).not.toContain(created.data.email);
+    expect((await decrypted(db, payload)).data).toEqual(created.data);
+  });
+
+  it("once destroyed, open nothing and seal nothing: the erased patient's events cannot be read or written", async () => {
+    const { created, payload } = await writePatient();
+    const patientId = created.data.patientId;
+    expect(await writeTransaction(db, (tx) => destroyDataKey(tx, patientId, new Date()))).toBe(true);
+    expect(await writeTransaction(db, (tx) => destroyDataKey(tx, patientId, new Date()))).toBe(false);
+    expect(await keyRow(patientId)).toMatchObject({ masterKeyId: null, wrappedKey: null });
+
+    await expect(decrypted(db, payload)).rejects.toThrow(PatientErased);
+    const before = await db.$client.query("SELECT count(*)::int AS n FROM outbox WHERE patient_id = $1", [
+      patientId,
+    ]);
+    await expect(
+      writeTransaction(db, (tx) =>
+        appendEvents(tx, testEventContext(), [
+          {
+            type: "patient.updated",
+            data: { patientId, changedFields: ["phone"], changes: { phone: "+14155550100" } },
+          },
+        ]),
+      ),
+    ).rejects.toThrow(PatientErased);
+    const after = await db.$client.query("SELECT count(*)::int AS n FROM outbox WHERE patient_id = $1", [
+      patientId,
+    ]);
+    expect(after.rows[0].n).toBe(before.rows[0].n);
+  });
+
+  it("move to a new master key on rewrap, after which the old master key is not needed", async () => {
+    const old = masterKeys();
+    const { created, payload } = await writePatient();
+    const newId = `rotated-${randomUUID().slice(0, 8)}`;
+    const rotated: MasterKeys = parseMasterKeys(
+      [
+        `${newId}:${randomBytes(32).toString("base64")}`,
+        ...[...old.keys].map(([id, key]) => `${id}:${key.toString("base64")}`),
+      ].join(","),
+    );
+    // Rotation re-wraps every key of the database; the finally puts them back under this process's key,
+    // which the other tests of the run (and their consumer processes) unwrap with.
+    try {
+      expect(await rewrapDataKeys(db, rotated)).toBeGreaterThanOrEqual(1);
+      expect((await keyRow(created.data.patientId))?.masterKeyId).toBe(newId);
+
+      const onlyNew: MasterKeys = {
+        currentId: newId,
+        keys: new Map([[newId, rotated.keys.get(newId) as Buffer]]),
+      };
+      const opened = await decryptEvent(JSON.parse(payload), new PatientKeyring(db, onlyNew));
+      expect(opened.data).toEqual(created.data);
+      // The old master key alone no longer opens it: the wrapped key changed, the history did not.
+      await expect(decryptEvent(JSON.parse(payload), new PatientKeyring(db, old))).rejects.toThrow(
+        /PHI_MASTER_KEYS has no key/,
+      );
+    } finally {
+      await rewrapDataKeys(db, { currentId: old.currentId, keys: new Map([...old.keys, ...rotated.keys]) });
+    }
+  });
+});

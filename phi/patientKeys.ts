@@ -1,0 +1,167 @@
+// Each patient's data key: made when the first event with their personal data is written, stored wrapped by
+// the current master key (db table patient_keys), and destroyed by erasure, which makes every field ever
+// sealed under it unreadable (crypto-shredding) without touching a byte of the history.
+import { randomBytes } from "node:crypto";
+import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
+import type { Database, WriteTransaction } from "../db/client.ts";
+import { patientKeys } from "../db/schema.ts";
+import { decrypt, encrypt, KEY_BYTES } from "./fieldCipher.ts";
+import type { MasterKeys } from "./masterKeys.ts";
+
+/** The patient was erased: their key is gone, and with it every personal field ever written about them. */
+export class PatientErased extends Error {
+  constructor(readonly patientId: string) {
+    super(`patient ${patientId} was erased: their personal data can no longer be read or written`);
+    this.name = "PatientErased";
+  }
+}
+
+/** Fields are sealed for a patient who has no key: they were written elsewhere, or the key row was removed. */
+export class PatientKeyMissing extends Error {
+  constructor(readonly patientId: string) {
+    super(`there is no data key for patient ${patientId}`);
+    this.name = "PatientKeyMissing";
+  }
+}
+
+/** A key is wrapped by a master key this process was not given (PHI_MASTER_KEYS lacks it). */
+export class MasterKeyMissing extends Error {
+  constructor(readonly masterKeyId: string) {
+    super(`PHI_MASTER_KEYS has no key "${masterKeyId}", which wraps patient keys still in use`);
+    this.name = "MasterKeyMissing";
+  }
+}
+
+type KeyRow = Pick<typeof patientKeys.$inferSelect, "patientId" | "masterKeyId" | "wrappedKey">;
+
+/** The wrapped key names its patient in its associated data: a key row copied to another patient fails. */
+const wrapContext = (patientId: string) => `patient-key:${patientId}`;
+
+function wrap(masters: MasterKeys, patientId: string, dataKey: Buffer) {
+  const master = masters.keys.get(masters.currentId) as Buffer;
+  return { masterKeyId: masters.currentId, wrappedKey: encrypt(master, dataKey, wrapContext(patientId)) };
+}
+
+function unwrap(masters: MasterKeys, row: KeyRow): Buffer {
+  if (row.wrappedKey === null || row.masterKeyId === null) throw new PatientErased(row.patientId);
+  const master = masters.keys.get(row.masterKeyId);
+  if (!master) throw new MasterKeyMissing(row.masterKeyId);
+  return decrypt(
+    master,
+    row.wrappedKey,
+    wrapContext(row.patientId),
+    `the data key of patient ${row.patientId}`,
+  );
+}
+
+/**
+ * The data keys to seal these patients' fields with, inside the writing transaction: missing keys are made,
+ * and every key row is share-locked, so an erasure committing meanwhile either waits for this transaction or
+ * makes it retry (REPEATABLE READ) and then fail with PatientErased: no field is ever sealed under a key that
+ * is being destroyed.
+ */
+export async function dataKeysForWriting(
+  tx: WriteTransaction,
+  patientIds: readonly string[],
+  masters: MasterKeys,
+): Promise<Map<string, Buffer>> {
+  const wanted = [...new Set(patientIds)].sort();
+  const lockRows = () =>
+    tx
+      .select({
+        patientId: patientKeys.patientId,
+        masterKeyId: patientKeys.masterKeyId,
+        wrappedKey: patientKeys.wrappedKey,
+      })
+      .from(patientKeys)
+      .where(inArray(patientKeys.patientId, wanted))
+      .orderBy(patientKeys.patientId)
+      .for("share");
+  let rows = await lockRows();
+  if (rows.length < wanted.length) {
+    const known = new Set(rows.map((row) => row.patientId));
+    // A concurrent writer making the same key conflicts here; under REPEATABLE READ that is a serialization
+    // failure, and writeTransaction runs the whole transaction again, which then finds the key.
+    await tx
+      .insert(patientKeys)
+      .values(
+        wanted
+          .filter((patientId) => !known.has(patientId))
+          .map((patientId) => ({ patientId, ...wrap(masters, patientId, randomBytes(KEY_BYTES)) })),
+      )
+      .onConflictDoNothing();
+    rows = await lockRows();
+  }
+  return new Map(rows.map((row) => [row.patientId, unwrap(masters, row)]));
+}
+
+/** One patient's data key for reading; PatientErased after erasure, PatientKeyMissing if there never was one. */
+export async function dataKeyForReading(
+  db: Database,
+  patientId: string,
+  masters: MasterKeys,
+): Promise<Buffer> {
+  const [row] = await db
+    .select({
+      patientId: patientKeys.patientId,
+      masterKeyId: patientKeys.masterKeyId,
+      wrappedKey: patientKeys.wrappedKey,
+    })
+    .from(patientKeys)
+    .where(eq(patientKeys.patientId, patientId));
+  if (!row) throw new PatientKeyMissing(patientId);
+  return unwrap(masters, row);
+}
+
+/**
+ * Destroys the patient's key (crypto-shredding) and keeps the row as the record of the erasure; a patient
+ * who never had a key gets an erased row, so that none is made for them later. False if already erased.
+ */
+export async function destroyDataKey(
+  tx: WriteTransaction,
+  patientId: string,
+  erasedAt: Date,
+): Promise<boolean> {
+  const erased = { masterKeyId: null, wrappedKey: null, erasedAt };
+  const [row] = await tx
+    .insert(patientKeys)
+    .values({ patientId, ...erased })
+    .onConflictDoUpdate({
+      target: patientKeys.patientId,
+      set: erased,
+      setWhere: sql`${patientKeys.erasedAt} IS NULL`,
+    })
+    .returning({ patientId: patientKeys.patientId });
+  return row !== undefined;
+}
+
+/**
+ * Re-wraps every live key not wrapped by the current master key, in batches: after it, the older master keys
+ * can be dropped from PHI_MASTER_KEYS. Returns how many keys moved. Data keys (and so the history) are unchanged.
+ */
+export async function rewrapDataKeys(db: Database, masters: MasterKeys, batchSize = 1_000): Promise<number> {
+  let moved = 0;
+  for (;;) {
+    const count = await db.transaction(async (tx) => {
+      const rows = await tx
+        .select({
+          patientId: patientKeys.patientId,
+          masterKeyId: patientKeys.masterKeyId,
+          wrappedKey: patientKeys.wrappedKey,
+        })
+        .from(patientKeys)
+        .where(and(isNotNull(patientKeys.wrappedKey), ne(patientKeys.masterKeyId, masters.currentId)))
+        .limit(batchSize)
+        .for("update");
+      for (const row of rows) {
+        await tx
+          .update(patientKeys)
+          .set(wrap(masters, row.patientId, unwrap(masters, row)))
+          .where(eq(patientKeys.patientId, row.patientId));
+      }
+      return rows.length;
+    });
+    moved += count;
+    if (count < batchSize) return moved;
+  }
+}

@@ -1,0 +1,65 @@
+// Seals and opens the personal fields of an event's data (the catalog's `personalFields`), each under the
+// data key of the patient the event names. Each field's associated data is `<eventId>/<path>`: a sealed
+// value copied into another event or another field does not open.
+import { eventDefinition } from "../events/index.ts";
+import { isSealed, openValue, sealValue } from "./fieldCipher.ts";
+
+type Data = Record<string, unknown>;
+
+/** The patient whose key seals the event's personal fields: its data's `patientId`; none for staff messages. */
+export function keyOwner(data: Data): string | null {
+  return typeof data.patientId === "string" ? data.patientId : null;
+}
+
+/** Whether the event of this type and data has fields to seal (or, on the way out, to open). */
+export function hasPersonalFields(eventType: string, data: Data): boolean {
+  return eventDefinition(eventType).personalFields.length > 0 && keyOwner(data) !== null;
+}
+
+/** A copy of `data` with every personal field present (null included) replaced by its sealed value. */
+export function sealPersonalFields(eventType: string, eventId: string, data: Data, key: Buffer): Data {
+  return mapPersonalFields(eventType, data, (value, path) => sealValue(key, value, `${eventId}/${path}`));
+}
+
+/** The inverse: throws CiphertextRejected for a field that does not open under this key. */
+export function openPersonalFields(eventType: string, eventId: string, data: Data, key: Buffer): Data {
+  return mapPersonalFields(eventType, data, (value, path) =>
+    isSealed(value) ? openValue(key, value, `${eventId}/${path}`) : value,
+  );
+}
+
+/** Whether any personal field of the data is still sealed. */
+export function isAnyFieldSealed(eventType: string, data: Data): boolean {
+  let sealed = false;
+  mapPersonalFields(eventType, data, (value) => {
+    sealed ||= isSealed(value);
+    return value;
+  });
+  return sealed;
+}
+
+function mapPersonalFields(
+  eventType: string,
+  data: Data,
+  change: (value: unknown, path: string) => unknown,
+): Data {
+  let result = data;
+  for (const path of eventDefinition(eventType).personalFields) {
+    result = replaceAt(result, path.split("."), path, change);
+  }
+  return result;
+}
+
+/** Copies only the objects on the way to the field; a path whose parent or field is absent is left alone. */
+function replaceAt(
+  object: Data,
+  [name, ...rest]: string[],
+  path: string,
+  change: (value: unknown, path: string) => unknown,
+): Data {
+  if (name === undefined || !Object.hasOwn(object, name)) return object;
+  const value = object[name];
+  if (rest.length === 0) return { ...object, [name]: change(value, path) };
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return object;
+  return { ...object, [name]: replaceAt(value as Data, rest, path, change) };
+}
