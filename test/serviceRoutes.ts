@@ -77,6 +77,12 @@ export const serviceRoutes: RouteCase[] = [
     expected: { patient: refused, provider: refused, admin: any(204), auditor: refused, service: refused },
   },
   {
+    method: "POST",
+    route: "/patients/{id}/erasure",
+    request: (world, target) => ({ path: `/patients/${on(world, target).patientId}/erasure` }),
+    expected: { patient: refused, provider: refused, admin: any(200), auditor: refused, service: refused },
+  },
+  {
     method: "PUT",
     route: "/patients/{id}/consent",
     request: (world, target) => ({

@@ -16,10 +16,12 @@ import { json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
+import { erasePatient } from "./erasure.ts";
 import {
   consentBody,
   consentState,
   createPatientBody,
+  erasureResponse,
   type PatientResponse,
   patientIdParam,
   patientResponse,
@@ -90,6 +92,21 @@ const routes = {
       404: problem("Unknown or deleted patient"),
     },
   }),
+  erase: securedRoute(
+    access(["admin"], "GDPR erasure is an administrator's act, on the data subject's request."),
+    {
+      method: "post",
+      path: "/patients/{id}/erasure",
+      summary:
+        "Erase a patient: their state rows are deleted and their data key destroyed, so every personal field of theirs in the history, on Kafka and in exports becomes unreadable (emits patient.deleted with erasure: true)",
+      request: { params: patientIdParam },
+      responses: {
+        200: { description: "Erased: what was removed", content: json(erasureResponse) },
+        404: problem("Unknown patient"),
+        410: problem("The patient was erased before"),
+      },
+    },
+  ),
   consent: securedRoute(
     access(["patient", "admin"], "A patient decides their own consents (userId = token subject)."),
     {
@@ -183,12 +200,32 @@ export function patientRoutes(db: Database) {
         await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
           {
             type: "patient.deleted",
-            data: { patientId: id, deletedAt: (deleted.deletedAt as Date).toISOString() },
+            data: { patientId: id, deletedAt: (deleted.deletedAt as Date).toISOString(), erasure: false },
           },
           dataModified(c.get("principal"), patientResource(id), "DELETE"),
         ]);
       });
       return c.body(null, 204);
+    })
+    .openapi(routes.erase, async (c) => {
+      const { id } = c.req.valid("param");
+      const result = await writeTransaction(db, async (tx) => {
+        const erasure = await erasePatient(tx, id);
+        if (erasure.outcome !== "erased") return erasure;
+        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+          {
+            type: "patient.deleted",
+            data: { patientId: id, deletedAt: erasure.report.erasedAt, erasure: true },
+          },
+          dataModified(c.get("principal"), patientResource(id), "ERASE"),
+        ]);
+        return erasure;
+      });
+      if (result.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
+      if (result.outcome === "already-erased") {
+        throw new HttpProblem(410, "Gone", `Patient ${id} was erased at ${result.erasedAt.toISOString()}.`);
+      }
+      return c.json(result.report, 200);
     })
     .openapi(routes.consent, async (c) => {
       const { id } = c.req.valid("param");

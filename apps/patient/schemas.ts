@@ -49,3 +49,21 @@ export type CreatePatientBody = z.infer<typeof createPatientBody>;
 export type UpdatePatientBody = z.infer<typeof updatePatientBody>;
 export type ConsentBody = z.infer<typeof consentBody>;
 export type PatientResponse = z.infer<typeof patientResponse>;
+
+/** What an erasure removed, so the answer to the data subject can say so. */
+export const erasureResponse = z.object({
+  patientId: z.uuid(),
+  erasedAt: z.iso.datetime(),
+  /** Rows deleted from the platform's state, per kind; the history keeps its events, unreadable. */
+  removed: z.object({
+    patients: z.int(),
+    appointments: z.int(),
+    documents: z.int(),
+    documentConsents: z.int(),
+    predictions: z.int(),
+    insights: z.int(),
+    storedResponses: z.int(),
+  }),
+});
+
+export type ErasureResponse = z.infer<typeof erasureResponse>;

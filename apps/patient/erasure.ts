@@ -1,0 +1,91 @@
+// GDPR erasure (Art. 17) by crypto-shredding: in one transaction, the patient's rows are deleted from every
+// service's state, their data key is destroyed, and the events that say so are appended. The history keeps
+// every event about them, whole and verifiable, but their personal fields there (and on Kafka, and in
+// exports) were sealed under that key and can no longer be opened by anyone.
+import { and, eq, inArray, isNotNull, or, sql } from "drizzle-orm";
+import type { WriteTransaction } from "../../db/client.ts";
+import {
+  aiInsights,
+  aiPredictions,
+  appointments,
+  documentConsents,
+  documents,
+  idempotencyKeys,
+  patientKeys,
+  patients,
+} from "../../db/schema.ts";
+import { destroyDataKey } from "../../phi/patientKeys.ts";
+import type { ErasureResponse } from "./schemas.ts";
+
+export type ErasureOutcome =
+  | { outcome: "erased"; report: ErasureResponse }
+  | { outcome: "unknown" }
+  | { outcome: "already-erased"; erasedAt: Date };
+
+export async function erasePatient(tx: WriteTransaction, patientId: string): Promise<ErasureOutcome> {
+  const [patient] = await tx
+    .select({ id: patients.id })
+    .from(patients)
+    .where(eq(patients.id, patientId))
+    .for("update");
+  if (!patient) {
+    const [key] = await tx
+      .select({ erasedAt: patientKeys.erasedAt })
+      .from(patientKeys)
+      .where(and(eq(patientKeys.patientId, patientId), isNotNull(patientKeys.erasedAt)));
+    return key?.erasedAt ? { outcome: "already-erased", erasedAt: key.erasedAt } : { outcome: "unknown" };
+  }
+  const erasedAt = new Date();
+  const ofPatientDocuments = tx
+    .select({ id: documents.id })
+    .from(documents)
+    .where(eq(documents.patientId, patientId));
+  const ofPatientPredictions = tx
+    .select({ id: aiPredictions.id })
+    .from(aiPredictions)
+    .where(eq(aiPredictions.patientId, patientId));
+  // Children before parents (foreign keys), each delete counted.
+  const documentConsentRows = await tx
+    .delete(documentConsents)
+    .where(inArray(documentConsents.documentId, ofPatientDocuments))
+    .returning({ id: documentConsents.id });
+  const insightRows = await tx
+    .delete(aiInsights)
+    .where(or(eq(aiInsights.patientId, patientId), inArray(aiInsights.predictionId, ofPatientPredictions)))
+    .returning({ id: aiInsights.id });
+  const predictionRows = await tx
+    .delete(aiPredictions)
+    .where(eq(aiPredictions.patientId, patientId))
+    .returning({ id: aiPredictions.id });
+  const documentRows = await tx
+    .delete(documents)
+    .where(eq(documents.patientId, patientId))
+    .returning({ id: documents.id });
+  const appointmentRows = await tx
+    .delete(appointments)
+    .where(eq(appointments.patientId, patientId))
+    .returning({ id: appointments.id });
+  // Responses kept for Idempotency-Key retries may quote the patient (a registration's answer holds it all).
+  const responseRows = await tx
+    .delete(idempotencyKeys)
+    .where(sql`strpos(${idempotencyKeys.responseBody}, ${patientId}) > 0`)
+    .returning({ key: idempotencyKeys.key });
+  await tx.delete(patients).where(eq(patients.id, patientId));
+  await destroyDataKey(tx, patientId, erasedAt);
+  return {
+    outcome: "erased",
+    report: {
+      patientId,
+      erasedAt: erasedAt.toISOString(),
+      removed: {
+        patients: 1,
+        appointments: appointmentRows.length,
+        documents: documentRows.length,
+        documentConsents: documentConsentRows.length,
+        predictions: predictionRows.length,
+        insights: insightRows.length,
+        storedResponses: responseRows.length,
+      },
+    },
+  };
+}
