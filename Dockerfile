@@ -14,6 +14,8 @@ COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
+# Development keys live here (docker-compose.yml mounts a volume on it); the volume takes this owner.
+RUN mkdir -p .data
 
 EXPOSE 3000
 # `npm start` runs `tsx scripts/start.ts`. Node runs it directly with tsx's loader, so that the app is the
