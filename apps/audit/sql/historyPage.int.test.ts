@@ -1,4 +1,5 @@
-// A patient's history, and a user's, must be read off their indexes as the outbox grows, never by a Seq Scan;
+// A patient's history, a user's, a request's (correlation id) and an event type's must be read off their
+// indexes as the outbox grows, never by a Seq Scan;
 // and a long one (where a sort would hurt) as a range in (tx_id, position) order, with no Sort. The large
 // history is made in a transaction that is rolled back.
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,7 +12,7 @@ const db = testDatabase();
 afterAll(() => db.$client.end());
 
 describe("the auditors' history query", () => {
-  it(`reads a patient's or a user's history off its index (a long one with no sort) over a ${HISTORY_ROWS.toLocaleString("en")}-row history`, async () => {
+  it(`reads a patient's, a user's, a request's or an event type's history off its index (a long one with no sort) over a ${HISTORY_ROWS.toLocaleString("en")}-row history`, async () => {
     const client = await db.$client.connect();
     try {
       await client.query("BEGIN");
@@ -20,11 +21,13 @@ describe("the auditors' history query", () => {
       await client.query(
         `INSERT INTO outbox (tx_id, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
                              message_key, payload, correlation_id, hash, patient_id)
-         SELECT (1000 + i / 4)::text::xid8, gen_random_uuid(), 'patient.updated', 'patient', (i % 5000)::text,
+         SELECT (1000 + i / 4)::text::xid8, gen_random_uuid(),
+                CASE WHEN i % 100 = 0 THEN 'patient.consent.changed' ELSE 'patient.updated' END,
+                'patient', (i % 5000)::text,
                 i, 'patient-events', (i % 5000)::text,
                 json_build_object('metadata', json_build_object('userId',
                   CASE WHEN i % 50 = 0 THEN md5('user-heavy') ELSE md5('user' || (i % 5000)) END::uuid)),
-                gen_random_uuid(), '\\x00'::bytea,
+                md5('request' || (i % 100000))::uuid, '\\x00'::bytea,
                 CASE WHEN i % 50 = 0 THEN md5('heavy') ELSE md5((i % 5000)::text) END::uuid
            FROM generate_series(1, $1::int) AS i`,
         [HISTORY_ROWS],
@@ -41,6 +44,12 @@ describe("the auditors' history query", () => {
         },
         { filter: { userId: await uuidOf("user42") }, index: "outbox_user_history", long: false },
         { filter: { patientId: await uuidOf("heavy") }, index: "outbox_patient_history", long: true },
+        {
+          filter: { correlationId: await uuidOf("request42") },
+          index: "outbox_correlation_history",
+          long: false,
+        },
+        { filter: { eventType: "patient.consent.changed" }, index: "outbox_event_type_history", long: true },
         { filter: { userId: await uuidOf("user-heavy") }, index: "outbox_user_history", long: true },
       ];
       for (const { filter, index, long } of cases) {
