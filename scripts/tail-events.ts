@@ -1,9 +1,14 @@
-// `npm run events:tail -- <topic> [--from-beginning]`: prints each record of a topic as it arrives
-// (partition, offset, key, headers, value), to watch the pipeline work.
+// `npm run events:tail -- <topic> [--from-beginning] [--decrypt]`: prints each record of a topic as it arrives
+// (partition, offset, key, headers, value), to watch the pipeline work. The value is printed as Kafka holds
+// it, personal fields sealed; `--decrypt` prints it opened as a consumer with access reads it (it needs the
+// database with the patients' keys and the master keys, like the platform).
 import { randomUUID } from "node:crypto";
 import { loadEnv } from "../config/env.ts";
+import { createDatabase } from "../db/client.ts";
 import { topics } from "../events/catalog.ts";
 import { createKafka } from "../kafka/client.ts";
+import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
+import { startPostgres } from "../stack/postgres.ts";
 
 const [topic = "patient-events", ...flags] = process.argv.slice(2);
 if (!topics.some((known) => known.name === topic)) {
@@ -12,7 +17,26 @@ if (!topics.some((known) => known.name === topic)) {
   );
   process.exit(1);
 }
-const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
+const env = loadEnv();
+const brokers = env.KAFKA_BROKERS ?? ["localhost:9092"];
+const keys = flags.includes("--decrypt")
+  ? new PatientKeyring(
+      createDatabase(env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl, {
+        max: 1,
+        applicationName: "events-tail",
+      }),
+    )
+  : null;
+
+/** The value as Kafka holds it, or opened; an erased patient's fields stay sealed, and the line says why. */
+async function shown(value: string): Promise<string> {
+  if (!keys) return value;
+  try {
+    return JSON.stringify(await decryptEvent(JSON.parse(value), keys));
+  } catch (error) {
+    return `${value}\n  (not decrypted: ${(error as Error).message})`;
+  }
+}
 const consumer = createKafka({ brokers, clientId: "events-tail" }).consumer({
   groupId: `events-tail-${randomUUID()}`,
 });
@@ -24,7 +48,7 @@ await consumer.run({
       Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
     );
     console.log(JSON.stringify({ partition, offset: message.offset, key: message.key?.toString(), headers }));
-    console.log(`  ${message.value?.toString()}`);
+    console.log(`  ${await shown(message.value?.toString() ?? "")}`);
   },
 });
 console.error(`tailing ${topic} on ${brokers.join(",")} (Ctrl-C to stop)`);
