@@ -172,6 +172,59 @@ export const outboxCheckpoints = pgTable("outbox_checkpoints", {
   sealedAt: timestamp("sealed_at", { withTimezone: true, mode: "date" }).notNull(),
 });
 
+/**
+ * The history moved out of the outbox into archive files once older than the retention period, always cut at
+ * a sealed checkpoint's cursor. Recording an archive here, signed, in the same transaction is the only way
+ * the outbox lets rows be deleted, and only rows at or before its cut (migration 0010). Append-only.
+ */
+export const outboxArchives = pgTable("outbox_archives", {
+  sequence: bigint("sequence", { mode: "number" }).primaryKey(),
+  /** The checkpoint the archive ends at: its running hash and row count anchor what remains. */
+  checkpointSequence: bigint("checkpoint_sequence", { mode: "number" })
+    .notNull()
+    .references(() => outboxCheckpoints.sequence),
+  /** The checkpoint the previous archive ended at (0: the start of the history): where this one begins. */
+  afterCheckpointSequence: bigint("after_checkpoint_sequence", { mode: "number" }).notNull(),
+  upToTxId: xid8("up_to_tx_id").notNull(),
+  upToPosition: bigint("up_to_position", { mode: "bigint" }).notNull(),
+  rowCount: bigint("row_count", { mode: "number" }).notNull(),
+  /** The archived chain heads (outbox_archive_heads): how many, and a hash over them in position order. */
+  headCount: bigint("head_count", { mode: "number" }).notNull(),
+  headsHash: bytea("heads_hash").notNull(),
+  fileName: text("file_name").notNull(),
+  fileSha256: bytea("file_sha256").notNull(),
+  /** The retention cutoff: every archived row was created before it. */
+  createdBefore: timestamp("created_before", { withTimezone: true, mode: "date" }).notNull(),
+  keyId: text("key_id").notNull(),
+  signature: bytea("signature").notNull(),
+  archivedAt: timestamp("archived_at", { withTimezone: true, mode: "date" }).notNull(),
+});
+
+/**
+ * Each aggregate's last archived event: a remaining event whose predecessor was archived links to it, so a
+ * chain stays verifiable across the cut. Append-only, and covered by its archive's signed `heads_hash`.
+ */
+export const outboxArchiveHeads = pgTable(
+  "outbox_archive_heads",
+  {
+    archiveSequence: bigint("archive_sequence", { mode: "number" }).notNull(),
+    /** The archived event's outbox position. */
+    position: bigint("position", { mode: "bigint" }).notNull(),
+    aggregateType: text("aggregate_type").notNull(),
+    aggregateId: text("aggregate_id").notNull(),
+    version: bigint("version", { mode: "number" }).notNull(),
+    hash: bytea("hash").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.archiveSequence, table.position] }),
+    uniqueIndex("outbox_archive_heads_aggregate_version").on(
+      table.aggregateType,
+      table.aggregateId,
+      table.version,
+    ),
+  ],
+);
+
 // ---------------------------------------------------------------------------------------------------------
 // Consumers (consumers/): the inbox that turns redeliveries into no-ops, and each consumer's own tables.
 
