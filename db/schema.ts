@@ -93,6 +93,11 @@ export const outbox = pgTable(
     // The auditors' other filters that stand alone: one request's trail, and every event of one type.
     index("outbox_correlation_history").on(table.correlationId, table.txId, table.position),
     index("outbox_event_type_history").on(table.eventType, table.txId, table.position),
+    // One aggregate's page in history order: the version index would fetch all its events, then sort them.
+    index("outbox_aggregate_history").on(table.aggregateType, table.aggregateId, table.txId, table.position),
+    // Time ranges: the history is appended in time order, so a BRIN index (a few pages for millions of rows)
+    // finds a day's rows without walking a busy filter's whole history.
+    index("outbox_created_at").using("brin", table.createdAt),
     // The acting user, read from the envelope itself rather than copied into a column: the outbox refuses
     // UPDATE, so a new column could never be filled for the history already written, while an expression
     // index covers every row, old and new, and can never disagree with the hashed payload.

@@ -1,0 +1,2 @@
+CREATE INDEX "outbox_aggregate_history" ON "outbox" USING btree ("aggregate_type","aggregate_id","tx_id","position");--> statement-breakpoint
+CREATE INDEX "outbox_created_at" ON "outbox" USING brin ("created_at");
