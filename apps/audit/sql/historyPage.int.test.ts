@@ -1,4 +1,4 @@
-// A patient's history, a user's, a request's (correlation id) and an event type's must be read off their
+// A patient's history, a user's, a request's (correlation id), an aggregate's and an event type's must be read off their
 // indexes as the outbox grows, never by a Seq Scan;
 // and a long one (where a sort would hurt) as a range in (tx_id, position) order, with no Sort. The large
 // history is made in a transaction that is rolled back.
@@ -12,7 +12,7 @@ const db = testDatabase();
 afterAll(() => db.$client.end());
 
 describe("the auditors' history query", () => {
-  it(`reads a patient's, a user's, a request's or an event type's history off its index (a long one with no sort) over a ${HISTORY_ROWS.toLocaleString("en")}-row history`, async () => {
+  it(`reads a patient's, a user's, a request's, an aggregate's or an event type's history off its index (a long one with no sort) over a ${HISTORY_ROWS.toLocaleString("en")}-row history`, async () => {
     const client = await db.$client.connect();
     try {
       await client.query("BEGIN");
@@ -50,6 +50,11 @@ describe("the auditors' history query", () => {
           long: false,
         },
         { filter: { eventType: "patient.consent.changed" }, index: "outbox_event_type_history", long: true },
+        {
+          filter: { aggregateType: "patient", aggregateId: "42" },
+          index: "outbox_aggregate_history",
+          long: false,
+        },
         { filter: { userId: await uuidOf("user-heavy") }, index: "outbox_user_history", long: true },
       ];
       for (const { filter, index, long } of cases) {
