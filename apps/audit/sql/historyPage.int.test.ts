@@ -1,7 +1,7 @@
-// A patient's history, a user's, a request's (correlation id), an aggregate's and an event type's must be read off their
-// indexes as the outbox grows, never by a Seq Scan;
-// and a long one (where a sort would hurt) as a range in (tx_id, position) order, with no Sort. The large
-// history is made in a transaction that is rolled back.
+// A patient's history, a user's, a request's (correlation id), an aggregate's and an event type's must be
+// read off their indexes as the outbox grows, never by a Seq Scan; and a long one (where a sort would hurt)
+// as a range in (tx_id, position) order, with no Sort. The large history is made in a transaction that is
+// rolled back.
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../../../test/fixtures.ts";
 import { explainPlan } from "../../../test/queryPlan.ts";
