@@ -7,6 +7,7 @@ import { createRegistry, metricsRoute } from "../apps/http/metrics.ts";
 import { ConfigError, loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { createLogger } from "../observability/logger.ts";
+import { masterKeys } from "../phi/masterKeys.ts";
 import { ensureStack } from "../stack/index.ts";
 import { loadConsumersConfig } from "./config.ts";
 import { type PlatformConsumers, startPlatformConsumers } from "./platformConsumers.ts";
@@ -16,6 +17,7 @@ let config: ReturnType<typeof loadConsumersConfig>;
 try {
   env = loadEnv();
   config = loadConsumersConfig();
+  masterKeys();
 } catch (error) {
   console.error(error instanceof ConfigError || error instanceof Error ? error.message : String(error));
   process.exit(1);

@@ -18,6 +18,7 @@ import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../de
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
+import { masterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 import { ensureStack } from "../stack/index.ts";
 
@@ -26,6 +27,8 @@ let consumersConfig: ReturnType<typeof loadConsumersConfig>;
 try {
   env = loadEnv();
   consumersConfig = loadConsumersConfig();
+  // Read now, so that a bad PHI_MASTER_KEYS stops the start rather than the first write of patient data.
+  masterKeys();
 } catch (error) {
   if (!(error instanceof ConfigError) && !(error as Error).message.startsWith("Invalid configuration"))
     throw error;
@@ -55,6 +58,9 @@ if (keys.kind === "secret" && keys.origin === "development") {
   say("bearer tokens: the development secret in .data/ (set JWT_SECRET or JWT_JWKS_URL for real ones)");
 }
 const verifyToken = createTokenVerifier(keys);
+if (!process.env.PHI_MASTER_KEYS) {
+  say("patient data: sealed with the development master key in .data/ (set PHI_MASTER_KEYS for real ones)");
+}
 let relay: OutboxRelay | null = null;
 let debezium: DebeziumRelay | null = null;
 try {

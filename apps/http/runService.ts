@@ -7,6 +7,7 @@ import { createDatabase, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { createKafka } from "../../kafka/client.ts";
 import { createLogger, type Logger } from "../../observability/logger.ts";
+import { masterKeys } from "../../phi/masterKeys.ts";
 import { ensureStack } from "../../stack/index.ts";
 import { createTokenVerifier } from "./auth.ts";
 import { createRegistry } from "./metrics.ts";
@@ -26,6 +27,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
   let env: Env;
   try {
     env = loadEnv();
+    masterKeys();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
