@@ -98,9 +98,18 @@ describe("audit verification", () => {
     const report = await history.verify();
     expect(report).toEqual({
       intact: true,
+      range: {
+        afterCheckpoint: 0,
+        afterPosition: null,
+        rowsBefore: 0,
+        archivedRows: 0,
+        throughPosition: null,
+      },
       rows: 30,
       checkpoints: 1,
       chainedAggregates: 4,
+      linksToEarlierRows: 0,
+      linksToArchivedRows: 0,
       upToPosition: history.rows.at(-1)?.position,
     });
     await history.close();

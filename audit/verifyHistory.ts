@@ -1,87 +1,162 @@
-// Verifies the whole history: every row against its own hash, every aggregate's chain link by link, and the
-// signed checkpoints against the running hash of the rows they cover. Reports the first broken link.
+// Verifies the history, whole or a range of it: every row against its own hash, every aggregate's chain link by
+// link, and the signed checkpoints against the running hash of the rows they cover. Reports the first broken
+// link, and exactly which span was verified (see historySpan.ts for where a span starts and ends).
 import type { KeyObject } from "node:crypto";
 import type pg from "pg";
 import { eventHash } from "../db/outbox/eventHash.ts";
-import { type Checkpoint, checkpointSignatureIsValid, extendChain, GENESIS } from "./checkpoint.ts";
-import { allCheckpoints } from "./sql/checkpoints.ts";
-import { aggregatesWithMissingHead, chainBatch, type HistoryRow, historyBatch } from "./sql/historyRows.ts";
+import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
+import { checkRange, compareKeys, type HistoryRange, type HistorySpan, resolveSpan } from "./historySpan.ts";
+import { allArchives } from "./sql/archives.ts";
+import { checkpointsAfter } from "./sql/checkpoints.ts";
+import {
+  aggregatesWithMissingHead,
+  type HistoryKey,
+  type HistoryRow,
+  historyBatch,
+  type PreviousVersion,
+  previousVersions,
+} from "./sql/historyRows.ts";
+import { archiveRecordsProblem } from "./verifyArchiveRecords.ts";
 
 export interface BrokenLink {
   /** The outbox position of the first row found wrong, when a row is to blame. */
   position?: string;
   eventId?: string;
   checkpoint?: number;
+  archive?: number;
   aggregate?: string;
   problem: string;
+}
+
+/** The span verified: right after a signed checkpoint, through a row or to the end of the history. */
+export interface VerifiedRange {
+  /** Verification started right after this checkpoint (0: the start of the history), from its signed running hash. */
+  afterCheckpoint: number;
+  /** That checkpoint's last row; null at the start of the history. */
+  afterPosition: string | null;
+  /** Rows before the span, sealed by that checkpoint: not read here. */
+  rowsBefore: number;
+  /** Of those, the rows moved out to archive files (`npm run audit:verify-archive` checks a file). */
+  archivedRows: number;
+  /** The span's last row as asked for; null: the end of the history, whose chain heads were checked too. */
+  throughPosition: string | null;
 }
 
 export type VerificationReport =
   | {
       intact: true;
+      range: VerifiedRange;
+      /** Rows verified, all of them in the span. */
       rows: number;
+      /** Checkpoints inside the span whose running hash and row count were recomputed. */
       checkpoints: number;
+      /** Aggregates with events in the span. */
       chainedAggregates: number;
+      /** Links from rows in the span to the previous event before the span, checked against its stored hash only. */
+      linksToEarlierRows: number;
+      /** Links from rows in the span to an archived previous event, checked against the hash its archive recorded. */
+      linksToArchivedRows: number;
       upToPosition: string | null;
     }
-  | { intact: false; rows: number; brokenLink: BrokenLink };
+  | { intact: false; range: VerifiedRange | null; rows: number; brokenLink: BrokenLink };
 
 const BATCH = 5_000;
+/** How many aggregates' last verified rows are kept to check the next link against without a query. */
+const RECENT_AGGREGATES = 100_000;
 
+/** Verifies the span a range names (the whole history when it names none). Throws RangeProblem for a bad range. */
 export async function verifyHistory(
   client: pg.ClientBase,
   publicKeys: ReadonlyMap<string, KeyObject>,
+  range: HistoryRange = {},
 ): Promise<VerificationReport> {
-  const checkpoints = await allCheckpoints(client);
-  const history = await verifyHistoryOrder(client, checkpoints, publicKeys);
-  if ("problem" in history) return { intact: false, rows: history.rows, brokenLink: history.problem };
-  const chains = await verifyChains(client);
-  if ("problem" in chains) return { intact: false, rows: history.rows, brokenLink: chains.problem };
+  checkRange(range);
+  const archives = await allArchives(client);
+  // Archives come first: what remains is anchored by the newest one's checkpoint.
+  const archiveProblem = await archiveRecordsProblem(client, archives, publicKeys);
+  if (archiveProblem) return { intact: false, range: null, rows: 0, brokenLink: archiveProblem };
+  const span = await resolveSpan(client, archives.at(-1), range);
+  const verifiedRange: VerifiedRange = {
+    afterCheckpoint: span.anchor.checkpoint,
+    afterPosition: span.anchor.sealed?.upToPosition ?? null,
+    rowsBefore: span.anchor.rowCount,
+    archivedRows: span.archivedRows,
+    throughPosition: span.through?.position ?? null,
+  };
+  const broken = (rows: number, brokenLink: BrokenLink): VerificationReport => ({
+    intact: false,
+    range: verifiedRange,
+    rows,
+    brokenLink,
+  });
+
+  const checkpoints = await checkpointsAfter(client, span.anchor.checkpoint, span.through);
+  for (const checkpoint of span.anchor.sealed ? [span.anchor.sealed, ...checkpoints] : checkpoints) {
+    const problem = signatureProblem(checkpoint, publicKeys);
+    if (problem) return broken(0, { checkpoint: checkpoint.sequence, problem });
+  }
+
+  const pass = await verifySpan(client, span, checkpoints);
+  if ("problem" in pass) return broken(pass.rows, pass.problem);
+  if (span.through === null) {
+    const [cut] = await aggregatesWithMissingHead(client, 1);
+    if (cut) {
+      return broken(pass.rows, {
+        aggregate: `${cut.aggregateType} ${cut.aggregateId}`,
+        problem: `its chain ends at version ${cut.storedVersion ?? "none"} but version ${cut.version} was written: the tail was removed`,
+      });
+    }
+  }
   return {
     intact: true,
-    rows: history.rows,
+    range: verifiedRange,
+    rows: pass.rows,
     checkpoints: checkpoints.length,
-    chainedAggregates: chains.aggregates,
-    upToPosition: history.lastPosition,
+    chainedAggregates: pass.links.chains,
+    linksToEarlierRows: pass.links.toEarlierRows,
+    linksToArchivedRows: pass.links.toArchivedRows,
+    upToPosition: pass.lastPosition,
   };
 }
 
-/** Pass 1, in (tx_id, position) order: row hashes, and the running hash at each checkpoint. */
-async function verifyHistoryOrder(
-  client: pg.ClientBase,
-  checkpoints: Checkpoint[],
-  publicKeys: ReadonlyMap<string, KeyObject>,
-): Promise<{ rows: number; lastPosition: string | null } | { rows: number; problem: BrokenLink }> {
-  for (const checkpoint of checkpoints) {
-    const key = publicKeys.get(checkpoint.keyId);
-    if (!key)
-      return {
-        rows: 0,
-        problem: { checkpoint: checkpoint.sequence, problem: `signed by unknown key ${checkpoint.keyId}` },
-      };
-    if (!checkpointSignatureIsValid(checkpoint, key)) {
-      return {
-        rows: 0,
-        problem: { checkpoint: checkpoint.sequence, problem: "its signature does not match its content" },
-      };
-    }
-  }
+interface LinkCounts {
+  chains: number;
+  toEarlierRows: number;
+  toArchivedRows: number;
+}
 
-  let running: Buffer = GENESIS.chainHash;
+/**
+ * One pass in (tx_id, position) order from the anchor: row hashes, the running hash at each checkpoint, and
+ * each chained row's link to its previous version. A broken order (a checkpoint that does not match) is
+ * reported before a broken chain, as the more telling of the two: a removed row breaks both.
+ */
+async function verifySpan(
+  client: pg.ClientBase,
+  span: HistorySpan,
+  checkpoints: Checkpoint[],
+): Promise<
+  { rows: number; lastPosition: string | null; links: LinkCounts } | { rows: number; problem: BrokenLink }
+> {
+  let running: Buffer = span.anchor.chainHash;
+  let sealedRows = span.anchor.rowCount;
   let rows = 0;
   let next = 0;
-  let cursor = { txId: "0", position: "0" };
+  let cursor: HistoryKey = span.anchor.cursor;
   let lastPosition: string | null = null;
+  let chainProblem: BrokenLink | null = null;
+  const links: LinkCounts = { chains: 0, toEarlierRows: 0, toArchivedRows: 0 };
   const checkAt = (checkpoint: Checkpoint): BrokenLink | null =>
-    checkpoint.rowCount === rows && checkpoint.chainHash.equals(running)
+    checkpoint.rowCount === sealedRows && checkpoint.chainHash.equals(running)
       ? null
       : {
           checkpoint: checkpoint.sequence,
-          problem: `the rows up to checkpoint ${checkpoint.sequence} do not match it (${rows} rows found, ${checkpoint.rowCount} sealed): a row was removed, added or moved`,
+          problem: `the rows up to checkpoint ${checkpoint.sequence} do not match it (${sealedRows} rows found, ${checkpoint.rowCount} sealed): a row was removed, added or moved`,
         };
 
+  const recent = new RecentHeads(RECENT_AGGREGATES);
   for (;;) {
-    const batch = await historyBatch(client, cursor, BATCH);
+    const batch = await historyBatch(client, cursor, BATCH, { through: span.through });
+    const looked = await lookUpUnsettledLinks(client, batch, recent);
     for (const row of batch) {
       // Checkpoints whose cursor lies before this row must already hold.
       while (next < checkpoints.length && isAfter(row, checkpoints[next] as Checkpoint)) {
@@ -91,8 +166,19 @@ async function verifyHistoryOrder(
       }
       const problem = rowProblem(row);
       if (problem) return { rows, problem };
+      if (row.aggregateVersion !== null && chainProblem === null) {
+        const previous =
+          row.aggregateVersion === 1
+            ? null
+            : (recent.previousOf(row) ??
+              looked.get(row.position) ??
+              ((await previousVersions(client, [row]))[0] as PreviousVersion));
+        chainProblem = linkProblem(row, previous, span.anchor.cursor, links);
+        recent.add(row);
+      }
       running = extendChain(running, row.hash);
       rows++;
+      sealedRows++;
       lastPosition = row.position;
     }
     const last = batch.at(-1);
@@ -103,76 +189,119 @@ async function verifyHistoryOrder(
     const broken = checkAt(checkpoints[next] as Checkpoint);
     if (broken) return { rows, problem: broken };
   }
-  return { rows, lastPosition };
+  if (chainProblem) return { rows, problem: chainProblem };
+  return { rows, lastPosition, links };
 }
 
-/** Pass 2, aggregate by aggregate: versions 1, 2, 3, … each linked to the hash before it, up to the recorded head. */
-async function verifyChains(
+/**
+ * A chained row links to its aggregate's previous version: the row itself when the outbox holds it (in the
+ * span, whose rows are all verified, or before it, where only its stored hash is compared), or the head an
+ * archive recorded when it was archived. Version 1 (given no previous) links to nothing.
+ */
+function linkProblem(
+  row: HistoryRow,
+  previous: PreviousVersion | null,
+  anchor: HistoryKey,
+  links: LinkCounts,
+): BrokenLink | null {
+  const version = row.aggregateVersion as number;
+  const broken = (problem: string): BrokenLink => ({
+    position: row.position,
+    eventId: row.eventId,
+    aggregate: `${row.aggregateType} ${row.aggregateId}`,
+    problem,
+  });
+  if (previous === null) {
+    links.chains++;
+    return row.previousHash === null ? null : broken("it is version 1 but links to an earlier event");
+  }
+  if (previous.row) {
+    if (compareKeys(previous.row, row) >= 0)
+      return broken(`version ${version - 1} comes after it in the history: rows were moved`);
+    if (!row.previousHash?.equals(previous.row.hash))
+      return broken("it does not link to the hash of the event before it");
+    if (compareKeys(previous.row, anchor) <= 0) {
+      links.chains++;
+      links.toEarlierRows++;
+    }
+    return null;
+  }
+  if (previous.archivedHash) {
+    if (!row.previousHash?.equals(previous.archivedHash))
+      return broken("it does not link to the hash its archive recorded for the event before it");
+    links.chains++;
+    links.toArchivedRows++;
+    return null;
+  }
+  return broken(
+    `version ${version - 1} before it is missing, and no archive holds it: an event of the chain was removed`,
+  );
+}
+
+/**
+ * The last verified row of the aggregates seen most recently, so that most links are checked without a query;
+ * bounded, so that memory stays constant however many aggregates the history has.
+ */
+class RecentHeads {
+  readonly #heads = new Map<string, { version: number; row: HistoryKey & { hash: Buffer } }>();
+  constructor(readonly limit: number) {}
+
+  /** The previous version of the row, when it is the last one seen of its aggregate. */
+  previousOf(row: HistoryRow): PreviousVersion | undefined {
+    const head = this.#heads.get(aggregateOf(row));
+    return head && head.version === (row.aggregateVersion as number) - 1
+      ? { row: head.row, archivedHash: null }
+      : undefined;
+  }
+
+  /** Whether the row's previous version will be known by the time the row is checked, in a batch read in order. */
+  settles(row: HistoryRow, earlierInBatch: ReadonlyMap<string, number>): boolean {
+    const key = aggregateOf(row);
+    const version = earlierInBatch.get(key) ?? this.#heads.get(key)?.version;
+    return version === (row.aggregateVersion as number) - 1;
+  }
+
+  add(row: HistoryRow): void {
+    const key = aggregateOf(row);
+    this.#heads.delete(key);
+    this.#heads.set(key, {
+      version: row.aggregateVersion as number,
+      row: { txId: row.txId, position: row.position, hash: row.hash },
+    });
+    if (this.#heads.size > this.limit) this.#heads.delete(this.#heads.keys().next().value as string);
+  }
+}
+
+/** The previous versions the recent heads will not know, looked up in one statement, by row position. */
+async function lookUpUnsettledLinks(
   client: pg.ClientBase,
-): Promise<{ aggregates: number } | { problem: BrokenLink }> {
-  let previous: HistoryRow | null = null;
-  let aggregates = 0;
-  let cursor = { aggregateType: "", aggregateId: "", aggregateVersion: 0 };
-  for (;;) {
-    const batch = await chainBatch(client, cursor, BATCH);
-    for (const row of batch) {
-      const sameAggregate =
-        previous !== null &&
-        previous.aggregateType === row.aggregateType &&
-        previous.aggregateId === row.aggregateId;
-      if (!sameAggregate) aggregates++;
-      const expectedVersion = sameAggregate ? (previous?.aggregateVersion ?? 0) + 1 : 1;
-      const expectedPrevious = sameAggregate ? (previous?.hash ?? null) : null;
-      const aggregate = `${row.aggregateType} ${row.aggregateId}`;
-      if (row.aggregateVersion !== expectedVersion) {
-        return {
-          problem: {
-            position: row.position,
-            eventId: row.eventId,
-            aggregate,
-            problem: `version ${row.aggregateVersion} follows version ${expectedVersion - 1}: an event of the chain is missing`,
-          },
-        };
-      }
-      const linked =
-        expectedPrevious === null
-          ? row.previousHash === null
-          : (row.previousHash?.equals(expectedPrevious) ?? false);
-      if (!linked) {
-        return {
-          problem: {
-            position: row.position,
-            eventId: row.eventId,
-            aggregate,
-            problem: "it does not link to the hash of the event before it",
-          },
-        };
-      }
-      previous = row;
-    }
-    const last = batch.at(-1);
-    if (last) {
-      cursor = {
-        aggregateType: last.aggregateType,
-        aggregateId: last.aggregateId,
-        aggregateVersion: last.aggregateVersion ?? 0,
-      };
-    }
-    if (batch.length < BATCH) break;
+  batch: readonly HistoryRow[],
+  recent: RecentHeads,
+): Promise<Map<string, PreviousVersion>> {
+  const earlierInBatch = new Map<string, number>();
+  const unsettled: HistoryRow[] = [];
+  for (const row of batch) {
+    if (row.aggregateVersion === null) continue;
+    if (row.aggregateVersion > 1 && !recent.settles(row, earlierInBatch)) unsettled.push(row);
+    earlierInBatch.set(aggregateOf(row), row.aggregateVersion);
   }
-  const [cut] = await aggregatesWithMissingHead(client, 1);
-  if (cut) {
-    return {
-      problem: {
-        aggregate: `${cut.aggregateType} ${cut.aggregateId}`,
-        problem: `its chain ends at version ${cut.storedVersion ?? "none"} but version ${cut.version} was written: the tail was removed`,
-      },
-    };
-  }
-  return { aggregates };
+  if (unsettled.length === 0) return new Map();
+  const found = await previousVersions(client, unsettled);
+  return new Map(unsettled.map((row, index) => [row.position, found[index] as PreviousVersion]));
 }
 
-function rowProblem(row: HistoryRow): BrokenLink | null {
+function aggregateOf(row: HistoryRow): string {
+  return `${row.aggregateType}\u0000${row.aggregateId}`;
+}
+
+function signatureProblem(checkpoint: Checkpoint, publicKeys: ReadonlyMap<string, KeyObject>): string | null {
+  const key = publicKeys.get(checkpoint.keyId);
+  if (!key) return `signed by unknown key ${checkpoint.keyId}`;
+  return checkpointSignatureIsValid(checkpoint, key) ? null : "its signature does not match its content";
+}
+
+/** A row whose stored content does not give its stored hash. */
+export function rowProblem(row: HistoryRow): BrokenLink | null {
   if (row.hash.length === 0) {
     return {
       position: row.position,
@@ -191,9 +320,5 @@ function rowProblem(row: HistoryRow): BrokenLink | null {
 }
 
 function isAfter(row: HistoryRow, checkpoint: Checkpoint): boolean {
-  const rowTx = BigInt(row.txId);
-  const checkpointTx = BigInt(checkpoint.upToTxId);
-  return (
-    rowTx > checkpointTx || (rowTx === checkpointTx && BigInt(row.position) > BigInt(checkpoint.upToPosition))
-  );
+  return compareKeys(row, { txId: checkpoint.upToTxId, position: checkpoint.upToPosition }) > 0;
 }

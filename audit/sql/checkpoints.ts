@@ -1,6 +1,7 @@
-// The stored checkpoints: all of them in order, or the latest.
+// The stored checkpoints: all of them in order, the latest, and the ones that bound a verified range.
 import type pg from "pg";
 import type { Checkpoint } from "../checkpoint.ts";
+import type { HistoryKey } from "./historyRows.ts";
 
 const checkpointColumns = `sequence::float8 AS "sequence", up_to_tx_id::text AS "upToTxId",
   up_to_position::text AS "upToPosition", row_count::float8 AS "rowCount", chain_hash AS "chainHash",
@@ -16,6 +17,72 @@ export async function allCheckpoints(client: pg.ClientBase): Promise<Checkpoint[
 export async function latestCheckpoint(client: pg.ClientBase): Promise<Checkpoint | null> {
   const result = await client.query<Checkpoint>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints ORDER BY sequence DESC LIMIT 1`,
+  );
+  return result.rows[0] ?? null;
+}
+
+export async function checkpointBySequence(
+  client: pg.ClientBase,
+  sequence: number,
+): Promise<Checkpoint | null> {
+  const result = await client.query<Checkpoint>(
+    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence = $1`,
+    [sequence],
+  );
+  return result.rows[0] ?? null;
+}
+
+/** The checkpoints after the given one whose cursor lies at or before `through` (null: all of them), in order. */
+export async function checkpointsAfter(
+  client: pg.ClientBase,
+  afterSequence: number,
+  through: HistoryKey | null,
+): Promise<Checkpoint[]> {
+  const end = through ? "AND (up_to_tx_id, up_to_position) <= ($2::xid8, $3::bigint)" : "";
+  const result = await client.query<Checkpoint>(
+    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence > $1 ${end} ORDER BY sequence`,
+    through ? [afterSequence, through.txId, through.position] : [afterSequence],
+  );
+  return result.rows;
+}
+
+/** The last checkpoint, from `minSequence` on, whose cursor lies before the given row: all it seals precede it. */
+export async function lastCheckpointBefore(
+  client: pg.ClientBase,
+  row: HistoryKey,
+  minSequence: number,
+): Promise<Checkpoint | null> {
+  const result = await client.query<Checkpoint>(
+    `SELECT ${checkpointColumns} FROM outbox_checkpoints
+      WHERE sequence >= $1 AND (up_to_tx_id, up_to_position) < ($2::xid8, $3::bigint)
+      ORDER BY sequence DESC LIMIT 1`,
+    [minSequence, row.txId, row.position],
+  );
+  return result.rows[0] ?? null;
+}
+
+/** The last checkpoint, from `minSequence` on, sealed at or before the time. */
+export async function lastCheckpointSealedBy(
+  client: pg.ClientBase,
+  time: Date,
+  minSequence: number,
+): Promise<Checkpoint | null> {
+  const result = await client.query<Checkpoint>(
+    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence >= $1 AND sealed_at <= $2
+      ORDER BY sequence DESC LIMIT 1`,
+    [minSequence, time],
+  );
+  return result.rows[0] ?? null;
+}
+
+/** The first checkpoint sealed at or after the time. */
+export async function firstCheckpointSealedFrom(
+  client: pg.ClientBase,
+  time: Date,
+): Promise<Checkpoint | null> {
+  const result = await client.query<Checkpoint>(
+    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sealed_at >= $1 ORDER BY sequence LIMIT 1`,
+    [time],
   );
   return result.rows[0] ?? null;
 }

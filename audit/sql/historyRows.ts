@@ -1,5 +1,5 @@
-// Reads the history in the two orders verification needs, a batch at a time (constant memory):
-// (tx_id, position), the order checkpoints hash in, and (aggregate, version), the order of each chain.
+// Reads the history a batch at a time (constant memory) in (tx_id, position) order, the order checkpoints hash
+// in, and finds chained rows' previous versions, wherever those now are (the outbox or an archive's heads).
 // ORDER BY names the table's columns, not the SELECT list's text renderings of them.
 import type pg from "pg";
 import type { HashedEventFields } from "../../db/outbox/eventHash.ts";
@@ -11,44 +11,106 @@ export interface HistoryRow extends HashedEventFields {
   hash: Buffer;
 }
 
-const rowColumns = `tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
-  event_type AS "eventType", aggregate_type AS "aggregateType", aggregate_id AS "aggregateId",
-  aggregate_version::int8::float8 AS "aggregateVersion", topic, message_key AS "messageKey",
-  payload::text AS "payload", correlation_id::text AS "correlationId", traceparent, created_at AS "createdAt",
-  previous_hash AS "previousHash", hash`;
+/** A place in the history order. */
+export interface HistoryKey {
+  txId: string;
+  position: string;
+}
 
-/** Rows after the cursor in history order; `belowHorizon` keeps to rows no open transaction can precede. */
+/** Where an aggregate's previous version is: its stored row, or the head an archive recorded when it left. */
+export interface PreviousVersion {
+  /** The stored row, when the outbox holds it. */
+  row: (HistoryKey & { hash: Buffer }) | null;
+  /** Else the hash an archive recorded for it (outbox_archive_heads). */
+  archivedHash: Buffer | null;
+}
+/** The columns of a HistoryRow, read from the outbox under the given name. */
+export function rowColumns(table: string): string {
+  return `${table}.tx_id::text AS "txId", ${table}.position::text AS "position", ${table}.event_id::text AS "eventId",
+  ${table}.event_type AS "eventType", ${table}.aggregate_type AS "aggregateType", ${table}.aggregate_id AS "aggregateId",
+  ${table}.aggregate_version::int8::float8 AS "aggregateVersion", ${table}.topic, ${table}.message_key AS "messageKey",
+  ${table}.payload::text AS "payload", ${table}.correlation_id::text AS "correlationId", ${table}.traceparent,
+  ${table}.created_at AS "createdAt", ${table}.previous_hash AS "previousHash", ${table}.hash`;
+}
+
+/**
+ * Rows after the cursor in history order, up to `through` when given (included); `belowHorizon` keeps to rows no
+ * open transaction can precede.
+ */
 export async function historyBatch(
   client: pg.ClientBase,
-  after: { txId: string; position: string },
+  after: HistoryKey,
   limit: number,
-  options: { belowHorizon?: boolean } = {},
+  options: { belowHorizon?: boolean; through?: HistoryKey | null } = {},
 ): Promise<HistoryRow[]> {
   const horizon = options.belowHorizon ? "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())" : "";
+  const end = options.through ? "AND (tx_id, position) <= ($4::xid8, $5::bigint)" : "";
   const result = await client.query<HistoryRow>(
-    `SELECT ${rowColumns} FROM outbox WHERE (tx_id, position) > ($1::xid8, $2::bigint) ${horizon}
+    `SELECT ${rowColumns("outbox")} FROM outbox WHERE (tx_id, position) > ($1::xid8, $2::bigint) ${horizon} ${end}
       ORDER BY outbox.tx_id, outbox.position LIMIT $3`,
-    [after.txId, after.position, limit],
+    options.through
+      ? [after.txId, after.position, limit, options.through.txId, options.through.position]
+      : [after.txId, after.position, limit],
   );
   return result.rows;
 }
 
-/** Chained rows (those with a version) after the given one, in (aggregate_type, aggregate_id, version) order. */
-export async function chainBatch(
+/** The previous version of each given chained row (version > 1), in the same order: one statement for all. */
+export async function previousVersions(
   client: pg.ClientBase,
-  after: { aggregateType: string; aggregateId: string; aggregateVersion: number },
-  limit: number,
-): Promise<HistoryRow[]> {
-  const result = await client.query<HistoryRow>(
-    `SELECT ${rowColumns} FROM outbox
-      WHERE aggregate_version IS NOT NULL AND (aggregate_type, aggregate_id, aggregate_version) > ($1, $2, $3)
-      ORDER BY outbox.aggregate_type, outbox.aggregate_id, outbox.aggregate_version LIMIT $4`,
-    [after.aggregateType, after.aggregateId, after.aggregateVersion, limit],
+  rows: readonly HistoryRow[],
+): Promise<PreviousVersion[]> {
+  const result = await client.query<{
+    txId: string | null;
+    position: string | null;
+    hash: Buffer | null;
+    archivedHash: Buffer | null;
+  }>(
+    `SELECT p.tx_id::text AS "txId", p.position::text AS "position", p.hash, h.hash AS "archivedHash"
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS wanted(aggregate_type, aggregate_id, version, n)
+       LEFT JOIN outbox p ON p.aggregate_type = wanted.aggregate_type AND p.aggregate_id = wanted.aggregate_id
+                         AND p.aggregate_version = wanted.version
+       LEFT JOIN outbox_archive_heads h ON p.position IS NULL AND h.aggregate_type = wanted.aggregate_type
+                                       AND h.aggregate_id = wanted.aggregate_id AND h.version = wanted.version
+      ORDER BY wanted.n`,
+    [
+      rows.map((row) => row.aggregateType),
+      rows.map((row) => row.aggregateId),
+      rows.map((row) => (row.aggregateVersion ?? 0) - 1),
+    ],
   );
-  return result.rows;
+  return result.rows.map(({ txId, position, hash, archivedHash }) => ({
+    row: txId !== null && position !== null && hash !== null ? { txId, position, hash } : null,
+    archivedHash,
+  }));
 }
 
-/** Aggregates whose recorded head (version, last hash) is not their last stored event: a cut-off chain. */
+/** Where the row at this position sits in the history order; null when the outbox has no such row. */
+export async function historyKeyOf(client: pg.ClientBase, position: string): Promise<HistoryKey | null> {
+  const result = await client.query<HistoryKey>(
+    `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox WHERE position = $1::bigint`,
+    [position],
+  );
+  return result.rows[0] ?? null;
+}
+
+/** The first row at or before the cursor, in history order: after archiving up to it there must be none. */
+export async function firstRowThrough(
+  client: pg.ClientBase,
+  through: HistoryKey,
+): Promise<HistoryRow | null> {
+  const result = await client.query<HistoryRow>(
+    `SELECT ${rowColumns("outbox")} FROM outbox WHERE (tx_id, position) <= ($1::xid8, $2::bigint)
+      ORDER BY outbox.tx_id, outbox.position LIMIT 1`,
+    [through.txId, through.position],
+  );
+  return result.rows[0] ?? null;
+}
+
+/**
+ * Aggregates whose recorded head (version, last hash) is not their last event: a cut-off chain. The last
+ * event is the last stored one, or, when all of them were archived, the last one an archive recorded.
+ */
 export async function aggregatesWithMissingHead(
   client: pg.ClientBase,
   limit: number,
@@ -57,14 +119,19 @@ export async function aggregatesWithMissingHead(
 > {
   const result = await client.query(
     `SELECT av.aggregate_type AS "aggregateType", av.aggregate_id AS "aggregateId", av.version::float8 AS "version",
-            head.aggregate_version::float8 AS "storedVersion"
+            coalesce(head.aggregate_version, archived.version)::float8 AS "storedVersion"
        FROM aggregate_versions av
        LEFT JOIN LATERAL (SELECT o.aggregate_version, o.hash FROM outbox o
                            WHERE o.aggregate_type = av.aggregate_type AND o.aggregate_id = av.aggregate_id
                              AND o.aggregate_version IS NOT NULL
                            ORDER BY o.aggregate_version DESC LIMIT 1) head ON true
+       LEFT JOIN LATERAL (SELECT h.version, h.hash FROM outbox_archive_heads h
+                           WHERE head.hash IS NULL
+                             AND h.aggregate_type = av.aggregate_type AND h.aggregate_id = av.aggregate_id
+                           ORDER BY h.version DESC LIMIT 1) archived ON true
       WHERE av.last_hash <> '\\x'::bytea
-        AND (head.hash IS DISTINCT FROM av.last_hash OR head.aggregate_version IS DISTINCT FROM av.version)
+        AND (coalesce(head.hash, archived.hash) IS DISTINCT FROM av.last_hash
+             OR coalesce(head.aggregate_version, archived.version) IS DISTINCT FROM av.version)
       ORDER BY av.aggregate_type, av.aggregate_id
       LIMIT $1`,
     [limit],

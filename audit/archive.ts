@@ -1,0 +1,142 @@
+// Archives of the history: what an archive record says (signed like a checkpoint), the chain heads it leaves
+// behind for the events that remain, and the format of the archive file's rows.
+import { createHash, type Hash, type KeyObject, sign, verify } from "node:crypto";
+import type { HistoryRow } from "./sql/historyRows.ts";
+
+export interface ArchiveRecord {
+  sequence: number;
+  /** The checkpoint the archive ends at: its cursor is the cut, its running hash the anchor of what remains. */
+  checkpointSequence: number;
+  /** The checkpoint the previous archive ended at; 0 for the first archive, which starts the history. */
+  afterCheckpointSequence: number;
+  upToTxId: string;
+  upToPosition: string;
+  rowCount: number;
+  headCount: number;
+  headsHash: Buffer;
+  fileName: string;
+  fileSha256: Buffer;
+  createdBefore: Date;
+  keyId: string;
+  signature: Buffer;
+  archivedAt: Date;
+}
+
+/** An aggregate's last archived event, which the aggregate's next event links to. */
+export interface ArchivedHead {
+  position: string;
+  aggregateType: string;
+  aggregateId: string;
+  version: number;
+  hash: Buffer;
+}
+
+/** The exact bytes an archive record's signature covers. */
+export function archiveStatement(record: Omit<ArchiveRecord, "signature">): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      sequence: record.sequence,
+      checkpointSequence: record.checkpointSequence,
+      afterCheckpointSequence: record.afterCheckpointSequence,
+      upToTxId: record.upToTxId,
+      upToPosition: record.upToPosition,
+      rowCount: record.rowCount,
+      headCount: record.headCount,
+      headsHash: record.headsHash.toString("hex"),
+      fileName: record.fileName,
+      fileSha256: record.fileSha256.toString("hex"),
+      createdBefore: record.createdBefore.toISOString(),
+      keyId: record.keyId,
+      archivedAt: record.archivedAt.toISOString(),
+    }),
+  );
+}
+
+export function signArchive(record: Omit<ArchiveRecord, "signature">, privateKey: KeyObject): Buffer {
+  return sign(null, archiveStatement(record), privateKey);
+}
+
+export function archiveSignatureIsValid(record: ArchiveRecord, publicKey: KeyObject): boolean {
+  return verify(null, archiveStatement(record), publicKey, record.signature);
+}
+
+/**
+ * The hash over an archive's heads, fed one head at a time in ascending position (the heads of one archive
+ * have distinct positions): sha256 of one JSON line per head. Numeric order, so no collation can change it.
+ */
+export class HeadsHash {
+  #hash: Hash = createHash("sha256");
+  #count = 0;
+  #last = -1n;
+
+  add(head: ArchivedHead): void {
+    const position = BigInt(head.position);
+    if (position <= this.#last) throw new Error(`heads must come in ascending position (${head.position})`);
+    this.#last = position;
+    this.#count++;
+    this.#hash.update(
+      `${JSON.stringify([head.position, head.aggregateType, head.aggregateId, head.version, head.hash.toString("hex")])}\n`,
+    );
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  digest(): Buffer {
+    return this.#hash.copy().digest();
+  }
+}
+
+export const ARCHIVE_FORMAT = "healthcare-outbox-archive/1";
+
+/** One line of an archive file: every stored column of the row, the hashed ones exactly as they were hashed. */
+export interface ArchivedRow {
+  txId: string;
+  position: string;
+  eventId: string;
+  eventType: string;
+  aggregateType: string;
+  aggregateId: string;
+  aggregateVersion: number | null;
+  topic: string;
+  messageKey: string;
+  /** The envelope text exactly as stored. */
+  payload: string;
+  correlationId: string;
+  traceparent: string | null;
+  createdAt: string;
+  previousHash: string | null;
+  hash: string;
+  patientId: string | null;
+}
+
+export function toArchivedRow(row: HistoryRow & { patientId: string | null }): ArchivedRow {
+  return {
+    txId: row.txId,
+    position: row.position,
+    eventId: row.eventId,
+    eventType: row.eventType,
+    aggregateType: row.aggregateType,
+    aggregateId: row.aggregateId,
+    aggregateVersion: row.aggregateVersion,
+    topic: row.topic,
+    messageKey: row.messageKey,
+    payload: row.payload,
+    correlationId: row.correlationId,
+    traceparent: row.traceparent,
+    createdAt: row.createdAt.toISOString(),
+    previousHash: row.previousHash?.toString("hex") ?? null,
+    hash: row.hash.toString("hex"),
+    patientId: row.patientId,
+  };
+}
+
+export function fromArchivedRow(row: ArchivedRow): HistoryRow {
+  return {
+    ...row,
+    createdAt: new Date(row.createdAt),
+    previousHash: row.previousHash === null ? null : Buffer.from(row.previousHash, "hex"),
+    hash: Buffer.from(row.hash, "hex"),
+  };
+}

@@ -1,0 +1,135 @@
+// The archives of the history: reading and recording them, their chain heads, and the rows archiving moves.
+import type pg from "pg";
+import type { ArchivedHead, ArchiveRecord } from "../archive.ts";
+import { type HistoryKey, type HistoryRow, rowColumns } from "./historyRows.ts";
+
+const archiveColumns = `sequence::float8 AS "sequence", checkpoint_sequence::float8 AS "checkpointSequence",
+  after_checkpoint_sequence::float8 AS "afterCheckpointSequence", up_to_tx_id::text AS "upToTxId",
+  up_to_position::text AS "upToPosition", row_count::float8 AS "rowCount", head_count::float8 AS "headCount",
+  heads_hash AS "headsHash", file_name AS "fileName", file_sha256 AS "fileSha256",
+  created_before AS "createdBefore", key_id AS "keyId", signature, archived_at AS "archivedAt"`;
+
+export async function allArchives(client: pg.ClientBase): Promise<ArchiveRecord[]> {
+  const result = await client.query<ArchiveRecord>(
+    `SELECT ${archiveColumns} FROM outbox_archives ORDER BY sequence`,
+  );
+  return result.rows;
+}
+
+/** An archive's heads after the given position, in position order. */
+export async function archiveHeadsBatch(
+  client: pg.ClientBase,
+  archiveSequence: number,
+  afterPosition: string,
+  limit: number,
+): Promise<ArchivedHead[]> {
+  const result = await client.query<ArchivedHead>(
+    `SELECT position::text AS "position", aggregate_type AS "aggregateType", aggregate_id AS "aggregateId",
+            version::float8 AS "version", hash
+       FROM outbox_archive_heads WHERE archive_sequence = $1 AND position > $2::bigint
+      ORDER BY archive_sequence, position LIMIT $3`,
+    [archiveSequence, afterPosition, limit],
+  );
+  return result.rows;
+}
+
+/** The first row after the cursor created at or after the cutoff: the youngest history archiving must keep. */
+export async function firstRowCreatedSince(
+  client: pg.ClientBase,
+  after: HistoryKey,
+  cutoff: Date,
+): Promise<HistoryKey | null> {
+  const result = await client.query<HistoryKey>(
+    `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox
+      WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND created_at >= $3
+      ORDER BY outbox.tx_id, outbox.position LIMIT 1`,
+    [after.txId, after.position, cutoff],
+  );
+  return result.rows[0] ?? null;
+}
+
+/** Relays whose acknowledged cursor lies before the given one: they have not delivered every row up to it. */
+export async function relaysBehind(client: pg.ClientBase, cursor: HistoryKey): Promise<string[]> {
+  const result = await client.query<{ name: string }>(
+    `SELECT name FROM relay_checkpoints WHERE (tx_id, position) < ($1::xid8, $2::bigint) ORDER BY name`,
+    [cursor.txId, cursor.position],
+  );
+  return result.rows.map((row) => row.name);
+}
+
+/** Rows after `after` and at or before `through`, in history order, with the patient column archives keep too. */
+export async function rowsToArchive(
+  client: pg.ClientBase,
+  after: HistoryKey,
+  through: HistoryKey,
+  limit: number,
+): Promise<Array<HistoryRow & { patientId: string | null }>> {
+  const result = await client.query<HistoryRow & { patientId: string | null }>(
+    `SELECT ${rowColumns("outbox")}, outbox.patient_id::text AS "patientId" FROM outbox
+      WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND (tx_id, position) <= ($3::xid8, $4::bigint)
+      ORDER BY outbox.tx_id, outbox.position LIMIT $5`,
+    [after.txId, after.position, through.txId, through.position, limit],
+  );
+  return result.rows;
+}
+
+/** Records each archived aggregate's last event (its highest archived version) as the archive's heads. */
+export async function recordArchiveHeads(
+  client: pg.ClientBase,
+  archiveSequence: number,
+  after: HistoryKey,
+  through: HistoryKey,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO outbox_archive_heads (archive_sequence, position, aggregate_type, aggregate_id, version, hash)
+     SELECT DISTINCT ON (aggregate_type, aggregate_id) $1::bigint, position, aggregate_type, aggregate_id,
+            aggregate_version, hash
+       FROM outbox
+      WHERE aggregate_version IS NOT NULL
+        AND (tx_id, position) > ($2::xid8, $3::bigint) AND (tx_id, position) <= ($4::xid8, $5::bigint)
+      ORDER BY aggregate_type, aggregate_id, aggregate_version DESC`,
+    [archiveSequence, after.txId, after.position, through.txId, through.position],
+  );
+}
+
+export async function recordArchive(client: pg.ClientBase, record: ArchiveRecord): Promise<void> {
+  await client.query(
+    `INSERT INTO outbox_archives (sequence, checkpoint_sequence, after_checkpoint_sequence, up_to_tx_id,
+       up_to_position, row_count, head_count, heads_hash, file_name, file_sha256, created_before, key_id,
+       signature, archived_at)
+     VALUES ($1, $2, $3, $4::xid8, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+    [
+      record.sequence,
+      record.checkpointSequence,
+      record.afterCheckpointSequence,
+      record.upToTxId,
+      record.upToPosition,
+      record.rowCount,
+      record.headCount,
+      record.headsHash,
+      record.fileName,
+      record.fileSha256,
+      record.createdBefore,
+      record.keyId,
+      record.signature,
+      record.archivedAt,
+    ],
+  );
+}
+
+/**
+ * Deletes the archived rows: the outbox's trigger lets through only rows at or before the cut of an archive
+ * this transaction has recorded. Returns how many went.
+ */
+export async function deleteArchivedRows(
+  client: pg.ClientBase,
+  after: HistoryKey,
+  through: HistoryKey,
+): Promise<number> {
+  const result = await client.query(
+    `DELETE FROM outbox
+      WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND (tx_id, position) <= ($3::xid8, $4::bigint)`,
+    [after.txId, after.position, through.txId, through.position],
+  );
+  return result.rowCount ?? 0;
+}
