@@ -98,6 +98,8 @@ export const outbox = pgTable(
     // Time ranges: the history is appended in time order, so a BRIN index (a few pages for millions of rows)
     // finds a day's rows without walking a busy filter's whole history.
     index("outbox_created_at").using("brin", table.createdAt),
+    // An event type over a time range: a busy type has millions of rows, a day of it a few hundred.
+    index("outbox_event_type_time").on(table.eventType, table.createdAt),
     // The acting user, read from the envelope itself rather than copied into a column: the outbox refuses
     // UPDATE, so a new column could never be filled for the history already written, while an expression
     // index covers every row, old and new, and can never disagree with the hashed payload.

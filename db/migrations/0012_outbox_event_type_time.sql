@@ -1,0 +1,1 @@
+CREATE INDEX "outbox_event_type_time" ON "outbox" USING btree ("event_type","created_at");
