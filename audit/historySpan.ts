@@ -3,6 +3,7 @@
 // asked for), so that the running hash of every checkpoint inside it is checked from a known value. It ends at
 // a row, at a checkpoint's cursor, or at the end of the history.
 import type pg from "pg";
+import { z } from "zod";
 import type { ArchiveRecord } from "./archive.ts";
 import { type Checkpoint, GENESIS } from "./checkpoint.ts";
 import {
@@ -23,6 +24,46 @@ export interface HistoryRange {
   since?: Date;
   /** End at the first checkpoint sealed at or after this time (or the end of the history, if none is yet). */
   until?: Date;
+}
+
+const MAX_POSITION = 2n ** 63n - 1n;
+const POSITION = /^[1-9]\d{0,18}$/;
+const position = z
+  .string()
+  .regex(POSITION, "must be an outbox position (a positive integer)")
+  .refine(
+    (value) => !POSITION.test(value) || BigInt(value) <= MAX_POSITION,
+    "must be an outbox position (a 64-bit integer)",
+  );
+const time = z.iso.datetime({ offset: true, error: "must be an ISO 8601 time with its offset" });
+
+/** A range as the API's query and the CLI's options give it: all optional; none means the whole history. */
+export const historyRangeInput = z.strictObject({
+  from: position
+    .optional()
+    .describe(
+      "start with the event at this position; verification starts at the last checkpoint sealed before it",
+    ),
+  to: position.optional().describe("end with the event at this position (included)"),
+  since: time
+    .optional()
+    .describe(
+      "start after the last checkpoint sealed at or before this time: every event committed since is in",
+    ),
+  until: time
+    .optional()
+    .describe(
+      "end at the first checkpoint sealed at or after this time (the end of the history if none is yet)",
+    ),
+});
+
+export function historyRange(input: z.infer<typeof historyRangeInput>): HistoryRange {
+  const range: HistoryRange = {};
+  if (input.from !== undefined) range.from = input.from;
+  if (input.to !== undefined) range.to = input.to;
+  if (input.since !== undefined) range.since = new Date(input.since);
+  if (input.until !== undefined) range.until = new Date(input.until);
+  return range;
 }
 
 /** A range that names no part of the history: which parameter, and why. */

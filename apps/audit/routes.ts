@@ -1,10 +1,11 @@
 // The auditor API: the outbox history queried by patient, aggregate, acting user, event type, correlation id
 // and time, page by page or exported as a stream; one event with its delivery status; and the verification
-// of the whole history. Auditors only; every query is itself recorded as an audit.data.accessed event, in a
-// transaction of its own, before any of what it read leaves the server.
+// of the history, whole or a range. Auditors only; every query is itself recorded as an audit.data.accessed
+// event, in a transaction of its own, before any of what it read leaves the server.
 import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
 import { stream } from "hono/streaming";
+import { historyRange, RangeProblem } from "../../audit/historySpan.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
 import { verifyHistory } from "../../audit/verifyHistory.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
@@ -25,6 +26,7 @@ import {
   historyPageResponse,
   historyQuery,
   verificationResponse,
+  verifyQuery,
 } from "./schemas.ts";
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
 import { type HistoryEvent, historyHorizon, historyPage, START_OF_HISTORY } from "./sql/historyPage.ts";
@@ -88,12 +90,17 @@ const routes = {
   verify: securedRoute(access, {
     method: "get",
     path: "/audit/verify",
-    summary: "Verify the whole history's hashes, chains and signed checkpoints (emits audit.data.accessed)",
+    summary:
+      "Verify the history's hashes, chains and signed checkpoints, whole or a range (emits audit.data.accessed)",
+    description:
+      "A range by position (from, to) or by time (since, until: through the checkpoints' sealing times) always starts right after a sealed checkpoint, whose signed running hash anchors it, so every checkpoint inside is recomputed; links to events before the range are checked against their stored hashes. The answer names the span verified.",
+    request: { query: verifyQuery },
     responses: {
       200: {
         description: "Intact up to a position, or the first broken link",
         content: json(verificationResponse),
       },
+      400: problem("Invalid range, or a position the outbox does not hold"),
     },
   }),
 };
@@ -148,9 +155,16 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
         return c.json({ event: toResponse(found), delivery }, 200);
       })
       .openapi(routes.verify, async (c) => {
+        const range = historyRange(c.req.valid("query"));
         const keys = await checkpointKeys();
         const client = await db.$client.connect();
-        const report = await verifyHistory(client, keys).finally(() => client.release());
+        const report = await verifyHistory(client, keys, range)
+          .catch((error) => {
+            if (error instanceof RangeProblem)
+              throw HttpProblem.invalid([{ field: `query.${error.parameter}`, message: error.reason }]);
+            throw error;
+          })
+          .finally(() => client.release());
         await recordAccess(c, db, "READ", c.req.path, null);
         return c.json(report, 200);
       })

@@ -1,6 +1,7 @@
 // The audit API's query parameters and answers: history filters, an opaque cursor over (tx_id, position),
 // and events as the outbox stored them (the envelope verbatim, with where it sits in the history).
 import { z } from "zod";
+import { historyRangeInput } from "../../audit/historySpan.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { HistoryFilter, HistoryKey } from "./sql/historyPage.ts";
 
@@ -96,21 +97,50 @@ export const eventResponse = z.object({
   }),
 });
 
+/** GET /audit/verify: the range to verify, by outbox position or by time; none means the whole history. */
+export const verifyQuery = historyRangeInput;
+
+const verifiedRange = z
+  .object({
+    afterCheckpoint: z
+      .number()
+      .describe(
+        "verification started right after this sealed checkpoint (0: the start of the history), from its signed running hash",
+      ),
+    afterPosition: z.string().nullable().describe("that checkpoint's last event"),
+    rowsBefore: z.number().describe("events sealed by that checkpoint, before the range: not read"),
+    archivedRows: z.number().describe("of those, events moved out to archive files"),
+    throughPosition: z
+      .string()
+      .nullable()
+      .describe("the range's last event; null: the end of the history, whose chain heads were checked too"),
+  })
+  .describe("the span verified");
+
 export const verificationResponse = z.union([
   z.object({
     intact: z.literal(true),
-    rows: z.number(),
-    checkpoints: z.number(),
+    range: verifiedRange,
+    rows: z.number().describe("events verified, all in the range"),
+    checkpoints: z.number().describe("checkpoints in the range recomputed from the events"),
     chainedAggregates: z.number(),
+    linksToEarlierRows: z
+      .number()
+      .describe("links to events before the range, checked against their stored hashes only"),
+    linksToArchivedRows: z
+      .number()
+      .describe("links to archived events, checked against the hashes archiving recorded"),
     upToPosition: z.string().nullable(),
   }),
   z.object({
     intact: z.literal(false),
+    range: verifiedRange.nullable().describe("null when the archive records themselves are broken"),
     rows: z.number(),
     brokenLink: z.object({
       position: z.string().optional(),
       eventId: z.string().optional(),
       checkpoint: z.number().optional(),
+      archive: z.number().optional(),
       aggregate: z.string().optional(),
       problem: z.string(),
     }),

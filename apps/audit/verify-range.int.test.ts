@@ -1,0 +1,66 @@
+// GET /audit/verify over a range: by position or by time, validated like the rest of the API (a bad value is
+// a 400 naming the parameter), and answered with the span that was verified.
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { append, event } from "../../test/auditHistory.ts";
+import { testDatabase } from "../../test/fixtures.ts";
+import { caller, testPlatform } from "../../test/tokens.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+async function verify(query: Record<string, string>) {
+  const auditor = await caller("auditor");
+  const response = await app.request(`/audit/verify?${new URLSearchParams(query)}`, {
+    headers: auditor.headers(),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function positionsOf(eventIds: string[]): Promise<string[]> {
+  const { rows } = await db.$client.query<{ position: string }>(
+    "SELECT position::text AS position FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY tx_id, position",
+    [eventIds],
+  );
+  return rows.map((row) => row.position);
+}
+
+describe("GET /audit/verify over a range", () => {
+  it("verifies the events between two positions and names the span it verified", async () => {
+    const patientId = randomUUID();
+    const ids = [
+      ...(await append(db, [event("patient.created", { patientId })])),
+      ...(await append(db, [event("patient.updated", { patientId })])),
+      ...(await append(db, [event("patient.updated", { patientId })])),
+    ];
+    const [from, , to] = (await positionsOf(ids)) as [string, string, string];
+    const { status, body } = await verify({ from, to });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      intact: true,
+      range: { afterCheckpoint: expect.any(Number), throughPosition: to },
+      upToPosition: to,
+    });
+    expect(body.rows).toBeGreaterThanOrEqual(3);
+  });
+
+  it("answers a bad range with a 400 naming the parameter", async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ from: "abc" }, "query.from"],
+      [{ to: "-5" }, "query.to"],
+      [{ from: "99999999999999999999" }, "query.from"],
+      [{ since: "yesterday" }, "query.since"],
+      [{ until: "2026-01-01" }, "query.until"],
+      [{ from: "1", since: "2026-01-01T00:00:00Z" }, "query.since"],
+      [{ since: "2026-02-01T00:00:00Z", until: "2026-01-01T00:00:00Z" }, "query.until"],
+      [{ from: "9223372036854775807" }, "query.from"],
+      [{ everything: "yes" }, "query.everything"],
+    ];
+    for (const [query, field] of cases) {
+      const { status, body } = await verify(query);
+      expect(status, JSON.stringify(query)).toBe(400);
+      expect(body.errors, JSON.stringify(query)).toEqual([{ field, message: expect.any(String) }]);
+    }
+  });
+});

@@ -1,0 +1,161 @@
+// For the audit tests: each history in a database of its own (archiving removes the oldest history of the
+// whole outbox, and tampering must not touch anyone else's), made from one migrated template per test file;
+// histories written through appendEvents in rounds, sealed by checkpoints; and an administrator who bypasses
+// the triggers to tamper with them.
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import pg from "pg";
+import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
+import { migrateDatabase } from "../db/migrate.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { exampleEvent } from "../events/examples.ts";
+import { databaseUrl, eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import { sealCheckpoint } from "./sealCheckpoint.ts";
+import { signingKeyFromPem } from "./signingKey.ts";
+import { type HistoryRow, historyBatch } from "./sql/historyRows.ts";
+
+export const testKey = signingKeyFromPem(
+  generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+);
+export const testKeys = new Map([[testKey.keyId, testKey.publicKey]]);
+
+function urlOf(database: string): string {
+  const url = new URL(databaseUrl());
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function onServer(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  await client.query(sql).finally(() => client.end());
+}
+
+/** Fresh migrated databases for one test file: call `setUp` in beforeAll and `tearDown` in afterAll. */
+export function freshDatabases(prefix: string) {
+  const template = `${prefix}_template_${randomUUID().slice(0, 8)}`;
+  const created: string[] = [];
+  return {
+    setUp: async () => {
+      await onServer(`CREATE DATABASE ${template}`);
+      await migrateDatabase(urlOf(template));
+    },
+    tearDown: async () => {
+      for (const database of [...created, template])
+        await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    },
+    /** A new database from the template, and a history writer on it. */
+    create: async (): Promise<TestHistory> => {
+      const database = `${prefix}_${randomUUID().slice(0, 8)}`;
+      created.push(database);
+      await onServer(`CREATE DATABASE ${database} TEMPLATE ${template}`);
+      return new TestHistory(createDatabase(urlOf(database), { max: 3 }));
+    },
+  };
+}
+
+export class TestHistory {
+  readonly patientIds = Array.from({ length: 4 }, () => randomUUID());
+  #round = 0;
+  #admin: pg.PoolClient | null = null;
+
+  constructor(readonly db: Database) {}
+
+  /** Each patient's patient.created, one audit event. */
+  async begin(): Promise<void> {
+    for (const patientId of this.patientIds) await this.#append([patientCreated(patientId)]);
+    await this.#append([exampleEvent("audit.data.accessed")]);
+  }
+
+  /** One patient.updated for each of the given patients (all by default), then one audit event. */
+  async round(patientIds: readonly string[] = this.patientIds): Promise<void> {
+    this.#round++;
+    for (const patientId of patientIds) {
+      await this.#append([
+        {
+          type: "patient.updated",
+          data: {
+            patientId,
+            changedFields: ["allergies"],
+            changes: { allergies: [`allergy-${this.#round}`] },
+          },
+        },
+      ]);
+    }
+    await this.#append([exampleEvent("audit.data.accessed")]);
+  }
+
+  /**
+   * Seals one checkpoint over everything written so far. Sealing covers only rows below the server-wide horizon,
+   * so it waits until no transaction elsewhere on the server is older than the last row: one checkpoint, then,
+   * never one cut short by someone else's open transaction.
+   */
+  async seal(): Promise<Checkpoint> {
+    const client = await this.db.$client.connect();
+    try {
+      await eventually(async () => {
+        const { rows } = await client.query<{ clear: boolean }>(
+          "SELECT pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(tx_id) FROM outbox) AS clear",
+        );
+        return rows[0]?.clear;
+      }, 60_000);
+      const checkpoint = await sealCheckpoint(client, testKey);
+      if (!checkpoint) throw new Error("nothing new to seal");
+      return checkpoint;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** A connection of its own, for verifying and archiving. */
+  async connection(): Promise<pg.PoolClient> {
+    return this.db.$client.connect();
+  }
+
+  /** An administrator's connection, with the triggers off, to tamper with the history. */
+  async admin(): Promise<pg.PoolClient> {
+    if (!this.#admin) {
+      this.#admin = await this.db.$client.connect();
+      await this.#admin.query("SET session_replication_role = replica");
+    }
+    return this.#admin;
+  }
+
+  /** Every row of the outbox, in history order. */
+  async rows(): Promise<HistoryRow[]> {
+    const client = await this.db.$client.connect();
+    try {
+      return await historyBatch(client, { txId: "0", position: "0" }, 100_000);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#admin?.release();
+    await this.db.$client.end();
+  }
+
+  async #append(events: Parameters<typeof appendEvents>[2]): Promise<void> {
+    await writeTransaction(this.db, (tx) => appendEvents(tx, testEventContext(), events));
+  }
+}
+
+/** A changed payload, as an administrator would make it: the row's hash no longer matches. */
+export async function changePayload(history: TestHistory, position: string): Promise<void> {
+  const admin = await history.admin();
+  const changed = await admin.query(
+    `UPDATE outbox SET payload = replace(payload::text, '"source":"test-suite"', '"source":"forged"')::json
+      WHERE position = $1`,
+    [position],
+  );
+  if (changed.rowCount !== 1) throw new Error(`no row at position ${position} to tamper with`);
+}
+
+/** A pause long enough that rows written after it are created strictly after the time returned. */
+export async function momentBetween(): Promise<Date> {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const moment = new Date();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return moment;
+}
