@@ -34,6 +34,12 @@ export class MasterKeyMissing extends Error {
 
 type KeyRow = Pick<typeof patientKeys.$inferSelect, "patientId" | "masterKeyId" | "wrappedKey">;
 
+const keyColumns = {
+  patientId: patientKeys.patientId,
+  masterKeyId: patientKeys.masterKeyId,
+  wrappedKey: patientKeys.wrappedKey,
+};
+
 /** The wrapped key names its patient in its associated data: a key row copied to another patient fails. */
 const wrapContext = (patientId: string) => `patient-key:${patientId}`;
 
@@ -68,11 +74,7 @@ export async function dataKeysForWriting(
   const wanted = [...new Set(patientIds)].sort();
   const lockRows = () =>
     tx
-      .select({
-        patientId: patientKeys.patientId,
-        masterKeyId: patientKeys.masterKeyId,
-        wrappedKey: patientKeys.wrappedKey,
-      })
+      .select(keyColumns)
       .from(patientKeys)
       .where(inArray(patientKeys.patientId, wanted))
       .orderBy(patientKeys.patientId)
@@ -101,14 +103,7 @@ export async function dataKeyForReading(
   patientId: string,
   masters: MasterKeys,
 ): Promise<Buffer> {
-  const [row] = await db
-    .select({
-      patientId: patientKeys.patientId,
-      masterKeyId: patientKeys.masterKeyId,
-      wrappedKey: patientKeys.wrappedKey,
-    })
-    .from(patientKeys)
-    .where(eq(patientKeys.patientId, patientId));
+  const [row] = await db.select(keyColumns).from(patientKeys).where(eq(patientKeys.patientId, patientId));
   if (!row) throw new PatientKeyMissing(patientId);
   return unwrap(masters, row);
 }
