@@ -139,11 +139,7 @@ export async function rewrapDataKeys(db: Database, masters: MasterKeys, batchSiz
   for (;;) {
     const count = await db.transaction(async (tx) => {
       const rows = await tx
-        .select({
-          patientId: patientKeys.patientId,
-          masterKeyId: patientKeys.masterKeyId,
-          wrappedKey: patientKeys.wrappedKey,
-        })
+        .select(keyColumns)
         .from(patientKeys)
         .where(and(isNotNull(patientKeys.wrappedKey), ne(patientKeys.masterKeyId, masters.currentId)))
         .limit(batchSize)
