@@ -40,7 +40,20 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection URL")
     .optional(),
   REMINDER_HOURS_BEFORE: z.coerce.number().int().min(1).max(168).default(24),
+  /**
+   * How long the outbox keeps its history before `npm run audit:archive` may move it out to archive files;
+   * unset means DEFAULT_AUDIT_RETENTION_DAYS (six years). Only the archive command reads it.
+   */
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number({ error: "must be a whole number of days" })
+    .int("must be a whole number of days")
+    .min(1, "must be at least 1 day")
+    .max(36_525, "must be at most 36525 days (100 years)")
+    .optional(),
 });
+
+/** Six years (2192 days, leap days included): the history's retention unless AUDIT_RETENTION_DAYS says otherwise. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 2192;
 
 export type Env = z.infer<typeof envSchema>;
 
