@@ -1,6 +1,7 @@
 // Archives of the history: what an archive record says (signed like a checkpoint), the chain heads it leaves
 // behind for the events that remain, and the format of the archive file's rows.
 import { createHash, type Hash, type KeyObject, sign, verify } from "node:crypto";
+import { createReadStream } from "node:fs";
 import type { HistoryRow } from "./sql/historyRows.ts";
 
 export interface ArchiveRecord {
@@ -139,4 +140,11 @@ export function fromArchivedRow(row: ArchivedRow): HistoryRow {
     previousHash: row.previousHash === null ? null : Buffer.from(row.previousHash, "hex"),
     hash: Buffer.from(row.hash, "hex"),
   };
+}
+
+/** The sha256 of a file as it lies on disk. */
+export async function fileSha256(file: string): Promise<Buffer> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest();
 }

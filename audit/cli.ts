@@ -1,22 +1,87 @@
-// `npm run audit:seal` seals a checkpoint over what has committed since the last one;
-// `npm run audit:verify` checks the whole history and prints "intact up to N" or the first broken link.
+// The history's tamper evidence from the command line:
+//   npm run audit:seal                         seal a checkpoint over what has committed since the last one
+//   npm run audit:verify [-- --from P --to P]  verify the whole history, or a range (--since/--until ISO
+//                                              times), and print "intact up to position N" or the first broken link
+//   npm run audit:archive [-- --dir D]         move the history older than AUDIT_RETENTION_DAYS out to an archive file
+//   npm run audit:verify-archive -- M          verify an archive file from its manifest M, offline
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import pg from "pg";
-import { loadEnv } from "../config/env.ts";
+import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { startPostgres } from "../stack/postgres.ts";
+import { archiveHistory } from "./archiveHistory.ts";
+import { historyRange, historyRangeInput, RangeProblem } from "./historySpan.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import { loadSigningKey } from "./signingKey.ts";
-import { verifyHistory } from "./verifyHistory.ts";
+import { verifyArchiveFile } from "./verifyArchiveFile.ts";
+import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
-const command = process.argv[2];
-if (command !== "seal" && command !== "verify") {
-  console.error("usage: tsx audit/cli.ts seal|verify");
+const USAGE = `usage: tsx audit/cli.ts seal
+       tsx audit/cli.ts verify [--from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
+       tsx audit/cli.ts archive [--dir <directory>]
+       tsx audit/cli.ts verify-archive <manifest.json>`;
+
+const defaultArchiveDirectory = fileURLToPath(new URL("../.data/audit-archive", import.meta.url));
+
+const [command, ...rest] = process.argv.slice(2);
+const options = (() => {
+  try {
+    return parseArgs({
+      args: rest,
+      allowPositionals: command === "verify-archive",
+      options: {
+        from: { type: "string" },
+        to: { type: "string" },
+        since: { type: "string" },
+        until: { type: "string" },
+        dir: { type: "string" },
+      },
+    });
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+})();
+
+function usage(problem: string): never {
+  console.error(`${problem}\n${USAGE}`);
   process.exit(2);
 }
-const env = loadEnv();
+
+const env = (() => {
+  try {
+    return loadEnv();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+})();
+const key = await loadSigningKey();
+const publicKeys = new Map([[key.keyId, key.publicKey]]);
+
+if (command === "verify-archive") {
+  const [manifest] = options.positionals;
+  if (!manifest || options.positionals.length > 1) usage("give the archive's manifest file");
+  const report = await verifyArchiveFile(manifest, publicKeys);
+  if (report.intact) {
+    console.log(
+      `intact: archive ${report.archive}, ${report.rows} events from position ${report.firstPosition ?? "-"} to ${report.lastPosition ?? "-"}, after checkpoint ${report.afterCheckpoint} up to checkpoint ${report.checkpoint}`,
+    );
+    if (report.linksToEarlierArchives > 0)
+      console.log(
+        `  ${report.linksToEarlierArchives} chains continue events of earlier archives: those first links are checked with the earlier archive`,
+      );
+  } else {
+    console.log(`BROKEN after ${report.rows} intact events: ${JSON.stringify(report.brokenLink)}`);
+    process.exitCode = 1;
+  }
+  process.exit();
+}
+if (command !== "seal" && command !== "verify" && command !== "archive") usage(`unknown command ${command}`);
+
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const client = new pg.Client({ connectionString: databaseUrl });
 await client.connect();
-const key = await loadSigningKey();
 try {
   if (command === "seal") {
     const checkpoint = await sealCheckpoint(client, key);
@@ -25,19 +90,65 @@ try {
         ? `sealed checkpoint ${checkpoint.sequence}: ${checkpoint.rowCount} events up to position ${checkpoint.upToPosition}`
         : "nothing new to seal",
     );
-  } else {
-    const started = performance.now();
-    const report = await verifyHistory(client, new Map([[key.keyId, key.publicKey]]));
-    const seconds = (performance.now() - started) / 1000;
-    if (report.intact) {
+  } else if (command === "archive") {
+    const retentionDays = env.AUDIT_RETENTION_DAYS ?? DEFAULT_AUDIT_RETENTION_DAYS;
+    const outcome = await archiveHistory(client, key, {
+      retentionDays,
+      directory: options.values.dir ?? defaultArchiveDirectory,
+    });
+    if (outcome.archived) {
+      const { archived } = outcome;
       console.log(
-        `intact up to position ${report.upToPosition ?? "(empty)"}: ${report.rows} events, ${report.chainedAggregates} aggregate chains, ${report.checkpoints} checkpoints (${Math.round(report.rows / seconds)} events/s)`,
+        `archived ${archived.rowCount} events created before ${archived.createdBefore.toISOString()} (${retentionDays}-day retention), after checkpoint ${archived.afterCheckpointSequence} up to checkpoint ${archived.checkpointSequence} (position ${archived.upToPosition})`,
       );
-    } else {
-      console.log(`BROKEN after ${report.rows} intact events: ${JSON.stringify(report.brokenLink)}`);
-      process.exitCode = 1;
+      console.log(`  ${outcome.file} (sha256 ${archived.fileSha256.toString("hex")})`);
+      console.log(`  ${outcome.manifest}`);
+    } else console.log(`nothing to archive: ${outcome.reason}`);
+  } else {
+    const input = historyRangeInput.safeParse({
+      from: options.values.from,
+      to: options.values.to,
+      since: options.values.since,
+      until: options.values.until,
+    });
+    if (!input.success) {
+      const issue = input.error.issues[0];
+      usage(`--${issue?.path.join(".")}: ${issue?.message}`);
     }
+    const started = performance.now();
+    const report = await verifyHistory(client, publicKeys, historyRange(input.data)).catch((error) => {
+      if (error instanceof RangeProblem) usage(`--${error.parameter}: ${error.reason}`);
+      throw error;
+    });
+    printReport(report, (performance.now() - started) / 1000);
   }
 } finally {
   await client.end();
+}
+
+function printReport(report: VerificationReport, seconds: number): void {
+  if (report.intact) {
+    console.log(
+      `intact up to position ${report.upToPosition ?? "(empty)"}: ${report.rows} events, ${report.chainedAggregates} aggregate chains, ${report.checkpoints} checkpoints (${Math.round(report.rows / seconds)} events/s)`,
+    );
+  } else {
+    console.log(`BROKEN after ${report.rows} intact events: ${JSON.stringify(report.brokenLink)}`);
+    process.exitCode = 1;
+  }
+  const range = report.range;
+  if (!range) return;
+  const start =
+    range.afterCheckpoint === 0
+      ? "from the start of the history"
+      : `after checkpoint ${range.afterCheckpoint} (position ${range.afterPosition}), from its signed running hash over the ${range.rowsBefore} events before (not read here${range.archivedRows > 0 ? `; ${range.archivedRows} of them archived` : ""})`;
+  const end =
+    range.throughPosition === null
+      ? "to the end of the history (chain heads checked)"
+      : `through position ${range.throughPosition}`;
+  console.log(`  verified ${start} ${end}`);
+  if (report.intact && report.linksToEarlierRows + report.linksToArchivedRows > 0) {
+    console.log(
+      `  chains reaching before it: ${report.linksToEarlierRows} linked to earlier events' stored hashes (those events not verified here), ${report.linksToArchivedRows} to archived events' recorded hashes`,
+    );
+  }
 }

@@ -1,18 +1,24 @@
 // For the audit tests: each history in a database of its own (archiving removes the oldest history of the
 // whole outbox, and tampering must not touch anyone else's), made from one migrated template per test file;
 // histories written through appendEvents in rounds, sealed by checkpoints; and an administrator who bypasses
-// the triggers to tamper with them.
+// the triggers to tamper with them; and a history ready to archive, in a directory of its own.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
+import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
 import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { databaseUrl, eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
+import { type ArchiveOptions, archiveHistory } from "./archiveHistory.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import { signingKeyFromPem } from "./signingKey.ts";
 import { type HistoryRow, historyBatch } from "./sql/historyRows.ts";
+import { verifyHistory } from "./verifyHistory.ts";
 
 export const testKey = signingKeyFromPem(
   generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
@@ -158,4 +164,52 @@ export async function momentBetween(): Promise<Date> {
   const moment = new Date();
   await new Promise((resolve) => setTimeout(resolve, 5));
   return moment;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * 35 rows over 4 patients, in history order: rows 0-9 (each patient's creation and first update, with audit
+ * events) sealed by checkpoint 1, with `midFirst` between creations and updates and `afterFirst` after them;
+ * rows 10-19 (two more updates each) sealed by checkpoint 2; rows 20-34 (three more) not sealed. Patient p's
+ * events in round r are rows 5r+p. Archives go to a temporary directory that `close` removes.
+ */
+export async function historyToArchive(history: TestHistory) {
+  await history.begin();
+  const midFirst = await momentBetween();
+  await history.round();
+  const first = await history.seal();
+  const afterFirst = await momentBetween();
+  await history.round();
+  await history.round();
+  const second = await history.seal();
+  await history.round();
+  await history.round();
+  await history.round();
+  const rows = await history.rows();
+  const client = await history.connection();
+  const directory = await mkdtemp(join(tmpdir(), "audit-archive-"));
+  const retentionDays = DEFAULT_AUDIT_RETENTION_DAYS;
+  return {
+    history,
+    rows,
+    directory,
+    checkpoints: [first, second] as [Checkpoint, Checkpoint],
+    midFirst,
+    afterFirst,
+    /** The present at which the history up to `moment` is exactly as old as the retention period. */
+    whenAged: (moment: Date) => new Date(moment.getTime() + retentionDays * DAY_MS),
+    /** The present at which all of it is older than the retention period. */
+    longAfter: () => new Date(Date.now() + (retentionDays + 1) * DAY_MS),
+    position: (index: number) => (rows[index] as HistoryRow).position,
+    archive: (options: Partial<ArchiveOptions> = {}) =>
+      archiveHistory(client, testKey, { retentionDays, directory, ...options }),
+    verify: () => verifyHistory(client, testKeys),
+    remaining: async () => (await history.rows()).map((row) => row.eventId),
+    close: async () => {
+      client.release();
+      await history.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
 }

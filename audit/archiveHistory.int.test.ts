@@ -1,0 +1,195 @@
+// Archiving moves out exactly the history that is both older than the retention period and sealed, cut at a
+// checkpoint, into a gzip NDJSON file with a manifest; what remains still verifies, from that checkpoint, and
+// tampering with it is still found. Each test has a database of its own: archiving takes the oldest history
+// of the whole outbox. Rows are not aged: the archive's "now" moves forward instead.
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
+import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
+import { archiveHistory } from "./archiveHistory.ts";
+import { parseManifest } from "./archiveManifest.ts";
+import {
+  historyToArchive as archivable,
+  freshDatabases,
+  momentBetween,
+  testKey,
+  testKeys,
+} from "./testHistories.ts";
+import { verifyArchiveFile } from "./verifyArchiveFile.ts";
+import { verifyHistory } from "./verifyHistory.ts";
+
+const databases = freshDatabases("audit_archive");
+beforeAll(databases.setUp);
+afterAll(databases.tearDown);
+
+const historyToArchive = async () => archivable(await databases.create());
+
+async function archivedRows(file: string): Promise<ArchivedRow[]> {
+  return gunzipSync(await readFile(file))
+    .toString("utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line) as ArchivedRow);
+}
+
+describe("archiving the history", () => {
+  it("moves exactly the sealed rows older than the retention period into the archive file, and the rest verifies", async () => {
+    const history = await historyToArchive();
+    const outcome = await history.archive({ now: history.whenAged(history.afterFirst) });
+    if (!outcome.archived) throw new Error(outcome.reason);
+    expect(outcome.archived).toMatchObject({
+      sequence: 1,
+      checkpointSequence: 1,
+      afterCheckpointSequence: 0,
+      upToPosition: history.position(9),
+      rowCount: 10,
+      headCount: 4,
+      createdBefore: history.afterFirst,
+    });
+    expect(await history.remaining()).toEqual(history.rows.slice(10).map((row) => row.eventId));
+
+    const inFile = await archivedRows(outcome.file);
+    expect(inFile[0]?.patientId).toBe(history.history.patientIds[0]);
+    expect(inFile.map(({ patientId: _, ...row }) => row)).toEqual(
+      history.rows.slice(0, 10).map((row) => {
+        const { patientId: _, ...archived } = toArchivedRow({ ...row, patientId: null });
+        return archived;
+      }),
+    );
+    const manifest = parseManifest(await readFile(outcome.manifest, "utf8"));
+    expect(manifest).toMatchObject({ rows: 10, checkpoint: { sequence: 1 }, after: null });
+    expect(manifest.sha256).toBe((await fileSha256(outcome.file)).toString("hex"));
+
+    expect(await history.verify()).toEqual({
+      intact: true,
+      range: {
+        afterCheckpoint: 1,
+        afterPosition: history.position(9),
+        rowsBefore: 10,
+        archivedRows: 10,
+        throughPosition: null,
+      },
+      rows: 25,
+      checkpoints: 1,
+      chainedAggregates: 4,
+      linksToEarlierRows: 0,
+      linksToArchivedRows: 4,
+      upToPosition: history.position(34),
+    });
+    expect(await verifyArchiveFile(outcome.manifest, testKeys)).toMatchObject({
+      intact: true,
+      archive: 1,
+      rows: 10,
+      firstPosition: history.position(0),
+      lastPosition: history.position(9),
+      linksToEarlierArchives: 0,
+    });
+    await history.close();
+  });
+
+  it("keeps rows younger than the retention period, even where one checkpoint seals them with older ones", async () => {
+    const history = await historyToArchive();
+    expect(await history.archive()).toMatchObject({
+      archived: null,
+      reason: expect.stringMatching(/2192-day retention/),
+    });
+    // Rows 0-4 are old enough, rows 5-9 are not, and checkpoint 1 seals all ten: no cut.
+    expect(await history.archive({ now: history.whenAged(history.midFirst) })).toMatchObject({
+      archived: null,
+    });
+    expect(await history.remaining()).toHaveLength(35);
+    await history.close();
+  });
+
+  it("never archives rows that no checkpoint seals yet, however old", async () => {
+    const history = await historyToArchive();
+    const outcome = await history.archive({ now: history.longAfter() });
+    expect(outcome.archived).toMatchObject({ checkpointSequence: 2, rowCount: 20 });
+    expect(await history.remaining()).toEqual(history.rows.slice(20).map((row) => row.eventId));
+    expect(await history.verify()).toMatchObject({
+      intact: true,
+      range: { afterCheckpoint: 2, archivedRows: 20 },
+      rows: 15,
+    });
+    expect(await history.archive({ now: history.longAfter() })).toMatchObject({ archived: null });
+    await history.close();
+  });
+
+  it("continues from the previous archive's checkpoint, and each file verifies", async () => {
+    const history = await historyToArchive();
+    const first = await history.archive({ now: history.whenAged(history.afterFirst) });
+    const second = await history.archive({ now: history.longAfter() });
+    if (!first.archived || !second.archived) throw new Error("nothing was archived");
+    expect(second.archived).toMatchObject({ sequence: 2, afterCheckpointSequence: 1, checkpointSequence: 2 });
+    expect(await history.verify()).toMatchObject({
+      intact: true,
+      range: { afterCheckpoint: 2, archivedRows: 20 },
+      linksToArchivedRows: 4,
+    });
+    expect(await verifyArchiveFile(first.manifest, testKeys)).toMatchObject({ intact: true, rows: 10 });
+    expect(await verifyArchiveFile(second.manifest, testKeys)).toMatchObject({
+      intact: true,
+      rows: 10,
+      linksToEarlierArchives: 4,
+    });
+    await history.close();
+  });
+
+  it("keeps verifying aggregates whose every event was archived, against the heads the archive recorded", async () => {
+    const history = await databases.create();
+    await history.begin();
+    await history.seal();
+    const moment = await momentBetween();
+    await history.round(history.patientIds.slice(0, 2));
+    await history.seal();
+    const client = await history.connection();
+    const directory = await mkdtemp(join(tmpdir(), "audit-archive-"));
+    const outcome = await archiveHistory(client, testKey, {
+      retentionDays: DEFAULT_AUDIT_RETENTION_DAYS,
+      directory,
+      now: new Date(moment.getTime() + DEFAULT_AUDIT_RETENTION_DAYS * 86_400_000),
+    });
+    expect(outcome.archived).toMatchObject({ rowCount: 5, headCount: 4 });
+    // Patients 2 and 3 have no event left in the outbox; their recorded heads are the archived ones.
+    expect(await verifyHistory(client, testKeys)).toMatchObject({
+      intact: true,
+      rows: 3,
+      chainedAggregates: 2,
+      linksToArchivedRows: 2,
+    });
+    client.release();
+    await history.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("refuses while a relay has not delivered every row up to the cut, and leaves no file", async () => {
+    const history = await historyToArchive();
+    const admin = await history.history.admin();
+    await admin.query("INSERT INTO relay_checkpoints (name, tx_id, position) VALUES ('outbox', '1', 0)");
+    await expect(history.archive({ now: history.whenAged(history.afterFirst) })).rejects.toThrow(
+      /relay outbox has not yet delivered/,
+    );
+    expect(await history.remaining()).toHaveLength(35);
+    expect(await readdir(history.directory)).toEqual([]);
+    await history.close();
+  });
+
+  it("finds an archive file that is not the one archived", async () => {
+    const history = await historyToArchive();
+    const outcome = await history.archive({ now: history.whenAged(history.afterFirst) });
+    if (!outcome.archived) throw new Error(outcome.reason);
+    const rows = await archivedRows(outcome.file);
+    const changed = rows.map((row, index) =>
+      index === 3 ? { ...row, payload: row.payload.replace("test-suite", "forged") } : row,
+    );
+    await writeFile(outcome.file, gzipSync(changed.map((row) => `${JSON.stringify(row)}\n`).join("")));
+    expect(await verifyArchiveFile(outcome.manifest, testKeys)).toMatchObject({
+      intact: false,
+      brokenLink: { problem: expect.stringMatching(/sha256/) },
+    });
+    await history.close();
+  });
+});

@@ -1,0 +1,204 @@
+// Moves the history older than the retention period out of the outbox into an archive file (gzip NDJSON, one
+// row a line) with a manifest beside it. The cut is always a sealed checkpoint's cursor, so what remains starts
+// from that checkpoint's signed running hash; the rows are checked against it before they leave, and deleted
+// in the transaction that records the archive, the only one the outbox lets delete them.
+import { mkdir, open, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import type pg from "pg";
+import { type ArchiveRecord, fileSha256, HeadsHash, signArchive, toArchivedRow } from "./archive.ts";
+import { type ArchiveManifest, manifestText } from "./archiveManifest.ts";
+import { type Checkpoint, extendChain } from "./checkpoint.ts";
+import { type Anchor, anchorAt, START_OF_HISTORY } from "./historySpan.ts";
+import type { SigningKey } from "./signingKey.ts";
+import {
+  allArchives,
+  archiveHeadsBatch,
+  deleteArchivedRows,
+  firstRowCreatedSince,
+  recordArchive,
+  recordArchiveHeads,
+  relaysBehind,
+  rowsToArchive,
+} from "./sql/archives.ts";
+import { checkpointBySequence, lastCheckpointBefore, latestCheckpoint } from "./sql/checkpoints.ts";
+import type { HistoryKey } from "./sql/historyRows.ts";
+import { rowProblem } from "./verifyHistory.ts";
+
+const DAY_MS = 86_400_000;
+const BATCH = 5_000;
+
+export interface ArchiveOptions {
+  retentionDays: number;
+  /** Where the archive file and its manifest are written. */
+  directory: string;
+  /** The present the retention period counts back from. */
+  now?: Date;
+}
+
+export type ArchiveOutcome =
+  | { archived: ArchiveRecord; file: string; manifest: string }
+  | { archived: null; reason: string };
+
+/** Archives what is both older than the retention period and sealed; refuses (throws) rather than archive a broken history. */
+export async function archiveHistory(
+  client: pg.ClientBase,
+  key: SigningKey,
+  options: ArchiveOptions,
+): Promise<ArchiveOutcome> {
+  const createdBefore = new Date((options.now ?? new Date()).getTime() - options.retentionDays * DAY_MS);
+  const written: string[] = [];
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('outbox-archive'))");
+    const previous = (await allArchives(client)).at(-1);
+    const after = previous ? await anchorOfArchive(client, previous) : START_OF_HISTORY;
+    const cut = await cutFor(client, after, createdBefore);
+    if (!cut) {
+      await client.query("ROLLBACK");
+      return {
+        archived: null,
+        reason: `no checkpoint after checkpoint ${after.checkpoint} seals only events created before ${createdBefore.toISOString()} (the ${options.retentionDays}-day retention period)`,
+      };
+    }
+    const cutKey = { txId: cut.upToTxId, position: cut.upToPosition };
+    const behind = await relaysBehind(client, cutKey);
+    if (behind.length > 0) {
+      throw new Error(
+        `the relay ${behind.join(", ")} has not yet delivered every event up to checkpoint ${cut.sequence}; archive once it has`,
+      );
+    }
+
+    const sequence = (previous?.sequence ?? 0) + 1;
+    const base = `outbox-archive-${String(sequence).padStart(6, "0")}`;
+    const fileName = `${base}.ndjson.gz`;
+    const file = join(options.directory, fileName);
+    const manifestFile = join(options.directory, `${base}.manifest.json`);
+    await mkdir(options.directory, { recursive: true });
+    written.push(file);
+    const rows = await writeArchiveFile(client, file, after, cut);
+
+    await recordArchiveHeads(client, sequence, after.cursor, cutKey);
+    const heads = await headsHashOf(client, sequence);
+    const unsigned = {
+      sequence,
+      checkpointSequence: cut.sequence,
+      afterCheckpointSequence: after.checkpoint,
+      upToTxId: cut.upToTxId,
+      upToPosition: cut.upToPosition,
+      rowCount: rows.count,
+      headCount: heads.count,
+      headsHash: heads.digest(),
+      fileName,
+      fileSha256: rows.sha256,
+      createdBefore,
+      keyId: key.keyId,
+      archivedAt: new Date(),
+    };
+    const archived: ArchiveRecord = { ...unsigned, signature: signArchive(unsigned, key.privateKey) };
+    const manifest: ArchiveManifest = {
+      format: "healthcare-outbox-archive/1",
+      file: fileName,
+      sha256: rows.sha256.toString("hex"),
+      rows: rows.count,
+      after: after.sealed,
+      checkpoint: cut,
+      archive: archived,
+    };
+    written.push(manifestFile);
+    await writeDurably(manifestFile, manifestText(manifest));
+
+    await recordArchive(client, archived);
+    const deleted = await deleteArchivedRows(client, after.cursor, cutKey);
+    if (deleted !== rows.count) {
+      throw new Error(`archived ${rows.count} rows but the outbox deleted ${deleted}; nothing was deleted`);
+    }
+    await client.query("COMMIT");
+    return { archived, file, manifest: manifestFile };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    for (const path of written) await rm(path, { force: true });
+    throw error;
+  }
+}
+
+/** Where the previous archive left the history: its checkpoint, whose running hash the next one continues. */
+async function anchorOfArchive(client: pg.ClientBase, archive: ArchiveRecord): Promise<Anchor> {
+  const checkpoint = await checkpointBySequence(client, archive.checkpointSequence);
+  if (!checkpoint) throw new Error(`archive ${archive.sequence} ends at a checkpoint that is missing`);
+  return anchorAt(checkpoint);
+}
+
+/** The last checkpoint after the previous cut that seals only events created before the cutoff. */
+async function cutFor(client: pg.ClientBase, after: Anchor, createdBefore: Date): Promise<Checkpoint | null> {
+  const youngest = await firstRowCreatedSince(client, after.cursor, createdBefore);
+  const cut = youngest
+    ? await lastCheckpointBefore(client, youngest, after.checkpoint + 1)
+    : await latestCheckpoint(client);
+  return cut && cut.sequence > after.checkpoint ? cut : null;
+}
+
+/**
+ * Writes the rows after the anchor up to the cut, checking each against its hash and all of them against the
+ * cut's running hash and row count: an archive holds exactly what the checkpoint sealed, or is not made.
+ */
+async function writeArchiveFile(
+  client: pg.ClientBase,
+  file: string,
+  after: Anchor,
+  cut: Checkpoint,
+): Promise<{ count: number; sha256: Buffer }> {
+  const through: HistoryKey = { txId: cut.upToTxId, position: cut.upToPosition };
+  let running = after.chainHash;
+  let count = 0;
+  async function* lines() {
+    let cursor = after.cursor;
+    for (;;) {
+      const batch = await rowsToArchive(client, cursor, through, BATCH);
+      for (const row of batch) {
+        const problem = rowProblem(row);
+        if (problem) throw new Error(`refusing to archive: position ${row.position}: ${problem.problem}`);
+        running = extendChain(running, row.hash);
+        count++;
+        yield `${JSON.stringify(toArchivedRow(row))}\n`;
+      }
+      const last = batch.at(-1);
+      if (last) cursor = { txId: last.txId, position: last.position };
+      if (batch.length < BATCH) return;
+    }
+  }
+  const handle = await open(file, "w");
+  await pipeline(Readable.from(lines()), createGzip(), handle.createWriteStream());
+  const synced = await open(file, "r+");
+  await synced.sync().finally(() => synced.close());
+  if (after.rowCount + count !== cut.rowCount || !running.equals(cut.chainHash)) {
+    throw new Error(
+      `refusing to archive: the rows up to checkpoint ${cut.sequence} do not match it (${after.rowCount + count} rows, ${cut.rowCount} sealed); run npm run audit:verify`,
+    );
+  }
+  return { count, sha256: await fileSha256(file) };
+}
+
+async function headsHashOf(client: pg.ClientBase, archiveSequence: number): Promise<HeadsHash> {
+  const heads = new HeadsHash();
+  let after = "0";
+  for (;;) {
+    const batch = await archiveHeadsBatch(client, archiveSequence, after, BATCH);
+    for (const head of batch) heads.add(head);
+    const last = batch.at(-1);
+    if (last) after = last.position;
+    if (batch.length < BATCH) return heads;
+  }
+}
+
+async function writeDurably(file: string, text: string): Promise<void> {
+  const handle = await open(file, "w");
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,173 @@
+// Verifies an archive file offline, from its manifest and the public keys: the archive record's and both
+// checkpoints' signatures, the file's sha256, every row against its hash, the running hash from the checkpoint
+// it starts after to the one it ends at, the chains inside the file, and the chain heads it left behind.
+import type { KeyObject } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { createGunzip } from "node:zlib";
+import {
+  type ArchivedHead,
+  type ArchivedRow,
+  archiveSignatureIsValid,
+  fileSha256,
+  fromArchivedRow,
+  HeadsHash,
+} from "./archive.ts";
+import { type ArchiveManifest, parseManifest } from "./archiveManifest.ts";
+import { type Checkpoint, checkpointSignatureIsValid, extendChain, GENESIS } from "./checkpoint.ts";
+import { compareKeys } from "./historySpan.ts";
+import type { HistoryKey } from "./sql/historyRows.ts";
+import { type BrokenLink, rowProblem } from "./verifyHistory.ts";
+
+export type ArchiveFileReport =
+  | {
+      intact: true;
+      archive: number;
+      rows: number;
+      afterCheckpoint: number;
+      checkpoint: number;
+      firstPosition: string | null;
+      lastPosition: string | null;
+      /** Chains whose earlier events are in an earlier archive: their first link here is not checked. */
+      linksToEarlierArchives: number;
+    }
+  | { intact: false; archive: number | null; rows: number; brokenLink: BrokenLink };
+
+export async function verifyArchiveFile(
+  manifestPath: string,
+  publicKeys: ReadonlyMap<string, KeyObject>,
+): Promise<ArchiveFileReport> {
+  const manifest = parseManifest(await readFile(manifestPath, "utf8"));
+  const { archive } = manifest;
+  const broken = (rows: number, brokenLink: BrokenLink): ArchiveFileReport => ({
+    intact: false,
+    archive: archive.sequence,
+    rows,
+    brokenLink,
+  });
+  const signed = signaturesProblem(manifest, publicKeys);
+  if (signed) return broken(0, signed);
+  const file = join(dirname(manifestPath), archive.fileName);
+  const sha256 = await fileSha256(file);
+  if (!sha256.equals(archive.fileSha256) || sha256.toString("hex") !== manifest.sha256)
+    return broken(0, {
+      archive: archive.sequence,
+      problem: `${archive.fileName} is not the file that was archived (sha256 differs)`,
+    });
+
+  const start: HistoryKey = manifest.after
+    ? { txId: manifest.after.upToTxId, position: manifest.after.upToPosition }
+    : { txId: GENESIS.upToTxId, position: GENESIS.upToPosition };
+  const end: HistoryKey = { txId: archive.upToTxId, position: archive.upToPosition };
+  let running = manifest.after?.chainHash ?? GENESIS.chainHash;
+  let previousKey = start;
+  let rows = 0;
+  let firstPosition: string | null = null;
+  let lastPosition: string | null = null;
+  let linksToEarlierArchives = 0;
+  const heads = new Map<string, ArchivedHead>();
+  const lines = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line === "") continue;
+    const row = fromArchivedRow(JSON.parse(line) as ArchivedRow);
+    const at = { position: row.position, eventId: row.eventId };
+    if (compareKeys(row, previousKey) <= 0 || compareKeys(row, end) > 0)
+      return broken(rows, { ...at, problem: "the row is out of order or outside the archive's cut" });
+    const problem = rowProblem(row);
+    if (problem) return broken(rows, problem);
+    if (row.aggregateVersion !== null) {
+      const aggregate = `${row.aggregateType}\u0000${row.aggregateId}`;
+      const head = heads.get(aggregate);
+      const linked = head
+        ? head.version === row.aggregateVersion - 1 && row.previousHash?.equals(head.hash) === true
+        : row.aggregateVersion === 1
+          ? row.previousHash === null
+          : row.previousHash !== null;
+      if (!linked)
+        return broken(rows, {
+          ...at,
+          aggregate: `${row.aggregateType} ${row.aggregateId}`,
+          problem: "it does not link to the event before it in the archive",
+        });
+      if (!head && row.aggregateVersion > 1) linksToEarlierArchives++;
+      heads.set(aggregate, {
+        position: row.position,
+        aggregateType: row.aggregateType,
+        aggregateId: row.aggregateId,
+        version: row.aggregateVersion,
+        hash: row.hash,
+      });
+    }
+    running = extendChain(running, row.hash);
+    previousKey = row;
+    rows++;
+    firstPosition ??= row.position;
+    lastPosition = row.position;
+  }
+  const sealed = (manifest.after?.rowCount ?? 0) + rows;
+  if (rows !== archive.rowCount || rows !== manifest.rows)
+    return broken(rows, {
+      archive: archive.sequence,
+      problem: `it holds ${rows} rows, the archive says ${archive.rowCount}`,
+    });
+  if (sealed !== manifest.checkpoint.rowCount || !running.equals(manifest.checkpoint.chainHash)) {
+    return broken(rows, {
+      checkpoint: manifest.checkpoint.sequence,
+      problem: `the rows do not match checkpoint ${manifest.checkpoint.sequence}: a row was removed, added or moved`,
+    });
+  }
+  const headsHash = new HeadsHash();
+  const inPositionOrder = [...heads.values()].sort((a, b) =>
+    BigInt(a.position) < BigInt(b.position) ? -1 : 1,
+  );
+  for (const head of inPositionOrder) headsHash.add(head);
+  if (headsHash.count !== archive.headCount || !headsHash.digest().equals(archive.headsHash))
+    return broken(rows, {
+      archive: archive.sequence,
+      problem: "the chain heads of its rows are not the ones it recorded",
+    });
+  return {
+    intact: true,
+    archive: archive.sequence,
+    rows,
+    afterCheckpoint: archive.afterCheckpointSequence,
+    checkpoint: archive.checkpointSequence,
+    firstPosition,
+    lastPosition,
+    linksToEarlierArchives,
+  };
+}
+
+/** The archive record and both checkpoints, signed by known keys, and consistent with each other. */
+function signaturesProblem(
+  manifest: ArchiveManifest,
+  publicKeys: ReadonlyMap<string, KeyObject>,
+): BrokenLink | null {
+  const { archive, checkpoint, after } = manifest;
+  const archiveKey = publicKeys.get(archive.keyId);
+  if (!archiveKey || !archiveSignatureIsValid(archive, archiveKey))
+    return { archive: archive.sequence, problem: "the archive record is not validly signed by a known key" };
+  for (const sealed of after ? [after, checkpoint] : [checkpoint]) {
+    if (!checkpointIsSigned(sealed, publicKeys))
+      return { checkpoint: sealed.sequence, problem: "the checkpoint is not validly signed by a known key" };
+  }
+  const consistent =
+    checkpoint.sequence === archive.checkpointSequence &&
+    checkpoint.upToTxId === archive.upToTxId &&
+    checkpoint.upToPosition === archive.upToPosition &&
+    (after?.sequence ?? 0) === archive.afterCheckpointSequence &&
+    manifest.file === archive.fileName;
+  return consistent
+    ? null
+    : {
+        archive: archive.sequence,
+        problem: "the manifest's checkpoints or file are not the ones the archive record names",
+      };
+}
+
+function checkpointIsSigned(checkpoint: Checkpoint, publicKeys: ReadonlyMap<string, KeyObject>): boolean {
+  const key = publicKeys.get(checkpoint.keyId);
+  return key !== undefined && checkpointSignatureIsValid(checkpoint, key);
+}
