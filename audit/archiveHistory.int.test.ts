@@ -18,7 +18,7 @@ import {
   testKey,
   testKeys,
 } from "./testHistories.ts";
-import { verifyArchiveFile } from "./verifyArchiveFile.ts";
+import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit_archive");
@@ -79,14 +79,19 @@ describe("archiving the history", () => {
       linksToArchivedRows: 4,
       upToPosition: history.position(34),
     });
-    expect(await verifyArchiveFile(outcome.manifest, testKeys)).toMatchObject({
-      intact: true,
-      archive: 1,
-      rows: 10,
-      firstPosition: history.position(0),
-      lastPosition: history.position(9),
-      linksToEarlierArchives: 0,
-    });
+    expect(await verifyArchiveFiles([outcome.manifest], testKeys)).toEqual([
+      {
+        intact: true,
+        archive: 1,
+        rows: 10,
+        afterCheckpoint: 0,
+        checkpoint: 1,
+        firstPosition: history.position(0),
+        lastPosition: history.position(9),
+        linksToEarlierArchives: 0,
+        linksNotChecked: 0,
+      },
+    ]);
     await history.close();
   });
 
@@ -129,12 +134,22 @@ describe("archiving the history", () => {
       range: { afterCheckpoint: 2, archivedRows: 20 },
       linksToArchivedRows: 4,
     });
-    expect(await verifyArchiveFile(first.manifest, testKeys)).toMatchObject({ intact: true, rows: 10 });
-    expect(await verifyArchiveFile(second.manifest, testKeys)).toMatchObject({
-      intact: true,
-      rows: 10,
-      linksToEarlierArchives: 4,
-    });
+    expect(await verifyArchiveFiles([first.manifest, second.manifest], testKeys)).toMatchObject([
+      { intact: true, archive: 1, rows: 10 },
+      { intact: true, archive: 2, rows: 10, linksToEarlierArchives: 4, linksNotChecked: 0 },
+    ]);
+    // Alone, the second archive cannot show what its chains' first events link to.
+    expect(await verifyArchiveFiles([second.manifest], testKeys)).toMatchObject([
+      { intact: true, linksToEarlierArchives: 0, linksNotChecked: 4 },
+    ]);
+    // Given out of order, the archives do not make one history.
+    expect(await verifyArchiveFiles([second.manifest, first.manifest], testKeys)).toMatchObject([
+      { intact: true, archive: 2 },
+      {
+        intact: false,
+        brokenLink: { problem: expect.stringMatching(/does not begin where archive 2 ended/) },
+      },
+    ]);
     await history.close();
   });
 
@@ -186,10 +201,9 @@ describe("archiving the history", () => {
       index === 3 ? { ...row, payload: row.payload.replace("test-suite", "forged") } : row,
     );
     await writeFile(outcome.file, gzipSync(changed.map((row) => `${JSON.stringify(row)}\n`).join("")));
-    expect(await verifyArchiveFile(outcome.manifest, testKeys)).toMatchObject({
-      intact: false,
-      brokenLink: { problem: expect.stringMatching(/sha256/) },
-    });
+    expect(await verifyArchiveFiles([outcome.manifest], testKeys)).toMatchObject([
+      { intact: false, brokenLink: { problem: expect.stringMatching(/sha256/) } },
+    ]);
     await history.close();
   });
 });

@@ -3,7 +3,7 @@
 //   npm run audit:verify [-- --from P --to P]  verify the whole history, or a range (--since/--until ISO
 //                                              times), and print "intact up to position N" or the first broken link
 //   npm run audit:archive [-- --dir D]         move the history older than AUDIT_RETENTION_DAYS out to an archive file
-//   npm run audit:verify-archive -- M          verify an archive file from its manifest M, offline
+//   npm run audit:verify-archive -- M...       verify archive files from their manifests (oldest first), offline
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -13,13 +13,13 @@ import { archiveHistory } from "./archiveHistory.ts";
 import { historyRange, historyRangeInput, RangeProblem } from "./historySpan.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import { loadSigningKey } from "./signingKey.ts";
-import { verifyArchiveFile } from "./verifyArchiveFile.ts";
+import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
 const USAGE = `usage: tsx audit/cli.ts seal
        tsx audit/cli.ts verify [--from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
        tsx audit/cli.ts archive [--dir <directory>]
-       tsx audit/cli.ts verify-archive <manifest.json>`;
+       tsx audit/cli.ts verify-archive <manifest.json>...`;
 
 const defaultArchiveDirectory = fileURLToPath(new URL("../.data/audit-archive", import.meta.url));
 
@@ -60,20 +60,22 @@ const key = await loadSigningKey();
 const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 if (command === "verify-archive") {
-  const [manifest] = options.positionals;
-  if (!manifest || options.positionals.length > 1) usage("give the archive's manifest file");
-  const report = await verifyArchiveFile(manifest, publicKeys);
-  if (report.intact) {
-    console.log(
-      `intact: archive ${report.archive}, ${report.rows} events from position ${report.firstPosition ?? "-"} to ${report.lastPosition ?? "-"}, after checkpoint ${report.afterCheckpoint} up to checkpoint ${report.checkpoint}`,
-    );
-    if (report.linksToEarlierArchives > 0)
+  if (options.positionals.length === 0) usage("give the archives' manifest files, oldest first");
+  for (const report of await verifyArchiveFiles(options.positionals, publicKeys)) {
+    if (report.intact) {
       console.log(
-        `  ${report.linksToEarlierArchives} chains continue events of earlier archives: those first links are checked with the earlier archive`,
+        `intact: archive ${report.archive}, ${report.rows} events from position ${report.firstPosition ?? "-"} to ${report.lastPosition ?? "-"}, after checkpoint ${report.afterCheckpoint} up to checkpoint ${report.checkpoint}; ${report.linksToEarlierArchives} chains continue from the archives before it`,
       );
-  } else {
-    console.log(`BROKEN after ${report.rows} intact events: ${JSON.stringify(report.brokenLink)}`);
-    process.exitCode = 1;
+      if (report.linksNotChecked > 0)
+        console.log(
+          `  ${report.linksNotChecked} chains continue from archives not given here: give them too, oldest first, to check those links`,
+        );
+    } else {
+      console.log(
+        `BROKEN: archive ${report.archive}, after ${report.rows} intact events: ${JSON.stringify(report.brokenLink)}`,
+      );
+      process.exitCode = 1;
+    }
   }
   process.exit();
 }

@@ -1,6 +1,8 @@
-// Verifies an archive file offline, from its manifest and the public keys: the archive record's and both
+// Verifies archive files offline, from their manifests and the public keys: the archive record's and both
 // checkpoints' signatures, the file's sha256, every row against its hash, the running hash from the checkpoint
 // it starts after to the one it ends at, the chains inside the file, and the chain heads it left behind.
+// Several archives given in order are verified as one history: each one must begin where the one before
+// ended, and a chain's first event in a file links to its last event in an earlier file.
 import type { KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -30,16 +32,51 @@ export type ArchiveFileReport =
       checkpoint: number;
       firstPosition: string | null;
       lastPosition: string | null;
-      /** Chains whose earlier events are in an earlier archive: their first link here is not checked. */
+      /** Chains continuing from an archive verified before this one in the same run: first links checked. */
       linksToEarlierArchives: number;
+      /** Chains continuing from an earlier archive that was not given: their first link here is not checked. */
+      linksNotChecked: number;
     }
   | { intact: false; archive: number | null; rows: number; brokenLink: BrokenLink };
 
-export async function verifyArchiveFile(
-  manifestPath: string,
+/** Verifies the archives in order, stopping at the first broken one; one report per archive verified. */
+export async function verifyArchiveFiles(
+  manifestPaths: readonly string[],
   publicKeys: ReadonlyMap<string, KeyObject>,
+): Promise<ArchiveFileReport[]> {
+  const reports: ArchiveFileReport[] = [];
+  // Each aggregate's last archived event so far, when the archives given start the history.
+  let earlier: Map<string, ArchivedHead> | null = null;
+  let previous: ArchiveManifest | null = null;
+  for (const manifestPath of manifestPaths) {
+    const manifest = parseManifest(await readFile(manifestPath, "utf8"));
+    if (previous && manifest.archive.afterCheckpointSequence !== previous.archive.checkpointSequence) {
+      reports.push({
+        intact: false,
+        archive: manifest.archive.sequence,
+        rows: 0,
+        brokenLink: {
+          archive: manifest.archive.sequence,
+          problem: `it does not begin where archive ${previous.archive.sequence} ended (checkpoint ${previous.archive.checkpointSequence})`,
+        },
+      });
+      return reports;
+    }
+    if (!previous && manifest.archive.afterCheckpointSequence === 0) earlier = new Map();
+    const report = await verifyArchiveFile(manifestPath, manifest, publicKeys, earlier);
+    reports.push(report);
+    if (!report.intact) return reports;
+    previous = manifest;
+  }
+  return reports;
+}
+
+async function verifyArchiveFile(
+  manifestPath: string,
+  manifest: ArchiveManifest,
+  publicKeys: ReadonlyMap<string, KeyObject>,
+  earlier: Map<string, ArchivedHead> | null,
 ): Promise<ArchiveFileReport> {
-  const manifest = parseManifest(await readFile(manifestPath, "utf8"));
   const { archive } = manifest;
   const broken = (rows: number, brokenLink: BrokenLink): ArchiveFileReport => ({
     intact: false,
@@ -67,6 +104,7 @@ export async function verifyArchiveFile(
   let firstPosition: string | null = null;
   let lastPosition: string | null = null;
   let linksToEarlierArchives = 0;
+  let linksNotChecked = 0;
   const heads = new Map<string, ArchivedHead>();
   const lines = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
   for await (const line of lines) {
@@ -79,26 +117,32 @@ export async function verifyArchiveFile(
     if (problem) return broken(rows, problem);
     if (row.aggregateVersion !== null) {
       const aggregate = `${row.aggregateType}\u0000${row.aggregateId}`;
-      const head = heads.get(aggregate);
+      const inFile = heads.get(aggregate);
+      const head = inFile ?? earlier?.get(aggregate);
+      // Without the earlier archives, a chain's first event here can only be seen to link to something.
+      const unchecked = !head && row.aggregateVersion > 1 && earlier === null;
       const linked = head
         ? head.version === row.aggregateVersion - 1 && row.previousHash?.equals(head.hash) === true
-        : row.aggregateVersion === 1
-          ? row.previousHash === null
-          : row.previousHash !== null;
+        : unchecked
+          ? row.previousHash !== null
+          : row.aggregateVersion === 1 && row.previousHash === null;
       if (!linked)
         return broken(rows, {
           ...at,
           aggregate: `${row.aggregateType} ${row.aggregateId}`,
-          problem: "it does not link to the event before it in the archive",
+          problem: "it does not link to the event before it in the archives",
         });
-      if (!head && row.aggregateVersion > 1) linksToEarlierArchives++;
-      heads.set(aggregate, {
+      if (unchecked) linksNotChecked++;
+      else if (!inFile && row.aggregateVersion > 1) linksToEarlierArchives++;
+      const last = {
         position: row.position,
         aggregateType: row.aggregateType,
         aggregateId: row.aggregateId,
         version: row.aggregateVersion,
         hash: row.hash,
-      });
+      };
+      heads.set(aggregate, last);
+      earlier?.set(aggregate, last);
     }
     running = extendChain(running, row.hash);
     previousKey = row;
@@ -137,6 +181,7 @@ export async function verifyArchiveFile(
     firstPosition,
     lastPosition,
     linksToEarlierArchives,
+    linksNotChecked,
   };
 }
 
