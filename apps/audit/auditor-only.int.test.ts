@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { saveRelayCheckpoint } from "../../relay/sql/relayCheckpoint.ts";
+import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "../../relay/sql/relayMode.ts";
 import { append, event } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { eventsOf } from "../../test/platformState.ts";
@@ -77,7 +78,7 @@ describe("the auditor API's access", () => {
     }
   });
 
-  it("answers one event with its delivery status from the relay's checkpoint", async () => {
+  it("answers one event with its delivery status from the relay's checkpoint, and says when it cannot know", async () => {
     const auditor = await caller("auditor");
     const patientId = randomUUID();
     const [first, second] = [
@@ -103,12 +104,27 @@ describe("the auditor API's access", () => {
           eventType: "patient.created",
           aggregate: { type: "patient", id: patientId },
         },
-        delivery: { relayed: true, acknowledgedBy: expect.any(String) },
+        delivery: { relayMode: "polling", relayed: true, acknowledgedBy: expect.any(String) },
       });
-      const pending = (await (
-        await app.request(`/audit/events/${second}`, { headers: auditor.headers() })
-      ).json()) as { delivery: unknown };
-      expect(pending.delivery).toEqual({ relayed: false });
+      const deliveryOf = async (eventId: string) =>
+        (
+          (await (await app.request(`/audit/events/${eventId}`, { headers: auditor.headers() })).json()) as {
+            delivery: unknown;
+          }
+        ).delivery;
+      expect(await deliveryOf(second)).toEqual({ relayMode: "polling", relayed: false });
+
+      // In Debezium mode, what the polling relay acknowledged before the handover stays known; the rest is not.
+      const mode = await readRelayMode(client);
+      await ensureRelayModeTable(client);
+      await writeRelayMode(client, "debezium", { state: "test" });
+      try {
+        expect(await deliveryOf(first)).toMatchObject({ relayMode: "debezium", relayed: true });
+        expect(await deliveryOf(second)).toEqual({ relayMode: "debezium", relayed: null });
+      } finally {
+        if (mode.changedAt === null) await client.query("DELETE FROM relay_mode");
+        else await writeRelayMode(client, mode.mode, mode.handover ?? {});
+      }
       const unknown = await app.request(`/audit/events/${randomUUID()}`, { headers: auditor.headers() });
       expect(unknown.status).toBe(404);
     } finally {

@@ -146,12 +146,11 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
         const found = await eventWithDelivery(db.$client, eventId);
         await recordAccess(c, db, "READ", eventId, found?.patientId ?? null);
         if (!found) throw new HttpProblem(404, "Not Found", `No event has the id ${eventId}.`);
-        const delivery = found.relayed
-          ? {
-              relayed: true,
-              ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt.toISOString() } : {}),
-            }
-          : { relayed: false };
+        const delivery = {
+          relayMode: found.relayMode,
+          relayed: found.relayed,
+          ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt.toISOString() } : {}),
+        };
         return c.json({ event: toResponse(found), delivery }, 200);
       })
       .openapi(routes.verify, async (c) => {

@@ -87,7 +87,13 @@ export const historyPageResponse = z.object({
 export const eventResponse = z.object({
   event: historyEvent,
   delivery: z.object({
-    relayed: z.boolean().describe("the polling relay's checkpoint has passed it: Kafka acknowledged it"),
+    relayMode: z.enum(["polling", "debezium"]).describe("the relay that publishes the outbox now"),
+    relayed: z
+      .boolean()
+      .nullable()
+      .describe(
+        "true: the polling relay's checkpoint has passed it, Kafka acknowledged it; false: not yet; null: Debezium publishes it, and its progress (a WAL position) does not tell one event's delivery",
+      ),
     acknowledgedBy: z.iso
       .datetime()
       .optional()

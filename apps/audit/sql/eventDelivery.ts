@@ -1,24 +1,38 @@
-// One event of the history by its id, with whether the polling relay has delivered it: Kafka acknowledged
-// every row at or before the relay's checkpoint, (tx_id, position) <= the cursor.
+// One event of the history by its id, with whether it has reached Kafka. The polling relay records how far
+// Kafka has acknowledged: every row at or before its checkpoint, (tx_id, position) <= the cursor. Debezium
+// records its progress as a WAL position, which says nothing about one event: in Debezium mode, an event
+// after the polling relay's last checkpoint (the handover) has an unknown delivery, and says so.
 import type pg from "pg";
+import { type RelayMode, readRelayMode } from "../../../relay/sql/relayMode.ts";
 import { type HistoryEvent, historyColumns } from "./historyPage.ts";
 
 export interface DeliveredEvent extends HistoryEvent {
-  relayed: boolean;
+  /** Which relay publishes the outbox now. */
+  relayMode: RelayMode;
+  /** True when the polling relay's checkpoint covers the event; null when Debezium publishes it (unknown). */
+  relayed: boolean | null;
   /** When the checkpoint that covers the event was saved: the event was acknowledged by then at the latest. */
   checkpointSavedAt: Date | null;
 }
 
 export async function eventWithDelivery(pool: pg.Pool, eventId: string): Promise<DeliveredEvent | null> {
-  const result = await pool.query<DeliveredEvent>(
-    `SELECT ${historyColumns},
-            coalesce((outbox.tx_id, outbox.position) <= (cursor.tx_id, cursor.position), false) AS relayed,
-            CASE WHEN (outbox.tx_id, outbox.position) <= (cursor.tx_id, cursor.position)
-                 THEN cursor.updated_at END AS "checkpointSavedAt"
-       FROM outbox
-       LEFT JOIN relay_checkpoints AS cursor ON cursor.name = 'outbox'
-      WHERE outbox.event_id = $1::uuid`,
-    [eventId],
-  );
-  return result.rows[0] ?? null;
+  const client = await pool.connect();
+  try {
+    const { mode } = await readRelayMode(client);
+    const result = await client.query<Omit<DeliveredEvent, "relayMode">>(
+      `SELECT ${historyColumns},
+              coalesce((outbox.tx_id, outbox.position) <= (cursor.tx_id, cursor.position), false) AS relayed,
+              CASE WHEN (outbox.tx_id, outbox.position) <= (cursor.tx_id, cursor.position)
+                   THEN cursor.updated_at END AS "checkpointSavedAt"
+         FROM outbox
+         LEFT JOIN relay_checkpoints AS cursor ON cursor.name = 'outbox'
+        WHERE outbox.event_id = $1::uuid`,
+      [eventId],
+    );
+    const found = result.rows[0];
+    if (!found) return null;
+    return { ...found, relayMode: mode, relayed: found.relayed || mode === "polling" ? found.relayed : null };
+  } finally {
+    client.release();
+  }
 }
