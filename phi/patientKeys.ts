@@ -61,10 +61,11 @@ function unwrap(masters: MasterKeys, row: KeyRow): Buffer {
 }
 
 /**
- * The data keys to seal these patients' fields with, inside the writing transaction: missing keys are made,
- * and every key row is share-locked, so an erasure committing meanwhile either waits for this transaction or
- * makes it retry (REPEATABLE READ) and then fail with PatientErased: no field is ever sealed under a key that
- * is being destroyed.
+ * The data keys to seal these patients' fields with, inside the writing transaction; missing keys are made.
+ * No lock is taken: a transaction that read a key just before an erasure committed seals its fields under the
+ * destroyed key, which makes them exactly as unreadable as the erased patient's older ones. (The state rows
+ * are kept out of the race by the patient row: erasure locks and deletes it, and writers lock it or reference
+ * it by a foreign key.)
  */
 export async function dataKeysForWriting(
   tx: WriteTransaction,
@@ -72,14 +73,13 @@ export async function dataKeysForWriting(
   masters: MasterKeys,
 ): Promise<Map<string, Buffer>> {
   const wanted = [...new Set(patientIds)].sort();
-  const lockRows = () =>
+  const readRows = () =>
     tx
       .select(keyColumns)
       .from(patientKeys)
       .where(inArray(patientKeys.patientId, wanted))
-      .orderBy(patientKeys.patientId)
-      .for("share");
-  let rows = await lockRows();
+      .orderBy(patientKeys.patientId);
+  let rows = await readRows();
   if (rows.length < wanted.length) {
     const known = new Set(rows.map((row) => row.patientId));
     // A concurrent writer making the same key conflicts here; under REPEATABLE READ that is a serialization
@@ -92,7 +92,7 @@ export async function dataKeysForWriting(
           .map((patientId) => ({ patientId, ...wrap(masters, patientId, randomBytes(KEY_BYTES)) })),
       )
       .onConflictDoNothing();
-    rows = await lockRows();
+    rows = await readRows();
   }
   return new Map(rows.map((row) => [row.patientId, unwrap(masters, row)]));
 }
