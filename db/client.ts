@@ -30,11 +30,13 @@ export function createDatabase(
 
 const SERIALIZATION_FAILURE = "40001";
 const DEADLOCK_DETECTED = "40P01";
-const MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 20;
+/** The longest pause between two attempts; pauses grow exponentially towards it, with full jitter. */
+const MAX_BACKOFF_MS = 250;
 
 /**
- * Runs `work` in a REPEATABLE READ transaction, retrying it from the start when Postgres reports a
- * serialization failure. REPEATABLE READ is what keeps each aggregate's events in commit order for the
+ * Runs `work` in a REPEATABLE READ transaction, retrying it from the start (up to 20 attempts, over at most a
+ * few seconds) when Postgres reports a serialization failure or a deadlock. REPEATABLE READ is what keeps each aggregate's events in commit order for the
  * relay: a transaction whose aggregate was changed by another one that committed after it began fails
  * here and retries with a newer transaction id, instead of committing an older id after a newer one.
  */
@@ -51,7 +53,9 @@ export async function writeTransaction<T>(
       const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
       const retryable = code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED;
       if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      // Jittered, growing pauses let a crowd of writers on one hot row spread out instead of colliding again.
+      const backoffMs = Math.min(MAX_BACKOFF_MS, 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
     }
   }
 }
