@@ -1,56 +1,27 @@
 // Tampering with the history, each kind done in SQL as an administrator who bypasses the append-only
 // triggers: verification finds it and names the first broken link. Each test has its own database.
-import { generateKeyPairSync, randomUUID } from "node:crypto";
-import pg from "pg";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase, writeTransaction } from "../db/client.ts";
-import { migrateDatabase } from "../db/migrate.ts";
+import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { eventHash } from "../db/outbox/eventHash.ts";
 import { exampleEvent } from "../events/examples.ts";
-import { databaseUrl, eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
+import { eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
-import { signingKeyFromPem } from "./signingKey.ts";
 import { historyBatch } from "./sql/historyRows.ts";
+import { freshDatabases, testKey, testKeys } from "./testHistories.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
-const template = `audit_template_${randomUUID().slice(0, 8)}`;
-const created: string[] = [];
-const key = signingKeyFromPem(
-  generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
-);
-const keys = new Map([[key.keyId, key.publicKey]]);
-
-function urlOf(database: string): string {
-  const url = new URL(databaseUrl());
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function onServer(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl() });
-  await client.connect();
-  await client.query(sql).finally(() => client.end());
-}
-
-beforeAll(async () => {
-  await onServer(`CREATE DATABASE ${template}`);
-  await migrateDatabase(urlOf(template));
-});
-afterAll(async () => {
-  for (const database of [...created, template])
-    await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-});
+const databases = freshDatabases("audit");
+beforeAll(databases.setUp);
+afterAll(databases.tearDown);
 
 /**
  * A history of 4 patients × 5 events plus audit events, sealed by a checkpoint, then 6 more events after it.
  * Returns an administrator's connection (triggers off) to tamper with it.
  */
 async function historyToTamperWith() {
-  const database = `audit_${randomUUID().slice(0, 8)}`;
-  created.push(database);
-  await onServer(`CREATE DATABASE ${database} TEMPLATE ${template}`);
-  const db = createDatabase(urlOf(database), { max: 2 });
+  const { db } = await databases.create();
   const patientIds = Array.from({ length: 4 }, () => randomUUID());
   const append = (events: Parameters<typeof appendEvents>[2]) =>
     writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), events));
@@ -68,7 +39,7 @@ async function historyToTamperWith() {
   }
   const admin = await db.$client.connect();
   // Sealing covers only rows below the server-wide horizon: wait for transactions elsewhere to end.
-  await eventually(() => sealCheckpoint(admin, key));
+  await eventually(() => sealCheckpoint(admin, testKey));
   for (const patientId of patientIds.slice(0, 2)) {
     for (let round = 5; round <= 7; round++) {
       await append([
@@ -84,7 +55,7 @@ async function historyToTamperWith() {
   return {
     admin,
     rows,
-    verify: () => verifyHistory(admin, keys),
+    verify: () => verifyHistory(admin, testKeys),
     close: async () => {
       admin.release();
       await db.$client.end();
