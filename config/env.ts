@@ -25,6 +25,19 @@ const envSchema = z.object({
   JWT_JWKS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
     .optional(),
+  /** When set, a token must carry exactly this `iss` (Supabase: https://<project>.supabase.co/auth/v1). */
+  JWT_ISSUER: z.string().trim().min(1, "must name the issuer").optional(),
+  /** When set, a token's `aud` must include one of these, comma-separated (Supabase: authenticated). */
+  JWT_AUDIENCE: z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((audience) => audience.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string()).min(1, "list at least one audience"))
+    .optional(),
   /** How long before an appointment its reminder is due (appointment.reminder). */
   /** An existing Kafka Connect worker's REST URL for RELAY_MODE=debezium; unset, the project runs its own. */
   KAFKA_CONNECT_URL: z

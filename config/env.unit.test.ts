@@ -73,6 +73,16 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ JWT_SECRET: secret })).not.toThrow(secret);
   });
 
+  it("reads the expected token issuer, and the audiences as a comma-separated list", () => {
+    expect(
+      loadEnv({ JWT_ISSUER: "https://project.supabase.co/auth/v1", JWT_AUDIENCE: "authenticated, reports" }),
+    ).toMatchObject({
+      JWT_ISSUER: "https://project.supabase.co/auth/v1",
+      JWT_AUDIENCE: ["authenticated", "reports"],
+    });
+    expect(() => loadEnv({ JWT_AUDIENCE: " , " })).toThrow(/JWT_AUDIENCE=" , ": list at least one audience/);
+  });
+
   it("refuses two sources of signing keys", () => {
     expect(() =>
       loadEnv({ JWT_SECRET: "x".repeat(32), JWT_JWKS_URL: "https://issuer.example.org/jwks.json" }),

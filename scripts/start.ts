@@ -57,7 +57,7 @@ const keys = await signingKeys(env);
 if (keys.kind === "secret" && keys.origin === "development") {
   say("bearer tokens: the development secret in .data/ (set JWT_SECRET or JWT_JWKS_URL for real ones)");
 }
-const verifyToken = createTokenVerifier(keys);
+const verifyToken = createTokenVerifier(keys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE });
 if (!process.env.PHI_MASTER_KEYS) {
   say("patient data: sealed with the development master key in .data/ (set PHI_MASTER_KEYS for real ones)");
 }

@@ -31,7 +31,8 @@ try {
   });
   const parsed = options.safeParse(values);
   if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join("\n"));
-  const keys = await signingKeys(loadEnv());
+  const env = loadEnv();
+  const keys = await signingKeys(env);
   if (keys.kind !== "secret") {
     throw new Error("JWT_JWKS_URL is set: tokens come from that identity provider, not from this script.");
   }
@@ -40,6 +41,8 @@ try {
     sub: parsed.data.sub,
     sessionId: parsed.data.session,
     expiresIn: parsed.data.expires,
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
   });
   console.log(token);
   // On stderr, so that `TOKEN=$(npm run --silent token -- --role admin)` captures the token alone.

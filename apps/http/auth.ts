@@ -78,14 +78,25 @@ const REFUSED_TOKEN_CODES = new Set<string>([
 const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
 const VERIFY_OPTIONS: JWTVerifyOptions = { requiredClaims: ["sub", "exp"], clockTolerance: 5 };
 
-export function createTokenVerifier(keys: SigningKeys): TokenVerifier {
+/** Claims every token must carry when configured (JWT_ISSUER, JWT_AUDIENCE): a token minted for another
+ * service or by another issuer sharing the keys is refused. */
+export interface ExpectedClaims {
+  issuer?: string | undefined;
+  audience?: string[] | undefined;
+}
+
+export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims = {}): TokenVerifier {
+  const options: JWTVerifyOptions = {
+    ...VERIFY_OPTIONS,
+    ...(expected.issuer ? { issuer: expected.issuer } : {}),
+    ...(expected.audience?.length ? { audience: expected.audience } : {}),
+  };
   const verify =
     keys.kind === "secret"
-      ? (token: string) => jwtVerify(token, keys.secret, { ...VERIFY_OPTIONS, algorithms: ["HS256"] })
+      ? (token: string) => jwtVerify(token, keys.secret, { ...options, algorithms: ["HS256"] })
       : (() => {
           const keySet = createRemoteJWKSet(keys.url);
-          return (token: string) =>
-            jwtVerify(token, keySet, { ...VERIFY_OPTIONS, algorithms: JWKS_ALGORITHMS });
+          return (token: string) => jwtVerify(token, keySet, { ...options, algorithms: JWKS_ALGORITHMS });
         })();
   return async (token) => {
     let payload: unknown;

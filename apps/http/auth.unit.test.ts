@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { testSecret, testVerifier } from "../../test/tokens.ts";
-import { type AuthEnv, authenticate, InvalidToken } from "./auth.ts";
+import { type AuthEnv, authenticate, createTokenVerifier, InvalidToken } from "./auth.ts";
 import { issueToken } from "./issueToken.ts";
 import { type HttpProblem, problemResponse } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
@@ -15,6 +15,22 @@ const sign = (claims: Record<string, unknown>, secret = testSecret) =>
   new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(secret);
 
 describe("the token verifier", () => {
+  it("checks the issuer and the audience when they are configured (JWT_ISSUER, JWT_AUDIENCE)", async () => {
+    const issuer = "https://project.supabase.co/auth/v1";
+    const verify = createTokenVerifier(
+      { kind: "secret", secret: testSecret, origin: "JWT_SECRET" },
+      { issuer, audience: ["authenticated"] },
+    );
+    const token = (claims: { issuer?: string; audience?: string[] }) =>
+      issueToken(testSecret, { role: "patient", sub, ...claims });
+    expect(await verify(await token({ issuer, audience: ["authenticated"] }))).toMatchObject({ userId: sub });
+    await expect(
+      verify(await token({ issuer: "https://elsewhere.example.org", audience: ["authenticated"] })),
+    ).rejects.toThrow(/iss/);
+    await expect(verify(await token({ issuer, audience: ["another-service"] }))).rejects.toThrow(/aud/);
+    await expect(verify(await token({ issuer }))).rejects.toThrow(InvalidToken);
+  });
+
   it("turns a valid token into a principal: subject, role and session", async () => {
     const sessionId = randomUUID();
     const token = await issueToken(testSecret, { role: "provider", sub, sessionId });

@@ -12,15 +12,20 @@ export interface TokenClaims {
   sessionId?: string | null;
   /** Lifetime, as jose reads it: `"12h"`, `"15m"`, or seconds since the epoch. */
   expiresIn?: string | number;
+  /** `iss`, as the verifier expects it (JWT_ISSUER); a development issuer when not given. */
+  issuer?: string | undefined;
+  /** `aud`, as the verifier expects it (JWT_AUDIENCE); none when not given. */
+  audience?: string[] | undefined;
 }
 
 export async function issueToken(secret: Uint8Array, claims: TokenClaims): Promise<string> {
   const sessionId = claims.sessionId === undefined ? randomUUID() : claims.sessionId;
-  return new SignJWT({ role: claims.role, ...(sessionId === null ? {} : { session_id: sessionId }) })
+  const token = new SignJWT({ role: claims.role, ...(sessionId === null ? {} : { session_id: sessionId }) })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.sub ?? randomUUID())
-    .setIssuer("healthcare-platform-development")
+    .setIssuer(claims.issuer ?? "healthcare-platform-development")
     .setIssuedAt()
-    .setExpirationTime(claims.expiresIn ?? "12h")
-    .sign(secret);
+    .setExpirationTime(claims.expiresIn ?? "12h");
+  if (claims.audience?.length) token.setAudience(claims.audience);
+  return token.sign(secret);
 }

@@ -47,7 +47,10 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     log,
     registry,
     db,
-    verifyToken: createTokenVerifier(await signingKeys(env)),
+    verifyToken: createTokenVerifier(await signingKeys(env), {
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    }),
     readiness: [
       { name: "postgres", check: () => db.$client.query("SELECT 1") },
       { name: "kafka", check: () => admin.describeCluster() },
