@@ -9,6 +9,7 @@ import { careWorld } from "../test/careWorld.ts";
 import { testDatabase } from "../test/fixtures.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { type Caller, caller, testPlatform } from "../test/tokens.ts";
+import { forgetExpiredKeys } from "./http/idempotencyKeys.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
@@ -66,6 +67,37 @@ describe("Idempotency-Key", () => {
 
     const rows = await db.execute(sql`SELECT 1 FROM patients WHERE last_name = ${changed.lastName}`);
     expect(rows.rowCount).toBe(0);
+  });
+
+  it("forgets a key after a day: the same key then names a new request, and the sweeper removes old keys", async () => {
+    const admin = await caller("admin");
+    const key = randomUUID();
+    const body = requestBodies.patient();
+    const first = (await (await post(admin, "/patients", body, { "Idempotency-Key": key })).json()) as {
+      id: string;
+    };
+    const age = (hours: number) =>
+      db.execute(
+        sql`UPDATE idempotency_keys SET created_at = now() - make_interval(hours => ${hours}) WHERE key = ${key}`,
+      );
+    await age(23);
+    const changed = { ...body, lastName: `${body.lastName}-later` };
+    expect((await post(admin, "/patients", changed, { "Idempotency-Key": key })).status).toBe(422);
+
+    await age(25);
+    const later = await post(admin, "/patients", changed, { "Idempotency-Key": key });
+    expect(later.status).toBe(201);
+    expect(later.headers.get("idempotent-replayed")).toBeNull();
+    expect(((await later.json()) as { id: string }).id).not.toBe(first.id);
+
+    await age(25);
+    const fresh = randomUUID();
+    await post(admin, "/providers", requestBodies.provider(), { "Idempotency-Key": fresh });
+    expect(await forgetExpiredKeys(db)).toBeGreaterThanOrEqual(1);
+    const left = await db.execute<{ key: string }>(
+      sql`SELECT key FROM idempotency_keys WHERE key IN (${key}, ${fresh})`,
+    );
+    expect(left.rows.map((row) => row.key)).toEqual([fresh]);
   });
 
   it("keeps keys per caller: another caller's identical key is a request of its own", async () => {

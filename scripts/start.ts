@@ -4,6 +4,7 @@
 import { serve } from "@hono/node-server";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
 import { createTokenVerifier } from "../apps/http/auth.ts";
+import { forgetExpiredKeys } from "../apps/http/idempotencyKeys.ts";
 import { createRegistry } from "../apps/http/metrics.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
@@ -109,6 +110,12 @@ const consumers = await startPlatformConsumers({
 say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
 
 const sealer = startCheckpointSealer({ databaseUrl: stack.databaseUrl, key: await loadSigningKey(), log });
+// Idempotency keys live a day (apps/http/idempotencyKeys.ts); the expired ones, and their answers, go hourly.
+const keySweeper = setInterval(() => {
+  forgetExpiredKeys(db)
+    .then((forgotten) => forgotten > 0 && log.info({ forgotten }, "expired idempotency keys removed"))
+    .catch((error: unknown) => log.warn({ err: error }, "removing expired idempotency keys failed"));
+}, 3_600_000);
 
 const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
   const base = `http://localhost:${info.port}`;
@@ -134,6 +141,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     await consumers.stop();
     await consumersDb.$client.end();
     await relay?.stop();
+    clearInterval(keySweeper);
     await sealer.stop();
     await reminders.stop();
     await admin.disconnect();

@@ -1,8 +1,12 @@
 // The SQL of Idempotency-Key handling: claim a key in the request's transaction, read what an earlier request
 // with it answered, keep this request's answer.
-import { and, eq } from "drizzle-orm";
-import type { WriteTransaction } from "../../db/client.ts";
+import { and, eq, sql } from "drizzle-orm";
+import type { Database, WriteTransaction } from "../../db/client.ts";
 import { idempotencyKeys } from "../../db/schema.ts";
+
+/** How long a key is remembered: a retry within a day replays; after it, the key names a new request. */
+export const KEY_LIFETIME = "24 hours";
+const expired = sql`${idempotencyKeys.createdAt} < now() - ${KEY_LIFETIME}::interval`;
 
 export interface KeptResponse {
   status: number;
@@ -14,6 +18,7 @@ export interface KeptResponse {
  * Claims the key for this request; false when an earlier request holds it. A concurrent request with the same
  * key waits here for the first to end; under REPEATABLE READ it then fails with a serialization error (the
  * winner's row is outside its snapshot) and writeTransaction runs it again, when it finds the winner's answer.
+ * A key older than KEY_LIFETIME is claimed afresh, whether or not the sweeper has removed it yet.
  */
 export async function claimIdempotencyKey(
   tx: WriteTransaction,
@@ -22,7 +27,17 @@ export async function claimIdempotencyKey(
   const claimed = await tx
     .insert(idempotencyKeys)
     .values(claim)
-    .onConflictDoNothing()
+    .onConflictDoUpdate({
+      target: [idempotencyKeys.principalId, idempotencyKeys.key],
+      set: {
+        requestFingerprint: claim.requestFingerprint,
+        responseStatus: null,
+        responseBody: null,
+        responseHeaders: null,
+        createdAt: sql`now()`,
+      },
+      setWhere: expired,
+    })
     .returning({ key: idempotencyKeys.key });
   return claimed.length === 1;
 }
@@ -54,4 +69,10 @@ export async function keepResponse(
     .update(idempotencyKeys)
     .set({ responseStatus: response.status, responseBody: response.body, responseHeaders: response.headers })
     .where(and(eq(idempotencyKeys.principalId, principalId), eq(idempotencyKeys.key, key)));
+}
+
+/** Removes keys older than KEY_LIFETIME (and the answers they keep, which may quote patient data). */
+export async function forgetExpiredKeys(db: Database): Promise<number> {
+  const forgotten = await db.delete(idempotencyKeys).where(expired).returning({ key: idempotencyKeys.key });
+  return forgotten.length;
 }
