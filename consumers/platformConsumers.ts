@@ -12,6 +12,7 @@ import type { NotificationTransport } from "./notifications/transports/transport
 import { patientDirectoryConsumer } from "./patientDirectory/patientDirectoryConsumer.ts";
 import type { ConsumerDefinition } from "./runtime/consumerDefinition.ts";
 import { EventConsumer } from "./runtime/eventConsumer.ts";
+import { forgetOutlivedInboxEntries } from "./runtime/inbox.ts";
 
 export interface PlatformConsumers {
   consumers: readonly EventConsumer[];
@@ -52,9 +53,16 @@ export async function startPlatformConsumers(options: {
       }),
   );
   await Promise.all(consumers.map((consumer) => consumer.start()));
+  // Daily: inbox entries of events that no record can bring back any more (runtime/inbox.ts).
+  const inboxSweeper = setInterval(() => {
+    forgetOutlivedInboxEntries(db)
+      .then((forgotten) => forgotten > 0 && log.info({ forgotten }, "outlived inbox entries removed"))
+      .catch((error: unknown) => log.warn({ err: error }, "removing outlived inbox entries failed"));
+  }, 86_400_000);
   return {
     consumers,
     async stop() {
+      clearInterval(inboxSweeper);
       await Promise.all(consumers.map((consumer) => consumer.stop()));
       await email.close?.();
     },

@@ -1,6 +1,9 @@
 // The inbox: an event delivered twice has one effect, whether the duplicate comes from the relay re-sending
 // it or from a consumer that died after its effect committed and before its offset did.
+import { randomUUID } from "node:crypto";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consumerInbox } from "../../db/schema.ts";
 import { createKafka } from "../../kafka/client.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
@@ -8,6 +11,7 @@ import { startTestConsumer } from "../testing/inProcess.ts";
 import { metricValue } from "../testing/metrics.ts";
 import { onPartition, patientCreatedRecord, publish, startGroupAtEnd } from "../testing/records.ts";
 import { spawnEffectConsumer } from "../testing/spawnConsumer.ts";
+import { forgetOutlivedInboxEntries, redeliveryWindowDays } from "./inbox.ts";
 
 const db = testDatabase();
 beforeAll(() => createEffectsTable(db));
@@ -71,6 +75,31 @@ describe("the inbox", () => {
     );
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
+  });
+});
+
+describe("forgetting inbox entries", () => {
+  it("forgets an event once no record can bring it back, and never one of a compacted topic", async () => {
+    expect(redeliveryWindowDays("patient-events")).toBe(7 + 30 + 1);
+    expect(redeliveryWindowDays("audit-events")).toBeNull();
+    const consumer = uniqueConsumerName("inbox-retention");
+    const entry = (topic: string, daysAgo: number) => ({
+      consumer,
+      eventId: randomUUID(),
+      eventType: topic === "audit-events" ? "audit.data.accessed" : "patient.created",
+      topic,
+      kafkaPartition: 0,
+      kafkaOffset: 0n,
+      processedAt: new Date(Date.now() - daysAgo * 86_400_000),
+    });
+    const outlived = entry("patient-events", 39);
+    const recent = entry("patient-events", 37);
+    const audit = entry("audit-events", 4_000);
+    await db.insert(consumerInbox).values([outlived, recent, audit]);
+
+    expect(await forgetOutlivedInboxEntries(db)).toBeGreaterThanOrEqual(1);
+    const left = await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, consumer));
+    expect(left.map((row) => row.eventId).sort()).toEqual([recent.eventId, audit.eventId].sort());
   });
 });
 

@@ -1,8 +1,15 @@
 // The inbox: which events a consumer has already processed. Recording an event id in the handler's own
 // transaction is what makes a redelivery (after a crash, a rebalance or a re-drive) change nothing.
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import { consumerInbox } from "../../db/schema.ts";
+import {
+  deadLetterTopicName,
+  isTopicName,
+  type TopicName,
+  topicDefinition,
+  topics,
+} from "../../events/index.ts";
 import type { RecordOrigin } from "./deadLetters.ts";
 
 /**
@@ -40,4 +47,36 @@ export async function isInInbox(db: Database, consumer: string, eventId: string)
     .from(consumerInbox)
     .where(and(eq(consumerInbox.consumer, consumer), eq(consumerInbox.eventId, eventId)));
   return rows.length > 0;
+}
+
+/**
+ * How many days after it was processed an event can still arrive again: while its topic keeps the record,
+ * plus while a dead letter of it (parked by another consumer) can be re-driven into the topic, plus a day.
+ * `null` for a compacted topic, which keeps every record for good: its entries are never forgotten.
+ */
+export function redeliveryWindowDays(topic: TopicName): number | null {
+  const definition = topicDefinition(topic);
+  if (definition.cleanupPolicy !== "delete") return null;
+  const deadLetters = topics.find((candidate) => candidate.name === deadLetterTopicName(topic));
+  return definition.retentionDays + (deadLetters?.retentionDays ?? 0) + 1;
+}
+
+/** Removes inbox entries past their topic's redelivery window: no record can bring their event back. */
+export async function forgetOutlivedInboxEntries(db: Database): Promise<number> {
+  let forgotten = 0;
+  for (const topic of topics) {
+    const days = isTopicName(topic.name) ? redeliveryWindowDays(topic.name) : null;
+    if (days === null) continue;
+    const removed = await db
+      .delete(consumerInbox)
+      .where(
+        and(
+          eq(consumerInbox.topic, topic.name),
+          sql`${consumerInbox.processedAt} < now() - make_interval(days => ${days})`,
+        ),
+      )
+      .returning({ eventId: consumerInbox.eventId });
+    forgotten += removed.length;
+  }
+  return forgotten;
 }
