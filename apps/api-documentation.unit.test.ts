@@ -19,6 +19,7 @@ const PUBLIC_ROUTES = [
   "GET /metrics",
   "GET /openapi.json",
   "GET /docs",
+  "GET /docs/assets/swagger-ui-dist/{file}",
 ];
 
 type OpenApiDocument = {
@@ -64,11 +65,23 @@ describe("the OpenAPI document", () => {
     }
   });
 
-  it("is browsable at /docs", async () => {
+  it("is browsable at /docs, with Swagger UI served by the platform itself, not a CDN", async () => {
     const response = await app.request("/docs");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
-    expect(await response.text()).toContain("/openapi.json");
+    const page = await response.text();
+    expect(page).toContain("/openapi.json");
+    const assets = [...page.matchAll(/(?:href|src)="([^"]+)"/g)].map((match) => match[1] as string);
+    expect(assets).toEqual([
+      "/docs/assets/swagger-ui-dist/swagger-ui.css",
+      "/docs/assets/swagger-ui-dist/swagger-ui-bundle.js",
+    ]);
+    for (const asset of assets) {
+      const served = await app.request(asset);
+      expect(served.status, asset).toBe(200);
+      expect((await served.arrayBuffer()).byteLength, asset).toBeGreaterThan(10_000);
+    }
+    expect((await app.request("/docs/assets/swagger-ui-dist/package.json")).status).toBe(404);
   });
 });
 

@@ -13,6 +13,7 @@ import type { Logger } from "../../observability/logger.ts";
 import { PatientErased } from "../../phi/patientKeys.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, type TokenVerifier } from "./auth.ts";
+import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset } from "./docsAssets.ts";
 import { healthRoutes, type ReadinessCheck } from "./health.ts";
 import { httpMetrics, metricsRoute } from "./metrics.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
@@ -75,7 +76,8 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       "A JWT whose `role` (or `app_metadata.role`) is patient, provider, admin, auditor or service.",
   });
   app.doc31("/openapi.json", { openapi: "3.1.0", info: { title: options.title, version: "1.0.0" } });
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: options.title }));
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: options.title, baseUrl: DOCS_ASSETS_BASE }));
+  app.get(DOCS_ASSET_ROUTE, docsAsset);
   if (options.publicRoutes) app.route("/", options.publicRoutes);
 
   // Hono runs handlers in the order they were added: the routes above answer before this is reached, and

@@ -1,0 +1,36 @@
+// Swagger UI's own files for /docs, served from the pinned swagger-ui-dist package rather than a CDN: the
+// documentation works on a network without internet access and never loads third-party code into a page
+// of a healthcare platform.
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type { Context } from "hono";
+
+/** Where /docs asks for the assets: @hono/swagger-ui appends `/swagger-ui-dist/<file>`. */
+export const DOCS_ASSETS_BASE = "/docs/assets";
+
+const ASSETS: Readonly<Record<string, string>> = {
+  "swagger-ui.css": "text/css; charset=utf-8",
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+};
+
+const packageDirectory = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+const cache = new Map<string, Promise<Buffer>>();
+
+/** The route that serves them. */
+export const DOCS_ASSET_ROUTE = `${DOCS_ASSETS_BASE}/swagger-ui-dist/:file`;
+
+export async function docsAsset(c: Context): Promise<Response> {
+  const file = c.req.param("file") ?? "";
+  const contentType = ASSETS[file];
+  if (!contentType) return c.notFound();
+  let content = cache.get(file);
+  if (!content) {
+    content = readFile(join(packageDirectory, file));
+    cache.set(file, content);
+  }
+  return c.body(new Uint8Array(await content), 200, {
+    "Content-Type": contentType,
+    "Cache-Control": "public, max-age=86400",
+  });
+}
