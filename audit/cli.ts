@@ -5,8 +5,8 @@
 //   npm run audit:archive [-- --dir D]         move the history older than AUDIT_RETENTION_DAYS out to an archive file
 //   npm run audit:verify-archive -- M...       verify archive files from their manifests (oldest first), offline
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import pg from "pg";
+import { confirm, parseCommand } from "../cli/command.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { archiveHistory } from "./archiveHistory.ts";
@@ -16,36 +16,35 @@ import { loadSigningKey } from "./signingKey.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
-const USAGE = `usage: tsx audit/cli.ts seal
-       tsx audit/cli.ts verify [--from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
-       tsx audit/cli.ts archive [--dir <directory>]
-       tsx audit/cli.ts verify-archive <manifest.json>...`;
+const USAGE = `usage: npm run audit:seal
+       npm run audit:verify [-- --from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
+       npm run audit:archive [-- --dir <directory>] [--yes]
+       npm run audit:verify-archive -- <manifest.json>...
+  seal            seals a checkpoint over what has committed since the last one
+  verify          verifies the whole history, or a range, and prints "intact up to position N" or the first
+                  broken link
+  archive         moves the history older than AUDIT_RETENTION_DAYS out to an archive file (asks first;
+                  --yes, -y: do not ask, needed when not run from a terminal)
+  verify-archive  verifies archive files from their manifests (oldest first), offline`;
 
 const defaultArchiveDirectory = fileURLToPath(new URL("../.data/audit-archive", import.meta.url));
 
-const [command, ...rest] = process.argv.slice(2);
-const options = (() => {
-  try {
-    return parseArgs({
-      args: rest,
-      allowPositionals: command === "verify-archive",
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        since: { type: "string" },
-        until: { type: "string" },
-        dir: { type: "string" },
-      },
-    });
-  } catch (error) {
-    return usage((error as Error).message);
-  }
-})();
-
-function usage(problem: string): never {
-  console.error(`${problem}\n${USAGE}`);
-  process.exit(2);
-}
+const { positionals, values, refuse } = parseCommand({
+  usage: USAGE,
+  allowPositionals: true,
+  options: {
+    from: { type: "string" },
+    to: { type: "string" },
+    since: { type: "string" },
+    until: { type: "string" },
+    dir: { type: "string" },
+    yes: { type: "boolean", short: "y", default: false },
+  },
+});
+const [command = "", ...manifests] = positionals;
+if (!["seal", "verify", "archive", "verify-archive"].includes(command))
+  refuse(command ? `unknown command ${command}` : "which command?");
+if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected argument ${manifests[0]}`);
 
 const env = (() => {
   try {
@@ -60,8 +59,8 @@ const key = await loadSigningKey();
 const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 if (command === "verify-archive") {
-  if (options.positionals.length === 0) usage("give the archives' manifest files, oldest first");
-  for (const report of await verifyArchiveFiles(options.positionals, publicKeys)) {
+  if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
+  for (const report of await verifyArchiveFiles(manifests, publicKeys)) {
     if (report.intact) {
       console.log(
         `intact: archive ${report.archive}, ${report.rows} events from position ${report.firstPosition ?? "-"} to ${report.lastPosition ?? "-"}, after checkpoint ${report.afterCheckpoint} up to checkpoint ${report.checkpoint}; ${report.linksToEarlierArchives} chains continue from the archives before it`,
@@ -79,7 +78,12 @@ if (command === "verify-archive") {
   }
   process.exit();
 }
-if (command !== "seal" && command !== "verify" && command !== "archive") usage(`unknown command ${command}`);
+if (command === "archive") {
+  await confirm(
+    "Move the history older than the retention period out of the database to an archive file",
+    values.yes,
+  );
+}
 
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const client = new pg.Client({ connectionString: databaseUrl });
@@ -96,7 +100,7 @@ try {
     const retentionDays = env.AUDIT_RETENTION_DAYS ?? DEFAULT_AUDIT_RETENTION_DAYS;
     const outcome = await archiveHistory(client, key, {
       retentionDays,
-      directory: options.values.dir ?? defaultArchiveDirectory,
+      directory: values.dir ?? defaultArchiveDirectory,
     });
     if (outcome.archived) {
       const { archived } = outcome;
@@ -108,18 +112,17 @@ try {
     } else console.log(`nothing to archive: ${outcome.reason}`);
   } else {
     const input = historyRangeInput.safeParse({
-      from: options.values.from,
-      to: options.values.to,
-      since: options.values.since,
-      until: options.values.until,
+      from: values.from,
+      to: values.to,
+      since: values.since,
+      until: values.until,
     });
-    if (!input.success) {
-      const issue = input.error.issues[0];
-      usage(`--${issue?.path.join(".")}: ${issue?.message}`);
-    }
+    const range = input.success
+      ? input.data
+      : refuse(`--${input.error.issues[0]?.path.join(".")}: ${input.error.issues[0]?.message}`);
     const started = performance.now();
-    const report = await verifyHistory(client, publicKeys, historyRange(input.data)).catch((error) => {
-      if (error instanceof RangeProblem) usage(`--${error.parameter}: ${error.reason}`);
+    const report = await verifyHistory(client, publicKeys, historyRange(range)).catch((error) => {
+      if (error instanceof RangeProblem) refuse(`--${error.parameter}: ${error.reason}`);
       throw error;
     });
     printReport(report, (performance.now() - started) / 1000);

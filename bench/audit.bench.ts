@@ -1,4 +1,4 @@
-// `npm run bench:audit`, first part (auditQueries.bench.ts is the second): how fast the history's tamper
+// `npm run bench:audit` (auditSuite.ts), first part (auditQueries.bench.ts is the second): how fast the history's tamper
 // evidence is sealed and verified, on a history written through the real write path (chained, hashed), in a
 // fresh `healthcare_audit_bench` database.
 //

@@ -1,4 +1,4 @@
-// `npm run bench:audit` (second part): how fast the auditor API's history query answers over a large outbox,
+// `npm run bench:audit` (auditSuite.ts), second part: how fast the auditor API's history query answers over a large outbox,
 // measured with the query function the API calls (apps/audit/sql/historyPage.ts), a page of the API's default
 // size at a time, one query at a time. The outbox is built by bench/largeHistory.ts in the
 // `healthcare_query_bench` database and reused by later runs of the same size.

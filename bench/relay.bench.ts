@@ -13,6 +13,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { Registry } from "prom-client";
+import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
@@ -30,6 +31,17 @@ import { OutboxRelay } from "../relay/relay.ts";
 import { stopConnect } from "../stack/connect.ts";
 import { ensureStack } from "../stack/index.ts";
 import { printTable } from "./table.ts";
+
+parseCommand({
+  usage: `usage: npm run bench:relay
+  times both relays (catch-up from a backlog, commit-to-ack latency under a steady rate) against the real
+  Postgres, Kafka and Kafka Connect, each in a fresh healthcare_bench database; prints a table. From the
+  environment:
+  BENCH_BACKLOG (default 100000)   rows committed before the relay starts
+  BENCH_RATE (default 1000)        events/s written during the latency run
+  BENCH_SECONDS (default 20)       length of the latency run
+  BENCH_MODES (default polling,debezium)`,
+});
 
 type Mode = "polling" | "debezium";
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);

@@ -1,26 +1,50 @@
 // `npm run dlq -- list [<topic>...] [--all]` and `npm run dlq -- redrive <topic> [--event <eventId>]...`:
 // lists the dead letters not yet re-driven (all of them with --all), and re-drives them to their topic once
 // the cause is fixed. Topics may be named with or without `.dlq`. Payloads are never printed: they hold PHI.
-import { parseArgs } from "node:util";
+import { confirm, parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createKafka } from "../kafka/client.ts";
 import {
   deadLetterTopics,
   listDeadLetters,
+  originalTopic,
   redriveDeadLetters,
   resolveDeadLetterTopic,
 } from "./deadLetters/deadLetterQueue.ts";
 import type { DeadLetter } from "./runtime/deadLetters.ts";
 
-const usage = `usage:
-  npm run dlq -- list [<topic>...] [--all]         dead letters not yet re-driven (--all: every retained one)
-  npm run dlq -- redrive <topic> [--event <id>]...  send them back to their topic (--event: only those events)`;
-
-const { positionals, values } = parseArgs({
+const { positionals, values, refuse } = parseCommand({
+  usage: `usage: npm run dlq -- list [<topic>...] [--all]
+       npm run dlq -- redrive <topic> [--event <id>]... [--yes]
+  list      the dead letters not yet re-driven (--all: every retained one)
+  redrive   sends them back to their topic (--event: only those events); asks first (--yes, -y: do not ask,
+            needed when not run from a terminal)
+  A topic may be named with or without .dlq.`,
   allowPositionals: true,
-  options: { all: { type: "boolean", default: false }, event: { type: "string", multiple: true } },
+  options: {
+    all: { type: "boolean", default: false },
+    event: { type: "string", multiple: true },
+    yes: { type: "boolean", short: "y", default: false },
+  },
 });
 const [command, ...topicArgs] = positionals;
+if (command !== "list" && command !== "redrive")
+  refuse(command ? `unknown command ${command}` : "list or redrive?");
+if (command === "redrive" && topicArgs.length !== 1) refuse("redrive one topic at a time");
+const chosenTopics = topicArgs.map((name) => {
+  try {
+    return resolveDeadLetterTopic(name);
+  } catch (error) {
+    return refuse((error as Error).message);
+  }
+});
+const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
+if (redriveTopic) {
+  const which = values.event
+    ? `${values.event.length} chosen dead letter(s)`
+    : "every dead letter not yet re-driven";
+  await confirm(`Re-drive ${which} from ${redriveTopic} to ${originalTopic(redriveTopic)}`, values.yes);
+}
 
 const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
 const kafka = createKafka({ brokers, clientId: "dlq-command" });
@@ -29,23 +53,19 @@ const admin = kafka.admin();
 try {
   if (command === "list") {
     await admin.connect();
-    const chosen = topicArgs.length > 0 ? topicArgs.map(resolveDeadLetterTopic) : deadLetterTopics;
+    const chosen = chosenTopics.length > 0 ? chosenTopics : deadLetterTopics;
     const letters = (
       await Promise.all(chosen.map((topic) => listDeadLetters(kafka, admin, topic, { all: values.all })))
     ).flat();
     console.log(formatTable(letters));
-  } else if (command === "redrive" && topicArgs.length === 1) {
+  } else if (redriveTopic) {
     await admin.connect();
-    const topic = resolveDeadLetterTopic(topicArgs[0] as string);
     const eventIds = values.event ? new Set(values.event) : undefined;
-    const redriven = await redriveDeadLetters(kafka, admin, topic, { eventIds });
+    const redriven = await redriveDeadLetters(kafka, admin, redriveTopic, { eventIds });
     console.log(formatTable(redriven));
     console.log(
-      `re-drove ${redriven.length} dead letter(s) from ${topic} to ${topic.slice(0, -".dlq".length)}`,
+      `re-drove ${redriven.length} dead letter(s) from ${redriveTopic} to ${originalTopic(redriveTopic)}`,
     );
-  } else {
-    console.error(usage);
-    process.exitCode = 2;
   }
 } catch (error) {
   console.error(`dlq ${command ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`);

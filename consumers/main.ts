@@ -4,6 +4,7 @@ import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { healthRoutes } from "../apps/http/health.ts";
 import { createRegistry, metricsRoute } from "../apps/http/metrics.ts";
+import { parseCommand } from "../cli/command.ts";
 import { ConfigError, loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -12,6 +13,10 @@ import { ensureStack } from "../stack/index.ts";
 import { loadConsumersConfig } from "./config.ts";
 import { type PlatformConsumers, startPlatformConsumers } from "./platformConsumers.ts";
 
+parseCommand({
+  usage: `usage: npm run consumers
+  runs the platform's consumers (CONSUMERS) until Ctrl-C, with /metrics and /health on PORT`,
+});
 let env: ReturnType<typeof loadEnv>;
 let config: ReturnType<typeof loadConsumersConfig>;
 try {

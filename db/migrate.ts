@@ -17,6 +17,11 @@ export async function migrateDatabase(databaseUrl: string): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { parseCommand } = await import("../cli/command.ts");
+  parseCommand({
+    usage: `usage: npm run db:migrate
+  applies the committed migrations (db/migrations) to DATABASE_URL, or to the local Postgres, started if need be`,
+  });
   const { loadEnv } = await import("../config/env.ts");
   const { startPostgres } = await import("../stack/postgres.ts");
   const env = loadEnv();

@@ -3,6 +3,7 @@
 // `debeziumReadinessCheck` puts the same verdict into /health/ready.
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { parseCommand } from "../cli/command.ts";
 import { pendingOutboxStats } from "../relay/sql/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor } from "../relay/sql/relayCheckpoint.ts";
 import { type RelayMode, readRelayMode } from "../relay/sql/relayMode.ts";
@@ -131,6 +132,11 @@ function firstLine(text: string | undefined): string {
 
 /** `npm run relay:status`: reads the services the environment names (or the local ones); never starts any. */
 async function main(): Promise<void> {
+  parseCommand({
+    usage: `usage: npm run relay:status
+  prints which relay runs and how it does (connector, task, slot lag, or the polling cursor and backlog) as
+  JSON, and exits 1 when something is broken; starts nothing`,
+  });
   const databaseUrl = process.env.DATABASE_URL || localDatabaseUrl;
   const connect = new ConnectClient(connectUrlFromEnv() ?? localConnectUrl);
   const status = await relayStatus({

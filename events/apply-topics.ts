@@ -3,6 +3,7 @@
 // `npm run topics` runs it against KAFKA_BROKERS (default localhost:9092) and prints what it did.
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
+import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { type Admin, createKafka } from "../kafka/client.ts";
 import { topics as catalogTopics, type TopicDefinition } from "./catalog.ts";
@@ -295,6 +296,11 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  parseCommand({
+    usage: `usage: npm run topics
+  creates the catalog's missing topics on KAFKA_BROKERS (default localhost:9092), adds missing partitions and
+  resets drifted configs; never deletes anything`,
+  });
   main().catch((error: unknown) => {
     console.error(`apply-topics failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;

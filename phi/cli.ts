@@ -1,17 +1,25 @@
 // `npm run phi:rewrap`: after a new master key was put first in PHI_MASTER_KEYS, re-wraps every patient key
 // still wrapped by an older one, so that the older one can be removed (and with it, every copy of an erased
 // patient's key that backups may hold becomes unreadable too).
+import { confirm, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { masterKeys } from "./masterKeys.ts";
 import { rewrapDataKeys } from "./patientKeys.ts";
 
+const { values } = parseCommand({
+  usage: `usage: npm run phi:rewrap [-- --yes]
+  re-wraps every patient key still wrapped by an older master key with the first one of PHI_MASTER_KEYS
+  --yes, -y   do not ask for confirmation (needed when not run from a terminal)`,
+  options: yesOption,
+});
 const env = loadEnv();
+const keys = masterKeys();
+await confirm(`Re-wrap every patient key with master key "${keys.currentId}"`, values.yes);
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const db = createDatabase(databaseUrl, { max: 1, applicationName: "phi-rewrap" });
 try {
-  const keys = masterKeys();
   const moved = await rewrapDataKeys(db, keys);
   const others = [...keys.keys.keys()].filter((id) => id !== keys.currentId);
   console.log(`re-wrapped ${moved} patient keys with master key "${keys.currentId}"`);

@@ -3,11 +3,17 @@ import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { healthRoutes } from "../apps/http/health.ts";
 import { createRegistry, metricsRoute } from "../apps/http/metrics.ts";
+import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createLogger } from "../observability/logger.ts";
 import { ensureStack } from "../stack/index.ts";
 import { OutboxRelay } from "./relay.ts";
 
+parseCommand({
+  usage: `usage: npm run relay
+  runs the polling relay (outbox -> Kafka) until Ctrl-C, with /metrics and /health on PORT; several may run,
+  one publishes and the others stand by`,
+});
 const env = loadEnv();
 const log = createLogger({ level: env.LOG_LEVEL, name: "relay" });
 const stack = await ensureStack(env, (line) => log.info(line));

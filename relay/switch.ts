@@ -26,6 +26,7 @@
 //   skip them: it only knows "everything after (xid, position)".
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { confirm, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import {
   ensureConnectWorker,
@@ -389,11 +390,20 @@ async function cursorAfterDelivered(
 
 /** `npm run relay:switch -- debezium|polling`: the same handover for the services the environment names. */
 async function main(): Promise<void> {
-  const wanted = process.argv[2];
-  if (wanted !== "debezium" && wanted !== "polling") {
-    console.error("usage: npm run relay:switch -- debezium|polling");
-    process.exit(2);
-  }
+  const { positionals, values, refuse } = parseCommand({
+    usage: `usage: npm run relay:switch -- debezium|polling [--yes]
+  hands the outbox stream over to Debezium or to the polling relay at a known position (restartable)
+  --yes, -y   do not ask for confirmation (needed when not run from a terminal)`,
+    options: yesOption,
+    allowPositionals: true,
+  });
+  const [wanted, ...extra] = positionals;
+  if (wanted !== "debezium" && wanted !== "polling") return refuse("debezium or polling?");
+  if (extra.length > 0) refuse(`unexpected argument ${extra.join(" ")}`);
+  await confirm(
+    `Hand the outbox stream over to ${wanted === "debezium" ? "Debezium" : "the polling relay"}`,
+    values.yes,
+  );
   const env = loadEnv();
   const say = (line: string) => console.error(`» ${line}`);
   const stack = await ensureStack(env, say);

@@ -3,10 +3,17 @@
 // the platform serves the same documents at /asyncapi.json and /events/schemas/<type>.json).
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parseCommand } from "../cli/command.ts";
 import { asyncApiDocument } from "../events/docs/asyncApiDocument.ts";
 import { eventJsonSchemas } from "../events/docs/eventJsonSchemas.ts";
 
-const dir = process.argv[2] ?? ".data/event-docs";
+const { positionals, refuse } = parseCommand({
+  usage: `usage: npm run docs:events -- [<dir>]
+  writes asyncapi.json and one JSON Schema per event type into <dir> (default .data/event-docs)`,
+  allowPositionals: true,
+});
+if (positionals.length > 1) refuse("one directory");
+const dir = positionals[0] ?? ".data/event-docs";
 await mkdir(dir, { recursive: true });
 await writeFile(join(dir, "asyncapi.json"), `${JSON.stringify(asyncApiDocument(), null, 2)}\n`);
 const schemas = Object.entries(eventJsonSchemas());

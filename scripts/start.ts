@@ -10,6 +10,7 @@ import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
 import { loadSigningKey } from "../audit/signingKey.ts";
+import { parseCommand } from "../cli/command.ts";
 import { ConfigError, loadEnv } from "../config/env.ts";
 import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
@@ -23,6 +24,12 @@ import { masterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 import { ensureStack } from "../stack/index.ts";
 
+parseCommand({
+  usage: `usage: npm start
+  brings up what is missing (Postgres, Kafka), migrates, applies the topic catalog, then serves the platform's
+  HTTP API on PORT and runs the relay (RELAY_MODE), the consumers, the reminder scheduler and the checkpoint
+  sealer in this process until Ctrl-C, which stops all of it and what it started`,
+});
 let env: ReturnType<typeof loadEnv>;
 let consumersConfig: ReturnType<typeof loadConsumersConfig>;
 try {

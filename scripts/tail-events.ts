@@ -3,6 +3,7 @@
 // it, personal fields sealed; `--decrypt` prints it opened as a consumer with access reads it (it needs the
 // database with the patients' keys and the master keys, like the platform).
 import { randomUUID } from "node:crypto";
+import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { topics } from "../events/catalog.ts";
@@ -10,16 +11,24 @@ import { createKafka } from "../kafka/client.ts";
 import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
-const [topic = "patient-events", ...flags] = process.argv.slice(2);
-if (!topics.some((known) => known.name === topic)) {
-  console.error(
-    `Unknown topic ${JSON.stringify(topic)}; one of: ${topics.map((known) => known.name).join(", ")}`,
-  );
-  process.exit(1);
-}
+const { positionals, values, refuse } = parseCommand({
+  usage: `usage: npm run events:tail -- [<topic>] [--from-beginning] [--decrypt]
+  prints each record of a topic (default patient-events) as it arrives, until Ctrl-C
+  <topic>            one of ${topics.map((known) => known.name).join(", ")}
+  --from-beginning   from the oldest record the topic holds, not only new ones
+  --decrypt          with the personal fields opened, as a consumer with access reads them`,
+  options: {
+    "from-beginning": { type: "boolean", default: false },
+    decrypt: { type: "boolean", default: false },
+  },
+  allowPositionals: true,
+});
+const [topic = "patient-events", ...extra] = positionals;
+if (!topics.some((known) => known.name === topic)) refuse(`unknown topic ${JSON.stringify(topic)}`);
+if (extra.length > 0) refuse(`one topic at a time: ${extra.join(" ")}`);
 const env = loadEnv();
 const brokers = env.KAFKA_BROKERS ?? ["localhost:9092"];
-const keys = flags.includes("--decrypt")
+const keys = values.decrypt
   ? new PatientKeyring(
       createDatabase(env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl, {
         max: 1,
@@ -41,7 +50,7 @@ const consumer = createKafka({ brokers, clientId: "events-tail" }).consumer({
   groupId: `events-tail-${randomUUID()}`,
 });
 await consumer.connect();
-await consumer.subscribe({ topic, fromBeginning: flags.includes("--from-beginning") });
+await consumer.subscribe({ topic, fromBeginning: values["from-beginning"] });
 await consumer.run({
   eachMessage: async ({ partition, message }) => {
     const headers = Object.fromEntries(

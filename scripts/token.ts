@@ -1,14 +1,15 @@
 // `npm run token -- --role <role> [--sub <uuid>] [--session <uuid>] [--expires 12h]` prints a bearer token
 // that the local platform accepts: signed with JWT_SECRET, or with the development secret under .data/.
-import { parseArgs } from "node:util";
 import { decodeJwt } from "jose";
 import { z } from "zod";
 import { roles } from "../apps/http/auth.ts";
 import { issueToken } from "../apps/http/issueToken.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
-import { ConfigError, loadEnv } from "../config/env.ts";
+import { parseCommand } from "../cli/command.ts";
+import { loadEnv } from "../config/env.ts";
 
-const usage = `usage: npm run token -- --role <${roles.join("|")}> [--sub <uuid>] [--session <uuid>] [--expires 12h]`;
+const usage = `usage: npm run token -- --role <${roles.join("|")}> [--sub <uuid>] [--session <uuid>] [--expires 12h]
+  prints a bearer token the local platform accepts (signed with JWT_SECRET or the development secret)`;
 
 const options = z.object({
   role: z.enum(roles, { error: `--role must be one of ${roles.join(", ")}` }),
@@ -20,37 +21,38 @@ const options = z.object({
     .default("12h"),
 });
 
+const { values, refuse } = parseCommand({
+  usage,
+  options: {
+    role: { type: "string" },
+    sub: { type: "string" },
+    session: { type: "string" },
+    expires: { type: "string" },
+  },
+});
+const parsed = options.safeParse(values);
+const wanted = parsed.success
+  ? parsed.data
+  : refuse(parsed.error.issues.map((issue) => issue.message).join("\n"));
 try {
-  const { values } = parseArgs({
-    options: {
-      role: { type: "string" },
-      sub: { type: "string" },
-      session: { type: "string" },
-      expires: { type: "string" },
-    },
-  });
-  const parsed = options.safeParse(values);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((issue) => issue.message).join("\n"));
   const env = loadEnv();
   const keys = await signingKeys(env);
   if (keys.kind !== "secret") {
     throw new Error("JWT_JWKS_URL is set: tokens come from that identity provider, not from this script.");
   }
   const token = await issueToken(keys.secret, {
-    role: parsed.data.role,
-    sub: parsed.data.sub,
-    sessionId: parsed.data.session,
-    expiresIn: parsed.data.expires,
+    role: wanted.role,
+    sub: wanted.sub,
+    sessionId: wanted.session,
+    expiresIn: wanted.expires,
     issuer: env.JWT_ISSUER,
     audience: env.JWT_AUDIENCE,
   });
   console.log(token);
   // On stderr, so that `TOKEN=$(npm run --silent token -- --role admin)` captures the token alone.
   const { sub, session_id } = decodeJwt(token);
-  console.error(
-    `${parsed.data.role} token: sub ${sub}, session ${session_id}, expires in ${parsed.data.expires}`,
-  );
+  console.error(`${wanted.role} token: sub ${sub}, session ${session_id}, expires in ${wanted.expires}`);
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : `${(error as Error).message}\n${usage}`);
+  console.error((error as Error).message);
   process.exit(1);
 }

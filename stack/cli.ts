@@ -2,6 +2,7 @@
 // KAFKA_BROKERS do not name already). `up` prints the variables
 // on stdout (progress goes to stderr), so `eval "$(npx tsx stack/cli.ts up)"` points a shell at them.
 // `up connect` also starts the local Kafka Connect worker (for RELAY_MODE=debezium); `down` stops it too.
+import { parseCommand } from "../cli/command.ts";
 import {
   connectIsRunning,
   connectLogFile,
@@ -46,7 +47,7 @@ async function up(): Promise<void> {
     progress(`kafka ${kafka.startedByUs ? "started" : "already running"}; log ${kafkaLogFile}`);
     console.log(`export KAFKA_BROKERS=${kafka.brokers.join(",")}`);
   }
-  if (process.argv[3] === "connect") {
+  if (withConnect) {
     const connect = await startConnect(kafka?.brokers ?? givenBrokers ?? localKafkaBrokers, progress);
     progress(`connect ${connect.startedByUs ? "started" : "already running"}; log ${connectLogFile}`);
     console.log(`export KAFKA_CONNECT_URL=${connect.url}`);
@@ -81,12 +82,19 @@ function describe(answers: boolean, pid: number | undefined, where: string): str
   return "stopped";
 }
 
+const { positionals, refuse } = parseCommand({
+  usage: `usage: npm run stack:up [-- connect] | npm run stack:down | npm run stack:status
+  up       starts the local Postgres and Kafka that DATABASE_URL and KAFKA_BROKERS do not name, and prints
+           the variables (eval "$(npx tsx stack/cli.ts up)"); with connect, the Kafka Connect worker too
+  down     stops what this project started (Connect, Kafka, Postgres)
+  status   tells whether each one runs`,
+  allowPositionals: true,
+});
 const commands: Record<string, () => Promise<void>> = { up, down, status };
-const command = commands[process.argv[2] ?? ""];
-if (!command) {
-  console.error("usage: tsx stack/cli.ts up [connect]|down|status");
-  process.exit(2);
-}
+const [name = "", ...extra] = positionals;
+const command = commands[name] ?? refuse(name ? `unknown command ${name}` : "which command?");
+const withConnect = name === "up" && extra[0] === "connect";
+if (extra.length > (withConnect ? 1 : 0)) refuse(`unexpected argument ${extra.join(" ")}`);
 try {
   await command();
 } catch (error) {

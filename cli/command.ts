@@ -1,0 +1,113 @@
+// The frame every `npm run` command parses its arguments in: `--help` prints the usage and exits before any
+// side effect, an unknown option or a bad argument prints the usage on stderr and exits 2, and `confirm`
+// stands before whatever a destructive command changes.
+import { createInterface } from "node:readline/promises";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+
+type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+
+export interface CommandSpec<Options extends OptionsConfig> {
+  /** The whole usage text, starting `usage: npm run <script>`: what --help prints. */
+  usage: string;
+  options?: Options;
+  /** Whether the command takes positional arguments (subcommands, topics, files). */
+  allowPositionals?: boolean;
+  /** The arguments; process.argv after the script by default. */
+  args?: string[];
+}
+
+type Parsed<Options extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{ options: Options; allowPositionals: true; strict: true }>
+>;
+
+export type CommandLine<Options extends OptionsConfig> =
+  | { outcome: "help" }
+  | { outcome: "refused"; problem: string }
+  | { outcome: "parsed"; values: Parsed<Options>["values"]; positionals: string[] };
+
+/** Reads a command line without acting on it (the pure half of parseCommand, for tests). */
+export function readCommandLine<const Options extends OptionsConfig>(
+  spec: CommandSpec<Options>,
+  args: string[],
+): CommandLine<Options> {
+  const beforeTerminator = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  if (beforeTerminator.some((arg) => arg === "--help" || arg === "-h")) return { outcome: "help" };
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: spec.options ?? ({} as Options),
+      allowPositionals: spec.allowPositionals ?? false,
+      strict: true,
+    });
+    return { outcome: "parsed", values, positionals };
+  } catch (error) {
+    return { outcome: "refused", problem: (error as Error).message };
+  }
+}
+
+export interface Command<Options extends OptionsConfig> {
+  values: Parsed<Options>["values"];
+  positionals: string[];
+  /** Refuses the command line: the problem and the usage on stderr, exit code 2. */
+  refuse(problem: string): never;
+}
+
+/** Parses the command line, or answers --help (exit 0) or a bad one (exit 2) without doing anything else. */
+export function parseCommand<const Options extends OptionsConfig>(
+  spec: CommandSpec<Options>,
+): Command<Options> {
+  const line = readCommandLine(spec, spec.args ?? process.argv.slice(2));
+  const refuse = (problem: string): never => {
+    process.stderr.write(`${problem}\n${spec.usage}\n`);
+    process.exit(2);
+  };
+  if (line.outcome === "help") {
+    process.stdout.write(`${spec.usage}\n`);
+    process.exit(0);
+  }
+  if (line.outcome === "refused") return refuse(line.problem);
+  return { values: line.values, positionals: line.positionals, refuse };
+}
+
+/** The option a destructive command declares, so that scripts can confirm ahead. */
+export const yesOption = { yes: { type: "boolean", short: "y", default: false } } as const;
+
+export type Confirmation = "confirmed" | "needs --yes" | "declined";
+
+/** Whether to go ahead: --yes does; a person at a terminal is asked; anything else is refused. */
+export async function confirmation(options: {
+  yes: boolean;
+  interactive: boolean;
+  ask: () => Promise<string>;
+}): Promise<Confirmation> {
+  if (options.yes) return "confirmed";
+  if (!options.interactive) return "needs --yes";
+  return /^\s*y(es)?\s*$/i.test(await options.ask()) ? "confirmed" : "declined";
+}
+
+/**
+ * Stands before a destructive step: `what` says what is about to change. Without --yes a terminal is asked
+ * y/N; without a terminal (a script, CI) the command is refused with exit code 2 rather than guessed at.
+ */
+export async function confirm(what: string, yes: boolean): Promise<void> {
+  const answer = await confirmation({
+    yes,
+    interactive: Boolean(process.stdin.isTTY),
+    ask: async () => {
+      const prompt = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await prompt.question(`${what}. Go ahead? [y/N] `);
+      } finally {
+        prompt.close();
+      }
+    },
+  });
+  if (answer === "needs --yes") {
+    process.stderr.write(`${what}: not confirmed; run it again with --yes (no terminal to ask)\n`);
+    process.exit(2);
+  }
+  if (answer === "declined") {
+    process.stderr.write("nothing done\n");
+    process.exit(1);
+  }
+}
