@@ -1,0 +1,69 @@
+// The command frame as a specification: --help wins over everything, a bad command line is refused, and a
+// destructive step goes ahead only on --yes or a person's "y".
+import { describe, expect, it } from "vitest";
+import { confirmation, readCommandLine, yesOption } from "./command.ts";
+
+const spec = {
+  usage: "usage: npm run example -- <thing> [--all] [--yes]",
+  options: { all: { type: "boolean", default: false }, ...yesOption },
+  allowPositionals: true,
+} as const;
+
+describe("reading a command line", () => {
+  it("answers --help or -h before anything else, even next to an unknown option", () => {
+    expect(readCommandLine(spec, ["--help"])).toEqual({ outcome: "help" });
+    expect(readCommandLine(spec, ["thing", "-h"])).toEqual({ outcome: "help" });
+    expect(readCommandLine(spec, ["--no-such-option", "--help"])).toEqual({ outcome: "help" });
+  });
+
+  it("takes --help after the -- terminator as a positional argument", () => {
+    expect(readCommandLine(spec, ["--", "--help"])).toMatchObject({
+      outcome: "parsed",
+      positionals: ["--help"],
+    });
+  });
+
+  it("refuses an unknown option, naming it", () => {
+    const line = readCommandLine(spec, ["thing", "--no-such-option"]);
+    expect(line.outcome).toBe("refused");
+    expect(line.outcome === "refused" && line.problem).toMatch(/--no-such-option/);
+  });
+
+  it("refuses positional arguments where the command takes none", () => {
+    const line = readCommandLine({ usage: "usage: npm run plain" }, ["stray"]);
+    expect(line).toMatchObject({ outcome: "refused" });
+  });
+
+  it("reads options with their defaults, and positionals", () => {
+    expect(readCommandLine(spec, ["thing", "-y"])).toEqual({
+      outcome: "parsed",
+      values: { all: false, yes: true },
+      positionals: ["thing"],
+    });
+  });
+});
+
+describe("confirming a destructive step", () => {
+  const never = async (): Promise<string> => {
+    throw new Error("must not ask");
+  };
+
+  it("goes ahead on --yes without asking", async () => {
+    expect(await confirmation({ yes: true, interactive: false, ask: never })).toBe("confirmed");
+    expect(await confirmation({ yes: true, interactive: true, ask: never })).toBe("confirmed");
+  });
+
+  it("refuses without --yes when there is no terminal to ask", async () => {
+    expect(await confirmation({ yes: false, interactive: false, ask: never })).toBe("needs --yes");
+  });
+
+  it("asks at a terminal, and only y or yes goes ahead", async () => {
+    const answered = (answer: string) =>
+      confirmation({ yes: false, interactive: true, ask: async () => answer });
+    expect(await answered("y")).toBe("confirmed");
+    expect(await answered("YES\n")).toBe("confirmed");
+    expect(await answered("")).toBe("declined");
+    expect(await answered("n")).toBe("declined");
+    expect(await answered("yesterday")).toBe("declined");
+  });
+});

@@ -1,0 +1,222 @@
+// Every `npm run` command of the project, with the arguments a user gives it: `--help` prints its usage and changes nothing
+// (no database touched, no file under .data/ written, no process left running), and an unknown option is
+// refused with the usage and exit code 2. The commands are pointed at an empty database, a Kafka and a Connect
+// that do not answer: a command that went on past its arguments would fail, hang, or leave a trace here.
+import { spawn } from "node:child_process";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { databaseUrl } from "../test/fixtures.ts";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+const UNTOUCHED_DATABASE = "healthcare_commands_untouched";
+/** Nothing listens on port 1: a command that reached for Kafka or Connect would fail or hang. */
+const NOBODY = "127.0.0.1:1";
+const COMMAND_TIMEOUT_MS = 60_000;
+const AT_ONCE = 4;
+
+const packageJson = JSON.parse(await readFile(join(projectRoot, "package.json"), "utf8")) as {
+  scripts: Record<string, string>;
+};
+/**
+ * The project's own commands, `tsx <file> [args]` each (the others, tsc, vitest, biome, drizzle-kit, have their
+ * own --help). They are run as npm runs them, the arguments after the script's own, without npm's and tsx's
+ * launcher processes: three Node processes fewer per command.
+ */
+const commandLines = new Map(
+  Object.entries(packageJson.scripts)
+    .filter(([, script]) => script.startsWith("tsx "))
+    .map(([name, script]) => [name, script.slice("tsx ".length).split(" ")] as const),
+);
+const commands = [...commandLines.keys()];
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Whether any process of the command's process group was still alive after it exited. */
+  leftRunning: boolean;
+}
+
+function runCommand(name: string, args: string[], untouchedUrl: string): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ...(commandLines.get(name) ?? []), ...args], {
+      cwd: projectRoot,
+      // Its own process group, so that whatever it started can be found (and killed) afterwards.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        DATABASE_URL: untouchedUrl,
+        KAFKA_BROKERS: NOBODY,
+        KAFKA_CONNECT_URL: `http://${NOBODY}`,
+        CONNECT_DATABASE_URL: untouchedUrl,
+        PORT: "0",
+      },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const group = -(child.pid ?? 0);
+    const timer = setTimeout(() => killGroup(group), COMMAND_TIMEOUT_MS);
+    child.once("error", reject);
+    child.once("close", async (code) => {
+      clearTimeout(timer);
+      const leftRunning = !(await groupGone(group));
+      if (leftRunning) killGroup(group);
+      resolve({ code, stdout, stderr, leftRunning });
+    });
+  });
+}
+
+/**
+ * Whether the process group has ended. A helper process may take a moment to exit after the command's own
+ * output closed; anything the command started to keep running (a server, a broker) is still there after that.
+ */
+async function groupGone(group: number, withinMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      process.kill(group, 0);
+    } catch {
+      return true;
+    }
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function killGroup(group: number): void {
+  try {
+    process.kill(group, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Runs every command with the same arguments, a few at a time (each is a Node process of its own). */
+async function runEvery(args: string[], untouchedUrl: string): Promise<Map<string, Outcome>> {
+  const outcomes = new Map<string, Outcome>();
+  const queue = [...commands];
+  await Promise.all(
+    Array.from({ length: AT_ONCE }, async () => {
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+        outcomes.set(name, await runCommand(name, args, untouchedUrl));
+      }
+    }),
+  );
+  return outcomes;
+}
+
+/**
+ * What is under .data/: every file (pid and lock files, development keys, archives, event docs) with its size
+ * and mtime, and which directories exist. Inside the local services' own directories only their existence
+ * counts: their data and logs move by themselves while they run.
+ */
+async function dataDirectoryState(): Promise<string[]> {
+  const root = join(projectRoot, ".data");
+  const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  const described = await Promise.all(
+    entries
+      .filter((entry) => !/^(postgres|kafka|connect|logs)[/\\]/.test(entry))
+      .map(async (entry) => {
+        const info = await stat(join(root, entry)).catch(() => null);
+        if (info?.isDirectory()) return `${entry}/`;
+        return info ? `${entry} ${info.size} ${info.mtimeMs}` : `${entry} (gone)`;
+      }),
+  );
+  return described.sort();
+}
+
+async function withServer<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+let untouchedUrl = "";
+
+beforeAll(async () => {
+  await withServer(async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${UNTOUCHED_DATABASE} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${UNTOUCHED_DATABASE}`);
+  });
+  const url = new URL(databaseUrl());
+  url.pathname = `/${UNTOUCHED_DATABASE}`;
+  untouchedUrl = url.toString();
+});
+
+afterAll(() =>
+  withServer((client) => client.query(`DROP DATABASE IF EXISTS ${UNTOUCHED_DATABASE} WITH (FORCE)`)),
+);
+
+/** Relations, schemas and sessions of the untouched database: a migration or any query would show here. */
+async function untouchedDatabaseState() {
+  const client = new pg.Client({ connectionString: untouchedUrl });
+  await client.connect();
+  try {
+    const relations = await client.query<{ name: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1`,
+    );
+    const schemas = await client.query<{ name: string }>(
+      `SELECT nspname AS name FROM pg_namespace
+        WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1`,
+    );
+    return { relations: relations.rows.map((row) => row.name), schemas: schemas.rows.map((row) => row.name) };
+  } finally {
+    await client.end();
+  }
+}
+
+describe("every npm run command", () => {
+  it("covers the project's commands", () => {
+    expect(commands).toEqual(
+      expect.arrayContaining(["start", "stack:up", "db:migrate", "relay:switch", "dlq", "phi:rewrap"]),
+    );
+  });
+
+  it("answers --help with its usage and changes nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    const filesBefore = await dataDirectoryState();
+
+    const outcomes = await runEvery(["--help"], untouchedUrl);
+
+    for (const name of commands) {
+      const outcome = outcomes.get(name);
+      const invocation = name === "start" ? "npm start" : `npm run ${name}`;
+      expect({ name, ...outcome }).toMatchObject({ name, code: 0, leftRunning: false });
+      expect(outcome?.stdout, name).toMatch(/^usage: /);
+      expect(outcome?.stdout, name).toContain(invocation);
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+    expect(await dataDirectoryState()).toEqual(filesBefore);
+  });
+
+  it("refuses an unknown option with its usage on stderr and exit code 2, changing nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    const filesBefore = await dataDirectoryState();
+
+    const outcomes = await runEvery(["--no-such-option"], untouchedUrl);
+
+    for (const name of commands) {
+      const outcome = outcomes.get(name);
+      expect({ name, ...outcome }).toMatchObject({ name, code: 2, stdout: "", leftRunning: false });
+      expect(outcome?.stderr, name).toContain("--no-such-option");
+      expect(outcome?.stderr, name).toContain("usage: ");
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+    expect(await dataDirectoryState()).toEqual(filesBefore);
+  });
+});
