@@ -3,6 +3,7 @@
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import { drizzle, type NodePgDatabase, type NodePgTransaction } from "drizzle-orm/node-postgres";
 import pg from "pg";
+import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import * as schema from "./schema.ts";
 
 export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -31,8 +32,8 @@ export function createDatabase(
 const SERIALIZATION_FAILURE = "40001";
 const DEADLOCK_DETECTED = "40P01";
 const MAX_ATTEMPTS = 20;
-/** The longest pause between two attempts; pauses grow exponentially towards it, with full jitter. */
-const MAX_BACKOFF_MS = 250;
+/** Pauses between two attempts: up to 2 ms after the first failure, growing to 250 ms. */
+const retryBackoff = exponentialBackoff({ baseMs: 2, capMs: 250 });
 
 /**
  * Runs `work` in a REPEATABLE READ transaction, retrying it from the start (up to 20 attempts, over at most a
@@ -54,8 +55,7 @@ export async function writeTransaction<T>(
       const retryable = code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED;
       if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
       // Jittered, growing pauses let a crowd of writers on one hot row spread out instead of colliding again.
-      const backoffMs = Math.min(MAX_BACKOFF_MS, 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * backoffMs));
+      await sleep(retryBackoff.delayMs(attempt));
     }
   }
 }

@@ -1,6 +1,6 @@
 // A small client for the parts of Kafka Connect's REST API the relay needs: register a connector, watch its
 // state, stop it, and clear its offsets (KIP-875).
-import { setTimeout as sleep } from "node:timers/promises";
+import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 
 export type ConnectorState = "RUNNING" | "PAUSED" | "STOPPED" | "FAILED" | "UNASSIGNED" | "RESTARTING";
 
@@ -21,6 +21,8 @@ export class ConnectRestError extends Error {
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Between calls a busy worker (rebalancing, starting) refused: 250 ms at first, growing to 2 s. */
+const busyBackoff = exponentialBackoff({ baseMs: 250, capMs: 2_000, floorMs: 100 });
 
 export class ConnectClient {
   constructor(readonly url: string) {}
@@ -141,7 +143,7 @@ export class ConnectClient {
 
   private async retryWhileBusy<T>(timeoutMs: number, call: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return await call();
       } catch (error) {
@@ -150,7 +152,7 @@ export class ConnectClient {
             ? error.status === 409 || error.status >= 500
             : isConnectionError(error);
         if (!busy || Date.now() > deadline) throw error;
-        await sleep(500);
+        await sleep(busyBackoff.delayMs(attempt));
       }
     }
   }

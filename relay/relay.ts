@@ -1,10 +1,10 @@
 // The polling relay: streams committed outbox rows to Kafka in (tx_id, position) order, checkpointing after
 // each acknowledged batch. One process at a time publishes (a Postgres advisory lock); others stand by.
-import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { Registry } from "prom-client";
 import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
 import type { Logger } from "../observability/logger.ts";
+import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
 import { type OutboxRecord, pendingOutboxBatch } from "./sql/pendingOutboxBatch.ts";
@@ -29,6 +29,9 @@ export interface RelayOptions {
 }
 
 class Stopped extends Error {}
+
+/** Between attempts to reach Postgres or Kafka again: up to 200 ms after the first failure, growing to 5 s. */
+const retryBackoff = exponentialBackoff({ baseMs: 200, capMs: 5_000 });
 
 export class OutboxRelay {
   readonly name: string;
@@ -97,7 +100,7 @@ export class OutboxRelay {
         if (error instanceof Stopped) break;
         failures++;
         this.log.warn({ err: error, failures }, "relay lost its Postgres connection; reconnecting");
-        await this.pause(backoffMs(failures));
+        await this.pause(retryBackoff.delayMs(failures));
       }
     }
   }
@@ -198,7 +201,7 @@ export class OutboxRelay {
         producer = null;
         if (this.stopping) throw new Stopped();
         this.assertLeadership();
-        await this.pause(backoffMs(attempt));
+        await this.pause(retryBackoff.delayMs(attempt));
         if (this.stopping) throw new Stopped();
         this.assertLeadership();
       }
@@ -232,21 +235,13 @@ export class OutboxRelay {
 
   private async pause(ms: number): Promise<void> {
     if (this.stopping) return;
-    const controller = new AbortController();
-    const woken = new Promise<void>((resolve) => {
-      this.wake = resolve;
-    });
-    await Promise.race([sleep(ms, undefined, { signal: controller.signal }).catch(() => {}), woken]);
-    controller.abort();
+    const wake = new AbortController();
+    this.wake = () => wake.abort();
+    await sleep(ms, wake.signal);
     this.wake = null;
   }
 
   private wakeUp(): void {
     this.wake?.();
   }
-}
-
-/** Exponential backoff with full jitter, from 100 ms up to 5 s. */
-function backoffMs(attempt: number): number {
-  return Math.random() * Math.min(5_000, 100 * 2 ** attempt);
 }

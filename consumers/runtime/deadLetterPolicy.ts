@@ -1,6 +1,6 @@
 // When a failing record is given up on: after a bounded number of attempts, unless the failure is an outage
 // of the platform itself. A record is dead-lettered for what is wrong with it, never for Postgres being down.
-import type { BackoffPolicy } from "./backoffPolicy.ts";
+import type { BackoffPolicy } from "../../retry/backoff.ts";
 
 export type FailureDecision =
   /** Try the record again after the delay: the attempt counts towards the limit. */

@@ -8,6 +8,7 @@
 // its batch returned at once; as its offset was not resolved, the next fetch after resuming starts at the
 // failed record again: it keeps its place, and the other partitions carry on meanwhile. Attempt counts live
 // in memory: after a rebalance or a restart the partition's new owner counts afresh.
+
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
@@ -25,7 +26,7 @@ import {
 } from "../../kafka/client.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { PatientKeyring, type PatientKeySource } from "../../phi/decryptEvent.ts";
-import { exponentialBackoff } from "./backoffPolicy.ts";
+import { exponentialBackoff } from "../../retry/backoff.ts";
 import type { ConsumedRecord, ConsumerDefinition } from "./consumerDefinition.ts";
 import { partitionLag } from "./consumerLag.ts";
 import { type DeadLetterPolicy, deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
@@ -60,10 +61,10 @@ export interface EventConsumerOptions {
   afterEffectCommitted?: (origin: RecordOrigin) => void | Promise<void>;
 }
 
-/** Five attempts, the last 4 to 8 s after the first, then the dead-letter topic. */
+/** Five attempts, the last 1 to 7.5 s after the first (never sooner than 250 ms apart), then the dead-letter topic. */
 export const defaultDeadLetterPolicy = deadLetterAfterAttempts({
   maxAttempts: 5,
-  backoff: exponentialBackoff({ initialMs: 500, maxMs: 30_000 }),
+  backoff: exponentialBackoff({ baseMs: 500, capMs: 30_000, floorMs: 250 }),
 });
 
 type RecordOutcome = { done: true } | { done: false; retryInMs: number };

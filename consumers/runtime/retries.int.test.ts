@@ -2,13 +2,13 @@
 // has its record parked in the dead-letter topic, and the partition moves on. Failing partitions wait for
 // their retry without holding up the others.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exponentialBackoff } from "../../retry/backoff.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { tapDeadLetters } from "../testing/deadLetterTap.ts";
 import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
 import { startTestConsumer } from "../testing/inProcess.ts";
 import { metricValue } from "../testing/metrics.ts";
 import { onPartition, patientCreatedRecord, publish } from "../testing/records.ts";
-import { exponentialBackoff } from "./backoffPolicy.ts";
 import { deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
 
 const db = testDatabase();
@@ -68,7 +68,7 @@ describe("a failing handler", () => {
       // Slow retries (at least 3 s in all), so the other partitions visibly carry on meanwhile.
       deadLetterPolicy: deadLetterAfterAttempts({
         maxAttempts: 3,
-        backoff: exponentialBackoff({ initialMs: 2_000, maxMs: 4_000 }),
+        backoff: exponentialBackoff({ baseMs: 2_000, capMs: 4_000, floorMs: 1_500 }),
       }),
     });
     try {

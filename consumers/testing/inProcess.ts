@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
 import { createLogger } from "../../observability/logger.ts";
-import { exponentialBackoff } from "../runtime/backoffPolicy.ts";
+import { exponentialBackoff } from "../../retry/backoff.ts";
 import type { ConsumerDefinition } from "../runtime/consumerDefinition.ts";
 import { deadLetterAfterAttempts } from "../runtime/deadLetterPolicy.ts";
 import { EventConsumer, type EventConsumerOptions } from "../runtime/eventConsumer.ts";
@@ -12,7 +12,7 @@ import { startGroupAtEnd } from "./records.ts";
 
 export const quickRetries = deadLetterAfterAttempts({
   maxAttempts: 3,
-  backoff: exponentialBackoff({ initialMs: 100, maxMs: 400 }),
+  backoff: exponentialBackoff({ baseMs: 100, capMs: 400, floorMs: 50 }),
 });
 
 export interface StartedConsumer {
