@@ -164,6 +164,34 @@ export const relayCheckpoints = pgTable("relay_checkpoints", {
 });
 
 /**
+ * Which relay publishes the outbox: one row that the switch (relay/switch.ts) writes and every relay reads
+ * before it publishes. No row means the polling relay.
+ */
+export const relayMode = pgTable(
+  "relay_mode",
+  {
+    singleton: boolean("singleton").primaryKey().default(true),
+    mode: text("mode").notNull(),
+    /** Where the last switch handed over, and whether it finished. */
+    handover: jsonb("handover"),
+    changedAt: timestamp("changed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [
+    check("relay_mode_singleton_check", sql`${table.singleton}`),
+    check("relay_mode_mode_check", sql`${table.mode} IN ('polling', 'debezium')`),
+  ],
+);
+
+/**
+ * One row that Debezium updates every heartbeat (its `heartbeat.action.query`), so that its replication slot
+ * keeps advancing while the outbox is quiet. Its name is debezium/connectorConfig.ts's HEARTBEAT_TABLE.
+ */
+export const debeziumHeartbeat = pgTable("debezium_heartbeat", {
+  id: integer("id").primaryKey(),
+  beatAt: timestamp("beat_at", { withTimezone: true, mode: "date" }).notNull(),
+});
+
+/**
  * Sealed checkpoints over the whole history: each one extends a running hash over every outbox row's hash,
  * in (tx_id, position) order, up to its cursor, and is signed (Ed25519). A row removed, inserted or moved
  * before a checkpoint changes that running hash. See audit/.

@@ -17,6 +17,7 @@ export interface DebeziumTarget {
 }
 
 export const PUBLICATION_NAME = "debezium_outbox";
+/** Created by a migration (db/schema.ts); the connector upserts its one row every heartbeat. */
 export const HEARTBEAT_TABLE = "debezium_heartbeat";
 
 /**

@@ -12,7 +12,7 @@ import {
 } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
-import { ensureRelayModeTable, writeRelayMode } from "./sql/relayMode.ts";
+import { writeRelayMode } from "./sql/relayMode.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
@@ -20,7 +20,6 @@ afterAll(() => db.$client.end());
 describe("a polling relay while Debezium relays the outbox", () => {
   it("stands by without publishing, and takes over once the mode is polling again", async () => {
     const client = await db.$client.connect();
-    await ensureRelayModeTable(client);
     await writeRelayMode(client, "debezium", { state: "done", by: "relay-mode test" });
     const tap = await tapTopic(kafkaBrokers(), "patient-events");
     const relay = startRelay();

@@ -49,7 +49,7 @@ import { createIdempotentProducer, createKafka, type Producer } from "../kafka/c
 import { ensureStack } from "../stack/index.ts";
 import { publishBatch } from "./publishBatch.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
-import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "./sql/relayMode.ts";
+import { readRelayMode, writeRelayMode } from "./sql/relayMode.ts";
 
 /** The polling relay's stream and lock name (relay/relay.ts; `npm start` and `npm run relay` use it). */
 const POLLING_RELAY_NAME = "outbox";
@@ -94,7 +94,6 @@ export async function switchToDebezium(options: SwitchOptions): Promise<Debezium
   try {
     await lockSwitch(control);
     await preparePostgres(control, target);
-    await ensureRelayModeTable(control);
 
     const current = await readRelayMode(control);
     const slot = await slotState(control, target.slotName);
@@ -159,7 +158,6 @@ export async function switchToPolling(
   const control = await connectControl(options.databaseUrl);
   try {
     await lockSwitch(control);
-    await ensureRelayModeTable(control);
     const current = await readRelayMode(control);
     if (current.mode === "polling") {
       // A connector or slot left by an interrupted switch would stream duplicates or pin WAL.

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { saveRelayCheckpoint } from "../../relay/sql/relayCheckpoint.ts";
-import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "../../relay/sql/relayMode.ts";
+import { readRelayMode, writeRelayMode } from "../../relay/sql/relayMode.ts";
 import { append, event } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { eventsOf } from "../../test/platformState.ts";
@@ -116,7 +116,6 @@ describe("the auditor API's access", () => {
 
       // In Debezium mode, what the polling relay acknowledged before the handover stays known; the rest is not.
       const mode = await readRelayMode(client);
-      await ensureRelayModeTable(client);
       await writeRelayMode(client, "debezium", { state: "test" });
       try {
         expect(await deliveryOf(first)).toMatchObject({ relayMode: "debezium", relayed: true });

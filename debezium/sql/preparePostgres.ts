@@ -1,9 +1,10 @@
-// What the connector needs in the database before it starts: logical WAL, the heartbeat table, and a
-// publication holding exactly the outbox and that table. Idempotent; run at every registration.
+// What the connector needs in the database before it starts: logical WAL, and a publication holding exactly
+// the outbox and the heartbeat table (a migration creates that table, db/schema.ts). The publication is named by
+// the connector's target, so it is made here, not in a migration. Idempotent; run at every registration.
 import type { ClientBase } from "pg";
 import type { DebeziumTarget } from "../connectorConfig.ts";
 
-/** Creates or repairs the heartbeat table and the publication. Throws with the fix when WAL is not logical. */
+/** Creates or repairs the publication. Throws with the fix when WAL is not logical. */
 export async function preparePostgres(client: ClientBase, target: DebeziumTarget): Promise<void> {
   const walLevel = (await client.query<{ wal_level: string }>("SHOW wal_level")).rows[0]?.wal_level;
   if (walLevel !== "logical") {
@@ -22,14 +23,18 @@ export async function preparePostgres(client: ClientBase, target: DebeziumTarget
     );
   }
 
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS public.${target.heartbeatTable} (id int PRIMARY KEY, beat_at timestamptz NOT NULL)`,
-  );
-  await client.query(
-    `COMMENT ON TABLE public.${target.heartbeatTable} IS
-       'One row that Debezium updates every heartbeat so its replication slot keeps advancing while the outbox is quiet'`,
-  );
+  // Registrations running at once would both find no publication and race to create it (a unique violation
+  // on the catalog): one at a time, per publication.
+  const lock = [target.publicationName];
+  await client.query("SELECT pg_advisory_lock(hashtext('debezium-publication'), hashtext($1))", lock);
+  try {
+    await ensurePublication(client, target);
+  } finally {
+    await client.query("SELECT pg_advisory_unlock(hashtext('debezium-publication'), hashtext($1))", lock);
+  }
+}
 
+async function ensurePublication(client: ClientBase, target: DebeziumTarget): Promise<void> {
   const tables = `public.outbox, public.${target.heartbeatTable}`;
   // Inserts for the outbox, updates for the heartbeat's upsert. The outbox refuses UPDATE, DELETE and
   // TRUNCATE anyway; leaving them out of the publication keeps them out of the WAL the connector decodes.
@@ -44,14 +49,9 @@ export async function preparePostgres(client: ClientBase, target: DebeziumTarget
   ]);
   const publication = existing.rows[0];
   if (!publication) {
-    try {
-      await client.query(
-        `CREATE PUBLICATION ${target.publicationName} FOR TABLE ${tables} WITH (publish = '${publish}')`,
-      );
-    } catch (error) {
-      // Another process created it meanwhile; it holds the same tables.
-      if ((error as { code?: string }).code !== "42710") throw error;
-    }
+    await client.query(
+      `CREATE PUBLICATION ${target.publicationName} FOR TABLE ${tables} WITH (publish = '${publish}')`,
+    );
     return;
   }
   const published = await client.query<{ table: string }>(

@@ -1,5 +1,6 @@
 // Which relay publishes the outbox: one row that the switch (relay/switch.ts) writes and every relay reads
-// before it publishes. No row (or no table, in a database that never switched) means the polling relay.
+// before it publishes. No row (a database that never switched) means the polling relay. The table is created by
+// a migration (db/schema.ts).
 import type { ClientBase } from "pg";
 
 export type RelayMode = "polling" | "debezium";
@@ -11,22 +12,8 @@ export interface RelayModeRow {
   changedAt: Date | null;
 }
 
-export async function ensureRelayModeTable(client: ClientBase): Promise<void> {
-  await client.query(`
-    CREATE TABLE IF NOT EXISTS relay_mode (
-      singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-      mode text NOT NULL CHECK (mode IN ('polling', 'debezium')),
-      handover jsonb,
-      changed_at timestamptz NOT NULL DEFAULT now()
-    )`);
-}
-
 /** The current mode; `polling` when the database has never been switched. */
 export async function readRelayMode(client: ClientBase): Promise<RelayModeRow> {
-  const exists = await client.query<{ exists: boolean }>(
-    "SELECT to_regclass('relay_mode') IS NOT NULL AS exists",
-  );
-  if (!exists.rows[0]?.exists) return { mode: "polling", handover: null, changedAt: null };
   const result = await client.query<RelayModeRow>(
     `SELECT mode, handover, changed_at AS "changedAt" FROM relay_mode WHERE singleton`,
   );

@@ -1,0 +1,93 @@
+// The migrations hold every table, including the two that used to be created at run time (the relay mode and
+// Debezium's heartbeat): a fresh database has them, and one that already made them at run time migrates cleanly.
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { readRelayMode, writeRelayMode } from "../relay/sql/relayMode.ts";
+import { databaseUrl } from "../test/fixtures.ts";
+import { migrateDatabase } from "./migrate.ts";
+
+const SCRATCH_DATABASE = "healthcare_migrate_test";
+
+async function onServer(statement: string): Promise<void> {
+  const server = new pg.Client({ connectionString: databaseUrl() });
+  await server.connect();
+  try {
+    await server.query(statement);
+  } finally {
+    await server.end();
+  }
+}
+
+/** A fresh, empty database beside the test database; its client is closed by the caller. */
+async function scratchDatabase(): Promise<{ url: string; client: pg.Client }> {
+  await onServer(`DROP DATABASE IF EXISTS ${SCRATCH_DATABASE} WITH (FORCE)`);
+  await onServer(`CREATE DATABASE ${SCRATCH_DATABASE}`);
+  const url = new URL(databaseUrl());
+  url.pathname = `/${SCRATCH_DATABASE}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  return { url: url.toString(), client };
+}
+
+async function columns(client: pg.Client, table: string): Promise<string[]> {
+  const result = await client.query<{ column: string }>(
+    `SELECT column_name || ' ' || data_type AS column FROM information_schema.columns
+      WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
+    [table],
+  );
+  return result.rows.map((row) => row.column);
+}
+
+afterAll(() => onServer(`DROP DATABASE IF EXISTS ${SCRATCH_DATABASE} WITH (FORCE)`));
+
+describe("the migrations", () => {
+  it("create the relay mode and Debezium's heartbeat tables, so nothing creates them at run time", async () => {
+    const { url, client } = await scratchDatabase();
+    try {
+      await migrateDatabase(url);
+      expect(await columns(client, "relay_mode")).toEqual([
+        "singleton boolean",
+        "mode text",
+        "handover jsonb",
+        "changed_at timestamp with time zone",
+      ]);
+      expect(await columns(client, "debezium_heartbeat")).toEqual([
+        "id integer",
+        "beat_at timestamp with time zone",
+      ]);
+      expect(await readRelayMode(client)).toEqual({ mode: "polling", handover: null, changedAt: null });
+      await expect(
+        client.query("INSERT INTO relay_mode (singleton, mode) VALUES (false, 'polling')"),
+      ).rejects.toThrow(/relay_mode_singleton_check/);
+      await expect(writeRelayMode(client, "kafka-streams" as "polling", {})).rejects.toThrow(
+        /relay_mode_mode_check/,
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("keep the relay mode of a database that created those tables at run time, before the migration", async () => {
+    const { url, client } = await scratchDatabase();
+    try {
+      // As relay:switch and the Debezium registration created them before the migration existed.
+      await client.query(`
+        CREATE TABLE relay_mode (
+          singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+          mode text NOT NULL CHECK (mode IN ('polling', 'debezium')),
+          handover jsonb,
+          changed_at timestamptz NOT NULL DEFAULT now()
+        )`);
+      await client.query(
+        "CREATE TABLE debezium_heartbeat (id int PRIMARY KEY, beat_at timestamptz NOT NULL)",
+      );
+      await writeRelayMode(client, "debezium", { state: "done" });
+
+      await migrateDatabase(url);
+
+      expect(await readRelayMode(client)).toMatchObject({ mode: "debezium", handover: { state: "done" } });
+    } finally {
+      await client.end();
+    }
+  });
+});
