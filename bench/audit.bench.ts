@@ -1,6 +1,6 @@
-// `npm run bench:audit` (auditSuite.ts), first part (auditQueries.bench.ts is the second): how fast the history's tamper
-// evidence is sealed and verified, on a history written through the real write path (chained, hashed), in a
-// fresh `healthcare_audit_bench` database.
+// `npm run bench:audit` (auditSuite.ts), first part (auditQueries.bench.ts is the second): how fast the
+// history's tamper evidence is sealed and verified, on a history written through the real write path
+// (chained, hashed), in a fresh `healthcare_audit_bench` database.
 //
 //   BENCH_HISTORY (default 1000000)   events in the history
 import { randomUUID } from "node:crypto";

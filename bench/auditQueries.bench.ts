@@ -1,6 +1,6 @@
-// `npm run bench:audit` (auditSuite.ts), second part: how fast the auditor API's history query answers over a large outbox,
-// measured with the query function the API calls (apps/audit/sql/historyPage.ts), a page of the API's default
-// size at a time, one query at a time. The outbox is built by bench/largeHistory.ts in the
+// `npm run bench:audit` (auditSuite.ts), second part: how fast the auditor API's history query answers over a
+// large outbox, measured with the query function the API calls (apps/audit/sql/historyPage.ts), a page of the
+// API's default size at a time, one query at a time. The outbox is built by bench/largeHistory.ts in the
 // `healthcare_query_bench` database and reused by later runs of the same size.
 //
 //   BENCH_QUERY_HISTORY (default 10000000)   events in the outbox

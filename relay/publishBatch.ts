@@ -1,4 +1,5 @@
-// Turns outbox rows into Kafka records (the record contract of DESIGN.md) and publishes them in one request.
+// Turns outbox rows into Kafka records (the record contract of docs/architecture.md) and publishes them in one
+// request.
 import type { IHeaders, Message, Producer } from "../kafka/client.ts";
 import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
 

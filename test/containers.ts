@@ -1,5 +1,5 @@
-// The second way tests get services (DESIGN.md): when a Docker engine answers and no variables are set,
-// throwaway Postgres (logical WAL) and Kafka (KRaft) containers. Machines without Docker use stack/ instead;
+// The second way tests get services (docs/architecture.md, "How tests get services"): when a Docker engine
+// answers and no variables are set, throwaway Postgres (logical WAL) and Kafka (KRaft) containers. Machines without Docker use stack/ instead;
 // this path is exercised only where an engine runs (not on the project's CI machines).
 import { createServer } from "node:net";
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer, Wait } from "testcontainers";

@@ -1,5 +1,6 @@
 // The patient service over real HTTP, with the relay running: each write's event reaches patient-events once,
-// with the record contract of DESIGN.md; refused requests leave no state, no outbox row and no record.
+// with the record contract of docs/architecture.md; refused requests leave no state, no outbox row and no
+// record.
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";

@@ -1,5 +1,5 @@
-// Kafka records exactly as the relays publish them (the record contract of DESIGN.md), built here so that
-// consumer tests can also publish what a relay never would: the same record twice, or a broken one.
+// Kafka records exactly as the relays publish them (the record contract of docs/architecture.md), built here so
+// that consumer tests can also publish what a relay never would: the same record twice, or a broken one.
 import { randomUUID } from "node:crypto";
 import { exampleData } from "../../events/examples.ts";
 import {
