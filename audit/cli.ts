@@ -1,9 +1,5 @@
-// The history's tamper evidence from the command line:
-//   npm run audit:seal                         seal a checkpoint over what has committed since the last one
-//   npm run audit:verify [-- --from P --to P]  verify the whole history, or a range (--since/--until ISO
-//                                              times), and print "intact up to position N" or the first broken link
-//   npm run audit:archive [-- --dir D]         move the history older than AUDIT_RETENTION_DAYS out to an archive file
-//   npm run audit:verify-archive -- M...       verify archive files from their manifests (oldest first), offline
+// The history's tamper evidence from the command line: `npm run audit:seal`, `audit:verify`, `audit:archive`
+// and `audit:verify-archive` (USAGE below says what each does and takes).
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { confirm, parseCommand } from "../cli/command.ts";
