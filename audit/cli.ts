@@ -41,6 +41,12 @@ const [command = "", ...manifests] = positionals;
 if (!["seal", "verify", "archive", "verify-archive"].includes(command))
   refuse(command ? `unknown command ${command}` : "which command?");
 if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected argument ${manifests[0]}`);
+if (command === "archive") {
+  await confirm(
+    "Move the history older than the retention period out of the database to an archive file",
+    values.yes,
+  );
+}
 
 const env = (() => {
   try {
@@ -73,12 +79,6 @@ if (command === "verify-archive") {
     }
   }
   process.exit();
-}
-if (command === "archive") {
-  await confirm(
-    "Move the history older than the retention period out of the database to an archive file",
-    values.yes,
-  );
 }
 
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;

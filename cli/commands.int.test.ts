@@ -1,7 +1,8 @@
-// Every `npm run` command of the project, with the arguments a user gives it: `--help` prints its usage and changes nothing
-// (no database touched, no file under .data/ written, no process left running), and an unknown option is
-// refused with the usage and exit code 2. The commands are pointed at an empty database, a Kafka and a Connect
-// that do not answer: a command that went on past its arguments would fail, hang, or leave a trace here.
+// Every `npm run` command of the project, with the arguments a user gives it: `--help` prints its usage and
+// changes nothing (no database touched, no file under .data/ written, no process left running); an unknown
+// option is refused with the usage and exit code 2; a destructive command run by a script without --yes is
+// refused. The commands are pointed at an empty database, and at a Kafka and a Connect that do not answer: a
+// command that went on past its arguments would fail, hang, or leave a trace here.
 import { spawn } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -199,6 +200,28 @@ describe("every npm run command", () => {
       expect({ name, ...outcome }).toMatchObject({ name, code: 0, leftRunning: false });
       expect(outcome?.stdout, name).toMatch(/^usage: /);
       expect(outcome?.stdout, name).toContain(invocation);
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+    expect(await dataDirectoryState()).toEqual(filesBefore);
+  });
+
+  it("refuses a destructive command without --yes when no terminal can ask, changing nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    const filesBefore = await dataDirectoryState();
+
+    const destructive = [
+      ["phi:rewrap"],
+      ["audit:archive"],
+      ["dlq", "redrive", "patient-events"],
+      ["relay:switch", "polling"],
+    ] as const;
+    const outcomes = await Promise.all(
+      destructive.map(([name, ...args]) => runCommand(name, [...args], untouchedUrl)),
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      expect({ command: destructive[index], ...outcome }).toMatchObject({ code: 2, leftRunning: false });
+      expect(outcome.stderr).toContain("run it again with --yes");
     }
     expect(await untouchedDatabaseState()).toEqual(databaseBefore);
     expect(await dataDirectoryState()).toEqual(filesBefore);

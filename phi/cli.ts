@@ -14,9 +14,9 @@ const { values } = parseCommand({
   --yes, -y   do not ask for confirmation (needed when not run from a terminal)`,
   options: yesOption,
 });
+await confirm("Re-wrap every patient key still wrapped by an older master key", values.yes);
 const env = loadEnv();
 const keys = masterKeys();
-await confirm(`Re-wrap every patient key with master key "${keys.currentId}"`, values.yes);
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const db = createDatabase(databaseUrl, { max: 1, applicationName: "phi-rewrap" });
 try {
