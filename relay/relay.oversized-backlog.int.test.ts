@@ -7,6 +7,7 @@ import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { TOPIC_MAX_MESSAGE_BYTES } from "../events/record.ts";
 import {
+  conditionsUpdate,
   eventually,
   kafkaBrokers,
   patientCreated,
@@ -21,15 +22,6 @@ import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
-/** A patient.updated of about 80 KB once sealed: 300 conditions of 200 characters (a 60 KB PATCH body). */
-function largeUpdate(patientId: string, n: number) {
-  const medicalConditions = Array.from({ length: 300 }, (_, i) => `${n}-${i} `.padEnd(200, "x"));
-  return {
-    type: "patient.updated" as const,
-    data: { patientId, changedFields: ["medicalConditions" as const], changes: { medicalConditions } },
-  };
-}
-
 describe("a backlog above max.message.bytes for one partition", () => {
   it("is published in several sends, in order, and the checkpoint moves past it", async () => {
     const patientId = randomUUID();
@@ -40,7 +32,7 @@ describe("a backlog above max.message.bytes for one partition", () => {
     written.push(created?.eventId as string);
     for (let n = 0; n < 16; n++) {
       const [updated] = await writeTransaction(db, (tx) =>
-        appendEvents(tx, testEventContext(), [largeUpdate(patientId, n)]),
+        appendEvents(tx, testEventContext(), [conditionsUpdate(patientId, 300, `${n}-`)]),
       );
       written.push(updated?.eventId as string);
     }

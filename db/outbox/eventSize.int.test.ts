@@ -3,21 +3,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
-import { patientCreated, testDatabase, testEventContext } from "../../test/fixtures.ts";
+import { conditionsUpdate, patientCreated, testDatabase, testEventContext } from "../../test/fixtures.ts";
 import { writeTransaction } from "../client.ts";
 import { appendEvents } from "./appendEvents.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
-
-/** A patient.updated whose conditions hold `count` texts of 200 characters (sealed: about 4/3 of that). */
-function conditionsUpdate(patientId: string, count: number) {
-  const medicalConditions = Array.from({ length: count }, (_, i) => `${i} `.padEnd(200, "c"));
-  return {
-    type: "patient.updated" as const,
-    data: { patientId, changedFields: ["medicalConditions" as const], changes: { medicalConditions } },
-  };
-}
 
 const rowsOf = async (patientId: string) =>
   (
