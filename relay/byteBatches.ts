@@ -1,6 +1,11 @@
 // Cuts the relay's rows into successive sends that Kafka accepts: each topic's records in one send stay under
 // that topic's max.message.bytes, so no partition's record batch can be refused as too large.
-import { BATCH_OVERHEAD_BYTES, recordBytes, recordHeaders } from "../events/record.ts";
+import {
+  BATCH_OVERHEAD_BYTES,
+  recordBytes,
+  recordHeaders,
+  TOPIC_MAX_MESSAGE_BYTES,
+} from "../events/record.ts";
 import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
 
 /** A topic's max.message.bytes, as the broker reports it. */
@@ -16,7 +21,8 @@ export function firstByteBatch(rows: readonly OutboxRecord[], limits: TopicMessa
   let end = 0;
   for (; end < rows.length; end++) {
     const row = rows[end] as OutboxRecord;
-    const limit = limits.get(row.topic) ?? Number.POSITIVE_INFINITY;
+    // A topic the broker did not describe gets the catalog's limit, never none.
+    const limit = limits.get(row.topic) ?? TOPIC_MAX_MESSAGE_BYTES;
     const used = bytesPerTopic.get(row.topic) ?? BATCH_OVERHEAD_BYTES;
     const size = recordBytes({ key: row.key, value: row.value, headers: recordHeaders(row) });
     if (used + size > limit && end > 0) break;
