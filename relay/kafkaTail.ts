@@ -7,8 +7,9 @@ type Kafka = ReturnType<typeof createKafka>;
 
 /**
  * Reads up to `depth` records from the end of each partition (fewer where it holds fewer) and returns their
- * event ids. Done when every partition has delivered its last record, or when nothing arrived for `quietMs`:
- * a partition may end in a transaction marker (Debezium writes in Kafka transactions), never delivered.
+ * event ids. Done when every partition has delivered its last record, or when fetches go on bringing nothing
+ * for `quietMs`: a partition may end in a transaction marker (Debezium writes in Kafka transactions), which
+ * is never delivered.
  */
 export async function lastEventIdsInKafka(
   kafka: Kafka,
@@ -39,6 +40,11 @@ export async function lastEventIdsInKafka(
   const eventIds: string[] = [];
   const unfinished = new Set(starts.map(({ topic, partition }) => `${topic}/${partition}`));
   let lastArrival = Date.now();
+  // Quiet counts only once fetching has begun (joining the group can take longer than quietMs).
+  let fetchesSinceArrival = 0;
+  consumer.on(consumer.events.FETCH, () => {
+    fetchesSinceArrival++;
+  });
   try {
     await consumer.subscribe({
       topics: [...new Set(starts.map((start) => start.topic))],
@@ -47,6 +53,7 @@ export async function lastEventIdsInKafka(
     await consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
         lastArrival = Date.now();
+        fetchesSinceArrival = 0;
         const eventId = message.headers?.eventId?.toString();
         if (eventId) eventIds.push(eventId);
         const start = starts.find((one) => one.topic === topic && one.partition === partition);
@@ -55,7 +62,7 @@ export async function lastEventIdsInKafka(
     });
     for (const { topic, partition, from } of starts)
       consumer.seek({ topic, partition, offset: from.toString() });
-    while (unfinished.size > 0 && Date.now() - lastArrival < quietMs) {
+    while (unfinished.size > 0 && (fetchesSinceArrival < 3 || Date.now() - lastArrival < quietMs)) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {

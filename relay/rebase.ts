@@ -164,15 +164,23 @@ export async function rebaseRelay(options: RebaseOptions): Promise<RebasePlan> {
   }
 }
 
+/**
+ * Waits until no transaction of this database that took its id below `txId` is still open: only those can still
+ * add outbox rows below it. (The server-wide snapshot horizon would also wait for other databases' sessions.)
+ * Ids compare as 32-bit xids modulo 2^32, which is exact while they are less than 2^31 apart.
+ */
 async function untilTransactionsEndBelow(client: pg.ClientBase, txId: string, log: (line: string) => void) {
+  const below = (BigInt(txId) % 2n ** 32n).toString();
   let announced = false;
   for (;;) {
-    const result = await client.query<{ ended: boolean }>(
-      "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS ended",
-      [txId],
+    const result = await client.query<{ open: number }>(
+      `SELECT count(*)::int AS open FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL
+          AND ((backend_xid::text::bigint - $1::bigint + 4294967296) % 4294967296) >= 2147483648`,
+      [below],
     );
-    if (result.rows[0]?.ended) return;
-    if (!announced) log("waiting for transactions still open from before to end");
+    if (result.rows[0]?.open === 0) return;
+    if (!announced) log("waiting for this database's transactions begun before that point to end");
     announced = true;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -283,21 +291,18 @@ async function main(): Promise<void> {
     log: (line) => console.error(`» ${line}`),
   };
 
-  const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-rebase" });
-  await client.connect();
-  const plan = await planRebase(client, options).finally(() => client.end());
-  console.log(JSON.stringify(plan, null, 2));
-  if (args.includes("--dry-run")) return;
-  if (!plan.ahead) {
-    options.log?.(
-      "nothing to re-anchor: the checkpoint and the outbox are behind the server's transaction ids",
-    );
-    return;
+  const dryRun = args.includes("--dry-run");
+  const confirmed = args.includes("--yes");
+  if (!dryRun && !confirmed && !process.stdin.isTTY) {
+    throw new Error("relay:rebase changes the relay's cursor: pass --yes to confirm (or --dry-run to look)");
   }
-
-  if (!args.includes("--yes")) {
-    if (!process.stdin.isTTY)
-      throw new Error("relay:rebase changes the relay's cursor: pass --yes to confirm");
+  if (dryRun || !confirmed) {
+    const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-rebase" });
+    await client.connect();
+    const plan = await planRebase(client, options).finally(() => client.end());
+    console.log(JSON.stringify(plan, null, 2));
+    if (dryRun) return;
+    if (!plan.ahead) return options.log?.(NOTHING_TO_DO);
     const prompt = createInterface({ input: process.stdin, output: process.stderr });
     const answer = await prompt.question("Re-anchor the relay as above? Type 'rebase' to go on: ");
     prompt.close();
@@ -306,9 +311,14 @@ async function main(): Promise<void> {
       process.exit(1);
     }
   }
+  // Planned again under the relay's lock: what it prints is what it did.
   const done = await rebaseRelay(options);
-  if (!done.ahead) options.log?.("nothing to re-anchor: the checkpoint and the outbox are behind the server");
+  if (confirmed) console.log(JSON.stringify(done, null, 2));
+  if (!done.ahead) options.log?.(NOTHING_TO_DO);
 }
+
+const NOTHING_TO_DO =
+  "nothing to re-anchor: the checkpoint and the outbox are behind the server's transaction ids";
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
