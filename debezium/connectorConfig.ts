@@ -2,6 +2,8 @@
 // (pgoutput, its own slot, a publication on the outbox, a heartbeat) and the Outbox Event Router, set up so
 // that every record is the one the polling relay would send (relay/publishBatch.ts).
 
+import { TOPIC_MAX_MESSAGE_BYTES } from "../events/record.ts";
+
 /** Where the connector reads from and what it is called; everything is named after the database. */
 export interface DebeziumTarget {
   /** The Connect connector's name; one per database, so tests never touch `npm start`'s connector. */
@@ -140,6 +142,14 @@ export function connectorConfig(
     "poll.interval.ms": "20",
     "max.batch.size": "4096",
     "max.queue.size": "16384",
+    // Debezium's batches above count records; Connect's producer bounds the bytes. It checks every record against
+    // max.request.size, fills one batch per partition up to batch.size (a larger record goes alone), and sends
+    // at most max.request.size per request: set to the topics' max.message.bytes (events/record.ts), no
+    // partition's batch can be refused as too large, and the write path keeps every record well under it.
+    // A record refused anyway fails the task (errors.tolerance stays none): relay:status and /health/ready
+    // report it, and nothing after it is skipped.
+    "producer.override.max.request.size": String(TOPIC_MAX_MESSAGE_BYTES),
+    "producer.override.batch.size": "16384",
 
     // Keys and values leave as text: the key is message_key, the value the envelope JSON exactly as written.
     // The outbox's payload column is `json` (not jsonb), which keeps the writer's bytes; Debezium hands it over

@@ -140,7 +140,8 @@ describe("applyTopics", () => {
   it("brings a retention changed by hand back to the catalog's, keeping other overrides set by hand", async () => {
     const audit = scratch("audit-events");
     // As AlterConfigs does, this resets every other override of the topic: cleanup.policy falls back to delete.
-    await setConfigsByHand(admin, audit.name, { "retention.ms": "3600000", "max.message.bytes": "2097152" });
+    // segment.ms is no catalog config (max.message.bytes, once the example here, now is one: events/record.ts).
+    await setConfigsByHand(admin, audit.name, { "retention.ms": "3600000", "segment.ms": "86400000" });
     expect(await topicConfigs(admin, audit.name)).toMatchObject({
       "retention.ms": "3600000",
       "cleanup.policy": "delete",
@@ -155,7 +156,7 @@ describe("applyTopics", () => {
         "cleanup.policy: delete -> compact",
       ]),
     );
-    const expected = { ...audit.configs, "max.message.bytes": "2097152" };
+    const expected = { ...audit.configs, "segment.ms": "86400000" };
     await eventually(() => configsShow(admin, audit.name, expected), 10_000);
   });
 

@@ -39,6 +39,7 @@ import {
   patientFieldNames,
   patientUpdatedSchema,
 } from "./patient.ts";
+import { TOPIC_MAX_MESSAGE_BYTES } from "./record.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Topics
@@ -73,7 +74,11 @@ function deletingTopic(
     retentionDays,
     cleanupPolicy: "delete",
     keyedBy: "aggregate",
-    configs: { "cleanup.policy": "delete", "retention.ms": String(retentionDays * DAY_MS) },
+    configs: {
+      "cleanup.policy": "delete",
+      "retention.ms": String(retentionDays * DAY_MS),
+      "max.message.bytes": String(TOPIC_MAX_MESSAGE_BYTES),
+    },
   };
 }
 
@@ -101,6 +106,7 @@ function auditTopic(name: TopicName, partitions: number, retentionDays: number):
       "delete.retention.ms": retentionMs,
       // Never elect an out-of-sync replica as leader: that would silently drop acknowledged audit records.
       "unclean.leader.election.enable": "false",
+      "max.message.bytes": String(TOPIC_MAX_MESSAGE_BYTES),
     },
   };
 }

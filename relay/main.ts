@@ -27,9 +27,9 @@ const relay = new OutboxRelay({
 relay.start();
 
 const app = new Hono()
-  .route("/", healthRoutes([]))
+  .route("/", healthRoutes([relay.readiness]))
   .route("/", metricsRoute(registry))
-  .get("/relay/status", (c) => c.json({ name: relay.name, leader: relay.leader }));
+  .get("/relay/status", (c) => c.json({ name: relay.name, leader: relay.leader, stalled: relay.stalled }));
 const server = serve({ fetch: app.fetch, port: env.PORT }, (info) =>
   log.info({ port: info.port }, "relay metrics listening"),
 );

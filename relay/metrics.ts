@@ -51,7 +51,18 @@ export function createRelayMetrics(
     }),
     publishErrors: new Counter({
       name: "outbox_relay_publish_errors_total",
-      help: "Failed attempts to publish a batch (each is retried)",
+      help: 'Failed attempts to publish a batch, each retried; retriable="false" when Kafka refused it for good',
+      labelNames: ["retriable"],
+      registers: [registry],
+    }),
+    stalled: new Gauge({
+      name: "outbox_relay_stalled",
+      help: "1 while Kafka refuses the next events for good (too large, not authorized, ...): a person must act",
+      registers: [registry],
+    }),
+    cursorAhead: new Gauge({
+      name: "outbox_relay_cursor_ahead",
+      help: "1 while the relay refuses to lead: its checkpoint or the outbox is ahead of the server (npm run relay:rebase)",
       registers: [registry],
     }),
     commitToAck: new Histogram({

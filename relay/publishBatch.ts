@@ -1,23 +1,13 @@
 // Turns outbox rows into Kafka records (the record contract of docs/architecture.md) and publishes them in one
 // request.
-import type { IHeaders, Message, Producer } from "../kafka/client.ts";
+import { recordHeaders } from "../events/record.ts";
+import type { Message, Producer } from "../kafka/client.ts";
 import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
-
-export function recordHeaders(
-  row: Pick<OutboxRecord, "eventId" | "eventType" | "correlationId" | "traceparent">,
-): IHeaders {
-  const headers: IHeaders = {
-    eventId: row.eventId,
-    eventType: row.eventType,
-    correlationId: row.correlationId,
-  };
-  if (row.traceparent) headers.traceparent = row.traceparent;
-  return headers;
-}
 
 /**
  * Sends the rows with acks=all. Rows keep their order within each topic, and the producer (idempotent,
  * one request in flight) keeps it within each partition, so one aggregate's events land in commit order.
+ * The caller keeps each topic's share of the rows under its max.message.bytes (relay/byteBatches.ts).
  */
 export async function publishBatch(producer: Producer, rows: readonly OutboxRecord[]): Promise<void> {
   const byTopic = new Map<string, Message[]>();

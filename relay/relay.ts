@@ -1,16 +1,22 @@
-// The polling relay: streams committed outbox rows to Kafka in (tx_id, position) order, checkpointing after
-// each acknowledged batch. One process at a time publishes (a Postgres advisory lock); others stand by.
+// The polling relay: streams committed outbox rows to Kafka in (tx_id, position) order, in sends kept under
+// each topic's max.message.bytes, checkpointing after each acknowledged send. One process at a time publishes
+// (a Postgres advisory lock); others stand by.
 import pg from "pg";
 import type { Registry } from "prom-client";
-import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import type { ReadinessCheck } from "../apps/http/health.ts";
+import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
+import { firstByteBatch } from "./byteBatches.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
+import { nonRetriableKafkaError } from "./publishErrors.ts";
 import { type OutboxRecord, pendingOutboxBatch } from "./sql/pendingOutboxBatch.ts";
 import { pendingOutboxStats } from "./sql/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
 import { readRelayMode } from "./sql/relayMode.ts";
+import { CursorAheadOfServer, serverPosition } from "./sql/serverPosition.ts";
+import { readTopicMessageLimits } from "./topicLimits.ts";
 
 export interface RelayOptions {
   databaseUrl: string;
@@ -24,6 +30,8 @@ export interface RelayOptions {
   idlePollMs?: number;
   /** How often a standby relay tries to take over. */
   standbyRetryMs?: number;
+  /** How often a send Kafka refused for good (a record too large, say) is tried again: a fixed config resumes. */
+  stalledRetryMs?: number;
   /** Called after each batch Kafka has acknowledged (and the cursor has moved past it). */
   onPublished?: (rows: readonly OutboxRecord[]) => void;
 }
@@ -33,11 +41,23 @@ class Stopped extends Error {}
 /** Between attempts to reach Postgres or Kafka again: up to 200 ms after the first failure, growing to 5 s. */
 const retryBackoff = exponentialBackoff({ baseMs: 200, capMs: 5_000 });
 
+/** A producer and an admin client (for the topics' limits) on one Kafka connection, replaced after a failure. */
+interface KafkaSession {
+  producer: Producer;
+  admin: Admin;
+  /** max.message.bytes per topic, read once per session. */
+  limits: Map<string, number>;
+}
+
+/** Why the relay publishes nothing although it could lead: shown by /health/ready and the log. */
+type Stall = { kind: "refused"; kafkaError: string } | { kind: "cursorAhead"; error: CursorAheadOfServer };
+
 export class OutboxRelay {
   readonly name: string;
   private readonly batchSize: number;
   private readonly idlePollMs: number;
   private readonly standbyRetryMs: number;
+  private readonly stalledRetryMs: number;
   private readonly log: Logger;
   private readonly metrics: RelayMetrics;
   private readonly statsPool: pg.Pool;
@@ -49,12 +69,14 @@ export class OutboxRelay {
   private isLeader = false;
   private polls = 0;
   private leaderConnectionError: Error | null = null;
+  private stall: Stall | null = null;
 
   constructor(private readonly options: RelayOptions) {
     this.name = options.name ?? "outbox";
     this.batchSize = options.batchSize ?? 1000;
     this.idlePollMs = options.idlePollMs ?? 200;
     this.standbyRetryMs = options.standbyRetryMs ?? 1000;
+    this.stalledRetryMs = options.stalledRetryMs ?? 30_000;
     this.log = options.log.child({ component: "relay", relay: this.name });
     this.statsPool = new pg.Pool({
       connectionString: options.databaseUrl,
@@ -71,6 +93,25 @@ export class OutboxRelay {
 
   get leader(): boolean {
     return this.isLeader;
+  }
+
+  /** Why the relay publishes nothing, when it is stuck on something a person must fix. */
+  get stalled(): string | null {
+    if (!this.stall) return null;
+    return this.stall.kind === "refused"
+      ? `Kafka refuses the next events for good (${this.stall.kafkaError}); see the relay's log for their ids`
+      : this.stall.error.message;
+  }
+
+  /** For /health/ready of the process that runs the relay: down while it is stalled. */
+  get readiness(): ReadinessCheck {
+    return {
+      name: "relay",
+      check: async () => {
+        const stalled = this.stalled;
+        if (stalled) throw new Error(`stalled: ${stalled}`);
+      },
+    };
   }
 
   /** How many times this relay has queried the outbox as the leader (status pages and tests watch it). */
@@ -98,6 +139,12 @@ export class OutboxRelay {
         failures = 0;
       } catch (error) {
         if (error instanceof Stopped) break;
+        if (error instanceof CursorAheadOfServer) {
+          // Not leading releases the lock, so `npm run relay:rebase` can take it; the check repeats until then.
+          this.markCursorAhead(error);
+          await this.pause(this.standbyRetryMs);
+          continue;
+        }
         failures++;
         this.log.warn({ err: error, failures }, "relay lost its Postgres connection; reconnecting");
         await this.pause(retryBackoff.delayMs(failures));
@@ -117,7 +164,7 @@ export class OutboxRelay {
       this.wakeUp();
     });
     await client.connect();
-    let producer: Producer | null = null;
+    let kafka: KafkaSession | null = null;
     try {
       await this.acquireLock(client);
       client.on("notification", () => {
@@ -126,6 +173,7 @@ export class OutboxRelay {
       });
       await client.query("LISTEN outbox");
       this.cursor = await loadRelayCheckpoint(client, this.name);
+      await this.refuseFutureHistory(client, this.cursor);
       this.isLeader = true;
       this.metrics.leader.set(1);
       this.log.info({ cursor: this.cursor }, "relay is the active publisher");
@@ -135,20 +183,26 @@ export class OutboxRelay {
         const rows = await pendingOutboxBatch(client, this.cursor, this.batchSize);
         this.polls++;
         if (rows.length === 0) {
+          // Nothing to publish is also what a history from the server's future looks like: check it is not.
+          await this.refuseFutureHistory(client, this.cursor);
           await this.waitForCommits();
           continue;
         }
-        producer = await this.publishUntilAcknowledged(producer, rows);
-        const last = rows[rows.length - 1] as OutboxRecord;
-        this.cursor = { txId: last.txId, position: last.position };
-        await saveRelayCheckpoint(client, this.name, this.cursor);
-        this.recordPublished(rows);
-        this.options.onPublished?.(rows);
+        for (let remaining = rows; remaining.length > 0; ) {
+          const sent = await this.publishUntilAcknowledged(kafka, remaining);
+          kafka = sent.kafka;
+          const last = sent.rows.at(-1) as OutboxRecord;
+          this.cursor = { txId: last.txId, position: last.position };
+          await saveRelayCheckpoint(client, this.name, this.cursor);
+          this.recordPublished(sent.rows);
+          this.options.onPublished?.(sent.rows);
+          remaining = remaining.slice(sent.rows.length);
+        }
       }
     } finally {
       this.isLeader = false;
       this.metrics.leader.set(0);
-      await producer?.disconnect().catch(() => {});
+      await disconnect(kafka);
       // Ending the session releases the advisory lock for a standby.
       await client.end().catch(() => {});
     }
@@ -178,34 +232,113 @@ export class OutboxRelay {
   }
 
   /**
-   * Retries one batch until Kafka acknowledges all of it. A failed attempt may have written part of the
-   * batch; the retry sends it again with the same event ids, which is the at-least-once contract.
+   * Publishes the first rows that fit under their topics' max.message.bytes, retrying until Kafka acknowledges
+   * all of them, and returns them. A failed attempt may have written part of the send; the retry sends it again
+   * with the same event ids, which is the at-least-once contract. A send Kafka refuses for good is never
+   * skipped: the relay reports itself stalled and tries again every stalledRetryMs, re-reading the limits, so
+   * that fixing the topic's config (or the broker's) resumes it where it stopped.
    */
-  private async publishUntilAcknowledged(producer: Producer | null, rows: OutboxRecord[]): Promise<Producer> {
+  private async publishUntilAcknowledged(
+    session: KafkaSession | null,
+    rows: OutboxRecord[],
+  ): Promise<{ kafka: KafkaSession; rows: OutboxRecord[] }> {
     for (let attempt = 1; ; attempt++) {
-      let current = producer;
+      let current = session;
+      let send: OutboxRecord[] = [];
       try {
-        if (!current) {
-          current = createIdempotentProducer(
-            createKafka({ brokers: this.options.kafkaBrokers, clientId: `outbox-relay-${this.name}` }),
-          );
-          await current.connect();
-        }
-        await publishBatch(current, rows);
-        return current;
+        current ??= await this.connectKafka();
+        send = firstByteBatch(rows, await this.topicLimits(current, rows));
+        await publishBatch(current.producer, send);
+        this.clearStall("refused");
+        return { kafka: current, rows: send };
       } catch (error) {
-        this.metrics.publishErrors.inc();
-        this.log.warn({ err: error, attempt, events: rows.length }, "publishing to Kafka failed; will retry");
+        const refused = nonRetriableKafkaError(error);
+        this.metrics.publishErrors.inc({ retriable: refused ? "false" : "true" });
+        if (refused) this.markRefused(refused, send.length > 0 ? send : rows.slice(0, 1));
+        else
+          this.log.warn(
+            { err: error, attempt, events: rows.length },
+            "publishing to Kafka failed; will retry",
+          );
         // A fresh producer (new producer id) after a failure: the old one's sequence state is suspect.
-        await current?.disconnect().catch(() => {});
-        producer = null;
+        await disconnect(current);
+        session = null;
         if (this.stopping) throw new Stopped();
         this.assertLeadership();
-        await this.pause(retryBackoff.delayMs(attempt));
+        await this.pause(refused ? this.stalledRetryMs : retryBackoff.delayMs(attempt));
         if (this.stopping) throw new Stopped();
         this.assertLeadership();
       }
     }
+  }
+
+  private async connectKafka(): Promise<KafkaSession> {
+    const kafka = createKafka({ brokers: this.options.kafkaBrokers, clientId: `outbox-relay-${this.name}` });
+    const session: KafkaSession = {
+      producer: createIdempotentProducer(kafka),
+      admin: kafka.admin(),
+      limits: new Map(),
+    };
+    try {
+      await session.producer.connect();
+      await session.admin.connect();
+      return session;
+    } catch (error) {
+      await disconnect(session);
+      throw error;
+    }
+  }
+
+  private async topicLimits(
+    session: KafkaSession,
+    rows: readonly OutboxRecord[],
+  ): Promise<Map<string, number>> {
+    const unknown = [...new Set(rows.map((row) => row.topic))].filter((topic) => !session.limits.has(topic));
+    for (const [topic, limit] of await readTopicMessageLimits(session.admin, unknown)) {
+      session.limits.set(topic, limit);
+    }
+    return session.limits;
+  }
+
+  /** Event ids and topics only: payloads carry sealed personal data, and ids are what a person looks up. */
+  private markRefused(kafkaError: string, rows: readonly OutboxRecord[]): void {
+    const first = this.stall?.kind !== "refused";
+    this.stall = { kind: "refused", kafkaError };
+    this.metrics.stalled.set(1);
+    const details = {
+      kafkaError,
+      eventIds: rows.slice(0, 20).map((row) => row.eventId),
+      topics: [...new Set(rows.map((row) => row.topic))],
+      events: rows.length,
+      retryInMs: this.stalledRetryMs,
+    };
+    if (first)
+      this.log.error(
+        details,
+        "Kafka refuses these events for good; the relay is stalled until that is fixed",
+      );
+    else this.log.warn(details, "Kafka still refuses these events; the relay is stalled");
+  }
+
+  private markCursorAhead(error: CursorAheadOfServer): void {
+    if (this.stall?.kind !== "cursorAhead")
+      this.log.error({ cursor: error.cursor, ...error.position }, error.message);
+    this.stall = { kind: "cursorAhead", error };
+    this.metrics.cursorAhead.set(1);
+  }
+
+  private clearStall(kind: Stall["kind"]): void {
+    if (this.stall?.kind !== kind) return;
+    this.log.info({ was: this.stalled }, "the relay is no longer stalled");
+    this.stall = null;
+    if (kind === "refused") this.metrics.stalled.set(0);
+    else this.metrics.cursorAhead.set(0);
+  }
+
+  private async refuseFutureHistory(client: pg.Client, cursor: RelayCursor): Promise<void> {
+    const position = await serverPosition(client, cursor);
+    if (position.ahead) throw new CursorAheadOfServer(cursor, position);
+    this.clearStall("cursorAhead");
   }
 
   /** The lock lives in the leader's session: once that connection is gone, another relay may be publishing. */
@@ -244,4 +377,9 @@ export class OutboxRelay {
   private wakeUp(): void {
     this.wake?.();
   }
+}
+
+async function disconnect(session: KafkaSession | null): Promise<void> {
+  await session?.producer.disconnect().catch(() => {});
+  await session?.admin.disconnect().catch(() => {});
 }

@@ -102,7 +102,7 @@ const app = createPlatformApp({
   log,
   registry,
   verifyToken,
-  readiness: debezium ? [debezium.readiness] : [],
+  readiness: debezium ? [debezium.readiness] : relay ? [relay.readiness] : [],
 });
 const reminders = startReminderScheduler({ db, log, hoursBefore: env.REMINDER_HOURS_BEFORE });
 

@@ -53,6 +53,18 @@ export function patientCreated(patientId: string = randomUUID()) {
   return { type: "patient.created" as const, data: { patientId, userId: null, ...rest, insuranceInfo } };
 }
 
+/**
+ * A patient.updated whose conditions hold `count` texts of 200 characters: about 270 bytes per condition once
+ * sealed, so 300 make an event of about 80 KB (from a 60 KB PATCH body), and 2,500 one above MAX_EVENT_BYTES.
+ */
+export function conditionsUpdate(patientId: string, count: number, tag = "") {
+  const medicalConditions = Array.from({ length: count }, (_, i) => `${tag}${i} `.padEnd(200, "c"));
+  return {
+    type: "patient.updated" as const,
+    data: { patientId, changedFields: ["medicalConditions" as const], changes: { medicalConditions } },
+  };
+}
+
 export function testEventContext(overrides: Partial<EventContext> = {}): EventContext {
   return {
     source: "test-suite",

@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
+import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { PatientErased } from "../../phi/patientKeys.ts";
 import { recordRefusals } from "./access.ts";
@@ -93,6 +94,17 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     // An event with personal data about an erased patient (a notification for them, say) cannot be written.
     if (error instanceof PatientErased) {
       return problemResponse(c, new HttpProblem(410, "Gone", `Patient ${error.patientId} was erased.`));
+    }
+    // Kafka could never take the event this request would write: nothing was written (the transaction rolled back).
+    if (error instanceof EventTooLarge) {
+      return problemResponse(
+        c,
+        new HttpProblem(
+          413,
+          "Content Too Large",
+          `The ${error.eventType} event this request would write takes ${error.bytes} bytes; events are limited to ${MAX_EVENT_BYTES} bytes.`,
+        ),
+      );
     }
     // Hono's own refusals (a body that is not JSON, a wrong content type) keep their status and message.
     if (error instanceof HTTPException) {

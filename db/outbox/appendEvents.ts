@@ -11,6 +11,7 @@ import {
   parseEventData,
   recordKey,
 } from "../../events/index.ts";
+import { EventTooLarge, MAX_EVENT_BYTES, recordBytes, recordHeaders } from "../../events/record.ts";
 import { masterKeys } from "../../phi/masterKeys.ts";
 import { dataKeysForWriting } from "../../phi/patientKeys.ts";
 import { hasPersonalFields, keyOwner, sealPersonalFields } from "../../phi/personalFields.ts";
@@ -98,6 +99,7 @@ export async function appendEvents(
     };
   });
   if (prepared.length === 0) return [];
+  for (const { fields } of prepared) refuseOversized(fields);
 
   await chainToAggregates(tx, prepared);
   for (const event of prepared) {
@@ -191,6 +193,19 @@ async function chainToAggregates(tx: WriteTransaction, events: PreparedEvent[]):
     UPDATE ${aggregateVersions} SET last_hash = head.hash
       FROM (VALUES ${newHeads}) AS head(aggregate_type, aggregate_id, hash)
      WHERE ${aggregateVersions.aggregateType} = head.aggregate_type AND ${aggregateVersions.aggregateId} = head.aggregate_id`);
+}
+
+/**
+ * Every record must fit in what Kafka accepts, or the relays could never deliver it (and nothing after it on
+ * its partition): an event bigger than MAX_EVENT_BYTES, counted as its Kafka record, is refused here.
+ */
+function refuseOversized(fields: HashedEventFields): void {
+  const bytes = recordBytes({
+    key: fields.messageKey,
+    value: fields.payload,
+    headers: recordHeaders(fields),
+  });
+  if (bytes > MAX_EVENT_BYTES) throw new EventTooLarge(fields.eventType, bytes);
 }
 
 /** The data keys of the patients whose personal fields these events carry (none for most audit events). */

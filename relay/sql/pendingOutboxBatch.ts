@@ -23,11 +23,14 @@ export interface OutboxRecord {
  * no transaction can still add a row there. Served by the (tx_id, position) index, with no sort.
  * ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
  */
-export const pendingOutboxBatchSql = `
-  SELECT tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
+/** An outbox row as an OutboxRecord, for every query that hands rows to publishBatch. */
+export const outboxRecordColumns = `tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
          event_type AS "eventType", topic, message_key AS "key", payload::text AS "value",
          correlation_id::text AS "correlationId", traceparent,
-         (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"
+         (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"`;
+
+export const pendingOutboxBatchSql = `
+  SELECT ${outboxRecordColumns}
     FROM outbox
    WHERE (tx_id, position) > ($1::xid8, $2::bigint)
      AND tx_id < pg_snapshot_xmin(pg_current_snapshot())

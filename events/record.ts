@@ -1,0 +1,64 @@
+// The Kafka record of an event, in one place: its headers (the record contract of DESIGN.md), how big it may
+// be (the topics' max.message.bytes, the largest event the write path accepts) and how its size is counted.
+
+/** Kafka's default max.message.bytes, set explicitly on every catalog topic so that the value is known. */
+export const TOPIC_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * The largest event the write path accepts: key, value and headers together. Half the topic limit, so a
+ * record always fits in a batch of its own with room for the batch and record framing (under 100 bytes),
+ * and a topic whose limit an operator halves still takes it.
+ */
+export const MAX_EVENT_BYTES = 512 * 1024;
+
+/** Kafka's record-batch header (61 bytes) rounded up: what a batch costs beyond its records. */
+export const BATCH_OVERHEAD_BYTES = 128;
+
+/** A record's own framing in a batch (length, attributes, deltas, key and value lengths as varints), rounded up. */
+const RECORD_OVERHEAD_BYTES = 32;
+
+export interface EventHeaderFields {
+  eventId: string;
+  eventType: string;
+  correlationId: string;
+  traceparent: string | null;
+}
+
+/** The headers every record carries; traceparent only when the request had one (no null headers). */
+export function recordHeaders(event: EventHeaderFields): Record<string, string> {
+  const headers: Record<string, string> = {
+    eventId: event.eventId,
+    eventType: event.eventType,
+    correlationId: event.correlationId,
+  };
+  if (event.traceparent) headers.traceparent = event.traceparent;
+  return headers;
+}
+
+export interface SizedRecord {
+  key: string;
+  value: string;
+  headers: Readonly<Record<string, string>>;
+}
+
+/** The bytes a record takes in a Kafka record batch, counted from above. */
+export function recordBytes(record: SizedRecord): number {
+  let bytes = RECORD_OVERHEAD_BYTES + Buffer.byteLength(record.key) + Buffer.byteLength(record.value);
+  for (const [name, value] of Object.entries(record.headers)) {
+    bytes += 10 + Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  return bytes;
+}
+
+/** An event too big to ever be accepted by Kafka: refused on the write path, before anything is written. */
+export class EventTooLarge extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly bytes: number,
+  ) {
+    super(
+      `A ${eventType} event of ${bytes} bytes is larger than the ${MAX_EVENT_BYTES} bytes an event may take (key, value and headers)`,
+    );
+    this.name = "EventTooLarge";
+  }
+}

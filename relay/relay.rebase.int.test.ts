@@ -1,0 +1,140 @@
+// A database restored from a logical dump (or moved by logical replication) carries the old server's
+// transaction ids: the relay refuses to lead with an error and a metric instead of idling silently, and
+// `npm run relay:rebase` re-anchors it with nothing lost, nothing Kafka holds sent again, and order kept.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Registry } from "prom-client";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { exampleEvent } from "../events/examples.ts";
+import {
+  databaseUrl,
+  eventually,
+  kafkaBrokers,
+  startRelay,
+  testDatabase,
+  testEventContext,
+} from "../test/fixtures.ts";
+import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
+import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import type { OutboxRelay } from "./relay.ts";
+
+const run = promisify(execFile);
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+const db = testDatabase();
+let relay: OutboxRelay | null = null;
+/** Set once the test's own rebase ran: a test that failed before it must not leave the next files a relay
+ * that refuses to lead. */
+let reanchored = false;
+afterAll(async () => {
+  await relay?.stop();
+  if (!reanchored) await rebase("--yes").catch(() => {});
+  await db.$client.end();
+}, 120_000);
+
+/** One model's events: one key, so Kafka's order of them on their partition is the order they happened. */
+async function writeModelEvents(count: number): Promise<string[]> {
+  const events = await writeTransaction(db, (tx) =>
+    appendEvents(
+      tx,
+      testEventContext(),
+      Array.from({ length: count }, () => exampleEvent("ai.model.trained")),
+    ),
+  );
+  return events.map((event) => event.eventId);
+}
+
+const checkpoint = async () =>
+  (
+    await db.$client.query<{ txId: string; position: string }>(
+      `SELECT tx_id::text AS "txId", position::text AS "position" FROM relay_checkpoints WHERE name = 'outbox'`,
+    )
+  ).rows[0];
+
+/**
+ * What a restore from a server `gap` transactions ahead leaves: every row, the checkpoints and the archives
+ * carry ids beyond this server's counter. Set as a superuser with triggers off (the outbox refuses UPDATE).
+ */
+async function restoreFromAServerAhead(checkpointAtEventId: string): Promise<void> {
+  const client = await db.$client.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SET LOCAL session_replication_role = replica");
+    const { rows } = await client.query<{ gap: string }>(
+      `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - min(tx_id::text::numeric) + 1000)::text AS gap
+         FROM outbox`,
+    );
+    const gap = rows[0]?.gap as string;
+    const shift = (column: string) => `${column} = (${column}::text::numeric + $1::numeric)::text::xid8`;
+    await client.query(`UPDATE outbox SET ${shift("tx_id")}`, [gap]);
+    await client.query(`UPDATE outbox_checkpoints SET ${shift("up_to_tx_id")}`, [gap]);
+    await client.query(`UPDATE outbox_archives SET ${shift("up_to_tx_id")}`, [gap]);
+    // The dump caught the checkpoint one event before the last one the relay had published.
+    await client.query(
+      `UPDATE relay_checkpoints c SET tx_id = o.tx_id, position = o.position
+         FROM outbox o WHERE c.name = 'outbox' AND o.event_id = $1`,
+      [checkpointAtEventId],
+    );
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function rebase(...args: string[]) {
+  return run(process.execPath, ["--import", "tsx", "relay/rebase.ts", ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, DATABASE_URL: databaseUrl(), KAFKA_BROKERS: kafkaBrokers().join(",") },
+  });
+}
+
+async function gauge(registry: Registry, name: string): Promise<number> {
+  return (await registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0;
+}
+
+describe("a relay cursor ahead of the server", () => {
+  it("stops the relay with an error and a metric, and relay:rebase re-anchors it losing and repeating nothing", async () => {
+    const tap = await tapTopic(kafkaBrokers(), "ai-events");
+    relay = startRelay();
+    const published = await writeModelEvents(3);
+    await tap.collect({ done: containsAll(published), timeoutMs: 60_000, settleMs: 0 });
+    await relay.stop();
+    const writtenBeforeTheDump = await writeModelEvents(2);
+    await restoreFromAServerAhead(published[1] as string);
+
+    const registry = new Registry();
+    relay = startRelay({ registry });
+    await eventually(async () => (await gauge(registry, "outbox_relay_cursor_ahead")) === 1);
+    expect(relay.leader).toBe(false);
+    expect(relay.stalled).toContain("npm run relay:rebase");
+    // Written on this server after the restore, while the relay refuses: smaller transaction ids than the
+    // restored rows, which the relay's order would otherwise put first or skip.
+    const writtenAfterTheRestore = await writeModelEvents(2);
+
+    const before = await checkpoint();
+    const dryRun = await rebase("--dry-run");
+    const plan = JSON.parse(dryRun.stdout) as Record<string, unknown>;
+    expect(plan).toMatchObject({ ahead: true, restoredToPublish: 2, writtenHereToPublish: 2 });
+    expect(await checkpoint()).toEqual(before);
+    expect(relay.leader).toBe(false);
+
+    await expect(rebase()).rejects.toThrow("--yes");
+    await rebase("--yes");
+    reanchored = true;
+    await eventually(async () => relay?.leader && (await gauge(registry, "outbox_relay_cursor_ahead")) === 0);
+    expect(relay.stalled).toBeNull();
+    const writtenAfterTheRebase = await writeModelEvents(2);
+
+    const all = [...published, ...writtenBeforeTheDump, ...writtenAfterTheRestore, ...writtenAfterTheRebase];
+    const records = await tap.collect({ done: containsAll(all), timeoutMs: 60_000 });
+    const ours = records.filter((record) => all.includes(record.eventId));
+    expectExactlyOnce(ours, all);
+    expectPerKeyOrder(ours, new Map([[ours[0]?.key as string, all]]));
+    expect((await rebase("--dry-run")).stdout).toContain('"ahead": false');
+  }, 300_000);
+});

@@ -1,0 +1,121 @@
+// A send Kafka refuses for good (here: records larger than an operator set the topic's max.message.bytes to)
+// is never retried blindly nor skipped: the relay counts it as non-retriable, logs the event ids, reports
+// itself stalled on /health/ready, and resumes with nothing lost once the topic's config is fixed.
+import { Writable } from "node:stream";
+import { Registry } from "prom-client";
+import { afterAll, describe, expect, it } from "vitest";
+import { healthRoutes } from "../apps/http/health.ts";
+import { writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { applyTopics } from "../events/apply-topics.ts";
+import { topicDefinition } from "../events/catalog.ts";
+import { exampleEvent } from "../events/examples.ts";
+import { createKafka } from "../kafka/client.ts";
+import { createLogger } from "../observability/logger.ts";
+import { eventually, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
+import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
+import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import { readTopicMessageLimits } from "./topicLimits.ts";
+
+const TOPIC_RESOURCE = 2; // ConfigResourceTypes.TOPIC
+// The quietest catalog topic: other work on the broker is least likely to write to it meanwhile.
+const topic = topicDefinition("ai-events");
+const db = testDatabase();
+const admin = createKafka({ brokers: kafkaBrokers(), clientId: "test-refused-send" }).admin();
+
+afterAll(async () => {
+  // The catalog's configs again, whatever happened in the test.
+  await applyTopics(admin, { topics: [topic], log: { info: () => {}, warn: () => {} } });
+  await admin.disconnect();
+  await db.$client.end();
+});
+
+async function setTopicLimit(maxMessageBytes: number): Promise<void> {
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [
+      {
+        type: TOPIC_RESOURCE,
+        name: topic.name,
+        configEntries: Object.entries({ ...topic.configs, "max.message.bytes": String(maxMessageBytes) }).map(
+          ([name, value]) => ({ name, value }),
+        ),
+      },
+    ],
+  });
+  await eventually(
+    async () => (await readTopicMessageLimits(admin, [topic.name])).get(topic.name) === maxMessageBytes,
+    10_000,
+  );
+}
+
+async function refusedCount(registry: Registry): Promise<number> {
+  const metric = await registry.getSingleMetric("outbox_relay_publish_errors_total")?.get();
+  return metric?.values.find((value) => value.labels.retriable === "false")?.value ?? 0;
+}
+
+async function gauge(registry: Registry, name: string): Promise<number> {
+  return (await registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0;
+}
+
+describe("a send Kafka refuses for good", () => {
+  it("stalls the relay visibly, with the event ids logged, and resumes with nothing lost once fixed", async () => {
+    await admin.connect();
+    await setTopicLimit(256);
+    const events = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [
+        exampleEvent("ai.model.trained"),
+        exampleEvent("ai.model.trained"),
+        exampleEvent("ai.model.trained"),
+      ]),
+    );
+    const written = events.map((event) => event.eventId);
+    const tap = await tapTopic(kafkaBrokers(), topic.name);
+
+    const logLines: string[] = [];
+    const log = createLogger({
+      level: "info",
+      destination: new Writable({
+        write(chunk, _encoding, done) {
+          logLines.push(String(chunk));
+          done();
+        },
+      }),
+    });
+    const registry = new Registry();
+    const relay = startRelay({ registry, log, stalledRetryMs: 200 });
+    const health = healthRoutes([relay.readiness]);
+    try {
+      await eventually(async () => (await refusedCount(registry)) >= 2);
+      expect(relay.stalled).toContain("MESSAGE_TOO_LARGE");
+      expect(await gauge(registry, "outbox_relay_stalled")).toBe(1);
+      const ready = await health.request("/health/ready");
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { checks: { relay: { status: string } } }).checks.relay.status).toBe(
+        "down",
+      );
+      const refusal = logLines.map((line) => JSON.parse(line)).find((line) => line.kafkaError);
+      expect(refusal?.kafkaError).toBe("MESSAGE_TOO_LARGE");
+      expect(refusal?.eventIds).toContain(written[0]);
+      expect(JSON.stringify(refusal)).not.toContain('"data"');
+      const { rows } = await db.$client.query<{ behind: boolean }>(
+        `SELECT (c.tx_id, c.position) < (o.tx_id, o.position) AS behind
+           FROM relay_checkpoints c, outbox o WHERE c.name = 'outbox' AND o.event_id = $1`,
+        [written[0]],
+      );
+      expect(rows[0]?.behind).toBe(true);
+
+      await applyTopics(admin, { topics: [topic], log: { info: () => {}, warn: () => {} } });
+      const records = await tap.collect({ done: containsAll(written), timeoutMs: 60_000 });
+      expectExactlyOnce(
+        records.filter((record) => written.includes(record.eventId)),
+        written,
+      );
+      await eventually(async () => relay.stalled === null);
+      expect(await gauge(registry, "outbox_relay_stalled")).toBe(0);
+      expect((await health.request("/health/ready")).status).toBe(200);
+    } finally {
+      await relay.stop();
+    }
+  });
+});

@@ -1,0 +1,26 @@
+// The topics' max.message.bytes as the broker holds it (a catalog value, or an operator's change), read when
+// the relay takes the lead and again after Kafka refuses a send, so that byte batches follow the real limit.
+import type { Admin } from "../kafka/client.ts";
+import type { TopicMessageLimits } from "./byteBatches.ts";
+
+const TOPIC_RESOURCE = 2; // ConfigResourceTypes.TOPIC
+
+export async function readTopicMessageLimits(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<TopicMessageLimits> {
+  if (topics.length === 0) return new Map();
+  const described = await admin.describeConfigs({
+    resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ["max.message.bytes"] })),
+    includeSynonyms: false,
+  });
+  const limits = new Map<string, number>();
+  for (const resource of described.resources) {
+    const value = resource.configEntries.find(
+      (entry) => entry.configName === "max.message.bytes",
+    )?.configValue;
+    if (value !== undefined && Number.isFinite(Number(value)))
+      limits.set(resource.resourceName, Number(value));
+  }
+  return limits;
+}
