@@ -9,7 +9,7 @@ import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/route
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
 import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
-import type { ReadinessCheck } from "./http/health.ts";
+import type { ReadinessCheck } from "../observability/health.ts";
 import { createServiceFrame } from "./http/service.ts";
 import { loginAttemptRoutes } from "./login-attempts/routes.ts";
 import { notificationRoutes } from "./notification/routes.ts";

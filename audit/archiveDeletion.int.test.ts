@@ -4,7 +4,7 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Checkpoint } from "./checkpoint.ts";
-import { freshDatabases, type TestHistory } from "./testHistories.ts";
+import { freshDatabases, type TestHistory } from "../test/auditHistories.ts";
 
 const databases = freshDatabases("audit_deletion");
 beforeAll(databases.setUp);

@@ -17,7 +17,7 @@ import {
   momentBetween,
   testKey,
   testKeys,
-} from "./testHistories.ts";
+} from "../test/auditHistories.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 

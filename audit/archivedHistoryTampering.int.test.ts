@@ -3,7 +3,7 @@
 // broken link. Each test has a database of its own.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HistoryRow } from "./sql/historyRows.ts";
-import { changePayload, freshDatabases, historyToArchive } from "./testHistories.ts";
+import { changePayload, freshDatabases, historyToArchive } from "../test/auditHistories.ts";
 
 const databases = freshDatabases("audit_archived");
 beforeAll(databases.setUp);

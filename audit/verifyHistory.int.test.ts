@@ -9,7 +9,7 @@ import { exampleEvent } from "../events/examples.ts";
 import { eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import { historyBatch } from "./sql/historyRows.ts";
-import { freshDatabases, testKey, testKeys } from "./testHistories.ts";
+import { freshDatabases, testKey, testKeys } from "../test/auditHistories.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit");

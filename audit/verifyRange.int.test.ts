@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { HistoryRange } from "./historySpan.ts";
 import type { HistoryRow } from "./sql/historyRows.ts";
-import { changePayload, freshDatabases, momentBetween, testKeys } from "./testHistories.ts";
+import { changePayload, freshDatabases, momentBetween, testKeys } from "../test/auditHistories.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit_range");

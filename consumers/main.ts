@@ -2,8 +2,8 @@
 // PORT. SIGTERM lets each consumer finish the record in flight, commit it and leave its group.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { healthRoutes } from "../apps/http/health.ts";
-import { createRegistry, metricsRoute } from "../apps/http/metrics.ts";
+import { healthRoutes } from "../observability/health.ts";
+import { createRegistry, metricsRoute } from "../observability/metrics.ts";
 import { ConfigError, loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { createLogger } from "../observability/logger.ts";

@@ -13,7 +13,7 @@ import { registerConnector, removeConnector } from "./connector.ts";
 import { debeziumTarget } from "./connectorConfig.ts";
 import { preparePostgres } from "./sql/preparePostgres.ts";
 import { createSlotExportingSnapshot, dropSlot } from "./sql/replicationSlot.ts";
-import { deliveredAtLeast, type RawRecord, recordsFromNow, useConnectWorker } from "./testing.ts";
+import { deliveredAtLeast, type RawRecord, recordsFromNow, useConnectWorker } from "../test/debeziumRelay.ts";
 
 const WRITERS = 4;
 const ROUNDS_PER_WRITER = 3;

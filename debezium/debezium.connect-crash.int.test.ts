@@ -6,7 +6,7 @@ import { isProcessAlive } from "../stack/processes.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../test/fixtures.ts";
 import { deliveries, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
 import { startSequentialWriter } from "../test/sequentialWriter.ts";
-import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "./testing.ts";
+import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "../test/debeziumRelay.ts";
 
 const db = testDatabase();
 const debezium = useDebeziumRelay();

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually, testDatabase } from "../test/fixtures.ts";
 import { slotState } from "./sql/replicationSlot.ts";
-import { useDebeziumRelay } from "./testing.ts";
+import { useDebeziumRelay } from "../test/debeziumRelay.ts";
 
 const BATCHES = 16;
 const ROWS_PER_BATCH = 4_000;

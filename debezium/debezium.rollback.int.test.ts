@@ -5,7 +5,7 @@ import { type WriteTransaction, writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
-import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "./testing.ts";
+import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "../test/debeziumRelay.ts";
 
 const db = testDatabase();
 const debezium = useDebeziumRelay();

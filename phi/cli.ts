@@ -5,7 +5,7 @@ import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { masterKeys } from "./masterKeys.ts";
-import { rewrapDataKeys } from "./patientKeys.ts";
+import { rewrapDataKeys } from "../db/patientKeys.ts";
 
 const env = loadEnv();
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;

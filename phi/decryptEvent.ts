@@ -9,7 +9,7 @@ import {
   type TypedEnvelope,
 } from "../events/index.ts";
 import { type MasterKeys, masterKeys } from "./masterKeys.ts";
-import { dataKeyForReading } from "./patientKeys.ts";
+import { dataKeyForReading } from "../db/patientKeys.ts";
 import { isAnyFieldSealed, keyOwner, openPersonalFields } from "./personalFields.ts";
 
 /** Where decryptEvent gets a patient's data key. */

@@ -1,8 +1,8 @@
 // Runs the polling relay as its own process (`npm run relay`), with /metrics and /health on PORT.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { healthRoutes } from "../apps/http/health.ts";
-import { createRegistry, metricsRoute } from "../apps/http/metrics.ts";
+import { healthRoutes } from "../observability/health.ts";
+import { createRegistry, metricsRoute } from "../observability/metrics.ts";
 import { loadEnv } from "../config/env.ts";
 import { createLogger } from "../observability/logger.ts";
 import { ensureStack } from "../stack/index.ts";

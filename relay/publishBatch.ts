@@ -1,6 +1,6 @@
 // Turns outbox rows into Kafka records (the record contract of DESIGN.md) and publishes them in one request.
 import type { IHeaders, Message, Producer } from "../kafka/client.ts";
-import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
+import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 
 export function recordHeaders(
   row: Pick<OutboxRecord, "eventId" | "eventType" | "correlationId" | "traceparent">,

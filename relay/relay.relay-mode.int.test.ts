@@ -12,7 +12,7 @@ import {
 } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
-import { ensureRelayModeTable, writeRelayMode } from "./sql/relayMode.ts";
+import { ensureRelayModeTable, writeRelayMode } from "../db/outbox/relayMode.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());

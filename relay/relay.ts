@@ -7,10 +7,10 @@ import { createIdempotentProducer, createKafka, type Producer } from "../kafka/c
 import type { Logger } from "../observability/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
-import { type OutboxRecord, pendingOutboxBatch } from "./sql/pendingOutboxBatch.ts";
-import { pendingOutboxStats } from "./sql/pendingOutboxStats.ts";
-import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
-import { readRelayMode } from "./sql/relayMode.ts";
+import { type OutboxRecord, pendingOutboxBatch } from "../db/outbox/pendingOutboxBatch.ts";
+import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
+import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
+import { readRelayMode } from "../db/outbox/relayMode.ts";
 
 export interface RelayOptions {
   databaseUrl: string;
@@ -159,7 +159,7 @@ export class OutboxRelay {
         [this.name],
       );
       if (result.rows[0]?.locked) {
-        // relay:switch handed the stream to Debezium (relay/switch.ts): stand by until it is handed back.
+        // relay:switch handed the stream to Debezium (handover/switch.ts): stand by until it is handed back.
         if ((await readRelayMode(client)).mode === "polling") return;
         await client.query("SELECT pg_advisory_unlock(hashtext('outbox-relay'), hashtext($1))", [this.name]);
         if (!announced) this.log.info("the outbox is relayed by Debezium (relay:switch); standing by");

@@ -5,7 +5,7 @@ import { serve } from "@hono/node-server";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
 import { createTokenVerifier } from "../apps/http/auth.ts";
 import { forgetExpiredKeys } from "../apps/http/idempotencyKeys.ts";
-import { createRegistry } from "../apps/http/metrics.ts";
+import { createRegistry } from "../observability/metrics.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
@@ -15,7 +15,7 @@ import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
 import { createDatabase } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
-import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../debezium/relay.ts";
+import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../handover/debeziumRelay.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -76,7 +76,7 @@ try {
     relay.start();
   } else if (env.RELAY_MODE === "debezium") {
     // The relay is a connector on a Kafka Connect worker (debezium/): start or reuse the worker, and hand over
-    // from the polling relay if it was the one (relay/switch.ts).
+    // from the polling relay if it was the one (handover/switch.ts).
     debezium = await startDebeziumRelay({
       databaseUrl: stack.databaseUrl,
       kafkaBrokers: stack.kafkaBrokers,

@@ -2,8 +2,8 @@
 // an auditor's every query leaves its own audit.data.accessed, naming the patient it was about.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { saveRelayCheckpoint } from "../../relay/sql/relayCheckpoint.ts";
-import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "../../relay/sql/relayMode.ts";
+import { saveRelayCheckpoint } from "../../db/outbox/relayCheckpoint.ts";
+import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "../../db/outbox/relayMode.ts";
 import { append, event } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { eventsOf } from "../../test/platformState.ts";

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from "../../observability/logger.ts";
 import { masterKeys } from "../../phi/masterKeys.ts";
 import { ensureStack } from "../../stack/index.ts";
 import { createTokenVerifier } from "./auth.ts";
-import { createRegistry } from "./metrics.ts";
+import { createRegistry } from "../../observability/metrics.ts";
 import { createServiceFrame, type ServiceApp } from "./service.ts";
 import { signingKeys } from "./signingKeys.ts";
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealCheckpoint } from "../../audit/sealCheckpoint.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
 import { exampleData } from "../../events/examples.ts";
-import { PatientErased } from "../../phi/patientKeys.ts";
+import { PatientErased } from "../../db/patientKeys.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
 import {
   decrypted,

@@ -14,7 +14,7 @@ import {
   patientKeys,
   patients,
 } from "../../db/schema.ts";
-import { destroyDataKey } from "../../phi/patientKeys.ts";
+import { destroyDataKey } from "../../db/patientKeys.ts";
 import type { ErasureResponse } from "./schemas.ts";
 
 export type ErasureOutcome =

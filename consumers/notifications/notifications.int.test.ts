@@ -18,8 +18,8 @@ import {
   testEventContext,
 } from "../../test/fixtures.ts";
 import { patientDirectoryConsumer } from "../patientDirectory/patientDirectoryConsumer.ts";
-import { type StartedConsumer, startTestConsumer } from "../testing/inProcess.ts";
-import { eventRecord, publish } from "../testing/records.ts";
+import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { eventRecord, publish } from "../../test/consumers/records.ts";
 import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
 import { notificationId } from "./notificationIds.ts";
 import { notificationRequestsConsumer } from "./notificationRequests.ts";

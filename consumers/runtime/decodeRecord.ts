@@ -12,7 +12,7 @@ import {
 } from "../../events/index.ts";
 import { openEnvelope, type PatientKeySource } from "../../phi/decryptEvent.ts";
 import { CiphertextRejected } from "../../phi/fieldCipher.ts";
-import { PatientErased, PatientKeyMissing } from "../../phi/patientKeys.ts";
+import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
 
 export type PoisonProblem =
   | "empty-value"

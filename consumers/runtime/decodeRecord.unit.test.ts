@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { exampleData } from "../../events/examples.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
-import { PatientErased, PatientKeyMissing } from "../../phi/patientKeys.ts";
+import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
 import { sealPersonalFields } from "../../phi/personalFields.ts";
 import { decodeRecord } from "./decodeRecord.ts";
 

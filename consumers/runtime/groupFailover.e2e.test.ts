@@ -3,9 +3,9 @@
 // effect, and each partition's effects happen in the partition's order.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { createEffectsTable, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
-import { patientCreatedRecord, publish, startGroupAtEnd, type TestRecord } from "../testing/records.ts";
-import { spawnEffectConsumer } from "../testing/spawnConsumer.ts";
+import { createEffectsTable, effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
+import { patientCreatedRecord, publish, startGroupAtEnd, type TestRecord } from "../../test/consumers/records.ts";
+import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 
 const db = testDatabase();
 beforeAll(() => createEffectsTable(db));

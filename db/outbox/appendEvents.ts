@@ -12,7 +12,7 @@ import {
   recordKey,
 } from "../../events/index.ts";
 import { masterKeys } from "../../phi/masterKeys.ts";
-import { dataKeysForWriting } from "../../phi/patientKeys.ts";
+import { dataKeysForWriting } from "../patientKeys.ts";
 import { hasPersonalFields, keyOwner, sealPersonalFields } from "../../phi/personalFields.ts";
 import type { WriteTransaction } from "../client.ts";
 import { aggregateVersions, outbox } from "../schema.ts";

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Database } from "../../db/client.ts";
 import type { TopicName } from "../../events/index.ts";
-import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
+import type { TransactionalConsumer } from "../../consumers/runtime/consumerDefinition.ts";
 
 export async function createEffectsTable(db: Database): Promise<void> {
   await db.$client.query(`

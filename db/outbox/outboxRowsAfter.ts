@@ -2,8 +2,8 @@
 // snapshot sees them. Run inside the snapshot a new slot exported, it yields exactly the rows committed
 // before the slot's position that the polling relay had not published.
 import type { ClientBase } from "pg";
-import type { OutboxRecord } from "../../relay/sql/pendingOutboxBatch.ts";
-import type { RelayCursor } from "../../relay/sql/relayCheckpoint.ts";
+import type { OutboxRecord } from "./pendingOutboxBatch.ts";
+import type { RelayCursor } from "./relayCheckpoint.ts";
 
 /**
  * Unlike the polling relay's query there is no `tx_id < xmin` horizon: the exported snapshot is final for

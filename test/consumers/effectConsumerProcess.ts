@@ -4,8 +4,8 @@
 import { Registry } from "prom-client";
 import { createDatabase } from "../../db/client.ts";
 import { createLogger } from "../../observability/logger.ts";
-import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
-import { EventConsumer } from "../runtime/eventConsumer.ts";
+import type { TransactionalConsumer } from "../../consumers/runtime/consumerDefinition.ts";
+import { EventConsumer } from "../../consumers/runtime/eventConsumer.ts";
 import { effectConsumer } from "./effects.ts";
 
 const required = (name: string) => {

@@ -4,12 +4,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeTransaction } from "../db/client.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
-import { patientKeys } from "../db/schema.ts";
+import { writeTransaction } from "./client.ts";
+import { appendEvents } from "./outbox/appendEvents.ts";
+import { patientKeys } from "./schema.ts";
 import { decrypted, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
-import { decryptEvent, PatientKeyring } from "./decryptEvent.ts";
-import { type MasterKeys, masterKeys, parseMasterKeys } from "./masterKeys.ts";
+import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
+import { type MasterKeys, masterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
 import { destroyDataKey, PatientErased, rewrapDataKeys } from "./patientKeys.ts";
 
 const db = testDatabase();

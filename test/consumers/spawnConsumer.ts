@@ -1,7 +1,7 @@
 // Runs effectConsumerProcess.ts as a real child process, to kill it with SIGKILL or run two in one group.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { databaseUrl, eventually, kafkaBrokers } from "../../test/fixtures.ts";
+import { databaseUrl, eventually, kafkaBrokers } from "../fixtures.ts";
 
 const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -14,7 +14,7 @@ export interface ConsumerProcess {
 }
 
 export function spawnEffectConsumer(name: string, env: Record<string, string> = {}): ConsumerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "consumers/testing/effectConsumerProcess.ts"], {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/consumers/effectConsumerProcess.ts"], {
     cwd: projectRoot,
     env: {
       ...process.env,

@@ -3,10 +3,10 @@
 // sealed under it unreadable (crypto-shredding) without touching a byte of the history.
 import { randomBytes } from "node:crypto";
 import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
-import type { Database, WriteTransaction } from "../db/client.ts";
-import { patientKeys } from "../db/schema.ts";
-import { decrypt, encrypt, KEY_BYTES } from "./fieldCipher.ts";
-import type { MasterKeys } from "./masterKeys.ts";
+import type { Database, WriteTransaction } from "./client.ts";
+import { patientKeys } from "./schema.ts";
+import { decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
+import type { MasterKeys } from "../phi/masterKeys.ts";
 
 /** The patient was erased: their key is gone, and with it every personal field ever written about them. */
 export class PatientErased extends Error {

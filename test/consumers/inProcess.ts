@@ -4,10 +4,10 @@ import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
 import { createLogger } from "../../observability/logger.ts";
-import { exponentialBackoff } from "../runtime/backoffPolicy.ts";
-import type { ConsumerDefinition } from "../runtime/consumerDefinition.ts";
-import { deadLetterAfterAttempts } from "../runtime/deadLetterPolicy.ts";
-import { EventConsumer, type EventConsumerOptions } from "../runtime/eventConsumer.ts";
+import { exponentialBackoff } from "../../consumers/runtime/backoffPolicy.ts";
+import type { ConsumerDefinition } from "../../consumers/runtime/consumerDefinition.ts";
+import { deadLetterAfterAttempts } from "../../consumers/runtime/deadLetterPolicy.ts";
+import { EventConsumer, type EventConsumerOptions } from "../../consumers/runtime/eventConsumer.ts";
 import { startGroupAtEnd } from "./records.ts";
 
 export const quickRetries = deadLetterAfterAttempts({
