@@ -8,9 +8,6 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
-import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
-import { archiveHistory } from "./archiveHistory.ts";
-import { parseManifest } from "./archiveManifest.ts";
 import {
   historyToArchive as archivable,
   freshDatabases,
@@ -18,6 +15,9 @@ import {
   testKey,
   testKeys,
 } from "../test/auditHistories.ts";
+import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
+import { archiveHistory } from "./archiveHistory.ts";
+import { parseManifest } from "./archiveManifest.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
