@@ -3,9 +3,9 @@
 // patient's key that backups may hold becomes unreadable too).
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
-import { startPostgres } from "../stack/postgres.ts";
-import { masterKeys } from "./masterKeys.ts";
 import { rewrapDataKeys } from "../db/patientKeys.ts";
+import { masterKeys } from "../phi/masterKeys.ts";
+import { startPostgres } from "../stack/postgres.ts";
 
 const env = loadEnv();
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
