@@ -2,6 +2,7 @@
 import type { Registry } from "prom-client";
 import type { Database } from "../db/client.ts";
 import type { Admin } from "../kafka/client.ts";
+import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
@@ -9,7 +10,6 @@ import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/route
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
 import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
-import type { ReadinessCheck } from "../observability/health.ts";
 import { createServiceFrame } from "./http/service.ts";
 import { loginAttemptRoutes } from "./login-attempts/routes.ts";
 import { notificationRoutes } from "./notification/routes.ts";

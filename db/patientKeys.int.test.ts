@@ -4,13 +4,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
+import { decryptEvent } from "../phi/decryptEvent.ts";
+import { type MasterKeys, masterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
+import { decrypted, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { writeTransaction } from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
+import { destroyDataKey, PatientErased, PatientKeyring, rewrapDataKeys } from "./patientKeys.ts";
 import { patientKeys } from "./schema.ts";
-import { decrypted, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
-import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
-import { type MasterKeys, masterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
-import { destroyDataKey, PatientErased, rewrapDataKeys } from "./patientKeys.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());

@@ -2,12 +2,12 @@
 // makes sure the worker runs, hands over from the polling relay if it was the one, and reports on it.
 import pg from "pg";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
-import { switchToDebezium, switchToPolling } from "./switch.ts";
-import { stopConnect } from "../stack/connect.ts";
 import { ensureConnectWorker } from "../debezium/connector.ts";
 import type { ConnectorOptions } from "../debezium/connectorConfig.ts";
 import type { ConnectClient } from "../debezium/connectRest.ts";
 import { debeziumReadinessCheck } from "../debezium/status.ts";
+import { stopConnect } from "../stack/connect.ts";
+import { switchToDebezium, switchToPolling } from "./switch.ts";
 
 export interface DebeziumRelay {
   connect: ConnectClient;

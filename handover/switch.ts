@@ -27,6 +27,9 @@
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { loadEnv } from "../config/env.ts";
+import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
+import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
+import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
 import {
   ensureConnectWorker,
   registerConnector,
@@ -35,7 +38,6 @@ import {
 } from "../debezium/connector.ts";
 import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
 import type { ConnectClient } from "../debezium/connectRest.ts";
-import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
 import {
   createSlotExportingSnapshot,
@@ -45,10 +47,8 @@ import {
   slotState,
 } from "../debezium/sql/replicationSlot.ts";
 import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
-import { ensureStack } from "../stack/index.ts";
 import { publishBatch } from "../relay/publishBatch.ts";
-import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
-import { ensureRelayModeTable, readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
+import { ensureStack } from "../stack/index.ts";
 
 /** The polling relay's stream and lock name (relay/relay.ts; `npm start` and `npm run relay` use it). */
 const POLLING_RELAY_NAME = "outbox";

@@ -1,6 +1,7 @@
 // Turns outbox rows into Kafka records (the record contract of DESIGN.md) and publishes them in one request.
-import type { IHeaders, Message, Producer } from "../kafka/client.ts";
+
 import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
+import type { IHeaders, Message, Producer } from "../kafka/client.ts";
 
 export function recordHeaders(
   row: Pick<OutboxRecord, "eventId" | "eventType" | "correlationId" | "traceparent">,

@@ -3,14 +3,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { Registry } from "prom-client";
-import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
-import type { Logger } from "../observability/logger.ts";
-import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
-import { publishBatch } from "./publishBatch.ts";
 import { type OutboxRecord, pendingOutboxBatch } from "../db/outbox/pendingOutboxBatch.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
+import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
+import { publishBatch } from "./publishBatch.ts";
 
 export interface RelayOptions {
   databaseUrl: string;

@@ -5,9 +5,10 @@
 import { randomUUID } from "node:crypto";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
+import { PatientKeyring } from "../db/patientKeys.ts";
 import { topics } from "../events/catalog.ts";
 import { createKafka } from "../kafka/client.ts";
-import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
+import { decryptEvent } from "../phi/decryptEvent.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const [topic = "patient-events", ...flags] = process.argv.slice(2);

@@ -2,15 +2,15 @@
 // length of a test file, and a reader that returns records exactly as the broker holds them.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
-import { topics } from "../events/index.ts";
-import { createKafka } from "../kafka/client.ts";
-import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../handover/switch.ts";
-import { stopConnect } from "../stack/connect.ts";
-import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
-import type { TappedRecord } from "./kafkaTap.ts";
 import { ensureConnectWorker } from "../debezium/connector.ts";
 import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
 import type { ConnectClient } from "../debezium/connectRest.ts";
+import { topics } from "../events/index.ts";
+import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../handover/switch.ts";
+import { createKafka } from "../kafka/client.ts";
+import { stopConnect } from "../stack/connect.ts";
+import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
+import type { TappedRecord } from "./kafkaTap.ts";
 
 export interface ConnectUnderTest {
   connect: ConnectClient;

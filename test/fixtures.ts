@@ -4,9 +4,10 @@ import { Registry } from "prom-client";
 import { inject } from "vitest";
 import { createDatabase, type Database } from "../db/client.ts";
 import type { EventContext } from "../db/outbox/appendEvents.ts";
+import { PatientKeyring } from "../db/patientKeys.ts";
 import type { TypedEnvelope } from "../events/index.ts";
 import { createLogger } from "../observability/logger.ts";
-import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
+import { decryptEvent } from "../phi/decryptEvent.ts";
 import { OutboxRelay, type RelayOptions } from "../relay/relay.ts";
 
 export const databaseUrl = () => inject("databaseUrl");

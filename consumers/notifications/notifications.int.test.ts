@@ -8,6 +8,8 @@ import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { consumerInbox, notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
 import { exampleEvent } from "../../events/examples.ts";
+import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { eventRecord, publish } from "../../test/consumers/records.ts";
 import {
   eventually,
   kafkaBrokers,
@@ -18,8 +20,6 @@ import {
   testEventContext,
 } from "../../test/fixtures.ts";
 import { patientDirectoryConsumer } from "../patientDirectory/patientDirectoryConsumer.ts";
-import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
-import { eventRecord, publish } from "../../test/consumers/records.ts";
 import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
 import { notificationId } from "./notificationIds.ts";
 import { notificationRequestsConsumer } from "./notificationRequests.ts";

@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
 import { type Database, writeTransaction } from "../../db/client.ts";
+import { PatientKeyring } from "../../db/patientKeys.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
 import {
   type Admin,
@@ -24,7 +25,7 @@ import {
   type Producer,
 } from "../../kafka/client.ts";
 import type { Logger } from "../../observability/logger.ts";
-import { PatientKeyring, type PatientKeySource } from "../../phi/decryptEvent.ts";
+import type { PatientKeySource } from "../../phi/decryptEvent.ts";
 import { exponentialBackoff } from "./backoffPolicy.ts";
 import type { ConsumedRecord, ConsumerDefinition } from "./consumerDefinition.ts";
 import { partitionLag } from "./consumerLag.ts";

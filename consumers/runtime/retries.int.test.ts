@@ -2,12 +2,17 @@
 // has its record parked in the dead-letter topic, and the partition moves on. Failing partitions wait for
 // their retry without holding up the others.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
-import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
+import {
+  createEffectsTable,
+  effectConsumer,
+  effectsOf,
+  uniqueConsumerName,
+} from "../../test/consumers/effects.ts";
 import { startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { onPartition, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
+import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { exponentialBackoff } from "./backoffPolicy.ts";
 import { deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
 

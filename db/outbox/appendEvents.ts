@@ -12,9 +12,9 @@ import {
   recordKey,
 } from "../../events/index.ts";
 import { masterKeys } from "../../phi/masterKeys.ts";
-import { dataKeysForWriting } from "../patientKeys.ts";
 import { hasPersonalFields, keyOwner, sealPersonalFields } from "../../phi/personalFields.ts";
 import type { WriteTransaction } from "../client.ts";
+import { dataKeysForWriting } from "../patientKeys.ts";
 import { aggregateVersions, outbox } from "../schema.ts";
 import { eventHash, type HashedEventFields } from "./eventHash.ts";
 

@@ -1,8 +1,9 @@
 // Reads back what a dead-letter topic received after a point in the test: its end offsets when tapped.
-import { type DeadLetterTopicName, deadLetterTopicName, type TopicName } from "../../events/index.ts";
-import { createKafka, type KafkaMessage } from "../../kafka/client.ts";
+
 import { readTopicRange } from "../../consumers/deadLetters/readTopicRange.ts";
 import { type DeadLetter, readDeadLetter } from "../../consumers/runtime/deadLetters.ts";
+import { type DeadLetterTopicName, deadLetterTopicName, type TopicName } from "../../events/index.ts";
+import { createKafka, type KafkaMessage } from "../../kafka/client.ts";
 
 export interface DeadLetterTap {
   /** Every dead letter written since the tap was opened, with its record. */

@@ -2,10 +2,10 @@
 // its own. DIE_AFTER_EFFECT_OF=<eventId> makes it SIGKILL itself right after that event's effect commits,
 // before its offset is committed: the worst moment for a crash.
 import { Registry } from "prom-client";
-import { createDatabase } from "../../db/client.ts";
-import { createLogger } from "../../observability/logger.ts";
 import type { TransactionalConsumer } from "../../consumers/runtime/consumerDefinition.ts";
 import { EventConsumer } from "../../consumers/runtime/eventConsumer.ts";
+import { createDatabase } from "../../db/client.ts";
+import { createLogger } from "../../observability/logger.ts";
 import { effectConsumer } from "./effects.ts";
 
 const required = (name: string) => {

@@ -2,12 +2,12 @@
 // current end of its topics, with short timings so that retries and shutdowns take moments, not seconds.
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
-import type { Database } from "../../db/client.ts";
-import { createLogger } from "../../observability/logger.ts";
 import { exponentialBackoff } from "../../consumers/runtime/backoffPolicy.ts";
 import type { ConsumerDefinition } from "../../consumers/runtime/consumerDefinition.ts";
 import { deadLetterAfterAttempts } from "../../consumers/runtime/deadLetterPolicy.ts";
 import { EventConsumer, type EventConsumerOptions } from "../../consumers/runtime/eventConsumer.ts";
+import type { Database } from "../../db/client.ts";
+import { createLogger } from "../../observability/logger.ts";
 import { startGroupAtEnd } from "./records.ts";
 
 export const quickRetries = deadLetterAfterAttempts({
