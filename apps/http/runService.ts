@@ -1,16 +1,13 @@
 // Runs one service on its own (`tsx apps/<service>/main.ts`): the same frame, authentication and stack as the
 // platform, with only that service's routes (and its background work, such as the reminder scheduler).
 // `npm start` mounts every service on one port instead (apps/platform.ts).
-import { serve } from "@hono/node-server";
-import { ConfigError, type Env, loadEnv } from "../../config/env.ts";
+import type { Env } from "../../config/env.ts";
 import { createDatabase, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { createKafka } from "../../kafka/client.ts";
-import { createLogger, type Logger } from "../../observability/logger.ts";
-import { masterKeys } from "../../phi/masterKeys.ts";
-import { ensureStack } from "../../stack/index.ts";
+import type { Logger } from "../../observability/logger.ts";
+import { startProcess } from "../../process/frame.ts";
 import { createTokenVerifier } from "./auth.ts";
-import { createRegistry } from "../../observability/metrics.ts";
 import { createServiceFrame, type ServiceApp } from "./service.ts";
 import { signingKeys } from "./signingKeys.ts";
 
@@ -24,23 +21,15 @@ export interface ServiceDefinition {
 }
 
 export async function runService(service: ServiceDefinition): Promise<void> {
-  let env: Env;
-  try {
-    env = loadEnv();
-    masterKeys();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(1);
-  }
-  const log = createLogger({ level: env.LOG_LEVEL, name: service.name });
-  const stack = await ensureStack(env, (line) => log.info(line));
+  const frame = await startProcess({ name: service.name });
+  const { env, log, stack, registry } = frame;
   // Idempotent and serialized by an advisory lock: a service started alone finds its tables.
   await migrateDatabase(stack.databaseUrl);
   const db = createDatabase(stack.databaseUrl, { applicationName: service.name });
+  frame.onStop(() => db.$client.end());
   const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: service.name }).admin();
   await admin.connect();
-  const registry = createRegistry();
+  frame.onStop(() => admin.disconnect());
 
   const app = createServiceFrame({
     title: service.title,
@@ -58,19 +47,6 @@ export async function runService(service: ServiceDefinition): Promise<void> {
   });
   app.route("/", service.routes(db));
   const background = service.background?.({ db, env, log });
-  const server = serve({ fetch: app.fetch, port: env.PORT }, (info) =>
-    log.info({ port: info.port }, `${service.name} listening`),
-  );
-
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, async () => {
-      log.info({ signal }, `${service.name} stopping`);
-      server.close();
-      await background?.stop();
-      await admin.disconnect();
-      await db.$client.end();
-      await stack.stopStarted();
-      process.exit(0);
-    });
-  }
+  if (background) frame.onStop(() => background.stop());
+  frame.serve(app, (port) => log.info({ port }, `${service.name} listening`));
 }
