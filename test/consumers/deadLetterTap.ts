@@ -1,9 +1,9 @@
-// Reads back what a dead-letter topic received after a point in the test: its end offsets when tapped.
+// Reads back what a dead-letter topic received after a point in the test (a topic tap), as dead letters.
 
-import { readTopicRange } from "../../consumers/deadLetters/readTopicRange.ts";
 import { type DeadLetter, readDeadLetter } from "../../consumers/runtime/deadLetters.ts";
-import { type DeadLetterTopicName, deadLetterTopicName, type TopicName } from "../../events/index.ts";
-import { createKafka, type KafkaMessage } from "../../kafka/client.ts";
+import { deadLetterTopicName, type TopicName } from "../../events/index.ts";
+import type { KafkaMessage } from "../../kafka/client.ts";
+import { tapTopic } from "../kafkaTap.ts";
 
 export interface DeadLetterTap {
   /** Every dead letter written since the tap was opened, with its record. */
@@ -11,23 +11,11 @@ export interface DeadLetterTap {
 }
 
 export async function tapDeadLetters(brokers: string[], topic: TopicName): Promise<DeadLetterTap> {
-  const dlqTopic: DeadLetterTopicName = deadLetterTopicName(topic);
-  const kafka = createKafka({ brokers, clientId: "consumer-tests" });
-  const ends = async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(dlqTopic);
-      return new Map(offsets.map(({ partition, high }) => [partition, BigInt(high)]));
-    } finally {
-      await admin.disconnect();
-    }
-  };
-  const from = await ends();
+  const dlqTopic = deadLetterTopicName(topic);
+  const tap = await tapTopic(brokers, dlqTopic);
   return {
     async read() {
-      const records = await readTopicRange(kafka, dlqTopic, from, await ends());
-      return records.map(({ partition, message }) => ({
+      return (await tap.read()).map(({ partition, message }) => ({
         letter: readDeadLetter(dlqTopic, partition, message),
         message,
       }));
