@@ -6,7 +6,7 @@ import { loadConsumersConfig } from "./config.ts";
 import { startPlatformConsumers } from "./platformConsumers.ts";
 
 const frame = await startProcess({ name: "consumers", configure: () => loadConsumersConfig() });
-const { config, log, stack, registry } = frame;
+const { config, log, stack, registry, masterKeys } = frame;
 const db = createDatabase(stack.databaseUrl, {
   // Each consumer holds one connection per partition it handles at once, plus one for its inbox checks.
   max: config.CONSUMERS.length * (config.CONSUMER_CONCURRENCY + 1),
@@ -20,6 +20,7 @@ const platform = await startPlatformConsumers({
   kafkaBrokers: stack.kafkaBrokers,
   log,
   registry,
+  masterKeys,
 });
 frame.onStop(() => platform.stop());
 frame.serve(frame.opsRoutes([{ name: "postgres", check: () => db.$client.query("SELECT 1") }]), (port) =>

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
 import type { PatientKeySource } from "../phi/decryptEvent.ts";
 import { decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
-import { type MasterKeys, masterKeys } from "../phi/masterKeys.ts";
+import type { MasterKeys } from "../phi/masterKeys.ts";
 import type { Database, WriteTransaction } from "./client.ts";
 import { patientKeys } from "./schema.ts";
 
@@ -165,7 +165,7 @@ export async function rewrapDataKeys(db: Database, masters: MasterKeys, batchSiz
 export class PatientKeyring implements PatientKeySource {
   constructor(
     private readonly db: Database,
-    private readonly masters: MasterKeys = masterKeys(),
+    private readonly masters: MasterKeys,
   ) {}
 
   dataKey(patientId: string): Promise<Buffer> {

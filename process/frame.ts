@@ -7,7 +7,7 @@ import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import { healthRoutes, type ReadinessCheck } from "../observability/health.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createRegistry, metricsRoute } from "../observability/metrics.ts";
-import { type MasterKeys, masterKeys } from "../phi/masterKeys.ts";
+import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
 import { ensureStack, type Stack } from "../stack/index.ts";
 
 /** How long the stop steps may take together before the process gives up on them and exits with 1. */
@@ -101,7 +101,7 @@ function checkConfiguration<Config>(options: ProcessOptions<Config>) {
   try {
     const env = loadEnv();
     const config = options.configure?.(env) as Config;
-    return { env, config, keys: masterKeys() };
+    return { env, config, keys: loadMasterKeys() };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);

@@ -4,14 +4,14 @@
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { rewrapDataKeys } from "../db/patientKeys.ts";
-import { masterKeys } from "../phi/masterKeys.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const env = loadEnv();
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const db = createDatabase(databaseUrl, { max: 1, applicationName: "phi-rewrap" });
 try {
-  const keys = masterKeys();
+  const keys = loadMasterKeys();
   const moved = await rewrapDataKeys(db, keys);
   const others = [...keys.keys.keys()].filter((id) => id !== keys.currentId);
   console.log(`re-wrapped ${moved} patient keys with master key "${keys.currentId}"`);

@@ -20,7 +20,7 @@ import { OutboxRelay } from "../relay/relay.ts";
 
 const say = (line: string) => console.log(`» ${line}`);
 const frame = await startProcess({ name: "platform", configure: () => loadConsumersConfig(), say });
-const { env, config: consumersConfig, log, stack, registry } = frame;
+const { env, config: consumersConfig, log, stack, registry, masterKeys } = frame;
 await migrateDatabase(stack.databaseUrl);
 say("database migrated");
 
@@ -74,13 +74,14 @@ try {
 
 const app = createPlatformApp({
   db,
+  masterKeys,
   kafkaAdmin: admin,
   log,
   registry,
   verifyToken,
   readiness: debezium ? [debezium.readiness] : [],
 });
-const reminders = startReminderScheduler({ db, log, hoursBefore: env.REMINDER_HOURS_BEFORE });
+const reminders = startReminderScheduler({ db, log, masterKeys, hoursBefore: env.REMINDER_HOURS_BEFORE });
 frame.onStop(() => reminders.stop());
 
 const consumersDb = createDatabase(stack.databaseUrl, { max: 12, applicationName: "consumers" });
@@ -91,6 +92,7 @@ const consumers = await startPlatformConsumers({
   kafkaBrokers: stack.kafkaBrokers,
   log,
   registry,
+  masterKeys,
 });
 frame.onStop(() => consumers.stop());
 say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);

@@ -9,6 +9,7 @@ import { PatientKeyring } from "../db/patientKeys.ts";
 import { topics } from "../events/catalog.ts";
 import { createKafka } from "../kafka/client.ts";
 import { decryptEvent } from "../phi/decryptEvent.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const [topic = "patient-events", ...flags] = process.argv.slice(2);
@@ -26,6 +27,7 @@ const keys = flags.includes("--decrypt")
         max: 1,
         applicationName: "events-tail",
       }),
+      loadMasterKeys(),
     )
   : null;
 

@@ -12,9 +12,15 @@ if (!Number.isInteger(intervalMs) || intervalMs < 10) {
   process.exit(1);
 }
 const frame = await startProcess({ name: "reminder-scheduler" });
-const { env, log, stack } = frame;
+const { env, log, stack, masterKeys } = frame;
 const db = createDatabase(stack.databaseUrl, { max: 2, applicationName: "reminder-scheduler" });
 frame.onStop(() => db.$client.end());
-const scheduler = startReminderScheduler({ db, log, hoursBefore: env.REMINDER_HOURS_BEFORE, intervalMs });
+const scheduler = startReminderScheduler({
+  db,
+  log,
+  masterKeys,
+  hoursBefore: env.REMINDER_HOURS_BEFORE,
+  intervalMs,
+});
 frame.onStop(() => scheduler.stop());
 log.info({ hoursBefore: env.REMINDER_HOURS_BEFORE, intervalMs }, "reminder scheduler running");

@@ -6,6 +6,7 @@ import { createDatabase, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { createKafka } from "../../kafka/client.ts";
 import type { Logger } from "../../observability/logger.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { startProcess } from "../../process/frame.ts";
 import { createTokenVerifier } from "./auth.ts";
 import { createServiceFrame, type ServiceApp } from "./service.ts";
@@ -17,12 +18,14 @@ export interface ServiceDefinition {
   title: string;
   routes: (db: Database) => ServiceApp;
   /** Work that runs beside the HTTP routes; stopped on SIGTERM before the pool closes. */
-  background?: (deps: { db: Database; env: Env; log: Logger }) => { stop(): Promise<void> };
+  background?: (deps: { db: Database; env: Env; log: Logger; masterKeys: MasterKeys }) => {
+    stop(): Promise<void>;
+  };
 }
 
 export async function runService(service: ServiceDefinition): Promise<void> {
   const frame = await startProcess({ name: service.name });
-  const { env, log, stack, registry } = frame;
+  const { env, log, stack, registry, masterKeys } = frame;
   // Idempotent and serialized by an advisory lock: a service started alone finds its tables.
   await migrateDatabase(stack.databaseUrl);
   const db = createDatabase(stack.databaseUrl, { applicationName: service.name });
@@ -36,6 +39,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     log,
     registry,
     db,
+    masterKeys,
     verifyToken: createTokenVerifier(await signingKeys(env), {
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
@@ -46,7 +50,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     ],
   });
   app.route("/", service.routes(db));
-  const background = service.background?.({ db, env, log });
+  const background = service.background?.({ db, env, log, masterKeys });
   if (background) frame.onStop(() => background.stop());
   frame.serve(app, (port) => log.info({ port }, `${service.name} listening`));
 }

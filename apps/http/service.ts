@@ -13,14 +13,16 @@ import { PatientErased } from "../../db/patientKeys.ts";
 import { healthRoutes, type ReadinessCheck } from "../../observability/health.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { httpMetrics, metricsRoute } from "../../observability/metrics.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset } from "./docsAssets.ts";
+import { type SealingEnv, sealingKeys } from "./eventContext.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
 
-export type ServiceEnv = RequestContextEnv & AuthEnv;
+export type ServiceEnv = RequestContextEnv & AuthEnv & SealingEnv;
 export type ServiceApp = OpenAPIHono<ServiceEnv>;
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -45,6 +47,8 @@ export interface ServiceFrameOptions {
   verifyToken: TokenVerifier;
   /** Where refusals are recorded as compliance violations. */
   db: Database;
+  /** This process's master keys, which every event the service writes is sealed with. */
+  masterKeys: MasterKeys;
   /** Documentation anyone may read, served before authentication (the event catalog's schemas). */
   publicRoutes?: Hono;
 }
@@ -52,6 +56,7 @@ export interface ServiceFrameOptions {
 export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   const app = createRouter();
   app.use(requestContext());
+  app.use(sealingKeys(options.masterKeys));
   app.use(requestLog(options.log));
   app.use(httpMetrics(options.registry));
   app.use(

@@ -15,6 +15,7 @@ import {
   silentLog,
   startRelay,
   testDatabase,
+  testMasterKeys,
 } from "../../test/fixtures.ts";
 import { type TappedRecord, tapTopic } from "../../test/kafkaTap.ts";
 import { type Caller, caller, testVerifier } from "../../test/tokens.ts";
@@ -39,6 +40,7 @@ beforeAll(async () => {
     log: silentLog,
     registry,
     verifyToken: testVerifier,
+    masterKeys: testMasterKeys,
   });
   relay = startRelay({ registry });
   await new Promise<void>((resolve) => {

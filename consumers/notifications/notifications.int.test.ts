@@ -18,6 +18,7 @@ import {
   startRelay,
   testDatabase,
   testEventContext,
+  testMasterKeys,
 } from "../../test/fixtures.ts";
 import { patientDirectoryConsumer } from "../patientDirectory/patientDirectoryConsumer.ts";
 import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
@@ -36,8 +37,8 @@ beforeAll(async () => {
     log: silentLog,
   });
   const started = await Promise.all(
-    [patientDirectoryConsumer, notificationRequestsConsumer, delivery].map((definition) =>
-      startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers() }),
+    [patientDirectoryConsumer, notificationRequestsConsumer({ masterKeys: testMasterKeys }), delivery].map(
+      (definition) => startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers() }),
     ),
   );
   consumers.push(...started);

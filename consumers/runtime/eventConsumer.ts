@@ -12,7 +12,6 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Registry } from "prom-client";
 import { type Database, writeTransaction } from "../../db/client.ts";
-import { PatientKeyring } from "../../db/patientKeys.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
 import {
   type Admin,
@@ -41,8 +40,8 @@ export interface EventConsumerOptions {
   kafkaBrokers: string[];
   log: Logger;
   registry: Registry;
-  /** Where sealed personal fields get their patient's key; by default patient_keys in `db`. */
-  keys?: PatientKeySource;
+  /** Where sealed personal fields get their patient's key: patient_keys in `db` (db/patientKeys.ts). */
+  keys: PatientKeySource;
   /** Overrides the definition's name (group id and inbox name): tests run isolated copies of a consumer. */
   name?: string;
   /** Partitions handled at the same time, each in order; the platform guide's default is 3. */
@@ -101,7 +100,7 @@ export class EventConsumer {
     this.log = options.log.child({ component: "consumer", consumer: this.name });
     this.metrics = consumerMetrics(options.registry);
     this.policy = options.deadLetterPolicy ?? defaultDeadLetterPolicy;
-    this.keys = options.keys ?? new PatientKeyring(options.db);
+    this.keys = options.keys;
     const kafka = createKafka({
       brokers: options.kafkaBrokers,
       clientId: `consumer-${this.name}-${randomUUID().slice(0, 8)}`,

@@ -7,7 +7,9 @@ import type { ConsumerDefinition } from "../../consumers/runtime/consumerDefinit
 import { deadLetterAfterAttempts } from "../../consumers/runtime/deadLetterPolicy.ts";
 import { EventConsumer, type EventConsumerOptions } from "../../consumers/runtime/eventConsumer.ts";
 import type { Database } from "../../db/client.ts";
+import { PatientKeyring } from "../../db/patientKeys.ts";
 import { createLogger } from "../../observability/logger.ts";
+import { testMasterKeys } from "../fixtures.ts";
 import { startGroupAtEnd } from "./records.ts";
 
 export const quickRetries = deadLetterAfterAttempts({
@@ -34,6 +36,7 @@ export async function startTestConsumer(
     deadLetterPolicy: quickRetries,
     fetchWaitMs: 100,
     sessionTimeoutMs: 6_000,
+    keys: new PatientKeyring(options.db, testMasterKeys),
     ...options,
     definition,
     name,
