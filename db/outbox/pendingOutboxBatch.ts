@@ -16,6 +16,12 @@ export interface OutboxRecord {
   createdAtMs: number;
 }
 
+/** The SELECT list that reads an outbox row as an OutboxRecord: both relays' queries use it. */
+export const outboxRecordColumns = `tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
+         event_type AS "eventType", topic, message_key AS "key", payload::text AS "value",
+         correlation_id::text AS "correlationId", traceparent,
+         (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"`;
+
 /**
  * Rows become visible at commit, not at insert, so a plain `position > last` cursor would skip a row
  * whose transaction commits after a later one's. Reading only below the oldest still-running
@@ -24,10 +30,7 @@ export interface OutboxRecord {
  * ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
  */
 export const pendingOutboxBatchSql = `
-  SELECT tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
-         event_type AS "eventType", topic, message_key AS "key", payload::text AS "value",
-         correlation_id::text AS "correlationId", traceparent,
-         (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"
+  SELECT ${outboxRecordColumns}
     FROM outbox
    WHERE (tx_id, position) > ($1::xid8, $2::bigint)
      AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
