@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventTopics } from "../events/docs/asyncApiDocument.ts";
 import { eventDefinition, eventTypes, type TopicName } from "../events/index.ts";
 import type { OutboxRelay } from "../relay/relay.ts";
-import { decrypted, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
+import { decrypted, kafkaBrokers, startRelay, testDatabase, testMasterKeys } from "../test/fixtures.ts";
 import { containsAll, type TappedRecord, type TopicTap, tapTopic } from "../test/kafkaTap.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { type Caller, caller, testPlatform } from "../test/tokens.ts";
@@ -109,7 +109,9 @@ describe("every event type", () => {
       ),
       201,
     );
-    expect(await sendDueReminders(db, { hoursBefore: 24 })).toBeGreaterThanOrEqual(1);
+    expect(
+      await sendDueReminders(db, { hoursBefore: 24, masterKeys: testMasterKeys }),
+    ).toBeGreaterThanOrEqual(1);
     await ok(call(provider, "GET", `/patients/${me.id}`), 200);
     await ok(call(patient, "POST", `/appointments/${later.id}/cancel`, requestBodies.cancellation()), 200);
     await ok(call(provider, "POST", `/appointments/${soon.id}/complete`), 200);

@@ -2,14 +2,15 @@
 import type { Registry } from "prom-client";
 import type { Database } from "../db/client.ts";
 import type { Admin } from "../kafka/client.ts";
+import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { MasterKeys } from "../phi/masterKeys.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
 import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
 import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
-import type { ReadinessCheck } from "./http/health.ts";
 import { createServiceFrame } from "./http/service.ts";
 import { loginAttemptRoutes } from "./login-attempts/routes.ts";
 import { notificationRoutes } from "./notification/routes.ts";
@@ -18,6 +19,8 @@ import { providerRoutes } from "./provider/routes.ts";
 
 export interface PlatformDeps {
   db: Database;
+  /** This process's master keys, which every event the services write is sealed with. */
+  masterKeys: MasterKeys;
   /** A connected admin client, used by readiness to check that the broker answers. */
   kafkaAdmin: Admin;
   log: Logger;
@@ -32,6 +35,7 @@ export interface PlatformDeps {
 
 export function createPlatformApp({
   db,
+  masterKeys,
   kafkaAdmin,
   log,
   registry,
@@ -44,6 +48,7 @@ export function createPlatformApp({
     log,
     registry,
     db,
+    masterKeys,
     verifyToken,
     readiness: [
       { name: "postgres", check: () => db.$client.query("SELECT 1") },

@@ -3,8 +3,8 @@
 // records, and an archive can only be recorded as the next one, cut exactly at a sealed checkpoint.
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshDatabases, type TestHistory } from "../test/auditHistories.ts";
 import type { Checkpoint } from "./checkpoint.ts";
-import { freshDatabases, type TestHistory } from "./testHistories.ts";
 
 const databases = freshDatabases("audit_deletion");
 beforeAll(databases.setUp);

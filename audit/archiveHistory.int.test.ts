@@ -8,16 +8,16 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
-import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
-import { archiveHistory } from "./archiveHistory.ts";
-import { parseManifest } from "./archiveManifest.ts";
 import {
   historyToArchive as archivable,
   freshDatabases,
   momentBetween,
   testKey,
   testKeys,
-} from "./testHistories.ts";
+} from "../test/auditHistories.ts";
+import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
+import { archiveHistory } from "./archiveHistory.ts";
+import { parseManifest } from "./archiveManifest.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 

@@ -2,8 +2,8 @@
 // triggers: verification, now starting from the archive's checkpoint, still finds it and names the first
 // broken link. Each test has a database of its own.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changePayload, freshDatabases, historyToArchive } from "../test/auditHistories.ts";
 import type { HistoryRow } from "./sql/historyRows.ts";
-import { changePayload, freshDatabases, historyToArchive } from "./testHistories.ts";
 
 const databases = freshDatabases("audit_archived");
 beforeAll(databases.setUp);

@@ -18,10 +18,11 @@ import {
   HeadsHash,
 } from "./archive.ts";
 import { type ArchiveManifest, parseManifest } from "./archiveManifest.ts";
+import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain, GENESIS } from "./checkpoint.ts";
 import { compareKeys } from "./historySpan.ts";
 import type { HistoryKey } from "./sql/historyRows.ts";
-import { type BrokenLink, rowProblem } from "./verifyHistory.ts";
+import { rowProblem } from "./verifyHistory.ts";
 
 export type ArchiveFileReport =
   | {

@@ -4,11 +4,11 @@
 import type { KeyObject } from "node:crypto";
 import type pg from "pg";
 import { type ArchiveRecord, archiveSignatureIsValid, HeadsHash } from "./archive.ts";
+import type { BrokenLink } from "./brokenLink.ts";
 import { checkpointSignatureIsValid } from "./checkpoint.ts";
 import { archiveHeadsBatch } from "./sql/archives.ts";
 import { checkpointBySequence } from "./sql/checkpoints.ts";
 import { firstRowThrough } from "./sql/historyRows.ts";
-import type { BrokenLink } from "./verifyHistory.ts";
 
 const BATCH = 5_000;
 

@@ -6,10 +6,10 @@ import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { eventHash } from "../db/outbox/eventHash.ts";
 import { exampleEvent } from "../events/examples.ts";
+import { freshDatabases, testKey, testKeys } from "../test/auditHistories.ts";
 import { eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import { historyBatch } from "./sql/historyRows.ts";
-import { freshDatabases, testKey, testKeys } from "./testHistories.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit");

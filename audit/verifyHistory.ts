@@ -4,6 +4,7 @@
 import type { KeyObject } from "node:crypto";
 import type pg from "pg";
 import { eventHash } from "../db/outbox/eventHash.ts";
+import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
 import { checkRange, compareKeys, type HistoryRange, type HistorySpan, resolveSpan } from "./historySpan.ts";
 import { allArchives } from "./sql/archives.ts";
@@ -17,16 +18,6 @@ import {
   previousVersions,
 } from "./sql/historyRows.ts";
 import { archiveRecordsProblem } from "./verifyArchiveRecords.ts";
-
-export interface BrokenLink {
-  /** The outbox position of the first row found wrong, when a row is to blame. */
-  position?: string;
-  eventId?: string;
-  checkpoint?: number;
-  archive?: number;
-  aggregate?: string;
-  problem: string;
-}
 
 /** The span verified: right after a signed checkpoint, through a row or to the end of the history. */
 export interface VerifiedRange {

@@ -3,10 +3,10 @@
 // exactly which span it verified), and checks links into the range against the stored hashes before it.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changePayload, freshDatabases, momentBetween, testKeys } from "../test/auditHistories.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { HistoryRange } from "./historySpan.ts";
 import type { HistoryRow } from "./sql/historyRows.ts";
-import { changePayload, freshDatabases, momentBetween, testKeys } from "./testHistories.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit_range");

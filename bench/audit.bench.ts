@@ -13,6 +13,7 @@ import { createDatabase, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { printTable } from "./table.ts";
 
@@ -24,6 +25,7 @@ await migrateDatabase(databaseUrl);
 
 const db = createDatabase(databaseUrl, { max: 4, applicationName: "bench-audit" });
 const context: EventContext = {
+  masterKeys: loadMasterKeys(),
   source: "bench",
   metadata: {
     correlationId: randomUUID(),

@@ -27,6 +27,7 @@ import { applyTopics } from "../events/apply-topics.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 import { stopConnect } from "../stack/connect.ts";
 import { ensureStack } from "../stack/index.ts";
@@ -144,6 +145,7 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
   await migrateDatabase(databaseUrl);
   const db = createDatabase(databaseUrl, { max: 20, applicationName: "bench" });
   const context: EventContext = {
+    masterKeys: loadMasterKeys(),
     source: "bench",
     metadata: {
       correlationId: randomUUID(),

@@ -2,7 +2,9 @@
 // as a process of their own, and `npm start` can run them beside the API with startPlatformConsumers().
 import type { Registry } from "prom-client";
 import type { Database } from "../db/client.ts";
+import { PatientKeyring } from "../db/patientKeys.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { MasterKeys } from "../phi/masterKeys.ts";
 import type { ConsumersConfig } from "./config.ts";
 import { notificationDeliveryConsumer } from "./notifications/notificationDelivery.ts";
 import { notificationRequestsConsumer } from "./notifications/notificationRequests.ts";
@@ -25,8 +27,10 @@ export async function startPlatformConsumers(options: {
   kafkaBrokers: string[];
   log: Logger;
   registry: Registry;
+  /** This process's master keys: for reading sealed fields and for sealing the events the consumers write. */
+  masterKeys: MasterKeys;
 }): Promise<PlatformConsumers> {
-  const { config, db, log } = options;
+  const { config, db, log, masterKeys } = options;
   const recording = recordingTransport(db);
   const email: NotificationTransport = config.SMTP_URL
     ? smtpTransport({ url: config.SMTP_URL, sender: config.NOTIFICATION_SENDER })
@@ -38,7 +42,7 @@ export async function startPlatformConsumers(options: {
 
   const definitions: Record<string, ConsumerDefinition> = {
     "patient-directory": patientDirectoryConsumer,
-    "notification-requests": notificationRequestsConsumer,
+    "notification-requests": notificationRequestsConsumer({ masterKeys }),
     "notification-delivery": notificationDeliveryConsumer({ transports, log }),
   };
   const consumers = config.CONSUMERS.map(
@@ -49,6 +53,7 @@ export async function startPlatformConsumers(options: {
         kafkaBrokers: options.kafkaBrokers,
         log,
         registry: options.registry,
+        keys: new PatientKeyring(db, masterKeys),
         concurrency: config.CONSUMER_CONCURRENCY,
       }),
   );

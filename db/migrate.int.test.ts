@@ -2,9 +2,9 @@
 // Debezium's heartbeat): a fresh database has them, and one that already made them at run time migrates cleanly.
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { readRelayMode, writeRelayMode } from "../relay/sql/relayMode.ts";
 import { databaseUrl } from "../test/fixtures.ts";
 import { migrateDatabase } from "./migrate.ts";
+import { readRelayMode, writeRelayMode } from "./outbox/relayMode.ts";
 
 const SCRATCH_DATABASE = "healthcare_migrate_test";
 

@@ -14,7 +14,7 @@ import { ConnectClient, type ConnectorStatus, ConnectRestError } from "./connect
 
 /**
  * Creates or updates the connector (PUT is idempotent) and waits until it and its task are RUNNING.
- * The slot must exist already: it is the position the relay hands over at (relay/switch.ts).
+ * The slot must exist already: it is the position the relay hands over at (handover/switch.ts).
  */
 export async function registerConnector(
   connect: ConnectClient,

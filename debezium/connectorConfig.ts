@@ -105,7 +105,7 @@ export function connectorConfig(
 
     "plugin.name": "pgoutput",
     "slot.name": target.slotName,
-    // The slot is created by the handover (relay/switch.ts), at the exact position where the polling relay
+    // The slot is created by the handover (handover/switch.ts), at the exact position where the polling relay
     // stopped; a connector that created its own would start wherever the WAL happened to be.
     "slot.drop.on.stop": "false",
     // Ours too, holding the outbox and the heartbeat table only (debezium/sql/preparePostgres.ts).

@@ -8,12 +8,12 @@ import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { eventTypes, type NewEvent } from "../events/index.ts";
+import { deliveredAtLeast, type RawRecord, recordsFromNow, useConnectWorker } from "../test/debeziumRelay.ts";
 import { databaseUrl, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { registerConnector, removeConnector } from "./connector.ts";
 import { debeziumTarget } from "./connectorConfig.ts";
 import { preparePostgres } from "./sql/preparePostgres.ts";
 import { createSlotExportingSnapshot, dropSlot } from "./sql/replicationSlot.ts";
-import { deliveredAtLeast, type RawRecord, recordsFromNow, useConnectWorker } from "./testing.ts";
 
 const WRITERS = 4;
 const ROUNDS_PER_WRITER = 3;

@@ -3,10 +3,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { localConnectPid, startConnect } from "../stack/connect.ts";
 import { isProcessAlive } from "../stack/processes.ts";
+import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "../test/debeziumRelay.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../test/fixtures.ts";
 import { deliveries, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
 import { startSequentialWriter } from "../test/sequentialWriter.ts";
-import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "./testing.ts";
 
 const db = testDatabase();
 const debezium = useDebeziumRelay();

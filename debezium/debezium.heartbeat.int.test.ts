@@ -1,9 +1,9 @@
 // A quiet outbox next to a busy table: the heartbeat keeps the slot's confirmed position moving although
 // Debezium has no event to deliver, so the WAL the slot holds on to stays bounded.
 import { afterAll, describe, expect, it } from "vitest";
+import { useDebeziumRelay } from "../test/debeziumRelay.ts";
 import { eventually, testDatabase } from "../test/fixtures.ts";
 import { slotState } from "./sql/replicationSlot.ts";
-import { useDebeziumRelay } from "./testing.ts";
 
 const BATCHES = 16;
 const ROWS_PER_BATCH = 4_000;

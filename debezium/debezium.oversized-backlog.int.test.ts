@@ -6,9 +6,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { TOPIC_MAX_MESSAGE_BYTES } from "../events/record.ts";
+import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "../test/debeziumRelay.ts";
 import { conditionsUpdate, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
-import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "./testing.ts";
 
 const db = testDatabase();
 const debezium = useDebeziumRelay();

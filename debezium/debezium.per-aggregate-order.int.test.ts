@@ -5,9 +5,9 @@ import { afterAll, describe, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../events/index.ts";
+import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "../test/debeziumRelay.ts";
 import { testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectPerKeyOrder } from "../test/kafkaAssertions.ts";
-import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "./testing.ts";
 
 const PATIENTS = 8;
 const WRITERS = 5;

@@ -3,9 +3,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { type WriteTransaction, writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "../test/debeziumRelay.ts";
 import { patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
-import { asTapped, deliveredAtLeast, recordsFromNow, useDebeziumRelay } from "./testing.ts";
 
 const db = testDatabase();
 const debezium = useDebeziumRelay();

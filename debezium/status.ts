@@ -4,9 +4,9 @@
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { parseCommand } from "../cli/command.ts";
-import { pendingOutboxStats } from "../relay/sql/pendingOutboxStats.ts";
-import { loadRelayCheckpoint, type RelayCursor } from "../relay/sql/relayCheckpoint.ts";
-import { type RelayMode, readRelayMode } from "../relay/sql/relayMode.ts";
+import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
+import { loadRelayCheckpoint, type RelayCursor } from "../db/outbox/relayCheckpoint.ts";
+import { type RelayMode, readRelayMode } from "../db/outbox/relayMode.ts";
 import { localConnectUrl } from "../stack/connect.ts";
 import { localDatabaseUrl } from "../stack/postgres.ts";
 import { connectUrlFromEnv } from "./connector.ts";
@@ -108,7 +108,7 @@ export async function relayStatus(options: {
 }
 
 /**
- * A readiness check (apps/http/health.ts's ReadinessCheck shape) for services running with RELAY_MODE=debezium:
+ * A readiness check (observability/health.ts's ReadinessCheck shape) for services running with RELAY_MODE=debezium:
  * down when the connector or its task is not RUNNING, the worker does not answer, or the slot is gone.
  */
 export function debeziumReadinessCheck(options: {

@@ -207,7 +207,13 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
   },
 };
 
-/** The example of one type as an event to append, e.g. `exampleEvent("patient.created")`. */
-export function exampleEvent<T extends EventType>(type: T): NewEvent & { type: T } {
-  return { type, data: structuredClone(exampleData[type]) } as NewEvent & { type: T };
+/**
+ * The example of one type as an event to append, with `overrides` on top of its data, e.g.
+ * `exampleEvent("patient.created", { patientId })`.
+ */
+export function exampleEvent<T extends EventType>(
+  type: T,
+  overrides: Partial<EventData<T>> = {},
+): NewEvent & { type: T } {
+  return { type, data: { ...structuredClone(exampleData[type]), ...overrides } } as NewEvent & { type: T };
 }

@@ -1,6 +1,5 @@
 // The one way to read an event's personal fields: consumers, tools and tests call decryptEvent with an
 // envelope as it travels (outbox row, Kafka record) and get it back with its data opened and checked.
-import type { Database } from "../db/client.ts";
 import {
   type Envelope,
   type EventType,
@@ -8,28 +7,11 @@ import {
   readEnvelope,
   type TypedEnvelope,
 } from "../events/index.ts";
-import { type MasterKeys, masterKeys } from "./masterKeys.ts";
-import { dataKeyForReading } from "./patientKeys.ts";
 import { isAnyFieldSealed, keyOwner, openPersonalFields } from "./personalFields.ts";
 
-/** Where decryptEvent gets a patient's data key. */
+/** Where decryptEvent gets a patient's data key: db/patientKeys.ts's PatientKeyring in every process. */
 export interface PatientKeySource {
   dataKey(patientId: string): Promise<Buffer>;
-}
-
-/**
- * Patient keys read from patient_keys and unwrapped with this process's master keys. Not cached: an erasure
- * takes effect for the very next event read, in every process.
- */
-export class PatientKeyring implements PatientKeySource {
-  constructor(
-    private readonly db: Database,
-    private readonly masters: MasterKeys = masterKeys(),
-  ) {}
-
-  dataKey(patientId: string): Promise<Buffer> {
-    return dataKeyForReading(this.db, patientId, this.masters);
-  }
 }
 
 /**

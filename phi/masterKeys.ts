@@ -54,6 +54,7 @@ export function newMasterKeyEntry(id: string): string {
   return `${id}:${randomBytes(KEY_BYTES).toString("base64")}`;
 }
 
+/** This process's master keys: read once at its start (process/frame.ts) and passed to what needs them. */
 export function loadMasterKeys(env: NodeJS.ProcessEnv = process.env): MasterKeys {
   const configured = env[VARIABLE];
   if (configured !== undefined && configured.trim() !== "") return parseMasterKeys(configured);
@@ -70,12 +71,4 @@ export function loadMasterKeys(env: NodeJS.ProcessEnv = process.env): MasterKeys
     readFileSync(developmentKeyFile, "utf8"),
     `${VARIABLE} (unset; ${developmentKeyFile})`,
   );
-}
-
-let processKeys: MasterKeys | undefined;
-
-/** This process's master keys, read from the environment once, on first use. */
-export function masterKeys(): MasterKeys {
-  processKeys ??= loadMasterKeys();
-  return processKeys;
 }

@@ -1,12 +1,13 @@
 // Cuts the relay's rows into successive sends that Kafka accepts: each topic's records in one send stay under
 // that topic's max.message.bytes, so no partition's record batch can be refused as too large.
+
+import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import {
   BATCH_OVERHEAD_BYTES,
   recordBytes,
   recordHeaders,
   TOPIC_MAX_MESSAGE_BYTES,
 } from "../events/record.ts";
-import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
 
 /** A topic's max.message.bytes, as the broker reports it. */
 export type TopicMessageLimits = ReadonlyMap<string, number>;

@@ -1,10 +1,10 @@
 // The relay's sends: in order, each topic's records under its max.message.bytes, never empty; and which Kafka
 // errors a retry cannot cure.
 import { describe, expect, it } from "vitest";
+import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import { BATCH_OVERHEAD_BYTES } from "../events/record.ts";
 import { firstByteBatch } from "./byteBatches.ts";
 import { nonRetriableKafkaError } from "./publishErrors.ts";
-import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
 
 function row(n: number, topic: string, valueBytes: number): OutboxRecord {
   return {

@@ -1,12 +1,6 @@
 // Runs the polling relay as its own process (`npm run relay`), with /metrics and /health on PORT.
-import { serve } from "@hono/node-server";
-import { Hono } from "hono";
-import { healthRoutes } from "../apps/http/health.ts";
-import { createRegistry, metricsRoute } from "../apps/http/metrics.ts";
 import { parseCommand } from "../cli/command.ts";
-import { loadEnv } from "../config/env.ts";
-import { createLogger } from "../observability/logger.ts";
-import { ensureStack } from "../stack/index.ts";
+import { startProcess } from "../process/frame.ts";
 import { OutboxRelay } from "./relay.ts";
 
 parseCommand({
@@ -14,10 +8,8 @@ parseCommand({
   runs the polling relay (outbox -> Kafka) until Ctrl-C, with /metrics and /health on PORT; several may run,
   one publishes and the others stand by`,
 });
-const env = loadEnv();
-const log = createLogger({ level: env.LOG_LEVEL, name: "relay" });
-const stack = await ensureStack(env, (line) => log.info(line));
-const registry = createRegistry();
+const frame = await startProcess({ name: "relay" });
+const { log, stack, registry } = frame;
 const relay = new OutboxRelay({
   databaseUrl: stack.databaseUrl,
   kafkaBrokers: stack.kafkaBrokers,
@@ -25,21 +17,11 @@ const relay = new OutboxRelay({
   registry,
 });
 relay.start();
+frame.onStop(() => relay.stop());
 
-const app = new Hono()
-  .route("/", healthRoutes([relay.readiness]))
-  .route("/", metricsRoute(registry))
-  .get("/relay/status", (c) => c.json({ name: relay.name, leader: relay.leader, stalled: relay.stalled }));
-const server = serve({ fetch: app.fetch, port: env.PORT }, (info) =>
-  log.info({ port: info.port }, "relay metrics listening"),
+frame.serve(
+  frame
+    .opsRoutes([relay.readiness])
+    .get("/relay/status", (c) => c.json({ name: relay.name, leader: relay.leader, stalled: relay.stalled })),
+  (port) => log.info({ port }, "relay metrics listening"),
 );
-
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.once(signal, async () => {
-    log.info({ signal }, "relay stopping");
-    await relay.stop();
-    server.close();
-    await stack.stopStarted();
-    process.exit(0);
-  });
-}

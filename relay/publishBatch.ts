@@ -1,8 +1,8 @@
 // Turns outbox rows into Kafka records (the record contract of docs/architecture.md) and publishes them in one
 // request.
+import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import { recordHeaders } from "../events/record.ts";
 import type { Message, Producer } from "../kafka/client.ts";
-import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
 
 /**
  * Sends the rows with acks=all. Rows keep their order within each topic, and the producer (idempotent,

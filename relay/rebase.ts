@@ -7,6 +7,19 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { confirm, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
+import {
+  advanceTransactionIds,
+  MAX_TRANSACTION_IDS_TO_ADVANCE,
+  nextTransactionId,
+} from "../db/outbox/advanceTransactionIds.ts";
+import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
+import {
+  loadRelayCheckpoint,
+  type RelayCursor,
+  START_OF_HISTORY,
+  saveRelayCheckpoint,
+} from "../db/outbox/relayCheckpoint.ts";
+import { countOfOrigin, type RowOrigin, rowsOfOrigin } from "../db/outbox/restoredHistory.ts";
 import { topics as catalogTopics, isTopicName } from "../events/catalog.ts";
 import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
 import { localKafkaBrokers } from "../stack/kafka.ts";
@@ -14,19 +27,6 @@ import { localDatabaseUrl } from "../stack/postgres.ts";
 import { firstByteBatch } from "./byteBatches.ts";
 import { lastEventIdsInKafka } from "./kafkaTail.ts";
 import { publishBatch } from "./publishBatch.ts";
-import {
-  advanceTransactionIds,
-  MAX_TRANSACTION_IDS_TO_ADVANCE,
-  nextTransactionId,
-} from "./sql/advanceTransactionIds.ts";
-import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
-import {
-  loadRelayCheckpoint,
-  type RelayCursor,
-  START_OF_HISTORY,
-  saveRelayCheckpoint,
-} from "./sql/relayCheckpoint.ts";
-import { countOfOrigin, type RowOrigin, rowsOfOrigin } from "./sql/restoredHistory.ts";
 import { readTopicMessageLimits } from "./topicLimits.ts";
 
 export interface RebaseOptions {

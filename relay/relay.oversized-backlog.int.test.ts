@@ -5,6 +5,7 @@ import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
+import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import { TOPIC_MAX_MESSAGE_BYTES } from "../events/record.ts";
 import {
   conditionsUpdate,
@@ -17,7 +18,6 @@ import {
 } from "../test/fixtures.ts";
 import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
-import type { OutboxRecord } from "./sql/pendingOutboxBatch.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());

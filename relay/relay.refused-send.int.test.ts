@@ -4,13 +4,13 @@
 import { Writable } from "node:stream";
 import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
-import { healthRoutes } from "../apps/http/health.ts";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { topicDefinition } from "../events/catalog.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
+import { healthRoutes } from "../observability/health.ts";
 import { createLogger } from "../observability/logger.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";

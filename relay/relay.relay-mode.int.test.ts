@@ -3,6 +3,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { writeRelayMode } from "../db/outbox/relayMode.ts";
 import {
   kafkaBrokers,
   patientCreated,
@@ -12,7 +13,6 @@ import {
 } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
-import { writeRelayMode } from "./sql/relayMode.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());

@@ -3,19 +3,19 @@
 // (a Postgres advisory lock); others stand by.
 import pg from "pg";
 import type { Registry } from "prom-client";
-import type { ReadinessCheck } from "../apps/http/health.ts";
+import { type OutboxRecord, pendingOutboxBatch } from "../db/outbox/pendingOutboxBatch.ts";
+import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
+import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
+import { readRelayMode } from "../db/outbox/relayMode.ts";
+import { CursorAheadOfServer, serverPosition } from "../db/outbox/serverPosition.ts";
 import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { firstByteBatch } from "./byteBatches.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
 import { nonRetriableKafkaError } from "./publishErrors.ts";
-import { type OutboxRecord, pendingOutboxBatch } from "./sql/pendingOutboxBatch.ts";
-import { pendingOutboxStats } from "./sql/pendingOutboxStats.ts";
-import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
-import { readRelayMode } from "./sql/relayMode.ts";
-import { CursorAheadOfServer, serverPosition } from "./sql/serverPosition.ts";
 import { readTopicMessageLimits } from "./topicLimits.ts";
 
 export interface RelayOptions {
@@ -216,7 +216,7 @@ export class OutboxRelay {
         [this.name],
       );
       if (result.rows[0]?.locked) {
-        // relay:switch handed the stream to Debezium (relay/switch.ts): stand by until it is handed back.
+        // relay:switch handed the stream to Debezium (handover/switch.ts): stand by until it is handed back.
         if ((await readRelayMode(client)).mode === "polling") return;
         await client.query("SELECT pg_advisory_unlock(hashtext('outbox-relay'), hashtext($1))", [this.name]);
         if (!announced) this.log.info("the outbox is relayed by Debezium (relay:switch); standing by");

@@ -1,28 +1,23 @@
 // `npm start`: brings up what is missing (Postgres, Kafka), migrates, applies the topic catalog, then serves
 // the platform's HTTP API and runs the relay, the consumers, the reminder scheduler and the checkpoint sealer
 // in this process. Ctrl-C stops all of it, and what it started.
-import { serve } from "@hono/node-server";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
 import { createTokenVerifier } from "../apps/http/auth.ts";
 import { forgetExpiredKeys } from "../apps/http/idempotencyKeys.ts";
-import { createRegistry } from "../apps/http/metrics.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
 import { loadSigningKey } from "../audit/signingKey.ts";
 import { parseCommand } from "../cli/command.ts";
-import { ConfigError, loadEnv } from "../config/env.ts";
 import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
 import { createDatabase } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
-import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../debezium/relay.ts";
 import { applyTopics } from "../events/apply-topics.ts";
+import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../handover/debeziumRelay.ts";
 import { createKafka } from "../kafka/client.ts";
-import { createLogger } from "../observability/logger.ts";
-import { masterKeys } from "../phi/masterKeys.ts";
+import { startProcess } from "../process/frame.ts";
 import { OutboxRelay } from "../relay/relay.ts";
-import { ensureStack } from "../stack/index.ts";
 
 parseCommand({
   usage: `usage: npm start
@@ -30,37 +25,24 @@ parseCommand({
   HTTP API on PORT and runs the relay (RELAY_MODE), the consumers, the reminder scheduler and the checkpoint
   sealer in this process until Ctrl-C, which stops all of it and what it started`,
 });
-let env: ReturnType<typeof loadEnv>;
-let consumersConfig: ReturnType<typeof loadConsumersConfig>;
-try {
-  env = loadEnv();
-  consumersConfig = loadConsumersConfig();
-  // Read now, so that a bad PHI_MASTER_KEYS stops the start rather than the first write of patient data.
-  masterKeys();
-} catch (error) {
-  if (!(error instanceof ConfigError) && !(error as Error).message.startsWith("Invalid configuration"))
-    throw error;
-  console.error((error as Error).message);
-  process.exit(1);
-}
 
 const say = (line: string) => console.log(`» ${line}`);
-const log = createLogger({ level: env.LOG_LEVEL, name: "platform" });
-
-const stack = await ensureStack(env, say);
+const frame = await startProcess({ name: "platform", configure: () => loadConsumersConfig(), say });
+const { env, config: consumersConfig, log, stack, registry, masterKeys } = frame;
 await migrateDatabase(stack.databaseUrl);
 say("database migrated");
 
 const kafka = createKafka({ brokers: stack.kafkaBrokers, clientId: "platform" });
 const admin = kafka.admin();
 await admin.connect();
+frame.onStop(() => admin.disconnect());
 const topics = await applyTopics(admin);
 say(
   `topics: ${topics.created.length} created, ${topics.updated.length} updated, ${topics.unchanged.length} unchanged`,
 );
 
-const registry = createRegistry();
 const db = createDatabase(stack.databaseUrl);
+frame.onStop(() => db.$client.end());
 const keys = await signingKeys(env);
 if (keys.kind === "secret" && keys.origin === "development") {
   say("bearer tokens: the development secret in .data/ (set JWT_SECRET or JWT_JWKS_URL for real ones)");
@@ -81,14 +63,16 @@ try {
       registry,
     });
     relay.start();
+    frame.onStop(() => relay?.stop());
   } else if (env.RELAY_MODE === "debezium") {
     // The relay is a connector on a Kafka Connect worker (debezium/): start or reuse the worker, and hand over
-    // from the polling relay if it was the one (relay/switch.ts).
+    // from the polling relay if it was the one (handover/switch.ts).
     debezium = await startDebeziumRelay({
       databaseUrl: stack.databaseUrl,
       kafkaBrokers: stack.kafkaBrokers,
       log: say,
     });
+    frame.onStop(() => debezium?.stopStarted());
   }
 } catch (error) {
   console.error(`RELAY_MODE=${env.RELAY_MODE}: ${(error as Error).message}`);
@@ -98,34 +82,41 @@ try {
 
 const app = createPlatformApp({
   db,
+  masterKeys,
   kafkaAdmin: admin,
   log,
   registry,
   verifyToken,
   readiness: debezium ? [debezium.readiness] : relay ? [relay.readiness] : [],
 });
-const reminders = startReminderScheduler({ db, log, hoursBefore: env.REMINDER_HOURS_BEFORE });
+const reminders = startReminderScheduler({ db, log, masterKeys, hoursBefore: env.REMINDER_HOURS_BEFORE });
+frame.onStop(() => reminders.stop());
 
 const consumersDb = createDatabase(stack.databaseUrl, { max: 12, applicationName: "consumers" });
+frame.onStop(() => consumersDb.$client.end());
 const consumers = await startPlatformConsumers({
   config: consumersConfig,
   db: consumersDb,
   kafkaBrokers: stack.kafkaBrokers,
   log,
   registry,
+  masterKeys,
 });
+frame.onStop(() => consumers.stop());
 say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
 
 const sealer = startCheckpointSealer({ databaseUrl: stack.databaseUrl, key: await loadSigningKey(), log });
+frame.onStop(() => sealer.stop());
 // Idempotency keys live a day (apps/http/idempotencyKeys.ts); the expired ones, and their answers, go hourly.
 const keySweeper = setInterval(() => {
   forgetExpiredKeys(db)
     .then((forgotten) => forgotten > 0 && log.info({ forgotten }, "expired idempotency keys removed"))
     .catch((error: unknown) => log.warn({ err: error }, "removing expired idempotency keys failed"));
 }, 3_600_000);
+frame.onStop(() => clearInterval(keySweeper));
 
-const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
-  const base = `http://localhost:${info.port}`;
+frame.serve(app, (port) => {
+  const base = `http://localhost:${port}`;
   say(
     `platform API on ${base} (relay: ${env.RELAY_MODE}; metrics ${base}/metrics; OpenAPI ${base}/openapi.json)`,
   );
@@ -137,24 +128,3 @@ const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
   );
   say("and watch patient-events: npm run events:tail -- patient-events   (Ctrl-C stops everything)");
 });
-
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    say("stopping");
-    server.close();
-    await consumers.stop();
-    await consumersDb.$client.end();
-    await relay?.stop();
-    clearInterval(keySweeper);
-    await sealer.stop();
-    await reminders.stop();
-    await admin.disconnect();
-    await db.$client.end();
-    await debezium?.stopStarted();
-    await stack.stopStarted();
-    process.exit(0);
-  });
-}

@@ -6,9 +6,11 @@ import { randomUUID } from "node:crypto";
 import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
+import { PatientKeyring } from "../db/patientKeys.ts";
 import { topics } from "../events/catalog.ts";
 import { createKafka } from "../kafka/client.ts";
-import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
+import { decryptEvent } from "../phi/decryptEvent.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const { positionals, values, refuse } = parseCommand({
@@ -34,6 +36,7 @@ const keys = values.decrypt
         max: 1,
         applicationName: "events-tail",
       }),
+      loadMasterKeys(),
     )
   : null;
 

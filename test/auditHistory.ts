@@ -4,16 +4,11 @@ import { randomUUID } from "node:crypto";
 import type { createPlatformApp } from "../apps/platform.ts";
 import { type Database, writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
-import { exampleData } from "../events/examples.ts";
-import type { EventData, EventType, NewEvent } from "../events/index.ts";
+import type { NewEvent } from "../events/index.ts";
 import { testEventContext } from "./fixtures.ts";
 import type { Caller } from "./tokens.ts";
 
 type App = ReturnType<typeof createPlatformApp>;
-
-export function event<T extends EventType>(type: T, data: Partial<EventData<T>>): NewEvent {
-  return { type, data: { ...structuredClone(exampleData[type]), ...data } } as NewEvent;
-}
 
 /** Appends the events in one transaction, as `userId` with `correlationId`; returns their event ids. */
 export async function append(

@@ -4,9 +4,11 @@ import { Registry } from "prom-client";
 import { inject } from "vitest";
 import { createDatabase, type Database } from "../db/client.ts";
 import type { EventContext } from "../db/outbox/appendEvents.ts";
+import { PatientKeyring } from "../db/patientKeys.ts";
 import type { TypedEnvelope } from "../events/index.ts";
 import { createLogger } from "../observability/logger.ts";
-import { decryptEvent, PatientKeyring } from "../phi/decryptEvent.ts";
+import { decryptEvent } from "../phi/decryptEvent.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay, type RelayOptions } from "../relay/relay.ts";
 
 export const databaseUrl = () => inject("databaseUrl");
@@ -18,12 +20,15 @@ export function testDatabase(): Database {
 
 export const silentLog = createLogger({ level: "silent" });
 
+/** The master keys of the test run: those of PHI_MASTER_KEYS, or the development key, as the processes it starts. */
+export const testMasterKeys = loadMasterKeys();
+
 /**
  * An envelope (a record value or an outbox payload, as text) read as a consumer with access reads it: its
  * personal fields opened with the patient's key, through the one library function consumers use.
  */
 export async function decrypted(db: Database, value: string | null | undefined): Promise<TypedEnvelope> {
-  return decryptEvent(JSON.parse(value ?? ""), new PatientKeyring(db));
+  return decryptEvent(JSON.parse(value ?? ""), new PatientKeyring(db, testMasterKeys));
 }
 
 /** The body of a valid POST /patients; each call is a different person. */
@@ -67,6 +72,7 @@ export function conditionsUpdate(patientId: string, count: number, tag = "") {
 
 export function testEventContext(overrides: Partial<EventContext> = {}): EventContext {
   return {
+    masterKeys: testMasterKeys,
     source: "test-suite",
     metadata: {
       correlationId: randomUUID(),

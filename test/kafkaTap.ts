@@ -1,6 +1,7 @@
 // Reads back what the broker really holds: a tap remembers each partition's end offset when it is opened,
 // then collects every record written after that point.
 import { randomUUID } from "node:crypto";
+import { type ReadRecord, readTopicRange } from "../consumers/deadLetters/readTopicRange.ts";
 import { createKafka } from "../kafka/client.ts";
 
 export interface TappedRecord {
@@ -15,6 +16,8 @@ export interface TappedRecord {
 }
 
 export interface TopicTap {
+  /** Every record written since the tap was opened, up to the topic's end now, in offset order per partition. */
+  read(): Promise<ReadRecord[]>;
   /** Collects records until `done` says enough (or the timeout passes), then keeps reading `settleMs` more. */
   collect(options: {
     done: (records: TappedRecord[]) => boolean;
@@ -25,12 +28,23 @@ export interface TopicTap {
 
 export async function tapTopic(brokers: string[], topic: string): Promise<TopicTap> {
   const kafka = createKafka({ brokers, clientId: "test-tap" });
-  const admin = kafka.admin();
-  await admin.connect();
-  const startOffsets = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
+  const endOffsets = async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const startOffsets = await endOffsets();
+  const asPositions = (offsets: typeof startOffsets) =>
+    new Map(offsets.map(({ partition, high }) => [partition, BigInt(high)]));
 
   return {
+    async read() {
+      return readTopicRange(kafka, topic, asPositions(startOffsets), asPositions(await endOffsets()));
+    },
     async collect({ done, timeoutMs = 30_000, settleMs = 500 }) {
       const consumer = kafka.consumer({ groupId: `test-tap-${randomUUID()}`, maxWaitTimeInMs: 100 });
       await consumer.connect();

@@ -8,7 +8,7 @@ import { createPlatformApp } from "../apps/platform.ts";
 import type { Database } from "../db/client.ts";
 import type { Admin } from "../kafka/client.ts";
 import type { Logger } from "../observability/logger.ts";
-import { silentLog } from "./fixtures.ts";
+import { silentLog, testMasterKeys } from "./fixtures.ts";
 
 export const testSecret = new TextEncoder().encode("a-test-secret-that-is-long-enough-for-hs256");
 export const testVerifier = createTokenVerifier({ kind: "secret", secret: testSecret, origin: "JWT_SECRET" });
@@ -39,5 +39,6 @@ export function testPlatform(db: Database, options: { log?: Logger; kafkaAdmin?:
     log: options.log ?? silentLog,
     registry: new Registry(),
     verifyToken: testVerifier,
+    masterKeys: testMasterKeys,
   });
 }

@@ -8,6 +8,6 @@ await runService({
   name: APPOINTMENT_SERVICE,
   title: "Appointment service",
   routes: appointmentRoutes,
-  background: ({ db, env, log }) =>
-    startReminderScheduler({ db, log, hoursBefore: env.REMINDER_HOURS_BEFORE }),
+  background: ({ db, env, log, masterKeys }) =>
+    startReminderScheduler({ db, log, masterKeys, hoursBefore: env.REMINDER_HOURS_BEFORE }),
 });

@@ -1,51 +1,28 @@
 // appointment.reminder, exactly once per appointment, with two scheduler processes racing for the same due
 // appointments; none for appointments outside the window, cancelled or already reminded.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { appointments } from "../../db/schema.ts";
 import { careWorld } from "../../test/careWorld.ts";
-import { databaseUrl, eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { type ScriptProcess, spawnScript } from "../../test/childProcess.ts";
+import { eventually, testDatabase } from "../../test/fixtures.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
-const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 const HOUR_MS = 60 * 60 * 1000;
 
-function spawnScheduler(): { child: ChildProcess; output: () => string } {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "apps/appointment/reminderScheduler.ts", "--interval-ms", "100"],
-    {
-      cwd: projectRoot,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl(),
-        KAFKA_BROKERS: kafkaBrokers().join(","),
-        REMINDER_HOURS_BEFORE: "24",
-        LOG_LEVEL: "info",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
+const spawnScheduler = () =>
+  spawnScript("apps/appointment/reminderScheduler.ts", {
+    args: ["--interval-ms", "100"],
+    env: { REMINDER_HOURS_BEFORE: "24", LOG_LEVEL: "info" },
   });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  return { child, output: () => output };
-}
 
-async function stop(scheduler: { child: ChildProcess }): Promise<void> {
+async function stop(scheduler: ScriptProcess): Promise<void> {
   if (scheduler.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => scheduler.child.once("exit", resolve));
   scheduler.child.kill("SIGTERM");
-  await exited;
+  await scheduler.exited;
 }
 
 /** Five-minute appointments of one provider, one after the other from `firstStart`. */

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { Logger } from "../../observability/logger.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { APPOINTMENT_SERVICE } from "./routes.ts";
 import { lockDueReminders, markReminded } from "./store.ts";
 
@@ -18,7 +19,7 @@ const BATCH_SIZE = 100;
  */
 export async function sendDueReminders(
   db: Database,
-  options: { hoursBefore: number; now?: () => Date },
+  options: { hoursBefore: number; masterKeys: MasterKeys; now?: () => Date },
 ): Promise<number> {
   let reminded = 0;
   for (;;) {
@@ -39,6 +40,7 @@ export async function sendDueReminders(
         tx,
         // Nobody asked for it: no user, session or client; a correlation id of its own per batch.
         {
+          masterKeys: options.masterKeys,
           source: APPOINTMENT_SERVICE,
           metadata: {
             correlationId: randomUUID(),
@@ -77,6 +79,7 @@ export interface ReminderScheduler {
 export function startReminderScheduler(options: {
   db: Database;
   hoursBefore: number;
+  masterKeys: MasterKeys;
   log: Logger;
   intervalMs?: number;
 }): ReminderScheduler {
@@ -87,7 +90,7 @@ export function startReminderScheduler(options: {
 
   const runRound = async () => {
     try {
-      const count = await sendDueReminders(options.db, { hoursBefore: options.hoursBefore });
+      const count = await sendDueReminders(options.db, options);
       if (count > 0) options.log.info({ reminded: count }, "appointment reminders sent");
     } catch (error) {
       options.log.error(

@@ -2,9 +2,10 @@
 // an auditor's every query leaves its own audit.data.accessed, naming the patient it was about.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { saveRelayCheckpoint } from "../../relay/sql/relayCheckpoint.ts";
-import { readRelayMode, writeRelayMode } from "../../relay/sql/relayMode.ts";
-import { append, event } from "../../test/auditHistory.ts";
+import { saveRelayCheckpoint } from "../../db/outbox/relayCheckpoint.ts";
+import { readRelayMode, writeRelayMode } from "../../db/outbox/relayMode.ts";
+import { exampleEvent } from "../../events/examples.ts";
+import { append } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { eventsOf } from "../../test/platformState.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
@@ -23,7 +24,9 @@ const AUDIT_ROUTES = (eventId: string) => [
 
 describe("the auditor API's access", () => {
   it("refuses every other role with a 403 and records the violation", async () => {
-    const [eventId] = (await append(db, [event("patient.created", { patientId: randomUUID() })])) as [string];
+    const [eventId] = (await append(db, [exampleEvent("patient.created", { patientId: randomUUID() })])) as [
+      string,
+    ];
     for (const role of ["patient", "provider", "admin", "service"] as Role[]) {
       const user = await caller(role);
       for (const path of AUDIT_ROUTES(eventId)) {
@@ -46,7 +49,7 @@ describe("the auditor API's access", () => {
   it("records each auditor query as audit.data.accessed, naming the patient asked about", async () => {
     const auditor = await caller("auditor");
     const patientId = randomUUID();
-    const [eventId] = (await append(db, [event("patient.created", { patientId })])) as [string];
+    const [eventId] = (await append(db, [exampleEvent("patient.created", { patientId })])) as [string];
     const asked = [
       [`/audit/events?patientId=${patientId}`, "SEARCH", "/audit/events", patientId],
       [`/audit/events/export?patientId=${patientId}`, "EXPORT", "/audit/events/export", patientId],
@@ -82,8 +85,8 @@ describe("the auditor API's access", () => {
     const auditor = await caller("auditor");
     const patientId = randomUUID();
     const [first, second] = [
-      ...(await append(db, [event("patient.created", { patientId })])),
-      ...(await append(db, [event("patient.deleted", { patientId })])),
+      ...(await append(db, [exampleEvent("patient.created", { patientId })])),
+      ...(await append(db, [exampleEvent("patient.deleted", { patientId })])),
     ] as [string, string];
     const cursor = await db.$client.query<{ txId: string; position: string }>(
       `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox WHERE event_id = $1`,

@@ -2,7 +2,8 @@
 // envelope verbatim, and CSV quoted so that envelopes (commas, quotes) and line breaks survive a round trip.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { append, event } from "../../test/auditHistory.ts";
+import { exampleEvent } from "../../events/examples.ts";
+import { append } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { csvField } from "./exportFormats.ts";
@@ -20,7 +21,7 @@ let auditor: Caller;
 beforeAll(async () => {
   auditor = await caller("auditor");
   const accesses = Array.from({ length: EVENTS - 1 }, (_, i) =>
-    event("audit.data.accessed", {
+    exampleEvent("audit.data.accessed", {
       actorId: userId,
       actorRole: "PROVIDER",
       resourceType: "patient",
@@ -30,7 +31,7 @@ beforeAll(async () => {
       fields: null,
     }),
   );
-  written = await append(db, [event("patient.created", { patientId }), ...accesses], { userId });
+  written = await append(db, [exampleEvent("patient.created", { patientId }), ...accesses], { userId });
 });
 
 async function exported(format: string) {

@@ -3,7 +3,8 @@
 // correlation id and by time range.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { append, auditAll, event, isAuditorAccess } from "../../test/auditHistory.ts";
+import { exampleEvent } from "../../events/examples.ts";
+import { append, auditAll, isAuditorAccess } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 
@@ -31,20 +32,20 @@ beforeAll(async () => {
   auditor = await caller("auditor");
   start = new Date();
   await pause();
-  [ids.pCreated] = (await append(db, [event("patient.created", { patientId: P })], { userId: U1 })) as [
-    string,
-  ];
-  [ids.qCreated] = (await append(db, [event("patient.created", { patientId: Q })], { userId: U1 })) as [
-    string,
-  ];
+  [ids.pCreated] = (await append(db, [exampleEvent("patient.created", { patientId: P })], {
+    userId: U1,
+  })) as [string];
+  [ids.qCreated] = (await append(db, [exampleEvent("patient.created", { patientId: Q })], {
+    userId: U1,
+  })) as [string];
   await pause();
   afterRegistrations = new Date();
   await pause();
   [ids.booked, ids.accessed] = (await append(
     db,
     [
-      event("appointment.booked", { appointmentId: appointment, patientId: P }),
-      event("audit.data.accessed", {
+      exampleEvent("appointment.booked", { appointmentId: appointment, patientId: P }),
+      exampleEvent("audit.data.accessed", {
         actorId: U2,
         actorRole: "PROVIDER",
         resourceType: "patient",
@@ -56,7 +57,7 @@ beforeAll(async () => {
     ],
     { userId: U2, correlationId: C },
   )) as [string, string];
-  [ids.insight] = (await append(db, [event("ai.insight.created", { patientId: P })])) as [string];
+  [ids.insight] = (await append(db, [exampleEvent("ai.insight.created", { patientId: P })])) as [string];
   await pause();
   end = new Date();
 });

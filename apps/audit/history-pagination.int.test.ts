@@ -6,14 +6,8 @@ import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import {
-  type AuditedEvent,
-  append,
-  auditAll,
-  auditPage,
-  event,
-  isAuditorAccess,
-} from "../../test/auditHistory.ts";
+import { exampleEvent } from "../../events/examples.ts";
+import { type AuditedEvent, append, auditAll, auditPage, isAuditorAccess } from "../../test/auditHistory.ts";
 import { testDatabase, testEventContext } from "../../test/fixtures.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 
@@ -22,7 +16,7 @@ const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
 const accessOf = (patientId: string) =>
-  event("audit.data.accessed", {
+  exampleEvent("audit.data.accessed", {
     actorId: randomUUID(),
     actorRole: "ADMIN",
     resourceType: "patient",

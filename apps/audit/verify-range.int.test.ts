@@ -2,7 +2,8 @@
 // a 400 naming the parameter), and answered with the span that was verified.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { append, event } from "../../test/auditHistory.ts";
+import { exampleEvent } from "../../events/examples.ts";
+import { append } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 
@@ -30,9 +31,9 @@ describe("GET /audit/verify over a range", () => {
   it("verifies the events between two positions and names the span it verified", async () => {
     const patientId = randomUUID();
     const ids = [
-      ...(await append(db, [event("patient.created", { patientId })])),
-      ...(await append(db, [event("patient.updated", { patientId })])),
-      ...(await append(db, [event("patient.updated", { patientId })])),
+      ...(await append(db, [exampleEvent("patient.created", { patientId })])),
+      ...(await append(db, [exampleEvent("patient.updated", { patientId })])),
+      ...(await append(db, [exampleEvent("patient.updated", { patientId })])),
     ];
     const [from, , to] = (await positionsOf(ids)) as [string, string, string];
     const { status, body } = await verify({ from, to });

@@ -9,7 +9,7 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { type AuditedResource, complianceViolation, type ViolationSeverity } from "./auditEvents.ts";
 import type { AuthEnv, Principal, Role } from "./auth.ts";
-import { eventContext } from "./eventContext.ts";
+import { eventContext, type SealingEnv } from "./eventContext.ts";
 import { HttpProblem } from "./problem.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
 
@@ -46,7 +46,7 @@ export class AccessRefused extends HttpProblem {
   }
 }
 
-type AccessEnv = RequestContextEnv & AuthEnv;
+type AccessEnv = RequestContextEnv & AuthEnv & SealingEnv;
 
 /**
  * Route middleware, run before the request is validated: a principal of another role is refused without

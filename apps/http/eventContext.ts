@@ -1,10 +1,25 @@
 // The event context of a request: the emitting service and the request's metadata (correlation id, user,
-// session, IP, user agent) and trace context, as appendEvents records them with every event.
-import type { Context } from "hono";
+// session, IP, user agent) and trace context, as appendEvents records them with every event, and the keys
+// it seals their personal fields with.
+import type { Context, MiddlewareHandler } from "hono";
 import type { EventContext } from "../../db/outbox/appendEvents.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
 
-export function eventContext<E extends RequestContextEnv>(c: Context<E>, source: string): EventContext {
+/** The master keys the service's events are sealed with: the process's, given to the service frame. */
+export type SealingEnv = { Variables: { masterKeys: MasterKeys } };
+
+export function sealingKeys(masterKeys: MasterKeys): MiddlewareHandler<SealingEnv> {
+  return async function sealingKeys(c, next) {
+    c.set("masterKeys", masterKeys);
+    await next();
+  };
+}
+
+export function eventContext<E extends RequestContextEnv & SealingEnv>(
+  c: Context<E>,
+  source: string,
+): EventContext {
   const { metadata, traceparent } = c.get("requestContext");
-  return { source, metadata, traceparent };
+  return { source, metadata, traceparent, masterKeys: c.get("masterKeys") };
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import { createLogger } from "../../observability/logger.ts";
+import { parseMasterKeys } from "../../phi/masterKeys.ts";
 import { createServiceFrame } from "./service.ts";
 
 describe("the service frame", () => {
@@ -18,6 +19,7 @@ describe("the service frame", () => {
         throw new Error("no tokens here");
       },
       db: {} as Database,
+      masterKeys: parseMasterKeys(`unit:${Buffer.alloc(32).toString("base64")}`),
       publicRoutes: new Hono().post("/write", () => {
         throw new EventTooLarge("patient.updated", 600_000);
       }),

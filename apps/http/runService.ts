@@ -1,16 +1,14 @@
 // Runs one service on its own (`tsx apps/<service>/main.ts`): the same frame, authentication and stack as the
 // platform, with only that service's routes (and its background work, such as the reminder scheduler).
 // `npm start` mounts every service on one port instead (apps/platform.ts).
-import { serve } from "@hono/node-server";
-import { ConfigError, type Env, loadEnv } from "../../config/env.ts";
+import type { Env } from "../../config/env.ts";
 import { createDatabase, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { createKafka } from "../../kafka/client.ts";
-import { createLogger, type Logger } from "../../observability/logger.ts";
-import { masterKeys } from "../../phi/masterKeys.ts";
-import { ensureStack } from "../../stack/index.ts";
+import type { Logger } from "../../observability/logger.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
+import { startProcess } from "../../process/frame.ts";
 import { createTokenVerifier } from "./auth.ts";
-import { createRegistry } from "./metrics.ts";
 import { createServiceFrame, type ServiceApp } from "./service.ts";
 import { signingKeys } from "./signingKeys.ts";
 
@@ -20,33 +18,28 @@ export interface ServiceDefinition {
   title: string;
   routes: (db: Database) => ServiceApp;
   /** Work that runs beside the HTTP routes; stopped on SIGTERM before the pool closes. */
-  background?: (deps: { db: Database; env: Env; log: Logger }) => { stop(): Promise<void> };
+  background?: (deps: { db: Database; env: Env; log: Logger; masterKeys: MasterKeys }) => {
+    stop(): Promise<void>;
+  };
 }
 
 export async function runService(service: ServiceDefinition): Promise<void> {
-  let env: Env;
-  try {
-    env = loadEnv();
-    masterKeys();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    process.exit(1);
-  }
-  const log = createLogger({ level: env.LOG_LEVEL, name: service.name });
-  const stack = await ensureStack(env, (line) => log.info(line));
+  const frame = await startProcess({ name: service.name });
+  const { env, log, stack, registry, masterKeys } = frame;
   // Idempotent and serialized by an advisory lock: a service started alone finds its tables.
   await migrateDatabase(stack.databaseUrl);
   const db = createDatabase(stack.databaseUrl, { applicationName: service.name });
+  frame.onStop(() => db.$client.end());
   const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: service.name }).admin();
   await admin.connect();
-  const registry = createRegistry();
+  frame.onStop(() => admin.disconnect());
 
   const app = createServiceFrame({
     title: service.title,
     log,
     registry,
     db,
+    masterKeys,
     verifyToken: createTokenVerifier(await signingKeys(env), {
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
@@ -57,20 +50,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     ],
   });
   app.route("/", service.routes(db));
-  const background = service.background?.({ db, env, log });
-  const server = serve({ fetch: app.fetch, port: env.PORT }, (info) =>
-    log.info({ port: info.port }, `${service.name} listening`),
-  );
-
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, async () => {
-      log.info({ signal }, `${service.name} stopping`);
-      server.close();
-      await background?.stop();
-      await admin.disconnect();
-      await db.$client.end();
-      await stack.stopStarted();
-      process.exit(0);
-    });
-  }
+  const background = service.background?.({ db, env, log, masterKeys });
+  if (background) frame.onStop(() => background.stop());
+  frame.serve(app, (port) => log.info({ port }, `${service.name} listening`));
 }

@@ -9,19 +9,21 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
+import { PatientErased } from "../../db/patientKeys.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
+import { healthRoutes, type ReadinessCheck } from "../../observability/health.ts";
 import type { Logger } from "../../observability/logger.ts";
-import { PatientErased } from "../../phi/patientKeys.ts";
+import { httpMetrics, metricsRoute } from "../../observability/metrics.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset } from "./docsAssets.ts";
-import { healthRoutes, type ReadinessCheck } from "./health.ts";
-import { httpMetrics, metricsRoute } from "./metrics.ts";
+import { type SealingEnv, sealingKeys } from "./eventContext.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
 
-export type ServiceEnv = RequestContextEnv & AuthEnv;
+export type ServiceEnv = RequestContextEnv & AuthEnv & SealingEnv;
 export type ServiceApp = OpenAPIHono<ServiceEnv>;
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -46,6 +48,8 @@ export interface ServiceFrameOptions {
   verifyToken: TokenVerifier;
   /** Where refusals are recorded as compliance violations. */
   db: Database;
+  /** This process's master keys, which every event the service writes is sealed with. */
+  masterKeys: MasterKeys;
   /** Documentation anyone may read, served before authentication (the event catalog's schemas). */
   publicRoutes?: Hono;
 }
@@ -53,6 +57,7 @@ export interface ServiceFrameOptions {
 export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   const app = createRouter();
   app.use(requestContext());
+  app.use(sealingKeys(options.masterKeys));
   app.use(requestLog(options.log));
   app.use(httpMetrics(options.registry));
   app.use(

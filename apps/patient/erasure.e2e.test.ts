@@ -5,8 +5,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealCheckpoint } from "../../audit/sealCheckpoint.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
+import { PatientErased } from "../../db/patientKeys.ts";
 import { exampleData } from "../../events/examples.ts";
-import { PatientErased } from "../../phi/patientKeys.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
 import {
   decrypted,

@@ -4,6 +4,7 @@
 // exports) were sealed under that key and can no longer be opened by anyone.
 import { and, eq, inArray, isNotNull, or, sql } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
+import { destroyDataKey } from "../../db/patientKeys.ts";
 import {
   aiInsights,
   aiPredictions,
@@ -14,7 +15,6 @@ import {
   patientKeys,
   patients,
 } from "../../db/schema.ts";
-import { destroyDataKey } from "../../phi/patientKeys.ts";
 import type { ErasureResponse } from "./schemas.ts";
 
 export type ErasureOutcome =

@@ -16,6 +16,7 @@ import {
   silentLog,
   startRelay,
   testDatabase,
+  testMasterKeys,
 } from "../../test/fixtures.ts";
 import { type TappedRecord, tapTopic } from "../../test/kafkaTap.ts";
 import { type Caller, caller, testVerifier } from "../../test/tokens.ts";
@@ -40,6 +41,7 @@ beforeAll(async () => {
     log: silentLog,
     registry,
     verifyToken: testVerifier,
+    masterKeys: testMasterKeys,
   });
   relay = startRelay({ registry });
   await new Promise<void>((resolve) => {

@@ -2,11 +2,16 @@
 // topic and the effect happens exactly once; the cursor moves past it, so a second re-drive does not repeat it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKafka } from "../../kafka/client.ts";
+import {
+  createEffectsTable,
+  effectConsumer,
+  effectsOf,
+  uniqueConsumerName,
+} from "../../test/consumers/effects.ts";
+import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
+import { patientCreatedRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
-import { startTestConsumer } from "../testing/inProcess.ts";
-import { metricValue } from "../testing/metrics.ts";
-import { patientCreatedRecord, publish } from "../testing/records.ts";
 import { listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
 
 const db = testDatabase();

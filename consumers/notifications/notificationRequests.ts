@@ -5,6 +5,7 @@ import { eq } from "drizzle-orm";
 import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
 import { patientDirectory } from "../../db/schema.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import type {
   ConsumedRecord,
   TransactionalConsumer,
@@ -29,8 +30,9 @@ export class RecipientNotKnownYet extends Error {
 }
 
 /** The requests carry the cause's correlation id and trace, so a message can be traced to its request. */
-function requestContext(event: TypedEnvelope, record: ConsumedRecord): EventContext {
+function requestContext(event: TypedEnvelope, record: ConsumedRecord, masterKeys: MasterKeys): EventContext {
   return {
+    masterKeys,
     source: "notification-service",
     metadata: {
       correlationId: event.metadata.correlationId,
@@ -54,20 +56,25 @@ async function recipientOf({ tx }: TransactionalContext, patientId: string): Pro
   return { patientId, firstName: entry.firstName ?? "", email: entry.email, phone: entry.phone };
 }
 
-export const notificationRequestsConsumer: TransactionalConsumer = {
+/** Sealed with `masterKeys`, as every event of this process: the requests carry the patient's contact details. */
+export const notificationRequestsConsumer = ({
+  masterKeys,
+}: {
+  masterKeys: MasterKeys;
+}): TransactionalConsumer => ({
   kind: "transactional",
   name: "notification-requests",
   topics: ["patient-events", "appointment-events"],
   handlers: {
     "patient.created": async (event, { tx, record }) => {
-      await appendEvents(tx, requestContext(event, record), welcomeMessages(event));
+      await appendEvents(tx, requestContext(event, record, masterKeys), welcomeMessages(event));
     },
     "appointment.booked": async (event, context) => {
       const recipient = await recipientOf(context, event.data.patientId);
       if (!recipient) return;
       await appendEvents(
         context.tx,
-        requestContext(event, context.record),
+        requestContext(event, context.record, masterKeys),
         appointmentBookedMessages(event, recipient),
       );
     },
@@ -76,9 +83,9 @@ export const notificationRequestsConsumer: TransactionalConsumer = {
       if (!recipient) return;
       await appendEvents(
         context.tx,
-        requestContext(event, context.record),
+        requestContext(event, context.record, masterKeys),
         appointmentReminderMessages(event, recipient),
       );
     },
   },
-};
+});

@@ -8,6 +8,8 @@ import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { consumerInbox, notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
 import { exampleEvent } from "../../events/examples.ts";
+import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { eventRecord, publish } from "../../test/consumers/records.ts";
 import {
   eventually,
   kafkaBrokers,
@@ -16,10 +18,9 @@ import {
   startRelay,
   testDatabase,
   testEventContext,
+  testMasterKeys,
 } from "../../test/fixtures.ts";
 import { patientDirectoryConsumer } from "../patientDirectory/patientDirectoryConsumer.ts";
-import { type StartedConsumer, startTestConsumer } from "../testing/inProcess.ts";
-import { eventRecord, publish } from "../testing/records.ts";
 import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
 import { notificationId } from "./notificationIds.ts";
 import { notificationRequestsConsumer } from "./notificationRequests.ts";
@@ -36,8 +37,8 @@ beforeAll(async () => {
     log: silentLog,
   });
   const started = await Promise.all(
-    [patientDirectoryConsumer, notificationRequestsConsumer, delivery].map((definition) =>
-      startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers() }),
+    [patientDirectoryConsumer, notificationRequestsConsumer({ masterKeys: testMasterKeys }), delivery].map(
+      (definition) => startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers() }),
     ),
   );
   consumers.push(...started);

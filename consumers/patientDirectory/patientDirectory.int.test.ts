@@ -4,9 +4,9 @@ import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerInbox, patientDirectory } from "../../db/schema.ts";
+import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { eventRecord, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { type StartedConsumer, startTestConsumer } from "../testing/inProcess.ts";
-import { eventRecord, patientCreatedRecord, publish } from "../testing/records.ts";
 import { patientDirectoryConsumer } from "./patientDirectoryConsumer.ts";
 import { providerDirectoryEntry } from "./providerDirectory.ts";
 

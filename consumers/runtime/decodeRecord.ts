@@ -2,6 +2,8 @@
 // poison: a record no attempt could ever process, which goes to the dead-letter topic at once instead of
 // being retried. An event about an erased patient is neither: its personal data is gone for good, so it is
 // skipped.
+
+import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
 import {
   EventValidationError,
   eventDefinition,
@@ -12,7 +14,6 @@ import {
 } from "../../events/index.ts";
 import { openEnvelope, type PatientKeySource } from "../../phi/decryptEvent.ts";
 import { CiphertextRejected } from "../../phi/fieldCipher.ts";
-import { PatientErased, PatientKeyMissing } from "../../phi/patientKeys.ts";
 
 export type PoisonProblem =
   | "empty-value"

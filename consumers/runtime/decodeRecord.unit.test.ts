@@ -2,9 +2,9 @@
 // event about an erased patient is skipped; everything else is named poison.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
 import { exampleData } from "../../events/examples.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
-import { PatientErased, PatientKeyMissing } from "../../phi/patientKeys.ts";
 import { sealPersonalFields } from "../../phi/personalFields.ts";
 import { decodeRecord } from "./decodeRecord.ts";
 

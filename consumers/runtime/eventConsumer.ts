@@ -25,7 +25,7 @@ import {
   type Producer,
 } from "../../kafka/client.ts";
 import type { Logger } from "../../observability/logger.ts";
-import { PatientKeyring, type PatientKeySource } from "../../phi/decryptEvent.ts";
+import type { PatientKeySource } from "../../phi/decryptEvent.ts";
 import { exponentialBackoff } from "../../retry/backoff.ts";
 import type { ConsumedRecord, ConsumerDefinition } from "./consumerDefinition.ts";
 import { partitionLag } from "./consumerLag.ts";
@@ -41,8 +41,8 @@ export interface EventConsumerOptions {
   kafkaBrokers: string[];
   log: Logger;
   registry: Registry;
-  /** Where sealed personal fields get their patient's key; by default patient_keys in `db`. */
-  keys?: PatientKeySource;
+  /** Where sealed personal fields get their patient's key: patient_keys in `db` (db/patientKeys.ts). */
+  keys: PatientKeySource;
   /** Overrides the definition's name (group id and inbox name): tests run isolated copies of a consumer. */
   name?: string;
   /** Partitions handled at the same time, each in order; the platform guide's default is 3. */
@@ -101,7 +101,7 @@ export class EventConsumer {
     this.log = options.log.child({ component: "consumer", consumer: this.name });
     this.metrics = consumerMetrics(options.registry);
     this.policy = options.deadLetterPolicy ?? defaultDeadLetterPolicy;
-    this.keys = options.keys ?? new PatientKeyring(options.db);
+    this.keys = options.keys;
     const kafka = createKafka({
       brokers: options.kafkaBrokers,
       clientId: `consumer-${this.name}-${randomUUID().slice(0, 8)}`,

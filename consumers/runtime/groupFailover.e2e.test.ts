@@ -2,10 +2,15 @@
 // the first is killed with SIGKILL and the survivor takes its partitions over. Every record has exactly one
 // effect, and each partition's effects happen in the partition's order.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEffectsTable, effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
+import {
+  patientCreatedRecord,
+  publish,
+  startGroupAtEnd,
+  type TestRecord,
+} from "../../test/consumers/records.ts";
+import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { createEffectsTable, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
-import { patientCreatedRecord, publish, startGroupAtEnd, type TestRecord } from "../testing/records.ts";
-import { spawnEffectConsumer } from "../testing/spawnConsumer.ts";
 
 const db = testDatabase();
 beforeAll(() => createEffectsTable(db));

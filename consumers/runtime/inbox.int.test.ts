@@ -5,12 +5,17 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerInbox } from "../../db/schema.ts";
 import { createKafka } from "../../kafka/client.ts";
+import {
+  createEffectsTable,
+  effectConsumer,
+  effectsOf,
+  uniqueConsumerName,
+} from "../../test/consumers/effects.ts";
+import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
+import { onPartition, patientCreatedRecord, publish, startGroupAtEnd } from "../../test/consumers/records.ts";
+import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
-import { startTestConsumer } from "../testing/inProcess.ts";
-import { metricValue } from "../testing/metrics.ts";
-import { onPartition, patientCreatedRecord, publish, startGroupAtEnd } from "../testing/records.ts";
-import { spawnEffectConsumer } from "../testing/spawnConsumer.ts";
 import { forgetOutlivedInboxEntries, redeliveryWindowDays } from "./inbox.ts";
 
 const db = testDatabase();

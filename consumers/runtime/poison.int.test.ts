@@ -1,12 +1,17 @@
 // Poison records, which no attempt could ever process (not JSON, not a valid envelope, data failing its
 // schema), go straight to the dead-letter topic without a single handler attempt; the partition moves on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
+import {
+  createEffectsTable,
+  effectConsumer,
+  effectsOf,
+  uniqueConsumerName,
+} from "../../test/consumers/effects.ts";
+import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
+import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { tapDeadLetters } from "../testing/deadLetterTap.ts";
-import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
-import { startTestConsumer } from "../testing/inProcess.ts";
-import { metricValue } from "../testing/metrics.ts";
-import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../testing/records.ts";
 
 const db = testDatabase();
 beforeAll(() => createEffectsTable(db));

@@ -3,12 +3,17 @@
 // their retry without holding up the others.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exponentialBackoff } from "../../retry/backoff.ts";
+import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
+import {
+  createEffectsTable,
+  effectConsumer,
+  effectsOf,
+  uniqueConsumerName,
+} from "../../test/consumers/effects.ts";
+import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
+import { onPartition, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { tapDeadLetters } from "../testing/deadLetterTap.ts";
-import { createEffectsTable, effectConsumer, effectsOf, uniqueConsumerName } from "../testing/effects.ts";
-import { startTestConsumer } from "../testing/inProcess.ts";
-import { metricValue } from "../testing/metrics.ts";
-import { onPartition, patientCreatedRecord, publish } from "../testing/records.ts";
 import { deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
 
 const db = testDatabase();

@@ -12,10 +12,10 @@ import {
   recordKey,
 } from "../../events/index.ts";
 import { EventTooLarge, MAX_EVENT_BYTES, recordBytes, recordHeaders } from "../../events/record.ts";
-import { masterKeys } from "../../phi/masterKeys.ts";
-import { dataKeysForWriting } from "../../phi/patientKeys.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { hasPersonalFields, keyOwner, sealPersonalFields } from "../../phi/personalFields.ts";
 import type { WriteTransaction } from "../client.ts";
+import { dataKeysForWriting } from "../patientKeys.ts";
 import { aggregateVersions, outbox } from "../schema.ts";
 import { eventHash, type HashedEventFields } from "./eventHash.ts";
 
@@ -25,6 +25,8 @@ export interface EventContext {
   metadata: EventMetadata;
   /** The W3C trace context of the request that caused the events, carried into the Kafka headers. */
   traceparent?: string | null;
+  /** The master keys that wrap the patients' data keys: this process's, loaded once at its start. */
+  masterKeys: MasterKeys;
 }
 
 export interface AppendedEvent {
@@ -61,7 +63,7 @@ export async function appendEvents(
     data: parseEventData(event.type, event.data) as Record<string, unknown>,
     eventId: randomUUID(),
   }));
-  const keys = await dataKeysFor(tx, parsed);
+  const keys = await dataKeysFor(tx, parsed, context.masterKeys);
   const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, eventId }) => {
     const owner = keyOwner(data);
     const envelope: Envelope = {
@@ -212,11 +214,12 @@ function refuseOversized(fields: HashedEventFields): void {
 function dataKeysFor(
   tx: WriteTransaction,
   events: ReadonlyArray<{ event: NewEvent; data: Record<string, unknown> }>,
+  masters: MasterKeys,
 ): Promise<Map<string, Buffer>> {
   const owners = events
     .filter(({ event, data }) => hasPersonalFields(event.type, data))
     .map(({ data }) => keyOwner(data) as string);
-  return owners.length === 0 ? Promise.resolve(new Map()) : dataKeysForWriting(tx, owners, masterKeys());
+  return owners.length === 0 ? Promise.resolve(new Map()) : dataKeysForWriting(tx, owners, masters);
 }
 
 function aggregateKey(aggregateType: string, aggregateId: string): string {

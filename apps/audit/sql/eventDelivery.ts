@@ -3,7 +3,7 @@
 // records its progress as a WAL position, which says nothing about one event: in Debezium mode, an event
 // after the polling relay's last checkpoint (the handover) has an unknown delivery, and says so.
 import type pg from "pg";
-import { type RelayMode, readRelayMode } from "../../../relay/sql/relayMode.ts";
+import { type RelayMode, readRelayMode } from "../../../db/outbox/relayMode.ts";
 import { type HistoryEvent, historyColumns } from "./historyPage.ts";
 
 export interface DeliveredEvent extends HistoryEvent {

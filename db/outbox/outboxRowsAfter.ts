@@ -2,8 +2,8 @@
 // snapshot sees them. Run inside the snapshot a new slot exported, it yields exactly the rows committed
 // before the slot's position that the polling relay had not published.
 import type { ClientBase } from "pg";
-import type { OutboxRecord } from "../../relay/sql/pendingOutboxBatch.ts";
-import type { RelayCursor } from "../../relay/sql/relayCheckpoint.ts";
+import { type OutboxRecord, outboxRecordColumns } from "./pendingOutboxBatch.ts";
+import type { RelayCursor } from "./relayCheckpoint.ts";
 
 /**
  * Unlike the polling relay's query there is no `tx_id < xmin` horizon: the exported snapshot is final for
@@ -12,10 +12,7 @@ import type { RelayCursor } from "../../relay/sql/relayCheckpoint.ts";
  * bare `position` would mean the text column of the SELECT list.
  */
 export const outboxRowsAfterSql = `
-  SELECT tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
-         event_type AS "eventType", topic, message_key AS "key", payload::text AS "value",
-         correlation_id::text AS "correlationId", traceparent,
-         (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"
+  SELECT ${outboxRecordColumns}
     FROM outbox
    WHERE (tx_id, position) > ($1::xid8, $2::bigint)
    ORDER BY outbox.tx_id, outbox.position

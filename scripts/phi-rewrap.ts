@@ -4,9 +4,9 @@
 import { confirm, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
+import { rewrapDataKeys } from "../db/patientKeys.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { startPostgres } from "../stack/postgres.ts";
-import { masterKeys } from "./masterKeys.ts";
-import { rewrapDataKeys } from "./patientKeys.ts";
 
 const { values } = parseCommand({
   usage: `usage: npm run phi:rewrap [-- --yes]
@@ -16,7 +16,7 @@ const { values } = parseCommand({
 });
 await confirm("Re-wrap every patient key still wrapped by an older master key", values.yes);
 const env = loadEnv();
-const keys = masterKeys();
+const keys = loadMasterKeys();
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const db = createDatabase(databaseUrl, { max: 1, applicationName: "phi-rewrap" });
 try {

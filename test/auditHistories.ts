@@ -7,18 +7,18 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { type ArchiveOptions, archiveHistory } from "../audit/archiveHistory.ts";
+import type { Checkpoint } from "../audit/checkpoint.ts";
+import { sealCheckpoint } from "../audit/sealCheckpoint.ts";
+import { signingKeyFromPem } from "../audit/signingKey.ts";
+import { type HistoryRow, historyBatch } from "../audit/sql/historyRows.ts";
+import { verifyHistory } from "../audit/verifyHistory.ts";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
 import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
-import { databaseUrl, eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
-import { type ArchiveOptions, archiveHistory } from "./archiveHistory.ts";
-import type { Checkpoint } from "./checkpoint.ts";
-import { sealCheckpoint } from "./sealCheckpoint.ts";
-import { signingKeyFromPem } from "./signingKey.ts";
-import { type HistoryRow, historyBatch } from "./sql/historyRows.ts";
-import { verifyHistory } from "./verifyHistory.ts";
+import { databaseUrl, eventually, patientCreated, testEventContext } from "./fixtures.ts";
 
 export const testKey = signingKeyFromPem(
   generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),

@@ -2,12 +2,14 @@
 // current end of its topics, with short timings so that retries and shutdowns take moments, not seconds.
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
+import type { ConsumerDefinition } from "../../consumers/runtime/consumerDefinition.ts";
+import { deadLetterAfterAttempts } from "../../consumers/runtime/deadLetterPolicy.ts";
+import { EventConsumer, type EventConsumerOptions } from "../../consumers/runtime/eventConsumer.ts";
 import type { Database } from "../../db/client.ts";
+import { PatientKeyring } from "../../db/patientKeys.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { exponentialBackoff } from "../../retry/backoff.ts";
-import type { ConsumerDefinition } from "../runtime/consumerDefinition.ts";
-import { deadLetterAfterAttempts } from "../runtime/deadLetterPolicy.ts";
-import { EventConsumer, type EventConsumerOptions } from "../runtime/eventConsumer.ts";
+import { testMasterKeys } from "../fixtures.ts";
 import { startGroupAtEnd } from "./records.ts";
 
 export const quickRetries = deadLetterAfterAttempts({
@@ -34,6 +36,7 @@ export async function startTestConsumer(
     deadLetterPolicy: quickRetries,
     fetchWaitMs: 100,
     sessionTimeoutMs: 6_000,
+    keys: new PatientKeyring(options.db, testMasterKeys),
     ...options,
     definition,
     name,

@@ -2,15 +2,15 @@
 // length of a test file, and a reader that returns records exactly as the broker holds them.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
+import { ensureConnectWorker } from "../debezium/connector.ts";
+import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
+import type { ConnectClient } from "../debezium/connectRest.ts";
 import { topics } from "../events/index.ts";
+import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../handover/switch.ts";
 import { createKafka } from "../kafka/client.ts";
-import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../relay/switch.ts";
 import { stopConnect } from "../stack/connect.ts";
-import { databaseUrl, kafkaBrokers } from "../test/fixtures.ts";
-import type { TappedRecord } from "../test/kafkaTap.ts";
-import { ensureConnectWorker } from "./connector.ts";
-import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "./connectorConfig.ts";
-import type { ConnectClient } from "./connectRest.ts";
+import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
+import type { TappedRecord } from "./kafkaTap.ts";
 
 export interface ConnectUnderTest {
   connect: ConnectClient;
@@ -45,7 +45,7 @@ export interface DebeziumUnderTest extends ConnectUnderTest {
 }
 
 /**
- * Makes Debezium the relay of the test database for the file's tests (relay/switch.ts, from whatever the
+ * Makes Debezium the relay of the test database for the file's tests (handover/switch.ts, from whatever the
  * polling relay left), and hands back to the polling relay after them, so the next file finds the polling
  * cursor where Debezium stopped.
  */

@@ -2,9 +2,9 @@
 // effect of one event shows up as a second row. Handlers can be made to fail on purpose, per event id.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
+import type { TransactionalConsumer } from "../../consumers/runtime/consumerDefinition.ts";
 import type { Database } from "../../db/client.ts";
 import type { TopicName } from "../../events/index.ts";
-import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
 
 export async function createEffectsTable(db: Database): Promise<void> {
   await db.$client.query(`

@@ -1,4 +1,4 @@
-// Which relay publishes the outbox: one row that the switch (relay/switch.ts) writes and every relay reads
+// Which relay publishes the outbox: one row that the switch (handover/switch.ts) writes and every relay reads
 // before it publishes. No row (a database that never switched) means the polling relay. The table is created by
 // a migration (db/schema.ts).
 import type { ClientBase } from "pg";
@@ -7,7 +7,7 @@ export type RelayMode = "polling" | "debezium";
 
 export interface RelayModeRow {
   mode: RelayMode;
-  /** Where the last switch handed over, and whether it finished (see relay/switch.ts). */
+  /** Where the last switch handed over, and whether it finished (see handover/switch.ts). */
   handover: Record<string, unknown> | null;
   changedAt: Date | null;
 }

@@ -3,10 +3,11 @@
 // sealed under it unreadable (crypto-shredding) without touching a byte of the history.
 import { randomBytes } from "node:crypto";
 import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
-import type { Database, WriteTransaction } from "../db/client.ts";
-import { patientKeys } from "../db/schema.ts";
-import { decrypt, encrypt, KEY_BYTES } from "./fieldCipher.ts";
-import type { MasterKeys } from "./masterKeys.ts";
+import type { PatientKeySource } from "../phi/decryptEvent.ts";
+import { decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
+import type { MasterKeys } from "../phi/masterKeys.ts";
+import type { Database, WriteTransaction } from "./client.ts";
+import { patientKeys } from "./schema.ts";
 
 /** The patient was erased: their key is gone, and with it every personal field ever written about them. */
 export class PatientErased extends Error {
@@ -154,5 +155,20 @@ export async function rewrapDataKeys(db: Database, masters: MasterKeys, batchSiz
     });
     moved += count;
     if (count < batchSize) return moved;
+  }
+}
+
+/**
+ * Patient keys read from patient_keys and unwrapped with this process's master keys. Not cached: an erasure
+ * takes effect for the very next event read, in every process.
+ */
+export class PatientKeyring implements PatientKeySource {
+  constructor(
+    private readonly db: Database,
+    private readonly masters: MasterKeys,
+  ) {}
+
+  dataKey(patientId: string): Promise<Buffer> {
+    return dataKeyForReading(this.db, patientId, this.masters);
   }
 }

@@ -2,10 +2,12 @@
 // its own. DIE_AFTER_EFFECT_OF=<eventId> makes it SIGKILL itself right after that event's effect commits,
 // before its offset is committed: the worst moment for a crash.
 import { Registry } from "prom-client";
+import type { TransactionalConsumer } from "../../consumers/runtime/consumerDefinition.ts";
+import { EventConsumer } from "../../consumers/runtime/eventConsumer.ts";
 import { createDatabase } from "../../db/client.ts";
+import { PatientKeyring } from "../../db/patientKeys.ts";
 import { createLogger } from "../../observability/logger.ts";
-import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
-import { EventConsumer } from "../runtime/eventConsumer.ts";
+import { loadMasterKeys } from "../../phi/masterKeys.ts";
 import { effectConsumer } from "./effects.ts";
 
 const required = (name: string) => {
@@ -39,6 +41,7 @@ const consumer = new EventConsumer({
   kafkaBrokers: required("KAFKA_BROKERS").split(","),
   log,
   registry: new Registry(),
+  keys: new PatientKeyring(db, loadMasterKeys()),
   sessionTimeoutMs: 6_000,
   fetchWaitMs: 100,
   afterEffectCommitted: ({ partition, offset }) => {

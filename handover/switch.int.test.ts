@@ -2,7 +2,7 @@
 // each patient's order, hands over to Debezium without a duplicate, and sends again only what the polling
 // cursor cannot skip when handing back (same event ids, after their first delivery).
 import { afterAll, describe, expect, it } from "vitest";
-import { asTapped, deliveredAtLeast, recordsFromNow, useConnectWorker } from "../debezium/testing.ts";
+import { asTapped, deliveredAtLeast, recordsFromNow, useConnectWorker } from "../test/debeziumRelay.ts";
 import { databaseUrl, eventually, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
 import { deliveries, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
 import { startSequentialWriter } from "../test/sequentialWriter.ts";

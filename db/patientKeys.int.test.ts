@@ -4,13 +4,19 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeTransaction } from "../db/client.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
-import { patientKeys } from "../db/schema.ts";
-import { decrypted, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
-import { decryptEvent, PatientKeyring } from "./decryptEvent.ts";
-import { type MasterKeys, masterKeys, parseMasterKeys } from "./masterKeys.ts";
-import { destroyDataKey, PatientErased, rewrapDataKeys } from "./patientKeys.ts";
+import { decryptEvent } from "../phi/decryptEvent.ts";
+import { type MasterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
+import {
+  decrypted,
+  patientCreated,
+  testDatabase,
+  testEventContext,
+  testMasterKeys,
+} from "../test/fixtures.ts";
+import { writeTransaction } from "./client.ts";
+import { appendEvents } from "./outbox/appendEvents.ts";
+import { destroyDataKey, PatientErased, PatientKeyring, rewrapDataKeys } from "./patientKeys.ts";
+import { patientKeys } from "./schema.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
@@ -32,7 +38,7 @@ describe("patient keys", () => {
   it("are made with the first personal event, wrapped by the current master key, and open its fields", async () => {
     const { created, payload } = await writePatient();
     const row = await keyRow(created.data.patientId);
-    expect(row?.masterKeyId).toBe(masterKeys().currentId);
+    expect(row?.masterKeyId).toBe(testMasterKeys.currentId);
     expect(row?.wrappedKey?.length).toBe(12 + 32 + 16);
     expect(payload).not.toContain(created.data.lastName);
     expect(payload).not.toContain(created.data.email);
@@ -67,7 +73,7 @@ describe("patient keys", () => {
   });
 
   it("move to a new master key on rewrap, after which the old master key is not needed", async () => {
-    const old = masterKeys();
+    const old = testMasterKeys;
     const { created, payload } = await writePatient();
     const newId = `rotated-${randomUUID().slice(0, 8)}`;
     const rotated: MasterKeys = parseMasterKeys(

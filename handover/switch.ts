@@ -28,6 +28,9 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { confirm, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
+import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
+import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
+import { readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
 import {
   ensureConnectWorker,
   registerConnector,
@@ -36,7 +39,6 @@ import {
 } from "../debezium/connector.ts";
 import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
 import type { ConnectClient } from "../debezium/connectRest.ts";
-import { outboxRowsAfter } from "../debezium/sql/outboxRowsAfter.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
 import {
   createSlotExportingSnapshot,
@@ -46,10 +48,8 @@ import {
   slotState,
 } from "../debezium/sql/replicationSlot.ts";
 import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import { publishBatch } from "../relay/publishBatch.ts";
 import { ensureStack } from "../stack/index.ts";
-import { publishBatch } from "./publishBatch.ts";
-import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
-import { readRelayMode, writeRelayMode } from "./sql/relayMode.ts";
 
 /** The polling relay's stream and lock name (relay/relay.ts; `npm start` and `npm run relay` use it). */
 const POLLING_RELAY_NAME = "outbox";

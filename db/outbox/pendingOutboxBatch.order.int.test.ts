@@ -1,9 +1,9 @@
 // Positions are numbers: one transaction's rows come back in numeric order even where the position gains a
 // digit (…998, 999, 1000, …), and a batch limit that cuts through a transaction resumes exactly after the cut.
 import { afterAll, describe, expect, it } from "vitest";
-import { writeTransaction } from "../../db/client.ts";
-import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { eventually, patientCreated, testDatabase, testEventContext } from "../../test/fixtures.ts";
+import { writeTransaction } from "../client.ts";
+import { appendEvents } from "./appendEvents.ts";
 import { pendingOutboxBatch } from "./pendingOutboxBatch.ts";
 
 const db = testDatabase();

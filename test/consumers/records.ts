@@ -1,7 +1,7 @@
 // Kafka records exactly as the relays publish them (the record contract of docs/architecture.md), built here so
 // that consumer tests can also publish what a relay never would: the same record twice, or a broken one.
 import { randomUUID } from "node:crypto";
-import { exampleData } from "../../events/examples.ts";
+import { exampleEvent } from "../../events/examples.ts";
 import {
   ENVELOPE_VERSION,
   type Envelope,
@@ -21,7 +21,7 @@ export interface TestRecord {
 
 /** A valid record of `type`: the example data with `overrides`, a fresh event id and the relay's headers. */
 export function eventRecord<T extends EventType>(type: T, overrides: Partial<EventData<T>> = {}): TestRecord {
-  const data = parseEventData(type, { ...structuredClone(exampleData[type]), ...overrides });
+  const data = parseEventData(type, exampleEvent(type, overrides).data);
   const eventId = randomUUID();
   const envelope: Envelope = {
     eventId,

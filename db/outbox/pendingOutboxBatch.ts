@@ -16,6 +16,12 @@ export interface OutboxRecord {
   createdAtMs: number;
 }
 
+/** The SELECT list that reads an outbox row as an OutboxRecord: both relays' queries use it. */
+export const outboxRecordColumns = `tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
+         event_type AS "eventType", topic, message_key AS "key", payload::text AS "value",
+         correlation_id::text AS "correlationId", traceparent,
+         (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"`;
+
 /**
  * Rows become visible at commit, not at insert, so a plain `position > last` cursor would skip a row
  * whose transaction commits after a later one's. Reading only below the oldest still-running
@@ -23,12 +29,6 @@ export interface OutboxRecord {
  * no transaction can still add a row there. Served by the (tx_id, position) index, with no sort.
  * ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
  */
-/** An outbox row as an OutboxRecord, for every query that hands rows to publishBatch. */
-export const outboxRecordColumns = `tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
-         event_type AS "eventType", topic, message_key AS "key", payload::text AS "value",
-         correlation_id::text AS "correlationId", traceparent,
-         (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"`;
-
 export const pendingOutboxBatchSql = `
   SELECT ${outboxRecordColumns}
     FROM outbox

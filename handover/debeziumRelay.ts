@@ -1,13 +1,13 @@
 // RELAY_MODE=debezium for `npm start`: the relay is a connector on a Kafka Connect worker, so this process only
 // makes sure the worker runs, hands over from the polling relay if it was the one, and reports on it.
 import pg from "pg";
-import { readRelayMode } from "../relay/sql/relayMode.ts";
-import { switchToDebezium, switchToPolling } from "../relay/switch.ts";
+import { readRelayMode } from "../db/outbox/relayMode.ts";
+import { ensureConnectWorker } from "../debezium/connector.ts";
+import type { ConnectorOptions } from "../debezium/connectorConfig.ts";
+import type { ConnectClient } from "../debezium/connectRest.ts";
+import { debeziumReadinessCheck } from "../debezium/status.ts";
 import { stopConnect } from "../stack/connect.ts";
-import { ensureConnectWorker } from "./connector.ts";
-import type { ConnectorOptions } from "./connectorConfig.ts";
-import type { ConnectClient } from "./connectRest.ts";
-import { debeziumReadinessCheck } from "./status.ts";
+import { switchToDebezium, switchToPolling } from "./switch.ts";
 
 export interface DebeziumRelay {
   connect: ConnectClient;
@@ -51,7 +51,7 @@ export async function startDebeziumRelay(options: {
 }
 
 /**
- * RELAY_MODE=polling on a database that Debezium relays: hands the stream back (relay/switch.ts) before the
+ * RELAY_MODE=polling on a database that Debezium relays: hands the stream back (handover/switch.ts) before the
  * polling relay starts, so that it neither stands by forever nor publishes beside the connector.
  */
 export async function ensurePollingMode(options: {

@@ -1,0 +1,110 @@
+// The frame every long-running process runs in (npm start, the relay, the consumers, a service, the reminder
+// scheduler): configuration and key checks, the stack, the metrics registry, the ops server, and one shutdown.
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import type { Registry } from "prom-client";
+import { ConfigError, type Env, loadEnv } from "../config/env.ts";
+import { healthRoutes, type ReadinessCheck } from "../observability/health.ts";
+import { createLogger, type Logger } from "../observability/logger.ts";
+import { createRegistry, metricsRoute } from "../observability/metrics.ts";
+import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
+import { ensureStack, type Stack } from "../stack/index.ts";
+
+/** How long the stop steps may take together before the process gives up on them and exits with 1. */
+export const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+type FetchHandler = Parameters<typeof serve>[0]["fetch"];
+
+export interface ProcessFrame<Config> {
+  env: Env;
+  /** What the process's own `configure` read, checked like the environment. */
+  config: Config;
+  log: Logger;
+  /** Read at start, so that a bad PHI_MASTER_KEYS stops the start rather than the first write of patient data. */
+  masterKeys: MasterKeys;
+  stack: Stack;
+  registry: Registry;
+  /**
+   * Adds a step to the shutdown on SIGINT or SIGTERM. Steps run one at a time, the last added first (what
+   * started last stops first), then the stack this process started; a step that fails is logged and skipped.
+   */
+  onStop(step: () => unknown): void;
+  /** Serves `app` on PORT (closed first on shutdown); `listening` is told the port. */
+  serve(app: { fetch: FetchHandler }, listening?: (port: number) => void): void;
+  /** The ops routes of a process without an API of its own: /health/live, /health/ready and /metrics. */
+  opsRoutes(readiness: ReadinessCheck[]): Hono;
+}
+
+export interface ProcessOptions<Config> {
+  /** The logger's name: `relay`, `consumers`, `appointment-service`… */
+  name: string;
+  /** Reads the process's own configuration; a ConfigError stops the start with its message. */
+  configure?: (env: Env) => Config;
+  /** Where the stack reports what it starts (the logger by default). */
+  say?: (line: string) => void;
+}
+
+/**
+ * Starts the frame: a ConfigError from the environment, the process's configuration or the master keys is
+ * printed and exits with 1 before anything starts; any other error is thrown.
+ */
+export async function startProcess<Config = undefined>(
+  options: ProcessOptions<Config>,
+): Promise<ProcessFrame<Config>> {
+  const { env, config, keys } = checkConfiguration(options);
+  const log = createLogger({ level: env.LOG_LEVEL, name: options.name });
+  const stack = await ensureStack(env, options.say ?? ((line) => log.info(line)));
+  const registry = createRegistry();
+  const steps: Array<() => unknown> = [];
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, `${options.name} stopping`);
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, `${options.name} did not stop in time`);
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    timer.unref();
+    let failed = false;
+    for (const step of [...steps].reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        failed = true;
+        log.error({ err: error }, "a shutdown step failed");
+      }
+    }
+    process.exit(failed ? 1 : 0);
+  };
+  // Registered before the process's own work starts, so that a signal while it starts up also stops cleanly.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, stop);
+  steps.push(() => stack.stopStarted());
+
+  return {
+    env,
+    config,
+    log,
+    masterKeys: keys,
+    stack,
+    registry,
+    onStop: (step) => steps.push(step),
+    serve(app, listening) {
+      const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => listening?.(info.port));
+      steps.push(() => server.close());
+    },
+    opsRoutes: (readiness) => healthRoutes(readiness).route("/", metricsRoute(registry)),
+  };
+}
+
+function checkConfiguration<Config>(options: ProcessOptions<Config>) {
+  try {
+    const env = loadEnv();
+    const config = options.configure?.(env) as Config;
+    return { env, config, keys: loadMasterKeys() };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
