@@ -75,6 +75,7 @@ export const requestBodies = {
   insight: (patientId: string) => ({
     ...without(exampleData["ai.insight.created"], "insightId"),
     patientId,
+    predictionId: null,
   }),
 
   loginAttempt: () => structuredClone(exampleData["audit.login.attempt"]),
