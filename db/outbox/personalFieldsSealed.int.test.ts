@@ -135,13 +135,14 @@ describe("aggregate ids", () => {
       const event = exampleEvent(type);
       const definition = eventDefinition(type);
       const aggregateId = definition.aggregateId(event.data as never);
-      const upper = JSON.parse(JSON.stringify(event.data).replaceAll(aggregateId, aggregateId.toUpperCase()));
+      const fresh = randomUUID();
+      const upper = JSON.parse(JSON.stringify(event.data).replaceAll(aggregateId, fresh.toUpperCase()));
       const correlationId = randomUUID();
       const error = await appendAfterAnother({ type, data: upper } as NewEvent, correlationId);
       expect(String(error)).toContain("must be a UUID in lower case");
       expect(await rowsOf(correlationId)).toEqual([]);
       const chains = await db.execute(
-        sql`SELECT 1 FROM aggregate_versions WHERE aggregate_id = ${aggregateId.toUpperCase()}`,
+        sql`SELECT 1 FROM aggregate_versions WHERE lower(aggregate_id) = ${fresh}`,
       );
       expect(chains.rows).toEqual([]);
     },
