@@ -34,7 +34,10 @@ export const insightSeverities = ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"] a
 
 export const insightCreatedSchema = z.strictObject({
   insightId: uuid,
-  /** `null` for population-level insights (e.g. a rise in no-shows at one clinic). */
+  /**
+   * `null` only in population-level insights of the history: the summary is personal data, sealed under the
+   * patient's key, so the write path refuses a new insight that names no patient.
+   */
   patientId: uuid.nullable(),
   /** The prediction the insight was drawn from, if any. */
   predictionId: uuid.nullable(),

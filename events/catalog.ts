@@ -186,8 +186,9 @@ interface CatalogEntry<Schema extends z.ZodType> {
   readonly schema: Schema;
   readonly aggregateId: (data: z.output<Schema>) => string;
   /**
-   * The data's personal fields (PHI), as dotted paths: sealed with the patient's key on the way into the
-   * outbox when the data names a patient (`patientId`), so the outbox and Kafka hold only their ciphertext.
+   * The data's personal fields (PHI), as dotted paths: sealed with the key of the patient the data names
+   * (`patientId`) on the way into the outbox, so the outbox and Kafka hold only their ciphertext. An event
+   * carrying any of them without naming a patient is refused (db/outbox/appendEvents.ts).
    */
   readonly personalFields?: readonly string[];
 }
@@ -205,7 +206,7 @@ function event<Schema extends z.ZodType>(entry: CatalogEntry<Schema>): CatalogEn
  *   were made, so "the latest readmission risk of this patient" is the last one a consumer reads.
  *   (Keyed by predictionId, each would land on any partition and an older score could overwrite a newer.)
  * - ai.insight.created belongs to the insight: insights are standalone findings that never supersede each
- *   other, and some concern no patient at all.
+ *   other (older ones of the history may concern no patient at all).
  * - audit events belong to the actor (for login attempts, the account or the username typed). Their record
  *   key is the eventId regardless (audit-events is keyed by eventId); the aggregate serves history queries.
  */

@@ -1,4 +1,5 @@
 // The catalog as a specification: every event type's schema, topic and key, and the topics' exact numbers.
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -228,6 +229,18 @@ describe("event schemas", () => {
       location: { type: "IN_PERSON", address: "1 Harley Street, London W1G 9QD" },
     };
     expect(() => parseEventData("appointment.booked", inPerson)).not.toThrow();
+  });
+
+  it("accept an id only in lower case, the one spelling it has as a record key and a data key's owner", () => {
+    const { patientId } = exampleData["patient.created"];
+    expect(
+      rejectedPaths("patient.created", {
+        ...exampleData["patient.created"],
+        patientId: patientId.toUpperCase(),
+      }),
+    ).toEqual(["patientId"]);
+    const upperUser = { ...exampleData["notification.push.requested"], userId: randomUUID().toUpperCase() };
+    expect(rejectedPaths("notification.push.requested", upperUser)).toEqual(["userId"]);
   });
 
   it("say that a missing field is required", () => {

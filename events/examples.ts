@@ -192,10 +192,10 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
   },
   "ai.insight.created": {
     insightId: "4b5c6d7e-8f90-41a2-b3c4-d5e6f708192a",
-    patientId: null,
-    predictionId: null,
-    category: "no-show-trend",
-    summary: "No-shows for Monday morning slots rose 18% over four weeks",
+    patientId,
+    predictionId: "3a4b5c6d-7e8f-4091-a2b3-c4d5e6f70819",
+    category: "readmission-risk-rising",
+    summary: "Readmission risk rose from 0.12 to 0.23 since the last discharge",
     severity: "MEDIUM",
   },
   "ai.model.performance.updated": {

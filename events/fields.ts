@@ -2,8 +2,17 @@
 // or "a timestamp" is validated the same way in every event type.
 import { z } from "zod";
 
-/** An RFC 9562 UUID: every id the platform generates (patients, appointments, events, ...). */
-export const uuid = z.uuid();
+/**
+ * An RFC 9562 UUID in its canonical spelling, lower case: every id the platform generates (patients,
+ * appointments, events, ...). One spelling only, because an id is also a record key, a hash chain and the
+ * name of a patient's data key: "A0EE…" and "a0ee…" would be two patients to Kafka and to the key store.
+ * The HTTP boundary lower-cases what clients send (apps/http/ids.ts); an event never accepts another case.
+ */
+export const uuid = z.stringFormat(
+  "uuid",
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/,
+  { error: "must be a UUID in lower case" },
+);
 
 /** An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, fractions allowed, offsets not). */
 export const utcTimestamp = z.iso.datetime();

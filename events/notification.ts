@@ -5,7 +5,10 @@ import { e164Phone, email, identifier, text, uuid } from "./fields.ts";
 
 const notificationRequest = {
   notificationId: uuid,
-  /** The patient the message concerns, `null` for messages to staff. */
+  /**
+   * The patient the message goes to. `null` (a message to staff) only in requests of the history: the
+   * recipient and text are personal data, sealed under the patient's key, so the write path refuses a new one.
+   */
   patientId: uuid.nullable(),
   /** The event that caused this request (e.g. an appointment.reminder), `null` when a person asked for it. */
   relatedEventId: uuid.nullable(),

@@ -6,14 +6,34 @@ import { isSealed, openValue, sealValue } from "./fieldCipher.ts";
 
 type Data = Record<string, unknown>;
 
-/** The patient whose key seals the event's personal fields: its data's `patientId`; none for staff messages. */
+/**
+ * An event's personal fields cannot be sealed, so it is not written: it names no patient (the only owner of
+ * a data key, so that erasure can shred what was written about them), or not in the canonical spelling of
+ * their id, or the patient has no key to seal with. Nothing personal is ever written in plain text instead.
+ */
+export class PersonalFieldsUnsealable extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly reason: string,
+  ) {
+    super(`the personal fields of ${eventType} cannot be sealed: ${reason}; the event is refused`);
+    this.name = "PersonalFieldsUnsealable";
+  }
+}
+
+/** The patient whose key seals the event's personal fields: its data's `patientId`, if any. */
 export function keyOwner(data: Data): string | null {
   return typeof data.patientId === "string" ? data.patientId : null;
 }
 
-/** Whether the event of this type and data has fields to seal (or, on the way out, to open). */
-export function hasPersonalFields(eventType: string, data: Data): boolean {
-  return eventDefinition(eventType).personalFields.length > 0 && keyOwner(data) !== null;
+/** Whether the data holds any of its event type's personal fields (null included): they must be sealed. */
+export function carriesPersonalFields(eventType: string, data: Data): boolean {
+  let carries = false;
+  mapPersonalFields(eventType, data, (value) => {
+    carries = true;
+    return value;
+  });
+  return carries;
 }
 
 /** A copy of `data` with every personal field present (null included) replaced by its sealed value. */

@@ -45,18 +45,19 @@ export const requestBodies = {
 
   processingResult: () => without(exampleData["document.processed"], "documentId", "patientId"),
 
-  email: (patientId: string | null) => ({
-    ...without(exampleData["notification.email.requested"], "notificationId"),
+  /** To the patient's own contact on file, which the service fills in. */
+  email: (patientId: string) => ({
+    ...without(exampleData["notification.email.requested"], "notificationId", "to"),
     patientId,
   }),
 
-  sms: (patientId: string | null) => ({
-    ...without(exampleData["notification.sms.requested"], "notificationId"),
+  sms: (patientId: string) => ({
+    ...without(exampleData["notification.sms.requested"], "notificationId", "to"),
     patientId,
   }),
 
-  push: (patientId: string | null) => ({
-    ...without(exampleData["notification.push.requested"], "notificationId"),
+  push: (patientId: string) => ({
+    ...without(exampleData["notification.push.requested"], "notificationId", "userId"),
     patientId,
   }),
 
@@ -71,9 +72,10 @@ export const requestBodies = {
     patientId,
   }),
 
-  insight: (patientId: string | null) => ({
+  insight: (patientId: string) => ({
     ...without(exampleData["ai.insight.created"], "insightId"),
     patientId,
+    predictionId: null,
   }),
 
   loginAttempt: () => structuredClone(exampleData["audit.login.attempt"]),

@@ -97,7 +97,9 @@ const routes = {
   insight: securedRoute(access("insight"), {
     method: "post",
     path: "/ai/insights",
-    summary: "Record an insight, about a patient or a population (emits ai.insight.created)",
+    summary: "Record an insight about a patient (emits ai.insight.created)",
+    description:
+      "`patientId` is required: the summary is personal data, sealed under that patient's key so that erasure shreds it. A population-level insight has no such key and is refused (400 naming `body.patientId`).",
     request: { headers: idempotencyKeyHeader, body: { content: json(recordInsightBody), required: true } },
     responses: {
       201: created(insightResponse),
@@ -178,7 +180,7 @@ export function aiRoutes(db: Database) {
       const body = c.req.valid("json");
       const id = randomUUID();
       const answer = await answerOnce(c, db, async (tx) => {
-        if (body.patientId !== null) await requirePatientOwner(tx, body.patientId);
+        await requirePatientOwner(tx, body.patientId);
         if (body.predictionId !== null && !(await findPrediction(tx, body.predictionId))) {
           throw HttpProblem.notFound(`There is no prediction ${body.predictionId}.`);
         }

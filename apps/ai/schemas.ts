@@ -7,24 +7,25 @@ import {
   modelTrainedSchema,
   predictionGeneratedSchema,
 } from "../../events/ai.ts";
+import { anyCaseUuid } from "../http/ids.ts";
 
 export const recordModelBody = modelTrainedSchema.omit({ modelId: true });
 
 export const recordPerformanceBody = modelPerformanceUpdatedSchema.omit({ modelId: true, version: true });
 
-export const recordPredictionBody = predictionGeneratedSchema.omit({
-  predictionId: true,
-  modelVersion: true,
-});
+export const recordPredictionBody = predictionGeneratedSchema
+  .omit({ predictionId: true, modelVersion: true })
+  .extend({ modelId: anyCaseUuid, patientId: anyCaseUuid });
 
 const insight = insightCreatedSchema.omit({ insightId: true }).shape;
 export const recordInsightBody = z.strictObject({
   ...insight,
-  patientId: insight.patientId.optional().default(null),
-  predictionId: insight.predictionId.optional().default(null),
+  /** Required: an insight's summary is sealed under its patient's key, and population-level text has none. */
+  patientId: anyCaseUuid,
+  predictionId: anyCaseUuid.nullable().optional().default(null),
 });
 
-export const modelIdParam = z.strictObject({ id: z.uuid() });
+export const modelIdParam = z.strictObject({ id: anyCaseUuid });
 
 const instant = z.iso.datetime();
 
@@ -41,7 +42,13 @@ export const predictionResponse = z.object({
   createdAt: instant,
 });
 
-export const insightResponse = z.object({ id: z.uuid(), ...recordInsightBody.shape, createdAt: instant });
+export const insightResponse = z.object({
+  id: z.uuid(),
+  ...recordInsightBody.shape,
+  /** `null` for population-level insights recorded before every insight had to name its patient. */
+  patientId: z.uuid().nullable(),
+  createdAt: instant,
+});
 
 export type ModelResponse = z.infer<typeof modelResponse>;
 export type PredictionResponse = z.infer<typeof predictionResponse>;

@@ -8,11 +8,14 @@ import {
   appointmentLocationSchema,
   appointmentTypes,
 } from "../../events/appointment.ts";
+import { anyCaseUuid } from "../http/ids.ts";
 
 const booked = appointmentBookedSchema.omit({ appointmentId: true }).shape;
 
 export const bookAppointmentBody = z.strictObject({
   ...booked,
+  patientId: anyCaseUuid,
+  providerId: anyCaseUuid,
   scheduledAt: booked.scheduledAt.refine((value) => Date.parse(value) > Date.now(), {
     error: "must be in the future",
   }),
@@ -21,7 +24,7 @@ export const bookAppointmentBody = z.strictObject({
 
 export const cancelAppointmentBody = z.strictObject({ reason: appointmentCancelledSchema.shape.reason });
 
-export const appointmentIdParam = z.strictObject({ id: z.uuid() });
+export const appointmentIdParam = z.strictObject({ id: anyCaseUuid });
 
 const instant = z.iso.datetime();
 

@@ -2,6 +2,7 @@
 // and events as the outbox stored them (the envelope verbatim, with where it sits in the history).
 import { z } from "zod";
 import { historyRangeInput } from "../../audit/historySpan.ts";
+import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { HistoryFilter, HistoryKey } from "./sql/historyPage.ts";
 
@@ -10,12 +11,12 @@ export const MAX_PAGE = 1000;
 const name = z.string().min(1).max(200);
 
 const filterFields = {
-  patientId: z.uuid().optional(),
+  patientId: anyCaseUuid.optional(),
   aggregateType: name.optional(),
   aggregateId: name.optional(),
-  userId: z.uuid().optional(),
+  userId: anyCaseUuid.optional(),
   eventType: name.optional(),
-  correlationId: z.uuid().optional(),
+  correlationId: anyCaseUuid.optional(),
   from: z.iso.datetime({ offset: true }).optional().describe("created at or after (inclusive)"),
   to: z.iso.datetime({ offset: true }).optional().describe("created before (exclusive)"),
 };
@@ -31,7 +32,7 @@ export const exportQuery = z.strictObject({
   format: z.enum(["ndjson", "csv"]).default("ndjson"),
 });
 
-export const eventIdParam = z.strictObject({ eventId: z.uuid() });
+export const eventIdParam = z.strictObject({ eventId: anyCaseUuid });
 
 type FilterInput = { [K in keyof typeof filterFields]?: string };
 
@@ -41,12 +42,14 @@ export function historyFilter(query: FilterInput): HistoryFilter {
     throw HttpProblem.invalid([{ field: "query.aggregateType", message: "required with aggregateId" }]);
   }
   const filter: HistoryFilter = {};
-  if (query.patientId) filter.patientId = query.patientId.toLowerCase();
+  if (query.patientId) filter.patientId = query.patientId;
   if (query.aggregateType) filter.aggregateType = query.aggregateType;
-  if (query.aggregateId) filter.aggregateId = query.aggregateId;
-  if (query.userId) filter.userId = query.userId.toLowerCase();
+  // Most aggregate ids are UUIDs, stored in lower case; a login's typed username is kept as typed.
+  if (query.aggregateId)
+    filter.aggregateId = anyCaseUuid.safeParse(query.aggregateId).data ?? query.aggregateId;
+  if (query.userId) filter.userId = query.userId;
   if (query.eventType) filter.eventType = query.eventType;
-  if (query.correlationId) filter.correlationId = query.correlationId.toLowerCase();
+  if (query.correlationId) filter.correlationId = query.correlationId;
   if (query.from) filter.from = new Date(query.from);
   if (query.to) filter.to = new Date(query.to);
   return filter;

@@ -8,8 +8,11 @@ import {
   documentProcessedSchema,
   documentUploadedSchema,
 } from "../../events/document.ts";
+import { anyCaseUuid } from "../http/ids.ts";
 
-export const registerDocumentBody = documentUploadedSchema.omit({ documentId: true });
+export const registerDocumentBody = documentUploadedSchema
+  .omit({ documentId: true })
+  .extend({ patientId: anyCaseUuid });
 
 export const deleteDocumentBody = z.strictObject({
   reason: documentDeletedSchema.shape.reason.optional().default(null),
@@ -30,7 +33,7 @@ const [succeeded, failed] = documentProcessedSchema.options;
 const ids = { documentId: true, patientId: true } as const;
 export const processingResultBody = z.discriminatedUnion("status", [succeeded.omit(ids), failed.omit(ids)]);
 
-export const documentIdParam = z.strictObject({ id: z.uuid() });
+export const documentIdParam = z.strictObject({ id: anyCaseUuid });
 
 const instant = z.iso.datetime();
 

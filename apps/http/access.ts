@@ -3,13 +3,13 @@
 // request's own transaction, if any, rolls back: a refused request changes nothing else).
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { z } from "zod";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { type AuditedResource, complianceViolation, type ViolationSeverity } from "./auditEvents.ts";
 import type { AuthEnv, Principal, Role } from "./auth.ts";
 import { eventContext, type SealingEnv } from "./eventContext.ts";
+import { anyCaseUuid } from "./ids.ts";
 import { HttpProblem } from "./problem.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
 
@@ -73,11 +73,9 @@ export function allowRoles(
   };
 }
 
-const uuid = z.uuid();
-
 function routeResource(c: Context, type: string): AuditedResource {
-  const id = c.req.param("id");
-  const named = id !== undefined && uuid.safeParse(id).success;
+  const id = anyCaseUuid.safeParse(c.req.param("id")).data;
+  const named = id !== undefined;
   return {
     type,
     // The pattern, not the raw path: bounded in length, and free of whatever a client put in it.

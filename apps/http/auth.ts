@@ -45,7 +45,8 @@ const isRole = (value: unknown): value is Role => roles.includes(value as Role);
  */
 const claimsSchema = z
   .object({
-    sub: z.uuid({ error: "the subject (sub) must be a UUID" }),
+    // In lower case whatever the issuer wrote: the subject is the user's id in every event and record.
+    sub: z.uuid({ error: "the subject (sub) must be a UUID" }).toLowerCase(),
     role: z.unknown().optional(),
     app_metadata: z.object({ role: z.unknown().optional() }).optional(),
     session_id: z.unknown().optional(),
@@ -58,7 +59,7 @@ const claimsSchema = z
       return z.NEVER;
     }
     const session = [claims.session_id, claims.sid].find((value) => z.uuid().safeParse(value).success);
-    return { userId: claims.sub, role, sessionId: (session as string | undefined) ?? null };
+    return { userId: claims.sub, role, sessionId: (session as string | undefined)?.toLowerCase() ?? null };
   });
 
 /** jose's codes for tokens that are malformed, forged, expired or not yet valid: the client's to fix. */

@@ -7,12 +7,15 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { loginAttemptSchema } from "../../events/audit.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { anyCaseUuid } from "../http/ids.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
 import { createRouter } from "../http/service.ts";
 
 export const LOGIN_AUDIT_SERVICE = "login-audit-service";
 
 const recorded = z.object({ eventId: z.uuid() });
+
+const loginAttemptBody = loginAttemptSchema.safeExtend({ userId: anyCaseUuid.nullable() });
 
 const routes = {
   record: securedRoute(
@@ -26,7 +29,7 @@ const routes = {
       method: "post",
       path: "/internal/login-attempts",
       summary: "Record a login attempt (emits audit.login.attempt)",
-      request: { headers: idempotencyKeyHeader, body: { content: json(loginAttemptSchema), required: true } },
+      request: { headers: idempotencyKeyHeader, body: { content: json(loginAttemptBody), required: true } },
       responses: {
         201: { description: "Recorded", content: json(recorded) },
         400: problem("Invalid input, e.g. a failed attempt without a reason"),

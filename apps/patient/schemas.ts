@@ -2,19 +2,20 @@
 // what the API accepts is exactly what the events can carry.
 import { z } from "zod";
 import { consentTypes, patientCreatedSchema } from "../../events/patient.ts";
+import { anyCaseUuid } from "../http/ids.ts";
 
 const patientFields = patientCreatedSchema.omit({ patientId: true }).shape;
 
 export const createPatientBody = z.strictObject({
   ...patientFields,
-  userId: patientFields.userId.optional().default(null),
+  userId: anyCaseUuid.nullable().optional().default(null),
   insuranceInfo: patientFields.insuranceInfo.optional().default(null),
   medicalConditions: patientFields.medicalConditions.optional().default([]),
   allergies: patientFields.allergies.optional().default([]),
 });
 
 export const updatePatientBody = z
-  .strictObject(patientFields)
+  .strictObject({ ...patientFields, userId: anyCaseUuid.nullable() })
   .partial()
   .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" });
 
@@ -28,7 +29,7 @@ export const consentBody = z
     message: `name at least one of ${consentTypes.join(", ")}`,
   });
 
-export const patientIdParam = z.strictObject({ id: z.uuid() });
+export const patientIdParam = z.strictObject({ id: anyCaseUuid });
 
 export const consentState = z.object({
   dataSharing: z.boolean(),

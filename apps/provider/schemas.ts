@@ -1,11 +1,12 @@
 // The provider API's bodies. Providers have no events of their own in the catalog; their fields are
 // validated with the catalog's field schemas, as every other contact detail is.
 import { z } from "zod";
-import { e164Phone, email, text, uuid } from "../../events/fields.ts";
+import { e164Phone, email, text } from "../../events/fields.ts";
+import { anyCaseUuid } from "../http/ids.ts";
 
 const providerFields = {
   /** The provider's login: a provider token with this subject acts as this provider. */
-  userId: uuid.nullable(),
+  userId: anyCaseUuid.nullable(),
   firstName: text(200),
   lastName: text(200),
   specialty: text(200),
@@ -24,7 +25,7 @@ export const updateProviderBody = z
   .partial()
   .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" });
 
-export const providerIdParam = z.strictObject({ id: z.uuid() });
+export const providerIdParam = z.strictObject({ id: anyCaseUuid });
 
 export const providerResponse = z.object({
   id: z.uuid(),

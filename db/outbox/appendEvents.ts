@@ -2,6 +2,7 @@
 // to their own state changes, so the events commit (or roll back) with them.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
+import { uuid } from "../../events/fields.ts";
 import {
   ENVELOPE_VERSION,
   type Envelope,
@@ -13,7 +14,12 @@ import {
 } from "../../events/index.ts";
 import { EventTooLarge, MAX_EVENT_BYTES, recordBytes, recordHeaders } from "../../events/record.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
-import { hasPersonalFields, keyOwner, sealPersonalFields } from "../../phi/personalFields.ts";
+import {
+  carriesPersonalFields,
+  keyOwner,
+  PersonalFieldsUnsealable,
+  sealPersonalFields,
+} from "../../phi/personalFields.ts";
 import type { WriteTransaction } from "../client.ts";
 import { dataKeysForWriting } from "../patientKeys.ts";
 import { aggregateVersions, outbox } from "../schema.ts";
@@ -44,8 +50,11 @@ export interface AppendedEvent {
  * An invalid event throws before anything is written, and the caller's transaction rolls back.
  *
  * Personal fields are sealed with the data key of the patient the event names (phi/): the outbox, both
- * relays and Kafka only ever see their ciphertext, and the hash covers it. An erased patient's key is gone,
- * so an event with personal data about them throws PatientErased.
+ * relays and Kafka only ever see their ciphertext, and the hash covers it. This fails closed: an event that
+ * carries personal fields but names no patient, or whose patient has no key, throws PersonalFieldsUnsealable;
+ * an erased patient's key is gone, so an event with personal data about them throws PatientErased.
+ * An aggregate id is a record key and a hash chain, so it must be a canonical (lower-case) UUID, or the
+ * event throws NonCanonicalAggregateId: another spelling would start a second aggregate.
  *
  * Events of one aggregate get consecutive versions from `aggregate_versions`; bumping that row is a write
  * lock on the aggregate, so concurrent writers of one aggregate are serialized and commit in version order.
@@ -57,15 +66,14 @@ export async function appendEvents(
   events: readonly NewEvent[],
 ): Promise<AppendedEvent[]> {
   const createdAt = new Date();
-  const parsed = events.map((event) => ({
-    event,
-    definition: eventDefinition(event.type),
-    data: parseEventData(event.type, event.data) as Record<string, unknown>,
-    eventId: randomUUID(),
-  }));
+  const parsed = events.map((event) => {
+    const definition = eventDefinition(event.type);
+    const data = parseEventData(event.type, event.data) as Record<string, unknown>;
+    if (definition.keyedBy === "aggregate") assertCanonicalAggregateId(event.type, definition, data);
+    return { event, definition, data, sealedFor: sealingKeyOwner(event.type, data), eventId: randomUUID() };
+  });
   const keys = await dataKeysFor(tx, parsed, context.masterKeys);
-  const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, eventId }) => {
-    const owner = keyOwner(data);
+  const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, sealedFor, eventId }) => {
     const envelope: Envelope = {
       eventId,
       eventType: event.type,
@@ -73,9 +81,9 @@ export async function appendEvents(
       source: context.source,
       version: ENVELOPE_VERSION,
       data:
-        owner !== null && keys.has(owner)
-          ? sealPersonalFields(event.type, eventId, data, keys.get(owner) as Buffer)
-          : data,
+        sealedFor === null
+          ? data
+          : sealPersonalFields(event.type, eventId, data, keyOf(keys, event, sealedFor)),
       metadata: context.metadata,
     };
     return {
@@ -95,7 +103,7 @@ export async function appendEvents(
         traceparent: context.traceparent ?? null,
         createdAt,
       },
-      patientId: owner,
+      patientId: keyOwner(data),
       previousHash: null,
       hash: Buffer.alloc(0),
     };
@@ -210,16 +218,58 @@ function refuseOversized(fields: HashedEventFields): void {
   if (bytes > MAX_EVENT_BYTES) throw new EventTooLarge(fields.eventType, bytes);
 }
 
+/** An aggregate id that is not a canonical UUID. The schemas allow none; this guards the catalog's key functions. */
+export class NonCanonicalAggregateId extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly aggregateId: string,
+  ) {
+    super(
+      `${eventType}: the aggregate id "${aggregateId}" is not a UUID in lower case; the event is refused`,
+    );
+    this.name = "NonCanonicalAggregateId";
+  }
+}
+
+function assertCanonicalAggregateId(
+  eventType: string,
+  definition: { aggregateId: (data: never) => string },
+  data: Record<string, unknown>,
+): void {
+  const aggregateId = definition.aggregateId(data as never);
+  if (!uuid.safeParse(aggregateId).success) throw new NonCanonicalAggregateId(eventType, aggregateId);
+}
+
+/**
+ * Whose key must seal the event's personal fields: null when it carries none. An event with personal fields
+ * and no patient (a message to staff, a population-level insight) has no key whose destruction would erase
+ * them, so it is refused rather than written in plain text.
+ */
+function sealingKeyOwner(eventType: string, data: Record<string, unknown>): string | null {
+  if (!carriesPersonalFields(eventType, data)) return null;
+  const owner = keyOwner(data);
+  if (owner === null)
+    throw new PersonalFieldsUnsealable(eventType, "it names no patient whose key could seal them");
+  if (!uuid.safeParse(owner).success) {
+    throw new PersonalFieldsUnsealable(eventType, `the patient id "${owner}" is not a UUID in lower case`);
+  }
+  return owner;
+}
+
 /** The data keys of the patients whose personal fields these events carry (none for most audit events). */
 function dataKeysFor(
   tx: WriteTransaction,
-  events: ReadonlyArray<{ event: NewEvent; data: Record<string, unknown> }>,
+  events: ReadonlyArray<{ sealedFor: string | null }>,
   masters: MasterKeys,
 ): Promise<Map<string, Buffer>> {
-  const owners = events
-    .filter(({ event, data }) => hasPersonalFields(event.type, data))
-    .map(({ data }) => keyOwner(data) as string);
+  const owners = events.flatMap(({ sealedFor }) => (sealedFor === null ? [] : [sealedFor]));
   return owners.length === 0 ? Promise.resolve(new Map()) : dataKeysForWriting(tx, owners, masters);
+}
+
+function keyOf(keys: Map<string, Buffer>, event: NewEvent, patientId: string): Buffer {
+  const key = keys.get(patientId);
+  if (!key) throw new PersonalFieldsUnsealable(event.type, `no data key was found for patient ${patientId}`);
+  return key;
 }
 
 function aggregateKey(aggregateType: string, aggregateId: string): string {
