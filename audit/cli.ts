@@ -3,7 +3,11 @@
 //   npm run audit:verify [-- --from P --to P]  verify the whole history, or a range (--since/--until ISO
 //                                              times), and print "intact up to position N" or the first broken link
 //   npm run audit:archive [-- --dir D]         move the history older than AUDIT_RETENTION_DAYS out to an archive file
-//   npm run audit:verify-archive -- M...       verify archive files from their manifests (oldest first), offline
+//   npm run audit:verify-archive -- M...       verify archive files from their manifests (oldest first), offline;
+//                                              --public-key F (repeatable) accepts signatures by those keys
+//                                              instead of the configured signing key's
+import type { KeyObject } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -12,14 +16,14 @@ import { startPostgres } from "../stack/postgres.ts";
 import { archiveHistory } from "./archiveHistory.ts";
 import { historyRange, historyRangeInput, RangeProblem } from "./historySpan.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
-import { loadSigningKey } from "./signingKey.ts";
+import { loadSigningKey, verifyingKeyFromPem } from "./signingKey.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
 const USAGE = `usage: tsx audit/cli.ts seal
        tsx audit/cli.ts verify [--from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
        tsx audit/cli.ts archive [--dir <directory>]
-       tsx audit/cli.ts verify-archive <manifest.json>...`;
+       tsx audit/cli.ts verify-archive [--public-key <pem file>]... <manifest.json>...`;
 
 const defaultArchiveDirectory = fileURLToPath(new URL("../.data/audit-archive", import.meta.url));
 
@@ -35,6 +39,7 @@ const options = (() => {
         since: { type: "string" },
         until: { type: "string" },
         dir: { type: "string" },
+        "public-key": { type: "string", multiple: true },
       },
     });
   } catch (error) {
@@ -56,12 +61,10 @@ const env = (() => {
     process.exit(2);
   }
 })();
-const key = await loadSigningKey();
-const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 if (command === "verify-archive") {
   if (options.positionals.length === 0) usage("give the archives' manifest files, oldest first");
-  for (const report of await verifyArchiveFiles(options.positionals, publicKeys)) {
+  for (const report of await verifyArchiveFiles(options.positionals, await archiveVerifyingKeys())) {
     if (report.intact) {
       console.log(
         `intact: archive ${report.archive}, ${report.rows} events from position ${report.firstPosition ?? "-"} to ${report.lastPosition ?? "-"}, after checkpoint ${report.afterCheckpoint} up to checkpoint ${report.checkpoint}; ${report.linksToEarlierArchives} chains continue from the archives before it`,
@@ -80,6 +83,9 @@ if (command === "verify-archive") {
   process.exit();
 }
 if (command !== "seal" && command !== "verify" && command !== "archive") usage(`unknown command ${command}`);
+
+const key = await loadSigningKey();
+const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const client = new pg.Client({ connectionString: databaseUrl });
@@ -126,6 +132,24 @@ try {
   }
 } finally {
   await client.end();
+}
+
+/** The keys archives may be signed by: those given with --public-key, else the configured signing key. */
+async function archiveVerifyingKeys(): Promise<Map<string, KeyObject>> {
+  const files = options.values["public-key"] ?? [];
+  if (files.length === 0) {
+    const key = await loadSigningKey();
+    return new Map([[key.keyId, key.publicKey]]);
+  }
+  const keys = new Map<string, KeyObject>();
+  for (const file of files) {
+    const pem = await readFile(file, "utf8").catch((error: Error) =>
+      usage(`--public-key ${file}: ${error.message}`),
+    );
+    const { publicKey, keyId } = verifyingKeyFromPem(pem, `--public-key ${file}`);
+    keys.set(keyId, publicKey);
+  }
+  return keys;
 }
 
 function printReport(report: VerificationReport, seconds: number): void {
