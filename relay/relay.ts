@@ -7,7 +7,11 @@ import { createIdempotentProducer, createKafka, type Producer } from "../kafka/c
 import type { Logger } from "../observability/logger.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
-import { type OutboxRecord, pendingOutboxBatch } from "./sql/pendingOutboxBatch.ts";
+import {
+  type OutboxRecord,
+  pendingOutboxBatch,
+  preparePendingOutboxSession,
+} from "./sql/pendingOutboxBatch.ts";
 import { pendingOutboxStats } from "./sql/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "./sql/relayCheckpoint.ts";
 import { readRelayMode } from "./sql/relayMode.ts";
@@ -122,6 +126,7 @@ export class OutboxRelay {
         this.wakeUp();
       });
       await client.query("LISTEN outbox");
+      await preparePendingOutboxSession(client);
       this.cursor = await loadRelayCheckpoint(client, this.name);
       this.isLeader = true;
       this.metrics.leader.set(1);
