@@ -1,5 +1,7 @@
 // The history's tamper evidence from the command line: `npm run audit:seal`, `audit:verify`, `audit:archive`
 // and `audit:verify-archive` (USAGE below says what each does and takes).
+import type { KeyObject } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { confirm, parseCommand } from "../cli/command.ts";
@@ -8,20 +10,21 @@ import { startPostgres } from "../stack/postgres.ts";
 import { archiveHistory } from "./archiveHistory.ts";
 import { historyRange, historyRangeInput, RangeProblem } from "./historySpan.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
-import { loadSigningKey } from "./signingKey.ts";
+import { loadSigningKey, verifyingKeyFromPem } from "./signingKey.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
 const USAGE = `usage: npm run audit:seal
        npm run audit:verify [-- --from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
        npm run audit:archive [-- --dir <directory>] [--yes]
-       npm run audit:verify-archive -- <manifest.json>...
+       npm run audit:verify-archive -- [--public-key <pem file>]... <manifest.json>...
   seal            seals a checkpoint over what has committed since the last one
   verify          verifies the whole history, or a range, and prints "intact up to position N" or the first
                   broken link
   archive         moves the history older than AUDIT_RETENTION_DAYS out to an archive file (asks first;
                   --yes, -y: do not ask, needed when not run from a terminal)
-  verify-archive  verifies archive files from their manifests (oldest first), offline`;
+  verify-archive  verifies archive files from their manifests (oldest first), offline; --public-key
+                  (repeatable) accepts signatures by those keys instead of the configured signing key's`;
 
 const defaultArchiveDirectory = fileURLToPath(new URL("../.data/audit-archive", import.meta.url));
 
@@ -34,6 +37,7 @@ const { positionals, values, refuse } = parseCommand({
     since: { type: "string" },
     until: { type: "string" },
     dir: { type: "string" },
+    "public-key": { type: "string", multiple: true },
     yes: { type: "boolean", short: "y", default: false },
   },
 });
@@ -57,12 +61,10 @@ const env = (() => {
     process.exit(2);
   }
 })();
-const key = await loadSigningKey();
-const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 if (command === "verify-archive") {
   if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
-  for (const report of await verifyArchiveFiles(manifests, publicKeys)) {
+  for (const report of await verifyArchiveFiles(manifests, await archiveVerifyingKeys())) {
     if (report.intact) {
       console.log(
         `intact: archive ${report.archive}, ${report.rows} events from position ${report.firstPosition ?? "-"} to ${report.lastPosition ?? "-"}, after checkpoint ${report.afterCheckpoint} up to checkpoint ${report.checkpoint}; ${report.linksToEarlierArchives} chains continue from the archives before it`,
@@ -80,6 +82,9 @@ if (command === "verify-archive") {
   }
   process.exit();
 }
+
+const key = await loadSigningKey();
+const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const client = new pg.Client({ connectionString: databaseUrl });
@@ -125,6 +130,24 @@ try {
   }
 } finally {
   await client.end();
+}
+
+/** The keys archives may be signed by: those given with --public-key, else the configured signing key. */
+async function archiveVerifyingKeys(): Promise<Map<string, KeyObject>> {
+  const files = values["public-key"] ?? [];
+  if (files.length === 0) {
+    const key = await loadSigningKey();
+    return new Map([[key.keyId, key.publicKey]]);
+  }
+  const keys = new Map<string, KeyObject>();
+  for (const file of files) {
+    const pem = await readFile(file, "utf8").catch((error: Error) =>
+      refuse(`--public-key ${file}: ${error.message}`),
+    );
+    const { publicKey, keyId } = verifyingKeyFromPem(pem, `--public-key ${file}`);
+    keys.set(keyId, publicKey);
+  }
+  return keys;
 }
 
 function printReport(report: VerificationReport, seconds: number): void {

@@ -36,11 +36,31 @@ export function signingKeyFromPem(pem: string): SigningKey {
     throw new Error(`AUDIT_SIGNING_KEY must be an Ed25519 key, not ${privateKey.asymmetricKeyType}`);
   }
   const publicKey = createPublicKey(privateKey);
-  const keyId = createHash("sha256")
+  return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+}
+
+/**
+ * A public key to verify with, from a PEM file's text: the key of an earlier signing key, say, that an old
+ * archive was signed with. `what` names the key's source in the error.
+ */
+export function verifyingKeyFromPem(pem: string, what: string): { publicKey: KeyObject; keyId: string } {
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey(pem);
+  } catch (error) {
+    throw new Error(`${what} is not a PEM public key: ${(error as Error).message}`);
+  }
+  if (publicKey.asymmetricKeyType !== "ed25519") {
+    throw new Error(`${what} must be an Ed25519 key, not ${publicKey.asymmetricKeyType}`);
+  }
+  return { publicKey, keyId: keyIdOf(publicKey) };
+}
+
+function keyIdOf(publicKey: KeyObject): string {
+  return createHash("sha256")
     .update(publicKey.export({ format: "der", type: "spki" }))
     .digest("hex")
     .slice(0, 16);
-  return { privateKey, publicKey, keyId };
 }
 
 export async function loadSigningKey(env: NodeJS.ProcessEnv = process.env): Promise<SigningKey> {

@@ -164,7 +164,7 @@ export const relayCheckpoints = pgTable("relay_checkpoints", {
 });
 
 /**
- * Which relay publishes the outbox: one row that the switch (relay/switch.ts) writes and every relay reads
+ * Which relay publishes the outbox: one row that the switch (handover/switch.ts) writes and every relay reads
  * before it publishes. No row means the polling relay.
  */
 export const relayMode = pgTable(

@@ -3,7 +3,11 @@
 // (a Postgres advisory lock); others stand by.
 import pg from "pg";
 import type { Registry } from "prom-client";
-import { type OutboxRecord, pendingOutboxBatch } from "../db/outbox/pendingOutboxBatch.ts";
+import {
+  type OutboxRecord,
+  pendingOutboxBatch,
+  preparePendingOutboxSession,
+} from "../db/outbox/pendingOutboxBatch.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
@@ -172,6 +176,7 @@ export class OutboxRelay {
         this.wakeUp();
       });
       await client.query("LISTEN outbox");
+      await preparePendingOutboxSession(client);
       this.cursor = await loadRelayCheckpoint(client, this.name);
       await this.refuseFutureHistory(client, this.cursor);
       this.isLeader = true;

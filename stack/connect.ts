@@ -5,6 +5,7 @@ import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
   isPortOpen,
   isProcessAlive,
+  listensOn,
   runningPid,
   spawnDetached,
   stackPaths,
@@ -48,6 +49,15 @@ export async function connectIsRunning(): Promise<boolean> {
 /** The pid of the worker this project started, if it runs. */
 export async function localConnectPid(): Promise<number | undefined> {
   return runningPid(pidFile, processMarker);
+}
+
+/**
+ * The pid of the worker this checkout started, when it is the one serving 127.0.0.1:8083: the only worker a
+ * test may stop or kill. Undefined while the port belongs to another checkout's worker (or anyone's).
+ */
+export async function ownConnectPid(): Promise<number | undefined> {
+  const pid = await localConnectPid();
+  return pid !== undefined && (await listensOn(pid, PORT)) ? pid : undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ export {
   connectLogFile,
   localConnectPid,
   localConnectUrl,
+  ownConnectPid,
   startConnect,
   stopConnect,
 } from "./connect.ts";
@@ -17,6 +18,7 @@ export {
   kafkaLogFile,
   localKafkaBrokers,
   localKafkaPid,
+  ownKafkaPid,
   startKafka,
   stopKafka,
 } from "./kafka.ts";

@@ -10,6 +10,7 @@ import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
   isPortOpen,
   isProcessAlive,
+  listensOn,
   runCommand,
   runningPid,
   spawnDetached,
@@ -51,6 +52,15 @@ export async function kafkaIsRunning(): Promise<boolean> {
 /** The pid of the broker this project started, if it runs. */
 export async function localKafkaPid(): Promise<number | undefined> {
   return runningPid(pidFile, processMarker);
+}
+
+/**
+ * The pid of the broker this checkout started, when it is the one serving localhost:9092: the only broker a
+ * test may stop or kill. Undefined while the port belongs to another checkout's broker (or anyone's).
+ */
+export async function ownKafkaPid(): Promise<number | undefined> {
+  const pid = await localKafkaPid();
+  return pid !== undefined && (await listensOn(pid, PORT)) ? pid : undefined;
 }
 
 /**

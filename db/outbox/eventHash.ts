@@ -19,6 +19,13 @@ export interface HashedEventFields {
 
 export const HASH_ALGORITHM = "sha256";
 
+/**
+ * The row hash's format. Every stored and archived hash was made with it, so it is frozen: its golden vectors
+ * (eventHash.unit.test.ts) must never be edited. A new format needs a new name, a marker on the rows that use
+ * it, and a verifier that still checks v1 rows with this function.
+ */
+export const EVENT_HASH_FORMAT = "outbox-event-hash/1";
+
 /** sha256(previous hash ‖ JSON array of the fields in a fixed order); the first event of a chain uses no bytes. */
 export function eventHash(previousHash: Buffer | null, event: HashedEventFields): Buffer {
   const canonical = JSON.stringify([

@@ -26,8 +26,9 @@ export const outboxRecordColumns = `tx_id::text AS "txId", position::text AS "po
  * Rows become visible at commit, not at insert, so a plain `position > last` cursor would skip a row
  * whose transaction commits after a later one's. Reading only below the oldest still-running
  * transaction id (the snapshot's xmin) means every row at or before the returned cursor is final:
- * no transaction can still add a row there. Served by the (tx_id, position) index, with no sort.
- * ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
+ * no transaction can still add a row there. Served by the (tx_id, position) index, with no sort (run in a
+ * session prepared by `preparePendingOutboxSession`). ORDER BY names the table's columns: a bare `position`
+ * would mean the text column of the SELECT list.
  */
 export const pendingOutboxBatchSql = `
   SELECT ${outboxRecordColumns}
@@ -36,6 +37,18 @@ export const pendingOutboxBatchSql = `
      AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
    ORDER BY outbox.tx_id, outbox.position
    LIMIT $3`;
+
+/**
+ * Prepares the relay's session so that no statistics can make a batch sort the backlog. PostgreSQL 18's skip
+ * scan lets any index holding tx_id after a column of few values (outbox_event_type_history: event_type,
+ * tx_id, position) serve the cursor's range too, unordered; with some statistics its estimate beats the
+ * ordered range scan, and the plan becomes a Sort of every row after the cursor (seen after a full test
+ * run: Limit, Sort, Index Scan). With sorting disabled, the ordered scan of outbox_relay_order is the only
+ * plan without a Sort, so the planner takes it whatever the estimates, on every version.
+ */
+export async function preparePendingOutboxSession(client: ClientBase): Promise<void> {
+  await client.query("SET enable_sort = off");
+}
 
 export async function pendingOutboxBatch(
   client: ClientBase,
