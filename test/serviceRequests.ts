@@ -76,5 +76,9 @@ export const requestBodies = {
     patientId,
   }),
 
-  loginAttempt: () => structuredClone(exampleData["audit.login.attempt"]),
+  loginAttempt: () => {
+    // The service finds the patient itself; the auth service reports the rest.
+    const { patientId: _, ...report } = structuredClone(exampleData["audit.login.attempt"]);
+    return report;
+  },
 };

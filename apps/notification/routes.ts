@@ -97,7 +97,7 @@ async function accept(
   if (principal.role === "provider" && patientId === null) {
     throw new AccessRefused(NOTIFICATION_SERVICE, principal, resource, "treating-provider-only", RULE);
   }
-  const answer = await answerOnce(c, db, async (tx) => {
+  const answer = await answerOnce(c, db, NOTIFICATION_SERVICE, async (tx) => {
     if (patientId !== null) {
       const patient = await requirePatientOwner(tx, patientId);
       await assertReachesPatient(tx, principal, patient, { source: NOTIFICATION_SERVICE, resource });
@@ -106,7 +106,7 @@ async function accept(
       request(notificationId),
       dataModified(principal, resource, "CREATE"),
     ]);
-    return { status: 202 as const, body: { notificationId, channel } };
+    return { status: 202 as const, body: { notificationId, channel }, patientId };
   });
   return c.json(answer.body, answer.status);
 }

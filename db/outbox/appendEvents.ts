@@ -12,8 +12,13 @@ import {
   recordKey,
 } from "../../events/index.ts";
 import { masterKeys } from "../../phi/masterKeys.ts";
-import { dataKeysForWriting } from "../../phi/patientKeys.ts";
-import { hasPersonalFields, keyOwner, sealPersonalFields } from "../../phi/personalFields.ts";
+import { dataKeysForWriting, liveDataKeys } from "../../phi/patientKeys.ts";
+import {
+  hasPersonalFields,
+  keyOwner,
+  sealPersonalFields,
+  sealPersonalMetadata,
+} from "../../phi/personalFields.ts";
 import type { WriteTransaction } from "../client.ts";
 import { aggregateVersions, outbox } from "../schema.ts";
 import { eventHash, type HashedEventFields } from "./eventHash.ts";
@@ -42,7 +47,8 @@ export interface AppendedEvent {
  *
  * Personal fields are sealed with the data key of the patient the event names (phi/): the outbox, both
  * relays and Kafka only ever see their ciphertext, and the hash covers it. An erased patient's key is gone,
- * so an event with personal data about them throws PatientErased.
+ * so an event with personal data about them throws PatientErased. The request's IP address and user agent
+ * are sealed the same way in every event about a patient, and left out once they are erased.
  *
  * Events of one aggregate get consecutive versions from `aggregate_versions`; bumping that row is a write
  * lock on the aggregate, so concurrent writers of one aggregate are serialized and commit in version order.
@@ -61,6 +67,13 @@ export async function appendEvents(
     eventId: randomUUID(),
   }));
   const keys = await dataKeysFor(tx, parsed);
+  const metadataKeys = await liveDataKeys(
+    tx,
+    parsed
+      .map(({ data }) => keyOwner(data))
+      .filter((owner) => owner !== null && !keys.has(owner)) as string[],
+    masterKeys(),
+  );
   const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, eventId }) => {
     const owner = keyOwner(data);
     const envelope: Envelope = {
@@ -73,7 +86,14 @@ export async function appendEvents(
         owner !== null && keys.has(owner)
           ? sealPersonalFields(event.type, eventId, data, keys.get(owner) as Buffer)
           : data,
-      metadata: context.metadata,
+      metadata:
+        owner === null
+          ? context.metadata
+          : sealPersonalMetadata(
+              eventId,
+              context.metadata,
+              keys.get(owner) ?? metadataKeys.get(owner) ?? null,
+            ),
     };
     return {
       envelope,
