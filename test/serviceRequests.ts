@@ -76,9 +76,6 @@ export const requestBodies = {
     patientId,
   }),
 
-  loginAttempt: () => {
-    // The service finds the patient itself; the auth service reports the rest.
-    const { patientId: _, ...report } = structuredClone(exampleData["audit.login.attempt"]);
-    return report;
-  },
+  /** As the auth service reports it: the service finds the patient itself. */
+  loginAttempt: () => without(exampleData["audit.login.attempt"], "patientId"),
 };
