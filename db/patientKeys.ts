@@ -98,6 +98,23 @@ export async function dataKeysForWriting(
   return new Map(rows.map((row) => [row.patientId, unwrap(masters, row)]));
 }
 
+/**
+ * The live data keys of these patients, for sealing what is personal only when they have a key (request
+ * metadata): none is made, and an erased or unknown patient is simply not in the map.
+ */
+export async function liveDataKeys(
+  tx: WriteTransaction,
+  patientIds: readonly string[],
+  masters: MasterKeys,
+): Promise<Map<string, Buffer>> {
+  if (patientIds.length === 0) return new Map();
+  const rows = await tx
+    .select(keyColumns)
+    .from(patientKeys)
+    .where(and(inArray(patientKeys.patientId, [...new Set(patientIds)]), isNotNull(patientKeys.wrappedKey)));
+  return new Map(rows.map((row) => [row.patientId, unwrap(masters, row)]));
+}
+
 /** One patient's data key for reading; PatientErased after erasure, PatientKeyMissing if there never was one. */
 export async function dataKeyForReading(
   db: Database,

@@ -30,31 +30,36 @@ const xid8 = customType<{ data: string; driverData: string }>({
   dataType: () => "xid8",
 });
 
-export const patients = pgTable("patients", {
-  id: uuid("id").primaryKey(),
-  userId: uuid("user_id"),
-  firstName: text("first_name").notNull(),
-  lastName: text("last_name").notNull(),
-  dateOfBirth: date("date_of_birth", { mode: "string" }).notNull(),
-  email: text("email").notNull(),
-  phone: text("phone").notNull(),
-  insuranceInfo: jsonb("insurance_info").$type<{
-    provider: string;
-    policyNumber: string;
-    effectiveDate: string;
-    expiryDate: string;
-  }>(),
-  medicalConditions: text("medical_conditions").array().notNull().default(sql`'{}'`),
-  allergies: text("allergies").array().notNull().default(sql`'{}'`),
-  consentDataSharing: boolean("consent_data_sharing").notNull().default(false),
-  consentMarketing: boolean("consent_marketing").notNull().default(false),
-  consentResearch: boolean("consent_research").notNull().default(false),
-  consentUpdatedAt: timestamp("consent_updated_at", { withTimezone: true, mode: "date" }),
-  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-  // Deletion keeps the row (medical records have retention duties); GDPR erasure is a separate operation.
-  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
-});
+export const patients = pgTable(
+  "patients",
+  {
+    id: uuid("id").primaryKey(),
+    userId: uuid("user_id"),
+    firstName: text("first_name").notNull(),
+    lastName: text("last_name").notNull(),
+    dateOfBirth: date("date_of_birth", { mode: "string" }).notNull(),
+    email: text("email").notNull(),
+    phone: text("phone").notNull(),
+    insuranceInfo: jsonb("insurance_info").$type<{
+      provider: string;
+      policyNumber: string;
+      effectiveDate: string;
+      expiryDate: string;
+    }>(),
+    medicalConditions: text("medical_conditions").array().notNull().default(sql`'{}'`),
+    allergies: text("allergies").array().notNull().default(sql`'{}'`),
+    consentDataSharing: boolean("consent_data_sharing").notNull().default(false),
+    consentMarketing: boolean("consent_marketing").notNull().default(false),
+    consentResearch: boolean("consent_research").notNull().default(false),
+    consentUpdatedAt: timestamp("consent_updated_at", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    // Deletion keeps the row (medical records have retention duties); GDPR erasure is a separate operation.
+    deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+  },
+  // A login attempt whose username is a patient's e-mail names that patient (apps/login-attempts).
+  (table) => [index("patients_email_lower").on(sql`lower(${table.email})`)],
+);
 
 /**
  * The outbox: one row per event, appended in the writer's transaction and never updated or deleted.
@@ -327,15 +332,21 @@ export const notificationDeliveries = pgTable("notification_deliveries", {
  * What the development transport "sent" instead of sending: every call is a row, with no unique key, so a
  * message sent twice shows up twice. Holds personal data like a mailbox would: for development only.
  */
-export const recordedNotifications = pgTable("recorded_notifications", {
-  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
-  notificationId: uuid("notification_id").notNull(),
-  channel: text("channel").$type<"email" | "sms">().notNull(),
-  recipient: text("recipient").notNull(),
-  subject: text("subject"),
-  body: text("body").notNull(),
-  recordedAt: timestamp("recorded_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-});
+export const recordedNotifications = pgTable(
+  "recorded_notifications",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    notificationId: uuid("notification_id").notNull(),
+    channel: text("channel").$type<"email" | "sms">().notNull(),
+    recipient: text("recipient").notNull(),
+    subject: text("subject"),
+    body: text("body").notNull(),
+    recordedAt: timestamp("recorded_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** The patient the message concerns (null for staff): their erasure deletes the row. */
+    patientId: uuid("patient_id"),
+  },
+  (table) => [index("recorded_notifications_patient").on(table.patientId)],
+);
 
 // ---------------------------------------------------------------------------------------------------------
 // The platform's services (apps/): providers, appointments, documents, AI records, and the responses kept
@@ -514,6 +525,11 @@ export const idempotencyKeys = pgTable(
     responseBody: text("response_body"),
     responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    /** The patient whose data the kept response holds, if any: their erasure deletes it, a replay is audited. */
+    patientId: uuid("patient_id"),
   },
-  (table) => [primaryKey({ columns: [table.principalId, table.key] })],
+  (table) => [
+    primaryKey({ columns: [table.principalId, table.key] }),
+    index("idempotency_keys_patient").on(table.patientId),
+  ],
 );

@@ -33,21 +33,37 @@ export const dataModifiedSchema = z.strictObject({
 
 export const loginMethods = ["PASSWORD", "SSO", "MFA", "API_KEY"] as const;
 
+/** What the auth service reports of an attempt. */
+const loginAttemptReport = {
+  /** `null` when the username matches no account. */
+  userId: uuid.nullable(),
+  /** As typed by the user (often an e-mail address), bounded by the longest possible e-mail address. */
+  username: text(320),
+  method: z.enum(loginMethods),
+  success: z.boolean(),
+  reason: text(500).nullable(),
+};
+
 /** A failed attempt must say why, so that a brute-force pattern can be told from a mistyped password. */
+const failureHasReason = (attempt: { success: boolean; reason: string | null }) =>
+  attempt.success || attempt.reason !== null;
+const reasonRequired = { path: ["reason"], error: "is required when the attempt failed" };
+
+/** The body of POST /internal/login-attempts. */
+export const loginAttemptReportSchema = z
+  .strictObject(loginAttemptReport)
+  .refine(failureHasReason, reasonRequired);
+
 export const loginAttemptSchema = z
   .strictObject({
-    /** `null` when the username matches no account. */
-    userId: uuid.nullable(),
-    /** As typed by the user (often an e-mail address), bounded by the longest possible e-mail address. */
-    username: text(320),
-    method: z.enum(loginMethods),
-    success: z.boolean(),
-    reason: text(500).nullable(),
+    ...loginAttemptReport,
+    /**
+     * The patient whose login it is (their account, or their e-mail typed as the username), `null` for
+     * anyone else: the username is then sealed under that patient's key, and dies with their erasure.
+     */
+    patientId: uuid.nullable(),
   })
-  .refine((attempt) => attempt.success || attempt.reason !== null, {
-    path: ["reason"],
-    error: "is required when the attempt failed",
-  });
+  .refine(failureHasReason, reasonRequired);
 
 export const complianceViolationSchema = z.strictObject({
   ...actorAndResource,

@@ -207,7 +207,8 @@ function event<Schema extends z.ZodType>(entry: CatalogEntry<Schema>): CatalogEn
  *   (Keyed by predictionId, each would land on any partition and an older score could overwrite a newer.)
  * - ai.insight.created belongs to the insight: insights are standalone findings that never supersede each
  *   other (older ones of the history may concern no patient at all).
- * - audit events belong to the actor (for login attempts, the account or the username typed). Their record
+ * - audit events belong to the actor (for login attempts, the account, else the patient whose e-mail was typed,
+ *   else the username typed). Their record
  *   key is the eventId regardless (audit-events is keyed by eventId); the aggregate serves history queries.
  */
 /** Every field of a patient record but the login's id: who they are, how to reach them, their health. */
@@ -273,7 +274,7 @@ const eventCatalog = {
     aggregateType: "document",
     schema: documentUploadedSchema,
     aggregateId: (data) => data.documentId,
-    personalFields: ["fileName"],
+    personalFields: ["fileName", "storageUrl"],
   }),
   "document.deleted": event({
     topic: "document-events",
@@ -312,7 +313,9 @@ const eventCatalog = {
     topic: "audit-events",
     aggregateType: "actor",
     schema: loginAttemptSchema,
-    aggregateId: (data) => data.userId ?? data.username,
+    // A patient's typed username (their e-mail) is sealed, so it must not be the aggregate id either.
+    aggregateId: (data) => data.userId ?? data.patientId ?? data.username,
+    personalFields: ["username"],
   }),
   "audit.compliance.violation": event({
     topic: "audit-events",
@@ -354,6 +357,7 @@ const eventCatalog = {
     aggregateType: "patient",
     schema: predictionGeneratedSchema,
     aggregateId: (data) => data.patientId,
+    personalFields: ["label"],
   }),
   "ai.insight.created": event({
     topic: "ai-events",

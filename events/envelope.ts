@@ -13,10 +13,14 @@ const USER_AGENT_MAX_LENGTH = 1024;
  * JSON shape, so consumers, JSON Schema and column mappings need no "absent versus null" case. A service
  * without authentication yet writes `userId: null`; a background job writes `null` for the request fields.
  */
+/** A value sealed under a patient's key (phi/fieldCipher.ts): in an event about a patient, see below. */
+const sealedValue = z.string().regex(/^enc:v1:[A-Za-z0-9_-]+$/, "must be a sealed value (enc:v1:...)");
+
 export const eventMetadataSchema = z.strictObject({
   correlationId: uuid,
   userId: uuid.nullable(),
-  ipAddress: z.union([z.ipv4(), z.ipv6()]).nullable(),
+  /** Sealed (or null) in an event about a patient, like `userAgent`: they point at a person. */
+  ipAddress: z.union([z.ipv4(), z.ipv6(), sealedValue]).nullable(),
   /** Any string: the header is the client's to choose, and a committed event must never fail to parse. */
   userAgent: z.string().nullable(),
   sessionId: uuid.nullable(),

@@ -55,8 +55,8 @@ describe("envelope", () => {
     ]);
   });
 
-  it("accepts IPv4 and IPv6 client addresses, including IPv4-mapped ones", () => {
-    for (const ipAddress of ["203.0.113.7", "2001:db8::1", "::ffff:127.0.0.1"]) {
+  it("accepts IPv4 and IPv6 client addresses, including IPv4-mapped ones, and sealed ones", () => {
+    for (const ipAddress of ["203.0.113.7", "2001:db8::1", "::ffff:127.0.0.1", "enc:v1:q83vEjRWeJA-_w"]) {
       expect(() =>
         parseEnvelope(envelope({ metadata: eventMetadata({ correlationId, ipAddress }) })),
       ).not.toThrow();

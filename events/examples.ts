@@ -134,6 +134,7 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
     method: "PASSWORD",
     success: false,
     reason: "no account with this username",
+    patientId: null,
   },
   "audit.compliance.violation": {
     actorId: staffId,

@@ -7,7 +7,13 @@ import {
   readEnvelope,
   type TypedEnvelope,
 } from "../events/index.ts";
-import { isAnyFieldSealed, keyOwner, openPersonalFields } from "./personalFields.ts";
+import {
+  isAnyFieldSealed,
+  isMetadataSealed,
+  keyOwner,
+  openPersonalFields,
+  openPersonalMetadata,
+} from "./personalFields.ts";
 
 /** Where decryptEvent gets a patient's data key: db/patientKeys.ts's PatientKeyring in every process. */
 export interface PatientKeySource {
@@ -15,8 +21,8 @@ export interface PatientKeySource {
 }
 
 /**
- * Opens the sealed personal fields of an envelope (a JSON-parsed record value or outbox payload) and checks
- * it against the catalog. Throws EventValidationError or UnknownEventTypeError for a bad envelope,
+ * Opens the sealed personal fields (and request metadata) of an envelope (a JSON-parsed record value or outbox
+ * payload) and checks it against the catalog. Throws EventValidationError or UnknownEventTypeError for a bad envelope,
  * PatientErased when the patient's key was destroyed, PatientKeyMissing or CiphertextRejected when a field
  * cannot be opened. An event without sealed fields needs no key.
  */
@@ -30,7 +36,12 @@ export async function openEnvelope<E extends Envelope & { eventType: EventType }
   keys: PatientKeySource,
 ): Promise<E> {
   const patientId = keyOwner(envelope.data);
-  if (patientId === null || !isAnyFieldSealed(envelope.eventType, envelope.data)) return envelope;
+  const sealed = isAnyFieldSealed(envelope.eventType, envelope.data) || isMetadataSealed(envelope.metadata);
+  if (patientId === null || !sealed) return envelope;
   const key = await keys.dataKey(patientId);
-  return { ...envelope, data: openPersonalFields(envelope.eventType, envelope.eventId, envelope.data, key) };
+  return {
+    ...envelope,
+    data: openPersonalFields(envelope.eventType, envelope.eventId, envelope.data, key),
+    metadata: openPersonalMetadata(envelope.eventId, envelope.metadata, key),
+  };
 }

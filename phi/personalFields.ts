@@ -1,7 +1,7 @@
 // Seals and opens the personal fields of an event's data (the catalog's `personalFields`), each under the
 // data key of the patient the event names. Each field's associated data is `<eventId>/<path>`: a sealed
 // value copied into another event or another field does not open.
-import { eventDefinition } from "../events/index.ts";
+import { type EventMetadata, eventDefinition } from "../events/index.ts";
 import { isSealed, openValue, sealValue } from "./fieldCipher.ts";
 
 type Data = Record<string, unknown>;
@@ -56,6 +56,49 @@ export function isAnyFieldSealed(eventType: string, data: Data): boolean {
     return value;
   });
   return sealed;
+}
+
+/**
+ * The request metadata that points at a person (where from, on what device): sealed like a personal field in
+ * every event about a patient, whoever made the request. The acting user's id stays plain: it is the audit
+ * trail's "who", a login id that names no one once the patient's own records are gone.
+ */
+const personalMetadata = ["ipAddress", "userAgent"] as const;
+
+/**
+ * The metadata of an event about a patient: each personal value sealed under their key, or left out (null)
+ * when they have no live key (erased), so that it is never written in plain text about them.
+ */
+export function sealPersonalMetadata(
+  eventId: string,
+  metadata: EventMetadata,
+  key: Buffer | null,
+): EventMetadata {
+  return mapPersonalMetadata(metadata, (value, name) =>
+    key === null ? null : sealValue(key, value, `${eventId}/metadata.${name}`),
+  );
+}
+
+export function openPersonalMetadata(eventId: string, metadata: EventMetadata, key: Buffer): EventMetadata {
+  return mapPersonalMetadata(metadata, (value, name) =>
+    isSealed(value) ? (openValue(key, value, `${eventId}/metadata.${name}`) as string) : value,
+  );
+}
+
+export function isMetadataSealed(metadata: EventMetadata): boolean {
+  return personalMetadata.some((name) => isSealed(metadata[name]));
+}
+
+function mapPersonalMetadata(
+  metadata: EventMetadata,
+  change: (value: string, name: (typeof personalMetadata)[number]) => string | null,
+): EventMetadata {
+  const result = { ...metadata };
+  for (const name of personalMetadata) {
+    const value = metadata[name];
+    if (value !== null) result[name] = change(value, name);
+  }
+  return result;
 }
 
 function mapPersonalFields(

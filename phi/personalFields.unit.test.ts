@@ -6,7 +6,14 @@ import { exampleData } from "../events/examples.ts";
 import { eventDefinition, eventTypes } from "../events/index.ts";
 import { CiphertextRejected, isSealed, openValue, sealValue } from "./fieldCipher.ts";
 import { parseMasterKeys } from "./masterKeys.ts";
-import { isAnyFieldSealed, openPersonalFields, sealPersonalFields } from "./personalFields.ts";
+import {
+  isAnyFieldSealed,
+  isMetadataSealed,
+  openPersonalFields,
+  openPersonalMetadata,
+  sealPersonalFields,
+  sealPersonalMetadata,
+} from "./personalFields.ts";
 
 const key = randomBytes(32);
 const eventId = randomUUID();
@@ -65,6 +72,38 @@ describe("personal fields", () => {
     expect(() => openValue(key, sealed, `${randomUUID()}/firstName`)).toThrow(CiphertextRejected);
     const flipped = `${sealed.slice(0, -2)}${sealed.at(-2) === "A" ? "B" : "A"}${sealed.at(-1)}`;
     expect(() => openValue(key, flipped, `${eventId}/firstName`)).toThrow(CiphertextRejected);
+  });
+});
+
+describe("request metadata of an event about a patient", () => {
+  const metadata = {
+    correlationId: randomUUID(),
+    userId: randomUUID(),
+    ipAddress: "203.0.113.7",
+    userAgent: "Mozilla/5.0 (X11; Linux x86_64)",
+    sessionId: randomUUID(),
+  };
+
+  it("seals the address and user agent, keeps the ids, and opens back to the original", () => {
+    const sealed = sealPersonalMetadata(eventId, metadata, key);
+    expect(isSealed(sealed.ipAddress)).toBe(true);
+    expect(isSealed(sealed.userAgent)).toBe(true);
+    expect(JSON.stringify(sealed)).not.toContain("203.0.113.7");
+    expect(sealed).toMatchObject({ correlationId: metadata.correlationId, userId: metadata.userId });
+    expect(isMetadataSealed(sealed)).toBe(true);
+    expect(openPersonalMetadata(eventId, sealed, key)).toEqual(metadata);
+    expect(() => openPersonalMetadata(randomUUID(), sealed, key)).toThrow(CiphertextRejected);
+  });
+
+  it("leaves them out when the patient has no key any more (erased), and leaves null alone", () => {
+    expect(sealPersonalMetadata(eventId, metadata, null)).toEqual({
+      ...metadata,
+      ipAddress: null,
+      userAgent: null,
+    });
+    const unknown = { ...metadata, ipAddress: null, userAgent: null };
+    expect(sealPersonalMetadata(eventId, unknown, key)).toEqual(unknown);
+    expect(isMetadataSealed(unknown)).toBe(false);
   });
 });
 

@@ -78,5 +78,6 @@ export const requestBodies = {
     predictionId: null,
   }),
 
-  loginAttempt: () => structuredClone(exampleData["audit.login.attempt"]),
+  /** As the auth service reports it: the service finds the patient itself. */
+  loginAttempt: () => without(exampleData["audit.login.attempt"], "patientId"),
 };

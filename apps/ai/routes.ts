@@ -115,7 +115,7 @@ export function aiRoutes(db: Database) {
     .openapi(routes.model, async (c) => {
       const body = c.req.valid("json");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
         let row: ModelRow;
         try {
           row = await insertModel(tx, {
@@ -135,14 +135,14 @@ export function aiRoutes(db: Database) {
           { type: "ai.model.trained", data: { modelId: id, ...body } },
           dataModified(c.get("principal"), { type: "model", id, patientId: null }, "CREATE"),
         ]);
-        return { status: 201 as const, body: toModelResponse(row) };
+        return { status: 201 as const, body: toModelResponse(row), patientId: null };
       });
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.performance, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
         const model = await findModel(tx, id, { lock: true });
         if (!model) throw HttpProblem.notFound(`There is no model ${id}.`);
         const row = await recordPerformance(tx, id, {
@@ -155,14 +155,14 @@ export function aiRoutes(db: Database) {
             "latestMetrics",
           ]),
         ]);
-        return { status: 200 as const, body: toModelResponse(row) };
+        return { status: 200 as const, body: toModelResponse(row), patientId: null };
       });
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.prediction, async (c) => {
       const body = c.req.valid("json");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
         const model = await findModel(tx, body.modelId);
         if (!model) throw HttpProblem.notFound(`There is no model ${body.modelId}.`);
         await requirePatientOwner(tx, body.patientId);
@@ -172,14 +172,18 @@ export function aiRoutes(db: Database) {
           { type: "ai.prediction.generated", data },
           dataModified(c.get("principal"), { type: "prediction", id, patientId: body.patientId }, "CREATE"),
         ]);
-        return { status: 201 as const, body: toPredictionResponse(row, model.version) };
+        return {
+          status: 201 as const,
+          body: toPredictionResponse(row, model.version),
+          patientId: body.patientId,
+        };
       });
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.insight, async (c) => {
       const body = c.req.valid("json");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
         await requirePatientOwner(tx, body.patientId);
         if (body.predictionId !== null && !(await findPrediction(tx, body.predictionId))) {
           throw HttpProblem.notFound(`There is no prediction ${body.predictionId}.`);
@@ -189,7 +193,7 @@ export function aiRoutes(db: Database) {
           { type: "ai.insight.created", data: { insightId: id, ...body } },
           dataModified(c.get("principal"), { type: "insight", id, patientId: body.patientId }, "CREATE"),
         ]);
-        return { status: 201 as const, body: toInsightResponse(row) };
+        return { status: 201 as const, body: toInsightResponse(row), patientId: body.patientId };
       });
       return c.json(answer.body, answer.status);
     });

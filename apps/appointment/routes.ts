@@ -121,7 +121,7 @@ export function appointmentRoutes(db: Database) {
       const body = c.req.valid("json");
       const principal = c.get("principal");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, APPOINTMENT_SERVICE, async (tx) => {
         const patient = await requirePatientOwner(tx, body.patientId);
         const resource = { type: "appointment", id: "/appointments", patientId: patient.id };
         await assertReachesPatient(tx, principal, patient, { source: APPOINTMENT_SERVICE, resource });
@@ -152,7 +152,12 @@ export function appointmentRoutes(db: Database) {
           },
           dataModified(principal, appointmentResource(row), "CREATE"),
         ]);
-        return { status: 201 as const, body: toResponse(row), headers: { Location: `/appointments/${id}` } };
+        return {
+          status: 201 as const,
+          body: toResponse(row),
+          headers: { Location: `/appointments/${id}` },
+          patientId: row.patientId,
+        };
       });
       return c.json(answer.body, answer.status, answer.headers);
     })
@@ -171,7 +176,7 @@ export function appointmentRoutes(db: Database) {
       const { id } = c.req.valid("param");
       const { reason } = c.req.valid("json");
       const principal = c.get("principal");
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, APPOINTMENT_SERVICE, async (tx) => {
         const appointment = await reachableAppointment(c, tx, id, { lock: true });
         assertBooked(appointment);
         const cancelledAt = new Date();
@@ -195,14 +200,14 @@ export function appointmentRoutes(db: Database) {
           },
           dataModified(principal, appointmentResource(row), "UPDATE", ["status", "cancellationReason"]),
         ]);
-        return { status: 200 as const, body: toResponse(row) };
+        return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
       });
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.complete, async (c) => {
       const { id } = c.req.valid("param");
       const principal = c.get("principal");
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, APPOINTMENT_SERVICE, async (tx) => {
         const appointment = await reachableAppointment(c, tx, id, { lock: true });
         if (principal.role === "provider") {
           const ownProfile = await findProviderOfLogin(tx, principal.userId);
@@ -231,7 +236,7 @@ export function appointmentRoutes(db: Database) {
           },
           dataModified(principal, appointmentResource(row), "UPDATE", ["status"]),
         ]);
-        return { status: 200 as const, body: toResponse(row) };
+        return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
       });
       return c.json(answer.body, answer.status);
     });

@@ -1,7 +1,8 @@
 // The auditor API: the outbox history queried by patient, aggregate, acting user, event type, correlation id
 // and time, page by page or exported as a stream; one event with its delivery status; and the verification
 // of the history, whole or a range. Auditors only; every query is itself recorded as an audit.data.accessed
-// event, in a transaction of its own, before any of what it read leaves the server.
+// event, in a transaction of its own, before any of what it read leaves the server: one per patient whose
+// events it returns, so that "who saw this patient's data" finds it whatever the filter.
 import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
 import { stream } from "hono/streaming";
@@ -10,6 +11,7 @@ import { loadSigningKey } from "../../audit/signingKey.ts";
 import { verifyHistory } from "../../audit/verifyHistory.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import type { NewEvent } from "../../events/index.ts";
 import { actorRole } from "../http/auditEvents.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
@@ -113,7 +115,7 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
         const filter = historyFilter(query);
         const after = query.cursor === undefined ? START_OF_HISTORY : decodeCursor(query.cursor);
         const events = await historyPage(db.$client, filter, after, query.limit);
-        await recordAccess(c, db, "SEARCH", c.req.path, filter.patientId ?? null);
+        await recordAccess(c, db, "SEARCH", c.req.path, patientsOf(events, filter.patientId));
         const last = events.at(-1);
         return c.json({ events: events.map(toResponse), nextCursor: encodeCursor(last ?? after) }, 200);
       })
@@ -123,7 +125,9 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
         const filter = historyFilter(query);
         const { contentType, header, line } = exportFormats[format];
         const below = await historyHorizon(db.$client);
-        await recordAccess(c, db, "EXPORT", c.req.path, filter.patientId ?? null);
+        // The query itself, before anything is sent; then each page's patients not yet named, before that page.
+        await recordAccess(c, db, "EXPORT", c.req.path, patientsOf([], filter.patientId));
+        const named = new Set(filter.patientId === undefined ? [] : [filter.patientId]);
         c.header("Content-Type", contentType);
         c.header("Content-Disposition", `attachment; filename="audit-history.${format}"`);
         return stream(c, async (out) => {
@@ -135,6 +139,11 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
           let after = START_OF_HISTORY;
           while (!aborted) {
             const page = await historyPage(db.$client, filter, after, EXPORT_PAGE, { below });
+            const unnamed = patientsOf(page).filter((patientId) => !named.has(patientId));
+            if (unnamed.length > 0) {
+              await recordAccess(c, db, "EXPORT", c.req.path, unnamed);
+              for (const patientId of unnamed) named.add(patientId);
+            }
             for (const event of page) await out.write(line(event));
             if (page.length < EXPORT_PAGE) break;
             after = page.at(-1) as HistoryEvent;
@@ -144,7 +153,7 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
       .openapi(routes.get, async (c) => {
         const { eventId } = c.req.valid("param");
         const found = await eventWithDelivery(db.$client, eventId);
-        await recordAccess(c, db, "READ", eventId, found?.patientId ?? null);
+        await recordAccess(c, db, "READ", eventId, patientsOf(found ? [found] : []));
         if (!found) throw new HttpProblem(404, "Not Found", `No event has the id ${eventId}.`);
         const delivery = {
           relayMode: found.relayMode,
@@ -164,7 +173,7 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
             throw error;
           })
           .finally(() => client.release());
-        await recordAccess(c, db, "READ", c.req.path, null);
+        await recordAccess(c, db, "READ", c.req.path, []);
         return c.json(report, 200);
       })
   );
@@ -182,32 +191,37 @@ function toResponse(event: HistoryEvent) {
   };
 }
 
+/** The distinct patients whose events these are, and the one the query asked about even if none came back. */
+function patientsOf(events: readonly HistoryEvent[], asked?: string): string[] {
+  const patients = new Set(asked === undefined ? [] : [asked]);
+  for (const event of events) if (event.patientId !== null) patients.add(event.patientId);
+  return [...patients];
+}
+
 /**
- * The auditor's access, committed before the answer is sent. A query about one patient names them, so that
- * the patient's own history shows who looked at it.
+ * The auditor's access, committed before the answer is sent: one event per patient whose data it returned,
+ * so that each patient's own history shows who looked at it; one naming nobody when it returned no one's.
  */
 async function recordAccess(
   c: Context<ServiceEnv>,
   db: Database,
   action: "READ" | "SEARCH" | "EXPORT",
   resourceId: string,
-  patientId: string | null,
+  patientIds: readonly string[],
 ): Promise<void> {
   const principal = c.get("principal");
-  await writeTransaction(db, (tx) =>
-    appendEvents(tx, eventContext(c, AUDIT_SERVICE), [
-      {
-        type: "audit.data.accessed",
-        data: {
-          actorId: principal.userId,
-          actorRole: actorRole(principal.role),
-          resourceType: "audit_history",
-          resourceId,
-          patientId,
-          action,
-          fields: null,
-        },
-      },
-    ]),
-  );
+  const accessOf = (patientId: string | null): NewEvent => ({
+    type: "audit.data.accessed",
+    data: {
+      actorId: principal.userId,
+      actorRole: actorRole(principal.role),
+      resourceType: "audit_history",
+      resourceId,
+      patientId,
+      action,
+      fields: null,
+    },
+  });
+  const events = patientIds.length === 0 ? [accessOf(null)] : patientIds.map(accessOf);
+  await writeTransaction(db, (tx) => appendEvents(tx, eventContext(c, AUDIT_SERVICE), events));
 }

@@ -125,7 +125,7 @@ export function documentRoutes(db: Database) {
       const body = c.req.valid("json");
       const principal = c.get("principal");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, DOCUMENT_SERVICE, async (tx) => {
         const patient = await requirePatientOwner(tx, body.patientId);
         await assertReachesPatient(tx, principal, patient, {
           source: DOCUMENT_SERVICE,
@@ -144,7 +144,12 @@ export function documentRoutes(db: Database) {
           { type: "document.uploaded", data: { documentId: id, ...body } },
           dataModified(principal, documentResource(row), "CREATE"),
         ]);
-        return { status: 201 as const, body: toResponse(row), headers: { Location: `/documents/${id}` } };
+        return {
+          status: 201 as const,
+          body: toResponse(row),
+          headers: { Location: `/documents/${id}` },
+          patientId: row.patientId,
+        };
       });
       return c.json(answer.body, answer.status, answer.headers);
     })
@@ -184,7 +189,7 @@ export function documentRoutes(db: Database) {
     .openapi(routes.consent, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, DOCUMENT_SERVICE, async (tx) => {
         const document = await reachableDocument(c, tx, id, { lock: true });
         const consent = await insertConsent(tx, {
           id: randomUUID(),
@@ -197,14 +202,14 @@ export function documentRoutes(db: Database) {
           { type: "consent.given", data: { documentId: id, patientId: document.patientId, ...body } },
           dataModified(c.get("principal"), documentResource(document), "UPDATE", ["consents"]),
         ]);
-        return { status: 201 as const, body: toConsentResponse(consent) };
+        return { status: 201 as const, body: toConsentResponse(consent), patientId: document.patientId };
       });
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.processed, async (c) => {
       const { id } = c.req.valid("param");
       const result = c.req.valid("json");
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, DOCUMENT_SERVICE, async (tx) => {
         const document = await reachableDocument(c, tx, id, { lock: true });
         const row = await updateDocument(tx, id, {
           processingStatus: result.status,
@@ -215,7 +220,7 @@ export function documentRoutes(db: Database) {
           { type: "document.processed", data: { ...result, documentId: id, patientId: document.patientId } },
           dataModified(c.get("principal"), documentResource(document), "UPDATE", ["processingStatus"]),
         ]);
-        return { status: 200 as const, body: toResponse(row) };
+        return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
       });
       return c.json(answer.body, answer.status);
     });

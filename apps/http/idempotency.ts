@@ -2,11 +2,15 @@
 // transaction; a retry with the key gets that answer back (`Idempotent-Replayed: true`) and changes nothing,
 // so it writes no second event. The same key with another request (method, path or body) is a 422.
 // Keys are per principal: one caller's key never reveals another caller's answer. Refused or failed
-// requests roll back with their claim, so their retries run again.
+// requests roll back with their claim, so their retries run again. A kept answer names the patient whose data
+// it holds: that patient's erasure deletes it, and replaying it is a read of their data (audit.data.accessed).
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import { dataAccessed } from "./auditEvents.ts";
+import { eventContext } from "./eventContext.ts";
 import { claimIdempotencyKey, findKeptResponse, type KeptResponse, keepResponse } from "./idempotencyKeys.ts";
 import { HttpProblem } from "./problem.ts";
 import type { ServiceEnv } from "./service.ts";
@@ -27,6 +31,8 @@ export interface Answer<Status extends 200 | 201 | 202, Body> {
   status: Status;
   body: Body;
   headers?: Record<string, string>;
+  /** The patient whose data the body holds (null when it holds nobody's): kept with it, see above. */
+  patientId: string | null;
 }
 
 /**
@@ -36,6 +42,8 @@ export interface Answer<Status extends 200 | 201 | 202, Body> {
 export async function answerOnce<Status extends 200 | 201 | 202, Body>(
   c: Context<ServiceEnv>,
   db: Database,
+  /** The route's service, the source of the audit event a replay appends. */
+  source: string,
   work: (tx: WriteTransaction) => Promise<Answer<Status, Body>>,
 ): Promise<Answer<Status, Body>> {
   const key = c.req.header("idempotency-key");
@@ -45,8 +53,17 @@ export async function answerOnce<Status extends 200 | 201 | 202, Body>(
   const { answer, replayed } = await writeTransaction(db, async (tx) => {
     if (key !== undefined && !(await claimIdempotencyKey(tx, { principalId, key, requestFingerprint }))) {
       const kept = await keptAnswer(tx, principalId, key, requestFingerprint);
+      if (kept.patientId !== null) {
+        const resource = { type: "stored_response", id: c.req.path, patientId: kept.patientId };
+        await appendEvents(tx, eventContext(c, source), [dataAccessed(c.get("principal"), resource)]);
+      }
       // Kept by this same route, whose successes all have this status and body type.
-      const answer = { status: kept.status, body: JSON.parse(kept.body), headers: kept.headers };
+      const answer = {
+        status: kept.status,
+        body: JSON.parse(kept.body),
+        headers: kept.headers,
+        patientId: kept.patientId,
+      };
       return { answer: answer as Answer<Status, Body>, replayed: true };
     }
     const answer = await work(tx);
@@ -55,6 +72,7 @@ export async function answerOnce<Status extends 200 | 201 | 202, Body>(
         status: answer.status,
         body: JSON.stringify(answer.body),
         headers: answer.headers ?? {},
+        patientId: answer.patientId,
       });
     }
     return { answer, replayed: false };

@@ -12,6 +12,8 @@ export interface KeptResponse {
   status: number;
   body: string;
   headers: Record<string, string>;
+  /** The patient whose data the body holds, if any. */
+  patientId: string | null;
 }
 
 /**
@@ -34,6 +36,7 @@ export async function claimIdempotencyKey(
         responseStatus: null,
         responseBody: null,
         responseHeaders: null,
+        patientId: null,
         createdAt: sql`now()`,
       },
       setWhere: expired,
@@ -55,7 +58,12 @@ export async function findKeptResponse(
   const response =
     row.responseStatus === null || row.responseBody === null
       ? null
-      : { status: row.responseStatus, body: row.responseBody, headers: row.responseHeaders ?? {} };
+      : {
+          status: row.responseStatus,
+          body: row.responseBody,
+          headers: row.responseHeaders ?? {},
+          patientId: row.patientId,
+        };
   return { requestFingerprint: row.requestFingerprint, response };
 }
 
@@ -67,7 +75,12 @@ export async function keepResponse(
 ): Promise<void> {
   await tx
     .update(idempotencyKeys)
-    .set({ responseStatus: response.status, responseBody: response.body, responseHeaders: response.headers })
+    .set({
+      responseStatus: response.status,
+      responseBody: response.body,
+      responseHeaders: response.headers,
+      patientId: response.patientId,
+    })
     .where(and(eq(idempotencyKeys.principalId, principalId), eq(idempotencyKeys.key, key)));
 }
 

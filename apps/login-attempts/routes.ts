@@ -1,10 +1,13 @@
 // The internal endpoint through which the (external) auth service records login attempts as
-// audit.login.attempt events. Only the service role reaches it; the attempt itself is the record.
+// audit.login.attempt events. Only the service role reaches it; the attempt itself is the record. An attempt on
+// a patient's login (their account, or their e-mail typed) names the patient, which seals the username.
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import type { Database } from "../../db/client.ts";
+import { eq, or, sql } from "drizzle-orm";
+import type { Database, WriteTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import { loginAttemptSchema } from "../../events/audit.ts";
+import { patients } from "../../db/schema.ts";
+import { loginAttemptReportSchema } from "../../events/audit.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
@@ -15,7 +18,7 @@ export const LOGIN_AUDIT_SERVICE = "login-audit-service";
 
 const recorded = z.object({ eventId: z.uuid() });
 
-const loginAttemptBody = loginAttemptSchema.safeExtend({ userId: anyCaseUuid.nullable() });
+const loginAttemptBody = loginAttemptReportSchema.safeExtend({ userId: anyCaseUuid.nullable() });
 
 const routes = {
   record: securedRoute(
@@ -42,12 +45,28 @@ const routes = {
 export function loginAttemptRoutes(db: Database) {
   return createRouter().openapi(routes.record, async (c) => {
     const attempt = c.req.valid("json");
-    const answer = await answerOnce(c, db, async (tx) => {
+    const answer = await answerOnce(c, db, LOGIN_AUDIT_SERVICE, async (tx) => {
+      const patientId = await patientOfLogin(tx, attempt);
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
-        { type: "audit.login.attempt", data: attempt },
+        { type: "audit.login.attempt", data: { ...attempt, patientId } },
       ]);
-      return { status: 201 as const, body: { eventId: appended?.eventId ?? randomUUID() } };
+      return { status: 201 as const, body: { eventId: appended?.eventId ?? randomUUID() }, patientId };
     });
     return c.json(answer.body, answer.status);
   });
+}
+
+/** The patient whose account this is, or whose e-mail was typed as the username (any case); else null. */
+async function patientOfLogin(
+  tx: WriteTransaction,
+  attempt: { userId: string | null; username: string },
+): Promise<string | null> {
+  const byEmail = sql`lower(${patients.email}) = lower(${attempt.username.trim()})`;
+  const [patient] = await tx
+    .select({ id: patients.id })
+    .from(patients)
+    .where(attempt.userId === null ? byEmail : or(eq(patients.userId, attempt.userId), byEmail))
+    .orderBy(patients.id)
+    .limit(1);
+  return patient?.id ?? null;
 }

@@ -102,7 +102,7 @@ async function accept(
   const principal = c.get("principal");
   const notificationId = randomUUID();
   const resource = { type: "notification", id: notificationId, patientId };
-  const answer = await answerOnce(c, db, async (tx) => {
+  const answer = await answerOnce(c, db, NOTIFICATION_SERVICE, async (tx) => {
     const patient = await findPatient(tx, patientId);
     if (!patient) throw HttpProblem.notFound(`There is no patient ${patientId}.`);
     // Authorized before the recipient is compared, so that no one learns a stranger's contact by guessing.
@@ -111,7 +111,7 @@ async function accept(
       request(notificationId, patient),
       dataModified(principal, resource, "CREATE"),
     ]);
-    return { status: 202 as const, body: { notificationId, channel } };
+    return { status: 202 as const, body: { notificationId, channel }, patientId };
   });
   return c.json(answer.body, answer.status);
 }

@@ -1,8 +1,9 @@
 // GDPR erasure (Art. 17) by crypto-shredding: in one transaction, the patient's rows are deleted from every
 // service's state, their data key is destroyed, and the events that say so are appended. The history keeps
 // every event about them, whole and verifiable, but their personal fields there (and on Kafka, and in
-// exports) were sealed under that key and can no longer be opened by anyone.
-import { and, eq, inArray, isNotNull, or, sql } from "drizzle-orm";
+// exports) were sealed under that key and can no longer be opened by anyone. README.md's "Where patient data
+// lives" lists every place and what this does to it.
+import { and, eq, inArray, isNotNull, or } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
 import { destroyDataKey } from "../../db/patientKeys.ts";
 import {
@@ -14,6 +15,7 @@ import {
   idempotencyKeys,
   patientKeys,
   patients,
+  recordedNotifications,
 } from "../../db/schema.ts";
 import type { ErasureResponse } from "./schemas.ts";
 
@@ -60,16 +62,22 @@ export async function erasePatient(tx: WriteTransaction, patientId: string): Pro
   const documentRows = await tx
     .delete(documents)
     .where(eq(documents.patientId, patientId))
-    .returning({ id: documents.id });
+    .returning({ id: documents.id, storageUrl: documents.storageUrl });
   const appointmentRows = await tx
     .delete(appointments)
     .where(eq(appointments.patientId, patientId))
     .returning({ id: appointments.id });
-  // Responses kept for Idempotency-Key retries may quote the patient (a registration's answer holds it all).
+  // Responses kept for Idempotency-Key retries name the patient whose data they hold (a registration's
+  // answer holds it all), whether or not they quote the id.
   const responseRows = await tx
     .delete(idempotencyKeys)
-    .where(sql`strpos(${idempotencyKeys.responseBody}, ${patientId}) > 0`)
+    .where(eq(idempotencyKeys.patientId, patientId))
     .returning({ key: idempotencyKeys.key });
+  // The development transport's "mailbox": the messages as sent, in plain text.
+  const notificationRows = await tx
+    .delete(recordedNotifications)
+    .where(eq(recordedNotifications.patientId, patientId))
+    .returning({ id: recordedNotifications.id });
   await tx.delete(patients).where(eq(patients.id, patientId));
   await destroyDataKey(tx, patientId, erasedAt);
   return {
@@ -85,7 +93,9 @@ export async function erasePatient(tx: WriteTransaction, patientId: string): Pro
         predictions: predictionRows.length,
         insights: insightRows.length,
         storedResponses: responseRows.length,
+        recordedNotifications: notificationRows.length,
       },
+      documentFilesToDelete: documentRows.map((row) => row.storageUrl),
     },
   };
 }

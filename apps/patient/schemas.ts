@@ -64,7 +64,13 @@ export const erasureResponse = z.object({
     predictions: z.int(),
     insights: z.int(),
     storedResponses: z.int(),
+    recordedNotifications: z.int(),
   }),
+  /**
+   * Where the removed documents' bytes are: object storage the platform never writes to, so the caller
+   * deletes them there. Nothing else keeps these addresses readable after the erasure.
+   */
+  documentFilesToDelete: z.array(z.string()),
 });
 
 export type ErasureResponse = z.infer<typeof erasureResponse>;

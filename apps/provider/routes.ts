@@ -88,12 +88,17 @@ export function providerRoutes(db: Database) {
     .openapi(routes.create, async (c) => {
       const body = c.req.valid("json");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, async (tx) => {
+      const answer = await answerOnce(c, db, PROVIDER_SERVICE, async (tx) => {
         const row = await oneProfilePerLogin(() => insertProvider(tx, { id, ...body }));
         await appendEvents(tx, eventContext(c, PROVIDER_SERVICE), [
           dataModified(c.get("principal"), providerResource(id), "CREATE"),
         ]);
-        return { status: 201 as const, body: toResponse(row), headers: { Location: `/providers/${id}` } };
+        return {
+          status: 201 as const,
+          body: toResponse(row),
+          headers: { Location: `/providers/${id}` },
+          patientId: null,
+        };
       });
       return c.json(answer.body, answer.status, answer.headers);
     })

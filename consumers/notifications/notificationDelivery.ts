@@ -51,13 +51,13 @@ export function notificationDeliveryConsumer(options: {
     topics: ["notification-events"],
     handlers: {
       "notification.email.requested": async (event, { db }) => {
-        const { notificationId, to, subject, template, variables } = event.data;
+        const { notificationId, patientId, to, subject, template, variables } = event.data;
         const text = renderTemplate(template, variables);
-        await deliver(db, event.eventId, { channel: "email", notificationId, to, subject, text });
+        await deliver(db, event.eventId, { channel: "email", notificationId, patientId, to, subject, text });
       },
       "notification.sms.requested": async (event, { db }) => {
-        const { notificationId, to, body } = event.data;
-        await deliver(db, event.eventId, { channel: "sms", notificationId, to, body });
+        const { notificationId, patientId, to, body } = event.data;
+        await deliver(db, event.eventId, { channel: "sms", notificationId, patientId, to, body });
       },
     },
   };

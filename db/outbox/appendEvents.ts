@@ -19,9 +19,10 @@ import {
   keyOwner,
   PersonalFieldsUnsealable,
   sealPersonalFields,
+  sealPersonalMetadata,
 } from "../../phi/personalFields.ts";
 import type { WriteTransaction } from "../client.ts";
-import { dataKeysForWriting } from "../patientKeys.ts";
+import { dataKeysForWriting, liveDataKeys } from "../patientKeys.ts";
 import { aggregateVersions, outbox } from "../schema.ts";
 import { eventHash, type HashedEventFields } from "./eventHash.ts";
 
@@ -53,6 +54,8 @@ export interface AppendedEvent {
  * relays and Kafka only ever see their ciphertext, and the hash covers it. This fails closed: an event that
  * carries personal fields but names no patient, or whose patient has no key, throws PersonalFieldsUnsealable;
  * an erased patient's key is gone, so an event with personal data about them throws PatientErased.
+ * The request's IP address and user agent are sealed the same way in every event about a patient, and left
+ * out once they are erased.
  * An aggregate id is a record key and a hash chain, so it must be a canonical (lower-case) UUID, or the
  * event throws NonCanonicalAggregateId: another spelling would start a second aggregate.
  *
@@ -73,7 +76,17 @@ export async function appendEvents(
     return { event, definition, data, sealedFor: sealingKeyOwner(event.type, data), eventId: randomUUID() };
   });
   const keys = await dataKeysFor(tx, parsed, context.masterKeys);
+  // Events about a patient with no personal fields of their own (an access record, say) still carry the
+  // request's metadata: it is sealed under the patient's key while there is one.
+  const metadataKeys = await liveDataKeys(
+    tx,
+    parsed
+      .map(({ data }) => keyOwner(data))
+      .filter((owner): owner is string => owner !== null && !keys.has(owner)),
+    context.masterKeys,
+  );
   const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, sealedFor, eventId }) => {
+    const owner = keyOwner(data);
     const envelope: Envelope = {
       eventId,
       eventType: event.type,
@@ -84,7 +97,14 @@ export async function appendEvents(
         sealedFor === null
           ? data
           : sealPersonalFields(event.type, eventId, data, keyOf(keys, event, sealedFor)),
-      metadata: context.metadata,
+      metadata:
+        owner === null
+          ? context.metadata
+          : sealPersonalMetadata(
+              eventId,
+              context.metadata,
+              keys.get(owner) ?? metadataKeys.get(owner) ?? null,
+            ),
     };
     return {
       envelope,

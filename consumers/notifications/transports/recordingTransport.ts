@@ -1,6 +1,6 @@
 // The development transport: instead of sending, it records each message in `recorded_notifications`, one
-// row per call (no unique key), so a message sent twice would show twice. Holds personal data: not for
-// production.
+// row per call (no unique key), so a message sent twice would show twice. Holds personal data, like a mailbox:
+// not for production; each row names its patient, whose erasure deletes it.
 import type { Database } from "../../../db/client.ts";
 import { recordedNotifications } from "../../../db/schema.ts";
 import { type NotificationTransport, NotSentError, type OutgoingMessage } from "./transport.ts";
@@ -14,6 +14,7 @@ export function recordingTransport(db: Database): NotificationTransport {
           .insert(recordedNotifications)
           .values({
             notificationId: message.notificationId,
+            patientId: message.patientId,
             channel: message.channel,
             recipient: message.to,
             subject: message.channel === "email" ? message.subject : null,

@@ -1,9 +1,11 @@
 // How a notification leaves the platform. A transport either sends the message, or fails saying whether it
 // is sure the message did not go out: only then may it be tried again without risking a second message.
 
-export type OutgoingMessage =
-  | { channel: "email"; notificationId: string; to: string; subject: string; text: string }
-  | { channel: "sms"; notificationId: string; to: string; body: string };
+/** `patientId`: the patient the message concerns (null for staff), whose erasure must reach a kept copy. */
+export type OutgoingMessage = { notificationId: string; patientId: string | null; to: string } & (
+  | { channel: "email"; subject: string; text: string }
+  | { channel: "sms"; body: string }
+);
 
 export interface NotificationTransport {
   /** Recorded with each delivery, e.g. `smtp` or `recording`. */

@@ -1,0 +1,92 @@
+// Answers kept for Idempotency-Key retries that hold a patient's data: each names its patient, so replaying
+// one is recorded as a read of their data (audit.data.accessed), and the patient's erasure deletes every one,
+// whether it quotes their id or not, whatever case the erasure's path spells the id in.
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { testDatabase } from "../test/fixtures.ts";
+import { requestBodies } from "../test/serviceRequests.ts";
+import { type Caller, caller, testPlatform } from "../test/tokens.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+const post = (user: Caller, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  app.request(path, {
+    method: "POST",
+    headers: user.headers(body === undefined ? headers : { "Content-Type": "application/json", ...headers }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+/** The reads of kept answers recorded in the history: by whom, about whom. */
+async function replayAccesses(actorId: string) {
+  const { rows } = await db.$client.query<{ patientId: string | null; resourceId: string }>(
+    `SELECT patient_id::text AS "patientId", payload::jsonb -> 'data' ->> 'resourceId' AS "resourceId"
+       FROM outbox
+      WHERE event_type = 'audit.data.accessed' AND payload::jsonb -> 'data' ->> 'actorId' = $1
+        AND payload::jsonb -> 'data' ->> 'resourceType' = 'stored_response'`,
+    [actorId],
+  );
+  return rows;
+}
+
+async function keptAnswers(principalId: string, keys: string[]) {
+  const { rows } = await db.$client.query<{ key: string; patientId: string | null }>(
+    `SELECT key, patient_id::text AS "patientId" FROM idempotency_keys WHERE principal_id = $1 AND key = ANY($2)`,
+    [principalId, keys],
+  );
+  return rows;
+}
+
+describe("kept answers about a patient", () => {
+  it("are a read of the patient's data each time they are replayed", async () => {
+    const admin = await caller("admin");
+    const key = randomUUID();
+    const body = requestBodies.patient();
+    const first = await post(admin, "/patients", body, { "Idempotency-Key": key });
+    expect(first.status).toBe(201);
+    const { id } = (await first.json()) as { id: string };
+    expect(await replayAccesses(admin.userId)).toEqual([]);
+
+    for (let retry = 0; retry < 2; retry++) {
+      const replayed = await post(admin, "/patients", body, { "Idempotency-Key": key });
+      expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+      expect(await replayed.json()).toMatchObject({ id, lastName: body.lastName });
+    }
+    expect(await replayAccesses(admin.userId)).toEqual([
+      { patientId: id, resourceId: "/patients" },
+      { patientId: id, resourceId: "/patients" },
+    ]);
+  });
+
+  it("are all deleted by the patient's erasure, those that do not quote the id too; others are kept", async () => {
+    const admin = await caller("admin");
+    const [registration, message, provider] = [randomUUID(), randomUUID(), randomUUID()];
+    const created = await post(admin, "/patients", requestBodies.patient(), {
+      "Idempotency-Key": registration,
+    });
+    const { id } = (await created.json()) as { id: string };
+    const email = await post(admin, "/notifications/email", requestBodies.email(id), {
+      "Idempotency-Key": message,
+    });
+    expect(email.status).toBe(202);
+    // The message request's answer ({notificationId, channel}) quotes nothing of the patient, not even the id.
+    expect(await email.text()).not.toContain(id);
+    const clinician = requestBodies.provider({ email: `${randomUUID()}@example.org` });
+    expect((await post(admin, "/providers", clinician, { "Idempotency-Key": provider })).status).toBe(201);
+    expect(await keptAnswers(admin.userId, [registration, message, provider])).toEqual(
+      expect.arrayContaining([
+        { key: registration, patientId: id },
+        { key: message, patientId: id },
+        { key: provider, patientId: null },
+      ]),
+    );
+
+    const erased = await post(admin, `/patients/${id.toUpperCase()}/erasure`);
+    expect(erased.status).toBe(200);
+    expect(await erased.json()).toMatchObject({ removed: { storedResponses: 2 } });
+    expect(await keptAnswers(admin.userId, [registration, message, provider])).toEqual([
+      { key: provider, patientId: null },
+    ]);
+  });
+});

@@ -1,0 +1,75 @@
+// A login attempt on a patient's login (their account, or their e-mail typed as the username, in any case)
+// names the patient: the username is sealed under their key and is not the aggregate id, so after their
+// erasure it reads nowhere. An attempt that matches no patient keeps what was typed, as the security record.
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { PatientErased } from "../../db/patientKeys.ts";
+import { decrypted, newPatientBody, testDatabase } from "../../test/fixtures.ts";
+import { requestBodies } from "../../test/serviceRequests.ts";
+import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+const post = (who: Caller, path: string, body?: unknown) =>
+  app.request(path, {
+    method: "POST",
+    headers: who.headers(body === undefined ? {} : { "Content-Type": "application/json" }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+async function attempt(service: Caller, report: Record<string, unknown>) {
+  const response = await post(service, "/internal/login-attempts", {
+    ...requestBodies.loginAttempt(),
+    ...report,
+  });
+  expect(response.status).toBe(201);
+  const { eventId } = (await response.json()) as { eventId: string };
+  const { rows } = await db.$client.query<{ aggregateId: string; patientId: string | null; payload: string }>(
+    `SELECT aggregate_id AS "aggregateId", patient_id::text AS "patientId", payload::text AS payload
+       FROM outbox WHERE event_id = $1`,
+    [eventId],
+  );
+  return rows[0] as { aggregateId: string; patientId: string | null; payload: string };
+}
+
+describe("login attempts", () => {
+  it("seal a patient's username under their key, so that their erasure takes it too", async () => {
+    const [admin, service] = [await caller("admin"), await caller("service")];
+    const login = randomUUID();
+    const body = newPatientBody({ userId: login, email: `login.${randomUUID()}@example.org` });
+    const registered = await post(admin, "/patients", body);
+    const { id } = (await registered.json()) as { id: string };
+
+    // The e-mail typed in capitals, no account matched.
+    const typed = body.email.toUpperCase();
+    const byEmail = await attempt(service, { userId: null, username: typed });
+    expect(byEmail).toMatchObject({ patientId: id, aggregateId: id });
+    expect(byEmail.payload.toLowerCase()).not.toContain(body.email);
+    expect((await decrypted(db, byEmail.payload)).data).toMatchObject({ username: typed, patientId: id });
+
+    // Their account, whatever username they typed.
+    const byAccount = await attempt(service, {
+      userId: login,
+      username: "ada-l",
+      success: true,
+      reason: null,
+    });
+    expect(byAccount).toMatchObject({ patientId: id, aggregateId: login });
+    expect(byAccount.payload).not.toContain('"ada-l"');
+
+    expect((await post(admin, `/patients/${id}/erasure`)).status).toBe(200);
+    for (const row of [byEmail, byAccount]) {
+      await expect(decrypted(db, row.payload)).rejects.toThrow(PatientErased);
+    }
+  });
+
+  it("keep a username that matches no patient as typed: it identifies none of theirs", async () => {
+    const service = await caller("service");
+    const username = `nobody.${randomUUID()}@example.org`;
+    const row = await attempt(service, { userId: null, username });
+    expect(row).toMatchObject({ patientId: null, aggregateId: username });
+    expect(JSON.parse(row.payload).data).toMatchObject({ username, patientId: null });
+  });
+});
