@@ -66,7 +66,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       },
     }),
   );
-  app.route("/", healthRoutes(options.readiness));
+  app.route("/", healthRoutes(options.readiness, options.verifyToken));
   app.route("/", metricsRoute(options.registry));
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {
     type: "http",
