@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv } from "./env.ts";
+import { ConfigError, loadEnv, withoutPassword } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the defaults and leaves the services unset when nothing is configured", () => {
@@ -87,5 +87,37 @@ describe("loadEnv", () => {
     expect(() =>
       loadEnv({ JWT_SECRET: "x".repeat(32), JWT_JWKS_URL: "https://issuer.example.org/jwks.json" }),
     ).toThrow(/set either JWT_SECRET or JWT_JWKS_URL, not both/);
+  });
+
+  it("never prints a database password, however the URL is malformed", () => {
+    const malformed = [
+      "postgress://alice:s3cret-pw@db:5432/x",
+      "postgres://alice:s3cret-pw@db:notaport/x",
+      "postgres://alice:s3cr@et-pw@db:port/x",
+      "alice:s3cret-pw@db:5432/x",
+      "host=db user=alice password=s3cret-pw",
+    ];
+    for (const DATABASE_URL of malformed) {
+      for (const env of [{ DATABASE_URL }, { CONNECT_DATABASE_URL: DATABASE_URL }]) {
+        let message = "";
+        try {
+          loadEnv(env);
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        expect(message, DATABASE_URL).toMatch(/DATABASE_URL=".*\*\*\*.*": /);
+        expect(message, DATABASE_URL).not.toContain("s3cr");
+      }
+    }
+  });
+
+  it("masks only the password of a connection string", () => {
+    expect(withoutPassword("postgres://alice:pw@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
+    expect(withoutPassword("postgres://db:5432/x?password=pw&sslmode=require")).toBe(
+      "postgres://db:5432/x?password=***&sslmode=require",
+    );
+    expect(withoutPassword("postgres://alice:p@w/d@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
+    expect(withoutPassword("postgres://alice@db:5432/x")).toBe("postgres://alice@db:5432/x");
+    expect(withoutPassword("postgres://db:5432/x")).toBe("postgres://db:5432/x");
   });
 });

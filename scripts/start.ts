@@ -10,7 +10,7 @@ import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
 import { loadSigningKey } from "../audit/signingKey.ts";
-import { ConfigError, loadEnv } from "../config/env.ts";
+import { ConfigError, loadEnv, withoutPassword } from "../config/env.ts";
 import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
 import { createDatabase } from "../db/client.ts";
@@ -122,7 +122,7 @@ const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => {
   say(
     `platform API on ${base} (relay: ${env.RELAY_MODE}; metrics ${base}/metrics; OpenAPI ${base}/openapi.json)`,
   );
-  say(`Postgres ${stack.databaseUrl.replace(/:[^:@/]*@/, ":***@")}, Kafka ${stack.kafkaBrokers.join(",")}`);
+  say(`Postgres ${withoutPassword(stack.databaseUrl)}, Kafka ${stack.kafkaBrokers.join(",")}`);
   say(`try it (API documentation on ${base}/docs):`);
   console.log("  TOKEN=$(npm run --silent token -- --role admin)");
   console.log(
