@@ -60,6 +60,13 @@ const envSchema = z.object({
    * How long the outbox keeps its history before `npm run audit:archive` may move it out to archive files;
    * unset means DEFAULT_AUDIT_RETENTION_DAYS (six years). Only the archive command reads it.
    */
+  /** How many GET /audit/verify may run at once (each holds a pooled connection); more are answered 503. */
+  AUDIT_VERIFY_CONCURRENCY: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(8, "must be at most 8 (each verification holds one of the pool's 10 connections)")
+    .default(2),
   AUDIT_RETENTION_DAYS: z.coerce
     .number({ error: "must be a whole number of days" })
     .int("must be a whole number of days")

@@ -8,6 +8,7 @@ describe("loadEnv", () => {
       RELAY_MODE: "polling",
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
+      AUDIT_VERIFY_CONCURRENCY: 2,
     });
   });
 
@@ -30,6 +31,7 @@ describe("loadEnv", () => {
       LOG_LEVEL: "debug",
       JWT_JWKS_URL: "https://project.supabase.co/auth/v1/.well-known/jwks.json",
       REMINDER_HOURS_BEFORE: 2,
+      AUDIT_VERIFY_CONCURRENCY: 2,
     });
   });
 
@@ -39,6 +41,7 @@ describe("loadEnv", () => {
       RELAY_MODE: "polling",
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
+      AUDIT_VERIFY_CONCURRENCY: 2,
     });
   });
 
@@ -81,6 +84,16 @@ describe("loadEnv", () => {
       JWT_AUDIENCE: ["authenticated", "reports"],
     });
     expect(() => loadEnv({ JWT_AUDIENCE: " , " })).toThrow(/JWT_AUDIENCE=" , ": list at least one audience/);
+  });
+
+  it("bounds AUDIT_VERIFY_CONCURRENCY below the pool size", () => {
+    expect(loadEnv({ AUDIT_VERIFY_CONCURRENCY: "4" }).AUDIT_VERIFY_CONCURRENCY).toBe(4);
+    expect(() => loadEnv({ AUDIT_VERIFY_CONCURRENCY: "0" })).toThrow(
+      /AUDIT_VERIFY_CONCURRENCY="0": must be at least 1/,
+    );
+    expect(() => loadEnv({ AUDIT_VERIFY_CONCURRENCY: "20" })).toThrow(
+      /AUDIT_VERIFY_CONCURRENCY="20": must be at most 8/,
+    );
   });
 
   it("refuses two sources of signing keys", () => {

@@ -96,6 +96,7 @@ const app = createPlatformApp({
   registry,
   verifyToken,
   readiness: debezium ? [debezium.readiness] : [],
+  concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
 });
 const reminders = startReminderScheduler({ db, log, hoursBefore: env.REMINDER_HOURS_BEFORE });
 
