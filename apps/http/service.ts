@@ -25,6 +25,16 @@ export type ServiceApp = OpenAPIHono<ServiceEnv>;
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** SQLSTATE class 22, data exception: a value out of range, untranslatable, malformed (22003, 22P05, 22021). */
+const DATA_EXCEPTION = /^22[0-9A-Z]{3}$/;
+
+/** The SQLSTATE of a Postgres error, also when drizzle wraps it (its `cause`). */
+function sqlState(error: unknown): string | undefined {
+  const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } };
+  const state = typeof code === "string" ? code : cause?.code;
+  return typeof state === "string" ? state : undefined;
+}
+
 /** The OpenAPI security scheme that every service route names. */
 export const BEARER_AUTH = "bearerAuth";
 
@@ -103,7 +113,15 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     }
     // Driver messages can quote the values that failed (PHI): log the error's kind and where it came from.
     const { name, stack } = error as Error;
-    const code = (error as { code?: string }).code;
+    const code = sqlState(error);
+    // The last line of defence for "no input is a server error": the schemas name the field first.
+    if (code !== undefined && DATA_EXCEPTION.test(code)) {
+      options.log.warn({ err: { type: name, code } }, "a value the database cannot store reached a query");
+      return problemResponse(
+        c,
+        new HttpProblem(400, "Bad Request", "The request holds a value the database cannot store."),
+      );
+    }
     options.log.error(
       { err: { type: name, code, at: stack?.split("\n").slice(1, 6).join("\n") } },
       "unhandled error",
