@@ -47,8 +47,7 @@ describe("insurance without dates", () => {
     const expected = { ...guideInsurance, effectiveDate: null, expiryDate: null };
     expect(await storedInsurance(id)).toEqual(expected);
     const [created] = await eventPayloads(correlationId);
-    expect(created?.eventType).toBe("patient.created");
-    expect((created?.data as { insuranceInfo: unknown }).insuranceInfo).toEqual(expected);
+    expect(created).toMatchObject({ eventType: "patient.created", data: { insuranceInfo: expected } });
   });
 
   it("accepts one date without the other, and an update that leaves the dates out", async () => {
