@@ -22,7 +22,7 @@ const RECORDS_OF_THE_ATTEMPT = new Set(["audit.data.accessed", "audit.compliance
 
 /** Fixed, so that every run of the file sends the same requests; FC_SEED and FC_RUNS explore further. */
 const SEED = Number(process.env.FC_SEED ?? 20261201);
-const RUNS_PER_ROUTE = Number(process.env.FC_RUNS ?? 20);
+const RUNS_PER_ROUTE = Number(process.env.FC_RUNS ?? 12);
 
 async function lastPosition(): Promise<string> {
   const { rows } = await db.$client.query<{ last: string }>(
