@@ -31,6 +31,8 @@ export interface PlatformDeps {
   readiness?: ReadinessCheck[];
   /** The public keys that checkpoints are signed with, for GET /audit/verify; by default the signing key's. */
   checkpointKeys?: CheckpointKeys;
+  /** GET /audit/verify calls that may run at once (AUDIT_VERIFY_CONCURRENCY). */
+  concurrentVerifications?: number;
 }
 
 export function createPlatformApp({
@@ -42,6 +44,7 @@ export function createPlatformApp({
   verifyToken,
   readiness = [],
   checkpointKeys = sealerPublicKey,
+  concurrentVerifications,
 }: PlatformDeps) {
   const app = createServiceFrame({
     title: "Healthcare platform",
@@ -68,6 +71,6 @@ export function createPlatformApp({
   ]) {
     app.route("/", routes(db));
   }
-  app.route("/", auditRoutes(db, checkpointKeys));
+  app.route("/", auditRoutes(db, checkpointKeys, { concurrentVerifications }));
   return app;
 }

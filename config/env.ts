@@ -10,11 +10,17 @@ const brokerList = z
       .min(1, "list at least one broker as host:port"),
   );
 
+/** A postgres:// URL that parses (a bad port or host is caught here, with the password masked in the message). */
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection URL")
+  .refine(
+    (value) => URL.canParse(value),
+    "is not a valid URL: expected postgres://user:password@host:port/database",
+  );
+
 const envSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection URL")
-    .optional(),
+  DATABASE_URL: postgresUrl.optional(),
   KAFKA_BROKERS: brokerList.optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
@@ -48,15 +54,19 @@ const envSchema = z.object({
     )
     .optional(),
   /** The database as the Connect worker reaches it, when that differs from DATABASE_URL (a worker in a container). */
-  CONNECT_DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// connection URL")
-    .optional(),
+  CONNECT_DATABASE_URL: postgresUrl.optional(),
   REMINDER_HOURS_BEFORE: z.coerce.number().int().min(1).max(168).default(24),
   /**
    * How long the outbox keeps its history before `npm run audit:archive` may move it out to archive files;
    * unset means DEFAULT_AUDIT_RETENTION_DAYS (six years). Only the archive command reads it.
    */
+  /** How many GET /audit/verify may run at once (each holds a pooled connection); more are answered 503. */
+  AUDIT_VERIFY_CONCURRENCY: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(8, "must be at most 8 (each verification holds one of the pool's 10 connections)")
+    .default(2),
   AUDIT_RETENTION_DAYS: z.coerce
     .number({ error: "must be a whole number of days" })
     .int("must be a whole number of days")
@@ -81,9 +91,19 @@ export class ConfigError extends Error {
 const SECRET_VARIABLES = new Set(["JWT_SECRET"]);
 
 function shown(variable: string, value: string | undefined): string {
-  return SECRET_VARIABLES.has(variable)
-    ? `(${value?.length ?? 0} characters, hidden)`
-    : JSON.stringify(value);
+  if (SECRET_VARIABLES.has(variable)) return `(${value?.length ?? 0} characters, hidden)`;
+  return JSON.stringify(value === undefined ? value : withoutPassword(value));
+}
+
+/**
+ * A connection string as it may be printed: the password in its user info (`user:password@`) or in a
+ * `password=` parameter masked. Works on malformed ones too (those are the ones printed in errors): a
+ * password holding an unescaped `@` is masked up to the last `@`.
+ */
+export function withoutPassword(value: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? "";
+  const rest = value.slice(scheme.length).replace(/^([^:@/]*):[\s\S]*@/, "$1:***@");
+  return `${scheme}${rest}`.replace(/(password\s*=\s*)[^&\s]*/gi, "$1***");
 }
 
 /** Parses the environment; empty strings count as unset so that `FOO= npm start` means "use the default". */
@@ -93,7 +113,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   // Two sources of signing keys would leave it to chance which tokens are accepted.
   if (result.success && result.data.JWT_SECRET && result.data.JWT_JWKS_URL) {
     throw new ConfigError([
-      `JWT_JWKS_URL=${JSON.stringify(source.JWT_JWKS_URL)}: set either JWT_SECRET or JWT_JWKS_URL, not both`,
+      `JWT_JWKS_URL=${shown("JWT_JWKS_URL", source.JWT_JWKS_URL)}: set either JWT_SECRET or JWT_JWKS_URL, not both`,
     ]);
   }
   if (result.success) return result.data;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv } from "./env.ts";
+import { ConfigError, loadEnv, withoutPassword } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the defaults and leaves the services unset when nothing is configured", () => {
@@ -8,6 +8,7 @@ describe("loadEnv", () => {
       RELAY_MODE: "polling",
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
+      AUDIT_VERIFY_CONCURRENCY: 2,
     });
   });
 
@@ -30,6 +31,7 @@ describe("loadEnv", () => {
       LOG_LEVEL: "debug",
       JWT_JWKS_URL: "https://project.supabase.co/auth/v1/.well-known/jwks.json",
       REMINDER_HOURS_BEFORE: 2,
+      AUDIT_VERIFY_CONCURRENCY: 2,
     });
   });
 
@@ -39,6 +41,7 @@ describe("loadEnv", () => {
       RELAY_MODE: "polling",
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
+      AUDIT_VERIFY_CONCURRENCY: 2,
     });
   });
 
@@ -83,9 +86,51 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ JWT_AUDIENCE: " , " })).toThrow(/JWT_AUDIENCE=" , ": list at least one audience/);
   });
 
+  it("bounds AUDIT_VERIFY_CONCURRENCY below the pool size", () => {
+    expect(loadEnv({ AUDIT_VERIFY_CONCURRENCY: "4" }).AUDIT_VERIFY_CONCURRENCY).toBe(4);
+    expect(() => loadEnv({ AUDIT_VERIFY_CONCURRENCY: "0" })).toThrow(
+      /AUDIT_VERIFY_CONCURRENCY="0": must be at least 1/,
+    );
+    expect(() => loadEnv({ AUDIT_VERIFY_CONCURRENCY: "20" })).toThrow(
+      /AUDIT_VERIFY_CONCURRENCY="20": must be at most 8/,
+    );
+  });
+
   it("refuses two sources of signing keys", () => {
     expect(() =>
       loadEnv({ JWT_SECRET: "x".repeat(32), JWT_JWKS_URL: "https://issuer.example.org/jwks.json" }),
     ).toThrow(/set either JWT_SECRET or JWT_JWKS_URL, not both/);
+  });
+
+  it("never prints a database password, however the URL is malformed", () => {
+    const malformed = [
+      "postgress://alice:s3cret-pw@db:5432/x",
+      "postgres://alice:s3cret-pw@db:notaport/x",
+      "postgres://alice:s3cr@et-pw@db:port/x",
+      "alice:s3cret-pw@db:5432/x",
+      "host=db user=alice password=s3cret-pw",
+    ];
+    for (const DATABASE_URL of malformed) {
+      for (const env of [{ DATABASE_URL }, { CONNECT_DATABASE_URL: DATABASE_URL }]) {
+        let message = "";
+        try {
+          loadEnv(env);
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        expect(message, DATABASE_URL).toMatch(/DATABASE_URL=".*\*\*\*.*": /);
+        expect(message, DATABASE_URL).not.toContain("s3cr");
+      }
+    }
+  });
+
+  it("masks only the password of a connection string", () => {
+    expect(withoutPassword("postgres://alice:pw@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
+    expect(withoutPassword("postgres://db:5432/x?password=pw&sslmode=require")).toBe(
+      "postgres://db:5432/x?password=***&sslmode=require",
+    );
+    expect(withoutPassword("postgres://alice:p@w/d@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
+    expect(withoutPassword("postgres://alice@db:5432/x")).toBe("postgres://alice@db:5432/x");
+    expect(withoutPassword("postgres://db:5432/x")).toBe("postgres://db:5432/x");
   });
 });

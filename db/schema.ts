@@ -43,8 +43,8 @@ export const patients = pgTable(
     insuranceInfo: jsonb("insurance_info").$type<{
       provider: string;
       policyNumber: string;
-      effectiveDate: string;
-      expiryDate: string;
+      effectiveDate: string | null;
+      expiryDate: string | null;
     }>(),
     medicalConditions: text("medical_conditions").array().notNull().default(sql`'{}'`),
     allergies: text("allergies").array().notNull().default(sql`'{}'`),

@@ -1,7 +1,16 @@
 // The `data` schemas of ai-events: models trained and monitored, and the predictions and insights they
 // produce about patients.
 import { z } from "zod";
-import { identifier, isNotBefore, metrics, text, unitInterval, utcTimestamp, uuid } from "./fields.ts";
+import {
+  INT4_MAX,
+  identifier,
+  isNotBefore,
+  metrics,
+  text,
+  unitInterval,
+  utcTimestamp,
+  uuid,
+} from "./fields.ts";
 
 /** A model version as its registry names it, e.g. `2.1.0` or `2024-06-01`. */
 const modelVersion = identifier;
@@ -13,7 +22,7 @@ export const modelTrainedSchema = z.strictObject({
   algorithm: text(200),
   trainedAt: utcTimestamp,
   metrics,
-  datasetSize: z.int().min(1),
+  datasetSize: z.int().min(1).max(INT4_MAX),
 });
 
 export const predictionGeneratedSchema = z.strictObject({

@@ -1,7 +1,7 @@
 // The `data` schemas of appointment-events: booking, cancellation, completion and reminders of a visit.
 // Fields follow the platform guide's appointment example.
 import { z } from "zod";
-import { text, utcTimestamp, uuid } from "./fields.ts";
+import { storable, text, utcTimestamp, uuid } from "./fields.ts";
 
 export const appointmentTypes = ["CONSULTATION", "FOLLOW_UP", "CHECKUP", "EMERGENCY", "TELEHEALTH"] as const;
 
@@ -10,7 +10,7 @@ export const appointmentLocationSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("VIRTUAL"),
     /** Only https: the link leads to a consultation about the patient's health. */
-    url: z.url({ protocol: /^https$/, error: "must be an https URL" }),
+    url: storable(z.url({ protocol: /^https$/, error: "must be an https URL" })),
   }),
   z.strictObject({
     type: z.literal("IN_PERSON"),

@@ -38,10 +38,27 @@ export const email = z.email();
 /** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
 export const e164Phone = z.e164();
 
+/**
+ * U+0000, which Postgres text and jsonb cannot hold, and half of a UTF-16 surrogate pair, which is no
+ * character and has no UTF-8 form (the driver would silently store U+FFFD, and jsonb refuses its escape).
+ * With the `u` flag a well-formed pair is one code point outside this class.
+ */
+const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
+
+/** Refuses strings the database cannot store as sent: every free-form string a request carries goes through it. */
+export function storable<T extends z.ZodType<string | null>>(schema: T): T {
+  return schema.refine((value) => value === null || !UNSTORABLE.test(value), {
+    error: "must not contain U+0000 or an unpaired surrogate",
+  });
+}
+
 /** Free text that says something: not empty, not only white space, and bounded so one event stays small. */
 export function text(maxLength: number) {
-  return z.string().max(maxLength).regex(/\S/, "must not be blank");
+  return storable(z.string().max(maxLength).regex(/\S/, "must not be blank"));
 }
+
+/** The largest value of a Postgres `integer` column: a count that goes into one is bounded by it. */
+export const INT4_MAX = 2_147_483_647;
 
 /**
  * A machine identifier such as a template name, a rule code or a versioned tool:

@@ -1,7 +1,7 @@
 // The `data` schemas of notification-events: requests to send an e-mail, a text message or a push
 // notification. Each request has its own id, which the sender uses to send it at most once.
 import { z } from "zod";
-import { e164Phone, email, identifier, text, uuid } from "./fields.ts";
+import { e164Phone, email, identifier, storable, text, uuid } from "./fields.ts";
 
 const notificationRequest = {
   notificationId: uuid,
@@ -15,7 +15,10 @@ const notificationRequest = {
 };
 
 /** Values substituted into a template; flat, so every template engine can render them. */
-const templateVariables = z.record(identifier, z.union([z.string(), z.number(), z.boolean(), z.null()]));
+const templateVariables = z.record(
+  identifier,
+  z.union([storable(z.string()), z.number(), z.boolean(), z.null()]),
+);
 
 export const emailRequestedSchema = z.strictObject({
   ...notificationRequest,

@@ -12,17 +12,38 @@ import {
   uuid,
 } from "./fields.ts";
 
-export const insuranceInfoSchema = z
-  .strictObject({
-    provider: text(200),
-    policyNumber: text(100),
-    effectiveDate: isoDate,
-    expiryDate: isoDate,
-  })
-  .refine((insurance) => isNotBefore(insurance.expiryDate, insurance.effectiveDate), {
-    path: ["expiryDate"],
-    error: "must not be before effectiveDate",
-  });
+const insuranceFields = {
+  provider: text(200),
+  policyNumber: text(100),
+  /** `null` when not known: the guide's own example names only the provider and the policy number. */
+  effectiveDate: isoDate.nullable(),
+  expiryDate: isoDate.nullable(),
+};
+
+/** A policy cannot end before it starts; with a date unknown there is nothing to compare. */
+function withDatesInOrder<T extends z.ZodType<{ effectiveDate: string | null; expiryDate: string | null }>>(
+  schema: T,
+) {
+  return schema.refine(
+    (insurance) =>
+      insurance.effectiveDate === null ||
+      insurance.expiryDate === null ||
+      isNotBefore(insurance.expiryDate, insurance.effectiveDate),
+    { path: ["expiryDate"], error: "must not be before effectiveDate" },
+  );
+}
+
+/** As events carry it: every key present, an unknown date `null` (one JSON shape per event type). */
+export const insuranceInfoSchema = withDatesInOrder(z.strictObject(insuranceFields));
+
+/** As a request may send it: an unknown date may also be left out, and is then stored as `null`. */
+export const insuranceInfoInput = withDatesInOrder(
+  z.strictObject({
+    ...insuranceFields,
+    effectiveDate: insuranceFields.effectiveDate.optional().default(null),
+    expiryDate: insuranceFields.expiryDate.optional().default(null),
+  }),
+);
 
 /** Everything a patient record holds except its id: the fields that patient.updated may change. */
 const patientFields = {

@@ -9,6 +9,7 @@ import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
 import { loadSigningKey } from "../audit/signingKey.ts";
 import { parseCommand } from "../cli/command.ts";
+import { withoutPassword } from "../config/env.ts";
 import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
 import { createDatabase } from "../db/client.ts";
@@ -88,6 +89,7 @@ const app = createPlatformApp({
   registry,
   verifyToken,
   readiness: debezium ? [debezium.readiness] : relay ? [relay.readiness] : [],
+  concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
 });
 const reminders = startReminderScheduler({ db, log, masterKeys, hoursBefore: env.REMINDER_HOURS_BEFORE });
 frame.onStop(() => reminders.stop());
@@ -120,7 +122,7 @@ frame.serve(app, (port) => {
   say(
     `platform API on ${base} (relay: ${env.RELAY_MODE}; metrics ${base}/metrics; OpenAPI ${base}/openapi.json)`,
   );
-  say(`Postgres ${stack.databaseUrl.replace(/:[^:@/]*@/, ":***@")}, Kafka ${stack.kafkaBrokers.join(",")}`);
+  say(`Postgres ${withoutPassword(stack.databaseUrl)}, Kafka ${stack.kafkaBrokers.join(",")}`);
   say(`try it (API documentation on ${base}/docs):`);
   console.log("  TOKEN=$(npm run --silent token -- --role admin)");
   console.log(

@@ -5,6 +5,7 @@ import { chmod, chown, mkdir, readFile, readlink, rename, rm, symlink, writeFile
 import { arch, platform } from "node:os";
 import { dirname, join } from "node:path";
 import pg from "pg";
+import { withoutPassword } from "../config/env.ts";
 import {
   checkoutId,
   isPortOpen,
@@ -136,7 +137,7 @@ export async function ensureLogicalWal(databaseUrl: string): Promise<string | un
   const walLevel = await query(databaseUrl, "SHOW wal_level").then((rows) => rows[0]?.wal_level);
   if (walLevel === "logical") return undefined;
   return (
-    `The Postgres at ${redact(databaseUrl)} has wal_level=${walLevel}, but logical decoding (Debezium) needs ` +
+    `The Postgres at ${withoutPassword(databaseUrl)} has wal_level=${walLevel}, but logical decoding (Debezium) needs ` +
     "wal_level=logical: run ALTER SYSTEM SET wal_level = logical; then restart that server " +
     "(for the machine's own PostgreSQL 15: pg_ctlcluster 15 main restart)."
   );
@@ -358,15 +359,5 @@ async function query(url: string, sql: string, params: unknown[] = []): Promise<
     return (await client.query(sql, params)).rows;
   } finally {
     await client.end().catch(() => undefined);
-  }
-}
-
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "the given DATABASE_URL";
   }
 }

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
 import { createTokenVerifier, type Principal, type Role } from "../apps/http/auth.ts";
 import { issueToken } from "../apps/http/issueToken.ts";
-import { createPlatformApp } from "../apps/platform.ts";
+import { createPlatformApp, type PlatformDeps } from "../apps/platform.ts";
 import type { Database } from "../db/client.ts";
 import type { Admin } from "../kafka/client.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -32,8 +32,15 @@ export async function caller(role: Role, userId: string = randomUUID()): Promise
 }
 
 /** The platform app, in-process, with the test verifier; Kafka readiness always answers. */
-export function testPlatform(db: Database, options: { log?: Logger; kafkaAdmin?: Admin } = {}) {
+export function testPlatform(
+  db: Database,
+  options: { log?: Logger; kafkaAdmin?: Admin } & Pick<
+    PlatformDeps,
+    "checkpointKeys" | "concurrentVerifications"
+  > = {},
+) {
   return createPlatformApp({
+    ...options,
     db,
     kafkaAdmin: options.kafkaAdmin ?? ({ describeCluster: async () => ({}) } as unknown as Admin),
     log: options.log ?? silentLog,

@@ -1,6 +1,14 @@
 // The two export formats, one line per event: NDJSON (the envelope embedded verbatim) and CSV (RFC 4180:
-// a field holding a comma, a quote or a line break is quoted, its quotes doubled).
+// a field holding a comma, a quote or a line break is quoted, its quotes doubled; a field a spreadsheet
+// would run as a formula is defused).
 import type { HistoryEvent } from "./sql/historyPage.ts";
+
+/**
+ * A spreadsheet runs a cell that starts with one of these as a formula, quoted or not (`=HYPERLINK(...)` typed
+ * as a login name becomes a login attempt's aggregate id). OWASP's list, with the full-width forms that some
+ * spreadsheets also read as operators.
+ */
+const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
 
 export const exportFormats = {
   ndjson: {
@@ -44,7 +52,12 @@ export const exportFormats = {
 
 export type ExportFormat = keyof typeof exportFormats;
 
+/**
+ * One CSV field: a would-be formula gets a leading `'` (OWASP's rule: the cell shows as text, and the quote
+ * tells a reader that it was added) and is quoted, as is any field holding a comma, a quote or a line break.
+ */
 export function csvField(value: string): string {
+  if (FORMULA_START.test(value)) return `"'${value.replaceAll('"', '""')}"`;
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 

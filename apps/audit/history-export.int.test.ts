@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
 import { append } from "../../test/auditHistory.ts";
+import { parseCsv } from "../../test/csv.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { csvField } from "./exportFormats.ts";
@@ -43,35 +44,6 @@ async function exported(format: string) {
   );
   expect(response.status).toBe(200);
   return { contentType: response.headers.get("Content-Type"), body: await response.text() };
-}
-
-/** RFC 4180, as a spreadsheet reads it. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i];
-    if (quoted) {
-      if (char === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (char === '"') quoted = false;
-      else field += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") {
-      row.push(field);
-      field = "";
-    } else if (char === "\r" && text[i + 1] === "\n") {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = "";
-      i++;
-    } else field += char;
-  }
-  return rows;
 }
 
 describe("exporting the history", () => {

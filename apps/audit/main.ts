@@ -1,10 +1,13 @@
 // The auditor API on its own: `tsx apps/audit/main.ts` (PORT, DATABASE_URL, AUDIT_SIGNING_KEY, ... as for
 // `npm start`).
+import { loadEnv } from "../../config/env.ts";
 import { runService } from "../http/runService.ts";
 import { AUDIT_SERVICE, auditRoutes, sealerPublicKey } from "./routes.ts";
 
 await runService({
   name: AUDIT_SERVICE,
   title: "Audit service",
-  routes: (db) => auditRoutes(db, sealerPublicKey),
+  // runService has checked the environment before it builds the routes.
+  routes: (db) =>
+    auditRoutes(db, sealerPublicKey, { concurrentVerifications: loadEnv().AUDIT_VERIFY_CONCURRENCY }),
 });

@@ -6,7 +6,7 @@
 import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
 import { stream } from "hono/streaming";
-import { historyRange, RangeProblem } from "../../audit/historySpan.ts";
+import { type HistoryRange, historyRange, RangeProblem } from "../../audit/historySpan.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
 import { verifyHistory } from "../../audit/verifyHistory.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
@@ -32,6 +32,7 @@ import {
 } from "./schemas.ts";
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
 import { type HistoryEvent, historyHorizon, historyPage, START_OF_HISTORY } from "./sql/historyPage.ts";
+import { VERIFY_RETRY_AFTER_SECONDS, VerificationSlots } from "./verificationSlots.ts";
 
 export const AUDIT_SERVICE = "audit-service";
 
@@ -103,11 +104,24 @@ const routes = {
         content: json(verificationResponse),
       },
       400: problem("Invalid range, or a position the outbox does not hold"),
+      503: problem("As many verifications as allowed are running; retry after the Retry-After seconds"),
     },
   }),
 };
 
-export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
+export interface AuditRouteOptions {
+  /** Verifications that may run at once (AUDIT_VERIFY_CONCURRENCY); each holds a pooled connection. */
+  concurrentVerifications?: number;
+}
+
+export const DEFAULT_CONCURRENT_VERIFICATIONS = 2;
+
+export function auditRoutes(
+  db: Database,
+  checkpointKeys: CheckpointKeys,
+  { concurrentVerifications = DEFAULT_CONCURRENT_VERIFICATIONS }: AuditRouteOptions = {},
+) {
+  const verifications = new VerificationSlots(concurrentVerifications);
   return (
     createRouter()
       .openapi(routes.list, async (c) => {
@@ -164,19 +178,35 @@ export function auditRoutes(db: Database, checkpointKeys: CheckpointKeys) {
       })
       .openapi(routes.verify, async (c) => {
         const range = historyRange(c.req.valid("query"));
-        const keys = await checkpointKeys();
-        const client = await db.$client.connect();
-        const report = await verifyHistory(client, keys, range)
-          .catch((error) => {
-            if (error instanceof RangeProblem)
-              throw HttpProblem.invalid([{ field: `query.${error.parameter}`, message: error.reason }]);
-            throw error;
-          })
-          .finally(() => client.release());
+        const release = verifications.tryTake();
+        if (!release) {
+          c.header("Retry-After", String(VERIFY_RETRY_AFTER_SECONDS));
+          throw new HttpProblem(
+            503,
+            "Service Unavailable",
+            `${verifications.size} verifications of the history are running, as many as may run at once; retry in ${VERIFY_RETRY_AFTER_SECONDS} seconds.`,
+          );
+        }
+        const report = await verifyRange(db, checkpointKeys, range).finally(release);
         await recordAccess(c, db, "READ", c.req.path, []);
         return c.json(report, 200);
       })
   );
+}
+
+/** One verification, on a connection of its own (one snapshot over the whole span). */
+async function verifyRange(db: Database, checkpointKeys: CheckpointKeys, range: HistoryRange) {
+  const keys = await checkpointKeys();
+  const client = await db.$client.connect();
+  try {
+    return await verifyHistory(client, keys, range);
+  } catch (error) {
+    if (error instanceof RangeProblem)
+      throw HttpProblem.invalid([{ field: `query.${error.parameter}`, message: error.reason }]);
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 function toResponse(event: HistoryEvent) {

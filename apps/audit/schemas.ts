@@ -2,13 +2,14 @@
 // and events as the outbox stored them (the envelope verbatim, with where it sits in the history).
 import { z } from "zod";
 import { historyRangeInput } from "../../audit/historySpan.ts";
+import { storable } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { HistoryFilter, HistoryKey } from "./sql/historyPage.ts";
 
 export const MAX_PAGE = 1000;
 
-const name = z.string().min(1).max(200);
+const name = storable(z.string().min(1).max(200));
 
 const filterFields = {
   patientId: anyCaseUuid.optional(),
@@ -60,9 +61,16 @@ export function encodeCursor(key: HistoryKey): string {
   return Buffer.from(`${key.txId}:${key.position}`).toString("base64url");
 }
 
+/** The largest transaction id (`xid8`, unsigned) and outbox position (`bigint`) the database holds. */
+const MAX_TX_ID = 2n ** 64n - 1n;
+const MAX_POSITION = 2n ** 63n - 1n;
+
 export function decodeCursor(cursor: string): HistoryKey {
-  const match = /^(\d{1,20}):(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!match) {
+  const match = /^(0|[1-9]\d{0,19}):(0|[1-9]\d{0,18})$/.exec(
+    Buffer.from(cursor, "base64url").toString("utf8"),
+  );
+  // A tampered cursor with numbers beyond the columns' range would otherwise reach the query as an error.
+  if (!match || BigInt(match[1] as string) > MAX_TX_ID || BigInt(match[2] as string) > MAX_POSITION) {
     throw HttpProblem.invalid([{ field: "query.cursor", message: "not a cursor this API returned" }]);
   }
   return { txId: match[1] as string, position: match[2] as string };

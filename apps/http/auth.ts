@@ -123,6 +123,11 @@ function tokenProblem(error: unknown): string {
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
+/** The token of an `Authorization: Bearer <token>` header; undefined for no header or another scheme. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+}
+
 /**
  * Requires a valid bearer token on every route registered after it, sets the principal, and puts its user and
  * session into the request's event metadata. Refusals are 401 problems with a `WWW-Authenticate` challenge
@@ -131,7 +136,7 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 export function authenticate(verify: TokenVerifier): MiddlewareHandler<RequestContextEnv & AuthEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
-    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+    const token = bearerToken(header);
     if (token === undefined) {
       c.header("WWW-Authenticate", 'Bearer realm="healthcare-platform"');
       throw new HttpProblem(

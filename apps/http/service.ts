@@ -11,12 +11,12 @@ import type { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
 import { PatientErased } from "../../db/patientKeys.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
-import { healthRoutes, type ReadinessCheck } from "../../observability/health.ts";
+import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../observability/health.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { httpMetrics, metricsRoute } from "../../observability/metrics.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { recordRefusals } from "./access.ts";
-import { type AuthEnv, authenticate, type TokenVerifier } from "./auth.ts";
+import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset } from "./docsAssets.ts";
 import { type SealingEnv, sealingKeys } from "./eventContext.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
@@ -27,6 +27,16 @@ export type ServiceEnv = RequestContextEnv & AuthEnv & SealingEnv;
 export type ServiceApp = OpenAPIHono<ServiceEnv>;
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** SQLSTATE class 22, data exception: a value out of range, untranslatable, malformed (22003, 22P05, 22021). */
+const DATA_EXCEPTION = /^22[0-9A-Z]{3}$/;
+
+/** The SQLSTATE of a Postgres error, also when drizzle wraps it (its `cause`). */
+function sqlState(error: unknown): string | undefined {
+  const { code, cause } = error as { code?: unknown; cause?: { code?: unknown } };
+  const state = typeof code === "string" ? code : cause?.code;
+  return typeof state === "string" ? state : undefined;
+}
 
 /** The OpenAPI security scheme that every service route names. */
 export const BEARER_AUTH = "bearerAuth";
@@ -72,7 +82,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       },
     }),
   );
-  app.route("/", healthRoutes(options.readiness));
+  app.route("/", healthRoutes(options.readiness, operatorCheck(options.verifyToken)));
   app.route("/", metricsRoute(options.registry));
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {
     type: "http",
@@ -120,7 +130,15 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     }
     // Driver messages can quote the values that failed (PHI): log the error's kind and where it came from.
     const { name, stack } = error as Error;
-    const code = (error as { code?: string }).code;
+    const code = sqlState(error);
+    // The last line of defence for "no input is a server error": the schemas name the field first.
+    if (code !== undefined && DATA_EXCEPTION.test(code)) {
+      options.log.warn({ err: { type: name, code } }, "a value the database cannot store reached a query");
+      return problemResponse(
+        c,
+        new HttpProblem(400, "Bad Request", "The request holds a value the database cannot store."),
+      );
+    }
     options.log.error(
       { err: { type: name, code, at: stack?.split("\n").slice(1, 6).join("\n") } },
       "unhandled error",
@@ -128,4 +146,19 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     return problemResponse(c, new HttpProblem(500, "Internal Server Error"));
   });
   return app;
+}
+
+/** The roles that run the platform, and so may read its dependencies' errors on /health/ready. */
+const OPERATOR_ROLES: ReadonlySet<Role> = new Set(["admin", "service"]);
+
+function operatorCheck(verifyToken: TokenVerifier): OperatorCheck {
+  return async (authorization) => {
+    const token = bearerToken(authorization);
+    if (token === undefined) return false;
+    try {
+      return OPERATOR_ROLES.has((await verifyToken(token)).role);
+    } catch {
+      return false;
+    }
+  };
 }

@@ -1,21 +1,31 @@
 // The patient API's request and response bodies, built from the event catalog's field schemas so that
 // what the API accepts is exactly what the events can carry.
 import { z } from "zod";
-import { consentTypes, patientCreatedSchema } from "../../events/patient.ts";
+import { consentTypes, insuranceInfoInput, patientCreatedSchema } from "../../events/patient.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
 const patientFields = patientCreatedSchema.omit({ patientId: true }).shape;
 
-export const createPatientBody = z.strictObject({
+/**
+ * What a request may send for each field: the login id in any case (lower-cased on the way in), and insurance
+ * dates may be left out (stored as null).
+ */
+const requestFields = {
   ...patientFields,
-  userId: anyCaseUuid.nullable().optional().default(null),
-  insuranceInfo: patientFields.insuranceInfo.optional().default(null),
+  userId: anyCaseUuid.nullable(),
+  insuranceInfo: insuranceInfoInput.nullable(),
+};
+
+export const createPatientBody = z.strictObject({
+  ...requestFields,
+  userId: requestFields.userId.optional().default(null),
+  insuranceInfo: requestFields.insuranceInfo.optional().default(null),
   medicalConditions: patientFields.medicalConditions.optional().default([]),
   allergies: patientFields.allergies.optional().default([]),
 });
 
 export const updatePatientBody = z
-  .strictObject({ ...patientFields, userId: anyCaseUuid.nullable() })
+  .strictObject(requestFields)
   .partial()
   .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" });
 
