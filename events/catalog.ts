@@ -188,9 +188,16 @@ interface CatalogEntry<Schema extends z.ZodType> {
   /**
    * The data's personal fields (PHI), as dotted paths: sealed with the key of the patient the data names
    * (`patientId`) on the way into the outbox, so the outbox and Kafka hold only their ciphertext. An event
-   * carrying any of them without naming a patient is refused (db/outbox/appendEvents.ts).
+   * carrying any of them without naming a patient is refused (db/outbox/appendEvents.ts), unless
+   * `personalOnlyAboutPatient` says otherwise.
    */
   readonly personalFields?: readonly string[];
+  /**
+   * The personal fields are a patient's data only when the event names that patient; without one they name
+   * no one the platform holds data about, and are written as given. Only for facts the platform must record
+   * whoever they concern (a login attempt with a username that is no patient's).
+   */
+  readonly personalOnlyAboutPatient?: true;
 }
 
 /** Ties `aggregateId`'s parameter to the schema's output type, so each key function is type-checked. */
@@ -316,6 +323,9 @@ const eventCatalog = {
     // A patient's typed username (their e-mail) is sealed, so it must not be the aggregate id either.
     aggregateId: (data) => data.userId ?? data.patientId ?? data.username,
     personalFields: ["username"],
+    // A failed login on a username that is no patient's must still be recorded (the compliance watch counts
+    // them); it is nobody's patient data, so nothing could, or need, seal it.
+    personalOnlyAboutPatient: true,
   }),
   "audit.compliance.violation": event({
     topic: "audit-events",
@@ -399,6 +409,8 @@ export interface EventDefinition<T extends EventType = EventType> {
   readonly aggregateId: (data: EventData<T>) => string;
   /** Dotted paths into `data`; empty for event types without personal data. */
   readonly personalFields: readonly string[];
+  /** Personal fields of an event that names no patient are written as given (see CatalogEntry). */
+  readonly personalOnlyAboutPatient: boolean;
 }
 
 export const eventTypes = Object.keys(eventCatalog) as readonly EventType[];
@@ -411,6 +423,7 @@ const definitions = new Map<string, EventDefinition>(
     const definition = {
       type,
       personalFields: [],
+      personalOnlyAboutPatient: false,
       ...entry,
       keyedBy: topicCatalog[entry.topic].keyedBy,
     } as unknown as EventDefinition;

@@ -268,6 +268,7 @@ function assertCanonicalAggregateId(
 function sealingKeyOwner(eventType: string, data: Record<string, unknown>): string | null {
   if (!carriesPersonalFields(eventType, data)) return null;
   const owner = keyOwner(data);
+  if (owner === null && eventDefinition(eventType).personalOnlyAboutPatient) return null;
   if (owner === null)
     throw new PersonalFieldsUnsealable(eventType, "it names no patient whose key could seal them");
   if (!uuid.safeParse(owner).success) {

@@ -17,8 +17,14 @@ const db = testDatabase();
 afterAll(() => db.$client.end());
 
 const typesWithPersonalData = eventTypes.filter((type) => eventDefinition(type).personalFields.length > 0);
-const typesWithoutPatient = typesWithPersonalData.filter(
+const allowNoPatient = typesWithPersonalData.filter(
   (type) => eventDefinition(type).schema.safeParse({ ...exampleEvent(type).data, patientId: null }).success,
+);
+/** Types whose personal fields need a patient, yet whose schema allows none: refused without one. */
+const typesWithoutPatient = allowNoPatient.filter((type) => !eventDefinition(type).personalOnlyAboutPatient);
+/** Types whose fields are personal only about a patient (a login attempt on a username that is no one's). */
+const typesPersonalOnlyAboutPatient = allowNoPatient.filter(
+  (type) => eventDefinition(type).personalOnlyAboutPatient,
 );
 
 /** The catalog's example of `type`, about `patientId`, with an aggregate of its own. */
@@ -66,6 +72,7 @@ describe("every event type with personal fields", () => {
       "notification.push.requested",
       "ai.insight.created",
     ]);
+    expect(typesPersonalOnlyAboutPatient).toEqual(["audit.login.attempt"]);
   });
 
   it.each(typesWithPersonalData)(
@@ -124,6 +131,24 @@ describe("every event type with personal fields", () => {
       expect(error).toBeInstanceOf(PersonalFieldsUnsealable);
       expect(error).toMatchObject({ eventType: type });
       expect(await rowsOf(correlationId)).toEqual([]);
+    },
+  );
+
+  it.each(typesPersonalOnlyAboutPatient)(
+    "%s about no patient is written as given: its fields are no one's patient data",
+    async (type) => {
+      const event = eventAbout(type, null);
+      const [appended] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [event]));
+      const [row] = (
+        await db.execute<{ payload: string; patient_id: string | null }>(
+          sql`SELECT payload::text AS payload, patient_id FROM outbox WHERE event_id = ${appended?.eventId}`,
+        )
+      ).rows;
+      expect(row?.patient_id).toBeNull();
+      const stored = JSON.parse(row?.payload ?? "{}").data;
+      for (const path of eventDefinition(type).personalFields) {
+        expect(valueAt(stored, path), path).toEqual(valueAt(event.data, path));
+      }
     },
   );
 });
