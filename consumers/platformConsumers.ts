@@ -3,6 +3,9 @@
 import type { Registry } from "prom-client";
 import type { Database } from "../db/client.ts";
 import type { Logger } from "../observability/logger.ts";
+import { registerAlertMetrics } from "./complianceWatch/alertMetrics.ts";
+import { complianceWatchConsumer } from "./complianceWatch/complianceWatchConsumer.ts";
+import { complianceWatchConfig } from "./complianceWatch/watchSettings.ts";
 import type { ConsumersConfig } from "./config.ts";
 import { notificationDeliveryConsumer } from "./notifications/notificationDelivery.ts";
 import { notificationRequestsConsumer } from "./notifications/notificationRequests.ts";
@@ -40,7 +43,9 @@ export async function startPlatformConsumers(options: {
     "patient-directory": patientDirectoryConsumer,
     "notification-requests": notificationRequestsConsumer,
     "notification-delivery": notificationDeliveryConsumer({ transports, log }),
+    "compliance-watch": complianceWatchConsumer(complianceWatchConfig(config)),
   };
+  if (config.CONSUMERS.includes("compliance-watch")) registerAlertMetrics(options.registry, db);
   const consumers = config.CONSUMERS.map(
     (name) =>
       new EventConsumer({
