@@ -6,6 +6,7 @@ import type { Logger } from "../observability/logger.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
 import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/routes.ts";
+import { consoleRoutes } from "./console/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
 import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
@@ -28,6 +29,8 @@ export interface PlatformDeps {
   readiness?: ReadinessCheck[];
   /** The public keys that checkpoints are signed with, for GET /audit/verify; by default the signing key's. */
   checkpointKeys?: CheckpointKeys;
+  /** The identity provider's sign-in page that the auditors' console links to (CONSOLE_SIGN_IN_URL). */
+  consoleSignInUrl?: string | undefined;
 }
 
 export function createPlatformApp({
@@ -38,7 +41,10 @@ export function createPlatformApp({
   verifyToken,
   readiness = [],
   checkpointKeys = sealerPublicKey,
+  consoleSignInUrl,
 }: PlatformDeps) {
+  // Public, like /docs: the console's files hold no data, and it reads everything through the auditor API.
+  const publicRoutes = eventDocumentationRoutes().route("/", consoleRoutes({ signInUrl: consoleSignInUrl }));
   const app = createServiceFrame({
     title: "Healthcare platform",
     log,
@@ -50,7 +56,7 @@ export function createPlatformApp({
       { name: "kafka", check: () => kafkaAdmin.describeCluster() },
       ...readiness,
     ],
-    publicRoutes: eventDocumentationRoutes(),
+    publicRoutes,
   });
   for (const routes of [
     patientRoutes,

@@ -96,6 +96,7 @@ const app = createPlatformApp({
   registry,
   verifyToken,
   readiness: debezium ? [debezium.readiness] : [],
+  consoleSignInUrl: env.CONSOLE_SIGN_IN_URL,
 });
 const reminders = startReminderScheduler({ db, log, hoursBefore: env.REMINDER_HOURS_BEFORE });
 
