@@ -148,6 +148,17 @@ describe("the auditors' console", () => {
     await expectNoSeriousViolations("history search (empty)");
   });
 
+  it("signs out, and takes the token an identity provider returns in the address's fragment", async () => {
+    await page.click("#sign-out");
+    await page.locator("#view-sign-in").waitFor();
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    // What a JWKS identity provider's sign-in page (CONSOLE_SIGN_IN_URL) sends the browser back to.
+    await page.goto(`${base}/console#access_token=${auditor.token}&token_type=bearer`);
+    await page.locator("#view-search").waitFor();
+    expect(page.url()).toBe(`${base}/console#search`);
+    expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
+  });
+
   it("finds the patient's events, each with its time, type, aggregate, actor, source and delivery", async () => {
     const [created] = await outboxRows(
       `SELECT event_id, position::text FROM outbox WHERE event_type = 'patient.created' AND patient_id = $1`,

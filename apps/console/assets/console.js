@@ -533,6 +533,8 @@ function show(view) {
 }
 
 async function route() {
+  const returned = tokenFromRedirect();
+  if (returned) return signIn(returned);
   const [view, rest = ""] = location.hash.slice(1).split(/[/?](.*)/s);
   if (!token()) {
     show("sign-in");
@@ -603,8 +605,6 @@ function wire() {
   window.addEventListener("hashchange", route);
 }
 
-const redirected = tokenFromRedirect();
 wire();
 showProviderSignIn().catch(() => {});
-if (redirected) signIn(redirected);
-else route();
+route();
