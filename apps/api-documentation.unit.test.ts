@@ -20,6 +20,10 @@ const PUBLIC_ROUTES = [
   "GET /openapi.json",
   "GET /docs",
   "GET /docs/assets/swagger-ui-dist/{file}",
+  // The auditors' console's files: it reads data through the documented auditor API only.
+  "GET /console",
+  "GET /console/settings.json",
+  "GET /console/{file}",
 ];
 
 type OpenApiDocument = {

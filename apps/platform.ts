@@ -8,6 +8,7 @@ import type { MasterKeys } from "../phi/masterKeys.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
 import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/routes.ts";
+import { consoleRoutes } from "./console/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
 import { eventDocumentationRoutes } from "./http/eventDocumentation.ts";
@@ -33,6 +34,8 @@ export interface PlatformDeps {
   checkpointKeys?: CheckpointKeys;
   /** GET /audit/verify calls that may run at once (AUDIT_VERIFY_CONCURRENCY). */
   concurrentVerifications?: number;
+  /** The identity provider's sign-in page that the auditors' console links to (CONSOLE_SIGN_IN_URL). */
+  consoleSignInUrl?: string | undefined;
 }
 
 export function createPlatformApp({
@@ -45,7 +48,10 @@ export function createPlatformApp({
   readiness = [],
   checkpointKeys = sealerPublicKey,
   concurrentVerifications,
+  consoleSignInUrl,
 }: PlatformDeps) {
+  // Public, like /docs: the console's files hold no data, and it reads everything through the auditor API.
+  const publicRoutes = eventDocumentationRoutes().route("/", consoleRoutes({ signInUrl: consoleSignInUrl }));
   const app = createServiceFrame({
     title: "Healthcare platform",
     log,
@@ -58,7 +64,7 @@ export function createPlatformApp({
       { name: "kafka", check: () => kafkaAdmin.describeCluster() },
       ...readiness,
     ],
-    publicRoutes: eventDocumentationRoutes(),
+    publicRoutes,
   });
   for (const routes of [
     patientRoutes,

@@ -31,6 +31,8 @@ const envSchema = z.object({
   JWT_JWKS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
     .optional(),
+  /** The identity provider's sign-in page the auditors' console links to; it returns to /console#access_token=… */
+  CONSOLE_SIGN_IN_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
   /** When set, a token must carry exactly this `iss` (Supabase: https://<project>.supabase.co/auth/v1). */
   JWT_ISSUER: z.string().trim().min(1, "must name the issuer").optional(),
   /** When set, a token's `aud` must include one of these, comma-separated (Supabase: authenticated). */

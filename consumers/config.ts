@@ -2,8 +2,14 @@
 // ones, DATABASE_URL, KAFKA_BROKERS, PORT and LOG_LEVEL, come from config/env.ts).
 import { z } from "zod";
 import { ConfigError } from "../config/env.ts";
+import { complianceWatchSettings } from "./complianceWatch/watchSettings.ts";
 
-export const consumerNames = ["patient-directory", "notification-requests", "notification-delivery"] as const;
+export const consumerNames = [
+  "patient-directory",
+  "notification-requests",
+  "notification-delivery",
+  "compliance-watch",
+] as const;
 export type ConsumerName = (typeof consumerNames)[number];
 
 const consumersSchema = z.object({
@@ -24,6 +30,7 @@ const consumersSchema = z.object({
     .string()
     .min(3)
     .default("Healthcare Platform <no-reply@healthcare-platform.invalid>"),
+  ...complianceWatchSettings,
 });
 
 export type ConsumersConfig = z.infer<typeof consumersSchema>;

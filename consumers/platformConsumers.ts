@@ -5,6 +5,9 @@ import type { Database } from "../db/client.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
+import { registerAlertMetrics } from "./complianceWatch/alertMetrics.ts";
+import { complianceWatchConsumer } from "./complianceWatch/complianceWatchConsumer.ts";
+import { complianceWatchConfig } from "./complianceWatch/watchSettings.ts";
 import type { ConsumersConfig } from "./config.ts";
 import { notificationDeliveryConsumer } from "./notifications/notificationDelivery.ts";
 import { notificationRequestsConsumer } from "./notifications/notificationRequests.ts";
@@ -44,7 +47,9 @@ export async function startPlatformConsumers(options: {
     "patient-directory": patientDirectoryConsumer,
     "notification-requests": notificationRequestsConsumer({ masterKeys }),
     "notification-delivery": notificationDeliveryConsumer({ transports, log }),
+    "compliance-watch": complianceWatchConsumer(complianceWatchConfig(config), { masterKeys }),
   };
+  if (config.CONSUMERS.includes("compliance-watch")) registerAlertMetrics(options.registry, db);
   const consumers = config.CONSUMERS.map(
     (name) =>
       new EventConsumer({

@@ -533,3 +533,54 @@ export const idempotencyKeys = pgTable(
     index("idempotency_keys_patient").on(table.patientId),
   ],
 );
+
+/**
+ * The compliance watch's memory (consumers/complianceWatch): each audit event that a rule counts, under the
+ * rule and the principal it counts against. `counted` is what the rule counts distinct values of: the
+ * patient's id for many-patients-read, the event's own id for the others.
+ */
+export const complianceWatchObservations = pgTable(
+  "compliance_watch_observations",
+  {
+    rule: text("rule").notNull(),
+    subject: text("subject").notNull(),
+    eventId: uuid("event_id").notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }).notNull(),
+    counted: text("counted").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.rule, table.subject, table.eventId] }),
+    index("compliance_watch_observations_window").on(table.rule, table.subject, table.occurredAt),
+  ],
+);
+
+/**
+ * One row per rule and principal, updated with every observation: concurrent observations of one principal
+ * (audit-events are keyed by event id, so they arrive on any partition) conflict on it and run one after the
+ * other, so none misses what the other recorded. `alertedUntil`: the end of the last alert's window, before
+ * which the same pattern is not reported again.
+ */
+export const complianceWatchSubjects = pgTable(
+  "compliance_watch_subjects",
+  {
+    rule: text("rule").notNull(),
+    subject: text("subject").notNull(),
+    observations: bigint("observations", { mode: "number" }).notNull(),
+    alertedUntil: timestamp("alerted_until", { withTimezone: true, mode: "date" }),
+  },
+  (table) => [primaryKey({ columns: [table.rule, table.subject] })],
+);
+
+/** The alerts raised, each also an audit.compliance.alert event in the outbox (`eventId`). */
+export const complianceWatchAlerts = pgTable(
+  "compliance_watch_alerts",
+  {
+    eventId: uuid("event_id").primaryKey(),
+    rule: text("rule").notNull(),
+    subject: text("subject").notNull(),
+    windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
+    windowEnd: timestamp("window_end", { withTimezone: true, mode: "date" }).notNull(),
+    raisedAt: timestamp("raised_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (table) => [index("compliance_watch_alerts_rule").on(table.rule)],
+);

@@ -1,7 +1,7 @@
 // The `data` schemas of audit-events: who read or changed which record, who tried to log in, and which
 // compliance rules were broken. These records answer an auditor's questions, so each names its actor.
 import { z } from "zod";
-import { identifier, text, uuid } from "./fields.ts";
+import { identifier, text, utcTimestamp, uuid } from "./fields.ts";
 
 export const actorRoles = ["PATIENT", "PROVIDER", "NURSE", "STAFF", "ADMIN", "AUDITOR", "SYSTEM"] as const;
 
@@ -72,3 +72,39 @@ export const complianceViolationSchema = z.strictObject({
   reason: text(1000),
   severity: z.enum(["LOW", "MEDIUM", "HIGH", "CRITICAL"]),
 });
+
+/** The compliance watch's rules (consumers/complianceWatch): what pattern an alert reports. */
+export const complianceAlertRules = [
+  "many-patients-read",
+  "repeated-refusals",
+  "failed-logins-by-username",
+  "failed-logins-by-ip",
+  "erased-patient-read",
+  "out-of-hours-read",
+] as const;
+
+/**
+ * A pattern the compliance watch found: who, within which window, and the events that show it, by id only, so
+ * the alert itself holds no personal data. The principal is an actor id; a patient id (failed logins on a
+ * patient's login, whose username is their sealed e-mail); a username typed at login that is no patient's; or
+ * an IP address as a keyed pseudonym (`ip-pseudonym`: the same address always gives the same one, and the
+ * evidence events hold the address itself, sealed where it is a patient's).
+ */
+export const complianceAlertSchema = z
+  .strictObject({
+    rule: z.enum(complianceAlertRules),
+    principal: z.strictObject({
+      kind: z.enum(["actor", "patient", "username", "ip-pseudonym"]),
+      id: text(320),
+    }),
+    window: z.strictObject({ start: utcTimestamp, end: utcTimestamp }),
+    /** What the rule allows within the window (0: any such event is reported). */
+    threshold: z.number().int().min(0),
+    /** What the window held: distinct patients, refusals, failed logins or reads. */
+    observed: z.number().int().min(1),
+    evidenceEventIds: z.array(uuid).min(1).max(1000),
+  })
+  .refine((alert) => Date.parse(alert.window.end) >= Date.parse(alert.window.start), {
+    path: ["window", "end"],
+    error: "must not precede the window's start",
+  });

@@ -18,6 +18,7 @@ import {
   appointmentReminderSchema,
 } from "./appointment.ts";
 import {
+  complianceAlertSchema,
   complianceViolationSchema,
   dataAccessedSchema,
   dataModifiedSchema,
@@ -332,6 +333,12 @@ const eventCatalog = {
     aggregateType: "actor",
     schema: complianceViolationSchema,
     aggregateId: (data) => data.actorId,
+  }),
+  "audit.compliance.alert": event({
+    topic: "audit-events",
+    aggregateType: "actor",
+    schema: complianceAlertSchema,
+    aggregateId: (data) => data.principal.id,
   }),
 
   "notification.email.requested": event({

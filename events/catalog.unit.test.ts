@@ -95,6 +95,13 @@ const invalidExamples: { [T in EventType]: { data: unknown; path: string } } = {
     data: withoutField(example("audit.compliance.violation"), "severity"),
     path: "severity",
   },
+  "audit.compliance.alert": {
+    data: {
+      ...example("audit.compliance.alert"),
+      window: { start: "2024-01-15T10:00:00Z", end: "2024-01-15T09:00:00Z" },
+    },
+    path: "window.end",
+  },
   "notification.email.requested": {
     data: { ...example("notification.email.requested"), to: "not-an-address" },
     path: "to",
@@ -136,9 +143,9 @@ function processedBaseOfExample(): Record<string, unknown> {
 }
 
 describe("event schemas", () => {
-  // The platform guide's topic table lists 4 + 4 + 4 + 4 + 3 + 4 event types.
-  it("catalog all 23 event types of the platform guide, dotted lower case", () => {
-    expect(eventTypes).toHaveLength(23);
+  // The platform guide's topic table lists 4 + 4 + 4 + 4 + 3 + 4 event types; the compliance watch adds one.
+  it("catalog the 23 event types of the platform guide and the compliance alert, dotted lower case", () => {
+    expect(eventTypes).toHaveLength(24);
     for (const type of eventTypes) expect(type).toMatch(/^[a-z]+(\.[a-z]+)+$/);
   });
 
@@ -287,6 +294,7 @@ describe("event definitions", () => {
         "audit.data.modified",
         "audit.login.attempt",
         "audit.compliance.violation",
+        "audit.compliance.alert",
       ],
       "notification-events": [
         "notification.email.requested",

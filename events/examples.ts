@@ -146,6 +146,14 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
     reason: "Exported a full record where the request needed only the allergy list",
     severity: "HIGH",
   },
+  "audit.compliance.alert": {
+    rule: "many-patients-read",
+    principal: { kind: "actor", id: staffId },
+    window: { start: "2024-01-15T09:00:00Z", end: "2024-01-15T09:42:10Z" },
+    threshold: 50,
+    observed: 51,
+    evidenceEventIds: ["0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"],
+  },
 
   "notification.email.requested": {
     notificationId: "f6071829-3a4b-4c5d-9e6f-708192a3b4c5",

@@ -90,6 +90,7 @@ const app = createPlatformApp({
   verifyToken,
   readiness: debezium ? [debezium.readiness] : relay ? [relay.readiness] : [],
   concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
+  consoleSignInUrl: env.CONSOLE_SIGN_IN_URL,
 });
 const reminders = startReminderScheduler({ db, log, masterKeys, hoursBefore: env.REMINDER_HOURS_BEFORE });
 frame.onStop(() => reminders.stop());

@@ -32,6 +32,7 @@ import {
 } from "./schemas.ts";
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
 import { type HistoryEvent, historyHorizon, historyPage, START_OF_HISTORY } from "./sql/historyPage.ts";
+import { relayedBy, relayProgress } from "./sql/relayProgress.ts";
 import { VERIFY_RETRY_AFTER_SECONDS, VerificationSlots } from "./verificationSlots.ts";
 
 export const AUDIT_SERVICE = "audit-service";
@@ -129,9 +130,11 @@ export function auditRoutes(
         const filter = historyFilter(query);
         const after = query.cursor === undefined ? START_OF_HISTORY : decodeCursor(query.cursor);
         const events = await historyPage(db.$client, filter, after, query.limit);
+        const progress = await relayProgress(db.$client);
         await recordAccess(c, db, "SEARCH", c.req.path, patientsOf(events, filter.patientId));
         const last = events.at(-1);
-        return c.json({ events: events.map(toResponse), nextCursor: encodeCursor(last ?? after) }, 200);
+        const listed = events.map((event) => ({ ...toResponse(event), relayed: relayedBy(event, progress) }));
+        return c.json({ events: listed, nextCursor: encodeCursor(last ?? after) }, 200);
       })
       // Declared before /audit/events/{eventId}, which it would otherwise be taken for.
       .openapi(routes.export, async (c) => {
@@ -174,7 +177,8 @@ export function auditRoutes(
           relayed: found.relayed,
           ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt.toISOString() } : {}),
         };
-        return c.json({ event: toResponse(found), delivery }, 200);
+        const chain = { previousHash: found.previousHash, hash: found.hash };
+        return c.json({ event: toResponse(found), delivery, chain }, 200);
       })
       .openapi(routes.verify, async (c) => {
         const range = historyRange(c.req.valid("query"));

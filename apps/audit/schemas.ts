@@ -87,7 +87,14 @@ export const historyEvent = z.object({
 });
 
 export const historyPageResponse = z.object({
-  events: z.array(historyEvent),
+  events: z.array(
+    historyEvent.extend({
+      relayed: z
+        .boolean()
+        .nullable()
+        .describe("delivered to Kafka: as `delivery.relayed` of GET /audit/events/{eventId}"),
+    }),
+  ),
   nextCursor: z
     .string()
     .describe(
@@ -112,6 +119,15 @@ export const eventResponse = z.object({
         "when the relay saved the checkpoint that covers it: Kafka had acknowledged it by then at the latest (the exact send time is not recorded)",
       ),
   }),
+  chain: z
+    .object({
+      previousHash: z
+        .string()
+        .nullable()
+        .describe("hex; the hash of the aggregate's previous event (null: its first, or an audit event)"),
+      hash: z.string().describe("hex; sha256 over previousHash and the event's stored fields"),
+    })
+    .describe("the event's link in its aggregate's hash chain, as stored"),
 });
 
 /** GET /audit/verify: the range to verify, by outbox position or by time; none means the whole history. */

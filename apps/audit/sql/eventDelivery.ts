@@ -13,6 +13,9 @@ export interface DeliveredEvent extends HistoryEvent {
   relayed: boolean | null;
   /** When the checkpoint that covers the event was saved: the event was acknowledged by then at the latest. */
   checkpointSavedAt: Date | null;
+  /** The event's link in its aggregate's hash chain, hex; previousHash null for a first event or an audit event. */
+  previousHash: string | null;
+  hash: string;
 }
 
 export async function eventWithDelivery(pool: pg.Pool, eventId: string): Promise<DeliveredEvent | null> {
@@ -23,7 +26,8 @@ export async function eventWithDelivery(pool: pg.Pool, eventId: string): Promise
       `SELECT ${historyColumns},
               coalesce((outbox.tx_id, outbox.position) <= (cursor.tx_id, cursor.position), false) AS relayed,
               CASE WHEN (outbox.tx_id, outbox.position) <= (cursor.tx_id, cursor.position)
-                   THEN cursor.updated_at END AS "checkpointSavedAt"
+                   THEN cursor.updated_at END AS "checkpointSavedAt",
+              encode(outbox.previous_hash, 'hex') AS "previousHash", encode(outbox.hash, 'hex') AS "hash"
          FROM outbox
          LEFT JOIN relay_checkpoints AS cursor ON cursor.name = 'outbox'
         WHERE outbox.event_id = $1::uuid`,

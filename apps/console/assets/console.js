@@ -1,0 +1,610 @@
+// The audit console's behaviour: sign-in with a bearer token kept in session storage, and one view per
+// question an auditor asks (history, one event, who saw a patient, verification, alerts), each a call to the
+// auditor API. Plain DOM, no framework: every value from the API is set as text, never parsed as HTML.
+
+const TOKEN_KEY = "auditConsole.token";
+const SEALED = /^enc:v\d+:/;
+
+const $ = (id) => document.getElementById(id);
+
+/** An element with attributes and children (strings become text nodes). */
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function status(message) {
+  $("status").textContent = message;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The API
+
+class ApiProblem extends Error {
+  constructor(status, problem) {
+    const fields = (problem?.errors ?? []).map((error) => `${error.field}: ${error.message}`);
+    super([problem?.detail ?? problem?.title ?? `HTTP ${status}`, ...fields].join(" — "));
+    this.status = status;
+    this.retryAfter = undefined;
+  }
+}
+
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+async function call(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  if (response.ok) return response;
+  const problem = await response.json().catch(() => null);
+  const error = new ApiProblem(response.status, problem);
+  error.retryAfter = Number(response.headers.get("Retry-After")) || undefined;
+  if (response.status === 401) {
+    signOut(`Signed out: ${error.message}`);
+  }
+  throw error;
+}
+
+const getJson = async (path) => (await call(path)).json();
+
+function query(parameters) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(parameters)) {
+    if (value !== undefined && value !== null && value !== "") search.set(name, value);
+  }
+  return search.toString();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sign-in
+
+function signOut(message = "Signed out.") {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("nav").hidden = true;
+  location.hash = "#sign-in";
+  status(message);
+}
+
+async function signIn(candidate) {
+  sessionStorage.setItem(TOKEN_KEY, candidate.trim());
+  const problem = $("sign-in-error");
+  problem.hidden = true;
+  try {
+    // The API decides: only an auditor's token reads the history. A refusal is recorded there as an
+    // audit.compliance.violation, as for any other refused request.
+    await getJson("/audit/events?limit=1");
+  } catch (error) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    problem.hidden = false;
+    problem.textContent =
+      error.status === 403
+        ? "Refused: this console is for compliance auditors, and this token's role may not read the audit history. The refusal has been recorded."
+        : `The token was not accepted: ${error.message}`;
+    location.hash = "#sign-in";
+    return;
+  }
+  $("token").value = "";
+  $("nav").hidden = false;
+  status("Signed in.");
+  location.hash = "#search";
+}
+
+async function showProviderSignIn() {
+  const settings = await fetch("/console/settings.json").then((response) => response.json());
+  if (!settings.signInUrl) return;
+  const link = $("provider-link");
+  const back = new URL("/console", location.href).href;
+  link.href = `${settings.signInUrl}${settings.signInUrl.includes("?") ? "&" : "?"}redirect_to=${encodeURIComponent(back)}`;
+  $("provider-sign-in").hidden = false;
+}
+
+/** The identity provider sends the user back with the token in the fragment (implicit flow). */
+function tokenFromRedirect() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const accessToken = fragment.get("access_token");
+  if (!accessToken) return null;
+  history.replaceState(null, "", location.pathname);
+  return accessToken;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Rendering helpers
+
+const formatTime = (iso) =>
+  iso
+    ? new Date(iso)
+        .toISOString()
+        .replace("T", " ")
+        .replace(/\.\d+Z$/, "Z")
+    : "—";
+
+function delivery(relayed) {
+  if (relayed === true) return h("span", { class: "badge ok" }, "Delivered");
+  if (relayed === false) return h("span", { class: "badge pending" }, "Not yet delivered");
+  return h("span", { class: "badge unknown" }, "Unknown (Debezium)");
+}
+
+/** The acting user: the request's user, or for an audit event without one, the actor it names. */
+function actorOf(event) {
+  return event.envelope?.metadata?.userId ?? event.envelope?.data?.actorId ?? null;
+}
+
+const eventLink = (eventId, label = eventId) => h("a", { href: `#event/${eventId}` }, label);
+
+function table(caption, headings, rows) {
+  return h(
+    "div",
+    { class: "table-region", role: "region", "aria-label": caption, tabindex: "0" },
+    h(
+      "table",
+      {},
+      h("caption", {}, caption),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          headings.map((heading) => h("th", { scope: "col" }, heading)),
+        ),
+      ),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+function fieldList(entries) {
+  return h(
+    "dl",
+    { class: "fields" },
+    entries.flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value ?? "—")]),
+  );
+}
+
+/** A data value as stored: sealed personal fields are shown as sealed, never as their ciphertext. */
+function dataValue(value) {
+  if (typeof value === "string" && SEALED.test(value)) {
+    return h("span", { class: "sealed" }, "sealed (encrypted under the patient's key)");
+  }
+  if (value !== null && typeof value === "object") {
+    return fieldList(Object.entries(value).map(([name, inner]) => [name, dataValue(inner)]));
+  }
+  return h("code", {}, JSON.stringify(value));
+}
+
+function problemBox(message) {
+  return h("div", { class: "problem", role: "alert" }, h("p", {}, message));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// History search, with cursor paging and export
+
+const searchState = { parameters: {}, cursors: [undefined], page: 0 };
+
+function searchParametersFromForm() {
+  const form = new FormData($("search-form"));
+  const parameters = {};
+  for (const [name, value] of form) {
+    const text = String(value).trim();
+    if (!text) continue;
+    parameters[name] = name === "from" || name === "to" ? new Date(text).toISOString() : text;
+  }
+  return parameters;
+}
+
+function fillSearchForm(parameters) {
+  for (const element of $("search-form").elements) {
+    if (!element.name || element.name === "limit") continue;
+    const value = parameters[element.name] ?? "";
+    element.value = element.type === "datetime-local" && value ? toLocalInput(value) : value;
+  }
+}
+
+function toLocalInput(iso) {
+  const date = new Date(iso);
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
+async function runSearch() {
+  const { parameters, cursors, page } = searchState;
+  const results = $("search-results");
+  results.setAttribute("aria-busy", "true");
+  status("Searching…");
+  try {
+    const body = await getJson(`/audit/events?${query({ ...parameters, cursor: cursors[page] })}`);
+    const limit = Number(parameters.limit ?? 50);
+    cursors[page + 1] = body.nextCursor;
+    const rows = body.events.map((event) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, formatTime(event.createdAt)),
+        h("td", {}, eventLink(event.eventId, event.eventType)),
+        h("td", {}, `${event.aggregate.type} `, h("code", {}, event.aggregate.id)),
+        h("td", {}, actorOf(event) ? h("code", {}, actorOf(event)) : "—"),
+        h("td", {}, event.envelope?.source ?? "—"),
+        h("td", {}, delivery(event.relayed)),
+        h("td", {}, event.position),
+      ),
+    );
+    const caption = `Events, page ${page + 1}: ${body.events.length} shown`;
+    results.replaceChildren(
+      body.events.length === 0
+        ? h("p", {}, "No events match.")
+        : table(
+            caption,
+            ["Time (UTC)", "Type", "Aggregate", "Actor", "Source", "Delivery", "Position"],
+            rows,
+          ),
+    );
+    $("page-next").disabled = body.events.length < limit;
+    $("page-previous").disabled = page === 0;
+    $("page-first").disabled = page === 0;
+    status(`${body.events.length} events on page ${page + 1}.`);
+  } catch (error) {
+    results.replaceChildren(problemBox(error.message));
+    status("The search failed.");
+  } finally {
+    results.setAttribute("aria-busy", "false");
+  }
+}
+
+function startSearch(parameters) {
+  searchState.parameters = parameters;
+  searchState.cursors = [undefined];
+  searchState.page = 0;
+  return runSearch();
+}
+
+async function exportQuery(format) {
+  const { limit: _limit, ...parameters } = searchParametersFromForm();
+  status(`Exporting ${format.toUpperCase()}…`);
+  try {
+    const response = await call(`/audit/events/export?${query({ ...parameters, format })}`);
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: `audit-history.${format}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    status(`Exported ${blob.size} bytes as audit-history.${format}.`);
+  } catch (error) {
+    status(`The export failed: ${error.message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One event
+
+async function showEvent(eventId) {
+  const detail = $("event-detail");
+  detail.setAttribute("aria-busy", "true");
+  detail.replaceChildren(h("p", {}, "Loading…"));
+  try {
+    const { event, delivery: sent, chain } = await getJson(`/audit/events/${encodeURIComponent(eventId)}`);
+    const envelope = event.envelope;
+    const correlationId = envelope.metadata?.correlationId;
+    $("event-title").textContent = `Event ${event.eventType}`;
+    detail.replaceChildren(
+      fieldList([
+        ["Event id", h("code", {}, event.eventId)],
+        ["Type", event.eventType],
+        ["Time (UTC)", formatTime(event.createdAt)],
+        ["Position", event.position],
+        ["Aggregate", h("span", {}, `${event.aggregate.type} `, h("code", {}, event.aggregate.id))],
+        ["Version", event.version === null ? "— (audit events belong to no chain)" : String(event.version)],
+        ["Source", envelope.source],
+        [
+          "Correlation id",
+          correlationId
+            ? h(
+                "a",
+                { href: `#search?${query({ correlationId })}` },
+                `${correlationId} (the correlated events)`,
+              )
+            : "—",
+        ],
+      ]),
+      h("h2", {}, "Delivery"),
+      fieldList([
+        ["Relay", sent.relayMode],
+        ["Delivered to Kafka", delivery(sent.relayed)],
+        ["Acknowledged by", sent.acknowledgedBy ? formatTime(sent.acknowledgedBy) : "—"],
+      ]),
+      h("h2", {}, "Chain link"),
+      fieldList([
+        ["Previous hash", chain.previousHash ? h("code", {}, chain.previousHash) : "— (none)"],
+        ["Hash", h("code", {}, chain.hash)],
+      ]),
+      h("h2", {}, "Record headers"),
+      fieldList([
+        ["eventId", h("code", {}, event.eventId)],
+        ["eventType", h("code", {}, event.eventType)],
+        ["correlationId", h("code", {}, correlationId ?? "—")],
+      ]),
+      h("h2", {}, "Metadata"),
+      dataValue(envelope.metadata ?? {}),
+      h("h2", {}, "Data"),
+      dataValue(envelope.data ?? {}),
+      h(
+        "details",
+        {},
+        h("summary", {}, "The envelope as stored"),
+        h(
+          "pre",
+          { tabindex: "0", "aria-label": "The envelope as stored" },
+          JSON.stringify(envelope, null, 2),
+        ),
+      ),
+    );
+  } catch (error) {
+    $("event-title").textContent = "Event";
+    detail.replaceChildren(problemBox(error.message));
+  } finally {
+    detail.setAttribute("aria-busy", "false");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Who saw a patient, and alerts: both a filtered history with a "more" button
+
+function pagedList({ container, more, path, caption, headings, row }) {
+  let cursor;
+  const rows = [];
+  async function load() {
+    container.setAttribute("aria-busy", "true");
+    try {
+      const body = await getJson(`${path}&${query({ cursor, limit: 100 })}`);
+      cursor = body.nextCursor;
+      rows.push(...body.events.map(row));
+      container.replaceChildren(
+        rows.length === 0 ? h("p", {}, "None.") : table(`${caption}: ${rows.length}`, headings, rows),
+      );
+      more.hidden = body.events.length < 100;
+      status(`${rows.length} shown.`);
+    } catch (error) {
+      container.replaceChildren(problemBox(error.message));
+    } finally {
+      container.setAttribute("aria-busy", "false");
+    }
+  }
+  more.onclick = load;
+  return load();
+}
+
+function showPatientAccess(patientId) {
+  $("a-patientId").value = patientId;
+  return pagedList({
+    container: $("access-results"),
+    more: $("access-more"),
+    path: `/audit/events?${query({ patientId, eventType: "audit.data.accessed" })}`,
+    caption: "Accesses to this patient's records",
+    headings: ["Time (UTC)", "By", "Role", "Action", "Record", "Event"],
+    row: (event) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, formatTime(event.createdAt)),
+        h("td", {}, h("code", {}, event.envelope.data.actorId)),
+        h("td", {}, event.envelope.data.actorRole),
+        h("td", {}, event.envelope.data.action),
+        h("td", {}, `${event.envelope.data.resourceType} `, h("code", {}, event.envelope.data.resourceId)),
+        h("td", {}, eventLink(event.eventId, "details")),
+      ),
+  });
+}
+
+function showAlerts() {
+  return pagedList({
+    container: $("alerts-results"),
+    more: $("alerts-more"),
+    path: `/audit/events?${query({ eventType: "audit.compliance.alert" })}`,
+    caption: "Alerts",
+    headings: ["Raised (UTC)", "Rule", "Who", "Window (UTC)", "Found / allowed", "Evidence"],
+    row: (event) => {
+      const alert = event.envelope.data;
+      const evidence = alert.evidenceEventIds;
+      return h(
+        "tr",
+        {},
+        h("td", {}, eventLink(event.eventId, formatTime(event.createdAt))),
+        h("td", {}, alert.rule),
+        h("td", {}, `${alert.principal.kind} `, h("code", {}, alert.principal.id)),
+        h("td", {}, `${formatTime(alert.window.start)} – ${formatTime(alert.window.end)}`),
+        h("td", {}, `${alert.observed} / ${alert.threshold}`),
+        h(
+          "td",
+          {},
+          h(
+            "ul",
+            {},
+            evidence.slice(0, 5).map((id, i) => h("li", {}, eventLink(id, `event ${i + 1}`))),
+            evidence.length > 5 ? h("li", {}, `and ${evidence.length - 5} more`) : null,
+          ),
+        ),
+      );
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Verification
+
+async function verify(range) {
+  const progress = $("verify-progress");
+  const result = $("verify-result");
+  const elapsed = $("verify-elapsed");
+  const started = Date.now();
+  const ticker = setInterval(() => {
+    elapsed.textContent = `${Math.round((Date.now() - started) / 1000)} s`;
+  }, 1000);
+  result.replaceChildren();
+  elapsed.textContent = "0 s";
+  progress.hidden = false;
+  $("verify-bar").setAttribute("aria-busy", "true");
+  status("Verifying the history…");
+  try {
+    for (;;) {
+      try {
+        const report = await getJson(`/audit/verify?${query(range)}`);
+        result.replaceChildren(verificationReport(report));
+        status(
+          report.intact ? "Verification finished: intact." : "Verification finished: the history is broken.",
+        );
+        return;
+      } catch (error) {
+        // Too many verifications at once: the server says when to come back.
+        if (error.status !== 429) throw error;
+        const seconds = error.retryAfter ?? 2;
+        status(`The server is busy verifying; trying again in ${seconds} s.`);
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      }
+    }
+  } catch (error) {
+    result.replaceChildren(problemBox(`The verification could not run: ${error.message}`));
+    status("The verification could not run.");
+  } finally {
+    clearInterval(ticker);
+    progress.hidden = true;
+    $("verify-bar").removeAttribute("aria-busy");
+  }
+}
+
+function verificationReport(report) {
+  const span = report.range
+    ? `from after checkpoint ${report.range.afterCheckpoint} (position ${report.range.afterPosition ?? "start"}) to ${report.range.throughPosition ?? "the end of the history"}`
+    : "the archive records";
+  if (report.intact) {
+    return h(
+      "div",
+      { class: "intact", role: "alert" },
+      h("p", {}, h("strong", {}, `Intact up to position ${report.upToPosition ?? "—"}.`)),
+      h(
+        "p",
+        {},
+        `${report.rows} events, ${report.checkpoints} signed checkpoints and ${report.chainedAggregates} chains verified, ${span}.`,
+      ),
+    );
+  }
+  const broken = report.brokenLink;
+  const where = [
+    broken.position ? `at position ${broken.position}` : null,
+    broken.eventId ? `(event ${broken.eventId})` : null,
+    broken.checkpoint !== undefined ? `checkpoint ${broken.checkpoint}` : null,
+    broken.archive !== undefined ? `archive ${broken.archive}` : null,
+    broken.aggregate ? `aggregate ${broken.aggregate}` : null,
+  ]
+    .filter(Boolean)
+    .join(" ");
+  return h(
+    "div",
+    { class: "problem", role: "alert" },
+    h("p", {}, h("strong", {}, `Broken: the first broken link is ${where}.`)),
+    h("p", {}, broken.problem),
+    h("p", {}, `${report.rows} events were verified before it, ${span}.`),
+    broken.eventId ? h("p", {}, eventLink(broken.eventId, "Open that event")) : null,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Views
+
+const VIEWS = ["sign-in", "search", "event", "patient-access", "verify", "alerts"];
+
+function show(view) {
+  for (const name of VIEWS) $(`view-${name}`).hidden = name !== view;
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.getAttribute("href") === `#${view}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const title = $(`view-${view}`).querySelector("h1");
+  document.title = `${title.textContent} — Audit console`;
+  title.focus();
+}
+
+async function route() {
+  const returned = tokenFromRedirect();
+  if (returned) return signIn(returned);
+  const [view, rest = ""] = location.hash.slice(1).split(/[/?](.*)/s);
+  if (!token()) {
+    show("sign-in");
+    return;
+  }
+  $("nav").hidden = false;
+  switch (view) {
+    case "event":
+      show("event");
+      await showEvent(rest);
+      break;
+    case "patient-access": {
+      show("patient-access");
+      const patientId = new URLSearchParams(rest).get("patientId");
+      if (patientId) await showPatientAccess(patientId);
+      break;
+    }
+    case "verify":
+      show("verify");
+      break;
+    case "alerts":
+      show("alerts");
+      await showAlerts();
+      break;
+    default: {
+      show("search");
+      const parameters = Object.fromEntries(new URLSearchParams(location.hash.includes("?") ? rest : ""));
+      if (Object.keys(parameters).length > 0) {
+        fillSearchForm(parameters);
+        await startSearch({ ...parameters, limit: $("f-limit").value });
+      }
+    }
+  }
+}
+
+function wire() {
+  $("sign-in-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    signIn($("token").value);
+  });
+  $("sign-out").addEventListener("click", () => signOut());
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    startSearch(searchParametersFromForm());
+  });
+  $("page-next").addEventListener("click", () => {
+    searchState.page += 1;
+    runSearch();
+  });
+  $("page-previous").addEventListener("click", () => {
+    searchState.page -= 1;
+    runSearch();
+  });
+  $("page-first").addEventListener("click", () => {
+    searchState.page = 0;
+    runSearch();
+  });
+  $("export-ndjson").addEventListener("click", () => exportQuery("ndjson"));
+  $("export-csv").addEventListener("click", () => exportQuery("csv"));
+  $("access-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.hash = `#patient-access?${query({ patientId: $("a-patientId").value.trim() })}`;
+  });
+  $("verify-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    verify({ from: $("v-from").value.trim(), to: $("v-to").value.trim() });
+  });
+  window.addEventListener("hashchange", route);
+}
+
+wire();
+showProviderSignIn().catch(() => {});
+route();

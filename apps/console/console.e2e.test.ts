@@ -1,0 +1,325 @@
+// The auditors' console in a real browser (headless Chromium) against the real platform, Postgres and relay:
+// a refused sign-in, an auditor's sign-in by keyboard, a search for a patient created here, one event with
+// its sealed fields and chain link, who saw the patient, exports, an alert as the compliance watch writes it, and a
+// verification that reports an administrator's tampering. Every screen is checked with axe-core.
+import { readFile } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exampleEvent } from "../../events/examples.ts";
+import type { OutboxRelay } from "../../relay/relay.ts";
+import { freshDatabases, type TestHistory } from "../../test/auditHistories.ts";
+import { append } from "../../test/auditHistory.ts";
+import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
+import { eventually, newPatientBody, startRelay } from "../../test/fixtures.ts";
+import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+
+// The test tampers with the history: in a database of its own, so no other test's verification sees it.
+const databases = freshDatabases("console_e2e");
+let history: TestHistory;
+let relay: OutboxRelay;
+let server: ServerType;
+let base: string;
+let browser: Browser;
+let page: Page;
+let admin: Caller;
+let auditor: Caller;
+let patientId: string;
+/** The provider refused at sign-in: the alert of the compliance watch names them. */
+let refusedProvider: string;
+
+beforeAll(async () => {
+  await databases.setUp();
+  history = await databases.create();
+  const db = history.db;
+  relay = startRelay({ databaseUrl: String(db.$client.options.connectionString) });
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: testPlatform(db).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  admin = await caller("admin");
+  auditor = await caller("auditor");
+
+  const created = await fetch(`${base}/patients`, {
+    method: "POST",
+    headers: admin.headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify(newPatientBody()),
+  });
+  expect(created.status).toBe(201);
+  patientId = ((await created.json()) as { id: string }).id;
+  // The admin reads the record: an audit.data.accessed naming the patient, for "who saw this patient".
+  expect((await fetch(`${base}/patients/${patientId}`, { headers: admin.headers() })).status).toBe(200);
+
+  browser = await launchBrowser();
+  page = browser.page;
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+  await relay?.stop();
+  await history?.close();
+  await databases.tearDown();
+});
+
+const db = () => history.db;
+
+async function outboxRows(sql: string, values: unknown[]) {
+  return (await db().$client.query(sql, values)).rows;
+}
+
+async function expectNoSeriousViolations(screen: string) {
+  const violations = await seriousAccessibilityViolations(page);
+  expect(violations, `${screen}: ${JSON.stringify(violations, null, 2)}`).toEqual([]);
+}
+
+const text = async (selector: string) => (await page.locator(selector).textContent()) ?? "";
+
+/**
+ * Waits until every event written so far is readable by the auditor API: it reads only below the oldest
+ * transaction running on the server (another database's too), so that a page never skips a row.
+ */
+async function historyReadable() {
+  await eventually(async () => {
+    const [row] = await outboxRows(
+      "SELECT pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(tx_id) FROM outbox) AS readable",
+      [],
+    );
+    return row?.readable === true;
+  }, 60_000);
+}
+
+/** The search started by the last click has answered (the results say they are no longer busy). */
+const searchSettled = () => page.locator('#search-results[aria-busy="false"]').waitFor();
+
+/** Presses Tab until the element with this id has the focus: it is reachable by keyboard. */
+async function tabTo(id: string) {
+  for (let presses = 0; presses < 30; presses++) {
+    if ((await page.evaluate("document.activeElement && document.activeElement.id")) === id) return;
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`#${id} is not reachable with the Tab key`);
+}
+
+describe("the auditors' console", () => {
+  it("refuses a token of another role, and the refusal is recorded as a compliance violation", async () => {
+    const provider = await caller("provider");
+    await page.goto(`${base}/console`);
+    await page.locator("#token").waitFor();
+    await expectNoSeriousViolations("sign-in");
+    await page.fill("#token", provider.token);
+    await page.click("#sign-in-form button[type=submit]");
+    await page.locator("#sign-in-error").waitFor();
+    expect(await text("#sign-in-error")).toContain("Refused");
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    const violations = await outboxRows(
+      `SELECT event_id, payload::jsonb -> 'data' AS data FROM outbox
+        WHERE event_type = 'audit.compliance.violation' AND aggregate_id = $1`,
+      [provider.userId],
+    );
+    expect(violations).toMatchObject([{ data: { actorRole: "PROVIDER", resourceType: "audit_history" } }]);
+
+    // What the compliance watch appends for it with a threshold of no refusals (the watch's own tests are in
+    // consumers/complianceWatch: here the shared broker carries other tests' refusals, each another alert).
+    const now = new Date().toISOString();
+    await append(db(), [
+      exampleEvent("audit.compliance.alert", {
+        rule: "repeated-refusals",
+        principal: { kind: "actor", id: provider.userId },
+        window: { start: now, end: now },
+        threshold: 0,
+        observed: 1,
+        evidenceEventIds: [violations[0].event_id],
+      }),
+    ]);
+    refusedProvider = provider.userId;
+  });
+
+  it("signs an auditor in by keyboard, keeping the token in session storage only", async () => {
+    await page.goto(`${base}/console`);
+    await tabTo("token");
+    await page.keyboard.insertText(auditor.token);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Sign in");
+    await page.keyboard.press("Enter");
+    await page.locator("#view-search").waitFor();
+    expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
+    expect(await page.evaluate("localStorage.length")).toBe(0);
+    await expectNoSeriousViolations("history search (empty)");
+  });
+
+  it("signs out, and takes the token an identity provider returns in the address's fragment", async () => {
+    await page.click("#sign-out");
+    await page.locator("#view-sign-in").waitFor();
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    // What a JWKS identity provider's sign-in page (CONSOLE_SIGN_IN_URL) sends the browser back to.
+    await page.goto(`${base}/console#access_token=${auditor.token}&token_type=bearer`);
+    await page.locator("#view-search").waitFor();
+    expect(page.url()).toBe(`${base}/console#search`);
+    expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
+  });
+
+  it("finds the patient's events, each with its time, type, aggregate, actor, source and delivery", async () => {
+    const [created] = await outboxRows(
+      `SELECT event_id, position::text FROM outbox WHERE event_type = 'patient.created' AND patient_id = $1`,
+      [patientId],
+    );
+    // Delivered: the relay's checkpoint has passed it.
+    await eventually(async () => {
+      const [row] = await outboxRows(
+        `SELECT (o.tx_id, o.position) <= (c.tx_id, c.position) AS relayed FROM outbox o, relay_checkpoints c
+          WHERE c.name = 'outbox' AND o.event_id = $1`,
+        [created.event_id],
+      );
+      return row?.relayed === true;
+    });
+    await page.fill("#f-patientId", patientId);
+    await page.press("#f-patientId", "Enter");
+    const row = page.locator("#search-results tbody tr", { hasText: "patient.created" });
+    await row.waitFor();
+    const cells = await row.locator("td").allInnerTexts();
+    expect(cells).toEqual([
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT? ?\d\d:\d\d:\d\dZ$/),
+      "patient.created",
+      `patient ${patientId}`,
+      admin.userId,
+      "patient-service",
+      "Delivered",
+      created.position,
+    ]);
+    await expectNoSeriousViolations("history search (results)");
+    if (process.env.CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.CONSOLE_SCREENSHOT });
+
+    // Readable at 200% zoom: at half the width, nothing needs scrolling sideways but the results table.
+    await page.setViewportSize({ width: 600, height: 800 });
+    const overflow = await page.evaluate(
+      "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.setViewportSize({ width: 1200, height: 800 });
+  });
+
+  it("pages through a query without skipping or repeating an event", async () => {
+    // Enough events for several pages; the console's own queries add more while it pages.
+    await append(
+      db(),
+      Array.from({ length: 60 }, () =>
+        exampleEvent("audit.data.accessed", { actorId: auditor.userId, patientId: null }),
+      ),
+    );
+    const before = (await outboxRows("SELECT position::text FROM outbox", [])).map((row) => row.position);
+    await historyReadable();
+    await page.selectOption("#f-limit", "25");
+    await page.fill("#f-patientId", "");
+    await page.click("#search-form button[type=submit]");
+    const seen: string[] = [];
+    for (;;) {
+      await searchSettled();
+      seen.push(...(await page.locator("#search-results tbody tr td:last-child").allInnerTexts()));
+      if (await page.locator("#page-next").isDisabled()) break;
+      await page.click("#page-next");
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(expect.arrayContaining(before));
+    const inHistoryOrder = await outboxRows(
+      "SELECT position::text FROM outbox WHERE position = ANY($1::bigint[]) ORDER BY outbox.tx_id, outbox.position",
+      [seen],
+    );
+    expect(seen).toEqual(inHistoryOrder.map((row) => row.position));
+  });
+
+  it("opens an event: its envelope with sealed fields shown as sealed, its chain link and delivery", async () => {
+    await page.goto(`${base}/console#search?patientId=${patientId}`);
+    await page.locator("#search-results a", { hasText: "patient.created" }).click();
+    await page.locator("#event-detail dl").first().waitFor();
+    const [stored] = await outboxRows(
+      `SELECT event_id, encode(hash, 'hex') AS hash, encode(previous_hash, 'hex') AS previous FROM outbox
+        WHERE event_type = 'patient.created' AND patient_id = $1`,
+      [patientId],
+    );
+    const detail = await text("#event-detail");
+    expect(detail).toContain(stored.event_id);
+    expect(detail).toContain(stored.hash);
+    expect(detail).toMatch(/Previous hash\s*— \(none\)/);
+    expect(detail).toMatch(/firstName\s*sealed/);
+    // Sealed in the fields shown; only the stored envelope, folded away below them, holds the ciphertext.
+    const fieldsShown = (await page.locator("#event-detail > dl").allTextContents()).join("\n");
+    expect(fieldsShown).toMatch(/firstName\s*sealed/);
+    expect(fieldsShown).not.toContain("enc:v1:");
+    expect(await page.locator("#event-detail details pre").isVisible()).toBe(false);
+    expect(detail).toContain("Delivered");
+    await expectNoSeriousViolations("event detail");
+
+    await page.locator("#event-detail a", { hasText: "the correlated events" }).click();
+    await page.locator("#search-results tbody tr", { hasText: "patient.created" }).waitFor();
+  });
+
+  it("exports the current query as NDJSON and CSV", async () => {
+    await page.goto(`${base}/console#search?patientId=${patientId}`);
+    await page.locator("#search-results tbody tr").first().waitFor();
+    await historyReadable();
+    const [ndjson] = await Promise.all([page.waitForEvent("download"), page.click("#export-ndjson")]);
+    expect(ndjson.suggestedFilename()).toBe("audit-history.ndjson");
+    const lines = (await readFile(await ndjson.path(), "utf8")).trim().split("\n");
+    const exported = lines.map((line) => (JSON.parse(line) as { eventId: string }).eventId);
+    // Everything about the patient, but the record of this export itself (written after the export's cut).
+    const stored = await outboxRows(
+      `SELECT event_id FROM outbox WHERE patient_id = $1 ORDER BY tx_id, position`,
+      [patientId],
+    );
+    expect(exported).toEqual(stored.slice(0, -1).map((row) => row.event_id));
+
+    const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
+    const csvText = await readFile(await csv.path(), "utf8");
+    expect(csvText.split("\r\n")[0]).toMatch(/^eventId,position,eventType,/);
+    expect(csvText).toContain(exported[0]);
+  });
+
+  it("shows who saw the patient", async () => {
+    await historyReadable();
+    await page.click("nav a[href='#patient-access']");
+    await page.fill("#a-patientId", patientId);
+    await page.press("#a-patientId", "Enter");
+    const row = page.locator("#access-results tbody tr", { hasText: admin.userId });
+    await row.waitFor();
+    expect(await row.textContent()).toContain("ADMIN");
+    await expectNoSeriousViolations("who saw a patient");
+  });
+
+  it("shows the compliance watch's alerts", async () => {
+    await historyReadable();
+    await page.click("nav a[href='#alerts']");
+    const row = page.locator("#alerts-results tbody tr", {
+      hasText: refusedProvider,
+    });
+    await row.waitFor();
+    expect(await row.textContent()).toContain("repeated-refusals");
+    await expectNoSeriousViolations("alerts");
+  });
+
+  it("verifies the history, and reports the first broken link after an administrator changed a row", async () => {
+    await page.click("nav a[href='#verify']");
+    await page.click("#verify-form button[type=submit]");
+    await page.locator("#verify-result .intact").waitFor();
+    expect(await text("#verify-result")).toMatch(/Intact up to position \d+/);
+    await expectNoSeriousViolations("verify (intact)");
+
+    const [created] = await outboxRows(
+      `SELECT position::text, event_id FROM outbox WHERE event_type = 'patient.created' AND patient_id = $1`,
+      [patientId],
+    );
+    const tamperer = await history.admin();
+    await tamperer.query(
+      `UPDATE outbox SET payload = replace(payload::text, '"patient-service"', '"forged-service"')::json
+        WHERE position = $1`,
+      [created.position],
+    );
+    await page.click("#verify-form button[type=submit]");
+    await page.locator("#verify-result .problem").waitFor();
+    const report = await text("#verify-result");
+    expect(report).toContain(`Broken: the first broken link is at position ${created.position}`);
+    expect(report).toContain(created.event_id);
+    await expectNoSeriousViolations("verify (broken)");
+  });
+});

@@ -1,0 +1,129 @@
+// The compliance watch: reads audit-events and reports suspicious patterns as audit.compliance.alert events,
+// appended through the outbox in the inbox transaction, so each finding joins the tamper-evident history
+// exactly once, whatever Kafka redelivers. The rules and their thresholds: observations.ts, watchSettings.ts.
+import { createHmac, hkdfSync } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
+import { patientKeys } from "../../db/schema.ts";
+import type { TypedEnvelope } from "../../events/index.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
+import type {
+  ConsumedRecord,
+  TransactionalConsumer,
+  TransactionalContext,
+} from "../runtime/consumerDefinition.ts";
+import {
+  dataAccessObservations,
+  failedLoginObservations,
+  type Observation,
+  refusalObservations,
+} from "./observations.ts";
+import type { ComplianceWatchConfig } from "./watchSettings.ts";
+import { breachingWindow, recordAlert, recordObservation } from "./watchStore.ts";
+
+export const COMPLIANCE_WATCH = "compliance-watch";
+
+/** Alerts carry the correlation id and trace of the event that completed the pattern. */
+function alertContext(event: TypedEnvelope, record: ConsumedRecord, masterKeys: MasterKeys): EventContext {
+  return {
+    source: COMPLIANCE_WATCH,
+    masterKeys,
+    metadata: {
+      correlationId: event.metadata.correlationId,
+      userId: null,
+      ipAddress: null,
+      userAgent: null,
+      sessionId: null,
+    },
+    traceparent: record.headers.traceparent ?? null,
+  };
+}
+
+/**
+ * IP addresses are counted under an HMAC pseudonym keyed from the current master key: equal addresses match,
+ * and nothing the watch stores or reports reads as an address (a patient's is sealed personal data). Rotating
+ * the master key starts new pseudonyms, so windows open at the rotation start afresh.
+ */
+export function ipPseudonyms(masterKeys: MasterKeys): (ipAddress: string) => string {
+  const master = masterKeys.keys.get(masterKeys.currentId) as Buffer;
+  const key = Buffer.from(hkdfSync("sha256", master, Buffer.alloc(0), "compliance-watch/ip-pseudonym", 32));
+  return (ipAddress) =>
+    `${masterKeys.currentId}:${createHmac("sha256", key).update(ipAddress.toLowerCase()).digest("hex").slice(0, 32)}`;
+}
+
+export function complianceWatchConsumer(
+  config: ComplianceWatchConfig,
+  { masterKeys, name = COMPLIANCE_WATCH }: { masterKeys: MasterKeys; name?: string },
+): TransactionalConsumer {
+  const ipPseudonym = ipPseudonyms(masterKeys);
+  async function watch(
+    event: TypedEnvelope,
+    observations: Observation[],
+    { tx, record }: TransactionalContext,
+  ) {
+    const at = new Date(event.timestamp);
+    for (const observation of observations) {
+      const subject = `${observation.principal.kind}:${observation.principal.id}`;
+      const recorded = await recordObservation(tx, {
+        rule: observation.rule,
+        subject,
+        eventId: event.eventId,
+        occurredAt: at,
+        counted: observation.counted,
+      });
+      if (!recorded) continue;
+      const breach = await breachingWindow(tx, {
+        rule: observation.rule,
+        subject,
+        at,
+        windowSeconds: config.windowSeconds,
+        threshold: observation.threshold,
+        notBefore: recorded.alertedUntil,
+      });
+      if (!breach) continue;
+      const [alert] = await appendEvents(tx, alertContext(event, record, masterKeys), [
+        {
+          type: "audit.compliance.alert",
+          data: {
+            rule: observation.rule,
+            principal: observation.principal,
+            window: { start: breach.windowStart.toISOString(), end: breach.windowEnd.toISOString() },
+            threshold: observation.threshold,
+            observed: breach.observed,
+            evidenceEventIds: breach.evidenceEventIds,
+          },
+        },
+      ]);
+      const until = new Date(breach.windowStart.getTime() + config.windowSeconds * 1000);
+      await recordAlert(tx, {
+        eventId: (alert as { eventId: string }).eventId,
+        rule: observation.rule,
+        subject,
+        breach,
+        until,
+      });
+    }
+  }
+
+  return {
+    kind: "transactional",
+    name,
+    topics: ["audit-events"],
+    handlers: {
+      "audit.data.accessed": async (event, context) => {
+        const erasedBefore = async (patientId: string, at: Date) => {
+          const [key] = await context.tx
+            .select({ erasedAt: patientKeys.erasedAt })
+            .from(patientKeys)
+            .where(eq(patientKeys.patientId, patientId));
+          return key?.erasedAt != null && key.erasedAt <= at;
+        };
+        await watch(event, await dataAccessObservations(event, config, erasedBefore), context);
+      },
+      "audit.compliance.violation": (event, context) =>
+        watch(event, refusalObservations(event, config), context),
+      "audit.login.attempt": (event, context) =>
+        watch(event, failedLoginObservations(event, config, ipPseudonym), context),
+    },
+  };
+}

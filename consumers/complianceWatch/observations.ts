@@ -1,0 +1,90 @@
+// What each audit event counts for, rule by rule: the principal it counts against, the value counted
+// (distinct patients, or the events themselves) and how many the rule allows within the window.
+import type { EventData, TypedEnvelope } from "../../events/index.ts";
+import { type ComplianceWatchConfig, isOutsideWorkingHours } from "./watchSettings.ts";
+
+export type AlertRule = EventData<"audit.compliance.alert">["rule"];
+export type PrincipalKind = EventData<"audit.compliance.alert">["principal"]["kind"];
+
+export interface Observation {
+  rule: AlertRule;
+  principal: { kind: PrincipalKind; id: string };
+  counted: string;
+  /** Alert when the window holds more than this many distinct `counted` values. */
+  threshold: number;
+}
+
+/** A read of a patient's data: whether the patient had been erased when it happened. */
+export type ErasedBefore = (patientId: string, at: Date) => Promise<boolean>;
+
+export async function dataAccessObservations(
+  event: TypedEnvelope<"audit.data.accessed">,
+  config: ComplianceWatchConfig,
+  erasedBefore: ErasedBefore,
+): Promise<Observation[]> {
+  const { actorId, patientId } = event.data;
+  if (patientId === null) return [];
+  const actor = { kind: "actor", id: actorId } as const;
+  const at = new Date(event.timestamp);
+  const observations: Observation[] = [
+    { rule: "many-patients-read", principal: actor, counted: patientId, threshold: config.maxPatients },
+  ];
+  if (await erasedBefore(patientId, at)) {
+    observations.push({
+      rule: "erased-patient-read",
+      principal: actor,
+      counted: event.eventId,
+      threshold: 0,
+    });
+  }
+  if (config.workingHours && isOutsideWorkingHours(at, config.workingHours)) {
+    observations.push({ rule: "out-of-hours-read", principal: actor, counted: event.eventId, threshold: 0 });
+  }
+  return observations;
+}
+
+export function refusalObservations(
+  event: TypedEnvelope<"audit.compliance.violation">,
+  config: ComplianceWatchConfig,
+): Observation[] {
+  return [
+    {
+      rule: "repeated-refusals",
+      principal: { kind: "actor", id: event.data.actorId },
+      counted: event.eventId,
+      threshold: config.maxRefusals,
+    },
+  ];
+}
+
+/** An IP address as the watch stores and reports it: a keyed pseudonym, never the address. */
+export type IpPseudonym = (ipAddress: string) => string;
+
+export function failedLoginObservations(
+  event: TypedEnvelope<"audit.login.attempt">,
+  config: ComplianceWatchConfig,
+  ipPseudonym: IpPseudonym,
+): Observation[] {
+  if (event.data.success) return [];
+  // A patient's username is their e-mail, sealed under their key: counted by the patient's id instead, so
+  // the watch's tables and alerts never hold it in clear.
+  const { patientId, username } = event.data;
+  const observations: Observation[] = [
+    {
+      rule: "failed-logins-by-username",
+      principal: patientId === null ? { kind: "username", id: username } : { kind: "patient", id: patientId },
+      counted: event.eventId,
+      threshold: config.maxFailedLogins,
+    },
+  ];
+  const ip = event.metadata.ipAddress;
+  if (ip) {
+    observations.push({
+      rule: "failed-logins-by-ip",
+      principal: { kind: "ip-pseudonym", id: ipPseudonym(ip) },
+      counted: event.eventId,
+      threshold: config.maxFailedLogins,
+    });
+  }
+  return observations;
+}

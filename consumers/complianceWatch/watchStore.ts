@@ -1,0 +1,123 @@
+// The watch's SQL: record an observation under its rule and principal, find a window that now holds more
+// than the rule allows, and remember the alert so the same pattern is reported once per window.
+import { sql } from "drizzle-orm";
+import type { WriteTransaction } from "../../db/client.ts";
+
+export interface ObservationRow {
+  rule: string;
+  subject: string;
+  eventId: string;
+  occurredAt: Date;
+  counted: string;
+}
+
+/**
+ * Records the observation; null when this event was observed before (a redelivery), else the end of the
+ * last alert's window for this rule and principal. The upsert comes first: two transactions observing the
+ * same principal conflict on its row, and under REPEATABLE READ the later one fails and runs again, seeing
+ * the earlier one's observation (writeTransaction retries it).
+ */
+export async function recordObservation(
+  tx: WriteTransaction,
+  row: ObservationRow,
+): Promise<{ alertedUntil: Date | null } | null> {
+  // Raw rows from drizzle's driver carry timestamps as text.
+  const subject = await tx.execute<{ alerted_until: string | null }>(sql`
+    INSERT INTO compliance_watch_subjects (rule, subject, observations) VALUES (${row.rule}, ${row.subject}, 1)
+    ON CONFLICT (rule, subject) DO UPDATE SET observations = compliance_watch_subjects.observations + 1
+    RETURNING alerted_until`);
+  const inserted = await tx.execute(sql`
+    INSERT INTO compliance_watch_observations (rule, subject, event_id, occurred_at, counted)
+    VALUES (${row.rule}, ${row.subject}, ${row.eventId}, ${row.occurredAt.toISOString()}::timestamptz, ${row.counted})
+    ON CONFLICT DO NOTHING`);
+  if (inserted.rowCount === 0) return null;
+  const alertedUntil = subject.rows[0]?.alerted_until;
+  return { alertedUntil: alertedUntil ? new Date(alertedUntil) : null };
+}
+
+export interface Breach {
+  windowStart: Date;
+  windowEnd: Date;
+  observed: number;
+  /** The first event of each distinct value counted, in time order (at most 1,000). */
+  evidenceEventIds: string[];
+}
+
+/**
+ * The earliest window of `windowSeconds` that contains the instant `at`, starts at an observation no earlier
+ * than `notBefore` (the last alert's window end), and holds more than `threshold` distinct counted values.
+ * Any window that breaches the rule can be moved to start at its first observation, so those are the only
+ * starts to try; the windows that do not contain `at` were tried when their own observations came in.
+ */
+export async function breachingWindow(
+  tx: WriteTransaction,
+  query: {
+    rule: string;
+    subject: string;
+    at: Date;
+    windowSeconds: number;
+    threshold: number;
+    notBefore: Date | null;
+  },
+): Promise<Breach | null> {
+  const at = query.at.toISOString();
+  const window = sql`make_interval(secs => ${query.windowSeconds})`;
+  const notBefore = query.notBefore?.toISOString() ?? null;
+  const found = await tx.execute<{ start: string; observed: string }>(sql`
+    SELECT starts.start, count(DISTINCT o.counted) AS observed
+    FROM (
+      SELECT DISTINCT occurred_at AS start FROM compliance_watch_observations
+      WHERE rule = ${query.rule} AND subject = ${query.subject}
+        AND occurred_at > ${at}::timestamptz - ${window} AND occurred_at <= ${at}::timestamptz
+        AND (${notBefore}::timestamptz IS NULL OR occurred_at >= ${notBefore}::timestamptz)
+    ) starts
+    JOIN compliance_watch_observations o
+      ON o.rule = ${query.rule} AND o.subject = ${query.subject}
+     AND o.occurred_at >= starts.start AND o.occurred_at < starts.start + ${window}
+    GROUP BY starts.start
+    HAVING count(DISTINCT o.counted) > ${query.threshold}
+    ORDER BY starts.start
+    LIMIT 1`);
+  const breach = found.rows[0];
+  if (!breach) return null;
+  const start = new Date(breach.start);
+  const evidence = await tx.execute<{ event_id: string; occurred_at: string }>(sql`
+    SELECT event_id, occurred_at FROM (
+      SELECT DISTINCT ON (counted) event_id, occurred_at FROM compliance_watch_observations
+      WHERE rule = ${query.rule} AND subject = ${query.subject}
+        AND occurred_at >= ${start.toISOString()}::timestamptz
+        AND occurred_at < ${start.toISOString()}::timestamptz + ${window}
+      ORDER BY counted, occurred_at, event_id
+    ) firsts
+    ORDER BY occurred_at, event_id
+    LIMIT 1000`);
+  const last = evidence.rows.at(-1);
+  return {
+    windowStart: start,
+    windowEnd: new Date(last?.occurred_at ?? start),
+    observed: Number(breach.observed),
+    evidenceEventIds: evidence.rows.map((row) => row.event_id),
+  };
+}
+
+/** Remembers the alert: no other for this rule and principal from a window starting before `until`. */
+export async function recordAlert(
+  tx: WriteTransaction,
+  alert: { eventId: string; rule: string; subject: string; breach: Breach; until: Date },
+): Promise<void> {
+  await tx.execute(sql`
+    UPDATE compliance_watch_subjects SET alerted_until = ${alert.until.toISOString()}::timestamptz
+    WHERE rule = ${alert.rule} AND subject = ${alert.subject}`);
+  await tx.execute(sql`
+    INSERT INTO compliance_watch_alerts (event_id, rule, subject, window_start, window_end)
+    VALUES (${alert.eventId}, ${alert.rule}, ${alert.subject},
+            ${alert.breach.windowStart.toISOString()}::timestamptz, ${alert.breach.windowEnd.toISOString()}::timestamptz)`);
+}
+
+/** Alerts raised so far, by rule (what compliance_alerts_total reports). */
+export async function alertCounts(tx: { execute: WriteTransaction["execute"] }) {
+  const result = await tx.execute<{ rule: string; alerts: string }>(
+    sql`SELECT rule, count(*) AS alerts FROM compliance_watch_alerts GROUP BY rule`,
+  );
+  return result.rows.map((row) => ({ rule: row.rule, alerts: Number(row.alerts) }));
+}
