@@ -5,6 +5,8 @@
 //
 //   BENCH_SECONDS (default 15)      per route
 //   BENCH_CONNECTIONS (default 10)
+//   BENCH_PROFILE=<dir>             also writes the platform's CPU profile (node --cpu-prof) there, for
+//                                   bench/profileSummary.ts; only POST /patients is then driven
 //   DATABASE_URL, KAFKA_BROKERS     the Postgres server (a fresh <its database>_api_bench database is made on it)
 //                                   and the broker; both must be running (the shared ones, say)
 import { type ChildProcess, spawn } from "node:child_process";
@@ -61,13 +63,18 @@ rows.push(
 baseline.kill("SIGTERM");
 
 const platformPort = await freePort();
-const platform = start("scripts/start.ts", {
-  DATABASE_URL: databaseUrl,
-  KAFKA_BROKERS: env.KAFKA_BROKERS.join(","),
-  PORT: String(platformPort),
-  JWT_SECRET: secret,
-  RELAY_MODE: "polling",
-});
+const profileDirectory = process.env.BENCH_PROFILE;
+const platform = start(
+  "scripts/start.ts",
+  {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: env.KAFKA_BROKERS.join(","),
+    PORT: String(platformPort),
+    JWT_SECRET: secret,
+    RELAY_MODE: "polling",
+  },
+  profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : [],
+);
 await live(platformPort, 180_000);
 const admin = `Bearer ${await issueToken(new TextEncoder().encode(secret), { role: "admin", sub: randomUUID(), sessionId: randomUUID() })}`;
 const patients = await Promise.all(
@@ -83,6 +90,12 @@ rows.push(
     jsonRequest("POST", "/patients", patientBody, admin),
   ]),
 );
+if (profileDirectory) {
+  platform.kill("SIGTERM");
+  await new Promise((resolve) => platform.once("exit", resolve));
+  console.error(`the platform's CPU profile is in ${profileDirectory}`);
+  process.exit(0);
+}
 rows.push(
   await load("PATCH /patients/:id, 200 patients", platform, platformPort, [
     dynamicRequest(admin, () => ({
@@ -198,10 +211,10 @@ async function create(port: number, authorization: string, path: string, body: u
   return ((await response.json()) as { id: string }).id;
 }
 
-function start(script: string, extra: Record<string, string>): ChildProcess {
+function start(script: string, extra: Record<string, string>, nodeOptions: string[] = []): ChildProcess {
   const log = join(tmpdir(), `bench-api-${script.replaceAll("/", "-")}.log`);
   const output = openSync(log, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, [...nodeOptions, "--import", "tsx", script], {
     cwd: projectRoot,
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", ...extra },
     stdio: ["ignore", output, output],
