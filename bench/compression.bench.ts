@@ -133,10 +133,7 @@ await admin.disconnect();
 
 const none = results[0]?.bytes ?? null;
 printTable(
-  `record compression, ${EVENTS.toLocaleString("en")} catalog events (${Math.round(valueBytes / EVENTS)} B average value, sealed), ${PER_REQUEST} per request, 1 partition; load average ${(
-    await import("node:os")
-  )
-    .loadavg()
+  `record compression, ${EVENTS.toLocaleString("en")} catalog events (${Math.round(valueBytes / EVENTS)} B average value, sealed), ${PER_REQUEST} per request, 1 partition; load average ${loadavg()
     .map((load) => load.toFixed(1))
     .join(" ")}`,
   results.map(({ compression, seconds, cpuMicros, bytes }) => [
