@@ -22,6 +22,9 @@ const postgresUrl = z
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   KAFKA_BROKERS: brokerList.optional(),
+  /** How the relay (and Debezium's Connect producer) compress record batches; consumers read every kind. */
+  /** Kafka's own `compression.type` names; the default is what bench/compression.bench.ts found best (README). */
+  KAFKA_COMPRESSION: z.enum(["none", "gzip", "lz4", "zstd"]).default(() => DEFAULT_KAFKA_COMPRESSION),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -76,6 +79,9 @@ const envSchema = z.object({
     .max(36_525, "must be at most 36525 days (100 years)")
     .optional(),
 });
+
+/** KAFKA_COMPRESSION unless set: LZ4, the cheapest on CPU of the codecs that halve the bytes (README, "Compression"). */
+export const DEFAULT_KAFKA_COMPRESSION = "lz4" as const;
 
 /** Six years (2192 days, leap days included): the history's retention unless AUDIT_RETENTION_DAYS says otherwise. */
 export const DEFAULT_AUDIT_RETENTION_DAYS = 2192;

@@ -9,6 +9,7 @@ describe("loadEnv", () => {
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
+      KAFKA_COMPRESSION: "lz4",
     });
   });
 
@@ -17,6 +18,7 @@ describe("loadEnv", () => {
       loadEnv({
         DATABASE_URL: "postgres://u:p@db:5432/x",
         KAFKA_BROKERS: "a:9092, b:9093",
+        KAFKA_COMPRESSION: "zstd",
         PORT: "8080",
         RELAY_MODE: "off",
         LOG_LEVEL: "debug",
@@ -32,6 +34,7 @@ describe("loadEnv", () => {
       JWT_JWKS_URL: "https://project.supabase.co/auth/v1/.well-known/jwks.json",
       REMINDER_HOURS_BEFORE: 2,
       AUDIT_VERIFY_CONCURRENCY: 2,
+      KAFKA_COMPRESSION: "zstd",
     });
   });
 
@@ -42,6 +45,7 @@ describe("loadEnv", () => {
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
+      KAFKA_COMPRESSION: "lz4",
     });
   });
 
@@ -53,6 +57,7 @@ describe("loadEnv", () => {
       RELAY_MODE: "kafka",
       JWT_JWKS_URL: "ftp://keys",
       REMINDER_HOURS_BEFORE: "0",
+      KAFKA_COMPRESSION: "snappy",
     };
     let error: unknown;
     try {
@@ -62,7 +67,7 @@ describe("loadEnv", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(7);
     for (const [name, value] of Object.entries(bad)) {
       expect(problems.some((problem) => problem.startsWith(`${name}=${JSON.stringify(value)}:`))).toBe(true);
     }

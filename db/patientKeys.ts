@@ -80,22 +80,26 @@ export async function dataKeysForWriting(
       .from(patientKeys)
       .where(inArray(patientKeys.patientId, wanted))
       .orderBy(patientKeys.patientId);
-  let rows = await readRows();
-  if (rows.length < wanted.length) {
-    const known = new Set(rows.map((row) => row.patientId));
-    // A concurrent writer making the same key conflicts here; under REPEATABLE READ that is a serialization
-    // failure, and writeTransaction runs the whole transaction again, which then finds the key.
-    await tx
-      .insert(patientKeys)
-      .values(
-        wanted
-          .filter((patientId) => !known.has(patientId))
-          .map((patientId) => ({ patientId, ...wrap(masters, patientId, randomBytes(KEY_BYTES)) })),
-      )
-      .onConflictDoNothing();
-    rows = await readRows();
+  const keys = new Map((await readRows()).map((row) => [row.patientId, unwrap(masters, row)]));
+  const made = wanted
+    .filter((patientId) => !keys.has(patientId))
+    .map((patientId) => ({ patientId, key: randomBytes(KEY_BYTES) }));
+  if (made.length === 0) return keys;
+  // A concurrent writer making the same key conflicts here; under REPEATABLE READ that is a serialization
+  // failure, and writeTransaction runs the whole transaction again, which then finds the key. A key made here
+  // is used as made (it came back from the insert): no second read, no unwrapping.
+  const inserted = await tx
+    .insert(patientKeys)
+    .values(made.map(({ patientId, key }) => ({ patientId, ...wrap(masters, patientId, key) })))
+    .onConflictDoNothing()
+    .returning({ patientId: patientKeys.patientId });
+  const stored = new Set(inserted.map((row) => row.patientId));
+  for (const { patientId, key } of made) if (stored.has(patientId)) keys.set(patientId, key);
+  if (keys.size < wanted.length) {
+    for (const row of await readRows())
+      if (!keys.has(row.patientId)) keys.set(row.patientId, unwrap(masters, row));
   }
-  return new Map(rows.map((row) => [row.patientId, unwrap(masters, row)]));
+  return keys;
 }
 
 /**

@@ -2,6 +2,7 @@
 // (pgoutput, its own slot, a publication on the outbox, a heartbeat) and the Outbox Event Router, set up so
 // that every record is the one the polling relay would send (relay/publishBatch.ts).
 
+import { DEFAULT_KAFKA_COMPRESSION, type Env } from "../config/env.ts";
 import { TOPIC_MAX_MESSAGE_BYTES } from "../events/record.ts";
 
 /** Where the connector reads from and what it is called; everything is named after the database. */
@@ -73,6 +74,8 @@ function databaseName(databaseUrl: string): string {
 export interface ConnectorOptions {
   /** How often Debezium runs the heartbeat query; bounds how long the slot's WAL may pile up. */
   heartbeatIntervalMs?: number;
+  /** How Connect's producer compresses record batches (KAFKA_COMPRESSION): the polling relay's setting. */
+  compression?: Env["KAFKA_COMPRESSION"];
 }
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
@@ -150,6 +153,7 @@ export function connectorConfig(
     // report it, and nothing after it is skipped.
     "producer.override.max.request.size": String(TOPIC_MAX_MESSAGE_BYTES),
     "producer.override.batch.size": "16384",
+    "producer.override.compression.type": options.compression ?? DEFAULT_KAFKA_COMPRESSION,
 
     // Keys and values leave as text: the key is message_key, the value the envelope JSON exactly as written.
     // The outbox's payload column is `json` (not jsonb), which keeps the writer's bytes; Debezium hands it over

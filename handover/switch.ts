@@ -414,7 +414,11 @@ async function main(): Promise<void> {
     log: say,
   };
   if (wanted === "debezium") {
-    const result = await switchToDebezium({ ...common, kafkaBrokers: stack.kafkaBrokers });
+    const result = await switchToDebezium({
+      ...common,
+      kafkaBrokers: stack.kafkaBrokers,
+      connectorOptions: { compression: env.KAFKA_COMPRESSION },
+    });
     console.log(JSON.stringify({ mode: "debezium", ...result }));
     if (!result.alreadyDebezium)
       say("start the apps with RELAY_MODE=debezium from now on (a polling relay would stand by)");

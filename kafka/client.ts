@@ -1,6 +1,8 @@
 // The one module that talks to Kafka: every producer, consumer and admin client of the project comes from here,
 // so the client library (kafkajs today) can be swapped in one place.
 import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer } from "kafkajs";
+import { DEFAULT_KAFKA_COMPRESSION } from "../config/env.ts";
+import { type Compression, compressionType } from "./compression.ts";
 
 export type {
   Admin,
@@ -12,6 +14,7 @@ export type {
   Producer,
   RecordMetadata,
 } from "kafkajs";
+export { COMPRESSIONS, type Compression } from "./compression.ts";
 
 export interface KafkaOptions {
   brokers: string[];
@@ -36,14 +39,24 @@ export function createKafka(options: KafkaOptions): Kafka {
 
 /**
  * An idempotent producer (acks=all, one in-flight request per connection so that a retry can never reorder
- * a partition): the relay's guarantee of per-aggregate order rests on these settings.
+ * a partition): the relay's guarantee of per-aggregate order rests on these settings. Its record batches are
+ * compressed with `compression` (KAFKA_COMPRESSION) unless a send says otherwise.
  */
-export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({
+export function createIdempotentProducer(
+  kafka: Kafka,
+  compression: Compression = DEFAULT_KAFKA_COMPRESSION,
+): Producer {
+  const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
   });
+  const codec = compressionType(compression);
+  return {
+    ...producer,
+    send: (record) => producer.send({ compression: codec, ...record }),
+    sendBatch: (batch) => producer.sendBatch({ compression: codec, ...batch }),
+  };
 }
 
 export interface ConsumerOptions {

@@ -15,6 +15,7 @@ const relay = new OutboxRelay({
   kafkaBrokers: stack.kafkaBrokers,
   log,
   registry,
+  compression: frame.env.KAFKA_COMPRESSION,
 });
 relay.start();
 frame.onStop(() => relay.stop());

@@ -12,7 +12,13 @@ import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
 import { CursorAheadOfServer, serverPosition } from "../db/outbox/serverPosition.ts";
-import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import {
+  type Admin,
+  type Compression,
+  createIdempotentProducer,
+  createKafka,
+  type Producer,
+} from "../kafka/client.ts";
 import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
@@ -36,6 +42,8 @@ export interface RelayOptions {
   standbyRetryMs?: number;
   /** How often a send Kafka refused for good (a record too large, say) is tried again: a fixed config resumes. */
   stalledRetryMs?: number;
+  /** How record batches are compressed (KAFKA_COMPRESSION); unset, the default of config/env.ts. */
+  compression?: Compression;
   /** Called after each batch Kafka has acknowledged (and the cursor has moved past it). */
   onPublished?: (rows: readonly OutboxRecord[]) => void;
 }
@@ -280,7 +288,7 @@ export class OutboxRelay {
   private async connectKafka(): Promise<KafkaSession> {
     const kafka = createKafka({ brokers: this.options.kafkaBrokers, clientId: `outbox-relay-${this.name}` });
     const session: KafkaSession = {
-      producer: createIdempotentProducer(kafka),
+      producer: createIdempotentProducer(kafka, this.options.compression),
       admin: kafka.admin(),
       limits: new Map(),
     };

@@ -62,6 +62,7 @@ try {
       kafkaBrokers: stack.kafkaBrokers,
       log,
       registry,
+      compression: env.KAFKA_COMPRESSION,
     });
     relay.start();
     frame.onStop(() => relay?.stop());
@@ -71,6 +72,7 @@ try {
     debezium = await startDebeziumRelay({
       databaseUrl: stack.databaseUrl,
       kafkaBrokers: stack.kafkaBrokers,
+      connectorOptions: { compression: env.KAFKA_COMPRESSION },
       log: say,
     });
     frame.onStop(() => debezium?.stopStarted());

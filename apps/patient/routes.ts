@@ -175,7 +175,7 @@ export function patientRoutes(db: Database) {
           "Only an admin may change which login a patient record belongs to (userId).",
         );
       }
-      const row = await writeTransaction(db, async (tx) => {
+      const row = await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
         const current = await reachablePatient(c, tx, id, { lock: true });
         const changedFields = (Object.keys(body) as PatientField[]).filter(
           (field) => !sameValue(current[field], body[field]),
@@ -199,7 +199,7 @@ export function patientRoutes(db: Database) {
     })
     .openapi(routes.remove, async (c) => {
       const { id } = c.req.valid("param");
-      await writeTransaction(db, async (tx) => {
+      await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
         await reachablePatient(c, tx, id, { lock: true });
         const deleted = await updatePatient(tx, id, { deletedAt: new Date() });
         await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
@@ -236,7 +236,7 @@ export function patientRoutes(db: Database) {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const principal = c.get("principal");
-      const row = await writeTransaction(db, async (tx) => {
+      const row = await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
         const current = await reachablePatient(c, tx, id, { lock: true });
         const changedAt = new Date();
         const events: NewEvent[] = [];
@@ -271,6 +271,9 @@ export function patientRoutes(db: Database) {
       return c.json(toResponse(row).consent, 200);
     });
 }
+
+/** The patient's aggregate: the routes that change a patient declare it, so its writers queue (db/client.ts). */
+const patientAggregate = (id: string) => ({ aggregateType: "patient", aggregateId: id });
 
 const patientResource = (id: string): AuditedResource => ({ type: "patient", id, patientId: id });
 

@@ -1,0 +1,272 @@
+// `npm run bench:api`: the HTTP front door under load, side by side in one run. A bare Hono + pg insert of the
+// same patient JSON (bench/bareServer.ts) is the baseline; then the platform as `npm start` runs it (API,
+// polling relay, consumers in one process) on a fresh database, each route's figures as a ratio to it.
+// autocannon drives 10 connections per route, on loopback.
+//
+//   BENCH_SECONDS (default 15)      per route
+//   BENCH_CONNECTIONS (default 10)
+//   BENCH_PROFILE=<dir>             also writes the platform's CPU profile (node --cpu-prof) there, for
+//                                   bench/profileSummary.ts; only POST /patients is then driven
+//   DATABASE_URL, KAFKA_BROKERS     the Postgres server (a fresh <its database>_api_bench database is made on it)
+//                                   and the broker; both must be running (the shared ones, say)
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { openSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import pg from "pg";
+import { issueToken } from "../apps/http/issueToken.ts";
+import { loadEnv } from "../config/env.ts";
+import { requestBodies } from "../test/serviceRequests.ts";
+import { printTable } from "./table.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const env = loadEnv();
+if (!env.DATABASE_URL || !env.KAFKA_BROKERS) {
+  throw new Error("bench:api needs DATABASE_URL and KAFKA_BROKERS: a running Postgres server and broker");
+}
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+const secret = `bench-api-secret-${randomUUID()}`;
+// Named after DATABASE_URL's own database, so that benchmarks of two checkouts on one server never collide.
+const databaseUrl = await freshDatabase(
+  env.DATABASE_URL,
+  `${new URL(env.DATABASE_URL).pathname.slice(1) || "healthcare"}_api_bench`,
+);
+const children: ChildProcess[] = [];
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGTERM");
+});
+
+interface Figures {
+  label: string;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  rssMb: number | null;
+}
+
+const baselinePort = await freePort();
+const baseline = start("bench/bareServer.ts", { DATABASE_URL: databaseUrl, PORT: String(baselinePort) });
+await live(baselinePort);
+const patientBody = requestBodies.patient();
+const rows: Figures[] = [];
+rows.push(
+  await load("bare insert (Hono + pg), POST /patients", baseline, baselinePort, [
+    jsonRequest("POST", "/patients", patientBody),
+  ]),
+);
+baseline.kill("SIGTERM");
+
+const platformPort = await freePort();
+const profileDirectory = process.env.BENCH_PROFILE;
+const platform = start(
+  "scripts/start.ts",
+  {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: env.KAFKA_BROKERS.join(","),
+    PORT: String(platformPort),
+    JWT_SECRET: secret,
+    RELAY_MODE: "polling",
+  },
+  profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : [],
+);
+await live(platformPort, 180_000);
+const admin = `Bearer ${await issueToken(new TextEncoder().encode(secret), { role: "admin", sub: randomUUID(), sessionId: randomUUID() })}`;
+const patients = await Promise.all(
+  Array.from({ length: 200 }, () => create(platformPort, admin, "/patients", patientBody)),
+);
+const provider = await create(platformPort, admin, "/providers", requestBodies.provider());
+const hot = patients[0] as string;
+const pick = () => patients[Math.floor(Math.random() * patients.length)] as string;
+let slot = 0;
+
+rows.push(
+  await load("POST /patients", platform, platformPort, [
+    jsonRequest("POST", "/patients", patientBody, admin),
+  ]),
+);
+if (profileDirectory) {
+  platform.kill("SIGTERM");
+  await new Promise((resolve) => platform.once("exit", resolve));
+  console.error(`the platform's CPU profile is in ${profileDirectory}`);
+  process.exit(0);
+}
+rows.push(
+  await load("PATCH /patients/:id, 200 patients", platform, platformPort, [
+    dynamicRequest(admin, () => ({
+      method: "PATCH",
+      path: `/patients/${pick()}`,
+      body: { allergies: [randomUUID()] },
+    })),
+  ]),
+);
+rows.push(
+  await load("PATCH /patients/:id, one hot patient", platform, platformPort, [
+    dynamicRequest(admin, () => ({
+      method: "PATCH",
+      path: `/patients/${hot}`,
+      body: { allergies: [randomUUID()] },
+    })),
+  ]),
+);
+rows.push(
+  await load("GET /patients/:id", platform, platformPort, [
+    dynamicRequest(admin, () => ({ method: "GET", path: `/patients/${pick()}` })),
+  ]),
+);
+rows.push(
+  await load("POST /appointments", platform, platformPort, [
+    dynamicRequest(admin, () => ({
+      method: "POST",
+      path: "/appointments",
+      // One provider, a new hour for each booking: no overlapping slot is refused.
+      body: requestBodies.booking(pick(), provider, (10 * 24 + slot++) * 3_600_000),
+    })),
+  ]),
+);
+platform.kill("SIGTERM");
+
+const [bare] = rows as [Figures];
+printTable(
+  `bench:api, ${CONNECTIONS} connections, ${SECONDS} s per route; the platform as npm start runs it (API, relay, consumers); load average ${loadavg()
+    .map((load) => load.toFixed(1))
+    .join(" ")}`,
+  rows.map((row) => [
+    row.label,
+    Math.round(row.requestsPerSecond).toLocaleString("en"),
+    `${((row.requestsPerSecond / bare.requestsPerSecond) * 100).toFixed(0)}%`,
+    `${row.p50} ms`,
+    `${row.p99} ms`,
+    String(row.errors),
+    row.rssMb === null ? "n/a" : `${row.rssMb} MB`,
+  ]),
+  ["route", "req/s", "of bare", "p50", "p99", "non-2xx/errors", "server RSS after"],
+);
+process.exit(0);
+
+type Request = autocannon.Request;
+
+function jsonRequest(method: string, path: string, body: unknown, authorization?: string): Request {
+  return {
+    method: method as Request["method"],
+    path,
+    headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+    body: JSON.stringify(body),
+  };
+}
+
+function dynamicRequest(
+  authorization: string,
+  next: () => { method: string; path: string; body?: unknown },
+): Request {
+  return {
+    setupRequest: (request: Request) => {
+      const { method, path, body } = next();
+      return {
+        ...request,
+        method: method as Request["method"],
+        path,
+        headers: { "content-type": "application/json", authorization },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      };
+    },
+  };
+}
+
+async function load(
+  label: string,
+  server: ChildProcess,
+  port: number,
+  requests: Request[],
+): Promise<Figures> {
+  console.error(`${label}: ${SECONDS} s...`);
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests,
+  });
+  return {
+    label,
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors + result.timeouts,
+    rssMb: residentMegabytes(server),
+  };
+}
+
+async function create(port: number, authorization: string, path: string, body: unknown): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { id: string }).id;
+}
+
+function start(script: string, extra: Record<string, string>, nodeOptions: string[] = []): ChildProcess {
+  const log = join(tmpdir(), `bench-api-${script.replaceAll("/", "-")}.log`);
+  const output = openSync(log, "w");
+  const child = spawn(process.execPath, [...nodeOptions, "--import", "tsx", script], {
+    cwd: projectRoot,
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", ...extra },
+    stdio: ["ignore", output, output],
+  });
+  child.once("exit", (code) => {
+    if (code !== null && code !== 0) console.error(`${script} exited with ${code}; its output is in ${log}`);
+  });
+  children.push(child);
+  return child;
+}
+
+async function live(port: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing answered on port ${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function residentMegabytes(child: ChildProcess): number | null {
+  try {
+    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    return Number.isFinite(kb) ? Math.round(kb / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function freshDatabase(server: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
