@@ -105,7 +105,8 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   // only a path that no route serves is a 404.
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);
-    if (allowed.length === 0) {
+    // A route that takes the method and found nothing (an unknown asset) is a 404 too.
+    if (allowed.length === 0 || allowed.includes(c.req.method)) {
       return problemResponse(c, HttpProblem.notFound(`No route for ${c.req.method} ${c.req.path}.`));
     }
     c.header("Allow", allowed.join(", "));
