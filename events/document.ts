@@ -9,7 +9,9 @@ export const documentUploadedSchema = z.strictObject({
   /** The name as uploaded; a path separator here would let a careless consumer write outside its folder. */
   fileName: text(255)
     .regex(/^[^/\\]+$/, "must be a file name without a path")
-    .meta({ pattern: "^[^\\u0000/\\\\]*[^\\s\\u0000/\\\\][^\\u0000/\\\\]*$" }),
+    .meta({
+      pattern: "^[^\\u0000\\uD800-\\uDFFF/\\\\]*[^\\s\\u0000\\uD800-\\uDFFF/\\\\][^\\u0000\\uD800-\\uDFFF/\\\\]*$",
+    }),
   mimeType: z
     .string()
     .regex(/^[a-z]+\/[a-z0-9][a-z0-9.+-]*$/, "must be a lower-case MIME type, e.g. application/pdf"),

@@ -50,8 +50,11 @@ export const e164Phone = z.e164().meta({ pattern: z.regexes.e164.source, example
  */
 const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
 
-/** What `text` accepts as a JSON Schema pattern: something not blank, and no U+0000 anywhere. */
-const STORABLE_TEXT = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$";
+/**
+ * What `text` accepts, as a JSON Schema pattern (ECMA-262 with the `u` flag, as validators run it): something
+ * not blank, and no U+0000 or unpaired surrogate anywhere.
+ */
+const STORABLE_TEXT = "^[^\\u0000\\uD800-\\uDFFF]*[^\\s\\u0000\\uD800-\\uDFFF][^\\u0000\\uD800-\\uDFFF]*$";
 
 /** Refuses strings the database cannot store as sent: every free-form string a request carries goes through it. */
 export function storable<T extends z.ZodType<string | null>>(schema: T): T {
