@@ -72,8 +72,11 @@ function queryRulesKept(query: Operation["parameters"] & object, values: Record<
     if (!(name in values)) return true;
     const requires = schema["x-requires"] as string | undefined;
     const excludes = schema["x-excludes"] as string | undefined;
+    const earlier = values[schema["x-later-than"] as string];
     return (
-      (requires === undefined || requires in values) && (excludes === undefined || !(excludes in values))
+      (requires === undefined || requires in values) &&
+      (excludes === undefined || !(excludes in values)) &&
+      (typeof earlier !== "string" || Date.parse(String(values[name])) > Date.parse(earlier))
     );
   });
 }
