@@ -10,7 +10,8 @@ export const documentUploadedSchema = z.strictObject({
   fileName: text(255)
     .regex(/^[^/\\]+$/, "must be a file name without a path")
     .meta({
-      pattern: "^[^\\u0000\\uD800-\\uDFFF/\\\\]*[^\\s\\u0000\\uD800-\\uDFFF/\\\\][^\\u0000\\uD800-\\uDFFF/\\\\]*$",
+      pattern:
+        "^[^\\u0000\\uD800-\\uDFFF/\\\\]*[^\\s\\u0000\\uD800-\\uDFFF/\\\\][^\\u0000\\uD800-\\uDFFF/\\\\]*$",
     }),
   mimeType: z
     .string()
