@@ -40,17 +40,23 @@ const time = z.iso.datetime({ offset: true, error: "must be an ISO 8601 time wit
 /** A range as the API's query and the CLI's options give it: all optional; none means the whole history. */
 export const historyRangeInput = z.strictObject({
   from: position
+    .meta({ "x-from-response": "a position the history holds", "x-excludes": "since" })
     .optional()
     .describe(
       "start with the event at this position; verification starts at the last checkpoint sealed before it",
     ),
-  to: position.optional().describe("end with the event at this position (included)"),
+  to: position
+    .meta({ "x-from-response": "a position the history holds", "x-excludes": "until" })
+    .optional()
+    .describe("end with the event at this position (included)"),
   since: time
+    .meta({ "x-excludes": "from" })
     .optional()
     .describe(
       "start after the last checkpoint sealed at or before this time: every event committed since is in",
     ),
   until: time
+    .meta({ description: "Later than since.", "x-excludes": "to", "x-later-than": "since" })
     .optional()
     .describe(
       "end at the first checkpoint sealed at or after this time (the end of the history if none is yet)",

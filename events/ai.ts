@@ -62,7 +62,10 @@ export const modelPerformanceUpdatedSchema = z.strictObject({
   measuredAt: utcTimestamp,
   /** The period of live traffic the metrics were measured on. */
   window: z
-    .strictObject({ start: utcTimestamp, end: utcTimestamp })
+    .strictObject({
+      start: utcTimestamp,
+      end: utcTimestamp.meta({ description: "Not before start.", "x-not-before": "start" }),
+    })
     .refine((window) => isNotBefore(window.end, window.start), {
       path: ["end"],
       error: "must not be before start",

@@ -10,7 +10,11 @@ export const appointmentLocationSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("VIRTUAL"),
     /** Only https: the link leads to a consultation about the patient's health. */
-    url: storable(z.url({ protocol: /^https$/, error: "must be an https URL" })),
+    url: storable(
+      z
+        .url({ protocol: /^https$/, error: "must be an https URL" })
+        .meta({ pattern: "^https://", example: "https://meet.example.org/room-42" }),
+    ),
   }),
   z.strictObject({
     type: z.literal("IN_PERSON"),

@@ -48,11 +48,17 @@ const loginAttemptReport = {
 const failureHasReason = (attempt: { success: boolean; reason: string | null }) =>
   attempt.success || attempt.reason !== null;
 const reasonRequired = { path: ["reason"], error: "is required when the attempt failed" };
+/** The same rule in JSON Schema: a success, or a reason that is a string. */
+export const REASON_WHEN_FAILED = {
+  description: "A failed attempt (success false) names its reason.",
+  anyOf: [{ properties: { success: { const: true } } }, { properties: { reason: { type: "string" } } }],
+};
 
 /** The body of POST /internal/login-attempts. */
 export const loginAttemptReportSchema = z
   .strictObject(loginAttemptReport)
-  .refine(failureHasReason, reasonRequired);
+  .refine(failureHasReason, reasonRequired)
+  .meta(REASON_WHEN_FAILED);
 
 export const loginAttemptSchema = z
   .strictObject({
@@ -63,7 +69,8 @@ export const loginAttemptSchema = z
      */
     patientId: uuid.nullable(),
   })
-  .refine(failureHasReason, reasonRequired);
+  .refine(failureHasReason, reasonRequired)
+  .meta(REASON_WHEN_FAILED);
 
 export const complianceViolationSchema = z.strictObject({
   ...actorAndResource,

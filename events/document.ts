@@ -7,7 +7,12 @@ export const documentUploadedSchema = z.strictObject({
   documentId: uuid,
   patientId: uuid,
   /** The name as uploaded; a path separator here would let a careless consumer write outside its folder. */
-  fileName: text(255).regex(/^[^/\\]+$/, "must be a file name without a path"),
+  fileName: text(255)
+    .regex(/^[^/\\]+$/, "must be a file name without a path")
+    .meta({
+      pattern:
+        "^[^\\u0000\\uD800-\\uDFFF/\\\\]*[^\\s\\u0000\\uD800-\\uDFFF/\\\\][^\\u0000\\uD800-\\uDFFF/\\\\]*$",
+    }),
   mimeType: z
     .string()
     .regex(/^[a-z]+\/[a-z0-9][a-z0-9.+-]*$/, "must be a lower-case MIME type, e.g. application/pdf"),
@@ -18,7 +23,9 @@ export const documentUploadedSchema = z.strictObject({
   }),
   /** Where the bytes live: object storage or https, never the file itself (events stay small). */
   storageUrl: storable(
-    z.url({ protocol: /^(https|s3|gs)$/, error: "must be an https://, s3:// or gs:// URL" }),
+    z
+      .url({ protocol: /^(https|s3|gs)$/, error: "must be an https://, s3:// or gs:// URL" })
+      .meta({ pattern: "^(https|s3|gs)://", example: "s3://records/ada/scan.pdf" }),
   ),
 });
 

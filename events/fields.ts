@@ -2,20 +2,21 @@
 // or "a timestamp" is validated the same way in every event type.
 import { z } from "zod";
 
+const UUID_PATTERN =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+
 /**
  * An RFC 9562 UUID in its canonical spelling, lower case: every id the platform generates (patients,
  * appointments, events, ...). One spelling only, because an id is also a record key, a hash chain and the
  * name of a patient's data key: "A0EE…" and "a0ee…" would be two patients to Kafka and to the key store.
  * The HTTP boundary lower-cases what clients send (apps/http/ids.ts); an event never accepts another case.
  */
-export const uuid = z.stringFormat(
-  "uuid",
-  /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/,
-  { error: "must be a UUID in lower case" },
-);
+export const uuid = z
+  .stringFormat("uuid", UUID_PATTERN, { error: "must be a UUID in lower case" })
+  .meta({ pattern: UUID_PATTERN.source });
 
 /** An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, fractions allowed, offsets not). */
-export const utcTimestamp = z.iso.datetime();
+export const utcTimestamp = z.iso.datetime().meta({ pattern: z.regexes.datetime({}).source });
 
 /** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st). */
 export const isoDate = z.iso.date();
@@ -24,19 +25,23 @@ export const isoDate = z.iso.date();
  * A date that has already begun somewhere on Earth. Compared against "today" in UTC+14, the earliest time
  * zone, so that a baby registered just after midnight in Kiribati is not rejected by a server running on UTC.
  */
-export const pastOrPresentDate = isoDate.refine((value) => value <= todayInEarliestTimeZone(), {
-  error: "must not be in the future",
-});
+export const pastOrPresentDate = isoDate
+  .refine((value) => value <= todayInEarliestTimeZone(), { error: "must not be in the future" })
+  .meta({
+    description: "Not in the future (today counts as in UTC+14, the earliest time zone).",
+    "x-not-after": "today",
+  });
 
 function todayInEarliestTimeZone(): string {
   const fourteenHoursMs = 14 * 60 * 60 * 1000;
   return new Date(Date.now() + fourteenHoursMs).toISOString().slice(0, 10);
 }
 
-export const email = z.email();
+/** Checked by this pattern (zod's), stricter than RFC 5322: published with it, so clients can check first. */
+export const email = z.email().meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
 
 /** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
-export const e164Phone = z.e164();
+export const e164Phone = z.e164().meta({ pattern: z.regexes.e164.source, example: "+14155552671" });
 
 /**
  * U+0000, which Postgres text and jsonb cannot hold, and half of a UTF-16 surrogate pair, which is no
@@ -44,6 +49,12 @@ export const e164Phone = z.e164();
  * With the `u` flag a well-formed pair is one code point outside this class.
  */
 const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
+
+/**
+ * What `text` accepts, as a JSON Schema pattern (ECMA-262 with the `u` flag, as validators run it): something
+ * not blank, and no U+0000 or unpaired surrogate anywhere.
+ */
+const STORABLE_TEXT = "^[^\\u0000\\uD800-\\uDFFF]*[^\\s\\u0000\\uD800-\\uDFFF][^\\u0000\\uD800-\\uDFFF]*$";
 
 /** Refuses strings the database cannot store as sent: every free-form string a request carries goes through it. */
 export function storable<T extends z.ZodType<string | null>>(schema: T): T {
@@ -54,7 +65,9 @@ export function storable<T extends z.ZodType<string | null>>(schema: T): T {
 
 /** Free text that says something: not empty, not only white space, and bounded so one event stays small. */
 export function text(maxLength: number) {
-  return storable(z.string().max(maxLength).regex(/\S/, "must not be blank"));
+  return storable(z.string().max(maxLength).regex(/\S/, "must not be blank")).meta({
+    pattern: STORABLE_TEXT,
+  });
 }
 
 /** The largest value of a Postgres `integer` column: a count that goes into one is bounded by it. */

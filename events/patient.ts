@@ -12,12 +12,18 @@ import {
   uuid,
 } from "./fields.ts";
 
+/** The cross-field rule below, said where JSON Schema can carry it: in words and as an extension. */
+const NOT_BEFORE_EFFECTIVE_DATE = {
+  description: "Not before effectiveDate, when both are given.",
+  "x-not-before": "effectiveDate",
+};
+
 const insuranceFields = {
   provider: text(200),
   policyNumber: text(100),
   /** `null` when not known: the guide's own example names only the provider and the policy number. */
   effectiveDate: isoDate.nullable(),
-  expiryDate: isoDate.nullable(),
+  expiryDate: isoDate.nullable().meta(NOT_BEFORE_EFFECTIVE_DATE),
 };
 
 /** A policy cannot end before it starts; with a date unknown there is nothing to compare. */
@@ -41,7 +47,7 @@ export const insuranceInfoInput = withDatesInOrder(
   z.strictObject({
     ...insuranceFields,
     effectiveDate: insuranceFields.effectiveDate.optional().default(null),
-    expiryDate: insuranceFields.expiryDate.optional().default(null),
+    expiryDate: isoDate.nullable().optional().default(null).meta(NOT_BEFORE_EFFECTIVE_DATE),
   }),
 );
 

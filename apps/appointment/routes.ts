@@ -11,7 +11,7 @@ import type { Role } from "../http/auth.ts";
 import { violatesConstraint } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
-import { json, problem, securedRoute } from "../http/openapi.ts";
+import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, requirePatientOwner } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
@@ -57,7 +57,7 @@ const routes = {
         body: { content: json(bookAppointmentBody), required: true },
       },
       responses: {
-        201: { description: "Booked", content: json(appointmentResponse) },
+        201: createdAt("Booked", appointmentResponse, "/appointments/{id}"),
         400: problem("Invalid input, or a time in the past"),
         404: problem("Unknown patient or provider"),
         409: problem("The provider already has an appointment overlapping that slot"),

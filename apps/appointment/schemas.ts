@@ -16,9 +16,9 @@ export const bookAppointmentBody = z.strictObject({
   ...booked,
   patientId: anyCaseUuid,
   providerId: anyCaseUuid,
-  scheduledAt: booked.scheduledAt.refine((value) => Date.parse(value) > Date.now(), {
-    error: "must be in the future",
-  }),
+  scheduledAt: booked.scheduledAt
+    .refine((value) => Date.parse(value) > Date.now(), { error: "must be in the future" })
+    .meta({ description: "In the future.", "x-after": "now" }),
   notes: booked.notes.optional().default(null),
 });
 

@@ -14,7 +14,7 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
 import { actorRole } from "../http/auditEvents.ts";
 import { eventContext } from "../http/eventContext.ts";
-import { json, problem, securedRoute } from "../http/openapi.ts";
+import { json, problem, retryLater, securedRoute } from "../http/openapi.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { exportFormats } from "./exportFormats.ts";
@@ -105,7 +105,7 @@ const routes = {
         content: json(verificationResponse),
       },
       400: problem("Invalid range, or a position the outbox does not hold"),
-      503: problem("As many verifications as allowed are running; retry after the Retry-After seconds"),
+      503: retryLater("As many verifications as allowed are running; retry after the Retry-After seconds"),
     },
   }),
 };

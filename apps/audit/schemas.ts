@@ -14,7 +14,9 @@ const name = storable(z.string().min(1).max(200));
 const filterFields = {
   patientId: anyCaseUuid.optional(),
   aggregateType: name.optional(),
-  aggregateId: name.optional(),
+  aggregateId: name
+    .meta({ description: "Only with aggregateType.", "x-requires": "aggregateType" })
+    .optional(),
   userId: anyCaseUuid.optional(),
   eventType: name.optional(),
   correlationId: anyCaseUuid.optional(),
@@ -24,7 +26,11 @@ const filterFields = {
 
 export const historyQuery = z.strictObject({
   ...filterFields,
-  cursor: z.string().max(200).optional().describe("nextCursor of the previous page"),
+  cursor: z
+    .string()
+    .max(200)
+    .meta({ description: "nextCursor of the previous page, as given", "x-from-response": "nextCursor" })
+    .optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
 });
 

@@ -9,7 +9,7 @@ import { type AuditedResource, dataAccessed, dataModified } from "../http/auditE
 import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
-import { json, problem, securedRoute } from "../http/openapi.ts";
+import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, requirePatientOwner } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
@@ -54,7 +54,7 @@ const routes = {
       body: { content: json(registerDocumentBody), required: true },
     },
     responses: {
-      201: { description: "Registered", content: json(documentResponse) },
+      201: createdAt("Registered", documentResponse, "/documents/{id}"),
       400: problem("Invalid input"),
       404: problem("Unknown patient"),
       422: problem("Idempotency-Key reused for another request"),

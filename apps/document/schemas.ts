@@ -24,6 +24,7 @@ export const giveConsentBody = z.strictObject({
   ...consent,
   expiresAt: consent.expiresAt
     .refine((value) => value === null || Date.parse(value) > Date.now(), { error: "must be in the future" })
+    .meta({ description: "In the future.", "x-after": "now" })
     .optional()
     .default(null),
 });

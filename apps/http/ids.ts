@@ -3,4 +3,7 @@
 // so one patient never becomes a second identity in rows, record keys, hash chains or data keys.
 import { z } from "zod";
 
-export const anyCaseUuid = z.uuid().toLowerCase();
+export const anyCaseUuid = z.uuid().toLowerCase().meta({
+  pattern: z.regexes.uuid().source,
+  description: "A UUID (RFC 9562) in any case; the platform stores and answers it in lower case.",
+});

@@ -4,24 +4,80 @@ import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
+import { idempotencyKeyHeader } from "./idempotency.ts";
 import { HttpProblem } from "./problem.ts";
-import { BEARER_AUTH } from "./service.ts";
+import { BEARER_AUTH, MAX_BODY_BYTES } from "./service.ts";
 
 export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
-const problemSchema = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number(),
-  detail: z.string().optional(),
-  instance: z.string().optional(),
-  errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-});
+/** An RFC 9457 problem document, exactly as `problemResponse` writes it. */
+const problemSchema = z
+  .strictObject({
+    type: z
+      .string()
+      .openapi({ description: "Always `about:blank`: the status and title say what happened." }),
+    title: z.string(),
+    status: z.int().min(400).max(599),
+    detail: z.string().optional(),
+    instance: z.string().openapi({ description: "The request's path." }).optional(),
+    errors: z
+      .array(
+        z.strictObject({
+          field: z.string().openapi({
+            description: "Where: `body.email`, `path.id`, `query.limit`, `header.x-correlation-id`",
+          }),
+          message: z.string(),
+        }),
+      )
+      .optional(),
+  })
+  .openapi("Problem", {
+    example: {
+      type: "about:blank",
+      title: "Bad Request",
+      status: 400,
+      detail: "The request is invalid; see errors for each field.",
+      instance: "/patients",
+      errors: [{ field: "body.phone", message: "Invalid E.164 phone number" }],
+    },
+  });
 
-export const problem = (description: string) => ({
+/** Every answer carries the request's correlation id: the one it sent, or a new one. */
+const correlationIdHeader = {
+  "X-Correlation-Id": {
+    description: "The request's X-Correlation-Id (lower case), or a new UUID when it sent none.",
+    schema: { type: "string" as const, format: "uuid" },
+  },
+};
+
+export const problem = (description: string, headers: Record<string, HeaderObject> = {}) => ({
   description,
+  headers: { ...correlationIdHeader, ...headers },
   content: { "application/problem+json": { schema: problemSchema } },
 });
+
+type HeaderObject = {
+  description: string;
+  schema: { type: "string" | "integer"; format?: string; minimum?: number };
+};
+
+/** A 201 whose `Location` header is the new resource's path, e.g. `/patients/{id}`. */
+export const createdAt = <T extends z.ZodType>(description: string, schema: T, location: string) => ({
+  description,
+  headers: {
+    Location: { description: `The new resource: \`${location}\``, schema: { type: "string" as const } },
+  },
+  content: json(schema),
+});
+
+/** A 503 that tells the caller when to come back. */
+export const retryLater = (description: string) =>
+  problem(description, {
+    "Retry-After": {
+      description: "Seconds to wait before retrying.",
+      schema: { type: "integer", minimum: 1 },
+    },
+  });
 
 export interface RouteAccess {
   /** The service that answers, recorded as the source of a refusal's violation event. */
@@ -37,20 +93,72 @@ type UnsecuredRoute<P extends string> = Omit<RouteConfig, "path" | "middleware" 
 
 export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(access: RouteAccess, route: R) {
   const roles = `Roles: ${access.roles.join(", ")}.${access.rule ? ` ${access.rule}` : ""}`;
+  const takesBody = route.request?.body !== undefined;
+  const takesIdempotencyKey = route.request?.headers === idempotencyKeyHeader;
   return createRoute({
     ...route,
     description: route.description ? `${route.description}\n\n${roles}` : roles,
-    middleware: route.request?.body
+    "x-roles": [...access.roles],
+    middleware: takesBody
       ? allowRoles(access.source, access.resource, access.roles)
       : [allowRoles(access.source, access.resource, access.roles), noBody],
     security: [{ [BEARER_AUTH]: [] }],
-    responses: {
-      ...route.responses,
-      401: problem("No valid bearer token"),
-      403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
-    },
+    responses: withCommonHeaders(
+      {
+        // Every route reads a path id, a header or a body that can be malformed.
+        400: problem(
+          "Invalid input: a malformed path id, header, query or body (each field named in `errors`)",
+        ),
+        ...route.responses,
+        401: problem("No valid bearer token"),
+        403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
+        ...(takesBody
+          ? {
+              413: problem(
+                `The body is over ${MAX_BODY_BYTES} bytes, or the event it would write is over the event limit`,
+              ),
+              415: problem("The body is not `application/json`"),
+            }
+          : {}),
+        ...(takesIdempotencyKey && !route.responses[422]
+          ? { 422: problem("Idempotency-Key reused for another request") }
+          : {}),
+      },
+      takesIdempotencyKey,
+    ),
   });
 }
+
+/** Adds X-Correlation-Id to every response, and Idempotent-Replayed to the successes a key can replay. */
+function withCommonHeaders(
+  responses: RouteConfig["responses"],
+  replayable: boolean,
+): RouteConfig["responses"] {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      const declared = response as { headers?: Record<string, unknown> };
+      const success = Number(status) < 300;
+      return [
+        status,
+        {
+          ...response,
+          headers: {
+            ...correlationIdHeader,
+            ...(success && replayable ? idempotentReplayedHeader : {}),
+            ...declared.headers,
+          },
+        },
+      ];
+    }),
+  );
+}
+
+const idempotentReplayedHeader = {
+  "Idempotent-Replayed": {
+    description: "`true` when this is the kept answer to an earlier request with the same Idempotency-Key.",
+    schema: { type: "string" as const, enum: ["true"] },
+  },
+};
 
 /** A route that declares no body refuses one, as a route with a body refuses fields it does not know. */
 const noBody: MiddlewareHandler = async (c, next) => {

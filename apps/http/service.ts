@@ -101,9 +101,20 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   app.use(authenticate(options.verifyToken));
   app.use(recordRefusals(options.db, options.log));
 
-  app.notFound((c) =>
-    problemResponse(c, HttpProblem.notFound(`No route for ${c.req.method} ${c.req.path}.`)),
-  );
+  // A known path called with another method is a 405 naming the methods it takes (RFC 9110 §15.5.6);
+  // only a path that no route serves is a 404.
+  app.notFound((c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    // A route that takes the method and found nothing (an unknown asset) is a 404 too.
+    if (allowed.length === 0 || allowed.includes(c.req.method)) {
+      return problemResponse(c, HttpProblem.notFound(`No route for ${c.req.method} ${c.req.path}.`));
+    }
+    c.header("Allow", allowed.join(", "));
+    return problemResponse(
+      c,
+      new HttpProblem(405, "Method Not Allowed", `${c.req.path} takes ${allowed.join(", ")}.`),
+    );
+  });
   app.onError((error, c) => {
     if (error instanceof HttpProblem) return problemResponse(c, error);
     // An event with personal data about an erased patient (a notification for them, say) cannot be written.
@@ -146,6 +157,32 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     return problemResponse(c, new HttpProblem(500, "Internal Server Error"));
   });
   return app;
+}
+
+/** The methods the app's routes answer on `path` (HEAD wherever GET is, as Hono serves it). */
+function allowedMethods(app: ServiceApp, path: string): string[] {
+  const methods = new Set(
+    app.routes
+      .filter((route) => route.method !== "ALL" && routePattern(route.path).test(path))
+      .map((route) => route.method),
+  );
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods].sort();
+}
+
+/** A Hono route path (`/patients/:id`, `/docs/assets/*`) as a regular expression over request paths. */
+function routePattern(routePath: string): RegExp {
+  const source = routePath
+    .split("/")
+    .map((segment) =>
+      segment === "*"
+        ? ".*"
+        : segment.startsWith(":")
+          ? "[^/]+"
+          : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+    )
+    .join("/");
+  return new RegExp(`^${source}/?$`);
 }
 
 /** The roles that run the platform, and so may read its dependencies' errors on /health/ready. */

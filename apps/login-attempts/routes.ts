@@ -7,7 +7,7 @@ import { eq, or, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patients } from "../../db/schema.ts";
-import { loginAttemptReportSchema } from "../../events/audit.ts";
+import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
@@ -18,7 +18,9 @@ export const LOGIN_AUDIT_SERVICE = "login-audit-service";
 
 const recorded = z.object({ eventId: z.uuid() });
 
-const loginAttemptBody = loginAttemptReportSchema.safeExtend({ userId: anyCaseUuid.nullable() });
+const loginAttemptBody = loginAttemptReportSchema
+  .safeExtend({ userId: anyCaseUuid.nullable() })
+  .meta(REASON_WHEN_FAILED);
 
 const routes = {
   record: securedRoute(

@@ -12,7 +12,7 @@ import { type AuditedResource, dataAccessed, dataModified } from "../http/auditE
 import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
-import { json, problem, securedRoute } from "../http/openapi.ts";
+import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
@@ -52,7 +52,7 @@ const routes = {
         body: { content: json(createPatientBody), required: true },
       },
       responses: {
-        201: { description: "Created", content: json(patientResponse) },
+        201: createdAt("Created", patientResponse, "/patients/{id}"),
         400: problem("Invalid input"),
         422: problem("Idempotency-Key reused for another request"),
       },

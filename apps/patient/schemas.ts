@@ -27,7 +27,8 @@ export const createPatientBody = z.strictObject({
 export const updatePatientBody = z
   .strictObject(requestFields)
   .partial()
-  .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" });
+  .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" })
+  .meta({ minProperties: 1, description: "Names at least one field to change." });
 
 export const consentBody = z
   .strictObject(
@@ -37,7 +38,8 @@ export const consentBody = z
   )
   .refine((body) => Object.values(body).some((value) => value !== undefined), {
     message: `name at least one of ${consentTypes.join(", ")}`,
-  });
+  })
+  .meta({ minProperties: 1, description: `Names at least one of ${consentTypes.join(", ")}.` });
 
 export const patientIdParam = z.strictObject({ id: anyCaseUuid });
 

@@ -12,7 +12,7 @@ import type { Role } from "../http/auth.ts";
 import { violatesConstraint } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
-import { json, problem, securedRoute } from "../http/openapi.ts";
+import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import {
@@ -50,7 +50,7 @@ const routes = {
       body: { content: json(createProviderBody), required: true },
     },
     responses: {
-      201: { description: "Created", content: json(providerResponse) },
+      201: createdAt("Created", providerResponse, "/providers/{id}"),
       400: problem("Invalid input"),
       409: problem("The login already has a provider profile"),
       422: problem("Idempotency-Key reused for another request"),

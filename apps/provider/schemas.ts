@@ -23,7 +23,8 @@ export const createProviderBody = z.strictObject({
 export const updateProviderBody = z
   .strictObject(providerFields)
   .partial()
-  .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" });
+  .refine((body) => Object.keys(body).length > 0, { message: "name at least one field to change" })
+  .meta({ minProperties: 1, description: "Names at least one field to change." });
 
 export const providerIdParam = z.strictObject({ id: anyCaseUuid });
 

@@ -1,0 +1,189 @@
+// Values that a published JSON Schema (from /openapi.json or /asyncapi.json) declares valid, as fast-check
+// arbitraries, and the validator that says so: what a client team's property-based contract tester does.
+// Cross-field rules are read from the document's own extensions: `x-not-before` (a sibling's instant),
+// `x-not-after: "today"` and `x-after: "now"`.
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import fc from "fast-check";
+
+export interface Schema {
+  type?: string | string[];
+  const?: unknown;
+  enum?: unknown[];
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  items?: Schema;
+  minItems?: number;
+  maxItems?: number;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: boolean | Schema;
+  propertyNames?: Schema;
+  minProperties?: number;
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+  $ref?: string;
+  "x-not-before"?: string;
+  "x-not-after"?: "today";
+  "x-after"?: "now";
+  [key: string]: unknown;
+}
+
+/** A validator for a document's schemas, with its `components` reachable through `$ref`. */
+export function documentValidator(document: { components?: { schemas?: Record<string, unknown> } }) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addSchema({ $id: "doc", components: document.components ?? {} });
+  const compiled = new Map<Schema, ReturnType<typeof ajv.compile>>();
+  return (schema: Schema, value: unknown): string[] => {
+    let validate = compiled.get(schema);
+    if (!validate) {
+      validate = ajv.compile(
+        JSON.parse(JSON.stringify(schema).replaceAll('"#/components', '"doc#/components')),
+      );
+      compiled.set(schema, validate);
+    }
+    if (validate(value)) return crossFieldProblems(schema, value, (ref) => resolve(document, ref));
+    return (validate.errors ?? []).map((error) => `${error.instancePath || "/"} ${error.message}`);
+  };
+}
+
+function resolve(document: { components?: { schemas?: Record<string, unknown> } }, ref: string): Schema {
+  const name = ref.replace("#/components/schemas/", "");
+  return (document.components?.schemas?.[name] ?? {}) as Schema;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The rules the document states in its extensions, which JSON Schema itself cannot check. */
+function crossFieldProblems(
+  schema: Schema,
+  value: unknown,
+  deref: (ref: string) => Schema,
+  at = "",
+): string[] {
+  if (schema.$ref) return crossFieldProblems(deref(schema.$ref), value, deref, at);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    if (typeof value !== "string") return [];
+    if (schema["x-after"] === "now" && !(Date.parse(value) > Date.now())) return [`${at} is not after now`];
+    if (schema["x-not-after"] === "today" && value > new Date().toISOString().slice(0, 10)) {
+      return [`${at} is after today`];
+    }
+    return [];
+  }
+  const record = value as Record<string, unknown>;
+  const branches = [...(schema.oneOf ?? []), ...(schema.anyOf ?? [])];
+  return [
+    ...Object.entries(schema.properties ?? {}).flatMap(([key, property]) => {
+      if (!(key in record)) return [];
+      const own = record[key];
+      const earlier = property["x-not-before"] ? record[property["x-not-before"]] : undefined;
+      const order =
+        typeof own === "string" && typeof earlier === "string" && Date.parse(own) < Date.parse(earlier)
+          ? [`${at}/${key} is before ${property["x-not-before"]}`]
+          : [];
+      return [...order, ...crossFieldProblems(property, own, deref, `${at}/${key}`)];
+    }),
+    ...branches.flatMap((branch) => (branch.properties ? [] : crossFieldProblems(branch, value, deref, at))),
+  ];
+}
+
+const isoDay = (from: number, to: number) =>
+  fc.integer({ min: from, max: to }).map((ms) => new Date(ms).toISOString().slice(0, 10));
+const instant = (from: number, to: number) =>
+  fc.integer({ min: from, max: to }).map((ms) => new Date(ms).toISOString());
+
+/** A value of `schema`, before the whole-schema check: the generator proposes, the validator decides. */
+export function documentValue(schema: Schema, deref: (ref: string) => Schema): fc.Arbitrary<unknown> {
+  if (schema.$ref) return documentValue(deref(schema.$ref), deref);
+  if ("const" in schema) return fc.constant(schema.const);
+  if (schema.enum) return fc.constantFrom(...schema.enum);
+  if (schema.oneOf && !schema.properties)
+    return fc.oneof(...schema.oneOf.map((branch) => documentValue(branch, deref)));
+  const types = [schema.type ?? "object"].flat();
+  if (types.length > 1) {
+    // Mostly a value, sometimes null: a null for every optional field would say little.
+    const nonNull = types.filter((type) => type !== "null");
+    return fc.oneof(
+      { weight: 4, arbitrary: fc.oneof(...nonNull.map((type) => documentValue({ ...schema, type }, deref))) },
+      { weight: types.includes("null") ? 1 : 0, arbitrary: fc.constant(null) },
+    );
+  }
+  switch (types[0]) {
+    case "null":
+      return fc.constant(null);
+    case "boolean":
+      return fc.boolean();
+    case "integer":
+      return fc.integer({
+        min: Math.max(schema.minimum ?? 0, (schema.exclusiveMinimum ?? -Infinity) + 1, -1e6),
+        max: Math.min(schema.maximum ?? 1e6, (schema.exclusiveMaximum ?? Infinity) - 1),
+      });
+    case "number":
+      return fc.double({
+        min: schema.minimum ?? -1e6,
+        max: schema.maximum ?? 1e6,
+        noNaN: true,
+        noDefaultInfinity: true,
+      });
+    case "string":
+      return stringOf(schema);
+    case "array":
+      return fc.array(documentValue(schema.items ?? {}, deref), {
+        minLength: schema.minItems ?? 0,
+        maxLength: Math.min(schema.maxItems ?? 3, 3),
+      });
+    default:
+      return objectOf(schema, deref);
+  }
+}
+
+function stringOf(schema: Schema): fc.Arbitrary<string> {
+  const now = Date.now();
+  const within = (value: fc.Arbitrary<string>) =>
+    value.filter(
+      (text) => text.length >= (schema.minLength ?? 0) && text.length <= (schema.maxLength ?? Infinity),
+    );
+  switch (schema.format) {
+    case "uuid":
+      // The document says any case: send some ids in upper case.
+      return fc.tuple(fc.uuid(), fc.boolean()).map(([id, upper]) => (upper ? id.toUpperCase() : id));
+    case "date":
+      if (schema["x-not-after"] === "today") return isoDay(-2_000_000_000_000, now - 2 * DAY_MS);
+      return isoDay(0, 4_000_000_000_000);
+    case "date-time":
+      if (schema["x-after"] === "now") return instant(now + DAY_MS, now + 400 * DAY_MS);
+      return instant(0, 4_000_000_000_000);
+    case "uri":
+      return fc
+        .tuple(fc.constantFrom("https", "s3", "gs"), fc.domain(), fc.stringMatching(/^[a-z0-9]{1,12}$/))
+        .map(([scheme, host, file]) => `${scheme}://${host}/${file}`)
+        .filter((url) => !schema.pattern || new RegExp(schema.pattern).test(url));
+  }
+  if (schema.pattern) return within(fc.stringMatching(new RegExp(schema.pattern)));
+  return within(
+    fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 20, 20) }),
+  );
+}
+
+function objectOf(schema: Schema, deref: (ref: string) => Schema): fc.Arbitrary<Record<string, unknown>> {
+  const required = new Set(schema.required ?? []);
+  const properties = Object.fromEntries(
+    Object.entries(schema.properties ?? {}).map(([key, property]) => [key, documentValue(property, deref)]),
+  );
+  const fixed = fc.record(properties, {
+    requiredKeys: Object.keys(properties).filter((key) => required.has(key)),
+  });
+  if (typeof schema.additionalProperties !== "object") return fixed;
+  const keys = schema.propertyNames?.pattern
+    ? fc.stringMatching(new RegExp(schema.propertyNames.pattern)).filter((key) => key.length <= 40)
+    : fc.stringMatching(/^[a-z]{1,10}$/);
+  const extra = fc.dictionary(keys, documentValue(schema.additionalProperties, deref), { maxKeys: 3 });
+  return fc.tuple(fixed, extra).map(([own, more]) => ({ ...more, ...own }));
+}
