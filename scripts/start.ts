@@ -3,7 +3,7 @@
 // in this process. Ctrl-C stops all of it, and what it started.
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
 import { createTokenVerifier } from "../apps/http/auth.ts";
-import { forgetExpiredKeys } from "../apps/http/idempotencyKeys.ts";
+import { startKeySweep } from "../apps/http/idempotencyKeys.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
@@ -109,13 +109,10 @@ say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
 
 const sealer = startCheckpointSealer({ databaseUrl: stack.databaseUrl, key: await loadSigningKey(), log });
 frame.onStop(() => sealer.stop());
-// Idempotency keys live a day (apps/http/idempotencyKeys.ts); the expired ones, and their answers, go hourly.
-const keySweeper = setInterval(() => {
-  forgetExpiredKeys(db)
-    .then((forgotten) => forgotten > 0 && log.info({ forgotten }, "expired idempotency keys removed"))
-    .catch((error: unknown) => log.warn({ err: error }, "removing expired idempotency keys failed"));
-}, 3_600_000);
-frame.onStop(() => clearInterval(keySweeper));
+// Idempotency keys live a day (apps/http/idempotencyKeys.ts); the expired ones, and their answers, go at
+// start and then hourly.
+const keySweep = startKeySweep(db, log);
+frame.onStop(() => keySweep.stop());
 
 frame.serve(app, (port) => {
   const base = `http://localhost:${port}`;
