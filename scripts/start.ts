@@ -14,6 +14,7 @@ import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
 import { createDatabase } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
+import { registerSlotMetrics } from "../debezium/metrics.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../handover/debeziumRelay.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -74,6 +75,8 @@ try {
       log: say,
     });
     frame.onStop(() => debezium?.stopStarted());
+    const slotMetrics = registerSlotMetrics(registry, stack.databaseUrl);
+    frame.onStop(() => slotMetrics.close());
   }
 } catch (error) {
   console.error(`RELAY_MODE=${env.RELAY_MODE}: ${(error as Error).message}`);
@@ -107,7 +110,12 @@ const consumers = await startPlatformConsumers({
 frame.onStop(() => consumers.stop());
 say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
 
-const sealer = startCheckpointSealer({ databaseUrl: stack.databaseUrl, key: await loadSigningKey(), log });
+const sealer = startCheckpointSealer({
+  databaseUrl: stack.databaseUrl,
+  key: await loadSigningKey(),
+  log,
+  registry,
+});
 frame.onStop(() => sealer.stop());
 // Idempotency keys live a day (apps/http/idempotencyKeys.ts); the expired ones, and their answers, go at
 // start and then hourly.
