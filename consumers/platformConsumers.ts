@@ -59,13 +59,17 @@ export async function startPlatformConsumers(options: {
         concurrency: config.CONSUMER_CONCURRENCY,
       }),
   );
-  await Promise.all(consumers.map((consumer) => consumer.start()));
-  // Inbox entries of events that no record can bring back any more (runtime/inbox.ts): at start, then daily.
+  // Inbox entries of events that no record can bring back any more (runtime/inbox.ts): at start (before
+  // the consumers join their groups: the database's housekeeping does not wait for Kafka), then daily.
   const inboxSweep = startPeriodicSweep({
     what: "outlived inbox entries",
     everyMs: INBOX_SWEEP_EVERY_MS,
     sweep: () => forgetOutlivedInboxEntries(db),
     log,
+  });
+  await Promise.all(consumers.map((consumer) => consumer.start())).catch(async (error: unknown) => {
+    await inboxSweep.stop();
+    throw error;
   });
   return {
     consumers,
