@@ -77,6 +77,6 @@ export function createPlatformApp({
   ]) {
     app.route("/", routes(db));
   }
-  app.route("/", auditRoutes(db, checkpointKeys, { concurrentVerifications }));
+  app.route("/", auditRoutes(db, checkpointKeys, { concurrentVerifications, registry }));
   return app;
 }

@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type pg from "pg";
+import type { Progress } from "../cli/progress.ts";
 import { type ArchiveRecord, fileSha256, HeadsHash, signArchive, toArchivedRow } from "./archive.ts";
 import { type ArchiveManifest, manifestText } from "./archiveManifest.ts";
 import { type Checkpoint, extendChain } from "./checkpoint.ts";
@@ -36,6 +37,8 @@ export interface ArchiveOptions {
   directory: string;
   /** The present the retention period counts back from. */
   now?: Date;
+  /** Reports rows as they are written to the file (a long command's progress), given how many there will be. */
+  progress?: (rows: number) => Pick<Progress, "advance">;
 }
 
 export type ArchiveOutcome =
@@ -78,7 +81,8 @@ export async function archiveHistory(
     const manifestFile = join(options.directory, `${base}.manifest.json`);
     await mkdir(options.directory, { recursive: true });
     written.push(file);
-    const rows = await writeArchiveFile(client, file, after, cut);
+    const progress = options.progress?.(cut.rowCount - after.rowCount);
+    const rows = await writeArchiveFile(client, file, after, cut, progress);
 
     await recordArchiveHeads(client, sequence, after.cursor, cutKey);
     const heads = await headsHashOf(client, sequence);
@@ -149,6 +153,7 @@ async function writeArchiveFile(
   file: string,
   after: Anchor,
   cut: Checkpoint,
+  progress: Pick<Progress, "advance"> | undefined,
 ): Promise<{ count: number; sha256: Buffer }> {
   const through: HistoryKey = { txId: cut.upToTxId, position: cut.upToPosition };
   let running = after.chainHash;
@@ -164,6 +169,7 @@ async function writeArchiveFile(
         count++;
         yield `${JSON.stringify(toArchivedRow(row))}\n`;
       }
+      progress?.advance(batch.length);
       const last = batch.at(-1);
       if (last) cursor = { txId: last.txId, position: last.position };
       if (batch.length < BATCH) return;

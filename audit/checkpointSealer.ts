@@ -1,7 +1,9 @@
 // Seals a checkpoint every interval while the platform runs, so that the unsealed tail of the history
 // (protected by its chains only) stays short.
 import pg from "pg";
+import type { Registry } from "prom-client";
 import type { Logger } from "../observability/logger.ts";
+import { registerSealingMetrics } from "./metrics.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import type { SigningKey } from "./signingKey.ts";
 
@@ -10,6 +12,8 @@ export function startCheckpointSealer(options: {
   key: SigningKey;
   log: Logger;
   intervalMs?: number;
+  /** Where `audit_unsealed_oldest_age_seconds` is exposed. */
+  registry?: Registry;
 }): { stop(): Promise<void> } {
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
@@ -17,6 +21,7 @@ export function startCheckpointSealer(options: {
     application_name: "checkpoint-sealer",
   });
   pool.on("error", () => {});
+  if (options.registry) registerSealingMetrics(options.registry, pool);
   let sealing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     sealing = sealing.then(async () => {

@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { confirm, parseCommand } from "../cli/command.ts";
+import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { archiveHistory } from "./archiveHistory.ts";
@@ -99,10 +100,19 @@ try {
     );
   } else if (command === "archive") {
     const retentionDays = env.AUDIT_RETENTION_DAYS ?? DEFAULT_AUDIT_RETENTION_DAYS;
+    let progress: Progress | undefined;
     const outcome = await archiveHistory(client, key, {
       retentionDays,
       directory: values.dir ?? defaultArchiveDirectory,
+      progress: (rows) => {
+        progress = startProgress({ label: "archive", total: rows });
+        return progress;
+      },
+    }).catch((error) => {
+      progress?.finish("stopped");
+      throw error;
     });
+    progress?.finish("written");
     if (outcome.archived) {
       const { archived } = outcome;
       console.log(
@@ -122,10 +132,17 @@ try {
       ? input.data
       : refuse(`--${input.error.issues[0]?.path.join(".")}: ${input.error.issues[0]?.message}`);
     const started = performance.now();
-    const report = await verifyHistory(client, publicKeys, historyRange(range)).catch((error) => {
+    let progress: Progress | undefined;
+    const report = await verifyHistory(client, publicKeys, historyRange(range), {
+      progress: (estimatedRows) => {
+        progress = startProgress({ label: "verify", total: estimatedRows });
+        return progress;
+      },
+    }).catch((error) => {
       if (error instanceof RangeProblem) refuse(`--${error.parameter}: ${error.reason}`);
       throw error;
     });
+    progress?.finish(report.intact ? "read" : "stopped at a broken link");
     printReport(report, (performance.now() - started) / 1000);
   }
 } finally {

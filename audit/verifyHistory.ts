@@ -3,6 +3,7 @@
 // link, and exactly which span was verified (see historySpan.ts for where a span starts and ends).
 import type { KeyObject } from "node:crypto";
 import type pg from "pg";
+import type { Progress } from "../cli/progress.ts";
 import { eventHash } from "../db/outbox/eventHash.ts";
 import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
@@ -55,11 +56,20 @@ const BATCH = 5_000;
 /** How many aggregates' last verified rows are kept to check the next link against without a query. */
 const RECENT_AGGREGATES = 100_000;
 
+export interface VerifyOptions {
+  /**
+   * Reports rows as they are verified (a long command's progress). Called once the span is known, with the
+   * rows its checkpoints seal as an estimate of its size (the unsealed tail is not counted; none: unknown).
+   */
+  progress?: (estimatedRows: number | undefined) => Pick<Progress, "advance">;
+}
+
 /** Verifies the span a range names (the whole history when it names none). Throws RangeProblem for a bad range. */
 export async function verifyHistory(
   client: pg.ClientBase,
   publicKeys: ReadonlyMap<string, KeyObject>,
   range: HistoryRange = {},
+  options: VerifyOptions = {},
 ): Promise<VerificationReport> {
   checkRange(range);
   const archives = await allArchives(client);
@@ -87,7 +97,9 @@ export async function verifyHistory(
     if (problem) return broken(0, { checkpoint: checkpoint.sequence, problem });
   }
 
-  const pass = await verifySpan(client, span, checkpoints);
+  const lastSealed = checkpoints.at(-1);
+  const progress = options.progress?.(lastSealed ? lastSealed.rowCount - span.anchor.rowCount : undefined);
+  const pass = await verifySpan(client, span, checkpoints, progress);
   if ("problem" in pass) return broken(pass.rows, pass.problem);
   if (span.through === null) {
     const [cut] = await aggregatesWithMissingHead(client, 1);
@@ -125,6 +137,7 @@ async function verifySpan(
   client: pg.ClientBase,
   span: HistorySpan,
   checkpoints: Checkpoint[],
+  progress: Pick<Progress, "advance"> | undefined,
 ): Promise<
   { rows: number; lastPosition: string | null; links: LinkCounts } | { rows: number; problem: BrokenLink }
 > {
@@ -172,6 +185,7 @@ async function verifySpan(
       sealedRows++;
       lastPosition = row.position;
     }
+    progress?.advance(batch.length);
     const last = batch.at(-1);
     if (last) cursor = { txId: last.txId, position: last.position };
     if (batch.length < BATCH) break;

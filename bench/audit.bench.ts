@@ -8,6 +8,7 @@ import pg from "pg";
 import { sealCheckpoint } from "../audit/sealCheckpoint.ts";
 import { loadSigningKey } from "../audit/signingKey.ts";
 import { verifyHistory } from "../audit/verifyHistory.ts";
+import { startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
@@ -37,8 +38,8 @@ const context: EventContext = {
   traceparent: null,
 };
 const patientIds = Array.from({ length: 10_000 }, () => randomUUID());
-console.error(`writing ${HISTORY.toLocaleString("en")} events through appendEvents...`);
 const writeStarted = performance.now();
+const progress = startProgress({ label: "build history (appendEvents)", total: HISTORY });
 const PER_TRANSACTION = 1_000;
 const WRITERS = 4;
 let next = 0;
@@ -62,9 +63,11 @@ await Promise.all(
           })),
         ),
       );
+      progress.advance(count);
     }
   }),
 );
+progress.finish();
 const writeSeconds = (performance.now() - writeStarted) / 1000;
 
 const client = new pg.Client({ connectionString: databaseUrl });

@@ -7,6 +7,7 @@
 // envelopes. Their hashes are not the chain's (any 32 bytes): this history is for reading, not verifying.
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { startProgress } from "../cli/progress.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { exampleData } from "../events/examples.ts";
 import { type EventType, eventDefinition, eventTypes } from "../events/index.ts";
@@ -311,8 +312,8 @@ async function fill(databaseUrl: string, rows: number, log: (line: string) => vo
     await client.query("SET work_mem = '64MB'");
     let written = 0;
     let nextRequest = 0;
+    const progress = startProgress({ label: "build history", total: rows });
     for (let chunk = 0; written < rows; chunk++) {
-      const started = performance.now();
       // The last chunk draws a few more requests than the rows left need, not a whole chunk's worth: every
       // request drawn is a transaction id to move the server past below.
       const requestsDrawn = Math.min(
@@ -336,10 +337,9 @@ async function fill(databaseUrl: string, rows: number, log: (line: string) => vo
       ]);
       written += result.rowCount ?? 0;
       nextRequest += requestsDrawn;
-      log(
-        `  ${written.toLocaleString("en")} / ${rows.toLocaleString("en")} rows (${((performance.now() - started) / 1000).toFixed(1)} s)`,
-      );
+      progress.advance(result.rowCount ?? 0);
     }
+    progress.finish("rows written");
 
     // The rows name transactions up to firstTx + nextRequest, made up: move the server's transaction counter
     // past them, or readers that stop at the oldest running transaction (the auditor API, the relay) would

@@ -2,6 +2,7 @@
 // lists the dead letters not yet re-driven (all of them with --all), and re-drives them to their topic once
 // the cause is fixed. Topics may be named with or without `.dlq`. Payloads are never printed: they hold PHI.
 import { confirm, parseCommand } from "../cli/command.ts";
+import { type Progress, startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
 import { createKafka } from "../kafka/client.ts";
 import {
@@ -61,7 +62,18 @@ try {
   } else if (redriveTopic) {
     await admin.connect();
     const eventIds = values.event ? new Set(values.event) : undefined;
-    const redriven = await redriveDeadLetters(kafka, admin, redriveTopic, { eventIds });
+    let progress: Progress | undefined;
+    const redriven = await redriveDeadLetters(kafka, admin, redriveTopic, {
+      eventIds,
+      progress: (records) => {
+        progress = startProgress({ label: "redrive", total: records, unit: "dead letters" });
+        return progress;
+      },
+    }).catch((error) => {
+      progress?.finish("stopped");
+      throw error;
+    });
+    progress?.finish("read and sent back");
     console.log(formatTable(redriven));
     console.log(
       `re-drove ${redriven.length} dead letter(s) from ${redriveTopic} to ${originalTopic(redriveTopic)}`,

@@ -5,6 +5,7 @@ import type { Database } from "../db/client.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
+import { type PeriodicSweep, startPeriodicSweep } from "../process/periodicSweep.ts";
 import { registerAlertMetrics } from "./complianceWatch/alertMetrics.ts";
 import { complianceWatchConsumer } from "./complianceWatch/complianceWatchConsumer.ts";
 import { complianceWatchConfig } from "./complianceWatch/watchSettings.ts";
@@ -17,10 +18,11 @@ import type { NotificationTransport } from "./notifications/transports/transport
 import { patientDirectoryConsumer } from "./patientDirectory/patientDirectoryConsumer.ts";
 import type { ConsumerDefinition } from "./runtime/consumerDefinition.ts";
 import { EventConsumer } from "./runtime/eventConsumer.ts";
-import { forgetOutlivedInboxEntries } from "./runtime/inbox.ts";
+import { forgetOutlivedInboxEntries, INBOX_SWEEP_EVERY_MS } from "./runtime/inbox.ts";
 
 export interface PlatformConsumers {
   consumers: readonly EventConsumer[];
+  inboxSweep: PeriodicSweep;
   stop(): Promise<void>;
 }
 
@@ -62,17 +64,23 @@ export async function startPlatformConsumers(options: {
         concurrency: config.CONSUMER_CONCURRENCY,
       }),
   );
-  await Promise.all(consumers.map((consumer) => consumer.start()));
-  // Daily: inbox entries of events that no record can bring back any more (runtime/inbox.ts).
-  const inboxSweeper = setInterval(() => {
-    forgetOutlivedInboxEntries(db)
-      .then((forgotten) => forgotten > 0 && log.info({ forgotten }, "outlived inbox entries removed"))
-      .catch((error: unknown) => log.warn({ err: error }, "removing outlived inbox entries failed"));
-  }, 86_400_000);
+  // Inbox entries of events that no record can bring back any more (runtime/inbox.ts): at start (before
+  // the consumers join their groups: the database's housekeeping does not wait for Kafka), then daily.
+  const inboxSweep = startPeriodicSweep({
+    what: "outlived inbox entries",
+    everyMs: INBOX_SWEEP_EVERY_MS,
+    sweep: () => forgetOutlivedInboxEntries(db),
+    log,
+  });
+  await Promise.all(consumers.map((consumer) => consumer.start())).catch(async (error: unknown) => {
+    await inboxSweep.stop();
+    throw error;
+  });
   return {
     consumers,
+    inboxSweep,
     async stop() {
-      clearInterval(inboxSweeper);
+      await inboxSweep.stop();
       await Promise.all(consumers.map((consumer) => consumer.stop()));
       await email.close?.();
     },

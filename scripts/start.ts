@@ -3,7 +3,7 @@
 // in this process. Ctrl-C stops all of it, and what it started.
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
 import { createTokenVerifier } from "../apps/http/auth.ts";
-import { forgetExpiredKeys } from "../apps/http/idempotencyKeys.ts";
+import { startKeySweep } from "../apps/http/idempotencyKeys.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
@@ -14,6 +14,7 @@ import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
 import { createDatabase } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
+import { registerSlotMetrics } from "../debezium/metrics.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../handover/debeziumRelay.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -76,6 +77,8 @@ try {
       log: say,
     });
     frame.onStop(() => debezium?.stopStarted());
+    const slotMetrics = registerSlotMetrics(registry, stack.databaseUrl);
+    frame.onStop(() => slotMetrics.close());
   }
 } catch (error) {
   console.error(`RELAY_MODE=${env.RELAY_MODE}: ${(error as Error).message}`);
@@ -110,15 +113,17 @@ const consumers = await startPlatformConsumers({
 frame.onStop(() => consumers.stop());
 say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
 
-const sealer = startCheckpointSealer({ databaseUrl: stack.databaseUrl, key: await loadSigningKey(), log });
+const sealer = startCheckpointSealer({
+  databaseUrl: stack.databaseUrl,
+  key: await loadSigningKey(),
+  log,
+  registry,
+});
 frame.onStop(() => sealer.stop());
-// Idempotency keys live a day (apps/http/idempotencyKeys.ts); the expired ones, and their answers, go hourly.
-const keySweeper = setInterval(() => {
-  forgetExpiredKeys(db)
-    .then((forgotten) => forgotten > 0 && log.info({ forgotten }, "expired idempotency keys removed"))
-    .catch((error: unknown) => log.warn({ err: error }, "removing expired idempotency keys failed"));
-}, 3_600_000);
-frame.onStop(() => clearInterval(keySweeper));
+// Idempotency keys live a day (apps/http/idempotencyKeys.ts); the expired ones, and their answers, go at
+// start and then hourly.
+const keySweep = startKeySweep(db, log);
+frame.onStop(() => keySweep.stop());
 
 frame.serve(app, (port) => {
   const base = `http://localhost:${port}`;

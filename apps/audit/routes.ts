@@ -6,7 +6,9 @@
 import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
 import { stream } from "hono/streaming";
+import type { Registry } from "prom-client";
 import { type HistoryRange, historyRange, RangeProblem } from "../../audit/historySpan.ts";
+import { verificationMetrics } from "../../audit/metrics.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
 import { verifyHistory } from "../../audit/verifyHistory.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
@@ -113,6 +115,8 @@ const routes = {
 export interface AuditRouteOptions {
   /** Verifications that may run at once (AUDIT_VERIFY_CONCURRENCY); each holds a pooled connection. */
   concurrentVerifications?: number;
+  /** Where `audit_verifications_total` is counted. */
+  registry?: Registry;
 }
 
 export const DEFAULT_CONCURRENT_VERIFICATIONS = 2;
@@ -120,9 +124,10 @@ export const DEFAULT_CONCURRENT_VERIFICATIONS = 2;
 export function auditRoutes(
   db: Database,
   checkpointKeys: CheckpointKeys,
-  { concurrentVerifications = DEFAULT_CONCURRENT_VERIFICATIONS }: AuditRouteOptions = {},
+  { concurrentVerifications = DEFAULT_CONCURRENT_VERIFICATIONS, registry }: AuditRouteOptions = {},
 ) {
   const verifications = new VerificationSlots(concurrentVerifications);
+  const outcomes = registry ? verificationMetrics(registry) : null;
   return (
     createRouter()
       .openapi(routes.list, async (c) => {
@@ -192,6 +197,7 @@ export function auditRoutes(
           );
         }
         const report = await verifyRange(db, checkpointKeys, range).finally(release);
+        outcomes?.inc({ outcome: report.intact ? "intact" : "broken" });
         await recordAccess(c, db, "READ", c.req.path, []);
         return c.json(report, 200);
       })

@@ -3,6 +3,9 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import { idempotencyKeys } from "../../db/schema.ts";
+import { sweepAlone } from "../../db/sweepAlone.ts";
+import type { Logger } from "../../observability/logger.ts";
+import { type PeriodicSweep, startPeriodicSweep } from "../../process/periodicSweep.ts";
 
 /** How long a key is remembered: a retry within a day replays; after it, the key names a new request. */
 export const KEY_LIFETIME = "24 hours";
@@ -84,8 +87,26 @@ export async function keepResponse(
     .where(and(eq(idempotencyKeys.principalId, principalId), eq(idempotencyKeys.key, key)));
 }
 
-/** Removes keys older than KEY_LIFETIME (and the answers they keep, which may quote patient data). */
-export async function forgetExpiredKeys(db: Database): Promise<number> {
-  const forgotten = await db.delete(idempotencyKeys).where(expired).returning({ key: idempotencyKeys.key });
-  return forgotten.length;
+/** Hourly: keys live a day, and their answers may quote patient data. */
+const KEY_SWEEP_EVERY_MS = 3_600_000;
+
+/** Wherever the API runs: expired keys are removed at start, then hourly. */
+export function startKeySweep(db: Database, log: Logger): PeriodicSweep {
+  return startPeriodicSweep({
+    what: "expired idempotency keys",
+    everyMs: KEY_SWEEP_EVERY_MS,
+    sweep: () => forgetExpiredKeys(db),
+    log,
+  });
+}
+
+/**
+ * Removes keys older than KEY_LIFETIME (and the answers they keep, which may quote patient data); null when
+ * another process is removing them right now.
+ */
+export async function forgetExpiredKeys(db: Database): Promise<number | null> {
+  return sweepAlone(db, "idempotency-keys", async (tx) => {
+    const forgotten = await tx.delete(idempotencyKeys).where(expired).returning({ key: idempotencyKeys.key });
+    return forgotten.length;
+  });
 }

@@ -9,6 +9,7 @@ import type { Logger } from "../../observability/logger.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { startProcess } from "../../process/frame.ts";
 import { createTokenVerifier } from "./auth.ts";
+import { startKeySweep } from "./idempotencyKeys.ts";
 import { createServiceFrame, type ServiceApp } from "./service.ts";
 import { signingKeys } from "./signingKeys.ts";
 
@@ -50,6 +51,9 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     ],
   });
   app.route("/", service.routes(db));
+  // Every service takes Idempotency-Keys: each removes the expired ones (one process at a time does a round).
+  const keySweep = startKeySweep(db, log);
+  frame.onStop(() => keySweep.stop());
   const background = service.background?.({ db, env, log, masterKeys });
   if (background) frame.onStop(() => background.stop());
   frame.serve(app, (port) => log.info({ port }, `${service.name} listening`));

@@ -5,6 +5,7 @@
 // Re-driving sends a record to every consumer group of its topic, not only to the one that parked it: the
 // others find its event id in their inbox and acknowledge it without effect. It also lands after records
 // that were written later: a re-driven event is applied after newer events of its aggregate.
+import type { Progress } from "../../cli/progress.ts";
 import {
   type DeadLetterTopicName,
   deadLetterTopicName,
@@ -82,6 +83,8 @@ export interface RedriveOptions {
    * cursor where it is. Without it: every dead letter after the cursor, which then moves past them.
    */
   eventIds?: ReadonlySet<string>;
+  /** Reports the dead letters read (a long command's progress), given how many the range holds. */
+  progress?: (records: number) => Pick<Progress, "advance">;
 }
 
 /** Sends dead letters back to their topic, byte for byte, in their dead-letter order; returns them. */
@@ -93,7 +96,12 @@ export async function redriveDeadLetters(
 ): Promise<DeadLetter[]> {
   const selective = options.eventIds !== undefined;
   const { from, to } = await deadLetterRange(admin, dlqTopic, selective);
-  const records = (await readTopicRange(kafka, dlqTopic, from, to))
+  const inRange = [...to].reduce(
+    (sum, [partition, end]) => sum + Number(end - (from.get(partition) ?? end)),
+    0,
+  );
+  const progress = options.progress?.(inRange);
+  const records = (await readTopicRange(kafka, dlqTopic, from, to, undefined, progress))
     .map((record) => ({ ...record, letter: readDeadLetter(dlqTopic, record.partition, record.message) }))
     .filter(({ letter }) => !selective || (letter.eventId !== null && options.eventIds?.has(letter.eventId)));
 

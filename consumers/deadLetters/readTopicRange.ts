@@ -1,6 +1,7 @@
 // Reads a slice of a topic, [from, to) per partition, without joining anyone's consumer group or committing:
 // how the `dlq` command looks at dead letters without disturbing the cursor it keeps.
 import { randomUUID } from "node:crypto";
+import type { Progress } from "../../cli/progress.ts";
 import { createConsumer, type createKafka, type KafkaMessage } from "../../kafka/client.ts";
 
 export interface ReadRecord {
@@ -17,6 +18,8 @@ export async function readTopicRange(
   from: ReadonlyMap<number, bigint>,
   to: ReadonlyMap<number, bigint>,
   timeoutMs = 30_000,
+  /** Counts each record of the range as it is read. */
+  progress?: Pick<Progress, "advance">,
 ): Promise<ReadRecord[]> {
   const pending = new Set(
     [...to].filter(([partition, end]) => (from.get(partition) ?? 0n) < end).map(([p]) => p),
@@ -37,7 +40,10 @@ export async function readTopicRange(
       eachMessage: async ({ partition, message }) => {
         const end = to.get(partition) ?? 0n;
         const offset = BigInt(message.offset);
-        if (offset < end && offset >= (from.get(partition) ?? 0n)) records.push({ partition, message });
+        if (offset < end && offset >= (from.get(partition) ?? 0n)) {
+          records.push({ partition, message });
+          progress?.advance(1);
+        }
         if (offset + 1n >= end && pending.delete(partition) && pending.size === 0) finished();
       },
     });

@@ -54,8 +54,20 @@ describe("re-driving a dead letter", () => {
       );
 
       handlerFixed = true;
-      const redriven = await redriveDeadLetters(kafka, admin, "patient-events.dlq");
+      // Its progress (the command's) counts the dead letters in the range, then each one it read.
+      const reported = { total: -1, read: 0 };
+      const redriven = await redriveDeadLetters(kafka, admin, "patient-events.dlq", {
+        progress: (records) => {
+          reported.total = records;
+          return {
+            advance: (count) => {
+              reported.read += count;
+            },
+          };
+        },
+      });
       expect(redriven.filter((letter) => letter.eventId === record.eventId)).toHaveLength(1);
+      expect(reported).toEqual({ total: redriven.length, read: redriven.length });
       await eventually(async () =>
         (await effectsOf(db, definition.name)).some((effect) => effect.eventId === record.eventId),
       );

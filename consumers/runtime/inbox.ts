@@ -3,6 +3,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import { consumerInbox } from "../../db/schema.ts";
+import { sweepAlone } from "../../db/sweepAlone.ts";
 import {
   deadLetterTopicName,
   isTopicName,
@@ -61,22 +62,30 @@ export function redeliveryWindowDays(topic: TopicName): number | null {
   return definition.retentionDays + (deadLetters?.retentionDays ?? 0) + 1;
 }
 
-/** Removes inbox entries past their topic's redelivery window: no record can bring their event back. */
-export async function forgetOutlivedInboxEntries(db: Database): Promise<number> {
-  let forgotten = 0;
-  for (const topic of topics) {
-    const days = isTopicName(topic.name) ? redeliveryWindowDays(topic.name) : null;
-    if (days === null) continue;
-    const removed = await db
-      .delete(consumerInbox)
-      .where(
-        and(
-          eq(consumerInbox.topic, topic.name),
-          sql`${consumerInbox.processedAt} < now() - make_interval(days => ${days})`,
-        ),
-      )
-      .returning({ eventId: consumerInbox.eventId });
-    forgotten += removed.length;
-  }
-  return forgotten;
+/** Daily: the windows are counted in days. */
+export const INBOX_SWEEP_EVERY_MS = 86_400_000;
+
+/**
+ * Removes inbox entries past their topic's redelivery window: no record can bring their event back. Null when
+ * another process is removing them right now.
+ */
+export async function forgetOutlivedInboxEntries(db: Database): Promise<number | null> {
+  return sweepAlone(db, "consumer-inbox", async (tx) => {
+    let forgotten = 0;
+    for (const topic of topics) {
+      const days = isTopicName(topic.name) ? redeliveryWindowDays(topic.name) : null;
+      if (days === null) continue;
+      const removed = await tx
+        .delete(consumerInbox)
+        .where(
+          and(
+            eq(consumerInbox.topic, topic.name),
+            sql`${consumerInbox.processedAt} < now() - make_interval(days => ${days})`,
+          ),
+        )
+        .returning({ eventId: consumerInbox.eventId });
+      forgotten += removed.length;
+    }
+    return forgotten;
+  });
 }
