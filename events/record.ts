@@ -1,4 +1,4 @@
-// The Kafka record of an event, in one place: its headers (the record contract of DESIGN.md), how big it may
+// The Kafka record of an event, in one place: its headers (the record contract of docs/architecture.md), how big it may
 // be (the topics' max.message.bytes, the largest event the write path accepts) and how its size is counted.
 
 /** Kafka's default max.message.bytes, set explicitly on every catalog topic so that the value is known. */
@@ -35,19 +35,47 @@ export function recordHeaders(event: EventHeaderFields): Record<string, string> 
   return headers;
 }
 
+type Bytes = string | Buffer;
+
 export interface SizedRecord {
-  key: string;
-  value: string;
-  headers: Readonly<Record<string, string>>;
+  key?: Bytes | null;
+  value: Bytes | null;
+  headers: Readonly<Record<string, Bytes | Bytes[] | undefined>>;
 }
 
 /** The bytes a record takes in a Kafka record batch, counted from above. */
 export function recordBytes(record: SizedRecord): number {
-  let bytes = RECORD_OVERHEAD_BYTES + Buffer.byteLength(record.key) + Buffer.byteLength(record.value);
+  let bytes =
+    RECORD_OVERHEAD_BYTES + Buffer.byteLength(record.key ?? "") + Buffer.byteLength(record.value ?? "");
   for (const [name, value] of Object.entries(record.headers)) {
-    bytes += 10 + Buffer.byteLength(name) + Buffer.byteLength(value);
+    for (const one of [value ?? []].flat()) bytes += 10 + Buffer.byteLength(name) + Buffer.byteLength(one);
   }
   return bytes;
+}
+
+/**
+ * Cuts records bound for one topic into successive sends that each stay under its max.message.bytes, in
+ * order: a backlog of any size is then never refused as one batch too large.
+ */
+export function sendsUnderLimit<R extends SizedRecord>(
+  records: readonly R[],
+  limit = TOPIC_MAX_MESSAGE_BYTES,
+): R[][] {
+  const sends: R[][] = [];
+  let current: R[] = [];
+  let used = BATCH_OVERHEAD_BYTES;
+  for (const record of records) {
+    const size = recordBytes(record);
+    if (current.length > 0 && used + size > limit) {
+      sends.push(current);
+      current = [];
+      used = BATCH_OVERHEAD_BYTES;
+    }
+    current.push(record);
+    used += size;
+  }
+  if (current.length > 0) sends.push(current);
+  return sends;
 }
 
 /** An event too big to ever be accepted by Kafka: refused on the write path, before anything is written. */

@@ -13,7 +13,8 @@ import {
   type TopicName,
   topics,
 } from "../../events/index.ts";
-import { type Admin, createIdempotentProducer, type createKafka, type Message } from "../../kafka/client.ts";
+import { sendsUnderLimit } from "../../events/record.ts";
+import { type Admin, createIdempotentProducer, type createKafka } from "../../kafka/client.ts";
 import { type DeadLetter, readDeadLetter, redriveMessage } from "../runtime/deadLetters.ts";
 import { readTopicRange } from "./readTopicRange.ts";
 
@@ -109,8 +110,13 @@ export async function redriveDeadLetters(
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     try {
-      const messages: Message[] = records.map(({ letter, message }) => redriveMessage(letter, message));
-      await producer.send({ topic: originalTopic(dlqTopic), acks: -1, messages });
+      const messages = records.map(({ letter, message }) => redriveMessage(letter, message));
+      // One send after another, each under the topic's limit: a long backlog is never one refused batch.
+      for (const send of sendsUnderLimit(
+        messages.map((message) => ({ ...message, headers: message.headers ?? {} })),
+      )) {
+        await producer.send({ topic: originalTopic(dlqTopic), acks: -1, messages: send });
+      }
     } finally {
       await producer.disconnect();
     }
