@@ -1,6 +1,6 @@
 // The auditors' history query: the outbox rows that match a filter, after a cursor, in (tx_id, position)
-// order, a page at a time. Each filter has an index that serves it as a range in that order (patient, user)
-// or narrows it to a few rows (event id, aggregate); the others are checked on the rows read.
+// order, a page at a time. A patient, a user, a request, an aggregate and an event type each have an index
+// that serves them as a range in that order; the other conditions are checked on the rows read.
 // ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
 import type pg from "pg";
 
@@ -90,6 +90,35 @@ export function historyPageQuery(
   return { text, values };
 }
 
+/**
+ * True when the filter names a patient, a user, a request, an aggregate or an event type, or nothing at all
+ * (outbox_relay_order), with no time range: its index holds its rows in (tx_id, position) order, so a page is
+ * the next rows of that range. The rest is left to the planner: a day of a busy event type is a few rows of
+ * outbox_event_type_time, sorted; an aggregate type alone has no index in that order.
+ */
+export function servedInHistoryOrder(filter: HistoryFilter): boolean {
+  if (filter.from !== undefined || filter.to !== undefined) return false;
+  const { aggregateType, aggregateId } = filter;
+  const ownIndex =
+    filter.patientId !== undefined ||
+    filter.userId !== undefined ||
+    filter.correlationId !== undefined ||
+    filter.eventType !== undefined ||
+    (aggregateType !== undefined && aggregateId !== undefined);
+  return ownIndex || (aggregateType === undefined && aggregateId === undefined);
+}
+
+/**
+ * Makes the page query of a filter served in history order read its index range in order, whatever the
+ * statistics say; inside a transaction (SET LOCAL). PostgreSQL 18's skip scan lets another index holding
+ * tx_id (event_type, tx_id, position) serve the cursor's range unordered, and when the statistics expect few
+ * rows after the cursor the planner would fetch them all and Sort. With sorting disabled, the only plans left
+ * read an index in order, and the filter's own range is by far the cheapest of them.
+ */
+export async function prepareHistoryPage(client: pg.ClientBase, filter: HistoryFilter): Promise<void> {
+  if (servedInHistoryOrder(filter)) await client.query("SET LOCAL enable_sort = off");
+}
+
 export async function historyPage(
   pool: pg.Pool,
   filter: HistoryFilter,
@@ -97,8 +126,21 @@ export async function historyPage(
   limit: number,
   horizon: "snapshot" | { below: string } = "snapshot",
 ): Promise<HistoryEvent[]> {
-  const result = await pool.query<HistoryEvent>(historyPageQuery(filter, after, limit, horizon));
-  return result.rows;
+  const query = historyPageQuery(filter, after, limit, horizon);
+  if (!servedInHistoryOrder(filter)) return (await pool.query<HistoryEvent>(query)).rows;
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await prepareHistoryPage(client, filter);
+    const result = await client.query<HistoryEvent>(query);
+    await client.query("COMMIT");
+    return result.rows;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 /** The oldest transaction still running: rows of transactions below it are final. */
