@@ -19,10 +19,17 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import pg from "pg";
 import { issueToken } from "../apps/http/issueToken.ts";
+import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { printTable } from "./table.ts";
 
+parseCommand({
+  usage: `usage: npm run bench:api
+  the HTTP front door under load: a bare Hono + pg insert as the baseline, then npm start's routes, one table
+  BENCH_SECONDS (15) per route, BENCH_CONNECTIONS (10), BENCH_PROFILE=<dir> for a CPU profile of POST /patients;
+  DATABASE_URL and KAFKA_BROKERS name running services`,
+});
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const env = loadEnv();

@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { ENVELOPE_VERSION, eventTypes, recordKey } from "../events/index.ts";
@@ -23,6 +24,11 @@ import {
 import { carriesPersonalFields, sealPersonalFields } from "../phi/personalFields.ts";
 import { printTable } from "./table.ts";
 
+parseCommand({
+  usage: `usage: npm run bench:compression
+  the catalog's events produced with each KAFKA_COMPRESSION (none, gzip, lz4, zstd): bytes on the broker against
+  throughput and CPU; BENCH_EVENTS (20000) per codec; KAFKA_BROKERS names the broker (localhost:9092)`,
+});
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PER_REQUEST = 1_000;
 const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
