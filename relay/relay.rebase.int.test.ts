@@ -2,19 +2,21 @@
 // transaction ids: the relay refuses to lead with an error and a metric instead of idling silently, and
 // `npm run relay:rebase` re-anchors it with nothing lost, nothing Kafka holds sent again, and order kept.
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import pg from "pg";
 import { Registry } from "prom-client";
-import { afterAll, describe, expect, it } from "vitest";
-import { writeTransaction } from "../db/client.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
+import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import {
   databaseUrl,
   eventually,
   kafkaBrokers,
-  startRelay,
-  testDatabase,
+  startRelay as startTestRelay,
   testEventContext,
 } from "../test/fixtures.ts";
 import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
@@ -23,7 +25,31 @@ import type { OutboxRelay } from "./relay.ts";
 
 const run = promisify(execFile);
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
-const db = testDatabase();
+
+/**
+ * A database of its own: the simulated restore leaves the history as a real one does, with the rows written
+ * between the restore and the rebase before the restored ones in transaction-id order (audit:verify reports
+ * them as moved), which must not reach the other files' shared database.
+ */
+const restoredDatabase = `relay_rebase_${randomUUID().slice(0, 8)}`;
+const restoredUrl = (() => {
+  const url = new URL(databaseUrl());
+  url.pathname = `/${restoredDatabase}`;
+  return url.toString();
+})();
+async function onServer(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  await client.query(statement).finally(() => client.end());
+}
+let db: Database;
+const startRelay = (overrides: Parameters<typeof startTestRelay>[0] = {}) =>
+  startTestRelay({ databaseUrl: restoredUrl, ...overrides });
+beforeAll(async () => {
+  await onServer(`CREATE DATABASE ${restoredDatabase}`);
+  await migrateDatabase(restoredUrl);
+  db = createDatabase(restoredUrl, { max: 5, applicationName: "tests" });
+});
 let relay: OutboxRelay | null = null;
 /** Set once the test's own rebase ran: a test that failed before it must not leave the next files a relay
  * that refuses to lead. */
@@ -32,6 +58,7 @@ afterAll(async () => {
   await relay?.stop();
   if (!reanchored) await rebase("--yes").catch(() => {});
   await db.$client.end();
+  await onServer(`DROP DATABASE IF EXISTS ${restoredDatabase} WITH (FORCE)`);
 }, 120_000);
 
 /** One model's events: one key, so Kafka's order of them on their partition is the order they happened. */
@@ -89,7 +116,7 @@ async function restoreFromAServerAhead(checkpointAtEventId: string): Promise<voi
 async function rebase(...args: string[]) {
   return run(process.execPath, ["--import", "tsx", "relay/rebase.ts", ...args], {
     cwd: projectRoot,
-    env: { ...process.env, DATABASE_URL: databaseUrl(), KAFKA_BROKERS: kafkaBrokers().join(",") },
+    env: { ...process.env, DATABASE_URL: restoredUrl, KAFKA_BROKERS: kafkaBrokers().join(",") },
   });
 }
 
