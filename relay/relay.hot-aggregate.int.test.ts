@@ -4,7 +4,7 @@
 // list's length in each event is its commit order.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertPatient, lockPatient, updatePatient } from "../apps/patient/store.ts";
+import { insertPatient } from "../apps/patient/store.ts";
 import { writeTransaction, writeTransactionRetries } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import type { EventData } from "../events/index.ts";
@@ -18,6 +18,7 @@ import {
 } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import { addCondition } from "../test/patientWriter.ts";
 import type { OutboxRelay } from "./relay.ts";
 
 const CLIENTS = 10;
@@ -32,23 +33,6 @@ afterAll(async () => {
   await relay.stop();
   await db.$client.end();
 });
-
-async function addCondition(patientId: string, condition: string): Promise<string> {
-  const hotPatient = { aggregateType: "patient", aggregateId: patientId };
-  return writeTransaction(db, { lockAggregate: hotPatient }, async (tx) => {
-    const patient = await lockPatient(tx, patientId);
-    if (!patient) throw new Error(`patient ${patientId} is missing`);
-    const medicalConditions = [...patient.medicalConditions, condition];
-    await updatePatient(tx, patientId, { medicalConditions });
-    const [event] = await appendEvents(tx, testEventContext(), [
-      {
-        type: "patient.updated",
-        data: { patientId, changedFields: ["medicalConditions"], changes: { medicalConditions } },
-      },
-    ]);
-    return event?.eventId as string;
-  });
-}
 
 describe("writers of one hot aggregate that declare it", () => {
   it(`commit ${WRITES} writes from ${CLIENTS} clients on one patient without a single retry, delivered in commit order`, async () => {
@@ -68,7 +52,11 @@ describe("writers of one hot aggregate that declare it", () => {
       Array.from({ length: CLIENTS }, async () => {
         while (written < WRITES) {
           written++;
-          expected.push(await addCondition(patientId, `condition-${randomUUID().slice(0, 8)}`));
+          expected.push(
+            await addCondition(db, patientId, `condition-${randomUUID().slice(0, 8)}`, {
+              declareAggregate: true,
+            }),
+          );
         }
       }),
     );

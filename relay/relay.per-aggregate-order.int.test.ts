@@ -3,7 +3,7 @@
 // list's length in each event is its commit order, whatever the relay or the database did.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertPatient, lockPatient, updatePatient } from "../apps/patient/store.ts";
+import { insertPatient } from "../apps/patient/store.ts";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import type { EventData } from "../events/index.ts";
@@ -17,6 +17,7 @@ import {
 } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import { addCondition } from "../test/patientWriter.ts";
 import type { OutboxRelay } from "./relay.ts";
 
 const PATIENTS = 50;
@@ -32,22 +33,6 @@ afterAll(async () => {
   await relay.stop();
   await db.$client.end();
 });
-
-async function addCondition(patientId: string, condition: string): Promise<string> {
-  return writeTransaction(db, async (tx) => {
-    const patient = await lockPatient(tx, patientId);
-    if (!patient) throw new Error(`patient ${patientId} is missing`);
-    const medicalConditions = [...patient.medicalConditions, condition];
-    await updatePatient(tx, patientId, { medicalConditions });
-    const [event] = await appendEvents(tx, testEventContext(), [
-      {
-        type: "patient.updated",
-        data: { patientId, changedFields: ["medicalConditions"], changes: { medicalConditions } },
-      },
-    ]);
-    return event?.eventId as string;
-  });
-}
 
 describe("the polling relay under concurrent writers", () => {
   it(`delivers ${WRITES} writes from ${CLIENTS} clients across ${PATIENTS} patients once each, every patient in order on one partition`, async () => {
@@ -69,7 +54,7 @@ describe("the polling relay under concurrent writers", () => {
         while (written < WRITES) {
           written++;
           const patientId = patientIds[Math.floor(Math.random() * PATIENTS)] as string;
-          expected.push(await addCondition(patientId, `condition-${randomUUID().slice(0, 8)}`));
+          expected.push(await addCondition(db, patientId, `condition-${randomUUID().slice(0, 8)}`));
         }
       }),
     );

@@ -3,15 +3,12 @@
 // exactly once, whatever Kafka redelivers. The rules and their thresholds: observations.ts, watchSettings.ts.
 import { createHmac, hkdfSync } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patientKeys } from "../../db/schema.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
-import type {
-  ConsumedRecord,
-  TransactionalConsumer,
-  TransactionalContext,
-} from "../runtime/consumerDefinition.ts";
+import { contextCausedBy } from "../runtime/causedContext.ts";
+import type { TransactionalConsumer, TransactionalContext } from "../runtime/consumerDefinition.ts";
 import {
   dataAccessObservations,
   failedLoginObservations,
@@ -22,22 +19,6 @@ import type { ComplianceWatchConfig } from "./watchSettings.ts";
 import { breachingWindow, recordAlert, recordObservation } from "./watchStore.ts";
 
 export const COMPLIANCE_WATCH = "compliance-watch";
-
-/** Alerts carry the correlation id and trace of the event that completed the pattern. */
-function alertContext(event: TypedEnvelope, record: ConsumedRecord, masterKeys: MasterKeys): EventContext {
-  return {
-    source: COMPLIANCE_WATCH,
-    masterKeys,
-    metadata: {
-      correlationId: event.metadata.correlationId,
-      userId: null,
-      ipAddress: null,
-      userAgent: null,
-      sessionId: null,
-    },
-    traceparent: record.headers.traceparent ?? null,
-  };
-}
 
 /**
  * IP addresses are counted under an HMAC pseudonym keyed from the current master key: equal addresses match,
@@ -81,19 +62,23 @@ export function complianceWatchConsumer(
         notBefore: recorded.alertedUntil,
       });
       if (!breach) continue;
-      const [alert] = await appendEvents(tx, alertContext(event, record, masterKeys), [
-        {
-          type: "audit.compliance.alert",
-          data: {
-            rule: observation.rule,
-            principal: observation.principal,
-            window: { start: breach.windowStart.toISOString(), end: breach.windowEnd.toISOString() },
-            threshold: observation.threshold,
-            observed: breach.observed,
-            evidenceEventIds: breach.evidenceEventIds,
+      const [alert] = await appendEvents(
+        tx,
+        contextCausedBy(COMPLIANCE_WATCH, { event, record }, masterKeys),
+        [
+          {
+            type: "audit.compliance.alert",
+            data: {
+              rule: observation.rule,
+              principal: observation.principal,
+              window: { start: breach.windowStart.toISOString(), end: breach.windowEnd.toISOString() },
+              threshold: observation.threshold,
+              observed: breach.observed,
+              evidenceEventIds: breach.evidenceEventIds,
+            },
           },
-        },
-      ]);
+        ],
+      );
       const until = new Date(breach.windowStart.getTime() + config.windowSeconds * 1000);
       await recordAlert(tx, {
         eventId: (alert as { eventId: string }).eventId,

@@ -2,15 +2,11 @@
 // one event, one set of requests, exactly once. The notification-delivery consumer sends them.
 
 import { eq } from "drizzle-orm";
-import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patientDirectory } from "../../db/schema.ts";
-import type { TypedEnvelope } from "../../events/index.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
-import type {
-  ConsumedRecord,
-  TransactionalConsumer,
-  TransactionalContext,
-} from "../runtime/consumerDefinition.ts";
+import { contextCausedBy } from "../runtime/causedContext.ts";
+import type { TransactionalConsumer, TransactionalContext } from "../runtime/consumerDefinition.ts";
 import {
   appointmentBookedMessages,
   appointmentReminderMessages,
@@ -27,22 +23,6 @@ export class RecipientNotKnownYet extends Error {
   constructor(patientId: string) {
     super(`patient ${patientId} is not in the patient directory yet`);
   }
-}
-
-/** The requests carry the cause's correlation id and trace, so a message can be traced to its request. */
-function requestContext(event: TypedEnvelope, record: ConsumedRecord, masterKeys: MasterKeys): EventContext {
-  return {
-    masterKeys,
-    source: "notification-service",
-    metadata: {
-      correlationId: event.metadata.correlationId,
-      userId: null,
-      ipAddress: null,
-      userAgent: null,
-      sessionId: null,
-    },
-    traceparent: record.headers.traceparent ?? null,
-  };
 }
 
 /**
@@ -67,14 +47,18 @@ export const notificationRequestsConsumer = ({
   topics: ["patient-events", "appointment-events"],
   handlers: {
     "patient.created": async (event, { tx, record }) => {
-      await appendEvents(tx, requestContext(event, record, masterKeys), welcomeMessages(event));
+      await appendEvents(
+        tx,
+        contextCausedBy("notification-service", { event, record }, masterKeys),
+        welcomeMessages(event),
+      );
     },
     "appointment.booked": async (event, context) => {
       const recipient = await recipientOf(context, event.data.patientId);
       if (!recipient) return;
       await appendEvents(
         context.tx,
-        requestContext(event, context.record, masterKeys),
+        contextCausedBy("notification-service", { event, record: context.record }, masterKeys),
         appointmentBookedMessages(event, recipient),
       );
     },
@@ -83,7 +67,7 @@ export const notificationRequestsConsumer = ({
       if (!recipient) return;
       await appendEvents(
         context.tx,
-        requestContext(event, context.record, masterKeys),
+        contextCausedBy("notification-service", { event, record: context.record }, masterKeys),
         appointmentReminderMessages(event, recipient),
       );
     },
