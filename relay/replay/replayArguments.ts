@@ -51,7 +51,12 @@ export function replayRequest(values: ReplayValues): ReplayRequest {
     const value = values[flag];
     if (value === undefined) return undefined;
     const at = new Date(value);
-    if (!INSTANT.test(value) || Number.isNaN(at.getTime()))
+    // Date rolls an impossible day over (2026-02-31 becomes March 3rd): the day itself must exist.
+    const day = value.slice(0, 10);
+    const dayExists =
+      !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) &&
+      new Date(`${day}T00:00:00Z`).toISOString().startsWith(day);
+    if (!INSTANT.test(value) || Number.isNaN(at.getTime()) || !dayExists)
       fail(`--${flag} ${value}: must be an ISO-8601 instant with its offset, e.g. 2026-01-15T00:00:00Z`);
     return at;
   };
