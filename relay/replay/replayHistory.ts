@@ -156,8 +156,9 @@ export interface ReplayOutcome {
 /**
  * Sends the plan's rows, page by page in (tx_id, position) order, each send under its topic's
  * max.message.bytes and within the rate. The producer is idempotent with one request in flight, so the
- * records of one key keep their order. A failure stops the replay and is thrown; what was sent stays sent
- * (a replay is a repetition anyway, and running it again repeats it again).
+ * records of one key keep their order. A send Kafka does not acknowledge stops the replay with
+ * ReplayInterrupted, which says how far it got; what was sent stays sent (a replay is a repetition anyway, and
+ * running it again repeats it again).
  */
 export async function replayHistory(
   client: ClientBase,
@@ -181,7 +182,9 @@ export async function replayHistory(
     for (let remaining = rows; remaining.length > 0; ) {
       const send = firstByteBatch(remaining.slice(0, pacer.sendSize), limits);
       await pacer.beforeSend(send.length);
-      await publishBatch(producer, send);
+      await publishBatch(producer, send).catch((error: unknown) => {
+        throw new ReplayInterrupted(error, { published, lastSent });
+      });
       published += send.length;
       const last = send.at(-1) as OutboxRecord;
       lastSent = { txId: last.txId, position: last.position };
@@ -193,4 +196,21 @@ export async function replayHistory(
     after = { txId: last.txId, position: last.position };
   }
   return { published, lastSent };
+}
+
+/** A send Kafka did not acknowledge: the replay stopped there, after `sent.published` events. */
+export class ReplayInterrupted extends Error {
+  constructor(
+    cause: unknown,
+    readonly sent: ReplayOutcome,
+  ) {
+    const where = sent.lastSent
+      ? `, the last at tx ${sent.lastSent.txId}, position ${sent.lastSent.position}`
+      : "";
+    super(
+      `Kafka did not acknowledge a send (${cause instanceof Error ? cause.message : String(cause)}); ${sent.published} events were replayed before it${where}`,
+      { cause },
+    );
+    this.name = "ReplayInterrupted";
+  }
 }
