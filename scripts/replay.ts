@@ -42,6 +42,8 @@ const request = (() => {
 })();
 
 const env = loadEnv();
+// Read before anything else for a real run, so that a bad PHI_MASTER_KEYS stops it before it plans; a dry
+// run writes nothing and needs none.
 const masterKeys = values["dry-run"] ? null : loadMasterKeys();
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const db = createDatabase(databaseUrl, { max: 2, applicationName: "replay" });
@@ -70,7 +72,7 @@ try {
       const operator = userInfo().username.replace(/[^A-Za-z0-9._:@/-]/g, "_") || "unknown";
       const eventId = await recordReplay(db, plan, {
         name: operator,
-        context: { masterKeys: masterKeys as NonNullable<typeof masterKeys> },
+        context: { masterKeys: masterKeys ?? loadMasterKeys() },
       });
       console.log(`recorded as audit.history.replayed ${eventId} (operator ${operator})`);
       await producer.connect();
