@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { type ArchiveOptions, archiveHistory } from "../audit/archiveHistory.ts";
 import type { Checkpoint } from "../audit/checkpoint.ts";
 import { sealCheckpoint } from "../audit/sealCheckpoint.ts";
@@ -18,24 +18,16 @@ import { createDatabase, type Database, writeTransaction } from "../db/client.ts
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
-import { databaseUrl, eventually, patientCreated, testEventContext } from "./fixtures.ts";
+import { eventually, patientCreated, testEventContext } from "./fixtures.ts";
+import { onTestServer, urlOfDatabase } from "./ownDatabase.ts";
 
 export const testKey = signingKeyFromPem(
   generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
 );
 export const testKeys = new Map([[testKey.keyId, testKey.publicKey]]);
 
-function urlOf(database: string): string {
-  const url = new URL(databaseUrl());
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function onServer(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl() });
-  await client.connect();
-  await client.query(sql).finally(() => client.end());
-}
+const urlOf = urlOfDatabase;
+const onServer = onTestServer;
 
 /** Fresh migrated databases for one test file: call `setUp` in beforeAll and `tearDown` in afterAll. */
 export function freshDatabases(prefix: string) {

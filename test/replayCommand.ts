@@ -14,8 +14,9 @@ export interface CommandOutcome {
   output: string;
 }
 
-export async function runReplay(args: string[]): Promise<CommandOutcome> {
-  const run = spawnScript("scripts/replay.ts", { args });
+/** `env`: variables over the test's own, e.g. a DATABASE_URL of the file's own database. */
+export async function runReplay(args: string[], env: Record<string, string> = {}): Promise<CommandOutcome> {
+  const run = spawnScript("scripts/replay.ts", { args, env });
   // `close`, not `exit`: the output is read to its end.
   const code = await new Promise<number | null>((resolve) => run.child.once("close", resolve));
   return { code, output: run.output() };

@@ -1,21 +1,25 @@
 // A replay that would break per-key order, or that names what does not exist, is refused with a clear message
-// and a non-zero exit: nothing is published and no replay is recorded.
+// and a non-zero exit: nothing is published and no replay is recorded. In a database of its own: another
+// file's relay on the shared one would publish the events this file needs unpublished.
 import { randomUUID } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
-import { kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kafkaBrokers } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
+import { ownDatabase } from "../../test/ownDatabase.ts";
 import { patientHistory, replayRecords, runReplay } from "../../test/replayCommand.ts";
 
-const db = testDatabase();
-afterAll(() => db.$client.end());
+const own = ownDatabase("replay_refusal");
+beforeAll(() => own.setUp());
+afterAll(() => own.tearDown());
+const inOwnDatabase = () => ({ DATABASE_URL: own.url });
 
 describe("npm run replay refuses", () => {
   it("events the relay has not published yet, to their own topic, publishing nothing", async () => {
-    const { patientId, eventIds } = await patientHistory(db, { relayed: false });
+    const { patientId, eventIds } = await patientHistory(own.db, { relayed: false });
     const tap = await tapTopic(kafkaBrokers(), "patient-events");
-    const recordsBefore = await replayRecords(db);
+    const recordsBefore = await replayRecords(own.db);
 
-    const outcome = await runReplay(["--aggregate", `patient:${patientId}`, "--yes"]);
+    const outcome = await runReplay(["--aggregate", `patient:${patientId}`, "--yes"], inOwnDatabase());
 
     expect(outcome.code, outcome.output).toBe(1);
     expect(outcome.output).toContain(
@@ -26,23 +30,29 @@ describe("npm run replay refuses", () => {
     expect(
       (await tap.read()).filter(({ message }) => mine.has(JSON.parse(String(message.value)).eventId)),
     ).toEqual([]);
-    expect(await replayRecords(db)).toBe(recordsBefore);
+    expect(await replayRecords(own.db)).toBe(recordsBefore);
   });
 
   it("a target topic the broker does not have, and a bad flag, publishing nothing", async () => {
-    const { patientId } = await patientHistory(db, { relayed: false });
-    const recordsBefore = await replayRecords(db);
+    const { patientId } = await patientHistory(own.db, { relayed: false });
+    const recordsBefore = await replayRecords(own.db);
     const missing = `replay-missing-${randomUUID()}`;
 
-    const noTopic = await runReplay(["--aggregate", `patient:${patientId}`, "--to-topic", missing, "--yes"]);
+    const noTopic = await runReplay(
+      ["--aggregate", `patient:${patientId}`, "--to-topic", missing, "--yes"],
+      inOwnDatabase(),
+    );
     expect(noTopic.code, noTopic.output).toBe(1);
     expect(noTopic.output).toContain(`--to-topic ${missing}: the broker has no such topic`);
 
-    const badRate = await runReplay(["--aggregate", `patient:${patientId}`, "--rate", "0", "--yes"]);
+    const badRate = await runReplay(
+      ["--aggregate", `patient:${patientId}`, "--rate", "0", "--yes"],
+      inOwnDatabase(),
+    );
     expect(badRate.code, badRate.output).toBe(2);
     expect(badRate.output).toContain("--rate 0: must be a number of events per second above 0");
     expect(badRate.output).toContain("usage: npm run replay");
 
-    expect(await replayRecords(db)).toBe(recordsBefore);
+    expect(await replayRecords(own.db)).toBe(recordsBefore);
   });
 });
