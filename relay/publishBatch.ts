@@ -35,7 +35,8 @@ export function publishBatch(producer: Producer, rows: readonly OutboxRecord[]):
   const topics = [...byTopic.keys()];
   return inSpan(
     "healthcare-events/relay",
-    `send ${topics.length === 1 ? topics[0] : "outbox"}`,
+    // Named for its topic, as the messaging conventions ask; a send to several topics is just "send".
+    topics.length === 1 ? `send ${topics[0]}` : "send",
     {
       kind: SpanKind.PRODUCER,
       root: true,
@@ -49,11 +50,19 @@ export function publishBatch(producer: Producer, rows: readonly OutboxRecord[]):
     },
     async (span) => {
       // Read only when the span is recorded: with tracing off, the relay's hot path parses no headers.
-      if (span.isRecording()) span.addLinks(rows.flatMap(linkTo));
+      if (span.isRecording()) span.addLinks(writerLinks(rows));
       await producer.sendBatch({
         acks: -1,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     },
   );
+}
+
+/** One link per writing span: the rows of one transaction share their writer's traceparent. */
+function writerLinks(rows: readonly OutboxRecord[]) {
+  const writers = new Map<string, OutboxRecord>();
+  for (const row of rows)
+    if (row.traceparent && !writers.has(row.traceparent)) writers.set(row.traceparent, row);
+  return [...writers.values()].flatMap(linkTo);
 }
