@@ -10,6 +10,8 @@ export default defineConfig({
           include: ["**/*.int.test.ts", "**/*.e2e.test.ts"],
           exclude: ["node_modules/**", ".data/**"],
           globalSetup: ["test/globalSetup.ts"],
+          // The context manager every process's frame installs: without it no trace context reaches a row.
+          setupFiles: ["test/traceContext.ts"],
           // The files share one Postgres, one broker and one relay cursor, and some stop the broker on
           // purpose: they run one at a time.
           fileParallelism: false,

@@ -106,6 +106,8 @@ export interface ArchivedRow {
   payload: string;
   correlationId: string;
   traceparent: string | null;
+  /** Absent from the lines of archives written before the outbox kept a tracestate: read as null. */
+  tracestate?: string | null;
   createdAt: string;
   previousHash: string | null;
   hash: string;
@@ -126,6 +128,7 @@ export function toArchivedRow(row: HistoryRow & { patientId: string | null }): A
     payload: row.payload,
     correlationId: row.correlationId,
     traceparent: row.traceparent,
+    tracestate: row.tracestate,
     createdAt: row.createdAt.toISOString(),
     previousHash: row.previousHash?.toString("hex") ?? null,
     hash: row.hash.toString("hex"),
@@ -136,6 +139,7 @@ export function toArchivedRow(row: HistoryRow & { patientId: string | null }): A
 export function fromArchivedRow(row: ArchivedRow): HistoryRow {
   return {
     ...row,
+    tracestate: row.tracestate ?? null,
     createdAt: new Date(row.createdAt),
     previousHash: row.previousHash === null ? null : Buffer.from(row.previousHash, "hex"),
     hash: Buffer.from(row.hash, "hex"),

@@ -35,7 +35,6 @@ const context: EventContext = {
     userAgent: "bench",
     sessionId: null,
   },
-  traceparent: null,
 };
 const patientIds = Array.from({ length: 10_000 }, () => randomUUID());
 const writeStarted = performance.now();

@@ -67,6 +67,7 @@ function catalogRecords(count: number): Message[] {
         eventType: type,
         correlationId: envelope.metadata.correlationId,
         traceparent: null,
+        tracestate: null,
       }),
     };
   });

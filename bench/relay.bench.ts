@@ -154,7 +154,6 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
       userAgent: "bench",
       sessionId: null,
     },
-    traceparent: null,
   };
   const readable = await watchRecords(context.metadata.correlationId);
 

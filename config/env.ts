@@ -19,6 +19,18 @@ const postgresUrl = z
     "is not a valid URL: expected postgres://user:password@host:port/database",
   );
 
+const otlpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL, like http://localhost:4318" });
+
+// gRPC would need a second transport (and its native dependency) for what OTLP over HTTP already carries.
+const otlpProtocol = z.enum(["http/protobuf", "http/json"], {
+  error:
+    "must be http/protobuf or http/json (OTLP over gRPC is not supported: use the collector's HTTP port, 4318)",
+});
+
+const otlpHeaders = z
+  .string()
+  .regex(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, "must be key=value pairs, comma-separated");
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   KAFKA_BROKERS: brokerList.optional(),
@@ -78,6 +90,49 @@ const envSchema = z.object({
     .min(1, "must be at least 1 day")
     .max(36_525, "must be at most 36525 days (100 years)")
     .optional(),
+
+  // OpenTelemetry's standard variables (observability/tracing.ts). Only those this project reads are checked;
+  // the exporter reads the endpoint and headers itself, as the specification says.
+  /** Where spans go (OTLP over HTTP, /v1/traces appended); unset, nothing is exported and the tracer is a no-op. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl.optional(),
+  /** http/protobuf unless set. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  /** `key=value` pairs, comma-separated (an API key, often): never printed. */
+  OTEL_EXPORTER_OTLP_HEADERS: otlpHeaders.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: otlpHeaders.optional(),
+  OTEL_SDK_DISABLED: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["true", "false"], { error: "must be true or false" }))
+    .transform((value) => value === "true")
+    .optional(),
+  /** otlp unless set; none exports nothing. */
+  OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"], { error: "must be otlp or none" }).optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum(
+      [
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+      ],
+      {
+        error:
+          "must be one of always_on, always_off, traceidratio or parentbased_(always_on|always_off|traceidratio)",
+      },
+    )
+    .optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number({ error: "must be a number from 0 to 1" })
+    .min(0, "must be a number from 0 to 1")
+    .max(1, "must be a number from 0 to 1")
+    .optional(),
 });
 
 /** KAFKA_COMPRESSION unless set: LZ4, the cheapest on CPU of the codecs that halve the bytes (README, "Compression"). */
@@ -96,7 +151,11 @@ export class ConfigError extends Error {
 }
 
 /** Secrets are never printed, not even when wrong: the message goes to logs and terminals. */
-const SECRET_VARIABLES = new Set(["JWT_SECRET"]);
+const SECRET_VARIABLES = new Set([
+  "JWT_SECRET",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+]);
 
 function shown(variable: string, value: string | undefined): string {
   if (SECRET_VARIABLES.has(variable)) return `(${value?.length ?? 0} characters, hidden)`;

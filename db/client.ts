@@ -1,9 +1,12 @@
 // The connection pool and the one way to run a transaction that writes events.
 
 import { createHash } from "node:crypto";
+import { SpanKind, trace } from "@opentelemetry/api";
+import { ATTR_DB_SYSTEM_NAME, DB_SYSTEM_NAME_VALUE_POSTGRESQL } from "@opentelemetry/semantic-conventions";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
 import { drizzle, type NodePgDatabase, type NodePgTransaction } from "drizzle-orm/node-postgres";
 import pg from "pg";
+import { inSpan } from "../events/tracing.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import * as schema from "./schema.ts";
 
@@ -76,13 +79,33 @@ export async function writeTransaction<T>(
   options: WriteTransactionOptions,
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T>;
-export async function writeTransaction<T>(
+export function writeTransaction<T>(
   db: Database,
   ...args:
     | [(tx: WriteTransaction) => Promise<T>]
     | [WriteTransactionOptions, (tx: WriteTransaction) => Promise<T>]
 ): Promise<T> {
   const [options, work] = args.length === 1 ? [{}, args[0]] : args;
+  // One span for the transaction, its lock wait and its retries: the outbox append inside is its child.
+  return inSpan(
+    "healthcare-events/db",
+    "db transaction",
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+        ...(options.lockAggregate ? { "db.aggregate_lock": options.lockAggregate.aggregateType } : {}),
+      },
+    },
+    () => lockedAndRetried(db, options, work),
+  );
+}
+
+async function lockedAndRetried<T>(
+  db: Database,
+  options: WriteTransactionOptions,
+  work: (tx: WriteTransaction) => Promise<T>,
+): Promise<T> {
   if (!options.lockAggregate) return retried(db, work);
   const key = advisoryKey(options.lockAggregate);
   const client = await db.$client.connect();
@@ -107,6 +130,7 @@ export async function writeTransaction<T>(
 
 async function retried<T>(db: Database, work: (tx: WriteTransaction) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
     try {
       return await db.transaction((tx) => work(tx as WriteTransaction), {
         isolationLevel: "repeatable read",

@@ -83,6 +83,8 @@ export const outbox = pgTable(
     payload: json("payload").notNull(),
     correlationId: uuid("correlation_id").notNull(),
     traceparent: text("traceparent"),
+    // The W3C tracestate that came with the traceparent (vendor routing data), carried into the same header.
+    tracestate: text("tracestate"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     // Tamper evidence: `hash` covers the row's content and `previous_hash`, the hash of the aggregate's
     // previous event (null for its first, and for events keyed by their own id). See db/outbox/eventHash.ts.

@@ -85,8 +85,10 @@ export function heartbeatTopic(target: DebeziumTarget): string {
   return `__debezium-heartbeat.${target.topicPrefix}`;
 }
 
-/** Where the payload waits while the traceparent steps below use the value; never leaves the worker. */
+/** Where the payload waits while the trace header steps below use the value; never leaves the worker. */
 const STASHED_PAYLOAD_HEADER = "__outbox_payload";
+/** Where the tracestate waits while the traceparent steps use the value; never leaves the worker. */
+const STASHED_TRACESTATE_HEADER = "__outbox_tracestate";
 
 /** The full connector configuration, as PUT /connectors/<name>/config takes it (every value a string). */
 export function connectorConfig(
@@ -118,7 +120,7 @@ export function connectorConfig(
     // Only the columns the router reads (and the keys): less to decode and convert per event, no warning about
     // xid8 (a type Debezium does not know), and columns the outbox gains later (the hash chain) stay out.
     "column.include.list": [
-      "public\\.outbox\\.(position|event_id|event_type|topic|message_key|payload|correlation_id|traceparent)",
+      "public\\.outbox\\.(position|event_id|event_type|topic|message_key|payload|correlation_id|traceparent|tracestate)",
       `public\\.${target.heartbeatTable}\\.id`,
     ].join(","),
     // The outbox is history: nothing is copied at start, only what commits after the slot's position.
@@ -170,6 +172,10 @@ export function connectorConfig(
       "traceparentAsValue",
       "dropNullTraceparent",
       "wrapTraceparent",
+      "restoreTracestate",
+      "tracestateAsValue",
+      "dropNullTracestate",
+      "wrapTracestate",
       "restorePayload",
       "payloadAsValue",
     ].join(","),
@@ -201,14 +207,17 @@ export function connectorConfig(
     // Re-serializing would change the bytes (key order, spacing, number formats).
     "transforms.outbox.table.expand.json.payload": "false",
     "transforms.outbox.route.tombstone.on.empty.payload": "false",
-    // The headers of the contract. traceparent also goes into the value (the router then emits a struct
-    // {payload, traceparent}) for the steps that drop its header when it is null; payloadAsValue unwraps it.
+    // The headers of the contract. traceparent and tracestate also go into the value (the router then emits a
+    // struct {payload, traceparent, tracestate}) for the steps that drop each header when it is null;
+    // payloadAsValue unwraps it.
     "transforms.outbox.table.fields.additional.placement": [
       "event_id:header:eventId",
       "event_type:header:eventType",
       "correlation_id:header:correlationId",
       "traceparent:header:traceparent",
       "traceparent:envelope:traceparent",
+      "tracestate:header:tracestate",
+      "tracestate:envelope:tracestate",
     ].join(","),
     // The outbox is append-only (triggers refuse UPDATE and DELETE); anything else is a fault worth stopping for.
     "transforms.outbox.table.op.invalid.behavior": "error",
@@ -219,15 +228,16 @@ export function connectorConfig(
     "transforms.dropRouterId.headers": "id",
 
     // The router writes a header for every configured column, null or not; the polling relay leaves traceparent
-    // out when there is none (kafkajs cannot even write a null header). Kafka's only predicate that looks at a
-    // record's content is RecordIsTombstone, so the next five steps make the value *be* the traceparent for a
-    // moment: the payload waits in a header, the null case becomes a tombstone whose traceparent header is
-    // dropped, and the payload comes back as the value. Each step is a stock transform (Kafka's or Debezium's).
+    // and tracestate out when there is none (kafkajs cannot even write a null header). Kafka's only predicate
+    // that looks at a record's content is RecordIsTombstone, so the steps below make the value *be* the
+    // traceparent for a moment, then the tracestate: the payload (and the tracestate) wait in headers, a null
+    // becomes a tombstone whose header is dropped, and the payload comes back as the value. Each step is a
+    // stock transform (Kafka's or Debezium's).
     "transforms.stashPayload.predicate": "isHeartbeat",
     "transforms.stashPayload.negate": "true",
     "transforms.stashPayload.type": "org.apache.kafka.connect.transforms.HeaderFrom$Value",
-    "transforms.stashPayload.fields": "payload",
-    "transforms.stashPayload.headers": STASHED_PAYLOAD_HEADER,
+    "transforms.stashPayload.fields": "payload,tracestate",
+    "transforms.stashPayload.headers": `${STASHED_PAYLOAD_HEADER},${STASHED_TRACESTATE_HEADER}`,
     "transforms.stashPayload.operation": "move",
     "transforms.traceparentAsValue.predicate": "isHeartbeat",
     "transforms.traceparentAsValue.negate": "true",
@@ -241,6 +251,23 @@ export function connectorConfig(
     "transforms.wrapTraceparent.negate": "true",
     "transforms.wrapTraceparent.type": "org.apache.kafka.connect.transforms.HoistField$Value",
     "transforms.wrapTraceparent.field": "traceparent",
+    "transforms.restoreTracestate.predicate": "isHeartbeat",
+    "transforms.restoreTracestate.negate": "true",
+    "transforms.restoreTracestate.type": "io.debezium.transforms.HeaderToValue",
+    "transforms.restoreTracestate.headers": STASHED_TRACESTATE_HEADER,
+    "transforms.restoreTracestate.fields": "tracestate",
+    "transforms.restoreTracestate.operation": "move",
+    "transforms.tracestateAsValue.predicate": "isHeartbeat",
+    "transforms.tracestateAsValue.negate": "true",
+    "transforms.tracestateAsValue.type": "org.apache.kafka.connect.transforms.ExtractField$Value",
+    "transforms.tracestateAsValue.field": "tracestate",
+    "transforms.dropNullTracestate.type": "org.apache.kafka.connect.transforms.DropHeaders",
+    "transforms.dropNullTracestate.headers": "tracestate",
+    "transforms.dropNullTracestate.predicate": "isTombstone",
+    "transforms.wrapTracestate.predicate": "isHeartbeat",
+    "transforms.wrapTracestate.negate": "true",
+    "transforms.wrapTracestate.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+    "transforms.wrapTracestate.field": "tracestate",
     "transforms.restorePayload.predicate": "isHeartbeat",
     "transforms.restorePayload.negate": "true",
     "transforms.restorePayload.type": "io.debezium.transforms.HeaderToValue",

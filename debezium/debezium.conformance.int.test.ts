@@ -9,7 +9,14 @@ import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { eventTypes, type NewEvent } from "../events/index.ts";
 import { deliveredAtLeast, type RawRecord, recordsFromNow, useConnectWorker } from "../test/debeziumRelay.ts";
-import { databaseUrl, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
+import {
+  databaseUrl,
+  kafkaBrokers,
+  startRelay,
+  testDatabase,
+  testEventContext,
+  traced,
+} from "../test/fixtures.ts";
 import { registerConnector, removeConnector } from "./connector.ts";
 import { debeziumTarget } from "./connectorConfig.ts";
 import { preparePostgres } from "./sql/preparePostgres.ts";
@@ -18,6 +25,9 @@ import { createSlotExportingSnapshot, dropSlot } from "./sql/replicationSlot.ts"
 const WRITERS = 4;
 const ROUNDS_PER_WRITER = 3;
 const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACESTATE = "vendor=opaque-1,other=2";
+/** No trace context, a traceparent alone, and both headers: every header shape both relays must agree on. */
+const TRACE_SHAPES = [{}, { traceparent: TRACEPARENT }, { traceparent: TRACEPARENT, tracestate: TRACESTATE }];
 
 const db = testDatabase();
 const worker = useConnectWorker();
@@ -56,10 +66,11 @@ async function writeWorkload(): Promise<string[]> {
         const ids = new Map<string, string>();
         const events = eventTypes.map((type) => exampleForRound(type, ids));
         for (let start = 0, size = 1; start < events.length; start += size, size = (size % 3) + 1) {
-          // Half the transactions carry a trace context, half do not: both header shapes are compared.
-          const traceparent = (writer + round + start) % 2 === 0 ? TRACEPARENT : null;
-          const appended = await writeTransaction(db, (tx) =>
-            appendEvents(tx, testEventContext({ traceparent }), events.slice(start, start + size)),
+          const trace = TRACE_SHAPES[(writer + round + start) % TRACE_SHAPES.length] ?? {};
+          const appended = await traced(trace, () =>
+            writeTransaction(db, (tx) =>
+              appendEvents(tx, testEventContext(), events.slice(start, start + size)),
+            ),
           );
           written.push(...appended.map((event) => event.eventId));
         }
@@ -138,9 +149,16 @@ describe("the Debezium relay and the polling relay", () => {
           differences.push(`${eventId} value differs from the outbox`);
       }
       expect(differences.slice(0, 10), `${differences.length} differences`).toEqual([]);
-      // Both header shapes were exercised.
-      expect([...debezium.values()].some((record) => record.headers.traceparent === TRACEPARENT)).toBe(true);
-      expect([...polling.values()].some((record) => !record.headers.traceparent)).toBe(true);
+      // Every header shape was exercised: none, traceparent alone, traceparent and tracestate.
+      const shapes = (records: Map<string, RawRecord>) =>
+        new Set(
+          [...records.values()].map(({ headers }) =>
+            JSON.stringify({ traceparent: headers.traceparent, tracestate: headers.tracestate }),
+          ),
+        );
+      const expected = new Set(TRACE_SHAPES.map((shape) => JSON.stringify(shape)));
+      expect(shapes(debezium)).toEqual(expected);
+      expect(shapes(polling)).toEqual(expected);
     } finally {
       await admin.end();
     }

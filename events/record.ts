@@ -22,9 +22,13 @@ export interface EventHeaderFields {
   eventType: string;
   correlationId: string;
   traceparent: string | null;
+  tracestate: string | null;
 }
 
-/** The headers every record carries; traceparent only when the request had one (no null headers). */
+/**
+ * The headers every record carries; traceparent and tracestate only when the writer had them (no null
+ * headers: kafkajs cannot write one, and the Debezium relay drops them the same way).
+ */
 export function recordHeaders(event: EventHeaderFields): Record<string, string> {
   const headers: Record<string, string> = {
     eventId: event.eventId,
@@ -32,6 +36,7 @@ export function recordHeaders(event: EventHeaderFields): Record<string, string> 
     correlationId: event.correlationId,
   };
   if (event.traceparent) headers.traceparent = event.traceparent;
+  if (event.tracestate) headers.tracestate = event.tracestate;
   return headers;
 }
 

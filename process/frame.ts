@@ -1,5 +1,6 @@
 // The frame every long-running process runs in (npm start, the relay, the consumers, a service, the reminder
-// scheduler): configuration and key checks, the stack, the metrics registry, the ops server, and one shutdown.
+// scheduler): configuration and key checks, tracing, the stack, the metrics registry, the ops server, and one
+// shutdown.
 import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Registry } from "prom-client";
@@ -7,6 +8,7 @@ import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import { healthRoutes, type ReadinessCheck } from "../observability/health.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createRegistry, metricsRoute } from "../observability/metrics.ts";
+import { startTracing } from "../observability/tracing.ts";
 import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
 import { ensureStack, type Stack } from "../stack/index.ts";
 
@@ -53,6 +55,8 @@ export async function startProcess<Config = undefined>(
 ): Promise<ProcessFrame<Config>> {
   const { env, config, keys } = checkConfiguration(options);
   const log = createLogger({ level: env.LOG_LEVEL, name: options.name });
+  const tracing = startTracing(env, { serviceName: options.name });
+  if (tracing.exporting) log.info("exporting traces over OTLP");
   const stack = await ensureStack(env, options.say ?? ((line) => log.info(line)));
   const registry = createRegistry();
   const steps: Array<() => unknown> = [];
@@ -80,6 +84,8 @@ export async function startProcess<Config = undefined>(
   // Registered before the process's own work starts, so that a signal while it starts up also stops cleanly.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, stop);
   steps.push(() => stack.stopStarted());
+  // Next to last: the spans of everything that stops before it are exported before the process exits.
+  steps.push(() => tracing.shutdown());
 
   return {
     env,

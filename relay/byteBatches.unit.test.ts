@@ -17,6 +17,7 @@ function row(n: number, topic: string, valueBytes: number): OutboxRecord {
     value: "v".repeat(valueBytes),
     correlationId: "00000000-0000-4000-8000-000000000000",
     traceparent: null,
+    tracestate: null,
     createdAtMs: 0,
   };
 }

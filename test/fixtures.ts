@@ -1,11 +1,13 @@
 // Shared test fixtures: valid patients, event contexts, and the project's own parts started in-process.
 import { randomUUID } from "node:crypto";
+import { context } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { inject } from "vitest";
 import { createDatabase, type Database } from "../db/client.ts";
 import type { EventContext } from "../db/outbox/appendEvents.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
 import type { TypedEnvelope } from "../events/index.ts";
+import { contextFromHeaders } from "../events/tracing.ts";
 import { createLogger } from "../observability/logger.ts";
 import { decryptEvent } from "../phi/decryptEvent.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
@@ -81,9 +83,19 @@ export function testEventContext(overrides: Partial<EventContext> = {}): EventCo
       userAgent: "vitest",
       sessionId: null,
     },
-    traceparent: null,
     ...overrides,
   };
+}
+
+/**
+ * Runs `work` as the handler of a request (or record) that carried these W3C trace headers: their context is
+ * the active one, as the HTTP and consumer spans make it (the integration tests install the context manager).
+ */
+export function traced<T>(
+  headers: { traceparent?: string | null; tracestate?: string | null },
+  work: () => Promise<T>,
+): Promise<T> {
+  return context.with(contextFromHeaders(headers), work);
 }
 
 /** A relay in this process, on the shared stream (so tests never publish an event twice on purpose). */

@@ -49,7 +49,6 @@ export async function sendDueReminders(
             userAgent: null,
             sessionId: null,
           },
-          traceparent: null,
         },
         due.map((appointment) => ({
           type: "appointment.reminder" as const,

@@ -1,6 +1,6 @@
 // The event context of a request: the emitting service and the request's metadata (correlation id, user,
-// session, IP, user agent) and trace context, as appendEvents records them with every event, and the keys
-// it seals their personal fields with.
+// session, IP, user agent), as appendEvents records them with every event, and the keys it seals their
+// personal fields with. The trace context needs no passing: the request's span is the active context.
 import type { Context, MiddlewareHandler } from "hono";
 import type { EventContext } from "../../db/outbox/appendEvents.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
@@ -20,6 +20,6 @@ export function eventContext<E extends RequestContextEnv & SealingEnv>(
   c: Context<E>,
   source: string,
 ): EventContext {
-  const { metadata, traceparent } = c.get("requestContext");
-  return { source, metadata, traceparent, masterKeys: c.get("masterKeys") };
+  const { metadata } = c.get("requestContext");
+  return { source, metadata, masterKeys: c.get("masterKeys") };
 }

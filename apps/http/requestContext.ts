@@ -7,14 +7,11 @@ import { HttpProblem } from "./problem.ts";
 
 export interface RequestContext {
   metadata: EventMetadata;
-  traceparent: string | null;
 }
 
 export type RequestContextEnv = { Variables: { requestContext: RequestContext } };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// W3C Trace Context, version 00; a malformed header is dropped, as the spec asks, rather than refused.
-const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export function requestContext(): MiddlewareHandler<RequestContextEnv> {
   return async (c, next) => {
@@ -23,7 +20,6 @@ export function requestContext(): MiddlewareHandler<RequestContextEnv> {
       throw HttpProblem.invalid([{ field: "header.x-correlation-id", message: "must be a UUID" }]);
     }
     const correlationId = givenCorrelationId?.toLowerCase() ?? randomUUID();
-    const traceparent = c.req.header("traceparent")?.toLowerCase();
     c.set("requestContext", {
       metadata: {
         correlationId,
@@ -32,7 +28,6 @@ export function requestContext(): MiddlewareHandler<RequestContextEnv> {
         userAgent: c.req.header("user-agent") ?? null,
         sessionId: null,
       },
-      traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : null,
     });
     c.header("X-Correlation-Id", correlationId);
     await next();

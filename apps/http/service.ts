@@ -1,4 +1,4 @@
-// The frame every HTTP service shares: middleware in order (context, logging, metrics, body limit),
+// The frame every HTTP service shares: middleware in order (span, context, logging, metrics, body limit),
 // problem+json errors, the public routes (health, metrics, the OpenAPI document and its /docs page), then
 // authentication for everything after them. Services add their routes to it.
 import { swaggerUI } from "@hono/swagger-ui";
@@ -22,6 +22,7 @@ import { type SealingEnv, sealingKeys } from "./eventContext.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
+import { requestSpan } from "./requestSpan.ts";
 
 export type ServiceEnv = RequestContextEnv & AuthEnv & SealingEnv;
 export type ServiceApp = OpenAPIHono<ServiceEnv>;
@@ -66,6 +67,8 @@ export interface ServiceFrameOptions {
 
 export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   const app = createRouter();
+  // First, so that everything after it (authentication, refusals, the handler's transaction) is in the span.
+  app.use(requestSpan());
   app.use(requestContext());
   app.use(sealingKeys(options.masterKeys));
   app.use(requestLog(options.log));

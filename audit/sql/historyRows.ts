@@ -30,7 +30,7 @@ export function rowColumns(table: string): string {
   ${table}.event_type AS "eventType", ${table}.aggregate_type AS "aggregateType", ${table}.aggregate_id AS "aggregateId",
   ${table}.aggregate_version::int8::float8 AS "aggregateVersion", ${table}.topic, ${table}.message_key AS "messageKey",
   ${table}.payload::text AS "payload", ${table}.correlation_id::text AS "correlationId", ${table}.traceparent,
-  ${table}.created_at AS "createdAt", ${table}.previous_hash AS "previousHash", ${table}.hash`;
+  ${table}.tracestate, ${table}.created_at AS "createdAt", ${table}.previous_hash AS "previousHash", ${table}.hash`;
 }
 
 /**

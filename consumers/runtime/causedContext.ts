@@ -1,5 +1,6 @@
 // The context of events a consumer appends because of a record it consumed: they carry the cause's
-// correlation id and trace, so that what a record led to can be followed back to the request behind it.
+// correlation id (and, through the handling span the runtime makes active, its trace), so that what a record
+// led to can be followed back to the request behind it.
 // No user, address or session: a consumer acts for no one's request.
 import type { EventContext } from "../../db/outbox/appendEvents.ts";
 import { eventMetadata, type TypedEnvelope } from "../../events/index.ts";
@@ -15,6 +16,5 @@ export function contextCausedBy(
     source,
     masterKeys,
     metadata: eventMetadata({ correlationId: cause.event.metadata.correlationId }),
-    traceparent: cause.record.headers.traceparent ?? null,
   };
 }

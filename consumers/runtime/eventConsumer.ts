@@ -11,9 +11,23 @@
 
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { SpanKind } from "@opentelemetry/api";
+import {
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_PARTITION_ID,
+  ATTR_MESSAGING_KAFKA_OFFSET,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
+  MESSAGING_SYSTEM_VALUE_KAFKA,
+} from "@opentelemetry/semantic-conventions/incubating";
 import type { Registry } from "prom-client";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
+import { contextFromHeaders, inSpan } from "../../events/tracing.ts";
 import {
   type Admin,
   type Consumer,
@@ -228,7 +242,7 @@ export class EventConsumer {
     const record: ConsumedRecord = { ...origin, headers: textHeaders(message.headers) };
     const started = performance.now();
     try {
-      const effect = await this.handle(handler, envelope, record);
+      const effect = await this.handleInSpan(handler, envelope, record);
       this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
       (effect === "processed" ? this.metrics.processed : this.metrics.duplicates).inc(labels);
       if (effect === "duplicate") {
@@ -270,6 +284,42 @@ export class EventConsumer {
       });
       return { done: false, retryInMs: decision.delayMs };
     }
+  }
+
+  /**
+   * The handling is a child of the record's trace context (the writer's span, from its traceparent and
+   * tracestate headers), so a request's trace goes on into what its events cause, including the events the
+   * handler appends. Each attempt is a span of its own.
+   */
+  private handleInSpan(
+    handler: Parameters<EventConsumer["handle"]>[0],
+    envelope: TypedEnvelope,
+    record: ConsumedRecord,
+  ): Promise<"processed" | "duplicate"> {
+    return inSpan(
+      "healthcare-events/consumers",
+      `process ${record.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextFromHeaders(record.headers),
+        attributes: {
+          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_KAFKA,
+          [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
+          [ATTR_MESSAGING_OPERATION_NAME]: "process",
+          [ATTR_MESSAGING_DESTINATION_NAME]: record.topic,
+          [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(record.partition),
+          [ATTR_MESSAGING_KAFKA_OFFSET]: Number(record.offset),
+          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.name,
+          [ATTR_MESSAGING_MESSAGE_ID]: envelope.eventId,
+          "event.type": envelope.eventType,
+        },
+      },
+      async (span) => {
+        const effect = await this.handle(handler, envelope, record);
+        span.setAttribute("consumer.effect", effect);
+        return effect;
+      },
+    );
   }
 
   /** Runs the handler with the inbox; "duplicate" when the event had been processed before. */

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { insertPatient } from "../../apps/patient/store.ts";
 import { envelopeSchema } from "../../events/envelope.ts";
 import { exampleEvent } from "../../events/examples.ts";
-import { decrypted, patientCreated, testDatabase, testEventContext } from "../../test/fixtures.ts";
+import { decrypted, patientCreated, testDatabase, testEventContext, traced } from "../../test/fixtures.ts";
 import { writeTransaction } from "../client.ts";
 import { appendEvents } from "./appendEvents.ts";
 
@@ -21,22 +21,26 @@ const outboxRowsOf = (aggregateId: string) =>
 describe("appendEvents", () => {
   it("stores each event as an outbox row holding its envelope, topic, key and per-aggregate version", async () => {
     const created = patientCreated();
-    const context = testEventContext({
+    const context = testEventContext();
+    const trace = {
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    });
-    const appended = await writeTransaction(db, (tx) =>
-      appendEvents(tx, context, [
-        created,
-        {
-          type: "patient.consent.changed",
-          data: {
-            patientId: created.data.patientId,
-            consentType: "research",
-            granted: true,
-            changedAt: new Date().toISOString(),
+      tracestate: "vendor=abc123",
+    };
+    const appended = await traced(trace, () =>
+      writeTransaction(db, (tx) =>
+        appendEvents(tx, context, [
+          created,
+          {
+            type: "patient.consent.changed",
+            data: {
+              patientId: created.data.patientId,
+              consentType: "research",
+              granted: true,
+              changedAt: new Date().toISOString(),
+            },
           },
-        },
-      ]),
+        ]),
+      ),
     );
     const { rows } = await outboxRowsOf(created.data.patientId);
     expect(rows).toHaveLength(2);
@@ -58,7 +62,8 @@ describe("appendEvents", () => {
       event_id: envelope.eventId,
       aggregate_type: "patient",
       correlation_id: context.metadata.correlationId,
-      traceparent: context.traceparent,
+      traceparent: trace.traceparent,
+      tracestate: trace.tracestate,
     });
 
     await writeTransaction(db, (tx) =>

@@ -13,6 +13,7 @@ import {
   recordKey,
 } from "../../events/index.ts";
 import { EventTooLarge, MAX_EVENT_BYTES, recordBytes, recordHeaders } from "../../events/record.ts";
+import { inSpan, traceHeadersOf } from "../../events/tracing.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import {
   carriesPersonalFields,
@@ -30,8 +31,6 @@ export interface EventContext {
   /** The emitting service, e.g. "patient-service". */
   source: string;
   metadata: EventMetadata;
-  /** The W3C trace context of the request that caused the events, carried into the Kafka headers. */
-  traceparent?: string | null;
   /** The master keys that wrap the patients' data keys: this process's, loaded once at its start. */
   masterKeys: MasterKeys;
 }
@@ -63,12 +62,29 @@ export interface AppendedEvent {
  * lock on the aggregate, so concurrent writers of one aggregate are serialized and commit in version order.
  * The same row carries the aggregate's latest hash, so each event is chained to the one before it.
  */
-export async function appendEvents(
+export function appendEvents(
+  tx: WriteTransaction,
+  context: EventContext,
+  events: readonly NewEvent[],
+): Promise<AppendedEvent[]> {
+  // The rows store this span's trace context (W3C traceparent and tracestate): the relay's publish links to
+  // it, and whoever consumes the records continues the trace from it. Without a tracer provider it is the
+  // caller's context, unchanged (the request's own traceparent), or none.
+  return inSpan(
+    "healthcare-events/db",
+    "outbox append",
+    { attributes: { "outbox.event_count": events.length, "outbox.source": context.source } },
+    () => appendInSpan(tx, context, events),
+  );
+}
+
+async function appendInSpan(
   tx: WriteTransaction,
   context: EventContext,
   events: readonly NewEvent[],
 ): Promise<AppendedEvent[]> {
   const createdAt = new Date();
+  const trace = traceHeadersOf();
   const parsed = events.map((event) => {
     const definition = eventDefinition(event.type);
     const data = parseEventData(event.type, event.data) as Record<string, unknown>;
@@ -120,7 +136,8 @@ export async function appendEvents(
         // Serialized here, once: these exact bytes are the Kafka record value, whichever relay sends it.
         payload: JSON.stringify(envelope),
         correlationId: context.metadata.correlationId,
-        traceparent: context.traceparent ?? null,
+        traceparent: trace.traceparent,
+        tracestate: trace.tracestate,
         createdAt,
       },
       patientId: keyOwner(data),

@@ -14,6 +14,8 @@ export interface HashedEventFields {
   payload: string;
   correlationId: string;
   traceparent: string | null;
+  /** Hashed only when present (see eventHash), so every row written before the column existed keeps its hash. */
+  tracestate: string | null;
   createdAt: Date;
 }
 
@@ -26,9 +28,14 @@ export const HASH_ALGORITHM = "sha256";
  */
 export const EVENT_HASH_FORMAT = "outbox-event-hash/1";
 
-/** sha256(previous hash ‖ JSON array of the fields in a fixed order); the first event of a chain uses no bytes. */
+/**
+ * sha256(previous hash ‖ JSON array of the fields in a fixed order); the first event of a chain uses no bytes.
+ * A tracestate, when the row has one, is one more element at the end: an array of eleven elements (every row
+ * without one, which includes every row written before the column existed) is hashed exactly as before, and a
+ * row's tracestate is covered as soon as it has one, with no marker needed to tell the two apart.
+ */
 export function eventHash(previousHash: Buffer | null, event: HashedEventFields): Buffer {
-  const canonical = JSON.stringify([
+  const fields: unknown[] = [
     event.eventId,
     event.eventType,
     event.aggregateType,
@@ -40,7 +47,9 @@ export function eventHash(previousHash: Buffer | null, event: HashedEventFields)
     event.correlationId,
     event.traceparent,
     event.createdAt.toISOString(),
-  ]);
+  ];
+  if (event.tracestate !== null) fields.push(event.tracestate);
+  const canonical = JSON.stringify(fields);
   return createHash(HASH_ALGORITHM)
     .update(previousHash ?? Buffer.alloc(0))
     .update(canonical)

@@ -17,6 +17,7 @@ const created: HashedEventFields = {
     '{"eventId":"0b6c1f5e-8d1a-4c39-9a57-3f4a2c1d9e01","eventType":"patient.created","data":{"firstName":"enc:v1:AAAA"}}',
   correlationId: "7f3e2d1c-4b5a-4968-8776-655443322110",
   traceparent: null,
+  tracestate: null,
   createdAt: new Date("2020-01-15T10:30:00.123Z"),
 };
 
@@ -67,6 +68,16 @@ describe(`the row hash, format ${EVENT_HASH_FORMAT}`, () => {
   it("hashes an event with no aggregate version (an audit event)", () => {
     expect(hex(eventHash(null, accessed))).toBe(
       "07f63ebf585659bee0ca5925d0ae38b6b890b610abc9be7683584a14c84a17a8",
+    );
+  });
+
+  it("covers a tracestate as one more field, leaving the hash of a row without one as it was", () => {
+    const withState = { ...updated, tracestate: "vendor=opaque-value,other=1" };
+    expect(hex(eventHash(null, withState))).toBe(
+      "a82a4a0254f79ebd38768c889bfa3f996f2b2ccd4db6487f7e822765f86acac8",
+    );
+    expect(hex(eventHash(null, { ...withState, tracestate: "vendor=changed,other=1" }))).not.toBe(
+      hex(eventHash(null, withState)),
     );
   });
 

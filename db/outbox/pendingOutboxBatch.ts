@@ -13,13 +13,14 @@ export interface OutboxRecord {
   value: string;
   correlationId: string;
   traceparent: string | null;
+  tracestate: string | null;
   createdAtMs: number;
 }
 
 /** The SELECT list that reads an outbox row as an OutboxRecord: both relays' queries use it. */
 export const outboxRecordColumns = `tx_id::text AS "txId", position::text AS "position", event_id::text AS "eventId",
          event_type AS "eventType", topic, message_key AS "key", payload::text AS "value",
-         correlation_id::text AS "correlationId", traceparent,
+         correlation_id::text AS "correlationId", traceparent, tracestate,
          (extract(epoch FROM created_at) * 1000)::float8 AS "createdAtMs"`;
 
 /**

@@ -37,7 +37,15 @@ const recordHeaders: JsonSchema = {
       description: "The envelope's eventType, readable without parsing the value.",
     },
     correlationId: { type: "string", format: "uuid", description: "The request that caused the event." },
-    traceparent: { type: "string", description: "W3C Trace Context of that request, when it carried one." },
+    traceparent: {
+      type: "string",
+      description:
+        "W3C Trace Context of the span that wrote the event, when there is one; continue its trace.",
+    },
+    tracestate: {
+      type: "string",
+      description: "W3C tracestate that came with the traceparent (vendor data), when there is one.",
+    },
   },
 };
 

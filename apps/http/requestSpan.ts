@@ -1,0 +1,47 @@
+// The request's server span: a child of the caller's W3C trace context (traceparent, tracestate) when it sent
+// one, else the root of a new trace, and the active context for everything the request does (its database
+// transaction, its outbox rows). Only the method, the route, the path and the status are recorded: no query
+// string, header or body, which can carry personal data.
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_URL_PATH,
+} from "@opentelemetry/semantic-conventions";
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import { contextFromHeaders } from "../../events/tracing.ts";
+
+const tracer = trace.getTracer("healthcare-events/http");
+
+export function requestSpan(): MiddlewareHandler {
+  return async function requestSpan(c, next) {
+    const parent = contextFromHeaders({
+      traceparent: c.req.header("traceparent"),
+      tracestate: c.req.header("tracestate"),
+    });
+    const method = c.req.method;
+    await tracer.startActiveSpan(
+      method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: c.req.path },
+      },
+      parent,
+      async (span) => {
+        try {
+          await next();
+        } finally {
+          // The route is known once routing has run: the last matched handler's pattern (/patients/:id).
+          const route = routePath(c, -1);
+          span.updateName(`${method} ${route}`);
+          span.setAttribute(ATTR_HTTP_ROUTE, route);
+          span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, c.res.status);
+          if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        }
+      },
+    );
+  };
+}
