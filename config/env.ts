@@ -11,10 +11,11 @@ const brokerList = z
         z
           .string()
           // Kafka's own listener syntax names the protocol; here KAFKA_SSL and KAFKA_SASL_MECHANISM do.
-          .refine(
-            (broker) => !/^[a-z_]+:\/\//i.test(broker),
-            "each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM)",
-          )
+          .refine((broker) => !/^[a-z_]+:\/\//i.test(broker), {
+            error:
+              "each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM)",
+            abort: true,
+          })
           .regex(/^[^\s:]+:\d{1,5}$/, "each broker must be host:port"),
       )
       .min(1, "list at least one broker as host:port"),
@@ -110,7 +111,7 @@ export class ConfigError extends Error {
 const SECRET_VARIABLES = new Set(["JWT_SECRET", "KAFKA_SASL_PASSWORD"]);
 
 function shown(variable: string, value: string | undefined): string {
-  if (SECRET_VARIABLES.has(variable)) return `(${value?.length ?? 0} characters, hidden)`;
+  if (SECRET_VARIABLES.has(variable) && value !== undefined) return `(${value.length} characters, hidden)`;
   return JSON.stringify(value === undefined ? value : withoutPassword(value));
 }
 
