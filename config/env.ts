@@ -69,6 +69,14 @@ const envSchema = z.object({
       "must be the worker's REST URL, like http://localhost:8083",
     )
     .optional(),
+  /**
+   * Where the Connect worker reads the connector's secrets (the database password) through its file config
+   * provider, as the worker sees the path; unset, a file under .data/ for a worker on this machine.
+   */
+  CONNECT_SECRETS_FILE: z
+    .string()
+    .regex(/^\//, "must be an absolute path, as the Connect worker sees it")
+    .optional(),
   /** The database as the Connect worker reaches it, when that differs from DATABASE_URL (a worker in a container). */
   CONNECT_DATABASE_URL: postgresUrl.optional(),
   REMINDER_HOURS_BEFORE: z.coerce.number().int().min(1).max(168).default(24),
