@@ -48,7 +48,10 @@ export async function registerConnector(
 ): Promise<ConnectorStatus> {
   const { kafkaSecurity, secretsFile = connectorSecretsFile(target), ...connectorOptions } = options;
   await ensureHeartbeatTopic(kafkaBrokers, target, kafkaSecurity);
-  await writeSecretsFile(secretsFile, connectorSecrets(target));
+  // A file named by CONNECT_SECRETS_FILE is shared with a worker running as another user (docker-compose.yml).
+  await writeSecretsFile(secretsFile, connectorSecrets(target), {
+    groupReadable: Boolean(process.env.CONNECT_SECRETS_FILE),
+  });
   await connect.putConnectorConfig(
     target.connectorName,
     connectorConfig(target, secretsFile, connectorOptions),

@@ -1,5 +1,5 @@
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { kafkaSecurityFromEnvironment } from "../kafka/client.ts";
@@ -69,12 +69,21 @@ export function localConnectorSecretsFile(connectorName: string): string {
   return join(stackPaths.data, "connect-secrets", `${connectorName}.properties`);
 }
 
-/** Writes a properties file only its owner may read (the worker runs as the same user). */
-export async function writeSecretsFile(file: string, secrets: Record<string, string>): Promise<void> {
-  await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
+/**
+ * Writes a properties file only its owner may read (a worker on this machine runs as the same user), or also
+ * its group with `groupReadable` (a worker in another container, given that group, reads a shared volume).
+ */
+export async function writeSecretsFile(
+  file: string,
+  secrets: Record<string, string>,
+  { groupReadable = false }: { groupReadable?: boolean } = {},
+): Promise<void> {
+  const mode = groupReadable ? 0o640 : 0o600;
+  await mkdir(dirname(file), { recursive: true, mode: groupReadable ? 0o750 : 0o700 });
   const lines = Object.entries(secrets).map(([key, value]) => `${key}=${propertiesValue(value)}`);
-  await writeFile(file, `${lines.join("\n")}\n`, { mode: 0o600 });
-  await chmod(file, 0o600);
+  await writeFile(file, `${lines.join("\n")}\n`, { mode });
+  // writeFile's mode applies only to a new file.
+  await chmod(file, mode);
 }
 
 /** A value as java.util.Properties reads it back: backslashes doubled, a leading space and line breaks escaped. */
