@@ -36,7 +36,14 @@ const admin = new pg.Client({ connectionString: databaseUrl() });
 const databasePassword = `pg-secret-${randomUUID()}`;
 const withPassword = new URL(databaseUrl());
 withPassword.password = databasePassword;
-const target = debeziumTarget(withPassword.toString());
+// Named apart from the other Debezium tests' connector and slot on this database, which the shared worker may
+// still run: two readers of one slot would take it from each other.
+const defaults = debeziumTarget(withPassword.toString());
+const target = {
+  ...defaults,
+  connectorName: `${defaults.connectorName}-secure`,
+  slotName: `${defaults.slotName}_secure`.slice(0, 63),
+};
 let connect: ConnectClient;
 
 beforeAll(async () => {
