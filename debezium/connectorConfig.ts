@@ -30,7 +30,8 @@ export interface DebeziumTarget {
 
 /** Postgres TLS as Debezium's `database.ssl*` options take it; paths are as the Connect worker sees them. */
 export interface PostgresTls {
-  mode?: (typeof PG_SSL_MODES)[number];
+  /** As given; connectorConfig refuses a mode pgjdbc does not know (the target alone serves polling mode too). */
+  mode?: string;
   rootCert?: string;
   cert?: string;
   key?: string;
@@ -85,13 +86,8 @@ function postgresTls(url: URL, env: NodeJS.ProcessEnv): PostgresTls {
   const setting = (parameter: string, variable: string) =>
     url.searchParams.get(parameter) || env[variable] || undefined;
   const mode = setting("sslmode", "PGSSLMODE");
-  if (mode !== undefined && !PG_SSL_MODES.some((known) => known === mode)) {
-    throw new Error(
-      `DATABASE_URL's sslmode (or PGSSLMODE) is ${JSON.stringify(mode)}: Debezium takes ${PG_SSL_MODES.join(", ")}`,
-    );
-  }
   const tls: PostgresTls = {};
-  if (mode) tls.mode = mode as PostgresTls["mode"];
+  if (mode) tls.mode = mode;
   const rootCert = setting("sslrootcert", "PGSSLROOTCERT");
   const cert = setting("sslcert", "PGSSLCERT");
   const key = setting("sslkey", "PGSSLKEY");
@@ -148,6 +144,11 @@ export function connectorConfig(
 ): Record<string, string> {
   const secret = (key: keyof ReturnType<typeof connectorSecrets>) => `\${file:${secretsFile}:${key}}`;
   const { ssl } = target.database;
+  if (ssl.mode !== undefined && !PG_SSL_MODES.some((known) => known === ssl.mode)) {
+    throw new Error(
+      `DATABASE_URL's sslmode (or PGSSLMODE) is ${JSON.stringify(ssl.mode)}: Debezium takes ${PG_SSL_MODES.join(", ")}`,
+    );
+  }
   const rawTopic = (table: string) => `${target.topicPrefix}.public.${table}`.replaceAll(".", "\\.");
   return {
     "connector.class": "io.debezium.connector.postgresql.PostgresConnector",

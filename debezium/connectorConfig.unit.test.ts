@@ -44,7 +44,8 @@ describe("the connector's configuration", () => {
   });
 
   it("refuses an sslmode Debezium does not know, rather than connect without TLS", () => {
-    expect(() => debeziumTarget("postgres://u:p@db/health?sslmode=no-verify", undefined, {})).toThrow(
+    const target = debeziumTarget("postgres://u:p@db/health?sslmode=no-verify", undefined, {});
+    expect(() => connectorConfig(target, secretsFile)).toThrow(
       /DATABASE_URL's sslmode \(or PGSSLMODE\) is "no-verify": Debezium takes disable, allow, prefer, require, verify-ca, verify-full/,
     );
   });
