@@ -1,12 +1,23 @@
 // The process configuration, read once from the environment and validated with one message per bad variable.
 import { z } from "zod";
+import { type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
 
 const brokerList = z
   .string()
   .transform((value) => value.split(",").map((broker) => broker.trim()))
   .pipe(
     z
-      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, "each broker must be host:port"))
+      .array(
+        z
+          .string()
+          // Kafka's own listener syntax names the protocol; here KAFKA_SSL and KAFKA_SASL_MECHANISM do.
+          .refine((broker) => !/^[a-z_]+:\/\//i.test(broker), {
+            error:
+              "each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM)",
+            abort: true,
+          })
+          .regex(/^[^\s:]+:\d{1,5}$/, "each broker must be host:port"),
+      )
       .min(1, "list at least one broker as host:port"),
   );
 
@@ -69,6 +80,14 @@ const envSchema = z.object({
       /^https?:\/\/[^/\s]+(\/[^\s]*[^/\s])?$/,
       "must be the worker's REST URL, like http://localhost:8083",
     )
+    .optional(),
+  /**
+   * Where the Connect worker reads the connector's secrets (the database password) through its file config
+   * provider, as the worker sees the path; unset, a file under .data/ for a worker on this machine.
+   */
+  CONNECT_SECRETS_FILE: z
+    .string()
+    .regex(/^\//, "must be an absolute path, as the Connect worker sees it")
     .optional(),
   /** The database as the Connect worker reaches it, when that differs from DATABASE_URL (a worker in a container). */
   CONNECT_DATABASE_URL: postgresUrl.optional(),
@@ -141,7 +160,8 @@ export const DEFAULT_KAFKA_COMPRESSION = "lz4" as const;
 /** Six years (2192 days, leap days included): the history's retention unless AUDIT_RETENTION_DAYS says otherwise. */
 export const DEFAULT_AUDIT_RETENTION_DAYS = 2192;
 
-export type Env = z.infer<typeof envSchema>;
+/** The variables, parsed; `kafkaSecurity` is what the KAFKA_SSL* and KAFKA_SASL_* variables make of them. */
+export type Env = z.infer<typeof envSchema> & { kafkaSecurity: KafkaSecurity };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -153,12 +173,13 @@ export class ConfigError extends Error {
 /** Secrets are never printed, not even when wrong: the message goes to logs and terminals. */
 const SECRET_VARIABLES = new Set([
   "JWT_SECRET",
+  "KAFKA_SASL_PASSWORD",
   "OTEL_EXPORTER_OTLP_HEADERS",
   "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
 ]);
 
 function shown(variable: string, value: string | undefined): string {
-  if (SECRET_VARIABLES.has(variable)) return `(${value?.length ?? 0} characters, hidden)`;
+  if (SECRET_VARIABLES.has(variable) && value !== undefined) return `(${value.length} characters, hidden)`;
   return JSON.stringify(value === undefined ? value : withoutPassword(value));
 }
 
@@ -177,17 +198,42 @@ export function withoutPassword(value: string): string {
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = envSchema.safeParse(present);
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => {
+        const variable = String(issue.path[0]);
+        return `${variable}=${shown(variable, source[variable])}: ${issue.message}`;
+      });
   // Two sources of signing keys would leave it to chance which tokens are accepted.
   if (result.success && result.data.JWT_SECRET && result.data.JWT_JWKS_URL) {
-    throw new ConfigError([
+    problems.push(
       `JWT_JWKS_URL=${shown("JWT_JWKS_URL", source.JWT_JWKS_URL)}: set either JWT_SECRET or JWT_JWKS_URL, not both`,
-    ]);
+    );
   }
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
-      const variable = String(issue.path[0]);
-      return `${variable}=${shown(variable, source[variable])}: ${issue.message}`;
-    }),
-  );
+  const kafka = loadKafkaSecurity(source);
+  problems.push(...kafka.problems);
+  if (result.success && !result.data.KAFKA_BROKERS && (kafka.security.tls || kafka.security.sasl)) {
+    problems.push(
+      "KAFKA_BROKERS=undefined: must name the brokers when KAFKA_SSL or KAFKA_SASL_MECHANISM is set (the local broker speaks plaintext only)",
+    );
+  }
+  if (result.success && problems.length === 0) return { ...result.data, kafkaSecurity: kafka.security };
+  throw new ConfigError(problems);
+}
+
+/**
+ * The Kafka security settings alone, with their problems as printable lines: what createKafka applies to every
+ * client when its caller passes none (kafka/client.ts).
+ */
+export function loadKafkaSecurity(source: NodeJS.ProcessEnv = process.env): {
+  security: KafkaSecurity;
+  problems: string[];
+} {
+  const { security, problems } = parseKafkaSecurity(source);
+  return {
+    security,
+    problems: problems.map(
+      ({ variable, message }) => `${variable}=${shown(variable, source[variable] || undefined)}: ${message}`,
+    ),
+  };
 }

@@ -10,6 +10,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      kafkaSecurity: {},
     });
   });
 
@@ -35,6 +36,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 2,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "zstd",
+      kafkaSecurity: {},
     });
   });
 
@@ -46,6 +48,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      kafkaSecurity: {},
     });
   });
 

@@ -1,29 +1,61 @@
 // Registering and removing the outbox connector on a Connect worker, and finding that worker: the one
 // KAFKA_CONNECT_URL names, or the project's own (stack/connect.ts).
 
+import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
-import { localConnectUrl, probeWorker, startConnect } from "../stack/connect.ts";
+import {
+  localConnectorSecretsFile,
+  localConnectUrl,
+  probeWorker,
+  startConnect,
+  writeSecretsFile,
+} from "../stack/connect.ts";
 import {
   type ConnectorOptions,
   connectorConfig,
+  connectorSecrets,
   type DebeziumTarget,
   heartbeatTopic,
 } from "./connectorConfig.ts";
 import { ConnectClient, type ConnectorStatus, ConnectRestError } from "./connectRest.ts";
 
+export interface RegistrationOptions extends ConnectorOptions {
+  /** How the setup's admin client reaches Kafka; unset, the environment's settings (kafka/client.ts). */
+  kafkaSecurity?: KafkaSecurity;
+  /** Where the worker reads the connector's secrets; unset, connectorSecretsFile's choice. */
+  secretsFile?: string;
+}
+
+/**
+ * The file the connector's secrets go to: CONNECT_SECRETS_FILE (the path as the worker sees it, e.g. on a volume
+ * both containers mount), else one under .data/ that a worker on this machine reads.
+ */
+export function connectorSecretsFile(target: DebeziumTarget, env: NodeJS.ProcessEnv = process.env): string {
+  return env.CONNECT_SECRETS_FILE || localConnectorSecretsFile(target.connectorName);
+}
+
 /**
  * Creates or updates the connector (PUT is idempotent) and waits until it and its task are RUNNING.
- * The slot must exist already: it is the position the relay hands over at (handover/switch.ts).
+ * The slot must exist already: it is the position the relay hands over at (handover/switch.ts). The database
+ * password is written to the secrets file first; the config the worker stores names it by a placeholder.
  */
 export async function registerConnector(
   connect: ConnectClient,
   target: DebeziumTarget,
   kafkaBrokers: readonly string[],
-  options: ConnectorOptions = {},
+  options: RegistrationOptions = {},
 ): Promise<ConnectorStatus> {
-  await ensureHeartbeatTopic(kafkaBrokers, target);
-  await connect.putConnectorConfig(target.connectorName, connectorConfig(target, options));
+  const { kafkaSecurity, secretsFile = connectorSecretsFile(target), ...connectorOptions } = options;
+  await ensureHeartbeatTopic(kafkaBrokers, target, kafkaSecurity);
+  // A file named by CONNECT_SECRETS_FILE is shared with a worker running as another user (docker-compose.yml).
+  await writeSecretsFile(secretsFile, connectorSecrets(target), {
+    groupReadable: Boolean(process.env.CONNECT_SECRETS_FILE),
+  });
+  await connect.putConnectorConfig(
+    target.connectorName,
+    connectorConfig(target, secretsFile, connectorOptions),
+  );
   const status = await connect.status(target.connectorName);
   // A connector stopped by an interrupted switch keeps its STOPPED state across a config update.
   if (status?.connector.state === "STOPPED" || status?.connector.state === "PAUSED") {
@@ -37,8 +69,12 @@ export async function registerConnector(
  * here because the broker creates no topic on its own, and Connect's topic creation would then also create
  * whatever topic a mistyped outbox row named. One partition, compacted: it holds one record per connector.
  */
-async function ensureHeartbeatTopic(kafkaBrokers: readonly string[], target: DebeziumTarget): Promise<void> {
-  const admin = createKafka({ brokers: [...kafkaBrokers], clientId: "debezium-setup" }).admin();
+async function ensureHeartbeatTopic(
+  kafkaBrokers: readonly string[],
+  target: DebeziumTarget,
+  security: KafkaSecurity | undefined,
+): Promise<void> {
+  const admin = createKafka({ brokers: [...kafkaBrokers], clientId: "debezium-setup", security }).admin();
   await admin.connect();
   try {
     await applyTopics(admin, {

@@ -16,8 +16,29 @@ export interface DebeziumTarget {
   /** Debezium's logical server name: its JMX metrics and the (dropped) raw topic names carry it. */
   topicPrefix: string;
   heartbeatTable: string;
-  database: { host: string; port: number; user: string; password: string; name: string };
+  database: {
+    host: string;
+    port: number;
+    user: string;
+    /** Never put into the connector's config: it reaches the worker through a secrets file (connector.ts). */
+    password: string;
+    name: string;
+    /** The URL's sslmode, sslrootcert, sslcert and sslkey (or PGSSLMODE, PGSSLROOTCERT, ...), as pgjdbc takes them. */
+    ssl: PostgresTls;
+  };
 }
+
+/** Postgres TLS as Debezium's `database.ssl*` options take it; paths are as the Connect worker sees them. */
+export interface PostgresTls {
+  /** As given; connectorConfig refuses a mode pgjdbc does not know (the target alone serves polling mode too). */
+  mode?: string;
+  rootCert?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** The modes pgjdbc (inside Debezium) knows; node-postgres' `no-verify` is not one, and is refused. */
+const PG_SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 
 export const PUBLICATION_NAME = "debezium_outbox";
 /** Created by a migration (db/schema.ts); the connector upserts its one row every heartbeat. */
@@ -30,6 +51,7 @@ export const HEARTBEAT_TABLE = "debezium_heartbeat";
 export function debeziumTarget(
   databaseUrl: string,
   connectDatabaseUrl: string = databaseUrl,
+  env: NodeJS.ProcessEnv = process.env,
 ): DebeziumTarget {
   const name = databaseName(databaseUrl);
   const connectName = databaseName(connectDatabaseUrl);
@@ -54,8 +76,25 @@ export function debeziumTarget(
       user: decodeURIComponent(url.username),
       password: decodeURIComponent(url.password),
       name,
+      ssl: postgresTls(url, env),
     },
   };
+}
+
+/** libpq's rule: a URL parameter wins over its PG* variable. */
+function postgresTls(url: URL, env: NodeJS.ProcessEnv): PostgresTls {
+  const setting = (parameter: string, variable: string) =>
+    url.searchParams.get(parameter) || env[variable] || undefined;
+  const mode = setting("sslmode", "PGSSLMODE");
+  const tls: PostgresTls = {};
+  if (mode) tls.mode = mode;
+  const rootCert = setting("sslrootcert", "PGSSLROOTCERT");
+  const cert = setting("sslcert", "PGSSLCERT");
+  const key = setting("sslkey", "PGSSLKEY");
+  if (rootCert) tls.rootCert = rootCert;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  return tls;
 }
 
 function databaseName(databaseUrl: string): string {
@@ -90,11 +129,28 @@ const STASHED_PAYLOAD_HEADER = "__outbox_payload";
 /** Where the tracestate waits while the traceparent steps use the value; never leaves the worker. */
 const STASHED_TRACESTATE_HEADER = "__outbox_tracestate";
 
-/** The full connector configuration, as PUT /connectors/<name>/config takes it (every value a string). */
+/** The connector's secrets, by the key its config's placeholders name in the secrets file. */
+export function connectorSecrets(target: DebeziumTarget): Record<string, string> {
+  return { "database.password": target.database.password };
+}
+
+/**
+ * The full connector configuration, as PUT /connectors/<name>/config takes it (every value a string). Secrets
+ * are `${file:<secretsFile>:<key>}` placeholders, resolved by the worker's file config provider when the task
+ * starts: GET /connectors/<name>/config and the connect-configs topic never hold them.
+ */
 export function connectorConfig(
   target: DebeziumTarget,
+  secretsFile: string,
   options: ConnectorOptions = {},
 ): Record<string, string> {
+  const secret = (key: keyof ReturnType<typeof connectorSecrets>) => `\${file:${secretsFile}:${key}}`;
+  const { ssl } = target.database;
+  if (ssl.mode !== undefined && !PG_SSL_MODES.some((known) => known === ssl.mode)) {
+    throw new Error(
+      `DATABASE_URL's sslmode (or PGSSLMODE) is ${JSON.stringify(ssl.mode)}: Debezium takes ${PG_SSL_MODES.join(", ")}`,
+    );
+  }
   const rawTopic = (table: string) => `${target.topicPrefix}.public.${table}`.replaceAll(".", "\\.");
   return {
     "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
@@ -104,8 +160,12 @@ export function connectorConfig(
     "database.hostname": target.database.host,
     "database.port": String(target.database.port),
     "database.user": target.database.user,
-    "database.password": target.database.password,
+    "database.password": secret("database.password"),
     "database.dbname": target.database.name,
+    ...(ssl.mode && { "database.sslmode": ssl.mode }),
+    ...(ssl.rootCert && { "database.sslrootcert": ssl.rootCert }),
+    ...(ssl.cert && { "database.sslcert": ssl.cert }),
+    ...(ssl.key && { "database.sslkey": ssl.key }),
     "topic.prefix": target.topicPrefix,
 
     "plugin.name": "pgoutput",

@@ -1,8 +1,10 @@
 // The one module that talks to Kafka: every producer, consumer and admin client of the project comes from here,
 // so the client library (kafkajs today) can be swapped in one place.
 import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer } from "kafkajs";
-import { DEFAULT_KAFKA_COMPRESSION } from "../config/env.ts";
+import { ConfigError, DEFAULT_KAFKA_COMPRESSION, loadKafkaSecurity } from "../config/env.ts";
+import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Compression, compressionType } from "./compression.ts";
+import { kafkajsSecurity } from "./security.ts";
 
 export type {
   Admin,
@@ -15,6 +17,7 @@ export type {
   RecordMetadata,
 } from "kafkajs";
 export { COMPRESSIONS, type Compression } from "./compression.ts";
+export { kafkaSecurityFailure } from "./security.ts";
 
 export interface KafkaOptions {
   brokers: string[];
@@ -23,12 +26,27 @@ export interface KafkaOptions {
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
   retries?: number;
+  /** TLS and SASL; unset, those of the environment (KAFKA_SSL*, KAFKA_SASL_*), so every client gets them. */
+  security?: KafkaSecurity;
+}
+
+let environmentSecurity: KafkaSecurity | undefined;
+
+/** The environment's security settings, read once; a bad variable stops the caller with a ConfigError. */
+export function kafkaSecurityFromEnvironment(): KafkaSecurity {
+  if (environmentSecurity === undefined) {
+    const { security, problems } = loadKafkaSecurity(process.env);
+    if (problems.length > 0) throw new ConfigError(problems);
+    environmentSecurity = security;
+  }
+  return environmentSecurity;
 }
 
 export function createKafka(options: KafkaOptions): Kafka {
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: options.brokers,
+    ...kafkajsSecurity(options.security ?? kafkaSecurityFromEnvironment()),
     connectionTimeout: options.connectionTimeoutMs ?? 3_000,
     requestTimeout: options.requestTimeoutMs ?? 10_000,
     retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 2_000 },

@@ -17,6 +17,7 @@ import {
   type Compression,
   createIdempotentProducer,
   createKafka,
+  kafkaSecurityFailure,
   type Producer,
 } from "../kafka/client.ts";
 import type { ReadinessCheck } from "../observability/health.ts";
@@ -267,7 +268,10 @@ export class OutboxRelay {
       } catch (error) {
         const refused = nonRetriableKafkaError(error);
         this.metrics.publishErrors.inc({ retriable: refused ? "false" : "true" });
+        const insecure = refused ? undefined : kafkaSecurityFailure(error);
         if (refused) this.markRefused(refused, send.length > 0 ? send : rows.slice(0, 1));
+        // Not retriable in kafkajs' sense, yet a rotated password or certificate fixes it without a restart.
+        else if (insecure) this.log.error({ attempt, events: rows.length }, insecure);
         else
           this.log.warn(
             { err: error, attempt, events: rows.length },

@@ -1,6 +1,9 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
+import { kafkaSecurityFromEnvironment } from "../kafka/client.ts";
+import { javaClientSecrets, javaClientSecurity } from "../kafka/security.ts";
 import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
   isPortOpen,
@@ -23,6 +26,17 @@ export const localConnectUrl = `http://${HOST}:${PORT}`;
 /** The class a worker must offer before the relay can run on it. */
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
 
+/** One worker: its folder under .data/ (and log file name), its REST port, and how it reaches Kafka. */
+export interface ConnectWorkerNode {
+  name: string;
+  port: number;
+  /** TLS and SASL to the brokers; unset, the environment's (KAFKA_SSL*, KAFKA_SASL_*). */
+  security?: KafkaSecurity;
+}
+
+/** The worker `RELAY_MODE=debezium npm start` and the tests run when KAFKA_CONNECT_URL is unset. */
+export const localConnectNode: ConnectWorkerNode = { name: "connect", port: PORT };
+
 const stackDir = fileURLToPath(new URL(".", import.meta.url));
 const pomFile = join(stackDir, "pom.xml");
 const libsDir = join(stackDir, "libs-connect");
@@ -30,14 +44,52 @@ const workerLibs = join(libsDir, "worker");
 const pluginPath = join(libsDir, "plugins");
 const log4jFile = join(stackDir, "connect-log4j2.properties");
 
-const connectDir = join(stackPaths.data, "connect");
-const propertiesFile = join(connectDir, "connect-distributed.properties");
-const pidFile = join(connectDir, "connect.pid");
-const lockFile = join(stackPaths.data, "connect.lock");
-export const connectLogFile = join(stackPaths.logs, "connect.log");
+function pathsOf(node: ConnectWorkerNode) {
+  const dir = join(stackPaths.data, node.name);
+  return {
+    dir,
+    // The properties file path is in the JVM's command line and unique to this checkout and worker.
+    propertiesFile: join(dir, "connect-distributed.properties"),
+    /** The worker's own Kafka secrets (SASL login, client key), read through its file config provider. */
+    kafkaSecretsFile: join(dir, "secrets", "kafka.properties"),
+    pidFile: join(dir, "connect.pid"),
+    lockFile: join(stackPaths.data, `${node.name}.lock`),
+    logFile: join(stackPaths.logs, `${node.name}.log`),
+    url: `http://${HOST}:${node.port}`,
+  };
+}
 
-// The properties file path is in the JVM's command line and unique to this checkout.
-const processMarker = propertiesFile;
+export const connectLogFile = pathsOf(localConnectNode).logFile;
+
+/**
+ * Where the project writes a connector's secrets (the database password) for a worker on this machine to read
+ * through its file config provider, so that the connector's stored config holds only a placeholder.
+ */
+export function localConnectorSecretsFile(connectorName: string): string {
+  return join(stackPaths.data, "connect-secrets", `${connectorName}.properties`);
+}
+
+/**
+ * Writes a properties file only its owner may read (a worker on this machine runs as the same user), or also
+ * its group with `groupReadable` (a worker in another container, given that group, reads a shared volume).
+ */
+export async function writeSecretsFile(
+  file: string,
+  secrets: Record<string, string>,
+  { groupReadable = false }: { groupReadable?: boolean } = {},
+): Promise<void> {
+  const mode = groupReadable ? 0o640 : 0o600;
+  await mkdir(dirname(file), { recursive: true, mode: groupReadable ? 0o750 : 0o700 });
+  const lines = Object.entries(secrets).map(([key, value]) => `${key}=${propertiesValue(value)}`);
+  await writeFile(file, `${lines.join("\n")}\n`, { mode });
+  // writeFile's mode applies only to a new file.
+  await chmod(file, mode);
+}
+
+/** A value as java.util.Properties reads it back: backslashes doubled, a leading space and line breaks escaped. */
+function propertiesValue(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll("\r", "\\r").replace(/^ /, "\\ ");
+}
 
 type Log = (line: string) => void;
 
@@ -47,17 +99,20 @@ export async function connectIsRunning(): Promise<boolean> {
 }
 
 /** The pid of the worker this project started, if it runs. */
-export async function localConnectPid(): Promise<number | undefined> {
-  return runningPid(pidFile, processMarker);
+export async function localConnectPid(
+  node: ConnectWorkerNode = localConnectNode,
+): Promise<number | undefined> {
+  const paths = pathsOf(node);
+  return runningPid(paths.pidFile, paths.propertiesFile);
 }
 
 /**
- * The pid of the worker this checkout started, when it is the one serving 127.0.0.1:8083: the only worker a
- * test may stop or kill. Undefined while the port belongs to another checkout's worker (or anyone's).
+ * The pid of the worker this checkout started, when it is the one serving its port (127.0.0.1:8083): the only
+ * worker a test may stop or kill. Undefined while the port belongs to another checkout's worker (or anyone's).
  */
-export async function ownConnectPid(): Promise<number | undefined> {
-  const pid = await localConnectPid();
-  return pid !== undefined && (await listensOn(pid, PORT)) ? pid : undefined;
+export async function ownConnectPid(node: ConnectWorkerNode = localConnectNode): Promise<number | undefined> {
+  const pid = await localConnectPid(node);
+  return pid !== undefined && (await listensOn(pid, node.port)) ? pid : undefined;
 }
 
 /**
@@ -68,24 +123,27 @@ export async function ownConnectPid(): Promise<number | undefined> {
 export async function startConnect(
   kafkaBrokers: readonly string[],
   log: Log = () => {},
+  node: ConnectWorkerNode = localConnectNode,
 ): Promise<{ url: string; startedByUs: boolean }> {
-  const reused = { url: localConnectUrl, startedByUs: false };
-  if (await workerReady()) return reused;
-  return withLock(lockFile, "Kafka Connect", async () => {
-    if (await workerReady()) return reused;
-    const booting = await runningPid(pidFile, processMarker);
+  const paths = pathsOf(node);
+  const ready = () => workerReady(paths.url);
+  const reused = { url: paths.url, startedByUs: false };
+  if (await ready()) return reused;
+  return withLock(paths.lockFile, "Kafka Connect", async () => {
+    if (await ready()) return reused;
+    const booting = await runningPid(paths.pidFile, paths.propertiesFile);
     if (booting !== undefined) {
-      await waitForWorker(booting);
+      await waitForWorker(node, booting);
       return reused;
     }
-    if (await isPortOpen(HOST, PORT)) {
+    if (await isPortOpen(HOST, node.port)) {
       // Maybe a worker someone else is still starting; give it the time a cold JVM needs.
-      await waitUntil(workerReady, {
-        what: `The process listening on ${HOST}:${PORT}`,
+      await waitUntil(ready, {
+        what: `The process listening on ${HOST}:${node.port}`,
         timeoutMs: 60_000,
       }).catch((error: Error) => {
         throw new Error(
-          `${HOST}:${PORT} is taken by something that does not answer as a Kafka Connect worker with the ` +
+          `${HOST}:${node.port} is taken by something that does not answer as a Kafka Connect worker with the ` +
             `Debezium Postgres connector (${error.message}): stop it, or set KAFKA_CONNECT_URL`,
         );
       });
@@ -94,15 +152,21 @@ export async function startConnect(
 
     const java = await findJava(toolsHint);
     await ensureJars(log);
-    await mkdir(connectDir, { recursive: true });
-    await writeFile(propertiesFile, workerProperties(kafkaBrokers));
+    await mkdir(paths.dir, { recursive: true });
+    const security = node.security ?? kafkaSecurityFromEnvironment();
+    await writeSecretsFile(paths.kafkaSecretsFile, javaClientSecrets(security));
+    await writeFile(paths.propertiesFile, workerProperties(kafkaBrokers, node, security));
 
     const started = Date.now();
-    const pid = await spawnDetached({ command: java, args: jvmArgs(), logFile: connectLogFile });
-    await writeFile(pidFile, `${pid}\n`);
-    await waitForWorker(pid);
-    log(`connect: started on ${localConnectUrl} in ${Date.now() - started} ms (pid ${pid})`);
-    return { url: localConnectUrl, startedByUs: true };
+    const pid = await spawnDetached({
+      command: java,
+      args: jvmArgs(paths.propertiesFile),
+      logFile: paths.logFile,
+    });
+    await writeFile(paths.pidFile, `${pid}\n`);
+    await waitForWorker(node, pid);
+    log(`connect: started on ${paths.url} in ${Date.now() - started} ms (pid ${pid})`);
+    return { url: paths.url, startedByUs: true };
   });
 }
 
@@ -110,13 +174,14 @@ export async function startConnect(
  * Stops the worker this project started (clean shutdown, SIGKILL after 30 s); a no-op when none runs.
  * Its connectors stay registered in Kafka (connect-configs) and resume at the next start.
  */
-export async function stopConnect(): Promise<void> {
-  await withLock(lockFile, "Kafka Connect", async () => {
-    const pid = await runningPid(pidFile, processMarker);
+export async function stopConnect(node: ConnectWorkerNode = localConnectNode): Promise<void> {
+  const paths = pathsOf(node);
+  await withLock(paths.lockFile, "Kafka Connect", async () => {
+    const pid = await runningPid(paths.pidFile, paths.propertiesFile);
     if (pid !== undefined) {
-      await stopProcess(pid, { signal: "SIGTERM", marker: processMarker, timeoutMs: 30_000 });
+      await stopProcess(pid, { signal: "SIGTERM", marker: paths.propertiesFile, timeoutMs: 30_000 });
     }
-    await rm(pidFile, { force: true });
+    await rm(paths.pidFile, { force: true });
   });
 }
 
@@ -133,7 +198,8 @@ export async function probeWorker(url: string): Promise<WorkerProbe> {
       signal: AbortSignal.timeout(3_000),
     });
   } catch {
-    return url === localConnectUrl && (await isPortOpen(HOST, PORT)) ? "starting" : "absent";
+    const { hostname, port } = new URL(url);
+    return hostname === HOST && (await isPortOpen(HOST, Number(port))) ? "starting" : "absent";
   }
   // The REST server answers 5xx while the herder is still starting.
   if (!response.ok) return "starting";
@@ -141,32 +207,49 @@ export async function probeWorker(url: string): Promise<WorkerProbe> {
   return plugins.some((plugin) => plugin.class === POSTGRES_CONNECTOR_CLASS) ? "ready" : "no-plugin";
 }
 
-async function workerReady(): Promise<boolean> {
-  const state = await probeWorker(localConnectUrl);
+async function workerReady(url: string): Promise<boolean> {
+  const state = await probeWorker(url);
   if (state === "no-plugin") {
     throw new Error(
-      `The Kafka Connect worker at ${localConnectUrl} has no ${POSTGRES_CONNECTOR_CLASS} plugin: ` +
+      `The Kafka Connect worker at ${url} has no ${POSTGRES_CONNECTOR_CLASS} plugin: ` +
         "stop it, or set KAFKA_CONNECT_URL to a worker that has it",
     );
   }
   return state === "ready";
 }
 
-async function waitForWorker(pid: number): Promise<void> {
-  await waitUntil(workerReady, {
-    what: `Kafka Connect (pid ${pid}, log ${connectLogFile})`,
+async function waitForWorker(node: ConnectWorkerNode, pid: number): Promise<void> {
+  const { url, logFile, propertiesFile } = pathsOf(node);
+  await waitUntil(() => workerReady(url), {
+    what: `Kafka Connect (pid ${pid}, log ${logFile})`,
     timeoutMs: 120_000,
     giveUp: async () =>
-      (await isProcessAlive(pid, processMarker))
+      (await isProcessAlive(pid, propertiesFile))
         ? undefined
-        : `Kafka Connect exited while starting. Last lines of ${connectLogFile}:\n${await tailOfFile(connectLogFile)}`,
+        : `Kafka Connect exited while starting. Last lines of ${logFile}:\n${await tailOfFile(logFile)}`,
   });
 }
 
-function workerProperties(kafkaBrokers: readonly string[]): string {
+function workerProperties(
+  kafkaBrokers: readonly string[],
+  node: ConnectWorkerNode,
+  security: KafkaSecurity,
+): string {
+  const { kafkaSecretsFile } = pathsOf(node);
+  const client = javaClientSecurity(security, (name) => `\${file:${kafkaSecretsFile}:${name}}`);
+  // The worker's own clients and those it makes for connectors (producer., consumer., admin.) all reach Kafka.
+  const securityLines = ["", "producer.", "consumer.", "admin."].flatMap((prefix) =>
+    Object.entries(client).map(([key, value]) => `${prefix}${key}=${value}`),
+  );
   return `# Written by stack/connect.ts on every start; edit that file, not this one.
 bootstrap.servers=${kafkaBrokers.join(",")}
 group.id=healthcare-connect
+
+# Secrets are read through the file config provider: this file and the connectors' stored configs hold only
+# \${file:<path>:<key>} placeholders, resolved in memory when a client or a task starts.
+config.providers=file
+config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
+${securityLines.join("\n")}
 
 # The worker's own state lives in Kafka. One broker: every internal topic has one replica, and one partition
 # is plenty for one worker (the defaults, 25 and 5, only make the first start slower).
@@ -188,9 +271,9 @@ key.converter=org.apache.kafka.connect.storage.StringConverter
 value.converter=org.apache.kafka.connect.storage.StringConverter
 offset.flush.interval.ms=1000
 
-listeners=http://${HOST}:${PORT}
+listeners=http://${HOST}:${node.port}
 rest.advertised.host.name=${HOST}
-rest.advertised.port=${PORT}
+rest.advertised.port=${node.port}
 
 # Each folder under plugin.path gets its own class loader, so Debezium's jars never meet the worker's.
 plugin.path=${pluginPath}
@@ -205,7 +288,7 @@ heartbeat.interval.ms=2000
 `;
 }
 
-function jvmArgs(): string[] {
+function jvmArgs(propertiesFile: string): string[] {
   return [
     "-Xms128m",
     "-Xmx512m",

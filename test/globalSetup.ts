@@ -10,6 +10,7 @@ import { createKafka } from "../kafka/client.ts";
 import { ensureStack, localKafkaBrokers, ownKafkaPid } from "../stack/index.ts";
 import { checkoutId } from "../stack/processes.ts";
 import { dockerEngineAnswers, startContainers } from "./containers.ts";
+import { stopSecureKafka } from "./secureKafka.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -48,7 +49,10 @@ export default async function setup(project: TestProject) {
   project.provide("databaseUrl", databaseUrl);
   project.provide("kafkaBrokers", stack.kafkaBrokers);
   project.provide("localKafka", await kafkaIsOurs(stack.kafkaBrokers));
-  return () => stack.stopStarted();
+  return async () => {
+    await stopSecureKafka();
+    await stack.stopStarted();
+  };
 }
 
 async function kafkaIsOurs(brokers: string[]): Promise<boolean> {

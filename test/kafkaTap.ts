@@ -1,6 +1,7 @@
 // Reads back what the broker really holds: a tap remembers each partition's end offset when it is opened,
 // then collects every record written after that point.
 import { randomUUID } from "node:crypto";
+import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type ReadRecord, readTopicRange } from "../consumers/deadLetters/readTopicRange.ts";
 import { createKafka } from "../kafka/client.ts";
 
@@ -26,8 +27,13 @@ export interface TopicTap {
   }): Promise<TappedRecord[]>;
 }
 
-export async function tapTopic(brokers: string[], topic: string): Promise<TopicTap> {
-  const kafka = createKafka({ brokers, clientId: "test-tap" });
+/** `security` for a broker with TLS or SASL (test/secureKafka.ts); unset, the environment's, as every client. */
+export async function tapTopic(
+  brokers: string[],
+  topic: string,
+  security?: KafkaSecurity,
+): Promise<TopicTap> {
+  const kafka = createKafka({ brokers, clientId: "test-tap", security });
   const endOffsets = async () => {
     const admin = kafka.admin();
     await admin.connect();

@@ -1,0 +1,115 @@
+// Debezium on a Kafka that speaks only TLS and SASL: the Connect worker (its own, on 38083) logs in with
+// SCRAM-SHA-512 for its own clients and the connector's, and every secret (its SASL login, the database
+// password) reaches it through the file config provider. The connector's stored config, as the REST API shows
+// it and as the connect-configs topic holds it, carries placeholders, and the connector streams the outbox.
+import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertPatient } from "../apps/patient/store.ts";
+import { writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { type ConnectWorkerNode, startConnect, stopConnect } from "../stack/connect.ts";
+import { stackPaths } from "../stack/processes.ts";
+import { databaseUrl, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
+import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
+import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import {
+  applyCatalogTopics,
+  saslBrokers,
+  saslSecurity,
+  startSecureKafka,
+  users,
+} from "../test/secureKafka.ts";
+import { connectorSecretsFile, registerConnector, removeConnector } from "./connector.ts";
+import { debeziumTarget } from "./connectorConfig.ts";
+import { ConnectClient } from "./connectRest.ts";
+import { preparePostgres } from "./sql/preparePostgres.ts";
+import { createSlotExportingSnapshot, dropSlot } from "./sql/replicationSlot.ts";
+
+const security = saslSecurity("scram-sha-512");
+const worker: ConnectWorkerNode = { name: "connect-secure-test", port: 38083, security };
+const db = testDatabase();
+const admin = new pg.Client({ connectionString: databaseUrl() });
+// The machine's Postgres trusts local connections, so this password is not checked by the server; what is
+// checked is where it goes (a secrets file) and where it never goes (the connector's stored config).
+const databasePassword = `pg-secret-${randomUUID()}`;
+const withPassword = new URL(databaseUrl());
+withPassword.password = databasePassword;
+// Named apart from the other Debezium tests' connector and slot on this database, which the shared worker may
+// still run: two readers of one slot would take it from each other.
+const defaults = debeziumTarget(withPassword.toString());
+const target = {
+  ...defaults,
+  connectorName: `${defaults.connectorName}-secure`,
+  slotName: `${defaults.slotName}_secure`.slice(0, 63),
+};
+let connect: ConnectClient;
+
+beforeAll(async () => {
+  await startSecureKafka();
+  await applyCatalogTopics();
+  connect = new ConnectClient((await startConnect(saslBrokers, () => {}, worker)).url);
+  await admin.connect();
+  await preparePostgres(admin, target);
+  await removeConnector(connect, target.connectorName);
+  await dropSlot(admin, target.slotName);
+  const slot = await createSlotExportingSnapshot(databaseUrl(), target.slotName);
+  await slot.release();
+}, 300_000);
+
+afterAll(async () => {
+  await removeConnector(connect, target.connectorName).catch(() => undefined);
+  await dropSlot(admin, target.slotName).catch(() => undefined);
+  await admin.end();
+  await db.$client.end();
+  await stopConnect(worker);
+}, 120_000);
+
+describe("Debezium over SASL_SSL with its secrets behind a config provider", () => {
+  it("stores placeholders, never the passwords, and streams committed events", async () => {
+    const configTopic = await tapTopic(saslBrokers, "connect-configs", security);
+    const events = await tapTopic(saslBrokers, "patient-events", security);
+    await registerConnector(connect, target, saslBrokers, { kafkaSecurity: security });
+
+    const secretsFile = connectorSecretsFile(target);
+    const stored = (await (
+      await fetch(`${connect.url}/connectors/${target.connectorName}/config`)
+    ).json()) as Record<string, string>;
+    expect(stored["database.password"]).toBe(`\${file:${secretsFile}:database.password}`);
+    expect(JSON.stringify(stored)).not.toContain(databasePassword);
+    expect(await readFile(secretsFile, "utf8")).toBe(`database.password=${databasePassword}\n`);
+
+    // The worker writes connect-configs in transactions, so the tap reads it as a consumer (until the
+    // connector's record), not up to an end offset that a transaction marker holds.
+    const placeholder = `\${file:${secretsFile}:database.password}`;
+    const configRecords = (
+      await configTopic.collect({
+        done: (records) => records.some((record) => record.value?.includes(placeholder)),
+        timeoutMs: 30_000,
+      })
+    ).map((record) => record.value ?? "");
+    expect(configRecords.some((value) => value.includes(placeholder))).toBe(true);
+    expect(configRecords.filter((value) => value.includes(databasePassword))).toEqual([]);
+
+    // The worker's own SASL password is in its secrets file only, not in its properties.
+    const workerDir = `${stackPaths.data}/${worker.name}`;
+    const properties = await readFile(`${workerDir}/connect-distributed.properties`, "utf8");
+    expect(properties).toContain("sasl.mechanism=SCRAM-SHA-512");
+    expect(properties).not.toContain(users["scram-sha-512"].password);
+
+    const eventIds = await writeTransaction(db, async (tx) => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const patientId = randomUUID();
+        const created = patientCreated(patientId);
+        await insertPatient(tx, { id: patientId, ...created.data });
+        const [event] = await appendEvents(tx, testEventContext(), [created]);
+        ids.push(event?.eventId as string);
+      }
+      return ids;
+    });
+    const records = await events.collect({ done: containsAll(eventIds), timeoutMs: 90_000 });
+    expectExactlyOnce(records, eventIds);
+  });
+});

@@ -1,0 +1,202 @@
+// A broker of the test run's own with TLS and SASL listeners (stack/kafka.ts started with another KafkaNode),
+// and the certificates it and its clients use, made with openssl when it starts: a CA, the broker's
+// certificate, a client certificate for mutual TLS, and a second CA that signed nothing the broker holds.
+import { execFile } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { KafkaSecurity, SaslMechanism } from "../config/kafkaSecurity.ts";
+import { applyTopics } from "../events/apply-topics.ts";
+import { createKafka } from "../kafka/client.ts";
+import { brokersOf, type KafkaNode, kafkaIsRunning, startKafka, stopKafka } from "../stack/kafka.ts";
+import { stackPaths } from "../stack/processes.ts";
+import { eventually } from "./fixtures.ts";
+
+const run = promisify(execFile);
+
+const NAME = "kafka-secure-test";
+const certificatesDir = join(stackPaths.data, NAME, "certificates");
+
+/** The files openssl makes; every key is unencrypted PKCS#8 (what both Node and Kafka's PEM stores read). */
+export const certificates = {
+  ca: join(certificatesDir, "ca.pem"),
+  brokerKeystore: join(certificatesDir, "broker-keystore.pem"),
+  clientCert: join(certificatesDir, "client.pem"),
+  clientKey: join(certificatesDir, "client.key"),
+  otherCa: join(certificatesDir, "other-ca.pem"),
+};
+
+/** The users the broker knows, one per mechanism (SCRAM users are made when the storage is formatted). */
+export const users: Record<SaslMechanism, { username: string; password: string }> = {
+  plain: { username: "plain-user", password: "plain-secret-7Qx" },
+  "scram-sha-256": { username: "scram256-user", password: "scram256-secret-Lm2" },
+  "scram-sha-512": { username: "scram512-user", password: "scram512-secret-Zt9" },
+};
+
+/** SASL over TLS on 39092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 39093 (a client certificate). */
+export const secureKafkaNode: KafkaNode = {
+  name: NAME,
+  listeners: [
+    { name: "SASL_SSL", port: 39092, protocol: "SASL_SSL" },
+    { name: "SSL", port: 39093, protocol: "SSL" },
+  ],
+  // The node talks to itself over mutual TLS, with its own certificate as the client's.
+  interBrokerListener: "SSL",
+  controllerPort: 39094,
+  extraProperties: `
+ssl.keystore.type=PEM
+ssl.keystore.location=${certificates.brokerKeystore}
+ssl.truststore.type=PEM
+ssl.truststore.location=${certificates.ca}
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${users.plain.username}="${users.plain.password}";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+`,
+  formatArgs: [
+    "--add-scram",
+    `SCRAM-SHA-256=[name=${users["scram-sha-256"].username},password=${users["scram-sha-256"].password}]`,
+    "--add-scram",
+    `SCRAM-SHA-512=[name=${users["scram-sha-512"].username},password=${users["scram-sha-512"].password}]`,
+  ],
+  probe: { listener: "SASL_SSL", security: saslSecurity("scram-sha-512") },
+};
+
+export const saslBrokers = brokersOf(secureKafkaNode, "SASL_SSL");
+export const mtlsBrokers = brokersOf(secureKafkaNode, "SSL");
+
+/** A client of the SASL_SSL listener as `mechanism`'s user, trusting the test CA. */
+export function saslSecurity(mechanism: SaslMechanism): KafkaSecurity {
+  return { tls: { caFile: certificates.ca }, sasl: { mechanism, ...users[mechanism] } };
+}
+
+/** A client of the mutual TLS listener, with the client certificate. */
+export function mtlsSecurity(): KafkaSecurity {
+  return {
+    tls: { caFile: certificates.ca, certFile: certificates.clientCert, keyFile: certificates.clientKey },
+  };
+}
+
+/** The same settings as the variables a process reads (config/kafkaSecurity.ts). */
+export function securityVariables(security: KafkaSecurity): Record<string, string> {
+  const variables: Record<string, string> = {};
+  if (security.tls) variables.KAFKA_SSL = "true";
+  if (security.tls?.caFile) variables.KAFKA_SSL_CA_FILE = security.tls.caFile;
+  if (security.tls?.certFile) variables.KAFKA_SSL_CERT_FILE = security.tls.certFile;
+  if (security.tls?.keyFile) variables.KAFKA_SSL_KEY_FILE = security.tls.keyFile;
+  if (security.sasl) {
+    variables.KAFKA_SASL_MECHANISM = security.sasl.mechanism;
+    variables.KAFKA_SASL_USERNAME = security.sasl.username;
+    variables.KAFKA_SASL_PASSWORD = security.sasl.password;
+  }
+  return variables;
+}
+
+/**
+ * Starts the node from scratch: new certificates, new storage (so the SCRAM users are those above). A node an
+ * earlier file of this run started is reused (it answers with the certificates on disk); the run's teardown
+ * (test/globalSetup.ts) stops it.
+ */
+export async function startSecureKafka(): Promise<void> {
+  if (await kafkaIsRunning(secureKafkaNode)) return;
+  await stopKafka(secureKafkaNode);
+  await rm(join(stackPaths.data, NAME), { recursive: true, force: true });
+  await makeCertificates();
+  await startKafka(() => {}, secureKafkaNode);
+}
+
+export async function stopSecureKafka(): Promise<void> {
+  await stopKafka(secureKafkaNode);
+}
+
+async function makeCertificates(): Promise<void> {
+  await mkdir(certificatesDir, { recursive: true });
+  const at = (file: string) => join(certificatesDir, file);
+  const openssl = (...args: string[]) => run("openssl", args, { cwd: certificatesDir });
+  const selfSignedCa = async (name: string, subject: string) => {
+    await openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      subject,
+      "-keyout",
+      at(`${name}.key`),
+      "-out",
+      at(`${name}.pem`),
+    );
+  };
+  const signed = async (name: string, subject: string, extensions: string) => {
+    await writeFile(at(`${name}.ext`), extensions);
+    await openssl(
+      "req",
+      "-new",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      subject,
+      "-keyout",
+      at(`${name}.key`),
+      "-out",
+      at(`${name}.csr`),
+    );
+    await openssl(
+      "x509",
+      "-req",
+      "-in",
+      at(`${name}.csr`),
+      "-CA",
+      at("ca.pem"),
+      "-CAkey",
+      at("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      at(`${name}.ext`),
+      "-out",
+      at(`${name}.pem`),
+    );
+  };
+  await selfSignedCa("ca", "/CN=healthcare test CA");
+  await selfSignedCa("other-ca", "/CN=some other CA");
+  await signed("broker", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  await signed("client", "/CN=outbox-relay", "extendedKeyUsage=clientAuth\n");
+  await writeFile(
+    certificates.brokerKeystore,
+    (await readFile(at("broker.key"), "utf8")) + (await readFile(at("broker.pem"), "utf8")),
+  );
+}
+
+/**
+ * The catalog's topics on the node, created by an admin client over SCRAM-SHA-512; then waits for the group
+ * coordinator (a fresh node creates __consumer_offsets on the first FindCoordinator), which a consumer joining
+ * before it is ready does not survive.
+ */
+export async function applyCatalogTopics(): Promise<void> {
+  const admin = createKafka({
+    brokers: saslBrokers,
+    clientId: "test-secure-setup",
+    security: saslSecurity("scram-sha-512"),
+  }).admin();
+  await admin.connect();
+  try {
+    await applyTopics(admin, { log: { info: () => {}, warn: () => {} } });
+    await eventually(
+      () =>
+        admin.describeGroups(["test-secure-warm-up"]).then(
+          () => true,
+          () => false,
+        ),
+      60_000,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
