@@ -23,10 +23,15 @@ export interface EveryEventTraffic {
   callers: { admin: Caller; patient: Caller; provider: Caller; service: Caller; auditor: Caller };
 }
 
-export async function causeEveryEvent(call: Call, db: Database): Promise<EveryEventTraffic> {
+/** `patient`: the patient who signs up, when the test must know their login beforehand. */
+export async function causeEveryEvent(
+  call: Call,
+  db: Database,
+  options: { patient?: Caller } = {},
+): Promise<EveryEventTraffic> {
   const [admin, patient, provider, service, auditor] = await Promise.all([
     caller("admin"),
-    caller("patient"),
+    options.patient ?? caller("patient"),
     caller("provider"),
     caller("service"),
     caller("auditor"),

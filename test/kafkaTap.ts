@@ -58,7 +58,7 @@ export async function tapTopic(brokers: string[], topic: string): Promise<TopicT
         eachMessage: async ({ message, partition }) => {
           const value = message.value?.toString() ?? null;
           records.push({
-            eventId: (JSON.parse(value ?? "{}") as { eventId?: string }).eventId ?? "",
+            eventId: eventIdOf(value),
             topic,
             partition,
             offset: message.offset,
@@ -81,6 +81,16 @@ export async function tapTopic(brokers: string[], topic: string): Promise<TopicT
       return records;
     },
   };
+}
+
+/** The envelope's eventId; empty for a value that is not an envelope (a poison record a test parks on purpose). */
+function eventIdOf(value: string | null): string {
+  try {
+    const { eventId } = JSON.parse(value ?? "{}") as { eventId?: unknown };
+    return typeof eventId === "string" ? eventId : "";
+  } catch {
+    return "";
+  }
 }
 
 /** A `done` condition met once every one of `eventIds` has arrived; checks each record once. */
