@@ -123,6 +123,10 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...(takesIdempotencyKey && !route.responses[422]
           ? { 422: problem("Idempotency-Key reused for another request") }
           : {}),
+        // Never caused by the request itself ("no input is a server error"): a fault on the platform's side.
+        500: problem(
+          "A fault of the platform, not of the request (the database unreachable, say); retry later",
+        ),
       },
       takesIdempotencyKey,
     ),
