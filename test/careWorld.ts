@@ -40,7 +40,7 @@ export async function careWorld(db: Database): Promise<CareWorld> {
   return { own, other, modelId };
 }
 
-export async function careSide(db: Database): Promise<CareSide> {
+async function careSide(db: Database): Promise<CareSide> {
   const side: CareSide = {
     patientUserId: randomUUID(),
     patientId: randomUUID(),
