@@ -1,14 +1,18 @@
 // The platform documents itself: /openapi.json is a valid OpenAPI 3.1 document listing every route, each
 // service route secured by a bearer token; /docs shows it; /asyncapi.json is an AsyncAPI 3 document that
-// @asyncapi/parser accepts, of the six topics and every event type; each event type's JSON Schema accepts
-// the catalog's example of it.
+// @asyncapi/parser accepts, of every topic the platform writes (the six and their dead-letter topics) and
+// every event type; each event type's JSON Schema accepts the catalog's example of it, sealed as it travels.
+
+import { randomBytes } from "node:crypto";
 import { Parser } from "@asyncapi/parser";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import type { Database } from "../db/client.ts";
 import { exampleData } from "../events/examples.ts";
-import { eventTypes, topics } from "../events/index.ts";
+import { deadLetterTopicName, eventTypes, isTopicName, topics } from "../events/index.ts";
+import { KEY_BYTES } from "../phi/fieldCipher.ts";
+import { sealPersonalFields } from "../phi/personalFields.ts";
 import { testPlatform } from "../test/tokens.ts";
 
 // Building the app touches no database; only requests to service routes would.
@@ -90,20 +94,22 @@ describe("the OpenAPI document", () => {
 });
 
 describe("the event documentation", () => {
-  it("is an AsyncAPI 3 document that @asyncapi/parser accepts, of the six topics and every event type", async () => {
+  it("is an AsyncAPI 3 document that @asyncapi/parser accepts, of every topic and every event type", async () => {
     const document = await getJson<Record<string, unknown>>("/asyncapi.json");
     const { document: parsed, diagnostics } = await new Parser().parse(JSON.stringify(document));
     const problems = diagnostics.filter((diagnostic) => diagnostic.severity <= 1);
     expect(problems.map((problem) => `${problem.path.join(".")}: ${problem.message}`)).toEqual([]);
     expect(parsed?.version()).toMatch(/^3\./);
-    const eventTopics = topics.filter((topic) => !topic.name.endsWith(".dlq")).map((topic) => topic.name);
     expect(
       parsed
         ?.channels()
         .all()
         .map((channel) => channel.address())
         .sort(),
-    ).toEqual([...eventTopics].sort());
+    ).toEqual(topics.map((topic) => topic.name).sort());
+    const deadLetters = topics.flatMap((topic) =>
+      isTopicName(topic.name) ? [deadLetterTopicName(topic.name)] : [],
+    );
     expect(
       parsed
         ?.components()
@@ -111,11 +117,12 @@ describe("the event documentation", () => {
         .all()
         .map((message) => message.id())
         .sort(),
-    ).toEqual([...eventTypes].sort());
+    ).toEqual([...eventTypes, ...deadLetters].sort());
   }, 60_000); // @asyncapi/parser compiles its schemas on first use: seconds of CPU on a busy 2-core machine
 
-  it("gives each event type a JSON Schema that accepts the catalog's example and refuses an unknown field", async () => {
+  it("gives each event type a JSON Schema that accepts the catalog's example, sealed, and refuses an unknown field", async () => {
     const ajv = new Ajv({ strict: false, validateFormats: false });
+    const patientKey = randomBytes(KEY_BYTES);
     for (const type of eventTypes) {
       const schema = await getJson<object>(`/events/schemas/${type}.json`);
       const validate = ajv.compile(schema);
@@ -125,7 +132,12 @@ describe("the event documentation", () => {
         timestamp: "2024-01-15T10:30:00Z",
         source: "patient-service",
         version: "1.0",
-        data: exampleData[type],
+        data: sealPersonalFields(
+          type,
+          "0b8a2f3c-1d4e-4f5a-9b6c-7d8e9f0a1b2c",
+          exampleData[type] as Record<string, unknown>,
+          patientKey,
+        ),
         metadata: {
           correlationId: "1c9b3e4d-2f5a-4b6c-8d7e-9f0a1b2c3d4e",
           userId: null,

@@ -1,7 +1,8 @@
 // Every event type of the catalog, produced by the real operation that produces it (an HTTP request to the
 // running platform, or the reminder scheduler), read back from its Kafka topic with the record contract:
 // the topic and key of the catalog, the outbox's envelope byte for byte, the record headers, and metadata
-// naming the caller (token subject and session), the client and the request.
+// naming the caller (token subject and session), the client and the request; each record a message of the
+// published /asyncapi.json.
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
@@ -10,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventTopics } from "../events/docs/asyncApiDocument.ts";
 import { eventDefinition, eventTypes, type TopicName } from "../events/index.ts";
 import type { OutboxRelay } from "../relay/relay.ts";
-import { decrypted, kafkaBrokers, startRelay, testDatabase, testMasterKeys } from "../test/fixtures.ts";
+import { expectPublished } from "../test/asyncapiRecords.ts";
+import { causeEveryEvent } from "../test/everyEventTraffic.ts";
+import { decrypted, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
 import { containsAll, type TappedRecord, type TopicTap, tapTopic } from "../test/kafkaTap.ts";
-import { requestBodies } from "../test/serviceRequests.ts";
-import { type Caller, caller, testPlatform } from "../test/tokens.ts";
-import { sendDueReminders } from "./appointment/reminders.ts";
+import { type Caller, testPlatform } from "../test/tokens.ts";
 
 const db = testDatabase();
 let server: ServerType;
@@ -76,74 +77,7 @@ type OutboxRow = {
 
 describe("every event type", () => {
   it("is produced by its operation and reaches its topic with the catalog's key, the envelope and the caller's metadata", async () => {
-    const [admin, patient, provider, service, auditor] = await Promise.all([
-      caller("admin"),
-      caller("patient"),
-      caller("provider"),
-      caller("service"),
-      caller("auditor"),
-    ]);
-    const ok = async (promise: ReturnType<typeof call>, status: number) => {
-      const response = await promise;
-      expect(response.status, JSON.stringify(response.body)).toBe(status);
-      return response.body;
-    };
-
-    const doctor = await ok(
-      call(admin, "POST", "/providers", requestBodies.provider({ userId: provider.userId })),
-      201,
-    );
-    const me = await ok(call(patient, "POST", "/patients", requestBodies.patient()), 201);
-    await ok(call(patient, "PATCH", `/patients/${me.id}`, { phone: "+442071838750" }), 200);
-    await ok(call(patient, "PUT", `/patients/${me.id}/consent`, { research: true }), 200);
-    const soon = await ok(
-      call(patient, "POST", "/appointments", requestBodies.booking(me.id, doctor.id, 2 * 60 * 60 * 1000)),
-      201,
-    );
-    const later = await ok(
-      call(
-        patient,
-        "POST",
-        "/appointments",
-        requestBodies.booking(me.id, doctor.id, 3 * 24 * 60 * 60 * 1000),
-      ),
-      201,
-    );
-    expect(
-      await sendDueReminders(db, { hoursBefore: 24, masterKeys: testMasterKeys }),
-    ).toBeGreaterThanOrEqual(1);
-    await ok(call(provider, "GET", `/patients/${me.id}`), 200);
-    await ok(call(patient, "POST", `/appointments/${later.id}/cancel`, requestBodies.cancellation()), 200);
-    await ok(call(provider, "POST", `/appointments/${soon.id}/complete`), 200);
-
-    const document = await ok(call(patient, "POST", "/documents", requestBodies.document(me.id)), 201);
-    await ok(call(patient, "POST", `/documents/${document.id}/consents`, requestBodies.consent()), 201);
-    await ok(
-      call(service, "POST", `/documents/${document.id}/processing-results`, requestBodies.processingResult()),
-      200,
-    );
-    await ok(call(patient, "DELETE", `/documents/${document.id}`, { reason: "Uploaded twice" }), 204);
-
-    await ok(call(provider, "POST", "/notifications/email", requestBodies.email(me.id)), 202);
-    await ok(call(provider, "POST", "/notifications/sms", requestBodies.sms(me.id)), 202);
-    await ok(
-      call(provider, "POST", "/notifications/push", { ...requestBodies.push(me.id), userId: patient.userId }),
-      202,
-    );
-
-    const model = await ok(call(service, "POST", "/ai/models", requestBodies.model()), 201);
-    await ok(call(service, "POST", `/ai/models/${model.id}/performance`, requestBodies.performance()), 200);
-    const prediction = await ok(
-      call(service, "POST", "/ai/predictions", requestBodies.prediction(model.id, me.id)),
-      201,
-    );
-    await ok(
-      call(service, "POST", "/ai/insights", { ...requestBodies.insight(me.id), predictionId: prediction.id }),
-      201,
-    );
-    await ok(call(service, "POST", "/internal/login-attempts", requestBodies.loginAttempt()), 201);
-    await ok(call(auditor, "GET", `/patients/${me.id}`), 403);
-    await ok(call(admin, "DELETE", `/patients/${me.id}`), 204);
+    const { remindedAppointmentId } = await causeEveryEvent(call, db);
 
     // What was committed: the requests' events, and the reminder of the appointment booked for soon.
     const committed = await db.execute<OutboxRow>(sql`
@@ -154,7 +88,7 @@ describe("every event type", () => {
          sent.map((request) => sql`${request.correlationId}::uuid`),
          sql`, `,
        )})
-          OR (event_type = 'appointment.reminder' AND payload::jsonb -> 'data' ->> 'appointmentId' = ${soon.id})
+          OR (event_type = 'appointment.reminder' AND payload::jsonb -> 'data' ->> 'appointmentId' = ${remindedAppointmentId})
        ORDER BY position`);
     // Every type a request causes; the compliance watch's alerts are a consumer's, proven by its own test
     // (consumers/complianceWatch/complianceWatch.int.test.ts), and a replay's record an operator command's
@@ -173,6 +107,8 @@ describe("every event type", () => {
       // At-least-once: a redelivery carries the same event id and bytes; the first one is the record.
       for (const record of tapped) if (!records.has(record.eventId)) records.set(record.eventId, record);
     }
+    const ours = new Set(committed.rows.map((row) => row.eventId));
+    expectPublished([...records.values()].filter((record) => ours.has(record.eventId)));
 
     for (const row of committed.rows) {
       const record = records.get(row.eventId);

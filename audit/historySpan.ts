@@ -40,13 +40,22 @@ const time = z.iso.datetime({ offset: true, error: "must be an ISO 8601 time wit
 /** A range as the API's query and the CLI's options give it: all optional; none means the whole history. */
 export const historyRangeInput = z.strictObject({
   from: position
-    .meta({ "x-from-response": "a position the history holds", "x-excludes": "since" })
+    .meta({
+      description: "A position the history holds (an event's `position` in GET /audit/events).",
+      "x-from-response": "GET /audit/events#/events/*/position",
+      "x-excludes": "since",
+    })
     .optional()
     .describe(
       "start with the event at this position; verification starts at the last checkpoint sealed before it",
     ),
   to: position
-    .meta({ "x-from-response": "a position the history holds", "x-excludes": "until" })
+    .meta({
+      description: "A position the history holds, not before from.",
+      "x-from-response": "GET /audit/events#/events/*/position",
+      "x-excludes": "until",
+      "x-not-below": "from",
+    })
     .optional()
     .describe("end with the event at this position (included)"),
   since: time

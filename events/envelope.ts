@@ -14,7 +14,8 @@ const USER_AGENT_MAX_LENGTH = 1024;
  * without authentication yet writes `userId: null`; a background job writes `null` for the request fields.
  */
 /** A value sealed under a patient's key (phi/fieldCipher.ts): in an event about a patient, see below. */
-const sealedValue = z.string().regex(/^enc:v1:[A-Za-z0-9_-]+$/, "must be a sealed value (enc:v1:...)");
+export const SEALED_VALUE_PATTERN = /^enc:v1:[A-Za-z0-9_-]+$/;
+const sealedValue = z.string().regex(SEALED_VALUE_PATTERN, "must be a sealed value (enc:v1:...)");
 
 export const eventMetadataSchema = z.strictObject({
   correlationId: uuid,

@@ -1,5 +1,7 @@
-// Assertions on what a topic holds: delivery counts by event id, and per-key order and partition.
+// Assertions on what a topic holds: delivery counts by event id, and per-key order and partition; every
+// record they look at must also be a message of the published /asyncapi.json (test/asyncapiRecords.ts).
 import { expect } from "vitest";
+import { expectPublished } from "./asyncapiRecords.ts";
 import type { TappedRecord } from "./kafkaTap.ts";
 
 /** How many times each event id was delivered. */
@@ -12,6 +14,9 @@ export function deliveries(records: TappedRecord[]): Map<string, number> {
 export function expectExactlyOnce(records: TappedRecord[], eventIds: Iterable<string>): void {
   const counts = deliveries(records);
   const expected = [...eventIds];
+  const wanted = new Set(expected);
+  // Only the test's own records: other test files write to the same topics, some on purpose off contract.
+  expectPublished(records.filter((record) => wanted.has(record.eventId)));
   const missing = expected.filter((id) => !counts.has(id));
   const duplicated = expected.filter((id) => (counts.get(id) ?? 0) > 1);
   expect({ missing, duplicated }).toEqual({ missing: [], duplicated: [] });
@@ -24,6 +29,7 @@ export function expectExactlyOnce(records: TappedRecord[], eventIds: Iterable<st
 export function expectPerKeyOrder(records: TappedRecord[], expectedByKey: Map<string, string[]>): void {
   for (const [key, expected] of expectedByKey) {
     const ofKey = records.filter((record) => record.key === key);
+    expectPublished(ofKey);
     expect(new Set(ofKey.map((record) => record.partition)).size, `partitions of key ${key}`).toBe(1);
     const inOffsetOrder = ofKey
       .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))

@@ -64,7 +64,7 @@ export async function tapTopic(
         eachMessage: async ({ message, partition }) => {
           const value = message.value?.toString() ?? null;
           records.push({
-            eventId: (JSON.parse(value ?? "{}") as { eventId?: string }).eventId ?? "",
+            eventId: eventIdOf(value),
             topic,
             partition,
             offset: message.offset,
@@ -87,6 +87,16 @@ export async function tapTopic(
       return records;
     },
   };
+}
+
+/** The envelope's eventId; empty for a value that is not an envelope (a poison record a test parks on purpose). */
+function eventIdOf(value: string | null): string {
+  try {
+    const { eventId } = JSON.parse(value ?? "{}") as { eventId?: unknown };
+    return typeof eventId === "string" ? eventId : "";
+  } catch {
+    return "";
+  }
 }
 
 /** A `done` condition met once every one of `eventIds` has arrived; checks each record once. */

@@ -29,7 +29,10 @@ export const historyQuery = z.strictObject({
   cursor: z
     .string()
     .max(200)
-    .meta({ description: "nextCursor of the previous page, as given", "x-from-response": "nextCursor" })
+    .meta({
+      description: "nextCursor of the previous page, as given",
+      "x-from-response": "GET /audit/events#/nextCursor",
+    })
     .optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
 });
@@ -39,7 +42,12 @@ export const exportQuery = z.strictObject({
   format: z.enum(["ndjson", "csv"]).default("ndjson"),
 });
 
-export const eventIdParam = z.strictObject({ eventId: anyCaseUuid });
+export const eventIdParam = z.strictObject({
+  eventId: anyCaseUuid.meta({
+    description: "An event's eventId, as GET /audit/events lists them.",
+    "x-from-response": "GET /audit/events#/events/*/eventId",
+  }),
+});
 
 type FilterInput = { [K in keyof typeof filterFields]?: string };
 

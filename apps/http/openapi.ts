@@ -109,6 +109,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         400: problem(
           "Invalid input: a malformed path id, header, query or body (each field named in `errors`)",
         ),
+        // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS.
+        503: retryLater("The database or the token issuer's keys cannot be reached now"),
         ...route.responses,
         401: problem("No valid bearer token"),
         403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
@@ -123,6 +125,10 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...(takesIdempotencyKey && !route.responses[422]
           ? { 422: problem("Idempotency-Key reused for another request") }
           : {}),
+        // Never caused by the request itself ("no input is a server error"): a fault on the platform's side.
+        500: problem(
+          "A fault of the platform, not of the request (the database unreachable, say); retry later",
+        ),
       },
       takesIdempotencyKey,
     ),

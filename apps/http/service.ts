@@ -39,6 +39,27 @@ function sqlState(error: unknown): string | undefined {
   return typeof state === "string" ? state : undefined;
 }
 
+/** Postgres cannot be reached, refuses connections now, or dropped one: nothing the request did, retry later. */
+const UNREACHABLE =
+  /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|08[0-9A-Z]{3}|57P0[123]|53300)$/;
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+function databaseUnreachable(error: unknown): boolean {
+  const { message, cause, errors } = error as { message?: unknown; cause?: unknown; errors?: unknown };
+  const code = sqlState(error);
+  if (code !== undefined && UNREACHABLE.test(code)) return true;
+  // pg's pool: a connection that could not be made in time, or ended under the query.
+  if (
+    typeof message === "string" &&
+    /timeout exceeded when trying to connect|Connection terminated/.test(message)
+  ) {
+    return true;
+  }
+  // Node reports a refused connection to every address of a name as an AggregateError of each.
+  if (Array.isArray(errors) && errors.some(databaseUnreachable)) return true;
+  return cause !== undefined && cause !== error && databaseUnreachable(cause);
+}
+
 /** The OpenAPI security scheme that every service route names. */
 export const BEARER_AUTH = "bearerAuth";
 
@@ -151,6 +172,14 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       return problemResponse(
         c,
         new HttpProblem(400, "Bad Request", "The request holds a value the database cannot store."),
+      );
+    }
+    if (databaseUnreachable(error)) {
+      options.log.error({ err: { type: name, code } }, "the database cannot be reached");
+      c.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
+      return problemResponse(
+        c,
+        new HttpProblem(503, "Service Unavailable", "The database cannot be reached now; retry later."),
       );
     }
     options.log.error(

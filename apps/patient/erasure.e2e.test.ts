@@ -8,6 +8,7 @@ import { loadSigningKey } from "../../audit/signingKey.ts";
 import { PatientErased } from "../../db/patientKeys.ts";
 import { exampleData } from "../../events/examples.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
+import { expectPublished } from "../../test/asyncapiRecords.ts";
 import {
   decrypted,
   eventually,
@@ -117,6 +118,7 @@ describe("erasure", () => {
       await appointmentTap.collect({ done: (seen) => recordsOf(seen, appointmentId).length >= 1 }),
       appointmentId,
     );
+    expectPublished([patientRecord, bookingRecord].filter((record) => record !== undefined));
     const history = await historyOf(patientId);
     const exportedBefore = await exportOf(patientId);
     for (const text of [
@@ -174,6 +176,8 @@ describe("erasure", () => {
       await patientTap.collect({ done: (seen) => recordsOf(seen, patientId).length >= 2 }),
       patientId,
     );
+    // The erasure's own record, with the patient's key gone, still travels as the document describes it.
+    expectPublished(erasureRecords);
     expect((await decrypted(db, erasureRecords.at(-1)?.value)).data).toMatchObject({ erasure: true });
 
     // The proof survives: every hash, chain link and signed checkpoint still holds.

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Admin } from "../../kafka/client.ts";
 import { createKafka } from "../../kafka/client.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
+import { expectPublished } from "../../test/asyncapiRecords.ts";
 import {
   decrypted,
   kafkaBrokers,
@@ -92,6 +93,7 @@ describe("POST /patients", () => {
       correlationId,
     );
     expect(records).toHaveLength(1);
+    expectPublished(records);
     const [record] = records as [TappedRecord];
     // On Kafka the personal fields are ciphertext; a consumer with access opens them with the patient's key.
     for (const value of [body.lastName, body.email, body.dateOfBirth, body.insuranceInfo.policyNumber])
@@ -205,6 +207,7 @@ describe("the patient lifecycle", () => {
         settleMs: 1_000,
       })
     ).filter((record) => record.key === id);
+    expectPublished(records);
     expect(new Set(records.map((record) => record.partition)).size).toBe(1);
     const envelopes = records
       .sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))
