@@ -5,23 +5,14 @@
 //   KAFKA_BROKERS                  the broker (localhost:9092 unless set); topics bench-compression-* are
 //                                  created and deleted. "bytes on the broker" reads the broker's log
 //                                  directory, so it needs the broker on this machine (else n/a).
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
-import { exampleEvent } from "../events/examples.ts";
-import { ENVELOPE_VERSION, eventTypes, recordKey } from "../events/index.ts";
-import { recordHeaders } from "../events/record.ts";
-import {
-  COMPRESSIONS,
-  type Compression,
-  createIdempotentProducer,
-  createKafka,
-  type Message,
-} from "../kafka/client.ts";
-import { carriesPersonalFields, sealPersonalFields } from "../phi/personalFields.ts";
+import { COMPRESSIONS, type Compression, createIdempotentProducer, createKafka } from "../kafka/client.ts";
+import { type CatalogRecord, catalogRecords } from "./catalogRecords.ts";
 import { printTable } from "./table.ts";
 
 parseCommand({
@@ -35,43 +26,6 @@ const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
 const kafka = createKafka({ brokers, clientId: "bench-compression" });
 const admin = kafka.admin();
 await admin.connect();
-
-/** Records as the relay sends them: envelopes of every catalog type in turn, personal fields sealed. */
-function catalogRecords(count: number): Message[] {
-  const dataKey = randomBytes(32);
-  return Array.from({ length: count }, (_, index) => {
-    const type = eventTypes[index % eventTypes.length] as (typeof eventTypes)[number];
-    const eventId = randomUUID();
-    const { data } = exampleEvent(type);
-    const plain = data as Record<string, unknown>;
-    const envelope = {
-      eventId,
-      eventType: type,
-      timestamp: new Date().toISOString(),
-      source: "bench",
-      version: ENVELOPE_VERSION,
-      data: carriesPersonalFields(type, plain) ? sealPersonalFields(type, eventId, plain, dataKey) : plain,
-      metadata: {
-        correlationId: randomUUID(),
-        userId: randomUUID(),
-        ipAddress: null,
-        userAgent: "bench",
-        sessionId: null,
-      },
-    };
-    return {
-      key: recordKey(type, eventId, data as never),
-      value: JSON.stringify(envelope),
-      headers: recordHeaders({
-        eventId,
-        eventType: type,
-        correlationId: envelope.metadata.correlationId,
-        traceparent: null,
-        tracestate: null,
-      }),
-    };
-  });
-}
 
 async function logDirectory(): Promise<string | null> {
   const { brokers: nodes } = await admin.describeCluster();
@@ -102,7 +56,7 @@ async function bytesOnBroker(directory: string | null, topic: string): Promise<n
   }
 }
 
-async function run(compression: Compression, records: Message[], directory: string | null) {
+async function run(compression: Compression, records: CatalogRecord[], directory: string | null) {
   const topic = `bench-compression-${compression}-${randomUUID().slice(0, 8)}`;
   await admin.createTopics({
     topics: [{ topic, numPartitions: 1, replicationFactor: 1 }],

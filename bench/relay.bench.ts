@@ -215,7 +215,9 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
   });
 
   await relay?.stop();
-  if (mode === "debezium") await releaseDatabase(stack.databaseUrl, BENCH_DATABASE);
+  // The database this mode ran in (DATABASE_URL's when set): its connector and slot go with it.
+  if (mode === "debezium")
+    await releaseDatabase(stack.databaseUrl, decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
   await readable.stop();
   await db.$client.end();
   return { catchUpAckSeconds, catchUpReadableSeconds, ackLatenciesMs, readableLatenciesMs, achievedRate };

@@ -183,7 +183,8 @@ export function connectorConfig(
       "public\\.outbox\\.(position|event_id|event_type|topic|message_key|payload|correlation_id|traceparent|tracestate)",
       `public\\.${target.heartbeatTable}\\.id`,
     ].join(","),
-    // The outbox is history: nothing is copied at start, only what commits after the slot's position.
+    // The outbox is history: nothing is copied at start, only what commits after the slot's position (so the
+    // snapshot's own settings, fetch size and threads, have nothing to tune).
     "snapshot.mode": "no_data",
     // The slot is the handover position. Offsets left in Connect by an earlier Debezium period are older than
     // a slot created since, and must not be used.
@@ -191,7 +192,8 @@ export function connectorConfig(
 
     // While the outbox is quiet the slot would pin WAL that other tables write. Debezium runs this query every
     // interval; its change reaches the connector through the publication, moves the offset, and the slot's
-    // confirmed position follows. The change record itself is dropped below.
+    // confirmed position follows. The change record itself is dropped below. A beat costs one small transaction
+    // (10 s by default): nothing against the events' own, and it plays no part in their latency.
     "heartbeat.interval.ms": String(options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS),
     "heartbeat.action.query": `INSERT INTO public.${target.heartbeatTable} (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at`,
     // Logical decoding messages (pg_logical_emit_message) are nobody's events here.
@@ -202,11 +204,22 @@ export function connectorConfig(
 
     // KIP-618: each batch of records and its source offset commit in one Kafka transaction.
     "exactly.once.support": "required",
-    // Debezium waits this long for more changes before handing a batch to Connect (default 500 ms, which is
-    // then the floor of every event's latency); under load batches fill up (max.batch.size) long before.
-    "poll.interval.ms": "20",
-    "max.batch.size": "4096",
-    "max.queue.size": "16384",
+    // One transaction per poll (Connect's default, said here because latency rests on it): the records of a poll
+    // become readable to read_committed consumers when it commits. `interval` would batch several polls into
+    // one transaction, fewer commits for a wait of up to the interval on every event.
+    "transaction.boundary": "poll",
+
+    // Tuned with `npm run bench:relay` (README, "Debezium tuning"): latency at a steady rate, catch-up speed.
+    // Debezium sleeps this long when the replication stream has nothing pending, and poll() then waits as long
+    // again for the batch to fill: up to twice it before an event even reaches Connect (default 500 ms). At 5 ms
+    // an idle connector wakes 200 times a second (a few microseconds each); an empty poll opens no transaction.
+    "poll.interval.ms": "5",
+    // Under a backlog a poll returns as soon as this many records wait: one transaction commit (several broker
+    // round trips and a marker per partition) per 8,192 events instead of per 2,048 (the default).
+    "max.batch.size": "8192",
+    // Debezium requires more than max.batch.size; four batches let the WAL reader go on while Connect commits.
+    // Events of ~1 KB: a full queue is tens of MB in the worker's 512 MB heap (stack/connect.ts).
+    "max.queue.size": "32768",
     // Debezium's batches above count records; Connect's producer bounds the bytes. It checks every record against
     // max.request.size, fills one batch per partition up to batch.size (a larger record goes alone), and sends
     // at most max.request.size per request: set to the topics' max.message.bytes (events/record.ts), no
@@ -214,7 +227,13 @@ export function connectorConfig(
     // A record refused anyway fails the task (errors.tolerance stays none): relay:status and /health/ready
     // report it, and nothing after it is skipped.
     "producer.override.max.request.size": String(TOPIC_MAX_MESSAGE_BYTES),
-    "producer.override.batch.size": "16384",
+    // A full poll of patient events puts about 1 MB on each of their topic's six partitions: 256 KiB batches
+    // (default 16 KiB) make a few record batches per partition instead of dozens, each compressed as a whole,
+    // and stay well under max.request.size.
+    "producer.override.batch.size": "262144",
+    // The transaction's commit flushes the producer at once, so lingering never delays an event; Kafka 4's
+    // default (5 ms) only lets the sender thread wait for a poll's records to fill batches before that flush.
+    "producer.override.linger.ms": "5",
     "producer.override.compression.type": options.compression ?? DEFAULT_KAFKA_COMPRESSION,
 
     // Keys and values leave as text: the key is message_key, the value the envelope JSON exactly as written.

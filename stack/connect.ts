@@ -269,6 +269,10 @@ exactly.once.source.support=enabled
 # Connectors set their own converters (debezium/connectorConfig.ts); these are only the defaults.
 key.converter=org.apache.kafka.connect.storage.StringConverter
 value.converter=org.apache.kafka.connect.storage.StringConverter
+# An exactly-once task with transaction.boundary=poll (debezium/connectorConfig.ts) commits its offsets in every
+# poll's transaction and never on this timer; the timer paces offset commits only for a connector without
+# exactly-once delivery (and is the default interval of transaction.boundary=interval). A second at most of
+# events would be sent again after a crash of such a connector.
 offset.flush.interval.ms=1000
 
 listeners=http://${HOST}:${node.port}
