@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadEnv, withoutPassword } from "./env.ts";
 
@@ -10,6 +11,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      API_PROCESSES: availableParallelism(),
     });
   });
 
@@ -35,6 +37,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 2,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "zstd",
+      API_PROCESSES: availableParallelism(),
     });
   });
 
@@ -46,6 +49,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      API_PROCESSES: availableParallelism(),
     });
   });
 
@@ -70,6 +74,18 @@ describe("loadEnv", () => {
     expect(problems).toHaveLength(7);
     for (const [name, value] of Object.entries(bad)) {
       expect(problems.some((problem) => problem.startsWith(`${name}=${JSON.stringify(value)}:`))).toBe(true);
+    }
+  });
+
+  it("reads API_PROCESSES as a whole number from 1 to 64, naming it when it is not", () => {
+    expect(loadEnv({ API_PROCESSES: "3" }).API_PROCESSES).toBe(3);
+    for (const [value, message] of [
+      ["0", "must be at least 1"],
+      ["65", "must be at most 64"],
+      ["1.5", "must be a whole number"],
+      ["two", "must be a whole number"],
+    ]) {
+      expect(() => loadEnv({ API_PROCESSES: value })).toThrow(`API_PROCESSES="${value}": ${message}`);
     }
   });
 
