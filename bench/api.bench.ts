@@ -54,6 +54,8 @@ process.on("exit", () => {
 
 interface Figures {
   label: string;
+  /** The server's CPU time (every process of it) per request served, in ms. */
+  cpuMsPerRequest: number;
   requestsPerSecond: number;
   p50: number;
   p99: number;
@@ -90,6 +92,7 @@ printTable(
     `${((row.requestsPerSecond / bare.requestsPerSecond) * 100).toFixed(0)}%`,
     `${row.p50} ms`,
     `${row.p99} ms`,
+    `${row.cpuMsPerRequest.toFixed(1)} ms`,
     String(row.errors),
     row.rssMb === null
       ? "n/a"
@@ -97,7 +100,16 @@ printTable(
         ? `${row.rssMb[0]} MB`
         : `${row.rssMb.reduce((sum, mb) => sum + mb, 0)} MB (${row.rssMb.join(" + ")})`,
   ]),
-  ["route", "req/s", "of bare", "p50", "p99", "non-2xx/errors", "server RSS after (primary + API processes)"],
+  [
+    "route",
+    "req/s",
+    "of bare",
+    "p50",
+    "p99",
+    "server CPU per request",
+    "non-2xx/errors",
+    "server RSS after (primary + API processes)",
+  ],
 );
 process.exit(0);
 
@@ -202,14 +214,17 @@ async function load(
   requests: Request[],
 ): Promise<Figures> {
   console.error(`${label}: ${SECONDS} s...`);
+  const cpuBefore = cpuSeconds(server);
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
     duration: SECONDS,
     requests,
   });
+  const cpu = cpuSeconds(server) - cpuBefore;
   return {
     label,
+    cpuMsPerRequest: result.requests.total > 0 ? (cpu * 1000) / result.requests.total : Number.NaN,
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -256,6 +271,40 @@ async function live(port: number, timeoutMs = 60_000): Promise<void> {
   }
 }
 
+/**
+ * The CPU time (user + system) the server and its child processes have used so far, in seconds: per request,
+ * the one figure a shared, loaded machine barely moves (throughput and latency follow whatever else runs).
+ */
+function cpuSeconds(child: ChildProcess): number {
+  const ticks = (pid: number) => {
+    try {
+      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime and stime, in ticks.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  const pid = child.pid as number;
+  return [pid, ...childrenOf(pid)].map(ticks).reduce((sum, t) => sum + t, 0) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ, which Linux fixes at 100 for /proc on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** The resident memory of the server and of its child processes (the API processes), each in MB. */
 function residentMegabytes(child: ChildProcess): number[] | null {
   const ofPid = (pid: number) => {
@@ -264,16 +313,7 @@ function residentMegabytes(child: ChildProcess): number[] | null {
   };
   try {
     const pid = child.pid as number;
-    const children = readdirSync("/proc")
-      .filter((entry) => /^\d+$/.test(entry))
-      .filter((entry) => {
-        try {
-          return /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] === String(pid);
-        } catch {
-          return false;
-        }
-      });
-    return [ofPid(pid), ...children.map(Number).map(ofPid)];
+    return [ofPid(pid), ...childrenOf(pid).map(ofPid)];
   } catch {
     return null;
   }

@@ -7,6 +7,7 @@ import type { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { inAggregateQueue } from "./aggregateQueue.ts";
+import { closeKeyCache } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
 
 export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -29,6 +30,12 @@ export function createDatabase(
   // on the pool, a checked-out one on itself, and its next query fails with the cause anyway.
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
+  // The pool's key cache listens on a connection of its own (db/patientKeyCache.ts), which ends with the pool.
+  const end = pool.end.bind(pool);
+  pool.end = (async () => {
+    await closeKeyCache(pool);
+    return end();
+  }) as typeof pool.end;
   return drizzle(pool, { schema }) as Database;
 }
 

@@ -17,13 +17,14 @@ class ListenedKeyCache {
   private listening = false;
   private connecting: Promise<void> | null = null;
   private lastAttempt = 0;
+  private closed = false;
 
   constructor(private readonly connectionString: string | undefined) {}
 
   /** The cache when its listener is connected; otherwise null, and a connection is (re)started. */
   usable(): DataKeyCache | null {
     if (this.listening) return this.keys;
-    if (!this.connecting && Date.now() - this.lastAttempt >= RECONNECT_PAUSE_MS) {
+    if (!this.closed && !this.connecting && Date.now() - this.lastAttempt >= RECONNECT_PAUSE_MS) {
       this.lastAttempt = Date.now();
       this.connecting = this.listen().finally(() => {
         this.connecting = null;
@@ -37,6 +38,17 @@ class ListenedKeyCache {
     this.usable();
     await this.connecting;
     return this.listening;
+  }
+
+  /** With its pool: the listener's connection ends, and the cache is used no more. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listening = false;
+    this.keys.clear();
+    await this.connecting;
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
   }
 
   private async listen(): Promise<void> {
@@ -64,8 +76,10 @@ class ListenedKeyCache {
       await listener.end().catch(() => {});
       return;
     }
-    // The listener must not keep a process alive that has ended its pool.
-    (listener as unknown as { connection: { stream: { unref(): void } } }).connection.stream.unref();
+    if (this.closed) {
+      await listener.end().catch(() => {});
+      return;
+    }
     this.keys.clear();
     this.listener = listener;
     this.listening = true;
@@ -81,6 +95,11 @@ function cacheFor(pool: pg.Pool): ListenedKeyCache {
     caches.set(pool, cache);
   }
   return cache;
+}
+
+/** Ends the pool's eviction listener (createDatabase's pool does it in its `end`). */
+export async function closeKeyCache(pool: pg.Pool): Promise<void> {
+  await caches.get(pool)?.close();
 }
 
 /** This pool's key cache if it can be trusted now (its eviction listener is connected), else null. */
