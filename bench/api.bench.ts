@@ -33,6 +33,8 @@ parseCommand({
 });
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+/** USER_HZ, which Linux fixes at 100 for /proc on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 const API_PROCESSES = (process.env.BENCH_API_PROCESSES ?? "1,2").split(",").map(Number);
 // A new hour for each booking, across both platform runs: no overlapping slot is refused.
 let slot = 0;
@@ -288,9 +290,6 @@ function cpuSeconds(child: ChildProcess): number {
   const pid = child.pid as number;
   return [pid, ...childrenOf(pid)].map(ticks).reduce((sum, t) => sum + t, 0) / CLOCK_TICKS_PER_SECOND;
 }
-
-/** USER_HZ, which Linux fixes at 100 for /proc on every architecture Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 function childrenOf(pid: number): number[] {
   return readdirSync("/proc")
