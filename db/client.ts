@@ -182,7 +182,8 @@ async function retriedAfterPause(error: unknown, attempt: number): Promise<boole
  * `dialect` is drizzle-orm 0.45's internal field, pinned by the exact version in package.json.
  */
 const onConnection = new WeakMap<pg.PoolClient, WriteTransaction>();
-const connections = new WeakMap<WriteTransaction, pg.PoolClient>();
+/** By drizzle session, which a savepoint's transaction (`tx.transaction`) shares with its parent. */
+const connections = new WeakMap<object, pg.PoolClient>();
 function transactionOn(client: pg.PoolClient): WriteTransaction {
   let tx = onConnection.get(client);
   if (!tx) {
@@ -196,7 +197,7 @@ function transactionOn(client: pg.PoolClient): WriteTransaction {
       tables ? { schema: tables, fullSchema, tableNamesMap } : undefined,
     ) as WriteTransaction;
     onConnection.set(client, tx);
-    connections.set(tx, client);
+    connections.set(session, client);
   }
   return tx;
 }
@@ -211,7 +212,7 @@ export function poolOf(tx: WriteTransaction): pg.Pool {
 
 /** The connection under a write transaction, for the hot path's prepared statements (pg named queries). */
 export function connectionOf(tx: WriteTransaction): pg.PoolClient {
-  const client = connections.get(tx);
+  const client = connections.get(tx._.session);
   if (!client) throw new Error("not a transaction opened by writeTransaction");
   return client;
 }
