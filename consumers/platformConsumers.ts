@@ -3,12 +3,14 @@
 import type { Registry } from "prom-client";
 import type { Database } from "../db/client.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
+import { sweepAlone } from "../db/sweepAlone.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { type PeriodicSweep, startPeriodicSweep } from "../process/periodicSweep.ts";
 import { registerAlertMetrics } from "./complianceWatch/alertMetrics.ts";
 import { complianceWatchConsumer } from "./complianceWatch/complianceWatchConsumer.ts";
 import { complianceWatchConfig } from "./complianceWatch/watchSettings.ts";
+import { forgetPastObservations } from "./complianceWatch/watchStore.ts";
 import type { ConsumersConfig } from "./config.ts";
 import { notificationDeliveryConsumer } from "./notifications/notificationDelivery.ts";
 import { notificationRequestsConsumer } from "./notifications/notificationRequests.ts";
@@ -20,9 +22,14 @@ import type { ConsumerDefinition } from "./runtime/consumerDefinition.ts";
 import { EventConsumer } from "./runtime/eventConsumer.ts";
 import { forgetOutlivedInboxEntries, INBOX_SWEEP_EVERY_MS } from "./runtime/inbox.ts";
 
+/** Hourly: the watch's windows are an hour by default (COMPLIANCE_WINDOW_MINUTES). */
+const WATCH_SWEEP_EVERY_MS = 3_600_000;
+
 export interface PlatformConsumers {
   consumers: readonly EventConsumer[];
   inboxSweep: PeriodicSweep;
+  /** The compliance watch's past observations (null when the watch does not run here). */
+  watchSweep: PeriodicSweep | null;
   stop(): Promise<void>;
 }
 
@@ -45,11 +52,12 @@ export async function startPlatformConsumers(options: {
   // Not `email`/`sms` as field names: the logger redacts those (they usually hold addresses).
   log.info({ emailTransport: email.name, smsTransport: transports.sms.name }, "notification transports");
 
+  const watch = complianceWatchConfig(config);
   const definitions: Record<string, ConsumerDefinition> = {
     "patient-directory": patientDirectoryConsumer,
     "notification-requests": notificationRequestsConsumer({ masterKeys }),
     "notification-delivery": notificationDeliveryConsumer({ transports, log }),
-    "compliance-watch": complianceWatchConsumer(complianceWatchConfig(config), { masterKeys }),
+    "compliance-watch": complianceWatchConsumer(watch, { masterKeys }),
   };
   if (config.CONSUMERS.includes("compliance-watch")) registerAlertMetrics(options.registry, db);
   const consumers = config.CONSUMERS.map(
@@ -72,15 +80,26 @@ export async function startPlatformConsumers(options: {
     sweep: () => forgetOutlivedInboxEntries(db),
     log,
   });
+  const watchSweep = config.CONSUMERS.includes("compliance-watch")
+    ? startPeriodicSweep({
+        what: "past compliance watch observations",
+        everyMs: WATCH_SWEEP_EVERY_MS,
+        sweep: () =>
+          sweepAlone(db, "compliance-watch", (tx) => forgetPastObservations(tx, watch.windowSeconds)),
+        log,
+      })
+    : null;
+  const stopSweeps = () => Promise.all([inboxSweep.stop(), watchSweep?.stop()]);
   await Promise.all(consumers.map((consumer) => consumer.start())).catch(async (error: unknown) => {
-    await inboxSweep.stop();
+    await stopSweeps();
     throw error;
   });
   return {
     consumers,
     inboxSweep,
+    watchSweep,
     async stop() {
-      await inboxSweep.stop();
+      await stopSweeps();
       await Promise.all(consumers.map((consumer) => consumer.stop()));
       await email.close?.();
     },

@@ -115,3 +115,49 @@ export const complianceAlertSchema = z
     path: ["window", "end"],
     error: "must not precede the window's start",
   });
+
+/** A Kafka topic's name, as Kafka allows it. */
+const kafkaTopicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name");
+
+/** A place in the outbox history: the relay's (tx_id, position) order, as decimal strings. */
+const historyCursor = z.strictObject({
+  txId: z.string().regex(/^\d{1,20}$/, "must be a transaction id"),
+  position: z.string().regex(/^\d{1,19}$/, "must be an outbox position"),
+});
+
+/**
+ * An operator republished part of the outbox history to Kafka (`npm run replay`): what was selected, where
+ * it went, and how far the history was read. Recorded before the first record is sent, so that no replay
+ * goes unrecorded; `events` is what the selection held then. The filters are ids, types and bounds only,
+ * never personal data.
+ */
+export const historyReplayedSchema = z.strictObject({
+  replayId: uuid,
+  /** Who ran the command: the login name on the machine it ran on (an operator has no platform account). */
+  operator: identifier,
+  selection: z.strictObject({
+    topic: kafkaTopicName.nullable(),
+    fromPosition: z
+      .string()
+      .regex(/^\d{1,19}$/, "must be an outbox position")
+      .nullable(),
+    toPosition: z
+      .string()
+      .regex(/^\d{1,19}$/, "must be an outbox position")
+      .nullable(),
+    since: utcTimestamp.nullable(),
+    until: utcTimestamp.nullable(),
+    aggregateType: identifier.nullable(),
+    aggregateId: text(200).nullable(),
+    eventType: identifier.nullable(),
+    correlationId: uuid.nullable(),
+  }),
+  /** Where every record went; `null`: each to its own topic, as the relay published it. */
+  toTopic: kafkaTopicName.nullable(),
+  /** The selection was read up to here: the relay's checkpoint for a replay to the records' own topic. */
+  through: historyCursor,
+  events: z.number().int().min(0),
+  eventsPerTopic: z.record(kafkaTopicName, z.number().int().min(1)),
+  /** The rate limit, events per second; `null`: as fast as Kafka takes them. */
+  ratePerSecond: z.number().positive().nullable(),
+});

@@ -22,6 +22,7 @@ import {
   complianceViolationSchema,
   dataAccessedSchema,
   dataModifiedSchema,
+  historyReplayedSchema,
   loginAttemptSchema,
 } from "./audit.ts";
 import {
@@ -339,6 +340,13 @@ const eventCatalog = {
     aggregateType: "actor",
     schema: complianceAlertSchema,
     aggregateId: (data) => data.principal.id,
+  }),
+  "audit.history.replayed": event({
+    topic: "audit-events",
+    aggregateType: "actor",
+    schema: historyReplayedSchema,
+    // The operator who ran the replay: "what did this person do" is one aggregate's history.
+    aggregateId: (data) => data.operator,
   }),
 
   "notification.email.requested": event({

@@ -102,6 +102,10 @@ const invalidExamples: { [T in EventType]: { data: unknown; path: string } } = {
     },
     path: "window.end",
   },
+  "audit.history.replayed": {
+    data: { ...example("audit.history.replayed"), toTopic: "", events: -1 },
+    path: "events",
+  },
   "notification.email.requested": {
     data: { ...example("notification.email.requested"), to: "not-an-address" },
     path: "to",
@@ -143,9 +147,10 @@ function processedBaseOfExample(): Record<string, unknown> {
 }
 
 describe("event schemas", () => {
-  // The platform guide's topic table lists 4 + 4 + 4 + 4 + 3 + 4 event types; the compliance watch adds one.
-  it("catalog the 23 event types of the platform guide and the compliance alert, dotted lower case", () => {
-    expect(eventTypes).toHaveLength(24);
+  // The platform guide's topic table lists 4 + 4 + 4 + 4 + 3 + 4 event types; the compliance watch adds one,
+  // and the replay command one.
+  it("catalog the 23 event types of the platform guide, the compliance alert and the replay record, dotted lower case", () => {
+    expect(eventTypes).toHaveLength(25);
     for (const type of eventTypes) expect(type).toMatch(/^[a-z]+(\.[a-z]+)+$/);
   });
 
@@ -295,6 +300,7 @@ describe("event definitions", () => {
         "audit.login.attempt",
         "audit.compliance.violation",
         "audit.compliance.alert",
+        "audit.history.replayed",
       ],
       "notification-events": [
         "notification.email.requested",

@@ -154,6 +154,26 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
     observed: 51,
     evidenceEventIds: ["0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"],
   },
+  "audit.history.replayed": {
+    replayId: "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f",
+    operator: "oncall",
+    selection: {
+      topic: "patient-events",
+      fromPosition: null,
+      toPosition: null,
+      since: "2024-01-15T00:00:00Z",
+      until: "2024-01-16T00:00:00Z",
+      aggregateType: null,
+      aggregateId: null,
+      eventType: null,
+      correlationId: null,
+    },
+    toTopic: "patient-events-replay",
+    through: { txId: "90210", position: "1048576" },
+    events: 1200,
+    eventsPerTopic: { "patient-events": 1200 },
+    ratePerSecond: 500,
+  },
 
   "notification.email.requested": {
     notificationId: "f6071829-3a4b-4c5d-9e6f-708192a3b4c5",

@@ -121,3 +121,28 @@ export async function alertCounts(tx: { execute: WriteTransaction["execute"] }) 
   );
   return result.rows.map((row) => ({ rule: row.rule, alerts: Number(row.alerts) }));
 }
+
+/**
+ * Forgets what no window can count any more: observations more than two windows older than the newest one
+ * (the margin covers audit events that arrive late from a lagging partition), and the principals left with
+ * neither an observation nor an alert window still open. Measured from the newest observation, not from
+ * now: a watch catching up on a day's backlog still needs the observations its backlog's windows reach.
+ * The inbox, not these rows, keeps a redelivered event from being counted twice.
+ */
+export async function forgetPastObservations(
+  tx: Pick<WriteTransaction, "execute">,
+  windowSeconds: number,
+): Promise<number> {
+  const window = sql`make_interval(secs => ${windowSeconds})`;
+  const removed = await tx.execute(sql`
+    WITH cutoff AS (
+      SELECT max(occurred_at) - 2 * ${window} AS before FROM compliance_watch_observations
+    )
+    DELETE FROM compliance_watch_observations o USING cutoff WHERE o.occurred_at < cutoff.before`);
+  await tx.execute(sql`
+    DELETE FROM compliance_watch_subjects s
+    WHERE (s.alerted_until IS NULL OR s.alerted_until < now() - ${window})
+      AND NOT EXISTS (
+        SELECT 1 FROM compliance_watch_observations o WHERE o.rule = s.rule AND o.subject = s.subject)`);
+  return removed.rowCount ?? 0;
+}

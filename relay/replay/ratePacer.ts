@@ -1,0 +1,37 @@
+// Holds a replay to at most N events per second: each send waits until the events before it are within the
+// rate, so that by any time t no more than N·t events, plus the one send in hand, have gone out.
+
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface RatePacer {
+  /** The most events one send may carry: a tenth of a second's worth, at least one. */
+  readonly sendSize: number;
+  /** Waits until `events` more may go out. */
+  beforeSend(events: number): Promise<void>;
+}
+
+export function ratePacer(eventsPerSecond: number | null, clock: Clock = realClock): RatePacer {
+  if (eventsPerSecond === null) return { sendSize: Number.POSITIVE_INFINITY, beforeSend: async () => {} };
+  if (!(eventsPerSecond > 0)) throw new RangeError(`a rate must be above 0 events/s, not ${eventsPerSecond}`);
+  const started = clock.now();
+  let sent = 0;
+  return {
+    sendSize: Math.max(1, Math.ceil(eventsPerSecond / 10)),
+    async beforeSend(events) {
+      // The events already sent are within the rate once this much time has passed since the start.
+      const due = started + (sent / eventsPerSecond) * 1000;
+      const wait = due - clock.now();
+      if (wait > 0) await clock.sleep(wait);
+      sent += events;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// A send Kafka refuses stops the replay there, saying how many events went out and the last one; the events
+// after it are not sent (a replay never skips one to go on).
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import { createIdempotentProducer, createKafka } from "../../kafka/client.ts";
+import {
+  conditionsUpdate,
+  kafkaBrokers,
+  patientCreated,
+  testDatabase,
+  testEventContext,
+} from "../../test/fixtures.ts";
+import { tapTopic } from "../../test/kafkaTap.ts";
+import { planReplay, ReplayInterrupted, replayHistory } from "./replayHistory.ts";
+
+const db = testDatabase();
+const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "replay-interrupted-test" });
+const admin = kafka.admin();
+const producer = createIdempotentProducer(kafka);
+const target = `replay-interrupted-${randomUUID()}`;
+/** Above a small patient event, below one with 40 long conditions (about 11 KB sealed). */
+const TARGET_LIMIT = 6_000;
+beforeAll(async () => {
+  await Promise.all([admin.connect(), producer.connect()]);
+  await admin.createTopics({
+    topics: [
+      {
+        topic: target,
+        numPartitions: 1,
+        configEntries: [{ name: "max.message.bytes", value: String(TARGET_LIMIT) }],
+      },
+    ],
+    waitForLeaders: true,
+  });
+});
+afterAll(async () => {
+  await admin.deleteTopics({ topics: [target] }).catch(() => {});
+  await Promise.all([admin.disconnect(), producer.disconnect()]);
+  await db.$client.end();
+});
+
+describe("a replay that Kafka refuses a send of", () => {
+  it("stops at that send, saying how far it got, and sends nothing after it", async () => {
+    const patientId = randomUUID();
+    const appended = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [
+        patientCreated(patientId),
+        conditionsUpdate(patientId, 1),
+        conditionsUpdate(patientId, 40),
+        conditionsUpdate(patientId, 2),
+      ]),
+    );
+    const eventIds = appended.map((event) => event.eventId);
+    const tap = await tapTopic(kafkaBrokers(), target);
+    const client = await db.$client.connect();
+    let failure: unknown;
+    try {
+      const planning = await planReplay(client, admin, {
+        filter: { aggregate: { type: "patient", id: patientId } },
+        toTopic: target,
+        ratePerSecond: null,
+      });
+      if (planning.outcome !== "planned") throw new Error(planning.reason);
+      await replayHistory(client, producer, admin, planning.plan).catch((error) => {
+        failure = error;
+      });
+    } finally {
+      client.release();
+    }
+
+    expect(failure).toBeInstanceOf(ReplayInterrupted);
+    const interrupted = failure as ReplayInterrupted;
+    expect(interrupted.sent.published).toBe(2);
+    expect(interrupted.message).toMatch(/2 events were replayed before it, the last at tx \d+, position \d+/);
+    expect((await tap.read()).map(({ message }) => JSON.parse(String(message.value)).eventId)).toEqual(
+      eventIds.slice(0, 2),
+    );
+  });
+});

@@ -1,0 +1,78 @@
+// The replay's flags: each filter read into the request, and every bad flag refused with a message that
+// names it, before anything is read or sent.
+import { describe, expect, it } from "vitest";
+import { ReplayArgumentError, replayRequest } from "./replayArguments.ts";
+
+const patientId = "5f0c3c8e-1d2b-4c6a-9e7f-0a1b2c3d4e5f";
+
+describe("the replay's command line", () => {
+  it("reads every filter, the target topic and the rate; the filters combine", () => {
+    expect(
+      replayRequest({
+        topic: "patient-events",
+        "from-position": "10",
+        "to-position": "20",
+        since: "2026-01-15T00:00:00Z",
+        until: "2026-01-16T00:00:00+01:00",
+        aggregate: `patient:${patientId.toUpperCase()}`,
+        "event-type": "patient.updated",
+        "correlation-id": patientId.toUpperCase(),
+        "to-topic": "patient-events-replay",
+        rate: "250",
+      }),
+    ).toEqual({
+      filter: {
+        topic: "patient-events",
+        fromPosition: "10",
+        toPosition: "20",
+        since: new Date("2026-01-15T00:00:00Z"),
+        until: new Date("2026-01-15T23:00:00Z"),
+        // Ids are canonical (lower case) in the outbox.
+        aggregate: { type: "patient", id: patientId },
+        eventType: "patient.updated",
+        correlationId: patientId,
+      },
+      toTopic: "patient-events-replay",
+      ratePerSecond: 250,
+    });
+  });
+
+  it("replays to the events' own topics at full speed unless told otherwise", () => {
+    expect(replayRequest({ "event-type": "patient.created" })).toEqual({
+      filter: { eventType: "patient.created" },
+      toTopic: null,
+      ratePerSecond: null,
+    });
+  });
+
+  const refused: Array<[string, Record<string, string>, RegExp]> = [
+    ["no filter at all", {}, /choose what to replay/],
+    ["an unknown topic", { topic: "patients" }, /--topic patients: unknown topic/],
+    ["a dead-letter topic as the source", { topic: "patient-events.dlq" }, /--topic patient-events\.dlq/],
+    ["an unknown event type", { "event-type": "patient.renamed" }, /--event-type patient\.renamed: unknown/],
+    [
+      "a position that is not one",
+      { "from-position": "-1" },
+      /--from-position -1: must be an outbox position/,
+    ],
+    ["an empty position range", { "from-position": "20", "to-position": "10" }, /empty range/],
+    ["a time without its offset", { since: "2026-01-15T00:00:00" }, /--since .*offset/],
+    ["an impossible date", { until: "2026-02-31T00:00:00Z" }, /--until/],
+    [
+      "an empty time range",
+      { since: "2026-01-16T00:00:00Z", until: "2026-01-15T00:00:00Z" },
+      /--since .* is not before --until/,
+    ],
+    ["an aggregate without its type", { aggregate: patientId }, /--aggregate .*<type>:<id>/],
+    ["an unknown aggregate type", { aggregate: `person:${patientId}` }, /unknown aggregate type person/],
+    ["a correlation id that is no UUID", { "correlation-id": "42" }, /--correlation-id 42: must be a UUID/],
+    ["a target that is no topic name", { topic: "patient-events", "to-topic": "a b" }, /--to-topic a b/],
+    ["a rate of 0", { topic: "patient-events", rate: "0" }, /--rate 0: .*above 0/],
+    ["a negative rate", { topic: "patient-events", rate: "-3" }, /--rate -3/],
+    ["a rate that is no number", { topic: "patient-events", rate: "fast" }, /--rate fast/],
+  ];
+  it.each(refused)("refuses %s, naming the flag", (_, values, message) => {
+    expect(() => replayRequest(values)).toThrow(ReplayArgumentError);
+    expect(() => replayRequest(values)).toThrow(message);
+  });
+});

@@ -1,0 +1,90 @@
+// When a replay may run beside the live relay. The relay's guarantee is per-key order on each topic; a replay
+// must not break it, so:
+//
+// - To the records' own topic (no --to-topic, or --to-topic naming that topic): only rows the relay has already
+//   published, at or before its checkpoint. The replayed records are then duplicates of records consumers have
+//   had, with the same eventId, key and bytes, which their inbox drops, just as after a relay crash. A row the
+//   relay has not published yet is refused: its replayed copy could reach the topic before the relay's original
+//   of an older event of the same key, and a consumer would apply them out of order.
+// - To another topic: no live records flow there, so any committed row may go (up to the snapshot horizon, so
+//   that the read is one fixed cut of the history). The other topic must exist (nothing creates topics at run
+//   time) and must not be another live topic of the catalog, nor a dead-letter topic: their consumers would be
+//   handed events of another stream.
+import type { ArchivedHistory } from "../../db/outbox/archivedThrough.ts";
+import type { RelayCursor } from "../../db/outbox/relayCheckpoint.ts";
+import type { ReplayFilter } from "../../db/outbox/replayRows.ts";
+import type { TopicSelection } from "../../db/outbox/replaySelectionCounts.ts";
+
+export interface ReplayCircumstances {
+  filter: ReplayFilter;
+  toTopic: string | null;
+  selection: readonly TopicSelection[];
+  checkpoint: RelayCursor;
+  /** Every topic the broker has. */
+  brokerTopics: ReadonlySet<string>;
+  /** The catalog's topics and dead-letter topics: what live streams flow through. */
+  liveTopics: ReadonlySet<string>;
+  archived: ArchivedHistory | null;
+}
+
+export type ReplayDecision =
+  | {
+      outcome: "allowed";
+      /** Each record to its own topic (true), or all to --to-topic. */
+      ownTopic: boolean;
+      /** Read the selection up to here: the checkpoint for the own topic, else the snapshot horizon's cut. */
+      through: "checkpoint" | "horizon";
+    }
+  | { outcome: "refused"; reason: string };
+
+export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision {
+  const { toTopic, selection, checkpoint, archived, filter } = circumstances;
+  const selectedTopics = selection.map((topic) => topic.topic);
+  const ownTopic = toTopic === null || selectedTopics.every((topic) => topic === toTopic);
+
+  if (toTopic !== null && !circumstances.brokerTopics.has(toTopic))
+    return refused(
+      `--to-topic ${toTopic}: the broker has no such topic; create it first (replay creates none)`,
+    );
+  if (toTopic !== null && !ownTopic && circumstances.liveTopics.has(toTopic))
+    return refused(
+      `--to-topic ${toTopic} is a live topic of the catalog, and the selection holds events of ${selectedTopics
+        .filter((topic) => topic !== toTopic)
+        .join(
+          ", ",
+        )}: its consumers would be handed another stream's events. Replay to the events' own topic, or to a topic of its own`,
+    );
+  if (ownTopic) {
+    const missing = selectedTopics.filter((topic) => !circumstances.brokerTopics.has(topic));
+    if (missing.length > 0)
+      return refused(`the broker has no topic ${missing.join(", ")}; run npm run topics`);
+  }
+
+  if (archived) {
+    const reachesArchive =
+      (filter.fromPosition !== undefined &&
+        BigInt(filter.fromPosition) <= BigInt(archived.through.position)) ||
+      (filter.since !== undefined && filter.since < archived.createdBefore);
+    if (reachesArchive)
+      return refused(
+        `the selection starts in archived history: the events up to position ${archived.through.position} ` +
+          `(created before ${archived.createdBefore.toISOString()}) were moved to ${archived.fileName} and are no ` +
+          `longer in the outbox. Start after position ${archived.through.position} (--from-position) or at ` +
+          `${archived.createdBefore.toISOString()} (--since)`,
+      );
+  }
+
+  const unpublished = selection.filter((topic) => topic.unpublished > 0);
+  if (ownTopic && unpublished.length > 0)
+    return refused(
+      `${unpublished.map((topic) => `${topic.unpublished} of the selected ${topic.topic} events`).join(", ")} ` +
+        `are not published by the relay yet (its checkpoint: tx ${checkpoint.txId}, position ${checkpoint.position}). ` +
+        "Replaying them to their own topic could put them before older events of the same key that the relay has " +
+        "still to send. Narrow the selection (--until, --to-position), wait for the relay, or replay to another topic (--to-topic)",
+    );
+  return { outcome: "allowed", ownTopic, through: ownTopic ? "checkpoint" : "horizon" };
+}
+
+function refused(reason: string): ReplayDecision {
+  return { outcome: "refused", reason };
+}

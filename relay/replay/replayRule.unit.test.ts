@@ -1,0 +1,86 @@
+// The rule that keeps a replay from breaking per-key order beside the live relay: to the events' own topic only
+// what the relay has published; to another topic anything committed, but never into another live topic;
+// never into a topic the broker lacks, nor into history moved to an archive.
+import { describe, expect, it } from "vitest";
+import type { TopicSelection } from "../../db/outbox/replaySelectionCounts.ts";
+import { decideReplay, type ReplayCircumstances } from "./replayRule.ts";
+
+const liveTopics = new Set(["patient-events", "appointment-events", "patient-events.dlq"]);
+const published: TopicSelection[] = [{ topic: "patient-events", events: 40, unpublished: 0 }];
+const partlyUnpublished: TopicSelection[] = [{ topic: "patient-events", events: 40, unpublished: 3 }];
+
+function circumstances(overrides: Partial<ReplayCircumstances>): ReplayCircumstances {
+  return {
+    filter: { eventType: "patient.updated" },
+    toTopic: null,
+    selection: published,
+    checkpoint: { txId: "900", position: "5000" },
+    brokerTopics: new Set([...liveTopics, "patient-events-replay"]),
+    liveTopics,
+    archived: null,
+    ...overrides,
+  };
+}
+
+describe("the replay rule", () => {
+  it("lets published events go to their own topic, read up to the relay's checkpoint", () => {
+    expect(decideReplay(circumstances({}))).toEqual({
+      outcome: "allowed",
+      ownTopic: true,
+      through: "checkpoint",
+    });
+    // Naming the events' own topic is the same replay.
+    expect(decideReplay(circumstances({ toTopic: "patient-events" }))).toEqual({
+      outcome: "allowed",
+      ownTopic: true,
+      through: "checkpoint",
+    });
+  });
+
+  it("refuses to send events the relay has not published yet to their own topic, saying how many and why", () => {
+    const decision = decideReplay(circumstances({ selection: partlyUnpublished }));
+    expect(decision.outcome).toBe("refused");
+    expect(decision.outcome === "refused" && decision.reason).toMatch(
+      /3 of the selected patient-events events are not published by the relay yet \(its checkpoint: tx 900, position 5000\)/,
+    );
+  });
+
+  it("lets any committed event go to a topic of its own, read up to the snapshot horizon", () => {
+    expect(
+      decideReplay(circumstances({ selection: partlyUnpublished, toTopic: "patient-events-replay" })),
+    ).toEqual({ outcome: "allowed", ownTopic: false, through: "horizon" });
+  });
+
+  it("refuses a target topic the broker does not have", () => {
+    const decision = decideReplay(circumstances({ toTopic: "patient-events-replay-2" }));
+    expect(decision.outcome === "refused" && decision.reason).toMatch(
+      /--to-topic patient-events-replay-2: the broker has no such topic/,
+    );
+  });
+
+  it("refuses to send one stream's events into another live topic or a dead-letter topic", () => {
+    for (const toTopic of ["appointment-events", "patient-events.dlq"]) {
+      const decision = decideReplay(circumstances({ toTopic }));
+      expect(decision.outcome === "refused" && decision.reason).toMatch(/is a live topic of the catalog/);
+    }
+  });
+
+  it("refuses a selection that starts in archived history, naming the archive and where to start", () => {
+    const archived = {
+      through: { txId: "500", position: "2000" },
+      createdBefore: new Date("2026-01-01T00:00:00Z"),
+      fileName: "outbox-archive-1.jsonl.zst",
+    };
+    for (const filter of [{ fromPosition: "1500" }, { since: new Date("2025-12-01T00:00:00Z") }]) {
+      const decision = decideReplay(circumstances({ filter, archived }));
+      expect(decision.outcome === "refused" && decision.reason).toMatch(
+        /archived history: the events up to position 2000 .* were moved to outbox-archive-1\.jsonl\.zst/,
+      );
+    }
+    // A selection without a lower bound replays what the outbox still holds (the command says what is archived).
+    expect(decideReplay(circumstances({ archived })).outcome).toBe("allowed");
+    expect(decideReplay(circumstances({ filter: { fromPosition: "2001" }, archived })).outcome).toBe(
+      "allowed",
+    );
+  });
+});

@@ -1,0 +1,115 @@
+// `npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run] [--yes]`: republishes part of the
+// outbox history to Kafka, each record the one the relay sent (relay/replay/). The rule that decides when a
+// replay may run beside the live relay is in relay/replay/replayRule.ts and README's "Replaying history".
+import { userInfo } from "node:os";
+import { confirm, parseCommand } from "../cli/command.ts";
+import { type Progress, startProgress } from "../cli/progress.ts";
+import { loadEnv } from "../config/env.ts";
+import { createDatabase } from "../db/client.ts";
+import { createIdempotentProducer, createKafka } from "../kafka/client.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
+import { ReplayArgumentError, replayOptions, replayRequest } from "../relay/replay/replayArguments.ts";
+import { planReplay, type ReplayPlan, recordReplay, replayHistory } from "../relay/replay/replayHistory.ts";
+import { startPostgres } from "../stack/postgres.ts";
+
+const { values, refuse } = parseCommand({
+  usage: `usage: npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run] [--yes]
+  republishes outbox events to Kafka, byte for byte as the relay published them (same event ids, keys,
+  value bytes and headers), in the relay's order; the filters combine, at least one is needed:
+  --topic <topic>              the events of one topic (patient-events, ...)
+  --from-position <n>          outbox positions from n (included) ...
+  --to-position <n>            ... up to n (included)
+  --since <instant>            created at or after, e.g. 2026-01-15T00:00:00Z ...
+  --until <instant>            ... and before
+  --aggregate <type>:<id>      one aggregate's events, e.g. patient:5f0c3c8e-1d2b-4c6a-9e7f-0a1b2c3d4e5f
+  --event-type <type>          one event type, e.g. patient.updated
+  --correlation-id <uuid>      the events of one request
+  --to-topic <topic>           send every event there (an existing topic, not another live one) instead of
+                               to its own topic; to its own topic only what the relay has already published
+  --rate <n>                   at most n events per second
+  --dry-run                    count what would be replayed, per topic; publish nothing
+  --yes, -y                    do not ask for confirmation (needed when not run from a terminal)
+  Each run is recorded as an audit.history.replayed event. README: "Replaying history".`,
+  options: replayOptions,
+});
+const request = (() => {
+  try {
+    return replayRequest(values);
+  } catch (error) {
+    if (!(error instanceof ReplayArgumentError)) throw error;
+    return refuse(error.message);
+  }
+})();
+
+const env = loadEnv();
+// Read before anything else for a real run, so that a bad PHI_MASTER_KEYS stops it before it plans; a dry
+// run writes nothing and needs none.
+const masterKeys = values["dry-run"] ? null : loadMasterKeys();
+const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
+const db = createDatabase(databaseUrl, { max: 2, applicationName: "replay" });
+const kafka = createKafka({ brokers: env.KAFKA_BROKERS ?? ["localhost:9092"], clientId: "replay-command" });
+const admin = kafka.admin();
+const producer = createIdempotentProducer(kafka, env.KAFKA_COMPRESSION);
+const client = await db.$client.connect();
+let progress: Progress | undefined;
+try {
+  await admin.connect();
+  const planning = await planReplay(client, admin, request);
+  if (planning.outcome === "refused") {
+    console.error(`replay refused: ${planning.reason}`);
+    console.error("nothing published");
+    process.exitCode = 1;
+  } else {
+    const { plan } = planning;
+    printPlan(plan);
+    if (values["dry-run"]) console.log("dry run: nothing published");
+    else if (plan.events === 0) console.log("nothing to replay");
+    else {
+      await confirm(
+        `Republish ${plan.events} events to ${plan.ownTopic ? "their own topics" : plan.request.toTopic}`,
+        values.yes ?? false,
+      );
+      const operator = userInfo().username.replace(/[^A-Za-z0-9._:@/-]/g, "_") || "unknown";
+      const eventId = await recordReplay(db, plan, {
+        name: operator,
+        context: { masterKeys: masterKeys ?? loadMasterKeys() },
+      });
+      console.log(`recorded as audit.history.replayed ${eventId} (operator ${operator})`);
+      await producer.connect();
+      progress = startProgress({ label: "replay", total: plan.events });
+      const outcome = await replayHistory(client, producer, admin, plan, { progress });
+      progress.finish("published");
+      console.log(
+        `replayed ${outcome.published} events to ${plan.ownTopic ? "their own topics" : plan.request.toTopic}` +
+          (outcome.lastSent
+            ? ` (last: tx ${outcome.lastSent.txId}, position ${outcome.lastSent.position})`
+            : ""),
+      );
+    }
+  }
+} catch (error) {
+  progress?.finish("stopped");
+  console.error(`replay failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  client.release();
+  await producer.disconnect().catch(() => {});
+  await admin.disconnect().catch(() => {});
+  await db.$client.end();
+}
+
+function printPlan(plan: ReplayPlan): void {
+  const bound = plan.ownTopic
+    ? `the relay's checkpoint (tx ${plan.through.txId}, position ${plan.through.position})`
+    : `the snapshot horizon (transactions below ${BigInt(plan.through.txId) + 1n})`;
+  console.log(`replay of ${plan.events} events, read up to ${bound}`);
+  console.log(`  to: ${plan.ownTopic ? "each event's own topic" : plan.request.toTopic}`);
+  const width = Math.max(5, ...plan.selection.map((topic) => topic.topic.length));
+  console.log(`  ${"topic".padEnd(width)}  events`);
+  for (const topic of plan.selection) console.log(`  ${topic.topic.padEnd(width)}  ${topic.events}`);
+  console.log(`  ${"total".padEnd(width)}  ${plan.events}`);
+  if (plan.archived)
+    console.log(
+      `  the history through position ${plan.archived.through.position} is archived (${plan.archived.fileName}): not in the outbox, not replayed`,
+    );
+}
