@@ -4,6 +4,7 @@ import type { Database } from "../db/client.ts";
 import type { Admin } from "../kafka/client.ts";
 import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
+import type { MetricsSource } from "../observability/metrics.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
@@ -36,6 +37,8 @@ export interface PlatformDeps {
   concurrentVerifications?: number;
   /** The identity provider's sign-in page that the auditors' console links to (CONSOLE_SIGN_IN_URL). */
   consoleSignInUrl?: string | undefined;
+  /** What /metrics answers when the API spans processes (process/apiProcesses.ts); the registry's by default. */
+  metrics?: MetricsSource;
 }
 
 export function createPlatformApp({
@@ -49,6 +52,7 @@ export function createPlatformApp({
   checkpointKeys = sealerPublicKey,
   concurrentVerifications,
   consoleSignInUrl,
+  metrics,
 }: PlatformDeps) {
   // Public, like /docs: the console's files hold no data, and it reads everything through the auditor API.
   const publicRoutes = eventDocumentationRoutes().route("/", consoleRoutes({ signInUrl: consoleSignInUrl }));
@@ -65,6 +69,7 @@ export function createPlatformApp({
       ...readiness,
     ],
     publicRoutes,
+    metrics,
   });
   for (const routes of [
     patientRoutes,

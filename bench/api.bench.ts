@@ -5,13 +5,14 @@
 //
 //   BENCH_SECONDS (default 15)      per route
 //   BENCH_CONNECTIONS (default 10)
+//   BENCH_API_PROCESSES (default 1,2) npm start's API_PROCESSES, one platform run each, side by side
 //   BENCH_PROFILE=<dir>             also writes the platform's CPU profile (node --cpu-prof) there, for
 //                                   bench/profileSummary.ts; only POST /patients is then driven
 //   DATABASE_URL, KAFKA_BROKERS     the Postgres server (a fresh <its database>_api_bench database is made on it)
 //                                   and the broker; both must be running (the shared ones, say)
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { openSync, readFileSync } from "node:fs";
+import { openSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,11 +28,16 @@ import { printTable } from "./table.ts";
 parseCommand({
   usage: `usage: npm run bench:api
   the HTTP front door under load: a bare Hono + pg insert as the baseline, then npm start's routes, one table
-  BENCH_SECONDS (15) per route, BENCH_CONNECTIONS (10), BENCH_PROFILE=<dir> for a CPU profile of POST /patients;
+  BENCH_SECONDS (15) per route, BENCH_CONNECTIONS (10), BENCH_API_PROCESSES (1,2), BENCH_PROFILE=<dir> for a CPU profile of POST /patients;
   DATABASE_URL and KAFKA_BROKERS name running services`,
 });
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+/** USER_HZ, which Linux fixes at 100 for /proc on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+const API_PROCESSES = (process.env.BENCH_API_PROCESSES ?? "1,2").split(",").map(Number);
+// A new hour for each booking, across both platform runs: no overlapping slot is refused.
+let slot = 0;
 const env = loadEnv();
 if (!env.DATABASE_URL || !env.KAFKA_BROKERS) {
   throw new Error("bench:api needs DATABASE_URL and KAFKA_BROKERS: a running Postgres server and broker");
@@ -50,11 +56,14 @@ process.on("exit", () => {
 
 interface Figures {
   label: string;
+  /** The server's CPU time (every process of it) per request served, in ms. */
+  cpuMsPerRequest: number;
   requestsPerSecond: number;
   p50: number;
   p99: number;
   errors: number;
-  rssMb: number | null;
+  /** The server's, then each of its child processes'. */
+  rssMb: number[] | null;
 }
 
 const baselinePort = await freePort();
@@ -69,74 +78,10 @@ rows.push(
 );
 baseline.kill("SIGTERM");
 
-const platformPort = await freePort();
 const profileDirectory = process.env.BENCH_PROFILE;
-const platform = start(
-  "scripts/start.ts",
-  {
-    DATABASE_URL: databaseUrl,
-    KAFKA_BROKERS: env.KAFKA_BROKERS.join(","),
-    PORT: String(platformPort),
-    JWT_SECRET: secret,
-    RELAY_MODE: "polling",
-  },
-  profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : [],
-);
-await live(platformPort, 180_000);
-const admin = `Bearer ${await issueToken(new TextEncoder().encode(secret), { role: "admin", sub: randomUUID(), sessionId: randomUUID() })}`;
-const patients = await Promise.all(
-  Array.from({ length: 200 }, () => create(platformPort, admin, "/patients", patientBody)),
-);
-const provider = await create(platformPort, admin, "/providers", requestBodies.provider());
-const hot = patients[0] as string;
-const pick = () => patients[Math.floor(Math.random() * patients.length)] as string;
-let slot = 0;
-
-rows.push(
-  await load("POST /patients", platform, platformPort, [
-    jsonRequest("POST", "/patients", patientBody, admin),
-  ]),
-);
-if (profileDirectory) {
-  platform.kill("SIGTERM");
-  await new Promise((resolve) => platform.once("exit", resolve));
-  console.error(`the platform's CPU profile is in ${profileDirectory}`);
-  process.exit(0);
+for (const apiProcesses of profileDirectory ? [1] : API_PROCESSES) {
+  rows.push(...(await platformRoutes(apiProcesses)));
 }
-rows.push(
-  await load("PATCH /patients/:id, 200 patients", platform, platformPort, [
-    dynamicRequest(admin, () => ({
-      method: "PATCH",
-      path: `/patients/${pick()}`,
-      body: { allergies: [randomUUID()] },
-    })),
-  ]),
-);
-rows.push(
-  await load("PATCH /patients/:id, one hot patient", platform, platformPort, [
-    dynamicRequest(admin, () => ({
-      method: "PATCH",
-      path: `/patients/${hot}`,
-      body: { allergies: [randomUUID()] },
-    })),
-  ]),
-);
-rows.push(
-  await load("GET /patients/:id", platform, platformPort, [
-    dynamicRequest(admin, () => ({ method: "GET", path: `/patients/${pick()}` })),
-  ]),
-);
-rows.push(
-  await load("POST /appointments", platform, platformPort, [
-    dynamicRequest(admin, () => ({
-      method: "POST",
-      path: "/appointments",
-      // One provider, a new hour for each booking: no overlapping slot is refused.
-      body: requestBodies.booking(pick(), provider, (10 * 24 + slot++) * 3_600_000),
-    })),
-  ]),
-);
-platform.kill("SIGTERM");
 
 const [bare] = rows as [Figures];
 printTable(
@@ -149,14 +94,93 @@ printTable(
     `${((row.requestsPerSecond / bare.requestsPerSecond) * 100).toFixed(0)}%`,
     `${row.p50} ms`,
     `${row.p99} ms`,
+    `${row.cpuMsPerRequest.toFixed(1)} ms`,
     String(row.errors),
-    row.rssMb === null ? "n/a" : `${row.rssMb} MB`,
+    row.rssMb === null
+      ? "n/a"
+      : row.rssMb.length === 1
+        ? `${row.rssMb[0]} MB`
+        : `${row.rssMb.reduce((sum, mb) => sum + mb, 0)} MB (${row.rssMb.join(" + ")})`,
   ]),
-  ["route", "req/s", "of bare", "p50", "p99", "non-2xx/errors", "server RSS after"],
+  [
+    "route",
+    "req/s",
+    "of bare",
+    "p50",
+    "p99",
+    "server CPU per request",
+    "non-2xx/errors",
+    "server RSS after (primary + API processes)",
+  ],
 );
 process.exit(0);
 
 type Request = autocannon.Request;
+
+/** npm start with `apiProcesses` API processes: every route, or only POST /patients under BENCH_PROFILE. */
+async function platformRoutes(apiProcesses: number): Promise<Figures[]> {
+  const tag = apiProcesses === 1 ? "[1 API process]" : `[${apiProcesses} API processes]`;
+  const platformPort = await freePort();
+  const platform = start(
+    "scripts/start.ts",
+    {
+      DATABASE_URL: databaseUrl,
+      KAFKA_BROKERS: env.KAFKA_BROKERS?.join(",") ?? "",
+      PORT: String(platformPort),
+      JWT_SECRET: secret,
+      RELAY_MODE: "polling",
+      API_PROCESSES: String(apiProcesses),
+    },
+    profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : [],
+  );
+  await live(platformPort, 180_000);
+  const admin = `Bearer ${await issueToken(new TextEncoder().encode(secret), { role: "admin", sub: randomUUID(), sessionId: randomUUID() })}`;
+  const patients = await Promise.all(
+    Array.from({ length: 200 }, () => create(platformPort, admin, "/patients", patientBody)),
+  );
+  const provider = await create(platformPort, admin, "/providers", requestBodies.provider());
+  const hot = patients[0] as string;
+  const pick = () => patients[Math.floor(Math.random() * patients.length)] as string;
+  const figures: Figures[] = [];
+  const route = async (label: string, requests: Request[]) =>
+    figures.push(await load(`${label} ${tag}`, platform, platformPort, requests));
+
+  await route("POST /patients", [jsonRequest("POST", "/patients", patientBody, admin)]);
+  if (profileDirectory) {
+    platform.kill("SIGTERM");
+    await new Promise((resolve) => platform.once("exit", resolve));
+    console.error(`the platform's CPU profile is in ${profileDirectory}`);
+    process.exit(0);
+  }
+  await route("PATCH /patients/:id, 200 patients", [
+    dynamicRequest(admin, () => ({
+      method: "PATCH",
+      path: `/patients/${pick()}`,
+      body: { allergies: [randomUUID()] },
+    })),
+  ]);
+  await route("PATCH /patients/:id, one hot patient", [
+    dynamicRequest(admin, () => ({
+      method: "PATCH",
+      path: `/patients/${hot}`,
+      body: { allergies: [randomUUID()] },
+    })),
+  ]);
+  await route("GET /patients/:id", [
+    dynamicRequest(admin, () => ({ method: "GET", path: `/patients/${pick()}` })),
+  ]);
+  await route("POST /appointments", [
+    dynamicRequest(admin, () => ({
+      method: "POST",
+      path: "/appointments",
+      // One provider, a new hour for each booking: no overlapping slot is refused.
+      body: requestBodies.booking(pick(), provider, (10 * 24 + slot++) * 3_600_000),
+    })),
+  ]);
+  platform.kill("SIGTERM");
+  await new Promise((resolve) => platform.once("exit", resolve));
+  return figures;
+}
 
 function jsonRequest(method: string, path: string, body: unknown, authorization?: string): Request {
   return {
@@ -192,14 +216,17 @@ async function load(
   requests: Request[],
 ): Promise<Figures> {
   console.error(`${label}: ${SECONDS} s...`);
+  const cpuBefore = cpuSeconds(server);
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
     duration: SECONDS,
     requests,
   });
+  const cpu = cpuSeconds(server) - cpuBefore;
   return {
     label,
+    cpuMsPerRequest: result.requests.total > 0 ? (cpu * 1000) / result.requests.total : Number.NaN,
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -246,11 +273,46 @@ async function live(port: number, timeoutMs = 60_000): Promise<void> {
   }
 }
 
-function residentMegabytes(child: ChildProcess): number | null {
+/**
+ * The CPU time (user + system) the server and its child processes have used so far, in seconds: per request,
+ * the one figure a shared, loaded machine barely moves (throughput and latency follow whatever else runs).
+ */
+function cpuSeconds(child: ChildProcess): number {
+  const ticks = (pid: number) => {
+    try {
+      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime and stime, in ticks.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  const pid = child.pid as number;
+  return [pid, ...childrenOf(pid)].map(ticks).reduce((sum, t) => sum + t, 0) / CLOCK_TICKS_PER_SECOND;
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** The resident memory of the server and of its child processes (the API processes), each in MB. */
+function residentMegabytes(child: ChildProcess): number[] | null {
+  const ofPid = (pid: number) => {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024);
+  };
   try {
-    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-    return Number.isFinite(kb) ? Math.round(kb / 1024) : null;
+    const pid = child.pid as number;
+    return [ofPid(pid), ...childrenOf(pid).map(ofPid)];
   } catch {
     return null;
   }

@@ -1,4 +1,5 @@
 // The process configuration, read once from the environment and validated with one message per bad variable.
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
 
@@ -49,6 +50,13 @@ const envSchema = z.object({
   /** Kafka's own `compression.type` names; the default is what bench/compression.bench.ts found best (README). */
   KAFKA_COMPRESSION: z.enum(["none", "gzip", "lz4", "zstd"]).default(() => DEFAULT_KAFKA_COMPRESSION),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** How many processes npm start serves the HTTP API with (beside one relay and the consumers). */
+  API_PROCESSES: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(64, "must be at most 64")
+    .default(() => availableParallelism()),
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // Bearer tokens are HS256 under JWT_SECRET, or signed by a key of JWT_JWKS_URL (e.g. Supabase's); with

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadEnv, withoutPassword } from "./env.ts";
 
@@ -11,6 +12,7 @@ describe("loadEnv", () => {
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
+      API_PROCESSES: availableParallelism(),
     });
   });
 
@@ -37,6 +39,7 @@ describe("loadEnv", () => {
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "zstd",
       kafkaSecurity: {},
+      API_PROCESSES: availableParallelism(),
     });
   });
 
@@ -49,6 +52,7 @@ describe("loadEnv", () => {
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
+      API_PROCESSES: availableParallelism(),
     });
   });
 
@@ -73,6 +77,18 @@ describe("loadEnv", () => {
     expect(problems).toHaveLength(7);
     for (const [name, value] of Object.entries(bad)) {
       expect(problems.some((problem) => problem.startsWith(`${name}=${JSON.stringify(value)}:`))).toBe(true);
+    }
+  });
+
+  it("reads API_PROCESSES as a whole number from 1 to 64, naming it when it is not", () => {
+    expect(loadEnv({ API_PROCESSES: "3" }).API_PROCESSES).toBe(3);
+    for (const [value, message] of [
+      ["0", "must be at least 1"],
+      ["65", "must be at most 64"],
+      ["1.5", "must be a whole number"],
+      ["two", "must be a whole number"],
+    ]) {
+      expect(() => loadEnv({ API_PROCESSES: value })).toThrow(`API_PROCESSES="${value}": ${message}`);
     }
   });
 

@@ -4,10 +4,13 @@ import { createHash } from "node:crypto";
 import { SpanKind, trace } from "@opentelemetry/api";
 import { ATTR_DB_SYSTEM_NAME, DB_SYSTEM_NAME_VALUE_POSTGRESQL } from "@opentelemetry/semantic-conventions";
 import type { ExtractTablesWithRelations } from "drizzle-orm";
-import { drizzle, type NodePgDatabase, type NodePgTransaction } from "drizzle-orm/node-postgres";
+import { drizzle, type NodePgDatabase, NodePgTransaction } from "drizzle-orm/node-postgres";
+import type { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { inSpan } from "../events/tracing.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
+import { inAggregateQueue } from "./aggregateQueue.ts";
+import { closeKeyCache } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
 
 export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -30,6 +33,12 @@ export function createDatabase(
   // on the pool, a checked-out one on itself, and its next query fails with the cause anyway.
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
+  // The pool's key cache listens on a connection of its own (db/patientKeyCache.ts), which ends with the pool.
+  const end = pool.end.bind(pool);
+  pool.end = (async () => {
+    await closeKeyCache(pool);
+    return end();
+  }) as typeof pool.end;
   return drizzle(pool, { schema }) as Database;
 }
 
@@ -38,6 +47,7 @@ const DEADLOCK_DETECTED = "40P01";
 const MAX_ATTEMPTS = 20;
 /** Pauses between two attempts: up to 2 ms after the first failure, growing to 250 ms. */
 const retryBackoff = exponentialBackoff({ baseMs: 2, capMs: 250 });
+const BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 
 /** The aggregate a transaction is about to change, declared so that its writers queue instead of colliding. */
 export interface AggregateLock {
@@ -63,12 +73,14 @@ export function writeTransactionRetries(): Readonly<typeof retries> {
  * that committed after it began fails here and retries with a newer transaction id, instead of committing an
  * older id after a newer one.
  *
- * With `lockAggregate`, the connection first takes the aggregate's advisory lock and holds it until the
- * transaction has ended, so writers of one hot aggregate wait in line rather than fail and retry. The lock is
- * taken before BEGIN on purpose: a REPEATABLE READ snapshot is taken by the transaction's first statement, so a
- * lock taken inside would leave the waiter with a snapshot from before its predecessor committed, and it would
- * fail anyway. Under the lock, the transaction id (assigned at the first write) and the commit of each writer
- * of the aggregate follow lock order.
+ * With `lockAggregate`, writers of one hot aggregate wait in line rather than fail and retry, twice over:
+ * - in this process, they queue (aggregateQueue.ts) before taking a pooled connection, so ten writers of one
+ *   patient hold one connection, not ten, and the others' writes keep the rest of the pool;
+ * - across processes, the connection takes the aggregate's session advisory lock and holds it until the
+ *   transaction has ended. The lock is taken before BEGIN on purpose: a REPEATABLE
+ *   READ snapshot is taken by the transaction's first statement, so a lock taken inside would leave the
+ *   waiter with a snapshot from before its predecessor committed, and it would fail anyway. Under the lock,
+ *   the transaction id (assigned at the first write) and the commit of each writer follow lock order.
  */
 export async function writeTransaction<T>(
   db: Database,
@@ -106,56 +118,127 @@ async function lockedAndRetried<T>(
   options: WriteTransactionOptions,
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
-  if (!options.lockAggregate) return retried(db, work);
+  if (!options.lockAggregate) return onPooledConnection(db, null, work);
   const key = advisoryKey(options.lockAggregate);
+  return inAggregateQueue(key, () => onPooledConnection(db, key, work));
+}
+
+async function onPooledConnection<T>(
+  db: Database,
+  lockKey: string | null,
+  work: (tx: WriteTransaction) => Promise<T>,
+): Promise<T> {
   const client = await db.$client.connect();
+  pools.set(client, db.$client);
   let broken: Error | undefined;
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [key]);
-    try {
-      return await retried(databaseOn(client), work);
-    } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [key]).catch((error: Error) => {
-        // A connection that could not unlock is closed rather than pooled: closing releases the lock.
-        broken = error;
-      });
-    }
+    return await attempts(client, lockKey, work);
   } catch (error) {
-    broken ??= error as Error;
-    throw error;
+    // A connection whose transaction or lock could not be ended is closed rather than pooled: closing ends both.
+    if (!(error instanceof WorkFailed)) broken = error as Error;
+    throw error instanceof WorkFailed ? error.cause : error;
   } finally {
     client.release(broken);
   }
 }
 
-async function retried<T>(db: Database, work: (tx: WriteTransaction) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
-    try {
-      return await db.transaction((tx) => work(tx as WriteTransaction), {
-        isolationLevel: "repeatable read",
-      });
-    } catch (error) {
-      const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
-      const retryable = code === SERIALIZATION_FAILURE || code === DEADLOCK_DETECTED;
-      if (!retryable || attempt >= MAX_ATTEMPTS) throw error;
-      if (code === SERIALIZATION_FAILURE) retries.serialization++;
-      else retries.deadlock++;
-      // Jittered, growing pauses let a crowd of writers on one hot row spread out instead of colliding again.
-      await sleep(retryBackoff.delayMs(attempt));
+/** What `work` itself threw (after a clean ROLLBACK): the connection is fine and goes back to the pool. */
+class WorkFailed extends Error {}
+
+/**
+ * The transaction, and its retries, on one connection. BEGIN and COMMIT are sent by hand rather than through
+ * drizzle's `transaction`, so that the advisory unlock rides with COMMIT: one round trip less per locked write.
+ */
+async function attempts<T>(
+  client: pg.PoolClient,
+  lockKey: string | null,
+  work: (tx: WriteTransaction) => Promise<T>,
+): Promise<T> {
+  const tx = transactionOn(client);
+  // The key is a decimal bigint made here (advisoryKey), never input: it is safe to write into the text, which
+  // lets the unlock ride with COMMIT as one simple query. (The lock cannot ride with BEGIN: a multi-statement
+  // query is one implicit transaction, whose first SELECT would take the snapshot before BEGIN sets its level.)
+  let locked = false;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
+      if (lockKey !== null && !locked) {
+        locked = true;
+        await client.query(`SELECT pg_advisory_lock(${lockKey})`);
+      }
+      await client.query(BEGIN);
+      let result: T;
+      try {
+        result = await work(tx);
+      } catch (error) {
+        await client.query("ROLLBACK");
+        if (await retriedAfterPause(error, attempt)) continue;
+        throw new WorkFailed("the transaction's work failed", { cause: error });
+      }
+      try {
+        await client.query(lockKey !== null ? `COMMIT; SELECT pg_advisory_unlock(${lockKey})` : "COMMIT");
+        locked = false;
+        return result;
+      } catch (error) {
+        // A failed COMMIT has ended the transaction and skipped the unlock.
+        if (await retriedAfterPause(error, attempt)) continue;
+        throw new WorkFailed("the transaction's commit failed", { cause: error });
+      }
     }
+  } finally {
+    if (locked) await client.query(`SELECT pg_advisory_unlock(${lockKey})`);
   }
 }
 
-/** A drizzle database over one checked-out connection, made once per pooled connection. */
-const onConnection = new WeakMap<pg.PoolClient, Database>();
-function databaseOn(client: pg.PoolClient): Database {
-  let db = onConnection.get(client);
-  if (!db) {
-    db = drizzle(client, { schema }) as unknown as Database;
-    onConnection.set(client, db);
+async function retriedAfterPause(error: unknown, attempt: number): Promise<boolean> {
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  if ((code !== SERIALIZATION_FAILURE && code !== DEADLOCK_DETECTED) || attempt >= MAX_ATTEMPTS) return false;
+  if (code === SERIALIZATION_FAILURE) retries.serialization++;
+  else retries.deadlock++;
+  // Jittered, growing pauses let a crowd of writers on one hot row spread out instead of colliding again.
+  await sleep(retryBackoff.delayMs(attempt));
+  return true;
+}
+
+/**
+ * A drizzle transaction over one checked-out connection, made once per pooled connection. It is drizzle's own
+ * transaction class (so savepoints, `tx.transaction`, work as before) built on the connection's session;
+ * `dialect` is drizzle-orm 0.45's internal field, pinned by the exact version in package.json.
+ */
+const onConnection = new WeakMap<pg.PoolClient, WriteTransaction>();
+/** By drizzle session, which a savepoint's transaction (`tx.transaction`) shares with its parent. */
+const connections = new WeakMap<object, pg.PoolClient>();
+function transactionOn(client: pg.PoolClient): WriteTransaction {
+  let tx = onConnection.get(client);
+  if (!tx) {
+    const inner = drizzle(client, { schema }) as unknown as NodePgDatabase<typeof schema> & {
+      dialect: PgDialect;
+    };
+    const { session, schema: tables, fullSchema, tableNamesMap } = inner._;
+    tx = new NodePgTransaction(
+      inner.dialect,
+      session as never,
+      tables ? { schema: tables, fullSchema, tableNamesMap } : undefined,
+    ) as WriteTransaction;
+    onConnection.set(client, tx);
+    connections.set(session, client);
   }
-  return db;
+  return tx;
+}
+
+const pools = new WeakMap<pg.PoolClient, pg.Pool>();
+/** The pool a write transaction's connection came from: what per-database caches are kept by. */
+export function poolOf(tx: WriteTransaction): pg.Pool {
+  const pool = pools.get(connectionOf(tx));
+  if (!pool) throw new Error("not a transaction opened by writeTransaction");
+  return pool;
+}
+
+/** The connection under a write transaction, for the hot path's prepared statements (pg named queries). */
+export function connectionOf(tx: WriteTransaction): pg.PoolClient {
+  const client = connections.get(tx._.session);
+  if (!client) throw new Error("not a transaction opened by writeTransaction");
+  return client;
 }
 
 /** The advisory lock's 64-bit key: the first 8 bytes of a hash of the aggregate's type and id. */

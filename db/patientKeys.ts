@@ -6,7 +6,9 @@ import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
 import type { PatientKeySource } from "../phi/decryptEvent.ts";
 import { decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
-import type { Database, WriteTransaction } from "./client.ts";
+import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
+import { KEY_ERASED_CHANNEL, keyCache, usableKeyCache } from "./patientKeyCache.ts";
+import { readOrMakeKeys } from "./readOrMakeKeys.ts";
 import { patientKeys } from "./schema.ts";
 
 /** The patient was erased: their key is gone, and with it every personal field ever written about them. */
@@ -63,41 +65,52 @@ function unwrap(masters: MasterKeys, row: KeyRow): Buffer {
 
 /**
  * The data keys to seal these patients' fields with, inside the writing transaction; missing keys are made.
- * No lock is taken: a transaction that read a key just before an erasure committed seals its fields under the
- * destroyed key, which makes them exactly as unreadable as the erased patient's older ones. (The state rows
- * are kept out of the race by the patient row: erasure locks and deletes it, and writers lock it or reference
- * it by a foreign key.)
+ * A key in this process's cache (db/patientKeyCache.ts) costs nothing; the others are read, or made, in one
+ * statement. No lock is taken: a transaction that read a key just before an erasure committed seals its fields
+ * under the destroyed key, which makes them exactly as unreadable as the erased patient's older ones. (The
+ * state rows are kept out of the race by the patient row: erasure locks and deletes it, and writers lock it or
+ * reference it by a foreign key.)
  */
 export async function dataKeysForWriting(
   tx: WriteTransaction,
   patientIds: readonly string[],
   masters: MasterKeys,
 ): Promise<Map<string, Buffer>> {
-  const wanted = [...new Set(patientIds)].sort();
-  const readRows = () =>
-    tx
-      .select(keyColumns)
-      .from(patientKeys)
-      .where(inArray(patientKeys.patientId, wanted))
-      .orderBy(patientKeys.patientId);
-  const keys = new Map((await readRows()).map((row) => [row.patientId, unwrap(masters, row)]));
-  const made = wanted
-    .filter((patientId) => !keys.has(patientId))
-    .map((patientId) => ({ patientId, key: randomBytes(KEY_BYTES) }));
-  if (made.length === 0) return keys;
-  // A concurrent writer making the same key conflicts here; under REPEATABLE READ that is a serialization
-  // failure, and writeTransaction runs the whole transaction again, which then finds the key. A key made here
-  // is used as made (it came back from the insert): no second read, no unwrapping.
-  const inserted = await tx
-    .insert(patientKeys)
-    .values(made.map(({ patientId, key }) => ({ patientId, ...wrap(masters, patientId, key) })))
-    .onConflictDoNothing()
-    .returning({ patientId: patientKeys.patientId });
-  const stored = new Set(inserted.map((row) => row.patientId));
-  for (const { patientId, key } of made) if (stored.has(patientId)) keys.set(patientId, key);
-  if (keys.size < wanted.length) {
-    for (const row of await readRows())
-      if (!keys.has(row.patientId)) keys.set(row.patientId, unwrap(masters, row));
+  const cache = usableKeyCache(poolOf(tx));
+  const keys = new Map<string, Buffer>();
+  const missing: string[] = [];
+  for (const patientId of [...new Set(patientIds)].sort()) {
+    const cached = cache?.get(patientId);
+    if (cached) keys.set(patientId, cached);
+    else missing.push(patientId);
+  }
+  if (missing.length === 0) return keys;
+  const readAt = cache?.generation() ?? 0;
+  // A key is made for each missing one in case it has none: a random key and one AES-GCM wrap cost far less
+  // than a second round trip.
+  const candidates = new Map(missing.map((patientId) => [patientId, randomBytes(KEY_BYTES)]));
+  const rows = await readOrMakeKeys(
+    connectionOf(tx),
+    missing.map((patientId) => ({
+      patientId,
+      ...wrap(masters, patientId, candidates.get(patientId) as Buffer),
+    })),
+  );
+  for (const row of rows) {
+    if (row.made) {
+      // Used as made, and not cached until it is read back committed: a rollback would leave a cached key
+      // that no row holds, and fields sealed under it that nobody could open.
+      keys.set(row.patientId, candidates.get(row.patientId) as Buffer);
+    } else {
+      const key = unwrap(masters, row);
+      keys.set(row.patientId, key);
+      cache?.put(row.patientId, key, readAt);
+    }
+  }
+  // A concurrent writer making the same key conflicts in the insert; under REPEATABLE READ that is a
+  // serialization failure, and writeTransaction runs the whole transaction again, which then reads the key.
+  for (const patientId of missing) {
+    if (!keys.has(patientId)) throw new Error(`no data key was read or made for patient ${patientId}`);
   }
   return keys;
 }
@@ -112,11 +125,26 @@ export async function liveDataKeys(
   masters: MasterKeys,
 ): Promise<Map<string, Buffer>> {
   if (patientIds.length === 0) return new Map();
+  const cache = usableKeyCache(poolOf(tx));
+  const keys = new Map<string, Buffer>();
+  const missing: string[] = [];
+  for (const patientId of new Set(patientIds)) {
+    const cached = cache?.get(patientId);
+    if (cached) keys.set(patientId, cached);
+    else missing.push(patientId);
+  }
+  if (missing.length === 0) return keys;
+  const readAt = cache?.generation() ?? 0;
   const rows = await tx
     .select(keyColumns)
     .from(patientKeys)
-    .where(and(inArray(patientKeys.patientId, [...new Set(patientIds)]), isNotNull(patientKeys.wrappedKey)));
-  return new Map(rows.map((row) => [row.patientId, unwrap(masters, row)]));
+    .where(and(inArray(patientKeys.patientId, missing), isNotNull(patientKeys.wrappedKey)));
+  for (const row of rows) {
+    const key = unwrap(masters, row);
+    keys.set(row.patientId, key);
+    cache?.put(row.patientId, key, readAt);
+  }
+  return keys;
 }
 
 /** One patient's data key for reading; PatientErased after erasure, PatientKeyMissing if there never was one. */
@@ -139,6 +167,10 @@ export async function destroyDataKey(
   patientId: string,
   erasedAt: Date,
 ): Promise<boolean> {
+  // This process forgets the key now; every process (this one too, against a write that read the key before
+  // this) forgets it again when the erasure commits and its notification arrives (db/patientKeyCache.ts).
+  keyCache(poolOf(tx)).evict(patientId);
+  await tx.execute(sql`SELECT pg_notify(${KEY_ERASED_CHANNEL}, ${patientId})`);
   const erased = { masterKeyId: null, wrappedKey: null, erasedAt };
   const [row] = await tx
     .insert(patientKeys)
@@ -180,8 +212,8 @@ export async function rewrapDataKeys(db: Database, masters: MasterKeys, batchSiz
 }
 
 /**
- * Patient keys read from patient_keys and unwrapped with this process's master keys. Not cached: an erasure
- * takes effect for the very next event read, in every process.
+ * Patient keys read from patient_keys and unwrapped with this process's master keys, for reading events. Not
+ * cached (unlike the keys for writing): an erasure takes effect for the very next event read, in every process.
  */
 export class PatientKeyring implements PatientKeySource {
   constructor(

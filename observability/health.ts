@@ -16,20 +16,23 @@ export type OperatorCheck = (authorization: string | undefined) => Promise<boole
 
 /** `isOperator`: who is told why a dependency is down; without it, no caller is told more than up or down. */
 export function healthRoutes(checks: ReadinessCheck[], isOperator?: OperatorCheck): Hono {
-  return new Hono()
-    .get("/health/live", (c) => c.json({ status: "ok" }))
-    .get("/health/ready", async (c) => {
-      const [results, detailed] = await Promise.all([
-        Promise.all(checks.map(runCheck)),
-        isOperator?.(c.req.header("authorization")) ?? false,
-      ]);
-      const ready = results.every(([, result]) => result.status === "up");
-      const shown = detailed ? results : results.map(([name, { status }]) => [name, { status }] as const);
-      return c.json(
-        { status: ready ? "ready" : "unavailable", checks: Object.fromEntries(shown) },
-        ready ? 200 : 503,
-      );
-    });
+  return (
+    new Hono()
+      // The pid tells which process answered when several serve one port (API_PROCESSES).
+      .get("/health/live", (c) => c.json({ status: "ok", pid: process.pid }))
+      .get("/health/ready", async (c) => {
+        const [results, detailed] = await Promise.all([
+          Promise.all(checks.map(runCheck)),
+          isOperator?.(c.req.header("authorization")) ?? false,
+        ]);
+        const ready = results.every(([, result]) => result.status === "up");
+        const shown = detailed ? results : results.map(([name, { status }]) => [name, { status }] as const);
+        return c.json(
+          { status: ready ? "ready" : "unavailable", checks: Object.fromEntries(shown) },
+          ready ? 200 : 503,
+        );
+      })
+  );
 }
 
 async function runCheck({ name, check }: ReadinessCheck) {

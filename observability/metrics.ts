@@ -25,8 +25,11 @@ export function httpMetrics(registry: Registry): MiddlewareHandler {
   };
 }
 
-export function metricsRoute(registry: Registry): Hono {
+/** Where /metrics gets its text: the registry's own, or the whole service's when it spans processes. */
+export type MetricsSource = () => Promise<string>;
+
+export function metricsRoute(registry: Registry, source: MetricsSource = () => registry.metrics()): Hono {
   return new Hono().get("/metrics", async (c) =>
-    c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }),
+    c.body(await source(), 200, { "Content-Type": registry.contentType }),
   );
 }

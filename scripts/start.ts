@@ -1,6 +1,9 @@
-// `npm start`: brings up what is missing (Postgres, Kafka), migrates, applies the topic catalog, then serves
-// the platform's HTTP API and runs the relay, the consumers, the reminder scheduler and the checkpoint sealer
-// in this process. Ctrl-C stops all of it, and what it started.
+// `npm start`: brings up what is missing (Postgres, Kafka), migrates, applies the topic catalog, then runs the
+// relay, the consumers, the reminder scheduler and the checkpoint sealer in this process, and serves the
+// platform's HTTP API from API_PROCESSES processes (this one when 1; else that many forked ones, see
+// process/apiProcesses.ts). Ctrl-C stops all of it, and what it started.
+import cluster from "node:cluster";
+import { fileURLToPath } from "node:url";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
 import { createTokenVerifier } from "../apps/http/auth.ts";
 import { startKeySweep } from "../apps/http/idempotencyKeys.ts";
@@ -18,14 +21,16 @@ import { registerSlotMetrics } from "../debezium/metrics.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../handover/debeziumRelay.ts";
 import { createKafka } from "../kafka/client.ts";
+import { forkApiProcesses } from "../process/apiProcesses.ts";
 import { startProcess } from "../process/frame.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 
 parseCommand({
   usage: `usage: npm start
-  brings up what is missing (Postgres, Kafka), migrates, applies the topic catalog, then serves the platform's
-  HTTP API on PORT and runs the relay (RELAY_MODE), the consumers, the reminder scheduler and the checkpoint
-  sealer in this process until Ctrl-C, which stops all of it and what it started`,
+  brings up what is missing (Postgres, Kafka), migrates, applies the topic catalog, then runs the relay
+  (RELAY_MODE), the consumers, the reminder scheduler and the checkpoint sealer in this process and serves the
+  platform's HTTP API on PORT from API_PROCESSES processes (default: one per core) until Ctrl-C, which stops
+  all of it and what it started`,
 });
 
 const say = (line: string) => console.log(`» ${line}`);
@@ -86,17 +91,6 @@ try {
   process.exit(1);
 }
 
-const app = createPlatformApp({
-  db,
-  masterKeys,
-  kafkaAdmin: admin,
-  log,
-  registry,
-  verifyToken,
-  readiness: debezium ? [debezium.readiness] : relay ? [relay.readiness] : [],
-  concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
-  consoleSignInUrl: env.CONSOLE_SIGN_IN_URL,
-});
 const reminders = startReminderScheduler({ db, log, masterKeys, hoursBefore: env.REMINDER_HOURS_BEFORE });
 frame.onStop(() => reminders.stop());
 
@@ -125,10 +119,11 @@ frame.onStop(() => sealer.stop());
 const keySweep = startKeySweep(db, log);
 frame.onStop(() => keySweep.stop());
 
-frame.serve(app, (port) => {
+const readiness = debezium ? [debezium.readiness] : relay ? [relay.readiness] : [];
+const announce = (port: number) => {
   const base = `http://localhost:${port}`;
   say(
-    `platform API on ${base} (relay: ${env.RELAY_MODE}; metrics ${base}/metrics; OpenAPI ${base}/openapi.json)`,
+    `platform API on ${base} (${env.API_PROCESSES === 1 ? "this process" : `${env.API_PROCESSES} processes`}; relay: ${env.RELAY_MODE}; metrics ${base}/metrics; OpenAPI ${base}/openapi.json)`,
   );
   say(`Postgres ${withoutPassword(stack.databaseUrl)}, Kafka ${stack.kafkaBrokers.join(",")}`);
   say(`try it (API documentation on ${base}/docs):`);
@@ -137,4 +132,36 @@ frame.serve(app, (port) => {
     `  curl -s -X POST ${base}/patients -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"firstName":"Ada","lastName":"Lovelace","dateOfBirth":"1985-12-10","email":"ada@example.org","phone":"+14155552671"}'`,
   );
   say("and watch patient-events: npm run events:tail -- patient-events   (Ctrl-C stops everything)");
-});
+};
+
+if (env.API_PROCESSES === 1) {
+  const app = createPlatformApp({
+    db,
+    masterKeys,
+    kafkaAdmin: admin,
+    log,
+    registry,
+    verifyToken,
+    readiness,
+    concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
+    consoleSignInUrl: env.CONSOLE_SIGN_IN_URL,
+  });
+  frame.serve(app, announce);
+} else {
+  // The API processes get the stack this process settled on, so that none of them starts its own.
+  const api = forkApiProcesses({
+    count: env.API_PROCESSES,
+    script: fileURLToPath(new URL("./apiProcess.ts", import.meta.url)),
+    env: { DATABASE_URL: stack.databaseUrl, KAFKA_BROKERS: stack.kafkaBrokers.join(",") },
+    registry,
+    readiness,
+    log,
+  });
+  frame.onStop(() => api.stop());
+  let announced = false;
+  cluster.on("listening", (_worker, address) => {
+    if (announced) return;
+    announced = true;
+    announce(address.port);
+  });
+}

@@ -13,7 +13,7 @@ import { PatientErased } from "../../db/patientKeys.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../observability/health.ts";
 import type { Logger } from "../../observability/logger.ts";
-import { httpMetrics, metricsRoute } from "../../observability/metrics.ts";
+import { httpMetrics, type MetricsSource, metricsRoute } from "../../observability/metrics.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
@@ -84,6 +84,8 @@ export interface ServiceFrameOptions {
   masterKeys: MasterKeys;
   /** Documentation anyone may read, served before authentication (the event catalog's schemas). */
   publicRoutes?: Hono;
+  /** What /metrics answers, when not the registry alone (an API process among several: all of theirs). */
+  metrics?: MetricsSource;
 }
 
 export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
@@ -107,7 +109,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     }),
   );
   app.route("/", healthRoutes(options.readiness, operatorCheck(options.verifyToken)));
-  app.route("/", metricsRoute(options.registry));
+  app.route("/", metricsRoute(options.registry, options.metrics));
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {
     type: "http",
     scheme: "bearer",

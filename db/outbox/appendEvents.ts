@@ -1,7 +1,7 @@
 // The one write path into the outbox: services call `appendEvents` inside their `writeTransaction`, next
 // to their own state changes, so the events commit (or roll back) with them.
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
+import type pg from "pg";
 import { uuid } from "../../events/fields.ts";
 import {
   ENVELOPE_VERSION,
@@ -22,10 +22,11 @@ import {
   sealPersonalFields,
   sealPersonalMetadata,
 } from "../../phi/personalFields.ts";
-import type { WriteTransaction } from "../client.ts";
+import { connectionOf, type WriteTransaction } from "../client.ts";
 import { dataKeysForWriting, liveDataKeys } from "../patientKeys.ts";
-import { aggregateVersions, outbox } from "../schema.ts";
+import { bumpAggregateVersions } from "./bumpAggregateVersions.ts";
 import { eventHash, type HashedEventFields } from "./eventHash.ts";
+import { insertOutboxRows, type NewAggregateHead } from "./insertOutboxRows.ts";
 
 export interface EventContext {
   /** The emitting service, e.g. "patient-service". */
@@ -148,20 +149,12 @@ async function appendInSpan(
   if (prepared.length === 0) return [];
   for (const { fields } of prepared) refuseOversized(fields);
 
-  await chainToAggregates(tx, prepared);
+  const client = connectionOf(tx);
+  const heads = await chainToAggregates(client, prepared);
   for (const event of prepared) {
     if (event.keyedBy === "eventId") event.hash = eventHash(null, event.fields);
   }
-
-  await tx.insert(outbox).values(
-    prepared.map(({ fields, patientId, previousHash, hash }) => ({
-      ...fields,
-      patientId,
-      payload: sql`${fields.payload}::json`,
-      previousHash,
-      hash,
-    })),
-  );
+  await insertOutboxRows(client, prepared, heads, createdAt);
 
   return prepared.map(({ envelope, fields }) => ({
     eventId: fields.eventId,
@@ -186,38 +179,35 @@ interface PreparedEvent {
 
 /**
  * Bumps each touched aggregate's version by its number of events, numbers the events in order and chains
- * their hashes from the aggregate's last one: two statements, however many aggregates. Events keyed by their
- * own id (audit) belong to no chain.
+ * their hashes from the aggregate's last one; returns the aggregates' new heads, which the outbox insert
+ * stores in the same statement. Events keyed by their own id (audit) belong to no chain.
  */
-async function chainToAggregates(tx: WriteTransaction, events: PreparedEvent[]): Promise<void> {
+async function chainToAggregates(
+  client: pg.ClientBase,
+  events: PreparedEvent[],
+): Promise<NewAggregateHead[]> {
   const byAggregate = new Map<string, PreparedEvent[]>();
   for (const event of events) {
     if (event.keyedBy === "eventId") continue;
     const id = aggregateKey(event.fields.aggregateType, event.fields.aggregateId);
-    byAggregate.set(id, [...(byAggregate.get(id) ?? []), event]);
+    const group = byAggregate.get(id);
+    if (group) group.push(event);
+    else byAggregate.set(id, [event]);
   }
-  if (byAggregate.size === 0) return;
+  if (byAggregate.size === 0) return [];
   // Rows are locked in a fixed order, so two multi-aggregate writers cannot deadlock each other.
   const groups = [...byAggregate.keys()].sort().map((id) => byAggregate.get(id) as PreparedEvent[]);
-  const bumped = await tx
-    .insert(aggregateVersions)
-    .values(
-      groups.map((group) => ({
-        aggregateType: (group[0] as PreparedEvent).fields.aggregateType,
-        aggregateId: (group[0] as PreparedEvent).fields.aggregateId,
-        version: group.length,
-        // A new aggregate starts with no hash; `last_hash` is only read here, then set below.
-        lastHash: Buffer.alloc(0),
-      })),
-    )
-    .onConflictDoUpdate({
-      target: [aggregateVersions.aggregateType, aggregateVersions.aggregateId],
-      set: { version: sql`${aggregateVersions.version} + excluded.version` },
-    })
-    .returning();
+  const bumped = await bumpAggregateVersions(
+    client,
+    groups.map((group) => ({
+      aggregateType: (group[0] as PreparedEvent).fields.aggregateType,
+      aggregateId: (group[0] as PreparedEvent).fields.aggregateId,
+      events: group.length,
+    })),
+  );
   const heads = new Map(bumped.map((row) => [aggregateKey(row.aggregateType, row.aggregateId), row]));
 
-  for (const group of groups) {
+  return groups.map((group) => {
     const { aggregateType, aggregateId } = (group[0] as PreparedEvent).fields;
     const head = heads.get(aggregateKey(aggregateType, aggregateId));
     if (!head) throw new Error(`no version row came back for ${aggregateType} ${aggregateId}`);
@@ -228,18 +218,8 @@ async function chainToAggregates(tx: WriteTransaction, events: PreparedEvent[]):
       event.hash = eventHash(previous, event.fields);
       previous = event.hash;
     });
-  }
-  const newHeads = sql.join(
-    groups.map((group) => {
-      const last = group.at(-1) as PreparedEvent;
-      return sql`(${last.fields.aggregateType}::text, ${last.fields.aggregateId}::text, ${last.hash}::bytea)`;
-    }),
-    sql`, `,
-  );
-  await tx.execute(sql`
-    UPDATE ${aggregateVersions} SET last_hash = head.hash
-      FROM (VALUES ${newHeads}) AS head(aggregate_type, aggregate_id, hash)
-     WHERE ${aggregateVersions.aggregateType} = head.aggregate_type AND ${aggregateVersions.aggregateId} = head.aggregate_id`);
+    return { aggregateType, aggregateId, hash: previous as unknown as Buffer };
+  });
 }
 
 /**

@@ -1,0 +1,80 @@
+// Writers of one aggregate in one process wait in line before they take a pooled connection: ten concurrent
+// writers of one patient hold one connection between them, none waits on the aggregate's lock in Postgres,
+// and a write to another patient goes through meanwhile, even with a pool of three.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { conditionsUpdate, databaseUrl, patientCreated, testEventContext } from "../test/fixtures.ts";
+import { createDatabase, writeTransaction } from "./client.ts";
+import { appendEvents } from "./outbox/appendEvents.ts";
+
+const WRITERS = 10;
+const applicationName = `aggregate-queue-${randomUUID().slice(0, 8)}`;
+const db = createDatabase(databaseUrl(), { max: 3, applicationName });
+const observer = new pg.Client({ connectionString: databaseUrl() });
+afterAll(async () => {
+  await db.$client.end();
+  await observer.end();
+});
+
+const patient = (id: string) => ({ aggregateType: "patient", aggregateId: id });
+
+describe("writers of one hot aggregate in one process", () => {
+  it(`hold one pooled connection for ${WRITERS} writers of one patient while another patient's write proceeds`, async () => {
+    await observer.connect();
+    const hot = randomUUID();
+    const other = randomUUID();
+    await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(hot)]));
+
+    let entered = 0;
+    let firstInside: () => void = () => {};
+    const inside = new Promise<void>((resolve) => {
+      firstInside = resolve;
+    });
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const writers = Array.from({ length: WRITERS }, (_, index) =>
+      writeTransaction(db, { lockAggregate: patient(hot) }, async (tx) => {
+        entered++;
+        await appendEvents(tx, testEventContext(), [conditionsUpdate(hot, 1, `w${index}-`)]);
+        if (entered === 1) {
+          firstInside();
+          await held;
+        }
+      }),
+    );
+    await inside;
+
+    await writeTransaction(db, { lockAggregate: patient(other) }, (tx) =>
+      appendEvents(tx, testEventContext(), [patientCreated(other)]),
+    );
+    const { rows: otherRows } = await observer.query(
+      "SELECT count(*)::int AS n FROM outbox WHERE aggregate_id = $1",
+      [other],
+    );
+    expect(otherRows[0].n).toBe(1);
+
+    // The first writer is inside its transaction; the other nine have taken no connection at all.
+    const { rows: sessions } = await observer.query<{ state: string; wait_event_type: string | null }>(
+      "SELECT state, wait_event_type FROM pg_stat_activity WHERE application_name = $1",
+      [applicationName],
+    );
+    expect(sessions.filter((session) => session.state === "idle in transaction")).toHaveLength(1);
+    expect(sessions.filter((session) => session.wait_event_type === "Lock")).toHaveLength(0);
+    expect(db.$client.totalCount - db.$client.idleCount).toBe(1);
+    expect(db.$client.waitingCount).toBe(0);
+    expect(entered).toBe(1);
+
+    release();
+    await Promise.all(writers);
+    const { rows: versions } = await observer.query<{ v: string }>(
+      "SELECT aggregate_version AS v FROM outbox WHERE aggregate_id = $1 ORDER BY tx_id, position",
+      [hot],
+    );
+    expect(versions.map((row) => Number(row.v))).toEqual(
+      Array.from({ length: WRITERS + 1 }, (_, index) => index + 1),
+    );
+  });
+});

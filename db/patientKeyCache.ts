@@ -1,0 +1,118 @@
+// Each database's cache of unwrapped patient keys in this process, and what keeps it honest across processes:
+// an erasure notifies `patient_key_erased` (in its transaction, so at its commit), and every process's
+// listener evicts the key. While its listener is not connected, a process uses no cache at all (fail closed):
+// it could miss an erasure.
+import pg from "pg";
+import { DataKeyCache } from "../phi/dataKeyCache.ts";
+
+/** The channel an erasure notifies, with the patient id as payload (db/patientKeys.ts destroyDataKey). */
+export const KEY_ERASED_CHANNEL = "patient_key_erased";
+/** Keys kept per database: 10,000 patients' 32 bytes each, well under a megabyte. */
+export const KEY_CACHE_ENTRIES = 10_000;
+const RECONNECT_PAUSE_MS = 1_000;
+
+class ListenedKeyCache {
+  readonly keys = new DataKeyCache(KEY_CACHE_ENTRIES);
+  private listener: pg.Client | null = null;
+  private listening = false;
+  private connecting: Promise<void> | null = null;
+  private lastAttempt = 0;
+  private closed = false;
+
+  constructor(private readonly connectionString: string | undefined) {}
+
+  /** The cache when its listener is connected; otherwise null, and a connection is (re)started. */
+  usable(): DataKeyCache | null {
+    if (this.listening) return this.keys;
+    if (!this.closed && !this.connecting && Date.now() - this.lastAttempt >= RECONNECT_PAUSE_MS) {
+      this.lastAttempt = Date.now();
+      this.connecting = this.listen().finally(() => {
+        this.connecting = null;
+      });
+    }
+    return null;
+  }
+
+  /** Resolves once the listener is connected (or has failed to connect): for tests and warm-up. */
+  async ready(): Promise<boolean> {
+    this.usable();
+    await this.connecting;
+    return this.listening;
+  }
+
+  /** With its pool: the listener's connection ends, and the cache is used no more. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listening = false;
+    this.keys.clear();
+    await this.connecting;
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
+  }
+
+  private async listen(): Promise<void> {
+    const listener = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: "patient-key-evictions",
+    });
+    const lost = () => {
+      if (this.listener !== listener) return;
+      this.listening = false;
+      this.listener = null;
+      // Erasures may be missed from now on: no key read before this may be used again.
+      this.keys.clear();
+      void listener.end().catch(() => {});
+    };
+    listener.on("error", lost);
+    listener.on("end", lost);
+    listener.on("notification", (message) => {
+      if (message.channel === KEY_ERASED_CHANNEL && message.payload) this.keys.evict(message.payload);
+    });
+    try {
+      await listener.connect();
+      await listener.query(`LISTEN ${KEY_ERASED_CHANNEL}`);
+    } catch {
+      await listener.end().catch(() => {});
+      return;
+    }
+    if (this.closed) {
+      await listener.end().catch(() => {});
+      return;
+    }
+    this.keys.clear();
+    this.listener = listener;
+    this.listening = true;
+  }
+}
+
+const caches = new WeakMap<pg.Pool, ListenedKeyCache>();
+
+function cacheFor(pool: pg.Pool): ListenedKeyCache {
+  let cache = caches.get(pool);
+  if (!cache) {
+    cache = new ListenedKeyCache(pool.options.connectionString);
+    caches.set(pool, cache);
+  }
+  return cache;
+}
+
+/** Ends the pool's eviction listener (createDatabase's pool does it in its `end`). */
+export async function closeKeyCache(pool: pg.Pool): Promise<void> {
+  await caches.get(pool)?.close();
+}
+
+/** This pool's key cache if it can be trusted now (its eviction listener is connected), else null. */
+export function usableKeyCache(pool: pg.Pool): DataKeyCache | null {
+  return cacheFor(pool).usable();
+}
+
+/** This pool's key cache, whether usable or not: erasure evicts from it, tests look into it. */
+export function keyCache(pool: pg.Pool): DataKeyCache {
+  return cacheFor(pool).keys;
+}
+
+/** Connects the pool's eviction listener; true once the cache is in use. */
+export function keyCacheReady(pool: pg.Pool): Promise<boolean> {
+  return cacheFor(pool).ready();
+}

@@ -1,0 +1,169 @@
+// API_PROCESSES: npm start's HTTP API served by N processes (node:cluster; the primary, which runs the relay,
+// the consumers and the schedulers, serves no request). Workers share PORT (Node's round-robin). What a worker
+// cannot know alone it asks the primary over the IPC channel: /metrics is every process's registry, the
+// primary's and all workers', aggregated into one (prom-client's AggregatorRegistry: counters and histograms
+// summed, so a scrape that lands on any worker sees the whole service); /health/ready includes the primary's
+// checks (the relay's).
+import cluster, { type Worker } from "node:cluster";
+import { randomUUID } from "node:crypto";
+import {
+  AggregatorRegistry,
+  type MetricObjectWithValues,
+  type MetricValue,
+  type Registry,
+} from "prom-client";
+import type { ReadinessCheck } from "../observability/health.ts";
+import type { Logger } from "../observability/logger.ts";
+
+type Json = MetricObjectWithValues<MetricValue<string>>[];
+type Message =
+  | { type: "api:ask"; id: string; question: "metrics" | "ready" }
+  | { type: "api:answer"; id: string; ok: boolean; value: string }
+  | { type: "api:registry-request"; id: string }
+  | { type: "api:registry"; id: string; metrics: Json };
+
+const ANSWER_TIMEOUT_MS = 5_000;
+
+export interface ApiProcesses {
+  /** SIGTERM to every worker, resolved once all have exited (each closes its server and its pool first). */
+  stop(): Promise<void>;
+}
+
+export interface ApiProcessesOptions {
+  count: number;
+  /** The worker's script (an absolute path), run with this process's Node options (tsx's loader). */
+  script: string;
+  /** Added to each worker's environment: the stack the primary settled on (DATABASE_URL, KAFKA_BROKERS). */
+  env: Record<string, string>;
+  registry: Registry;
+  /** The primary's own readiness checks (the relay's), which every worker's /health/ready includes. */
+  readiness: ReadinessCheck[];
+  log: Logger;
+}
+
+/** In the primary: forks `count` API workers, replaces one that dies, answers their questions. */
+export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
+  cluster.setupPrimary({ exec: options.script });
+  let stopping = false;
+  const registryWaits = new Map<string, { pending: Set<number>; got: Json[]; done: () => void }>();
+
+  const fork = () => cluster.fork(options.env);
+  for (let index = 0; index < options.count; index++) fork();
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    options.log.error({ pid: worker.process.pid, code, signal }, "an API process died; starting another");
+    fork();
+  });
+
+  const workersMetrics = (): Promise<Json[]> => {
+    const id = randomUUID();
+    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => !!worker);
+    return new Promise((resolve) => {
+      const wait = {
+        pending: new Set(workers.map((worker) => worker.id)),
+        got: [] as Json[],
+        done: () => {
+          registryWaits.delete(id);
+          clearTimeout(timer);
+          resolve(wait.got);
+        },
+      };
+      // A worker that does not answer (dying, or busy beyond the timeout) is left out of this scrape.
+      const timer = setTimeout(wait.done, ANSWER_TIMEOUT_MS);
+      registryWaits.set(id, wait);
+      for (const worker of workers) worker.send({ type: "api:registry-request", id } satisfies Message);
+      if (workers.length === 0) wait.done();
+    });
+  };
+
+  const answer = async (question: "metrics" | "ready"): Promise<string> => {
+    if (question === "ready") {
+      await Promise.all(options.readiness.map(({ check }) => check()));
+      return "ready";
+    }
+    const all = [await options.registry.getMetricsAsJSON(), ...(await workersMetrics())];
+    return AggregatorRegistry.aggregate(all as never).metrics();
+  };
+
+  cluster.on("message", (worker, message: Message) => {
+    if (message.type === "api:registry") {
+      const wait = registryWaits.get(message.id);
+      if (!wait) return;
+      wait.got.push(message.metrics);
+      wait.pending.delete(worker.id);
+      if (wait.pending.size === 0) wait.done();
+    } else if (message.type === "api:ask") {
+      answer(message.question).then(
+        (value) => worker.send({ type: "api:answer", id: message.id, ok: true, value } satisfies Message),
+        (error: Error) =>
+          worker.send({
+            type: "api:answer",
+            id: message.id,
+            ok: false,
+            value: error.message,
+          } satisfies Message),
+      );
+    }
+  });
+
+  return {
+    async stop() {
+      stopping = true;
+      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => !!worker);
+      await Promise.all(
+        workers.map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              if (worker.isDead()) return resolve();
+              worker.once("exit", () => resolve());
+              worker.process.kill("SIGTERM");
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** In a worker: what it asks the primary, and its answer to the primary's scrape of its registry. */
+export function primaryLink(registry: Registry) {
+  const waiting = new Map<string, { resolve: (value: string) => void; reject: (error: Error) => void }>();
+  process.on("message", (message: Message) => {
+    if (message.type === "api:registry-request") {
+      registry
+        .getMetricsAsJSON()
+        .then((metrics) =>
+          process.send?.({ type: "api:registry", id: message.id, metrics } satisfies Message),
+        );
+    } else if (message.type === "api:answer") {
+      const wait = waiting.get(message.id);
+      waiting.delete(message.id);
+      if (message.ok) wait?.resolve(message.value);
+      else wait?.reject(new Error(message.value));
+    }
+  });
+  const ask = (question: "metrics" | "ready") =>
+    new Promise<string>((resolve, reject) => {
+      const id = randomUUID();
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`the primary process did not answer (${question}) within ${ANSWER_TIMEOUT_MS} ms`));
+      }, ANSWER_TIMEOUT_MS);
+      waiting.set(id, {
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      process.send?.({ type: "api:ask", id, question } satisfies Message);
+    });
+  return {
+    /** The whole service's metrics, in Prometheus text. */
+    metrics: () => ask("metrics"),
+    /** The primary's readiness checks, as one check of this worker's /health/ready. */
+    readiness: { name: "relay-and-consumers-process", check: () => ask("ready") } satisfies ReadinessCheck,
+  };
+}

@@ -1,0 +1,34 @@
+// One of npm start's API processes when API_PROCESSES is 2 or more (process/apiProcesses.ts): serves the
+// platform's HTTP API on PORT, which it shares with its siblings. The relay, the consumers and the schedulers
+// run once, in the primary that forked it; /metrics and /health/ready ask the primary for what it alone knows.
+import { createTokenVerifier } from "../apps/http/auth.ts";
+import { signingKeys } from "../apps/http/signingKeys.ts";
+import { createPlatformApp } from "../apps/platform.ts";
+import { createDatabase } from "../db/client.ts";
+import { createKafka } from "../kafka/client.ts";
+import { primaryLink } from "../process/apiProcesses.ts";
+import { startProcess } from "../process/frame.ts";
+
+const frame = await startProcess({ name: "api" });
+const { env, log, stack, registry, masterKeys } = frame;
+const primary = primaryLink(registry);
+
+const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "platform-api" }).admin();
+await admin.connect();
+frame.onStop(() => admin.disconnect());
+const db = createDatabase(stack.databaseUrl);
+frame.onStop(() => db.$client.end());
+const keys = await signingKeys(env);
+const app = createPlatformApp({
+  db,
+  masterKeys,
+  kafkaAdmin: admin,
+  log,
+  registry,
+  verifyToken: createTokenVerifier(keys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }),
+  readiness: [primary.readiness],
+  metrics: primary.metrics,
+  concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
+  consoleSignInUrl: env.CONSOLE_SIGN_IN_URL,
+});
+frame.serve(app);
