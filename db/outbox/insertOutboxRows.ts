@@ -27,13 +27,15 @@ WITH heads AS (
      AND aggregate_versions.aggregate_id = head.aggregate_id
 )
 INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic, message_key,
-                    payload, correlation_id, traceparent, created_at, previous_hash, hash, patient_id)
+                    payload, correlation_id, traceparent, tracestate, created_at, previous_hash, hash, patient_id)
 SELECT e.event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.topic, e.message_key,
-       e.payload::json, e.correlation_id, e.traceparent, $15::timestamptz, e.previous_hash, e.hash, e.patient_id
+       e.payload::json, e.correlation_id, e.traceparent, e.tracestate, $15::timestamptz, e.previous_hash, e.hash,
+       e.patient_id
   FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],
-              $12::uuid[], $13::text[], $14::bytea[], $16::bytea[], $17::uuid[])
+              $12::uuid[], $13::text[], $14::bytea[], $16::bytea[], $17::uuid[], $18::text[])
        WITH ORDINALITY AS e(event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
-                            message_key, payload, correlation_id, traceparent, previous_hash, hash, patient_id, n)
+                            message_key, payload, correlation_id, traceparent, previous_hash, hash, patient_id,
+                            tracestate, n)
  ORDER BY e.n`;
 
 /** Every row shares `createdAt`: one transaction's events are stamped with one time. */
@@ -45,7 +47,7 @@ export async function insertOutboxRows(
 ): Promise<void> {
   const column = <V>(pick: (row: OutboxRow) => V) => rows.map(pick);
   await client.query({
-    name: "outbox.insert-rows.v1",
+    name: "outbox.insert-rows.v2",
     text,
     values: [
       heads.map((head) => head.aggregateType),
@@ -65,6 +67,7 @@ export async function insertOutboxRows(
       createdAt,
       column((row) => row.hash),
       column((row) => row.patientId),
+      column((row) => row.fields.tracestate),
     ],
   });
 }
