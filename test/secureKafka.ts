@@ -2,6 +2,7 @@
 // and the certificates it and its clients use, made with openssl when it starts: a CA, the broker's
 // certificate, a client certificate for mutual TLS, and a second CA that signed nothing the broker holds.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -9,7 +10,7 @@ import type { KafkaSecurity, SaslMechanism } from "../config/kafkaSecurity.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import { brokersOf, type KafkaNode, kafkaIsRunning, startKafka, stopKafka } from "../stack/kafka.ts";
-import { stackPaths } from "../stack/processes.ts";
+import { stackPaths, withLock } from "../stack/processes.ts";
 import { eventually } from "./fixtures.ts";
 
 const run = promisify(execFile);
@@ -99,11 +100,21 @@ export function securityVariables(security: KafkaSecurity): Record<string, strin
  * (test/globalSetup.ts) stops it.
  */
 export async function startSecureKafka(): Promise<void> {
-  if (await kafkaIsRunning(secureKafkaNode)) return;
-  await stopKafka(secureKafkaNode);
-  await rm(join(stackPaths.data, NAME), { recursive: true, force: true });
-  await makeCertificates();
-  await startKafka(() => {}, secureKafkaNode);
+  // The files that need the node run in parallel workers: one makes the certificates and starts it while the
+  // others wait, then find it answering (without the lock, a second file removed the first one's certificates).
+  await withLock(join(stackPaths.data, `${NAME}.start.lock`), "the secure test broker", async () => {
+    if (await answersWithOurCertificates()) return;
+    await stopKafka(secureKafkaNode);
+    await rm(join(stackPaths.data, NAME), { recursive: true, force: true });
+    await makeCertificates();
+    await startKafka(() => {}, secureKafkaNode);
+  });
+}
+
+/** Without our CA on disk, whatever answers on the node's port is not the broker this run made. */
+async function answersWithOurCertificates(): Promise<boolean> {
+  if (!existsSync(certificates.ca)) return false;
+  return kafkaIsRunning(secureKafkaNode);
 }
 
 export async function stopSecureKafka(): Promise<void> {
