@@ -109,18 +109,18 @@ export async function applyTopics(
   const reports = new Map<string, TopicReport>();
   const toReconcile = specs.filter((spec) => existing.has(spec.name));
 
+  const created: TopicSpec[] = [];
   // One request per topic, so that a topic another process created a moment ago is told apart (createTopics
   // answers false) and then reconciled like any existing topic.
   await Promise.all(
     specs
       .filter((spec) => !existing.has(spec.name))
       .map(async (spec) => {
-        const created = await createTopic(admin, spec, replication.factor);
-        if (!created) {
+        if (!(await createTopic(admin, spec, replication.factor))) {
           toReconcile.push(spec);
           return;
         }
-        await untilServed(admin, spec);
+        created.push(spec);
         log.info(
           `${spec.name}: created with ${spec.partitions} partitions of ${replication.factor} replicas`,
         );
@@ -133,6 +133,7 @@ export async function applyTopics(
         });
       }),
   );
+  await untilServed(admin, created);
 
   for (const report of await reconcile(admin, toReconcile, replication, log))
     reports.set(report.topic, report);
@@ -195,26 +196,45 @@ function kafkaErrors(error: unknown): Array<{ type?: string; message: string }> 
 }
 
 /**
- * Waits until every partition of a new topic has a leader, so producers can write as soon as applyTopics
- * returns. kafkajs's own wait (`waitForLeaders`) gives up on the UNKNOWN_TOPIC_OR_PARTITION that a KRaft
- * broker answers for a moment while the new topic reaches its metadata cache.
+ * Waits until every broker serves every partition of the new topics with a leader, so producers can write
+ * as soon as applyTopics returns, whichever broker they ask. kafkajs's own wait (`waitForLeaders`) gives up
+ * on the UNKNOWN_TOPIC_OR_PARTITION that a KRaft broker answers for a moment while a new topic reaches its
+ * metadata cache, and asks one broker only: on a cluster another may lag behind it.
  */
-async function untilServed(admin: Admin, spec: TopicSpec, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      const { topics } = await admin.fetchTopicMetadata({ topics: [spec.name] });
-      const led = topics[0]?.partitions.filter((partition) => partition.leader >= 0).length ?? 0;
-      if (led >= spec.partitions) return;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(100);
-  }
-  throw new Error(`${spec.name}: created, but its partitions have no leader after ${timeoutMs} ms`, {
-    cause: lastError,
-  });
+async function untilServed(admin: Admin, specs: readonly TopicSpec[], timeoutMs = 30_000): Promise<void> {
+  if (specs.length === 0) return;
+  const { brokers } = await admin.describeCluster();
+  const names = specs.map((spec) => spec.name);
+  const wanted = specs.reduce((sum, spec) => sum + spec.partitions, 0);
+  await Promise.all(
+    brokers.map(async ({ host, port }) => {
+      // Seeded with one broker only, a kafkajs admin sends its metadata requests to that broker.
+      const one = createKafka({ brokers: [`${host}:${port}`], clientId: "apply-topics", retries: 0 }).admin();
+      const deadline = Date.now() + timeoutMs;
+      let lastError: unknown = null;
+      try {
+        while (Date.now() < deadline) {
+          try {
+            await one.connect();
+            const { topics } = await one.fetchTopicMetadata({ topics: names });
+            const led = topics
+              .flatMap((topic) => topic.partitions)
+              .filter((partition) => partition.leader >= 0);
+            if (led.length >= wanted) return;
+          } catch (error) {
+            lastError = error;
+          }
+          await sleep(100);
+        }
+      } finally {
+        await one.disconnect().catch(() => undefined);
+      }
+      throw new Error(
+        `${names.join(", ")}: created, but broker ${host}:${port} serves no leader for every partition after ${timeoutMs} ms`,
+        { cause: lastError },
+      );
+    }),
+  );
 }
 
 /** Adds missing partitions and replicas, and resets drifted configs, of topics that already exist. */

@@ -7,7 +7,13 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { releaseDatabase } from "../debezium/teardown.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
-import { ensureStack, localKafkaBrokers, ownKafkaPid } from "../stack/index.ts";
+import {
+  ensureStack,
+  type KafkaCluster,
+  kafkaClusterFromEnv,
+  localKafkaBrokers,
+  ownKafkaPid,
+} from "../stack/index.ts";
 import { checkoutId } from "../stack/processes.ts";
 import { dockerEngineAnswers, startContainers } from "./containers.ts";
 
@@ -20,6 +26,8 @@ declare module "vitest" {
      * tests may stop. Another checkout's broker on the same port, or one given, is never stopped.
      */
     localKafka: boolean;
+    /** The shape of the project's own Kafka (KAFKA_PORT, KAFKA_BROKER_COUNT): which nodes a test may kill. */
+    kafkaCluster: KafkaCluster;
   }
 }
 
@@ -48,6 +56,7 @@ export default async function setup(project: TestProject) {
   project.provide("databaseUrl", databaseUrl);
   project.provide("kafkaBrokers", stack.kafkaBrokers);
   project.provide("localKafka", await kafkaIsOurs(stack.kafkaBrokers));
+  project.provide("kafkaCluster", kafkaClusterFromEnv());
   return () => stack.stopStarted();
 }
 
