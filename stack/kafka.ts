@@ -356,11 +356,25 @@ function probeAdmin(brokers: string[]) {
   }).admin();
 }
 
-/** Every node of the cluster registered, as seen through any of them. */
+/**
+ * Every node of the cluster registered, and every partition led, as seen through any of them. A node lists
+ * itself as soon as it has registered, but leads nothing until the controller unfences it: a topic created in
+ * that moment gets no leader, and kafkajs gives up on it.
+ */
 async function clusterAnswers(cluster: KafkaCluster): Promise<boolean> {
   // A closed port is the common case while stopped; checking it first skips kafkajs' connect machinery.
   if (!(await anyPortOpen(cluster))) return false;
-  return (await registeredBrokers(localKafkaBrokers(cluster))) >= cluster.brokerCount;
+  const admin = probeAdmin(localKafkaBrokers(cluster));
+  try {
+    await admin.connect();
+    if ((await admin.describeCluster()).brokers.length < cluster.brokerCount) return false;
+    const { topics } = await admin.fetchTopicMetadata();
+    return topics.every((topic) => topic.partitions.every((partition) => partition.leader >= 0));
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 /** Node `index` answers on its own port and is registered with the cluster. */
@@ -374,18 +388,6 @@ async function nodeAnswers(cluster: KafkaCluster, index: number): Promise<boolea
     return brokers.some((broker) => broker.nodeId === kafkaNodeId(index));
   } catch {
     return false;
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
-}
-
-async function registeredBrokers(brokers: string[]): Promise<number> {
-  const admin = probeAdmin(brokers);
-  try {
-    await admin.connect();
-    return (await admin.describeCluster()).brokers.length;
-  } catch {
-    return 0;
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
