@@ -10,7 +10,7 @@ import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../han
 import { createKafka } from "../kafka/client.ts";
 import { localConnectUrl, ownConnectPid, stopConnect } from "../stack/connect.ts";
 import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
-import { seekUnlessRestarting, type TappedRecord } from "./kafkaTap.ts";
+import { seekUnlessRestarting, type TappedRecord, topicOffsets } from "./kafkaTap.ts";
 
 export interface ConnectUnderTest {
   connect: ConnectClient;
@@ -107,7 +107,7 @@ export async function recordsFromNow(): Promise<RecordReader> {
   await admin.connect();
   const start = new Map<string, Array<{ partition: number; offset: string }>>();
   try {
-    for (const topic of topics) start.set(topic.name, await admin.fetchTopicOffsets(topic.name));
+    for (const topic of topics) start.set(topic.name, await topicOffsets(admin, topic.name));
   } finally {
     await admin.disconnect();
   }

@@ -2,7 +2,7 @@
 // then collects every record written after that point.
 import { randomUUID } from "node:crypto";
 import { type ReadRecord, readTopicRange } from "../consumers/deadLetters/readTopicRange.ts";
-import { type Consumer, createKafka } from "../kafka/client.ts";
+import { type Admin, type Consumer, createKafka } from "../kafka/client.ts";
 
 export interface TappedRecord {
   /** The envelope's eventId, read once on arrival. */
@@ -32,7 +32,7 @@ export async function tapTopic(brokers: string[], topic: string): Promise<TopicT
     const admin = kafka.admin();
     await admin.connect();
     try {
-      return await admin.fetchTopicOffsets(topic);
+      return await topicOffsets(admin, topic);
     } finally {
       await admin.disconnect();
     }
@@ -111,5 +111,24 @@ export function seekUnlessRestarting(
     consumer.seek(position);
   } catch {
     // Restarting: it reads from the beginning, and the caller's offset filter drops what precedes the start.
+  }
+}
+
+/**
+ * The topic's offsets, asked again (after fresh metadata) while a broker answers that it no longer leads a
+ * partition: on a cluster, leadership moves when a broker restarts and again when it is made preferred leader.
+ */
+export async function topicOffsets(
+  admin: Admin,
+  topic: string,
+): Promise<Awaited<ReturnType<Admin["fetchTopicOffsets"]>>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+    }
   }
 }
