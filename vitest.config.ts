@@ -1,4 +1,12 @@
 import { defineConfig } from "vitest/config";
+import { loadStackEnv } from "./config/env.ts";
+
+/**
+ * Files that need a Kafka of three brokers (and two Connect workers): they join the integration tests when
+ * the suite runs against a cluster (KAFKA_BROKER_COUNT=3; `npm run test:cluster` runs them alone).
+ */
+const clusterFiles = "**/*.cluster.int.test.ts";
+const onCluster = loadStackEnv().KAFKA_BROKER_COUNT >= 3;
 
 export default defineConfig({
   test: {
@@ -8,7 +16,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["**/*.int.test.ts", "**/*.e2e.test.ts"],
-          exclude: ["node_modules/**", ".data/**"],
+          exclude: ["node_modules/**", ".data/**", ...(onCluster ? [] : [clusterFiles])],
           globalSetup: ["test/globalSetup.ts"],
           // The context manager every process's frame installs: without it no trace context reaches a row.
           setupFiles: ["test/traceContext.ts"],

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv, withoutPassword } from "./env.ts";
+import { ConfigError, loadEnv, loadStackEnv, withoutPassword } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the defaults and leaves the services unset when nothing is configured", () => {
@@ -13,6 +13,10 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      KAFKA_PORT: 9092,
+      KAFKA_BROKER_COUNT: 1,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 1,
     });
   });
 
@@ -40,6 +44,10 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "zstd",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      KAFKA_PORT: 9092,
+      KAFKA_BROKER_COUNT: 1,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 1,
     });
   });
 
@@ -53,6 +61,10 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      KAFKA_PORT: 9092,
+      KAFKA_BROKER_COUNT: 1,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 1,
     });
   });
 
@@ -118,6 +130,19 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ AUDIT_VERIFY_CONCURRENCY: "20" })).toThrow(
       /AUDIT_VERIFY_CONCURRENCY="20": must be at most 8/,
     );
+  });
+
+  it("refuses a local Kafka of two nodes, whose quorum would not survive losing either", () => {
+    expect(() => loadStackEnv({ KAFKA_BROKER_COUNT: "2" })).toThrow(
+      /KAFKA_BROKER_COUNT="2": must be 1 or at least 3/,
+    );
+    expect(() => loadEnv({ KAFKA_BROKER_COUNT: "2" })).toThrow(/KAFKA_BROKER_COUNT="2"/);
+    expect(loadStackEnv({ KAFKA_BROKER_COUNT: "3", KAFKA_PORT: "19092", CONNECT_WORKERS: "2" })).toEqual({
+      KAFKA_BROKER_COUNT: 3,
+      KAFKA_PORT: 19092,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 2,
+    });
   });
 
   it("refuses two sources of signing keys", () => {

@@ -80,6 +80,7 @@ async function ensureHeartbeatTopic(
     await applyTopics(admin, {
       topics: [{ name: heartbeatTopic(target), partitions: 1, configs: { "cleanup.policy": "compact" } }],
       log: { info: () => {}, warn: () => {} },
+      security,
     });
   } finally {
     await admin.disconnect();

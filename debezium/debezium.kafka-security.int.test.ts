@@ -1,7 +1,7 @@
 // Debezium on a Kafka that speaks only TLS and SASL: the Connect worker (its own, on 38083) logs in with
 // SCRAM-SHA-512 for its own clients and the connector's, and every secret (its SASL login, the database
 // password) reaches it through the file config provider. The connector's stored config, as the REST API shows
-// it and as the connect-configs topic holds it, carries placeholders, and the connector streams the outbox.
+// it and as its config topic holds it, carries placeholders, and the connector streams the outbox.
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertPatient } from "../apps/patient/store.ts";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
-import { type ConnectWorkerNode, startConnect, stopConnect } from "../stack/connect.ts";
+import { type ConnectCluster, connectGroupNames, startConnect, stopConnect } from "../stack/connect.ts";
 import { stackPaths } from "../stack/processes.ts";
 import { databaseUrl, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
@@ -28,7 +28,7 @@ import { preparePostgres } from "./sql/preparePostgres.ts";
 import { createSlotExportingSnapshot, dropSlot } from "./sql/replicationSlot.ts";
 
 const security = saslSecurity("scram-sha-512");
-const worker: ConnectWorkerNode = { name: "connect-secure-test", port: 38083, security };
+const worker: ConnectCluster = { name: "connect-secure-test", basePort: 38083, workers: 1, security };
 const db = testDatabase();
 const admin = new pg.Client({ connectionString: databaseUrl() });
 // The machine's Postgres trusts local connections, so this password is not checked by the server; what is
@@ -68,7 +68,7 @@ afterAll(async () => {
 
 describe("Debezium over SASL_SSL with its secrets behind a config provider", () => {
   it("stores placeholders, never the passwords, and streams committed events", async () => {
-    const configTopic = await tapTopic(saslBrokers, "connect-configs", security);
+    const configTopic = await tapTopic(saslBrokers, connectGroupNames(worker).config, security);
     const events = await tapTopic(saslBrokers, "patient-events", security);
     await registerConnector(connect, target, saslBrokers, { kafkaSecurity: security });
 
@@ -80,7 +80,7 @@ describe("Debezium over SASL_SSL with its secrets behind a config provider", () 
     expect(JSON.stringify(stored)).not.toContain(databasePassword);
     expect(await readFile(secretsFile, "utf8")).toBe(`database.password=${databasePassword}\n`);
 
-    // The worker writes connect-configs in transactions, so the tap reads it as a consumer (until the
+    // The worker writes its config topic in transactions, so the tap reads it as a consumer (until the
     // connector's record), not up to an end offset that a transaction marker holds.
     const placeholder = `\${file:${secretsFile}:database.password}`;
     const configRecords = (

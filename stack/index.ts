@@ -1,26 +1,45 @@
 // What the apps, the relay and the tests call to get a Postgres and a Kafka: the ones the environment names,
 // or else the project's own local services, started (or reused) here.
-import { kafkaLogFile, startKafka, stopKafka } from "./kafka.ts";
+import { kafkaNodeLogFile, startKafka, stopKafka } from "./kafka.ts";
 import { postgresLogFile, startPostgres, stopPostgres } from "./postgres.ts";
 
 // Kafka Connect is not part of ensureStack: only RELAY_MODE=debezium needs it (debezium/connector.ts starts it).
 export {
+  type ConnectCluster,
+  connectClusterFromEnv,
   connectIsRunning,
   connectLogFile,
+  connectWorkerPid,
+  connectWorkerUrl,
+  killConnectWorker,
   localConnectPid,
   localConnectUrl,
   ownConnectPid,
   startConnect,
+  startConnectWorker,
+  stopAllConnect,
   stopConnect,
 } from "./connect.ts";
 export {
+  describeKafkaCluster,
+  type KafkaCluster,
+  type KafkaClusterState,
+  kafkaClusterFromEnv,
   kafkaIsRunning,
   kafkaLogFile,
+  kafkaNodeId,
+  kafkaNodeLogFile,
+  kafkaNodePid,
+  kafkaNodePort,
+  killKafkaNode,
   localKafkaBrokers,
   localKafkaPid,
   ownKafkaPid,
   startKafka,
+  startKafkaNode,
+  stopAllKafka,
   stopKafka,
+  stopKafkaNode,
 } from "./kafka.ts";
 export {
   ensureLogicalWal,
@@ -69,7 +88,7 @@ export async function ensureStack(
     throw new Error(reasons.join("\n"));
   }
   if (!env.DATABASE_URL) log(`postgres: ${postgres.value.databaseUrl} (log ${postgresLogFile})`);
-  if (!givenBrokers) log(`kafka: ${kafka.value.brokers.join(",")} (log ${kafkaLogFile})`);
+  if (!givenBrokers) log(`kafka: ${kafka.value.brokers.join(",")} (log ${kafkaNodeLogFile(0)})`);
   return { databaseUrl: postgres.value.databaseUrl, kafkaBrokers: kafka.value.brokers, started, stopStarted };
 }
 

@@ -10,7 +10,7 @@ import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../han
 import { createKafka } from "../kafka/client.ts";
 import { localConnectUrl, ownConnectPid, stopConnect } from "../stack/connect.ts";
 import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
-import type { TappedRecord } from "./kafkaTap.ts";
+import { seekUnlessRestarting, type TappedRecord, topicOffsets } from "./kafkaTap.ts";
 
 export interface ConnectUnderTest {
   connect: ConnectClient;
@@ -118,7 +118,7 @@ export async function recordsFromNow(): Promise<RecordReader> {
   await admin.connect();
   const start = new Map<string, Array<{ partition: number; offset: string }>>();
   try {
-    for (const topic of relayedTopics) start.set(topic, await admin.fetchTopicOffsets(topic));
+    for (const topic of relayedTopics) start.set(topic, await topicOffsets(admin, topic));
   } finally {
     await admin.disconnect();
   }
@@ -129,8 +129,21 @@ export async function recordsFromNow(): Promise<RecordReader> {
       const records: RawRecord[] = [];
       try {
         for (const topic of start.keys()) await consumer.subscribe({ topic, fromBeginning: true });
+        // The next offset wanted per partition, so that a consumer kafkajs restarts after a crash (a broker or
+        // coordinator moving) and that reads again from the beginning counts nothing twice.
+        const next = new Map(
+          [...start].flatMap(([topic, offsets]) =>
+            offsets.map(({ partition, offset }): [string, bigint] => [
+              `${topic}/${partition}`,
+              BigInt(offset),
+            ]),
+          ),
+        );
         await consumer.run({
           eachMessage: async ({ topic, partition, message }) => {
+            const position = `${topic}/${partition}`;
+            if (BigInt(message.offset) < (next.get(position) ?? 0n)) return;
+            next.set(position, BigInt(message.offset) + 1n);
             const value = message.value ?? null;
             let eventId: string | undefined;
             try {
@@ -155,7 +168,8 @@ export async function recordsFromNow(): Promise<RecordReader> {
           },
         });
         for (const [topic, offsets] of start) {
-          for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+          for (const { partition, offset } of offsets)
+            seekUnlessRestarting(consumer, { topic, partition, offset });
         }
         const deadline = Date.now() + timeoutMs;
         while (!done(records) && Date.now() < deadline)

@@ -7,7 +7,13 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { releaseDatabase } from "../debezium/teardown.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
-import { ensureStack, localKafkaBrokers, ownKafkaPid } from "../stack/index.ts";
+import {
+  ensureStack,
+  type KafkaCluster,
+  kafkaClusterFromEnv,
+  localKafkaBrokers,
+  ownKafkaPid,
+} from "../stack/index.ts";
 import { checkoutId } from "../stack/processes.ts";
 import { dockerEngineAnswers, startContainers } from "./containers.ts";
 import { stopSecureKafka } from "./secureKafka.ts";
@@ -21,6 +27,8 @@ declare module "vitest" {
      * tests may stop. Another checkout's broker on the same port, or one given, is never stopped.
      */
     localKafka: boolean;
+    /** The shape of the project's own Kafka (KAFKA_PORT, KAFKA_BROKER_COUNT): which nodes a test may kill. */
+    kafkaCluster: KafkaCluster;
   }
 }
 
@@ -49,6 +57,7 @@ export default async function setup(project: TestProject) {
   project.provide("databaseUrl", databaseUrl);
   project.provide("kafkaBrokers", stack.kafkaBrokers);
   project.provide("localKafka", await kafkaIsOurs(stack.kafkaBrokers));
+  project.provide("kafkaCluster", kafkaClusterFromEnv());
   return async () => {
     await stopSecureKafka();
     await stack.stopStarted();
@@ -56,7 +65,7 @@ export default async function setup(project: TestProject) {
 }
 
 async function kafkaIsOurs(brokers: string[]): Promise<boolean> {
-  const local = brokers.join(",") === localKafkaBrokers.join(",");
+  const local = brokers.join(",") === localKafkaBrokers().join(",");
   if (local && (await ownKafkaPid()) !== undefined) return true;
   console.log(
     `[stack] the broker at ${brokers.join(",")} is ${local ? "another checkout's (or someone's)" : "given by KAFKA_BROKERS"}, ` +

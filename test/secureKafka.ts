@@ -198,7 +198,10 @@ export async function applyCatalogTopics(): Promise<void> {
   }).admin();
   await admin.connect();
   try {
-    await applyTopics(admin, { log: { info: () => {}, warn: () => {} } });
+    await applyTopics(admin, {
+      log: { info: () => {}, warn: () => {} },
+      security: saslSecurity("scram-sha-512"),
+    });
     await eventually(
       () =>
         admin.describeGroups(["test-secure-warm-up"]).then(

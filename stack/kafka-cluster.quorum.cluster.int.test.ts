@@ -1,0 +1,62 @@
+// Three KRaft nodes form one cluster: every broker registered, a three-voter controller quorum that elects a
+// new leader when its leader is killed, and the killed node rejoining on its own storage.
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { createKafka } from "../kafka/client.ts";
+import { eventually, kafkaBrokers } from "../test/fixtures.ts";
+import { ownCluster } from "../test/kafkaCluster.ts";
+import { describeKafkaCluster, kafkaNodeId, killKafkaNode, startKafkaNode } from "./kafka.ts";
+
+async function createTopic(brokers: string[]): Promise<string> {
+  const admin = createKafka({ brokers, clientId: "quorum-test" }).admin();
+  const topic = `quorum-test-${randomUUID()}`;
+  await admin.connect();
+  try {
+    // Two replicas: as many as there are brokers left while one is down.
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 1, replicationFactor: 2 }],
+      waitForLeaders: true,
+    });
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return `${topics[0]?.partitions[0]?.replicas.length} replicas`;
+  } finally {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+describe("a three-node Kafka cluster", () => {
+  it("registers three brokers and keeps a controller quorum when the controller leader is killed", async () => {
+    const cluster = ownCluster();
+    const admin = createKafka({ brokers: kafkaBrokers(), clientId: "quorum-test" }).admin();
+    await admin.connect();
+    try {
+      const { brokers } = await admin.describeCluster();
+      expect(brokers.map((broker) => broker.nodeId).sort()).toEqual([1, 2, 3]);
+    } finally {
+      await admin.disconnect();
+    }
+    const before = await describeKafkaCluster(cluster);
+    expect(before.nodes.map((node) => node.up)).toEqual([true, true, true]);
+    expect(before.underReplicatedPartitions).toBe(0);
+    const leader = before.controllerLeader;
+    expect([1, 2, 3]).toContain(leader);
+
+    // With one voter, killing it would stop every metadata change; with three, the other two elect a leader.
+    const killed = (leader as number) - 1;
+    await killKafkaNode(killed, cluster);
+    const during = await eventually(async () => {
+      const state = await describeKafkaCluster(cluster);
+      return state.controllerLeader !== undefined && state.controllerLeader !== leader && state;
+    }, 60_000);
+    expect(during.nodes[killed]?.pid).toBeUndefined();
+    expect(await createTopic(kafkaBrokers())).toBe("2 replicas");
+
+    await startKafkaNode(killed, cluster);
+    const after = await eventually(async () => {
+      const state = await describeKafkaCluster(cluster);
+      return state.nodes.every((node) => node.up) && state.underReplicatedPartitions === 0 && state;
+    }, 120_000);
+    expect(after.nodes[killed]?.nodeId).toBe(kafkaNodeId(killed));
+  });
+});
