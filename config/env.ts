@@ -22,6 +22,47 @@ const postgresUrl = z
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   KAFKA_BROKERS: brokerList.optional(),
+  /** The client port of the project's own Kafka (node i listens on KAFKA_PORT + 2i, its controller one above). */
+  KAFKA_PORT: z.coerce
+    .number({ error: "must be a port number" })
+    .int("must be a port number")
+    .min(1024, "must be at least 1024")
+    .max(65_000, "must be at most 65000 (the nodes take the ports above it)")
+    .default(9092),
+  /** How many KRaft nodes the project's own Kafka runs: 1 (development) or a quorum of 3 or more. */
+  KAFKA_BROKER_COUNT: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(9, "must be at most 9")
+    .refine((count) => count !== 2, "must be 1 or at least 3: two voters lose their quorum with either one")
+    .default(1),
+  /** Replicas per topic; unset: 3 on a cluster of three or more brokers, else 1 (events/apply-topics.ts). */
+  KAFKA_REPLICATION_FACTOR: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .optional(),
+  /** In-sync replicas an acks=all write needs; unset: 2 with three or more replicas, else 1. */
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .optional(),
+  /** The REST port of the project's own Kafka Connect worker (worker i listens on CONNECT_PORT + i). */
+  CONNECT_PORT: z.coerce
+    .number({ error: "must be a port number" })
+    .int("must be a port number")
+    .min(1024, "must be at least 1024")
+    .max(65_000, "must be at most 65000")
+    .default(8083),
+  /** How many distributed Connect workers the project runs in one group (RELAY_MODE=debezium). */
+  CONNECT_WORKERS: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(4, "must be at most 4")
+    .default(1),
   /** How the relay (and Debezium's Connect producer) compress record batches; consumers read every kind. */
   /** Kafka's own `compression.type` names; the default is what bench/compression.bench.ts found best (README). */
   KAFKA_COMPRESSION: z.enum(["none", "gzip", "lz4", "zstd"]).default(() => DEFAULT_KAFKA_COMPRESSION),
@@ -124,6 +165,30 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       `JWT_JWKS_URL=${shown("JWT_JWKS_URL", source.JWT_JWKS_URL)}: set either JWT_SECRET or JWT_JWKS_URL, not both`,
     ]);
   }
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const variable = String(issue.path[0]);
+      return `${variable}=${shown(variable, source[variable])}: ${issue.message}`;
+    }),
+  );
+}
+
+const stackEnvSchema = envSchema.pick({
+  KAFKA_PORT: true,
+  KAFKA_BROKER_COUNT: true,
+  CONNECT_PORT: true,
+  CONNECT_WORKERS: true,
+});
+export type StackEnv = z.infer<typeof stackEnvSchema>;
+
+/**
+ * Only the variables that shape the project's own Kafka and Connect (stack/), checked as loadEnv checks
+ * them: the stack commands and the test setup run without the rest of the platform's configuration.
+ */
+export function loadStackEnv(source: NodeJS.ProcessEnv = process.env): StackEnv {
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
+  const result = stackEnvSchema.safeParse(present);
   if (result.success) return result.data;
   throw new ConfigError(
     result.error.issues.map((issue) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv, withoutPassword } from "./env.ts";
+import { ConfigError, loadEnv, loadStackEnv, withoutPassword } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the defaults and leaves the services unset when nothing is configured", () => {
@@ -10,6 +10,10 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      KAFKA_PORT: 9092,
+      KAFKA_BROKER_COUNT: 1,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 1,
     });
   });
 
@@ -35,6 +39,10 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 2,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "zstd",
+      KAFKA_PORT: 9092,
+      KAFKA_BROKER_COUNT: 1,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 1,
     });
   });
 
@@ -46,6 +54,10 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      KAFKA_PORT: 9092,
+      KAFKA_BROKER_COUNT: 1,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 1,
     });
   });
 
@@ -99,6 +111,19 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ AUDIT_VERIFY_CONCURRENCY: "20" })).toThrow(
       /AUDIT_VERIFY_CONCURRENCY="20": must be at most 8/,
     );
+  });
+
+  it("refuses a local Kafka of two nodes, whose quorum would not survive losing either", () => {
+    expect(() => loadStackEnv({ KAFKA_BROKER_COUNT: "2" })).toThrow(
+      /KAFKA_BROKER_COUNT="2": must be 1 or at least 3/,
+    );
+    expect(() => loadEnv({ KAFKA_BROKER_COUNT: "2" })).toThrow(/KAFKA_BROKER_COUNT="2"/);
+    expect(loadStackEnv({ KAFKA_BROKER_COUNT: "3", KAFKA_PORT: "19092", CONNECT_WORKERS: "2" })).toEqual({
+      KAFKA_BROKER_COUNT: 3,
+      KAFKA_PORT: 19092,
+      CONNECT_PORT: 8083,
+      CONNECT_WORKERS: 2,
+    });
   });
 
   it("refuses two sources of signing keys", () => {

@@ -1,10 +1,11 @@
 // Brings the broker's topics in line with the catalog: creates the missing ones, adds missing partitions and
-// resets drifted configs. It never deletes a topic, a partition, a record or a config it does not manage.
+// replicas (as many as the cluster's size calls for) and resets drifted configs. It never deletes a topic, a
+// partition, a record or a config it does not manage.
 // `npm run topics` runs it against KAFKA_BROKERS (default localhost:9092) and prints what it did.
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { parseCommand } from "../cli/command.ts";
-import { loadEnv } from "../config/env.ts";
+import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import { type Admin, createKafka } from "../kafka/client.ts";
 import { topics as catalogTopics, type TopicDefinition } from "./catalog.ts";
 
@@ -27,6 +28,8 @@ export interface TopicReport {
 }
 
 export interface ApplyTopicsSummary {
+  /** What every topic was given. */
+  replication: TopicReplication;
   created: string[];
   updated: string[];
   unchanged: string[];
@@ -41,6 +44,49 @@ export interface TopicLog {
 export interface ApplyTopicsOptions {
   topics?: readonly TopicSpec[];
   log?: TopicLog;
+  /** Replicas per partition and the in-sync replicas a write needs; by default from topicReplication(). */
+  replication?: TopicReplication;
+}
+
+/** How many copies of each partition the cluster keeps, and how many must hold a write before it is acked. */
+export interface TopicReplication {
+  factor: number;
+  minInsyncReplicas: number;
+}
+
+/**
+ * The replication topics get: KAFKA_REPLICATION_FACTOR and KAFKA_MIN_INSYNC_REPLICAS when set, else 3 and 2
+ * on a cluster of three or more brokers (as many as are registered, or as KAFKA_BROKER_COUNT says the local
+ * cluster has, so that one broker down at the time does not make new topics single-copy), else 1 and 1.
+ * Refuses a combination no acks=all write could satisfy.
+ */
+export async function topicReplication(admin: Admin, env: Env = loadEnv()): Promise<TopicReplication> {
+  const registered = (await admin.describeCluster()).brokers.length;
+  const brokers = Math.max(registered, env.KAFKA_BROKER_COUNT);
+  const factor = env.KAFKA_REPLICATION_FACTOR ?? (brokers >= 3 ? 3 : 1);
+  const minInsyncReplicas = env.KAFKA_MIN_INSYNC_REPLICAS ?? (factor >= 3 ? 2 : 1);
+  if (minInsyncReplicas > factor) {
+    throw new ConfigError([
+      `KAFKA_MIN_INSYNC_REPLICAS=${JSON.stringify(String(minInsyncReplicas))}: exceeds the replication factor ` +
+        `${factor}, so no acks=all write could ever succeed`,
+    ]);
+  }
+  if (factor > registered) {
+    throw new ConfigError([
+      `KAFKA_REPLICATION_FACTOR: topics need ${factor} replicas but only ${registered} broker(s) are registered ` +
+        "(start the missing brokers, or set KAFKA_REPLICATION_FACTOR lower)",
+    ]);
+  }
+  return { factor, minInsyncReplicas };
+}
+
+/** The topic configs that follow from the replication: they are set on every topic the catalog manages. */
+function replicationConfigs(replication: TopicReplication): Record<string, string> {
+  return {
+    "min.insync.replicas": String(replication.minInsyncReplicas),
+    // Never elect an out-of-sync replica as leader: that would silently drop writes acknowledged with acks=all.
+    "unclean.leader.election.enable": "false",
+  };
 }
 
 const consoleLog: TopicLog = {
@@ -52,8 +98,12 @@ export async function applyTopics(
   admin: Admin,
   options: ApplyTopicsOptions = {},
 ): Promise<ApplyTopicsSummary> {
-  const specs = options.topics ?? catalogTopics;
   const log = options.log ?? consoleLog;
+  const replication = options.replication ?? (await topicReplication(admin));
+  const specs = (options.topics ?? catalogTopics).map((spec) => ({
+    ...spec,
+    configs: { ...spec.configs, ...replicationConfigs(replication) },
+  }));
 
   const existing = new Set(await admin.listTopics());
   const reports = new Map<string, TopicReport>();
@@ -65,13 +115,15 @@ export async function applyTopics(
     specs
       .filter((spec) => !existing.has(spec.name))
       .map(async (spec) => {
-        const created = await createTopic(admin, spec);
+        const created = await createTopic(admin, spec, replication.factor);
         if (!created) {
           toReconcile.push(spec);
           return;
         }
         await untilServed(admin, spec);
-        log.info(`${spec.name}: created with ${spec.partitions} partitions`);
+        log.info(
+          `${spec.name}: created with ${spec.partitions} partitions of ${replication.factor} replicas`,
+        );
         reports.set(spec.name, {
           topic: spec.name,
           outcome: "created",
@@ -82,12 +134,14 @@ export async function applyTopics(
       }),
   );
 
-  for (const report of await reconcile(admin, toReconcile, log)) reports.set(report.topic, report);
+  for (const report of await reconcile(admin, toReconcile, replication, log))
+    reports.set(report.topic, report);
 
   const ordered = specs.map((spec) => reports.get(spec.name)).filter((report) => report !== undefined);
   const named = (outcome: TopicReport["outcome"]) =>
     ordered.filter((report) => report.outcome === outcome).map((report) => report.topic);
   return {
+    replication,
     created: named("created"),
     updated: named("updated"),
     unchanged: named("unchanged"),
@@ -100,14 +154,24 @@ export async function applyTopics(
  * registered itself, refusing every replication factor: that answer is retried for a while, so that
  * `stack:up` followed at once by applyTopics works.
  */
-async function createTopic(admin: Admin, spec: TopicSpec, timeoutMs = 30_000): Promise<boolean> {
+async function createTopic(
+  admin: Admin,
+  spec: TopicSpec,
+  replicationFactor: number,
+  timeoutMs = 30_000,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       return await admin.createTopics({
         waitForLeaders: false,
         topics: [
-          { topic: spec.name, numPartitions: spec.partitions, configEntries: configEntries(spec.configs) },
+          {
+            topic: spec.name,
+            numPartitions: spec.partitions,
+            replicationFactor,
+            configEntries: configEntries(spec.configs),
+          },
         ],
       });
     } catch (error) {
@@ -153,8 +217,13 @@ async function untilServed(admin: Admin, spec: TopicSpec, timeoutMs = 30_000): P
   });
 }
 
-/** Adds missing partitions and resets drifted configs of topics that already exist. */
-async function reconcile(admin: Admin, specs: readonly TopicSpec[], log: TopicLog): Promise<TopicReport[]> {
+/** Adds missing partitions and replicas, and resets drifted configs, of topics that already exist. */
+async function reconcile(
+  admin: Admin,
+  specs: readonly TopicSpec[],
+  replication: TopicReplication,
+  log: TopicLog,
+): Promise<TopicReport[]> {
   if (specs.length === 0) return [];
   const names = specs.map((spec) => spec.name);
   const [metadata, described] = await Promise.all([
@@ -196,6 +265,9 @@ async function reconcile(admin: Admin, specs: readonly TopicSpec[], log: TopicLo
       report.warnings.push(warning);
       log.warn(`${spec.name}: ${warning}`);
     }
+
+    // Before the configs: min.insync.replicas=2 on a topic that still has one replica would refuse every write.
+    await raiseReplication(admin, spec.name, replication.factor, report, log);
 
     const resource = described.resources.find((entry) => entry.resourceName === spec.name);
     if (resource === undefined || resource.errorCode !== 0) {
@@ -245,6 +317,75 @@ async function reconcile(admin: Admin, specs: readonly TopicSpec[], log: TopicLo
   return reports;
 }
 
+/**
+ * Gives every partition of `topic` with fewer than `factor` replicas the missing ones by partition
+ * reassignment (Kafka copies the data to the new replicas, then adds them to the in-sync set), and waits
+ * until it is done. Existing replicas stay, the leader first, so nothing moves that need not; the added ones
+ * rotate over the brokers by partition so each broker leads and follows its share. A partition with more
+ * replicas than `factor` is left alone with a warning: taking copies away is for a person to decide.
+ */
+async function raiseReplication(
+  admin: Admin,
+  topic: string,
+  factor: number,
+  report: TopicReport,
+  log: TopicLog,
+  timeoutMs = 10 * 60_000,
+): Promise<void> {
+  const [{ brokers }, { topics }] = await Promise.all([
+    admin.describeCluster(),
+    admin.fetchTopicMetadata({ topics: [topic] }),
+  ]);
+  const brokerIds = brokers.map((broker) => broker.nodeId).sort((a, b) => a - b);
+  const partitions = [...(topics[0]?.partitions ?? [])].sort((a, b) => a.partitionId - b.partitionId);
+  const before = Math.min(...partitions.map((partition) => partition.replicas.length));
+  const most = Math.max(...partitions.map((partition) => partition.replicas.length));
+  if (most > factor) {
+    const warning = `has partitions of ${most} replicas where ${factor} are wanted; left as they are`;
+    report.warnings.push(warning);
+    log.warn(`${topic}: ${warning}`);
+  }
+  const short = partitions.filter((partition) => partition.replicas.length < factor);
+  if (short.length === 0) return;
+  if (brokerIds.length < factor) {
+    throw new Error(
+      `${topic}: needs ${factor} replicas per partition but only ${brokerIds.length} broker(s) are registered`,
+    );
+  }
+  const partitionAssignment = short.map((partition) => {
+    const current = [partition.leader, ...partition.replicas.filter((id) => id !== partition.leader)].filter(
+      (id) => id >= 0 && partition.replicas.includes(id),
+    );
+    const rotated = brokerIds.map(
+      (_, i) => brokerIds[(partition.partitionId + i) % brokerIds.length] as number,
+    );
+    const added = rotated.filter((id) => !current.includes(id)).slice(0, factor - current.length);
+    return { partition: partition.partitionId, replicas: [...current, ...added] };
+  });
+  await admin.alterPartitionReassignments({ topics: [{ topic, partitionAssignment }] });
+  log.info(`${topic}: adding replicas to ${short.length} partition(s), ${before} -> ${factor}`);
+
+  const moving = short.map((partition) => partition.partitionId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ongoing = await admin.listPartitionReassignments({ topics: [{ topic, partitions: moving }] });
+    const done = ongoing.topics.every((entry) => entry.partitions.length === 0);
+    if (done) {
+      const { topics: after } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const inSync = (after[0]?.partitions ?? []).every((partition) => partition.isr.length >= factor);
+      if (inSync) break;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${topic}: the reassignment to ${factor} replicas is still running after ${timeoutMs / 1000} s; ` +
+          "it goes on in the cluster: run `npm run topics` again to see it finish",
+      );
+    }
+    await sleep(500);
+  }
+  report.changes.push(`replicas: ${before} -> ${factor}`);
+}
+
 function configEntries(configs: Readonly<Record<string, string>>) {
   return Object.entries(configs).map(([name, value]) => ({ name, value }));
 }
@@ -279,7 +420,10 @@ export function formatSummary(
   const totals =
     `${summary.created.length} created, ${summary.updated.length} updated, ` +
     `${summary.unchanged.length} unchanged`;
-  return [line(header), ...rows.map(line), "", totals].join("\n");
+  const replicas =
+    `every topic: ${summary.replication.factor} replica(s), ` +
+    `min.insync.replicas=${summary.replication.minInsyncReplicas}, unclean.leader.election.enable=false`;
+  return [line(header), ...rows.map(line), "", replicas, totals].join("\n");
 }
 
 async function main(): Promise<void> {
@@ -299,7 +443,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   parseCommand({
     usage: `usage: npm run topics
   creates the catalog's missing topics on KAFKA_BROKERS (default localhost:9092), adds missing partitions and
-  resets drifted configs; never deletes anything`,
+  resets drifted configs; on three or more brokers gives every topic 3 replicas and min.insync.replicas=2
+  (KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS), adding replicas by reassignment; never deletes anything`,
   });
   main().catch((error: unknown) => {
     console.error(`apply-topics failed: ${error instanceof Error ? error.message : String(error)}`);

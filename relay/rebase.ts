@@ -283,7 +283,7 @@ async function main(): Promise<void> {
   const env = loadEnv();
   const options: RebaseOptions = {
     databaseUrl: env.DATABASE_URL ?? localDatabaseUrl,
-    kafkaBrokers: env.KAFKA_BROKERS?.length ? env.KAFKA_BROKERS : [...localKafkaBrokers],
+    kafkaBrokers: env.KAFKA_BROKERS?.length ? env.KAFKA_BROKERS : localKafkaBrokers(),
     name: values.name,
     log: (line) => console.error(`» ${line}`),
   };

@@ -1,6 +1,7 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadStackEnv } from "../config/env.ts";
 import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
   isPortOpen,
@@ -16,9 +17,27 @@ import {
 } from "./processes.ts";
 
 const HOST = "127.0.0.1";
-const PORT = 8083;
-/** Bound to the loopback address only: Connect's REST API has no authentication. */
-export const localConnectUrl = `http://${HOST}:${PORT}`;
+const DEFAULT_PORT = 8083;
+
+/** Which local Connect cluster: the REST port of the first worker (worker i uses basePort + i) and how many. */
+export interface ConnectCluster {
+  basePort: number;
+  workers: number;
+}
+
+/** CONNECT_PORT and CONNECT_WORKERS (default: one worker on 8083). */
+export function connectClusterFromEnv(env: NodeJS.ProcessEnv = process.env): ConnectCluster {
+  const { CONNECT_PORT, CONNECT_WORKERS } = loadStackEnv(env);
+  return { basePort: CONNECT_PORT, workers: CONNECT_WORKERS };
+}
+
+/** Worker `index`'s REST URL, bound to the loopback address only: Connect's REST API has no authentication. */
+export function connectWorkerUrl(index: number, cluster: ConnectCluster = connectClusterFromEnv()): string {
+  return `http://${HOST}:${cluster.basePort + index}`;
+}
+
+/** The first local worker's REST URL (CONNECT_PORT, default 8083): any worker of the group serves the API. */
+export const localConnectUrl = connectWorkerUrl(0);
 
 /** The class a worker must offer before the relay can run on it. */
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
@@ -30,94 +49,206 @@ const workerLibs = join(libsDir, "worker");
 const pluginPath = join(libsDir, "plugins");
 const log4jFile = join(stackDir, "connect-log4j2.properties");
 
-const connectDir = join(stackPaths.data, "connect");
-const propertiesFile = join(connectDir, "connect-distributed.properties");
-const pidFile = join(connectDir, "connect.pid");
-const lockFile = join(stackPaths.data, "connect.lock");
-export const connectLogFile = join(stackPaths.logs, "connect.log");
+const isDefault = (cluster: ConnectCluster) => cluster.basePort === DEFAULT_PORT;
 
-// The properties file path is in the JVM's command line and unique to this checkout.
-const processMarker = propertiesFile;
+function workerPaths(cluster: ConnectCluster, index: number) {
+  const port = cluster.basePort + index;
+  const dir =
+    isDefault(cluster) && index === 0
+      ? join(stackPaths.data, "connect")
+      : join(stackPaths.data, `connect-${port}`);
+  const propertiesFile = join(dir, "connect-distributed.properties");
+  return {
+    dir,
+    port,
+    propertiesFile,
+    pidFile: join(dir, "connect.pid"),
+    logFile:
+      isDefault(cluster) && index === 0
+        ? join(stackPaths.logs, "connect.log")
+        : join(stackPaths.logs, `connect-${port}.log`),
+    // The properties file path is in the JVM's command line and unique to this checkout and worker.
+    marker: propertiesFile,
+  };
+}
+
+const lockFileOf = (cluster: ConnectCluster) =>
+  join(stackPaths.data, isDefault(cluster) ? "connect.lock" : `connect-${cluster.basePort}.lock`);
+
+/** The first worker's log (the only one by default). */
+export const connectLogFile = workerPaths({ basePort: DEFAULT_PORT, workers: 1 }, 0).logFile;
+
+const workerIndexes = (cluster: ConnectCluster) => Array.from({ length: cluster.workers }, (_, i) => i);
 
 type Log = (line: string) => void;
 
-/** True when a Kafka Connect worker (ours or anyone's) answers on 127.0.0.1:8083 and offers the connector. */
-export async function connectIsRunning(): Promise<boolean> {
-  return (await probeWorker(localConnectUrl)) === "ready";
+/** True when a Kafka Connect worker (ours or anyone's) answers at localConnectUrl and offers the connector. */
+export async function connectIsRunning(cluster: ConnectCluster = connectClusterFromEnv()): Promise<boolean> {
+  return (await probeWorker(connectWorkerUrl(0, cluster))) === "ready";
 }
 
-/** The pid of the worker this project started, if it runs. */
-export async function localConnectPid(): Promise<number | undefined> {
-  return runningPid(pidFile, processMarker);
+/** The pid of the first worker this project started, if it runs. */
+export async function localConnectPid(
+  cluster: ConnectCluster = connectClusterFromEnv(),
+): Promise<number | undefined> {
+  return connectWorkerPid(0, cluster);
+}
+
+/** The pid of worker `index` as this checkout started it, if it runs. */
+export async function connectWorkerPid(
+  index: number,
+  cluster: ConnectCluster = connectClusterFromEnv(),
+): Promise<number | undefined> {
+  const paths = workerPaths(cluster, index);
+  return runningPid(paths.pidFile, paths.marker);
 }
 
 /**
- * The pid of the worker this checkout started, when it is the one serving 127.0.0.1:8083: the only worker a
+ * The pid of the first worker this checkout started, when it is the one serving its port: the only worker a
  * test may stop or kill. Undefined while the port belongs to another checkout's worker (or anyone's).
  */
-export async function ownConnectPid(): Promise<number | undefined> {
-  const pid = await localConnectPid();
-  return pid !== undefined && (await listensOn(pid, PORT)) ? pid : undefined;
+export async function ownConnectPid(
+  cluster: ConnectCluster = connectClusterFromEnv(),
+): Promise<number | undefined> {
+  const pid = await localConnectPid(cluster);
+  return pid !== undefined && (await listensOn(pid, cluster.basePort)) ? pid : undefined;
 }
 
 /**
- * Starts the local worker against `kafkaBrokers`, or reuses one that already answers on 127.0.0.1:8083
- * (`startedByUs: false`). Resolves once the REST API answers and lists the Debezium Postgres connector.
- * The first start fetches the jars with Maven (a minute or so); later starts take seconds.
+ * Starts the local workers (one group) against `kafkaBrokers`, or reuses them when they already answer
+ * (`startedByUs: false`). Resolves once every worker's REST API answers and lists the Debezium Postgres
+ * connector. The first start fetches the jars with Maven (a minute or so); later starts take seconds.
  */
 export async function startConnect(
   kafkaBrokers: readonly string[],
   log: Log = () => {},
+  cluster: ConnectCluster = connectClusterFromEnv(),
 ): Promise<{ url: string; startedByUs: boolean }> {
-  const reused = { url: localConnectUrl, startedByUs: false };
-  if (await workerReady()) return reused;
-  return withLock(lockFile, "Kafka Connect", async () => {
-    if (await workerReady()) return reused;
-    const booting = await runningPid(pidFile, processMarker);
-    if (booting !== undefined) {
-      await waitForWorker(booting);
-      return reused;
-    }
-    if (await isPortOpen(HOST, PORT)) {
-      // Maybe a worker someone else is still starting; give it the time a cold JVM needs.
-      await waitUntil(workerReady, {
-        what: `The process listening on ${HOST}:${PORT}`,
-        timeoutMs: 60_000,
-      }).catch((error: Error) => {
-        throw new Error(
-          `${HOST}:${PORT} is taken by something that does not answer as a Kafka Connect worker with the ` +
-            `Debezium Postgres connector (${error.message}): stop it, or set KAFKA_CONNECT_URL`,
-        );
-      });
-      return reused;
-    }
-
-    const java = await findJava(toolsHint);
-    await ensureJars(log);
-    await mkdir(connectDir, { recursive: true });
-    await writeFile(propertiesFile, workerProperties(kafkaBrokers));
-
+  const url = connectWorkerUrl(0, cluster);
+  const reused = { url, startedByUs: false };
+  const allReady = async () =>
+    (
+      await Promise.all(workerIndexes(cluster).map((index) => workerReady(connectWorkerUrl(index, cluster))))
+    ).every(Boolean);
+  if (await allReady()) return reused;
+  return withLock(lockFileOf(cluster), "Kafka Connect", async () => {
+    if (await allReady()) return reused;
+    let startedByUs = false;
     const started = Date.now();
-    const pid = await spawnDetached({ command: java, args: jvmArgs(), logFile: connectLogFile });
-    await writeFile(pidFile, `${pid}\n`);
-    await waitForWorker(pid);
-    log(`connect: started on ${localConnectUrl} in ${Date.now() - started} ms (pid ${pid})`);
-    return { url: localConnectUrl, startedByUs: true };
+    for (const index of workerIndexes(cluster)) {
+      if (await workerReady(connectWorkerUrl(index, cluster))) continue;
+      const booting = await connectWorkerPid(index, cluster);
+      if (booting !== undefined) continue;
+      const { port } = workerPaths(cluster, index);
+      if (await isPortOpen(HOST, port)) {
+        // Maybe a worker someone else is still starting; give it the time a cold JVM needs.
+        await waitUntil(() => workerReady(connectWorkerUrl(index, cluster)), {
+          what: `The process listening on ${HOST}:${port}`,
+          timeoutMs: 60_000,
+        }).catch((error: Error) => {
+          throw new Error(
+            `${HOST}:${port} is taken by something that does not answer as a Kafka Connect worker with the ` +
+              `Debezium Postgres connector (${error.message}): stop it, or set KAFKA_CONNECT_URL`,
+          );
+        });
+        continue;
+      }
+      await spawnWorker(kafkaBrokers, cluster, index, log);
+      startedByUs = true;
+    }
+    const pids = await Promise.all(workerIndexes(cluster).map((index) => waitForWorker(cluster, index)));
+    if (startedByUs) {
+      log(
+        `connect: ${cluster.workers} worker(s) started from ${url} in ${Date.now() - started} ms (pid ${pids.join(", ")})`,
+      );
+    }
+    return { url, startedByUs };
   });
 }
 
-/**
- * Stops the worker this project started (clean shutdown, SIGKILL after 30 s); a no-op when none runs.
- * Its connectors stay registered in Kafka (connect-configs) and resume at the next start.
- */
-export async function stopConnect(): Promise<void> {
-  await withLock(lockFile, "Kafka Connect", async () => {
-    const pid = await runningPid(pidFile, processMarker);
-    if (pid !== undefined) {
-      await stopProcess(pid, { signal: "SIGTERM", marker: processMarker, timeoutMs: 30_000 });
-    }
-    await rm(pidFile, { force: true });
+/** Starts worker `index` (say, after it was killed) and resolves once it is ready; a no-op when it runs. */
+export async function startConnectWorker(
+  index: number,
+  kafkaBrokers: readonly string[],
+  cluster: ConnectCluster = connectClusterFromEnv(),
+  log: Log = () => {},
+): Promise<number | undefined> {
+  return withLock(lockFileOf(cluster), "Kafka Connect", async () => {
+    if ((await connectWorkerPid(index, cluster)) === undefined)
+      await spawnWorker(kafkaBrokers, cluster, index, log);
+    return waitForWorker(cluster, index);
   });
+}
+
+/** SIGKILLs worker `index` (a crash, for fault tests) and waits until the process is gone. */
+export async function killConnectWorker(
+  index: number,
+  cluster: ConnectCluster = connectClusterFromEnv(),
+): Promise<void> {
+  const pid = await connectWorkerPid(index, cluster);
+  if (pid === undefined) return;
+  await stopProcess(pid, {
+    signal: "SIGKILL",
+    marker: workerPaths(cluster, index).marker,
+    timeoutMs: 10_000,
+  });
+}
+
+async function spawnWorker(
+  kafkaBrokers: readonly string[],
+  cluster: ConnectCluster,
+  index: number,
+  log: Log,
+): Promise<number> {
+  const java = await findJava(toolsHint);
+  await ensureJars(log);
+  const paths = workerPaths(cluster, index);
+  await mkdir(paths.dir, { recursive: true });
+  await writeFile(paths.propertiesFile, workerProperties(kafkaBrokers, cluster, index));
+  const pid = await spawnDetached({
+    command: java,
+    args: jvmArgs(paths.propertiesFile),
+    logFile: paths.logFile,
+  });
+  await writeFile(paths.pidFile, `${pid}\n`);
+  return pid;
+}
+
+/**
+ * Stops the workers this project started (clean shutdown, SIGKILL after 30 s); a no-op when none runs.
+ * Their connectors stay registered in Kafka (the config topic) and resume at the next start.
+ */
+export async function stopConnect(cluster: ConnectCluster = connectClusterFromEnv()): Promise<void> {
+  await withLock(lockFileOf(cluster), "Kafka Connect", async () => {
+    await Promise.all(
+      workerIndexes(cluster).map(async (index) => {
+        const paths = workerPaths(cluster, index);
+        const pid = await runningPid(paths.pidFile, paths.marker);
+        if (pid !== undefined) {
+          await stopProcess(pid, { signal: "SIGTERM", marker: paths.marker, timeoutMs: 30_000 });
+        }
+        await rm(paths.pidFile, { force: true });
+      }),
+    );
+  });
+}
+
+/** Stops every Connect worker this checkout started, whatever its ports (its directories under .data/). */
+export async function stopAllConnect(): Promise<void> {
+  const entries = await readdir(stackPaths.data).catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((entry) => /^connect(-\d+)?$/.test(entry))
+      .map(async (entry) => {
+        const propertiesFile = join(stackPaths.data, entry, "connect-distributed.properties");
+        const pidFile = join(stackPaths.data, entry, "connect.pid");
+        const pid = await runningPid(pidFile, propertiesFile);
+        if (pid !== undefined) {
+          await stopProcess(pid, { signal: "SIGTERM", marker: propertiesFile, timeoutMs: 30_000 });
+        }
+        await rm(pidFile, { force: true });
+      }),
+  );
 }
 
 type WorkerProbe = "absent" | "starting" | "ready" | "no-plugin";
@@ -133,7 +264,10 @@ export async function probeWorker(url: string): Promise<WorkerProbe> {
       signal: AbortSignal.timeout(3_000),
     });
   } catch {
-    return url === localConnectUrl && (await isPortOpen(HOST, PORT)) ? "starting" : "absent";
+    // Something holds the port but does not serve yet: a worker still starting (or a stranger; the caller's
+    // wait gives up on that one).
+    const { hostname, port } = new URL(url);
+    return port !== "" && (await isPortOpen(hostname, Number(port))) ? "starting" : "absent";
   }
   // The REST server answers 5xx while the herder is still starting.
   if (!response.ok) return "starting";
@@ -141,42 +275,51 @@ export async function probeWorker(url: string): Promise<WorkerProbe> {
   return plugins.some((plugin) => plugin.class === POSTGRES_CONNECTOR_CLASS) ? "ready" : "no-plugin";
 }
 
-async function workerReady(): Promise<boolean> {
-  const state = await probeWorker(localConnectUrl);
+async function workerReady(url: string): Promise<boolean> {
+  const state = await probeWorker(url);
   if (state === "no-plugin") {
     throw new Error(
-      `The Kafka Connect worker at ${localConnectUrl} has no ${POSTGRES_CONNECTOR_CLASS} plugin: ` +
+      `The Kafka Connect worker at ${url} has no ${POSTGRES_CONNECTOR_CLASS} plugin: ` +
         "stop it, or set KAFKA_CONNECT_URL to a worker that has it",
     );
   }
   return state === "ready";
 }
 
-async function waitForWorker(pid: number): Promise<void> {
-  await waitUntil(workerReady, {
-    what: `Kafka Connect (pid ${pid}, log ${connectLogFile})`,
+/** Waits until worker `index` (which this project started) is ready, and returns its pid. */
+async function waitForWorker(cluster: ConnectCluster, index: number): Promise<number | undefined> {
+  const paths = workerPaths(cluster, index);
+  const pid = await connectWorkerPid(index, cluster);
+  await waitUntil(() => workerReady(connectWorkerUrl(index, cluster)), {
+    what: `Kafka Connect (pid ${pid}, log ${paths.logFile})`,
     timeoutMs: 120_000,
     giveUp: async () =>
-      (await isProcessAlive(pid, processMarker))
+      pid === undefined || (await isProcessAlive(pid, paths.marker))
         ? undefined
-        : `Kafka Connect exited while starting. Last lines of ${connectLogFile}:\n${await tailOfFile(connectLogFile)}`,
+        : `Kafka Connect exited while starting. Last lines of ${paths.logFile}:\n${await tailOfFile(paths.logFile)}`,
   });
+  return pid;
 }
 
-function workerProperties(kafkaBrokers: readonly string[]): string {
+function workerProperties(kafkaBrokers: readonly string[], cluster: ConnectCluster, index: number): string {
+  const port = cluster.basePort + index;
+  // The development worker keeps its historic names; a group on other ports gets names of its own, so that
+  // it never joins (or writes into) the development group when both point at the same Kafka.
+  const suffix = isDefault(cluster) ? "" : `-${cluster.basePort}`;
   return `# Written by stack/connect.ts on every start; edit that file, not this one.
 bootstrap.servers=${kafkaBrokers.join(",")}
-group.id=healthcare-connect
+group.id=healthcare-connect${suffix}
 
-# The worker's own state lives in Kafka. One broker: every internal topic has one replica, and one partition
-# is plenty for one worker (the defaults, 25 and 5, only make the first start slower).
-config.storage.topic=connect-configs
-config.storage.replication.factor=1
-offset.storage.topic=connect-offsets
-offset.storage.replication.factor=1
+# The workers' own state lives in Kafka, with the broker's default replication (-1): one replica on one
+# broker, three (and min.insync.replicas=2) on a cluster. One partition is plenty for a handful of workers
+# (the defaults, 25 and 5, only make the first start slower).
+config.storage.topic=connect-configs${suffix}
+config.storage.replication.factor=-1
+offset.storage.topic=connect-offsets${suffix}
+offset.storage.replication.factor=-1
 offset.storage.partitions=1
-status.storage.topic=connect-status
-status.storage.replication.factor=1
+status.storage.topic=connect-status${suffix}
+status.storage.replication.factor=-1
 status.storage.partitions=1
 
 # KIP-618: source records and their offsets are written in one Kafka transaction, so a crash can neither
@@ -188,24 +331,24 @@ key.converter=org.apache.kafka.connect.storage.StringConverter
 value.converter=org.apache.kafka.connect.storage.StringConverter
 offset.flush.interval.ms=1000
 
-listeners=http://${HOST}:${PORT}
+listeners=http://${HOST}:${port}
 rest.advertised.host.name=${HOST}
-rest.advertised.port=${PORT}
+rest.advertised.port=${port}
 
 # Each folder under plugin.path gets its own class loader, so Debezium's jars never meet the worker's.
 plugin.path=${pluginPath}
 # Every plugin here ships ServiceLoader manifests; skipping the reflective classpath scan saves seconds.
 plugin.discovery=service_load
 
-# One worker: when it comes back after a crash, its connector is reassigned at once rather than after the
-# default 5 minutes reserved for a departed worker to return.
+# A departed worker's connector and task go to the survivors at once (after the session timeout finds it
+# gone), rather than after the default 5 minutes reserved for it to come back: the outbox must keep flowing.
 scheduled.rebalance.max.delay.ms=0
 session.timeout.ms=6000
 heartbeat.interval.ms=2000
 `;
 }
 
-function jvmArgs(): string[] {
+function jvmArgs(propertiesFile: string): string[] {
   return [
     "-Xms128m",
     "-Xmx512m",

@@ -5,22 +5,41 @@ import { postgresLogFile, startPostgres, stopPostgres } from "./postgres.ts";
 
 // Kafka Connect is not part of ensureStack: only RELAY_MODE=debezium needs it (debezium/connector.ts starts it).
 export {
+  type ConnectCluster,
+  connectClusterFromEnv,
   connectIsRunning,
   connectLogFile,
+  connectWorkerPid,
+  connectWorkerUrl,
+  killConnectWorker,
   localConnectPid,
   localConnectUrl,
   ownConnectPid,
   startConnect,
+  startConnectWorker,
+  stopAllConnect,
   stopConnect,
 } from "./connect.ts";
 export {
+  describeKafkaCluster,
+  type KafkaCluster,
+  type KafkaClusterState,
+  kafkaClusterFromEnv,
   kafkaIsRunning,
   kafkaLogFile,
+  kafkaNodeId,
+  kafkaNodeLogFile,
+  kafkaNodePid,
+  kafkaNodePort,
+  killKafkaNode,
   localKafkaBrokers,
   localKafkaPid,
   ownKafkaPid,
   startKafka,
+  startKafkaNode,
+  stopAllKafka,
   stopKafka,
+  stopKafkaNode,
 } from "./kafka.ts";
 export {
   ensureLogicalWal,

@@ -52,7 +52,7 @@ export default async function setup(project: TestProject) {
 }
 
 async function kafkaIsOurs(brokers: string[]): Promise<boolean> {
-  const local = brokers.join(",") === localKafkaBrokers.join(",");
+  const local = brokers.join(",") === localKafkaBrokers().join(",");
   if (local && (await ownKafkaPid()) !== undefined) return true;
   console.log(
     `[stack] the broker at ${brokers.join(",")} is ${local ? "another checkout's (or someone's)" : "given by KAFKA_BROKERS"}, ` +
