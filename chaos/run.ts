@@ -243,11 +243,14 @@ export async function runChaos(options: {
         await Promise.race([held, sleep(30_000)]);
         const cut = await terminateLockHolder(databaseUrl);
         // A relay process takes over (fencing the zombie's producer) and publishes past the held batch.
-        await sleep(5_000);
-        release();
+        const successor = await leaderIndex(relays, 60);
         await sleep(2_000);
-        const fenced = (await registry.getSingleMetric("outbox_relay_fenced_total")?.get())?.values[0]?.value;
-        zombieFenced = fenced === 1;
+        release();
+        const fenced = async () =>
+          (await registry.getSingleMetric("outbox_relay_fenced_total")?.get())?.values[0]?.value ?? 0;
+        for (let waited = 0; waited < 20 && (await fenced()) === 0; waited++) await sleep(500);
+        zombieFenced = (await fenced()) === 1;
+        if (successor === undefined) throw new Error("no relay process took over from the zombie");
         await zombie.stop();
         zombie = null;
         return `session cut (${cut} backend); the zombie's late commit was ${zombieFenced ? "fenced" : "NOT fenced"}`;
@@ -373,8 +376,8 @@ async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigi
 }
 
 /** Which relay process leads now, by its /relay/status. */
-async function leaderIndex(relays: readonly ChaosProcess[]): Promise<number | undefined> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+async function leaderIndex(relays: readonly ChaosProcess[], attempts = 20): Promise<number | undefined> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     for (const [index, relay] of relays.entries()) {
       const status = await fetch(`http://127.0.0.1:${relay.port}/relay/status`)
         .then((response) => response.json() as Promise<{ leader: boolean }>)
