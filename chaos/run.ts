@@ -277,9 +277,9 @@ export async function runChaos(options: {
         `${Math.round((Date.now() - started) / 1000)} s`,
       [
         [
-          "writes committed (outbox rows)",
+          "events committed (outbox rows)",
           String(findings.committed),
-          `${writes.ok} HTTP writes answered 2xx`,
+          `from ${writes.ok} HTTP writes answered 2xx (${writes.failed} refused or failed), and the consumers`,
         ],
         ["events lost", String(findings.lost.length), findings.lost.slice(0, 3).join(" ")],
         ["phantom events", String(findings.phantoms.length), findings.phantoms.slice(0, 3).join(" ")],
