@@ -50,10 +50,10 @@ const profiles: Record<"full" | "ci", Profile> = {
     warmupMs: 20_000,
     brokerDownMs: 45_000,
     relayKills: 4,
-    betweenRelayKillsMs: 12_000,
+    betweenRelayKillsMs: 8_000,
     postgresDownMs: 10_000,
     connectDownMs: 45_000,
-    settleMs: 25_000,
+    settleMs: 15_000,
     writesPerSecond: 40,
   },
   ci: {
