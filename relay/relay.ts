@@ -1,7 +1,7 @@
 // The polling relay: streams committed outbox rows to Kafka in (tx_id, position) order, one Kafka transaction
 // per batch (in sends kept under each topic's max.message.bytes), checkpointing after each committed batch.
 // One process at a time publishes (a Postgres advisory lock); others stand by. The transactional id, one per
-// relay name, fences a former leader that lost its lock with a batch in flight.
+// relay stream (db/outbox/relayTransactionalId.ts), fences a former leader that lost its lock mid-batch.
 import pg from "pg";
 import type { Registry } from "prom-client";
 import {
