@@ -10,6 +10,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
@@ -39,6 +40,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 2,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "zstd",
+      POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
@@ -54,6 +56,7 @@ describe("loadEnv", () => {
       REMINDER_HOURS_BEFORE: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
+      POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
@@ -119,6 +122,7 @@ describe("loadEnv", () => {
     );
     expect(() => loadEnv({ KAFKA_BROKER_COUNT: "2" })).toThrow(/KAFKA_BROKER_COUNT="2"/);
     expect(loadStackEnv({ KAFKA_BROKER_COUNT: "3", KAFKA_PORT: "19092", CONNECT_WORKERS: "2" })).toEqual({
+      POSTGRES_PORT: 5433,
       KAFKA_BROKER_COUNT: 3,
       KAFKA_PORT: 19092,
       CONNECT_PORT: 8083,
