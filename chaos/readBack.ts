@@ -37,7 +37,7 @@ export async function watchArrivals(kafka: Kafka, topics: readonly string[]): Pr
 export async function readBack(kafka: Kafka, from: Offsets, to: Offsets): Promise<ReadRecord[]> {
   const records: ReadRecord[] = [];
   for (const [topic, ends] of to) {
-    for (const { partition, message } of await readTopicRange(
+    for (const { partition, message } of await withRetries(() => readTopicRange(
       kafka,
       topic,
       from.get(topic) ?? new Map(),
@@ -59,4 +59,16 @@ export async function readBack(kafka: Kafka, from: Offsets, to: Offsets): Promis
     }
   }
   return records;
+}
+
+/** A consumer that joins while a restarted node takes its leaderships back may fail to start: try again. */
+async function withRetries<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
 }
