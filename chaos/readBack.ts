@@ -37,13 +37,10 @@ export async function watchArrivals(kafka: Kafka, topics: readonly string[]): Pr
 export async function readBack(kafka: Kafka, from: Offsets, to: Offsets): Promise<ReadRecord[]> {
   const records: ReadRecord[] = [];
   for (const [topic, ends] of to) {
-    for (const { partition, message } of await withRetries(() => readTopicRange(
-      kafka,
-      topic,
-      from.get(topic) ?? new Map(),
-      ends,
-      180_000,
-    )) {
+    const read = await withRetries(() =>
+      readTopicRange(kafka, topic, from.get(topic) ?? new Map(), ends, 180_000),
+    );
+    for (const { partition, message } of read) {
       const headers = Object.fromEntries(
         Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
       );

@@ -26,7 +26,9 @@ const recordOf = (
   ...changes,
 });
 
-const [a1, a2, b1] = [event("a1", "A", 1), event("a2", "A", 2), event("b1", "B", 3)] as CommittedEvent[];
+const a1 = event("a1", "A", 1);
+const a2 = event("a2", "A", 2);
+const b1 = event("b1", "B", 3);
 
 describe("chaos findings", () => {
   it("pass a stream that holds every committed event once, in order, redelivered byte for byte", () => {
