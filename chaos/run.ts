@@ -259,6 +259,9 @@ export async function runChaos(options: {
 
     const writes = await load.stop();
     say(`load stopped: ${writes.ok} writes answered 2xx, ${writes.failed} failed or refused`);
+    // The platform's own consumers go on appending events after the load: stopped first, the outbox read
+    // next is the whole committed history (the relays keep running and publish what remains).
+    await platform.stop();
     const committed = await committedEvents(databaseUrl);
     const wanted = new Set(committed.map((event) => event.eventId));
     const drainedBy = Date.now() + 180_000;
