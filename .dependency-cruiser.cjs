@@ -5,7 +5,8 @@
  * What each top-level folder may import besides itself and npm packages, lowest layer first: an event flows
  * apps -> db -> relay | debezium -> Kafka (events) -> consumers, and arrows only point down this list.
  * relay/ (polling) and debezium/ read the outbox through db/outbox/ and know nothing of each other; only the
- * handover between them (handover/) imports both. scripts/, bench/ and test/ sit on top and may import anything.
+ * handover between them (handover/) imports both. scripts/, bench/, chaos/ and test/ sit on top and may import
+ * anything (bench/ and chaos/ measure the platform from outside, as its users run it).
  */
 const mayImport = {
   config: [],
@@ -58,7 +59,7 @@ for (const [index, folder] of folders.entries()) {
       `.dependency-cruiser.cjs: ${folder} may import only folders listed before it, not ${above}`,
     );
 }
-const anyFolder = `^(${[...folders, "scripts", "bench", "test"].join("|")})/`;
+const anyFolder = `^(${[...folders, "scripts", "bench", "chaos", "test"].join("|")})/`;
 
 const layerRules = folders.map((folder) => ({
   name: `layers-${folder}`,
@@ -83,7 +84,7 @@ module.exports = {
       comment: "Production code imports test support (test/, a *.test.ts file or vitest).",
       severity: "error",
       from: {
-        path: "^(apps|audit|cli|config|consumers|db|debezium|events|handover|kafka|observability|phi|process|relay|retry|scripts|stack)/",
+        path: "^(apps|audit|chaos|cli|config|consumers|db|debezium|events|handover|kafka|observability|phi|process|relay|retry|scripts|stack)/",
         pathNot: "\\.test\\.ts$",
       },
       to: { path: ["^test/", "\\.test\\.ts$", "node_modules/vitest/", "node_modules/@vitest/"] },

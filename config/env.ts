@@ -73,6 +73,13 @@ const envSchema = z.object({
     .int("must be a whole number")
     .min(1, "must be at least 1")
     .optional(),
+  /** The port of the project's own Postgres (when DATABASE_URL is unset). */
+  POSTGRES_PORT: z.coerce
+    .number({ error: "must be a port number" })
+    .int("must be a port number")
+    .min(1024, "must be at least 1024")
+    .max(65_535, "must be at most 65535")
+    .default(5433),
   /** The REST port of the project's own Kafka Connect worker (worker i listens on CONNECT_PORT + i). */
   CONNECT_PORT: z.coerce
     .number({ error: "must be a port number" })
@@ -288,6 +295,7 @@ export function loadKafkaSecurity(source: NodeJS.ProcessEnv = process.env): {
 }
 
 const stackEnvSchema = envSchema.pick({
+  POSTGRES_PORT: true,
   KAFKA_PORT: true,
   KAFKA_BROKER_COUNT: true,
   CONNECT_PORT: true,
@@ -296,7 +304,7 @@ const stackEnvSchema = envSchema.pick({
 export type StackEnv = z.infer<typeof stackEnvSchema>;
 
 /**
- * Only the variables that shape the project's own Kafka and Connect (stack/), checked as loadEnv checks
+ * Only the variables that shape the project's own Postgres, Kafka and Connect (stack/), checked as loadEnv checks
  * them: the stack commands and the test setup run without the rest of the platform's configuration.
  */
 export function loadStackEnv(source: NodeJS.ProcessEnv = process.env): StackEnv {

@@ -13,6 +13,7 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
@@ -44,6 +45,7 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "zstd",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
@@ -61,6 +63,7 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
@@ -138,6 +141,7 @@ describe("loadEnv", () => {
     );
     expect(() => loadEnv({ KAFKA_BROKER_COUNT: "2" })).toThrow(/KAFKA_BROKER_COUNT="2"/);
     expect(loadStackEnv({ KAFKA_BROKER_COUNT: "3", KAFKA_PORT: "19092", CONNECT_WORKERS: "2" })).toEqual({
+      POSTGRES_PORT: 5433,
       KAFKA_BROKER_COUNT: 3,
       KAFKA_PORT: 19092,
       CONNECT_PORT: 8083,

@@ -1,6 +1,6 @@
 // The one module that talks to Kafka: every producer, consumer and admin client of the project comes from here,
 // so the client library (kafkajs today) can be swapped in one place.
-import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer } from "kafkajs";
+import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer, type ProducerBatch } from "kafkajs";
 import { ConfigError, DEFAULT_KAFKA_COMPRESSION, loadKafkaSecurity } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Compression, compressionType } from "./compression.ts";
@@ -14,6 +14,7 @@ export type {
   KafkaMessage,
   Message,
   Producer,
+  ProducerBatch,
   RecordMetadata,
 } from "kafkajs";
 export { COMPRESSIONS, type Compression } from "./compression.ts";
@@ -74,6 +75,68 @@ export function createIdempotentProducer(
     ...producer,
     send: (record) => producer.send({ compression: codec, ...record }),
     sendBatch: (batch) => producer.sendBatch({ compression: codec, ...batch }),
+  };
+}
+
+/**
+ * A producer that publishes in Kafka transactions under one `transactionalId`. Connecting registers that id
+ * with its transaction coordinator, which fences every older producer of the same id: their sends and commits
+ * fail from then on (INVALID_PRODUCER_EPOCH), and a transaction one of them left open is aborted, so a
+ * read_committed consumer never sees it. Acks=all, idempotent, one request in flight, as above.
+ */
+export interface TransactionalProducer {
+  /** Connects and takes over the transactional id (fencing the producers that held it before). */
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /**
+   * Runs `work` in one transaction and commits it: what `work` sent becomes visible to read_committed
+   * consumers all at once, or (on any failure, the commit's included) not at all.
+   */
+  transaction(work: (transaction: BatchSender) => Promise<void>): Promise<void>;
+}
+
+/** Whatever sends a batch of records: a producer, or one transaction of a transactional producer. */
+export interface BatchSender {
+  sendBatch(batch: ProducerBatch): Promise<unknown>;
+}
+
+const ABORT_WAIT_MS = 5_000;
+
+export function createTransactionalProducer(
+  kafka: Kafka,
+  transactionalId: string,
+  compression: Compression = DEFAULT_KAFKA_COMPRESSION,
+): TransactionalProducer {
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    transactionalId,
+  });
+  const codec = compressionType(compression);
+  return {
+    async connect() {
+      await producer.connect();
+      // kafkajs registers the transactional id (InitProducerId, which fences) at its first transaction only:
+      // an empty one does it now, so that taking over fences before anything is read or sent.
+      await (await producer.transaction()).commit();
+    },
+    disconnect: () => producer.disconnect(),
+    async transaction(work) {
+      const transaction = await producer.transaction();
+      try {
+        await work({ sendBatch: (batch) => transaction.sendBatch({ compression: codec, ...batch }) });
+        await transaction.commit();
+      } catch (error) {
+        // Aborting now frees read_committed consumers at once (the next producer of this id would abort it
+        // too, or the coordinator after transactionTimeout); bounded, as the broker may be the failure.
+        if (transaction.isActive()) {
+          const aborted = transaction.abort().catch(() => {});
+          await Promise.race([aborted, new Promise((resolve) => setTimeout(resolve, ABORT_WAIT_MS).unref())]);
+        }
+        throw error;
+      }
+    },
   };
 }
 

@@ -82,5 +82,10 @@ export function createRelayMetrics(
       help: "1 while this process holds the relay lock and publishes, 0 on standby",
       registers: [registry],
     }),
+    fenced: new Counter({
+      name: "outbox_relay_fenced_total",
+      help: "Batches this relay could not publish because another relay had taken over its Kafka transactional id",
+      registers: [registry],
+    }),
   };
 }

@@ -13,11 +13,11 @@ import {
 import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import { recordHeaders } from "../events/record.ts";
 import { inSpan, linkTo } from "../events/tracing.ts";
-import type { Message, Producer } from "../kafka/client.ts";
+import type { BatchSender, Message } from "../kafka/client.ts";
 
 /**
- * Sends the rows with acks=all. Rows keep their order within each topic, and the producer (idempotent,
- * one request in flight) keeps it within each partition, so one aggregate's events land in commit order.
+ * Sends the rows with acks=all, by a producer or in a transaction. Rows keep their order within each topic, and
+ * the producer (idempotent, one request in flight) keeps it within each partition, so one aggregate's events land in commit order.
  * The caller keeps each topic's share of the rows under its max.message.bytes (relay/byteBatches.ts).
  *
  * The send is a span of its own trace, linked (not parented) to the span that wrote each row: one send
@@ -25,7 +25,7 @@ import type { Message, Producer } from "../kafka/client.ts";
  * carry the writer's traceparent and tracestate as stored, whichever relay sends them, so a consumer
  * continues the writer's trace.
  */
-export function publishBatch(producer: Producer, rows: readonly OutboxRecord[]): Promise<void> {
+export function publishBatch(producer: BatchSender, rows: readonly OutboxRecord[]): Promise<void> {
   const byTopic = new Map<string, Message[]>();
   for (const row of rows) {
     const messages = byTopic.get(row.topic) ?? [];

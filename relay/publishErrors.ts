@@ -16,3 +16,21 @@ export function nonRetriableKafkaError(error: unknown): string | null {
   }
   return null;
 }
+
+/**
+ * Whether Kafka refused the relay's producer because a newer one took over its transactional id: another relay
+ * leads now (this one lost its Postgres session, and so the lock, with a batch in flight), or the coordinator
+ * expired a transaction left open too long. Either way this relay must stop leading, not retry: only the
+ * relay that holds the lock may publish, and it re-contends for it from scratch.
+ */
+export function producerFenced(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current && typeof current === "object" && !seen.has(current); ) {
+    seen.add(current);
+    const { type, cause } = current as { type?: unknown; cause?: unknown };
+    // Old protocol versions (those kafkajs speaks) get INVALID_PRODUCER_EPOCH; newer ones PRODUCER_FENCED.
+    if (type === "INVALID_PRODUCER_EPOCH" || type === "PRODUCER_FENCED") return true;
+    current = cause;
+  }
+  return false;
+}

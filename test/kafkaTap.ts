@@ -19,11 +19,16 @@ export interface TappedRecord {
 export interface TopicTap {
   /** Every record written since the tap was opened, up to the topic's end now, in offset order per partition. */
   read(): Promise<ReadRecord[]>;
-  /** Collects records until `done` says enough (or the timeout passes), then keeps reading `settleMs` more. */
+  /**
+   * Collects records until `done` says enough (or the timeout passes), then keeps reading `settleMs` more.
+   * Read committed, as every consumer of the platform reads; `readUncommitted` shows what the log physically
+   * holds, records of aborted or still open transactions included.
+   */
   collect(options: {
     done: (records: TappedRecord[]) => boolean;
     timeoutMs?: number;
     settleMs?: number;
+    readUncommitted?: boolean;
   }): Promise<TappedRecord[]>;
 }
 
@@ -51,8 +56,12 @@ export async function tapTopic(
     async read() {
       return readTopicRange(kafka, topic, asPositions(startOffsets), asPositions(await endOffsets()));
     },
-    async collect({ done, timeoutMs = 30_000, settleMs = 500 }) {
-      const consumer = kafka.consumer({ groupId: `test-tap-${randomUUID()}`, maxWaitTimeInMs: 100 });
+    async collect({ done, timeoutMs = 30_000, settleMs = 500, readUncommitted = false }) {
+      const consumer = kafka.consumer({
+        groupId: `test-tap-${randomUUID()}`,
+        maxWaitTimeInMs: 100,
+        readUncommitted,
+      });
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: true });
       const records: TappedRecord[] = [];

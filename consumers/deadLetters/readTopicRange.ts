@@ -36,6 +36,16 @@ export async function readTopicRange(
       finished = resolve;
     });
     const next = new Map(from);
+    const reached = (partition: number, offset: bigint) => {
+      if (offset + 1n >= (to.get(partition) ?? 0n) && pending.delete(partition) && pending.size === 0)
+        finished();
+    };
+    // A partition written in Kafka transactions may end in a commit marker, which is never delivered as a
+    // message: the end of each fetched batch (markers included) says how far the partition was read.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic === topic && payload.lastOffset !== null)
+        reached(payload.partition, BigInt(payload.lastOffset));
+    });
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
@@ -48,7 +58,7 @@ export async function readTopicRange(
           records.push({ partition, message });
           progress?.advance(1);
         }
-        if (offset + 1n >= end && pending.delete(partition) && pending.size === 0) finished();
+        reached(partition, offset);
       },
     });
     for (const partition of pending) {

@@ -1,0 +1,64 @@
+// The platform's processes as a chaos run starts them: the API (`npm start`'s script, with its relay off or in
+// Debezium mode) and polling relays (`npm run relay`), each a real child process that a fault may SIGKILL.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+export interface ChaosProcess {
+  child: ChildProcess;
+  port: number;
+  /** Resolves once its HTTP port answers /health/live. */
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+  /** SIGTERM, then SIGKILL after 15 s. */
+  stop(): Promise<void>;
+}
+
+function spawnScript(script: string, port: number, env: Record<string, string>): ChaosProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let lastOutput = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    lastOutput = (lastOutput + chunk.toString()).slice(-4_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ready = (async () => {
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${script} exited before it was ready: ${lastOutput}`);
+      const live = await fetch(`http://127.0.0.1:${port}/health/live`)
+        .then((response) => response.ok)
+        .catch(() => false);
+      if (live) return;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    throw new Error(`${script} did not answer on port ${port} within 180 s: ${lastOutput}`);
+  })();
+  ready.catch(() => {});
+  return {
+    child,
+    port,
+    ready,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function spawnPlatform(port: number, env: Record<string, string>): ChaosProcess {
+  return spawnScript("scripts/start.ts", port, env);
+}
+
+export function spawnRelay(port: number, env: Record<string, string>): ChaosProcess {
+  return spawnScript("relay/main.ts", port, env);
+}
