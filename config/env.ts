@@ -79,7 +79,7 @@ const envSchema = z.object({
     .int("must be a port number")
     .min(1024, "must be at least 1024")
     .max(65_535, "must be at most 65535")
-    .default(5433),
+    .default(() => DEFAULT_POSTGRES_PORT),
   /** The REST port of the project's own Kafka Connect worker (worker i listens on CONNECT_PORT + i). */
   CONNECT_PORT: z.coerce
     .number({ error: "must be a port number" })
@@ -209,6 +209,9 @@ const envSchema = z.object({
     .max(1, "must be a number from 0 to 1")
     .optional(),
 });
+
+/** POSTGRES_PORT unless set: 5432 is often taken by a server of the machine's own. */
+export const DEFAULT_POSTGRES_PORT = 5433;
 
 /** KAFKA_COMPRESSION unless set: LZ4, the cheapest on CPU of the codecs that halve the bytes (README, "Compression"). */
 export const DEFAULT_KAFKA_COMPRESSION = "lz4" as const;

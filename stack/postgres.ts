@@ -5,7 +5,7 @@ import { chmod, chown, mkdir, readFile, readlink, rename, rm, symlink, writeFile
 import { arch, platform } from "node:os";
 import { dirname, join } from "node:path";
 import pg from "pg";
-import { loadStackEnv, withoutPassword } from "../config/env.ts";
+import { DEFAULT_POSTGRES_PORT, loadStackEnv, withoutPassword } from "../config/env.ts";
 import {
   checkoutId,
   isPortOpen,
@@ -30,11 +30,15 @@ const DATABASE = "healthcare";
 const serverUrl = `postgres://${USER}:${PASSWORD}@${HOST}:${PORT}`;
 export const localDatabaseUrl = `${serverUrl}/${DATABASE}`;
 
-/** The cluster: a directory, or a link to the one outside the checkout (`reachableHome`). */
-const dataDir = join(stackPaths.data, "postgres");
+/**
+ * The cluster: a directory, or a link to the one outside the checkout (`reachableHome`). A server on another
+ * port (POSTGRES_PORT: the chaos run's, beside the usual one) has a cluster, a lock and a log of its own.
+ */
+const serverName = PORT === DEFAULT_POSTGRES_PORT ? "postgres" : `postgres-${PORT}`;
+const dataDir = join(stackPaths.data, serverName);
 const pidFile = join(dataDir, "postmaster.pid");
-const lockFile = join(stackPaths.data, "postgres.lock");
-export const postgresLogFile = join(stackPaths.logs, "postgres.log");
+const lockFile = join(stackPaths.data, `${serverName}.lock`);
+export const postgresLogFile = join(stackPaths.logs, `${serverName}.log`);
 
 /**
  * As root, the server runs as the `postgres` OS user, which cannot reach a checkout in a private home (root's
@@ -270,7 +274,7 @@ async function reachableBinaries(
   const copy = {
     initdb: join(copyDir, "bin", "initdb"),
     postgres: join(copyDir, "bin", "postgres"),
-    newClusterDir: join(reachableHome, "postgres"),
+    newClusterDir: join(reachableHome, serverName),
   };
   const problem = await ownerCanRun(copy.postgres, owner);
   if (problem !== true) {
