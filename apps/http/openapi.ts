@@ -111,9 +111,6 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ),
         // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS.
         503: retryLater("The database or the token issuer's keys cannot be reached now"),
-        // Every route writes an event naming the patient it touches (its audit event at least): one erased
-        // between the route's lookup and that write cannot be written about any more.
-        410: problem("The patient the request concerns was erased; nothing was written"),
         ...route.responses,
         401: problem("No valid bearer token"),
         403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
