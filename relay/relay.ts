@@ -329,7 +329,10 @@ export class OutboxRelay {
         return await this.connectKafka();
       } catch (error) {
         if (producerFenced(error)) throw new Fenced("fenced", { cause: error });
-        this.log.warn({ err: error, attempt }, "connecting to Kafka failed; will retry");
+        // Credentials or trust refused: the error names the variables to fix (a rotated secret resumes it).
+        const insecure = kafkaSecurityFailure(error);
+        if (insecure) this.log.error({ attempt }, insecure);
+        else this.log.warn({ err: error, attempt }, "connecting to Kafka failed; will retry");
         await this.pause(retryBackoff.delayMs(attempt));
         if (this.stopping) throw new Stopped();
         this.assertLeadership();
