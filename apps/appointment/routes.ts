@@ -121,44 +121,52 @@ export function appointmentRoutes(db: Database) {
       const body = c.req.valid("json");
       const principal = c.get("principal");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, APPOINTMENT_SERVICE, async (tx) => {
-        const patient = await requirePatientOwner(tx, body.patientId);
-        const resource = { type: "appointment", id: "/appointments", patientId: patient.id };
-        await assertReachesPatient(tx, principal, patient, { source: APPOINTMENT_SERVICE, resource });
-        const provider = await findProvider(tx, body.providerId);
-        if (!provider) throw HttpProblem.notFound(`There is no provider ${body.providerId}.`);
-        if (principal.role === "provider" && provider.userId !== principal.userId) {
-          throw new AccessRefused(
-            APPOINTMENT_SERVICE,
-            principal,
-            resource,
-            "own-profile-only",
-            "A provider books appointments with themselves only.",
+      const answer = await answerOnce(
+        c,
+        db,
+        APPOINTMENT_SERVICE,
+        async (tx) => {
+          const patient = await requirePatientOwner(tx, body.patientId);
+          const resource = { type: "appointment", id: "/appointments", patientId: patient.id };
+          await assertReachesPatient(tx, principal, patient, { source: APPOINTMENT_SERVICE, resource });
+          const provider = await findProvider(tx, body.providerId);
+          if (!provider) throw HttpProblem.notFound(`There is no provider ${body.providerId}.`);
+          if (principal.role === "provider" && provider.userId !== principal.userId) {
+            throw new AccessRefused(
+              APPOINTMENT_SERVICE,
+              principal,
+              resource,
+              "own-profile-only",
+              "A provider books appointments with themselves only.",
+            );
+          }
+          const scheduledAt = new Date(body.scheduledAt);
+          const row = await oneBookingPerSlot(() =>
+            insertAppointment(tx, {
+              ...body,
+              id,
+              scheduledAt,
+              endsAt: new Date(scheduledAt.getTime() + body.durationMinutes * 60_000),
+            }),
           );
-        }
-        const scheduledAt = new Date(body.scheduledAt);
-        const row = await oneBookingPerSlot(() =>
-          insertAppointment(tx, {
-            ...body,
-            id,
-            scheduledAt,
-            endsAt: new Date(scheduledAt.getTime() + body.durationMinutes * 60_000),
-          }),
-        );
-        await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
-          {
-            type: "appointment.booked",
-            data: { ...body, appointmentId: id, scheduledAt: scheduledAt.toISOString() },
-          },
-          dataModified(principal, appointmentResource(row), "CREATE"),
-        ]);
-        return {
-          status: 201 as const,
-          body: toResponse(row),
-          headers: { Location: `/appointments/${id}` },
-          patientId: row.patientId,
-        };
-      });
+          await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
+            {
+              type: "appointment.booked",
+              data: { ...body, appointmentId: id, scheduledAt: scheduledAt.toISOString() },
+            },
+            dataModified(principal, appointmentResource(row), "CREATE"),
+          ]);
+          return {
+            status: 201 as const,
+            body: toResponse(row),
+            headers: { Location: `/appointments/${id}` },
+            patientId: row.patientId,
+          };
+        },
+        // One provider's bookings in line: concurrent inserts checking one exclusion constraint deadlock each
+        // other, and a crowd of them kept colliding on retry.
+        { lockAggregate: { aggregateType: "provider", aggregateId: body.providerId } },
+      );
       return c.json(answer.body, answer.status, answer.headers);
     })
     .openapi(routes.get, async (c) => {

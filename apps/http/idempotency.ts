@@ -7,7 +7,12 @@
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
+import {
+  type Database,
+  type WriteTransaction,
+  type WriteTransactionOptions,
+  writeTransaction,
+} from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { dataAccessed } from "./auditEvents.ts";
 import { eventContext } from "./eventContext.ts";
@@ -45,12 +50,14 @@ export async function answerOnce<Status extends 200 | 201 | 202, Body>(
   /** The route's service, the source of the audit event a replay appends. */
   source: string,
   work: (tx: WriteTransaction) => Promise<Answer<Status, Body>>,
+  /** Writers of one aggregate in line rather than colliding (db/client.ts, writeTransaction). */
+  options: WriteTransactionOptions = {},
 ): Promise<Answer<Status, Body>> {
   const key = c.req.header("idempotency-key");
   const principalId = c.get("principal").userId;
   const requestFingerprint = key === undefined ? "" : await fingerprint(c);
 
-  const { answer, replayed } = await writeTransaction(db, async (tx) => {
+  const { answer, replayed } = await writeTransaction(db, options, async (tx) => {
     if (key !== undefined && !(await claimIdempotencyKey(tx, { principalId, key, requestFingerprint }))) {
       const kept = await keptAnswer(tx, principalId, key, requestFingerprint);
       if (kept.patientId !== null) {
