@@ -1,7 +1,10 @@
 // The platform's processes as a chaos run starts them: the API (`npm start`'s script, with its relay off or in
 // Debezium mode) and polling relays (`npm run relay`), each a real child process that a fault may SIGKILL.
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stackPaths } from "../stack/index.ts";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -15,11 +18,16 @@ export interface ChaosProcess {
   stop(): Promise<void>;
 }
 
+/** Where each process's log goes: .data/logs/chaos/<port>-<pid>.log, kept for reading after a failed run. */
+export const chaosLogDir = join(stackPaths.logs, "chaos");
+
 function spawnScript(script: string, port: number, env: Record<string, string>): ChaosProcess {
+  mkdirSync(chaosLogDir, { recursive: true });
+  const logFile = join(chaosLogDir, `${port}-${Date.now()}.log`);
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: projectRoot,
     env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", openSync(logFile, "a"), "pipe"],
   });
   let lastOutput = "";
   child.stderr?.on("data", (chunk: Buffer) => {

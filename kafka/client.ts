@@ -4,6 +4,12 @@ import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer, type P
 import { ConfigError, DEFAULT_KAFKA_COMPRESSION, loadKafkaSecurity } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Compression, compressionType } from "./compression.ts";
+import {
+  type PartitionLedger,
+  recordingPartitioner,
+  sendEveryPartitionAnswered,
+  sendRecordEveryPartitionAnswered,
+} from "./everyPartitionAnswered.ts";
 import { kafkajsSecurity } from "./security.ts";
 
 export type {
@@ -18,6 +24,7 @@ export type {
   RecordMetadata,
 } from "kafkajs";
 export { COMPRESSIONS, type Compression } from "./compression.ts";
+export { PartitionsNotAnswered } from "./everyPartitionAnswered.ts";
 export { kafkaSecurityFailure } from "./security.ts";
 
 export interface KafkaOptions {
@@ -59,22 +66,31 @@ export function createKafka(options: KafkaOptions): Kafka {
 /**
  * An idempotent producer (acks=all, one in-flight request per connection so that a retry can never reorder
  * a partition): the relay's guarantee of per-aggregate order rests on these settings. Its record batches are
- * compressed with `compression` (KAFKA_COMPRESSION) unless a send says otherwise.
+ * compressed with `compression` (KAFKA_COMPRESSION) unless a send says otherwise. A send resolves only when
+ * every partition it wrote to has answered once (kafka/everyPartitionAnswered.ts says why).
  */
 export function createIdempotentProducer(
   kafka: Kafka,
   compression: Compression = DEFAULT_KAFKA_COMPRESSION,
 ): Producer {
+  const ledger: PartitionLedger = new WeakMap();
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    createPartitioner: recordingPartitioner(ledger),
   });
   const codec = compressionType(compression);
   return {
     ...producer,
-    send: (record) => producer.send({ compression: codec, ...record }),
-    sendBatch: (batch) => producer.sendBatch({ compression: codec, ...batch }),
+    send: (record) =>
+      sendRecordEveryPartitionAnswered(ledger, { compression: codec, ...record }, (checked) =>
+        producer.send(checked),
+      ),
+    sendBatch: (batch) =>
+      sendEveryPartitionAnswered(ledger, { compression: codec, ...batch }, (checked) =>
+        producer.sendBatch(checked),
+      ),
   };
 }
 
@@ -82,7 +98,8 @@ export function createIdempotentProducer(
  * A producer that publishes in Kafka transactions under one `transactionalId`. Connecting registers that id
  * with its transaction coordinator, which fences every older producer of the same id: their sends and commits
  * fail from then on (INVALID_PRODUCER_EPOCH), and a transaction one of them left open is aborted, so a
- * read_committed consumer never sees it. Acks=all, idempotent, one request in flight, as above.
+ * read_committed consumer never sees it. Acks=all, idempotent, one request in flight, every partition of a
+ * send answered, as above.
  */
 export interface TransactionalProducer {
   /** Connects and takes over the transactional id (fencing the producers that held it before). */
@@ -107,11 +124,13 @@ export function createTransactionalProducer(
   transactionalId: string,
   compression: Compression = DEFAULT_KAFKA_COMPRESSION,
 ): TransactionalProducer {
+  const ledger: PartitionLedger = new WeakMap();
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     transactionalId,
+    createPartitioner: recordingPartitioner(ledger),
   });
   const codec = compressionType(compression);
   return {
@@ -125,7 +144,12 @@ export function createTransactionalProducer(
     async transaction(work) {
       const transaction = await producer.transaction();
       try {
-        await work({ sendBatch: (batch) => transaction.sendBatch({ compression: codec, ...batch }) });
+        await work({
+          sendBatch: (batch) =>
+            sendEveryPartitionAnswered(ledger, { compression: codec, ...batch }, (checked) =>
+              transaction.sendBatch(checked),
+            ),
+        });
         await transaction.commit();
       } catch (error) {
         // Aborting now frees read_committed consumers at once (the next producer of this id would abort it

@@ -50,6 +50,7 @@ export {
   startPostgres,
   stopPostgres,
 } from "./postgres.ts";
+export { stackPaths } from "./processes.ts";
 
 export type StackService = "postgres" | "kafka";
 
