@@ -47,8 +47,9 @@ import {
   peekTransactions,
   slotState,
 } from "../debezium/sql/replicationSlot.ts";
-import { createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
-import { publishBatch } from "../relay/publishBatch.ts";
+import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import { publishInByteBatches } from "../relay/publishBatch.ts";
+import { readTopicMessageLimits } from "../relay/topicLimits.ts";
 import { ensureStack } from "../stack/index.ts";
 
 /** The polling relay's stream and lock name (relay/relay.ts; `npm start` and `npm run relay` use it). */
@@ -298,7 +299,7 @@ async function publishCommittedBefore(
   });
   reader.on("error", () => {});
   await reader.connect();
-  let producer: Producer | undefined;
+  let kafka: { producer: Producer; admin: Admin } | undefined;
   let published = 0;
   try {
     await importSnapshot(reader, snapshotName);
@@ -306,13 +307,15 @@ async function publishCommittedBefore(
     for (;;) {
       const rows = await outboxRowsAfter(reader, cursor, 1000);
       if (rows.length === 0) break;
-      if (!producer) {
-        producer = createIdempotentProducer(
-          createKafka({ brokers: options.kafkaBrokers, clientId: "outbox-relay-switch" }),
-        );
-        await producer.connect();
+      if (!kafka) {
+        const client = createKafka({ brokers: options.kafkaBrokers, clientId: "outbox-relay-switch" });
+        kafka = { producer: createIdempotentProducer(client), admin: client.admin() };
+        await kafka.producer.connect();
+        await kafka.admin.connect();
       }
-      await publishBatch(producer, rows);
+      // Cut as the relay cuts its batches: a backlog of large events stays under each topic's max.message.bytes.
+      const limits = await readTopicMessageLimits(kafka.admin, [...new Set(rows.map((row) => row.topic))]);
+      await publishInByteBatches(kafka.producer, rows, limits);
       published += rows.length;
       const last = rows[rows.length - 1];
       if (!last) break;
@@ -321,7 +324,8 @@ async function publishCommittedBefore(
     await reader.query("COMMIT");
     return published;
   } finally {
-    await producer?.disconnect().catch(() => {});
+    await kafka?.producer.disconnect().catch(() => {});
+    await kafka?.admin.disconnect().catch(() => {});
     await reader.end().catch(() => {});
   }
 }

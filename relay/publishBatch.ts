@@ -14,6 +14,7 @@ import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import { recordHeaders } from "../events/record.ts";
 import { inSpan, linkTo } from "../events/tracing.ts";
 import type { BatchSender, Message } from "../kafka/client.ts";
+import { firstByteBatch, type TopicMessageLimits } from "./byteBatches.ts";
 
 /**
  * Sends the rows with acks=all, by a producer or in a transaction. Rows keep their order within each topic, and
@@ -65,4 +66,20 @@ function writerLinks(rows: readonly OutboxRecord[]) {
   for (const row of rows)
     if (row.traceparent && !writers.has(row.traceparent)) writers.set(row.traceparent, row);
   return [...writers.values()].flatMap(linkTo);
+}
+
+/**
+ * Publishes the rows in order, in successive sends that keep each topic's records under its max.message.bytes
+ * (relay/byteBatches.ts): how the one-off publishers (relay:rebase, relay:switch) send a backlog.
+ */
+export async function publishInByteBatches(
+  producer: BatchSender,
+  rows: readonly OutboxRecord[],
+  limits: TopicMessageLimits,
+): Promise<void> {
+  for (let remaining = rows; remaining.length > 0; ) {
+    const send = firstByteBatch(remaining, limits);
+    await publishBatch(producer, send);
+    remaining = remaining.slice(send.length);
+  }
 }

@@ -24,9 +24,8 @@ import { topics as catalogTopics, isTopicName } from "../events/catalog.ts";
 import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
 import { localKafkaBrokers } from "../stack/kafka.ts";
 import { localDatabaseUrl } from "../stack/postgres.ts";
-import { firstByteBatch } from "./byteBatches.ts";
 import { lastEventIdsInKafka } from "./kafkaTail.ts";
-import { publishBatch } from "./publishBatch.ts";
+import { publishInByteBatches } from "./publishBatch.ts";
 import { readTopicMessageLimits } from "./topicLimits.ts";
 
 export interface RebaseOptions {
@@ -213,11 +212,7 @@ async function publishOrigin(
     const rows = await rowsOfOrigin(client, origin, cursor, belowTxId, 1000);
     if (rows.length === 0) return { count };
     const limits = await readTopicMessageLimits(kafka.admin, [...new Set(rows.map((row) => row.topic))]);
-    for (let remaining = rows; remaining.length > 0; ) {
-      const send = firstByteBatch(remaining, limits);
-      await publishBatch(kafka.producer, send);
-      remaining = remaining.slice(send.length);
-    }
+    await publishInByteBatches(kafka.producer, rows, limits);
     count += rows.length;
     const last = rows.at(-1) as OutboxRecord;
     cursor = { txId: last.txId, position: last.position };
