@@ -1,7 +1,8 @@
 // `npm run bench:round-trips`: the statements one request sends to Postgres, listed and counted, for the write
-// routes whose cost is mostly round trips (POST /patients, PATCH /patients/:id, GET /patients/:id). It runs the
-// platform's app in this process on a fresh <DATABASE_URL's database>_round_trips database and records every
-// query the pool's connections send (the pool's own connect is not a statement).
+// routes whose cost is mostly round trips (POST /patients, PATCH /patients/:id, GET /patients/:id,
+// POST /appointments). It runs the platform's app in this process on a fresh <DATABASE_URL's database>_round_trips
+// database and records every query the pool's connections send (the pool's own connect is not a statement),
+// each named statement (prepared, not built per request) with its name.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { Registry } from "prom-client";
@@ -20,7 +21,7 @@ import { printTable } from "./table.ts";
 
 parseCommand({
   usage: `usage: npm run bench:round-trips
-  the SQL statements one POST, PATCH and GET of a patient send to Postgres, counted; DATABASE_URL names a
+  the SQL statements one POST, PATCH and GET of a patient and one booking send to Postgres, counted; DATABASE_URL names a
   running server (a fresh <its database>_round_trips database is made on it)`,
 });
 const env = loadEnv();
@@ -37,7 +38,10 @@ const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
 pg.Client.prototype.query = function recorded(this: pg.Client, ...args: unknown[]) {
   const [first] = args;
   const text = typeof first === "string" ? first : (first as { text?: string })?.text;
-  if (recording && typeof text === "string") recording.push(text.replace(/\s+/g, " ").trim());
+  const name = typeof first === "string" ? undefined : (first as { name?: string })?.name;
+  if (recording && typeof text === "string") {
+    recording.push(`${name ? `[${name}] ` : ""}${text.replace(/\s+/g, " ").trim()}`);
+  }
   return query.apply(this, args);
 } as typeof pg.Client.prototype.query;
 
@@ -64,12 +68,15 @@ const send = async (method: string, path: string, body?: unknown) => {
 };
 const { id } = await send("POST", "/patients", requestBodies.patient());
 await send("PATCH", `/patients/${id}`, { allergies: ["warm-up"] });
+const provider = await send("POST", "/providers", requestBodies.provider());
+await send("POST", "/appointments", requestBodies.booking(id, provider.id));
 
 const rows: string[][] = [];
 for (const [label, method, path, body] of [
   ["POST /patients", "POST", "/patients", requestBodies.patient()],
   ["PATCH /patients/:id", "PATCH", `/patients/${id}`, { allergies: [randomUUID()] }],
   ["GET /patients/:id", "GET", `/patients/${id}`, undefined],
+  ["POST /appointments", "POST", "/appointments", requestBodies.booking(id, provider.id, 11 * 86_400_000)],
 ] as const) {
   recording = [];
   await send(method, path, body);

@@ -1,7 +1,8 @@
 // The appointment service's SQL: booking rows, their lifecycle, and the reminder scheduler's claim on the
 // appointments whose reminder is due.
-import { and, asc, eq, gt, inArray, isNull, lte } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, sql } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
+import { encodedPlaceholder, encodedValue, preparedPerConnection } from "../../db/preparedQuery.ts";
 import { appointments } from "../../db/schema.ts";
 
 export type AppointmentRow = typeof appointments.$inferSelect;
@@ -10,11 +11,49 @@ export type NewAppointmentRow = typeof appointments.$inferInsert;
 /** The exclusion constraint (migration 0006) that refuses a provider's overlapping live appointments. */
 export const NO_DOUBLE_BOOKING = "appointments_no_double_booking";
 
+/** What a booking sets; the status and times take their defaults. */
+export type BookedAppointment = Required<
+  Pick<
+    NewAppointmentRow,
+    | "id"
+    | "patientId"
+    | "providerId"
+    | "scheduledAt"
+    | "endsAt"
+    | "durationMinutes"
+    | "appointmentType"
+    | "location"
+    | "notes"
+  >
+>;
+
+// Every booking runs it: a prepared query (db/preparedQuery.ts), built once per connection.
+const booking = preparedPerConnection((tx) =>
+  tx
+    .insert(appointments)
+    .values({
+      id: sql.placeholder("id"),
+      patientId: sql.placeholder("patientId"),
+      providerId: sql.placeholder("providerId"),
+      scheduledAt: sql.placeholder("scheduledAt"),
+      endsAt: sql.placeholder("endsAt"),
+      durationMinutes: sql.placeholder("durationMinutes"),
+      appointmentType: sql.placeholder("appointmentType"),
+      location: sql.placeholder("location"),
+      notes: encodedPlaceholder("notes"),
+    })
+    .returning()
+    .prepare("appointments.insert.v1"),
+);
+
 export async function insertAppointment(
   tx: WriteTransaction,
-  row: NewAppointmentRow,
+  row: BookedAppointment,
 ): Promise<AppointmentRow> {
-  const [inserted] = await tx.insert(appointments).values(row).returning();
+  const [inserted] = await booking(tx).execute({
+    ...row,
+    notes: encodedValue(appointments.notes, row.notes),
+  });
   if (!inserted) throw new Error("insert into appointments returned no row");
   return inserted;
 }

@@ -2,6 +2,7 @@
 // with it answered, keep this request's answer.
 import { and, eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
+import { encodedPlaceholder, encodedValue, preparedPerConnection } from "../../db/preparedQuery.ts";
 import { idempotencyKeys } from "../../db/schema.ts";
 import { sweepAlone } from "../../db/sweepAlone.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -29,13 +30,24 @@ export async function claimIdempotencyKey(
   tx: WriteTransaction,
   claim: { principalId: string; key: string; requestFingerprint: string },
 ): Promise<boolean> {
-  const claimed = await tx
+  const claimed = await keyClaim(tx).execute(claim);
+  return claimed.length === 1;
+}
+
+// The statements of a request that names a key are prepared queries (db/preparedQuery.ts), built once per
+// connection.
+const keyClaim = preparedPerConnection((tx) =>
+  tx
     .insert(idempotencyKeys)
-    .values(claim)
+    .values({
+      principalId: sql.placeholder("principalId"),
+      key: sql.placeholder("key"),
+      requestFingerprint: sql.placeholder("requestFingerprint"),
+    })
     .onConflictDoUpdate({
       target: [idempotencyKeys.principalId, idempotencyKeys.key],
       set: {
-        requestFingerprint: claim.requestFingerprint,
+        requestFingerprint: encodedPlaceholder("requestFingerprint"),
         responseStatus: null,
         responseBody: null,
         responseHeaders: null,
@@ -44,19 +56,25 @@ export async function claimIdempotencyKey(
       },
       setWhere: expired,
     })
-    .returning({ key: idempotencyKeys.key });
-  return claimed.length === 1;
-}
+    .returning({ key: idempotencyKeys.key })
+    .prepare("idempotency-keys.claim.v1"),
+);
+
+const thisKey = and(
+  eq(idempotencyKeys.principalId, sql.placeholder("principalId")),
+  eq(idempotencyKeys.key, sql.placeholder("key")),
+);
+
+const keyRow = preparedPerConnection((tx) =>
+  tx.select().from(idempotencyKeys).where(thisKey).prepare("idempotency-keys.find.v1"),
+);
 
 export async function findKeptResponse(
   tx: WriteTransaction,
   principalId: string,
   key: string,
 ): Promise<{ requestFingerprint: string; response: KeptResponse | null } | undefined> {
-  const [row] = await tx
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.principalId, principalId), eq(idempotencyKeys.key, key)));
+  const [row] = await keyRow(tx).execute({ principalId, key });
   if (!row) return undefined;
   const response =
     row.responseStatus === null || row.responseBody === null
@@ -76,16 +94,28 @@ export async function keepResponse(
   key: string,
   response: KeptResponse,
 ): Promise<void> {
-  await tx
+  await keptResponse(tx).execute({
+    principalId,
+    key,
+    responseStatus: encodedValue(idempotencyKeys.responseStatus, response.status),
+    responseBody: encodedValue(idempotencyKeys.responseBody, response.body),
+    responseHeaders: encodedValue(idempotencyKeys.responseHeaders, response.headers),
+    patientId: encodedValue(idempotencyKeys.patientId, response.patientId),
+  });
+}
+
+const keptResponse = preparedPerConnection((tx) =>
+  tx
     .update(idempotencyKeys)
     .set({
-      responseStatus: response.status,
-      responseBody: response.body,
-      responseHeaders: response.headers,
-      patientId: response.patientId,
+      responseStatus: encodedPlaceholder("responseStatus"),
+      responseBody: encodedPlaceholder("responseBody"),
+      responseHeaders: encodedPlaceholder("responseHeaders"),
+      patientId: encodedPlaceholder("patientId"),
     })
-    .where(and(eq(idempotencyKeys.principalId, principalId), eq(idempotencyKeys.key, key)));
-}
+    .where(thisKey)
+    .prepare("idempotency-keys.keep-response.v1"),
+);
 
 /** Hourly: keys live a day, and their answers may quote patient data. */
 const KEY_SWEEP_EVERY_MS = 3_600_000;

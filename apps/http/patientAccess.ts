@@ -4,6 +4,7 @@
 // routes that admit services: every patient. Other roles are refused by the route before any record is read.
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
+import { preparedPerConnection } from "../../db/preparedQuery.ts";
 import { appointments, patients, providers } from "../../db/schema.ts";
 import { AccessRefused } from "./access.ts";
 import type { AuditedResource } from "./auditEvents.ts";
@@ -16,14 +17,20 @@ export interface PatientOwner {
   userId: string | null;
 }
 
+// Both statements below run on most requests: prepared queries (db/preparedQuery.ts), built once per connection.
+const livePatientOwner = preparedPerConnection((tx) =>
+  tx
+    .select({ id: patients.id, userId: patients.userId })
+    .from(patients)
+    .where(and(eq(patients.id, sql.placeholder("patientId")), isNull(patients.deletedAt)))
+    .prepare("patients.find-live-owner.v1"),
+);
+
 export async function findPatientOwner(
   tx: WriteTransaction,
   patientId: string,
 ): Promise<PatientOwner | undefined> {
-  const [row] = await tx
-    .select({ id: patients.id, userId: patients.userId })
-    .from(patients)
-    .where(and(eq(patients.id, patientId), isNull(patients.deletedAt)));
+  const [row] = await livePatientOwner(tx).execute({ patientId });
   return row;
 }
 
@@ -68,11 +75,21 @@ export async function assertReachesPatient(
 
 /** Whether the provider whose login is `providerUserId` has (or had) an appointment with the patient. */
 async function treatsPatient(tx: WriteTransaction, providerUserId: string, patientId: string) {
-  const [row] = await tx
+  const [row] = await careRelationship(tx).execute({ patientId, providerUserId });
+  return row !== undefined;
+}
+
+const careRelationship = preparedPerConnection((tx) =>
+  tx
     .select({ found: sql<number>`1` })
     .from(appointments)
     .innerJoin(providers, eq(providers.id, appointments.providerId))
-    .where(and(eq(appointments.patientId, patientId), eq(providers.userId, providerUserId)))
-    .limit(1);
-  return row !== undefined;
-}
+    .where(
+      and(
+        eq(appointments.patientId, sql.placeholder("patientId")),
+        eq(providers.userId, sql.placeholder("providerUserId")),
+      ),
+    )
+    .limit(1)
+    .prepare("appointments.care-relationship.v1"),
+);

@@ -1,13 +1,23 @@
 // The provider service's SQL, and the lookup other services use to tell which provider a token acts as.
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
+import { preparedPerConnection } from "../../db/preparedQuery.ts";
 import { providers } from "../../db/schema.ts";
 
 export type ProviderRow = typeof providers.$inferSelect;
 export type NewProviderRow = typeof providers.$inferInsert;
 
+// Every booking reads its provider: a prepared query (db/preparedQuery.ts), built once per connection.
+const providerById = preparedPerConnection((tx) =>
+  tx
+    .select()
+    .from(providers)
+    .where(eq(providers.id, sql.placeholder("id")))
+    .prepare("providers.find.v1"),
+);
+
 export async function findProvider(tx: WriteTransaction, id: string): Promise<ProviderRow | undefined> {
-  const [row] = await tx.select().from(providers).where(eq(providers.id, id));
+  const [row] = await providerById(tx).execute({ id });
   return row;
 }
 
