@@ -334,6 +334,7 @@ async function freshDatabase(serverDatabaseUrl: string, mode: Mode): Promise<str
   return url.toString();
 }
 
+/** In commit order: ORDER BY names the table's columns (a bare `position` is the text column of the SELECT list). */
 async function committedEvents(databaseUrl: string): Promise<CommittedEvent[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -350,7 +351,7 @@ async function committedEvents(databaseUrl: string): Promise<CommittedEvent[]> {
       `SELECT event_id::text AS "eventId", topic, message_key AS key, payload::text AS value,
               tx_id::text AS "txId", position::text AS position,
               (extract(epoch FROM created_at) * 1000)::bigint::text AS "createdAtMs"
-         FROM outbox ORDER BY tx_id, position`,
+         FROM outbox ORDER BY outbox.tx_id, outbox.position`,
     );
     return rows.map((row, index) => ({
       eventId: row.eventId,

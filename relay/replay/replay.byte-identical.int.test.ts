@@ -73,7 +73,7 @@ beforeAll(async () => {
       const rows = await db.$client.query<Written>(
         `SELECT event_id::text AS "eventId", tx_id::text AS "txId", position::text AS "position",
                 created_at AS "createdAt"
-           FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY tx_id, position`,
+           FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY outbox.tx_id, outbox.position`,
         [appended.map((event) => event.eventId)],
       );
       written.push(...rows.rows);
