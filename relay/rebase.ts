@@ -19,9 +19,15 @@ import {
   START_OF_HISTORY,
   saveRelayCheckpoint,
 } from "../db/outbox/relayCheckpoint.ts";
+import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import { countOfOrigin, type RowOrigin, rowsOfOrigin } from "../db/outbox/restoredHistory.ts";
 import { topics as catalogTopics, isTopicName } from "../events/catalog.ts";
-import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import {
+  type Admin,
+  createKafka,
+  createTransactionalProducer,
+  type TransactionalProducer,
+} from "../kafka/client.ts";
 import { localKafkaBrokers } from "../stack/kafka.ts";
 import { localDatabaseUrl } from "../stack/postgres.ts";
 import { lastEventIdsInKafka } from "./kafkaTail.ts";
@@ -135,7 +141,9 @@ export async function rebaseRelay(options: RebaseOptions): Promise<RebasePlan> {
     );
     await untilTransactionsEndBelow(client, plan.requiredNextTxId, log);
 
-    const producer = await connectProducer(options.kafkaBrokers);
+    // The relay stream's own transactional id: connecting fences a former leader still publishing (one that
+    // lost its session, so the lock, with a batch in flight), as a new leader does.
+    const producer = await connectProducer(options.kafkaBrokers, await relayTransactionalId(client, name));
     let last: RelayCursor | null = null;
     try {
       for (const [origin, after] of [
@@ -187,19 +195,19 @@ async function untilTransactionsEndBelow(client: pg.ClientBase, txId: string, lo
 }
 
 interface RebaseProducer {
-  producer: Producer;
+  producer: TransactionalProducer;
   admin: Admin;
 }
 
-async function connectProducer(brokers: string[]): Promise<RebaseProducer> {
+async function connectProducer(brokers: string[], transactionalId: string): Promise<RebaseProducer> {
   const kafka = createKafka({ brokers, clientId: "relay-rebase" });
-  const session = { producer: createIdempotentProducer(kafka), admin: kafka.admin() };
+  const session = { producer: createTransactionalProducer(kafka, transactionalId), admin: kafka.admin() };
   await session.producer.connect();
   await session.admin.connect();
   return session;
 }
 
-/** Publishes the rows of one origin after `after` and below `belowTxId`, in order, in byte batches. */
+/** Publishes the rows of one origin after `after` and below `belowTxId`, in order: a page per transaction. */
 async function publishOrigin(
   client: pg.ClientBase,
   kafka: RebaseProducer,
@@ -212,7 +220,7 @@ async function publishOrigin(
     const rows = await rowsOfOrigin(client, origin, cursor, belowTxId, 1000);
     if (rows.length === 0) return { count };
     const limits = await readTopicMessageLimits(kafka.admin, [...new Set(rows.map((row) => row.topic))]);
-    await publishInByteBatches(kafka.producer, rows, limits);
+    await kafka.producer.transaction((transaction) => publishInByteBatches(transaction, rows, limits));
     count += rows.length;
     const last = rows.at(-1) as OutboxRecord;
     cursor = { txId: last.txId, position: last.position };
