@@ -31,6 +31,7 @@ import { loadEnv } from "../config/env.ts";
 import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
 import { readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
+import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import {
   ensureConnectWorker,
   registerConnector,
@@ -47,7 +48,12 @@ import {
   peekTransactions,
   slotState,
 } from "../debezium/sql/replicationSlot.ts";
-import { type Admin, createIdempotentProducer, createKafka, type Producer } from "../kafka/client.ts";
+import {
+  type Admin,
+  createKafka,
+  createTransactionalProducer,
+  type TransactionalProducer,
+} from "../kafka/client.ts";
 import { publishInByteBatches } from "../relay/publishBatch.ts";
 import { readTopicMessageLimits } from "../relay/topicLimits.ts";
 import { ensureStack } from "../stack/index.ts";
@@ -287,7 +293,7 @@ async function fencePollingRelay(control: pg.Client, options: SwitchOptions): Pr
   }
 }
 
-/** Publishes the rows the exported snapshot sees after the cursor, in (tx_id, position) order. */
+/** Publishes the rows the exported snapshot sees after the cursor, in (tx_id, position) order, a page per transaction. */
 async function publishCommittedBefore(
   options: SwitchOptions,
   snapshotName: string,
@@ -299,23 +305,25 @@ async function publishCommittedBefore(
   });
   reader.on("error", () => {});
   await reader.connect();
-  let kafka: { producer: Producer; admin: Admin } | undefined;
+  let kafka: { producer: TransactionalProducer; admin: Admin } | undefined;
   let published = 0;
   try {
     await importSnapshot(reader, snapshotName);
+    const transactionalId = await relayTransactionalId(reader, POLLING_RELAY_NAME);
     let cursor = after;
     for (;;) {
       const rows = await outboxRowsAfter(reader, cursor, 1000);
       if (rows.length === 0) break;
       if (!kafka) {
         const client = createKafka({ brokers: options.kafkaBrokers, clientId: "outbox-relay-switch" });
-        kafka = { producer: createIdempotentProducer(client), admin: client.admin() };
+        // The polling relay's own transactional id: connecting fences a former leader still holding a batch.
+        kafka = { producer: createTransactionalProducer(client, transactionalId), admin: client.admin() };
         await kafka.producer.connect();
         await kafka.admin.connect();
       }
       // Cut as the relay cuts its batches: a backlog of large events stays under each topic's max.message.bytes.
       const limits = await readTopicMessageLimits(kafka.admin, [...new Set(rows.map((row) => row.topic))]);
-      await publishInByteBatches(kafka.producer, rows, limits);
+      await kafka.producer.transaction((transaction) => publishInByteBatches(transaction, rows, limits));
       published += rows.length;
       const last = rows[rows.length - 1];
       if (!last) break;
