@@ -201,6 +201,8 @@ export async function applyCatalogTopics(): Promise<void> {
     await applyTopics(admin, {
       log: { info: () => {}, warn: () => {} },
       security: saslSecurity("scram-sha-512"),
+      // One secure node, whatever KAFKA_BROKER_COUNT says of the plaintext cluster the other tests use.
+      replication: { factor: 1, minInsyncReplicas: 1 },
     });
     await eventually(
       () =>
