@@ -1,6 +1,14 @@
 // The one module that talks to Kafka: every producer, consumer and admin client of the project comes from here,
 // so the client library (kafkajs today) can be swapped in one place.
-import { type Consumer, Kafka, type KafkaConfig, logLevel, type Producer, type ProducerBatch } from "kafkajs";
+import {
+  type Consumer,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Producer,
+  type ProducerBatch,
+  type RecordMetadata,
+} from "kafkajs";
 import { ConfigError, DEFAULT_KAFKA_COMPRESSION, loadKafkaSecurity } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Compression, compressionType } from "./compression.ts";
@@ -10,6 +18,7 @@ import {
   sendEveryPartitionAnswered,
   sendRecordEveryPartitionAnswered,
 } from "./everyPartitionAnswered.ts";
+import { batchesPerLeader, type LeaderBook } from "./oneLeaderPerSend.ts";
 import { kafkajsSecurity } from "./security.ts";
 
 export type {
@@ -99,7 +108,7 @@ export function createIdempotentProducer(
  * with its transaction coordinator, which fences every older producer of the same id: their sends and commits
  * fail from then on (INVALID_PRODUCER_EPOCH), and a transaction one of them left open is aborted, so a
  * read_committed consumer never sees it. Acks=all, idempotent, one request in flight, every partition of a
- * send answered, as above.
+ * send answered, as above, and each send made one partition leader at a time (kafka/oneLeaderPerSend.ts says why).
  */
 export interface TransactionalProducer {
   /** Connects and takes over the transactional id (fencing the producers that held it before). */
@@ -125,30 +134,54 @@ export function createTransactionalProducer(
   compression: Compression = DEFAULT_KAFKA_COMPRESSION,
 ): TransactionalProducer {
   const ledger: PartitionLedger = new WeakMap();
+  const leaders: LeaderBook = new Map();
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     transactionalId,
-    createPartitioner: recordingPartitioner(ledger),
+    createPartitioner: recordingPartitioner(ledger, leaders),
   });
+  // Reads the leaders of a topic this producer has not sent to yet (kafka/oneLeaderPerSend.ts).
+  const admin = kafka.admin();
+  const learnLeaders = async (batch: ProducerBatch) => {
+    const unknown = [...new Set((batch.topicMessages ?? []).map(({ topic }) => topic))].filter(
+      (topic) => !leaders.has(topic),
+    );
+    if (unknown.length === 0) return;
+    for (const { name, partitions } of (await admin.fetchTopicMetadata({ topics: unknown })).topics)
+      leaders.set(name, partitions);
+  };
   const codec = compressionType(compression);
   return {
     async connect() {
       await producer.connect();
+      await admin.connect();
       // kafkajs registers the transactional id (InitProducerId, which fences) at its first transaction only:
       // an empty one does it now, so that taking over fences before anything is read or sent.
       await (await producer.transaction()).commit();
     },
-    disconnect: () => producer.disconnect(),
+    async disconnect() {
+      await admin.disconnect().catch(() => {});
+      await producer.disconnect();
+    },
     async transaction(work) {
       const transaction = await producer.transaction();
       try {
         await work({
-          sendBatch: (batch) =>
-            sendEveryPartitionAnswered(ledger, { compression: codec, ...batch }, (checked) =>
-              transaction.sendBatch(checked),
-            ),
+          async sendBatch(batch) {
+            await learnLeaders(batch);
+            const answers: RecordMetadata[] = [];
+            for (const toOneLeader of batchesPerLeader(batch, leaders)) {
+              const answered = await sendEveryPartitionAnswered(
+                ledger,
+                { compression: codec, ...toOneLeader },
+                (checked) => transaction.sendBatch(checked),
+              );
+              answers.push(...answered);
+            }
+            return answers;
+          },
         });
         await transaction.commit();
       } catch (error) {

@@ -20,6 +20,7 @@ import {
   type ProducerRecord,
   type RecordMetadata,
 } from "kafkajs";
+import type { LeaderBook } from "./oneLeaderPerSend.ts";
 
 /** Kafka's answers did not cover each partition of the send exactly once: no record of it may be trusted. */
 export class PartitionsNotAnswered extends Error {
@@ -42,13 +43,17 @@ export class PartitionsNotAnswered extends Error {
 /** The partition kafkajs gave each message object, last time it placed it. */
 export type PartitionLedger = WeakMap<Message, number>;
 
-/** kafkajs' default partitioner, noting in `ledger` where it placed each message. */
-export function recordingPartitioner(ledger: PartitionLedger): ICustomPartitioner {
+/**
+ * kafkajs' default partitioner, noting in `ledger` where it placed each message, and in `leaders` (when given)
+ * each topic's partitions and leaders as kafkajs saw them then.
+ */
+export function recordingPartitioner(ledger: PartitionLedger, leaders?: LeaderBook): ICustomPartitioner {
   return () => {
     const partition = Partitioners.DefaultPartitioner();
     return (args) => {
       const placed = partition(args);
       ledger.set(args.message, placed);
+      leaders?.set(args.topic, args.partitionMetadata);
       return placed;
     };
   };

@@ -81,6 +81,15 @@ const checkpoint = async () =>
   ).rows[0];
 
 /**
+ * How far ahead of this server's counter the restored history lies. The counter is the server's, shared by every
+ * database on it: other work on the server (the other files, another checkout's run) moves it on while this test
+ * runs, and a history it catches up with is no longer ahead, so the relay leads again and holds its lock against
+ * relay:rebase. A thousand ids were used up within 15 s on the shared test server; relay:rebase closes this gap
+ * in about 10 s.
+ */
+const RESTORED_AHEAD_BY = 1_000_000;
+
+/**
  * What a restore from a server `gap` transactions ahead leaves: every row, the checkpoints and the archives
  * carry ids beyond this server's counter. Set as a superuser with triggers off (the outbox refuses UPDATE).
  */
@@ -90,8 +99,9 @@ async function restoreFromAServerAhead(checkpointAtEventId: string): Promise<voi
     await client.query("BEGIN");
     await client.query("SET LOCAL session_replication_role = replica");
     const { rows } = await client.query<{ gap: string }>(
-      `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - min(tx_id::text::numeric) + 1000)::text AS gap
+      `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - min(tx_id::text::numeric) + $1::numeric)::text AS gap
          FROM outbox`,
+      [RESTORED_AHEAD_BY],
     );
     const gap = rows[0]?.gap as string;
     const shift = (column: string) => `${column} = (${column}::text::numeric + $1::numeric)::text::xid8`;

@@ -22,6 +22,9 @@ export function testDatabase(): Database {
 
 export const silentLog = createLogger({ level: "silent" });
 
+/** The log of the relays tests start: silent unless TEST_RELAY_LOG_LEVEL names a pino level (`info`, `debug`). */
+const relayLog = createLogger({ level: process.env.TEST_RELAY_LOG_LEVEL ?? "silent" });
+
 /** The master keys of the test run: those of PHI_MASTER_KEYS, or the development key, as the processes it starts. */
 export const testMasterKeys = loadMasterKeys();
 
@@ -103,7 +106,7 @@ export function startRelay(overrides: Partial<RelayOptions> = {}): OutboxRelay {
   const relay = new OutboxRelay({
     databaseUrl: databaseUrl(),
     kafkaBrokers: kafkaBrokers(),
-    log: silentLog,
+    log: relayLog,
     registry: new Registry(),
     idlePollMs: 50,
     standbyRetryMs: 200,
