@@ -1,8 +1,8 @@
 // Reading the event topics as a consumer of the platform does (read_committed): live during the run, to time
 // when each event became visible, and once at the end, every record from the run's start to the topics' end.
 import { randomUUID } from "node:crypto";
-import { readTopicRange } from "../consumers/deadLetters/readTopicRange.ts";
 import { createConsumer, type createKafka } from "../kafka/client.ts";
+import { readTopicRange } from "../kafka/readTopicRange.ts";
 import type { ReadRecord } from "./report.ts";
 
 type Kafka = ReturnType<typeof createKafka>;

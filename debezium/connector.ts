@@ -2,7 +2,7 @@
 // KAFKA_CONNECT_URL names, or the project's own (stack/connect.ts).
 
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
-import { applyTopics } from "../events/apply-topics.ts";
+import { applyTopics, type TopicReplication } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import {
   localConnectorSecretsFile,
@@ -25,6 +25,8 @@ export interface RegistrationOptions extends ConnectorOptions {
   kafkaSecurity?: KafkaSecurity;
   /** Where the worker reads the connector's secrets; unset, connectorSecretsFile's choice. */
   secretsFile?: string;
+  /** The heartbeat topic's replication; unset, that of the catalog's topics (events/apply-topics.ts). */
+  replication?: TopicReplication;
 }
 
 /**
@@ -46,8 +48,13 @@ export async function registerConnector(
   kafkaBrokers: readonly string[],
   options: RegistrationOptions = {},
 ): Promise<ConnectorStatus> {
-  const { kafkaSecurity, secretsFile = connectorSecretsFile(target), ...connectorOptions } = options;
-  await ensureHeartbeatTopic(kafkaBrokers, target, kafkaSecurity);
+  const {
+    kafkaSecurity,
+    secretsFile = connectorSecretsFile(target),
+    replication,
+    ...connectorOptions
+  } = options;
+  await ensureHeartbeatTopic(kafkaBrokers, target, kafkaSecurity, replication);
   // A file named by CONNECT_SECRETS_FILE is shared with a worker running as another user (docker-compose.yml).
   await writeSecretsFile(secretsFile, connectorSecrets(target), {
     groupReadable: Boolean(process.env.CONNECT_SECRETS_FILE),
@@ -73,6 +80,7 @@ async function ensureHeartbeatTopic(
   kafkaBrokers: readonly string[],
   target: DebeziumTarget,
   security: KafkaSecurity | undefined,
+  replication: TopicReplication | undefined,
 ): Promise<void> {
   const admin = createKafka({ brokers: [...kafkaBrokers], clientId: "debezium-setup", security }).admin();
   await admin.connect();
@@ -81,6 +89,7 @@ async function ensureHeartbeatTopic(
       topics: [{ name: heartbeatTopic(target), partitions: 1, configs: { "cleanup.policy": "compact" } }],
       log: { info: () => {}, warn: () => {} },
       security,
+      replication,
     });
   } finally {
     await admin.disconnect();

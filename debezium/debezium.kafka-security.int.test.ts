@@ -79,7 +79,11 @@ describe("Debezium over SASL_SSL with its secrets behind a config provider", () 
   it("stores placeholders, never the passwords, and streams committed events", async () => {
     const configTopic = await tapTopic(saslBrokers, connectGroupNames(worker).config, security);
     const events = await tapTopic(saslBrokers, "patient-events", security);
-    await registerConnector(connect, target, saslBrokers, { kafkaSecurity: security });
+    // The secure broker is one node, whatever KAFKA_BROKER_COUNT says of the cluster the other tests use.
+    await registerConnector(connect, target, saslBrokers, {
+      kafkaSecurity: security,
+      replication: { factor: 1, minInsyncReplicas: 1 },
+    });
 
     const secretsFile = connectorSecretsFile(target);
     const stored = (await (

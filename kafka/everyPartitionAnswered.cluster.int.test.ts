@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { readTopicRange } from "../consumers/deadLetters/readTopicRange.ts";
 import {
   describeKafkaCluster,
   kafkaNodePid,
@@ -23,6 +22,7 @@ import {
   type Message,
   PartitionsNotAnswered,
 } from "./client.ts";
+import { readTopicRange } from "./readTopicRange.ts";
 
 const PARTITIONS = 6;
 const RECORDS_PER_PARTITION = 10;

@@ -2,8 +2,8 @@
 // then collects every record written after that point.
 import { randomUUID } from "node:crypto";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
-import { type ReadRecord, readTopicRange } from "../consumers/deadLetters/readTopicRange.ts";
 import { type Admin, type Consumer, createKafka } from "../kafka/client.ts";
+import { type ReadRecord, readTopicRange } from "../kafka/readTopicRange.ts";
 
 export interface TappedRecord {
   /** The envelope's eventId, read once on arrival. */

@@ -15,8 +15,8 @@ import {
 } from "../../events/index.ts";
 import { sendsUnderLimit } from "../../events/record.ts";
 import { type Admin, createIdempotentProducer, type createKafka } from "../../kafka/client.ts";
+import { readTopicRange } from "../../kafka/readTopicRange.ts";
 import { type DeadLetter, readDeadLetter, redriveMessage } from "../runtime/deadLetters.ts";
-import { readTopicRange } from "./readTopicRange.ts";
 
 type Kafka = ReturnType<typeof createKafka>;
 

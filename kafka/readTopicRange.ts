@@ -1,8 +1,8 @@
 // Reads a slice of a topic, [from, to) per partition, without joining anyone's consumer group or committing:
-// how the `dlq` command looks at dead letters without disturbing the cursor it keeps.
+// how the `dlq` command looks at dead letters, relay:rebase at the tail of the topics, and the tests at what
+// the broker holds.
 import { randomUUID } from "node:crypto";
-import type { Progress } from "../../cli/progress.ts";
-import { createConsumer, type createKafka, type KafkaMessage } from "../../kafka/client.ts";
+import { createConsumer, type createKafka, type KafkaMessage } from "./client.ts";
 
 export interface ReadRecord {
   partition: number;
@@ -19,7 +19,7 @@ export async function readTopicRange(
   to: ReadonlyMap<number, bigint>,
   timeoutMs = 30_000,
   /** Counts each record of the range as it is read. */
-  progress?: Pick<Progress, "advance">,
+  progress?: { advance(count: number): void },
 ): Promise<ReadRecord[]> {
   const pending = new Set(
     [...to].filter(([partition, end]) => (from.get(partition) ?? 0n) < end).map(([p]) => p),
