@@ -34,16 +34,20 @@ export const users: Record<SaslMechanism, { username: string; password: string }
   "scram-sha-512": { username: "scram512-user", password: "scram512-secret-Zt9" },
 };
 
-/** SASL over TLS on 39092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 39093 (a client certificate). */
+/**
+ * SASL over TLS on 19092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 19093 (a client certificate). Below
+ * Linux's ephemeral range (32768-60999): on 39092 the node once failed to start because an outgoing connection
+ * of the same test run held that port.
+ */
 export const secureKafkaNode: KafkaNode = {
   name: NAME,
   listeners: [
-    { name: "SASL_SSL", port: 39092, protocol: "SASL_SSL" },
-    { name: "SSL", port: 39093, protocol: "SSL" },
+    { name: "SASL_SSL", port: 19092, protocol: "SASL_SSL" },
+    { name: "SSL", port: 19093, protocol: "SSL" },
   ],
   // The node talks to itself over mutual TLS, with its own certificate as the client's.
   interBrokerListener: "SSL",
-  controllerPort: 39094,
+  controllerPort: 19094,
   extraProperties: `
 ssl.keystore.type=PEM
 ssl.keystore.location=${certificates.brokerKeystore}
