@@ -158,10 +158,10 @@ if (env.API_PROCESSES === 1) {
     log,
   });
   frame.onStop(() => api.stop());
-  let announced = false;
+  // Announced once every API process listens: before that, the port's round robin skips the ones still starting.
+  let listening = 0;
   cluster.on("listening", (_worker, address) => {
-    if (announced) return;
-    announced = true;
-    announce(address.port);
+    listening++;
+    if (listening === env.API_PROCESSES) announce(address.port);
   });
 }
