@@ -1,13 +1,18 @@
 // `npm run bench:api`: the HTTP front door under load, side by side in one run. A bare Hono + pg insert of the
 // same patient JSON (bench/bareServer.ts) is the baseline; then the platform as `npm start` runs it (API,
 // polling relay, consumers in one process) on a fresh database, each route's figures as a ratio to it.
-// autocannon drives 10 connections per route, on loopback.
+// autocannon drives 10 connections per route, on loopback. A route's CPU and its figures run from the load's
+// start until the relay and the consumers have caught up with it (every event it caused published and
+// consumed): what a request costs includes the work it causes downstream. Before each platform run the
+// platform's consumer groups are moved to the ends of their topics, so that records from earlier runs (of
+// other databases) are not consumed again.
 //
 //   BENCH_SECONDS (default 15)      per route
 //   BENCH_CONNECTIONS (default 10)
 //   BENCH_API_PROCESSES (default 1,2) npm start's API_PROCESSES, one platform run each, side by side
-//   BENCH_PROFILE=<dir>             also writes the platform's CPU profile (node --cpu-prof) there, for
-//                                   bench/profileSummary.ts; only POST /patients is then driven
+//   BENCH_PROFILE=<dir>             also writes the platform's CPU profiles (node --cpu-prof, one file per
+//                                   process) there, for bench/profileSummary.ts; only POST /patients is then
+//                                   driven, with the first of BENCH_API_PROCESSES
 //   DATABASE_URL, KAFKA_BROKERS     the Postgres server (a fresh <its database>_api_bench database is made on it)
 //                                   and the broker; both must be running (the shared ones, say)
 import { type ChildProcess, spawn } from "node:child_process";
@@ -22,6 +27,9 @@ import pg from "pg";
 import { issueToken } from "../apps/http/issueToken.ts";
 import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
+import { consumerNames } from "../consumers/config.ts";
+import { isTopicName, topics } from "../events/catalog.ts";
+import { createKafka } from "../kafka/client.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { printTable } from "./table.ts";
 
@@ -56,8 +64,12 @@ process.on("exit", () => {
 
 interface Figures {
   label: string;
-  /** The server's CPU time (every process of it) per request served, in ms. */
-  cpuMsPerRequest: number;
+  /** From the load's end until the relay had published, and the consumers consumed, what it caused; in s. */
+  drainedAfterSeconds: number | null;
+  /** The server's CPU time per request served, in ms: the server's, then each of its child processes'. */
+  cpuMsPerRequest: number[];
+  /** The CPU time of the machine's Postgres server processes per request served, in ms. */
+  postgresCpuMsPerRequest: number;
   requestsPerSecond: number;
   p50: number;
   p99: number;
@@ -72,14 +84,18 @@ await live(baselinePort);
 const patientBody = requestBodies.patient();
 const rows: Figures[] = [];
 rows.push(
-  await load("bare insert (Hono + pg), POST /patients", baseline, baselinePort, [
-    jsonRequest("POST", "/patients", patientBody),
-  ]),
+  await load(
+    "bare insert (Hono + pg), POST /patients",
+    baseline,
+    baselinePort,
+    [jsonRequest("POST", "/patients", patientBody)],
+    { pipeline: false },
+  ),
 );
 baseline.kill("SIGTERM");
 
 const profileDirectory = process.env.BENCH_PROFILE;
-for (const apiProcesses of profileDirectory ? [1] : API_PROCESSES) {
+for (const apiProcesses of profileDirectory ? API_PROCESSES.slice(0, 1) : API_PROCESSES) {
   rows.push(...(await platformRoutes(apiProcesses)));
 }
 
@@ -94,13 +110,14 @@ printTable(
     `${((row.requestsPerSecond / bare.requestsPerSecond) * 100).toFixed(0)}%`,
     `${row.p50} ms`,
     `${row.p99} ms`,
-    `${row.cpuMsPerRequest.toFixed(1)} ms`,
+    perProcess(
+      row.cpuMsPerRequest.map((ms) => ms.toFixed(1)),
+      "ms",
+    ),
+    `${row.postgresCpuMsPerRequest.toFixed(1)} ms`,
+    row.drainedAfterSeconds === null ? "–" : `${row.drainedAfterSeconds.toFixed(1)} s`,
     String(row.errors),
-    row.rssMb === null
-      ? "n/a"
-      : row.rssMb.length === 1
-        ? `${row.rssMb[0]} MB`
-        : `${row.rssMb.reduce((sum, mb) => sum + mb, 0)} MB (${row.rssMb.join(" + ")})`,
+    row.rssMb === null ? "n/a" : perProcess(row.rssMb.map(String), "MB"),
   ]),
   [
     "route",
@@ -108,18 +125,28 @@ printTable(
     "of bare",
     "p50",
     "p99",
-    "server CPU per request",
+    "server CPU per request (primary + API processes)",
+    "Postgres CPU per request (at least)",
+    "relay and consumers caught up after",
     "non-2xx/errors",
     "server RSS after (primary + API processes)",
   ],
 );
 process.exit(0);
 
+/** A total and, when there is more than one process, each process's share: "9.1 ms (3.0 + 6.1)". */
+function perProcess(figures: string[], unit: string): string {
+  const total = figures.reduce((sum, figure) => sum + Number(figure), 0);
+  const shown = `${Number.isInteger(total) ? total : total.toFixed(1)} ${unit}`;
+  return figures.length === 1 ? shown : `${shown} (${figures.join(" + ")})`;
+}
+
 type Request = autocannon.Request;
 
 /** npm start with `apiProcesses` API processes: every route, or only POST /patients under BENCH_PROFILE. */
 async function platformRoutes(apiProcesses: number): Promise<Figures[]> {
   const tag = apiProcesses === 1 ? "[1 API process]" : `[${apiProcesses} API processes]`;
+  await consumeFromTheEnds();
   const platformPort = await freePort();
   const platform = start(
     "scripts/start.ts",
@@ -214,25 +241,84 @@ async function load(
   server: ChildProcess,
   port: number,
   requests: Request[],
+  { pipeline = true }: { pipeline?: boolean } = {},
 ): Promise<Figures> {
   console.error(`${label}: ${SECONDS} s...`);
   const cpuBefore = cpuSeconds(server);
+  const postgresBefore = postgresCpuSeconds();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
     duration: SECONDS,
     requests,
   });
-  const cpu = cpuSeconds(server) - cpuBefore;
+  const drainedAfterSeconds = pipeline ? await drained(port) : null;
+  const cpu = cpuSeconds(server);
+  const postgres = postgresCpuSince(postgresBefore);
+  const perRequest = (seconds: number) =>
+    result.requests.total > 0 ? (seconds * 1000) / result.requests.total : Number.NaN;
   return {
     label,
-    cpuMsPerRequest: result.requests.total > 0 ? (cpu * 1000) / result.requests.total : Number.NaN,
+    drainedAfterSeconds,
+    cpuMsPerRequest: [...cpu].map(([pid, seconds]) => perRequest(seconds - (cpuBefore.get(pid) ?? 0))),
+    postgresCpuMsPerRequest: perRequest(postgres),
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.non2xx + result.errors + result.timeouts,
     rssMb: residentMegabytes(server),
   };
+}
+
+/**
+ * Waits until the pipeline is still: nothing pending in the outbox, and neither the relay nor any consumer
+ * moved on for three seconds (the platform's /metrics, which counts for every process). Returns how long
+ * that took, in seconds, the three quiet seconds not counted.
+ */
+async function drained(port: number): Promise<number> {
+  const started = Date.now();
+  const deadline = started + 300_000;
+  let last = "";
+  let quietSince = Date.now();
+  for (;;) {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
+    const sum = (metric: string) =>
+      text
+        .split("\n")
+        .filter((line) => line.startsWith(metric))
+        .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+    const pending = sum("outbox_relay_pending_events");
+    const progress = `${sum("outbox_relay_events_published_total")}/${sum("consumer_records_processed_total")}`;
+    if (progress !== last || pending > 0) {
+      last = progress;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 3_000) {
+      return (quietSince - started) / 1000;
+    }
+    if (Date.now() > deadline) throw new Error("the relay and the consumers did not catch up within 300 s");
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Commits the platform's consumer groups at the ends of the event topics that exist: the run's database is
+ * new, and the records that earlier runs left on a shared broker are not its history. The groups must have
+ * no running member (Kafka refuses otherwise): stop any other npm start on the same broker first.
+ */
+async function consumeFromTheEnds(): Promise<void> {
+  const admin = createKafka({ brokers: env.KAFKA_BROKERS ?? [], clientId: "bench-api" }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const eventTopics = topics
+      .map(({ name }) => name)
+      .filter((name) => isTopicName(name) && existing.has(name));
+    for (const groupId of consumerNames) {
+      for (const topic of eventTopics) await admin.resetOffsets({ groupId, topic, earliest: false });
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function create(port: number, authorization: string, path: string, body: unknown): Promise<string> {
@@ -274,21 +360,46 @@ async function live(port: number, timeoutMs = 60_000): Promise<void> {
 }
 
 /**
- * The CPU time (user + system) the server and its child processes have used so far, in seconds: per request,
- * the one figure a shared, loaded machine barely moves (throughput and latency follow whatever else runs).
+ * The CPU time (user + system) the server and each of its child processes have used so far, in seconds, by
+ * pid: per request, the one figure a shared, loaded machine barely moves (throughput and latency follow
+ * whatever else runs).
  */
-function cpuSeconds(child: ChildProcess): number {
-  const ticks = (pid: number) => {
-    try {
-      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime and stime, in ticks.
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      return Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return 0;
-    }
-  };
+function cpuSeconds(child: ChildProcess): Map<number, number> {
   const pid = child.pid as number;
-  return [pid, ...childrenOf(pid)].map(ticks).reduce((sum, t) => sum + t, 0) / CLOCK_TICKS_PER_SECOND;
+  return new Map([pid, ...childrenOf(pid)].map((each) => [each, processCpuSeconds(each)]));
+}
+
+/** The CPU time of every process named postgres (the server and its backends) so far, in seconds, by pid. */
+function postgresCpuSeconds(): Map<number, number> {
+  const pids = readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres";
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return new Map(pids.map((pid) => [pid, processCpuSeconds(pid)]));
+}
+
+/**
+ * What the Postgres processes alive at the end used since `before`: a backend that exited meanwhile (the
+ * pool closes idle connections) takes its time with it, so this is a lower bound.
+ */
+function postgresCpuSince(before: Map<number, number>): number {
+  return [...postgresCpuSeconds()].reduce((sum, [pid, seconds]) => sum + seconds - (before.get(pid) ?? 0), 0);
+}
+
+function processCpuSeconds(pid: number): number {
+  try {
+    // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime and stime, in ticks.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
 }
 
 function childrenOf(pid: number): number[] {
