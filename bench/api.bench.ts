@@ -166,6 +166,8 @@ async function platformRoutes(apiProcesses: number): Promise<Figures[]> {
     Array.from({ length: 200 }, () => create(platformPort, admin, "/patients", patientBody)),
   );
   const provider = await create(platformPort, admin, "/providers", requestBodies.provider());
+  // What the setup caused is not the first route's to pay.
+  await drained(platformPort);
   const hot = patients[0] as string;
   const pick = () => patients[Math.floor(Math.random() * patients.length)] as string;
   const figures: Figures[] = [];
@@ -303,21 +305,54 @@ async function drained(port: number): Promise<number> {
 /**
  * Commits the platform's consumer groups at the ends of the event topics that exist: the run's database is
  * new, and the records that earlier runs left on a shared broker are not its history. The groups must have
- * no running member (Kafka refuses otherwise): stop any other npm start on the same broker first.
+ * no running member: stop any other npm start on the same broker first.
  */
 async function consumeFromTheEnds(): Promise<void> {
-  const admin = createKafka({ brokers: env.KAFKA_BROKERS ?? [], clientId: "bench-api" }).admin();
+  const kafka = createKafka({ brokers: env.KAFKA_BROKERS ?? [], clientId: "bench-api" });
+  const admin = kafka.admin();
   await admin.connect();
+  const ends = new Map<string, Array<{ partition: number; offset: string }>>();
   try {
     const existing = new Set(await admin.listTopics());
-    const eventTopics = topics
-      .map(({ name }) => name)
-      .filter((name) => isTopicName(name) && existing.has(name));
-    for (const groupId of consumerNames) {
-      for (const topic of eventTopics) await admin.resetOffsets({ groupId, topic, earliest: false });
+    for (const { name } of topics) {
+      if (!isTopicName(name) || !existing.has(name)) continue;
+      ends.set(
+        name,
+        (await admin.fetchTopicOffsets(name)).map(({ partition, high }) => ({ partition, offset: high })),
+      );
     }
   } finally {
     await admin.disconnect();
+  }
+  if (ends.size > 0) await Promise.all(consumerNames.map((groupId) => commitOffsets(kafka, groupId, ends)));
+}
+
+/**
+ * What kafkajs's admin.setOffsets does, for every topic at once (one group join, not one per topic): a
+ * member joins, seeks each partition, and its first fetch commits the positions. (Its resetOffsets to the
+ * latest would commit -1, which a group reads as no offset at all: it would start from the beginning.)
+ */
+async function commitOffsets(
+  kafka: ReturnType<typeof createKafka>,
+  groupId: string,
+  offsets: Map<string, Array<{ partition: number; offset: string }>>,
+): Promise<void> {
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [...offsets.keys()] });
+    await new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.FETCH, () => {
+        consumer.stop().then(resolve, reject);
+      });
+      consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => {} }).catch(reject);
+      consumer.pause([...offsets.keys()].map((topic) => ({ topic })));
+      for (const [topic, partitions] of offsets) {
+        for (const { partition, offset } of partitions) consumer.seek({ topic, partition, offset });
+      }
+    });
+  } finally {
+    await consumer.disconnect();
   }
 }
 
