@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTransaction } from "../../db/client.ts";
+import { writeTransaction, writeTransactionRetries } from "../../db/client.ts";
 import { destroyDataKey } from "../../db/patientKeys.ts";
 import { complianceWatchObservations, consumerInbox, outbox } from "../../db/schema.ts";
 import type { EventData, EventType } from "../../events/index.ts";
@@ -270,5 +270,26 @@ describe("reads that should not happen at all", () => {
     // The next one within the hour is part of the pattern already reported.
     await watched([late[1] as TestRecord]);
     expect(await alertsAbout(actorId)).toMatchObject([expected]);
+  });
+});
+
+describe("a busy principal", () => {
+  it("has its reads, spread over the partitions, counted one after another: no transaction fails and retries", async () => {
+    const actorId = randomUUID();
+    const patients = Array.from({ length: MAX_PATIENTS }, () => randomUUID());
+    // Audit records are keyed by event id: these 60 land on every partition, handled three at a time.
+    const reads = Array.from({ length: 60 }, (_, index) =>
+      read(actorId, patients[index % MAX_PATIENTS] as string, at(index % 50)),
+    );
+    // This process's transactions (the watch runs in it) retried after a serialization failure, so far.
+    const retriedBefore = writeTransactionRetries().serialization;
+    await watched(reads);
+    expect(writeTransactionRetries().serialization).toBe(retriedBefore);
+    const observed = await db
+      .select({ eventId: complianceWatchObservations.eventId })
+      .from(complianceWatchObservations)
+      .where(eq(complianceWatchObservations.subject, `actor:${actorId}`));
+    expect(observed).toHaveLength(60);
+    expect(await alertsAbout(actorId)).toEqual([]);
   });
 });

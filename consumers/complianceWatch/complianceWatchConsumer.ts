@@ -94,6 +94,12 @@ export function complianceWatchConsumer(
     kind: "transactional",
     name,
     topics: ["audit-events"],
+    // One principal's events all update its row of compliance_watch_subjects: a busy clinician's reads,
+    // spread over the topic's partitions, would otherwise collide and retry (40001) on every other event.
+    lineFor: (event) =>
+      event.eventType === "audit.data.accessed" || event.eventType === "audit.compliance.violation"
+        ? { aggregateType: "compliance-watch-actor", aggregateId: event.data.actorId }
+        : undefined,
     handlers: {
       "audit.data.accessed": async (event, context) => {
         const erasedBefore = async (patientId: string, at: Date) => {

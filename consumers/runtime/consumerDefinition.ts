@@ -1,6 +1,6 @@
 // What a team writes to consume events: a name (its consumer group and inbox), its topics, and one handler
 // per event type it cares about. Records of other types on those topics are acknowledged and skipped.
-import type { Database, WriteTransaction } from "../../db/client.ts";
+import type { AggregateLock, Database, WriteTransaction } from "../../db/client.ts";
 import type { EventType, TopicName, TypedEnvelope } from "../../events/index.ts";
 import type { RecordOrigin } from "./deadLetters.ts";
 
@@ -38,6 +38,12 @@ interface ConsumerBase {
 export interface TransactionalConsumer extends ConsumerBase {
   readonly kind: "transactional";
   readonly handlers: Handlers<TransactionalContext>;
+  /**
+   * The row an event's handling writes that many events share (the watch's count for one principal), when
+   * there is one: the transactions of one key then wait in line (writeTransaction's lockAggregate) rather
+   * than collide under REPEATABLE READ, fail and retry after a pause.
+   */
+  readonly lineFor?: (event: TypedEnvelope) => AggregateLock | undefined;
 }
 
 /**

@@ -332,7 +332,8 @@ export class EventConsumer {
     // the lookup by a runtime key, hence the erased signature.
     const run = handler as (event: TypedEnvelope, context: unknown) => Promise<void>;
     if (this.definition.kind === "transactional") {
-      return writeTransaction(this.db, async (tx) => {
+      const lockAggregate = this.definition.lineFor?.(envelope);
+      return writeTransaction(this.db, { lockAggregate }, async (tx) => {
         if (!(await recordInInbox(tx, this.name, envelope, record))) return "duplicate";
         await run(envelope, { tx, record });
         return "processed";
