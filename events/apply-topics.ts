@@ -139,7 +139,7 @@ export async function applyTopics(
         });
       }),
   );
-  await untilServed(admin, created, options.security);
+  await untilTopicsServed(admin, created, options.security);
 
   for (const report of await reconcile(admin, toReconcile, replication, log))
     reports.set(report.topic, report);
@@ -207,9 +207,9 @@ function kafkaErrors(error: unknown): Array<{ type?: string; message: string }> 
  * on the UNKNOWN_TOPIC_OR_PARTITION that a KRaft broker answers for a moment while a new topic reaches its
  * metadata cache, and asks one broker only: on a cluster another may lag behind it.
  */
-async function untilServed(
+export async function untilTopicsServed(
   admin: Admin,
-  specs: readonly TopicSpec[],
+  specs: ReadonlyArray<Pick<TopicSpec, "name" | "partitions">>,
   security: KafkaSecurity | undefined,
   timeoutMs = 30_000,
 ): Promise<void> {

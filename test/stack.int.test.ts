@@ -12,6 +12,7 @@ import {
   startPostgres,
   stopKafka,
 } from "../stack/index.ts";
+import { createServedTopic } from "./kafkaTopics.ts";
 
 let stack: Stack;
 
@@ -31,9 +32,7 @@ async function createAndListTopic(brokers: string[]): Promise<string[]> {
   const topic = `stack-test-${randomUUID()}`;
   await admin.connect();
   try {
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })).toBe(
-      true,
-    );
+    expect(await createServedTopic(admin, topic, 1)).toBe(true);
     const topics = await admin.listTopics();
     await admin.deleteTopics({ topics: [topic] });
     return topics.filter((name) => name === topic);

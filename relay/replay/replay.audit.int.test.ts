@@ -7,6 +7,7 @@ import type { EventData } from "../../events/index.ts";
 import { createKafka } from "../../kafka/client.ts";
 import { kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
+import { createServedTopic } from "../../test/kafkaTopics.ts";
 import { patientHistory, runReplay } from "../../test/replayCommand.ts";
 
 const db = testDatabase();
@@ -14,7 +15,7 @@ const admin = createKafka({ brokers: kafkaBrokers(), clientId: "replay-audit-tes
 const target = `replay-audit-${randomUUID()}`;
 beforeAll(async () => {
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: target, numPartitions: 2 }], waitForLeaders: true });
+  await createServedTopic(admin, target, 2);
 });
 afterAll(async () => {
   await admin.deleteTopics({ topics: [target] }).catch(() => {});

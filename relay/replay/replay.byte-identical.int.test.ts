@@ -22,6 +22,7 @@ import {
   testEventContext,
 } from "../../test/fixtures.ts";
 import { type TopicTap, tapTopic } from "../../test/kafkaTap.ts";
+import { createServedTopic } from "../../test/kafkaTopics.ts";
 import { planReplay, replayHistory } from "./replayHistory.ts";
 
 const db = testDatabase();
@@ -55,7 +56,7 @@ const phoneChange = (patientId: string, phone: string): NewEvent => ({
 beforeAll(async () => {
   await admin.connect();
   await producer.connect();
-  await admin.createTopics({ topics: [{ topic: ownTopic, numPartitions: 3 }], waitForLeaders: true });
+  await createServedTopic(admin, ownTopic, 3);
   const tap = await tapTopic(kafkaBrokers(), "patient-events");
   const relay = startRelay();
   try {

@@ -13,6 +13,7 @@ import {
   testEventContext,
 } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
+import { createServedTopic } from "../../test/kafkaTopics.ts";
 import { planReplay, ReplayInterrupted, replayHistory } from "./replayHistory.ts";
 
 const db = testDatabase();
@@ -24,16 +25,7 @@ const target = `replay-interrupted-${randomUUID()}`;
 const TARGET_LIMIT = 6_000;
 beforeAll(async () => {
   await Promise.all([admin.connect(), producer.connect()]);
-  await admin.createTopics({
-    topics: [
-      {
-        topic: target,
-        numPartitions: 1,
-        configEntries: [{ name: "max.message.bytes", value: String(TARGET_LIMIT) }],
-      },
-    ],
-    waitForLeaders: true,
-  });
+  await createServedTopic(admin, target, 1, { "max.message.bytes": String(TARGET_LIMIT) });
 });
 afterAll(async () => {
   await admin.deleteTopics({ topics: [target] }).catch(() => {});

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIdempotentProducer, createKafka } from "../../kafka/client.ts";
 import { kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
+import { createServedTopic } from "../../test/kafkaTopics.ts";
 import { patientHistory } from "../../test/replayCommand.ts";
 import { type Clock, ratePacer } from "./ratePacer.ts";
 import { planReplay, replayHistory } from "./replayHistory.ts";
@@ -18,7 +19,7 @@ const target = `replay-rate-${randomUUID()}`;
 beforeAll(async () => {
   await Promise.all([admin.connect(), producer.connect()]);
   // One partition: the whole replay's order is the topic's order.
-  await admin.createTopics({ topics: [{ topic: target, numPartitions: 1 }], waitForLeaders: true });
+  await createServedTopic(admin, target, 1);
 });
 afterAll(async () => {
   await admin.deleteTopics({ topics: [target] }).catch(() => {});

@@ -1,0 +1,26 @@
+// A test's own topic, created and served: kafkajs's `waitForLeaders` gives up on the UNKNOWN_TOPIC_OR_PARTITION
+// that a KRaft broker answers for a moment while a new topic reaches its metadata cache (seen right after a
+// broker restart), so the tests wait as applyTopics does, until every broker serves every partition's leader.
+import { untilTopicsServed } from "../events/apply-topics.ts";
+import type { Admin } from "../kafka/client.ts";
+
+/** Creates `topic` and resolves once every broker serves a leader for each of its partitions; false if it existed. */
+export async function createServedTopic(
+  admin: Admin,
+  topic: string,
+  partitions: number,
+  configs: Readonly<Record<string, string>> = {},
+): Promise<boolean> {
+  const created = await admin.createTopics({
+    topics: [
+      {
+        topic,
+        numPartitions: partitions,
+        configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+      },
+    ],
+    waitForLeaders: false,
+  });
+  await untilTopicsServed(admin, [{ name: topic, partitions }], undefined);
+  return created;
+}
