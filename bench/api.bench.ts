@@ -298,7 +298,7 @@ async function drained(port: number): Promise<number> {
       return (quietSince - started) / 1000;
     }
     if (Date.now() > deadline) throw new Error("the relay and the consumers did not catch up within 300 s");
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 

@@ -6,25 +6,16 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Database, WriteTransaction } from "../../db/client.ts";
+import type { WriteTransaction } from "../../db/client.ts";
 import { testDatabase } from "../../test/fixtures.ts";
+import { type RolledBackTransaction, rolledBack as rolledBackIn } from "../../test/rolledBack.ts";
 import { breachingWindow } from "./watchStore.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
-type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
-class RolledBack extends Error {}
-async function rolledBack(work: (tx: Transaction) => Promise<void>): Promise<void> {
-  await db
-    .transaction(async (tx) => {
-      await work(tx);
-      throw new RolledBack();
-    })
-    .catch((error: unknown) => {
-      if (!(error instanceof RolledBack)) throw error;
-    });
-}
+type Transaction = RolledBackTransaction;
+const rolledBack = (work: (tx: Transaction) => Promise<void>) => rolledBackIn(db, work);
 
 /** A seeded generator, so that a failing history can be replayed from the seed the test names. */
 function random(seed: number): () => number {

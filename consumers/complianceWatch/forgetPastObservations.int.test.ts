@@ -4,28 +4,16 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Database } from "../../db/client.ts";
 import { testDatabase } from "../../test/fixtures.ts";
+import { type RolledBackTransaction, rolledBack as rolledBackIn } from "../../test/rolledBack.ts";
 import { forgetPastObservations } from "./watchStore.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
 const HOUR = 3_600;
-type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
-
-class RolledBack extends Error {}
-/** Runs `work` in a transaction that never commits. */
-async function rolledBack(work: (tx: Transaction) => Promise<void>): Promise<void> {
-  await db
-    .transaction(async (tx) => {
-      await work(tx);
-      throw new RolledBack();
-    })
-    .catch((error: unknown) => {
-      if (!(error instanceof RolledBack)) throw error;
-    });
-}
+type Transaction = RolledBackTransaction;
+const rolledBack = (work: (tx: Transaction) => Promise<void>) => rolledBackIn(db, work);
 
 /** Far past anything another file records, so these are the newest observations while the case runs. */
 const NEWEST = Date.parse("2999-01-01T12:00:00Z");

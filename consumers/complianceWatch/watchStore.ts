@@ -164,7 +164,7 @@ export async function forgetPastObservations(
  * start, and the first start whose window [start, start + window) holds more than `threshold` distinct values
  * is the breach. Each observation enters the window at most once and leaves it at most once.
  */
-export function firstBreach(
+function firstBreach(
   observations: ReadonlyArray<{ micros: number; counted: string }>,
   atMicros: number,
   windowMicros: number,
