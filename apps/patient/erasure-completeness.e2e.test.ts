@@ -348,12 +348,24 @@ describe("erasure is complete", () => {
 
     // The consumers have projected and delivered every message (the welcome e-mail, the booking's e-mail and
     // text, the requested e-mail), so that none is still in flight when the erasure runs.
+    // This wait failed twice in CI (of about ten runs), with no other clue: should it fail again, it says
+    // which notifications were recorded and what the relay and the consumers warned of meanwhile.
     await eventually(async () => {
       const { rows } = await db.$client.query("SELECT 1 FROM recorded_notifications WHERE patient_id = $1", [
         patientId,
       ]);
       return rows.length >= 4;
-    }, 120_000);
+    }, 100_000).catch(async (error: unknown) => {
+      const { rows } = await db.$client.query(
+        "SELECT channel, notification_id FROM recorded_notifications WHERE patient_id = $1",
+        [patientId],
+      );
+      const warnings = logLines.filter((line) => (JSON.parse(line) as { level: number }).level >= 40);
+      throw new Error(
+        `recorded so far: ${JSON.stringify(rows)}; the relay's and consumers' warnings:\n${warnings.join("")}`,
+        { cause: error },
+      );
+    });
 
     // Before: the search finds the values where they belong, so it could find them after.
     const before = await searchTables(values);
