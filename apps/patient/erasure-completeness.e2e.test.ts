@@ -348,8 +348,9 @@ describe("erasure is complete", () => {
 
     // The consumers have projected and delivered every message (the welcome e-mail, the booking's e-mail and
     // text, the requested e-mail), so that none is still in flight when the erasure runs.
-    // This wait failed twice in CI (of about ten runs), with no other clue: should it fail again, it says
-    // which notifications were recorded and what the relay and the consumers warned of meanwhile.
+    // This wait failed twice in CI (of about ten runs) when the directory projected the patient later than
+    // the booking's notifications could wait (now they wait for it). Should it fail again, it says which
+    // notifications were recorded and what the relay and the consumers warned of meanwhile.
     await eventually(async () => {
       const { rows } = await db.$client.query("SELECT 1 FROM recorded_notifications WHERE patient_id = $1", [
         patientId,

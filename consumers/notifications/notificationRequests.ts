@@ -7,6 +7,7 @@ import { patientDirectory } from "../../db/schema.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { contextCausedBy } from "../runtime/causedContext.ts";
 import type { TransactionalConsumer, TransactionalContext } from "../runtime/consumerDefinition.ts";
+import { PrerequisiteNotYetMet } from "../runtime/deadLetterPolicy.ts";
 import {
   appointmentBookedMessages,
   appointmentReminderMessages,
@@ -16,9 +17,10 @@ import {
 
 /**
  * The appointment's patient is not in the patient directory yet: patient-events and appointment-events are
- * separate topics, read at their own pace. Retried with backoff; dead-lettered if the patient never appears.
+ * separate topics, read at their own pace. Waited for (the dead-letter policy's `prerequisiteWaitMs`), then
+ * retried as any failure and dead-lettered if the patient never appears.
  */
-export class RecipientNotKnownYet extends Error {
+export class RecipientNotKnownYet extends PrerequisiteNotYetMet {
   override name = "RecipientNotKnownYet";
   constructor(patientId: string) {
     super(`patient ${patientId} is not in the patient directory yet`);

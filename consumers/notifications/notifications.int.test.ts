@@ -9,6 +9,7 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { consumerInbox, notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
 import { eventRecord, publish } from "../../test/consumers/records.ts";
 import {
   eventually,
@@ -143,6 +144,30 @@ describe("notifications", () => {
       "notification.email.requested",
       "notification.sms.requested",
     ]);
+  });
+
+  it("wait for a booked patient the directory has not projected yet, longer than the attempts would last", async () => {
+    const requests = consumers[1] as StartedConsumer;
+    const patientId = randomUUID();
+    const booked = exampleEvent("appointment.booked");
+    booked.data = { ...booked.data, appointmentId: randomUUID(), patientId };
+    const [bookedEvent] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [booked]));
+    const waits = () =>
+      metricValue(requests.registry, "consumer_retries_total", {
+        event_type: "appointment.booked",
+        cause: "prerequisite",
+      });
+    // The test's consumers give a failing record 3 attempts within about a second; the patient comes later.
+    await eventually(async () => (await waits()) >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(patientId)]));
+
+    const ids = ["confirmation-email", "confirmation-sms"].map((kind) =>
+      notificationId(bookedEvent?.eventId ?? "", kind),
+    );
+    const messages = await delivered(ids);
+    expect(messages.map((message) => message.channel).sort()).toEqual(["email", "sms"]);
+    expect(await metricValue(requests.registry, "consumer_records_dead_lettered_total")).toBe(0);
   });
 
   it("send one message for a request delivered twice, and for two requests with the same notification id", async () => {

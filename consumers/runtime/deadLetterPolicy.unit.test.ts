@@ -1,6 +1,6 @@
 // The dead-letter policy as a specification: bounded attempts for a failing handler, patience for an outage.
 import { describe, expect, it } from "vitest";
-import { deadLetterAfterAttempts, isPlatformOutage } from "./deadLetterPolicy.ts";
+import { deadLetterAfterAttempts, isPlatformOutage, PrerequisiteNotYetMet } from "./deadLetterPolicy.ts";
 
 const backoff = { delayMs: (attempt: number) => attempt * 100 };
 const policy = deadLetterAfterAttempts({ maxAttempts: 3, backoff });
@@ -16,6 +16,23 @@ describe("the dead-letter policy", () => {
   it("never dead-letters a record because Postgres is unreachable, however long it lasts", () => {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5433"), { code: "ECONNREFUSED" });
     expect(policy.afterFailure(refused, 3, 50)).toEqual({ action: "wait-for-platform", delayMs: 5_000 });
+  });
+
+  it("waits for a prerequisite without counting attempts, then counts them once the wait is over", () => {
+    const waiting = new PrerequisiteNotYetMet("patient p-1 is not in the patient directory yet");
+    const patient = deadLetterAfterAttempts({ maxAttempts: 3, backoff, prerequisiteWaitMs: 10_000 });
+    expect(patient.afterFailure(waiting, 1, 40, 9_999)).toEqual({
+      action: "wait-for-prerequisite",
+      delayMs: 4_000,
+    });
+    expect(patient.afterFailure(waiting, 1, 41, 10_000)).toEqual({ action: "retry", delayMs: 100 });
+    expect(patient.afterFailure(waiting, 3, 43, 10_500)).toEqual({
+      action: "dead-letter",
+      reason: "attempts-exhausted",
+    });
+    // Two minutes unless set.
+    expect(policy.afterFailure(waiting, 3, 3, 119_000).action).toBe("wait-for-prerequisite");
+    expect(policy.afterFailure(waiting, 3, 3, 120_000).action).toBe("dead-letter");
   });
 
   it("takes a lost connection, a shutting-down server or exhausted contention retries for an outage", () => {

@@ -88,6 +88,8 @@ interface RetryState {
   offset: string;
   attempts: number;
   failures: number;
+  /** When the first of its consecutive failures happened (`performance.now()`). */
+  failingSince: number;
 }
 
 export class EventConsumer {
@@ -258,7 +260,8 @@ export class EventConsumer {
     } catch (error) {
       this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
       this.metrics.failures.inc(labels);
-      const decision = this.policy.afterFailure(error, attempt, failures);
+      const failingSince = retrying?.failingSince ?? started;
+      const decision = this.policy.afterFailure(error, attempt, failures, performance.now() - failingSince);
       const context = { eventId: envelope.eventId, eventType: envelope.eventType, ...origin, attempt };
       if (decision.action === "dead-letter") {
         this.log.warn({ ...context, error: errorSummary(error) }, "handler failed its last attempt");
@@ -271,9 +274,14 @@ export class EventConsumer {
           attempts: attempt,
         });
       }
-      const cause = decision.action === "retry" ? "handler" : "platform";
+      const cause = {
+        retry: "handler",
+        "wait-for-platform": "platform",
+        "wait-for-prerequisite": "prerequisite",
+      }[decision.action];
       this.metrics.retries.inc({ ...labels, cause });
-      this.log.warn(
+      // Waiting for another topic's event is how a projection that fell behind looks, not a fault.
+      this.log[cause === "prerequisite" ? "info" : "warn"](
         { ...context, error: errorSummary(error), cause, retryInMs: decision.delayMs },
         "handler failed; will retry",
       );
@@ -281,6 +289,7 @@ export class EventConsumer {
         offset: origin.offset,
         attempts: decision.action === "retry" ? attempt : attempt - 1,
         failures,
+        failingSince,
       });
       return { done: false, retryInMs: decision.delayMs };
     }

@@ -55,7 +55,9 @@ function createMetrics(registry: Registry) {
     }),
     retries: new Counter({
       name: "consumer_retries_total",
-      help: "Retries scheduled after a failed attempt; cause=platform when Postgres or the network was down",
+      help:
+        "Retries scheduled after a failed attempt; cause=platform when Postgres or the network was down, " +
+        "prerequisite when the record waits for another topic's event",
       labelNames: ["consumer", "event_type", "cause"],
       registers: [registry],
     }),
