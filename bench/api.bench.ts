@@ -17,7 +17,7 @@
 //                                   and the broker; both must be running (the shared ones, say)
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { openSync, readdirSync, readFileSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,7 @@ import { consumerNames } from "../consumers/config.ts";
 import { isTopicName, topics } from "../events/catalog.ts";
 import { createKafka } from "../kafka/client.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
+import { childrenOf, postgresCpuSeconds, postgresCpuSince, processCpuSeconds } from "./processCpu.ts";
 import { printTable } from "./table.ts";
 
 parseCommand({
@@ -41,8 +42,6 @@ parseCommand({
 });
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-/** USER_HZ, which Linux fixes at 100 for /proc on every architecture Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
 const API_PROCESSES = (process.env.BENCH_API_PROCESSES ?? "1,2").split(",").map(Number);
 // A new hour for each booking, across both platform runs: no overlapping slot is refused.
 let slot = 0;
@@ -402,52 +401,6 @@ async function live(port: number, timeoutMs = 60_000): Promise<void> {
 function cpuSeconds(child: ChildProcess): Map<number, number> {
   const pid = child.pid as number;
   return new Map([pid, ...childrenOf(pid)].map((each) => [each, processCpuSeconds(each)]));
-}
-
-/** The CPU time of every process named postgres (the server and its backends) so far, in seconds, by pid. */
-function postgresCpuSeconds(): Map<number, number> {
-  const pids = readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres";
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-  return new Map(pids.map((pid) => [pid, processCpuSeconds(pid)]));
-}
-
-/**
- * What the Postgres processes alive at the end used since `before`: a backend that exited meanwhile (the
- * pool closes idle connections) takes its time with it, so this is a lower bound.
- */
-function postgresCpuSince(before: Map<number, number>): number {
-  return [...postgresCpuSeconds()].reduce((sum, [pid, seconds]) => sum + seconds - (before.get(pid) ?? 0), 0);
-}
-
-function processCpuSeconds(pid: number): number {
-  try {
-    // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime and stime, in ticks.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync("/proc")
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] === String(pid);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /** The resident memory of the server and of its child processes (the API processes), each in MB. */

@@ -81,6 +81,9 @@ export const defaultDeadLetterPolicy = deadLetterAfterAttempts({
   backoff: exponentialBackoff({ baseMs: 500, capMs: 30_000, floorMs: 250 }),
 });
 
+/** The longest a handled record's offset waits for its batch to end before it is committed anyway. */
+const OFFSET_COMMIT_INTERVAL_MS = 1_000;
+
 type RecordOutcome = { done: true } | { done: false; retryInMs: number };
 
 interface RetryState {
@@ -185,26 +188,49 @@ export class EventConsumer {
   private async consumeBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale, pause } = payload;
     const { topic, partition } = batch;
-    for (const message of batch.messages) {
-      if (this.stopping || !isRunning() || isStale()) return;
-      const origin = { topic, partition, offset: message.offset };
-      const outcome = await this.consumeRecord(origin, message).catch((error: unknown) => {
-        // Not the handler (its failures are dealt with inside): a fault around it. Keep the place, try later.
-        this.log.error({ ...origin, error: errorSummary(error) }, "could not process the record; will retry");
-        return { done: false, retryInMs: 1_000 } as const;
-      });
-      if (!outcome.done) {
-        this.retryLater(pause(), outcome.retryInMs);
-        return;
+    // The offset after the last record handled and not yet committed. Offsets are committed once per batch
+    // (and at least every OFFSET_COMMIT_INTERVAL_MS within a long one), not once per record: a record is only
+    // handed over after its effect committed, and one redelivered after a crash is a duplicate the inbox
+    // acknowledges without a second effect.
+    let uncommitted: string | undefined;
+    let committedAt = performance.now();
+    const commit = async () => {
+      if (uncommitted === undefined) return;
+      const offset = uncommitted;
+      uncommitted = undefined;
+      committedAt = performance.now();
+      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
+    };
+    try {
+      for (const message of batch.messages) {
+        if (this.stopping || !isRunning() || isStale()) break;
+        const origin = { topic, partition, offset: message.offset };
+        const outcome = await this.consumeRecord(origin, message).catch((error: unknown) => {
+          // Not the handler (its failures are dealt with inside): a fault around it. Keep the place, try later.
+          this.log.error(
+            { ...origin, error: errorSummary(error) },
+            "could not process the record; will retry",
+          );
+          return { done: false, retryInMs: 1_000 } as const;
+        });
+        if (!outcome.done) {
+          this.retryLater(pause(), outcome.retryInMs);
+          break;
+        }
+        await this.options.afterEffectCommitted?.(origin);
+        resolveOffset(message.offset);
+        // The committed offset is the next record to read.
+        uncommitted = (BigInt(message.offset) + 1n).toString();
+        if (performance.now() - committedAt >= OFFSET_COMMIT_INTERVAL_MS) await commit();
+        // Throws when the group is rebalancing, which ends the batch here: the partition may be someone else's.
+        await heartbeat();
       }
-      await this.options.afterEffectCommitted?.(origin);
-      resolveOffset(message.offset);
-      // The committed offset is the next record to read.
-      const next = (BigInt(message.offset) + 1n).toString();
-      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-      // Throws when the group is rebalancing, which ends the batch here: the partition may be someone else's.
-      await heartbeat();
+    } catch (error) {
+      // Most likely a rebalance: commit what was handled if the group still takes it, else it is redelivered.
+      await commit().catch(() => {});
+      throw error;
     }
+    await commit();
   }
 
   private retryLater(resume: () => void, delayMs: number): void {

@@ -1,0 +1,115 @@
+// `npm run bench:consumers`: how fast the consumer runtime works through a backlog, against the real Postgres
+// and Kafka. BENCH_RECORDS patient.created records are published to patient-events, then each consumer below
+// reads them from its own new group (which starts where the backlog starts), alone in this process; the table
+// gives its records/s and the CPU each record cost this process and the Postgres server.
+//
+//   BENCH_RECORDS (default 10000)   records in the backlog
+import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
+import { parseCommand } from "../cli/command.ts";
+import { loadEnv } from "../config/env.ts";
+import { notificationRequestsConsumer } from "../consumers/notifications/notificationRequests.ts";
+import { patientDirectoryConsumer } from "../consumers/patientDirectory/patientDirectoryConsumer.ts";
+import type { ConsumerDefinition } from "../consumers/runtime/consumerDefinition.ts";
+import { EventConsumer } from "../consumers/runtime/eventConsumer.ts";
+import { createDatabase } from "../db/client.ts";
+import { migrateDatabase } from "../db/migrate.ts";
+import { PatientKeyring } from "../db/patientKeys.ts";
+import { applyTopics } from "../events/apply-topics.ts";
+import { createKafka } from "../kafka/client.ts";
+import { createLogger } from "../observability/logger.ts";
+import { loadMasterKeys } from "../phi/masterKeys.ts";
+import { ensureStack } from "../stack/index.ts";
+import { metricValue } from "../test/consumers/metrics.ts";
+import { patientCreatedRecord, publish, startGroupAtEnd } from "../test/consumers/records.ts";
+import { postgresCpuSeconds, postgresCpuSince } from "./processCpu.ts";
+import { printTable } from "./table.ts";
+
+parseCommand({
+  usage: `usage: npm run bench:consumers
+  times the consumer runtime through a backlog of patient.created records, one consumer at a time, against
+  the real Postgres and Kafka (a fresh healthcare_bench_consumers database); prints a table. From the
+  environment:
+  BENCH_RECORDS (default 10000)   records in the backlog`,
+});
+
+const RECORDS = Number(process.env.BENCH_RECORDS ?? 10_000);
+const BENCH_DATABASE = "healthcare_bench_consumers";
+
+const env = loadEnv();
+const stack = await ensureStack(env, (line) => console.error(`[stack] ${line}`));
+const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "bench" }).admin();
+await admin.connect();
+await applyTopics(admin, { log: { info: () => {}, warn: (message) => console.error(message) } });
+await admin.disconnect();
+
+const server = new URL(stack.databaseUrl);
+const databaseUrl = await freshDatabase(server.toString(), BENCH_DATABASE);
+await migrateDatabase(databaseUrl);
+const db = createDatabase(databaseUrl, { max: 20, applicationName: "bench-consumers" });
+const masterKeys = loadMasterKeys();
+const log = createLogger({ level: "warn" });
+
+const definitions: ConsumerDefinition[] = [
+  patientDirectoryConsumer,
+  notificationRequestsConsumer({ masterKeys }),
+];
+const groups = definitions.map((definition) => `${definition.name}-bench-${randomUUID().slice(0, 8)}`);
+for (const [index, definition] of definitions.entries()) {
+  await startGroupAtEnd(stack.kafkaBrokers, groups[index] as string, definition.topics);
+}
+const backlog = Array.from({ length: RECORDS }, () => patientCreatedRecord());
+for (let from = 0; from < backlog.length; from += 1_000) {
+  await publish(stack.kafkaBrokers, backlog.slice(from, from + 1_000));
+}
+
+const rows: string[][] = [];
+for (const [index, definition] of definitions.entries()) {
+  const registry = new Registry();
+  const consumer = new EventConsumer({
+    definition,
+    name: groups[index],
+    db,
+    kafkaBrokers: stack.kafkaBrokers,
+    log,
+    registry,
+    keys: new PatientKeyring(db, masterKeys),
+  });
+  const handled = async () =>
+    (await metricValue(registry, "consumer_records_processed_total")) +
+    (await metricValue(registry, "consumer_records_duplicate_total"));
+  const postgresBefore = postgresCpuSeconds();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await consumer.start();
+  while ((await handled()) < RECORDS) await new Promise((resolve) => setTimeout(resolve, 20));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const postgres = postgresCpuSince(postgresBefore) * 1000;
+  await consumer.stop();
+  const perRecord = (ms: number) => `${((ms / RECORDS) * 1000).toFixed(0)} µs`;
+  rows.push([
+    definition.name,
+    Math.round(RECORDS / seconds).toLocaleString("en-US"),
+    perRecord((cpu.user + cpu.system) / 1000),
+    perRecord(postgres),
+  ]);
+}
+await db.$client.end();
+
+printTable(`bench:consumers, a backlog of ${RECORDS.toLocaleString("en-US")} patient.created records`, rows, [
+  "consumer",
+  "records/s",
+  "this process's CPU per record",
+  "Postgres CPU per record (at least)",
+]);
+
+async function freshDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = createDatabase(serverUrl, { max: 1, applicationName: "bench-consumers" }).$client;
+  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
