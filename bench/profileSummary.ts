@@ -36,6 +36,9 @@ const parts: Array<[string, RegExp]> = [
   ["Node internals (HTTP, streams, crypto, timers)", /^node:|^internal\//],
   ["garbage collection", /^\(garbage collector\)$/],
   ["idle", /^\(idle\)$/],
+  ["(program, native)", /^\(program\)$/],
+  // A function with no file is native code: above all the socket writes (writev: pg; writeBuffer: kafkajs).
+  ["native calls (socket writes: writev, writeBuffer)", /^[^/:]*$/],
   ["other project code", /./],
 ];
 

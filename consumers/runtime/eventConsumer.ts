@@ -376,7 +376,8 @@ export class EventConsumer {
     }
     if (await isInInbox(this.db, this.name, envelope.eventId)) return "duplicate";
     await run(envelope, { db: this.db, record });
-    await writeTransaction(this.db, (tx) => recordInInbox(tx, this.name, envelope, record));
+    // One statement, atomic on its own: no transaction around it.
+    await recordInInbox(this.db, this.name, envelope, record);
     return "processed";
   }
 

@@ -15,13 +15,14 @@ import type { RecordOrigin } from "./deadLetters.ts";
 
 /**
  * Records the event as processed by `consumer`; false when it already was, and the caller must then leave
- * the transaction without effect. Runs first in the transaction: the primary key makes a concurrent
+ * the transaction without effect. An external effect's consumer records it on its own (`db`), after the
+ * effect; a transactional one in its handler's transaction, first: the primary key makes a concurrent
  * processing of the same event (the old owner of a partition still busy after a rebalance) wait here for
  * the other transaction, then find its row (under REPEATABLE READ Postgres reports a serialization failure
  * instead, and writeTransaction's retry then sees the row).
  */
 export async function recordInInbox(
-  tx: WriteTransaction,
+  tx: WriteTransaction | Database,
   consumer: string,
   event: { eventId: string; eventType: string },
   origin: RecordOrigin,
