@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { SpanKind } from "@opentelemetry/api";
 import {
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
   ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_DESTINATION_PARTITION_ID,
@@ -27,7 +28,7 @@ import {
 import type { Registry } from "prom-client";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
-import { contextFromHeaders, inSpan } from "../../events/tracing.ts";
+import { contextFromHeaders, inSpan, linkTo } from "../../events/tracing.ts";
 import {
   type Admin,
   type Consumer,
@@ -45,8 +46,8 @@ import type { ConsumedRecord, ConsumerDefinition } from "./consumerDefinition.ts
 import { partitionLag } from "./consumerLag.ts";
 import { type DeadLetterPolicy, deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
 import { type DeadLetterCause, deadLetterMessage, headerText, type RecordOrigin } from "./deadLetters.ts";
-import { decodeRecord } from "./decodeRecord.ts";
-import { isInInbox, recordInInbox } from "./inbox.ts";
+import { type DecodedRecord, decodeRecord } from "./decodeRecord.ts";
+import { isInInbox, recordAllInInbox, recordInInbox } from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 
 export interface EventConsumerOptions {
@@ -80,6 +81,23 @@ export const defaultDeadLetterPolicy = deadLetterAfterAttempts({
   maxAttempts: 5,
   backoff: exponentialBackoff({ baseMs: 500, capMs: 30_000, floorMs: 250 }),
 });
+
+type Handler = NonNullable<ConsumerDefinition["handlers"][keyof ConsumerDefinition["handlers"]]>;
+
+/** Runs a definition's handler for the envelope's type on the envelope. */
+function runHandler(handler: Handler, envelope: TypedEnvelope, context: unknown): Promise<void> {
+  // The definition's handler for envelope.eventType takes exactly this envelope; TypeScript cannot follow
+  // the lookup by a runtime key, hence the erased signature.
+  return (handler as (event: TypedEnvelope, context: unknown) => Promise<void>)(envelope, context);
+}
+
+const CONSUMER_TRACER = "healthcare-events/consumers";
+
+/**
+ * At most this many of a partition's records are handled in one transaction: enough to spare nearly all of
+ * the transactions' own round trips, few enough to keep it short (an open transaction holds back the relay).
+ */
+const RECORDS_PER_TRANSACTION = 25;
 
 /** The longest a handled record's offset waits for its batch to end before it is committed anyway. */
 const OFFSET_COMMIT_INTERVAL_MS = 1_000;
@@ -202,10 +220,25 @@ export class EventConsumer {
       await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] });
     };
     try {
-      for (const message of batch.messages) {
+      const { messages } = batch;
+      // Records to handle one at a time, after handling them together failed, and what was decoded of them.
+      let oneByOne = { from: 0, until: 0, decoded: [] as DecodedRecord[] };
+      for (let index = 0; index < messages.length; ) {
         if (this.stopping || !isRunning() || isStale()) break;
+        const message = messages[index] as KafkaMessage;
         const origin = { topic, partition, offset: message.offset };
-        const outcome = await this.consumeRecord(origin, message).catch((error: unknown) => {
+        let handled = 1;
+        const outcome = await (async (): Promise<RecordOutcome> => {
+          if (index >= oneByOne.until) {
+            const together = await this.consumeTogether(topic, partition, messages.slice(index));
+            if ("handled" in together) {
+              handled = together.handled;
+              return { done: true };
+            }
+            oneByOne = { from: index, until: index + Math.max(1, together.decoded.length), ...together };
+          }
+          return this.consumeRecord(origin, message, oneByOne.decoded[index - oneByOne.from]);
+        })().catch((error: unknown) => {
           // Not the handler (its failures are dealt with inside): a fault around it. Keep the place, try later.
           this.log.error(
             { ...origin, error: errorSummary(error) },
@@ -217,10 +250,13 @@ export class EventConsumer {
           this.retryLater(pause(), outcome.retryInMs);
           break;
         }
-        await this.options.afterEffectCommitted?.(origin);
-        resolveOffset(message.offset);
-        // The committed offset is the next record to read.
-        uncommitted = (BigInt(message.offset) + 1n).toString();
+        for (const done of messages.slice(index, index + handled)) {
+          await this.options.afterEffectCommitted?.({ topic, partition, offset: done.offset });
+          resolveOffset(done.offset);
+          // The committed offset is the next record to read.
+          uncommitted = (BigInt(done.offset) + 1n).toString();
+        }
+        index += handled;
         if (performance.now() - committedAt >= OFFSET_COMMIT_INTERVAL_MS) await commit();
         // Throws when the group is rebalancing, which ends the batch here: the partition may be someone else's.
         await heartbeat();
@@ -241,8 +277,12 @@ export class EventConsumer {
     this.resumeTimers.add(timer);
   }
 
-  private async consumeRecord(origin: RecordOrigin, message: KafkaMessage): Promise<RecordOutcome> {
-    const decoded = await decodeRecord(origin.topic, message.value, this.keys);
+  private async consumeRecord(
+    origin: RecordOrigin,
+    message: KafkaMessage,
+    decodedAlready?: DecodedRecord,
+  ): Promise<RecordOutcome> {
+    const decoded = decodedAlready ?? (await decodeRecord(origin.topic, message.value, this.keys));
     if (decoded.kind === "erased") {
       this.metrics.erased.inc({ consumer: this.name, event_type: decoded.eventType });
       this.log.info({ eventId: decoded.eventId, ...origin }, "skipped: the patient it concerns was erased");
@@ -322,60 +362,187 @@ export class EventConsumer {
   }
 
   /**
+   * Handles the partition's next records in one transaction when a transactional consumer has several to
+   * handle: one BEGIN, one inbox INSERT and one COMMIT for all of them, rather than for each. Stops before a
+   * poison record. Any failure rolls them all back, and they are then handled one by one (with what was
+   * decoded of them), where a failing record's attempts are counted and it is retried or parked.
+   */
+  private async consumeTogether(
+    topic: string,
+    partition: number,
+    messages: readonly KafkaMessage[],
+  ): Promise<{ handled: number } | { decoded: DecodedRecord[] }> {
+    const definition = this.definition;
+    const retrying = this.retries.get(`${topic}/${partition}`)?.offset === messages[0]?.offset;
+    if (definition.kind !== "transactional" || definition.lineFor || messages.length < 2 || retrying) {
+      return { decoded: [] };
+    }
+    const decoded: DecodedRecord[] = [];
+    for (const message of messages.slice(0, RECORDS_PER_TRANSACTION)) {
+      const record = await decodeRecord(topic, message.value, this.keys);
+      if (record.kind === "poison") break;
+      decoded.push(record);
+    }
+    const handled = decoded.flatMap((record, index) => {
+      const handler = record.kind === "event" ? definition.handlers[record.envelope.eventType] : undefined;
+      if (record.kind !== "event" || handler === undefined) return [];
+      const { offset, headers } = messages[index] as KafkaMessage;
+      return [
+        {
+          handler,
+          envelope: record.envelope,
+          record: { topic, partition, offset, headers: textHeaders(headers) },
+        },
+      ];
+    });
+    if (handled.length < 2) return { decoded };
+    let effects: Array<{ effect: "processed" | "duplicate"; seconds: number }>;
+    try {
+      effects = await this.handleAllInSpan(topic, partition, handled);
+    } catch (error) {
+      const [{ record: first }] = handled as [(typeof handled)[number]];
+      this.log.debug(
+        { ...first, records: handled.length, error: errorSummary(error) },
+        "could not handle the records together; handling them one by one",
+      );
+      return { decoded };
+    }
+    for (const [index, { envelope, record }] of handled.entries()) {
+      const { effect, seconds } = effects[index] as (typeof effects)[number];
+      const labels = { consumer: this.name, event_type: envelope.eventType };
+      this.metrics.handlerDuration.observe(labels, seconds);
+      (effect === "processed" ? this.metrics.processed : this.metrics.duplicates).inc(labels);
+      const { headers: _, ...origin } = record;
+      if (effect === "duplicate") {
+        this.log.info(
+          { eventId: envelope.eventId, ...origin },
+          "already processed; acknowledged without effect",
+        );
+      } else {
+        this.log.debug({ eventId: envelope.eventId, ...origin, attempt: 1 }, "processed");
+      }
+    }
+    for (const [index, record] of decoded.entries()) {
+      if (record.kind !== "erased") continue;
+      const origin = { topic, partition, offset: (messages[index] as KafkaMessage).offset };
+      this.metrics.erased.inc({ consumer: this.name, event_type: record.eventType });
+      this.log.info({ eventId: record.eventId, ...origin }, "skipped: the patient it concerns was erased");
+    }
+    return { handled: decoded.length };
+  }
+
+  /**
+   * The transaction of records handled together is a span of its own, linked to each record's writer; each
+   * record's handling in it is still a child of its writer, as when it is handled alone.
+   */
+  private handleAllInSpan(
+    topic: string,
+    partition: number,
+    records: ReadonlyArray<{ handler: Handler; envelope: TypedEnvelope; record: ConsumedRecord }>,
+  ): Promise<Array<{ effect: "processed" | "duplicate"; seconds: number }>> {
+    return inSpan(
+      CONSUMER_TRACER,
+      `process ${topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        root: true,
+        links: records.flatMap(({ record: { headers } }) =>
+          linkTo({ traceparent: headers.traceparent ?? null, tracestate: headers.tracestate ?? null }),
+        ),
+        attributes: {
+          ...this.spanAttributes(topic, partition),
+          [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: records.length,
+        },
+      },
+      () =>
+        writeTransaction(this.db, async (tx) => {
+          const fresh = await recordAllInInbox(
+            tx,
+            this.name,
+            records.map(({ envelope, record }) => ({ event: envelope, origin: record })),
+          );
+          const effects: Array<{ effect: "processed" | "duplicate"; seconds: number }> = [];
+          for (const { handler, envelope, record } of records) {
+            const started = performance.now();
+            // An event twice among them has its effect at its first record only.
+            const effect = fresh.delete(envelope.eventId) ? "processed" : "duplicate";
+            await this.inRecordSpan(envelope, record, async () => {
+              if (effect === "processed") await runHandler(handler, envelope, { tx, record });
+              return effect;
+            });
+            effects.push({ effect, seconds: (performance.now() - started) / 1000 });
+          }
+          return effects;
+        }),
+    );
+  }
+
+  /**
    * The handling is a child of the record's trace context (the writer's span, from its traceparent and
    * tracestate headers), so a request's trace goes on into what its events cause, including the events the
    * handler appends. Each attempt is a span of its own.
    */
   private handleInSpan(
-    handler: Parameters<EventConsumer["handle"]>[0],
+    handler: Handler,
     envelope: TypedEnvelope,
     record: ConsumedRecord,
   ): Promise<"processed" | "duplicate"> {
+    return this.inRecordSpan(envelope, record, () => this.handle(handler, envelope, record));
+  }
+
+  private inRecordSpan(
+    envelope: TypedEnvelope,
+    record: ConsumedRecord,
+    work: () => Promise<"processed" | "duplicate">,
+  ): Promise<"processed" | "duplicate"> {
     return inSpan(
-      "healthcare-events/consumers",
+      CONSUMER_TRACER,
       `process ${record.topic}`,
       {
         kind: SpanKind.CONSUMER,
         parent: contextFromHeaders(record.headers),
         attributes: {
-          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_KAFKA,
-          [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
-          [ATTR_MESSAGING_OPERATION_NAME]: "process",
-          [ATTR_MESSAGING_DESTINATION_NAME]: record.topic,
-          [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(record.partition),
+          ...this.spanAttributes(record.topic, record.partition),
           [ATTR_MESSAGING_KAFKA_OFFSET]: Number(record.offset),
-          [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.name,
           [ATTR_MESSAGING_MESSAGE_ID]: envelope.eventId,
           "event.type": envelope.eventType,
         },
       },
       async (span) => {
-        const effect = await this.handle(handler, envelope, record);
+        const effect = await work();
         span.setAttribute("consumer.effect", effect);
         return effect;
       },
     );
   }
 
+  private spanAttributes(topic: string, partition: number) {
+    return {
+      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_KAFKA,
+      [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
+      [ATTR_MESSAGING_OPERATION_NAME]: "process",
+      [ATTR_MESSAGING_DESTINATION_NAME]: topic,
+      [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(partition),
+      [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.name,
+    };
+  }
+
   /** Runs the handler with the inbox; "duplicate" when the event had been processed before. */
   private async handle(
-    handler: NonNullable<ConsumerDefinition["handlers"][keyof ConsumerDefinition["handlers"]]>,
+    handler: Handler,
     envelope: TypedEnvelope,
     record: ConsumedRecord,
   ): Promise<"processed" | "duplicate"> {
-    // The definition's handler for envelope.eventType takes exactly this envelope; TypeScript cannot follow
-    // the lookup by a runtime key, hence the erased signature.
-    const run = handler as (event: TypedEnvelope, context: unknown) => Promise<void>;
     if (this.definition.kind === "transactional") {
       const lockAggregate = this.definition.lineFor?.(envelope);
       return writeTransaction(this.db, { lockAggregate }, async (tx) => {
         if (!(await recordInInbox(tx, this.name, envelope, record))) return "duplicate";
-        await run(envelope, { tx, record });
+        await runHandler(handler, envelope, { tx, record });
         return "processed";
       });
     }
     if (await isInInbox(this.db, this.name, envelope.eventId)) return "duplicate";
-    await run(envelope, { db: this.db, record });
+    await runHandler(handler, envelope, { db: this.db, record });
     // One statement, atomic on its own: no transaction around it.
     await recordInInbox(this.db, this.name, envelope, record);
     return "processed";

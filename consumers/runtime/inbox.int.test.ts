@@ -13,7 +13,13 @@ import {
 } from "../../test/consumers/effects.ts";
 import { startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { onPartition, patientCreatedRecord, publish, startGroupAtEnd } from "../../test/consumers/records.ts";
+import {
+  onPartition,
+  patientCreatedRecord,
+  publish,
+  startGroupAtEnd,
+  type TestRecord,
+} from "../../test/consumers/records.ts";
 import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { forgetOutlivedInboxEntries, redeliveryWindowDays } from "./inbox.ts";
@@ -48,6 +54,53 @@ describe("the inbox", () => {
       expect(await metricValue(started.registry, "consumer_records_duplicate_total")).toBeGreaterThanOrEqual(
         1,
       );
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("handles a partition's records together, one transaction for many, each event with one effect in order", async () => {
+    const records = Array.from({ length: 40 }, () => onPartition(patientCreatedRecord(), 0));
+    const failing = records[5] as TestRecord;
+    // A record again among them, as the relay's at-least-once duplicate: acknowledged without effect.
+    const published = [...records.slice(0, 36), records[32] as TestRecord, ...records.slice(36)];
+    const failingAttempts: number[] = [];
+    const definition = effectConsumer(uniqueConsumerName("inbox-together"), ["patient-events"], {
+      fail: (eventId, attempt) => {
+        if (eventId !== failing.eventId) return null;
+        failingAttempts.push(attempt);
+        return attempt === 1 ? new Error("the first attempt fails") : null;
+      },
+    });
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+    });
+    try {
+      // One produce request: the records are one batch in the log, fetched at once.
+      await publish(kafkaBrokers(), published);
+      const ours = new Set(records.map((record) => record.eventId));
+      const ourEffects = async () =>
+        (await effectsOf(db, started.name)).filter((effect) => ours.has(effect.eventId));
+      await eventually(async () => (await ourEffects()).length >= records.length);
+
+      const effects = await ourEffects();
+      expect(effects.map((effect) => effect.eventId)).toEqual(records.map((record) => record.eventId));
+      const inTransaction = (txId: string) => effects.filter((effect) => effect.txId === txId);
+      // The last records were handled together: the transactions are fewer than the events.
+      const last = effects.slice(-10);
+      expect(new Set(last.map((effect) => effect.txId)).size).toBe(1);
+      // The failing record rolled back the records handled with it, which were then handled one by one
+      // (none had a second effect); that failure spent none of its attempts: alone, it succeeded at once.
+      expect(failingAttempts).toEqual([1, 2]);
+      const retried = effects.find((effect) => effect.eventId === failing.eventId);
+      expect(inTransaction(retried?.txId ?? "")).toHaveLength(1);
+      expect(await metricValue(started.registry, "consumer_retries_total")).toBe(0);
+      expect(await metricValue(started.registry, "consumer_records_duplicate_total")).toBeGreaterThanOrEqual(
+        1,
+      );
+      expect(await metricValue(started.registry, "consumer_records_dead_lettered_total")).toBe(0);
     } finally {
       await started.stop();
     }

@@ -27,19 +27,33 @@ export async function recordInInbox(
   event: { eventId: string; eventType: string },
   origin: RecordOrigin,
 ): Promise<boolean> {
+  return (await recordAllInInbox(tx, consumer, [{ event, origin }])).size === 1;
+}
+
+/**
+ * Records many events at once, in one statement, as `recordInInbox` does one: the ids of those that were
+ * not recorded before. An id that comes twice is returned once: only its first record may have an effect.
+ */
+export async function recordAllInInbox(
+  tx: WriteTransaction | Database,
+  consumer: string,
+  records: ReadonlyArray<{ event: { eventId: string; eventType: string }; origin: RecordOrigin }>,
+): Promise<Set<string>> {
   const inserted = await tx
     .insert(consumerInbox)
-    .values({
-      consumer,
-      eventId: event.eventId,
-      eventType: event.eventType,
-      topic: origin.topic,
-      kafkaPartition: origin.partition,
-      kafkaOffset: BigInt(origin.offset),
-    })
+    .values(
+      records.map(({ event, origin }) => ({
+        consumer,
+        eventId: event.eventId,
+        eventType: event.eventType,
+        topic: origin.topic,
+        kafkaPartition: origin.partition,
+        kafkaOffset: BigInt(origin.offset),
+      })),
+    )
     .onConflictDoNothing()
     .returning({ eventId: consumerInbox.eventId });
-  return inserted.length === 1;
+  return new Set(inserted.map((row) => row.eventId));
 }
 
 /** Whether `consumer` has processed the event: a cheap check before work that leaves Postgres. */

@@ -15,8 +15,11 @@ export async function createEffectsTable(db: Database): Promise<void> {
       event_type text NOT NULL,
       kafka_partition int NOT NULL,
       kafka_offset bigint NOT NULL,
-      record_key text
-    )`);
+      record_key text,
+      tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()
+    );
+    -- A database kept from before the column was added.
+    ALTER TABLE consumer_test_effects ADD COLUMN IF NOT EXISTS tx_id xid8 NOT NULL DEFAULT pg_current_xact_id()`);
 }
 
 export interface Effect {
@@ -24,6 +27,8 @@ export interface Effect {
   partition: number;
   offset: number;
   key: string | null;
+  /** The transaction that wrote the effect. */
+  txId: string;
 }
 
 /** The effects of consumer `name`, in the order they were committed. */
@@ -33,8 +38,9 @@ export async function effectsOf(db: Database, name: string): Promise<Effect[]> {
     kafka_partition: number;
     kafka_offset: string;
     record_key: string | null;
+    tx_id: string;
   }>(
-    "SELECT event_id, kafka_partition, kafka_offset, record_key FROM consumer_test_effects WHERE consumer = $1 ORDER BY seq",
+    "SELECT event_id, kafka_partition, kafka_offset, record_key, tx_id::text FROM consumer_test_effects WHERE consumer = $1 ORDER BY seq",
     [name],
   );
   return result.rows.map((row) => ({
@@ -42,6 +48,7 @@ export async function effectsOf(db: Database, name: string): Promise<Effect[]> {
     partition: row.kafka_partition,
     offset: Number(row.kafka_offset),
     key: row.record_key,
+    txId: row.tx_id,
   }));
 }
 
