@@ -77,6 +77,9 @@ interface Figures {
   rssMb: number[] | null;
 }
 
+// Before anything is measured: the platform runs below join the platform's consumer groups.
+await refuseRunningGroups(createKafka({ brokers: env.KAFKA_BROKERS, clientId: "bench-api" }));
+
 const baselinePort = await freePort();
 const baseline = start("bench/bareServer.ts", { DATABASE_URL: databaseUrl, PORT: String(baselinePort) });
 await live(baselinePort);
@@ -304,7 +307,7 @@ async function drained(port: number): Promise<number> {
 /**
  * Commits the platform's consumer groups at the ends of the event topics that exist: the run's database is
  * new, and the records that earlier runs left on a shared broker are not its history. The groups must have
- * no running member: stop any other npm start on the same broker first.
+ * no running member (refuseRunningGroups).
  */
 async function consumeFromTheEnds(): Promise<void> {
   const kafka = createKafka({ brokers: env.KAFKA_BROKERS ?? [], clientId: "bench-api" });
@@ -323,7 +326,39 @@ async function consumeFromTheEnds(): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+  await refuseRunningGroups(kafka);
   if (ends.size > 0) await Promise.all(consumerNames.map((groupId) => commitOffsets(kafka, groupId, ends)));
+}
+
+/**
+ * Throws when a platform consumer group still has members after the time a killed member takes to be
+ * dropped: another npm start on the same broker. Joining its groups would take partitions from it, and hand
+ * its records to the bench's database (and the bench's to it).
+ */
+async function refuseRunningGroups(kafka: ReturnType<typeof createKafka>): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 40_000; // the consumers' 30 s session timeout, and some
+    for (;;) {
+      const { groups } = await admin.describeGroups([...consumerNames]);
+      const running = groups.filter((group) => group.members.length > 0);
+      if (running.length === 0) return;
+      if (Date.now() > deadline) {
+        const named = running.map(
+          (group) =>
+            `${group.groupId} (${group.members.map((member) => `${member.clientId} on ${member.clientHost}`).join(", ")})`,
+        );
+        throw new Error(
+          `the platform's consumer groups have running members on ${env.KAFKA_BROKERS?.join(",")}: ${named.join("; ")}. ` +
+            "Stop the npm start (or consumers) using this broker, or give the bench a broker of its own.",
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**
