@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { conditionsUpdate, databaseUrl, patientCreated, testEventContext } from "../test/fixtures.ts";
-import { createDatabase, writeTransaction } from "./client.ts";
+import { createDatabase, writeTransaction, writeTransactionRetries } from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
 
 const WRITERS = 10;
@@ -76,5 +76,45 @@ describe("writers of one hot aggregate in one process", () => {
     expect(versions.map((row) => Number(row.v))).toEqual(
       Array.from({ length: WRITERS + 1 }, (_, index) => index + 1),
     );
+  });
+});
+
+describe("writers of several aggregates at once", () => {
+  it("take their locks in one order whatever order they name them in: none waits forever, none retries", async () => {
+    const ids = Array.from({ length: 4 }, () => randomUUID());
+    await writeTransaction(db, (tx) =>
+      appendEvents(
+        tx,
+        testEventContext(),
+        ids.map((id) => patientCreated(id)),
+      ),
+    );
+    // Each names two or three of the four, in an order of its own: taken as named, some pairs would deadlock.
+    const subsets = Array.from({ length: 24 }, (_, index) => {
+      const rotated = [...ids.slice(index % 4), ...ids.slice(0, index % 4)];
+      return (index % 2 === 0 ? rotated : rotated.reverse()).slice(0, 2 + (index % 2));
+    });
+    const retriesBefore = writeTransactionRetries();
+    await Promise.all(
+      subsets.map((subset, index) =>
+        writeTransaction(db, { lockAggregate: subset.map(patient) }, (tx) =>
+          appendEvents(
+            tx,
+            testEventContext(),
+            subset.map((id) => conditionsUpdate(id, 1, `s${index}-`)),
+          ),
+        ),
+      ),
+    );
+    expect(writeTransactionRetries()).toEqual(retriesBefore);
+    // Each aggregate's versions follow one another, in commit order.
+    for (const id of ids) {
+      const { rows } = await db.$client.query<{ v: string }>(
+        "SELECT aggregate_version AS v FROM outbox WHERE aggregate_id = $1 ORDER BY tx_id, position",
+        [id],
+      );
+      const writes = subsets.filter((subset) => subset.includes(id)).length;
+      expect(rows.map((row) => Number(row.v))).toEqual(Array.from({ length: writes + 1 }, (_, i) => i + 1));
+    }
   });
 });

@@ -56,8 +56,12 @@ export interface AggregateLock {
 }
 
 export interface WriteTransactionOptions {
-  /** Declare it when the aggregate is known before the transaction starts: see `writeTransaction`. */
-  lockAggregate?: AggregateLock;
+  /**
+   * Declare it when the aggregate is known before the transaction starts: see `writeTransaction`. Several
+   * (a consumer's records handled together) are all taken, always in one order, so that two transactions
+   * that each need some of them never wait for each other.
+   */
+  lockAggregate?: AggregateLock | readonly AggregateLock[];
 }
 
 const retries = { serialization: 0, deadlock: 0 };
@@ -98,6 +102,7 @@ export function writeTransaction<T>(
     | [WriteTransactionOptions, (tx: WriteTransaction) => Promise<T>]
 ): Promise<T> {
   const [options, work] = args.length === 1 ? [{}, args[0]] : args;
+  const locks = options.lockAggregate === undefined ? [] : [options.lockAggregate].flat();
   // One span for the transaction, its lock wait and its retries: the outbox append inside is its child.
   return inSpan(
     "healthcare-events/db",
@@ -106,33 +111,39 @@ export function writeTransaction<T>(
       kind: SpanKind.CLIENT,
       attributes: {
         [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-        ...(options.lockAggregate ? { "db.aggregate_lock": options.lockAggregate.aggregateType } : {}),
+        ...(locks.length > 0
+          ? { "db.aggregate_lock": [...new Set(locks.map((lock) => lock.aggregateType))].join(",") }
+          : {}),
       },
     },
-    () => lockedAndRetried(db, options, work),
+    () => lockedAndRetried(db, locks, work),
   );
 }
 
 async function lockedAndRetried<T>(
   db: Database,
-  options: WriteTransactionOptions,
+  locks: readonly AggregateLock[],
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
-  if (!options.lockAggregate) return onPooledConnection(db, null, work);
-  const key = advisoryKey(options.lockAggregate);
-  return inAggregateQueue(key, () => onPooledConnection(db, key, work));
+  // One order for every transaction (the keys' own), in this process's queues as in Postgres's locks.
+  const keys = [...new Set(locks.map(advisoryKey))].sort();
+  const queued = keys.reduceRight<() => Promise<T>>(
+    (inner, key) => () => inAggregateQueue(key, inner),
+    () => onPooledConnection(db, keys, work),
+  );
+  return queued();
 }
 
 async function onPooledConnection<T>(
   db: Database,
-  lockKey: string | null,
+  lockKeys: readonly string[],
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
   const client = await db.$client.connect();
   pools.set(client, db.$client);
   let broken: Error | undefined;
   try {
-    return await attempts(client, lockKey, work);
+    return await attempts(client, lockKeys, work);
   } catch (error) {
     // A connection whose transaction or lock could not be ended is closed rather than pooled: closing ends both.
     if (!(error instanceof WorkFailed)) broken = error as Error;
@@ -151,20 +162,27 @@ class WorkFailed extends Error {}
  */
 async function attempts<T>(
   client: pg.PoolClient,
-  lockKey: string | null,
+  lockKeys: readonly string[],
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
   const tx = transactionOn(client);
-  // The key is a decimal bigint made here (advisoryKey), never input: it is safe to write into the text, which
-  // lets the unlock ride with COMMIT as one simple query. (The lock cannot ride with BEGIN: a multi-statement
-  // query is one implicit transaction, whose first SELECT would take the snapshot before BEGIN sets its level.)
+  // The keys are decimal bigints made here (advisoryKey), never input: they are safe to write into the text,
+  // which lets the unlock ride with COMMIT as one simple query. (The lock cannot ride with BEGIN: a
+  // multi-statement query is one implicit transaction, whose first SELECT would take the snapshot before BEGIN
+  // sets its level.) Several keys are taken one after the other, in the order given (unnest's).
+  const lock =
+    lockKeys.length === 1
+      ? `SELECT pg_advisory_lock(${lockKeys[0]})`
+      : `SELECT pg_advisory_lock(key) FROM unnest(ARRAY[${lockKeys.join(",")}]::bigint[]) AS key`;
+  const unlock = `SELECT ${lockKeys.map((key) => `pg_advisory_unlock(${key})`).join(", ")}`;
+  const locking = lockKeys.length > 0;
   let locked = false;
   try {
     for (let attempt = 1; ; attempt++) {
       trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
-      if (lockKey !== null && !locked) {
+      if (locking && !locked) {
         locked = true;
-        await client.query(`SELECT pg_advisory_lock(${lockKey})`);
+        await client.query(lock);
       }
       await client.query(BEGIN);
       let result: T;
@@ -176,7 +194,7 @@ async function attempts<T>(
         throw new WorkFailed("the transaction's work failed", { cause: error });
       }
       try {
-        await client.query(lockKey !== null ? `COMMIT; SELECT pg_advisory_unlock(${lockKey})` : "COMMIT");
+        await client.query(locking ? `COMMIT; ${unlock}` : "COMMIT");
         locked = false;
         return result;
       } catch (error) {
@@ -186,7 +204,7 @@ async function attempts<T>(
       }
     }
   } finally {
-    if (locked) await client.query(`SELECT pg_advisory_unlock(${lockKey})`);
+    if (locked) await client.query(unlock);
   }
 }
 

@@ -26,7 +26,7 @@ import {
   MESSAGING_SYSTEM_VALUE_KAFKA,
 } from "@opentelemetry/semantic-conventions/incubating";
 import type { Registry } from "prom-client";
-import { type Database, writeTransaction } from "../../db/client.ts";
+import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
 import { contextFromHeaders, inSpan, linkTo } from "../../events/tracing.ts";
 import {
@@ -374,7 +374,7 @@ export class EventConsumer {
   ): Promise<{ handled: number } | { decoded: DecodedRecord[] }> {
     const definition = this.definition;
     const retrying = this.retries.get(`${topic}/${partition}`)?.offset === messages[0]?.offset;
-    if (definition.kind !== "transactional" || definition.lineFor || messages.length < 2 || retrying) {
+    if (definition.kind !== "transactional" || messages.length < 2 || retrying) {
       return { decoded: [] };
     }
     const decoded: DecodedRecord[] = [];
@@ -455,7 +455,7 @@ export class EventConsumer {
         },
       },
       () =>
-        writeTransaction(this.db, async (tx) => {
+        writeTransaction(this.db, { lockAggregate: this.linesOf(records) }, async (tx) => {
           const fresh = await recordAllInInbox(
             tx,
             this.name,
@@ -475,6 +475,13 @@ export class EventConsumer {
           return effects;
         }),
     );
+  }
+
+  /** The lines the records wait in (`lineFor`): a transaction handling them together takes them all. */
+  private linesOf(records: ReadonlyArray<{ envelope: TypedEnvelope }>): AggregateLock[] {
+    const { definition } = this;
+    if (definition.kind !== "transactional" || !definition.lineFor) return [];
+    return records.flatMap(({ envelope }) => definition.lineFor?.(envelope) ?? []);
   }
 
   /**
