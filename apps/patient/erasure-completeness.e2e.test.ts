@@ -361,9 +361,21 @@ describe("erasure is complete", () => {
         "SELECT channel, notification_id FROM recorded_notifications WHERE patient_id = $1",
         [patientId],
       );
-      const warnings = logLines.filter((line) => (JSON.parse(line) as { level: number }).level >= 40);
+      const { rows: stages } = await db.$client.query(
+        `SELECT (SELECT count(*) FROM patient_directory WHERE patient_id = $1) AS "inDirectory",
+                (SELECT json_agg(json_build_object('type', event_type, 'position', position))
+                   FROM outbox WHERE patient_id = $1 OR aggregate_id = $1::text) AS "events",
+                (SELECT max(position) FROM relay_checkpoints) AS "relayedUpTo"`,
+        [patientId],
+      );
+      // Warnings, and the waits for a prerequisite (logged as information: a projection behind is no fault).
+      const noted = logLines.filter((line) => {
+        const { level, cause } = JSON.parse(line) as { level: number; cause?: string };
+        return level >= 40 || cause === "prerequisite";
+      });
       throw new Error(
-        `recorded so far: ${JSON.stringify(rows)}; the relay's and consumers' warnings:\n${warnings.join("")}`,
+        `recorded so far: ${JSON.stringify(rows)}; stages: ${JSON.stringify(stages)}; the relay's and ` +
+          `consumers' warnings and waits:\n${noted.slice(0, 60).join("")}`,
         { cause: error },
       );
     });

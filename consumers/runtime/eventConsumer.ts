@@ -84,6 +84,29 @@ export const defaultDeadLetterPolicy = deadLetterAfterAttempts({
 
 type Handler = NonNullable<ConsumerDefinition["handlers"][keyof ConsumerDefinition["handlers"]]>;
 
+/** A handler's failure, to be counted against its record's attempts. */
+interface HandlerFailure {
+  origin: RecordOrigin;
+  message: KafkaMessage;
+  envelope: TypedEnvelope;
+  error: unknown;
+  /** When the attempt started (`performance.now()`). */
+  started: number;
+}
+
+/**
+ * The handler of the `index`th of the records handled together failed with `cause`. (writeTransaction still
+ * retries a serialization failure among causes: it reads the cause's code.)
+ */
+class HandlerFailed extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super("the handler of a record handled together failed", { cause });
+  }
+}
+
 /** Runs a definition's handler for the envelope's type on the envelope. */
 function runHandler(handler: Handler, envelope: TypedEnvelope, context: unknown): Promise<void> {
   // The definition's handler for envelope.eventType takes exactly this envelope; TypeScript cannot follow
@@ -221,21 +244,34 @@ export class EventConsumer {
     };
     try {
       const { messages } = batch;
-      // Records to handle one at a time, after handling them together failed, and what was decoded of them.
-      let oneByOne = { from: 0, until: 0, decoded: [] as DecodedRecord[] };
+      // Records to handle one at a time, after handling them together failed, and what was decoded of them;
+      // then, when a handler failed among them, its record, whose failure is settled in its turn.
+      let oneByOne: { from: number; until: number; decoded: DecodedRecord[]; failure?: HandlerFailure } = {
+        from: 0,
+        until: 0,
+        decoded: [],
+      };
       for (let index = 0; index < messages.length; ) {
         if (this.stopping || !isRunning() || isStale()) break;
         const message = messages[index] as KafkaMessage;
         const origin = { topic, partition, offset: message.offset };
         let handled = 1;
         const outcome = await (async (): Promise<RecordOutcome> => {
-          if (index >= oneByOne.until) {
+          if (index >= oneByOne.until && !oneByOne.failure) {
             const together = await this.consumeTogether(topic, partition, messages.slice(index));
             if ("handled" in together) {
               handled = together.handled;
               return { done: true };
             }
-            oneByOne = { from: index, until: index + Math.max(1, together.decoded.length), ...together };
+            const { decoded, failed } = together;
+            oneByOne = failed
+              ? { from: index, until: index + failed.position, decoded, failure: failed.failure }
+              : { from: index, until: index + Math.max(1, decoded.length), decoded };
+          }
+          if (index === oneByOne.until && oneByOne.failure) {
+            const { failure } = oneByOne;
+            oneByOne = { ...oneByOne, failure: undefined };
+            return this.afterHandlerFailure(failure);
           }
           return this.consumeRecord(origin, message, oneByOne.decoded[index - oneByOne.from]);
         })().catch((error: unknown) => {
@@ -301,11 +337,7 @@ export class EventConsumer {
     const handler = this.definition.handlers[envelope.eventType];
     if (handler === undefined) return { done: true };
 
-    const retryKey = `${origin.topic}/${origin.partition}`;
-    const previous = this.retries.get(retryKey);
-    const retrying = previous?.offset === origin.offset ? previous : undefined;
-    const attempt = (retrying?.attempts ?? 0) + 1;
-    const failures = (retrying?.failures ?? 0) + 1;
+    const { retryKey, attempt } = this.attemptAt(origin);
     const labels = { consumer: this.name, event_type: envelope.eventType };
     const record: ConsumedRecord = { ...origin, headers: textHeaders(message.headers) };
     const started = performance.now();
@@ -324,41 +356,67 @@ export class EventConsumer {
       this.retries.delete(retryKey);
       return { done: true };
     } catch (error) {
-      this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
-      this.metrics.failures.inc(labels);
-      const failingSince = retrying?.failingSince ?? started;
-      const decision = this.policy.afterFailure(error, attempt, failures, performance.now() - failingSince);
-      const context = { eventId: envelope.eventId, eventType: envelope.eventType, ...origin, attempt };
-      if (decision.action === "dead-letter") {
-        this.log.warn({ ...context, error: errorSummary(error) }, "handler failed its last attempt");
-        this.retries.delete(retryKey);
-        return this.deadLetter(message, origin, {
-          consumer: this.name,
-          reason: decision.reason,
-          error: errorSummary(error).name,
-          errorMessage: error instanceof Error ? error.message : String(error),
-          attempts: attempt,
-        });
-      }
-      const cause = {
-        retry: "handler",
-        "wait-for-platform": "platform",
-        "wait-for-prerequisite": "prerequisite",
-      }[decision.action];
-      this.metrics.retries.inc({ ...labels, cause });
-      // Waiting for another topic's event is how a projection that fell behind looks, not a fault.
-      this.log[cause === "prerequisite" ? "info" : "warn"](
-        { ...context, error: errorSummary(error), cause, retryInMs: decision.delayMs },
-        "handler failed; will retry",
-      );
-      this.retries.set(retryKey, {
-        offset: origin.offset,
-        attempts: decision.action === "retry" ? attempt : attempt - 1,
-        failures,
-        failingSince,
-      });
-      return { done: false, retryInMs: decision.delayMs };
+      return this.afterHandlerFailure({ origin, message, envelope, error, started });
     }
+  }
+
+  /** The record's attempt: the first, or the next after those that failed at this offset before. */
+  private attemptAt(origin: RecordOrigin) {
+    const retryKey = `${origin.topic}/${origin.partition}`;
+    const previous = this.retries.get(retryKey);
+    const retrying = previous?.offset === origin.offset ? previous : undefined;
+    return {
+      retryKey,
+      retrying,
+      attempt: (retrying?.attempts ?? 0) + 1,
+      failures: (retrying?.failures ?? 0) + 1,
+    };
+  }
+
+  /** A handler failed at `started`: counted, then retried later, waited for, or parked, as the policy says. */
+  private async afterHandlerFailure({
+    origin,
+    message,
+    envelope,
+    error,
+    started,
+  }: HandlerFailure): Promise<RecordOutcome> {
+    const { retryKey, retrying, attempt, failures } = this.attemptAt(origin);
+    const labels = { consumer: this.name, event_type: envelope.eventType };
+    this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
+    this.metrics.failures.inc(labels);
+    const failingSince = retrying?.failingSince ?? started;
+    const decision = this.policy.afterFailure(error, attempt, failures, performance.now() - failingSince);
+    const context = { eventId: envelope.eventId, eventType: envelope.eventType, ...origin, attempt };
+    if (decision.action === "dead-letter") {
+      this.log.warn({ ...context, error: errorSummary(error) }, "handler failed its last attempt");
+      this.retries.delete(retryKey);
+      return this.deadLetter(message, origin, {
+        consumer: this.name,
+        reason: decision.reason,
+        error: errorSummary(error).name,
+        errorMessage: error instanceof Error ? error.message : String(error),
+        attempts: attempt,
+      });
+    }
+    const cause = {
+      retry: "handler",
+      "wait-for-platform": "platform",
+      "wait-for-prerequisite": "prerequisite",
+    }[decision.action];
+    this.metrics.retries.inc({ ...labels, cause });
+    // Waiting for another topic's event is how a projection that fell behind looks, not a fault.
+    this.log[cause === "prerequisite" ? "info" : "warn"](
+      { ...context, error: errorSummary(error), cause, retryInMs: decision.delayMs },
+      "handler failed; will retry",
+    );
+    this.retries.set(retryKey, {
+      offset: origin.offset,
+      attempts: decision.action === "retry" ? attempt : attempt - 1,
+      failures,
+      failingSince,
+    });
+    return { done: false, retryInMs: decision.delayMs };
   }
 
   /**
@@ -371,7 +429,9 @@ export class EventConsumer {
     topic: string,
     partition: number,
     messages: readonly KafkaMessage[],
-  ): Promise<{ handled: number } | { decoded: DecodedRecord[] }> {
+  ): Promise<
+    { handled: number } | { decoded: DecodedRecord[]; failed?: { position: number; failure: HandlerFailure } }
+  > {
     const definition = this.definition;
     const retrying = this.retries.get(`${topic}/${partition}`)?.offset === messages[0]?.offset;
     if (definition.kind !== "transactional" || messages.length < 2 || retrying) {
@@ -386,17 +446,21 @@ export class EventConsumer {
     const handled = decoded.flatMap((record, index) => {
       const handler = record.kind === "event" ? definition.handlers[record.envelope.eventType] : undefined;
       if (record.kind !== "event" || handler === undefined) return [];
-      const { offset, headers } = messages[index] as KafkaMessage;
+      const message = messages[index] as KafkaMessage;
+      const origin = { topic, partition, offset: message.offset };
       return [
         {
           handler,
           envelope: record.envelope,
-          record: { topic, partition, offset, headers: textHeaders(headers) },
+          record: { ...origin, headers: textHeaders(message.headers) },
+          message,
+          position: index,
         },
       ];
     });
     if (handled.length < 2) return { decoded };
     let effects: Array<{ effect: "processed" | "duplicate"; seconds: number }>;
+    const started = performance.now();
     try {
       effects = await this.handleAllInSpan(topic, partition, handled);
     } catch (error) {
@@ -405,7 +469,13 @@ export class EventConsumer {
         { ...first, records: handled.length, error: errorSummary(error) },
         "could not handle the records together; handling them one by one",
       );
-      return { decoded };
+      if (!(error instanceof HandlerFailed)) return { decoded };
+      // The handler that failed spent the record's attempt, as it would have alone: the records before it are
+      // handled one by one, and the policy then decides for it, in its turn.
+      const { envelope, record, message, position } = handled[error.index] as (typeof handled)[number];
+      const { headers: _, ...origin } = record;
+      const failure = { origin, message, envelope, error: error.cause, started };
+      return { decoded: decoded.slice(0, position), failed: { position, failure } };
     }
     for (const [index, { envelope, record }] of handled.entries()) {
       const { effect, seconds } = effects[index] as (typeof effects)[number];
@@ -462,12 +532,16 @@ export class EventConsumer {
             records.map(({ envelope, record }) => ({ event: envelope, origin: record })),
           );
           const effects: Array<{ effect: "processed" | "duplicate"; seconds: number }> = [];
-          for (const { handler, envelope, record } of records) {
+          for (const [index, { handler, envelope, record }] of records.entries()) {
             const started = performance.now();
             // An event twice among them has its effect at its first record only.
             const effect = fresh.delete(envelope.eventId) ? "processed" : "duplicate";
             await this.inRecordSpan(envelope, record, async () => {
-              if (effect === "processed") await runHandler(handler, envelope, { tx, record });
+              if (effect === "processed") {
+                await runHandler(handler, envelope, { tx, record }).catch((error: unknown) => {
+                  throw new HandlerFailed(index, error);
+                });
+              }
               return effect;
             });
             effects.push({ effect, seconds: (performance.now() - started) / 1000 });

@@ -15,6 +15,10 @@ import { startGroupAtEnd } from "./records.ts";
 export const quickRetries = deadLetterAfterAttempts({
   maxAttempts: 3,
   backoff: exponentialBackoff({ baseMs: 100, capMs: 400, floorMs: 50 }),
+  // All test files share one database and one broker: a consumer also reads other tests' records, and one
+  // whose prerequisite never comes (a booking of a patient that no running directory saw created) would hold
+  // its partition, and the records behind it, for the production default's two minutes.
+  prerequisiteWaitMs: 10_000,
 });
 
 export interface StartedConsumer {
