@@ -118,3 +118,20 @@ describe("writers of several aggregates at once", () => {
     }
   });
 });
+
+describe("a serialization failure", () => {
+  it("is retried however deep in its causes it lies (drizzle's wrapper, a consumer's record)", async () => {
+    const before = writeTransactionRetries().serialization;
+    let runs = 0;
+    const driverError = Object.assign(new Error("could not serialize access"), { code: "40001" });
+    const wrapped = new Error("a record's handler failed", {
+      cause: new Error("Failed query", { cause: driverError }),
+    });
+    await writeTransaction(db, async () => {
+      runs++;
+      if (runs === 1) throw wrapped;
+    });
+    expect(runs).toBe(2);
+    expect(writeTransactionRetries().serialization).toBe(before + 1);
+  });
+});

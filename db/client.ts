@@ -209,13 +209,26 @@ async function attempts<T>(
 }
 
 async function retriedAfterPause(error: unknown, attempt: number): Promise<boolean> {
-  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  const code = sqlState(error);
   if ((code !== SERIALIZATION_FAILURE && code !== DEADLOCK_DETECTED) || attempt >= MAX_ATTEMPTS) return false;
   if (code === SERIALIZATION_FAILURE) retries.serialization++;
   else retries.deadlock++;
   // Jittered, growing pauses let a crowd of writers on one hot row spread out instead of colliding again.
   await sleep(retryBackoff.delayMs(attempt));
   return true;
+}
+
+/**
+ * The SQLSTATE of the error or of the first error in its `cause` chain that has one: drizzle wraps the
+ * driver's error, and a consumer wraps a handler's failure again to say which record's it was.
+ */
+function sqlState(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Object && depth < 5; depth++) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === "string") return code;
+    current = cause;
+  }
+  return undefined;
 }
 
 /**
