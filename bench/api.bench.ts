@@ -23,7 +23,6 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import pg from "pg";
 import { issueToken } from "../apps/http/issueToken.ts";
 import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
@@ -31,6 +30,7 @@ import { consumerNames } from "../consumers/config.ts";
 import { isTopicName, topics } from "../events/catalog.ts";
 import { createKafka } from "../kafka/client.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
+import { freshDatabase } from "./freshDatabase.ts";
 import { childrenOf, postgresCpuSeconds, postgresCpuSince, processCpuSeconds } from "./processCpu.ts";
 import { printTable } from "./table.ts";
 
@@ -461,15 +461,4 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-async function freshDatabase(server: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return url.toString();
 }

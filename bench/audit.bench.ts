@@ -16,6 +16,7 @@ import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { startPostgres } from "../stack/postgres.ts";
+import { freshDatabase } from "./freshDatabase.ts";
 import { printTable } from "./table.ts";
 
 const HISTORY = Number(process.env.BENCH_HISTORY ?? 1_000_000);
@@ -99,14 +100,3 @@ printTable(
     ],
   ],
 );
-
-async function freshDatabase(server: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return url.toString();
-}

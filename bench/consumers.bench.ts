@@ -8,7 +8,6 @@
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
 import { parseCommand } from "../cli/command.ts";
-import { loadEnv } from "../config/env.ts";
 import { complianceWatchConsumer } from "../consumers/complianceWatch/complianceWatchConsumer.ts";
 import { complianceWatchConfig } from "../consumers/complianceWatch/watchSettings.ts";
 import { loadConsumersConfig } from "../consumers/config.ts";
@@ -19,13 +18,12 @@ import { EventConsumer } from "../consumers/runtime/eventConsumer.ts";
 import { createDatabase } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
-import { applyTopics } from "../events/apply-topics.ts";
-import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
-import { ensureStack } from "../stack/index.ts";
 import { metricValue } from "../test/consumers/metrics.ts";
 import { eventRecord, patientCreatedRecord, publish, startGroupAtEnd } from "../test/consumers/records.ts";
+import { benchStack } from "./benchStack.ts";
+import { freshDatabase } from "./freshDatabase.ts";
 import { postgresCpuSeconds, postgresCpuSince } from "./processCpu.ts";
 import { printTable } from "./table.ts";
 
@@ -40,12 +38,7 @@ parseCommand({
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 10_000);
 const BENCH_DATABASE = "healthcare_bench_consumers";
 
-const env = loadEnv();
-const stack = await ensureStack(env, (line) => console.error(`[stack] ${line}`));
-const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "bench" }).admin();
-await admin.connect();
-await applyTopics(admin, { log: { info: () => {}, warn: (message) => console.error(message) } });
-await admin.disconnect();
+const { stack } = await benchStack();
 
 const server = new URL(stack.databaseUrl);
 const databaseUrl = await freshDatabase(server.toString(), BENCH_DATABASE);
@@ -124,13 +117,3 @@ printTable(`bench:consumers, a backlog of ${RECORDS.toLocaleString("en-US")} rec
   "this process's CPU per record",
   "Postgres CPU per record (at least)",
 ]);
-
-async function freshDatabase(serverUrl: string, name: string): Promise<string> {
-  const client = createDatabase(serverUrl, { max: 1, applicationName: "bench-consumers" }).$client;
-  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}

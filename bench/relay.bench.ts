@@ -14,7 +14,6 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { parseCommand } from "../cli/command.ts";
-import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
@@ -23,14 +22,13 @@ import { debeziumTarget } from "../debezium/connectorConfig.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
 import { createSlotExportingSnapshot } from "../debezium/sql/replicationSlot.ts";
 import { releaseDatabase } from "../debezium/teardown.ts";
-import { applyTopics } from "../events/apply-topics.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 import { stopConnect } from "../stack/connect.ts";
-import { ensureStack } from "../stack/index.ts";
+import { benchStack } from "./benchStack.ts";
 import { printTable } from "./table.ts";
 
 parseCommand({
@@ -51,12 +49,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const MODES = (process.env.BENCH_MODES ?? "polling,debezium").split(",") as Mode[];
 const BENCH_DATABASE = "healthcare_bench";
 
-const env = loadEnv();
-const stack = await ensureStack(env, (line) => console.error(`[stack] ${line}`));
-const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "bench" }).admin();
-await admin.connect();
-await applyTopics(admin, { log: { info: () => {}, warn: (message) => console.error(message) } });
-await admin.disconnect();
+const { env, stack } = await benchStack();
 const worker = MODES.includes("debezium")
   ? await ensureConnectWorker(stack.kafkaBrokers, (line) => console.error(line))
   : null;

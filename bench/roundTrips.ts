@@ -17,6 +17,7 @@ import type { Admin } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
+import { freshDatabase } from "./freshDatabase.ts";
 import { printTable } from "./table.ts";
 
 parseCommand({
@@ -88,14 +89,3 @@ for (const [label, method, path, body] of [
 }
 printTable("round trips to Postgres per request", rows, ["request", "statements"]);
 await db.$client.end();
-
-async function freshDatabase(server: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
