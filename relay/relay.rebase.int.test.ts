@@ -8,28 +8,31 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
+import { connectionOf, createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { RestoredHistoryAhead } from "../db/outbox/insertOutboxRows.ts";
 import { exampleEvent } from "../events/examples.ts";
 import {
   databaseUrl,
   eventually,
   kafkaBrokers,
+  newPatientBody,
   startRelay as startTestRelay,
   testEventContext,
 } from "../test/fixtures.ts";
 import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import { caller, testPlatform } from "../test/tokens.ts";
 import type { OutboxRelay } from "./relay.ts";
 
 const run = promisify(execFile);
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 /**
- * A database of its own: the simulated restore leaves the history as a real one does, with the rows written
- * between the restore and the rebase before the restored ones in transaction-id order (audit:verify reports
- * them as moved), which must not reach the other files' shared database.
+ * A database of its own: the simulated restore leaves the history as a real one does, with the rows of a write
+ * in flight during the restore before the restored ones in transaction-id order (audit:verify reports them as
+ * moved), which must not reach the other files' shared database.
  */
 const restoredDatabase = `relay_rebase_${randomUUID().slice(0, 8)}`;
 const restoredUrl = (() => {
@@ -72,6 +75,9 @@ async function writeModelEvents(count: number): Promise<string[]> {
   );
   return events.map((event) => event.eventId);
 }
+
+const outboxRows = async () =>
+  Number((await db.$client.query<{ rows: string }>("SELECT count(*) AS rows FROM outbox")).rows[0]?.rows);
 
 const checkpoint = async () =>
   (
@@ -142,16 +148,38 @@ describe("a relay cursor ahead of the server", () => {
     await tap.collect({ done: containsAll(published), timeoutMs: 60_000, settleMs: 0 });
     await relay.stop();
     const writtenBeforeTheDump = await writeModelEvents(2);
+    // A write in flight while the restore commits: its snapshot predates the restored rows, so nothing tells
+    // it of them, and it commits with smaller transaction ids than theirs. The relay's order would put its
+    // events first or skip them: relay:rebase publishes them after the restored ones.
+    let restoreCommitted!: () => void;
+    const restored = new Promise<void>((resolve) => {
+      restoreCommitted = resolve;
+    });
+    const inFlight = writeTransaction(db, async (tx) => {
+      await connectionOf(tx).query("SELECT 1"); // REPEATABLE READ: the snapshot is taken here
+      await restored;
+      const events = [exampleEvent("ai.model.trained"), exampleEvent("ai.model.trained")];
+      return appendEvents(tx, testEventContext(), events);
+    });
     await restoreFromAServerAhead(published[1] as string);
+    restoreCommitted();
+    const writtenDuringTheRestore = (await inFlight).map((event) => event.eventId);
 
     const registry = new Registry();
     relay = startRelay({ registry });
     await eventually(async () => (await gauge(registry, "outbox_relay_cursor_ahead")) === 1);
     expect(relay.leader).toBe(false);
     expect(relay.stalled).toContain("npm run relay:rebase");
-    // Written on this server after the restore, while the relay refuses: smaller transaction ids than the
-    // restored rows, which the relay's order would otherwise put first or skip.
-    const writtenAfterTheRestore = await writeModelEvents(2);
+    // A write after the restore would take smaller transaction ids than the restored events it follows: it is
+    // refused, and nothing of it is stored.
+    const rowsBefore = await outboxRows();
+    await expect(writeModelEvents(2)).rejects.toBeInstanceOf(RestoredHistoryAhead);
+    await expect(
+      writeTransaction(db, (tx) =>
+        appendEvents(tx, testEventContext(), [exampleEvent("audit.login.attempt")]),
+      ),
+    ).rejects.toBeInstanceOf(RestoredHistoryAhead);
+    expect(await outboxRows()).toBe(rowsBefore);
 
     const before = await checkpoint();
     const dryRun = await rebase("--dry-run");
@@ -167,11 +195,41 @@ describe("a relay cursor ahead of the server", () => {
     expect(relay.stalled).toBeNull();
     const writtenAfterTheRebase = await writeModelEvents(2);
 
-    const all = [...published, ...writtenBeforeTheDump, ...writtenAfterTheRestore, ...writtenAfterTheRebase];
+    const all = [...published, ...writtenBeforeTheDump, ...writtenDuringTheRestore, ...writtenAfterTheRebase];
     const records = await tap.collect({ done: containsAll(all), timeoutMs: 60_000 });
     const ours = records.filter((record) => all.includes(record.eventId));
     expectExactlyOnce(ours, all);
     expectPerKeyOrder(ours, new Map([[ours[0]?.key as string, all]]));
     expect((await rebase("--dry-run")).stdout).toContain('"ahead": false');
   }, 300_000);
+
+  it("refuses writes while a sealed checkpoint lies ahead, though the rows it sealed were archived away", async () => {
+    // What the restore of an archived history leaves: the outbox's rows are gone, its last checkpoint is not.
+    await db.$client.query(
+      `INSERT INTO outbox_checkpoints
+         (sequence, up_to_tx_id, up_to_position, row_count, chain_hash, key_id, signature, sealed_at)
+       SELECT coalesce(max(sequence), 0) + 1,
+              (pg_snapshot_xmax(pg_current_snapshot())::text::numeric + $1)::text::xid8,
+              0, 0, '\\x00', 'restored', '\\x00', now()
+         FROM outbox_checkpoints`,
+      [RESTORED_AHEAD_BY],
+    );
+    const rowsBefore = await outboxRows();
+    await expect(writeModelEvents(1)).rejects.toBeInstanceOf(RestoredHistoryAhead);
+    expect(await outboxRows()).toBe(rowsBefore);
+
+    // A service answers the 503 its document declares, and keeps neither the patient nor an event.
+    const admin = await caller("admin");
+    const response = await testPlatform(db).request("/patients", {
+      method: "POST",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify(newPatientBody()),
+    });
+    expect(response.status).toBe(503);
+    expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await response.json()).toMatchObject({ detail: expect.stringContaining("restored") });
+    const patients = await db.$client.query("SELECT 1 FROM patients");
+    expect(patients.rowCount).toBe(0);
+    expect(await outboxRows()).toBe(rowsBefore);
+  });
 });

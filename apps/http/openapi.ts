@@ -109,8 +109,11 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         400: problem(
           "Invalid input: a malformed path id, header, query or body (each field named in `errors`)",
         ),
-        // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS.
-        503: retryLater("The database or the token issuer's keys cannot be reached now"),
+        // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS; a
+        // restored database takes no writes until an operator re-anchors it (relay:rebase).
+        503: retryLater(
+          "The database or the token issuer's keys cannot be reached now, or a restored database takes no writes yet",
+        ),
         ...route.responses,
         401: problem("No valid bearer token"),
         403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),

@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
+import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { PatientErased } from "../../db/patientKeys.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../observability/health.ts";
@@ -174,6 +175,19 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       return problemResponse(
         c,
         new HttpProblem(400, "Bad Request", "The request holds a value the database cannot store."),
+      );
+    }
+    // A restored database takes no writes until an operator re-anchors it: nothing was written.
+    if (error instanceof RestoredHistoryAhead) {
+      options.log.error({ err: { type: error.name } }, error.message);
+      c.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
+      return problemResponse(
+        c,
+        new HttpProblem(
+          503,
+          "Service Unavailable",
+          "The database was restored and takes no writes until it is re-anchored; retry later.",
+        ),
       );
     }
     if (databaseUnreachable(error)) {

@@ -1,5 +1,6 @@
 // When a failing record is given up on: after a bounded number of attempts, unless the failure is an outage
 // of the platform itself. A record is dead-lettered for what is wrong with it, never for Postgres being down.
+import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import type { BackoffPolicy } from "../../retry/backoff.ts";
 
 export type FailureDecision =
@@ -70,9 +71,13 @@ const OUTAGE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", 
 /** node-postgres reports a lost or impossible connection with these messages and no code. */
 const OUTAGE_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i];
 
-/** True when the error, or any error in its `cause` chain, is Postgres or the network being unavailable. */
+/**
+ * True when the error, or any error in its `cause` chain, is Postgres or the network being unavailable, or a
+ * restored database refusing events until `relay:rebase` has run.
+ */
 export function isPlatformOutage(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Object && depth < 10; depth++) {
+    if (current instanceof RestoredHistoryAhead) return true;
     const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof code === "string") {
       if (OUTAGE_SQLSTATES.has(code) || OUTAGE_SOCKET_CODES.has(code)) return true;

@@ -1,5 +1,6 @@
 // The dead-letter policy as a specification: bounded attempts for a failing handler, patience for an outage.
 import { describe, expect, it } from "vitest";
+import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { deadLetterAfterAttempts, isPlatformOutage, PrerequisiteNotYetMet } from "./deadLetterPolicy.ts";
 
 const backoff = { delayMs: (attempt: number) => attempt * 100 };
@@ -44,6 +45,8 @@ describe("the dead-letter policy", () => {
     expect(isPlatformOutage(new Error("Connection terminated unexpectedly"))).toBe(true);
     // drizzle wraps the driver's error: the cause decides.
     expect(isPlatformOutage(new Error("Failed query", { cause: withCode("57P01") }))).toBe(true);
+    // A restored database refuses events until an operator runs relay:rebase: no record is at fault.
+    expect(isPlatformOutage(new Error("handler failed", { cause: new RestoredHistoryAhead() }))).toBe(true);
   });
 
   it("takes a bad query or a bug for the record's own failure", () => {

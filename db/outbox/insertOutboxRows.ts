@@ -19,8 +19,19 @@ export interface NewAggregateHead {
 
 // The head UPDATE is a data-modifying CTE: it runs whether or not the INSERT reads it. The rows go in the
 // order given (WITH ORDINALITY), so one aggregate's events take positions in version order.
+//
+// \`restored\` is the guard against a history restored from another server (see RestoredHistoryAhead): a row
+// or a sealed checkpoint whose transaction id this server has not reached yet. No transaction of this server
+// can have written such a row: a row it can see was committed before its snapshot, so its id lies below the
+// snapshot's xmax, and this transaction's own earlier rows carry its own id. Two index probes, normally empty.
 const text = `
-WITH heads AS (
+WITH restored AS (
+  SELECT EXISTS (SELECT 1 FROM outbox
+                  WHERE tx_id > pg_current_xact_id()
+                    AND tx_id >= pg_snapshot_xmax(pg_current_snapshot()))
+      OR coalesce((SELECT up_to_tx_id >= pg_snapshot_xmax(pg_current_snapshot())
+                     FROM outbox_checkpoints ORDER BY sequence DESC LIMIT 1), false) AS ahead
+), heads AS (
   UPDATE aggregate_versions SET last_hash = head.hash
     FROM unnest($1::text[], $2::text[], $3::bytea[]) AS head(aggregate_type, aggregate_id, hash)
    WHERE aggregate_versions.aggregate_type = head.aggregate_type
@@ -36,9 +47,29 @@ SELECT e.event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.aggregate_v
        WITH ORDINALITY AS e(event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
                             message_key, payload, correlation_id, traceparent, previous_hash, hash, patient_id,
                             tracestate, n)
+ WHERE NOT (SELECT ahead FROM restored)
  ORDER BY e.n`;
 
-/** Every row shares `createdAt`: one transaction's events are stamped with one time. */
+/**
+ * The outbox holds a history restored from another server whose transaction ids this server has not reached
+ * (a logical dump and restore, a move by logical replication). An event written now would take a smaller
+ * transaction id than the restored events before it: the history's order, which audit:verify checks and the
+ * sealed checkpoints fix, would put it first. Nothing is written until `npm run relay:rebase` has moved the
+ * server's transaction ids past the restored history.
+ */
+export class RestoredHistoryAhead extends Error {
+  override name = "RestoredHistoryAhead";
+  constructor() {
+    super(
+      "the outbox holds a restored history ahead of this server's transaction ids; no event is written until `npm run relay:rebase` has re-anchored it",
+    );
+  }
+}
+
+/**
+ * Every row shares `createdAt`: one transaction's events are stamped with one time. Throws
+ * RestoredHistoryAhead, having written nothing, while a restored history lies ahead of the server.
+ */
 export async function insertOutboxRows(
   client: pg.ClientBase,
   rows: readonly OutboxRow[],
@@ -46,8 +77,8 @@ export async function insertOutboxRows(
   createdAt: Date,
 ): Promise<void> {
   const column = <V>(pick: (row: OutboxRow) => V) => rows.map(pick);
-  await client.query({
-    name: "outbox.insert-rows.v2",
+  const inserted = await client.query({
+    name: "outbox.insert-rows.v3",
     text,
     values: [
       heads.map((head) => head.aggregateType),
@@ -70,4 +101,5 @@ export async function insertOutboxRows(
       column((row) => row.fields.tracestate),
     ],
   });
+  if (inserted.rowCount !== rows.length) throw new RestoredHistoryAhead();
 }
