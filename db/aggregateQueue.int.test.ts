@@ -4,8 +4,14 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { conditionsUpdate, databaseUrl, patientCreated, testEventContext } from "../test/fixtures.ts";
-import { createDatabase, writeTransaction, writeTransactionRetries } from "./client.ts";
+import {
+  conditionsUpdate,
+  databaseUrl,
+  eventually,
+  patientCreated,
+  testEventContext,
+} from "../test/fixtures.ts";
+import { connectionOf, createDatabase, writeTransaction, writeTransactionRetries } from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
 
 const WRITERS = 10;
@@ -76,6 +82,57 @@ describe("writers of one hot aggregate in one process", () => {
     expect(versions.map((row) => Number(row.v))).toEqual(
       Array.from({ length: WRITERS + 1 }, (_, index) => index + 1),
     );
+  });
+});
+
+describe("a writer that finds its aggregate locked by another process", () => {
+  it("takes its snapshot once it holds the lock: it sees that process's write and does not collide with it", async () => {
+    const id = randomUUID();
+    await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(id)]));
+    // The aggregate's advisory key, as the lock holder's own session sees it.
+    const key = await writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
+      const { rows } = await connectionOf(tx).query<{ key: string }>(
+        `SELECT ((classid::bigint << 32) | objid::bigint)::text AS key
+           FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
+      );
+      return rows[0]?.key as string;
+    });
+    // Another process: holds the lock, and appends to the aggregate while this process's writer waits for it.
+    const otherProcess = new pg.Client({
+      connectionString: databaseUrl(),
+      application_name: applicationName,
+    });
+    await otherProcess.connect();
+    try {
+      await otherProcess.query("SELECT pg_advisory_lock($1::bigint)", [key]);
+      const retriesBefore = writeTransactionRetries();
+      let attempts = 0;
+      const writer = writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
+        attempts++;
+        const [event] = await appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "waited-")]);
+        return event?.aggregateVersion;
+      });
+      await eventually(async () => {
+        const { rows } = await observer.query(
+          `SELECT 1 FROM pg_locks JOIN pg_stat_activity USING (pid)
+            WHERE locktype = 'advisory' AND NOT granted AND application_name = $1`,
+          [applicationName],
+        );
+        return rows.length > 0;
+      });
+      await otherProcess.query(
+        "UPDATE aggregate_versions SET version = version + 1 WHERE aggregate_type = 'patient' AND aggregate_id = $1",
+        [id],
+      );
+      await otherProcess.query("SELECT pg_advisory_unlock($1::bigint)", [key]);
+      // Version 2 went to the other process: a snapshot taken before the lock would not see it, and the
+      // writer's bump would fail to serialize.
+      expect(await writer).toBe(3);
+      expect(attempts).toBe(1);
+      expect(writeTransactionRetries()).toEqual(retriesBefore);
+    } finally {
+      await otherProcess.end();
+    }
   });
 });
 

@@ -167,13 +167,15 @@ async function attempts<T>(
 ): Promise<T> {
   const tx = transactionOn(client);
   // The keys are decimal bigints made here (advisoryKey), never input: they are safe to write into the text,
-  // which lets the unlock ride with COMMIT as one simple query. (The lock cannot ride with BEGIN: a
-  // multi-statement query is one implicit transaction, whose first SELECT would take the snapshot before BEGIN
-  // sets its level.) Several keys are taken one after the other, in the order given (unnest's).
+  // which lets the lock ride with BEGIN, and the unlock with COMMIT, each as one simple query. The lock is
+  // taken in a transaction of its own, ended before the write transaction begins, so that the latter's
+  // snapshot is taken after the lock is held. (Without its own BEGIN and COMMIT, the lock's SELECT would open
+  // the multi-statement query's implicit transaction, which BEGIN would take over with the SELECT's snapshot.)
+  // Several keys are taken one after the other, in the order given (unnest's).
   const lock =
     lockKeys.length === 1
-      ? `SELECT pg_advisory_lock(${lockKeys[0]})`
-      : `SELECT pg_advisory_lock(key) FROM unnest(ARRAY[${lockKeys.join(",")}]::bigint[]) AS key`;
+      ? `BEGIN; SELECT pg_advisory_lock(${lockKeys[0]}); COMMIT; ${BEGIN}`
+      : `BEGIN; SELECT pg_advisory_lock(key) FROM unnest(ARRAY[${lockKeys.join(",")}]::bigint[]) AS key; COMMIT; ${BEGIN}`;
   const unlock = `SELECT ${lockKeys.map((key) => `pg_advisory_unlock(${key})`).join(", ")}`;
   const locking = lockKeys.length > 0;
   let locked = false;
@@ -182,9 +184,14 @@ async function attempts<T>(
       trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
       if (locking && !locked) {
         locked = true;
-        await client.query(lock);
+        // A failure (a deadlock between lock waits, say) skips the rest and leaves the lock's transaction open.
+        await client.query(lock).catch(async (error: unknown) => {
+          await client.query("ROLLBACK");
+          throw error;
+        });
+      } else {
+        await client.query(BEGIN);
       }
-      await client.query(BEGIN);
       let result: T;
       try {
         result = await work(tx);
