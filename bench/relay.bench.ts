@@ -7,28 +7,30 @@
 //   BENCH_SECONDS (default 20)       length of the latency run
 //   BENCH_MODES (default polling,debezium)
 //
-// The polling relay reports each acknowledged batch (commit-to-ack). Debezium's acknowledgements happen inside
+// The steady writes come from a process of their own (bench/steadyWriter.ts), as the API's do: in this one they
+// would hold up the relay's event loop. The polling relay reports each acknowledged batch (commit-to-ack). Debezium's acknowledgements happen inside
 // Connect, so both modes are also measured the same way from outside: commit to the record reaching a
 // read-committed consumer, and the backlog fully readable by it.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { parseCommand } from "../cli/command.ts";
-import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
+import { createDatabase, writeTransaction } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
-import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { ensureConnectWorker, registerConnector } from "../debezium/connector.ts";
 import { debeziumTarget } from "../debezium/connectorConfig.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
 import { createSlotExportingSnapshot } from "../debezium/sql/replicationSlot.ts";
 import { releaseDatabase } from "../debezium/teardown.ts";
-import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
-import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 import { stopConnect } from "../stack/connect.ts";
 import { benchStack } from "./benchStack.ts";
+import { freshDatabase } from "./freshDatabase.ts";
+import { benchEvent, benchEventContext } from "./relayBenchEvents.ts";
+import { steadyWrites } from "./steadyWriter.ts";
 import { printTable } from "./table.ts";
 
 parseCommand({
@@ -49,21 +51,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const MODES = (process.env.BENCH_MODES ?? "polling,debezium").split(",") as Mode[];
 const BENCH_DATABASE = "healthcare_bench";
 
-const { env, stack } = await benchStack();
+const { stack } = await benchStack();
 const worker = MODES.includes("debezium")
   ? await ensureConnectWorker(stack.kafkaBrokers, (line) => console.error(line))
   : null;
 
-/** A patient.updated for one of 1,000 patients: a realistic envelope (~600 bytes) spread over partitions. */
-const patientIds = Array.from({ length: 1_000 }, () => randomUUID());
-const nextEvent = (i: number) => ({
-  ...exampleEvent("patient.updated"),
-  data: {
-    patientId: patientIds[i % patientIds.length] as string,
-    changedFields: ["phone" as const, "allergies" as const],
-    changes: { phone: "+14155552671", allergies: ["penicillin", `batch-${i}`] },
-  },
-});
+/** Epoch milliseconds with a fraction: the one clock this process and the steady writer's both read. */
+const now = () => performance.timeOrigin + performance.now();
 
 interface ModeFigures {
   catchUpAckSeconds: number | null;
@@ -134,20 +128,10 @@ printTable(
 );
 
 async function benchmark(mode: Mode): Promise<ModeFigures> {
-  const databaseUrl = await freshDatabase(stack.databaseUrl);
+  const databaseUrl = await freshBenchDatabase(stack.databaseUrl);
   await migrateDatabase(databaseUrl);
   const db = createDatabase(databaseUrl, { max: 20, applicationName: "bench" });
-  const context: EventContext = {
-    masterKeys: loadMasterKeys(),
-    source: "bench",
-    metadata: {
-      correlationId: randomUUID(),
-      userId: null,
-      ipAddress: "127.0.0.1",
-      userAgent: "bench",
-      sessionId: null,
-    },
-  };
+  const context = benchEventContext(randomUUID());
   const readable = await watchRecords(context.metadata.correlationId);
 
   // 1. Catch-up: a committed backlog, then the relay started cold.
@@ -165,17 +149,17 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
       appendEvents(
         tx,
         context,
-        Array.from({ length: count }, (_, i) => nextEvent(written + i)),
+        Array.from({ length: count }, (_, i) => benchEvent(written + i)),
       ),
     );
   }
   let acknowledged = 0;
   let ackedAt = 0;
-  const started = performance.now();
+  const started = now();
   let relay: OutboxRelay | null = null;
   const onPublished = (rowsAcked: readonly { eventId: string }[]) => {
     acknowledged += rowsAcked.length;
-    if (acknowledged >= BACKLOG && !ackedAt) ackedAt = performance.now();
+    if (acknowledged >= BACKLOG && !ackedAt) ackedAt = now();
   };
   if (mode === "polling") {
     relay = startRelay(databaseUrl, onPublished);
@@ -186,29 +170,34 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
   const catchUpReadableSeconds = (readable.lastAt() - started) / 1000;
   const catchUpAckSeconds = mode === "polling" ? (ackedAt - started) / 1000 : null;
 
-  // 2. Latency: a steady rate of one-event transactions; commit time is when COMMIT returned to the writer.
-  const committedAt = new Map<string, number>();
-  const ackLatenciesMs: number[] = [];
+  // 2. Latency: a steady rate of one-event transactions from a process of their own (as the API's are); commit
+  // time is when COMMIT returned to the writer.
+  const ackedAtById = new Map<string, number>();
   if (relay) {
     await relay.stop();
     relay = startRelay(databaseUrl, (rowsAcked) => {
-      const now = performance.now();
-      for (const row of rowsAcked) {
-        const committed = committedAt.get(row.eventId);
-        if (committed !== undefined) ackLatenciesMs.push(now - committed);
-      }
+      const at = now();
+      for (const row of rowsAcked) ackedAtById.set(row.eventId, at);
     });
   }
   await new Promise((resolve) => setTimeout(resolve, 1_000));
-  const achievedRate = await writeSteadily(db, context, committedAt);
-  await readable.until(BACKLOG + RATE * SECONDS, 60_000);
-  const readableLatenciesMs = [...committedAt].flatMap(([eventId, committed]) => {
-    const seen = readable.seenAt(eventId);
-    return seen === undefined ? [] : [seen - committed];
+  const { achievedRate, committedAt } = await steadyWrites({
+    databaseUrl,
+    rate: RATE,
+    seconds: SECONDS,
+    correlationId: context.metadata.correlationId,
   });
+  await readable.until(BACKLOG + RATE * SECONDS, 60_000);
+  const latenciesTo = (reachedAt: (eventId: string) => number | undefined) =>
+    committedAt.flatMap(([eventId, committed]) => {
+      const reached = reachedAt(eventId);
+      return reached === undefined ? [] : [reached - committed];
+    });
+  const ackLatenciesMs = relay ? latenciesTo((eventId) => ackedAtById.get(eventId)) : [];
+  const readableLatenciesMs = latenciesTo(readable.seenAt);
 
   await relay?.stop();
-  // The database this mode ran in (DATABASE_URL's when set): its connector and slot go with it.
+  // The database this mode ran in: its connector and slot go with it.
   if (mode === "debezium")
     await releaseDatabase(stack.databaseUrl, decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
   await readable.stop();
@@ -231,28 +220,6 @@ function startRelay(
   return relay;
 }
 
-/** Open-loop writes: each starts on schedule, whether or not earlier ones have finished. Returns the rate reached. */
-async function writeSteadily(
-  db: Database,
-  context: EventContext,
-  committedAt: Map<string, number>,
-): Promise<number> {
-  const total = RATE * SECONDS;
-  const started = performance.now();
-  const inFlight = new Set<Promise<void>>();
-  for (let i = 0; i < total; i++) {
-    const wait = started + (i * 1000) / RATE - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const write = writeTransaction(db, (tx) => appendEvents(tx, context, [nextEvent(i)])).then(([event]) => {
-      if (event) committedAt.set(event.eventId, performance.now());
-    });
-    inFlight.add(write);
-    void write.finally(() => inFlight.delete(write));
-  }
-  await Promise.all(inFlight);
-  return total / ((performance.now() - started) / 1000);
-}
-
 /** A read-committed consumer of patient-events that notes when each of this run's events first arrives. */
 async function watchRecords(correlationId: string) {
   const consumer = createKafka({ brokers: stack.kafkaBrokers, clientId: "bench-watch" }).consumer({
@@ -266,13 +233,13 @@ async function watchRecords(correlationId: string) {
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   await consumer.run({
     eachBatch: async ({ batch }) => {
-      const now = performance.now();
+      const at = now();
       for (const message of batch.messages) {
         if (String(message.headers?.correlationId) !== correlationId) continue;
         const eventId = String(message.headers?.eventId);
         if (!seen.has(eventId)) {
-          seen.set(eventId, now);
-          last = now;
+          seen.set(eventId, at);
+          last = at;
         }
       }
     },
@@ -291,15 +258,11 @@ async function watchRecords(correlationId: string) {
   };
 }
 
-async function freshDatabase(serverUrl: string): Promise<string> {
-  if (env.DATABASE_URL) return env.DATABASE_URL;
+/**
+ * A fresh healthcare_bench database on DATABASE_URL's server (or the stack's), never the named database itself:
+ * the bench writes 100,000 events. A slot Debezium left on the last one is released first.
+ */
+async function freshBenchDatabase(serverUrl: string): Promise<string> {
   await releaseDatabase(serverUrl, BENCH_DATABASE);
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  await client.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
-  await client.query(`CREATE DATABASE ${BENCH_DATABASE}`);
-  await client.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${BENCH_DATABASE}`;
-  return url.toString();
+  return freshDatabase(serverUrl, BENCH_DATABASE);
 }
