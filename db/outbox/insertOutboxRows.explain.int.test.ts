@@ -15,6 +15,7 @@ interface PlanNode {
   "Node Type": string;
   "Relation Name"?: string;
   "Index Name"?: string;
+  "Index Cond"?: string;
   Plans?: PlanNode[];
 }
 const nodesOf = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
@@ -50,6 +51,8 @@ describe("the outbox insert's check for a restored history", () => {
             where,
           ).toEqual(["Index Only Scan"]);
           expect(outboxReads[0]?.["Index Name"], where).toBe("outbox_relay_order");
+          // Both bounds in the index condition: entries below this transaction's id are never visited.
+          expect(outboxReads[0]?.["Index Cond"], where).toMatch(/pg_current_xact_id\(\).*pg_snapshot_xmax/);
           expect(explained.indexes, where).toContain("outbox_checkpoints_pkey");
         }
       }

@@ -23,13 +23,16 @@ export interface NewAggregateHead {
 // "restored" is the guard against a history restored from another server (see RestoredHistoryAhead): a row or
 // a sealed checkpoint whose transaction id this server has not reached yet. No transaction of this server can
 // have written such a row: a row it can see was committed before its snapshot, so its id lies below the
-// snapshot's xmax, and this transaction's own earlier rows carry its own id. Written as max() and a LIMIT 1,
-// each is one step down an index: an EXISTS over "tx_id > ..." is planned as a Seq Scan, since the planner
-// takes a third of the rows to match and expects to stop at the first (insertOutboxRows.explain.int.test.ts).
+// snapshot's xmax, and this transaction's own rows carry its own id. Each probe is one step down an index, and
+// the outbox's reads only entries above this transaction's id: rows of transactions begun after it, not the
+// rows of an older one still inserting (a bulk load's would be many). Written as a scalar subquery with ORDER
+// BY and LIMIT 1: as an EXISTS (which drops the ORDER BY) it is planned as a Seq Scan, the planner taking a
+// third of the rows to match and expecting to stop at the first (insertOutboxRows.explain.int.test.ts).
 export const insertOutboxRowsSql = `
 WITH restored AS (
-  SELECT coalesce((SELECT max(tx_id) FROM outbox WHERE tx_id <> pg_current_xact_id())
-                    >= pg_snapshot_xmax(pg_current_snapshot()), false)
+  SELECT (SELECT tx_id FROM outbox
+           WHERE tx_id > pg_current_xact_id() AND tx_id >= pg_snapshot_xmax(pg_current_snapshot())
+           ORDER BY tx_id LIMIT 1) IS NOT NULL
       OR coalesce((SELECT up_to_tx_id >= pg_snapshot_xmax(pg_current_snapshot())
                      FROM outbox_checkpoints ORDER BY sequence DESC LIMIT 1), false) AS ahead
 ), heads AS (
