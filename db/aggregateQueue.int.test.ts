@@ -97,7 +97,8 @@ describe("a writer that finds its aggregate locked by another process", () => {
       );
       return rows[0]?.key as string;
     });
-    // Another process: holds the lock, and appends to the aggregate while this process's writer waits for it.
+    // Another process: holds the lock, and appends to the aggregate while this process's writer waits for it
+    // (a write that names no aggregate to lock, so that this process's line for it does not hold it back).
     const otherProcess = new pg.Client({
       connectionString: databaseUrl(),
       application_name: applicationName,
@@ -120,9 +121,8 @@ describe("a writer that finds its aggregate locked by another process", () => {
         );
         return rows.length > 0;
       });
-      await otherProcess.query(
-        "UPDATE aggregate_versions SET version = version + 1 WHERE aggregate_type = 'patient' AND aggregate_id = $1",
-        [id],
+      await writeTransaction(db, (tx) =>
+        appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "other-")]),
       );
       await otherProcess.query("SELECT pg_advisory_unlock($1::bigint)", [key]);
       // Version 2 went to the other process: a snapshot taken before the lock would not see it, and the
