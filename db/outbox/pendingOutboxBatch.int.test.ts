@@ -1,15 +1,19 @@
 // The relay's hot query must stay an index range scan with no sort as the history grows: it reads the next
 // batch straight off the (tx_id, position) index, wherever the cursor is, whatever the statistics say, and
 // on every PostgreSQL the project runs on (CI checks it on the machine's 15 and the embedded 18).
-import { afterAll, describe, expect, it } from "vitest";
-import { testDatabase } from "../../test/fixtures.ts";
+// In a database of its own: its history, uncommitted for minutes, carries transaction ids above every writer's,
+// and every outbox insert of the shared database would walk its 300,000 index entries (the check for a
+// restored history, db/outbox/insertOutboxRows.ts, reads the entries above the writer's own id).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ownDatabase } from "../../test/ownDatabase.ts";
 import { explainPlan } from "../../test/queryPlan.ts";
 import { pendingOutboxBatchSql, preparePendingOutboxSession } from "./pendingOutboxBatch.ts";
 
 const HISTORY_ROWS = 300_000;
 const FIRST_TX = 1000;
-const db = testDatabase();
-afterAll(() => db.$client.end());
+const own = ownDatabase("pending_batch_plan");
+beforeAll(() => own.setUp());
+afterAll(() => own.tearDown());
 
 /**
  * The history's transaction ids: in insert order, as one writer makes them, or scattered over the table, as
@@ -24,7 +28,7 @@ const histories = {
 describe("the relay's pending-batch query", () => {
   for (const [history, txIdOf] of Object.entries(histories)) {
     it(`reads the next batch with an index scan and no sort over a ${HISTORY_ROWS.toLocaleString("en")}-row history ${history}`, async () => {
-      const client = await db.$client.connect();
+      const client = await own.db.$client.connect();
       try {
         await preparePendingOutboxSession(client);
         // The history is made inside a transaction that is rolled back, so no relay ever sees it. Its
