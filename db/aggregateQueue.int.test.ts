@@ -25,6 +25,16 @@ afterAll(async () => {
 
 const patient = (id: string) => ({ aggregateType: "patient", aggregateId: id });
 
+/** The patient's advisory key, as the lock holder's own session sees it, for another session to take. */
+const advisoryKeyOf = (id: string) =>
+  writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
+    const { rows } = await connectionOf(tx).query<{ key: string }>(
+      `SELECT ((classid::bigint << 32) | objid::bigint)::text AS key
+         FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
+    );
+    return rows[0]?.key as string;
+  });
+
 describe("writers of one hot aggregate in one process", () => {
   it(`hold one pooled connection for ${WRITERS} writers of one patient while another patient's write proceeds`, async () => {
     await observer.connect();
@@ -89,14 +99,7 @@ describe("a writer that finds its aggregate locked by another process", () => {
   it("takes its snapshot once it holds the lock: it sees that process's write and does not collide with it", async () => {
     const id = randomUUID();
     await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(id)]));
-    // The aggregate's advisory key, as the lock holder's own session sees it.
-    const key = await writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
-      const { rows } = await connectionOf(tx).query<{ key: string }>(
-        `SELECT ((classid::bigint << 32) | objid::bigint)::text AS key
-           FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
-      );
-      return rows[0]?.key as string;
-    });
+    const key = await advisoryKeyOf(id);
     // Another process: holds the lock, and appends to the aggregate while this process's writer waits for it
     // (a write that names no aggregate to lock, so that this process's line for it does not hold it back).
     const otherProcess = new pg.Client({
@@ -132,6 +135,36 @@ describe("a writer that finds its aggregate locked by another process", () => {
       expect(writeTransactionRetries()).toEqual(retriesBefore);
     } finally {
       await otherProcess.end();
+    }
+  });
+});
+
+describe("a writer whose aggregate's lock cannot be had", () => {
+  it("fails with the lock's own error, and its connection serves the next write", async () => {
+    const id = randomUUID();
+    await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(id)]));
+    const key = await advisoryKeyOf(id);
+    // One connection that gives up on a lock after 200 ms.
+    const url = new URL(databaseUrl());
+    url.searchParams.set("options", "-c lock_timeout=200");
+    const impatient = createDatabase(url.toString(), { max: 1, applicationName });
+    const holder = new pg.Client({ connectionString: databaseUrl() });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock($1::bigint)", [key]);
+      const locked = writeTransaction(impatient, { lockAggregate: patient(id) }, async (tx) =>
+        appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "impatient-")]),
+      );
+      await expect(locked).rejects.toMatchObject({ code: "55P03" }); // lock_not_available
+      await holder.query("SELECT pg_advisory_unlock($1::bigint)", [key]);
+      // The same (only) connection: not left in the lock's aborted transaction, and holding no lock.
+      const [event] = await writeTransaction(impatient, { lockAggregate: patient(id) }, (tx) =>
+        appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "after-")]),
+      );
+      expect(event?.aggregateVersion).toBe(2);
+    } finally {
+      await holder.end();
+      await impatient.$client.end();
     }
   });
 });

@@ -185,8 +185,10 @@ async function attempts<T>(
       if (locking && !locked) {
         locked = true;
         // A failure (a deadlock between lock waits, say) skips the rest and leaves the lock's transaction open.
+        // The failure is what the caller learns: a ROLLBACK that fails too means a lost connection, which is
+        // closed rather than pooled either way.
         await client.query(lock).catch(async (error: unknown) => {
-          await client.query("ROLLBACK");
+          await client.query("ROLLBACK").catch(() => {});
           throw error;
         });
       } else {
