@@ -16,7 +16,6 @@ import {
   type PartitionLedger,
   recordingPartitioner,
   sendEveryPartitionAnswered,
-  sendRecordEveryPartitionAnswered,
 } from "./everyPartitionAnswered.ts";
 import { batchesPerLeader, type LeaderBook } from "./oneLeaderPerSend.ts";
 import { kafkajsSecurity } from "./security.ts";
@@ -75,31 +74,78 @@ export function createKafka(options: KafkaOptions): Kafka {
 /**
  * An idempotent producer (acks=all, one in-flight request per connection so that a retry can never reorder
  * a partition): the relay's guarantee of per-aggregate order rests on these settings. Its record batches are
- * compressed with `compression` (KAFKA_COMPRESSION) unless a send says otherwise. A send resolves only when
- * every partition it wrote to has answered once (kafka/everyPartitionAnswered.ts says why).
+ * compressed with `compression` (KAFKA_COMPRESSION) unless a send says otherwise. Each send is made one
+ * partition leader at a time, and resolves only when every partition it wrote to has answered once
+ * (kafka/oneLeaderPerSend.ts and kafka/everyPartitionAnswered.ts say why).
  */
 export function createIdempotentProducer(
   kafka: Kafka,
   compression: Compression = DEFAULT_KAFKA_COMPRESSION,
 ): Producer {
-  const ledger: PartitionLedger = new WeakMap();
+  const sender = leaderByLeader(kafka, compression);
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: recordingPartitioner(ledger),
+    createPartitioner: sender.partitioner,
   });
-  const codec = compressionType(compression);
   return {
     ...producer,
-    send: (record) =>
-      sendRecordEveryPartitionAnswered(ledger, { compression: codec, ...record }, (checked) =>
-        producer.send(checked),
+    send: ({ topic, messages, ...options }) =>
+      sender.sendBatch({ ...options, topicMessages: [{ topic, messages }] }, (part) =>
+        producer.sendBatch(part),
       ),
-    sendBatch: (batch) =>
-      sendEveryPartitionAnswered(ledger, { compression: codec, ...batch }, (checked) =>
-        producer.sendBatch(checked),
-      ),
+    sendBatch: (batch) => sender.sendBatch(batch, (part) => producer.sendBatch(part)),
+    async disconnect() {
+      await sender.disconnect();
+      await producer.disconnect();
+    },
+  };
+}
+
+/**
+ * Sends a batch as one send per partition leader, made in turn, each checked for an answer from every partition
+ * it wrote to. The producer places messages with `partitioner`, which notes where each went and each topic's
+ * leaders; the leaders of a topic not sent to yet are read with an admin client, connected at first need.
+ */
+function leaderByLeader(kafka: Kafka, compression: Compression) {
+  const ledger: PartitionLedger = new WeakMap();
+  const leaders: LeaderBook = new Map();
+  const codec = compressionType(compression);
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
+  const learnLeaders = async (batch: ProducerBatch) => {
+    const unknown = [...new Set((batch.topicMessages ?? []).map(({ topic }) => topic))].filter(
+      (topic) => !leaders.has(topic),
+    );
+    if (unknown.length === 0) return;
+    adminConnected ??= admin.connect().catch((error: unknown) => {
+      adminConnected = undefined;
+      throw error;
+    });
+    await adminConnected;
+    for (const { name, partitions } of (await admin.fetchTopicMetadata({ topics: unknown })).topics)
+      leaders.set(name, partitions);
+  };
+  return {
+    partitioner: recordingPartitioner(ledger, leaders),
+    async sendBatch(
+      batch: ProducerBatch,
+      send: (toOneLeader: ProducerBatch) => Promise<RecordMetadata[]>,
+    ): Promise<RecordMetadata[]> {
+      await learnLeaders(batch);
+      const answers: RecordMetadata[] = [];
+      for (const toOneLeader of batchesPerLeader(batch, leaders))
+        answers.push(
+          ...(await sendEveryPartitionAnswered(ledger, { compression: codec, ...toOneLeader }, send)),
+        );
+      return answers;
+    },
+    async disconnect() {
+      if (adminConnected === undefined) return;
+      adminConnected = undefined;
+      await admin.disconnect().catch(() => {});
+    },
   };
 }
 
@@ -133,55 +179,30 @@ export function createTransactionalProducer(
   transactionalId: string,
   compression: Compression = DEFAULT_KAFKA_COMPRESSION,
 ): TransactionalProducer {
-  const ledger: PartitionLedger = new WeakMap();
-  const leaders: LeaderBook = new Map();
+  const sender = leaderByLeader(kafka, compression);
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
     transactionalId,
-    createPartitioner: recordingPartitioner(ledger, leaders),
+    createPartitioner: sender.partitioner,
   });
-  // Reads the leaders of a topic this producer has not sent to yet (kafka/oneLeaderPerSend.ts).
-  const admin = kafka.admin();
-  const learnLeaders = async (batch: ProducerBatch) => {
-    const unknown = [...new Set((batch.topicMessages ?? []).map(({ topic }) => topic))].filter(
-      (topic) => !leaders.has(topic),
-    );
-    if (unknown.length === 0) return;
-    for (const { name, partitions } of (await admin.fetchTopicMetadata({ topics: unknown })).topics)
-      leaders.set(name, partitions);
-  };
-  const codec = compressionType(compression);
   return {
     async connect() {
       await producer.connect();
-      await admin.connect();
       // kafkajs registers the transactional id (InitProducerId, which fences) at its first transaction only:
       // an empty one does it now, so that taking over fences before anything is read or sent.
       await (await producer.transaction()).commit();
     },
     async disconnect() {
-      await admin.disconnect().catch(() => {});
+      await sender.disconnect();
       await producer.disconnect();
     },
     async transaction(work) {
       const transaction = await producer.transaction();
       try {
         await work({
-          async sendBatch(batch) {
-            await learnLeaders(batch);
-            const answers: RecordMetadata[] = [];
-            for (const toOneLeader of batchesPerLeader(batch, leaders)) {
-              const answered = await sendEveryPartitionAnswered(
-                ledger,
-                { compression: codec, ...toOneLeader },
-                (checked) => transaction.sendBatch(checked),
-              );
-              answers.push(...answered);
-            }
-            return answers;
-          },
+          sendBatch: (batch) => sender.sendBatch(batch, (toOneLeader) => transaction.sendBatch(toOneLeader)),
         });
         await transaction.commit();
       } catch (error) {

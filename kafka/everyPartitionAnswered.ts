@@ -17,7 +17,6 @@ import {
   type Message,
   Partitioners,
   type ProducerBatch,
-  type ProducerRecord,
   type RecordMetadata,
 } from "kafkajs";
 import type { LeaderBook } from "./oneLeaderPerSend.ts";
@@ -71,18 +70,6 @@ export async function sendEveryPartitionAnswered(
   const answers = await send(batch);
   if (batch.acks === 0) return answers;
   checkAnswers(ledger, batch.topicMessages ?? [], answers);
-  return answers;
-}
-
-/** The same check for a single-topic `send`. */
-export async function sendRecordEveryPartitionAnswered(
-  ledger: PartitionLedger,
-  record: ProducerRecord,
-  send: (record: ProducerRecord) => Promise<RecordMetadata[]>,
-): Promise<RecordMetadata[]> {
-  const answers = await send(record);
-  if (record.acks === 0) return answers;
-  checkAnswers(ledger, [{ topic: record.topic, messages: record.messages }], answers);
   return answers;
 }
 

@@ -1,4 +1,4 @@
-// The transactional producer's sends go to one partition leader at a time.
+// Every producer's sends go to one partition leader at a time.
 //
 // kafkajs (2.2.4, src/producer/sendMessages.js) sends one Produce request per leader of the batch, all at once,
 // and when one of them fails with a retriable error it retries the send at once, asking again every broker whose
@@ -9,6 +9,8 @@
 // registers each leader's partitions with the transaction coordinator in a request of its own (AddPartitionsToTxn),
 // all at once, and the coordinator refuses those that overlap with CONCURRENT_TRANSACTIONS. The relay's
 // per-aggregate test found 6 to 206 of 1,050 events twice within one committed transaction on three brokers.
+// Outside a transaction (replay, the dead-letter queue, redrive) the same retry follows any retriable answer of
+// one leader (NOT_LEADER while a partition moves, a timeout), and the records are written twice just the same.
 //
 // A send to one leader has no other request in flight when it fails: kafkajs' retry asks that broker again with
 // the same sequence numbers, which the broker recognises. So each send is cut into one send per leader, made in
