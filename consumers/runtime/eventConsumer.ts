@@ -12,6 +12,9 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { SpanKind } from "@opentelemetry/api";
+import type { Registry } from "prom-client";
+import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
+import type { TypedEnvelope } from "../../events/index.ts";
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
@@ -24,10 +27,7 @@ import {
   ATTR_MESSAGING_SYSTEM,
   MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
   MESSAGING_SYSTEM_VALUE_KAFKA,
-} from "@opentelemetry/semantic-conventions/incubating";
-import type { Registry } from "prom-client";
-import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
-import type { TypedEnvelope } from "../../events/index.ts";
+} from "../../events/messagingAttributes.ts";
 import { contextFromHeaders, inSpan, linkTo } from "../../events/tracing.ts";
 import {
   type Admin,
