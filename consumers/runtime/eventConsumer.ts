@@ -90,8 +90,9 @@ interface HandlerFailure {
   message: KafkaMessage;
   envelope: TypedEnvelope;
   error: unknown;
-  /** When the attempt started (`performance.now()`). */
+  /** When the attempt started and when it failed (`performance.now()`). */
   started: number;
+  failed: number;
 }
 
 /**
@@ -101,6 +102,9 @@ interface HandlerFailure {
 class HandlerFailed extends Error {
   constructor(
     readonly index: number,
+    /** When that handler began (performance.now()): its failed attempt is timed from there to the failure. */
+    readonly started: number,
+    readonly failed: number,
     override readonly cause: unknown,
   ) {
     super("the handler of a record handled together failed", { cause });
@@ -356,7 +360,14 @@ export class EventConsumer {
       this.retries.delete(retryKey);
       return { done: true };
     } catch (error) {
-      return this.afterHandlerFailure({ origin, message, envelope, error, started });
+      return this.afterHandlerFailure({
+        origin,
+        message,
+        envelope,
+        error,
+        started,
+        failed: performance.now(),
+      });
     }
   }
 
@@ -373,17 +384,18 @@ export class EventConsumer {
     };
   }
 
-  /** A handler failed at `started`: counted, then retried later, waited for, or parked, as the policy says. */
+  /** A handler's attempt failed: counted, then retried later, waited for, or parked, as the policy says. */
   private async afterHandlerFailure({
     origin,
     message,
     envelope,
     error,
     started,
+    failed,
   }: HandlerFailure): Promise<RecordOutcome> {
     const { retryKey, retrying, attempt, failures } = this.attemptAt(origin);
     const labels = { consumer: this.name, event_type: envelope.eventType };
-    this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
+    this.metrics.handlerDuration.observe(labels, (failed - started) / 1000);
     this.metrics.failures.inc(labels);
     const failingSince = retrying?.failingSince ?? started;
     const decision = this.policy.afterFailure(error, attempt, failures, performance.now() - failingSince);
@@ -460,7 +472,6 @@ export class EventConsumer {
     });
     if (handled.length < 2) return { decoded };
     let effects: Array<{ effect: "processed" | "duplicate"; seconds: number }>;
-    const started = performance.now();
     try {
       effects = await this.handleAllInSpan(topic, partition, handled);
     } catch (error) {
@@ -474,7 +485,14 @@ export class EventConsumer {
       // handled one by one, and the policy then decides for it, in its turn.
       const { envelope, record, message, position } = handled[error.index] as (typeof handled)[number];
       const { headers: _, ...origin } = record;
-      const failure = { origin, message, envelope, error: error.cause, started };
+      const failure = {
+        origin,
+        message,
+        envelope,
+        error: error.cause,
+        started: error.started,
+        failed: error.failed,
+      };
       return { decoded: decoded.slice(0, position), failed: { position, failure } };
     }
     for (const [index, { envelope, record }] of handled.entries()) {
@@ -539,7 +557,7 @@ export class EventConsumer {
             await this.inRecordSpan(envelope, record, async () => {
               if (effect === "processed") {
                 await runHandler(handler, envelope, { tx, record }).catch((error: unknown) => {
-                  throw new HandlerFailed(index, error);
+                  throw new HandlerFailed(index, started, performance.now(), error);
                 });
               }
               return effect;

@@ -65,12 +65,16 @@ describe("the inbox", () => {
     // A record again among them, as the relay's at-least-once duplicate: acknowledged without effect.
     const published = [...records.slice(0, 36), records[32] as TestRecord, ...records.slice(36)];
     const failingAttempts: number[] = [];
+    // The records before the failing one take 150 ms each: its failed attempt is timed from its own start, not
+    // from the start of the records handled with it (0.75 s before it).
+    const slow = new Set(records.slice(0, 5).map((record) => record.eventId));
     const definition = effectConsumer(uniqueConsumerName("inbox-together"), ["patient-events"], {
       fail: (eventId, attempt) => {
         if (eventId !== failing.eventId) return null;
         failingAttempts.push(attempt);
         return attempt === 1 ? new Error("the first attempt fails") : null;
       },
+      delayMs: (eventId) => (slow.has(eventId) ? 150 : 0),
     });
     const started = await startTestConsumer(definition, {
       db,
@@ -102,6 +106,16 @@ describe("the inbox", () => {
         1,
       );
       expect(await metricValue(started.registry, "consumer_records_dead_lettered_total")).toBe(0);
+      // Every attempt, the failed one included, took less than half a second (the slow records 150 ms each).
+      const buckets = (await started.registry.getSingleMetric("consumer_handler_duration_seconds")?.get())
+        ?.values;
+      const atMost = (le: number | string) =>
+        buckets?.find(
+          (sample) =>
+            (sample as { metricName?: string }).metricName?.endsWith("_bucket") && sample.labels.le === le,
+        )?.value;
+      expect(atMost(0.5)).toBeGreaterThanOrEqual(records.length + 1);
+      expect(atMost(0.5)).toBe(atMost("+Inf"));
     } finally {
       await started.stop();
     }

@@ -1,6 +1,7 @@
 // A test consumer whose effect is a row per handled event in a scratch table with no unique key: a second
 // effect of one event shows up as a second row. Handlers can be made to fail on purpose, per event id.
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
 import type { TransactionalConsumer } from "../../consumers/runtime/consumerDefinition.ts";
 import type { Database } from "../../db/client.ts";
@@ -55,6 +56,8 @@ export async function effectsOf(db: Database, name: string): Promise<Effect[]> {
 /** How each handled event fares: `fail(eventId, attempt)` throwing makes that attempt fail. */
 export interface EffectBehaviour {
   fail?: (eventId: string, attempt: number) => Error | null;
+  /** How long the handler takes for this event, in ms (none by default). */
+  delayMs?: (eventId: string) => number;
 }
 
 /** `${prefix}-<random>`: each test's consumer has its own group, inbox and effects. */
@@ -81,6 +84,8 @@ export function effectConsumer(
           INSERT INTO consumer_test_effects (consumer, event_id, event_type, kafka_partition, kafka_offset, record_key)
           VALUES (${name}, ${event.eventId}, ${event.eventType}, ${record.partition}, ${record.offset},
                   ${event.data.patientId})`);
+        const delay = behaviour.delayMs?.(event.eventId) ?? 0;
+        if (delay > 0) await sleep(delay);
         const failure = behaviour.fail?.(event.eventId, attempt);
         if (failure) throw failure;
       },
