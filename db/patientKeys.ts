@@ -153,7 +153,14 @@ export async function dataKeyForReading(
   patientId: string,
   masters: MasterKeys,
 ): Promise<Buffer> {
-  const [row] = await db.select(keyColumns).from(patientKeys).where(eq(patientKeys.patientId, patientId));
+  // Every sealed event a consumer reads costs one: a named statement, parsed and planned once per connection.
+  const { rows } = await db.$client.query<KeyRow>({
+    name: "patient-keys.read.v1",
+    text: `SELECT patient_id AS "patientId", master_key_id AS "masterKeyId", wrapped_key AS "wrappedKey"
+             FROM patient_keys WHERE patient_id = $1`,
+    values: [patientId],
+  });
+  const [row] = rows;
   if (!row) throw new PatientKeyMissing(patientId);
   return unwrap(masters, row);
 }

@@ -1,7 +1,8 @@
 // The inbox: which events a consumer has already processed. Recording an event id in the handler's own
 // transaction is what makes a redelivery (after a crash, a rebalance or a re-drive) change nothing.
 import { and, eq, sql } from "drizzle-orm";
-import type { Database, WriteTransaction } from "../../db/client.ts";
+import type pg from "pg";
+import { connectionOf, type Database, type WriteTransaction } from "../../db/client.ts";
 import { consumerInbox } from "../../db/schema.ts";
 import { sweepAlone } from "../../db/sweepAlone.ts";
 import {
@@ -39,30 +40,45 @@ export async function recordAllInInbox(
   consumer: string,
   records: ReadonlyArray<{ event: { eventId: string; eventType: string }; origin: RecordOrigin }>,
 ): Promise<Set<string>> {
-  const inserted = await tx
-    .insert(consumerInbox)
-    .values(
-      records.map(({ event, origin }) => ({
-        consumer,
-        eventId: event.eventId,
-        eventType: event.eventType,
-        topic: origin.topic,
-        kafkaPartition: origin.partition,
-        kafkaOffset: BigInt(origin.offset),
-      })),
-    )
-    .onConflictDoNothing()
-    .returning({ eventId: consumerInbox.eventId });
-  return new Set(inserted.map((row) => row.eventId));
+  const column = <V>(pick: (record: (typeof records)[number]) => V) => records.map(pick);
+  const { rows } = await clientOf(tx).query<{ eventId: string }>({
+    name: "consumer-inbox.record.v1",
+    text: recordInInboxSql,
+    values: [
+      consumer,
+      column(({ event }) => event.eventId),
+      column(({ event }) => event.eventType),
+      column(({ origin }) => origin.topic),
+      column(({ origin }) => origin.partition),
+      column(({ origin }) => origin.offset),
+    ],
+  });
+  return new Set(rows.map((row) => row.eventId));
 }
+
+// Every record a consumer handles costs one of these (and a deduplicated one, a check first): named statements,
+// one text whatever the number of records (arrays, not a VALUES list), parsed and planned once per connection.
+const recordInInboxSql = `
+  INSERT INTO consumer_inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
+  SELECT $1, record.event_id, record.event_type, record.topic, record.kafka_partition, record.kafka_offset
+    FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+         AS record(event_id, event_type, topic, kafka_partition, kafka_offset)
+  ON CONFLICT DO NOTHING
+  RETURNING event_id::text AS "eventId"`;
 
 /** Whether `consumer` has processed the event: a cheap check before work that leaves Postgres. */
 export async function isInInbox(db: Database, consumer: string, eventId: string): Promise<boolean> {
-  const rows = await db
-    .select({ eventId: consumerInbox.eventId })
-    .from(consumerInbox)
-    .where(and(eq(consumerInbox.consumer, consumer), eq(consumerInbox.eventId, eventId)));
-  return rows.length > 0;
+  const { rowCount } = await db.$client.query({
+    name: "consumer-inbox.contains.v1",
+    text: "SELECT 1 FROM consumer_inbox WHERE consumer = $1 AND event_id = $2",
+    values: [consumer, eventId],
+  });
+  return (rowCount ?? 0) > 0;
+}
+
+/** The connection a statement of the inbox runs on: the handler's transaction's, or any of the pool's. */
+function clientOf(tx: WriteTransaction | Database): pg.ClientBase | pg.Pool {
+  return "$client" in tx ? tx.$client : connectionOf(tx);
 }
 
 /**
