@@ -205,6 +205,11 @@ export class OutboxRelay {
       await client.query("LISTEN outbox");
       await preparePendingOutboxSession(client);
       this.transactionalId ??= await relayTransactionalId(client, this.name);
+      // From here this session writes only checkpoints, and it does not wait for each to reach the disk: a
+      // checkpoint lost in a crash of Postgres moves the cursor back, and the relay sends those batches again
+      // (with their event ids, which consumers deduplicate), as after a crash of its own before the checkpoint.
+      // Waiting for the flush put a WAL fsync, behind every writer's, into each cycle between two batches.
+      await client.query("SET synchronous_commit = off");
       // Taking over the transactional id fences a former leader still publishing (one that lost its session,
       // and so the lock, with a batch in flight): from here on only this relay can add to the stream, and the
       // checkpoint read next cannot be overtaken by a late publish.
