@@ -60,6 +60,8 @@ const worker = MODES.includes("debezium")
 const now = () => performance.timeOrigin + performance.now();
 
 interface ModeFigures {
+  /** The polling relay's cycle during the steady writes, by phase (outbox_relay_cycle_phase_seconds). */
+  phases: PhaseFigures[];
   catchUpAckSeconds: number | null;
   catchUpReadableSeconds: number;
   ackLatenciesMs: number[];
@@ -110,6 +112,16 @@ for (const p of [50, 95, 99]) {
     ...MODES.map((mode) => {
       const latencies = figures.get(mode)?.ackLatenciesMs ?? [];
       return latencies.length ? ms(percentile(latencies, p)) : "–";
+    }),
+    "",
+  ]);
+}
+for (const phase of ["poll", "publish", "checkpoint"]) {
+  rows.push([
+    `relay cycle: ${phase}, mean / p99 at most`,
+    ...MODES.map((mode) => {
+      const phaseFigures = figures.get(mode)?.phases.find((figure) => figure.phase === phase);
+      return phaseFigures ? `${ms(phaseFigures.meanMs)} / ${ms(phaseFigures.p99AtMostMs)}` : "–";
     }),
     "",
   ]);
@@ -173,12 +185,17 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
   // 2. Latency: a steady rate of one-event transactions from a process of their own (as the API's are); commit
   // time is when COMMIT returned to the writer.
   const ackedAtById = new Map<string, number>();
+  const registry = new Registry();
   if (relay) {
     await relay.stop();
-    relay = startRelay(databaseUrl, (rowsAcked) => {
-      const at = now();
-      for (const row of rowsAcked) ackedAtById.set(row.eventId, at);
-    });
+    relay = startRelay(
+      databaseUrl,
+      (rowsAcked) => {
+        const at = now();
+        for (const row of rowsAcked) ackedAtById.set(row.eventId, at);
+      },
+      registry,
+    );
   }
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const { achievedRate, committedAt } = await steadyWrites({
@@ -195,6 +212,7 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
     });
   const ackLatenciesMs = relay ? latenciesTo((eventId) => ackedAtById.get(eventId)) : [];
   const readableLatenciesMs = latenciesTo(readable.seenAt);
+  const phases = relay ? await cyclePhases(registry) : [];
 
   await relay?.stop();
   // The database this mode ran in: its connector and slot go with it.
@@ -202,18 +220,57 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
     await releaseDatabase(stack.databaseUrl, decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
   await readable.stop();
   await db.$client.end();
-  return { catchUpAckSeconds, catchUpReadableSeconds, ackLatenciesMs, readableLatenciesMs, achievedRate };
+  return {
+    phases,
+    catchUpAckSeconds,
+    catchUpReadableSeconds,
+    ackLatenciesMs,
+    readableLatenciesMs,
+    achievedRate,
+  };
+}
+
+interface PhaseFigures {
+  phase: string;
+  meanMs: number;
+  /** The upper bound of the histogram bucket that holds the 99th percentile. */
+  p99AtMostMs: number;
+}
+
+/** The relay's own histogram of its cycle's phases, read from its registry: exact means, bucketed p99s. */
+async function cyclePhases(registry: Registry): Promise<PhaseFigures[]> {
+  const metric = registry.getSingleMetric("outbox_relay_cycle_phase_seconds");
+  if (!metric) return [];
+  const { values } = (await metric.get()) as {
+    values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
+  };
+  const ofPhase = (phase: string, name: string) =>
+    values.filter((value) => value.labels.phase === phase && value.metricName === name);
+  return ["poll", "publish", "checkpoint"].map((phase) => {
+    const count = ofPhase(phase, "outbox_relay_cycle_phase_seconds_count")[0]?.value ?? 0;
+    const sum = ofPhase(phase, "outbox_relay_cycle_phase_seconds_sum")[0]?.value ?? 0;
+    const p99 = ofPhase(phase, "outbox_relay_cycle_phase_seconds_bucket")
+      .map((bucket) => ({ le: Number(bucket.labels.le), cumulative: bucket.value }))
+      .sort((a, b) => a.le - b.le)
+      .find((bucket) => bucket.cumulative >= 0.99 * count);
+    return {
+      phase,
+      meanMs: count ? (sum / count) * 1000 : Number.NaN,
+      p99AtMostMs: (p99?.le ?? Number.NaN) * 1000,
+    };
+  });
 }
 
 function startRelay(
   databaseUrl: string,
   onPublished: (rows: readonly { eventId: string }[]) => void,
+  registry = new Registry(),
 ): OutboxRelay {
   const relay = new OutboxRelay({
     databaseUrl,
     kafkaBrokers: stack.kafkaBrokers,
     log: createLogger({ level: "warn" }),
-    registry: new Registry(),
+    registry,
     onPublished,
   });
   relay.start();

@@ -220,8 +220,10 @@ export class OutboxRelay {
       this.metrics.leader.set(1);
       this.log.info({ cursor: this.cursor }, "relay is the active publisher");
 
+      const phase = (name: string) => this.metrics.cyclePhase.startTimer({ phase: name });
       while (!this.stopping) {
         this.assertLeadership();
+        const polled = phase("poll");
         const rows = await pendingOutboxBatch(client, this.cursor, this.batchSize);
         this.polls++;
         if (rows.length === 0) {
@@ -230,11 +232,16 @@ export class OutboxRelay {
           await this.waitForCommits();
           continue;
         }
+        polled();
+        const published = phase("publish");
         kafka = await this.publishUntilCommitted(kafka, rows);
+        published();
         // Only a committed transaction moves the cursor: a crash before this line re-sends the batch.
         const last = rows.at(-1) as OutboxRecord;
         this.cursor = { txId: last.txId, position: last.position };
+        const checkpointed = phase("checkpoint");
         await saveRelayCheckpoint(client, this.name, this.cursor);
+        checkpointed();
         this.recordPublished(rows);
         this.options.onPublished?.(rows);
       }
