@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import type { WriteTransaction } from "../../db/client.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { type RolledBackTransaction, rolledBack as rolledBackIn } from "../../test/rolledBack.ts";
 import { breachingWindow } from "./watchStore.ts";
@@ -88,7 +87,7 @@ describe("breachingWindow", () => {
             notBefore: next() < 0.3 ? new Date(BASE + Math.floor(next() * spreadMs)) : null,
           };
           const expected = await oracle(tx, query);
-          const found = await breachingWindow(tx as unknown as WriteTransaction, {
+          const found = await breachingWindow(tx, {
             rule: "many-patients-read",
             windowSeconds: WINDOW_SECONDS,
             ...query,

@@ -1,7 +1,7 @@
 // The watch's SQL: record an observation under its rule and principal, find a window that now holds more
 // than the rule allows, and remember the alert so the same pattern is reported once per window.
 import { sql } from "drizzle-orm";
-import type { WriteTransaction } from "../../db/client.ts";
+import { connectionOf, type WriteTransaction } from "../../db/client.ts";
 
 export interface ObservationRow {
   rule: string;
@@ -21,18 +21,24 @@ export async function recordObservation(
   tx: WriteTransaction,
   row: ObservationRow,
 ): Promise<{ alertedUntil: Date | null } | null> {
-  // Raw rows from drizzle's driver carry timestamps as text.
-  const subject = await tx.execute<{ alerted_until: string | null }>(sql`
-    INSERT INTO compliance_watch_subjects (rule, subject, observations) VALUES (${row.rule}, ${row.subject}, 1)
-    ON CONFLICT (rule, subject) DO UPDATE SET observations = compliance_watch_subjects.observations + 1
-    RETURNING alerted_until`);
-  const inserted = await tx.execute(sql`
-    INSERT INTO compliance_watch_observations (rule, subject, event_id, occurred_at, counted)
-    VALUES (${row.rule}, ${row.subject}, ${row.eventId}, ${row.occurredAt.toISOString()}::timestamptz, ${row.counted})
-    ON CONFLICT DO NOTHING`);
+  // Every audit event the watch reads runs these two and the span's count (breachingWindow): named statements,
+  // parsed and planned once per connection.
+  const client = connectionOf(tx);
+  const subject = await client.query<{ alertedUntil: Date | null }>({
+    name: "compliance-watch.observe-subject.v1",
+    text: `INSERT INTO compliance_watch_subjects (rule, subject, observations) VALUES ($1, $2, 1)
+           ON CONFLICT (rule, subject) DO UPDATE SET observations = compliance_watch_subjects.observations + 1
+           RETURNING alerted_until AS "alertedUntil"`,
+    values: [row.rule, row.subject],
+  });
+  const inserted = await client.query({
+    name: "compliance-watch.observe.v1",
+    text: `INSERT INTO compliance_watch_observations (rule, subject, event_id, occurred_at, counted)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+    values: [row.rule, row.subject, row.eventId, row.occurredAt, row.counted],
+  });
   if (inserted.rowCount === 0) return null;
-  const alertedUntil = subject.rows[0]?.alerted_until;
-  return { alertedUntil: alertedUntil ? new Date(alertedUntil) : null };
+  return { alertedUntil: subject.rows[0]?.alertedUntil ?? null };
 }
 
 export interface Breach {
@@ -74,8 +80,15 @@ export async function breachingWindow(
     AND occurred_at > ${at}::timestamptz - ${window} AND occurred_at < ${at}::timestamptz + ${window}
     AND (${notBefore}::timestamptz IS NULL OR occurred_at >= ${notBefore}::timestamptz)`;
   const [inSpan] = (
-    await tx.execute<{ counted: string }>(sql`
-      SELECT count(DISTINCT counted) AS counted FROM compliance_watch_observations WHERE ${span}`)
+    await connectionOf(tx).query<{ counted: string }>({
+      name: "compliance-watch.span-count.v1",
+      text: `SELECT count(DISTINCT counted) AS counted FROM compliance_watch_observations
+              WHERE rule = $1 AND subject = $2
+                AND occurred_at > $3::timestamptz - make_interval(secs => $4)
+                AND occurred_at < $3::timestamptz + make_interval(secs => $4)
+                AND ($5::timestamptz IS NULL OR occurred_at >= $5::timestamptz)`,
+      values: [query.rule, query.subject, at, query.windowSeconds, notBefore],
+    })
   ).rows;
   if (Number(inSpan?.counted ?? 0) <= query.threshold) return null;
 
