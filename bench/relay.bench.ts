@@ -15,9 +15,8 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { Registry } from "prom-client";
 import { parseCommand } from "../cli/command.ts";
-import { createDatabase, writeTransaction } from "../db/client.ts";
+import { createDatabase } from "../db/client.ts";
 import { migrateDatabase } from "../db/migrate.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { ensureConnectWorker, registerConnector } from "../debezium/connector.ts";
 import { debeziumTarget } from "../debezium/connectorConfig.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
@@ -29,7 +28,7 @@ import { OutboxRelay } from "../relay/relay.ts";
 import { stopConnect } from "../stack/connect.ts";
 import { benchStack } from "./benchStack.ts";
 import { freshDatabase } from "./freshDatabase.ts";
-import { benchEvent, benchEventContext } from "./relayBenchEvents.ts";
+import { benchEventContext, writeBenchEvents } from "./relayBenchEvents.ts";
 import { steadyWrites } from "./steadyWriter.ts";
 import { printTable } from "./table.ts";
 
@@ -155,16 +154,7 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
     await preparePostgres(control, target).finally(() => control.end());
     await (await createSlotExportingSnapshot(databaseUrl, target.slotName)).release();
   }
-  for (let written = 0; written < BACKLOG; written += 500) {
-    const count = Math.min(500, BACKLOG - written);
-    await writeTransaction(db, (tx) =>
-      appendEvents(
-        tx,
-        context,
-        Array.from({ length: count }, (_, i) => benchEvent(written + i)),
-      ),
-    );
-  }
+  await writeBenchEvents(db, context, BACKLOG);
   let acknowledged = 0;
   let ackedAt = 0;
   const started = now();

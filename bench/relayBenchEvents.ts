@@ -1,5 +1,7 @@
-// What bench:relay writes, shared by its backlog and its steady writer (bench/steadyWriter.ts).
-import type { EventContext } from "../db/outbox/appendEvents.ts";
+// What bench:relay writes, shared by its backlog and its steady writer (bench/steadyWriter.ts), and
+// bench:write-path's history.
+import { type Database, writeTransaction } from "../db/client.ts";
+import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 
@@ -26,4 +28,18 @@ export function benchEventContext(correlationId: string): EventContext {
     source: "bench",
     metadata: { correlationId, userId: null, ipAddress: "127.0.0.1", userAgent: "bench", sessionId: null },
   };
+}
+
+/** `count` bench events committed through the write path, 500 a transaction: a backlog, or a history. */
+export async function writeBenchEvents(db: Database, context: EventContext, count: number): Promise<void> {
+  for (let written = 0; written < count; written += 500) {
+    const size = Math.min(500, count - written);
+    await writeTransaction(db, (tx) =>
+      appendEvents(
+        tx,
+        context,
+        Array.from({ length: size }, (_, i) => benchEvent(written + i)),
+      ),
+    );
+  }
 }

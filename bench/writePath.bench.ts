@@ -18,7 +18,7 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { freshDatabase } from "./freshDatabase.ts";
 import { postgresCpuSeconds, postgresCpuSince } from "./processCpu.ts";
-import { benchEvent, benchEventContext } from "./relayBenchEvents.ts";
+import { benchEvent, benchEventContext, writeBenchEvents } from "./relayBenchEvents.ts";
 import { printTable } from "./table.ts";
 
 parseCommand({
@@ -45,16 +45,7 @@ await db.$client.query("CREATE TABLE bench_plain_events (id uuid PRIMARY KEY, pa
 
 const context = benchEventContext(randomUUID());
 console.error(`a history of ${HISTORY} events...`);
-for (let written = 0; written < HISTORY; written += 500) {
-  const count = Math.min(500, HISTORY - written);
-  await writeTransaction(db, (tx) =>
-    appendEvents(
-      tx,
-      context,
-      Array.from({ length: count }, (_, i) => benchEvent(written + i)),
-    ),
-  );
-}
+await writeBenchEvents(db, context, HISTORY);
 await db.$client.query("ANALYZE");
 const appended = async (i: number) => {
   await writeTransaction(db, (tx) => appendEvents(tx, context, [benchEvent(i)]));
