@@ -13,7 +13,7 @@ import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
 import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
-import { CursorAheadOfServer, serverPosition } from "../db/outbox/serverPosition.ts";
+import { CursorAheadOfServer, type ServerPosition, serverPosition } from "../db/outbox/serverPosition.ts";
 import {
   type Admin,
   type Compression,
@@ -39,7 +39,7 @@ export interface RelayOptions {
   /** Names the checkpoint and the lock: relays with the same name share one stream. */
   name?: string;
   batchSize?: number;
-  /** How long to wait for a NOTIFY before looking anyway (rows held back by an older open transaction). */
+  /** How long an idle relay waits for a NOTIFY before looking anyway; also the longest wait for held-back rows. */
   idlePollMs?: number;
   /** How often a standby relay tries to take over. */
   standbyRetryMs?: number;
@@ -221,6 +221,7 @@ export class OutboxRelay {
       this.log.info({ cursor: this.cursor }, "relay is the active publisher");
 
       const phase = (name: string) => this.metrics.cyclePhase.startTimer({ phase: name });
+      let heldBackPolls = 0;
       while (!this.stopping) {
         this.assertLeadership();
         const polled = phase("poll");
@@ -228,10 +229,15 @@ export class OutboxRelay {
         this.polls++;
         if (rows.length === 0) {
           // Nothing to publish is also what a history from the server's future looks like: check it is not.
-          await this.refuseFutureHistory(client, this.cursor);
-          await this.waitForCommits();
+          const position = await this.refuseFutureHistory(client, this.cursor);
+          if (position.heldBack) await this.pause(this.heldBackWaitMs(++heldBackPolls));
+          else {
+            heldBackPolls = 0;
+            await this.waitForCommits();
+          }
           continue;
         }
+        heldBackPolls = 0;
         polled();
         const published = phase("publish");
         kafka = await this.publishUntilCommitted(kafka, rows);
@@ -419,10 +425,21 @@ export class OutboxRelay {
     else this.metrics.cursorAhead.set(0);
   }
 
-  private async refuseFutureHistory(client: pg.Client, cursor: RelayCursor): Promise<void> {
+  private async refuseFutureHistory(client: pg.Client, cursor: RelayCursor): Promise<ServerPosition> {
     const position = await serverPosition(client, cursor);
     if (position.ahead) throw new CursorAheadOfServer(cursor, position);
     this.clearStall("cursorAhead");
+    return position;
+  }
+
+  /**
+   * Committed rows wait behind a transaction still running, whose end may come with no NOTIFY (it writes no
+   * outbox row): the relay looks again after 5 ms, then 10, 20, ... up to idlePollMs, so that a consumer's
+   * transaction of a few milliseconds delays them by about that much, not by a whole idle poll, and one left
+   * open for minutes costs no more queries than an idle relay makes.
+   */
+  private heldBackWaitMs(polls: number): number {
+    return Math.min(this.idlePollMs, 5 * 2 ** (polls - 1));
   }
 
   /** The lock lives in the leader's session: once that connection is gone, another relay may be publishing. */

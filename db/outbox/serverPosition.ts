@@ -11,14 +11,23 @@ export interface ServerPosition {
   newestRowTxId: string | null;
   /** The cursor, or the newest row, is at or beyond nextTxId. */
   ahead: boolean;
+  /**
+   * A committed row lies at or above the oldest transaction still running, so the relay may not read it yet.
+   * That transaction's commit sends no NOTIFY if it writes no outbox row (a consumer's inbox, say).
+   */
+  heldBack: boolean;
 }
 
-/** One index probe (the newest row by the (tx_id, position) index), cheap enough for every idle poll. */
+/**
+ * One index probe (the newest row by the (tx_id, position) index), cheap enough for every idle poll. The newest
+ * row is committed (or the statement could not see it); at or above the snapshot's xmin, it is held back.
+ */
 export async function serverPosition(client: ClientBase, cursor: RelayCursor): Promise<ServerPosition> {
   const result = await client.query<ServerPosition>({
     name: "relay_server_position",
     text: `SELECT next.tx_id::text AS "nextTxId", newest.tx_id::text AS "newestRowTxId",
-                  ($1::xid8 >= next.tx_id OR coalesce(newest.tx_id >= next.tx_id, false)) AS "ahead"
+                  ($1::xid8 >= next.tx_id OR coalesce(newest.tx_id >= next.tx_id, false)) AS "ahead",
+                  coalesce(newest.tx_id >= pg_snapshot_xmin(pg_current_snapshot()), false) AS "heldBack"
              FROM (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS tx_id) next
              LEFT JOIN (SELECT tx_id FROM outbox ORDER BY tx_id DESC, position DESC LIMIT 1) newest ON true`,
     values: [cursor.txId],
