@@ -2,9 +2,8 @@
 // appended through the outbox in the inbox transaction, so each finding joins the tamper-evident history
 // exactly once, whatever Kafka redelivers. The rules and their thresholds: observations.ts, watchSettings.ts.
 import { createHmac, hkdfSync } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { connectionOf } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import { patientKeys } from "../../db/schema.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { contextCausedBy } from "../runtime/causedContext.ts";
@@ -103,11 +102,13 @@ export function complianceWatchConsumer(
     handlers: {
       "audit.data.accessed": async (event, context) => {
         const erasedBefore = async (patientId: string, at: Date) => {
-          const [key] = await context.tx
-            .select({ erasedAt: patientKeys.erasedAt })
-            .from(patientKeys)
-            .where(eq(patientKeys.patientId, patientId));
-          return key?.erasedAt != null && key.erasedAt <= at;
+          const keys = await connectionOf(context.tx).query<{ erasedAt: Date | null }>({
+            name: "compliance-watch.erased-at.v1",
+            text: 'SELECT erased_at AS "erasedAt" FROM patient_keys WHERE patient_id = $1',
+            values: [patientId],
+          });
+          const erasedAt = keys.rows[0]?.erasedAt;
+          return erasedAt != null && erasedAt <= at;
         };
         await watch(event, await dataAccessObservations(event, config, erasedBefore), context);
       },

@@ -1,8 +1,7 @@
 // The delivery ledger's SQL. A delivery is claimed in its own committed statement before the transport is
-// called: whatever happens next, a redelivered request finds the claim and does not send again.
-import { eq, sql } from "drizzle-orm";
+// called: whatever happens next, a redelivered request finds the claim and does not send again. Every
+// notification runs these: named statements, parsed and planned once per pooled connection.
 import type { Database } from "../../db/client.ts";
-import { notificationDeliveries } from "../../db/schema.ts";
 
 export type Claim =
   | { claimed: true; attempts: number }
@@ -14,29 +13,26 @@ export async function claimDelivery(
   db: Database,
   delivery: { notificationId: string; eventId: string; channel: "email" | "sms"; transport: string },
 ): Promise<Claim> {
-  const now = new Date();
-  const [claimed] = await db
-    .insert(notificationDeliveries)
-    .values({ ...delivery, status: "sending", attempts: 1, claimedAt: now })
-    .onConflictDoUpdate({
-      target: notificationDeliveries.notificationId,
-      set: {
-        status: "sending",
-        attempts: sql`${notificationDeliveries.attempts} + 1`,
-        eventId: delivery.eventId,
-        transport: delivery.transport,
-        claimedAt: now,
-        finishedAt: null,
-      },
-      setWhere: eq(notificationDeliveries.status, "failed"),
-    })
-    .returning({ attempts: notificationDeliveries.attempts });
-  if (claimed) return { claimed: true, attempts: claimed.attempts };
-  const [existing] = await db
-    .select({ status: notificationDeliveries.status })
-    .from(notificationDeliveries)
-    .where(eq(notificationDeliveries.notificationId, delivery.notificationId));
-  return { claimed: false, status: existing?.status ?? "unknown" };
+  const claimed = await db.$client.query<{ attempts: number }>({
+    name: "notification-delivery.claim.v1",
+    text: `INSERT INTO notification_deliveries AS delivery
+                  (notification_id, event_id, channel, transport, status, attempts, claimed_at)
+           VALUES ($1, $2, $3, $4, 'sending', 1, now())
+           ON CONFLICT (notification_id) DO UPDATE
+              SET status = 'sending', attempts = delivery.attempts + 1, event_id = EXCLUDED.event_id,
+                  transport = EXCLUDED.transport, claimed_at = EXCLUDED.claimed_at, finished_at = NULL
+            WHERE delivery.status = 'failed'
+           RETURNING attempts`,
+    values: [delivery.notificationId, delivery.eventId, delivery.channel, delivery.transport],
+  });
+  const [row] = claimed.rows;
+  if (row) return { claimed: true, attempts: row.attempts };
+  const existing = await db.$client.query<{ status: string }>({
+    name: "notification-delivery.status.v1",
+    text: "SELECT status FROM notification_deliveries WHERE notification_id = $1",
+    values: [delivery.notificationId],
+  });
+  return { claimed: false, status: existing.rows[0]?.status ?? "unknown" };
 }
 
 export async function finishDelivery(
@@ -46,13 +42,16 @@ export async function finishDelivery(
     | { status: "sent"; transportMessageId: string | null }
     | { status: "failed" | "unknown"; error: string },
 ): Promise<void> {
-  await db
-    .update(notificationDeliveries)
-    .set({
-      status: outcome.status,
-      transportMessageId: outcome.status === "sent" ? outcome.transportMessageId : null,
-      lastError: outcome.status === "sent" ? null : outcome.error,
-      finishedAt: new Date(),
-    })
-    .where(eq(notificationDeliveries.notificationId, notificationId));
+  await db.$client.query({
+    name: "notification-delivery.finish.v1",
+    text: `UPDATE notification_deliveries
+              SET status = $2, transport_message_id = $3, last_error = $4, finished_at = now()
+            WHERE notification_id = $1`,
+    values: [
+      notificationId,
+      outcome.status,
+      outcome.status === "sent" ? outcome.transportMessageId : null,
+      outcome.status === "sent" ? null : outcome.error,
+    ],
+  });
 }

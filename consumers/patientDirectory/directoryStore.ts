@@ -1,26 +1,24 @@
 // The patient directory's SQL: one small statement per change an event makes. Every change but creation
 // leaves a deleted patient alone, so no late or re-driven event can bring their personal data back.
 import { and, eq, isNull, sql } from "drizzle-orm";
-import type { WriteTransaction } from "../../db/client.ts";
+import { connectionOf, type WriteTransaction } from "../../db/client.ts";
 import { patientDirectory } from "../../db/schema.ts";
 import type { EventData } from "../../events/index.ts";
 
 const liveEntry = (patientId: string) =>
   and(eq(patientDirectory.patientId, patientId), isNull(patientDirectory.deletedAt));
 
-/** A re-driven creation of a patient the directory already has (or had) changes nothing. */
+/**
+ * A re-driven creation of a patient the directory already has (or had) changes nothing. Every patient's
+ * creation runs it: a named statement, parsed and planned once per connection.
+ */
 export async function addPatient(tx: WriteTransaction, data: EventData<"patient.created">, at: Date) {
-  await tx
-    .insert(patientDirectory)
-    .values({
-      patientId: data.patientId,
-      firstName: data.firstName,
-      lastName: data.lastName,
-      email: data.email,
-      phone: data.phone,
-      lastEventAt: at,
-    })
-    .onConflictDoNothing();
+  await connectionOf(tx).query({
+    name: "patient-directory.add.v1",
+    text: `INSERT INTO patient_directory (patient_id, first_name, last_name, email, phone, last_event_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+    values: [data.patientId, data.firstName, data.lastName, data.email, data.phone, at],
+  });
 }
 
 /** The directory keeps names and contact details only: other changed fields are not its business. */
