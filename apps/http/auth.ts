@@ -3,7 +3,7 @@
 // route and per record (access.ts, patientAccess.ts), not here.
 
 import type { MiddlewareHandler } from "hono";
-import { createRemoteJWKSet, errors, type JWTVerifyOptions, jwtVerify } from "jose";
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from "jose";
 import { z } from "zod";
 import { HttpProblem } from "./problem.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
@@ -77,7 +77,11 @@ const REFUSED_TOKEN_CODES = new Set<string>([
 
 // Asymmetric algorithms only from a JWKS: accepting HS256 there would let anyone sign with the public key.
 const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
-const VERIFY_OPTIONS: JWTVerifyOptions = { requiredClaims: ["sub", "exp"], clockTolerance: 5 };
+const CLOCK_TOLERANCE_S = 5;
+const VERIFY_OPTIONS: JWTVerifyOptions = {
+  requiredClaims: ["sub", "exp"],
+  clockTolerance: CLOCK_TOLERANCE_S,
+};
 
 /** Claims every token must carry when configured (JWT_ISSUER, JWT_AUDIENCE): a token minted for another
  * service or by another issuer sharing the keys is refused. */
@@ -99,8 +103,11 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
           const keySet = createRemoteJWKSet(keys.url);
           return (token: string) => jwtVerify(token, keySet, { ...options, algorithms: JWKS_ALGORITHMS });
         })();
+  const verified = new VerifiedTokens();
   return async (token) => {
-    let payload: unknown;
+    const known = verified.principal(token, Date.now());
+    if (known) return known;
+    let payload: JWTPayload;
     try {
       ({ payload } = await verify(token));
     } catch (error) {
@@ -110,8 +117,42 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new InvalidToken(claims.error.issues.map((issue) => issue.message).join("; "));
+    verified.add(token, claims.data, payload.exp as number, Date.now());
     return claims.data;
   };
+}
+
+/** How long a verified token is taken on trust (never past its expiry): a key withdrawn from the JWKS stops
+ * working within this, well inside the ten minutes jose's key set keeps keys it has fetched. */
+const VERIFIED_TOKEN_TRUST_MS = 60_000;
+const VERIFIED_TOKENS_KEPT = 10_000;
+
+/**
+ * Tokens this process has verified, by their exact text (signature included, so no other token can match one),
+ * with the principal made of each. A client sends the same token with every request until it expires, and each
+ * check of a signature is a WebCrypto job: in a `POST /patients` profile the HS256 check alone was 5% of an API
+ * process's CPU. A token is re-checked in full once its trust runs out; refused tokens are never kept.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { principal: Principal; trustedUntilMs: number }>();
+
+  principal(token: string, nowMs: number): Principal | undefined {
+    const entry = this.entries.get(token);
+    if (entry === undefined) return undefined;
+    if (nowMs < entry.trustedUntilMs) return entry.principal;
+    this.entries.delete(token);
+    return undefined;
+  }
+
+  /** `expiresAt`: the token's exp claim (seconds), which jose has checked is there. */
+  add(token: string, principal: Principal, expiresAt: number, nowMs: number): void {
+    if (this.entries.size >= VERIFIED_TOKENS_KEPT) {
+      // The oldest first: Map keeps insertion order.
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    const trustedUntilMs = Math.min(nowMs + VERIFIED_TOKEN_TRUST_MS, (expiresAt + CLOCK_TOLERANCE_S) * 1000);
+    this.entries.set(token, { principal, trustedUntilMs });
+  }
 }
 
 function tokenProblem(error: unknown): string {

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { testSecret, testVerifier } from "../../test/tokens.ts";
 import { type AuthEnv, authenticate, createTokenVerifier, InvalidToken } from "./auth.ts";
 import { issueToken } from "./issueToken.ts";
@@ -74,6 +74,48 @@ describe("the token verifier", () => {
     const refusal = testVerifier(await token());
     await expect(refusal).rejects.toBeInstanceOf(InvalidToken);
     await expect(refusal).rejects.toThrow(reason);
+  });
+});
+
+describe("a token verified before", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+  const secretVerifier = () =>
+    createTokenVerifier({ kind: "secret", secret: testSecret, origin: "JWT_SECRET" });
+
+  it("is taken again without checking its signature, for a minute at most", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const verify = secretVerifier();
+    const signatureChecks = vi.spyOn(crypto.subtle, "verify");
+    const token = await issueToken(testSecret, { role: "patient", sub });
+    const principal = await verify(token);
+    expect(await verify(token)).toEqual(principal);
+    expect(signatureChecks).toHaveBeenCalledTimes(1);
+
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await verify(token)).toEqual(principal);
+    expect(signatureChecks).toHaveBeenCalledTimes(2);
+  });
+
+  it("is refused once it has expired, as any token is", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const verify = secretVerifier();
+    const token = await issueToken(testSecret, { role: "patient", sub, expiresIn: "30s" });
+    await verify(token);
+    // Past its exp and the 5 s of clock tolerance, within the minute it would otherwise be trusted.
+    vi.setSystemTime(Date.now() + 36_000);
+    await expect(verify(token)).rejects.toThrow(/expired/);
+  });
+
+  it("was never kept when it was refused", async () => {
+    const verify = secretVerifier();
+    const signatureChecks = vi.spyOn(crypto.subtle, "verify");
+    const forged = await sign({ sub, role: "admin" }, new TextEncoder().encode("y".repeat(40)));
+    await expect(verify(forged)).rejects.toBeInstanceOf(InvalidToken);
+    await expect(verify(forged)).rejects.toBeInstanceOf(InvalidToken);
+    expect(signatureChecks).toHaveBeenCalledTimes(2);
   });
 });
 
