@@ -181,7 +181,7 @@ const ABORT_WAIT_MS = 5_000;
  * The transactional producer's retries start at 10 ms, not at the 100 ms of every other client. A transaction
  * begun right after the last one committed often reaches the coordinator before it has written that commit's
  * markers, and its AddPartitionsToTxn is answered CONCURRENT_TRANSACTIONS until it has, a few milliseconds later.
- * At 100 ms that wait was most of the relay's latency tail (back to back, two transactions in three paid it);
+ * At 100 ms that wait was a large part of the relay's latency tail (back to back, two in three paid it);
  * Kafka's Java producer retries that answer after 20 ms for the same reason. Retries still double up to 2 s, and
  * never stop, as kafkajs has an idempotent producer do.
  */
