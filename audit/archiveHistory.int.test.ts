@@ -160,6 +160,7 @@ describe("archiving the history", () => {
     const moment = await momentBetween();
     await history.round(history.patientIds.slice(0, 2));
     await history.seal();
+    await history.relayed();
     const client = await history.connection();
     const directory = await mkdtemp(join(tmpdir(), "audit-archive-"));
     const outcome = await archiveHistory(client, testKey, {
@@ -183,12 +184,33 @@ describe("archiving the history", () => {
   it("refuses while a relay has not delivered every row up to the cut, and leaves no file", async () => {
     const history = await historyToArchive();
     const admin = await history.history.admin();
-    await admin.query("INSERT INTO relay_checkpoints (name, tx_id, position) VALUES ('outbox', '1', 0)");
+    await admin.query("UPDATE relay_checkpoints SET tx_id = '1', position = 0 WHERE name = 'outbox'");
     await expect(history.archive({ now: history.whenAged(history.afterFirst) })).rejects.toThrow(
       /relay outbox has not yet delivered/,
     );
     expect(await history.remaining()).toHaveLength(35);
     expect(await readdir(history.directory)).toEqual([]);
+    await history.close();
+  });
+
+  it("refuses while the polling relay has delivered nothing (no checkpoint), and not once Debezium publishes", async () => {
+    // Without a checkpoint the polling relay starts from the beginning: what the archive deleted, it would never send.
+    const history = await historyToArchive();
+    const admin = await history.history.admin();
+    await admin.query("DELETE FROM relay_checkpoints WHERE name = 'outbox'");
+    await expect(history.archive({ now: history.whenAged(history.afterFirst) })).rejects.toThrow(
+      /relay outbox has not yet delivered every event up to checkpoint 1/,
+    );
+    expect(await history.remaining()).toHaveLength(35);
+    expect(await readdir(history.directory)).toEqual([]);
+
+    // Debezium reads the archived rows' inserts from the WAL whether or not they are still in the outbox.
+    await admin.query(
+      "INSERT INTO relay_mode (singleton, mode, handover, changed_at) VALUES (true, 'debezium', '{}', now())",
+    );
+    const outcome = await history.archive({ now: history.whenAged(history.afterFirst) });
+    expect(outcome.archived?.rowCount).toBe(10);
+    expect(await history.remaining()).toHaveLength(25);
     await history.close();
   });
 

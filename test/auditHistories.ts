@@ -105,6 +105,15 @@ export class TestHistory {
     }
   }
 
+  /** The polling relay has delivered every row so far: archiving refuses to delete what it has not. */
+  async relayed(): Promise<void> {
+    await this.db.$client.query(
+      `INSERT INTO relay_checkpoints (name, tx_id, position)
+       SELECT 'outbox', tx_id, position FROM outbox ORDER BY tx_id DESC, position DESC LIMIT 1
+       ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, position = EXCLUDED.position`,
+    );
+  }
+
   /** A connection of its own, for verifying and archiving. */
   async connection(): Promise<pg.PoolClient> {
     return this.db.$client.connect();
@@ -180,6 +189,7 @@ export async function historyToArchive(history: TestHistory) {
   await history.round();
   const rows = await history.rows();
   const client = await history.connection();
+  await history.relayed();
   const directory = await mkdtemp(join(tmpdir(), "audit-archive-"));
   const retentionDays = DEFAULT_AUDIT_RETENTION_DAYS;
   return {

@@ -48,10 +48,18 @@ export async function firstRowCreatedSince(
   return result.rows[0] ?? null;
 }
 
-/** Relays whose acknowledged cursor lies before the given one: they have not delivered every row up to it. */
+/**
+ * Relays that have not delivered every row up to the given cursor: those whose acknowledged cursor lies before
+ * it, and the polling relay while it publishes and has acknowledged nothing yet (no checkpoint row: it would start
+ * from the beginning, after whatever an archive deleted). Debezium reads the deleted rows' inserts from the WAL.
+ */
 export async function relaysBehind(client: pg.ClientBase, cursor: HistoryKey): Promise<string[]> {
   const result = await client.query<{ name: string }>(
-    `SELECT name FROM relay_checkpoints WHERE (tx_id, position) < ($1::xid8, $2::bigint) ORDER BY name`,
+    `SELECT name FROM relay_checkpoints WHERE (tx_id, position) < ($1::xid8, $2::bigint)
+     UNION
+     SELECT 'outbox' WHERE coalesce((SELECT mode FROM relay_mode WHERE singleton), 'polling') = 'polling'
+                       AND NOT EXISTS (SELECT FROM relay_checkpoints WHERE name = 'outbox')
+     ORDER BY name`,
     [cursor.txId, cursor.position],
   );
   return result.rows.map((row) => row.name);
