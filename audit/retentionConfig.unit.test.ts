@@ -19,7 +19,9 @@ describe("AUDIT_RETENTION_DAYS", () => {
       ["six years", "must be a whole number of days"],
       ["1.5", "must be a whole number of days"],
       ["0", "must be at least 1 day"],
-      ["-30", "must be at least 1 day"],
+      ["-30", "must be a whole number of days"],
+      ["0x1e", "must be a whole number of days"],
+      ["1e1", "must be a whole number of days"],
       ["100000", "must be at most 36525 days (100 years)"],
     ]) {
       expect(() => loadEnv({ AUDIT_RETENTION_DAYS: value })).toThrow(ConfigError);

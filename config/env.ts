@@ -43,68 +43,71 @@ const otlpHeaders = z
   .string()
   .regex(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, "must be key=value pairs, comma-separated");
 
+/**
+ * A whole number written in decimal digits, then checked by `range`. `Number()` (z.coerce) would also take
+ * "0x1e" (30), "1e1" (10), "0b1" and " " (0): a typo must be an error, not another value.
+ */
+export function wholeNumber(range: z.ZodNumber, error = "must be a whole number") {
+  return z.string().trim().regex(/^\d+$/, { error }).transform(Number).pipe(range);
+}
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   KAFKA_BROKERS: brokerList.optional(),
   /** The client port of the project's own Kafka (node i listens on KAFKA_PORT + 2i, its controller one above). */
-  KAFKA_PORT: z.coerce
-    .number({ error: "must be a port number" })
-    .int("must be a port number")
-    .min(1024, "must be at least 1024")
-    .max(65_000, "must be at most 65000 (the nodes take the ports above it)")
-    .default(9092),
+  KAFKA_PORT: wholeNumber(
+    z
+      .number()
+      .min(1024, "must be at least 1024")
+      .max(65_000, "must be at most 65000 (the nodes take the ports above it)"),
+    "must be a port number",
+  ).default(9092),
   /** How many KRaft nodes the project's own Kafka runs: 1 (development) or a quorum of 3 or more. */
-  KAFKA_BROKER_COUNT: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .max(9, "must be at most 9")
-    .refine((count) => count !== 2, "must be 1 or at least 3: two voters lose their quorum with either one")
-    .default(1),
+  KAFKA_BROKER_COUNT: wholeNumber(
+    z
+      .number()
+      .min(1, "must be at least 1")
+      .max(9, "must be at most 9")
+      .refine(
+        (count) => count !== 2,
+        "must be 1 or at least 3: two voters lose their quorum with either one",
+      ),
+    "must be a whole number",
+  ).default(1),
   /** Replicas per topic; unset: 3 on a cluster of three or more brokers, else 1 (events/apply-topics.ts). */
-  KAFKA_REPLICATION_FACTOR: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .optional(),
+  KAFKA_REPLICATION_FACTOR: wholeNumber(
+    z.number().min(1, "must be at least 1"),
+    "must be a whole number",
+  ).optional(),
   /** In-sync replicas an acks=all write needs; unset: 2 with three or more replicas, else 1. */
-  KAFKA_MIN_INSYNC_REPLICAS: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .optional(),
+  KAFKA_MIN_INSYNC_REPLICAS: wholeNumber(
+    z.number().min(1, "must be at least 1"),
+    "must be a whole number",
+  ).optional(),
   /** The port of the project's own Postgres (when DATABASE_URL is unset). */
-  POSTGRES_PORT: z.coerce
-    .number({ error: "must be a port number" })
-    .int("must be a port number")
-    .min(1024, "must be at least 1024")
-    .max(65_535, "must be at most 65535")
-    .default(() => DEFAULT_POSTGRES_PORT),
+  POSTGRES_PORT: wholeNumber(
+    z.number().min(1024, "must be at least 1024").max(65_535, "must be at most 65535"),
+    "must be a port number",
+  ).default(() => DEFAULT_POSTGRES_PORT),
   /** The REST port of the project's own Kafka Connect worker (worker i listens on CONNECT_PORT + i). */
-  CONNECT_PORT: z.coerce
-    .number({ error: "must be a port number" })
-    .int("must be a port number")
-    .min(1024, "must be at least 1024")
-    .max(65_000, "must be at most 65000")
-    .default(8083),
+  CONNECT_PORT: wholeNumber(
+    z.number().min(1024, "must be at least 1024").max(65_000, "must be at most 65000"),
+    "must be a port number",
+  ).default(8083),
   /** How many distributed Connect workers the project runs in one group (RELAY_MODE=debezium). */
-  CONNECT_WORKERS: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .max(4, "must be at most 4")
-    .default(1),
+  CONNECT_WORKERS: wholeNumber(
+    z.number().min(1, "must be at least 1").max(4, "must be at most 4"),
+    "must be a whole number",
+  ).default(1),
   /** How the relay (and Debezium's Connect producer) compress record batches; consumers read every kind. */
   /** Kafka's own `compression.type` names; the default is what bench/compression.bench.ts found best (README). */
   KAFKA_COMPRESSION: z.enum(["none", "gzip", "lz4", "zstd"]).default(() => DEFAULT_KAFKA_COMPRESSION),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: wholeNumber(z.number().max(65_535, "must be at most 65535"), "must be a port number").default(3000),
   /** How many processes npm start serves the HTTP API with (beside one relay and the consumers). */
-  API_PROCESSES: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .max(64, "must be at most 64")
-    .default(() => availableParallelism()),
+  API_PROCESSES: wholeNumber(
+    z.number().min(1, "must be at least 1").max(64, "must be at most 64"),
+    "must be a whole number",
+  ).default(() => availableParallelism()),
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // Bearer tokens are HS256 under JWT_SECRET, or signed by a key of JWT_JWKS_URL (e.g. Supabase's); with
@@ -147,24 +150,25 @@ const envSchema = z.object({
     .optional(),
   /** The database as the Connect worker reaches it, when that differs from DATABASE_URL (a worker in a container). */
   CONNECT_DATABASE_URL: postgresUrl.optional(),
-  REMINDER_HOURS_BEFORE: z.coerce.number().int().min(1).max(168).default(24),
+  REMINDER_HOURS_BEFORE: wholeNumber(
+    z.number().min(1, "must be at least 1").max(168, "must be at most 168 (a week)"),
+  ).default(24),
   /**
    * How long the outbox keeps its history before `npm run audit:archive` may move it out to archive files;
    * unset means DEFAULT_AUDIT_RETENTION_DAYS (six years). Only the archive command reads it.
    */
   /** How many GET /audit/verify may run at once (each holds a pooled connection); more are answered 503. */
-  AUDIT_VERIFY_CONCURRENCY: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
-    .max(8, "must be at most 8 (each verification holds one of the pool's 10 connections)")
-    .default(2),
-  AUDIT_RETENTION_DAYS: z.coerce
-    .number({ error: "must be a whole number of days" })
-    .int("must be a whole number of days")
-    .min(1, "must be at least 1 day")
-    .max(36_525, "must be at most 36525 days (100 years)")
-    .optional(),
+  AUDIT_VERIFY_CONCURRENCY: wholeNumber(
+    z
+      .number()
+      .min(1, "must be at least 1")
+      .max(8, "must be at most 8 (each verification holds one of the pool's 10 connections)"),
+    "must be a whole number",
+  ).default(2),
+  AUDIT_RETENTION_DAYS: wholeNumber(
+    z.number().min(1, "must be at least 1 day").max(36_525, "must be at most 36525 days (100 years)"),
+    "must be a whole number of days",
+  ).optional(),
 
   // OpenTelemetry's standard variables (observability/tracing.ts). Only those this project reads are checked;
   // the exporter reads the endpoint and headers itself, as the specification says.
@@ -203,10 +207,12 @@ const envSchema = z.object({
       },
     )
     .optional(),
-  OTEL_TRACES_SAMPLER_ARG: z.coerce
-    .number({ error: "must be a number from 0 to 1" })
-    .min(0, "must be a number from 0 to 1")
-    .max(1, "must be a number from 0 to 1")
+  OTEL_TRACES_SAMPLER_ARG: z
+    .string()
+    .trim()
+    .regex(/^(0|1)(\.\d+)?$|^\.\d+$/, "must be a number from 0 to 1")
+    .transform(Number)
+    .pipe(z.number().max(1, "must be a number from 0 to 1"))
     .optional(),
 });
 

@@ -107,6 +107,41 @@ describe("loadEnv", () => {
     }
   });
 
+  it("reads every number in decimal digits only: hexadecimal, exponents and blanks are errors, not other values", () => {
+    // Number() reads "0x1e" as 30, "1e1" as 10, "0b1" as 1 and " " as 0: a typo would become a setting.
+    const numeric = [
+      "KAFKA_PORT",
+      "KAFKA_BROKER_COUNT",
+      "KAFKA_REPLICATION_FACTOR",
+      "KAFKA_MIN_INSYNC_REPLICAS",
+      "POSTGRES_PORT",
+      "CONNECT_PORT",
+      "CONNECT_WORKERS",
+      "PORT",
+      "API_PROCESSES",
+      "REMINDER_HOURS_BEFORE",
+      "AUDIT_VERIFY_CONCURRENCY",
+      "AUDIT_RETENTION_DAYS",
+    ];
+    for (const name of numeric) {
+      for (const value of ["0x1e", "1e1", "0b1", " ", "+3", "-0", "3.0", "١٢"]) {
+        expect(() => loadEnv({ [name]: value }), `${name}=${value}`).toThrow(
+          `${name}=${JSON.stringify(value)}:`,
+        );
+      }
+    }
+    expect(loadEnv({ AUDIT_RETENTION_DAYS: " 30 ", PORT: "0", REMINDER_HOURS_BEFORE: "024" })).toMatchObject({
+      AUDIT_RETENTION_DAYS: 30,
+      PORT: 0,
+      REMINDER_HOURS_BEFORE: 24,
+    });
+    for (const value of ["0x1", "1e-1", " ", "-0", "1.5"]) {
+      expect(() => loadEnv({ OTEL_TRACES_SAMPLER_ARG: value })).toThrow("must be a number from 0 to 1");
+    }
+    expect(loadEnv({ OTEL_TRACES_SAMPLER_ARG: "0.25" }).OTEL_TRACES_SAMPLER_ARG).toBe(0.25);
+    expect(loadEnv({ OTEL_TRACES_SAMPLER_ARG: ".5" }).OTEL_TRACES_SAMPLER_ARG).toBe(0.5);
+  });
+
   it("refuses a short JWT_SECRET without printing it", () => {
     const secret = "too-short-to-sign-with";
     expect(() => loadEnv({ JWT_SECRET: secret })).toThrow(

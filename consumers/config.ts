@@ -1,7 +1,7 @@
 // The consumers process's own settings, validated at start with one message per bad variable (the shared
 // ones, DATABASE_URL, KAFKA_BROKERS, PORT and LOG_LEVEL, come from config/env.ts).
 import { z } from "zod";
-import { ConfigError } from "../config/env.ts";
+import { ConfigError, wholeNumber } from "../config/env.ts";
 import { complianceWatchSettings } from "./complianceWatch/watchSettings.ts";
 
 export const consumerNames = [
@@ -20,7 +20,9 @@ const consumersSchema = z.object({
     .pipe(z.array(z.enum(consumerNames)).min(1))
     .default([...consumerNames]),
   /** Partitions each consumer handles at once (each in order). */
-  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(3),
+  CONSUMER_CONCURRENCY: wholeNumber(
+    z.number().min(1, "must be at least 1").max(64, "must be at most 64"),
+  ).default(3),
   /** E-mail goes out over SMTP when set (`smtp://user:pass@host:587`); otherwise it is only recorded. */
   SMTP_URL: z
     .string()

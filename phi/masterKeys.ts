@@ -57,7 +57,8 @@ export function newMasterKeyEntry(id: string): string {
 /** This process's master keys: read once at its start (process/frame.ts) and passed to what needs them. */
 export function loadMasterKeys(env: NodeJS.ProcessEnv = process.env): MasterKeys {
   const configured = env[VARIABLE];
-  if (configured !== undefined && configured.trim() !== "") return parseMasterKeys(configured);
+  // Empty is unset, as for every variable; blanks are a value, refused (never the development key in their place).
+  if (configured !== undefined && configured !== "") return parseMasterKeys(configured);
   if (!existsSync(developmentKeyFile)) {
     mkdirSync(dirname(developmentKeyFile), { recursive: true });
     try {

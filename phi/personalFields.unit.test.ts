@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { exampleData } from "../events/examples.ts";
 import { eventDefinition, eventTypes } from "../events/index.ts";
 import { CiphertextRejected, isSealed, openValue, sealValue } from "./fieldCipher.ts";
-import { parseMasterKeys } from "./masterKeys.ts";
+import { loadMasterKeys, parseMasterKeys } from "./masterKeys.ts";
 import {
   isAnyFieldSealed,
   isMetadataSealed,
@@ -125,5 +125,13 @@ describe("PHI_MASTER_KEYS", () => {
     );
     expect(() => parseMasterKeys(`${entry("a")},${entry("a")}`)).toThrow(/key id "a" is listed twice/);
     expect(() => parseMasterKeys(" ")).toThrow(/list at least one key/);
+  });
+
+  it("refuses a variable of blanks or commas instead of sealing under the development key", () => {
+    for (const blank of [" ", "\t", " , ", ","]) {
+      expect(() => loadMasterKeys({ PHI_MASTER_KEYS: blank })).toThrow(
+        /PHI_MASTER_KEYS: list at least one key/,
+      );
+    }
   });
 });

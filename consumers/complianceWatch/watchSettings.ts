@@ -1,6 +1,7 @@
 // The compliance watch's thresholds, from the environment (validated with the consumers' settings, one
 // message per bad variable), and the working-hours rule's clock.
 import { z } from "zod";
+import { wholeNumber } from "../../config/env.ts";
 
 const HOURS = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$/;
 
@@ -20,7 +21,8 @@ const isTimeZone = (zone: string) => {
   }
 };
 
-const count = (fallback: number) => z.coerce.number().int().min(0).max(100_000).default(fallback);
+const count = (fallback: number) =>
+  wholeNumber(z.number().max(100_000, "must be at most 100000")).default(fallback);
 
 /** Spread into the consumers' settings schema (consumers/config.ts). */
 export const complianceWatchSettings = {
@@ -31,7 +33,9 @@ export const complianceWatchSettings = {
   /** Failed logins one username, or one IP address, may collect within the window. */
   COMPLIANCE_MAX_FAILED_LOGINS: count(5),
   /** The sliding window every counting rule looks at. */
-  COMPLIANCE_WINDOW_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
+  COMPLIANCE_WINDOW_MINUTES: wholeNumber(
+    z.number().min(1, "must be at least 1").max(10_080, "must be at most 10080 (a week)"),
+  ).default(60),
   /** `HH:MM-HH:MM` in COMPLIANCE_TIME_ZONE: a read of patient data outside it alerts. Unset: no such rule. */
   COMPLIANCE_WORKING_HOURS: z.string().regex(HOURS, "must be HH:MM-HH:MM, e.g. 07:00-19:00").optional(),
   COMPLIANCE_TIME_ZONE: z

@@ -34,6 +34,20 @@ describe("the compliance watch's settings", () => {
     expect(message).toContain("COMPLIANCE_WORKING_HOURS");
     expect(message).toContain("COMPLIANCE_TIME_ZONE");
   });
+
+  it("read thresholds in decimal digits only: a blank is not a threshold of 0, nor 0x10 one of 16", () => {
+    for (const name of ["COMPLIANCE_MAX_PATIENTS", "COMPLIANCE_WINDOW_MINUTES", "CONSUMER_CONCURRENCY"]) {
+      for (const value of [" ", "0x10", "1e2", "-1"]) {
+        expect(() => loadConsumersConfig({ [name]: value }), `${name}=${value}`).toThrow(
+          `${name}=${JSON.stringify(value)}:`,
+        );
+      }
+    }
+    expect(loadConsumersConfig({ COMPLIANCE_MAX_PATIENTS: "0", CONSUMER_CONCURRENCY: " 4" })).toMatchObject({
+      COMPLIANCE_MAX_PATIENTS: 0,
+      CONSUMER_CONCURRENCY: 4,
+    });
+  });
 });
 
 describe("working hours", () => {
