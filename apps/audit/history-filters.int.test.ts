@@ -146,10 +146,22 @@ describe("the auditor's history query", () => {
   });
 
   it("refuses an aggregate id without its type, a cursor it did not issue and a limit over 1000", async () => {
+    const cursorOf = (place: string) => Buffer.from(place).toString("base64url");
+    const { rows } = await db.$client.query<{ txId: string; position: string }>(
+      `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox ORDER BY position DESC LIMIT 1`,
+    );
+    const newest = rows[0] as { txId: string; position: string };
     for (const filters of [
       { aggregateId: P } as Record<string, string>,
       { cursor: "bm90LWEtY3Vyc29y" },
+      // Well formed, but no place of this history: beyond every transaction, or a row that is not there.
+      { cursor: cursorOf("18446744073709551615:1") },
+      { cursor: cursorOf(`${newest.txId}:${BigInt(newest.position) + 1000n}`) },
+      { cursor: cursorOf(`${BigInt(newest.txId) + 1n}:${newest.position}`) },
       { limit: "1001" },
+      { limit: "1e2" },
+      { limit: "0x10" },
+      { limit: " 5" },
     ]) {
       const response = await app.request(`/audit/events?${new URLSearchParams(filters)}`, {
         headers: auditor.headers(),

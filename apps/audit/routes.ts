@@ -29,11 +29,18 @@ import {
   historyFilter,
   historyPageResponse,
   historyQuery,
+  notIssuedCursor,
   verificationResponse,
   verifyQuery,
 } from "./schemas.ts";
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
-import { type HistoryEvent, historyHorizon, historyPage, START_OF_HISTORY } from "./sql/historyPage.ts";
+import {
+  type HistoryEvent,
+  historyHolds,
+  historyHorizon,
+  historyPage,
+  START_OF_HISTORY,
+} from "./sql/historyPage.ts";
 import { relayedBy, relayProgress } from "./sql/relayProgress.ts";
 import { VERIFY_RETRY_AFTER_SECONDS, VerificationSlots } from "./verificationSlots.ts";
 
@@ -134,6 +141,7 @@ export function auditRoutes(
         const query = c.req.valid("query");
         const filter = historyFilter(query);
         const after = query.cursor === undefined ? START_OF_HISTORY : decodeCursor(query.cursor);
+        if (!(await historyHolds(db.$client, after))) throw notIssuedCursor();
         const events = await historyPage(db.$client, filter, after, query.limit);
         const progress = await relayProgress(db.$client);
         await recordAccess(c, db, "SEARCH", c.req.path, patientsOf(events, filter.patientId));

@@ -11,6 +11,19 @@ export const MAX_PAGE = 1000;
 
 const name = storable(z.string().min(1).max(200));
 
+/**
+ * A page size in decimal digits, documented as the integer it is. z.coerce would take Number()'s other forms
+ * too: "1e2" (100), "0x10" (16), " 5".
+ */
+const pageSize = z.preprocess(
+  (value) => (typeof value === "string" && /^\d{1,10}$/.test(value) ? Number(value) : value),
+  z
+    .number({ error: `must be a whole number from 1 to ${MAX_PAGE}` })
+    .int(`must be a whole number from 1 to ${MAX_PAGE}`)
+    .min(1, `must be a whole number from 1 to ${MAX_PAGE}`)
+    .max(MAX_PAGE, `must be a whole number from 1 to ${MAX_PAGE}`),
+);
+
 const filterFields = {
   patientId: anyCaseUuid.optional(),
   aggregateType: name.optional(),
@@ -34,7 +47,7 @@ export const historyQuery = z.strictObject({
       "x-from-response": "GET /audit/events#/nextCursor",
     })
     .optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  limit: pageSize.default(100),
 });
 
 export const exportQuery = z.strictObject({
@@ -79,13 +92,16 @@ export function encodeCursor(key: HistoryKey): string {
 const MAX_TX_ID = 2n ** 64n - 1n;
 const MAX_POSITION = 2n ** 63n - 1n;
 
+export const notIssuedCursor = () =>
+  HttpProblem.invalid([{ field: "query.cursor", message: "not a cursor this API returned" }]);
+
 export function decodeCursor(cursor: string): HistoryKey {
   const match = /^(0|[1-9]\d{0,19}):(0|[1-9]\d{0,18})$/.exec(
     Buffer.from(cursor, "base64url").toString("utf8"),
   );
   // A tampered cursor with numbers beyond the columns' range would otherwise reach the query as an error.
   if (!match || BigInt(match[1] as string) > MAX_TX_ID || BigInt(match[2] as string) > MAX_POSITION) {
-    throw HttpProblem.invalid([{ field: "query.cursor", message: "not a cursor this API returned" }]);
+    throw notIssuedCursor();
   }
   return { txId: match[1] as string, position: match[2] as string };
 }

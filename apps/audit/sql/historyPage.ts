@@ -26,6 +26,23 @@ export interface HistoryKey {
 
 export const START_OF_HISTORY: HistoryKey = { txId: "0", position: "0" };
 
+/**
+ * Whether a cursor names a place this history has: the start, a row of the outbox (a page's last), or a place
+ * at or before the newest archive's cut (a row archived since). A cursor from another database, or made up,
+ * would otherwise read as "nothing more yet" for ever.
+ */
+export async function historyHolds(client: pg.Pool | pg.ClientBase, key: HistoryKey): Promise<boolean> {
+  if (key.txId === START_OF_HISTORY.txId && key.position === START_OF_HISTORY.position) return true;
+  const result = await client.query<{ held: boolean }>({
+    name: "history_holds",
+    text: `SELECT EXISTS (SELECT FROM outbox WHERE position = $2::bigint AND tx_id = $1::xid8)
+               OR EXISTS (SELECT FROM outbox_archives
+                           WHERE (up_to_tx_id, up_to_position) >= ($1::xid8, $2::bigint)) AS held`,
+    values: [key.txId, key.position],
+  });
+  return result.rows[0]?.held === true;
+}
+
 export interface HistoryEvent extends HistoryKey {
   eventId: string;
   eventType: string;
