@@ -41,7 +41,7 @@ import {
   patientFieldNames,
   patientUpdatedSchema,
 } from "./patient.ts";
-import { TOPIC_MAX_MESSAGE_BYTES } from "./record.ts";
+import { DEAD_LETTER_HEADROOM_BYTES, TOPIC_MAX_MESSAGE_BYTES } from "./record.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Topics
@@ -155,10 +155,21 @@ export function deadLetterTopicName(topic: TopicName): DeadLetterTopicName {
   return `${topic}.dlq`;
 }
 
-const deadLetterTopics = topicNames.map((name) => ({
-  ...deletingTopic(deadLetterTopicName(name), topicCatalog[name].partitions, DEAD_LETTER_RETENTION_DAYS),
-  keyedBy: topicCatalog[name].keyedBy,
-}));
+const deadLetterTopics = topicNames.map((name) => {
+  const topic = deletingTopic(
+    deadLetterTopicName(name),
+    topicCatalog[name].partitions,
+    DEAD_LETTER_RETENTION_DAYS,
+  );
+  return {
+    ...topic,
+    keyedBy: topicCatalog[name].keyedBy,
+    configs: {
+      ...topic.configs,
+      "max.message.bytes": String(TOPIC_MAX_MESSAGE_BYTES + DEAD_LETTER_HEADROOM_BYTES),
+    },
+  };
+});
 
 /** Every topic applyTopics keeps in line: the six event topics, then their dead-letter topics. */
 export const topics: readonly TopicDefinition[] = [

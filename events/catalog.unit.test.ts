@@ -14,6 +14,7 @@ import {
 } from "./catalog.ts";
 import { EventValidationError, UnknownEventTypeError } from "./errors.ts";
 import { exampleData } from "./examples.ts";
+import { DEAD_LETTER_HEADROOM_BYTES } from "./record.ts";
 
 /** Runs a parse that must fail and returns the paths of the fields it named. */
 function rejectedPaths(type: EventType, data: unknown): string[] {
@@ -394,6 +395,10 @@ describe("topics", () => {
         cleanupPolicy: "delete",
         retentionDays: 30,
       });
+      // Whatever the topic took, its dead letter (the record and the consumer's headers) fits.
+      expect(Number(deadLetter?.configs["max.message.bytes"]), topic.name).toBe(
+        Number(topic.configs["max.message.bytes"]) + DEAD_LETTER_HEADROOM_BYTES,
+      );
     }
   });
 

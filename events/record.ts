@@ -5,6 +5,13 @@
 export const TOPIC_MAX_MESSAGE_BYTES = 1_048_588;
 
 /**
+ * What a dead-letter topic takes beyond its topic's limit: the headers a consumer adds when it parks a record
+ * (consumers/runtime/deadLetters.ts, a few kilobytes at most), so that whatever the topic held, its dead-letter
+ * topic takes too. A record Kafka refused there could be neither handled nor parked.
+ */
+export const DEAD_LETTER_HEADROOM_BYTES = 64 * 1024;
+
+/**
  * The largest event the write path accepts: key, value and headers together. Half the topic limit, so a
  * record always fits in a batch of its own with room for the batch and record framing (under 100 bytes),
  * and a topic whose limit an operator halves still takes it.

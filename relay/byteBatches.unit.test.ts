@@ -3,8 +3,8 @@
 import { describe, expect, it } from "vitest";
 import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import { BATCH_OVERHEAD_BYTES } from "../events/record.ts";
+import { nonRetriableKafkaError } from "../kafka/errors.ts";
 import { firstByteBatch } from "./byteBatches.ts";
-import { nonRetriableKafkaError } from "./publishErrors.ts";
 
 function row(n: number, topic: string, valueBytes: number): OutboxRecord {
   return {

@@ -22,13 +22,13 @@ import {
   kafkaSecurityFailure,
   type TransactionalProducer,
 } from "../kafka/client.ts";
+import { nonRetriableKafkaError, producerFenced } from "../kafka/errors.ts";
 import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { firstByteBatch } from "./byteBatches.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
-import { nonRetriableKafkaError, producerFenced } from "./publishErrors.ts";
 import { readTopicMessageLimits } from "./topicLimits.ts";
 
 export interface RelayOptions {

@@ -18,8 +18,13 @@ export const DEAD_LETTER_HEADERS = {
   redrivenFrom: "dlq.redriven.from",
 } as const;
 
-/** Headers are for people reading a listing: a handler's message can be long, so it is cut. */
+/**
+ * Headers are for people reading a listing: a handler's message can be long, so it is cut, and so are the
+ * other free texts. Together they stay far under the room a dead-letter topic has beyond its topic's limit
+ * (DEAD_LETTER_HEADROOM_BYTES), so that every record the topic held can be parked.
+ */
 const ERROR_MESSAGE_MAX_LENGTH = 1_000;
+const NAME_MAX_LENGTH = 200;
 
 export interface DeadLetterCause {
   consumer: string;
@@ -49,9 +54,9 @@ export function deadLetterMessage(
     partition: origin.partition,
     headers: {
       ...withoutDeadLetterHeaders(record.headers ?? {}),
-      [DEAD_LETTER_HEADERS.consumer]: cause.consumer,
+      [DEAD_LETTER_HEADERS.consumer]: cause.consumer.slice(0, NAME_MAX_LENGTH),
       [DEAD_LETTER_HEADERS.reason]: cause.reason,
-      [DEAD_LETTER_HEADERS.error]: cause.error,
+      [DEAD_LETTER_HEADERS.error]: cause.error.slice(0, NAME_MAX_LENGTH),
       [DEAD_LETTER_HEADERS.errorMessage]: cause.errorMessage.slice(0, ERROR_MESSAGE_MAX_LENGTH),
       [DEAD_LETTER_HEADERS.attempts]: String(cause.attempts),
       [DEAD_LETTER_HEADERS.originalTopic]: origin.topic,

@@ -1,5 +1,6 @@
 // The dead-letter record format: original bytes untouched, the reason in headers, and a clean re-drive.
 import { describe, expect, it } from "vitest";
+import { DEAD_LETTER_HEADROOM_BYTES, recordBytes, TOPIC_MAX_MESSAGE_BYTES } from "../../events/record.ts";
 import type { KafkaMessage } from "../../kafka/client.ts";
 import { deadLetterMessage, headerText, readDeadLetter, redriveMessage } from "./deadLetters.ts";
 
@@ -33,6 +34,37 @@ function asRead(message: ReturnType<typeof deadLetterMessage>, offset: string): 
 }
 
 describe("a dead letter", () => {
+  it("adds headers that fit in the room its topic has beyond the event topic's limit, however long the texts", () => {
+    // A record as large as the topic takes, from a producer that already used dlq.* header names.
+    const largest = {
+      key: Buffer.from("patient-1"),
+      value: Buffer.alloc(TOPIC_MAX_MESSAGE_BYTES - 2_000),
+      headers: { eventId: Buffer.from("e-1"), "dlq.consumer": Buffer.from("x".repeat(1_000)) },
+    };
+    const fourByteCharacters = "\u{1F600}".repeat(50_000);
+    const message = deadLetterMessage(
+      largest,
+      { ...origin, offset: "9223372036854775807" },
+      {
+        consumer: fourByteCharacters,
+        reason: "attempts-exhausted",
+        error: fourByteCharacters,
+        errorMessage: fourByteCharacters,
+        attempts: Number.MAX_SAFE_INTEGER,
+      },
+    );
+    const asSized = (record: typeof largest | typeof message) => ({
+      key: record.key as Buffer,
+      value: record.value as Buffer,
+      headers: Object.fromEntries(
+        Object.entries(record.headers ?? {}).map(([name, value]) => [name, String(value)]),
+      ),
+    });
+    const added = recordBytes(asSized(message)) - recordBytes(asSized(largest));
+    expect(added).toBeGreaterThan(0);
+    expect(added).toBeLessThan(DEAD_LETTER_HEADROOM_BYTES / 4);
+  });
+
   it("keeps the original key, value and headers, and names the consumer, error, attempts and origin", () => {
     const message = deadLetterMessage(original, origin, cause, new Date("2024-01-15T10:30:00Z"));
     expect(message.key).toBe(original.key);

@@ -39,6 +39,7 @@ import {
   type KafkaMessage,
   type Producer,
 } from "../../kafka/client.ts";
+import { nonRetriableKafkaError } from "../../kafka/errors.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
 import { exponentialBackoff } from "../../retry/backoff.ts";
@@ -128,6 +129,9 @@ const RECORDS_PER_TRANSACTION = 25;
 
 /** The longest a handled record's offset waits for its batch to end before it is committed anyway. */
 const OFFSET_COMMIT_INTERVAL_MS = 1_000;
+
+/** How often a dead letter Kafka refused for good is offered again: a person must act, but may have. */
+const DEAD_LETTER_REFUSED_RETRY_MS = 10_000;
 
 type RecordOutcome = { done: true } | { done: false; retryInMs: number };
 
@@ -647,7 +651,11 @@ export class EventConsumer {
     return "processed";
   }
 
-  /** Parks the record in its topic's dead-letter topic; while Kafka refuses, the record is retried later. */
+  /**
+   * Parks the record in its topic's dead-letter topic; while Kafka refuses, the record is retried later. A
+   * refusal no retry cures is an error with a metric of its own: the record is never skipped, so its partition
+   * waits for a person (a dead-letter topic deleted or made read-only, its limit lowered below the topic's).
+   */
   private async deadLetter(
     message: KafkaMessage,
     origin: RecordOrigin,
@@ -661,6 +669,15 @@ export class EventConsumer {
         messages: [deadLetterMessage(message, origin, cause)],
       });
     } catch (error) {
+      const refusal = nonRetriableKafkaError(error);
+      if (refusal) {
+        this.metrics.deadLetterRefusals.inc({ consumer: this.name, topic: origin.topic, code: refusal });
+        this.log.error(
+          { ...origin, dlqTopic, code: refusal },
+          "the dead-letter topic refuses this record for good: its partition waits until the cause is fixed",
+        );
+        return { done: false, retryInMs: DEAD_LETTER_REFUSED_RETRY_MS };
+      }
       this.log.warn(
         { ...origin, dlqTopic, error: errorSummary(error) },
         "cannot reach the dead-letter topic",

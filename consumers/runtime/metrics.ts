@@ -67,6 +67,14 @@ function createMetrics(registry: Registry) {
       labelNames: ["consumer", "topic", "reason"],
       registers: [registry],
     }),
+    deadLetterRefusals: new Counter({
+      name: "consumer_dead_letter_refusals_total",
+      help:
+        "Dead letters Kafka refused for good (code: MESSAGE_TOO_LARGE, TOPIC_AUTHORIZATION_FAILED, ...): the " +
+        "record is neither handled nor skipped, and its partition waits until a person fixes the cause",
+      labelNames: ["consumer", "topic", "code"],
+      registers: [registry],
+    }),
     handlerDuration: new Histogram({
       name: "consumer_handler_duration_seconds",
       help: "Time to handle one event, its transaction included, per attempt",
