@@ -105,6 +105,7 @@ const routes = {
       201: created(insightResponse),
       400: problem("Invalid input"),
       404: problem("Unknown patient or prediction"),
+      409: problem("The prediction is about another patient"),
       422: problem("Idempotency-Key reused for another request"),
     },
   }),
@@ -185,8 +186,16 @@ export function aiRoutes(db: Database) {
       const id = randomUUID();
       const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
         await requirePatientOwner(tx, body.patientId);
-        if (body.predictionId !== null && !(await findPrediction(tx, body.predictionId))) {
-          throw HttpProblem.notFound(`There is no prediction ${body.predictionId}.`);
+        if (body.predictionId !== null) {
+          const prediction = await findPrediction(tx, body.predictionId);
+          if (!prediction) throw HttpProblem.notFound(`There is no prediction ${body.predictionId}.`);
+          // An insight drawn from another patient's prediction would tie two records together, and erasing
+          // that patient would take this one's insight with it.
+          if (prediction.patientId !== body.patientId) {
+            throw new HttpProblem(409, "Conflict", "The prediction is about another patient.", [
+              { field: "body.predictionId", message: "is a prediction about another patient" },
+            ]);
+          }
         }
         const row = await insertInsight(tx, { id, ...body });
         await appendEvents(tx, eventContext(c, AI_SERVICE), [
