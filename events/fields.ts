@@ -15,11 +15,31 @@ export const uuid = z
   .stringFormat("uuid", UUID_PATTERN, { error: "must be a UUID in lower case" })
   .meta({ pattern: UUID_PATTERN.source });
 
-/** An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, fractions allowed, offsets not). */
-export const utcTimestamp = z.iso.datetime().meta({ pattern: z.regexes.datetime({}).source });
+/**
+ * Dates of years 0001 to 9999, as zod's own patterns write them but without a year 0000: the Gregorian calendar
+ * goes from 1 BC to AD 1, and Postgres refuses "0000-01-01" as a date or a timestamp. Published as they are
+ * checked, so a client that follows the document never sends one.
+ */
+const YEAR = String.raw`(?:000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})`;
+const LEAP_DAY = String.raw`(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|(?:[2468][048]|[13579][26]|0[48])00)-02-29`;
+const MONTH_DAY = String.raw`(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))`;
+const DATE = `(?:${LEAP_DAY}|${YEAR}-${MONTH_DAY})`;
+const DATE_PATTERN = new RegExp(`^${DATE}$`);
+const TIMESTAMP_PATTERN = new RegExp(String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z$`);
+const NO_YEAR_ZERO = "must be in the years 0001 to 9999 (there is no year 0)";
+// zod checks the rest (its pattern differs from these only in year 0000); these are what the documents publish.
 
-/** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st). */
-export const isoDate = z.iso.date();
+/** An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, fractions allowed, offsets not). */
+export const utcTimestamp = z.iso
+  .datetime()
+  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
+  .meta({ pattern: TIMESTAMP_PATTERN.source });
+
+/** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st, no year 0000). */
+export const isoDate = z.iso
+  .date()
+  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
+  .meta({ pattern: DATE_PATTERN.source });
 
 /**
  * A date that has already begun somewhere on Earth. Compared against "today" in UTC+14, the earliest time

@@ -106,6 +106,16 @@ describe("booking a provider's slot", () => {
     expect(((await past.json()) as { errors: Array<{ field: string; message: string }> }).errors).toEqual([
       { field: "body.scheduledAt", message: "must be in the future" },
     ]);
+    // An end past 9999-12-31 no timestamp column can hold: refused by name, not by the database.
+    const endless = await book({
+      ...requestBodies.booking(world.own.patientId, world.own.providerId),
+      scheduledAt: "9999-12-31T23:59:59Z",
+      durationMinutes: 480,
+    });
+    expect(endless.status).toBe(400);
+    expect(((await endless.json()) as { errors: unknown }).errors).toEqual([
+      { field: "body.scheduledAt", message: "the appointment must end within the year 9999" },
+    ]);
 
     for (const body of [
       requestBodies.booking(randomUUID(), world.own.providerId),

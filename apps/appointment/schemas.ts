@@ -12,15 +12,23 @@ import { anyCaseUuid } from "../http/ids.ts";
 
 const booked = appointmentBookedSchema.omit({ appointmentId: true }).shape;
 
-export const bookAppointmentBody = z.strictObject({
-  ...booked,
-  patientId: anyCaseUuid,
-  providerId: anyCaseUuid,
-  scheduledAt: booked.scheduledAt
-    .refine((value) => Date.parse(value) > Date.now(), { error: "must be in the future" })
-    .meta({ description: "In the future.", "x-after": "now" }),
-  notes: booked.notes.optional().default(null),
-});
+/** Where timestamps end: an appointment running past it would have an end no database column can hold. */
+const END_OF_YEAR_9999 = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+export const bookAppointmentBody = z
+  .strictObject({
+    ...booked,
+    patientId: anyCaseUuid,
+    providerId: anyCaseUuid,
+    scheduledAt: booked.scheduledAt
+      .refine((value) => Date.parse(value) > Date.now(), { error: "must be in the future" })
+      .meta({ description: "In the future.", "x-after": "now" }),
+    notes: booked.notes.optional().default(null),
+  })
+  .refine((body) => Date.parse(body.scheduledAt) + body.durationMinutes * 60_000 <= END_OF_YEAR_9999, {
+    path: ["scheduledAt"],
+    error: "the appointment must end within the year 9999",
+  });
 
 export const cancelAppointmentBody = z.strictObject({ reason: appointmentCancelledSchema.shape.reason });
 

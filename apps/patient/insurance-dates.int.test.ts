@@ -86,3 +86,22 @@ describe("insurance without dates", () => {
     expect(await eventPayloads(correlationId)).toEqual([]);
   });
 });
+
+describe("dates of year 0000", () => {
+  it("are a 400 naming the field, as the published pattern says, and write nothing", async () => {
+    // Postgres has no year 0; before, the database refused it and the answer named no field.
+    for (const body of [
+      { ...newPatientBody(), dateOfBirth: "0000-01-01" },
+      { ...newPatientBody(), insuranceInfo: { ...guideInsurance, effectiveDate: "0000-02-29" } },
+    ]) {
+      const { response, correlationId } = await send("POST", "/patients", body);
+      expect(response.status).toBe(400);
+      const { errors } = (await response.json()) as { errors: Array<{ field: string; message: string }> };
+      expect(errors.map((error) => error.message)).toEqual([
+        "must be in the years 0001 to 9999 (there is no year 0)",
+      ]);
+      expect(errors[0]?.field).toMatch(/^body\.(dateOfBirth|insuranceInfo\.effectiveDate)$/);
+      expect(await eventPayloads(correlationId)).toEqual([]);
+    }
+  });
+});
