@@ -82,6 +82,19 @@ export async function updateAppointment(
   return updated;
 }
 
+/** Cancels every appointment of the patient still booked; returns them as cancelled. */
+export async function cancelBookedOf(
+  tx: WriteTransaction,
+  patientId: string,
+  cancellation: Required<Pick<NewAppointmentRow, "cancelledAt" | "cancelledBy" | "cancellationReason">>,
+): Promise<AppointmentRow[]> {
+  return tx
+    .update(appointments)
+    .set({ ...cancellation, status: "CANCELLED", updatedAt: new Date() })
+    .where(and(eq(appointments.patientId, patientId), eq(appointments.status, "BOOKED")))
+    .returning();
+}
+
 /**
  * Locks booked, not yet reminded appointments that start after `now` and no later than `horizon`, earliest
  * first. SKIP LOCKED lets several schedulers share the work: each takes rows the others have not locked,

@@ -7,6 +7,7 @@ import { type Database, type WriteTransaction, writeTransaction } from "../../db
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
 import type { PatientField } from "../../events/patient.ts";
+import { cancelAppointmentsOfDeletedPatient } from "../appointment/cancelOnDeletion.ts";
 import { AccessRefused } from "../http/access.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
@@ -85,7 +86,8 @@ const routes = {
   remove: securedRoute(access(["admin"]), {
     method: "delete",
     path: "/patients/{id}",
-    summary: "Delete a patient (emits patient.deleted)",
+    summary:
+      "Delete a patient (emits patient.deleted); their booked appointments are cancelled with it (appointment.cancelled each)",
     request: { params: patientIdParam },
     responses: {
       204: { description: "Deleted" },
@@ -201,6 +203,7 @@ export function patientRoutes(db: Database) {
       const { id } = c.req.valid("param");
       await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
         await reachablePatient(c, tx, id, { lock: true });
+        await cancelAppointmentsOfDeletedPatient(c, tx, id);
         const deleted = await updatePatient(tx, id, { deletedAt: new Date() });
         await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
           {
