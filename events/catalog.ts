@@ -171,6 +171,19 @@ const deadLetterTopics = topicNames.map((name) => {
   };
 });
 
+/**
+ * How many days after it was processed an event can still arrive again: while its topic keeps the record,
+ * plus while a dead letter of it (parked by another consumer) can be re-driven into the topic, plus a day. A
+ * consumer's inbox remembers an event that long (consumers/runtime/inbox.ts), and a replay to the topic may not
+ * send anything older (relay/replay/replayRule.ts). `null` for a compacted topic, which keeps every record for
+ * good: its entries are never forgotten.
+ */
+export function redeliveryWindowDays(topic: TopicName): number | null {
+  const definition = topicCatalog[topic];
+  if (definition.cleanupPolicy !== "delete") return null;
+  return definition.retentionDays + DEAD_LETTER_RETENTION_DAYS + 1;
+}
+
 /** Every topic applyTopics keeps in line: the six event topics, then their dead-letter topics. */
 export const topics: readonly TopicDefinition[] = [
   ...topicNames.map((name) => topicCatalog[name]),

@@ -26,6 +26,7 @@ export {
   parseEventData,
   readEnvelope,
   recordKey,
+  redeliveryWindowDays,
   type TopicDefinition,
   type TopicName,
   type TypedEnvelope,

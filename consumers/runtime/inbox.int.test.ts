@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerInbox } from "../../db/schema.ts";
+import { redeliveryWindowDays } from "../../events/index.ts";
 import { createKafka } from "../../kafka/client.ts";
 import {
   createEffectsTable,
@@ -22,7 +23,7 @@ import {
 } from "../../test/consumers/records.ts";
 import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { forgetOutlivedInboxEntries, redeliveryWindowDays } from "./inbox.ts";
+import { forgetOutlivedInboxEntries } from "./inbox.ts";
 
 const db = testDatabase();
 beforeAll(() => createEffectsTable(db));

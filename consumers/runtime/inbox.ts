@@ -5,13 +5,7 @@ import type pg from "pg";
 import { connectionOf, type Database, type WriteTransaction } from "../../db/client.ts";
 import { consumerInbox } from "../../db/schema.ts";
 import { sweepAlone } from "../../db/sweepAlone.ts";
-import {
-  deadLetterTopicName,
-  isTopicName,
-  type TopicName,
-  topicDefinition,
-  topics,
-} from "../../events/index.ts";
+import { isTopicName, redeliveryWindowDays, type TopicName, topics } from "../../events/index.ts";
 import type { RecordOrigin } from "./deadLetters.ts";
 
 /**
@@ -79,18 +73,6 @@ export async function isInInbox(db: Database, consumer: string, eventId: string)
 /** The connection a statement of the inbox runs on: the handler's transaction's, or any of the pool's. */
 function clientOf(tx: WriteTransaction | Database): pg.ClientBase | pg.Pool {
   return "$client" in tx ? tx.$client : connectionOf(tx);
-}
-
-/**
- * How many days after it was processed an event can still arrive again: while its topic keeps the record,
- * plus while a dead letter of it (parked by another consumer) can be re-driven into the topic, plus a day.
- * `null` for a compacted topic, which keeps every record for good: its entries are never forgotten.
- */
-export function redeliveryWindowDays(topic: TopicName): number | null {
-  const definition = topicDefinition(topic);
-  if (definition.cleanupPolicy !== "delete") return null;
-  const deadLetters = topics.find((candidate) => candidate.name === deadLetterTopicName(topic));
-  return definition.retentionDays + (deadLetters?.retentionDays ?? 0) + 1;
 }
 
 /** Daily: the windows are counted in days. */

@@ -10,6 +10,8 @@ export interface TopicSelection {
   events: number;
   /** Selected rows after the relay's checkpoint. */
   unpublished: number;
+  /** When the oldest selected row was written. */
+  oldest: Date;
 }
 
 export async function replaySelectionCounts(
@@ -22,7 +24,8 @@ export async function replaySelectionCounts(
   const where = replayConditions(filter, range.after, range.through, values);
   const result = await client.query<TopicSelection>(
     `SELECT outbox.topic, count(*)::float8 AS events,
-            (count(*) FILTER (WHERE (outbox.tx_id, outbox.position) > ($1::xid8, $2::bigint)))::float8 AS unpublished
+            (count(*) FILTER (WHERE (outbox.tx_id, outbox.position) > ($1::xid8, $2::bigint)))::float8 AS unpublished,
+            min(outbox.created_at) AS oldest
        FROM outbox
       WHERE ${where}
       GROUP BY outbox.topic

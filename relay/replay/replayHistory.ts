@@ -73,6 +73,7 @@ export async function planReplay(
     brokerTopics: new Set(await admin.listTopics()),
     liveTopics,
     archived,
+    now: new Date(),
   });
   if (decision.outcome === "refused") return decision;
   return {

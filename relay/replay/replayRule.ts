@@ -6,6 +6,9 @@
 //   had, with the same eventId, key and bytes, which their inbox drops, just as after a relay crash. A row the
 //   relay has not published yet is refused: its replayed copy could reach the topic before the relay's original
 //   of an older event of the same key, and a consumer would apply them out of order.
+//   Nor rows older than the topic's redelivery window (events/catalog.ts): an inbox forgets an event that long
+//   after handling it, and would apply its replayed copy again, as new (an old consent grant over a newer
+//   withdrawal).
 // - To another topic: no live records flow there, so any committed row may go (up to the snapshot horizon, so
 //   that the read is one fixed cut of the history). The other topic must exist (nothing creates topics at run
 //   time) and must not be another live topic of the catalog, nor a dead-letter topic: their consumers would be
@@ -14,6 +17,9 @@ import type { ArchivedHistory } from "../../db/outbox/archivedThrough.ts";
 import type { RelayCursor } from "../../db/outbox/relayCheckpoint.ts";
 import type { ReplayFilter } from "../../db/outbox/replayRows.ts";
 import type { TopicSelection } from "../../db/outbox/replaySelectionCounts.ts";
+import { isTopicName, redeliveryWindowDays } from "../../events/index.ts";
+
+const DAY_MS = 86_400_000;
 
 export interface ReplayCircumstances {
   filter: ReplayFilter;
@@ -25,6 +31,8 @@ export interface ReplayCircumstances {
   /** The catalog's topics and dead-letter topics: what live streams flow through. */
   liveTopics: ReadonlySet<string>;
   archived: ArchivedHistory | null;
+  /** The present, against which the redelivery windows are counted. */
+  now: Date;
 }
 
 export type ReplayDecision =
@@ -82,6 +90,20 @@ export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision
         "Replaying them to their own topic could put them before older events of the same key that the relay has " +
         "still to send. Narrow the selection (--until, --to-position), wait for the relay, or replay to another topic (--to-topic)",
     );
+  if (ownTopic) {
+    for (const { topic, oldest } of selection) {
+      const days = isTopicName(topic) ? redeliveryWindowDays(topic) : null;
+      if (days === null) continue;
+      const remembered = new Date(circumstances.now.getTime() - days * DAY_MS);
+      if (oldest < remembered)
+        return refused(
+          `the selection holds ${topic} events created before ${remembered.toISOString()}: consumers remember an ` +
+            `event for ${days} days after handling it (their inbox), so a copy replayed to its own topic would be ` +
+            `applied again, as new, over what came after it. Start later (--since ${remembered.toISOString()}), or ` +
+            "replay to another topic (--to-topic)",
+        );
+    }
+  }
   return { outcome: "allowed", ownTopic, through: ownTopic ? "checkpoint" : "horizon" };
 }
 

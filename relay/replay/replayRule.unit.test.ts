@@ -6,8 +6,15 @@ import type { TopicSelection } from "../../db/outbox/replaySelectionCounts.ts";
 import { decideReplay, type ReplayCircumstances } from "./replayRule.ts";
 
 const liveTopics = new Set(["patient-events", "appointment-events", "patient-events.dlq"]);
-const published: TopicSelection[] = [{ topic: "patient-events", events: 40, unpublished: 0 }];
-const partlyUnpublished: TopicSelection[] = [{ topic: "patient-events", events: 40, unpublished: 3 }];
+const NOW = new Date("2026-12-02T12:00:00Z");
+const DAY_MS = 86_400_000;
+const aDayAgo = new Date(NOW.getTime() - DAY_MS);
+const published: TopicSelection[] = [
+  { topic: "patient-events", events: 40, unpublished: 0, oldest: aDayAgo },
+];
+const partlyUnpublished: TopicSelection[] = [
+  { topic: "patient-events", events: 40, unpublished: 3, oldest: aDayAgo },
+];
 
 function circumstances(overrides: Partial<ReplayCircumstances>): ReplayCircumstances {
   return {
@@ -18,6 +25,7 @@ function circumstances(overrides: Partial<ReplayCircumstances>): ReplayCircumsta
     brokerTopics: new Set([...liveTopics, "patient-events-replay"]),
     liveTopics,
     archived: null,
+    now: NOW,
     ...overrides,
   };
 }
@@ -82,5 +90,35 @@ describe("the replay rule", () => {
     expect(decideReplay(circumstances({ filter: { fromPosition: "2001" }, archived })).outcome).toBe(
       "allowed",
     );
+  });
+
+  it("refuses events to their own topic older than its consumers remember them, and not to another topic", () => {
+    // patient-events: 7 days on the topic, 30 in its dead-letter topic, and a day: 38 days in every inbox.
+    const rememberedFrom = new Date(NOW.getTime() - 38 * DAY_MS);
+    const old: TopicSelection[] = [
+      { topic: "patient-events", events: 40, unpublished: 0, oldest: new Date(rememberedFrom.getTime() - 1) },
+    ];
+    const decision = decideReplay(circumstances({ selection: old }));
+    expect(decision.outcome).toBe("refused");
+    expect(decision.outcome === "refused" && decision.reason).toContain(
+      `patient-events events created before ${rememberedFrom.toISOString()}`,
+    );
+    expect(decision.outcome === "refused" && decision.reason).toContain(
+      `--since ${rememberedFrom.toISOString()}`,
+    );
+    const justRemembered = [{ ...(old[0] as TopicSelection), oldest: rememberedFrom }];
+    expect(decideReplay(circumstances({ selection: justRemembered })).outcome).toBe("allowed");
+    expect(decideReplay(circumstances({ selection: old, toTopic: "patient-events-replay" })).outcome).toBe(
+      "allowed",
+    );
+    // The compacted audit trail keeps every inbox entry for good: any age may go back to it.
+    const oldAudit: TopicSelection[] = [
+      { topic: "audit-events", events: 5, unpublished: 0, oldest: new Date(0) },
+    ];
+    expect(
+      decideReplay(
+        circumstances({ selection: oldAudit, brokerTopics: new Set([...liveTopics, "audit-events"]) }),
+      ).outcome,
+    ).toBe("allowed");
   });
 });
