@@ -18,7 +18,8 @@ const routesWithBodies = serviceRoutes.filter((routeCase) => routeCase.method !=
 
 async function send(
   routeCase: (typeof serviceRoutes)[number],
-  mutate: (body: Record<string, unknown>) => string,
+  mutate: (body: Record<string, unknown>) => string | Uint8Array<ArrayBuffer>,
+  headers: Record<string, string> = {},
 ) {
   const world = await careWorld(db);
   const role = roles.find((candidate) => routeCase.expected[candidate].own < 300);
@@ -29,7 +30,11 @@ async function send(
   const before = await stateDigest(db);
   const response = await app.request(path, {
     method: routeCase.method,
-    headers: user.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
+    headers: user.headers({
+      "Content-Type": "application/json",
+      "X-Correlation-Id": correlationId,
+      ...headers,
+    }),
     body: mutate((body ?? {}) as Record<string, unknown>),
   });
   return {
@@ -44,6 +49,32 @@ async function send(
 }
 
 describe("request bodies", () => {
+  for (const routeCase of routesWithBodies) {
+    it(`${routeCase.method} ${routeCase.route} refuses bytes that are not UTF-8, a compressed body and another charset`, async () => {
+      // A string field's value with a byte that no UTF-8 text holds: decoded, it would become U+FFFD.
+      const invalid = await send(routeCase, (body) => {
+        const text = Buffer.from(JSON.stringify({ ...body, unknownField: "A?a" }));
+        text[text.indexOf("A?a") + 1] = 0xff;
+        return new Uint8Array(text);
+      });
+      expect(invalid.response.status).toBe(400);
+      await invalid.wroteNothing();
+      if (!invalid.takesBody) return; // Refused as a body this route does not take; the rest is for bodies.
+      expect(invalid.problem.errors).toEqual([{ field: "body", message: "is not valid UTF-8" }]);
+
+      const compressed = await send(routeCase, (body) => JSON.stringify(body), {
+        "Content-Encoding": "gzip",
+      });
+      expect(compressed.response.status).toBe(415);
+      await compressed.wroteNothing();
+      const utf16 = await send(routeCase, (body) => JSON.stringify(body), {
+        "Content-Type": "application/json; charset=utf-16",
+      });
+      expect(utf16.response.status).toBe(415);
+      await utf16.wroteNothing();
+    });
+  }
+
   for (const routeCase of routesWithBodies) {
     it(`${routeCase.method} ${routeCase.route} refuses an unknown field, naming it, and a body over the limit`, async () => {
       const unknown = await send(routeCase, (body) => JSON.stringify({ ...body, favouriteColour: "blue" }));

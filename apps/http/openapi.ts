@@ -1,5 +1,6 @@
 // How services declare routes for @hono/zod-openapi: JSON and problem bodies, and `securedRoute`, which gives
 // a route its roles (checked before the input is), its bearer-token security and its 401/403 answers.
+import { isUtf8 } from "node:buffer";
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { allowRoles } from "./access.ts";
@@ -100,7 +101,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     description: route.description ? `${route.description}\n\n${roles}` : roles,
     "x-roles": [...access.roles],
     middleware: takesBody
-      ? allowRoles(access.source, access.resource, access.roles)
+      ? [allowRoles(access.source, access.resource, access.roles), utf8JsonBody]
       : [allowRoles(access.source, access.resource, access.roles), noBody],
     security: [{ [BEARER_AUTH]: [] }],
     responses: withCommonHeaders(
@@ -122,7 +123,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
               413: problem(
                 `The body is over ${MAX_BODY_BYTES} bytes, or the event it would write is over the event limit`,
               ),
-              415: problem("The body is not `application/json`"),
+              415: problem(
+                "The body is not `application/json` in UTF-8, or is compressed (no `Content-Encoding` is accepted)",
+              ),
             }
           : {}),
         ...(takesIdempotencyKey && !route.responses[422]
@@ -170,6 +173,36 @@ const idempotentReplayedHeader = {
 };
 
 /** A route that declares no body refuses one, as a route with a body refuses fields it does not know. */
+/**
+ * A JSON body as RFC 8259 sends it: UTF-8, uncompressed. Request.json() would turn bytes that are not UTF-8
+ * into U+FFFD and store the altered text, and read a compressed body, or one in another charset, as if it
+ * were plain UTF-8: each is refused instead.
+ */
+const utf8JsonBody: MiddlewareHandler = async (c, next) => {
+  const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
+    throw new HttpProblem(
+      415,
+      "Unsupported Media Type",
+      `Content-Encoding ${encoding} is not accepted: send the body uncompressed.`,
+    );
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i
+    .exec(c.req.header("content-type") ?? "")?.[1]
+    ?.toLowerCase();
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    throw new HttpProblem(
+      415,
+      "Unsupported Media Type",
+      `charset=${charset} is not accepted: JSON is sent in UTF-8.`,
+    );
+  }
+  if (!isUtf8(await c.req.arrayBuffer())) {
+    throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
+  }
+  await next();
+};
+
 const noBody: MiddlewareHandler = async (c, next) => {
   if ((await c.req.text()).length > 0) {
     throw HttpProblem.invalid([{ field: "body", message: "must be empty: this route takes no body" }]);
