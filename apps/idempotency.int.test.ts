@@ -69,6 +69,39 @@ describe("Idempotency-Key", () => {
     expect(rows.rowCount).toBe(0);
   });
 
+  it("takes a request spelled differently, as the route reads it, for the same request: ids in any case, defaults sent", async () => {
+    const world = await careWorld(db);
+    const admin = await caller("admin");
+    const key = randomUUID();
+    const booking = requestBodies.booking(world.own.patientId, world.own.providerId);
+    const { notes: _notes, ...withoutNotes } = booking;
+    const first = await post(admin, "/appointments", withoutNotes, { "Idempotency-Key": key });
+    expect(first.status).toBe(201);
+    const { id } = (await first.json()) as { id: string };
+    // The ids upper-cased, the default of notes (null) sent explicitly.
+    const respelled = {
+      ...booking,
+      notes: null,
+      patientId: booking.patientId.toUpperCase(),
+      providerId: booking.providerId.toUpperCase(),
+    };
+    const retry = await post(admin, "/appointments", respelled, { "Idempotency-Key": key });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(((await retry.json()) as { id: string }).id).toBe(id);
+
+    const cancelKey = randomUUID();
+    const reason = requestBodies.cancellation();
+    const cancel = (appointmentId: string) =>
+      post(admin, `/appointments/${appointmentId}/cancel`, reason, { "Idempotency-Key": cancelKey });
+    expect((await cancel(id.toUpperCase())).status).toBe(200);
+    const again = await cancel(id);
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    // Another appointment's path is another request.
+    expect((await cancel(randomUUID())).status).toBe(422);
+  });
+
   it("forgets a key after a day: the same key then names a new request, and the sweeper removes old keys", async () => {
     const admin = await caller("admin");
     const key = randomUUID();

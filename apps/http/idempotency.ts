@@ -108,16 +108,22 @@ async function keptAnswer(
   return kept.response;
 }
 
-/** Method, path and body, the body canonical (keys sorted) so that key order does not make a new request. */
+/**
+ * The request as the route understood it: its method and route, and the path parameters and body as validated
+ * (ids lower-cased, defaults filled in), in canonical JSON (keys sorted). "A0EE…" and "a0ee…", or a default
+ * sent explicitly, are the same request; key order does not make a new one either.
+ */
 async function fingerprint(c: Context): Promise<string> {
-  const text = await c.req.text();
-  let body = text;
-  try {
-    body = canonicalJson(JSON.parse(text));
-  } catch {
-    // Not JSON (or empty): the bytes themselves are the request.
+  const request = c.req as unknown as { valid(target: string): unknown };
+  const params = request.valid("param") ?? {};
+  let body = request.valid("json");
+  if (body === undefined) {
+    // A route that validates no body: the bytes themselves are the request.
+    body = await c.req.text();
   }
-  return createHash("sha256").update(`${c.req.method} ${c.req.path}\n${body}`).digest("hex");
+  return createHash("sha256")
+    .update(`${c.req.method} ${c.req.routePath}\n${canonicalJson({ params, body })}`)
+    .digest("hex");
 }
 
 export function canonicalJson(value: unknown): string {
