@@ -109,3 +109,34 @@ describe("the authorization matrix", () => {
     }
   });
 });
+
+describe("a patient record's login (userId)", () => {
+  it("may be changed by an admin only; sent back unchanged by its patient, it is no attempt and no refusal", async () => {
+    const world = await careWorld(db);
+    const patient = await caller("patient", world.own.patientUserId);
+    const patch = async (body: Record<string, unknown>) => {
+      const correlationId = randomUUID();
+      const response = await app.request(`/patients/${world.own.patientId}`, {
+        method: "PATCH",
+        headers: patient.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
+        body: JSON.stringify(body),
+      });
+      return {
+        status: response.status,
+        events: (await eventsOf(db, correlationId)).map((event) => event.type),
+      };
+    };
+
+    // What a GET returned, PATCHed back with one real change: the change is made, the userId is not one.
+    expect(await patch({ userId: world.own.patientUserId, firstName: "Renamed" })).toEqual({
+      status: 200,
+      events: ["patient.updated", "audit.data.modified"],
+    });
+    const before = await stateDigest(db);
+    expect(await patch({ userId: randomUUID() })).toEqual({
+      status: 403,
+      events: ["audit.compliance.violation"],
+    });
+    expect(await stateDigest(db)).toBe(before);
+  });
+});

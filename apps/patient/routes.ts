@@ -168,20 +168,21 @@ export function patientRoutes(db: Database) {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const principal = c.get("principal");
-      if ("userId" in body && principal.role !== "admin") {
-        throw new AccessRefused(
-          PATIENT_SERVICE,
-          principal,
-          patientResource(id),
-          "role-not-permitted",
-          "Only an admin may change which login a patient record belongs to (userId).",
-        );
-      }
       const row = await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
         const current = await reachablePatient(c, tx, id, { lock: true });
         const changedFields = (Object.keys(body) as PatientField[]).filter(
           (field) => !sameValue(current[field], body[field]),
         );
+        // Sending back the userId a GET returned changes nothing, and is no attempt at anything.
+        if (changedFields.includes("userId") && principal.role !== "admin") {
+          throw new AccessRefused(
+            PATIENT_SERVICE,
+            principal,
+            patientResource(id),
+            "role-not-permitted",
+            "Only an admin may change which login a patient record belongs to (userId).",
+          );
+        }
         // A PATCH that changes nothing is answered with the record: a read, not a change.
         if (changedFields.length === 0) {
           await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
