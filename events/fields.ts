@@ -105,8 +105,29 @@ export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-ca
 /** A probability or confidence, both ends included. */
 export const unitInterval = z.number().min(0).max(1);
 
+/**
+ * Values by name. zod skips a `__proto__` key of a record (it would set the object's prototype), so such a
+ * name would vanish from what is stored and sent, silently: it is refused by name instead.
+ */
+export function namedValues<Value extends z.ZodType>(name: z.ZodType<string>, value: Value) {
+  return z.preprocess(
+    (input, context) => {
+      if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
+        context.addIssue({
+          code: "custom",
+          message: "is not a name this API accepts",
+          path: ["__proto__"],
+          input,
+        });
+      }
+      return input;
+    },
+    z.record(name, value),
+  );
+}
+
 /** Named measurements such as `{ auc: 0.91, f1: 0.84 }` (zod 4 numbers are finite: JSON has no NaN). */
-export const metrics = z.record(identifier, z.number());
+export const metrics = namedValues(identifier, z.number());
 
 /** The instants of `later` must not precede those of `earlier`; compared as instants, not strings. */
 export function isNotBefore(later: string, earlier: string): boolean {

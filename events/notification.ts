@@ -1,7 +1,7 @@
 // The `data` schemas of notification-events: requests to send an e-mail, a text message or a push
 // notification. Each request has its own id, which the sender uses to send it at most once.
 import { z } from "zod";
-import { e164Phone, email, identifier, storable, text, uuid } from "./fields.ts";
+import { e164Phone, email, identifier, namedValues, storable, text, uuid } from "./fields.ts";
 
 const notificationRequest = {
   notificationId: uuid,
@@ -15,7 +15,7 @@ const notificationRequest = {
 };
 
 /** Values substituted into a template; flat, so every template engine can render them. */
-const templateVariables = z.record(
+const templateVariables = namedValues(
   identifier,
   z.union([storable(z.string()), z.number(), z.boolean(), z.null()]),
 );
