@@ -31,7 +31,17 @@ const PUBLIC_ROUTES = [
 ];
 
 type OpenApiDocument = {
-  paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        security?: unknown;
+        parameters?: Array<{ name: string; in: string; schema: { pattern?: string } }>;
+        responses: Record<string, unknown>;
+      }
+    >
+  >;
 };
 
 async function getJson<T>(path: string): Promise<T> {
@@ -69,8 +79,23 @@ describe("the OpenAPI document", () => {
         expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
           expect.arrayContaining(["401", "403"]),
         );
+        // The header every route reads, so documented on every one.
+        expect(operation.parameters, `${method} ${path}`).toContainEqual(
+          expect.objectContaining({ name: "x-correlation-id", in: "header" }),
+        );
       }
     }
+  });
+
+  it("answers a malformed X-Correlation-Id with a 400 naming it, which carries a correlation id of its own", async () => {
+    const response = await app.request("/patients/00000000-0000-4000-8000-000000000000", {
+      headers: { "X-Correlation-Id": "not-a-uuid" },
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get("x-correlation-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(((await response.json()) as { errors: unknown }).errors).toEqual([
+      { field: "header.x-correlation-id", message: "must be a UUID" },
+    ]);
   });
 
   it("is browsable at /docs, with Swagger UI served by the platform itself, not a CDN", async () => {

@@ -7,6 +7,7 @@ import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
 import { HttpProblem } from "./problem.ts";
+import { correlationIdRequestHeader } from "./requestContext.ts";
 import { BEARER_AUTH, MAX_BODY_BYTES } from "./service.ts";
 
 export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
@@ -96,8 +97,14 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
   const roles = `Roles: ${access.roles.join(", ")}.${access.rule ? ` ${access.rule}` : ""}`;
   const takesBody = route.request?.body !== undefined;
   const takesIdempotencyKey = route.request?.headers === idempotencyKeyHeader;
+  const headers = (route.request?.headers as z.ZodObject | undefined) ?? z.object({});
   return createRoute({
     ...route,
+    // Documented on every route; checked once for all of them, first (requestContext.ts).
+    request: {
+      ...route.request,
+      headers: headers.extend({ "x-correlation-id": correlationIdRequestHeader }),
+    } as R["request"],
     description: route.description ? `${route.description}\n\n${roles}` : roles,
     "x-roles": [...access.roles],
     middleware: takesBody
