@@ -32,12 +32,14 @@ describe("DELETE /patients/{id}", () => {
     const other = await careWorld(db);
     const soon = requestBodies.booking(world.own.patientId, world.own.providerId, 3 * HOUR_MS);
     const later = requestBodies.booking(world.own.patientId, world.own.providerId, 30 * HOUR_MS);
-    const [first, second] = await Promise.all([
+    const booked = await Promise.all([
       send("POST", "/appointments", soon),
       send("POST", "/appointments", later),
     ]);
-    expect([first?.status, second?.status]).toEqual([201, 201]);
-    const ids = [((await first?.json()) as { id: string }).id, ((await second?.json()) as { id: string }).id];
+    expect(booked.map((response) => response.status)).toEqual([201, 201]);
+    const ids = await Promise.all(
+      booked.map(async (response) => ((await response.json()) as { id: string }).id),
+    );
     const completed = await send(
       "POST",
       "/appointments",
