@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Admin, createKafka } from "../kafka/client.ts";
 import { eventually } from "../test/fixtures.ts";
+import { setTopicConfigs } from "../test/kafkaTopics.ts";
 import { type ApplyTopicsOptions, applyTopics, type TopicLog, type TopicSpec } from "./apply-topics.ts";
 import { topics as catalogTopics } from "./catalog.ts";
 
@@ -60,16 +61,7 @@ async function configsShow(admin: Admin, topic: string, expected: Record<string,
  * waits until the broker describes the new values: AlterConfigs returns before the broker applies them.
  */
 async function setConfigsByHand(admin: Admin, topic: string, configs: Record<string, string>): Promise<void> {
-  await admin.alterConfigs({
-    validateOnly: false,
-    resources: [
-      {
-        type: TOPIC_RESOURCE,
-        name: topic,
-        configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
-      },
-    ],
-  });
+  await setTopicConfigs(admin, topic, configs);
   await eventually(() => configsShow(admin, topic, configs), 10_000);
 }
 

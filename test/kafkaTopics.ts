@@ -24,3 +24,26 @@ export async function createServedTopic(
   await untilTopicsServed(admin, [{ name: topic, partitions }], undefined);
   return created;
 }
+
+const TOPIC_RESOURCE = 2; // ConfigResourceTypes.TOPIC
+
+/**
+ * Overwrites a topic's overrides as an operator would with kafka-configs.sh --alter (all others reset).
+ * AlterConfigs returns before the broker applies them: a caller that depends on them waits for them.
+ */
+export async function setTopicConfigs(
+  admin: Admin,
+  topic: string,
+  configs: Readonly<Record<string, string>>,
+): Promise<void> {
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: [
+      {
+        type: TOPIC_RESOURCE,
+        name: topic,
+        configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+      },
+    ],
+  });
+}

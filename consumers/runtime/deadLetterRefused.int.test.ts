@@ -18,8 +18,8 @@ import { startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { onPartition, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { setTopicConfigs } from "../../test/kafkaTopics.ts";
 
-const TOPIC_RESOURCE = 2; // ConfigResourceTypes.TOPIC
 const deadLetterTopic = topics.find((topic) => topic.name === "patient-events.dlq");
 if (!deadLetterTopic) throw new Error("the catalog has no patient-events.dlq");
 const db = testDatabase();
@@ -32,21 +32,11 @@ afterAll(async () => {
   await db.$client.end();
 });
 
-async function setDeadLetterLimit(maxMessageBytes: string): Promise<void> {
-  await admin.alterConfigs({
-    validateOnly: false,
-    resources: [
-      {
-        type: TOPIC_RESOURCE,
-        name: deadLetterTopic?.name as string,
-        configEntries: Object.entries({
-          ...deadLetterTopic?.configs,
-          "max.message.bytes": maxMessageBytes,
-        }).map(([name, value]) => ({ name, value })),
-      },
-    ],
+const setDeadLetterLimit = (maxMessageBytes: string) =>
+  setTopicConfigs(admin, deadLetterTopic.name, {
+    ...deadLetterTopic.configs,
+    "max.message.bytes": maxMessageBytes,
   });
-}
 
 describe("a dead letter Kafka refuses for good", () => {
   it("holds its partition, counted and alerted, and is parked once the dead-letter topic takes it", async () => {
@@ -80,7 +70,7 @@ describe("a dead letter Kafka refuses for good", () => {
       );
       expect(await metricValue(started.registry, "consumer_records_dead_lettered_total")).toBe(0);
 
-      await setDeadLetterLimit(deadLetterTopic?.configs["max.message.bytes"] as string);
+      await setDeadLetterLimit(deadLetterTopic.configs["max.message.bytes"] as string);
       await eventually(
         async () => (await effectsOf(db, definition.name)).some((effect) => effect.eventId === after.eventId),
         60_000,

@@ -5,7 +5,7 @@ import type pg from "pg";
 import { connectionOf, type Database, type WriteTransaction } from "../../db/client.ts";
 import { consumerInbox } from "../../db/schema.ts";
 import { sweepAlone } from "../../db/sweepAlone.ts";
-import { isTopicName, redeliveryWindowDays, type TopicName, topics } from "../../events/index.ts";
+import { isTopicName, redeliveryWindowDays, topics } from "../../events/index.ts";
 import type { RecordOrigin } from "./deadLetters.ts";
 
 /**
