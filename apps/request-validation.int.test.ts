@@ -93,4 +93,20 @@ describe("request bodies", () => {
       await huge.wroteNothing();
     });
   }
+
+  it("DELETE /documents/{id}, whose body is optional, reads an empty body sent as application/json as none", async () => {
+    const world = await careWorld(db);
+    const patient = await caller("patient", loginOf("patient", world));
+    const response = await app.request(`/documents/${world.own.documentId}`, {
+      method: "DELETE",
+      headers: patient.headers({ "Content-Type": "application/json" }),
+      body: "",
+    });
+    expect(response.status).toBe(204);
+    const deleted = await db.$client.query(
+      "SELECT 1 FROM outbox WHERE aggregate_id = $1 AND event_type = 'document.deleted'",
+      [world.own.documentId],
+    );
+    expect(deleted.rowCount).toBe(1);
+  });
 });

@@ -107,9 +107,10 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     } as R["request"],
     description: route.description ? `${route.description}\n\n${roles}` : roles,
     "x-roles": [...access.roles],
-    middleware: takesBody
-      ? [allowRoles(access.source, access.resource, access.roles), utf8JsonBody]
-      : [allowRoles(access.source, access.resource, access.roles), noBody],
+    middleware: [
+      allowRoles(access.source, access.resource, access.roles),
+      takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
+    ],
     security: [{ [BEARER_AUTH]: [] }],
     responses: withCommonHeaders(
       {
@@ -179,37 +180,46 @@ const idempotentReplayedHeader = {
   },
 };
 
-/** A route that declares no body refuses one, as a route with a body refuses fields it does not know. */
 /**
  * A JSON body as RFC 8259 sends it: UTF-8, uncompressed. Request.json() would turn bytes that are not UTF-8
  * into U+FFFD and store the altered text, and read a compressed body, or one in another charset, as if it
- * were plain UTF-8: each is refused instead.
+ * were plain UTF-8: each is refused instead. An optional body left empty is no body, whatever Content-Type
+ * says (clients send `application/json` on a DELETE out of habit): it is not read as malformed JSON.
  */
-const utf8JsonBody: MiddlewareHandler = async (c, next) => {
-  const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
-  if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
-    throw new HttpProblem(
-      415,
-      "Unsupported Media Type",
-      `Content-Encoding ${encoding} is not accepted: send the body uncompressed.`,
-    );
-  }
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i
-    .exec(c.req.header("content-type") ?? "")?.[1]
-    ?.toLowerCase();
-  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
-    throw new HttpProblem(
-      415,
-      "Unsupported Media Type",
-      `charset=${charset} is not accepted: JSON is sent in UTF-8.`,
-    );
-  }
-  if (!isUtf8(await c.req.arrayBuffer())) {
-    throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
-  }
-  await next();
-};
+function utf8JsonBody(required: boolean): MiddlewareHandler {
+  return async (c, next) => {
+    const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
+    if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
+      throw new HttpProblem(
+        415,
+        "Unsupported Media Type",
+        `Content-Encoding ${encoding} is not accepted: send the body uncompressed.`,
+      );
+    }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i
+      .exec(c.req.header("content-type") ?? "")?.[1]
+      ?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+      throw new HttpProblem(
+        415,
+        "Unsupported Media Type",
+        `charset=${charset} is not accepted: JSON is sent in UTF-8.`,
+      );
+    }
+    const bytes = await c.req.arrayBuffer();
+    if (!isUtf8(bytes)) {
+      throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
+    }
+    if (!required && bytes.byteLength === 0 && c.req.header("content-type") !== undefined) {
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete("content-type");
+      c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers });
+    }
+    await next();
+  };
+}
 
+/** A route that declares no body refuses one, as a route with a body refuses fields it does not know. */
 const noBody: MiddlewareHandler = async (c, next) => {
   if ((await c.req.text()).length > 0) {
     throw HttpProblem.invalid([{ field: "body", message: "must be empty: this route takes no body" }]);
