@@ -74,9 +74,13 @@ export function sealPersonalMetadata(
   metadata: EventMetadata,
   key: Buffer | null,
 ): EventMetadata {
-  return mapPersonalMetadata(metadata, (value, name) =>
-    key === null ? null : sealValue(key, value, `${eventId}/metadata.${name}`),
-  );
+  if (key === null) return withoutPersonalMetadata(metadata);
+  return mapPersonalMetadata(metadata, (value, name) => sealValue(key, value, `${eventId}/metadata.${name}`));
+}
+
+/** The metadata with its personal values left out (null): what an event about an erased patient carries. */
+export function withoutPersonalMetadata(metadata: EventMetadata): EventMetadata {
+  return mapPersonalMetadata(metadata, () => null);
 }
 
 export function openPersonalMetadata(eventId: string, metadata: EventMetadata, key: Buffer): EventMetadata {

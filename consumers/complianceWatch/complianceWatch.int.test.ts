@@ -5,9 +5,10 @@ import { randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction, writeTransactionRetries } from "../../db/client.ts";
-import { destroyDataKey } from "../../db/patientKeys.ts";
+import { dataKeysForWriting, destroyDataKey } from "../../db/patientKeys.ts";
 import { complianceWatchObservations, consumerInbox, outbox } from "../../db/schema.ts";
 import type { EventData, EventType } from "../../events/index.ts";
+import { sealPersonalMetadata } from "../../phi/personalFields.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { eventRecord, onPartition, publish, type TestRecord } from "../../test/consumers/records.ts";
@@ -253,6 +254,27 @@ describe("reads that should not happen at all", () => {
     expect(await alertsAbout(actorId)).toMatchObject([
       { rule: "erased-patient-read", threshold: 0, observed: 1, evidenceEventIds: [afterErasure.eventId] },
     ]);
+  });
+
+  it("a read made before the patient's erasure and watched after it is counted: only its request metadata is gone", async () => {
+    const actorId = randomUUID();
+    const patientId = randomUUID();
+    const keys = await writeTransaction(db, (tx) => dataKeysForWriting(tx, [patientId], testMasterKeys));
+    // As the write path writes it: the request's IP address and user agent sealed under the patient's key.
+    const record = read(actorId, patientId, at(10));
+    const envelope = JSON.parse(record.message.value);
+    envelope.metadata = sealPersonalMetadata(
+      record.eventId,
+      { ...envelope.metadata, ipAddress: "10.1.2.3", userAgent: "curl/8.5.0" },
+      keys.get(patientId) as Buffer,
+    );
+    await writeTransaction(db, (tx) => destroyDataKey(tx, patientId, new Date(at(30))));
+    await watched([{ ...record, message: { ...record.message, value: JSON.stringify(envelope) } }]);
+    const observed = await db
+      .select({ eventId: complianceWatchObservations.eventId })
+      .from(complianceWatchObservations)
+      .where(eq(complianceWatchObservations.subject, `actor:${actorId}`));
+    expect(observed).toEqual([{ eventId: record.eventId }]);
   });
 
   it("a read outside the working hours raises one alert for the hour; reads within them none", async () => {

@@ -93,6 +93,9 @@ export function complianceWatchConsumer(
     kind: "transactional",
     name,
     topics: ["audit-events"],
+    // Who read or was refused whose data, and when, is the evidence the rules count, and no personal data of
+    // the patient: it is watched after an erasure too (the request's IP address and user agent went with it).
+    erasedPatients: "without-personal-metadata",
     // One principal's events all update its row of compliance_watch_subjects: a busy clinician's reads,
     // spread over the topic's partitions, would otherwise collide and retry (40001) on every other event.
     lineFor: (event) =>

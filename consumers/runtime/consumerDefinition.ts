@@ -24,10 +24,20 @@ type Handlers<Context> = {
   [T in EventType]?: (event: TypedEnvelope<T>, context: Context) => Promise<void>;
 };
 
+/**
+ * What becomes of an event about a patient who was erased. `skip` (the default): it is acknowledged unread,
+ * its personal data being gone for good. `without-personal-metadata`: an event with no personal field of its
+ * own (an audit record: who read whose data, when) is handled with its request metadata (IP address, user
+ * agent) left out, null, as an event written after the erasure carries it; one with personal fields is still
+ * skipped.
+ */
+export type ErasedPatients = "skip" | "without-personal-metadata";
+
 interface ConsumerBase {
   /** The consumer group id and the inbox's name for this consumer; changing it starts over. */
   readonly name: string;
   readonly topics: readonly TopicName[];
+  readonly erasedPatients?: ErasedPatients;
 }
 
 /**

@@ -1,9 +1,11 @@
 // Turns a Kafka record's value into a checked event with its personal fields opened, or names why it is
 // poison: a record no attempt could ever process, which goes to the dead-letter topic at once instead of
 // being retried. An event about an erased patient is neither: its personal data is gone for good, so it is
-// skipped.
+// skipped, unless it carries no personal field of its own and the consumer reads such events (an audit
+// record's who, what and when outlive the patient's data: only its request metadata went with the key).
 
 import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
+import { uuid } from "../../events/fields.ts";
 import {
   EventValidationError,
   eventDefinition,
@@ -14,6 +16,8 @@ import {
 } from "../../events/index.ts";
 import { openEnvelope, type PatientKeySource } from "../../phi/decryptEvent.ts";
 import { CiphertextRejected } from "../../phi/fieldCipher.ts";
+import { carriesPersonalFields, keyOwner, withoutPersonalMetadata } from "../../phi/personalFields.ts";
+import type { ErasedPatients } from "./consumerDefinition.ts";
 
 export type PoisonProblem =
   | "empty-value"
@@ -39,6 +43,7 @@ export async function decodeRecord(
   topic: string,
   value: Buffer | null,
   keys: PatientKeySource,
+  erasedPatients: ErasedPatients = "skip",
 ): Promise<DecodedRecord> {
   if (value === null || value.length === 0) {
     return { kind: "poison", problem: "empty-value", message: "the record has no value" };
@@ -71,17 +76,34 @@ export async function decodeRecord(
       message: `event type "${read.eventType}" belongs on ${expectedTopic}, not ${topic}`,
     };
   }
+  // The name of the patient's data key: checked before it is looked up, or the lookup would fail for ever.
+  const owner = keyOwner(read.data);
+  if (owner !== null && !uuid.safeParse(owner).success) {
+    return {
+      kind: "poison",
+      problem: "invalid-data",
+      message: `data.patientId of ${read.eventType} is not a UUID in lower case`,
+    };
+  }
   let opened: typeof read;
   try {
     opened = await openEnvelope(read, keys);
   } catch (error) {
-    if (error instanceof PatientErased)
-      return { kind: "erased", eventId: read.eventId, eventType: read.eventType };
+    if (error instanceof PatientErased) {
+      if (erasedPatients === "skip" || carriesPersonalFields(read.eventType, read.data)) {
+        return { kind: "erased", eventId: read.eventId, eventType: read.eventType };
+      }
+      return parsed({ ...read, metadata: withoutPersonalMetadata(read.metadata) });
+    }
     if (error instanceof PatientKeyMissing || error instanceof CiphertextRejected) {
       return { kind: "poison", problem: "undecryptable", message: error.message };
     }
     throw error;
   }
+  return parsed(opened);
+}
+
+function parsed(opened: ReturnType<typeof readEnvelope>): DecodedRecord {
   try {
     return { kind: "event", envelope: parseEnvelopeData(opened) };
   } catch (error) {

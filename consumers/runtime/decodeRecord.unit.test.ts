@@ -1,11 +1,12 @@
 // Decoding as a specification: a valid envelope becomes a typed event with its personal fields opened; an
-// event about an erased patient is skipped; everything else is named poison.
+// event about an erased patient is skipped (or, asked for, one without personal fields read without its
+// request metadata); everything else is named poison.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
 import { exampleData } from "../../events/examples.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
-import { sealPersonalFields } from "../../phi/personalFields.ts";
+import { sealPersonalFields, sealPersonalMetadata } from "../../phi/personalFields.ts";
 import { decodeRecord } from "./decodeRecord.ts";
 
 const envelope = {
@@ -77,6 +78,55 @@ describe("decoding a record", () => {
       kind: "poison",
       problem: "undecryptable",
     });
+  });
+
+  it("reads an audit record about an erased patient without its request metadata, to a consumer that asks", async () => {
+    const access = {
+      ...envelope,
+      eventType: "audit.data.accessed",
+      source: "patient-service",
+      data: exampleData["audit.data.accessed"],
+      metadata: sealPersonalMetadata(
+        envelope.eventId,
+        { ...envelope.metadata, ipAddress: "10.1.2.3", userAgent: "curl/8.5.0" },
+        key,
+      ),
+    };
+    expect(access.data.patientId).toBe(patientId);
+    expect(await decodeRecord("audit-events", encode(access), keysOf("erased"))).toEqual({
+      kind: "erased",
+      eventId: access.eventId,
+      eventType: "audit.data.accessed",
+    });
+    expect(
+      await decodeRecord("audit-events", encode(access), keysOf("erased"), "without-personal-metadata"),
+    ).toEqual({
+      kind: "event",
+      envelope: { ...access, metadata: { ...envelope.metadata, ipAddress: null, userAgent: null } },
+    });
+    // An event with personal fields of its own is skipped all the same: its data is what the key shredded.
+    expect(
+      await decodeRecord("patient-events", encode(sealed), keysOf("erased"), "without-personal-metadata"),
+    ).toMatchObject({ kind: "erased" });
+  });
+
+  it("parks an event whose patient id is not one, before looking a key up under it", async () => {
+    const lookups: string[] = [];
+    const recording: PatientKeySource = {
+      async dataKey(id) {
+        lookups.push(id);
+        throw new Error(`invalid input syntax for type uuid: "${id}"`);
+      },
+    };
+    for (const notAnId of ["x", patientId.toUpperCase(), ` ${patientId}`]) {
+      const record = { ...sealed, data: { ...sealed.data, patientId: notAnId } };
+      expect(await decodeRecord("patient-events", encode(record), recording)).toEqual({
+        kind: "poison",
+        problem: "invalid-data",
+        message: "data.patientId of patient.created is not a UUID in lower case",
+      });
+    }
+    expect(lookups).toEqual([]);
   });
 
   it("calls a record without a value, or with a value that is not JSON, poison", async () => {

@@ -326,7 +326,9 @@ export class EventConsumer {
     message: KafkaMessage,
     decodedAlready?: DecodedRecord,
   ): Promise<RecordOutcome> {
-    const decoded = decodedAlready ?? (await decodeRecord(origin.topic, message.value, this.keys));
+    const decoded =
+      decodedAlready ??
+      (await decodeRecord(origin.topic, message.value, this.keys, this.definition.erasedPatients));
     if (decoded.kind === "erased") {
       this.metrics.erased.inc({ consumer: this.name, event_type: decoded.eventType });
       this.log.info({ eventId: decoded.eventId, ...origin }, "skipped: the patient it concerns was erased");
@@ -455,7 +457,7 @@ export class EventConsumer {
     }
     const decoded: DecodedRecord[] = [];
     for (const message of messages.slice(0, RECORDS_PER_TRANSACTION)) {
-      const record = await decodeRecord(topic, message.value, this.keys);
+      const record = await decodeRecord(topic, message.value, this.keys, this.definition.erasedPatients);
       if (record.kind === "poison") break;
       decoded.push(record);
     }
