@@ -114,7 +114,9 @@ describe("the OpenAPI document", () => {
       expect(served.status, asset).toBe(200);
       expect((await served.arrayBuffer()).byteLength, asset).toBeGreaterThan(10_000);
     }
-    expect((await app.request("/docs/assets/swagger-ui-dist/package.json")).status).toBe(404);
+    for (const file of ["package.json", "__proto__", "constructor", "toString"]) {
+      expect((await app.request(`/docs/assets/swagger-ui-dist/${file}`)).status, file).toBe(404);
+    }
   });
 });
 

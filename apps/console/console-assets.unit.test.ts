@@ -25,7 +25,15 @@ describe("the console's files", () => {
   });
 
   it("serve nothing else from the folder", async () => {
-    for (const path of ["/console/routes.ts", "/console/index.html", "/console/..%2Froutes.ts"]) {
+    const inherited = ["__proto__", "constructor", "toString", "hasOwnProperty"].map(
+      (name) => `/console/${name}`,
+    );
+    for (const path of [
+      "/console/routes.ts",
+      "/console/index.html",
+      "/console/..%2Froutes.ts",
+      ...inherited,
+    ]) {
       expect((await app.request(path)).status, path).toBe(404);
     }
   });

@@ -4,11 +4,12 @@
 import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
 
-const ASSETS: Readonly<Record<string, string>> = {
-  "index.html": "text/html; charset=utf-8",
-  "console.js": "text/javascript; charset=utf-8",
-  "console.css": "text/css; charset=utf-8",
-};
+// A Map, not an object literal: a path named `__proto__` or `constructor` is no asset.
+const ASSETS: ReadonlyMap<string, string> = new Map([
+  ["index.html", "text/html; charset=utf-8"],
+  ["console.js", "text/javascript; charset=utf-8"],
+  ["console.css", "text/css; charset=utf-8"],
+]);
 
 // Only this origin's script, styles and API: a token pasted into the page cannot be sent elsewhere, and
 // no third-party code runs beside it.
@@ -34,7 +35,7 @@ function asset(file: string): Promise<Buffer> {
 
 export function consoleRoutes(options: ConsoleOptions = {}): Hono {
   const headers = (file: string) => ({
-    "Content-Type": ASSETS[file] as string,
+    "Content-Type": ASSETS.get(file) as string,
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
@@ -47,7 +48,7 @@ export function consoleRoutes(options: ConsoleOptions = {}): Hono {
     .get("/console/settings.json", (c) => c.json({ signInUrl: options.signInUrl ?? null }))
     .get("/console/:file", async (c) => {
       const file = c.req.param("file");
-      if (file === "index.html" || !ASSETS[file]) return c.notFound();
+      if (file === "index.html" || !ASSETS.has(file)) return c.notFound();
       return c.body(new Uint8Array(await asset(file)), 200, headers(file));
     });
 }

@@ -9,10 +9,11 @@ import type { Context } from "hono";
 /** Where /docs asks for the assets: @hono/swagger-ui appends `/swagger-ui-dist/<file>`. */
 export const DOCS_ASSETS_BASE = "/docs/assets";
 
-const ASSETS: Readonly<Record<string, string>> = {
-  "swagger-ui.css": "text/css; charset=utf-8",
-  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-};
+// A Map, not an object literal: a path named `__proto__` or `constructor` is no asset.
+const ASSETS: ReadonlyMap<string, string> = new Map([
+  ["swagger-ui.css", "text/css; charset=utf-8"],
+  ["swagger-ui-bundle.js", "text/javascript; charset=utf-8"],
+]);
 
 const packageDirectory = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
 const cache = new Map<string, Promise<Buffer>>();
@@ -22,7 +23,7 @@ export const DOCS_ASSET_ROUTE = `${DOCS_ASSETS_BASE}/swagger-ui-dist/:file`;
 
 export async function docsAsset(c: Context): Promise<Response> {
   const file = c.req.param("file") ?? "";
-  const contentType = ASSETS[file];
+  const contentType = ASSETS.get(file);
   if (!contentType) return c.notFound();
   let content = cache.get(file);
   if (!content) {
