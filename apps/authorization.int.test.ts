@@ -4,7 +4,7 @@
 // A request without a token is a 401 on every route and leaves nothing at all.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { careWorld } from "../test/careWorld.ts";
+import { type CareWorld, careWorld } from "../test/careWorld.ts";
 import { testDatabase } from "../test/fixtures.ts";
 import { eventsOf, loginOf, stateDigest } from "../test/platformState.ts";
 import { type Outcome, roles, serviceRoutes } from "../test/serviceRoutes.ts";
@@ -110,33 +110,53 @@ describe("the authorization matrix", () => {
   });
 });
 
-describe("a patient record's login (userId)", () => {
-  it("may be changed by an admin only; sent back unchanged by its patient, it is no attempt and no refusal", async () => {
-    const world = await careWorld(db);
-    const patient = await caller("patient", world.own.patientUserId);
-    const patch = async (body: Record<string, unknown>) => {
-      const correlationId = randomUUID();
-      const response = await app.request(`/patients/${world.own.patientId}`, {
-        method: "PATCH",
-        headers: patient.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
-        body: JSON.stringify(body),
-      });
-      return {
-        status: response.status,
-        events: (await eventsOf(db, correlationId)).map((event) => event.type),
+describe("a record's login (userId)", () => {
+  const records = [
+    {
+      kind: "patient record",
+      role: "patient",
+      login: (world: CareWorld) => world.own.patientUserId,
+      path: (world: CareWorld) => `/patients/${world.own.patientId}`,
+      change: { firstName: "Renamed" },
+      changeEvents: ["patient.updated", "audit.data.modified"],
+    },
+    {
+      kind: "provider profile",
+      role: "provider",
+      login: (world: CareWorld) => world.own.providerUserId,
+      path: (world: CareWorld) => `/providers/${world.own.providerId}`,
+      change: { specialty: "cardiac surgery" },
+      changeEvents: ["audit.data.modified"],
+    },
+  ] as const;
+  for (const record of records) {
+    it(`of a ${record.kind} may be changed by an admin only; sent back unchanged by its owner, it is no attempt and no refusal`, async () => {
+      const world = await careWorld(db);
+      const owner = await caller(record.role, record.login(world));
+      const patch = async (body: Record<string, unknown>) => {
+        const correlationId = randomUUID();
+        const response = await app.request(record.path(world), {
+          method: "PATCH",
+          headers: owner.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
+          body: JSON.stringify(body),
+        });
+        return {
+          status: response.status,
+          events: (await eventsOf(db, correlationId)).map((event) => event.type),
+        };
       };
-    };
 
-    // What a GET returned, PATCHed back with one real change: the change is made, the userId is not one.
-    expect(await patch({ userId: world.own.patientUserId, firstName: "Renamed" })).toEqual({
-      status: 200,
-      events: ["patient.updated", "audit.data.modified"],
+      // What a GET returned, PATCHed back with one real change: the change is made, the userId is not one.
+      expect(await patch({ userId: record.login(world), ...record.change })).toEqual({
+        status: 200,
+        events: record.changeEvents,
+      });
+      const before = await stateDigest(db);
+      expect(await patch({ userId: randomUUID() })).toEqual({
+        status: 403,
+        events: ["audit.compliance.violation"],
+      });
+      expect(await stateDigest(db)).toBe(before);
     });
-    const before = await stateDigest(db);
-    expect(await patch({ userId: randomUUID() })).toEqual({
-      status: 403,
-      events: ["audit.compliance.violation"],
-    });
-    expect(await stateDigest(db)).toBe(before);
-  });
+  }
 });

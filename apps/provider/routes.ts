@@ -114,10 +114,11 @@ export function providerRoutes(db: Database) {
       const row = await writeTransaction(db, async (tx) => {
         const current = await lockProvider(tx, id);
         if (!current) throw unknownProvider(id);
-        assertMayEdit(c, current, "userId" in body);
         const changedFields = (Object.keys(body) as Array<keyof typeof body>).filter(
           (field) => !isDeepStrictEqual(current[field] ?? null, body[field] ?? null),
         );
+        // Sending back the userId a GET returned changes nothing, and is no attempt at anything.
+        assertMayEdit(c, current, changedFields.includes("userId"));
         if (changedFields.length === 0) return current;
         const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
         const updated = await oneProfilePerLogin(() => updateProvider(tx, id, changes));
