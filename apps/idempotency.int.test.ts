@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { aiModels } from "../db/schema.ts";
 import { careWorld } from "../test/careWorld.ts";
 import { testDatabase } from "../test/fixtures.ts";
+import { stateDigest } from "../test/platformState.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { type Caller, caller, testPlatform } from "../test/tokens.ts";
 import { forgetExpiredKeys } from "./http/idempotencyKeys.ts";
@@ -144,6 +145,21 @@ describe("Idempotency-Key", () => {
       id: string;
     };
     expect(a.id).not.toBe(b.id);
+  });
+
+  it("keeps keys per role too: the same login as a patient does not get what it was answered as an admin", async () => {
+    const login = randomUUID();
+    const [asAdmin, asPatient] = await Promise.all([caller("admin", login), caller("patient", login)]);
+    const key = randomUUID();
+    const body = requestBodies.patient();
+    const created = await post(asAdmin, "/patients", body, { "Idempotency-Key": key });
+    expect(created.status).toBe(201);
+    const before = await stateDigest(db);
+    const replay = await post(asPatient, "/patients", body, { "Idempotency-Key": key });
+    expect(replay.status).toBe(422);
+    expect(replay.headers.get("idempotent-replayed")).toBeNull();
+    expect(JSON.stringify(await replay.json())).not.toContain(body.email);
+    expect(await stateDigest(db)).toBe(before);
   });
 
   it("does not remember a request that failed: its retry runs", async () => {

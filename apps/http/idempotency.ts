@@ -1,7 +1,8 @@
 // `Idempotency-Key` on POSTs: the first request with a key does its work and keeps its answer in the same
 // transaction; a retry with the key gets that answer back (`Idempotent-Replayed: true`) and changes nothing,
 // so it writes no second event. The same key with another request (method, path or body) is a 422.
-// Keys are per principal: one caller's key never reveals another caller's answer. Refused or failed
+// Keys are per principal, a login in one role: one caller's key never reveals another caller's answer, and
+// the same login in another role (an admin who is also a patient) is another caller. Refused or failed
 // requests roll back with their claim, so their retries run again. A kept answer names the patient whose data
 // it holds: that patient's erasure deletes it, and replaying it is a read of their data (audit.data.accessed).
 import { createHash } from "node:crypto";
@@ -109,11 +110,13 @@ async function keptAnswer(
 }
 
 /**
- * The request as the route understood it: its method and route, and the path parameters and body as validated
- * (ids lower-cased, defaults filled in), in canonical JSON (keys sorted). "A0EE…" and "a0ee…", or a default
- * sent explicitly, are the same request; key order does not make a new one either.
+ * The request as the route understood it: its caller's role, its method and route, and the path parameters
+ * and body as validated (ids lower-cased, defaults filled in), in canonical JSON (keys sorted). "A0EE…" and
+ * "a0ee…", or a default sent explicitly, are the same request; key order does not make a new one either. The
+ * role is part of it because what a route does and shows depends on it: an admin's answer replayed to the
+ * same login acting as a patient would show what the patient role cannot reach.
  */
-async function fingerprint(c: Context): Promise<string> {
+async function fingerprint(c: Context<ServiceEnv>): Promise<string> {
   const request = c.req as unknown as { valid(target: string): unknown };
   const params = request.valid("param") ?? {};
   let body = request.valid("json");
@@ -122,7 +125,9 @@ async function fingerprint(c: Context): Promise<string> {
     body = await c.req.text();
   }
   return createHash("sha256")
-    .update(`${c.req.method} ${c.req.routePath}\n${canonicalJson({ params, body })}`)
+    .update(
+      `${c.get("principal").role} ${c.req.method} ${c.req.routePath}\n${canonicalJson({ params, body })}`,
+    )
     .digest("hex");
 }
 
