@@ -65,6 +65,25 @@ describe("login attempts", () => {
     }
   });
 
+  it("name the account's own patient, never another record made with the same e-mail", async () => {
+    const [admin, service] = [await caller("admin"), await caller("service")];
+    const email = `shared.${randomUUID()}@example.org`;
+    const records: Array<{ id: string; login: string }> = [];
+    for (const _ of [1, 2]) {
+      const login = randomUUID();
+      const registered = await post(admin, "/patients", newPatientBody({ userId: login, email }));
+      records.push({ id: ((await registered.json()) as { id: string }).id, login });
+    }
+    // Whichever id sorts first, each account's attempts name its own record.
+    for (const { id, login } of records) {
+      expect(await attempt(service, { userId: login, username: email })).toMatchObject({ patientId: id });
+    }
+    // The e-mail alone names the record that had it first.
+    expect(await attempt(service, { userId: null, username: email })).toMatchObject({
+      patientId: records[0]?.id,
+    });
+  });
+
   it("keep a username that matches no patient as typed: it identifies none of theirs", async () => {
     const service = await caller("service");
     const username = `nobody.${randomUUID()}@example.org`;

@@ -3,7 +3,7 @@
 // a patient's login (their account, or their e-mail typed) names the patient, which seals the username.
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { eq, or, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patients } from "../../db/schema.ts";
@@ -58,17 +58,28 @@ export function loginAttemptRoutes(db: Database) {
   });
 }
 
-/** The patient whose account this is, or whose e-mail was typed as the username (any case); else null. */
+/**
+ * The patient whose account this is; else the patient whose e-mail was typed as the username (any case), the
+ * record that had it first when several share it. An account's own record always wins: a record made later
+ * with someone's e-mail never draws their login attempts to itself.
+ */
 async function patientOfLogin(
   tx: WriteTransaction,
   attempt: { userId: string | null; username: string },
 ): Promise<string | null> {
-  const byEmail = sql`lower(${patients.email}) = lower(${attempt.username.trim()})`;
-  const [patient] = await tx
+  if (attempt.userId !== null) {
+    const [account] = await tx
+      .select({ id: patients.id })
+      .from(patients)
+      .where(eq(patients.userId, attempt.userId))
+      .limit(1);
+    if (account) return account.id;
+  }
+  const [byEmail] = await tx
     .select({ id: patients.id })
     .from(patients)
-    .where(attempt.userId === null ? byEmail : or(eq(patients.userId, attempt.userId), byEmail))
-    .orderBy(patients.id)
+    .where(sql`lower(${patients.email}) = lower(${attempt.username.trim()})`)
+    .orderBy(patients.createdAt, patients.id)
     .limit(1);
-  return patient?.id ?? null;
+  return byEmail?.id ?? null;
 }
