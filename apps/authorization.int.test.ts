@@ -160,3 +160,22 @@ describe("a record's login (userId)", () => {
     });
   }
 });
+
+describe("a deleted patient's appointments and documents", () => {
+  it("are a 404 naming no patient, to any caller", async () => {
+    const world = await careWorld(db);
+    const [admin, stranger] = await Promise.all([caller("admin"), caller("patient")]);
+    const deleted = await app.request(`/patients/${world.own.patientId}`, {
+      method: "DELETE",
+      headers: admin.headers(),
+    });
+    expect(deleted.status).toBe(204);
+    for (const path of [`/appointments/${world.own.appointmentId}`, `/documents/${world.own.documentId}`]) {
+      for (const user of [admin, stranger]) {
+        const response = await app.request(path, { headers: user.headers() });
+        expect(response.status, path).toBe(404);
+        expect(await response.text(), path).not.toContain(world.own.patientId);
+      }
+    }
+  });
+});

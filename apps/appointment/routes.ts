@@ -12,7 +12,7 @@ import { violatesConstraint } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
-import { assertReachesPatient, requirePatientOwner } from "../http/patientAccess.ts";
+import { assertReachesPatient, findPatientOwner, requirePatientOwner } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { findProvider, findProviderOfLogin } from "../provider/store.ts";
@@ -264,8 +264,9 @@ async function reachableAppointment(
   options: { lock?: boolean } = {},
 ): Promise<AppointmentRow> {
   const appointment = await findAppointment(tx, id, options);
-  if (!appointment) throw HttpProblem.notFound(`There is no appointment ${id}.`);
-  const patient = await requirePatientOwner(tx, appointment.patientId);
+  // A deleted patient's appointments are gone with them: the answer names no patient.
+  const patient = appointment && (await findPatientOwner(tx, appointment.patientId));
+  if (!appointment || !patient) throw HttpProblem.notFound(`There is no appointment ${id}.`);
   await assertReachesPatient(tx, c.get("principal"), patient, {
     source: APPOINTMENT_SERVICE,
     resource: appointmentResource(appointment),

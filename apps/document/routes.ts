@@ -10,7 +10,7 @@ import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
-import { assertReachesPatient, requirePatientOwner } from "../http/patientAccess.ts";
+import { assertReachesPatient, findPatientOwner, requirePatientOwner } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import {
@@ -240,8 +240,9 @@ async function reachableDocument(
   options: { lock?: boolean } = {},
 ): Promise<DocumentRow> {
   const document = await findDocument(tx, id, options);
-  if (!document) throw HttpProblem.notFound(`There is no document ${id}.`);
-  const patient = await requirePatientOwner(tx, document.patientId);
+  // A deleted patient's documents are gone with them: the answer names no patient.
+  const patient = document && (await findPatientOwner(tx, document.patientId));
+  if (!document || !patient) throw HttpProblem.notFound(`There is no document ${id}.`);
   await assertReachesPatient(tx, c.get("principal"), patient, {
     source: DOCUMENT_SERVICE,
     resource: documentResource(document),
