@@ -142,6 +142,7 @@ describe("every record the platform writes", () => {
         eventId: randomUUID(),
         message: { key: poisonKey, value: "{ not json", headers: {} },
       })),
+      db,
     );
     const committed = await committedSinceStart();
     const signUp = committed.find((row) => row.eventType === "patient.created");

@@ -74,7 +74,7 @@ const backlog = Array.from({ length: RECORDS }, (_, index) => {
   ];
 }).flat();
 for (let from = 0; from < backlog.length; from += 1_000) {
-  await publish(stack.kafkaBrokers, backlog.slice(from, from + 1_000));
+  await publish(stack.kafkaBrokers, backlog.slice(from, from + 1_000), db);
 }
 
 const rows: string[][] = [];

@@ -8,6 +8,7 @@ import {
   type TypedEnvelope,
 } from "../events/index.ts";
 import {
+  assertPersonalDataSealed,
   isAnyFieldSealed,
   isMetadataSealed,
   keyOwner,
@@ -24,7 +25,8 @@ export interface PatientKeySource {
  * Opens the sealed personal fields (and request metadata) of an envelope (a JSON-parsed record value or outbox
  * payload) and checks it against the catalog. Throws EventValidationError or UnknownEventTypeError for a bad envelope,
  * PatientErased when the patient's key was destroyed, PatientKeyMissing or CiphertextRejected when a field
- * cannot be opened. An event without sealed fields needs no key.
+ * cannot be opened, PersonalDataInPlainText when personal data the write path seals is not sealed. An event
+ * without personal data needs no key.
  */
 export async function decryptEvent(value: unknown, keys: PatientKeySource): Promise<TypedEnvelope> {
   return parseEnvelopeData(await openEnvelope(readEnvelope(value), keys));
@@ -35,6 +37,7 @@ export async function openEnvelope<E extends Envelope & { eventType: EventType }
   envelope: E,
   keys: PatientKeySource,
 ): Promise<E> {
+  assertPersonalDataSealed(envelope.eventType, envelope.data, envelope.metadata);
   const patientId = keyOwner(envelope.data);
   const sealed = isAnyFieldSealed(envelope.eventType, envelope.data) || isMetadataSealed(envelope.metadata);
   if (patientId === null || !sealed) return envelope;

@@ -48,6 +48,45 @@ export function openPersonalFields(eventType: string, eventId: string, data: Dat
   );
 }
 
+/**
+ * An event arrived with personal data in plain text where the write path would have sealed it: a personal
+ * field (null included) of an event about a patient, or the request's IP address or user agent in one. No
+ * relay publishes such a record; a reader refuses it rather than pass the text on, or let a plain value
+ * stand in for a sealed one (which would escape the ciphertext's binding to its event and field).
+ */
+export class PersonalDataInPlainText extends Error {
+  constructor(
+    readonly eventType: string,
+    readonly paths: readonly string[],
+  ) {
+    super(`${eventType} carries ${paths.join(", ")} in plain text, where it is sealed about a patient`);
+    this.name = "PersonalDataInPlainText";
+  }
+}
+
+/**
+ * Throws PersonalDataInPlainText unless every personal value the write path seals in this event is sealed:
+ * its personal fields when it names a patient (or always, for a type whose fields are personal whoever they
+ * are about), and its request metadata's personal values when it names a patient.
+ */
+export function assertPersonalDataSealed(eventType: string, data: Data, metadata: EventMetadata): void {
+  const owner = keyOwner(data);
+  const plain: string[] = [];
+  if (owner !== null || !eventDefinition(eventType).personalOnlyAboutPatient) {
+    mapPersonalFields(eventType, data, (value, path) => {
+      if (!isSealed(value)) plain.push(`data.${path}`);
+      return value;
+    });
+  }
+  if (owner !== null) {
+    for (const name of personalMetadata) {
+      const value = metadata[name];
+      if (value !== null && !isSealed(value)) plain.push(`metadata.${name}`);
+    }
+  }
+  if (plain.length > 0) throw new PersonalDataInPlainText(eventType, plain);
+}
+
 /** Whether any personal field of the data is still sealed. */
 export function isAnyFieldSealed(eventType: string, data: Data): boolean {
   let sealed = false;

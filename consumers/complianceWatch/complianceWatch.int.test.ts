@@ -94,7 +94,7 @@ const failedLogin = (
 
 /** Publishes the records and waits until the watch has processed every one (its inbox holds them). */
 async function watched(records: TestRecord[]) {
-  await publish(kafkaBrokers(), records);
+  await publish(kafkaBrokers(), records, db);
   const ids = [...new Set(records.map((record) => record.eventId))];
   await eventually(async () => {
     const rows = await db

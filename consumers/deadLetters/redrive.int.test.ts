@@ -40,7 +40,7 @@ describe("re-driving a dead letter", () => {
       name: definition.name,
     });
     try {
-      await publish(kafkaBrokers(), [record]);
+      await publish(kafkaBrokers(), [record], db);
       await eventually(async () => {
         const parked = { reason: "attempts-exhausted" };
         return (await metricValue(started.registry, "consumer_records_dead_lettered_total", parked)) === 1;
@@ -104,7 +104,7 @@ describe("re-driving a dead letter", () => {
       name: definition.name,
     });
     try {
-      await publish(kafkaBrokers(), [record, bystander]);
+      await publish(kafkaBrokers(), [record, bystander], db);
       await eventually(
         async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 2,
       );

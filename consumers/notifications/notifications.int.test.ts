@@ -174,7 +174,7 @@ describe("notifications", () => {
     const id = randomUUID();
     const request = eventRecord("notification.email.requested", { notificationId: id });
     const sameNotification = eventRecord("notification.email.requested", { notificationId: id });
-    await publish(kafkaBrokers(), [request, request, sameNotification]);
+    await publish(kafkaBrokers(), [request, request, sameNotification], db);
 
     const messages = await delivered([id]);
     expect(messages).toHaveLength(1);

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consumerInbox, patientDirectory } from "../../db/schema.ts";
+import type { EventData } from "../../events/index.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { eventRecord, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
@@ -43,9 +44,9 @@ describe("the patient directory", () => {
   it("shows a new patient's name, and their contact details only once they consent to data sharing", async () => {
     const patientId = randomUUID();
     const created = patientCreatedRecord(patientId);
-    await publish(kafkaBrokers(), [created]);
+    await publish(kafkaBrokers(), [created], db);
     await processed(created);
-    const data = JSON.parse(created.message.value).data;
+    const data = created.data as EventData<"patient.created">;
     expect(await providerDirectoryEntry(db, patientId)).toEqual({
       patientId,
       firstName: data.firstName,
@@ -55,7 +56,7 @@ describe("the patient directory", () => {
     });
 
     const granted = consent(patientId, true);
-    await publish(kafkaBrokers(), [granted]);
+    await publish(kafkaBrokers(), [granted], db);
     await processed(granted);
     expect((await providerDirectoryEntry(db, patientId))?.contact).toEqual({
       email: data.email,
@@ -71,11 +72,11 @@ describe("the patient directory", () => {
       changes: { email: "ada.new@example.org", allergies: [] },
     });
     const withdrawn = consent(patientId, false);
-    await publish(kafkaBrokers(), [patientCreatedRecord(patientId), consent(patientId, true), updated]);
+    await publish(kafkaBrokers(), [patientCreatedRecord(patientId), consent(patientId, true), updated], db);
     await processed(updated);
     expect((await providerDirectoryEntry(db, patientId))?.contact?.email).toBe("ada.new@example.org");
 
-    await publish(kafkaBrokers(), [withdrawn]);
+    await publish(kafkaBrokers(), [withdrawn], db);
     await processed(withdrawn);
     const entry = await providerDirectoryEntry(db, patientId);
     expect(entry?.contact).toBeNull();
@@ -92,10 +93,10 @@ describe("the patient directory", () => {
     });
     // A re-driven creation arriving after the deletion, as a dead letter re-driven late would.
     const resurrection = patientCreatedRecord(patientId);
-    await publish(kafkaBrokers(), [patientCreatedRecord(patientId), consent(patientId, true), deleted]);
+    await publish(kafkaBrokers(), [patientCreatedRecord(patientId), consent(patientId, true), deleted], db);
     await processed(deleted);
     const regranted = consent(patientId, true);
-    await publish(kafkaBrokers(), [late, resurrection, regranted]);
+    await publish(kafkaBrokers(), [late, resurrection, regranted], db);
     await processed(regranted);
 
     expect(await providerDirectoryEntry(db, patientId)).toBeNull();

@@ -55,7 +55,7 @@ describe("a dead letter Kafka refuses for good", () => {
       name: definition.name,
     });
     try {
-      await publish(kafkaBrokers(), [poison, after]);
+      await publish(kafkaBrokers(), [poison, after], db);
       const refusals = () =>
         metricValue(started.registry, "consumer_dead_letter_refusals_total", {
           topic: "patient-events",

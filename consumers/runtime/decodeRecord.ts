@@ -16,7 +16,12 @@ import {
 } from "../../events/index.ts";
 import { openEnvelope, type PatientKeySource } from "../../phi/decryptEvent.ts";
 import { CiphertextRejected } from "../../phi/fieldCipher.ts";
-import { carriesPersonalFields, keyOwner, withoutPersonalMetadata } from "../../phi/personalFields.ts";
+import {
+  carriesPersonalFields,
+  keyOwner,
+  PersonalDataInPlainText,
+  withoutPersonalMetadata,
+} from "../../phi/personalFields.ts";
 import type { ErasedPatients } from "./consumerDefinition.ts";
 
 export type PoisonProblem =
@@ -26,6 +31,7 @@ export type PoisonProblem =
   | "unknown-event-type"
   | "wrong-topic"
   | "undecryptable"
+  | "not-sealed"
   | "invalid-data";
 
 export type DecodedRecord =
@@ -97,6 +103,9 @@ export async function decodeRecord(
     }
     if (error instanceof PatientKeyMissing || error instanceof CiphertextRejected) {
       return { kind: "poison", problem: "undecryptable", message: error.message };
+    }
+    if (error instanceof PersonalDataInPlainText) {
+      return { kind: "poison", problem: "not-sealed", message: error.message };
     }
     throw error;
   }

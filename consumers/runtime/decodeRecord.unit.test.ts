@@ -50,10 +50,36 @@ describe("decoding a record", () => {
     expect(await decodeRecord("patient-events", encode(sealed), keys)).toEqual({ kind: "event", envelope });
   });
 
-  it("needs no key for an event without sealed fields", async () => {
-    expect(await decodeRecord("patient-events", encode(envelope), keysOf("none"))).toEqual({
+  it("needs no key for an event without personal data", async () => {
+    const consent = {
+      ...envelope,
+      eventType: "patient.consent.changed",
+      data: exampleData["patient.consent.changed"],
+    };
+    expect(await decodeRecord("patient-events", encode(consent), keysOf("none"))).toEqual({
       kind: "event",
-      envelope,
+      envelope: consent,
+    });
+  });
+
+  it("parks an event with personal data in plain text where the write path seals it, naming the paths only", async () => {
+    const plain = await decodeRecord("patient-events", encode(envelope), keys);
+    expect(plain).toMatchObject({ kind: "poison", problem: "not-sealed" });
+    expect(plain.kind === "poison" && plain.message).toContain("data.firstName");
+    expect(plain.kind === "poison" && plain.message).not.toContain(envelope.data.firstName);
+    // One sealed field replaced by a plain value: it would escape the binding of the ciphertext it replaced.
+    const swapped = { ...sealed, data: { ...sealed.data, email: "mallory@example.org" } };
+    expect(await decodeRecord("patient-events", encode(swapped), keys)).toMatchObject({
+      kind: "poison",
+      problem: "not-sealed",
+      message: "patient.created carries data.email in plain text, where it is sealed about a patient",
+    });
+    // The request's IP address in plain text in an event about a patient.
+    const plainIp = { ...sealed, metadata: { ...sealed.metadata, ipAddress: "10.1.2.3" } };
+    expect(await decodeRecord("patient-events", encode(plainIp), keys)).toMatchObject({
+      kind: "poison",
+      problem: "not-sealed",
+      message: "patient.created carries metadata.ipAddress in plain text, where it is sealed about a patient",
     });
   });
 
@@ -144,9 +170,10 @@ describe("decoding a record", () => {
   it("names the envelope's bad fields, and the data's, without quoting their values", async () => {
     const badEnvelope = await decodeRecord("patient-events", encode({ ...envelope, version: "2.0" }), keys);
     expect(badEnvelope).toMatchObject({ kind: "poison", problem: "invalid-envelope" });
+    const badEmail = { ...envelope.data, email: "ada-at-example.org" };
     const badData = await decodeRecord(
       "patient-events",
-      encode({ ...envelope, data: { ...envelope.data, email: "ada-at-example.org" } }),
+      encode({ ...envelope, data: sealPersonalFields(envelope.eventType, envelope.eventId, badEmail, key) }),
       keys,
     );
     expect(badData).toMatchObject({ kind: "poison", problem: "invalid-data" });

@@ -25,7 +25,7 @@ describe("two consumer processes in one group", () => {
     const producer = (async () => {
       while (flowing) {
         const batch = Array.from({ length: 10 }, () => patientCreatedRecord());
-        await publish(kafkaBrokers(), batch);
+        await publish(kafkaBrokers(), batch, db);
         published.push(...batch);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

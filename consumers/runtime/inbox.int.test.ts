@@ -43,7 +43,7 @@ describe("the inbox", () => {
       const other = onPartition(patientCreatedRecord(), 0);
       const last = onPartition(patientCreatedRecord(), 0);
       // The relay's at-least-once duplicate: the same bytes again, on the same partition.
-      await publish(kafkaBrokers(), [record, other, record, last]);
+      await publish(kafkaBrokers(), [record, other, record, last], db);
       await eventually(async () =>
         (await effectsOf(db, started.name)).some((effect) => effect.eventId === last.eventId),
       );
@@ -84,7 +84,7 @@ describe("the inbox", () => {
     });
     try {
       // One produce request: the records are one batch in the log, fetched at once.
-      await publish(kafkaBrokers(), published);
+      await publish(kafkaBrokers(), published, db);
       const ours = new Set(records.map((record) => record.eventId));
       const ourEffects = async () =>
         (await effectsOf(db, started.name)).filter((effect) => ours.has(effect.eventId));
@@ -129,7 +129,7 @@ describe("the inbox", () => {
 
     const first = spawnEffectConsumer(name, { DIE_AFTER_EFFECT_OF: record.eventId });
     await first.ready;
-    await publish(kafkaBrokers(), [record]);
+    await publish(kafkaBrokers(), [record], db);
     expect(await first.exited).toBeNull(); // killed by its own SIGKILL
     const ourEffects = async () =>
       (await effectsOf(db, name)).filter((effect) => effect.eventId === record.eventId);

@@ -44,7 +44,7 @@ describe("a poison record", () => {
       name: definition.name,
     });
     try {
-      await publish(kafkaBrokers(), [notJson, valid, wrongSchema, after]);
+      await publish(kafkaBrokers(), [notJson, valid, wrongSchema, after], db);
       await eventually(async () =>
         (await effectsOf(db, definition.name)).some((e) => e.eventId === after.eventId),
       );

@@ -38,7 +38,7 @@ describe("a failing handler", () => {
       name: definition.name,
     });
     try {
-      await publish(kafkaBrokers(), [flaky, steady]);
+      await publish(kafkaBrokers(), [flaky, steady], db);
       // The topic is the platform's own, and other records may flow through it: only ours are counted.
       const ours = new Set([flaky.eventId, steady.eventId]);
       const ourEffects = async () =>
@@ -77,7 +77,7 @@ describe("a failing handler", () => {
       }),
     });
     try {
-      await publish(kafkaBrokers(), [doomed, later, ...elsewhere]);
+      await publish(kafkaBrokers(), [doomed, later, ...elsewhere], db);
 
       const others = new Set(elsewhere.map((record) => record.eventId));
       await eventually(

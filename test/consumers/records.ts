@@ -1,6 +1,8 @@
 // Kafka records exactly as the relays publish them (the record contract of docs/architecture.md), built here so
 // that consumer tests can also publish what a relay never would: the same record twice, or a broken one.
 import { randomUUID } from "node:crypto";
+import { type Database, writeTransaction } from "../../db/client.ts";
+import { dataKeysForWriting } from "../../db/patientKeys.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import {
   ENVELOPE_VERSION,
@@ -9,13 +11,26 @@ import {
   type EventType,
   eventDefinition,
   parseEventData,
+  readEnvelope,
   recordKey,
 } from "../../events/index.ts";
 import { createConsumer, createIdempotentProducer, createKafka, type Message } from "../../kafka/client.ts";
+import {
+  assertPersonalDataSealed,
+  isAnyFieldSealed,
+  isMetadataSealed,
+  keyOwner,
+  PersonalDataInPlainText,
+  sealPersonalFields,
+  sealPersonalMetadata,
+} from "../../phi/personalFields.ts";
+import { testMasterKeys } from "../fixtures.ts";
 
 export interface TestRecord {
   topic: string;
   eventId: string;
+  /** The event's data as its handler reads it: personal fields open, whatever `publish` sealed. */
+  data?: Record<string, unknown>;
   message: Message & { key: string; value: string };
 }
 
@@ -41,6 +56,7 @@ export function eventRecord<T extends EventType>(type: T, overrides: Partial<Eve
   return {
     topic: eventDefinition(type).topic,
     eventId,
+    data: envelope.data,
     message: {
       key: recordKey(type, eventId, data),
       value: JSON.stringify(envelope),
@@ -59,8 +75,18 @@ export function onPartition(record: TestRecord, partition: number): TestRecord {
   return { ...record, message: { ...record.message, partition } };
 }
 
-/** Publishes the records in order (per partition), as an idempotent producer with acks=all. */
-export async function publish(brokers: string[], records: readonly TestRecord[]): Promise<void> {
+/**
+ * Publishes the records in order (per partition), as an idempotent producer with acks=all. The personal data
+ * of an event built in plain text is sealed first, as the write path seals it, under the patient's key in
+ * `db` (made if they have none), and the record keeps the sealed value: it then holds what a relay would have
+ * published. A value that is no envelope, or holds some sealed value already, is sent as the test made it.
+ */
+export async function publish(
+  brokers: string[],
+  records: readonly TestRecord[],
+  db: Database,
+): Promise<void> {
+  await sealPlainPersonalData(db, records);
   const producer = createIdempotentProducer(createKafka({ brokers, clientId: "consumer-tests" }));
   await producer.connect();
   try {
@@ -73,6 +99,49 @@ export async function publish(brokers: string[], records: readonly TestRecord[])
     });
   } finally {
     await producer.disconnect();
+  }
+}
+
+async function sealPlainPersonalData(db: Database, records: readonly TestRecord[]): Promise<void> {
+  const plain = records.flatMap((record) => {
+    const envelope = plainEnvelopeOf(record.message.value);
+    const owner = envelope && keyOwner(envelope.data);
+    return envelope && owner ? [{ record, envelope, owner }] : [];
+  });
+  if (plain.length === 0) return;
+  const keys = await writeTransaction(db, (tx) =>
+    dataKeysForWriting(
+      tx,
+      plain.map(({ owner }) => owner),
+      testMasterKeys,
+    ),
+  );
+  for (const { record, envelope, owner } of plain) {
+    const key = keys.get(owner) as Buffer;
+    record.message.value = JSON.stringify({
+      ...envelope,
+      data: sealPersonalFields(envelope.eventType, envelope.eventId, envelope.data, key),
+      metadata: sealPersonalMetadata(envelope.eventId, envelope.metadata, key),
+    });
+  }
+}
+
+/** The envelope in `value` if it is one whose personal data is all in plain text, and there is some. */
+function plainEnvelopeOf(value: string): ReturnType<typeof readEnvelope> | null {
+  let envelope: ReturnType<typeof readEnvelope>;
+  try {
+    envelope = readEnvelope(JSON.parse(value));
+  } catch {
+    return null;
+  }
+  const { eventType, data, metadata } = envelope;
+  if (isAnyFieldSealed(eventType, data) || isMetadataSealed(metadata)) return null;
+  try {
+    assertPersonalDataSealed(eventType, data, metadata);
+    return null;
+  } catch (error) {
+    if (error instanceof PersonalDataInPlainText) return envelope;
+    throw error;
   }
 }
 
