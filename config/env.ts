@@ -1,7 +1,8 @@
 // The process configuration, read once from the environment and validated with one message per bad variable.
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
+import { KAFKA_SECURITY_VARIABLES, type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
+import { unknownVariableProblems, VARIABLES_READ_ELSEWHERE } from "./variables.ts";
 
 const brokerList = z
   .string()
@@ -259,16 +260,29 @@ export function withoutPassword(value: string): string {
   return `${scheme}${rest}`.replace(/(password\s*=\s*)[^&\s]*/gi, "$1***");
 }
 
-/** Parses the environment; empty strings count as unset so that `FOO= npm start` means "use the default". */
+/** Every variable the project reads: a name under one of its prefixes (config/variables.ts) must be one of these. */
+export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
+  ...Object.keys(envSchema.shape),
+  ...KAFKA_SECURITY_VARIABLES,
+  ...VARIABLES_READ_ELSEWHERE,
+]);
+
+/**
+ * Parses the environment; empty strings count as unset so that `FOO= npm start` means "use the default". A
+ * variable under one of the project's prefixes that it does not read (a misspelt one) is refused with the rest.
+ */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = envSchema.safeParse(present);
-  const problems = result.success
-    ? []
-    : result.error.issues.map((issue) => {
+  const problems = unknownVariableProblems(source, KNOWN_VARIABLES);
+  if (!result.success) {
+    problems.push(
+      ...result.error.issues.map((issue) => {
         const variable = String(issue.path[0]);
         return `${variable}=${shown(variable, source[variable])}: ${issue.message}`;
-      });
+      }),
+    );
+  }
   // Two sources of signing keys would leave it to chance which tokens are accepted.
   if (result.success && result.data.JWT_SECRET && result.data.JWT_JWKS_URL) {
     problems.push(
@@ -314,16 +328,22 @@ export type StackEnv = z.infer<typeof stackEnvSchema>;
 
 /**
  * Only the variables that shape the project's own Postgres, Kafka and Connect (stack/), checked as loadEnv checks
- * them: the stack commands and the test setup run without the rest of the platform's configuration.
+ * them: the stack commands and the test setup run without the rest of the platform's configuration. Misspelt
+ * names are refused here too, whichever variable they meant: the stack's modules read this as they load, so
+ * every process that imports them (nearly every command) refuses one before doing anything.
  */
 export function loadStackEnv(source: NodeJS.ProcessEnv = process.env): StackEnv {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = stackEnvSchema.safeParse(present);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
-      const variable = String(issue.path[0]);
-      return `${variable}=${shown(variable, source[variable])}: ${issue.message}`;
-    }),
-  );
+  const problems = unknownVariableProblems(source, KNOWN_VARIABLES);
+  if (result.success && problems.length === 0) return result.data;
+  if (!result.success) {
+    problems.push(
+      ...result.error.issues.map((issue) => {
+        const variable = String(issue.path[0]);
+        return `${variable}=${shown(variable, source[variable])}: ${issue.message}`;
+      }),
+    );
+  }
+  throw new ConfigError(problems);
 }

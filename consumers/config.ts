@@ -37,6 +37,9 @@ const consumersSchema = z.object({
 
 export type ConsumersConfig = z.infer<typeof consumersSchema>;
 
+/** The variables read here: config/variables.ts lists them among the project's known ones. */
+export const consumersVariables = Object.keys(consumersSchema.shape);
+
 export function loadConsumersConfig(source: NodeJS.ProcessEnv = process.env): ConsumersConfig {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
   const result = consumersSchema.safeParse(present);
