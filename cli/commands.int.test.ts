@@ -41,7 +41,12 @@ interface Outcome {
   leftRunning: boolean;
 }
 
-function runCommand(name: string, args: string[], untouchedUrl: string): Promise<Outcome> {
+function runCommand(
+  name: string,
+  args: string[],
+  untouchedUrl: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", ...(commandLines.get(name) ?? []), ...args], {
       cwd: projectRoot,
@@ -55,6 +60,7 @@ function runCommand(name: string, args: string[], untouchedUrl: string): Promise
         KAFKA_CONNECT_URL: `http://${NOBODY}`,
         CONNECT_DATABASE_URL: untouchedUrl,
         PORT: "0",
+        ...extraEnv,
       },
     });
     let stdout = "";
@@ -222,6 +228,50 @@ describe("every npm run command", () => {
     for (const [index, outcome] of outcomes.entries()) {
       expect({ command: destructive[index], ...outcome }).toMatchObject({ code: 2, leftRunning: false });
       expect(outcome.stderr).toContain("run it again with --yes");
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+    expect(await dataDirectoryState()).toEqual(filesBefore);
+  });
+
+  it("refuses a misspelt variable of the project's, naming it and the one meant, changing nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    const filesBefore = await dataDirectoryState();
+
+    // The platform and the commands that would act without arguments: each refuses before it starts anything.
+    const acting = [
+      ["start"],
+      ["relay"],
+      ["consumers"],
+      ["db:migrate"],
+      ["topics"],
+      ["relay:status"],
+      ["stack:up"],
+      ["audit:archive", "--yes"],
+      ["phi:rewrap", "--yes"],
+      ["dlq", "redrive", "patient-events", "--yes"],
+    ] as const;
+    const outcomes = await Promise.all(
+      acting.map(([name, ...args]) =>
+        runCommand(name, [...args], untouchedUrl, {
+          PHI_MASTER_KEY: "prod:c2VjcmV0",
+          AUDIT_RETENTION_DAY: "3650",
+        }),
+      ),
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      expect({ command: acting[index], ...outcome }).toMatchObject({
+        code: 1,
+        stdout: "",
+        leftRunning: false,
+      });
+      expect(outcome.stderr).toContain(
+        "PHI_MASTER_KEY: not a variable this project reads; did you mean PHI_MASTER_KEYS?",
+      );
+      expect(outcome.stderr).toContain(
+        "AUDIT_RETENTION_DAY: not a variable this project reads; did you mean AUDIT_RETENTION_DAYS?",
+      );
+      expect(outcome.stderr).not.toContain("c2VjcmV0");
     }
     expect(await untouchedDatabaseState()).toEqual(databaseBefore);
     expect(await dataDirectoryState()).toEqual(filesBefore);

@@ -40,6 +40,8 @@ const chosenTopics = topicArgs.map((name) => {
   }
 });
 const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
+// Before the question: a bad or misspelt variable is refused without asking first.
+const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
 if (redriveTopic) {
   const which = values.event
     ? `${values.event.length} chosen dead letter(s)`
@@ -47,7 +49,6 @@ if (redriveTopic) {
   await confirm(`Re-drive ${which} from ${redriveTopic} to ${originalTopic(redriveTopic)}`, values.yes);
 }
 
-const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
 const kafka = createKafka({ brokers, clientId: "dlq-command" });
 const admin = kafka.admin();
 
