@@ -1,6 +1,6 @@
 // The frame every `npm run` command parses its arguments in: `--help` prints the usage and exits before any
-// side effect, an unknown option or a bad argument prints the usage on stderr and exits 2, and `confirm`
-// stands before whatever a destructive command changes.
+// side effect, an unknown option, an option given twice or a bad argument prints the usage on stderr and exits
+// 2, and `confirm` stands before whatever a destructive command changes.
 import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 
@@ -33,16 +33,37 @@ export function readCommandLine<const Options extends OptionsConfig>(
   const beforeTerminator = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
   if (beforeTerminator.some((arg) => arg === "--help" || arg === "-h")) return { outcome: "help" };
   try {
-    const { values, positionals } = parseArgs({
+    const options = spec.options ?? ({} as Options);
+    const { values, positionals, tokens } = parseArgs({
       args,
-      options: spec.options ?? ({} as Options),
+      options,
       allowPositionals: spec.allowPositionals ?? false,
       strict: true,
+      tokens: true,
     });
+    const repeated = repeatedOption(tokens, options);
+    if (repeated)
+      return { outcome: "refused", problem: `--${repeated} is given more than once; give it once` };
     return { outcome: "parsed", values, positionals };
   } catch (error) {
     return { outcome: "refused", problem: (error as Error).message };
   }
+}
+
+type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
+
+/**
+ * The first option given again that is not declared `multiple`. parseArgs keeps the last value and drops the
+ * others without a word, so `--topic a --topic b` would quietly mean `--topic b`.
+ */
+function repeatedOption(tokens: readonly Token[], options: OptionsConfig): string | undefined {
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== "option" || options[token.name]?.multiple) continue;
+    if (seen.has(token.name)) return token.name;
+    seen.add(token.name);
+  }
+  return undefined;
 }
 
 export interface Command<Options extends OptionsConfig> {

@@ -4,8 +4,13 @@ import { describe, expect, it } from "vitest";
 import { confirmation, readCommandLine, yesOption } from "./command.ts";
 
 const spec = {
-  usage: "usage: npm run example -- <thing> [--all] [--yes]",
-  options: { all: { type: "boolean", default: false }, ...yesOption },
+  usage: "usage: npm run example -- <thing> [--all] [--name <name>] [--tag <tag>]... [--yes]",
+  options: {
+    all: { type: "boolean", default: false },
+    name: { type: "string" },
+    tag: { type: "string", multiple: true },
+    ...yesOption,
+  },
   allowPositionals: true,
 } as const;
 
@@ -27,6 +32,29 @@ describe("reading a command line", () => {
     const line = readCommandLine(spec, ["thing", "--no-such-option"]);
     expect(line.outcome).toBe("refused");
     expect(line.outcome === "refused" && line.problem).toMatch(/--no-such-option/);
+  });
+
+  it("refuses an option given twice rather than keep its last value, naming it", () => {
+    for (const args of [
+      ["thing", "--name", "a", "--name", "b"],
+      ["thing", "--name=a", "--name", "a"],
+      ["thing", "--all", "--all"],
+      ["thing", "-y", "--yes"],
+    ]) {
+      const line = readCommandLine(spec, args);
+      expect(line.outcome, args.join(" ")).toBe("refused");
+      expect(line.outcome === "refused" && line.problem, args.join(" ")).toMatch(
+        /^--(name|all|yes) is given more than once/,
+      );
+    }
+  });
+
+  it("takes an option declared multiple as often as it is given, and a repeated value after --", () => {
+    expect(readCommandLine(spec, ["--tag", "a", "--tag", "b", "--", "--name", "--name"])).toMatchObject({
+      outcome: "parsed",
+      values: { tag: ["a", "b"] },
+      positionals: ["--name", "--name"],
+    });
   });
 
   it("refuses positional arguments where the command takes none", () => {

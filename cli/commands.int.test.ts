@@ -110,12 +110,25 @@ function killGroup(group: number): void {
 
 /** Runs every command with the same arguments, a few at a time (each is a Node process of its own). */
 async function runEvery(args: string[], untouchedUrl: string): Promise<Map<string, Outcome>> {
-  const outcomes = new Map<string, Outcome>();
-  const queue = [...commands];
+  const outcomes = await runEach(
+    commands.map((name) => [name, args]),
+    untouchedUrl,
+  );
+  return new Map(commands.map((name, index) => [name, outcomes[index] as Outcome]));
+}
+
+/** Runs each command line (a command and its arguments), a few at a time; the outcomes in the same order. */
+async function runEach(
+  lines: ReadonlyArray<readonly [string, readonly string[]]>,
+  untouchedUrl: string,
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let next = 0;
   await Promise.all(
     Array.from({ length: AT_ONCE }, async () => {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        outcomes.set(name, await runCommand(name, args, untouchedUrl));
+      for (let index = next++; index < lines.length; index = next++) {
+        const [name, args] = lines[index] as readonly [string, readonly string[]];
+        outcomes[index] = await runCommand(name, [...args], untouchedUrl);
       }
     }),
   );
@@ -272,6 +285,36 @@ describe("every npm run command", () => {
         "AUDIT_RETENTION_DAY: not a variable this project reads; did you mean AUDIT_RETENTION_DAYS?",
       );
       expect(outcome.stderr).not.toContain("c2VjcmV0");
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+    expect(await dataDirectoryState()).toEqual(filesBefore);
+  });
+
+  it("refuses an argument that makes no sense, naming it, with the usage on stderr and exit code 2, changing nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    const filesBefore = await dataDirectoryState();
+
+    // Each with what its refusal must say; a command that went on would reach the services that do not answer.
+    const refused: ReadonlyArray<readonly [string, readonly string[], string]> = [
+      [
+        "replay",
+        ["--topic", "patient-events", "--topic", "appointment-events", "--dry-run"],
+        "--topic is given more than once",
+      ],
+      ["audit:verify", ["--from", "5", "--from", "1"], "--from is given more than once"],
+      ["relay:rebase", ["--dry-run", "--dry-run"], "--dry-run is given more than once"],
+    ];
+    const outcomes = await runEach(
+      refused.map(([name, args]) => [name, args]),
+      untouchedUrl,
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      const [name, args, problem] = refused[index] as (typeof refused)[number];
+      const command = [name, ...args].join(" ");
+      expect({ command, ...outcome }).toMatchObject({ command, code: 2, stdout: "", leftRunning: false });
+      expect(outcome.stderr, command).toContain(problem);
+      expect(outcome.stderr, command).toContain("usage: ");
     }
     expect(await untouchedDatabaseState()).toEqual(databaseBefore);
     expect(await dataDirectoryState()).toEqual(filesBefore);
