@@ -41,6 +41,12 @@ const { positionals, values, refuse } = parseCommand({
     "public-key": { type: "string", multiple: true },
     yes: { type: "boolean", short: "y", default: false },
   },
+  subcommands: {
+    seal: [],
+    verify: ["from", "to", "since", "until"],
+    archive: ["dir", "yes"],
+    "verify-archive": ["public-key"],
+  },
 });
 const [command = "", ...manifests] = positionals;
 if (!["seal", "verify", "archive", "verify-archive"].includes(command))

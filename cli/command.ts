@@ -12,6 +12,11 @@ export interface CommandSpec<Options extends OptionsConfig> {
   options?: Options;
   /** Whether the command takes positional arguments (subcommands, topics, files). */
   allowPositionals?: boolean;
+  /**
+   * The options each sub-command (the first positional argument) takes: one given to a sub-command that does
+   * not take it is refused rather than ignored. A first argument not named here is the command's to refuse.
+   */
+  subcommands?: Record<string, ReadonlyArray<keyof Options & string>>;
   /** The arguments; process.argv after the script by default. */
   args?: string[];
 }
@@ -41,9 +46,9 @@ export function readCommandLine<const Options extends OptionsConfig>(
       strict: true,
       tokens: true,
     });
-    const repeated = repeatedOption(tokens, options);
-    if (repeated)
-      return { outcome: "refused", problem: `--${repeated} is given more than once; give it once` };
+    const problem =
+      repeatedOption(tokens, options) ?? optionOfAnotherSubcommand(tokens, positionals, spec.subcommands);
+    if (problem) return { outcome: "refused", problem };
     return { outcome: "parsed", values, positionals };
   } catch (error) {
     return { outcome: "refused", problem: (error as Error).message };
@@ -53,17 +58,33 @@ export function readCommandLine<const Options extends OptionsConfig>(
 type Token = NonNullable<ReturnType<typeof parseArgs>["tokens"]>[number];
 
 /**
- * The first option given again that is not declared `multiple`. parseArgs keeps the last value and drops the
- * others without a word, so `--topic a --topic b` would quietly mean `--topic b`.
+ * An option given again that is not declared `multiple`. parseArgs keeps the last value and drops the others
+ * without a word, so `--topic a --topic b` would quietly mean `--topic b`.
  */
 function repeatedOption(tokens: readonly Token[], options: OptionsConfig): string | undefined {
   const seen = new Set<string>();
   for (const token of tokens) {
     if (token.kind !== "option" || options[token.name]?.multiple) continue;
-    if (seen.has(token.name)) return token.name;
+    if (seen.has(token.name)) return `--${token.name} is given more than once; give it once`;
     seen.add(token.name);
   }
   return undefined;
+}
+
+/** An option given that the sub-command does not take (another one's, which it would ignore). */
+function optionOfAnotherSubcommand(
+  tokens: readonly Token[],
+  positionals: readonly string[],
+  subcommands: Record<string, readonly string[]> | undefined,
+): string | undefined {
+  const [subcommand = ""] = positionals;
+  if (!subcommands || !Object.hasOwn(subcommands, subcommand)) return undefined;
+  const taken = subcommands[subcommand] as readonly string[];
+  const foreign = tokens.find((token) => token.kind === "option" && !taken.includes(token.name));
+  if (foreign?.kind !== "option") return undefined;
+  const takes =
+    taken.length === 0 ? "it takes none" : `it takes ${taken.map((name) => `--${name}`).join(", ")}`;
+  return `--${foreign.name} is not an option of ${subcommand} (${takes})`;
 }
 
 export interface Command<Options extends OptionsConfig> {

@@ -57,6 +57,27 @@ describe("reading a command line", () => {
     });
   });
 
+  it("refuses an option of another sub-command rather than ignore it, naming it and what the sub-command takes", () => {
+    const withSubcommands = {
+      ...spec,
+      subcommands: { show: ["all"], change: ["name", "tag", "yes"], check: [] },
+    } as const;
+    const refusals: Array<[string[], string]> = [
+      [["show", "--name", "a"], "--name is not an option of show (it takes --all)"],
+      [["change", "x", "--all", "--yes"], "--all is not an option of change (it takes --name, --tag, --yes)"],
+      [["check", "-y"], "--yes is not an option of check (it takes none)"],
+    ];
+    for (const [args, problem] of refusals) {
+      expect(readCommandLine(withSubcommands, args), args.join(" ")).toEqual({ outcome: "refused", problem });
+    }
+    expect(readCommandLine(withSubcommands, ["change", "--name", "a", "--tag", "b", "-y"])).toMatchObject({
+      outcome: "parsed",
+      values: { name: "a", tag: ["b"], yes: true },
+    });
+    // A first argument that names no sub-command is the command's to refuse; the frame lets it through.
+    expect(readCommandLine(withSubcommands, ["constructor", "--all"])).toMatchObject({ outcome: "parsed" });
+  });
+
   it("refuses positional arguments where the command takes none", () => {
     const line = readCommandLine({ usage: "usage: npm run plain" }, ["stray"]);
     expect(line).toMatchObject({ outcome: "refused" });

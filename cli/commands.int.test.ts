@@ -303,6 +303,17 @@ describe("every npm run command", () => {
       ],
       ["audit:verify", ["--from", "5", "--from", "1"], "--from is given more than once"],
       ["relay:rebase", ["--dry-run", "--dry-run"], "--dry-run is given more than once"],
+      // An option of another sub-command.
+      [
+        "audit:archive",
+        ["--until", "2026-01-01T00:00:00Z", "--from", "1", "--public-key", "x", "--yes"],
+        "--until is not an option of archive",
+      ],
+      ["audit:verify", ["--dir", "x"], "--dir is not an option of verify"],
+      ["audit:seal", ["--from", "3"], "--from is not an option of seal"],
+      ["audit:verify-archive", ["--since", "2026-01-01T00:00:00Z", "x.json"], "--since is not an option"],
+      ["dlq", ["list", "patient-events", "--event", "foo"], "--event is not an option of list"],
+      ["dlq", ["redrive", "patient-events", "--all", "--yes"], "--all is not an option of redrive"],
     ];
     const outcomes = await runEach(
       refused.map(([name, args]) => [name, args]),

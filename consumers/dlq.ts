@@ -27,6 +27,7 @@ const { positionals, values, refuse } = parseCommand({
     event: { type: "string", multiple: true },
     yes: { type: "boolean", short: "y", default: false },
   },
+  subcommands: { list: ["all"], redrive: ["event", "yes"] },
 });
 const [command, ...topicArgs] = positionals;
 if (command !== "list" && command !== "redrive")
