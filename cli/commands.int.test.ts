@@ -314,6 +314,12 @@ describe("every npm run command", () => {
       ["audit:verify-archive", ["--since", "2026-01-01T00:00:00Z", "x.json"], "--since is not an option"],
       ["dlq", ["list", "patient-events", "--event", "foo"], "--event is not an option of list"],
       ["dlq", ["redrive", "patient-events", "--all", "--yes"], "--all is not an option of redrive"],
+      ["dlq", ["list", "patient-events", "patient-events.dlq"], "patient-events.dlq is named more than once"],
+      [
+        "dlq",
+        ["redrive", "patient-events", "--event", "not-a-uuid", "--yes"],
+        "--event not-a-uuid: must be an event id (a UUID)",
+      ],
     ];
     const outcomes = await runEach(
       refused.map(([name, args]) => [name, args]),

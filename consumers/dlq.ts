@@ -14,6 +14,8 @@ import {
 } from "./deadLetters/deadLetterQueue.ts";
 import type { DeadLetter } from "./runtime/deadLetters.ts";
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 const { positionals, values, refuse } = parseCommand({
   usage: `usage: npm run dlq -- list [<topic>...] [--all]
        npm run dlq -- redrive <topic> [--event <id>]... [--yes]
@@ -40,12 +42,15 @@ const chosenTopics = topicArgs.map((name) => {
     return refuse((error as Error).message);
   }
 });
+const twice = chosenTopics.find((topic, index) => chosenTopics.indexOf(topic) !== index);
+if (twice) refuse(`${twice} is named more than once; name each topic once`);
+const chosenEvents = values.event?.map(eventIdOf);
 const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
 // Before the question: a bad or misspelt variable is refused without asking first.
 const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
 if (redriveTopic) {
-  const which = values.event
-    ? `${values.event.length} chosen dead letter(s)`
+  const which = chosenEvents
+    ? `${chosenEvents.length} chosen dead letter(s)`
     : "every dead letter not yet re-driven";
   await confirm(`Re-drive ${which} from ${redriveTopic} to ${originalTopic(redriveTopic)}`, values.yes);
 }
@@ -63,7 +68,7 @@ try {
     console.log(formatTable(letters));
   } else if (redriveTopic) {
     await admin.connect();
-    const eventIds = values.event ? new Set(values.event) : undefined;
+    const eventIds = chosenEvents ? new Set(chosenEvents) : undefined;
     let progress: Progress | undefined;
     const redriven = await redriveDeadLetters(kafka, admin, redriveTopic, {
       eventIds,
@@ -86,6 +91,13 @@ try {
   process.exitCode = 1;
 } finally {
   await admin.disconnect();
+}
+
+/** An --event value as event ids are stored: a UUID in lower case (one in upper case is the same id). */
+function eventIdOf(value: string): string {
+  const eventId = value.toLowerCase();
+  if (!UUID.test(eventId)) refuse(`--event ${value}: must be an event id (a UUID)`);
+  return eventId;
 }
 
 function formatTable(letters: readonly DeadLetter[]): string {

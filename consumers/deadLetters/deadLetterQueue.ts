@@ -81,7 +81,8 @@ export async function listDeadLetters(
 export interface RedriveOptions {
   /**
    * Re-drive only the dead letters of these events, wherever they are in the retained topic, and leave the
-   * cursor where it is. Without it: every dead letter after the cursor, which then moves past them.
+   * cursor where it is. Without it: every dead letter after the cursor, which then moves past them. If any of
+   * them has no dead letter there, nothing is re-driven (DeadLettersNotFound).
    */
   eventIds?: ReadonlySet<string>;
   /** Reports the dead letters read (a long command's progress), given how many the range holds. */
@@ -105,6 +106,9 @@ export async function redriveDeadLetters(
   const records = (await readTopicRange(kafka, dlqTopic, from, to, undefined, progress))
     .map((record) => ({ ...record, letter: readDeadLetter(dlqTopic, record.partition, record.message) }))
     .filter(({ letter }) => !selective || (letter.eventId !== null && options.eventIds?.has(letter.eventId)));
+  const found = new Set(records.map(({ letter }) => letter.eventId));
+  const missing = [...(options.eventIds ?? [])].filter((eventId) => !found.has(eventId));
+  if (missing.length > 0) throw new DeadLettersNotFound(dlqTopic, missing);
 
   if (records.length > 0) {
     const producer = createIdempotentProducer(kafka);
@@ -131,4 +135,17 @@ export async function redriveDeadLetters(
     });
   }
   return records.map(({ letter }) => letter);
+}
+
+/** Events named for a re-drive that have no dead letter in the topic (a typo, or another topic's): none was sent. */
+export class DeadLettersNotFound extends Error {
+  constructor(
+    readonly dlqTopic: DeadLetterTopicName,
+    readonly eventIds: readonly string[],
+  ) {
+    super(
+      `${dlqTopic} holds no dead letter of event ${eventIds.join(", ")} (of those it retains); nothing re-driven`,
+    );
+    this.name = "DeadLettersNotFound";
+  }
 }

@@ -1,7 +1,10 @@
 // Re-driving dead letters: once the handler is fixed, `dlq redrive` sends the parked record back to its
 // topic and the effect happens exactly once; the cursor moves past it, so a second re-drive does not repeat it.
+// An event named that has no dead letter re-drives nothing and says so.
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKafka } from "../../kafka/client.ts";
+import { spawnScript } from "../../test/childProcess.ts";
 import {
   createEffectsTable,
   effectConsumer,
@@ -12,7 +15,8 @@ import { startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { patientCreatedRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
-import { listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
+import { tapTopic } from "../../test/kafkaTap.ts";
+import { DeadLettersNotFound, listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
 
 const db = testDatabase();
 const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "redrive-test" });
@@ -25,6 +29,13 @@ afterAll(async () => {
   await admin.disconnect();
   await db.$client.end();
 });
+
+/** `npm run dlq -- <args>` as a user runs it; resolves once its output closed. */
+async function dlqCommand(args: string[]) {
+  const script = spawnScript("consumers/dlq.ts", { args });
+  const code = await new Promise<number | null>((resolve) => script.child.once("close", resolve));
+  return { code, output: script.output() };
+}
 
 describe("re-driving a dead letter", () => {
   it("after the handler is fixed, has the effect once, and is not re-driven again", async () => {
@@ -119,5 +130,55 @@ describe("re-driving a dead letter", () => {
       (letter) => letter.eventId,
     );
     expect(pending).toContain(bystander.eventId);
+  });
+
+  it("named by an event with no dead letter there, re-drives none of those named, says which and fails", async () => {
+    const record = patientCreatedRecord();
+    const definition = effectConsumer(uniqueConsumerName("redrive-missing"), ["patient-events"], {
+      fail: (eventId) => (eventId === record.eventId ? new Error("parked for the test") : null),
+    });
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+    });
+    try {
+      await publish(kafkaBrokers(), [record]);
+      await eventually(
+        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) === 1,
+      );
+    } finally {
+      await started.stop();
+    }
+    const notDeadLettered = randomUUID();
+    const topic = await tapTopic(kafkaBrokers(), "patient-events");
+    const sentBack = async () =>
+      (await topic.read()).filter(
+        ({ message }) => JSON.parse(String(message.value)).eventId === record.eventId,
+      );
+
+    const refused = redriveDeadLetters(kafka, admin, "patient-events.dlq", {
+      eventIds: new Set([record.eventId, notDeadLettered]),
+    });
+    await expect(refused).rejects.toBeInstanceOf(DeadLettersNotFound);
+    await expect(refused).rejects.toThrow(`holds no dead letter of event ${notDeadLettered}`);
+    expect(await sentBack()).toEqual([]);
+
+    const command = await dlqCommand(["redrive", "patient-events", "--event", notDeadLettered, "--yes"]);
+    expect(command.code, command.output).toBe(1);
+    expect(command.output).toContain(`patient-events.dlq holds no dead letter of event ${notDeadLettered}`);
+    expect(command.output).not.toContain("re-drove");
+
+    // An id in upper case names the same event: ids are stored in lower case.
+    const upper = await dlqCommand([
+      "redrive",
+      "patient-events",
+      "--event",
+      record.eventId.toUpperCase(),
+      "--yes",
+    ]);
+    expect(upper.code, upper.output).toBe(0);
+    expect(upper.output).toContain("re-drove 1 dead letter(s) from patient-events.dlq to patient-events");
+    expect(await sentBack()).toHaveLength(1);
   });
 });
