@@ -303,6 +303,11 @@ describe("every npm run command", () => {
       ],
       ["audit:verify", ["--from", "5", "--from", "1"], "--from is given more than once"],
       ["relay:rebase", ["--dry-run", "--dry-run"], "--dry-run is given more than once"],
+      [
+        "replay",
+        ["--topic", "patient-events", "--to-topic", "connect-offsets", "--dry-run"],
+        "--to-topic connect-offsets: a topic of Kafka Connect's own state",
+      ],
       // An option of another sub-command.
       [
         "audit:archive",

@@ -5,6 +5,7 @@ import { loadStackEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { kafkaSecurityFromEnvironment } from "../kafka/client.ts";
 import { javaClientSecrets, javaClientSecurity } from "../kafka/security.ts";
+import { CONNECT_STATE_TOPICS } from "./connectTopics.ts";
 import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
   isPortOpen,
@@ -360,9 +361,9 @@ export function connectGroupNames(cluster: ConnectCluster = connectClusterFromEn
   const suffix = isDefault(cluster) ? "" : `-${cluster.basePort}`;
   return {
     group: `healthcare-connect${suffix}`,
-    config: `connect-configs${suffix}`,
-    offset: `connect-offsets${suffix}`,
-    status: `connect-status${suffix}`,
+    config: `${CONNECT_STATE_TOPICS.config}${suffix}`,
+    offset: `${CONNECT_STATE_TOPICS.offset}${suffix}`,
+    status: `${CONNECT_STATE_TOPICS.status}${suffix}`,
   };
 }
 

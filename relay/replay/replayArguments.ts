@@ -2,6 +2,7 @@
 // accepts, and nothing runs (cli/command.ts prints it with the usage and exits 2).
 import { eventDefinition, eventTypes, isEventType, isTopicName, topics } from "../../events/index.ts";
 import type { ReplayRequest } from "./replayHistory.ts";
+import { holdsNoEvents } from "./replayRule.ts";
 
 export const replayOptions = {
   topic: { type: "string" },
@@ -102,6 +103,8 @@ export function replayRequest(values: ReplayValues): ReplayRequest {
   const toTopic = values["to-topic"];
   if (toTopic !== undefined && !KAFKA_TOPIC.test(toTopic))
     fail(`--to-topic ${toTopic}: not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)`);
+  const notForEvents = toTopic === undefined ? null : holdsNoEvents(toTopic);
+  if (notForEvents) fail(`--to-topic ${toTopic}: ${notForEvents}`);
   let ratePerSecond: number | null = null;
   if (values.rate !== undefined) {
     ratePerSecond = Number(values.rate);

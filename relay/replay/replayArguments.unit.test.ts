@@ -67,6 +67,16 @@ describe("the replay's command line", () => {
     ["an unknown aggregate type", { aggregate: `person:${patientId}` }, /unknown aggregate type person/],
     ["a correlation id that is no UUID", { "correlation-id": "42" }, /--correlation-id 42: must be a UUID/],
     ["a target that is no topic name", { topic: "patient-events", "to-topic": "a b" }, /--to-topic a b/],
+    [
+      "a target of Kafka's own",
+      { topic: "patient-events", "to-topic": "__consumer_offsets" },
+      /--to-topic __consumer_offsets: a topic of Kafka's own/,
+    ],
+    [
+      "a target of Kafka Connect's own state",
+      { topic: "patient-events", "to-topic": "connect-offsets" },
+      /--to-topic connect-offsets: a topic of Kafka Connect's own state/,
+    ],
     ["a rate of 0", { topic: "patient-events", rate: "0" }, /--rate 0: .*above 0/],
     ["a negative rate", { topic: "patient-events", rate: "-3" }, /--rate -3/],
     ["a rate that is no number", { topic: "patient-events", rate: "fast" }, /--rate fast/],

@@ -12,12 +12,15 @@
 // - To another topic: no live records flow there, so any committed row may go (up to the snapshot horizon, so
 //   that the read is one fixed cut of the history). The other topic must exist (nothing creates topics at run
 //   time) and must not be another live topic of the catalog, nor a dead-letter topic: their consumers would be
-//   handed events of another stream.
+//   handed events of another stream. Nor may any replay write into a topic that holds no events: Kafka's own
+//   (`__consumer_offsets`, `__transaction_state`, every `__` name) and Kafka Connect's state topics, whose
+//   readers would take a record there for one of their own.
 import type { ArchivedHistory } from "../../db/outbox/archivedThrough.ts";
 import type { RelayCursor } from "../../db/outbox/relayCheckpoint.ts";
 import type { ReplayFilter } from "../../db/outbox/replayRows.ts";
 import type { TopicSelection } from "../../db/outbox/replaySelectionCounts.ts";
 import { isTopicName, redeliveryWindowDays } from "../../events/index.ts";
+import { CONNECT_STATE_TOPICS, isConnectStateTopic } from "../../stack/connectTopics.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -45,10 +48,22 @@ export type ReplayDecision =
     }
   | { outcome: "refused"; reason: string };
 
+/** Why `topic` can hold no events (it is Kafka's or Kafka Connect's own), or null when it can. */
+export function holdsNoEvents(topic: string): string | null {
+  if (topic.startsWith("__"))
+    return "a topic of Kafka's own (its name starts with __), which holds no events";
+  if (isConnectStateTopic(topic))
+    return `a topic of Kafka Connect's own state (${Object.values(CONNECT_STATE_TOPICS).join(", ")}), which holds no events`;
+  return null;
+}
+
 export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision {
   const { toTopic, selection, checkpoint, archived, filter } = circumstances;
   const selectedTopics = selection.map((topic) => topic.topic);
   const ownTopic = toTopic === null || selectedTopics.every((topic) => topic === toTopic);
+
+  const notForEvents = toTopic === null ? null : holdsNoEvents(toTopic);
+  if (notForEvents) return refused(`--to-topic ${toTopic}: ${notForEvents}`);
 
   if (toTopic !== null && !circumstances.brokerTopics.has(toTopic))
     return refused(

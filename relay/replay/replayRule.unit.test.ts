@@ -73,6 +73,31 @@ describe("the replay rule", () => {
     }
   });
 
+  it("refuses a target that holds no events, Kafka's own or Kafka Connect's, though the broker has it", () => {
+    const internal = [
+      "__consumer_offsets",
+      "__transaction_state",
+      "__debezium-heartbeat.outbox_test",
+      "connect-configs",
+      "connect-offsets",
+      "connect-status",
+      "connect-offsets-38083",
+    ];
+    for (const toTopic of internal) {
+      const decision = decideReplay(
+        circumstances({ toTopic, brokerTopics: new Set([...liveTopics, ...internal]) }),
+      );
+      expect(decision.outcome === "refused" && decision.reason, toTopic).toMatch(
+        new RegExp(`^--to-topic ${toTopic}: a topic of Kafka('s| Connect's) own.*holds no events`),
+      );
+    }
+    // A topic merely named like them is one an operator made, for events.
+    const ownNamed = "connect-offsets-rebuild";
+    expect(
+      decideReplay(circumstances({ toTopic: ownNamed, brokerTopics: new Set([...liveTopics, ownNamed]) })),
+    ).toMatchObject({ outcome: "allowed" });
+  });
+
   it("refuses a selection that starts in archived history, naming the archive and where to start", () => {
     const archived = {
       through: { txId: "500", position: "2000" },
