@@ -1,6 +1,13 @@
 // Holds a replay to at most N events per second: each send waits until the events before it are within the
 // rate, so that by any time t no more than N·t events, plus the one send in hand, have gone out.
 
+/**
+ * The slowest rate a replay is held to: one event every 1000 s. A send waits up to 1/rate seconds, and a
+ * timer longer than 2^31-1 ms (under 25 days, reached below 5e-7 events/s) fires after 1 ms instead, which
+ * would turn the limit off; this minimum keeps every wait far inside what a timer holds.
+ */
+export const MIN_RATE_PER_SECOND = 0.001;
+
 export interface Clock {
   /** Milliseconds, monotonic. */
   now(): number;
@@ -21,7 +28,8 @@ export interface RatePacer {
 
 export function ratePacer(eventsPerSecond: number | null, clock: Clock = realClock): RatePacer {
   if (eventsPerSecond === null) return { sendSize: Number.POSITIVE_INFINITY, beforeSend: async () => {} };
-  if (!(eventsPerSecond > 0)) throw new RangeError(`a rate must be above 0 events/s, not ${eventsPerSecond}`);
+  if (!(eventsPerSecond >= MIN_RATE_PER_SECOND))
+    throw new RangeError(`a rate must be at least ${MIN_RATE_PER_SECOND} events/s, not ${eventsPerSecond}`);
   const started = clock.now();
   let sent = 0;
   return {

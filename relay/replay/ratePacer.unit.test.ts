@@ -1,7 +1,7 @@
 // The rate limit, on a clock the test moves: by any moment t of the replay, no more than rate·t events plus
 // the send in hand have gone out, and none is held back longer than the rate needs.
 import { describe, expect, it } from "vitest";
-import { type Clock, ratePacer } from "./ratePacer.ts";
+import { type Clock, MIN_RATE_PER_SECOND, ratePacer } from "./ratePacer.ts";
 
 function fakeClock(): Clock & { slept: number[] } {
   let now = 0;
@@ -48,5 +48,17 @@ describe("a replay's rate limit", () => {
   it("refuses a rate of 0 or less", () => {
     expect(() => ratePacer(0)).toThrow(RangeError);
     expect(() => ratePacer(-5)).toThrow(RangeError);
+  });
+
+  it("refuses a rate slower than it can time, and waits within a timer's reach at the slowest it takes", async () => {
+    // At 1e-7 events/s a wait of 1e10 ms overflows setTimeout, which then fires after 1 ms: no limit at all.
+    expect(() => ratePacer(1e-7)).toThrow(RangeError);
+    expect(() => ratePacer(MIN_RATE_PER_SECOND / 2)).toThrow(RangeError);
+    const clock = fakeClock();
+    const slowest = ratePacer(MIN_RATE_PER_SECOND, clock);
+    await slowest.beforeSend(1);
+    await slowest.beforeSend(1);
+    expect(clock.slept).toEqual([1_000_000]);
+    expect(Math.max(...clock.slept)).toBeLessThanOrEqual(2 ** 31 - 1);
   });
 });

@@ -53,6 +53,14 @@ describe("npm run replay refuses", () => {
     expect(badRate.output).toContain("--rate 0: must be a number of events per second above 0");
     expect(badRate.output).toContain("usage: npm run replay");
 
+    // So slow a pace that its wait would overflow the timer, which would then not wait at all.
+    const untimedRate = await runReplay(
+      ["--aggregate", `patient:${patientId}`, "--rate", "1e-7", "--yes"],
+      inOwnDatabase(),
+    );
+    expect(untimedRate.code, untimedRate.output).toBe(2);
+    expect(untimedRate.output).toContain("--rate 1e-7: must be at least 0.001 events per second");
+
     expect(await replayRecords(own.db)).toBe(recordsBefore);
   });
 });

@@ -1,6 +1,7 @@
 // The replay's command line read into a request, every flag checked: a problem names the flag and what it
 // accepts, and nothing runs (cli/command.ts prints it with the usage and exits 2).
 import { eventDefinition, eventTypes, isEventType, isTopicName, topics } from "../../events/index.ts";
+import { MIN_RATE_PER_SECOND } from "./ratePacer.ts";
 import type { ReplayRequest } from "./replayHistory.ts";
 import { holdsNoEvents } from "./replayRule.ts";
 
@@ -110,6 +111,10 @@ export function replayRequest(values: ReplayValues): ReplayRequest {
     ratePerSecond = Number(values.rate);
     if (values.rate.trim() === "" || !Number.isFinite(ratePerSecond) || ratePerSecond <= 0)
       fail(`--rate ${values.rate}: must be a number of events per second above 0`);
+    if (ratePerSecond < MIN_RATE_PER_SECOND)
+      fail(
+        `--rate ${values.rate}: must be at least ${MIN_RATE_PER_SECOND} events per second (one event every ${1 / MIN_RATE_PER_SECOND} s); a slower pace cannot be timed`,
+      );
   }
 
   const filter = { topic, fromPosition, toPosition, since, until, aggregate, eventType, correlationId };

@@ -37,6 +37,10 @@ describe("the replay's command line", () => {
     });
   });
 
+  it("takes the slowest rate it can time, one event every 1000 s", () => {
+    expect(replayRequest({ topic: "patient-events", rate: "0.001" }).ratePerSecond).toBe(0.001);
+  });
+
   it("replays to the events' own topics at full speed unless told otherwise", () => {
     expect(replayRequest({ "event-type": "patient.created" })).toEqual({
       filter: { eventType: "patient.created" },
@@ -80,6 +84,12 @@ describe("the replay's command line", () => {
     ["a rate of 0", { topic: "patient-events", rate: "0" }, /--rate 0: .*above 0/],
     ["a negative rate", { topic: "patient-events", rate: "-3" }, /--rate -3/],
     ["a rate that is no number", { topic: "patient-events", rate: "fast" }, /--rate fast/],
+    [
+      "a rate too slow to time",
+      { topic: "patient-events", rate: "1e-7" },
+      /--rate 1e-7: must be at least 0\.001 events per second/,
+    ],
+    ["a rate just below the slowest", { topic: "patient-events", rate: "0.0009" }, /--rate 0\.0009/],
   ];
   it.each(refused)("refuses %s, naming the flag", (_, values, message) => {
     expect(() => replayRequest(values)).toThrow(ReplayArgumentError);
