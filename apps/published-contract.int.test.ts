@@ -437,6 +437,8 @@ function brokenValues(
         value: new Date(Date.now() + 3 * DAY_MS).toISOString().slice(0, 10),
       });
     }
+    if (own["x-not-after"] === "now")
+      broken.push({ change: `${at} in the future`, value: new Date(Date.now() + 3 * DAY_MS).toISOString() });
     const earlierName = own["x-not-before"];
     const earlier = earlierName ? parent?.[earlierName] : undefined;
     if (typeof earlier === "string") {

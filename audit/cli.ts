@@ -9,7 +9,13 @@ import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { archiveHistory } from "./archiveHistory.ts";
-import { historyRange, historyRangeInput, RangeProblem } from "./historySpan.ts";
+import {
+  checkRange,
+  type HistoryRange,
+  historyRange,
+  historyRangeInput,
+  RangeProblem,
+} from "./historySpan.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import { loadSigningKey, verifyingKeyFromPem } from "./signingKey.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
@@ -52,6 +58,7 @@ const [command = "", ...manifests] = positionals;
 if (!["seal", "verify", "archive", "verify-archive"].includes(command))
   refuse(command ? `unknown command ${command}` : "which command?");
 if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected argument ${manifests[0]}`);
+const range = command === "verify" ? rangeToVerify() : {};
 if (command === "archive") {
   await confirm(
     "Move the history older than the retention period out of the database to an archive file",
@@ -128,18 +135,9 @@ try {
       console.log(`  ${outcome.manifest}`);
     } else console.log(`nothing to archive: ${outcome.reason}`);
   } else {
-    const input = historyRangeInput.safeParse({
-      from: values.from,
-      to: values.to,
-      since: values.since,
-      until: values.until,
-    });
-    const range = input.success
-      ? input.data
-      : refuse(`--${input.error.issues[0]?.path.join(".")}: ${input.error.issues[0]?.message}`);
     const started = performance.now();
     let progress: Progress | undefined;
-    const report = await verifyHistory(client, publicKeys, historyRange(range), {
+    const report = await verifyHistory(client, publicKeys, range, {
       progress: (estimatedRows) => {
         progress = startProgress({ label: "verify", total: estimatedRows });
         return progress;
@@ -153,6 +151,26 @@ try {
   }
 } finally {
   await client.end();
+}
+
+/** The range --from, --to, --since and --until ask to verify, refused before anything is read if it holds none. */
+function rangeToVerify(): HistoryRange {
+  const input = historyRangeInput.safeParse({
+    from: values.from,
+    to: values.to,
+    since: values.since,
+    until: values.until,
+  });
+  if (!input.success)
+    return refuse(`--${input.error.issues[0]?.path.join(".")}: ${input.error.issues[0]?.message}`);
+  const range = historyRange(input.data);
+  try {
+    checkRange(range);
+  } catch (error) {
+    if (error instanceof RangeProblem) refuse(`--${error.parameter}: ${error.reason}`);
+    throw error;
+  }
+  return range;
 }
 
 /** The keys archives may be signed by: those given with --public-key, else the configured signing key. */

@@ -59,7 +59,7 @@ export const historyRangeInput = z.strictObject({
     .optional()
     .describe("end with the event at this position (included)"),
   since: time
-    .meta({ "x-excludes": "from" })
+    .meta({ description: "Not in the future.", "x-excludes": "from", "x-not-after": "now" })
     .optional()
     .describe(
       "start after the last checkpoint sealed at or before this time: every event committed since is in",
@@ -129,8 +129,16 @@ export function anchorAt(checkpoint: Checkpoint): Anchor {
   };
 }
 
-/** Refuses ranges that contradict themselves before anything is read. */
-export function checkRange(range: HistoryRange): void {
+/**
+ * Refuses ranges that contradict themselves, or that cannot hold an event yet, before anything is read. A
+ * since in the future would verify nothing and call it intact; an until in the future is the history up to now.
+ */
+export function checkRange(range: HistoryRange, now = new Date()): void {
+  if (range.since && range.since > now)
+    throw new RangeProblem(
+      "since",
+      `${range.since.toISOString()} is in the future: nothing has been committed since`,
+    );
   if (range.from !== undefined && range.since !== undefined)
     throw new RangeProblem("since", "give either from or since, not both");
   if (range.to !== undefined && range.until !== undefined)

@@ -197,6 +197,10 @@ describe("verifying a range of the history", () => {
     expect(await refusal({ from: history.position(12), to: history.position(11) })).toBe("to");
     expect(await refusal({ from: history.position(12), since: new Date() })).toBe("since");
     expect(await refusal({ since: history.beforeSecond, until: history.afterFirst })).toBe("until");
+    // A range that starts after now holds no event yet: refused, not reported intact over nothing.
+    expect(await refusal({ since: new Date(Date.now() + 60_000) })).toBe("since");
+    // One that ends after now is the history up to now.
+    expect(await refusal({ since: history.afterFirst, until: new Date(Date.now() + 60_000) })).toBeNull();
     await history.close();
   });
 });

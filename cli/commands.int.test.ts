@@ -308,6 +308,16 @@ describe("every npm run command", () => {
         ["--topic", "patient-events", "--to-topic", "connect-offsets", "--dry-run"],
         "--to-topic connect-offsets: a topic of Kafka Connect's own state",
       ],
+      [
+        "replay",
+        ["--since", "2099-01-01T00:00:00Z", "--dry-run"],
+        "--since 2099-01-01T00:00:00Z: is in the future",
+      ],
+      [
+        "audit:verify",
+        ["--since", "2099-01-01T00:00:00Z"],
+        "--since: 2099-01-01T00:00:00.000Z is in the future",
+      ],
       // An option of another sub-command.
       [
         "audit:archive",

@@ -1,7 +1,7 @@
 // Values that a published JSON Schema (from /openapi.json or /asyncapi.json) declares valid, as fast-check
 // arbitraries, and the validator that says so: what a client team's property-based contract tester does.
 // Cross-field rules are read from the document's own extensions: `x-not-before` (a sibling's instant),
-// `x-not-after: "today"` and `x-after: "now"`.
+// `x-not-after: "today"` (a day), `x-not-after: "now"` (an instant) and `x-after: "now"`.
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import fc from "fast-check";
@@ -30,7 +30,7 @@ export interface Schema {
   anyOf?: Schema[];
   $ref?: string;
   "x-not-before"?: string;
-  "x-not-after"?: "today";
+  "x-not-after"?: "today" | "now";
   "x-after"?: "now";
   [key: string]: unknown;
 }
@@ -72,6 +72,7 @@ function crossFieldProblems(
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     if (typeof value !== "string") return [];
     if (schema["x-after"] === "now" && !(Date.parse(value) > Date.now())) return [`${at} is not after now`];
+    if (schema["x-not-after"] === "now" && Date.parse(value) > Date.now()) return [`${at} is after now`];
     if (schema["x-not-after"] === "today" && value > new Date().toISOString().slice(0, 10)) {
       return [`${at} is after today`];
     }
@@ -159,6 +160,7 @@ function stringOf(schema: Schema): fc.Arbitrary<string> {
       return isoDay(0, 4_000_000_000_000);
     case "date-time":
       if (schema["x-after"] === "now") return instant(now + DAY_MS, now + 400 * DAY_MS);
+      if (schema["x-not-after"] === "now") return instant(0, now - DAY_MS);
       return instant(0, 4_000_000_000_000);
     case "uri":
       return fc

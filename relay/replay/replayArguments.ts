@@ -37,8 +37,12 @@ const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{
 
 const aggregateTypes = [...new Set(eventTypes.map((type) => eventDefinition(type).aggregateType))];
 
-/** Reads the flags into a request, or throws ReplayArgumentError naming the first bad one. */
-export function replayRequest(values: ReplayValues): ReplayRequest {
+/**
+ * Reads the flags into a request, or throws ReplayArgumentError naming the first bad one. `now` is the present
+ * a --since may not be after: such a replay would select nothing and report success. (An --until after it
+ * only means "up to now".)
+ */
+export function replayRequest(values: ReplayValues, now = new Date()): ReplayRequest {
   const fail = (problem: string): never => {
     throw new ReplayArgumentError(problem);
   };
@@ -77,6 +81,8 @@ export function replayRequest(values: ReplayValues): ReplayRequest {
     fail(`--from-position ${fromPosition} is after --to-position ${toPosition}: an empty range`);
   const since = instant("since");
   const until = instant("until");
+  if (since && since > now)
+    fail(`--since ${values.since}: is in the future; nothing has been committed since then to replay`);
   if (since && until && since >= until)
     fail(`--since ${values.since} is not before --until ${values.until}: an empty range`);
 

@@ -37,6 +37,20 @@ describe("the replay's command line", () => {
     });
   });
 
+  it("refuses a --since in the future, which would select nothing, and takes an --until after now", () => {
+    const now = new Date("2026-12-02T12:00:00Z");
+    expect(() => replayRequest({ since: "2026-12-02T12:00:01Z" }, now)).toThrow(
+      /--since 2026-12-02T12:00:01Z: is in the future/,
+    );
+    expect(() => replayRequest({ since: "2099-01-01T00:00:00Z" })).toThrow(ReplayArgumentError);
+    expect(
+      replayRequest({ since: "2026-12-02T12:00:00Z", until: "2099-01-01T00:00:00Z" }, now).filter,
+    ).toEqual({
+      since: now,
+      until: new Date("2099-01-01T00:00:00Z"),
+    });
+  });
+
   it("takes the slowest rate it can time, one event every 1000 s", () => {
     expect(replayRequest({ topic: "patient-events", rate: "0.001" }).ratePerSecond).toBe(0.001);
   });
