@@ -318,6 +318,7 @@ describe("every npm run command", () => {
         ["--since", "2099-01-01T00:00:00Z"],
         "--since: 2099-01-01T00:00:00.000Z is in the future",
       ],
+      ["relay:rebase", ["--name", "", "--yes"], "--name: give the relay's name"],
       // An option of another sub-command.
       [
         "audit:archive",

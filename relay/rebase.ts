@@ -14,6 +14,7 @@ import {
 } from "../db/outbox/advanceTransactionIds.ts";
 import type { OutboxRecord } from "../db/outbox/pendingOutboxBatch.ts";
 import {
+  checkpointNames,
   loadRelayCheckpoint,
   type RelayCursor,
   START_OF_HISTORY,
@@ -67,12 +68,36 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** The largest xid8: a checkpoint no server reaches, so relays refuse to lead while a rebase is under way. */
 const REBASING = { txId: "18446744073709551615", position: "0" };
 /** Where a rebase under way keeps the checkpoint it started from, so that running it again starts there too. */
-const startedFrom = (name: string) => `${name}:rebase-started-from`;
+const STARTED_FROM = ":rebase-started-from";
+const startedFrom = (name: string) => `${name}${STARTED_FROM}`;
+
+/** A name no relay has saved a checkpoint under (mistyped, most likely): there is nothing to re-anchor. */
+export class UnknownRelay extends Error {
+  constructor(
+    readonly relayName: string,
+    readonly relaysWithACheckpoint: readonly string[],
+  ) {
+    super(
+      `no relay named ${JSON.stringify(relayName)} has a checkpoint; relays with one: ${relaysWithACheckpoint.join(", ") || "none"}`,
+    );
+    this.name = "UnknownRelay";
+  }
+}
+
+/**
+ * The relay's checkpoint. Unlike a relay starting for the first time, a rebase does not read a missing one as
+ * the start of the history: that would find nothing ahead and report success for a relay that does not exist.
+ */
+async function checkpointOfRelay(client: pg.ClientBase, name: string): Promise<RelayCursor> {
+  const relays = (await checkpointNames(client)).filter((saved) => !saved.endsWith(STARTED_FROM));
+  if (!relays.includes(name)) throw new UnknownRelay(name, relays);
+  return loadRelayCheckpoint(client, name);
+}
 
 /** Works out the re-anchoring without changing anything (`--dry-run` prints this). */
 export async function planRebase(client: pg.ClientBase, options: RebaseOptions): Promise<RebasePlan> {
   const name = options.name ?? "outbox";
-  let checkpoint = await loadRelayCheckpoint(client, name);
+  let checkpoint = await checkpointOfRelay(client, name);
   // An interrupted rebase: the relays still refuse, and this one goes on from where that one started.
   const interrupted = checkpoint.txId === REBASING.txId;
   if (interrupted) checkpoint = await loadRelayCheckpoint(client, startedFrom(name));
@@ -275,7 +300,7 @@ after them. The relay then resumes; nothing is lost and nothing Kafka holds is s
 DATABASE_URL and KAFKA_BROKERS name the services (default: the project's local ones).`;
 
 async function main(): Promise<void> {
-  const { values } = parseCommand({
+  const { values, refuse } = parseCommand({
     usage: USAGE,
     options: {
       "dry-run": { type: "boolean", default: false },
@@ -283,6 +308,7 @@ async function main(): Promise<void> {
       ...yesOption,
     },
   });
+  if (values.name.trim() === "") refuse("--name: give the relay's name (default: outbox)");
   const env = loadEnv();
   const options: RebaseOptions = {
     databaseUrl: env.DATABASE_URL ?? localDatabaseUrl,
@@ -290,9 +316,17 @@ async function main(): Promise<void> {
     name: values.name,
     log: (line) => console.error(`» ${line}`),
   };
+  await rebaseCommand(options, { dryRun: values["dry-run"], confirmed: values.yes }).catch((error) => {
+    if (error instanceof UnknownRelay) refuse(`--name: ${error.message}`);
+    throw error;
+  });
+}
 
-  const dryRun = values["dry-run"];
-  const confirmed = values.yes;
+/** Plans, asks and re-anchors as the command line says: --dry-run only plans, --yes does not ask. */
+async function rebaseCommand(
+  options: RebaseOptions,
+  { dryRun, confirmed }: { dryRun: boolean; confirmed: boolean },
+): Promise<void> {
   if (dryRun || !confirmed) {
     // Refused before anything is read when no one can be asked (a script without --yes).
     if (!dryRun && !process.stdin.isTTY) await confirm("Re-anchor the relay's cursor", false);

@@ -232,4 +232,34 @@ describe("a relay cursor ahead of the server", () => {
     expect(patients.rowCount).toBe(0);
     expect(await outboxRows()).toBe(rowsBefore);
   });
+
+  it("refuses a relay name that has no checkpoint, naming those that have one, and changes nothing", async () => {
+    // A relay of another name, so that there is one to name whatever ran before.
+    await db.$client.query(
+      `INSERT INTO relay_checkpoints (name, tx_id, position) VALUES ('outbox-standby', '0', 0)
+         ON CONFLICT (name) DO NOTHING`,
+    );
+    const checkpoints = () =>
+      db.$client
+        .query("SELECT name, tx_id::text, position::text FROM relay_checkpoints ORDER BY name")
+        .then((result) => result.rows);
+    const before = await checkpoints();
+    const refusal = (...args: string[]) =>
+      rebase(...args).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => error,
+      );
+
+    for (const args of [["--yes"], ["--dry-run"]]) {
+      const unknown = await refusal("--name", "Outbox", ...args);
+      expect(unknown.code, unknown.stderr).toBe(2);
+      expect(unknown.stderr).toContain('--name: no relay named "Outbox" has a checkpoint; relays with one:');
+      expect(unknown.stderr).toContain("outbox-standby");
+      expect(unknown.stderr).toContain("usage: npm run relay:rebase");
+    }
+    const empty = await refusal("--name", "", "--yes");
+    expect(empty.code, empty.stderr).toBe(2);
+    expect(empty.stderr).toContain("--name: give the relay's name");
+    expect(await checkpoints()).toEqual(before);
+  });
 });

@@ -8,12 +8,19 @@ export interface RelayCursor {
 
 export const START_OF_HISTORY: RelayCursor = { txId: "0", position: "0" };
 
+/** The relay's cursor; a relay that has not saved one yet starts at the start of the history. */
 export async function loadRelayCheckpoint(client: ClientBase, name: string): Promise<RelayCursor> {
   const result = await client.query<RelayCursor>(
     `SELECT tx_id::text AS "txId", position::text AS "position" FROM relay_checkpoints WHERE name = $1`,
     [name],
   );
   return result.rows[0] ?? START_OF_HISTORY;
+}
+
+/** The names that have a saved checkpoint, in order. */
+export async function checkpointNames(client: ClientBase): Promise<string[]> {
+  const result = await client.query<{ name: string }>("SELECT name FROM relay_checkpoints ORDER BY name");
+  return result.rows.map((row) => row.name);
 }
 
 export async function saveRelayCheckpoint(
