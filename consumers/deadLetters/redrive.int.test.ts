@@ -143,7 +143,7 @@ describe("re-driving a dead letter", () => {
       name: definition.name,
     });
     try {
-      await publish(kafkaBrokers(), [record]);
+      await publish(kafkaBrokers(), [record], db);
       await eventually(
         async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) === 1,
       );
