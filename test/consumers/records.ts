@@ -34,9 +34,15 @@ export interface TestRecord {
   message: Message & { key: string; value: string };
 }
 
-/** A valid record of `type`: the example data with `overrides`, a fresh event id and the relay's headers. */
+/**
+ * A valid record of `type`: the example data with `overrides`, a fresh event id and the relay's headers. An
+ * event about a patient is about a new one unless `overrides` name one: the example's patient would be every
+ * test's, whose key one test's erasure would take from all the others.
+ */
 export function eventRecord<T extends EventType>(type: T, overrides: Partial<EventData<T>> = {}): TestRecord {
-  const data = parseEventData(type, exampleEvent(type, overrides).data);
+  const example = exampleEvent(type, overrides).data as Record<string, unknown>;
+  if (typeof example.patientId === "string" && !("patientId" in overrides)) example.patientId = randomUUID();
+  const data = parseEventData(type, example);
   const eventId = randomUUID();
   const envelope: Envelope = {
     eventId,
