@@ -285,6 +285,8 @@ describe("every npm run command", () => {
         "AUDIT_RETENTION_DAY: not a variable this project reads; did you mean AUDIT_RETENTION_DAYS?",
       );
       expect(outcome.stderr).not.toContain("c2VjcmV0");
+      // The operator's mistake, not the code's: no stack trace follows the list.
+      expect(outcome.stderr).not.toMatch(/^\s+at /m);
     }
     expect(await untouchedDatabaseState()).toEqual(databaseBefore);
     expect(await dataDirectoryState()).toEqual(filesBefore);

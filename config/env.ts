@@ -230,9 +230,17 @@ export const DEFAULT_AUDIT_RETENTION_DAYS = 2192;
 export type Env = z.infer<typeof envSchema> & { kafkaSecurity: KafkaSecurity };
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  declare readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
     this.name = "ConfigError";
+    // The operator's to fix, not a fault of the code: a process that reads its configuration while loading
+    // its modules dies of it uncaught, and Node then prints the error's stack and own fields. Both are the list.
+    Object.defineProperties(this, {
+      problems: { value: problems, enumerable: false },
+      stack: { value: `${this.name}: ${this.message}`, writable: true, configurable: true },
+    });
   }
 }
 
