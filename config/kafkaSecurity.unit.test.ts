@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv } from "./env.ts";
+import { configProblems } from "../test/configProblems.ts";
+import { loadEnv } from "./env.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kafka-security-"));
 const file = (name: string, text: string) => {
@@ -17,15 +18,7 @@ const passwordFile = file("password", "from-a-file\n");
 const notPem = file("notes.txt", "hello");
 const brokers = { KAFKA_BROKERS: "kafka-1:9093" };
 
-function problemsOf(source: Record<string, string>): string[] {
-  try {
-    loadEnv(source);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const problemsOf = (source: Record<string, string>) => configProblems(loadEnv, source);
 
 describe("Kafka TLS and SASL from the environment", () => {
   it("is plaintext without authentication when nothing is set", () => {

@@ -1,17 +1,10 @@
 // The OpenTelemetry variables are checked at start like every other: one message per bad variable, the OTLP
 // headers (often an API key) never printed, and OTLP over gRPC refused with what to use instead.
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnv } from "./env.ts";
+import { configProblems } from "../test/configProblems.ts";
+import { loadEnv } from "./env.ts";
 
-function problemsOf(source: Record<string, string>): string[] {
-  try {
-    loadEnv(source);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const problemsOf = (source: Record<string, string>) => configProblems(loadEnv, source);
 
 describe("the OTEL_* variables", () => {
   it("reads the standard ones", () => {

@@ -8,23 +8,13 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { consumersVariables } from "../consumers/config.ts";
-import { ConfigError, KNOWN_VARIABLES, loadEnv, loadStackEnv } from "./env.ts";
+import { configProblems } from "../test/configProblems.ts";
+import { KNOWN_VARIABLES, loadEnv, loadStackEnv } from "./env.ts";
 import { editDistance, PROJECT_PREFIXES, unknownVariableProblems } from "./variables.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-function problemsOf(
-  load: (source: Record<string, string>) => unknown,
-  source: Record<string, string>,
-): string[] {
-  try {
-    load(source);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
+const problemsOf = configProblems<Record<string, string>>;
 
 /** The names of `names` the check would refuse, were each set. */
 const refused = (names: Iterable<string>) =>
