@@ -87,15 +87,37 @@ describe("the OpenAPI document", () => {
     }
   });
 
-  it("answers a malformed X-Correlation-Id with a 400 naming it, which carries a correlation id of its own", async () => {
+  // The events it goes into are checked by their consumers as RFC 9562 UUIDs: a version 0 or an unknown
+  // variant let through here would be committed and then refused by every consumer.
+  it.each(["not-a-uuid", "12345678-1234-0234-8234-123456789abc", "12345678-1234-4234-c234-123456789abc"])(
+    "answers the X-Correlation-Id %j with a 400 naming it, which carries a correlation id of its own",
+    async (value) => {
+      const response = await app.request("/patients/00000000-0000-4000-8000-000000000000", {
+        headers: { "X-Correlation-Id": value },
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get("x-correlation-id")).toMatch(/^[0-9a-f-]{36}$/);
+      expect(((await response.json()) as { errors: unknown }).errors).toEqual([
+        { field: "header.x-correlation-id", message: "must be a UUID" },
+      ]);
+    },
+  );
+
+  it("publishes the X-Correlation-Id it accepts: an RFC 9562 UUID in any case, answered in lower case", async () => {
+    const document = (await (await app.request("/openapi.json")).json()) as OpenApiDocument;
+    const header = document.paths["/patients/{id}"]?.get?.parameters?.find(
+      ({ name }) => name === "x-correlation-id",
+    );
+    const pattern = new RegExp(header?.schema.pattern ?? "(?!)");
+    expect(pattern.test("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")).toBe(true);
+    expect(pattern.test("12345678-1234-0234-8234-123456789abc")).toBe(false);
+    expect(pattern.test("12345678-1234-4234-c234-123456789abc")).toBe(false);
+    // (a request with no token is refused after the header is read: the answer still echoes it, lower-cased)
     const response = await app.request("/patients/00000000-0000-4000-8000-000000000000", {
-      headers: { "X-Correlation-Id": "not-a-uuid" },
+      headers: { "X-Correlation-Id": "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11" },
     });
-    expect(response.status).toBe(400);
-    expect(response.headers.get("x-correlation-id")).toMatch(/^[0-9a-f-]{36}$/);
-    expect(((await response.json()) as { errors: unknown }).errors).toEqual([
-      { field: "header.x-correlation-id", message: "must be a UUID" },
-    ]);
+    expect(response.status).toBe(401);
+    expect(response.headers.get("x-correlation-id")).toBe("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
   });
 
   it("is browsable at /docs, with Swagger UI served by the platform itself, not a CDN", async () => {

@@ -57,8 +57,12 @@ function todayInEarliestTimeZone(): string {
   return new Date(Date.now() + fourteenHoursMs).toISOString().slice(0, 10);
 }
 
-/** Checked by this pattern (zod's), stricter than RFC 5322: published with it, so clients can check first. */
-export const email = z.email().meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
+/**
+ * Checked by this pattern (zod's), stricter than RFC 5322: published with it, so clients can check first. At most
+ * 254 characters, the longest address SMTP carries (RFC 5321's 256-octet path less its angle brackets); an
+ * unbounded one would also outgrow the B-tree entry of the index that finds a patient by e-mail.
+ */
+export const email = z.email().max(254).meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
 
 /** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
 export const e164Phone = z.e164().meta({ pattern: z.regexes.e164.source, example: "+14155552671" });

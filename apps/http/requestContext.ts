@@ -1,9 +1,9 @@
 // Who and what caused a request, taken once per request and carried into every event's metadata.
 import { randomUUID } from "node:crypto";
 import { getConnInfo } from "@hono/node-server/conninfo";
-import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import type { EventMetadata } from "../../events/index.ts";
+import { anyCaseUuid } from "./ids.ts";
 import { HttpProblem } from "./problem.ts";
 
 export interface RequestContext {
@@ -12,28 +12,26 @@ export interface RequestContext {
 
 export type RequestContextEnv = { Variables: { requestContext: RequestContext } };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The request header as every route documents it (apps/http/openapi.ts); checked here, before anything else. */
-export const correlationIdRequestHeader = z
-  .string()
-  .regex(UUID, "must be a UUID")
-  .optional()
-  .openapi({
-    description:
-      "Ties this request to the events it causes (their metadata.correlationId, lower-cased) and to the answer's " +
-      "X-Correlation-Id; one is made up when it is left out.",
-  });
+/**
+ * The request header as every route documents it (apps/http/openapi.ts); checked here, before anything else.
+ * The same UUIDs as every other id (RFC 9562, any case): the events it goes into are checked by their consumers
+ * with that rule, so a looser one here would commit events that every consumer refuses.
+ */
+export const correlationIdRequestHeader = anyCaseUuid.optional().meta({
+  description:
+    "Ties this request to the events it causes (their metadata.correlationId, lower-cased) and to the answer's " +
+    "X-Correlation-Id; one is made up when it is left out.",
+});
 
 export function requestContext(): MiddlewareHandler<RequestContextEnv> {
   return async (c, next) => {
-    const givenCorrelationId = c.req.header("x-correlation-id");
-    if (givenCorrelationId !== undefined && !UUID.test(givenCorrelationId)) {
+    const given = correlationIdRequestHeader.safeParse(c.req.header("x-correlation-id"));
+    if (!given.success) {
       // The refusal still carries one, as every answer does.
       c.header("X-Correlation-Id", randomUUID());
       throw HttpProblem.invalid([{ field: "header.x-correlation-id", message: "must be a UUID" }]);
     }
-    const correlationId = givenCorrelationId?.toLowerCase() ?? randomUUID();
+    const correlationId = given.data ?? randomUUID();
     c.set("requestContext", {
       metadata: {
         correlationId,
