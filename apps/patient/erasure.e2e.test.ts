@@ -191,6 +191,37 @@ describe("erasure", () => {
     expect(email.status).toBe(404);
   });
 
+  it("says its report again to a retry with the same Idempotency-Key, and does nothing twice", async () => {
+    const created = await call(admin, "POST", "/patients", newPatientBody());
+    const patientId = created.body.id as string;
+    const document = await call(admin, "POST", "/documents", requestBodies.document(patientId));
+    expect(document.status).toBe(201);
+    const key = { "Idempotency-Key": randomUUID() };
+
+    const first = await call(admin, "POST", `/patients/${patientId}/erasure`, undefined, key);
+    expect(first.status).toBe(200);
+    expect(first.body.documentFilesToDelete).toEqual([document.body.storageUrl]);
+    // The answer was lost on the way: the retry gets the same report, the files to delete with it.
+    const retry = await app.request(`/patients/${patientId}/erasure`, {
+      method: "POST",
+      headers: admin.headers(key),
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(await retry.json()).toEqual(first.body);
+    const erasures = await db.$client.query(
+      "SELECT count(*)::int AS n FROM outbox WHERE aggregate_id = $1 AND event_type = 'patient.deleted'",
+      [patientId],
+    );
+    expect(erasures.rows[0]?.n).toBe(1);
+    // Without the key, or with another one, the erasure is done: 410.
+    expect((await call(admin, "POST", `/patients/${patientId}/erasure`)).status).toBe(410);
+    const otherKey = { "Idempotency-Key": randomUUID() };
+    expect((await call(admin, "POST", `/patients/${patientId}/erasure`, undefined, otherKey)).status).toBe(
+      410,
+    );
+  });
+
   it("answers 404 for a patient that never existed, and refuses everyone but an admin", async () => {
     expect((await call(admin, "POST", `/patients/${randomUUID()}/erasure`)).status).toBe(404);
     const provider = await caller("provider");

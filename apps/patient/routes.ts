@@ -100,12 +100,13 @@ const routes = {
       method: "post",
       path: "/patients/{id}/erasure",
       summary:
-        "Erase a patient: their state rows are deleted and their data key destroyed, so every personal field of theirs in the history, on Kafka and in exports becomes unreadable (emits patient.deleted with erasure: true)",
-      request: { params: patientIdParam },
+        "Erase a patient: their state rows are deleted and their data key destroyed, so every personal field of theirs in the history, on Kafka and in exports becomes unreadable (emits patient.deleted with erasure: true). Send an Idempotency-Key: the report (with the document files to delete) is said once, and a retry with the key gets it again where one without gets a 410.",
+      request: { params: patientIdParam, headers: idempotencyKeyHeader },
       responses: {
         200: { description: "Erased: what was removed", content: json(erasureResponse) },
         404: problem("Unknown patient"),
         410: problem("The patient was erased before"),
+        422: problem("Idempotency-Key reused for another request"),
       },
     },
   ),
@@ -218,9 +219,18 @@ export function patientRoutes(db: Database) {
     })
     .openapi(routes.erase, async (c) => {
       const { id } = c.req.valid("param");
-      const result = await writeTransaction(db, async (tx) => {
+      // The report is kept for the key's retries (a lost answer would lose the files to delete), as a patient's
+      // data: a replay is audited as a read of it.
+      const answer = await answerOnce(c, db, PATIENT_SERVICE, async (tx) => {
         const erasure = await erasePatient(tx, id);
-        if (erasure.outcome !== "erased") return erasure;
+        if (erasure.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
+        if (erasure.outcome === "already-erased") {
+          throw new HttpProblem(
+            410,
+            "Gone",
+            `Patient ${id} was erased at ${erasure.erasedAt.toISOString()}.`,
+          );
+        }
         await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
           {
             type: "patient.deleted",
@@ -228,13 +238,9 @@ export function patientRoutes(db: Database) {
           },
           dataModified(c.get("principal"), patientResource(id), "ERASE"),
         ]);
-        return erasure;
+        return { status: 200 as const, body: erasure.report, patientId: id };
       });
-      if (result.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
-      if (result.outcome === "already-erased") {
-        throw new HttpProblem(410, "Gone", `Patient ${id} was erased at ${result.erasedAt.toISOString()}.`);
-      }
-      return c.json(result.report, 200);
+      return c.json(answer.body, answer.status);
     })
     .openapi(routes.consent, async (c) => {
       const { id } = c.req.valid("param");

@@ -80,7 +80,8 @@ export const erasureResponse = z.object({
   }),
   /**
    * Where the removed documents' bytes are: object storage the platform never writes to, so the caller
-   * deletes them there. Nothing else keeps these addresses readable after the erasure.
+   * deletes them there. Nothing else keeps these addresses readable after the erasure, but for this report
+   * itself when the request had an Idempotency-Key: kept for that key's retries, as long as any kept answer.
    */
   documentFilesToDelete: z.array(z.string()),
 });
