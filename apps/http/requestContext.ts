@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, MiddlewareHandler } from "hono";
-import type { EventMetadata } from "../../events/index.ts";
+import { type EventMetadata, eventMetadata } from "../../events/index.ts";
 import { anyCaseUuid } from "./ids.ts";
 import { HttpProblem } from "./problem.ts";
 
@@ -33,13 +33,12 @@ export function requestContext(): MiddlewareHandler<RequestContextEnv> {
     }
     const correlationId = given.data ?? randomUUID();
     c.set("requestContext", {
-      metadata: {
+      // (the user agent trimmed and bounded there, as in every event's metadata)
+      metadata: eventMetadata({
         correlationId,
-        userId: null,
         ipAddress: clientAddress(c),
-        userAgent: c.req.header("user-agent") ?? null,
-        sessionId: null,
-      },
+        userAgent: c.req.header("user-agent"),
+      }),
     });
     c.header("X-Correlation-Id", correlationId);
     await next();
