@@ -1,7 +1,7 @@
 // The `data` schemas of appointment-events: booking, cancellation, completion and reminders of a visit.
 // Fields follow the platform guide's appointment example.
 import { z } from "zod";
-import { storable, text, utcTimestamp, uuid } from "./fields.ts";
+import { storable, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
 
 export const appointmentTypes = ["CONSULTATION", "FOLLOW_UP", "CHECKUP", "EMERGENCY", "TELEHEALTH"] as const;
 
@@ -10,11 +10,7 @@ export const appointmentLocationSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("VIRTUAL"),
     /** Only https: the link leads to a consultation about the patient's health. */
-    url: storable(
-      z
-        .url({ protocol: /^https$/, error: "must be an https URL" })
-        .meta({ pattern: "^https://", example: "https://meet.example.org/room-42" }),
-    ),
+    url: webAddress(["https"], "https://meet.example.org/room-42"),
   }),
   z.strictObject({
     type: z.literal("IN_PERSON"),

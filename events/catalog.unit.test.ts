@@ -244,6 +244,50 @@ describe("event schemas", () => {
     expect(() => parseEventData("appointment.booked", inPerson)).not.toThrow();
   });
 
+  it("take a link only in the one spelling every URL parser reads alike, and refuse it with the field named", () => {
+    const booked = example("appointment.booked");
+    const uploaded = example("document.uploaded");
+    const refused = [
+      "https:/\\evil.example/room", // a WHATWG parser reads the host evil.example; others read none
+      "https:evil.example/room",
+      "https:///evil.example",
+      "https://meet.example.org\\@evil.example/",
+      "https://doctor:secret@meet.example.org/room",
+      "https://meet.example.org/room 42",
+      "https://meet.example.org/room\u0007",
+      "https://meet.example.org/r\u00e4um",
+      " https://meet.example.org/room",
+      "https://meet.example.org:123456/room",
+      `https://meet.example.org/${"a".repeat(2_048)}`,
+    ];
+    for (const url of refused) {
+      expect(
+        rejectedPaths("appointment.booked", { ...booked, location: { type: "VIRTUAL", url } }),
+        url,
+      ).toEqual(["location.url"]);
+      expect(rejectedPaths("document.uploaded", { ...uploaded, storageUrl: url }), url).toEqual([
+        "storageUrl",
+      ]);
+    }
+    for (const url of ["https://meet.example.org", "https://meet.example.org:8443/room-42?pin=1#start"]) {
+      const virtual = { ...booked, location: { type: "VIRTUAL", url } };
+      expect(() => parseEventData("appointment.booked", virtual), url).not.toThrow();
+    }
+    for (const storageUrl of [
+      "s3://records/ada/scan%20one.pdf",
+      "gs://records/a/b.pdf",
+      "https://files.example.org/x",
+    ]) {
+      expect(
+        () => parseEventData("document.uploaded", { ...uploaded, storageUrl }),
+        storageUrl,
+      ).not.toThrow();
+    }
+    expect(rejectedPaths("document.uploaded", { ...uploaded, storageUrl: "ftp://records/a.pdf" })).toEqual([
+      "storageUrl",
+    ]);
+  });
+
   it("accept an id only in lower case, the one spelling it has as a record key and a data key's owner", () => {
     const { patientId } = exampleData["patient.created"];
     expect(

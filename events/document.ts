@@ -1,7 +1,7 @@
 // The `data` schemas of document-events: a patient's files (upload, removal, processing) and the consents
 // given to share them.
 import { z } from "zod";
-import { identifier, sha256Hex, storable, text, utcTimestamp, uuid } from "./fields.ts";
+import { identifier, sha256Hex, storable, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
 
 export const documentUploadedSchema = z.strictObject({
   documentId: uuid,
@@ -22,11 +22,7 @@ export const documentUploadedSchema = z.strictObject({
     value: sha256Hex,
   }),
   /** Where the bytes live: object storage or https, never the file itself (events stay small). */
-  storageUrl: storable(
-    z
-      .url({ protocol: /^(https|s3|gs)$/, error: "must be an https://, s3:// or gs:// URL" })
-      .meta({ pattern: "^(https|s3|gs)://", example: "s3://records/ada/scan.pdf" }),
-  ),
+  storageUrl: webAddress(["https", "s3", "gs"], "s3://records/ada/scan.pdf"),
 });
 
 export const documentDeletedSchema = z.strictObject({

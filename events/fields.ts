@@ -64,6 +64,29 @@ function todayInEarliestTimeZone(): string {
  */
 export const email = z.email().max(254).meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
 
+/** The longest address browsers and CDNs reliably carry. */
+const WEB_ADDRESS_MAX_LENGTH = 2048;
+
+/**
+ * An absolute URL of one of `schemes`, in the one spelling every URL parser reads alike: `scheme://host`, an
+ * optional port, then a path, query or fragment of visible ASCII (what is not, percent-encoded). No credentials
+ * (`user:pass@`), no backslash or white space, no `https:/\host` or `https:host` that WHATWG parsers repair
+ * into another host than a stricter reader sees. Published with this pattern, and checked by it.
+ */
+export function webAddress(schemes: readonly [string, ...string[]], example: string) {
+  const pattern = new RegExp(
+    String.raw`^(?:${schemes.join("|")})://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?(?:[/?#][\x21-\x5b\x5d-\x7e]*)?$`,
+  );
+  const spelled = schemes.map((scheme) => `${scheme}://`).join(", ");
+  return z
+    .string()
+    .max(WEB_ADDRESS_MAX_LENGTH)
+    .refine((value) => pattern.test(value) && URL.canParse(value), {
+      error: `must be a URL starting ${spelled} a host name, without credentials or white space`,
+    })
+    .meta({ pattern: pattern.source, example });
+}
+
 /** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
 export const e164Phone = z.e164().meta({ pattern: z.regexes.e164.source, example: "+14155552671" });
 
