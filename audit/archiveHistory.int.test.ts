@@ -78,6 +78,7 @@ describe("archiving the history", () => {
       linksToEarlierRows: 0,
       linksToArchivedRows: 4,
       upToPosition: history.position(34),
+      lastCheckpoint: expect.objectContaining({ sequence: 2, rowCount: 20 }),
     });
     expect(await verifyArchiveFiles([outcome.manifest], testKeys)).toEqual([
       {
@@ -187,6 +188,19 @@ describe("archiving the history", () => {
     await admin.query("UPDATE relay_checkpoints SET tx_id = '1', position = 0 WHERE name = 'outbox'");
     await expect(history.archive({ now: history.whenAged(history.afterFirst) })).rejects.toThrow(
       /relay outbox has not yet delivered/,
+    );
+    expect(await history.remaining()).toHaveLength(35);
+    expect(await readdir(history.directory)).toEqual([]);
+    await history.close();
+  });
+
+  it("refuses to archive up to a checkpoint whose signature does not hold, and leaves no file", async () => {
+    const history = await historyToArchive();
+    const admin = await history.history.admin();
+    // Rows rewritten behind a checkpoint recomputed to match them, but signed by no one.
+    await admin.query("UPDATE outbox_checkpoints SET signature = $1 WHERE sequence = 1", [Buffer.alloc(64)]);
+    await expect(history.archive({ now: history.whenAged(history.afterFirst) })).rejects.toThrow(
+      /refusing to archive: checkpoint 1 is not signed by this key/,
     );
     expect(await history.remaining()).toHaveLength(35);
     expect(await readdir(history.directory)).toEqual([]);

@@ -11,7 +11,7 @@ import type pg from "pg";
 import type { Progress } from "../cli/progress.ts";
 import { type ArchiveRecord, fileSha256, HeadsHash, signArchive, toArchivedRow } from "./archive.ts";
 import { type ArchiveManifest, manifestText } from "./archiveManifest.ts";
-import { type Checkpoint, extendChain } from "./checkpoint.ts";
+import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
 import { type Anchor, anchorAt, START_OF_HISTORY } from "./historySpan.ts";
 import type { SigningKey } from "./signingKey.ts";
 import {
@@ -65,6 +65,14 @@ export async function archiveHistory(
         archived: null,
         reason: `no checkpoint after checkpoint ${after.checkpoint} seals only events created before ${createdBefore.toISOString()} (the ${options.retentionDays}-day retention period)`,
       };
+    }
+    // The archive is signed as continuing these two checkpoints: it vouches for nothing their key did not sign.
+    for (const checkpoint of [after.sealed, cut]) {
+      if (checkpoint && !signedBy(checkpoint, key)) {
+        throw new Error(
+          `refusing to archive: checkpoint ${checkpoint.sequence} is not signed by this key (${key.keyId}) or its signature does not match its content; run npm run audit:verify`,
+        );
+      }
     }
     const cutKey = { txId: cut.upToTxId, position: cut.upToPosition };
     const behind = await relaysBehind(client, cutKey);
@@ -126,6 +134,10 @@ export async function archiveHistory(
     for (const path of written) await rm(path, { force: true });
     throw error;
   }
+}
+
+function signedBy(checkpoint: Checkpoint, key: SigningKey): boolean {
+  return checkpoint.keyId === key.keyId && checkpointSignatureIsValid(checkpoint, key.publicKey);
 }
 
 /** Where the previous archive left the history: its checkpoint, whose running hash the next one continues. */

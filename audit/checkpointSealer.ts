@@ -4,8 +4,9 @@ import pg from "pg";
 import type { Registry } from "prom-client";
 import type { Logger } from "../observability/logger.ts";
 import { registerSealingMetrics } from "./metrics.ts";
-import { sealCheckpoint } from "./sealCheckpoint.ts";
+import { SealingRefused, sealCheckpoint } from "./sealCheckpoint.ts";
 import type { SigningKey } from "./signingKey.ts";
+import type { RememberedCheckpoint } from "./verifyHistory.ts";
 
 export function startCheckpointSealer(options: {
   databaseUrl: string;
@@ -23,19 +24,26 @@ export function startCheckpointSealer(options: {
   pool.on("error", () => {});
   if (options.registry) registerSealingMetrics(options.registry, pool);
   let sealing: Promise<void> = Promise.resolve();
+  // The last checkpoint sealed here: each seal checks that the history still holds it (audit/sealCheckpoint.ts).
+  let lastSealed: RememberedCheckpoint | null = null;
   const timer = setInterval(() => {
     sealing = sealing.then(async () => {
       const client = await pool.connect().catch(() => null);
       if (!client) return;
       try {
-        const checkpoint = await sealCheckpoint(client, options.key);
-        if (checkpoint)
+        const checkpoint = await sealCheckpoint(client, options.key, { lastSeen: lastSealed });
+        if (checkpoint) {
+          lastSealed = { sequence: checkpoint.sequence, chainHash: checkpoint.chainHash };
           options.log.info(
             { sequence: checkpoint.sequence, rows: checkpoint.rowCount },
             "history checkpoint sealed",
           );
+        }
       } catch (error) {
-        options.log.warn({ err: error }, "sealing a history checkpoint failed; will retry");
+        if (error instanceof SealingRefused) {
+          // Nothing is sealed until an operator has looked: the unsealed tail grows, and its alert fires.
+          options.log.error({ err: error }, "sealing refused: the history is not intact");
+        } else options.log.warn({ err: error }, "sealing a history checkpoint failed; will retry");
       } finally {
         client.release();
       }

@@ -11,6 +11,7 @@ import { startPostgres } from "../stack/postgres.ts";
 import { archiveHistory } from "./archiveHistory.ts";
 import {
   checkRange,
+  expectedCheckpointInput,
   type HistoryRange,
   historyRange,
   historyRangeInput,
@@ -23,11 +24,13 @@ import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
 const USAGE = `usage: npm run audit:seal
        npm run audit:verify [-- --from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
+                            [--expect-checkpoint <sequence>:<chain hash>]
        npm run audit:archive [-- --dir <directory>] [--yes]
        npm run audit:verify-archive -- [--public-key <pem file>]... <manifest.json>...
   seal            seals a checkpoint over what has committed since the last one
   verify          verifies the whole history, or a range, and prints "intact up to position N" or the first
-                  broken link
+                  broken link, and the last checkpoint to write down; --expect-checkpoint: one written down
+                  before, which the history must still hold unchanged
   archive         moves the history older than AUDIT_RETENTION_DAYS out to an archive file (asks first;
                   --yes, -y: do not ask, needed when not run from a terminal)
   verify-archive  verifies archive files from their manifests (oldest first), offline; --public-key
@@ -43,13 +46,14 @@ const { positionals, values, refuse } = parseCommand({
     to: { type: "string" },
     since: { type: "string" },
     until: { type: "string" },
+    "expect-checkpoint": { type: "string" },
     dir: { type: "string" },
     "public-key": { type: "string", multiple: true },
     yes: { type: "boolean", short: "y", default: false },
   },
   subcommands: {
     seal: [],
-    verify: ["from", "to", "since", "until"],
+    verify: ["from", "to", "since", "until", "expect-checkpoint"],
     archive: ["dir", "yes"],
     "verify-archive": ["public-key"],
   },
@@ -59,6 +63,7 @@ if (!["seal", "verify", "archive", "verify-archive"].includes(command))
   refuse(command ? `unknown command ${command}` : "which command?");
 if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected argument ${manifests[0]}`);
 const range = command === "verify" ? rangeToVerify() : {};
+const expectCheckpoint = command === "verify" ? checkpointToExpect() : undefined;
 if (command === "archive") {
   await confirm(
     "Move the history older than the retention period out of the database to an archive file",
@@ -138,6 +143,7 @@ try {
     const started = performance.now();
     let progress: Progress | undefined;
     const report = await verifyHistory(client, publicKeys, range, {
+      ...(expectCheckpoint ? { expectCheckpoint } : {}),
       progress: (estimatedRows) => {
         progress = startProgress({ label: "verify", total: estimatedRows });
         return progress;
@@ -151,6 +157,14 @@ try {
   }
 } finally {
   await client.end();
+}
+
+/** The checkpoint --expect-checkpoint names, refused before anything is read if it names none. */
+function checkpointToExpect() {
+  if (values["expect-checkpoint"] === undefined) return undefined;
+  const input = expectedCheckpointInput.safeParse(values["expect-checkpoint"]);
+  if (!input.success) return refuse(`--expect-checkpoint: ${input.error.issues[0]?.message}`);
+  return input.data;
 }
 
 /** The range --from, --to, --since and --until ask to verify, refused before anything is read if it holds none. */
@@ -211,6 +225,12 @@ function printReport(report: VerificationReport, seconds: number): void {
       ? "to the end of the history (chain heads checked)"
       : `through position ${range.throughPosition}`;
   console.log(`  verified ${start} ${end}`);
+  if (report.intact && report.lastCheckpoint) {
+    const { sequence, chainHash, rowCount, sealedAt } = report.lastCheckpoint;
+    console.log(
+      `  last checkpoint: ${sequence} (${rowCount} events, sealed ${sealedAt}); write it down, and check it later with --expect-checkpoint ${sequence}:${chainHash}`,
+    );
+  }
   if (report.intact && report.linksToEarlierRows + report.linksToArchivedRows > 0) {
     console.log(
       `  chains reaching before it: ${report.linksToEarlierRows} linked to earlier events' stored hashes (those events not verified here), ${report.linksToArchivedRows} to archived events' recorded hashes`,

@@ -72,6 +72,26 @@ export const historyRangeInput = z.strictObject({
     ),
 });
 
+/**
+ * A checkpoint an earlier verification reported, as an auditor writes it down: `<sequence>:<chain hash>` (the
+ * report's lastCheckpoint). Checked by the verification: the history must still hold it, unchanged.
+ */
+export const expectedCheckpointInput = z
+  .string()
+  .regex(
+    /^[1-9]\d{0,14}:[0-9a-f]{64}$/,
+    "must be <sequence>:<chain hash in hexadecimal>, as a verification reported them",
+  )
+  .transform((value) => {
+    const [sequence, chainHash] = value.split(":") as [string, string];
+    return { sequence: Number(sequence), chainHash: Buffer.from(chainHash, "hex") };
+  })
+  .meta({
+    description:
+      "A checkpoint an earlier verification reported (lastCheckpoint), as <sequence>:<chainHash>: the history must still hold it, unchanged, or it was rolled back.",
+    example: "12:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+  });
+
 export function historyRange(input: z.infer<typeof historyRangeInput>): HistoryRange {
   const range: HistoryRange = {};
   if (input.from !== undefined) range.from = input.from;

@@ -1,19 +1,45 @@
 // Seals the next checkpoint: extends the running hash over the rows committed since the last one (only rows
 // no open transaction can still precede) and stores it signed. One sealer at a time (an advisory lock).
+//
+// A signature vouches for what it signs, so the sealer signs only a history it has checked: the last checkpoint's
+// own signature, and every row it is about to seal against its hash and its aggregate's chain (the checks of
+// `npm run audit:verify`, over that span). A sealer that remembers a checkpoint (the platform's, from one seal to
+// the next) also refuses when that checkpoint is gone or changed: checkpoints rolled back and rows rewritten
+// behind them would otherwise be signed again, as if nothing had happened.
 import type pg from "pg";
+import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, extendChain, GENESIS, signCheckpoint } from "./checkpoint.ts";
+import { anchorAt, START_OF_HISTORY } from "./historySpan.ts";
 import type { SigningKey } from "./signingKey.ts";
 import { latestCheckpoint } from "./sql/checkpoints.ts";
 import { historyBatch } from "./sql/historyRows.ts";
+import { checkpointProblem, type RememberedCheckpoint, verifyResolvedSpan } from "./verifyHistory.ts";
 
 const BATCH = 10_000;
 
-/** Returns the new checkpoint, or null when nothing was committed since the last one. */
-export async function sealCheckpoint(client: pg.ClientBase, key: SigningKey): Promise<Checkpoint | null> {
+/** The history is not one the sealer may sign: why, in words an operator acts on. Nothing was sealed. */
+export class SealingRefused extends Error {
+  constructor(reason: string) {
+    super(`no checkpoint sealed: ${reason}; run npm run audit:verify`);
+    this.name = "SealingRefused";
+  }
+}
+
+/** Returns the new checkpoint, or null when nothing was committed since the last one. Throws SealingRefused. */
+export async function sealCheckpoint(
+  client: pg.ClientBase,
+  key: SigningKey,
+  options: {
+    /** The latest checkpoint this sealer saw: the history must still hold it, unchanged. */
+    lastSeen?: RememberedCheckpoint | null;
+  } = {},
+): Promise<Checkpoint | null> {
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('outbox-checkpoint'))");
     const previous = await latestCheckpoint(client);
+    const rolledBack = options.lastSeen && (await checkpointProblem(client, options.lastSeen));
+    if (rolledBack) throw new SealingRefused(describe(rolledBack));
     let cursor = {
       txId: previous?.upToTxId ?? GENESIS.upToTxId,
       position: previous?.upToPosition ?? GENESIS.upToPosition,
@@ -32,6 +58,15 @@ export async function sealCheckpoint(client: pg.ClientBase, key: SigningKey): Pr
       await client.query("COMMIT");
       return null;
     }
+    // No transaction can still add a row before the cursor (it is below the horizon), so the rows checked here are
+    // exactly the rows just hashed.
+    const report = await verifyResolvedSpan(client, new Map([[key.keyId, key.publicKey]]), {
+      anchor: previous ? anchorAt(previous) : START_OF_HISTORY,
+      through: cursor,
+      archivedRows: 0,
+    });
+    if (!report.intact)
+      throw new SealingRefused(`the history to seal is broken: ${describe(report.brokenLink)}`);
     const unsigned = {
       sequence: (previous?.sequence ?? 0) + 1,
       upToTxId: cursor.txId,
@@ -62,4 +97,13 @@ export async function sealCheckpoint(client: pg.ClientBase, key: SigningKey): Pr
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   }
+}
+
+function describe(link: BrokenLink): string {
+  const where = [
+    link.checkpoint === undefined ? null : `checkpoint ${link.checkpoint}`,
+    link.position === undefined ? null : `position ${link.position}`,
+    link.aggregate ?? null,
+  ].filter((part) => part !== null);
+  return where.length > 0 ? `${where.join(", ")}: ${link.problem}` : link.problem;
 }

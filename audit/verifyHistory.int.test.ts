@@ -82,6 +82,7 @@ describe("audit verification", () => {
       linksToEarlierRows: 0,
       linksToArchivedRows: 0,
       upToPosition: history.rows.at(-1)?.position,
+      lastCheckpoint: expect.objectContaining({ sequence: 1 }),
     });
     await history.close();
   });

@@ -9,7 +9,7 @@ import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
 import { checkRange, compareKeys, type HistoryRange, type HistorySpan, resolveSpan } from "./historySpan.ts";
 import { allArchives } from "./sql/archives.ts";
-import { checkpointsAfter } from "./sql/checkpoints.ts";
+import { checkpointBySequence, checkpointsAfter } from "./sql/checkpoints.ts";
 import {
   aggregatesWithMissingHead,
   type HistoryKey,
@@ -49,14 +49,39 @@ export type VerificationReport =
       /** Links from rows in the span to an archived previous event, checked against the hash its archive recorded. */
       linksToArchivedRows: number;
       upToPosition: string | null;
+      /**
+       * The last signed checkpoint of the span (its anchor when none is inside it; null: none yet). Kept outside
+       * the platform, it anchors the next verification: the history must still hold it, unchanged.
+       */
+      lastCheckpoint: CheckpointMark | null;
     }
   | { intact: false; range: VerifiedRange | null; rows: number; brokenLink: BrokenLink };
+
+/** A checkpoint as an auditor writes it down. */
+export interface CheckpointMark {
+  sequence: number;
+  /** The running hash it signs, hexadecimal. */
+  chainHash: string;
+  rowCount: number;
+  sealedAt: string;
+}
 
 const BATCH = 5_000;
 /** How many aggregates' last verified rows are kept to check the next link against without a query. */
 const RECENT_AGGREGATES = 100_000;
 
+/** A checkpoint as a verifier remembers it (written down from an earlier report): enough to tell it from any other. */
+export interface RememberedCheckpoint {
+  sequence: number;
+  chainHash: Buffer;
+}
+
 export interface VerifyOptions {
+  /**
+   * A checkpoint an earlier verification reported (its `lastCheckpoint`): the history must still hold it,
+   * unchanged. Checkpoints rolled back, with rows rewritten behind them and signed again, are found so.
+   */
+  expectCheckpoint?: RememberedCheckpoint;
   /**
    * Reports rows as they are verified (a long command's progress). Called once the span is known, with the
    * rows its checkpoints seal as an estimate of its size (the unsealed tail is not counted; none: unknown).
@@ -76,7 +101,22 @@ export async function verifyHistory(
   // Archives come first: what remains is anchored by the newest one's checkpoint.
   const archiveProblem = await archiveRecordsProblem(client, archives, publicKeys);
   if (archiveProblem) return { intact: false, range: null, rows: 0, brokenLink: archiveProblem };
+  const rolledBack = options.expectCheckpoint && (await checkpointProblem(client, options.expectCheckpoint));
+  if (rolledBack) return { intact: false, range: null, rows: 0, brokenLink: rolledBack };
   const span = await resolveSpan(client, archives.at(-1), range);
+  return verifyResolvedSpan(client, publicKeys, span, options);
+}
+
+/**
+ * Verifies a span already resolved: the signatures of its anchor and of the checkpoints inside it, then its rows
+ * and links. The sealer runs it over what it is about to seal (audit/sealCheckpoint.ts).
+ */
+export async function verifyResolvedSpan(
+  client: pg.ClientBase,
+  publicKeys: ReadonlyMap<string, KeyObject>,
+  span: HistorySpan,
+  options: VerifyOptions = {},
+): Promise<VerificationReport> {
   const verifiedRange: VerifiedRange = {
     afterCheckpoint: span.anchor.checkpoint,
     afterPosition: span.anchor.sealed?.upToPosition ?? null,
@@ -119,6 +159,38 @@ export async function verifyHistory(
     linksToEarlierRows: pass.links.toEarlierRows,
     linksToArchivedRows: pass.links.toArchivedRows,
     upToPosition: pass.lastPosition,
+    lastCheckpoint: markOf(checkpoints.at(-1) ?? span.anchor.sealed),
+  };
+}
+
+/** Whether the history still holds a checkpoint seen before, unchanged (checkpoints are append-only). */
+export async function checkpointProblem(
+  client: pg.ClientBase,
+  remembered: RememberedCheckpoint,
+): Promise<BrokenLink | null> {
+  const stored = await checkpointBySequence(client, remembered.sequence);
+  if (stored === null) {
+    return {
+      checkpoint: remembered.sequence,
+      problem: "this checkpoint, seen before, is gone: checkpoints were removed",
+    };
+  }
+  if (!stored.chainHash.equals(remembered.chainHash)) {
+    return {
+      checkpoint: remembered.sequence,
+      problem: "this checkpoint is not the one seen before (another chain hash): it was replaced",
+    };
+  }
+  return null;
+}
+
+function markOf(checkpoint: Checkpoint | null | undefined): CheckpointMark | null {
+  if (!checkpoint) return null;
+  return {
+    sequence: checkpoint.sequence,
+    chainHash: checkpoint.chainHash.toString("hex"),
+    rowCount: checkpoint.rowCount,
+    sealedAt: checkpoint.sealedAt.toISOString(),
   };
 }
 

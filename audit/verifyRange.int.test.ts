@@ -67,6 +67,7 @@ describe("verifying a range of the history", () => {
       linksToEarlierRows: 4,
       linksToArchivedRows: 0,
       upToPosition: history.position(19),
+      lastCheckpoint: expect.objectContaining({ sequence: 2, rowCount: 20 }),
     });
     await history.close();
   });

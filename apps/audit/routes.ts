@@ -10,7 +10,7 @@ import type { Registry } from "prom-client";
 import { type HistoryRange, historyRange, RangeProblem } from "../../audit/historySpan.ts";
 import { verificationMetrics } from "../../audit/metrics.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
-import { verifyHistory } from "../../audit/verifyHistory.ts";
+import { type RememberedCheckpoint, verifyHistory } from "../../audit/verifyHistory.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
@@ -194,7 +194,8 @@ export function auditRoutes(
         return c.json({ event: toResponse(found), delivery, chain }, 200);
       })
       .openapi(routes.verify, async (c) => {
-        const range = historyRange(c.req.valid("query"));
+        const query = c.req.valid("query");
+        const range = historyRange(query);
         const release = verifications.tryTake();
         if (!release) {
           c.header("Retry-After", String(VERIFY_RETRY_AFTER_SECONDS));
@@ -204,7 +205,7 @@ export function auditRoutes(
             `${verifications.size} verifications of the history are running, as many as may run at once; retry in ${VERIFY_RETRY_AFTER_SECONDS} seconds.`,
           );
         }
-        const report = await verifyRange(db, checkpointKeys, range).finally(release);
+        const report = await verifyRange(db, checkpointKeys, range, query.expectCheckpoint).finally(release);
         outcomes?.inc({ outcome: report.intact ? "intact" : "broken" });
         await recordAccess(c, db, "READ", c.req.path, []);
         return c.json(report, 200);
@@ -213,11 +214,16 @@ export function auditRoutes(
 }
 
 /** One verification, on a connection of its own (one snapshot over the whole span). */
-async function verifyRange(db: Database, checkpointKeys: CheckpointKeys, range: HistoryRange) {
+async function verifyRange(
+  db: Database,
+  checkpointKeys: CheckpointKeys,
+  range: HistoryRange,
+  expectCheckpoint: RememberedCheckpoint | undefined,
+) {
   const keys = await checkpointKeys();
   const client = await db.$client.connect();
   try {
-    return await verifyHistory(client, keys, range);
+    return await verifyHistory(client, keys, range, expectCheckpoint ? { expectCheckpoint } : {});
   } catch (error) {
     if (error instanceof RangeProblem)
       throw HttpProblem.invalid([{ field: `query.${error.parameter}`, message: error.reason }]);

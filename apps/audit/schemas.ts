@@ -1,7 +1,7 @@
 // The audit API's query parameters and answers: history filters, an opaque cursor over (tx_id, position),
 // and events as the outbox stored them (the envelope verbatim, with where it sits in the history).
 import { z } from "zod";
-import { historyRangeInput } from "../../audit/historySpan.ts";
+import { expectedCheckpointInput, historyRangeInput } from "../../audit/historySpan.ts";
 import { storable } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -161,7 +161,7 @@ export const eventResponse = z.object({
 });
 
 /** GET /audit/verify: the range to verify, by outbox position or by time; none means the whole history. */
-export const verifyQuery = historyRangeInput;
+export const verifyQuery = historyRangeInput.extend({ expectCheckpoint: expectedCheckpointInput.optional() });
 
 const verifiedRange = z
   .object({
@@ -194,6 +194,17 @@ export const verificationResponse = z.union([
       .number()
       .describe("links to archived events, checked against the hashes archiving recorded"),
     upToPosition: z.string().nullable(),
+    lastCheckpoint: z
+      .object({
+        sequence: z.number(),
+        chainHash: z.string().describe("the running hash it signs, hexadecimal"),
+        rowCount: z.number(),
+        sealedAt: z.string(),
+      })
+      .nullable()
+      .describe(
+        "the range's last signed checkpoint (its starting one when none is inside it; null: none yet). Write its sequence and chain hash down outside the platform: a later verification must find the same checkpoint under that sequence, or the history was rolled back",
+      ),
   }),
   z.object({
     intact: z.literal(false),

@@ -46,6 +46,30 @@ describe("GET /audit/verify over a range", () => {
     expect(body.rows).toBeGreaterThanOrEqual(3);
   });
 
+  it("finds a checkpoint written down before gone, and reports the last one of the range", async () => {
+    const patientId = randomUUID();
+    const ids = [
+      ...(await append(db, [exampleEvent("patient.created", { patientId })])),
+      ...(await append(db, [exampleEvent("patient.updated", { patientId })])),
+    ];
+    const [from, to] = (await positionsOf(ids)) as [string, string];
+    const intact = await verify({ from, to });
+    expect(intact.body).toMatchObject({ intact: true });
+    expect(intact.body).toHaveProperty("lastCheckpoint");
+    const neverSealed = `999999999999999:${"0".repeat(64)}`;
+    const { status, body } = await verify({ from, to, expectCheckpoint: neverSealed });
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      intact: false,
+      range: null,
+      rows: 0,
+      brokenLink: {
+        checkpoint: 999999999999999,
+        problem: "this checkpoint, seen before, is gone: checkpoints were removed",
+      },
+    });
+  });
+
   it("verifies up to now when until is still to come", async () => {
     const anHourAgo = new Date(Date.now() - 3_600_000).toISOString();
     const { status, body } = await verify({ since: anHourAgo, until: "2099-01-01T00:00:00Z" });
@@ -66,6 +90,10 @@ describe("GET /audit/verify over a range", () => {
       [{ everything: "yes" }, "query.everything"],
       // Nothing has been committed since a time still to come: no verification of nothing called intact.
       [{ since: "2099-01-01T00:00:00Z" }, "query.since"],
+      [{ expectCheckpoint: "12" }, "query.expectCheckpoint"],
+      [{ expectCheckpoint: `0:${"a".repeat(64)}` }, "query.expectCheckpoint"],
+      [{ expectCheckpoint: `12:${"A".repeat(64)}` }, "query.expectCheckpoint"],
+      [{ expectCheckpoint: `12:${"a".repeat(63)}` }, "query.expectCheckpoint"],
     ];
     for (const [query, field] of cases) {
       const { status, body } = await verify(query);
