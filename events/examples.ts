@@ -182,7 +182,7 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
     to: "ada.lovelace@example.org",
     subject: "Your appointment tomorrow",
     template: "appointment-reminder",
-    variables: { firstName: "Ada", hoursBefore: 24, telehealth: true },
+    variables: { firstName: "Ada", scheduledAt: "2024-01-16 14:00 UTC", hoursBefore: 24 },
   },
   "notification.sms.requested": {
     notificationId: "18293a4b-5c6d-4e7f-8091-a2b3c4d5e6f7",

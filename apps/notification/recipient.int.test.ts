@@ -109,6 +109,25 @@ describe("a notification about a patient", () => {
     expect(refused.payloads).toEqual([]);
   });
 
+  it.each([
+    ["a template this version does not render", { template: "newsletter" }, ["body.template"]],
+    ["a variable left out", { template: "welcome", variables: {} }, ["body.variables.firstName"]],
+    [
+      "a variable of the wrong kind, and one the template does not have",
+      {
+        template: "appointment-reminder",
+        variables: { firstName: "Ada", scheduledAt: "soon", hoursBefore: "24", telehealth: true },
+      },
+      ["body.variables.hoursBefore", "body.variables.telehealth"],
+    ],
+  ])("by e-mail with %s is refused, naming it, and writes nothing", async (_, change, fields) => {
+    const refused = await request("email", { ...requestBodies.email(world.own.patientId), ...change });
+    expect(refused.status).toBe(400);
+    expect(refused.problem.errors?.map((error) => error.field).sort()).toEqual(fields);
+    expect(refused.payloads).toEqual([]);
+    await refused.unchanged();
+  });
+
   it("by push to a patient with no login is refused, naming body.patientId", async () => {
     const admin = await caller("admin");
     await db.update(patients).set({ userId: null }).where(sql`${patients.id} = ${world.other.patientId}`);

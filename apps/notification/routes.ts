@@ -60,7 +60,7 @@ const routes = {
   ),
   push: requestRoute(
     "/notifications/push",
-    "Request a push notification to the patient's own devices (emits notification.push.requested)",
+    "Request a push notification to the patient's own devices (emits notification.push.requested, for a push gateway outside the platform: the platform's own sender handles e-mail and SMS only)",
     pushRequestBody,
   ),
 };

@@ -3,6 +3,7 @@
 // is about a patient and goes to that patient's own contact on file: a body may repeat it, never change it.
 import { z } from "zod";
 import { emailRequestedSchema, pushRequestedSchema, smsRequestedSchema } from "../../events/notification.ts";
+import { type EmailTemplate, emailTemplates } from "../../events/notificationTemplates.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
 const request = {
@@ -12,16 +13,33 @@ const request = {
   relatedEventId: anyCaseUuid.nullable().optional().default(null),
 };
 
-export const emailRequestBody = z.strictObject({
-  ...emailRequestedSchema.omit({ notificationId: true }).shape,
+const emailRequestFields = {
+  ...emailRequestedSchema.omit({ notificationId: true, template: true, variables: true }).shape,
   ...request,
   to: emailRequestedSchema.shape.to
     .optional()
     .describe(
       "the patient's e-mail address on file, which is used when left out; any other is refused (422)",
     ),
-  variables: emailRequestedSchema.shape.variables.optional().default({}),
-});
+};
+
+/** A request for one template, with the variables it needs (events/notificationTemplates.ts). */
+function emailRequest<Template extends EmailTemplate>(template: Template) {
+  return z.strictObject({
+    ...emailRequestFields,
+    template: z.literal(template),
+    variables: emailTemplates[template],
+  });
+}
+
+const [firstTemplate, ...otherTemplates] = Object.keys(emailTemplates) as [EmailTemplate, ...EmailTemplate[]];
+
+/** One shape per template this version renders: a template it does not know is refused, not dead-lettered. */
+export const emailRequestBody = z.discriminatedUnion(
+  "template",
+  [emailRequest(firstTemplate), ...otherTemplates.map(emailRequest)],
+  { error: `must be one of ${Object.keys(emailTemplates).join(", ")}` },
+);
 
 export const smsRequestBody = z.strictObject({
   ...smsRequestedSchema.omit({ notificationId: true }).shape,

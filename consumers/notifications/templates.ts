@@ -1,9 +1,17 @@
-// The plain-text bodies of the e-mail templates that notification requests name. A request for a template
-// this version does not know fails (and is dead-lettered after its retries), to be re-driven once it does.
+// The plain-text bodies of the e-mail templates that notification requests name (their variables are declared
+// in events/notificationTemplates.ts, which the API checks requests against). A request for a template this
+// version does not know, or whose variables do not fit it, fails (and is dead-lettered after its retries), to
+// be re-driven once it does: never a message that says "Dear undefined".
+import {
+  type EmailTemplate,
+  emailTemplates,
+  isEmailTemplate,
+  type TemplateVariables,
+} from "../../events/notificationTemplates.ts";
 
 type Variables = Readonly<Record<string, string | number | boolean | null>>;
 
-const templates: Record<string, (variables: Variables) => string> = {
+const bodies: { [Template in EmailTemplate]: (variables: TemplateVariables<Template>) => string } = {
   welcome: ({ firstName }) =>
     `Dear ${firstName},\n\nWelcome to the Healthcare Platform. You can now book appointments and see your records online.\n`,
   "appointment-confirmation": ({ firstName, scheduledAt, durationMinutes, virtual }) =>
@@ -22,8 +30,26 @@ export class UnknownTemplateError extends Error {
   }
 }
 
+/** Variables that do not fit their template: which ones, never their values (they are personal data). */
+export class TemplateVariablesError extends Error {
+  override name = "TemplateVariablesError";
+  constructor(template: string, variables: readonly string[]) {
+    super(`the variables of e-mail template "${template}" do not fit it: ${variables.join(", ")}`);
+  }
+}
+
 export function renderTemplate(template: string, variables: Variables): string {
-  const render = templates[template];
-  if (!render) throw new UnknownTemplateError(template);
-  return render(variables);
+  if (!isEmailTemplate(template)) throw new UnknownTemplateError(template);
+  return render(template, variables);
+}
+
+function render<Template extends EmailTemplate>(template: Template, variables: Variables): string {
+  const checked = emailTemplates[template].safeParse(variables);
+  if (!checked.success) {
+    const names = checked.error.issues.map((issue) =>
+      issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join("."),
+    );
+    throw new TemplateVariablesError(template, [...new Set(names)]);
+  }
+  return bodies[template](checked.data as TemplateVariables<Template>);
 }

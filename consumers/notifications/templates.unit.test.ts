@@ -1,0 +1,27 @@
+// The sender renders only what fits a template: a template it does not know, or variables missing, misspelled or
+// of the wrong kind, fail by name (never with a value: they are personal data) instead of "Dear undefined".
+import { describe, expect, it } from "vitest";
+import { exampleData } from "../../events/examples.ts";
+import { renderTemplate, TemplateVariablesError, UnknownTemplateError } from "./templates.ts";
+
+describe("an e-mail template", () => {
+  it("renders the catalog's example request", () => {
+    const { template, variables } = exampleData["notification.email.requested"];
+    expect(renderTemplate(template, variables)).toBe(
+      "Dear Ada,\n\nA reminder that your appointment is on 2024-01-16 14:00 UTC, in 24 hours.\n",
+    );
+  });
+
+  it("refuses a template it does not know", () => {
+    expect(() => renderTemplate("newsletter", {})).toThrow(UnknownTemplateError);
+    expect(() => renderTemplate("__proto__", {})).toThrow(UnknownTemplateError);
+  });
+
+  it("refuses variables that do not fit, naming them and quoting no value", () => {
+    const render = () =>
+      renderTemplate("appointment-reminder", { firstName: "Zebulon", hoursBefore: "24", telehealth: true });
+    expect(render).toThrow(TemplateVariablesError);
+    expect(render).toThrow(/scheduledAt, hoursBefore, telehealth$/);
+    expect(render).not.toThrow(/Zebulon/);
+  });
+});
