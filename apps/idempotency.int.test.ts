@@ -205,6 +205,44 @@ describe("Idempotency-Key", () => {
     expect(rows.rowCount).toBe(1);
   });
 
+  it("answers a retry as it was once the time the request named has passed; a new request for that time is a 400", async () => {
+    const world = await careWorld(db);
+    const admin = await caller("admin");
+    const soon = () => new Date(Date.now() + 1_500).toISOString();
+    const booking = {
+      ...requestBodies.booking(world.own.patientId, world.own.providerId),
+      scheduledAt: soon(),
+    };
+    const document = await post(admin, "/documents", requestBodies.document(world.own.patientId));
+    const { id: documentId } = (await document.json()) as { id: string };
+    const consent = { ...requestBodies.consent(), expiresAt: soon() };
+    const requests = [
+      ["/appointments", booking, "body.scheduledAt"],
+      [`/documents/${documentId}/consents`, consent, "body.expiresAt"],
+    ] as const;
+    const keys = requests.map(() => ({ "Idempotency-Key": randomUUID() }));
+    const firsts = await Promise.all(
+      requests.map(([path, body], index) => post(admin, path, body, keys[index])),
+    );
+    expect(firsts.map((response) => response.status)).toEqual([201, 201]);
+    const answers = await Promise.all(firsts.map((response) => response.json()));
+
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    for (const [index, [path, body, field]] of requests.entries()) {
+      const retry = await post(admin, path, body, keys[index]);
+      expect(retry.status, path).toBe(201);
+      expect(retry.headers.get("idempotent-replayed"), path).toBe("true");
+      expect(await retry.json(), path).toEqual(answers[index]);
+      const before = await stateDigest(db);
+      const late = await post(admin, path, body, { "Idempotency-Key": randomUUID() });
+      expect(late.status, path).toBe(400);
+      expect(((await late.json()) as { errors: unknown }).errors, path).toEqual([
+        { field, message: "must be in the future" },
+      ]);
+      expect(await stateDigest(db), path).toBe(before);
+    }
+  });
+
   it("refuses a malformed key with a 400 naming the header", async () => {
     const admin = await caller("admin");
     const response = await post(admin, "/providers", requestBodies.provider(), { "Idempotency-Key": "a b" });

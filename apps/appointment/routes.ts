@@ -10,6 +10,7 @@ import { type AuditedResource, dataAccessed, dataModified } from "../http/auditE
 import type { Role } from "../http/auth.ts";
 import { violatesConstraint } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
+import { requireFuture } from "../http/future.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, findPatientOwner, requirePatientOwner } from "../http/patientAccess.ts";
@@ -126,6 +127,7 @@ export function appointmentRoutes(db: Database) {
         db,
         APPOINTMENT_SERVICE,
         async (tx) => {
+          requireFuture("body.scheduledAt", body.scheduledAt);
           const patient = await requirePatientOwner(tx, body.patientId);
           const resource = { type: "appointment", id: "/appointments", patientId: patient.id };
           await assertReachesPatient(tx, principal, patient, { source: APPOINTMENT_SERVICE, resource });

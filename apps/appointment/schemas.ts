@@ -1,5 +1,5 @@
 // The appointment API's bodies, built from the catalog's appointment schemas: what a booking accepts is
-// what appointment.booked carries, plus the rule that a booking is for the future.
+// what appointment.booked carries, plus the rule that a booking is for the future (checked by the route).
 import { z } from "zod";
 import { appointmentStatuses } from "../../db/schema.ts";
 import {
@@ -20,9 +20,12 @@ export const bookAppointmentBody = z
     ...booked,
     patientId: anyCaseUuid,
     providerId: anyCaseUuid,
-    scheduledAt: booked.scheduledAt
-      .refine((value) => Date.parse(value) > Date.now(), { error: "must be in the future" })
-      .meta({ description: "In the future.", "x-after": "now" }),
+    // (checked when the booking is made: apps/http/future.ts)
+    scheduledAt: booked.scheduledAt.meta({
+      description:
+        "In the future (a retry with the first request's Idempotency-Key is answered as it was, later too).",
+      "x-after": "now",
+    }),
     notes: booked.notes.optional().default(null),
   })
   .refine((body) => Date.parse(body.scheduledAt) + body.durationMinutes * 60_000 <= END_OF_YEAR_9999, {

@@ -8,6 +8,7 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
+import { requireFuture } from "../http/future.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, findPatientOwner, requirePatientOwner } from "../http/patientAccess.ts";
@@ -190,6 +191,7 @@ export function documentRoutes(db: Database) {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const answer = await answerOnce(c, db, DOCUMENT_SERVICE, async (tx) => {
+        requireFuture("body.expiresAt", body.expiresAt);
         const document = await reachableDocument(c, tx, id, { lock: true });
         const consent = await insertConsent(tx, {
           id: randomUUID(),

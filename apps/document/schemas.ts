@@ -22,9 +22,13 @@ const consent = consentGivenSchema.omit({ documentId: true, patientId: true }).s
 
 export const giveConsentBody = z.strictObject({
   ...consent,
+  // (checked when the consent is given: apps/http/future.ts)
   expiresAt: consent.expiresAt
-    .refine((value) => value === null || Date.parse(value) > Date.now(), { error: "must be in the future" })
-    .meta({ description: "In the future.", "x-after": "now" })
+    .meta({
+      description:
+        "In the future (a retry with the first request's Idempotency-Key is answered as it was, later too).",
+      "x-after": "now",
+    })
     .optional()
     .default(null),
 });
