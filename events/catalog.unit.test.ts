@@ -258,6 +258,10 @@ describe("event schemas", () => {
       "https://meet.example.org/r\u00e4um",
       " https://meet.example.org/room",
       "https://meet.example.org:123456/room",
+      "https://oQ73:80418",
+      "https://999/room",
+      "https://10.0.0.1/room",
+      "https://meet..example.org/room",
       `https://meet.example.org/${"a".repeat(2_048)}`,
     ];
     for (const url of refused) {
@@ -269,7 +273,11 @@ describe("event schemas", () => {
         "storageUrl",
       ]);
     }
-    for (const url of ["https://meet.example.org", "https://meet.example.org:8443/room-42?pin=1#start"]) {
+    for (const url of [
+      "https://meet.example.org",
+      "https://meet.example.org:8443/room-42?pin=1#start",
+      "https://xn--bcher-kva.example:65535",
+    ]) {
       const virtual = { ...booked, location: { type: "VIRTUAL", url } };
       expect(() => parseEventData("appointment.booked", virtual), url).not.toThrow();
     }

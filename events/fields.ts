@@ -64,6 +64,14 @@ function todayInEarliestTimeZone(): string {
  */
 export const email = z.email().max(254).meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
 
+/**
+ * A host name: labels of letters, digits and hyphens joined by single dots, the last one starting with a letter
+ * (a name, not an IPv4 address, which URL parsers read in several spellings: `https://999` is 0.0.3.231).
+ */
+const HOST_NAME = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?`;
+/** A port, 0 to 65535. */
+const PORT = String.raw`(?::(?:[0-5]?\d{1,4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))`;
+
 /** The longest address browsers and CDNs reliably carry. */
 const WEB_ADDRESS_MAX_LENGTH = 2048;
 
@@ -71,18 +79,19 @@ const WEB_ADDRESS_MAX_LENGTH = 2048;
  * An absolute URL of one of `schemes`, in the one spelling every URL parser reads alike: `scheme://host`, an
  * optional port, then a path, query or fragment of visible ASCII (what is not, percent-encoded). No credentials
  * (`user:pass@`), no backslash or white space, no `https:/\host` or `https:host` that WHATWG parsers repair
- * into another host than a stricter reader sees. Published with this pattern, and checked by it.
+ * into another host than a stricter reader sees. Published with this pattern, and checked by it (and by a URL
+ * parser, which also refuses an IDNA label, `xn--…`, that is not valid punycode).
  */
 export function webAddress(schemes: readonly [string, ...string[]], example: string) {
   const pattern = new RegExp(
-    String.raw`^(?:${schemes.join("|")})://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?(?:[/?#][\x21-\x5b\x5d-\x7e]*)?$`,
+    String.raw`^(?:${schemes.join("|")})://${HOST_NAME}${PORT}?(?:[/?#][\x21-\x5b\x5d-\x7e]*)?$`,
   );
   const spelled = schemes.map((scheme) => `${scheme}://`).join(", ");
   return z
     .string()
     .max(WEB_ADDRESS_MAX_LENGTH)
     .refine((value) => pattern.test(value) && URL.canParse(value), {
-      error: `must be a URL starting ${spelled} a host name, without credentials or white space`,
+      error: `must be a URL (${spelled}) of a host name, without credentials or white space`,
     })
     .meta({ pattern: pattern.source, example });
 }
