@@ -15,10 +15,22 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import pg from "pg";
+
+/**
+ * A point in time (`timestamp with time zone`), read with the driver's own parser. drizzle's timestamp column
+ * reads the text Postgres sends with `new Date(text)`, which takes the years 0001 to 0099 for 1901 to 1999: a
+ * model trained in the year 0050, as a request may say, would read back as 1950.
+ */
+const parseTimestamptz: (text: string) => Date = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ);
+const instant = customType<{ data: Date; driverData: string }>({
+  dataType: () => "timestamp with time zone",
+  toDriver: (value) => value.toISOString(),
+  fromDriver: (text) => parseTimestamptz(text),
+});
 
 /** Raw bytes (hashes, signatures, ciphertext). */
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
@@ -51,11 +63,11 @@ export const patients = pgTable(
     consentDataSharing: boolean("consent_data_sharing").notNull().default(false),
     consentMarketing: boolean("consent_marketing").notNull().default(false),
     consentResearch: boolean("consent_research").notNull().default(false),
-    consentUpdatedAt: timestamp("consent_updated_at", { withTimezone: true, mode: "date" }),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    consentUpdatedAt: instant("consent_updated_at"),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
+    updatedAt: instant("updated_at").notNull().default(sql`now()`),
     // Deletion keeps the row (medical records have retention duties); GDPR erasure is a separate operation.
-    deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+    deletedAt: instant("deleted_at"),
   },
   // A login attempt whose username is a patient's e-mail names that patient (apps/login-attempts).
   (table) => [index("patients_email_lower").on(sql`lower(${table.email})`)],
@@ -85,7 +97,7 @@ export const outbox = pgTable(
     traceparent: text("traceparent"),
     // The W3C tracestate that came with the traceparent (vendor routing data), carried into the same header.
     tracestate: text("tracestate"),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
     // Tamper evidence: `hash` covers the row's content and `previous_hash`, the hash of the aggregate's
     // previous event (null for its first, and for events keyed by their own id). See db/outbox/eventHash.ts.
     previousHash: bytea("previous_hash"),
@@ -135,8 +147,8 @@ export const patientKeys = pgTable(
     patientId: uuid("patient_id").primaryKey(),
     masterKeyId: text("master_key_id"),
     wrappedKey: bytea("wrapped_key"),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-    erasedAt: timestamp("erased_at", { withTimezone: true, mode: "date" }),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
+    erasedAt: instant("erased_at"),
   },
   (table) => [
     check(
@@ -167,7 +179,7 @@ export const relayCheckpoints = pgTable("relay_checkpoints", {
   name: text("name").primaryKey(),
   txId: xid8("tx_id").notNull(),
   position: bigint("position", { mode: "bigint" }).notNull(),
-  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  updatedAt: instant("updated_at").notNull().default(sql`now()`),
 });
 
 /**
@@ -181,7 +193,7 @@ export const relayMode = pgTable(
     mode: text("mode").notNull(),
     /** Where the last switch handed over, and whether it finished. */
     handover: jsonb("handover"),
-    changedAt: timestamp("changed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    changedAt: instant("changed_at").notNull().default(sql`now()`),
   },
   (table) => [
     check("relay_mode_singleton_check", sql`${table.singleton}`),
@@ -195,7 +207,7 @@ export const relayMode = pgTable(
  */
 export const debeziumHeartbeat = pgTable("debezium_heartbeat", {
   id: integer("id").primaryKey(),
-  beatAt: timestamp("beat_at", { withTimezone: true, mode: "date" }).notNull(),
+  beatAt: instant("beat_at").notNull(),
 });
 
 /**
@@ -211,7 +223,7 @@ export const outboxCheckpoints = pgTable("outbox_checkpoints", {
   chainHash: bytea("chain_hash").notNull(),
   keyId: text("key_id").notNull(),
   signature: bytea("signature").notNull(),
-  sealedAt: timestamp("sealed_at", { withTimezone: true, mode: "date" }).notNull(),
+  sealedAt: instant("sealed_at").notNull(),
 });
 
 /**
@@ -236,10 +248,10 @@ export const outboxArchives = pgTable("outbox_archives", {
   fileName: text("file_name").notNull(),
   fileSha256: bytea("file_sha256").notNull(),
   /** The retention cutoff: every archived row was created before it. */
-  createdBefore: timestamp("created_before", { withTimezone: true, mode: "date" }).notNull(),
+  createdBefore: instant("created_before").notNull(),
   keyId: text("key_id").notNull(),
   signature: bytea("signature").notNull(),
-  archivedAt: timestamp("archived_at", { withTimezone: true, mode: "date" }).notNull(),
+  archivedAt: instant("archived_at").notNull(),
 });
 
 /**
@@ -284,7 +296,7 @@ export const consumerInbox = pgTable(
     topic: text("topic").notNull(),
     kafkaPartition: integer("kafka_partition").notNull(),
     kafkaOffset: bigint("kafka_offset", { mode: "bigint" }).notNull(),
-    processedAt: timestamp("processed_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    processedAt: instant("processed_at").notNull().default(sql`now()`),
   },
   (table) => [primaryKey({ columns: [table.consumer, table.eventId] })],
 );
@@ -304,8 +316,8 @@ export const patientDirectory = pgTable("patient_directory", {
   consentMarketing: boolean("consent_marketing").notNull().default(false),
   consentResearch: boolean("consent_research").notNull().default(false),
   /** The envelope timestamp of the last event applied. */
-  lastEventAt: timestamp("last_event_at", { withTimezone: true, mode: "date" }).notNull(),
-  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+  lastEventAt: instant("last_event_at").notNull(),
+  deletedAt: instant("deleted_at"),
 });
 
 /**
@@ -326,8 +338,8 @@ export const notificationDeliveries = pgTable("notification_deliveries", {
   transportMessageId: text("transport_message_id"),
   /** Why the last attempt failed: the error's class and code, never the message's content. */
   lastError: text("last_error"),
-  claimedAt: timestamp("claimed_at", { withTimezone: true, mode: "date" }).notNull(),
-  finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+  claimedAt: instant("claimed_at").notNull(),
+  finishedAt: instant("finished_at"),
 });
 
 /**
@@ -343,7 +355,7 @@ export const recordedNotifications = pgTable(
     recipient: text("recipient").notNull(),
     subject: text("subject"),
     body: text("body").notNull(),
-    recordedAt: timestamp("recorded_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    recordedAt: instant("recorded_at").notNull().default(sql`now()`),
     /** The patient the message concerns (null for staff): their erasure deletes the row. */
     patientId: uuid("patient_id"),
   },
@@ -365,8 +377,8 @@ export const providers = pgTable(
     specialty: text("specialty").notNull(),
     email: text("email").notNull(),
     phone: text("phone"),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
+    updatedAt: instant("updated_at").notNull().default(sql`now()`),
   },
   // One provider profile per login, so that a provider's token names exactly one provider.
   (table) => [uniqueIndex("providers_user_id").on(table.userId)],
@@ -390,8 +402,8 @@ export const appointments = pgTable(
     providerId: uuid("provider_id")
       .notNull()
       .references(() => providers.id),
-    scheduledAt: timestamp("scheduled_at", { withTimezone: true, mode: "date" }).notNull(),
-    endsAt: timestamp("ends_at", { withTimezone: true, mode: "date" }).notNull(),
+    scheduledAt: instant("scheduled_at").notNull(),
+    endsAt: instant("ends_at").notNull(),
     durationMinutes: integer("duration_minutes").notNull(),
     appointmentType: text("appointment_type").notNull(),
     location: jsonb("location")
@@ -399,13 +411,13 @@ export const appointments = pgTable(
       .notNull(),
     notes: text("notes"),
     status: text("status").$type<(typeof appointmentStatuses)[number]>().notNull().default("BOOKED"),
-    cancelledAt: timestamp("cancelled_at", { withTimezone: true, mode: "date" }),
+    cancelledAt: instant("cancelled_at"),
     cancelledBy: text("cancelled_by"),
     cancellationReason: text("cancellation_reason"),
-    completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
-    remindedAt: timestamp("reminded_at", { withTimezone: true, mode: "date" }),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    completedAt: instant("completed_at"),
+    remindedAt: instant("reminded_at"),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
+    updatedAt: instant("updated_at").notNull().default(sql`now()`),
   },
   (table) => [
     // A provider's patients are those with an appointment with them (apps/http/patientAccess.ts).
@@ -440,10 +452,10 @@ export const documents = pgTable(
       .notNull()
       .default("PENDING"),
     processor: text("processor"),
-    processedAt: timestamp("processed_at", { withTimezone: true, mode: "date" }),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
-    deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+    processedAt: instant("processed_at"),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
+    updatedAt: instant("updated_at").notNull().default(sql`now()`),
+    deletedAt: instant("deleted_at"),
   },
   (table) => [index("documents_patient").on(table.patientId)],
 );
@@ -458,8 +470,8 @@ export const documentConsents = pgTable(
       .references(() => documents.id),
     grantedTo: text("granted_to").notNull(),
     purpose: text("purpose").notNull(),
-    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    expiresAt: instant("expires_at"),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
   },
   (table) => [index("document_consents_document").on(table.documentId)],
 );
@@ -472,12 +484,12 @@ export const aiModels = pgTable(
     name: text("name").notNull(),
     version: text("version").notNull(),
     algorithm: text("algorithm").notNull(),
-    trainedAt: timestamp("trained_at", { withTimezone: true, mode: "date" }).notNull(),
+    trainedAt: instant("trained_at").notNull(),
     datasetSize: integer("dataset_size").notNull(),
     trainingMetrics: jsonb("training_metrics").$type<Record<string, number>>().notNull(),
     latestMetrics: jsonb("latest_metrics").$type<Record<string, number>>(),
-    latestMeasuredAt: timestamp("latest_measured_at", { withTimezone: true, mode: "date" }),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    latestMeasuredAt: instant("latest_measured_at"),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
   },
   (table) => [uniqueIndex("ai_models_name_version").on(table.name, table.version)],
 );
@@ -496,7 +508,7 @@ export const aiPredictions = pgTable(
     score: doublePrecision("score").notNull(),
     label: text("label"),
     confidence: doublePrecision("confidence").notNull(),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
   },
   (table) => [index("ai_predictions_patient").on(table.patientId)],
 );
@@ -508,7 +520,7 @@ export const aiInsights = pgTable("ai_insights", {
   category: text("category").notNull(),
   severity: text("severity").notNull(),
   summary: text("summary").notNull(),
-  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  createdAt: instant("created_at").notNull().default(sql`now()`),
 });
 
 /**
@@ -526,7 +538,7 @@ export const idempotencyKeys = pgTable(
     responseStatus: integer("response_status"),
     responseBody: text("response_body"),
     responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
-    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
     /** The patient whose data the kept response holds, if any: their erasure deletes it, a replay is audited. */
     patientId: uuid("patient_id"),
   },
@@ -547,7 +559,7 @@ export const complianceWatchObservations = pgTable(
     rule: text("rule").notNull(),
     subject: text("subject").notNull(),
     eventId: uuid("event_id").notNull(),
-    occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }).notNull(),
+    occurredAt: instant("occurred_at").notNull(),
     counted: text("counted").notNull(),
   },
   (table) => [
@@ -568,7 +580,7 @@ export const complianceWatchSubjects = pgTable(
     rule: text("rule").notNull(),
     subject: text("subject").notNull(),
     observations: bigint("observations", { mode: "number" }).notNull(),
-    alertedUntil: timestamp("alerted_until", { withTimezone: true, mode: "date" }),
+    alertedUntil: instant("alerted_until"),
   },
   (table) => [primaryKey({ columns: [table.rule, table.subject] })],
 );
@@ -580,9 +592,9 @@ export const complianceWatchAlerts = pgTable(
     eventId: uuid("event_id").primaryKey(),
     rule: text("rule").notNull(),
     subject: text("subject").notNull(),
-    windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
-    windowEnd: timestamp("window_end", { withTimezone: true, mode: "date" }).notNull(),
-    raisedAt: timestamp("raised_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    windowStart: instant("window_start").notNull(),
+    windowEnd: instant("window_end").notNull(),
+    raisedAt: instant("raised_at").notNull().default(sql`now()`),
   },
   (table) => [index("compliance_watch_alerts_rule").on(table.rule)],
 );
