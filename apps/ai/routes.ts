@@ -146,15 +146,19 @@ export function aiRoutes(db: Database) {
       const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
         const model = await findModel(tx, id, { lock: true });
         if (!model) throw HttpProblem.notFound(`There is no model ${id}.`);
-        const row = await recordPerformance(tx, id, {
-          metrics: body.metrics,
-          measuredAt: new Date(body.measuredAt),
-        });
+        const measuredAt = new Date(body.measuredAt);
+        // A measurement reported late is recorded (its event) but is not the latest: the model keeps the newer one.
+        const latest = model.latestMeasuredAt === null || model.latestMeasuredAt <= measuredAt;
+        const row = latest ? await recordPerformance(tx, id, { metrics: body.metrics, measuredAt }) : model;
         await appendEvents(tx, eventContext(c, AI_SERVICE), [
           { type: "ai.model.performance.updated", data: { modelId: id, version: model.version, ...body } },
-          dataModified(c.get("principal"), { type: "model", id, patientId: null }, "UPDATE", [
-            "latestMetrics",
-          ]),
+          ...(latest
+            ? [
+                dataModified(c.get("principal"), { type: "model", id, patientId: null }, "UPDATE", [
+                  "latestMetrics",
+                ]),
+              ]
+            : []),
         ]);
         return { status: 200 as const, body: toModelResponse(row), patientId: null };
       });

@@ -1,0 +1,81 @@
+// A model's times are read back as they were written, in any year the API takes (drizzle's own timestamp column
+// read the years 0001-0099 as 1901-1999), and its latest performance is the latest measured, whatever order
+// the measurements are reported in: a late one is recorded as its event but replaces nothing.
+import { sql } from "drizzle-orm";
+import { afterAll, describe, expect, it } from "vitest";
+import { testDatabase } from "../../test/fixtures.ts";
+import { requestBodies } from "../../test/serviceRequests.ts";
+import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+
+const db = testDatabase();
+const app = testPlatform(db);
+afterAll(() => db.$client.end());
+
+const post = async (user: Caller, path: string, body: unknown) => {
+  const response = await app.request(path, {
+    method: "POST",
+    headers: user.headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+};
+
+async function recordModel(trainedAt: string) {
+  const created = await post(await caller("service"), "/ai/models", { ...requestBodies.model(), trainedAt });
+  expect(created.status).toBe(201);
+  return created.body as { id: string; trainedAt: string };
+}
+
+describe("an AI model", () => {
+  it.each([
+    "0001-01-01T00:00:00.000Z",
+    "0050-06-15T12:00:00.000Z",
+    "0099-12-31T23:59:59.000Z",
+    "9999-12-31T23:59:59.999Z",
+  ])("trained at %s is answered as trained then, and stored so", async (trainedAt) => {
+    const model = await recordModel(trainedAt);
+    expect(model.trainedAt).toBe(trainedAt);
+    const { rows } = await db.execute<{ trained_at: string }>(
+      sql`SELECT to_char(trained_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS trained_at FROM ai_models WHERE id = ${model.id}`,
+    );
+    expect(rows[0]?.trained_at).toBe(trainedAt.slice(0, 10));
+    const measured = await post(await caller("service"), `/ai/models/${model.id}/performance`, {
+      ...requestBodies.performance(),
+      measuredAt: "0075-01-01T00:00:00.000Z",
+    });
+    expect(measured.body).toMatchObject({ trainedAt, latestMeasuredAt: "0075-01-01T00:00:00.000Z" });
+  });
+
+  it("keeps the latest measured performance when an older measurement is reported after it", async () => {
+    const service = await caller("service");
+    const model = await recordModel("2024-01-01T00:00:00.000Z");
+    const measure = (measuredAt: string, auc: number) =>
+      post(service, `/ai/models/${model.id}/performance`, {
+        ...requestBodies.performance(),
+        metrics: { auc },
+        measuredAt,
+      });
+    expect((await measure("2024-03-01T00:00:00.000Z", 0.91)).body).toMatchObject({
+      latestMetrics: { auc: 0.91 },
+      latestMeasuredAt: "2024-03-01T00:00:00.000Z",
+    });
+    const late = await measure("2024-02-01T00:00:00.000Z", 0.5);
+    expect(late.status).toBe(200);
+    expect(late.body).toMatchObject({
+      latestMetrics: { auc: 0.91 },
+      latestMeasuredAt: "2024-03-01T00:00:00.000Z",
+    });
+    const { rows } = await db.execute<{ event_type: string }>(
+      sql`SELECT event_type FROM outbox WHERE aggregate_id = ${model.id} ORDER BY position`,
+    );
+    // Both measurements are in the history; only the one that changed the model is an audited change of it.
+    expect(rows.filter((row) => row.event_type === "ai.model.performance.updated")).toHaveLength(2);
+    const changes = await db.execute<{ count: number }>(
+      sql`SELECT count(*)::int AS count FROM outbox WHERE event_type = 'audit.data.modified' AND payload::jsonb -> 'data' ->> 'resourceId' = ${model.id} AND payload::jsonb -> 'data' ->> 'action' = 'UPDATE'`,
+    );
+    expect(changes.rows[0]?.count).toBe(1);
+    expect((await measure("2024-03-01T00:00:00.000Z", 0.93)).body).toMatchObject({
+      latestMetrics: { auc: 0.93 },
+    });
+  });
+});
