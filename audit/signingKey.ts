@@ -7,10 +7,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readOrMakeKeyFile } from "../config/developmentKeys.ts";
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -63,12 +62,15 @@ function keyIdOf(publicKey: KeyObject): string {
     .slice(0, 16);
 }
 
-export async function loadSigningKey(env: NodeJS.ProcessEnv = process.env): Promise<SigningKey> {
+/** The signing key: AUDIT_SIGNING_KEY, else the checkout's development key (kept in `file`). */
+export function loadSigningKey(
+  env: NodeJS.ProcessEnv = process.env,
+  file: string = developmentKeyFile,
+): SigningKey {
   if (env.AUDIT_SIGNING_KEY) return signingKeyFromPem(env.AUDIT_SIGNING_KEY);
-  if (!existsSync(developmentKeyFile)) {
-    const { privateKey } = generateKeyPairSync("ed25519");
-    await mkdir(dirname(developmentKeyFile), { recursive: true });
-    await writeFile(developmentKeyFile, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
-  }
-  return signingKeyFromPem(await readFile(developmentKeyFile, "utf8"));
+  const development = readOrMakeKeyFile(
+    file,
+    () => generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string,
+  );
+  return signingKeyFromPem(development);
 }

@@ -3,9 +3,9 @@
 // still wrapped by them, until `npm run phi:rewrap` has moved those to the first (rotation). Unset, for local
 // development only, one key is made up once and kept in .data/ (like the audit signing key).
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readOrMakeKeyFile } from "../config/developmentKeys.ts";
 import { ConfigError } from "../config/env.ts";
 import { KEY_BYTES } from "./fieldCipher.ts";
 
@@ -54,22 +54,17 @@ export function newMasterKeyEntry(id: string): string {
   return `${id}:${randomBytes(KEY_BYTES).toString("base64")}`;
 }
 
-/** This process's master keys: read once at its start (process/frame.ts) and passed to what needs them. */
-export function loadMasterKeys(env: NodeJS.ProcessEnv = process.env): MasterKeys {
+/**
+ * This process's master keys: read once at its start (process/frame.ts) and passed to what needs them. Unset,
+ * the checkout's development key (kept in `file`).
+ */
+export function loadMasterKeys(
+  env: NodeJS.ProcessEnv = process.env,
+  file: string = developmentKeyFile,
+): MasterKeys {
   const configured = env[VARIABLE];
   // Empty is unset, as for every variable; blanks are a value, refused (never the development key in their place).
   if (configured !== undefined && configured !== "") return parseMasterKeys(configured);
-  if (!existsSync(developmentKeyFile)) {
-    mkdirSync(dirname(developmentKeyFile), { recursive: true });
-    try {
-      // `wx`: when processes start together, the first one's key is everyone's.
-      writeFileSync(developmentKeyFile, `${newMasterKeyEntry("development")}\n`, { mode: 0o600, flag: "wx" });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-  }
-  return parseMasterKeys(
-    readFileSync(developmentKeyFile, "utf8"),
-    `${VARIABLE} (unset; ${developmentKeyFile})`,
-  );
+  const development = readOrMakeKeyFile(file, () => `${newMasterKeyEntry("development")}\n`);
+  return parseMasterKeys(development, `${VARIABLE} (unset; ${file})`);
 }

@@ -109,7 +109,7 @@ say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
 
 const sealer = startCheckpointSealer({
   databaseUrl: stack.databaseUrl,
-  key: await loadSigningKey(),
+  key: loadSigningKey(),
   log,
   registry,
 });
