@@ -1,5 +1,6 @@
 // The Ed25519 key that signs history checkpoints: AUDIT_SIGNING_KEY (a PKCS#8 PEM private key) when set;
-// otherwise, for local development only, one made up once and kept in .data/.
+// otherwise, outside production only, one made up once and kept in .data/; in production (NODE_ENV=production)
+// it must be set.
 import {
   createHash,
   createPrivateKey,
@@ -9,7 +10,7 @@ import {
 } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readOrMakeKeyFile } from "../config/developmentKeys.ts";
+import { developmentKey } from "../config/developmentKeys.ts";
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -62,15 +63,24 @@ function keyIdOf(publicKey: KeyObject): string {
     .slice(0, 16);
 }
 
-/** The signing key: AUDIT_SIGNING_KEY, else the checkout's development key (kept in `file`). */
+/**
+ * The signing key: AUDIT_SIGNING_KEY, else the checkout's development key (kept in `file`), or in production a
+ * ConfigError naming AUDIT_SIGNING_KEY.
+ */
 export function loadSigningKey(
   env: NodeJS.ProcessEnv = process.env,
   file: string = developmentKeyFile,
 ): SigningKey {
   if (env.AUDIT_SIGNING_KEY) return signingKeyFromPem(env.AUDIT_SIGNING_KEY);
-  const development = readOrMakeKeyFile(
-    file,
-    () => generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string,
+  const development = developmentKey(
+    {
+      variable: "AUDIT_SIGNING_KEY",
+      expected: "an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
+      file,
+      make: () =>
+        generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string,
+    },
+    env,
   );
   return signingKeyFromPem(development);
 }

@@ -1,8 +1,44 @@
 // The keys a checkout makes up for itself when none is configured (PHI_MASTER_KEYS, AUDIT_SIGNING_KEY): made
-// once under .data/ and shared by every process of the checkout.
+// once under .data/ and shared by every process of the checkout. Never in production (NODE_ENV=production),
+// where a missing key is a configuration error naming its variable: a made-up master key would seal patient
+// data under a key no operator holds or backs up, and a made-up signing key would sign the history with a key
+// no auditor knows, each process of a fleet its own.
 import { randomBytes } from "node:crypto";
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { ConfigError } from "./env.ts";
+
+function isProduction(env: NodeJS.ProcessEnv): boolean {
+  return env.NODE_ENV === "production";
+}
+
+export interface DevelopmentKey {
+  /** The variable that, set, replaces the development key: named in the refusal. */
+  variable: string;
+  /** What to set it to, for the refusal: `an Ed25519 private key in PKCS#8 PEM (…)`. */
+  expected: string;
+  /** Where the checkout keeps its key. */
+  file: string;
+  /** A new key, as the file's text. */
+  make: () => string;
+}
+
+/** The development key kept in `file`, made when there is none yet; in production, a ConfigError naming `variable`. */
+export function developmentKey(
+  { variable, expected, file, make }: DevelopmentKey,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (isProduction(env)) {
+    // A deployment that ran on a made-up key before it was refused must not lose what it sealed or signed.
+    const madeBefore = existsSync(file)
+      ? `; ${file} holds the one made up before: to keep it, set ${variable} to that file's content`
+      : "";
+    throw new ConfigError([
+      `${variable}: must be set when NODE_ENV=production, to ${expected}; a development key is made up only outside production${madeBefore}`,
+    ]);
+  }
+  return readOrMakeKeyFile(file, make);
+}
 
 /**
  * The text of `file`, made by `make` when there is none yet. Processes that start together (npm start's API

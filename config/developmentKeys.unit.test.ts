@@ -1,5 +1,6 @@
 // The keys a checkout makes up for itself: made once, readable by their owner only, and never overwritten:
-// processes that start together all end up with the key of the one that put its key in place first.
+// processes that start together all end up with the key of the one that put its key in place first. Never in
+// production: there a missing PHI_MASTER_KEYS or AUDIT_SIGNING_KEY is a configuration error naming it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadSigningKey, signingKeyFromPem } from "../audit/signingKey.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { readOrMakeKeyFile } from "./developmentKeys.ts";
+import { ConfigError } from "./env.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "development-keys-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,5 +63,60 @@ describe("the development keys", () => {
     const entry = `given:${Buffer.alloc(32, 7).toString("base64")}`;
     expect(loadMasterKeys({ PHI_MASTER_KEYS: entry }, file).currentId).toBe("given");
     expect(readdirSync(dir)).not.toContain("never-made");
+  });
+});
+
+describe("in production (NODE_ENV=production)", () => {
+  const production = { NODE_ENV: "production" };
+  const refusal = (load: () => unknown): ConfigError => {
+    try {
+      load();
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error("no configuration error");
+  };
+
+  it("a missing master key or signing key is a configuration error naming its variable, and no key is made", () => {
+    const masterFile = join(dir, "production", "phi-master-keys");
+    const signingFile = join(dir, "production", "audit-signing-key.pem");
+    for (const blank of [production, { ...production, PHI_MASTER_KEYS: "", AUDIT_SIGNING_KEY: "" }]) {
+      expect(refusal(() => loadMasterKeys(blank, masterFile)).problems).toEqual([
+        "PHI_MASTER_KEYS: must be set when NODE_ENV=production, to id:base64key (a 32-byte key: openssl rand -base64 32); a development key is made up only outside production",
+      ]);
+      expect(refusal(() => loadSigningKey(blank, signingFile)).problems).toEqual([
+        "AUDIT_SIGNING_KEY: must be set when NODE_ENV=production, to an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519); a development key is made up only outside production",
+      ]);
+    }
+    expect(readdirSync(dir)).not.toContain("production");
+  });
+
+  it("a development key made before is not used, and the refusal says where it is, never what it holds", () => {
+    const masterFile = join(dir, "made-before", "phi-master-keys");
+    const signingFile = join(dir, "made-before", "audit-signing-key.pem");
+    const master = loadMasterKeys({}, masterFile).keys.get("development") as Buffer;
+    loadSigningKey({}, signingFile);
+    const refused = [
+      ...refusal(() => loadMasterKeys(production, masterFile)).problems,
+      ...refusal(() => loadSigningKey(production, signingFile)).problems,
+    ];
+    expect(refused[0]).toContain(
+      `${masterFile} holds the one made up before: to keep it, set PHI_MASTER_KEYS`,
+    );
+    expect(refused[1]).toContain(
+      `${signingFile} holds the one made up before: to keep it, set AUDIT_SIGNING_KEY`,
+    );
+    expect(refused.join("\n")).not.toContain(master.toString("base64"));
+    expect(refused.join("\n")).not.toContain("PRIVATE KEY");
+  });
+
+  it("the keys given are used", () => {
+    const pem = readFileSync(join(dir, "made-before", "audit-signing-key.pem"), "utf8");
+    expect(loadSigningKey({ ...production, AUDIT_SIGNING_KEY: pem }).keyId).toBe(
+      signingKeyFromPem(pem).keyId,
+    );
+    const entry = `2026-01:${Buffer.alloc(32, 9).toString("base64")}`;
+    expect(loadMasterKeys({ ...production, PHI_MASTER_KEYS: entry }).currentId).toBe("2026-01");
   });
 });

@@ -1,11 +1,12 @@
 // The master keys that wrap every patient's data key. PHI_MASTER_KEYS lists them as `id:base64key`,
 // comma-separated: the first wraps new and re-wrapped keys, the others are kept only to unwrap the keys
-// still wrapped by them, until `npm run phi:rewrap` has moved those to the first (rotation). Unset, for local
-// development only, one key is made up once and kept in .data/ (like the audit signing key).
+// still wrapped by them, until `npm run phi:rewrap` has moved those to the first (rotation). Unset, outside
+// production only, one key is made up once and kept in .data/ (like the audit signing key); in production
+// (NODE_ENV=production) it must be set.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readOrMakeKeyFile } from "../config/developmentKeys.ts";
+import { developmentKey } from "../config/developmentKeys.ts";
 import { ConfigError } from "../config/env.ts";
 import { KEY_BYTES } from "./fieldCipher.ts";
 
@@ -56,7 +57,7 @@ export function newMasterKeyEntry(id: string): string {
 
 /**
  * This process's master keys: read once at its start (process/frame.ts) and passed to what needs them. Unset,
- * the checkout's development key (kept in `file`).
+ * the checkout's development key (kept in `file`), or in production a ConfigError naming PHI_MASTER_KEYS.
  */
 export function loadMasterKeys(
   env: NodeJS.ProcessEnv = process.env,
@@ -65,6 +66,14 @@ export function loadMasterKeys(
   const configured = env[VARIABLE];
   // Empty is unset, as for every variable; blanks are a value, refused (never the development key in their place).
   if (configured !== undefined && configured !== "") return parseMasterKeys(configured);
-  const development = readOrMakeKeyFile(file, () => `${newMasterKeyEntry("development")}\n`);
+  const development = developmentKey(
+    {
+      variable: VARIABLE,
+      expected: "id:base64key (a 32-byte key: openssl rand -base64 32)",
+      file,
+      make: () => `${newMasterKeyEntry("development")}\n`,
+    },
+    env,
+  );
   return parseMasterKeys(development, `${VARIABLE} (unset; ${file})`);
 }
