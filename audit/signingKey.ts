@@ -1,5 +1,6 @@
 // The Ed25519 key that signs history checkpoints: AUDIT_SIGNING_KEY (a PKCS#8 PEM private key) when set;
-// otherwise, for local development only, one made up once and kept in .data/.
+// otherwise, outside production only, one made up once and kept in .data/; in production (NODE_ENV=production)
+// it must be set.
 import {
   createHash,
   createPrivateKey,
@@ -7,10 +8,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { developmentKey } from "../config/developmentKeys.ts";
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -63,12 +63,24 @@ function keyIdOf(publicKey: KeyObject): string {
     .slice(0, 16);
 }
 
-export async function loadSigningKey(env: NodeJS.ProcessEnv = process.env): Promise<SigningKey> {
+/**
+ * The signing key: AUDIT_SIGNING_KEY, else the checkout's development key (kept in `file`), or in production a
+ * ConfigError naming AUDIT_SIGNING_KEY.
+ */
+export function loadSigningKey(
+  env: NodeJS.ProcessEnv = process.env,
+  file: string = developmentKeyFile,
+): SigningKey {
   if (env.AUDIT_SIGNING_KEY) return signingKeyFromPem(env.AUDIT_SIGNING_KEY);
-  if (!existsSync(developmentKeyFile)) {
-    const { privateKey } = generateKeyPairSync("ed25519");
-    await mkdir(dirname(developmentKeyFile), { recursive: true });
-    await writeFile(developmentKeyFile, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
-  }
-  return signingKeyFromPem(await readFile(developmentKeyFile, "utf8"));
+  const development = developmentKey(
+    {
+      variable: "AUDIT_SIGNING_KEY",
+      expected: "an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
+      file,
+      make: () =>
+        generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string,
+    },
+    env,
+  );
+  return signingKeyFromPem(development);
 }

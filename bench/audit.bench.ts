@@ -72,7 +72,7 @@ const writeSeconds = (performance.now() - writeStarted) / 1000;
 
 const client = new pg.Client({ connectionString: databaseUrl });
 await client.connect();
-const key = await loadSigningKey();
+const key = loadSigningKey();
 const sealStarted = performance.now();
 await sealCheckpoint(client, key);
 const sealSeconds = (performance.now() - sealStarted) / 1000;

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { decryptEvent } from "../phi/decryptEvent.ts";
+import { CiphertextRejected } from "../phi/fieldCipher.ts";
 import { type MasterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
 import {
   decrypted,
@@ -15,7 +16,13 @@ import {
 } from "../test/fixtures.ts";
 import { writeTransaction } from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
-import { destroyDataKey, PatientErased, PatientKeyring, rewrapDataKeys } from "./patientKeys.ts";
+import {
+  destroyDataKey,
+  MasterKeyRejected,
+  PatientErased,
+  PatientKeyring,
+  rewrapDataKeys,
+} from "./patientKeys.ts";
 import { patientKeys } from "./schema.ts";
 
 const db = testDatabase();
@@ -70,6 +77,48 @@ describe("patient keys", () => {
       patientId,
     ]);
     expect(after.rows[0].n).toBe(before.rows[0].n);
+  });
+
+  it("refuse a master key of the recorded id but other bytes as MasterKeyRejected, naming the id, not a key", async () => {
+    const { created, payload } = await writePatient();
+    const otherBytes = randomBytes(32);
+    const impostor = parseMasterKeys(`${testMasterKeys.currentId}:${otherBytes.toString("base64")}`);
+    const reading = decryptEvent(JSON.parse(payload), new PatientKeyring(db, impostor));
+    await expect(reading).rejects.toThrow(MasterKeyRejected);
+    // Not the error of a field that does not open, which a consumer takes for a bad record and parks.
+    await expect(reading).rejects.not.toBeInstanceOf(CiphertextRejected);
+    const error = (await reading.catch((rejected: unknown) => rejected)) as MasterKeyRejected;
+    expect(error).toMatchObject({ masterKeyId: testMasterKeys.currentId, patientId: created.data.patientId });
+    expect(error.message).toContain(`PHI_MASTER_KEYS' key "${testMasterKeys.currentId}"`);
+    for (const key of [otherBytes, ...testMasterKeys.keys.values()]) {
+      expect(error.message).not.toContain(key.toString("base64"));
+    }
+    expect(error.message).not.toContain(created.data.lastName);
+
+    // Nor can anything about the patient be written: no key is made in place of theirs (a pool of its own, as
+    // another process has: no key cached by this one).
+    const before = await keyRow(created.data.patientId);
+    const otherProcess = testDatabase();
+    try {
+      await expect(
+        writeTransaction(otherProcess, (tx) =>
+          appendEvents(tx, testEventContext({ masterKeys: impostor }), [
+            {
+              type: "patient.updated",
+              data: {
+                patientId: created.data.patientId,
+                changedFields: ["phone"],
+                changes: { phone: "+14155550100" },
+              },
+            },
+          ]),
+        ),
+      ).rejects.toThrow(MasterKeyRejected);
+    } finally {
+      await otherProcess.$client.end();
+    }
+    expect(await keyRow(created.data.patientId)).toEqual(before);
+    expect((await decrypted(db, payload)).data).toEqual(created.data);
   });
 
   it("move to a new master key on rewrap, after which the old master key is not needed", async () => {

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
 import type { PatientKeySource } from "../phi/decryptEvent.ts";
-import { decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
+import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
 import { KEY_ERASED_CHANNEL, keyCache, usableKeyCache } from "./patientKeyCache.ts";
@@ -35,6 +35,29 @@ export class MasterKeyMissing extends Error {
   }
 }
 
+/**
+ * The master key of that id does not open a key it is recorded to have wrapped: PHI_MASTER_KEYS gives other
+ * bytes under the id (a typo, another environment's key), or the wrapped key was altered. Like a missing
+ * master key, the operator's to fix, never the event's fault: no event that needs the key can be read or
+ * written until it is.
+ */
+export class MasterKeyRejected extends Error {
+  constructor(
+    readonly masterKeyId: string,
+    readonly patientId: string,
+  ) {
+    super(
+      `PHI_MASTER_KEYS' key "${masterKeyId}" does not open the data key of patient ${patientId} that it is recorded to have wrapped: the key under that id is not the one that wrapped it, or the wrapped key was altered`,
+    );
+    this.name = "MasterKeyRejected";
+  }
+}
+
+/** The process's master keys cannot unwrap a patient's key: a configuration fault, to wait out, not to park. */
+export function isMasterKeyFault(error: unknown): error is MasterKeyMissing | MasterKeyRejected {
+  return error instanceof MasterKeyMissing || error instanceof MasterKeyRejected;
+}
+
 type KeyRow = Pick<typeof patientKeys.$inferSelect, "patientId" | "masterKeyId" | "wrappedKey">;
 
 const keyColumns = {
@@ -55,12 +78,19 @@ function unwrap(masters: MasterKeys, row: KeyRow): Buffer {
   if (row.wrappedKey === null || row.masterKeyId === null) throw new PatientErased(row.patientId);
   const master = masters.keys.get(row.masterKeyId);
   if (!master) throw new MasterKeyMissing(row.masterKeyId);
-  return decrypt(
-    master,
-    row.wrappedKey,
-    wrapContext(row.patientId),
-    `the data key of patient ${row.patientId}`,
-  );
+  try {
+    return decrypt(
+      master,
+      row.wrappedKey,
+      wrapContext(row.patientId),
+      `the data key of patient ${row.patientId}`,
+    );
+  } catch (error) {
+    // Not CiphertextRejected, which a reader takes for a bad event: every event of every patient whose key
+    // this master key wrapped would be refused with it.
+    if (error instanceof CiphertextRejected) throw new MasterKeyRejected(row.masterKeyId, row.patientId);
+    throw error;
+  }
 }
 
 /**

@@ -25,8 +25,9 @@ export interface PatientKeySource {
  * Opens the sealed personal fields (and request metadata) of an envelope (a JSON-parsed record value or outbox
  * payload) and checks it against the catalog. Throws EventValidationError or UnknownEventTypeError for a bad envelope,
  * PatientErased when the patient's key was destroyed, PatientKeyMissing or CiphertextRejected when a field
- * cannot be opened, PersonalDataInPlainText when personal data the write path seals is not sealed. An event
- * without personal data needs no key.
+ * cannot be opened, PersonalDataInPlainText when personal data the write path seals is not sealed, and what
+ * the key source throws when it cannot give the key (MasterKeyMissing, MasterKeyRejected: the process's
+ * master keys cannot unwrap it). An event without personal data needs no key.
  */
 export async function decryptEvent(value: unknown, keys: PatientKeySource): Promise<TypedEnvelope> {
   return parseEnvelopeData(await openEnvelope(readEnvelope(value), keys));

@@ -1,11 +1,12 @@
 // The master keys that wrap every patient's data key. PHI_MASTER_KEYS lists them as `id:base64key`,
 // comma-separated: the first wraps new and re-wrapped keys, the others are kept only to unwrap the keys
-// still wrapped by them, until `npm run phi:rewrap` has moved those to the first (rotation). Unset, for local
-// development only, one key is made up once and kept in .data/ (like the audit signing key).
+// still wrapped by them, until `npm run phi:rewrap` has moved those to the first (rotation). Unset, outside
+// production only, one key is made up once and kept in .data/ (like the audit signing key); in production
+// (NODE_ENV=production) it must be set.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { developmentKey } from "../config/developmentKeys.ts";
 import { ConfigError } from "../config/env.ts";
 import { KEY_BYTES } from "./fieldCipher.ts";
 
@@ -54,22 +55,25 @@ export function newMasterKeyEntry(id: string): string {
   return `${id}:${randomBytes(KEY_BYTES).toString("base64")}`;
 }
 
-/** This process's master keys: read once at its start (process/frame.ts) and passed to what needs them. */
-export function loadMasterKeys(env: NodeJS.ProcessEnv = process.env): MasterKeys {
+/**
+ * This process's master keys: read once at its start (process/frame.ts) and passed to what needs them. Unset,
+ * the checkout's development key (kept in `file`), or in production a ConfigError naming PHI_MASTER_KEYS.
+ */
+export function loadMasterKeys(
+  env: NodeJS.ProcessEnv = process.env,
+  file: string = developmentKeyFile,
+): MasterKeys {
   const configured = env[VARIABLE];
   // Empty is unset, as for every variable; blanks are a value, refused (never the development key in their place).
   if (configured !== undefined && configured !== "") return parseMasterKeys(configured);
-  if (!existsSync(developmentKeyFile)) {
-    mkdirSync(dirname(developmentKeyFile), { recursive: true });
-    try {
-      // `wx`: when processes start together, the first one's key is everyone's.
-      writeFileSync(developmentKeyFile, `${newMasterKeyEntry("development")}\n`, { mode: 0o600, flag: "wx" });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-  }
-  return parseMasterKeys(
-    readFileSync(developmentKeyFile, "utf8"),
-    `${VARIABLE} (unset; ${developmentKeyFile})`,
+  const development = developmentKey(
+    {
+      variable: VARIABLE,
+      expected: "id:base64key (a 32-byte key: openssl rand -base64 32)",
+      file,
+      make: () => `${newMasterKeyEntry("development")}\n`,
+    },
+    env,
   );
+  return parseMasterKeys(development, `${VARIABLE} (unset; ${file})`);
 }

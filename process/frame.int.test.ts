@@ -1,15 +1,49 @@
-// Every process runs in one frame: a bad configuration stops it before anything starts, and SIGINT and
-// SIGTERM both stop it through the same shutdown (here the reminder scheduler and the relay, as processes).
+// Every process runs in one frame: a bad configuration stops it before anything starts (in production, a key
+// left unset as much as a wrong one), and SIGINT and SIGTERM both stop it through the same shutdown (here the
+// reminder scheduler, the platform and the relay, as processes).
 import { describe, expect, it } from "vitest";
 import { spawnScript } from "../test/childProcess.ts";
 
+/** Production without its keys, and a database and brokers that nothing answers at. */
+const production = {
+  NODE_ENV: "production",
+  PHI_MASTER_KEYS: "",
+  AUDIT_SIGNING_KEY: "",
+  DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere",
+  KAFKA_BROKERS: "127.0.0.1:1",
+};
+
 describe("the process frame", () => {
   it("refuses a bad PHI_MASTER_KEYS with its message and exit code 1, before the process starts its work", async () => {
-    const relay = spawnScript("relay/main.ts", { env: { PHI_MASTER_KEYS: "not-a-key", PORT: "0" } });
-    expect(await relay.exited).toBe(1);
-    expect(relay.output()).toContain("PHI_MASTER_KEYS: entry 1 must start with a key id");
-    expect(relay.output()).not.toMatch(/\n\s+at /); // a message for a person, not a stack trace
-    expect(relay.output()).not.toContain("relay metrics listening");
+    const scheduler = spawnScript("apps/appointment/reminderScheduler.ts", {
+      env: { PHI_MASTER_KEYS: "not-a-key", PORT: "0" },
+    });
+    expect(await scheduler.exited).toBe(1);
+    expect(scheduler.output()).toContain("PHI_MASTER_KEYS: entry 1 must start with a key id");
+    expect(scheduler.output()).not.toMatch(/\n\s+at /); // a message for a person, not a stack trace
+    expect(scheduler.output()).not.toContain("reminder scheduler running");
+  });
+
+  it("in production, refuses to start without PHI_MASTER_KEYS and AUDIT_SIGNING_KEY, naming both, before anything starts", async () => {
+    // Nothing answers at these addresses: a platform that got past its configuration would fail on them.
+    const platform = spawnScript("scripts/start.ts", { env: { ...production, PORT: "0" } });
+    expect(await platform.exited).toBe(1);
+    expect(platform.output()).toContain("Invalid configuration");
+    expect(platform.output()).toContain("AUDIT_SIGNING_KEY: must be set when NODE_ENV=production");
+    expect(platform.output()).toContain("PHI_MASTER_KEYS: must be set when NODE_ENV=production");
+    expect(platform.output()).not.toMatch(/\n\s+at /);
+    expect(platform.output()).not.toContain("database migrated");
+  });
+
+  it("in production, starts a relay without PHI_MASTER_KEYS: it never opens patient data", async () => {
+    const relay = spawnScript("relay/main.ts", { env: { ...production, PORT: "0" } });
+    try {
+      await relay.printed(/relay metrics listening/);
+      expect(relay.output()).not.toContain("PHI_MASTER_KEYS");
+    } finally {
+      relay.child.kill("SIGKILL");
+      await relay.exited;
+    }
   });
 
   it("refuses a bad variable of the process's own configuration the same way", async () => {

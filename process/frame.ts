@@ -44,15 +44,26 @@ export interface ProcessOptions<Config> {
   configure?: (env: Env) => Config;
   /** Where the stack reports what it starts (the logger by default). */
   say?: (line: string) => void;
+  /**
+   * False for a process that neither seals nor opens patient data (the relay): it reads no master key, so that
+   * it need not be given PHI_MASTER_KEYS, which production requires of every other process.
+   */
+  patientData?: boolean;
 }
 
 /**
- * Starts the frame: a ConfigError from the environment, the process's configuration or the master keys is
- * printed and exits with 1 before anything starts; any other error is thrown.
+ * Starts the frame: the ConfigErrors from the environment, the process's configuration and the master keys are
+ * printed, all of them, and it exits with 1 before anything starts; any other error is thrown.
  */
 export async function startProcess<Config = undefined>(
+  options: ProcessOptions<Config> & { patientData: false },
+): Promise<Omit<ProcessFrame<Config>, "masterKeys">>;
+export async function startProcess<Config = undefined>(
   options: ProcessOptions<Config>,
-): Promise<ProcessFrame<Config>> {
+): Promise<ProcessFrame<Config>>;
+export async function startProcess<Config>(
+  options: ProcessOptions<Config>,
+): Promise<Omit<ProcessFrame<Config>, "masterKeys"> & { masterKeys?: MasterKeys }> {
   const { env, config, keys } = checkConfiguration(options);
   const log = createLogger({ level: env.LOG_LEVEL, name: options.name });
   const tracing = startTracing(env, { serviceName: options.name });
@@ -104,13 +115,23 @@ export async function startProcess<Config = undefined>(
 }
 
 function checkConfiguration<Config>(options: ProcessOptions<Config>) {
-  try {
-    const env = loadEnv();
-    const config = options.configure?.(env) as Config;
-    return { env, config, keys: loadMasterKeys() };
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
+  // Every problem at once: in production, a missing AUDIT_SIGNING_KEY and PHI_MASTER_KEYS are one start's news.
+  const problems: string[] = [];
+  const checked = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
+    }
+  };
+  const env = checked(() => loadEnv());
+  const config = env && checked(() => options.configure?.(env));
+  const keys = options.patientData === false ? undefined : checked(() => loadMasterKeys());
+  if (env === undefined || problems.length > 0) {
+    console.error(new ConfigError(problems).message);
     process.exit(1);
   }
+  return { env, config: config as Config, keys };
 }

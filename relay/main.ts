@@ -8,7 +8,8 @@ parseCommand({
   runs the polling relay (outbox -> Kafka) until Ctrl-C, with /metrics and /health on PORT; several may run,
   one publishes and the others stand by`,
 });
-const frame = await startProcess({ name: "relay" });
+// The relay moves sealed payloads as they are: it needs no master key.
+const frame = await startProcess({ name: "relay", patientData: false });
 const { log, stack, registry } = frame;
 const relay = new OutboxRelay({
   databaseUrl: stack.databaseUrl,

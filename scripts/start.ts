@@ -34,8 +34,14 @@ parseCommand({
 });
 
 const say = (line: string) => console.log(`» ${line}`);
-const frame = await startProcess({ name: "platform", configure: () => loadConsumersConfig(), say });
-const { env, config: consumersConfig, log, stack, registry, masterKeys } = frame;
+const frame = await startProcess({
+  name: "platform",
+  // The signing key is read with the configuration: in production, without AUDIT_SIGNING_KEY, nothing starts.
+  configure: () => ({ consumers: loadConsumersConfig(), signingKey: loadSigningKey() }),
+  say,
+});
+const { env, log, stack, registry, masterKeys } = frame;
+const { consumers: consumersConfig, signingKey } = frame.config;
 await migrateDatabase(stack.databaseUrl);
 say("database migrated");
 
@@ -109,7 +115,7 @@ say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
 
 const sealer = startCheckpointSealer({
   databaseUrl: stack.databaseUrl,
-  key: await loadSigningKey(),
+  key: signingKey,
   log,
   registry,
 });

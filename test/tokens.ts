@@ -31,13 +31,14 @@ export async function caller(role: Role, userId: string = randomUUID()): Promise
   };
 }
 
-/** The platform app, in-process, with the test verifier; Kafka readiness always answers. */
+/** The platform app, in-process, with the test verifier (and the test run's master keys, unless given). */
 export function testPlatform(
   db: Database,
   options: { log?: Logger; kafkaAdmin?: Admin } & Pick<
     PlatformDeps,
     "checkpointKeys" | "concurrentVerifications"
-  > = {},
+  > &
+    Partial<Pick<PlatformDeps, "masterKeys">> = {},
 ) {
   return createPlatformApp({
     ...options,
@@ -46,6 +47,6 @@ export function testPlatform(
     log: options.log ?? silentLog,
     registry: new Registry(),
     verifyToken: testVerifier,
-    masterKeys: testMasterKeys,
+    masterKeys: options.masterKeys ?? testMasterKeys,
   });
 }

@@ -51,7 +51,7 @@ export type CheckpointKeys = () => Promise<ReadonlyMap<string, KeyObject>>;
 
 /** The key the checkpoint sealer signs with (AUDIT_SIGNING_KEY, or the development key). */
 export const sealerPublicKey: CheckpointKeys = async () => {
-  const key = await loadSigningKey();
+  const key = loadSigningKey();
   return new Map([[key.keyId, key.publicKey]]);
 };
 

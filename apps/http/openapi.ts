@@ -119,9 +119,10 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
           "Invalid input: a malformed path id, header, query or body (each field named in `errors`)",
         ),
         // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS; a
-        // restored database takes no writes until an operator re-anchors it (relay:rebase).
+        // restored database takes no writes until an operator re-anchors it (relay:rebase); nothing about a
+        // patient is read or written while the service's master keys cannot unwrap their key (PHI_MASTER_KEYS).
         503: retryLater(
-          "The database or the token issuer's keys cannot be reached now, or a restored database takes no writes yet",
+          "The database or the token issuer's keys cannot be reached now, a restored database takes no writes yet, or the service's master keys cannot open the patient's data key",
         ),
         ...route.responses,
         401: problem("No valid bearer token"),

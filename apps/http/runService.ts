@@ -18,6 +18,8 @@ export interface ServiceDefinition {
   name: string;
   title: string;
   routes: (db: Database) => ServiceApp;
+  /** Checks what the service reads besides the environment, at start (a ConfigError stops it there). */
+  configure?: (env: Env) => unknown;
   /** Work that runs beside the HTTP routes; stopped on SIGTERM before the pool closes. */
   background?: (deps: { db: Database; env: Env; log: Logger; masterKeys: MasterKeys }) => {
     stop(): Promise<void>;
@@ -25,7 +27,7 @@ export interface ServiceDefinition {
 }
 
 export async function runService(service: ServiceDefinition): Promise<void> {
-  const frame = await startProcess({ name: service.name });
+  const frame = await startProcess({ name: service.name, configure: service.configure });
   const { env, log, stack, registry, masterKeys } = frame;
   // Idempotent and serialized by an advisory lock: a service started alone finds its tables.
   await migrateDatabase(stack.databaseUrl);

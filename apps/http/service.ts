@@ -10,7 +10,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
-import { PatientErased } from "../../db/patientKeys.ts";
+import { isMasterKeyFault, PatientErased } from "../../db/patientKeys.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../observability/health.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -187,6 +187,23 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
           503,
           "Service Unavailable",
           "The database was restored and takes no writes until it is re-anchored; retry later.",
+        ),
+      );
+    }
+    // This process's PHI_MASTER_KEYS cannot unwrap a patient's key: nothing was written (no new key either,
+    // the patient has one), and nothing about them can be until an operator fixes the configuration.
+    if (isMasterKeyFault(error)) {
+      options.log.error(
+        { err: { type: error.name, masterKeyId: error.masterKeyId } },
+        "PHI_MASTER_KEYS cannot unwrap a patient's data key",
+      );
+      c.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
+      return problemResponse(
+        c,
+        new HttpProblem(
+          503,
+          "Service Unavailable",
+          "This service's master keys cannot open the patient's data key; retry later.",
         ),
       );
     }

@@ -133,7 +133,7 @@ describe("erasure", () => {
     expect((await decrypted(db, history[0]?.payload)).data).toMatchObject({ email: body.email });
     // The history up to here is sealed by a signed checkpoint, which must still hold after the erasure.
     const client = await db.$client.connect();
-    const signingKey = await loadSigningKey();
+    const signingKey = loadSigningKey();
     await eventually(() => sealCheckpoint(client, signingKey)).finally(() => client.release());
 
     const erased = await call(admin, "POST", `/patients/${patientId}/erasure`);

@@ -1,6 +1,7 @@
 // When a failing record is given up on: after a bounded number of attempts, unless the failure is an outage
 // of the platform itself. A record is dead-lettered for what is wrong with it, never for Postgres being down.
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
+import { isMasterKeyFault } from "../../db/patientKeys.ts";
 import type { BackoffPolicy } from "../../retry/backoff.ts";
 
 export type FailureDecision =
@@ -72,12 +73,14 @@ const OUTAGE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", 
 const OUTAGE_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i];
 
 /**
- * True when the error, or any error in its `cause` chain, is Postgres or the network being unavailable, or a
- * restored database refusing events until `relay:rebase` has run.
+ * True when the error, or any error in its `cause` chain, is Postgres or the network being unavailable, a
+ * restored database refusing events until `relay:rebase` has run, or this process's master keys not opening
+ * a patient's key (PHI_MASTER_KEYS lacks the key, or holds other bytes under its id): every event about
+ * those patients would fail alike until an operator fixes the configuration.
  */
 export function isPlatformOutage(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Object && depth < 10; depth++) {
-    if (current instanceof RestoredHistoryAhead) return true;
+    if (current instanceof RestoredHistoryAhead || isMasterKeyFault(current)) return true;
     const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof code === "string") {
       if (OUTAGE_SQLSTATES.has(code) || OUTAGE_SOCKET_CODES.has(code)) return true;

@@ -1,6 +1,7 @@
 // The dead-letter policy as a specification: bounded attempts for a failing handler, patience for an outage.
 import { describe, expect, it } from "vitest";
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
+import { MasterKeyMissing, MasterKeyRejected } from "../../db/patientKeys.ts";
 import { deadLetterAfterAttempts, isPlatformOutage, PrerequisiteNotYetMet } from "./deadLetterPolicy.ts";
 
 const backoff = { delayMs: (attempt: number) => attempt * 100 };
@@ -47,6 +48,14 @@ describe("the dead-letter policy", () => {
     expect(isPlatformOutage(new Error("Failed query", { cause: withCode("57P01") }))).toBe(true);
     // A restored database refuses events until an operator runs relay:rebase: no record is at fault.
     expect(isPlatformOutage(new Error("handler failed", { cause: new RestoredHistoryAhead() }))).toBe(true);
+  });
+
+  it("waits, however long, while this process's master keys cannot unwrap the key of the patient a handler writes about", () => {
+    // PHI_MASTER_KEYS lacks the key, or holds other bytes under its id: every such record would be parked.
+    const rejected = new MasterKeyRejected("2026-01", "5f0c3c8e-1d2b-4c6a-9e7f-0a1b2c3d4e5f");
+    expect(policy.afterFailure(rejected, 3, 50)).toEqual({ action: "wait-for-platform", delayMs: 5_000 });
+    expect(isPlatformOutage(new MasterKeyMissing("2026-01"))).toBe(true);
+    expect(isPlatformOutage(new Error("handler failed", { cause: rejected }))).toBe(true);
   });
 
   it("takes a bad query or a bug for the record's own failure", () => {

@@ -43,7 +43,9 @@ export type DecodedRecord =
 
 /**
  * Throws only what a later attempt may cure (the database with the keys is down, a master key is missing
- * from this process's configuration): the caller retries the record then.
+ * from this process's configuration or is not the one that wrapped the patient's key: MasterKeyMissing,
+ * MasterKeyRejected): the caller retries the record then. A field that does not open under a key that did
+ * unwrap is the record's own fault: poison.
  */
 export async function decodeRecord(
   topic: string,

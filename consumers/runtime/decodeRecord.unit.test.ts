@@ -3,7 +3,12 @@
 // request metadata); everything else is named poison.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
+import {
+  MasterKeyMissing,
+  MasterKeyRejected,
+  PatientErased,
+  PatientKeyMissing,
+} from "../../db/patientKeys.ts";
 import { exampleData } from "../../events/examples.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
 import { sealPersonalFields, sealPersonalMetadata } from "../../phi/personalFields.ts";
@@ -104,6 +109,19 @@ describe("decoding a record", () => {
       kind: "poison",
       problem: "undecryptable",
     });
+  });
+
+  it("throws, for the record to be retried, when this process's master keys cannot unwrap the patient's key", async () => {
+    // The operator's to fix (a key missing from PHI_MASTER_KEYS, or other bytes under its id): parked, every
+    // record about those patients would be lost to the dead-letter topic.
+    for (const fault of [new MasterKeyMissing("2026-01"), new MasterKeyRejected("2026-01", patientId)]) {
+      const misconfigured: PatientKeySource = {
+        dataKey: async () => {
+          throw fault;
+        },
+      };
+      await expect(decodeRecord("patient-events", encode(sealed), misconfigured)).rejects.toBe(fault);
+    }
   });
 
   it("reads an audit record about an erased patient without its request metadata, to a consumer that asks", async () => {

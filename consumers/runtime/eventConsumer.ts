@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
+import { isMasterKeyFault } from "../../db/patientKeys.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
@@ -711,11 +712,13 @@ function textHeaders(headers: KafkaMessage["headers"]): Record<string, string> {
 }
 
 /**
- * What the logs say about an error: its class and code. Not its message, which may quote patient data
- * (Postgres repeats the value it refused); the dead-letter record, as protected as the topic, carries that.
+ * What the logs say about an error: its class and code, and for a master key fault the id of the key the
+ * operator must fix. Not its message, which may quote patient data (Postgres repeats the value it refused);
+ * the dead-letter record, as protected as the topic, carries that.
  */
-function errorSummary(error: unknown): { name: string; code?: string } {
+function errorSummary(error: unknown): { name: string; code?: string; masterKeyId?: string } {
   if (!(error instanceof Error)) return { name: typeof error };
+  if (isMasterKeyFault(error)) return { name: error.name, masterKeyId: error.masterKeyId };
   const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
   return typeof code === "string" ? { name: error.name, code } : { name: error.name };
 }

@@ -1,0 +1,119 @@
+// A consumer whose PHI_MASTER_KEYS holds other bytes under the id that wrapped the patients' keys is
+// misconfigured, and no record is at fault: it keeps its place and retries, dead-letters nothing, and once the
+// operator puts the right key back it processes every record. A field whose ciphertext was altered, under a
+// data key that does unwrap, is the record's own fault and still goes to the dead-letter topic.
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../../db/client.ts";
+import { dataKeyForReading, dataKeysForWriting } from "../../db/patientKeys.ts";
+import type { PatientKeySource } from "../../phi/decryptEvent.ts";
+import { SEALED_PREFIX } from "../../phi/fieldCipher.ts";
+import { type MasterKeys, parseMasterKeys } from "../../phi/masterKeys.ts";
+import { sealPersonalFields } from "../../phi/personalFields.ts";
+import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
+import {
+  createEffectsTable,
+  effectConsumer,
+  effectsOf,
+  uniqueConsumerName,
+} from "../../test/consumers/effects.ts";
+import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
+import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
+import { eventually, kafkaBrokers, testDatabase, testMasterKeys } from "../../test/fixtures.ts";
+
+const db = testDatabase();
+beforeAll(() => createEffectsTable(db));
+afterAll(() => db.$client.end());
+
+/**
+ * The patients' keys, unwrapped with the master keys the operator has configured (set anew, as a restart with
+ * a corrected PHI_MASTER_KEYS would), noting why each of the test's patients' keys could not be given.
+ */
+class ConfiguredKeyring implements PatientKeySource {
+  readonly refusals: string[] = [];
+  constructor(
+    public masters: MasterKeys,
+    private readonly patients: ReadonlySet<string>,
+  ) {}
+
+  async dataKey(patientId: string): Promise<Buffer> {
+    try {
+      return await dataKeyForReading(db, patientId, this.masters);
+    } catch (error) {
+      if (this.patients.has(patientId)) this.refusals.push((error as Error).name);
+      throw error;
+    }
+  }
+}
+
+/** A patient.created sealed as the write path seals it, then one byte of its last name's ciphertext altered. */
+async function withAlteredField(record: TestRecord): Promise<TestRecord> {
+  const envelope = JSON.parse(record.message.value);
+  const { patientId } = envelope.data;
+  const keys = await writeTransaction(db, (tx) => dataKeysForWriting(tx, [patientId], testMasterKeys));
+  const data = sealPersonalFields(
+    envelope.eventType,
+    envelope.eventId,
+    envelope.data,
+    keys.get(patientId) as Buffer,
+  );
+  const sealed = data.lastName as string;
+  const at = SEALED_PREFIX.length + 8;
+  data.lastName = `${sealed.slice(0, at)}${sealed[at] === "A" ? "B" : "A"}${sealed.slice(at + 1)}`;
+  return { ...record, message: { ...record.message, value: JSON.stringify({ ...envelope, data }) } };
+}
+
+describe("a consumer whose master key has the right id but other bytes", () => {
+  it("dead-letters nothing and keeps its place, and processes every record once the right key is back", async () => {
+    const sealed = onPartition(patientCreatedRecord(), 1);
+    const altered = await withAlteredField(onPartition(patientCreatedRecord(), 1));
+    const after = onPartition(patientCreatedRecord(), 1);
+    const ours = [sealed, altered, after];
+    const patients = new Set(ours.map((record) => JSON.parse(record.message.value).data.patientId as string));
+    const keyring = new ConfiguredKeyring(
+      parseMasterKeys(`${testMasterKeys.currentId}:${randomBytes(32).toString("base64")}`),
+      patients,
+    );
+    const definition = effectConsumer(uniqueConsumerName("master-key-rejected"));
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+      keys: keyring,
+    });
+    const ourEventIds = new Set(ours.map((record) => record.eventId));
+    const ourLetters = async () =>
+      (await deadLetters.read()).filter(
+        ({ letter }) => letter.consumer === definition.name && ourEventIds.has(letter.eventId ?? ""),
+      );
+    try {
+      await publish(kafkaBrokers(), ours, db);
+      // Tried, retried a second later, and refused each time for the master key, not the record.
+      await eventually(async () => keyring.refusals.length >= 2);
+      expect(new Set(keyring.refusals)).toEqual(new Set(["MasterKeyRejected"]));
+      expect(await effectsOf(db, definition.name)).toEqual([]);
+      expect(await ourLetters()).toEqual([]);
+      expect(
+        await metricValue(started.registry, "consumer_records_dead_lettered_total", { reason: "poison" }),
+      ).toBe(0);
+
+      keyring.masters = testMasterKeys;
+      await eventually(async () =>
+        (await effectsOf(db, definition.name)).some((effect) => effect.eventId === after.eventId),
+      );
+      const effects = await effectsOf(db, definition.name);
+      expect(effects.map((effect) => effect.eventId)).toEqual([sealed.eventId, after.eventId]);
+      const parked = await eventually(async () => {
+        const letters = await ourLetters();
+        return letters.length > 0 && letters;
+      });
+      expect(parked.map(({ letter }) => [letter.eventId, letter.reason, letter.error])).toEqual([
+        [altered.eventId, "poison", "undecryptable"],
+      ]);
+    } finally {
+      await started.stop();
+    }
+  });
+});
