@@ -8,6 +8,6 @@ await runService({
   name: AUDIT_SERVICE,
   title: "Audit service",
   // runService has checked the environment before it builds the routes.
-  routes: (db) =>
-    auditRoutes(db, sealerPublicKey, { concurrentVerifications: loadEnv().AUDIT_VERIFY_CONCURRENCY }),
+  routes: (db, log) =>
+    auditRoutes(db, sealerPublicKey, { log, concurrentVerifications: loadEnv().AUDIT_VERIFY_CONCURRENCY }),
 });

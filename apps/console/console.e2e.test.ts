@@ -1,7 +1,8 @@
 // The auditors' console in a real browser (headless Chromium) against the real platform, Postgres and relay:
 // a refused sign-in, an auditor's sign-in by keyboard, a search for a patient created here, one event with
-// its sealed fields and chain link, who saw the patient, exports, an alert as the compliance watch writes it, and a
-// verification that reports an administrator's tampering. Every screen is checked with axe-core.
+// its sealed fields and chain link, who saw the patient, exports, an alert as the compliance watch writes it, a
+// verification that reports an administrator's tampering, and an export cut off before its end, which is not
+// saved. Every screen is checked with axe-core.
 import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
@@ -262,6 +263,9 @@ describe("the auditors' console", () => {
     const [ndjson] = await Promise.all([page.waitForEvent("download"), page.click("#export-ndjson")]);
     expect(ndjson.suggestedFilename()).toBe("audit-history.ndjson");
     const lines = (await readFile(await ndjson.path(), "utf8")).trim().split("\n");
+    // The last line says the export is whole, and how many events it holds.
+    expect(JSON.parse(lines.pop() ?? "")).toEqual({ exportComplete: true, events: lines.length });
+    await page.locator("#status", { hasText: `Exported ${lines.length} events` }).waitFor();
     const exported = lines.map((line) => (JSON.parse(line) as { eventId: string }).eventId);
     // Everything about the patient, but the record of this export itself (written after the export's cut).
     const stored = await outboxRows(
@@ -274,6 +278,7 @@ describe("the auditors' console", () => {
     const csvText = await readFile(await csv.path(), "utf8");
     expect(csvText.split("\r\n")[0]).toMatch(/^eventId,position,eventType,/);
     expect(csvText).toContain(exported[0]);
+    expect(csvText).toMatch(/\r\n# export complete: \d+ events,{10}\r\n$/);
   });
 
   it("shows who saw the patient", async () => {
@@ -321,5 +326,38 @@ describe("the auditors' console", () => {
     expect(report).toContain(`Broken: the first broken link is at position ${created.position}`);
     expect(report).toContain(created.event_id);
     await expectNoSeriousViolations("verify (broken)");
+  });
+
+  it("saves no export cut off before its end, whether the transfer broke off or ended without its last line", async () => {
+    let downloads = 0;
+    page.on("download", () => {
+      downloads++;
+    });
+    await page.goto(`${base}/console#search?patientId=${patientId}`);
+    await page.locator("#search-results tbody tr").first().waitFor();
+
+    // What a proxy could make of a transfer the server broke off: a body that ends cleanly, short of its end.
+    await page.route("**/audit/events/export?*", async (route) => {
+      const response = await route.fetch();
+      const body = await response.text();
+      await route.fulfill({ response, body: body.slice(0, body.lastIndexOf('{"exportComplete"')) });
+    });
+    await page.click("#export-ndjson");
+    await page.locator("#status", { hasText: "cut off before its end" }).waitFor();
+    await page.unrouteAll();
+
+    // A row of the patient's history that Postgres cannot read as jsonb (a \u0000 escape): the export fails
+    // after its 200 was sent, and the server breaks the transfer off. (The index that reads every payload as
+    // jsonb would refuse the row outright: dropped first, in this test's own database.)
+    const tamperer = await history.admin();
+    await tamperer.query("DROP INDEX outbox_user_history");
+    await tamperer.query(
+      `UPDATE outbox SET payload = replace(payload::text, '"forged-service"', '"forged-service\\u0000"')::json
+        WHERE event_type = 'patient.created' AND patient_id = $1`,
+      [patientId],
+    );
+    await page.click("#export-csv");
+    await page.locator("#status", { hasText: "The export failed, and nothing was saved" }).waitFor();
+    expect(downloads).toBe(0);
   });
 });

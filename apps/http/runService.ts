@@ -17,7 +17,7 @@ export interface ServiceDefinition {
   /** The service's name, as events name their source: `appointment-service`. */
   name: string;
   title: string;
-  routes: (db: Database) => ServiceApp;
+  routes: (db: Database, log: Logger) => ServiceApp;
   /** Work that runs beside the HTTP routes; stopped on SIGTERM before the pool closes. */
   background?: (deps: { db: Database; env: Env; log: Logger; masterKeys: MasterKeys }) => {
     stop(): Promise<void>;
@@ -50,7 +50,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
       { name: "kafka", check: () => admin.describeCluster() },
     ],
   });
-  app.route("/", service.routes(db));
+  app.route("/", service.routes(db, log));
   // Every service takes Idempotency-Keys: each removes the expired ones (one process at a time does a round).
   const keySweep = startKeySweep(db, log);
   frame.onStop(() => keySweep.stop());

@@ -265,21 +265,37 @@ function startSearch(parameters) {
   return runSearch();
 }
 
+/**
+ * The line a whole export ends with, after its last event (the count of events above it); an export that
+ * failed on the way has none. The server also breaks such a transfer off, which fails the read itself.
+ */
+const EXPORT_COMPLETE = {
+  ndjson: /(?:^|\n)\{"exportComplete":true,"events":(\d+)\}\n$/,
+  csv: /\r\n# export complete: (\d+) events,{10}\r\n$/,
+};
+
 async function exportQuery(format) {
   const { limit: _limit, ...parameters } = searchParametersFromForm();
   status(`Exporting ${format.toUpperCase()}…`);
   try {
     const response = await call(`/audit/events/export?${query({ ...parameters, format })}`);
     const blob = await response.blob();
+    const end = EXPORT_COMPLETE[format].exec(await blob.slice(Math.max(0, blob.size - 200)).text());
+    if (!end) {
+      status(
+        "The export was cut off before its end (it has no completion line): nothing was saved. Export again.",
+      );
+      return;
+    }
     const url = URL.createObjectURL(blob);
     const link = h("a", { href: url, download: `audit-history.${format}` });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    status(`Exported ${blob.size} bytes as audit-history.${format}.`);
+    status(`Exported ${end[1]} events (${blob.size} bytes, complete) as audit-history.${format}.`);
   } catch (error) {
-    status(`The export failed: ${error.message}`);
+    status(`The export failed, and nothing was saved: ${error.message}`);
   }
 }
 
