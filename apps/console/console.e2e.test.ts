@@ -3,6 +3,7 @@
 // its sealed fields and chain link, who saw the patient, exports, an alert as the compliance watch writes it, a
 // verification that reports an administrator's tampering, and an export cut off before its end, which is not
 // saved. Every screen is checked with axe-core.
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
@@ -147,6 +148,9 @@ describe("the auditors' console", () => {
     await page.locator("#view-search").waitFor();
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
     expect(await page.evaluate("localStorage.length")).toBe(0);
+    // Nothing is shown yet, so there is nothing to export.
+    expect(await page.locator("#export-ndjson").isDisabled()).toBe(true);
+    expect(await page.locator("#export-csv").isDisabled()).toBe(true);
     await expectNoSeriousViolations("history search (empty)");
   });
 
@@ -256,7 +260,7 @@ describe("the auditors' console", () => {
     await page.locator("#search-results tbody tr", { hasText: "patient.created" }).waitFor();
   });
 
-  it("exports the current query as NDJSON and CSV", async () => {
+  it("exports the query whose results are shown as NDJSON and CSV, whatever the form says since", async () => {
     await page.goto(`${base}/console#search?patientId=${patientId}`);
     await page.locator("#search-results tbody tr").first().waitFor();
     await historyReadable();
@@ -279,6 +283,14 @@ describe("the auditors' console", () => {
     expect(csvText.split("\r\n")[0]).toMatch(/^eventId,position,eventType,/);
     expect(csvText).toContain(exported[0]);
     expect(csvText).toMatch(/\r\n# export complete: \d+ events,{10}\r\n$/);
+
+    // Another patient typed into the form, not searched: the results on the screen are still the first
+    // patient's, and so is the export.
+    await page.fill("#f-patientId", randomUUID());
+    const [again] = await Promise.all([page.waitForEvent("download"), page.click("#export-ndjson")]);
+    const againLines = (await readFile(await again.path(), "utf8")).trim().split("\n").slice(0, -1);
+    const againIds = againLines.map((line) => (JSON.parse(line) as { eventId: string }).eventId);
+    expect(againIds.slice(0, exported.length)).toEqual(exported);
   });
 
   it("shows who saw the patient", async () => {

@@ -187,7 +187,17 @@ function problemBox(message) {
 // ---------------------------------------------------------------------------------------------------------
 // History search, with cursor paging and export
 
-const searchState = { parameters: {}, cursors: [undefined], page: 0 };
+/**
+ * `parameters`: the query being paged; `shown`: the query whose results are on the screen (null while none
+ * are), which the export buttons export: the form may have been edited since without being searched.
+ */
+const searchState = { parameters: {}, cursors: [undefined], page: 0, shown: null };
+
+function showingResultsOf(parameters) {
+  searchState.shown = parameters;
+  $("export-ndjson").disabled = parameters === null;
+  $("export-csv").disabled = parameters === null;
+}
 
 function searchParametersFromForm() {
   const form = new FormData($("search-form"));
@@ -249,9 +259,11 @@ async function runSearch() {
     $("page-next").disabled = body.events.length < limit;
     $("page-previous").disabled = page === 0;
     $("page-first").disabled = page === 0;
+    showingResultsOf(parameters);
     status(`${body.events.length} events on page ${page + 1}.`);
   } catch (error) {
     results.replaceChildren(problemBox(error.message));
+    showingResultsOf(null);
     status("The search failed.");
   } finally {
     results.setAttribute("aria-busy", "false");
@@ -275,8 +287,9 @@ const EXPORT_COMPLETE = {
 };
 
 async function exportQuery(format) {
-  const { limit: _limit, ...parameters } = searchParametersFromForm();
-  status(`Exporting ${format.toUpperCase()}…`);
+  if (searchState.shown === null) return;
+  const { limit: _limit, ...parameters } = searchState.shown;
+  status(`Exporting ${format.toUpperCase()} of the query shown…`);
   try {
     const response = await call(`/audit/events/export?${query({ ...parameters, format })}`);
     const blob = await response.blob();
