@@ -1,8 +1,9 @@
 // Re-driving never puts an older event of an aggregate over a newer one. A consent grant a consumer could not
 // handle is parked, and the patient's withdrawal after it is applied: re-driving the grant is refused, naming
 // it and the withdrawal (nothing sent), as is one of an event older than its topic's redelivery window; with
-// --skip-superseded they stay parked and the cursor moves past them. The events go the whole way: appendEvents,
-// the outbox, the relay, Kafka, the consumer's inbox.
+// --skip-superseded they stay parked and the cursor moves past them. A consumer still behind when the re-drive
+// was decided (the withdrawal not read yet) skips the re-driven copy once it has applied the withdrawal. The
+// events go the whole way: appendEvents, the outbox, the relay, Kafka, the consumer's inbox.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +17,7 @@ import { startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { eventRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase } from "../../test/fixtures.ts";
-import { tapTopic } from "../../test/kafkaTap.ts";
+import { containsAll, tapTopic } from "../../test/kafkaTap.ts";
 import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
 import { DeadLettersSuperseded, listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
 
@@ -69,6 +70,55 @@ async function appliedFor(name: string, patientId: string): Promise<string[]> {
 }
 
 describe("re-driving a dead letter keeps its aggregate's order", () => {
+  it("skips the re-driven copy at a consumer that applied a newer event of its aggregate meanwhile", async () => {
+    const patientId = randomUUID();
+    const failing = new Set<string>();
+    const name = uniqueConsumerName("redrive-behind");
+    const definition = consentConsumer(name, failing);
+    const tap = await tapTopic(kafkaBrokers(), "patient-events");
+    const first = await startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers(), name });
+    const grant = await decide(patientId, true);
+    failing.add(grant);
+    try {
+      await eventually(
+        async () => (await metricValue(first.registry, "consumer_records_dead_lettered_total")) >= 1,
+        60_000,
+      );
+    } finally {
+      await first.stop();
+    }
+    // The withdrawal reaches the topic while the consumer is stopped: it has still to read it.
+    const withdrawal = await decide(patientId, false);
+    await tap.collect({ done: containsAll([withdrawal]), settleMs: 0, timeoutMs: 60_000 });
+
+    failing.clear();
+    const { redriven } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+      eventIds: new Set([grant]),
+    });
+    expect(redriven.map((letter) => letter.eventId)).toEqual([grant]);
+
+    const restarted = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name,
+      restart: true,
+    });
+    try {
+      // The copy has been dealt with: skipped, or (what must not happen) applied.
+      await eventually(
+        async () =>
+          (await metricValue(restarted.registry, "consumer_records_superseded_total")) >= 1 ||
+          (await appliedFor(name, patientId)).includes(grant),
+        60_000,
+      );
+      // The withdrawal stands: the grant before it was never applied after it.
+      expect(await appliedFor(name, patientId)).toEqual([withdrawal]);
+      expect(await metricValue(restarted.registry, "consumer_records_superseded_total")).toBe(1);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
   it("refuses a dead letter its consumer has applied a newer event of since, or one older than the window, naming why", async () => {
     const patientId = randomUUID();
     const failing = new Set<string>();

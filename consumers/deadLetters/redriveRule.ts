@@ -6,6 +6,8 @@
 //   topic keyed by aggregate promises; audit-events, keyed by eventId, promises no order between events);
 // - not when its event is older than its topic's redelivery window (rememberedSince, the rule replay follows):
 //   the consumers that did handle it may have forgotten it, and would apply the copy again, as new.
+// A consumer that reaches a re-driven record asks the first again (consumers/runtime/eventConsumer.ts), for the
+// newer events it still had to read when the re-drive was decided: they come before the copy.
 import { rememberedSince, type TopicName, topicDefinition } from "../../events/index.ts";
 import type { DeadLetter } from "../runtime/deadLetters.ts";
 import type { NewerEvent } from "../runtime/newerEventsApplied.ts";

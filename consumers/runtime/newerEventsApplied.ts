@@ -1,7 +1,7 @@
 // Whether a consumer has already applied an event of an aggregate newer than a given one: the outbox orders each
 // aggregate's events (tx_id, position), the consumer's inbox holds those it has applied. An event the outbox
 // does not hold (archived: archives take the oldest history) comes before all it holds. Asked when a dead letter
-// is re-driven (consumers/deadLetters/redriveRule.ts).
+// is re-driven (consumers/deadLetters/redriveRule.ts) and when a consumer reaches a re-driven record.
 import type pg from "pg";
 
 export interface AppliedQuestion {
