@@ -82,6 +82,6 @@ export function createPlatformApp({
   ]) {
     app.route("/", routes(db));
   }
-  app.route("/", auditRoutes(db, checkpointKeys, { concurrentVerifications, registry }));
+  app.route("/", auditRoutes(db, checkpointKeys, { log, concurrentVerifications, registry }));
   return app;
 }

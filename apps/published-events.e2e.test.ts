@@ -174,7 +174,7 @@ describe("every record the platform writes", () => {
 
     // Re-driven once the handler is fixed: back on its topic, with the dead letter it came from.
     handlerFixed = true;
-    await redriveDeadLetters(kafka, admin, "patient-events.dlq", {
+    await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
       eventIds: new Set([signUp?.eventId ?? ""]),
     });
 

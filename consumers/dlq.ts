@@ -1,11 +1,16 @@
 // `npm run dlq -- list [<topic>...] [--all]` and `npm run dlq -- redrive <topic> [--event <eventId>]...`:
 // lists the dead letters not yet re-driven (all of them with --all), and re-drives them to their topic once
-// the cause is fixed. Topics may be named with or without `.dlq`. Payloads are never printed: they hold PHI.
+// the cause is fixed, unless one would be applied over newer events of its aggregate (then none, or with
+// --skip-superseded the others). Topics may be named with or without `.dlq`. Payloads are never printed: they
+// hold PHI.
 import { confirm, parseCommand } from "../cli/command.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
+import { createDatabase, type Database } from "../db/client.ts";
 import { createKafka } from "../kafka/client.ts";
+import { startPostgres } from "../stack/postgres.ts";
 import {
+  DeadLettersSuperseded,
   deadLetterTopics,
   listDeadLetters,
   originalTopic,
@@ -18,18 +23,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const { positionals, values, refuse } = parseCommand({
   usage: `usage: npm run dlq -- list [<topic>...] [--all]
-       npm run dlq -- redrive <topic> [--event <id>]... [--yes]
+       npm run dlq -- redrive <topic> [--event <id>]... [--skip-superseded] [--yes]
   list      the dead letters not yet re-driven (--all: every retained one)
   redrive   sends them back to their topic (--event: only those events); asks first (--yes, -y: do not ask,
-            needed when not run from a terminal)
+            needed when not run from a terminal). Refused, sending nothing, when one would be applied over
+            newer events of its aggregate (its consumer has applied one since, or it is older than its
+            topic's redelivery window); --skip-superseded sends the others and leaves those parked
   A topic may be named with or without .dlq.`,
   allowPositionals: true,
   options: {
     all: { type: "boolean", default: false },
     event: { type: "string", multiple: true },
+    "skip-superseded": { type: "boolean", default: false },
     yes: { type: "boolean", short: "y", default: false },
   },
-  subcommands: { list: ["all"], redrive: ["event", "yes"] },
+  subcommands: { list: ["all"], redrive: ["event", "skip-superseded", "yes"] },
 });
 const [command, ...topicArgs] = positionals;
 if (command !== "list" && command !== "redrive")
@@ -47,7 +55,8 @@ if (twice) refuse(`${twice} is named more than once; name each topic once`);
 const chosenEvents = values.event?.map(eventIdOf);
 const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
 // Before the question: a bad or misspelt variable is refused without asking first.
-const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
+const env = loadEnv();
+const brokers = env.KAFKA_BROKERS ?? ["localhost:9092"];
 if (redriveTopic) {
   const which = chosenEvents
     ? `${chosenEvents.length} chosen dead letter(s)`
@@ -57,6 +66,7 @@ if (redriveTopic) {
 
 const kafka = createKafka({ brokers, clientId: "dlq-command" });
 const admin = kafka.admin();
+let db: Database | undefined;
 
 try {
   if (command === "list") {
@@ -67,11 +77,15 @@ try {
     ).flat();
     console.log(formatTable(letters));
   } else if (redriveTopic) {
+    // The outbox orders each aggregate's events, and the consumers' inboxes say what each has applied.
+    const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
+    db = createDatabase(databaseUrl, { max: 1, applicationName: "dlq-command" });
     await admin.connect();
     const eventIds = chosenEvents ? new Set(chosenEvents) : undefined;
     let progress: Progress | undefined;
-    const redriven = await redriveDeadLetters(kafka, admin, redriveTopic, {
+    const { redriven, skipped } = await redriveDeadLetters(kafka, admin, db, redriveTopic, {
       eventIds,
+      skipSuperseded: values["skip-superseded"],
       progress: (records) => {
         progress = startProgress({ label: "redrive", total: records, unit: "dead letters" });
         return progress;
@@ -82,15 +96,20 @@ try {
     });
     progress?.finish("read and sent back");
     console.log(formatTable(redriven));
+    for (const { reason } of skipped) console.log(`left parked: ${reason}`);
     console.log(
-      `re-drove ${redriven.length} dead letter(s) from ${redriveTopic} to ${originalTopic(redriveTopic)}`,
+      `re-drove ${redriven.length} dead letter(s) from ${redriveTopic} to ${originalTopic(redriveTopic)}` +
+        (skipped.length > 0 ? `; left ${skipped.length} parked, superseded` : ""),
     );
   }
 } catch (error) {
-  console.error(`dlq ${command ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`);
+  if (error instanceof DeadLettersSuperseded) console.error(error.message);
+  else
+    console.error(`dlq ${command ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
   await admin.disconnect();
+  await db?.$client.end();
 }
 
 /** An --event value as event ids are stored: a UUID in lower case (one in upper case is the same id). */

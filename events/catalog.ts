@@ -174,14 +174,26 @@ const deadLetterTopics = topicNames.map((name) => {
 /**
  * How many days after it was processed an event can still arrive again: while its topic keeps the record,
  * plus while a dead letter of it (parked by another consumer) can be re-driven into the topic, plus a day. A
- * consumer's inbox remembers an event that long (consumers/runtime/inbox.ts), and a replay to the topic may not
- * send anything older (relay/replay/replayRule.ts). `null` for a compacted topic, which keeps every record for
- * good: its entries are never forgotten.
+ * consumer's inbox remembers an event that long (consumers/runtime/inbox.ts), and a replay or a re-drive to the
+ * topic may not send anything older (rememberedSince). `null` for a compacted topic, which keeps every record
+ * for good: its entries are never forgotten.
  */
 export function redeliveryWindowDays(topic: TopicName): number | null {
   const definition = topicCatalog[topic];
   if (definition.cleanupPolicy !== "delete") return null;
   return definition.retentionDays + DEAD_LETTER_RETENTION_DAYS + 1;
+}
+
+/**
+ * The oldest event a copy of which may be sent to its topic again (a replay, relay/replay/replayRule.ts; a
+ * re-drive, consumers/deadLetters/redriveRule.ts): every consumer's inbox remembers the events created since,
+ * and drops a copy of one it has handled. A copy of an older event may reach an inbox that has forgotten it,
+ * which would apply it again, as new, after what came after it (an old consent grant over a newer
+ * withdrawal). With the window's days alongside, for the refusal to name; `null` for a compacted topic.
+ */
+export function rememberedSince(topic: TopicName, now: Date): { since: Date; days: number } | null {
+  const days = redeliveryWindowDays(topic);
+  return days === null ? null : { since: new Date(now.getTime() - days * DAY_MS), days };
 }
 
 /** Every topic applyTopics keeps in line: the six event topics, then their dead-letter topics. */

@@ -27,6 +27,7 @@ export {
   readEnvelope,
   recordKey,
   redeliveryWindowDays,
+  rememberedSince,
   type TopicDefinition,
   type TopicName,
   type TypedEnvelope,

@@ -44,6 +44,8 @@ async function exportedRowOf(username: string): Promise<Record<string, string>> 
   const response = await app.request(`/audit/events/export?${query}`, { headers: auditor.headers() });
   expect(response.status).toBe(200);
   const [header, ...rows] = parseCsv(await response.text());
+  expect(rows.at(-1)?.[0]).toBe("# export complete: 1 events");
+  rows.pop();
   expect(rows).toHaveLength(1);
   return Object.fromEntries((header ?? []).map((name, i) => [name, rows[0]?.[i] ?? ""]));
 }

@@ -1,6 +1,6 @@
 // The two export formats, one line per event: NDJSON (the envelope embedded verbatim) and CSV (RFC 4180:
 // a field holding a comma, a quote or a line break is quoted, its quotes doubled; a field a spreadsheet
-// would run as a formula is defused).
+// would run as a formula is defused). Each ends with its completion line, which only a whole export carries.
 import type { HistoryEvent } from "./sql/historyPage.ts";
 
 /**
@@ -17,6 +17,7 @@ export const exportFormats = {
     line: (event: HistoryEvent) =>
       // The stored envelope text goes in as it is: no parse, and the bytes Kafka holds.
       `{"eventId":${JSON.stringify(event.eventId)},"position":${JSON.stringify(event.position)},"eventType":${JSON.stringify(event.eventType)},"aggregate":${JSON.stringify({ type: event.aggregateType, id: event.aggregateId })},"version":${JSON.stringify(event.aggregateVersion)},"createdAt":${JSON.stringify(event.createdAt.toISOString())},"envelope":${event.envelope}}\n`,
+    complete: (events: number) => `{"exportComplete":true,"events":${events}}\n`,
   },
   csv: {
     contentType: "text/csv; charset=utf-8",
@@ -47,6 +48,9 @@ export const exportFormats = {
         event.patientId ?? "",
         event.envelope,
       ]),
+    // A row of the header's eleven fields, so that a strict reader takes it; `#` starts it, which readers
+    // told that comments start so (pandas' `comment="#"`) skip.
+    complete: (events: number) => csvLine([`# export complete: ${events} events`, ...Array(10).fill("")]),
   },
 } as const;
 

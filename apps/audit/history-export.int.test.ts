@@ -1,5 +1,6 @@
 // GET /audit/events/export streams what a query matches, over several keyset pages: NDJSON with each stored
-// envelope verbatim, and CSV quoted so that envelopes (commas, quotes) and line breaks survive a round trip.
+// envelope verbatim, and CSV quoted so that envelopes (commas, quotes) and line breaks survive a round trip;
+// each ends with the completion line that only a whole export carries.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
@@ -47,10 +48,11 @@ async function exported(format: string) {
 }
 
 describe("exporting the history", () => {
-  it("streams NDJSON: one line per event, in order, each envelope as stored", async () => {
+  it("streams NDJSON: one line per event, in order, each envelope as stored, then the completion line", async () => {
     const { contentType, body } = await exported("ndjson");
     expect(contentType).toMatch(/^application\/x-ndjson/);
-    const lines = body.trimEnd().split("\n");
+    expect(body.endsWith(`\n{"exportComplete":true,"events":${EVENTS}}\n`)).toBe(true);
+    const lines = body.trimEnd().split("\n").slice(0, -1);
     const events = lines.map((line) => JSON.parse(line));
     expect(events.map((one) => one.eventId)).toEqual(written);
     const stored = await db.$client.query<{ payload: string }>(
@@ -66,10 +68,13 @@ describe("exporting the history", () => {
     });
   });
 
-  it("streams CSV with a header, quoting fields that hold commas, quotes or line breaks", async () => {
+  it("streams CSV with a header, quoting fields that hold commas, quotes or line breaks, then the completion row", async () => {
     const { contentType, body } = await exported("csv");
     expect(contentType).toMatch(/^text\/csv/);
-    const [header, ...rows] = parseCsv(body);
+    expect(body.endsWith(`\r\n# export complete: ${EVENTS} events,,,,,,,,,,\r\n`)).toBe(true);
+    const [header, ...rowsAndCompletion] = parseCsv(body);
+    const rows = rowsAndCompletion.slice(0, -1);
+    expect(rowsAndCompletion.at(-1)).toEqual([`# export complete: ${EVENTS} events`, ...Array(10).fill("")]);
     expect(header).toEqual([
       "eventId",
       "position",

@@ -11,6 +11,6 @@ await runService({
   // Verification needs the signing key's public half: in production, without AUDIT_SIGNING_KEY, it does not start.
   configure: () => loadSigningKey(),
   // runService has checked the environment before it builds the routes.
-  routes: (db) =>
-    auditRoutes(db, sealerPublicKey, { concurrentVerifications: loadEnv().AUDIT_VERIFY_CONCURRENCY }),
+  routes: (db, log) =>
+    auditRoutes(db, sealerPublicKey, { log, concurrentVerifications: loadEnv().AUDIT_VERIFY_CONCURRENCY }),
 });

@@ -5,7 +5,6 @@
 // events it returns, so that "who saw this patient's data" finds it whatever the filter.
 import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
-import { stream } from "hono/streaming";
 import type { Registry } from "prom-client";
 import { type HistoryRange, historyRange, RangeProblem } from "../../audit/historySpan.ts";
 import { verificationMetrics } from "../../audit/metrics.ts";
@@ -14,12 +13,14 @@ import { type RememberedCheckpoint, verifyHistory } from "../../audit/verifyHist
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
+import type { Logger } from "../../observability/logger.ts";
 import { actorRole } from "../http/auditEvents.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { json, problem, retryLater, securedRoute } from "../http/openapi.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { exportFormats } from "./exportFormats.ts";
+import { exportStream } from "./exportStream.ts";
 import {
   decodeCursor,
   encodeCursor,
@@ -77,11 +78,17 @@ const routes = {
     method: "get",
     path: "/audit/events/export",
     summary: "Export the events a query matches, streamed as NDJSON or CSV (emits audit.data.accessed)",
-    description: "One cut of the history: the events of transactions that had ended when the export started.",
+    description:
+      "One cut of the history: the events of transactions that had ended when the export started. " +
+      'A whole export ends with its completion line, after the last event: `{"exportComplete":true,"events":<n>}` ' +
+      "in NDJSON, and in CSV a row whose first field is `# export complete: <n> events` and whose ten others are " +
+      "empty; n counts the events above it. Should the export fail after this 200 has been sent, the connection " +
+      "is broken off without the last chunk of the chunked body (the client sees an incomplete transfer) and no " +
+      "completion line is sent: take an export without it for cut off, never for whole.",
     request: { query: exportQuery },
     responses: {
       200: {
-        description: "One event per line",
+        description: "One event per line, then the completion line",
         content: {
           "application/x-ndjson": { schema: historyPageResponse.shape.nextCursor },
           "text/csv": { schema: historyPageResponse.shape.nextCursor },
@@ -120,6 +127,8 @@ const routes = {
 };
 
 export interface AuditRouteOptions {
+  /** Where an export cut off by a failure is reported. */
+  log: Logger;
   /** Verifications that may run at once (AUDIT_VERIFY_CONCURRENCY); each holds a pooled connection. */
   concurrentVerifications?: number;
   /** Where `audit_verifications_total` is counted. */
@@ -131,7 +140,7 @@ export const DEFAULT_CONCURRENT_VERIFICATIONS = 2;
 export function auditRoutes(
   db: Database,
   checkpointKeys: CheckpointKeys,
-  { concurrentVerifications = DEFAULT_CONCURRENT_VERIFICATIONS, registry }: AuditRouteOptions = {},
+  { log, concurrentVerifications = DEFAULT_CONCURRENT_VERIFICATIONS, registry }: AuditRouteOptions,
 ) {
   const verifications = new VerificationSlots(concurrentVerifications);
   const outcomes = registry ? verificationMetrics(registry) : null;
@@ -153,32 +162,34 @@ export function auditRoutes(
       .openapi(routes.export, async (c) => {
         const { format, ...query } = c.req.valid("query");
         const filter = historyFilter(query);
-        const { contentType, header, line } = exportFormats[format];
+        const { contentType, header, line, complete } = exportFormats[format];
         const below = await historyHorizon(db.$client);
         // The query itself, before anything is sent; then each page's patients not yet named, before that page.
         await recordAccess(c, db, "EXPORT", c.req.path, patientsOf([], filter.patientId));
         const named = new Set(filter.patientId === undefined ? [] : [filter.patientId]);
-        c.header("Content-Type", contentType);
-        c.header("Content-Disposition", `attachment; filename="audit-history.${format}"`);
-        return stream(c, async (out) => {
-          let aborted = false;
-          out.onAbort(() => {
-            aborted = true;
-          });
-          if (header) await out.write(header);
+        const progress = { events: 0 };
+        async function* exported() {
+          if (header) yield header;
           let after = START_OF_HISTORY;
-          while (!aborted) {
+          for (;;) {
             const page = await historyPage(db.$client, filter, after, EXPORT_PAGE, { below });
             const unnamed = patientsOf(page).filter((patientId) => !named.has(patientId));
             if (unnamed.length > 0) {
               await recordAccess(c, db, "EXPORT", c.req.path, unnamed);
               for (const patientId of unnamed) named.add(patientId);
             }
-            for (const event of page) await out.write(line(event));
+            progress.events += page.length;
+            if (page.length > 0) yield page.map(line).join("");
             if (page.length < EXPORT_PAGE) break;
             after = page.at(-1) as HistoryEvent;
           }
-        });
+          // Only here, after the last event: a body without it was cut off.
+          yield complete(progress.events);
+        }
+        c.header("Content-Type", contentType);
+        c.header("Content-Disposition", `attachment; filename="audit-history.${format}"`);
+        const correlationId = c.get("requestContext")?.metadata.correlationId;
+        return c.body(exportStream(exported(), progress, { log, correlationId }), 200);
       })
       .openapi(routes.get, async (c) => {
         const { eventId } = c.req.valid("param");

@@ -17,7 +17,7 @@ export interface ServiceDefinition {
   /** The service's name, as events name their source: `appointment-service`. */
   name: string;
   title: string;
-  routes: (db: Database) => ServiceApp;
+  routes: (db: Database, log: Logger) => ServiceApp;
   /** Checks what the service reads besides the environment, at start (a ConfigError stops it there). */
   configure?: (env: Env) => unknown;
   /** Work that runs beside the HTTP routes; stopped on SIGTERM before the pool closes. */
@@ -52,7 +52,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
       { name: "kafka", check: () => admin.describeCluster() },
     ],
   });
-  app.route("/", service.routes(db));
+  app.route("/", service.routes(db, log));
   // Every service takes Idempotency-Keys: each removes the expired ones (one process at a time does a round).
   const keySweep = startKeySweep(db, log);
   frame.onStop(() => keySweep.stop());

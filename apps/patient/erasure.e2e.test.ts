@@ -77,11 +77,13 @@ async function exportOf(patientId: string): Promise<string> {
   return response.text();
 }
 
+/** The envelopes of an export's events (its last line says it is complete). */
 const envelopesIn = (ndjson: string) =>
   ndjson
     .trim()
     .split("\n")
-    .map((line) => (JSON.parse(line) as { envelope: unknown }).envelope);
+    .map((line) => JSON.parse(line) as { envelope?: unknown })
+    .flatMap((line) => ("envelope" in line ? [line.envelope] : []));
 
 const recordsOf = (records: TappedRecord[], key: string) => records.filter((record) => record.key === key);
 

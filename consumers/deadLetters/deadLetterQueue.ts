@@ -4,19 +4,30 @@
 //
 // Re-driving sends a record to every consumer group of its topic, not only to the one that parked it: the
 // others find its event id in their inbox and acknowledge it without effect. It also lands after records
-// that were written later: a re-driven event is applied after newer events of its aggregate.
+// that were written later, so a dead letter whose consumer has applied a newer event of its aggregate since is
+// not re-driven (redriveRule.ts): it would put the older state over the newer.
 import type { Progress } from "../../cli/progress.ts";
+import type { Database } from "../../db/client.ts";
 import {
   type DeadLetterTopicName,
   deadLetterTopicName,
+  eventDefinition,
+  isEventType,
   isTopicName,
   type TopicName,
   topics,
 } from "../../events/index.ts";
 import { sendsUnderLimit } from "../../events/record.ts";
-import { type Admin, createIdempotentProducer, type createKafka } from "../../kafka/client.ts";
+import {
+  type Admin,
+  createIdempotentProducer,
+  type createKafka,
+  type KafkaMessage,
+} from "../../kafka/client.ts";
 import { readTopicRange } from "../../kafka/readTopicRange.ts";
 import { type DeadLetter, readDeadLetter, redriveMessage } from "../runtime/deadLetters.ts";
+import { newerEventsApplied } from "../runtime/newerEventsApplied.ts";
+import { orderMatters, type Superseded, supersededBecause } from "./redriveRule.ts";
 
 type Kafka = ReturnType<typeof createKafka>;
 
@@ -87,15 +98,34 @@ export interface RedriveOptions {
   eventIds?: ReadonlySet<string>;
   /** Reports the dead letters read (a long command's progress), given how many the range holds. */
   progress?: (records: number) => Pick<Progress, "advance">;
+  /**
+   * Re-drive the others and leave the superseded ones parked (the cursor moves past them too), rather than
+   * refuse the whole re-drive (DeadLettersSuperseded).
+   */
+  skipSuperseded?: boolean;
+  /** The present, against which the redelivery windows are counted. */
+  now?: Date;
 }
 
-/** Sends dead letters back to their topic, byte for byte, in their dead-letter order; returns them. */
+export interface RedriveOutcome {
+  /** Sent back to their topic, in their dead-letter order. */
+  redriven: DeadLetter[];
+  /** Left parked (with skipSuperseded): each would have been applied over newer events of its aggregate. */
+  skipped: Superseded[];
+}
+
+/**
+ * Sends dead letters back to their topic, byte for byte, in their dead-letter order, unless one of them would
+ * be applied over newer events of its aggregate (redriveRule.ts): then nothing is sent, and DeadLettersSuperseded
+ * names each, unless `skipSuperseded`. `db` holds the outbox and the consumers' inboxes.
+ */
 export async function redriveDeadLetters(
   kafka: Kafka,
   admin: Admin,
+  db: Database,
   dlqTopic: DeadLetterTopicName,
   options: RedriveOptions = {},
-): Promise<DeadLetter[]> {
+): Promise<RedriveOutcome> {
   const selective = options.eventIds !== undefined;
   const { from, to } = await deadLetterRange(admin, dlqTopic, selective);
   const inRange = [...to].reduce(
@@ -110,16 +140,47 @@ export async function redriveDeadLetters(
   const missing = [...(options.eventIds ?? [])].filter((eventId) => !found.has(eventId));
   if (missing.length > 0) throw new DeadLettersNotFound(dlqTopic, missing);
 
-  if (records.length > 0) {
+  const topic = originalTopic(dlqTopic);
+  const places = await newerEventsApplied(
+    db.$client,
+    records.map(({ letter, message }) => {
+      const aggregate = orderMatters(topic) ? aggregateOf(letter, message) : null;
+      return {
+        eventId: letter.eventId,
+        consumer: letter.consumer,
+        aggregateType: aggregate?.type ?? null,
+        aggregateId: aggregate?.id ?? null,
+      };
+    }),
+  );
+  const now = options.now ?? new Date();
+  const superseded: Superseded[] = [];
+  const sending = records.filter(({ letter, message }, index) => {
+    const place = places[index];
+    const reason = supersededBecause(
+      {
+        letter,
+        topic,
+        createdAt: place?.createdAt ?? envelopeTime(message),
+        newerApplied: place?.newerApplied ?? null,
+      },
+      now,
+    );
+    if (reason !== null) superseded.push({ letter, reason });
+    return reason === null;
+  });
+  if (superseded.length > 0 && !options.skipSuperseded) throw new DeadLettersSuperseded(dlqTopic, superseded);
+
+  if (sending.length > 0) {
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     try {
-      const messages = records.map(({ letter, message }) => redriveMessage(letter, message));
+      const messages = sending.map(({ letter, message }) => redriveMessage(letter, message));
       // One send after another, each under the topic's limit: a long backlog is never one refused batch.
       for (const send of sendsUnderLimit(
         messages.map((message) => ({ ...message, headers: message.headers ?? {} })),
       )) {
-        await producer.send({ topic: originalTopic(dlqTopic), acks: -1, messages: send });
+        await producer.send({ topic, acks: -1, messages: send });
       }
     } finally {
       await producer.disconnect();
@@ -134,7 +195,44 @@ export async function redriveDeadLetters(
       partitions: [...to].map(([partition, end]) => ({ partition, offset: String(end) })),
     });
   }
-  return records.map(({ letter }) => letter);
+  return { redriven: sending.map(({ letter }) => letter), skipped: superseded };
+}
+
+/**
+ * The aggregate a dead letter's event belongs to, as the catalog and the record's key say (a topic keyed by
+ * aggregate keys each record by its aggregate id), for an event the outbox no longer holds; null for a record
+ * of no cataloged event type.
+ */
+function aggregateOf(letter: DeadLetter, message: KafkaMessage): { type: string; id: string } | null {
+  if (letter.eventType === null || !isEventType(letter.eventType) || message.key === null) return null;
+  return { type: eventDefinition(letter.eventType).aggregateType, id: message.key.toString() };
+}
+
+/** The envelope's timestamp, for an event the outbox no longer holds; null for a value that has none. */
+function envelopeTime(message: KafkaMessage): Date | null {
+  try {
+    const { timestamp } = JSON.parse(String(message.value)) as { timestamp?: unknown };
+    const time = typeof timestamp === "string" ? new Date(timestamp) : null;
+    return time !== null && !Number.isNaN(time.getTime()) ? time : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Dead letters that would be applied over newer events of their aggregate: none was sent. */
+export class DeadLettersSuperseded extends Error {
+  constructor(
+    readonly dlqTopic: DeadLetterTopicName,
+    readonly superseded: readonly Superseded[],
+  ) {
+    super(
+      `re-drive refused: ${superseded.length} dead letter(s) of ${dlqTopic} would be applied over newer events ` +
+        `of their aggregate; nothing re-driven:\n${superseded.map(({ reason }) => `  ${reason}`).join("\n")}\n` +
+        "Leave them parked and re-drive the others: --skip-superseded (the cursor then moves past them too; " +
+        "`list --all` still shows them), or --event naming the others",
+    );
+    this.name = "DeadLettersSuperseded";
+  }
 }
 
 /** Events named for a re-drive that have no dead letter in the topic (a typo, or another topic's): none was sent. */

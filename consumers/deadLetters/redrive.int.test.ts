@@ -67,7 +67,7 @@ describe("re-driving a dead letter", () => {
       handlerFixed = true;
       // Its progress (the command's) counts the dead letters in the range, then each one it read.
       const reported = { total: -1, read: 0 };
-      const redriven = await redriveDeadLetters(kafka, admin, "patient-events.dlq", {
+      const { redriven } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
         progress: (records) => {
           reported.total = records;
           return {
@@ -87,8 +87,8 @@ describe("re-driving a dead letter", () => {
       expect(
         (await listDeadLetters(kafka, admin, "patient-events.dlq")).map((letter) => letter.eventId),
       ).not.toContain(record.eventId);
-      const again = await redriveDeadLetters(kafka, admin, "patient-events.dlq");
-      expect(again.map((letter) => letter.eventId)).not.toContain(record.eventId);
+      const again = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq");
+      expect(again.redriven.map((letter) => letter.eventId)).not.toContain(record.eventId);
       // Still listed with --all, marked where it came from.
       const all = await listDeadLetters(kafka, admin, "patient-events.dlq", { all: true });
       expect(all.map((letter) => letter.eventId)).toContain(record.eventId);
@@ -122,7 +122,7 @@ describe("re-driving a dead letter", () => {
     } finally {
       await started.stop();
     }
-    const redriven = await redriveDeadLetters(kafka, admin, "patient-events.dlq", {
+    const { redriven } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
       eventIds: new Set([record.eventId]),
     });
     expect(redriven.map((letter) => letter.eventId)).toEqual([record.eventId]);
@@ -157,7 +157,7 @@ describe("re-driving a dead letter", () => {
         ({ message }) => JSON.parse(String(message.value)).eventId === record.eventId,
       );
 
-    const refused = redriveDeadLetters(kafka, admin, "patient-events.dlq", {
+    const refused = redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
       eventIds: new Set([record.eventId, notDeadLettered]),
     });
     await expect(refused).rejects.toBeInstanceOf(DeadLettersNotFound);

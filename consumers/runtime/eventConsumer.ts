@@ -15,7 +15,7 @@ import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
-import type { TypedEnvelope } from "../../events/index.ts";
+import { eventDefinition, type TypedEnvelope } from "../../events/index.ts";
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
@@ -47,10 +47,17 @@ import { exponentialBackoff } from "../../retry/backoff.ts";
 import type { ConsumedRecord, ConsumerDefinition } from "./consumerDefinition.ts";
 import { partitionLag } from "./consumerLag.ts";
 import { type DeadLetterPolicy, deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
-import { type DeadLetterCause, deadLetterMessage, headerText, type RecordOrigin } from "./deadLetters.ts";
+import {
+  DEAD_LETTER_HEADERS,
+  type DeadLetterCause,
+  deadLetterMessage,
+  headerText,
+  type RecordOrigin,
+} from "./deadLetters.ts";
 import { type DecodedRecord, decodeRecord } from "./decodeRecord.ts";
 import { isInInbox, recordAllInInbox, recordInInbox } from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
+import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
 
 export interface EventConsumerOptions {
   definition: ConsumerDefinition;
@@ -347,6 +354,21 @@ export class EventConsumer {
     const { envelope } = decoded;
     const handler = this.definition.handlers[envelope.eventType];
     if (handler === undefined) return { done: true };
+    const superseding = redriven(message) ? await this.newerAppliedThan(envelope) : null;
+    if (superseding !== null) {
+      this.metrics.superseded.inc({ consumer: this.name, event_type: envelope.eventType });
+      this.log.warn(
+        {
+          eventId: envelope.eventId,
+          ...origin,
+          redrivenFrom: headerText(message.headers?.[DEAD_LETTER_HEADERS.redrivenFrom]),
+          newerEventId: superseding.eventId,
+          newerPosition: superseding.position,
+        },
+        "skipped: a re-driven event older than one of its aggregate this consumer has applied since",
+      );
+      return { done: true };
+    }
 
     const { retryKey, attempt } = this.attemptAt(origin);
     const labels = { consumer: this.name, event_type: envelope.eventType };
@@ -458,6 +480,8 @@ export class EventConsumer {
     }
     const decoded: DecodedRecord[] = [];
     for (const message of messages.slice(0, RECORDS_PER_TRANSACTION)) {
+      // A re-driven record is handled alone, where it is checked against what was applied before it.
+      if (redriven(message)) break;
       const record = await decodeRecord(topic, message.value, this.keys, this.definition.erasedPatients);
       if (record.kind === "poison") break;
       decoded.push(record);
@@ -633,6 +657,26 @@ export class EventConsumer {
     };
   }
 
+  /**
+   * For a re-driven event this consumer has not applied: the newest event of its aggregate, later than it, that
+   * this consumer has applied (everything before the copy on its partition has been handled by now); null
+   * when there is none, or when the topic keeps no order between events (audit-events, keyed by eventId).
+   */
+  private async newerAppliedThan(envelope: TypedEnvelope): Promise<NewerEvent | null> {
+    const definition = eventDefinition(envelope.eventType);
+    if (definition.keyedBy !== "aggregate") return null;
+    if (await isInInbox(this.db, this.name, envelope.eventId)) return null;
+    const [place] = await newerEventsApplied(this.db.$client, [
+      {
+        eventId: envelope.eventId,
+        consumer: this.name,
+        aggregateType: definition.aggregateType,
+        aggregateId: definition.aggregateId(envelope.data),
+      },
+    ]);
+    return place?.newerApplied ?? null;
+  }
+
   /** Runs the handler with the inbox; "duplicate" when the event had been processed before. */
   private async handle(
     handler: Handler,
@@ -700,6 +744,11 @@ export class EventConsumer {
     );
     return { done: true };
   }
+}
+
+/** Whether the record is a dead letter sent back to its topic (`npm run dlq -- redrive`). */
+function redriven(message: KafkaMessage): boolean {
+  return headerText(message.headers?.[DEAD_LETTER_HEADERS.redrivenFrom] ?? null) !== null;
 }
 
 function textHeaders(headers: KafkaMessage["headers"]): Record<string, string> {

@@ -47,6 +47,14 @@ function createMetrics(registry: Registry) {
       labelNames: ["consumer", "event_type"],
       registers: [registry],
     }),
+    superseded: new Counter({
+      name: "consumer_records_superseded_total",
+      help:
+        "Re-driven events skipped because the consumer had applied a newer event of their aggregate since " +
+        "(applied, the older would have overwritten the newer)",
+      labelNames: ["consumer", "event_type"],
+      registers: [registry],
+    }),
     failures: new Counter({
       name: "consumer_handler_failures_total",
       help: "Failed attempts at handling an event",

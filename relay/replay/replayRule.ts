@@ -19,10 +19,8 @@ import type { ArchivedHistory } from "../../db/outbox/archivedThrough.ts";
 import type { RelayCursor } from "../../db/outbox/relayCheckpoint.ts";
 import type { ReplayFilter } from "../../db/outbox/replayRows.ts";
 import type { TopicSelection } from "../../db/outbox/replaySelectionCounts.ts";
-import { isTopicName, redeliveryWindowDays } from "../../events/index.ts";
+import { isTopicName, rememberedSince } from "../../events/index.ts";
 import { CONNECT_STATE_TOPICS, isConnectStateTopic } from "../../stack/connectTopics.ts";
-
-const DAY_MS = 86_400_000;
 
 export interface ReplayCircumstances {
   filter: ReplayFilter;
@@ -107,16 +105,15 @@ export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision
     );
   if (ownTopic) {
     for (const { topic, oldest } of selection) {
-      const days = isTopicName(topic) ? redeliveryWindowDays(topic) : null;
-      if (days === null) continue;
-      const remembered = new Date(circumstances.now.getTime() - days * DAY_MS);
-      if (oldest < remembered)
-        return refused(
-          `the selection holds ${topic} events created before ${remembered.toISOString()}: consumers remember an ` +
-            `event for ${days} days after handling it (their inbox), so a copy replayed to its own topic would be ` +
-            `applied again, as new, over what came after it. Start later (--since ${remembered.toISOString()}), or ` +
-            "replay to another topic (--to-topic)",
-        );
+      const remembered = isTopicName(topic) ? rememberedSince(topic, circumstances.now) : null;
+      if (remembered === null || oldest >= remembered.since) continue;
+      const since = remembered.since.toISOString();
+      return refused(
+        `the selection holds ${topic} events created before ${since}: consumers remember an ` +
+          `event for ${remembered.days} days after handling it (their inbox), so a copy replayed to its own topic would be ` +
+          `applied again, as new, over what came after it. Start later (--since ${since}), or ` +
+          "replay to another topic (--to-topic)",
+      );
     }
   }
   return { outcome: "allowed", ownTopic, through: ownTopic ? "checkpoint" : "horizon" };

@@ -28,12 +28,19 @@ export interface StartedConsumer {
   stop(): Promise<void>;
 }
 
+/** `restart`: the group (`name`) resumes where it committed, as a consumer restarted, rather than at the end. */
 export async function startTestConsumer(
   definition: ConsumerDefinition,
-  options: { db: Database; kafkaBrokers: string[]; name?: string } & Partial<EventConsumerOptions>,
+  options: {
+    db: Database;
+    kafkaBrokers: string[];
+    name?: string;
+    restart?: boolean;
+  } & Partial<EventConsumerOptions>,
 ): Promise<StartedConsumer> {
+  const { restart = false, ...consumerOptions } = options;
   const name = options.name ?? `${definition.name}-test-${randomUUID().slice(0, 8)}`;
-  await startGroupAtEnd(options.kafkaBrokers, name, definition.topics);
+  if (!restart) await startGroupAtEnd(options.kafkaBrokers, name, definition.topics);
   const registry = new Registry();
   const consumer = new EventConsumer({
     log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
@@ -41,7 +48,7 @@ export async function startTestConsumer(
     fetchWaitMs: 100,
     sessionTimeoutMs: 6_000,
     keys: new PatientKeyring(options.db, testMasterKeys),
-    ...options,
+    ...consumerOptions,
     definition,
     name,
     registry,

@@ -187,7 +187,17 @@ function problemBox(message) {
 // ---------------------------------------------------------------------------------------------------------
 // History search, with cursor paging and export
 
-const searchState = { parameters: {}, cursors: [undefined], page: 0 };
+/**
+ * `parameters`: the query being paged; `shown`: the query whose results are on the screen (null while none
+ * are), which the export buttons export: the form may have been edited since without being searched.
+ */
+const searchState = { parameters: {}, cursors: [undefined], page: 0, shown: null };
+
+function showingResultsOf(parameters) {
+  searchState.shown = parameters;
+  $("export-ndjson").disabled = parameters === null;
+  $("export-csv").disabled = parameters === null;
+}
 
 function searchParametersFromForm() {
   const form = new FormData($("search-form"));
@@ -249,9 +259,11 @@ async function runSearch() {
     $("page-next").disabled = body.events.length < limit;
     $("page-previous").disabled = page === 0;
     $("page-first").disabled = page === 0;
+    showingResultsOf(parameters);
     status(`${body.events.length} events on page ${page + 1}.`);
   } catch (error) {
     results.replaceChildren(problemBox(error.message));
+    showingResultsOf(null);
     status("The search failed.");
   } finally {
     results.setAttribute("aria-busy", "false");
@@ -265,21 +277,38 @@ function startSearch(parameters) {
   return runSearch();
 }
 
+/**
+ * The line a whole export ends with, after its last event (the count of events above it); an export that
+ * failed on the way has none. The server also breaks such a transfer off, which fails the read itself.
+ */
+const EXPORT_COMPLETE = {
+  ndjson: /(?:^|\n)\{"exportComplete":true,"events":(\d+)\}\n$/,
+  csv: /\r\n# export complete: (\d+) events,{10}\r\n$/,
+};
+
 async function exportQuery(format) {
-  const { limit: _limit, ...parameters } = searchParametersFromForm();
-  status(`Exporting ${format.toUpperCase()}…`);
+  if (searchState.shown === null) return;
+  const { limit: _limit, ...parameters } = searchState.shown;
+  status(`Exporting ${format.toUpperCase()} of the query shown…`);
   try {
     const response = await call(`/audit/events/export?${query({ ...parameters, format })}`);
     const blob = await response.blob();
+    const end = EXPORT_COMPLETE[format].exec(await blob.slice(Math.max(0, blob.size - 200)).text());
+    if (!end) {
+      status(
+        "The export was cut off before its end (it has no completion line): nothing was saved. Export again.",
+      );
+      return;
+    }
     const url = URL.createObjectURL(blob);
     const link = h("a", { href: url, download: `audit-history.${format}` });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    status(`Exported ${blob.size} bytes as audit-history.${format}.`);
+    status(`Exported ${end[1]} events (${blob.size} bytes, complete) as audit-history.${format}.`);
   } catch (error) {
-    status(`The export failed: ${error.message}`);
+    status(`The export failed, and nothing was saved: ${error.message}`);
   }
 }
 

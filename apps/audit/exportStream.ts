@@ -1,0 +1,54 @@
+// An export as the body of its 200: the text a generator yields, read only as fast as the client takes it. A
+// failure once the 200 has gone out (a page the database cannot read, the connection lost) errors the stream:
+// the server then breaks the connection off without the last chunk, so no client takes what it had received
+// for a whole export. The completion line, which the generator yields last, says the same to whoever later
+// reads the saved file.
+import type { Logger } from "../../observability/logger.ts";
+
+/** Why an export ended early; the message names no value the failure might have quoted (PHI). */
+export class ExportInterrupted extends Error {
+  constructor(readonly eventsSent: number) {
+    super(
+      `The audit export failed after ${eventsSent} events were sent; it was cut off, with no completion line.`,
+    );
+    this.name = "ExportInterrupted";
+  }
+}
+
+export interface ExportProgress {
+  /** Events yielded so far. */
+  events: number;
+}
+
+export function exportStream(
+  text: AsyncGenerator<string, void, undefined>,
+  progress: ExportProgress,
+  { log, correlationId }: { log: Logger; correlationId: string | undefined },
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await text.next();
+          if (next.done) controller.close();
+          else controller.enqueue(encoder.encode(next.value));
+        } catch (error) {
+          // Driver messages can quote the values that failed (PHI): the error's kind and code only.
+          const { name, code } = error as { name?: string; code?: string };
+          log.error(
+            { err: { type: name, code }, correlationId, eventsSent: progress.events },
+            "audit export interrupted: the response is cut off",
+          );
+          controller.error(new ExportInterrupted(progress.events));
+        }
+      },
+      async cancel() {
+        // The client went away: stop between pages (a page being read finishes first).
+        await text.return();
+      },
+    },
+    // Nothing is read ahead of the client: the next page is queried when the last one has been taken.
+    { highWaterMark: 0 },
+  );
+}

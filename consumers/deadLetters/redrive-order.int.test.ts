@@ -1,0 +1,197 @@
+// Re-driving never puts an older event of an aggregate over a newer one. A consent grant a consumer could not
+// handle is parked, and the patient's withdrawal after it is applied: re-driving the grant is refused, naming
+// it and the withdrawal (nothing sent), as is one of an event older than its topic's redelivery window; with
+// --skip-superseded they stay parked and the cursor moves past them. A consumer still behind when the re-drive
+// was decided (the withdrawal not read yet) skips the re-driven copy once it has applied the withdrawal. The
+// events go the whole way: appendEvents, the outbox, the relay, Kafka, the consumer's inbox.
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exampleEvent } from "../../events/examples.ts";
+import { createKafka } from "../../kafka/client.ts";
+import type { OutboxRelay } from "../../relay/relay.ts";
+import { append } from "../../test/auditHistory.ts";
+import { spawnScript } from "../../test/childProcess.ts";
+import { createEffectsTable, effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
+import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
+import { eventRecord, publish } from "../../test/consumers/records.ts";
+import { eventually, kafkaBrokers, startRelay, testDatabase } from "../../test/fixtures.ts";
+import { containsAll, tapTopic } from "../../test/kafkaTap.ts";
+import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
+import { DeadLettersSuperseded, listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
+
+const db = testDatabase();
+const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "redrive-order-test" });
+const admin = kafka.admin();
+let relay: OutboxRelay;
+beforeAll(async () => {
+  await createEffectsTable(db);
+  await admin.connect();
+  relay = startRelay();
+});
+afterAll(async () => {
+  // What these tests leave parked is superseded: moved past, so that no later re-drive of the topic meets it.
+  await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", { skipSuperseded: true }).catch(() => {});
+  await relay?.stop();
+  await admin.disconnect();
+  await db.$client.end();
+});
+
+/** A projection of consent decisions (a row per decision applied, in order) that fails on `failing` ones. */
+function consentConsumer(name: string, failing: ReadonlySet<string>): TransactionalConsumer {
+  return {
+    kind: "transactional",
+    name,
+    topics: ["patient-events"],
+    handlers: {
+      "patient.consent.changed": async (event, { tx, record }) => {
+        if (failing.has(event.eventId)) throw new RangeError("consent template missing");
+        await tx.execute(sql`
+          INSERT INTO consumer_test_effects (consumer, event_id, event_type, kafka_partition, kafka_offset, record_key)
+          VALUES (${name}, ${event.eventId}, ${event.eventType}, ${record.partition}, ${record.offset},
+                  ${event.data.patientId})`);
+      },
+    },
+  };
+}
+
+/** One consent decision about the patient, written as a service writes it; its event id. */
+async function decide(patientId: string, granted: boolean): Promise<string> {
+  const [eventId] = await append(db, [exampleEvent("patient.consent.changed", { patientId, granted })]);
+  return eventId as string;
+}
+
+/** The consent decisions about the patient that the consumer applied, in the order it applied them. */
+async function appliedFor(name: string, patientId: string): Promise<string[]> {
+  return (await effectsOf(db, name))
+    .filter((effect) => effect.key === patientId)
+    .map((effect) => effect.eventId);
+}
+
+describe("re-driving a dead letter keeps its aggregate's order", () => {
+  it("skips the re-driven copy at a consumer that applied a newer event of its aggregate meanwhile", async () => {
+    const patientId = randomUUID();
+    const failing = new Set<string>();
+    const name = uniqueConsumerName("redrive-behind");
+    const definition = consentConsumer(name, failing);
+    const tap = await tapTopic(kafkaBrokers(), "patient-events");
+    const first = await startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers(), name });
+    const grant = await decide(patientId, true);
+    failing.add(grant);
+    try {
+      await eventually(
+        async () => (await metricValue(first.registry, "consumer_records_dead_lettered_total")) >= 1,
+        60_000,
+      );
+    } finally {
+      await first.stop();
+    }
+    // The withdrawal reaches the topic while the consumer is stopped: it has still to read it.
+    const withdrawal = await decide(patientId, false);
+    await tap.collect({ done: containsAll([withdrawal]), settleMs: 0, timeoutMs: 60_000 });
+
+    failing.clear();
+    const { redriven } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+      eventIds: new Set([grant]),
+    });
+    expect(redriven.map((letter) => letter.eventId)).toEqual([grant]);
+
+    const restarted = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name,
+      restart: true,
+    });
+    try {
+      // The copy has been dealt with: skipped, or (what must not happen) applied.
+      await eventually(
+        async () =>
+          (await metricValue(restarted.registry, "consumer_records_superseded_total")) >= 1 ||
+          (await appliedFor(name, patientId)).includes(grant),
+        60_000,
+      );
+      // The withdrawal stands: the grant before it was never applied after it.
+      expect(await appliedFor(name, patientId)).toEqual([withdrawal]);
+      expect(await metricValue(restarted.registry, "consumer_records_superseded_total")).toBe(1);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
+  it("refuses a dead letter its consumer has applied a newer event of since, or one older than the window, naming why", async () => {
+    const patientId = randomUUID();
+    const failing = new Set<string>();
+    const name = uniqueConsumerName("redrive-superseded");
+    const tap = await tapTopic(kafkaBrokers(), "patient-events");
+    const started = await startTestConsumer(consentConsumer(name, failing), {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name,
+    });
+    // A decision of 60 days ago, no longer in this outbox: older than patient-events' 38-day window.
+    const old = eventRecord("patient.consent.changed", { patientId: randomUUID() });
+    const envelope = JSON.parse(old.message.value);
+    envelope.timestamp = new Date(Date.now() - 60 * 86_400_000).toISOString();
+    old.message.value = JSON.stringify(envelope);
+    let grant = "";
+    let withdrawal = "";
+    try {
+      grant = await decide(patientId, true);
+      failing.add(grant).add(old.eventId);
+      withdrawal = await decide(patientId, false);
+      await publish(kafkaBrokers(), [old], db);
+      await eventually(async () => (await appliedFor(name, patientId)).includes(withdrawal), 60_000);
+      await eventually(
+        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 2,
+        60_000,
+      );
+    } finally {
+      await started.stop();
+    }
+    failing.clear();
+
+    const refused = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+      eventIds: new Set([grant, old.eventId]),
+    }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(DeadLettersSuperseded);
+    const { message, superseded } = refused as DeadLettersSuperseded;
+    expect(superseded.map(({ letter }) => letter.eventId).sort()).toEqual([grant, old.eventId].sort());
+    expect(message).toContain(
+      `(event ${grant}, patient.consent.changed): consumer ${name} has already applied a newer event of patient ${patientId}, event ${withdrawal} (patient.consent.changed, outbox position`,
+    );
+    expect(message).toContain("its older state over the newer");
+    expect(message).toContain(`(event ${old.eventId}, patient.consent.changed): its event was created at`);
+    expect(message).toContain("consumers remember an event for 38 days after handling it");
+
+    // As the operator runs it: refused, exit 1, nothing sent.
+    const script = spawnScript("consumers/dlq.ts", {
+      args: ["redrive", "patient-events", "--event", grant, "--yes"],
+    });
+    const code = await new Promise<number | null>((resolve) => script.child.once("close", resolve));
+    expect(code, script.output()).toBe(1);
+    expect(script.output()).toContain("re-drive refused: 1 dead letter(s) of patient-events.dlq");
+    expect(script.output()).toContain(`event ${withdrawal}`);
+    expect(script.output()).not.toContain("re-drove");
+
+    // Left parked, the others re-driven, and the cursor past them all.
+    const { redriven, skipped } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+      skipSuperseded: true,
+    });
+    expect(redriven.map((letter) => letter.eventId)).not.toContain(grant);
+    expect(skipped.map(({ letter }) => letter.eventId)).toEqual(expect.arrayContaining([grant, old.eventId]));
+    const pending = (await listDeadLetters(kafka, admin, "patient-events.dlq")).map(
+      (letter) => letter.eventId,
+    );
+    expect(pending).not.toContain(grant);
+    const all = await listDeadLetters(kafka, admin, "patient-events.dlq", { all: true });
+    expect(all.map((letter) => letter.eventId)).toContain(grant);
+
+    const sentBack = (await tap.read())
+      .filter(({ message }) => message.headers?.["dlq.redriven.from"] !== undefined)
+      .map(({ message }) => String(message.headers?.eventId));
+    expect(sentBack).not.toContain(grant);
+    expect(sentBack).not.toContain(old.eventId);
+    expect(await appliedFor(name, patientId)).toEqual([withdrawal]);
+  });
+});

@@ -1,0 +1,56 @@
+// When a dead letter may go back to its topic. A re-driven record lands after every record already there, and
+// the consumer that parked it never applied it: that consumer would apply it after whatever newer events of its
+// aggregate it has applied since. So, as a replay to the events' own topic (relay/replay/replayRule.ts), a
+// re-drive never puts an older event over newer state:
+// - not when the consumer that parked it has applied a newer event of its aggregate (per-key order is what a
+//   topic keyed by aggregate promises; audit-events, keyed by eventId, promises no order between events);
+// - not when its event is older than its topic's redelivery window (rememberedSince, the rule replay follows):
+//   the consumers that did handle it may have forgotten it, and would apply the copy again, as new.
+// A consumer that reaches a re-driven record asks the first again (consumers/runtime/eventConsumer.ts), for the
+// newer events it still had to read when the re-drive was decided: they come before the copy.
+import { rememberedSince, type TopicName, topicDefinition } from "../../events/index.ts";
+import type { DeadLetter } from "../runtime/deadLetters.ts";
+import type { NewerEvent } from "../runtime/newerEventsApplied.ts";
+
+export interface RedriveCandidate {
+  letter: DeadLetter;
+  /** The topic it would go back to. */
+  topic: TopicName;
+  /** When its event was created (its outbox row's time, else its envelope's); null when unknown. */
+  createdAt: Date | null;
+  /** The newest event of its aggregate that the consumer which parked it has applied since; null if none. */
+  newerApplied: NewerEvent | null;
+}
+
+/** A dead letter left parked, and why. */
+export interface Superseded {
+  letter: DeadLetter;
+  reason: string;
+}
+
+/** Whether re-driving to `topic` can break the order of an aggregate's events (it is keyed by aggregate). */
+export function orderMatters(topic: TopicName): boolean {
+  return topicDefinition(topic).keyedBy === "aggregate";
+}
+
+/** Why this dead letter must not go back to its topic, or null when it may. */
+export function supersededBecause(candidate: RedriveCandidate, now: Date): string | null {
+  const { letter, topic, createdAt, newerApplied } = candidate;
+  const which = `dead letter ${letter.dlqTopic}/${letter.partition}/${letter.offset} (event ${letter.eventId ?? "?"}, ${letter.eventType ?? "?"})`;
+  if (newerApplied !== null && orderMatters(topic)) {
+    return (
+      `${which}: consumer ${letter.consumer} has already applied a newer event of ${newerApplied.aggregateType} ` +
+      `${newerApplied.aggregateId}, event ${newerApplied.eventId} (${newerApplied.eventType}, outbox position ` +
+      `${newerApplied.position}); re-driven, this one would be applied after it, its older state over the newer`
+    );
+  }
+  const remembered = rememberedSince(topic, now);
+  if (remembered !== null && createdAt !== null && createdAt < remembered.since) {
+    return (
+      `${which}: its event was created at ${createdAt.toISOString()}, before ${remembered.since.toISOString()}; ` +
+      `consumers remember an event for ${remembered.days} days after handling it (their inbox), so those that ` +
+      "handled it would apply the re-driven copy again, as new, over what came after it"
+    );
+  }
+  return null;
+}
