@@ -1,7 +1,7 @@
 // The `data` schemas of appointment-events: booking, cancellation, completion and reminders of a visit.
 // Fields follow the platform guide's appointment example.
 import { z } from "zod";
-import { storable, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
+import { text, utcTimestamp, uuid, webAddress } from "./fields.ts";
 
 export const appointmentTypes = ["CONSULTATION", "FOLLOW_UP", "CHECKUP", "EMERGENCY", "TELEHEALTH"] as const;
 

@@ -1,7 +1,7 @@
 // The `data` schemas of document-events: a patient's files (upload, removal, processing) and the consents
 // given to share them.
 import { z } from "zod";
-import { identifier, sha256Hex, storable, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
+import { identifier, sha256Hex, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
 
 export const documentUploadedSchema = z.strictObject({
   documentId: uuid,
