@@ -260,7 +260,8 @@ async function send(
     status: response.status,
     headers: response.headers,
     contentType,
-    body: contentType.endsWith("json") && text ? JSON.parse(text) : text,
+    // JSON and problem+json are one document; NDJSON (an export) is lines of text, as its schema says.
+    body: /(^application\/|\+)json$/.test(contentType) && text ? JSON.parse(text) : text,
   };
 }
 
