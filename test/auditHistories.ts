@@ -10,7 +10,7 @@ import type pg from "pg";
 import { type ArchiveOptions, archiveHistory } from "../audit/archiveHistory.ts";
 import type { Checkpoint } from "../audit/checkpoint.ts";
 import { sealCheckpoint } from "../audit/sealCheckpoint.ts";
-import { signingKeyFromPem } from "../audit/signingKey.ts";
+import { type SigningKey, signingKeyFromPem } from "../audit/signingKey.ts";
 import { type HistoryRow, historyBatch } from "../audit/sql/historyRows.ts";
 import { verifyHistory } from "../audit/verifyHistory.ts";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
@@ -88,7 +88,7 @@ export class TestHistory {
    * so it waits until no transaction elsewhere on the server is older than the last row: one checkpoint, then,
    * never one cut short by someone else's open transaction.
    */
-  async seal(): Promise<Checkpoint> {
+  async seal(key: SigningKey = testKey): Promise<Checkpoint> {
     const client = await this.db.$client.connect();
     try {
       await eventually(async () => {
@@ -97,7 +97,7 @@ export class TestHistory {
         );
         return rows[0]?.clear;
       }, 60_000);
-      const checkpoint = await sealCheckpoint(client, testKey);
+      const checkpoint = await sealCheckpoint(client, key);
       if (!checkpoint) throw new Error("nothing new to seal");
       return checkpoint;
     } finally {

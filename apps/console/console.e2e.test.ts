@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSigningKey } from "../../audit/signingKey.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
 import { freshDatabases, type TestHistory } from "../../test/auditHistories.ts";
@@ -158,9 +159,18 @@ describe("the auditors' console", () => {
     await page.click("#sign-out");
     await page.locator("#view-sign-in").waitFor();
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
-    // What a JWKS identity provider's sign-in page (CONSOLE_SIGN_IN_URL) sends the browser back to.
+    // A link with a token in it that no sign-in of this tab asked for (an attacker's session, say): ignored.
+    await page.goto(`${base}/console#access_token=${auditor.token}&token_type=bearer`);
+    await page.locator("#view-sign-in").waitFor();
+    expect(await text("#status")).toContain("did not start");
+    expect(page.url()).not.toContain("access_token");
+    expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBeNull();
+    // What a JWKS identity provider's sign-in page (CONSOLE_SIGN_IN_URL) sends the browser back to, after the
+    // provider link (which records that this tab went there) was followed.
+    await page.evaluate("sessionStorage.setItem('auditConsole.signInStarted', String(Date.now()))");
     await page.goto(`${base}/console#access_token=${auditor.token}&token_type=bearer`);
     await page.locator("#view-search").waitFor();
+    expect(await page.evaluate("sessionStorage.getItem('auditConsole.signInStarted')")).toBeNull();
     expect(page.url()).toBe(`${base}/console#search`);
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
   });
@@ -316,10 +326,28 @@ describe("the auditors' console", () => {
   });
 
   it("verifies the history, and reports the first broken link after an administrator changed a row", async () => {
+    // Sealed with the platform's own key, the one its verification checks signatures with.
+    const sealed = await history.seal(loadSigningKey());
+    // The first answer is the server's "too many verifications at once": the console comes back when it says.
+    let busy = 0;
+    await page.route("**/audit/verify?*", async (route) => {
+      if (busy++ > 0) return route.continue();
+      await route.fulfill({
+        status: 503,
+        headers: { "Retry-After": "1", "Content-Type": "application/problem+json" },
+        body: JSON.stringify({ type: "about:blank", title: "Service Unavailable", status: 503 }),
+      });
+    });
     await page.click("nav a[href='#verify']");
     await page.click("#verify-form button[type=submit]");
     await page.locator("#verify-result .intact").waitFor();
+    await page.unroute("**/audit/verify?*");
+    expect(busy).toBe(2);
     expect(await text("#verify-result")).toMatch(/Intact up to position \d+/);
+    // What an auditor writes down, to check later that the history was not rolled back.
+    expect(await text("#verify-result .checkpoint-mark")).toBe(
+      `${sealed.sequence}:${sealed.chainHash.toString("hex")}`,
+    );
     await expectNoSeriousViolations("verify (intact)");
 
     const [created] = await outboxRows(

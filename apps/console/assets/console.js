@@ -3,6 +3,9 @@
 // auditor API. Plain DOM, no framework: every value from the API is set as text, never parsed as HTML.
 
 const TOKEN_KEY = "auditConsole.token";
+/** When this tab went to the identity provider: only a sign-in it started may hand it a token. */
+const SIGN_IN_STARTED_KEY = "auditConsole.signInStarted";
+const SIGN_IN_MAX_MS = 10 * 60 * 1000;
 const SEALED = /^enc:v\d+:/;
 
 const $ = (id) => document.getElementById(id);
@@ -103,15 +106,26 @@ async function showProviderSignIn() {
   const link = $("provider-link");
   const back = new URL("/console", location.href).href;
   link.href = `${settings.signInUrl}${settings.signInUrl.includes("?") ? "&" : "?"}redirect_to=${encodeURIComponent(back)}`;
+  link.addEventListener("click", () => sessionStorage.setItem(SIGN_IN_STARTED_KEY, String(Date.now())));
   $("provider-sign-in").hidden = false;
 }
 
-/** The identity provider sends the user back with the token in the fragment (implicit flow). */
+/**
+ * The identity provider sends the user back with the token in the fragment (implicit flow). Taken only when this
+ * tab started that sign-in, within ten minutes: a link that carries someone else's token (an attacker's, so
+ * that the auditor works, unaware, in their session) is ignored. Either way the token leaves the address.
+ */
 function tokenFromRedirect() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const accessToken = fragment.get("access_token");
   if (!accessToken) return null;
   history.replaceState(null, "", location.pathname);
+  const started = Number(sessionStorage.getItem(SIGN_IN_STARTED_KEY));
+  sessionStorage.removeItem(SIGN_IN_STARTED_KEY);
+  if (!(started > 0 && Date.now() - started < SIGN_IN_MAX_MS)) {
+    status("A sign-in this console did not start was ignored: sign in here.");
+    return null;
+  }
   return accessToken;
 }
 
@@ -492,8 +506,8 @@ async function verify(range) {
         );
         return;
       } catch (error) {
-        // Too many verifications at once: the server says when to come back.
-        if (error.status !== 429) throw error;
+        // Too many verifications at once (503 with Retry-After; 429 from a proxy): the server says when to come back.
+        if (error.status !== 503 && error.status !== 429) throw error;
         const seconds = error.retryAfter ?? 2;
         status(`The server is busy verifying; trying again in ${seconds} s.`);
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -523,6 +537,19 @@ function verificationReport(report) {
         {},
         `${report.rows} events, ${report.checkpoints} signed checkpoints and ${report.chainedAggregates} chains verified, ${span}.`,
       ),
+      report.lastCheckpoint
+        ? h(
+            "p",
+            {},
+            `Last signed checkpoint: ${report.lastCheckpoint.sequence} (${report.lastCheckpoint.rowCount} events, sealed ${report.lastCheckpoint.sealedAt}). Write down `,
+            h(
+              "code",
+              { class: "checkpoint-mark" },
+              `${report.lastCheckpoint.sequence}:${report.lastCheckpoint.chainHash}`,
+            ),
+            " outside the platform: a later verification with it (npm run audit:verify -- --expect-checkpoint) proves the history was not rolled back.",
+          )
+        : null,
     );
   }
   const broken = report.brokenLink;
