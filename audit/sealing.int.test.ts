@@ -11,9 +11,8 @@ import {
   testKey,
   testKeys,
 } from "../test/auditHistories.ts";
-import { eventually } from "../test/fixtures.ts";
 import type { Checkpoint } from "./checkpoint.ts";
-import { SealingRefused, sealCheckpoint } from "./sealCheckpoint.ts";
+import { SealingRefused } from "./sealCheckpoint.ts";
 import { signingKeyFromPem } from "./signingKey.ts";
 import { type RememberedCheckpoint, verifyHistory } from "./verifyHistory.ts";
 
@@ -21,21 +20,9 @@ const databases = freshDatabases("audit_sealing");
 beforeAll(databases.setUp);
 afterAll(databases.tearDown);
 
-/** Seals as the platform's sealer does, once the rows written so far are below the horizon. */
-async function seal(history: TestHistory, lastSeen: RememberedCheckpoint | null = null, key = testKey) {
-  const client = await history.connection();
-  try {
-    await eventually(async () => {
-      const { rows } = await client.query<{ clear: boolean }>(
-        "SELECT pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(tx_id) FROM outbox) AS clear",
-      );
-      return rows[0]?.clear;
-    }, 60_000);
-    return await sealCheckpoint(client, key, { lastSeen });
-  } finally {
-    client.release();
-  }
-}
+/** Seals as the platform's sealer does, remembering `lastSeen`, once the rows so far are below the horizon. */
+const seal = (history: TestHistory, lastSeen: RememberedCheckpoint | null = null, key = testKey) =>
+  history.seal(key, { lastSeen });
 
 async function checkpointCount(history: TestHistory): Promise<number> {
   const { rows } = await history.db.$client.query<{ n: number }>(

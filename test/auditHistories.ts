@@ -88,7 +88,10 @@ export class TestHistory {
    * so it waits until no transaction elsewhere on the server is older than the last row: one checkpoint, then,
    * never one cut short by someone else's open transaction.
    */
-  async seal(key: SigningKey = testKey): Promise<Checkpoint> {
+  async seal(
+    key: SigningKey = testKey,
+    options: Parameters<typeof sealCheckpoint>[2] = {},
+  ): Promise<Checkpoint> {
     const client = await this.db.$client.connect();
     try {
       await eventually(async () => {
@@ -97,7 +100,7 @@ export class TestHistory {
         );
         return rows[0]?.clear;
       }, 60_000);
-      const checkpoint = await sealCheckpoint(client, key);
+      const checkpoint = await sealCheckpoint(client, key, options);
       if (!checkpoint) throw new Error("nothing new to seal");
       return checkpoint;
     } finally {
