@@ -1,6 +1,7 @@
 // Answers kept for Idempotency-Key retries that hold a patient's data: each names its patient, so replaying
 // one is recorded as a read of their data (audit.data.accessed), and the patient's erasure deletes every one,
-// whether it quotes their id or not, whatever case the erasure's path spells the id in.
+// whether it quotes their id or not, whatever case the erasure's path spells the id in. A replay is allowed only
+// to a caller who still reaches the patient.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../test/fixtures.ts";
@@ -88,5 +89,59 @@ describe("kept answers about a patient", () => {
     expect(await keptAnswers(admin.userId, [registration, message, provider])).toEqual([
       { key: provider, patientId: null },
     ]);
+  });
+
+  it("are replayed only to a caller who reaches the patient now: a login moved away is refused, a deletion is a 404", async () => {
+    const admin = await caller("admin");
+    const [moved, deleted] = [await caller("patient"), await caller("patient")];
+    const registrations = new Map<Caller, { key: string; body: unknown; id: string }>();
+    for (const patient of [moved, deleted]) {
+      const key = randomUUID();
+      const body = requestBodies.patient();
+      const first = await post(patient, "/patients", body, { "Idempotency-Key": key });
+      expect(first.status).toBe(201);
+      const { id } = (await first.json()) as { id: string };
+      registrations.set(patient, { key, body, id });
+      // Reached now: the retry is the first answer, recorded as a read.
+      const replayed = await post(patient, "/patients", body, { "Idempotency-Key": key });
+      expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    }
+    const movedRecord = registrations.get(moved) as { key: string; body: unknown; id: string };
+    const deletedRecord = registrations.get(deleted) as { key: string; body: unknown; id: string };
+    const other = randomUUID();
+    const patched = await app.request(`/patients/${movedRecord.id}`, {
+      method: "PATCH",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ userId: other }),
+    });
+    expect(patched.status).toBe(200);
+    const removed = await app.request(`/patients/${deletedRecord.id}`, {
+      method: "DELETE",
+      headers: admin.headers(),
+    });
+    expect(removed.status).toBeLessThan(300);
+
+    const refused = await post(moved, "/patients", movedRecord.body, { "Idempotency-Key": movedRecord.key });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).not.toContain(movedRecord.id);
+    const gone = await post(deleted, "/patients", deletedRecord.body, {
+      "Idempotency-Key": deletedRecord.key,
+    });
+    expect(gone.status).toBe(404);
+
+    // Each replay that was answered is one read in the history; the refused and the 404 are none.
+    expect(await replayAccesses(moved.userId)).toEqual([
+      { patientId: movedRecord.id, resourceId: "/patients" },
+    ]);
+    expect(await replayAccesses(deleted.userId)).toEqual([
+      { patientId: deletedRecord.id, resourceId: "/patients" },
+    ]);
+    // The refusal is recorded as one, naming the login and the patient.
+    const { rows: violations } = await db.$client.query<{ patientId: string | null }>(
+      `SELECT patient_id::text AS "patientId" FROM outbox
+        WHERE event_type = 'audit.compliance.violation' AND payload::jsonb -> 'data' ->> 'actorId' = $1`,
+      [moved.userId],
+    );
+    expect(violations).toEqual([{ patientId: movedRecord.id }]);
   });
 });

@@ -4,7 +4,8 @@
 // Keys are per principal, a login in one role: one caller's key never reveals another caller's answer, and
 // the same login in another role (an admin who is also a patient) is another caller. Refused or failed
 // requests roll back with their claim, so their retries run again. A kept answer names the patient whose data
-// it holds: that patient's erasure deletes it, and replaying it is a read of their data (audit.data.accessed).
+// it holds: that patient's erasure deletes it, and replaying it is a read of their data (audit.data.accessed),
+// allowed only to a caller who reaches that patient at the time of the retry.
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -15,9 +16,11 @@ import {
   writeTransaction,
 } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import { dataAccessed } from "./auditEvents.ts";
+import { type AuditedResource, dataAccessed } from "./auditEvents.ts";
+import type { Principal } from "./auth.ts";
 import { eventContext } from "./eventContext.ts";
 import { claimIdempotencyKey, findKeptResponse, type KeptResponse, keepResponse } from "./idempotencyKeys.ts";
+import { assertReachesPatient, findPatientOwner } from "./patientAccess.ts";
 import { HttpProblem } from "./problem.ts";
 import type { ServiceEnv } from "./service.ts";
 
@@ -63,6 +66,7 @@ export async function answerOnce<Status extends 200 | 201 | 202, Body>(
       const kept = await keptAnswer(tx, principalId, key, requestFingerprint);
       if (kept.patientId !== null) {
         const resource = { type: "stored_response", id: c.req.path, patientId: kept.patientId };
+        await assertStillReaches(tx, c.get("principal"), { source, resource });
         await appendEvents(tx, eventContext(c, source), [dataAccessed(c.get("principal"), resource)]);
       }
       // Kept by this same route, whose successes all have this status and body type.
@@ -88,6 +92,23 @@ export async function answerOnce<Status extends 200 | 201 | 202, Body>(
 
   if (replayed) c.header("Idempotent-Replayed", "true");
   return answer;
+}
+
+/**
+ * A kept answer about a patient is replayed only to a caller who reaches that patient now, as any read of their
+ * data is decided: a login the patient's record was moved away from is refused (403), and once the patient is
+ * deleted the answer is a 404, as their records are. An admin or a service reaches every patient, so their
+ * answers replay whatever the patient's state since (an erasure's report among them: README, Erasure).
+ */
+async function assertStillReaches(
+  tx: WriteTransaction,
+  principal: Principal,
+  refusal: { source: string; resource: AuditedResource & { patientId: string } },
+): Promise<void> {
+  if (principal.role === "admin" || principal.role === "service") return;
+  const patient = await findPatientOwner(tx, refusal.resource.patientId);
+  if (!patient) throw HttpProblem.notFound(`There is no patient ${refusal.resource.patientId}.`);
+  await assertReachesPatient(tx, principal, patient, refusal);
 }
 
 async function keptAnswer(
