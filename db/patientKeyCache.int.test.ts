@@ -1,6 +1,7 @@
 // The cache of unwrapped patient keys that writes use: a known patient's key is served from it, an erasure
 // takes the key out at once in the erasing process and, by its notification, in every other one (here: another
-// pool, as another process would hold), after which nothing can be sealed for the patient; and a key rewrapped
+// pool, as another process would hold), after which nothing can be sealed for the patient; a process whose
+// listener has gone silent (its Postgres backend frozen) stops using, and clears, its cache; and a key rewrapped
 // under a new master key still seals and opens.
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -16,7 +17,13 @@ import {
 } from "../test/fixtures.ts";
 import { type Database, writeTransaction } from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
-import { keyCache, keyCacheReady } from "./patientKeyCache.ts";
+import {
+  keyCache,
+  keyCacheListenerProcessId,
+  keyCacheReady,
+  LEASE_MS,
+  usableKeyCache,
+} from "./patientKeyCache.ts";
 import { destroyDataKey, PatientErased, PatientKeyring, rewrapDataKeys } from "./patientKeys.ts";
 
 const db = testDatabase();
@@ -78,6 +85,26 @@ describe("the cache of patient keys for writing", () => {
     await expect(write(elsewhere, phoneChange(patientId))).rejects.toThrow(PatientErased);
     expect(await count()).toBe(before);
     expect(keyCache(db.$client).has(patientId)).toBe(false);
+  });
+
+  it("is used no more, and cleared, once its listener is silent, so an erasure it cannot hear is not missed", async () => {
+    const patientId = await cachedPatient();
+    // The listener's Postgres backend frozen: its connection stays open, and answers nothing, not even an error.
+    const backend = keyCacheListenerProcessId(elsewhere.$client) as number;
+    expect(backend).toBeGreaterThan(0);
+    process.kill(backend, "SIGSTOP");
+    try {
+      await writeTransaction(db, (tx) => destroyDataKey(tx, patientId, new Date()));
+      await eventually(async () => usableKeyCache(elsewhere.$client) === null, LEASE_MS * 3);
+      expect(keyCache(elsewhere.$client).has(patientId)).toBe(false);
+      // Without its cache the process reads the key, and finds it erased: nothing is sealed under the old one.
+      await expect(write(elsewhere, phoneChange(patientId))).rejects.toThrow(PatientErased);
+    } finally {
+      process.kill(backend, "SIGCONT");
+    }
+    // A new listener is heard from: the cache is in use again.
+    expect(await eventually(() => keyCacheReady(elsewhere.$client), LEASE_MS * 3)).toBe(true);
+    expect(keyCacheListenerProcessId(elsewhere.$client)).not.toBe(backend);
   });
 
   it("keeps sealing with a key rewrapped under a new master key, which the new master key alone opens", async () => {

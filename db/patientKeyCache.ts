@@ -1,7 +1,9 @@
 // Each database's cache of unwrapped patient keys in this process, and what keeps it honest across processes:
 // an erasure notifies `patient_key_erased` (in its transaction, so at its commit), and every process's
 // listener evicts the key. While its listener is not connected, a process uses no cache at all (fail closed):
-// it could miss an erasure.
+// it could miss an erasure. A connection can also die without a word (a network partition, a frozen server
+// process): the listener asks Postgres every HEARTBEAT_MS, and a cache whose listener has not been heard from
+// for LEASE_MS is used no more and cleared, as if its connection had dropped.
 import pg from "pg";
 import { DataKeyCache } from "../phi/dataKeyCache.ts";
 
@@ -10,11 +12,18 @@ export const KEY_ERASED_CHANNEL = "patient_key_erased";
 /** Keys kept per database: 10,000 patients' 32 bytes each, well under a megabyte. */
 export const KEY_CACHE_ENTRIES = 10_000;
 const RECONNECT_PAUSE_MS = 1_000;
+/** How often the listener asks its connection for an answer. */
+export const HEARTBEAT_MS = 1_000;
+/** How long a cache is trusted after its listener was last heard from: an erasure missed is missed no longer. */
+export const LEASE_MS = 3_000;
 
 class ListenedKeyCache {
   readonly keys = new DataKeyCache(KEY_CACHE_ENTRIES);
   private listener: pg.Client | null = null;
   private listening = false;
+  /** When the listener last answered (or delivered a notification). */
+  private heardAt = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
   private connecting: Promise<void> | null = null;
   private lastAttempt = 0;
   private closed = false;
@@ -23,7 +32,8 @@ class ListenedKeyCache {
 
   /** The cache when its listener is connected; otherwise null, and a connection is (re)started. */
   usable(): DataKeyCache | null {
-    if (this.listening) return this.keys;
+    if (this.listening && !this.silent()) return this.keys;
+    if (this.listening && this.listener) this.drop(this.listener);
     if (!this.closed && !this.connecting && Date.now() - this.lastAttempt >= RECONNECT_PAUSE_MS) {
       this.lastAttempt = Date.now();
       this.connecting = this.listen().finally(() => {
@@ -44,6 +54,7 @@ class ListenedKeyCache {
   async close(): Promise<void> {
     this.closed = true;
     this.listening = false;
+    this.stopHeartbeat();
     this.keys.clear();
     await this.connecting;
     const listener = this.listener;
@@ -55,18 +66,13 @@ class ListenedKeyCache {
     const listener = new pg.Client({
       connectionString: this.connectionString,
       application_name: "patient-key-evictions",
+      keepAlive: true,
     });
-    const lost = () => {
-      if (this.listener !== listener) return;
-      this.listening = false;
-      this.listener = null;
-      // Erasures may be missed from now on: no key read before this may be used again.
-      this.keys.clear();
-      void listener.end().catch(() => {});
-    };
+    const lost = () => this.drop(listener);
     listener.on("error", lost);
     listener.on("end", lost);
     listener.on("notification", (message) => {
+      this.heardAt = Date.now();
       if (message.channel === KEY_ERASED_CHANNEL && message.payload) this.keys.evict(message.payload);
     });
     try {
@@ -83,6 +89,57 @@ class ListenedKeyCache {
     this.keys.clear();
     this.listener = listener;
     this.listening = true;
+    this.heardAt = Date.now();
+    this.startHeartbeat(listener);
+  }
+
+  /** The Postgres backend the listener is connected to, while it is: status pages and fault tests. */
+  get listenerProcessId(): number | null {
+    return this.listening ? ((this.listener as unknown as { processID?: number })?.processID ?? null) : null;
+  }
+
+  private silent(): boolean {
+    return Date.now() - this.heardAt > LEASE_MS;
+  }
+
+  /** One question at a time: an answer moves heardAt; none for LEASE_MS drops the listener. */
+  private startHeartbeat(listener: pg.Client): void {
+    let asking = false;
+    this.heartbeat = setInterval(() => {
+      if (this.listener !== listener) return;
+      if (this.silent()) {
+        this.drop(listener);
+        return;
+      }
+      if (asking) return;
+      asking = true;
+      listener
+        .query("SELECT 1")
+        .then(() => {
+          if (this.listener === listener) this.heardAt = Date.now();
+        })
+        .catch(() => this.drop(listener))
+        .finally(() => {
+          asking = false;
+        });
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  /** The listener is gone or silent: erasures may be missed from now on, so no key read before may be used. */
+  private drop(listener: pg.Client): void {
+    if (this.listener !== listener) return;
+    this.listening = false;
+    this.listener = null;
+    this.stopHeartbeat();
+    this.keys.clear();
+    // Not awaited: on a connection that answers nothing, ending it waits as long as the silence does.
+    void listener.end().catch(() => {});
   }
 }
 
@@ -110,6 +167,11 @@ export function usableKeyCache(pool: pg.Pool): DataKeyCache | null {
 /** This pool's key cache, whether usable or not: erasure evicts from it, tests look into it. */
 export function keyCache(pool: pg.Pool): DataKeyCache {
   return cacheFor(pool).keys;
+}
+
+/** The Postgres backend of the pool's eviction listener, while it is connected. */
+export function keyCacheListenerProcessId(pool: pg.Pool): number | null {
+  return cacheFor(pool).listenerProcessId;
 }
 
 /** Connects the pool's eviction listener; true once the cache is in use. */
