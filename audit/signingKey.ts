@@ -79,6 +79,7 @@ export function loadSigningKey(
       file,
       make: () =>
         generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string,
+      keepMadeBefore: true,
     },
     env,
   );

@@ -72,6 +72,7 @@ export function loadMasterKeys(
       expected: "id:base64key (a 32-byte key: openssl rand -base64 32)",
       file,
       make: () => `${newMasterKeyEntry("development")}\n`,
+      keepMadeBefore: true,
     },
     env,
   );
