@@ -26,6 +26,21 @@ describe("the process frame", () => {
     expect(scheduler.output()).not.toContain("reminder scheduler running");
   });
 
+  it("refuses a malformed AUDIT_SIGNING_KEY and PHI_MASTER_KEYS, naming each, in one list", async () => {
+    const key = Buffer.alloc(32, 1).toString("base64");
+    const audit = spawnScript("apps/audit/main.ts", {
+      env: { AUDIT_SIGNING_KEY: "-----BEGIN PRIVATE KEY-----", PHI_MASTER_KEYS: `k1:"${key}"`, PORT: "0" },
+    });
+    expect(await audit.exited).toBe(1);
+    expect(audit.output()).toContain("Invalid configuration");
+    expect(audit.output()).toContain(
+      "AUDIT_SIGNING_KEY: is not a readable PEM private key; expected an Ed25519",
+    );
+    expect(audit.output()).toContain('PHI_MASTER_KEYS: key "k1" is not base64');
+    expect(audit.output()).not.toMatch(/\n\s+at /);
+    expect(audit.output()).not.toContain("listening");
+  });
+
   it("in production, refuses to start without its keys and a way to check tokens, naming each, before anything starts", async () => {
     // Nothing answers at these addresses: a platform that got past its configuration would fail on them.
     const platform = spawnScript("scripts/start.ts", { env: { ...production, PORT: "0" } });
