@@ -27,7 +27,7 @@ export interface PlatformDeps {
   kafkaAdmin: Admin;
   log: Logger;
   registry: Registry;
-  /** Checks bearer tokens: `createTokenVerifier(await signingKeys(env))`. */
+  /** Checks bearer tokens: `createTokenVerifier(signingKeys(env))`. */
   verifyToken: TokenVerifier;
   /** More dependencies /health/ready waits for (the Debezium connector in RELAY_MODE=debezium). */
   readiness?: ReadinessCheck[];

@@ -11,6 +11,7 @@ import {
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { developmentKey } from "../config/developmentKeys.ts";
+import { ConfigError } from "../config/env.ts";
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -25,18 +26,36 @@ const developmentKeyFile = join(
   "audit-signing-key.pem",
 );
 
-export function signingKeyFromPem(pem: string): SigningKey {
+const EXPECTED = "an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)";
+
+/**
+ * The signing key a PEM private key holds; anything else is a ConfigError naming `variable` (AUDIT_SIGNING_KEY,
+ * or the development key's file) and what is wrong with it, never the key.
+ */
+export function signingKeyFromPem(pem: string, variable = "AUDIT_SIGNING_KEY"): SigningKey {
+  const refused = (what: string) => new ConfigError([`${variable}: ${what}; expected ${EXPECTED}`]);
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(pem);
-  } catch (error) {
-    throw new Error(`AUDIT_SIGNING_KEY is not a PEM private key: ${(error as Error).message}`);
+  } catch {
+    // OpenSSL says only "unsupported": say what the value looks like instead.
+    throw refused(unreadablePem(pem));
   }
   if (privateKey.asymmetricKeyType !== "ed25519") {
-    throw new Error(`AUDIT_SIGNING_KEY must be an Ed25519 key, not ${privateKey.asymmetricKeyType}`);
+    throw refused(`is a key of type ${privateKey.asymmetricKeyType ?? "unknown"}, not Ed25519`);
   }
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
+}
+
+function unreadablePem(pem: string): string {
+  if (!pem.includes("-----BEGIN ")) return "is not PEM (no -----BEGIN PRIVATE KEY----- line)";
+  if (pem.includes("\\n") && !pem.includes("\n")) {
+    return 'is on one line, its line breaks written as \\n: set it with the PEM\'s real line breaks (AUDIT_SIGNING_KEY="$(cat key.pem)")';
+  }
+  if (pem.includes("PUBLIC KEY-----")) return "is a public key: the private key is needed to sign";
+  if (pem.includes("ENCRYPTED PRIVATE KEY-----")) return "is encrypted: give the key without a passphrase";
+  return "is not a readable PEM private key";
 }
 
 /**
@@ -75,12 +94,13 @@ export function loadSigningKey(
   const development = developmentKey(
     {
       variable: "AUDIT_SIGNING_KEY",
-      expected: "an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)",
+      expected: EXPECTED,
       file,
       make: () =>
         generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string,
+      keepMadeBefore: true,
     },
     env,
   );
-  return signingKeyFromPem(development);
+  return signingKeyFromPem(development, `AUDIT_SIGNING_KEY (unset; ${file})`);
 }

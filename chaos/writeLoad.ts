@@ -14,7 +14,7 @@ const MAX_IN_FLIGHT = 20;
 
 export async function startWriteLoad(baseUrl: string, writesPerSecond: number): Promise<WriteLoad> {
   const env = loadEnv();
-  const keys = await signingKeys(env);
+  const keys = signingKeys(env);
   if (keys.kind !== "secret") throw new Error("JWT_JWKS_URL is set: the chaos run signs its own tokens");
   const token = await issueToken(keys.secret, {
     role: "admin",

@@ -1,14 +1,15 @@
-// The keys a checkout makes up for itself when none is configured (PHI_MASTER_KEYS, AUDIT_SIGNING_KEY): made
-// once under .data/ and shared by every process of the checkout. Never in production (NODE_ENV=production),
-// where a missing key is a configuration error naming its variable: a made-up master key would seal patient
-// data under a key no operator holds or backs up, and a made-up signing key would sign the history with a key
-// no auditor knows, each process of a fleet its own.
+// The keys a checkout makes up for itself when none is configured (PHI_MASTER_KEYS, AUDIT_SIGNING_KEY, the
+// bearer tokens' JWT_SECRET): made once under .data/ and shared by every process of the checkout. Never in
+// production (NODE_ENV=production), where a missing key is a configuration error naming its variable: a
+// made-up master key would seal patient data under a key no operator holds or backs up, a made-up signing key
+// would sign the history with a key no auditor knows, and a made-up token secret would let whoever reads its
+// file sign tokens of any role; and each process of a fleet would make its own.
 import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError } from "./env.ts";
 
-function isProduction(env: NodeJS.ProcessEnv): boolean {
+function isProduction(env: { NODE_ENV?: string }): boolean {
   return env.NODE_ENV === "production";
 }
 
@@ -21,18 +22,25 @@ export interface DevelopmentKey {
   file: string;
   /** A new key, as the file's text. */
   make: () => string;
+  /**
+   * Whether the refusal says where a key made up before lies, so that it can be kept: a key whose work is
+   * stored (patient data sealed, checkpoints signed) must not be lost. Not a token secret: its tokens expire,
+   * and `npm run token` signs any role with it.
+   */
+  keepMadeBefore: boolean;
 }
 
 /** The development key kept in `file`, made when there is none yet; in production, a ConfigError naming `variable`. */
 export function developmentKey(
-  { variable, expected, file, make }: DevelopmentKey,
-  env: NodeJS.ProcessEnv = process.env,
+  { variable, expected, file, make, keepMadeBefore }: DevelopmentKey,
+  env: { NODE_ENV?: string } = process.env,
 ): string {
   if (isProduction(env)) {
     // A deployment that ran on a made-up key before it was refused must not lose what it sealed or signed.
-    const madeBefore = existsSync(file)
-      ? `; ${file} holds the one made up before: to keep it, set ${variable} to that file's content`
-      : "";
+    const madeBefore =
+      keepMadeBefore && existsSync(file)
+        ? `; ${file} holds the one made up before: to keep it, set ${variable} to that file's content`
+        : "";
     throw new ConfigError([
       `${variable}: must be set when NODE_ENV=production, to ${expected}; a development key is made up only outside production${madeBefore}`,
     ]);

@@ -52,6 +52,12 @@ export function wholeNumber(range: z.ZodNumber, error = "must be a whole number"
   return z.string().trim().regex(/^\d+$/, { error }).transform(Number).pipe(range);
 }
 
+/**
+ * The shortest JWT_SECRET: HS256 needs a key of at least its hash's size, 256 bits (RFC 7518, section 3.2), and
+ * a string of 32 characters is at least 32 bytes in UTF-8.
+ */
+export const MIN_JWT_SECRET_LENGTH = 32;
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   KAFKA_BROKERS: brokerList.optional(),
@@ -111,9 +117,14 @@ const envSchema = z.object({
   ).default(() => availableParallelism()),
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** `production`: no development key or token secret is made up in place of a missing one (config/developmentKeys.ts). */
+  NODE_ENV: z.string().optional(),
   // Bearer tokens are HS256 under JWT_SECRET, or signed by a key of JWT_JWKS_URL (e.g. Supabase's); with
-  // neither, the local stack makes up a development secret (apps/http/signingKeys.ts).
-  JWT_SECRET: z.string().min(32, "must be at least 32 characters (256 bits for HS256)").optional(),
+  // neither, outside production only, the local stack makes up a development secret (apps/http/signingKeys.ts).
+  JWT_SECRET: z
+    .string()
+    .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters (256 bits for HS256)`)
+    .optional(),
   JWT_JWKS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
     .optional(),
@@ -242,6 +253,27 @@ export class ConfigError extends Error {
       stack: { value: `${this.name}: ${this.message}`, writable: true, configurable: true },
     });
   }
+}
+
+/**
+ * The value of every read, or one ConfigError with the problems of all that failed: a start reports its whole
+ * configuration's problems at once, not the first read's. Any other error is thrown as it is.
+ */
+export function readEach<Reads extends Record<string, () => unknown>>(
+  reads: Reads,
+): { [Name in keyof Reads]: ReturnType<Reads[Name]> } {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, read] of Object.entries(reads)) {
+    try {
+      values[name] = read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return values as { [Name in keyof Reads]: ReturnType<Reads[Name]> };
 }
 
 /** Secrets are never printed, not even when wrong: the message goes to logs and terminals. */

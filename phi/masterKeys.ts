@@ -18,6 +18,7 @@ export interface MasterKeys {
 
 const VARIABLE = "PHI_MASTER_KEYS";
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const developmentKeyFile = join(fileURLToPath(new URL("..", import.meta.url)), ".data", "phi-master-keys");
 
@@ -38,10 +39,24 @@ export function parseMasterKeys(text: string, variable = VARIABLE): MasterKeys {
         `entry ${index + 1} must start with a key id of letters, digits, '.', '_' or '-', then ':'`,
       );
     }
-    const key = Buffer.from(entry.slice(separator + 1), "base64");
+    const text = entry.slice(separator + 1);
+    // Node's decoder skips what is not base64 (quotes, blanks, a stray character) and takes base64url too: the
+    // key is exactly the text given, or refused.
+    if (!BASE64.test(text)) {
+      throw problem(
+        `key "${id}" is not base64: only letters, digits, '+' and '/', then '=' padding (openssl rand -base64 32)`,
+      );
+    }
+    const key = Buffer.from(text, "base64");
     if (key.length !== KEY_BYTES) {
       throw problem(
         `key "${id}" must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32), not ${key.length}`,
+      );
+    }
+    // One text per key: no padding left off or added, no bits past the key's last byte.
+    if (key.toString("base64") !== text) {
+      throw problem(
+        `key "${id}" must be written as openssl rand -base64 32 writes it: 44 characters, the last one '='`,
       );
     }
     if (keys.has(id)) throw problem(`key id "${id}" is listed twice`);
@@ -72,6 +87,7 @@ export function loadMasterKeys(
       expected: "id:base64key (a 32-byte key: openssl rand -base64 32)",
       file,
       make: () => `${newMasterKeyEntry("development")}\n`,
+      keepMadeBefore: true,
     },
     env,
   );

@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { exampleData } from "../events/examples.ts";
 import { eventDefinition, eventTypes } from "../events/index.ts";
+import { configProblems } from "../test/configProblems.ts";
 import { CiphertextRejected, isSealed, openValue, sealValue } from "./fieldCipher.ts";
 import { loadMasterKeys, parseMasterKeys } from "./masterKeys.ts";
 import {
@@ -125,6 +126,37 @@ describe("PHI_MASTER_KEYS", () => {
     );
     expect(() => parseMasterKeys(`${entry("a")},${entry("a")}`)).toThrow(/key id "a" is listed twice/);
     expect(() => parseMasterKeys(" ")).toThrow(/list at least one key/);
+  });
+
+  it("refuses a key not written in base64 as openssl writes it, though Node's decoder would make 32 bytes of it", () => {
+    const key = randomBytes(32).toString("base64");
+    const refusal = (text: string) => configProblems(parseMasterKeys, `k1:${text}`);
+    // Characters Node's decoder would skip, as if they were not there: the value is not what was meant.
+    const quoted = `"${key}"`;
+    expect(Buffer.from(quoted, "base64")).toEqual(Buffer.from(key, "base64"));
+    const notBase64 = [
+      `PHI_MASTER_KEYS: key "k1" is not base64: only letters, digits, '+' and '/', then '=' padding (openssl rand -base64 32)`,
+    ];
+    expect(refusal(quoted)).toEqual(notBase64);
+    expect(refusal(`${key.slice(0, 22)} ${key.slice(22)}`)).toEqual(notBase64);
+    expect(refusal(`${key.slice(0, 22)}.${key.slice(22)}`)).toEqual(notBase64);
+    // base64url and hex are other encodings, not what the variable takes.
+    expect(refusal(`${key.replaceAll("+", "-").replaceAll("/", "_").replace("=", "")}-`)).toEqual(notBase64);
+    expect(refusal(randomBytes(32).toString("hex"))).toEqual([
+      `PHI_MASTER_KEYS: key "k1" must be 32 bytes in base64 (openssl rand -base64 32), not 48`,
+    ]);
+    // The key's bytes, but not its one text: padding left off, or bits set past its last byte.
+    const canonical = [
+      `PHI_MASTER_KEYS: key "k1" must be written as openssl rand -base64 32 writes it: 44 characters, the last one '='`,
+    ];
+    expect(refusal(key.replace("=", ""))).toEqual(canonical);
+    const zeros = Buffer.alloc(32).toString("base64"); // "AAA…A="
+    const extraBit = `${zeros.slice(0, 42)}B=`;
+    expect(Buffer.from(extraBit, "base64")).toEqual(Buffer.alloc(32));
+    expect(refusal(extraBit)).toEqual(canonical);
+    for (const text of [quoted, key.replace("=", "")])
+      expect(refusal(text).join()).not.toContain(key.slice(0, 8));
+    expect(parseMasterKeys(`k1:${key}`).keys.get("k1")?.toString("base64")).toBe(key);
   });
 
   it("refuses a variable of blanks or commas instead of sealing under the development key", () => {

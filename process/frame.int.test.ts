@@ -1,6 +1,6 @@
-// Every process runs in one frame: a bad configuration stops it before anything starts (in production, a key
-// left unset as much as a wrong one), and SIGINT and SIGTERM both stop it through the same shutdown (here the
-// reminder scheduler, the platform and the relay, as processes).
+// Every process runs in one frame: a bad configuration stops it before anything starts (in production, a key,
+// or JWT_SECRET / JWT_JWKS_URL, left unset as much as a wrong one), and SIGINT and SIGTERM both stop it through
+// the same shutdown (here the reminder scheduler, the platform and the relay, as processes).
 import { describe, expect, it } from "vitest";
 import { spawnScript } from "../test/childProcess.ts";
 
@@ -9,6 +9,8 @@ const production = {
   NODE_ENV: "production",
   PHI_MASTER_KEYS: "",
   AUDIT_SIGNING_KEY: "",
+  JWT_SECRET: "",
+  JWT_JWKS_URL: "",
   DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere",
   KAFKA_BROKERS: "127.0.0.1:1",
 };
@@ -24,22 +26,50 @@ describe("the process frame", () => {
     expect(scheduler.output()).not.toContain("reminder scheduler running");
   });
 
-  it("in production, refuses to start without PHI_MASTER_KEYS and AUDIT_SIGNING_KEY, naming both, before anything starts", async () => {
+  it("refuses a malformed AUDIT_SIGNING_KEY and PHI_MASTER_KEYS, naming each, in one list", async () => {
+    const key = Buffer.alloc(32, 1).toString("base64");
+    const audit = spawnScript("apps/audit/main.ts", {
+      env: { AUDIT_SIGNING_KEY: "-----BEGIN PRIVATE KEY-----", PHI_MASTER_KEYS: `k1:"${key}"`, PORT: "0" },
+    });
+    expect(await audit.exited).toBe(1);
+    expect(audit.output()).toContain("Invalid configuration");
+    expect(audit.output()).toContain(
+      "AUDIT_SIGNING_KEY: is not a readable PEM private key; expected an Ed25519",
+    );
+    expect(audit.output()).toContain('PHI_MASTER_KEYS: key "k1" is not base64');
+    expect(audit.output()).not.toMatch(/\n\s+at /);
+    expect(audit.output()).not.toContain("listening");
+  });
+
+  it("in production, refuses to start without its keys and a way to check tokens, naming each, before anything starts", async () => {
     // Nothing answers at these addresses: a platform that got past its configuration would fail on them.
     const platform = spawnScript("scripts/start.ts", { env: { ...production, PORT: "0" } });
     expect(await platform.exited).toBe(1);
     expect(platform.output()).toContain("Invalid configuration");
     expect(platform.output()).toContain("AUDIT_SIGNING_KEY: must be set when NODE_ENV=production");
     expect(platform.output()).toContain("PHI_MASTER_KEYS: must be set when NODE_ENV=production");
+    expect(platform.output()).toContain("JWT_SECRET or JWT_JWKS_URL: must be set when NODE_ENV=production");
     expect(platform.output()).not.toMatch(/\n\s+at /);
     expect(platform.output()).not.toContain("database migrated");
   });
 
-  it("in production, starts a relay without PHI_MASTER_KEYS: it never opens patient data", async () => {
+  it("in production, refuses to start a service without JWT_SECRET or JWT_JWKS_URL: no development secret is made up", async () => {
+    const service = spawnScript("apps/patient/main.ts", {
+      env: { ...production, PHI_MASTER_KEYS: `k1:${Buffer.alloc(32, 2).toString("base64")}`, PORT: "0" },
+    });
+    expect(await service.exited).toBe(1);
+    expect(service.output()).toContain("Invalid configuration");
+    expect(service.output()).toContain("JWT_SECRET or JWT_JWKS_URL: must be set when NODE_ENV=production");
+    expect(service.output()).not.toContain("PHI_MASTER_KEYS");
+    expect(service.output()).not.toMatch(/\n\s+at /);
+  });
+
+  it("in production, starts a relay without PHI_MASTER_KEYS or JWT_SECRET: it never opens patient data", async () => {
     const relay = spawnScript("relay/main.ts", { env: { ...production, PORT: "0" } });
     try {
       await relay.printed(/relay metrics listening/);
       expect(relay.output()).not.toContain("PHI_MASTER_KEYS");
+      expect(relay.output()).not.toContain("JWT_"); // nor does it check tokens
     } finally {
       relay.child.kill("SIGKILL");
       await relay.exited;

@@ -9,8 +9,8 @@ import { createKafka } from "../kafka/client.ts";
 import { primaryLink } from "../process/apiProcesses.ts";
 import { startProcess } from "../process/frame.ts";
 
-const frame = await startProcess({ name: "api" });
-const { env, log, stack, registry, masterKeys } = frame;
+const frame = await startProcess({ name: "api", configure: (env) => signingKeys(env) });
+const { env, log, stack, registry, masterKeys, config: tokenKeys } = frame;
 const primary = primaryLink(registry);
 
 const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "platform-api" }).admin();
@@ -18,14 +18,13 @@ await admin.connect();
 frame.onStop(() => admin.disconnect());
 const db = createDatabase(stack.databaseUrl);
 frame.onStop(() => db.$client.end());
-const keys = await signingKeys(env);
 const app = createPlatformApp({
   db,
   masterKeys,
   kafkaAdmin: admin,
   log,
   registry,
-  verifyToken: createTokenVerifier(keys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }),
+  verifyToken: createTokenVerifier(tokenKeys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }),
   readiness: [primary.readiness],
   metrics: primary.metrics,
   concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,

@@ -12,7 +12,7 @@ import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
 import { loadSigningKey } from "../audit/signingKey.ts";
 import { parseCommand } from "../cli/command.ts";
-import { withoutPassword } from "../config/env.ts";
+import { readEach, withoutPassword } from "../config/env.ts";
 import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
 import { createDatabase } from "../db/client.ts";
@@ -36,12 +36,18 @@ parseCommand({
 const say = (line: string) => console.log(`» ${line}`);
 const frame = await startProcess({
   name: "platform",
-  // The signing key is read with the configuration: in production, without AUDIT_SIGNING_KEY, nothing starts.
-  configure: () => ({ consumers: loadConsumersConfig(), signingKey: loadSigningKey() }),
+  // The keys are read with the configuration: in production, without AUDIT_SIGNING_KEY, or without JWT_SECRET
+  // or JWT_JWKS_URL, nothing starts.
+  configure: (env) =>
+    readEach({
+      consumers: () => loadConsumersConfig(),
+      signingKey: () => loadSigningKey(),
+      tokenKeys: () => signingKeys(env),
+    }),
   say,
 });
 const { env, log, stack, registry, masterKeys } = frame;
-const { consumers: consumersConfig, signingKey } = frame.config;
+const { consumers: consumersConfig, signingKey, tokenKeys } = frame.config;
 await migrateDatabase(stack.databaseUrl);
 say("database migrated");
 
@@ -56,11 +62,10 @@ say(
 
 const db = createDatabase(stack.databaseUrl);
 frame.onStop(() => db.$client.end());
-const keys = await signingKeys(env);
-if (keys.kind === "secret" && keys.origin === "development") {
+if (tokenKeys.kind === "secret" && tokenKeys.origin === "development") {
   say("bearer tokens: the development secret in .data/ (set JWT_SECRET or JWT_JWKS_URL for real ones)");
 }
-const verifyToken = createTokenVerifier(keys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE });
+const verifyToken = createTokenVerifier(tokenKeys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE });
 if (!process.env.PHI_MASTER_KEYS) {
   say("patient data: sealed with the development master key in .data/ (set PHI_MASTER_KEYS for real ones)");
 }

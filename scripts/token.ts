@@ -36,7 +36,7 @@ const wanted = parsed.success
   : refuse(parsed.error.issues.map((issue) => issue.message).join("\n"));
 try {
   const env = loadEnv();
-  const keys = await signingKeys(env);
+  const keys = signingKeys(env);
   if (keys.kind !== "secret") {
     throw new Error("JWT_JWKS_URL is set: tokens come from that identity provider, not from this script.");
   }

@@ -1,7 +1,7 @@
 // Runs one service on its own (`tsx apps/<service>/main.ts`): the same frame, authentication and stack as the
 // platform, with only that service's routes (and its background work, such as the reminder scheduler).
 // `npm start` mounts every service on one port instead (apps/platform.ts).
-import type { Env } from "../../config/env.ts";
+import { type Env, readEach } from "../../config/env.ts";
 import { createDatabase, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { createKafka } from "../../kafka/client.ts";
@@ -27,7 +27,11 @@ export interface ServiceDefinition {
 }
 
 export async function runService(service: ServiceDefinition): Promise<void> {
-  const frame = await startProcess({ name: service.name, configure: service.configure });
+  const frame = await startProcess({
+    name: service.name,
+    configure: (env) =>
+      readEach({ service: () => service.configure?.(env), tokenKeys: () => signingKeys(env) }),
+  });
   const { env, log, stack, registry, masterKeys } = frame;
   // Idempotent and serialized by an advisory lock: a service started alone finds its tables.
   await migrateDatabase(stack.databaseUrl);
@@ -43,7 +47,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     registry,
     db,
     masterKeys,
-    verifyToken: createTokenVerifier(await signingKeys(env), {
+    verifyToken: createTokenVerifier(frame.config.tokenKeys, {
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
     }),

@@ -1,16 +1,13 @@
-// Where token signatures are checked against: a JWKS URL as Supabase publishes one (served here on a local
-// port), and the development secret that the local stack makes up once and shares between processes.
+// Where token signatures are checked against: a JWKS URL as Supabase publishes one, served here on a local
+// port (the development secret and the refusals are in signingKeys.unit.test.ts).
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTokenVerifier, InvalidToken, TokenCheckUnavailable } from "./auth.ts";
 import { issueToken } from "./issueToken.ts";
-import { developmentSecret, signingKeys } from "./signingKeys.ts";
+import { signingKeys } from "./signingKeys.ts";
 
 describe("a JWKS URL", () => {
   let server: Server;
@@ -35,7 +32,7 @@ describe("a JWKS URL", () => {
       .sign((await keyPair).privateKey);
 
   it("accepts tokens signed by one of its keys, as Supabase issues them", async () => {
-    const verify = createTokenVerifier(await signingKeys({ JWT_JWKS_URL: jwksUrl }));
+    const verify = createTokenVerifier(signingKeys({ JWT_JWKS_URL: jwksUrl }));
     const sessionId = randomUUID();
     expect(await verify(await supabaseToken({ session_id: sessionId }))).toMatchObject({
       role: "provider",
@@ -44,7 +41,7 @@ describe("a JWKS URL", () => {
   });
 
   it("refuses HS256 tokens, which anyone holding the public key could forge", async () => {
-    const verify = createTokenVerifier(await signingKeys({ JWT_JWKS_URL: jwksUrl }));
+    const verify = createTokenVerifier(signingKeys({ JWT_JWKS_URL: jwksUrl }));
     const forged = await issueToken(new TextEncoder().encode(JSON.stringify({ kid: "key-1" }).repeat(2)), {
       role: "admin",
     });
@@ -54,31 +51,5 @@ describe("a JWKS URL", () => {
   it("reports an unreachable key set as unavailable, not as a bad token", async () => {
     const verify = createTokenVerifier({ kind: "jwks", url: new URL("http://127.0.0.1:9/jwks.json") });
     await expect(verify(await supabaseToken({}))).rejects.toBeInstanceOf(TokenCheckUnavailable);
-  });
-});
-
-describe("the development secret", () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "dev-secret-"));
-  });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-
-  it("is made up once, readable by its owner only, and the same for processes that start together", async () => {
-    const file = join(dir, "jwt-development-secret");
-    const secrets = await Promise.all(Array.from({ length: 8 }, () => developmentSecret(file)));
-    expect(new Set(secrets).size).toBe(1);
-    expect(secrets[0]).toHaveLength(43); // 32 random bytes, base64url
-    expect((await readFile(file, "utf8")).trim()).toBe(secrets[0]);
-    expect((await stat(file)).mode & 0o777).toBe(0o600);
-    expect(await developmentSecret(file)).toBe(secrets[0]);
-  });
-
-  it("signs what the server verifies when neither JWT_SECRET nor JWT_JWKS_URL is set", async () => {
-    const keys = await signingKeys({}, join(dir, "shared"));
-    if (keys.kind !== "secret") throw new Error("expected a secret");
-    expect(keys.origin).toBe("development");
-    const verify = createTokenVerifier(await signingKeys({}, join(dir, "shared")));
-    expect(await verify(await issueToken(keys.secret, { role: "admin" }))).toMatchObject({ role: "admin" });
   });
 });

@@ -1,9 +1,11 @@
 // Where bearer tokens' signatures are checked against: JWT_SECRET (HS256), JWT_JWKS_URL (an identity
-// provider's public keys, e.g. Supabase's), or else a development secret that the local stack makes up once
-// under .data/, which `npm run token` signs with too.
+// provider's public keys, e.g. Supabase's), or else, outside production only, a development secret that the
+// local stack makes up once under .data/, which `npm run token` signs with too. In production
+// (NODE_ENV=production) one of the two variables must be set.
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { developmentKey } from "../../config/developmentKeys.ts";
+import { ConfigError, type Env, MIN_JWT_SECRET_LENGTH } from "../../config/env.ts";
 import { stackPaths } from "../../stack/processes.ts";
 
 export type SigningKeys =
@@ -12,34 +14,42 @@ export type SigningKeys =
 
 export const developmentSecretFile = join(stackPaths.data, "jwt-development-secret");
 
-export async function signingKeys(
-  env: { JWT_SECRET?: string; JWT_JWKS_URL?: string },
+/**
+ * The keys tokens are checked against, from the checked environment (loadEnv refuses a short JWT_SECRET, and
+ * both variables at once). With neither, the checkout's development secret (kept in `secretFile`), or in
+ * production a ConfigError naming JWT_SECRET and JWT_JWKS_URL. Read with the rest of the configuration, so that
+ * a refusal stops a start before it does anything.
+ */
+export function signingKeys(
+  env: Pick<Env, "JWT_SECRET" | "JWT_JWKS_URL" | "NODE_ENV">,
   secretFile = developmentSecretFile,
-): Promise<SigningKeys> {
+): SigningKeys {
   if (env.JWT_SECRET) return { kind: "secret", secret: encode(env.JWT_SECRET), origin: "JWT_SECRET" };
   if (env.JWT_JWKS_URL) return { kind: "jwks", url: new URL(env.JWT_JWKS_URL) };
-  return { kind: "secret", secret: encode(await developmentSecret(secretFile)), origin: "development" };
+  return { kind: "secret", secret: encode(developmentSecret(env, secretFile)), origin: "development" };
 }
 
 /**
- * Reads the development secret, creating it on first use. Several processes may start at once (the platform,
- * a service, `npm run token`): the secret is written to a file of its own and then hard-linked into place,
- * which succeeds for exactly one of them, so all of them end up with the same secret.
+ * The development secret, made up on first use. Several processes may start at once (the platform, a service,
+ * `npm run token`): all of them end up with the same secret (config/developmentKeys.ts).
  */
-export async function developmentSecret(secretFile = developmentSecretFile): Promise<string> {
-  const existing = await readFile(secretFile, "utf8").catch(() => undefined);
-  if (existing?.trim()) return existing.trim();
-  const candidate = `${secretFile}.${process.pid}.${randomBytes(4).toString("hex")}`;
-  await mkdir(dirname(secretFile), { recursive: true });
-  await writeFile(candidate, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
-  try {
-    await link(candidate, secretFile);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  } finally {
-    await rm(candidate, { force: true });
+function developmentSecret(env: { NODE_ENV?: string }, secretFile: string): string {
+  const secret = developmentKey(
+    {
+      variable: "JWT_SECRET or JWT_JWKS_URL",
+      expected: `an HS256 secret of at least ${MIN_JWT_SECRET_LENGTH} characters (openssl rand -base64 32), or the http(s) URL of the identity provider's JSON Web Key Set`,
+      file: secretFile,
+      make: () => `${randomBytes(32).toString("base64url")}\n`,
+      keepMadeBefore: false,
+    },
+    env,
+  ).trim();
+  if (secret.length < MIN_JWT_SECRET_LENGTH) {
+    throw new ConfigError([
+      `JWT_SECRET (unset; ${secretFile}): the development secret must be at least ${MIN_JWT_SECRET_LENGTH} characters; remove the file to have a new one made`,
+    ]);
   }
-  return (await readFile(secretFile, "utf8")).trim();
+  return secret;
 }
 
 // HS256 keys are the secret's UTF-8 bytes, as Supabase and most issuers of shared-secret tokens use them.

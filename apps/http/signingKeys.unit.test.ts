@@ -1,0 +1,88 @@
+// The keys bearer tokens are checked against: JWT_SECRET or JWT_JWKS_URL as given, else a development secret
+// made up once for the checkout, which the token script signs with; never in production, where neither set
+// is a configuration error naming both.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { configProblems } from "../../test/configProblems.ts";
+import { createTokenVerifier } from "./auth.ts";
+import { issueToken } from "./issueToken.ts";
+import { signingKeys } from "./signingKeys.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "signing-keys-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const secret = "a-shared-secret-of-at-least-32-characters";
+const jwksUrl = "https://project.supabase.co/auth/v1/.well-known/jwks.json";
+
+describe("the development secret", () => {
+  it("is made up once, readable by its owner only, when neither JWT_SECRET nor JWT_JWKS_URL is set", () => {
+    const file = join(dir, "made-once", "jwt-development-secret");
+    const first = signingKeys({}, file);
+    if (first.kind !== "secret") throw new Error("expected a secret");
+    expect(first.origin).toBe("development");
+    const text = new TextDecoder().decode(first.secret);
+    expect(text).toHaveLength(43); // 32 random bytes, base64url
+    expect(readFileSync(file, "utf8").trim()).toBe(text);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(signingKeys({}, file)).toEqual(first);
+  });
+
+  it("signs what the server verifies", async () => {
+    const file = join(dir, "shared");
+    const keys = signingKeys({}, file);
+    if (keys.kind !== "secret") throw new Error("expected a secret");
+    const verify = createTokenVerifier(signingKeys({}, file));
+    expect(await verify(await issueToken(keys.secret, { role: "admin" }))).toMatchObject({ role: "admin" });
+  });
+
+  it("is refused when its file holds less than a secret, rather than signing with it", () => {
+    const file = join(dir, "emptied");
+    writeFileSync(file, "\n");
+    expect(configProblems((env) => signingKeys(env, file), {})).toEqual([
+      `JWT_SECRET (unset; ${file}): the development secret must be at least 32 characters; remove the file to have a new one made`,
+    ]);
+  });
+
+  it("is not made when either variable is set", () => {
+    const file = join(dir, "never-made");
+    expect(signingKeys({ JWT_SECRET: secret }, file)).toEqual({
+      kind: "secret",
+      secret: new TextEncoder().encode(secret),
+      origin: "JWT_SECRET",
+    });
+    expect(signingKeys({ JWT_JWKS_URL: jwksUrl }, file)).toEqual({ kind: "jwks", url: new URL(jwksUrl) });
+    expect(readdirSync(dir)).not.toContain("never-made");
+  });
+});
+
+describe("in production (NODE_ENV=production)", () => {
+  const production = { NODE_ENV: "production" };
+
+  it("neither JWT_SECRET nor JWT_JWKS_URL is a configuration error naming both, and no secret is made", () => {
+    const file = join(dir, "production", "jwt-development-secret");
+    expect(configProblems((env) => signingKeys(env, file), production)).toEqual([
+      "JWT_SECRET or JWT_JWKS_URL: must be set when NODE_ENV=production, to an HS256 secret of at least 32 characters (openssl rand -base64 32), or the http(s) URL of the identity provider's JSON Web Key Set; a development key is made up only outside production",
+    ]);
+    expect(readdirSync(dir)).not.toContain("production");
+  });
+
+  it("a development secret made before is not used, and the refusal neither prints it nor offers to keep it", () => {
+    const file = join(dir, "made-before", "jwt-development-secret");
+    const made = signingKeys({}, file);
+    if (made.kind !== "secret") throw new Error("expected a secret");
+    const [refusal] = configProblems((env) => signingKeys(env, file), production);
+    expect(refusal).toMatch(/^JWT_SECRET or JWT_JWKS_URL: must be set when NODE_ENV=production/);
+    expect(refusal).not.toContain(file);
+    expect(refusal).not.toContain(new TextDecoder().decode(made.secret));
+  });
+
+  it("the secret or the key set given is used", () => {
+    expect(signingKeys({ ...production, JWT_SECRET: secret })).toMatchObject({ origin: "JWT_SECRET" });
+    expect(signingKeys({ ...production, JWT_JWKS_URL: jwksUrl })).toEqual({
+      kind: "jwks",
+      url: new URL(jwksUrl),
+    });
+  });
+});
