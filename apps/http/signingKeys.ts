@@ -25,7 +25,7 @@ export function signingKeys(
   secretFile = developmentSecretFile,
 ): SigningKeys {
   if (env.JWT_SECRET) return { kind: "secret", secret: encode(env.JWT_SECRET), origin: "JWT_SECRET" };
-  if (env.JWT_JWKS_URL) return { kind: "jwks", url: new URL(env.JWT_JWKS_URL) };
+  if (env.JWT_JWKS_URL) return { kind: "jwks", url: keySetUrl(env.JWT_JWKS_URL, env) };
   return { kind: "secret", secret: encode(developmentSecret(env, secretFile)), origin: "development" };
 }
 
@@ -54,3 +54,18 @@ function developmentSecret(env: { NODE_ENV?: string }, secretFile: string): stri
 
 // HS256 keys are the secret's UTF-8 bytes, as Supabase and most issuers of shared-secret tokens use them.
 const encode = (secret: string) => new TextEncoder().encode(secret);
+
+/**
+ * The key set's address. In production it must be https (or this machine's loopback, a sidecar's): keys fetched
+ * over plain http from elsewhere could be swapped on the way, and then anyone's token would verify.
+ */
+function keySetUrl(value: string, env: { NODE_ENV?: string }): URL {
+  const url = new URL(value);
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (env.NODE_ENV === "production" && url.protocol !== "https:" && !loopback) {
+    throw new ConfigError([
+      `JWT_JWKS_URL=${value}: must be an https URL when NODE_ENV=production (plain http only to this machine's loopback)`,
+    ]);
+  }
+  return url;
+}

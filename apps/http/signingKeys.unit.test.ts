@@ -78,6 +78,25 @@ describe("in production (NODE_ENV=production)", () => {
     expect(refusal).not.toContain(new TextDecoder().decode(made.secret));
   });
 
+  it("a key set over plain http is refused, naming JWT_JWKS_URL, unless it is on this machine's loopback", () => {
+    const plain = "http://issuer.example.org/auth/v1/.well-known/jwks.json";
+    expect(configProblems((env) => signingKeys(env), { ...production, JWT_JWKS_URL: plain })).toEqual([
+      `JWT_JWKS_URL=${plain}: must be an https URL when NODE_ENV=production (plain http only to this machine's loopback)`,
+    ]);
+    for (const local of [
+      "http://localhost:9999/jwks.json",
+      "http://127.0.0.1/jwks.json",
+      "http://[::1]/jwks.json",
+    ]) {
+      expect(signingKeys({ ...production, JWT_JWKS_URL: local })).toEqual({
+        kind: "jwks",
+        url: new URL(local),
+      });
+    }
+    // Outside production the local identity provider of a test may serve it over http.
+    expect(signingKeys({ JWT_JWKS_URL: plain })).toEqual({ kind: "jwks", url: new URL(plain) });
+  });
+
   it("the secret or the key set given is used", () => {
     expect(signingKeys({ ...production, JWT_SECRET: secret })).toMatchObject({ origin: "JWT_SECRET" });
     expect(signingKeys({ ...production, JWT_JWKS_URL: jwksUrl })).toEqual({
