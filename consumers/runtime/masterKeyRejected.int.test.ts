@@ -4,17 +4,21 @@
 // data key that does unwrap, is the record's own fault and still goes to the dead-letter topic.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { writeTransaction } from "../../db/client.ts";
-import { dataKeyForReading, dataKeysForWriting } from "../../db/patientKeys.ts";
+import { dataKeyForReading } from "../../db/patientKeys.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
 import { SEALED_PREFIX } from "../../phi/fieldCipher.ts";
 import { type MasterKeys, parseMasterKeys } from "../../phi/masterKeys.ts";
-import { sealPersonalFields } from "../../phi/personalFields.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
 import { effectsOf } from "../../test/consumers/effects.ts";
 import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
+import {
+  onPartition,
+  patientCreatedRecord,
+  publish,
+  sealPlainPersonalData,
+  type TestRecord,
+} from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, testMasterKeys } from "../../test/fixtures.ts";
 
 const db = useEffectsDatabase();
@@ -40,21 +44,14 @@ class ConfiguredKeyring implements PatientKeySource {
   }
 }
 
-/** A patient.created sealed as the write path seals it, then one byte of its last name's ciphertext altered. */
+/** A patient.created sealed as `publish` seals it, then one byte of its last name's ciphertext altered. */
 async function withAlteredField(record: TestRecord): Promise<TestRecord> {
+  await sealPlainPersonalData(db, [record]);
   const envelope = JSON.parse(record.message.value);
-  const { patientId } = envelope.data;
-  const keys = await writeTransaction(db, (tx) => dataKeysForWriting(tx, [patientId], testMasterKeys));
-  const data = sealPersonalFields(
-    envelope.eventType,
-    envelope.eventId,
-    envelope.data,
-    keys.get(patientId) as Buffer,
-  );
-  const sealed = data.lastName as string;
+  const sealed = envelope.data.lastName as string;
   const at = SEALED_PREFIX.length + 8;
-  data.lastName = `${sealed.slice(0, at)}${sealed[at] === "A" ? "B" : "A"}${sealed.slice(at + 1)}`;
-  return { ...record, message: { ...record.message, value: JSON.stringify({ ...envelope, data }) } };
+  envelope.data.lastName = `${sealed.slice(0, at)}${sealed[at] === "A" ? "B" : "A"}${sealed.slice(at + 1)}`;
+  return { ...record, message: { ...record.message, value: JSON.stringify(envelope) } };
 }
 
 describe("a consumer whose master key has the right id but other bytes", () => {
