@@ -3,17 +3,16 @@
 // pool, as another process would hold), after which nothing can be sealed for the patient; a process whose
 // listener has gone silent (its Postgres backend frozen) stops using, and clears, its cache; and a key rewrapped
 // under a new master key still seals and opens.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { decryptEvent } from "../phi/decryptEvent.ts";
-import { type MasterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
 import {
   decrypted,
   eventually,
+  masterKeyRotation,
   patientCreated,
   testDatabase,
   testEventContext,
-  testMasterKeys,
 } from "../test/fixtures.ts";
 import { type Database, writeTransaction } from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
@@ -109,21 +108,10 @@ describe("the cache of patient keys for writing", () => {
 
   it("keeps sealing with a key rewrapped under a new master key, which the new master key alone opens", async () => {
     const patientId = await cachedPatient();
-    const old = testMasterKeys;
-    const newId = `cache-${randomUUID().slice(0, 8)}`;
-    const rotated: MasterKeys = parseMasterKeys(
-      [
-        `${newId}:${randomBytes(32).toString("base64")}`,
-        ...[...old.keys].map(([id, key]) => `${id}:${key.toString("base64")}`),
-      ].join(","),
-    );
+    const { rotated, onlyNew, restored } = masterKeyRotation(`cache-${randomUUID().slice(0, 8)}`);
     try {
       expect(await rewrapDataKeys(db, rotated)).toBeGreaterThanOrEqual(1);
       const [event] = await write(db, phoneChange(patientId));
-      const onlyNew: MasterKeys = {
-        currentId: newId,
-        keys: new Map([[newId, rotated.keys.get(newId) as Buffer]]),
-      };
       const opened = await decryptEvent(
         JSON.parse(await payloadOf(event?.eventId as string)),
         new PatientKeyring(db, onlyNew),
@@ -131,7 +119,7 @@ describe("the cache of patient keys for writing", () => {
       expect(opened.data).toEqual(phoneChange(patientId).data);
     } finally {
       // Back under this process's key, which the other tests of the run unwrap with.
-      await rewrapDataKeys(db, { currentId: old.currentId, keys: new Map([...old.keys, ...rotated.keys]) });
+      await rewrapDataKeys(db, restored);
     }
   });
 });

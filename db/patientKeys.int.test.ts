@@ -6,9 +6,10 @@ import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { decryptEvent } from "../phi/decryptEvent.ts";
 import { CiphertextRejected } from "../phi/fieldCipher.ts";
-import { type MasterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
+import { parseMasterKeys } from "../phi/masterKeys.ts";
 import {
   decrypted,
+  masterKeyRotation,
   patientCreated,
   testDatabase,
   testEventContext,
@@ -122,33 +123,22 @@ describe("patient keys", () => {
   });
 
   it("move to a new master key on rewrap, after which the old master key is not needed", async () => {
-    const old = testMasterKeys;
     const { created, payload } = await writePatient();
-    const newId = `rotated-${randomUUID().slice(0, 8)}`;
-    const rotated: MasterKeys = parseMasterKeys(
-      [
-        `${newId}:${randomBytes(32).toString("base64")}`,
-        ...[...old.keys].map(([id, key]) => `${id}:${key.toString("base64")}`),
-      ].join(","),
-    );
+    const { rotated, onlyNew, restored } = masterKeyRotation(`rotated-${randomUUID().slice(0, 8)}`);
     // Rotation re-wraps every key of the database; the finally puts them back under this process's key,
     // which the other tests of the run (and their consumer processes) unwrap with.
     try {
       expect(await rewrapDataKeys(db, rotated)).toBeGreaterThanOrEqual(1);
-      expect((await keyRow(created.data.patientId))?.masterKeyId).toBe(newId);
+      expect((await keyRow(created.data.patientId))?.masterKeyId).toBe(rotated.currentId);
 
-      const onlyNew: MasterKeys = {
-        currentId: newId,
-        keys: new Map([[newId, rotated.keys.get(newId) as Buffer]]),
-      };
       const opened = await decryptEvent(JSON.parse(payload), new PatientKeyring(db, onlyNew));
       expect(opened.data).toEqual(created.data);
       // The old master key alone no longer opens it: the wrapped key changed, the history did not.
-      await expect(decryptEvent(JSON.parse(payload), new PatientKeyring(db, old))).rejects.toThrow(
+      await expect(decryptEvent(JSON.parse(payload), new PatientKeyring(db, testMasterKeys))).rejects.toThrow(
         /PHI_MASTER_KEYS has no key/,
       );
     } finally {
-      await rewrapDataKeys(db, { currentId: old.currentId, keys: new Map([...old.keys, ...rotated.keys]) });
+      await rewrapDataKeys(db, restored);
     }
   });
 });

@@ -1,5 +1,5 @@
 // Shared test fixtures: valid patients, event contexts, and the project's own parts started in-process.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { inject } from "vitest";
@@ -10,7 +10,7 @@ import type { TypedEnvelope } from "../events/index.ts";
 import { contextFromHeaders } from "../events/tracing.ts";
 import { createLogger } from "../observability/logger.ts";
 import { decryptEvent } from "../phi/decryptEvent.ts";
-import { loadMasterKeys } from "../phi/masterKeys.ts";
+import { loadMasterKeys, type MasterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay, type RelayOptions } from "../relay/relay.ts";
 
 export const databaseUrl = () => inject("databaseUrl");
@@ -27,6 +27,32 @@ const relayLog = createLogger({ level: process.env.TEST_RELAY_LOG_LEVEL ?? "sile
 
 /** The master keys of the test run: those of PHI_MASTER_KEYS, or the development key, as the processes it starts. */
 export const testMasterKeys = loadMasterKeys();
+
+/**
+ * An operator's rotation of the test master keys to a new random key `newId`: the keys it configures (the new one
+ * wrapping, the old ones kept to unwrap), the new key alone, and the keys that put every data key back under the
+ * test run's current key, which the other tests of the run unwrap with.
+ */
+export function masterKeyRotation(newId: string): {
+  rotated: MasterKeys;
+  onlyNew: MasterKeys;
+  restored: MasterKeys;
+} {
+  const rotated = parseMasterKeys(
+    [
+      `${newId}:${randomBytes(32).toString("base64")}`,
+      ...[...testMasterKeys.keys].map(([id, key]) => `${id}:${key.toString("base64")}`),
+    ].join(","),
+  );
+  return {
+    rotated,
+    onlyNew: { currentId: newId, keys: new Map([[newId, rotated.keys.get(newId) as Buffer]]) },
+    restored: {
+      currentId: testMasterKeys.currentId,
+      keys: new Map([...testMasterKeys.keys, ...rotated.keys]),
+    },
+  };
+}
 
 /**
  * An envelope (a record value or an outbox payload, as text) read as a consumer with access reads it: its

@@ -50,3 +50,23 @@ export function testPlatform(
     masterKeys: options.masterKeys ?? testMasterKeys,
   });
 }
+
+/**
+ * An admin's JSON request to the platform under a correlation id of its own, by which a test finds what the
+ * request wrote (every outbox row carries it).
+ */
+export async function adminRequest(
+  app: ReturnType<typeof testPlatform>,
+  method: string,
+  path: string,
+  body: unknown,
+): Promise<{ response: Response; correlationId: string }> {
+  const admin = await caller("admin");
+  const correlationId = randomUUID();
+  const response = await app.request(path, {
+    method,
+    headers: admin.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
+    body: JSON.stringify(body),
+  });
+  return { response, correlationId };
+}

@@ -1,23 +1,17 @@
 // An e-mail address is at most 254 characters (the longest SMTP delivers). A longer one, well formed otherwise,
 // is the client's 400 naming the field, and changes nothing: before the limit it reached the index that finds a
 // patient by e-mail, which cannot hold an entry of more than about 2,700 bytes, and came back as a 500.
-import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { newPatientBody, testDatabase } from "../../test/fixtures.ts";
-import { caller, testPlatform } from "../../test/tokens.ts";
+import { adminRequest, testPlatform } from "../../test/tokens.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
+/** An admin's request, and how many outbox rows it wrote. */
 async function send(method: string, path: string, body: unknown) {
-  const admin = await caller("admin");
-  const correlationId = randomUUID();
-  const response = await app.request(path, {
-    method,
-    headers: admin.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
-    body: JSON.stringify(body),
-  });
+  const { response, correlationId } = await adminRequest(app, method, path, body);
   const written = await db.$client.query("SELECT 1 FROM outbox WHERE correlation_id = $1", [correlationId]);
   return { response, written: written.rowCount };
 }

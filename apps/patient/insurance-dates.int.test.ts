@@ -1,27 +1,15 @@
 // Insurance dates may be unknown: the platform guide's own example patient names only the provider and the
 // policy number. A request may leave the dates out; the row and patient.created then hold them as null (one
 // JSON shape), and a policy whose two dates are both given still cannot end before it starts.
-import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { decrypted, newPatientBody, testDatabase } from "../../test/fixtures.ts";
-import { caller, testPlatform } from "../../test/tokens.ts";
+import { adminRequest, testPlatform } from "../../test/tokens.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
 const guideInsurance = { provider: "Blue Cross", policyNumber: "BC123456789" };
-
-async function send(method: string, path: string, body: unknown) {
-  const admin = await caller("admin");
-  const correlationId = randomUUID();
-  const response = await app.request(path, {
-    method,
-    headers: admin.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
-    body: JSON.stringify(body),
-  });
-  return { response, correlationId };
-}
 
 async function storedInsurance(patientId: string) {
   const row = await db.$client.query("SELECT insurance_info FROM patients WHERE id = $1", [patientId]);
@@ -38,7 +26,7 @@ async function eventPayloads(correlationId: string) {
 
 describe("insurance without dates", () => {
   it("registers the guide's example patient: dates left out are stored and sent as null", async () => {
-    const { response, correlationId } = await send("POST", "/patients", {
+    const { response, correlationId } = await adminRequest(app, "POST", "/patients", {
       ...newPatientBody(),
       insuranceInfo: guideInsurance,
     });
@@ -51,7 +39,7 @@ describe("insurance without dates", () => {
   });
 
   it("accepts one date without the other, and an update that leaves the dates out", async () => {
-    const { response } = await send("POST", "/patients", {
+    const { response } = await adminRequest(app, "POST", "/patients", {
       ...newPatientBody(),
       insuranceInfo: { ...guideInsurance, effectiveDate: "2024-01-01" },
     });
@@ -63,7 +51,7 @@ describe("insurance without dates", () => {
       expiryDate: null,
     });
 
-    const update = await send("PATCH", `/patients/${id}`, {
+    const update = await adminRequest(app, "PATCH", `/patients/${id}`, {
       insuranceInfo: { ...guideInsurance, policyNumber: "BC2" },
     });
     expect(update.response.status).toBe(200);
@@ -76,7 +64,7 @@ describe("insurance without dates", () => {
   });
 
   it("still refuses a policy that ends before it starts, naming expiryDate, and writes nothing", async () => {
-    const { response, correlationId } = await send("POST", "/patients", {
+    const { response, correlationId } = await adminRequest(app, "POST", "/patients", {
       ...newPatientBody(),
       insuranceInfo: { ...guideInsurance, effectiveDate: "2025-01-01", expiryDate: "2024-12-31" },
     });
@@ -94,7 +82,7 @@ describe("dates of year 0000", () => {
       { ...newPatientBody(), dateOfBirth: "0000-01-01" },
       { ...newPatientBody(), insuranceInfo: { ...guideInsurance, effectiveDate: "0000-02-29" } },
     ]) {
-      const { response, correlationId } = await send("POST", "/patients", body);
+      const { response, correlationId } = await adminRequest(app, "POST", "/patients", body);
       expect(response.status).toBe(400);
       const { errors } = (await response.json()) as { errors: Array<{ field: string; message: string }> };
       expect(errors.map((error) => error.message)).toEqual([

@@ -5,30 +5,19 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKafka } from "../../kafka/client.ts";
 import { spawnScript } from "../../test/childProcess.ts";
-import {
-  createEffectsTable,
-  effectConsumer,
-  effectsOf,
-  uniqueConsumerName,
-} from "../../test/consumers/effects.ts";
-import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { effectsOf } from "../../test/consumers/effects.ts";
+import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { patientCreatedRecord, publish } from "../../test/consumers/records.ts";
-import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
 import { DeadLettersNotFound, listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
 
-const db = testDatabase();
+const db = useEffectsDatabase();
 const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "redrive-test" });
 const admin = kafka.admin();
-beforeAll(async () => {
-  await createEffectsTable(db);
-  await admin.connect();
-});
-afterAll(async () => {
-  await admin.disconnect();
-  await db.$client.end();
-});
+beforeAll(() => admin.connect());
+afterAll(() => admin.disconnect());
 
 /** `npm run dlq -- <args>` as a user runs it; resolves once its output closed. */
 async function dlqCommand(args: string[]) {
@@ -41,14 +30,9 @@ describe("re-driving a dead letter", () => {
   it("after the handler is fixed, has the effect once, and is not re-driven again", async () => {
     let handlerFixed = false;
     const record = patientCreatedRecord();
-    const definition = effectConsumer(uniqueConsumerName("redrive"), ["patient-events"], {
+    const started = await startEffectConsumer(db, "redrive", {
       fail: (eventId) =>
         eventId === record.eventId && !handlerFixed ? new RangeError("template missing") : null,
-    });
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
     });
     try {
       await publish(kafkaBrokers(), [record], db);
@@ -58,9 +42,9 @@ describe("re-driving a dead letter", () => {
       });
       const pending = await listDeadLetters(kafka, admin, "patient-events.dlq");
       expect(pending.filter((letter) => letter.eventId === record.eventId)).toMatchObject([
-        { consumer: definition.name, reason: "attempts-exhausted", error: "RangeError", attempts: 3 },
+        { consumer: started.name, reason: "attempts-exhausted", error: "RangeError", attempts: 3 },
       ]);
-      expect((await effectsOf(db, definition.name)).some((effect) => effect.eventId === record.eventId)).toBe(
+      expect((await effectsOf(db, started.name)).some((effect) => effect.eventId === record.eventId)).toBe(
         false,
       );
 
@@ -80,7 +64,7 @@ describe("re-driving a dead letter", () => {
       expect(redriven.filter((letter) => letter.eventId === record.eventId)).toHaveLength(1);
       expect(reported).toEqual({ total: redriven.length, read: redriven.length });
       await eventually(async () =>
-        (await effectsOf(db, definition.name)).some((effect) => effect.eventId === record.eventId),
+        (await effectsOf(db, started.name)).some((effect) => effect.eventId === record.eventId),
       );
 
       // The cursor has moved past it: neither listed as pending nor sent again.
@@ -94,7 +78,7 @@ describe("re-driving a dead letter", () => {
       expect(all.map((letter) => letter.eventId)).toContain(record.eventId);
 
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const effects = (await effectsOf(db, definition.name)).filter(
+      const effects = (await effectsOf(db, started.name)).filter(
         (effect) => effect.eventId === record.eventId,
       );
       expect(effects).toHaveLength(1);
@@ -106,13 +90,8 @@ describe("re-driving a dead letter", () => {
   it("of one event only, leaves the others pending", async () => {
     const record = patientCreatedRecord();
     const bystander = patientCreatedRecord();
-    const definition = effectConsumer(uniqueConsumerName("redrive-one"), ["patient-events"], {
+    const started = await startEffectConsumer(db, "redrive-one", {
       fail: () => new Error("everything fails"),
-    });
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
     });
     try {
       await publish(kafkaBrokers(), [record, bystander], db);
@@ -134,13 +113,8 @@ describe("re-driving a dead letter", () => {
 
   it("named by an event with no dead letter there, re-drives none of those named, says which and fails", async () => {
     const record = patientCreatedRecord();
-    const definition = effectConsumer(uniqueConsumerName("redrive-missing"), ["patient-events"], {
+    const started = await startEffectConsumer(db, "redrive-missing", {
       fail: (eventId) => (eventId === record.eventId ? new Error("parked for the test") : null),
-    });
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
     });
     try {
       await publish(kafkaBrokers(), [record], db);

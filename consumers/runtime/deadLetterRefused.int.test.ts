@@ -8,28 +8,22 @@ import { applyTopics } from "../../events/apply-topics.ts";
 import { topics } from "../../events/catalog.ts";
 import { createKafka } from "../../kafka/client.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
-import {
-  createEffectsTable,
-  effectConsumer,
-  effectsOf,
-  uniqueConsumerName,
-} from "../../test/consumers/effects.ts";
-import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { effectsOf } from "../../test/consumers/effects.ts";
+import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { onPartition, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
-import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { setTopicConfigs } from "../../test/kafkaTopics.ts";
 
 const deadLetterTopic = topics.find((topic) => topic.name === "patient-events.dlq");
 if (!deadLetterTopic) throw new Error("the catalog has no patient-events.dlq");
-const db = testDatabase();
+const db = useEffectsDatabase();
 const admin = createKafka({ brokers: kafkaBrokers(), clientId: "test-dead-letter-refused" }).admin();
 
 afterAll(async () => {
   // The catalog's configs again, whatever happened in the test.
   await applyTopics(admin, { topics: [deadLetterTopic], log: { info: () => {}, warn: () => {} } });
   await admin.disconnect();
-  await db.$client.end();
 });
 
 const setDeadLetterLimit = (maxMessageBytes: string) =>
@@ -41,19 +35,13 @@ const setDeadLetterLimit = (maxMessageBytes: string) =>
 describe("a dead letter Kafka refuses for good", () => {
   it("holds its partition, counted and alerted, and is parked once the dead-letter topic takes it", async () => {
     await admin.connect();
-    await createEffectsTable(db);
     await setDeadLetterLimit("20000");
     // Not JSON, so poison; random, so no codec shrinks it under the limit.
     const poison = onPartition(patientCreatedRecord(), 3);
     poison.message.value = randomBytes(40_000).toString("base64");
     const after = onPartition(patientCreatedRecord(), 3);
-    const definition = effectConsumer(uniqueConsumerName("dlq-refused"));
     const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
-    });
+    const started = await startEffectConsumer(db, "dlq-refused");
     try {
       await publish(kafkaBrokers(), [poison, after], db);
       const refusals = () =>
@@ -65,17 +53,17 @@ describe("a dead letter Kafka refuses for good", () => {
 
       // Neither skipped nor handled past: the record behind it waits, and the group's offset stays before it.
       await sleep(2_000);
-      expect((await effectsOf(db, definition.name)).map((effect) => effect.eventId)).not.toContain(
+      expect((await effectsOf(db, started.name)).map((effect) => effect.eventId)).not.toContain(
         after.eventId,
       );
       expect(await metricValue(started.registry, "consumer_records_dead_lettered_total")).toBe(0);
 
       await setDeadLetterLimit(deadLetterTopic.configs["max.message.bytes"] as string);
       await eventually(
-        async () => (await effectsOf(db, definition.name)).some((effect) => effect.eventId === after.eventId),
+        async () => (await effectsOf(db, started.name)).some((effect) => effect.eventId === after.eventId),
         60_000,
       );
-      const parked = (await deadLetters.read()).filter(({ letter }) => letter.consumer === definition.name);
+      const parked = await deadLetters.parkedBy(started.name);
       expect(parked.map(({ letter }) => [letter.reason, letter.error])).toEqual([["poison", "not-json"]]);
       expect(parked[0]?.message.value?.toString()).toBe(poison.message.value);
       expect(await refusals()).toBeGreaterThanOrEqual(1);

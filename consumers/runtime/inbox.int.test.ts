@@ -2,17 +2,12 @@
 // it or from a consumer that died after its effect committed and before its offset did.
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { consumerInbox } from "../../db/schema.ts";
 import { redeliveryWindowDays } from "../../events/index.ts";
 import { createKafka } from "../../kafka/client.ts";
-import {
-  createEffectsTable,
-  effectConsumer,
-  effectsOf,
-  uniqueConsumerName,
-} from "../../test/consumers/effects.ts";
-import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
+import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import {
   onPartition,
@@ -22,21 +17,14 @@ import {
   type TestRecord,
 } from "../../test/consumers/records.ts";
 import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
-import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { forgetOutlivedInboxEntries } from "./inbox.ts";
 
-const db = testDatabase();
-beforeAll(() => createEffectsTable(db));
-afterAll(() => db.$client.end());
+const db = useEffectsDatabase();
 
 describe("the inbox", () => {
   it("turns the same event delivered twice into one effect", async () => {
-    const definition = effectConsumer(uniqueConsumerName("inbox"));
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
-    });
+    const started = await startEffectConsumer(db, "inbox");
     try {
       // All on one partition, so that the last record's effect says the duplicate before it was consumed.
       const record = onPartition(patientCreatedRecord(), 0);
@@ -69,18 +57,13 @@ describe("the inbox", () => {
     // The records before the failing one take 150 ms each: its failed attempt is timed from its own start, not
     // from the start of the records handled with it (0.75 s before it).
     const slow = new Set(records.slice(0, 5).map((record) => record.eventId));
-    const definition = effectConsumer(uniqueConsumerName("inbox-together"), ["patient-events"], {
+    const started = await startEffectConsumer(db, "inbox-together", {
       fail: (eventId, attempt) => {
         if (eventId !== failing.eventId) return null;
         failingAttempts.push(attempt);
         return attempt === 1 ? new Error("the first attempt fails") : null;
       },
       delayMs: (eventId) => (slow.has(eventId) ? 150 : 0),
-    });
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
     });
     try {
       // One produce request: the records are one batch in the log, fetched at once.

@@ -3,28 +3,25 @@
 // operator puts the right key back it processes every record. A field whose ciphertext was altered, under a
 // data key that does unwrap, is the record's own fault and still goes to the dead-letter topic.
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeTransaction } from "../../db/client.ts";
-import { dataKeyForReading, dataKeysForWriting } from "../../db/patientKeys.ts";
+import { describe, expect, it } from "vitest";
+import { dataKeyForReading } from "../../db/patientKeys.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
 import { SEALED_PREFIX } from "../../phi/fieldCipher.ts";
 import { type MasterKeys, parseMasterKeys } from "../../phi/masterKeys.ts";
-import { sealPersonalFields } from "../../phi/personalFields.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
-import {
-  createEffectsTable,
-  effectConsumer,
-  effectsOf,
-  uniqueConsumerName,
-} from "../../test/consumers/effects.ts";
-import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { effectsOf } from "../../test/consumers/effects.ts";
+import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
-import { eventually, kafkaBrokers, testDatabase, testMasterKeys } from "../../test/fixtures.ts";
+import {
+  onPartition,
+  patientCreatedRecord,
+  publish,
+  sealPlainPersonalData,
+  type TestRecord,
+} from "../../test/consumers/records.ts";
+import { eventually, kafkaBrokers, testMasterKeys } from "../../test/fixtures.ts";
 
-const db = testDatabase();
-beforeAll(() => createEffectsTable(db));
-afterAll(() => db.$client.end());
+const db = useEffectsDatabase();
 
 /**
  * The patients' keys, unwrapped with the master keys the operator has configured (set anew, as a restart with
@@ -47,21 +44,14 @@ class ConfiguredKeyring implements PatientKeySource {
   }
 }
 
-/** A patient.created sealed as the write path seals it, then one byte of its last name's ciphertext altered. */
+/** A patient.created sealed as `publish` seals it, then one byte of its last name's ciphertext altered. */
 async function withAlteredField(record: TestRecord): Promise<TestRecord> {
+  await sealPlainPersonalData(db, [record]);
   const envelope = JSON.parse(record.message.value);
-  const { patientId } = envelope.data;
-  const keys = await writeTransaction(db, (tx) => dataKeysForWriting(tx, [patientId], testMasterKeys));
-  const data = sealPersonalFields(
-    envelope.eventType,
-    envelope.eventId,
-    envelope.data,
-    keys.get(patientId) as Buffer,
-  );
-  const sealed = data.lastName as string;
+  const sealed = envelope.data.lastName as string;
   const at = SEALED_PREFIX.length + 8;
-  data.lastName = `${sealed.slice(0, at)}${sealed[at] === "A" ? "B" : "A"}${sealed.slice(at + 1)}`;
-  return { ...record, message: { ...record.message, value: JSON.stringify({ ...envelope, data }) } };
+  envelope.data.lastName = `${sealed.slice(0, at)}${sealed[at] === "A" ? "B" : "A"}${sealed.slice(at + 1)}`;
+  return { ...record, message: { ...record.message, value: JSON.stringify(envelope) } };
 }
 
 describe("a consumer whose master key has the right id but other bytes", () => {
@@ -75,25 +65,19 @@ describe("a consumer whose master key has the right id but other bytes", () => {
       parseMasterKeys(`${testMasterKeys.currentId}:${randomBytes(32).toString("base64")}`),
       patients,
     );
-    const definition = effectConsumer(uniqueConsumerName("master-key-rejected"));
     const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
-      keys: keyring,
-    });
+    const started = await startEffectConsumer(db, "master-key-rejected", { keys: keyring });
     const ourEventIds = new Set(ours.map((record) => record.eventId));
     const ourLetters = async () =>
-      (await deadLetters.read()).filter(
-        ({ letter }) => letter.consumer === definition.name && ourEventIds.has(letter.eventId ?? ""),
+      (await deadLetters.parkedBy(started.name)).filter(({ letter }) =>
+        ourEventIds.has(letter.eventId ?? ""),
       );
     try {
       await publish(kafkaBrokers(), ours, db);
       // Tried, retried a second later, and refused each time for the master key, not the record.
       await eventually(async () => keyring.refusals.length >= 2);
       expect(new Set(keyring.refusals)).toEqual(new Set(["MasterKeyRejected"]));
-      expect(await effectsOf(db, definition.name)).toEqual([]);
+      expect(await effectsOf(db, started.name)).toEqual([]);
       expect(await ourLetters()).toEqual([]);
       expect(
         await metricValue(started.registry, "consumer_records_dead_lettered_total", { reason: "poison" }),
@@ -101,9 +85,9 @@ describe("a consumer whose master key has the right id but other bytes", () => {
 
       keyring.masters = testMasterKeys;
       await eventually(async () =>
-        (await effectsOf(db, definition.name)).some((effect) => effect.eventId === after.eventId),
+        (await effectsOf(db, started.name)).some((effect) => effect.eventId === after.eventId),
       );
-      const effects = await effectsOf(db, definition.name);
+      const effects = await effectsOf(db, started.name);
       expect(effects.map((effect) => effect.eventId)).toEqual([sealed.eventId, after.eventId]);
       const parked = await eventually(async () => {
         const letters = await ourLetters();

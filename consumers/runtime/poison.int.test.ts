@@ -1,21 +1,14 @@
 // Poison records, which no attempt could ever process (not JSON, not a valid envelope, data failing its
 // schema), go straight to the dead-letter topic without a single handler attempt; the partition moves on.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
-import {
-  createEffectsTable,
-  effectConsumer,
-  effectsOf,
-  uniqueConsumerName,
-} from "../../test/consumers/effects.ts";
-import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { effectsOf } from "../../test/consumers/effects.ts";
+import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
-import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 
-const db = testDatabase();
-beforeAll(() => createEffectsTable(db));
-afterAll(() => db.$client.end());
+const db = useEffectsDatabase();
 
 /** A record with the headers of a valid one and another value. */
 function withValue(record: TestRecord, value: string): TestRecord {
@@ -36,24 +29,19 @@ describe("a poison record", () => {
       }),
     );
     const after = onPartition(patientCreatedRecord(), 2);
-    const definition = effectConsumer(uniqueConsumerName("poison"));
     const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
-    });
+    const started = await startEffectConsumer(db, "poison");
     try {
       await publish(kafkaBrokers(), [notJson, valid, wrongSchema, after], db);
       await eventually(async () =>
-        (await effectsOf(db, definition.name)).some((e) => e.eventId === after.eventId),
+        (await effectsOf(db, started.name)).some((e) => e.eventId === after.eventId),
       );
 
       const ours = new Set([valid.eventId, after.eventId]);
-      const effects = (await effectsOf(db, definition.name)).filter((effect) => ours.has(effect.eventId));
+      const effects = (await effectsOf(db, started.name)).filter((effect) => ours.has(effect.eventId));
       expect(effects.map((effect) => effect.eventId)).toEqual([valid.eventId, after.eventId]);
 
-      const parked = (await deadLetters.read()).filter(({ letter }) => letter.consumer === definition.name);
+      const parked = await deadLetters.parkedBy(started.name);
       expect(parked.map(({ letter }) => [letter.reason, letter.error, letter.attempts])).toEqual([
         ["poison", "not-json", 0],
         ["poison", "invalid-data", 0],

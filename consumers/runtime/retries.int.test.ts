@@ -1,24 +1,17 @@
 // Retries and dead letters: a handler that fails and then succeeds has one effect; one that always fails
 // has its record parked in the dead-letter topic, and the partition moves on. Failing partitions wait for
 // their retry without holding up the others.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { exponentialBackoff } from "../../retry/backoff.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
-import {
-  createEffectsTable,
-  effectConsumer,
-  effectsOf,
-  uniqueConsumerName,
-} from "../../test/consumers/effects.ts";
-import { startTestConsumer } from "../../test/consumers/inProcess.ts";
+import { effectsOf } from "../../test/consumers/effects.ts";
+import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { onPartition, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
-import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
 
-const db = testDatabase();
-beforeAll(() => createEffectsTable(db));
-afterAll(() => db.$client.end());
+const db = useEffectsDatabase();
 
 class DownstreamUnavailable extends Error {
   override name = "DownstreamUnavailable";
@@ -28,25 +21,20 @@ describe("a failing handler", () => {
   it("failing twice then succeeding has one effect, and its two retries show in the metrics", async () => {
     const flaky = patientCreatedRecord();
     const steady = patientCreatedRecord();
-    const definition = effectConsumer(uniqueConsumerName("retries"), ["patient-events"], {
+    const started = await startEffectConsumer(db, "retries", {
       fail: (eventId, attempt) =>
         eventId === flaky.eventId && attempt <= 2 ? new DownstreamUnavailable("try later") : null,
-    });
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
     });
     try {
       await publish(kafkaBrokers(), [flaky, steady], db);
       // The topic is the platform's own, and other records may flow through it: only ours are counted.
       const ours = new Set([flaky.eventId, steady.eventId]);
       const ourEffects = async () =>
-        (await effectsOf(db, definition.name)).filter((effect) => ours.has(effect.eventId));
+        (await effectsOf(db, started.name)).filter((effect) => ours.has(effect.eventId));
       await eventually(async () => (await ourEffects()).length >= 2);
 
       expect((await ourEffects()).map((effect) => effect.eventId).sort()).toEqual([...ours].sort());
-      const labels = { consumer: definition.name, event_type: "patient.created" };
+      const labels = { consumer: started.name, event_type: "patient.created" };
       expect(await metricValue(started.registry, "consumer_handler_failures_total", labels)).toBe(2);
       expect(
         await metricValue(started.registry, "consumer_retries_total", { ...labels, cause: "handler" }),
@@ -61,15 +49,10 @@ describe("a failing handler", () => {
     const doomed = onPartition(patientCreatedRecord(), 0);
     const later = onPartition(patientCreatedRecord(), 0);
     const elsewhere = [1, 2, 3, 4, 5].map((partition) => onPartition(patientCreatedRecord(), partition));
-    const definition = effectConsumer(uniqueConsumerName("dead-letters"), ["patient-events"], {
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "dead-letters", {
       fail: (eventId) =>
         eventId === doomed.eventId ? new TypeError("Cannot read properties of undefined") : null,
-    });
-    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
-    const started = await startTestConsumer(definition, {
-      db,
-      kafkaBrokers: kafkaBrokers(),
-      name: definition.name,
       // Slow retries (at least 3 s in all), so the other partitions visibly carry on meanwhile.
       deadLetterPolicy: deadLetterAfterAttempts({
         maxAttempts: 3,
@@ -81,20 +64,18 @@ describe("a failing handler", () => {
 
       const others = new Set(elsewhere.map((record) => record.eventId));
       await eventually(
-        async () => (await effectsOf(db, definition.name)).filter((e) => others.has(e.eventId)).length === 5,
+        async () => (await effectsOf(db, started.name)).filter((e) => others.has(e.eventId)).length === 5,
       );
       // Every other partition was processed while the doomed record waited for its retries.
       expect(await metricValue(started.registry, "consumer_records_dead_lettered_total")).toBe(0);
 
       await eventually(async () =>
-        (await effectsOf(db, definition.name)).some((e) => e.eventId === later.eventId),
+        (await effectsOf(db, started.name)).some((e) => e.eventId === later.eventId),
       );
-      const effects = await effectsOf(db, definition.name);
+      const effects = await effectsOf(db, started.name);
       expect(effects.some((effect) => effect.eventId === doomed.eventId)).toBe(false);
 
-      const [parked, ...more] = (await deadLetters.read()).filter(
-        ({ letter }) => letter.consumer === definition.name,
-      );
+      const [parked, ...more] = await deadLetters.parkedBy(started.name);
       expect(more).toEqual([]);
       expect(parked?.message.value?.toString()).toBe(doomed.message.value);
       expect(parked?.message.key?.toString()).toBe(doomed.message.key);
@@ -102,7 +83,7 @@ describe("a failing handler", () => {
       expect(parked?.letter).toMatchObject({
         eventId: doomed.eventId,
         eventType: "patient.created",
-        consumer: definition.name,
+        consumer: started.name,
         reason: "attempts-exhausted",
         error: "TypeError",
         errorMessage: "Cannot read properties of undefined",

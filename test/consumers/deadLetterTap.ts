@@ -6,19 +6,21 @@ import type { KafkaMessage } from "../../kafka/client.ts";
 import { tapTopic } from "../kafkaTap.ts";
 
 export interface DeadLetterTap {
-  /** Every dead letter written since the tap was opened, with its record. */
-  read(): Promise<Array<{ letter: DeadLetter; message: KafkaMessage }>>;
+  /**
+   * Every dead letter that consumer `consumer` wrote since the tap was opened, with its record: the topic is the
+   * platform's own, where other tests' consumers park theirs too.
+   */
+  parkedBy(consumer: string): Promise<Array<{ letter: DeadLetter; message: KafkaMessage }>>;
 }
 
 export async function tapDeadLetters(brokers: string[], topic: TopicName): Promise<DeadLetterTap> {
   const dlqTopic = deadLetterTopicName(topic);
   const tap = await tapTopic(brokers, dlqTopic);
   return {
-    async read() {
-      return (await tap.read()).map(({ partition, message }) => ({
-        letter: readDeadLetter(dlqTopic, partition, message),
-        message,
-      }));
+    async parkedBy(consumer) {
+      return (await tap.read())
+        .map(({ partition, message }) => ({ letter: readDeadLetter(dlqTopic, partition, message), message }))
+        .filter(({ letter }) => letter.consumer === consumer);
     },
   };
 }

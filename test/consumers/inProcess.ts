@@ -2,6 +2,7 @@
 // current end of its topics, with short timings so that retries and shutdowns take moments, not seconds.
 import { randomUUID } from "node:crypto";
 import { Registry } from "prom-client";
+import { afterAll, beforeAll } from "vitest";
 import type { ConsumerDefinition } from "../../consumers/runtime/consumerDefinition.ts";
 import { deadLetterAfterAttempts } from "../../consumers/runtime/deadLetterPolicy.ts";
 import { EventConsumer, type EventConsumerOptions } from "../../consumers/runtime/eventConsumer.ts";
@@ -9,7 +10,8 @@ import type { Database } from "../../db/client.ts";
 import { PatientKeyring } from "../../db/patientKeys.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { exponentialBackoff } from "../../retry/backoff.ts";
-import { testMasterKeys } from "../fixtures.ts";
+import { kafkaBrokers, testDatabase, testMasterKeys } from "../fixtures.ts";
+import { createEffectsTable, type EffectBehaviour, effectConsumer, uniqueConsumerName } from "./effects.ts";
 import { startGroupAtEnd } from "./records.ts";
 
 export const quickRetries = deadLetterAfterAttempts({
@@ -56,4 +58,34 @@ export async function startTestConsumer(
   await consumer.start();
   await consumer.ready;
   return { consumer, registry, name, stop: () => consumer.stop() };
+}
+
+/**
+ * The database of a test file whose consumers write effects (effects.ts): the effects table is made before its
+ * tests, and the pool is ended after them.
+ */
+export function useEffectsDatabase(): Database {
+  const db = testDatabase();
+  beforeAll(() => createEffectsTable(db));
+  afterAll(() => db.$client.end());
+  return db;
+}
+
+/**
+ * An effect consumer of patient-events (effects.ts) named `${prefix}-<random>`, started as startTestConsumer
+ * starts one. `options` say how its handler fares (`fail`, `delayMs`) and what else the runtime is given.
+ */
+export function startEffectConsumer(
+  db: Database,
+  prefix: string,
+  options: EffectBehaviour & Partial<Pick<EventConsumerOptions, "keys" | "deadLetterPolicy">> = {},
+): Promise<StartedConsumer> {
+  const { fail, delayMs, ...consumerOptions } = options;
+  const definition = effectConsumer(uniqueConsumerName(prefix), ["patient-events"], { fail, delayMs });
+  return startTestConsumer(definition, {
+    db,
+    kafkaBrokers: kafkaBrokers(),
+    name: definition.name,
+    ...consumerOptions,
+  });
 }

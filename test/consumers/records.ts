@@ -108,7 +108,11 @@ export async function publish(
   }
 }
 
-async function sealPlainPersonalData(db: Database, records: readonly TestRecord[]): Promise<void> {
+/**
+ * Seals, in each record's value, the personal data of an event built in plain text, as `publish` does before it
+ * sends them; the other records are left as they are.
+ */
+export async function sealPlainPersonalData(db: Database, records: readonly TestRecord[]): Promise<void> {
   const plain = records.flatMap((record) => {
     const envelope = plainEnvelopeOf(record.message.value);
     const owner = envelope && keyOwner(envelope.data);
