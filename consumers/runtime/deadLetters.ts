@@ -6,7 +6,10 @@ export const DEAD_LETTER_HEADERS = {
   consumer: "dlq.consumer",
   /** `poison` (no attempt could process it) or `attempts-exhausted`. */
   reason: "dlq.reason",
-  /** For poison, the problem (`not-json`, `invalid-data`, ...); otherwise the error's class, e.g. `TypeError`. */
+  /**
+   * For poison, the problem (`not-json`, `invalid-data`, ..., `event-id-reused`); otherwise the error's class,
+   * e.g. `TypeError`.
+   */
   error: "dlq.error",
   errorMessage: "dlq.error.message",
   attempts: "dlq.attempts",

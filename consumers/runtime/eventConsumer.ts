@@ -55,7 +55,7 @@ import {
   type RecordOrigin,
 } from "./deadLetters.ts";
 import { type DecodedRecord, decodeRecord } from "./decodeRecord.ts";
-import { isInInbox, recordAllInInbox, recordInInbox } from "./inbox.ts";
+import { processedAs, recordAllInInbox, recordInInbox } from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
 
@@ -117,6 +117,22 @@ class HandlerFailed extends Error {
     override readonly cause: unknown,
   ) {
     super("the handler of a record handled together failed", { cause });
+  }
+}
+
+/**
+ * The inbox holds the record's event id as processed under another event type (inbox.ts): the record is
+ * refused before any handler runs, and parked as poison. Among records handled together, `index` is its place.
+ */
+class EventIdReused extends Error {
+  override name = "EventIdReused";
+  constructor(
+    readonly eventType: string,
+    readonly processedAs: string,
+    readonly index = 0,
+  ) {
+    // Types only: the message goes into the dead letter's headers.
+    super(`event id already processed as ${processedAs}; this record is ${eventType}`);
   }
 }
 
@@ -389,6 +405,10 @@ export class EventConsumer {
       this.retries.delete(retryKey);
       return { done: true };
     } catch (error) {
+      if (error instanceof EventIdReused) {
+        this.retries.delete(retryKey);
+        return this.refuseReusedId(message, origin, envelope, error);
+      }
       return this.afterHandlerFailure({
         origin,
         message,
@@ -411,6 +431,34 @@ export class EventConsumer {
       attempt: (retrying?.attempts ?? 0) + 1,
       failures: (retrying?.failures ?? 0) + 1,
     };
+  }
+
+  /**
+   * Parks a record whose event id was processed as another event type: no attempt could make it right, and
+   * the logs say which ids and types, never what the record holds.
+   */
+  private refuseReusedId(
+    message: KafkaMessage,
+    origin: RecordOrigin,
+    envelope: TypedEnvelope,
+    refusal: EventIdReused,
+  ): Promise<RecordOutcome> {
+    this.log.warn(
+      {
+        eventId: envelope.eventId,
+        eventType: envelope.eventType,
+        processedAs: refusal.processedAs,
+        ...origin,
+      },
+      "refused: the event id was processed as another event type",
+    );
+    return this.deadLetter(message, origin, {
+      consumer: this.name,
+      reason: "poison",
+      error: "event-id-reused",
+      errorMessage: refusal.message,
+      attempts: 0,
+    });
   }
 
   /** A handler's attempt failed: counted, then retried later, waited for, or parked, as the policy says. */
@@ -464,7 +512,8 @@ export class EventConsumer {
    * Handles the partition's next records in one transaction when a transactional consumer has several to
    * handle: one BEGIN, one inbox INSERT and one COMMIT for all of them, rather than for each. Stops before a
    * poison record. Any failure rolls them all back, and they are then handled one by one (with what was
-   * decoded of them), where a failing record's attempts are counted and it is retried or parked.
+   * decoded of them), where a failing record's attempts are counted and it is retried or parked; so is a record
+   * whose event id the inbox holds under another type, found before any handler ran.
    */
   private async consumeTogether(
     topic: string,
@@ -511,6 +560,11 @@ export class EventConsumer {
         { ...first, records: handled.length, error: errorSummary(error) },
         "could not handle the records together; handling them one by one",
       );
+      if (error instanceof EventIdReused) {
+        // The records up to it one by one, where it is refused in its turn; those after it together again.
+        const { position } = handled[error.index] as (typeof handled)[number];
+        return { decoded: decoded.slice(0, position + 1) };
+      }
       if (!(error instanceof HandlerFailed)) return { decoded };
       // The handler that failed spent the record's attempt, as it would have alone: the records before it are
       // handled one by one, and the policy then decides for it, in its turn.
@@ -575,16 +629,27 @@ export class EventConsumer {
       },
       () =>
         writeTransaction(this.db, { lockAggregate: this.linesOf(records) }, async (tx) => {
-          const fresh = await recordAllInInbox(
+          const verdicts = await recordAllInInbox(
             tx,
             this.name,
             records.map(({ envelope, record }) => ({ event: envelope, origin: record })),
           );
+          const reused = verdicts.findIndex((verdict) => verdict.kind === "id-reused");
+          const refused = verdicts[reused];
+          if (refused?.kind === "id-reused") {
+            // Nothing is kept of them: a refusal is a dead letter, a send to Kafka that no transaction holds, and
+            // it comes in its turn, after the records before it are handled one by one.
+            throw new EventIdReused(
+              (records[reused] as (typeof records)[number]).envelope.eventType,
+              refused.processedAs,
+              reused,
+            );
+          }
           const effects: Array<{ effect: "processed" | "duplicate"; seconds: number }> = [];
           for (const [index, { handler, envelope, record }] of records.entries()) {
             const started = performance.now();
             // An event twice among them has its effect at its first record only.
-            const effect = fresh.delete(envelope.eventId) ? "processed" : "duplicate";
+            const effect = verdicts[index]?.kind === "new" ? "processed" : "duplicate";
             await this.inRecordSpan(envelope, record, async () => {
               if (effect === "processed") {
                 await runHandler(handler, envelope, { tx, record }).catch((error: unknown) => {
@@ -665,7 +730,7 @@ export class EventConsumer {
   private async newerAppliedThan(envelope: TypedEnvelope): Promise<NewerEvent | null> {
     const definition = eventDefinition(envelope.eventType);
     if (definition.keyedBy !== "aggregate") return null;
-    if (await isInInbox(this.db, this.name, envelope.eventId)) return null;
+    if ((await processedAs(this.db, this.name, envelope.eventId)) !== null) return null;
     const [place] = await newerEventsApplied(this.db.$client, [
       {
         eventId: envelope.eventId,
@@ -677,7 +742,10 @@ export class EventConsumer {
     return place?.newerApplied ?? null;
   }
 
-  /** Runs the handler with the inbox; "duplicate" when the event had been processed before. */
+  /**
+   * Runs the handler with the inbox; "duplicate" when the event had been processed before. Throws
+   * EventIdReused, before the handler, when its id was processed as another event type.
+   */
   private async handle(
     handler: Handler,
     envelope: TypedEnvelope,
@@ -686,14 +754,19 @@ export class EventConsumer {
     if (this.definition.kind === "transactional") {
       const lockAggregate = this.definition.lineFor?.(envelope);
       return writeTransaction(this.db, { lockAggregate }, async (tx) => {
-        if (!(await recordInInbox(tx, this.name, envelope, record))) return "duplicate";
+        const verdict = await recordInInbox(tx, this.name, envelope, record);
+        if (verdict.kind === "id-reused") throw new EventIdReused(envelope.eventType, verdict.processedAs);
+        if (verdict.kind === "duplicate") return "duplicate";
         await runHandler(handler, envelope, { tx, record });
         return "processed";
       });
     }
-    if (await isInInbox(this.db, this.name, envelope.eventId)) return "duplicate";
+    const processedBefore = await processedAs(this.db, this.name, envelope.eventId);
+    if (processedBefore === envelope.eventType) return "duplicate";
+    if (processedBefore !== null) throw new EventIdReused(envelope.eventType, processedBefore);
     await runHandler(handler, envelope, { db: this.db, record });
-    // One statement, atomic on its own: no transaction around it.
+    // One statement, atomic on its own: no transaction around it. Its verdict comes after the effect, too late
+    // to matter: the check above is what keeps a duplicate, or a reused id, from an effect.
     await recordInInbox(this.db, this.name, envelope, record);
     return "processed";
   }

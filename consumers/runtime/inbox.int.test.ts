@@ -18,7 +18,7 @@ import {
 } from "../../test/consumers/records.ts";
 import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
-import { forgetOutlivedInboxEntries } from "./inbox.ts";
+import { forgetOutlivedInboxEntries, recordAllInInbox } from "./inbox.ts";
 
 const db = useEffectsDatabase();
 
@@ -132,6 +132,67 @@ describe("the inbox", () => {
     );
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
+  });
+});
+
+describe("the inbox's verdicts", () => {
+  const origin = { topic: "patient-events", partition: 0, offset: "7" };
+  const record = (eventId: string, eventType: string) => ({ event: { eventId, eventType }, origin });
+
+  it("tells a new event, a duplicate (the same id and type) and an id reused by another type, within one statement and across", async () => {
+    const consumer = uniqueConsumerName("inbox-verdicts");
+    const [x, y] = [randomUUID(), randomUUID()];
+    expect(
+      await recordAllInInbox(db, consumer, [
+        record(x, "patient.created"),
+        record(x, "patient.updated"),
+        record(x, "patient.created"),
+        record(y, "patient.created"),
+      ]),
+    ).toEqual([
+      { kind: "new" },
+      { kind: "id-reused", processedAs: "patient.created" },
+      { kind: "duplicate" },
+      { kind: "new" },
+    ]);
+    expect(
+      await recordAllInInbox(db, consumer, [record(y, "patient.deleted"), record(x, "patient.created")]),
+    ).toEqual([{ kind: "id-reused", processedAs: "patient.created" }, { kind: "duplicate" }]);
+    const rows = await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, consumer));
+    expect(rows.map((row) => [row.eventId, row.eventType]).sort()).toEqual(
+      [
+        [x, "patient.created"],
+        [y, "patient.created"],
+      ].sort(),
+    );
+  });
+
+  it("sees an event recorded by a transaction that committed while its statement waited (READ COMMITTED)", async () => {
+    const consumer = uniqueConsumerName("inbox-verdicts-race");
+    const eventId = randomUUID();
+    const other = await db.$client.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query(
+        `INSERT INTO consumer_inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
+         VALUES ($1, $2, 'patient.created', 'patient-events', 0, 6)`,
+        [consumer, eventId],
+      );
+      // Outside a transaction, as an external effect's consumer records its event: its snapshot predates the
+      // other's commit, and its INSERT waits on the other's row.
+      const verdicts = recordAllInInbox(db, consumer, [record(eventId, "patient.updated")]);
+      verdicts.catch(() => {}); // settled while the other commits: the expect below reports a failure
+      await eventually(async () => {
+        const { rows } = await db.$client.query(
+          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO consumer_inbox%'",
+        );
+        return rows.length > 0;
+      });
+      await other.query("COMMIT");
+      expect(await verdicts).toEqual([{ kind: "id-reused", processedAs: "patient.created" }]);
+    } finally {
+      other.release();
+    }
   });
 });
 

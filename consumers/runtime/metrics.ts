@@ -71,7 +71,9 @@ function createMetrics(registry: Registry) {
     }),
     deadLettered: new Counter({
       name: "consumer_records_dead_lettered_total",
-      help: "Records sent to the dead-letter topic: reason=poison (unreadable) or attempts-exhausted",
+      help:
+        "Records sent to the dead-letter topic: reason=poison (unreadable, or reusing an event id processed " +
+        "as another type) or attempts-exhausted",
       labelNames: ["consumer", "topic", "reason"],
       registers: [registry],
     }),
