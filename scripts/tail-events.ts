@@ -22,7 +22,9 @@ const { positionals, values, refuse } = parseCommand({
   prints each record of a topic (default patient-events) as it arrives, until Ctrl-C
   <topic>            one of ${topics.map((known) => known.name).join(", ")}
   --from-beginning   from the oldest record the topic holds, not only new ones
-  --decrypt          with the personal fields opened, as a consumer with access reads them`,
+  --decrypt          with the personal fields opened, as a consumer with access reads them; each record
+                     opened is first recorded as an audit.operator.decrypted event (README: "Operators who
+                     open sealed fields")`,
   options: {
     "from-beginning": { type: "boolean", default: false },
     decrypt: { type: "boolean", default: false },
