@@ -92,8 +92,13 @@ describe("every event type", () => {
        ORDER BY position`);
     // Every type a request causes; the compliance watch's alerts are a consumer's, proven by its own test
     // (consumers/complianceWatch/complianceWatch.int.test.ts), and a replay's record an operator command's
-    // (relay/replay/replay.audit.int.test.ts).
-    const notCausedByRequests = new Set(["audit.compliance.alert", "audit.history.replayed"]);
+    // (relay/replay/replay.audit.int.test.ts), as is the record of a decrypting tail
+    // (scripts/tail-events.decrypt-audit.int.test.ts).
+    const notCausedByRequests = new Set([
+      "audit.compliance.alert",
+      "audit.history.replayed",
+      "audit.operator.decrypted",
+    ]);
     const causedByRequests = eventTypes.filter((type) => !notCausedByRequests.has(type));
     expect(new Set(committed.rows.map((row) => row.eventType))).toEqual(new Set(causedByRequests));
 

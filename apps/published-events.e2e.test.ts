@@ -1,7 +1,7 @@
 // Every record the platform writes is a message of the published /asyncapi.json: traffic through the real
 // API (every event type a request causes, and the reminder scheduler), the compliance watch's alert, a
-// consumer's dead letters (poison, and a record whose attempts ran out), a re-driven record and an operator's
-// replay, each read back from its topic and checked against the document the platform serves: payload, key and
+// consumer's dead letters (poison, and a record whose attempts ran out), a re-driven record, an operator's
+// replay and an operator's decrypting tail's access records, each read back from its topic and checked against the document the platform serves: payload, key and
 // headers. Every message of the document is seen at least once. It prints the records validated per topic.
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
@@ -18,6 +18,7 @@ import { deadLetterTopicName } from "../events/index.ts";
 import { createKafka } from "../kafka/client.ts";
 import type { OutboxRelay } from "../relay/relay.ts";
 import { PublishedEvents, type PublishedRecord, servedAsyncApi } from "../test/asyncapiRecords.ts";
+import { type ScriptProcess, spawnScript } from "../test/childProcess.ts";
 import { type StartedConsumer, startTestConsumer } from "../test/consumers/inProcess.ts";
 import { publish } from "../test/consumers/records.ts";
 import { type Call, causeEveryEvent } from "../test/everyEventTraffic.ts";
@@ -38,6 +39,7 @@ let watch: StartedConsumer;
 let parking: StartedConsumer;
 let parkingStopped = false;
 let startPosition: string;
+let tail: ScriptProcess | undefined;
 
 /** The patient whose sign-up a consumer fails on until it is "fixed": their record is dead-lettered. */
 const patient = await caller("patient");
@@ -88,6 +90,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  tail?.child.kill("SIGTERM");
+  await tail?.exited;
   server.close();
   if (!parkingStopped) await parking.stop();
   await watch.stop();
@@ -128,11 +132,19 @@ describe("every record the platform writes", () => {
     const published = new PublishedEvents(await servedAsyncApi());
     const checked: PublishedRecord[] = [];
 
+    // An operator's tail that opens the patients' records (`npm run events:tail -- --decrypt`): each record it
+    // opens is recorded as an audit event.
+    tail = spawnScript("scripts/tail-events.ts", { args: ["patient-events", "--decrypt"] });
+    await tail.printed(/^tailing patient-events/m);
     await causeEveryEvent(call, db, { patient });
     // What consumers add through the outbox: the compliance watch's alert on the auditor's refusal.
     await eventually(async () =>
       (await committedSinceStart()).some((row) => row.eventType === "audit.compliance.alert"),
     );
+    await tail.printed(/^recorded as audit\.operator\.decrypted /m);
+    tail.child.kill("SIGTERM");
+    await tail.exited;
+    tail = undefined;
 
     // What a consumer parks: a poison record on every topic, and the patient's sign-up after three attempts.
     await publish(

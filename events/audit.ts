@@ -161,3 +161,30 @@ export const historyReplayedSchema = z.strictObject({
   /** The rate limit, events per second; `null`: as fast as Kafka takes them. */
   ratePerSecond: z.number().positive().nullable(),
 });
+
+/** The tools an operator can open patients' sealed fields with. */
+export const decryptingTools = ["events:tail"] as const;
+
+/**
+ * An operator opened a patient's sealed personal fields outside the platform's services (`npm run events:tail
+ * -- --decrypt`): who, with which tool, whose data, in which record, and which fields. Recorded before the
+ * opened record is shown, so that no such access goes unrecorded. Ids, types and field names only, never the
+ * values opened.
+ */
+export const operatorDecryptedSchema = z.strictObject({
+  /** Who ran the command: the login name on the machine it ran on (an operator has no platform account). */
+  operator: identifier,
+  tool: z.enum(decryptingTools),
+  /** The patient whose key opened the fields. */
+  patientId: uuid,
+  /** The Kafka record as it was read, and the event it carries. */
+  record: z.strictObject({
+    topic: kafkaTopicName,
+    partition: z.number().int().min(0),
+    offset: z.string().regex(/^\d{1,19}$/, "must be a Kafka offset"),
+    eventId: uuid,
+    eventType: identifier,
+  }),
+  /** The sealed paths opened: data fields (`changes.phone`) and request metadata (`metadata.ipAddress`). */
+  fields: z.array(identifier).min(1),
+});

@@ -24,6 +24,7 @@ import {
   dataModifiedSchema,
   historyReplayedSchema,
   loginAttemptSchema,
+  operatorDecryptedSchema,
 } from "./audit.ts";
 import {
   consentGivenSchema,
@@ -382,6 +383,14 @@ const eventCatalog = {
     aggregateType: "actor",
     schema: historyReplayedSchema,
     // The operator who ran the replay: "what did this person do" is one aggregate's history.
+    aggregateId: (data) => data.operator,
+  }),
+  "audit.operator.decrypted": event({
+    topic: "audit-events",
+    aggregateType: "actor",
+    schema: operatorDecryptedSchema,
+    // As for a replay, the operator: their history is one aggregate's. The data's patientId puts the event in
+    // that patient's history too (the outbox's patient_id), where the auditors look for every access.
     aggregateId: (data) => data.operator,
   }),
 

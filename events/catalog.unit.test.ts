@@ -107,6 +107,10 @@ const invalidExamples: { [T in EventType]: { data: unknown; path: string } } = {
     data: { ...example("audit.history.replayed"), toTopic: "", events: -1 },
     path: "events",
   },
+  "audit.operator.decrypted": {
+    data: { ...example("audit.operator.decrypted"), fields: [] },
+    path: "fields",
+  },
   "notification.email.requested": {
     data: { ...example("notification.email.requested"), to: "not-an-address" },
     path: "to",
@@ -149,9 +153,9 @@ function processedBaseOfExample(): Record<string, unknown> {
 
 describe("event schemas", () => {
   // The platform guide's topic table lists 4 + 4 + 4 + 4 + 3 + 4 event types; the compliance watch adds one,
-  // and the replay command one.
-  it("catalog the 23 event types of the platform guide, the compliance alert and the replay record, dotted lower case", () => {
-    expect(eventTypes).toHaveLength(25);
+  // the replay command one, and the tail's opening of sealed fields one.
+  it("catalog the 23 event types of the platform guide, the compliance alert, the replay record and the operator's decryption record, dotted lower case", () => {
+    expect(eventTypes).toHaveLength(26);
     for (const type of eventTypes) expect(type).toMatch(/^[a-z]+(\.[a-z]+)+$/);
   });
 
@@ -354,6 +358,7 @@ describe("event definitions", () => {
         "audit.compliance.violation",
         "audit.compliance.alert",
         "audit.history.replayed",
+        "audit.operator.decrypted",
       ],
       "notification-events": [
         "notification.email.requested",

@@ -174,6 +174,19 @@ export const exampleData: { readonly [T in EventType]: EventData<T> } = {
     eventsPerTopic: { "patient-events": 1200 },
     ratePerSecond: 500,
   },
+  "audit.operator.decrypted": {
+    operator: "oncall",
+    tool: "events:tail",
+    patientId,
+    record: {
+      topic: "patient-events",
+      partition: 3,
+      offset: "18211",
+      eventId: "4d5e6f7a-8b9c-4dae-8f01-2b3c4d5e6f7a",
+      eventType: "patient.updated",
+    },
+    fields: ["changes.phone", "metadata.ipAddress"],
+  },
 
   "notification.email.requested": {
     notificationId: "f6071829-3a4b-4c5d-9e6f-708192a3b4c5",

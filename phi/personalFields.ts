@@ -132,6 +132,20 @@ export function isMetadataSealed(metadata: EventMetadata): boolean {
   return personalMetadata.some((name) => isSealed(metadata[name]));
 }
 
+/**
+ * The paths of an envelope's sealed values, what opening it reveals: its data's personal fields (`changes.phone`)
+ * and its request metadata (`metadata.ipAddress`). Names only, for the record of who opened them.
+ */
+export function sealedPaths(eventType: string, data: Data, metadata: EventMetadata): string[] {
+  const paths: string[] = [];
+  mapPersonalFields(eventType, data, (value, path) => {
+    if (isSealed(value)) paths.push(path);
+    return value;
+  });
+  for (const name of personalMetadata) if (isSealed(metadata[name])) paths.push(`metadata.${name}`);
+  return paths;
+}
+
 function mapPersonalMetadata(
   metadata: EventMetadata,
   change: (value: string, name: (typeof personalMetadata)[number]) => string | null,

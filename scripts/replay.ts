@@ -1,8 +1,8 @@
 // `npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run] [--yes]`: republishes part of the
 // outbox history to Kafka, each record the one the relay sent (relay/replay/). The rule that decides when a
 // replay may run beside the live relay is in relay/replay/replayRule.ts and README's "Replaying history".
-import { userInfo } from "node:os";
 import { confirm, parseCommand } from "../cli/command.ts";
+import { operatorName } from "../cli/operator.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
@@ -69,7 +69,7 @@ try {
         `Republish ${plan.events} events to ${plan.ownTopic ? "their own topics" : plan.request.toTopic}`,
         values.yes ?? false,
       );
-      const operator = userInfo().username.replace(/[^A-Za-z0-9._:@/-]/g, "_") || "unknown";
+      const operator = operatorName();
       const eventId = await recordReplay(db, plan, {
         name: operator,
         context: { masterKeys: masterKeys ?? loadMasterKeys() },

@@ -1,16 +1,20 @@
 // `npm run events:tail -- <topic> [--from-beginning] [--decrypt]`: prints each record of a topic as it arrives
 // (partition, offset, key, headers, value), to watch the pipeline work. The value is printed as Kafka holds
 // it, personal fields sealed; `--decrypt` prints it opened as a consumer with access reads it (it needs the
-// database with the patients' keys and the master keys, like the platform).
+// database with the patients' keys and the master keys, like the platform). Every record it opens is an access
+// to a patient's data, recorded as an audit.operator.decrypted event before the record is printed.
 import { randomUUID } from "node:crypto";
 import { parseCommand } from "../cli/command.ts";
+import { operatorName } from "../cli/operator.ts";
 import { loadEnv } from "../config/env.ts";
-import { createDatabase } from "../db/client.ts";
+import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
-import { topics } from "../events/catalog.ts";
-import { createKafka } from "../kafka/client.ts";
+import { type Envelope, type EventData, eventMetadata, topics } from "../events/index.ts";
+import { createConsumer, createKafka } from "../kafka/client.ts";
 import { decryptEvent } from "../phi/decryptEvent.ts";
-import { loadMasterKeys } from "../phi/masterKeys.ts";
+import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
+import { keyOwner, sealedPaths } from "../phi/personalFields.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const { positionals, values, refuse } = parseCommand({
@@ -18,7 +22,9 @@ const { positionals, values, refuse } = parseCommand({
   prints each record of a topic (default patient-events) as it arrives, until Ctrl-C
   <topic>            one of ${topics.map((known) => known.name).join(", ")}
   --from-beginning   from the oldest record the topic holds, not only new ones
-  --decrypt          with the personal fields opened, as a consumer with access reads them`,
+  --decrypt          with the personal fields opened, as a consumer with access reads them; each record
+                     opened is first recorded as an audit.operator.decrypted event (README: "Operators who
+                     open sealed fields")`,
   options: {
     "from-beginning": { type: "boolean", default: false },
     decrypt: { type: "boolean", default: false },
@@ -30,27 +36,86 @@ if (!topics.some((known) => known.name === topic)) refuse(`unknown topic ${JSON.
 if (extra.length > 0) refuse(`one topic at a time: ${extra.join(" ")}`);
 const env = loadEnv();
 const brokers = env.KAFKA_BROKERS ?? ["localhost:9092"];
-const keys = values.decrypt
-  ? new PatientKeyring(
-      createDatabase(env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl, {
-        max: 1,
-        applicationName: "events-tail",
-      }),
-      loadMasterKeys(),
-    )
+
+/** What --decrypt opens records with, and records each opening with. */
+interface Opener {
+  db: Database;
+  keys: PatientKeyring;
+  masterKeys: MasterKeys;
+  operator: string;
+  /** The correlation id of every audit.operator.decrypted event of this run. */
+  runId: string;
+}
+const opener: Opener | null = values.decrypt
+  ? await (async () => {
+      const db = createDatabase(
+        env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl,
+        { max: 1, applicationName: "events-tail" },
+      );
+      const masterKeys = loadMasterKeys();
+      const keys = new PatientKeyring(db, masterKeys);
+      return { db, keys, masterKeys, operator: operatorName(), runId: randomUUID() };
+    })()
   : null;
 
-/** The value as Kafka holds it, or opened; an erased patient's fields stay sealed, and the line says why. */
-async function shown(value: string): Promise<string> {
-  if (!keys) return value;
+type OpenedRecord = EventData<"audit.operator.decrypted">["record"];
+
+/**
+ * Appends the audit.operator.decrypted event of one opened record and commits it: the record may be shown
+ * only after this returns. Names the patient, the record and the fields' paths, never their values.
+ */
+async function recordOpening(
+  { db, masterKeys, operator, runId }: Opener,
+  opening: { patientId: string; record: OpenedRecord; fields: string[] },
+): Promise<string> {
+  const [appended] = await writeTransaction(db, (tx) =>
+    appendEvents(
+      tx,
+      { source: "events-tail", metadata: eventMetadata({ correlationId: runId }), masterKeys },
+      [{ type: "audit.operator.decrypted", data: { operator, tool: "events:tail", ...opening } }],
+    ),
+  );
+  return (appended as { eventId: string }).eventId;
+}
+
+/**
+ * The value as Kafka holds it, or opened. An erased patient's fields stay sealed, and the line says why; so do
+ * a record's whose opening could not be recorded (fail closed: no access goes unrecorded). A record with
+ * nothing sealed in it opens nothing, and is not recorded.
+ */
+async function shown(value: string, origin: Omit<OpenedRecord, "eventId" | "eventType">): Promise<string> {
+  if (!opener) return value;
+  let sealed: Envelope;
+  let opened: unknown;
   try {
-    return JSON.stringify(await decryptEvent(JSON.parse(value), keys));
+    sealed = JSON.parse(value);
+    opened = await decryptEvent(sealed, opener.keys);
   } catch (error) {
     return `${value}\n  (not decrypted: ${(error as Error).message})`;
   }
+  const patientId = keyOwner(sealed.data);
+  const fields = sealedPaths(sealed.eventType, sealed.data, sealed.metadata);
+  if (patientId !== null && fields.length > 0) {
+    try {
+      const record = { ...origin, eventId: sealed.eventId, eventType: sealed.eventType };
+      const eventId = await recordOpening(opener, { patientId, record, fields });
+      console.error(`recorded as audit.operator.decrypted ${eventId} (operator ${opener.operator})`);
+    } catch (error) {
+      return `${value}\n  (not decrypted: the access could not be recorded as audit.operator.decrypted: ${(error as Error).message})`;
+    }
+  }
+  return JSON.stringify(opened);
 }
-const consumer = createKafka({ brokers, clientId: "events-tail" }).consumer({
+const consumer = createConsumer(createKafka({ brokers, clientId: "events-tail" }), {
   groupId: `events-tail-${randomUUID()}`,
+});
+// A new group with no committed offsets starts at the end of each partition, as that end stands at its first
+// fetch: once that fetch has returned, every record produced is shown.
+const ready = consumer.on(consumer.events.FETCH, () => {
+  ready();
+  console.error(
+    `tailing ${topic} on ${brokers.join(",")}${opener ? `, opened records recorded as audit.operator.decrypted (operator ${opener.operator}, correlation id ${opener.runId})` : ""} (Ctrl-C to stop)`,
+  );
 });
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: values["from-beginning"] });
@@ -59,11 +124,17 @@ await consumer.run({
     const headers = Object.fromEntries(
       Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
     );
+    // Opened (and its opening recorded) before either line is printed, so that the two stay together.
+    const value = await shown(message.value?.toString() ?? "", { topic, partition, offset: message.offset });
     console.log(JSON.stringify({ partition, offset: message.offset, key: message.key?.toString(), headers }));
-    console.log(`  ${await shown(message.value?.toString() ?? "")}`);
+    console.log(`  ${value}`);
   },
 });
-console.error(`tailing ${topic} on ${brokers.join(",")} (Ctrl-C to stop)`);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => consumer.disconnect().then(() => process.exit(0)));
+  process.once(signal, () =>
+    consumer
+      .disconnect()
+      .then(() => opener?.db.$client.end())
+      .then(() => process.exit(0)),
+  );
 }
