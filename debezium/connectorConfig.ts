@@ -234,6 +234,10 @@ export function connectorConfig(
     // The transaction's commit flushes the producer at once, so lingering never delays an event; Kafka 4's
     // default (5 ms) only lets the sender thread wait for a poll's records to fill batches before that flush.
     "producer.override.linger.ms": "5",
+    // Polls commit back to back, and a transaction's first send often arrives while the last commit's markers
+    // are still being written (CONCURRENT_TRANSACTIONS, a millisecond or two); the producer's default wait before
+    // asking again is 100 ms. The broker retries it too (add.partitions.to.txn.retry.backoff.ms, stack/kafka.ts).
+    "producer.override.retry.backoff.ms": "5",
     "producer.override.compression.type": options.compression ?? DEFAULT_KAFKA_COMPRESSION,
 
     // Keys and values leave as text: the key is message_key, the value the envelope JSON exactly as written.

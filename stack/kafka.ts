@@ -561,6 +561,11 @@ offsets.topic.num.partitions=${nodes.length}
 transaction.state.log.num.partitions=${nodes.length}
 share.coordinator.state.topic.num.partitions=1
 
+# Back-to-back transactions: Connect's producer (transaction.version 2) lets the broker add each partition to a
+# new transaction as its first record arrives, refused CONCURRENT_TRANSACTIONS while the last commit's markers
+# are still being written (a millisecond or two), and the broker asks again after this wait (default 20 ms).
+add.partitions.to.txn.retry.backoff.ms=2
+
 # The compaction dedupe buffer is allocated up front (128 MB by default) out of a small heap.
 log.cleaner.dedupe.buffer.size=${replicated ? 16777216 : 33554432}
 ${node.extraProperties ?? ""}`;
