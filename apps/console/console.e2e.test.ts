@@ -303,7 +303,9 @@ describe("the auditors' console", () => {
     expect(againIds.slice(0, exported.length)).toEqual(exported);
   });
 
-  it("shows who saw the patient", async () => {
+  it("shows who saw the patient, and the operators who opened their sealed fields", async () => {
+    const operator = `oncall-${randomUUID().slice(0, 8)}`;
+    await append(db(), [exampleEvent("audit.operator.decrypted", { operator, patientId })]);
     await historyReadable();
     await page.click("nav a[href='#patient-access']");
     await page.fill("#a-patientId", patientId);
@@ -311,6 +313,10 @@ describe("the auditors' console", () => {
     const row = page.locator("#access-results tbody tr", { hasText: admin.userId });
     await row.waitFor();
     expect(await row.textContent()).toContain("ADMIN");
+    const opened = page.locator("#opened-results tbody tr", { hasText: operator });
+    await opened.waitFor();
+    expect(await opened.textContent()).toContain("events:tail");
+    expect(await opened.textContent()).toContain("changes.phone, metadata.ipAddress");
     await expectNoSeriousViolations("who saw a patient");
   });
 

@@ -427,6 +427,10 @@ function pagedList({ container, more, path, caption, headings, row }) {
 
 function showPatientAccess(patientId) {
   $("a-patientId").value = patientId;
+  return Promise.all([showRecordAccesses(patientId), showOperatorOpenings(patientId)]);
+}
+
+function showRecordAccesses(patientId) {
   return pagedList({
     container: $("access-results"),
     more: $("access-more"),
@@ -444,6 +448,34 @@ function showPatientAccess(patientId) {
         h("td", {}, `${event.envelope.data.resourceType} `, h("code", {}, event.envelope.data.resourceId)),
         h("td", {}, eventLink(event.eventId, "details")),
       ),
+  });
+}
+
+function showOperatorOpenings(patientId) {
+  return pagedList({
+    container: $("opened-results"),
+    more: $("opened-more"),
+    path: `/audit/events?${query({ patientId, eventType: "audit.operator.decrypted" })}`,
+    caption: "Sealed fields of this patient opened by operators",
+    headings: ["Time (UTC)", "Operator", "Tool", "Record", "Fields", "Event"],
+    row: (event) => {
+      const opened = event.envelope.data;
+      return h(
+        "tr",
+        {},
+        h("td", {}, formatTime(event.createdAt)),
+        h("td", {}, h("code", {}, opened.operator)),
+        h("td", {}, opened.tool),
+        h(
+          "td",
+          {},
+          `${opened.record.eventType} on ${opened.record.topic} [${opened.record.partition}] @ ${opened.record.offset} `,
+          eventLink(opened.record.eventId, "event"),
+        ),
+        h("td", {}, opened.fields.join(", ")),
+        h("td", {}, eventLink(event.eventId, "details")),
+      );
+    },
   });
 }
 
