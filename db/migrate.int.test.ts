@@ -1,5 +1,6 @@
 // The migrations hold every table, including the two that used to be created at run time (the relay mode and
 // Debezium's heartbeat): a fresh database has them, and one that already made them at run time migrates cleanly.
+// The erased logins' table is looked up by its hash on a login's hot path: an index, not a scan.
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { databaseUrl } from "../test/fixtures.ts";
@@ -62,6 +63,36 @@ describe("the migrations", () => {
       await expect(writeRelayMode(client, "kafka-streams" as "polling", {})).rejects.toThrow(
         /relay_mode_mode_check/,
       );
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("create erased_logins, looked up by the hash of an address, and the erased-login key's single row", async () => {
+    const { url, client } = await scratchDatabase();
+    try {
+      await migrateDatabase(url);
+      expect(await columns(client, "erased_logins")).toEqual([
+        "email_hash bytea",
+        "erased_at timestamp with time zone",
+      ]);
+      const { rows } = await client.query<{ definition: string }>(
+        "SELECT indexdef AS definition FROM pg_indexes WHERE tablename = 'erased_logins'",
+      );
+      expect(rows.map((row) => row.definition)).toEqual([
+        expect.stringMatching(/UNIQUE INDEX .* USING btree \(email_hash\)$/),
+      ]);
+      expect(await columns(client, "erased_login_key")).toEqual([
+        "singleton boolean",
+        "master_key_id text",
+        "wrapped_key bytea",
+        "created_at timestamp with time zone",
+      ]);
+      await expect(
+        client.query(
+          "INSERT INTO erased_login_key (singleton, master_key_id, wrapped_key) VALUES (false, 'k', '')",
+        ),
+      ).rejects.toThrow(/erased_login_key_singleton_check/);
     } finally {
       await client.end();
     }

@@ -44,10 +44,11 @@ export class MasterKeyMissing extends Error {
 export class MasterKeyRejected extends Error {
   constructor(
     readonly masterKeyId: string,
-    readonly patientId: string,
+    /** The patient whose data key it is; null for the erased-login key (db/erasedLogins.ts). */
+    readonly patientId: string | null,
   ) {
     super(
-      `PHI_MASTER_KEYS' key "${masterKeyId}" does not open the data key of patient ${patientId} that it is recorded to have wrapped: the key under that id is not the one that wrapped it, or the wrapped key was altered`,
+      `PHI_MASTER_KEYS' key "${masterKeyId}" does not open ${patientId === null ? "the erased-login key" : `the data key of patient ${patientId}`} that it is recorded to have wrapped: the key under that id is not the one that wrapped it, or the wrapped key was altered`,
     );
     this.name = "MasterKeyRejected";
   }

@@ -159,6 +159,33 @@ export const patientKeys = pgTable(
 );
 
 /**
+ * The key erased patients' e-mail addresses are hashed with (db/erasedLogins.ts): random, made by the first
+ * erasure, wrapped by a master key like a patient's data key and re-wrapped by `npm run phi:rewrap`, so a
+ * rotation changes no hash. One row.
+ */
+export const erasedLoginKey = pgTable(
+  "erased_login_key",
+  {
+    singleton: boolean("singleton").primaryKey().default(true),
+    masterKeyId: text("master_key_id").notNull(),
+    wrappedKey: bytea("wrapped_key").notNull(),
+    createdAt: instant("created_at").notNull().default(sql`now()`),
+  },
+  (table) => [check("erased_login_key_singleton_check", sql`${table.singleton}`)],
+);
+
+/**
+ * The e-mail addresses of erased patients, as HMAC-SHA256 under the erased-login key of the address trimmed
+ * and lower-cased, never the address: a login attempt that types one, matching no live patient, is recorded
+ * under a pseudonym drawn from the hash (apps/login-attempts/routes.ts).
+ */
+export const erasedLogins = pgTable("erased_logins", {
+  emailHash: bytea("email_hash").primaryKey(),
+  /** The first erasure of a patient with this address. */
+  erasedAt: instant("erased_at").notNull(),
+});
+
+/**
  * The latest version of each aggregate that has events. Bumping it is the first thing an append does, so
  * two transactions writing the same aggregate serialize on this row (see db/outbox/appendEvents.ts).
  */

@@ -60,9 +60,16 @@ export const loginAttemptReportSchema = z
   .refine(failureHasReason, reasonRequired)
   .meta(REASON_WHEN_FAILED);
 
+/** A login attempt's username as the history holds it: an erased patient's address never comes back. */
+const recordedUsername = text(320).meta({
+  description:
+    "As typed by the user (often an e-mail address), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case, blanks around it ignored) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address, the same for every attempt on it), never the address.",
+});
+
 export const loginAttemptSchema = z
   .strictObject({
     ...loginAttemptReport,
+    username: recordedUsername,
     /**
      * The patient whose login it is (their account, or their e-mail typed as the username), `null` for
      * anyone else: the username is then sealed under that patient's key, and dies with their erasure.

@@ -1,16 +1,19 @@
 // `npm run phi:rewrap`: after a new master key was put first in PHI_MASTER_KEYS, re-wraps every patient key
-// still wrapped by an older one, so that the older one can be removed (and with it, every copy of an erased
-// patient's key that backups may hold becomes unreadable too).
+// still wrapped by an older one, and the key erased patients' e-mail addresses are hashed with
+// (db/erasedLogins.ts), so that the older one can be removed (and with it, every copy of an erased patient's
+// key that backups may hold becomes unreadable too).
 import { confirm, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
+import { rewrapErasedLoginKey } from "../db/erasedLogins.ts";
 import { rewrapDataKeys } from "../db/patientKeys.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const { values } = parseCommand({
   usage: `usage: npm run phi:rewrap [-- --yes]
-  re-wraps every patient key still wrapped by an older master key with the first one of PHI_MASTER_KEYS
+  re-wraps every patient key (and the erased-login key) still wrapped by an older master key with the first
+  one of PHI_MASTER_KEYS
   --yes, -y   do not ask for confirmation (needed when not run from a terminal)`,
   options: yesOption,
 });
@@ -21,11 +24,14 @@ const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.e
 const db = createDatabase(databaseUrl, { max: 1, applicationName: "phi-rewrap" });
 try {
   const moved = await rewrapDataKeys(db, keys);
+  const erasedLoginKeyMoved = await rewrapErasedLoginKey(db, keys);
   const others = [...keys.keys.keys()].filter((id) => id !== keys.currentId);
-  console.log(`re-wrapped ${moved} patient keys with master key "${keys.currentId}"`);
+  console.log(
+    `re-wrapped ${moved} patient keys${erasedLoginKeyMoved ? " and the erased-login key" : ""} with master key "${keys.currentId}"`,
+  );
   if (others.length > 0)
     console.log(
-      `no live patient key needs ${others.map((id) => `"${id}"`).join(", ")} any more: remove it from PHI_MASTER_KEYS`,
+      `no live key needs ${others.map((id) => `"${id}"`).join(", ")} any more: remove it from PHI_MASTER_KEYS`,
     );
 } finally {
   await db.$client.end();

@@ -1,13 +1,17 @@
 // The internal endpoint through which the (external) auth service records login attempts as
 // audit.login.attempt events. Only the service role reaches it; the attempt itself is the record. An attempt on
-// a patient's login (their account, or their e-mail typed) names the patient, which seals the username.
+// a patient's login (their account, or their e-mail typed) names the patient, which seals the username. An
+// erased patient's e-mail typed later names no one and is not sealed: it is recorded under a pseudonym instead.
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
+import { erasedLoginHash } from "../../db/erasedLogins.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
+import { erasedLoginPseudonym } from "../../phi/erasedLoginPseudonym.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
@@ -49,13 +53,33 @@ export function loginAttemptRoutes(db: Database) {
     const attempt = c.req.valid("json");
     const answer = await answerOnce(c, db, LOGIN_AUDIT_SERVICE, async (tx) => {
       const patientId = await patientOfLogin(tx, attempt);
+      const username =
+        patientId === null
+          ? await usernameToRecord(tx, c.get("masterKeys"), attempt.username)
+          : attempt.username;
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
-        { type: "audit.login.attempt", data: { ...attempt, patientId } },
+        { type: "audit.login.attempt", data: { ...attempt, username, patientId } },
       ]);
       return { status: 201 as const, body: { eventId: appended?.eventId ?? randomUUID() }, patientId };
     });
     return c.json(answer.body, answer.status);
   });
+}
+
+/**
+ * A username that is no live patient's, as the history may hold it: as typed, unless it is an erased patient's
+ * e-mail (any case, blanks around it ignored), which their erasure took: then its pseudonym, the same for every
+ * attempt on the address, so that the compliance watch still counts failed attempts on it together.
+ */
+async function usernameToRecord(
+  tx: WriteTransaction,
+  masterKeys: MasterKeys,
+  typed: string,
+): Promise<string> {
+  // Every patient's e-mail has an @: other usernames cost no lookup.
+  if (!typed.includes("@")) return typed;
+  const hash = await erasedLoginHash(tx, masterKeys, typed);
+  return hash === null ? typed : erasedLoginPseudonym(hash);
 }
 
 /**

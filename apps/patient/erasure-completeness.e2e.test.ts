@@ -410,6 +410,13 @@ describe("erasure is complete", () => {
       documentFilesToDelete: [personal.storageUrl],
     });
     expect(report.removed.recordedNotifications).toBe(4);
+    // Their address typed at a login after the erasure names no patient: it must not come back in plain text.
+    created(
+      await inProcess(service, "POST", "/internal/login-attempts", {
+        ...requestBodies.loginAttempt(),
+        username: ` ${body.email.toUpperCase()} `,
+      }),
+    );
 
     // Everything written up to the erasure has reached Kafka, and the directory has forgotten the patient.
     const { rows: last } = await db.$client.query<{ position: string }>(

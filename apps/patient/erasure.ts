@@ -2,9 +2,11 @@
 // service's state, their data key is destroyed, and the events that say so are appended. The history keeps
 // every event about them, whole and verifiable, but their personal fields there (and on Kafka, and in
 // exports) were sealed under that key and can no longer be opened by anyone. README.md's "Where patient data
-// lives" lists every place and what this does to it.
+// lives" lists every place and what this does to it. Their e-mail address stays as a keyed hash only
+// (db/erasedLogins.ts), so that a login typing it later does not write it back in plain text.
 import { and, eq, inArray, isNotNull, or } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
+import { recordErasedLogin } from "../../db/erasedLogins.ts";
 import { destroyDataKey } from "../../db/patientKeys.ts";
 import {
   aiInsights,
@@ -17,6 +19,7 @@ import {
   patients,
   recordedNotifications,
 } from "../../db/schema.ts";
+import type { MasterKeys } from "../../phi/masterKeys.ts";
 import type { ErasureResponse } from "./schemas.ts";
 
 export type ErasureOutcome =
@@ -24,9 +27,13 @@ export type ErasureOutcome =
   | { outcome: "unknown" }
   | { outcome: "already-erased"; erasedAt: Date };
 
-export async function erasePatient(tx: WriteTransaction, patientId: string): Promise<ErasureOutcome> {
+export async function erasePatient(
+  tx: WriteTransaction,
+  patientId: string,
+  masterKeys: MasterKeys,
+): Promise<ErasureOutcome> {
   const [patient] = await tx
-    .select({ id: patients.id })
+    .select({ id: patients.id, email: patients.email })
     .from(patients)
     .where(eq(patients.id, patientId))
     .for("update");
@@ -79,6 +86,8 @@ export async function erasePatient(tx: WriteTransaction, patientId: string): Pro
     .where(eq(recordedNotifications.patientId, patientId))
     .returning({ id: recordedNotifications.id });
   await tx.delete(patients).where(eq(patients.id, patientId));
+  // Their address typed at a login from now on is recorded under a pseudonym, not as typed.
+  await recordErasedLogin(tx, masterKeys, patient.email, erasedAt);
   await destroyDataKey(tx, patientId, erasedAt);
   return {
     outcome: "erased",

@@ -222,7 +222,7 @@ export function patientRoutes(db: Database) {
       // The report is kept for the key's retries (a lost answer would lose the files to delete), as a patient's
       // data: a replay is audited as a read of it.
       const answer = await answerOnce(c, db, PATIENT_SERVICE, async (tx) => {
-        const erasure = await erasePatient(tx, id);
+        const erasure = await erasePatient(tx, id, c.get("masterKeys"));
         if (erasure.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
         if (erasure.outcome === "already-erased") {
           throw new HttpProblem(

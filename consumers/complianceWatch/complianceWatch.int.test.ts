@@ -12,7 +12,15 @@ import { sealPersonalMetadata } from "../../phi/personalFields.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { eventRecord, onPartition, publish, type TestRecord } from "../../test/consumers/records.ts";
-import { eventually, kafkaBrokers, testDatabase, testMasterKeys } from "../../test/fixtures.ts";
+import {
+  eventually,
+  kafkaBrokers,
+  newPatientBody,
+  testDatabase,
+  testMasterKeys,
+} from "../../test/fixtures.ts";
+import { requestBodies } from "../../test/serviceRequests.ts";
+import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { registerAlertMetrics } from "./alertMetrics.ts";
 import { complianceWatchConsumer, ipPseudonyms } from "./complianceWatchConsumer.ts";
 import { complianceWatchConfig } from "./watchSettings.ts";
@@ -239,6 +247,49 @@ describe("failed logins", () => {
       .from(complianceWatchObservations)
       .where(eq(complianceWatchObservations.subject, `username:${email}`));
     expect(stored).toEqual([]);
+  });
+
+  it("on an erased patient's address: counted by its pseudonym, so the address is stored and reported nowhere", async () => {
+    const platform = testPlatform(db);
+    const [admin, service] = [await caller("admin"), await caller("service")];
+    const post = async (who: Caller, path: string, body?: unknown) => {
+      const response = await platform.request(path, {
+        method: "POST",
+        headers: who.headers({ "Content-Type": "application/json" }),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      expect(response.status).toBeLessThan(300);
+      return (await response.json()) as { id: string; eventId: string };
+    };
+    const email = `erased.${randomUUID()}@example.org`;
+    const { id } = await post(admin, "/patients", newPatientBody({ email }));
+    await post(admin, `/patients/${id}/erasure`);
+    // What the login endpoint recorded for the address typed three ways, as the watch reads it.
+    const usernames: string[] = [];
+    for (const typed of [email, email.toUpperCase(), ` ${email} `]) {
+      const { eventId } = await post(service, "/internal/login-attempts", {
+        ...requestBodies.loginAttempt(),
+        username: typed,
+      });
+      const [row] = await db
+        .select({ payload: outbox.payload })
+        .from(outbox)
+        .where(eq(outbox.eventId, eventId));
+      usernames.push((row as { payload: { data: { username: string } } }).payload.data.username);
+    }
+    const [pseudonym] = usernames;
+    expect(new Set(usernames)).toEqual(new Set([pseudonym]));
+    await watched(usernames.map((username, minute) => failedLogin(username, at(minute))));
+    const alerts = await alertsAbout(pseudonym as string);
+    expect(alerts).toMatchObject([
+      { rule: "failed-logins-by-username", principal: { kind: "username", id: pseudonym }, observed: 3 },
+    ]);
+    expect(JSON.stringify(alerts).toLowerCase()).not.toContain(email);
+    const stored = await db
+      .select({ subject: complianceWatchObservations.subject })
+      .from(complianceWatchObservations)
+      .where(eq(complianceWatchObservations.subject, `username:${pseudonym}`));
+    expect(stored).toHaveLength(3);
   });
 });
 
