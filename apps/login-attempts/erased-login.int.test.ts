@@ -4,7 +4,9 @@
 // hash key survives a master key rotation. A username that was never a patient's is still kept as typed.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
+import { createDatabase, type Database } from "../../db/client.ts";
 import { rewrapErasedLoginKey } from "../../db/erasedLogins.ts";
+import { freshDatabases } from "../../test/auditHistories.ts";
 import { masterKeyRotation, newPatientBody, testDatabase } from "../../test/fixtures.ts";
 import { requestBodies } from "../../test/serviceRequests.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
@@ -30,14 +32,14 @@ interface Recorded {
 }
 
 /** A failed attempt with this username, and its outbox row as Postgres holds it. */
-async function failedAttempt(username: string, platform = app): Promise<Recorded> {
+async function failedAttempt(username: string, platform = app, on: Database = db): Promise<Recorded> {
   const response = await post(platform, await caller("service"), "/internal/login-attempts", {
     ...requestBodies.loginAttempt(),
     username,
   });
   expect(response.status).toBe(201);
   const { eventId } = (await response.json()) as { eventId: string };
-  const { rows } = await db.$client.query<Omit<Recorded, "data">>(
+  const { rows } = await on.$client.query<Omit<Recorded, "data">>(
     `SELECT aggregate_id AS "aggregateId", patient_id::text AS "patientId", payload::text AS payload
        FROM outbox WHERE event_id = $1`,
     [eventId],
@@ -47,12 +49,12 @@ async function failedAttempt(username: string, platform = app): Promise<Recorded
 }
 
 /** A patient registered with this e-mail, then erased. */
-async function erasedPatient(email: string): Promise<void> {
+async function erasedPatient(email: string, platform = app): Promise<void> {
   const admin = await caller("admin");
-  const registered = await post(app, admin, "/patients", newPatientBody({ email }));
+  const registered = await post(platform, admin, "/patients", newPatientBody({ email }));
   expect(registered.status).toBe(201);
   const { id } = (await registered.json()) as { id: string };
-  expect((await post(app, admin, `/patients/${id}/erasure`)).status).toBe(200);
+  expect((await post(platform, admin, `/patients/${id}/erasure`)).status).toBe(200);
 }
 
 describe("a login attempt typing an erased patient's e-mail", () => {
@@ -79,22 +81,30 @@ describe("a login attempt typing an erased patient's e-mail", () => {
   });
 
   it("keeps its pseudonym across a master key rotation, once the old master key is gone", async () => {
-    const email = `rotated.${randomUUID()}@example.org`;
-    await erasedPatient(email);
-    const before = (await failedAttempt(email)).data.username;
-    expect(before).toMatch(PSEUDONYM);
-
-    const { rotated, onlyNew, restored } = masterKeyRotation(`erased-login-${randomUUID().slice(0, 8)}`);
-    // A process of its own (no key cached) holding the new master key only; the finally puts the key back
-    // under the run's master key, which the other tests of the run unwrap with.
-    const freshDb = testDatabase();
+    // A database of its own: the rotation re-wraps the one hash key, which every other test's erasure needs
+    // under the run's master key.
+    const databases = freshDatabases("erased_login_rotation");
+    await databases.setUp();
+    const { db: own } = await databases.create();
     try {
-      await rewrapErasedLoginKey(db, rotated);
-      const after = await failedAttempt(email, testPlatform(freshDb, { masterKeys: onlyNew }));
-      expect(after.data.username).toBe(before);
+      const email = `rotated.${randomUUID()}@example.org`;
+      await erasedPatient(email, testPlatform(own));
+      const before = (await failedAttempt(email, testPlatform(own), own)).data.username;
+      expect(before).toMatch(PSEUDONYM);
+
+      const { rotated, onlyNew } = masterKeyRotation(`erased-login-${randomUUID().slice(0, 8)}`);
+      await rewrapErasedLoginKey(own, rotated);
+      // A process of its own (no key cached) holding the new master key only.
+      const fresh = createDatabase(ownUrl(own), { max: 2 });
+      try {
+        const after = await failedAttempt(email, testPlatform(fresh, { masterKeys: onlyNew }), fresh);
+        expect(after.data.username).toBe(before);
+      } finally {
+        await fresh.$client.end();
+      }
     } finally {
-      await rewrapErasedLoginKey(db, restored);
-      await freshDb.$client.end();
+      await own.$client.end();
+      await databases.tearDown();
     }
   });
 });
@@ -108,3 +118,8 @@ describe("a login attempt typing an address that was never a patient's", () => {
     expect(attempt.data).toMatchObject({ username: typed, patientId: null });
   });
 });
+
+/** The connection string of a pool's database. */
+function ownUrl(database: Database): string {
+  return database.$client.options.connectionString as string;
+}
