@@ -71,15 +71,18 @@ if (command === "archive") {
   );
 }
 
-const env = (() => {
+/** What the configuration gives, or its problems listed (exit code 2), without a stack trace. */
+function configured<T>(read: () => T): T {
   try {
-    return loadEnv();
+    return read();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
     process.exit(2);
   }
-})();
+}
+
+const env = configured(() => loadEnv());
 
 if (command === "verify-archive") {
   if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
@@ -102,7 +105,7 @@ if (command === "verify-archive") {
   process.exit();
 }
 
-const key = loadSigningKey();
+const key = configured(() => loadSigningKey());
 const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
@@ -191,7 +194,7 @@ function rangeToVerify(): HistoryRange {
 async function archiveVerifyingKeys(): Promise<Map<string, KeyObject>> {
   const files = values["public-key"] ?? [];
   if (files.length === 0) {
-    const key = loadSigningKey();
+    const key = configured(() => loadSigningKey());
     return new Map([[key.keyId, key.publicKey]]);
   }
   const keys = new Map<string, KeyObject>();
