@@ -180,13 +180,15 @@ describe("npm run events:tail -- --decrypt", () => {
     // A database user that may read the patients' keys but not write the outbox.
     const reader = `tail_reader_${randomUUID().replaceAll("-", "")}`;
     const database = new URL(databaseUrl()).pathname.slice(1);
-    await db.$client.query(`CREATE ROLE ${reader} LOGIN`);
+    // With a password: the stack's Postgres asks for one (SCRAM), the machine's may not.
+    const password = randomUUID();
+    await db.$client.query(`CREATE ROLE ${reader} LOGIN PASSWORD '${password}'`);
     await db.$client.query(`GRANT CONNECT ON DATABASE "${database}" TO ${reader}`);
     await db.$client.query(`GRANT USAGE ON SCHEMA public TO ${reader}`);
     await db.$client.query(`GRANT SELECT ON patient_keys TO ${reader}`);
     const readerUrl = new URL(databaseUrl());
     readerUrl.username = reader;
-    readerUrl.password = "";
+    readerUrl.password = password;
     const tail = await startTail(["--decrypt"], { DATABASE_URL: readerUrl.toString() });
     try {
       const { eventId } = await publishedPatient();
