@@ -1,6 +1,17 @@
-# The platform image for docker-compose.yml: the TypeScript sources run by tsx (a production dependency, as
-# the loader that runs them), on a Node LTS, with production dependencies only, as the unprivileged `node` user.
+# The platform image for docker-compose.yml: the long-running processes compiled to JavaScript (`npm run build`,
+# dist/) and run by plain Node, the command-line tools as TypeScript sources run by tsx (a production
+# dependency), on a Node LTS, with production dependencies only, as the unprivileged `node` user.
 # image.unit.test.ts checks these properties, and that no production code imports a devDependency.
+
+# The build stage has the devDependencies (TypeScript); only its dist/ reaches the image.
+FROM node:24-bookworm-slim AS build
+RUN npm install --global npm@11.19.1 && npm cache clean --force
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build
+
 FROM node:24-bookworm-slim
 
 # npm 11.19, as on the project's machines: it runs only the install scripts that package.json's allowScripts
@@ -21,12 +32,12 @@ COPY --chown=node:node package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
+COPY --from=build --chown=node:node /build/dist ./dist
 # Development keys live here outside production (docker-compose.yml mounts a volume on it); the volume takes
 # this owner.
 RUN mkdir -p .data
 
 EXPOSE 3000
-# `npm start` runs `tsx scripts/start.ts`. Node runs it directly with tsx's loader, so that the app is the
-# process that receives `docker stop`'s SIGTERM and shuts down gracefully; behind npx, npm's shell took
-# the signal and the app was killed without running its shutdown.
-CMD ["node", "--import", "tsx", "scripts/start.ts"]
+# Node runs the compiled start directly (not `npm start`, which builds first and sits between), so that the
+# app is the process that receives `docker stop`'s SIGTERM and shuts down gracefully.
+CMD ["node", "dist/scripts/start.js"]

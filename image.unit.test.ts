@@ -12,6 +12,7 @@ const root = fileURLToPath(new URL(".", import.meta.url));
 const dockerfile = await readFile(join(root, "Dockerfile"), "utf8");
 const compose = await readFile(join(root, "docker-compose.yml"), "utf8");
 const packageJson = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as {
+  scripts: Record<string, string>;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
@@ -22,8 +23,23 @@ const instructions = dockerfile
   .split("\n")
   .map((line) => line.trim())
   .filter((line) => line !== "" && !line.startsWith("#"));
-const named = (keyword: string) =>
-  instructions.filter((line) => line.toUpperCase().startsWith(`${keyword} `));
+const named = (keyword: string, from: string[] = instructions) =>
+  from.filter((line) => line.toUpperCase().startsWith(`${keyword} `));
+/** The instructions of the image itself: its last stage, after the build stage's. */
+const lastFrom = instructions.findLastIndex((line) => line.toUpperCase().startsWith("FROM "));
+const imageStage = instructions.slice(lastFrom);
+const buildStage = instructions.slice(0, lastFrom);
+
+/** What `npm run build` compiles into dist/: tsconfig.build.json's entry points (JSON with comments). */
+const buildConfig = JSON.parse(
+  (await readFile(join(root, "tsconfig.build.json"), "utf8")).replace(/^\s*\/\/.*$/gm, ""),
+) as { include: string[] };
+/** `dist/relay/main.js` for `relay/main.ts`: asserts the build compiles it. */
+const compiledFrom = (script: string) => {
+  const source = script.replace(/^dist\//, "").replace(/\.js$/, ".ts");
+  expect(buildConfig.include, `${script} is not one of tsconfig.build.json's entry points`).toContain(source);
+  return source;
+};
 
 /** What never ships in the image's running code: tests, test support, benchmarks, dev tools' configs. */
 const notProduction = (path: string) =>
@@ -59,7 +75,9 @@ describe("the platform image", () => {
   });
 
   it("installs production dependencies only, from the lock file", () => {
-    const installs = named("RUN").filter((line) => /\bnpm (ci|install)\b(?! --global)/.test(line));
+    const installs = named("RUN", imageStage).filter((line) =>
+      /\bnpm (ci|install)\b(?! --global)/.test(line),
+    );
     expect(installs).toHaveLength(1);
     expect(installs[0]).toMatch(/\bnpm ci\b.*--omit=dev\b/);
   });
@@ -74,8 +92,28 @@ describe("the platform image", () => {
     );
   });
 
-  it("runs the sources with tsx, which is a production dependency", () => {
-    expect(named("CMD")).toEqual([`CMD ["node", "--import", "tsx", "scripts/start.ts"]`]);
+  it("runs the compiled start on plain Node, built in a stage of its own", () => {
+    expect(named("RUN", buildStage)).toContain("RUN npm run build");
+    expect(named("COPY", imageStage).filter((line) => line.includes("--from=build"))).toEqual([
+      "COPY --from=build --chown=node:node /build/dist ./dist",
+    ]);
+    expect(named("CMD", imageStage)).toEqual([`CMD ["node", "dist/scripts/start.js"]`]);
+    compiledFrom("dist/scripts/start.js");
+  });
+
+  it("builds every compiled script package.json runs", () => {
+    const compiled = Object.values(packageJson.scripts).flatMap((command) =>
+      [...command.matchAll(/\bnode (dist\/\S+\.js)/g)].map((match) => match[1] as string),
+    );
+    expect(compiled).toEqual(expect.arrayContaining(["dist/scripts/start.js", "dist/relay/main.js"]));
+    for (const script of compiled) compiledFrom(script);
+    for (const command of Object.values(packageJson.scripts).filter((command) =>
+      command.includes("node dist/"),
+    ))
+      expect(command).toMatch(/^npm run --silent build && node dist\//);
+  });
+
+  it("keeps tsx, which runs the command-line tools, a production dependency", () => {
     expect(Object.keys(packageJson.dependencies)).toContain("tsx");
     expect(Object.keys(packageJson.devDependencies)).not.toContain("tsx");
   });
@@ -105,7 +143,12 @@ describe("the platform image", () => {
 
   it("is what docker-compose.yml builds, running scripts that exist", async () => {
     expect(compose).toMatch(/build: \./);
-    const scripts = [...compose.matchAll(/"--import", "tsx", "([^"]+)"/g)].map((match) => match[1] as string);
-    for (const script of scripts) await expect(readFile(join(root, script), "utf8")).resolves.toBeTruthy();
+    const scripts = [...compose.matchAll(/command: \["node", "(dist\/[^"]+\.js)"/g)].map(
+      (match) => match[1] as string,
+    );
+    expect(scripts).toContain("dist/relay/main.js");
+    for (const script of scripts)
+      await expect(readFile(join(root, compiledFrom(script)), "utf8")).resolves.toBeTruthy();
+    expect(compose).not.toMatch(/"--import", "tsx"/);
   });
 });

@@ -2,11 +2,11 @@
 // and `audit:verify-archive` (USAGE below says what each does and takes).
 import type { KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { confirm, parseCommand } from "../cli/command.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
+import { projectPath } from "../config/projectRoot.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { archiveHistory } from "./archiveHistory.ts";
 import {
@@ -36,7 +36,7 @@ const USAGE = `usage: npm run audit:seal
   verify-archive  verifies archive files from their manifests (oldest first), offline; --public-key
                   (repeatable) accepts signatures by those keys instead of the configured signing key's`;
 
-const defaultArchiveDirectory = fileURLToPath(new URL("../.data/audit-archive", import.meta.url));
+const defaultArchiveDirectory = projectPath(".data", "audit-archive");
 
 const { positionals, values, refuse } = parseCommand({
   usage: USAGE,

@@ -8,10 +8,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from "node:crypto";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { developmentKey } from "../config/developmentKeys.ts";
 import { ConfigError } from "../config/env.ts";
+import { projectPath } from "../config/projectRoot.ts";
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -20,11 +19,7 @@ export interface SigningKey {
   keyId: string;
 }
 
-const developmentKeyFile = join(
-  fileURLToPath(new URL("..", import.meta.url)),
-  ".data",
-  "audit-signing-key.pem",
-);
+const developmentKeyFile = projectPath(".data", "audit-signing-key.pem");
 
 const EXPECTED = "an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)";
 

@@ -1,6 +1,6 @@
 // `npm run bench:api`: the HTTP front door under load, side by side in one run. A bare Hono + pg insert of the
-// same patient JSON (bench/bareServer.ts) is the baseline; then the platform as `npm start` runs it (API,
-// polling relay, consumers in one process) on a fresh database, each route's figures as a ratio to it.
+// same patient JSON (bench/bareServer.ts) is the baseline; then the platform as `npm start` runs it (compiled
+// into dist/, on plain Node; API, polling relay, consumers in one process) on a fresh database, each route's figures as a ratio to it.
 // autocannon drives 10 connections per route, on loopback. A route's CPU and its figures run from the load's
 // start until the relay and the consumers have caught up with it (every event it caused published and
 // consumed): what a request costs includes the work it causes downstream. Before each platform run the
@@ -15,7 +15,7 @@
 //                                   driven, with the first of BENCH_API_PROCESSES
 //   DATABASE_URL, KAFKA_BROKERS     the Postgres server (a fresh <its database>_api_bench database is made on it)
 //                                   and the broker; both must be running (the shared ones, say)
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -151,7 +151,7 @@ async function platformRoutes(apiProcesses: number): Promise<Figures[]> {
   await consumeFromTheEnds();
   const platformPort = await freePort();
   const platform = start(
-    "scripts/start.ts",
+    "dist/scripts/start.js",
     {
       DATABASE_URL: databaseUrl,
       KAFKA_BROKERS: env.KAFKA_BROKERS?.join(",") ?? "",
@@ -400,10 +400,14 @@ async function create(port: number, authorization: string, path: string, body: u
   return ((await response.json()) as { id: string }).id;
 }
 
+/** Runs `script`: a compiled one (dist/…js, built first, as `npm start` does) on plain Node, a source under tsx. */
 function start(script: string, extra: Record<string, string>, nodeOptions: string[] = []): ChildProcess {
   const log = join(tmpdir(), `bench-api-${script.replaceAll("/", "-")}.log`);
   const output = openSync(log, "w");
-  const child = spawn(process.execPath, [...nodeOptions, "--import", "tsx", script], {
+  if (script.endsWith(".js"))
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: projectRoot, stdio: "inherit" });
+  const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...nodeOptions, ...loader, script], {
     cwd: projectRoot,
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", ...extra },
     stdio: ["ignore", output, output],

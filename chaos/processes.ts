@@ -1,6 +1,7 @@
 // The platform's processes as a chaos run starts them: the API (`npm start`'s script, with its relay off or in
 // Debezium mode) and polling relays (`npm run relay`), each a real child process that a fault may SIGKILL.
-import { type ChildProcess, spawn } from "node:child_process";
+// Both run compiled, as those commands run them: built into dist/ once per chaos run, then on plain Node.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,10 +22,16 @@ export interface ChaosProcess {
 /** Where each process's log goes: .data/logs/chaos/<port>-<pid>.log, kept for reading after a failed run. */
 export const chaosLogDir = join(stackPaths.logs, "chaos");
 
+let built = false;
+
 function spawnScript(script: string, port: number, env: Record<string, string>): ChaosProcess {
   mkdirSync(chaosLogDir, { recursive: true });
   const logFile = join(chaosLogDir, `${port}-${Date.now()}.log`);
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  if (!built) {
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: projectRoot, stdio: "inherit" });
+    built = true;
+  }
+  const child = spawn(process.execPath, [script], {
     cwd: projectRoot,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ["ignore", openSync(logFile, "a"), "pipe"],
@@ -64,9 +71,9 @@ function spawnScript(script: string, port: number, env: Record<string, string>):
 }
 
 export function spawnPlatform(port: number, env: Record<string, string>): ChaosProcess {
-  return spawnScript("scripts/start.ts", port, env);
+  return spawnScript("dist/scripts/start.js", port, env);
 }
 
 export function spawnRelay(port: number, env: Record<string, string>): ChaosProcess {
-  return spawnScript("relay/main.ts", port, env);
+  return spawnScript("dist/relay/main.js", port, env);
 }

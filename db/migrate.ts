@@ -1,9 +1,10 @@
 // Applies the committed drizzle-kit migrations; `npm run db:migrate`, and `npm start` before anything else.
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
+import { projectPath } from "../config/projectRoot.ts";
 import { createDatabase } from "./client.ts";
 
-const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
+const migrationsFolder = projectPath("db", "migrations");
 
 export async function migrateDatabase(databaseUrl: string): Promise<void> {
   const db = createDatabase(databaseUrl, { max: 1, applicationName: "migrate" });

@@ -4,10 +4,9 @@
 // production only, one key is made up once and kept in .data/ (like the audit signing key); in production
 // (NODE_ENV=production) it must be set.
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { developmentKey } from "../config/developmentKeys.ts";
 import { ConfigError } from "../config/env.ts";
+import { projectPath } from "../config/projectRoot.ts";
 import { KEY_BYTES } from "./fieldCipher.ts";
 
 export interface MasterKeys {
@@ -20,7 +19,7 @@ const VARIABLE = "PHI_MASTER_KEYS";
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-const developmentKeyFile = join(fileURLToPath(new URL("..", import.meta.url)), ".data", "phi-master-keys");
+const developmentKeyFile = projectPath(".data", "phi-master-keys");
 
 /** Parses PHI_MASTER_KEYS' format; the message names the variable and the entry, never a key's bytes. */
 export function parseMasterKeys(text: string, variable = VARIABLE): MasterKeys {

@@ -1,9 +1,18 @@
-// npm start with API_PROCESSES=2: two processes, both children of the one that runs the relay and the
-// consumers, answer on the one port; the API's metrics come back aggregated from any of them; a SIGTERM to
-// npm start stops them all.
-import { readFileSync } from "node:fs";
+// npm start with API_PROCESSES=2, compiled as npm start runs it (dist/, plain Node): two processes, both
+// children of the one that runs the relay and the consumers, answer on the one port; the API's metrics come
+// back aggregated from any of them; a SIGTERM to npm start stops them all. Compiled, the platform still finds
+// what it reads beside its sources (the migrations, the console's files, the development keys in .data/).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
+import { patients } from "../db/schema.ts";
 import { type ScriptProcess, spawnScript } from "../test/childProcess.ts";
+import { newPatientBody, testDatabase } from "../test/fixtures.ts";
+import { caller, testSecret } from "../test/tokens.ts";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
 let platform: ScriptProcess | undefined;
 afterAll(() => {
@@ -24,8 +33,15 @@ const alive = (pid: number) => {
 describe("npm start with API_PROCESSES=2", () => {
   it("answers from two processes on one port, and stops them all on SIGTERM", async () => {
     platform = spawnScript("scripts/start.ts", {
+      compiled: true,
       // No relay: the test database's outbox belongs to the other tests' relays.
-      env: { API_PROCESSES: "2", PORT: "0", RELAY_MODE: "off", LOG_LEVEL: "warn" },
+      env: {
+        API_PROCESSES: "2",
+        PORT: "0",
+        RELAY_MODE: "off",
+        LOG_LEVEL: "warn",
+        JWT_SECRET: new TextDecoder().decode(testSecret),
+      },
     });
     const [, port] = await platform.printed(
       /platform API on http:\/\/localhost:(\d+) \(2 processes/,
@@ -51,6 +67,38 @@ describe("npm start with API_PROCESSES=2", () => {
       );
     // Both processes' requests, summed: however many it took to meet both, all are counted.
     expect(Number(served?.[1])).toBeGreaterThanOrEqual(2);
+
+    // Plain Node, no loader: the primary and both API processes run dist/.
+    for (const pid of [primary, ...pids]) {
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      expect(commandLine).toMatch(/dist\/scripts\/(start|apiProcess)\.js/);
+      expect(commandLine).not.toMatch(/tsx/);
+    }
+    // A write, sealed with the checkout's development master key from .data/ (the one the tests use).
+    const admin = await caller("admin");
+    const created = await fetch(`${base}/patients`, {
+      method: "POST",
+      headers: admin.headers({ "content-type": "application/json" }),
+      body: JSON.stringify(newPatientBody()),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const db = testDatabase();
+    try {
+      expect(await db.select({ id: patients.id }).from(patients).where(eq(patients.id, id))).toEqual([
+        { id },
+      ]);
+    } finally {
+      await db.$client.end();
+    }
+    const read = await fetch(`${base}/patients/${id}`, { headers: admin.headers() });
+    expect(((await read.json()) as { id: string }).id).toBe(id);
+    // The console's files, read from apps/console/assets/ in the source tree.
+    const script = await fetch(`${base}/console/console.js`);
+    expect(await script.text()).toBe(
+      readFileSync(join(projectRoot, "apps/console/assets/console.js"), "utf8"),
+    );
+    expect(existsSync(join(projectRoot, "dist", ".data"))).toBe(false);
 
     platform.child.kill("SIGTERM");
     expect(await platform.exited).toBe(0);

@@ -31,7 +31,7 @@ export interface ApiProcesses {
 
 export interface ApiProcessesOptions {
   count: number;
-  /** The worker's script (an absolute path), run with this process's Node options (tsx's loader). */
+  /** The worker's script (an absolute path), run with this process's Node options (tsx's loader, if any). */
   script: string;
   /** Added to each worker's environment: the stack the primary settled on (DATABASE_URL, KAFKA_BROKERS). */
   env: Record<string, string>;

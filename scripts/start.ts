@@ -3,6 +3,7 @@
 // platform's HTTP API from API_PROCESSES processes (this one when 1; else that many forked ones, see
 // process/apiProcesses.ts). Ctrl-C stops all of it, and what it started.
 import cluster from "node:cluster";
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
 import { createTokenVerifier } from "../apps/http/auth.ts";
@@ -162,7 +163,8 @@ if (env.API_PROCESSES === 1) {
   // The API processes get the stack this process settled on, so that none of them starts its own.
   const api = forkApiProcesses({
     count: env.API_PROCESSES,
-    script: fileURLToPath(new URL("./apiProcess.ts", import.meta.url)),
+    // Beside this file, in the same form: apiProcess.ts under tsx, apiProcess.js compiled into dist/.
+    script: fileURLToPath(new URL(`./apiProcess${extname(import.meta.url)}`, import.meta.url)),
     env: { DATABASE_URL: stack.databaseUrl, KAFKA_BROKERS: stack.kafkaBrokers.join(",") },
     registry,
     readiness,

@@ -1,8 +1,8 @@
 import { chmod, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadStackEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
+import { projectPath } from "../config/projectRoot.ts";
 import { kafkaSecurityFromEnvironment } from "../kafka/client.ts";
 import { javaClientSecrets, javaClientSecurity } from "../kafka/security.ts";
 import { CONNECT_STATE_TOPICS } from "./connectTopics.ts";
@@ -50,7 +50,7 @@ export const localConnectUrl = connectWorkerUrl(0);
 /** The class a worker must offer before the relay can run on it. */
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
 
-const stackDir = fileURLToPath(new URL(".", import.meta.url));
+const stackDir = projectPath("stack");
 const pomFile = join(stackDir, "pom.xml");
 const libsDir = join(stackDir, "libs-connect");
 const workerLibs = join(libsDir, "worker");

@@ -7,9 +7,9 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadStackEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
+import { projectPath } from "../config/projectRoot.ts";
 import { createKafka } from "../kafka/client.ts";
 import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
 import {
@@ -96,7 +96,7 @@ export function localKafkaBrokers(kafka: LocalKafka = kafkaClusterFromEnv()): st
   return nodesOf(kafka).flatMap((node) => brokersOf(node, node.probe.listener));
 }
 
-const stackDir = fileURLToPath(new URL(".", import.meta.url));
+const stackDir = projectPath("stack");
 const pomFile = join(stackDir, "pom.xml");
 const libsDir = join(stackDir, "libs");
 const log4jFile = join(stackDir, "log4j2.properties");

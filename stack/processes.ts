@@ -6,9 +6,7 @@ import { closeSync, openSync } from "node:fs";
 import { mkdir, open, readdir, readFile, readlink, rename, stat, unlink } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+import { projectRoot } from "../config/projectRoot.ts";
 
 /**
  * Names what belongs to this checkout where checkouts share something (a server, a directory outside it):

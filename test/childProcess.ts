@@ -1,6 +1,6 @@
 // Runs one of the project's scripts as a real child process on the test stack (the one way tests start a
 // process), to kill it with SIGKILL, run two at once, or read what it printed.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
 
@@ -15,12 +15,22 @@ export interface ScriptProcess {
   printed(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
 }
 
-/** `script` (a path from the project root) under tsx, with the test stack's DATABASE_URL and KAFKA_BROKERS. */
+let built = false;
+
+/**
+ * `script` (a path from the project root) under tsx, with the test stack's DATABASE_URL and KAFKA_BROKERS; with
+ * `compiled`, as `npm start` runs it: built into dist/ (`npm run build`, once per test file) and run on plain Node.
+ */
 export function spawnScript(
   script: string,
-  options: { args?: string[]; env?: Record<string, string> } = {},
+  options: { args?: string[]; env?: Record<string, string>; compiled?: boolean } = {},
 ): ScriptProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...(options.args ?? [])], {
+  if (options.compiled && !built) {
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: projectRoot, stdio: "inherit" });
+    built = true;
+  }
+  const command = options.compiled ? [`dist/${script.replace(/\.ts$/, ".js")}`] : ["--import", "tsx", script];
+  const child = spawn(process.execPath, [...command, ...(options.args ?? [])], {
     cwd: projectRoot,
     env: {
       ...process.env,

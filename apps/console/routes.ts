@@ -3,6 +3,7 @@
 // /docs: the files hold no data; everything the console shows comes from the API, which checks the token.
 import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
+import { projectPath } from "../../config/projectRoot.ts";
 
 // A Map, not an object literal: a path named `__proto__` or `constructor` is no asset.
 const ASSETS: ReadonlyMap<string, string> = new Map([
@@ -27,7 +28,7 @@ const assets = new Map<string, Promise<Buffer>>();
 function asset(file: string): Promise<Buffer> {
   let content = assets.get(file);
   if (!content) {
-    content = readFile(new URL(`./assets/${file}`, import.meta.url));
+    content = readFile(projectPath("apps", "console", "assets", file));
     assets.set(file, content);
   }
   return content;
