@@ -5,9 +5,10 @@
 // gets a 403; an erased patient's id gets a declared status (410 where declared); values the document says
 // come from a response (`x-from-response`: a cursor, a position) are taken from that response. Then every
 // constraint of every body and query field, nested ones too, broken in turn (type, required, unknown field,
-// length, pattern, format, enum, bounds, items, minProperties, cross-field rules), and a malformed path id,
-// get a declared 4xx and write nothing: the service tables, the outbox's row count and its last position are
-// as before. The only knowledge from outside the document is which ids exist (a seeded world).
+// length, pattern, a pattern it must not match, format, enum, bounds, items, minProperties, cross-field
+// rules), and a malformed path id, get a declared 4xx and write nothing: the service tables, the outbox's row
+// count and its last position are as before. The only knowledge from outside the document is which ids exist
+// (a seeded world).
 // CONTRACT_SEED and CONTRACT_RUNS choose the requests; the counts are printed at the end.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
@@ -427,6 +428,18 @@ function brokenValues(
       const pattern = new RegExp(own.pattern, "u");
       const off = ["!", "not matching ✗", " ", "0", "a"].find((candidate) => !pattern.test(candidate));
       if (off !== undefined) broken.push({ change: `${at} off its pattern`, value: off });
+    }
+    if (own.not?.pattern) {
+      // A value the field refuses for this pattern alone: it keeps every other rule of the field.
+      const { not, ...rest } = own;
+      const [forbidden] = fc.sample(
+        fc
+          .stringMatching(new RegExp(not.pattern as string, "u"))
+          .filter((candidate) => validate(rest, candidate).length === 0),
+        { seed: SEED, numRuns: 1 },
+      );
+      if (forbidden !== undefined)
+        broken.push({ change: `${at} matching the pattern it must not`, value: forbidden });
     }
     const formatBreaker = own.format ? FORMAT_BREAKERS[own.format] : undefined;
     if (formatBreaker) broken.push({ change: `${at} not a ${own.format}`, value: formatBreaker });

@@ -33,12 +33,42 @@ export const dataModifiedSchema = z.strictObject({
 
 export const loginMethods = ["PASSWORD", "SSO", "MFA", "API_KEY"] as const;
 
+/**
+ * The prefix of the pseudonym an erased patient's e-mail is recorded under (apps/login-attempts): reserved, so
+ * that a username beginning with it in the history is always a pseudonym the platform wrote, never one typed.
+ */
+export const ERASED_LOGIN_PREFIX = "erased-login:";
+
+/**
+ * A username that begins with the reserved prefix in any case, after any blanks: what a reader of the history
+ * or of the compliance watch's alerts could take for a pseudonym. Written as JSON Schema publishes it, with no
+ * `i` flag (which would also let U+017F, a long s, stand for an s).
+ */
+const POSING_AS_PSEUDONYM = new RegExp(String.raw`^\s*${inAnyCase(ERASED_LOGIN_PREFIX)}`);
+
+/** A pattern of `text` in any case: each lower-case letter in a class with its capital. */
+function inAnyCase(text: string): string {
+  return text.replace(/[a-z]/g, (letter) => `[${letter.toUpperCase()}${letter}]`);
+}
+
+/**
+ * A username as the auth service reports it typed: bounded by the longest possible e-mail address, and never
+ * posing as an erased patient's pseudonym. No patient's e-mail can begin so (an address holds no ':').
+ */
+const typedUsername = text(320)
+  .refine((username) => !POSING_AS_PSEUDONYM.test(username), {
+    error: `must not begin with "${ERASED_LOGIN_PREFIX}" (in any case, after any blanks): the prefix of an erased patient's pseudonym`,
+  })
+  .meta({
+    description: `As typed by the user (often an e-mail address). It must not begin with \`${ERASED_LOGIN_PREFIX}\` (in any case, after any blanks): that prefix is reserved for the pseudonym under which the platform records an erased patient's e-mail address.`,
+    not: { pattern: POSING_AS_PSEUDONYM.source },
+  });
+
 /** What the auth service reports of an attempt. */
 const loginAttemptReport = {
   /** `null` when the username matches no account. */
   userId: uuid.nullable(),
-  /** As typed by the user (often an e-mail address), bounded by the longest possible e-mail address. */
-  username: text(320),
+  username: typedUsername,
   method: z.enum(loginMethods),
   success: z.boolean(),
   reason: text(500).nullable(),
@@ -63,7 +93,7 @@ export const loginAttemptReportSchema = z
 /** A login attempt's username as the history holds it: an erased patient's address never comes back. */
 const recordedUsername = text(320).meta({
   description:
-    "As typed by the user (often an e-mail address), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case, blanks around it ignored) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address, the same for every attempt on it), never the address.",
+    "As typed by the user (often an e-mail address), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case, blanks around it ignored) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address, the same for every attempt on it), never the address. A typed username may not begin with `erased-login:`, so one that does is always such a pseudonym.",
 });
 
 export const loginAttemptSchema = z

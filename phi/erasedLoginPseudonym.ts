@@ -1,8 +1,7 @@
 // An erased patient's e-mail address as the platform may still hold it: an HMAC-SHA256 under the erased-login
 // key (db/erasedLogins.ts), never the address, and the pseudonym a login attempt typing it is recorded under.
 import { createHmac } from "node:crypto";
-
-export const ERASED_LOGIN_PREFIX = "erased-login:";
+import { ERASED_LOGIN_PREFIX } from "../events/audit.ts";
 
 /** The address as a login matches it against patients' e-mails: surrounding blanks ignored, in any case. */
 export function normalizedLogin(typed: string): string {

@@ -1,8 +1,8 @@
 // The master keys that wrap every patient's data key. PHI_MASTER_KEYS lists them as `id:base64key`,
-// comma-separated: the first wraps new and re-wrapped keys, the others are kept only to unwrap the keys
-// still wrapped by them, until `npm run phi:rewrap` has moved those to the first (rotation). Unset, outside
-// production only, one key is made up once and kept in .data/ (like the audit signing key); in production
-// (NODE_ENV=production) it must be set.
+// comma-separated, each 32 bytes in base64 or base64url, padded or not: the first wraps new and re-wrapped
+// keys, the others are kept only to unwrap the keys still wrapped by them, until `npm run phi:rewrap` has moved
+// those to the first (rotation). Unset, outside production only, one key is made up once and kept in .data/
+// (like the audit signing key); in production (NODE_ENV=production) it must be set.
 import { randomBytes } from "node:crypto";
 import { developmentKey } from "../config/developmentKeys.ts";
 import { ConfigError } from "../config/env.ts";
@@ -17,7 +17,11 @@ export interface MasterKeys {
 
 const VARIABLE = "PHI_MASTER_KEYS";
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Either alphabet's characters, then at most two '=': what any spelling of a key is made of. */
+const BASE64_CHARACTERS = /^[A-Za-z0-9+/_-]*={0,2}$/;
+/** Where RFC 4648's two alphabets differ: base64 (§4, as openssl writes it) and base64url (§5). */
+const BASE64_ONLY = /[+/]/;
+const BASE64URL_ONLY = /[-_]/;
 
 const developmentKeyFile = projectPath(".data", "phi-master-keys");
 
@@ -38,30 +42,52 @@ export function parseMasterKeys(text: string, variable = VARIABLE): MasterKeys {
         `entry ${index + 1} must start with a key id of letters, digits, '.', '_' or '-', then ':'`,
       );
     }
-    const text = entry.slice(separator + 1);
-    // Node's decoder skips what is not base64 (quotes, blanks, a stray character) and takes base64url too: the
-    // key is exactly the text given, or refused.
-    if (!BASE64.test(text)) {
-      throw problem(
-        `key "${id}" is not base64: only letters, digits, '+' and '/', then '=' padding (openssl rand -base64 32)`,
-      );
-    }
-    const key = Buffer.from(text, "base64");
-    if (key.length !== KEY_BYTES) {
-      throw problem(
-        `key "${id}" must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32), not ${key.length}`,
-      );
-    }
-    // One text per key: no padding left off or added, no bits past the key's last byte.
-    if (key.toString("base64") !== text) {
-      throw problem(
-        `key "${id}" must be written as openssl rand -base64 32 writes it: 44 characters, the last one '='`,
-      );
-    }
+    const key = masterKeyBytes(entry.slice(separator + 1), (message) => problem(`key "${id}" ${message}`));
     if (keys.has(id)) throw problem(`key id "${id}" is listed twice`);
     keys.set(id, key);
   });
   return { currentId: entries[0]?.split(":")[0] as string, keys };
+}
+
+/**
+ * The 32 bytes a key's text spells in base64 or base64url, padded or not, if the text is exactly what encoding
+ * those bytes writes. Node's decoder is no judge of that: it skips what is not base64 (quotes, blanks, a stray
+ * character), takes both alphabets in one text and ignores bits past the last byte, so a mistyped key could
+ * still make 32 bytes, just not the ones meant.
+ */
+function masterKeyBytes(text: string, problem: (message: string) => ConfigError): Buffer {
+  if (!BASE64_CHARACTERS.test(text)) {
+    throw problem(
+      "is not base64: only letters, digits, and '+' and '/' (base64, as openssl rand -base64 32 writes it) or '-' and '_' (base64url), then '=' padding or none",
+    );
+  }
+  if (BASE64_ONLY.test(text) && BASE64URL_ONLY.test(text)) {
+    throw problem("mixes base64's '+' or '/' with base64url's '-' or '_': write it in one alphabet");
+  }
+  // Both alphabets decode alike: the text was just found to hold one of them only.
+  const key = Buffer.from(text, "base64");
+  if (key.length !== KEY_BYTES) {
+    throw problem(`must be ${KEY_BYTES} bytes in base64 (openssl rand -base64 32), not ${key.length}`);
+  }
+  const unpadded = text.replace(/=+$/, "");
+  const written = BASE64URL_ONLY.test(text)
+    ? key.toString("base64url")
+    : key.toString("base64").replace(/=+$/, "");
+  if (unpadded !== written) {
+    throw problem(
+      `sets bits past its ${KEY_BYTES} bytes in its last character: it is not a key as an encoder writes it`,
+    );
+  }
+  const padding = text.length - unpadded.length;
+  if (padding !== 0 && padding !== paddingOf(KEY_BYTES)) {
+    throw problem(`is padded with ${padding} '=': ${KEY_BYTES} bytes take ${paddingOf(KEY_BYTES)}, or none`);
+  }
+  return key;
+}
+
+/** The '=' that padded base64 of this many bytes ends with. */
+function paddingOf(bytes: number): number {
+  return (3 - (bytes % 3)) % 3;
 }
 
 /** A new PHI_MASTER_KEYS entry: what an operator puts first to rotate. */

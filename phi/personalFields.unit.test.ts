@@ -128,35 +128,82 @@ describe("PHI_MASTER_KEYS", () => {
     expect(() => parseMasterKeys(" ")).toThrow(/list at least one key/);
   });
 
-  it("refuses a key not written in base64 as openssl writes it, though Node's decoder would make 32 bytes of it", () => {
-    const key = randomBytes(32).toString("base64");
-    const refusal = (text: string) => configProblems(parseMasterKeys, `k1:${text}`);
-    // Characters Node's decoder would skip, as if they were not there: the value is not what was meant.
-    const quoted = `"${key}"`;
-    expect(Buffer.from(quoted, "base64")).toEqual(Buffer.from(key, "base64"));
+  // A key whose base64 holds both of the letters the two alphabets write differently: "+/v7" is "-_v7" in
+  // base64url. Fixed bytes, so each spelling below is known to hold what it is said to.
+  const bytes = Buffer.alloc(32, 0xfb);
+  const base64 = bytes.toString("base64"); // 43 characters and one '=', as openssl rand -base64 32 writes it
+  const base64url = bytes.toString("base64url"); // 43 characters, no padding, as Node writes it
+  const refusal = (text: string) => configProblems(parseMasterKeys, `k1:${text}`);
+
+  it("takes 32 bytes in base64 or base64url, padded or not, all as the same key", () => {
+    expect([base64, base64url]).toEqual([expect.stringMatching(/[+/]/), expect.stringMatching(/[-_]/)]);
+    for (const spelling of [base64, base64.replace("=", ""), base64url, `${base64url}=`]) {
+      expect(refusal(spelling), spelling).toEqual([]);
+      expect(parseMasterKeys(`k1:${spelling}`).keys.get("k1"), spelling).toEqual(bytes);
+    }
+    // A key in letters and digits only is in both alphabets at once: the same bytes either way.
+    const lettersOnly = Buffer.from("A".repeat(43), "base64");
+    expect(parseMasterKeys(`k1:${"A".repeat(43)}=`).keys.get("k1")).toEqual(lettersOnly);
+  });
+
+  it("refuses anything else that Node's decoder would still make 32 bytes of, naming the key id, never the key", () => {
     const notBase64 = [
-      `PHI_MASTER_KEYS: key "k1" is not base64: only letters, digits, '+' and '/', then '=' padding (openssl rand -base64 32)`,
+      `PHI_MASTER_KEYS: key "k1" is not base64: only letters, digits, and '+' and '/' (base64, as openssl rand -base64 32 writes it) or '-' and '_' (base64url), then '=' padding or none`,
     ];
+    // Characters the decoder skips, as if they were not there: the value is not what was meant.
+    const quoted = `"${base64}"`;
+    expect(Buffer.from(quoted, "base64")).toEqual(bytes);
     expect(refusal(quoted)).toEqual(notBase64);
-    expect(refusal(`${key.slice(0, 22)} ${key.slice(22)}`)).toEqual(notBase64);
-    expect(refusal(`${key.slice(0, 22)}.${key.slice(22)}`)).toEqual(notBase64);
-    // base64url and hex are other encodings, not what the variable takes.
-    expect(refusal(`${key.replaceAll("+", "-").replaceAll("/", "_").replace("=", "")}-`)).toEqual(notBase64);
+    expect(refusal(`'${base64url}'`)).toEqual(notBase64);
+    expect(refusal(`${base64.slice(0, 22)} ${base64.slice(22)}`)).toEqual(notBase64);
+    expect(refusal(`${base64.slice(0, 22)}\t${base64.slice(22)}`)).toEqual(notBase64);
+    expect(refusal(`${base64.slice(0, 22)}.${base64.slice(22)}`)).toEqual(notBase64);
+    expect(refusal(`${base64.slice(0, 22)}=${base64.slice(22)}`)).toEqual(notBase64);
+    expect(refusal(`${base64}==`)).toEqual(notBase64);
+
+    // One alphabet or the other, not both in one key.
+    const mixed = [
+      `PHI_MASTER_KEYS: key "k1" mixes base64's '+' or '/' with base64url's '-' or '_': write it in one alphabet`,
+    ];
+    expect(refusal(base64.replace("+", "-"))).toEqual(mixed);
+    expect(refusal(base64url.replace("_", "/"))).toEqual(mixed);
+
+    // Another length, hex among them.
     expect(refusal(randomBytes(32).toString("hex"))).toEqual([
       `PHI_MASTER_KEYS: key "k1" must be 32 bytes in base64 (openssl rand -base64 32), not 48`,
     ]);
-    // The key's bytes, but not its one text: padding left off, or bits set past its last byte.
-    const canonical = [
-      `PHI_MASTER_KEYS: key "k1" must be written as openssl rand -base64 32 writes it: 44 characters, the last one '='`,
+    for (const length of [31, 33]) {
+      expect(refusal(Buffer.alloc(length, 0xfb).toString("base64url"))).toEqual([
+        `PHI_MASTER_KEYS: key "k1" must be 32 bytes in base64 (openssl rand -base64 32), not ${length}`,
+      ]);
+    }
+    expect(refusal("")).toEqual([
+      `PHI_MASTER_KEYS: key "k1" must be 32 bytes in base64 (openssl rand -base64 32), not 0`,
+    ]);
+
+    // The key's bytes, but not a text of them: bits set past the last byte, or padding 32 bytes do not take.
+    const pastTheEnd = [
+      `PHI_MASTER_KEYS: key "k1" sets bits past its 32 bytes in its last character: it is not a key as an encoder writes it`,
     ];
-    expect(refusal(key.replace("=", ""))).toEqual(canonical);
-    const zeros = Buffer.alloc(32).toString("base64"); // "AAA…A="
-    const extraBit = `${zeros.slice(0, 42)}B=`;
-    expect(Buffer.from(extraBit, "base64")).toEqual(Buffer.alloc(32));
-    expect(refusal(extraBit)).toEqual(canonical);
-    for (const text of [quoted, key.replace("=", "")])
-      expect(refusal(text).join()).not.toContain(key.slice(0, 8));
-    expect(parseMasterKeys(`k1:${key}`).keys.get("k1")?.toString("base64")).toBe(key);
+    const zeros = Buffer.alloc(32).toString("base64"); // 42 'A's, an 'A' holding the last 4 bits, then '='
+    for (const extraBit of [
+      `${zeros.slice(0, 42)}B=`,
+      `${zeros.slice(0, 42)}B`,
+      `${base64url.slice(0, 42)}9`,
+    ]) {
+      expect(Buffer.from(extraBit, "base64").length).toBe(32);
+      expect(refusal(extraBit), extraBit).toEqual(pastTheEnd);
+    }
+    expect(Buffer.from(`${zeros.slice(0, 42)}B=`, "base64")).toEqual(Buffer.alloc(32));
+    expect(refusal(`${base64url}==`)).toEqual([
+      `PHI_MASTER_KEYS: key "k1" is padded with 2 '=': 32 bytes take 1, or none`,
+    ]);
+
+    for (const text of [quoted, base64.replace("+", "-"), `${base64url}==`, `${base64url.slice(0, 42)}9`]) {
+      const message = refusal(text).join();
+      expect(message).not.toContain(base64.slice(0, 8));
+      expect(message).not.toContain(base64url.slice(0, 8));
+    }
   });
 
   it("refuses a variable of blanks or commas instead of sealing under the development key", () => {

@@ -12,6 +12,8 @@ export interface Schema {
   enum?: unknown[];
   format?: string;
   pattern?: string;
+  /** A string the value must not be: here only `{ pattern }`, which JSON Schema cannot say otherwise. */
+  not?: Schema;
   minLength?: number;
   maxLength?: number;
   minimum?: number;
