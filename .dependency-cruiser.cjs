@@ -15,7 +15,7 @@ const mayImport = {
   observability: ["config"],
   kafka: ["config"],
   stack: ["config", "cli", "retry", "kafka"],
-  events: ["config", "cli", "retry", "kafka"],
+  events: ["config", "cli", "retry", "kafka", "stack"],
   phi: ["config", "events"],
   process: ["config", "observability", "stack", "phi"],
   db: ["config", "cli", "retry", "stack", "events", "phi"],

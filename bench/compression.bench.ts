@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { COMPRESSIONS, type Compression, createIdempotentProducer, createKafka } from "../kafka/client.ts";
+import { localKafkaBrokers } from "../stack/index.ts";
 import { type CatalogRecord, catalogRecords } from "./catalogRecords.ts";
 import { printTable } from "./table.ts";
 
@@ -22,7 +23,7 @@ parseCommand({
 });
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PER_REQUEST = 1_000;
-const brokers = loadEnv().KAFKA_BROKERS ?? ["localhost:9092"];
+const brokers = loadEnv().KAFKA_BROKERS ?? localKafkaBrokers();
 const kafka = createKafka({ brokers, clientId: "bench-compression" });
 const admin = kafka.admin();
 await admin.connect();

@@ -16,6 +16,7 @@ import { parseCommand } from "../cli/command.ts";
 import { DEFAULT_KAFKA_COMPRESSION, loadEnv } from "../config/env.ts";
 import { topics as catalogTopics } from "../events/catalog.ts";
 import { createIdempotentProducer, createKafka } from "../kafka/client.ts";
+import { localKafkaBrokers } from "../stack/index.ts";
 import { catalogRecords } from "./catalogRecords.ts";
 import type { ClientName, RunFigures, RunPlan } from "./kafkaClients/run.ts";
 import { printTable } from "./table.ts";
@@ -33,7 +34,7 @@ parseCommand({
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const env = loadEnv();
-const brokers = env.KAFKA_BROKERS ?? ["localhost:9092"];
+const brokers = env.KAFKA_BROKERS ?? localKafkaBrokers();
 const compression = env.KAFKA_COMPRESSION;
 const CLIENTS: ClientName[] = ["kafkajs", "platformatic"];
 const CLIENT_LABELS: Record<ClientName, string> = {

@@ -8,6 +8,7 @@ import { type Progress, startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database } from "../db/client.ts";
 import { createKafka } from "../kafka/client.ts";
+import { localKafkaBrokers } from "../stack/index.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import {
   DeadLettersSuperseded,
@@ -56,7 +57,7 @@ const chosenEvents = values.event?.map(eventIdOf);
 const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
 // Before the question: a bad or misspelt variable is refused without asking first.
 const env = loadEnv();
-const brokers = env.KAFKA_BROKERS ?? ["localhost:9092"];
+const brokers = env.KAFKA_BROKERS ?? localKafkaBrokers();
 if (redriveTopic) {
   const which = chosenEvents
     ? `${chosenEvents.length} chosen dead letter(s)`

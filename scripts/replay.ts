@@ -10,6 +10,7 @@ import { createIdempotentProducer, createKafka } from "../kafka/client.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { ReplayArgumentError, replayOptions, replayRequest } from "../relay/replay/replayArguments.ts";
 import { planReplay, type ReplayPlan, recordReplay, replayHistory } from "../relay/replay/replayHistory.ts";
+import { localKafkaBrokers } from "../stack/index.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const { values, refuse } = parseCommand({
@@ -47,7 +48,7 @@ const env = loadEnv();
 const masterKeys = values["dry-run"] ? null : loadMasterKeys();
 const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
 const db = createDatabase(databaseUrl, { max: 2, applicationName: "replay" });
-const kafka = createKafka({ brokers: env.KAFKA_BROKERS ?? ["localhost:9092"], clientId: "replay-command" });
+const kafka = createKafka({ brokers: env.KAFKA_BROKERS ?? localKafkaBrokers(), clientId: "replay-command" });
 const admin = kafka.admin();
 const producer = createIdempotentProducer(kafka, env.KAFKA_COMPRESSION);
 const client = await db.$client.connect();

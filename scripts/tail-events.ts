@@ -15,6 +15,7 @@ import { createConsumer, createKafka } from "../kafka/client.ts";
 import { decryptEvent } from "../phi/decryptEvent.ts";
 import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
 import { keyOwner, sealedPaths } from "../phi/personalFields.ts";
+import { localKafkaBrokers } from "../stack/index.ts";
 import { startPostgres } from "../stack/postgres.ts";
 
 const { positionals, values, refuse } = parseCommand({
@@ -35,7 +36,7 @@ const [topic = "patient-events", ...extra] = positionals;
 if (!topics.some((known) => known.name === topic)) refuse(`unknown topic ${JSON.stringify(topic)}`);
 if (extra.length > 0) refuse(`one topic at a time: ${extra.join(" ")}`);
 const env = loadEnv();
-const brokers = env.KAFKA_BROKERS ?? ["localhost:9092"];
+const brokers = env.KAFKA_BROKERS ?? localKafkaBrokers();
 
 /** What --decrypt opens records with, and records each opening with. */
 interface Opener {
