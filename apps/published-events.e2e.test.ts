@@ -67,6 +67,7 @@ beforeAll(async () => {
   // Any refusal is reported (threshold 0): the auditor's refused read raises the alert.
   const config = complianceWatchConfig({
     COMPLIANCE_MAX_PATIENTS: 1000,
+    COMPLIANCE_MAX_PATIENTS_DECRYPTED: 1000,
     COMPLIANCE_MAX_REFUSALS: 0,
     COMPLIANCE_MAX_FAILED_LOGINS: 1000,
     COMPLIANCE_WINDOW_MINUTES: 60,

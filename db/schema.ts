@@ -578,7 +578,7 @@ export const idempotencyKeys = pgTable(
 /**
  * The compliance watch's memory (consumers/complianceWatch): each audit event that a rule counts, under the
  * rule and the principal it counts against. `counted` is what the rule counts distinct values of: the
- * patient's id for many-patients-read, the event's own id for the others.
+ * patient's id for many-patients-read and many-patients-decrypted, the event's own id for the others.
  */
 export const complianceWatchObservations = pgTable(
   "compliance_watch_observations",

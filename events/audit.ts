@@ -125,11 +125,13 @@ export const complianceAlertRules = [
   "failed-logins-by-ip",
   "erased-patient-read",
   "out-of-hours-read",
+  "many-patients-decrypted",
 ] as const;
 
 /**
  * A pattern the compliance watch found: who, within which window, and the events that show it, by id only, so
- * the alert itself holds no personal data. The principal is an actor id; a patient id (failed logins on a
+ * the alert itself holds no personal data. The principal is an actor id; an operator's login name (their
+ * audit.operator.decrypted events: an operator has no platform account); a patient id (failed logins on a
  * patient's login, whose username is their sealed e-mail); a username typed at login that is no patient's; or
  * an IP address as a keyed pseudonym (`ip-pseudonym`: the same address always gives the same one, and the
  * evidence events hold the address itself, sealed where it is a patient's).
@@ -138,13 +140,13 @@ export const complianceAlertSchema = z
   .strictObject({
     rule: z.enum(complianceAlertRules),
     principal: z.strictObject({
-      kind: z.enum(["actor", "patient", "username", "ip-pseudonym"]),
+      kind: z.enum(["actor", "operator", "patient", "username", "ip-pseudonym"]),
       id: text(320),
     }),
     window: z.strictObject({ start: utcTimestamp, end: utcTimestamp }),
     /** What the rule allows within the window (0: any such event is reported). */
     threshold: z.number().int().min(0),
-    /** What the window held: distinct patients, refusals, failed logins or reads. */
+    /** What the window held: distinct patients, refusals, failed logins, reads or decryptions. */
     observed: z.number().int().min(1),
     evidenceEventIds: z.array(uuid).min(1).max(1000),
   })

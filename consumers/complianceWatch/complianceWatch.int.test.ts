@@ -1,6 +1,7 @@
 // The compliance watch over synthetic audit streams, one rule at a time, at its boundaries: N events within
 // the window raise nothing, N+1 raise one audit.compliance.alert in the outbox, and a redelivered record or a
-// further event in the same window raises no second one.
+// further event in the same window raises no second one. API reads count against the actor, records opened
+// with events:tail --decrypt against the operator.
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,11 +27,13 @@ import { complianceWatchConsumer, ipPseudonyms } from "./complianceWatchConsumer
 import { complianceWatchConfig } from "./watchSettings.ts";
 
 const MAX_PATIENTS = 3;
+const MAX_PATIENTS_DECRYPTED = 2;
 const MAX_REFUSALS = 2;
 const MAX_FAILED_LOGINS = 2;
 
 const config = complianceWatchConfig({
   COMPLIANCE_MAX_PATIENTS: MAX_PATIENTS,
+  COMPLIANCE_MAX_PATIENTS_DECRYPTED: MAX_PATIENTS_DECRYPTED,
   COMPLIANCE_MAX_REFUSALS: MAX_REFUSALS,
   COMPLIANCE_MAX_FAILED_LOGINS: MAX_FAILED_LOGINS,
   COMPLIANCE_WINDOW_MINUTES: 60,
@@ -99,6 +102,13 @@ const failedLogin = (
     timestamp,
     ip,
   );
+
+/** What `npm run events:tail -- --decrypt` records when `operator` opens one of the patient's records. */
+const decryption = (operator: string, patientId: string, timestamp: string) =>
+  auditRecord("audit.operator.decrypted", { operator, patientId }, timestamp);
+
+/** An operator's login name no other test uses. */
+const newOperator = () => `oncall.${randomUUID()}`;
 
 /** Publishes the records and waits until the watch has processed every one (its inbox holds them). */
 async function watched(records: TestRecord[]) {
@@ -343,6 +353,74 @@ describe("reads that should not happen at all", () => {
     // The next one within the hour is part of the pattern already reported.
     await watched([late[1] as TestRecord]);
     expect(await alertsAbout(actorId)).toMatchObject([expected]);
+  });
+});
+
+describe("an operator opening patients' sealed data with events:tail --decrypt", () => {
+  it(`raises nothing for ${MAX_PATIENTS_DECRYPTED} distinct patients within an hour, one alert naming the operator for ${MAX_PATIENTS_DECRYPTED + 1}, and no second one in that window`, async () => {
+    const operator = newOperator();
+    const patients = Array.from({ length: MAX_PATIENTS_DECRYPTED + 2 }, () => randomUUID());
+    const firstOpenings = patients
+      .slice(0, MAX_PATIENTS_DECRYPTED)
+      .map((patientId, i) => decryption(operator, patientId, at(i * 10)));
+    // Another record of the same patient opens no other patient's data.
+    await watched([...firstOpenings, decryption(operator, patients[0] as string, at(30))]);
+    expect(await alertsAbout(operator)).toEqual([]);
+
+    const oneMore = decryption(operator, patients[MAX_PATIENTS_DECRYPTED] as string, at(45));
+    await watched([oneMore]);
+    expect(await alertsAbout(operator)).toEqual([
+      {
+        rule: "many-patients-decrypted",
+        principal: { kind: "operator", id: operator },
+        window: { start: at(0), end: at(45) },
+        threshold: MAX_PATIENTS_DECRYPTED,
+        observed: MAX_PATIENTS_DECRYPTED + 1,
+        evidenceEventIds: [...firstOpenings, oneMore].map((record) => record.eventId),
+      },
+    ]);
+    expect(
+      await metricValue(watch.registry, "compliance_alerts_total", { rule: "many-patients-decrypted" }),
+    ).toBeGreaterThanOrEqual(1);
+
+    await watched([decryption(operator, patients[MAX_PATIENTS_DECRYPTED + 1] as string, at(50))]);
+    expect(await alertsAbout(operator)).toHaveLength(1);
+  });
+
+  it("are counted apart from an actor's reads, even an actor whose id is the operator's login name", async () => {
+    const operator = randomUUID();
+    const openings = Array.from({ length: MAX_PATIENTS_DECRYPTED }, (_, i) =>
+      decryption(operator, randomUUID(), at(i)),
+    );
+    // Together over either threshold; each under its own, so no alert is due.
+    const reads = Array.from({ length: MAX_PATIENTS }, (_, i) => read(operator, randomUUID(), at(i)));
+    await watched([...openings, ...reads]);
+    expect(await alertsAbout(operator)).toEqual([]);
+    const observed = await db
+      .select({ eventId: complianceWatchObservations.eventId })
+      .from(complianceWatchObservations)
+      .where(eq(complianceWatchObservations.subject, `operator:${operator}`));
+    expect(observed.map((row) => row.eventId).sort()).toEqual(
+      openings.map((record) => record.eventId).sort(),
+    );
+  });
+
+  it("outside the working hours raises an out-of-hours alert naming the operator; within them none", async () => {
+    const operator = newOperator();
+    const evening = Date.parse("2026-03-02T18:00:00Z");
+    await watched([decryption(operator, randomUUID(), new Date(evening - 60_000).toISOString())]);
+    expect(await alertsAbout(operator)).toEqual([]);
+    const late = decryption(operator, randomUUID(), new Date(evening).toISOString());
+    await watched([late]);
+    expect(await alertsAbout(operator)).toMatchObject([
+      {
+        rule: "out-of-hours-read",
+        principal: { kind: "operator", id: operator },
+        threshold: 0,
+        observed: 1,
+        evidenceEventIds: [late.eventId],
+      },
+    ]);
   });
 });
 

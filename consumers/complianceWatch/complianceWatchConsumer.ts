@@ -12,6 +12,7 @@ import {
   dataAccessObservations,
   failedLoginObservations,
   type Observation,
+  operatorDecryptionObservations,
   refusalObservations,
 } from "./observations.ts";
 import type { ComplianceWatchConfig } from "./watchSettings.ts";
@@ -93,15 +94,22 @@ export function complianceWatchConsumer(
     kind: "transactional",
     name,
     topics: ["audit-events"],
-    // Who read or was refused whose data, and when, is the evidence the rules count, and no personal data of
-    // the patient: it is watched after an erasure too (the request's IP address and user agent went with it).
+    // Who read, opened or was refused whose data, and when, is the evidence the rules count, and no personal
+    // data of the patient: it is watched after an erasure too (the request's IP address and user agent went
+    // with it).
     erasedPatients: "without-personal-metadata",
     // One principal's events all update its row of compliance_watch_subjects: a busy clinician's reads,
-    // spread over the topic's partitions, would otherwise collide and retry (40001) on every other event.
-    lineFor: (event) =>
-      event.eventType === "audit.data.accessed" || event.eventType === "audit.compliance.violation"
-        ? { aggregateType: "compliance-watch-actor", aggregateId: event.data.actorId }
-        : undefined,
+    // spread over the topic's partitions, would otherwise collide and retry (40001) on every other event; so
+    // would an operator's decryptions while tailing a busy topic.
+    lineFor: (event) => {
+      if (event.eventType === "audit.data.accessed" || event.eventType === "audit.compliance.violation") {
+        return { aggregateType: "compliance-watch-actor", aggregateId: event.data.actorId };
+      }
+      if (event.eventType === "audit.operator.decrypted") {
+        return { aggregateType: "compliance-watch-operator", aggregateId: event.data.operator };
+      }
+      return undefined;
+    },
     handlers: {
       "audit.data.accessed": async (event, context) => {
         const erasedBefore = async (patientId: string, at: Date) => {
@@ -119,6 +127,8 @@ export function complianceWatchConsumer(
         watch(event, refusalObservations(event, config), context),
       "audit.login.attempt": (event, context) =>
         watch(event, failedLoginObservations(event, config, ipPseudonym), context),
+      "audit.operator.decrypted": (event, context) =>
+        watch(event, operatorDecryptionObservations(event, config), context),
     },
   };
 }

@@ -37,10 +37,40 @@ export async function dataAccessObservations(
       threshold: 0,
     });
   }
-  if (config.workingHours && isOutsideWorkingHours(at, config.workingHours)) {
-    observations.push({ rule: "out-of-hours-read", principal: actor, counted: event.eventId, threshold: 0 });
-  }
+  observations.push(...outOfHoursObservations(event, actor, config));
   return observations;
+}
+
+/**
+ * An operator's opening of a patient's sealed fields (events:tail --decrypt) is a read of that patient's data,
+ * counted against the operator: under a many-patients rule of its own (COMPLIANCE_MAX_PATIENTS_DECRYPTED) and
+ * the working hours. No erased-patient rule: an erased patient's key is destroyed, so nothing of theirs can be
+ * opened, and the tool records no such event.
+ */
+export function operatorDecryptionObservations(
+  event: TypedEnvelope<"audit.operator.decrypted">,
+  config: ComplianceWatchConfig,
+): Observation[] {
+  const operator = { kind: "operator", id: event.data.operator } as const;
+  return [
+    {
+      rule: "many-patients-decrypted",
+      principal: operator,
+      counted: event.data.patientId,
+      threshold: config.maxPatientsDecrypted,
+    },
+    ...outOfHoursObservations(event, operator, config),
+  ];
+}
+
+function outOfHoursObservations(
+  event: TypedEnvelope,
+  principal: Observation["principal"],
+  config: ComplianceWatchConfig,
+): Observation[] {
+  const outOfHours =
+    config.workingHours !== null && isOutsideWorkingHours(new Date(event.timestamp), config.workingHours);
+  return outOfHours ? [{ rule: "out-of-hours-read", principal, counted: event.eventId, threshold: 0 }] : [];
 }
 
 export function refusalObservations(

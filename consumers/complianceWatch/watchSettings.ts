@@ -26,8 +26,15 @@ const count = (fallback: number) =>
 
 /** Spread into the consumers' settings schema (consumers/config.ts). */
 export const complianceWatchSettings = {
-  /** One principal may read the records of this many distinct patients within the window; one more alerts. */
+  /** One actor may read the records of this many distinct patients within the window; one more alerts. */
   COMPLIANCE_MAX_PATIENTS: count(50),
+  /**
+   * One operator may open the sealed data of this many distinct patients within the window (events:tail
+   * --decrypt); one more alerts. Apart from COMPLIANCE_MAX_PATIENTS, and lower: a clinician reads dozens of
+   * patients' records on a ward round, but an operator's work (a failed delivery, a poisoned record) needs a
+   * few patients' data at most.
+   */
+  COMPLIANCE_MAX_PATIENTS_DECRYPTED: count(10),
   /** Refusals (audit.compliance.violation) one principal may collect within the window. */
   COMPLIANCE_MAX_REFUSALS: count(5),
   /** Failed logins one username, or one IP address, may collect within the window. */
@@ -36,7 +43,10 @@ export const complianceWatchSettings = {
   COMPLIANCE_WINDOW_MINUTES: wholeNumber(
     z.number().min(1, "must be at least 1").max(10_080, "must be at most 10080 (a week)"),
   ).default(60),
-  /** `HH:MM-HH:MM` in COMPLIANCE_TIME_ZONE: a read of patient data outside it alerts. Unset: no such rule. */
+  /**
+   * `HH:MM-HH:MM` in COMPLIANCE_TIME_ZONE: a read of patient data outside it alerts, an API read or an
+   * operator's decryption alike. Unset: no such rule.
+   */
   COMPLIANCE_WORKING_HOURS: z.string().regex(HOURS, "must be HH:MM-HH:MM, e.g. 07:00-19:00").optional(),
   COMPLIANCE_TIME_ZONE: z
     .string()
@@ -48,6 +58,7 @@ type RawSettings = z.output<z.ZodObject<typeof complianceWatchSettings>>;
 
 export interface ComplianceWatchConfig {
   maxPatients: number;
+  maxPatientsDecrypted: number;
   maxRefusals: number;
   maxFailedLogins: number;
   windowSeconds: number;
@@ -57,6 +68,7 @@ export interface ComplianceWatchConfig {
 export function complianceWatchConfig(settings: RawSettings): ComplianceWatchConfig {
   return {
     maxPatients: settings.COMPLIANCE_MAX_PATIENTS,
+    maxPatientsDecrypted: settings.COMPLIANCE_MAX_PATIENTS_DECRYPTED,
     maxRefusals: settings.COMPLIANCE_MAX_REFUSALS,
     maxFailedLogins: settings.COMPLIANCE_MAX_FAILED_LOGINS,
     windowSeconds: settings.COMPLIANCE_WINDOW_MINUTES * 60,

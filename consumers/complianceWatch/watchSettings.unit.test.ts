@@ -5,9 +5,10 @@ import { loadConsumersConfig } from "../config.ts";
 import { complianceWatchConfig, isOutsideWorkingHours, workingHours } from "./watchSettings.ts";
 
 describe("the compliance watch's settings", () => {
-  it("default to 50 patients, 5 refusals, 5 failed logins an hour, and no working hours", () => {
+  it("default to 50 patients read, 10 decrypted, 5 refusals, 5 failed logins an hour, and no working hours", () => {
     expect(complianceWatchConfig(loadConsumersConfig({}))).toEqual({
       maxPatients: 50,
+      maxPatientsDecrypted: 10,
       maxRefusals: 5,
       maxFailedLogins: 5,
       windowSeconds: 3600,
@@ -36,7 +37,12 @@ describe("the compliance watch's settings", () => {
   });
 
   it("read thresholds in decimal digits only: a blank is not a threshold of 0, nor 0x10 one of 16", () => {
-    for (const name of ["COMPLIANCE_MAX_PATIENTS", "COMPLIANCE_WINDOW_MINUTES", "CONSUMER_CONCURRENCY"]) {
+    for (const name of [
+      "COMPLIANCE_MAX_PATIENTS",
+      "COMPLIANCE_MAX_PATIENTS_DECRYPTED",
+      "COMPLIANCE_WINDOW_MINUTES",
+      "CONSUMER_CONCURRENCY",
+    ]) {
       for (const value of [" ", "0x10", "1e2", "-1"]) {
         expect(() => loadConsumersConfig({ [name]: value }), `${name}=${value}`).toThrow(
           `${name}=${JSON.stringify(value)}:`,
