@@ -1,5 +1,6 @@
-// Erased patients' e-mail addresses, kept as keyed hashes only (erased_logins), so that a login attempt typing
-// one after the erasure is recorded under a pseudonym rather than the address (apps/login-attempts/routes.ts).
+// Erased patients' e-mail addresses, current and former, kept as keyed hashes only (erased_logins), so that a
+// login attempt typing one after the erasure is recorded under a pseudonym rather than the address
+// (apps/login-attempts/routes.ts).
 // The hash key is random, made by the first erasure and stored wrapped by the current master key
 // (erased_login_key); `npm run phi:rewrap` moves it to a new master key as it does the patients' keys, so a
 // rotation changes no hash, and the old master key can still be dropped.
@@ -87,18 +88,22 @@ async function keyForMatching(tx: WriteTransaction, masters: MasterKeys): Promis
   return key;
 }
 
-/** Records an erased patient's e-mail address as its hash, in the erasure's transaction. */
-export async function recordErasedLogin(
+/**
+ * Records an erased patient's e-mail addresses (their current one and every former one) as their hashes, in
+ * the erasure's transaction: one statement, however many.
+ */
+export async function recordErasedLogins(
   tx: WriteTransaction,
   masters: MasterKeys,
-  email: string,
+  emails: readonly string[],
   erasedAt: Date,
 ): Promise<void> {
-  const hash = loginHash(await keyForRecording(tx, masters), email);
+  const key = await keyForRecording(tx, masters);
   await connectionOf(tx).query({
-    name: "erased-logins.record.v1",
-    text: "INSERT INTO erased_logins (email_hash, erased_at) VALUES ($1, $2) ON CONFLICT (email_hash) DO NOTHING",
-    values: [hash, erasedAt.toISOString()],
+    name: "erased-logins.record.v2",
+    text: `INSERT INTO erased_logins (email_hash, erased_at) SELECT unnest($1::bytea[]), $2::timestamptz
+           ON CONFLICT (email_hash) DO NOTHING`,
+    values: [emails.map((email) => loginHash(key, email)), erasedAt.toISOString()],
   });
 }
 

@@ -2,12 +2,14 @@
 // service's state, their data key is destroyed, and the events that say so are appended. The history keeps
 // every event about them, whole and verifiable, but their personal fields there (and on Kafka, and in
 // exports) were sealed under that key and can no longer be opened by anyone. README.md's "Where patient data
-// lives" lists every place and what this does to it. Their e-mail address stays as a keyed hash only
-// (db/erasedLogins.ts), so that a login typing it later does not write it back in plain text.
+// lives" lists every place and what this does to it. Their e-mail addresses, the current one and every one the
+// history holds, stay as keyed hashes only (db/erasedLogins.ts), so that a login typing one later does not write
+// it back in plain text.
 import { and, eq, inArray, isNotNull, or } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
-import { recordErasedLogin } from "../../db/erasedLogins.ts";
-import { destroyDataKey } from "../../db/patientKeys.ts";
+import { recordErasedLogins } from "../../db/erasedLogins.ts";
+import { sealedEmailsOfPatient } from "../../db/outbox/sealedEmailsOfPatient.ts";
+import { destroyDataKey, liveDataKeys, PatientKeyMissing } from "../../db/patientKeys.ts";
 import {
   aiInsights,
   aiPredictions,
@@ -19,6 +21,8 @@ import {
   patients,
   recordedNotifications,
 } from "../../db/schema.ts";
+import { normalizedLogin } from "../../phi/erasedLoginPseudonym.ts";
+import { CiphertextRejected, isSealed, openValue } from "../../phi/fieldCipher.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import type { ErasureResponse } from "./schemas.ts";
 
@@ -86,8 +90,11 @@ export async function erasePatient(
     .where(eq(recordedNotifications.patientId, patientId))
     .returning({ id: recordedNotifications.id });
   await tx.delete(patients).where(eq(patients.id, patientId));
-  // Their address typed at a login from now on is recorded under a pseudonym, not as typed.
-  await recordErasedLogin(tx, masterKeys, patient.email, erasedAt);
+  // Their addresses, current and former, typed at a login from now on are recorded under a pseudonym, not as
+  // typed. The former ones can only be read now, while the key that sealed them still exists.
+  // The row's id: canonical, as the history's aggregate ids are, whatever spelling the caller passed.
+  const addresses = await addressesHeld(tx, patient.id, patient.email, masterKeys);
+  await recordErasedLogins(tx, masterKeys, addresses, erasedAt);
   await destroyDataKey(tx, patientId, erasedAt);
   return {
     outcome: "erased",
@@ -107,4 +114,55 @@ export async function erasePatient(
       documentFilesToDelete: documentRows.map((row) => row.storageUrl),
     },
   };
+}
+
+/**
+ * The patient's current e-mail address and every one their history in the outbox holds (their registration's,
+ * each change's), opened under their data key, normalized as a login matches them, each once. Fails closed: an
+ * address that cannot be opened throws, and the erasure with it, rather than leave that address to come back
+ * in plain text after the key is gone. Events already archived out of the outbox are not read (README.md).
+ */
+async function addressesHeld(
+  tx: WriteTransaction,
+  patientId: string,
+  current: string,
+  masterKeys: MasterKeys,
+): Promise<string[]> {
+  const addresses = new Set([normalizedLogin(current)]);
+  const sealed = await sealedEmailsOfPatient(tx, patientId);
+  if (sealed.length === 0) return [...addresses];
+  const key = (await liveDataKeys(tx, [patientId], masterKeys)).get(patientId);
+  if (key === undefined) throw new PatientKeyMissing(patientId);
+  for (const { eventId, path, value } of sealed) {
+    let address: unknown;
+    try {
+      address = isSealed(value) ? openValue(key, value, `${eventId}/${path}`) : value;
+    } catch (error) {
+      if (!(error instanceof CiphertextRejected)) throw error;
+      throw new FormerEmailUnreadable(patientId, eventId, path, error);
+    }
+    if (typeof address !== "string") {
+      throw new FormerEmailUnreadable(patientId, eventId, path, new Error(`it holds a ${typeof address}`));
+    }
+    addresses.add(normalizedLogin(address));
+  }
+  return [...addresses];
+}
+
+/** An address in the patient's history does not open: the erasure is refused, and nothing of it is done. */
+export class FormerEmailUnreadable extends Error {
+  constructor(
+    readonly patientId: string,
+    readonly eventId: string,
+    readonly path: string,
+    cause: Error,
+  ) {
+    super(
+      `patient ${patientId} is not erased: the e-mail address at data.${path} of event ${eventId} in the outbox ` +
+        `cannot be read under their data key (${cause.message}), and an erasure that did not record it ` +
+        "would let a login typing it write it back in plain text",
+      { cause },
+    );
+    this.name = "FormerEmailUnreadable";
+  }
 }
