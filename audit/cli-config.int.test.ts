@@ -17,7 +17,7 @@ describe("an audit command given a malformed AUDIT_SIGNING_KEY", () => {
     it(`refuses it for ${args[0]}, naming the variable, with no stack trace`, async () => {
       const { code, output } = await auditCommand(args, malformed);
       expect(code, output).toBe(2);
-      expect(output).toMatch(/^Invalid configuration:\n  - AUDIT_SIGNING_KEY: is not PEM/m);
+      expect(output).toMatch(/^Invalid configuration:\n {2}- AUDIT_SIGNING_KEY: is not PEM/m);
       expect(output).not.toMatch(/^\s+at /m);
       expect(output).not.toContain(malformed);
     });

@@ -10,6 +10,7 @@ import pg from "pg";
 import { inSpan } from "../events/tracing.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { inAggregateQueue } from "./aggregateQueue.ts";
+import { type AggregateRef, forgetHeads, keepHeads, readHeadsSql } from "./outbox/aggregateHeads.ts";
 import { closeKeyCache } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
 
@@ -59,10 +60,7 @@ const retryBackoff = exponentialBackoff({ baseMs: 2, capMs: 250 });
 const BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL plan_cache_mode = force_generic_plan";
 
 /** The aggregate a transaction is about to change, declared so that its writers queue instead of colliding. */
-export interface AggregateLock {
-  aggregateType: string;
-  aggregateId: string;
-}
+export type AggregateLock = AggregateRef;
 
 export interface WriteTransactionOptions {
   /**
@@ -71,6 +69,13 @@ export interface WriteTransactionOptions {
    * that each need some of them never wait for each other.
    */
   lockAggregate?: AggregateLock | readonly AggregateLock[];
+  /**
+   * The aggregates the transaction will append events to, when they are known before it starts (a new
+   * record's, whose id is made before): their heads (version, last hash) are read in the round trip that
+   * begins the transaction, so that appending to them needs no statement of its own. The locked aggregates'
+   * heads are read as well.
+   */
+  appendsTo?: AggregateRef | readonly AggregateRef[];
 }
 
 const retries = { serialization: 0, deadlock: 0 };
@@ -112,6 +117,7 @@ export function writeTransaction<T>(
 ): Promise<T> {
   const [options, work] = args.length === 1 ? [{}, args[0]] : args;
   const locks = options.lockAggregate === undefined ? [] : [options.lockAggregate].flat();
+  const declared = [...locks, ...(options.appendsTo === undefined ? [] : [options.appendsTo].flat())];
   // One span for the transaction, its lock wait and its retries: the outbox append inside is its child.
   return inSpan(
     "healthcare-events/db",
@@ -125,20 +131,21 @@ export function writeTransaction<T>(
           : {}),
       },
     },
-    () => lockedAndRetried(db, locks, work),
+    () => lockedAndRetried(db, locks, declared, work),
   );
 }
 
 async function lockedAndRetried<T>(
   db: Database,
   locks: readonly AggregateLock[],
+  declared: readonly AggregateRef[],
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
   // One order for every transaction (the keys' own), in this process's queues as in Postgres's locks.
   const keys = [...new Set(locks.map(advisoryKey))].sort();
   const queued = keys.reduceRight<() => Promise<T>>(
     (inner, key) => () => inAggregateQueue(key, inner),
-    () => onPooledConnection(db, keys, work),
+    () => onPooledConnection(db, keys, declared, work),
   );
   return queued();
 }
@@ -146,18 +153,20 @@ async function lockedAndRetried<T>(
 async function onPooledConnection<T>(
   db: Database,
   lockKeys: readonly string[],
+  declared: readonly AggregateRef[],
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
   const client = await db.$client.connect();
   pools.set(client, db.$client);
   let broken: Error | undefined;
   try {
-    return await attempts(client, lockKeys, work);
+    return await attempts(client, lockKeys, declared, work);
   } catch (error) {
     // A connection whose transaction or lock could not be ended is closed rather than pooled: closing ends both.
     if (!(error instanceof WorkFailed)) broken = error as Error;
     throw error instanceof WorkFailed ? error.cause : error;
   } finally {
+    forgetHeads(client);
     client.release(broken);
   }
 }
@@ -167,14 +176,17 @@ class WorkFailed extends Error {}
 
 /**
  * The transaction, and its retries, on one connection. BEGIN and COMMIT are sent by hand rather than through
- * drizzle's `transaction`, so that the advisory unlock rides with COMMIT: one round trip less per locked write.
+ * drizzle's `transaction`, so that the advisory unlock rides with COMMIT, and the declared aggregates' heads
+ * are read with BEGIN (the read takes the transaction's snapshot, after the lock): a round trip less for each.
  */
 async function attempts<T>(
   client: pg.PoolClient,
   lockKeys: readonly string[],
+  declared: readonly AggregateRef[],
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
   const tx = transactionOn(client);
+  const begin = declared.length === 0 ? BEGIN : `${BEGIN}; ${readHeadsSql(client, declared)}`;
   // The keys are decimal bigints made here (advisoryKey), never input: they are safe to write into the text,
   // which lets the lock ride with BEGIN, and the unlock with COMMIT, each as one simple query. The lock is
   // taken in a transaction of its own, ended before the write transaction begins, so that the latter's
@@ -183,26 +195,29 @@ async function attempts<T>(
   // Several keys are taken one after the other, in the order given (unnest's).
   const lock =
     lockKeys.length === 1
-      ? `BEGIN; SELECT pg_advisory_lock(${lockKeys[0]}); COMMIT; ${BEGIN}`
-      : `BEGIN; SELECT pg_advisory_lock(key) FROM unnest(ARRAY[${lockKeys.join(",")}]::bigint[]) AS key; COMMIT; ${BEGIN}`;
+      ? `BEGIN; SELECT pg_advisory_lock(${lockKeys[0]}); COMMIT; ${begin}`
+      : `BEGIN; SELECT pg_advisory_lock(key) FROM unnest(ARRAY[${lockKeys.join(",")}]::bigint[]) AS key; COMMIT; ${begin}`;
   const unlock = `SELECT ${lockKeys.map((key) => `pg_advisory_unlock(${key})`).join(", ")}`;
   const locking = lockKeys.length > 0;
   let locked = false;
   try {
     for (let attempt = 1; ; attempt++) {
       trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
+      let begun: pg.QueryResult | pg.QueryResult[];
       if (locking && !locked) {
         locked = true;
         // A failure (a deadlock between lock waits, say) skips the rest and leaves the lock's transaction open.
         // The failure is what the caller learns: a ROLLBACK that fails too means a lost connection, which is
         // closed rather than pooled either way.
-        await client.query(lock).catch(async (error: unknown) => {
+        begun = await client.query(lock).catch(async (error: unknown) => {
           await client.query("ROLLBACK").catch(() => {});
           throw error;
         });
       } else {
-        await client.query(BEGIN);
+        begun = await client.query(begin);
       }
+      // A multi-statement query answers with one result per statement: the heads' read is the last.
+      if (declared.length > 0) keepHeads(client, declared, [begun].flat().at(-1)?.rows ?? []);
       let result: T;
       try {
         result = await work(tx);

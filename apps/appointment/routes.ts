@@ -167,7 +167,10 @@ export function appointmentRoutes(db: Database) {
         },
         // One provider's bookings in line: concurrent inserts checking one exclusion constraint deadlock each
         // other, and a crowd of them kept colliding on retry.
-        { lockAggregate: { aggregateType: "provider", aggregateId: body.providerId } },
+        {
+          lockAggregate: { aggregateType: "provider", aggregateId: body.providerId },
+          appendsTo: { aggregateType: "appointment", aggregateId: id },
+        },
       );
       return c.json(answer.body, answer.status, answer.headers);
     })

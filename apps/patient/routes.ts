@@ -139,19 +139,25 @@ export function patientRoutes(db: Database) {
       const principal = c.get("principal");
       const patientId = randomUUID();
       const userId = principal.role === "patient" ? ownLogin(c, body.userId) : body.userId;
-      const answer = await answerOnce(c, db, PATIENT_SERVICE, async (tx) => {
-        const row = await insertPatient(tx, { id: patientId, ...body, userId });
-        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
-          { type: "patient.created", data: { patientId, ...body, userId } },
-          dataModified(principal, patientResource(patientId), "CREATE"),
-        ]);
-        return {
-          status: 201 as const,
-          body: toResponse(row),
-          headers: { Location: `/patients/${row.id}` },
-          patientId,
-        };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        PATIENT_SERVICE,
+        async (tx) => {
+          const row = await insertPatient(tx, { id: patientId, ...body, userId });
+          await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+            { type: "patient.created", data: { patientId, ...body, userId } },
+            dataModified(principal, patientResource(patientId), "CREATE"),
+          ]);
+          return {
+            status: 201 as const,
+            body: toResponse(row),
+            headers: { Location: `/patients/${row.id}` },
+            patientId,
+          };
+        },
+        { appendsTo: patientAggregate(patientId) },
+      );
       return c.json(answer.body, answer.status, answer.headers);
     })
     .openapi(routes.get, async (c) => {

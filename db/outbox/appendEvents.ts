@@ -24,6 +24,7 @@ import {
 } from "../../phi/personalFields.ts";
 import { connectionOf, type WriteTransaction } from "../client.ts";
 import { dataKeysForWriting, liveDataKeys } from "../patientKeys.ts";
+import { takeHead } from "./aggregateHeads.ts";
 import { bumpAggregateVersions } from "./bumpAggregateVersions.ts";
 import { eventHash, type HashedEventFields } from "./eventHash.ts";
 import { insertOutboxRows, type NewAggregateHead } from "./insertOutboxRows.ts";
@@ -59,9 +60,9 @@ export interface AppendedEvent {
  * An aggregate id is a record key and a hash chain, so it must be a canonical (lower-case) UUID, or the
  * event throws NonCanonicalAggregateId: another spelling would start a second aggregate.
  *
- * Events of one aggregate get consecutive versions from `aggregate_versions`; bumping that row is a write
- * lock on the aggregate, so concurrent writers of one aggregate are serialized and commit in version order.
- * The same row carries the aggregate's latest hash, so each event is chained to the one before it.
+ * Events of one aggregate get consecutive versions from `aggregate_versions`, which the transaction writes:
+ * at REPEATABLE READ, writers of one aggregate cannot both write its row, so they are serialized and commit in
+ * version order. The same row carries the aggregate's latest hash, so each event is chained to the one before it.
  */
 export function appendEvents(
   tx: WriteTransaction,
@@ -178,9 +179,11 @@ interface PreparedEvent {
 }
 
 /**
- * Bumps each touched aggregate's version by its number of events, numbers the events in order and chains
- * their hashes from the aggregate's last one; returns the aggregates' new heads, which the outbox insert
- * stores in the same statement. Events keyed by their own id (audit) belong to no chain.
+ * Numbers each touched aggregate's events in order from its head and chains their hashes from its last one;
+ * returns the aggregates' new heads, which the outbox insert stores in the same statement. The head of an
+ * aggregate the transaction declared (writeTransaction's `appendsTo`, `lockAggregate`) was read when it
+ * began; the others' rows are bumped here by their number of events, which returns their heads. Events keyed
+ * by their own id (audit) belong to no chain.
  */
 async function chainToAggregates(
   client: pg.ClientBase,
@@ -196,29 +199,39 @@ async function chainToAggregates(
   }
   if (byAggregate.size === 0) return [];
   // Rows are locked in a fixed order, so two multi-aggregate writers cannot deadlock each other.
-  const groups = [...byAggregate.keys()].sort().map((id) => byAggregate.get(id) as PreparedEvent[]);
-  const bumped = await bumpAggregateVersions(
-    client,
-    groups.map((group) => ({
-      aggregateType: (group[0] as PreparedEvent).fields.aggregateType,
-      aggregateId: (group[0] as PreparedEvent).fields.aggregateId,
-      events: group.length,
-    })),
-  );
-  const heads = new Map(bumped.map((row) => [aggregateKey(row.aggregateType, row.aggregateId), row]));
-
-  return groups.map((group) => {
+  const groups = [...byAggregate.keys()].sort().map((id) => {
+    const group = byAggregate.get(id) as PreparedEvent[];
     const { aggregateType, aggregateId } = (group[0] as PreparedEvent).fields;
-    const head = heads.get(aggregateKey(aggregateType, aggregateId));
+    return { aggregateType, aggregateId, events: group, read: takeHead(client, aggregateType, aggregateId) };
+  });
+  const undeclared = groups.filter((group) => group.read === undefined);
+  const bumped =
+    undeclared.length === 0
+      ? []
+      : await bumpAggregateVersions(
+          client,
+          undeclared.map(({ aggregateType, aggregateId, events }) => ({
+            aggregateType,
+            aggregateId,
+            events: events.length,
+          })),
+        );
+  const bumpedHeads = new Map(bumped.map((row) => [aggregateKey(row.aggregateType, row.aggregateId), row]));
+
+  return groups.map(({ aggregateType, aggregateId, events: group, read }) => {
+    const bumpedHead = bumpedHeads.get(aggregateKey(aggregateType, aggregateId));
+    // A bumped row already holds its new version; a declared one holds the version read, moved on here.
+    const head = read ?? bumpedHead;
     if (!head) throw new Error(`no version row came back for ${aggregateType} ${aggregateId}`);
+    const version = read ? read.version + group.length : head.version;
     let previous: Buffer | null = head.lastHash.length > 0 ? head.lastHash : null;
     group.forEach((event, index) => {
-      event.fields.aggregateVersion = head.version - group.length + index + 1;
+      event.fields.aggregateVersion = version - group.length + index + 1;
       event.previousHash = previous;
       event.hash = eventHash(previous, event.fields);
       previous = event.hash;
     });
-    return { aggregateType, aggregateId, hash: previous as unknown as Buffer };
+    return { aggregateType, aggregateId, expectedVersion: head.version, version, hash: previous as Buffer };
   });
 }
 

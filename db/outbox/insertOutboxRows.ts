@@ -1,5 +1,5 @@
 // The statement that writes a transaction's events: the outbox rows, and, in the same round trip, each touched
-// aggregate's new head hash (what the next event chains to). A named (prepared) statement: one text whatever the
+// aggregate's new head (its version and the hash the next event chains to). A named (prepared) statement: one text whatever the
 // number of rows (arrays, not a VALUES list), parsed once per connection.
 import type pg from "pg";
 import type { HashedEventFields } from "./eventHash.ts";
@@ -14,11 +14,20 @@ export interface OutboxRow {
 export interface NewAggregateHead {
   aggregateType: string;
   aggregateId: string;
+  /** The aggregate's version as this transaction found it: the row is written only if it still holds it (0: no row). */
+  expectedVersion: number;
+  /** Its version after this transaction's events: its last event's. */
+  version: number;
   hash: Buffer;
 }
 
-// The head UPDATE is a data-modifying CTE: it runs whether or not the INSERT reads it. The rows go in the
-// order given (WITH ORDINALITY), so one aggregate's events take positions in version order.
+// The heads are written in data-modifying CTEs, which run whether or not the INSERT reads them: an aggregate's row
+// is updated only while it holds the version the transaction found (a row bumped by bumpAggregateVersions holds
+// the bumped one), and a new aggregate's is inserted only if none exists. At REPEATABLE READ a row that another
+// transaction changed after this one's snapshot fails the statement with a serialization failure instead; a
+// head that does not match what this transaction itself read (it cannot, but a mistake must not chain an event
+// to the wrong hash) leaves the outbox untouched and is reported. The rows go in the order given (WITH
+// ORDINALITY), so one aggregate's events take positions in version order.
 //
 // "restored" is the guard against a history restored from another server (see RestoredHistoryAhead): a row or
 // a sealed checkpoint whose transaction id this server has not reached yet. No transaction of this server can
@@ -35,24 +44,54 @@ WITH restored AS (
            ORDER BY tx_id LIMIT 1) IS NOT NULL
       OR coalesce((SELECT up_to_tx_id >= pg_snapshot_xmax(pg_current_snapshot())
                      FROM outbox_checkpoints ORDER BY sequence DESC LIMIT 1), false) AS ahead
-), heads AS (
-  UPDATE aggregate_versions SET last_hash = head.hash
-    FROM unnest($1::text[], $2::text[], $3::bytea[]) AS head(aggregate_type, aggregate_id, hash)
-   WHERE aggregate_versions.aggregate_type = head.aggregate_type
+), head AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $19::bigint[], $20::bigint[])
+                AS head(aggregate_type, aggregate_id, hash, expected_version, version)
+), updated AS (
+  UPDATE aggregate_versions SET version = head.version, last_hash = head.hash
+    FROM head
+   WHERE head.expected_version > 0
+     AND aggregate_versions.aggregate_type = head.aggregate_type
      AND aggregate_versions.aggregate_id = head.aggregate_id
+     AND aggregate_versions.version = head.expected_version
+  RETURNING 1
+), created AS (
+  INSERT INTO aggregate_versions (aggregate_type, aggregate_id, version, last_hash)
+  SELECT head.aggregate_type, head.aggregate_id, head.version, head.hash FROM head WHERE head.expected_version = 0
+  ON CONFLICT (aggregate_type, aggregate_id) DO NOTHING
+  RETURNING 1
+), heads AS (
+  SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM created) = cardinality($1::text[]) AS written
+), inserted AS (
+  INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic, message_key,
+                      payload, correlation_id, traceparent, tracestate, created_at, previous_hash, hash, patient_id)
+  SELECT e.event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.topic, e.message_key,
+         e.payload::json, e.correlation_id, e.traceparent, e.tracestate, $15::timestamptz, e.previous_hash, e.hash,
+         e.patient_id
+    FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],
+                $12::uuid[], $13::text[], $14::bytea[], $16::bytea[], $17::uuid[], $18::text[])
+         WITH ORDINALITY AS e(event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
+                              message_key, payload, correlation_id, traceparent, previous_hash, hash, patient_id,
+                              tracestate, n)
+   WHERE NOT (SELECT ahead FROM restored) AND (SELECT written FROM heads)
+   ORDER BY e.n
+  RETURNING 1
 )
-INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic, message_key,
-                    payload, correlation_id, traceparent, tracestate, created_at, previous_hash, hash, patient_id)
-SELECT e.event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.topic, e.message_key,
-       e.payload::json, e.correlation_id, e.traceparent, e.tracestate, $15::timestamptz, e.previous_hash, e.hash,
-       e.patient_id
-  FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[],
-              $12::uuid[], $13::text[], $14::bytea[], $16::bytea[], $17::uuid[], $18::text[])
-       WITH ORDINALITY AS e(event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
-                            message_key, payload, correlation_id, traceparent, previous_hash, hash, patient_id,
-                            tracestate, n)
- WHERE NOT (SELECT ahead FROM restored)
- ORDER BY e.n`;
+SELECT (SELECT ahead FROM restored) AS ahead, (SELECT written FROM heads) AS heads_written,
+       (SELECT count(*) FROM inserted)::int AS inserted`;
+
+/**
+ * An aggregate's head was not the one this transaction chained its events to. REPEATABLE READ makes another
+ * transaction's change a serialization failure (retried), so this is a mistake in the write path itself:
+ * nothing is written rather than an event chained to the wrong hash or given a taken version.
+ */
+export class AggregateHeadChanged extends Error {
+  override name = "AggregateHeadChanged";
+  constructor(heads: readonly NewAggregateHead[]) {
+    const named = heads.map((head) => `${head.aggregateType} ${head.aggregateId}`).join(", ");
+    super(`the head of ${named} is not the one the events were chained to; no event was written`);
+  }
+}
 
 /**
  * The outbox holds a history restored from another server whose transaction ids this server has not reached
@@ -72,7 +111,8 @@ export class RestoredHistoryAhead extends Error {
 
 /**
  * Every row shares `createdAt`: one transaction's events are stamped with one time. Throws
- * RestoredHistoryAhead, having written nothing, while a restored history lies ahead of the server.
+ * RestoredHistoryAhead, having written nothing, while a restored history lies ahead of the server, and
+ * AggregateHeadChanged if a head is not the one given.
  */
 export async function insertOutboxRows(
   client: pg.ClientBase,
@@ -81,8 +121,8 @@ export async function insertOutboxRows(
   createdAt: Date,
 ): Promise<void> {
   const column = <V>(pick: (row: OutboxRow) => V) => rows.map(pick);
-  const inserted = await client.query({
-    name: "outbox.insert-rows.v3",
+  const { rows: outcome } = await client.query<{ ahead: boolean; heads_written: boolean; inserted: number }>({
+    name: "outbox.insert-rows.v4",
     text: insertOutboxRowsSql,
     values: [
       heads.map((head) => head.aggregateType),
@@ -103,7 +143,12 @@ export async function insertOutboxRows(
       column((row) => row.hash),
       column((row) => row.patientId),
       column((row) => row.fields.tracestate),
+      heads.map((head) => head.expectedVersion),
+      heads.map((head) => head.version),
     ],
   });
-  if (inserted.rowCount !== rows.length) throw new RestoredHistoryAhead();
+  const [{ ahead, heads_written, inserted }] = outcome as [(typeof outcome)[number]];
+  if (ahead) throw new RestoredHistoryAhead();
+  if (!heads_written) throw new AggregateHeadChanged(heads);
+  if (inserted !== rows.length) throw new Error(`${inserted} of ${rows.length} outbox rows were inserted`);
 }
