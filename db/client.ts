@@ -9,7 +9,7 @@ import type { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { inSpan } from "../events/tracing.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
-import { inAggregateQueue } from "./aggregateQueue.ts";
+import { inAggregateQueue, nextInLine } from "./aggregateQueue.ts";
 import { type AggregateRef, forgetHeads, keepHeads, readHeadsSql } from "./outbox/aggregateHeads.ts";
 import { closeKeyCache } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
@@ -99,6 +99,10 @@ export function writeTransactionRetries(): Readonly<typeof retries> {
  *   READ snapshot is taken by the transaction's first statement, so a lock taken inside would leave the
  *   waiter with a snapshot from before its predecessor committed, and it would fail anyway. Under the lock,
  *   the transaction id (assigned at the first write) and the commit of each writer follow lock order.
+ * - the head of the line hands the next writer of the same one aggregate its connection with the lock still
+ *   held and its transaction begun by the round trip of its own COMMIT (at most MAX_HANDOVERS in a row, then
+ *   the lock is released for other processes' writers): a hot aggregate's writers then send no lock of their
+ *   own, and none waits for a connection.
  */
 export async function writeTransaction<T>(
   db: Database,
@@ -135,6 +139,36 @@ export function writeTransaction<T>(
   );
 }
 
+/** A writer in its aggregates' line: what the writer before it needs to hand it its connection. */
+interface InLine {
+  pool: pg.Pool;
+  /** Its advisory keys, sorted. */
+  lockKeys: readonly string[];
+  /** What begins its transaction: BEGIN, with the read of its declared aggregates' heads. */
+  begin: string;
+  /** Set by the writer before it, which committed and began this one's transaction on its own connection. */
+  handed?: Handover;
+}
+
+interface Handover {
+  client: pg.PoolClient;
+  /** The results of `begin`, which rode with the predecessor's COMMIT. */
+  begun: pg.QueryResult[];
+  /** How many writers in a row have had the lock without releasing it, this one included. */
+  streak: number;
+}
+
+/**
+ * How many writers of one aggregate in a row may pass its lock on without releasing it: after that the lock
+ * is released, and writers of the aggregate in other processes, waiting in Postgres, get their turn.
+ */
+export const MAX_HANDOVERS = 16;
+let handovers = 0;
+/** How many transactions this process has begun on a connection and lock handed on by the writer before. */
+export function writeTransactionHandovers(): number {
+  return handovers;
+}
+
 async function lockedAndRetried<T>(
   db: Database,
   locks: readonly AggregateLock[],
@@ -142,32 +176,40 @@ async function lockedAndRetried<T>(
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
   // One order for every transaction (the keys' own), in this process's queues as in Postgres's locks.
-  const keys = [...new Set(locks.map(advisoryKey))].sort();
-  const queued = keys.reduceRight<() => Promise<T>>(
-    (inner, key) => () => inAggregateQueue(key, inner),
-    () => onPooledConnection(db, keys, declared, work),
+  const lockKeys = [...new Set(locks.map(advisoryKey))].sort();
+  const self: InLine = {
+    pool: db.$client,
+    lockKeys,
+    begin: declared.length === 0 ? BEGIN : `${BEGIN}; ${readHeadsSql(declared)}`,
+  };
+  const queued = lockKeys.reduceRight<() => Promise<T>>(
+    (inner, key) => () => inAggregateQueue(key, inner, self),
+    () => onPooledConnection(self, declared, work),
   );
   return queued();
 }
 
 async function onPooledConnection<T>(
-  db: Database,
-  lockKeys: readonly string[],
+  self: InLine,
   declared: readonly AggregateRef[],
   work: (tx: WriteTransaction) => Promise<T>,
 ): Promise<T> {
-  const client = await db.$client.connect();
-  pools.set(client, db.$client);
+  const client = self.handed?.client ?? (await self.pool.connect());
+  pools.set(client, self.pool);
   let broken: Error | undefined;
+  let handedOn = false;
   try {
-    return await attempts(client, lockKeys, declared, work);
+    return await attempts(client, self, declared, work, () => {
+      handedOn = true;
+    });
   } catch (error) {
     // A connection whose transaction or lock could not be ended is closed rather than pooled: closing ends both.
     if (!(error instanceof WorkFailed)) broken = error as Error;
     throw error instanceof WorkFailed ? error.cause : error;
   } finally {
     forgetHeads(client);
-    client.release(broken);
+    // Handed on, the connection is the next writer's, in its transaction: it releases it.
+    if (!handedOn) client.release(broken);
   }
 }
 
@@ -178,15 +220,21 @@ class WorkFailed extends Error {}
  * The transaction, and its retries, on one connection. BEGIN and COMMIT are sent by hand rather than through
  * drizzle's `transaction`, so that the advisory unlock rides with COMMIT, and the declared aggregates' heads
  * are read with BEGIN (the read takes the transaction's snapshot, after the lock): a round trip less for each.
+ *
+ * A locked writer whose successor in this process's line waits for the same one lock, on the same pool, does
+ * not unlock: it sends the successor's BEGIN with its COMMIT and hands it the connection, lock held and
+ * transaction begun (its snapshot taken after the commit), and the successor needs neither a connection nor
+ * the lock's round trip. At most MAX_HANDOVERS in a row.
  */
 async function attempts<T>(
   client: pg.PoolClient,
-  lockKeys: readonly string[],
+  self: InLine,
   declared: readonly AggregateRef[],
   work: (tx: WriteTransaction) => Promise<T>,
+  handOn: () => void,
 ): Promise<T> {
   const tx = transactionOn(client);
-  const begin = declared.length === 0 ? BEGIN : `${BEGIN}; ${readHeadsSql(client, declared)}`;
+  const { lockKeys } = self;
   // The keys are decimal bigints made here (advisoryKey), never input: they are safe to write into the text,
   // which lets the lock ride with BEGIN, and the unlock with COMMIT, each as one simple query. The lock is
   // taken in a transaction of its own, ended before the write transaction begins, so that the latter's
@@ -195,16 +243,21 @@ async function attempts<T>(
   // Several keys are taken one after the other, in the order given (unnest's).
   const lock =
     lockKeys.length === 1
-      ? `BEGIN; SELECT pg_advisory_lock(${lockKeys[0]}); COMMIT; ${begin}`
-      : `BEGIN; SELECT pg_advisory_lock(key) FROM unnest(ARRAY[${lockKeys.join(",")}]::bigint[]) AS key; COMMIT; ${begin}`;
+      ? `BEGIN; SELECT pg_advisory_lock(${lockKeys[0]}); COMMIT; ${self.begin}`
+      : `BEGIN; SELECT pg_advisory_lock(key) FROM unnest(ARRAY[${lockKeys.join(",")}]::bigint[]) AS key; COMMIT; ${self.begin}`;
   const unlock = `SELECT ${lockKeys.map((key) => `pg_advisory_unlock(${key})`).join(", ")}`;
   const locking = lockKeys.length > 0;
-  let locked = false;
+  let { handed } = self;
+  let locked = handed !== undefined;
+  const streak = handed?.streak ?? 0;
   try {
     for (let attempt = 1; ; attempt++) {
       trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
       let begun: pg.QueryResult | pg.QueryResult[];
-      if (locking && !locked) {
+      if (handed) {
+        begun = handed.begun;
+        handovers++;
+      } else if (locking && !locked) {
         locked = true;
         // A failure (a deadlock between lock waits, say) skips the rest and leaves the lock's transaction open.
         // The failure is what the caller learns: a ROLLBACK that fails too means a lost connection, which is
@@ -214,10 +267,11 @@ async function attempts<T>(
           throw error;
         });
       } else {
-        begun = await client.query(begin);
+        begun = await client.query(self.begin);
       }
       // A multi-statement query answers with one result per statement: the heads' read is the last.
       if (declared.length > 0) keepHeads(client, declared, [begun].flat().at(-1)?.rows ?? []);
+      handed = undefined;
       let result: T;
       try {
         result = await work(tx);
@@ -226,12 +280,28 @@ async function attempts<T>(
         if (await retriedAfterPause(error, attempt)) continue;
         throw new WorkFailed("the transaction's work failed", { cause: error });
       }
+      const next = locking ? successorOf(self, streak) : undefined;
       try {
+        if (next) {
+          const committed = (await client.query(`COMMIT; ${next.begin}`)) as unknown as pg.QueryResult[];
+          next.handed = { client, begun: committed.slice(1), streak: streak + 1 };
+          locked = false;
+          handOn();
+          return result;
+        }
         await client.query(locking ? `COMMIT; ${unlock}` : "COMMIT");
         locked = false;
         return result;
       } catch (error) {
-        // A failed COMMIT has ended the transaction and skipped the unlock.
+        // The next writer's BEGIN failed after the COMMIT succeeded: the connection is in a failed transaction
+        // (status E). The next writer begins on its own; this one's work is committed.
+        if (next && client.getTransactionStatus() === "E") {
+          await client.query(`ROLLBACK; ${unlock}`);
+          locked = false;
+          return result;
+        }
+        // A failed COMMIT has ended the transaction and skipped what rode with it (the unlock, or the next
+        // writer's BEGIN).
         if (await retriedAfterPause(error, attempt)) continue;
         throw new WorkFailed("the transaction's commit failed", { cause: error });
       }
@@ -239,6 +309,15 @@ async function attempts<T>(
   } finally {
     if (locked) await client.query(unlock);
   }
+}
+
+/** The writer this one hands its connection and lock to when it commits, if any. */
+function successorOf(self: InLine, streak: number): InLine | undefined {
+  const [key, ...more] = self.lockKeys;
+  if (key === undefined || more.length > 0 || streak >= MAX_HANDOVERS) return undefined;
+  const next = nextInLine(key) as InLine | undefined;
+  if (next?.pool !== self.pool || next.lockKeys.length !== 1) return undefined;
+  return next;
 }
 
 async function retriedAfterPause(error: unknown, attempt: number): Promise<boolean> {

@@ -4,7 +4,7 @@
 // The outbox insert writes the head back only if it is still the one read here (insertOutboxRows.ts), and a
 // concurrent writer that changed it after this transaction's snapshot fails the write with a serialization
 // failure (REPEATABLE READ), which writeTransaction retries with a fresh read.
-import type pg from "pg";
+import pg from "pg";
 import type { AggregateHead } from "./bumpAggregateVersions.ts";
 
 export interface AggregateRef {
@@ -16,10 +16,10 @@ export interface AggregateRef {
  * The statement that reads the heads, to be sent after BEGIN in one simple query, which takes no parameters:
  * the type and id are written in as literals, quoted by the driver.
  */
-export function readHeadsSql(client: pg.ClientBase, aggregates: readonly AggregateRef[]): string {
+export function readHeadsSql(aggregates: readonly AggregateRef[]): string {
   const pairs = aggregates.map(
     ({ aggregateType, aggregateId }) =>
-      `(${client.escapeLiteral(aggregateType)}, ${client.escapeLiteral(aggregateId)})`,
+      `(${pg.escapeLiteral(aggregateType)}, ${pg.escapeLiteral(aggregateId)})`,
   );
   return `SELECT aggregate_type, aggregate_id, version, last_hash FROM aggregate_versions
  WHERE (aggregate_type, aggregate_id) IN (${pairs.join(", ")})`;

@@ -1,0 +1,123 @@
+// A locked writer whose successor in the process's line waits for the same lock hands it its connection, lock
+// held and transaction begun with its COMMIT (db/client.ts, attempts). These tests queue writers of one patient
+// at once and check what Postgres holds after: every write committed once, in line order, chained, without a
+// retry, and no advisory lock left behind; and that the lock is released after MAX_HANDOVERS in a row.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { conditionsUpdate, databaseUrl, patientCreated, testEventContext } from "../test/fixtures.ts";
+import {
+  createDatabase,
+  type Database,
+  MAX_HANDOVERS,
+  writeTransaction,
+  writeTransactionHandovers,
+  writeTransactionRetries,
+} from "./client.ts";
+import { appendEvents } from "./outbox/appendEvents.ts";
+
+const applicationName = `lock-handover-${randomUUID().slice(0, 8)}`;
+const db = createDatabase(databaseUrl(), { max: 3, applicationName });
+const otherPool = createDatabase(databaseUrl(), { max: 3, applicationName });
+const observer = new pg.Client({ connectionString: databaseUrl() });
+afterAll(async () => {
+  await Promise.all([db.$client.end(), otherPool.$client.end(), observer.end()]);
+});
+
+const patient = (id: string) => ({ aggregateType: "patient", aggregateId: id });
+
+async function newPatient(): Promise<string> {
+  const id = randomUUID();
+  await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(id)]));
+  return id;
+}
+
+/** One locked write of the patient. */
+const write = (on: Database, id: string, tag: string) =>
+  writeTransaction(on, { lockAggregate: patient(id) }, (tx) =>
+    appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, tag)]),
+  );
+
+/** The patient's events in commit order: their versions, whether each is chained to the one before, and in how many transactions. */
+async function historyOf(id: string) {
+  const { rows } = await observer.query<{ version: string; chained: boolean; tx: string }>(
+    `SELECT aggregate_version AS version, tx_id::text AS tx,
+            previous_hash IS NOT DISTINCT FROM lag(hash) OVER (ORDER BY tx_id, position) AS chained
+       FROM outbox WHERE aggregate_id = $1 ORDER BY tx_id, position`,
+    [id],
+  );
+  return {
+    versions: rows.map((row) => Number(row.version)),
+    chained: rows.every((row) => row.chained),
+    transactions: new Set(rows.map((row) => row.tx)).size,
+  };
+}
+
+/** The advisory locks this file's pools still hold (or wait for). */
+async function advisoryLocksHeld(): Promise<number> {
+  const { rows } = await observer.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks JOIN pg_stat_activity USING (pid)
+      WHERE locktype = 'advisory' AND application_name = $1`,
+    [applicationName],
+  );
+  return rows[0]?.n ?? -1;
+}
+
+describe("writers of one aggregate in line", () => {
+  it(`hand the lock on ${MAX_HANDOVERS} times in a row at most, and every write commits once, in order`, async () => {
+    await observer.connect();
+    const id = await newPatient();
+    const writers = 2 * MAX_HANDOVERS + 4;
+    const handoversBefore = writeTransactionHandovers();
+    const retriesBefore = writeTransactionRetries();
+
+    const versions = await Promise.all(
+      Array.from({ length: writers }, (_, index) => write(db, id, `w${index}-`)),
+    );
+
+    // Each writer that took the lock itself hands it to the next MAX_HANDOVERS, then lets it go.
+    const tookTheLock = Math.ceil(writers / (MAX_HANDOVERS + 1));
+    expect(writeTransactionHandovers() - handoversBefore).toBe(writers - tookTheLock);
+    expect(writeTransactionRetries()).toEqual(retriesBefore);
+    // In line order: writer i's event is version i + 2 (patient.created is 1).
+    expect(versions.map((appended) => appended[0]?.aggregateVersion)).toEqual(
+      Array.from({ length: writers }, (_, index) => index + 2),
+    );
+    expect(await historyOf(id)).toEqual({
+      versions: Array.from({ length: writers + 1 }, (_, index) => index + 1),
+      chained: true,
+      transactions: writers + 1,
+    });
+    expect(await advisoryLocksHeld()).toBe(0);
+    // Every connection is back in its pool, idle.
+    expect(db.$client.totalCount).toBe(db.$client.idleCount);
+  });
+
+  it("hand nothing on to a writer of another pool: it takes the lock itself", async () => {
+    const id = await newPatient();
+    const handoversBefore = writeTransactionHandovers();
+    await Promise.all([write(db, id, "a-"), write(otherPool, id, "b-"), write(db, id, "c-")]);
+    expect(writeTransactionHandovers()).toBe(handoversBefore);
+    expect(await historyOf(id)).toEqual({ versions: [1, 2, 3, 4], chained: true, transactions: 4 });
+    expect(await advisoryLocksHeld()).toBe(0);
+  });
+
+  it("go on after a writer handed the lock fails: its transaction rolls back, the next takes the lock", async () => {
+    const id = await newPatient();
+    const handoversBefore = writeTransactionHandovers();
+    const outcomes = await Promise.allSettled([
+      write(db, id, "first-"),
+      writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
+        await appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "failing-")]);
+        throw new Error("the second writer's own failure");
+      }),
+      write(db, id, "third-"),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((outcomes[1] as PromiseRejectedResult).reason.message).toBe("the second writer's own failure");
+    // The first handed on to the second; the second, failed, released the lock, which the third took.
+    expect(writeTransactionHandovers() - handoversBefore).toBe(1);
+    expect(await historyOf(id)).toEqual({ versions: [1, 2, 3], chained: true, transactions: 3 });
+    expect(await advisoryLocksHeld()).toBe(0);
+  });
+});
