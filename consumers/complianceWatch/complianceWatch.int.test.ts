@@ -2,14 +2,16 @@
 // the window raise nothing, N+1 raise one audit.compliance.alert in the outbox, and a redelivered record or a
 // further event in the same window raises no second one. API reads count against the actor, records opened
 // with events:tail --decrypt against the operator.
+
 import { randomUUID } from "node:crypto";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction, writeTransactionRetries } from "../../db/client.ts";
 import { dataKeysForWriting, destroyDataKey } from "../../db/patientKeys.ts";
-import { complianceWatchObservations, consumerInbox, outbox } from "../../db/schema.ts";
+import { complianceWatchObservations, outbox } from "../../db/schema.ts";
 import type { EventData, EventType } from "../../events/index.ts";
 import { sealPersonalMetadata } from "../../phi/personalFields.ts";
+import { handledBy } from "../../test/consumers/inbox.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { eventRecord, onPartition, publish, type TestRecord } from "../../test/consumers/records.ts";
@@ -113,14 +115,11 @@ const newOperator = () => `oncall.${randomUUID()}`;
 /** Publishes the records and waits until the watch has processed every one (its inbox holds them). */
 async function watched(records: TestRecord[]) {
   await publish(kafkaBrokers(), records, db);
-  const ids = [...new Set(records.map((record) => record.eventId))];
-  await eventually(async () => {
-    const rows = await db
-      .select({ eventId: consumerInbox.eventId })
-      .from(consumerInbox)
-      .where(and(eq(consumerInbox.consumer, watch.name), inArray(consumerInbox.eventId, ids)));
-    return rows.length === ids.length;
-  });
+  await handledBy(
+    db,
+    watch.name,
+    records.map((record) => record.eventId),
+  );
 }
 
 /** The audit.compliance.alert events in the outbox about this principal. */

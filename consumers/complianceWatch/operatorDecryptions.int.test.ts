@@ -2,18 +2,19 @@
 // tail records them: each an audit.operator.decrypted event appended in a transaction of its own, published by
 // the relay to audit-events. One patient more than COMPLIANCE_MAX_PATIENTS_DECRYPTED raises one alert naming
 // the operator, in the outbox and on Kafka; as many as allowed raise none.
+
 import { randomUUID } from "node:crypto";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import { consumerInbox, outbox } from "../../db/schema.ts";
+import { outbox } from "../../db/schema.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import type { EventData } from "../../events/index.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
+import { handledBy } from "../../test/consumers/inbox.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import {
-  eventually,
   kafkaBrokers,
   startRelay,
   testDatabase,
@@ -69,15 +70,7 @@ async function recordOpenings(operator: string, patientIds: string[]): Promise<s
 }
 
 /** Waits until the watch has handled every one of the events, published by the relay. */
-async function watched(eventIds: string[]) {
-  await eventually(async () => {
-    const rows = await db
-      .select({ eventId: consumerInbox.eventId })
-      .from(consumerInbox)
-      .where(and(eq(consumerInbox.consumer, watch.name), inArray(consumerInbox.eventId, eventIds)));
-    return rows.length === eventIds.length;
-  });
-}
+const watched = (eventIds: string[]) => handledBy(db, watch.name, eventIds);
 
 async function alertsAbout(operator: string) {
   return db

@@ -1,13 +1,15 @@
 // Notifications end to end on the real pipeline: events written through the outbox, relayed to Kafka,
 // turned into notification requests (through the outbox again) and delivered by the development transport.
 // Each cause sends each of its messages exactly once.
+
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import { consumerInbox, notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
+import { notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
 import { exampleEvent } from "../../events/examples.ts";
+import { handledBy } from "../../test/consumers/inbox.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { eventRecord, publish } from "../../test/consumers/records.ts";
@@ -103,15 +105,7 @@ describe("notifications", () => {
     );
     // Appointment events have their own topic: the patient must be in the directory before they are handled
     // (the notification consumer would otherwise retry until they are).
-    await eventually(async () => {
-      const rows = await db
-        .select()
-        .from(consumerInbox)
-        .where(
-          and(eq(consumerInbox.consumer, directory.name), eq(consumerInbox.eventId, created?.eventId ?? "")),
-        );
-      return rows.length === 1;
-    });
+    await handledBy(db, directory.name, [created?.eventId ?? ""]);
     const appointmentId = randomUUID();
     const booked = exampleEvent("appointment.booked");
     booked.data = { ...booked.data, appointmentId, patientId };

@@ -1,13 +1,14 @@
 // The patient directory read model, fed from patient-events: what a provider sees of a patient follows the
 // patient's changes, consent and deletion.
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { consumerInbox, patientDirectory } from "../../db/schema.ts";
+import { patientDirectory } from "../../db/schema.ts";
 import type { EventData } from "../../events/index.ts";
+import { handledBy } from "../../test/consumers/inbox.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { eventRecord, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
-import { eventually, kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { patientDirectoryConsumer } from "./patientDirectoryConsumer.ts";
 import { providerDirectoryEntry } from "./providerDirectory.ts";
 
@@ -30,15 +31,7 @@ const consent = (patientId: string, granted: boolean) =>
   });
 
 /** Waits until the directory consumer has processed the record (the inbox says so). */
-async function processed(record: { eventId: string }) {
-  await eventually(async () => {
-    const rows = await db
-      .select()
-      .from(consumerInbox)
-      .where(and(eq(consumerInbox.consumer, directory.name), eq(consumerInbox.eventId, record.eventId)));
-    return rows.length === 1;
-  });
-}
+const processed = (record: { eventId: string }) => handledBy(db, directory.name, [record.eventId]);
 
 describe("the patient directory", () => {
   it("shows a new patient's name, and their contact details only once they consent to data sharing", async () => {
