@@ -162,7 +162,7 @@ interface Handover {
  * How many writers of one aggregate in a row may pass its lock on without releasing it: after that the lock
  * is released, and writers of the aggregate in other processes, waiting in Postgres, get their turn.
  */
-export const MAX_HANDOVERS = 16;
+export const MAX_HANDOVERS = 4;
 let handovers = 0;
 /** How many transactions this process has begun on a connection and lock handed on by the writer before. */
 export function writeTransactionHandovers(): number {
