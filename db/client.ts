@@ -100,9 +100,9 @@ export function writeTransactionRetries(): Readonly<typeof retries> {
  *   waiter with a snapshot from before its predecessor committed, and it would fail anyway. Under the lock,
  *   the transaction id (assigned at the first write) and the commit of each writer follow lock order.
  * - the head of the line hands the next writer of the same one aggregate its connection with the lock still
- *   held and its transaction begun by the round trip of its own COMMIT (at most MAX_HANDOVERS in a row, then
- *   the lock is released for other processes' writers): a hot aggregate's writers then send no lock of their
- *   own, and none waits for a connection.
+ *   held and its transaction begun by the round trip of its own COMMIT, while no other session waits for the
+ *   lock (and at most MAX_HANDOVERS in a row): a hot aggregate's writers then send no lock of their own, and
+ *   none waits for a connection.
  */
 export async function writeTransaction<T>(
   db: Database,
@@ -156,13 +156,15 @@ interface Handover {
   begun: pg.QueryResult[];
   /** How many writers in a row have had the lock without releasing it, this one included. */
   streak: number;
+  /** Whether another session waited for the lock when it was handed on: then it is released at the next commit. */
+  othersWaiting: boolean;
 }
 
 /**
- * How many writers of one aggregate in a row may pass its lock on without releasing it: after that the lock
- * is released, and writers of the aggregate in other processes, waiting in Postgres, get their turn.
+ * How many writers of one aggregate in a row may pass its lock on without releasing it, when no other session
+ * is seen waiting for it: a bound on how long one process's line keeps it.
  */
-export const MAX_HANDOVERS = 4;
+export const MAX_HANDOVERS = 16;
 let handovers = 0;
 /** How many transactions this process has begun on a connection and lock handed on by the writer before. */
 export function writeTransactionHandovers(): number {
@@ -224,7 +226,10 @@ class WorkFailed extends Error {}
  * A locked writer whose successor in this process's line waits for the same one lock, on the same pool, does
  * not unlock: it sends the successor's BEGIN with its COMMIT and hands it the connection, lock held and
  * transaction begun (its snapshot taken after the commit), and the successor needs neither a connection nor
- * the lock's round trip. At most MAX_HANDOVERS in a row.
+ * the lock's round trip. The same round trip asks Postgres whether another session (another process's writer)
+ * waits for the lock; if one does, the next writer releases it at its commit instead of handing it on, so
+ * that writers of other processes wait behind two writes of this process at most, as they would without
+ * handovers, where the lock alternates between the sessions queued for it. At most MAX_HANDOVERS in a row.
  */
 async function attempts<T>(
   client: pg.PoolClient,
@@ -250,6 +255,7 @@ async function attempts<T>(
   let { handed } = self;
   let locked = handed !== undefined;
   const streak = handed?.streak ?? 0;
+  const othersWaiting = handed?.othersWaiting ?? false;
   try {
     for (let attempt = 1; ; attempt++) {
       trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
@@ -280,11 +286,18 @@ async function attempts<T>(
         if (await retriedAfterPause(error, attempt)) continue;
         throw new WorkFailed("the transaction's work failed", { cause: error });
       }
-      const next = locking ? successorOf(self, streak) : undefined;
+      const next = locking && !othersWaiting ? successorOf(self, streak) : undefined;
       try {
         if (next) {
-          const committed = (await client.query(`COMMIT; ${next.begin}`)) as unknown as pg.QueryResult[];
-          next.handed = { client, begun: committed.slice(1), streak: streak + 1 };
+          const committed = (await client.query(
+            `COMMIT; ${next.begin}; ${othersWaitingSql(lockKeys[0] as string)}`,
+          )) as unknown as pg.QueryResult[];
+          next.handed = {
+            client,
+            begun: committed.slice(1, -1),
+            streak: streak + 1,
+            othersWaiting: committed.at(-1)?.rows[0]?.waiting === true,
+          };
           locked = false;
           handOn();
           return result;
@@ -309,6 +322,14 @@ async function attempts<T>(
   } finally {
     if (locked) await client.query(unlock);
   }
+}
+
+/** Whether a session other than this one waits for the advisory lock `key` in this database. */
+function othersWaitingSql(key: string): string {
+  return `SELECT EXISTS (SELECT FROM pg_locks
+  WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND ((classid::bigint << 32) | objid::bigint) = ${key}) AS waiting`;
 }
 
 /** The writer this one hands its connection and lock to when it commits, if any. */

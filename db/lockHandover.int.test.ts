@@ -1,12 +1,20 @@
 // A locked writer whose successor in the process's line waits for the same lock hands it its connection, lock
 // held and transaction begun with its COMMIT (db/client.ts, attempts). These tests queue writers of one patient
 // at once and check what Postgres holds after: every write committed once, in line order, chained, without a
-// retry, and no advisory lock left behind; and that the lock is released after MAX_HANDOVERS in a row.
+// retry, and no advisory lock left behind; and that the lock is released after MAX_HANDOVERS in a row, or
+// sooner for a session of another process that waits for it.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { conditionsUpdate, databaseUrl, patientCreated, testEventContext } from "../test/fixtures.ts";
 import {
+  conditionsUpdate,
+  databaseUrl,
+  eventually,
+  patientCreated,
+  testEventContext,
+} from "../test/fixtures.ts";
+import {
+  connectionOf,
   createDatabase,
   type Database,
   MAX_HANDOVERS,
@@ -53,6 +61,26 @@ async function historyOf(id: string) {
   };
 }
 
+/** The patient's advisory key, as the lock holder's own session sees it, for another session to take. */
+const advisoryKeyOf = (id: string) =>
+  writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
+    const { rows } = await connectionOf(tx).query<{ key: string }>(
+      `SELECT ((classid::bigint << 32) | objid::bigint)::text AS key
+         FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
+    );
+    return rows[0]?.key as string;
+  });
+
+/** How many of this file's sessions wait for an advisory lock. */
+async function waitingSessions(): Promise<number> {
+  const { rows } = await observer.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks JOIN pg_stat_activity USING (pid)
+      WHERE locktype = 'advisory' AND NOT granted AND application_name = $1`,
+    [applicationName],
+  );
+  return rows[0]?.n ?? -1;
+}
+
 /** The advisory locks this file's pools still hold (or wait for). */
 async function advisoryLocksHeld(): Promise<number> {
   const { rows } = await observer.query<{ n: number }>(
@@ -91,6 +119,58 @@ describe("writers of one aggregate in line", () => {
     expect(await advisoryLocksHeld()).toBe(0);
     // Every connection is back in its pool, idle.
     expect(db.$client.totalCount).toBe(db.$client.idleCount);
+  });
+
+  it("hand it on once more at most while another session waits for it, which then gets it", async () => {
+    const id = await newPatient();
+    const key = await advisoryKeyOf(id);
+    const otherSession = new pg.Client({
+      connectionString: databaseUrl(),
+      application_name: applicationName,
+    });
+    await otherSession.connect();
+    try {
+      const handoversBefore = writeTransactionHandovers();
+      let firstInside: () => void = () => {};
+      const inside = new Promise<void>((resolve) => {
+        firstInside = resolve;
+      });
+      let releaseFirst: () => void = () => {};
+      const firstHeld = new Promise<void>((resolve) => {
+        releaseFirst = resolve;
+      });
+      const writers = [
+        writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
+          firstInside();
+          await firstHeld;
+          return appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "w0-")]);
+        }),
+        ...Array.from({ length: 4 }, (_, index) => write(db, id, `w${index + 1}-`)),
+      ];
+      // The other session asks for the lock while the first writer holds it, and reads what it then sees.
+      await inside;
+      const otherTurn = otherSession
+        .query("SELECT pg_advisory_lock($1::bigint)", [key])
+        .then(() =>
+          otherSession.query<{ version: string }>(
+            "SELECT max(aggregate_version) AS version FROM outbox WHERE aggregate_id = $1",
+            [id],
+          ),
+        );
+      await eventually(async () => (await waitingSessions()) === 1);
+      releaseFirst();
+      const seen = await otherTurn;
+      // patient.created, then the first writer's and the one it handed the lock to: not the three after them.
+      expect(Number(seen.rows[0]?.version)).toBe(3);
+      await otherSession.query("SELECT pg_advisory_unlock($1::bigint)", [key]);
+      await Promise.all(writers);
+      // The first to the second; then the third, taking the lock itself, to the fourth and the fifth.
+      expect(writeTransactionHandovers() - handoversBefore).toBe(3);
+      expect(await historyOf(id)).toEqual({ versions: [1, 2, 3, 4, 5, 6], chained: true, transactions: 6 });
+      expect(await advisoryLocksHeld()).toBe(0);
+    } finally {
+      await otherSession.end();
+    }
   });
 
   it("hand nothing on to a writer of another pool: it takes the lock itself", async () => {
