@@ -116,52 +116,64 @@ export function aiRoutes(db: Database) {
     .openapi(routes.model, async (c) => {
       const body = c.req.valid("json");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
-        let row: ModelRow;
-        try {
-          row = await insertModel(tx, {
-            id,
-            name: body.modelName,
-            version: body.version,
-            algorithm: body.algorithm,
-            trainedAt: new Date(body.trainedAt),
-            datasetSize: body.datasetSize,
-            trainingMetrics: body.metrics,
-          });
-        } catch (error) {
-          if (!violatesConstraint(error, ONE_ROW_PER_MODEL_VERSION)) throw error;
-          throw new HttpProblem(409, "Conflict", `${body.modelName} ${body.version} is already recorded.`);
-        }
-        await appendEvents(tx, eventContext(c, AI_SERVICE), [
-          { type: "ai.model.trained", data: { modelId: id, ...body } },
-          dataModified(c.get("principal"), { type: "model", id, patientId: null }, "CREATE"),
-        ]);
-        return { status: 201 as const, body: toModelResponse(row), patientId: null };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        AI_SERVICE,
+        async (tx) => {
+          let row: ModelRow;
+          try {
+            row = await insertModel(tx, {
+              id,
+              name: body.modelName,
+              version: body.version,
+              algorithm: body.algorithm,
+              trainedAt: new Date(body.trainedAt),
+              datasetSize: body.datasetSize,
+              trainingMetrics: body.metrics,
+            });
+          } catch (error) {
+            if (!violatesConstraint(error, ONE_ROW_PER_MODEL_VERSION)) throw error;
+            throw new HttpProblem(409, "Conflict", `${body.modelName} ${body.version} is already recorded.`);
+          }
+          await appendEvents(tx, eventContext(c, AI_SERVICE), [
+            { type: "ai.model.trained", data: { modelId: id, ...body } },
+            dataModified(c.get("principal"), { type: "model", id, patientId: null }, "CREATE"),
+          ]);
+          return { status: 201 as const, body: toModelResponse(row), patientId: null };
+        },
+        { appendsTo: modelAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.performance, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
-        const model = await findModel(tx, id, { lock: true });
-        if (!model) throw HttpProblem.notFound(`There is no model ${id}.`);
-        const measuredAt = new Date(body.measuredAt);
-        // A measurement reported late is recorded (its event) but is not the latest: the model keeps the newer one.
-        const latest = model.latestMeasuredAt === null || model.latestMeasuredAt <= measuredAt;
-        const row = latest ? await recordPerformance(tx, id, { metrics: body.metrics, measuredAt }) : model;
-        await appendEvents(tx, eventContext(c, AI_SERVICE), [
-          { type: "ai.model.performance.updated", data: { modelId: id, version: model.version, ...body } },
-          ...(latest
-            ? [
-                dataModified(c.get("principal"), { type: "model", id, patientId: null }, "UPDATE", [
-                  "latestMetrics",
-                ]),
-              ]
-            : []),
-        ]);
-        return { status: 200 as const, body: toModelResponse(row), patientId: null };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        AI_SERVICE,
+        async (tx) => {
+          const model = await findModel(tx, id, { lock: true });
+          if (!model) throw HttpProblem.notFound(`There is no model ${id}.`);
+          const measuredAt = new Date(body.measuredAt);
+          // A measurement reported late is recorded (its event) but is not the latest: the model keeps the newer one.
+          const latest = model.latestMeasuredAt === null || model.latestMeasuredAt <= measuredAt;
+          const row = latest ? await recordPerformance(tx, id, { metrics: body.metrics, measuredAt }) : model;
+          await appendEvents(tx, eventContext(c, AI_SERVICE), [
+            { type: "ai.model.performance.updated", data: { modelId: id, version: model.version, ...body } },
+            ...(latest
+              ? [
+                  dataModified(c.get("principal"), { type: "model", id, patientId: null }, "UPDATE", [
+                    "latestMetrics",
+                  ]),
+                ]
+              : []),
+          ]);
+          return { status: 200 as const, body: toModelResponse(row), patientId: null };
+        },
+        { appendsTo: modelAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.prediction, async (c) => {
@@ -251,3 +263,5 @@ function toInsightResponse(row: InsightRow): InsightResponse {
     createdAt: row.createdAt.toISOString(),
   };
 }
+
+const modelAggregate = (id: string) => ({ aggregateType: "model", aggregateId: id });

@@ -169,7 +169,7 @@ export function appointmentRoutes(db: Database) {
         // other, and a crowd of them kept colliding on retry.
         {
           lockAggregate: { aggregateType: "provider", aggregateId: body.providerId },
-          appendsTo: { aggregateType: "appointment", aggregateId: id },
+          appendsTo: appointmentAggregate(id),
         },
       );
       return c.json(answer.body, answer.status, answer.headers);
@@ -189,71 +189,85 @@ export function appointmentRoutes(db: Database) {
       const { id } = c.req.valid("param");
       const { reason } = c.req.valid("json");
       const principal = c.get("principal");
-      const answer = await answerOnce(c, db, APPOINTMENT_SERVICE, async (tx) => {
-        const appointment = await reachableAppointment(c, tx, id, { lock: true });
-        assertBooked(appointment);
-        const cancelledAt = new Date();
-        const cancelledBy = CANCELLED_BY[principal.role];
-        const row = await updateAppointment(tx, id, {
-          status: "CANCELLED",
-          cancelledAt,
-          cancelledBy,
-          cancellationReason: reason,
-        });
-        await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
-          {
-            type: "appointment.cancelled",
-            data: {
-              appointmentId: id,
-              patientId: row.patientId,
-              cancelledAt: cancelledAt.toISOString(),
-              cancelledBy,
-              reason,
+      const answer = await answerOnce(
+        c,
+        db,
+        APPOINTMENT_SERVICE,
+        async (tx) => {
+          const appointment = await reachableAppointment(c, tx, id, { lock: true });
+          assertBooked(appointment);
+          const cancelledAt = new Date();
+          const cancelledBy = CANCELLED_BY[principal.role];
+          const row = await updateAppointment(tx, id, {
+            status: "CANCELLED",
+            cancelledAt,
+            cancelledBy,
+            cancellationReason: reason,
+          });
+          await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
+            {
+              type: "appointment.cancelled",
+              data: {
+                appointmentId: id,
+                patientId: row.patientId,
+                cancelledAt: cancelledAt.toISOString(),
+                cancelledBy,
+                reason,
+              },
             },
-          },
-          dataModified(principal, appointmentResource(row), "UPDATE", ["status", "cancellationReason"]),
-        ]);
-        return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
-      });
+            dataModified(principal, appointmentResource(row), "UPDATE", ["status", "cancellationReason"]),
+          ]);
+          return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
+        },
+        { appendsTo: appointmentAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.complete, async (c) => {
       const { id } = c.req.valid("param");
       const principal = c.get("principal");
-      const answer = await answerOnce(c, db, APPOINTMENT_SERVICE, async (tx) => {
-        const appointment = await reachableAppointment(c, tx, id, { lock: true });
-        if (principal.role === "provider") {
-          const ownProfile = await findProviderOfLogin(tx, principal.userId);
-          if (ownProfile?.id !== appointment.providerId) {
-            throw new AccessRefused(
-              APPOINTMENT_SERVICE,
-              principal,
-              appointmentResource(appointment),
-              "own-profile-only",
-              "A provider completes only their own appointments.",
-            );
+      const answer = await answerOnce(
+        c,
+        db,
+        APPOINTMENT_SERVICE,
+        async (tx) => {
+          const appointment = await reachableAppointment(c, tx, id, { lock: true });
+          if (principal.role === "provider") {
+            const ownProfile = await findProviderOfLogin(tx, principal.userId);
+            if (ownProfile?.id !== appointment.providerId) {
+              throw new AccessRefused(
+                APPOINTMENT_SERVICE,
+                principal,
+                appointmentResource(appointment),
+                "own-profile-only",
+                "A provider completes only their own appointments.",
+              );
+            }
           }
-        }
-        assertBooked(appointment);
-        const completedAt = new Date();
-        const row = await updateAppointment(tx, id, { status: "COMPLETED", completedAt });
-        await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
-          {
-            type: "appointment.completed",
-            data: {
-              appointmentId: id,
-              patientId: row.patientId,
-              providerId: row.providerId,
-              completedAt: completedAt.toISOString(),
+          assertBooked(appointment);
+          const completedAt = new Date();
+          const row = await updateAppointment(tx, id, { status: "COMPLETED", completedAt });
+          await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
+            {
+              type: "appointment.completed",
+              data: {
+                appointmentId: id,
+                patientId: row.patientId,
+                providerId: row.providerId,
+                completedAt: completedAt.toISOString(),
+              },
             },
-          },
-          dataModified(principal, appointmentResource(row), "UPDATE", ["status"]),
-        ]);
-        return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
-      });
+            dataModified(principal, appointmentResource(row), "UPDATE", ["status"]),
+          ]);
+          return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
+        },
+        { appendsTo: appointmentAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     });
 }
+
+const appointmentAggregate = (id: string) => ({ aggregateType: "appointment", aggregateId: id });
 
 const appointmentResource = (row: Pick<AppointmentRow, "id" | "patientId">): AuditedResource => ({
   type: "appointment",

@@ -126,32 +126,38 @@ export function documentRoutes(db: Database) {
       const body = c.req.valid("json");
       const principal = c.get("principal");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, DOCUMENT_SERVICE, async (tx) => {
-        const patient = await requirePatientOwner(tx, body.patientId);
-        await assertReachesPatient(tx, principal, patient, {
-          source: DOCUMENT_SERVICE,
-          resource: { type: "document", id: "/documents", patientId: patient.id },
-        });
-        const row = await insertDocument(tx, {
-          id,
-          patientId: body.patientId,
-          fileName: body.fileName,
-          mimeType: body.mimeType,
-          sizeBytes: body.sizeBytes,
-          checksumSha256: body.checksum.value,
-          storageUrl: body.storageUrl,
-        });
-        await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
-          { type: "document.uploaded", data: { documentId: id, ...body } },
-          dataModified(principal, documentResource(row), "CREATE"),
-        ]);
-        return {
-          status: 201 as const,
-          body: toResponse(row),
-          headers: { Location: `/documents/${id}` },
-          patientId: row.patientId,
-        };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        DOCUMENT_SERVICE,
+        async (tx) => {
+          const patient = await requirePatientOwner(tx, body.patientId);
+          await assertReachesPatient(tx, principal, patient, {
+            source: DOCUMENT_SERVICE,
+            resource: { type: "document", id: "/documents", patientId: patient.id },
+          });
+          const row = await insertDocument(tx, {
+            id,
+            patientId: body.patientId,
+            fileName: body.fileName,
+            mimeType: body.mimeType,
+            sizeBytes: body.sizeBytes,
+            checksumSha256: body.checksum.value,
+            storageUrl: body.storageUrl,
+          });
+          await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
+            { type: "document.uploaded", data: { documentId: id, ...body } },
+            dataModified(principal, documentResource(row), "CREATE"),
+          ]);
+          return {
+            status: 201 as const,
+            body: toResponse(row),
+            headers: { Location: `/documents/${id}` },
+            patientId: row.patientId,
+          };
+        },
+        { appendsTo: documentAggregate(id) },
+      );
       return c.json(answer.body, answer.status, answer.headers);
     })
     .openapi(routes.get, async (c) => {
@@ -190,43 +196,60 @@ export function documentRoutes(db: Database) {
     .openapi(routes.consent, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const answer = await answerOnce(c, db, DOCUMENT_SERVICE, async (tx) => {
-        requireFuture("body.expiresAt", body.expiresAt);
-        const document = await reachableDocument(c, tx, id, { lock: true });
-        const consent = await insertConsent(tx, {
-          id: randomUUID(),
-          documentId: id,
-          grantedTo: body.grantedTo,
-          purpose: body.purpose,
-          expiresAt: body.expiresAt === null ? null : new Date(body.expiresAt),
-        });
-        await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
-          { type: "consent.given", data: { documentId: id, patientId: document.patientId, ...body } },
-          dataModified(c.get("principal"), documentResource(document), "UPDATE", ["consents"]),
-        ]);
-        return { status: 201 as const, body: toConsentResponse(consent), patientId: document.patientId };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        DOCUMENT_SERVICE,
+        async (tx) => {
+          requireFuture("body.expiresAt", body.expiresAt);
+          const document = await reachableDocument(c, tx, id, { lock: true });
+          const consent = await insertConsent(tx, {
+            id: randomUUID(),
+            documentId: id,
+            grantedTo: body.grantedTo,
+            purpose: body.purpose,
+            expiresAt: body.expiresAt === null ? null : new Date(body.expiresAt),
+          });
+          await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
+            { type: "consent.given", data: { documentId: id, patientId: document.patientId, ...body } },
+            dataModified(c.get("principal"), documentResource(document), "UPDATE", ["consents"]),
+          ]);
+          return { status: 201 as const, body: toConsentResponse(consent), patientId: document.patientId };
+        },
+        { appendsTo: documentAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.processed, async (c) => {
       const { id } = c.req.valid("param");
       const result = c.req.valid("json");
-      const answer = await answerOnce(c, db, DOCUMENT_SERVICE, async (tx) => {
-        const document = await reachableDocument(c, tx, id, { lock: true });
-        const row = await updateDocument(tx, id, {
-          processingStatus: result.status,
-          processor: result.processor,
-          processedAt: new Date(result.processedAt),
-        });
-        await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
-          { type: "document.processed", data: { ...result, documentId: id, patientId: document.patientId } },
-          dataModified(c.get("principal"), documentResource(document), "UPDATE", ["processingStatus"]),
-        ]);
-        return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        DOCUMENT_SERVICE,
+        async (tx) => {
+          const document = await reachableDocument(c, tx, id, { lock: true });
+          const row = await updateDocument(tx, id, {
+            processingStatus: result.status,
+            processor: result.processor,
+            processedAt: new Date(result.processedAt),
+          });
+          await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
+            {
+              type: "document.processed",
+              data: { ...result, documentId: id, patientId: document.patientId },
+            },
+            dataModified(c.get("principal"), documentResource(document), "UPDATE", ["processingStatus"]),
+          ]);
+          return { status: 200 as const, body: toResponse(row), patientId: row.patientId };
+        },
+        { appendsTo: documentAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     });
 }
+
+const documentAggregate = (id: string) => ({ aggregateType: "document", aggregateId: id });
 
 const documentResource = (row: Pick<DocumentRow, "id" | "patientId">): AuditedResource => ({
   type: "document",

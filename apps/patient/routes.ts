@@ -227,25 +227,31 @@ export function patientRoutes(db: Database) {
       const { id } = c.req.valid("param");
       // The report is kept for the key's retries (a lost answer would lose the files to delete), as a patient's
       // data: a replay is audited as a read of it.
-      const answer = await answerOnce(c, db, PATIENT_SERVICE, async (tx) => {
-        const erasure = await erasePatient(tx, id, c.get("masterKeys"));
-        if (erasure.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
-        if (erasure.outcome === "already-erased") {
-          throw new HttpProblem(
-            410,
-            "Gone",
-            `Patient ${id} was erased at ${erasure.erasedAt.toISOString()}.`,
-          );
-        }
-        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
-          {
-            type: "patient.deleted",
-            data: { patientId: id, deletedAt: erasure.report.erasedAt, erasure: true },
-          },
-          dataModified(c.get("principal"), patientResource(id), "ERASE"),
-        ]);
-        return { status: 200 as const, body: erasure.report, patientId: id };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        PATIENT_SERVICE,
+        async (tx) => {
+          const erasure = await erasePatient(tx, id, c.get("masterKeys"));
+          if (erasure.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
+          if (erasure.outcome === "already-erased") {
+            throw new HttpProblem(
+              410,
+              "Gone",
+              `Patient ${id} was erased at ${erasure.erasedAt.toISOString()}.`,
+            );
+          }
+          await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+            {
+              type: "patient.deleted",
+              data: { patientId: id, deletedAt: erasure.report.erasedAt, erasure: true },
+            },
+            dataModified(c.get("principal"), patientResource(id), "ERASE"),
+          ]);
+          return { status: 200 as const, body: erasure.report, patientId: id };
+        },
+        { appendsTo: patientAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.consent, async (c) => {
