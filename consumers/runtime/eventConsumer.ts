@@ -212,8 +212,17 @@ export class EventConsumer {
         resolve();
       });
     });
+    // A retriable failure (a group coordinator still loading, as on a broker just started) restarts the consumer
+    // by itself: a warning naming it. One it does not restart from leaves this member out of the group: an error.
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.log.error({ err: payload.error, restart: payload.restart }, "the Kafka consumer crashed");
+      if (payload.restart) {
+        this.log.warn(
+          { reason: payload.error.message, restart: true },
+          "the Kafka consumer restarts after a failure",
+        );
+      } else {
+        this.log.error({ err: payload.error, restart: false }, "the Kafka consumer crashed");
+      }
     });
   }
 
