@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { advisoryKeyOf, advisoryLocksOf } from "../test/advisoryLocks.ts";
 import {
   conditionsUpdate,
   databaseUrl,
@@ -11,7 +12,7 @@ import {
   patientCreated,
   testEventContext,
 } from "../test/fixtures.ts";
-import { connectionOf, createDatabase, writeTransaction, writeTransactionRetries } from "./client.ts";
+import { createDatabase, writeTransaction, writeTransactionRetries } from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
 
 const WRITERS = 10;
@@ -24,16 +25,6 @@ afterAll(async () => {
 });
 
 const patient = (id: string) => ({ aggregateType: "patient", aggregateId: id });
-
-/** The patient's advisory key, as the lock holder's own session sees it, for another session to take. */
-const advisoryKeyOf = (id: string) =>
-  writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
-    const { rows } = await connectionOf(tx).query<{ key: string }>(
-      `SELECT ((classid::bigint << 32) | objid::bigint)::text AS key
-         FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
-    );
-    return rows[0]?.key as string;
-  });
 
 describe("writers of one hot aggregate in one process", () => {
   it(`hold one pooled connection for ${WRITERS} writers of one patient while another patient's write proceeds`, async () => {
@@ -99,7 +90,7 @@ describe("a writer that finds its aggregate locked by another process", () => {
   it("takes its snapshot once it holds the lock: it sees that process's write and does not collide with it", async () => {
     const id = randomUUID();
     await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(id)]));
-    const key = await advisoryKeyOf(id);
+    const key = await advisoryKeyOf(db, patient(id));
     // Another process: holds the lock, and appends to the aggregate while this process's writer waits for it
     // (a write that names no aggregate to lock, so that this process's line for it does not hold it back).
     const otherProcess = new pg.Client({
@@ -116,14 +107,7 @@ describe("a writer that finds its aggregate locked by another process", () => {
         const [event] = await appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "waited-")]);
         return event?.aggregateVersion;
       });
-      await eventually(async () => {
-        const { rows } = await observer.query(
-          `SELECT 1 FROM pg_locks JOIN pg_stat_activity USING (pid)
-            WHERE locktype = 'advisory' AND NOT granted AND application_name = $1`,
-          [applicationName],
-        );
-        return rows.length > 0;
-      });
+      await eventually(async () => (await advisoryLocksOf(observer, applicationName, { waiting: true })) > 0);
       await writeTransaction(db, (tx) =>
         appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "other-")]),
       );
@@ -143,7 +127,7 @@ describe("a writer whose aggregate's lock cannot be had", () => {
   it("fails with the lock's own error, and its connection serves the next write", async () => {
     const id = randomUUID();
     await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(id)]));
-    const key = await advisoryKeyOf(id);
+    const key = await advisoryKeyOf(db, patient(id));
     // One connection that gives up on a lock after 200 ms.
     const url = new URL(databaseUrl());
     url.searchParams.set("options", "-c lock_timeout=200");

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { advisoryKeyOf, advisoryLocksOf } from "../test/advisoryLocks.ts";
 import {
   conditionsUpdate,
   databaseUrl,
@@ -14,7 +15,6 @@ import {
   testEventContext,
 } from "../test/fixtures.ts";
 import {
-  connectionOf,
   createDatabase,
   type Database,
   MAX_HANDOVERS,
@@ -61,35 +61,10 @@ async function historyOf(id: string) {
   };
 }
 
-/** The patient's advisory key, as the lock holder's own session sees it, for another session to take. */
-const advisoryKeyOf = (id: string) =>
-  writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
-    const { rows } = await connectionOf(tx).query<{ key: string }>(
-      `SELECT ((classid::bigint << 32) | objid::bigint)::text AS key
-         FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
-    );
-    return rows[0]?.key as string;
-  });
-
 /** How many of this file's sessions wait for an advisory lock. */
-async function waitingSessions(): Promise<number> {
-  const { rows } = await observer.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_locks JOIN pg_stat_activity USING (pid)
-      WHERE locktype = 'advisory' AND NOT granted AND application_name = $1`,
-    [applicationName],
-  );
-  return rows[0]?.n ?? -1;
-}
-
+const waitingSessions = () => advisoryLocksOf(observer, applicationName, { waiting: true });
 /** The advisory locks this file's pools still hold (or wait for). */
-async function advisoryLocksHeld(): Promise<number> {
-  const { rows } = await observer.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_locks JOIN pg_stat_activity USING (pid)
-      WHERE locktype = 'advisory' AND application_name = $1`,
-    [applicationName],
-  );
-  return rows[0]?.n ?? -1;
-}
+const advisoryLocksHeld = () => advisoryLocksOf(observer, applicationName);
 
 describe("writers of one aggregate in line", () => {
   it(`hand the lock on ${MAX_HANDOVERS} times in a row at most, and every write commits once, in order`, async () => {
@@ -123,7 +98,7 @@ describe("writers of one aggregate in line", () => {
 
   it("hand it on once more at most while another session waits for it, which then gets it", async () => {
     const id = await newPatient();
-    const key = await advisoryKeyOf(id);
+    const key = await advisoryKeyOf(db, patient(id));
     const otherSession = new pg.Client({
       connectionString: databaseUrl(),
       application_name: applicationName,

@@ -1,0 +1,29 @@
+// The aggregates' advisory locks (db/client.ts, writeTransaction's lockAggregate) as Postgres holds them, for
+// tests that take one from another session or check that none is left.
+import type pg from "pg";
+import { type AggregateLock, connectionOf, type Database, writeTransaction } from "../db/client.ts";
+
+/** The aggregate's advisory key, as the lock holder's own session sees it, for another session to take. */
+export function advisoryKeyOf(db: Database, aggregate: AggregateLock): Promise<string> {
+  return writeTransaction(db, { lockAggregate: aggregate }, async (tx) => {
+    const { rows } = await connectionOf(tx).query<{ key: string }>(
+      `SELECT ((classid::bigint << 32) | objid::bigint)::text AS key
+         FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
+    );
+    return rows[0]?.key as string;
+  });
+}
+
+/** How many advisory locks the sessions named `applicationName` hold or wait for (`waiting`: wait for only). */
+export async function advisoryLocksOf(
+  observer: pg.Client,
+  applicationName: string,
+  { waiting = false } = {},
+): Promise<number> {
+  const { rows } = await observer.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks JOIN pg_stat_activity USING (pid)
+      WHERE locktype = 'advisory' AND application_name = $1 AND (NOT $2 OR NOT granted)`,
+    [applicationName, waiting],
+  );
+  return rows[0]?.n ?? -1;
+}
