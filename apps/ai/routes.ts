@@ -179,47 +179,59 @@ export function aiRoutes(db: Database) {
     .openapi(routes.prediction, async (c) => {
       const body = c.req.valid("json");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
-        const model = await findModel(tx, body.modelId);
-        if (!model) throw HttpProblem.notFound(`There is no model ${body.modelId}.`);
-        await requirePatientOwner(tx, body.patientId);
-        const row = await insertPrediction(tx, { id, ...body });
-        const data = { predictionId: id, ...body, modelVersion: model.version };
-        await appendEvents(tx, eventContext(c, AI_SERVICE), [
-          { type: "ai.prediction.generated", data },
-          dataModified(c.get("principal"), { type: "prediction", id, patientId: body.patientId }, "CREATE"),
-        ]);
-        return {
-          status: 201 as const,
-          body: toPredictionResponse(row, model.version),
-          patientId: body.patientId,
-        };
-      });
+      const answer = await answerOnce(
+        c,
+        db,
+        AI_SERVICE,
+        async (tx) => {
+          const model = await findModel(tx, body.modelId);
+          if (!model) throw HttpProblem.notFound(`There is no model ${body.modelId}.`);
+          await requirePatientOwner(tx, body.patientId);
+          const row = await insertPrediction(tx, { id, ...body });
+          const data = { predictionId: id, ...body, modelVersion: model.version };
+          await appendEvents(tx, eventContext(c, AI_SERVICE), [
+            { type: "ai.prediction.generated", data },
+            dataModified(c.get("principal"), { type: "prediction", id, patientId: body.patientId }, "CREATE"),
+          ]);
+          return {
+            status: 201 as const,
+            body: toPredictionResponse(row, model.version),
+            patientId: body.patientId,
+          };
+        },
+        { appendsTo: patientAggregate(body.patientId) },
+      );
       return c.json(answer.body, answer.status);
     })
     .openapi(routes.insight, async (c) => {
       const body = c.req.valid("json");
       const id = randomUUID();
-      const answer = await answerOnce(c, db, AI_SERVICE, async (tx) => {
-        await requirePatientOwner(tx, body.patientId);
-        if (body.predictionId !== null) {
-          const prediction = await findPrediction(tx, body.predictionId);
-          if (!prediction) throw HttpProblem.notFound(`There is no prediction ${body.predictionId}.`);
-          // An insight drawn from another patient's prediction would tie two records together, and erasing
-          // that patient would take this one's insight with it.
-          if (prediction.patientId !== body.patientId) {
-            throw new HttpProblem(409, "Conflict", "The prediction is about another patient.", [
-              { field: "body.predictionId", message: "is a prediction about another patient" },
-            ]);
+      const answer = await answerOnce(
+        c,
+        db,
+        AI_SERVICE,
+        async (tx) => {
+          await requirePatientOwner(tx, body.patientId);
+          if (body.predictionId !== null) {
+            const prediction = await findPrediction(tx, body.predictionId);
+            if (!prediction) throw HttpProblem.notFound(`There is no prediction ${body.predictionId}.`);
+            // An insight drawn from another patient's prediction would tie two records together, and erasing
+            // that patient would take this one's insight with it.
+            if (prediction.patientId !== body.patientId) {
+              throw new HttpProblem(409, "Conflict", "The prediction is about another patient.", [
+                { field: "body.predictionId", message: "is a prediction about another patient" },
+              ]);
+            }
           }
-        }
-        const row = await insertInsight(tx, { id, ...body });
-        await appendEvents(tx, eventContext(c, AI_SERVICE), [
-          { type: "ai.insight.created", data: { insightId: id, ...body } },
-          dataModified(c.get("principal"), { type: "insight", id, patientId: body.patientId }, "CREATE"),
-        ]);
-        return { status: 201 as const, body: toInsightResponse(row), patientId: body.patientId };
-      });
+          const row = await insertInsight(tx, { id, ...body });
+          await appendEvents(tx, eventContext(c, AI_SERVICE), [
+            { type: "ai.insight.created", data: { insightId: id, ...body } },
+            dataModified(c.get("principal"), { type: "insight", id, patientId: body.patientId }, "CREATE"),
+          ]);
+          return { status: 201 as const, body: toInsightResponse(row), patientId: body.patientId };
+        },
+        { appendsTo: insightAggregate(id) },
+      );
       return c.json(answer.body, answer.status);
     });
 }
@@ -265,3 +277,6 @@ function toInsightResponse(row: InsightRow): InsightResponse {
 }
 
 const modelAggregate = (id: string) => ({ aggregateType: "model", aggregateId: id });
+// A prediction is an event of its patient's chain (its events/catalog.ts entry); an insight starts its own.
+const patientAggregate = (id: string) => ({ aggregateType: "patient", aggregateId: id });
+const insightAggregate = (id: string) => ({ aggregateType: "insight", aggregateId: id });

@@ -174,7 +174,7 @@ export function documentRoutes(db: Database) {
     .openapi(routes.remove, async (c) => {
       const { id } = c.req.valid("param");
       const { reason } = deleteDocumentBody.parse(c.req.valid("json"));
-      await writeTransaction(db, async (tx) => {
+      await writeTransaction(db, { appendsTo: documentAggregate(id) }, async (tx) => {
         const document = await reachableDocument(c, tx, id, { lock: true });
         const deletedAt = new Date();
         await updateDocument(tx, id, { deletedAt });

@@ -102,17 +102,23 @@ async function accept(
   const principal = c.get("principal");
   const notificationId = randomUUID();
   const resource = { type: "notification", id: notificationId, patientId };
-  const answer = await answerOnce(c, db, NOTIFICATION_SERVICE, async (tx) => {
-    const patient = await findPatient(tx, patientId);
-    if (!patient) throw HttpProblem.notFound(`There is no patient ${patientId}.`);
-    // Authorized before the recipient is compared, so that no one learns a stranger's contact by guessing.
-    await assertReachesPatient(tx, principal, patient, { source: NOTIFICATION_SERVICE, resource });
-    await appendEvents(tx, eventContext(c, NOTIFICATION_SERVICE), [
-      request(notificationId, patient),
-      dataModified(principal, resource, "CREATE"),
-    ]);
-    return { status: 202 as const, body: { notificationId, channel }, patientId };
-  });
+  const answer = await answerOnce(
+    c,
+    db,
+    NOTIFICATION_SERVICE,
+    async (tx) => {
+      const patient = await findPatient(tx, patientId);
+      if (!patient) throw HttpProblem.notFound(`There is no patient ${patientId}.`);
+      // Authorized before the recipient is compared, so that no one learns a stranger's contact by guessing.
+      await assertReachesPatient(tx, principal, patient, { source: NOTIFICATION_SERVICE, resource });
+      await appendEvents(tx, eventContext(c, NOTIFICATION_SERVICE), [
+        request(notificationId, patient),
+        dataModified(principal, resource, "CREATE"),
+      ]);
+      return { status: 202 as const, body: { notificationId, channel }, patientId };
+    },
+    { appendsTo: { aggregateType: "notification", aggregateId: notificationId } },
+  );
   return c.json(answer.body, answer.status);
 }
 
