@@ -13,6 +13,7 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      HEAP_GROWTH_PERCENT: 50,
       POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
@@ -45,6 +46,7 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "zstd",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      HEAP_GROWTH_PERCENT: 50,
       POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
@@ -63,6 +65,7 @@ describe("loadEnv", () => {
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
       API_PROCESSES: availableParallelism(),
+      HEAP_GROWTH_PERCENT: 50,
       POSTGRES_PORT: 5433,
       KAFKA_PORT: 9092,
       KAFKA_BROKER_COUNT: 1,
@@ -107,6 +110,20 @@ describe("loadEnv", () => {
     }
   });
 
+  it("reads HEAP_GROWTH_PERCENT as a whole number from 0 to 300, naming it when it is not", () => {
+    expect(loadEnv({ HEAP_GROWTH_PERCENT: "0" }).HEAP_GROWTH_PERCENT).toBe(0);
+    expect(loadEnv({ HEAP_GROWTH_PERCENT: "120" }).HEAP_GROWTH_PERCENT).toBe(120);
+    for (const [value, message] of [
+      ["301", "must be at most 300"],
+      ["-5", "must be a whole number of percent"],
+      ["50%", "must be a whole number of percent"],
+    ]) {
+      expect(() => loadEnv({ HEAP_GROWTH_PERCENT: value })).toThrow(
+        `HEAP_GROWTH_PERCENT="${value}": ${message}`,
+      );
+    }
+  });
+
   it("reads every number in decimal digits only: hexadecimal, exponents and blanks are errors, not other values", () => {
     // Number() reads "0x1e" as 30, "1e1" as 10, "0b1" as 1 and " " as 0: a typo would become a setting.
     const numeric = [
@@ -119,6 +136,7 @@ describe("loadEnv", () => {
       "CONNECT_WORKERS",
       "PORT",
       "API_PROCESSES",
+      "HEAP_GROWTH_PERCENT",
       "REMINDER_HOURS_BEFORE",
       "AUDIT_VERIFY_CONCURRENCY",
       "AUDIT_RETENTION_DAYS",

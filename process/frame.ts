@@ -11,6 +11,7 @@ import { createRegistry, metricsRoute } from "../observability/metrics.ts";
 import { startTracing } from "../observability/tracing.ts";
 import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
 import { ensureStack, type Stack } from "../stack/index.ts";
+import { limitHeapGrowth } from "./heapGrowth.ts";
 
 /** How long the stop steps may take together before the process gives up on them and exits with 1. */
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -65,6 +66,7 @@ export async function startProcess<Config>(
   options: ProcessOptions<Config>,
 ): Promise<Omit<ProcessFrame<Config>, "masterKeys"> & { masterKeys?: MasterKeys }> {
   const { env, config, keys } = checkConfiguration(options);
+  limitHeapGrowth(env.HEAP_GROWTH_PERCENT);
   const log = createLogger({ level: env.LOG_LEVEL, name: options.name });
   const tracing = startTracing(env, { serviceName: options.name });
   if (tracing.exporting) log.info("exporting traces over OTLP");
