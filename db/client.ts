@@ -308,7 +308,7 @@ async function attempts<T>(
       } catch (error) {
         // The next writer's BEGIN failed after the COMMIT succeeded: the connection is in a failed transaction
         // (status E). The next writer begins on its own; this one's work is committed.
-        if (next && client.getTransactionStatus() === "E") {
+        if (next && (await transactionStatusAfterFailure(client)) === "E") {
           await client.query(`ROLLBACK; ${unlock}`);
           locked = false;
           return result;
@@ -321,6 +321,22 @@ async function attempts<T>(
     }
   } finally {
     if (locked) await client.query(unlock);
+  }
+}
+
+/**
+ * The transaction status a failed query left. pg rejects a query as soon as Postgres reports the error, and
+ * learns the status only from the ReadyForQuery message that follows, which may still be on its way: until
+ * then `getTransactionStatus()` tells the status before the query. An empty query, which pg sends only after
+ * that message and which Postgres answers in any state (even a failed transaction) without running anything,
+ * makes the status current. Undefined if the connection is lost.
+ */
+async function transactionStatusAfterFailure(client: pg.PoolClient): Promise<string | null | undefined> {
+  try {
+    await client.query("");
+    return client.getTransactionStatus();
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,7 +5,7 @@
 // sooner for a session of another process that waits for it.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { advisoryKeyOf, advisoryLocksOf } from "../test/advisoryLocks.ts";
 import {
   conditionsUpdate,
@@ -15,9 +15,11 @@ import {
   testEventContext,
 } from "../test/fixtures.ts";
 import {
+  connectionOf,
   createDatabase,
   type Database,
   MAX_HANDOVERS,
+  type WriteTransaction,
   writeTransaction,
   writeTransactionHandovers,
   writeTransactionRetries,
@@ -28,6 +30,7 @@ const applicationName = `lock-handover-${randomUUID().slice(0, 8)}`;
 const db = createDatabase(databaseUrl(), { max: 3, applicationName });
 const otherPool = createDatabase(databaseUrl(), { max: 3, applicationName });
 const observer = new pg.Client({ connectionString: databaseUrl() });
+beforeAll(() => observer.connect());
 afterAll(async () => {
   await Promise.all([db.$client.end(), otherPool.$client.end(), observer.end()]);
 });
@@ -68,7 +71,6 @@ const advisoryLocksHeld = () => advisoryLocksOf(observer, applicationName);
 
 describe("writers of one aggregate in line", () => {
   it(`hand the lock on ${MAX_HANDOVERS} times in a row at most, and every write commits once, in order`, async () => {
-    await observer.connect();
     const id = await newPatient();
     const writers = 2 * MAX_HANDOVERS + 4;
     const handoversBefore = writeTransactionHandovers();
@@ -174,5 +176,66 @@ describe("writers of one aggregate in line", () => {
     expect(writeTransactionHandovers() - handoversBefore).toBe(1);
     expect(await historyOf(id)).toEqual({ versions: [1, 2, 3], chained: true, transactions: 3 });
     expect(await advisoryLocksHeld()).toBe(0);
+  });
+
+  it("keep a writer's commit when the next writer's BEGIN, sent with it, fails: the next fails alone, the lock is free", async () => {
+    // The next writer's BEGIN reads its aggregate's head; a role that may no longer read aggregate_versions
+    // makes that read fail after the COMMIT before it in the same query has succeeded.
+    const role = `handover_probe_${randomUUID().slice(0, 8)}`;
+    const table = `${role}_writes`;
+    await observer.query(`CREATE ROLE ${role} LOGIN PASSWORD 'probe'`);
+    await observer.query(`CREATE TABLE ${table} (tag text)`);
+    await observer.query(`GRANT SELECT ON aggregate_versions TO ${role}`);
+    await observer.query(`GRANT INSERT ON ${table} TO ${role}`);
+    const url = new URL(databaseUrl());
+    url.username = role;
+    url.password = "probe";
+    const probe = createDatabase(url.toString(), { max: 3, applicationName });
+    try {
+      const id = randomUUID();
+      const handoversBefore = writeTransactionHandovers();
+      let firstInside: () => void = () => {};
+      const inside = new Promise<void>((resolve) => {
+        firstInside = resolve;
+      });
+      let releaseFirst: () => void = () => {};
+      const firstHeld = new Promise<void>((resolve) => {
+        releaseFirst = resolve;
+      });
+      const insert = (tag: string) => (tx: WriteTransaction) =>
+        connectionOf(tx)
+          .query(`INSERT INTO ${table} (tag) VALUES ($1)`, [tag])
+          .then(() => tag);
+      const first = writeTransaction(probe, { lockAggregate: patient(id) }, async (tx) => {
+        firstInside();
+        await firstHeld;
+        return insert("first")(tx);
+      });
+      await inside;
+      const second = writeTransaction(probe, { lockAggregate: patient(id) }, insert("second"));
+      await observer.query(`REVOKE SELECT ON aggregate_versions FROM ${role}`);
+      releaseFirst();
+      const outcomes = await Promise.allSettled([first, second]);
+
+      expect(outcomes[0]).toEqual({ status: "fulfilled", value: "first" });
+      expect(outcomes[1]?.status).toBe("rejected");
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: "42501" });
+      expect(writeTransactionHandovers()).toBe(handoversBefore);
+      const { rows } = await observer.query<{ tag: string }>(`SELECT tag FROM ${table}`);
+      expect(rows.map((row) => row.tag)).toEqual(["first"]);
+      expect(await advisoryLocksHeld()).toBe(0);
+      expect(probe.$client.totalCount).toBe(probe.$client.idleCount);
+
+      // The lock is free and the connections clean: once the role may read again, a writer goes through.
+      await observer.query(`GRANT SELECT ON aggregate_versions TO ${role}`);
+      await expect(writeTransaction(probe, { lockAggregate: patient(id) }, insert("third"))).resolves.toBe(
+        "third",
+      );
+    } finally {
+      await probe.$client.end();
+      await observer.query(`DROP TABLE ${table}`);
+      await observer.query(`REVOKE ALL ON aggregate_versions FROM ${role}`);
+      await observer.query(`DROP ROLE ${role}`);
+    }
   });
 });
