@@ -49,6 +49,27 @@ const write = (on: Database, id: string, tag: string) =>
     appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, tag)]),
   );
 
+/**
+ * A locked write of the patient held inside its transaction (lock taken, BEGIN done) until `release()`:
+ * `inside` resolves once it is there, `done` with what `work` returned.
+ */
+function heldWriter<T>(on: Database, id: string, work: (tx: WriteTransaction) => Promise<T>) {
+  let entered: () => void = () => {};
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const done = writeTransaction(on, { lockAggregate: patient(id) }, async (tx) => {
+    entered();
+    await released;
+    return work(tx);
+  });
+  return { inside, release, done };
+}
+
 /** The patient's events in commit order: their versions, whether each is chained to the one before, and in how many transactions. */
 async function historyOf(id: string) {
   const { rows } = await observer.query<{ version: string; chained: boolean; tx: string }>(
@@ -108,24 +129,15 @@ describe("writers of one aggregate in line", () => {
     await otherSession.connect();
     try {
       const handoversBefore = writeTransactionHandovers();
-      let firstInside: () => void = () => {};
-      const inside = new Promise<void>((resolve) => {
-        firstInside = resolve;
-      });
-      let releaseFirst: () => void = () => {};
-      const firstHeld = new Promise<void>((resolve) => {
-        releaseFirst = resolve;
-      });
+      const first = heldWriter(db, id, (tx) =>
+        appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "w0-")]),
+      );
       const writers = [
-        writeTransaction(db, { lockAggregate: patient(id) }, async (tx) => {
-          firstInside();
-          await firstHeld;
-          return appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "w0-")]);
-        }),
+        first.done,
         ...Array.from({ length: 4 }, (_, index) => write(db, id, `w${index + 1}-`)),
       ];
       // The other session asks for the lock while the first writer holds it, and reads what it then sees.
-      await inside;
+      await first.inside;
       const otherTurn = otherSession
         .query("SELECT pg_advisory_lock($1::bigint)", [key])
         .then(() =>
@@ -135,7 +147,7 @@ describe("writers of one aggregate in line", () => {
           ),
         );
       await eventually(async () => (await waitingSessions()) === 1);
-      releaseFirst();
+      first.release();
       const seen = await otherTurn;
       // patient.created, then the first writer's and the one it handed the lock to: not the three after them.
       expect(Number(seen.rows[0]?.version)).toBe(3);
@@ -194,28 +206,16 @@ describe("writers of one aggregate in line", () => {
     try {
       const id = randomUUID();
       const handoversBefore = writeTransactionHandovers();
-      let firstInside: () => void = () => {};
-      const inside = new Promise<void>((resolve) => {
-        firstInside = resolve;
-      });
-      let releaseFirst: () => void = () => {};
-      const firstHeld = new Promise<void>((resolve) => {
-        releaseFirst = resolve;
-      });
       const insert = (tag: string) => (tx: WriteTransaction) =>
         connectionOf(tx)
           .query(`INSERT INTO ${table} (tag) VALUES ($1)`, [tag])
           .then(() => tag);
-      const first = writeTransaction(probe, { lockAggregate: patient(id) }, async (tx) => {
-        firstInside();
-        await firstHeld;
-        return insert("first")(tx);
-      });
-      await inside;
+      const first = heldWriter(probe, id, insert("first"));
+      await first.inside;
       const second = writeTransaction(probe, { lockAggregate: patient(id) }, insert("second"));
       await observer.query(`REVOKE SELECT ON aggregate_versions FROM ${role}`);
-      releaseFirst();
-      const outcomes = await Promise.allSettled([first, second]);
+      first.release();
+      const outcomes = await Promise.allSettled([first.done, second]);
 
       expect(outcomes[0]).toEqual({ status: "fulfilled", value: "first" });
       expect(outcomes[1]?.status).toBe("rejected");
