@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { advisoryKeyOf, advisoryLocksOf } from "../test/advisoryLocks.ts";
+import { advisoryKeyOf, advisoryLocksOf, heldWriter } from "../test/advisoryLocks.ts";
 import {
   conditionsUpdate,
   databaseUrl,
@@ -33,26 +33,18 @@ describe("writers of one hot aggregate in one process", () => {
     const other = randomUUID();
     await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patientCreated(hot)]));
 
+    // The first writer holds the patient's lock inside its transaction; the other nine queue behind it.
+    const first = heldWriter(db, patient(hot), (tx) =>
+      appendEvents(tx, testEventContext(), [conditionsUpdate(hot, 1, "w0-")]),
+    );
+    await first.inside;
     let entered = 0;
-    let firstInside: () => void = () => {};
-    const inside = new Promise<void>((resolve) => {
-      firstInside = resolve;
-    });
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const writers = Array.from({ length: WRITERS }, (_, index) =>
+    const queued = Array.from({ length: WRITERS - 1 }, (_, index) =>
       writeTransaction(db, { lockAggregate: patient(hot) }, async (tx) => {
         entered++;
-        await appendEvents(tx, testEventContext(), [conditionsUpdate(hot, 1, `w${index}-`)]);
-        if (entered === 1) {
-          firstInside();
-          await held;
-        }
+        await appendEvents(tx, testEventContext(), [conditionsUpdate(hot, 1, `w${index + 1}-`)]);
       }),
     );
-    await inside;
 
     await writeTransaction(db, { lockAggregate: patient(other) }, (tx) =>
       appendEvents(tx, testEventContext(), [patientCreated(other)]),
@@ -72,10 +64,10 @@ describe("writers of one hot aggregate in one process", () => {
     expect(sessions.filter((session) => session.wait_event_type === "Lock")).toHaveLength(0);
     expect(db.$client.totalCount - db.$client.idleCount).toBe(1);
     expect(db.$client.waitingCount).toBe(0);
-    expect(entered).toBe(1);
+    expect(entered).toBe(0);
 
-    release();
-    await Promise.all(writers);
+    first.release();
+    await Promise.all([first.done, ...queued]);
     const { rows: versions } = await observer.query<{ v: string }>(
       "SELECT aggregate_version AS v FROM outbox WHERE aggregate_id = $1 ORDER BY tx_id, position",
       [hot],

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { advisoryKeyOf, advisoryLocksOf } from "../test/advisoryLocks.ts";
+import { advisoryKeyOf, advisoryLocksOf, heldWriter } from "../test/advisoryLocks.ts";
 import {
   conditionsUpdate,
   databaseUrl,
@@ -48,27 +48,6 @@ const write = (on: Database, id: string, tag: string) =>
   writeTransaction(on, { lockAggregate: patient(id) }, (tx) =>
     appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, tag)]),
   );
-
-/**
- * A locked write of the patient held inside its transaction (lock taken, BEGIN done) until `release()`:
- * `inside` resolves once it is there, `done` with what `work` returned.
- */
-function heldWriter<T>(on: Database, id: string, work: (tx: WriteTransaction) => Promise<T>) {
-  let entered: () => void = () => {};
-  const inside = new Promise<void>((resolve) => {
-    entered = resolve;
-  });
-  let release: () => void = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const done = writeTransaction(on, { lockAggregate: patient(id) }, async (tx) => {
-    entered();
-    await released;
-    return work(tx);
-  });
-  return { inside, release, done };
-}
 
 /** The patient's events in commit order: their versions, whether each is chained to the one before, and in how many transactions. */
 async function historyOf(id: string) {
@@ -129,7 +108,7 @@ describe("writers of one aggregate in line", () => {
     await otherSession.connect();
     try {
       const handoversBefore = writeTransactionHandovers();
-      const first = heldWriter(db, id, (tx) =>
+      const first = heldWriter(db, patient(id), (tx) =>
         appendEvents(tx, testEventContext(), [conditionsUpdate(id, 1, "w0-")]),
       );
       const writers = [
@@ -210,7 +189,7 @@ describe("writers of one aggregate in line", () => {
         connectionOf(tx)
           .query(`INSERT INTO ${table} (tag) VALUES ($1)`, [tag])
           .then(() => tag);
-      const first = heldWriter(probe, id, insert("first"));
+      const first = heldWriter(probe, patient(id), insert("first"));
       await first.inside;
       const second = writeTransaction(probe, { lockAggregate: patient(id) }, insert("second"));
       await observer.query(`REVOKE SELECT ON aggregate_versions FROM ${role}`);

@@ -1,7 +1,13 @@
 // The aggregates' advisory locks (db/client.ts, writeTransaction's lockAggregate) as Postgres holds them, for
 // tests that take one from another session or check that none is left.
 import type pg from "pg";
-import { type AggregateLock, connectionOf, type Database, writeTransaction } from "../db/client.ts";
+import {
+  type AggregateLock,
+  connectionOf,
+  type Database,
+  type WriteTransaction,
+  writeTransaction,
+} from "../db/client.ts";
 
 /** The aggregate's advisory key, as the lock holder's own session sees it, for another session to take. */
 export function advisoryKeyOf(db: Database, aggregate: AggregateLock): Promise<string> {
@@ -26,4 +32,29 @@ export async function advisoryLocksOf(
     [applicationName, waiting],
   );
   return rows[0]?.n ?? -1;
+}
+
+/**
+ * A write that locks `aggregate` and is held inside its transaction (lock taken, BEGIN done) until `release()`:
+ * `inside` resolves once it is there, `done` with what `work` returned after the release.
+ */
+export function heldWriter<T>(
+  on: Database,
+  aggregate: AggregateLock,
+  work: (tx: WriteTransaction) => Promise<T>,
+) {
+  let entered: () => void = () => {};
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const done = writeTransaction(on, { lockAggregate: aggregate }, async (tx) => {
+    entered();
+    await released;
+    return work(tx);
+  });
+  return { inside, release, done };
 }
