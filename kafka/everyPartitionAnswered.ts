@@ -8,17 +8,12 @@
 // each time on the partitions of the killed broker. Conversely, a moved partition whose new leader had not yet
 // answered is written twice within the send.
 //
-// The producers record which partition kafkajs' own partitioner gave each message (the same murmur2 partitioning
-// as Java's clients and Debezium's), and each send checks the answers against it: a partition with no answer,
+// The producers record which partition their partitioner (kafka/keyPartitioner.ts) gave each message (the same
+// murmur2 partitioning as Java's clients and Debezium's), and each send checks the answers against it: a partition with no answer,
 // or with two, fails the send with PartitionsNotAnswered. The caller's retry then sends the whole batch again
 // (the relay aborts its transaction first, so nothing of the failed attempt is ever read).
-import {
-  type ICustomPartitioner,
-  type Message,
-  Partitioners,
-  type ProducerBatch,
-  type RecordMetadata,
-} from "kafkajs";
+import type { ICustomPartitioner, Message, ProducerBatch, RecordMetadata } from "kafkajs";
+import { keyPartitioner } from "./keyPartitioner.ts";
 import type { LeaderBook } from "./oneLeaderPerSend.ts";
 
 /** Kafka's answers did not cover each partition of the send exactly once: no record of it may be trusted. */
@@ -43,12 +38,13 @@ export class PartitionsNotAnswered extends Error {
 export type PartitionLedger = WeakMap<Message, number>;
 
 /**
- * kafkajs' default partitioner, noting in `ledger` where it placed each message, and in `leaders` (when given)
+ * The producers' partitioner (kafka/keyPartitioner.ts: where kafkajs' default and Java's clients place a record),
+ * noting in `ledger` where it placed each message, and in `leaders` (when given)
  * each topic's partitions and leaders as kafkajs saw them then.
  */
 export function recordingPartitioner(ledger: PartitionLedger, leaders?: LeaderBook): ICustomPartitioner {
   return () => {
-    const partition = Partitioners.DefaultPartitioner();
+    const partition = keyPartitioner();
     return (args) => {
       const placed = partition(args);
       ledger.set(args.message, placed);

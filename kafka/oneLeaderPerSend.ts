@@ -17,7 +17,7 @@
 // turn, every partition's records staying together and in order. The leaders are those kafkajs' partitioner last
 // saw (kafkajs refreshes them after a NOT_LEADER answer), or the admin client's for a topic not yet sent to.
 import type { Message, PartitionMetadata, ProducerBatch } from "kafkajs";
-import { Partitioners } from "kafkajs";
+import { keyPartitioner } from "./keyPartitioner.ts";
 
 /** Each topic's partitions and their leaders, as last seen. */
 export type LeaderBook = Map<string, PartitionMetadata[]>;
@@ -29,7 +29,7 @@ export type LeaderBook = Map<string, PartitionMetadata[]>;
  */
 export function batchesPerLeader(batch: ProducerBatch, leaders: LeaderBook): ProducerBatch[] {
   const { topicMessages = [], ...options } = batch;
-  const place = Partitioners.DefaultPartitioner();
+  const place = keyPartitioner();
   const perLeader = new Map<number | "unplaced", Map<string, Message[]>>();
   for (const { topic, messages } of topicMessages) {
     const partitionMetadata = leaders.get(topic) ?? [];
