@@ -7,8 +7,8 @@
 //   BENCH_SECONDS (default 20)       length of the latency run
 //   BENCH_MODES (default polling,debezium)
 //
-// The steady writes come from a process of their own (bench/steadyWriter.ts), as the API's do: in this one they
-// would hold up the relay's event loop. The polling relay reports each acknowledged batch (commit-to-ack). Debezium's acknowledgements happen inside
+// The steady writes come from a process of their own (bench/steadyWriter.ts), as the API's do, and so does the
+// measuring consumer (bench/recordWatcher.ts): in this one either would hold up the relay's event loop. The polling relay reports each acknowledged batch (commit-to-ack). Debezium's acknowledgements happen inside
 // Connect, so both modes are also measured the same way from outside: commit to the record reaching a
 // read-committed consumer, and the backlog fully readable by it.
 import { randomUUID } from "node:crypto";
@@ -22,12 +22,12 @@ import { debeziumTarget } from "../debezium/connectorConfig.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
 import { createSlotExportingSnapshot } from "../debezium/sql/replicationSlot.ts";
 import { releaseDatabase } from "../debezium/teardown.ts";
-import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../observability/logger.ts";
 import { OutboxRelay } from "../relay/relay.ts";
 import { stopConnect } from "../stack/connect.ts";
 import { benchStack } from "./benchStack.ts";
 import { freshDatabase } from "./freshDatabase.ts";
+import { watchRecords } from "./recordWatcher.ts";
 import { benchEventContext, writeBenchEvents } from "./relayBenchEvents.ts";
 import { steadyWrites } from "./steadyWriter.ts";
 import { printTable } from "./table.ts";
@@ -143,7 +143,10 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
   await migrateDatabase(databaseUrl);
   const db = createDatabase(databaseUrl, { max: 20, applicationName: "bench" });
   const context = benchEventContext(randomUUID());
-  const readable = await watchRecords(context.metadata.correlationId);
+  const readable = await watchRecords({
+    brokers: stack.kafkaBrokers,
+    correlationId: context.metadata.correlationId,
+  });
 
   // 1. Catch-up: a committed backlog, then the relay started cold.
   const target = debeziumTarget(databaseUrl);
@@ -168,8 +171,7 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
   } else if (worker) {
     await registerConnector(worker.connect, target, stack.kafkaBrokers);
   }
-  await readable.until(BACKLOG);
-  const catchUpReadableSeconds = (readable.lastAt() - started) / 1000;
+  const catchUpReadableSeconds = ((await readable.until(BACKLOG)) - started) / 1000;
   const catchUpAckSeconds = mode === "polling" ? (ackedAt - started) / 1000 : null;
 
   // 2. Latency: a steady rate of one-event transactions from a process of their own (as the API's are); commit
@@ -195,20 +197,20 @@ async function benchmark(mode: Mode): Promise<ModeFigures> {
     correlationId: context.metadata.correlationId,
   });
   await readable.until(BACKLOG + RATE * SECONDS, 60_000);
+  const arrivals = await readable.arrivals();
   const latenciesTo = (reachedAt: (eventId: string) => number | undefined) =>
     committedAt.flatMap(([eventId, committed]) => {
       const reached = reachedAt(eventId);
       return reached === undefined ? [] : [reached - committed];
     });
   const ackLatenciesMs = relay ? latenciesTo((eventId) => ackedAtById.get(eventId)) : [];
-  const readableLatenciesMs = latenciesTo(readable.seenAt);
+  const readableLatenciesMs = latenciesTo((eventId) => arrivals.get(eventId));
   const phases = relay ? await cyclePhases(registry) : [];
 
   await relay?.stop();
   // The database this mode ran in: its connector and slot go with it.
   if (mode === "debezium")
     await releaseDatabase(stack.databaseUrl, decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
-  await readable.stop();
   await db.$client.end();
   return {
     phases,
@@ -265,44 +267,6 @@ function startRelay(
   });
   relay.start();
   return relay;
-}
-
-/** A read-committed consumer of patient-events that notes when each of this run's events first arrives. */
-async function watchRecords(correlationId: string) {
-  const consumer = createKafka({ brokers: stack.kafkaBrokers, clientId: "bench-watch" }).consumer({
-    groupId: `bench-${randomUUID()}`,
-    maxWaitTimeInMs: 20,
-  });
-  const seen = new Map<string, number>();
-  let last = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic: "patient-events", fromBeginning: false });
-  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      const at = now();
-      for (const message of batch.messages) {
-        if (String(message.headers?.correlationId) !== correlationId) continue;
-        const eventId = String(message.headers?.eventId);
-        if (!seen.has(eventId)) {
-          seen.set(eventId, at);
-          last = at;
-        }
-      }
-    },
-  });
-  await joined;
-  return {
-    seenAt: (eventId: string) => seen.get(eventId),
-    lastAt: () => last,
-    async until(count: number, timeoutMs = 300_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (seen.size < count && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      if (seen.size < count) console.error(`only ${seen.size} of ${count} events became readable`);
-    },
-    stop: () => consumer.disconnect(),
-  };
 }
 
 /**
