@@ -8,6 +8,7 @@ FROM node:24-bookworm-slim AS build
 RUN npm install --global npm@11.19.1 && npm cache clean --force
 WORKDIR /build
 COPY package.json package-lock.json ./
+COPY scripts/patch-dependencies.mjs scripts/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
@@ -26,9 +27,11 @@ WORKDIR /app
 RUN chown node:node /app
 USER node
 
-# Dependencies first, so that a source change reuses this layer. No devDependencies: no test runner, linter,
-# type checker or test containers in the image.
+# Dependencies first, so that a source change reuses this layer, with the script that patches one of them
+# (package.json's postinstall). No devDependencies: no test runner, linter, type checker or test containers in
+# the image.
 COPY --chown=node:node package.json package-lock.json ./
+COPY --chown=node:node scripts/patch-dependencies.mjs scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY --chown=node:node . .
