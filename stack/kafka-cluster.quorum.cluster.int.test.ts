@@ -2,6 +2,7 @@
 // new leader when its leader is killed, and the killed node rejoining on its own storage.
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { untilTopicsServed } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import { eventually, kafkaBrokers } from "../test/fixtures.ts";
 import { ownCluster } from "../test/kafkaCluster.ts";
@@ -15,8 +16,11 @@ async function createTopic(brokers: string[]): Promise<string> {
     // Two replicas: as many as there are brokers left while one is down.
     await admin.createTopics({
       topics: [{ topic, numPartitions: 1, replicationFactor: 2 }],
-      waitForLeaders: true,
+      waitForLeaders: false,
     });
+    // Not kafkajs' waitForLeaders: it gives up on the UNKNOWN_TOPIC_OR_PARTITION a broker answers until the new
+    // topic reaches its metadata cache.
+    await untilTopicsServed(admin, [{ name: topic, partitions: 1 }], undefined);
     const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
     return `${topics[0]?.partitions[0]?.replicas.length} replicas`;
   } finally {
@@ -52,18 +56,21 @@ describe("a three-node Kafka cluster", () => {
     // With one voter, killing it would stop every metadata change; with three, the other two elect a leader.
     const killed = (leader as number) - 1;
     await killKafkaNode(killed, cluster);
-    const during = await eventually(async () => {
-      const state = await describeKafkaCluster(cluster);
-      return state.controllerLeader !== undefined && state.controllerLeader !== leader && state;
-    }, 60_000);
-    expect(during.nodes[killed]?.pid).toBeUndefined();
-    // Until the quorum fences the dead broker (its session times out), metadata still lists it, and kafkajs may
-    // send the CreateTopics to it and give up at the refused connection without asking another broker.
-    const survivors = [1, 2, 3].filter((nodeId) => nodeId !== leader).join();
-    await eventually(() => registeredBrokers().then((nodeIds) => nodeIds.join() === survivors), 60_000);
-    expect(await createTopic(kafkaBrokers())).toBe("2 replicas");
-
-    await startKafkaNode(killed, cluster);
+    try {
+      const during = await eventually(async () => {
+        const state = await describeKafkaCluster(cluster);
+        return state.controllerLeader !== undefined && state.controllerLeader !== leader && state;
+      }, 60_000);
+      expect(during.nodes[killed]?.pid).toBeUndefined();
+      // Until the quorum fences the dead broker (its session times out), metadata still lists it, and kafkajs
+      // may send the CreateTopics to it and give up at the refused connection without asking another broker.
+      const survivors = [1, 2, 3].filter((nodeId) => nodeId !== leader).join();
+      await eventually(() => registeredBrokers().then((nodeIds) => nodeIds.join() === survivors), 60_000);
+      expect(await createTopic(kafkaBrokers())).toBe("2 replicas");
+    } finally {
+      // Whatever failed, the next file finds three brokers.
+      await startKafkaNode(killed, cluster);
+    }
     const after = await eventually(async () => {
       const state = await describeKafkaCluster(cluster);
       return state.nodes.every((node) => node.up) && state.underReplicatedPartitions === 0 && state;
