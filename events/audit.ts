@@ -1,7 +1,7 @@
 // The `data` schemas of audit-events: who read or changed which record, who tried to log in, and which
 // compliance rules were broken. These records answer an auditor's questions, so each names its actor.
 import { z } from "zod";
-import { identifier, text, utcTimestamp, uuid } from "./fields.ts";
+import { BLANK, identifier, text, utcTimestamp, uuid } from "./fields.ts";
 
 export const actorRoles = ["PATIENT", "PROVIDER", "NURSE", "STAFF", "ADMIN", "AUDITOR", "SYSTEM"] as const;
 
@@ -40,11 +40,11 @@ export const loginMethods = ["PASSWORD", "SSO", "MFA", "API_KEY"] as const;
 export const ERASED_LOGIN_PREFIX = "erased-login:";
 
 /**
- * A username that begins with the reserved prefix in any case, after any blanks: what a reader of the history
- * or of the compliance watch's alerts could take for a pseudonym. Written as JSON Schema publishes it, with no
+ * A username that begins with the reserved prefix in any case, after any blanks or invisible characters (BLANK):
+ * what a reader of the history or of the compliance watch's alerts could take for a pseudonym. Written as JSON Schema publishes it, with no
  * `i` flag (which would also let U+017F, a long s, stand for an s).
  */
-const POSING_AS_PSEUDONYM = new RegExp(String.raw`^\s*${inAnyCase(ERASED_LOGIN_PREFIX)}`);
+const POSING_AS_PSEUDONYM = new RegExp(`^[${BLANK}]*${inAnyCase(ERASED_LOGIN_PREFIX)}`, "u");
 
 /** A pattern of `text` in any case: each lower-case letter in a class with its capital. */
 function inAnyCase(text: string): string {
@@ -57,10 +57,10 @@ function inAnyCase(text: string): string {
  */
 const typedUsername = text(320)
   .refine((username) => !POSING_AS_PSEUDONYM.test(username), {
-    error: `must not begin with "${ERASED_LOGIN_PREFIX}" (in any case, after any blanks): the prefix of an erased patient's pseudonym`,
+    error: `must not begin with "${ERASED_LOGIN_PREFIX}" (in any case, after any blanks or invisible characters): the prefix of an erased patient's pseudonym`,
   })
   .meta({
-    description: `As typed by the user (often an e-mail address). It must not begin with \`${ERASED_LOGIN_PREFIX}\` (in any case, after any blanks): that prefix is reserved for the pseudonym under which the platform records an erased patient's e-mail address.`,
+    description: `As typed by the user (often an e-mail address). It must not begin with \`${ERASED_LOGIN_PREFIX}\` (in any case, after any blanks or invisible characters): that prefix is reserved for the pseudonym under which the platform records an erased patient's e-mail address.`,
     not: { pattern: POSING_AS_PSEUDONYM.source },
   });
 

@@ -107,10 +107,19 @@ export const e164Phone = z.e164().meta({ pattern: z.regexes.e164.source, example
 const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
 
 /**
+ * What shows nothing, as the inside of a regular expression's character class: white space (`\s`, with U+FEFF),
+ * the Unicode default-ignorable code points of the Basic Multilingual Plane (soft hyphen, zero-width spaces and
+ * joiners, bidirectional controls, variation selectors, Hangul fillers, ...), and U+2800, the blank Braille
+ * pattern. A name of only these would look empty wherever it is shown.
+ */
+export const BLANK = String.raw`\s\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
+const SHOWS_SOMETHING = new RegExp(`[^${BLANK}]`, "u");
+
+/**
  * What `text` accepts, as a JSON Schema pattern (ECMA-262 with the `u` flag, as validators run it): something
  * not blank, and no U+0000 or unpaired surrogate anywhere.
  */
-const STORABLE_TEXT = "^[^\\u0000\\uD800-\\uDFFF]*[^\\s\\u0000\\uD800-\\uDFFF][^\\u0000\\uD800-\\uDFFF]*$";
+const STORABLE_TEXT = String.raw`^[^\u0000\uD800-\uDFFF]*[^${BLANK}\u0000\uD800-\uDFFF][^\u0000\uD800-\uDFFF]*$`;
 
 /** Refuses strings the database cannot store as sent: every free-form string a request carries goes through it. */
 export function storable<T extends z.ZodType<string | null>>(schema: T): T {
@@ -119,9 +128,12 @@ export function storable<T extends z.ZodType<string | null>>(schema: T): T {
   });
 }
 
-/** Free text that says something: not empty, not only white space, and bounded so one event stays small. */
+/**
+ * Free text that says something: not empty, not only white space or invisible characters (BLANK), and bounded
+ * so one event stays small.
+ */
 export function text(maxLength: number) {
-  return storable(z.string().max(maxLength).regex(/\S/, "must not be blank")).meta({
+  return storable(z.string().max(maxLength).regex(SHOWS_SOMETHING, "must not be blank")).meta({
     pattern: STORABLE_TEXT,
   });
 }

@@ -4,9 +4,11 @@
 
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { isoDate, metrics, utcTimestamp } from "./fields.ts";
+import { loginAttemptReportSchema } from "./audit.ts";
+import { isoDate, metrics, text, utcTimestamp } from "./fields.ts";
 
-const pattern = (schema: z.ZodType) => new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern);
+const pattern = (schema: z.ZodType, flags = "") =>
+  new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern, flags);
 const years = [0, 1, 4, 100, 400, 1600, 1900, 2000, 2023, 2024, 9996, 9999];
 const candidates = years.flatMap((year) =>
   Array.from({ length: 12 * 32 }, (_, index) => {
@@ -40,5 +42,73 @@ describe("field schemas", () => {
       [["__proto__"], "is not a name this API accepts"],
     ]);
     expect(metrics.parse({ auc: 0.9, "f1.macro": 0.8 })).toEqual({ auc: 0.9, "f1.macro": 0.8 });
+  });
+
+  // Each shows nothing where a name is displayed: white space, zero-width and bidirectional controls, the
+  // Braille blank, Hangul fillers, soft hyphens, variation selectors.
+  const BLANKS = [
+    "",
+    " ",
+    "\t\n",
+    "\u00a0\u3000\ufeff",
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\u2800",
+    "\u180e",
+    "\u202e",
+    "\u061c",
+    "\u00ad",
+    "\u3164",
+    "\u115f\u1160",
+    "\ufe0f",
+    "\uffa0",
+    " \u200b\u200c\u200e ",
+  ];
+  const SHOWN = [
+    "Ana",
+    "\u200bAna",
+    "Ana\u202e",
+    "O\u2019Brien",
+    "\u674e",
+    "\u0623\u062d\u0645\u062f",
+    "\u{1F600}",
+    "x\u0301",
+    "-",
+  ];
+
+  it("refuse free text that shows nothing, and accept what shows something, as their published pattern does", () => {
+    const name = text(100);
+    const published = pattern(name, "u");
+    for (const blank of BLANKS) {
+      expect(
+        name.safeParse(blank).error?.issues.map((issue) => issue.message),
+        JSON.stringify(blank),
+      ).toEqual(["must not be blank"]);
+      expect(published.test(blank), JSON.stringify(blank)).toBe(false);
+    }
+    for (const shown of SHOWN) {
+      expect(name.safeParse(shown).success, JSON.stringify(shown)).toBe(true);
+      expect(published.test(shown), JSON.stringify(shown)).toBe(true);
+    }
+  });
+
+  it("refuse a username posing as an erased patient's pseudonym behind invisible characters", () => {
+    const attempt = { userId: null, method: "PASSWORD", success: false, reason: "bad password" };
+    for (const username of [
+      "erased-login:x",
+      "\u200berased-login:x",
+      " \u2060ERASED-Login:x",
+      "\u00ad\u2800erased-login:",
+    ]) {
+      const issues = loginAttemptReportSchema.safeParse({ ...attempt, username }).error?.issues ?? [];
+      expect(
+        issues.map((issue) => issue.path.join(".")),
+        JSON.stringify(username),
+      ).toEqual(["username"]);
+    }
+    for (const username of ["erased.login@example.org", "x-erased-login:y", "\u200bana@example.org"]) {
+      expect(loginAttemptReportSchema.safeParse({ ...attempt, username }).success, username).toBe(true);
+    }
   });
 });

@@ -39,6 +39,7 @@ describe("a login attempt whose username begins with erased-login:", () => {
     ["exactly as a pseudonym is written", pseudonymLike()],
     ["in capitals", pseudonymLike().toUpperCase()],
     ["after blanks", ` \t${pseudonymLike()}`],
+    ["after invisible characters", `\u200b\u2060\u00ad${pseudonymLike()}`],
     ["with anything after the prefix", `Erased-Login:ada.${randomUUID()}@example.org`],
   ])("is refused %s, naming the field, and recorded nowhere", async (_, username) => {
     const correlationId = randomUUID();
@@ -54,7 +55,7 @@ describe("a login attempt whose username begins with erased-login:", () => {
     expect(((await response.json()) as { errors: unknown }).errors).toEqual([
       {
         field: "body.username",
-        message: `must not begin with "erased-login:" (in any case, after any blanks): the prefix of an erased patient's pseudonym`,
+        message: `must not begin with "erased-login:" (in any case, after any blanks or invisible characters): the prefix of an erased patient's pseudonym`,
       },
     ]);
     expect(await eventsOf(db, correlationId)).toEqual([]);
