@@ -33,4 +33,19 @@ describe("a method a known path does not take", () => {
       expect(response.headers.get("allow"), method).toBeNull();
     }
   });
+
+  it("a known path with a trailing slash is unknown, whatever the method, as the router sees it", async () => {
+    const admin = await caller("admin");
+    for (const [method, path] of [
+      ["GET", "/patients/"],
+      ["POST", "/patients/"],
+      ["GET", `/patients/${ANY_ID}/`],
+      ["PUT", `/patients/${ANY_ID}/`],
+      ["POST", "/audit/events/"],
+    ] as const) {
+      const response = await app.request(path, { method, headers: admin.headers() });
+      expect(response.status, `${method} ${path}`).toBe(404);
+      expect(response.headers.get("allow"), `${method} ${path}`).toBeNull();
+    }
+  });
 });

@@ -247,7 +247,7 @@ function routePattern(routePath: string): RegExp {
           : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
     )
     .join("/");
-  return new RegExp(`^${source}/?$`);
+  return new RegExp(`^${source}$`);
 }
 
 /** The roles that run the platform, and so may read its dependencies' errors on /health/ready. */
