@@ -52,6 +52,22 @@ export const pastOrPresentDate = isoDate
     "x-not-after": "today",
   });
 
+/** How far ahead of this server's clock a reported instant may be and still count as now: another machine's skew. */
+export const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * An instant that has happened: a measurement, a training run or a processing result reported by another
+ * service. Checked against the clock when the request is read (a retry stays valid: the past stays past); up to
+ * CLOCK_SKEW_MS ahead is taken for the reporting machine's clock running fast. Not part of the events' own
+ * schemas, which a consumer must accept whatever its own clock says.
+ */
+export const pastOrPresentInstant = utcTimestamp
+  .refine((value) => Date.parse(value) <= Date.now() + CLOCK_SKEW_MS, { error: "must not be in the future" })
+  .meta({
+    description: "Not in the future (up to a minute ahead of the server's clock is taken as clock skew).",
+    "x-not-after": "now",
+  });
+
 function todayInEarliestTimeZone(): string {
   const fourteenHoursMs = 14 * 60 * 60 * 1000;
   return new Date(Date.now() + fourteenHoursMs).toISOString().slice(0, 10);

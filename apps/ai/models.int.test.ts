@@ -1,6 +1,7 @@
 // A model's times are read back as they were written, in any year the API takes (drizzle's own timestamp column
 // read the years 0001-0099 as 1901-1999), and its latest performance is the latest measured, whatever order
-// the measurements are reported in: a late one is recorded as its event but replaces nothing.
+// the measurements are reported in: a late one is recorded as its event but replaces nothing. A training or a
+// measurement dated in the future is refused: one would stay the latest and hide every real one after it.
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../../test/fixtures.ts";
@@ -31,7 +32,7 @@ describe("an AI model", () => {
     "0001-01-01T00:00:00.000Z",
     "0050-06-15T12:00:00.000Z",
     "0099-12-31T23:59:59.000Z",
-    "9999-12-31T23:59:59.999Z",
+    "2024-12-31T23:59:59.999Z",
   ])("trained at %s is answered as trained then, and stored so", async (trainedAt) => {
     const model = await recordModel(trainedAt);
     expect(model.trainedAt).toBe(trainedAt);
@@ -77,5 +78,34 @@ describe("an AI model", () => {
     expect((await measure("2024-03-01T00:00:00.000Z", 0.93)).body).toMatchObject({
       latestMetrics: { auc: 0.93 },
     });
+  });
+
+  it("refuses a training or a measurement dated in the future, naming the field and writing nothing", async () => {
+    const service = await caller("service");
+    const model = await recordModel("2024-01-01T00:00:00.000Z");
+    const outboxRows = async () =>
+      (await db.execute<{ count: number }>(sql`SELECT count(*)::int AS count FROM outbox`)).rows[0]?.count;
+    const before = await outboxRows();
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
+    const refused = [
+      await post(service, "/ai/models", { ...requestBodies.model(), trainedAt: inAnHour }),
+      await post(service, `/ai/models/${model.id}/performance`, {
+        ...requestBodies.performance(),
+        measuredAt: "2030-06-01T00:00:00Z",
+      }),
+    ];
+    expect(refused.map(({ status, body }) => [status, body.errors])).toEqual([
+      [400, [{ field: "body.trainedAt", message: "must not be in the future" }]],
+      [400, [{ field: "body.measuredAt", message: "must not be in the future" }]],
+    ]);
+    expect(await outboxRows()).toBe(before);
+
+    // A reporting machine's clock a few seconds fast is not the future.
+    const measuredAt = new Date(Date.now() + 5_000).toISOString();
+    const measured = await post(service, `/ai/models/${model.id}/performance`, {
+      ...requestBodies.performance(),
+      measuredAt,
+    });
+    expect([measured.status, measured.body.latestMeasuredAt]).toEqual([200, measuredAt]);
   });
 });

@@ -7,11 +7,20 @@ import {
   modelTrainedSchema,
   predictionGeneratedSchema,
 } from "../../events/ai.ts";
+import { pastOrPresentInstant } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
-export const recordModelBody = modelTrainedSchema.omit({ modelId: true });
+export const recordModelBody = modelTrainedSchema
+  .omit({ modelId: true })
+  .extend({ trainedAt: pastOrPresentInstant });
 
-export const recordPerformanceBody = modelPerformanceUpdatedSchema.omit({ modelId: true, version: true });
+/**
+ * measuredAt in the past: the model keeps the latest measurement as its current metrics, and one dated in the
+ * future would stay the latest, hiding every real one reported after it.
+ */
+export const recordPerformanceBody = modelPerformanceUpdatedSchema
+  .omit({ modelId: true, version: true })
+  .extend({ measuredAt: pastOrPresentInstant });
 
 export const recordPredictionBody = predictionGeneratedSchema
   .omit({ predictionId: true, modelVersion: true })

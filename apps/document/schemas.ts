@@ -8,6 +8,7 @@ import {
   documentProcessedSchema,
   documentUploadedSchema,
 } from "../../events/document.ts";
+import { pastOrPresentInstant } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
 export const registerDocumentBody = documentUploadedSchema
@@ -36,7 +37,11 @@ export const giveConsentBody = z.strictObject({
 /** document.processed without the ids the path and the document already give. */
 const [succeeded, failed] = documentProcessedSchema.options;
 const ids = { documentId: true, patientId: true } as const;
-export const processingResultBody = z.discriminatedUnion("status", [succeeded.omit(ids), failed.omit(ids)]);
+const processedAt = { processedAt: pastOrPresentInstant };
+export const processingResultBody = z.discriminatedUnion("status", [
+  succeeded.omit(ids).extend(processedAt),
+  failed.omit(ids).extend(processedAt),
+]);
 
 export const documentIdParam = z.strictObject({ id: anyCaseUuid });
 
