@@ -84,6 +84,29 @@ describe("login attempts", () => {
     });
   });
 
+  it("name the first record of an account that holds several, whichever Postgres reads first", async () => {
+    const [admin, service] = [await caller("admin"), await caller("service")];
+    const login = randomUUID();
+    const ids: string[] = [];
+    for (const _ of [1, 2]) {
+      const registered = await post(admin, "/patients", newPatientBody({ userId: login }));
+      expect(registered.status).toBe(201);
+      ids.push(((await registered.json()) as { id: string }).id);
+    }
+    // The first record changed: its new row version now lies after the second's in the table.
+    const changed = await app.request(`/patients/${ids[0]}`, {
+      method: "PATCH",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ phone: "+14155550100" }),
+    });
+    expect(changed.status).toBe(200);
+    for (const _ of [1, 2, 3]) {
+      expect(await attempt(service, { userId: login, username: "ada-l" })).toMatchObject({
+        patientId: ids[0],
+      });
+    }
+  });
+
   it("keep a username that matches no patient as typed: it identifies none of theirs", async () => {
     const service = await caller("service");
     const username = `nobody.${randomUUID()}@example.org`;

@@ -97,6 +97,8 @@ async function patientOfLogin(
       .select({ id: patients.id })
       .from(patients)
       .where(eq(patients.userId, attempt.userId))
+      // A login may hold several records (a patient registers again): always the first, as for an e-mail.
+      .orderBy(patients.createdAt, patients.id)
       .limit(1);
     if (account) return account.id;
   }
