@@ -5,6 +5,7 @@ import {
   INT4_MAX,
   identifier,
   isNotBefore,
+  line,
   metrics,
   text,
   unitInterval,
@@ -17,9 +18,9 @@ const modelVersion = identifier;
 
 export const modelTrainedSchema = z.strictObject({
   modelId: uuid,
-  modelName: text(200),
+  modelName: line(200),
   version: modelVersion,
-  algorithm: text(200),
+  algorithm: line(200),
   trainedAt: utcTimestamp,
   metrics,
   datasetSize: z.int().min(1).max(INT4_MAX),

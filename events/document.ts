@@ -1,13 +1,13 @@
 // The `data` schemas of document-events: a patient's files (upload, removal, processing) and the consents
 // given to share them.
 import { z } from "zod";
-import { identifier, sha256Hex, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
+import { identifier, line, sha256Hex, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
 
 export const documentUploadedSchema = z.strictObject({
   documentId: uuid,
   patientId: uuid,
   /** The name as uploaded; a path separator here would let a careless consumer write outside its folder. */
-  fileName: text(255)
+  fileName: line(255)
     .regex(/^[^/\\]+$/, "must be a file name without a path")
     .meta({
       pattern:
@@ -43,7 +43,7 @@ export const consentGivenSchema = z.strictObject({
   documentId: uuid,
   patientId: uuid,
   /** The party receiving access: a provider, organisation or system identifier. */
-  grantedTo: text(200),
+  grantedTo: line(200),
   purpose: z.enum(consentPurposes),
   /** `null`: until revoked. */
   expiresAt: utcTimestamp.nullable(),

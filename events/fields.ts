@@ -154,6 +154,31 @@ export function text(maxLength: number) {
   });
 }
 
+/**
+ * What a one-line value may not hold, beside U+0000 (which `storable` refuses on its own): the C0 and C1 control
+ * characters (line breaks, tabs, escapes, ...) and the Unicode line and paragraph separators.
+ */
+const CONTROL = String.raw`\u0001-\u001F\u007F-\u009F\u2028\u2029`;
+const ONE_LINE = new RegExp(`^[^${CONTROL}]*$`, "u");
+
+/** What `line` accepts, as a JSON Schema pattern (as STORABLE_TEXT). */
+const STORABLE_LINE = String.raw`^[^${CONTROL}\u0000\uD800-\uDFFF]*[^${BLANK}${CONTROL}\u0000\uD800-\uDFFF][^${CONTROL}\u0000\uD800-\uDFFF]*$`;
+
+/**
+ * A name or a title: text on one line, with no control characters. What it holds is shown in one line (a
+ * greeting, an e-mail's subject, a list of files), where a line break or an escape sequence would forge or hide
+ * what follows.
+ */
+export function line(maxLength: number) {
+  return storable(
+    z
+      .string()
+      .max(maxLength)
+      .regex(SHOWS_SOMETHING, "must not be blank")
+      .regex(ONE_LINE, "must be one line, without control characters"),
+  ).meta({ pattern: STORABLE_LINE });
+}
+
 /** The largest value of a Postgres `integer` column: a count that goes into one is bounded by it. */
 export const INT4_MAX = 2_147_483_647;
 

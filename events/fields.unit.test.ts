@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { loginAttemptReportSchema } from "./audit.ts";
-import { isoDate, metrics, text, utcTimestamp } from "./fields.ts";
+import { isoDate, line, metrics, text, utcTimestamp } from "./fields.ts";
 
 const pattern = (schema: z.ZodType, flags = "") =>
   new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern, flags);
@@ -109,6 +109,38 @@ describe("field schemas", () => {
     }
     for (const username of ["erased.login@example.org", "x-erased-login:y", "\u200bana@example.org"]) {
       expect(loginAttemptReportSchema.safeParse({ ...attempt, username }).success, username).toBe(true);
+    }
+  });
+
+  it("refuse a name or title over more than one line or with control characters, as its published pattern does", () => {
+    const name = line(100);
+    const published = pattern(name, "u");
+    for (const broken of [
+      "Ana\nBob",
+      "Hi\r\nBcc: eve@example.org",
+      "a\tb",
+      "\u001b[31mred",
+      "x\u0085",
+      "a\u2028b",
+      "a\u2029",
+      "\u007f",
+    ]) {
+      expect(
+        name.safeParse(broken).error?.issues.map((issue) => issue.message),
+        JSON.stringify(broken),
+      ).toEqual(["must be one line, without control characters"]);
+      expect(published.test(broken), JSON.stringify(broken)).toBe(false);
+    }
+    expect(name.safeParse("a\u0000b").error?.issues.map((issue) => issue.message)).toEqual([
+      "must not contain U+0000 or an unpaired surrogate",
+    ]);
+    for (const blank of BLANKS.filter((value) => !/[\t\n]/.test(value))) {
+      expect(name.safeParse(blank).success, JSON.stringify(blank)).toBe(false);
+      expect(published.test(blank), JSON.stringify(blank)).toBe(false);
+    }
+    for (const shown of [...SHOWN, "Ana Mar\u00eda", "\u00a0Ana\u00a0"]) {
+      expect(name.safeParse(shown).success, JSON.stringify(shown)).toBe(true);
+      expect(published.test(shown), JSON.stringify(shown)).toBe(true);
     }
   });
 });

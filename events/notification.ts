@@ -1,7 +1,7 @@
 // The `data` schemas of notification-events: requests to send an e-mail, a text message or a push
 // notification. Each request has its own id, which the sender uses to send it at most once.
 import { z } from "zod";
-import { e164Phone, email, identifier, namedValues, storable, text, uuid } from "./fields.ts";
+import { e164Phone, email, identifier, line, namedValues, storable, text, uuid } from "./fields.ts";
 
 const notificationRequest = {
   notificationId: uuid,
@@ -23,7 +23,7 @@ const templateVariables = namedValues(
 export const emailRequestedSchema = z.strictObject({
   ...notificationRequest,
   to: email,
-  subject: text(200),
+  subject: line(200),
   template: identifier,
   variables: templateVariables,
 });
@@ -39,6 +39,6 @@ export const smsRequestedSchema = z.strictObject({
 export const pushRequestedSchema = z.strictObject({
   ...notificationRequest,
   userId: uuid,
-  title: text(100),
+  title: line(100),
   body: text(1000),
 });

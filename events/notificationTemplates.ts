@@ -3,10 +3,10 @@
 // or of the wrong kind, is a 400 naming it) and what the sender checks before it renders one. The event
 // itself names any template (`identifier`): a request from a newer producer waits for a sender that knows it.
 import { z } from "zod";
-import { text } from "./fields.ts";
+import { line } from "./fields.ts";
 
-const firstName = text(100).describe("the patient's first name, as the greeting uses it");
-const when = text(100).describe("when the appointment is, as the patient reads it: `2024-02-01 14:00 UTC`");
+const firstName = line(100).describe("the patient's first name, as the greeting uses it");
+const when = line(100).describe("when the appointment is, as the patient reads it: `2024-02-01 14:00 UTC`");
 
 export const emailTemplates = {
   welcome: z.strictObject({ firstName }),

@@ -6,8 +6,8 @@ import {
   email,
   isNotBefore,
   isoDate,
+  line,
   pastOrPresentDate,
-  text,
   utcTimestamp,
   uuid,
 } from "./fields.ts";
@@ -19,8 +19,8 @@ const NOT_BEFORE_EFFECTIVE_DATE = {
 };
 
 const insuranceFields = {
-  provider: text(200),
-  policyNumber: text(100),
+  provider: line(200),
+  policyNumber: line(100),
   /** `null` when not known: the guide's own example names only the provider and the policy number. */
   effectiveDate: isoDate.nullable(),
   expiryDate: isoDate.nullable().meta(NOT_BEFORE_EFFECTIVE_DATE),
@@ -55,16 +55,16 @@ export const insuranceInfoInput = withDatesInOrder(
 const patientFields = {
   /** The login account linked to the patient, `null` until the patient has one. */
   userId: uuid.nullable(),
-  firstName: text(200),
-  lastName: text(200),
+  firstName: line(200),
+  lastName: line(200),
   dateOfBirth: pastOrPresentDate,
   email,
   phone: e164Phone,
   /** `null` for a patient without insurance on file. */
   insuranceInfo: insuranceInfoSchema.nullable(),
   /** Empty when none are known; never `null`, so "none" has one spelling. */
-  medicalConditions: z.array(text(200)),
-  allergies: z.array(text(200)),
+  medicalConditions: z.array(line(200)),
+  allergies: z.array(line(200)),
 };
 
 export type PatientField = keyof typeof patientFields;

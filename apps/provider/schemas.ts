@@ -1,15 +1,15 @@
 // The provider API's bodies. Providers have no events of their own in the catalog; their fields are
 // validated with the catalog's field schemas, as every other contact detail is.
 import { z } from "zod";
-import { e164Phone, email, text } from "../../events/fields.ts";
+import { e164Phone, email, line } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
 const providerFields = {
   /** The provider's login: a provider token with this subject acts as this provider. */
   userId: anyCaseUuid.nullable(),
-  firstName: text(200),
-  lastName: text(200),
-  specialty: text(200),
+  firstName: line(200),
+  lastName: line(200),
+  specialty: line(200),
   email,
   phone: e164Phone.nullable(),
 };
