@@ -41,6 +41,30 @@ async function setTopicLimit(maxMessageBytes: number): Promise<void> {
   );
 }
 
+/**
+ * Publishes what earlier files left in the shared outbox: the relay stops at the first batch Kafka refuses, and
+ * an earlier file's ai-events (larger than the limit set below too) would be that batch, not this test's.
+ */
+async function publishBacklog(): Promise<void> {
+  const { rows } = await db.$client.query<{ txId: string; position: string }>(
+    `SELECT tx_id::text AS "txId", position::text AS position FROM outbox ORDER BY tx_id DESC, position DESC LIMIT 1`,
+  );
+  const last = rows[0];
+  if (!last) return;
+  const relay = startRelay();
+  try {
+    await eventually(async () => {
+      const checkpoint = await db.$client.query<{ done: boolean }>(
+        "SELECT (tx_id, position) >= ($1::xid8, $2::bigint) AS done FROM relay_checkpoints WHERE name = 'outbox'",
+        [last.txId, last.position],
+      );
+      return checkpoint.rows[0]?.done === true;
+    }, 60_000);
+  } finally {
+    await relay.stop();
+  }
+}
+
 async function refusedCount(registry: Registry): Promise<number> {
   const metric = await registry.getSingleMetric("outbox_relay_publish_errors_total")?.get();
   return metric?.values.find((value) => value.labels.retriable === "false")?.value ?? 0;
@@ -53,6 +77,7 @@ async function gauge(registry: Registry, name: string): Promise<number> {
 describe("a send Kafka refuses for good", () => {
   it("stalls the relay visibly, with the event ids logged, and resumes with nothing lost once fixed", async () => {
     await admin.connect();
+    await publishBacklog();
     await setTopicLimit(256);
     const events = await writeTransaction(db, (tx) =>
       appendEvents(tx, testEventContext(), [
