@@ -16,31 +16,46 @@ afterAll(() => db.$client.end());
 /** The routes that change something, each called by a role that may call it on its own record. */
 const routesWithBodies = serviceRoutes.filter((routeCase) => routeCase.method !== "GET");
 
-async function send(
-  routeCase: (typeof serviceRoutes)[number],
-  mutate: (body: Record<string, unknown>) => string | Uint8Array<ArrayBuffer>,
-  headers: Record<string, string> = {},
-) {
+interface Sent {
+  /** The body sent, made from the route's own; none for a GET. */
+  body?: (body: Record<string, unknown>) => string | Uint8Array<ArrayBuffer>;
+  headers?: Record<string, string>;
+  /** Query parameters added to the route's own (`a=1&b=2`). */
+  query?: string;
+  /** Send the route's own body, when it takes one (without `body`). */
+  ownBody?: boolean;
+}
+
+async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
   const world = await careWorld(db);
-  const role = roles.find((candidate) => routeCase.expected[candidate].own < 300);
+  const role = roles.find((candidate) => routeCase.expected[candidate].own !== 403);
   if (!role) throw new Error(`no role may call ${routeCase.route}`);
   const user = await caller(role, loginOf(role, world));
   const { path, body } = routeCase.request(world, "own");
   const correlationId = randomUUID();
   const before = await stateDigest(db);
-  const response = await app.request(path, {
+  const query = sent.query === undefined ? "" : `${path.includes("?") ? "&" : "?"}${sent.query}`;
+  const response = await app.request(`${path}${query}`, {
     method: routeCase.method,
     headers: user.headers({
       "Content-Type": "application/json",
       "X-Correlation-Id": correlationId,
-      ...headers,
+      ...sent.headers,
     }),
-    body: mutate((body ?? {}) as Record<string, unknown>),
+    body: sent.body
+      ? sent.body((body ?? {}) as Record<string, unknown>)
+      : sent.ownBody && body !== undefined
+        ? JSON.stringify(body)
+        : null,
   });
   return {
     takesBody: body !== undefined,
     response,
-    problem: (await response.json()) as { errors?: Array<{ field: string }> },
+    body,
+    problem: (await response.json()) as {
+      detail?: string;
+      errors?: Array<{ field: string; message: string }>;
+    },
     wroteNothing: async () => {
       expect(await stateDigest(db)).toBe(before);
       expect(await eventsOf(db, correlationId)).toEqual([]);
@@ -52,23 +67,27 @@ describe("request bodies", () => {
   for (const routeCase of routesWithBodies) {
     it(`${routeCase.method} ${routeCase.route} refuses bytes that are not UTF-8, a compressed body and another charset`, async () => {
       // A string field's value with a byte that no UTF-8 text holds: decoded, it would become U+FFFD.
-      const invalid = await send(routeCase, (body) => {
-        const text = Buffer.from(JSON.stringify({ ...body, unknownField: "A?a" }));
-        text[text.indexOf("A?a") + 1] = 0xff;
-        return new Uint8Array(text);
+      const invalid = await send(routeCase, {
+        body: (body) => {
+          const text = Buffer.from(JSON.stringify({ ...body, unknownField: "A?a" }));
+          text[text.indexOf("A?a") + 1] = 0xff;
+          return new Uint8Array(text);
+        },
       });
       expect(invalid.response.status).toBe(400);
       await invalid.wroteNothing();
       if (!invalid.takesBody) return; // Refused as a body this route does not take; the rest is for bodies.
       expect(invalid.problem.errors).toEqual([{ field: "body", message: "is not valid UTF-8" }]);
 
-      const compressed = await send(routeCase, (body) => JSON.stringify(body), {
-        "Content-Encoding": "gzip",
+      const compressed = await send(routeCase, {
+        body: (body) => JSON.stringify(body),
+        headers: { "Content-Encoding": "gzip" },
       });
       expect(compressed.response.status).toBe(415);
       await compressed.wroteNothing();
-      const utf16 = await send(routeCase, (body) => JSON.stringify(body), {
-        "Content-Type": "application/json; charset=utf-16",
+      const utf16 = await send(routeCase, {
+        body: (body) => JSON.stringify(body),
+        headers: { "Content-Type": "application/json; charset=utf-16" },
       });
       expect(utf16.response.status).toBe(415);
       await utf16.wroteNothing();
@@ -77,7 +96,9 @@ describe("request bodies", () => {
 
   for (const routeCase of routesWithBodies) {
     it(`${routeCase.method} ${routeCase.route} refuses an unknown field, naming it, and a body over the limit`, async () => {
-      const unknown = await send(routeCase, (body) => JSON.stringify({ ...body, favouriteColour: "blue" }));
+      const unknown = await send(routeCase, {
+        body: (body) => JSON.stringify({ ...body, favouriteColour: "blue" }),
+      });
       expect(unknown.response.status).toBe(400);
       expect(unknown.response.headers.get("content-type")).toBe("application/problem+json");
       expect(unknown.problem.errors?.map((error) => error.field)).toContain(
@@ -85,14 +106,54 @@ describe("request bodies", () => {
       );
       await unknown.wroteNothing();
 
-      const huge = await send(routeCase, (body) =>
-        JSON.stringify({ ...body, padding: "x".repeat(MAX_BODY_BYTES) }),
-      );
+      const huge = await send(routeCase, {
+        body: (body) => JSON.stringify({ ...body, padding: "x".repeat(MAX_BODY_BYTES) }),
+      });
       expect(huge.response.status).toBe(413);
       expect(huge.response.headers.get("content-type")).toBe("application/problem+json");
       await huge.wroteNothing();
     });
   }
+
+  for (const routeCase of routesWithBodies) {
+    it(`${routeCase.method} ${routeCase.route} refuses a body that names a member twice, whichever value comes last`, async () => {
+      // JSON.parse keeps the last value, other readers of the body the first: both orders are refused.
+      for (const order of ["stranger first", "same value last"] as const) {
+        let name = "reason";
+        const repeated = await send(routeCase, {
+          body: (body) => {
+            const [first, value] = Object.entries(body)[0] ?? [name, "a"];
+            name = first;
+            const own = JSON.stringify(Object.keys(body).length > 0 ? body : { [name]: value });
+            const again = `"${name}":${order === "stranger first" ? '"not this"' : JSON.stringify(value)}`;
+            return order === "stranger first" ? `{${again},${own.slice(1)}` : `${own.slice(0, -1)},${again}}`;
+          },
+        });
+        expect(repeated.response.status).toBe(400);
+        expect(repeated.problem.errors).toEqual([
+          repeated.takesBody
+            ? { field: `body.${name}`, message: "is given more than once" }
+            : { field: "body", message: "must be empty: this route takes no body" },
+        ]);
+        await repeated.wroteNothing();
+      }
+    });
+  }
+
+  it("lists the first 20 of a body's thousand unknown fields, and says how many there were", async () => {
+    const routeCase = routesWithBodies.find((candidate) => candidate.route === "/patients");
+    if (!routeCase) throw new Error("no POST /patients among the service routes");
+    const unknown = await send(routeCase, {
+      body: (body) =>
+        JSON.stringify({ ...body, ...Object.fromEntries(range(1000).map((i) => [`x${i}`, i])) }),
+    });
+    expect(unknown.response.status).toBe(400);
+    expect(unknown.problem.detail).toBe("The request is invalid in 1000 places; errors lists the first 20.");
+    expect(unknown.problem.errors).toEqual(
+      range(20).map((i) => ({ field: `body.x${i}`, message: "is not a known field" })),
+    );
+    await unknown.wroteNothing();
+  });
 
   it("DELETE /documents/{id}, whose body is optional, reads an empty body sent as application/json as none", async () => {
     const world = await careWorld(db);
@@ -110,3 +171,19 @@ describe("request bodies", () => {
     expect(deleted.rowCount).toBe(1);
   });
 });
+
+describe("query parameters", () => {
+  for (const routeCase of serviceRoutes) {
+    it(`${routeCase.method} ${routeCase.route} refuses a parameter it does not take, naming it`, async () => {
+      const unknown = await send(routeCase, { query: "includeDeleted=true&fields=ssn", ownBody: true });
+      expect(unknown.response.status).toBe(400);
+      expect(unknown.problem.errors).toEqual([
+        { field: "query.includeDeleted", message: "is not a known parameter" },
+        { field: "query.fields", message: "is not a known parameter" },
+      ]);
+      await unknown.wroteNothing();
+    });
+  }
+});
+
+const range = (count: number) => Array.from({ length: count }, (_, i) => i);

@@ -6,7 +6,8 @@ import type { MiddlewareHandler } from "hono";
 import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
-import { HttpProblem } from "./problem.ts";
+import { HttpProblem, MAX_LISTED_PROBLEMS } from "./problem.ts";
+import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
 import { BEARER_AUTH, MAX_BODY_BYTES } from "./service.ts";
 
@@ -31,7 +32,9 @@ const problemSchema = z
           message: z.string(),
         }),
       )
-      .optional(),
+      .max(MAX_LISTED_PROBLEMS)
+      .optional()
+      .openapi({ description: `Each bad field, the first ${MAX_LISTED_PROBLEMS} when there are more.` }),
   })
   .openapi("Problem", {
     example: {
@@ -91,6 +94,8 @@ export interface RouteAccess {
   rule?: string;
 }
 
+const NO_QUERY = z.strictObject({});
+
 type UnsecuredRoute<P extends string> = Omit<RouteConfig, "path" | "middleware" | "security"> & { path: P };
 
 export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(access: RouteAccess, route: R) {
@@ -102,6 +107,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     ...route,
     // Documented on every route; checked once for all of them, first (requestContext.ts).
     request: {
+      // A route that declares no query refuses every parameter, as a route that declares one refuses the
+      // parameters it does not name: a filter or option the route does not have is never silently ignored.
+      query: NO_QUERY,
       ...route.request,
       headers: headers.extend({ "x-correlation-id": correlationIdRequestHeader }),
     } as R["request"],
@@ -182,9 +190,9 @@ const idempotentReplayedHeader = {
 };
 
 /**
- * A JSON body as RFC 8259 sends it: UTF-8, uncompressed. Request.json() would turn bytes that are not UTF-8
- * into U+FFFD and store the altered text, and read a compressed body, or one in another charset, as if it
- * were plain UTF-8: each is refused instead. An optional body left empty is no body, whatever Content-Type
+ * A JSON body as RFC 8259 sends it: UTF-8, uncompressed, no object naming a member twice (repeatedMember.ts).
+ * Request.json() would turn bytes that are not UTF-8 into U+FFFD and store the altered text, read a compressed
+ * body, or one in another charset, as if it were plain UTF-8, and keep the last of two values: each is refused. An optional body left empty is no body, whatever Content-Type
  * says (clients send `application/json` on a DELETE out of habit): it is not read as malformed JSON.
  */
 function utf8JsonBody(required: boolean): MiddlewareHandler {
@@ -210,6 +218,12 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
     const bytes = await c.req.arrayBuffer();
     if (!isUtf8(bytes)) {
       throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
+    }
+    const repeated = repeatedMember(Buffer.from(bytes).toString("utf8"));
+    if (repeated !== undefined) {
+      throw HttpProblem.invalid([
+        { field: ["body", ...repeated].join("."), message: "is given more than once" },
+      ]);
     }
     if (!required && bytes.byteLength === 0 && c.req.header("content-type") !== undefined) {
       const headers = new Headers(c.req.raw.headers);

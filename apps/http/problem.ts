@@ -18,6 +18,12 @@ export interface ProblemDetails {
   errors?: FieldProblem[];
 }
 
+/**
+ * How many bad fields one answer lists: a body of thousands of unknown keys (64 KiB allows over ten thousand)
+ * would otherwise be answered by a larger document that echoes every one of them.
+ */
+export const MAX_LISTED_PROBLEMS = 20;
+
 /** Thrown anywhere in a request to answer with a problem document. */
 export class HttpProblem extends Error {
   constructor(
@@ -34,8 +40,22 @@ export class HttpProblem extends Error {
     return new HttpProblem(404, "Not Found", detail);
   }
 
+  /** A 400 naming each bad field; past MAX_LISTED_PROBLEMS, the first of them and how many there were. */
   static invalid(errors: FieldProblem[]): HttpProblem {
-    return new HttpProblem(400, "Bad Request", "The request is invalid; see errors for each field.", errors);
+    if (errors.length <= MAX_LISTED_PROBLEMS) {
+      return new HttpProblem(
+        400,
+        "Bad Request",
+        "The request is invalid; see errors for each field.",
+        errors,
+      );
+    }
+    return new HttpProblem(
+      400,
+      "Bad Request",
+      `The request is invalid in ${errors.length} places; errors lists the first ${MAX_LISTED_PROBLEMS}.`,
+      errors.slice(0, MAX_LISTED_PROBLEMS),
+    );
   }
 }
 
@@ -48,7 +68,8 @@ export function fieldProblems(target: string, error: z.ZodError): FieldProblem[]
     const at = [location, ...issue.path.map(String)];
     // One entry per unknown field, so that each is named where it is.
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({ field: [...at, key].join("."), message: "is not a known field" }));
+      const message = location === "query" ? "is not a known parameter" : "is not a known field";
+      return issue.keys.map((key) => ({ field: [...at, key].join("."), message }));
     }
     return [{ field: at.join("."), message: issue.message }];
   });
