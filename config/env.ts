@@ -154,7 +154,11 @@ const envSchema = z.object({
     )
     .pipe(z.array(z.string()).min(1, "list at least one audience"))
     .optional(),
-  /** How long before an appointment its reminder is due (appointment.reminder). */
+  /** The longest a bearer token may live, iat to exp, in hours (apps/http/auth.ts); longer ones are refused. */
+  JWT_MAX_LIFETIME_HOURS: wholeNumber(
+    z.number().min(1, "must be at least 1").max(8_760, "must be at most 8760 (a year)"),
+    "must be a whole number of hours",
+  ).default(() => DEFAULT_JWT_MAX_LIFETIME_HOURS),
   /** An existing Kafka Connect worker's REST URL for RELAY_MODE=debezium; unset, the project runs its own. */
   KAFKA_CONNECT_URL: z
     .string()
@@ -173,6 +177,7 @@ const envSchema = z.object({
     .optional(),
   /** The database as the Connect worker reaches it, when that differs from DATABASE_URL (a worker in a container). */
   CONNECT_DATABASE_URL: postgresUrl.optional(),
+  /** How long before an appointment its reminder is due (appointment.reminder). */
   REMINDER_HOURS_BEFORE: wholeNumber(
     z.number().min(1, "must be at least 1").max(168, "must be at most 168 (a week)"),
   ).default(24),
@@ -241,6 +246,13 @@ const envSchema = z.object({
 
 /** POSTGRES_PORT unless set: 5432 is often taken by a server of the machine's own. */
 export const DEFAULT_POSTGRES_PORT = 5433;
+
+/**
+ * How long a bearer token may live unless JWT_MAX_LIFETIME_HOURS says otherwise: identity providers' access
+ * tokens live minutes to hours (Supabase's an hour, Auth0's a day by default); a token good for years, stolen
+ * once, is good for years.
+ */
+export const DEFAULT_JWT_MAX_LIFETIME_HOURS = 24;
 
 /** KAFKA_COMPRESSION unless set: LZ4, the cheapest on CPU of the codecs that halve the bytes (README, "Compression"). */
 export const DEFAULT_KAFKA_COMPRESSION = "lz4" as const;

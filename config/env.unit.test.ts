@@ -9,6 +9,7 @@ describe("loadEnv", () => {
       RELAY_MODE: "polling",
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
+      JWT_MAX_LIFETIME_HOURS: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
@@ -33,6 +34,7 @@ describe("loadEnv", () => {
         LOG_LEVEL: "debug",
         JWT_JWKS_URL: "https://project.supabase.co/auth/v1/.well-known/jwks.json",
         REMINDER_HOURS_BEFORE: "2",
+        JWT_MAX_LIFETIME_HOURS: "168",
       }),
     ).toEqual({
       DATABASE_URL: "postgres://u:p@db:5432/x",
@@ -42,6 +44,7 @@ describe("loadEnv", () => {
       LOG_LEVEL: "debug",
       JWT_JWKS_URL: "https://project.supabase.co/auth/v1/.well-known/jwks.json",
       REMINDER_HOURS_BEFORE: 2,
+      JWT_MAX_LIFETIME_HOURS: 168,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "zstd",
       kafkaSecurity: {},
@@ -61,6 +64,7 @@ describe("loadEnv", () => {
       RELAY_MODE: "polling",
       LOG_LEVEL: "info",
       REMINDER_HOURS_BEFORE: 24,
+      JWT_MAX_LIFETIME_HOURS: 24,
       AUDIT_VERIFY_CONCURRENCY: 2,
       KAFKA_COMPRESSION: "lz4",
       kafkaSecurity: {},
@@ -152,6 +156,7 @@ describe("loadEnv", () => {
       AUDIT_RETENTION_DAYS: 30,
       PORT: 0,
       REMINDER_HOURS_BEFORE: 24,
+      JWT_MAX_LIFETIME_HOURS: 24,
     });
     for (const value of ["0x1", "1e-1", " ", "-0", "1.5"]) {
       expect(() => loadEnv({ OTEL_TRACES_SAMPLER_ARG: value })).toThrow("must be a number from 0 to 1");
@@ -176,6 +181,14 @@ describe("loadEnv", () => {
       JWT_AUDIENCE: ["authenticated", "reports"],
     });
     expect(() => loadEnv({ JWT_AUDIENCE: " , " })).toThrow(/JWT_AUDIENCE=" , ": list at least one audience/);
+  });
+
+  it("bounds a token's lifetime between an hour and a year (JWT_MAX_LIFETIME_HOURS)", () => {
+    expect(() => loadEnv({ JWT_MAX_LIFETIME_HOURS: "0" })).toThrow(
+      /JWT_MAX_LIFETIME_HOURS="0": must be at least 1/,
+    );
+    expect(() => loadEnv({ JWT_MAX_LIFETIME_HOURS: "8761" })).toThrow(/must be at most 8760 \(a year\)/);
+    expect(() => loadEnv({ JWT_MAX_LIFETIME_HOURS: "1.5" })).toThrow(/must be a whole number of hours/);
   });
 
   it("bounds AUDIT_VERIFY_CONCURRENCY below the pool size", () => {

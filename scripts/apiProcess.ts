@@ -1,7 +1,7 @@
 // One of npm start's API processes when API_PROCESSES is 2 or more (process/apiProcesses.ts): serves the
 // platform's HTTP API on PORT, which it shares with its siblings. The relay, the consumers and the schedulers
 // run once, in the primary that forked it; /metrics and /health/ready ask the primary for what it alone knows.
-import { createTokenVerifier } from "../apps/http/auth.ts";
+import { createTokenVerifier, expectedClaimsOf } from "../apps/http/auth.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { createDatabase } from "../db/client.ts";
@@ -24,7 +24,7 @@ const app = createPlatformApp({
   kafkaAdmin: admin,
   log,
   registry,
-  verifyToken: createTokenVerifier(tokenKeys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE }),
+  verifyToken: createTokenVerifier(tokenKeys, expectedClaimsOf(env)),
   readiness: [primary.readiness],
   metrics: primary.metrics,
   concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,

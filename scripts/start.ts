@@ -6,7 +6,7 @@ import cluster from "node:cluster";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
-import { createTokenVerifier } from "../apps/http/auth.ts";
+import { createTokenVerifier, expectedClaimsOf } from "../apps/http/auth.ts";
 import { startKeySweep } from "../apps/http/idempotencyKeys.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
@@ -66,7 +66,7 @@ frame.onStop(() => db.$client.end());
 if (tokenKeys.kind === "secret" && tokenKeys.origin === "development") {
   say("bearer tokens: the development secret in .data/ (set JWT_SECRET or JWT_JWKS_URL for real ones)");
 }
-const verifyToken = createTokenVerifier(tokenKeys, { issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE });
+const verifyToken = createTokenVerifier(tokenKeys, expectedClaimsOf(env));
 if (!process.env.PHI_MASTER_KEYS) {
   say("patient data: sealed with the development master key in .data/ (set PHI_MASTER_KEYS for real ones)");
 }

@@ -18,8 +18,12 @@ const options = z.object({
   expires: z
     .string()
     .regex(/^\d+[smhd]$/, "--expires must look like 30m, 12h or 7d")
-    .default("12h"),
+    .optional(),
 });
+
+const SECONDS_PER_UNIT = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+const seconds = (duration: string) =>
+  Number.parseInt(duration, 10) * SECONDS_PER_UNIT[duration.at(-1) as keyof typeof SECONDS_PER_UNIT];
 
 const { values, refuse } = parseCommand({
   usage,
@@ -40,18 +44,25 @@ try {
   if (keys.kind !== "secret") {
     throw new Error("JWT_JWKS_URL is set: tokens come from that identity provider, not from this script.");
   }
+  // Twelve hours, or less when the platform takes no token that long (JWT_MAX_LIFETIME_HOURS).
+  const expires = wanted.expires ?? `${Math.min(12, env.JWT_MAX_LIFETIME_HOURS)}h`;
+  if (seconds(expires) > env.JWT_MAX_LIFETIME_HOURS * 3600) {
+    throw new Error(
+      `--expires ${expires} is longer than JWT_MAX_LIFETIME_HOURS (${env.JWT_MAX_LIFETIME_HOURS}): the platform would refuse the token`,
+    );
+  }
   const token = await issueToken(keys.secret, {
     role: wanted.role,
     sub: wanted.sub,
     sessionId: wanted.session,
-    expiresIn: wanted.expires,
+    expiresIn: expires,
     issuer: env.JWT_ISSUER,
     audience: env.JWT_AUDIENCE,
   });
   console.log(token);
   // On stderr, so that `TOKEN=$(npm run --silent token -- --role admin)` captures the token alone.
   const { sub, session_id } = decodeJwt(token);
-  console.error(`${wanted.role} token: sub ${sub}, session ${session_id}, expires in ${wanted.expires}`);
+  console.error(`${wanted.role} token: sub ${sub}, session ${session_id}, expires in ${expires}`);
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);

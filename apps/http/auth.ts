@@ -5,6 +5,7 @@
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from "jose";
 import { z } from "zod";
+import { DEFAULT_JWT_MAX_LIFETIME_HOURS, type Env } from "../../config/env.ts";
 import { HttpProblem } from "./problem.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
 import type { SigningKeys } from "./signingKeys.ts";
@@ -88,7 +89,18 @@ const VERIFY_OPTIONS: JWTVerifyOptions = {
 export interface ExpectedClaims {
   issuer?: string | undefined;
   audience?: string[] | undefined;
+  /** The longest a token may live, from its iat (or from now, without one) to its exp; DEFAULT_JWT_MAX_LIFETIME_HOURS. */
+  maxLifetimeHours?: number | undefined;
 }
+
+/** What JWT_ISSUER, JWT_AUDIENCE and JWT_MAX_LIFETIME_HOURS ask of every token. */
+export const expectedClaimsOf = (
+  env: Pick<Env, "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_MAX_LIFETIME_HOURS">,
+): ExpectedClaims => ({
+  issuer: env.JWT_ISSUER,
+  audience: env.JWT_AUDIENCE,
+  maxLifetimeHours: env.JWT_MAX_LIFETIME_HOURS,
+});
 
 export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims = {}): TokenVerifier {
   const options: JWTVerifyOptions = {
@@ -103,6 +115,7 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
           const keySet = createRemoteJWKSet(keys.url);
           return (token: string) => jwtVerify(token, keySet, { ...options, algorithms: JWKS_ALGORITHMS });
         })();
+  const maxLifetimeHours = expected.maxLifetimeHours ?? DEFAULT_JWT_MAX_LIFETIME_HOURS;
   const verified = new VerifiedTokens();
   return async (token) => {
     const known = verified.principal(token, Date.now());
@@ -115,11 +128,30 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
       if (code !== undefined && REFUSED_TOKEN_CODES.has(code)) throw new InvalidToken(tokenProblem(error));
       throw new TokenCheckUnavailable("the signing keys could not be obtained", { cause: error });
     }
+    checkLifetime(payload, maxLifetimeHours, Date.now() / 1000);
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new InvalidToken(claims.error.issues.map((issue) => issue.message).join("; "));
     verified.add(token, claims.data, payload.exp as number, Date.now());
     return claims.data;
   };
+}
+
+/**
+ * jose has checked exp (and iat's type, when there is one); it reads iat only to bound a token's age. A token
+ * issued in the future is refused (a forged claim, or an issuer whose clock is wrong), and so is one that lives
+ * longer than the platform accepts: from its iat to its exp, or without an iat from now to its exp.
+ */
+function checkLifetime(payload: JWTPayload, maxLifetimeHours: number, nowS: number): void {
+  const { iat, exp } = payload as { iat?: number; exp: number };
+  if (iat !== undefined && iat > nowS + CLOCK_TOLERANCE_S) {
+    throw new InvalidToken("the token's iat claim is in the future");
+  }
+  const lifetimeS = exp - (iat ?? nowS);
+  if (lifetimeS > maxLifetimeHours * 3600 + CLOCK_TOLERANCE_S) {
+    throw new InvalidToken(
+      `the token lives ${Math.ceil(lifetimeS / 3600)} h from iat to exp, over the ${maxLifetimeHours} h a token may live`,
+    );
+  }
 }
 
 /** How long a verified token is taken on trust (never past its expiry): a key withdrawn from the JWKS stops

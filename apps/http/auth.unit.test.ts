@@ -77,6 +77,57 @@ describe("the token verifier", () => {
   });
 });
 
+describe("a token's lifetime", () => {
+  const nowS = () => Math.floor(Date.now() / 1000);
+  const signed = (times: { iat?: number; exp: number }) =>
+    new SignJWT({ sub, role: "admin", ...times }).setProtectedHeader({ alg: "HS256" }).sign(testSecret);
+
+  it("is refused when the token says it was issued in the future (beyond 5 s of clock skew)", async () => {
+    await expect(testVerifier(await signed({ iat: nowS() + 3600, exp: nowS() + 7200 }))).rejects.toThrow(
+      "the token's iat claim is in the future",
+    );
+    await expect(testVerifier(await signed({ iat: nowS() + 60, exp: nowS() + 3600 }))).rejects.toThrow(
+      InvalidToken,
+    );
+    expect(await testVerifier(await signed({ iat: nowS() + 3, exp: nowS() + 3600 }))).toMatchObject({
+      userId: sub,
+    });
+  });
+
+  it("is at most 24 hours from iat to exp, or from now to exp without an iat", async () => {
+    expect(await testVerifier(await signed({ iat: nowS(), exp: nowS() + 24 * 3600 }))).toMatchObject({
+      role: "admin",
+    });
+    expect(await testVerifier(await signed({ exp: nowS() + 23 * 3600 }))).toMatchObject({ role: "admin" });
+    for (const times of [
+      { iat: nowS(), exp: nowS() + 25 * 3600 },
+      // Most of it spent already, but issued for 31 hours.
+      { iat: nowS() - 30 * 3600, exp: nowS() + 3600 },
+      { exp: nowS() + 100 * 365 * 86_400 },
+    ]) {
+      const refusal = testVerifier(await signed(times));
+      await expect(refusal).rejects.toBeInstanceOf(InvalidToken);
+      await expect(refusal).rejects.toThrow(
+        /^the token lives \d+ h from iat to exp, over the 24 h a token may live$/,
+      );
+    }
+  });
+
+  it("is what JWT_MAX_LIFETIME_HOURS says when it is set", async () => {
+    const keys = { kind: "secret", secret: testSecret, origin: "JWT_SECRET" } as const;
+    const weekLong = await signed({ iat: nowS(), exp: nowS() + 7 * 86_400 });
+    const hourLong = await signed({ iat: nowS(), exp: nowS() + 3600 });
+    expect(await createTokenVerifier(keys, { maxLifetimeHours: 168 })(weekLong)).toMatchObject({
+      userId: sub,
+    });
+    const strict = createTokenVerifier(keys, { maxLifetimeHours: 1 });
+    expect(await strict(hourLong)).toMatchObject({ userId: sub });
+    await expect(strict(await issueToken(testSecret, { role: "admin", expiresIn: "2h" }))).rejects.toThrow(
+      "over the 1 h a token may live",
+    );
+  });
+});
+
 describe("a token verified before", () => {
   afterEach(() => {
     vi.useRealTimers();

@@ -8,7 +8,7 @@ import { createKafka } from "../../kafka/client.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { startProcess } from "../../process/frame.ts";
-import { createTokenVerifier } from "./auth.ts";
+import { createTokenVerifier, expectedClaimsOf } from "./auth.ts";
 import { startKeySweep } from "./idempotencyKeys.ts";
 import { createServiceFrame, type ServiceApp } from "./service.ts";
 import { signingKeys } from "./signingKeys.ts";
@@ -47,10 +47,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     registry,
     db,
     masterKeys,
-    verifyToken: createTokenVerifier(frame.config.tokenKeys, {
-      issuer: env.JWT_ISSUER,
-      audience: env.JWT_AUDIENCE,
-    }),
+    verifyToken: createTokenVerifier(frame.config.tokenKeys, expectedClaimsOf(env)),
     readiness: [
       { name: "postgres", check: () => db.$client.query("SELECT 1") },
       { name: "kafka", check: () => admin.describeCluster() },
