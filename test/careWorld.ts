@@ -59,8 +59,9 @@ async function careSide(db: Database): Promise<CareSide> {
     specialty: "cardiology",
     email: "grace.hopper@example.org",
   });
-  // Far enough ahead that no reminder is due, and on a provider of its own, so no slot is ever taken twice.
-  const scheduledAt = new Date(Date.now() + 30 * DAY_MS + Math.floor(Math.random() * DAY_MS));
+  // Begun already, so that its provider may complete it and no reminder is ever due for it; on a provider of its
+  // own, so no slot is ever taken twice.
+  const scheduledAt = new Date(Date.now() - 30 * 60_000 - Math.floor(Math.random() * DAY_MS));
   await db.insert(appointments).values({
     id: side.appointmentId,
     patientId: side.patientId,

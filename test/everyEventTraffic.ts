@@ -1,6 +1,7 @@
 // Requests to the running platform that together cause every event type a request can cause, and the
 // reminder scheduler's run for the one no request causes: what the platform-events and published-events
 // tests drive, so that both see the same traffic.
+import { sql } from "drizzle-orm";
 import { expect } from "vitest";
 import { sendDueReminders } from "../apps/appointment/reminders.ts";
 import type { Database } from "../db/client.ts";
@@ -63,6 +64,11 @@ export async function causeEveryEvent(
   );
   await ok(call(provider, "GET", `/patients/${me.id}`), 200);
   await ok(call(patient, "POST", `/appointments/${later.id}/cancel`, requestBodies.cancellation()), 200);
+  // Two hours pass: the visit has begun, and may be recorded as having taken place.
+  await db.execute(
+    sql`UPDATE appointments SET scheduled_at = now() - interval '5 minutes',
+          ends_at = now() - interval '5 minutes' + make_interval(mins => duration_minutes) WHERE id = ${soon.id}`,
+  );
   await ok(call(provider, "POST", `/appointments/${soon.id}/complete`), 200);
 
   const document = await ok(call(patient, "POST", "/documents", requestBodies.document(me.id)), 201);

@@ -129,3 +129,56 @@ describe("booking a provider's slot", () => {
     expect(await liveAppointmentsOf(world.own.providerId)).toBe(1);
   });
 });
+
+describe("completing an appointment", () => {
+  async function complete(appointmentId: string, providerLogin: string, correlationId = randomUUID()) {
+    const provider = await caller("provider", providerLogin);
+    return app.request(`/appointments/${appointmentId}/complete`, {
+      method: "POST",
+      headers: provider.headers({ "X-Correlation-Id": correlationId }),
+    });
+  }
+
+  const statusOf = async (id: string) =>
+    (await db.execute<{ status: string }>(sql`SELECT status FROM appointments WHERE id = ${id}`)).rows[0]
+      ?.status;
+
+  it("waits for the visit to begin: next week's is a 409 that writes nothing; the one starting now is taken", async () => {
+    const world = await careWorld(db);
+    const { patientId, providerId, providerUserId } = world.own;
+    const nextWeek = (await (
+      await book(requestBodies.booking(patientId, providerId, 7 * 24 * 60 * MINUTE_MS))
+    ).json()) as {
+      id: string;
+      scheduledAt: string;
+    };
+    const correlationId = randomUUID();
+    const early = await complete(nextWeek.id, providerUserId, correlationId);
+    expect(early.status).toBe(409);
+    expect(((await early.json()) as { detail: string }).detail).toBe(
+      `The appointment starts at ${nextWeek.scheduledAt}; it can be completed once it has begun.`,
+    );
+    expect(await eventsOf(db, correlationId)).toEqual([]);
+    expect(await statusOf(nextWeek.id)).toBe("BOOKED");
+
+    // Starting within the minute allowed for clocks, and started already (careWorld's, half an hour ago or more).
+    const soon = (await (
+      await book(requestBodies.booking(patientId, providerId, 2 * 24 * 60 * MINUTE_MS))
+    ).json()) as {
+      id: string;
+    };
+    await db.execute(
+      sql`UPDATE appointments SET scheduled_at = now() + interval '50 seconds',
+            ends_at = now() + interval '50 seconds' + make_interval(mins => duration_minutes) WHERE id = ${soon.id}`,
+    );
+    for (const id of [soon.id, world.own.appointmentId]) {
+      const taken = randomUUID();
+      expect((await complete(id, providerUserId, taken)).status).toBe(200);
+      expect((await eventsOf(db, taken)).map((event) => event.type)).toEqual([
+        "appointment.completed",
+        "audit.data.modified",
+      ]);
+      expect(await statusOf(id)).toBe("COMPLETED");
+    }
+  });
+});

@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { cancellingParties } from "../../events/appointment.ts";
+import { CLOCK_SKEW_MS } from "../../events/fields.ts";
 import { AccessRefused } from "../http/access.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
@@ -101,7 +102,9 @@ const routes = {
     responses: {
       200: { description: "The completed appointment", content: json(appointmentResponse) },
       404: problem("Unknown appointment"),
-      409: problem("The appointment is not booked any more (cancelled or completed)"),
+      409: problem(
+        "The appointment is not booked any more (cancelled or completed), or has not begun (its scheduledAt is more than a minute away)",
+      ),
       422: problem("Idempotency-Key reused for another request"),
     },
   }),
@@ -246,6 +249,7 @@ export function appointmentRoutes(db: Database) {
           }
           assertBooked(appointment);
           const completedAt = new Date();
+          assertBegun(appointment, completedAt);
           const row = await updateAppointment(tx, id, { status: "COMPLETED", completedAt });
           await appendEvents(tx, eventContext(c, APPOINTMENT_SERVICE), [
             {
@@ -296,6 +300,18 @@ async function reachableAppointment(
 function assertBooked(appointment: AppointmentRow): void {
   if (appointment.status !== "BOOKED") {
     throw new HttpProblem(409, "Conflict", `The appointment is ${appointment.status.toLowerCase()} already.`);
+  }
+}
+
+/** A visit takes place once its time has come: one is completed no earlier than its start (a minute allowed for
+ * clocks), so that no appointment of next week is recorded as having taken place. */
+function assertBegun(appointment: AppointmentRow, now: Date): void {
+  if (appointment.scheduledAt.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+    throw new HttpProblem(
+      409,
+      "Conflict",
+      `The appointment starts at ${appointment.scheduledAt.toISOString()}; it can be completed once it has begun.`,
+    );
   }
 }
 
