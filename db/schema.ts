@@ -69,8 +69,13 @@ export const patients = pgTable(
     // Deletion keeps the row (medical records have retention duties); GDPR erasure is a separate operation.
     deletedAt: instant("deleted_at"),
   },
-  // A login attempt whose username is a patient's e-mail names that patient (apps/login-attempts).
-  (table) => [index("patients_email_lower").on(sql`lower(${table.email})`)],
+  (table) => [
+    // A login attempt whose username is a patient's e-mail names that patient (apps/login-attempts).
+    index("patients_email_lower").on(sql`lower(${table.email})`),
+    // One live record per login, so that a patient's token names exactly one patient; a deleted record keeps
+    // its login, and the login may register again.
+    uniqueIndex("patients_user_id_live").on(table.userId).where(sql`${table.deletedAt} IS NULL`),
+  ],
 );
 
 /**

@@ -84,27 +84,33 @@ describe("login attempts", () => {
     });
   });
 
-  it("name the first record of an account that holds several, whichever Postgres reads first", async () => {
+  it("name the account's live record, whichever Postgres reads first, when it holds deleted ones too", async () => {
     const [admin, service] = [await caller("admin"), await caller("service")];
     const login = randomUUID();
-    const ids: string[] = [];
-    for (const _ of [1, 2]) {
+    const register = async () => {
       const registered = await post(admin, "/patients", newPatientBody({ userId: login }));
       expect(registered.status).toBe(201);
-      ids.push(((await registered.json()) as { id: string }).id);
+      return ((await registered.json()) as { id: string }).id;
+    };
+    const first = await register();
+    // One live record per login: the login registers again once its first record is deleted.
+    expect((await post(admin, "/patients", newPatientBody({ userId: login }))).status).toBe(409);
+    const deleted = await app.request(`/patients/${first}`, { method: "DELETE", headers: admin.headers() });
+    expect(deleted.status).toBe(204);
+    const second = await register();
+    for (const _ of [1, 2, 3]) {
+      expect(await attempt(service, { userId: login, username: "ada-l" })).toMatchObject({
+        patientId: second,
+      });
     }
-    // The first record changed: its new row version now lies after the second's in the table.
-    const changed = await app.request(`/patients/${ids[0]}`, {
+    // The live record changed: its new row version now lies after the deleted one's in the table.
+    const changed = await app.request(`/patients/${second}`, {
       method: "PATCH",
       headers: admin.headers({ "Content-Type": "application/json" }),
       body: JSON.stringify({ phone: "+14155550100" }),
     });
     expect(changed.status).toBe(200);
-    for (const _ of [1, 2, 3]) {
-      expect(await attempt(service, { userId: login, username: "ada-l" })).toMatchObject({
-        patientId: ids[0],
-      });
-    }
+    expect(await attempt(service, { userId: login, username: "ada-l" })).toMatchObject({ patientId: second });
   });
 
   it("keep a username that matches no patient as typed: it identifies none of theirs", async () => {

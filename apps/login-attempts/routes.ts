@@ -97,8 +97,9 @@ async function patientOfLogin(
       .select({ id: patients.id })
       .from(patients)
       .where(eq(patients.userId, attempt.userId))
-      // A login may hold several records (a patient registers again): always the first, as for an e-mail.
-      .orderBy(patients.createdAt, patients.id)
+      // A login holds one live record, and may hold deleted ones (a patient deleted, then registered again):
+      // the live one, else the first.
+      .orderBy(sql`${patients.deletedAt} IS NOT NULL`, patients.createdAt, patients.id)
       .limit(1);
     if (account) return account.id;
   }

@@ -11,6 +11,7 @@ import { cancelAppointmentsOfDeletedPatient } from "../appointment/cancelOnDelet
 import { AccessRefused } from "../http/access.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
+import { violatesConstraint } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
@@ -28,7 +29,14 @@ import {
   patientResponse,
   updatePatientBody,
 } from "./schemas.ts";
-import { findPatient, insertPatient, lockPatient, type PatientRow, updatePatient } from "./store.ts";
+import {
+  findPatient,
+  insertPatient,
+  lockPatient,
+  ONE_LIVE_RECORD_PER_LOGIN,
+  type PatientRow,
+  updatePatient,
+} from "./store.ts";
 
 export const PATIENT_SERVICE = "patient-service";
 
@@ -55,6 +63,7 @@ const routes = {
       responses: {
         201: createdAt("Created", patientResponse, "/patients/{id}"),
         400: problem("Invalid input"),
+        409: problem("The login (userId) has a patient record already: one live record per login"),
         422: problem("Idempotency-Key reused for another request"),
       },
     },
@@ -80,6 +89,7 @@ const routes = {
         200: { description: "The patient after the change", content: json(patientResponse) },
         400: problem("Invalid input"),
         404: problem("Unknown or deleted patient"),
+        409: problem("The new userId has a patient record already: one live record per login"),
       },
     },
   ),
@@ -144,7 +154,9 @@ export function patientRoutes(db: Database) {
         db,
         PATIENT_SERVICE,
         async (tx) => {
-          const row = await insertPatient(tx, { id: patientId, ...body, userId });
+          const row = await oneLiveRecordPerLogin(() =>
+            insertPatient(tx, { id: patientId, ...body, userId }),
+          );
           await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
             { type: "patient.created", data: { patientId, ...body, userId } },
             dataModified(principal, patientResource(patientId), "CREATE"),
@@ -198,7 +210,7 @@ export function patientRoutes(db: Database) {
           return current;
         }
         const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
-        const updated = await updatePatient(tx, id, changes);
+        const updated = await oneLiveRecordPerLogin(() => updatePatient(tx, id, changes));
         await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
           { type: "patient.updated", data: { patientId: id, changedFields, changes } },
           dataModified(principal, patientResource(id), "UPDATE", changedFields),
@@ -328,6 +340,19 @@ function ownLogin(c: Context<ServiceEnv>, requested: string | null): string {
     );
   }
   return principal.userId;
+}
+
+/**
+ * A login holds one live patient record, so that a patient's token names one patient (the index
+ * patients_user_id_live; a deleted record keeps its login, which may then register again).
+ */
+async function oneLiveRecordPerLogin(write: () => Promise<PatientRow>): Promise<PatientRow> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!violatesConstraint(error, ONE_LIVE_RECORD_PER_LOGIN)) throw error;
+    throw new HttpProblem(409, "Conflict", "That login (userId) has a patient record already.");
+  }
 }
 
 /** Dates are strings on both sides; objects (insurance) compare by content, whatever their key order. */

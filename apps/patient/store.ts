@@ -62,6 +62,9 @@ const registration = preparedPerConnection((tx) =>
     .prepare("patients.insert.v1"),
 );
 
+/** The unique index that keeps one live patient record per login (db/schema.ts). */
+export const ONE_LIVE_RECORD_PER_LOGIN = "patients_user_id_live";
+
 export async function insertPatient(tx: WriteTransaction, row: RegisteredPatient): Promise<PatientRow> {
   const [inserted] = await registration(tx).execute({
     ...row,

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "patients_user_id_live" ON "patients" USING btree ("user_id") WHERE "patients"."deleted_at" IS NULL;
