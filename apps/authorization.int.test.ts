@@ -31,7 +31,7 @@ describe("the authorization matrix", () => {
         const outcome = { own: 0, other: 0 };
         for (const target of ["own", "other"] as const) {
           const world = await careWorld(db);
-          const user = await caller(role, loginOf(role, world));
+          const user = await caller(role, loginOf(role, world, routeCase));
           const { path, body } = routeCase.request(world, target);
           const correlationId = randomUUID();
           const before = await stateDigest(db);

@@ -61,7 +61,7 @@ describe("every route, called with every id in upper case", () => {
       const world = await careWorld(db);
       const role = roles.find((candidate) => routeCase.expected[candidate].own !== 403);
       if (!role) throw new Error(`no role may call ${routeCase.route}`);
-      const user = await caller(role, loginOf(role, world).toUpperCase());
+      const user = await caller(role, loginOf(role, world, routeCase).toUpperCase());
       const { path, body } = routeCase.request(world, "own");
       const correlationId = randomUUID();
       const response = await app.request(upperIds(path), {

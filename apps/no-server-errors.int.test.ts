@@ -52,8 +52,9 @@ async function send(
   role: Role,
   world: CareWorld,
   request: { method: string; path: string; body?: string; headers?: Record<string, string> },
+  routeCase?: { registers?: boolean },
 ): Promise<Sent> {
-  const user = await caller(role, loginOf(role, world));
+  const user = await caller(role, loginOf(role, world, routeCase));
   const before = await stateDigest(db);
   const from = await lastPosition();
   const response = await app.request(request.path, {
@@ -223,7 +224,7 @@ describe("every route, with edge values in one part of a valid request", async (
           const [request] = fc.sample(edgeRequests(shape, route, valid), { seed: requestSeed, numRuns: 1 });
           if (!request) throw new Error("no request drawn");
           log.log(request.change);
-          const sent = await send(role, world, { method, ...request });
+          const sent = await send(role, world, { method, ...request }, routeCase);
           const what = `${method} ${route} with ${request.change}: ${sent.status}`;
           expect(sent.status, what).toBeLessThan(500);
           if (sent.status >= 400) expectRefusedCleanly(sent, what);

@@ -78,7 +78,7 @@ describe("the request log", () => {
       ] as const) {
         if (!role) continue;
         const world = await careWorld(db);
-        const user = await caller(role, loginOf(role, world));
+        const user = await caller(role, loginOf(role, world, routeCase));
         const { path, body } = routeCase.request(world, "own");
         const payload = body === undefined ? undefined : (marked(body) as Record<string, unknown>);
         // Invalid input that still carries the personal values: a date of birth in the future, an extra field.

@@ -30,7 +30,7 @@ async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
   const world = await careWorld(db);
   const role = roles.find((candidate) => routeCase.expected[candidate].own !== 403);
   if (!role) throw new Error(`no role may call ${routeCase.route}`);
-  const user = await caller(role, loginOf(role, world));
+  const user = await caller(role, loginOf(role, world, routeCase));
   const { path, body } = routeCase.request(world, "own");
   const correlationId = randomUUID();
   const before = await stateDigest(db);

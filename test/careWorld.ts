@@ -9,6 +9,8 @@ import { newPatientBody } from "./fixtures.ts";
 export interface CareSide {
   /** The patient's login (a patient token's subject). */
   patientUserId: string;
+  /** A login without a patient record yet: a patient about to register (one live record per login). */
+  newcomerUserId: string;
   patientId: string;
   /** The login of the provider this patient has an appointment with. */
   providerUserId: string;
@@ -43,6 +45,7 @@ export async function careWorld(db: Database): Promise<CareWorld> {
 async function careSide(db: Database): Promise<CareSide> {
   const side: CareSide = {
     patientUserId: randomUUID(),
+    newcomerUserId: randomUUID(),
     patientId: randomUUID(),
     providerUserId: randomUUID(),
     providerId: randomUUID(),

@@ -6,9 +6,10 @@ import type { Role } from "../apps/http/auth.ts";
 import type { Database } from "../db/client.ts";
 import type { CareWorld } from "./careWorld.ts";
 
-/** The login each role acts with: the first patient's, the first provider's, or a login of its own. */
-export function loginOf(role: Role, world: CareWorld): string {
-  if (role === "patient") return world.own.patientUserId;
+/** The login each role acts with: the first patient's (a login without a record yet for a route that
+ * `registers`), the first provider's, or a login of its own. */
+export function loginOf(role: Role, world: CareWorld, routeCase?: { registers?: boolean }): string {
+  if (role === "patient") return routeCase?.registers ? world.own.newcomerUserId : world.own.patientUserId;
   if (role === "provider") return world.own.providerUserId;
   return randomUUID();
 }

@@ -22,6 +22,8 @@ export interface RouteCase {
   expected: Record<Role, Outcome>;
   /** Provider profiles are not patient data: reading one leaves no audit event. */
   unaudited?: true;
+  /** A patient calls it before they have a record (a registration): as a login without one (loginOf). */
+  registers?: true;
 }
 
 const on = (world: CareWorld, target: Target) => world[target];
@@ -31,9 +33,10 @@ export const serviceRoutes: RouteCase[] = [
     method: "POST",
     route: "/patients",
     // A patient registers themselves; naming another login is registering someone else.
+    registers: true,
     request: (world, target) => ({
       path: "/patients",
-      body: requestBodies.patient(target === "own" ? {} : { userId: world.other.patientUserId }),
+      body: requestBodies.patient(target === "own" ? {} : { userId: world.other.newcomerUserId }),
     }),
     expected: {
       patient: ownOnly(201),

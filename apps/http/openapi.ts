@@ -124,7 +124,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       {
         // Every route reads a path id, a header or a body that can be malformed.
         400: problem(
-          "Invalid input: a malformed path id, header, query or body (each field named in `errors`)",
+          "Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, or a body object naming a member twice (each field named in `errors`, the first 20 of them)",
         ),
         // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS; a
         // restored database takes no writes until an operator re-anchors it (relay:rebase); nothing about a
