@@ -140,6 +140,30 @@ describe("request bodies", () => {
     });
   }
 
+  for (const routeCase of routesWithBodies) {
+    it(`${routeCase.method} ${routeCase.route} refuses a body that is not JSON, saying what to send`, async () => {
+      const malformed = await send(routeCase, { body: (body) => `${JSON.stringify(body).slice(0, -1)},}` });
+      expect(malformed.response.status).toBe(400);
+      await malformed.wroteNothing();
+      if (!malformed.takesBody) return; // Refused as a body this route does not take.
+      expect(malformed.problem).toMatchObject({
+        title: "Bad Request",
+        detail: "Malformed JSON in request body",
+      });
+
+      const text = await send(routeCase, {
+        body: (body) => JSON.stringify(body),
+        headers: { "Content-Type": "text/plain" },
+      });
+      expect(text.response.status).toBe(415);
+      expect(text.problem).toMatchObject({
+        title: "Unsupported Media Type",
+        detail: "Send the body as JSON, with Content-Type: application/json.",
+      });
+      await text.wroteNothing();
+    });
+  }
+
   it("lists the first 20 of a body's thousand unknown fields, and says how many there were", async () => {
     const routeCase = routesWithBodies.find((candidate) => candidate.route === "/patients");
     if (!routeCase) throw new Error("no POST /patients among the service routes");

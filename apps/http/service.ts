@@ -1,6 +1,7 @@
 // The frame every HTTP service shares: middleware in order (span, context, logging, metrics, body limit),
 // problem+json errors, the public routes (health, metrics, the OpenAPI document and its /docs page), then
 // authentication for everything after them. Services add their routes to it.
+import { STATUS_CODES } from "node:http";
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono } from "hono";
@@ -159,12 +160,14 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
         ),
       );
     }
-    // Hono's own refusals (a body that is not JSON, a wrong content type) keep their status and message.
+    // Hono's own refusals (a body that is not JSON, a wrong content type) keep their status, and say what to send.
     if (error instanceof HTTPException) {
-      return problemResponse(
-        c,
-        new HttpProblem(error.status as ContentfulStatusCode, error.message || "Bad Request"),
-      );
+      const status = error.status as ContentfulStatusCode;
+      const detail =
+        status === 415
+          ? "Send the body as JSON, with Content-Type: application/json."
+          : error.message || undefined;
+      return problemResponse(c, new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail));
     }
     // Driver messages can quote the values that failed (PHI): log the error's kind and where it came from.
     const { name, stack } = error as Error;
