@@ -210,4 +210,23 @@ describe("query parameters", () => {
   }
 });
 
+describe("a query parameter given twice", () => {
+  const routesWithQueries = serviceRoutes.filter((routeCase) => routeCase.route.startsWith("/audit/events"));
+  it("is among the routes: the audit history takes query parameters", () => {
+    expect(routesWithQueries.map((routeCase) => routeCase.route)).toContain("/audit/events");
+  });
+  for (const routeCase of routesWithQueries) {
+    it(`${routeCase.method} ${routeCase.route} refuses it by name, whichever value comes first`, async () => {
+      for (const query of ["limit=1&limit=1000", "limit=1000&limit=1", "format=csv&format=ndjson"]) {
+        const repeated = await send(routeCase, { query });
+        expect(repeated.response.status).toBe(400);
+        expect(repeated.problem.errors).toEqual([
+          { field: `query.${query.split("=")[0]}`, message: "is given more than once" },
+        ]);
+        await repeated.wroteNothing();
+      }
+    });
+  }
+});
+
 const range = (count: number) => Array.from({ length: count }, (_, i) => i);

@@ -117,6 +117,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     "x-roles": [...access.roles],
     middleware: [
       allowRoles(access.source, access.resource, access.roles),
+      queryParametersOnce,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
     security: [{ [BEARER_AUTH]: [] }],
@@ -233,6 +234,18 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
     await next();
   };
 }
+
+/**
+ * No query parameter is repeatable: `?limit=1&limit=1000` is refused by name rather than read as one of its
+ * values (Hono's `query()` takes the first, a proxy or a log may take the last) or as a list.
+ */
+const queryParametersOnce: MiddlewareHandler = async (c, next) => {
+  const repeated = Object.entries(c.req.queries())
+    .filter(([, values]) => values.length > 1)
+    .map(([name]) => ({ field: `query.${name}`, message: "is given more than once" }));
+  if (repeated.length > 0) throw HttpProblem.invalid(repeated);
+  await next();
+};
 
 /** A route that declares no body refuses one, as a route with a body refuses fields it does not know. */
 const noBody: MiddlewareHandler = async (c, next) => {
