@@ -1,6 +1,7 @@
 // Sends the requested e-mails and text messages through their transports, at most once per notification:
 // the delivery ledger claims each one before the send, and only a send known to have failed is retried.
 // Push notifications have no transport yet: their requests are acknowledged and left alone.
+import { PatientErased } from "../../db/patientKeys.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { ExternalEffectConsumer } from "../runtime/consumerDefinition.ts";
 import { claimDelivery, finishDelivery } from "./deliveryLedger.ts";
@@ -34,6 +35,12 @@ export function notificationDeliveryConsumer(options: {
       const { transportMessageId } = await transport.send(message);
       await finishDelivery(db, notificationId, { status: "sent", transportMessageId });
     } catch (error) {
+      // Erased between the record's opening and the send: nothing went out, and nothing ever will.
+      if (error instanceof PatientErased) {
+        await finishDelivery(db, notificationId, { status: "failed", error: "patient-erased" });
+        log.info({ notificationId, channel }, "the patient was erased; notification not sent");
+        return;
+      }
       if (error instanceof NotSentError) {
         await finishDelivery(db, notificationId, { status: "failed", error: error.code });
         throw error; // the runtime retries it with backoff, then dead-letters it
