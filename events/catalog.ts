@@ -334,6 +334,8 @@ const eventCatalog = {
     aggregateType: "document",
     schema: consentGivenSchema,
     aggregateId: (data) => data.documentId,
+    // Free text naming whom the patient lets see their document: a relative or a lawyer as often as a clinic.
+    personalFields: ["grantedTo"],
   }),
   "document.processed": event({
     topic: "document-events",
