@@ -128,6 +128,13 @@ describe("kept answers about a patient", () => {
       "Idempotency-Key": deletedRecord.key,
     });
     expect(gone.status).toBe(404);
+    // Both answers are among the operation's published ones.
+    const published = (await (await app.request("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    expect(Object.keys(published.paths["/patients"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["403", "404"]),
+    );
 
     // Each replay that was answered is one read in the history; the refused and the 404 are none.
     expect(await replayAccesses(moved.userId)).toEqual([

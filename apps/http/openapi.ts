@@ -149,6 +149,14 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...(takesIdempotencyKey && !route.responses[422]
           ? { 422: problem("Idempotency-Key reused for another request") }
           : {}),
+        // A kept answer about a patient is replayed only to a caller who reaches the patient now (idempotency.ts).
+        ...(takesIdempotencyKey && !route.responses[404]
+          ? {
+              404: problem(
+                "A retry with the Idempotency-Key of a request whose patient has been deleted since",
+              ),
+            }
+          : {}),
         // Never caused by the request itself ("no input is a server error"): a fault on the platform's side.
         500: problem(
           "A fault of the platform, not of the request (the database unreachable, say); retry later",
