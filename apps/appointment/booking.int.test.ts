@@ -97,6 +97,68 @@ describe("booking a provider's slot", () => {
     expect((await book(again)).status).toBe(201);
   });
 
+  it("keeps a patient at one visit at a time, whichever providers they book, even when the bookings race", async () => {
+    const world = await careWorld(db);
+    const providers = await Promise.all(Array.from({ length: 6 }, () => careWorld(db)));
+    const correlationIds = providers.map(() => randomUUID());
+    // Six providers, start times 5 minutes apart, 30 minutes each: every pair overlaps for the one patient.
+    const responses = await Promise.all(
+      providers.map((other, index) =>
+        book(
+          requestBodies.booking(world.own.patientId, other.own.providerId, SLOT_BASE + index * 5 * MINUTE_MS),
+          correlationIds[index],
+        ),
+      ),
+    );
+    expect(responses.map((response) => response.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    for (const [index, response] of responses.entries()) {
+      const events = (await eventsOf(db, correlationIds[index] as string)).map((event) => event.type);
+      if (response.status === 201) {
+        expect(events).toEqual(["appointment.booked", "audit.data.modified"]);
+      } else {
+        expect(((await response.json()) as { detail: string }).detail).toBe(
+          "The patient already has an appointment overlapping that time; choose another time.",
+        );
+        expect(events).toEqual([]);
+      }
+    }
+    const { rows } = await db.$client.query<{ live: number }>(
+      "SELECT count(*)::int AS live FROM appointments WHERE patient_id = $1 AND status = 'BOOKED' AND scheduled_at > now()",
+      [world.own.patientId],
+    );
+    expect(rows[0]?.live).toBe(1);
+
+    // Right after it, with another provider, is free; so is the time of a cancelled visit.
+    const winner = (await (responses.find((response) => response.status === 201) as Response).json()) as {
+      id: string;
+      scheduledAt: string;
+    };
+    const after = new Date(Date.parse(winner.scheduledAt) + 30 * MINUTE_MS).toISOString();
+    expect(
+      (
+        await book({
+          ...requestBodies.booking(world.own.patientId, world.own.providerId),
+          scheduledAt: after,
+        })
+      ).status,
+    ).toBe(201);
+    const admin = await caller("admin");
+    const cancelled = await app.request(`/appointments/${winner.id}/cancel`, {
+      method: "POST",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify(requestBodies.cancellation()),
+    });
+    expect(cancelled.status).toBe(200);
+    expect(
+      (
+        await book({
+          ...requestBodies.booking(world.own.patientId, world.other.providerId),
+          scheduledAt: winner.scheduledAt,
+        })
+      ).status,
+    ).toBe(201);
+  });
+
   it("refuses a time in the past (400) and an unknown patient or provider (404), writing nothing", async () => {
     const world = await careWorld(db);
     const past = await book(

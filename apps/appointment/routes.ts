@@ -30,6 +30,7 @@ import {
   findAppointment,
   insertAppointment,
   NO_DOUBLE_BOOKING,
+  PATIENT_IN_ONE_PLACE,
   updateAppointment,
 } from "./store.ts";
 
@@ -62,7 +63,7 @@ const routes = {
         201: createdAt("Booked", appointmentResponse, "/appointments/{id}"),
         400: problem("Invalid input, or a time in the past"),
         404: problem("Unknown patient or provider"),
-        409: problem("The provider already has an appointment overlapping that slot"),
+        409: problem("The provider, or the patient, already has an appointment overlapping that time"),
         422: problem("Idempotency-Key reused for another request"),
       },
     },
@@ -319,12 +320,21 @@ async function oneBookingPerSlot(book: () => Promise<AppointmentRow>): Promise<A
   try {
     return await book();
   } catch (error) {
-    if (!violatesConstraint(error, NO_DOUBLE_BOOKING)) throw error;
-    throw new HttpProblem(
-      409,
-      "Conflict",
-      "The provider already has an appointment overlapping that slot; choose another time.",
-    );
+    if (violatesConstraint(error, NO_DOUBLE_BOOKING)) {
+      throw new HttpProblem(
+        409,
+        "Conflict",
+        "The provider already has an appointment overlapping that slot; choose another time.",
+      );
+    }
+    if (violatesConstraint(error, PATIENT_IN_ONE_PLACE)) {
+      throw new HttpProblem(
+        409,
+        "Conflict",
+        "The patient already has an appointment overlapping that time; choose another time.",
+      );
+    }
+    throw error;
   }
 }
 

@@ -10,6 +10,8 @@ export type NewAppointmentRow = typeof appointments.$inferInsert;
 
 /** The exclusion constraint (migration 0006) that refuses a provider's overlapping live appointments. */
 export const NO_DOUBLE_BOOKING = "appointments_no_double_booking";
+/** The constraint that keeps a patient's live appointments from overlapping (migration 0020). */
+export const PATIENT_IN_ONE_PLACE = "appointments_patient_in_one_place";
 
 /** What a booking sets; the status and times take their defaults. */
 export type BookedAppointment = Required<
