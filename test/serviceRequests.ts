@@ -43,7 +43,11 @@ export const requestBodies = {
     expiresAt: new Date(Date.now() + 365 * DAY_MS).toISOString(),
   }),
 
-  processingResult: () => without(exampleData["document.processed"], "documentId", "patientId"),
+  /** Processed now: a result cannot precede its document's upload. */
+  processingResult: () => ({
+    ...without(exampleData["document.processed"], "documentId", "patientId"),
+    processedAt: new Date().toISOString(),
+  }),
 
   /** To the patient's own contact on file, which the service fills in. */
   email: (patientId: string) => ({

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import { CLOCK_SKEW_MS } from "../../events/fields.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
@@ -115,6 +116,9 @@ const routes = {
       200: { description: "The document after processing", content: json(documentResponse) },
       400: problem("Invalid input"),
       404: problem("Unknown or deleted document"),
+      409: problem(
+        "The processedAt is before the document's upload, or the document holds a result processed later than this one",
+      ),
       422: problem("Idempotency-Key reused for another request"),
     },
   }),
@@ -229,6 +233,7 @@ export function documentRoutes(db: Database) {
         DOCUMENT_SERVICE,
         async (tx) => {
           const document = await reachableDocument(c, tx, id, { lock: true });
+          assertResultInOrder(document, new Date(result.processedAt));
           const row = await updateDocument(tx, id, {
             processingStatus: result.status,
             processor: result.processor,
@@ -247,6 +252,27 @@ export function documentRoutes(db: Database) {
       );
       return c.json(answer.body, answer.status);
     });
+}
+
+/**
+ * A result is processed after its document was uploaded (a minute allowed for the pipeline's clock), and no
+ * earlier than the result the document holds: a late report of an older run would otherwise replace a newer one.
+ */
+function assertResultInOrder(document: DocumentRow, processedAt: Date): void {
+  if (processedAt.getTime() < document.createdAt.getTime() - CLOCK_SKEW_MS) {
+    throw new HttpProblem(
+      409,
+      "Conflict",
+      `The document was uploaded at ${document.createdAt.toISOString()}: it cannot have been processed before.`,
+    );
+  }
+  if (document.processedAt !== null && processedAt < document.processedAt) {
+    throw new HttpProblem(
+      409,
+      "Conflict",
+      `The document holds a result processed at ${document.processedAt.toISOString()}, later than this one.`,
+    );
+  }
 }
 
 const documentAggregate = (id: string) => ({ aggregateType: "document", aggregateId: id });
