@@ -15,7 +15,7 @@ import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { type CareSide, type CareWorld, careWorld } from "../test/careWorld.ts";
-import { documentValidator, documentValue, type Schema } from "../test/documentValues.ts";
+import { documentValidator, documentValue, type Schema, valueAt } from "../test/documentValues.ts";
 import { newPatientBody, testDatabase } from "../test/fixtures.ts";
 import { loginOf, stateDigest } from "../test/platformState.ts";
 import { caller, testPlatform } from "../test/tokens.ts";
@@ -456,7 +456,7 @@ function brokenValues(
     if (own["x-not-after"] === "now")
       broken.push({ change: `${at} in the future`, value: new Date(Date.now() + 3 * DAY_MS).toISOString() });
     const earlierName = own["x-not-before"];
-    const earlier = earlierName ? parent?.[earlierName] : undefined;
+    const earlier = earlierName && parent ? valueAt(parent, earlierName) : undefined;
     if (typeof earlier === "string") {
       const before = new Date(Date.parse(earlier) - DAY_MS).toISOString();
       broken.push({

@@ -1,7 +1,8 @@
 // Values that a published JSON Schema (from /openapi.json or /asyncapi.json) declares valid, as fast-check
 // arbitraries, and the validator that says so: what a client team's property-based contract tester does.
-// Cross-field rules are read from the document's own extensions: `x-not-before` (a sibling's instant),
-// `x-not-after: "today"` (a day), `x-not-after: "now"` (an instant) and `x-after: "now"`.
+// Cross-field rules are read from the document's own extensions: `x-not-before` (a sibling's instant, or a
+// sibling's member's, `window.end`), `x-not-after: "today"` (a day), `x-not-after: "now"` (an instant) and
+// `x-after: "now"`.
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import fc from "fast-check";
@@ -86,7 +87,7 @@ function crossFieldProblems(
     ...Object.entries(schema.properties ?? {}).flatMap(([key, property]) => {
       if (!(key in record)) return [];
       const own = record[key];
-      const earlier = property["x-not-before"] ? record[property["x-not-before"]] : undefined;
+      const earlier = property["x-not-before"] ? valueAt(record, property["x-not-before"]) : undefined;
       const order =
         typeof own === "string" && typeof earlier === "string" && Date.parse(own) < Date.parse(earlier)
           ? [`${at}/${key} is before ${property["x-not-before"]}`]
@@ -95,6 +96,17 @@ function crossFieldProblems(
     }),
     ...branches.flatMap((branch) => (branch.properties ? [] : crossFieldProblems(branch, value, deref, at))),
   ];
+}
+
+/** A sibling's value, or a sibling's member's (`window.end`), as `x-not-before` names it. */
+export function valueAt(record: Record<string, unknown>, path: string): unknown {
+  return path
+    .split(".")
+    .reduce<unknown>(
+      (value, name) =>
+        value !== null && typeof value === "object" ? (value as Record<string, unknown>)[name] : undefined,
+      record,
+    );
 }
 
 const isoDay = (from: number, to: number) =>

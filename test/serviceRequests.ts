@@ -68,7 +68,15 @@ export const requestBodies = {
   /** A model version not recorded before (name and version are unique together). */
   model: () => ({ ...without(exampleData["ai.model.trained"], "modelId"), version: randomUUID() }),
 
-  performance: () => without(exampleData["ai.model.performance.updated"], "modelId", "version"),
+  /** Measured now, on the month before: not before the model was trained (the care world's, just now). */
+  performance: () => {
+    const now = Date.now();
+    return {
+      ...without(exampleData["ai.model.performance.updated"], "modelId", "version"),
+      measuredAt: new Date(now).toISOString(),
+      window: { start: new Date(now - 30 * DAY_MS).toISOString(), end: new Date(now).toISOString() },
+    };
+  },
 
   prediction: (modelId: string, patientId: string) => ({
     ...without(exampleData["ai.prediction.generated"], "predictionId", "modelVersion"),

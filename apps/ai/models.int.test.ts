@@ -42,9 +42,10 @@ describe("an AI model", () => {
     expect(rows[0]?.trained_at).toBe(trainedAt.slice(0, 10));
     const measured = await post(await caller("service"), `/ai/models/${model.id}/performance`, {
       ...requestBodies.performance(),
-      measuredAt: "0075-01-01T00:00:00.000Z",
+      measuredAt: trainedAt,
+      window: { start: "0001-01-01T00:00:00.000Z", end: trainedAt },
     });
-    expect(measured.body).toMatchObject({ trainedAt, latestMeasuredAt: "0075-01-01T00:00:00.000Z" });
+    expect(measured.body).toMatchObject({ trainedAt, latestMeasuredAt: trainedAt });
   });
 
   it("keeps the latest measured performance when an older measurement is reported after it", async () => {
@@ -55,6 +56,7 @@ describe("an AI model", () => {
         ...requestBodies.performance(),
         metrics: { auc },
         measuredAt,
+        window: { start: "2024-01-01T00:00:00Z", end: "2024-02-01T00:00:00Z" },
       });
     expect((await measure("2024-03-01T00:00:00.000Z", 0.91)).body).toMatchObject({
       latestMetrics: { auc: 0.91 },
@@ -107,5 +109,44 @@ describe("an AI model", () => {
       measuredAt,
     });
     expect([measured.status, measured.body.latestMeasuredAt]).toEqual([200, measuredAt]);
+  });
+
+  it("refuses a measurement before the end of its window (400) or before the model was trained (409), writing nothing", async () => {
+    const service = await caller("service");
+    const model = await recordModel("2024-06-01T00:00:00.000Z");
+    const outboxRows = async () =>
+      (await db.execute<{ count: number }>(sql`SELECT count(*)::int AS count FROM outbox`)).rows[0]?.count;
+    const before = await outboxRows();
+    const measure = (measuredAt: string, window: { start: string; end: string }) =>
+      post(service, `/ai/models/${model.id}/performance`, {
+        ...requestBodies.performance(),
+        measuredAt,
+        window,
+      });
+
+    const unfinished = await measure("2024-07-01T00:00:00.000Z", {
+      start: "2024-06-15T00:00:00.000Z",
+      end: "2024-07-15T00:00:00.000Z",
+    });
+    expect([unfinished.status, unfinished.body.errors]).toEqual([
+      400,
+      [{ field: "body.measuredAt", message: "must not be before window.end" }],
+    ]);
+    // A window of traffic from before the training is a backtest, and fine; a measurement before it is not.
+    const untrained = await measure("2024-05-01T00:00:00.000Z", {
+      start: "2024-04-01T00:00:00.000Z",
+      end: "2024-05-01T00:00:00.000Z",
+    });
+    expect([untrained.status, untrained.body.detail]).toEqual([
+      409,
+      `Model ${model.id} was trained at 2024-06-01T00:00:00.000Z: it cannot have been measured before.`,
+    ]);
+    expect(await outboxRows()).toBe(before);
+
+    const backtest = await measure("2024-06-01T00:00:00.000Z", {
+      start: "2024-04-01T00:00:00.000Z",
+      end: "2024-05-01T00:00:00.000Z",
+    });
+    expect([backtest.status, backtest.body.latestMeasuredAt]).toEqual([200, "2024-06-01T00:00:00.000Z"]);
   });
 });

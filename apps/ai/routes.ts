@@ -79,6 +79,7 @@ const routes = {
       200: { description: "The model with its latest performance", content: json(modelResponse) },
       400: problem("Invalid input"),
       404: problem("Unknown model"),
+      409: problem("The measuredAt is before the model was trained"),
       422: problem("Idempotency-Key reused for another request"),
     },
   }),
@@ -157,6 +158,13 @@ export function aiRoutes(db: Database) {
           const model = await findModel(tx, id, { lock: true });
           if (!model) throw HttpProblem.notFound(`There is no model ${id}.`);
           const measuredAt = new Date(body.measuredAt);
+          if (measuredAt < model.trainedAt) {
+            throw new HttpProblem(
+              409,
+              "Conflict",
+              `Model ${id} was trained at ${model.trainedAt.toISOString()}: it cannot have been measured before.`,
+            );
+          }
           // A measurement reported late is recorded (its event) but is not the latest: the model keeps the newer one.
           const latest = model.latestMeasuredAt === null || model.latestMeasuredAt <= measuredAt;
           const row = latest ? await recordPerformance(tx, id, { metrics: body.metrics, measuredAt }) : model;

@@ -7,7 +7,7 @@ import {
   modelTrainedSchema,
   predictionGeneratedSchema,
 } from "../../events/ai.ts";
-import { pastOrPresentInstant } from "../../events/fields.ts";
+import { isNotBefore, pastOrPresentInstant } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
 export const recordModelBody = modelTrainedSchema
@@ -16,11 +16,24 @@ export const recordModelBody = modelTrainedSchema
 
 /**
  * measuredAt in the past: the model keeps the latest measurement as its current metrics, and one dated in the
- * future would stay the latest, hiding every real one reported after it.
+ * future would stay the latest, hiding every real one reported after it. And not before the end of the window
+ * it was measured on: metrics of traffic still to come are not measured yet. (Not before the model was trained
+ * either: the route checks that against the stored model.)
  */
 export const recordPerformanceBody = modelPerformanceUpdatedSchema
   .omit({ modelId: true, version: true })
-  .extend({ measuredAt: pastOrPresentInstant });
+  .extend({
+    measuredAt: pastOrPresentInstant.meta({
+      ...pastOrPresentInstant.meta(),
+      description:
+        "Not in the future (up to a minute ahead of the server's clock is taken as clock skew), and not before window.end.",
+      "x-not-before": "window.end",
+    }),
+  })
+  .refine((body) => isNotBefore(body.measuredAt, body.window.end), {
+    path: ["measuredAt"],
+    error: "must not be before window.end",
+  });
 
 export const recordPredictionBody = predictionGeneratedSchema
   .omit({ predictionId: true, modelVersion: true })
