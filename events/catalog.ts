@@ -363,7 +363,8 @@ const eventCatalog = {
     schema: loginAttemptSchema,
     // A patient's typed username (their e-mail) is sealed, so it must not be the aggregate id either.
     aggregateId: (data) => data.userId ?? data.patientId ?? data.username,
-    personalFields: ["username"],
+    // The reason is free text from the identity provider, which may quote the username ("unknown user ada@…").
+    personalFields: ["username", "reason"],
     // A failed login on a username that is no patient's must still be recorded (the compliance watch counts
     // them); it is nobody's patient data, so nothing could, or need, seal it.
     personalOnlyAboutPatient: true,

@@ -28,14 +28,20 @@ interface Recorded {
   aggregateId: string;
   patientId: string | null;
   payload: string;
-  data: { username: string; patientId: string | null };
+  data: { username: string; reason: string | null; patientId: string | null };
 }
 
 /** A failed attempt with this username, and its outbox row as Postgres holds it. */
-async function failedAttempt(username: string, platform = app, on: Database = db): Promise<Recorded> {
+async function failedAttempt(
+  username: string,
+  platform = app,
+  on: Database = db,
+  reason = "invalid password",
+): Promise<Recorded> {
   const response = await post(platform, await caller("service"), "/internal/login-attempts", {
     ...requestBodies.loginAttempt(),
     username,
+    reason,
   });
   expect(response.status).toBe(201);
   const { eventId } = (await response.json()) as { eventId: string };
@@ -73,6 +79,18 @@ describe("a login attempt typing an erased patient's e-mail", () => {
       expect(attempt.data.patientId).toBeNull();
     }
     expect(attempts[1]?.data.username).toBe(attempts[0]?.data.username);
+
+    // An identity provider's reason quoting the address, in whatever case: the pseudonym stands in it too.
+    const quoting = await failedAttempt(
+      email,
+      app,
+      db,
+      `unknown user ${email.toLowerCase()} (retyped ${email})`,
+    );
+    expect(quoting.payload.toLowerCase()).not.toContain(email.toLowerCase());
+    expect(quoting.data.reason).toBe(
+      `unknown user ${quoting.data.username} (retyped ${quoting.data.username})`,
+    );
 
     // Another erased patient's address has a pseudonym of its own.
     const other = `erased.${randomUUID()}@example.org`;

@@ -44,10 +44,16 @@ describe("login attempts", () => {
 
     // The e-mail typed in capitals, no account matched.
     const typed = body.email.toUpperCase();
-    const byEmail = await attempt(service, { userId: null, username: typed });
+    // The identity provider's reason may quote the username: it is sealed with it.
+    const reason = `unknown user ${typed}`;
+    const byEmail = await attempt(service, { userId: null, username: typed, reason });
     expect(byEmail).toMatchObject({ patientId: id, aggregateId: id });
     expect(byEmail.payload.toLowerCase()).not.toContain(body.email);
-    expect((await decrypted(db, byEmail.payload)).data).toMatchObject({ username: typed, patientId: id });
+    expect((await decrypted(db, byEmail.payload)).data).toMatchObject({
+      username: typed,
+      reason,
+      patientId: id,
+    });
 
     // Their account, whatever username they typed.
     const byAccount = await attempt(service, {

@@ -58,8 +58,14 @@ export function loginAttemptRoutes(db: Database) {
         patientId === null
           ? await usernameToRecord(tx, c.get("masterKeys"), attempt.username)
           : attempt.username;
+      // About a patient, the reason is sealed with the username; about an erased one, the address it may quote
+      // is replaced by the username's pseudonym as well.
+      const reason =
+        username === attempt.username
+          ? attempt.reason
+          : withoutAddress(attempt.reason, attempt.username, username);
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
-        { type: "audit.login.attempt", data: { ...attempt, username, patientId } },
+        { type: "audit.login.attempt", data: { ...attempt, username, reason, patientId } },
       ]);
       return { status: 201 as const, body: { eventId: appended?.eventId ?? randomUUID() }, patientId };
     });
@@ -81,6 +87,12 @@ async function usernameToRecord(
   if (!typed.includes("@")) return typed;
   const hash = await erasedLoginHash(tx, masterKeys, typed);
   return hash === null ? typed : erasedLoginPseudonym(hash);
+}
+
+/** `reason` with every spelling of the typed address (any case, without the blanks around it) as `pseudonym`. */
+function withoutAddress(reason: string | null, typed: string, pseudonym: string): string | null {
+  const address = typed.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return reason === null ? null : reason.replace(new RegExp(address, "giu"), pseudonym);
 }
 
 /**
