@@ -25,14 +25,19 @@ const LEAP_DAY = String.raw`(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|(?:[246
 const MONTH_DAY = String.raw`(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))`;
 const DATE = `(?:${LEAP_DAY}|${YEAR}-${MONTH_DAY})`;
 const DATE_PATTERN = new RegExp(`^${DATE}$`);
-const TIMESTAMP_PATTERN = new RegExp(String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?Z$`);
+const TIMESTAMP_PATTERN = new RegExp(String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$`);
 const NO_YEAR_ZERO = "must be in the years 0001 to 9999 (there is no year 0)";
 // zod checks the rest (its pattern differs from these only in year 0000); these are what the documents publish.
 
-/** An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, fractions allowed, offsets not). */
+/**
+ * An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, offsets not allowed), to the
+ * millisecond at most: JavaScript's dates hold no finer instant, and a value cut to fit would be stored and
+ * answered other than it was sent.
+ */
 export const utcTimestamp = z.iso
   .datetime()
   .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
+  .refine((value) => !/\.\d{4,}Z$/.test(value), { error: "must not be more precise than milliseconds" })
   .meta({ pattern: TIMESTAMP_PATTERN.source });
 
 /** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st, no year 0000). */

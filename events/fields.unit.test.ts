@@ -33,6 +33,15 @@ describe("field schemas", () => {
       "must be in the years 0001 to 9999 (there is no year 0)",
     ]);
     expect(utcTimestamp.safeParse("0000-06-01T00:00:00Z").success).toBe(false);
+    // To the millisecond at most, as the pattern says: a finer instant would be stored cut, not as sent.
+    for (const fraction of ["", ".1", ".12", ".123", ".1234", ".123456", ".123456789"]) {
+      const instant = `2026-12-04T10:00:00${fraction}Z`;
+      expect(utcTimestamp.safeParse(instant).success, instant).toBe(fraction.length <= 4);
+      expect(timestampPattern.test(instant), instant).toBe(fraction.length <= 4);
+    }
+    expect(
+      utcTimestamp.safeParse("2026-12-04T10:00:00.1234Z").error?.issues.map((issue) => issue.message),
+    ).toEqual(["must not be more precise than milliseconds"]);
     expect(isoDate.safeParse("1900-02-29").error?.issues).toHaveLength(1);
   });
 
