@@ -1,8 +1,9 @@
 // Which patients a principal reaches. A patient: their own records, those whose `user_id` is their token's
-// subject. A provider: the patients who have an appointment with them, whatever its status (the care
-// relationship begins with the booking and its history stays theirs). An admin, and a service on the
+// subject. A provider: the patients who have a booked or completed appointment with them (the care
+// relationship begins with the booking, and once a visit took place its history stays theirs; a booking
+// cancelled before any visit ends it: nothing was ever theirs to need). An admin, and a service on the
 // routes that admit services: every patient. Other roles are refused by the route before any record is read.
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
 import { preparedPerConnection } from "../../db/preparedQuery.ts";
 import { appointments, patients, providers } from "../../db/schema.ts";
@@ -73,7 +74,7 @@ export async function assertReachesPatient(
   }
 }
 
-/** Whether the provider whose login is `providerUserId` has (or had) an appointment with the patient. */
+/** Whether the provider whose login is `providerUserId` has an appointment with the patient, booked or held. */
 async function treatsPatient(tx: WriteTransaction, providerUserId: string, patientId: string) {
   const [row] = await careRelationship(tx).execute({ patientId, providerUserId });
   return row !== undefined;
@@ -88,8 +89,9 @@ const careRelationship = preparedPerConnection((tx) =>
       and(
         eq(appointments.patientId, sql.placeholder("patientId")),
         eq(providers.userId, sql.placeholder("providerUserId")),
+        ne(appointments.status, "CANCELLED"),
       ),
     )
     .limit(1)
-    .prepare("appointments.care-relationship.v1"),
+    .prepare("appointments.care-relationship.v2"),
 );
