@@ -104,7 +104,7 @@ describe("a verification", () => {
     const client = await history.connection();
     try {
       await history.begin();
-      await seal(history);
+      const first = (await seal(history)) as Checkpoint;
       await history.round();
       const second = (await seal(history)) as Checkpoint;
       await history.round();
@@ -132,7 +132,8 @@ describe("a verification", () => {
         rows: 0,
         brokenLink: {
           checkpoint: 2,
-          problem: "this checkpoint, seen before, is gone: checkpoints were removed",
+          problem:
+            "this checkpoint is gone (the history's newest is 1): checkpoints were removed, unless it was never sealed here",
         },
       });
       // Sealed again, by a sealer that remembers nothing: a new checkpoint 2, over more rows, is not the one written down.
@@ -144,6 +145,17 @@ describe("a verification", () => {
         brokenLink: { checkpoint: 2, problem: expect.stringContaining("replaced") },
       });
       expect(await verifyHistory(client, testKeys)).toMatchObject({ intact: true });
+      // One removed from under newer ones: it was sealed here, and is gone.
+      await admin.query("DELETE FROM outbox_checkpoints WHERE sequence = 1");
+      expect(
+        await verifyHistory(client, testKeys, {}, { expectCheckpoint: remembered(first) }),
+      ).toMatchObject({
+        intact: false,
+        brokenLink: {
+          checkpoint: 1,
+          problem: "this checkpoint, seen before, is gone: checkpoints were removed",
+        },
+      });
     } finally {
       client.release();
       await history.close();

@@ -9,7 +9,7 @@ import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
 import { checkRange, compareKeys, type HistoryRange, type HistorySpan, resolveSpan } from "./historySpan.ts";
 import { allArchives } from "./sql/archives.ts";
-import { checkpointBySequence, checkpointsAfter } from "./sql/checkpoints.ts";
+import { checkpointBySequence, checkpointsAfter, latestCheckpoint } from "./sql/checkpoints.ts";
 import {
   aggregatesWithMissingHead,
   type HistoryKey,
@@ -170,6 +170,14 @@ export async function checkpointProblem(
 ): Promise<BrokenLink | null> {
   const stored = await checkpointBySequence(client, remembered.sequence);
   if (stored === null) {
+    const newest = await latestCheckpoint(client);
+    // Past the newest, it may be one that was never sealed here (a typo, another history's): say both.
+    if (newest === null || remembered.sequence > newest.sequence) {
+      return {
+        checkpoint: remembered.sequence,
+        problem: `this checkpoint is gone (the history's newest is ${newest?.sequence ?? "none"}): checkpoints were removed, unless it was never sealed here`,
+      };
+    }
     return {
       checkpoint: remembered.sequence,
       problem: "this checkpoint, seen before, is gone: checkpoints were removed",
