@@ -32,10 +32,9 @@ describe("DELETE /patients/{id}", () => {
     const other = await careWorld(db);
     const soon = requestBodies.booking(world.own.patientId, world.own.providerId, 3 * HOUR_MS);
     const later = requestBodies.booking(world.own.patientId, world.own.providerId, 30 * HOUR_MS);
-    const booked = await Promise.all([
-      send("POST", "/appointments", soon),
-      send("POST", "/appointments", later),
-    ]);
+    // The later one booked first: the cancellations follow the appointments' times, not the table's order.
+    const bookedLater = await send("POST", "/appointments", later);
+    const booked = [await send("POST", "/appointments", soon), bookedLater];
     expect(booked.map((response) => response.status)).toEqual([201, 201]);
     const ids = await Promise.all(
       booked.map(async (response) => ((await response.json()) as { id: string }).id),
@@ -65,7 +64,7 @@ describe("DELETE /patients/{id}", () => {
       { id: completedId, status: "COMPLETED", reason: null, by: null },
     ]);
     const events = await eventsOf(db, correlationId);
-    // careWorld booked one of its own too: every booked appointment of the patient is cancelled.
+    // careWorld booked one of its own too: every booked appointment of the patient is cancelled, earliest first.
     const cancelled = events
       .filter((event) => event.type === "appointment.cancelled")
       .map((event) => event.data);

@@ -84,17 +84,21 @@ export async function updateAppointment(
   return updated;
 }
 
-/** Cancels every appointment of the patient still booked; returns them as cancelled. */
+/** Cancels every appointment of the patient still booked; returns them as cancelled, earliest first. */
 export async function cancelBookedOf(
   tx: WriteTransaction,
   patientId: string,
   cancellation: Required<Pick<NewAppointmentRow, "cancelledAt" | "cancelledBy" | "cancellationReason">>,
 ): Promise<AppointmentRow[]> {
-  return tx
+  const cancelled = await tx
     .update(appointments)
     .set({ ...cancellation, status: "CANCELLED", updatedAt: new Date() })
     .where(and(eq(appointments.patientId, patientId), eq(appointments.status, "BOOKED")))
     .returning();
+  // In the order of their times (an UPDATE returns rows in whatever order it met them), so that their events are.
+  return cancelled.sort(
+    (a, b) => a.scheduledAt.getTime() - b.scheduledAt.getTime() || a.id.localeCompare(b.id),
+  );
 }
 
 /**
