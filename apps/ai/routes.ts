@@ -6,7 +6,7 @@ import type { Database } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
-import { violatesConstraint } from "../http/constraintViolation.ts";
+import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
@@ -122,21 +122,19 @@ export function aiRoutes(db: Database) {
         db,
         AI_SERVICE,
         async (tx) => {
-          let row: ModelRow;
-          try {
-            row = await insertModel(tx, {
-              id,
-              name: body.modelName,
-              version: body.version,
-              algorithm: body.algorithm,
-              trainedAt: new Date(body.trainedAt),
-              datasetSize: body.datasetSize,
-              trainingMetrics: body.metrics,
-            });
-          } catch (error) {
-            if (!violatesConstraint(error, ONE_ROW_PER_MODEL_VERSION)) throw error;
-            throw new HttpProblem(409, "Conflict", `${body.modelName} ${body.version} is already recorded.`);
-          }
+          const row = await refusingConflicts(
+            () =>
+              insertModel(tx, {
+                id,
+                name: body.modelName,
+                version: body.version,
+                algorithm: body.algorithm,
+                trainedAt: new Date(body.trainedAt),
+                datasetSize: body.datasetSize,
+                trainingMetrics: body.metrics,
+              }),
+            { [ONE_ROW_PER_MODEL_VERSION]: `${body.modelName} ${body.version} is already recorded.` },
+          );
           await appendEvents(tx, eventContext(c, AI_SERVICE), [
             { type: "ai.model.trained", data: { modelId: id, ...body } },
             dataModified(c.get("principal"), { type: "model", id, patientId: null }, "CREATE"),

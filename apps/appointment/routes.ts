@@ -9,7 +9,7 @@ import { CLOCK_SKEW_MS } from "../../events/fields.ts";
 import { AccessRefused } from "../http/access.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
-import { violatesConstraint } from "../http/constraintViolation.ts";
+import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { requireFuture } from "../http/future.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
@@ -316,27 +316,14 @@ function assertBegun(appointment: AppointmentRow, now: Date): void {
   }
 }
 
-async function oneBookingPerSlot(book: () => Promise<AppointmentRow>): Promise<AppointmentRow> {
-  try {
-    return await book();
-  } catch (error) {
-    if (violatesConstraint(error, NO_DOUBLE_BOOKING)) {
-      throw new HttpProblem(
-        409,
-        "Conflict",
-        "The provider already has an appointment overlapping that slot; choose another time.",
-      );
-    }
-    if (violatesConstraint(error, PATIENT_IN_ONE_PLACE)) {
-      throw new HttpProblem(
-        409,
-        "Conflict",
-        "The patient already has an appointment overlapping that time; choose another time.",
-      );
-    }
-    throw error;
-  }
-}
+/** Neither the provider's slot nor the patient's time may overlap another live appointment (store.ts). */
+const oneBookingPerSlot = (book: () => Promise<AppointmentRow>) =>
+  refusingConflicts(book, {
+    [NO_DOUBLE_BOOKING]:
+      "The provider already has an appointment overlapping that slot; choose another time.",
+    [PATIENT_IN_ONE_PLACE]:
+      "The patient already has an appointment overlapping that time; choose another time.",
+  });
 
 function toResponse(row: AppointmentRow): AppointmentResponse {
   return {

@@ -11,7 +11,7 @@ import { cancelAppointmentsOfDeletedPatient } from "../appointment/cancelOnDelet
 import { AccessRefused } from "../http/access.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
-import { violatesConstraint } from "../http/constraintViolation.ts";
+import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
@@ -346,14 +346,10 @@ function ownLogin(c: Context<ServiceEnv>, requested: string | null): string {
  * A login holds one live patient record, so that a patient's token names one patient (the index
  * patients_user_id_live; a deleted record keeps its login, which may then register again).
  */
-async function oneLiveRecordPerLogin(write: () => Promise<PatientRow>): Promise<PatientRow> {
-  try {
-    return await write();
-  } catch (error) {
-    if (!violatesConstraint(error, ONE_LIVE_RECORD_PER_LOGIN)) throw error;
-    throw new HttpProblem(409, "Conflict", "That login (userId) has a patient record already.");
-  }
-}
+const oneLiveRecordPerLogin = (write: () => Promise<PatientRow>) =>
+  refusingConflicts(write, {
+    [ONE_LIVE_RECORD_PER_LOGIN]: "That login (userId) has a patient record already.",
+  });
 
 /** Dates are strings on both sides; objects (insurance) compare by content, whatever their key order. */
 function sameValue(stored: unknown, requested: unknown): boolean {

@@ -9,7 +9,7 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { AccessRefused } from "../http/access.ts";
 import { type AuditedResource, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
-import { violatesConstraint } from "../http/constraintViolation.ts";
+import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
@@ -155,14 +155,10 @@ function assertMayEdit(c: Context<ServiceEnv>, provider: ProviderRow, changesLog
   }
 }
 
-async function oneProfilePerLogin(write: () => Promise<ProviderRow>): Promise<ProviderRow> {
-  try {
-    return await write();
-  } catch (error) {
-    if (!violatesConstraint(error, ONE_PROFILE_PER_LOGIN)) throw error;
-    throw new HttpProblem(409, "Conflict", "That login (userId) already has a provider profile.");
-  }
-}
+const oneProfilePerLogin = (write: () => Promise<ProviderRow>) =>
+  refusingConflicts(write, {
+    [ONE_PROFILE_PER_LOGIN]: "That login (userId) already has a provider profile.",
+  });
 
 const providerResource = (id: string): AuditedResource => ({ type: "provider", id, patientId: null });
 
