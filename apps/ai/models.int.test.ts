@@ -21,6 +21,9 @@ const post = async (user: Caller, path: string, body: unknown) => {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
+const outboxRows = async () =>
+  (await db.execute<{ count: number }>(sql`SELECT count(*)::int AS count FROM outbox`)).rows[0]?.count;
+
 async function recordModel(trainedAt: string) {
   const created = await post(await caller("service"), "/ai/models", { ...requestBodies.model(), trainedAt });
   expect(created.status).toBe(201);
@@ -85,8 +88,6 @@ describe("an AI model", () => {
   it("refuses a training or a measurement dated in the future, naming the field and writing nothing", async () => {
     const service = await caller("service");
     const model = await recordModel("2024-01-01T00:00:00.000Z");
-    const outboxRows = async () =>
-      (await db.execute<{ count: number }>(sql`SELECT count(*)::int AS count FROM outbox`)).rows[0]?.count;
     const before = await outboxRows();
     const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
     const refused = [
@@ -114,8 +115,6 @@ describe("an AI model", () => {
   it("refuses a measurement before the end of its window (400) or before the model was trained (409), writing nothing", async () => {
     const service = await caller("service");
     const model = await recordModel("2024-06-01T00:00:00.000Z");
-    const outboxRows = async () =>
-      (await db.execute<{ count: number }>(sql`SELECT count(*)::int AS count FROM outbox`)).rows[0]?.count;
     const before = await outboxRows();
     const measure = (measuredAt: string, window: { start: string; end: string }) =>
       post(service, `/ai/models/${model.id}/performance`, {

@@ -96,6 +96,10 @@ export interface RouteAccess {
 
 const NO_QUERY = z.strictObject({});
 
+/** Whether a role among these reaches only some patients (patientAccess.ts). */
+const reachesSomePatients = (roles: readonly Role[]) =>
+  roles.some((role) => role === "patient" || role === "provider");
+
 type UnsecuredRoute<P extends string> = Omit<RouteConfig, "path" | "middleware" | "security"> & { path: P };
 
 export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(access: RouteAccess, route: R) {
@@ -125,7 +129,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       {
         // Every route reads a path id, a header or a body that can be malformed.
         400: problem(
-          "Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, or a body object naming a member twice (each field named in `errors`, the first 20 of them)",
+          `Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, or a body object naming a member twice (each field named in \`errors\`, the first ${MAX_LISTED_PROBLEMS} of them)`,
         ),
         // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS; a
         // restored database takes no writes until an operator re-anchors it (relay:rebase); nothing about a
@@ -149,8 +153,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...(takesIdempotencyKey && !route.responses[422]
           ? { 422: problem("Idempotency-Key reused for another request") }
           : {}),
-        // A kept answer about a patient is replayed only to a caller who reaches the patient now (idempotency.ts).
-        ...(takesIdempotencyKey && !route.responses[404]
+        // A kept answer about a patient is replayed only to a caller who reaches the patient now (idempotency.ts):
+        // a patient's or a provider's; an admin, a service or an auditor reaches every patient.
+        ...(takesIdempotencyKey && reachesSomePatients(access.roles) && !route.responses[404]
           ? {
               404: problem(
                 "A retry with the Idempotency-Key of a request whose patient has been deleted since",
@@ -201,8 +206,9 @@ const idempotentReplayedHeader = {
 /**
  * A JSON body as RFC 8259 sends it: UTF-8, uncompressed, no object naming a member twice (repeatedMember.ts).
  * Request.json() would turn bytes that are not UTF-8 into U+FFFD and store the altered text, read a compressed
- * body, or one in another charset, as if it were plain UTF-8, and keep the last of two values: each is refused. An optional body left empty is no body, whatever Content-Type
- * says (clients send `application/json` on a DELETE out of habit): it is not read as malformed JSON.
+ * body, or one in another charset, as if it were plain UTF-8, and keep the last of two values: each is
+ * refused. An optional body left empty is no body, whatever Content-Type says (clients send
+ * `application/json` on a DELETE out of habit): it is not read as malformed JSON.
  */
 function utf8JsonBody(required: boolean): MiddlewareHandler {
   return async (c, next) => {
