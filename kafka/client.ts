@@ -183,7 +183,7 @@ const ABORT_WAIT_MS = 5_000;
  * markers, and its AddPartitionsToTxn is answered CONCURRENT_TRANSACTIONS until it has, a few milliseconds later.
  * At 100 ms that wait was a large part of the relay's latency tail (back to back, two in three paid it); at 10 ms
  * it still was: 300 back-to-back transactions took p50 / p99 2.9-3.8 / 18-21 ms with 10, 2.7-3.0 / 11-13 ms with
- * 1 (README, Benchmark). The marker writes take a millisecond or two, so 2, 4, 8 ms asks little more often than
+ * 1 (docs/performance.md). The marker writes take a millisecond or two, so 2, 4, 8 ms asks little more often than
  * needed. Retries still double up to 2 s, and never stop, as kafkajs has an idempotent producer do.
  */
 const TRANSACTIONAL_RETRY = { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 2, maxRetryTime: 2_000 };

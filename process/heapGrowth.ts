@@ -3,7 +3,7 @@
 // collects quickly, which is every platform process under load. npm start's one process kept about 50 MB
 // alive under POST load and still reached 300–380 MB resident, most of it garbage awaiting a full collection
 // and the malloc memory of dead Buffers it had not freed yet. A fixed, smaller factor bounds that peak at the
-// cost of more frequent full collections (README, Benchmark: "Memory: the old generation's growth bounded").
+// cost of more frequent full collections (docs/performance.md: "Memory: the old generation's growth bounded").
 import v8 from "node:v8";
 
 /**

@@ -578,7 +578,7 @@ function jvmArgs(propertiesFile: string): string[] {
     // G1 with a 20 ms pause goal, as Kafka's own start script runs brokers, on at most two GC threads (the
     // machine's two cores are shared with Postgres and Node). Serial GC's young collections of this heap took
     // 44 ms on average under bench:relay, and every request in flight waited them out; G1's took 14 ms, and the
-    // polling relay's commit-to-ack p99 fell from 88-99 ms to 57-81 ms (README, Benchmark).
+    // polling relay's commit-to-ack p99 fell from 88-99 ms to 57-81 ms (docs/performance.md).
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:ParallelGCThreads=2",
