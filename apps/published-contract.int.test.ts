@@ -455,6 +455,10 @@ function brokenValues(
     }
     if (own["x-not-after"] === "now")
       broken.push({ change: `${at} in the future`, value: new Date(Date.now() + 3 * DAY_MS).toISOString() });
+    if (own.format === "date" && typeof own.formatMinimum === "string") {
+      const dayBefore = new Date(Date.parse(own.formatMinimum) - DAY_MS).toISOString().slice(0, 10);
+      broken.push({ change: `${at} before its formatMinimum`, value: dayBefore });
+    }
     const earlierName = own["x-not-before"];
     const earlier = earlierName && parent ? valueAt(parent, earlierName) : undefined;
     if (typeof earlier === "string") {

@@ -2,7 +2,7 @@
 // arbitraries, and the validator that says so: what a client team's property-based contract tester does.
 // Cross-field rules are read from the document's own extensions: `x-not-before` (a sibling's instant, or a
 // sibling's member's, `window.end`), `x-not-after: "today"` (a day), `x-not-after: "now"` (an instant) and
-// `x-after: "now"`.
+// `x-after: "now"`; a date's `formatMinimum` (ajv-formats' keyword) is checked by the validator itself.
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import fc from "fast-check";
@@ -35,13 +35,15 @@ export interface Schema {
   "x-not-before"?: string;
   "x-not-after"?: "today" | "now";
   "x-after"?: "now";
+  /** The earliest date a `format: date` string may name. */
+  formatMinimum?: string;
   [key: string]: unknown;
 }
 
 /** A validator for a document's schemas, with its `components` reachable through `$ref`. */
 export function documentValidator(document: { components?: { schemas?: Record<string, unknown> } }) {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  addFormats.default(ajv);
+  addFormats.default(ajv, { keywords: true });
   ajv.addSchema({ $id: "doc", components: document.components ?? {} });
   const compiled = new Map<Schema, ReturnType<typeof ajv.compile>>();
   return (schema: Schema, value: unknown): string[] => {
@@ -169,9 +171,11 @@ function stringOf(schema: Schema): fc.Arbitrary<string> {
     case "uuid":
       // The document says any case: send some ids in upper case.
       return fc.tuple(fc.uuid(), fc.boolean()).map(([id, upper]) => (upper ? id.toUpperCase() : id));
-    case "date":
-      if (schema["x-not-after"] === "today") return isoDay(-2_000_000_000_000, now - 2 * DAY_MS);
-      return isoDay(0, 4_000_000_000_000);
+    case "date": {
+      const earliest = schema.formatMinimum ? Date.parse(schema.formatMinimum) : -2_000_000_000_000;
+      if (schema["x-not-after"] === "today") return isoDay(earliest, now - 2 * DAY_MS);
+      return isoDay(Math.max(earliest, 0), 4_000_000_000_000);
+    }
     case "date-time":
       if (schema["x-after"] === "now") return instant(now + DAY_MS, now + 400 * DAY_MS);
       if (schema["x-not-after"] === "now") return instant(0, now - DAY_MS);

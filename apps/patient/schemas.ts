@@ -7,11 +7,30 @@ import { anyCaseUuid } from "../http/ids.ts";
 const patientFields = patientCreatedSchema.omit({ patientId: true }).shape;
 
 /**
- * What a request may send for each field: the login id in any case (lower-cased on the way in), and insurance
- * dates may be left out (stored as null).
+ * The earliest date of birth a request may give: nobody born before it is alive (the oldest person on record
+ * was born in 1875 and died in 1997), so an earlier one is a typing mistake (0001-01-01, 1025 for 2025). Only
+ * requests are held to it: the events keep their own schema, so history written before stays readable.
+ */
+export const EARLIEST_DATE_OF_BIRTH = "1900-01-01";
+
+const dateOfBirth = patientFields.dateOfBirth
+  .refine((value) => value >= EARLIEST_DATE_OF_BIRTH, {
+    error: `must not be before ${EARLIEST_DATE_OF_BIRTH}`,
+    // A date already refused (no such day, year 0000) is not told it is too early as well.
+    when: (payload) => payload.issues.length === 0,
+  })
+  .meta({
+    description: `Not in the future (today counts as in UTC+14, the earliest time zone), and not before ${EARLIEST_DATE_OF_BIRTH}.`,
+    formatMinimum: EARLIEST_DATE_OF_BIRTH,
+  });
+
+/**
+ * What a request may send for each field: the login id in any case (lower-cased on the way in), a date of
+ * birth no earlier than EARLIEST_DATE_OF_BIRTH, and insurance dates may be left out (stored as null).
  */
 const requestFields = {
   ...patientFields,
+  dateOfBirth,
   userId: anyCaseUuid.nullable(),
   insuranceInfo: insuranceInfoInput.nullable(),
 };
