@@ -7,4 +7,10 @@ export interface BrokenLink {
   archive?: number;
   aggregate?: string;
   problem: string;
+  /**
+   * `expectCheckpoint` when the link found wrong is the checkpoint the verifier was asked to find: the history
+   * does not hold it as the caller remembered it. Either the history was rolled back and signed again, or the
+   * checkpoint was remembered wrong (a typo, another history's); the history itself was not verified past that.
+   */
+  cause?: "expectCheckpoint";
 }

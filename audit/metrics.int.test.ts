@@ -34,7 +34,7 @@ describe("audit metrics", () => {
     }
   });
 
-  it("counts verifications by outcome, both starting at 0", async () => {
+  it("counts verifications by outcome, each starting at 0", async () => {
     const registry = new Registry();
     const outcomes = verificationMetrics(registry);
     expect(verificationMetrics(registry)).toBe(outcomes);
@@ -42,5 +42,6 @@ describe("audit metrics", () => {
     const text = await registry.metrics();
     expect(text).toContain('audit_verifications_total{outcome="intact"} 1');
     expect(text).toContain('audit_verifications_total{outcome="broken"} 0');
+    expect(text).toContain('audit_verifications_total{outcome="not_as_expected"} 0');
   });
 });

@@ -33,18 +33,27 @@ export function registerSealingMetrics(registry: Registry, pool: pg.Pool): void 
 
 const verificationCounters = new WeakMap<Registry, Counter<"outcome">>();
 
-/** Verifications of the history, by outcome (`intact`, `broken`); both start at 0 so that the first break alerts. */
+/**
+ * Verifications of the history, by outcome, each starting at 0 so that the first of its kind alerts: `intact`;
+ * `broken`, the history's own rows, links, signatures or archives are wrong (tampering or corruption); and
+ * `not_as_expected`, the history does not hold the checkpoint the caller said it had seen (expectCheckpoint):
+ * a rollback signed again, or a checkpoint remembered wrong, which only the caller's own record can tell apart.
+ * A caller's claim alone is not a broken history: any auditor may send one.
+ */
+export type VerificationOutcome = "intact" | "broken" | "not_as_expected";
 export function verificationMetrics(registry: Registry): Counter<"outcome"> {
+  const outcomes: readonly VerificationOutcome[] = ["intact", "broken", "not_as_expected"];
   let counter = verificationCounters.get(registry);
   if (!counter) {
     counter = new Counter({
       name: "audit_verifications_total",
-      help: "Verifications of the history (GET /audit/verify) by outcome: broken means tampering or corruption",
+      help:
+        "Verifications of the history (GET /audit/verify) by outcome: broken means tampering or corruption, " +
+        "not_as_expected that the history lacks the checkpoint the caller remembered (expectCheckpoint)",
       labelNames: ["outcome"],
       registers: [registry],
     });
-    counter.inc({ outcome: "intact" }, 0);
-    counter.inc({ outcome: "broken" }, 0);
+    for (const outcome of outcomes) counter.inc({ outcome }, 0);
     verificationCounters.set(registry, counter);
   }
   return counter;

@@ -134,6 +134,7 @@ describe("a verification", () => {
           checkpoint: 2,
           problem:
             "this checkpoint is gone (the history's newest is 1): checkpoints were removed, unless it was never sealed here",
+          cause: "expectCheckpoint",
         },
       });
       // Sealed again, by a sealer that remembers nothing: a new checkpoint 2, over more rows, is not the one written down.
@@ -142,7 +143,7 @@ describe("a verification", () => {
         await verifyHistory(client, testKeys, {}, { expectCheckpoint: remembered(second) }),
       ).toMatchObject({
         intact: false,
-        brokenLink: { checkpoint: 2, problem: expect.stringContaining("replaced") },
+        brokenLink: { checkpoint: 2, problem: expect.stringContaining("replaced"), cause: "expectCheckpoint" },
       });
       expect(await verifyHistory(client, testKeys)).toMatchObject({ intact: true });
       // One removed from under newer ones: it was sealed here, and is gone.

@@ -102,7 +102,9 @@ export async function verifyHistory(
   const archiveProblem = await archiveRecordsProblem(client, archives, publicKeys);
   if (archiveProblem) return { intact: false, range: null, rows: 0, brokenLink: archiveProblem };
   const rolledBack = options.expectCheckpoint && (await checkpointProblem(client, options.expectCheckpoint));
-  if (rolledBack) return { intact: false, range: null, rows: 0, brokenLink: rolledBack };
+  if (rolledBack) {
+    return { intact: false, range: null, rows: 0, brokenLink: { ...rolledBack, cause: "expectCheckpoint" } };
+  }
   const span = await resolveSpan(client, archives.at(-1), range);
   return verifyResolvedSpan(client, publicKeys, span, options);
 }

@@ -7,9 +7,9 @@ import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
 import type { Registry } from "prom-client";
 import { type HistoryRange, historyRange, RangeProblem } from "../../audit/historySpan.ts";
-import { verificationMetrics } from "../../audit/metrics.ts";
+import { type VerificationOutcome, verificationMetrics } from "../../audit/metrics.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
-import { type RememberedCheckpoint, verifyHistory } from "../../audit/verifyHistory.ts";
+import { type RememberedCheckpoint, type VerificationReport, verifyHistory } from "../../audit/verifyHistory.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
@@ -217,11 +217,16 @@ export function auditRoutes(
           );
         }
         const report = await verifyRange(db, checkpointKeys, range, query.expectCheckpoint).finally(release);
-        outcomes?.inc({ outcome: report.intact ? "intact" : "broken" });
+        outcomes?.inc({ outcome: verificationOutcome(report) });
         await recordAccess(c, db, "READ", c.req.path, []);
         return c.json(report, 200);
       })
   );
+}
+
+function verificationOutcome(report: VerificationReport): VerificationOutcome {
+  if (report.intact) return "intact";
+  return report.brokenLink.cause === "expectCheckpoint" ? "not_as_expected" : "broken";
 }
 
 /** One verification, on a connection of its own (one snapshot over the whole span). */

@@ -217,6 +217,12 @@ export const verificationResponse = z.union([
       archive: z.number().optional(),
       aggregate: z.string().optional(),
       problem: z.string(),
+      cause: z
+        .literal("expectCheckpoint")
+        .optional()
+        .describe(
+          "present when the link found wrong is the checkpoint expectCheckpoint named: the history does not hold it as remembered, because it was rolled back and signed again or because the checkpoint was remembered wrong; the history was not verified past it",
+        ),
     }),
   }),
 ]);

@@ -19,6 +19,16 @@ async function verify(query: Record<string, string>) {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+async function verificationCounts(): Promise<Record<string, number>> {
+  const text = await (await app.request("/metrics")).text();
+  return Object.fromEntries(
+    [...text.matchAll(/^audit_verifications_total\{outcome="(\w+)"\} (\d+)$/gm)].map(([, outcome, count]) => [
+      outcome,
+      Number(count),
+    ]),
+  );
+}
+
 async function positionsOf(eventIds: string[]): Promise<string[]> {
   const { rows } = await db.$client.query<{ position: string }>(
     "SELECT position::text AS position FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY tx_id, position",
@@ -57,6 +67,7 @@ describe("GET /audit/verify over a range", () => {
     expect(intact.body).toMatchObject({ intact: true });
     expect(intact.body).toHaveProperty("lastCheckpoint");
     const neverSealed = `999999999999999:${"0".repeat(64)}`;
+    const before = await verificationCounts();
     const { status, body } = await verify({ from, to, expectCheckpoint: neverSealed });
     expect(status).toBe(200);
     expect(body).toEqual({
@@ -68,7 +79,15 @@ describe("GET /audit/verify over a range", () => {
         problem: expect.stringMatching(
           /^this checkpoint is gone \(the history's newest is (\d+|none)\): checkpoints were removed, unless it was never sealed here$/,
         ),
+        cause: "expectCheckpoint",
       },
+    });
+    // Any auditor may name a checkpoint: a claim the history does not bear out is counted apart from a broken
+    // history, which pages someone (AuditVerificationFailed) with "keep the database as it is".
+    expect(await verificationCounts()).toEqual({
+      intact: before.intact ?? 0,
+      broken: before.broken ?? 0,
+      not_as_expected: (before.not_as_expected ?? 0) + 1,
     });
   });
 
