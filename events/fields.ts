@@ -163,16 +163,26 @@ export function text(maxLength: number) {
  * What a one-line value may not hold, beside U+0000 (which `storable` refuses on its own): the C0 and C1 control
  * characters (line breaks, tabs, escapes, ...) and the Unicode line and paragraph separators.
  */
-const CONTROL = String.raw`\u0001-\u001F\u007F-\u009F\u2028\u2029`;
-const ONE_LINE = new RegExp(`^[^${CONTROL}]*$`, "u");
+const LINE_CONTROL = String.raw`\u0001-\u001F\u007F-\u009F\u2028\u2029`;
+const ONE_LINE = new RegExp(`^[^${LINE_CONTROL}]*$`, "u");
+
+/**
+ * The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder what follows
+ * them where it is shown, so `invoice\u202Efdp.exe` reads "invoiceexe.pdf" (the "Trojan Source" characters).
+ * Right-to-left names need none of them, and the marks (U+200E, U+200F, U+061C) and joiners, which reorder
+ * nothing, stay allowed.
+ */
+const BIDI_CONTROL = String.raw`\u202A-\u202E\u2066-\u2069`;
+const NO_BIDI_CONTROL = new RegExp(`^[^${BIDI_CONTROL}]*$`, "u");
+const CONTROL = `${LINE_CONTROL}${BIDI_CONTROL}`;
 
 /** What `line` accepts, as a JSON Schema pattern (as STORABLE_TEXT). */
 const STORABLE_LINE = String.raw`^[^${CONTROL}\u0000\uD800-\uDFFF]*[^${BLANK}${CONTROL}\u0000\uD800-\uDFFF][^${CONTROL}\u0000\uD800-\uDFFF]*$`;
 
 /**
  * A name or a title: text on one line, with no control characters. What it holds is shown in one line (a
- * greeting, an e-mail's subject, a list of files), where a line break or an escape sequence would forge or hide
- * what follows.
+ * greeting, an e-mail's subject, a list of files), where a line break, an escape sequence or a bidirectional
+ * override would forge or hide what follows.
  */
 export function line(maxLength: number) {
   return storable(
@@ -180,7 +190,8 @@ export function line(maxLength: number) {
       .string()
       .max(maxLength)
       .regex(SHOWS_SOMETHING, "must not be blank")
-      .regex(ONE_LINE, "must be one line, without control characters"),
+      .regex(ONE_LINE, "must be one line, without control characters")
+      .regex(NO_BIDI_CONTROL, "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)"),
   ).meta({ pattern: STORABLE_LINE });
 }
 

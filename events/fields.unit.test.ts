@@ -140,6 +140,37 @@ describe("field schemas", () => {
       ).toEqual(["must be one line, without control characters"]);
       expect(published.test(broken), JSON.stringify(broken)).toBe(false);
     }
+    // A right-to-left override makes "invoice\u202Efdp.exe" show as "invoiceexe.pdf"; isolates and
+    // embeddings reorder what follows them too.
+    for (const reordering of [
+      "invoice\u202Efdp.exe",
+      "a\u202Ab",
+      "a\u202Bb",
+      "a\u202Cb",
+      "a\u202Db",
+      "\u2066x",
+      "x\u2067y",
+      "x\u2068",
+      "Ana\u2069",
+    ]) {
+      expect(
+        name.safeParse(reordering).error?.issues.map((issue) => issue.message),
+        JSON.stringify(reordering),
+      ).toEqual(["must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)"]);
+      expect(published.test(reordering), JSON.stringify(reordering)).toBe(false);
+    }
+    // Right-to-left names, the marks that reorder nothing, and joiners (emoji sequences, Persian's ZWNJ) stay.
+    for (const shown of [
+      "\u0645\u062D\u0645\u062F",
+      "\u05E9\u05E8\u05D4 Cohen",
+      "Ana\u200E",
+      "\u05E9\u200F.pdf",
+      "\u{1F468}\u200D\u{1F469}\u200D\u{1F467}",
+      "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645",
+    ]) {
+      expect(name.safeParse(shown).success, JSON.stringify(shown)).toBe(true);
+      expect(published.test(shown), JSON.stringify(shown)).toBe(true);
+    }
     expect(name.safeParse("a\u0000b").error?.issues.map((issue) => issue.message)).toEqual([
       "must not contain U+0000 or an unpaired surrogate",
     ]);
@@ -147,7 +178,8 @@ describe("field schemas", () => {
       expect(name.safeParse(blank).success, JSON.stringify(blank)).toBe(false);
       expect(published.test(blank), JSON.stringify(blank)).toBe(false);
     }
-    for (const shown of [...SHOWN, "Ana Mar\u00eda", "\u00a0Ana\u00a0"]) {
+    const withoutBidiControls = SHOWN.filter((shown) => !/[\u202A-\u202E\u2066-\u2069]/u.test(shown));
+    for (const shown of [...withoutBidiControls, "Ana Mar\u00eda", "\u00a0Ana\u00a0"]) {
       expect(name.safeParse(shown).success, JSON.stringify(shown)).toBe(true);
       expect(published.test(shown), JSON.stringify(shown)).toBe(true);
     }
