@@ -78,6 +78,15 @@ export interface WriteTransactionOptions {
   appendsTo?: AggregateRef | readonly AggregateRef[];
 }
 
+/**
+ * What a transaction's work throws when it meets a conflict with a concurrent transaction that Postgres reports
+ * otherwise than as a serialization failure, and that the same work from a fresh snapshot resolves (a row added
+ * after this transaction's snapshot, which a foreign key then finds): writeTransaction retries it as one.
+ */
+export class SnapshotConflict extends Error {
+  readonly code = SERIALIZATION_FAILURE;
+}
+
 const retries = { serialization: 0, deadlock: 0 };
 /** How many attempts this process has retried so far, by cause: what proves the aggregate lock's worth. */
 export function writeTransactionRetries(): Readonly<typeof retries> {

@@ -10,7 +10,7 @@ import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
-import { requirePatientOwner } from "../http/patientAccess.ts";
+import { patientAggregate, requirePatientOwner } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter } from "../http/service.ts";
 import {
@@ -205,7 +205,7 @@ export function aiRoutes(db: Database) {
             patientId: body.patientId,
           };
         },
-        { appendsTo: patientAggregate(body.patientId) },
+        { lockAggregate: patientAggregate(body.patientId) },
       );
       return c.json(answer.body, answer.status);
     })
@@ -236,7 +236,7 @@ export function aiRoutes(db: Database) {
           ]);
           return { status: 201 as const, body: toInsightResponse(row), patientId: body.patientId };
         },
-        { appendsTo: insightAggregate(id) },
+        { lockAggregate: patientAggregate(body.patientId), appendsTo: insightAggregate(id) },
       );
       return c.json(answer.body, answer.status);
     });
@@ -284,5 +284,4 @@ function toInsightResponse(row: InsightRow): InsightResponse {
 
 const modelAggregate = (id: string) => ({ aggregateType: "model", aggregateId: id });
 // A prediction is an event of its patient's chain (its events/catalog.ts entry); an insight starts its own.
-const patientAggregate = (id: string) => ({ aggregateType: "patient", aggregateId: id });
 const insightAggregate = (id: string) => ({ aggregateType: "insight", aggregateId: id });

@@ -14,7 +14,12 @@ import { eventContext } from "../http/eventContext.ts";
 import { requireFuture } from "../http/future.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
-import { assertReachesPatient, findPatientOwner, requirePatientOwner } from "../http/patientAccess.ts";
+import {
+  assertReachesPatient,
+  findPatientOwner,
+  patientAggregate,
+  requirePatientOwner,
+} from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { findProvider, findProviderOfLogin } from "../provider/store.ts";
@@ -170,9 +175,13 @@ export function appointmentRoutes(db: Database) {
           };
         },
         // One provider's bookings in line: concurrent inserts checking one exclusion constraint deadlock each
-        // other, and a crowd of them kept colliding on retry.
+        // other, and a crowd of them kept colliding on retry. And the patient's: a booking is a row naming them
+        // (patientAggregate).
         {
-          lockAggregate: { aggregateType: "provider", aggregateId: body.providerId },
+          lockAggregate: [
+            { aggregateType: "provider", aggregateId: body.providerId },
+            patientAggregate(body.patientId),
+          ],
           appendsTo: appointmentAggregate(id),
         },
       );

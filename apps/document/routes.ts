@@ -12,7 +12,12 @@ import { eventContext } from "../http/eventContext.ts";
 import { requireFuture } from "../http/future.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
-import { assertReachesPatient, findPatientOwner, requirePatientOwner } from "../http/patientAccess.ts";
+import {
+  assertReachesPatient,
+  findPatientOwner,
+  patientAggregate,
+  requirePatientOwner,
+} from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import {
@@ -160,7 +165,7 @@ export function documentRoutes(db: Database) {
             patientId: row.patientId,
           };
         },
-        { appendsTo: documentAggregate(id) },
+        { lockAggregate: patientAggregate(body.patientId), appendsTo: documentAggregate(id) },
       );
       return c.json(answer.body, answer.status, answer.headers);
     })

@@ -5,12 +5,25 @@
 // routes that admit services: every patient. Other roles are refused by the route before any record is read.
 import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { WriteTransaction } from "../../db/client.ts";
+import type { AggregateRef } from "../../db/outbox/aggregateHeads.ts";
 import { preparedPerConnection } from "../../db/preparedQuery.ts";
 import { appointments, patients, providers } from "../../db/schema.ts";
 import { AccessRefused } from "./access.ts";
 import type { AuditedResource } from "./auditEvents.ts";
 import type { Principal } from "./auth.ts";
 import { HttpProblem } from "./problem.ts";
+
+/**
+ * A patient's aggregate, as writeTransaction locks it (db/client.ts). Every write that adds a row or an event
+ * naming a patient takes it, as the patient's own changes, deletion and erasure do: a booking, a document or a
+ * prediction added while the patient is deleted or erased then comes wholly before (and is cancelled or erased
+ * with the rest) or wholly after (and finds no patient). Without it, a booking committed after the deletion's
+ * snapshot stayed BOOKED for a deleted patient, where nobody could cancel it, and an erasure failed on it.
+ */
+export const patientAggregate = (patientId: string): AggregateRef => ({
+  aggregateType: "patient",
+  aggregateId: patientId,
+});
 
 /** What access decisions need of a patient: who they are and which login is theirs. */
 export interface PatientOwner {

@@ -15,7 +15,7 @@ import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
-import { assertReachesPatient } from "../http/patientAccess.ts";
+import { assertReachesPatient, patientAggregate } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { ServiceEnv } from "../http/service.ts";
 import { createRouter } from "../http/service.ts";
@@ -117,7 +117,10 @@ async function accept(
       ]);
       return { status: 202 as const, body: { notificationId, channel }, patientId };
     },
-    { appendsTo: { aggregateType: "notification", aggregateId: notificationId } },
+    {
+      lockAggregate: patientAggregate(patientId),
+      appendsTo: { aggregateType: "notification", aggregateId: notificationId },
+    },
   );
   return c.json(answer.body, answer.status);
 }

@@ -6,7 +6,7 @@
 // history holds, stay as keyed hashes only (db/erasedLogins.ts), so that a login typing one later does not write
 // it back in plain text.
 import { and, eq, inArray, isNotNull, or } from "drizzle-orm";
-import type { WriteTransaction } from "../../db/client.ts";
+import { SnapshotConflict, type WriteTransaction } from "../../db/client.ts";
 import { recordErasedLogins } from "../../db/erasedLogins.ts";
 import { sealedEmailsOfPatient } from "../../db/outbox/sealedEmailsOfPatient.ts";
 import { destroyDataKey, liveDataKeys, PatientKeyMissing } from "../../db/patientKeys.ts";
@@ -70,10 +70,12 @@ export async function erasePatient(
     .delete(aiPredictions)
     .where(eq(aiPredictions.patientId, patientId))
     .returning({ id: aiPredictions.id });
-  const documentRows = await tx
-    .delete(documents)
-    .where(eq(documents.patientId, patientId))
-    .returning({ id: documents.id, storageUrl: documents.storageUrl });
+  const documentRows = await freshOnForeignKey(() =>
+    tx
+      .delete(documents)
+      .where(eq(documents.patientId, patientId))
+      .returning({ id: documents.id, storageUrl: documents.storageUrl }),
+  );
   const appointmentRows = await tx
     .delete(appointments)
     .where(eq(appointments.patientId, patientId))
@@ -89,7 +91,7 @@ export async function erasePatient(
     .delete(recordedNotifications)
     .where(eq(recordedNotifications.patientId, patientId))
     .returning({ id: recordedNotifications.id });
-  await tx.delete(patients).where(eq(patients.id, patientId));
+  await freshOnForeignKey(() => tx.delete(patients).where(eq(patients.id, patientId)));
   // Their addresses, current and former, typed at a login from now on are recorded under a pseudonym, not as
   // typed. The former ones can only be read now, while the key that sealed them still exists.
   // The row's id: canonical, as the history's aggregate ids are, whatever spelling the caller passed.
@@ -114,6 +116,29 @@ export async function erasePatient(
       documentFilesToDelete: documentRows.map((row) => row.storageUrl),
     },
   };
+}
+
+const FOREIGN_KEY_VIOLATION = "23503";
+
+/**
+ * A parent's delete, run again from a fresh snapshot when a foreign key refuses it: a row naming the patient
+ * was added after this erasure's snapshot, which cannot see it to delete it first. Writes that add rows naming
+ * a patient wait for the patient's lock, which the erasure holds; a consent given on one of their documents at
+ * that moment does not (it is the document's), and is met here.
+ */
+async function freshOnForeignKey<T>(remove: () => Promise<T>): Promise<T> {
+  try {
+    return await remove();
+  } catch (error) {
+    for (let current: unknown = error; current instanceof Error; current = current.cause) {
+      if ((current as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+        throw new SnapshotConflict("a row naming the patient was added after the erasure began", {
+          cause: error,
+        });
+      }
+    }
+    throw error;
+  }
 }
 
 /**

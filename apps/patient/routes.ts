@@ -15,7 +15,7 @@ import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
-import { assertReachesPatient } from "../http/patientAccess.ts";
+import { assertReachesPatient, patientAggregate } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { erasePatient } from "./erasure.ts";
@@ -262,7 +262,7 @@ export function patientRoutes(db: Database) {
           ]);
           return { status: 200 as const, body: erasure.report, patientId: id };
         },
-        { appendsTo: patientAggregate(id) },
+        { lockAggregate: patientAggregate(id) },
       );
       return c.json(answer.body, answer.status);
     })
@@ -307,7 +307,6 @@ export function patientRoutes(db: Database) {
 }
 
 /** The patient's aggregate: the routes that change a patient declare it, so its writers queue (db/client.ts). */
-const patientAggregate = (id: string) => ({ aggregateType: "patient", aggregateId: id });
 
 const patientResource = (id: string): AuditedResource => ({ type: "patient", id, patientId: id });
 
