@@ -229,4 +229,44 @@ describe("a query parameter given twice", () => {
   }
 });
 
+describe("a query that cannot be read as it was meant", () => {
+  for (const routeCase of serviceRoutes) {
+    it(`${routeCase.method} ${routeCase.route} refuses a value that is not percent-encoded UTF-8, and a nameless one`, async () => {
+      // Hono read `%FF` as the text "%FF" and dropped `=1`: an auditor got an empty page that looked like an answer.
+      for (const [query, field] of [
+        ["eventType=%FF", "query.eventType"],
+        ["eventType=%ED%A0%80", "query.eventType"],
+        ["eventType=%", "query.eventType"],
+        ["eventType=%zz", "query.eventType"],
+        ["%FF=1", "query.%FF"],
+      ] as const) {
+        const sent = await send(routeCase, { query, ownBody: true });
+        expect(sent.response.status, query).toBe(400);
+        expect(sent.problem.errors, query).toEqual([{ field, message: "is not percent-encoded UTF-8" }]);
+        await sent.wroteNothing();
+      }
+      const nameless = await send(routeCase, { query: "=1", ownBody: true });
+      expect(nameless.response.status).toBe(400);
+      expect(nameless.problem.errors).toEqual([
+        { field: "query", message: "names a parameter without a name" },
+      ]);
+      await nameless.wroteNothing();
+    });
+  }
+});
+
+describe("a GET sent with a body", () => {
+  for (const routeCase of serviceRoutes.filter((candidate) => candidate.method === "GET")) {
+    it(`${routeCase.method} ${routeCase.route} refuses it, as the routes without a body do`, async () => {
+      // Fetch gives a GET no body, so the route never saw it: only its Content-Length tells.
+      const sent = await send(routeCase, { headers: { "Content-Length": "8" } });
+      expect(sent.response.status).toBe(400);
+      expect(sent.problem.errors).toEqual([
+        { field: "body", message: "must be empty: this route takes no body" },
+      ]);
+      await sent.wroteNothing();
+    });
+  }
+});
+
 const range = (count: number) => Array.from({ length: count }, (_, i) => i);

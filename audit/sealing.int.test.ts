@@ -143,7 +143,11 @@ describe("a verification", () => {
         await verifyHistory(client, testKeys, {}, { expectCheckpoint: remembered(second) }),
       ).toMatchObject({
         intact: false,
-        brokenLink: { checkpoint: 2, problem: expect.stringContaining("replaced"), cause: "expectCheckpoint" },
+        brokenLink: {
+          checkpoint: 2,
+          problem: expect.stringContaining("replaced"),
+          cause: "expectCheckpoint",
+        },
       });
       expect(await verifyHistory(client, testKeys)).toMatchObject({ intact: true });
       // One removed from under newer ones: it was sealed here, and is gone.

@@ -26,7 +26,7 @@ const MONTH_DAY = String.raw`(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[
 const DATE = `(?:${LEAP_DAY}|${YEAR}-${MONTH_DAY})`;
 const DATE_PATTERN = new RegExp(`^${DATE}$`);
 const TIMESTAMP_PATTERN = new RegExp(String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$`);
-const NO_YEAR_ZERO = "must be in the years 0001 to 9999 (there is no year 0)";
+export const NO_YEAR_ZERO = "must be in the years 0001 to 9999 (there is no year 0)";
 // zod checks the rest (its pattern differs from these only in year 0000); these are what the documents publish.
 
 /**
@@ -90,8 +90,8 @@ export const email = z.email().max(254).meta({ pattern: z.regexes.email.source, 
  * (a name, not an IPv4 address, which URL parsers read in several spellings: `https://999` is 0.0.3.231).
  */
 const HOST_NAME = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?`;
-/** A port, 0 to 65535. */
-const PORT = String.raw`(?::(?:[0-5]?\d{1,4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))`;
+/** A port, 1 to 65535, without leading zeros (one spelling; port 0 is no port a connection can reach). */
+const PORT = String.raw`(?::(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))`;
 
 /** The longest address browsers and CDNs reliably carry. */
 const WEB_ADDRESS_MAX_LENGTH = 2048;

@@ -84,3 +84,29 @@ describe("paging through the history while it grows", () => {
     expect(written.length).toBeGreaterThan(30);
   });
 });
+
+describe("a cursor", () => {
+  it("is taken back only as it was returned: any other spelling of it is a 400 naming query.cursor", async () => {
+    const auditor = await caller("auditor");
+    const patientId = randomUUID();
+    await append(db, [accessOf(patientId)]);
+    await append(db, [accessOf(patientId)]);
+    const { nextCursor } = await auditPage(app, auditor, { patientId, limit: "1" });
+    const next = await auditPage(app, auditor, { patientId, limit: "1", cursor: nextCursor });
+    expect(next.events).toHaveLength(1);
+    // Node's base64url decoder skips what is not base64url, so these all decoded to the same cursor.
+    const standardBase64 = Buffer.from(nextCursor, "base64url").toString("base64");
+    for (const altered of [`${nextCursor}!!!!`, `${nextCursor}==`, `=${nextCursor}`, `${standardBase64}`]) {
+      if (altered === nextCursor) continue;
+      const response = await app.request(
+        `/audit/events?${new URLSearchParams({ patientId, cursor: altered })}`,
+        {
+          headers: auditor.headers(),
+        },
+      );
+      expect(response.status, altered).toBe(400);
+      const { errors } = (await response.json()) as { errors: Array<{ field: string }> };
+      expect(errors.map((error) => error.field)).toEqual(["query.cursor"]);
+    }
+  });
+});

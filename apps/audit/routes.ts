@@ -9,7 +9,11 @@ import type { Registry } from "prom-client";
 import { type HistoryRange, historyRange, RangeProblem } from "../../audit/historySpan.ts";
 import { type VerificationOutcome, verificationMetrics } from "../../audit/metrics.ts";
 import { loadSigningKey } from "../../audit/signingKey.ts";
-import { type RememberedCheckpoint, type VerificationReport, verifyHistory } from "../../audit/verifyHistory.ts";
+import {
+  type RememberedCheckpoint,
+  type VerificationReport,
+  verifyHistory,
+} from "../../audit/verifyHistory.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";

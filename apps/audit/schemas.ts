@@ -2,7 +2,7 @@
 // and events as the outbox stored them (the envelope verbatim, with where it sits in the history).
 import { z } from "zod";
 import { expectedCheckpointInput, historyRangeInput } from "../../audit/historySpan.ts";
-import { storable } from "../../events/fields.ts";
+import { NO_YEAR_ZERO, storable } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { HistoryFilter, HistoryKey } from "./sql/historyPage.ts";
@@ -24,6 +24,11 @@ const pageSize = z.preprocess(
     .max(MAX_PAGE, `must be a whole number from 1 to ${MAX_PAGE}`),
 );
 
+/** Postgres has no year 0: such a time is refused by name rather than read as another. */
+const instantWithOffset = z.iso
+  .datetime({ offset: true })
+  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO });
+
 const filterFields = {
   patientId: anyCaseUuid.optional(),
   aggregateType: name.optional(),
@@ -33,8 +38,8 @@ const filterFields = {
   userId: anyCaseUuid.optional(),
   eventType: name.optional(),
   correlationId: anyCaseUuid.optional(),
-  from: z.iso.datetime({ offset: true }).optional().describe("created at or after (inclusive)"),
-  to: z.iso.datetime({ offset: true }).optional().describe("created before (exclusive)"),
+  from: instantWithOffset.optional().describe("created at or after (inclusive)"),
+  to: instantWithOffset.optional().describe("created before (exclusive)"),
 };
 
 export const historyQuery = z.strictObject({
@@ -96,11 +101,17 @@ export const notIssuedCursor = () =>
   HttpProblem.invalid([{ field: "query.cursor", message: "not a cursor this API returned" }]);
 
 export function decodeCursor(cursor: string): HistoryKey {
-  const match = /^(0|[1-9]\d{0,19}):(0|[1-9]\d{0,18})$/.exec(
-    Buffer.from(cursor, "base64url").toString("utf8"),
-  );
+  const decoded = Buffer.from(cursor, "base64url").toString("utf8");
+  // Node's decoder skips what is not base64url (`!`, `=`, `+`, `/`): a cursor is one this API returned only if
+  // encoding what it decodes to gives it back, character for character.
+  const match = /^(0|[1-9]\d{0,19}):(0|[1-9]\d{0,18})$/.exec(decoded);
   // A tampered cursor with numbers beyond the columns' range would otherwise reach the query as an error.
-  if (!match || BigInt(match[1] as string) > MAX_TX_ID || BigInt(match[2] as string) > MAX_POSITION) {
+  if (
+    !match ||
+    Buffer.from(decoded).toString("base64url") !== cursor ||
+    BigInt(match[1] as string) > MAX_TX_ID ||
+    BigInt(match[2] as string) > MAX_POSITION
+  ) {
     throw notIssuedCursor();
   }
   return { txId: match[1] as string, position: match[2] as string };

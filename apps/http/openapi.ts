@@ -121,7 +121,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     "x-roles": [...access.roles],
     middleware: [
       allowRoles(access.source, access.resource, access.roles),
-      queryParametersOnce,
+      wellFormedQuery,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
     security: [{ [BEARER_AUTH]: [] }],
@@ -250,20 +250,55 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
 }
 
 /**
- * No query parameter is repeatable: `?limit=1&limit=1000` is refused by name rather than read as one of its
- * values (Hono's `query()` takes the first, a proxy or a log may take the last) or as a list.
+ * A query as every reader of it reads it alike: each parameter named, given once, and percent-encoded UTF-8.
+ * `?limit=1&limit=1000` is refused by name rather than read as one of its values (Hono's `query()` takes the
+ * first, a proxy or a log may take the last) or as a list; `?eventType=%FF`, which Hono reads as the text
+ * `%FF`, and `?=1`, which it drops, are refused rather than answered as if they meant something else.
  */
-const queryParametersOnce: MiddlewareHandler = async (c, next) => {
-  const repeated = Object.entries(c.req.queries())
-    .filter(([, values]) => values.length > 1)
-    .map(([name]) => ({ field: `query.${name}`, message: "is given more than once" }));
-  if (repeated.length > 0) throw HttpProblem.invalid(repeated);
+const wellFormedQuery: MiddlewareHandler = async (c, next) => {
+  const search = new URL(c.req.url).search.slice(1);
+  const problems: Array<{ field: string; message: string }> = [];
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const parameter of search.split("&")) {
+    if (parameter === "") continue;
+    const [rawName = "", ...rawValue] = parameter.split("=");
+    const name = decodedQueryPart(rawName);
+    const value = decodedQueryPart(rawValue.join("="));
+    const field = `query.${name ?? rawName}`;
+    if (name === undefined || value === undefined) {
+      problems.push({ field, message: "is not percent-encoded UTF-8" });
+    } else if (name === "") {
+      problems.push({ field: "query", message: "names a parameter without a name" });
+    } else if (seen.has(name)) {
+      if (!repeated.has(name)) problems.push({ field, message: "is given more than once" });
+      repeated.add(name);
+    }
+    if (name !== undefined) seen.add(name);
+  }
+  if (problems.length > 0) throw HttpProblem.invalid(problems);
   await next();
 };
 
-/** A route that declares no body refuses one, as a route with a body refuses fields it does not know. */
+/** A query string's name or value as a form decodes it (`+` is a space); undefined when it cannot be. */
+function decodedQueryPart(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A route that declares no body refuses one, as a route with a body refuses fields it does not know. A GET's
+ * body never reaches the request (Fetch has none), so there its headers tell that one was sent.
+ */
 const noBody: MiddlewareHandler = async (c, next) => {
-  if ((await c.req.text()).length > 0) {
+  const sentWithoutBody = c.req.method === "GET" || c.req.method === "HEAD";
+  const length = c.req.header("content-length");
+  const announced =
+    (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
+  if ((sentWithoutBody && announced) || (await c.req.text()).length > 0) {
     throw HttpProblem.invalid([{ field: "body", message: "must be empty: this route takes no body" }]);
   }
   await next();
