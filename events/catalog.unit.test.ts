@@ -262,6 +262,9 @@ describe("event schemas", () => {
       "https://meet.example.org/r\u00e4um",
       " https://meet.example.org/room",
       "https://meet.example.org:123456/room",
+      "https://meet.example.org:0/room", // no port a connection can reach
+      "https://meet.example.org:00443/room", // 443 in another spelling
+      "https://meet.example.org:65536/room",
       "https://oQ73:80418",
       "https://999/room",
       "https://10.0.0.1/room",
@@ -281,6 +284,8 @@ describe("event schemas", () => {
       "https://meet.example.org",
       "https://meet.example.org:8443/room-42?pin=1#start",
       "https://xn--bcher-kva.example:65535",
+      "https://meet.example.org:1/room",
+      "https://meet.example.org:10000/room",
     ]) {
       const virtual = { ...booked, location: { type: "VIRTUAL", url } };
       expect(() => parseEventData("appointment.booked", virtual), url).not.toThrow();
@@ -298,6 +303,14 @@ describe("event schemas", () => {
     expect(rejectedPaths("document.uploaded", { ...uploaded, storageUrl: "ftp://records/a.pdf" })).toEqual([
       "storageUrl",
     ]);
+    // Bounded as published (maxLength, maximum): a 60,000-character MIME type was stored and sent.
+    for (const mimeType of [`application/${"a".repeat(128)}`, `${"a".repeat(128)}/pdf`, "application/"]) {
+      expect(rejectedPaths("document.uploaded", { ...uploaded, mimeType }), mimeType).toEqual(["mimeType"]);
+    }
+    expect(rejectedPaths("document.uploaded", { ...uploaded, sizeBytes: 2 ** 53 })).toEqual(["sizeBytes"]);
+    for (const fits of [{ mimeType: `application/${"a".repeat(126)}` }, { sizeBytes: 2 ** 53 - 1 }]) {
+      expect(() => parseEventData("document.uploaded", { ...uploaded, ...fits })).not.toThrow();
+    }
   });
 
   it("accept an id only in lower case, the one spelling it has as a record key and a data key's owner", () => {

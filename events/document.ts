@@ -3,6 +3,12 @@
 import { z } from "zod";
 import { identifier, line, sha256Hex, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
 
+/**
+ * What `z.int()` checks without saying: at most 2^53 - 1, the largest integer a JSON number carries exactly.
+ * Said, so that the published document has the maximum the API enforces.
+ */
+const SAFE_INTEGER_MAXIMUM = { maximum: Number.MAX_SAFE_INTEGER };
+
 export const documentUploadedSchema = z.strictObject({
   documentId: uuid,
   patientId: uuid,
@@ -13,10 +19,15 @@ export const documentUploadedSchema = z.strictObject({
       pattern:
         "^[^\\u0000\\uD800-\\uDFFF/\\\\]*[^\\s\\u0000\\uD800-\\uDFFF/\\\\][^\\u0000\\uD800-\\uDFFF/\\\\]*$",
     }),
+  /** RFC 6838: a type and a subtype of at most 127 characters each. */
   mimeType: z
     .string()
-    .regex(/^[a-z]+\/[a-z0-9][a-z0-9.+-]*$/, "must be a lower-case MIME type, e.g. application/pdf"),
-  sizeBytes: z.int().min(0),
+    .max(255)
+    .regex(
+      /^[a-z]{1,127}\/[a-z0-9][a-z0-9.+-]{0,126}$/,
+      "must be a lower-case MIME type, e.g. application/pdf",
+    ),
+  sizeBytes: z.int().min(0).meta(SAFE_INTEGER_MAXIMUM),
   checksum: z.strictObject({
     algorithm: z.literal("sha256"),
     value: sha256Hex,
@@ -65,7 +76,7 @@ export const documentProcessedSchema = z.discriminatedUnion("status", [
     extracted: z.strictObject({
       /** A classification such as `lab-result` or `referral-letter`, `null` when the processor cannot tell. */
       documentKind: identifier.nullable(),
-      pageCount: z.int().min(1).nullable(),
+      pageCount: z.int().min(1).meta(SAFE_INTEGER_MAXIMUM).nullable(),
       /** BCP 47 language tag, e.g. `en` or `de-CH`. */
       language: z
         .string()
