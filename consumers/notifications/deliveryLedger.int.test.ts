@@ -31,11 +31,11 @@ describe("the notification delivery ledger", () => {
   it("claims a new delivery once: a second claim finds it being sent, and then sent", async () => {
     const id = randomUUID();
     const first = delivery(id);
-    expect(await claimDelivery(db, first)).toEqual({ claimed: true, attempts: 1 });
-    expect(await claimDelivery(db, delivery(id))).toEqual({ claimed: false, status: "sending" });
+    expect(await claimDelivery(db.$client, first)).toEqual({ claimed: true, attempts: 1 });
+    expect(await claimDelivery(db.$client, delivery(id))).toEqual({ claimed: false, status: "sending" });
 
-    await finishDelivery(db, id, { status: "sent", transportMessageId: "recorded-1" });
-    expect(await claimDelivery(db, delivery(id))).toEqual({ claimed: false, status: "sent" });
+    await finishDelivery(db.$client, id, { status: "sent", transportMessageId: "recorded-1" });
+    expect(await claimDelivery(db.$client, delivery(id))).toEqual({ claimed: false, status: "sent" });
     expect(await ledgerRow(id)).toMatchObject({
       eventId: first.eventId,
       status: "sent",
@@ -48,12 +48,12 @@ describe("the notification delivery ledger", () => {
 
   it("claims again after a failed send, counting the attempt, under the new request's event", async () => {
     const id = randomUUID();
-    await claimDelivery(db, delivery(id));
-    await finishDelivery(db, id, { status: "failed", error: "ECONNREFUSED" });
+    await claimDelivery(db.$client, delivery(id));
+    await finishDelivery(db.$client, id, { status: "failed", error: "ECONNREFUSED" });
     expect(await ledgerRow(id)).toMatchObject({ status: "failed", lastError: "ECONNREFUSED" });
 
     const retry = { ...delivery(id), transport: "smtp" };
-    expect(await claimDelivery(db, retry)).toEqual({ claimed: true, attempts: 2 });
+    expect(await claimDelivery(db.$client, retry)).toEqual({ claimed: true, attempts: 2 });
     expect(await ledgerRow(id)).toMatchObject({
       eventId: retry.eventId,
       transport: "smtp",
@@ -65,9 +65,9 @@ describe("the notification delivery ledger", () => {
 
   it("never claims a send whose outcome is unknown", async () => {
     const id = randomUUID();
-    await claimDelivery(db, delivery(id));
-    await finishDelivery(db, id, { status: "unknown", error: "TimeoutError" });
-    expect(await claimDelivery(db, delivery(id))).toEqual({ claimed: false, status: "unknown" });
+    await claimDelivery(db.$client, delivery(id));
+    await finishDelivery(db.$client, id, { status: "unknown", error: "TimeoutError" });
+    expect(await claimDelivery(db.$client, delivery(id))).toEqual({ claimed: false, status: "unknown" });
     expect(await ledgerRow(id)).toMatchObject({ status: "unknown", attempts: 1, lastError: "TimeoutError" });
   });
 });

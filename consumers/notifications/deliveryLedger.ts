@@ -1,7 +1,11 @@
 // The delivery ledger's SQL. A delivery is claimed in its own committed statement before the transport is
-// called: whatever happens next, a redelivered request finds the claim and does not send again. Every
+// called: whatever happens next, a redelivered request finds the claim and does not send again. (A transport
+// that writes to this database claims, sends and finishes in one transaction instead: notificationDelivery.ts.) Every
 // notification runs these: named statements, parsed and planned once per pooled connection.
-import type { Database } from "../../db/client.ts";
+import type pg from "pg";
+
+/** The pool (each statement committed on its own), or a connection in an open transaction. */
+type Queryable = pg.Pool | pg.PoolClient;
 
 export type Claim =
   | { claimed: true; attempts: number }
@@ -10,10 +14,10 @@ export type Claim =
 
 /** Claims the delivery, unless it exists in any state but `failed` (a send known not to have happened). */
 export async function claimDelivery(
-  db: Database,
+  on: Queryable,
   delivery: { notificationId: string; eventId: string; channel: "email" | "sms"; transport: string },
 ): Promise<Claim> {
-  const claimed = await db.$client.query<{ attempts: number }>({
+  const claimed = await on.query<{ attempts: number }>({
     name: "notification-delivery.claim.v1",
     text: `INSERT INTO notification_deliveries AS delivery
                   (notification_id, event_id, channel, transport, status, attempts, claimed_at)
@@ -27,7 +31,7 @@ export async function claimDelivery(
   });
   const [row] = claimed.rows;
   if (row) return { claimed: true, attempts: row.attempts };
-  const existing = await db.$client.query<{ status: string }>({
+  const existing = await on.query<{ status: string }>({
     name: "notification-delivery.status.v1",
     text: "SELECT status FROM notification_deliveries WHERE notification_id = $1",
     values: [delivery.notificationId],
@@ -36,13 +40,13 @@ export async function claimDelivery(
 }
 
 export async function finishDelivery(
-  db: Database,
+  on: Queryable,
   notificationId: string,
   outcome:
     | { status: "sent"; transportMessageId: string | null }
     | { status: "failed" | "unknown"; error: string },
 ): Promise<void> {
-  await db.$client.query({
+  await on.query({
     name: "notification-delivery.finish.v1",
     text: `UPDATE notification_deliveries
               SET status = $2, transport_message_id = $3, last_error = $4, finished_at = now()

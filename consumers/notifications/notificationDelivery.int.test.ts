@@ -11,7 +11,8 @@ import type { TypedEnvelope } from "../../events/index.ts";
 import { silentLog, testDatabase } from "../../test/fixtures.ts";
 import type { ExternalEffectContext } from "../runtime/consumerDefinition.ts";
 import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
-import type { NotificationTransport } from "./transports/transport.ts";
+import { recordingTransport } from "./transports/recordingTransport.ts";
+import { type NotificationTransport, NotSentError } from "./transports/transport.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
@@ -49,5 +50,61 @@ describe("notification delivery", () => {
       .from(notificationDeliveries)
       .where(eq(notificationDeliveries.notificationId, notificationId));
     expect(row).toMatchObject({ status: "failed", lastError: "patient-erased" });
+  });
+
+  it("records a message once when its sender dies after recording it, before the delivery is finished", async () => {
+    const recording = recordingTransport(db);
+    const record = recording.sendInTransaction;
+    if (!record) throw new Error("the recording transport sends in the ledger's transaction");
+    let dies = true;
+    // Found by a probe: killed mid-send, a delivery stayed `sending` for good and its message never went out.
+    const dying: NotificationTransport = {
+      name: "recording",
+      send: recording.send,
+      async sendInTransaction(client, message) {
+        const sent = await record(client, { ...message, patientId: null });
+        if (dies) {
+          dies = false;
+          throw new Error("the process died here");
+        }
+        return sent;
+      },
+    };
+    const delivery = notificationDeliveryConsumer({
+      transports: { email: dying, sms: dying },
+      log: silentLog,
+    });
+    const notificationId = randomUUID();
+    const { data } = exampleEvent("notification.email.requested", {
+      notificationId,
+      patientId: randomUUID(),
+    });
+    const event = {
+      eventId: randomUUID(),
+      eventType: "notification.email.requested",
+      data,
+    } as unknown as TypedEnvelope<"notification.email.requested">;
+    const handle = delivery.handlers["notification.email.requested"];
+    const recorded = async () =>
+      (
+        await db.$client.query("SELECT 1 FROM recorded_notifications WHERE notification_id = $1", [
+          notificationId,
+        ])
+      ).rowCount;
+    const ledger = async () =>
+      db
+        .select()
+        .from(notificationDeliveries)
+        .where(eq(notificationDeliveries.notificationId, notificationId));
+
+    // The first attempt fails as not sent (the runtime delivers the request again): nothing of it remains.
+    await expect(handle?.(event, { db } as ExternalEffectContext)).rejects.toBeInstanceOf(NotSentError);
+    expect(await recorded()).toBe(0);
+    expect(await ledger()).toEqual([]);
+    // The request delivered again is sent, once; delivered a third time, it is not sent again.
+    await handle?.(event, { db } as ExternalEffectContext);
+    await handle?.(event, { db } as ExternalEffectContext);
+    expect(await recorded()).toBe(1);
+    expect(await ledger()).toMatchObject([{ status: "sent", attempts: 1 }]);
   });
 });

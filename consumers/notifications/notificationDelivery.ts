@@ -1,6 +1,9 @@
 // Sends the requested e-mails and text messages through their transports, at most once per notification:
-// the delivery ledger claims each one before the send, and only a send known to have failed is retried.
+// the delivery ledger claims each one before the send, and only a send known to have failed is retried. A
+// transport that writes to this database (the recording transport) is claimed, sent and finished in one
+// transaction: exactly once, even when the process dies mid-send.
 // Push notifications have no transport yet: their requests are acknowledged and left alone.
+import type { Database } from "../../db/client.ts";
 import { PatientErased } from "../../db/patientKeys.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { ExternalEffectConsumer } from "../runtime/consumerDefinition.ts";
@@ -19,37 +22,88 @@ export function notificationDeliveryConsumer(options: {
 }): ExternalEffectConsumer {
   const log = options.log.child({ component: "notification-delivery" });
 
-  async function deliver(
-    db: Parameters<typeof claimDelivery>[0],
-    eventId: string,
-    message: OutgoingMessage,
-  ): Promise<void> {
+  async function deliver(db: Database, eventId: string, message: OutgoingMessage): Promise<void> {
     const transport = options.transports[message.channel];
+    const { sendInTransaction } = transport;
+    if (sendInTransaction)
+      return deliverInTransaction(db, eventId, message, transport.name, sendInTransaction);
     const { notificationId, channel } = message;
-    const claim = await claimDelivery(db, { notificationId, eventId, channel, transport: transport.name });
+    const claim = await claimDelivery(db.$client, {
+      notificationId,
+      eventId,
+      channel,
+      transport: transport.name,
+    });
     if (!claim.claimed) {
       log.info({ notificationId, status: claim.status }, "notification already handled; not sending again");
       return;
     }
     try {
       const { transportMessageId } = await transport.send(message);
-      await finishDelivery(db, notificationId, { status: "sent", transportMessageId });
+      await finishDelivery(db.$client, notificationId, { status: "sent", transportMessageId });
     } catch (error) {
-      // Erased between the record's opening and the send: nothing went out, and nothing ever will.
-      if (error instanceof PatientErased) {
-        await finishDelivery(db, notificationId, { status: "failed", error: "patient-erased" });
-        log.info({ notificationId, channel }, "the patient was erased; notification not sent");
-        return;
-      }
+      if (error instanceof PatientErased) return finishErased(db, message);
       if (error instanceof NotSentError) {
-        await finishDelivery(db, notificationId, { status: "failed", error: error.code });
+        await finishDelivery(db.$client, notificationId, { status: "failed", error: error.code });
         throw error; // the runtime retries it with backoff, then dead-letters it
       }
       // It may have gone out: sending again could send it twice. A person decides (status `unknown`).
       const name = error instanceof Error ? error.name : typeof error;
-      await finishDelivery(db, notificationId, { status: "unknown", error: name });
+      await finishDelivery(db.$client, notificationId, { status: "unknown", error: name });
       log.error({ notificationId, channel, error: name }, "notification outcome unknown; not retried");
     }
+  }
+
+  /**
+   * Claim, send and finish in one transaction (a transport that writes to this database): exactly once. A
+   * failure, or the process dying, before the commit leaves no claim and nothing sent, and the request is
+   * delivered again; one after it finds the delivery sent.
+   */
+  async function deliverInTransaction(
+    db: Database,
+    eventId: string,
+    message: OutgoingMessage,
+    transport: string,
+    sendInTransaction: NonNullable<NotificationTransport["sendInTransaction"]>,
+  ): Promise<void> {
+    const { notificationId, channel } = message;
+    const client = await db.$client.connect().catch((error: unknown) => {
+      throw new NotSentError("could not reach the database to send", "recording-failed", { cause: error });
+    });
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const claim = await claimDelivery(client, { notificationId, eventId, channel, transport });
+      if (!claim.claimed) {
+        await client.query("ROLLBACK");
+        log.info({ notificationId, status: claim.status }, "notification already handled; not sending again");
+        return;
+      }
+      const { transportMessageId } = await sendInTransaction(client, message);
+      await finishDelivery(client, notificationId, { status: "sent", transportMessageId });
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollback: unknown) => {
+        broken = rollback as Error;
+      });
+      if (error instanceof PatientErased) {
+        // The claim went with the rollback: the ledger says it anew, for good.
+        await claimDelivery(db.$client, { notificationId, eventId, channel, transport });
+        return finishErased(db, message);
+      }
+      // Nothing was committed, so nothing went out: the runtime retries it with backoff, then dead-letters it.
+      throw error instanceof NotSentError
+        ? error
+        : new NotSentError("could not record the message", "recording-failed", { cause: error });
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Erased between the record's opening and the send: nothing went out, and nothing ever will. */
+  async function finishErased(db: Database, { notificationId, channel }: OutgoingMessage): Promise<void> {
+    await finishDelivery(db.$client, notificationId, { status: "failed", error: "patient-erased" });
+    log.info({ notificationId, channel }, "the patient was erased; notification not sent");
   }
 
   return {

@@ -16,36 +16,45 @@ export function recordingTransport(db: Database): NotificationTransport {
       let failure: Error | undefined;
       try {
         await client.query("BEGIN");
-        if (message.patientId !== null && !(await keyStillLive(client, message.patientId))) {
-          await client.query("ROLLBACK");
-          throw new PatientErased(message.patientId);
-        }
-        const recorded = await client.query<{ id: string }>({
-          name: "recording-transport.record.v1",
-          text: `INSERT INTO recorded_notifications (notification_id, patient_id, channel, recipient, subject, body)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text`,
-          values: [
-            message.notificationId,
-            message.patientId,
-            message.channel,
-            message.to,
-            message.channel === "email" ? message.subject : null,
-            message.channel === "email" ? message.text : message.body,
-          ],
-        });
+        const recorded = await record(client, message);
         await client.query("COMMIT");
-        return { transportMessageId: `recorded-${recorded.rows[0]?.id}` };
+        return recorded;
       } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
         if (error instanceof PatientErased) throw error;
         failure = error as Error;
-        await client.query("ROLLBACK").catch(() => {});
         // A transaction that failed before it committed recorded nothing.
         throw new NotSentError("could not record the message", "recording-failed", { cause: error });
       } finally {
         client.release(failure);
       }
     },
+    sendInTransaction: record,
   };
+}
+
+/** Records the message in the transaction open on `client`, unless its patient was erased (PatientErased). */
+async function record(
+  client: pg.PoolClient,
+  message: OutgoingMessage,
+): Promise<{ transportMessageId: string }> {
+  if (message.patientId !== null && !(await keyStillLive(client, message.patientId))) {
+    throw new PatientErased(message.patientId);
+  }
+  const recorded = await client.query<{ id: string }>({
+    name: "recording-transport.record.v1",
+    text: `INSERT INTO recorded_notifications (notification_id, patient_id, channel, recipient, subject, body)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text`,
+    values: [
+      message.notificationId,
+      message.patientId,
+      message.channel,
+      message.to,
+      message.channel === "email" ? message.subject : null,
+      message.channel === "email" ? message.text : message.body,
+    ],
+  });
+  return { transportMessageId: `recorded-${recorded.rows[0]?.id}` };
 }
 
 /**
