@@ -127,8 +127,15 @@ describe("the auditor API's access", () => {
         if (mode.changedAt === null) await client.query("DELETE FROM relay_mode");
         else await writeRelayMode(client, mode.mode, mode.handover ?? {});
       }
-      const unknown = await app.request(`/audit/events/${randomUUID()}`, { headers: auditor.headers() });
+      const missing = randomUUID();
+      const unknown = await app.request(`/audit/events/${missing}`, { headers: auditor.headers() });
       expect(unknown.status).toBe(404);
+      // As every refusal, it writes nothing: no access is recorded for an event that is not there.
+      const recorded = await client.query(
+        "SELECT 1 FROM outbox WHERE event_type = 'audit.data.accessed' AND payload -> 'data' ->> 'resourceId' = $1",
+        [missing],
+      );
+      expect(recorded.rowCount).toBe(0);
     } finally {
       const previous = saved.rows[0]?.previous;
       if (previous) {

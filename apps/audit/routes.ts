@@ -198,8 +198,9 @@ export function auditRoutes(
       .openapi(routes.get, async (c) => {
         const { eventId } = c.req.valid("param");
         const found = await eventWithDelivery(db.$client, eventId);
-        await recordAccess(c, db, "READ", eventId, patientsOf(found ? [found] : []));
+        // A 404 returns nothing and, as every refusal, writes nothing.
         if (!found) throw new HttpProblem(404, "Not Found", `No event has the id ${eventId}.`);
+        await recordAccess(c, db, "READ", eventId, patientsOf([found]));
         const delivery = {
           relayMode: found.relayMode,
           relayed: found.relayed,
