@@ -107,4 +107,35 @@ describe("notification delivery", () => {
     expect(await recorded()).toBe(1);
     expect(await ledger()).toMatchObject([{ status: "sent", attempts: 1 }]);
   });
+
+  it("sends nothing to a patient the directory says was deleted after the message was requested", async () => {
+    const recording = recordingTransport(db);
+    const delivery = notificationDeliveryConsumer({
+      transports: { email: recording, sms: recording },
+      log: silentLog,
+    });
+    const patientId = randomUUID();
+    await db.$client.query(
+      `INSERT INTO patient_directory (patient_id, first_name, email, phone, last_event_at, deleted_at)
+       VALUES ($1, 'Ada', 'ada@example.org', '+14155552671', now(), now())`,
+      [patientId],
+    );
+    const notificationId = randomUUID();
+    const { data } = exampleEvent("notification.email.requested", { notificationId, patientId });
+    const event = {
+      eventId: randomUUID(),
+      eventType: "notification.email.requested",
+      data,
+    } as unknown as TypedEnvelope<"notification.email.requested">;
+    await delivery.handlers["notification.email.requested"]?.(event, { db } as ExternalEffectContext);
+    const recorded = await db.$client.query("SELECT 1 FROM recorded_notifications WHERE patient_id = $1", [
+      patientId,
+    ]);
+    expect(recorded.rowCount).toBe(0);
+    const ledger = await db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.notificationId, notificationId));
+    expect(ledger).toMatchObject([{ status: "failed", lastError: "patient-deleted" }]);
+  });
 });

@@ -24,6 +24,20 @@ export function notificationDeliveryConsumer(options: {
 
   async function deliver(db: Database, eventId: string, message: OutgoingMessage): Promise<void> {
     const transport = options.transports[message.channel];
+    if (message.patientId !== null && (await deletedFromDirectory(db, message.patientId))) {
+      // Deleted after the message was requested (a welcome requested as the patient registered, say).
+      const { notificationId, channel } = message;
+      const claim = await claimDelivery(db.$client, {
+        notificationId,
+        eventId,
+        channel,
+        transport: transport.name,
+      });
+      if (claim.claimed)
+        await finishDelivery(db.$client, notificationId, { status: "failed", error: "patient-deleted" });
+      log.info({ notificationId, channel }, "the patient was deleted; notification not sent");
+      return;
+    }
     const { sendInTransaction } = transport;
     if (sendInTransaction)
       return deliverInTransaction(db, eventId, message, transport.name, sendInTransaction);
@@ -104,6 +118,20 @@ export function notificationDeliveryConsumer(options: {
   async function finishErased(db: Database, { notificationId, channel }: OutgoingMessage): Promise<void> {
     await finishDelivery(db.$client, notificationId, { status: "failed", error: "patient-erased" });
     log.info({ notificationId, channel }, "the patient was erased; notification not sent");
+  }
+
+  /**
+   * Whether the patient directory (the notifications' view of patients) says the patient was deleted. It lags
+   * the patient's deletion by the directory consumer's delay, which the send follows by the relay's and this
+   * consumer's: a message requested before a deletion and sent after it is rarely sent.
+   */
+  async function deletedFromDirectory(db: Database, patientId: string): Promise<boolean> {
+    const { rows } = await db.$client.query<{ deleted: boolean }>({
+      name: "notification-delivery.patient-deleted.v1",
+      text: "SELECT deleted_at IS NOT NULL AS deleted FROM patient_directory WHERE patient_id = $1",
+      values: [patientId],
+    });
+    return rows[0]?.deleted === true;
   }
 
   return {
