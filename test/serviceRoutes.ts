@@ -20,7 +20,10 @@ export interface RouteCase {
   route: string;
   request: (world: CareWorld, target: Target) => { path: string; body?: unknown };
   expected: Record<Role, Outcome>;
-  /** Provider profiles are not patient data: reading one leaves no audit event. */
+  /**
+   * Its call here leaves no audit event: provider profiles are not patient data, and an auditor's lookup of an
+   * event that is not there is a 404, which writes nothing.
+   */
   unaudited?: true;
   /** A patient calls it before they have a record (a registration): as a login without one (loginOf). */
   registers?: true;
@@ -322,6 +325,7 @@ export const serviceRoutes: RouteCase[] = [
     // The care world is written without events: the auditor is let in, and finds no such event.
     request: (world, target) => ({ path: `/audit/events/${on(world, target).documentId}` }),
     expected: { patient: refused, provider: refused, admin: refused, auditor: any(404), service: refused },
+    unaudited: true,
   },
   {
     method: "GET",
