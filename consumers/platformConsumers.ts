@@ -12,6 +12,7 @@ import { complianceWatchConsumer } from "./complianceWatch/complianceWatchConsum
 import { complianceWatchConfig } from "./complianceWatch/watchSettings.ts";
 import { forgetPastObservations } from "./complianceWatch/watchStore.ts";
 import type { ConsumersConfig } from "./config.ts";
+import { registerDeliveryMetrics } from "./notifications/deliveryMetrics.ts";
 import { notificationDeliveryConsumer } from "./notifications/notificationDelivery.ts";
 import { notificationRequestsConsumer } from "./notifications/notificationRequests.ts";
 import { recordingTransport } from "./notifications/transports/recordingTransport.ts";
@@ -60,6 +61,7 @@ export async function startPlatformConsumers(options: {
     "compliance-watch": complianceWatchConsumer(watch, { masterKeys }),
   };
   if (config.CONSUMERS.includes("compliance-watch")) registerAlertMetrics(options.registry, db);
+  if (config.CONSUMERS.includes("notification-delivery")) registerDeliveryMetrics(options.registry, db);
   const consumers = config.CONSUMERS.map(
     (name) =>
       new EventConsumer({
