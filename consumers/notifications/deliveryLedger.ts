@@ -12,11 +12,16 @@ export type Claim =
   /** Sent already, being sent (or the sender died mid-send), or sent with an unknown outcome. */
   | { claimed: false; status: string };
 
+/** One notification's delivery: the request that asked for it, and the transport it goes out by. */
+export interface Delivery {
+  notificationId: string;
+  eventId: string;
+  channel: "email" | "sms";
+  transport: string;
+}
+
 /** Claims the delivery, unless it exists in any state but `failed` (a send known not to have happened). */
-export async function claimDelivery(
-  on: Queryable,
-  delivery: { notificationId: string; eventId: string; channel: "email" | "sms"; transport: string },
-): Promise<Claim> {
+export async function claimDelivery(on: Queryable, delivery: Delivery): Promise<Claim> {
   const claimed = await on.query<{ attempts: number }>({
     name: "notification-delivery.claim.v1",
     text: `INSERT INTO notification_deliveries AS delivery

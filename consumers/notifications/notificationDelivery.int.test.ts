@@ -17,6 +17,16 @@ import { type NotificationTransport, NotSentError } from "./transports/transport
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
+/** The request the delivery consumer handles, as the runtime hands it over (the handlers read these fields). */
+function emailRequested(notificationId: string, patientId: string) {
+  const { data } = exampleEvent("notification.email.requested", { notificationId, patientId });
+  return {
+    eventId: randomUUID(),
+    eventType: "notification.email.requested",
+    data,
+  } as unknown as TypedEnvelope<"notification.email.requested">;
+}
+
 describe("notification delivery", () => {
   it("finishes a message whose patient was erased before the send as failed, and does not throw", async () => {
     const sent: string[] = [];
@@ -32,15 +42,7 @@ describe("notification delivery", () => {
       log: silentLog,
     });
     const notificationId = randomUUID();
-    const { data } = exampleEvent("notification.email.requested", {
-      notificationId,
-      patientId: randomUUID(),
-    });
-    const event = {
-      eventId: randomUUID(),
-      eventType: "notification.email.requested",
-      data,
-    } as unknown as TypedEnvelope<"notification.email.requested">;
+    const event = emailRequested(notificationId, randomUUID());
     const handle = delivery.handlers["notification.email.requested"];
     // Resolves: a rejection would have the runtime retry the send and then dead-letter the request.
     await handle?.(event, { db } as ExternalEffectContext);
@@ -75,15 +77,7 @@ describe("notification delivery", () => {
       log: silentLog,
     });
     const notificationId = randomUUID();
-    const { data } = exampleEvent("notification.email.requested", {
-      notificationId,
-      patientId: randomUUID(),
-    });
-    const event = {
-      eventId: randomUUID(),
-      eventType: "notification.email.requested",
-      data,
-    } as unknown as TypedEnvelope<"notification.email.requested">;
+    const event = emailRequested(notificationId, randomUUID());
     const handle = delivery.handlers["notification.email.requested"];
     const recorded = async () =>
       (
@@ -121,12 +115,7 @@ describe("notification delivery", () => {
       [patientId],
     );
     const notificationId = randomUUID();
-    const { data } = exampleEvent("notification.email.requested", { notificationId, patientId });
-    const event = {
-      eventId: randomUUID(),
-      eventType: "notification.email.requested",
-      data,
-    } as unknown as TypedEnvelope<"notification.email.requested">;
+    const event = emailRequested(notificationId, patientId);
     await delivery.handlers["notification.email.requested"]?.(event, { db } as ExternalEffectContext);
     const recorded = await db.$client.query("SELECT 1 FROM recorded_notifications WHERE patient_id = $1", [
       patientId,

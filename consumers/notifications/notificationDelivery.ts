@@ -7,7 +7,7 @@ import type { Database } from "../../db/client.ts";
 import { PatientErased } from "../../db/patientKeys.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { ExternalEffectConsumer } from "../runtime/consumerDefinition.ts";
-import { claimDelivery, finishDelivery } from "./deliveryLedger.ts";
+import { claimDelivery, type Delivery, finishDelivery } from "./deliveryLedger.ts";
 import { renderTemplate } from "./templates.ts";
 import { type NotificationTransport, NotSentError, type OutgoingMessage } from "./transports/transport.ts";
 
@@ -24,30 +24,19 @@ export function notificationDeliveryConsumer(options: {
 
   async function deliver(db: Database, eventId: string, message: OutgoingMessage): Promise<void> {
     const transport = options.transports[message.channel];
+    const { notificationId, channel } = message;
+    const delivery: Delivery = { notificationId, eventId, channel, transport: transport.name };
     if (message.patientId !== null && (await deletedFromDirectory(db, message.patientId))) {
       // Deleted after the message was requested (a welcome requested as the patient registered, say).
-      const { notificationId, channel } = message;
-      const claim = await claimDelivery(db.$client, {
-        notificationId,
-        eventId,
-        channel,
-        transport: transport.name,
-      });
+      const claim = await claimDelivery(db.$client, delivery);
       if (claim.claimed)
         await finishDelivery(db.$client, notificationId, { status: "failed", error: "patient-deleted" });
       log.info({ notificationId, channel }, "the patient was deleted; notification not sent");
       return;
     }
     const { sendInTransaction } = transport;
-    if (sendInTransaction)
-      return deliverInTransaction(db, eventId, message, transport.name, sendInTransaction);
-    const { notificationId, channel } = message;
-    const claim = await claimDelivery(db.$client, {
-      notificationId,
-      eventId,
-      channel,
-      transport: transport.name,
-    });
+    if (sendInTransaction) return deliverInTransaction(db, delivery, message, sendInTransaction);
+    const claim = await claimDelivery(db.$client, delivery);
     if (!claim.claimed) {
       log.info({ notificationId, status: claim.status }, "notification already handled; not sending again");
       return;
@@ -75,19 +64,18 @@ export function notificationDeliveryConsumer(options: {
    */
   async function deliverInTransaction(
     db: Database,
-    eventId: string,
+    delivery: Delivery,
     message: OutgoingMessage,
-    transport: string,
     sendInTransaction: NonNullable<NotificationTransport["sendInTransaction"]>,
   ): Promise<void> {
-    const { notificationId, channel } = message;
+    const { notificationId } = delivery;
     const client = await db.$client.connect().catch((error: unknown) => {
       throw new NotSentError("could not reach the database to send", "recording-failed", { cause: error });
     });
     let broken: Error | undefined;
     try {
       await client.query("BEGIN");
-      const claim = await claimDelivery(client, { notificationId, eventId, channel, transport });
+      const claim = await claimDelivery(client, delivery);
       if (!claim.claimed) {
         await client.query("ROLLBACK");
         log.info({ notificationId, status: claim.status }, "notification already handled; not sending again");
@@ -102,7 +90,7 @@ export function notificationDeliveryConsumer(options: {
       });
       if (error instanceof PatientErased) {
         // The claim went with the rollback: the ledger says it anew, for good.
-        await claimDelivery(db.$client, { notificationId, eventId, channel, transport });
+        await claimDelivery(db.$client, delivery);
         return finishErased(db, message);
       }
       // Nothing was committed, so nothing went out: the runtime retries it with backoff, then dead-letters it.
