@@ -93,6 +93,17 @@ async function historyReadable() {
   }, 60_000);
 }
 
+/**
+ * Opens the search for the patient's events and waits for its results: the caption names the query they are
+ * of (the results of the search before stay on the screen until the new one answers).
+ */
+async function showPatientSearch() {
+  // By way of the bare search screen: going to the address already shown would not search again.
+  await page.goto(`${base}/console#search`);
+  await page.goto(`${base}/console#search?patientId=${patientId}`);
+  await page.locator("#search-results caption", { hasText: `patientId ${patientId}` }).waitFor();
+}
+
 /** The search started by the last click has answered (the results say they are no longer busy). */
 const searchSettled = () => page.locator('#search-results[aria-busy="false"]').waitFor();
 
@@ -245,7 +256,7 @@ describe("the auditors' console", () => {
   });
 
   it("opens an event: its envelope with sealed fields shown as sealed, its chain link and delivery", async () => {
-    await page.goto(`${base}/console#search?patientId=${patientId}`);
+    await showPatientSearch();
     await page.locator("#search-results a", { hasText: "patient.created" }).click();
     await page.locator("#event-detail dl").first().waitFor();
     const [stored] = await outboxRows(
@@ -271,8 +282,7 @@ describe("the auditors' console", () => {
   });
 
   it("exports the query whose results are shown as NDJSON and CSV, whatever the form says since", async () => {
-    await page.goto(`${base}/console#search?patientId=${patientId}`);
-    await page.locator("#search-results tbody tr").first().waitFor();
+    await showPatientSearch();
     await historyReadable();
     const [ndjson] = await Promise.all([page.waitForEvent("download"), page.click("#export-ndjson")]);
     expect(ndjson.suggestedFilename()).toBe("audit-history.ndjson");
@@ -301,6 +311,51 @@ describe("the auditors' console", () => {
     const againLines = (await readFile(await again.path(), "utf8")).trim().split("\n").slice(0, -1);
     const againIds = againLines.map((line) => (JSON.parse(line) as { eventId: string }).eventId);
     expect(againIds.slice(0, exported.length)).toEqual(exported);
+  });
+
+  it("shows the results of the last search started, even when an earlier one answers after it", async () => {
+    await showPatientSearch();
+    // A search for the patient's changes is held back until the search started after it has answered.
+    let answerFirstSearch = () => {};
+    const firstHeld = new Promise<void>((resolve) => {
+      answerFirstSearch = resolve;
+    });
+    const firstSeen = new Promise<void>((resolve) => {
+      const firstSearch = (url: URL) =>
+        url.pathname === "/audit/events" && url.searchParams.get("eventType") === "patient.updated";
+      void page.route(firstSearch, async (route) => {
+        resolve();
+        await firstHeld;
+        await route.continue();
+      });
+    });
+    await page.fill("#f-patientId", patientId);
+    await page.fill("#f-eventType", "patient.updated");
+    await page.press("#f-eventType", "Enter");
+    await firstSeen;
+    await page.fill("#f-eventType", "patient.created");
+    await page.press("#f-eventType", "Enter");
+    const second = page.locator("#search-results caption", { hasText: "eventType patient.created" });
+    await second.waitFor();
+    const firstAnswered = page.waitForEvent("requestfinished", (request) =>
+      request.url().includes("eventType=patient.updated"),
+    );
+    answerFirstSearch();
+    // The first search's answer arrives, and is dropped: the screen and the export stay the second's.
+    await firstAnswered;
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+    expect(await second.count()).toBe(1);
+    const shownTypes = await page.locator("#search-results tbody tr td:nth-child(2)").allInnerTexts();
+    expect(new Set(shownTypes)).toEqual(new Set(["patient.created"]));
+    const [exported] = await Promise.all([page.waitForEvent("download"), page.click("#export-ndjson")]);
+    const types = (await readFile(await exported.path(), "utf8"))
+      .trim()
+      .split("\n")
+      .slice(0, -1)
+      .map((line) => (JSON.parse(line) as { eventType: string }).eventType);
+    expect(new Set(types)).toEqual(new Set(["patient.created"]));
+    await page.unrouteAll();
+    await page.fill("#f-eventType", "");
   });
 
   it("shows who saw the patient, and the operators who opened their sealed fields", async () => {
@@ -379,8 +434,7 @@ describe("the auditors' console", () => {
     page.on("download", () => {
       downloads++;
     });
-    await page.goto(`${base}/console#search?patientId=${patientId}`);
-    await page.locator("#search-results tbody tr").first().waitFor();
+    await showPatientSearch();
 
     // What a proxy could make of a transfer the server broke off: a body that ends cleanly, short of its end.
     await page.route("**/audit/events/export?*", async (route) => {

@@ -205,7 +205,13 @@ function problemBox(message) {
  * `parameters`: the query being paged; `shown`: the query whose results are on the screen (null while none
  * are), which the export buttons export: the form may have been edited since without being searched.
  */
-const searchState = { parameters: {}, cursors: [undefined], page: 0, shown: null };
+const searchState = { parameters: {}, cursors: [undefined], page: 0, shown: null, latest: 0 };
+
+/** The filters of a query as the results' caption names them ("all events" for none). */
+function describeQuery(parameters) {
+  const filters = Object.entries(parameters).filter(([name, value]) => name !== "limit" && value);
+  return filters.length === 0 ? "all events" : filters.map(([name, value]) => `${name} ${value}`).join(", ");
+}
 
 function showingResultsOf(parameters) {
   searchState.shown = parameters;
@@ -240,11 +246,15 @@ function toLocalInput(iso) {
 
 async function runSearch() {
   const { parameters, cursors, page } = searchState;
+  // Only the last search started may fill the results: an earlier one answering late is dropped.
+  const run = ++searchState.latest;
+  const superseded = () => run !== searchState.latest;
   const results = $("search-results");
   results.setAttribute("aria-busy", "true");
   status("Searching…");
   try {
     const body = await getJson(`/audit/events?${query({ ...parameters, cursor: cursors[page] })}`);
+    if (superseded()) return;
     const limit = Number(parameters.limit ?? 50);
     cursors[page + 1] = body.nextCursor;
     const rows = body.events.map((event) =>
@@ -260,10 +270,10 @@ async function runSearch() {
         h("td", {}, event.position),
       ),
     );
-    const caption = `Events, page ${page + 1}: ${body.events.length} shown`;
+    const caption = `Events of ${describeQuery(parameters)}, page ${page + 1}: ${body.events.length} shown`;
     results.replaceChildren(
       body.events.length === 0
-        ? h("p", {}, "No events match.")
+        ? h("p", {}, `No events of ${describeQuery(parameters)}.`)
         : table(
             caption,
             ["Time (UTC)", "Type", "Aggregate", "Actor", "Source", "Delivery", "Position"],
@@ -276,11 +286,12 @@ async function runSearch() {
     showingResultsOf(parameters);
     status(`${body.events.length} events on page ${page + 1}.`);
   } catch (error) {
+    if (superseded()) return;
     results.replaceChildren(problemBox(error.message));
     showingResultsOf(null);
     status("The search failed.");
   } finally {
-    results.setAttribute("aria-busy", "false");
+    if (!superseded()) results.setAttribute("aria-busy", "false");
   }
 }
 
