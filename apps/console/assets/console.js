@@ -198,6 +198,26 @@ function problemBox(message) {
   return h("div", { class: "problem", role: "alert" }, h("p", {}, message));
 }
 
+/** The last load started in each region: only its answer may fill the region. */
+const latestLoads = new WeakMap();
+
+/**
+ * Marks a region busy with a new load. An earlier load still in flight is superseded: its answer, should it
+ * come after, is dropped (`superseded()`), and only the last load's end marks the region no longer busy.
+ */
+function startLoading(region) {
+  const load = {};
+  latestLoads.set(region, load);
+  region.setAttribute("aria-busy", "true");
+  const superseded = () => latestLoads.get(region) !== load;
+  return {
+    superseded,
+    done() {
+      if (!superseded()) region.setAttribute("aria-busy", "false");
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // History search, with cursor paging and export
 
@@ -205,7 +225,7 @@ function problemBox(message) {
  * `parameters`: the query being paged; `shown`: the query whose results are on the screen (null while none
  * are), which the export buttons export: the form may have been edited since without being searched.
  */
-const searchState = { parameters: {}, cursors: [undefined], page: 0, shown: null, latest: 0 };
+const searchState = { parameters: {}, cursors: [undefined], page: 0, shown: null };
 
 /** The filters of a query as the results' caption names them ("all events" for none). */
 function describeQuery(parameters) {
@@ -246,11 +266,8 @@ function toLocalInput(iso) {
 
 async function runSearch() {
   const { parameters, cursors, page } = searchState;
-  // Only the last search started may fill the results: an earlier one answering late is dropped.
-  const run = ++searchState.latest;
-  const superseded = () => run !== searchState.latest;
   const results = $("search-results");
-  results.setAttribute("aria-busy", "true");
+  const { superseded, done } = startLoading(results);
   status("Searching…");
   try {
     const body = await getJson(`/audit/events?${query({ ...parameters, cursor: cursors[page] })}`);
@@ -291,7 +308,7 @@ async function runSearch() {
     showingResultsOf(null);
     status("The search failed.");
   } finally {
-    if (!superseded()) results.setAttribute("aria-busy", "false");
+    done();
   }
 }
 
@@ -342,10 +359,11 @@ async function exportQuery(format) {
 
 async function showEvent(eventId) {
   const detail = $("event-detail");
-  detail.setAttribute("aria-busy", "true");
+  const { superseded, done } = startLoading(detail);
   detail.replaceChildren(h("p", {}, "Loading…"));
   try {
     const { event, delivery: sent, chain } = await getJson(`/audit/events/${encodeURIComponent(eventId)}`);
+    if (superseded()) return;
     const envelope = event.envelope;
     const correlationId = envelope.metadata?.correlationId;
     $("event-title").textContent = `Event ${event.eventType}`;
@@ -402,10 +420,11 @@ async function showEvent(eventId) {
       ),
     );
   } catch (error) {
+    if (superseded()) return;
     $("event-title").textContent = "Event";
     detail.replaceChildren(problemBox(error.message));
   } finally {
-    detail.setAttribute("aria-busy", "false");
+    done();
   }
 }
 
@@ -416,9 +435,10 @@ function pagedList({ container, more, path, caption, headings, row }) {
   let cursor;
   const rows = [];
   async function load() {
-    container.setAttribute("aria-busy", "true");
+    const { superseded, done } = startLoading(container);
     try {
       const body = await getJson(`${path}&${query({ cursor, limit: 100 })}`);
+      if (superseded()) return;
       cursor = body.nextCursor;
       rows.push(...body.events.map(row));
       container.replaceChildren(
@@ -427,9 +447,10 @@ function pagedList({ container, more, path, caption, headings, row }) {
       more.hidden = body.events.length < 100;
       status(`${rows.length} shown.`);
     } catch (error) {
+      if (superseded()) return;
       container.replaceChildren(problemBox(error.message));
     } finally {
-      container.setAttribute("aria-busy", "false");
+      done();
     }
   }
   more.onclick = load;
