@@ -50,6 +50,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const MODES = (process.env.BENCH_MODES ?? "polling,debezium").split(",") as Mode[];
 const BENCH_DATABASE = "healthcare_bench";
 
+// The poll saves the cursor the batch before it moved (relay/relay.ts): a cycle has no checkpoint step of its own.
+const CYCLE_PHASES = ["poll", "publish"];
 const { stack } = await benchStack();
 const worker = MODES.includes("debezium")
   ? await ensureConnectWorker(stack.kafkaBrokers, (line) => console.error(line))
@@ -115,7 +117,7 @@ for (const p of [50, 95, 99]) {
     "",
   ]);
 }
-for (const phase of ["poll", "publish", "checkpoint"]) {
+for (const phase of CYCLE_PHASES) {
   rows.push([
     `relay cycle: ${phase}, mean / p99 at most`,
     ...MODES.map((mode) => {
@@ -238,7 +240,7 @@ async function cyclePhases(registry: Registry): Promise<PhaseFigures[]> {
   };
   const ofPhase = (phase: string, name: string) =>
     values.filter((value) => value.labels.phase === phase && value.metricName === name);
-  return ["poll", "publish", "checkpoint"].map((phase) => {
+  return CYCLE_PHASES.map((phase) => {
     const count = ofPhase(phase, "outbox_relay_cycle_phase_seconds_count")[0]?.value ?? 0;
     const sum = ofPhase(phase, "outbox_relay_cycle_phase_seconds_sum")[0]?.value ?? 0;
     const p99 = ofPhase(phase, "outbox_relay_cycle_phase_seconds_bucket")

@@ -74,8 +74,8 @@ export function createRelayMetrics(
     cyclePhase: new Histogram({
       name: "outbox_relay_cycle_phase_seconds",
       help:
-        'Each step of the relay\'s cycle for a batch: phase="poll" the outbox query, "publish" the Kafka transaction ' +
-        '(retries included), "checkpoint" saving the cursor',
+        'Each step of the relay\'s cycle for a batch: phase="poll" the outbox query (which also saves the cursor ' +
+        'the batch before moved), "publish" the Kafka transaction (retries included)',
       labelNames: ["phase"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],

@@ -1,5 +1,6 @@
 // The polling relay: streams committed outbox rows to Kafka in (tx_id, position) order, one Kafka transaction
-// per batch (in sends kept under each topic's max.message.bytes), checkpointing after each committed batch.
+// per batch (in sends kept under each topic's max.message.bytes); the next poll saves the cursor a committed
+// batch moved, in the same statement.
 // One process at a time publishes (a Postgres advisory lock); others stand by. The transactional id, one per
 // relay stream (db/outbox/relayTransactionalId.ts), fences a former leader that lost its lock mid-batch.
 import pg from "pg";
@@ -47,7 +48,7 @@ export interface RelayOptions {
   stalledRetryMs?: number;
   /** How record batches are compressed (KAFKA_COMPRESSION); unset, the default of config/env.ts. */
   compression?: Compression;
-  /** Called after each batch Kafka has acknowledged (and the cursor has moved past it). */
+  /** Called after each batch Kafka has acknowledged (the cursor has moved past it; the next poll saves it). */
   onPublished?: (rows: readonly OutboxRecord[]) => void;
   /** Awaited with a batch sent to Kafka and not yet committed: tests hold a batch in flight with it. */
   beforeCommit?: (rows: readonly OutboxRecord[]) => Promise<void>;
@@ -222,10 +223,14 @@ export class OutboxRelay {
 
       const phase = (name: string) => this.metrics.cyclePhase.startTimer({ phase: name });
       let heldBackPolls = 0;
+      // The cursor moved by the last published batch is saved by the next poll, in the same statement.
+      let unsaved = false;
       while (!this.stopping) {
         this.assertLeadership();
         const polled = phase("poll");
-        const rows = await pendingOutboxBatch(client, this.cursor, this.batchSize);
+        const saving = unsaved ? { name: this.name } : undefined;
+        const rows = await pendingOutboxBatch(client, this.cursor, this.batchSize, saving);
+        unsaved = false;
         this.polls++;
         if (rows.length === 0) {
           // Nothing to publish is also what a history from the server's future looks like: check it is not.
@@ -242,15 +247,15 @@ export class OutboxRelay {
         const published = phase("publish");
         kafka = await this.publishUntilCommitted(kafka, rows);
         published();
-        // Only a committed transaction moves the cursor: a crash before this line re-sends the batch.
+        // Only a committed transaction moves the cursor: a crash before the next poll saves it re-sends the
+        // batch (with its event ids, which consumers deduplicate).
         const last = rows.at(-1) as OutboxRecord;
         this.cursor = { txId: last.txId, position: last.position };
-        const checkpointed = phase("checkpoint");
-        await saveRelayCheckpoint(client, this.name, this.cursor);
-        checkpointed();
+        unsaved = true;
         this.recordPublished(rows);
         this.options.onPublished?.(rows);
       }
+      if (unsaved) await saveRelayCheckpoint(client, this.name, this.cursor);
     } finally {
       this.isLeader = false;
       this.metrics.leader.set(0);

@@ -1,6 +1,6 @@
 // The relay's hot query: the next committed outbox rows after the cursor, in (tx_id, position) order.
 import type { ClientBase } from "pg";
-import type { RelayCursor } from "./relayCheckpoint.ts";
+import { type RelayCursor, saveRelayCheckpointSql } from "./relayCheckpoint.ts";
 
 export interface OutboxRecord {
   txId: string;
@@ -51,15 +51,35 @@ export async function preparePendingOutboxSession(client: ClientBase): Promise<v
   await client.query("SET enable_sort = off");
 }
 
+/**
+ * The cursor saved as relay `$4`'s checkpoint, and the batch after it read, in one statement: a relay saves
+ * what it has published with its next poll, not in a round trip of its own.
+ */
+const savedCursorThenPendingOutboxBatchSql = `
+  WITH saved AS (${saveRelayCheckpointSql("$4", "$1", "$2")})${pendingOutboxBatchSql}`;
+
+/**
+ * The next rows after `after`. With `checkpoint`, the same statement first saves `after` as that relay's
+ * checkpoint (a relay's cursor after its last published batch), in the poll's own transaction.
+ */
 export async function pendingOutboxBatch(
   client: ClientBase,
   after: RelayCursor,
   limit: number,
+  checkpoint?: { name: string },
 ): Promise<OutboxRecord[]> {
-  const result = await client.query<OutboxRecord>({
-    name: "pending_outbox_batch",
-    text: pendingOutboxBatchSql,
-    values: [after.txId, after.position, limit],
-  });
+  const result = await client.query<OutboxRecord>(
+    checkpoint === undefined
+      ? {
+          name: "pending_outbox_batch",
+          text: pendingOutboxBatchSql,
+          values: [after.txId, after.position, limit],
+        }
+      : {
+          name: "saved_cursor_then_pending_outbox_batch",
+          text: savedCursorThenPendingOutboxBatchSql,
+          values: [after.txId, after.position, limit, checkpoint.name],
+        },
+  );
   return result.rows;
 }

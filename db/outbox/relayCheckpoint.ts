@@ -23,6 +23,14 @@ export async function checkpointNames(client: ClientBase): Promise<string[]> {
   return result.rows.map((row) => row.name);
 }
 
+/** Saves a relay's cursor: `$name`, `$txId` and `$position` name the parameters that hold them. */
+export function saveRelayCheckpointSql(name: string, txId: string, position: string): string {
+  return `INSERT INTO relay_checkpoints (name, tx_id, position, updated_at)
+          VALUES (${name}, ${txId}::xid8, ${position}::bigint, now())
+          ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, position = EXCLUDED.position,
+                                           updated_at = EXCLUDED.updated_at`;
+}
+
 export async function saveRelayCheckpoint(
   client: ClientBase,
   name: string,
@@ -30,9 +38,7 @@ export async function saveRelayCheckpoint(
 ): Promise<void> {
   await client.query({
     name: "save_relay_checkpoint",
-    text: `INSERT INTO relay_checkpoints (name, tx_id, position, updated_at) VALUES ($1, $2::xid8, $3, now())
-           ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, position = EXCLUDED.position,
-                                            updated_at = EXCLUDED.updated_at`,
+    text: saveRelayCheckpointSql("$1", "$2", "$3"),
     values: [name, cursor.txId, cursor.position],
   });
 }
