@@ -76,6 +76,18 @@ describe("the process frame", () => {
     }
   });
 
+  it("in production, refuses to start without DATABASE_URL and KAFKA_BROKERS: no local service takes their place", async () => {
+    const relay = spawnScript("relay/main.ts", {
+      env: { ...production, DATABASE_URL: "", KAFKA_BROKERS: "", PORT: "0" },
+    });
+    expect(await relay.exited).toBe(1);
+    expect(relay.output()).toContain("Invalid configuration");
+    expect(relay.output()).toContain("DATABASE_URL: must be set when NODE_ENV=production");
+    expect(relay.output()).toContain("KAFKA_BROKERS: must be set when NODE_ENV=production");
+    expect(relay.output()).not.toMatch(/\n\s+at /);
+    expect(relay.output()).not.toMatch(/postgres: started|kafka: .*started/);
+  });
+
   it("refuses a bad variable of the process's own configuration the same way", async () => {
     const consumers = spawnScript("consumers/main.ts", { env: { CONSUMERS: "no-such-consumer", PORT: "0" } });
     expect(await consumers.exited).toBe(1);

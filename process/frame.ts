@@ -10,7 +10,7 @@ import { createLogger, type Logger } from "../observability/logger.ts";
 import { createRegistry, metricsRoute } from "../observability/metrics.ts";
 import { startTracing } from "../observability/tracing.ts";
 import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
-import { ensureStack, type Stack } from "../stack/index.ts";
+import { ensureStack, type Stack, stackVariableProblems } from "../stack/index.ts";
 import { limitHeapGrowth } from "./heapGrowth.ts";
 
 /** How long the stop steps may take together before the process gives up on them and exits with 1. */
@@ -129,6 +129,7 @@ function checkConfiguration<Config>(options: ProcessOptions<Config>) {
     }
   };
   const env = checked(() => loadEnv());
+  if (env) problems.push(...stackVariableProblems(env));
   const config = env && checked(() => options.configure?.(env));
   const keys = options.patientData === false ? undefined : checked(() => loadMasterKeys());
   if (env === undefined || problems.length > 0) {

@@ -1,5 +1,6 @@
 // What the apps, the relay and the tests call to get a Postgres and a Kafka: the ones the environment names,
-// or else the project's own local services, started (or reused) here.
+// or else, outside production, the project's own local services, started (or reused) here.
+import { ConfigError } from "../config/env.ts";
 import { kafkaNodeLogFile, startKafka, stopKafka } from "./kafka.ts";
 import { postgresLogFile, startPostgres, stopPostgres } from "./postgres.ts";
 
@@ -62,14 +63,37 @@ export interface Stack {
   stopStarted(): Promise<void>;
 }
 
+interface ServicesEnv {
+  DATABASE_URL?: string;
+  KAFKA_BROKERS?: string[];
+  NODE_ENV?: string;
+}
+
 /**
- * Uses DATABASE_URL and KAFKA_BROKERS as given; starts or reuses the local service for each one missing.
- * The two start in parallel: Kafka's JVM dominates the time and Postgres fits inside it.
+ * What is wrong with DATABASE_URL and KAFKA_BROKERS before ensureStack: in production (NODE_ENV=production) each
+ * must be set, as a missing one would be the project's own local service in place of the operator's, and a
+ * command run there would report on another database (a key re-wrap that finds nothing to re-wrap) or write to it.
  */
-export async function ensureStack(
-  env: { DATABASE_URL?: string; KAFKA_BROKERS?: string[] },
-  log: (line: string) => void,
-): Promise<Stack> {
+export function stackVariableProblems(env: ServicesEnv): string[] {
+  if (env.NODE_ENV !== "production") return [];
+  const missing = [
+    ...(env.DATABASE_URL ? [] : ["DATABASE_URL"]),
+    ...(env.KAFKA_BROKERS?.length ? [] : ["KAFKA_BROKERS"]),
+  ];
+  return missing.map(
+    (variable) =>
+      `${variable}: must be set when NODE_ENV=production; the project's own local service takes its place only outside production`,
+  );
+}
+
+/**
+ * Uses DATABASE_URL and KAFKA_BROKERS as given; outside production, starts or reuses the local service for each
+ * one missing (in production a missing one is a ConfigError). The two start in parallel: Kafka's JVM dominates
+ * the time and Postgres fits inside it.
+ */
+export async function ensureStack(env: ServicesEnv, log: (line: string) => void): Promise<Stack> {
+  const problems = stackVariableProblems(env);
+  if (problems.length > 0) throw new ConfigError(problems);
   const givenBrokers = env.KAFKA_BROKERS?.length ? env.KAFKA_BROKERS : undefined;
   const [postgres, kafka] = await Promise.allSettled([
     env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL, startedByUs: false } : startPostgres(log),
