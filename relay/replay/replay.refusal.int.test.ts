@@ -63,4 +63,23 @@ describe("npm run replay refuses", () => {
 
     expect(await replayRecords(own.db)).toBe(recordsBefore);
   });
+
+  it("a --from-position after the outbox's newest event, which would replay nothing and report success", async () => {
+    await patientHistory(own.db, { relayed: false });
+    const recordsBefore = await replayRecords(own.db);
+    const newest = (
+      await own.db.$client.query<{ newest: string }>(`SELECT max(position)::text AS newest FROM outbox`)
+    ).rows[0]?.newest as string;
+    const after = (BigInt(newest) + 1n).toString();
+
+    for (const args of [["--yes"], ["--dry-run"]]) {
+      const outcome = await runReplay(["--from-position", after, ...args], inOwnDatabase());
+      expect(outcome.code, outcome.output).toBe(1);
+      expect(outcome.output).toContain(
+        `replay refused: --from-position ${after} is after the newest event of the history (position ${newest})`,
+      );
+      expect(outcome.output).toContain("nothing published");
+    }
+    expect(await replayRecords(own.db)).toBe(recordsBefore);
+  });
 });

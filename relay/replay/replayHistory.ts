@@ -8,6 +8,7 @@ import type { Progress } from "../../cli/progress.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
 import { type ArchivedHistory, archivedThrough } from "../../db/outbox/archivedThrough.ts";
+import { newestPosition } from "../../db/outbox/newestPosition.ts";
 import type { OutboxRecord } from "../../db/outbox/pendingOutboxBatch.ts";
 import { loadRelayCheckpoint, type RelayCursor, START_OF_HISTORY } from "../../db/outbox/relayCheckpoint.ts";
 import { type ReplayFilter, replayRows } from "../../db/outbox/replayRows.ts";
@@ -73,6 +74,7 @@ export async function planReplay(
     brokerTopics: new Set(await admin.listTopics()),
     liveTopics,
     archived,
+    newestPosition: await newestPosition(client),
     now: new Date(),
   });
   if (decision.outcome === "refused") return decision;

@@ -32,6 +32,8 @@ export interface ReplayCircumstances {
   /** The catalog's topics and dead-letter topics: what live streams flow through. */
   liveTopics: ReadonlySet<string>;
   archived: ArchivedHistory | null;
+  /** The outbox's newest position (null: it holds no row): a --from-position after it selects nothing yet. */
+  newestPosition: string | null;
   /** The present, against which the redelivery windows are counted. */
   now: Date;
 }
@@ -95,6 +97,9 @@ export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision
       );
   }
 
+  const pastTheEnd = startsPastTheHistory(filter, circumstances.newestPosition, archived);
+  if (pastTheEnd) return refused(pastTheEnd);
+
   const unpublished = selection.filter((topic) => topic.unpublished > 0);
   if (ownTopic && unpublished.length > 0)
     return refused(
@@ -117,6 +122,28 @@ export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision
     }
   }
   return { outcome: "allowed", ownTopic, through: ownTopic ? "checkpoint" : "horizon" };
+}
+
+/**
+ * Why a --from-position after the newest event of the history (the outbox's, or the latest archive's cut when
+ * the outbox holds nothing after it) selects nothing, as a --since still to come would: a replay of nothing
+ * would report success. Null when it names a position the history has reached.
+ */
+function startsPastTheHistory(
+  filter: ReplayCircumstances["filter"],
+  newestPosition: string | null,
+  archived: ArchivedHistory | null,
+): string | null {
+  if (filter.fromPosition === undefined) return null;
+  const inOutbox = newestPosition === null ? 0n : BigInt(newestPosition);
+  const inArchive = archived ? BigInt(archived.through.position) : 0n;
+  const newest = inOutbox > inArchive ? inOutbox : inArchive;
+  if (BigInt(filter.fromPosition) <= newest) return null;
+  return (
+    `--from-position ${filter.fromPosition} is after the newest event of the history ` +
+    `(${newest === 0n ? "the outbox holds none" : `position ${newest}`}): it selects nothing yet. ` +
+    "Check the position (GET /audit/events shows each event's)"
+  );
 }
 
 function refused(reason: string): ReplayDecision {

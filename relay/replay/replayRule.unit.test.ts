@@ -25,6 +25,7 @@ function circumstances(overrides: Partial<ReplayCircumstances>): ReplayCircumsta
     brokerTopics: new Set([...liveTopics, "patient-events-replay"]),
     liveTopics,
     archived: null,
+    newestPosition: "6000",
     now: NOW,
     ...overrides,
   };
@@ -115,6 +116,28 @@ describe("the replay rule", () => {
     expect(decideReplay(circumstances({ filter: { fromPosition: "2001" }, archived })).outcome).toBe(
       "allowed",
     );
+  });
+
+  it("refuses a --from-position after the newest event of the history: it selects nothing yet", () => {
+    for (const toTopic of [null, "patient-events-replay"]) {
+      const decision = decideReplay(circumstances({ filter: { fromPosition: "6001" }, toTopic }));
+      expect(decision.outcome === "refused" && decision.reason).toContain(
+        "--from-position 6001 is after the newest event of the history (position 6000): it selects nothing yet",
+      );
+    }
+    const empty = decideReplay(circumstances({ filter: { fromPosition: "1" }, newestPosition: null }));
+    expect(empty.outcome === "refused" && empty.reason).toContain("(the outbox holds none)");
+    // Its newest event, and a position the latest archive's cut reaches when the outbox holds nothing after it.
+    expect(decideReplay(circumstances({ filter: { fromPosition: "6000" } })).outcome).toBe("allowed");
+    const archived = {
+      through: { txId: "500", position: "2000" },
+      createdBefore: new Date("2026-01-01T00:00:00Z"),
+      fileName: "outbox-archive-1.jsonl.zst",
+    };
+    const afterArchive = decideReplay(
+      circumstances({ filter: { fromPosition: "2001" }, archived, newestPosition: null }),
+    );
+    expect(afterArchive.outcome === "refused" && afterArchive.reason).toContain("(position 2000)");
   });
 
   it("refuses events to their own topic older than its consumers remember them, and not to another topic", () => {
