@@ -1,5 +1,6 @@
 // The replay's command line read into a request, every flag checked: a problem names the flag and what it
 // accepts, and nothing runs (cli/command.ts prints it with the usage and exits 2).
+import { NO_YEAR_ZERO } from "../../events/fields.ts";
 import { eventDefinition, eventTypes, isEventType, isTopicName, topics } from "../../events/index.ts";
 import { MIN_RATE_PER_SECOND } from "./ratePacer.ts";
 import type { ReplayRequest } from "./replayHistory.ts";
@@ -64,6 +65,8 @@ export function replayRequest(values: ReplayValues, now = new Date()): ReplayReq
       new Date(`${day}T00:00:00Z`).toISOString().startsWith(day);
     if (!INSTANT.test(value) || Number.isNaN(at.getTime()) || !dayExists)
       fail(`--${flag} ${value}: must be an ISO-8601 instant with its offset, e.g. 2026-01-15T00:00:00Z`);
+    // Its offset may carry it out of the years 0001-9999 in UTC too, where the replay's record could not hold it.
+    if (at.getUTCFullYear() < 1 || at.getUTCFullYear() > 9999) fail(`--${flag} ${value}: ${NO_YEAR_ZERO}`);
     return at;
   };
 

@@ -76,6 +76,27 @@ describe("the replay's command line", () => {
     ["an empty position range", { "from-position": "20", "to-position": "10" }, /empty range/],
     ["a time without its offset", { since: "2026-01-15T00:00:00" }, /--since .*offset/],
     ["an impossible date", { until: "2026-02-31T00:00:00Z" }, /--until/],
+    // Year 0000 does not exist: the audit.history.replayed record could not hold it, nor one its offset makes.
+    [
+      "a --since in year 0000",
+      { since: "0000-01-01T00:00:00Z" },
+      /--since 0000-01-01T00:00:00Z: must be in the years 0001 to 9999/,
+    ],
+    [
+      "an --until in year 0000",
+      { until: "0000-06-01T00:00:00Z" },
+      /--until 0000-06-01T00:00:00Z: must be in the years/,
+    ],
+    [
+      "an offset back into year 0000",
+      { since: "0001-01-01T00:30:00+01:00" },
+      /--since 0001-01-01T00:30:00\+01:00: must be in the years/,
+    ],
+    [
+      "an offset on into year 10000",
+      { until: "9999-12-31T23:30:00-01:00" },
+      /--until 9999-12-31T23:30:00-01:00: must be in the years/,
+    ],
     [
       "an empty time range",
       { since: "2026-01-16T00:00:00Z", until: "2026-01-15T00:00:00Z" },
