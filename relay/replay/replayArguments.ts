@@ -33,6 +33,11 @@ const POSITION = /^\d{1,19}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** What Kafka accepts as a topic name. */
 const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+/**
+ * A number in decimal notation (250, 0.5, 1e-3). `Number()` alone also takes "0x10" (16), "0b11" (3) and
+ * blanks around it: a typo must be an error, not another pace.
+ */
+const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 /** An ISO-8601 instant with its offset (`Z` or `+hh:mm`), so that no one's local time is guessed at. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -118,7 +123,7 @@ export function replayRequest(values: ReplayValues, now = new Date()): ReplayReq
   let ratePerSecond: number | null = null;
   if (values.rate !== undefined) {
     ratePerSecond = Number(values.rate);
-    if (values.rate.trim() === "" || !Number.isFinite(ratePerSecond) || ratePerSecond <= 0)
+    if (!DECIMAL.test(values.rate) || !Number.isFinite(ratePerSecond) || ratePerSecond <= 0)
       fail(`--rate ${values.rate}: must be a number of events per second above 0`);
     if (ratePerSecond < MIN_RATE_PER_SECOND)
       fail(

@@ -53,6 +53,14 @@ describe("the replay's command line", () => {
 
   it("takes the slowest rate it can time, one event every 1000 s", () => {
     expect(replayRequest({ topic: "patient-events", rate: "0.001" }).ratePerSecond).toBe(0.001);
+    // Any decimal notation of a pace: with a fraction, without a leading zero, with an exponent.
+    for (const [rate, perSecond] of [
+      ["2.5", 2.5],
+      [".5", 0.5],
+      ["1e3", 1000],
+      ["5.", 5],
+    ] as const)
+      expect(replayRequest({ topic: "patient-events", rate }).ratePerSecond).toBe(perSecond);
   });
 
   it("replays to the events' own topics at full speed unless told otherwise", () => {
@@ -119,6 +127,15 @@ describe("the replay's command line", () => {
     ["a rate of 0", { topic: "patient-events", rate: "0" }, /--rate 0: .*above 0/],
     ["a negative rate", { topic: "patient-events", rate: "-3" }, /--rate -3/],
     ["a rate that is no number", { topic: "patient-events", rate: "fast" }, /--rate fast/],
+    // Number() would read these as another pace than the one typed.
+    ["a rate in hexadecimal", { topic: "patient-events", rate: "0x10" }, /--rate 0x10: must be a number/],
+    ["a rate in binary", { topic: "patient-events", rate: "0b11" }, /--rate 0b11: must be a number/],
+    [
+      "a rate with blanks around it",
+      { topic: "patient-events", rate: " 5" },
+      /--rate {2}5: must be a number/,
+    ],
+    ["an infinite rate", { topic: "patient-events", rate: "Infinity" }, /--rate Infinity: must be a number/],
     [
       "a rate too slow to time",
       { topic: "patient-events", rate: "1e-7" },
