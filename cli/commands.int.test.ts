@@ -298,6 +298,33 @@ describe("every npm run command", () => {
     expect(await dataDirectoryState()).toEqual(filesBefore);
   });
 
+  it("refuses a malformed variable, naming it with its password masked, changing nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    // The untouched database under another scheme: a connection string library that ignores the scheme would
+    // connect to it anyway.
+    const mysqlUrl = untouchedUrl.replace(/^postgres(ql)?:/, "mysql:");
+    const user = new URL(untouchedUrl).username;
+    const cases = [
+      [
+        { DATABASE_URL: mysqlUrl },
+        `DATABASE_URL="mysql://${user}:***@`,
+        "must be a postgres:// connection URL",
+      ],
+      [{ CONNECT_DATABASE_URL: "nonsense" }, 'CONNECT_DATABASE_URL="nonsense"', "must be a postgres://"],
+    ] as const;
+    const outcomes = await Promise.all(
+      cases.map(([env]) => runCommand("relay:status", [], untouchedUrl, env)),
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      const [, variable, problem] = cases[index] as (typeof cases)[number];
+      expect({ variable, ...outcome }).toMatchObject({ code: 1, stdout: "", leftRunning: false });
+      expect(outcome.stderr).toContain(variable);
+      expect(outcome.stderr).toContain(problem);
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+  });
+
   it("refuses an argument that makes no sense, naming it, with the usage on stderr and exit code 2, changing nothing", async () => {
     const databaseBefore = await untouchedDatabaseState();
     const filesBefore = await dataDirectoryState();

@@ -4,6 +4,7 @@
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { parseCommand } from "../cli/command.ts";
+import { loadEnv } from "../config/env.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor } from "../db/outbox/relayCheckpoint.ts";
 import { type RelayMode, readRelayMode } from "../db/outbox/relayMode.ts";
@@ -137,12 +138,13 @@ async function main(): Promise<void> {
   prints which relay runs and how it does (connector, task, slot lag, or the polling cursor and backlog) as
   JSON, and exits 1 when something is broken; starts nothing`,
   });
-  const databaseUrl = process.env.DATABASE_URL || localDatabaseUrl;
+  // Checked as every command checks them: a malformed DATABASE_URL is refused naming it, not tried as it is.
+  const env = loadEnv();
   const connect = new ConnectClient(connectUrlFromEnv() ?? localConnectUrl);
   const status = await relayStatus({
-    databaseUrl,
+    databaseUrl: env.DATABASE_URL ?? localDatabaseUrl,
     connect,
-    connectDatabaseUrl: process.env.CONNECT_DATABASE_URL || undefined,
+    connectDatabaseUrl: env.CONNECT_DATABASE_URL,
   });
   console.log(JSON.stringify(status, null, 2));
   if (status.problems.length > 0) process.exit(1);
