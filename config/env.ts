@@ -18,7 +18,12 @@ const brokerList = z
               "each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM)",
             abort: true,
           })
-          .regex(/^[^\s:]+:\d{1,5}$/, "each broker must be host:port"),
+          .regex(/^[^\s:]+:\d{1,5}$/, { error: "each broker must be host:port", abort: true })
+          // Five digits also spell 0 and 65536-99999, which no broker listens on: the client only fails later.
+          .refine((broker) => {
+            const port = Number(broker.slice(broker.lastIndexOf(":") + 1));
+            return port >= 1 && port <= 65_535;
+          }, "each broker's port must be from 1 to 65535"),
       )
       .min(1, "list at least one broker as host:port"),
   );

@@ -102,6 +102,15 @@ describe("loadEnv", () => {
     }
   });
 
+  it("refuses a KAFKA_BROKERS port no broker can listen on, naming it", () => {
+    expect(loadEnv({ KAFKA_BROKERS: "a:1,b:65535" }).KAFKA_BROKERS).toEqual(["a:1", "b:65535"]);
+    for (const value of ["localhost:99999", "localhost:0", "a:9092,b:65536", "localhost:00000"]) {
+      expect(() => loadEnv({ KAFKA_BROKERS: value })).toThrow(
+        `KAFKA_BROKERS="${value}": each broker's port must be from 1 to 65535`,
+      );
+    }
+  });
+
   it("reads API_PROCESSES as a whole number from 1 to 64, naming it when it is not", () => {
     expect(loadEnv({ API_PROCESSES: "3" }).API_PROCESSES).toBe(3);
     for (const [value, message] of [
