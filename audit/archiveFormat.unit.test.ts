@@ -32,13 +32,19 @@ async function fixtureKeys() {
 }
 
 /** `npm run audit:verify-archive` as an auditor runs it, with the fixture's public key. */
-async function verifyArchiveCommand(directory: string): Promise<{ code: number; output: string }> {
+async function verifyArchiveCommand(
+  directory: string,
+  manifestPaths = manifests.map((name) => join(directory, name)),
+): Promise<{ code: number; output: string; errors: string }> {
   const tsx = join(projectRoot, "node_modules", ".bin", "tsx");
-  const args = ["audit/cli.ts", "verify-archive", "--public-key", publicKeyFile];
-  args.push(...manifests.map((name) => join(directory, name)));
+  const args = ["audit/cli.ts", "verify-archive", "--public-key", publicKeyFile, ...manifestPaths];
   return promisify(execFile)(tsx, args, { cwd: projectRoot }).then(
-    ({ stdout }) => ({ code: 0, output: stdout }),
-    (error: { code: number; stdout: string }) => ({ code: error.code, output: error.stdout }),
+    ({ stdout, stderr }) => ({ code: 0, output: stdout, errors: stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      output: error.stdout,
+      errors: error.stderr,
+    }),
   );
 }
 
@@ -85,5 +91,42 @@ describe(`the archive format ${ARCHIVE_FORMAT}`, () => {
     expect(output).toContain("intact: archive 1, 10 events");
     expect(output).toContain("BROKEN: archive 2");
     expect(code).toBe(1);
+  }, 60_000);
+
+  it("refuses a manifest argument it cannot read or that is no manifest, naming it, without a stack trace", async () => {
+    const notJson = join(copy, "export.csv");
+    await writeFile(notJson, "firstName,lastName\nAda,Lovelace\n");
+    const notManifest = join(copy, "other.json");
+    await writeFile(notManifest, "{}");
+    for (const [path, problem] of [
+      [join(copy, "no-such.manifest.json"), "no such file"],
+      [notJson, "not an archive manifest: not JSON"],
+      [notManifest, "not an archive manifest: format"],
+    ]) {
+      const { code, output, errors } = await verifyArchiveCommand(copy, [path as string]);
+      expect(code).toBe(2);
+      expect(output).toBe("");
+      expect(errors).toContain(`${path}: ${problem}`);
+      expect(errors).toContain("usage: npm run audit:seal");
+      expect(errors).not.toMatch(/^\s+at /m);
+      // The file's content is not quoted back.
+      expect(errors).not.toContain("Lovelace");
+    }
+  }, 60_000);
+
+  it("reports an archive whose file is missing beside its manifest as broken", async () => {
+    const alone = await mkdtemp(join(tmpdir(), "archive-v1-alone-"));
+    try {
+      await cp(join(fixture, manifests[0] as string), join(alone, manifests[0] as string));
+      const { code, output, errors } = await verifyArchiveCommand(alone, [
+        join(alone, manifests[0] as string),
+      ]);
+      expect(output).toContain("BROKEN: archive 1");
+      expect(output).toContain("outbox-archive-000001.ndjson.gz cannot be read beside its manifest");
+      expect(errors).not.toMatch(/^\s+at /m);
+      expect(code).toBe(1);
+    } finally {
+      await rm(alone, { recursive: true, force: true });
+    }
   }, 60_000);
 });

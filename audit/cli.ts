@@ -19,7 +19,7 @@ import {
 } from "./historySpan.ts";
 import { sealCheckpoint } from "./sealCheckpoint.ts";
 import { loadSigningKey, verifyingKeyFromPem } from "./signingKey.ts";
-import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
+import { ManifestUnreadable, verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
 const USAGE = `usage: npm run audit:seal
@@ -86,7 +86,11 @@ const env = configured(() => loadEnv());
 
 if (command === "verify-archive") {
   if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
-  for (const report of await verifyArchiveFiles(manifests, await archiveVerifyingKeys())) {
+  const reports = await verifyArchiveFiles(manifests, await archiveVerifyingKeys()).catch((error) => {
+    if (error instanceof ManifestUnreadable) refuse(error.message);
+    throw error;
+  });
+  for (const report of reports) {
     if (report.intact) {
       console.log(
         `intact: archive ${report.archive}, ${report.rows} events from position ${report.firstPosition ?? "-"} to ${report.lastPosition ?? "-"}, after checkpoint ${report.afterCheckpoint} up to checkpoint ${report.checkpoint}; ${report.linksToEarlierArchives} chains continue from the archives before it`,

@@ -50,7 +50,7 @@ export async function verifyArchiveFiles(
   let earlier: Map<string, ArchivedHead> | null = null;
   let previous: ArchiveManifest | null = null;
   for (const manifestPath of manifestPaths) {
-    const manifest = parseManifest(await readFile(manifestPath, "utf8"));
+    const manifest = await readManifest(manifestPath);
     if (previous && manifest.archive.afterCheckpointSequence !== previous.archive.checkpointSequence) {
       reports.push({
         intact: false,
@@ -72,6 +72,43 @@ export async function verifyArchiveFiles(
   return reports;
 }
 
+/** A manifest given that cannot be read, or is not one: the argument is wrong, nothing was verified. */
+export class ManifestUnreadable extends Error {
+  constructor(
+    readonly manifestPath: string,
+    reason: string,
+  ) {
+    super(`${manifestPath}: ${reason}`);
+    this.name = "ManifestUnreadable";
+  }
+}
+
+/**
+ * The manifest at `manifestPath`, or ManifestUnreadable saying why not. A file that is not JSON is said to be so
+ * without JSON.parse's message, which quotes the file's first characters (a patient export given by mistake).
+ */
+async function readManifest(manifestPath: string): Promise<ArchiveManifest> {
+  let text: string;
+  try {
+    text = await readFile(manifestPath, "utf8");
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    throw new ManifestUnreadable(
+      manifestPath,
+      code === "ENOENT" ? "no such file" : `cannot be read (${code})`,
+    );
+  }
+  try {
+    return parseManifest(text);
+  } catch (error) {
+    const notJson = error instanceof SyntaxError;
+    throw new ManifestUnreadable(
+      manifestPath,
+      notJson ? "not an archive manifest: not JSON" : (error as Error).message,
+    );
+  }
+}
+
 async function verifyArchiveFile(
   manifestPath: string,
   manifest: ArchiveManifest,
@@ -88,7 +125,12 @@ async function verifyArchiveFile(
   const signed = signaturesProblem(manifest, publicKeys);
   if (signed) return broken(0, signed);
   const file = join(dirname(manifestPath), archive.fileName);
-  const sha256 = await fileSha256(file);
+  const sha256 = await fileSha256(file).catch(() => null);
+  if (!sha256)
+    return broken(0, {
+      archive: archive.sequence,
+      problem: `${archive.fileName} cannot be read beside its manifest (missing, or not a file)`,
+    });
   if (!sha256.equals(archive.fileSha256) || sha256.toString("hex") !== manifest.sha256)
     return broken(0, {
       archive: archive.sequence,
