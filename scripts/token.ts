@@ -17,7 +17,8 @@ const options = z.object({
   session: z.uuid({ error: "--session must be a UUID" }).optional(),
   expires: z
     .string()
-    .regex(/^\d+[smhd]$/, "--expires must look like 30m, 12h or 7d")
+    // No 0s: a token that has expired as it is printed is refused by every service it is shown to.
+    .regex(/^[1-9]\d*[smhd]$/, "--expires must be a duration above 0, like 30m, 12h or 7d")
     .optional(),
 });
 

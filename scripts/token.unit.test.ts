@@ -43,4 +43,14 @@ describe("npm run token", () => {
     const week = await token(["--role", "admin", "--expires", "7d"], { JWT_MAX_LIFETIME_HOURS: "168" });
     expect(week.stdout.trim().split(".")).toHaveLength(3);
   });
+
+  it("refuses an --expires of no time, or not written as one, printing no token", async () => {
+    for (const expires of ["0s", "00h", "012h", "1.5h"]) {
+      await expect(token(["--role", "admin", "--expires", expires])).rejects.toMatchObject({
+        code: 2,
+        stdout: "",
+        stderr: expect.stringContaining("--expires must be a duration above 0, like 30m, 12h or 7d"),
+      });
+    }
+  }, 30_000);
 });
