@@ -194,6 +194,41 @@ describe("archiving the history", () => {
     await history.close();
   });
 
+  it("refuses to write over another history's archive in the same directory, and leaves it as it was", async () => {
+    // Two databases archived into one directory (the default .data/audit-archive/ of one checkout): each one's
+    // first archive is outbox-archive-000001, and the first one's rows are no longer in its outbox.
+    const first = await historyToArchive();
+    const firstOutcome = await first.archive({ now: first.whenAged(first.afterFirst) });
+    if (!firstOutcome.archived) throw new Error(firstOutcome.reason);
+    const files = (await readdir(first.directory)).sort();
+    const before = await Promise.all(files.map((name) => readFile(join(first.directory, name))));
+
+    const second = await historyToArchive();
+    await expect(
+      second.archive({ now: second.whenAged(second.afterFirst), directory: first.directory }),
+    ).rejects.toThrow(
+      `refusing to archive: ${firstOutcome.file} exists already, an archive of another history`,
+    );
+    expect(await second.remaining()).toHaveLength(35);
+    expect((await readdir(first.directory)).sort()).toEqual(files);
+    expect(await Promise.all(files.map((name) => readFile(join(first.directory, name))))).toEqual(before);
+    expect(await verifyArchiveFiles([firstOutcome.manifest], testKeys)).toMatchObject([
+      { intact: true, archive: 1, rows: 10 },
+    ]);
+    // Its manifest alone left there (its archive file moved away) is not written over either.
+    await rm(firstOutcome.file);
+    await expect(
+      second.archive({ now: second.whenAged(second.afterFirst), directory: first.directory }),
+    ).rejects.toThrow(`refusing to archive: ${firstOutcome.manifest} exists already`);
+    expect(await readFile(firstOutcome.manifest)).toEqual(
+      before[files.indexOf("outbox-archive-000001.manifest.json")],
+    );
+    expect(await readdir(first.directory)).toEqual(["outbox-archive-000001.manifest.json"]);
+    expect(await second.remaining()).toHaveLength(35);
+    await second.close();
+    await first.close();
+  });
+
   it("refuses to archive up to a checkpoint whose signature does not hold, and leaves no file", async () => {
     const history = await historyToArchive();
     const admin = await history.history.admin();

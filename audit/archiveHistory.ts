@@ -88,7 +88,10 @@ export async function archiveHistory(
     const file = join(options.directory, fileName);
     const manifestFile = join(options.directory, `${base}.manifest.json`);
     await mkdir(options.directory, { recursive: true });
-    written.push(file);
+    for (const path of [file, manifestFile]) {
+      await createNew(path);
+      written.push(path);
+    }
     const progress = options.progress?.(cut.rowCount - after.rowCount);
     const rows = await writeArchiveFile(client, file, after, cut, progress);
 
@@ -119,7 +122,6 @@ export async function archiveHistory(
       checkpoint: cut,
       archive: archived,
     };
-    written.push(manifestFile);
     await writeDurably(manifestFile, manifestText(manifest));
 
     await recordArchive(client, archived);
@@ -208,6 +210,24 @@ async function headsHashOf(client: pg.ClientBase, archiveSequence: number): Prom
     const last = batch.at(-1);
     if (last) after = last.position;
     if (batch.length < BATCH) return heads;
+  }
+}
+
+/**
+ * Creates `file` empty, refusing one that exists: an archive of the same sequence number from another database
+ * archived into the same directory, or from this one before it was restored from a backup. Its history is
+ * deleted from its outbox: written over, or removed when this archive fails, it would be lost.
+ */
+async function createNew(file: string): Promise<void> {
+  try {
+    await (await open(file, "wx")).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    throw new Error(
+      `refusing to archive: ${file} exists already, an archive of another history (another database's, or ` +
+        "this one's before a restore) that nothing may overwrite; nothing was archived. Archive into a directory of " +
+        "this database's own (--dir)",
+    );
   }
 }
 
