@@ -66,6 +66,8 @@ async function deadLetterRange(admin: Admin, dlqTopic: DeadLetterTopicName, all:
   const to = new Map<number, bigint>();
   for (const { partition, low, high } of ends) {
     const committed = BigInt(cursor?.partitions.find((entry) => entry.partition === partition)?.offset ?? -1);
+    if (!all && committed > BigInt(high))
+      throw new RedriveCursorPastEnd(dlqTopic, partition, committed, high);
     const oldest = BigInt(low);
     from.set(partition, all || committed < oldest ? oldest : committed);
     to.set(partition, BigInt(high));
@@ -232,6 +234,27 @@ export class DeadLettersSuperseded extends Error {
         "`list --all` still shows them), or --event naming the others",
     );
     this.name = "DeadLettersSuperseded";
+  }
+}
+
+/**
+ * A re-drive cursor past its partition's end (set by hand, or left by a topic replaced on another cluster): read
+ * from there, every dead letter before it would be neither listed nor re-driven, and the queue would look empty.
+ */
+export class RedriveCursorPastEnd extends Error {
+  constructor(
+    readonly dlqTopic: DeadLetterTopicName,
+    readonly partition: number,
+    readonly cursor: bigint,
+    readonly end: string,
+  ) {
+    super(
+      `the re-drive cursor of ${dlqTopic} partition ${partition} is at offset ${cursor}, past the partition's end ` +
+        `(${end}): the dead letters before it would be neither listed nor re-driven. Set it back to where the ` +
+        `re-drive stopped (kafka-consumer-groups --group ${REDRIVE_GROUP} --reset-offsets); list --all shows every ` +
+        "retained dead letter meanwhile",
+    );
+    this.name = "RedriveCursorPastEnd";
   }
 }
 

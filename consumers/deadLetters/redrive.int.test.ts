@@ -3,7 +3,8 @@
 // An event named that has no dead letter re-drives nothing and says so.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKafka } from "../../kafka/client.ts";
+import type { DeadLetterTopicName } from "../../events/index.ts";
+import { createIdempotentProducer, createKafka } from "../../kafka/client.ts";
 import { spawnScript } from "../../test/childProcess.ts";
 import { effectsOf } from "../../test/consumers/effects.ts";
 import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
@@ -11,7 +12,13 @@ import { metricValue } from "../../test/consumers/metrics.ts";
 import { patientCreatedRecord, publish } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
-import { DeadLettersNotFound, listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
+import {
+  DeadLettersNotFound,
+  listDeadLetters,
+  REDRIVE_GROUP,
+  RedriveCursorPastEnd,
+  redriveDeadLetters,
+} from "./deadLetterQueue.ts";
 
 const db = useEffectsDatabase();
 const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "redrive-test" });
@@ -154,5 +161,45 @@ describe("re-driving a dead letter", () => {
     expect(upper.code, upper.output).toBe(0);
     expect(upper.output).toContain("re-drove 1 dead letter(s) from patient-events.dlq to patient-events");
     expect(await sentBack()).toHaveLength(1);
+  });
+
+  it("refuses a re-drive cursor past its partition's end, which would hide every dead letter before it", async () => {
+    // A dead-letter topic of the test's own: the queue's cursor is set by hand here, as an operator might.
+    const original = `redrive-cursor-${randomUUID()}`;
+    const dlqTopic = `${original}.dlq` as DeadLetterTopicName;
+    await admin.createTopics({
+      topics: [{ topic: original }, { topic: dlqTopic }],
+      waitForLeaders: true,
+    });
+    try {
+      const producer = createIdempotentProducer(kafka);
+      await producer.connect();
+      await producer
+        .send({
+          topic: dlqTopic,
+          acks: -1,
+          messages: [1, 2].map(() => ({ key: randomUUID(), value: "{}", partition: 0 })),
+        })
+        .finally(() => producer.disconnect());
+      await admin.setOffsets({
+        groupId: REDRIVE_GROUP,
+        topic: dlqTopic,
+        partitions: [{ partition: 0, offset: "50" }],
+      });
+      const tap = await tapTopic(kafkaBrokers(), original);
+
+      const pastTheEnd = `the re-drive cursor of ${dlqTopic} partition 0 is at offset 50, past the partition's end (2)`;
+      await expect(listDeadLetters(kafka, admin, dlqTopic)).rejects.toThrow(pastTheEnd);
+      await expect(redriveDeadLetters(kafka, admin, db, dlqTopic)).rejects.toBeInstanceOf(
+        RedriveCursorPastEnd,
+      );
+      // Every retained one is still there to see, and nothing was sent or moved.
+      expect(await listDeadLetters(kafka, admin, dlqTopic, { all: true })).toHaveLength(2);
+      expect(await tap.read()).toEqual([]);
+      const [cursor] = await admin.fetchOffsets({ groupId: REDRIVE_GROUP, topics: [dlqTopic] });
+      expect(cursor?.partitions).toEqual([expect.objectContaining({ partition: 0, offset: "50" })]);
+    } finally {
+      await admin.deleteTopics({ topics: [original, dlqTopic] });
+    }
   });
 });
