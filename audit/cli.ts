@@ -62,6 +62,9 @@ const [command = "", ...manifests] = positionals;
 if (!["seal", "verify", "archive", "verify-archive"].includes(command))
   refuse(command ? `unknown command ${command}` : "which command?");
 if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected argument ${manifests[0]}`);
+// An empty --dir (a script's unset variable) would put the archive in whatever directory the command runs in.
+if (values.dir !== undefined && values.dir.trim() === "")
+  refuse("--dir: give the directory to archive into (default: .data/audit-archive/)");
 const range = command === "verify" ? rangeToVerify() : {};
 const expectCheckpoint = command === "verify" ? checkpointToExpect() : undefined;
 if (command === "archive") {

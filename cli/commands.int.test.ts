@@ -354,6 +354,8 @@ describe("every npm run command", () => {
         "--since: 2099-01-01T00:00:00.000Z is in the future",
       ],
       ["relay:rebase", ["--name", "", "--yes"], "--name: give the relay's name"],
+      ["audit:archive", ["--dir", "", "--yes"], "--dir: give the directory to archive into"],
+      ["audit:archive", ["--dir", " ", "--yes"], "--dir: give the directory to archive into"],
       // An option of another sub-command.
       [
         "audit:archive",
