@@ -14,6 +14,7 @@ import {
   type TypedEnvelope,
   UnknownEventTypeError,
 } from "../../events/index.ts";
+import type { KafkaMessage } from "../../kafka/client.ts";
 import { openEnvelope, type PatientKeySource } from "../../phi/decryptEvent.ts";
 import { CiphertextRejected } from "../../phi/fieldCipher.ts";
 import {
@@ -23,6 +24,7 @@ import {
   withoutPersonalMetadata,
 } from "../../phi/personalFields.ts";
 import type { ErasedPatients } from "./consumerDefinition.ts";
+import { type ContractProblem, recordContractBreach } from "./recordContract.ts";
 
 export type PoisonProblem =
   | "empty-value"
@@ -32,7 +34,8 @@ export type PoisonProblem =
   | "wrong-topic"
   | "undecryptable"
   | "not-sealed"
-  | "invalid-data";
+  | "invalid-data"
+  | ContractProblem;
 
 export type DecodedRecord =
   | { kind: "event"; envelope: TypedEnvelope }
@@ -40,6 +43,22 @@ export type DecodedRecord =
   | { kind: "erased"; eventId: string; eventType: string }
   /** `message` names fields and rules, never values: it goes into headers and logs. */
   | { kind: "poison"; problem: PoisonProblem; message: string };
+
+/**
+ * Decodes a record's value (decodeRecord), and parks a valid event whose record breaks the record contract around
+ * it (recordContract.ts): an event under a key that is not its aggregate's was ordered among another aggregate's.
+ */
+export async function decodeMessage(
+  topic: string,
+  message: Pick<KafkaMessage, "key" | "value" | "headers">,
+  keys: PatientKeySource,
+  erasedPatients: ErasedPatients = "skip",
+): Promise<DecodedRecord> {
+  const decoded = await decodeRecord(topic, message.value, keys, erasedPatients);
+  if (decoded.kind !== "event") return decoded;
+  const breach = recordContractBreach(message, decoded.envelope);
+  return breach === null ? decoded : { kind: "poison", ...breach };
+}
 
 /**
  * Throws only what a later attempt may cure (the database with the keys is down, a master key is missing

@@ -54,7 +54,7 @@ import {
   headerText,
   type RecordOrigin,
 } from "./deadLetters.ts";
-import { type DecodedRecord, decodeRecord } from "./decodeRecord.ts";
+import { type DecodedRecord, decodeMessage } from "./decodeRecord.ts";
 import { processedAs, recordAllInInbox, recordInInbox } from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
@@ -361,7 +361,7 @@ export class EventConsumer {
   ): Promise<RecordOutcome> {
     const decoded =
       decodedAlready ??
-      (await decodeRecord(origin.topic, message.value, this.keys, this.definition.erasedPatients));
+      (await decodeMessage(origin.topic, message, this.keys, this.definition.erasedPatients));
     if (decoded.kind === "erased") {
       this.metrics.erased.inc({ consumer: this.name, event_type: decoded.eventType });
       this.log.info({ eventId: decoded.eventId, ...origin }, "skipped: the patient it concerns was erased");
@@ -540,7 +540,7 @@ export class EventConsumer {
     for (const message of messages.slice(0, RECORDS_PER_TRANSACTION)) {
       // A re-driven record is handled alone, where it is checked against what was applied before it.
       if (redriven(message)) break;
-      const record = await decodeRecord(topic, message.value, this.keys, this.definition.erasedPatients);
+      const record = await decodeMessage(topic, message, this.keys, this.definition.erasedPatients);
       if (record.kind === "poison") break;
       decoded.push(record);
     }

@@ -65,4 +65,45 @@ describe("a poison record", () => {
       await started.stop();
     }
   });
+
+  it("whose key is not its event's aggregate id goes to the dead-letter topic unhandled, naming no key", async () => {
+    // Keyed by another patient, or by anything at all: the key chose the partition, where the event would be
+    // ordered among another aggregate's events instead of its own.
+    const otherPatients = onPartition(withKey(patientCreatedRecord(), crypto.randomUUID()), 3);
+    const anything = onPartition(withKey(patientCreatedRecord(), "Ada Lovelace"), 3);
+    const unkeyed = onPartition(withKey(patientCreatedRecord(), null), 3);
+    const after = onPartition(patientCreatedRecord(), 3);
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "wrong-key");
+    try {
+      await publish(kafkaBrokers(), [otherPatients, anything, unkeyed, after], db);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((e) => e.eventId === after.eventId),
+      );
+
+      expect((await effectsOf(db, started.name)).map((effect) => effect.eventId)).toEqual([after.eventId]);
+      const parked = await deadLetters.parkedBy(started.name);
+      expect(parked.map(({ letter }) => [letter.eventId, letter.reason, letter.error])).toEqual(
+        [otherPatients, anything, unkeyed].map((record) => [record.eventId, "poison", "wrong-key"]),
+      );
+      for (const { letter } of parked) {
+        expect(letter.errorMessage).toBe(
+          "the record's key is not the patient id of its patient.created event",
+        );
+      }
+      expect(parked.map(({ message }) => message.key?.toString() ?? null)).toEqual([
+        otherPatients.message.key,
+        "Ada Lovelace",
+        null,
+      ]);
+      expect(await metricValue(started.registry, "consumer_handler_failures_total")).toBe(0);
+    } finally {
+      await started.stop();
+    }
+  });
 });
+
+/** The record under another key (null: none) than its event's aggregate id. */
+function withKey(record: TestRecord, key: string | null): TestRecord {
+  return { ...record, message: { ...record.message, key: key as string } };
+}

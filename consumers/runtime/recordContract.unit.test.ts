@@ -1,0 +1,50 @@
+// The record around a valid event: keyed as the catalog keys its topic, by its aggregate's id or by its own id.
+import { describe, expect, it } from "vitest";
+import { exampleData } from "../../events/examples.ts";
+import type { EventType, TypedEnvelope } from "../../events/index.ts";
+import { recordContractBreach } from "./recordContract.ts";
+
+const eventId = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const correlationId = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
+
+function envelopeOf<T extends EventType>(eventType: T): TypedEnvelope {
+  return {
+    eventId,
+    eventType,
+    timestamp: "2024-01-15T10:30:00Z",
+    source: "patient-service",
+    version: "1.0",
+    data: exampleData[eventType],
+    metadata: { correlationId, userId: null, ipAddress: null, userAgent: null, sessionId: null },
+  } as TypedEnvelope;
+}
+
+const consent = envelopeOf("patient.consent.changed");
+const patientId = exampleData["patient.consent.changed"].patientId;
+const access = envelopeOf("audit.data.accessed");
+
+/** The record of `envelope` under `key`, with the relay's headers. */
+const record = (key: string | null, envelope: TypedEnvelope = consent) => ({
+  key: key === null ? null : Buffer.from(key),
+  headers: { eventId, eventType: envelope.eventType, correlationId },
+});
+
+describe("the record contract around an event", () => {
+  it("holds for a record keyed by its aggregate's id, or on audit-events by its event's id", () => {
+    expect(recordContractBreach(record(patientId), consent)).toBeNull();
+    expect(recordContractBreach(record(eventId, access), access)).toBeNull();
+  });
+
+  it("is broken by another key, or none, named by its field and never quoted", () => {
+    for (const key of ["Ada Lovelace", patientId.toUpperCase(), eventId, null]) {
+      expect(recordContractBreach(record(key), consent)).toEqual({
+        problem: "wrong-key",
+        message: "the record's key is not the patient id of its patient.consent.changed event",
+      });
+    }
+    expect(recordContractBreach(record(patientId, access), access)).toMatchObject({
+      problem: "wrong-key",
+      message: "the record's key is not the eventId of its audit.data.accessed event",
+    });
+  });
+});
