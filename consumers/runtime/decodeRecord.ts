@@ -46,7 +46,8 @@ export type DecodedRecord =
 
 /**
  * Decodes a record's value (decodeRecord), and parks a valid event whose record breaks the record contract around
- * it (recordContract.ts): an event under a key that is not its aggregate's was ordered among another aggregate's.
+ * it (recordContract.ts): an event under a key that is not its aggregate's was ordered among another aggregate's,
+ * and headers missing or saying another event than the value mislead whoever lists or re-drives it.
  */
 export async function decodeMessage(
   topic: string,

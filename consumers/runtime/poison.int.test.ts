@@ -101,7 +101,51 @@ describe("a poison record", () => {
       await started.stop();
     }
   });
+
+  it("whose headers are missing or say another event than its value goes to the dead-letter topic unhandled", async () => {
+    const otherType = onPartition(withHeaders(patientCreatedRecord(), { eventType: "patient.deleted" }), 4);
+    const otherId = onPartition(withHeaders(patientCreatedRecord(), { eventId: crypto.randomUUID() }), 4);
+    const otherRequest = onPartition(withHeaders(patientCreatedRecord(), { correlationId: "Ada" }), 4);
+    const twice = patientCreatedRecord();
+    const idTwice = onPartition(withHeaders(twice, { eventId: [twice.eventId, twice.eventId] }), 4);
+    const none = onPartition(patientCreatedRecord(), 4);
+    none.message.headers = {};
+    const after = onPartition(patientCreatedRecord(), 4);
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "wrong-headers");
+    try {
+      await publish(kafkaBrokers(), [otherType, otherId, otherRequest, idTwice, none, after], db);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((e) => e.eventId === after.eventId),
+      );
+
+      expect((await effectsOf(db, started.name)).map((effect) => effect.eventId)).toEqual([after.eventId]);
+      const parked = await deadLetters.parkedBy(started.name);
+      expect(parked.map(({ letter }) => [letter.reason, letter.error, letter.errorMessage])).toEqual(
+        [
+          "the record's eventType header is not the envelope's eventType",
+          "the record's eventId header is not the envelope's eventId",
+          "the record's correlationId header is not the envelope's correlationId",
+          "the record's eventId header is given 2 times",
+          "the record's eventId header is missing, eventType header is missing, correlationId header is missing",
+        ].map((message) => ["poison", "wrong-headers", message]),
+      );
+      // Byte for byte what was published, its headers too, for whoever repairs it.
+      expect(parked.map(({ message }) => message.value?.toString())).toEqual(
+        [otherType, otherId, otherRequest, idTwice, none].map((record) => record.message.value),
+      );
+      expect(parked[0]?.letter.eventType).toBe("patient.deleted");
+      expect(await metricValue(started.registry, "consumer_handler_failures_total")).toBe(0);
+    } finally {
+      await started.stop();
+    }
+  });
 });
+
+/** The record with some of its headers replaced. */
+function withHeaders(record: TestRecord, headers: Record<string, string | string[]>): TestRecord {
+  return { ...record, message: { ...record.message, headers: { ...record.message.headers, ...headers } } };
+}
 
 /** The record under another key (null: none) than its event's aggregate id. */
 function withKey(record: TestRecord, key: string | null): TestRecord {

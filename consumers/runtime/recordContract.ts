@@ -1,25 +1,45 @@
 // What a record around a valid event must say of it (docs/architecture.md, "The record contract"): its key is
-// the event's aggregate id (the event id on a topic keyed by event). Both relays, a replay and a re-drive
-// always write it so; a record that does not is forged or broken. Its key decided its partition: an event under
-// another key was ordered among another aggregate's events, and applied it could overtake its own aggregate's
-// older events (a consent withdrawal applied before the grant it withdraws).
+// the event's aggregate id (the event id on a topic keyed by event), and its eventId, eventType and
+// correlationId headers are the envelope's, once each. Both relays, a replay and a re-drive always write them so;
+// a record that does not is forged or broken. Its key decided its partition: an event under another key was
+// ordered among another aggregate's events, and applied it could overtake its own aggregate's older events (a
+// consent withdrawal applied before the grant it withdraws). Its headers are what the `dlq` tool lists, selects
+// and re-drives dead letters by.
 import { eventDefinition, recordKey, type TypedEnvelope } from "../../events/index.ts";
-import type { KafkaMessage } from "../../kafka/client.ts";
+import type { IHeaders, KafkaMessage } from "../../kafka/client.ts";
 
-export type ContractProblem = "wrong-key";
+export type ContractProblem = "wrong-key" | "wrong-headers";
 
 /**
- * Why the record's key does not fit its event, or null when it does. The message names the key's field, never
- * a value: a forged key can hold anything, patient data included.
+ * Why the record's key or headers do not fit its event, or null when they do. The message names the key's
+ * field and the headers, never a value: a forged key or header can hold anything, patient data included.
  */
 export function recordContractBreach(
   record: Pick<KafkaMessage, "key" | "headers">,
   envelope: TypedEnvelope,
 ): { problem: ContractProblem; message: string } | null {
+  const headers = headerProblems(record.headers ?? {}, {
+    eventId: envelope.eventId,
+    eventType: envelope.eventType,
+    correlationId: envelope.metadata.correlationId,
+  });
+  if (headers.length > 0) {
+    return { problem: "wrong-headers", message: `the record's ${headers.join(", ")}` };
+  }
   if (record.key?.toString("utf8") !== recordKey(envelope.eventType, envelope.eventId, envelope.data)) {
     return { problem: "wrong-key", message: `the record's key is not ${keyName(envelope)}` };
   }
   return null;
+}
+
+/** One phrase per header that is not once and exactly the envelope's value. */
+function headerProblems(headers: IHeaders, expected: Record<string, string>): string[] {
+  return Object.entries(expected).flatMap(([name, value]) => {
+    const given = [headers[name] ?? []].flat();
+    if (given.length === 0) return [`${name} header is missing`];
+    if (given.length > 1) return [`${name} header is given ${given.length} times`];
+    return String(given[0]) === value ? [] : [`${name} header is not the envelope's ${name}`];
+  });
 }
 
 /** What the key of the envelope's event is: its id, or its aggregate's, as the catalog keys its topic. */

@@ -1,4 +1,5 @@
-// The record around a valid event: keyed as the catalog keys its topic, by its aggregate's id or by its own id.
+// The record around a valid event: keyed as the catalog keys its topic, by its aggregate's id or by its own id, and
+// with the envelope's eventId, eventType and correlationId as headers, once each.
 import { describe, expect, it } from "vitest";
 import { exampleData } from "../../events/examples.ts";
 import type { EventType, TypedEnvelope } from "../../events/index.ts";
@@ -46,5 +47,28 @@ describe("the record contract around an event", () => {
       problem: "wrong-key",
       message: "the record's key is not the eventId of its audit.data.accessed event",
     });
+  });
+
+  it("is broken by headers missing, given twice or not the envelope's, named and never quoted", () => {
+    const withHeaders = (headers: Record<string, string | string[] | undefined>) => ({
+      ...record(patientId),
+      headers: { ...record(patientId).headers, ...headers },
+    });
+    const breach = (headers: Record<string, string | string[] | undefined>) =>
+      recordContractBreach(withHeaders(headers), consent);
+    expect(breach({ eventType: "patient.deleted" })).toEqual({
+      problem: "wrong-headers",
+      message: "the record's eventType header is not the envelope's eventType",
+    });
+    expect(breach({ eventId: undefined, correlationId: "Ada Lovelace" })).toEqual({
+      problem: "wrong-headers",
+      message:
+        "the record's eventId header is missing, correlationId header is not the envelope's correlationId",
+    });
+    expect(breach({ eventId: [eventId, eventId] })?.message).toBe(
+      "the record's eventId header is given 2 times",
+    );
+    // The trace headers are the writer's to give or not.
+    expect(breach({ traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" })).toBeNull();
   });
 });
