@@ -24,7 +24,7 @@ import {
   withoutPersonalMetadata,
 } from "../../phi/personalFields.ts";
 import type { ErasedPatients } from "./consumerDefinition.ts";
-import { type ContractProblem, recordContractBreach } from "./recordContract.ts";
+import { type ContractProblem, oversizedRecord, recordContractBreach } from "./recordContract.ts";
 
 export type PoisonProblem =
   | "empty-value"
@@ -47,7 +47,8 @@ export type DecodedRecord =
 /**
  * Decodes a record's value (decodeRecord), and parks a valid event whose record breaks the record contract around
  * it (recordContract.ts): an event under a key that is not its aggregate's was ordered among another aggregate's,
- * and headers missing or saying another event than the value mislead whoever lists or re-drives it.
+ * and headers missing or saying another event than the value mislead whoever lists or re-drives it. A record
+ * larger than any event may be is parked unread.
  */
 export async function decodeMessage(
   topic: string,
@@ -55,6 +56,8 @@ export async function decodeMessage(
   keys: PatientKeySource,
   erasedPatients: ErasedPatients = "skip",
 ): Promise<DecodedRecord> {
+  const oversized = oversizedRecord(message);
+  if (oversized !== null) return { kind: "poison", ...oversized };
   const decoded = await decodeRecord(topic, message.value, keys, erasedPatients);
   if (decoded.kind !== "event") return decoded;
   const breach = recordContractBreach(message, decoded.envelope);

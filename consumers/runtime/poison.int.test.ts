@@ -1,6 +1,7 @@
 // Poison records, which no attempt could ever process (not JSON, not a valid envelope, data failing its
 // schema), go straight to the dead-letter topic without a single handler attempt; the partition moves on.
 import { describe, expect, it } from "vitest";
+import { MAX_EVENT_BYTES } from "../../events/record.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
 import { effectsOf } from "../../test/consumers/effects.ts";
 import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
@@ -136,6 +137,38 @@ describe("a poison record", () => {
       );
       expect(parked[0]?.letter.eventType).toBe("patient.deleted");
       expect(await metricValue(started.registry, "consumer_handler_failures_total")).toBe(0);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("larger than any event may be goes to the dead-letter topic unread, whatever it holds", async () => {
+    // A valid event but for its size: a user agent longer than any request's (the write path cuts it to 1 KiB),
+    // sealed by publish as a relay's would be, takes the record past MAX_EVENT_BYTES and under the topic's limit.
+    const large = onPartition(patientCreatedRecord(), 5);
+    const envelope = JSON.parse(large.message.value);
+    large.message.value = JSON.stringify({
+      ...envelope,
+      metadata: { ...envelope.metadata, userAgent: "x".repeat(MAX_EVENT_BYTES) },
+    });
+    const after = onPartition(patientCreatedRecord(), 5);
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "too-large");
+    try {
+      await publish(kafkaBrokers(), [large, after], db);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((e) => e.eventId === after.eventId),
+      );
+
+      expect((await effectsOf(db, started.name)).map((effect) => effect.eventId)).toEqual([after.eventId]);
+      const parked = await deadLetters.parkedBy(started.name);
+      expect(parked.map(({ letter }) => [letter.eventId, letter.reason, letter.error])).toEqual([
+        [large.eventId, "poison", "too-large"],
+      ]);
+      expect(parked[0]?.letter.errorMessage).toMatch(
+        new RegExp(`^the record takes \\d+ bytes, more than the ${MAX_EVENT_BYTES} an event may take`),
+      );
+      expect(parked[0]?.message.value?.toString()).toBe(large.message.value);
     } finally {
       await started.stop();
     }

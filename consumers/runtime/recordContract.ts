@@ -4,11 +4,29 @@
 // a record that does not is forged or broken. Its key decided its partition: an event under another key was
 // ordered among another aggregate's events, and applied it could overtake its own aggregate's older events (a
 // consent withdrawal applied before the grant it withdraws). Its headers are what the `dlq` tool lists, selects
-// and re-drives dead letters by.
+// and re-drives dead letters by. And it is no larger than the write path lets an event be (MAX_EVENT_BYTES).
 import { eventDefinition, recordKey, type TypedEnvelope } from "../../events/index.ts";
+import { MAX_EVENT_BYTES, recordBytes } from "../../events/record.ts";
 import type { IHeaders, KafkaMessage } from "../../kafka/client.ts";
 
-export type ContractProblem = "wrong-key" | "wrong-headers";
+export type ContractProblem = "too-large" | "wrong-key" | "wrong-headers";
+
+/**
+ * Why the record is larger than any event the write path accepts (appendEvents refuses one, EventTooLarge), or
+ * null when it is not: counted as the write path counts it, without the headers a re-drive adds (`dlq.*`), so an
+ * event of the largest size can still be re-driven. Checked before its value is read at all.
+ */
+export function oversizedRecord(
+  record: Pick<KafkaMessage, "key" | "value" | "headers">,
+): { problem: ContractProblem; message: string } | null {
+  const headers = Object.entries(record.headers ?? {}).filter(([name]) => !name.startsWith("dlq."));
+  const bytes = recordBytes({ key: record.key, value: record.value, headers: Object.fromEntries(headers) });
+  if (bytes <= MAX_EVENT_BYTES) return null;
+  return {
+    problem: "too-large",
+    message: `the record takes ${bytes} bytes, more than the ${MAX_EVENT_BYTES} an event may take (key, value and headers)`,
+  };
+}
 
 /**
  * Why the record's key or headers do not fit its event, or null when they do. The message names the key's

@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { exampleData } from "../../events/examples.ts";
 import type { EventType, TypedEnvelope } from "../../events/index.ts";
-import { recordContractBreach } from "./recordContract.ts";
+import { MAX_EVENT_BYTES, recordBytes } from "../../events/record.ts";
+import { oversizedRecord, recordContractBreach } from "./recordContract.ts";
 
 const eventId = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const correlationId = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
@@ -70,5 +71,21 @@ describe("the record contract around an event", () => {
     );
     // The trace headers are the writer's to give or not.
     expect(breach({ traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" })).toBeNull();
+  });
+
+  it("is broken by a record larger than the write path lets an event be, not counting a re-drive's headers", () => {
+    const sized = (valueBytes: number) => {
+      const { key, headers } = record(patientId);
+      return { key, headers, value: Buffer.alloc(valueBytes, "x") };
+    };
+    const largest = sized(MAX_EVENT_BYTES - recordBytes(sized(0)));
+    expect(recordBytes(largest)).toBe(MAX_EVENT_BYTES);
+    expect(oversizedRecord(largest)).toBeNull();
+    const redriven = {
+      ...largest,
+      headers: { ...largest.headers, "dlq.redriven.from": "patient-events.dlq/0/1" },
+    };
+    expect(oversizedRecord(redriven)).toBeNull();
+    expect(oversizedRecord(sized(MAX_EVENT_BYTES))).toMatchObject({ problem: "too-large" });
   });
 });
