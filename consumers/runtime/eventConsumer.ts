@@ -15,6 +15,7 @@ import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
+import { uuid } from "../../events/fields.ts";
 import { eventDefinition, type TypedEnvelope } from "../../events/index.ts";
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
@@ -386,7 +387,7 @@ export class EventConsumer {
         {
           eventId: envelope.eventId,
           ...origin,
-          redrivenFrom: headerText(message.headers?.[DEAD_LETTER_HEADERS.redrivenFrom]),
+          redrivenFrom: redrivenFromHeader(message),
           newerEventId: superseding.eventId,
           newerPosition: superseding.position,
         },
@@ -818,7 +819,7 @@ export class EventConsumer {
       {
         ...origin,
         dlqTopic,
-        eventId: headerText(message.headers?.eventId),
+        eventId: eventIdHeader(message),
         reason: cause.reason,
         error: cause.error,
       },
@@ -831,6 +832,21 @@ export class EventConsumer {
 /** Whether the record is a dead letter sent back to its topic (`npm run dlq -- redrive`). */
 function redriven(message: KafkaMessage): boolean {
   return headerText(message.headers?.[DEAD_LETTER_HEADERS.redrivenFrom] ?? null) !== null;
+}
+
+/**
+ * The record's eventId header, for a log line: null unless it is a UUID. A record parked for what it is (not JSON,
+ * headers not its value's) may carry anything in its headers, patient data included, and no log line repeats it.
+ */
+function eventIdHeader(message: KafkaMessage): string | null {
+  const eventId = headerText(message.headers?.eventId ?? null);
+  return eventId !== null && uuid.safeParse(eventId).success ? eventId : null;
+}
+
+/** The dead letter a re-driven record came from (`<topic>.dlq/<partition>/<offset>`), for a log line: else null. */
+function redrivenFromHeader(message: KafkaMessage): string | null {
+  const from = headerText(message.headers?.[DEAD_LETTER_HEADERS.redrivenFrom] ?? null);
+  return from !== null && /^[a-z-]+\.dlq\/\d+\/\d+$/.test(from) ? from : null;
 }
 
 function textHeaders(headers: KafkaMessage["headers"]): Record<string, string> {

@@ -2,9 +2,14 @@
 // schema), go straight to the dead-letter topic without a single handler attempt; the partition moves on.
 import { describe, expect, it } from "vitest";
 import { MAX_EVENT_BYTES } from "../../events/record.ts";
+import { createLogger } from "../../observability/logger.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
-import { effectsOf } from "../../test/consumers/effects.ts";
-import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
+import { effectConsumer, effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
+import {
+  startEffectConsumer,
+  startTestConsumer,
+  useEffectsDatabase,
+} from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
@@ -169,6 +174,39 @@ describe("a poison record", () => {
         new RegExp(`^the record takes \\d+ bytes, more than the ${MAX_EVENT_BYTES} an event may take`),
       );
       expect(parked[0]?.message.value?.toString()).toBe(large.message.value);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("is logged without what its headers hold, which may be anything", async () => {
+    const personal = "Ada Lovelace 1815-12-10 ada@example.org";
+    const notJson = onPartition(withHeaders(patientCreatedRecord(), { eventId: personal }), 0);
+    notJson.message.value = personal;
+    const forged = onPartition(withHeaders(patientCreatedRecord(), { eventId: personal }), 0);
+    const after = onPartition(patientCreatedRecord(), 0);
+    const logLines: string[] = [];
+    const definition = effectConsumer(uniqueConsumerName("poison-logs"));
+    const started = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name: definition.name,
+      log: createLogger({ level: "debug", destination: { write: (line: string) => logLines.push(line) } }),
+    });
+    try {
+      await publish(kafkaBrokers(), [notJson, forged, after], db);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((e) => e.eventId === after.eventId),
+      );
+
+      const parked = logLines
+        .map((line) => JSON.parse(line))
+        .filter((line) => line.msg === "record sent to the dead-letter topic" && line.partition === 0);
+      expect(parked.map(({ eventId, error }) => [eventId, error])).toEqual([
+        [null, "not-json"],
+        [null, "wrong-headers"],
+      ]);
+      expect(logLines.filter((line) => /Ada|ada@/.test(line))).toEqual([]);
     } finally {
       await started.stop();
     }
