@@ -10,7 +10,7 @@
  */
 const mayImport = {
   config: [],
-  cli: [],
+  cli: ["config"],
   retry: [],
   observability: ["config"],
   kafka: ["config"],

@@ -7,7 +7,7 @@ import { confirm, parseCommand } from "../cli/command.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { projectPath } from "../config/projectRoot.ts";
-import { startPostgres } from "../stack/postgres.ts";
+import { databaseUrlOf } from "../stack/index.ts";
 import { archiveHistory } from "./archiveHistory.ts";
 import {
   checkRange,
@@ -115,7 +115,7 @@ if (command === "verify-archive") {
 const key = configured(() => loadSigningKey());
 const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
-const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
+const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
 const client = new pg.Client({ connectionString: databaseUrl });
 await client.connect();
 try {

@@ -3,6 +3,7 @@
 // 2, and `confirm` stands before whatever a destructive command changes.
 import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { ConfigError } from "../config/env.ts";
 
 type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
@@ -108,7 +109,20 @@ export function parseCommand<const Options extends OptionsConfig>(
     process.exit(0);
   }
   if (line.outcome === "refused") return refuse(line.problem);
+  reportConfigErrorsPlainly();
   return { values: line.values, positionals: line.positionals, refuse };
+}
+
+/**
+ * A configuration the command cannot run with (a ConfigError, however deep it was thrown) is the operator's to
+ * fix: its list of problems on stderr and exit code 1, not Node's report of an uncaught error around it. Any
+ * other error is printed with its stack, and exits 1, as Node would.
+ */
+function reportConfigErrorsPlainly(): void {
+  process.on("uncaughtException", (error) => {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(1);
+  });
 }
 
 /** The option a destructive command declares, so that scripts can confirm ahead. */

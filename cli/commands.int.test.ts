@@ -4,6 +4,7 @@
 // refused. The commands are pointed at an empty database, and at a Kafka and a Connect that do not answer: a
 // command that went on past its arguments would fail, hang, or leave a trace here.
 import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -323,6 +324,42 @@ describe("every npm run command", () => {
       expect(outcome.stderr).toContain(problem);
     }
     expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+  });
+
+  it("in production, refuses to run without DATABASE_URL or KAFKA_BROKERS: no local service takes its place", async () => {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const production = {
+      NODE_ENV: "production",
+      DATABASE_URL: "",
+      KAFKA_BROKERS: "",
+      PHI_MASTER_KEYS: `k1:${Buffer.alloc(32, 7).toString("base64")}`,
+      AUDIT_SIGNING_KEY: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      JWT_SECRET: "a-production-secret-of-32-characters-at-least",
+    };
+    // Each reaches for Postgres, Kafka or both once its arguments are read.
+    const lines = [
+      ["phi:rewrap", ["--yes"]],
+      ["db:migrate", []],
+      ["topics", []],
+      ["audit:verify", []],
+      ["relay:rebase", ["--dry-run"]],
+      ["events:tail", []],
+      ["dlq", ["list"]],
+      ["relay", []],
+    ] as const;
+    const outcomes = await Promise.all(
+      lines.map(([name, args]) => runCommand(name, [...args], untouchedUrl, production)),
+    );
+    for (const [index, outcome] of outcomes.entries()) {
+      const [command] = lines[index] as (typeof lines)[number];
+      expect({ command, code: outcome.code, leftRunning: outcome.leftRunning }).toEqual({
+        command,
+        code: 1,
+        leftRunning: false,
+      });
+      expect(outcome.stderr).toMatch(/(DATABASE_URL|KAFKA_BROKERS): must be set when NODE_ENV=production/);
+      expect(outcome.stdout).not.toMatch(/re-wrapped|migrations applied|intact/);
+    }
   });
 
   it("refuses an argument that makes no sense, naming it, with the usage on stderr and exit code 2, changing nothing", async () => {

@@ -8,8 +8,7 @@ import { type Progress, startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database } from "../db/client.ts";
 import { createKafka } from "../kafka/client.ts";
-import { localKafkaBrokers } from "../stack/index.ts";
-import { startPostgres } from "../stack/postgres.ts";
+import { databaseUrlOf, kafkaBrokersOf } from "../stack/index.ts";
 import {
   DeadLettersSuperseded,
   deadLetterTopics,
@@ -57,7 +56,7 @@ const chosenEvents = values.event?.map(eventIdOf);
 const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
 // Before the question: a bad or misspelt variable is refused without asking first.
 const env = loadEnv();
-const brokers = env.KAFKA_BROKERS ?? localKafkaBrokers();
+const brokers = kafkaBrokersOf(env);
 if (redriveTopic) {
   const which = chosenEvents
     ? `${chosenEvents.length} chosen dead letter(s)`
@@ -79,7 +78,7 @@ try {
     console.log(formatTable(letters));
   } else if (redriveTopic) {
     // The outbox orders each aggregate's events, and the consumers' inboxes say what each has applied.
-    const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
+    const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
     db = createDatabase(databaseUrl, { max: 1, applicationName: "dlq-command" });
     await admin.connect();
     const eventIds = chosenEvents ? new Set(chosenEvents) : undefined;

@@ -24,8 +24,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   applies the committed migrations (db/migrations) to DATABASE_URL, or to the local Postgres, started if need be`,
   });
   const { loadEnv } = await import("../config/env.ts");
-  const { startPostgres } = await import("../stack/postgres.ts");
+  const { databaseUrlOf } = await import("../stack/index.ts");
   const env = loadEnv();
-  await migrateDatabase(env.DATABASE_URL ?? (await startPostgres((line) => console.log(line))).databaseUrl);
+  await migrateDatabase(await databaseUrlOf(env, (line) => console.log(line)));
   console.log("migrations applied");
 }

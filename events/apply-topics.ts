@@ -8,7 +8,7 @@ import { parseCommand } from "../cli/command.ts";
 import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Admin, createKafka } from "../kafka/client.ts";
-import { localKafkaBrokers } from "../stack/index.ts";
+import { kafkaBrokersOf } from "../stack/index.ts";
 import { topics as catalogTopics, type TopicDefinition } from "./catalog.ts";
 
 // Kafka protocol codes. kafka/client.ts re-exports kafkajs's types only, not its enums.
@@ -464,7 +464,7 @@ export function formatSummary(
 }
 
 async function main(): Promise<void> {
-  const brokers = loadEnv().KAFKA_BROKERS ?? localKafkaBrokers();
+  const brokers = kafkaBrokersOf(loadEnv());
   const admin = createKafka({ brokers, clientId: "apply-topics" }).admin();
   await admin.connect();
   try {

@@ -29,8 +29,7 @@ import {
   createTransactionalProducer,
   type TransactionalProducer,
 } from "../kafka/client.ts";
-import { localKafkaBrokers } from "../stack/kafka.ts";
-import { localDatabaseUrl } from "../stack/postgres.ts";
+import { databaseUrlOf, kafkaBrokersOf } from "../stack/index.ts";
 import { lastEventIdsInKafka } from "./kafkaTail.ts";
 import { publishInByteBatches } from "./publishBatch.ts";
 import { readTopicMessageLimits } from "./topicLimits.ts";
@@ -311,8 +310,8 @@ async function main(): Promise<void> {
   if (values.name.trim() === "") refuse("--name: give the relay's name (default: outbox)");
   const env = loadEnv();
   const options: RebaseOptions = {
-    databaseUrl: env.DATABASE_URL ?? localDatabaseUrl,
-    kafkaBrokers: env.KAFKA_BROKERS?.length ? env.KAFKA_BROKERS : localKafkaBrokers(),
+    databaseUrl: await databaseUrlOf(env, (line) => console.error(line)),
+    kafkaBrokers: kafkaBrokersOf(env),
     name: values.name,
     log: (line) => console.error(`» ${line}`),
   };

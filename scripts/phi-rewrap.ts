@@ -8,7 +8,7 @@ import { createDatabase } from "../db/client.ts";
 import { rewrapErasedLoginKey } from "../db/erasedLogins.ts";
 import { rewrapDataKeys } from "../db/patientKeys.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
-import { startPostgres } from "../stack/postgres.ts";
+import { databaseUrlOf } from "../stack/index.ts";
 
 const { values } = parseCommand({
   usage: `usage: npm run phi:rewrap [-- --yes]
@@ -20,7 +20,7 @@ const { values } = parseCommand({
 await confirm("Re-wrap every patient key still wrapped by an older master key", values.yes);
 const env = loadEnv();
 const keys = loadMasterKeys();
-const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
+const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
 const db = createDatabase(databaseUrl, { max: 1, applicationName: "phi-rewrap" });
 try {
   const moved = await rewrapDataKeys(db, keys);

@@ -10,8 +10,7 @@ import { createIdempotentProducer, createKafka } from "../kafka/client.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { ReplayArgumentError, replayOptions, replayRequest } from "../relay/replay/replayArguments.ts";
 import { planReplay, type ReplayPlan, recordReplay, replayHistory } from "../relay/replay/replayHistory.ts";
-import { localKafkaBrokers } from "../stack/index.ts";
-import { startPostgres } from "../stack/postgres.ts";
+import { databaseUrlOf, kafkaBrokersOf } from "../stack/index.ts";
 
 const { values, refuse } = parseCommand({
   usage: `usage: npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run] [--yes]
@@ -46,9 +45,9 @@ const env = loadEnv();
 // Read before anything else for a real run, so that a bad PHI_MASTER_KEYS stops it before it plans; a dry
 // run writes nothing and needs none.
 const masterKeys = values["dry-run"] ? null : loadMasterKeys();
-const databaseUrl = env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl;
+const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
 const db = createDatabase(databaseUrl, { max: 2, applicationName: "replay" });
-const kafka = createKafka({ brokers: env.KAFKA_BROKERS ?? localKafkaBrokers(), clientId: "replay-command" });
+const kafka = createKafka({ brokers: kafkaBrokersOf(env), clientId: "replay-command" });
 const admin = kafka.admin();
 const producer = createIdempotentProducer(kafka, env.KAFKA_COMPRESSION);
 const client = await db.$client.connect();

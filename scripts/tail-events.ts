@@ -15,8 +15,7 @@ import { createConsumer, createKafka } from "../kafka/client.ts";
 import { decryptEvent } from "../phi/decryptEvent.ts";
 import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
 import { keyOwner, sealedPaths } from "../phi/personalFields.ts";
-import { localKafkaBrokers } from "../stack/index.ts";
-import { startPostgres } from "../stack/postgres.ts";
+import { databaseUrlOf, kafkaBrokersOf } from "../stack/index.ts";
 
 const { positionals, values, refuse } = parseCommand({
   usage: `usage: npm run events:tail -- [<topic>] [--from-beginning] [--decrypt]
@@ -36,7 +35,7 @@ const [topic = "patient-events", ...extra] = positionals;
 if (!topics.some((known) => known.name === topic)) refuse(`unknown topic ${JSON.stringify(topic)}`);
 if (extra.length > 0) refuse(`one topic at a time: ${extra.join(" ")}`);
 const env = loadEnv();
-const brokers = env.KAFKA_BROKERS ?? localKafkaBrokers();
+const brokers = kafkaBrokersOf(env);
 
 /** What --decrypt opens records with, and records each opening with. */
 interface Opener {
@@ -49,10 +48,10 @@ interface Opener {
 }
 const opener: Opener | null = values.decrypt
   ? await (async () => {
-      const db = createDatabase(
-        env.DATABASE_URL ?? (await startPostgres((line) => console.error(line))).databaseUrl,
-        { max: 1, applicationName: "events-tail" },
-      );
+      const db = createDatabase(await databaseUrlOf(env, (line) => console.error(line)), {
+        max: 1,
+        applicationName: "events-tail",
+      });
       const masterKeys = loadMasterKeys();
       const keys = new PatientKeyring(db, masterKeys);
       return { db, keys, masterKeys, operator: operatorName(), runId: randomUUID() };

@@ -1,7 +1,7 @@
 // What the apps, the relay and the tests call to get a Postgres and a Kafka: the ones the environment names,
 // or else, outside production, the project's own local services, started (or reused) here.
 import { ConfigError } from "../config/env.ts";
-import { kafkaNodeLogFile, startKafka, stopKafka } from "./kafka.ts";
+import { kafkaNodeLogFile, localKafkaBrokers, startKafka, stopKafka } from "./kafka.ts";
 import { postgresLogFile, startPostgres, stopPostgres } from "./postgres.ts";
 
 // Kafka Connect is not part of ensureStack: only RELAY_MODE=debezium needs it (debezium/connector.ts starts it).
@@ -84,6 +84,25 @@ export function stackVariableProblems(env: ServicesEnv): string[] {
     (variable) =>
       `${variable}: must be set when NODE_ENV=production; the project's own local service takes its place only outside production`,
   );
+}
+
+/** DATABASE_URL; unset, outside production only, the project's own Postgres, started or reused. */
+export async function databaseUrlOf(env: ServicesEnv, log: (line: string) => void): Promise<string> {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  refuseUnsetInProduction(env, "DATABASE_URL");
+  return (await startPostgres(log)).databaseUrl;
+}
+
+/** KAFKA_BROKERS; unset, outside production only, the project's own broker(s). */
+export function kafkaBrokersOf(env: ServicesEnv): string[] {
+  if (env.KAFKA_BROKERS?.length) return env.KAFKA_BROKERS;
+  refuseUnsetInProduction(env, "KAFKA_BROKERS");
+  return localKafkaBrokers();
+}
+
+function refuseUnsetInProduction(env: ServicesEnv, variable: "DATABASE_URL" | "KAFKA_BROKERS"): void {
+  const problems = stackVariableProblems(env).filter((problem) => problem.startsWith(`${variable}:`));
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /**
