@@ -254,7 +254,7 @@ describe("operations endpoints", () => {
     expect(metrics).toMatch(/outbox_relay_events_published_total\{topic="patient-events"\} \d+/);
     expect(metrics).toContain("outbox_relay_pending_events");
     // Each published batch's cycle, timed by phase.
-    for (const phase of ["poll", "publish", "checkpoint"])
+    for (const phase of ["poll", "publish"])
       expect(metrics).toMatch(
         new RegExp(`outbox_relay_cycle_phase_seconds_count\\{phase="${phase}"\\} [1-9]`),
       );
