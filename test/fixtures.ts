@@ -1,5 +1,5 @@
 // Shared test fixtures: valid patients, event contexts, and the project's own parts started in-process.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { inject } from "vitest";
@@ -64,7 +64,9 @@ export async function decrypted(db: Database, value: string | null | undefined):
 
 /** The body of a valid POST /patients; each call is a different person. */
 export function newPatientBody(overrides: Record<string, unknown> = {}) {
-  const n = Math.floor(Math.random() * 1e6);
+  // Unique across a run's thousands of patients in one database: a million values met a birthday collision
+  // (a registration refused as a duplicate e-mail, a lookup by e-mail finding another test's patient).
+  const n = randomInt(2 ** 47);
   return {
     firstName: "Ada",
     lastName: `Lovelace-${n}`,
