@@ -329,6 +329,9 @@ export const consumerInbox = pgTable(
     kafkaPartition: integer("kafka_partition").notNull(),
     kafkaOffset: bigint("kafka_offset", { mode: "bigint" }).notNull(),
     processedAt: instant("processed_at").notNull().default(sql`now()`),
+    /** SHA-256 of the record's value: a later record with the event's id and another value is refused. Null
+     * in entries recorded before it was kept. */
+    valueSha256: bytea("value_sha256"),
   },
   (table) => [primaryKey({ columns: [table.consumer, table.eventId] })],
 );

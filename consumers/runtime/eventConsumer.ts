@@ -56,7 +56,15 @@ import {
   type RecordOrigin,
 } from "./deadLetters.ts";
 import { type DecodedRecord, decodeMessage } from "./decodeRecord.ts";
-import { processedAs, recordAllInInbox, recordInInbox } from "./inbox.ts";
+import {
+  type InboxVerdict,
+  processedBefore,
+  type ReadEvent,
+  recordAllInInbox,
+  recordInInbox,
+  reusedBy,
+  valueDigest,
+} from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
 
@@ -122,19 +130,37 @@ class HandlerFailed extends Error {
 }
 
 /**
- * The inbox holds the record's event id as processed under another event type (inbox.ts): the record is
- * refused before any handler runs, and parked as poison. Among records handled together, `index` is its place.
+ * The inbox holds the record's event id as processed under another event type or with another value
+ * (inbox.ts): the record is refused before any handler runs, and parked as poison. Among records handled
+ * together, `index` is its place.
  */
 class EventIdReused extends Error {
   override name = "EventIdReused";
+  readonly processedAs: string;
+  readonly differs: "event-type" | "value";
   constructor(
     readonly eventType: string,
-    readonly processedAs: string,
+    { processedAs, differs }: Extract<InboxVerdict, { kind: "id-reused" }>,
     readonly index = 0,
   ) {
-    // Types only: the message goes into the dead letter's headers.
-    super(`event id already processed as ${processedAs}; this record is ${eventType}`);
+    // Types only, never the values: the message goes into the dead letter's headers.
+    super(
+      differs === "event-type"
+        ? `event id already processed as ${processedAs}; this record is ${eventType}`
+        : `event id already processed as ${processedAs} with another value; this record's value differs`,
+    );
+    this.processedAs = processedAs;
+    this.differs = differs;
   }
+}
+
+/** What the inbox knows the record's event by: its id, its type and its value's digest. */
+function readEvent(envelope: TypedEnvelope, message: KafkaMessage): ReadEvent {
+  return {
+    eventId: envelope.eventId,
+    eventType: envelope.eventType,
+    valueSha256: valueDigest(message.value),
+  };
 }
 
 /** Runs a definition's handler for the envelope's type on the envelope. */
@@ -401,7 +427,7 @@ export class EventConsumer {
     const record: ConsumedRecord = { ...origin, headers: textHeaders(message.headers) };
     const started = performance.now();
     try {
-      const effect = await this.handleInSpan(handler, envelope, record);
+      const effect = await this.handleInSpan(handler, envelope, record, readEvent(envelope, message));
       this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
       (effect === "processed" ? this.metrics.processed : this.metrics.duplicates).inc(labels);
       if (effect === "duplicate") {
@@ -444,8 +470,8 @@ export class EventConsumer {
   }
 
   /**
-   * Parks a record whose event id was processed as another event type: no attempt could make it right, and
-   * the logs say which ids and types, never what the record holds.
+   * Parks a record whose event id was processed as another event type or value: no attempt could make it
+   * right, and the logs say which ids and types, never what the record holds.
    */
   private refuseReusedId(
     message: KafkaMessage,
@@ -458,9 +484,10 @@ export class EventConsumer {
         eventId: envelope.eventId,
         eventType: envelope.eventType,
         processedAs: refusal.processedAs,
+        differs: refusal.differs,
         ...origin,
       },
-      "refused: the event id was processed as another event type",
+      "refused: the event id was processed as another event",
     );
     return this.deadLetter(message, origin, {
       consumer: this.name,
@@ -621,7 +648,12 @@ export class EventConsumer {
   private handleAllInSpan(
     topic: string,
     partition: number,
-    records: ReadonlyArray<{ handler: Handler; envelope: TypedEnvelope; record: ConsumedRecord }>,
+    records: ReadonlyArray<{
+      handler: Handler;
+      envelope: TypedEnvelope;
+      record: ConsumedRecord;
+      message: KafkaMessage;
+    }>,
   ): Promise<Array<{ effect: "processed" | "duplicate"; seconds: number }>> {
     return inSpan(
       CONSUMER_TRACER,
@@ -642,7 +674,10 @@ export class EventConsumer {
           const verdicts = await recordAllInInbox(
             tx,
             this.name,
-            records.map(({ envelope, record }) => ({ event: envelope, origin: record })),
+            records.map(({ envelope, record, message }) => ({
+              event: readEvent(envelope, message),
+              origin: record,
+            })),
           );
           const reused = verdicts.findIndex((verdict) => verdict.kind === "id-reused");
           const refused = verdicts[reused];
@@ -651,7 +686,7 @@ export class EventConsumer {
             // it comes in its turn, after the records before it are handled one by one.
             throw new EventIdReused(
               (records[reused] as (typeof records)[number]).envelope.eventType,
-              refused.processedAs,
+              refused,
               reused,
             );
           }
@@ -691,8 +726,9 @@ export class EventConsumer {
     handler: Handler,
     envelope: TypedEnvelope,
     record: ConsumedRecord,
+    read: ReadEvent,
   ): Promise<"processed" | "duplicate"> {
-    return this.inRecordSpan(envelope, record, () => this.handle(handler, envelope, record));
+    return this.inRecordSpan(envelope, record, () => this.handle(handler, envelope, record, read));
   }
 
   private inRecordSpan(
@@ -740,7 +776,7 @@ export class EventConsumer {
   private async newerAppliedThan(envelope: TypedEnvelope): Promise<NewerEvent | null> {
     const definition = eventDefinition(envelope.eventType);
     if (definition.keyedBy !== "aggregate") return null;
-    if ((await processedAs(this.db, this.name, envelope.eventId)) !== null) return null;
+    if ((await processedBefore(this.db, this.name, envelope.eventId)) !== null) return null;
     const [place] = await newerEventsApplied(this.db.$client, [
       {
         eventId: envelope.eventId,
@@ -754,30 +790,34 @@ export class EventConsumer {
 
   /**
    * Runs the handler with the inbox; "duplicate" when the event had been processed before. Throws
-   * EventIdReused, before the handler, when its id was processed as another event type.
+   * EventIdReused, before the handler, when its id was processed as another event type or with another value.
    */
   private async handle(
     handler: Handler,
     envelope: TypedEnvelope,
     record: ConsumedRecord,
+    read: ReadEvent,
   ): Promise<"processed" | "duplicate"> {
     if (this.definition.kind === "transactional") {
       const lockAggregate = this.definition.lineFor?.(envelope);
       return writeTransaction(this.db, { lockAggregate }, async (tx) => {
-        const verdict = await recordInInbox(tx, this.name, envelope, record);
-        if (verdict.kind === "id-reused") throw new EventIdReused(envelope.eventType, verdict.processedAs);
+        const verdict = await recordInInbox(tx, this.name, read, record);
+        if (verdict.kind === "id-reused") throw new EventIdReused(envelope.eventType, verdict);
         if (verdict.kind === "duplicate") return "duplicate";
         await runHandler(handler, envelope, { tx, record });
         return "processed";
       });
     }
-    const processedBefore = await processedAs(this.db, this.name, envelope.eventId);
-    if (processedBefore === envelope.eventType) return "duplicate";
-    if (processedBefore !== null) throw new EventIdReused(envelope.eventType, processedBefore);
+    const processed = await processedBefore(this.db, this.name, envelope.eventId);
+    if (processed !== null) {
+      const reused = reusedBy(read, processed);
+      if (reused !== null) throw new EventIdReused(envelope.eventType, reused);
+      return "duplicate";
+    }
     await runHandler(handler, envelope, { db: this.db, record });
     // One statement, atomic on its own: no transaction around it. Its verdict comes after the effect, too late
     // to matter: the check above is what keeps a duplicate, or a reused id, from an effect.
-    await recordInInbox(this.db, this.name, envelope, record);
+    await recordInInbox(this.db, this.name, read, record);
     return "processed";
   }
 

@@ -137,8 +137,28 @@ async function parkedFor({ deadLetters, started }: Run, eventId: string) {
   return (await deadLetters.parkedBy(started.name)).filter(({ letter }) => letter.eventId === eventId);
 }
 
+/** `original`'s event, id and type unchanged, with another timestamp: a copy no relay sends. */
+function alteredCopyOf(original: TestRecord): TestRecord {
+  const envelope = JSON.parse(original.message.value);
+  return {
+    ...original,
+    message: {
+      ...original.message,
+      value: JSON.stringify({
+        ...envelope,
+        timestamp: new Date(Date.parse(envelope.timestamp) + 1).toISOString(),
+      }),
+    },
+  };
+}
+
 /** What every test asserts once its records are through: the first event alone had an effect. */
-async function expectRefused(current: Run, created: TestRecord, reused: readonly TestRecord[]) {
+async function expectRefused(
+  current: Run,
+  created: TestRecord,
+  reused: readonly TestRecord[],
+  differs: "event-type" | "value" = "event-type",
+) {
   const { started, handled, logLines } = current;
   expect(handled.filter(({ eventId }) => eventId === created.eventId)).toEqual([
     { eventId: created.eventId, eventType: "patient.created" },
@@ -157,7 +177,10 @@ async function expectRefused(current: Run, created: TestRecord, reused: readonly
       eventType: type,
       reason: "poison",
       error: "event-id-reused",
-      errorMessage: `event id already processed as patient.created; this record is ${type}`,
+      errorMessage:
+        differs === "event-type"
+          ? `event id already processed as patient.created; this record is ${type}`
+          : "event id already processed as patient.created with another value; this record's value differs",
       attempts: 0,
       original: { topic: "patient-events", partition: PARTITION },
     });
@@ -251,6 +274,48 @@ describe("a record reusing an event id processed as another event type", () => {
 
       await expectRefused(current, created, [reused]);
       expect(await inboxRow(started.name, created.eventId)).toEqual(row);
+    });
+  });
+});
+
+describe("a record reusing an event id with the same event type and another value", () => {
+  it("alone or handled together with others, is parked unhandled, and the true duplicate still acknowledged", async () => {
+    await run("transactional", async (current) => {
+      const { started } = current;
+      const created = onPartition(patientCreatedRecord(), PARTITION);
+      const [first, second] = [alteredCopyOf(created), alteredCopyOf(alteredCopyOf(created))];
+      const [alone, after] = [1, 2].map(() => onPartition(patientCreatedRecord(), PARTITION)) as [
+        TestRecord,
+        TestRecord,
+      ];
+
+      // In one batch with the event itself, then alone once the event's row is stored.
+      await publish(kafkaBrokers(), [created, first, created, alone], db);
+      await eventually(() => hasEffect(started.name, alone.eventId));
+      const row = await inboxRow(started.name, created.eventId);
+      await publish(kafkaBrokers(), [second], db);
+      await eventually(async () => (await parkedFor(current, created.eventId)).length === 2);
+      await publish(kafkaBrokers(), [after], db);
+      await eventually(() => hasEffect(started.name, after.eventId));
+
+      await expectRefused(current, created, [first, second], "value");
+      expect(await inboxRow(started.name, created.eventId)).toEqual(row);
+    });
+  });
+
+  it("with an external effect, is refused before the effect", async () => {
+    await run("external-effect", async (current) => {
+      const { started } = current;
+      const created = onPartition(patientCreatedRecord(), PARTITION);
+      const altered = alteredCopyOf(created);
+      const later = onPartition(patientCreatedRecord(), PARTITION);
+
+      await publish(kafkaBrokers(), [created], db);
+      await eventually(async () => (await inboxRow(started.name, created.eventId)).length === 1);
+      await publish(kafkaBrokers(), [altered, created, later], db);
+      await eventually(async () => (await inboxRow(started.name, later.eventId)).length === 1);
+
+      await expectRefused(current, created, [altered], "value");
     });
   });
 });

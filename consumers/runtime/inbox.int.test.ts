@@ -1,7 +1,7 @@
 // The inbox: an event delivered twice has one effect, whether the duplicate comes from the relay re-sending
 // it or from a consumer that died after its effect committed and before its offset did.
 import { randomUUID } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { consumerInbox } from "../../db/schema.ts";
 import { redeliveryWindowDays } from "../../events/index.ts";
@@ -18,7 +18,7 @@ import {
 } from "../../test/consumers/records.ts";
 import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
-import { forgetOutlivedInboxEntries, recordAllInInbox } from "./inbox.ts";
+import { forgetOutlivedInboxEntries, recordAllInInbox, valueDigest } from "./inbox.ts";
 
 const db = useEffectsDatabase();
 
@@ -137,7 +137,10 @@ describe("the inbox", () => {
 
 describe("the inbox's verdicts", () => {
   const origin = { topic: "patient-events", partition: 0, offset: "7" };
-  const record = (eventId: string, eventType: string) => ({ event: { eventId, eventType }, origin });
+  const record = (eventId: string, eventType: string, value = `{"eventId":"${eventId}"}`) => ({
+    event: { eventId, eventType, valueSha256: valueDigest(Buffer.from(value)) },
+    origin,
+  });
 
   it("tells a new event, a duplicate (the same id and type) and an id reused by another type, within one statement and across", async () => {
     const consumer = uniqueConsumerName("inbox-verdicts");
@@ -151,13 +154,16 @@ describe("the inbox's verdicts", () => {
       ]),
     ).toEqual([
       { kind: "new" },
-      { kind: "id-reused", processedAs: "patient.created" },
+      { kind: "id-reused", processedAs: "patient.created", differs: "event-type" },
       { kind: "duplicate" },
       { kind: "new" },
     ]);
     expect(
       await recordAllInInbox(db, consumer, [record(y, "patient.deleted"), record(x, "patient.created")]),
-    ).toEqual([{ kind: "id-reused", processedAs: "patient.created" }, { kind: "duplicate" }]);
+    ).toEqual([
+      { kind: "id-reused", processedAs: "patient.created", differs: "event-type" },
+      { kind: "duplicate" },
+    ]);
     const rows = await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, consumer));
     expect(rows.map((row) => [row.eventId, row.eventType]).sort()).toEqual(
       [
@@ -165,6 +171,51 @@ describe("the inbox's verdicts", () => {
         [y, "patient.created"],
       ].sort(),
     );
+  });
+
+  it("tells an id reused with the same type and another value, and compares an entry kept without a digest by its type", async () => {
+    const consumer = uniqueConsumerName("inbox-verdicts-value");
+    const [x, old] = [randomUUID(), randomUUID()];
+    expect(
+      await recordAllInInbox(db, consumer, [
+        record(x, "patient.updated", '{"v":1}'),
+        record(x, "patient.updated", '{"v":2}'),
+        record(x, "patient.updated", '{"v":1}'),
+      ]),
+    ).toEqual([
+      { kind: "new" },
+      { kind: "id-reused", processedAs: "patient.updated", differs: "value" },
+      { kind: "duplicate" },
+    ]);
+    expect(
+      await recordAllInInbox(db, consumer, [
+        record(x, "patient.updated", '{"v":1} '),
+        record(x, "patient.updated", '{"v":1}'),
+      ]),
+    ).toEqual([
+      { kind: "id-reused", processedAs: "patient.updated", differs: "value" },
+      { kind: "duplicate" },
+    ]);
+    // An entry from before the digest was kept: whatever the value, the same type is a duplicate.
+    await db.$client.query(
+      `INSERT INTO consumer_inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
+       VALUES ($1, $2, 'patient.updated', 'patient-events', 0, 5)`,
+      [consumer, old],
+    );
+    expect(
+      await recordAllInInbox(db, consumer, [
+        record(old, "patient.updated", '{"v":3}'),
+        record(old, "patient.deleted"),
+      ]),
+    ).toEqual([
+      { kind: "duplicate" },
+      { kind: "id-reused", processedAs: "patient.updated", differs: "event-type" },
+    ]);
+    const [kept] = await db
+      .select({ valueSha256: consumerInbox.valueSha256 })
+      .from(consumerInbox)
+      .where(and(eq(consumerInbox.consumer, consumer), eq(consumerInbox.eventId, x)));
+    expect(kept?.valueSha256).toEqual(valueDigest(Buffer.from('{"v":1}')));
   });
 
   it("sees an event recorded by a transaction that committed while its statement waited (READ COMMITTED)", async () => {
@@ -189,7 +240,9 @@ describe("the inbox's verdicts", () => {
         return rows.length > 0;
       });
       await other.query("COMMIT");
-      expect(await verdicts).toEqual([{ kind: "id-reused", processedAs: "patient.created" }]);
+      expect(await verdicts).toEqual([
+        { kind: "id-reused", processedAs: "patient.created", differs: "event-type" },
+      ]);
     } finally {
       other.release();
     }
