@@ -178,6 +178,36 @@ describe("event schemas", () => {
     expect(rejectedPaths("patient.created", data).sort()).toEqual(["insuranceInfo.groupNumber", "nickname"]);
   });
 
+  it("can say what is wrong without a name the value chose: unknown fields counted, a map's keys hidden", () => {
+    const trained = example("ai.model.trained");
+    const data = {
+      ...trained,
+      "Ada Lovelace, born 1815": true,
+      adaLovelace: true,
+      metrics: { "Ada Lovelace": 0.5, auc: "high" },
+      datasetSize: -1,
+    };
+    let refusal: unknown;
+    try {
+      parseEventData("ai.model.trained", data);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(EventValidationError);
+    const message = (refusal as EventValidationError).messageNamingNothingFromTheValue();
+    expect(message.split("\n").slice(1).sort()).toEqual(
+      [
+        "  - (the value itself): unknown field (2 times)",
+        "  - metrics[key]: Invalid key in record",
+        "  - metrics.auc: Invalid input: expected number, received string",
+        "  - datasetSize: Too small: expected number to be >=1",
+      ].sort(),
+    );
+    expect(message).not.toMatch(/Ada|ada/);
+    // The full message, for the writer who made the event, names them all.
+    expect((refusal as EventValidationError).message).toContain("Ada Lovelace, born 1815");
+  });
+
   it("name every bad field of one payload, with array positions", () => {
     const data = { ...example("patient.created"), phone: "020 7123 4567", allergies: ["penicillin", ""] };
     expect(rejectedPaths("patient.created", data).sort()).toEqual(["allergies[1]", "phone"]);

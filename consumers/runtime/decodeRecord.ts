@@ -95,7 +95,11 @@ export async function decodeRecord(
       return { kind: "poison", problem: "unknown-event-type", message: error.message };
     }
     if (error instanceof EventValidationError) {
-      return { kind: "poison", problem: "invalid-envelope", message: error.message };
+      return {
+        kind: "poison",
+        problem: "invalid-envelope",
+        message: error.messageNamingNothingFromTheValue(),
+      };
     }
     throw error;
   }
@@ -142,7 +146,7 @@ function parsed(opened: ReturnType<typeof readEnvelope>): DecodedRecord {
     return { kind: "event", envelope: parseEnvelopeData(opened) };
   } catch (error) {
     if (error instanceof EventValidationError)
-      return { kind: "poison", problem: "invalid-data", message: error.message };
+      return { kind: "poison", problem: "invalid-data", message: error.messageNamingNothingFromTheValue() };
     throw error;
   }
 }

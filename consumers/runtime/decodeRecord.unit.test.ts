@@ -185,6 +185,24 @@ describe("decoding a record", () => {
     });
   });
 
+  it("counts the unknown fields of a record without quoting their names, which the record chose", async () => {
+    const forged = "Ada Lovelace, born 1815";
+    const sealed = sealPersonalFields(envelope.eventType, envelope.eventId, envelope.data, key);
+    const badData = await decodeRecord(
+      "patient-events",
+      encode({ ...envelope, data: { ...sealed, [forged]: 1, adaLovelace: 1 } }),
+      keys,
+    );
+    expect(badData).toEqual({
+      kind: "poison",
+      problem: "invalid-data",
+      message: 'Invalid data for event type "patient.created":\n  - data: unknown field (2 times)',
+    });
+    const badEnvelope = await decodeRecord("patient-events", encode({ ...envelope, [forged]: 1 }), keys);
+    expect(badEnvelope).toMatchObject({ kind: "poison", problem: "invalid-envelope" });
+    expect(badEnvelope.kind === "poison" && badEnvelope.message).not.toContain("Ada");
+  });
+
   it("names the envelope's bad fields, and the data's, without quoting their values", async () => {
     const badEnvelope = await decodeRecord("patient-events", encode({ ...envelope, version: "2.0" }), keys);
     expect(badEnvelope).toMatchObject({ kind: "poison", problem: "invalid-envelope" });
