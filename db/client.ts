@@ -7,11 +7,13 @@ import type { ExtractTablesWithRelations } from "drizzle-orm";
 import { drizzle, type NodePgDatabase, NodePgTransaction } from "drizzle-orm/node-postgres";
 import type { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
+import { uuid } from "../events/fields.ts";
 import { inSpan } from "../events/tracing.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { inAggregateQueue, nextInLine } from "./aggregateQueue.ts";
+import { assertKeysWritten, forgetKeys, keepKeys, PATIENT_AGGREGATE, readKeysSql } from "./begunKeys.ts";
 import { type AggregateRef, forgetHeads, keepHeads, readHeadsSql } from "./outbox/aggregateHeads.ts";
-import { closeKeyCache } from "./patientKeyCache.ts";
+import { closeKeyCache, keyCacheGeneration } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
 
 export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -163,6 +165,8 @@ interface Handover {
   client: pg.PoolClient;
   /** The results of `begin`, which rode with the predecessor's COMMIT. */
   begun: pg.QueryResult[];
+  /** The key cache's generation before they were asked for (db/begunKeys.ts). */
+  keysReadAt: number | null;
   /** How many writers in a row have had the lock without releasing it, this one included. */
   streak: number;
   /** Whether another session waited for the lock when it was handed on: then it is released at the next commit. */
@@ -188,16 +192,29 @@ async function lockedAndRetried<T>(
 ): Promise<T> {
   // One order for every transaction (the keys' own), in this process's queues as in Postgres's locks.
   const lockKeys = [...new Set(locks.map(advisoryKey))].sort();
-  const self: InLine = {
-    pool: db.$client,
-    lockKeys,
-    begin: declared.length === 0 ? BEGIN : `${BEGIN}; ${readHeadsSql(declared)}`,
-  };
+  const self: InLine = { pool: db.$client, lockKeys, begin: beginOf(declared) };
   const queued = lockKeys.reduceRight<() => Promise<T>>(
     (inner, key) => () => inAggregateQueue(key, inner, self),
     () => onPooledConnection(self, declared, work),
   );
   return queued();
+}
+
+/**
+ * BEGIN, with the reads of the declared aggregates' heads and of the declared patients' data keys
+ * (db/patientKeys.ts): in one simple query, they take the transaction's snapshot.
+ */
+function beginOf(declared: readonly AggregateRef[]): string {
+  if (declared.length === 0) return BEGIN;
+  return `${BEGIN}; ${readHeadsSql(declared)}; ${readKeysSql(declaredPatients(declared))}`;
+}
+
+/** The declared patients whose keys are read with BEGIN: any other id's key is read when it is needed. */
+function declaredPatients(declared: readonly AggregateRef[]): string[] {
+  const ids = declared
+    .filter((ref) => ref.aggregateType === PATIENT_AGGREGATE && uuid.safeParse(ref.aggregateId).success)
+    .map((ref) => ref.aggregateId);
+  return [...new Set(ids)];
 }
 
 async function onPooledConnection<T>(
@@ -219,6 +236,7 @@ async function onPooledConnection<T>(
     throw error instanceof WorkFailed ? error.cause : error;
   } finally {
     forgetHeads(client);
+    forgetKeys(client);
     // Handed on, the connection is the next writer's, in its transaction: it releases it.
     if (!handedOn) client.release(broken);
   }
@@ -269,6 +287,7 @@ async function attempts<T>(
     for (let attempt = 1; ; attempt++) {
       trace.getActiveSpan()?.setAttribute("db.transaction.attempts", attempt);
       let begun: pg.QueryResult | pg.QueryResult[];
+      const keysReadAt = handed ? handed.keysReadAt : keyCacheGeneration(self.pool);
       if (handed) {
         begun = handed.begun;
         handovers++;
@@ -284,12 +303,18 @@ async function attempts<T>(
       } else {
         begun = await client.query(self.begin);
       }
-      // A multi-statement query answers with one result per statement: the heads' read is the last.
-      if (declared.length > 0) keepHeads(client, declared, [begun].flat().at(-1)?.rows ?? []);
+      // A multi-statement query answers with one result per statement: the heads' and the keys' reads are the
+      // last two.
+      if (declared.length > 0) {
+        const results = [begun].flat();
+        keepHeads(client, declared, results.at(-2)?.rows ?? []);
+        keepKeys(client, declaredPatients(declared), results.at(-1)?.rows ?? [], keysReadAt);
+      }
       handed = undefined;
       let result: T;
       try {
         result = await work(tx);
+        assertKeysWritten(client);
       } catch (error) {
         await client.query("ROLLBACK");
         if (await retriedAfterPause(error, attempt)) continue;
@@ -298,12 +323,14 @@ async function attempts<T>(
       const next = locking && !othersWaiting ? successorOf(self, streak) : undefined;
       try {
         if (next) {
+          const nextKeysReadAt = keyCacheGeneration(next.pool);
           const committed = (await client.query(
             `COMMIT; ${next.begin}; ${othersWaitingSql(lockKeys[0] as string)}`,
           )) as unknown as pg.QueryResult[];
           next.handed = {
             client,
             begun: committed.slice(1, -1),
+            keysReadAt: nextKeysReadAt,
             streak: streak + 1,
             othersWaiting: committed.at(-1)?.rows[0]?.waiting === true,
           };

@@ -177,6 +177,8 @@ describe("writers of one aggregate in line", () => {
     await observer.query(`CREATE ROLE ${role} LOGIN PASSWORD 'probe'`);
     await observer.query(`CREATE TABLE ${table} (tag text)`);
     await observer.query(`GRANT SELECT ON aggregate_versions TO ${role}`);
+    // BEGIN reads a declared patient's data key too.
+    await observer.query(`GRANT SELECT ON patient_keys TO ${role}`);
     await observer.query(`GRANT INSERT ON ${table} TO ${role}`);
     const url = new URL(databaseUrl());
     url.username = role;
@@ -214,6 +216,7 @@ describe("writers of one aggregate in line", () => {
       await probe.$client.end();
       await observer.query(`DROP TABLE ${table}`);
       await observer.query(`REVOKE ALL ON aggregate_versions FROM ${role}`);
+      await observer.query(`REVOKE ALL ON patient_keys FROM ${role}`);
       await observer.query(`DROP ROLE ${role}`);
     }
   });

@@ -164,6 +164,14 @@ export function usableKeyCache(pool: pg.Pool): DataKeyCache | null {
   return cacheFor(pool).usable();
 }
 
+/**
+ * The usable cache's generation, taken before keys are read (DataKeyCache.put); null when no cache is usable,
+ * and a key read then is not cached.
+ */
+export function keyCacheGeneration(pool: pg.Pool): number | null {
+  return usableKeyCache(pool)?.generation() ?? null;
+}
+
 /** This pool's key cache, whether usable or not: erasure evicts from it, tests look into it. */
 export function keyCache(pool: pg.Pool): DataKeyCache {
   return cacheFor(pool).keys;

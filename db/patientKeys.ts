@@ -3,9 +3,11 @@
 // sealed under it unreadable (crypto-shredding) without touching a byte of the history.
 import { randomBytes } from "node:crypto";
 import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
+import type { DataKeyCache } from "../phi/dataKeyCache.ts";
 import type { PatientKeySource } from "../phi/decryptEvent.ts";
 import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
+import { type BegunKeys, begunKeysOf, type KeyRow } from "./begunKeys.ts";
 import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
 import { KEY_ERASED_CHANNEL, keyCache, usableKeyCache } from "./patientKeyCache.ts";
 import { readOrMakeKeys } from "./readOrMakeKeys.ts";
@@ -59,8 +61,6 @@ export function isMasterKeyFault(error: unknown): error is MasterKeyMissing | Ma
   return error instanceof MasterKeyMissing || error instanceof MasterKeyRejected;
 }
 
-type KeyRow = Pick<typeof patientKeys.$inferSelect, "patientId" | "masterKeyId" | "wrappedKey">;
-
 const keyColumns = {
   patientId: patientKeys.patientId,
   masterKeyId: patientKeys.masterKeyId,
@@ -96,24 +96,35 @@ function unwrap(masters: MasterKeys, row: KeyRow): Buffer {
 
 /**
  * The data keys to seal these patients' fields with, inside the writing transaction; missing keys are made.
- * A key in this process's cache (db/patientKeyCache.ts) costs nothing; the others are read, or made, in one
- * statement. No lock is taken: a transaction that read a key just before an erasure committed seals its fields
- * under the destroyed key, which makes them exactly as unreadable as the erased patient's older ones. (The
- * state rows are kept out of the race by the patient row: erasure locks and deletes it, and writers lock it or
- * reference it by a foreign key.)
+ * A key in this process's cache (db/patientKeyCache.ts) costs nothing. A declared patient's key was read as the
+ * transaction began (writeTransaction): found, it is unwrapped; absent, one is made here and inserted by the
+ * statement that writes the outbox rows (a new patient's first write sends no statement for its key). The
+ * others are read, or made, in one statement. No lock is taken: a transaction that read a key just before an
+ * erasure committed seals its fields under the destroyed key, which makes them exactly as unreadable as the
+ * erased patient's older ones. (The state rows are kept out of the race by the patient row: erasure locks and
+ * deletes it, and writers lock it or reference it by a foreign key.)
  */
 export async function dataKeysForWriting(
   tx: WriteTransaction,
   patientIds: readonly string[],
   masters: MasterKeys,
 ): Promise<Map<string, Buffer>> {
+  const client = connectionOf(tx);
   const cache = usableKeyCache(poolOf(tx));
+  const begun = begunKeysOf(client);
   const keys = new Map<string, Buffer>();
   const missing: string[] = [];
   for (const patientId of [...new Set(patientIds)].sort()) {
     const cached = cache?.get(patientId);
+    const read = begun?.keys.get(patientId);
     if (cached) keys.set(patientId, cached);
-    else missing.push(patientId);
+    else if (read === undefined) missing.push(patientId);
+    else if (read === null) {
+      const key = randomBytes(KEY_BYTES);
+      const made = { patientId, ...wrap(masters, patientId, key) };
+      begun?.keys.set(patientId, { made, key, inserted: false });
+      keys.set(patientId, key);
+    } else keys.set(patientId, "made" in read ? read.key : unwrapBegun(masters, read, begun, cache));
   }
   if (missing.length === 0) return keys;
   const readAt = cache?.generation() ?? 0;
@@ -121,7 +132,7 @@ export async function dataKeysForWriting(
   // than a second round trip.
   const candidates = new Map(missing.map((patientId) => [patientId, randomBytes(KEY_BYTES)]));
   const rows = await readOrMakeKeys(
-    connectionOf(tx),
+    client,
     missing.map((patientId) => ({
       patientId,
       ...wrap(masters, patientId, candidates.get(patientId) as Buffer),
@@ -146,6 +157,18 @@ export async function dataKeysForWriting(
   return keys;
 }
 
+/** A key read as the transaction began, unwrapped, and cached if no erasure was notified since it was read. */
+function unwrapBegun(
+  masters: MasterKeys,
+  row: KeyRow,
+  begun: BegunKeys | undefined,
+  cache: DataKeyCache | null,
+): Buffer {
+  const key = unwrap(masters, row);
+  if (begun?.cacheReadAt != null) cache?.put(row.patientId, key, begun.cacheReadAt);
+  return key;
+}
+
 /**
  * The live data keys of these patients, for sealing what is personal only when they have a key (request
  * metadata): none is made, and an erased or unknown patient is simply not in the map.
@@ -157,12 +180,18 @@ export async function liveDataKeys(
 ): Promise<Map<string, Buffer>> {
   if (patientIds.length === 0) return new Map();
   const cache = usableKeyCache(poolOf(tx));
+  const begun = begunKeysOf(connectionOf(tx));
   const keys = new Map<string, Buffer>();
   const missing: string[] = [];
   for (const patientId of new Set(patientIds)) {
     const cached = cache?.get(patientId);
+    const read = begun?.keys.get(patientId);
     if (cached) keys.set(patientId, cached);
-    else missing.push(patientId);
+    else if (read === undefined) missing.push(patientId);
+    else if (read !== null && "made" in read) keys.set(patientId, read.key);
+    else if (read !== null && read.wrappedKey !== null) {
+      keys.set(patientId, unwrapBegun(masters, read, begun, cache));
+    }
   }
   if (missing.length === 0) return keys;
   const readAt = cache?.generation() ?? 0;

@@ -22,6 +22,7 @@ import {
   sealPersonalFields,
   sealPersonalMetadata,
 } from "../../phi/personalFields.ts";
+import { takeKeysToInsert } from "../begunKeys.ts";
 import { connectionOf, type WriteTransaction } from "../client.ts";
 import { dataKeysForWriting, liveDataKeys } from "../patientKeys.ts";
 import { takeHead } from "./aggregateHeads.ts";
@@ -155,7 +156,7 @@ async function appendInSpan(
   for (const event of prepared) {
     if (event.keyedBy === "eventId") event.hash = eventHash(null, event.fields);
   }
-  await insertOutboxRows(client, prepared, heads, createdAt);
+  await insertOutboxRows(client, prepared, heads, createdAt, takeKeysToInsert(client));
 
   return prepared.map(({ envelope, fields }) => ({
     eventId: fields.eventId,

@@ -36,7 +36,7 @@ describe("the outbox insert's check for a restored history", () => {
         [HISTORY_ROWS],
       );
       await client.query(`PREPARE insert_rows AS ${insertOutboxRowsSql}`);
-      const noRows = Array.from({ length: 20 }, (_, n) => (n === 14 ? "now()" : "'{}'")).join(", ");
+      const noRows = Array.from({ length: 23 }, (_, n) => (n === 14 ? "now()" : "'{}'")).join(", ");
       for (const statistics of ["before ANALYZE", "after ANALYZE"]) {
         if (statistics === "after ANALYZE") await client.query("ANALYZE outbox");
         for (const plan of ["force_custom_plan", "force_generic_plan"]) {

@@ -1,7 +1,9 @@
 // The statement that writes a transaction's events: the outbox rows, and, in the same round trip, each touched
-// aggregate's new head (its version and the hash the next event chains to). A named (prepared) statement: one text whatever the
+// aggregate's new head (its version and the hash the next event chains to) and the data keys the transaction
+// made for patients who had none (db/patientKeys.ts), which the rows' personal fields are sealed under. A named (prepared) statement: one text whatever the
 // number of rows (arrays, not a VALUES list), parsed once per connection.
 import type pg from "pg";
+import type { KeyCandidate } from "../readOrMakeKeys.ts";
 import type { HashedEventFields } from "./eventHash.ts";
 
 export interface OutboxRow {
@@ -62,6 +64,11 @@ WITH restored AS (
   RETURNING 1
 ), heads AS (
   SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM created) = cardinality($1::text[]) AS written
+), keys_made AS (
+  INSERT INTO patient_keys (patient_id, master_key_id, wrapped_key)
+  SELECT * FROM unnest($21::uuid[], $22::text[], $23::bytea[])
+  ON CONFLICT (patient_id) DO NOTHING
+  RETURNING 1
 ), inserted AS (
   INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic, message_key,
                       payload, correlation_id, traceparent, tracestate, created_at, previous_hash, hash, patient_id)
@@ -78,7 +85,7 @@ WITH restored AS (
   RETURNING 1
 )
 SELECT (SELECT ahead FROM restored) AS ahead, (SELECT written FROM heads) AS heads_written,
-       (SELECT count(*) FROM inserted)::int AS inserted`;
+       (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM keys_made)::int AS keys_made`;
 
 /**
  * An aggregate's head was not the one this transaction chained its events to. REPEATABLE READ makes another
@@ -110,7 +117,9 @@ export class RestoredHistoryAhead extends Error {
 }
 
 /**
- * Every row shares `createdAt`: one transaction's events are stamped with one time. Throws
+ * Every row shares `createdAt`: one transaction's events are stamped with one time. `keys` are inserted in the
+ * same statement; one that exists already (a concurrent writer's, committed after this transaction's snapshot,
+ * is a serialization failure under REPEATABLE READ) throws, and the transaction must not commit. Throws
  * RestoredHistoryAhead, having written nothing, while a restored history lies ahead of the server, and
  * AggregateHeadChanged if a head is not the one given.
  */
@@ -119,10 +128,16 @@ export async function insertOutboxRows(
   rows: readonly OutboxRow[],
   heads: readonly NewAggregateHead[],
   createdAt: Date,
+  keys: readonly KeyCandidate[] = [],
 ): Promise<void> {
   const column = <V>(pick: (row: OutboxRow) => V) => rows.map(pick);
-  const { rows: outcome } = await client.query<{ ahead: boolean; heads_written: boolean; inserted: number }>({
-    name: "outbox.insert-rows.v4",
+  const { rows: outcome } = await client.query<{
+    ahead: boolean;
+    heads_written: boolean;
+    inserted: number;
+    keys_made: number;
+  }>({
+    name: "outbox.insert-rows.v5",
     text: insertOutboxRowsSql,
     values: [
       heads.map((head) => head.aggregateType),
@@ -145,10 +160,16 @@ export async function insertOutboxRows(
       column((row) => row.fields.tracestate),
       heads.map((head) => head.expectedVersion),
       heads.map((head) => head.version),
+      keys.map((key) => key.patientId),
+      keys.map((key) => key.masterKeyId),
+      keys.map((key) => key.wrappedKey),
     ],
   });
-  const [{ ahead, heads_written, inserted }] = outcome as [(typeof outcome)[number]];
+  const [{ ahead, heads_written, inserted, keys_made }] = outcome as [(typeof outcome)[number]];
   if (ahead) throw new RestoredHistoryAhead();
   if (!heads_written) throw new AggregateHeadChanged(heads);
   if (inserted !== rows.length) throw new Error(`${inserted} of ${rows.length} outbox rows were inserted`);
+  if (keys_made !== keys.length) {
+    throw new Error(`${keys_made} of ${keys.length} patient keys were inserted: a key existed already`);
+  }
 }
