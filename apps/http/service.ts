@@ -21,6 +21,7 @@ import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset } from "./docsAssets.ts";
 import { type SealingEnv, sealingKeys } from "./eventContext.ts";
+import { privateAnswers } from "./privateAnswers.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
@@ -126,6 +127,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
 
   // Hono runs handlers in the order they were added: the routes above answer before this is reached, and
   // every route added after it (all of the services') requires a valid token.
+  app.use(privateAnswers());
   app.use(authenticate(options.verifyToken));
   app.use(recordRefusals(options.db, options.log));
 
