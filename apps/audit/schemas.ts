@@ -39,7 +39,10 @@ const filterFields = {
   eventType: name.optional(),
   correlationId: anyCaseUuid.optional(),
   from: instantWithOffset.optional().describe("created at or after (inclusive)"),
-  to: instantWithOffset.optional().describe("created before (exclusive)"),
+  to: instantWithOffset
+    .meta({ description: "Later than from.", "x-later-than": "from" })
+    .optional()
+    .describe("created before (exclusive)"),
 };
 
 export const historyQuery = z.strictObject({
@@ -69,10 +72,16 @@ export const eventIdParam = z.strictObject({
 
 type FilterInput = { [K in keyof typeof filterFields]?: string };
 
-/** The filter a query names; an aggregate id means nothing without its type. */
+/**
+ * The filter a query names; an aggregate id means nothing without its type, and a time range must hold an
+ * instant: swapped ends would be answered "no events", which reads as "nothing happened then".
+ */
 export function historyFilter(query: FilterInput): HistoryFilter {
   if (query.aggregateId !== undefined && query.aggregateType === undefined) {
     throw HttpProblem.invalid([{ field: "query.aggregateType", message: "required with aggregateId" }]);
+  }
+  if (query.from && query.to && Date.parse(query.to) <= Date.parse(query.from)) {
+    throw HttpProblem.invalid([{ field: "query.to", message: "must be later than from" }]);
   }
   const filter: HistoryFilter = {};
   if (query.patientId) filter.patientId = query.patientId;
