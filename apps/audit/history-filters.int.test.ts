@@ -7,6 +7,7 @@ import { exampleEvent } from "../../events/examples.ts";
 import { append, auditAll, isAuditorAccess } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+import { encodeCursor } from "./schemas.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
@@ -166,7 +167,11 @@ describe("the auditor's history query", () => {
   });
 
   it("refuses an aggregate id without its type, a cursor it did not issue and a limit over 1000", async () => {
-    const cursorOf = (place: string) => Buffer.from(place).toString("base64url");
+    // Cursors of the query sent (no filter), naming a place.
+    const cursorOf = (place: string) => {
+      const [txId, position] = place.split(":") as [string, string];
+      return encodeCursor({ txId, position }, {});
+    };
     const { rows } = await db.$client.query<{ txId: string; position: string }>(
       `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox ORDER BY position DESC LIMIT 1`,
     );

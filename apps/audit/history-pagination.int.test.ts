@@ -109,4 +109,45 @@ describe("a cursor", () => {
       expect(errors.map((error) => error.field)).toEqual(["query.cursor"]);
     }
   });
+
+  it("is taken back only with the filters of the page that returned it: with others it is a 400, not a page that skips", async () => {
+    const auditor = await caller("auditor");
+    const [patientId, other] = [randomUUID(), randomUUID()];
+    const [first] = await append(db, [accessOf(other)]);
+    await append(db, [accessOf(patientId)]);
+    await append(db, [accessOf(patientId)]);
+    // A cursor from the patient's query, past the other patient's first event.
+    const { nextCursor } = await auditPage(app, auditor, { patientId, limit: "1" });
+    const elsewhere = await app.request(
+      `/audit/events?${new URLSearchParams({ patientId: other, cursor: nextCursor })}`,
+      { headers: auditor.headers() },
+    );
+    // Read with the other patient's filter, it would start after their first event and never show it.
+    expect(elsewhere.status).toBe(400);
+    expect(await elsewhere.json()).toMatchObject({
+      errors: [{ field: "query.cursor", message: expect.stringContaining("another query") }],
+    });
+    const otherFilters: Record<string, string>[] = [
+      {},
+      { patientId, eventType: "audit.data.accessed" },
+      { patientId, from: "2000-01-01T00:00:00Z" },
+    ];
+    for (const filters of otherFilters) {
+      const response = await app.request(
+        `/audit/events?${new URLSearchParams({ ...filters, cursor: nextCursor })}`,
+        {
+          headers: auditor.headers(),
+        },
+      );
+      expect(response.status, JSON.stringify(filters)).toBe(400);
+    }
+    // The same query, the page size aside, and its ids in another case, takes it.
+    const next = await auditPage(app, auditor, {
+      patientId: patientId.toUpperCase(),
+      limit: "5",
+      cursor: nextCursor,
+    });
+    expect(next.events.length).toBeGreaterThan(0);
+    expect((await auditAll(app, auditor, { patientId: other })).map((one) => one.eventId)).toContain(first);
+  });
 });
