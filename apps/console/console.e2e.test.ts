@@ -386,6 +386,44 @@ describe("the auditors' console", () => {
     await expectNoSeriousViolations("alerts");
   });
 
+  it("forgets what it showed when the auditor signs out: the next one to sign in at this browser finds none of it", async () => {
+    // Every screen filled: a search, one event, who saw the patient, the alerts.
+    await showPatientSearch();
+    await page.goto(`${base}/console#patient-access?patientId=${patientId}`);
+    await page.locator("#access-results tbody tr").first().waitFor();
+    await page.click("nav a[href='#alerts']");
+    await page.locator("#alerts-results tbody tr").first().waitFor();
+    await page.goto(`${base}/console#search`);
+    await page.locator("#search-results a", { hasText: "patient.created" }).click();
+    await page.locator("#event-detail dl").first().waitFor();
+
+    await page.click("#sign-out");
+    await page.locator("#view-sign-in").waitFor();
+    const shown = await page.evaluate(`[
+      "search-results", "event-detail", "access-results", "opened-results", "alerts-results", "verify-result",
+    ].map((id) => document.getElementById(id).textContent).join("")`);
+    expect(shown).toBe("");
+    const filled = await page.evaluate(
+      `[...document.querySelectorAll("#search-form input, #access-form input, #verify-form input")]
+        .map((input) => input.value).join("")`,
+    );
+    expect(filled).toBe("");
+    expect(await page.content()).not.toContain(patientId);
+
+    // Another auditor at the same browser starts from nothing: no results to page or export.
+    const next = await caller("auditor");
+    await page.fill("#token", next.token);
+    await page.click("#sign-in-form button[type=submit]");
+    await page.locator("#view-search").waitFor();
+    expect(await text("#search-results")).toBe("");
+    expect(await page.locator("#export-csv").isDisabled()).toBe(true);
+    expect(await page.locator("#page-next").isDisabled()).toBe(true);
+    await page.goto(`${base}/console#event/${randomUUID()}`);
+    await page.goto(`${base}/console#patient-access`);
+    expect(await text("#access-results")).toBe("");
+    expect(await page.content()).not.toContain(patientId);
+  });
+
   it("verifies the history, and reports the first broken link after an administrator changed a row", async () => {
     // Sealed with the platform's own key, the one its verification checks signatures with.
     const sealed = await history.seal(loadSigningKey());
