@@ -160,6 +160,14 @@ describe("the auditors' console", () => {
     await page.locator("#view-search").waitFor();
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
     expect(await page.evaluate("localStorage.length")).toBe(0);
+    // Signing in reads nobody's data: its one query is recorded as an access naming no patient (the first event
+    // of the history is this test's patient's, which a page of one event would have returned).
+    const accesses = await outboxRows(
+      `SELECT patient_id FROM outbox WHERE event_type = 'audit.data.accessed'
+          AND payload::jsonb -> 'data' ->> 'actorId' = $1`,
+      [auditor.userId],
+    );
+    expect(accesses).toEqual([{ patient_id: null }]);
     // Nothing is shown yet, so there is nothing to export.
     expect(await page.locator("#export-ndjson").isDisabled()).toBe(true);
     expect(await page.locator("#export-csv").isDisabled()).toBe(true);
