@@ -194,6 +194,21 @@ describe("the auditors' console", () => {
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
   });
 
+  it("takes no string as HTML or script: under Trusted Types, a text written to innerHTML is refused", async () => {
+    // The console sets every value as text; should a change ever hand one to an HTML sink, the browser refuses
+    // it, rather than run what a login name or a user agent held.
+    const written = await page.evaluate(`(() => {
+      const probe = document.createElement("div");
+      try {
+        probe.innerHTML = "<img src=x>";
+        return "written";
+      } catch (error) {
+        return error.name;
+      }
+    })()`);
+    expect(written).toBe("TypeError");
+  });
+
   it("finds the patient's events, each with its time, type, aggregate, actor, source and delivery", async () => {
     const [created] = await outboxRows(
       `SELECT event_id, position::text FROM outbox WHERE event_type = 'patient.created' AND patient_id = $1`,
