@@ -140,6 +140,18 @@ describe("the OpenAPI document", () => {
       expect((await app.request(`/docs/assets/swagger-ui-dist/${file}`)).status, file).toBe(404);
     }
   });
+
+  it("cannot be framed by another site, nor its files taken for another type: /docs shares the console's origin", async () => {
+    // A page of another site framing /docs could have a user who pasted a token into it send requests they
+    // did not mean to (clickjacking), on the origin where the auditors' console keeps its token.
+    const response = await app.request("/docs");
+    expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(response.headers.get("x-frame-options")).toBe("DENY");
+    expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+    for (const path of ["/docs", "/docs/assets/swagger-ui-dist/swagger-ui-bundle.js"]) {
+      expect((await app.request(path)).headers.get("x-content-type-options"), path).toBe("nosniff");
+    }
+  });
 });
 
 describe("the event documentation", () => {

@@ -142,6 +142,9 @@ interface DrawnRequest {
   query: Record<string, string>;
 }
 
+/** The query of the requests whose responses hand out `x-from-response` values. */
+const RESPONSE_SOURCE_QUERY: Record<string, string> = { limit: "20" };
+
 /**
  * The values a response hands out for a parameter marked `x-from-response: "GET /path#/pointer"` (`*` for
  * each item of an array): a value only the API makes (a cursor, a position) is not the client's to invent.
@@ -154,7 +157,7 @@ async function valuesFromResponses(operation: Operation): Promise<Record<string,
     const [method, path] = (source as string).split(" ") as [string, string];
     const role = document.paths[path]?.[method.toLowerCase()]?.["x-roles"][0];
     if (!role) throw new Error(`x-from-response names ${source}, which the document does not have`);
-    const response = await app.request(`${path}?limit=20`, {
+    const response = await app.request(`${path}?${new URLSearchParams(RESPONSE_SOURCE_QUERY)}`, {
       method,
       headers: (await caller(role)).headers(),
     });
@@ -227,10 +230,18 @@ function requestArbitrary(
               ]),
             )
           : drawnBody;
+      // A value marked `x-same-query` (a cursor) goes only with the query of the request that handed it out:
+      // the other parameters drawn are left out, but for those that request had (a page size may change).
+      const sameQuery = query.find(
+        (parameter) => parameter.schema["x-same-query"] === true && parameter.name in values,
+      );
+      const kept = Object.entries(values).filter(
+        ([key]) => !sameQuery || key === sameQuery.name || key in RESPONSE_SOURCE_QUERY,
+      );
       return {
         path,
         body: withIds,
-        query: Object.fromEntries(Object.entries(values).map(([key, value]) => [key, String(value)])),
+        query: Object.fromEntries(kept.map(([key, value]) => [key, String(value)])),
       };
     });
 }

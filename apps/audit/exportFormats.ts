@@ -10,6 +10,14 @@ import type { HistoryEvent } from "./sql/historyPage.ts";
  */
 const FORMULA_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
 
+/**
+ * A would-be formula after a `;` (the list separator of Excel in much of Europe), a tab or a line break: a
+ * spreadsheet that reads the file with that separator starts a cell there, where the quotes around a
+ * comma-separated field stand mid-cell and keep nothing together (`x;=1+1;` typed as a login name is the cell
+ * `=1+1`). It gets a `'` too.
+ */
+const FORMULA_AFTER_BREAK = /([;\t\r\n])(?=[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20])/g;
+
 export const exportFormats = {
   ndjson: {
     contentType: "application/x-ndjson; charset=utf-8",
@@ -46,7 +54,9 @@ export const exportFormats = {
         event.correlationId,
         event.userId ?? "",
         event.patientId ?? "",
-        event.envelope,
+        // The same JSON with no `;` in it (a `;` stands only inside its strings): no cell starts in it for a
+        // spreadsheet reading with semicolons, and it parses to the envelope as stored.
+        event.envelope.replaceAll(";", "\\u003b"),
       ]),
     // A row of the header's eleven fields, so that a strict reader takes it; `#` starts it, which readers
     // told that comments start so (pandas' `comment="#"`) skip.
@@ -58,11 +68,13 @@ export type ExportFormat = keyof typeof exportFormats;
 
 /**
  * One CSV field: a would-be formula gets a leading `'` (OWASP's rule: the cell shows as text, and the quote
- * tells a reader that it was added) and is quoted, as is any field holding a comma, a quote or a line break.
+ * tells a reader that it was added), as does one after another locale's separator or a line break, and is
+ * quoted, as is any field holding a comma, a quote or a line break.
  */
 export function csvField(value: string): string {
-  if (FORMULA_START.test(value)) return `"'${value.replaceAll('"', '""')}"`;
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  const defused = value.replace(FORMULA_AFTER_BREAK, "$1'");
+  if (FORMULA_START.test(defused)) return `"'${defused.replaceAll('"', '""')}"`;
+  return /[",\r\n]/.test(defused) ? `"${defused.replaceAll('"', '""')}"` : defused;
 }
 
 function csvLine(fields: string[]): string {

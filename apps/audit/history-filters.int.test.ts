@@ -7,6 +7,7 @@ import { exampleEvent } from "../../events/examples.ts";
 import { append, auditAll, isAuditorAccess } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+import { encodeCursor } from "./schemas.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
@@ -145,8 +146,32 @@ describe("the auditor's history query", () => {
     expect(Date.parse(created?.createdAt ?? "")).toBeGreaterThanOrEqual(start.getTime());
   });
 
+  it("refuses a time range that holds no instant (to at or before from), for a page and an export alike", async () => {
+    // Swapped ends answered "no events", which an auditor reads as "nothing happened then".
+    for (const range of [
+      { from: end.toISOString(), to: start.toISOString() },
+      { from: start.toISOString(), to: start.toISOString() },
+      // The same instant in two offsets.
+      { from: "2026-01-01T12:00:00+02:00", to: "2026-01-01T10:00:00Z" },
+    ]) {
+      for (const path of ["/audit/events", "/audit/events/export"]) {
+        const response = await app.request(`${path}?${new URLSearchParams({ patientId: P, ...range })}`, {
+          headers: auditor.headers(),
+        });
+        expect(response.status, `${path} ${JSON.stringify(range)}`).toBe(400);
+        expect(await response.json()).toMatchObject({
+          errors: [{ field: "query.to", message: "must be later than from" }],
+        });
+      }
+    }
+  });
+
   it("refuses an aggregate id without its type, a cursor it did not issue and a limit over 1000", async () => {
-    const cursorOf = (place: string) => Buffer.from(place).toString("base64url");
+    // Cursors of the query sent (no filter), naming a place.
+    const cursorOf = (place: string) => {
+      const [txId, position] = place.split(":") as [string, string];
+      return encodeCursor({ txId, position }, {});
+    };
     const { rows } = await db.$client.query<{ txId: string; position: string }>(
       `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox ORDER BY position DESC LIMIT 1`,
     );

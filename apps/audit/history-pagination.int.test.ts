@@ -8,7 +8,7 @@ import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import { type AuditedEvent, append, auditAll, auditPage, isAuditorAccess } from "../../test/auditHistory.ts";
-import { testDatabase, testEventContext } from "../../test/fixtures.ts";
+import { eventually, testDatabase, testEventContext } from "../../test/fixtures.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 
 const db = testDatabase();
@@ -108,5 +108,55 @@ describe("a cursor", () => {
       const { errors } = (await response.json()) as { errors: Array<{ field: string }> };
       expect(errors.map((error) => error.field)).toEqual(["query.cursor"]);
     }
+  });
+
+  it("is taken back only with the filters of the page that returned it: with others it is a 400, not a page that skips", async () => {
+    const auditor = await caller("auditor");
+    const [patientId, other] = [randomUUID(), randomUUID()];
+    const [first] = await append(db, [accessOf(other)]);
+    await append(db, [accessOf(patientId)]);
+    await append(db, [accessOf(patientId)]);
+    // Pages read below the oldest transaction running on the server (other tests' too): wait until both are.
+    await eventually(async () => {
+      const { rows } = await db.$client.query(
+        `SELECT pg_snapshot_xmin(pg_current_snapshot()) > max(tx_id) AS readable FROM outbox WHERE patient_id = $1`,
+        [patientId],
+      );
+      return rows[0]?.readable === true;
+    }, 60_000);
+    // A cursor from the patient's query, past the other patient's first event.
+    const { nextCursor, events } = await auditPage(app, auditor, { patientId, limit: "1" });
+    expect(events).toHaveLength(1);
+    const elsewhere = await app.request(
+      `/audit/events?${new URLSearchParams({ patientId: other, cursor: nextCursor })}`,
+      { headers: auditor.headers() },
+    );
+    // Read with the other patient's filter, it would start after their first event and never show it.
+    expect(elsewhere.status).toBe(400);
+    expect(await elsewhere.json()).toMatchObject({
+      errors: [{ field: "query.cursor", message: expect.stringContaining("another query") }],
+    });
+    const otherFilters: Record<string, string>[] = [
+      {},
+      { patientId, eventType: "audit.data.accessed" },
+      { patientId, from: "2000-01-01T00:00:00Z" },
+    ];
+    for (const filters of otherFilters) {
+      const response = await app.request(
+        `/audit/events?${new URLSearchParams({ ...filters, cursor: nextCursor })}`,
+        {
+          headers: auditor.headers(),
+        },
+      );
+      expect(response.status, JSON.stringify(filters)).toBe(400);
+    }
+    // The same query, the page size aside, and its ids in another case, takes it.
+    const next = await auditPage(app, auditor, {
+      patientId: patientId.toUpperCase(),
+      limit: "5",
+      cursor: nextCursor,
+    });
+    expect(next.events.length).toBeGreaterThan(0);
+    expect((await auditAll(app, auditor, { patientId: other })).map((one) => one.eventId)).toContain(first);
   });
 });

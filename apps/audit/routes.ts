@@ -153,14 +153,14 @@ export function auditRoutes(
       .openapi(routes.list, async (c) => {
         const query = c.req.valid("query");
         const filter = historyFilter(query);
-        const after = query.cursor === undefined ? START_OF_HISTORY : decodeCursor(query.cursor);
+        const after = query.cursor === undefined ? START_OF_HISTORY : decodeCursor(query.cursor, filter);
         if (!(await historyHolds(db.$client, after))) throw notIssuedCursor();
         const events = await historyPage(db.$client, filter, after, query.limit);
         const progress = await relayProgress(db.$client);
         await recordAccess(c, db, "SEARCH", c.req.path, patientsOf(events, filter.patientId));
         const last = events.at(-1);
         const listed = events.map((event) => ({ ...toResponse(event), relayed: relayedBy(event, progress) }));
-        return c.json({ events: listed, nextCursor: encodeCursor(last ?? after) }, 200);
+        return c.json({ events: listed, nextCursor: encodeCursor(last ?? after, filter) }, 200);
       })
       // Declared before /audit/events/{eventId}, which it would otherwise be taken for.
       .openapi(routes.export, async (c) => {

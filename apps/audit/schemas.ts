@@ -1,5 +1,6 @@
 // The audit API's query parameters and answers: history filters, an opaque cursor over (tx_id, position),
 // and events as the outbox stored them (the envelope verbatim, with where it sits in the history).
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { expectedCheckpointInput, historyRangeInput } from "../../audit/historySpan.ts";
 import { NO_YEAR_ZERO, storable } from "../../events/fields.ts";
@@ -39,7 +40,10 @@ const filterFields = {
   eventType: name.optional(),
   correlationId: anyCaseUuid.optional(),
   from: instantWithOffset.optional().describe("created at or after (inclusive)"),
-  to: instantWithOffset.optional().describe("created before (exclusive)"),
+  to: instantWithOffset
+    .meta({ description: "Later than from.", "x-later-than": "from" })
+    .optional()
+    .describe("created before (exclusive)"),
 };
 
 export const historyQuery = z.strictObject({
@@ -48,8 +52,10 @@ export const historyQuery = z.strictObject({
     .string()
     .max(200)
     .meta({
-      description: "nextCursor of the previous page, as given",
+      description:
+        "nextCursor of the previous page, as given, with that page's filters (the page size may change)",
       "x-from-response": "GET /audit/events#/nextCursor",
+      "x-same-query": true,
     })
     .optional(),
   limit: pageSize.default(100),
@@ -69,10 +75,16 @@ export const eventIdParam = z.strictObject({
 
 type FilterInput = { [K in keyof typeof filterFields]?: string };
 
-/** The filter a query names; an aggregate id means nothing without its type. */
+/**
+ * The filter a query names; an aggregate id means nothing without its type, and a time range must hold an
+ * instant: swapped ends would be answered "no events", which reads as "nothing happened then".
+ */
 export function historyFilter(query: FilterInput): HistoryFilter {
   if (query.aggregateId !== undefined && query.aggregateType === undefined) {
     throw HttpProblem.invalid([{ field: "query.aggregateType", message: "required with aggregateId" }]);
+  }
+  if (query.from && query.to && Date.parse(query.to) <= Date.parse(query.from)) {
+    throw HttpProblem.invalid([{ field: "query.to", message: "must be later than from" }]);
   }
   const filter: HistoryFilter = {};
   if (query.patientId) filter.patientId = query.patientId;
@@ -88,9 +100,29 @@ export function historyFilter(query: FilterInput): HistoryFilter {
   return filter;
 }
 
-/** Opaque to clients: base64url of "txId:position". */
-export function encodeCursor(key: HistoryKey): string {
-  return Buffer.from(`${key.txId}:${key.position}`).toString("base64url");
+/**
+ * Which query a cursor belongs to: a digest of the filters as the API reads them (ids in lower case, times as
+ * instants), the page size aside. A cursor is a place in the history, and another query read after it would
+ * start there, silently without that query's earlier events. Not a secret: it guards against a mistake (a
+ * script that changes its filters and keeps paging), not against an auditor, who may run any query.
+ */
+function queryOf(filter: HistoryFilter): string {
+  const named = [
+    filter.patientId,
+    filter.aggregateType,
+    filter.aggregateId,
+    filter.userId,
+    filter.eventType,
+    filter.correlationId,
+    filter.from?.toISOString(),
+    filter.to?.toISOString(),
+  ];
+  return createHash("sha256").update(JSON.stringify(named)).digest("hex").slice(0, 16);
+}
+
+/** Opaque to clients: base64url of "txId:position:query". */
+export function encodeCursor(key: HistoryKey, filter: HistoryFilter): string {
+  return Buffer.from(`${key.txId}:${key.position}:${queryOf(filter)}`).toString("base64url");
 }
 
 /** The largest transaction id (`xid8`, unsigned) and outbox position (`bigint`) the database holds. */
@@ -100,11 +132,12 @@ const MAX_POSITION = 2n ** 63n - 1n;
 export const notIssuedCursor = () =>
   HttpProblem.invalid([{ field: "query.cursor", message: "not a cursor this API returned" }]);
 
-export function decodeCursor(cursor: string): HistoryKey {
+/** The place a cursor names, for the query it was returned for; any other cursor is a 400 naming it. */
+export function decodeCursor(cursor: string, filter: HistoryFilter): HistoryKey {
   const decoded = Buffer.from(cursor, "base64url").toString("utf8");
   // Node's decoder skips what is not base64url (`!`, `=`, `+`, `/`): a cursor is one this API returned only if
   // encoding what it decodes to gives it back, character for character.
-  const match = /^(0|[1-9]\d{0,19}):(0|[1-9]\d{0,18})$/.exec(decoded);
+  const match = /^(0|[1-9]\d{0,19}):(0|[1-9]\d{0,18}):([0-9a-f]{16})$/.exec(decoded);
   // A tampered cursor with numbers beyond the columns' range would otherwise reach the query as an error.
   if (
     !match ||
@@ -113,6 +146,15 @@ export function decodeCursor(cursor: string): HistoryKey {
     BigInt(match[2] as string) > MAX_POSITION
   ) {
     throw notIssuedCursor();
+  }
+  if (match[3] !== queryOf(filter)) {
+    throw HttpProblem.invalid([
+      {
+        field: "query.cursor",
+        message:
+          "is a cursor of another query: send it with the filters of the page that returned it, or start without one",
+      },
+    ]);
   }
   return { txId: match[1] as string, position: match[2] as string };
 }

@@ -160,6 +160,14 @@ describe("the auditors' console", () => {
     await page.locator("#view-search").waitFor();
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
     expect(await page.evaluate("localStorage.length")).toBe(0);
+    // Signing in reads nobody's data: its one query is recorded as an access naming no patient (the first event
+    // of the history is this test's patient's, which a page of one event would have returned).
+    const accesses = await outboxRows(
+      `SELECT patient_id FROM outbox WHERE event_type = 'audit.data.accessed'
+          AND payload::jsonb -> 'data' ->> 'actorId' = $1`,
+      [auditor.userId],
+    );
+    expect(accesses).toEqual([{ patient_id: null }]);
     // Nothing is shown yet, so there is nothing to export.
     expect(await page.locator("#export-ndjson").isDisabled()).toBe(true);
     expect(await page.locator("#export-csv").isDisabled()).toBe(true);
@@ -184,6 +192,21 @@ describe("the auditors' console", () => {
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.signInStarted')")).toBeNull();
     expect(page.url()).toBe(`${base}/console#search`);
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
+  });
+
+  it("takes no string as HTML or script: under Trusted Types, a text written to innerHTML is refused", async () => {
+    // The console sets every value as text; should a change ever hand one to an HTML sink, the browser refuses
+    // it, rather than run what a login name or a user agent held.
+    const written = await page.evaluate(`(() => {
+      const probe = document.createElement("div");
+      try {
+        probe.innerHTML = "<img src=x>";
+        return "written";
+      } catch (error) {
+        return error.name;
+      }
+    })()`);
+    expect(written).toBe("TypeError");
   });
 
   it("finds the patient's events, each with its time, type, aggregate, actor, source and delivery", async () => {
@@ -384,6 +407,44 @@ describe("the auditors' console", () => {
     await row.waitFor();
     expect(await row.textContent()).toContain("repeated-refusals");
     await expectNoSeriousViolations("alerts");
+  });
+
+  it("forgets what it showed when the auditor signs out: the next one to sign in at this browser finds none of it", async () => {
+    // Every screen filled: a search, one event, who saw the patient, the alerts.
+    await showPatientSearch();
+    await page.goto(`${base}/console#patient-access?patientId=${patientId}`);
+    await page.locator("#access-results tbody tr").first().waitFor();
+    await page.click("nav a[href='#alerts']");
+    await page.locator("#alerts-results tbody tr").first().waitFor();
+    await page.goto(`${base}/console#search`);
+    await page.locator("#search-results a", { hasText: "patient.created" }).click();
+    await page.locator("#event-detail dl").first().waitFor();
+
+    await page.click("#sign-out");
+    await page.locator("#view-sign-in").waitFor();
+    const shown = await page.evaluate(`[
+      "search-results", "event-detail", "access-results", "opened-results", "alerts-results", "verify-result",
+    ].map((id) => document.getElementById(id).textContent).join("")`);
+    expect(shown).toBe("");
+    const filled = await page.evaluate(
+      `[...document.querySelectorAll("#search-form input, #access-form input, #verify-form input")]
+        .map((input) => input.value).join("")`,
+    );
+    expect(filled).toBe("");
+    expect(await page.content()).not.toContain(patientId);
+
+    // Another auditor at the same browser starts from nothing: no results to page or export.
+    const next = await caller("auditor");
+    await page.fill("#token", next.token);
+    await page.click("#sign-in-form button[type=submit]");
+    await page.locator("#view-search").waitFor();
+    expect(await text("#search-results")).toBe("");
+    expect(await page.locator("#export-csv").isDisabled()).toBe(true);
+    expect(await page.locator("#page-next").isDisabled()).toBe(true);
+    await page.goto(`${base}/console#event/${randomUUID()}`);
+    await page.goto(`${base}/console#patient-access`);
+    expect(await text("#access-results")).toBe("");
+    expect(await page.content()).not.toContain(patientId);
   });
 
   it("verifies the history, and reports the first broken link after an administrator changed a row", async () => {

@@ -19,8 +19,9 @@ import { httpMetrics, type MetricsSource, metricsRoute } from "../../observabili
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
-import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset } from "./docsAssets.ts";
+import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset, docsPageHeaders } from "./docsAssets.ts";
 import { type SealingEnv, sealingKeys } from "./eventContext.ts";
+import { privateAnswers } from "./privateAnswers.ts";
 import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
@@ -120,12 +121,17 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       "A JWT whose `role` (or `app_metadata.role`) is patient, provider, admin, auditor or service.",
   });
   app.doc31("/openapi.json", { openapi: "3.1.0", info: { title: options.title, version: "1.0.0" } });
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: options.title, baseUrl: DOCS_ASSETS_BASE }));
+  app.get(
+    "/docs",
+    docsPageHeaders,
+    swaggerUI({ url: "/openapi.json", title: options.title, baseUrl: DOCS_ASSETS_BASE }),
+  );
   app.get(DOCS_ASSET_ROUTE, docsAsset);
   if (options.publicRoutes) app.route("/", options.publicRoutes);
 
   // Hono runs handlers in the order they were added: the routes above answer before this is reached, and
   // every route added after it (all of the services') requires a valid token.
+  app.use(privateAnswers());
   app.use(authenticate(options.verifyToken));
   app.use(recordRefusals(options.db, options.log));
 

@@ -71,6 +71,7 @@ function query(parameters) {
 
 function signOut(message = "Signed out.") {
   sessionStorage.removeItem(TOKEN_KEY);
+  forgetWhatWasShown();
   $("nav").hidden = true;
   location.hash = "#sign-in";
   status(message);
@@ -82,8 +83,10 @@ async function signIn(candidate) {
   problem.hidden = true;
   try {
     // The API decides: only an auditor's token reads the history. A refusal is recorded there as an
-    // audit.compliance.violation, as for any other refused request.
-    await getJson("/audit/events?limit=1");
+    // audit.compliance.violation, as for any other refused request. Asked of the history before 1970, which
+    // holds nothing: signing in reads nobody's data, so the auditor's access it records names no patient (a
+    // page of the history's first event would name theirs at every sign-in).
+    await getJson(`/audit/events?${query({ to: "1970-01-01T00:00:00Z", limit: 1 })}`);
   } catch (error) {
     sessionStorage.removeItem(TOKEN_KEY);
     problem.hidden = false;
@@ -216,6 +219,39 @@ function startLoading(region) {
       if (!superseded()) region.setAttribute("aria-busy", "false");
     },
   };
+}
+
+/** The regions that show what the API answered; each is filled by one load at a time. */
+const REGIONS = [
+  "search-results",
+  "event-detail",
+  "access-results",
+  "opened-results",
+  "alerts-results",
+  "verify-result",
+];
+
+/**
+ * At sign-out (or when the API no longer takes the token), nothing of what the auditor saw or typed stays in the
+ * page: hidden, it was still there for the next person at this browser to sign in and page, export or read.
+ * An answer still on its way is dropped, as a superseded one is.
+ */
+function forgetWhatWasShown() {
+  for (const id of REGIONS) {
+    const region = $(id);
+    latestLoads.delete(region);
+    region.removeAttribute("aria-busy");
+    region.replaceChildren();
+  }
+  for (const form of ["search-form", "access-form", "verify-form"]) $(form).reset();
+  Object.assign(searchState, { parameters: {}, cursors: [undefined], page: 0 });
+  showingResultsOf(null);
+  for (const id of ["page-first", "page-previous", "page-next"]) $(id).disabled = true;
+  for (const id of ["access-more", "opened-more", "alerts-more"]) {
+    $(id).hidden = true;
+    $(id).onclick = null;
+  }
+  $("event-title").textContent = "Event";
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -552,6 +588,7 @@ async function verify(range) {
   const result = $("verify-result");
   const elapsed = $("verify-elapsed");
   const started = Date.now();
+  const { superseded, done } = startLoading(result);
   const ticker = setInterval(() => {
     elapsed.textContent = `${Math.round((Date.now() - started) / 1000)} s`;
   }, 1000);
@@ -564,6 +601,7 @@ async function verify(range) {
     for (;;) {
       try {
         const report = await getJson(`/audit/verify?${query(range)}`);
+        if (superseded()) return;
         result.replaceChildren(verificationReport(report));
         status(
           report.intact ? "Verification finished: intact." : "Verification finished: the history is broken.",
@@ -571,16 +609,19 @@ async function verify(range) {
         return;
       } catch (error) {
         // Too many verifications at once (503 with Retry-After; 429 from a proxy): the server says when to come back.
-        if (error.status !== 503 && error.status !== 429) throw error;
+        if (superseded() || (error.status !== 503 && error.status !== 429)) throw error;
         const seconds = error.retryAfter ?? 2;
         status(`The server is busy verifying; trying again in ${seconds} s.`);
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+        if (superseded()) return;
       }
     }
   } catch (error) {
+    if (superseded()) return;
     result.replaceChildren(problemBox(`The verification could not run: ${error.message}`));
     status("The verification could not run.");
   } finally {
+    done();
     clearInterval(ticker);
     progress.hidden = true;
     $("verify-bar").removeAttribute("aria-busy");
