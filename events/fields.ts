@@ -212,23 +212,28 @@ export const unitInterval = z.number().min(0).max(1);
 
 /**
  * Values by name. zod skips a `__proto__` key of a record (it would set the object's prototype), so such a
- * name would vanish from what is stored and sent, silently: it is refused by name instead.
+ * name would vanish from what is stored and sent, silently: it is refused by name instead. The names' schema
+ * is published as `propertyNames` by the OpenAPI generator too, which drops a record's key schema: a client
+ * reading the document would otherwise take any name for valid, and be refused.
  */
 export function namedValues<Value extends z.ZodType>(name: z.ZodType<string>, value: Value) {
-  return z.preprocess(
-    (input, context) => {
-      if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
-        context.addIssue({
-          code: "custom",
-          message: "is not a name this API accepts",
-          path: ["__proto__"],
-          input,
-        });
-      }
-      return input;
-    },
-    z.record(name, value),
-  );
+  const { $schema: _, ...names } = z.toJSONSchema(name);
+  return z
+    .preprocess(
+      (input, context) => {
+        if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
+          context.addIssue({
+            code: "custom",
+            message: "is not a name this API accepts",
+            path: ["__proto__"],
+            input,
+          });
+        }
+        return input;
+      },
+      z.record(name, value),
+    )
+    .meta({ propertyNames: names });
 }
 
 /** Named measurements such as `{ auc: 0.91, f1: 0.84 }` (zod 4 numbers are finite: JSON has no NaN). */
