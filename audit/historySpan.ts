@@ -4,7 +4,7 @@
 // a row, at a checkpoint's cursor, or at the end of the history.
 import type pg from "pg";
 import { z } from "zod";
-import { NO_YEAR_ZERO } from "../events/fields.ts";
+import { instantWithOffset } from "../events/fields.ts";
 import type { ArchiveRecord } from "./archive.ts";
 import { type Checkpoint, GENESIS } from "./checkpoint.ts";
 import {
@@ -36,9 +36,7 @@ const position = z
     (value) => !POSITION.test(value) || BigInt(value) <= MAX_POSITION,
     "must be an outbox position (a 64-bit integer)",
   );
-const time = z.iso
-  .datetime({ offset: true, error: "must be an ISO 8601 time with its offset" })
-  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO });
+const time = instantWithOffset;
 
 /** A range as the API's query and the CLI's options give it: all optional; none means the whole history. */
 export const historyRangeInput = z.strictObject({

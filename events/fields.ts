@@ -26,6 +26,9 @@ const MONTH_DAY = String.raw`(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[
 const DATE = `(?:${LEAP_DAY}|${YEAR}-${MONTH_DAY})`;
 const DATE_PATTERN = new RegExp(`^${DATE}$`);
 const TIMESTAMP_PATTERN = new RegExp(String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$`);
+const OFFSET_TIMESTAMP_PATTERN = new RegExp(
+  String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$`,
+);
 export const NO_YEAR_ZERO = "must be in the years 0001 to 9999 (there is no year 0)";
 // zod checks the rest (its pattern differs from these only in year 0000); these are what the documents publish.
 
@@ -39,6 +42,16 @@ export const utcTimestamp = z.iso
   .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
   .refine((value) => !/\.\d{4,}Z$/.test(value), { error: "must not be more precise than milliseconds" })
   .meta({ pattern: TIMESTAMP_PATTERN.source });
+
+/**
+ * An instant with its offset, as a query names one (`2024-01-15T10:30:00+01:00`, `…Z`, any fraction of a
+ * second). Its pattern is published with it: `format: date-time` alone lets a client send what RFC 3339 allows
+ * and zod does not read (a lower-case `t` or `z`, a leap second), or what a lax validator takes (`+0530`).
+ */
+export const instantWithOffset = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 time with its offset" })
+  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
+  .meta({ pattern: OFFSET_TIMESTAMP_PATTERN.source });
 
 /** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st, no year 0000). */
 export const isoDate = z.iso
