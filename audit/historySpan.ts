@@ -28,7 +28,7 @@ export interface HistoryRange {
 }
 
 const MAX_POSITION = 2n ** 63n - 1n;
-const POSITION = /^[1-9]\d{0,18}$/;
+const POSITION = /^[1-9][0-9]{0,18}$/;
 const position = z
   .string()
   .regex(POSITION, "must be an outbox position (a positive integer)")
@@ -80,7 +80,7 @@ export const historyRangeInput = z.strictObject({
 export const expectedCheckpointInput = z
   .string()
   .regex(
-    /^[1-9]\d{0,14}:[0-9a-f]{64}$/,
+    /^[1-9][0-9]{0,14}:[0-9a-f]{64}$/,
     "must be <sequence>:<chain hash in hexadecimal>, as a verification reported them",
   )
   .transform((value) => {
