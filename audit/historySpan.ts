@@ -4,7 +4,7 @@
 // a row, at a checkpoint's cursor, or at the end of the history.
 import type pg from "pg";
 import { z } from "zod";
-import { NO_YEAR_ZERO } from "../events/fields.ts";
+import { instantWithOffset } from "../events/fields.ts";
 import type { ArchiveRecord } from "./archive.ts";
 import { type Checkpoint, GENESIS } from "./checkpoint.ts";
 import {
@@ -28,7 +28,7 @@ export interface HistoryRange {
 }
 
 const MAX_POSITION = 2n ** 63n - 1n;
-const POSITION = /^[1-9]\d{0,18}$/;
+const POSITION = /^[1-9][0-9]{0,18}$/;
 const position = z
   .string()
   .regex(POSITION, "must be an outbox position (a positive integer)")
@@ -36,9 +36,7 @@ const position = z
     (value) => !POSITION.test(value) || BigInt(value) <= MAX_POSITION,
     "must be an outbox position (a 64-bit integer)",
   );
-const time = z.iso
-  .datetime({ offset: true, error: "must be an ISO 8601 time with its offset" })
-  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO });
+const time = instantWithOffset;
 
 /** A range as the API's query and the CLI's options give it: all optional; none means the whole history. */
 export const historyRangeInput = z.strictObject({
@@ -82,7 +80,7 @@ export const historyRangeInput = z.strictObject({
 export const expectedCheckpointInput = z
   .string()
   .regex(
-    /^[1-9]\d{0,14}:[0-9a-f]{64}$/,
+    /^[1-9][0-9]{0,14}:[0-9a-f]{64}$/,
     "must be <sequence>:<chain hash in hexadecimal>, as a verification reported them",
   )
   .transform((value) => {

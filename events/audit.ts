@@ -160,8 +160,8 @@ const kafkaTopicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Ka
 
 /** A place in the outbox history: the relay's (tx_id, position) order, as decimal strings. */
 const historyCursor = z.strictObject({
-  txId: z.string().regex(/^\d{1,20}$/, "must be a transaction id"),
-  position: z.string().regex(/^\d{1,19}$/, "must be an outbox position"),
+  txId: z.string().regex(/^[0-9]{1,20}$/, "must be a transaction id"),
+  position: z.string().regex(/^[0-9]{1,19}$/, "must be an outbox position"),
 });
 
 /**
@@ -178,11 +178,11 @@ export const historyReplayedSchema = z.strictObject({
     topic: kafkaTopicName.nullable(),
     fromPosition: z
       .string()
-      .regex(/^\d{1,19}$/, "must be an outbox position")
+      .regex(/^[0-9]{1,19}$/, "must be an outbox position")
       .nullable(),
     toPosition: z
       .string()
-      .regex(/^\d{1,19}$/, "must be an outbox position")
+      .regex(/^[0-9]{1,19}$/, "must be an outbox position")
       .nullable(),
     since: utcTimestamp.nullable(),
     until: utcTimestamp.nullable(),
@@ -220,7 +220,7 @@ export const operatorDecryptedSchema = z.strictObject({
   record: z.strictObject({
     topic: kafkaTopicName,
     partition: z.number().int().min(0),
-    offset: z.string().regex(/^\d{1,19}$/, "must be a Kafka offset"),
+    offset: z.string().regex(/^[0-9]{1,19}$/, "must be a Kafka offset"),
     eventId: uuid,
     eventType: identifier,
   }),

@@ -20,14 +20,22 @@ export const uuid = z
  * goes from 1 BC to AD 1, and Postgres refuses "0000-01-01" as a date or a timestamp. Published as they are
  * checked, so a client that follows the document never sends one.
  */
-const YEAR = String.raw`(?:000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})`;
-const LEAP_DAY = String.raw`(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|(?:[2468][048]|[13579][26]|0[48])00)-02-29`;
-const MONTH_DAY = String.raw`(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))`;
+const YEAR = String.raw`(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})`;
+const LEAP_DAY = String.raw`(?:[0-9][0-9][2468][048]|[0-9][0-9][13579][26]|[0-9][0-9]0[48]|(?:[2468][048]|[13579][26]|0[48])00)-02-29`;
+const MONTH_DAY = String.raw`(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))`;
 const DATE = `(?:${LEAP_DAY}|${YEAR}-${MONTH_DAY})`;
 const DATE_PATTERN = new RegExp(`^${DATE}$`);
-const TIMESTAMP_PATTERN = new RegExp(String.raw`^${DATE}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,3})?Z$`);
+const TIMESTAMP_PATTERN = new RegExp(
+  String.raw`^${DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,3})?Z$`,
+);
+const OFFSET_TIMESTAMP_PATTERN = new RegExp(
+  String.raw`^${DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$`,
+);
 export const NO_YEAR_ZERO = "must be in the years 0001 to 9999 (there is no year 0)";
 // zod checks the rest (its pattern differs from these only in year 0000); these are what the documents publish.
+// Published patterns spell out their digits and white space: `\d` and `\s` mean other characters in Python, .NET
+// and RE2 than in ECMA-262 (any Unicode digit; no U+FEFF, or only ASCII), so a client's tools would read them
+// otherwise (apps/published-patterns.unit.test.ts).
 
 /**
  * An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, offsets not allowed), to the
@@ -39,6 +47,16 @@ export const utcTimestamp = z.iso
   .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
   .refine((value) => !/\.\d{4,}Z$/.test(value), { error: "must not be more precise than milliseconds" })
   .meta({ pattern: TIMESTAMP_PATTERN.source });
+
+/**
+ * An instant with its offset, as a query names one (`2024-01-15T10:30:00+01:00`, `…Z`, any fraction of a
+ * second). Its pattern is published with it: `format: date-time` alone lets a client send what RFC 3339 allows
+ * and zod does not read (a lower-case `t` or `z`, a leap second), or what a lax validator takes (`+0530`).
+ */
+export const instantWithOffset = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 time with its offset" })
+  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
+  .meta({ pattern: OFFSET_TIMESTAMP_PATTERN.source });
 
 /** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st, no year 0000). */
 export const isoDate = z.iso
@@ -91,7 +109,7 @@ export const email = z.email().max(254).meta({ pattern: z.regexes.email.source, 
  */
 const HOST_NAME = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?`;
 /** A port, 1 to 65535, without leading zeros (one spelling; port 0 is no port a connection can reach). */
-const PORT = String.raw`(?::(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))`;
+const PORT = String.raw`(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))`;
 
 /** The longest address browsers and CDNs reliably carry. */
 const WEB_ADDRESS_MAX_LENGTH = 2048;
@@ -118,7 +136,9 @@ export function webAddress(schemes: readonly [string, ...string[]], example: str
 }
 
 /** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
-export const e164Phone = z.e164().meta({ pattern: z.regexes.e164.source, example: "+14155552671" });
+export const e164Phone = z
+  .e164()
+  .meta({ pattern: String.raw`^\+[1-9][0-9]{6,14}$`, example: "+14155552671" });
 
 /**
  * U+0000, which Postgres text and jsonb cannot hold, and half of a UTF-16 surrogate pair, which is no
@@ -127,13 +147,16 @@ export const e164Phone = z.e164().meta({ pattern: z.regexes.e164.source, example
  */
 const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
 
+/** ECMA-262's `\s`, listed (white space and line terminators), as the inside of a character class. */
+export const WHITE_SPACE = String.raw`\u0009-\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF`;
+
 /**
- * What shows nothing, as the inside of a regular expression's character class: white space (`\s`, with U+FEFF),
+ * What shows nothing, as the inside of a regular expression's character class: white space (WHITE_SPACE),
  * the Unicode default-ignorable code points of the Basic Multilingual Plane (soft hyphen, zero-width spaces and
  * joiners, bidirectional controls, variation selectors, Hangul fillers, ...), and U+2800, the blank Braille
  * pattern. A name of only these would look empty wherever it is shown.
  */
-export const BLANK = String.raw`\s\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
+export const BLANK = String.raw`${WHITE_SPACE}\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
 const SHOWS_SOMETHING = new RegExp(`[^${BLANK}]`, "u");
 
 /**
@@ -212,23 +235,28 @@ export const unitInterval = z.number().min(0).max(1);
 
 /**
  * Values by name. zod skips a `__proto__` key of a record (it would set the object's prototype), so such a
- * name would vanish from what is stored and sent, silently: it is refused by name instead.
+ * name would vanish from what is stored and sent, silently: it is refused by name instead. The names' schema
+ * is published as `propertyNames` by the OpenAPI generator too, which drops a record's key schema: a client
+ * reading the document would otherwise take any name for valid, and be refused.
  */
 export function namedValues<Value extends z.ZodType>(name: z.ZodType<string>, value: Value) {
-  return z.preprocess(
-    (input, context) => {
-      if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
-        context.addIssue({
-          code: "custom",
-          message: "is not a name this API accepts",
-          path: ["__proto__"],
-          input,
-        });
-      }
-      return input;
-    },
-    z.record(name, value),
-  );
+  const { $schema: _, ...names } = z.toJSONSchema(name);
+  return z
+    .preprocess(
+      (input, context) => {
+        if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__")) {
+          context.addIssue({
+            code: "custom",
+            message: "is not a name this API accepts",
+            path: ["__proto__"],
+            input,
+          });
+        }
+        return input;
+      },
+      z.record(name, value),
+    )
+    .meta({ propertyNames: names });
 }
 
 /** Named measurements such as `{ auc: 0.91, f1: 0.84 }` (zod 4 numbers are finite: JSON has no NaN). */

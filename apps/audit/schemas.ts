@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { expectedCheckpointInput, historyRangeInput } from "../../audit/historySpan.ts";
-import { NO_YEAR_ZERO, storable } from "../../events/fields.ts";
+import { instantWithOffset, storable } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
 import type { HistoryFilter, HistoryKey } from "./sql/historyPage.ts";
@@ -24,11 +24,6 @@ const pageSize = z.preprocess(
     .min(1, `must be a whole number from 1 to ${MAX_PAGE}`)
     .max(MAX_PAGE, `must be a whole number from 1 to ${MAX_PAGE}`),
 );
-
-/** Postgres has no year 0: such a time is refused by name rather than read as another. */
-const instantWithOffset = z.iso
-  .datetime({ offset: true })
-  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO });
 
 const filterFields = {
   patientId: anyCaseUuid.optional(),

@@ -32,7 +32,7 @@ const CANONICAL_UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 /** Set on a record that `npm run dlq` re-drove from a dead-letter topic: where it was parked. */
 const redrivenFromHeader: JsonSchema = {
   type: "string",
-  pattern: "^[a-z-]+\\.dlq/\\d+/\\d+$",
+  pattern: "^[a-z-]+\\.dlq/[0-9]+/[0-9]+$",
   description:
     "Only on a re-driven record: the dead letter it came from, `<topic>.dlq/<partition>/<offset>`.",
 };
@@ -115,7 +115,7 @@ function message(type: EventType) {
  */
 function deadLetterMessage(topic: TopicName) {
   const text = (description: string, extra: JsonSchema = {}) => ({ type: "string", description, ...extra });
-  const number = (description: string) => text(description, { pattern: "^\\d+$" });
+  const number = (description: string) => text(description, { pattern: "^[0-9]+$" });
   return {
     name: deadLetterTopicName(topic),
     title: `A dead letter of ${topic}`,

@@ -1,0 +1,35 @@
+// Every pattern the documents publish (/openapi.json and /asyncapi.json) means the same in every regex dialect
+// a client team's tools run it in, not only in ECMA-262: no shorthand classes. `\d` is any Unicode digit in
+// Python and .NET ('+1٤١٥٥٥٥٢٦٧١' matched the published phone pattern there, and a generator such as
+// Hypothesis drew such numbers for most of its phones, each a 400), and `\s` is another set of characters in
+// each of Python, RE2 and ECMA-262 (U+FEFF, U+001C-U+001F, U+0085, U+3000). Digits and white space are listed.
+import { describe, expect, it } from "vitest";
+import type { Database } from "../db/client.ts";
+import { testPlatform } from "../test/tokens.ts";
+
+// Building the app touches no database.
+const app = testPlatform({} as Database);
+
+/** Each `pattern` of a document, with where it is. */
+function patternsOf(value: unknown, at = ""): Array<{ at: string; pattern: string }> {
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, inner]) =>
+    key === "pattern" && typeof inner === "string"
+      ? [{ at, pattern: inner }]
+      : patternsOf(inner, `${at}/${key}`),
+  );
+}
+
+/** A shorthand class escape (`\d`, `\S`, `\w`, `\b`, ...), not an escaped backslash before a letter. */
+const SHORTHAND = /(?<!\\)(?:\\\\)*\\[dDsSwWbB]/;
+
+describe("the published patterns", () => {
+  for (const path of ["/openapi.json", "/asyncapi.json"]) {
+    it(`${path}: list their digits and white space, which \\d and \\s do alike in no two dialects`, async () => {
+      const document = await (await app.request(path)).json();
+      const patterns = patternsOf(document);
+      expect(patterns.length).toBeGreaterThan(10);
+      expect(patterns.filter(({ pattern }) => SHORTHAND.test(pattern))).toEqual([]);
+    });
+  }
+});
