@@ -31,5 +31,18 @@ describe("the published patterns", () => {
       expect(patterns.length).toBeGreaterThan(10);
       expect(patterns.filter(({ pattern }) => SHORTHAND.test(pattern))).toEqual([]);
     });
+
+    it(`${path}: end at the end of the input, where Python's, .NET's and PCRE's $ also take a final line break`, async () => {
+      const document = await (await app.request(path)).json();
+      const patterns = patternsOf(document);
+      // Every anchor is a final one, followed by the lookahead that leaves no line break after it.
+      const unescaped = (pattern: string) => pattern.replace(/\\./g, "");
+      const looseEnds = patterns.filter(({ pattern }) => {
+        const anchors = unescaped(pattern).split("$").length - 1;
+        return anchors > 1 || (anchors === 1 && !unescaped(pattern).endsWith("$(?!)"));
+      });
+      expect(looseEnds).toEqual([]);
+      expect(patterns.filter(({ pattern }) => pattern.endsWith("$(?!\\n)")).length).toBeGreaterThan(10);
+    });
   }
 });

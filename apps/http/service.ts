@@ -12,6 +12,7 @@ import type { Registry } from "prom-client";
 import type { Database } from "../../db/client.ts";
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { isMasterKeyFault, PatientErased } from "../../db/patientKeys.ts";
+import { withStrictEnds } from "../../events/docs/strictEnds.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../observability/health.ts";
 import type { Logger } from "../../observability/logger.ts";
@@ -120,7 +121,14 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     description:
       "A JWT whose `role` (or `app_metadata.role`) is patient, provider, admin, auditor or service.",
   });
-  app.doc31("/openapi.json", { openapi: "3.1.0", info: { title: options.title, version: "1.0.0" } });
+  // Its patterns end strictly in every regex dialect (events/docs/strictEnds.ts).
+  app.get("/openapi.json", (c) =>
+    c.json(
+      withStrictEnds(
+        app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: options.title, version: "1.0.0" } }),
+      ),
+    ),
+  );
   app.get(
     "/docs",
     docsPageHeaders,

@@ -15,6 +15,7 @@ import {
   topics,
 } from "../catalog.ts";
 import { eventEnvelopeJsonSchema, type JsonSchema } from "./eventJsonSchemas.ts";
+import { withStrictEnds } from "./strictEnds.ts";
 
 const KAFKA_BINDING_VERSION = "0.5.0";
 
@@ -197,7 +198,12 @@ function deadLetterTopic(topic: TopicName): TopicDefinition {
   return definition;
 }
 
+/** Its patterns end strictly in every regex dialect (strictEnds.ts). */
 export function asyncApiDocument(options: { kafkaHost?: string } = {}) {
+  return withStrictEnds(asyncApiDocumentAsWritten(options));
+}
+
+function asyncApiDocumentAsWritten(options: { kafkaHost?: string }) {
   const typesOf = (topic: TopicName) => eventTypes.filter((type) => eventDefinition(type).topic === topic);
   return {
     asyncapi: "3.0.0",

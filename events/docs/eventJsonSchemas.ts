@@ -7,11 +7,14 @@ import { z } from "zod";
 import { type EventType, eventDefinition, eventTypes } from "../catalog.ts";
 import { envelopeSchema } from "../envelope.ts";
 import { sealedDataSchema, sealedMetadataRule } from "./sealedFields.ts";
+import { withStrictEnds } from "./strictEnds.ts";
 
 export type JsonSchema = Record<string, unknown>;
 
 const toJsonSchema = (schema: z.ZodType): JsonSchema =>
-  z.toJSONSchema(schema, { target: "draft-7", io: "output", unrepresentable: "any" }) as JsonSchema;
+  withStrictEnds(
+    z.toJSONSchema(schema, { target: "draft-7", io: "output", unrepresentable: "any" }) as JsonSchema,
+  );
 
 /** The schema of the `data` of one event type. */
 export function eventDataJsonSchema(type: EventType): JsonSchema {
