@@ -63,7 +63,6 @@ try {
     const { plan } = planning;
     printPlan(plan);
     if (values["dry-run"]) console.log("dry run: nothing published");
-    else if (plan.events === 0) console.log("nothing to replay");
     else {
       await confirm(
         `Republish ${plan.events} events to ${plan.ownTopic ? "their own topics" : plan.request.toTopic}`,

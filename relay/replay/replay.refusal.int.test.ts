@@ -82,4 +82,20 @@ describe("npm run replay refuses", () => {
     }
     expect(await replayRecords(own.db)).toBe(recordsBefore);
   });
+
+  it("filters that match no event (a mistyped id), which would replay nothing and report success", async () => {
+    await patientHistory(own.db, { relayed: false });
+    const recordsBefore = await replayRecords(own.db);
+
+    for (const args of [["--yes"], ["--dry-run"]]) {
+      const outcome = await runReplay(
+        ["--aggregate", `patient:${randomUUID()}`, ...args],
+        inOwnDatabase(),
+      );
+      expect(outcome.code, outcome.output).toBe(1);
+      expect(outcome.output).toContain("replay refused: no event in the outbox matches these filters");
+      expect(outcome.output).toContain("nothing published");
+    }
+    expect(await replayRecords(own.db)).toBe(recordsBefore);
+  });
 });

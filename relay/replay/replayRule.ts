@@ -15,6 +15,8 @@
 //   handed events of another stream. Nor may any replay write into a topic that holds no events: Kafka's own
 //   (`__consumer_offsets`, `__transaction_state`, every `__` name) and Kafka Connect's state topics, whose
 //   readers would take a record there for one of their own.
+// - A selection of no event at all is refused too: a mistyped id or a range with nothing in it would otherwise
+//   report a replay of nothing as success.
 import type { ArchivedHistory } from "../../db/outbox/archivedThrough.ts";
 import type { RelayCursor } from "../../db/outbox/relayCheckpoint.ts";
 import type { ReplayFilter } from "../../db/outbox/replayRows.ts";
@@ -99,6 +101,14 @@ export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision
 
   const pastTheEnd = startsPastTheHistory(filter, circumstances.newestPosition, archived);
   if (pastTheEnd) return refused(pastTheEnd);
+  if (selection.every((topic) => topic.events === 0))
+    return refused(
+      "no event in the outbox matches these filters" +
+        (archived
+          ? ` (the history up to position ${archived.through.position} is archived in ${archived.fileName}, which a replay does not read)`
+          : "") +
+        ": check the filters (GET /audit/events finds an event by aggregate, type, correlation id and time)",
+    );
 
   const unpublished = selection.filter((topic) => topic.unpublished > 0);
   if (ownTopic && unpublished.length > 0)

@@ -140,6 +140,24 @@ describe("the replay rule", () => {
     expect(afterArchive.outcome === "refused" && afterArchive.reason).toContain("(position 2000)");
   });
 
+  it("refuses a selection of no event, to any topic, saying what is archived", () => {
+    for (const toTopic of [null, "patient-events-replay"]) {
+      const decision = decideReplay(circumstances({ selection: [], toTopic }));
+      expect(decision.outcome === "refused" && decision.reason).toMatch(
+        /^no event in the outbox matches these filters: check the filters/,
+      );
+    }
+    const archived = {
+      through: { txId: "500", position: "2000" },
+      createdBefore: new Date("2026-01-01T00:00:00Z"),
+      fileName: "outbox-archive-1.jsonl.zst",
+    };
+    const decision = decideReplay(circumstances({ selection: [], archived }));
+    expect(decision.outcome === "refused" && decision.reason).toContain(
+      "(the history up to position 2000 is archived in outbox-archive-1.jsonl.zst, which a replay does not read)",
+    );
+  });
+
   it("refuses events to their own topic older than its consumers remember them, and not to another topic", () => {
     // patient-events: 7 days on the topic, 30 in its dead-letter topic, and a day: 38 days in every inbox.
     const rememberedFrom = new Date(NOW.getTime() - 38 * DAY_MS);
