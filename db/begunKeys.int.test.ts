@@ -2,7 +2,7 @@
 // a new patient's key is made then and inserted by the outbox statement, with the rows sealed under it, and an
 // existing one is unwrapped from what BEGIN read. These tests check what patient_keys and the outbox hold, and
 // that every sealed field opens with the key stored: after a first write, two racing first writes, a rollback,
-// a key made and never written, and an erasure.
+// a key made and never written, savepoints rolled back, and an erasure.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { NewEvent } from "../events/index.ts";
@@ -124,6 +124,51 @@ describe("a declared patient's data key", () => {
         dataKeysForWriting(tx, [patientId], context.masterKeys),
       ),
     ).rejects.toThrow(`the data key made for patient ${patientId} was never written`);
+    expect(await keyRows(patientId)).toEqual([]);
+  });
+
+  it("inserted by an append in a savepoint that rolls back, is inserted again by the next append", async () => {
+    const created = patientCreated();
+    const { patientId } = created.data;
+    await writeTransaction(db, declared(patientId), async (tx) => {
+      await tx
+        .transaction(async (savepoint) => {
+          await appendEvents(savepoint as typeof tx, context, [created]);
+          throw new Error("the savepoint's own failure");
+        })
+        .catch(() => {});
+      await appendEvents(tx, context, [created]);
+    });
+    expect(await keyRows(patientId)).toEqual([{ wrapped: true }]);
+    const opened = await openedEvents(patientId);
+    expect(opened).toEqual([expect.objectContaining({ patientId, email: created.data.email })]);
+  });
+
+  it("sealed under before a savepoint whose append rolled back, keeps the transaction from committing", async () => {
+    const created = patientCreated();
+    const { patientId } = created.data;
+    await expect(
+      writeTransaction(db, declared(patientId), async (tx) => {
+        // Sealed under the key made now (as a state row's fields would be), then the only append rolled back.
+        await dataKeysForWriting(tx, [patientId], context.masterKeys);
+        await tx
+          .transaction(async (savepoint) => {
+            await appendEvents(savepoint as typeof tx, context, [created]);
+            throw new Error("the savepoint's own failure");
+          })
+          .catch(() => {});
+      }),
+    ).rejects.toThrow(`the data key made for patient ${patientId} was never written`);
+    expect(await keyRows(patientId)).toEqual([]);
+    // A key made inside a savepoint that rolls back is made no more: the transaction may commit without it.
+    await writeTransaction(db, declared(patientId), (tx) =>
+      tx
+        .transaction(async (savepoint) => {
+          await dataKeysForWriting(savepoint as typeof tx, [patientId], context.masterKeys);
+          throw new Error("the savepoint's own failure");
+        })
+        .catch(() => {}),
+    );
     expect(await keyRows(patientId)).toEqual([]);
   });
 

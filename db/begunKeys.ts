@@ -81,6 +81,23 @@ export function assertKeysWritten(client: pg.ClientBase): void {
   }
 }
 
+/** A copy of what the transaction knows of its keys now, to put back when a savepoint rolls back. */
+export function keysAsTheyAre(client: pg.ClientBase): Map<string, BegunKey> | undefined {
+  const keys = begunKeys.get(client)?.keys;
+  if (!keys) return undefined;
+  return new Map(
+    [...keys].map(([patientId, begun]) => [patientId, begun && "made" in begun ? { ...begun } : begun]),
+  );
+}
+
+/** Puts back what `keysAsTheyAre` copied: a savepoint rolled back what the transaction did since. */
+export function putKeysBack(client: pg.ClientBase, before: ReadonlyMap<string, BegunKey>): void {
+  const keys = begunKeys.get(client)?.keys;
+  if (!keys) return;
+  keys.clear();
+  for (const [patientId, begun] of before) keys.set(patientId, begun);
+}
+
 /** What this transaction learned of its declared patients' keys; undefined when it declared none. */
 export function begunKeysOf(client: pg.ClientBase): BegunKeys | undefined {
   return begunKeys.get(client);

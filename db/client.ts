@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { SpanKind, trace } from "@opentelemetry/api";
 import { ATTR_DB_SYSTEM_NAME, DB_SYSTEM_NAME_VALUE_POSTGRESQL } from "@opentelemetry/semantic-conventions";
-import type { ExtractTablesWithRelations } from "drizzle-orm";
+import { type ExtractTablesWithRelations, sql } from "drizzle-orm";
 import { drizzle, type NodePgDatabase, NodePgTransaction } from "drizzle-orm/node-postgres";
 import type { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
@@ -11,7 +11,15 @@ import { uuid } from "../events/fields.ts";
 import { inSpan } from "../events/tracing.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { inAggregateQueue, nextInLine } from "./aggregateQueue.ts";
-import { assertKeysWritten, forgetKeys, keepKeys, PATIENT_AGGREGATE, readKeysSql } from "./begunKeys.ts";
+import {
+  assertKeysWritten,
+  forgetKeys,
+  keepKeys,
+  keysAsTheyAre,
+  PATIENT_AGGREGATE,
+  putKeysBack,
+  readKeysSql,
+} from "./begunKeys.ts";
 import { type AggregateRef, forgetHeads, keepHeads, readHeadsSql } from "./outbox/aggregateHeads.ts";
 import { closeKeyCache, keyCacheGeneration } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
@@ -431,15 +439,59 @@ function transactionOn(client: pg.PoolClient): WriteTransaction {
       dialect: PgDialect;
     };
     const { session, schema: tables, fullSchema, tableNamesMap } = inner._;
-    tx = new NodePgTransaction(
+    tx = new SavepointsForgetKeys(
       inner.dialect,
       session as never,
       tables ? { schema: tables, fullSchema, tableNamesMap } : undefined,
-    ) as WriteTransaction;
+    ) as unknown as WriteTransaction;
     onConnection.set(client, tx);
     connections.set(session, client);
   }
   return tx;
+}
+
+/**
+ * drizzle's savepoints (its NodePgTransaction.transaction, written again so that nested ones are of this class
+ * too), which also take back what a rolled-back savepoint did to the declared patients' keys
+ * (db/begunKeys.ts): a key made inside it is made no more, and one whose outbox statement it rolled back is
+ * inserted no more, so a later append inserts it again and the commit guard refuses a key never written.
+ */
+class SavepointsForgetKeys extends NodePgTransaction<
+  typeof schema,
+  ExtractTablesWithRelations<typeof schema>
+> {
+  private readonly ownDialect: PgDialect;
+  constructor(
+    ...args: ConstructorParameters<
+      typeof NodePgTransaction<typeof schema, ExtractTablesWithRelations<typeof schema>>
+    >
+  ) {
+    super(...args);
+    this.ownDialect = args[0];
+  }
+
+  override async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const { session } = this._;
+    const savepoint = `sp${this.nestedIndex + 1}`;
+    const client = connections.get(session);
+    const nested = new SavepointsForgetKeys(
+      this.ownDialect,
+      session as never,
+      this.schema,
+      this.nestedIndex + 1,
+    );
+    await nested.execute(sql.raw(`savepoint ${savepoint}`));
+    const keysBefore = client && keysAsTheyAre(client);
+    try {
+      const result = await work(nested);
+      await nested.execute(sql.raw(`release savepoint ${savepoint}`));
+      return result;
+    } catch (error) {
+      await nested.execute(sql.raw(`rollback to savepoint ${savepoint}`));
+      if (client && keysBefore) putKeysBack(client, keysBefore);
+      throw error;
+    }
+  }
 }
 
 const pools = new WeakMap<pg.PoolClient, pg.Pool>();
