@@ -88,10 +88,7 @@ describe("npm run replay refuses", () => {
     const recordsBefore = await replayRecords(own.db);
 
     for (const args of [["--yes"], ["--dry-run"]]) {
-      const outcome = await runReplay(
-        ["--aggregate", `patient:${randomUUID()}`, ...args],
-        inOwnDatabase(),
-      );
+      const outcome = await runReplay(["--aggregate", `patient:${randomUUID()}`, ...args], inOwnDatabase());
       expect(outcome.code, outcome.output).toBe(1);
       expect(outcome.output).toContain("replay refused: no event in the outbox matches these filters");
       expect(outcome.output).toContain("nothing published");
