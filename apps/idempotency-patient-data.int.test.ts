@@ -1,6 +1,7 @@
 // Answers kept for Idempotency-Key retries that hold a patient's data: each names its patient, so replaying
-// one is recorded as a read of their data (audit.data.accessed), and the patient's erasure deletes every one,
-// whether it quotes their id or not, whatever case the erasure's path spells the id in. A replay is allowed only
+// one is recorded as a read of their data (audit.data.accessed), and the patient's erasure empties every one,
+// whether it quotes their id or not, whatever case the erasure's path spells the id in, keeping its claim so that
+// a retry is a 410 rather than a second registration. A replay is allowed only
 // to a caller who still reaches the patient.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -32,11 +33,21 @@ async function replayAccesses(actorId: string) {
 }
 
 async function keptAnswers(principalId: string, keys: string[]) {
-  const { rows } = await db.$client.query<{ key: string; patientId: string | null }>(
-    `SELECT key, patient_id::text AS "patientId" FROM idempotency_keys WHERE principal_id = $1 AND key = ANY($2)`,
+  const { rows } = await db.$client.query<{ key: string; patientId: string | null; answer: boolean }>(
+    `SELECT key, patient_id::text AS "patientId", response_body IS NOT NULL AS answer
+       FROM idempotency_keys WHERE principal_id = $1 AND key = ANY($2)`,
     [principalId, keys],
   );
   return rows;
+}
+
+/** Everything the caller's requests wrote to the history (each write appends an audit.data.modified). */
+async function eventsBy(actorId: string) {
+  const { rows } = await db.$client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM outbox WHERE payload::jsonb -> 'data' ->> 'actorId' = $1`,
+    [actorId],
+  );
+  return rows[0]?.n;
 }
 
 describe("kept answers about a patient", () => {
@@ -60,7 +71,7 @@ describe("kept answers about a patient", () => {
     ]);
   });
 
-  it("are all deleted by the patient's erasure, those that do not quote the id too; others are kept", async () => {
+  it("are all emptied by the patient's erasure, those that do not quote the id too; others are kept", async () => {
     const admin = await caller("admin");
     const [registration, message, provider] = [randomUUID(), randomUUID(), randomUUID()];
     const created = await post(admin, "/patients", requestBodies.patient(), {
@@ -77,18 +88,48 @@ describe("kept answers about a patient", () => {
     expect((await post(admin, "/providers", clinician, { "Idempotency-Key": provider })).status).toBe(201);
     expect(await keptAnswers(admin.userId, [registration, message, provider])).toEqual(
       expect.arrayContaining([
-        { key: registration, patientId: id },
-        { key: message, patientId: id },
-        { key: provider, patientId: null },
+        { key: registration, patientId: id, answer: true },
+        { key: message, patientId: id, answer: true },
+        { key: provider, patientId: null, answer: true },
       ]),
     );
 
     const erased = await post(admin, `/patients/${id.toUpperCase()}/erasure`);
     expect(erased.status).toBe(200);
     expect(await erased.json()).toMatchObject({ removed: { storedResponses: 2 } });
-    expect(await keptAnswers(admin.userId, [registration, message, provider])).toEqual([
-      { key: provider, patientId: null },
-    ]);
+    expect(await keptAnswers(admin.userId, [registration, message, provider])).toEqual(
+      expect.arrayContaining([
+        { key: registration, patientId: id, answer: false },
+        { key: message, patientId: id, answer: false },
+        { key: provider, patientId: null, answer: true },
+      ]),
+    );
+  });
+
+  it("erased with the patient, answer a retry with 410 and do nothing again: no second registration", async () => {
+    for (const role of ["admin", "patient"] as const) {
+      const registrar = await caller(role);
+      const admin = await caller("admin");
+      const key = randomUUID();
+      const body = requestBodies.patient();
+      const created = await post(registrar, "/patients", body, { "Idempotency-Key": key });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      expect((await post(admin, `/patients/${id}/erasure`)).status).toBe(200);
+      const written = await eventsBy(registrar.userId);
+
+      const retried = await post(registrar, "/patients", body, { "Idempotency-Key": key });
+      expect(retried.status, role).toBe(410);
+      const problem = (await retried.json()) as { detail: string };
+      expect(problem.detail).toContain("was erased with the patient whose data it held");
+      expect(JSON.stringify(problem)).not.toContain(body.lastName);
+      expect(await eventsBy(registrar.userId)).toBe(written);
+      // The same key with another body is refused the same way: the erased request is not known any more.
+      const other = await post(registrar, "/patients", requestBodies.patient(), { "Idempotency-Key": key });
+      expect(other.status).toBe(410);
+      expect(await eventsBy(registrar.userId)).toBe(written);
+      expect(await keptAnswers(registrar.userId, [key])).toEqual([{ key, patientId: id, answer: false }]);
+    }
   });
 
   it("are replayed only to a caller who reaches the patient now: a login moved away is refused, a deletion is a 404", async () => {

@@ -26,6 +26,7 @@ import { newPatientBody, testDatabase } from "../test/fixtures.ts";
 import { loginOf, stateDigest } from "../test/platformState.ts";
 import { caller, testPlatform } from "../test/tokens.ts";
 import type { Role } from "./http/auth.ts";
+import { ERASED_ANSWER_RETRIED } from "./http/openapi.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
@@ -69,7 +70,7 @@ interface Operation {
   requestBody?: { content: Record<string, { schema: Schema }> };
   responses: Record<
     string,
-    { headers?: Record<string, unknown>; content?: Record<string, { schema: Schema }> }
+    { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema: Schema }> }
   >;
   "x-roles": Role[];
 }
@@ -356,7 +357,10 @@ describe("requests naming an erased patient", () => {
   );
   for (const { method, route, operation } of namingPatient) {
     const roles = operation["x-roles"].filter((role) => role !== "patient");
-    it(`${method} ${route}: a declared status, on its schema${operation.responses["410"] ? ", 410" : ""}, nothing 5xx`, async () => {
+    // A 410 that says the patient is erased; not the one of a retry whose kept answer was erased with them.
+    const gone =
+      operation.responses["410"]?.description !== ERASED_ANSWER_RETRIED && !!operation.responses["410"];
+    it(`${method} ${route}: a declared status, on its schema${gone ? ", 410" : ""}, nothing 5xx`, async () => {
       const world = { ...(await careWorld(db)), erased: await erasedPatient() };
       const count = counted(`${method} ${route}`);
       for (const role of roles) {
@@ -373,7 +377,7 @@ describe("requests naming an erased patient", () => {
         const what = `${role} ${method} ${request.path} ${JSON.stringify(request.body)}: ${answer.status} ${JSON.stringify(answer.body)}`;
         expect(answer.status, what).toBeLessThan(500);
         expect(offContract(operation, answer), what).toEqual([]);
-        if (operation.responses["410"]) expect(answer.status, what).toBe(410);
+        if (gone) expect(answer.status, what).toBe(410);
       }
     });
   }

@@ -5,7 +5,8 @@
 // the same login in another role (an admin who is also a patient) is another caller. Refused or failed
 // requests roll back with their claim, so their retries run again. A kept answer names the patient whose data
 // it holds: that patient's erasure deletes it, and replaying it is a read of their data (audit.data.accessed),
-// allowed only to a caller who reaches that patient at the time of the retry.
+// allowed only to a caller who reaches that patient at the time of the retry. The erasure keeps the claim
+// without the answer: a retry is a 410, not a second registration of the patient.
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -19,7 +20,13 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { type AuditedResource, dataAccessed } from "./auditEvents.ts";
 import type { Principal } from "./auth.ts";
 import { eventContext } from "./eventContext.ts";
-import { claimIdempotencyKey, findKeptResponse, type KeptResponse, keepResponse } from "./idempotencyKeys.ts";
+import {
+  claimIdempotencyKey,
+  ERASED_WITH_PATIENT,
+  findKeptResponse,
+  type KeptResponse,
+  keepResponse,
+} from "./idempotencyKeys.ts";
 import { assertReachesPatient, findPatientOwner } from "./patientAccess.ts";
 import { HttpProblem } from "./problem.ts";
 import type { ServiceEnv } from "./service.ts";
@@ -118,6 +125,14 @@ async function keptAnswer(
   requestFingerprint: string,
 ): Promise<KeptResponse> {
   const kept = await findKeptResponse(tx, principalId, key);
+  if (kept?.requestFingerprint === ERASED_WITH_PATIENT) {
+    throw new HttpProblem(
+      410,
+      "Gone",
+      "The answer to the first request with this Idempotency-Key was erased with the patient whose data it held; " +
+        "the request is not done again. Use a new key for a new request.",
+    );
+  }
   // The claim and the answer commit together, so a visible claim always has its answer.
   if (!kept?.response) throw new Error("an idempotency key is claimed but has no kept response");
   if (kept.requestFingerprint !== requestFingerprint) {

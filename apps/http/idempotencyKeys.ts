@@ -1,6 +1,6 @@
 // The SQL of Idempotency-Key handling: claim a key in the request's transaction, read what an earlier request
 // with it answered, keep this request's answer.
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import { encodedPlaceholder, encodedValue, preparedPerConnection } from "../../db/preparedQuery.ts";
 import { idempotencyKeys } from "../../db/schema.ts";
@@ -11,6 +11,13 @@ import { type PeriodicSweep, startPeriodicSweep } from "../../process/periodicSw
 /** How long a key is remembered: a retry within a day replays; after it, the key names a new request. */
 export const KEY_LIFETIME = "24 hours";
 const expired = sql`${idempotencyKeys.createdAt} < now() - ${KEY_LIFETIME}::interval`;
+
+/**
+ * What a kept answer's request fingerprint becomes when its patient is erased (`eraseKeptAnswers`): the answer
+ * and the fingerprint (a hash of the request, which held their data) are gone, the claim stays until the key
+ * expires, so that a retry is refused (410) instead of done again, which would register the patient anew.
+ */
+export const ERASED_WITH_PATIENT = "erased-with-patient";
 
 export interface KeptResponse {
   status: number;
@@ -116,6 +123,29 @@ const keptResponse = preparedPerConnection((tx) =>
     .where(thisKey)
     .prepare("idempotency-keys.keep-response.v1"),
 );
+
+/**
+ * Empties every answer kept about the patient, whether or not it quotes their id, and keeps each claim as
+ * ERASED_WITH_PATIENT; the number emptied. Part of the patient's erasure (apps/patient/erasure.ts).
+ */
+export async function eraseKeptAnswers(tx: WriteTransaction, patientId: string): Promise<number> {
+  const erased = await tx
+    .update(idempotencyKeys)
+    .set({
+      requestFingerprint: ERASED_WITH_PATIENT,
+      responseStatus: null,
+      responseBody: null,
+      responseHeaders: null,
+    })
+    .where(
+      and(
+        eq(idempotencyKeys.patientId, patientId),
+        ne(idempotencyKeys.requestFingerprint, ERASED_WITH_PATIENT),
+      ),
+    )
+    .returning({ key: idempotencyKeys.key });
+  return erased.length;
+}
 
 /** Hourly: keys live a day, and their answers may quote patient data. */
 const KEY_SWEEP_EVERY_MS = 3_600_000;

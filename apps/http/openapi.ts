@@ -162,6 +162,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
               ),
             }
           : {}),
+        ...(takesIdempotencyKey && !route.responses[410] ? { 410: problem(ERASED_ANSWER_RETRIED) } : {}),
         // Never caused by the request itself ("no input is a server error"): a fault on the platform's side.
         500: problem(
           "A fault of the platform, not of the request (the database unreachable, say); retry later",
@@ -171,6 +172,10 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     ),
   });
 }
+
+/** The 410 of a route that takes an Idempotency-Key and has no 410 of its own (apps/http/idempotency.ts). */
+export const ERASED_ANSWER_RETRIED =
+  "A retry with the Idempotency-Key of a request whose kept answer was erased with its patient (GDPR erasure): nothing is done again";
 
 /** Adds X-Correlation-Id to every response, and Idempotent-Replayed to the successes a key can replay. */
 function withCommonHeaders(

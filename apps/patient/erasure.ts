@@ -16,7 +16,6 @@ import {
   appointments,
   documentConsents,
   documents,
-  idempotencyKeys,
   patientKeys,
   patients,
   recordedNotifications,
@@ -24,6 +23,7 @@ import {
 import { normalizedLogin } from "../../phi/erasedLoginPseudonym.ts";
 import { CiphertextRejected, isSealed, openValue } from "../../phi/fieldCipher.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
+import { eraseKeptAnswers } from "../http/idempotencyKeys.ts";
 import type { ErasureResponse } from "./schemas.ts";
 
 export type ErasureOutcome =
@@ -81,11 +81,8 @@ export async function erasePatient(
     .where(eq(appointments.patientId, patientId))
     .returning({ id: appointments.id });
   // Responses kept for Idempotency-Key retries name the patient whose data they hold (a registration's
-  // answer holds it all), whether or not they quote the id.
-  const responseRows = await tx
-    .delete(idempotencyKeys)
-    .where(eq(idempotencyKeys.patientId, patientId))
-    .returning({ key: idempotencyKeys.key });
+  // answer holds it all), whether or not they quote the id. Their claims stay: a retry is refused, not redone.
+  const storedResponses = await eraseKeptAnswers(tx, patientId);
   // The development transport's "mailbox": the messages as sent, in plain text.
   const notificationRows = await tx
     .delete(recordedNotifications)
@@ -110,7 +107,7 @@ export async function erasePatient(
         documentConsents: documentConsentRows.length,
         predictions: predictionRows.length,
         insights: insightRows.length,
-        storedResponses: responseRows.length,
+        storedResponses,
         recordedNotifications: notificationRows.length,
       },
       documentFilesToDelete: documentRows.map((row) => row.storageUrl),
