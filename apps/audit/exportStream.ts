@@ -1,4 +1,4 @@
-// An export as the body of its 200: the text a generator yields, read only as fast as the client takes it. A
+// An export (or a page of the history too large to be read at once) as the body of its 200: the text a generator yields, read only as fast as the client takes it. A
 // failure once the 200 has gone out (a page the database cannot read, the connection lost) errors the stream:
 // the server then breaks the connection off without the last chunk, so no client takes what it had received
 // for a whole export. The completion line, which the generator yields last, says the same to whoever later
@@ -7,9 +7,14 @@ import type { Logger } from "../../observability/logger.ts";
 
 /** Why an export ended early; the message names no value the failure might have quoted (PHI). */
 export class ExportInterrupted extends Error {
-  constructor(readonly eventsSent: number) {
+  constructor(
+    readonly eventsSent: number,
+    what: StreamedAnswer = "audit export",
+  ) {
     super(
-      `The audit export failed after ${eventsSent} events were sent; it was cut off, with no completion line.`,
+      what === "audit export"
+        ? `The audit export failed after ${eventsSent} events were sent; it was cut off, with no completion line.`
+        : `The audit page failed after ${eventsSent} events were sent; it was cut off, incomplete JSON.`,
     );
     this.name = "ExportInterrupted";
   }
@@ -20,10 +25,17 @@ export interface ExportProgress {
   events: number;
 }
 
+/** What is streamed: an export, or a page of GET /audit/events too large to be read at once. */
+export type StreamedAnswer = "audit export" | "audit page";
+
 export function exportStream(
   text: AsyncGenerator<string, void, undefined>,
   progress: ExportProgress,
-  { log, correlationId }: { log: Logger; correlationId: string | undefined },
+  {
+    log,
+    correlationId,
+    what = "audit export",
+  }: { log: Logger; correlationId: string | undefined; what?: StreamedAnswer },
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>(
@@ -38,9 +50,9 @@ export function exportStream(
           const { name, code } = error as { name?: string; code?: string };
           log.error(
             { err: { type: name, code }, correlationId, eventsSent: progress.events },
-            "audit export interrupted: the response is cut off",
+            `${what} interrupted: the response is cut off`,
           );
-          controller.error(new ExportInterrupted(progress.events));
+          controller.error(new ExportInterrupted(progress.events, what));
         }
       },
       async cancel() {

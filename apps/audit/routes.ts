@@ -41,9 +41,11 @@ import {
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
 import {
   type HistoryEvent,
+  historyEventsAt,
   historyHolds,
   historyHorizon,
   historyPage,
+  historyPlaces,
   START_OF_HISTORY,
 } from "./sql/historyPage.ts";
 import { relayedBy, relayProgress } from "./sql/relayProgress.ts";
@@ -155,12 +157,34 @@ export function auditRoutes(
         const filter = historyFilter(query);
         const after = query.cursor === undefined ? START_OF_HISTORY : decodeCursor(query.cursor, filter);
         if (!(await historyHolds(db.$client, after))) throw notIssuedCursor();
-        const events = await historyPage(db.$client, filter, after, query.limit);
+        // The page's places first, then its events a chunk of envelopes at a time: a page of a thousand large
+        // events is never in memory at once. The first chunk (the whole page, unless its envelopes are over
+        // HISTORY_CHUNK_BYTES) is read before anything is answered, so that its failure is a 500; a page
+        // larger than that is streamed, and broken off, incomplete, if a later chunk fails (exportStream).
+        const places = await historyPlaces(db.$client, filter, after, query.limit);
+        const chunks = historyEventsAt(db.$client, filter, after, places);
+        const first = (await chunks.next()).value ?? [];
         const progress = await relayProgress(db.$client);
-        await recordAccess(c, db, "SEARCH", c.req.path, patientsOf(events, filter.patientId));
-        const last = events.at(-1);
-        const listed = events.map((event) => ({ ...toResponse(event), relayed: relayedBy(event, progress) }));
-        return c.json({ events: listed, nextCursor: encodeCursor(last ?? after, filter) }, 200);
+        await recordAccess(c, db, "SEARCH", c.req.path, patientsOf(places, filter.patientId));
+        const nextCursor = encodeCursor(places.at(-1) ?? after, filter);
+        const listed = (events: readonly HistoryEvent[]) =>
+          events.map((event) => ({ ...toResponse(event), relayed: relayedBy(event, progress) }));
+        if (first.length === places.length) return c.json({ events: listed(first), nextCursor }, 200);
+        const sent = { events: 0 };
+        async function* page() {
+          const json = (events: readonly HistoryEvent[]) =>
+            listed(events).map((event) => JSON.stringify(event));
+          yield `{"events":[${json(first).join(",")}`;
+          sent.events += first.length;
+          for await (const events of chunks) {
+            yield `,${json(events).join(",")}`;
+            sent.events += events.length;
+          }
+          yield `],"nextCursor":${JSON.stringify(nextCursor)}}`;
+        }
+        c.header("Content-Type", "application/json");
+        const correlationId = c.get("requestContext")?.metadata.correlationId;
+        return c.body(exportStream(page(), sent, { log, correlationId, what: "audit page" }), 200);
       })
       // Declared before /audit/events/{eventId}, which it would otherwise be taken for.
       .openapi(routes.export, async (c) => {
@@ -267,7 +291,7 @@ function toResponse(event: HistoryEvent) {
 }
 
 /** The distinct patients whose events these are, and the one the query asked about even if none came back. */
-function patientsOf(events: readonly HistoryEvent[], asked?: string): string[] {
+function patientsOf(events: readonly { patientId: string | null }[], asked?: string): string[] {
   const patients = new Set(asked === undefined ? [] : [asked]);
   for (const event of events) if (event.patientId !== null) patients.add(event.patientId);
   return [...patients];

@@ -65,6 +65,16 @@ export const historyColumns = `outbox.tx_id::text AS "txId", outbox.position::te
   (outbox.payload::jsonb -> 'metadata' ->> 'userId') AS "userId",
   outbox.created_at AS "createdAt", outbox.payload::text AS "envelope"`;
 
+/** An event's place in the history, whose patient it is about and its envelope's size: what a page is read by. */
+export interface HistoryPlace extends HistoryKey {
+  patientId: string | null;
+  /** The envelope's length in bytes. */
+  bytes: number;
+}
+
+const placeColumns = `outbox.tx_id::text AS "txId", outbox.position::text AS "position",
+  outbox.patient_id::text AS "patientId", octet_length(outbox.payload::text) AS "bytes"`;
+
 /**
  * `horizon`: read only rows of transactions below it. `"snapshot"` is the oldest transaction still running
  * (as the relay reads): every row at or before the returned cursor is then final, so a later page never
@@ -76,6 +86,7 @@ export function historyPageQuery(
   after: HistoryKey,
   limit: number,
   horizon: "snapshot" | { below: string } = "snapshot",
+  { through, places = false }: { through?: HistoryKey; places?: boolean } = {},
 ): { text: string; values: unknown[] } {
   const values: unknown[] = [after.txId, after.position];
   const param = (value: unknown) => {
@@ -88,6 +99,10 @@ export function historyPageQuery(
       ? "outbox.tx_id < pg_snapshot_xmin(pg_current_snapshot())"
       : `outbox.tx_id < ${param(horizon.below)}::xid8`,
   );
+  if (through !== undefined)
+    conditions.push(
+      `(outbox.tx_id, outbox.position) <= (${param(through.txId)}::xid8, ${param(through.position)}::bigint)`,
+    );
   if (filter.patientId !== undefined) conditions.push(`outbox.patient_id = ${param(filter.patientId)}::uuid`);
   if (filter.aggregateType !== undefined)
     conditions.push(`outbox.aggregate_type = ${param(filter.aggregateType)}`);
@@ -100,7 +115,7 @@ export function historyPageQuery(
     conditions.push(`outbox.correlation_id = ${param(filter.correlationId)}::uuid`);
   if (filter.from !== undefined) conditions.push(`outbox.created_at >= ${param(filter.from)}`);
   if (filter.to !== undefined) conditions.push(`outbox.created_at < ${param(filter.to)}`);
-  const text = `SELECT ${historyColumns} FROM outbox
+  const text = `SELECT ${places ? placeColumns : historyColumns} FROM outbox
    WHERE ${conditions.join("\n     AND ")}
    ORDER BY outbox.tx_id, outbox.position
    LIMIT ${param(limit)}`;
@@ -143,13 +158,74 @@ export async function historyPage(
   limit: number,
   horizon: "snapshot" | { below: string } = "snapshot",
 ): Promise<HistoryEvent[]> {
-  const query = historyPageQuery(filter, after, limit, horizon);
-  if (!servedInHistoryOrder(filter)) return (await pool.query<HistoryEvent>(query)).rows;
+  return runHistoryQuery<HistoryEvent>(pool, filter, historyPageQuery(filter, after, limit, horizon));
+}
+
+/** The places of the events `historyPage` would return, without the events: a few bytes each. */
+export async function historyPlaces(
+  pool: pg.Pool,
+  filter: HistoryFilter,
+  after: HistoryKey,
+  limit: number,
+  horizon: "snapshot" | { below: string } = "snapshot",
+): Promise<HistoryPlace[]> {
+  const query = historyPageQuery(filter, after, limit, horizon, { places: true });
+  return runHistoryQuery<HistoryPlace>(pool, filter, query);
+}
+
+/** Envelope bytes read at once while a page is answered or exported: what one request holds in memory. */
+export const HISTORY_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The events at `places` (the matches of `filter` right after `after`, as historyPlaces found them), read in
+ * chunks of at most `chunkBytes` of envelopes (one event at least), so that a page of a thousand large events
+ * is never in memory at once. The places are final (historyPage's horizon), so each chunk reads exactly them;
+ * one that does not (its rows archived meanwhile) throws rather than be answered short.
+ */
+export async function* historyEventsAt(
+  pool: pg.Pool,
+  filter: HistoryFilter,
+  after: HistoryKey,
+  places: readonly HistoryPlace[],
+  chunkBytes = HISTORY_CHUNK_BYTES,
+): AsyncGenerator<HistoryEvent[], void, undefined> {
+  let from = after;
+  for (let start = 0; start < places.length; ) {
+    let end = start + 1;
+    let bytes = (places[start] as HistoryPlace).bytes;
+    while (end < places.length && bytes + (places[end] as HistoryPlace).bytes <= chunkBytes) {
+      bytes += (places[end] as HistoryPlace).bytes;
+      end++;
+    }
+    const through = places[end - 1] as HistoryPlace;
+    const query = historyPageQuery(filter, from, end - start, "snapshot", { through });
+    const events = await runHistoryQuery<HistoryEvent>(pool, filter, query);
+    const expected = places.slice(start, end);
+    if (
+      events.length !== expected.length ||
+      events.some((event, i) => event.position !== expected[i]?.position || event.txId !== expected[i]?.txId)
+    ) {
+      throw new Error(
+        `the history changed while a page was read: ${events.length} of ${expected.length} events after position ${from.position}`,
+      );
+    }
+    yield events;
+    from = through;
+    start = end;
+  }
+}
+
+async function runHistoryQuery<Row extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  filter: HistoryFilter,
+  query: { text: string; values: unknown[] },
+): Promise<Row[]> {
+  if (!servedInHistoryOrder(filter)) return (await pool.query<Row>(query)).rows;
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
     await prepareHistoryPage(client, filter);
-    const result = await client.query<HistoryEvent>(query);
+    const result = await client.query<Row>(query);
     await client.query("COMMIT");
     return result.rows;
   } catch (error) {
