@@ -12,9 +12,10 @@ import { historyQuery } from "../apps/audit/schemas.ts";
 import {
   type HistoryFilter,
   type HistoryKey,
+  historyEventsAt,
   historyHorizon,
-  historyPage,
   historyPageQuery,
+  historyPlaces,
   START_OF_HISTORY,
 } from "../apps/audit/sql/historyPage.ts";
 import { loadEnv } from "../config/env.ts";
@@ -211,7 +212,8 @@ async function measuredRow(name: string, page: "first" | "later", queries: Query
   const deadline = performance.now() + SECONDS_PER_CASE * 1000;
   for (const [filter, after] of queries) {
     const started = performance.now();
-    await historyPage(pool, filter, after, PAGE);
+    const places = await historyPlaces(pool, filter, after, PAGE);
+    for await (const _ of historyEventsAt(pool, filter, after, places));
     millis.push(performance.now() - started);
     if (performance.now() > deadline) break;
   }
@@ -245,11 +247,13 @@ async function exportPatient(patient: string) {
   let events = 0;
   let bytes = 0;
   for (;;) {
-    const page = await historyPage(pool, { patientId: patient }, after, EXPORT_PAGE, { below });
-    for (const event of page) bytes += Buffer.byteLength(exportFormats.ndjson.line(event));
-    events += page.length;
-    if (page.length < EXPORT_PAGE) break;
-    after = page.at(-1) as HistoryKey;
+    const places = await historyPlaces(pool, { patientId: patient }, after, EXPORT_PAGE, { below });
+    for await (const chunk of historyEventsAt(pool, { patientId: patient }, after, places)) {
+      for (const event of chunk) bytes += Buffer.byteLength(exportFormats.ndjson.line(event));
+    }
+    events += places.length;
+    if (places.length < EXPORT_PAGE) break;
+    after = places.at(-1) as HistoryKey;
   }
   return { events, bytes, seconds: (performance.now() - started) / 1000 };
 }

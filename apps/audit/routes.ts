@@ -41,10 +41,10 @@ import {
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
 import {
   type HistoryEvent,
+  type HistoryPlace,
   historyEventsAt,
   historyHolds,
   historyHorizon,
-  historyPage,
   historyPlaces,
   START_OF_HISTORY,
 } from "./sql/historyPage.ts";
@@ -62,7 +62,7 @@ export const sealerPublicKey: CheckpointKeys = async () => {
   return new Map([[key.keyId, key.publicKey]]);
 };
 
-/** Rows per keyset page while exporting: what the export holds in memory at once. */
+/** Rows per keyset page while exporting: the places read at once (their events a chunk at a time). */
 const EXPORT_PAGE = 1000;
 
 const access = { source: AUDIT_SERVICE, resource: "audit_history", roles: ["auditor"] as const };
@@ -200,16 +200,18 @@ export function auditRoutes(
           if (header) yield header;
           let after = START_OF_HISTORY;
           for (;;) {
-            const page = await historyPage(db.$client, filter, after, EXPORT_PAGE, { below });
-            const unnamed = patientsOf(page).filter((patientId) => !named.has(patientId));
+            const places = await historyPlaces(db.$client, filter, after, EXPORT_PAGE, { below });
+            const unnamed = patientsOf(places).filter((patientId) => !named.has(patientId));
             if (unnamed.length > 0) {
               await recordAccess(c, db, "EXPORT", c.req.path, unnamed);
               for (const patientId of unnamed) named.add(patientId);
             }
-            progress.events += page.length;
-            if (page.length > 0) yield page.map(line).join("");
-            if (page.length < EXPORT_PAGE) break;
-            after = page.at(-1) as HistoryEvent;
+            for await (const events of historyEventsAt(db.$client, filter, after, places)) {
+              progress.events += events.length;
+              yield events.map(line).join("");
+            }
+            if (places.length < EXPORT_PAGE) break;
+            after = places.at(-1) as HistoryPlace;
           }
           // Only here, after the last event: a body without it was cut off.
           yield complete(progress.events);

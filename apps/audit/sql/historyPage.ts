@@ -151,17 +151,7 @@ export async function prepareHistoryPage(client: pg.ClientBase, filter: HistoryF
   if (servedInHistoryOrder(filter)) await client.query("SET LOCAL enable_sort = off");
 }
 
-export async function historyPage(
-  pool: pg.Pool,
-  filter: HistoryFilter,
-  after: HistoryKey,
-  limit: number,
-  horizon: "snapshot" | { below: string } = "snapshot",
-): Promise<HistoryEvent[]> {
-  return runHistoryQuery<HistoryEvent>(pool, filter, historyPageQuery(filter, after, limit, horizon));
-}
-
-/** The places of the events `historyPage` would return, without the events: a few bytes each. */
+/** The places of the events a page holds (historyPageQuery's matches), without the events: a few bytes each. */
 export async function historyPlaces(
   pool: pg.Pool,
   filter: HistoryFilter,
@@ -179,7 +169,7 @@ export const HISTORY_CHUNK_BYTES = 1024 * 1024;
 /**
  * The events at `places` (the matches of `filter` right after `after`, as historyPlaces found them), read in
  * chunks of at most `chunkBytes` of envelopes (one event at least), so that a page of a thousand large events
- * is never in memory at once. The places are final (historyPage's horizon), so each chunk reads exactly them;
+ * is never in memory at once. The places are final (historyPageQuery's horizon), so each chunk reads exactly them;
  * one that does not (its rows archived meanwhile) throws rather than be answered short.
  */
 export async function* historyEventsAt(
