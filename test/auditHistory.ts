@@ -5,7 +5,7 @@ import type { createPlatformApp } from "../apps/platform.ts";
 import { type Database, writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../events/index.ts";
-import { testEventContext } from "./fixtures.ts";
+import { eventually, testEventContext } from "./fixtures.ts";
 import type { Caller } from "./tokens.ts";
 
 type App = ReturnType<typeof createPlatformApp>;
@@ -59,3 +59,24 @@ export async function auditAll(app: App, auditor: Caller, query: Record<string, 
 
 /** The auditors' own access records, which queries about a patient add to that patient's history. */
 export const isAuditorAccess = (event: AuditedEvent) => event.envelope.data.resourceType === "audit_history";
+
+/** The outbox column a wait for the history names its events by. */
+type HistoryColumn = "patient_id" | "aggregate_id" | "correlation_id";
+
+/**
+ * Waits until the events written so far (those whose `column` is `value`; every event when none is named) are
+ * readable by GET /audit/events and its export: they read only below the oldest transaction running on the
+ * server, another database's too (other test files'), so that a page never skips a row.
+ */
+export async function historyReadable(db: Database, where?: { column: HistoryColumn; value: string }) {
+  const newest = where
+    ? `(SELECT max(tx_id) FROM outbox WHERE ${where.column} = $1)`
+    : "(SELECT max(tx_id) FROM outbox)";
+  await eventually(async () => {
+    const { rows } = await db.$client.query<{ readable: boolean }>(
+      `SELECT pg_snapshot_xmin(pg_current_snapshot()) > ${newest} AS readable`,
+      where ? [where.value] : [],
+    );
+    return rows[0]?.readable === true;
+  }, 60_000);
+}

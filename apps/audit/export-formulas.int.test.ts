@@ -4,8 +4,9 @@
 // another locale's separator starts a cell (`x;=1+1;`); every other cell is as stored, the envelope as the same
 // JSON.
 import { afterAll, describe, expect, it } from "vitest";
+import { historyReadable } from "../../test/auditHistory.ts";
 import { parseCsv } from "../../test/csv.ts";
-import { eventually, testDatabase } from "../../test/fixtures.ts";
+import { testDatabase } from "../../test/fixtures.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 import { csvField } from "./exportFormats.ts";
 
@@ -59,15 +60,7 @@ async function recordFailedLogin(username: string): Promise<void> {
 }
 
 async function exportOf(username: string): Promise<string> {
-  // An export reads below the oldest transaction running on the server, another database's too (other tests'):
-  // wait until the attempt is below it.
-  await eventually(async () => {
-    const { rows } = await db.$client.query(
-      `SELECT pg_snapshot_xmin(pg_current_snapshot()) > max(tx_id) AS readable FROM outbox WHERE aggregate_id = $1`,
-      [username],
-    );
-    return rows[0]?.readable === true;
-  }, 60_000);
+  await historyReadable(db, { column: "aggregate_id", value: username });
   const auditor = await caller("auditor");
   const query = new URLSearchParams({ aggregateType: "actor", aggregateId: username, format: "csv" });
   const response = await app.request(`/audit/events/export?${query}`, { headers: auditor.headers() });

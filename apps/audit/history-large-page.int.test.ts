@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
-import { append, auditPage } from "../../test/auditHistory.ts";
+import { append, auditPage, historyReadable } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 import { HISTORY_CHUNK_BYTES, historyEventsAt, historyPlaces, START_OF_HISTORY } from "./sql/historyPage.ts";
@@ -31,6 +31,7 @@ async function writeLargeHistory(events: number) {
   for (let i = 0; i < events; i += 10) {
     written.push(...(await append(db, Array.from({ length: 10 }, largeAlert), { correlationId })));
   }
+  await historyReadable(db, { column: "correlation_id", value: correlationId });
   return { correlationId, written };
 }
 

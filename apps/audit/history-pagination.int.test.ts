@@ -7,8 +7,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../../events/examples.ts";
-import { type AuditedEvent, append, auditAll, auditPage, isAuditorAccess } from "../../test/auditHistory.ts";
-import { eventually, testDatabase, testEventContext } from "../../test/fixtures.ts";
+import {
+  type AuditedEvent,
+  append,
+  auditAll,
+  auditPage,
+  historyReadable,
+  isAuditorAccess,
+} from "../../test/auditHistory.ts";
+import { testDatabase, testEventContext } from "../../test/fixtures.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 
 const db = testDatabase();
@@ -116,14 +123,7 @@ describe("a cursor", () => {
     const [first] = await append(db, [accessOf(other)]);
     await append(db, [accessOf(patientId)]);
     await append(db, [accessOf(patientId)]);
-    // Pages read below the oldest transaction running on the server (other tests' too): wait until both are.
-    await eventually(async () => {
-      const { rows } = await db.$client.query(
-        `SELECT pg_snapshot_xmin(pg_current_snapshot()) > max(tx_id) AS readable FROM outbox WHERE patient_id = $1`,
-        [patientId],
-      );
-      return rows[0]?.readable === true;
-    }, 60_000);
+    await historyReadable(db, { column: "patient_id", value: patientId });
     // A cursor from the patient's query, past the other patient's first event.
     const { nextCursor, events } = await auditPage(app, auditor, { patientId, limit: "1" });
     expect(events).toHaveLength(1);

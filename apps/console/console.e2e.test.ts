@@ -13,7 +13,7 @@ import { loadSigningKey } from "../../audit/signingKey.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
 import { freshDatabases, type TestHistory } from "../../test/auditHistories.ts";
-import { append } from "../../test/auditHistory.ts";
+import { append, historyReadable } from "../../test/auditHistory.ts";
 import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { eventually, newPatientBody, startRelay } from "../../test/fixtures.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
@@ -79,19 +79,7 @@ async function expectNoSeriousViolations(screen: string) {
 
 const text = async (selector: string) => (await page.locator(selector).textContent()) ?? "";
 
-/**
- * Waits until every event written so far is readable by the auditor API: it reads only below the oldest
- * transaction running on the server (another database's too), so that a page never skips a row.
- */
-async function historyReadable() {
-  await eventually(async () => {
-    const [row] = await outboxRows(
-      "SELECT pg_snapshot_xmin(pg_current_snapshot()) > (SELECT max(tx_id) FROM outbox) AS readable",
-      [],
-    );
-    return row?.readable === true;
-  }, 60_000);
-}
+const everyEventReadable = () => historyReadable(db());
 
 /**
  * Opens the search for the patient's events and waits for its results: the caption names the query they are
@@ -258,7 +246,7 @@ describe("the auditors' console", () => {
       ),
     );
     const before = (await outboxRows("SELECT position::text FROM outbox", [])).map((row) => row.position);
-    await historyReadable();
+    await everyEventReadable();
     await page.selectOption("#f-limit", "25");
     await page.fill("#f-patientId", "");
     await page.click("#search-form button[type=submit]");
@@ -306,7 +294,7 @@ describe("the auditors' console", () => {
 
   it("exports the query whose results are shown as NDJSON and CSV, whatever the form says since", async () => {
     await showPatientSearch();
-    await historyReadable();
+    await everyEventReadable();
     const [ndjson] = await Promise.all([page.waitForEvent("download"), page.click("#export-ndjson")]);
     expect(ndjson.suggestedFilename()).toBe("audit-history.ndjson");
     const lines = (await readFile(await ndjson.path(), "utf8")).trim().split("\n");
@@ -384,7 +372,7 @@ describe("the auditors' console", () => {
   it("shows who saw the patient, and the operators who opened their sealed fields", async () => {
     const operator = `oncall-${randomUUID().slice(0, 8)}`;
     await append(db(), [exampleEvent("audit.operator.decrypted", { operator, patientId })]);
-    await historyReadable();
+    await everyEventReadable();
     await page.click("nav a[href='#patient-access']");
     await page.fill("#a-patientId", patientId);
     await page.press("#a-patientId", "Enter");
@@ -399,7 +387,7 @@ describe("the auditors' console", () => {
   });
 
   it("shows the compliance watch's alerts", async () => {
-    await historyReadable();
+    await everyEventReadable();
     await page.click("nav a[href='#alerts']");
     const row = page.locator("#alerts-results tbody tr", {
       hasText: refusedProvider,
