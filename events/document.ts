@@ -1,7 +1,10 @@
 // The `data` schemas of document-events: a patient's files (upload, removal, processing) and the consents
 // given to share them.
 import { z } from "zod";
-import { identifier, line, sha256Hex, text, utcTimestamp, uuid, WHITE_SPACE, webAddress } from "./fields.ts";
+import { identifier, line, linePattern, sha256Hex, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
+
+/** `/` and `\`, as the inside of a character class. */
+const PATH_SEPARATORS = String.raw`\u002F\u005C`;
 
 /**
  * What `z.int()` checks without saying: at most 2^53 - 1, the largest integer a JSON number carries exactly.
@@ -16,7 +19,7 @@ export const documentUploadedSchema = z.strictObject({
   fileName: line(255)
     .regex(/^[^/\\]+$/, "must be a file name without a path")
     .meta({
-      pattern: String.raw`^[^\u0000\uD800-\uDFFF/\\]*[^${WHITE_SPACE}\u0000\uD800-\uDFFF/\\][^\u0000\uD800-\uDFFF/\\]*$`,
+      pattern: linePattern(PATH_SEPARATORS),
     }),
   /** RFC 6838: a type and a subtype of at most 127 characters each. */
   mimeType: z

@@ -185,7 +185,7 @@ function stringOf(schema: Schema): fc.Arbitrary<string> {
       return fc
         .tuple(fc.constantFrom("https", "s3", "gs"), fc.domain(), fc.stringMatching(/^[a-z0-9]{1,12}$/))
         .map(([scheme, host, file]) => `${scheme}://${host}/${file}`)
-        .filter((url) => !schema.pattern || new RegExp(schema.pattern).test(url));
+        .filter((url) => !schema.pattern || new RegExp(schema.pattern, "u").test(url));
   }
   if (schema.pattern) return within(fc.stringMatching(generatorRegex(schema.pattern)));
   return within(
@@ -197,7 +197,7 @@ function stringOf(schema: Schema): fc.Arbitrary<string> {
  * A published pattern as fast-check's `stringMatching` takes it: without the lookahead after its final `$`
  * (events/docs/strictEnds.ts), which it cannot parse and which in ECMA-262 excludes nothing `$` does not.
  */
-export function generatorRegex(pattern: string, flags?: string): RegExp {
+export function generatorRegex(pattern: string, flags = "u"): RegExp {
   const ending = pattern.endsWith(`$${NO_FINAL_LINE_BREAK}`);
   return new RegExp(ending ? pattern.slice(0, -NO_FINAL_LINE_BREAK.length) : pattern, flags);
 }
