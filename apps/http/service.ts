@@ -197,7 +197,12 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
         status === 415
           ? "Send the body as JSON, with Content-Type: application/json."
           : error.message || undefined;
-      return problemResponse(c, new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail));
+      // Its 400 is its JSON validator's, for a body that does not parse: named as every bad field is.
+      const errors = status === 400 ? [{ field: "body", message: "is not JSON" }] : undefined;
+      return problemResponse(
+        c,
+        new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail, errors),
+      );
     }
     // The client closed the connection before its body was whole: its request, not the platform, failed.
     if (bodyCutOff(c, error)) {
