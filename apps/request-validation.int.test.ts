@@ -149,6 +149,7 @@ describe("request bodies", () => {
       expect(malformed.problem).toMatchObject({
         title: "Bad Request",
         detail: "Malformed JSON in request body",
+        errors: [{ field: "body", message: "is not JSON" }],
       });
 
       const text = await send(routeCase, {

@@ -1,7 +1,8 @@
 // Erased patients' e-mail addresses, current and former, kept as keyed hashes only (erased_logins), so that a
-// login attempt typing one after the erasure is recorded under a pseudonym rather than the address
+// login attempt typing one after the erasure is recorded under a pseudonym rather than the address; and live
+// patients' former addresses (patient_former_logins), so that one typed is still the patient's, and sealed
 // (apps/login-attempts/routes.ts).
-// The hash key is random, made by the first erasure and stored wrapped by the current master key
+// The hash key is random, made by the first erasure or change of e-mail and stored wrapped by the current master key
 // (erased_login_key); `npm run phi:rewrap` moves it to a new master key as it does the patients' keys, so a
 // rotation changes no hash, and the old master key can still be dropped.
 import { randomBytes } from "node:crypto";
@@ -125,6 +126,46 @@ export async function erasedLoginHash(
     values: [hash],
   });
   return rows.length > 0 ? hash : null;
+}
+
+/**
+ * Records `email` as a former address of the patient, when a change of e-mail replaces it, so that a login
+ * typing it is still theirs (patientOfFormerLogin): its hash under the erased-login key, never the address.
+ */
+export async function recordFormerLogin(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  patientId: string,
+  email: string,
+  replacedAt: Date,
+): Promise<void> {
+  const key = await keyForRecording(tx, masters);
+  await connectionOf(tx).query({
+    name: "patient-former-logins.record.v1",
+    text: `INSERT INTO patient_former_logins (email_hash, patient_id, replaced_at) VALUES ($1, $2, $3::timestamptz)
+           ON CONFLICT (email_hash, patient_id) DO NOTHING`,
+    values: [loginHash(key, email), patientId, replacedAt.toISOString()],
+  });
+}
+
+/**
+ * The patient who had `typed` as their e-mail address before changing it (in any case, blanks around it
+ * ignored), the record made first when several did; null for none. No key yet means no address was recorded.
+ */
+export async function patientOfFormerLogin(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  typed: string,
+): Promise<string | null> {
+  const key = await keyForMatching(tx, masters);
+  if (key === null) return null;
+  const { rows } = await connectionOf(tx).query<{ patientId: string }>({
+    name: "patient-former-logins.match.v1",
+    text: `SELECT p.id AS "patientId" FROM patient_former_logins f JOIN patients p ON p.id = f.patient_id
+            WHERE f.email_hash = $1 ORDER BY p.created_at, p.id LIMIT 1`,
+    values: [loginHash(key, typed)],
+  });
+  return rows[0]?.patientId ?? null;
 }
 
 /** Re-wraps the erased-login key with the current master key, if an older one wraps it. True if it moved. */

@@ -191,6 +191,26 @@ export const erasedLogins = pgTable("erased_logins", {
 });
 
 /**
+ * The e-mail addresses a patient had before a change of e-mail, hashed as erased_logins holds an erased
+ * patient's (the same key and normalization), never the address. A login attempt typing a former address is the
+ * patient's, sealed under their key as one typing their current address is: recorded as typed instead, it named
+ * no patient and outlived their erasure in plain text (apps/login-attempts/former-email.int.test.ts). Gone with
+ * the patient's row at their erasure, which records every address their history holds in erased_logins.
+ */
+export const patientFormerLogins = pgTable(
+  "patient_former_logins",
+  {
+    emailHash: bytea("email_hash").notNull(),
+    patientId: uuid("patient_id")
+      .notNull()
+      .references(() => patients.id, { onDelete: "cascade" }),
+    /** When a change of e-mail first replaced this address. */
+    replacedAt: instant("replaced_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.emailHash, table.patientId] })],
+);
+
+/**
  * The latest version of each aggregate that has events. Bumping it is the first thing an append does, so
  * two transactions writing the same aggregate serialize on this row (see db/outbox/appendEvents.ts).
  */

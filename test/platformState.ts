@@ -16,6 +16,7 @@ export function loginOf(role: Role, world: CareWorld, routeCase?: { registers?: 
 
 const DOMAIN_TABLES = [
   "patients",
+  "patient_former_logins",
   "providers",
   "appointments",
   "documents",

@@ -1,10 +1,10 @@
 // The frame every HTTP service shares: middleware in order (span, context, logging, metrics, body limit),
 // problem+json errors, the public routes (health, metrics, the OpenAPI document and its /docs page), then
 // authentication for everything after them. Services add their routes to it.
-import { STATUS_CODES } from "node:http";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -62,6 +62,22 @@ function databaseUnreachable(error: unknown): boolean {
   // Node reports a refused connection to every address of a name as an AggregateError of each.
   if (Array.isArray(errors) && errors.some(databaseUnreachable)) return true;
   return cause !== undefined && cause !== error && databaseUnreachable(cause);
+}
+
+/**
+ * Whether `error` is the request's own connection failing under its body: on @hono/node-server, reading a body
+ * the client stopped sending (a reset, or a FIN before its Content-Length or last chunk) rejects with the
+ * IncomingMessage's error ("aborted", ECONNRESET). That code is also Postgres's connection reset
+ * (databaseUnreachable), so it is told apart by identity: only the request's own error is the client's.
+ */
+function bodyCutOff(c: Context, error: unknown): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const cutOff = incoming?.errored;
+  if (cutOff === undefined || cutOff === null) return false;
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current === cutOff) return true;
+  }
+  return false;
 }
 
 /** The OpenAPI security scheme that every service route names. */
@@ -181,7 +197,21 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
         status === 415
           ? "Send the body as JSON, with Content-Type: application/json."
           : error.message || undefined;
-      return problemResponse(c, new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail));
+      // Its 400 is its JSON validator's, for a body that does not parse: named as every bad field is.
+      const errors = status === 400 ? [{ field: "body", message: "is not JSON" }] : undefined;
+      return problemResponse(
+        c,
+        new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail, errors),
+      );
+    }
+    // The client closed the connection before its body was whole: its request, not the platform, failed.
+    if (bodyCutOff(c, error)) {
+      return problemResponse(
+        c,
+        HttpProblem.invalid([
+          { field: "body", message: "ended before it was whole: the connection was closed" },
+        ]),
+      );
     }
     // Driver messages can quote the values that failed (PHI): log the error's kind and where it came from.
     const { name, stack } = error as Error;

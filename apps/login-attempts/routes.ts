@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
-import { erasedLoginHash } from "../../db/erasedLogins.ts";
+import { erasedLoginHash, patientOfFormerLogin } from "../../db/erasedLogins.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
@@ -53,7 +53,7 @@ export function loginAttemptRoutes(db: Database) {
   return createRouter().openapi(routes.record, async (c) => {
     const attempt = c.req.valid("json");
     const answer = await answerOnce(c, db, LOGIN_AUDIT_SERVICE, async (tx) => {
-      const patientId = await patientOfLogin(tx, attempt);
+      const patientId = await patientOfLogin(tx, c.get("masterKeys"), attempt);
       const username =
         patientId === null
           ? await usernameToRecord(tx, c.get("masterKeys"), attempt.username)
@@ -97,11 +97,13 @@ function withoutAddress(reason: string | null, typed: string, pseudonym: string)
 
 /**
  * The patient whose account this is; else the patient whose e-mail was typed as the username (any case), the
- * record that had it first when several share it. An account's own record always wins: a record made later
- * with someone's e-mail never draws their login attempts to itself.
+ * record that had it first when several share it; else the patient who had it before changing it (a former
+ * address typed is as much theirs, and recorded as typed it would outlive their erasure). An account's own
+ * record always wins: a record made later with someone's e-mail never draws their login attempts to itself.
  */
 async function patientOfLogin(
   tx: WriteTransaction,
+  masterKeys: MasterKeys,
   attempt: { userId: string | null; username: string },
 ): Promise<string | null> {
   if (attempt.userId !== null) {
@@ -121,5 +123,7 @@ async function patientOfLogin(
     .where(sql`lower(${patients.email}) = lower(${attempt.username.trim()})`)
     .orderBy(patients.createdAt, patients.id)
     .limit(1);
-  return byEmail?.id ?? null;
+  if (byEmail) return byEmail.id;
+  // Every patient's e-mail has an @: other usernames cost no lookup.
+  return attempt.username.includes("@") ? patientOfFormerLogin(tx, masterKeys, attempt.username) : null;
 }
