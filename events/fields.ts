@@ -173,12 +173,12 @@ export function anyCharacterBut(excluded = ""): string {
     [0x0000, 0x0000],
     [0xd800, 0xdfff],
   ];
-  const escape = /\\u([0-9A-Fa-f]{4})(?:-\\u([0-9A-Fa-f]{4}))?/gy;
-  for (const match of excluded.matchAll(escape)) {
+  const escaped = /\\u([0-9A-Fa-f]{4})(?:-\\u([0-9A-Fa-f]{4}))?/gy;
+  for (const match of excluded.matchAll(escaped)) {
     const from = Number.parseInt(match[1] as string, 16);
     ranges.push([from, match[2] === undefined ? from : Number.parseInt(match[2], 16)]);
   }
-  if (excluded.replace(escape, "") !== "") {
+  if (excluded.replace(escaped, "") !== "") {
     throw new Error(`not a list of \\uXXXX escapes and ranges: ${excluded}`);
   }
   ranges.sort(([a], [b]) => a - b);
