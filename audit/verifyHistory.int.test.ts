@@ -7,8 +7,7 @@ import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { eventHash } from "../db/outbox/eventHash.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { freshDatabases, testKey, testKeys } from "../test/auditHistories.ts";
-import { eventually, patientCreated, testEventContext } from "../test/fixtures.ts";
-import { sealCheckpoint } from "./sealCheckpoint.ts";
+import { patientCreated, testEventContext } from "../test/fixtures.ts";
 import { historyBatch } from "./sql/historyRows.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
@@ -21,7 +20,8 @@ afterAll(databases.tearDown);
  * Returns an administrator's connection (triggers off) to tamper with it.
  */
 async function historyToTamperWith() {
-  const { db } = await databases.create();
+  const created = await databases.create();
+  const { db } = created;
   const patientIds = Array.from({ length: 4 }, () => randomUUID());
   const append = (events: Parameters<typeof appendEvents>[2]) =>
     writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), events));
@@ -37,9 +37,9 @@ async function historyToTamperWith() {
     }
     await append([exampleEvent("audit.data.accessed")]);
   }
+  // One checkpoint over all of it, never one cut short by another file's transaction still open.
+  await created.seal(testKey);
   const admin = await db.$client.connect();
-  // Sealing covers only rows below the server-wide horizon: wait for transactions elsewhere to end.
-  await eventually(() => sealCheckpoint(admin, testKey));
   for (const patientId of patientIds.slice(0, 2)) {
     for (let round = 5; round <= 7; round++) {
       await append([
