@@ -207,7 +207,7 @@ describe("archiving the history", () => {
     await expect(
       second.archive({ now: second.whenAged(second.afterFirst), directory: first.directory }),
     ).rejects.toThrow(
-      `refusing to archive: ${firstOutcome.file} exists already, an archive of another history`,
+      `refusing to archive: ${firstOutcome.manifest} exists already, an archive of another history`,
     );
     expect(await second.remaining()).toHaveLength(35);
     expect((await readdir(first.directory)).sort()).toEqual(files);
