@@ -13,6 +13,7 @@ import {
   DeadLettersSuperseded,
   deadLetterTopics,
   listDeadLetters,
+  NoDeadLettersToRedrive,
   originalTopic,
   redriveDeadLetters,
   resolveDeadLetterTopic,
@@ -103,7 +104,8 @@ try {
     );
   }
 } catch (error) {
-  if (error instanceof DeadLettersSuperseded) console.error(error.message);
+  if (error instanceof DeadLettersSuperseded || error instanceof NoDeadLettersToRedrive)
+    console.error(error.message);
   else
     console.error(`dlq ${command ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
