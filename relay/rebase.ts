@@ -114,7 +114,7 @@ export async function planRebase(client: pg.ClientBase, options: RebaseOptions):
   const eventIds = [...new Set(await lastEventIdsInKafka(kafka, EVENT_TOPICS))].filter((id) => UUID.test(id));
   const found = await client.query<RelayCursor & { count: number }>(
     `SELECT tx_id::text AS "txId", position::text AS "position", count(*) OVER ()::int AS count
-       FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY tx_id DESC, position DESC LIMIT 1`,
+       FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY outbox.tx_id DESC, outbox.position DESC LIMIT 1`,
     [eventIds],
   );
   const lastInKafka = found.rows[0] ? { txId: found.rows[0].txId, position: found.rows[0].position } : null;
@@ -179,7 +179,7 @@ export async function rebaseRelay(options: RebaseOptions): Promise<RebasePlan> {
       }
       const newest = await client.query<RelayCursor>(
         `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox
-          WHERE tx_id < $1::xid8 ORDER BY tx_id DESC, position DESC LIMIT 1`,
+          WHERE tx_id < $1::xid8 ORDER BY outbox.tx_id DESC, outbox.position DESC LIMIT 1`,
         [plan.requiredNextTxId],
       );
       last = newest.rows[0] ?? plan.kafkaHoldsUpTo;
