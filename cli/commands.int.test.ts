@@ -402,6 +402,11 @@ describe("every npm run command", () => {
       ["audit:verify", ["--dir", "x"], "--dir is not an option of verify"],
       ["audit:seal", ["--from", "3"], "--from is not an option of seal"],
       ["audit:verify-archive", ["--since", "2026-01-01T00:00:00Z", "x.json"], "--since is not an option"],
+      [
+        "audit:verify-archive",
+        ["--public-key", "package.json", "x.json"],
+        "--public-key package.json is not a PEM public key",
+      ],
       ["dlq", ["list", "patient-events", "--event", "foo"], "--event is not an option of list"],
       ["dlq", ["redrive", "patient-events", "--all", "--yes"], "--all is not an option of redrive"],
       ["dlq", ["list", "patient-events", "patient-events.dlq"], "patient-events.dlq is named more than once"],
