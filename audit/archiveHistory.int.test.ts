@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
+import { writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
 import {
   historyToArchive as archivable,
   freshDatabases,
@@ -15,6 +17,7 @@ import {
   testKey,
   testKeys,
 } from "../test/auditHistories.ts";
+import { patientCreated, testEventContext } from "../test/fixtures.ts";
 import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
 import { archiveHistory } from "./archiveHistory.ts";
 import { parseManifest } from "./archiveManifest.ts";
@@ -207,7 +210,7 @@ describe("archiving the history", () => {
     await expect(
       second.archive({ now: second.whenAged(second.afterFirst), directory: first.directory }),
     ).rejects.toThrow(
-      `refusing to archive: ${firstOutcome.file} exists already, an archive of another history`,
+      `refusing to archive: ${firstOutcome.manifest} exists already, an archive of another history`,
     );
     expect(await second.remaining()).toHaveLength(35);
     expect((await readdir(first.directory)).sort()).toEqual(files);
@@ -276,5 +279,32 @@ describe("archiving the history", () => {
       { intact: false, brokenLink: { problem: expect.stringMatching(/sha256/) } },
     ]);
     await history.close();
+  });
+
+  it("archives heads at positions of different lengths (9, 10, 11) in the order of their positions", async () => {
+    // Twelve patients, one event each: the archive's heads are at positions 1 to 12, which sort otherwise as text.
+    const history = await databases.create();
+    for (let patient = 0; patient < 12; patient++)
+      await writeTransaction(history.db, (tx) => appendEvents(tx, testEventContext(), [patientCreated()]));
+    await history.seal();
+    await history.relayed();
+    const directory = await mkdtemp(join(tmpdir(), "audit-archive-"));
+    const client = await history.connection();
+    try {
+      const outcome = await archiveHistory(client, testKey, {
+        retentionDays: DEFAULT_AUDIT_RETENTION_DAYS,
+        directory,
+        now: new Date(Date.now() + (DEFAULT_AUDIT_RETENTION_DAYS + 1) * 86_400_000),
+      });
+
+      expect(outcome.archived).toMatchObject({ sequence: 1, rowCount: 12, headCount: 12 });
+      expect(await verifyArchiveFiles([(outcome as { manifest: string }).manifest], testKeys)).toMatchObject([
+        { intact: true, archive: 1, rows: 12 },
+      ]);
+    } finally {
+      client.release();
+      await history.close();
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 });

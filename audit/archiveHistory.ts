@@ -2,7 +2,8 @@
 // row a line) with a manifest beside it. The cut is always a sealed checkpoint's cursor, so what remains starts
 // from that checkpoint's signed running hash; the rows are checked against it before they leave, and deleted
 // in the transaction that records the archive, the only one the outbox lets delete them.
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -88,8 +89,13 @@ export async function archiveHistory(
     const file = join(options.directory, fileName);
     const manifestFile = join(options.directory, `${base}.manifest.json`);
     await mkdir(options.directory, { recursive: true });
-    for (const path of [file, manifestFile]) {
-      await createNew(path);
+    await removeStoppedAttempt(file, manifestFile);
+    // The manifest first, saying who writes the archive until the archive record replaces it.
+    for (const [path, content] of [
+      [manifestFile, writingMarker()],
+      [file, ""],
+    ] as const) {
+      await createNew(path, content);
       written.push(path);
     }
     const progress = options.progress?.(cut.rowCount - after.rowCount);
@@ -214,13 +220,78 @@ async function headsHashOf(client: pg.ClientBase, archiveSequence: number): Prom
 }
 
 /**
- * Creates `file` empty, refusing one that exists: an archive of the same sequence number from another database
- * archived into the same directory, or from this one before it was restored from a backup. Its history is
- * deleted from its outbox: written over, or removed when this archive fails, it would be lost.
+ * What a manifest holds while its archive is written: the process writing it. The manifest is replaced by the
+ * signed one before the transaction that records the archive and deletes its rows, so a manifest that still
+ * holds this belongs to an archive that recorded and deleted nothing.
  */
-async function createNew(file: string): Promise<void> {
+const WRITING = "healthcare-outbox-archive/writing";
+
+function writingMarker(): string {
+  return `${JSON.stringify({ format: WRITING, pid: process.pid, host: hostname(), startedAt: new Date() })}\n`;
+}
+
+/**
+ * Removes the files an archive of this sequence left when its process was stopped before the end (Ctrl-C, a
+ * kill, a crash): its manifest still names it as the writer, and it runs no more. It had recorded and deleted
+ * nothing, so its files hold only rows the outbox still holds. Holding the archive lock, no archive of this
+ * database writes them; one whose writer may still run (on another host, or a live process: another
+ * database's archive into the same directory) is refused, naming the writer.
+ */
+async function removeStoppedAttempt(file: string, manifestFile: string): Promise<void> {
+  const text = await readFile(manifestFile, "utf8").catch(() => null);
+  const writer = text === null ? null : writerOf(text);
+  if (!writer) return;
+  if (writer.host !== hostname() || (writer.pid !== process.pid && processRuns(writer.pid))) {
+    throw new Error(
+      `refusing to archive: ${manifestFile} is being written by process ${writer.pid} on ${writer.host} (since ` +
+        `${writer.startedAt}), another archive into this directory, unless that one was stopped; nothing was ` +
+        `archived. If no archive runs there, remove ${manifestFile} and ${file} and archive again`,
+    );
+  }
+  await rm(file, { force: true });
+  await rm(manifestFile, { force: true });
+}
+
+function writerOf(text: string): { pid: number; host: string; startedAt: string } | null {
   try {
-    await (await open(file, "wx")).close();
+    const marker = JSON.parse(text) as {
+      format?: unknown;
+      pid?: unknown;
+      host?: unknown;
+      startedAt?: unknown;
+    };
+    if (marker.format !== WRITING || !Number.isSafeInteger(marker.pid) || typeof marker.host !== "string")
+      return null;
+    return { pid: marker.pid as number, host: marker.host, startedAt: String(marker.startedAt) };
+  } catch {
+    return null;
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Creates `file` with `content`, refusing one that exists: an archive of the same sequence number from another
+ * database archived into the same directory, or from this one before it was restored from a backup. Its
+ * history is deleted from its outbox: written over, or removed when this archive fails, it would be lost.
+ */
+async function createNew(file: string, content: string): Promise<void> {
+  try {
+    const handle = await open(file, "wx");
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     throw new Error(

@@ -209,7 +209,14 @@ async function archiveVerifyingKeys(): Promise<Map<string, KeyObject>> {
     const pem = await readFile(file, "utf8").catch((error: Error) =>
       refuse(`--public-key ${file}: ${error.message}`),
     );
-    const { publicKey, keyId } = verifyingKeyFromPem(pem, `--public-key ${file}`);
+    // A file that holds no Ed25519 key is the argument's fault: refused with the usage, not a stack trace.
+    const { publicKey, keyId } = (() => {
+      try {
+        return verifyingKeyFromPem(pem, `--public-key ${file}`);
+      } catch (error) {
+        return refuse((error as Error).message);
+      }
+    })();
     keys.set(keyId, publicKey);
   }
   return keys;

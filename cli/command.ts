@@ -120,9 +120,52 @@ export function parseCommand<const Options extends OptionsConfig>(
  */
 function reportConfigErrorsPlainly(): void {
   process.on("uncaughtException", (error) => {
-    console.error(error instanceof ConfigError ? error.message : error);
+    console.error(error instanceof ConfigError ? error.message : (unreachableService(error) ?? error));
     process.exit(1);
   });
+}
+
+/** The errors of a connection that was refused, timed out, or found no such host or database. */
+const CANNOT_CONNECT = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+]);
+/** Postgres refusing the connection itself: the password, the user, the database. */
+const POSTGRES_REFUSED = new Set(["28P01", "28000", "3D000"]);
+
+/**
+ * What to tell the operator when the Postgres or the Kafka the environment names cannot be reached: the variable
+ * that names it and why, without a stack trace (the environment's mistake, or an outage, not the code's). Null
+ * for any other error.
+ */
+export function unreachableService(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const { code, address, port } = error as Error & { code?: unknown; address?: unknown; port?: unknown };
+  if (error.name.startsWith("KafkaJS") && kafkaConnectionFailed(error))
+    return `Kafka cannot be reached at the brokers KAFKA_BROKERS names: ${error.message}`;
+  if (typeof code === "string" && CANNOT_CONNECT.has(code)) {
+    const where = typeof address === "string" ? ` (${address}${port === undefined ? "" : `:${port}`})` : "";
+    return `Postgres cannot be reached at the server DATABASE_URL names${where}: ${error.message || code}`;
+  }
+  if (typeof code === "string" && POSTGRES_REFUSED.has(code))
+    return `Postgres refused the connection DATABASE_URL describes: ${error.message}`;
+  return null;
+}
+
+/** Whether a KafkaJS error (or the one it wraps) is a failed connection to a broker. */
+function kafkaConnectionFailed(error: Error): boolean {
+  for (
+    let cause: unknown = error;
+    cause instanceof Error;
+    cause = (cause as Error & { cause?: unknown }).cause
+  ) {
+    if (cause.name === "KafkaJSConnectionError") return true;
+  }
+  return false;
 }
 
 /** The option a destructive command declares, so that scripts can confirm ahead. */

@@ -362,6 +362,49 @@ describe("every npm run command", () => {
     }
   });
 
+  it("names DATABASE_URL or KAFKA_BROKERS when the service it names does not answer, with no stack trace", async () => {
+    const noPostgres = new URL(untouchedUrl);
+    noPostgres.port = "1";
+    const lines: ReadonlyArray<readonly [string, readonly string[], "DATABASE_URL" | "KAFKA_BROKERS"]> = [
+      ["db:migrate", [], "DATABASE_URL"],
+      ["audit:verify", [], "DATABASE_URL"],
+      ["phi:rewrap", ["--yes"], "DATABASE_URL"],
+      ["relay:status", [], "DATABASE_URL"],
+      ["relay:rebase", ["--dry-run"], "DATABASE_URL"],
+      // Kafka is NOBODY for every command here; these reach it before, or without, Postgres.
+      ["dlq", ["list"], "KAFKA_BROKERS"],
+      ["topics", [], "KAFKA_BROKERS"],
+      ["events:tail", [], "KAFKA_BROKERS"],
+      ["replay", ["--topic", "patient-events", "--dry-run"], "KAFKA_BROKERS"],
+    ];
+    const outcomes = await Promise.all(
+      lines.map(([name, args, variable]) =>
+        runCommand(
+          name,
+          [...args],
+          untouchedUrl,
+          variable === "DATABASE_URL" ? { DATABASE_URL: noPostgres.toString() } : {},
+        ),
+      ),
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      const [name, args, variable] = lines[index] as (typeof lines)[number];
+      const command = [name, ...args].join(" ");
+      expect({ command, code: outcome.code, leftRunning: outcome.leftRunning }).toEqual({
+        command,
+        code: 1,
+        leftRunning: false,
+      });
+      expect(outcome.stderr, command).toContain(
+        variable === "DATABASE_URL"
+          ? "Postgres cannot be reached at the server DATABASE_URL names (127.0.0.1:1): connect ECONNREFUSED"
+          : "Kafka cannot be reached at the brokers KAFKA_BROKERS names: Connection error: connect ECONNREFUSED",
+      );
+      expect(outcome.stderr, command).not.toMatch(/^\s+at /m);
+    }
+  });
+
   it("refuses an argument that makes no sense, naming it, with the usage on stderr and exit code 2, changing nothing", async () => {
     const databaseBefore = await untouchedDatabaseState();
     const filesBefore = await dataDirectoryState();
@@ -402,6 +445,11 @@ describe("every npm run command", () => {
       ["audit:verify", ["--dir", "x"], "--dir is not an option of verify"],
       ["audit:seal", ["--from", "3"], "--from is not an option of seal"],
       ["audit:verify-archive", ["--since", "2026-01-01T00:00:00Z", "x.json"], "--since is not an option"],
+      [
+        "audit:verify-archive",
+        ["--public-key", "package.json", "x.json"],
+        "--public-key package.json is not a PEM public key",
+      ],
       ["dlq", ["list", "patient-events", "--event", "foo"], "--event is not an option of list"],
       ["dlq", ["redrive", "patient-events", "--all", "--yes"], "--all is not an option of redrive"],
       ["dlq", ["list", "patient-events", "patient-events.dlq"], "patient-events.dlq is named more than once"],

@@ -5,7 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, unreachableService, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import {
   advanceTransactionIds,
@@ -114,7 +114,7 @@ export async function planRebase(client: pg.ClientBase, options: RebaseOptions):
   const eventIds = [...new Set(await lastEventIdsInKafka(kafka, EVENT_TOPICS))].filter((id) => UUID.test(id));
   const found = await client.query<RelayCursor & { count: number }>(
     `SELECT tx_id::text AS "txId", position::text AS "position", count(*) OVER ()::int AS count
-       FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY tx_id DESC, position DESC LIMIT 1`,
+       FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY outbox.tx_id DESC, outbox.position DESC LIMIT 1`,
     [eventIds],
   );
   const lastInKafka = found.rows[0] ? { txId: found.rows[0].txId, position: found.rows[0].position } : null;
@@ -179,7 +179,7 @@ export async function rebaseRelay(options: RebaseOptions): Promise<RebasePlan> {
       }
       const newest = await client.query<RelayCursor>(
         `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox
-          WHERE tx_id < $1::xid8 ORDER BY tx_id DESC, position DESC LIMIT 1`,
+          WHERE tx_id < $1::xid8 ORDER BY outbox.tx_id DESC, outbox.position DESC LIMIT 1`,
         [plan.requiredNextTxId],
       );
       last = newest.rows[0] ?? plan.kafkaHoldsUpTo;
@@ -350,7 +350,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error((error as Error).message);
+    console.error(unreachableService(error) ?? (error as Error).message);
     process.exit(1);
   }
 }

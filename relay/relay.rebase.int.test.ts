@@ -144,10 +144,12 @@ describe("a relay cursor ahead of the server", () => {
   it("stops the relay with an error and a metric, and relay:rebase re-anchors it losing and repeating nothing", async () => {
     const tap = await tapTopic(kafkaBrokers(), "ai-events");
     relay = startRelay();
-    const published = await writeModelEvents(3);
+    // Positions of one digit and two (1 to 12), then of two and three (13 to 102) in one transaction each,
+    // which sort otherwise as text than as numbers.
+    const published = await writeModelEvents(12);
     await tap.collect({ done: containsAll(published), timeoutMs: 60_000, settleMs: 0 });
     await relay.stop();
-    const writtenBeforeTheDump = await writeModelEvents(2);
+    const writtenBeforeTheDump = await writeModelEvents(90);
     // A write in flight while the restore commits: its snapshot predates the restored rows, so nothing tells
     // it of them, and it commits with smaller transaction ids than theirs. The relay's order would put its
     // events first or skip them: relay:rebase publishes them after the restored ones.
@@ -184,7 +186,7 @@ describe("a relay cursor ahead of the server", () => {
     const before = await checkpoint();
     const dryRun = await rebase("--dry-run");
     const plan = JSON.parse(dryRun.stdout) as Record<string, unknown>;
-    expect(plan).toMatchObject({ ahead: true, restoredToPublish: 2, writtenHereToPublish: 2 });
+    expect(plan).toMatchObject({ ahead: true, restoredToPublish: 90, writtenHereToPublish: 2 });
     expect(await checkpoint()).toEqual(before);
     expect(relay.leader).toBe(false);
 

@@ -207,4 +207,24 @@ describe("npm run events:tail -- --decrypt", () => {
       await db.$client.query(`DROP ROLE ${reader}`);
     }
   });
+
+  it("with a database it cannot reach, refuses before it tails, naming DATABASE_URL, and shows no record", async () => {
+    const unreachable = new URL(databaseUrl());
+    unreachable.port = "1";
+    const tail = spawnScript("scripts/tail-events.ts", {
+      args: ["patient-events", "--from-beginning", "--decrypt"],
+      env: { DATABASE_URL: unreachable.toString() },
+    });
+    const exited = await Promise.race([
+      tail.exited,
+      new Promise<"still tailing">((resolve) => setTimeout(() => resolve("still tailing"), 30_000)),
+    ]);
+    if (exited === "still tailing") await stopTail(tail);
+
+    expect(exited, tail.output()).toBe(1);
+    expect(tail.output()).toContain(
+      "events:tail --decrypt: the patients' keys cannot be read from DATABASE_URL",
+    );
+    expect(tail.output()).not.toMatch(/^tailing|"partition"/m);
+  });
 });

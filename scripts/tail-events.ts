@@ -53,6 +53,15 @@ const opener: Opener | null = values.decrypt
         applicationName: "events-tail",
       });
       const masterKeys = loadMasterKeys();
+      // Before the first record: without the patients' keys no record opens, and a tail that went on would show
+      // every record sealed, under a banner saying it opens them.
+      await db.$client.query("SELECT 1 FROM patient_keys LIMIT 0").catch(async (error: Error) => {
+        await db.$client.end().catch(() => {});
+        console.error(
+          `events:tail --decrypt: the patients' keys cannot be read from DATABASE_URL (${error.message}); nothing shown`,
+        );
+        process.exit(1);
+      });
       const keys = new PatientKeyring(db, masterKeys);
       return { db, keys, masterKeys, operator: operatorName(), runId: randomUUID() };
     })()

@@ -27,7 +27,7 @@ export async function archiveHeadsBatch(
     `SELECT position::text AS "position", aggregate_type AS "aggregateType", aggregate_id AS "aggregateId",
             version::float8 AS "version", hash
        FROM outbox_archive_heads WHERE archive_sequence = $1 AND position > $2::bigint
-      ORDER BY archive_sequence, position LIMIT $3`,
+      ORDER BY outbox_archive_heads.archive_sequence, outbox_archive_heads.position LIMIT $3`,
     [archiveSequence, afterPosition, limit],
   );
   return result.rows;

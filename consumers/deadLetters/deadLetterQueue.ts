@@ -95,7 +95,8 @@ export interface RedriveOptions {
   /**
    * Re-drive only the dead letters of these events, wherever they are in the retained topic, and leave the
    * cursor where it is. Without it: every dead letter after the cursor, which then moves past them. If any of
-   * them has no dead letter there, nothing is re-driven (DeadLettersNotFound).
+   * them has no dead letter there, nothing is re-driven (DeadLettersNotFound); nor if there is none after the
+   * cursor (NoDeadLettersToRedrive).
    */
   eventIds?: ReadonlySet<string>;
   /** Reports the dead letters read (a long command's progress), given how many the range holds. */
@@ -141,6 +142,7 @@ export async function redriveDeadLetters(
   const found = new Set(records.map(({ letter }) => letter.eventId));
   const missing = [...(options.eventIds ?? [])].filter((eventId) => !found.has(eventId));
   if (missing.length > 0) throw new DeadLettersNotFound(dlqTopic, missing);
+  if (records.length === 0) throw new NoDeadLettersToRedrive(dlqTopic);
 
   const topic = originalTopic(dlqTopic);
   const places = await newerEventsApplied(
@@ -268,5 +270,19 @@ export class DeadLettersNotFound extends Error {
       `${dlqTopic} holds no dead letter of event ${eventIds.join(", ")} (of those it retains); nothing re-driven`,
     );
     this.name = "DeadLettersNotFound";
+  }
+}
+
+/**
+ * No dead letter after the re-drive cursor: a re-drive would send nothing, and must not say it re-drove (the
+ * dead letters were re-driven already, or the topic named is not the one that holds them).
+ */
+export class NoDeadLettersToRedrive extends Error {
+  constructor(readonly dlqTopic: DeadLetterTopicName) {
+    super(
+      `${dlqTopic} holds no dead letter after the re-drive cursor (those there were re-driven already; list --all ` +
+        "shows every one it retains); nothing re-driven",
+    );
+    this.name = "NoDeadLettersToRedrive";
   }
 }

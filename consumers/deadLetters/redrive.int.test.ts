@@ -1,6 +1,6 @@
 // Re-driving dead letters: once the handler is fixed, `dlq redrive` sends the parked record back to its
 // topic and the effect happens exactly once; the cursor moves past it, so a second re-drive does not repeat it.
-// An event named that has no dead letter re-drives nothing and says so.
+// An event named that has no dead letter re-drives nothing and says so, as does a queue with none left.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterTopicName } from "../../events/index.ts";
@@ -15,6 +15,7 @@ import { tapTopic } from "../../test/kafkaTap.ts";
 import {
   DeadLettersNotFound,
   listDeadLetters,
+  NoDeadLettersToRedrive,
   REDRIVE_GROUP,
   RedriveCursorPastEnd,
   redriveDeadLetters,
@@ -198,6 +199,42 @@ describe("re-driving a dead letter", () => {
       expect(await tap.read()).toEqual([]);
       const [cursor] = await admin.fetchOffsets({ groupId: REDRIVE_GROUP, topics: [dlqTopic] });
       expect(cursor?.partitions).toEqual([expect.objectContaining({ partition: 0, offset: "50" })]);
+    } finally {
+      await admin.deleteTopics({ topics: [original, dlqTopic] });
+    }
+  });
+
+  it("refuses a re-drive with no dead letter after the cursor, rather than report 0 re-driven", async () => {
+    // A dead-letter topic of the test's own, every dead letter of it re-driven already (the cursor at its end).
+    const original = `redrive-nothing-${randomUUID()}`;
+    const dlqTopic = `${original}.dlq` as DeadLetterTopicName;
+    await admin.createTopics({
+      topics: [{ topic: original }, { topic: dlqTopic }],
+      waitForLeaders: true,
+    });
+    try {
+      const tap = await tapTopic(kafkaBrokers(), original);
+      // Empty, then with its only dead letter behind the cursor.
+      await expect(redriveDeadLetters(kafka, admin, db, dlqTopic)).rejects.toBeInstanceOf(
+        NoDeadLettersToRedrive,
+      );
+      const producer = createIdempotentProducer(kafka);
+      await producer.connect();
+      await producer
+        .send({ topic: dlqTopic, acks: -1, messages: [{ key: randomUUID(), value: "{}", partition: 0 }] })
+        .finally(() => producer.disconnect());
+      await admin.setOffsets({
+        groupId: REDRIVE_GROUP,
+        topic: dlqTopic,
+        partitions: [{ partition: 0, offset: "1" }],
+      });
+
+      await expect(redriveDeadLetters(kafka, admin, db, dlqTopic)).rejects.toThrow(
+        `${dlqTopic} holds no dead letter after the re-drive cursor`,
+      );
+      expect(await tap.read()).toEqual([]);
+      const [cursor] = await admin.fetchOffsets({ groupId: REDRIVE_GROUP, topics: [dlqTopic] });
+      expect(cursor?.partitions).toEqual([expect.objectContaining({ partition: 0, offset: "1" })]);
     } finally {
       await admin.deleteTopics({ topics: [original, dlqTopic] });
     }

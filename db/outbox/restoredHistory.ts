@@ -12,7 +12,10 @@ const ORIGIN_FILTER: Record<RowOrigin, string> = {
   "written here": "tx_id::xid = xmin",
 };
 
-/** The next rows of one origin after `after` and below `belowTxId`, in (tx_id, position) order. */
+/**
+ * The next rows of one origin after `after` and below `belowTxId`, in (tx_id, position) order. ORDER BY names the
+ * table's columns: a bare `position` would mean the SELECT list's text rendering of it, where 10 comes before 9.
+ */
 export async function rowsOfOrigin(
   client: ClientBase,
   origin: RowOrigin,
@@ -23,7 +26,7 @@ export async function rowsOfOrigin(
   const result = await client.query<OutboxRecord>(
     `SELECT ${outboxRecordColumns} FROM outbox
       WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND tx_id < $3::xid8 AND ${ORIGIN_FILTER[origin]}
-      ORDER BY tx_id, position LIMIT $4`,
+      ORDER BY outbox.tx_id, outbox.position LIMIT $4`,
     [after.txId, after.position, belowTxId, limit],
   );
   return result.rows;

@@ -3,8 +3,10 @@
 // file's relay on the shared one would publish the events this file needs unpublished.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createKafka } from "../../kafka/client.ts";
 import { kafkaBrokers } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
+import { createServedTopic } from "../../test/kafkaTopics.ts";
 import { ownDatabase } from "../../test/ownDatabase.ts";
 import { patientHistory, replayRecords, runReplay } from "../../test/replayCommand.ts";
 
@@ -94,5 +96,37 @@ describe("npm run replay refuses", () => {
       expect(outcome.output).toContain("nothing published");
     }
     expect(await replayRecords(own.db)).toBe(recordsBefore);
+  });
+
+  it("events its filters match past the snapshot horizon, saying so rather than blame the filters", async () => {
+    // A transaction that holds an id, left open: the horizon stays below it, and below the events that follow.
+    const open = await own.db.$client.connect();
+    try {
+      await open.query("BEGIN");
+      await open.query("SELECT pg_current_xact_id()");
+      const { patientId } = await patientHistory(own.db, { relayed: false });
+      const target = `replay-horizon-${randomUUID()}`;
+      const admin = createKafka({ brokers: kafkaBrokers(), clientId: "replay-horizon-test" }).admin();
+      await admin.connect();
+      try {
+        await createServedTopic(admin, target, 1);
+        const outcome = await runReplay(
+          ["--aggregate", `patient:${patientId}`, "--to-topic", target, "--dry-run"],
+          inOwnDatabase(),
+        );
+
+        expect(outcome.code, outcome.output).toBe(1);
+        expect(outcome.output).toContain(
+          "replay refused: the 3 events these filters match were committed after a transaction still running",
+        );
+        expect(outcome.output).not.toContain("check the filters");
+      } finally {
+        await admin.deleteTopics({ topics: [target] }).catch(() => {});
+        await admin.disconnect();
+      }
+    } finally {
+      await open.query("ROLLBACK");
+      open.release();
+    }
   });
 });

@@ -22,6 +22,9 @@ import { readTopicMessageLimits } from "../topicLimits.ts";
 import { type RatePacer, ratePacer } from "./ratePacer.ts";
 import { decideReplay } from "./replayRule.ts";
 
+/** After every row: the largest xid8 and bigint. */
+const END_OF_HISTORY: RelayCursor = { txId: "18446744073709551615", position: "9223372036854775807" };
+
 export interface ReplayRequest {
   filter: ReplayFilter;
   /** Every record to this topic; null: each to its own. */
@@ -66,6 +69,12 @@ export async function planReplay(
     { after: START_OF_HISTORY, through: horizon },
     checkpoint,
   );
+  const pastHorizon = await replaySelectionCounts(
+    client,
+    request.filter,
+    { after: horizon, through: END_OF_HISTORY },
+    checkpoint,
+  );
   const decision = decideReplay({
     filter: request.filter,
     toTopic: request.toTopic,
@@ -75,6 +84,7 @@ export async function planReplay(
     liveTopics,
     archived,
     newestPosition: await newestPosition(client),
+    eventsPastHorizon: pastHorizon.reduce((sum, topic) => sum + topic.events, 0),
     now: new Date(),
   });
   if (decision.outcome === "refused") return decision;

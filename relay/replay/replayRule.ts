@@ -16,7 +16,8 @@
 //   (`__consumer_offsets`, `__transaction_state`, every `__` name) and Kafka Connect's state topics, whose
 //   readers would take a record there for one of their own.
 // - A selection of no event at all is refused too: a mistyped id or a range with nothing in it would otherwise
-//   report a replay of nothing as success.
+//   report a replay of nothing as success. Where the filters do match events, past the snapshot horizon, the
+//   refusal says so rather than blame the filters.
 import type { ArchivedHistory } from "../../db/outbox/archivedThrough.ts";
 import type { RelayCursor } from "../../db/outbox/relayCheckpoint.ts";
 import type { ReplayFilter } from "../../db/outbox/replayRows.ts";
@@ -36,6 +37,11 @@ export interface ReplayCircumstances {
   archived: ArchivedHistory | null;
   /** The outbox's newest position (null: it holds no row): a --from-position after it selects nothing yet. */
   newestPosition: string | null;
+  /**
+   * Rows the filters match past the snapshot horizon, which the selection leaves out: committed after a
+   * transaction still running on the server began, before which a row could yet commit.
+   */
+  eventsPastHorizon: number;
   /** The present, against which the redelivery windows are counted. */
   now: Date;
 }
@@ -101,6 +107,13 @@ export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision
 
   const pastTheEnd = startsPastTheHistory(filter, circumstances.newestPosition, archived);
   if (pastTheEnd) return refused(pastTheEnd);
+  if (selection.every((topic) => topic.events === 0) && circumstances.eventsPastHorizon > 0)
+    return refused(
+      `the ${circumstances.eventsPastHorizon} events these filters match were committed after a transaction ` +
+        "still running on the database server began (the snapshot horizon), and a replay reads only before it, " +
+        "where no row can commit any more: run it again once that transaction has ended (pg_stat_activity: the " +
+        "oldest backend_xmin or backend_xid)",
+    );
   if (selection.every((topic) => topic.events === 0))
     return refused(
       "no event in the outbox matches these filters" +

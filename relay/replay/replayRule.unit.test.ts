@@ -26,6 +26,7 @@ function circumstances(overrides: Partial<ReplayCircumstances>): ReplayCircumsta
     liveTopics,
     archived: null,
     newestPosition: "6000",
+    eventsPastHorizon: 0,
     now: NOW,
     ...overrides,
   };
@@ -186,5 +187,21 @@ describe("the replay rule", () => {
         circumstances({ selection: oldAudit, brokerTopics: new Set([...liveTopics, "audit-events"]) }),
       ).outcome,
     ).toBe("allowed");
+  });
+
+  it("refuses a selection of nothing that its filters match past the snapshot horizon, saying so", () => {
+    const decision = decideReplay(
+      circumstances({ selection: [], eventsPastHorizon: 3, toTopic: "patient-events-replay" }),
+    );
+    expect(decision).toEqual({
+      outcome: "refused",
+      reason: expect.stringMatching(
+        /^the 3 events these filters match were committed after a transaction still running/,
+      ),
+    });
+    expect(decideReplay(circumstances({ selection: [], eventsPastHorizon: 0 }))).toEqual({
+      outcome: "refused",
+      reason: expect.stringMatching(/^no event in the outbox matches these filters/),
+    });
   });
 });
