@@ -67,6 +67,7 @@ import {
 } from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
+import { recordableMessage } from "./recordableMessage.ts";
 
 export interface EventConsumerOptions {
   definition: ConsumerDefinition;
@@ -521,7 +522,7 @@ export class EventConsumer {
         consumer: this.name,
         reason: decision.reason,
         error: errorSummary(error).name,
-        errorMessage: error instanceof Error ? error.message : String(error),
+        errorMessage: recordableMessage(error),
         attempts: attempt,
       });
     }
@@ -901,7 +902,7 @@ function textHeaders(headers: KafkaMessage["headers"]): Record<string, string> {
 /**
  * What the logs say about an error: its class and code, and for a master key fault the id of the key the
  * operator must fix. Not its message, which may quote patient data (Postgres repeats the value it refused);
- * the dead-letter record, as protected as the topic, carries that.
+ * the dead-letter record carries what of it may be kept (recordableMessage.ts).
  */
 function errorSummary(error: unknown): { name: string; code?: string; masterKeyId?: string } {
   if (!(error instanceof Error)) return { name: typeof error };

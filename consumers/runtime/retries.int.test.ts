@@ -1,6 +1,7 @@
 // Retries and dead letters: a handler that fails and then succeeds has one effect; one that always fails
 // has its record parked in the dead-letter topic, and the partition moves on. Failing partitions wait for
 // their retry without holding up the others.
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { exponentialBackoff } from "../../retry/backoff.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
@@ -100,6 +101,37 @@ describe("a failing handler", () => {
           reason: "attempts-exhausted",
         }),
       ).toBe(1);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("refused by Postgres through drizzle, is parked without the values the error quoted", async () => {
+    const personal = "ada.lovelace@example.org";
+    // A real failed query: drizzle's error lists its parameters, and Postgres's quotes the value refused.
+    const refused = await db.execute(sql`SELECT ${personal}::uuid`).then(
+      () => new Error("the query did not fail"),
+      (error: Error) => error,
+    );
+    expect(`${refused.message} ${String((refused.cause as Error | undefined)?.message)}`).toContain(personal);
+    const doomed = onPartition(patientCreatedRecord(), 1);
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "dead-letters-quoted", {
+      fail: (eventId) => (eventId === doomed.eventId ? refused : null),
+      deadLetterPolicy: deadLetterAfterAttempts({
+        maxAttempts: 1,
+        backoff: exponentialBackoff({ baseMs: 100, capMs: 100 }),
+      }),
+    });
+    try {
+      await publish(kafkaBrokers(), [doomed], db);
+      await eventually(async () => (await deadLetters.parkedBy(started.name)).length === 1);
+      const [parked] = await deadLetters.parkedBy(started.name);
+      expect(parked?.letter).toMatchObject({ eventId: doomed.eventId, reason: "attempts-exhausted" });
+      expect(parked?.letter.errorMessage).toMatch(/^Postgres refused the statement: SQLSTATE 22P02/);
+      const headers = Object.values(parked?.message.headers ?? {}).map((value) => String(value));
+      expect(headers.join("\n")).toContain("SQLSTATE 22P02");
+      expect(headers.join("\n")).not.toContain("ada.lovelace");
     } finally {
       await started.stop();
     }
