@@ -285,13 +285,7 @@ function processRuns(pid: number): boolean {
  */
 async function createNew(file: string, content: string): Promise<void> {
   try {
-    const handle = await open(file, "wx");
-    try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeDurably(file, content, "wx");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     throw new Error(
@@ -302,8 +296,9 @@ async function createNew(file: string, content: string): Promise<void> {
   }
 }
 
-async function writeDurably(file: string, text: string): Promise<void> {
-  const handle = await open(file, "w");
+/** Writes `text` to `file` and syncs it to disk; `"wx"` refuses a file that exists (EEXIST). */
+async function writeDurably(file: string, text: string, flag: "w" | "wx" = "w"): Promise<void> {
+  const handle = await open(file, flag);
   try {
     await handle.writeFile(text);
     await handle.sync();
