@@ -3,6 +3,7 @@
 // sealed under it unreadable (crypto-shredding) without touching a byte of the history.
 import { randomBytes } from "node:crypto";
 import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
+import { DataFreeError } from "../events/dataFreeError.ts";
 import type { DataKeyCache } from "../phi/dataKeyCache.ts";
 import type { PatientKeySource } from "../phi/decryptEvent.ts";
 import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
@@ -14,7 +15,7 @@ import { readOrMakeKeys } from "./readOrMakeKeys.ts";
 import { patientKeys } from "./schema.ts";
 
 /** The patient was erased: their key is gone, and with it every personal field ever written about them. */
-export class PatientErased extends Error {
+export class PatientErased extends DataFreeError {
   constructor(readonly patientId: string) {
     super(`patient ${patientId} was erased: their personal data can no longer be read or written`);
     this.name = "PatientErased";
@@ -22,7 +23,7 @@ export class PatientErased extends Error {
 }
 
 /** Fields are sealed for a patient who has no key: they were written elsewhere, or the key row was removed. */
-export class PatientKeyMissing extends Error {
+export class PatientKeyMissing extends DataFreeError {
   constructor(readonly patientId: string) {
     super(`there is no data key for patient ${patientId}`);
     this.name = "PatientKeyMissing";
@@ -30,7 +31,7 @@ export class PatientKeyMissing extends Error {
 }
 
 /** A key is wrapped by a master key this process was not given (PHI_MASTER_KEYS lacks it). */
-export class MasterKeyMissing extends Error {
+export class MasterKeyMissing extends DataFreeError {
   constructor(readonly masterKeyId: string) {
     super(`PHI_MASTER_KEYS has no key "${masterKeyId}", which wraps patient keys still in use`);
     this.name = "MasterKeyMissing";
@@ -43,7 +44,7 @@ export class MasterKeyMissing extends Error {
  * master key, the operator's to fix, never the event's fault: no event that needs the key can be read or
  * written until it is.
  */
-export class MasterKeyRejected extends Error {
+export class MasterKeyRejected extends DataFreeError {
   constructor(
     readonly masterKeyId: string,
     /** The patient whose data key it is; null for the erased-login key (db/erasedLogins.ts). */

@@ -1,6 +1,8 @@
 // The Kafka record of an event, in one place: its headers (the record contract of docs/architecture.md), how big it may
 // be (the topics' max.message.bytes, the largest event the write path accepts) and how its size is counted.
 
+import { DataFreeError } from "./dataFreeError.ts";
+
 /** Kafka's default max.message.bytes, set explicitly on every catalog topic so that the value is known. */
 export const TOPIC_MAX_MESSAGE_BYTES = 1_048_588;
 
@@ -91,7 +93,7 @@ export function sendsUnderLimit<R extends SizedRecord>(
 }
 
 /** An event too big to ever be accepted by Kafka: refused on the write path, before anything is written. */
-export class EventTooLarge extends Error {
+export class EventTooLarge extends DataFreeError {
   constructor(
     readonly eventType: string,
     readonly bytes: number,

@@ -3,6 +3,7 @@
 // "wrapped key", bytes in patient_keys). Both store iv ‖ ciphertext ‖ tag, and both bind the ciphertext to
 // where it belongs with associated data, so a ciphertext moved to another field, event or patient fails to open.
 import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
+import { DataFreeError } from "../events/dataFreeError.ts";
 
 const ALGORITHM = "aes-256-gcm";
 const IV_BYTES = 12;
@@ -13,7 +14,7 @@ export const KEY_BYTES = 32;
 export const SEALED_PREFIX = "enc:v1:";
 
 /** The ciphertext does not open under this key and associated data: the wrong key, or altered bytes. */
-export class CiphertextRejected extends Error {
+export class CiphertextRejected extends DataFreeError {
   constructor(what: string) {
     super(
       `${what} does not decrypt: the key is not the one it was encrypted with, or the ciphertext was altered`,

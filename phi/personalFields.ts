@@ -1,6 +1,7 @@
 // Seals and opens the personal fields of an event's data (the catalog's `personalFields`), each under the
 // data key of the patient the event names. Each field's associated data is `<eventId>/<path>`: a sealed
 // value copied into another event or another field does not open.
+import { DataFreeError } from "../events/dataFreeError.ts";
 import { type EventMetadata, eventDefinition } from "../events/index.ts";
 import { isSealed, openValue, sealValue } from "./fieldCipher.ts";
 
@@ -11,7 +12,7 @@ type Data = Record<string, unknown>;
  * a data key, so that erasure can shred what was written about them), or not in the canonical spelling of
  * their id, or the patient has no key to seal with. Nothing personal is ever written in plain text instead.
  */
-export class PersonalFieldsUnsealable extends Error {
+export class PersonalFieldsUnsealable extends DataFreeError {
   constructor(
     readonly eventType: string,
     readonly reason: string,
@@ -54,7 +55,7 @@ export function openPersonalFields(eventType: string, eventId: string, data: Dat
  * relay publishes such a record; a reader refuses it rather than pass the text on, or let a plain value
  * stand in for a sealed one (which would escape the ciphertext's binding to its event and field).
  */
-export class PersonalDataInPlainText extends Error {
+export class PersonalDataInPlainText extends DataFreeError {
   constructor(
     readonly eventType: string,
     readonly paths: readonly string[],

@@ -2,6 +2,7 @@
 // of the platform itself. A record is dead-lettered for what is wrong with it, never for Postgres being down.
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
+import { DataFreeError } from "../../events/dataFreeError.ts";
 import type { BackoffPolicy } from "../../retry/backoff.ts";
 
 export type FailureDecision =
@@ -27,7 +28,7 @@ export interface DeadLetterPolicy {
  * read at its own pace (the appointment's patient, say, not in the patient directory yet). Waited for
  * without counting attempts, for up to the policy's `prerequisiteWaitMs`; then it fails as any other error.
  */
-export class PrerequisiteNotYetMet extends Error {
+export class PrerequisiteNotYetMet extends DataFreeError {
   override name = "PrerequisiteNotYetMet";
 }
 

@@ -67,7 +67,7 @@ import {
 } from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
-import { recordableMessage } from "./recordableMessage.ts";
+import { plainIdentifier, recordableMessage } from "./recordableMessage.ts";
 
 export interface EventConsumerOptions {
   definition: ConsumerDefinition;
@@ -907,6 +907,10 @@ function textHeaders(headers: KafkaMessage["headers"]): Record<string, string> {
 function errorSummary(error: unknown): { name: string; code?: string; masterKeyId?: string } {
   if (!(error instanceof Error)) return { name: typeof error };
   if (isMasterKeyFault(error)) return { name: error.name, masterKeyId: error.masterKeyId };
-  const code = (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" ? { name: error.name, code } : { name: error.name };
+  // A library may name or code its error after what it was given: then the name is left out as well.
+  const name = plainIdentifier(error.name) ?? "an error";
+  const code = plainIdentifier(
+    (error as { code?: unknown }).code ?? (error.cause as { code?: unknown } | undefined)?.code,
+  );
+  return code === null ? { name } : { name, code };
 }

@@ -87,7 +87,9 @@ describe("a failing handler", () => {
         consumer: started.name,
         reason: "attempts-exhausted",
         error: "TypeError",
-        errorMessage: "Cannot read properties of undefined",
+        errorMessage: expect.stringMatching(
+          /^TypeError at consumers\/runtime\/retries\.int\.test\.ts:\d+:\d+; its message, which may quote the data it was given, is not recorded$/,
+        ),
         attempts: 3,
         original: {
           topic: "patient-events",
@@ -106,17 +108,38 @@ describe("a failing handler", () => {
     }
   });
 
-  it("refused by Postgres through drizzle, is parked without the values the error quoted", async () => {
-    const personal = "ada.lovelace@example.org";
-    // A real failed query: drizzle's error lists its parameters, and Postgres's quotes the value refused.
-    const refused = await db.execute(sql`SELECT ${personal}::uuid`).then(
-      () => new Error("the query did not fail"),
-      (error: Error) => error,
-    );
+  const personal = "ada.lovelace@example.org";
+  it.each([
+    {
+      failure: "refused by Postgres through drizzle",
+      consumer: "dead-letters-quoted",
+      recorded: /^Postgres refused the statement: SQLSTATE 22P02/,
+      // A real failed query: drizzle's error lists its parameters, and Postgres's quotes the value refused.
+      error: () =>
+        db.execute(sql`SELECT ${personal}::uuid`).then(
+          () => new Error("the query did not fail"),
+          (error: Error) => error,
+        ),
+    },
+    {
+      failure: "failed in the runtime's library",
+      consumer: "dead-letters-library",
+      recorded: /^RangeError at consumers\/runtime\/retries\.int\.test\.ts:\d+:\d+; its message/,
+      // Any library's error may quote what it was given, as Intl's does a time zone it does not know.
+      error: async () => {
+        try {
+          return new Error(`no error: ${new Intl.DateTimeFormat("en", { timeZone: personal })}`);
+        } catch (error) {
+          return error as Error;
+        }
+      },
+    },
+  ])("$failure, is parked without the values the error quoted", async ({ consumer, error, recorded }) => {
+    const refused = await error();
     expect(`${refused.message} ${String((refused.cause as Error | undefined)?.message)}`).toContain(personal);
     const doomed = onPartition(patientCreatedRecord(), 1);
     const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
-    const started = await startEffectConsumer(db, "dead-letters-quoted", {
+    const started = await startEffectConsumer(db, consumer, {
       fail: (eventId) => (eventId === doomed.eventId ? refused : null),
       deadLetterPolicy: deadLetterAfterAttempts({
         maxAttempts: 1,
@@ -128,9 +151,9 @@ describe("a failing handler", () => {
       await eventually(async () => (await deadLetters.parkedBy(started.name)).length === 1);
       const [parked] = await deadLetters.parkedBy(started.name);
       expect(parked?.letter).toMatchObject({ eventId: doomed.eventId, reason: "attempts-exhausted" });
-      expect(parked?.letter.errorMessage).toMatch(/^Postgres refused the statement: SQLSTATE 22P02/);
+      expect(parked?.letter.errorMessage).toMatch(recorded);
       const headers = Object.values(parked?.message.headers ?? {}).map((value) => String(value));
-      expect(headers.join("\n")).toContain("SQLSTATE 22P02");
+      expect(headers).toContain(parked?.letter.errorMessage);
       expect(headers.join("\n")).not.toContain("ada.lovelace");
     } finally {
       await started.stop();

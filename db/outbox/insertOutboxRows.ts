@@ -3,6 +3,7 @@
 // made for patients who had none (db/patientKeys.ts), which the rows' personal fields are sealed under. A named (prepared) statement: one text whatever the
 // number of rows (arrays, not a VALUES list), parsed once per connection.
 import type pg from "pg";
+import { DataFreeError } from "../../events/dataFreeError.ts";
 import type { KeyCandidate } from "../readOrMakeKeys.ts";
 import type { HashedEventFields } from "./eventHash.ts";
 
@@ -92,7 +93,7 @@ SELECT (SELECT ahead FROM restored) AS ahead, (SELECT written FROM heads) AS hea
  * transaction's change a serialization failure (retried), so this is a mistake in the write path itself:
  * nothing is written rather than an event chained to the wrong hash or given a taken version.
  */
-export class AggregateHeadChanged extends Error {
+export class AggregateHeadChanged extends DataFreeError {
   override name = "AggregateHeadChanged";
   constructor(heads: readonly NewAggregateHead[]) {
     const named = heads.map((head) => `${head.aggregateType} ${head.aggregateId}`).join(", ");

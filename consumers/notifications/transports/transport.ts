@@ -1,6 +1,7 @@
 // How a notification leaves the platform. A transport either sends the message, or fails saying whether it
 // is sure the message did not go out: only then may it be tried again without risking a second message.
 import type { PoolClient } from "pg";
+import { DataFreeError } from "../../../events/dataFreeError.ts";
 
 /** `patientId`: the patient the message concerns (null for staff), whose erasure must reach a kept copy. */
 export type OutgoingMessage = { notificationId: string; patientId: string | null; to: string } & (
@@ -27,7 +28,7 @@ export interface NotificationTransport {
 }
 
 /** The transport knows the message was not handed over (refused, or no connection): safe to retry. */
-export class NotSentError extends Error {
+export class NotSentError extends DataFreeError {
   override name = "NotSentError";
   constructor(
     message: string,
