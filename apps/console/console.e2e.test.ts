@@ -314,7 +314,8 @@ describe("the auditors' console", () => {
 
     const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
     const csvText = await readFile(await csv.path(), "utf8");
-    expect(csvText.split("\r\n")[0]).toMatch(/^eventId,position,eventType,/);
+    // Saved with a byte-order mark, so that a spreadsheet reads it as UTF-8.
+    expect(csvText.split("\r\n")[0]).toMatch(/^\uFEFFeventId,position,eventType,/);
     expect(csvText).toContain(exported[0]);
     expect(csvText).toMatch(/\r\n# export complete: \d+ events,{10}\r\n$/);
 

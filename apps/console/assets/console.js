@@ -364,6 +364,15 @@ const EXPORT_COMPLETE = {
   csv: /\r\n# export complete: (\d+) events,{10}\r\n$/,
 };
 
+/**
+ * The CSV as a person's spreadsheet reads it: Excel takes a UTF-8 file without a byte-order mark for the
+ * machine's legacy code page, and garbles every name with an accent. The API's export has none (a program
+ * reading it would take the mark for part of the first column's name); the file saved here is for people.
+ */
+function withByteOrderMark(blob) {
+  return new Blob(["\uFEFF", blob], { type: "text/csv; charset=utf-8" });
+}
+
 async function exportQuery(format) {
   if (searchState.shown === null) return;
   const { limit: _limit, ...parameters } = searchState.shown;
@@ -378,7 +387,7 @@ async function exportQuery(format) {
       );
       return;
     }
-    const url = URL.createObjectURL(blob);
+    const url = URL.createObjectURL(format === "csv" ? withByteOrderMark(blob) : blob);
     const link = h("a", { href: url, download: `audit-history.${format}` });
     document.body.append(link);
     link.click();
