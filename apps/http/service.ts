@@ -141,7 +141,10 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   app.get("/openapi.json", (c) =>
     c.json(
       withStrictEnds(
-        app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: options.title, version: "1.0.0" } }),
+        app.getOpenAPI31Document({
+          openapi: "3.1.0",
+          info: { title: options.title, version: "1.0.0", description: CONVENTIONS },
+        }),
       ),
     ),
   );
@@ -270,6 +273,16 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   });
   return app;
 }
+
+/** What holds for every operation, said once in the document rather than on each. */
+const CONVENTIONS = [
+  "Every operation below answers as it declares; these hold for all of them:",
+  "",
+  "- **HEAD** is answered wherever GET is (RFC 9110): the GET's status and headers, no body. It is the same read, authorized and recorded in the audit history as the GET is.",
+  "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes; a path no route serves is a 404.",
+  "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store`.",
+  "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
+].join("\n");
 
 /** The methods the app's routes answer on `path` (HEAD wherever GET is, as Hono serves it). */
 function allowedMethods(app: ServiceApp, path: string): string[] {
