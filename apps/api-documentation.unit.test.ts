@@ -120,6 +120,40 @@ describe("the OpenAPI document", () => {
     expect(response.headers.get("x-correlation-id")).toBe("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
   });
 
+  it("holds requests, never answers, to the clock: no response schema says a value is not in the future", async () => {
+    const document = await getJson<OpenApiDocument & { components: { schemas: Record<string, unknown> } }>(
+      "/openapi.json",
+    );
+    const requestTimeRules: string[] = [];
+    const visit = (node: unknown, where: string, followed: Set<string>) => {
+      if (typeof node !== "object" || node === null) return;
+      const schema = node as Record<string, unknown>;
+      for (const rule of ["x-after", "x-not-after"]) {
+        if (schema[rule] === "now" || schema[rule] === "today") requestTimeRules.push(`${where}: ${rule}`);
+      }
+      const ref = typeof schema.$ref === "string" ? schema.$ref.split("/").pop() : undefined;
+      if (ref !== undefined && !followed.has(ref)) {
+        visit(document.components.schemas[ref], `${where} -> ${ref}`, new Set([...followed, ref]));
+      }
+      for (const [key, value] of Object.entries(schema)) visit(value, `${where}/${key}`, followed);
+    };
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          visit(
+            (response as { content?: unknown }).content,
+            `${method.toUpperCase()} ${path} ${status}`,
+            new Set(),
+          );
+        }
+      }
+    }
+    // A date of birth given today in UTC+14 is tomorrow for a client in UTC-10; a booking's time is past soon.
+    expect(requestTimeRules).toEqual([]);
+    // Requests still say it, where the API checks it.
+    expect(JSON.stringify(document.paths["/patients"])).toContain('"x-not-after":"today"');
+  });
+
   it("is browsable at /docs, with Swagger UI served by the platform itself, not a CDN", async () => {
     const response = await app.request("/docs");
     expect(response.status).toBe(200);

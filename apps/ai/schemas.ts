@@ -51,9 +51,10 @@ export const modelIdParam = z.strictObject({ id: anyCaseUuid });
 
 const instant = z.iso.datetime();
 
+/** A model as recorded: its training time without the request's "not in the future" (see patientResponse). */
 export const modelResponse = z.object({
   id: z.uuid(),
-  ...recordModelBody.shape,
+  ...modelTrainedSchema.omit({ modelId: true }).shape,
   latestMetrics: recordModelBody.shape.metrics.nullable(),
   latestMeasuredAt: instant.nullable(),
 });

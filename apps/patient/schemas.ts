@@ -1,6 +1,7 @@
 // The patient API's request and response bodies, built from the event catalog's field schemas so that
 // what the API accepts is exactly what the events can carry.
 import { z } from "zod";
+import { isoDate } from "../../events/fields.ts";
 import { consentTypes, insuranceInfoInput, patientCreatedSchema } from "../../events/patient.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
@@ -69,9 +70,14 @@ export const consentState = z.object({
   updatedAt: z.iso.datetime().nullable(),
 });
 
+/**
+ * A patient as recorded. The rules of a request's time ("not in the future") are left out: they held when the
+ * value was written, and a client that checks an answer on another clock, or a day later, must not refuse it.
+ */
 export const patientResponse = z.object({
   id: z.uuid(),
   ...patientFields,
+  dateOfBirth: isoDate,
   consent: consentState,
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
