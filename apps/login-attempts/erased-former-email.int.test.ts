@@ -121,7 +121,7 @@ describe("an erasure whose patient's former e-mail cannot be opened", () => {
       await withSealedEmailMoved(own, id);
 
       expect((await erase(platform, id)).status).toBe(500);
-      expect(lines.join("")).toContain('"type":"FormerEmailUnreadable"');
+      expect(lines.join("")).toContain('"type":"FormerLoginUnreadable"');
       const state = await own.$client.query<{ patients: string; erased: string; hashes: string }>(
         `SELECT (SELECT count(*) FROM patients WHERE id = $1) AS patients,
                 (SELECT count(*) FROM patient_keys WHERE patient_id = $1 AND erased_at IS NOT NULL) AS erased,
