@@ -1,14 +1,16 @@
-// Erased patients' e-mail addresses, current and former, kept as keyed hashes only (erased_logins), so that a
-// login attempt typing one after the erasure is recorded under a pseudonym rather than the address; and live
-// patients' former addresses (patient_former_logins), so that one typed is still the patient's, and sealed
-// (apps/login-attempts/routes.ts).
-// The hash key is random, made by the first erasure or change of e-mail and stored wrapped by the current master key
-// (erased_login_key); `npm run phi:rewrap` moves it to a new master key as it does the patients' keys, so a
-// rotation changes no hash, and the old master key can still be dropped.
+// Erased patients' e-mail addresses and phone numbers, current and former, kept as keyed hashes only
+// (erased_logins), so that a login attempt typing one after the erasure is recorded under a pseudonym rather than
+// the address or number; and live patients' former ones (patient_former_logins), so that one typed is still the
+// patient's, and sealed (apps/login-attempts/routes.ts). A phone number is kept as the hashes of its forms
+// (phi/loginPhone.ts), which its spellings with or without a country code meet.
+// The hash key is random, made by the first erasure or change of e-mail or phone and stored wrapped by the current
+// master key (erased_login_key); `npm run phi:rewrap` moves it to a new master key as it does the patients' keys,
+// so a rotation changes no hash, and the old master key can still be dropped.
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
-import { loginHash } from "../phi/erasedLoginPseudonym.ts";
+import { formHash, loginHash } from "../phi/erasedLoginPseudonym.ts";
 import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
+import { phoneForms, type TypedPhone, typedPhoneForms, wholeNumberForm } from "../phi/loginPhone.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
 import { MasterKeyMissing, MasterKeyRejected } from "./patientKeys.ts";
@@ -89,22 +91,39 @@ async function keyForMatching(tx: WriteTransaction, masters: MasterKeys): Promis
   return key;
 }
 
+/** What an erasure records of a patient's logins: their e-mail addresses and phone numbers, current and former. */
+export interface ErasedLogins {
+  emails: readonly string[];
+  phones: readonly string[];
+}
+
 /**
- * Records an erased patient's e-mail addresses (their current one and every former one) as their hashes, in
- * the erasure's transaction: one statement, however many.
+ * Records an erased patient's e-mail addresses and phone numbers (their current ones and every former one) as
+ * their hashes, in the erasure's transaction: one statement, however many. A number goes in as each of its
+ * forms, each naming the whole number's hash as its pseudonym's.
  */
 export async function recordErasedLogins(
   tx: WriteTransaction,
   masters: MasterKeys,
-  emails: readonly string[],
+  { emails, phones }: ErasedLogins,
   erasedAt: Date,
 ): Promise<void> {
   const key = await keyForRecording(tx, masters);
+  const hashes = emails.map((email) => loginHash(key, email));
+  const pseudonyms: Array<Buffer | null> = emails.map(() => null);
+  for (const phone of phones) {
+    const whole = formHash(key, wholeNumberForm(phone));
+    for (const form of phoneForms(phone)) {
+      hashes.push(formHash(key, form));
+      pseudonyms.push(whole);
+    }
+  }
   await connectionOf(tx).query({
-    name: "erased-logins.record.v2",
-    text: `INSERT INTO erased_logins (email_hash, erased_at) SELECT unnest($1::bytea[]), $2::timestamptz
+    name: "erased-logins.record.v3",
+    text: `INSERT INTO erased_logins (email_hash, pseudonym_hash, erased_at)
+           SELECT hash, pseudonym, $3::timestamptz FROM unnest($1::bytea[], $2::bytea[]) AS login(hash, pseudonym)
            ON CONFLICT (email_hash) DO NOTHING`,
-    values: [emails.map((email) => loginHash(key, email)), erasedAt.toISOString()],
+    values: [hashes, pseudonyms, erasedAt.toISOString()],
   });
 }
 
@@ -129,6 +148,27 @@ export async function erasedLoginHash(
 }
 
 /**
+ * The hash that names an erased patient's number when `phone` could be it (phi/loginPhone.ts): the whole
+ * number's, the same for every spelling; else null. When it could be several erased numbers (a national
+ * spelling, several countries), the one erased first. One lookup of at most six keys on erased_logins' primary key.
+ */
+export async function erasedPhoneHash(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  phone: TypedPhone,
+): Promise<Buffer | null> {
+  const key = await keyForMatching(tx, masters);
+  if (key === null) return null;
+  const { rows } = await connectionOf(tx).query<{ hash: Buffer }>({
+    name: "erased-logins.match-phone.v1",
+    text: `SELECT coalesce(pseudonym_hash, email_hash) AS hash FROM erased_logins WHERE email_hash = ANY($1::bytea[])
+            ORDER BY erased_at, email_hash LIMIT 1`,
+    values: [typedPhoneForms(phone).map((form) => formHash(key, form))],
+  });
+  return rows[0]?.hash ?? null;
+}
+
+/**
  * Records `email` as a former address of the patient, when a change of e-mail replaces it, so that a login
  * typing it is still theirs (patientOfFormerLogin): its hash under the erased-login key, never the address.
  */
@@ -140,11 +180,37 @@ export async function recordFormerLogin(
   replacedAt: Date,
 ): Promise<void> {
   const key = await keyForRecording(tx, masters);
+  await recordFormerHashes(tx, patientId, [loginHash(key, email)], replacedAt);
+}
+
+/**
+ * Records `phone` as a former number of the patient, when a change of phone replaces it, so that a login typing
+ * it (in any spelling) is still theirs (patientOfFormerPhone): the hashes of its forms, never the number.
+ */
+export async function recordFormerPhone(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  patientId: string,
+  phone: string,
+  replacedAt: Date,
+): Promise<void> {
+  const key = await keyForRecording(tx, masters);
+  const hashes = phoneForms(phone).map((form) => formHash(key, form));
+  await recordFormerHashes(tx, patientId, hashes, replacedAt);
+}
+
+async function recordFormerHashes(
+  tx: WriteTransaction,
+  patientId: string,
+  hashes: Buffer[],
+  replacedAt: Date,
+): Promise<void> {
   await connectionOf(tx).query({
-    name: "patient-former-logins.record.v1",
-    text: `INSERT INTO patient_former_logins (email_hash, patient_id, replaced_at) VALUES ($1, $2, $3::timestamptz)
+    name: "patient-former-logins.record.v2",
+    text: `INSERT INTO patient_former_logins (email_hash, patient_id, replaced_at)
+           SELECT unnest($1::bytea[]), $2, $3::timestamptz
            ON CONFLICT (email_hash, patient_id) DO NOTHING`,
-    values: [loginHash(key, email), patientId, replacedAt.toISOString()],
+    values: [hashes, patientId, replacedAt.toISOString()],
   });
 }
 
@@ -158,12 +224,33 @@ export async function patientOfFormerLogin(
   typed: string,
 ): Promise<string | null> {
   const key = await keyForMatching(tx, masters);
+  return key === null ? null : patientOfFormerHashes(tx, [loginHash(key, typed)]);
+}
+
+/**
+ * The patient who had a number `phone` could be (phi/loginPhone.ts) before changing it, the record made first
+ * when several did; null for none.
+ */
+export async function patientOfFormerPhone(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  phone: TypedPhone,
+): Promise<string | null> {
+  const key = await keyForMatching(tx, masters);
   if (key === null) return null;
+  return patientOfFormerHashes(
+    tx,
+    typedPhoneForms(phone).map((form) => formHash(key, form)),
+  );
+}
+
+/** One lookup of the hashes on patient_former_logins' primary key. */
+async function patientOfFormerHashes(tx: WriteTransaction, hashes: Buffer[]): Promise<string | null> {
   const { rows } = await connectionOf(tx).query<{ patientId: string }>({
-    name: "patient-former-logins.match.v1",
+    name: "patient-former-logins.match.v2",
     text: `SELECT p.id AS "patientId" FROM patient_former_logins f JOIN patients p ON p.id = f.patient_id
-            WHERE f.email_hash = $1 ORDER BY p.created_at, p.id LIMIT 1`,
-    values: [loginHash(key, typed)],
+            WHERE f.email_hash = ANY($1::bytea[]) ORDER BY p.created_at, p.id LIMIT 1`,
+    values: [hashes],
   });
   return rows[0]?.patientId ?? null;
 }

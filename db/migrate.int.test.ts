@@ -75,6 +75,7 @@ describe("the migrations", () => {
       expect(await columns(client, "erased_logins")).toEqual([
         "email_hash bytea",
         "erased_at timestamp with time zone",
+        "pseudonym_hash bytea",
       ]);
       const { rows } = await client.query<{ definition: string }>(
         "SELECT indexdef AS definition FROM pg_indexes WHERE tablename = 'erased_logins'",

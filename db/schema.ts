@@ -72,6 +72,11 @@ export const patients = pgTable(
   (table) => [
     // A login attempt whose username is a patient's e-mail names that patient (apps/login-attempts).
     index("patients_email_lower").on(sql`lower(${table.email})`),
+    // One whose username is a patient's phone number, in any spelling, names that patient: its digits are
+    // compared with the end of each number's (db/patientWithPhone.ts), a range of this index.
+    index("patients_phone_digits_reversed").on(
+      sql`(reverse(regexp_replace(${table.phone}, '[^0-9]', '', 'g')) COLLATE "C")`,
+    ),
     // One live record per login, so that a patient's token names exactly one patient; a deleted record keeps
     // its login, and the login may register again.
     uniqueIndex("patients_user_id_live").on(table.userId).where(sql`${table.deletedAt} IS NULL`),
@@ -180,22 +185,30 @@ export const erasedLoginKey = pgTable(
 );
 
 /**
- * The e-mail addresses of erased patients, as HMAC-SHA256 under the erased-login key of the address trimmed
- * and lower-cased, never the address: a login attempt that types one, matching no live patient, is recorded
- * under a pseudonym drawn from the hash (apps/login-attempts/routes.ts).
+ * The e-mail addresses and phone numbers of erased patients, as HMAC-SHA256 under the erased-login key, never
+ * the address or number: of the address trimmed and lower-cased, and of each of a number's forms
+ * (phi/loginPhone.ts phoneForms). A login attempt that types one, matching no live patient, is recorded under a
+ * pseudonym drawn from the hash (apps/login-attempts/routes.ts).
  */
 export const erasedLogins = pgTable("erased_logins", {
+  /** The hash of an address, or of a phone number's form (the column predates phone numbers). */
   emailHash: bytea("email_hash").primaryKey(),
-  /** The first erasure of a patient with this address. */
+  /** The first erasure of a patient with this address or form. */
   erasedAt: instant("erased_at").notNull(),
+  /**
+   * For a phone number's form, the hash of the whole number, which names the pseudonym: the same for every
+   * spelling of the number. Null for an address, whose own hash names it.
+   */
+  pseudonymHash: bytea("pseudonym_hash"),
 });
 
 /**
- * The e-mail addresses a patient had before a change of e-mail, hashed as erased_logins holds an erased
- * patient's (the same key and normalization), never the address. A login attempt typing a former address is the
- * patient's, sealed under their key as one typing their current address is: recorded as typed instead, it named
- * no patient and outlived their erasure in plain text (apps/login-attempts/former-email.int.test.ts). Gone with
- * the patient's row at their erasure, which records every address their history holds in erased_logins.
+ * The e-mail addresses and phone numbers a patient had before a change of them, hashed as erased_logins holds an
+ * erased patient's (the same key and normalization; a number as each of its forms), never the address or number.
+ * A login attempt typing a former one is the patient's, sealed under their key as one typing their current one
+ * is: recorded as typed instead, it named no patient and outlived their erasure in plain text
+ * (apps/login-attempts/former-email.int.test.ts, phone-login.int.test.ts). Gone with the patient's row at their
+ * erasure, which records every address and number their history holds in erased_logins.
  */
 export const patientFormerLogins = pgTable(
   "patient_former_logins",
@@ -204,7 +217,7 @@ export const patientFormerLogins = pgTable(
     patientId: uuid("patient_id")
       .notNull()
       .references(() => patients.id, { onDelete: "cascade" }),
-    /** When a change of e-mail first replaced this address. */
+    /** When a change of e-mail (or phone) first replaced this address (or number). */
     replacedAt: instant("replaced_at").notNull(),
   },
   (table) => [primaryKey({ columns: [table.emailHash, table.patientId] })],

@@ -34,8 +34,9 @@ export const dataModifiedSchema = z.strictObject({
 export const loginMethods = ["PASSWORD", "SSO", "MFA", "API_KEY"] as const;
 
 /**
- * The prefix of the pseudonym an erased patient's e-mail is recorded under (apps/login-attempts): reserved, so
- * that a username beginning with it in the history is always a pseudonym the platform wrote, never one typed.
+ * The prefix of the pseudonym an erased patient's e-mail or phone number is recorded under (apps/login-attempts):
+ * reserved, so that a username beginning with it in the history is always a pseudonym the platform wrote, never
+ * one typed.
  */
 export const ERASED_LOGIN_PREFIX = "erased-login:";
 
@@ -93,7 +94,7 @@ export const loginAttemptReportSchema = z
 /** A login attempt's username as the history holds it: an erased patient's address never comes back. */
 const recordedUsername = text(320).meta({
   description:
-    "As typed by the user (often an e-mail address), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case, blanks around it ignored) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address, the same for every attempt on it), never the address. A typed username may not begin with `erased-login:`, so one that does is always such a pseudonym.",
+    "As typed by the user (often an e-mail address or a phone number), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case, blanks around it ignored) or phone number (in any spelling: digits, blanks, dots, dashes, slashes and parentheses after an optional leading `+`, with or without the country code) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address or whole number, the same for every attempt on it), never the address or number. A typed username may not begin with `erased-login:`, so one that does is always such a pseudonym.",
 });
 
 export const loginAttemptSchema = z
@@ -101,8 +102,8 @@ export const loginAttemptSchema = z
     ...loginAttemptReport,
     username: recordedUsername,
     /**
-     * The patient whose login it is (their account, or their e-mail typed as the username), `null` for
-     * anyone else: the username is then sealed under that patient's key, and dies with their erasure.
+     * The patient whose login it is (their account, or their e-mail or phone number typed as the username),
+     * `null` for anyone else: the username is then sealed under that patient's key, and dies with their erasure.
      */
     patientId: uuid.nullable(),
   })

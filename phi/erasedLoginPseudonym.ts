@@ -1,5 +1,6 @@
-// An erased patient's e-mail address as the platform may still hold it: an HMAC-SHA256 under the erased-login
-// key (db/erasedLogins.ts), never the address, and the pseudonym a login attempt typing it is recorded under.
+// An erased patient's e-mail address or phone number as the platform may still hold it: an HMAC-SHA256 under the
+// erased-login key (db/erasedLogins.ts), never the address or number, and the pseudonym a login attempt typing it
+// is recorded under.
 import { createHmac } from "node:crypto";
 import { ERASED_LOGIN_PREFIX } from "../events/audit.ts";
 
@@ -9,12 +10,18 @@ export function normalizedLogin(typed: string): string {
 }
 
 export function loginHash(key: Buffer, typed: string): Buffer {
-  return createHmac("sha256", key).update(normalizedLogin(typed)).digest();
+  return formHash(key, normalizedLogin(typed));
+}
+
+/** The hash of a login's form as the platform keeps it: an address normalized, a phone number's form. */
+export function formHash(key: Buffer, form: string): Buffer {
+  return createHmac("sha256", key).update(form).digest();
 }
 
 /**
- * `erased-login:` and the hash's first 16 bytes in hex: the same for every attempt on the address, in any case,
- * so failed attempts on it are still counted together, and nothing in it reads as the address.
+ * `erased-login:` and the hash's first 16 bytes in hex: the same for every attempt on the address, in any case
+ * (on the number, in any spelling), so failed attempts on it are still counted together, and nothing in it reads
+ * as the address or number.
  */
 export function erasedLoginPseudonym(hash: Buffer): string {
   return `${ERASED_LOGIN_PREFIX}${hash.subarray(0, 16).toString("hex")}`;

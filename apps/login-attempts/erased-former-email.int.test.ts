@@ -1,7 +1,8 @@
 // An erased patient's former e-mail addresses do not come back through the login attempts either: the erasure
 // opens every address their history holds (registration, each change) before it destroys their key, so one typed
-// afterwards (in any case, with blanks around it) is recorded under its pseudonym, never as typed. An address that
-// cannot be opened fails the erasure, which then changes nothing. An address never used is still kept as typed.
+// afterwards (in any case, with blanks around it) is recorded under its pseudonym, never as typed. An address (or
+// phone number, which it opens too) that cannot be opened fails the erasure, which then changes nothing. An
+// address never used is still kept as typed.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
@@ -55,7 +56,7 @@ async function patientWithAddresses(platform: typeof app, [first, ...later]: str
   const { id } = (await registered.json()) as { id: string };
   for (const email of later) {
     expect((await send(platform, admin, "PATCH", `/patients/${id}`, { email })).status).toBe(200);
-    // A change of something else in between: no address in it to open.
+    // A change of phone in between: no address in it, a number to open.
     expect((await send(platform, admin, "PATCH", `/patients/${id}`, { phone: "+14155552672" })).status).toBe(
       200,
     );
@@ -101,58 +102,65 @@ describe("a login attempt typing an address that was never a patient's", () => {
   });
 });
 
-describe("an erasure whose patient's former e-mail cannot be opened", () => {
-  it("fails, and leaves the patient, their key and the erased addresses as they were", async () => {
-    // A database of its own: the outbox row is altered behind the append-only triggers.
-    const databases = freshDatabases("erased_former_email");
-    await databases.setUp();
-    const { db: own } = await databases.create();
-    try {
-      const lines: string[] = [];
-      const log = createLogger({
-        level: "error",
-        destination: { write: (line: string) => lines.push(line) },
-      });
-      const platform = testPlatform(own, { log });
-      const id = await patientWithAddresses(platform, [
-        `a.${randomUUID()}@example.org`,
-        `b.${randomUUID()}@example.org`,
-      ]);
-      await withSealedEmailMoved(own, id);
+describe("an erasure whose patient's former e-mail or phone number cannot be opened", () => {
+  it.each(["email", "phone"] as const)(
+    "(%s) fails, and leaves the patient, their key and the erased addresses as they were",
+    async (field) => {
+      // A database of its own: the outbox row is altered behind the append-only triggers.
+      const databases = freshDatabases("erased_former_email");
+      await databases.setUp();
+      const { db: own } = await databases.create();
+      try {
+        const lines: string[] = [];
+        const log = createLogger({
+          level: "error",
+          destination: { write: (line: string) => lines.push(line) },
+        });
+        const platform = testPlatform(own, { log });
+        const id = await patientWithAddresses(platform, [
+          `a.${randomUUID()}@example.org`,
+          `b.${randomUUID()}@example.org`,
+        ]);
+        await withSealedValueMoved(own, id, field);
 
-      expect((await erase(platform, id)).status).toBe(500);
-      expect(lines.join("")).toContain('"type":"FormerEmailUnreadable"');
-      const state = await own.$client.query<{ patients: string; erased: string; hashes: string }>(
-        `SELECT (SELECT count(*) FROM patients WHERE id = $1) AS patients,
+        expect((await erase(platform, id)).status).toBe(500);
+        expect(lines.join("")).toContain('"type":"FormerLoginUnreadable"');
+        const state = await own.$client.query<{ patients: string; erased: string; hashes: string }>(
+          `SELECT (SELECT count(*) FROM patients WHERE id = $1) AS patients,
                 (SELECT count(*) FROM patient_keys WHERE patient_id = $1 AND erased_at IS NOT NULL) AS erased,
                 (SELECT count(*) FROM erased_logins) AS hashes`,
-        [id],
-      );
-      expect(state.rows[0]).toEqual({ patients: "1", erased: "0", hashes: "0" });
-    } finally {
-      await own.$client.end();
-      await databases.tearDown();
-    }
-  });
+          [id],
+        );
+        expect(state.rows[0]).toEqual({ patients: "1", erased: "0", hashes: "0" });
+      } finally {
+        await own.$client.end();
+        await databases.tearDown();
+      }
+    },
+  );
 });
 
 /**
- * The registration's sealed address copied over the change's, as an administrator bypassing the triggers
- * could: a seal is bound to its event and field, so the copy no longer opens.
+ * The registration's sealed address (or number) copied over the change's, as an administrator bypassing the
+ * triggers could: a seal is bound to its event and field, so the copy no longer opens.
  */
-async function withSealedEmailMoved(own: Database, patientId: string): Promise<void> {
+async function withSealedValueMoved(
+  own: Database,
+  patientId: string,
+  field: "email" | "phone",
+): Promise<void> {
   const admin = await own.$client.connect();
   try {
     await admin.query("SET session_replication_role = replica");
     const changed = await admin.query(
       `UPDATE outbox AS updated
-          SET payload = jsonb_set(updated.payload::jsonb, '{data,changes,email}',
-                                  created.payload::jsonb -> 'data' -> 'email')::json
+          SET payload = jsonb_set(updated.payload::jsonb, ARRAY['data', 'changes', $2],
+                                  created.payload::jsonb -> 'data' -> $2)::json
          FROM outbox AS created
         WHERE updated.aggregate_id = $1 AND updated.event_type = 'patient.updated'
-          AND updated.payload -> 'data' -> 'changes' -> 'email' IS NOT NULL
+          AND updated.payload -> 'data' -> 'changes' -> $2 IS NOT NULL
           AND created.aggregate_id = $1 AND created.event_type = 'patient.created'`,
-      [patientId],
+      [patientId, field],
     );
     expect(changed.rowCount).toBe(1);
   } finally {

@@ -1,17 +1,25 @@
 // The internal endpoint through which the (external) auth service records login attempts as
 // audit.login.attempt events. Only the service role reaches it; the attempt itself is the record. An attempt on
-// a patient's login (their account, or their e-mail typed) names the patient, which seals the username. An
-// erased patient's e-mail typed later names no one and is not sealed: it is recorded under a pseudonym instead,
-// whose prefix no typed username may begin with (the body's schema refuses it), so none can pose as one.
+// a patient's login (their account, or their e-mail or phone number typed) names the patient, which seals the
+// username. An erased patient's e-mail or number typed later names no one and is not sealed: it is recorded under
+// a pseudonym instead, whose prefix no typed username may begin with (the body's schema refuses it), so none can
+// pose as one.
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import type { Database, WriteTransaction } from "../../db/client.ts";
-import { erasedLoginHash, patientOfFormerLogin } from "../../db/erasedLogins.ts";
+import {
+  erasedLoginHash,
+  erasedPhoneHash,
+  patientOfFormerLogin,
+  patientOfFormerPhone,
+} from "../../db/erasedLogins.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
+import { patientWithPhone } from "../../db/patientWithPhone.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
 import { erasedLoginPseudonym } from "../../phi/erasedLoginPseudonym.ts";
+import { phoneSpellings, typedPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
@@ -54,16 +62,10 @@ export function loginAttemptRoutes(db: Database) {
     const attempt = c.req.valid("json");
     const answer = await answerOnce(c, db, LOGIN_AUDIT_SERVICE, async (tx) => {
       const patientId = await patientOfLogin(tx, c.get("masterKeys"), attempt);
-      const username =
-        patientId === null
-          ? await usernameToRecord(tx, c.get("masterKeys"), attempt.username)
-          : attempt.username;
-      // About a patient, the reason is sealed with the username; about an erased one, the address it may quote
-      // is replaced by the username's pseudonym as well.
-      const reason =
-        username === attempt.username
-          ? attempt.reason
-          : withoutAddress(attempt.reason, attempt.username, username);
+      // About a patient, the reason is sealed with the username; about an erased one, the address or number it
+      // may quote is replaced by the username's pseudonym as well.
+      const { username, reason } =
+        patientId === null ? await anonymousAttempt(tx, c.get("masterKeys"), attempt) : attempt;
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
         { type: "audit.login.attempt", data: { ...attempt, username, reason, patientId } },
       ]);
@@ -74,19 +76,29 @@ export function loginAttemptRoutes(db: Database) {
 }
 
 /**
- * A username that is no live patient's, as the history may hold it: as typed, unless it is an erased patient's
- * e-mail (any case, blanks around it ignored), which their erasure took: then its pseudonym, the same for every
- * attempt on the address, so that the compliance watch still counts failed attempts on it together.
+ * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
+ * erased patient's e-mail (any case, blanks around it ignored) or phone number (any spelling of it,
+ * phi/loginPhone.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
+ * number, so that the compliance watch still counts failed attempts on it together; and the reason with every
+ * spelling of it replaced by the pseudonym.
  */
-async function usernameToRecord(
+async function anonymousAttempt(
   tx: WriteTransaction,
   masterKeys: MasterKeys,
-  typed: string,
-): Promise<string> {
-  // Every patient's e-mail has an @: other usernames cost no lookup.
-  if (!typed.includes("@")) return typed;
-  const hash = await erasedLoginHash(tx, masterKeys, typed);
-  return hash === null ? typed : erasedLoginPseudonym(hash);
+  { username: typed, reason }: { username: string; reason: string | null },
+): Promise<{ username: string; reason: string | null }> {
+  // Every patient's e-mail has an @, and no phone number does: other usernames cost no lookup.
+  if (typed.includes("@")) {
+    const hash = await erasedLoginHash(tx, masterKeys, typed);
+    if (hash === null) return { username: typed, reason };
+    const pseudonym = erasedLoginPseudonym(hash);
+    return { username: pseudonym, reason: withoutAddress(reason, typed, pseudonym) };
+  }
+  const phone = typedPhone(typed);
+  const hash = phone === null ? null : await erasedPhoneHash(tx, masterKeys, phone);
+  if (phone === null || hash === null) return { username: typed, reason };
+  const pseudonym = erasedLoginPseudonym(hash);
+  return { username: pseudonym, reason: reason?.replace(phoneSpellings(phone), pseudonym) ?? null };
 }
 
 /** `reason` with every spelling of the typed address (any case, without the blanks around it) as `pseudonym`. */
@@ -98,8 +110,10 @@ function withoutAddress(reason: string | null, typed: string, pseudonym: string)
 /**
  * The patient whose account this is; else the patient whose e-mail was typed as the username (any case), the
  * record that had it first when several share it; else the patient who had it before changing it (a former
- * address typed is as much theirs, and recorded as typed it would outlive their erasure). An account's own
- * record always wins: a record made later with someone's e-mail never draws their login attempts to itself.
+ * address typed is as much theirs, and recorded as typed it would outlive their erasure). Likewise for a
+ * username that is a phone number (phi/loginPhone.ts): the first record whose number it could be (several may
+ * share a landline), else the first that had it before a change. An account's own record always wins: a record
+ * made later with someone's e-mail or number never draws their login attempts to itself.
  */
 async function patientOfLogin(
   tx: WriteTransaction,
@@ -124,6 +138,9 @@ async function patientOfLogin(
     .orderBy(patients.createdAt, patients.id)
     .limit(1);
   if (byEmail) return byEmail.id;
-  // Every patient's e-mail has an @: other usernames cost no lookup.
-  return attempt.username.includes("@") ? patientOfFormerLogin(tx, masterKeys, attempt.username) : null;
+  // Every patient's e-mail has an @: other usernames cost no lookup of former addresses.
+  if (attempt.username.includes("@")) return patientOfFormerLogin(tx, masterKeys, attempt.username);
+  const phone = typedPhone(attempt.username);
+  if (phone === null) return null;
+  return (await patientWithPhone(tx, phone)) ?? patientOfFormerPhone(tx, masterKeys, phone);
 }

@@ -2,13 +2,13 @@
 // service's state, their data key is destroyed, and the events that say so are appended. The history keeps
 // every event about them, whole and verifiable, but their personal fields there (and on Kafka, and in
 // exports) were sealed under that key and can no longer be opened by anyone. README.md's "Where patient data
-// lives" lists every place and what this does to it. Their e-mail addresses, the current one and every one the
-// history holds, stay as keyed hashes only (db/erasedLogins.ts), so that a login typing one later does not write
-// it back in plain text.
+// lives" lists every place and what this does to it. Their e-mail addresses and phone numbers, the current ones
+// and every one the history holds, stay as keyed hashes only (db/erasedLogins.ts), so that a login typing one
+// later does not write it back in plain text.
 import { and, eq, inArray, isNotNull, or } from "drizzle-orm";
 import { SnapshotConflict, type WriteTransaction } from "../../db/client.ts";
-import { recordErasedLogins } from "../../db/erasedLogins.ts";
-import { sealedEmailsOfPatient } from "../../db/outbox/sealedEmailsOfPatient.ts";
+import { type ErasedLogins, recordErasedLogins } from "../../db/erasedLogins.ts";
+import { sealedLoginsOfPatient } from "../../db/outbox/sealedLoginsOfPatient.ts";
 import { destroyDataKey, liveDataKeys, PatientKeyMissing } from "../../db/patientKeys.ts";
 import {
   aiInsights,
@@ -37,7 +37,7 @@ export async function erasePatient(
   masterKeys: MasterKeys,
 ): Promise<ErasureOutcome> {
   const [patient] = await tx
-    .select({ id: patients.id, email: patients.email })
+    .select({ id: patients.id, email: patients.email, phone: patients.phone })
     .from(patients)
     .where(eq(patients.id, patientId))
     .for("update");
@@ -89,11 +89,11 @@ export async function erasePatient(
     .where(eq(recordedNotifications.patientId, patientId))
     .returning({ id: recordedNotifications.id });
   await freshOnForeignKey(() => tx.delete(patients).where(eq(patients.id, patientId)));
-  // Their addresses, current and former, typed at a login from now on are recorded under a pseudonym, not as
-  // typed. The former ones can only be read now, while the key that sealed them still exists.
+  // Their addresses and numbers, current and former, typed at a login from now on are recorded under a
+  // pseudonym, not as typed. The former ones can only be read now, while the key that sealed them still exists.
   // The row's id: canonical, as the history's aggregate ids are, whatever spelling the caller passed.
-  const addresses = await addressesHeld(tx, patient.id, patient.email, masterKeys);
-  await recordErasedLogins(tx, masterKeys, addresses, erasedAt);
+  const logins = await loginsHeld(tx, patient, masterKeys);
+  await recordErasedLogins(tx, masterKeys, logins, erasedAt);
   await destroyDataKey(tx, patientId, erasedAt);
   return {
     outcome: "erased",
@@ -139,40 +139,45 @@ async function freshOnForeignKey<T>(remove: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The patient's current e-mail address and every one their history in the outbox holds (their registration's,
- * each change's), opened under their data key, normalized as a login matches them, each once. Fails closed: an
- * address that cannot be opened throws, and the erasure with it, rather than leave that address to come back
- * in plain text after the key is gone. Events already archived out of the outbox are not read (README.md).
+ * The patient's current e-mail address and phone number and every one their history in the outbox holds (their
+ * registration's, each change's), opened under their data key, addresses normalized as a login matches them,
+ * each once. Fails closed: one that cannot be opened throws, and the erasure with it, rather than leave it to
+ * come back in plain text after the key is gone. Events already archived out of the outbox are not read
+ * (README.md).
  */
-async function addressesHeld(
+async function loginsHeld(
   tx: WriteTransaction,
-  patientId: string,
-  current: string,
+  patient: { id: string; email: string; phone: string },
   masterKeys: MasterKeys,
-): Promise<string[]> {
-  const addresses = new Set([normalizedLogin(current)]);
-  const sealed = await sealedEmailsOfPatient(tx, patientId);
-  if (sealed.length === 0) return [...addresses];
-  const key = (await liveDataKeys(tx, [patientId], masterKeys)).get(patientId);
-  if (key === undefined) throw new PatientKeyMissing(patientId);
+): Promise<ErasedLogins> {
+  const emails = new Set([normalizedLogin(patient.email)]);
+  const phones = new Set([patient.phone]);
+  const sealed = await sealedLoginsOfPatient(tx, patient.id);
+  if (sealed.length === 0) return { emails: [...emails], phones: [...phones] };
+  const key = (await liveDataKeys(tx, [patient.id], masterKeys)).get(patient.id);
+  if (key === undefined) throw new PatientKeyMissing(patient.id);
   for (const { eventId, path, value } of sealed) {
-    let address: unknown;
+    let login: unknown;
     try {
-      address = isSealed(value) ? openValue(key, value, `${eventId}/${path}`) : value;
+      login = isSealed(value) ? openValue(key, value, `${eventId}/${path}`) : value;
     } catch (error) {
       if (!(error instanceof CiphertextRejected)) throw error;
-      throw new FormerEmailUnreadable(patientId, eventId, path, error);
+      throw new FormerLoginUnreadable(patient.id, eventId, path, error);
     }
-    if (typeof address !== "string") {
-      throw new FormerEmailUnreadable(patientId, eventId, path, new Error(`it holds a ${typeof address}`));
+    if (typeof login !== "string") {
+      throw new FormerLoginUnreadable(patient.id, eventId, path, new Error(`it holds a ${typeof login}`));
     }
-    addresses.add(normalizedLogin(address));
+    if (path.endsWith("email")) emails.add(normalizedLogin(login));
+    else phones.add(login);
   }
-  return [...addresses];
+  return { emails: [...emails], phones: [...phones] };
 }
 
-/** An address in the patient's history does not open: the erasure is refused, and nothing of it is done. */
-export class FormerEmailUnreadable extends Error {
+/**
+ * An address or number in the patient's history does not open: the erasure is refused, and nothing of it is
+ * done.
+ */
+export class FormerLoginUnreadable extends Error {
   constructor(
     readonly patientId: string,
     readonly eventId: string,
@@ -180,11 +185,11 @@ export class FormerEmailUnreadable extends Error {
     cause: Error,
   ) {
     super(
-      `patient ${patientId} is not erased: the e-mail address at data.${path} of event ${eventId} in the outbox ` +
-        `cannot be read under their data key (${cause.message}), and an erasure that did not record it ` +
-        "would let a login typing it write it back in plain text",
+      `patient ${patientId} is not erased: the login (e-mail address or phone number) at data.${path} of event ` +
+        `${eventId} in the outbox cannot be read under their data key (${cause.message}), and an erasure that ` +
+        "did not record it would let a login typing it write it back in plain text",
       { cause },
     );
-    this.name = "FormerEmailUnreadable";
+    this.name = "FormerLoginUnreadable";
   }
 }

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Context } from "hono";
 import { type Database, type WriteTransaction, writeTransaction } from "../../db/client.ts";
-import { recordFormerLogin } from "../../db/erasedLogins.ts";
+import { recordFormerLogin, recordFormerPhone } from "../../db/erasedLogins.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
 import type { PatientField } from "../../events/patient.ts";
@@ -212,9 +212,12 @@ export function patientRoutes(db: Database) {
         }
         const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
         const updated = await oneLiveRecordPerLogin(() => updatePatient(tx, id, changes));
-        // A login typing the address replaced is still this patient's (apps/login-attempts/routes.ts).
+        // A login typing the address or number replaced is still this patient's (apps/login-attempts/routes.ts).
         if (changedFields.includes("email")) {
           await recordFormerLogin(tx, c.get("masterKeys"), id, current.email, updated.updatedAt);
+        }
+        if (changedFields.includes("phone")) {
+          await recordFormerPhone(tx, c.get("masterKeys"), id, current.phone, updated.updatedAt);
         }
         await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
           { type: "patient.updated", data: { patientId: id, changedFields, changes } },

@@ -1,0 +1,2 @@
+ALTER TABLE "erased_logins" ADD COLUMN "pseudonym_hash" "bytea";--> statement-breakpoint
+CREATE INDEX "patients_phone_digits_reversed" ON "patients" USING btree ((reverse(regexp_replace("phone", '[^0-9]', '', 'g')) COLLATE "C"));
