@@ -217,7 +217,10 @@ export const patientFormerLogins = pgTable(
     patientId: uuid("patient_id")
       .notNull()
       .references(() => patients.id, { onDelete: "cascade" }),
-    /** When a change of e-mail (or phone) first replaced this address (or number). */
+    /**
+     * When a change of e-mail (or phone) first replaced this address (or number); for one changed before such
+     * changes were recorded, when `npm run phi:former-logins` found it in the history.
+     */
     replacedAt: instant("replaced_at").notNull(),
   },
   (table) => [primaryKey({ columns: [table.emailHash, table.patientId] })],

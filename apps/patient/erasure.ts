@@ -145,7 +145,7 @@ async function freshOnForeignKey<T>(remove: () => Promise<T>): Promise<T> {
  * come back in plain text after the key is gone. Events already archived out of the outbox are not read
  * (README.md).
  */
-async function loginsHeld(
+export async function loginsHeld(
   tx: WriteTransaction,
   patient: { id: string; email: string; phone: string },
   masterKeys: MasterKeys,
