@@ -589,9 +589,9 @@ export const aiInsights = pgTable("ai_insights", {
 });
 
 /**
- * The first response to each POST sent with an Idempotency-Key, per principal. The key is claimed and the
- * response stored in the request's own transaction, so a response is kept exactly when its effects (state
- * and events) committed; a retry finds it and gets it back instead of a second effect.
+ * The first response to each POST, PUT, PATCH or DELETE sent with an Idempotency-Key, per principal. The key
+ * is claimed and the response stored in the request's own transaction, so a response is kept exactly when its
+ * effects (state and events) committed; a retry finds it and gets it back instead of a second effect.
  */
 export const idempotencyKeys = pgTable(
   "idempotency_keys",
@@ -604,7 +604,10 @@ export const idempotencyKeys = pgTable(
     responseBody: text("response_body"),
     responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
     createdAt: instant("created_at").notNull().default(sql`now()`),
-    /** The patient whose data the kept response holds, if any: their erasure deletes it, a replay is audited. */
+    /**
+     * The patient whose data the kept response (or the request it answers) holds, if any: their erasure deletes
+     * it, a replay of a body is audited.
+     */
     patientId: uuid("patient_id"),
   },
   (table) => [
