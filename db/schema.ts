@@ -556,7 +556,8 @@ export const aiModels = pgTable(
     latestMeasuredAt: instant("latest_measured_at"),
     createdAt: instant("created_at").notNull().default(sql`now()`),
   },
-  (table) => [uniqueIndex("ai_models_name_version").on(table.name, table.version)],
+  // A name is compared in NFC (events/fields.ts, identifyingName): one spelled otherwise is no second model.
+  (table) => [uniqueIndex("ai_models_name_version").on(sql`normalize(${table.name}, NFC)`, table.version)],
 );
 
 export const aiPredictions = pgTable(
