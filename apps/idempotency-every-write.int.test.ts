@@ -2,7 +2,8 @@
 // POSTs do. A retry gets the first answer back (status, body and headers, a 204 too) with
 // `Idempotent-Replayed: true` and writes nothing: no state, no outbox row but, when the kept body shows a
 // patient's data, the audit.data.accessed that reading it is. The same key with another request is a 422, a
-// malformed key a 400 naming the header, a kept answer erased with its patient a 410.
+// malformed key a 400 naming the header, a kept answer erased with its patient a 410 (a document deletion's too:
+// its reason may have quoted them). Retries that arrive at once make one change.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
@@ -215,18 +216,74 @@ describe("Idempotency-Key on PATCH, PUT and DELETE", () => {
     expect(await writtenState()).toBe(before);
   });
 
-  it("answers the retry of a PATCH whose patient was erased since with a 410 that writes nothing", async () => {
-    const world = await careWorld(db);
-    const admin = await caller("admin");
-    const path = `/patients/${world.own.patientId}`;
-    const key = { "Idempotency-Key": randomUUID() };
-    expect((await send(admin, "PATCH", path, { phone: "+14155550100" }, key)).status).toBe(200);
-    expect((await send(admin, "POST", `${path}/erasure`, undefined)).status).toBe(200);
+  // A document's deletion answers nothing about the patient, but its reason may have quoted them.
+  it.each([
+    {
+      route: "PATCH /patients/{id}",
+      method: "PATCH",
+      path: (world: CareWorld) => `/patients/${world.own.patientId}`,
+      body: { phone: "+14155550100" },
+    },
+    {
+      route: "DELETE /documents/{id}",
+      method: "DELETE",
+      path: (world: CareWorld) => `/documents/${world.own.documentId}`,
+      body: { reason: "Ada asked, +14155550100" },
+    },
+  ])(
+    "$route: a retry after the patient's erasure is a 410 that writes nothing, the kept answer gone",
+    async ({ method, path, body }) => {
+      const world = await careWorld(db);
+      const admin = await caller("admin");
+      const key = randomUUID();
+      expect((await send(admin, method, path(world), body, { "Idempotency-Key": key })).status).toBeLessThan(
+        300,
+      );
+      expect((await send(admin, "POST", `/patients/${world.own.patientId}/erasure`, undefined)).status).toBe(
+        200,
+      );
+      const kept = await db.execute<{ fingerprint: string; body: string | null }>(
+        sql`SELECT request_fingerprint AS fingerprint, response_body AS body FROM idempotency_keys WHERE principal_id = ${admin.userId} AND key = ${key}`,
+      );
+      expect(kept.rows).toEqual([{ fingerprint: "erased-with-patient", body: null }]);
 
-    const before = await writtenState();
-    const retry = await send(admin, "PATCH", path, { phone: "+14155550100" }, key);
-    expect(retry.status).toBe(410);
-    expect(retry.text).not.toContain("+14155550100");
-    expect(await writtenState()).toBe(before);
-  });
+      const before = await writtenState();
+      const retry = await send(admin, method, path(world), body, { "Idempotency-Key": key });
+      expect(retry.status).toBe(410);
+      expect(retry.text).not.toContain("+14155550100");
+      expect(await writtenState()).toBe(before);
+    },
+  );
+
+  it.each([
+    {
+      route: "DELETE /patients/{id}",
+      method: "DELETE",
+      path: (world: CareWorld) => `/patients/${world.own.patientId}`,
+      body: undefined,
+      event: "patient.deleted",
+    },
+    {
+      route: "PATCH /providers/{id}",
+      method: "PATCH",
+      path: (world: CareWorld) => `/providers/${world.own.providerId}`,
+      body: { specialty: "neurology" },
+      event: "audit.data.modified",
+    },
+  ])(
+    "$route: ten retries at once are one change, each answered as the first",
+    async ({ method, path, body, event }) => {
+      const world = await careWorld(db);
+      const admin = await caller("admin");
+      const key = { "Idempotency-Key": randomUUID() };
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => send(admin, method, path(world), body, key)),
+      );
+      expect(new Set(answers.map((answer) => `${answer.status} ${answer.text}`)).size).toBe(1);
+      expect(answers[0]?.status).toBeLessThan(300);
+      expect(answers.filter((answer) => answer.headers.get("idempotent-replayed") === null)).toHaveLength(1);
+      const written = await Promise.all(answers.map((answer) => eventsOf(db, answer.correlationId)));
+      expect(written.flat().filter((row) => row.type === event)).toHaveLength(1);
+    },
+  );
 });
