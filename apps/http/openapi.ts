@@ -183,7 +183,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
  * PATCH acts again on whatever the record has become since (undoing a change made in between) and leaves its
  * events again; each needs its first answer kept as much as a POST does.
  */
-export function changesState(method: RouteConfig["method"]): boolean {
+function changesState(method: RouteConfig["method"]): boolean {
   return method === "post" || method === "put" || method === "patch" || method === "delete";
 }
 
