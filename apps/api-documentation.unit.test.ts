@@ -87,6 +87,32 @@ describe("the OpenAPI document", () => {
     }
   });
 
+  it("declares the Idempotency-Key on every operation that changes something, with its answers, and on no other", async () => {
+    const document = await getJson<OpenApiDocument>("/openapi.json");
+    const changing = ["post", "put", "patch", "delete"];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const what = `${method.toUpperCase()} ${path}`;
+        const header = operation.parameters?.find(({ name }) => name === "idempotency-key");
+        if (!changing.includes(method)) {
+          expect(header, what).toBeUndefined();
+          continue;
+        }
+        expect(header, what).toMatchObject({ in: "header", schema: { pattern: expect.any(String) } });
+        // A key reused for another request, and a retry whose kept answer was erased with its patient.
+        expect(Object.keys(operation.responses), what).toEqual(expect.arrayContaining(["400", "410", "422"]));
+        const successes = Object.entries(operation.responses).filter(([status]) => status.startsWith("2"));
+        expect(successes.length, what).toBeGreaterThan(0);
+        for (const [status, response] of successes) {
+          expect(
+            (response as { headers?: Record<string, unknown> }).headers,
+            `${what} ${status}`,
+          ).toHaveProperty("Idempotent-Replayed");
+        }
+      }
+    }
+  });
+
   // The events it goes into are checked by their consumers as RFC 9562 UUIDs: a version 0 or an unknown
   // variant let through here would be committed and then refused by every consumer.
   it.each(["not-a-uuid", "12345678-1234-0234-8234-123456789abc", "12345678-1234-4234-c234-123456789abc"])(

@@ -3,7 +3,10 @@
 // seeded) are answered only with statuses the document declares for them, never a 400/413/415 and never a 5xx,
 // and every answer matches the schema declared for its status; a role the operation does not list (x-roles)
 // gets a 403; an erased patient's id gets a declared status (410 where declared); values the document says
-// come from a response (`x-from-response`: a cursor, a position) are taken from that response. Then every
+// come from a response (`x-from-response`: a cursor, a position) are taken from that response. Every operation
+// that changes something (POST, PUT, PATCH, DELETE) declares an Idempotency-Key: a retry of a success with it
+// is the same answer, marked Idempotent-Replayed, and changes no table; the key with another request is a 422
+// that writes nothing. Then every
 // constraint of every body and query field, nested ones too, broken in turn (type, required, unknown field,
 // length, pattern, a pattern it must not match, format, enum, bounds, items, minProperties, cross-field
 // rules), and a malformed path id, get a declared 4xx and write nothing: the service tables, the outbox's row
@@ -11,9 +14,10 @@
 // (a seeded world).
 // CONTRACT_SEED and CONTRACT_RUNS choose the requests; the counts are printed at the end.
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { aiModels, documents } from "../db/schema.ts";
 import { type CareSide, type CareWorld, careWorld } from "../test/careWorld.ts";
 import {
   documentValidator,
@@ -265,14 +269,18 @@ async function send(
   world: ContractWorld,
   method: string,
   request: DrawnRequest,
+  options: { headers?: Record<string, string>; login?: string } = {},
 ): Promise<Answer> {
   // A patient registering is a login without a record yet (one live record per login).
   const registers = method.toUpperCase() === "POST" && request.path === "/patients";
-  const user = await caller(role, loginOf(role, world, { registers }));
+  const user = await caller(role, options.login ?? loginOf(role, world, { registers }));
   const search = new URLSearchParams(request.query).toString();
   const response = await app.request(`${request.path}${search ? `?${search}` : ""}`, {
     method,
-    headers: user.headers(request.body === undefined ? {} : { "Content-Type": "application/json" }),
+    headers: user.headers({
+      ...(request.body === undefined ? {} : { "Content-Type": "application/json" }),
+      ...options.headers,
+    }),
     body: request.body === undefined ? undefined : JSON.stringify(request.body),
   });
   const contentType = (response.headers.get("content-type") ?? "").split(";")[0] as string;
@@ -379,6 +387,94 @@ describe("requests naming an erased patient", () => {
         expect(offContract(operation, answer), what).toEqual([]);
         if (gone) expect(answer.status, what).toBe(410);
       }
+    });
+  }
+});
+
+/**
+ * A seeded world whose document was uploaded and whose model trained at the epoch: a result or a measurement
+ * is refused (409) as dated before them, and the document lets a client send any instant since 1970, so that
+ * a request drawn valid can succeed, which a retry needs (a failure is not kept).
+ */
+async function longStandingWorld(): Promise<CareWorld> {
+  const world = await careWorld(db);
+  const epoch = new Date(0);
+  await db.update(documents).set({ createdAt: epoch }).where(eq(documents.id, world.own.documentId));
+  await db.update(aiModels).set({ trainedAt: epoch }).where(eq(aiModels.id, world.modelId));
+  return world;
+}
+
+describe("retries with an Idempotency-Key, for every operation that declares it", () => {
+  const takingKey = operations.filter(({ operation }) =>
+    operation.parameters?.some(({ name, in: where }) => name === "idempotency-key" && where === "header"),
+  );
+
+  it("covers every operation that changes something", () => {
+    const changing = operations.filter(({ method }) => ["POST", "PUT", "PATCH", "DELETE"].includes(method));
+    expect(takingKey.map(({ method, route }) => `${method} ${route}`)).toEqual(
+      changing.map(({ method, route }) => `${method} ${route}`),
+    );
+  });
+
+  for (const { method, route, operation } of takingKey) {
+    const role = (["admin", "service", "provider", "patient"] as Role[]).find((candidate) =>
+      operation["x-roles"].includes(candidate),
+    ) as Role;
+    it(`${method} ${route}: a retry is the first answer again (Idempotent-Replayed), changing no table; another request with the key a 422 that writes nothing`, async () => {
+      const world = { ...(await longStandingWorld()), erased: await erasedPatient() };
+      const count = counted(`${method} ${route}`);
+      // The world's own records, so that a request drawn valid succeeds: a failure is not kept, and replays nothing.
+      const drawn = fc
+        .sample(requestArbitrary(route, operation, world), { seed: SEED, numRuns: 30 })
+        .map((request) => ({
+          ...request,
+          path: route.replace(
+            /\{(\w+)\}/g,
+            (_, name: string) => idFor(name, route, world, "own") ?? randomUUID(),
+          ),
+        }));
+      // One login throughout: keys are the caller's own.
+      const login = loginOf(role, world, { registers: method === "POST" && route === "/patients" });
+      let first: { request: DrawnRequest; answer: Answer; key: string } | undefined;
+      for (const request of drawn) {
+        const key = randomUUID();
+        const answer = await send(role, world, method, request, {
+          headers: { "Idempotency-Key": key },
+          login,
+        });
+        count.valid[role] = (count.valid[role] ?? 0) + 1;
+        count.statuses.add(answer.status);
+        if (answer.status < 300) {
+          first = { request, answer, key };
+          break;
+        }
+      }
+      if (!first) throw new Error(`no request drawn for ${method} ${route} succeeded as ${role}`);
+      const what = `${role} ${method} ${first.request.path} ${JSON.stringify(first.request.body)}`;
+
+      const tables = await stateDigest(db);
+      const retry = await send(role, world, method, first.request, {
+        headers: { "Idempotency-Key": first.key },
+        login,
+      });
+      expect(retry.status, what).toBe(first.answer.status);
+      expect(retry.headers.get("idempotent-replayed"), what).toBe("true");
+      expect(retry.body, what).toEqual(first.answer.body);
+      expect(offContract(operation, retry), what).toEqual([]);
+      expect(await stateDigest(db), `${what}: the retry changed a table`).toBe(tables);
+
+      // The same path asked something else (another body drawn, or another record when there is no body).
+      const other = drawn.find(
+        (request) => JSON.stringify(request.body) !== JSON.stringify(first.request.body),
+      ) ?? { ...first.request, path: route.replace(/\{(\w+)\}/g, () => randomUUID()) };
+      const before = await writtenState();
+      const reused = await send(role, world, method, other, {
+        headers: { "Idempotency-Key": first.key },
+        login,
+      });
+      expect(reused.status, `${what}, then ${JSON.stringify(other)}`).toBe(422);
+      expect(offContract(operation, reused), what).toEqual([]);
+      expect(await writtenState(), `${what}: the reused key wrote something`).toBe(before);
     });
   }
 });

@@ -572,7 +572,8 @@ export const aiModels = pgTable(
     latestMeasuredAt: instant("latest_measured_at"),
     createdAt: instant("created_at").notNull().default(sql`now()`),
   },
-  (table) => [uniqueIndex("ai_models_name_version").on(table.name, table.version)],
+  // A name is compared in NFC (events/fields.ts, identifyingName): one spelled otherwise is no second model.
+  (table) => [uniqueIndex("ai_models_name_version").on(sql`normalize(${table.name}, NFC)`, table.version)],
 );
 
 export const aiPredictions = pgTable(
@@ -605,9 +606,9 @@ export const aiInsights = pgTable("ai_insights", {
 });
 
 /**
- * The first response to each POST sent with an Idempotency-Key, per principal. The key is claimed and the
- * response stored in the request's own transaction, so a response is kept exactly when its effects (state
- * and events) committed; a retry finds it and gets it back instead of a second effect.
+ * The first response to each POST, PUT, PATCH or DELETE sent with an Idempotency-Key, per principal. The key
+ * is claimed and the response stored in the request's own transaction, so a response is kept exactly when its
+ * effects (state and events) committed; a retry finds it and gets it back instead of a second effect.
  */
 export const idempotencyKeys = pgTable(
   "idempotency_keys",
@@ -620,7 +621,10 @@ export const idempotencyKeys = pgTable(
     responseBody: text("response_body"),
     responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
     createdAt: instant("created_at").notNull().default(sql`now()`),
-    /** The patient whose data the kept response holds, if any: their erasure deletes it, a replay is audited. */
+    /**
+     * The patient whose data the kept response (or the request it answers) holds, if any: their erasure deletes
+     * it, a replay of a body is audited.
+     */
     patientId: uuid("patient_id"),
   },
   (table) => [

@@ -249,9 +249,22 @@ const STORABLE_LINE = linePattern();
  * override would forge or hide what follows.
  */
 export function line(maxLength: number) {
+  return lineOf(z.string(), maxLength);
+}
+
+/**
+ * A name that identifies a record, part of a unique key (a model's name): a `line` compared as a reader sees
+ * it, so taken in Unicode NFC, before its checks. "Modèle" sent with a precomposed è and with an e and a
+ * combining grave accent is one name, stored and evented once in one spelling; its length is the NFC one's.
+ * (The unique index compares NFC too, so that a row stored otherwise is no second spelling: migration 0025.)
+ */
+export function identifyingName(maxLength: number) {
+  return lineOf(z.string().normalize("NFC"), maxLength);
+}
+
+function lineOf(base: z.ZodString, maxLength: number) {
   return storable(
-    z
-      .string()
+    base
       .max(maxLength)
       .regex(SHOWS_SOMETHING, "must not be blank")
       .regex(ONE_LINE, "must be one line, without control characters")

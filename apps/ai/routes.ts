@@ -8,7 +8,7 @@ import { dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
 import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
-import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { answerOnce } from "../http/idempotency.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
 import { patientAggregate, requirePatientOwner } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -58,7 +58,7 @@ const routes = {
     method: "post",
     path: "/ai/models",
     summary: "Record a trained model version (emits ai.model.trained)",
-    request: { headers: idempotencyKeyHeader, body: { content: json(recordModelBody), required: true } },
+    request: { body: { content: json(recordModelBody), required: true } },
     responses: {
       201: created(modelResponse),
       400: problem("Invalid input"),
@@ -72,7 +72,6 @@ const routes = {
     summary: "Record a model's measured performance (emits ai.model.performance.updated)",
     request: {
       params: modelIdParam,
-      headers: idempotencyKeyHeader,
       body: { content: json(recordPerformanceBody), required: true },
     },
     responses: {
@@ -87,7 +86,7 @@ const routes = {
     method: "post",
     path: "/ai/predictions",
     summary: "Record a prediction for a patient (emits ai.prediction.generated)",
-    request: { headers: idempotencyKeyHeader, body: { content: json(recordPredictionBody), required: true } },
+    request: { body: { content: json(recordPredictionBody), required: true } },
     responses: {
       201: created(predictionResponse),
       400: problem("Invalid input"),
@@ -101,7 +100,7 @@ const routes = {
     summary: "Record an insight about a patient (emits ai.insight.created)",
     description:
       "`patientId` is required: the summary is personal data, sealed under that patient's key so that erasure shreds it. A population-level insight has no such key and is refused (400 naming `body.patientId`).",
-    request: { headers: idempotencyKeyHeader, body: { content: json(recordInsightBody), required: true } },
+    request: { body: { content: json(recordInsightBody), required: true } },
     responses: {
       201: created(insightResponse),
       400: problem("Invalid input"),

@@ -7,12 +7,13 @@ import {
   modelTrainedSchema,
   predictionGeneratedSchema,
 } from "../../events/ai.ts";
-import { isNotBefore, pastOrPresentInstant } from "../../events/fields.ts";
+import { identifyingName, isNotBefore, pastOrPresentInstant } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
+/** A model version is one per name and version: the name is compared, and so stored, in NFC. */
 export const recordModelBody = modelTrainedSchema
   .omit({ modelId: true })
-  .extend({ trainedAt: pastOrPresentInstant });
+  .extend({ modelName: identifyingName(200), trainedAt: pastOrPresentInstant });
 
 /**
  * measuredAt in the past: the model keeps the latest measurement as its current metrics, and one dated in the

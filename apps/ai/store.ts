@@ -7,7 +7,7 @@ export type ModelRow = typeof aiModels.$inferSelect;
 export type PredictionRow = typeof aiPredictions.$inferSelect;
 export type InsightRow = typeof aiInsights.$inferSelect;
 
-/** One row per model name and version: a model version is trained once. */
+/** One row per model name (compared in NFC) and version: a model version is trained once. */
 export const ONE_ROW_PER_MODEL_VERSION = "ai_models_name_version";
 
 export async function insertModel(

@@ -12,7 +12,7 @@ import type { Role } from "../http/auth.ts";
 import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { requireFuture } from "../http/future.ts";
-import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { answerOnce } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import {
   assertReachesPatient,
@@ -61,7 +61,6 @@ const routes = {
       path: "/appointments",
       summary: "Book an appointment (emits appointment.booked)",
       request: {
-        headers: idempotencyKeyHeader,
         body: { content: json(bookAppointmentBody), required: true },
       },
       responses: {
@@ -89,7 +88,6 @@ const routes = {
     summary: "Cancel a booked appointment (emits appointment.cancelled)",
     request: {
       params: appointmentIdParam,
-      headers: idempotencyKeyHeader,
       body: { content: json(cancelAppointmentBody), required: true },
     },
     responses: {
@@ -104,7 +102,7 @@ const routes = {
     method: "post",
     path: "/appointments/{id}/complete",
     summary: "Record that a booked appointment took place (emits appointment.completed)",
-    request: { params: appointmentIdParam, headers: idempotencyKeyHeader },
+    request: { params: appointmentIdParam },
     responses: {
       200: { description: "The completed appointment", content: json(appointmentResponse) },
       404: problem("Unknown appointment"),

@@ -10,7 +10,7 @@ import { type AuditedResource, dataAccessed, dataModified } from "../http/auditE
 import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { requireFuture } from "../http/future.ts";
-import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { answerOnce } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import {
   assertReachesPatient,
@@ -57,7 +57,6 @@ const routes = {
     path: "/documents",
     summary: "Register an uploaded document's metadata and checksum (emits document.uploaded)",
     request: {
-      headers: idempotencyKeyHeader,
       body: { content: json(registerDocumentBody), required: true },
     },
     responses: {
@@ -97,7 +96,6 @@ const routes = {
     summary: "Record a patient's consent to share the document (emits consent.given)",
     request: {
       params: documentIdParam,
-      headers: idempotencyKeyHeader,
       body: { content: json(giveConsentBody), required: true },
     },
     responses: {
@@ -114,7 +112,6 @@ const routes = {
       "Record that processing finished, with what it extracted or why it failed (emits document.processed)",
     request: {
       params: documentIdParam,
-      headers: idempotencyKeyHeader,
       body: { content: json(processingResultBody), required: true },
     },
     responses: {
@@ -182,25 +179,37 @@ export function documentRoutes(db: Database) {
     })
     .openapi(routes.remove, async (c) => {
       const { id } = c.req.valid("param");
-      const { reason } = deleteDocumentBody.parse(c.req.valid("json"));
-      await writeTransaction(db, { appendsTo: documentAggregate(id) }, async (tx) => {
-        const document = await reachableDocument(c, tx, id, { lock: true });
-        const deletedAt = new Date();
-        await updateDocument(tx, id, { deletedAt });
-        await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
-          {
-            type: "document.deleted",
-            data: {
-              documentId: id,
-              patientId: document.patientId,
-              deletedAt: deletedAt.toISOString(),
-              reason,
+      // A body left out is `{}` as validated (the body is optional), `{ reason: null }` once its default is
+      // filled in: the request as the route reads it, so that both spellings are one request to a key's retry.
+      const body = deleteDocumentBody.parse(c.req.valid("json"));
+      c.req.addValidatedData("json", body);
+      const { reason } = body;
+      // The answer is a 204, but the request's reason may quote the patient: erased with them (idempotency.ts).
+      const answer = await answerOnce(
+        c,
+        db,
+        DOCUMENT_SERVICE,
+        async (tx) => {
+          const document = await reachableDocument(c, tx, id, { lock: true });
+          const deletedAt = new Date();
+          await updateDocument(tx, id, { deletedAt });
+          await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
+            {
+              type: "document.deleted",
+              data: {
+                documentId: id,
+                patientId: document.patientId,
+                deletedAt: deletedAt.toISOString(),
+                reason,
+              },
             },
-          },
-          dataModified(c.get("principal"), documentResource(document), "DELETE"),
-        ]);
-      });
-      return c.body(null, 204);
+            dataModified(c.get("principal"), documentResource(document), "DELETE"),
+          ]);
+          return { status: 204 as const, body: null, patientId: document.patientId };
+        },
+        { appendsTo: documentAggregate(id) },
+      );
+      return c.body(null, answer.status, answer.headers);
     })
     .openapi(routes.consent, async (c) => {
       const { id } = c.req.valid("param");

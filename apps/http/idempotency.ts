@@ -1,4 +1,5 @@
-// `Idempotency-Key` on POSTs: the first request with a key does its work and keeps its answer in the same
+// `Idempotency-Key` on every route that changes something (POST, PUT, PATCH, DELETE: openapi.ts declares it on
+// each): the first request with a key does its work and keeps its answer (status, body, headers) in the same
 // transaction; a retry with the key gets that answer back (`Idempotent-Replayed: true`) and changes nothing,
 // so it writes no second event. The same key with another request (method, path or body) is a 422.
 // Keys are per principal, a login in one role: one caller's key never reveals another caller's answer, and
@@ -31,7 +32,10 @@ import { assertReachesPatient, findPatientOwner } from "./patientAccess.ts";
 import { HttpProblem } from "./problem.ts";
 import type { ServiceEnv } from "./service.ts";
 
-/** Declared on POST routes, so that the header is documented and a malformed key is a 400 naming it. */
+/**
+ * Declared by securedRoute on every route that changes something, so that the header is documented and a
+ * malformed key is a 400 naming it; the route's handler does its work through answerOnce.
+ */
 export const idempotencyKeyHeader = z.object({
   "idempotency-key": z
     .string()
@@ -43,19 +47,25 @@ export const idempotencyKeyHeader = z.object({
 });
 
 /** A success as a route answers it; kept for the retries. */
-export interface Answer<Status extends 200 | 201 | 202, Body> {
+export interface Answer<Status extends SuccessStatus, Body> {
   status: Status;
+  /** `null` for a 204, which has no body. */
   body: Body;
   headers?: Record<string, string>;
-  /** The patient whose data the body holds (null when it holds nobody's): kept with it, see above. */
+  /**
+   * The patient whose data the body holds, or the request did (a fingerprint is a hash of it): null when
+   * nobody's. Kept with it, see above.
+   */
   patientId: string | null;
 }
+
+type SuccessStatus = 200 | 201 | 202 | 204;
 
 /**
  * Runs `work` in a write transaction, once per Idempotency-Key: the route answers with what this returns,
  * its own answer or, for a retry, the first request's (then with `Idempotent-Replayed: true`).
  */
-export async function answerOnce<Status extends 200 | 201 | 202, Body>(
+export async function answerOnce<Status extends SuccessStatus, Body>(
   c: Context<ServiceEnv>,
   db: Database,
   /** The route's service, the source of the audit event a replay appends. */
@@ -74,7 +84,10 @@ export async function answerOnce<Status extends 200 | 201 | 202, Body>(
       if (kept.patientId !== null) {
         const resource = { type: "stored_response", id: c.req.path, patientId: kept.patientId };
         await assertStillReaches(tx, c.get("principal"), { source, resource });
-        await appendEvents(tx, eventContext(c, source), [dataAccessed(c.get("principal"), resource)]);
+        // A 204 shows nothing: its replay is no read of the patient's data.
+        if (kept.status !== 204) {
+          await appendEvents(tx, eventContext(c, source), [dataAccessed(c.get("principal"), resource)]);
+        }
       }
       // Kept by this same route, whose successes all have this status and body type.
       const answer = {

@@ -105,7 +105,8 @@ type UnsecuredRoute<P extends string> = Omit<RouteConfig, "path" | "middleware" 
 export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(access: RouteAccess, route: R) {
   const roles = `Roles: ${access.roles.join(", ")}.${access.rule ? ` ${access.rule}` : ""}`;
   const takesBody = route.request?.body !== undefined;
-  const takesIdempotencyKey = route.request?.headers === idempotencyKeyHeader;
+  // Every route that changes something takes an Idempotency-Key, the same way (idempotency.ts, answerOnce).
+  const takesIdempotencyKey = changesState(route.method);
   const headers = (route.request?.headers as z.ZodObject | undefined) ?? z.object({});
   return createRoute({
     ...route,
@@ -115,7 +116,10 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       // parameters it does not name: a filter or option the route does not have is never silently ignored.
       query: NO_QUERY,
       ...route.request,
-      headers: headers.extend({ "x-correlation-id": correlationIdRequestHeader }),
+      headers: headers.extend({
+        ...(takesIdempotencyKey ? idempotencyKeyHeader.shape : {}),
+        "x-correlation-id": correlationIdRequestHeader,
+      }),
     } as R["request"],
     description: route.description ? `${route.description}\n\n${roles}` : roles,
     "x-roles": [...access.roles],
@@ -171,6 +175,16 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       takesIdempotencyKey,
     ),
   });
+}
+
+/**
+ * POST, PUT, PATCH and DELETE: the methods whose retry must not act twice. PUT and DELETE are idempotent in
+ * intent only (RFC 9110 §9.2.2): a retried DELETE answers 404 where the first answered 204, and a retried PUT or
+ * PATCH acts again on whatever the record has become since (undoing a change made in between) and leaves its
+ * events again; each needs its first answer kept as much as a POST does.
+ */
+function changesState(method: RouteConfig["method"]): boolean {
+  return method === "post" || method === "put" || method === "patch" || method === "delete";
 }
 
 /** The 410 of a route that takes an Idempotency-Key and has no 410 of its own (apps/http/idempotency.ts). */

@@ -22,7 +22,7 @@ import { erasedLoginPseudonym } from "../../phi/erasedLoginPseudonym.ts";
 import { phoneSpellings, typedPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { eventContext } from "../http/eventContext.ts";
-import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { answerOnce } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
 import { createRouter } from "../http/service.ts";
@@ -47,7 +47,7 @@ const routes = {
       method: "post",
       path: "/internal/login-attempts",
       summary: "Record a login attempt (emits audit.login.attempt)",
-      request: { headers: idempotencyKeyHeader, body: { content: json(loginAttemptBody), required: true } },
+      request: { body: { content: json(loginAttemptBody), required: true } },
       responses: {
         201: { description: "Recorded", content: json(recorded) },
         400: problem("Invalid input, e.g. a failed attempt without a reason"),

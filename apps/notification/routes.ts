@@ -13,7 +13,7 @@ import type { NewEvent } from "../../events/index.ts";
 import { dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
 import { eventContext } from "../http/eventContext.ts";
-import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { answerOnce } from "../http/idempotency.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, patientAggregate } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -34,7 +34,7 @@ function requestRoute<Path extends string, Body extends z.ZodType>(path: Path, s
       method: "post",
       path,
       summary,
-      request: { headers: idempotencyKeyHeader, body: { content: json(body), required: true } },
+      request: { body: { content: json(body), required: true } },
       responses: {
         202: { description: "Accepted for sending", content: json(notificationAccepted) },
         400: problem("Invalid input (no patientId, an address that is not one, ...)"),

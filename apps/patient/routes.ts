@@ -14,7 +14,7 @@ import { type AuditedResource, dataAccessed, dataModified } from "../http/auditE
 import type { Role } from "../http/auth.ts";
 import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
-import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { answerOnce } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, patientAggregate } from "../http/patientAccess.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -58,7 +58,6 @@ const routes = {
       path: "/patients",
       summary: "Register a patient (emits patient.created)",
       request: {
-        headers: idempotencyKeyHeader,
         body: { content: json(createPatientBody), required: true },
       },
       responses: {
@@ -112,7 +111,7 @@ const routes = {
       path: "/patients/{id}/erasure",
       summary:
         "Erase a patient: their state rows are deleted and their data key destroyed, so every personal field of theirs in the history, on Kafka and in exports becomes unreadable (emits patient.deleted with erasure: true). Send an Idempotency-Key: the report (with the document files to delete) is said once, and a retry with the key gets it again where one without gets a 410.",
-      request: { params: patientIdParam, headers: idempotencyKeyHeader },
+      request: { params: patientIdParam },
       responses: {
         200: { description: "Erased: what was removed", content: json(erasureResponse) },
         404: problem("Unknown patient"),
@@ -188,60 +187,74 @@ export function patientRoutes(db: Database) {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const principal = c.get("principal");
-      const row = await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
-        const current = await reachablePatient(c, tx, id, { lock: true });
-        const changedFields = (Object.keys(body) as PatientField[]).filter(
-          (field) => !sameValue(current[field], body[field]),
-        );
-        // Sending back the userId a GET returned changes nothing, and is no attempt at anything.
-        if (changedFields.includes("userId") && principal.role !== "admin") {
-          throw new AccessRefused(
-            PATIENT_SERVICE,
-            principal,
-            patientResource(id),
-            "role-not-permitted",
-            "Only an admin may change which login a patient record belongs to (userId).",
+      const answer = await answerOnce(
+        c,
+        db,
+        PATIENT_SERVICE,
+        async (tx) => {
+          const current = await reachablePatient(c, tx, id, { lock: true });
+          const changedFields = (Object.keys(body) as PatientField[]).filter(
+            (field) => !sameValue(current[field], body[field]),
           );
-        }
-        // A PATCH that changes nothing is answered with the record: a read, not a change.
-        if (changedFields.length === 0) {
+          // Sending back the userId a GET returned changes nothing, and is no attempt at anything.
+          if (changedFields.includes("userId") && principal.role !== "admin") {
+            throw new AccessRefused(
+              PATIENT_SERVICE,
+              principal,
+              patientResource(id),
+              "role-not-permitted",
+              "Only an admin may change which login a patient record belongs to (userId).",
+            );
+          }
+          // A PATCH that changes nothing is answered with the record: a read, not a change.
+          if (changedFields.length === 0) {
+            await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+              dataAccessed(principal, patientResource(id)),
+            ]);
+            return { status: 200 as const, body: toResponse(current), patientId: id };
+          }
+          const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
+          const updated = await oneLiveRecordPerLogin(() => updatePatient(tx, id, changes));
+          // A login typing the address or number replaced is still this patient's (apps/login-attempts/routes.ts).
+          if (changedFields.includes("email")) {
+            await recordFormerLogin(tx, c.get("masterKeys"), id, current.email, updated.updatedAt);
+          }
+          if (changedFields.includes("phone")) {
+            await recordFormerPhone(tx, c.get("masterKeys"), id, current.phone, updated.updatedAt);
+          }
           await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
-            dataAccessed(principal, patientResource(id)),
+            { type: "patient.updated", data: { patientId: id, changedFields, changes } },
+            dataModified(principal, patientResource(id), "UPDATE", changedFields),
           ]);
-          return current;
-        }
-        const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
-        const updated = await oneLiveRecordPerLogin(() => updatePatient(tx, id, changes));
-        // A login typing the address or number replaced is still this patient's (apps/login-attempts/routes.ts).
-        if (changedFields.includes("email")) {
-          await recordFormerLogin(tx, c.get("masterKeys"), id, current.email, updated.updatedAt);
-        }
-        if (changedFields.includes("phone")) {
-          await recordFormerPhone(tx, c.get("masterKeys"), id, current.phone, updated.updatedAt);
-        }
-        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
-          { type: "patient.updated", data: { patientId: id, changedFields, changes } },
-          dataModified(principal, patientResource(id), "UPDATE", changedFields),
-        ]);
-        return updated;
-      });
-      return c.json(toResponse(row), 200);
+          return { status: 200 as const, body: toResponse(updated), patientId: id };
+        },
+        { lockAggregate: patientAggregate(id) },
+      );
+      return c.json(answer.body, answer.status);
     })
     .openapi(routes.remove, async (c) => {
       const { id } = c.req.valid("param");
-      await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
-        await reachablePatient(c, tx, id, { lock: true });
-        await cancelAppointmentsOfDeletedPatient(c, tx, id);
-        const deleted = await updatePatient(tx, id, { deletedAt: new Date() });
-        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
-          {
-            type: "patient.deleted",
-            data: { patientId: id, deletedAt: (deleted.deletedAt as Date).toISOString(), erasure: false },
-          },
-          dataModified(c.get("principal"), patientResource(id), "DELETE"),
-        ]);
-      });
-      return c.body(null, 204);
+      // The answer (a 204) holds nobody's data, nor does the request: it is kept outside any patient's erasure.
+      const answer = await answerOnce(
+        c,
+        db,
+        PATIENT_SERVICE,
+        async (tx) => {
+          await reachablePatient(c, tx, id, { lock: true });
+          await cancelAppointmentsOfDeletedPatient(c, tx, id);
+          const deleted = await updatePatient(tx, id, { deletedAt: new Date() });
+          await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+            {
+              type: "patient.deleted",
+              data: { patientId: id, deletedAt: (deleted.deletedAt as Date).toISOString(), erasure: false },
+            },
+            dataModified(c.get("principal"), patientResource(id), "DELETE"),
+          ]);
+          return { status: 204 as const, body: null, patientId: null };
+        },
+        { lockAggregate: patientAggregate(id) },
+      );
+      return c.body(null, answer.status, answer.headers);
     })
     .openapi(routes.erase, async (c) => {
       const { id } = c.req.valid("param");
@@ -278,39 +291,45 @@ export function patientRoutes(db: Database) {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const principal = c.get("principal");
-      const row = await writeTransaction(db, { lockAggregate: patientAggregate(id) }, async (tx) => {
-        const current = await reachablePatient(c, tx, id, { lock: true });
-        const changedAt = new Date();
-        const events: NewEvent[] = [];
-        const changes: Partial<PatientRow> = {};
-        for (const [consentType, column] of Object.entries(CONSENT_COLUMNS) as Array<
-          [keyof typeof CONSENT_COLUMNS, (typeof CONSENT_COLUMNS)[keyof typeof CONSENT_COLUMNS]]
-        >) {
-          const granted = body[consentType];
-          if (granted === undefined || granted === current[column]) continue;
-          changes[column] = granted;
-          events.push({
-            type: "patient.consent.changed",
-            data: { patientId: id, consentType, granted, changedAt: changedAt.toISOString() },
-          });
-        }
-        if (events.length === 0) {
+      const answer = await answerOnce(
+        c,
+        db,
+        PATIENT_SERVICE,
+        async (tx) => {
+          const current = await reachablePatient(c, tx, id, { lock: true });
+          const changedAt = new Date();
+          const events: NewEvent[] = [];
+          const changes: Partial<PatientRow> = {};
+          for (const [consentType, column] of Object.entries(CONSENT_COLUMNS) as Array<
+            [keyof typeof CONSENT_COLUMNS, (typeof CONSENT_COLUMNS)[keyof typeof CONSENT_COLUMNS]]
+          >) {
+            const granted = body[consentType];
+            if (granted === undefined || granted === current[column]) continue;
+            changes[column] = granted;
+            events.push({
+              type: "patient.consent.changed",
+              data: { patientId: id, consentType, granted, changedAt: changedAt.toISOString() },
+            });
+          }
+          if (events.length === 0) {
+            await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
+              dataAccessed(principal, patientResource(id), ["consent"]),
+            ]);
+            return { status: 200 as const, body: toResponse(current).consent, patientId: id };
+          }
+          const updated = await updatePatient(tx, id, { ...changes, consentUpdatedAt: changedAt });
+          const changedConsents = events.map(
+            (event) => `consent.${(event.data as { consentType: string }).consentType}`,
+          );
           await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
-            dataAccessed(principal, patientResource(id), ["consent"]),
+            ...events,
+            dataModified(principal, patientResource(id), "UPDATE", changedConsents),
           ]);
-          return current;
-        }
-        const updated = await updatePatient(tx, id, { ...changes, consentUpdatedAt: changedAt });
-        const changedConsents = events.map(
-          (event) => `consent.${(event.data as { consentType: string }).consentType}`,
-        );
-        await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
-          ...events,
-          dataModified(principal, patientResource(id), "UPDATE", changedConsents),
-        ]);
-        return updated;
-      });
-      return c.json(toResponse(row).consent, 200);
+          return { status: 200 as const, body: toResponse(updated).consent, patientId: id };
+        },
+        { lockAggregate: patientAggregate(id) },
+      );
+      return c.json(answer.body, answer.status);
     });
 }
 

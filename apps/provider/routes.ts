@@ -11,7 +11,7 @@ import { type AuditedResource, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
 import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
-import { answerOnce, idempotencyKeyHeader } from "../http/idempotency.ts";
+import { answerOnce } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
@@ -46,7 +46,6 @@ const routes = {
     path: "/providers",
     summary: "Register a provider",
     request: {
-      headers: idempotencyKeyHeader,
       body: { content: json(createProviderBody), required: true },
     },
     responses: {
@@ -111,7 +110,7 @@ export function providerRoutes(db: Database) {
     .openapi(routes.update, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const row = await writeTransaction(db, async (tx) => {
+      const answer = await answerOnce(c, db, PROVIDER_SERVICE, async (tx) => {
         const current = await lockProvider(tx, id);
         if (!current) throw unknownProvider(id);
         const changedFields = (Object.keys(body) as Array<keyof typeof body>).filter(
@@ -119,15 +118,16 @@ export function providerRoutes(db: Database) {
         );
         // Sending back the userId a GET returned changes nothing, and is no attempt at anything.
         assertMayEdit(c, current, changedFields.includes("userId"));
-        if (changedFields.length === 0) return current;
+        if (changedFields.length === 0)
+          return { status: 200 as const, body: toResponse(current), patientId: null };
         const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
         const updated = await oneProfilePerLogin(() => updateProvider(tx, id, changes));
         await appendEvents(tx, eventContext(c, PROVIDER_SERVICE), [
           dataModified(c.get("principal"), providerResource(id), "UPDATE", changedFields),
         ]);
-        return updated;
+        return { status: 200 as const, body: toResponse(updated), patientId: null };
       });
-      return c.json(toResponse(row), 200);
+      return c.json(answer.body, answer.status);
     });
 }
 
