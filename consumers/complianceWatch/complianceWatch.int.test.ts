@@ -217,6 +217,24 @@ describe("failed logins", () => {
     ]);
   });
 
+  it("for one username spelt several ways: counted together, under the spelling all of them fold to", async () => {
+    const name = `José.${randomUUID()}`;
+    const counted = name.toLowerCase();
+    const spellings = [
+      name,
+      ` ${name.toUpperCase()} `,
+      // Full-width letters, and the accent as a combining character.
+      name.replace("José", "\uFF2Ao\u0073e\u0301"),
+    ];
+    await watched(spellings.map((spelling, minute) => failedLogin(spelling, at(minute))));
+    expect(await alertsAbout(counted)).toMatchObject([
+      { rule: "failed-logins-by-username", principal: { kind: "username", id: counted }, observed: 3 },
+    ]);
+    for (const spelling of spellings.filter((spelling) => spelling !== counted)) {
+      expect(await alertsAbout(spelling)).toEqual([]);
+    }
+  });
+
   it(`from one IP address, across usernames: nothing at ${MAX_FAILED_LOGINS}, one alert at ${MAX_FAILED_LOGINS + 1}`, async () => {
     const ip = `10.${[0, 0, 0].map(() => Math.floor(Math.random() * 250)).join(".")}`;
     const attempts = [0, 1, 2].map((minute) => failedLogin(`user.${randomUUID()}`, at(minute), ip));

@@ -87,6 +87,16 @@ export function refusalObservations(
   ];
 }
 
+/**
+ * A username as failed logins on it are counted: one identity provider compares usernames in any case, another
+ * folds full-width letters or composed characters, so every spelling that any of them may take for the same
+ * login (`Admin`, ` admin `, `ＡＤＭＩＮ`, a decomposed accent) counts together. Counting more attempts together
+ * raises an alert sooner; counting them apart would let a guesser stay under the threshold by re-spelling.
+ */
+export function usernameAsCounted(username: string): string {
+  return username.normalize("NFKC").trim().toLowerCase();
+}
+
 /** An IP address as the watch stores and reports it: a keyed pseudonym, never the address. */
 export type IpPseudonym = (ipAddress: string) => string;
 
@@ -102,7 +112,10 @@ export function failedLoginObservations(
   const observations: Observation[] = [
     {
       rule: "failed-logins-by-username",
-      principal: patientId === null ? { kind: "username", id: username } : { kind: "patient", id: patientId },
+      principal:
+        patientId === null
+          ? { kind: "username", id: usernameAsCounted(username) }
+          : { kind: "patient", id: patientId },
       counted: event.eventId,
       threshold: config.maxFailedLogins,
     },
