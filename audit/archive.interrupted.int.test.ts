@@ -5,23 +5,13 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshDatabases, historyToArchive, testKey, testKeys } from "../test/auditHistories.ts";
-import { spawnScript } from "../test/childProcess.ts";
+import { archiveCommand, freshDatabases, historyToArchive, testKeys } from "../test/auditHistories.ts";
 import { eventually } from "../test/fixtures.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 
 const databases = freshDatabases("archive_interrupted");
 beforeAll(databases.setUp);
 afterAll(databases.tearDown);
-
-const SEVEN_YEARS_MS = 7 * 365 * 86_400_000;
-/**
- * Moves the command's clock seven years on, past the default retention period: the command archives only
- * history older than a day at least, and this history was written just now.
- */
-const sevenYearsLater = `data:text/javascript,${encodeURIComponent(
-  `const R=Date;globalThis.Date=class extends R{constructor(...a){a.length?super(...a):super(R.now()+${SEVEN_YEARS_MS})}static now(){return R.now()+${SEVEN_YEARS_MS}}}`,
-)}`;
 
 describe("an archive stopped while it writes", () => {
   it("leaves files that the next archive replaces, rather than refusing them as another history's", async () => {
@@ -30,14 +20,7 @@ describe("an archive stopped while it writes", () => {
     // Held by another session: the command stops at recording the archive's heads, its file written.
     await admin.query("BEGIN");
     await admin.query("LOCK TABLE outbox_archive_heads IN SHARE MODE");
-    const command = spawnScript("audit/cli.ts", {
-      args: ["archive", "--yes", "--dir", archiving.directory],
-      env: {
-        DATABASE_URL: archiving.history.db.$client.options.connectionString as string,
-        AUDIT_SIGNING_KEY: testKey.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
-        NODE_OPTIONS: `--import=${sevenYearsLater}`,
-      },
-    });
+    const command = archiveCommand(archiving);
     // Asked from another session: one in a transaction sees the activity as it was at its first look.
     await eventually(async () => {
       const waiting = await archiving.history.db.$client.query(

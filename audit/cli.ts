@@ -3,7 +3,7 @@
 import type { KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { confirm, parseCommand } from "../cli/command.ts";
+import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { projectPath } from "../config/projectRoot.ts";
@@ -91,7 +91,8 @@ if (command === "verify-archive") {
   if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
   const reports = await verifyArchiveFiles(manifests, await archiveVerifyingKeys()).catch((error) => {
     if (error instanceof ManifestUnreadable) refuse(error.message);
-    throw error;
+    console.error(`audit:verify-archive failed: ${failureMessage(error)}`);
+    return process.exit(1);
   });
   for (const report of reports) {
     if (report.intact) {
@@ -117,8 +118,8 @@ const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
 const client = new pg.Client({ connectionString: databaseUrl });
-await client.connect();
 try {
+  await client.connect();
   if (command === "seal") {
     const checkpoint = await sealCheckpoint(client, key);
     console.log(
@@ -165,8 +166,13 @@ try {
     progress?.finish(report.intact ? "read" : "stopped at a broken link");
     printReport(report, (performance.now() - started) / 1000);
   }
+} catch (error) {
+  // A refusal (an archive that would overwrite or lose history, a checkpoint not to be signed) or a service the
+  // environment names that fails: one line saying why, exit code 1.
+  console.error(`audit:${command} failed: ${failureMessage(error)}`);
+  process.exitCode = 1;
 } finally {
-  await client.end();
+  await client.end().catch(() => {});
 }
 
 /** The checkpoint --expect-checkpoint names, refused before anything is read if it names none. */

@@ -405,6 +405,37 @@ describe("every npm run command", () => {
     }
   });
 
+  it("names DATABASE_URL and the migration when the database is not migrated, with no stack trace, changing nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    // Each reads the project's tables before it reaches for Kafka or Connect (which do not answer here).
+    const lines = [
+      ["phi:rewrap", "--yes"],
+      ["audit:seal"],
+      ["audit:verify"],
+      ["audit:archive", "--yes"],
+      ["relay:status"],
+      ["relay:rebase", "--dry-run"],
+    ] as const;
+    const outcomes = await runEach(
+      lines.map(([name, ...args]) => [name, args]),
+      untouchedUrl,
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      const command = (lines[index] as readonly string[]).join(" ");
+      expect({ command, code: outcome.code, leftRunning: outcome.leftRunning }).toEqual({
+        command,
+        code: 1,
+        leftRunning: false,
+      });
+      expect(outcome.stderr, command).toMatch(
+        /the database DATABASE_URL names is not migrated, or not this project's \(relation "\w+" does not exist\): run npm run db:migrate against it/,
+      );
+      expect(outcome.stderr, command).not.toMatch(/^\s+at /m);
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+  });
+
   it("refuses an argument that makes no sense, naming it, with the usage on stderr and exit code 2, changing nothing", async () => {
     const databaseBefore = await untouchedDatabaseState();
     const filesBefore = await dataDirectoryState();

@@ -26,7 +26,7 @@
 //   skip them: it only knows "everything after (xid, position)".
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, parseCommand, unreachableService, yesOption } from "../cli/command.ts";
+import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
@@ -445,7 +445,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error(unreachableService(error) ?? (error as Error).message);
+    console.error(failureMessage(error));
     process.exit(1);
   }
 }
