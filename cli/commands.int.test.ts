@@ -464,6 +464,25 @@ describe("every npm run command", () => {
         ["--since", "2099-01-01T00:00:00Z"],
         "--since: 2099-01-01T00:00:00.000Z is in the future",
       ],
+      // One reading of a time for every command (events/instant.ts): Date would take hour 24 as the next midnight.
+      [
+        "replay",
+        ["--since", "2026-01-01T24:00:00Z", "--dry-run"],
+        "--since 2026-01-01T24:00:00Z: has no hour 24",
+      ],
+      ["audit:verify", ["--since", "2026-01-01T24:00:00Z"], "--since: has no hour 24"],
+      [
+        "replay",
+        ["--until", "2026-02-30T00:00:00Z", "--dry-run"],
+        "--until 2026-02-30T00:00:00Z: has no day 30",
+      ],
+      ["audit:verify", ["--until", "2026-02-30T00:00:00Z"], "--until: has no day 30"],
+      [
+        "replay",
+        ["--since", "2026-01-01T00:00Z", "--dry-run"],
+        "--since 2026-01-01T00:00Z: must be an RFC 3339",
+      ],
+      ["audit:verify", ["--since", "2026-01-01T00:00Z"], "--since: must be an RFC 3339"],
       ["relay:rebase", ["--name", "", "--yes"], "--name: give the relay's name"],
       ["audit:archive", ["--dir", "", "--yes"], "--dir: give the directory to archive into"],
       ["audit:archive", ["--dir", " ", "--yes"], "--dir: give the directory to archive into"],
