@@ -415,6 +415,7 @@ describe("every npm run command", () => {
       ["audit:archive", "--yes"],
       ["relay:status"],
       ["relay:rebase", "--dry-run"],
+      ["relay:switch", "polling", "--yes"],
     ] as const;
     const outcomes = await runEach(
       lines.map(([name, ...args]) => [name, args]),
