@@ -23,14 +23,15 @@ import { ManifestUnreadable, verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
 const USAGE = `usage: npm run audit:seal
-       npm run audit:verify [-- --from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
+       npm run audit:verify [-- --from <position>] [--to <position>] [--since <time>] [--until <time>]
                             [--expect-checkpoint <sequence>:<chain hash>]
        npm run audit:archive [-- --dir <directory>] [--yes]
        npm run audit:verify-archive -- [--public-key <pem file>]... <manifest.json>...
   seal            seals a checkpoint over what has committed since the last one
   verify          verifies the whole history, or a range, and prints "intact up to position N" or the first
                   broken link, and the last checkpoint to write down; --expect-checkpoint: one written down
-                  before, which the history must still hold unchanged
+                  before, which the history must still hold unchanged; times in RFC 3339 with their offset,
+                  e.g. 2026-01-15T00:00:00Z
   archive         moves the history older than AUDIT_RETENTION_DAYS out to an archive file (asks first;
                   --yes, -y: do not ask, needed when not run from a terminal)
   verify-archive  verifies archive files from their manifests (oldest first), offline; --public-key
