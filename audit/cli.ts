@@ -1,6 +1,7 @@
 // The history's tamper evidence from the command line: `npm run audit:seal`, `audit:verify`, `audit:archive`
 // and `audit:verify-archive` (USAGE below says what each does and takes).
 import type { KeyObject } from "node:crypto";
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
@@ -66,6 +67,9 @@ if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected arg
 // An empty --dir (a script's unset variable) would put the archive in whatever directory the command runs in.
 if (values.dir !== undefined && values.dir.trim() === "")
   refuse("--dir: give the directory to archive into (default: .data/audit-archive/)");
+// One that does not exist yet is made; a file there is the argument's mistake, refused before anything is read.
+if (values.dir !== undefined && statSync(values.dir, { throwIfNoEntry: false })?.isDirectory() === false)
+  refuse(`--dir ${values.dir}: is a file, not a directory to archive into`);
 const range = command === "verify" ? rangeToVerify() : {};
 const expectCheckpoint = command === "verify" ? checkpointToExpect() : undefined;
 if (command === "archive") {

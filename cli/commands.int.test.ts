@@ -487,6 +487,7 @@ describe("every npm run command", () => {
       ["relay:rebase", ["--name", "", "--yes"], "--name: give the relay's name"],
       ["audit:archive", ["--dir", "", "--yes"], "--dir: give the directory to archive into"],
       ["audit:archive", ["--dir", " ", "--yes"], "--dir: give the directory to archive into"],
+      ["audit:archive", ["--dir", "package.json", "--yes"], "--dir package.json: is a file, not a directory"],
       // An option of another sub-command.
       [
         "audit:archive",
