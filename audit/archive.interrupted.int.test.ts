@@ -1,12 +1,12 @@
 // `npm run audit:archive` stopped while it writes (Ctrl-C) dies with its archive file and manifest on disk,
 // having recorded and deleted nothing. The next archive takes their place: they are not another history's
 // archive, which nothing may overwrite, and refusing them would stop every archive from then on.
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshDatabases, historyToArchive, testKey, testKeys } from "../test/auditHistories.ts";
-import { spawnScript } from "../test/childProcess.ts";
+import { archiveCommand, freshDatabases, historyToArchive, testKeys } from "../test/auditHistories.ts";
 import { eventually } from "../test/fixtures.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 
@@ -14,43 +14,37 @@ const databases = freshDatabases("archive_interrupted");
 beforeAll(databases.setUp);
 afterAll(databases.tearDown);
 
-const SEVEN_YEARS_MS = 7 * 365 * 86_400_000;
+type Archiving = Awaited<ReturnType<typeof historyToArchive>>;
+
 /**
- * Moves the command's clock seven years on, past the default retention period: the command archives only
- * history older than a day at least, and this history was written just now.
+ * Runs `npm run audit:archive` and stops it (SIGINT) once its archive file is written, while it waits to record
+ * the archive's heads: its files are left on disk, its transaction rolled back.
  */
-const sevenYearsLater = `data:text/javascript,${encodeURIComponent(
-  `const R=Date;globalThis.Date=class extends R{constructor(...a){a.length?super(...a):super(R.now()+${SEVEN_YEARS_MS})}static now(){return R.now()+${SEVEN_YEARS_MS}}}`,
-)}`;
+async function stoppedBeforeRecording(archiving: Archiving): Promise<string[]> {
+  const admin = await archiving.history.admin();
+  // Held by another session: the command stops at recording the archive's heads, its file written.
+  await admin.query("BEGIN");
+  await admin.query("LOCK TABLE outbox_archive_heads IN SHARE MODE");
+  const command = archiveCommand(archiving);
+  // Asked from another session: one in a transaction sees the activity as it was at its first look.
+  await eventually(async () => {
+    const waiting = await archiving.history.db.$client.query(
+      `SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND query LIKE 'INSERT INTO outbox_archive_heads%'`,
+    );
+    return waiting.rowCount === 1;
+  });
+  command.child.kill("SIGINT");
+  await command.exited;
+  await admin.query("ROLLBACK");
+  return (await readdir(archiving.directory)).sort();
+}
 
 describe("an archive stopped while it writes", () => {
   it("leaves files that the next archive replaces, rather than refusing them as another history's", async () => {
     const archiving = await historyToArchive(await databases.create());
-    const admin = await archiving.history.admin();
-    // Held by another session: the command stops at recording the archive's heads, its file written.
-    await admin.query("BEGIN");
-    await admin.query("LOCK TABLE outbox_archive_heads IN SHARE MODE");
-    const command = spawnScript("audit/cli.ts", {
-      args: ["archive", "--yes", "--dir", archiving.directory],
-      env: {
-        DATABASE_URL: archiving.history.db.$client.options.connectionString as string,
-        AUDIT_SIGNING_KEY: testKey.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
-        NODE_OPTIONS: `--import=${sevenYearsLater}`,
-      },
-    });
-    // Asked from another session: one in a transaction sees the activity as it was at its first look.
-    await eventually(async () => {
-      const waiting = await archiving.history.db.$client.query(
-        `SELECT 1 FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock'
-            AND query LIKE 'INSERT INTO outbox_archive_heads%'`,
-      );
-      return waiting.rowCount === 1;
-    });
-    command.child.kill("SIGINT");
-    await command.exited;
-    await admin.query("ROLLBACK");
-    const left = (await readdir(archiving.directory)).sort();
+    const left = await stoppedBeforeRecording(archiving);
     expect(left).toEqual(["outbox-archive-000001.manifest.json", "outbox-archive-000001.ndjson.gz"]);
     expect(await archiving.remaining()).toHaveLength(35);
 
@@ -85,4 +79,73 @@ describe("an archive stopped while it writes", () => {
     expect(await archiving.remaining()).toHaveLength(35);
     await archiving.close();
   });
+});
+
+/** An archive file whose first row is of another history: its own position, transaction and hash. */
+const othersArchiveFile = () =>
+  gzipSync(`${JSON.stringify({ txId: "7", position: "1", hash: "ab".repeat(32) })}\n`);
+
+describe("an archive stopped by a version that left its manifest empty (it named no writer)", () => {
+  const MANIFEST = "outbox-archive-000001.manifest.json";
+  const FILE = "outbox-archive-000001.ndjson.gz";
+
+  it("is replaced by the next archive when its archive file begins with this archive's first row, even cut off", async () => {
+    const archiving = await historyToArchive(await databases.create());
+    const left = await stoppedBeforeRecording(archiving);
+    expect(left).toEqual([MANIFEST, FILE]);
+    // What that version left: the manifest as it created it, the archive file as far as it had got.
+    await truncate(join(archiving.directory, MANIFEST), 0);
+    const file = join(archiving.directory, FILE);
+    await truncate(file, Math.floor((await stat(file)).size / 2));
+
+    const outcome = await archiving.archive({ now: archiving.longAfter() });
+
+    expect(outcome.archived).toMatchObject({ sequence: 1, checkpointSequence: 2, rowCount: 20 });
+    expect(await verifyArchiveFiles([join(archiving.directory, MANIFEST)], testKeys)).toMatchObject([
+      { intact: true, archive: 1, rows: 20 },
+    ]);
+    expect(await archiving.remaining()).toHaveLength(15);
+    await archiving.close();
+  });
+
+  it("is replaced when its manifest is all it left (stopped before it created its archive file)", async () => {
+    const archiving = await historyToArchive(await databases.create());
+    await writeFile(join(archiving.directory, MANIFEST), "");
+
+    const outcome = await archiving.archive({ now: archiving.longAfter() });
+
+    expect(outcome.archived).toMatchObject({ sequence: 1, rowCount: 20 });
+    expect(await verifyArchiveFiles([join(archiving.directory, MANIFEST)], testKeys)).toMatchObject([
+      { intact: true, archive: 1, rows: 20 },
+    ]);
+    expect(await archiving.remaining()).toHaveLength(15);
+    await archiving.close();
+  });
+
+  it.each([
+    ["of another history", othersArchiveFile(), "begins with another row than this archive's first"],
+    ["that holds no row yet", Buffer.alloc(0), "holds no whole row yet"],
+    ["that is not gzip", Buffer.from("not an archive\n"), "is not an archive file (incorrect header check)"],
+  ])(
+    "is refused beside an archive file %s, naming both files, which are left as they are",
+    async (_, content, why) => {
+      const archiving = await historyToArchive(await databases.create());
+      const manifest = join(archiving.directory, MANIFEST);
+      const file = join(archiving.directory, FILE);
+      await writeFile(manifest, "");
+      await writeFile(file, content);
+
+      await expect(archiving.archive({ now: archiving.longAfter() })).rejects.toThrow(
+        `refusing to archive: ${manifest} is empty, left by an archive stopped before it signed, which recorded and deleted nothing; but ${file} ${why}`,
+      );
+      await expect(archiving.archive({ now: archiving.longAfter() })).rejects.toThrow(
+        `If no other archive writes into this directory, remove ${manifest} and ${file} and archive again`,
+      );
+      expect(await readFile(manifest, "utf8")).toBe("");
+      expect(await readFile(file)).toEqual(content);
+      expect((await readdir(archiving.directory)).sort()).toEqual([MANIFEST, FILE]);
+      expect(await archiving.remaining()).toHaveLength(35);
+      await archiving.close();
+    },
+  );
 });

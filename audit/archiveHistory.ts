@@ -2,12 +2,13 @@
 // row a line) with a manifest beside it. The cut is always a sealed checkpoint's cursor, so what remains starts
 // from that checkpoint's signed running hash; the rows are checked against it before they leave, and deleted
 // in the transaction that records the archive, the only one the outbox lets delete them.
+import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
+import { createGunzip, createGzip } from "node:zlib";
 import type pg from "pg";
 import type { Progress } from "../cli/progress.ts";
 import { type ArchiveRecord, fileSha256, HeadsHash, signArchive, toArchivedRow } from "./archive.ts";
@@ -26,7 +27,7 @@ import {
   rowsToArchive,
 } from "./sql/archives.ts";
 import { checkpointBySequence, lastCheckpointBefore, latestCheckpoint } from "./sql/checkpoints.ts";
-import type { HistoryKey } from "./sql/historyRows.ts";
+import type { HistoryKey, HistoryRow } from "./sql/historyRows.ts";
 import { rowProblem } from "./verifyHistory.ts";
 
 const DAY_MS = 86_400_000;
@@ -89,7 +90,8 @@ export async function archiveHistory(
     const file = join(options.directory, fileName);
     const manifestFile = join(options.directory, `${base}.manifest.json`);
     await mkdir(options.directory, { recursive: true });
-    await removeStoppedAttempt(file, manifestFile);
+    const [firstRow] = await rowsToArchive(client, after.cursor, cutKey, 1);
+    await removeStoppedAttempt(file, manifestFile, firstRow);
     // The manifest first, saying who writes the archive until the archive record replaces it.
     for (const [path, content] of [
       [manifestFile, writingMarker()],
@@ -237,8 +239,13 @@ function writingMarker(): string {
  * database writes them; one whose writer may still run (on another host, or a live process: another
  * database's archive into the same directory) is refused, naming the writer.
  */
-async function removeStoppedAttempt(file: string, manifestFile: string): Promise<void> {
+async function removeStoppedAttempt(
+  file: string,
+  manifestFile: string,
+  firstRow: HistoryRow | undefined,
+): Promise<void> {
   const text = await readFile(manifestFile, "utf8").catch(() => null);
+  if (text === "") return removeUnsignedAttempt(file, manifestFile, firstRow);
   const writer = text === null ? null : writerOf(text);
   if (!writer) return;
   if (writer.host !== hostname() || (writer.pid !== process.pid && processRuns(writer.pid))) {
@@ -250,6 +257,89 @@ async function removeStoppedAttempt(file: string, manifestFile: string): Promise
   }
   await rm(file, { force: true });
   await rm(manifestFile, { force: true });
+}
+
+/**
+ * An empty manifest: the archive that created it stopped before it signed. Before manifests named their writer,
+ * an archive created its file and its manifest empty and wrote the manifest only once signed; now one stopped
+ * between creating its manifest and writing its writer in it leaves it so. The signed manifest is synced before
+ * the transaction that records the archive and deletes its rows commits, so an empty one's archive recorded and
+ * deleted nothing, whoever wrote it. Whether its writer still runs it does not say: the files are removed when
+ * the archive file holds nothing (an archive stopped before it created it), or begins with the very row this
+ * archive starts with (an attempt at this archive of this history, whose writers all hold the archive lock this
+ * one holds). Anything else (an archive file of another history, or one that holds no row yet) may be another
+ * database's archive into this directory still being written, and is refused, naming both files.
+ */
+async function removeUnsignedAttempt(
+  file: string,
+  manifestFile: string,
+  firstRow: HistoryRow | undefined,
+): Promise<void> {
+  const beginning = await firstLineOf(file);
+  const ours = beginning.kind === "line" && firstRow !== undefined && beginsWith(beginning.line, firstRow);
+  if (beginning.kind === "absent" || ours) {
+    await rm(file, { force: true });
+    await rm(manifestFile, { force: true });
+    return;
+  }
+  const why =
+    beginning.kind === "line"
+      ? `begins with another row than this archive's first (position ${firstRow?.position ?? "-"})`
+      : beginning.kind === "empty"
+        ? "holds no whole row yet"
+        : `is not an archive file (${beginning.reason})`;
+  throw new Error(
+    `refusing to archive: ${manifestFile} is empty, left by an archive stopped before it signed, which recorded ` +
+      `and deleted nothing; but ${file} ${why}, so it may be another database's archive into this directory, ` +
+      `still being written; nothing was archived. If no other archive writes into this directory, remove ` +
+      `${manifestFile} and ${file} and archive again`,
+  );
+}
+
+type ArchiveBeginning =
+  | { kind: "absent" }
+  | { kind: "empty" }
+  | { kind: "line"; line: string }
+  | { kind: "unreadable"; reason: string };
+
+/** The first line of a gzip archive file that may have been cut off anywhere (its writer stopped). */
+async function firstLineOf(file: string): Promise<ArchiveBeginning> {
+  const source = createReadStream(file);
+  const gunzip = createGunzip();
+  source.on("error", (error) => gunzip.destroy(error));
+  source.pipe(gunzip);
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      if (chunk.includes(0x0a)) break;
+    }
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === "ENOENT") return { kind: "absent" };
+    // Cut off before its first line was compressed: gzip's header, or less.
+    if (code !== "Z_BUF_ERROR") return { kind: "unreadable", reason: message };
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
+  const text = Buffer.concat(chunks);
+  const end = text.indexOf(0x0a);
+  return end < 0 ? { kind: "empty" } : { kind: "line", line: text.subarray(0, end).toString("utf8") };
+}
+
+/** Whether an archive file's first line is this row: its place in the history and its hash. */
+function beginsWith(line: string, row: HistoryRow): boolean {
+  try {
+    const archived = JSON.parse(line) as { txId?: unknown; position?: unknown; hash?: unknown };
+    return (
+      archived.txId === row.txId &&
+      archived.position === row.position &&
+      archived.hash === row.hash.toString("hex")
+    );
+  } catch {
+    return false;
+  }
 }
 
 function writerOf(text: string): { pid: number; host: string; startedAt: string } | null {

@@ -1,9 +1,10 @@
 // The history's tamper evidence from the command line: `npm run audit:seal`, `audit:verify`, `audit:archive`
 // and `audit:verify-archive` (USAGE below says what each does and takes).
 import type { KeyObject } from "node:crypto";
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { confirm, parseCommand } from "../cli/command.ts";
+import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { projectPath } from "../config/projectRoot.ts";
@@ -23,14 +24,15 @@ import { ManifestUnreadable, verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { type VerificationReport, verifyHistory } from "./verifyHistory.ts";
 
 const USAGE = `usage: npm run audit:seal
-       npm run audit:verify [-- --from <position>] [--to <position>] [--since <ISO time>] [--until <ISO time>]
+       npm run audit:verify [-- --from <position>] [--to <position>] [--since <time>] [--until <time>]
                             [--expect-checkpoint <sequence>:<chain hash>]
        npm run audit:archive [-- --dir <directory>] [--yes]
        npm run audit:verify-archive -- [--public-key <pem file>]... <manifest.json>...
   seal            seals a checkpoint over what has committed since the last one
   verify          verifies the whole history, or a range, and prints "intact up to position N" or the first
                   broken link, and the last checkpoint to write down; --expect-checkpoint: one written down
-                  before, which the history must still hold unchanged
+                  before, which the history must still hold unchanged; times in RFC 3339 with their offset,
+                  e.g. 2026-01-15T00:00:00Z
   archive         moves the history older than AUDIT_RETENTION_DAYS out to an archive file (asks first;
                   --yes, -y: do not ask, needed when not run from a terminal)
   verify-archive  verifies archive files from their manifests (oldest first), offline; --public-key
@@ -65,6 +67,9 @@ if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected arg
 // An empty --dir (a script's unset variable) would put the archive in whatever directory the command runs in.
 if (values.dir !== undefined && values.dir.trim() === "")
   refuse("--dir: give the directory to archive into (default: .data/audit-archive/)");
+// One that does not exist yet is made; a file there is the argument's mistake, refused before anything is read.
+if (values.dir !== undefined && statSync(values.dir, { throwIfNoEntry: false })?.isDirectory() === false)
+  refuse(`--dir ${values.dir}: is a file, not a directory to archive into`);
 const range = command === "verify" ? rangeToVerify() : {};
 const expectCheckpoint = command === "verify" ? checkpointToExpect() : undefined;
 if (command === "archive") {
@@ -91,7 +96,8 @@ if (command === "verify-archive") {
   if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
   const reports = await verifyArchiveFiles(manifests, await archiveVerifyingKeys()).catch((error) => {
     if (error instanceof ManifestUnreadable) refuse(error.message);
-    throw error;
+    console.error(`audit:verify-archive failed: ${failureMessage(error)}`);
+    return process.exit(1);
   });
   for (const report of reports) {
     if (report.intact) {
@@ -117,8 +123,8 @@ const publicKeys = new Map([[key.keyId, key.publicKey]]);
 
 const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
 const client = new pg.Client({ connectionString: databaseUrl });
-await client.connect();
 try {
+  await client.connect();
   if (command === "seal") {
     const checkpoint = await sealCheckpoint(client, key);
     console.log(
@@ -165,8 +171,13 @@ try {
     progress?.finish(report.intact ? "read" : "stopped at a broken link");
     printReport(report, (performance.now() - started) / 1000);
   }
+} catch (error) {
+  // A refusal (an archive that would overwrite or lose history, a checkpoint not to be signed) or a service the
+  // environment names that fails: one line saying why, exit code 1.
+  console.error(`audit:${command} failed: ${failureMessage(error)}`);
+  process.exitCode = 1;
 } finally {
-  await client.end();
+  await client.end().catch(() => {});
 }
 
 /** The checkpoint --expect-checkpoint names, refused before anything is read if it names none. */

@@ -114,15 +114,30 @@ export function parseCommand<const Options extends OptionsConfig>(
 }
 
 /**
- * A configuration the command cannot run with (a ConfigError, however deep it was thrown) is the operator's to
- * fix: its list of problems on stderr and exit code 1, not Node's report of an uncaught error around it. Any
- * other error is printed with its stack, and exits 1, as Node would.
+ * A problem the operator has to fix (a ConfigError, however deep it was thrown, a service that does not answer, a
+ * database not migrated, a file that cannot be read or written) is told as one line on stderr with exit code 1,
+ * not as Node's report of an uncaught error around it. Any other error, a fault of the code, is printed with its
+ * stack, and exits 1, as Node would.
  */
 function reportConfigErrorsPlainly(): void {
   process.on("uncaughtException", (error) => {
-    console.error(error instanceof ConfigError ? error.message : (unreachableService(error) ?? error));
+    console.error(operatorProblem(error) ?? error);
     process.exit(1);
   });
+}
+
+/**
+ * What a command tells the operator when it stops on an error: the operator's problem (operatorProblem), or else
+ * the error's own message. One line, no stack trace: every command catches what its work throws and says this.
+ */
+export function failureMessage(error: unknown): string {
+  return operatorProblem(error) ?? (error instanceof Error ? error.message : String(error));
+}
+
+/** The errors the operator fixes, not the code, as one line each; null for any other error. */
+function operatorProblem(error: unknown): string | null {
+  if (error instanceof ConfigError) return error.message;
+  return unreachableService(error) ?? unmigratedDatabase(error) ?? fileProblem(error);
 }
 
 /** The errors of a connection that was refused, timed out, or found no such host or database. */
@@ -142,7 +157,7 @@ const POSTGRES_REFUSED = new Set(["28P01", "28000", "3D000"]);
  * that names it and why, without a stack trace (the environment's mistake, or an outage, not the code's). Null
  * for any other error.
  */
-export function unreachableService(error: unknown): string | null {
+function unreachableService(error: unknown): string | null {
   if (!(error instanceof Error)) return null;
   const { code, address, port } = error as Error & { code?: unknown; address?: unknown; port?: unknown };
   if (error.name.startsWith("KafkaJS") && kafkaConnectionFailed(error))
@@ -154,6 +169,32 @@ export function unreachableService(error: unknown): string | null {
   if (typeof code === "string" && POSTGRES_REFUSED.has(code))
     return `Postgres refused the connection DATABASE_URL describes: ${error.message}`;
   return null;
+}
+
+/** Postgres' undefined_table: a query named a table the database does not have. */
+const UNDEFINED_TABLE = "42P01";
+
+/**
+ * A database without the project's tables (never migrated, migrated by an older version, or another
+ * application's), however deep the query's error wraps Postgres's: it names DATABASE_URL and the migration
+ * rather than the table a query happened to read first. Null for any other error.
+ */
+function unmigratedDatabase(error: unknown): string | null {
+  for (let cause = error; cause instanceof Error; cause = (cause as Error & { cause?: unknown }).cause) {
+    if ((cause as Error & { code?: unknown }).code === UNDEFINED_TABLE)
+      return `the database DATABASE_URL names is not migrated, or not this project's (${cause.message}): run npm run db:migrate against it`;
+  }
+  return null;
+}
+
+/**
+ * A file or directory the command cannot read or write (a path an argument or a variable gave): Node's message
+ * names the path and the reason ("ENOENT: no such file or directory, open '/x'"); its stack adds nothing.
+ */
+function fileProblem(error: unknown): string | null {
+  if (!(error instanceof Error)) return null;
+  const { syscall, path } = error as Error & { syscall?: unknown; path?: unknown };
+  return typeof syscall === "string" && typeof path === "string" ? error.message : null;
 }
 
 /** Whether a KafkaJS error (or the one it wraps) is a failed connection to a broker. */

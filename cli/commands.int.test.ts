@@ -405,6 +405,38 @@ describe("every npm run command", () => {
     }
   });
 
+  it("names DATABASE_URL and the migration when the database is not migrated, with no stack trace, changing nothing", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    // Each reads the project's tables before it reaches for Kafka or Connect (which do not answer here).
+    const lines = [
+      ["phi:rewrap", "--yes"],
+      ["audit:seal"],
+      ["audit:verify"],
+      ["audit:archive", "--yes"],
+      ["relay:status"],
+      ["relay:rebase", "--dry-run"],
+      ["relay:switch", "polling", "--yes"],
+    ] as const;
+    const outcomes = await runEach(
+      lines.map(([name, ...args]) => [name, args]),
+      untouchedUrl,
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      const command = (lines[index] as readonly string[]).join(" ");
+      expect({ command, code: outcome.code, leftRunning: outcome.leftRunning }).toEqual({
+        command,
+        code: 1,
+        leftRunning: false,
+      });
+      expect(outcome.stderr, command).toMatch(
+        /the database DATABASE_URL names is not migrated, or not this project's \(relation "\w+" does not exist\): run npm run db:migrate against it/,
+      );
+      expect(outcome.stderr, command).not.toMatch(/^\s+at /m);
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+  });
+
   it("refuses an argument that makes no sense, naming it, with the usage on stderr and exit code 2, changing nothing", async () => {
     const databaseBefore = await untouchedDatabaseState();
     const filesBefore = await dataDirectoryState();
@@ -433,9 +465,29 @@ describe("every npm run command", () => {
         ["--since", "2099-01-01T00:00:00Z"],
         "--since: 2099-01-01T00:00:00.000Z is in the future",
       ],
+      // One reading of a time for every command (events/instant.ts): Date would take hour 24 as the next midnight.
+      [
+        "replay",
+        ["--since", "2026-01-01T24:00:00Z", "--dry-run"],
+        "--since 2026-01-01T24:00:00Z: has no hour 24",
+      ],
+      ["audit:verify", ["--since", "2026-01-01T24:00:00Z"], "--since: has no hour 24"],
+      [
+        "replay",
+        ["--until", "2026-02-30T00:00:00Z", "--dry-run"],
+        "--until 2026-02-30T00:00:00Z: has no day 30",
+      ],
+      ["audit:verify", ["--until", "2026-02-30T00:00:00Z"], "--until: has no day 30"],
+      [
+        "replay",
+        ["--since", "2026-01-01T00:00Z", "--dry-run"],
+        "--since 2026-01-01T00:00Z: must be an RFC 3339",
+      ],
+      ["audit:verify", ["--since", "2026-01-01T00:00Z"], "--since: must be an RFC 3339"],
       ["relay:rebase", ["--name", "", "--yes"], "--name: give the relay's name"],
       ["audit:archive", ["--dir", "", "--yes"], "--dir: give the directory to archive into"],
       ["audit:archive", ["--dir", " ", "--yes"], "--dir: give the directory to archive into"],
+      ["audit:archive", ["--dir", "package.json", "--yes"], "--dir package.json: is a file, not a directory"],
       // An option of another sub-command.
       [
         "audit:archive",

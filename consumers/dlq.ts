@@ -3,7 +3,7 @@
 // the cause is fixed, unless one would be applied over newer events of its aggregate (then none, or with
 // --skip-superseded the others). Topics may be named with or without `.dlq`. Payloads are never printed: they
 // hold PHI.
-import { confirm, parseCommand, unreachableService } from "../cli/command.ts";
+import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database } from "../db/client.ts";
@@ -106,10 +106,7 @@ try {
 } catch (error) {
   if (error instanceof DeadLettersSuperseded || error instanceof NoDeadLettersToRedrive)
     console.error(error.message);
-  else
-    console.error(
-      `dlq ${command ?? ""} failed: ${unreachableService(error) ?? (error instanceof Error ? error.message : String(error))}`,
-    );
+  else console.error(`dlq ${command ?? ""} failed: ${failureMessage(error)}`);
   process.exitCode = 1;
 } finally {
   await admin.disconnect();

@@ -3,7 +3,7 @@
 // `debeziumReadinessCheck` puts the same verdict into /health/ready.
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { parseCommand, unreachableService } from "../cli/command.ts";
+import { failureMessage, parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor } from "../db/outbox/relayCheckpoint.ts";
@@ -154,7 +154,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error(unreachableService(error) ?? (error as Error).message);
+    console.error(failureMessage(error));
     process.exit(1);
   }
 }

@@ -4,7 +4,7 @@
 // `npm run topics` runs it against KAFKA_BROKERS (default localhost:9092) and prints what it did.
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
-import { parseCommand, unreachableService } from "../cli/command.ts";
+import { failureMessage, parseCommand } from "../cli/command.ts";
 import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Admin, createKafka } from "../kafka/client.ts";
@@ -484,9 +484,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   (KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS), adding replicas by reassignment; never deletes anything`,
   });
   main().catch((error: unknown) => {
-    console.error(
-      `apply-topics failed: ${unreachableService(error) ?? (error instanceof Error ? error.message : String(error))}`,
-    );
+    console.error(`apply-topics failed: ${failureMessage(error)}`);
     process.exitCode = 1;
   });
 }

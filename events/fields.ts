@@ -1,6 +1,7 @@
 // The small field schemas that every event module shares (ids, dates, contact details), so that "a patient id"
 // or "a timestamp" is validated the same way in every event type.
 import { z } from "zod";
+import { NO_YEAR_ZERO, readInstant } from "./instant.ts";
 
 const UUID_PATTERN =
   /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
@@ -29,9 +30,8 @@ const TIMESTAMP_PATTERN = new RegExp(
   String.raw`^${DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,3})?Z$`,
 );
 const OFFSET_TIMESTAMP_PATTERN = new RegExp(
-  String.raw`^${DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$`,
+  String.raw`^${DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,3})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$`,
 );
-export const NO_YEAR_ZERO = "must be in the years 0001 to 9999 (there is no year 0)";
 // zod checks the rest (its pattern differs from these only in year 0000); these are what the documents publish.
 // Published patterns spell out their digits and white space: `\d` and `\s` mean other characters in Python, .NET
 // and RE2 than in ECMA-262 (any Unicode digit; no U+FEFF, or only ASCII), so a client's tools would read them
@@ -49,14 +49,23 @@ export const utcTimestamp = z.iso
   .meta({ pattern: TIMESTAMP_PATTERN.source });
 
 /**
- * An instant with its offset, as a query names one (`2024-01-15T10:30:00+01:00`, `…Z`, any fraction of a
- * second). Its pattern is published with it: `format: date-time` alone lets a client send what RFC 3339 allows
+ * An instant with its offset, as a query or a command names one (`2024-01-15T10:30:00+01:00`, `…Z`, to the
+ * millisecond at most), read by the one reader every command uses too (events/instant.ts), which says what is
+ * wrong. Its pattern is published with it: `format: date-time` alone lets a client send what RFC 3339 allows
  * and zod does not read (a lower-case `t` or `z`, a leap second), or what a lax validator takes (`+0530`).
  */
 export const instantWithOffset = z.iso
-  .datetime({ offset: true, error: "must be an ISO 8601 time with its offset" })
-  .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
+  .datetime({ offset: true, abort: true, error: (issue) => instantProblem(issue.input) })
+  .refine((value) => readInstant(value).problem === undefined, {
+    error: (issue) => instantProblem(issue.input),
+  })
   .meta({ pattern: OFFSET_TIMESTAMP_PATTERN.source });
+
+function instantProblem(input: unknown): string {
+  return typeof input === "string"
+    ? (readInstant(input).problem ?? "must be an RFC 3339 time with its offset")
+    : "must be an RFC 3339 time with its offset";
+}
 
 /** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st, no year 0000). */
 export const isoDate = z.iso

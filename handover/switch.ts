@@ -26,20 +26,21 @@
 //   skip them: it only knows "everything after (xid, position)".
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, parseCommand, unreachableService, yesOption } from "../cli/command.ts";
+import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
-import { readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
+import { type RelayMode, readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
 import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import {
+  connectUrlFromEnv,
   ensureConnectWorker,
   registerConnector,
   removeConnector,
   stopConnector,
 } from "../debezium/connector.ts";
 import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
-import type { ConnectClient } from "../debezium/connectRest.ts";
+import { ConnectClient } from "../debezium/connectRest.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
 import {
   createSlotExportingSnapshot,
@@ -56,7 +57,7 @@ import {
 } from "../kafka/client.ts";
 import { publishInByteBatches } from "../relay/publishBatch.ts";
 import { readTopicMessageLimits } from "../relay/topicLimits.ts";
-import { ensureStack } from "../stack/index.ts";
+import { databaseUrlOf, ensureStack, localConnectUrl } from "../stack/index.ts";
 
 /** The polling relay's stream and lock name (relay/relay.ts; `npm start` and `npm run relay` use it). */
 const POLLING_RELAY_NAME = "outbox";
@@ -242,6 +243,44 @@ export async function switchToPolling(
   }
 }
 
+/**
+ * Says so when the relay asked for is the one in place already, found without starting anything (no Kafka client,
+ * no Connect worker); null when the switch has work to do. In place: the polling relay, with no replication slot
+ * left by an interrupted switch (that switch's connector is removed before its slot is dropped, and the connector
+ * never creates a slot of its own, so no slot means nothing streams); or Debezium, its handover done, its slot
+ * there and its connector and task running on the worker `connect` reaches (one that does not answer, or a
+ * connector not running, leaves the switch to start and repair it). Read under the switch's lock: a switch under
+ * way is waited for, not reported half done.
+ */
+export async function relayInPlace(
+  wanted: RelayMode,
+  options: { databaseUrl: string; connectDatabaseUrl?: string; connect: ConnectClient },
+): Promise<string | null> {
+  const target = debeziumTarget(options.databaseUrl, options.connectDatabaseUrl);
+  const control = await connectControl(options.databaseUrl);
+  try {
+    await lockSwitch(control);
+    const current = await readRelayMode(control);
+    const slot = await slotState(control, target.slotName);
+    if (wanted === "polling") {
+      return current.mode === "polling" && !slot
+        ? "the polling relay is the relay already: nothing to hand over, nothing started"
+        : null;
+    }
+    if (current.mode !== "debezium" || current.handover?.state !== "done" || !slot) return null;
+    const status = await options.connect.status(target.connectorName).catch(() => undefined);
+    const running =
+      status?.connector.state === "RUNNING" &&
+      status.tasks.length > 0 &&
+      status.tasks.every((task) => task.state === "RUNNING");
+    return running
+      ? `Debezium is the relay already (connector ${target.connectorName} running on slot ${target.slotName}): nothing to hand over, nothing started`
+      : null;
+  } finally {
+    await control.end().catch(() => {});
+  }
+}
+
 /** The session that holds the switch's locks for the whole handover. */
 async function connectControl(databaseUrl: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "outbox-relay-switch" });
@@ -416,12 +455,26 @@ async function main(): Promise<void> {
   );
   const env = loadEnv();
   const say = (line: string) => console.error(`» ${line}`);
+  const connectDatabaseUrl = process.env.CONNECT_DATABASE_URL || undefined;
+  // Asked for the relay in place already, it starts nothing: no Kafka, no Connect worker.
+  const inPlace = await relayInPlace(wanted, {
+    databaseUrl: await databaseUrlOf(env, say),
+    connectDatabaseUrl,
+    connect: new ConnectClient(connectUrlFromEnv() ?? localConnectUrl),
+  });
+  if (inPlace) {
+    console.log(
+      JSON.stringify({ mode: wanted, [wanted === "polling" ? "alreadyPolling" : "alreadyDebezium"]: true }),
+    );
+    say(inPlace);
+    return;
+  }
   const stack = await ensureStack(env, say);
   // Debezium mode lives in the worker, so a worker started here keeps running after this command.
   const { connect } = await ensureConnectWorker(stack.kafkaBrokers, say);
   const common = {
     databaseUrl: stack.databaseUrl,
-    connectDatabaseUrl: process.env.CONNECT_DATABASE_URL || undefined,
+    connectDatabaseUrl,
     connect,
     log: say,
   };
@@ -445,7 +498,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error(unreachableService(error) ?? (error as Error).message);
+    console.error(failureMessage(error));
     process.exit(1);
   }
 }

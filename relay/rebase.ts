@@ -5,7 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, parseCommand, unreachableService, yesOption } from "../cli/command.ts";
+import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import {
   advanceTransactionIds,
@@ -350,7 +350,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error(unreachableService(error) ?? (error as Error).message);
+    console.error(failureMessage(error));
     process.exit(1);
   }
 }

@@ -18,6 +18,7 @@ import { createDatabase, type Database, writeTransaction } from "../db/client.ts
 import { migrateDatabase } from "../db/migrate.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
+import { spawnScript } from "./childProcess.ts";
 import { eventually, patientCreated, testEventContext } from "./fixtures.ts";
 import { onTestServer, urlOfDatabase } from "./ownDatabase.ts";
 
@@ -217,4 +218,25 @@ export async function historyToArchive(history: TestHistory) {
       await rm(directory, { recursive: true, force: true });
     },
   };
+}
+
+const SEVEN_YEARS_MS = 7 * 365 * 86_400_000;
+/**
+ * Moves a command's clock seven years on, past the default retention period: the command archives only
+ * history older than a day at least, and a test's history was written just now.
+ */
+const sevenYearsLater = `data:text/javascript,${encodeURIComponent(
+  `const R=Date;globalThis.Date=class extends R{constructor(...a){a.length?super(...a):super(R.now()+${SEVEN_YEARS_MS})}static now(){return R.now()+${SEVEN_YEARS_MS}}}`,
+)}`;
+
+/** `npm run audit:archive -- --yes --dir <directory>` as a child process on the history's database, seven years on. */
+export function archiveCommand(archiving: Awaited<ReturnType<typeof historyToArchive>>) {
+  return spawnScript("audit/cli.ts", {
+    args: ["archive", "--yes", "--dir", archiving.directory],
+    env: {
+      DATABASE_URL: archiving.history.db.$client.options.connectionString as string,
+      AUDIT_SIGNING_KEY: testKey.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+      NODE_OPTIONS: `--import=${sevenYearsLater}`,
+    },
+  });
 }

@@ -66,6 +66,37 @@ describe("npm run replay refuses", () => {
     expect(await replayRecords(own.db)).toBe(recordsBefore);
   });
 
+  it("a time that does not exist (hour 24), as audit:verify refuses it, publishing and recording nothing", async () => {
+    const { patientId } = await patientHistory(own.db, { relayed: false });
+    const recordsBefore = await replayRecords(own.db);
+    const target = `replay-hour-24-${randomUUID()}`;
+    // Yesterday's hour 24, which Date reads as today's midnight: the events just written come after it.
+    const since = `${new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)}T24:00:00Z`;
+    const admin = createKafka({ brokers: kafkaBrokers(), clientId: "replay-hour-24-test" }).admin();
+    await admin.connect();
+    try {
+      await createServedTopic(admin, target, 1);
+
+      const outcome = await runReplay(
+        ["--aggregate", `patient:${patientId}`, "--since", since, "--to-topic", target, "--yes"],
+        inOwnDatabase(),
+      );
+
+      expect(outcome.code, outcome.output).toBe(2);
+      expect(outcome.output).toContain(
+        `--since ${since}: has no hour 24 (00 to 23; midnight is 00:00:00 of the next day)`,
+      );
+      expect(outcome.output).toContain("usage: npm run replay");
+      expect(await admin.fetchTopicOffsets(target)).toEqual([
+        expect.objectContaining({ partition: 0, low: "0", high: "0" }),
+      ]);
+    } finally {
+      await admin.deleteTopics({ topics: [target] }).catch(() => {});
+      await admin.disconnect();
+    }
+    expect(await replayRecords(own.db)).toBe(recordsBefore);
+  });
+
   it("a --from-position after the outbox's newest event, which would replay nothing and report success", async () => {
     await patientHistory(own.db, { relayed: false });
     const recordsBefore = await replayRecords(own.db);

@@ -1,7 +1,7 @@
 // The replay's command line read into a request, every flag checked: a problem names the flag and what it
 // accepts, and nothing runs (cli/command.ts prints it with the usage and exits 2).
-import { NO_YEAR_ZERO } from "../../events/fields.ts";
 import { eventDefinition, eventTypes, isEventType, isTopicName, topics } from "../../events/index.ts";
+import { readInstant } from "../../events/instant.ts";
 import { MIN_RATE_PER_SECOND } from "./ratePacer.ts";
 import type { ReplayRequest } from "./replayHistory.ts";
 import { holdsNoEvents } from "./replayRule.ts";
@@ -38,8 +38,6 @@ const KAFKA_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
  * blanks around it: a typo must be an error, not another pace.
  */
 const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
-/** An ISO-8601 instant with its offset (`Z` or `+hh:mm`), so that no one's local time is guessed at. */
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 const aggregateTypes = [...new Set(eventTypes.map((type) => eventDefinition(type).aggregateType))];
 
@@ -62,17 +60,8 @@ export function replayRequest(values: ReplayValues, now = new Date()): ReplayReq
   const instant = (flag: "since" | "until") => {
     const value = values[flag];
     if (value === undefined) return undefined;
-    const at = new Date(value);
-    // Date rolls an impossible day over (2026-02-31 becomes March 3rd): the day itself must exist.
-    const day = value.slice(0, 10);
-    const dayExists =
-      !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) &&
-      new Date(`${day}T00:00:00Z`).toISOString().startsWith(day);
-    if (!INSTANT.test(value) || Number.isNaN(at.getTime()) || !dayExists)
-      fail(`--${flag} ${value}: must be an ISO-8601 instant with its offset, e.g. 2026-01-15T00:00:00Z`);
-    // Its offset may carry it out of the years 0001-9999 in UTC too, where the replay's record could not hold it.
-    if (at.getUTCFullYear() < 1 || at.getUTCFullYear() > 9999) fail(`--${flag} ${value}: ${NO_YEAR_ZERO}`);
-    return at;
+    const reading = readInstant(value);
+    return reading.instant ?? fail(`--${flag} ${value}: ${reading.problem}`);
   };
 
   const topic = values.topic;
