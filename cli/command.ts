@@ -3,6 +3,7 @@
 // 2, and `confirm` stands before whatever a destructive command changes.
 import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { DrizzleQueryError } from "drizzle-orm";
 import { ConfigError } from "../config/env.ts";
 
 type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
@@ -131,13 +132,25 @@ function reportConfigErrorsPlainly(): void {
  * the error's own message. One line, no stack trace: every command catches what its work throws and says this.
  */
 export function failureMessage(error: unknown): string {
-  return operatorProblem(error) ?? (error instanceof Error ? error.message : String(error));
+  const problem = operatorProblem(error);
+  if (problem !== null) return problem;
+  // drizzle's failed query lists the query and its parameters, which may be a patient's data: the Postgres error
+  // under it says what went wrong.
+  if (error instanceof DrizzleQueryError && error.cause instanceof Error) return failureMessage(error.cause);
+  return error instanceof Error ? error.message : String(error);
 }
 
-/** The errors the operator fixes, not the code, as one line each; null for any other error. */
+/**
+ * The errors the operator fixes, not the code, as one line each, however deep a query's or a client's error
+ * wraps them; null for any other error.
+ */
 function operatorProblem(error: unknown): string | null {
   if (error instanceof ConfigError) return error.message;
-  return unreachableService(error) ?? unmigratedDatabase(error) ?? fileProblem(error);
+  for (let cause = error; cause instanceof Error; cause = (cause as Error & { cause?: unknown }).cause) {
+    const problem = unreachableService(cause) ?? fileProblem(cause);
+    if (problem !== null) return problem;
+  }
+  return unmigratedDatabase(error);
 }
 
 /** The errors of a connection that was refused, timed out, or found no such host or database. */

@@ -3,7 +3,7 @@
 // from their history, so that a login attempt typing one is sealed as the patient's (apps/patient/formerLogins.ts).
 // Safe to run again, and while the platform runs.
 import { recordFormerLoginsFromHistory } from "../apps/patient/formerLogins.ts";
-import { parseCommand } from "../cli/command.ts";
+import { failureMessage, parseCommand } from "../cli/command.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
@@ -34,6 +34,10 @@ try {
     );
     process.exitCode = 1;
   }
+} catch (error) {
+  // A patient's transaction that failed rolled back; those before it stay recorded, and a second run goes on.
+  console.error(`phi:former-logins failed: ${failureMessage(error)}`);
+  process.exitCode = 1;
 } finally {
   await db.$client.end();
 }
