@@ -19,7 +19,7 @@ import { patientWithPhone } from "../../db/patientWithPhone.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
 import { erasedLoginPseudonym } from "../../phi/erasedLoginPseudonym.ts";
-import { phoneSpellings, typedPhone } from "../../phi/loginPhone.ts";
+import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
@@ -98,7 +98,7 @@ async function anonymousAttempt(
   const hash = phone === null ? null : await erasedPhoneHash(tx, masterKeys, phone);
   if (phone === null || hash === null) return { username: typed, reason };
   const pseudonym = erasedLoginPseudonym(hash);
-  return { username: pseudonym, reason: reason?.replace(phoneSpellings(phone), pseudonym) ?? null };
+  return { username: pseudonym, reason: reason === null ? null : withoutPhone(reason, phone, pseudonym) };
 }
 
 /** `reason` with every spelling of the typed address (any case, without the blanks around it) as `pseudonym`. */
