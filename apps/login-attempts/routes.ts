@@ -77,7 +77,7 @@ export function loginAttemptRoutes(db: Database) {
 
 /**
  * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
- * erased patient's e-mail (any case, blanks around it ignored) or phone number (any spelling of it,
+ * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
  * phi/loginPhone.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
  * number, so that the compliance watch still counts failed attempts on it together; and the reason with every
  * spelling of it replaced by the pseudonym.
