@@ -203,6 +203,25 @@ describe("Idempotency-Key on PATCH, PUT and DELETE", () => {
     expect(stored.rows[0]?.phone).toBe("+14155550111");
   });
 
+  it("records a replay's read under the answer's canonical path, whatever case the retry spells its id in", async () => {
+    const world = await careWorld(db);
+    const admin = await caller("admin");
+    const id = world.own.patientId;
+    const key = { "Idempotency-Key": randomUUID() };
+    expect((await send(admin, "PATCH", `/patients/${id}`, { phone: "+14155550100" }, key)).status).toBe(200);
+
+    const retries = [id.toUpperCase(), `%${id.charCodeAt(0).toString(16)}${id.slice(1)}`];
+    for (const spelled of retries) {
+      const retry = await send(admin, "PATCH", `/patients/${spelled}`, { phone: "+14155550100" }, key);
+      expect(retry.headers.get("idempotent-replayed"), spelled).toBe("true");
+      const written = await eventsOf(db, retry.correlationId);
+      expect(
+        written.map((event) => [event.type, event.data.resourceType, event.data.resourceId]),
+        spelled,
+      ).toEqual([["audit.data.accessed", "stored_response", `/patients/${id}`]]);
+    }
+  });
+
   it("takes a DELETE without a body and one with its default reason for the same request", async () => {
     const world = await careWorld(db);
     const admin = await caller("admin");

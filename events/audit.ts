@@ -41,15 +41,33 @@ export const loginMethods = ["PASSWORD", "SSO", "MFA", "API_KEY"] as const;
 export const ERASED_LOGIN_PREFIX = "erased-login:";
 
 /**
- * A username that begins with the reserved prefix in any case, after any blanks or invisible characters (BLANK):
- * what a reader of the history or of the compliance watch's alerts could take for a pseudonym. Written as JSON Schema publishes it, with no
- * `i` flag (which would also let U+017F, a long s, stand for an s).
+ * A username that begins with the reserved prefix in any case, in full-width forms too, after any blanks or
+ * invisible characters (BLANK): what a reader of the history or of the compliance watch's alerts could take for a
+ * pseudonym. Written as JSON Schema publishes it, with no `i` flag (which would also let U+017F, a long s, stand
+ * for an s). The watch counts usernames in Unicode NFKC (consumers/complianceWatch/observations.ts), so the
+ * username is refused when its NFKC form begins so as well (`erased-㏒in:`, SQUARE LOG being `log`), which no
+ * pattern of classes can say.
  */
-const POSING_AS_PSEUDONYM = new RegExp(`^[${BLANK}]*${inAnyCase(ERASED_LOGIN_PREFIX)}`, "u");
+const POSING_AS_PSEUDONYM = new RegExp(`^[${BLANK}]*${inAnyCaseAndWidth(ERASED_LOGIN_PREFIX)}`, "u");
 
-/** A pattern of `text` in any case: each lower-case letter in a class with its capital. */
-function inAnyCase(text: string): string {
-  return text.replace(/[a-z]/g, (letter) => `[${letter.toUpperCase()}${letter}]`);
+const posesAsPseudonym = (username: string) =>
+  POSING_AS_PSEUDONYM.test(username) || POSING_AS_PSEUDONYM.test(username.normalize("NFKC"));
+
+/**
+ * A pattern of `text` in any case and width: each ASCII character in a class with its full-width form
+ * (U+FF01 to U+FF5E), a letter with its capital's too.
+ */
+function inAnyCaseAndWidth(text: string): string {
+  const wide = (character: string) => String.fromCharCode(character.charCodeAt(0) + 0xfee0);
+  return [...text]
+    .map((character) => {
+      const spellings = /[a-z]/.test(character) ? [character.toUpperCase(), character] : [character];
+      return `[${spellings
+        .flatMap((spelling) => [spelling, wide(spelling)])
+        .join("")
+        .replace("-", "\\-")}]`;
+    })
+    .join("");
 }
 
 /**
@@ -57,11 +75,11 @@ function inAnyCase(text: string): string {
  * posing as an erased patient's pseudonym. No patient's e-mail can begin so (an address holds no ':').
  */
 const typedUsername = text(320)
-  .refine((username) => !POSING_AS_PSEUDONYM.test(username), {
-    error: `must not begin with "${ERASED_LOGIN_PREFIX}" (in any case, after any blanks or invisible characters): the prefix of an erased patient's pseudonym`,
+  .refine((username) => !posesAsPseudonym(username), {
+    error: `must not begin with "${ERASED_LOGIN_PREFIX}" (in any case or width, also once in Unicode NFKC, after any blanks or invisible characters): the prefix of an erased patient's pseudonym`,
   })
   .meta({
-    description: `As typed by the user (often an e-mail address). It must not begin with \`${ERASED_LOGIN_PREFIX}\` (in any case, after any blanks or invisible characters): that prefix is reserved for the pseudonym under which the platform records an erased patient's e-mail address.`,
+    description: `As typed by the user (often an e-mail address). It must not begin with \`${ERASED_LOGIN_PREFIX}\` (in any case or width, also once in Unicode NFKC, after any blanks or invisible characters): that prefix is reserved for the pseudonym under which the platform records an erased patient's e-mail address.`,
     not: { pattern: POSING_AS_PSEUDONYM.source },
   });
 
@@ -94,7 +112,7 @@ export const loginAttemptReportSchema = z
 /** A login attempt's username as the history holds it: an erased patient's address never comes back. */
 const recordedUsername = text(320).meta({
   description:
-    "As typed by the user (often an e-mail address or a phone number), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case, blanks around it ignored) or phone number (in any spelling: digits, blanks, dots, dashes, slashes and parentheses after an optional leading `+`, with or without the country code) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address or whole number, the same for every attempt on it), never the address or number. A typed username may not begin with `erased-login:`, so one that does is always such a pseudonym.",
+    "As typed by the user (often an e-mail address or a phone number), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case or in full-width letters, blanks around it ignored) or phone number (in any spelling: digits of any script, blanks, dots, dashes, slashes and parentheses after an optional leading `+`, with or without the country code) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address or whole number, the same for every attempt on it), never the address or number. A typed username may not begin with `erased-login:`, so one that does is always such a pseudonym.",
 });
 
 export const loginAttemptSchema = z

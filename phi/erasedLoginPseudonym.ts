@@ -4,9 +4,14 @@
 import { createHmac } from "node:crypto";
 import { ERASED_LOGIN_PREFIX } from "../events/audit.ts";
 
-/** The address as a login matches it against patients' e-mails: surrounding blanks ignored, in any case. */
+/**
+ * The address as a login matches it against patients' e-mails: surrounding blanks ignored, in any case, and in
+ * Unicode NFKC, so that one typed in full-width letters (as a Japanese input method types them, `ａｄａ＠…`) is
+ * the address it spells. Patients' addresses are ASCII (events/fields.ts email), which NFKC leaves as it is: the
+ * hashes recorded of them are the same as before it.
+ */
 export function normalizedLogin(typed: string): string {
-  return typed.trim().toLowerCase();
+  return typed.normalize("NFKC").trim().toLowerCase();
 }
 
 export function loginHash(key: Buffer, typed: string): Buffer {

@@ -39,9 +39,13 @@ export const MAX_COUNTRY_CODE_DIGITS = 3;
  */
 const TRUNK_PREFIXES = ["0", "06", "8"];
 
-/** The username as a phone number, or null when it is none by the rule above. */
+/**
+ * The username as a phone number, or null when it is none by the rule above. Its digits may be any script's
+ * (a Japanese input method types full-width ones, an Arabic keyboard Arabic-Indic ones): read as they are by
+ * asciiDigits.
+ */
 export function typedPhone(username: string): TypedPhone | null {
-  const spelled = username.trim();
+  const spelled = asciiDigits(username).trim();
   if (!PHONE_SPELLING.test(spelled)) return null;
   const digits = spelled.replace(TRUNK_IN_BRACKETS, "").replace(/[^0-9]/g, "");
   const international = spelled.startsWith("+") || digits.startsWith("00");
@@ -84,6 +88,59 @@ export function typedPhoneForms(phone: TypedPhone): string[] {
   if (phone.international) return phone.endings.map((ending) => `tel:+${ending}`);
   return phone.endings.flatMap((ending) => [`tel:+${ending}`, `tel:national:${ending}`]);
 }
+
+const DECIMAL_DIGIT = /^\p{Nd}$/u;
+const PHONE_CHARACTER = /^[+\s0-9.()/\-\u2010-\u2015]$/u;
+
+/**
+ * `text` with each decimal digit of any script as its ASCII digit, and each character that NFKC makes a plus,
+ * a digit or a separator of PHONE_SPELLING (full-width forms, superscripts) as that character; the rest as it
+ * is. What a keyboard in another script sends for a number is then read as the number it is, not kept apart from
+ * it (as typed, in plain text). Place for place: a character written with two UTF-16 units is two here too
+ * (its second a `.`, which the rules take as a separator), so a match in the result is at the same place in
+ * `text`.
+ */
+export function asciiDigits(text: string): string {
+  let folded = "";
+  for (const character of text) {
+    let ascii = character;
+    if (DECIMAL_DIGIT.test(character)) ascii = String(digitValue(character.codePointAt(0) ?? 0));
+    else {
+      const compatible = character.normalize("NFKC");
+      if (PHONE_CHARACTER.test(compatible)) ascii = compatible;
+    }
+    folded += ascii.length === character.length ? ascii : ascii.padEnd(character.length, ".");
+  }
+  return folded;
+}
+
+/**
+ * A decimal digit's value: Unicode encodes each script's digits as a run of ten, 0 to 9 (a stability policy
+ * of the standard), runs of several scripts sometimes adjoining (the mathematical digits).
+ */
+function digitValue(codePoint: number): number {
+  let zero = codePoint;
+  while (zero > 0 && DECIMAL_DIGIT.test(String.fromCodePoint(zero - 1))) zero -= 1;
+  return (codePoint - zero) % 10;
+}
+
+/**
+ * `text` with every spelling of the typed number in it (phoneSpellings), in any script's digits, as
+ * `replacement`.
+ */
+export function withoutPhone(text: string, phone: TypedPhone, replacement: string): string {
+  let kept = "";
+  let from = 0;
+  for (const match of asciiDigits(text).matchAll(phoneSpellings(phone))) {
+    kept += text.slice(from, match.index) + replacement;
+    from = match.index + match[0].length;
+    // A match ending on a digit written with two units takes the whole character.
+    if (isLowSurrogate(text.charCodeAt(from))) from += 1;
+  }
+  return kept + text.slice(from);
+}
+
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
 
 const SEPARATOR = String.raw`[\s.()/\-\u2010-\u2015]*`;
 

@@ -1,7 +1,7 @@
 // The rule for a username that is a phone number, and when a typed number could be a patient's (E.164) number:
 // the forms a typed number takes meet a patient's forms exactly when the rule says it could be theirs.
 import { describe, expect, it } from "vitest";
-import { phoneForms, phoneSpellings, typedPhone, typedPhoneForms } from "./loginPhone.ts";
+import { phoneForms, phoneSpellings, typedPhone, typedPhoneForms, withoutPhone } from "./loginPhone.ts";
 
 /** Whether the typed username could be the stored number, by the forms login attempts compare as hashes. */
 const couldBe = (typed: string, stored: string) => {
@@ -106,5 +106,12 @@ describe("the spellings of a typed number in a text", () => {
     const phone = typedPhone("+14155550123");
     if (phone === null) throw new Error("a phone number");
     expect("error 4155550124 at 12:30".replace(phoneSpellings(phone), "P")).toBe("error 4155550124 at 12:30");
+  });
+
+  it("are found in any script's digits, and replaced whole, never half a character", () => {
+    const phone = typedPhone("+14155550123");
+    if (phone === null) throw new Error("a phone number");
+    const text = "a ＋１ （４１５） ５５５－０１２３, b ٤١٥٥٥٥٠١٢٣, c 𝟒𝟏𝟓𝟓𝟓𝟓𝟎𝟏𝟐𝟑😀";
+    expect(withoutPhone(text, phone, "P")).toBe("a P, b P, c P😀");
   });
 });

@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { routePath } from "hono/route";
 import {
   type Database,
   type WriteTransaction,
@@ -82,7 +83,7 @@ export async function answerOnce<Status extends SuccessStatus, Body>(
     if (key !== undefined && !(await claimIdempotencyKey(tx, { principalId, key, requestFingerprint }))) {
       const kept = await keptAnswer(tx, principalId, key, requestFingerprint);
       if (kept.patientId !== null) {
-        const resource = { type: "stored_response", id: c.req.path, patientId: kept.patientId };
+        const resource = { type: "stored_response", id: canonicalPath(c), patientId: kept.patientId };
         await assertStillReaches(tx, c.get("principal"), { source, resource });
         // A 204 shows nothing: its replay is no read of the patient's data.
         if (kept.status !== 204) {
@@ -129,6 +130,19 @@ async function assertStillReaches(
   const patient = await findPatientOwner(tx, refusal.resource.patientId);
   if (!patient) throw HttpProblem.notFound(`There is no patient ${refusal.resource.patientId}.`);
   await assertReachesPatient(tx, principal, patient, refusal);
+}
+
+/**
+ * The request's path as the route read it: its parameters as validated (ids lower-cased), whatever the client
+ * spelled ("/patients/A0EE…", a percent-encoded digit). The audit record of a replay names the stored response by
+ * it, so that one answer is one resource id, canonical as every id the platform records.
+ */
+function canonicalPath(c: Context<ServiceEnv>): string {
+  const params = ((c.req as unknown as { valid(target: string): unknown }).valid("param") ?? {}) as Record<
+    string,
+    string
+  >;
+  return routePath(c).replace(/:(\w+)/g, (placeholder, name: string) => params[name] ?? placeholder);
 }
 
 async function keptAnswer(

@@ -24,6 +24,10 @@ const post = (platform: typeof app, who: Caller, path: string, body?: unknown) =
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 
+/** ASCII's visible characters as their full-width forms, as a Japanese input method types them. */
+const fullWidth = (text: string) =>
+  text.replace(/[!-~]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
+
 interface Recorded {
   aggregateId: string;
   patientId: string | null;
@@ -96,6 +100,21 @@ describe("a login attempt typing an erased patient's e-mail", () => {
     const other = `erased.${randomUUID()}@example.org`;
     await erasedPatient(other);
     expect((await failedAttempt(other)).data.username).not.toBe(attempts[0]?.data.username);
+  });
+
+  it("is recorded under the same pseudonym typed in full-width letters, and the reason's full-width spelling too", async () => {
+    const email = `erased.${randomUUID()}@example.org`;
+    await erasedPatient(email);
+    const ascii = await failedAttempt(email);
+    expect(ascii.data.username).toMatch(PSEUDONYM);
+
+    const typed = fullWidth(email);
+    const wide = await failedAttempt(typed, app, db, `unknown user ${typed} (${email.toUpperCase()})`);
+    expect(wide).toMatchObject({ patientId: null, aggregateId: ascii.data.username });
+    expect(wide.data.username).toBe(ascii.data.username);
+    expect(wide.data.reason).toBe(`unknown user ${ascii.data.username} (${ascii.data.username})`);
+    expect(wide.payload).not.toContain(typed);
+    expect(wide.payload.toLowerCase()).not.toContain(email);
   });
 
   it("keeps its pseudonym across a master key rotation, once the old master key is gone", async () => {

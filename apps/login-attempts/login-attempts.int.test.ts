@@ -19,6 +19,10 @@ const post = (who: Caller, path: string, body?: unknown) =>
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 
+/** ASCII's visible characters as their full-width forms, as a Japanese input method types them. */
+const fullWidth = (text: string) =>
+  text.replace(/[!-~]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
+
 async function attempt(service: Caller, report: Record<string, unknown>) {
   const response = await post(service, "/internal/login-attempts", {
     ...requestBodies.loginAttempt(),
@@ -69,6 +73,23 @@ describe("login attempts", () => {
     for (const row of [byEmail, byAccount]) {
       await expect(decrypted(db, row.payload)).rejects.toThrow(PatientErased);
     }
+  });
+
+  it("name the patient whose e-mail is typed in full-width letters (a Japanese input method's), and seal it", async () => {
+    const [admin, service] = [await caller("admin"), await caller("service")];
+    const body = newPatientBody({ email: `wide.${randomUUID()}@example.org` });
+    const { id } = (await (await post(admin, "/patients", body)).json()) as { id: string };
+
+    const typed = fullWidth(body.email);
+    const reason = `unknown user ${typed}`;
+    const recorded = await attempt(service, { userId: null, username: typed, reason });
+    expect(recorded).toMatchObject({ patientId: id, aggregateId: id });
+    expect(recorded.payload).not.toContain(typed);
+    expect((await decrypted(db, recorded.payload)).data).toMatchObject({
+      username: typed,
+      reason,
+      patientId: id,
+    });
   });
 
   it("name the account's own patient, never another record made with the same e-mail", async () => {

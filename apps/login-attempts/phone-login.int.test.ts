@@ -7,6 +7,7 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { PatientErased } from "../../db/patientKeys.ts";
+import { asciiDigits } from "../../phi/loginPhone.ts";
 import { decrypted, newPatientBody, testDatabase } from "../../test/fixtures.ts";
 import { requestBodies } from "../../test/serviceRequests.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
@@ -42,6 +43,13 @@ function berlinNumber() {
     ],
   };
 }
+
+/** `text` with its ASCII digits and `+` in another script: what an input method or another keyboard types. */
+const inScript = (text: string, zero: number) =>
+  text.replace(/[0-9]/g, (digit) => String.fromCodePoint(zero + Number(digit))).replace("+", "\uff0b");
+const FULL_WIDTH = 0xff10;
+const ARABIC_INDIC = 0x0660;
+const MATHEMATICAL_BOLD = 0x1d7ce;
 
 /** A pattern for the number's own digits, with anything but letters and digits between them. */
 const anySpellingOf = (line: string) => new RegExp([...line].join("[^0-9A-Za-z]{0,3}"));
@@ -109,6 +117,22 @@ describe("a login attempt typing a patient's phone number", () => {
     }
   });
 
+  it("names the patient when its digits are another script's, and seals the number in every script", async () => {
+    const number = berlinNumber();
+    const id = await registered(number.e164);
+    for (const zero of [FULL_WIDTH, ARABIC_INDIC, MATHEMATICAL_BOLD]) {
+      for (const typed of [inScript(number.e164, zero), inScript(`030 ${number.line}`, zero)]) {
+        const attempt = await failedAttempt(typed);
+        expect(attempt, typed).toMatchObject({ patientId: id, aggregateId: id });
+        expect(asciiDigits(attempt.row), typed).not.toMatch(anySpellingOf(number.line));
+        expect((await decrypted(db, attempt.payload)).data, typed).toMatchObject({
+          username: typed,
+          patientId: id,
+        });
+      }
+    }
+  });
+
   it("names the record made first when several patients share the number (a family's landline)", async () => {
     const number = berlinNumber();
     const first = await registered(number.e164);
@@ -173,6 +197,23 @@ describe("a login attempt typing an erased patient's phone number", () => {
     expect(ofFormer).toHaveLength(1);
     expect(ofCurrent).toHaveLength(1);
     expect(ofFormer).not.toEqual(ofCurrent);
+  });
+
+  it("is recorded under the number's pseudonym when its digits are another script's, the reason's too", async () => {
+    const number = berlinNumber();
+    const id = await registered(number.e164);
+    await erased(id);
+    const pseudonyms = new Set<string>();
+    for (const zero of [FULL_WIDTH, ARABIC_INDIC, MATHEMATICAL_BOLD]) {
+      const typed = inScript(`+49 30 ${number.line}`, zero);
+      const attempt = await failedAttempt(typed, `no account for ${inScript(`030 ${number.line}`, zero)}`);
+      expect(attempt.data.username, typed).toMatch(PSEUDONYM);
+      expect(attempt.data.reason, typed).toBe(`no account for ${attempt.data.username}`);
+      expect(attempt.patientId).toBeNull();
+      expect(asciiDigits(attempt.row), typed).not.toMatch(anySpellingOf(number.line));
+      pseudonyms.add(attempt.data.username);
+    }
+    expect(pseudonyms.size).toBe(1);
   });
 
   it("is still a live patient's who has the number too, and sealed under their key", async () => {

@@ -1,6 +1,6 @@
 // A typed username cannot pose as an erased patient's pseudonym: one beginning with `erased-login:` (in any
-// case, after any blanks) is refused as invalid input, naming the field, and leaves no login attempt in the
-// outbox; the published document states the rule; and no patient can be registered with an e-mail that begins
+// case or width, or once in NFKC, after any blanks) is refused as invalid input, naming the field, and leaves no
+// login attempt in the outbox; the published document states the rule; and no patient can be registered with an e-mail that begins
 // so. A username holding the prefix further on is an ordinary username, kept as typed.
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
@@ -23,6 +23,10 @@ const post = (who: Caller, path: string, body: unknown, correlationId = randomUU
 /** Exactly what the platform writes for an erased patient's e-mail: `erased-login:` and 32 hex digits. */
 const pseudonymLike = () => `erased-login:${randomBytes(16).toString("hex")}`;
 
+/** ASCII's visible characters as their full-width forms (U+FF01 to U+FF5E). */
+const fullWidth = (text: string) =>
+  text.replace(/[!-~]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
+
 /** The login attempts the outbox holds under this username, as aggregate id or as the recorded username. */
 async function attemptsRecordedAs(username: string) {
   const { rows } = await db.$client.query(
@@ -41,6 +45,9 @@ describe("a login attempt whose username begins with erased-login:", () => {
     ["after blanks", ` \t${pseudonymLike()}`],
     ["after invisible characters", `\u200b\u2060\u00ad${pseudonymLike()}`],
     ["with anything after the prefix", `Erased-Login:ada.${randomUUID()}@example.org`],
+    // The compliance watch counts usernames in NFKC: these would count as the pseudonym's own attempts.
+    ["in full-width letters", fullWidth(pseudonymLike())],
+    ["in a spelling NFKC folds to it (SQUARE LOG for log)", pseudonymLike().replace("log", "\u33d2")],
   ])("is refused %s, naming the field, and recorded nowhere", async (_, username) => {
     const correlationId = randomUUID();
     const response = await post(
@@ -55,7 +62,7 @@ describe("a login attempt whose username begins with erased-login:", () => {
     expect(((await response.json()) as { errors: unknown }).errors).toEqual([
       {
         field: "body.username",
-        message: `must not begin with "erased-login:" (in any case, after any blanks or invisible characters): the prefix of an erased patient's pseudonym`,
+        message: `must not begin with "erased-login:" (in any case or width, also once in Unicode NFKC, after any blanks or invisible characters): the prefix of an erased patient's pseudonym`,
       },
     ]);
     expect(await eventsOf(db, correlationId)).toEqual([]);
@@ -99,7 +106,12 @@ describe("the reserved prefix elsewhere", () => {
     const { description, not } = body.properties.username;
     expect(description).toContain("must not begin with `erased-login:`");
     const reserved = new RegExp(not.pattern, "u");
-    for (const posing of [pseudonymLike(), pseudonymLike().toUpperCase(), `  ${pseudonymLike()}`]) {
+    for (const posing of [
+      pseudonymLike(),
+      pseudonymLike().toUpperCase(),
+      `  ${pseudonymLike()}`,
+      fullWidth(pseudonymLike()),
+    ]) {
       expect(reserved.test(posing)).toBe(true);
     }
     for (const ordinary of ["ada@example.org", `not-${pseudonymLike()}`, "erased-login", "erased login:x"]) {

@@ -18,8 +18,8 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patientWithPhone } from "../../db/patientWithPhone.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
-import { erasedLoginPseudonym } from "../../phi/erasedLoginPseudonym.ts";
-import { phoneSpellings, typedPhone } from "../../phi/loginPhone.ts";
+import { erasedLoginPseudonym, normalizedLogin } from "../../phi/erasedLoginPseudonym.ts";
+import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
@@ -77,7 +77,7 @@ export function loginAttemptRoutes(db: Database) {
 
 /**
  * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
- * erased patient's e-mail (any case, blanks around it ignored) or phone number (any spelling of it,
+ * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
  * phi/loginPhone.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
  * number, so that the compliance watch still counts failed attempts on it together; and the reason with every
  * spelling of it replaced by the pseudonym.
@@ -88,7 +88,7 @@ async function anonymousAttempt(
   { username: typed, reason }: { username: string; reason: string | null },
 ): Promise<{ username: string; reason: string | null }> {
   // Every patient's e-mail has an @, and no phone number does: other usernames cost no lookup.
-  if (typed.includes("@")) {
+  if (normalizedLogin(typed).includes("@")) {
     const hash = await erasedLoginHash(tx, masterKeys, typed);
     if (hash === null) return { username: typed, reason };
     const pseudonym = erasedLoginPseudonym(hash);
@@ -98,14 +98,26 @@ async function anonymousAttempt(
   const hash = phone === null ? null : await erasedPhoneHash(tx, masterKeys, phone);
   if (phone === null || hash === null) return { username: typed, reason };
   const pseudonym = erasedLoginPseudonym(hash);
-  return { username: pseudonym, reason: reason?.replace(phoneSpellings(phone), pseudonym) ?? null };
+  return { username: pseudonym, reason: reason === null ? null : withoutPhone(reason, phone, pseudonym) };
 }
 
-/** `reason` with every spelling of the typed address (any case, without the blanks around it) as `pseudonym`. */
+/**
+ * `reason` with every spelling of the typed address as `pseudonym`: in any case, without the blanks around it,
+ * as typed, in ASCII (NFKC) and in full-width letters.
+ */
 function withoutAddress(reason: string | null, typed: string, pseudonym: string): string | null {
-  const address = typed.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return reason === null ? null : reason.replace(new RegExp(address, "giu"), pseudonym);
+  if (reason === null) return null;
+  const address = normalizedLogin(typed);
+  const spellings = [...new Set([typed.trim(), address, fullWidth(address)])]
+    // The longest first: one spelling that holds another is replaced whole.
+    .sort((a, b) => b.length - a.length)
+    .map((spelling) => spelling.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return reason.replace(new RegExp(spellings.join("|"), "giu"), pseudonym);
 }
+
+/** ASCII's visible characters as their full-width forms (U+FF01 to U+FF5E), the rest as they are. */
+const fullWidth = (text: string) =>
+  text.replace(/[!-~]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
 
 /**
  * The patient whose account this is; else the patient whose e-mail was typed as the username (any case), the
@@ -134,12 +146,13 @@ async function patientOfLogin(
   const [byEmail] = await tx
     .select({ id: patients.id })
     .from(patients)
-    .where(sql`lower(${patients.email}) = lower(${attempt.username.trim()})`)
+    .where(sql`lower(${patients.email}) = ${normalizedLogin(attempt.username)}`)
     .orderBy(patients.createdAt, patients.id)
     .limit(1);
   if (byEmail) return byEmail.id;
   // Every patient's e-mail has an @: other usernames cost no lookup of former addresses.
-  if (attempt.username.includes("@")) return patientOfFormerLogin(tx, masterKeys, attempt.username);
+  if (normalizedLogin(attempt.username).includes("@"))
+    return patientOfFormerLogin(tx, masterKeys, attempt.username);
   const phone = typedPhone(attempt.username);
   if (phone === null) return null;
   return (await patientWithPhone(tx, phone)) ?? patientOfFormerPhone(tx, masterKeys, phone);

@@ -235,6 +235,30 @@ describe("failed logins", () => {
     }
   });
 
+  it("for one phone number spelt several ways: counted together, under its digits", async () => {
+    const digits = `1415${String(Math.floor(Math.random() * 10 ** 7)).padStart(7, "0")}`;
+    const [area, exchange, line] = [digits.slice(1, 4), digits.slice(4, 7), digits.slice(7)];
+    const spellings = [
+      `+${digits}`,
+      ` +1 (${area}) ${exchange}-${line} `,
+      `001 ${area}.${exchange}.${line}`,
+      // Arabic-Indic and full-width digits, as other keyboards and input methods type them.
+      [...`+${digits}`]
+        .map((digit) => (digit === "+" ? digit : String.fromCodePoint(0x0660 + Number(digit))))
+        .join(""),
+      [...digits].map((digit) => String.fromCodePoint(0xff10 + Number(digit))).join(""),
+    ];
+    await watched(spellings.map((spelling, minute) => failedLogin(spelling, at(minute))));
+    expect(await alertsAbout(`tel:${digits}`)).toMatchObject([
+      {
+        rule: "failed-logins-by-username",
+        principal: { kind: "username", id: `tel:${digits}` },
+        observed: 3,
+      },
+    ]);
+    for (const spelling of spellings) expect(await alertsAbout(spelling.trim())).toEqual([]);
+  });
+
   it(`from one IP address, across usernames: nothing at ${MAX_FAILED_LOGINS}, one alert at ${MAX_FAILED_LOGINS + 1}`, async () => {
     const ip = `10.${[0, 0, 0].map(() => Math.floor(Math.random() * 250)).join(".")}`;
     const attempts = [0, 1, 2].map((minute) => failedLogin(`user.${randomUUID()}`, at(minute), ip));

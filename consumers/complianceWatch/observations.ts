@@ -1,6 +1,7 @@
 // What each audit event counts for, rule by rule: the principal it counts against, the value counted
 // (distinct patients, or the events themselves) and how many the rule allows within the window.
 import type { EventData, TypedEnvelope } from "../../events/index.ts";
+import { typedPhone } from "../../phi/loginPhone.ts";
 import { type ComplianceWatchConfig, isOutsideWorkingHours } from "./watchSettings.ts";
 
 export type AlertRule = EventData<"audit.compliance.alert">["rule"];
@@ -90,10 +91,15 @@ export function refusalObservations(
 /**
  * A username as failed logins on it are counted: one identity provider compares usernames in any case, another
  * folds full-width letters or composed characters, so every spelling that any of them may take for the same
- * login (`Admin`, ` admin `, `ＡＤＭＩＮ`, a decomposed accent) counts together. Counting more attempts together
+ * login (`Admin`, ` admin `, `ＡＤＭＩＮ`, a decomposed accent, a phone number with or without its blanks) counts
+ * together. Counting more attempts together
  * raises an alert sooner; counting them apart would let a guesser stay under the threshold by re-spelling.
  */
 export function usernameAsCounted(username: string): string {
+  // A phone number (phi/loginPhone.ts) by its digits, in whatever script and with whatever separators, `+` or
+  // `00` it was typed: `+1 415 555 0123`, `0014155550123` and `١٤١٥٥٥٥٠١٢٣` are one login to a phone sign-in.
+  const phone = typedPhone(username);
+  if (phone !== null) return `tel:${phone.endings[0]}`;
   return username.normalize("NFKC").trim().toLowerCase();
 }
 
