@@ -24,13 +24,9 @@ try {
     `read the histories of ${found.patients} patients: ${found.formerLogins} former e-mail addresses and phone numbers are recorded`,
   );
   if (found.unreadable.length > 0) {
-    for (const { patientId, eventId, path } of found.unreadable) {
-      console.error(
-        `patient ${patientId}: the e-mail address or phone number at data.${path} of event ${eventId} does not open under their data key`,
-      );
-    }
+    for (const { patientId, problem } of found.unreadable) console.error(`patient ${patientId}: ${problem}`);
     console.error(
-      `${found.unreadable.length} patients' histories hold an address or number that does not open: nothing of theirs was recorded`,
+      `${found.unreadable.length} patients' histories could not be read: nothing of theirs was recorded`,
     );
     process.exitCode = 1;
   }

@@ -1,7 +1,8 @@
 // `npm run phi:former-logins` records the former e-mail addresses and phone numbers of patients who changed them
 // before a change recorded them (migrations 0023 and 0024), found in their history: afterwards a login attempt
 // typing one names the patient and is sealed under their key, where before it was kept in plain text and
-// outlived their erasure. A history whose address does not open is reported, and the others are still recorded.
+// outlived their erasure. A history whose address does not open, or a patient without a data key, is reported,
+// and the others are still recorded.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnScript } from "../../test/childProcess.ts";
@@ -94,12 +95,26 @@ async function sealCopiedOverChange(patientId: string): Promise<void> {
   }
 }
 
+/** The patient's data key row removed behind the triggers, as a faulty restore could leave it. */
+async function keyRemoved(patientId: string): Promise<void> {
+  const admin = await own.db.$client.connect();
+  try {
+    await admin.query("SET session_replication_role = replica");
+    const removed = await admin.query("DELETE FROM patient_keys WHERE patient_id = $1", [patientId]);
+    expect(removed.rowCount).toBe(1);
+  } finally {
+    admin.release();
+  }
+}
+
 describe("npm run phi:former-logins", () => {
   it("records the former addresses and numbers of every history, so that an attempt typing one is sealed as the patient's", async () => {
     const formerAddress = `Former.${randomUUID()}@Example.org`;
     const changed = await patientWhoChanged(formerAddress, "+442079460958");
     const unreadable = await patientWhoChanged(`other.${randomUUID()}@example.org`, "+33142685300");
     await sealCopiedOverChange(unreadable);
+    const keyless = await patientWhoChanged(`keyless.${randomUUID()}@example.org`, "+4930901820");
+    await keyRemoved(keyless);
     const admin = await caller("admin");
     expect((await send(admin, "POST", "/patients", newPatientBody())).status).toBe(201);
 
@@ -111,14 +126,17 @@ describe("npm run phi:former-logins", () => {
     const first = await runCommand();
     expect(first.code).toBe(1);
     expect(first.output).toContain(
-      "read the histories of 3 patients: 2 former e-mail addresses and phone numbers are recorded",
+      "read the histories of 4 patients: 2 former e-mail addresses and phone numbers are recorded",
     );
     expect(first.output).toMatch(
       new RegExp(
         `patient ${unreadable}: the e-mail address or phone number at data\\.changes\\.email of event [0-9a-f-]{36} does not open`,
       ),
     );
-    expect(first.output).toContain("1 patients' histories hold an address or number that does not open");
+    expect(first.output).toContain(
+      `patient ${keyless}: their history holds sealed fields, and they have no data key`,
+    );
+    expect(first.output).toContain("2 patients' histories could not be read: nothing of theirs was recorded");
     expect(first.output).not.toContain(formerAddress);
 
     for (const typed of [` ${formerAddress.toLowerCase()} `, "+44 20 7946 0958", "020 7946 0958"]) {

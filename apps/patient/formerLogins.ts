@@ -6,6 +6,7 @@
 import { eq, gt } from "drizzle-orm";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { recordFormerLogin, recordFormerPhone } from "../../db/erasedLogins.ts";
+import { PatientKeyMissing } from "../../db/patientKeys.ts";
 import { patients } from "../../db/schema.ts";
 import { normalizedLogin } from "../../phi/erasedLoginPseudonym.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
@@ -17,8 +18,11 @@ export interface FormerLoginsFound {
   patients: number;
   /** Former addresses and numbers found there, each recorded (once, whatever the runs). */
   formerLogins: number;
-  /** Patients whose history holds an address or number that does not open: nothing of theirs was recorded. */
-  unreadable: FormerLoginUnreadable[];
+  /**
+   * Patients whose history holds an address or number that does not open, or who have no data key to open it
+   * with: nothing of theirs was recorded.
+   */
+  unreadable: Array<{ patientId: string; problem: string }>;
 }
 
 /** Patients read per page of ids; each is recorded in a transaction of its own. */
@@ -49,9 +53,10 @@ export async function recordFormerLoginsFromHistory(
         found.patients += 1;
         found.formerLogins += recorded;
       } catch (error) {
-        if (!(error instanceof FormerLoginUnreadable)) throw error;
+        const problem = unreadable(error);
+        if (problem === null) throw error;
         found.patients += 1;
-        found.unreadable.push(error);
+        found.unreadable.push({ patientId: id, problem });
       }
     }
     const last = page.at(-1);
@@ -80,4 +85,14 @@ async function recordFormerLoginsOf(
     for (const phone of phones) await recordFormerPhone(tx, masterKeys, patientId, phone, now);
     return emails.length + phones.length;
   });
+}
+
+/** What keeps one patient's history from being read, in words naming no value; null for any other error. */
+function unreadable(error: unknown): string | null {
+  if (error instanceof FormerLoginUnreadable) {
+    return `the e-mail address or phone number at data.${error.path} of event ${error.eventId} does not open under their data key`;
+  }
+  if (error instanceof PatientKeyMissing)
+    return "their history holds sealed fields, and they have no data key";
+  return null;
 }
