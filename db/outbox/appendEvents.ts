@@ -283,7 +283,8 @@ function sealingKeyOwner(eventType: string, data: Record<string, unknown>): stri
   if (owner === null)
     throw new PersonalFieldsUnsealable(eventType, "it names no patient whose key could seal them");
   if (!uuid.safeParse(owner).success) {
-    throw new PersonalFieldsUnsealable(eventType, `the patient id "${owner}" is not a UUID in lower case`);
+    // Not quoted: a message of a DataFreeError names no value it was given.
+    throw new PersonalFieldsUnsealable(eventType, "its patientId is not a UUID in lower case");
   }
   return owner;
 }
