@@ -240,6 +240,7 @@ describe("every npm run command", () => {
       ["audit:archive"],
       ["dlq", "redrive", "patient-events"],
       ["relay:switch", "polling"],
+      ["notifications:resolve", "--id", "0b8f6a7e-3c1d-4e2f-9a8b-7c6d5e4f3a2b", "--not-sent"],
     ] as const;
     const outcomes = await Promise.all(
       destructive.map(([name, ...args]) => runCommand(name, [...args], untouchedUrl)),
@@ -371,6 +372,7 @@ describe("every npm run command", () => {
       ["phi:rewrap", ["--yes"], "DATABASE_URL"],
       ["relay:status", [], "DATABASE_URL"],
       ["relay:rebase", ["--dry-run"], "DATABASE_URL"],
+      ["notifications:resolve", [], "DATABASE_URL"],
       // Kafka is NOBODY for every command here; these reach it before, or without, Postgres.
       ["dlq", ["list"], "KAFKA_BROKERS"],
       ["topics", [], "KAFKA_BROKERS"],
@@ -416,6 +418,8 @@ describe("every npm run command", () => {
       ["relay:status"],
       ["relay:rebase", "--dry-run"],
       ["relay:switch", "polling", "--yes"],
+      ["notifications:resolve"],
+      ["notifications:resolve", "--id", "0b8f6a7e-3c1d-4e2f-9a8b-7c6d5e4f3a2b", "--sent", "--yes"],
     ] as const;
     const outcomes = await runEach(
       lines.map(([name, ...args]) => [name, args]),
@@ -510,6 +514,17 @@ describe("every npm run command", () => {
         ["redrive", "patient-events", "--event", "not-a-uuid", "--yes"],
         "--event not-a-uuid: must be an event id (a UUID)",
       ],
+      [
+        "notifications:resolve",
+        ["--id", "not-a-uuid", "--sent", "--yes"],
+        "--id not-a-uuid: must be a notification id (a UUID)",
+      ],
+      [
+        "notifications:resolve",
+        ["--id", "0b8f6a7e-3c1d-4e2f-9a8b-7c6d5e4f3a2b", "--sent", "--not-sent", "--yes"],
+        "--sent and --not-sent: give one",
+      ],
+      ["notifications:resolve", ["--not-sent", "--yes"], "--not-sent: give the delivery's --id"],
     ];
     const outcomes = await runEach(
       refused.map(([name, args]) => [name, args]),

@@ -413,6 +413,11 @@ export const notificationDeliveries = pgTable(
     lastError: text("last_error"),
     claimedAt: instant("claimed_at").notNull(),
     finishedAt: instant("finished_at"),
+    /**
+     * The operator (login name) who settled a delivery whose outcome nobody knew, after asking the mail provider
+     * (`npm run notifications:resolve`); null when its sender finished it.
+     */
+    resolvedBy: text("resolved_by"),
   },
   (table) => [
     // The deliveries whose outcome nobody knows yet (notification_deliveries_unresolved, read every scrape):

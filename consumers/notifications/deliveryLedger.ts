@@ -23,13 +23,14 @@ export interface Delivery {
 /** Claims the delivery, unless it exists in any state but `failed` (a send known not to have happened). */
 export async function claimDelivery(on: Queryable, delivery: Delivery): Promise<Claim> {
   const claimed = await on.query<{ attempts: number }>({
-    name: "notification-delivery.claim.v1",
+    name: "notification-delivery.claim.v2",
     text: `INSERT INTO notification_deliveries AS delivery
                   (notification_id, event_id, channel, transport, status, attempts, claimed_at)
            VALUES ($1, $2, $3, $4, 'sending', 1, now())
            ON CONFLICT (notification_id) DO UPDATE
               SET status = 'sending', attempts = delivery.attempts + 1, event_id = EXCLUDED.event_id,
-                  transport = EXCLUDED.transport, claimed_at = EXCLUDED.claimed_at, finished_at = NULL
+                  transport = EXCLUDED.transport, claimed_at = EXCLUDED.claimed_at, finished_at = NULL,
+                  resolved_by = NULL
             WHERE delivery.status = 'failed'
            RETURNING attempts`,
     values: [delivery.notificationId, delivery.eventId, delivery.channel, delivery.transport],

@@ -11,6 +11,9 @@ import { claimDelivery, type Delivery, finishDelivery } from "./deliveryLedger.t
 import { renderTemplate } from "./templates.ts";
 import { type NotificationTransport, NotSentError, type OutgoingMessage } from "./transports/transport.ts";
 
+/** The consumer's name: its consumer group, and its entries in consumer_inbox. */
+export const NOTIFICATION_DELIVERY = "notification-delivery";
+
 export interface NotificationTransports {
   email: NotificationTransport;
   sms: NotificationTransport;
@@ -124,7 +127,7 @@ export function notificationDeliveryConsumer(options: {
 
   return {
     kind: "external-effect",
-    name: "notification-delivery",
+    name: NOTIFICATION_DELIVERY,
     topics: ["notification-events"],
     handlers: {
       "notification.email.requested": async (event, { db }) => {

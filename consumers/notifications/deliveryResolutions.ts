@@ -1,0 +1,161 @@
+// What a person found out about a delivery nobody knew the outcome of (a `sending` claim whose sender died, an
+// `unknown` send), after asking the mail provider: `npm run notifications:resolve` lists those deliveries and
+// records the answer. `sent` ends the delivery; `not sent` makes it `failed`, the one state a request claims
+// again, and forgets the request in the delivery consumer's inbox, so that a replay of the request (the command
+// prints it) is delivered rather than dropped as a duplicate, and sends the message once.
+import { connectionOf, type Database, writeTransaction } from "../../db/client.ts";
+import { isTopicName, rememberedSince } from "../../events/index.ts";
+import { SENDING_GIVEN_UP_AFTER_MS, UNRESOLVED_DELIVERY } from "./deliveryMetrics.ts";
+
+const GIVEN_UP_AFTER_SECONDS = SENDING_GIVEN_UP_AFTER_MS / 1000;
+
+export interface UnresolvedDelivery {
+  notificationId: string;
+  /** The notification-events record that asked for it. */
+  eventId: string;
+  channel: string;
+  transport: string;
+  status: "sending" | "unknown";
+  attempts: number;
+  claimedAt: Date;
+  finishedAt: Date | null;
+  /** The ledger's code for the last failure (an error's class or code), never the message's content. */
+  lastError: string | null;
+  transportMessageId: string | null;
+}
+
+const DELIVERY_COLUMNS = `notification_id AS "notificationId", event_id AS "eventId", channel, transport, status,
+       attempts, claimed_at AS "claimedAt", finished_at AS "finishedAt", last_error AS "lastError",
+       transport_message_id AS "transportMessageId"`;
+
+/** Every unresolved delivery, oldest claim first: what notification_deliveries_unresolved counts. */
+export async function unresolvedDeliveryList(db: Database): Promise<UnresolvedDelivery[]> {
+  const { rows } = await db.$client.query<UnresolvedDelivery>(
+    `SELECT ${DELIVERY_COLUMNS} FROM notification_deliveries
+      WHERE status IN ('sending', 'unknown') AND ${UNRESOLVED_DELIVERY}
+      ORDER BY claimed_at, notification_id`,
+    [GIVEN_UP_AFTER_SECONDS],
+  );
+  return rows;
+}
+
+/** What the provider said: sent (with its message id, when it gave one), or not sent. */
+export type ProviderAnswer = { sent: true; transportMessageId: string | null } | { sent: false };
+
+/** Where a request to send again is in the outbox: `npm run replay` of that one position delivers it again. */
+export interface RequestToReplay {
+  position: string;
+  topic: string;
+}
+
+export type DeliveryToResolve =
+  | { outcome: "found"; delivery: UnresolvedDelivery; replay: RequestToReplay | null }
+  | { outcome: "refused"; reason: string };
+
+/**
+ * The delivery, when it is unresolved and the answer can be recorded: a delivery in any other state, or a
+ * claim too young to say its sender died, is refused; so is "not sent" for a request that no replay could
+ * deliver again (no longer in the outbox, or older than its topic's redelivery window).
+ */
+export async function deliveryToResolve(
+  db: Database,
+  notificationId: string,
+  answer: ProviderAnswer,
+  now: Date = new Date(),
+): Promise<DeliveryToResolve> {
+  const { rows } = await db.$client.query<UnresolvedDelivery & { unresolved: boolean; ageSeconds: number }>(
+    `SELECT ${DELIVERY_COLUMNS}, ${UNRESOLVED_DELIVERY} AS unresolved,
+            floor(extract(epoch FROM now() - claimed_at))::int AS "ageSeconds"
+       FROM notification_deliveries WHERE notification_id = $2`,
+    [GIVEN_UP_AFTER_SECONDS, notificationId],
+  );
+  const [found] = rows;
+  if (!found) return refused(`no delivery ${notificationId} in notification_deliveries`);
+  const { unresolved, ageSeconds, ...delivery } = found;
+  if (delivery.status !== "sending" && delivery.status !== "unknown") {
+    return refused(
+      `delivery ${notificationId} is ${delivery.status} already: only an unresolved one (unknown, or sending for over ${SENDING_GIVEN_UP_AFTER_MS / 60_000} minutes) is settled here`,
+    );
+  }
+  if (!unresolved) {
+    return refused(
+      `delivery ${notificationId} was claimed ${ageSeconds} s ago and may still be being sent: a sending claim is unresolved once it is ${SENDING_GIVEN_UP_AFTER_MS / 60_000} minutes old`,
+    );
+  }
+  if (answer.sent) return { outcome: "found", delivery, replay: null };
+  const request = await requestInOutbox(db, delivery.eventId);
+  if (!request) {
+    return refused(
+      `the request of delivery ${notificationId} (event ${delivery.eventId}) is no longer in the outbox (archived): no replay could send it again`,
+    );
+  }
+  const remembered = isTopicName(request.topic) ? rememberedSince(request.topic, now) : null;
+  if (remembered && request.createdAt < remembered.since) {
+    return refused(
+      `the request of delivery ${notificationId} (event ${delivery.eventId}) is older than ${request.topic}'s redelivery window (${remembered.days} days): a replay of it would be refused, so nothing could send it again`,
+    );
+  }
+  return { outcome: "found", delivery, replay: { position: request.position, topic: request.topic } };
+}
+
+function refused(reason: string): DeliveryToResolve {
+  return { outcome: "refused", reason };
+}
+
+async function requestInOutbox(
+  db: Database,
+  eventId: string,
+): Promise<{ position: string; topic: string; createdAt: Date } | undefined> {
+  const { rows } = await db.$client.query<{ position: string; topic: string; createdAt: Date }>(
+    `SELECT position::text AS position, topic, created_at AS "createdAt" FROM outbox WHERE event_id = $1`,
+    [eventId],
+  );
+  return rows[0];
+}
+
+export type Resolution = { outcome: "resolved" } | { outcome: "changed"; status: string | null };
+
+/**
+ * Records the provider's answer for a delivery found unresolved, if it still is as it was found: a sender
+ * that finished it meanwhile, or anyone else's change, is kept, and nothing is written. "Not sent" also
+ * removes the request from `consumer`'s inbox, in the same transaction.
+ */
+export async function resolveDelivery(
+  db: Database,
+  options: { delivery: UnresolvedDelivery; answer: ProviderAnswer; operator: string; consumer: string },
+): Promise<Resolution> {
+  const { delivery, answer, operator, consumer } = options;
+  return writeTransaction(db, async (tx) => {
+    const connection = connectionOf(tx);
+    const settled = await connection.query(
+      `UPDATE notification_deliveries
+          SET status = $3, transport_message_id = $4, last_error = $5, finished_at = now(), resolved_by = $6
+        WHERE notification_id = $2 AND status = $7 AND attempts = $8 AND ${UNRESOLVED_DELIVERY}`,
+      [
+        GIVEN_UP_AFTER_SECONDS,
+        delivery.notificationId,
+        answer.sent ? "sent" : "failed",
+        answer.sent ? answer.transportMessageId : delivery.transportMessageId,
+        // A sent message failed nothing; one not sent keeps what its send ran into.
+        answer.sent ? null : delivery.lastError,
+        operator,
+        delivery.status,
+        delivery.attempts,
+      ],
+    );
+    if (settled.rowCount !== 1) {
+      const now = await connection.query<{ status: string }>(
+        "SELECT status FROM notification_deliveries WHERE notification_id = $1",
+        [delivery.notificationId],
+      );
+      return { outcome: "changed", status: now.rows[0]?.status ?? null };
+    }
+    if (!answer.sent) {
+      await connection.query("DELETE FROM consumer_inbox WHERE consumer = $1 AND event_id = $2", [
+        consumer,
+        delivery.eventId,
+      ]);
+    }
+    return { outcome: "resolved" };
+  });
+}

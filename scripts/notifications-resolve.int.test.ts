@@ -1,0 +1,236 @@
+// `npm run notifications:resolve`, run as an operator runs it, against a database of its own: it lists the
+// deliveries nobody knows the outcome of (without printing anything personal), records what the mail provider
+// said about one (sent, or not sent: then failed, forgotten by the delivery consumer's inbox, with the replay
+// that sends it again), and the metric the alert reads falls. Every refusal is one line and changes nothing.
+import { randomUUID } from "node:crypto";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { operatorName } from "../cli/operator.ts";
+import {
+  registerDeliveryMetrics,
+  SENDING_GIVEN_UP_AFTER_MS,
+} from "../consumers/notifications/deliveryMetrics.ts";
+import { writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { exampleEvent } from "../events/examples.ts";
+import { spawnScript } from "../test/childProcess.ts";
+import { testEventContext } from "../test/fixtures.ts";
+import { ownDatabase } from "../test/ownDatabase.ts";
+
+const own = ownDatabase("notifications_resolve");
+beforeAll(own.setUp);
+afterAll(own.tearDown);
+
+async function runCommand(...args: string[]): Promise<{ code: number | null; output: string }> {
+  const run = spawnScript("scripts/notifications-resolve.ts", { args, env: { DATABASE_URL: own.url } });
+  // `close`, not `exit`: the output is read to its end.
+  const code = await new Promise<number | null>((resolve) => run.child.once("close", resolve));
+  return { code, output: run.output() };
+}
+
+/** A ledger row claimed `claimedMsAgo` ago; `eventId`: the request's, when it is in the outbox. */
+async function delivery(
+  status: "sending" | "unknown" | "sent" | "failed",
+  claimedMsAgo: number,
+  { eventId = randomUUID(), lastError = null }: { eventId?: string; lastError?: string | null } = {},
+): Promise<{ notificationId: string; eventId: string }> {
+  const notificationId = randomUUID();
+  await own.db.$client.query(
+    `INSERT INTO notification_deliveries
+            (notification_id, event_id, channel, status, attempts, transport, last_error, claimed_at, finished_at)
+     VALUES ($1, $2, 'email', $3, 1, 'smtp', $4, now() - make_interval(secs => $5),
+             CASE WHEN $3 = 'sending' THEN NULL ELSE now() END)`,
+    [notificationId, eventId, status, lastError, claimedMsAgo / 1000],
+  );
+  return { notificationId, eventId };
+}
+
+/** A notification request appended through the outbox, as the requests consumer writes one. */
+async function requestInOutbox(): Promise<{ eventId: string; position: string }> {
+  const [appended] = await writeTransaction(own.db, (tx) =>
+    appendEvents(tx, testEventContext(), [
+      exampleEvent("notification.email.requested", { notificationId: randomUUID(), patientId: randomUUID() }),
+    ]),
+  );
+  const { rows } = await own.db.$client.query<{ position: string }>(
+    "SELECT position::text AS position FROM outbox WHERE event_id = $1",
+    [appended?.eventId],
+  );
+  return { eventId: appended?.eventId ?? "", position: rows[0]?.position ?? "" };
+}
+
+async function inInbox(consumer: string, eventId: string): Promise<void> {
+  await own.db.$client.query(
+    `INSERT INTO consumer_inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
+     VALUES ($1, $2, 'notification.email.requested', 'notification-events', 0, 0)`,
+    [consumer, eventId],
+  );
+}
+
+async function ledgerRow(notificationId: string) {
+  const { rows } = await own.db.$client.query(
+    `SELECT status, attempts, transport_message_id AS "transportMessageId", last_error AS "lastError",
+            finished_at AS "finishedAt", resolved_by AS "resolvedBy"
+       FROM notification_deliveries WHERE notification_id = $1`,
+    [notificationId],
+  );
+  return rows[0];
+}
+
+/** Everything the command could change: the ledger and the inbox. */
+async function tables() {
+  const deliveries = await own.db.$client.query(
+    "SELECT * FROM notification_deliveries ORDER BY notification_id",
+  );
+  const inbox = await own.db.$client.query("SELECT * FROM consumer_inbox ORDER BY consumer, event_id");
+  return { deliveries: deliveries.rows, inbox: inbox.rows };
+}
+
+const registry = new Registry();
+beforeAll(() => registerDeliveryMetrics(registry, own.db));
+async function unresolvedMetric(): Promise<Record<string, number>> {
+  const metric = await registry.getSingleMetric("notification_deliveries_unresolved")?.get();
+  return Object.fromEntries(metric?.values.map((value) => [value.labels.status, value.value]) ?? []);
+}
+
+const OLD = SENDING_GIVEN_UP_AFTER_MS + 60_000;
+
+describe("npm run notifications:resolve", () => {
+  it("lists the unresolved deliveries, and no error text that is not a code", async () => {
+    const abandoned = await delivery("sending", OLD);
+    const timedOut = await delivery("unknown", 5_000, { lastError: "TimeoutError" });
+    const quoting = await delivery("unknown", 5_000, { lastError: "rejected ada@example.org" });
+    const inFlight = await delivery("sending", 1_000);
+    const sent = await delivery("sent", OLD);
+    const failed = await delivery("failed", OLD, { lastError: "smtp-550" });
+
+    const { code, output } = await runCommand();
+
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const lines = output.split("\n");
+    const lineOf = (id: string) => lines.find((line) => line.startsWith(id));
+    expect(lineOf(abandoned.notificationId)).toMatch(
+      new RegExp(
+        `^${abandoned.notificationId}\\s+${abandoned.eventId}\\s+email\\s+smtp\\s+sending\\s+1\\s+\\S+Z\\s+-\\s+-$`,
+      ),
+    );
+    expect(lineOf(timedOut.notificationId)).toMatch(/\sunknown\s+1\s+\S+Z\s+\S+Z\s+TimeoutError$/);
+    expect(lineOf(quoting.notificationId)).toMatch(/\sunknown\s.*\(withheld\)$/);
+    expect(output).not.toContain("ada@");
+    for (const settled of [inFlight, sent, failed]) expect(output).not.toContain(settled.notificationId);
+    expect(output).toContain("3 unresolved");
+  });
+
+  it("records a delivery the provider sent as sent, by whom and when, and the metric falls", async () => {
+    const { notificationId } = await delivery("unknown", 5_000, { lastError: "TimeoutError" });
+    const before = await unresolvedMetric();
+
+    const { code, output } = await runCommand(
+      "--id",
+      notificationId.toUpperCase(),
+      "--sent",
+      "--message-id",
+      `<${notificationId}@mail.example>`,
+      "--yes",
+    );
+
+    expect({ code, output }).toMatchObject({ code: 0 });
+    expect(output).toContain(`delivery ${notificationId} recorded as sent (operator ${operatorName()})`);
+    expect(await ledgerRow(notificationId)).toMatchObject({
+      status: "sent",
+      attempts: 1,
+      transportMessageId: `<${notificationId}@mail.example>`,
+      lastError: null,
+      resolvedBy: operatorName(),
+    });
+    expect((await ledgerRow(notificationId))?.finishedAt).toBeInstanceOf(Date);
+    expect(await unresolvedMetric()).toEqual({ ...before, unknown: (before.unknown ?? 0) - 1 });
+  });
+
+  it("records a delivery the provider never had as failed, forgets its request in the delivery consumer's inbox, and names the replay that sends it", async () => {
+    const request = await requestInOutbox();
+    const { notificationId } = await delivery("sending", OLD, { eventId: request.eventId });
+    await inInbox("notification-delivery", request.eventId);
+    await inInbox("another-consumer", request.eventId);
+    const before = await unresolvedMetric();
+
+    const { code, output } = await runCommand("--id", notificationId, "--not-sent", "--yes");
+
+    expect({ code, output }).toMatchObject({ code: 0 });
+    expect(output).toContain(`delivery ${notificationId} recorded as not sent (operator ${operatorName()})`);
+    expect(output).toContain(
+      `npm run replay -- --from-position ${request.position} --to-position ${request.position}`,
+    );
+    expect(await ledgerRow(notificationId)).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      lastError: null,
+      resolvedBy: operatorName(),
+    });
+    const inbox = await own.db.$client.query<{ consumer: string }>(
+      "SELECT consumer FROM consumer_inbox WHERE event_id = $1",
+      [request.eventId],
+    );
+    expect(inbox.rows).toEqual([{ consumer: "another-consumer" }]);
+    expect(await unresolvedMetric()).toEqual({ ...before, sending: (before.sending ?? 0) - 1 });
+  });
+
+  it("refuses, in one line and changing nothing, whatever it cannot record", async () => {
+    const sent = await delivery("sent", OLD);
+    const failed = await delivery("failed", OLD);
+    const inFlight = await delivery("sending", 60_000);
+    const unknown = await delivery("unknown", OLD);
+    const archived = await delivery("unknown", OLD); // its request is in no outbox
+    const forgotten = await requestInOutbox();
+    const tooOld = await delivery("unknown", OLD, { eventId: forgotten.eventId });
+    await backdated(forgotten.eventId, 40);
+    const before = await tables();
+
+    const cases: ReadonlyArray<readonly [string[], number, string]> = [
+      [["--id", randomUUID(), "--sent", "--yes"], 1, "no delivery"],
+      [["--id", sent.notificationId, "--not-sent", "--yes"], 1, "is sent already"],
+      [["--id", failed.notificationId, "--sent", "--yes"], 1, "is failed already"],
+      [["--id", inFlight.notificationId, "--sent", "--yes"], 1, "may still be being sent"],
+      [["--id", archived.notificationId, "--not-sent", "--yes"], 1, "is no longer in the outbox"],
+      [["--id", tooOld.notificationId, "--not-sent", "--yes"], 1, "redelivery window (38 days)"],
+      [["--id", "not-a-uuid", "--sent", "--yes"], 2, "--id not-a-uuid: must be a notification id"],
+      [["--id", unknown.notificationId, "--sent", "--not-sent", "--yes"], 2, "--sent and --not-sent"],
+      [["--id", unknown.notificationId, "--yes"], 2, "give --sent or --not-sent"],
+      [["--sent", "--yes"], 2, "--sent: give the delivery's --id"],
+      [["--id", unknown.notificationId, "--not-sent", "--message-id", "x", "--yes"], 2, "only with --sent"],
+      [
+        ["--id", unknown.notificationId, "--sent", "--message-id", "a b", "--yes"],
+        2,
+        "--message-id: must be",
+      ],
+      // No terminal to ask, and no --yes.
+      [["--id", unknown.notificationId, "--sent"], 2, "run it again with --yes"],
+    ];
+    for (const [args, exitCode, problem] of cases) {
+      const { code, output } = await runCommand(...args);
+      const command = args.join(" ");
+      expect({ command, code }).toEqual({ command, code: exitCode });
+      expect(output, command).toContain(problem);
+      if (exitCode === 1) {
+        expect(output.trim().split("\n"), command).toHaveLength(1);
+        expect(output, command).toMatch(/^notifications:resolve refused: .*; nothing changed\n$/);
+      }
+    }
+    expect(await tables()).toEqual(before);
+  });
+});
+
+/** The request's outbox row made `days` old, behind the outbox's triggers (which refuse any UPDATE). */
+async function backdated(eventId: string, days: number): Promise<void> {
+  const admin = await own.db.$client.connect();
+  try {
+    await admin.query("SET session_replication_role = replica");
+    await admin.query(
+      "UPDATE outbox SET created_at = now() - make_interval(days => $2) WHERE event_id = $1",
+      [eventId, days],
+    );
+  } finally {
+    await admin.query("RESET session_replication_role");
+    admin.release();
+  }
+}

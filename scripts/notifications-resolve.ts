@@ -1,0 +1,176 @@
+// `npm run notifications:resolve [-- --id <notificationId> --sent [--message-id <id>] | --not-sent]`: lists the
+// notification deliveries nobody knows the outcome of (what notification_deliveries_unresolved counts and the
+// alert NotificationDeliveriesUnresolved fires on), and records what the mail provider said about one of them
+// (consumers/notifications/deliveryResolutions.ts). Prints no personal data: the ledger holds none but the
+// error codes, and of those only what reads as a code is shown.
+import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
+import { operatorName } from "../cli/operator.ts";
+import { loadEnv } from "../config/env.ts";
+import {
+  deliveryToResolve,
+  type ProviderAnswer,
+  type RequestToReplay,
+  resolveDelivery,
+  type UnresolvedDelivery,
+  unresolvedDeliveryList,
+} from "../consumers/notifications/deliveryResolutions.ts";
+import { NOTIFICATION_DELIVERY } from "../consumers/notifications/notificationDelivery.ts";
+import { createDatabase } from "../db/client.ts";
+import { databaseUrlOf } from "../stack/index.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A Message-ID as a provider reports it: printable ASCII without spaces (RFC 5322's msg-id is narrower). */
+const MESSAGE_ID = /^[\x21-\x7e]{1,255}$/;
+
+const { values, refuse } = parseCommand({
+  usage: `usage: npm run notifications:resolve
+       npm run notifications:resolve -- --id <notificationId> --sent [--message-id <id>] [--yes]
+       npm run notifications:resolve -- --id <notificationId> --not-sent [--yes]
+  without --id, lists the deliveries nobody knows the outcome of: a claim still sending after 15 minutes (its
+  sender died) and every send that failed in an unknown way. Check each with the mail provider, then record:
+  --sent          the provider has the message: the delivery is sent (--message-id: the id it gave it)
+  --not-sent      the provider never had it: the delivery is failed, and the command prints the replay that
+                  sends it again, once
+  --yes, -y       do not ask for confirmation (needed when not run from a terminal)
+  Only an unresolved delivery is settled, and only if it is still as it was read. README: "Consumers".`,
+  options: {
+    id: { type: "string" },
+    sent: { type: "boolean", default: false },
+    "not-sent": { type: "boolean", default: false },
+    "message-id": { type: "string" },
+    ...yesOption,
+  },
+});
+const answer = providerAnswer();
+const notificationId = values.id === undefined ? undefined : notificationIdOf(values.id);
+if (notificationId && answer) {
+  await confirm(
+    `Record notification ${notificationId} as ${answer.sent ? "sent" : "not sent, to be sent again"}`,
+    values.yes,
+  );
+}
+
+const env = loadEnv();
+const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
+const db = createDatabase(databaseUrl, { max: 1, applicationName: "notifications-resolve" });
+try {
+  if (notificationId && answer) await resolve(notificationId, answer);
+  else console.log(formatTable(await unresolvedDeliveryList(db)));
+} catch (error) {
+  console.error(`notifications:resolve failed: ${failureMessage(error)}`);
+  process.exitCode = 1;
+} finally {
+  await db.$client.end();
+}
+
+async function resolve(id: string, answer: ProviderAnswer): Promise<void> {
+  const found = await deliveryToResolve(db, id, answer);
+  if (found.outcome === "refused") return refused(found.reason);
+  const { delivery, replay } = found;
+  const operator = operatorName();
+  const resolution = await resolveDelivery(db, {
+    delivery,
+    answer,
+    operator,
+    consumer: NOTIFICATION_DELIVERY,
+  });
+  if (resolution.outcome === "changed") {
+    return refused(
+      `delivery ${id} changed while this ran (it is ${resolution.status ?? "gone"} now, it was ${delivery.status})`,
+    );
+  }
+  if (answer.sent) {
+    console.log(`delivery ${id} recorded as sent (operator ${operator})`);
+    return;
+  }
+  console.log(
+    `delivery ${id} recorded as not sent (operator ${operator}): it is failed, and may be sent again`,
+  );
+  if (replay) console.log(nextStep(replay));
+}
+
+/** Nothing was written: one line, exit code 1. */
+function refused(reason: string): void {
+  console.error(`notifications:resolve refused: ${reason}; nothing changed`);
+  process.exitCode = 1;
+}
+
+/**
+ * The request is acknowledged: the consumer received it long ago. A replay of its one outbox position hands it
+ * to the consumer again, which now claims the failed delivery and sends it.
+ */
+function nextStep({ position }: RequestToReplay): string {
+  return `to send it, replay its request: npm run replay -- --from-position ${position} --to-position ${position}`;
+}
+
+/** The answer the options give, or none (a listing); a contradictory or incomplete one is refused. */
+function providerAnswer(): ProviderAnswer | undefined {
+  const { id, sent, "not-sent": notSent, "message-id": messageId } = values;
+  if (id === undefined) {
+    const given = [sent && "--sent", notSent && "--not-sent", messageId !== undefined && "--message-id"];
+    const first = given.find(Boolean);
+    if (first) refuse(`${first}: give the delivery's --id <notificationId>`);
+    return undefined;
+  }
+  if (sent && notSent) refuse("--sent and --not-sent: give one, what the mail provider said");
+  if (!sent && !notSent) refuse(`--id ${id}: give --sent or --not-sent, what the mail provider said`);
+  if (messageId !== undefined && !sent) refuse("--message-id: only with --sent");
+  if (messageId !== undefined && !MESSAGE_ID.test(messageId))
+    refuse("--message-id: must be the provider's message id (printable characters, no spaces, at most 255)");
+  return sent ? { sent: true, transportMessageId: messageId ?? null } : { sent: false };
+}
+
+/** An --id as notification ids are stored: a UUID in lower case (one in upper case is the same id). */
+function notificationIdOf(value: string): string {
+  const id = value.toLowerCase();
+  if (!UUID.test(id)) refuse(`--id ${value}: must be a notification id (a UUID)`);
+  return id;
+}
+
+/**
+ * The ledger's last_error holds an error's class or code (`TimeoutError`, `smtp-451`); anything else is
+ * withheld, so that no value of another kind (an address, were one ever written there) is printed.
+ */
+function shownError(lastError: string | null): string {
+  if (lastError === null) return "-";
+  return /^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(lastError) ? lastError : "(withheld)";
+}
+
+function formatTable(deliveries: readonly UnresolvedDelivery[]): string {
+  if (deliveries.length === 0) return "no unresolved notification deliveries";
+  const header = [
+    "notification",
+    "event",
+    "channel",
+    "transport",
+    "status",
+    "attempts",
+    "claimed",
+    "finished",
+    "last error",
+  ];
+  const rows = deliveries.map((delivery) => [
+    delivery.notificationId,
+    delivery.eventId,
+    delivery.channel,
+    delivery.transport,
+    delivery.status,
+    String(delivery.attempts),
+    delivery.claimedAt.toISOString(),
+    delivery.finishedAt?.toISOString() ?? "-",
+    shownError(delivery.lastError),
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [
+    line(header),
+    ...rows.map(line),
+    `${deliveries.length} unresolved: check each with the mail provider, then record it with --id <notification> --sent or --not-sent`,
+  ].join("\n");
+}
