@@ -9,6 +9,7 @@ import type { MasterKeys } from "../phi/masterKeys.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
 import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/routes.ts";
+import type { ConsoleSignIn } from "./console/provider.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
@@ -35,8 +36,8 @@ export interface PlatformDeps {
   checkpointKeys?: CheckpointKeys;
   /** GET /audit/verify calls that may run at once (AUDIT_VERIFY_CONCURRENCY). */
   concurrentVerifications?: number;
-  /** The identity provider's sign-in page that the auditors' console links to (CONSOLE_SIGN_IN_URL). */
-  consoleSignInUrl?: string | undefined;
+  /** The OpenID Connect provider the auditors' console signs in with (CONSOLE_OIDC_*: consoleSignInOf). */
+  consoleSignIn?: ConsoleSignIn | undefined;
   /** What /metrics answers when the API spans processes (process/apiProcesses.ts); the registry's by default. */
   metrics?: MetricsSource;
 }
@@ -51,11 +52,11 @@ export function createPlatformApp({
   readiness = [],
   checkpointKeys = sealerPublicKey,
   concurrentVerifications,
-  consoleSignInUrl,
+  consoleSignIn,
   metrics,
 }: PlatformDeps) {
   // Public, like /docs: the console's files hold no data, and it reads everything through the auditor API.
-  const publicRoutes = eventDocumentationRoutes().route("/", consoleRoutes({ signInUrl: consoleSignInUrl }));
+  const publicRoutes = eventDocumentationRoutes().route("/", consoleRoutes({ signIn: consoleSignIn }));
   const app = createServiceFrame({
     title: "Healthcare platform",
     log,

@@ -144,8 +144,20 @@ const envSchema = z.object({
   JWT_JWKS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
     .optional(),
-  /** The identity provider's sign-in page the auditors' console links to; it returns to /console#access_token=… */
-  CONSOLE_SIGN_IN_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+  /**
+   * The OpenID Connect issuer the auditors' console signs in with (authorization code flow with PKCE); its
+   * discovery document names the endpoints (apps/console/provider.ts). Set with CONSOLE_OIDC_CLIENT_ID.
+   */
+  CONSOLE_OIDC_ISSUER: z
+    .url({
+      protocol: /^https?$/,
+      error: "must be the issuer's http(s) URL, like https://idp.example.org/realms/x",
+    })
+    // An issuer identifier has neither (OpenID Connect Discovery 1.0, section 2).
+    .refine((value) => !/[?#]/.test(value), "must be the issuer's URL, without a query or fragment")
+    .optional(),
+  /** The console's client id at that issuer: a public client, with /console as its redirect URI. */
+  CONSOLE_OIDC_CLIENT_ID: z.string().trim().min(1, "must name the console's client").optional(),
   /** When set, a token must carry exactly this `iss` (Supabase: https://<project>.supabase.co/auth/v1). */
   JWT_ISSUER: z.string().trim().min(1, "must name the issuer").optional(),
   /** When set, a token's `aud` must include one of these, comma-separated (Supabase: authenticated). */
@@ -357,6 +369,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
       `JWT_JWKS_URL=${shown("JWT_JWKS_URL", source.JWT_JWKS_URL)}: set either JWT_SECRET or JWT_JWKS_URL, not both`,
     );
   }
+  problems.push(...consoleSignInProblems(present));
   const kafka = loadKafkaSecurity(source);
   problems.push(...kafka.problems);
   if (result.success && !result.data.KAFKA_BROKERS && (kafka.security.tls || kafka.security.sasl)) {
@@ -366,6 +379,29 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   if (result.success && problems.length === 0) return { ...result.data, kafkaSecurity: kafka.security };
   throw new ConfigError(problems);
+}
+
+/**
+ * The console's sign-in is configured whole or not at all: an issuer without a client id (or the reverse) would
+ * leave only pasted tokens, and the implicit flow's CONSOLE_SIGN_IN_URL is not read any more, so a start that
+ * sets it is refused rather than left without the sign-in it asked for.
+ */
+function consoleSignInProblems(present: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  if (present.CONSOLE_SIGN_IN_URL !== undefined) {
+    problems.push(
+      `CONSOLE_SIGN_IN_URL=${shown("CONSOLE_SIGN_IN_URL", present.CONSOLE_SIGN_IN_URL)}: no longer read (the implicit flow, which returned the token in the address, is gone): set CONSOLE_OIDC_ISSUER and CONSOLE_OIDC_CLIENT_ID, and the console signs in by the authorization code flow with PKCE`,
+    );
+  }
+  const pair = ["CONSOLE_OIDC_ISSUER", "CONSOLE_OIDC_CLIENT_ID"] as const;
+  for (const [variable, other] of [pair, [pair[1], pair[0]]]) {
+    if (present[variable] === undefined && present[other] !== undefined) {
+      problems.push(
+        `${variable}=undefined: must be set with ${other} (the console signs in with both, or neither)`,
+      );
+    }
+  }
+  return problems;
 }
 
 /**

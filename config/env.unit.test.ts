@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
+import { configProblems } from "../test/configProblems.ts";
 import { ConfigError, loadEnv, loadStackEnv, withoutPassword } from "./env.ts";
 
 describe("loadEnv", () => {
@@ -222,6 +223,54 @@ describe("loadEnv", () => {
       CONNECT_PORT: 8083,
       CONNECT_WORKERS: 2,
     });
+  });
+
+  it("reads the console's identity provider as a pair, naming the one missing", () => {
+    const issuer = "https://login.example.org/realms/audit";
+    expect(loadEnv({ CONSOLE_OIDC_ISSUER: issuer, CONSOLE_OIDC_CLIENT_ID: " audit-console " })).toMatchObject(
+      {
+        CONSOLE_OIDC_ISSUER: issuer,
+        CONSOLE_OIDC_CLIENT_ID: "audit-console",
+      },
+    );
+    expect(configProblems(loadEnv, { CONSOLE_OIDC_ISSUER: issuer })).toEqual([
+      "CONSOLE_OIDC_CLIENT_ID=undefined: must be set with CONSOLE_OIDC_ISSUER (the console signs in with both, or neither)",
+    ]);
+    expect(configProblems(loadEnv, { CONSOLE_OIDC_CLIENT_ID: "audit-console" })).toEqual([
+      "CONSOLE_OIDC_ISSUER=undefined: must be set with CONSOLE_OIDC_CLIENT_ID (the console signs in with both, or neither)",
+    ]);
+    expect(configProblems(loadEnv, { CONSOLE_OIDC_ISSUER: issuer, CONSOLE_OIDC_CLIENT_ID: "" })).toHaveLength(
+      1,
+    );
+  });
+
+  it("refuses a console issuer that is no http(s) URL, or has a query or fragment, and a blank client id", () => {
+    expect(
+      configProblems(loadEnv, { CONSOLE_OIDC_ISSUER: "login.example.org", CONSOLE_OIDC_CLIENT_ID: "c" }),
+    ).toEqual([
+      `CONSOLE_OIDC_ISSUER="login.example.org": must be the issuer's http(s) URL, like https://idp.example.org/realms/x`,
+    ]);
+    expect(
+      configProblems(loadEnv, {
+        CONSOLE_OIDC_ISSUER: "https://login.example.org/?tenant=a",
+        CONSOLE_OIDC_CLIENT_ID: "c",
+      }),
+    ).toEqual([
+      `CONSOLE_OIDC_ISSUER="https://login.example.org/?tenant=a": must be the issuer's URL, without a query or fragment`,
+    ]);
+    expect(
+      configProblems(loadEnv, {
+        CONSOLE_OIDC_ISSUER: "https://login.example.org",
+        CONSOLE_OIDC_CLIENT_ID: "  ",
+      }),
+    ).toEqual([`CONSOLE_OIDC_CLIENT_ID="  ": must name the console's client`]);
+  });
+
+  it("refuses CONSOLE_SIGN_IN_URL, the implicit flow's sign-in page, naming what replaced it", () => {
+    expect(configProblems(loadEnv, { CONSOLE_SIGN_IN_URL: "https://login.example.org/authorize" })).toEqual([
+      'CONSOLE_SIGN_IN_URL="https://login.example.org/authorize": no longer read (the implicit flow, which returned the token in the address, is gone): set CONSOLE_OIDC_ISSUER and CONSOLE_OIDC_CLIENT_ID, and the console signs in by the authorization code flow with PKCE',
+    ]);
+    expect(configProblems(loadEnv, { CONSOLE_SIGN_IN_URL: "" })).toEqual([]);
   });
 
   it("refuses two sources of signing keys", () => {

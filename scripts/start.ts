@@ -6,6 +6,7 @@ import cluster from "node:cluster";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
+import { consoleSignInOf } from "../apps/console/provider.ts";
 import { createTokenVerifier, expectedClaimsOf } from "../apps/http/auth.ts";
 import { startKeySweep } from "../apps/http/idempotencyKeys.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
@@ -49,6 +50,12 @@ const frame = await startProcess({
 });
 const { env, log, stack, registry, masterKeys } = frame;
 const { consumers: consumersConfig, signingKey, tokenKeys } = frame.config;
+// The console's identity provider is read before anything else starts: one that cannot be read stops the start.
+const consoleSignIn = await consoleSignInOf(env).catch(async (error: Error) => {
+  console.error(error.message);
+  await stack.stopStarted();
+  process.exit(1);
+});
 await migrateDatabase(stack.databaseUrl);
 say("database migrated");
 
@@ -156,7 +163,7 @@ if (env.API_PROCESSES === 1) {
     verifyToken,
     readiness,
     concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
-    consoleSignInUrl: env.CONSOLE_SIGN_IN_URL,
+    consoleSignIn,
   });
   frame.serve(app, announce);
 } else {

@@ -2,6 +2,7 @@
 // load only its own script and styles and talk only to its own origin; nothing else in its folder is served.
 import { describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
+import { createLogger } from "../../observability/logger.ts";
 import { testPlatform } from "../../test/tokens.ts";
 
 // Building the app touches no database; the console's files need none.
@@ -38,7 +39,49 @@ describe("the console's files", () => {
     }
   });
 
-  it("name no identity provider's sign-in page unless one is configured", async () => {
-    expect(await (await app.request("/console/settings.json")).json()).toEqual({ signInUrl: null });
+  it("name no identity provider unless one is configured, and let the page reach only its own origin", async () => {
+    expect(await (await app.request("/console/settings.json")).json()).toEqual({ signIn: null });
+    for (const path of ["/console", "/console/console.js"]) {
+      const policy = (await app.request(path)).headers.get("Content-Security-Policy");
+      expect(policy).toContain("connect-src 'self';");
+    }
+  });
+});
+
+describe("the console with an identity provider configured", () => {
+  const signIn = {
+    clientId: "audit-console",
+    authorizationEndpoint: "https://login.example.org/oauth2/authorize",
+    tokenEndpoint: "https://tokens.example.org:8443/oauth2/token?tenant=a",
+  };
+  const lines: string[] = [];
+  const log = createLogger({ destination: { write: (line: string) => lines.push(line) } });
+  const withProvider = testPlatform({} as Database, { consoleSignIn: signIn, log });
+
+  it("names the provider's endpoints and the console's client id", async () => {
+    expect(await (await withProvider.request("/console/settings.json")).json()).toEqual({ signIn });
+  });
+
+  it("lets the page reach its own origin and the token endpoint's, and no other", async () => {
+    for (const path of ["/console", "/console/console.js", "/console/console.css"]) {
+      const policy = (await withProvider.request(path)).headers.get("Content-Security-Policy") ?? "";
+      const connect = policy.split(";").find((directive) => directive.trim().startsWith("connect-src"));
+      expect(connect?.trim(), path).toBe("connect-src 'self' https://tokens.example.org:8443");
+      // Navigating to the authorization endpoint is not a connection: its origin is named nowhere.
+      expect(policy).not.toContain("login.example.org");
+    }
+  });
+
+  it("serves the page the provider returns to unstored, sending no Referer, its code and state not logged", async () => {
+    lines.length = 0;
+    const code = "a-code-only-this-test-knows";
+    const response = await withProvider.request(`/console?code=${code}&state=its-state`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    expect(response.headers.get("Referrer-Policy")).toBe("no-referrer");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ route: "/console", status: 200 });
+    expect(lines[0]).not.toContain(code);
+    expect(lines[0]).not.toContain("its-state");
   });
 });

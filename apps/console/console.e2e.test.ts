@@ -1,5 +1,6 @@
 // The auditors' console in a real browser (headless Chromium) against the real platform, Postgres and relay:
-// a refused sign-in, an auditor's sign-in by keyboard, a search for a patient created here, one event with
+// a refused sign-in, an auditor's sign-in by keyboard, a sign-in at an OpenID Connect provider started here
+// (the authorization code flow with PKCE), codes it did not ask for ignored, the provider's error, a search for a patient created here, one event with
 // its sealed fields and chain link, who saw the patient, exports, an alert as the compliance watch writes it, a
 // verification that reports an administrator's tampering, and an export cut off before its end, which is not
 // saved. Every screen is checked with axe-core.
@@ -16,12 +17,16 @@ import { freshDatabases, type TestHistory } from "../../test/auditHistories.ts";
 import { append, historyReadable } from "../../test/auditHistory.ts";
 import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { eventually, newPatientBody, startRelay } from "../../test/fixtures.ts";
+import { startTestProvider, type TestProvider } from "../../test/oidcProvider.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+import { consoleSignInOf } from "./provider.ts";
 
 // The test tampers with the history: in a database of its own, so no other test's verification sees it.
 const databases = freshDatabases("console_e2e");
 let history: TestHistory;
 let relay: OutboxRelay;
+/** The identity provider the console signs in with: it issues tokens signed with the test secret. */
+let identityProvider: TestProvider;
 let server: ServerType;
 let base: string;
 let browser: Browser;
@@ -37,10 +42,18 @@ beforeAll(async () => {
   history = await databases.create();
   const db = history.db;
   relay = startRelay({ databaseUrl: String(db.$client.options.connectionString) });
+  identityProvider = await startTestProvider();
+  // Read from its discovery document, as npm start reads CONSOLE_OIDC_ISSUER's.
+  const consoleSignIn = await consoleSignInOf({
+    CONSOLE_OIDC_ISSUER: identityProvider.issuer,
+    CONSOLE_OIDC_CLIENT_ID: identityProvider.clientId,
+  });
+  const app = testPlatform(db, { consoleSignIn });
   await new Promise<void>((resolve) => {
-    server = serve({ fetch: testPlatform(db).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
+    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
   });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  identityProvider.redirectUri = `${base}/console`;
   admin = await caller("admin");
   auditor = await caller("auditor");
 
@@ -61,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   server?.close();
+  await identityProvider?.close();
   await relay?.stop();
   await history?.close();
   await databases.tearDown();
@@ -162,24 +176,113 @@ describe("the auditors' console", () => {
     await expectNoSeriousViolations("history search (empty)");
   });
 
-  it("signs out, and takes the token an identity provider returns in the address's fragment", async () => {
+  it("signs an auditor in at the identity provider: a code for an S256 challenge, exchanged with its verifier", async () => {
     await page.click("#sign-out");
     await page.locator("#view-sign-in").waitFor();
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
-    // A link with a token in it that no sign-in of this tab asked for (an attacker's session, say): ignored.
-    await page.goto(`${base}/console#access_token=${auditor.token}&token_type=bearer`);
-    await page.locator("#view-sign-in").waitFor();
-    expect(await text("#status")).toContain("did not start");
-    expect(page.url()).not.toContain("access_token");
-    expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBeNull();
-    // What a JWKS identity provider's sign-in page (CONSOLE_SIGN_IN_URL) sends the browser back to, after the
-    // provider link (which records that this tab went there) was followed.
-    await page.evaluate("sessionStorage.setItem('auditConsole.signInStarted', String(Date.now()))");
-    await page.goto(`${base}/console#access_token=${auditor.token}&token_type=bearer`);
+    identityProvider.signInAs(auditor.token);
+    const exchanges = identityProvider.tokenRequests.length;
+    await page.click("#provider-button");
     await page.locator("#view-search").waitFor();
-    expect(await page.evaluate("sessionStorage.getItem('auditConsole.signInStarted')")).toBeNull();
+
+    const [authorization] = identityProvider.authorizations.slice(-1);
+    expect(Object.fromEntries(authorization ?? [])).toEqual({
+      response_type: "code",
+      client_id: identityProvider.clientId,
+      redirect_uri: `${base}/console`,
+      scope: "openid",
+      code_challenge: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      code_challenge_method: "S256",
+      state: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+    });
+    // One exchange, which the provider answered only for the verifier of that challenge (test/oidcProvider.ts).
+    expect(identityProvider.tokenRequests.length).toBe(exchanges + 1);
+    const exchange = identityProvider.tokenRequests.at(-1);
+    expect(exchange?.get("code_verifier")).toMatch(/^[A-Za-z0-9_-]{43,128}$/);
+    expect(exchange?.get("client_id")).toBe(identityProvider.clientId);
+    expect(exchange?.get("redirect_uri")).toBe(`${base}/console`);
+
+    // The code left the address and the history entry the provider returned to; the verifier is forgotten.
     expect(page.url()).toBe(`${base}/console#search`);
+    expect(await page.evaluate("history.length")).toBeGreaterThan(1);
+    expect(await page.evaluate("sessionStorage.getItem('auditConsole.pendingSignIn')")).toBeNull();
     expect(await page.evaluate("sessionStorage.getItem('auditConsole.token')")).toBe(auditor.token);
+    await page.goBack();
+    expect(page.url()).not.toContain("code=");
+    await page.goto(`${base}/console#search`);
+    await page.locator("#view-search").waitFor();
+  });
+
+  it("ignores a code this tab did not ask for: another state, none, or a sign-in older than ten minutes", async () => {
+    await page.click("#sign-out");
+    await page.locator("#view-sign-in").waitFor();
+    identityProvider.signInAs(auditor.token);
+    /** A real code of the provider's, for a sign-in someone else started (an attacker, say). */
+    const theirs = async () => {
+      const authorize = new URL(`${identityProvider.issuer}/authorize`);
+      authorize.search = new URLSearchParams({
+        response_type: "code",
+        client_id: identityProvider.clientId,
+        redirect_uri: `${base}/console`,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        code_challenge_method: "S256",
+        state: "theirs",
+      }).toString();
+      const answer = await fetch(authorize, { redirect: "manual" });
+      return new URL(answer.headers.get("Location") ?? "").searchParams.get("code");
+    };
+    const pending = (state: string, started: number) =>
+      page.evaluate(
+        `sessionStorage.setItem('auditConsole.pendingSignIn', JSON.stringify(${JSON.stringify({ state, verifier: "v".repeat(43), started })}))`,
+      );
+    const exchanges = identityProvider.tokenRequests.length;
+    for (const [started, state] of [
+      [undefined, "theirs"],
+      [Date.now(), "theirs"],
+      [Date.now(), undefined],
+      [Date.now() - 11 * 60 * 1000, "mine"],
+    ] as const) {
+      if (started !== undefined) await pending("mine", started);
+      const code = await theirs();
+      const returned = new URLSearchParams({ code: code ?? "" });
+      if (state) returned.set("state", state);
+      await page.goto(`${base}/console?${returned}`);
+      await page.locator("#status", { hasText: "did not start" }).waitFor();
+      expect(page.url()).toBe(`${base}/console`);
+      expect(await page.evaluate("sessionStorage.length")).toBe(0);
+      await page.locator("#view-sign-in").waitFor();
+    }
+    expect(identityProvider.tokenRequests.length).toBe(exchanges);
+  });
+
+  it("shows the provider's error as text, and refuses the token of another role as a pasted one", async () => {
+    identityProvider.refuseNext("access_denied", "The user <b>declined</b> the console");
+    const exchanges = identityProvider.tokenRequests.length;
+    await page.click("#provider-button");
+    await page.locator("#sign-in-error").waitFor();
+    expect(await text("#sign-in-error")).toBe(
+      "The identity provider did not sign you in: access_denied: The user <b>declined</b> the console",
+    );
+    expect(await page.locator("#sign-in-error b").count()).toBe(0);
+    expect(page.url()).toBe(`${base}/console`);
+    expect(identityProvider.tokenRequests.length).toBe(exchanges);
+    await expectNoSeriousViolations("sign-in (provider's error)");
+
+    const provider = await caller("provider");
+    identityProvider.signInAs(provider.token);
+    await page.click("#provider-button");
+    await page.locator("#sign-in-error", { hasText: "Refused" }).waitFor();
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    const violations = await outboxRows(
+      `SELECT 1 FROM outbox WHERE event_type = 'audit.compliance.violation' AND aggregate_id = $1`,
+      [provider.userId],
+    );
+    expect(violations).toHaveLength(1);
+
+    // The auditor again, for the tests after this one.
+    identityProvider.signInAs(auditor.token);
+    await page.click("#provider-button");
+    await page.locator("#view-search").waitFor();
   });
 
   it("takes no string as HTML or script: under Trusted Types, a text written to innerHTML is refused", async () => {

@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
 import { projectPath } from "../../config/projectRoot.ts";
+import type { ConsoleSignIn } from "./provider.ts";
 
 // A Map, not an object literal: a path named `__proto__` or `constructor` is no asset.
 const ASSETS: ReadonlyMap<string, string> = new Map([
@@ -12,17 +13,23 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
   ["console.css", "text/css; charset=utf-8"],
 ]);
 
-// Only this origin's script, styles and API: a token pasted into the page cannot be sent elsewhere, and
-// no third-party code runs beside it. Trusted Types with no policy: the page sets every value as text, and
+// Only this origin's script, styles and API: a token in the page cannot be sent elsewhere, and no
+// third-party code runs beside it. Trusted Types with no policy: the page sets every value as text, and
 // the browser refuses a string given to an HTML or script sink (innerHTML, eval) should a change ever do so.
-const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "form-action 'none'; frame-ancestors 'none'; base-uri 'none'; " +
-  "require-trusted-types-for 'script'; trusted-types 'none'";
+// With a provider configured, the page may also reach the origin of its token endpoint, where it exchanges
+// the sign-in's code: that origin, and no other (going to its sign-in page is a navigation, not a connection).
+function contentSecurityPolicy(signIn: ConsoleSignIn | undefined): string {
+  const connect = signIn ? `'self' ${new URL(signIn.tokenEndpoint).origin}` : "'self'";
+  return (
+    `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connect}; ` +
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'; " +
+    "require-trusted-types-for 'script'; trusted-types 'none'"
+  );
+}
 
 export interface ConsoleOptions {
-  /** The identity provider's sign-in page, which sends the user back to /console#access_token=… (JWKS setups). */
-  signInUrl?: string | undefined;
+  /** The OpenID Connect provider the console signs in with (CONSOLE_OIDC_*); without it, tokens are pasted. */
+  signIn?: ConsoleSignIn | undefined;
 }
 
 const assets = new Map<string, Promise<Buffer>>();
@@ -37,10 +44,14 @@ function asset(file: string): Promise<Buffer> {
 }
 
 export function consoleRoutes(options: ConsoleOptions = {}): Hono {
+  const policy = contentSecurityPolicy(options.signIn);
+  // The address the page is opened at may hold the provider's code until the page removes it: the page is not
+  // stored in the browser's cache under it, and sends no Referer (the request log records the route only,
+  // never a query).
   const headers = (file: string) => ({
     "Content-Type": ASSETS.get(file) as string,
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Cache-Control": "no-cache",
+    "Content-Security-Policy": policy,
+    "Cache-Control": file === "index.html" ? "no-store" : "no-cache",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
   });
@@ -48,7 +59,7 @@ export function consoleRoutes(options: ConsoleOptions = {}): Hono {
     .get("/console", async (c) =>
       c.body(new Uint8Array(await asset("index.html")), 200, headers("index.html")),
     )
-    .get("/console/settings.json", (c) => c.json({ signInUrl: options.signInUrl ?? null }))
+    .get("/console/settings.json", (c) => c.json({ signIn: options.signIn ?? null }))
     .get("/console/:file", async (c) => {
       const file = c.req.param("file");
       if (file === "index.html" || !ASSETS.has(file)) return c.notFound();

@@ -56,9 +56,13 @@ describe("answers behind authentication", () => {
     });
   }
 
-  it("leave the public console page its own caching: it holds no data", async () => {
-    const response = await answer(null, "/console");
-    expect(response.status).toBe(200);
-    expect(response.headers.get("cache-control")).toBe("no-cache");
+  it("leave the public console its own caching: its files hold no data", async () => {
+    const script = await answer(null, "/console/console.js");
+    expect(script.status).toBe(200);
+    expect(script.headers.get("cache-control")).toBe("no-cache");
+    // The page is stored by no cache either: the address it is opened at may carry an identity provider's code.
+    const page = await answer(null, "/console?code=from-the-provider&state=its-state");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("cache-control")).toBe("no-store");
   });
 });

@@ -3,8 +3,8 @@
 // auditor API. Plain DOM, no framework: every value from the API is set as text, never parsed as HTML.
 
 const TOKEN_KEY = "auditConsole.token";
-/** When this tab went to the identity provider: only a sign-in it started may hand it a token. */
-const SIGN_IN_STARTED_KEY = "auditConsole.signInStarted";
+/** The sign-in this tab started at the identity provider: its state, its PKCE verifier, and when it started. */
+const PENDING_SIGN_IN_KEY = "auditConsole.pendingSignIn";
 const SIGN_IN_MAX_MS = 10 * 60 * 1000;
 const SEALED = /^enc:v\d+:/;
 
@@ -79,8 +79,7 @@ function signOut(message = "Signed out.") {
 
 async function signIn(candidate) {
   sessionStorage.setItem(TOKEN_KEY, candidate.trim());
-  const problem = $("sign-in-error");
-  problem.hidden = true;
+  $("sign-in-error").hidden = true;
   try {
     // The API decides: only an auditor's token reads the history. A refusal is recorded there as an
     // audit.compliance.violation, as for any other refused request. Asked of the history before 1970, which
@@ -89,11 +88,11 @@ async function signIn(candidate) {
     await getJson(`/audit/events?${query({ to: "1970-01-01T00:00:00Z", limit: 1 })}`);
   } catch (error) {
     sessionStorage.removeItem(TOKEN_KEY);
-    problem.hidden = false;
-    problem.textContent =
+    signInProblem(
       error.status === 403
         ? "Refused: this console is for compliance auditors, and this token's role may not read the audit history. The refusal has been recorded."
-        : `The token was not accepted: ${error.message}`;
+        : `The token was not accepted: ${error.message}`,
+    );
     location.hash = "#sign-in";
     return;
   }
@@ -103,33 +102,128 @@ async function signIn(candidate) {
   location.hash = "#search";
 }
 
-async function showProviderSignIn() {
-  const settings = await fetch("/console/settings.json").then((response) => response.json());
-  if (!settings.signInUrl) return;
-  const link = $("provider-link");
-  const back = new URL("/console", location.href).href;
-  link.href = `${settings.signInUrl}${settings.signInUrl.includes("?") ? "&" : "?"}redirect_to=${encodeURIComponent(back)}`;
-  link.addEventListener("click", () => sessionStorage.setItem(SIGN_IN_STARTED_KEY, String(Date.now())));
+function signInProblem(message) {
+  const problem = $("sign-in-error");
+  problem.hidden = false;
+  problem.textContent = message;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sign-in at the identity provider: the authorization code flow with PKCE (RFC 7636, S256), the console a
+// public client. The provider sends the browser back to /console?code=…&state=… with a code, not a token: only
+// this tab, which holds the code's verifier, can exchange it, and only for a sign-in it started (the state).
+
+/** What /console/settings.json says of the provider (CONSOLE_OIDC_*), or null: tokens are pasted. */
+async function providerSettings() {
+  const settings = await fetch("/console/settings.json")
+    .then((response) => response.json())
+    .catch(() => null);
+  return settings?.signIn ?? null;
+}
+
+/** The console's own address, where the provider sends the browser back: the client's redirect URI. */
+const redirectUri = () => new URL("/console", location.href).href;
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/** Random bytes in base64url: 32 of them make a code verifier of 43 characters (RFC 7636 allows 43 to 128). */
+const randomText = (bytes) => base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+
+async function startProviderSignIn(provider) {
+  // crypto.subtle exists in a secure context only: over plain http to another machine there is no PKCE.
+  if (!globalThis.crypto?.subtle) {
+    signInProblem("Signing in with the identity provider needs the console opened over https.");
+    return;
+  }
+  const verifier = randomText(32);
+  const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const state = randomText(16);
+  sessionStorage.setItem(PENDING_SIGN_IN_KEY, JSON.stringify({ state, verifier, started: Date.now() }));
+  const authorize = new URL(provider.authorizationEndpoint);
+  const parameters = {
+    response_type: "code",
+    client_id: provider.clientId,
+    redirect_uri: redirectUri(),
+    scope: "openid",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    state,
+  };
+  for (const [name, value] of Object.entries(parameters)) authorize.searchParams.set(name, value);
+  location.assign(authorize.href);
+}
+
+function showProviderSignIn(provider) {
+  $("provider-button").addEventListener("click", () => startProviderSignIn(provider));
   $("provider-sign-in").hidden = false;
 }
 
 /**
- * The identity provider sends the user back with the token in the fragment (implicit flow). Taken only when this
- * tab started that sign-in, within ten minutes: a link that carries someone else's token (an attacker's, so
- * that the auditor works, unaware, in their session) is ignored. Either way the token leaves the address.
+ * The provider's answer in the address, if any, taken out of it at once: the code leaves the address bar, the
+ * history and whatever reads `location` before anything else runs.
  */
-function tokenFromRedirect() {
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  const accessToken = fragment.get("access_token");
-  if (!accessToken) return null;
-  history.replaceState(null, "", location.pathname);
-  const started = Number(sessionStorage.getItem(SIGN_IN_STARTED_KEY));
-  sessionStorage.removeItem(SIGN_IN_STARTED_KEY);
-  if (!(started > 0 && Date.now() - started < SIGN_IN_MAX_MS)) {
+function providerAnswer() {
+  const answer = new URLSearchParams(location.search);
+  if (!["code", "state", "error"].some((name) => answer.has(name))) return null;
+  history.replaceState(null, "", location.pathname + location.hash);
+  return answer;
+}
+
+/** The sign-in this tab started, read once: its verifier is forgotten whatever the answer. */
+function takePendingSignIn() {
+  const stored = sessionStorage.getItem(PENDING_SIGN_IN_KEY);
+  sessionStorage.removeItem(PENDING_SIGN_IN_KEY);
+  try {
+    return JSON.parse(stored);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The access token for the provider's answer, or null. Only an answer carrying the state of a sign-in this tab
+ * started, within ten minutes, is taken: a link that carries someone else's code (an attacker's, so that the
+ * auditor works, unaware, in their session) is ignored, and nothing is exchanged. So is a provider's error
+ * without that state: the page shows no text a link alone put there.
+ */
+async function completeProviderSignIn(provider, answer) {
+  const pending = takePendingSignIn();
+  const state = answer.get("state");
+  const started = Number(pending?.started);
+  if (!provider || !state || state !== pending?.state || !(Date.now() - started < SIGN_IN_MAX_MS)) {
     status("A sign-in this console did not start was ignored: sign in here.");
     return null;
   }
-  return accessToken;
+  if (answer.has("error")) {
+    const reason = [answer.get("error"), answer.get("error_description")].filter(Boolean).join(": ");
+    signInProblem(`The identity provider did not sign you in: ${reason}`);
+    return null;
+  }
+  const exchange = new URLSearchParams({
+    grant_type: "authorization_code",
+    code: answer.get("code") ?? "",
+    redirect_uri: redirectUri(),
+    client_id: provider.clientId,
+    code_verifier: pending.verifier,
+  });
+  const response = await fetch(provider.tokenEndpoint, {
+    method: "POST",
+    body: exchange,
+    credentials: "omit",
+    cache: "no-store",
+  }).catch(() => null);
+  const answered = await response?.json().catch(() => null);
+  if (!response?.ok || typeof answered?.access_token !== "string") {
+    const reason = answered?.error ?? (response ? `HTTP ${response.status}` : "it could not be reached");
+    signInProblem(`The identity provider issued no token: ${reason}`);
+    return null;
+  }
+  return answered.access_token;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -703,8 +797,6 @@ function show(view) {
 }
 
 async function route() {
-  const returned = tokenFromRedirect();
-  if (returned) return signIn(returned);
   const [view, rest = ""] = location.hash.slice(1).split(/[/?](.*)/s);
   if (!token()) {
     show("sign-in");
@@ -775,6 +867,15 @@ function wire() {
   window.addEventListener("hashchange", route);
 }
 
-wire();
-showProviderSignIn().catch(() => {});
-route();
+/** The provider's answer first, if the page was opened with one; then the view the address names. */
+async function start() {
+  const answer = providerAnswer();
+  wire();
+  const provider = await providerSettings();
+  if (provider) showProviderSignIn(provider);
+  const providerToken = answer ? await completeProviderSignIn(provider, answer) : null;
+  if (providerToken) await signIn(providerToken);
+  else await route();
+}
+
+start();
