@@ -9,7 +9,7 @@ import type { MasterKeys } from "../phi/masterKeys.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
 import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/routes.ts";
-import type { ConsoleSignIn } from "./console/provider.ts";
+import type { ConsoleSignInSource } from "./console/provider.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
 import type { TokenVerifier } from "./http/auth.ts";
@@ -36,8 +36,8 @@ export interface PlatformDeps {
   checkpointKeys?: CheckpointKeys;
   /** GET /audit/verify calls that may run at once (AUDIT_VERIFY_CONCURRENCY). */
   concurrentVerifications?: number;
-  /** The OpenID Connect provider the auditors' console signs in with (CONSOLE_OIDC_*: consoleSignInOf). */
-  consoleSignIn?: ConsoleSignIn | undefined;
+  /** The OpenID Connect provider the auditors' console signs in with (CONSOLE_OIDC_*: startConsoleSignIn). */
+  consoleSignIn?: ConsoleSignInSource | undefined;
   /** What /metrics answers when the API spans processes (process/apiProcesses.ts); the registry's by default. */
   metrics?: MetricsSource;
 }

@@ -6,7 +6,7 @@ import cluster from "node:cluster";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startReminderScheduler } from "../apps/appointment/reminders.ts";
-import { consoleSignInOf } from "../apps/console/provider.ts";
+import { startConsoleSignIn } from "../apps/console/provider.ts";
 import { createTokenVerifier, expectedClaimsOf } from "../apps/http/auth.ts";
 import { startKeySweep } from "../apps/http/idempotencyKeys.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
@@ -50,8 +50,9 @@ const frame = await startProcess({
 });
 const { env, log, stack, registry, masterKeys } = frame;
 const { consumers: consumersConfig, signingKey, tokenKeys } = frame.config;
-// The console's identity provider is read before anything else starts: one that cannot be read stops the start.
-const consoleSignIn = await consoleSignInOf(env).catch(async (error: Error) => {
+// The console's identity provider is read before anything else starts: a document that says something wrong
+// stops the start; a provider that cannot be reached is read again later (apps/console/provider.ts).
+const consoleSignIn = await startConsoleSignIn(env, log).catch(async (error: Error) => {
   console.error(error.message);
   await stack.stopStarted();
   process.exit(1);

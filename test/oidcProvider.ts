@@ -18,6 +18,8 @@ export interface TestProvider {
   signInAs(token: string): void;
   /** The next authorization request is answered with this error (RFC 6749, section 4.1.2.1), not a code. */
   refuseNext(error: string, description: string): void;
+  /** While down, the discovery document is answered 503 Service Unavailable. */
+  setDown(down: boolean): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startTestProvider(
   const grants = new Map<string, Grant>();
   let token: string | undefined;
   let refusal: { error: string; description: string } | undefined;
+  let down = false;
 
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", provider.issuer);
@@ -51,6 +54,7 @@ export async function startTestProvider(
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   function discover(response: ServerResponse) {
+    if (down) return json(response, 503, { error: "temporarily_unavailable" });
     const document = {
       issuer,
       authorization_endpoint: `${issuer}/authorize`,
@@ -120,6 +124,9 @@ export async function startTestProvider(
     },
     refuseNext: (error, description) => {
       refusal = { error, description };
+    },
+    setDown: (next) => {
+      down = next;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { testPlatform } from "../../test/tokens.ts";
+import { knownSignIn } from "./provider.ts";
 
 // Building the app touches no database; the console's files need none.
 const app = testPlatform({} as Database);
@@ -56,7 +57,7 @@ describe("the console with an identity provider configured", () => {
   };
   const lines: string[] = [];
   const log = createLogger({ destination: { write: (line: string) => lines.push(line) } });
-  const withProvider = testPlatform({} as Database, { consoleSignIn: signIn, log });
+  const withProvider = testPlatform({} as Database, { consoleSignIn: knownSignIn(signIn), log });
 
   it("names the provider's endpoints and the console's client id", async () => {
     expect(await (await withProvider.request("/console/settings.json")).json()).toEqual({ signIn });
@@ -83,5 +84,18 @@ describe("the console with an identity provider configured", () => {
     expect(JSON.parse(lines[0] as string)).toMatchObject({ route: "/console", status: 200 });
     expect(lines[0]).not.toContain(code);
     expect(lines[0]).not.toContain("its-state");
+  });
+});
+
+describe("the console with an identity provider configured but not read yet", () => {
+  const unread = testPlatform({} as Database, { consoleSignIn: { current: () => "unavailable" } });
+
+  it("says the provider is unavailable, and lets the page reach only its own origin", async () => {
+    expect(await (await unread.request("/console/settings.json")).json()).toEqual({
+      signIn: null,
+      providerUnavailable: true,
+    });
+    const policy = (await unread.request("/console")).headers.get("Content-Security-Policy");
+    expect(policy).toContain("connect-src 'self';");
   });
 });

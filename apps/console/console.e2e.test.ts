@@ -16,10 +16,10 @@ import type { OutboxRelay } from "../../relay/relay.ts";
 import { freshDatabases, type TestHistory } from "../../test/auditHistories.ts";
 import { append, historyReadable } from "../../test/auditHistory.ts";
 import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
-import { eventually, newPatientBody, startRelay } from "../../test/fixtures.ts";
+import { eventually, newPatientBody, silentLog, startRelay } from "../../test/fixtures.ts";
 import { startTestProvider, type TestProvider } from "../../test/oidcProvider.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
-import { consoleSignInOf } from "./provider.ts";
+import { startConsoleSignIn } from "./provider.ts";
 
 // The test tampers with the history: in a database of its own, so no other test's verification sees it.
 const databases = freshDatabases("console_e2e");
@@ -44,10 +44,10 @@ beforeAll(async () => {
   relay = startRelay({ databaseUrl: String(db.$client.options.connectionString) });
   identityProvider = await startTestProvider();
   // Read from its discovery document, as npm start reads CONSOLE_OIDC_ISSUER's.
-  const consoleSignIn = await consoleSignInOf({
-    CONSOLE_OIDC_ISSUER: identityProvider.issuer,
-    CONSOLE_OIDC_CLIENT_ID: identityProvider.clientId,
-  });
+  const consoleSignIn = await startConsoleSignIn(
+    { CONSOLE_OIDC_ISSUER: identityProvider.issuer, CONSOLE_OIDC_CLIENT_ID: identityProvider.clientId },
+    silentLog,
+  );
   const app = testPlatform(db, { consoleSignIn });
   await new Promise<void>((resolve) => {
     server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
@@ -174,6 +174,29 @@ describe("the auditors' console", () => {
     expect(await page.locator("#export-ndjson").isDisabled()).toBe(true);
     expect(await page.locator("#export-csv").isDisabled()).toBe(true);
     await expectNoSeriousViolations("history search (empty)");
+  });
+
+  it("says when the platform cannot reach the identity provider, and a token can still be pasted", async () => {
+    await page.click("#sign-out");
+    await page.locator("#view-sign-in").waitFor();
+    const settings = "**/console/settings.json";
+    await page.route(settings, (route) =>
+      route.fulfill({ json: { signIn: null, providerUnavailable: true } }),
+    );
+    try {
+      await page.reload();
+      await page.locator("#provider-unavailable").waitFor();
+      expect(await page.locator("#provider-sign-in").isHidden()).toBe(true);
+      await expectNoSeriousViolations("sign-in, identity provider unavailable");
+    } finally {
+      await page.unroute(settings);
+    }
+    await page.reload();
+    await page.locator("#provider-sign-in").waitFor();
+    expect(await page.locator("#provider-unavailable").isHidden()).toBe(true);
+    await page.fill("#token", auditor.token);
+    await page.click("#sign-in-form button[type=submit]");
+    await page.locator("#view-search").waitFor();
   });
 
   it("signs an auditor in at the identity provider: a code for an S256 challenge, exchanged with its verifier", async () => {

@@ -1,13 +1,18 @@
 // The console's identity provider, as the platform reads it at start-up from the issuer's discovery document
 // (a provider of test/oidcProvider.ts, on loopback): its endpoints taken, and every document that would leave
 // the console signing in elsewhere, without PKCE or over plain http in production refused, naming the variable.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../../config/env.ts";
+import { createLogger } from "../../observability/logger.ts";
+import { silentLog } from "../../test/fixtures.ts";
 import { startTestProvider, type TestProvider } from "../../test/oidcProvider.ts";
-import { consoleSignInOf } from "./provider.ts";
+import { consoleSignInOf, REREAD_AFTER_MS, startConsoleSignIn } from "./provider.ts";
 
 let provider: TestProvider | undefined;
-afterEach(() => provider?.close());
+afterEach(async () => {
+  await provider?.close();
+  provider = undefined;
+});
 
 async function signInWith(discovery?: (document: Record<string, unknown>) => unknown, nodeEnv?: string) {
   provider = await startTestProvider({ discovery });
@@ -91,5 +96,46 @@ describe("the console's identity provider", () => {
         NODE_ENV: "production",
       }),
     ).rejects.toThrow(/CONSOLE_OIDC_ISSUER="http:\/\/idp\.example\.org": must be an https URL/);
+  });
+});
+
+describe("the console's identity provider, unreachable", () => {
+  const issuerOf = (started: TestProvider) => ({
+    CONSOLE_OIDC_ISSUER: started.issuer,
+    CONSOLE_OIDC_CLIENT_ID: "audit-console",
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it("does not stop the start: sign-in is unavailable, and the document is read again later", async () => {
+    provider = await startTestProvider();
+    provider.setDown(true);
+    const lines: string[] = [];
+    const log = createLogger({ destination: { write: (line: string) => lines.push(line) } });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const signIn = await startConsoleSignIn(issuerOf(provider), log);
+    expect(signIn?.current()).toBe("unavailable");
+    expect(lines.join("")).toContain("could not be read: HTTP 503");
+
+    provider.setDown(false);
+    // Not read again before REREAD_AFTER_MS: a page served meanwhile does not wait for the provider.
+    expect(signIn?.current()).toBe("unavailable");
+    vi.advanceTimersByTime(REREAD_AFTER_MS);
+    expect(signIn?.current()).toBe("unavailable"); // the read starts now, in the background
+    await vi.waitFor(() => expect(signIn?.current()).not.toBe("unavailable"));
+    expect(signIn?.current()).toMatchObject({ tokenEndpoint: `${provider.issuer}/token` });
+  });
+
+  it("still stops the start when the document says something wrong, or is no document", async () => {
+    provider = await startTestProvider({
+      discovery: (document) => ({ ...document, issuer: "https://x.example" }),
+    });
+    await expect(startConsoleSignIn(issuerOf(provider), silentLog)).rejects.toBeInstanceOf(ConfigError);
+    await provider.close();
+    provider = await startTestProvider({ discovery: () => "not an object" });
+    await expect(startConsoleSignIn(issuerOf(provider), silentLog)).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it("is none without CONSOLE_OIDC_ISSUER", async () => {
+    expect(await startConsoleSignIn({}, silentLog)).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
 import { projectPath } from "../../config/projectRoot.ts";
-import type { ConsoleSignIn } from "./provider.ts";
+import type { ConsoleSignIn, ConsoleSignInSource } from "./provider.ts";
 
 // A Map, not an object literal: a path named `__proto__` or `constructor` is no asset.
 const ASSETS: ReadonlyMap<string, string> = new Map([
@@ -29,7 +29,7 @@ function contentSecurityPolicy(signIn: ConsoleSignIn | undefined): string {
 
 export interface ConsoleOptions {
   /** The OpenID Connect provider the console signs in with (CONSOLE_OIDC_*); without it, tokens are pasted. */
-  signIn?: ConsoleSignIn | undefined;
+  signIn?: ConsoleSignInSource | undefined;
 }
 
 const assets = new Map<string, Promise<Buffer>>();
@@ -44,13 +44,17 @@ function asset(file: string): Promise<Buffer> {
 }
 
 export function consoleRoutes(options: ConsoleOptions = {}): Hono {
-  const policy = contentSecurityPolicy(options.signIn);
+  // The provider as known when the page is served: its settings, then, say the same as its policy.
+  const provider = () => {
+    const signIn = options.signIn?.current();
+    return signIn === "unavailable" ? undefined : signIn;
+  };
   // The address the page is opened at may hold the provider's code until the page removes it: the page is not
   // stored in the browser's cache under it, and sends no Referer (the request log records the route only,
   // never a query).
   const headers = (file: string) => ({
     "Content-Type": ASSETS.get(file) as string,
-    "Content-Security-Policy": policy,
+    "Content-Security-Policy": contentSecurityPolicy(provider()),
     "Cache-Control": file === "index.html" ? "no-store" : "no-cache",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -59,7 +63,12 @@ export function consoleRoutes(options: ConsoleOptions = {}): Hono {
     .get("/console", async (c) =>
       c.body(new Uint8Array(await asset("index.html")), 200, headers("index.html")),
     )
-    .get("/console/settings.json", (c) => c.json({ signIn: options.signIn ?? null }))
+    .get("/console/settings.json", (c) => {
+      const signIn = options.signIn?.current();
+      // Configured but not read yet: the page says the provider is unavailable, and tokens are pasted.
+      if (signIn === "unavailable") return c.json({ signIn: null, providerUnavailable: true });
+      return c.json({ signIn: signIn ?? null });
+    })
     .get("/console/:file", async (c) => {
       const file = c.req.param("file");
       if (file === "index.html" || !ASSETS.has(file)) return c.notFound();

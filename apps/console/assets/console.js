@@ -113,12 +113,15 @@ function signInProblem(message) {
 // public client. The provider sends the browser back to /console?code=…&state=… with a code, not a token: only
 // this tab, which holds the code's verifier, can exchange it, and only for a sign-in it started (the state).
 
-/** What /console/settings.json says of the provider (CONSOLE_OIDC_*), or null: tokens are pasted. */
+/**
+ * What /console/settings.json says of the provider (CONSOLE_OIDC_*): `signIn`, its endpoints, or null (tokens
+ * are pasted); `providerUnavailable` when one is configured whose discovery document the server could not read.
+ */
 async function providerSettings() {
   const settings = await fetch("/console/settings.json")
     .then((response) => response.json())
     .catch(() => null);
-  return settings?.signIn ?? null;
+  return { provider: settings?.signIn ?? null, unavailable: settings?.providerUnavailable === true };
 }
 
 /** The console's own address, where the provider sends the browser back: the client's redirect URI. */
@@ -871,8 +874,9 @@ function wire() {
 async function start() {
   const answer = providerAnswer();
   wire();
-  const provider = await providerSettings();
+  const { provider, unavailable } = await providerSettings();
   if (provider) showProviderSignIn(provider);
+  $("provider-unavailable").hidden = !unavailable;
   const providerToken = answer ? await completeProviderSignIn(provider, answer) : null;
   if (providerToken) await signIn(providerToken);
   else await route();
