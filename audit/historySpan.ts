@@ -5,6 +5,7 @@
 import type pg from "pg";
 import { z } from "zod";
 import { instantWithOffset } from "../events/fields.ts";
+import { type Instant, instantOf, instantText } from "../events/instant.ts";
 import type { ArchiveRecord } from "./archive.ts";
 import { type Checkpoint, GENESIS } from "./checkpoint.ts";
 import {
@@ -22,9 +23,9 @@ export interface HistoryRange {
   /** End with the event at this position, included. */
   to?: string;
   /** Start after the last checkpoint sealed at or before this time: every event committed since is in. */
-  since?: Date;
+  since?: Instant;
   /** End at the first checkpoint sealed at or after this time (or the end of the history, if none is yet). */
-  until?: Date;
+  until?: Instant;
 }
 
 const MAX_POSITION = 2n ** 63n - 1n;
@@ -97,8 +98,8 @@ export function historyRange(input: z.infer<typeof historyRangeInput>): HistoryR
   const range: HistoryRange = {};
   if (input.from !== undefined) range.from = input.from;
   if (input.to !== undefined) range.to = input.to;
-  if (input.since !== undefined) range.since = new Date(input.since);
-  if (input.until !== undefined) range.until = new Date(input.until);
+  if (input.since !== undefined) range.since = input.since;
+  if (input.until !== undefined) range.until = input.until;
   return range;
 }
 
@@ -155,16 +156,16 @@ export function anchorAt(checkpoint: Checkpoint): Anchor {
  * since in the future would verify nothing and call it intact; an until in the future is the history up to now.
  */
 export function checkRange(range: HistoryRange, now = new Date()): void {
-  if (range.since && range.since > now)
+  if (range.since && range.since.epochNanoseconds > instantOf(now).epochNanoseconds)
     throw new RangeProblem(
       "since",
-      `${range.since.toISOString()} is in the future: nothing has been committed since`,
+      `${instantText(range.since)} is in the future: nothing has been committed since`,
     );
   if (range.from !== undefined && range.since !== undefined)
     throw new RangeProblem("since", "give either from or since, not both");
   if (range.to !== undefined && range.until !== undefined)
     throw new RangeProblem("until", "give either to or until, not both");
-  if (range.since && range.until && range.since >= range.until)
+  if (range.since && range.until && range.since.epochNanoseconds >= range.until.epochNanoseconds)
     throw new RangeProblem("until", "must be later than since");
 }
 

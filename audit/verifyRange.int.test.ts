@@ -3,6 +3,7 @@
 // exactly which span it verified), and checks links into the range against the stored hashes before it.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { instantOf } from "../events/instant.ts";
 import { changePayload, freshDatabases, momentBetween, testKeys } from "../test/auditHistories.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import type { HistoryRange } from "./historySpan.ts";
@@ -175,7 +176,10 @@ describe("verifying a range of the history", () => {
 
   it("takes a time range through the checkpoints' sealing times", async () => {
     const history = await historyInCheckpoints();
-    const report = await history.verify({ since: history.afterFirst, until: history.beforeSecond });
+    const report = await history.verify({
+      since: instantOf(history.afterFirst),
+      until: instantOf(history.beforeSecond),
+    });
     expect(report).toMatchObject({
       intact: true,
       range: {
@@ -183,6 +187,30 @@ describe("verifying a range of the history", () => {
         throughPosition: history.checkpoints[1].upToPosition,
       },
       rows: 10,
+    });
+    await history.close();
+  });
+
+  it("compares since and until with the sealing times exactly, to the nanosecond", async () => {
+    const history = await historyInCheckpoints();
+    const [first, second] = history.checkpoints;
+    const sealed = (checkpoint: Checkpoint, nanoseconds: bigint) => ({
+      epochNanoseconds: instantOf(checkpoint.sealedAt).epochNanoseconds + nanoseconds,
+    });
+    // A nanosecond before the first checkpoint was sealed, it was not sealed yet: Postgres, given the instant
+    // to nine digits, would round it to the microsecond of the sealing and start after the checkpoint.
+    expect(await history.verify({ since: sealed(first, -1n) })).toMatchObject({
+      range: { afterCheckpoint: 0 },
+    });
+    expect(await history.verify({ since: sealed(first, 0n) })).toMatchObject({
+      range: { afterCheckpoint: 1 },
+    });
+    // A nanosecond after the second was sealed, the first checkpoint sealed from then on is the third.
+    expect(await history.verify({ until: sealed(second, 0n) })).toMatchObject({
+      range: { throughPosition: second.upToPosition },
+    });
+    expect(await history.verify({ until: sealed(second, 1n) })).toMatchObject({
+      range: { throughPosition: history.position(24) },
     });
     await history.close();
   });
@@ -196,12 +224,19 @@ describe("verifying a range of the history", () => {
       );
     expect(await refusal({ from: "999999999999" })).toBe("from");
     expect(await refusal({ from: history.position(12), to: history.position(11) })).toBe("to");
-    expect(await refusal({ from: history.position(12), since: new Date() })).toBe("since");
-    expect(await refusal({ since: history.beforeSecond, until: history.afterFirst })).toBe("until");
+    expect(await refusal({ from: history.position(12), since: instantOf(new Date()) })).toBe("since");
+    expect(
+      await refusal({ since: instantOf(history.beforeSecond), until: instantOf(history.afterFirst) }),
+    ).toBe("until");
     // A range that starts after now holds no event yet: refused, not reported intact over nothing.
-    expect(await refusal({ since: new Date(Date.now() + 60_000) })).toBe("since");
+    expect(await refusal({ since: instantOf(new Date(Date.now() + 60_000)) })).toBe("since");
     // One that ends after now is the history up to now.
-    expect(await refusal({ since: history.afterFirst, until: new Date(Date.now() + 60_000) })).toBeNull();
+    expect(
+      await refusal({
+        since: instantOf(history.afterFirst),
+        until: instantOf(new Date(Date.now() + 60_000)),
+      }),
+    ).toBeNull();
     await history.close();
   });
 });

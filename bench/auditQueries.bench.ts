@@ -19,6 +19,7 @@ import {
   START_OF_HISTORY,
 } from "../apps/audit/sql/historyPage.ts";
 import { loadEnv } from "../config/env.ts";
+import { instantOf } from "../events/instant.ts";
 import { startPostgres } from "../stack/postgres.ts";
 import { explainPlan } from "../test/queryPlan.ts";
 import { largeHistoryDatabase, PATIENTS, patientId } from "./largeHistory.ts";
@@ -70,8 +71,8 @@ interface QueryCase {
 }
 
 const around = (event: SampledEvent, days: number) => ({
-  from: new Date(event.createdAt.getTime() - (days / 2) * DAY_MS),
-  to: new Date(event.createdAt.getTime() + (days / 2) * DAY_MS),
+  from: instantOf(new Date(event.createdAt.getTime() - (days / 2) * DAY_MS)),
+  to: instantOf(new Date(event.createdAt.getTime() + (days / 2) * DAY_MS)),
 });
 
 const cases: QueryCase[] = [
@@ -86,7 +87,11 @@ const cases: QueryCase[] = [
     name: "event type + 1 day",
     filter: (e) => {
       const from = new Date(Math.floor(e.createdAt.getTime() / DAY_MS) * DAY_MS);
-      return { eventType: e.eventType, from, to: new Date(from.getTime() + DAY_MS) };
+      return {
+        eventType: e.eventType,
+        from: instantOf(from),
+        to: instantOf(new Date(from.getTime() + DAY_MS)),
+      };
     },
   },
   { name: "aggregate", filter: (e) => ({ aggregateType: e.aggregateType, aggregateId: e.aggregateId }) },

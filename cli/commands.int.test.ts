@@ -488,6 +488,22 @@ describe("every npm run command", () => {
         "--since 2026-01-01T00:00Z: must be an RFC 3339",
       ],
       ["audit:verify", ["--since", "2026-01-01T00:00Z"], "--since: must be an RFC 3339"],
+      // Nine fraction digits are read as they are, ten refused; a replay records its selection to the millisecond.
+      [
+        "audit:verify",
+        ["--since", "2026-01-01T00:00:00.1234567891Z"],
+        "--since: must not be more precise than nanoseconds",
+      ],
+      [
+        "audit:verify",
+        ["--since", "2099-01-01T00:00:00.000000001Z"],
+        "--since: 2099-01-01T00:00:00.000000001Z is in the future",
+      ],
+      [
+        "replay",
+        ["--since", "2026-01-01T00:00:00.123456Z", "--dry-run"],
+        "--since 2026-01-01T00:00:00.123456Z: must not be more precise than milliseconds",
+      ],
       ["relay:rebase", ["--name", "", "--yes"], "--name: give the relay's name"],
       ["audit:archive", ["--dir", "", "--yes"], "--dir: give the directory to archive into"],
       ["audit:archive", ["--dir", " ", "--yes"], "--dir: give the directory to archive into"],

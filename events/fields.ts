@@ -1,7 +1,7 @@
 // The small field schemas that every event module shares (ids, dates, contact details), so that "a patient id"
 // or "a timestamp" is validated the same way in every event type.
 import { z } from "zod";
-import { NO_YEAR_ZERO, readInstant } from "./instant.ts";
+import { type Instant, MAX_FRACTION_DIGITS, NO_YEAR_ZERO, readInstant, TOO_PRECISE } from "./instant.ts";
 
 const UUID_PATTERN =
   /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
@@ -26,11 +26,12 @@ const LEAP_DAY = String.raw`(?:[0-9][0-9][2468][048]|[0-9][0-9][13579][26]|[0-9]
 const MONTH_DAY = String.raw`(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))`;
 const DATE = `(?:${LEAP_DAY}|${YEAR}-${MONTH_DAY})`;
 const DATE_PATTERN = new RegExp(`^${DATE}$`);
-const TIMESTAMP_PATTERN = new RegExp(
-  String.raw`^${DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,3})?Z$`,
-);
+const TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
+/** A fraction that names a millisecond: up to three digits, or more whose digits after the third are zeros. */
+const MILLISECOND_FRACTION = String.raw`(?:\.(?:[0-9]{1,3}|[0-9]{3}0{1,${MAX_FRACTION_DIGITS - 3}}))`;
+const TIMESTAMP_PATTERN = new RegExp(`^${DATE}T${TIME}${MILLISECOND_FRACTION}?Z$`);
 const OFFSET_TIMESTAMP_PATTERN = new RegExp(
-  String.raw`^${DATE}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,3})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$`,
+  String.raw`^${DATE}T${TIME}(?:\.[0-9]{1,${MAX_FRACTION_DIGITS}})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$`,
 );
 // zod checks the rest (its pattern differs from these only in year 0000); these are what the documents publish.
 // Published patterns spell out their digits and white space: `\d` and `\s` mean other characters in Python, .NET
@@ -40,25 +41,38 @@ const OFFSET_TIMESTAMP_PATTERN = new RegExp(
 /**
  * An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, offsets not allowed), to the
  * millisecond at most: JavaScript's dates hold no finer instant, and a value cut to fit would be stored and
- * answered other than it was sent.
+ * answered other than it was sent. A longer fraction that names a millisecond (`.123000`, as Python's
+ * isoformat writes one) loses nothing and is taken, up to nine digits as an instant's reader takes them.
  */
 export const utcTimestamp = z.iso
   .datetime()
   .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
-  .refine((value) => !/\.\d{4,}Z$/.test(value), { error: "must not be more precise than milliseconds" })
+  .refine((value) => fractionDigits(value).length <= MAX_FRACTION_DIGITS, { error: TOO_PRECISE, abort: true })
+  .refine((value) => /^0*$/.test(fractionDigits(value).slice(3)), {
+    error:
+      "must not be more precise than milliseconds (the digits after the third of the fraction must be 0)",
+  })
   .meta({ pattern: TIMESTAMP_PATTERN.source });
+
+/** The digits after the seconds' point of a date-time zod has checked; none if it has no fraction. */
+function fractionDigits(dateTime: string): string {
+  return /\.([0-9]+)/.exec(dateTime)?.[1] ?? "";
+}
 
 /**
  * An instant with its offset, as a query or a command names one (`2024-01-15T10:30:00+01:00`, `…Z`, to the
- * millisecond at most), read by the one reader every command uses too (events/instant.ts), which says what is
- * wrong. Its pattern is published with it: `format: date-time` alone lets a client send what RFC 3339 allows
- * and zod does not read (a lower-case `t` or `z`, a leap second), or what a lax validator takes (`+0530`).
+ * nanosecond at most), read by the one reader every command uses too (events/instant.ts), which says what is
+ * wrong, into the Instant it names (a Date would cut what is finer than a millisecond). Its pattern is
+ * published with it: `format: date-time` alone lets a client send what RFC 3339 allows and zod does not read
+ * (a lower-case `t` or `z`, a leap second), or what a lax validator takes (`+0530`).
  */
 export const instantWithOffset = z.iso
   .datetime({ offset: true, abort: true, error: (issue) => instantProblem(issue.input) })
   .refine((value) => readInstant(value).problem === undefined, {
     error: (issue) => instantProblem(issue.input),
+    abort: true,
   })
+  .transform((value): Instant => readInstant(value).instant as Instant)
   .meta({ pattern: OFFSET_TIMESTAMP_PATTERN.source });
 
 function instantProblem(input: unknown): string {

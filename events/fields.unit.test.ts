@@ -33,15 +33,23 @@ describe("field schemas", () => {
       "must be in the years 0001 to 9999 (there is no year 0)",
     ]);
     expect(utcTimestamp.safeParse("0000-06-01T00:00:00Z").success).toBe(false);
-    // To the millisecond at most, as the pattern says: a finer instant would be stored cut, not as sent.
-    for (const fraction of ["", ".1", ".12", ".123", ".1234", ".123456", ".123456789"]) {
+    // To the millisecond at most, as the pattern says: a finer instant would be stored cut, not as sent. A
+    // millisecond written with more digits, zeros after the third (Python's isoformat: `.123000`), loses nothing.
+    const taken = [".1", ".12", ".123", ".1230", ".123000", ".120000", ".000000000", ".123000000"];
+    const refused = [".1234", ".123001", ".123456", ".123456789", ".1230000000", ".000000001"];
+    for (const fraction of ["", ...taken, ...refused]) {
       const instant = `2026-12-04T10:00:00${fraction}Z`;
-      expect(utcTimestamp.safeParse(instant).success, instant).toBe(fraction.length <= 4);
-      expect(timestampPattern.test(instant), instant).toBe(fraction.length <= 4);
+      expect(utcTimestamp.safeParse(instant).success, instant).toBe(!refused.includes(fraction));
+      expect(timestampPattern.test(instant), instant).toBe(!refused.includes(fraction));
     }
     expect(
-      utcTimestamp.safeParse("2026-12-04T10:00:00.1234Z").error?.issues.map((issue) => issue.message),
-    ).toEqual(["must not be more precise than milliseconds"]);
+      utcTimestamp.safeParse("2026-12-04T10:00:00.123456Z").error?.issues.map((issue) => issue.message),
+    ).toEqual([
+      "must not be more precise than milliseconds (the digits after the third of the fraction must be 0)",
+    ]);
+    expect(
+      utcTimestamp.safeParse("2026-12-04T10:00:00.1230000000Z").error?.issues.map((issue) => issue.message),
+    ).toEqual(["must not be more precise than nanoseconds (at most 9 digits after the seconds' point)"]);
     expect(isoDate.safeParse("1900-02-29").error?.issues).toHaveLength(1);
   });
 

@@ -1,11 +1,12 @@
 // The one reading of a named instant: every RFC 3339 date-time with its offset and fields in range is read as
-// the instant it names; anything else is refused saying what is wrong, never rolled over into another instant
-// as Date would. The commands (replay, audit:verify) and the audit API read their times through it.
+// the instant it names, to the nanosecond; anything else is refused saying what is wrong, never rolled over
+// into another instant as Date would, nor cut to its milliseconds. The commands (replay, audit:verify) and the
+// audit API read their times through it, and compare them with Postgres' microseconds through microsecondBound.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { replayRequest } from "../relay/replay/replayArguments.ts";
 import { instantWithOffset } from "./fields.ts";
-import { readInstant } from "./instant.ts";
+import { type Instant, instantText, microsecondBound, millisecondDate, readInstant } from "./instant.ts";
 
 const FAR_FUTURE = new Date("9999-12-31T00:00:00Z");
 
@@ -32,8 +33,17 @@ describe("readInstant", () => {
     ["0099-06-30T12:00:00Z", "0099-06-30T12:00:00.000Z"],
     ["9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"],
     ["2026-12-31T23:00:00-23:59", "2027-01-01T22:59:00.000Z"],
+    ["2026-12-05T10:00:00.123000+00:00", "2026-12-05T10:00:00.123Z"],
+    ["2026-12-05T10:00:00.123456+00:00", "2026-12-05T10:00:00.123456Z"],
+    ["2026-12-05T10:00:00.1234Z", "2026-12-05T10:00:00.123400Z"],
+    ["2026-12-05T10:00:00.123456789Z", "2026-12-05T10:00:00.123456789Z"],
+    ["2026-12-05T10:00:00.000000001-01:00", "2026-12-05T11:00:00.000000001Z"],
+    ["1969-12-31T23:59:59.999999999Z", "1969-12-31T23:59:59.999999999Z"],
+    ["0001-01-01T00:00:00.000001Z", "0001-01-01T00:00:00.000001Z"],
+    ["9999-12-31T23:59:59.999999999Z", "9999-12-31T23:59:59.999999999Z"],
   ])("reads %s as %s", (text, expected) => {
-    expect(readInstant(text).instant?.toISOString()).toBe(expected);
+    const { instant } = readInstant(text);
+    expect(instant && instantText(instant)).toBe(expected);
   });
 
   it.each([
@@ -52,7 +62,8 @@ describe("readInstant", () => {
     ["year 0000", "0000-01-01T00:00:00Z", "must be in the years 0001 to 9999 (there is no year 0)"],
     ["an offset into year 0", "0001-01-01T00:30:00+01:00", "must be in the years 0001 to 9999"],
     ["an offset past 9999", "9999-12-31T23:30:00-01:00", "must be in the years 0001 to 9999"],
-    ["microseconds", "2026-01-01T00:00:00.000001Z", "must not be more precise than milliseconds"],
+    ["ten fraction digits", "2026-01-01T00:00:00.0000000001Z", "must not be more precise than nanoseconds"],
+    ["ten zeros", "2026-01-01T00:00:00.0000000000Z", "(at most 9 digits after the seconds' point)"],
   ])("refuses %s: %s", (_, text, problem) => {
     expect(readInstant(text)).toEqual({ problem: expect.stringContaining(problem) });
   });
@@ -80,7 +91,7 @@ describe("readInstant", () => {
     );
   });
 
-  it("reads every instant of the years 0001-9999, written at any offset, as itself", () => {
+  it("reads every instant of the years 0001-9999, to the nanosecond, written at any offset, as itself", () => {
     fc.assert(
       fc.property(
         fc.date({
@@ -88,13 +99,16 @@ describe("readInstant", () => {
           max: new Date("9999-12-30T00:00:00Z"),
           noInvalidDate: true,
         }),
+        fc.integer({ min: 0, max: 999_999 }),
         fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }),
-        (date, offsetMinutes) => {
+        (date, nanoseconds, offsetMinutes) => {
           const local = new Date(date.getTime() + offsetMinutes * 60_000).toISOString().slice(0, 23);
           const sign = offsetMinutes < 0 ? "-" : "+";
           const offset = Math.abs(offsetMinutes);
-          const text = `${local}${sign}${String(Math.floor(offset / 60)).padStart(2, "0")}:${String(offset % 60).padStart(2, "0")}`;
-          expect(readInstant(text).instant?.getTime()).toBe(date.getTime());
+          const text = `${local}${String(nanoseconds).padStart(6, "0")}${sign}${String(Math.floor(offset / 60)).padStart(2, "0")}:${String(offset % 60).padStart(2, "0")}`;
+          expect(readInstant(text).instant?.epochNanoseconds).toBe(
+            BigInt(date.getTime()) * 1_000_000n + BigInt(nanoseconds),
+          );
         },
       ),
     );
@@ -131,18 +145,63 @@ describe("every reader of a named instant", () => {
     "2026-01-15T00:00:00",
     "2026-01-15T00:00:00+0100",
     "2026-01-15T00:00:00.1234Z",
+    "2026-01-15T00:00:00.123000+00:00",
+    "2026-01-15T00:00:00.123456+00:00",
+    "2026-01-15T00:00:00.123456789Z",
+    "2026-01-15T00:00:00.1234567891Z",
     "0001-01-01T00:30:00+01:00",
     "9999-12-31T23:30:00-01:00",
   ];
 
   it.each(texts)(
-    "replay --since, and audit:verify and the audit API (instantWithOffset), agree on %s",
+    "audit:verify and the audit API (instantWithOffset) agree on %s, and replay --since where it lies on a millisecond",
     (text) => {
       const reading = readInstant(text);
-      expect(replayTakes(text)).toEqual(reading.instant ?? "refused");
       const parsed = instantWithOffset.safeParse(text);
       expect(parsed.success).toBe(reading.instant !== undefined);
-      if (!parsed.success) expect(parsed.error.issues[0]?.message).toBe(reading.problem);
+      if (parsed.success) expect(parsed.data).toEqual(reading.instant);
+      else expect(parsed.error.issues[0]?.message).toBe(reading.problem);
+      // A replay records its selection to the millisecond: a finer instant is refused, not cut.
+      expect(replayTakes(text)).toEqual((reading.instant && millisecondDate(reading.instant)) ?? "refused");
     },
   );
+});
+
+const at = (text: string): Instant => readInstant(text).instant as Instant;
+
+describe("microsecondBound", () => {
+  it.each([
+    ["2026-12-05T10:00:00.123456Z", "2026-12-05T10:00:00.123456Z", "2026-12-05T10:00:00.123456Z"],
+    ["2026-12-05T10:00:00.123456000Z", "2026-12-05T10:00:00.123456Z", "2026-12-05T10:00:00.123456Z"],
+    ["2026-12-05T10:00:00.123456001Z", "2026-12-05T10:00:00.123456Z", "2026-12-05T10:00:00.123457Z"],
+    ["2026-12-05T10:00:00.123456999Z", "2026-12-05T10:00:00.123456Z", "2026-12-05T10:00:00.123457Z"],
+    ["2026-12-31T23:59:59.999999001Z", "2026-12-31T23:59:59.999999Z", "2027-01-01T00:00:00.000000Z"],
+    ["1969-12-31T23:59:59.999999999Z", "1969-12-31T23:59:59.999999Z", "1970-01-01T00:00:00.000000Z"],
+    ["0001-01-01T00:00:00.000000001Z", "0001-01-01T00:00:00.000000Z", "0001-01-01T00:00:00.000001Z"],
+    // Past the last microsecond of 9999 lies the year 10000, written as Postgres reads it (not +010000).
+    ["9999-12-31T23:59:59.999999001Z", "9999-12-31T23:59:59.999999Z", "10000-01-01T00:00:00.000000Z"],
+  ])("rounds %s down to %s and up to %s", (text, down, up) => {
+    expect(microsecondBound(at(text), "down")).toBe(down);
+    expect(microsecondBound(at(text), "up")).toBe(up);
+  });
+
+  it("gives the microseconds next to any instant: the instant itself when it lies on one", () => {
+    fc.assert(
+      fc.property(
+        // 0001-01-01 to the last microsecond of 9999 (past it, the year 10000: above, read by Postgres only).
+        fc.bigInt({ min: -62_135_596_800_000_000_000n, max: 253_402_300_799_999_999_000n }),
+        (epochNanoseconds) => {
+          const instant = { epochNanoseconds };
+          const [down, up] = (["down", "up"] as const).map(
+            (rounded) => at(microsecondBound(instant, rounded)).epochNanoseconds,
+          ) as [bigint, bigint];
+          expect(down % 1000n).toBe(0n);
+          expect(up % 1000n).toBe(0n);
+          expect(down <= epochNanoseconds && epochNanoseconds <= up).toBe(true);
+          expect(up - down).toBe(epochNanoseconds % 1000n === 0n ? 0n : 1000n);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
 });

@@ -51,6 +51,38 @@ describe("an AI model", () => {
     expect(measured.body).toMatchObject({ trainedAt, latestMeasuredAt: trainedAt });
   });
 
+  // Fixed-width formatters write a millisecond with zeros after it: Python's isoformat six digits, .NET's "o" seven.
+  it.each(["2024-05-01T10:00:00.123000Z", "2024-05-01T10:00:00.1230000Z", "2024-05-01T10:00:00.123000000Z"])(
+    "trained at %s, a millisecond in more digits, is taken as that millisecond",
+    async (trainedAt) => {
+      const model = await recordModel(trainedAt);
+      expect(model.trainedAt).toBe("2024-05-01T10:00:00.123Z");
+      const { rows } = await db.execute<{ trained_at: string }>(
+        sql`SELECT to_char(trained_at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') AS trained_at FROM ai_models WHERE id = ${model.id}`,
+      );
+      expect(rows[0]?.trained_at).toBe("10:00:00.123000");
+    },
+  );
+
+  it("refuses a training time finer than a millisecond, naming the field and writing nothing", async () => {
+    const before = await outboxRows();
+    const refused = await post(await caller("service"), "/ai/models", {
+      ...requestBodies.model(),
+      trainedAt: "2024-05-01T10:00:00.123456Z",
+    });
+    expect([refused.status, refused.body.errors]).toEqual([
+      400,
+      [
+        {
+          field: "body.trainedAt",
+          message:
+            "must not be more precise than milliseconds (the digits after the third of the fraction must be 0)",
+        },
+      ],
+    ]);
+    expect(await outboxRows()).toBe(before);
+  });
+
   it("keeps the latest measured performance when an older measurement is reported after it", async () => {
     const service = await caller("service");
     const model = await recordModel("2024-01-01T00:00:00.000Z");

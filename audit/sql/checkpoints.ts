@@ -1,5 +1,6 @@
 // The stored checkpoints: all of them in order, the latest, and the ones that bound a verified range.
 import type pg from "pg";
+import { type Instant, microsecondBound } from "../../events/instant.ts";
 import type { Checkpoint } from "../checkpoint.ts";
 import type { HistoryKey } from "./historyRows.ts";
 
@@ -61,28 +62,31 @@ export async function lastCheckpointBefore(
   return result.rows[0] ?? null;
 }
 
-/** The last checkpoint, from `minSequence` on, sealed at or before the time. */
+/**
+ * The last checkpoint, from `minSequence` on, sealed at or before the time. sealed_at holds microseconds (a
+ * Date's milliseconds, as sealed): compared with the time rounded down to one, as the time itself would be.
+ */
 export async function lastCheckpointSealedBy(
   client: pg.ClientBase,
-  time: Date,
+  time: Instant,
   minSequence: number,
 ): Promise<Checkpoint | null> {
   const result = await client.query<Checkpoint>(
-    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence >= $1 AND sealed_at <= $2
+    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence >= $1 AND sealed_at <= $2::timestamptz
       ORDER BY sequence DESC LIMIT 1`,
-    [minSequence, time],
+    [minSequence, microsecondBound(time, "down")],
   );
   return result.rows[0] ?? null;
 }
 
-/** The first checkpoint sealed at or after the time. */
+/** The first checkpoint sealed at or after the time (rounded up to a microsecond, as lastCheckpointSealedBy says). */
 export async function firstCheckpointSealedFrom(
   client: pg.ClientBase,
-  time: Date,
+  time: Instant,
 ): Promise<Checkpoint | null> {
   const result = await client.query<Checkpoint>(
-    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sealed_at >= $1 ORDER BY sequence LIMIT 1`,
-    [time],
+    `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sealed_at >= $1::timestamptz ORDER BY sequence LIMIT 1`,
+    [microsecondBound(time, "up")],
   );
   return result.rows[0] ?? null;
 }

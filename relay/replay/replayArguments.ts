@@ -1,7 +1,7 @@
 // The replay's command line read into a request, every flag checked: a problem names the flag and what it
 // accepts, and nothing runs (cli/command.ts prints it with the usage and exits 2).
 import { eventDefinition, eventTypes, isEventType, isTopicName, topics } from "../../events/index.ts";
-import { readInstant } from "../../events/instant.ts";
+import { millisecondDate, readInstant } from "../../events/instant.ts";
 import { MIN_RATE_PER_SECOND } from "./ratePacer.ts";
 import type { ReplayRequest } from "./replayHistory.ts";
 import { holdsNoEvents } from "./replayRule.ts";
@@ -61,7 +61,15 @@ export function replayRequest(values: ReplayValues, now = new Date()): ReplayReq
     const value = values[flag];
     if (value === undefined) return undefined;
     const reading = readInstant(value);
-    return reading.instant ?? fail(`--${flag} ${value}: ${reading.problem}`);
+    if (!reading.instant) return fail(`--${flag} ${value}: ${reading.problem}`);
+    // The replay's audit event records its selection to the millisecond (audit.history.replayed): a finer
+    // bound would select other rows than the record says.
+    return (
+      millisecondDate(reading.instant) ??
+      fail(
+        `--${flag} ${value}: must not be more precise than milliseconds (a replay records its selection to the millisecond)`,
+      )
+    );
   };
 
   const topic = values.topic;

@@ -51,6 +51,16 @@ describe("the replay's command line", () => {
     });
   });
 
+  it("takes a time to the millisecond however many digits write it, and refuses a finer one it could not record", () => {
+    expect(
+      replayRequest({ since: "2026-01-15T00:00:00.123000+00:00", until: "2026-01-16T00:00:00.000000000Z" })
+        .filter,
+    ).toEqual({ since: new Date("2026-01-15T00:00:00.123Z"), until: new Date("2026-01-16T00:00:00Z") });
+    expect(() => replayRequest({ until: "2026-01-16T00:00:00.000001Z" })).toThrow(
+      "--until 2026-01-16T00:00:00.000001Z: must not be more precise than milliseconds (a replay records its selection to the millisecond)",
+    );
+  });
+
   it("takes the slowest rate it can time, one event every 1000 s", () => {
     expect(replayRequest({ topic: "patient-events", rate: "0.001" }).ratePerSecond).toBe(0.001);
     // Any decimal notation of a pace: with a fraction, without a leading zero, with an exponent.

@@ -3,6 +3,7 @@
 // that serves them as a range in that order; the other conditions are checked on the rows read.
 // ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
 import type pg from "pg";
+import { type Instant, microsecondBound } from "../../../events/instant.ts";
 
 export interface HistoryFilter {
   patientId?: string;
@@ -13,9 +14,9 @@ export interface HistoryFilter {
   eventType?: string;
   correlationId?: string;
   /** `created_at >= from`. */
-  from?: Date;
+  from?: Instant;
   /** `created_at < to`. */
-  to?: Date;
+  to?: Instant;
 }
 
 /** A place in the history: everything at or before it has been read. */
@@ -113,8 +114,11 @@ export function historyPageQuery(
   if (filter.eventType !== undefined) conditions.push(`outbox.event_type = ${param(filter.eventType)}`);
   if (filter.correlationId !== undefined)
     conditions.push(`outbox.correlation_id = ${param(filter.correlationId)}::uuid`);
-  if (filter.from !== undefined) conditions.push(`outbox.created_at >= ${param(filter.from)}`);
-  if (filter.to !== undefined) conditions.push(`outbox.created_at < ${param(filter.to)}`);
+  // created_at holds microseconds: a bound rounded up to one selects what the instant itself would.
+  if (filter.from !== undefined)
+    conditions.push(`outbox.created_at >= ${param(microsecondBound(filter.from, "up"))}::timestamptz`);
+  if (filter.to !== undefined)
+    conditions.push(`outbox.created_at < ${param(microsecondBound(filter.to, "up"))}::timestamptz`);
   const text = `SELECT ${places ? placeColumns : historyColumns} FROM outbox
    WHERE ${conditions.join("\n     AND ")}
    ORDER BY outbox.tx_id, outbox.position
