@@ -18,7 +18,8 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patientWithPhone } from "../../db/patientWithPhone.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
-import { erasedLoginPseudonym, normalizedLogin } from "../../phi/erasedLoginPseudonym.ts";
+import { erasedLoginPseudonym, normalizedLogin, withoutAddress } from "../../phi/erasedLoginPseudonym.ts";
+import { decodedText } from "../../phi/escapedText.ts";
 import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { eventContext } from "../http/eventContext.ts";
@@ -87,37 +88,20 @@ async function anonymousAttempt(
   masterKeys: MasterKeys,
   { username: typed, reason }: { username: string; reason: string | null },
 ): Promise<{ username: string; reason: string | null }> {
+  const login = decodedText(typed);
   // Every patient's e-mail has an @, and no phone number does: other usernames cost no lookup.
-  if (normalizedLogin(typed).includes("@")) {
-    const hash = await erasedLoginHash(tx, masterKeys, typed);
+  if (normalizedLogin(login).includes("@")) {
+    const hash = await erasedLoginHash(tx, masterKeys, login);
     if (hash === null) return { username: typed, reason };
     const pseudonym = erasedLoginPseudonym(hash);
-    return { username: pseudonym, reason: withoutAddress(reason, typed, pseudonym) };
+    return { username: pseudonym, reason: reason === null ? null : withoutAddress(reason, login, pseudonym) };
   }
-  const phone = typedPhone(typed);
+  const phone = typedPhone(login);
   const hash = phone === null ? null : await erasedPhoneHash(tx, masterKeys, phone);
   if (phone === null || hash === null) return { username: typed, reason };
   const pseudonym = erasedLoginPseudonym(hash);
   return { username: pseudonym, reason: reason === null ? null : withoutPhone(reason, phone, pseudonym) };
 }
-
-/**
- * `reason` with every spelling of the typed address as `pseudonym`: in any case, without the blanks around it,
- * as typed, in ASCII (NFKC) and in full-width letters.
- */
-function withoutAddress(reason: string | null, typed: string, pseudonym: string): string | null {
-  if (reason === null) return null;
-  const address = normalizedLogin(typed);
-  const spellings = [...new Set([typed.trim(), address, fullWidth(address)])]
-    // The longest first: one spelling that holds another is replaced whole.
-    .sort((a, b) => b.length - a.length)
-    .map((spelling) => spelling.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  return reason.replace(new RegExp(spellings.join("|"), "giu"), pseudonym);
-}
-
-/** ASCII's visible characters as their full-width forms (U+FF01 to U+FF5E), the rest as they are. */
-const fullWidth = (text: string) =>
-  text.replace(/[!-~]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
 
 /**
  * The patient whose account this is; else the patient whose e-mail was typed as the username (any case), the
@@ -143,17 +127,17 @@ async function patientOfLogin(
       .limit(1);
     if (account) return account.id;
   }
+  const login = decodedText(attempt.username);
   const [byEmail] = await tx
     .select({ id: patients.id })
     .from(patients)
-    .where(sql`lower(${patients.email}) = ${normalizedLogin(attempt.username)}`)
+    .where(sql`lower(${patients.email}) = ${normalizedLogin(login)}`)
     .orderBy(patients.createdAt, patients.id)
     .limit(1);
   if (byEmail) return byEmail.id;
   // Every patient's e-mail has an @: other usernames cost no lookup of former addresses.
-  if (normalizedLogin(attempt.username).includes("@"))
-    return patientOfFormerLogin(tx, masterKeys, attempt.username);
-  const phone = typedPhone(attempt.username);
+  if (normalizedLogin(login).includes("@")) return patientOfFormerLogin(tx, masterKeys, login);
+  const phone = typedPhone(login);
   if (phone === null) return null;
   return (await patientWithPhone(tx, phone)) ?? patientOfFormerPhone(tx, masterKeys, phone);
 }
