@@ -8,9 +8,15 @@
 // so a rotation changes no hash, and the old master key can still be dropped.
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
-import { formHash, loginHash } from "../phi/erasedLoginPseudonym.ts";
+import { formHash, loginHash, normalizedLogin } from "../phi/erasedLoginPseudonym.ts";
 import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
-import { phoneForms, type TypedPhone, typedPhoneForms, wholeNumberForm } from "../phi/loginPhone.ts";
+import {
+  phoneForms,
+  type TypedPhone,
+  typedPhone,
+  typedPhoneForms,
+  wholeNumberForm,
+} from "../phi/loginPhone.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
 import { MasterKeyMissing, MasterKeyRejected } from "./patientKeys.ts";
@@ -100,14 +106,14 @@ export interface ErasedLogins {
 /**
  * Records an erased patient's e-mail addresses and phone numbers (their current ones and every former one) as
  * their hashes, in the erasure's transaction: one statement, however many. A number goes in as each of its
- * forms, each naming the whole number's hash as its pseudonym's.
+ * forms, each naming the whole number's hash as its pseudonym's. Returns every hash, recorded now or before.
  */
 export async function recordErasedLogins(
   tx: WriteTransaction,
   masters: MasterKeys,
   { emails, phones }: ErasedLogins,
   erasedAt: Date,
-): Promise<void> {
+): Promise<Buffer[]> {
   const key = await keyForRecording(tx, masters);
   const hashes = emails.map((email) => loginHash(key, email));
   const pseudonyms: Array<Buffer | null> = emails.map(() => null);
@@ -125,6 +131,25 @@ export async function recordErasedLogins(
            ON CONFLICT (email_hash) DO NOTHING`,
     values: [hashes, pseudonyms, erasedAt.toISOString()],
   });
+  return hashes;
+}
+
+/**
+ * The hashes under which a request naming `login` (a login attempt's username, escapes decoded) stays findable
+ * by the erasure of the patient whose address or number it is, then or later: an e-mail address's hash, or
+ * the hash of each form a typed phone number may take (phi/loginPhone.ts), as erased_logins holds a patient's.
+ * None for a username that is neither, which no patient's login can be.
+ */
+export async function loginHashesOf(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  login: string,
+): Promise<Buffer[]> {
+  const phone = typedPhone(login);
+  if (phone === null && !normalizedLogin(login).includes("@")) return [];
+  const key = await keyForRecording(tx, masters);
+  if (phone === null) return [loginHash(key, login)];
+  return typedPhoneForms(phone).map((form) => formHash(key, form));
 }
 
 /**

@@ -58,6 +58,12 @@ export interface Answer<Status extends SuccessStatus, Body> {
    * nobody's. Kept with it, see above.
    */
   patientId: string | null;
+  /**
+   * The hashes of the logins (e-mail addresses, phone numbers) the request named a login by, if any
+   * (db/erasedLogins.ts loginHashesOf): kept with the answer, so that the erasure of the patient whose login it
+   * is, then or later, empties it too (the fingerprint is a hash of the request, and of the login in it).
+   */
+  loginHashes?: readonly Buffer[];
 }
 
 type SuccessStatus = 200 | 201 | 202 | 204;
@@ -101,12 +107,18 @@ export async function answerOnce<Status extends SuccessStatus, Body>(
     }
     const answer = await work(tx);
     if (key !== undefined) {
-      await keepResponse(tx, principalId, key, {
-        status: answer.status,
-        body: JSON.stringify(answer.body),
-        headers: answer.headers ?? {},
-        patientId: answer.patientId,
-      });
+      await keepResponse(
+        tx,
+        principalId,
+        key,
+        {
+          status: answer.status,
+          body: JSON.stringify(answer.body),
+          headers: answer.headers ?? {},
+          patientId: answer.patientId,
+        },
+        answer.loginHashes,
+      );
     }
     return { answer, replayed: false };
   });

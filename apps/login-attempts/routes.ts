@@ -7,10 +7,12 @@
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
+import type { Context } from "hono";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import {
   erasedLoginHash,
   erasedPhoneHash,
+  loginHashesOf,
   patientOfFormerLogin,
   patientOfFormerPhone,
 } from "../../db/erasedLogins.ts";
@@ -26,7 +28,7 @@ import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
-import { createRouter } from "../http/service.ts";
+import { createRouter, type ServiceEnv } from "../http/service.ts";
 
 export const LOGIN_AUDIT_SERVICE = "login-audit-service";
 
@@ -70,10 +72,26 @@ export function loginAttemptRoutes(db: Database) {
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
         { type: "audit.login.attempt", data: { ...attempt, username, reason, patientId } },
       ]);
-      return { status: 201 as const, body: { eventId: appended?.eventId ?? randomUUID() }, patientId };
+      return {
+        status: 201 as const,
+        body: { eventId: appended?.eventId ?? randomUUID() },
+        patientId,
+        loginHashes: await namedLogins(c, tx, attempt.username),
+      };
     });
     return c.json(answer.body, answer.status);
   });
+}
+
+/**
+ * What the kept answer to a request with an Idempotency-Key keeps of the login it typed: the hashes that the
+ * erasure of the patient whose address or number it is (now or later: typed before they registered with it, it
+ * names no one yet) finds it by, to empty it with the request's fingerprint, a hash of the username as typed.
+ * None without a key: nothing is kept.
+ */
+async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: string): Promise<Buffer[]> {
+  if (c.req.header("idempotency-key") === undefined) return [];
+  return loginHashesOf(tx, c.get("masterKeys"), decodedText(typed));
 }
 
 /**
