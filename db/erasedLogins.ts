@@ -1,9 +1,10 @@
 // Erased patients' e-mail addresses and phone numbers, current and former, kept as keyed hashes only
 // (erased_logins), so that a login attempt typing one after the erasure is recorded under a pseudonym rather than
 // the address or number; and live patients' former ones (patient_former_logins), so that one typed is still the
-// patient's, and sealed (apps/login-attempts/routes.ts). A phone number is kept as the hashes of its forms
-// (phi/loginPhone.ts), which its spellings with or without a country code meet.
-// The hash key is random, made by the first erasure or change of e-mail or phone and stored wrapped by the current
+// patient's, and sealed (apps/login-attempts/routes.ts); and the logins typed by login attempts kept for an
+// Idempotency-Key (idempotency_keys.login_hashes), so that an erasure finds them. A phone number is kept as the
+// hashes of its forms (phi/loginPhone.ts), which its spellings with or without a country code meet.
+// The hash key is random, made by the first of those to need it and stored wrapped by the current
 // master key (erased_login_key); `npm run phi:rewrap` moves it to a new master key as it does the patients' keys,
 // so a rotation changes no hash, and the old master key can still be dropped.
 import { randomBytes } from "node:crypto";
@@ -65,7 +66,7 @@ SELECT master_key_id AS "masterKeyId", wrapped_key AS "wrappedKey", true AS made
 UNION ALL
 SELECT master_key_id AS "masterKeyId", wrapped_key AS "wrappedKey", false AS made FROM erased_login_key`;
 
-/** The key, made if there is none yet: for an erasure. */
+/** The key, made if there is none yet: for recording a hash (an erasure, a change, a kept login attempt). */
 async function keyForRecording(tx: WriteTransaction, masters: MasterKeys): Promise<Buffer> {
   const cached = unwrappedKeys.get(poolOf(tx));
   if (cached) return cached;
