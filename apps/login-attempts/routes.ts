@@ -97,7 +97,7 @@ async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: 
 /**
  * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
  * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
- * phi/loginPhone.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
+ * phi/loginPhone.ts), either also percent-encoded or HTML-escaped (phi/escapedText.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
  * number, so that the compliance watch still counts failed attempts on it together; and the reason with every
  * spelling of it replaced by the pseudonym.
  */
@@ -127,7 +127,8 @@ async function anonymousAttempt(
  * address typed is as much theirs, and recorded as typed it would outlive their erasure). Likewise for a
  * username that is a phone number (phi/loginPhone.ts): the first record whose number it could be (several may
  * share a landline), else the first that had it before a change. An account's own record always wins: a record
- * made later with someone's e-mail or number never draws their login attempts to itself.
+ * made later with someone's e-mail or number never draws their login attempts to itself. The username is compared
+ * with its escapes decoded (phi/escapedText.ts): `ada%40example.org` typed is the address it spells, and sealed.
  */
 async function patientOfLogin(
   tx: WriteTransaction,
