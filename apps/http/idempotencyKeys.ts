@@ -15,7 +15,8 @@ const expired = sql`${idempotencyKeys.createdAt} < now() - ${KEY_LIFETIME}::inte
 /**
  * What a kept answer's request fingerprint becomes when its patient is erased (`eraseKeptAnswers`): the answer
  * and the fingerprint (a hash of the request, which held their data) are gone, the claim stays until the key
- * expires, so that a retry is refused (410) instead of done again, which would register the patient anew.
+ * expires, so that a retry is refused (410) instead of done again, which would register the patient anew. What it
+ * is from the start for a request that named a patient erased already (`keepErasedClaim`).
  */
 export const ERASED_WITH_PATIENT = "erased-with-patient";
 
@@ -135,6 +136,18 @@ const keptResponse = preparedPerConnection((tx) =>
     .where(thisKey)
     .prepare("idempotency-keys.keep-response.v1"),
 );
+
+/**
+ * Keeps the claim as an erasure leaves it (ERASED_WITH_PATIENT, no answer) for a request that named a patient
+ * erased already: its fingerprint, a hash of the request, would hash their address or number.
+ */
+export async function keepErasedClaim(tx: WriteTransaction, principalId: string, key: string): Promise<void> {
+  await connectionOf(tx).query({
+    name: "idempotency-keys.keep-erased-claim.v1",
+    text: "UPDATE idempotency_keys SET request_fingerprint = $3 WHERE principal_id = $1 AND key = $2",
+    values: [principalId, key, ERASED_WITH_PATIENT],
+  });
+}
 
 /**
  * Empties every answer kept about the patient, whether or not it quotes their id, and every answer to a request

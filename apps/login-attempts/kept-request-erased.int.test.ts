@@ -4,7 +4,8 @@
 // erasure, which empties the kept answers that name them, did not find it: the hash of their address outlived
 // the erasure. The answer now keeps the keyed hashes of the login it typed, as erased_logins holds a patient's,
 // and the erasure empties every kept answer whose request typed one of the patient's addresses or numbers,
-// current or former, in any spelling; a retry of it is a 410, as for the patient's own answers.
+// current or former, in any spelling; a retry of it is a 410, as for the patient's own answers. One typing an
+// address or number erased already keeps only the claim from the start, as an erasure leaves it.
 import { randomInt, randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { newPatientBody, testDatabase } from "../../test/fixtures.ts";
@@ -152,6 +153,26 @@ describe("a login attempt kept for its Idempotency-Key, typing a number that was
         responseBody: null,
         loginHashes: null,
       });
+    }
+  });
+});
+
+describe("a login attempt kept for its Idempotency-Key, typing an address erased already", () => {
+  it("keeps only the claim, as the erasure leaves one: no answer, no hash of the request; its retry a 410", async () => {
+    const service = await caller("service");
+    const email = `erased.${randomUUID()}@example.org`;
+    await erased(await registered({ email }));
+
+    for (const typed of [email, email.replace("@", "&#64;")]) {
+      const attempt = await attemptWithKey(service, typed);
+      expect(await keptRow(service, attempt.key), typed).toEqual({
+        requestFingerprint: ERASED_WITH_PATIENT,
+        responseBody: null,
+        patientId: null,
+        loginHashes: null,
+      });
+      const retried = await send(service, "POST", "/internal/login-attempts", attempt.body, attempt.key);
+      expect(retried.status, typed).toBe(410);
     }
   });
 });

@@ -67,8 +67,10 @@ export function loginAttemptRoutes(db: Database) {
       const patientId = await patientOfLogin(tx, c.get("masterKeys"), attempt);
       // About a patient, the reason is sealed with the username; about an erased one, the address or number it
       // may quote is replaced by the username's pseudonym as well.
-      const { username, reason } =
-        patientId === null ? await anonymousAttempt(tx, c.get("masterKeys"), attempt) : attempt;
+      const { username, reason, erased } =
+        patientId === null
+          ? await anonymousAttempt(tx, c.get("masterKeys"), attempt)
+          : { ...attempt, erased: false };
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
         { type: "audit.login.attempt", data: { ...attempt, username, reason, patientId } },
       ]);
@@ -76,7 +78,8 @@ export function loginAttemptRoutes(db: Database) {
         status: 201 as const,
         body: { eventId: appended?.eventId ?? randomUUID() },
         patientId,
-        loginHashes: await namedLogins(c, tx, attempt.username),
+        loginHashes: erased ? [] : await namedLogins(c, tx, attempt.username),
+        namesErased: erased,
       };
     });
     return c.json(answer.body, answer.status);
@@ -99,26 +102,34 @@ async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: 
  * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
  * phi/loginPhone.ts), either also percent-encoded or HTML-escaped (phi/escapedText.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
  * number, so that the compliance watch still counts failed attempts on it together; and the reason with every
- * spelling of it replaced by the pseudonym.
+ * spelling of it replaced by the pseudonym. `erased` tells which.
  */
 async function anonymousAttempt(
   tx: WriteTransaction,
   masterKeys: MasterKeys,
   { username: typed, reason }: { username: string; reason: string | null },
-): Promise<{ username: string; reason: string | null }> {
+): Promise<{ username: string; reason: string | null; erased: boolean }> {
   const login = decodedText(typed);
   // Every patient's e-mail has an @, and no phone number does: other usernames cost no lookup.
   if (normalizedLogin(login).includes("@")) {
     const hash = await erasedLoginHash(tx, masterKeys, login);
-    if (hash === null) return { username: typed, reason };
+    if (hash === null) return { username: typed, reason, erased: false };
     const pseudonym = erasedLoginPseudonym(hash);
-    return { username: pseudonym, reason: reason === null ? null : withoutAddress(reason, login, pseudonym) };
+    return {
+      username: pseudonym,
+      reason: reason === null ? null : withoutAddress(reason, login, pseudonym),
+      erased: true,
+    };
   }
   const phone = typedPhone(login);
   const hash = phone === null ? null : await erasedPhoneHash(tx, masterKeys, phone);
-  if (phone === null || hash === null) return { username: typed, reason };
+  if (phone === null || hash === null) return { username: typed, reason, erased: false };
   const pseudonym = erasedLoginPseudonym(hash);
-  return { username: pseudonym, reason: reason === null ? null : withoutPhone(reason, phone, pseudonym) };
+  return {
+    username: pseudonym,
+    reason: reason === null ? null : withoutPhone(reason, phone, pseudonym),
+    erased: true,
+  };
 }
 
 /**
