@@ -140,28 +140,31 @@ function foldedView(
 ): DecodedView {
   const { text } = view;
   if (ASCII.test(text) || unchanged(text)) return view;
-  const folds = new Map<string, string>();
-  const pieces: string[] = [];
+  // Each distinct character folded once, by its code point: a text is mostly a few characters many times.
+  const folds = new Map<number, string>();
+  let folded = "";
   let starts: Int32Array = new Int32Array(text.length);
   let ends: Int32Array = new Int32Array(text.length);
   let length = 0;
   let kept = 0;
   for (let at = 0; at < text.length; ) {
-    const unit = text.charCodeAt(at);
-    const width = isHighSurrogate(unit) && isLowSurrogate(text.charCodeAt(at + 1)) ? 2 : 1;
-    const character = unit < 0x80 ? undefined : text.slice(at, at + width);
-    let folded = character === undefined ? undefined : folds.get(character);
-    if (character !== undefined && folded === undefined) {
-      folded = fold(character);
-      folds.set(character, folded);
+    const codePoint = text.codePointAt(at) as number;
+    const width = codePoint > 0xffff ? 2 : 1;
+    let made = width;
+    if (codePoint >= 0x80) {
+      let form = folds.get(codePoint);
+      if (form === undefined) {
+        form = fold(text.slice(at, at + width));
+        folds.set(codePoint, form);
+      }
+      if (form.length !== width || form !== text.slice(at, at + width)) {
+        folded += text.slice(kept, at) + form;
+        kept = at + width;
+        made = form.length;
+      }
     }
-    const made = folded === undefined || folded === character ? width : folded.length;
     if (length + made > starts.length) {
       [starts, ends] = [grown(starts, length + made), grown(ends, length + made)];
-    }
-    if (folded !== undefined && folded !== character) {
-      pieces.push(text.slice(kept, at), folded);
-      kept = at + width;
     }
     // Each unit made maps to the character's span: the two of a character written with two, both.
     const start = view.starts[at] as number;
@@ -172,8 +175,8 @@ function foldedView(
     }
     at += width;
   }
-  pieces.push(text.slice(kept));
-  return { text: pieces.join(""), starts: starts.subarray(0, length), ends: ends.subarray(0, length) };
+  folded += text.slice(kept);
+  return { text: folded, starts: starts.subarray(0, length), ends: ends.subarray(0, length) };
 }
 
 /** A copy of `array`, with room for at least `needed` elements. */
