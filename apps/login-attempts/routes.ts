@@ -100,9 +100,10 @@ async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: 
 /**
  * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
  * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
- * phi/loginPhone.ts), either also percent-encoded or HTML-escaped (phi/escapedText.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
- * number, so that the compliance watch still counts failed attempts on it together; and the reason with every
- * spelling of it replaced by the pseudonym. `erased` tells which.
+ * phi/loginPhone.ts), either also percent-encoded or HTML-escaped (phi/escapedText.ts), which their erasure
+ * took: then its pseudonym, the same for every attempt on the address or number, so that the compliance watch
+ * still counts failed attempts on it together; and the reason with every spelling of it replaced by the
+ * pseudonym. `erased` tells which.
  */
 async function anonymousAttempt(
   tx: WriteTransaction,
