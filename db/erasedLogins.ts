@@ -1,16 +1,23 @@
 // Erased patients' e-mail addresses and phone numbers, current and former, kept as keyed hashes only
 // (erased_logins), so that a login attempt typing one after the erasure is recorded under a pseudonym rather than
 // the address or number; and live patients' former ones (patient_former_logins), so that one typed is still the
-// patient's, and sealed (apps/login-attempts/routes.ts). A phone number is kept as the hashes of its forms
-// (phi/loginPhone.ts), which its spellings with or without a country code meet.
-// The hash key is random, made by the first erasure or change of e-mail or phone and stored wrapped by the current
+// patient's, and sealed (apps/login-attempts/routes.ts); and the logins typed by login attempts kept for an
+// Idempotency-Key (idempotency_keys.login_hashes), so that an erasure finds them. A phone number is kept as the
+// hashes of its forms (phi/loginPhone.ts), which its spellings with or without a country code meet.
+// The hash key is random, made by the first of those to need it and stored wrapped by the current
 // master key (erased_login_key); `npm run phi:rewrap` moves it to a new master key as it does the patients' keys,
 // so a rotation changes no hash, and the old master key can still be dropped.
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
-import { formHash, loginHash } from "../phi/erasedLoginPseudonym.ts";
+import { formHash, loginHash, normalizedLogin } from "../phi/erasedLoginPseudonym.ts";
 import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
-import { phoneForms, type TypedPhone, typedPhoneForms, wholeNumberForm } from "../phi/loginPhone.ts";
+import {
+  phoneForms,
+  type TypedPhone,
+  typedPhone,
+  typedPhoneForms,
+  wholeNumberForm,
+} from "../phi/loginPhone.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
 import { MasterKeyMissing, MasterKeyRejected } from "./patientKeys.ts";
@@ -59,7 +66,7 @@ SELECT master_key_id AS "masterKeyId", wrapped_key AS "wrappedKey", true AS made
 UNION ALL
 SELECT master_key_id AS "masterKeyId", wrapped_key AS "wrappedKey", false AS made FROM erased_login_key`;
 
-/** The key, made if there is none yet: for an erasure. */
+/** The key, made if there is none yet: for recording a hash (an erasure, a change, a kept login attempt). */
 async function keyForRecording(tx: WriteTransaction, masters: MasterKeys): Promise<Buffer> {
   const cached = unwrappedKeys.get(poolOf(tx));
   if (cached) return cached;
@@ -100,14 +107,14 @@ export interface ErasedLogins {
 /**
  * Records an erased patient's e-mail addresses and phone numbers (their current ones and every former one) as
  * their hashes, in the erasure's transaction: one statement, however many. A number goes in as each of its
- * forms, each naming the whole number's hash as its pseudonym's.
+ * forms, each naming the whole number's hash as its pseudonym's. Returns every hash, recorded now or before.
  */
 export async function recordErasedLogins(
   tx: WriteTransaction,
   masters: MasterKeys,
   { emails, phones }: ErasedLogins,
   erasedAt: Date,
-): Promise<void> {
+): Promise<Buffer[]> {
   const key = await keyForRecording(tx, masters);
   const hashes = emails.map((email) => loginHash(key, email));
   const pseudonyms: Array<Buffer | null> = emails.map(() => null);
@@ -125,6 +132,25 @@ export async function recordErasedLogins(
            ON CONFLICT (email_hash) DO NOTHING`,
     values: [hashes, pseudonyms, erasedAt.toISOString()],
   });
+  return hashes;
+}
+
+/**
+ * The hashes under which a request naming `login` (a login attempt's username, escapes decoded) stays findable
+ * by the erasure of the patient whose address or number it is, then or later: an e-mail address's hash, or
+ * the hash of each form a typed phone number may take (phi/loginPhone.ts), as erased_logins holds a patient's.
+ * None for a username that is neither, which no patient's login can be.
+ */
+export async function loginHashesOf(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  login: string,
+): Promise<Buffer[]> {
+  const phone = typedPhone(login);
+  if (phone === null && !normalizedLogin(login).includes("@")) return [];
+  const key = await keyForRecording(tx, masters);
+  if (phone === null) return [loginHash(key, login)];
+  return typedPhoneForms(phone).map((form) => formHash(key, form));
 }
 
 /**

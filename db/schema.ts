@@ -631,10 +631,22 @@ export const idempotencyKeys = pgTable(
      * it, a replay of a body is audited.
      */
     patientId: uuid("patient_id"),
+    /**
+     * The e-mail address or phone number the request named a login by (a login attempt's username), as the
+     * keyed hashes erased_logins holds an erased patient's (db/erasedLogins.ts): an address's, or each form a
+     * typed number may take. The request's fingerprint is a hash of it, whether or not it named a patient
+     * when it was made: the erasure of a patient with one of these empties the kept answer as it does one
+     * with their `patient_id`.
+     */
+    loginHashes: bytea("login_hashes").array(),
   },
   (table) => [
     primaryKey({ columns: [table.principalId, table.key] }),
     index("idempotency_keys_patient").on(table.patientId),
+    // Only login attempts' keys have hashes: the index holds those, for an erasure's one lookup.
+    index("idempotency_keys_login_hashes")
+      .using("gin", table.loginHashes)
+      .where(sql`${table.loginHashes} IS NOT NULL`),
   ],
 );
 

@@ -112,7 +112,7 @@ export const loginAttemptReportSchema = z
 /** A login attempt's username as the history holds it: an erased patient's address never comes back. */
 const recordedUsername = text(320).meta({
   description:
-    "As typed by the user (often an e-mail address or a phone number), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case or in full-width letters, blanks around it ignored) or phone number (in any spelling: digits of any script, blanks, dots, dashes, slashes and parentheses after an optional leading `+`, with or without the country code) and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address or whole number, the same for every attempt on it), never the address or number. A typed username may not begin with `erased-login:`, so one that does is always such a pseudonym.",
+    "As typed by the user (often an e-mail address or a phone number), sealed when `patientId` names a patient. When it is an erased patient's e-mail address (in any case or in full-width letters, blanks around it ignored) or phone number (in any spelling: digits of any script, blanks, dots, dashes, slashes and parentheses after an optional leading `+`, with or without the country code), either also percent-encoded or HTML-escaped (`ada%40…`, `ada&#64;…`), and no live patient's, it is recorded as `erased-login:` and 32 hex digits instead (a keyed hash of the address or whole number, the same for every attempt on it), never the address or number. A typed username may not begin with `erased-login:`, so one that does is always such a pseudonym.",
 });
 
 export const loginAttemptSchema = z

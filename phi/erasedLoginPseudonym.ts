@@ -3,6 +3,7 @@
 // is recorded under.
 import { createHmac } from "node:crypto";
 import { ERASED_LOGIN_PREFIX } from "../events/audit.ts";
+import { type Fold, replacedInView } from "./escapedText.ts";
 
 /**
  * The address as a login matches it against patients' e-mails: surrounding blanks ignored, in any case, and in
@@ -31,3 +32,20 @@ export function formHash(key: Buffer, form: string): Buffer {
 export function erasedLoginPseudonym(hash: Buffer): string {
   return `${ERASED_LOGIN_PREFIX}${hash.subarray(0, 16).toString("hex")}`;
 }
+
+/**
+ * `text` with every spelling of the address in it as `replacement`: in any case, in any width or other
+ * compatibility form of its characters (Unicode NFKC, each character on its own: `ａda＠…`), and escaped as a
+ * URL or a page escapes it, wholly or in part (`ada%40example.com`, `%61da@…`, `ada&#64;…`, `ada&commat;…`,
+ * phi/escapedText.ts).
+ */
+export function withoutAddress(text: string, address: string, replacement: string): string {
+  const literal = normalizedLogin(address).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return replacedInView(text, compatibleForm, new RegExp(literal, "giu"), replacement);
+}
+
+/** Each character in NFKC; a text that NFKC leaves as it is has no character to fold. */
+const compatibleForm: Fold = {
+  character: (character) => character.normalize("NFKC"),
+  unchanged: (text) => text.normalize("NFKC") === text,
+};

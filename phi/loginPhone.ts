@@ -2,6 +2,7 @@
 // 0958"), and the forms under which a login attempt compares it with patients' numbers, which the platform stores
 // in E.164 (`+` and 7 to 15 digits: events/fields.ts e164Phone). Pure: db/erasedLogins.ts hashes the forms, and
 // db/patientWithPhone.ts compares the digits in SQL by the same rule.
+import { type Fold, replacedInView } from "./escapedText.ts";
 
 /**
  * What a username spelled as a phone number could be, read fail-closed: any patient's number that it could be
@@ -103,15 +104,17 @@ const PHONE_CHARACTER = /^[+\s0-9.()/\-\u2010-\u2015]$/u;
 export function asciiDigits(text: string): string {
   let folded = "";
   for (const character of text) {
-    let ascii = character;
-    if (DECIMAL_DIGIT.test(character)) ascii = String(digitValue(character.codePointAt(0) ?? 0));
-    else {
-      const compatible = character.normalize("NFKC");
-      if (PHONE_CHARACTER.test(compatible)) ascii = compatible;
-    }
+    const ascii = phoneCharacter(character);
     folded += ascii.length === character.length ? ascii : ascii.padEnd(character.length, ".");
   }
   return folded;
+}
+
+/** One character as asciiDigits reads it: a digit of any script as the ASCII one, a phone character's form. */
+export function phoneCharacter(character: string): string {
+  if (DECIMAL_DIGIT.test(character)) return String(digitValue(character.codePointAt(0) ?? 0));
+  const compatible = character.normalize("NFKC");
+  return PHONE_CHARACTER.test(compatible) ? compatible : character;
 }
 
 /**
@@ -125,31 +128,39 @@ function digitValue(codePoint: number): number {
 }
 
 /**
- * `text` with every spelling of the typed number in it (phoneSpellings), in any script's digits, as
- * `replacement`.
+ * `text` with every spelling of the typed number in it (phoneSpellings), in any script's digits, escaped or
+ * not (phi/escapedText.ts: "%2B49%2030…", "&#43;49…"), as `replacement`.
  */
 export function withoutPhone(text: string, phone: TypedPhone, replacement: string): string {
-  let kept = "";
-  let from = 0;
-  for (const match of asciiDigits(text).matchAll(phoneSpellings(phone))) {
-    kept += text.slice(from, match.index) + replacement;
-    from = match.index + match[0].length;
-    // A match ending on a digit written with two units takes the whole character.
-    if (isLowSurrogate(text.charCodeAt(from))) from += 1;
-  }
-  return kept + text.slice(from);
+  return replacedInView(text, phoneFold, phoneSpellings(phone), replacement);
 }
 
-const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
+/**
+ * phoneCharacter on each character; a text without digits of other scripts that NFKC leaves as it is has none
+ * it would change.
+ */
+const phoneFold: Fold = {
+  character: phoneCharacter,
+  unchanged: (text) => !OTHER_SCRIPT_DIGIT.test(text) && text.normalize("NFKC") === text,
+};
 
-const SEPARATOR = String.raw`[\s.()/\-\u2010-\u2015]*`;
+const OTHER_SCRIPT_DIGIT = /(?![0-9])\p{Nd}/u;
+
+/**
+ * Whatever may stand between a quoted number's digits: any run of characters that are neither letters, digits
+ * nor marks. Blanks, dots, dashes, slashes and brackets, but also commas ("+49,30,1234567"), underscores,
+ * middle dots, minus signs, soft hyphens and invisible characters, which people and programs write numbers
+ * with too. None is a digit, so each run is read in one step.
+ */
+const SEPARATOR = String.raw`[^\p{L}\p{N}\p{M}]*`;
 
 /**
  * Every spelling of the typed number in a text (an identity provider's reason: "unknown user +1 (415)
  * 555-0123"), whatever its separators, with or without its country code, `+`, `00` or trunk prefix. It looks
  * for the digits every spelling of the number holds (the whole number's without a country code of up to 3
  * digits; a national spelling's own without a trunk prefix), with up to 6 digits before them taken with it
- * (a country code, a trunk prefix, `00`). Fail-closed: it may take a few digits next to the number as well.
+ * (a country code, a trunk prefix, `00`), whatever stands between them (SEPARATOR). Fail-closed: it may take a
+ * few digits next to the number as well.
  */
 export function phoneSpellings(phone: TypedPhone): RegExp {
   const cores = phone.international

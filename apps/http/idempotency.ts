@@ -7,7 +7,9 @@
 // requests roll back with their claim, so their retries run again. A kept answer names the patient whose data
 // it holds: that patient's erasure deletes it, and replaying it is a read of their data (audit.data.accessed),
 // allowed only to a caller who reaches that patient at the time of the retry. The erasure keeps the claim
-// without the answer: a retry is a 410, not a second registration of the patient.
+// without the answer: a retry is a 410, not a second registration of the patient. A login attempt keeps the
+// hashes of the login it typed, so that the erasure of whoever's it is finds it; one typing a login erased
+// already keeps nothing but the claim.
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -27,6 +29,7 @@ import {
   ERASED_WITH_PATIENT,
   findKeptResponse,
   type KeptResponse,
+  keepErasedClaim,
   keepResponse,
 } from "./idempotencyKeys.ts";
 import { assertReachesPatient, findPatientOwner } from "./patientAccess.ts";
@@ -58,6 +61,17 @@ export interface Answer<Status extends SuccessStatus, Body> {
    * nobody's. Kept with it, see above.
    */
   patientId: string | null;
+  /**
+   * The hashes of the logins (e-mail addresses, phone numbers) the request named a login by, if any
+   * (db/erasedLogins.ts loginHashesOf): kept with the answer, so that the erasure of the patient whose login it
+   * is, then or later, empties it too (the fingerprint is a hash of the request, and of the login in it).
+   */
+  loginHashes?: readonly Buffer[];
+  /**
+   * The request named a patient erased already (a login attempt typing their address or number): of it only the
+   * claim is kept, as their erasure leaves one (no answer, no hash of the request), and a retry is a 410.
+   */
+  namesErased?: boolean;
 }
 
 type SuccessStatus = 200 | 201 | 202 | 204;
@@ -100,13 +114,20 @@ export async function answerOnce<Status extends SuccessStatus, Body>(
       return { answer: answer as Answer<Status, Body>, replayed: true };
     }
     const answer = await work(tx);
-    if (key !== undefined) {
-      await keepResponse(tx, principalId, key, {
-        status: answer.status,
-        body: JSON.stringify(answer.body),
-        headers: answer.headers ?? {},
-        patientId: answer.patientId,
-      });
+    if (key !== undefined && answer.namesErased) await keepErasedClaim(tx, principalId, key);
+    else if (key !== undefined) {
+      await keepResponse(
+        tx,
+        principalId,
+        key,
+        {
+          status: answer.status,
+          body: JSON.stringify(answer.body),
+          headers: answer.headers ?? {},
+          patientId: answer.patientId,
+        },
+        answer.loginHashes,
+      );
     }
     return { answer, replayed: false };
   });

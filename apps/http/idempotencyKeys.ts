@@ -1,7 +1,7 @@
 // The SQL of Idempotency-Key handling: claim a key in the request's transaction, read what an earlier request
 // with it answered, keep this request's answer.
-import { and, eq, ne, sql } from "drizzle-orm";
-import type { Database, WriteTransaction } from "../../db/client.ts";
+import { and, eq, sql } from "drizzle-orm";
+import { connectionOf, type Database, type WriteTransaction } from "../../db/client.ts";
 import { encodedPlaceholder, encodedValue, preparedPerConnection } from "../../db/preparedQuery.ts";
 import { idempotencyKeys } from "../../db/schema.ts";
 import { sweepAlone } from "../../db/sweepAlone.ts";
@@ -15,7 +15,8 @@ const expired = sql`${idempotencyKeys.createdAt} < now() - ${KEY_LIFETIME}::inte
 /**
  * What a kept answer's request fingerprint becomes when its patient is erased (`eraseKeptAnswers`): the answer
  * and the fingerprint (a hash of the request, which held their data) are gone, the claim stays until the key
- * expires, so that a retry is refused (410) instead of done again, which would register the patient anew.
+ * expires, so that a retry is refused (410) instead of done again, which would register the patient anew. What it
+ * is from the start for a request that named a patient erased already (`keepErasedClaim`).
  */
 export const ERASED_WITH_PATIENT = "erased-with-patient";
 
@@ -59,6 +60,7 @@ const keyClaim = preparedPerConnection((tx) =>
         responseBody: null,
         responseHeaders: null,
         patientId: null,
+        loginHashes: null,
         createdAt: sql`now()`,
       },
       setWhere: expired,
@@ -95,11 +97,16 @@ export async function findKeptResponse(
   return { requestFingerprint: row.requestFingerprint, response };
 }
 
+/**
+ * Keeps the answer with its claim; with the hashes of the logins (addresses, numbers) the request named, when it
+ * named any (db/erasedLogins.ts loginHashesOf), so that the erasure of whoever's they are finds it.
+ */
 export async function keepResponse(
   tx: WriteTransaction,
   principalId: string,
   key: string,
   response: KeptResponse,
+  loginHashes: readonly Buffer[] = [],
 ): Promise<void> {
   await keptResponse(tx).execute({
     principalId,
@@ -108,6 +115,12 @@ export async function keepResponse(
     responseBody: encodedValue(idempotencyKeys.responseBody, response.body),
     responseHeaders: encodedValue(idempotencyKeys.responseHeaders, response.headers),
     patientId: encodedValue(idempotencyKeys.patientId, response.patientId),
+  });
+  if (loginHashes.length === 0) return;
+  await connectionOf(tx).query({
+    name: "idempotency-keys.keep-login-hashes.v1",
+    text: "UPDATE idempotency_keys SET login_hashes = $3::bytea[] WHERE principal_id = $1 AND key = $2",
+    values: [principalId, key, loginHashes],
   });
 }
 
@@ -125,26 +138,37 @@ const keptResponse = preparedPerConnection((tx) =>
 );
 
 /**
- * Empties every answer kept about the patient, whether or not it quotes their id, and keeps each claim as
- * ERASED_WITH_PATIENT; the number emptied. Part of the patient's erasure (apps/patient/erasure.ts).
+ * Keeps the claim as an erasure leaves it (ERASED_WITH_PATIENT, no answer) for a request that named a patient
+ * erased already: its fingerprint, a hash of the request, would hash their address or number.
  */
-export async function eraseKeptAnswers(tx: WriteTransaction, patientId: string): Promise<number> {
-  const erased = await tx
-    .update(idempotencyKeys)
-    .set({
-      requestFingerprint: ERASED_WITH_PATIENT,
-      responseStatus: null,
-      responseBody: null,
-      responseHeaders: null,
-    })
-    .where(
-      and(
-        eq(idempotencyKeys.patientId, patientId),
-        ne(idempotencyKeys.requestFingerprint, ERASED_WITH_PATIENT),
-      ),
-    )
-    .returning({ key: idempotencyKeys.key });
-  return erased.length;
+export async function keepErasedClaim(tx: WriteTransaction, principalId: string, key: string): Promise<void> {
+  await connectionOf(tx).query({
+    name: "idempotency-keys.keep-erased-claim.v1",
+    text: "UPDATE idempotency_keys SET request_fingerprint = $3 WHERE principal_id = $1 AND key = $2",
+    values: [principalId, key, ERASED_WITH_PATIENT],
+  });
+}
+
+/**
+ * Empties every answer kept about the patient, whether or not it quotes their id, and every answer to a request
+ * that named one of their logins (`loginHashes`: their addresses' and numbers' hashes, as the erasure records
+ * them in erased_logins), whether or not it was found to be theirs when it was made; keeps each claim as
+ * ERASED_WITH_PATIENT. The number emptied. Part of the patient's erasure (apps/patient/erasure.ts).
+ */
+export async function eraseKeptAnswers(
+  tx: WriteTransaction,
+  patientId: string,
+  loginHashes: readonly Buffer[],
+): Promise<number> {
+  const { rowCount } = await connectionOf(tx).query({
+    name: "idempotency-keys.erase-with-patient.v2",
+    text: `UPDATE idempotency_keys
+              SET request_fingerprint = $1, response_status = NULL, response_body = NULL, response_headers = NULL,
+                  login_hashes = NULL
+            WHERE (patient_id = $2 OR login_hashes && $3::bytea[]) AND request_fingerprint <> $1`,
+    values: [ERASED_WITH_PATIENT, patientId, loginHashes],
+  });
+  return rowCount ?? 0;
 }
 
 /** Hourly: keys live a day, and their answers may quote patient data. */

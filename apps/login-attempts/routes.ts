@@ -7,10 +7,12 @@
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
+import type { Context } from "hono";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import {
   erasedLoginHash,
   erasedPhoneHash,
+  loginHashesOf,
   patientOfFormerLogin,
   patientOfFormerPhone,
 } from "../../db/erasedLogins.ts";
@@ -18,14 +20,15 @@ import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { patientWithPhone } from "../../db/patientWithPhone.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
-import { erasedLoginPseudonym, normalizedLogin } from "../../phi/erasedLoginPseudonym.ts";
+import { erasedLoginPseudonym, normalizedLogin, withoutAddress } from "../../phi/erasedLoginPseudonym.ts";
+import { decodedText } from "../../phi/escapedText.ts";
 import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { json, problem, securedRoute } from "../http/openapi.ts";
-import { createRouter } from "../http/service.ts";
+import { createRouter, type ServiceEnv } from "../http/service.ts";
 
 export const LOGIN_AUDIT_SERVICE = "login-audit-service";
 
@@ -64,60 +67,71 @@ export function loginAttemptRoutes(db: Database) {
       const patientId = await patientOfLogin(tx, c.get("masterKeys"), attempt);
       // About a patient, the reason is sealed with the username; about an erased one, the address or number it
       // may quote is replaced by the username's pseudonym as well.
-      const { username, reason } =
-        patientId === null ? await anonymousAttempt(tx, c.get("masterKeys"), attempt) : attempt;
+      const { username, reason, erased } =
+        patientId === null
+          ? await anonymousAttempt(tx, c.get("masterKeys"), attempt)
+          : { ...attempt, erased: false };
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
         { type: "audit.login.attempt", data: { ...attempt, username, reason, patientId } },
       ]);
-      return { status: 201 as const, body: { eventId: appended?.eventId ?? randomUUID() }, patientId };
+      return {
+        status: 201 as const,
+        body: { eventId: appended?.eventId ?? randomUUID() },
+        patientId,
+        loginHashes: erased ? [] : await namedLogins(c, tx, attempt.username),
+        namesErased: erased,
+      };
     });
     return c.json(answer.body, answer.status);
   });
 }
 
 /**
+ * What the kept answer to a request with an Idempotency-Key keeps of the login it typed: the hashes that the
+ * erasure of the patient whose address or number it is (now or later: typed before they registered with it, it
+ * names no one yet) finds it by, to empty it with the request's fingerprint, a hash of the username as typed.
+ * None without a key: nothing is kept.
+ */
+async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: string): Promise<Buffer[]> {
+  if (c.req.header("idempotency-key") === undefined) return [];
+  return loginHashesOf(tx, c.get("masterKeys"), decodedText(typed));
+}
+
+/**
  * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
  * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
- * phi/loginPhone.ts), which their erasure took: then its pseudonym, the same for every attempt on the address or
- * number, so that the compliance watch still counts failed attempts on it together; and the reason with every
- * spelling of it replaced by the pseudonym.
+ * phi/loginPhone.ts), either also percent-encoded or HTML-escaped (phi/escapedText.ts), which their erasure
+ * took: then its pseudonym, the same for every attempt on the address or number, so that the compliance watch
+ * still counts failed attempts on it together; and the reason with every spelling of it replaced by the
+ * pseudonym. `erased` tells which.
  */
 async function anonymousAttempt(
   tx: WriteTransaction,
   masterKeys: MasterKeys,
   { username: typed, reason }: { username: string; reason: string | null },
-): Promise<{ username: string; reason: string | null }> {
+): Promise<{ username: string; reason: string | null; erased: boolean }> {
+  const login = decodedText(typed);
   // Every patient's e-mail has an @, and no phone number does: other usernames cost no lookup.
-  if (normalizedLogin(typed).includes("@")) {
-    const hash = await erasedLoginHash(tx, masterKeys, typed);
-    if (hash === null) return { username: typed, reason };
+  if (normalizedLogin(login).includes("@")) {
+    const hash = await erasedLoginHash(tx, masterKeys, login);
+    if (hash === null) return { username: typed, reason, erased: false };
     const pseudonym = erasedLoginPseudonym(hash);
-    return { username: pseudonym, reason: withoutAddress(reason, typed, pseudonym) };
+    return {
+      username: pseudonym,
+      reason: reason === null ? null : withoutAddress(reason, login, pseudonym),
+      erased: true,
+    };
   }
-  const phone = typedPhone(typed);
+  const phone = typedPhone(login);
   const hash = phone === null ? null : await erasedPhoneHash(tx, masterKeys, phone);
-  if (phone === null || hash === null) return { username: typed, reason };
+  if (phone === null || hash === null) return { username: typed, reason, erased: false };
   const pseudonym = erasedLoginPseudonym(hash);
-  return { username: pseudonym, reason: reason === null ? null : withoutPhone(reason, phone, pseudonym) };
+  return {
+    username: pseudonym,
+    reason: reason === null ? null : withoutPhone(reason, phone, pseudonym),
+    erased: true,
+  };
 }
-
-/**
- * `reason` with every spelling of the typed address as `pseudonym`: in any case, without the blanks around it,
- * as typed, in ASCII (NFKC) and in full-width letters.
- */
-function withoutAddress(reason: string | null, typed: string, pseudonym: string): string | null {
-  if (reason === null) return null;
-  const address = normalizedLogin(typed);
-  const spellings = [...new Set([typed.trim(), address, fullWidth(address)])]
-    // The longest first: one spelling that holds another is replaced whole.
-    .sort((a, b) => b.length - a.length)
-    .map((spelling) => spelling.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  return reason.replace(new RegExp(spellings.join("|"), "giu"), pseudonym);
-}
-
-/** ASCII's visible characters as their full-width forms (U+FF01 to U+FF5E), the rest as they are. */
-const fullWidth = (text: string) =>
-  text.replace(/[!-~]/g, (character) => String.fromCharCode(character.charCodeAt(0) + 0xfee0));
 
 /**
  * The patient whose account this is; else the patient whose e-mail was typed as the username (any case), the
@@ -125,7 +139,8 @@ const fullWidth = (text: string) =>
  * address typed is as much theirs, and recorded as typed it would outlive their erasure). Likewise for a
  * username that is a phone number (phi/loginPhone.ts): the first record whose number it could be (several may
  * share a landline), else the first that had it before a change. An account's own record always wins: a record
- * made later with someone's e-mail or number never draws their login attempts to itself.
+ * made later with someone's e-mail or number never draws their login attempts to itself. The username is compared
+ * with its escapes decoded (phi/escapedText.ts): `ada%40example.org` typed is the address it spells, and sealed.
  */
 async function patientOfLogin(
   tx: WriteTransaction,
@@ -143,17 +158,17 @@ async function patientOfLogin(
       .limit(1);
     if (account) return account.id;
   }
+  const login = decodedText(attempt.username);
   const [byEmail] = await tx
     .select({ id: patients.id })
     .from(patients)
-    .where(sql`lower(${patients.email}) = ${normalizedLogin(attempt.username)}`)
+    .where(sql`lower(${patients.email}) = ${normalizedLogin(login)}`)
     .orderBy(patients.createdAt, patients.id)
     .limit(1);
   if (byEmail) return byEmail.id;
   // Every patient's e-mail has an @: other usernames cost no lookup of former addresses.
-  if (normalizedLogin(attempt.username).includes("@"))
-    return patientOfFormerLogin(tx, masterKeys, attempt.username);
-  const phone = typedPhone(attempt.username);
+  if (normalizedLogin(login).includes("@")) return patientOfFormerLogin(tx, masterKeys, login);
+  const phone = typedPhone(login);
   if (phone === null) return null;
   return (await patientWithPhone(tx, phone)) ?? patientOfFormerPhone(tx, masterKeys, phone);
 }

@@ -80,9 +80,6 @@ export async function erasePatient(
     .delete(appointments)
     .where(eq(appointments.patientId, patientId))
     .returning({ id: appointments.id });
-  // Responses kept for Idempotency-Key retries name the patient whose data they hold (a registration's
-  // answer holds it all), whether or not they quote the id. Their claims stay: a retry is refused, not redone.
-  const storedResponses = await eraseKeptAnswers(tx, patientId);
   // The development transport's "mailbox": the messages as sent, in plain text.
   const notificationRows = await tx
     .delete(recordedNotifications)
@@ -93,7 +90,12 @@ export async function erasePatient(
   // pseudonym, not as typed. The former ones can only be read now, while the key that sealed them still exists.
   // The row's id: canonical, as the history's aggregate ids are, whatever spelling the caller passed.
   const logins = await loginsHeld(tx, patient, masterKeys);
-  await recordErasedLogins(tx, masterKeys, logins, erasedAt);
+  const loginHashes = await recordErasedLogins(tx, masterKeys, logins, erasedAt);
+  // Responses kept for Idempotency-Key retries name the patient whose data they hold (a registration's
+  // answer holds it all), whether or not they quote the id; and a login attempt's, the logins it named, by
+  // the same hashes, when it named none of theirs at the time (typed before the patient registered with it).
+  // Their claims stay: a retry is refused, not redone.
+  const storedResponses = await eraseKeptAnswers(tx, patientId, loginHashes);
   await destroyDataKey(tx, patientId, erasedAt);
   return {
     outcome: "erased",

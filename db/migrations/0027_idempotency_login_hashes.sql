@@ -1,0 +1,2 @@
+ALTER TABLE "idempotency_keys" ADD COLUMN "login_hashes" "bytea"[];--> statement-breakpoint
+CREATE INDEX "idempotency_keys_login_hashes" ON "idempotency_keys" USING gin ("login_hashes") WHERE "idempotency_keys"."login_hashes" IS NOT NULL;
