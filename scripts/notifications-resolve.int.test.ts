@@ -175,6 +175,40 @@ describe("npm run notifications:resolve", () => {
     expect(await unresolvedMetric()).toEqual({ ...before, sending: (before.sending ?? 0) - 1 });
   });
 
+  it("records a delivery that is not to be sent as abandoned, its request left in the inbox, even one no replay could deliver", async () => {
+    const forgotten = await requestInOutbox();
+    const tooOld = await delivery("unknown", OLD, { eventId: forgotten.eventId });
+    await backdated(forgotten.eventId, 40);
+    await inInbox("notification-delivery", forgotten.eventId);
+    const archived = await delivery("sending", OLD); // its request is in no outbox
+    const before = await unresolvedMetric();
+
+    for (const { notificationId } of [tooOld, archived]) {
+      const { code, output } = await runCommand("--id", notificationId, "--abandon", "--yes");
+      expect({ code, output }).toMatchObject({ code: 0 });
+      expect(output).toContain(
+        `delivery ${notificationId} recorded as abandoned (operator ${operatorName()})`,
+      );
+      expect(output).not.toContain("npm run replay");
+      expect(await ledgerRow(notificationId)).toMatchObject({
+        status: "failed",
+        lastError: "abandoned",
+        resolvedBy: operatorName(),
+      });
+    }
+    // Nothing sends it: a redelivery of the request is still a duplicate to the delivery consumer.
+    const inbox = await own.db.$client.query<{ consumer: string }>(
+      "SELECT consumer FROM consumer_inbox WHERE event_id = $1",
+      [forgotten.eventId],
+    );
+    expect(inbox.rows).toEqual([{ consumer: "notification-delivery" }]);
+    expect(await unresolvedMetric()).toEqual({
+      ...before,
+      sending: (before.sending ?? 0) - 1,
+      unknown: (before.unknown ?? 0) - 1,
+    });
+  });
+
   it("refuses, in one line and changing nothing, whatever it cannot record", async () => {
     const sent = await delivery("sent", OLD);
     const failed = await delivery("failed", OLD);
@@ -193,9 +227,17 @@ describe("npm run notifications:resolve", () => {
       [["--id", inFlight.notificationId, "--sent", "--yes"], 1, "may still be being sent"],
       [["--id", archived.notificationId, "--not-sent", "--yes"], 1, "is no longer in the outbox"],
       [["--id", tooOld.notificationId, "--not-sent", "--yes"], 1, "redelivery window (38 days)"],
+      [
+        ["--id", tooOld.notificationId, "--not-sent", "--yes"],
+        1,
+        "--abandon records that it will not be sent",
+      ],
       [["--id", "not-a-uuid", "--sent", "--yes"], 2, "--id not-a-uuid: must be a notification id"],
       [["--id", unknown.notificationId, "--sent", "--not-sent", "--yes"], 2, "--sent and --not-sent"],
-      [["--id", unknown.notificationId, "--yes"], 2, "give --sent or --not-sent"],
+      [["--id", unknown.notificationId, "--yes"], 2, "give --sent, --not-sent or --abandon"],
+      [["--id", unknown.notificationId, "--not-sent", "--abandon", "--yes"], 2, "--not-sent and --abandon"],
+      [["--abandon", "--yes"], 2, "--abandon: give the delivery's --id"],
+      [["--id", sent.notificationId, "--abandon", "--yes"], 1, "is sent already"],
       [["--sent", "--yes"], 2, "--sent: give the delivery's --id"],
       [["--id", unknown.notificationId, "--not-sent", "--message-id", "x", "--yes"], 2, "only with --sent"],
       [

@@ -25,18 +25,21 @@ const MESSAGE_ID = /^[\x21-\x7e]{1,255}$/;
 const { values, refuse } = parseCommand({
   usage: `usage: npm run notifications:resolve
        npm run notifications:resolve -- --id <notificationId> --sent [--message-id <id>] [--yes]
-       npm run notifications:resolve -- --id <notificationId> --not-sent [--yes]
+       npm run notifications:resolve -- --id <notificationId> --not-sent | --abandon [--yes]
   without --id, lists the deliveries nobody knows the outcome of: a claim still sending after 15 minutes (its
   sender died) and every send that failed in an unknown way. Check each with the mail provider, then record:
   --sent          the provider has the message: the delivery is sent (--message-id: the id it gave it)
   --not-sent      the provider never had it: the delivery is failed, and the command prints the replay that
                   sends it again, once
+  --abandon       the provider never had it, and it is not to be sent (its request can no longer be replayed,
+                  or the message is no longer worth sending): the delivery is failed, marked abandoned
   --yes, -y       do not ask for confirmation (needed when not run from a terminal)
   Only an unresolved delivery is settled, and only if it is still as it was read. README: "Consumers".`,
   options: {
     id: { type: "string" },
     sent: { type: "boolean", default: false },
     "not-sent": { type: "boolean", default: false },
+    abandon: { type: "boolean", default: false },
     "message-id": { type: "string" },
     ...yesOption,
   },
@@ -45,7 +48,7 @@ const answer = providerAnswer();
 const notificationId = values.id === undefined ? undefined : notificationIdOf(values.id);
 if (notificationId && answer) {
   await confirm(
-    `Record notification ${notificationId} as ${answer.sent ? "sent" : "not sent, to be sent again"}`,
+    `Record notification ${notificationId} as ${answer.sent ? "sent" : answer.sendAgain ? "not sent, to be sent again" : "not sent, and never to be"}`,
     values.yes,
   );
 }
@@ -83,6 +86,12 @@ async function resolve(id: string, answer: ProviderAnswer): Promise<void> {
     console.log(`delivery ${id} recorded as sent (operator ${operator})`);
     return;
   }
+  if (!answer.sendAgain) {
+    console.log(
+      `delivery ${id} recorded as abandoned (operator ${operator}): it is failed, and nothing sends it`,
+    );
+    return;
+  }
   console.log(
     `delivery ${id} recorded as not sent (operator ${operator}): it is failed, and may be sent again`,
   );
@@ -105,19 +114,26 @@ function nextStep({ position }: RequestToReplay): string {
 
 /** The answer the options give, or none (a listing); a contradictory or incomplete one is refused. */
 function providerAnswer(): ProviderAnswer | undefined {
-  const { id, sent, "not-sent": notSent, "message-id": messageId } = values;
+  const { id, sent, "not-sent": notSent, abandon, "message-id": messageId } = values;
   if (id === undefined) {
-    const given = [sent && "--sent", notSent && "--not-sent", messageId !== undefined && "--message-id"];
+    const given = [
+      sent && "--sent",
+      notSent && "--not-sent",
+      abandon && "--abandon",
+      messageId !== undefined && "--message-id",
+    ];
     const first = given.find(Boolean);
     if (first) refuse(`${first}: give the delivery's --id <notificationId>`);
     return undefined;
   }
-  if (sent && notSent) refuse("--sent and --not-sent: give one, what the mail provider said");
-  if (!sent && !notSent) refuse(`--id ${id}: give --sent or --not-sent, what the mail provider said`);
+  const answers = [sent && "--sent", notSent && "--not-sent", abandon && "--abandon"].filter(Boolean);
+  if (answers.length > 1) refuse(`${answers.join(" and ")}: give one, what the mail provider said`);
+  if (answers.length === 0)
+    refuse(`--id ${id}: give --sent, --not-sent or --abandon, what the mail provider said`);
   if (messageId !== undefined && !sent) refuse("--message-id: only with --sent");
   if (messageId !== undefined && !MESSAGE_ID.test(messageId))
     refuse("--message-id: must be the provider's message id (printable characters, no spaces, at most 255)");
-  return sent ? { sent: true, transportMessageId: messageId ?? null } : { sent: false };
+  return sent ? { sent: true, transportMessageId: messageId ?? null } : { sent: false, sendAgain: notSent };
 }
 
 /** An --id as notification ids are stored: a UUID in lower case (one in upper case is the same id). */

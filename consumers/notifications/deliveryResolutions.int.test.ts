@@ -83,12 +83,12 @@ describe("a delivery settled as not sent", () => {
     await handledBy(db, consumer.name, [eventId]);
     expect(await ledgerRow(notificationId)).toMatchObject({ status: "unknown", attempts: 1 });
     // As the alert's 10 minutes and the provider's answer would find it.
-    const found = await deliveryToResolve(db, notificationId, { sent: false });
+    const found = await deliveryToResolve(db, notificationId, { sent: false, sendAgain: true });
     if (found.outcome !== "found" || !found.replay)
       throw new Error(`not resolvable: ${JSON.stringify(found)}`);
     const resolution = await resolveDelivery(db, {
       delivery: found.delivery,
-      answer: { sent: false },
+      answer: { sent: false, sendAgain: true },
       operator: "tester",
       consumer: consumer.name,
     });
@@ -119,7 +119,7 @@ describe("a delivery settled as not sent", () => {
 
     const resolution = await resolveDelivery(db, {
       delivery: found.delivery,
-      answer: { sent: false },
+      answer: { sent: false, sendAgain: true },
       operator: "tester",
       consumer: consumer.name,
     });

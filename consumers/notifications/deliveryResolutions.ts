@@ -2,7 +2,9 @@
 // `unknown` send), after asking the mail provider: `npm run notifications:resolve` lists those deliveries and
 // records the answer. `sent` ends the delivery; `not sent` makes it `failed`, the one state a request claims
 // again, and forgets the request in the delivery consumer's inbox, so that a replay of the request (the command
-// prints it) is delivered rather than dropped as a duplicate, and sends the message once.
+// prints it) is delivered rather than dropped as a duplicate, and sends the message once. `abandoned` is not
+// sent either, and is not to be: `failed` too, marked `abandoned`, its request left in the inbox, so that nothing
+// sends it (for a request no replay can deliver any more, or a message no longer worth sending).
 import { connectionOf, type Database, writeTransaction } from "../../db/client.ts";
 import { isTopicName, rememberedSince } from "../../events/index.ts";
 import { SENDING_GIVEN_UP_AFTER_MS, UNRESOLVED_DELIVERY } from "./deliveryMetrics.ts";
@@ -39,8 +41,16 @@ export async function unresolvedDeliveryList(db: Database): Promise<UnresolvedDe
   return rows;
 }
 
-/** What the provider said: sent (with its message id, when it gave one), or not sent. */
-export type ProviderAnswer = { sent: true; transportMessageId: string | null } | { sent: false };
+/**
+ * What the provider said: sent (with its message id, when it gave one), or not sent; and, when not sent,
+ * whether it is to be sent again.
+ */
+export type ProviderAnswer =
+  | { sent: true; transportMessageId: string | null }
+  | { sent: false; sendAgain: boolean };
+
+/** The ledger's last_error of a delivery a person decided not to send. */
+export const ABANDONED = "abandoned";
 
 /** Where a request to send again is in the outbox: `npm run replay` of that one position delivers it again. */
 export interface RequestToReplay {
@@ -82,17 +92,17 @@ export async function deliveryToResolve(
       `delivery ${notificationId} was claimed ${ageSeconds} s ago and may still be being sent: a sending claim is unresolved once it is ${SENDING_GIVEN_UP_AFTER_MS / 60_000} minutes old`,
     );
   }
-  if (answer.sent) return { outcome: "found", delivery, replay: null };
+  if (answer.sent || !answer.sendAgain) return { outcome: "found", delivery, replay: null };
   const request = await requestInOutbox(db, delivery.eventId);
   if (!request) {
     return refused(
-      `the request of delivery ${notificationId} (event ${delivery.eventId}) is no longer in the outbox (archived): no replay could send it again`,
+      `the request of delivery ${notificationId} (event ${delivery.eventId}) is no longer in the outbox (archived): no replay could send it again (--abandon records that it will not be sent)`,
     );
   }
   const remembered = isTopicName(request.topic) ? rememberedSince(request.topic, now) : null;
   if (remembered && request.createdAt < remembered.since) {
     return refused(
-      `the request of delivery ${notificationId} (event ${delivery.eventId}) is older than ${request.topic}'s redelivery window (${remembered.days} days): a replay of it would be refused, so nothing could send it again`,
+      `the request of delivery ${notificationId} (event ${delivery.eventId}) is older than ${request.topic}'s redelivery window (${remembered.days} days): a replay of it would be refused, so nothing could send it again (--abandon records that it will not be sent)`,
     );
   }
   return { outcome: "found", delivery, replay: { position: request.position, topic: request.topic } };
@@ -117,8 +127,8 @@ export type Resolution = { outcome: "resolved" } | { outcome: "changed"; status:
 
 /**
  * Records the provider's answer for a delivery found unresolved, if it still is as it was found: a sender
- * that finished it meanwhile, or anyone else's change, is kept, and nothing is written. "Not sent" also
- * removes the request from `consumer`'s inbox, in the same transaction.
+ * that finished it meanwhile, or anyone else's change, is kept, and nothing is written. "Not sent", to be sent
+ * again, also removes the request from `consumer`'s inbox, in the same transaction.
  */
 export async function resolveDelivery(
   db: Database,
@@ -136,8 +146,8 @@ export async function resolveDelivery(
         delivery.notificationId,
         answer.sent ? "sent" : "failed",
         answer.sent ? answer.transportMessageId : delivery.transportMessageId,
-        // A sent message failed nothing; one not sent keeps what its send ran into.
-        answer.sent ? null : delivery.lastError,
+        // A sent message failed nothing; one not sent keeps what its send ran into, unless it is abandoned.
+        answer.sent ? null : answer.sendAgain ? delivery.lastError : ABANDONED,
         operator,
         delivery.status,
         delivery.attempts,
@@ -150,7 +160,7 @@ export async function resolveDelivery(
       );
       return { outcome: "changed", status: now.rows[0]?.status ?? null };
     }
-    if (!answer.sent) {
+    if (!answer.sent && answer.sendAgain) {
       await connection.query("DELETE FROM consumer_inbox WHERE consumer = $1 AND event_id = $2", [
         consumer,
         delivery.eventId,
