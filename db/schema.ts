@@ -654,6 +654,8 @@ export const idempotencyKeys = pgTable(
  * The compliance watch's memory (consumers/complianceWatch): each audit event that a rule counts, under the
  * rule and the principal it counts against. `counted` is what the rule counts distinct values of: the
  * patient's id for many-patients-read and many-patients-decrypted, the event's own id for the others.
+ * `subject` is the principal, `<kind>:<id>`: ids and keyed pseudonyms (of a username or an IP address), never
+ * a username or an address as typed, which may be a patient's and would outlive their erasure here.
  */
 export const complianceWatchObservations = pgTable(
   "compliance_watch_observations",

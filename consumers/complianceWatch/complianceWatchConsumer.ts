@@ -21,22 +21,33 @@ import { breachingWindow, recordAlert, recordObservation } from "./watchStore.ts
 export const COMPLIANCE_WATCH = "compliance-watch";
 
 /**
- * IP addresses are counted under an HMAC pseudonym keyed from the current master key: equal addresses match,
- * and nothing the watch stores or reports reads as an address (a patient's is sealed personal data). Rotating
- * the master key starts new pseudonyms, so windows open at the rotation start afresh.
+ * IP addresses and usernames are counted under HMAC pseudonyms keyed from the current master key, one key per
+ * kind: equal values match, and nothing the watch stores or reports reads as an address or a username (either
+ * may be a patient's personal data). Rotating the master key starts new pseudonyms, so windows open at the
+ * rotation start afresh.
  */
-export function ipPseudonyms(masterKeys: MasterKeys): (ipAddress: string) => string {
+function keyedPseudonyms(masterKeys: MasterKeys, purpose: string): (value: string) => string {
   const master = masterKeys.keys.get(masterKeys.currentId) as Buffer;
-  const key = Buffer.from(hkdfSync("sha256", master, Buffer.alloc(0), "compliance-watch/ip-pseudonym", 32));
-  return (ipAddress) =>
-    `${masterKeys.currentId}:${createHmac("sha256", key).update(ipAddress.toLowerCase()).digest("hex").slice(0, 32)}`;
+  const key = Buffer.from(hkdfSync("sha256", master, Buffer.alloc(0), `compliance-watch/${purpose}`, 32));
+  return (value) =>
+    `${masterKeys.currentId}:${createHmac("sha256", key).update(value).digest("hex").slice(0, 32)}`;
+}
+
+export function ipPseudonyms(masterKeys: MasterKeys): (ipAddress: string) => string {
+  const pseudonym = keyedPseudonyms(masterKeys, "ip-pseudonym");
+  return (ipAddress) => pseudonym(ipAddress.toLowerCase());
+}
+
+/** A username's pseudonym, of its counted form (`usernameAsCounted`), which every spelling of it folds to. */
+export function usernamePseudonyms(masterKeys: MasterKeys): (counted: string) => string {
+  return keyedPseudonyms(masterKeys, "username-pseudonym");
 }
 
 export function complianceWatchConsumer(
   config: ComplianceWatchConfig,
   { masterKeys, name = COMPLIANCE_WATCH }: { masterKeys: MasterKeys; name?: string },
 ): TransactionalConsumer {
-  const ipPseudonym = ipPseudonyms(masterKeys);
+  const pseudonyms = { ip: ipPseudonyms(masterKeys), username: usernamePseudonyms(masterKeys) };
   async function watch(
     event: TypedEnvelope,
     observations: Observation[],
@@ -126,7 +137,7 @@ export function complianceWatchConsumer(
       "audit.compliance.violation": (event, context) =>
         watch(event, refusalObservations(event, config), context),
       "audit.login.attempt": (event, context) =>
-        watch(event, failedLoginObservations(event, config, ipPseudonym), context),
+        watch(event, failedLoginObservations(event, config, pseudonyms), context),
       "audit.operator.decrypted": (event, context) =>
         watch(event, operatorDecryptionObservations(event, config), context),
     },

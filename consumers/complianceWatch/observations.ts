@@ -103,24 +103,33 @@ export function usernameAsCounted(username: string): string {
   return username.normalize("NFKC").trim().toLowerCase();
 }
 
-/** An IP address as the watch stores and reports it: a keyed pseudonym, never the address. */
-export type IpPseudonym = (ipAddress: string) => string;
+/**
+ * What the watch stores and reports instead of an IP address or a username: a keyed pseudonym, equal for equal
+ * values, that reads as neither.
+ */
+export interface LoginPseudonyms {
+  ip: (ipAddress: string) => string;
+  /** Of a username as counted (`usernameAsCounted`), so that every spelling of it has the same pseudonym. */
+  username: (counted: string) => string;
+}
 
 export function failedLoginObservations(
   event: TypedEnvelope<"audit.login.attempt">,
   config: ComplianceWatchConfig,
-  ipPseudonym: IpPseudonym,
+  pseudonyms: LoginPseudonyms,
 ): Observation[] {
   if (event.data.success) return [];
-  // A patient's username is their e-mail, sealed under their key: counted by the patient's id instead, so
-  // the watch's tables and alerts never hold it in clear.
+  // A patient's username is their e-mail or phone number, sealed under their key: counted by the patient's id
+  // instead. Any other username is counted by its pseudonym: one that named nobody when it was typed may be
+  // a patient's address all the same (typed before they registered with it), and nothing the erasure reaches
+  // would take it out of the watch's tables or its alerts.
   const { patientId, username } = event.data;
   const observations: Observation[] = [
     {
       rule: "failed-logins-by-username",
       principal:
         patientId === null
-          ? { kind: "username", id: usernameAsCounted(username) }
+          ? { kind: "username-pseudonym", id: pseudonyms.username(usernameAsCounted(username)) }
           : { kind: "patient", id: patientId },
       counted: event.eventId,
       threshold: config.maxFailedLogins,
@@ -130,7 +139,7 @@ export function failedLoginObservations(
   if (ip) {
     observations.push({
       rule: "failed-logins-by-ip",
-      principal: { kind: "ip-pseudonym", id: ipPseudonym(ip) },
+      principal: { kind: "ip-pseudonym", id: pseudonyms.ip(ip) },
       counted: event.eventId,
       threshold: config.maxFailedLogins,
     });
