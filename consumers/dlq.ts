@@ -5,6 +5,7 @@
 // hold PHI.
 import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
+import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database } from "../db/client.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -144,16 +145,8 @@ function formatTable(letters: readonly DeadLetter[]): string {
     `${letter.original.partition}/${letter.original.offset}`,
     letter.deadLetteredAt,
   ]);
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join("  ")
-      .trimEnd();
   const messages = letters.map(
     (letter) => `  ${letter.dlqTopic}/${letter.partition}/${letter.offset}: ${letter.errorMessage}`,
   );
-  return [line(header), ...rows.map(line), "", "errors:", ...messages].join("\n");
+  return [...textTable(header, rows), "", "errors:", ...messages].join("\n");
 }

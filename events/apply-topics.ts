@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { failureMessage, parseCommand } from "../cli/command.ts";
+import { textTable } from "../cli/textTable.ts";
 import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Admin, createKafka } from "../kafka/client.ts";
@@ -446,21 +447,13 @@ export function formatSummary(
       [...report.changes, ...report.warnings.map((warning) => `WARNING: ${warning}`)].join("; "),
     ];
   });
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join("  ")
-      .trimEnd();
   const totals =
     `${summary.created.length} created, ${summary.updated.length} updated, ` +
     `${summary.unchanged.length} unchanged`;
   const replicas =
     `every topic: ${summary.replication.factor} replica(s), ` +
     `min.insync.replicas=${summary.replication.minInsyncReplicas}, unclean.leader.election.enable=false`;
-  return [line(header), ...rows.map(line), "", replicas, totals].join("\n");
+  return [...textTable(header, rows), "", replicas, totals].join("\n");
 }
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@
 // error codes, and of those only what reads as a code is shown.
 import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
 import { operatorName } from "../cli/operator.ts";
+import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
 import {
   deliveryToResolve,
@@ -176,17 +177,8 @@ function formatTable(deliveries: readonly UnresolvedDelivery[]): string {
     delivery.finishedAt?.toISOString() ?? "-",
     shownError(delivery.lastError),
   ]);
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join("  ")
-      .trimEnd();
   return [
-    line(header),
-    ...rows.map(line),
-    `${deliveries.length} unresolved: check each with the mail provider, then record it with --id <notification> --sent or --not-sent`,
+    ...textTable(header, rows),
+    `${deliveries.length} unresolved: check each with the mail provider, then record it with --id <notification> --sent, --not-sent or --abandon`,
   ].join("\n");
 }
