@@ -1,42 +1,39 @@
 // Events committed while an older transaction that writes no outbox row (a consumer's inbox, an idempotency
 // key's claim) is still running: the relay may not read them until it ends, and its commit sends no NOTIFY. The
 // relay sees them waiting and looks again within milliseconds, backing off, rather than sleeping a whole idle
-// poll; this relay's idle poll is a minute, so only that can publish them within the test's time.
+// poll; this relay's idle poll is a minute, so only that can publish them within the test's time. The test has
+// a database of its own: another file's events, written meanwhile, would wake the relay by their NOTIFY and
+// start its backoff over, which is right, but not what this test counts.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
-import {
-  databaseUrl,
-  eventually,
-  kafkaBrokers,
-  patientCreated,
-  startRelay,
-  testDatabase,
-  testEventContext,
-} from "../test/fixtures.ts";
+import { eventually, kafkaBrokers, patientCreated, startRelay, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import { ownDatabase } from "../test/ownDatabase.ts";
 import type { OutboxRelay } from "./relay.ts";
 
 const IDLE_POLL_MS = 60_000;
 const HOLD_MS = 1_000;
 
-const db = testDatabase();
+const own = ownDatabase("relay_held_back");
 let relay: OutboxRelay;
 
-beforeAll(() => {
-  relay = startRelay({ idlePollMs: IDLE_POLL_MS });
+beforeAll(async () => {
+  await own.setUp();
+  relay = startRelay({ idlePollMs: IDLE_POLL_MS, databaseUrl: own.url });
 });
 afterAll(async () => {
   await relay.stop();
-  await db.$client.end();
+  await own.tearDown();
 });
 
 describe("the polling relay behind a transaction that writes no outbox row", () => {
   it("publishes the events it held back soon after that transaction ends, polling with backoff meanwhile", async () => {
     const tap = await tapTopic(kafkaBrokers(), "patient-events");
-    const blocker = new pg.Client({ connectionString: databaseUrl() });
+    const { db } = own;
+    const blocker = new pg.Client({ connectionString: own.url });
     await blocker.connect();
     try {
       await blocker.query("BEGIN");
