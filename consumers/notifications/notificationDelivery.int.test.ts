@@ -127,4 +127,36 @@ describe("notification delivery", () => {
       .where(eq(notificationDeliveries.notificationId, notificationId));
     expect(ledger).toMatchObject([{ status: "failed", lastError: "patient-deleted" }]);
   });
+
+  it("sends nothing to a patient deleted before the send whom the directory has not seen deleted yet", async () => {
+    const recording = recordingTransport(db);
+    const delivery = notificationDeliveryConsumer({
+      transports: { email: recording, sms: recording },
+      log: silentLog,
+    });
+    const patientId = randomUUID();
+    // The deletion committed; the directory's consumer, behind, still holds the patient live.
+    await db.$client.query(
+      `INSERT INTO patients (id, first_name, last_name, date_of_birth, email, phone, deleted_at)
+       VALUES ($1, 'Ada', 'Lovelace', '1985-12-10', 'ada@example.org', '+14155552671', now())`,
+      [patientId],
+    );
+    await db.$client.query(
+      `INSERT INTO patient_directory (patient_id, first_name, email, phone, last_event_at)
+       VALUES ($1, 'Ada', 'ada@example.org', '+14155552671', now())`,
+      [patientId],
+    );
+    const notificationId = randomUUID();
+    const event = emailRequested(notificationId, patientId);
+    await delivery.handlers["notification.email.requested"]?.(event, { db } as ExternalEffectContext);
+    const recorded = await db.$client.query("SELECT 1 FROM recorded_notifications WHERE patient_id = $1", [
+      patientId,
+    ]);
+    expect(recorded.rowCount).toBe(0);
+    const ledger = await db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.notificationId, notificationId));
+    expect(ledger).toMatchObject([{ status: "failed", lastError: "patient-deleted" }]);
+  });
 });

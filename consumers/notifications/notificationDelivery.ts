@@ -29,7 +29,7 @@ export function notificationDeliveryConsumer(options: {
     const transport = options.transports[message.channel];
     const { notificationId, channel } = message;
     const delivery: Delivery = { notificationId, eventId, channel, transport: transport.name };
-    if (message.patientId !== null && (await deletedFromDirectory(db, message.patientId))) {
+    if (message.patientId !== null && (await deletedPatient(db, message.patientId))) {
       // Deleted after the message was requested (a welcome requested as the patient registered, say).
       const claim = await claimDelivery(db.$client, delivery);
       if (claim.claimed)
@@ -112,14 +112,17 @@ export function notificationDeliveryConsumer(options: {
   }
 
   /**
-   * Whether the patient directory (the notifications' view of patients) says the patient was deleted. It lags
-   * the patient's deletion by the directory consumer's delay, which the send follows by the relay's and this
-   * consumer's: a message requested before a deletion and sent after it is rarely sent.
+   * Whether the patient was deleted, by the patients' own table or by the patient directory (the notifications'
+   * view of patients). The directory follows a deletion by its consumer's delay: read alone, it let a message
+   * requested before a deletion and sent in that delay go out. The patients' table says it from the deletion's
+   * commit on; a deletion committed after this read races the send, as any deletion made during a send would.
    */
-  async function deletedFromDirectory(db: Database, patientId: string): Promise<boolean> {
+  async function deletedPatient(db: Database, patientId: string): Promise<boolean> {
     const { rows } = await db.$client.query<{ deleted: boolean }>({
-      name: "notification-delivery.patient-deleted.v1",
-      text: "SELECT deleted_at IS NOT NULL AS deleted FROM patient_directory WHERE patient_id = $1",
+      name: "notification-delivery.patient-deleted.v2",
+      text: `SELECT EXISTS (SELECT FROM patients WHERE id = $1 AND deleted_at IS NOT NULL)
+                 OR EXISTS (SELECT FROM patient_directory WHERE patient_id = $1 AND deleted_at IS NOT NULL)
+                 AS deleted`,
       values: [patientId],
     });
     return rows[0]?.deleted === true;
