@@ -46,6 +46,8 @@ export interface TestProvider {
   refuseNext(error: string, description: string): void;
   /** While down, the discovery document is answered 503 Service Unavailable. */
   setDown(down: boolean): void;
+  /** While down, the JSON Web Key Set is answered 503 Service Unavailable. */
+  setKeysDown(down: boolean): void;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function startTestProvider(
   let token: string | undefined;
   let refusal: { error: string; description: string } | undefined;
   let down = false;
+  let keysDown = false;
   let nextIdToken: IdTokenKind = "valid";
   const signingKey = await generateKeyPair("RS256");
   // Same algorithm, same key id, another key: what a forger would sign with.
@@ -79,7 +82,11 @@ export async function startTestProvider(
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? "/", provider.issuer);
     if (url.pathname === "/.well-known/openid-configuration") return discover(response);
-    if (url.pathname === "/jwks") return json(response, 200, { keys: [publicKey] });
+    if (url.pathname === "/jwks") {
+      return keysDown
+        ? json(response, 503, { error: "temporarily_unavailable" })
+        : json(response, 200, { keys: [publicKey] });
+    }
     if (url.pathname === "/authorize") return authorize(url.searchParams, response);
     if (url.pathname === "/token" && request.method === "POST") return exchange(request, response);
     response.writeHead(404).end();
@@ -200,6 +207,9 @@ export async function startTestProvider(
     },
     setDown: (next) => {
       down = next;
+    },
+    setKeysDown: (next) => {
+      keysDown = next;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -2,8 +2,9 @@
 // against the real platform and Postgres, at a provider the test runs (test/oidcProvider.ts): a sign-in sends a
 // nonce of its own, and signs the auditor in only when the ID token is signed by a key of the provider's
 // (jwks_uri), names the configured issuer, is for this console (aud, and azp with several audiences), has not
-// expired and carries that nonce. Any other is refused on the page, saying why, and signs nobody in: the
-// access token is never used, so the API records no access of the auditor's, and neither token is shown.
+// expired and carries that nonce. Any other, or one whose keys cannot be read, is refused on the page, saying
+// why, and signs nobody in: the access token is never used, so the API records no access of the auditor's, and
+// neither token is shown.
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { decodeJwt } from "jose";
@@ -158,5 +159,14 @@ describe("the console's sign-in at an OpenID Connect provider", () => {
       "bad-signature",
       "its signature does not verify against the identity provider's keys (jwks_uri)",
     );
+  });
+
+  it("refuses a right ID token when the provider's keys cannot be read: unchecked is not trusted", async () => {
+    identityProvider.setKeysDown(true);
+    try {
+      await expectRefused("valid", "the identity provider's keys (jwks_uri) could not be read");
+    } finally {
+      identityProvider.setKeysDown(false);
+    }
   });
 });
