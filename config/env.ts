@@ -2,7 +2,7 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { KAFKA_SECURITY_VARIABLES, type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
-import { unknownVariableProblems, VARIABLES_READ_ELSEWHERE } from "./variables.ts";
+import { RETIRED_VARIABLES, unknownVariableProblems, VARIABLES_READ_ELSEWHERE } from "./variables.ts";
 
 const brokerList = z
   .string()
@@ -340,11 +340,15 @@ export function withoutPassword(value: string): string {
   return `${scheme}${rest}`.replace(/(password\s*=\s*)[^&\s]*/gi, "$1***");
 }
 
-/** Every variable the project reads: a name under one of its prefixes (config/variables.ts) must be one of these. */
+/**
+ * Every variable the project reads, and those it refuses by a message of their own: a name under one of its prefixes
+ * (config/variables.ts) must be one of these.
+ */
 export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   ...Object.keys(envSchema.shape),
   ...KAFKA_SECURITY_VARIABLES,
   ...VARIABLES_READ_ELSEWHERE,
+  ...RETIRED_VARIABLES,
 ]);
 
 /**

@@ -58,6 +58,44 @@ describe("a variable under the project's prefixes that it does not read", () => 
     ]);
   });
 
+  it("is refused under CONSOLE_, SMTP_ and HEAP_ too: the console's sign-in, e-mail, the heap", () => {
+    const issuer = "https://login.example.org/realms/audit";
+    for (const load of [loadEnv, loadStackEnv]) {
+      expect(
+        problemsOf(load, { CONSOLE_OIDC_ISSUR: issuer, CONSOLE_OIDC_CLIENT_ID: "audit-console" }),
+      ).toEqual(
+        expect.arrayContaining([
+          "CONSOLE_OIDC_ISSUR: not a variable this project reads; did you mean CONSOLE_OIDC_ISSUER?",
+        ]),
+      );
+      expect(problemsOf(load, { SMTP_URI: "smtp://mail.example.org:587" })).toEqual([
+        "SMTP_URI: not a variable this project reads; did you mean SMTP_URL?",
+      ]);
+      expect(problemsOf(load, { HEAP_GROWTH_PERCENTAGE: "50" })).toEqual([
+        "HEAP_GROWTH_PERCENTAGE: not a variable this project reads; did you mean HEAP_GROWTH_PERCENT?",
+      ]);
+    }
+    expect(
+      problemsOf(loadEnv, { CONSOLE_OIDC_CLIENTID: "audit-console", CONSOLE_OIDC_ISSUER: issuer }),
+    ).toEqual([
+      "CONSOLE_OIDC_CLIENTID: not a variable this project reads; did you mean CONSOLE_OIDC_CLIENT_ID?",
+      "CONSOLE_OIDC_CLIENT_ID=undefined: must be set with CONSOLE_OIDC_ISSUER (the console signs in with both, or neither)",
+    ]);
+    expect(problemsOf(loadEnv, { SMTP_HOST: "mail.example.org", CONSOLE_THEME: "dark" })).toEqual([
+      "CONSOLE_THEME: not a variable this project reads (CONSOLE_* names are its own: README, Configuration)",
+      "SMTP_HOST: not a variable this project reads (SMTP_* names are its own: README, Configuration)",
+    ]);
+  });
+
+  it("is refused once when retired, by the message that names what replaced it, and never suggested", () => {
+    const problems = problemsOf(loadEnv, { CONSOLE_SIGN_IN_URL: "https://login.example.org/authorize" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^CONSOLE_SIGN_IN_URL=.*no longer read .*CONSOLE_OIDC_ISSUER/);
+    expect(problemsOf(loadEnv, { CONSOLE_SIGN_IN_URI: "https://login.example.org/authorize" })).toEqual([
+      "CONSOLE_SIGN_IN_URI: not a variable this project reads (CONSOLE_* names are its own: README, Configuration)",
+    ]);
+  });
+
   it("is refused under KAFKA_ without a suggestion when no known name is close", () => {
     expect(problemsOf(loadEnv, { KAFKA_TOPIC_PREFIX: "prod." })).toEqual([
       "KAFKA_TOPIC_PREFIX: not a variable this project reads (KAFKA_* names are its own: README, Configuration)",
@@ -87,7 +125,7 @@ describe("a variable under the project's prefixes that it does not read", () => 
 });
 
 describe("names that are not the project's", () => {
-  it("are accepted: Kafka's scripts' options, the OpenTelemetry SDK's, other programs'", () => {
+  it("are accepted: Kafka's scripts' options, the OpenTelemetry SDK's, other programs' (HTTP_PROXY, API_KEY…)", () => {
     const others = {
       KAFKA_HEAP_OPTS: "-Xmx1G",
       KAFKA_OPTS: "-Djava.security.auth.login.config=/etc/kafka/jaas.conf",
@@ -101,6 +139,13 @@ describe("names that are not the project's", () => {
       OTEL_BSP_SCHEDULE_DELAY: "1000",
       OTEL_EXPORTER_OTLP_TIMEOUT: "5000",
       KAFKAJS_NO_PARTITIONER_WARNING: "1",
+      HTTP_PROXY: "http://proxy.example.org:3128",
+      API_KEY: "another-tool's",
+      OIDC_ISSUER: "https://login.example.org",
+      DB_HOST: "db.example.org",
+      LOG_FORMAT: "json",
+      CHROMIUM_FLAGS: "--headless",
+      NODE_OPTIONS: "--max-old-space-size=512",
       PGSSLMODE: "require",
       POSTGRES_PASSWORD: "postgres",
       JAVA_HOME: "/usr/lib/jvm/java-17",
@@ -154,6 +199,16 @@ describe("every variable the project reads, documents or sets", () => {
       ]),
     );
     expect(refused([...documented].filter(underProjectPrefix))).toEqual([]);
+  });
+
+  it("is in the README, but for the benchmarks' (each bench's usage lists them) and a test's child's", async () => {
+    const readme = await readFile(join(root, "README.md"), "utf8");
+    const written = new Set(
+      [...readme.matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)`/g)].map((match) => match[1]),
+    );
+    const ownedElsewhere = (name: string) => name.startsWith("BENCH_") || name === "CONSUMER_NAME";
+    expect([...KNOWN_VARIABLES].filter((name) => !written.has(name) && !ownedElsewhere(name))).toEqual([]);
+    expect(written).toContain("CONSOLE_SCREENSHOT");
   });
 
   it("is known: what package.json's scripts, CI and the compose file's platform and relay set", async () => {

@@ -5,9 +5,20 @@
 // loadEnv and loadStackEnv (config/env.ts), the two every process and command reads its configuration with.
 
 /**
- * The name prefixes the project owns. OTEL_ is not one: the OpenTelemetry SDK reads names of its own there
- * (OTEL_BSP_*, OTEL_EXPORTER_OTLP_TIMEOUT…), and those the project reads are checked by their values.
- * CONSUMER covers CONSUMERS as well as CONSUMER_*.
+ * The name prefixes the project owns: every process of the stack that reads a name under one is the project's
+ * own, so a name there that no code reads can only be a slip. CONSUMER covers CONSUMERS as well as CONSUMER_*.
+ * - CONSOLE_: the auditors' console (CONSOLE_OIDC_ISSUER, CONSOLE_OIDC_CLIENT_ID; CONSOLE_SCREENSHOT in its
+ *   test). CONSOLE_OIDC_ISSUR ignored would serve the console with no sign-in at the provider at all.
+ * - SMTP_: SMTP_URL. Nothing else in the stack sends mail; SMTP_URI (or SMTP_HOST, as other programs spell it)
+ *   ignored would leave every e-mail recorded in a table and none sent, silently.
+ * - HEAP_: HEAP_GROWTH_PERCENT. Node and V8 read no HEAP_* name, and the JVMs of Kafka and Connect read theirs
+ *   under KAFKA_ (KAFKA_HEAP_OPTS).
+ * Not owned, though the project reads a name there: OTEL_ (the OpenTelemetry SDK reads names of its own there,
+ * OTEL_BSP_*, OTEL_EXPORTER_OTLP_TIMEOUT…; those the project reads are checked by their values), API_ (API_KEY,
+ * API_URL… of any tool in the same shell), POSTGRES_ (the postgres image's POSTGRES_PASSWORD, POSTGRES_DB…),
+ * LOG_ (LOG_LEVEL is a name many programs share), NODE_ (Node's own NODE_OPTIONS…), CHROMIUM_ (Debian's chromium
+ * reads CHROMIUM_FLAGS), and the tests' TEST_, FC_, CONTRACT_. Nor HTTP_ (HTTP_PROXY belongs to every HTTP
+ * client), OIDC_ or DB_: the project reads no name under them, and a prefix is owned for names it reads.
  */
 export const PROJECT_PREFIXES = [
   "PHI_",
@@ -22,7 +33,16 @@ export const PROJECT_PREFIXES = [
   "REMINDER_",
   "BENCH_",
   "CHAOS_",
+  "CONSOLE_",
+  "SMTP_",
+  "HEAP_",
 ] as const;
+
+/**
+ * Names the project read once and refuses now with a message of their own, saying what replaced them (config/env.ts):
+ * known here, so that they are not refused a second time as misspelt, and never suggested for a misspelt one.
+ */
+export const RETIRED_VARIABLES: ReadonlySet<string> = new Set(["CONSOLE_SIGN_IN_URL"]);
 
 /**
  * Names under those prefixes that other programs read, accepted as they are: the JVM options and debug switch
@@ -74,6 +94,8 @@ export const VARIABLES_READ_ELSEWHERE = [
   "CHAOS_API_PORT",
   // test/consumers/effectConsumerProcess.ts, as test/consumers/spawnConsumer.ts starts it
   "CONSUMER_NAME",
+  // apps/console/console.e2e.test.ts: where to save a screenshot of the console
+  "CONSOLE_SCREENSHOT",
 ] as const;
 
 /**
@@ -90,7 +112,10 @@ export function unknownVariableProblems(
     .map(([name]) => name)
     .sort()
     .map((name) => {
-      const suggestion = closestName(name, known);
+      const suggestion = closestName(
+        name,
+        [...known].filter((candidate) => !RETIRED_VARIABLES.has(candidate)),
+      );
       const prefix = PROJECT_PREFIXES.find((candidate) => name.startsWith(candidate));
       return suggestion
         ? `${name}: not a variable this project reads; did you mean ${suggestion}?`

@@ -26,6 +26,20 @@ describe("the console's files", () => {
     expect(page).not.toMatch(/https?:\/\//);
   });
 
+  it("serve jose's browser modules, as its package ships them, for the page's check of ID tokens", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { createRequire } = await import("node:module");
+    const { dirname, join } = await import("node:path");
+    const folder = dirname(createRequire(import.meta.url).resolve("jose"));
+    for (const module of ["index.js", "jwt/verify.js", "jwks/remote.js", "util/errors.js"]) {
+      const response = await app.request(`/console/jose/${module}`);
+      expect(response.status, module).toBe(200);
+      expect(response.headers.get("Content-Type")).toContain("text/javascript");
+      expect(response.headers.get("Content-Security-Policy")).toContain("script-src 'self'");
+      expect(await response.text()).toBe(await readFile(join(folder, module), "utf8"));
+    }
+  });
+
   it("serve nothing else from the folder", async () => {
     const inherited = ["__proto__", "constructor", "toString", "hasOwnProperty"].map(
       (name) => `/console/${name}`,
@@ -34,6 +48,10 @@ describe("the console's files", () => {
       "/console/routes.ts",
       "/console/index.html",
       "/console/..%2Froutes.ts",
+      "/console/jose/../routes.ts",
+      "/console/jose/..%2F..%2F..%2Fpackage.json",
+      "/console/jose/index.d.ts",
+      "/console/jose/__proto__",
       ...inherited,
     ]) {
       expect((await app.request(path)).status, path).toBe(404);
@@ -51,9 +69,11 @@ describe("the console's files", () => {
 
 describe("the console with an identity provider configured", () => {
   const signIn = {
+    issuer: "https://login.example.org",
     clientId: "audit-console",
     authorizationEndpoint: "https://login.example.org/oauth2/authorize",
     tokenEndpoint: "https://tokens.example.org:8443/oauth2/token?tenant=a",
+    jwksUri: "https://keys.example.org/oauth2/jwks",
   };
   const lines: string[] = [];
   const log = createLogger({ destination: { write: (line: string) => lines.push(line) } });
@@ -63,11 +83,24 @@ describe("the console with an identity provider configured", () => {
     expect(await (await withProvider.request("/console/settings.json")).json()).toEqual({ signIn });
   });
 
-  it("lets the page reach its own origin and the token endpoint's, and no other", async () => {
-    for (const path of ["/console", "/console/console.js", "/console/console.css"]) {
+  it("names the issuer and the keys an ID token is checked against", async () => {
+    expect(await (await withProvider.request("/console/settings.json")).json()).toMatchObject({
+      signIn: { issuer: "https://login.example.org", jwksUri: "https://keys.example.org/oauth2/jwks" },
+    });
+  });
+
+  it("lets the page reach its own origin, the token endpoint's and the keys', and no other", async () => {
+    for (const path of [
+      "/console",
+      "/console/console.js",
+      "/console/console.css",
+      "/console/jose/index.js",
+    ]) {
       const policy = (await withProvider.request(path)).headers.get("Content-Security-Policy") ?? "";
       const connect = policy.split(";").find((directive) => directive.trim().startsWith("connect-src"));
-      expect(connect?.trim(), path).toBe("connect-src 'self' https://tokens.example.org:8443");
+      expect(connect?.trim(), path).toBe(
+        "connect-src 'self' https://tokens.example.org:8443 https://keys.example.org",
+      );
       // Navigating to the authorization endpoint is not a connection: its origin is named nowhere.
       expect(policy).not.toContain("login.example.org");
     }

@@ -217,6 +217,7 @@ describe("the auditors' console", () => {
       code_challenge: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
       code_challenge_method: "S256",
       state: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+      nonce: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
     });
     // One exchange, which the provider answered only for the verifier of that challenge (test/oidcProvider.ts).
     expect(identityProvider.tokenRequests.length).toBe(exchanges + 1);

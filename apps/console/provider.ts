@@ -2,6 +2,7 @@
 // the platform reads at start-up (not the browser: the page's Content-Security-Policy must name the token
 // endpoint's origin before the page runs, and a document read here is checked once, with errors an operator
 // sees). The console is a public client: the authorization code flow with PKCE (RFC 7636, S256), no secret.
+// The page checks the ID token the provider issues against the issuer and the keys (jwks_uri) named here.
 //
 // A document that says something wrong stops the start: a configuration mistake. A provider that cannot be
 // reached does not: the platform's API, relay and consumers do not wait for the console's sign-in page, which
@@ -11,9 +12,13 @@ import type { Logger } from "../../observability/logger.ts";
 
 /** What the console needs of the provider, from CONSOLE_OIDC_* and the issuer's discovery document. */
 export interface ConsoleSignIn {
+  /** The issuer an ID token must name in `iss`: CONSOLE_OIDC_ISSUER, which its discovery document names too. */
+  issuer: string;
   clientId: string;
   authorizationEndpoint: string;
   tokenEndpoint: string;
+  /** The provider's signing keys (its JSON Web Key Set), which an ID token's signature must verify against. */
+  jwksUri: string;
 }
 
 const DISCOVERY_TIMEOUT_MS = 10_000;
@@ -78,8 +83,9 @@ export async function startConsoleSignIn(
 
 /**
  * The console's sign-in, when CONSOLE_OIDC_ISSUER is set (loadEnv has checked it comes with its client id). A
- * document that cannot be read, or that does not describe this issuer's code flow with S256, is a ConfigError:
- * the start stops, rather than serve a console whose sign-in fails later or runs weaker than asked.
+ * document that cannot be read, or that does not describe this issuer's code flow with S256 and its signing keys,
+ * is a ConfigError: the start stops, rather than serve a console whose sign-in fails later or runs weaker than
+ * asked.
  */
 export async function consoleSignInOf(
   env: Pick<Env, "CONSOLE_OIDC_ISSUER" | "CONSOLE_OIDC_CLIENT_ID" | "NODE_ENV">,
@@ -109,7 +115,7 @@ export async function consoleSignInOf(
       "its discovery document lists no S256 in code_challenge_methods_supported: the console needs PKCE",
     );
   }
-  const endpoint = (field: "authorization_endpoint" | "token_endpoint") => {
+  const endpoint = (field: "authorization_endpoint" | "token_endpoint" | "jwks_uri") => {
     const value = document[field];
     if (typeof value !== "string" || !URL.canParse(value)) {
       throw refuse(`its discovery document has no URL in ${field}`);
@@ -119,9 +125,13 @@ export async function consoleSignInOf(
     return value;
   };
   return {
+    issuer,
     clientId,
     authorizationEndpoint: endpoint("authorization_endpoint"),
     tokenEndpoint: endpoint("token_endpoint"),
+    // Required of an OpenID provider (Discovery 1.0, section 3): without its keys no ID token can be checked,
+    // and the console asks for one (scope openid).
+    jwksUri: endpoint("jwks_uri"),
   };
 }
 

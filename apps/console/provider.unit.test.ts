@@ -36,14 +36,23 @@ describe("the console's identity provider", () => {
     expect(await consoleSignInOf({})).toBeUndefined();
   });
 
-  it("is read from the issuer's discovery document: its authorization and token endpoints", async () => {
+  it("is read from the issuer's discovery document: its authorization and token endpoints, and its keys", async () => {
     const signIn = await signInWith();
     const issuer = provider?.issuer;
     expect(signIn).toEqual({
+      issuer,
       clientId: "audit-console",
       authorizationEndpoint: `${issuer}/authorize`,
       tokenEndpoint: `${issuer}/token`,
+      jwksUri: `${issuer}/jwks`,
     });
+  });
+
+  it("is refused without its keys (jwks_uri): the console could check no ID token", async () => {
+    expect(await refusal(({ jwks_uri: _, ...document }) => document)).toContain("no URL in jwks_uri");
+    expect(
+      await refusal((document) => ({ ...document, jwks_uri: "http://keys.example.org/jwks" }), "production"),
+    ).toContain("its jwks_uri http://keys.example.org/jwks must be an https URL when NODE_ENV=production");
   });
 
   it("is refused when the document names another issuer", async () => {

@@ -3,7 +3,10 @@
 // auditor API. Plain DOM, no framework: every value from the API is set as text, never parsed as HTML.
 
 const TOKEN_KEY = "auditConsole.token";
-/** The sign-in this tab started at the identity provider: its state, its PKCE verifier, and when it started. */
+/**
+ * The sign-in this tab started at the identity provider: its state, its PKCE verifier, the nonce its ID token must
+ * carry back, and when it started.
+ */
 const PENDING_SIGN_IN_KEY = "auditConsole.pendingSignIn";
 const SIGN_IN_MAX_MS = 10 * 60 * 1000;
 const SEALED = /^enc:v\d+:/;
@@ -112,6 +115,8 @@ function signInProblem(message) {
 // Sign-in at the identity provider: the authorization code flow with PKCE (RFC 7636, S256), the console a
 // public client. The provider sends the browser back to /console?code=…&state=… with a code, not a token: only
 // this tab, which holds the code's verifier, can exchange it, and only for a sign-in it started (the state).
+// The ID token that comes with the access token is checked before the access token is used (OpenID Connect):
+// the provider's signature, the issuer, this client, its expiry, and the nonce this sign-in sent.
 
 /**
  * What /console/settings.json says of the provider (CONSOLE_OIDC_*): `signIn`, its endpoints, or null (tokens
@@ -146,7 +151,12 @@ async function startProviderSignIn(provider) {
   const verifier = randomText(32);
   const challenge = base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
   const state = randomText(16);
-  sessionStorage.setItem(PENDING_SIGN_IN_KEY, JSON.stringify({ state, verifier, started: Date.now() }));
+  // OpenID Connect Core, section 3.1.2.1: the ID token carries it back, tying the token to this sign-in.
+  const nonce = randomText(16);
+  sessionStorage.setItem(
+    PENDING_SIGN_IN_KEY,
+    JSON.stringify({ state, verifier, nonce, started: Date.now() }),
+  );
   const authorize = new URL(provider.authorizationEndpoint);
   const parameters = {
     response_type: "code",
@@ -156,6 +166,7 @@ async function startProviderSignIn(provider) {
     code_challenge: challenge,
     code_challenge_method: "S256",
     state,
+    nonce,
   };
   for (const [name, value] of Object.entries(parameters)) authorize.searchParams.set(name, value);
   location.assign(authorize.href);
@@ -226,7 +237,108 @@ async function completeProviderSignIn(provider, answer) {
     signInProblem(`The identity provider issued no token: ${reason}`);
     return null;
   }
+  if (answered.id_token !== undefined) {
+    const problem = await idTokenProblem(provider, answered.id_token, pending.nonce);
+    if (problem) {
+      signInProblem(`The identity provider's ID token was refused, and nobody is signed in: ${problem}.`);
+      return null;
+    }
+  }
   return answered.access_token;
+}
+
+/** The signing algorithms of a provider's public keys (never `none`, nor HS*, which would take a shared secret). */
+const ID_TOKEN_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+];
+
+/**
+ * Why the ID token may not be trusted, or null when it may (OpenID Connect Core, section 3.1.3.7): signed by a
+ * key of the provider's (jwks_uri), issued by the configured issuer, for this console (its client id in `aud`,
+ * and in `azp` when there are several audiences, or whenever `azp` is present), not expired, and carrying the
+ * nonce this sign-in sent. jose (its browser build, served with the console) checks the signature and the
+ * registered claims; the reasons never quote the token.
+ */
+async function idTokenProblem(provider, idToken, nonce) {
+  if (typeof idToken !== "string") return "it is not a token";
+  let jose;
+  try {
+    jose = await import("./jose/index.js");
+  } catch {
+    return "the console could not load its token checker";
+  }
+  let claims;
+  try {
+    const keys = jose.createRemoteJWKSet(new URL(provider.jwksUri));
+    ({ payload: claims } = await jose.jwtVerify(idToken, keys, {
+      issuer: provider.issuer,
+      audience: provider.clientId,
+      algorithms: ID_TOKEN_ALGORITHMS,
+      requiredClaims: ["sub", "iat", "exp"],
+    }));
+  } catch (error) {
+    return joseProblem(jose, error);
+  }
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (audiences.length > 1 && claims.azp === undefined) {
+    return "it names several audiences and no authorized party (azp): it may have been issued to another client";
+  }
+  if (claims.azp !== undefined && claims.azp !== provider.clientId) {
+    return `its authorized party (azp) is not this console's client id, ${provider.clientId}`;
+  }
+  if (typeof nonce !== "string" || claims.nonce !== nonce) {
+    return "its nonce is not the one this sign-in sent: it was issued for another sign-in";
+  }
+  return null;
+}
+
+/** What a failed check of jose's means, in words: which claim, the signature, or the keys. */
+function joseProblem(jose, error) {
+  const { errors } = jose;
+  if (error instanceof errors.JWTExpired) return "it has expired (exp)";
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "iss" && error.reason === "check_failed") {
+      return "its issuer (iss) is not the configured one, the console's identity provider";
+    }
+    if (error.claim === "aud" && error.reason === "check_failed") {
+      return "it was issued to another client: its audience (aud) does not name this console's client id";
+    }
+    return `its ${error.claim} claim is ${error.reason === "missing" ? "missing" : "not valid"}`;
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return "its signature does not verify against the identity provider's keys (jwks_uri)";
+  }
+  if (error instanceof errors.JWKSNoMatchingKey) {
+    return "none of the identity provider's keys (jwks_uri) is the one it was signed with";
+  }
+  if (error instanceof errors.JWKSMultipleMatchingKeys) {
+    return "several of the identity provider's keys (jwks_uri) match it, and none is named";
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) {
+    return "it is signed with an algorithm the console does not take (none, or a shared secret)";
+  }
+  if (error instanceof errors.JWTInvalid || error instanceof errors.JWSInvalid) {
+    return "it is not a signed JWT";
+  }
+  // The keys' fetch failed (no answer, not 200, not a key set), or jose could not check them (an unsupported key).
+  const unread =
+    !(error instanceof errors.JOSEError) ||
+    error.constructor === errors.JOSEError ||
+    error instanceof errors.JWKSTimeout ||
+    error instanceof errors.JWKSInvalid;
+  return unread
+    ? "the identity provider's keys (jwks_uri) could not be read"
+    : `it could not be checked (${error.code})`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
