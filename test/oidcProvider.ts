@@ -12,7 +12,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
  * The ID token the next exchange issues: a right one (`valid`; `several-audiences`, with the client as `azp`), or
  * one wrong in one way: issued by another issuer, for another audience, for several without `azp` naming the
  * client, expired, carrying another nonce than the authorization's, or signed by another key under the same
- * key id (so that the key is found, and the signature fails).
+ * key id (so that the key is found, and the signature fails); or none at all.
  */
 export type IdTokenKind =
   | "valid"
@@ -22,7 +22,8 @@ export type IdTokenKind =
   | "several-audiences-without-azp"
   | "expired"
   | "wrong-nonce"
-  | "bad-signature";
+  | "bad-signature"
+  | "none";
 
 /** The key id of the provider's one signing key, as its JSON Web Key Set names it. */
 const KEY_ID = "test-signing-key";
@@ -36,7 +37,7 @@ export interface TestProvider {
   authorizations: URLSearchParams[];
   /** The token requests received, as their form bodies, whatever was answered. */
   tokenRequests: URLSearchParams[];
-  /** The ID tokens issued, in order. */
+  /** The ID tokens issued, in order: "" for an answer that carried none. */
   idTokens: string[];
   /** The access token the next sign-in is issued (one of test/tokens.ts's callers' tokens). */
   signInAs(token: string): void;
@@ -161,9 +162,14 @@ export async function startTestProvider(
     if (!valid) return json(response, 400, { error: "invalid_grant" });
     const kind = nextIdToken;
     nextIdToken = "valid";
+    const answer = { access_token: grant.token, token_type: "Bearer", expires_in: 3600 };
+    if (kind === "none") {
+      provider.idTokens.push("");
+      return json(response, 200, answer);
+    }
     const id_token = await idToken(kind, grant.nonce);
     provider.idTokens.push(id_token);
-    json(response, 200, { access_token: grant.token, token_type: "Bearer", expires_in: 3600, id_token });
+    json(response, 200, { ...answer, id_token });
   }
 
   /** An ID token for the client (OpenID Connect Core, section 2), or one wrong in the way `kind` says. */

@@ -237,15 +237,24 @@ async function completeProviderSignIn(provider, answer) {
     signInProblem(`The identity provider issued no token: ${reason}`);
     return null;
   }
-  if (answered.id_token !== undefined) {
-    const problem = await idTokenProblem(provider, answered.id_token, pending.nonce);
-    if (problem) {
-      signInProblem(`The identity provider's ID token was refused, and nobody is signed in: ${problem}.`);
-      return null;
-    }
+  // The sign-in asked for `openid`, so the answer must carry an ID token (OpenID Connect Core, section 3.1.3.3):
+  // without one, nothing proves that this exchange answers this tab's sign-in (its nonce).
+  const problem =
+    answered.id_token === undefined
+      ? "the provider sent none, though the sign-in asked for one (scope openid)"
+      : await idTokenProblem(provider, answered.id_token, pending.nonce);
+  if (problem) {
+    signInProblem(`The identity provider's ID token was refused, and nobody is signed in: ${problem}.`);
+    return null;
   }
   return answered.access_token;
 }
+
+/**
+ * How far this browser's clock may be from the provider's when `exp` (and `nbf`) are checked: a minute, so that a
+ * clock a little ahead does not refuse a token just issued, while one expired for longer is still refused.
+ */
+const CLOCK_TOLERANCE_SECONDS = 60;
 
 /** The signing algorithms of a provider's public keys (never `none`, nor HS*, which would take a shared secret). */
 const ID_TOKEN_ALGORITHMS = [
@@ -285,6 +294,7 @@ async function idTokenProblem(provider, idToken, nonce) {
       audience: provider.clientId,
       algorithms: ID_TOKEN_ALGORITHMS,
       requiredClaims: ["sub", "iat", "exp"],
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
     }));
   } catch (error) {
     return joseProblem(jose, error);
