@@ -230,7 +230,7 @@ export function auditRoutes(
         const delivery = {
           relayMode: found.relayMode,
           relayed: found.relayed,
-          ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt.toISOString() } : {}),
+          ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt } : {}),
         };
         const chain = { previousHash: found.previousHash, hash: found.hash };
         return c.json({ event: toResponse(found), delivery, chain }, 200);
@@ -287,7 +287,7 @@ function toResponse(event: HistoryEvent) {
     position: event.position,
     aggregate: { type: event.aggregateType, id: event.aggregateId },
     version: event.aggregateVersion,
-    createdAt: event.createdAt.toISOString(),
+    createdAt: event.createdAt,
     envelope: JSON.parse(event.envelope) as Record<string, unknown>,
   };
 }
