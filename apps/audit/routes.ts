@@ -86,6 +86,7 @@ const routes = {
     summary: "Export the events a query matches, streamed as NDJSON or CSV (emits audit.data.accessed)",
     description:
       "One cut of the history: the events of transactions that had ended when the export started. " +
+      "Each event's `createdAt` (the NDJSON field, the CSV column) is as GET /audit/events answers it: UTC, to the microsecond stored, three fraction digits on a whole millisecond and six otherwise. " +
       'A whole export ends with its completion line, after the last event: `{"exportComplete":true,"events":<n>}` ' +
       "in NDJSON, and in CSV a row whose first field is `# export complete: <n> events` and whose ten others are " +
       "empty; n counts the events above it. Should the export fail after this 200 has been sent, the connection " +
