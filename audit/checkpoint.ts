@@ -10,7 +10,13 @@ export interface Checkpoint {
   chainHash: Buffer;
   keyId: string;
   signature: Buffer;
+  /** When it was sealed, to the millisecond: what the signature covers (checkpointStatement). */
   sealedAt: Date;
+  /**
+   * sealed_at to the microsecond it holds, as answered (db/storedInstant.ts): sealedAt, read into a Date, would
+   * cut a finer time.
+   */
+  sealedAtStored: string;
 }
 
 /** Where the running hash starts, before the first row. */

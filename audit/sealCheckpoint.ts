@@ -67,6 +67,7 @@ export async function sealCheckpoint(
     });
     if (!report.intact)
       throw new SealingRefused(`the history to seal is broken: ${describe(report.brokenLink)}`);
+    const sealedAt = new Date();
     const unsigned = {
       sequence: (previous?.sequence ?? 0) + 1,
       upToTxId: cursor.txId,
@@ -74,7 +75,8 @@ export async function sealCheckpoint(
       rowCount,
       chainHash,
       keyId: key.keyId,
-      sealedAt: new Date(),
+      sealedAt,
+      sealedAtStored: sealedAt.toISOString(),
     };
     const checkpoint = { ...unsigned, signature: signCheckpoint(unsigned, key.privateKey) };
     await client.query(

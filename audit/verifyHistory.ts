@@ -200,7 +200,7 @@ function markOf(checkpoint: Checkpoint | null | undefined): CheckpointMark | nul
     sequence: checkpoint.sequence,
     chainHash: checkpoint.chainHash.toString("hex"),
     rowCount: checkpoint.rowCount,
-    sealedAt: checkpoint.sealedAt.toISOString(),
+    sealedAt: checkpoint.sealedAtStored,
   };
 }
 

@@ -54,6 +54,21 @@ export const utcTimestamp = z.iso
   })
   .meta({ pattern: TIMESTAMP_PATTERN.source });
 
+/** A stored time as answered: three fraction digits when it lies on a millisecond, six when it does not. */
+const STORED_TIME_PATTERN = new RegExp(String.raw`^${DATE}T${TIME}\.[0-9]{3}(?:[0-9]{3})?Z$`);
+
+/**
+ * A time the database holds, as an answer gives it (db/storedInstant.ts): UTC with `Z`, to the microsecond
+ * Postgres holds, trailing zeros dropped three digits at a time: `.123Z` for a time on a millisecond (as
+ * toISOString() writes it, and as every time the write path stamps is), `.123456Z` for one between, `.000Z` for
+ * a whole second. Never cut: passed back as an instant (the audit API's from and to), it names the row's own time.
+ */
+export const storedTime = z.iso.datetime().regex(STORED_TIME_PATTERN).meta({
+  pattern: STORED_TIME_PATTERN.source,
+  description:
+    "UTC, to the microsecond the database holds: three fraction digits on a whole millisecond (`2026-12-04T10:00:00.123Z`), six otherwise (`2026-12-04T10:00:00.123456Z`); never cut or rounded.",
+});
+
 /** The digits after the seconds' point of a date-time zod has checked; none if it has no fraction. */
 function fractionDigits(dateTime: string): string {
   return /\.([0-9]+)/.exec(dateTime)?.[1] ?? "";

@@ -4,8 +4,9 @@
 
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { storedInstantText } from "../db/storedInstant.ts";
 import { loginAttemptReportSchema } from "./audit.ts";
-import { isoDate, line, metrics, text, utcTimestamp } from "./fields.ts";
+import { isoDate, line, metrics, storedTime, text, utcTimestamp } from "./fields.ts";
 
 const pattern = (schema: z.ZodType, flags = "") =>
   new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern, flags);
@@ -51,6 +52,37 @@ describe("field schemas", () => {
       utcTimestamp.safeParse("2026-12-04T10:00:00.1230000000Z").error?.issues.map((issue) => issue.message),
     ).toEqual(["must not be more precise than nanoseconds (at most 9 digits after the seconds' point)"]);
     expect(isoDate.safeParse("1900-02-29").error?.issues).toHaveLength(1);
+  });
+
+  it("publish a stored time as it is answered: three fraction digits on a millisecond, six otherwise", () => {
+    const storedPattern = pattern(storedTime);
+    // Microseconds since the epoch, as Postgres holds a time, and the one text each is answered as.
+    const answered: Array<[bigint, string]> = [
+      [1_796_378_400_123_456n, "2026-12-04T10:00:00.123456Z"],
+      [1_796_378_400_123_450n, "2026-12-04T10:00:00.123450Z"],
+      [1_796_378_400_123_000n, "2026-12-04T10:00:00.123Z"],
+      [1_796_378_400_000_001n, "2026-12-04T10:00:00.000001Z"],
+      [1_796_378_400_000_000n, "2026-12-04T10:00:00.000Z"],
+      [-62_135_596_800_000_000n, "0001-01-01T00:00:00.000Z"],
+      [253_402_300_799_999_999n, "9999-12-31T23:59:59.999999Z"],
+    ];
+    for (const [microseconds, text] of answered) {
+      expect(storedInstantText(String(microseconds))).toBe(text);
+      expect(storedTime.safeParse(text).success, text).toBe(true);
+      expect(storedPattern.test(text), text).toBe(true);
+    }
+    // One spelling per instant: no other length of fraction, no offset, no year 0000.
+    for (const text of [
+      "2026-12-04T10:00:00Z",
+      "2026-12-04T10:00:00.1Z",
+      "2026-12-04T10:00:00.1234Z",
+      "2026-12-04T10:00:00.123456789Z",
+      "2026-12-04T10:00:00.123+00:00",
+      "0000-12-04T10:00:00.123Z",
+    ]) {
+      expect(storedTime.safeParse(text).success, text).toBe(false);
+      expect(storedPattern.test(text), text).toBe(false);
+    }
   });
 
   it("refuse a __proto__ name in named values by name, where zod would drop it from what is stored and sent", () => {

@@ -96,6 +96,11 @@ export function readInstant(text: string): InstantReading {
   };
 }
 
+/** The instant `microseconds` after the epoch names: a timestamp as Postgres holds it (db/storedInstant.ts). */
+export function instantOfMicroseconds(microseconds: bigint): Instant {
+  return { epochNanoseconds: microseconds * NANOSECONDS_PER_MICROSECOND };
+}
+
 /** The instant a Date holds. */
 export function instantOf(date: Date): Instant {
   return { epochNanoseconds: BigInt(date.getTime()) * NANOSECONDS_PER_MILLISECOND };

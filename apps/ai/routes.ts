@@ -121,6 +121,7 @@ export function aiRoutes(db: Database) {
         db,
         AI_SERVICE,
         async (tx) => {
+          const trainedAt = new Date(body.trainedAt);
           const row = await refusingConflicts(
             () =>
               insertModel(tx, {
@@ -128,14 +129,15 @@ export function aiRoutes(db: Database) {
                 name: body.modelName,
                 version: body.version,
                 algorithm: body.algorithm,
-                trainedAt: new Date(body.trainedAt),
+                trainedAt,
                 datasetSize: body.datasetSize,
                 trainingMetrics: body.metrics,
               }),
             { [ONE_ROW_PER_MODEL_VERSION]: `${body.modelName} ${body.version} is already recorded.` },
           );
           await appendEvents(tx, eventContext(c, AI_SERVICE), [
-            { type: "ai.model.trained", data: { modelId: id, ...body } },
+            // Times in the one form events carry them (toISOString()'s), whichever form the request used.
+            { type: "ai.model.trained", data: { modelId: id, ...body, trainedAt: trainedAt.toISOString() } },
             dataModified(c.get("principal"), { type: "model", id, patientId: null }, "CREATE"),
           ]);
           return { status: 201 as const, body: toModelResponse(row), patientId: null };
@@ -166,7 +168,19 @@ export function aiRoutes(db: Database) {
           const latest = model.latestMeasuredAt === null || model.latestMeasuredAt <= measuredAt;
           const row = latest ? await recordPerformance(tx, id, { metrics: body.metrics, measuredAt }) : model;
           await appendEvents(tx, eventContext(c, AI_SERVICE), [
-            { type: "ai.model.performance.updated", data: { modelId: id, version: model.version, ...body } },
+            {
+              type: "ai.model.performance.updated",
+              data: {
+                modelId: id,
+                version: model.version,
+                ...body,
+                measuredAt: measuredAt.toISOString(),
+                window: {
+                  start: new Date(body.window.start).toISOString(),
+                  end: new Date(body.window.end).toISOString(),
+                },
+              },
+            },
             ...(latest
               ? [
                   dataModified(c.get("principal"), { type: "model", id, patientId: null }, "UPDATE", [

@@ -24,7 +24,7 @@ export const exportFormats = {
     header: "",
     line: (event: HistoryEvent) =>
       // The stored envelope text goes in as it is: no parse, and the bytes Kafka holds.
-      `{"eventId":${JSON.stringify(event.eventId)},"position":${JSON.stringify(event.position)},"eventType":${JSON.stringify(event.eventType)},"aggregate":${JSON.stringify({ type: event.aggregateType, id: event.aggregateId })},"version":${JSON.stringify(event.aggregateVersion)},"createdAt":${JSON.stringify(event.createdAt.toISOString())},"envelope":${event.envelope}}\n`,
+      `{"eventId":${JSON.stringify(event.eventId)},"position":${JSON.stringify(event.position)},"eventType":${JSON.stringify(event.eventType)},"aggregate":${JSON.stringify({ type: event.aggregateType, id: event.aggregateId })},"version":${JSON.stringify(event.aggregateVersion)},"createdAt":${JSON.stringify(event.createdAt)},"envelope":${event.envelope}}\n`,
     complete: (events: number) => `{"exportComplete":true,"events":${events}}\n`,
   },
   csv: {
@@ -50,7 +50,7 @@ export const exportFormats = {
         event.aggregateType,
         event.aggregateId,
         event.aggregateVersion === null ? "" : String(event.aggregateVersion),
-        event.createdAt.toISOString(),
+        event.createdAt,
         event.correlationId,
         event.userId ?? "",
         event.patientId ?? "",

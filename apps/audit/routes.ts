@@ -86,6 +86,7 @@ const routes = {
     summary: "Export the events a query matches, streamed as NDJSON or CSV (emits audit.data.accessed)",
     description:
       "One cut of the history: the events of transactions that had ended when the export started. " +
+      "Each event's `createdAt` (the NDJSON field, the CSV column) is as GET /audit/events answers it: UTC, to the microsecond stored, three fraction digits on a whole millisecond and six otherwise. " +
       'A whole export ends with its completion line, after the last event: `{"exportComplete":true,"events":<n>}` ' +
       "in NDJSON, and in CSV a row whose first field is `# export complete: <n> events` and whose ten others are " +
       "empty; n counts the events above it. Should the export fail after this 200 has been sent, the connection " +
@@ -230,7 +231,7 @@ export function auditRoutes(
         const delivery = {
           relayMode: found.relayMode,
           relayed: found.relayed,
-          ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt.toISOString() } : {}),
+          ...(found.checkpointSavedAt ? { acknowledgedBy: found.checkpointSavedAt } : {}),
         };
         const chain = { previousHash: found.previousHash, hash: found.hash };
         return c.json({ event: toResponse(found), delivery, chain }, 200);
@@ -287,7 +288,7 @@ function toResponse(event: HistoryEvent) {
     position: event.position,
     aggregate: { type: event.aggregateType, id: event.aggregateId },
     version: event.aggregateVersion,
-    createdAt: event.createdAt.toISOString(),
+    createdAt: event.createdAt,
     envelope: JSON.parse(event.envelope) as Record<string, unknown>,
   };
 }

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { expectedCheckpointInput, historyRangeInput } from "../../audit/historySpan.ts";
-import { instantWithOffset, storable } from "../../events/fields.ts";
+import { instantWithOffset, storable, storedTime } from "../../events/fields.ts";
 import { instantText } from "../../events/instant.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -162,7 +162,9 @@ export const historyEvent = z.object({
   position: z.string().describe("the outbox position (a 64-bit integer, as a string)"),
   aggregate: z.object({ type: z.string(), id: z.string() }),
   version: z.number().nullable().describe("the aggregate's version; null for audit events"),
-  createdAt: z.iso.datetime(),
+  createdAt: storedTime.describe(
+    "when the event was written: the outbox's created_at, in UTC to the microsecond it holds, three fraction digits on a whole millisecond and six otherwise, never cut; passed back as from (or to) it selects this event (or stops just before it)",
+  ),
   envelope: z.record(z.string(), z.unknown()).describe("the envelope, as stored and sent to Kafka"),
 });
 
@@ -192,12 +194,11 @@ export const eventResponse = z.object({
       .describe(
         "true: the polling relay's checkpoint has passed it, Kafka acknowledged it; false: not yet; null: Debezium publishes it, and its progress (a WAL position) does not tell one event's delivery",
       ),
-    acknowledgedBy: z.iso
-      .datetime()
-      .optional()
+    acknowledgedBy: storedTime
       .describe(
-        "when the relay saved the checkpoint that covers it: Kafka had acknowledged it by then at the latest (the exact send time is not recorded)",
-      ),
+        "when the relay saved the checkpoint that covers it: Kafka had acknowledged it by then at the latest (the exact send time is not recorded); in UTC to the microsecond stored, as createdAt",
+      )
+      .optional(),
   }),
   chain: z
     .object({
@@ -249,7 +250,9 @@ export const verificationResponse = z.union([
         sequence: z.number(),
         chainHash: z.string().describe("the running hash it signs, hexadecimal"),
         rowCount: z.number(),
-        sealedAt: z.string(),
+        sealedAt: storedTime.describe(
+          "when it was sealed, in UTC to the microsecond stored, as an event's createdAt (GET /audit/events)",
+        ),
       })
       .nullable()
       .describe(

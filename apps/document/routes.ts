@@ -229,7 +229,16 @@ export function documentRoutes(db: Database) {
             expiresAt: body.expiresAt === null ? null : new Date(body.expiresAt),
           });
           await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
-            { type: "consent.given", data: { documentId: id, patientId: document.patientId, ...body } },
+            {
+              type: "consent.given",
+              // Its expiry as stored, in the one form events carry times (toISOString()'s).
+              data: {
+                documentId: id,
+                patientId: document.patientId,
+                ...body,
+                expiresAt: consent.expiresAt?.toISOString() ?? null,
+              },
+            },
             dataModified(c.get("principal"), documentResource(document), "UPDATE", ["consents"]),
           ]);
           return { status: 201 as const, body: toConsentResponse(consent), patientId: document.patientId };
@@ -247,16 +256,23 @@ export function documentRoutes(db: Database) {
         DOCUMENT_SERVICE,
         async (tx) => {
           const document = await reachableDocument(c, tx, id, { lock: true });
-          assertResultInOrder(document, new Date(result.processedAt));
+          const processedAt = new Date(result.processedAt);
+          assertResultInOrder(document, processedAt);
           const row = await updateDocument(tx, id, {
             processingStatus: result.status,
             processor: result.processor,
-            processedAt: new Date(result.processedAt),
+            processedAt,
           });
           await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [
             {
               type: "document.processed",
-              data: { ...result, documentId: id, patientId: document.patientId },
+              // The time in the one form events carry them (toISOString()'s), whichever form the request used.
+              data: {
+                ...result,
+                processedAt: processedAt.toISOString(),
+                documentId: id,
+                patientId: document.patientId,
+              },
             },
             dataModified(c.get("principal"), documentResource(document), "UPDATE", ["processingStatus"]),
           ]);

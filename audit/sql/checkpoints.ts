@@ -1,36 +1,49 @@
 // The stored checkpoints: all of them in order, the latest, and the ones that bound a verified range.
 import type pg from "pg";
+import { epochMicrosecondsSql, storedInstantText } from "../../db/storedInstant.ts";
 import { type Instant, microsecondBound } from "../../events/instant.ts";
 import type { Checkpoint } from "../checkpoint.ts";
 import type { HistoryKey } from "./historyRows.ts";
 
 const checkpointColumns = `sequence::float8 AS "sequence", up_to_tx_id::text AS "upToTxId",
   up_to_position::text AS "upToPosition", row_count::float8 AS "rowCount", chain_hash AS "chainHash",
-  key_id AS "keyId", signature, sealed_at AS "sealedAt"`;
+  key_id AS "keyId", signature, sealed_at AS "sealedAt",
+  ${epochMicrosecondsSql("sealed_at")} AS "sealedAtMicroseconds"`;
+
+type CheckpointRow = Omit<Checkpoint, "sealedAtStored"> & { sealedAtMicroseconds: string };
+
+function checkpointOf({ sealedAtMicroseconds, ...row }: CheckpointRow): Checkpoint {
+  return { ...row, sealedAtStored: storedInstantText(sealedAtMicroseconds) };
+}
+
+function firstCheckpoint(rows: readonly CheckpointRow[]): Checkpoint | null {
+  const [first] = rows;
+  return first ? checkpointOf(first) : null;
+}
 
 export async function allCheckpoints(client: pg.ClientBase): Promise<Checkpoint[]> {
-  const result = await client.query<Checkpoint>(
+  const result = await client.query<CheckpointRow>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints ORDER BY sequence`,
   );
-  return result.rows;
+  return result.rows.map(checkpointOf);
 }
 
 export async function latestCheckpoint(client: pg.ClientBase): Promise<Checkpoint | null> {
-  const result = await client.query<Checkpoint>(
+  const result = await client.query<CheckpointRow>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints ORDER BY sequence DESC LIMIT 1`,
   );
-  return result.rows[0] ?? null;
+  return firstCheckpoint(result.rows);
 }
 
 export async function checkpointBySequence(
   client: pg.ClientBase,
   sequence: number,
 ): Promise<Checkpoint | null> {
-  const result = await client.query<Checkpoint>(
+  const result = await client.query<CheckpointRow>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence = $1`,
     [sequence],
   );
-  return result.rows[0] ?? null;
+  return firstCheckpoint(result.rows);
 }
 
 /** The checkpoints after the given one whose cursor lies at or before `through` (null: all of them), in order. */
@@ -40,11 +53,11 @@ export async function checkpointsAfter(
   through: HistoryKey | null,
 ): Promise<Checkpoint[]> {
   const end = through ? "AND (up_to_tx_id, up_to_position) <= ($2::xid8, $3::bigint)" : "";
-  const result = await client.query<Checkpoint>(
+  const result = await client.query<CheckpointRow>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence > $1 ${end} ORDER BY sequence`,
     through ? [afterSequence, through.txId, through.position] : [afterSequence],
   );
-  return result.rows;
+  return result.rows.map(checkpointOf);
 }
 
 /** The last checkpoint, from `minSequence` on, whose cursor lies before the given row: all it seals precede it. */
@@ -53,13 +66,13 @@ export async function lastCheckpointBefore(
   row: HistoryKey,
   minSequence: number,
 ): Promise<Checkpoint | null> {
-  const result = await client.query<Checkpoint>(
+  const result = await client.query<CheckpointRow>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints
       WHERE sequence >= $1 AND (up_to_tx_id, up_to_position) < ($2::xid8, $3::bigint)
       ORDER BY sequence DESC LIMIT 1`,
     [minSequence, row.txId, row.position],
   );
-  return result.rows[0] ?? null;
+  return firstCheckpoint(result.rows);
 }
 
 /**
@@ -71,12 +84,12 @@ export async function lastCheckpointSealedBy(
   time: Instant,
   minSequence: number,
 ): Promise<Checkpoint | null> {
-  const result = await client.query<Checkpoint>(
+  const result = await client.query<CheckpointRow>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sequence >= $1 AND sealed_at <= $2::timestamptz
       ORDER BY sequence DESC LIMIT 1`,
     [minSequence, microsecondBound(time, "down")],
   );
-  return result.rows[0] ?? null;
+  return firstCheckpoint(result.rows);
 }
 
 /** The first checkpoint sealed at or after the time (rounded up to a microsecond, as lastCheckpointSealedBy says). */
@@ -84,9 +97,9 @@ export async function firstCheckpointSealedFrom(
   client: pg.ClientBase,
   time: Instant,
 ): Promise<Checkpoint | null> {
-  const result = await client.query<Checkpoint>(
+  const result = await client.query<CheckpointRow>(
     `SELECT ${checkpointColumns} FROM outbox_checkpoints WHERE sealed_at >= $1::timestamptz ORDER BY sequence LIMIT 1`,
     [microsecondBound(time, "up")],
   );
-  return result.rows[0] ?? null;
+  return firstCheckpoint(result.rows);
 }

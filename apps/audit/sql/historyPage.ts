@@ -3,6 +3,7 @@
 // that serves them as a range in that order; the other conditions are checked on the rows read.
 // ORDER BY names the table's columns: a bare `position` would mean the text column of the SELECT list.
 import type pg from "pg";
+import { epochMicrosecondsSql, storedInstantText } from "../../../db/storedInstant.ts";
 import { type Instant, microsecondBound } from "../../../events/instant.ts";
 
 export interface HistoryFilter {
@@ -53,9 +54,18 @@ export interface HistoryEvent extends HistoryKey {
   patientId: string | null;
   correlationId: string;
   userId: string | null;
-  createdAt: Date;
+  /** created_at to the microsecond it holds, as answered (db/storedInstant.ts): a Date would cut it. */
+  createdAt: string;
   /** The envelope JSON exactly as stored (and sent to Kafka). */
   envelope: string;
+}
+
+/** A row of historyColumns: an event with its created_at as microseconds since the epoch. */
+export type HistoryEventRow = Omit<HistoryEvent, "createdAt"> & { createdAtMicroseconds: string };
+
+/** The event a row of historyColumns holds. */
+export function historyEventOf({ createdAtMicroseconds, ...row }: HistoryEventRow): HistoryEvent {
+  return { ...row, createdAt: storedInstantText(createdAtMicroseconds) };
 }
 
 export const historyColumns = `outbox.tx_id::text AS "txId", outbox.position::text AS "position",
@@ -64,7 +74,7 @@ export const historyColumns = `outbox.tx_id::text AS "txId", outbox.position::te
   outbox.aggregate_version::float8 AS "aggregateVersion", outbox.patient_id::text AS "patientId",
   outbox.correlation_id::text AS "correlationId",
   (outbox.payload::jsonb -> 'metadata' ->> 'userId') AS "userId",
-  outbox.created_at AS "createdAt", outbox.payload::text AS "envelope"`;
+  ${epochMicrosecondsSql("outbox.created_at")} AS "createdAtMicroseconds", outbox.payload::text AS "envelope"`;
 
 /** An event's place in the history, whose patient it is about and its envelope's size: what a page is read by. */
 export interface HistoryPlace extends HistoryKey {
@@ -193,7 +203,7 @@ export async function* historyEventsAt(
     }
     const through = places[end - 1] as HistoryPlace;
     const query = historyPageQuery(filter, from, end - start, "snapshot", { through });
-    const events = await runHistoryQuery<HistoryEvent>(pool, filter, query);
+    const events = (await runHistoryQuery<HistoryEventRow>(pool, filter, query)).map(historyEventOf);
     const expected = places.slice(start, end);
     if (
       events.length !== expected.length ||
