@@ -384,7 +384,12 @@ function aggregateOf(row: HistoryRow): string {
 function signatureProblem(checkpoint: Checkpoint, publicKeys: ReadonlyMap<string, KeyObject>): string | null {
   const key = publicKeys.get(checkpoint.keyId);
   if (!key) return `signed by unknown key ${checkpoint.keyId}`;
-  return checkpointSignatureIsValid(checkpoint, key) ? null : "its signature does not match its content";
+  if (!checkpointSignatureIsValid(checkpoint, key)) return "its signature does not match its content";
+  // The signature covers sealed_at to the millisecond, and the sealer stores a Date's: a finer time was changed.
+  if (checkpoint.sealedAtStored !== checkpoint.sealedAt.toISOString()) {
+    return `its sealed_at (${checkpoint.sealedAtStored}) is finer than the millisecond its signature covers: it was changed`;
+  }
+  return null;
 }
 
 /** A row whose stored content does not give its stored hash. */
@@ -396,7 +401,7 @@ export function rowProblem(row: HistoryRow): BrokenLink | null {
       problem: "the row has no hash (written before the chain existed)",
     };
   }
-  if (!eventHash(row.previousHash, row).equals(row.hash)) {
+  if (row.createdAtFinerThanHashed === true || !eventHash(row.previousHash, row).equals(row.hash)) {
     return {
       position: row.position,
       eventId: row.eventId,

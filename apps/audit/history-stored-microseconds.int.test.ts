@@ -4,8 +4,9 @@
 // millisecond (as the write path stamps every event), six when it does not; and an answered createdAt, passed
 // back as from or to, selects exactly the events at or after it, or before it. Before, `….123456` was
 // answered `….123Z`, and `from` set to it also returned the events of that millisecond before the row.
-// created_at and sealed_at are given microseconds within their millisecond, as a history restored from another
-// writer holds them, in a database of this file's own.
+// created_at and sealed_at are given microseconds within their millisecond, in a database of this file's own. The
+// write path and the sealer store whole milliseconds, which is all the hash and the signature cover: a verification
+// finds such a time changed.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealCheckpoint } from "../../audit/sealCheckpoint.ts";
@@ -30,6 +31,8 @@ const patientId = randomUUID();
 const OFFSETS = [0, 456, 450, 1, 999];
 let written: string[];
 let auditor: Caller;
+/** The checkpoint sealed before the rows' times were changed. */
+let sealed: number;
 let app: ReturnType<typeof testPlatform>;
 
 /**
@@ -64,8 +67,11 @@ beforeAll(async () => {
   }
   const admin = await db.$client.connect();
   try {
+    // A checkpoint sealed over the rows as written: the sealer refuses a history it finds changed.
+    sealed = (await eventually(async () => (await sealCheckpoint(admin, loadSigningKey())) ?? undefined))
+      .sequence;
     // The outbox refuses UPDATE; its triggers are off for this session only. The hash covers the time as a
-    // Date holds it, so each row stays intact for a verification.
+    // Date holds it: a verification finds the rows changed all the same (below).
     await admin.query("SET session_replication_role = replica");
     for (const [i, offset] of OFFSETS.entries()) {
       await admin.query(
@@ -174,30 +180,45 @@ describe("stored times answered by the audit API", () => {
     expect(csvEvents).toEqual(expected);
   });
 
-  it("a verification names its last checkpoint's sealing time to the microsecond", async () => {
+  // The write path stamps each row, and the sealer each checkpoint, with a Date: a time finer than a
+  // millisecond was changed after it was written, though the hash and the signature cover the millisecond only.
+  it("a verification finds a row whose created_at was changed within its millisecond", async () => {
+    const response = await app.request("/audit/verify", { headers: auditor.headers() });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      intact: false,
+      brokenLink: {
+        eventId: written[1],
+        problem: "its content does not match its hash: the row was changed",
+      },
+    });
+  });
+
+  it("a verification finds a checkpoint whose sealed_at was changed within its millisecond", async () => {
     const client = await database.db.$client.connect();
     try {
-      const sealed = await eventually(
-        async () => (await sealCheckpoint(client, loadSigningKey())) ?? undefined,
-      );
       await client.query("SET session_replication_role = replica");
       await client.query(
         `UPDATE outbox_checkpoints SET sealed_at = sealed_at + interval '123 microseconds' WHERE sequence = $1`,
-        [sealed.sequence],
+        [sealed],
       );
       await client.query("RESET session_replication_role");
     } finally {
       client.release();
     }
     const { rows } = await database.db.$client.query<{ sealedAt: string }>(
-      `SELECT ${storedText("sealed_at")} AS "sealedAt" FROM outbox_checkpoints ORDER BY sequence DESC LIMIT 1`,
+      `SELECT ${storedText("sealed_at")} AS "sealedAt" FROM outbox_checkpoints WHERE sequence = $1`,
+      [sealed],
     );
     expect(rows[0]?.sealedAt).toMatch(/\.\d{3}123Z$/);
     const response = await app.request("/audit/verify", { headers: auditor.headers() });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
-      intact: true,
-      lastCheckpoint: { sealedAt: rows[0]?.sealedAt },
+      intact: false,
+      brokenLink: {
+        checkpoint: sealed,
+        problem: `its sealed_at (${rows[0]?.sealedAt}) is finer than the millisecond its signature covers: it was changed`,
+      },
     });
   });
 });

@@ -9,6 +9,12 @@ export interface HistoryRow extends HashedEventFields {
   position: string;
   previousHash: Buffer | null;
   hash: Buffer;
+  /**
+   * Whether created_at holds a time finer than the millisecond the hash covers (`createdAt`, a Date, cannot
+   * show it). The write path stamps every row with a Date, so such a time was changed after the row was written.
+   * Absent for rows read from an archive file, whose times are written to the millisecond.
+   */
+  createdAtFinerThanHashed?: boolean;
 }
 
 /** A place in the history order. */
@@ -30,7 +36,8 @@ export function rowColumns(table: string): string {
   ${table}.event_type AS "eventType", ${table}.aggregate_type AS "aggregateType", ${table}.aggregate_id AS "aggregateId",
   ${table}.aggregate_version::int8::float8 AS "aggregateVersion", ${table}.topic, ${table}.message_key AS "messageKey",
   ${table}.payload::text AS "payload", ${table}.correlation_id::text AS "correlationId", ${table}.traceparent,
-  ${table}.tracestate, ${table}.created_at AS "createdAt", ${table}.previous_hash AS "previousHash", ${table}.hash`;
+  ${table}.tracestate, ${table}.created_at AS "createdAt", ${table}.previous_hash AS "previousHash", ${table}.hash,
+  ${table}.created_at <> date_trunc('milliseconds', ${table}.created_at) AS "createdAtFinerThanHashed"`;
 }
 
 /**
