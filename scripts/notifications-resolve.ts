@@ -3,7 +3,8 @@
 // alert NotificationDeliveriesUnresolved fires on), and records what the mail provider said about one of them
 // (consumers/notifications/deliveryResolutions.ts). Prints no personal data: the ledger holds none but the
 // error codes, and of those only what reads as a code is shown.
-import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { operatorName } from "../cli/operator.ts";
 import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
@@ -61,8 +62,7 @@ try {
   if (notificationId && answer) await resolve(notificationId, answer);
   else console.log(formatTable(await unresolvedDeliveryList(db)));
 } catch (error) {
-  console.error(`notifications:resolve failed: ${failureMessage(error)}`);
-  process.exitCode = 1;
+  process.exitCode = reportFailure(error, "notifications:resolve");
 } finally {
   await db.$client.end();
 }
