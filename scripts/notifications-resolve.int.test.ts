@@ -1,8 +1,11 @@
 // `npm run notifications:resolve`, run as an operator runs it, against a database of its own: it lists the
 // deliveries nobody knows the outcome of (without printing anything personal), records what the mail provider
 // said about one (sent, or not sent: then failed, forgotten by the delivery consumer's inbox, with the replay
-// that sends it again), and the metric the alert reads falls. Every refusal is one line and changes nothing.
+// that sends it again), and the metric the alert reads falls. Every refusal is one line and changes nothing. At a
+// terminal (a pseudo-terminal from script(1)) it reads the delivery before it asks, and shows it.
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorName } from "../cli/operator.ts";
@@ -14,12 +17,46 @@ import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { spawnScript } from "../test/childProcess.ts";
-import { testEventContext } from "../test/fixtures.ts";
+import { kafkaBrokers, testEventContext } from "../test/fixtures.ts";
 import { ownDatabase } from "../test/ownDatabase.ts";
 
 const own = ownDatabase("notifications_resolve");
 beforeAll(own.setUp);
 afterAll(own.tearDown);
+
+/**
+ * The command run at a terminal, as a person runs it: under script(1), which gives it a pseudo-terminal (so it
+ * asks [y/N]); `answer` is typed once the question is asked, after `beforeAnswering` has run.
+ */
+async function atTerminal(
+  args: string[],
+  answer: string,
+  beforeAnswering: () => Promise<void> = async () => {},
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, "--import", "tsx", "scripts/notifications-resolve.ts", ...args]
+    .map((part) => `'${part.replaceAll("'", "'\\''")}'`)
+    .join(" ");
+  const child = spawn("script", ["-qec", command, "/dev/null"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: { ...process.env, DATABASE_URL: own.url, KAFKA_BROKERS: kafkaBrokers().join(",") },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let output = "";
+  let asked = false;
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (!asked && output.includes("[y/N]")) {
+      asked = true;
+      void beforeAnswering().then(() => child.stdin.write(`${answer}\r`));
+    }
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  // readline's cursor moves (CSI sequences) taken out: what a person reads.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts each sequence
+  return { code, output: output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replaceAll("\r", "") };
+}
 
 async function runCommand(...args: string[]): Promise<{ code: number | null; output: string }> {
   const run = spawnScript("scripts/notifications-resolve.ts", { args, env: { DATABASE_URL: own.url } });
@@ -207,6 +244,81 @@ describe("npm run notifications:resolve", () => {
       sending: (before.sending ?? 0) - 1,
       unknown: (before.unknown ?? 0) - 1,
     });
+  });
+
+  it("shows the delivery it is about to change, as the ledger holds it, and nothing personal", async () => {
+    const { notificationId, eventId } = await delivery("unknown", 125_000, { lastError: "TimeoutError" });
+    // What the development transport recorded for it: the recipient and the message, a patient's data.
+    await own.db.$client.query(
+      `INSERT INTO recorded_notifications (notification_id, channel, recipient, subject, body)
+       VALUES ($1, 'email', 'ada@example.org', 'Your appointment', 'Dear Ada Lovelace')`,
+      [notificationId],
+    );
+
+    const { code, output } = await runCommand("--id", notificationId, "--sent", "--yes");
+
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const [shown, recorded] = output.trim().split("\n");
+    expect(shown).toMatch(
+      new RegExp(
+        `^delivery ${notificationId}: unknown, 1 attempt, claimed \\S+Z \\(2 min \\d\\d s ago\\), finished \\S+Z, last error TimeoutError; email by smtp, request ${eventId}$`,
+      ),
+    );
+    expect(recorded).toContain(`delivery ${notificationId} recorded as sent`);
+    expect(output).not.toMatch(/ada@|Ada|appointment/);
+  });
+
+  it("at a terminal, reads the delivery before it asks: refuses one it cannot settle at once, shows the one it can, then asks", async () => {
+    const sent = await delivery("sent", OLD);
+    const unknown = await delivery("unknown", OLD, { lastError: "smtp-451" });
+    const before = await tables();
+
+    for (const [args, problem] of [
+      [["--id", randomUUID(), "--sent"], "no delivery"],
+      [["--id", sent.notificationId, "--abandon"], "is sent already"],
+    ] as const) {
+      const { code, output } = await atTerminal([...args], "y");
+      expect({ args, code }).toEqual({ args, code: 1 });
+      expect(output).toContain(problem);
+      expect(output).not.toContain("[y/N]");
+    }
+
+    const declined = await atTerminal(["--id", unknown.notificationId, "--abandon"], "n");
+    expect({ code: declined.code }).toEqual({ code: 1 });
+    expect(declined.output).toMatch(
+      new RegExp(
+        `delivery ${unknown.notificationId}: unknown, 1 attempt, .* last error smtp-451; .*\\n` +
+          `Record delivery ${unknown.notificationId} as not sent, and never to be \\(abandoned\\)\\. Go ahead\\? \\[y/N\\] n\\n` +
+          "nothing done",
+      ),
+    );
+    expect(await tables()).toEqual(before);
+
+    const confirmed = await atTerminal(["--id", unknown.notificationId, "--abandon"], "y");
+    expect({ code: confirmed.code, output: confirmed.output }).toMatchObject({ code: 0 });
+    expect(confirmed.output).toContain(`delivery ${unknown.notificationId} recorded as abandoned`);
+    expect(await ledgerRow(unknown.notificationId)).toMatchObject({
+      status: "failed",
+      lastError: "abandoned",
+    });
+  });
+
+  it("at a terminal, records nothing when the delivery changed while the question was asked", async () => {
+    const { notificationId } = await delivery("sending", OLD);
+
+    // Its sender was alive after all, and finished it while the operator read the question.
+    const { code, output } = await atTerminal(["--id", notificationId, "--sent"], "y", async () => {
+      await own.db.$client.query(
+        "UPDATE notification_deliveries SET status = 'sent', finished_at = now() WHERE notification_id = $1",
+        [notificationId],
+      );
+    });
+
+    expect({ code }).toEqual({ code: 1 });
+    expect(output).toContain(
+      `notifications:resolve refused: delivery ${notificationId} changed while this ran (it is sent now, it was sending); nothing changed`,
+    );
+    expect(await ledgerRow(notificationId)).toMatchObject({ status: "sent", resolvedBy: null });
   });
 
   it("refuses, in one line and changing nothing, whatever it cannot record", async () => {

@@ -59,7 +59,13 @@ export interface RequestToReplay {
 }
 
 export type DeliveryToResolve =
-  | { outcome: "found"; delivery: UnresolvedDelivery; replay: RequestToReplay | null }
+  | {
+      outcome: "found";
+      delivery: UnresolvedDelivery;
+      /** Seconds since it was claimed, by the database's clock. */
+      ageSeconds: number;
+      replay: RequestToReplay | null;
+    }
   | { outcome: "refused"; reason: string };
 
 /**
@@ -75,7 +81,7 @@ export async function deliveryToResolve(
 ): Promise<DeliveryToResolve> {
   const { rows } = await db.$client.query<UnresolvedDelivery & { unresolved: boolean; ageSeconds: number }>(
     `SELECT ${DELIVERY_COLUMNS}, ${UNRESOLVED_DELIVERY} AS unresolved,
-            floor(extract(epoch FROM now() - claimed_at))::int AS "ageSeconds"
+            floor(extract(epoch FROM now() - claimed_at))::float8 AS "ageSeconds"
        FROM notification_deliveries WHERE notification_id = $2`,
     [GIVEN_UP_AFTER_SECONDS, notificationId],
   );
@@ -92,7 +98,7 @@ export async function deliveryToResolve(
       `delivery ${notificationId} was claimed ${ageSeconds} s ago and may still be being sent: a sending claim is unresolved once it is ${SENDING_GIVEN_UP_AFTER_MS / 60_000} minutes old`,
     );
   }
-  if (answer.sent || !answer.sendAgain) return { outcome: "found", delivery, replay: null };
+  if (answer.sent || !answer.sendAgain) return { outcome: "found", delivery, ageSeconds, replay: null };
   const request = await requestInOutbox(db, delivery.eventId);
   if (!request) {
     return refused(
@@ -105,7 +111,12 @@ export async function deliveryToResolve(
       `the request of delivery ${notificationId} (event ${delivery.eventId}) is older than ${request.topic}'s redelivery window (${remembered.days} days): a replay of it would be refused, so nothing could send it again (--abandon records that it will not be sent)`,
     );
   }
-  return { outcome: "found", delivery, replay: { position: request.position, topic: request.topic } };
+  return {
+    outcome: "found",
+    delivery,
+    ageSeconds,
+    replay: { position: request.position, topic: request.topic },
+  };
 }
 
 function refused(reason: string): DeliveryToResolve {
