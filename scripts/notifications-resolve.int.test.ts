@@ -82,6 +82,26 @@ async function delivery(
   return { notificationId, eventId };
 }
 
+/** Everything the polling relay publishes up to the request is published: its checkpoint moved past it. */
+async function publishedByPollingRelay(request: { eventId: string }): Promise<void> {
+  await own.db.$client.query(
+    `INSERT INTO relay_checkpoints (name, tx_id, position)
+     SELECT 'outbox', tx_id, position FROM outbox WHERE event_id = $1
+     ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, position = EXCLUDED.position, updated_at = now()`,
+    [request.eventId],
+  );
+}
+
+/** `npm run replay` as the command prints it, as a dry run: whether the replay would run. */
+async function replayDryRun(position: string): Promise<{ code: number | null; output: string }> {
+  const run = spawnScript("scripts/replay.ts", {
+    args: ["--from-position", position, "--to-position", position, "--dry-run"],
+    env: { DATABASE_URL: own.url },
+  });
+  const code = await new Promise<number | null>((resolve) => run.child.once("close", resolve));
+  return { code, output: run.output() };
+}
+
 /** A notification request appended through the outbox, as the requests consumer writes one. */
 async function requestInOutbox(): Promise<{ eventId: string; position: string }> {
   const [appended] = await writeTransaction(own.db, (tx) =>
@@ -186,6 +206,7 @@ describe("npm run notifications:resolve", () => {
 
   it("records a delivery the provider never had as failed, forgets its request in the delivery consumer's inbox, and names the replay that sends it", async () => {
     const request = await requestInOutbox();
+    await publishedByPollingRelay(request);
     const { notificationId } = await delivery("sending", OLD, { eventId: request.eventId });
     await inInbox("notification-delivery", request.eventId);
     await inInbox("another-consumer", request.eventId);
@@ -198,6 +219,10 @@ describe("npm run notifications:resolve", () => {
     expect(output).toContain(
       `npm run replay -- --from-position ${request.position} --to-position ${request.position}`,
     );
+    // The replay it names would run (a dry run: the replay itself is deliveryResolutions.int.test.ts').
+    const replay = await replayDryRun(request.position);
+    expect({ code: replay.code, output: replay.output }).toMatchObject({ code: 0 });
+    expect(replay.output).toContain("replay of 1 events");
     expect(await ledgerRow(notificationId)).toMatchObject({
       status: "failed",
       attempts: 1,
@@ -321,6 +346,53 @@ describe("npm run notifications:resolve", () => {
     expect(await ledgerRow(notificationId)).toMatchObject({ status: "sent", resolvedBy: null });
   });
 
+  it("in Debezium mode, names the replay of a request the polling relay published before the switch, and refuses one Debezium published, saying what to do", async () => {
+    const beforeSwitch = await requestInOutbox();
+    await publishedByPollingRelay(beforeSwitch);
+    // The switch (handover/switch.ts) records the mode and leaves the polling checkpoint where it was.
+    await own.db.$client.query(
+      `INSERT INTO relay_mode (singleton, mode, handover, changed_at)
+       VALUES (true, 'debezium', '{"state": "done"}', now())`,
+    );
+    try {
+      const afterSwitch = await requestInOutbox();
+      const published = await delivery("sending", OLD, { eventId: beforeSwitch.eventId });
+      const streamed = await delivery("sending", OLD, { eventId: afterSwitch.eventId });
+      await inInbox("notification-delivery", beforeSwitch.eventId);
+      await inInbox("notification-delivery", afterSwitch.eventId);
+      const before = await tables();
+
+      const refused = await runCommand("--id", streamed.notificationId, "--not-sent", "--yes");
+
+      expect({ code: refused.code }).toEqual({ code: 1 });
+      expect(refused.output).toMatch(
+        new RegExp(
+          `^notifications:resolve refused: the request of delivery ${streamed.notificationId} \\(event ${afterSwitch.eventId}, outbox position ${afterSwitch.position}\\) was published by Debezium \\(the relay since \\S+Z\\), after the polling relay's last checkpoint \\(tx \\d+, position ${beforeSwitch.position}\\)`,
+        ),
+      );
+      expect(refused.output).toContain("npm run relay:switch -- polling");
+      expect(refused.output).toContain("--abandon");
+      expect(await tables()).toEqual(before);
+      // And the replay it would have named would indeed be refused.
+      const wouldBeRefused = await replayDryRun(afterSwitch.position);
+      expect({ code: wouldBeRefused.code }).toEqual({ code: 1 });
+      expect(wouldBeRefused.output).toContain(
+        "1 of the selected notification-events events are past the polling relay's checkpoint, where the switch to Debezium left it",
+      );
+
+      const { code, output } = await runCommand("--id", published.notificationId, "--not-sent", "--yes");
+      expect({ code, output }).toMatchObject({ code: 0 });
+      expect(output).toContain(
+        `npm run replay -- --from-position ${beforeSwitch.position} --to-position ${beforeSwitch.position}`,
+      );
+      const replay = await replayDryRun(beforeSwitch.position);
+      expect({ code: replay.code, output: replay.output }).toMatchObject({ code: 0 });
+      expect(replay.output).toContain("replay of 1 events");
+    } finally {
+      await own.db.$client.query("DELETE FROM relay_mode");
+    }
+  });
+
   it("refuses, in one line and changing nothing, whatever it cannot record", async () => {
     const sent = await delivery("sent", OLD);
     const failed = await delivery("failed", OLD);
@@ -330,6 +402,8 @@ describe("npm run notifications:resolve", () => {
     const forgotten = await requestInOutbox();
     const tooOld = await delivery("unknown", OLD, { eventId: forgotten.eventId });
     await backdated(forgotten.eventId, 40);
+    const unrelayed = await requestInOutbox(); // past the polling relay's checkpoint
+    const notRelayed = await delivery("unknown", OLD, { eventId: unrelayed.eventId });
     const before = await tables();
 
     const cases: ReadonlyArray<readonly [string[], number, string]> = [
@@ -339,6 +413,11 @@ describe("npm run notifications:resolve", () => {
       [["--id", inFlight.notificationId, "--sent", "--yes"], 1, "may still be being sent"],
       [["--id", archived.notificationId, "--not-sent", "--yes"], 1, "is no longer in the outbox"],
       [["--id", tooOld.notificationId, "--not-sent", "--yes"], 1, "redelivery window (38 days)"],
+      [
+        ["--id", notRelayed.notificationId, "--not-sent", "--yes"],
+        1,
+        "is past the polling relay's checkpoint",
+      ],
       [
         ["--id", tooOld.notificationId, "--not-sent", "--yes"],
         1,
