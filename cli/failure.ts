@@ -8,7 +8,6 @@
 // Nothing printed carries a query's parameters, nor the values a Postgres or JSON error quotes: they may be a
 // patient's data.
 import { DrizzleQueryError } from "drizzle-orm";
-import pg from "pg";
 import { ConfigError } from "../config/env.ts";
 
 /** A refusal or the operator's problem: told in one line. */
@@ -85,7 +84,25 @@ function isCodeFault(error: unknown): boolean {
   if (LANGUAGE_ERRORS.some((type) => error instanceof type)) return true;
   if ((error as Error & { code?: unknown }).code === "ERR_ASSERTION") return true;
   // A Postgres error the operator cannot fix (those are operatorProblem's): the code asked for something wrong.
-  return error instanceof pg.DatabaseError;
+  return isPostgresError(error);
+}
+
+/**
+ * An error the Postgres server sent (pg's DatabaseError: a severity and a five-character SQLSTATE), told by its
+ * fields rather than by instanceof, so that a command that never opens a connection does not load pg to fail.
+ */
+function isPostgresError(error: Error): error is PostgresError {
+  const { code, severity } = error as Partial<PostgresError>;
+  return typeof severity === "string" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** The fields of pg's DatabaseError this module reads. */
+interface PostgresError extends Error {
+  code: string;
+  severity: string;
+  table?: string;
+  column?: string;
+  constraint?: string;
 }
 
 /** The error and its causes (a few levels), each as a header line and its stack frames. */
@@ -110,7 +127,7 @@ function safeHeader(error: unknown): string {
   if (!(error instanceof Error)) return `thrown: a ${error === null ? "null" : typeof error}, not an Error`;
   if (error instanceof DrizzleQueryError)
     return `DrizzleQueryError: failed query (parameters withheld): ${oneLine(error.query)}`;
-  if (error instanceof pg.DatabaseError) {
+  if (isPostgresError(error)) {
     const message = DATA_EXCEPTION.test(error.code ?? "") ? withheldQuotes(error.message) : error.message;
     const where = [
       error.table && `table ${error.table}`,
@@ -245,7 +262,7 @@ function postgresOperatorProblem(error: Error): string | null {
     case "53300":
       return `Postgres at the server DATABASE_URL names ended or refused the session (${error.message}): run it again once it is up`;
   }
-  return code.startsWith("08") && error instanceof pg.DatabaseError
+  return code.startsWith("08") && isPostgresError(error)
     ? `Postgres at the server DATABASE_URL names broke the connection (${error.message}): run it again`
     : null;
 }
