@@ -4,7 +4,8 @@ import type { KeyObject } from "node:crypto";
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
+import { confirm, parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { projectPath } from "../config/projectRoot.ts";
@@ -96,8 +97,7 @@ if (command === "verify-archive") {
   if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
   const reports = await verifyArchiveFiles(manifests, await archiveVerifyingKeys()).catch((error) => {
     if (error instanceof ManifestUnreadable) refuse(error.message);
-    console.error(`audit:verify-archive failed: ${failureMessage(error)}`);
-    return process.exit(1);
+    return process.exit(reportFailure(error, "audit:verify-archive"));
   });
   for (const report of reports) {
     if (report.intact) {
@@ -174,8 +174,7 @@ try {
 } catch (error) {
   // A refusal (an archive that would overwrite or lose history, a checkpoint not to be signed) or a service the
   // environment names that fails: one line saying why, exit code 1.
-  console.error(`audit:${command} failed: ${failureMessage(error)}`);
-  process.exitCode = 1;
+  process.exitCode = reportFailure(error, `audit:${command}`);
 } finally {
   await client.end().catch(() => {});
 }

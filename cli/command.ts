@@ -3,8 +3,7 @@
 // 2, and `confirm` stands before whatever a destructive command changes.
 import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { DrizzleQueryError } from "drizzle-orm";
-import { ConfigError } from "../config/env.ts";
+import { reportFailure } from "./failure.ts";
 
 type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
@@ -110,116 +109,19 @@ export function parseCommand<const Options extends OptionsConfig>(
     process.exit(0);
   }
   if (line.outcome === "refused") return refuse(line.problem);
-  reportConfigErrorsPlainly();
+  reportUncaughtErrors();
   return { values: line.values, positionals: line.positionals, refuse };
 }
 
 /**
- * A problem the operator has to fix (a ConfigError, however deep it was thrown, a service that does not answer, a
- * database not migrated, a file that cannot be read or written) is told as one line on stderr with exit code 1,
- * not as Node's report of an uncaught error around it. Any other error, a fault of the code, is printed with its
- * stack, and exits 1, as Node would.
+ * An error nothing caught (a command without a catch of its own, an unhandled rejection) is told as the commands
+ * tell theirs (cli/failure.ts): the operator's problem in one line with exit code 1, a fault of the code as an
+ * internal error with its stack and exit code 70, never with the data a query or an error carries.
  */
-function reportConfigErrorsPlainly(): void {
+function reportUncaughtErrors(): void {
   process.on("uncaughtException", (error) => {
-    console.error(operatorProblem(error) ?? error);
-    process.exit(1);
+    process.exit(reportFailure(error));
   });
-}
-
-/**
- * What a command tells the operator when it stops on an error: the operator's problem (operatorProblem), or else
- * the error's own message. One line, no stack trace: every command catches what its work throws and says this.
- */
-export function failureMessage(error: unknown): string {
-  const problem = operatorProblem(error);
-  if (problem !== null) return problem;
-  // drizzle's failed query lists the query and its parameters, which may be a patient's data: the Postgres error
-  // under it says what went wrong.
-  if (error instanceof DrizzleQueryError && error.cause instanceof Error) return failureMessage(error.cause);
-  return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * The errors the operator fixes, not the code, as one line each, however deep a query's or a client's error
- * wraps them; null for any other error.
- */
-function operatorProblem(error: unknown): string | null {
-  if (error instanceof ConfigError) return error.message;
-  for (let cause = error; cause instanceof Error; cause = (cause as Error & { cause?: unknown }).cause) {
-    const problem = unreachableService(cause) ?? fileProblem(cause);
-    if (problem !== null) return problem;
-  }
-  return unmigratedDatabase(error);
-}
-
-/** The errors of a connection that was refused, timed out, or found no such host or database. */
-const CANNOT_CONNECT = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-]);
-/** Postgres refusing the connection itself: the password, the user, the database. */
-const POSTGRES_REFUSED = new Set(["28P01", "28000", "3D000"]);
-
-/**
- * What to tell the operator when the Postgres or the Kafka the environment names cannot be reached: the variable
- * that names it and why, without a stack trace (the environment's mistake, or an outage, not the code's). Null
- * for any other error.
- */
-function unreachableService(error: unknown): string | null {
-  if (!(error instanceof Error)) return null;
-  const { code, address, port } = error as Error & { code?: unknown; address?: unknown; port?: unknown };
-  if (error.name.startsWith("KafkaJS") && kafkaConnectionFailed(error))
-    return `Kafka cannot be reached at the brokers KAFKA_BROKERS names: ${error.message}`;
-  if (typeof code === "string" && CANNOT_CONNECT.has(code)) {
-    const where = typeof address === "string" ? ` (${address}${port === undefined ? "" : `:${port}`})` : "";
-    return `Postgres cannot be reached at the server DATABASE_URL names${where}: ${error.message || code}`;
-  }
-  if (typeof code === "string" && POSTGRES_REFUSED.has(code))
-    return `Postgres refused the connection DATABASE_URL describes: ${error.message}`;
-  return null;
-}
-
-/** Postgres' undefined_table: a query named a table the database does not have. */
-const UNDEFINED_TABLE = "42P01";
-
-/**
- * A database without the project's tables (never migrated, migrated by an older version, or another
- * application's), however deep the query's error wraps Postgres's: it names DATABASE_URL and the migration
- * rather than the table a query happened to read first. Null for any other error.
- */
-function unmigratedDatabase(error: unknown): string | null {
-  for (let cause = error; cause instanceof Error; cause = (cause as Error & { cause?: unknown }).cause) {
-    if ((cause as Error & { code?: unknown }).code === UNDEFINED_TABLE)
-      return `the database DATABASE_URL names is not migrated, or not this project's (${cause.message}): run npm run db:migrate against it`;
-  }
-  return null;
-}
-
-/**
- * A file or directory the command cannot read or write (a path an argument or a variable gave): Node's message
- * names the path and the reason ("ENOENT: no such file or directory, open '/x'"); its stack adds nothing.
- */
-function fileProblem(error: unknown): string | null {
-  if (!(error instanceof Error)) return null;
-  const { syscall, path } = error as Error & { syscall?: unknown; path?: unknown };
-  return typeof syscall === "string" && typeof path === "string" ? error.message : null;
-}
-
-/** Whether a KafkaJS error (or the one it wraps) is a failed connection to a broker. */
-function kafkaConnectionFailed(error: Error): boolean {
-  for (
-    let cause: unknown = error;
-    cause instanceof Error;
-    cause = (cause as Error & { cause?: unknown }).cause
-  ) {
-    if (cause.name === "KafkaJSConnectionError") return true;
-  }
-  return false;
 }
 
 /** The option a destructive command declares, so that scripts can confirm ahead. */

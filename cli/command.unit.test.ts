@@ -1,9 +1,8 @@
 // The command frame as a specification: --help wins over everything, a bad command line is refused, and a
 // destructive step goes ahead only on --yes or a person's "y".
 
-import { DrizzleQueryError } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { confirmation, failureMessage, readCommandLine, yesOption } from "./command.ts";
+import { confirmation, readCommandLine, yesOption } from "./command.ts";
 
 const spec = {
   usage: "usage: npm run example -- <thing> [--all] [--name <name>] [--tag <tag>]... [--yes]",
@@ -116,31 +115,5 @@ describe("confirming a destructive step", () => {
     expect(await answered("")).toBe("declined");
     expect(await answered("n")).toBe("declined");
     expect(await answered("yesterday")).toBe("declined");
-  });
-});
-
-describe("what a command says when it stops on an error", () => {
-  const personal = "ada@example.org";
-
-  it("looks under drizzle's failed query for the operator's problem, and never prints the query's parameters", () => {
-    const refused = Object.assign(new Error('database "nowhere" does not exist'), { code: "3D000" });
-    const wrapped = new DrizzleQueryError("select id from patients where email = $1", [personal], refused);
-    expect(failureMessage(wrapped)).toBe(
-      'Postgres refused the connection DATABASE_URL describes: database "nowhere" does not exist',
-    );
-    const failed = new DrizzleQueryError(
-      "select id from patients where email = $1",
-      [personal],
-      new Error("boom"),
-    );
-    expect(failureMessage(failed)).toBe("boom");
-  });
-
-  it("names the file behind a client's error", () => {
-    const missing = Object.assign(new Error("ENOENT: no such file or directory, open '/x'"), {
-      syscall: "open",
-      path: "/x",
-    });
-    expect(failureMessage(new Error("could not read the key", { cause: missing }))).toBe(missing.message);
   });
 });

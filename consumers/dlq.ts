@@ -3,7 +3,8 @@
 // the cause is fixed, unless one would be applied over newer events of its aggregate (then none, or with
 // --skip-superseded the others). Topics may be named with or without `.dlq`. Payloads are never printed: they
 // hold PHI.
-import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
+import { confirm, parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
@@ -105,10 +106,10 @@ try {
     );
   }
 } catch (error) {
-  if (error instanceof DeadLettersSuperseded || error instanceof NoDeadLettersToRedrive)
+  if (error instanceof DeadLettersSuperseded || error instanceof NoDeadLettersToRedrive) {
     console.error(error.message);
-  else console.error(`dlq ${command ?? ""} failed: ${failureMessage(error)}`);
-  process.exitCode = 1;
+    process.exitCode = 1;
+  } else process.exitCode = reportFailure(error, `dlq ${command}`);
 } finally {
   await admin.disconnect();
   await db?.$client.end();

@@ -3,7 +3,8 @@
 // `debeziumReadinessCheck` puts the same verdict into /health/ready.
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { failureMessage, parseCommand } from "../cli/command.ts";
+import { parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor } from "../db/outbox/relayCheckpoint.ts";
@@ -154,7 +155,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error(failureMessage(error));
-    process.exit(1);
+    process.exit(reportFailure(error));
   }
 }

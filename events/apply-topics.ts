@@ -4,7 +4,8 @@
 // `npm run topics` runs it against KAFKA_BROKERS (default localhost:9092) and prints what it did.
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
-import { failureMessage, parseCommand } from "../cli/command.ts";
+import { parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { textTable } from "../cli/textTable.ts";
 import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
@@ -477,7 +478,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   (KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS), adding replicas by reassignment; never deletes anything`,
   });
   main().catch((error: unknown) => {
-    console.error(`apply-topics failed: ${failureMessage(error)}`);
-    process.exitCode = 1;
+    process.exitCode = reportFailure(error, "apply-topics");
   });
 }

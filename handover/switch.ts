@@ -26,7 +26,8 @@
 //   skip them: it only knows "everything after (xid, position)".
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
@@ -498,7 +499,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error(failureMessage(error));
-    process.exit(1);
+    process.exit(reportFailure(error));
   }
 }

@@ -5,7 +5,8 @@
 
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import {
   advanceTransactionIds,
@@ -350,7 +351,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    console.error(failureMessage(error));
-    process.exit(1);
+    process.exit(reportFailure(error));
   }
 }

@@ -3,7 +3,8 @@
 // from their history, so that a login attempt typing one is sealed as the patient's (apps/patient/formerLogins.ts).
 // Safe to run again, and while the platform runs.
 import { recordFormerLoginsFromHistory } from "../apps/patient/formerLogins.ts";
-import { failureMessage, parseCommand } from "../cli/command.ts";
+import { parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
@@ -32,8 +33,7 @@ try {
   }
 } catch (error) {
   // A patient's transaction that failed rolled back; those before it stay recorded, and a second run goes on.
-  console.error(`phi:former-logins failed: ${failureMessage(error)}`);
-  process.exitCode = 1;
+  process.exitCode = reportFailure(error, "phi:former-logins");
 } finally {
   await db.$client.end();
 }

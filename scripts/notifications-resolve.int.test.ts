@@ -1,8 +1,11 @@
 // `npm run notifications:resolve`, run as an operator runs it, against a database of its own: it lists the
 // deliveries nobody knows the outcome of (without printing anything personal), records what the mail provider
 // said about one (sent, or not sent: then failed, forgotten by the delivery consumer's inbox, with the replay
-// that sends it again), and the metric the alert reads falls. Every refusal is one line and changes nothing.
+// that sends it again), and the metric the alert reads falls. Every refusal is one line and changes nothing. At a
+// terminal (a pseudo-terminal from script(1)) it reads the delivery before it asks, and shows it.
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorName } from "../cli/operator.ts";
@@ -14,12 +17,46 @@ import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { spawnScript } from "../test/childProcess.ts";
-import { testEventContext } from "../test/fixtures.ts";
+import { kafkaBrokers, testEventContext } from "../test/fixtures.ts";
 import { ownDatabase } from "../test/ownDatabase.ts";
 
 const own = ownDatabase("notifications_resolve");
 beforeAll(own.setUp);
 afterAll(own.tearDown);
+
+/**
+ * The command run at a terminal, as a person runs it: under script(1), which gives it a pseudo-terminal (so it
+ * asks [y/N]); `answer` is typed once the question is asked, after `beforeAnswering` has run.
+ */
+async function atTerminal(
+  args: string[],
+  answer: string,
+  beforeAnswering: () => Promise<void> = async () => {},
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, "--import", "tsx", "scripts/notifications-resolve.ts", ...args]
+    .map((part) => `'${part.replaceAll("'", "'\\''")}'`)
+    .join(" ");
+  const child = spawn("script", ["-qec", command, "/dev/null"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: { ...process.env, DATABASE_URL: own.url, KAFKA_BROKERS: kafkaBrokers().join(",") },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let output = "";
+  let asked = false;
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (!asked && output.includes("[y/N]")) {
+      asked = true;
+      void beforeAnswering().then(() => child.stdin.write(`${answer}\r`));
+    }
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  // readline's cursor moves (CSI sequences) taken out: what a person reads.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts each sequence
+  return { code, output: output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replaceAll("\r", "") };
+}
 
 async function runCommand(...args: string[]): Promise<{ code: number | null; output: string }> {
   const run = spawnScript("scripts/notifications-resolve.ts", { args, env: { DATABASE_URL: own.url } });
@@ -43,6 +80,26 @@ async function delivery(
     [notificationId, eventId, status, lastError, claimedMsAgo / 1000],
   );
   return { notificationId, eventId };
+}
+
+/** Everything the polling relay publishes up to the request is published: its checkpoint moved past it. */
+async function publishedByPollingRelay(request: { eventId: string }): Promise<void> {
+  await own.db.$client.query(
+    `INSERT INTO relay_checkpoints (name, tx_id, position)
+     SELECT 'outbox', tx_id, position FROM outbox WHERE event_id = $1
+     ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, position = EXCLUDED.position, updated_at = now()`,
+    [request.eventId],
+  );
+}
+
+/** `npm run replay` as the command prints it, as a dry run: whether the replay would run. */
+async function replayDryRun(position: string): Promise<{ code: number | null; output: string }> {
+  const run = spawnScript("scripts/replay.ts", {
+    args: ["--from-position", position, "--to-position", position, "--dry-run"],
+    env: { DATABASE_URL: own.url },
+  });
+  const code = await new Promise<number | null>((resolve) => run.child.once("close", resolve));
+  return { code, output: run.output() };
 }
 
 /** A notification request appended through the outbox, as the requests consumer writes one. */
@@ -149,6 +206,7 @@ describe("npm run notifications:resolve", () => {
 
   it("records a delivery the provider never had as failed, forgets its request in the delivery consumer's inbox, and names the replay that sends it", async () => {
     const request = await requestInOutbox();
+    await publishedByPollingRelay(request);
     const { notificationId } = await delivery("sending", OLD, { eventId: request.eventId });
     await inInbox("notification-delivery", request.eventId);
     await inInbox("another-consumer", request.eventId);
@@ -161,6 +219,10 @@ describe("npm run notifications:resolve", () => {
     expect(output).toContain(
       `npm run replay -- --from-position ${request.position} --to-position ${request.position}`,
     );
+    // The replay it names would run (a dry run: the replay itself is deliveryResolutions.int.test.ts').
+    const replay = await replayDryRun(request.position);
+    expect({ code: replay.code, output: replay.output }).toMatchObject({ code: 0 });
+    expect(replay.output).toContain("replay of 1 events");
     expect(await ledgerRow(notificationId)).toMatchObject({
       status: "failed",
       attempts: 1,
@@ -209,6 +271,128 @@ describe("npm run notifications:resolve", () => {
     });
   });
 
+  it("shows the delivery it is about to change, as the ledger holds it, and nothing personal", async () => {
+    const { notificationId, eventId } = await delivery("unknown", 125_000, { lastError: "TimeoutError" });
+    // What the development transport recorded for it: the recipient and the message, a patient's data.
+    await own.db.$client.query(
+      `INSERT INTO recorded_notifications (notification_id, channel, recipient, subject, body)
+       VALUES ($1, 'email', 'ada@example.org', 'Your appointment', 'Dear Ada Lovelace')`,
+      [notificationId],
+    );
+
+    const { code, output } = await runCommand("--id", notificationId, "--sent", "--yes");
+
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const [shown, recorded] = output.trim().split("\n");
+    expect(shown).toMatch(
+      new RegExp(
+        `^delivery ${notificationId}: unknown, 1 attempt, claimed \\S+Z \\(2 min \\d\\d s ago\\), finished \\S+Z, last error TimeoutError; email by smtp, request ${eventId}$`,
+      ),
+    );
+    expect(recorded).toContain(`delivery ${notificationId} recorded as sent`);
+    expect(output).not.toMatch(/ada@|Ada|appointment/);
+  });
+
+  it("at a terminal, reads the delivery before it asks: refuses one it cannot settle at once, shows the one it can, then asks", async () => {
+    const sent = await delivery("sent", OLD);
+    const unknown = await delivery("unknown", OLD, { lastError: "smtp-451" });
+    const before = await tables();
+
+    for (const [args, problem] of [
+      [["--id", randomUUID(), "--sent"], "no delivery"],
+      [["--id", sent.notificationId, "--abandon"], "is sent already"],
+    ] as const) {
+      const { code, output } = await atTerminal([...args], "y");
+      expect({ args, code }).toEqual({ args, code: 1 });
+      expect(output).toContain(problem);
+      expect(output).not.toContain("[y/N]");
+    }
+
+    const declined = await atTerminal(["--id", unknown.notificationId, "--abandon"], "n");
+    expect({ code: declined.code }).toEqual({ code: 1 });
+    expect(declined.output).toMatch(
+      new RegExp(
+        `delivery ${unknown.notificationId}: unknown, 1 attempt, .* last error smtp-451; .*\\n` +
+          `Record delivery ${unknown.notificationId} as not sent, and never to be \\(abandoned\\)\\. Go ahead\\? \\[y/N\\] n\\n` +
+          "nothing done",
+      ),
+    );
+    expect(await tables()).toEqual(before);
+
+    const confirmed = await atTerminal(["--id", unknown.notificationId, "--abandon"], "y");
+    expect({ code: confirmed.code, output: confirmed.output }).toMatchObject({ code: 0 });
+    expect(confirmed.output).toContain(`delivery ${unknown.notificationId} recorded as abandoned`);
+    expect(await ledgerRow(unknown.notificationId)).toMatchObject({
+      status: "failed",
+      lastError: "abandoned",
+    });
+  });
+
+  it("at a terminal, records nothing when the delivery changed while the question was asked", async () => {
+    const { notificationId } = await delivery("sending", OLD);
+
+    // Its sender was alive after all, and finished it while the operator read the question.
+    const { code, output } = await atTerminal(["--id", notificationId, "--sent"], "y", async () => {
+      await own.db.$client.query(
+        "UPDATE notification_deliveries SET status = 'sent', finished_at = now() WHERE notification_id = $1",
+        [notificationId],
+      );
+    });
+
+    expect({ code }).toEqual({ code: 1 });
+    expect(output).toContain(
+      `notifications:resolve refused: delivery ${notificationId} changed while this ran (it is sent now, it was sending); nothing changed`,
+    );
+    expect(await ledgerRow(notificationId)).toMatchObject({ status: "sent", resolvedBy: null });
+  });
+
+  it("in Debezium mode, names the replay of a request the polling relay published before the switch, and refuses one Debezium published, saying what to do", async () => {
+    const beforeSwitch = await requestInOutbox();
+    await publishedByPollingRelay(beforeSwitch);
+    // The switch (handover/switch.ts) records the mode and leaves the polling checkpoint where it was.
+    await own.db.$client.query(
+      `INSERT INTO relay_mode (singleton, mode, handover, changed_at)
+       VALUES (true, 'debezium', '{"state": "done"}', now())`,
+    );
+    try {
+      const afterSwitch = await requestInOutbox();
+      const published = await delivery("sending", OLD, { eventId: beforeSwitch.eventId });
+      const streamed = await delivery("sending", OLD, { eventId: afterSwitch.eventId });
+      await inInbox("notification-delivery", beforeSwitch.eventId);
+      await inInbox("notification-delivery", afterSwitch.eventId);
+      const before = await tables();
+
+      const refused = await runCommand("--id", streamed.notificationId, "--not-sent", "--yes");
+
+      expect({ code: refused.code }).toEqual({ code: 1 });
+      expect(refused.output).toMatch(
+        new RegExp(
+          `^notifications:resolve refused: the request of delivery ${streamed.notificationId} \\(event ${afterSwitch.eventId}, outbox position ${afterSwitch.position}\\) was published by Debezium \\(the relay since \\S+Z\\), after the polling relay's last checkpoint \\(tx \\d+, position ${beforeSwitch.position}\\)`,
+        ),
+      );
+      expect(refused.output).toContain("npm run relay:switch -- polling");
+      expect(refused.output).toContain("--abandon");
+      expect(await tables()).toEqual(before);
+      // And the replay it would have named would indeed be refused.
+      const wouldBeRefused = await replayDryRun(afterSwitch.position);
+      expect({ code: wouldBeRefused.code }).toEqual({ code: 1 });
+      expect(wouldBeRefused.output).toContain(
+        "1 of the selected notification-events events are past the polling relay's checkpoint, where the switch to Debezium left it",
+      );
+
+      const { code, output } = await runCommand("--id", published.notificationId, "--not-sent", "--yes");
+      expect({ code, output }).toMatchObject({ code: 0 });
+      expect(output).toContain(
+        `npm run replay -- --from-position ${beforeSwitch.position} --to-position ${beforeSwitch.position}`,
+      );
+      const replay = await replayDryRun(beforeSwitch.position);
+      expect({ code: replay.code, output: replay.output }).toMatchObject({ code: 0 });
+      expect(replay.output).toContain("replay of 1 events");
+    } finally {
+      await own.db.$client.query("DELETE FROM relay_mode");
+    }
+  });
+
   it("refuses, in one line and changing nothing, whatever it cannot record", async () => {
     const sent = await delivery("sent", OLD);
     const failed = await delivery("failed", OLD);
@@ -218,6 +402,8 @@ describe("npm run notifications:resolve", () => {
     const forgotten = await requestInOutbox();
     const tooOld = await delivery("unknown", OLD, { eventId: forgotten.eventId });
     await backdated(forgotten.eventId, 40);
+    const unrelayed = await requestInOutbox(); // past the polling relay's checkpoint
+    const notRelayed = await delivery("unknown", OLD, { eventId: unrelayed.eventId });
     const before = await tables();
 
     const cases: ReadonlyArray<readonly [string[], number, string]> = [
@@ -227,6 +413,11 @@ describe("npm run notifications:resolve", () => {
       [["--id", inFlight.notificationId, "--sent", "--yes"], 1, "may still be being sent"],
       [["--id", archived.notificationId, "--not-sent", "--yes"], 1, "is no longer in the outbox"],
       [["--id", tooOld.notificationId, "--not-sent", "--yes"], 1, "redelivery window (38 days)"],
+      [
+        ["--id", notRelayed.notificationId, "--not-sent", "--yes"],
+        1,
+        "is past the polling relay's checkpoint",
+      ],
       [
         ["--id", tooOld.notificationId, "--not-sent", "--yes"],
         1,

@@ -3,8 +3,10 @@
 // alert NotificationDeliveriesUnresolved fires on), and records what the mail provider said about one of them
 // (consumers/notifications/deliveryResolutions.ts). Prints no personal data: the ledger holds none but the
 // error codes, and of those only what reads as a code is shown.
-import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { operatorName } from "../cli/operator.ts";
+import { duration } from "../cli/progress.ts";
 import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
 import {
@@ -35,7 +37,9 @@ const { values, refuse } = parseCommand({
   --abandon       the provider never had it, and it is not to be sent (its request can no longer be replayed,
                   or the message is no longer worth sending): the delivery is failed, marked abandoned
   --yes, -y       do not ask for confirmation (needed when not run from a terminal)
-  Only an unresolved delivery is settled, and only if it is still as it was read. README: "Consumers".`,
+  With --id it reads the delivery first (a missing or settled one is refused at once), shows it (state,
+  attempts, age; nothing personal), then asks; it records the answer only if the delivery is still as it was
+  read. README: "Consumers".`,
   options: {
     id: { type: "string" },
     sent: { type: "boolean", default: false },
@@ -47,12 +51,9 @@ const { values, refuse } = parseCommand({
 });
 const answer = providerAnswer();
 const notificationId = values.id === undefined ? undefined : notificationIdOf(values.id);
-if (notificationId && answer) {
-  await confirm(
-    `Record notification ${notificationId} as ${answer.sent ? "sent" : answer.sendAgain ? "not sent, to be sent again" : "not sent, and never to be"}`,
-    values.yes,
-  );
-}
+// No one to ask (a script without --yes): refused before anything is read, as every destructive command is.
+if (notificationId && answer && !values.yes && !process.stdin.isTTY)
+  await confirm(recording(notificationId, answer), false);
 
 const env = loadEnv();
 const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
@@ -61,16 +62,21 @@ try {
   if (notificationId && answer) await resolve(notificationId, answer);
   else console.log(formatTable(await unresolvedDeliveryList(db)));
 } catch (error) {
-  console.error(`notifications:resolve failed: ${failureMessage(error)}`);
-  process.exitCode = 1;
+  process.exitCode = reportFailure(error, "notifications:resolve");
 } finally {
   await db.$client.end();
 }
 
+/**
+ * Reads the delivery first: one that does not exist or cannot be settled is refused before anyone is asked.
+ * Then shows what is about to change, asks, and records it only if the delivery is still as it was read.
+ */
 async function resolve(id: string, answer: ProviderAnswer): Promise<void> {
   const found = await deliveryToResolve(db, id, answer);
   if (found.outcome === "refused") return refused(found.reason);
   const { delivery, replay } = found;
+  console.log(deliveryShown(delivery, found.ageSeconds));
+  await confirm(recording(id, answer), values.yes);
   const operator = operatorName();
   const resolution = await resolveDelivery(db, {
     delivery,
@@ -97,6 +103,30 @@ async function resolve(id: string, answer: ProviderAnswer): Promise<void> {
     `delivery ${id} recorded as not sent (operator ${operator}): it is failed, and may be sent again`,
   );
   if (replay) console.log(nextStep(replay));
+}
+
+/** What the command is about to record, as the question puts it. */
+function recording(id: string, answer: ProviderAnswer): string {
+  const as = answer.sent
+    ? "sent"
+    : answer.sendAgain
+      ? "not sent, to be sent again"
+      : "not sent, and never to be (abandoned)";
+  return `Record delivery ${id} as ${as}`;
+}
+
+/**
+ * The delivery as it was read, before anything changes: the ledger's own fields, as the listing shows them. No
+ * recipient or content: the ledger holds none (the message went to the transport, not here).
+ */
+function deliveryShown(delivery: UnresolvedDelivery, ageSeconds: number): string {
+  const attempts = `${delivery.attempts} attempt${delivery.attempts === 1 ? "" : "s"}`;
+  const finished = delivery.finishedAt ? `, finished ${delivery.finishedAt.toISOString()}` : "";
+  return (
+    `delivery ${delivery.notificationId}: ${delivery.status}, ${attempts}, claimed ${delivery.claimedAt.toISOString()} ` +
+    `(${duration(ageSeconds * 1000)} ago)${finished}, last error ${shownError(delivery.lastError)}; ` +
+    `${delivery.channel} by ${delivery.transport}, request ${delivery.eventId}`
+  );
 }
 
 /** Nothing was written: one line, exit code 1. */

@@ -2,7 +2,8 @@
 // still wrapped by an older one, and the key erased patients' e-mail addresses are hashed with
 // (db/erasedLogins.ts), so that the older one can be removed (and with it, every copy of an erased patient's
 // key that backups may hold becomes unreadable too).
-import { confirm, failureMessage, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
 import { rewrapErasedLoginKey } from "../db/erasedLogins.ts";
@@ -36,8 +37,7 @@ try {
 } catch (error) {
   // A key PHI_MASTER_KEYS lacks or gives wrong stops the batch that needed it, which rolls back: the keys
   // re-wrapped before it stay re-wrapped (each with the first key), and running it again goes on from there.
-  console.error(`phi:rewrap failed: ${failureMessage(error)}`);
-  process.exitCode = 1;
+  process.exitCode = reportFailure(error, "phi:rewrap");
 } finally {
   await db.$client.end();
 }

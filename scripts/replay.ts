@@ -1,7 +1,8 @@
 // `npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run] [--yes]`: republishes part of the
 // outbox history to Kafka, each record the one the relay sent (relay/replay/). The rule that decides when a
 // replay may run beside the live relay is in relay/replay/replayRule.ts and README's "Replaying history".
-import { confirm, failureMessage, parseCommand } from "../cli/command.ts";
+import { confirm, parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { operatorName } from "../cli/operator.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { loadEnv } from "../config/env.ts";
@@ -88,8 +89,7 @@ try {
   }
 } catch (error) {
   progress?.finish("stopped");
-  console.error(`replay failed: ${failureMessage(error)}`);
-  process.exitCode = 1;
+  process.exitCode = reportFailure(error, "replay");
 } finally {
   client.release();
   await producer.disconnect().catch(() => {});

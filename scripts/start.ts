@@ -14,6 +14,7 @@ import { createPlatformApp } from "../apps/platform.ts";
 import { startCheckpointSealer } from "../audit/checkpointSealer.ts";
 import { loadSigningKey } from "../audit/signingKey.ts";
 import { parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { readEach, withoutPassword } from "../config/env.ts";
 import { loadConsumersConfig } from "../consumers/config.ts";
 import { startPlatformConsumers } from "../consumers/platformConsumers.ts";
@@ -52,10 +53,10 @@ const { env, log, stack, registry, masterKeys } = frame;
 const { consumers: consumersConfig, signingKey, tokenKeys } = frame.config;
 // The console's identity provider is read before anything else starts: a document that says something wrong
 // stops the start; a provider that cannot be reached is read again later (apps/console/provider.ts).
-const consoleSignIn = await startConsoleSignIn(env, log).catch(async (error: Error) => {
-  console.error(error.message);
+const consoleSignIn = await startConsoleSignIn(env, log).catch(async (error: unknown) => {
+  const code = reportFailure(error);
   await stack.stopStarted();
-  process.exit(1);
+  process.exit(code);
 });
 await migrateDatabase(stack.databaseUrl);
 say("database migrated");
@@ -106,9 +107,9 @@ try {
     frame.onStop(() => slotMetrics.close());
   }
 } catch (error) {
-  console.error(`RELAY_MODE=${env.RELAY_MODE}: ${(error as Error).message}`);
+  const code = reportFailure(error, `the relay (RELAY_MODE=${env.RELAY_MODE})`);
   await stack.stopStarted();
-  process.exit(1);
+  process.exit(code);
 }
 
 const reminders = startReminderScheduler({ db, log, masterKeys, hoursBefore: env.REMINDER_HOURS_BEFORE });

@@ -6,6 +6,7 @@ import { roles } from "../apps/http/auth.ts";
 import { issueToken } from "../apps/http/issueToken.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 
 const usage = `usage: npm run token -- --role <${roles.join("|")}> [--sub <uuid>] [--session <uuid>] [--expires 12h]
@@ -65,6 +66,5 @@ try {
   const { sub, session_id } = decodeJwt(token);
   console.error(`${wanted.role} token: sub ${sub}, session ${session_id}, expires in ${expires}`);
 } catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
+  process.exit(reportFailure(error));
 }

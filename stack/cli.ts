@@ -4,6 +4,7 @@
 // `up connect` also starts the local Kafka Connect worker(s) (for RELAY_MODE=debezium); `down` stops them too.
 // `--brokers 3` (KAFKA_BROKER_COUNT) runs a three-node cluster, `--workers 2` (CONNECT_WORKERS) two workers.
 import { parseCommand } from "../cli/command.ts";
+import { reportFailure } from "../cli/failure.ts";
 import {
   connectClusterFromEnv,
   connectWorkerPid,
@@ -128,6 +129,5 @@ if (extra.length > (withConnect ? 1 : 0)) refuse(`unexpected argument ${extra.jo
 try {
   await command();
 } catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
+  process.exit(reportFailure(error));
 }

@@ -4,7 +4,9 @@
 // again, and forgets the request in the delivery consumer's inbox, so that a replay of the request (the command
 // prints it) is delivered rather than dropped as a duplicate, and sends the message once. `abandoned` is not
 // sent either, and is not to be: `failed` too, marked `abandoned`, its request left in the inbox, so that nothing
-// sends it (for a request no replay can deliver any more, or a message no longer worth sending).
+// sends it (for a request no replay can deliver any more, or a message no longer worth sending). "Not sent" is
+// refused, changing nothing, for a request no replay could send again: archived, older than its topic's
+// redelivery window, or past the polling relay's checkpoint (in Debezium mode, written after the switch).
 import { connectionOf, type Database, writeTransaction } from "../../db/client.ts";
 import { isTopicName, rememberedSince } from "../../events/index.ts";
 import { SENDING_GIVEN_UP_AFTER_MS, UNRESOLVED_DELIVERY } from "./deliveryMetrics.ts";
@@ -59,7 +61,13 @@ export interface RequestToReplay {
 }
 
 export type DeliveryToResolve =
-  | { outcome: "found"; delivery: UnresolvedDelivery; replay: RequestToReplay | null }
+  | {
+      outcome: "found";
+      delivery: UnresolvedDelivery;
+      /** Seconds since it was claimed, by the database's clock. */
+      ageSeconds: number;
+      replay: RequestToReplay | null;
+    }
   | { outcome: "refused"; reason: string };
 
 /**
@@ -75,7 +83,7 @@ export async function deliveryToResolve(
 ): Promise<DeliveryToResolve> {
   const { rows } = await db.$client.query<UnresolvedDelivery & { unresolved: boolean; ageSeconds: number }>(
     `SELECT ${DELIVERY_COLUMNS}, ${UNRESOLVED_DELIVERY} AS unresolved,
-            floor(extract(epoch FROM now() - claimed_at))::int AS "ageSeconds"
+            floor(extract(epoch FROM now() - claimed_at))::float8 AS "ageSeconds"
        FROM notification_deliveries WHERE notification_id = $2`,
     [GIVEN_UP_AFTER_SECONDS, notificationId],
   );
@@ -92,7 +100,7 @@ export async function deliveryToResolve(
       `delivery ${notificationId} was claimed ${ageSeconds} s ago and may still be being sent: a sending claim is unresolved once it is ${SENDING_GIVEN_UP_AFTER_MS / 60_000} minutes old`,
     );
   }
-  if (answer.sent || !answer.sendAgain) return { outcome: "found", delivery, replay: null };
+  if (answer.sent || !answer.sendAgain) return { outcome: "found", delivery, ageSeconds, replay: null };
   const request = await requestInOutbox(db, delivery.eventId);
   if (!request) {
     return refused(
@@ -105,22 +113,87 @@ export async function deliveryToResolve(
       `the request of delivery ${notificationId} (event ${delivery.eventId}) is older than ${request.topic}'s redelivery window (${remembered.days} days): a replay of it would be refused, so nothing could send it again (--abandon records that it will not be sent)`,
     );
   }
-  return { outcome: "found", delivery, replay: { position: request.position, topic: request.topic } };
+  const unreplayable = pastPollingCheckpoint(notificationId, delivery.eventId, request);
+  if (unreplayable) return refused(unreplayable);
+  return {
+    outcome: "found",
+    delivery,
+    ageSeconds,
+    replay: { position: request.position, topic: request.topic },
+  };
 }
 
 function refused(reason: string): DeliveryToResolve {
   return { outcome: "refused", reason };
 }
 
-async function requestInOutbox(
-  db: Database,
-  eventId: string,
-): Promise<{ position: string; topic: string; createdAt: Date } | undefined> {
-  const { rows } = await db.$client.query<{ position: string; topic: string; createdAt: Date }>(
-    `SELECT position::text AS position, topic, created_at AS "createdAt" FROM outbox WHERE event_id = $1`,
-    [eventId],
+/** The request's outbox row, and what the replay's rule weighs it against: the polling relay's checkpoint. */
+interface RequestRow {
+  position: string;
+  topic: string;
+  createdAt: Date;
+  /** Whether the polling relay's checkpoint covers it: what `npm run replay` to its own topic requires. */
+  withinCheckpoint: boolean;
+  checkpoint: { txId: string; position: string } | null;
+  relayMode: "polling" | "debezium";
+  /** When the relay mode last changed (the switch to Debezium, in Debezium mode); null: never switched. */
+  modeSince: Date | null;
+}
+
+async function requestInOutbox(db: Database, eventId: string): Promise<RequestRow | undefined> {
+  const { rows } = await db.$client.query<
+    Omit<RequestRow, "checkpoint"> & { checkpointTxId: string | null; checkpointPosition: string | null }
+  >(
+    `SELECT outbox.position::text AS position, outbox.topic, outbox.created_at AS "createdAt",
+            coalesce((outbox.tx_id, outbox.position) <= (cursor.tx_id, cursor.position), false) AS "withinCheckpoint",
+            cursor.tx_id::text AS "checkpointTxId", cursor.position::text AS "checkpointPosition",
+            coalesce(mode.mode, 'polling') AS "relayMode", mode.changed_at AS "modeSince"
+       FROM outbox
+       LEFT JOIN relay_checkpoints AS cursor ON cursor.name = $2
+       LEFT JOIN relay_mode AS mode ON mode.singleton
+      WHERE outbox.event_id = $1`,
+    [eventId, POLLING_RELAY],
   );
-  return rows[0];
+  const [row] = rows;
+  if (!row) return undefined;
+  const { checkpointTxId, checkpointPosition, ...request } = row;
+  const checkpoint =
+    checkpointTxId === null || checkpointPosition === null
+      ? null
+      : { txId: checkpointTxId, position: checkpointPosition };
+  return { ...request, checkpoint };
+}
+
+/** The polling relay's name: its checkpoint is what a replay to a record's own topic reads (relay/replay/). */
+const POLLING_RELAY = "outbox";
+
+/**
+ * Why the replay the command would print could not run, or null when it can. `npm run replay` sends a record to
+ * its own topic only when the polling relay's checkpoint covers it (relay/replay/replayRule.ts). In polling mode
+ * a request its consumer received is covered; in Debezium mode the checkpoint stays where the switch left it,
+ * and Debezium's progress (a WAL position) says nothing about one event, so a request written after the switch
+ * cannot be replayed to its topic until the polling relay is the relay again and has passed it.
+ */
+function pastPollingCheckpoint(notificationId: string, eventId: string, request: RequestRow): string | null {
+  if (request.withinCheckpoint) return null;
+  const checkpoint = request.checkpoint
+    ? `tx ${request.checkpoint.txId}, position ${request.checkpoint.position}`
+    : "none saved";
+  const which = `the request of delivery ${notificationId} (event ${eventId}, outbox position ${request.position})`;
+  if (request.relayMode === "debezium") {
+    const since = request.modeSince ? ` since ${request.modeSince.toISOString()}` : "";
+    return (
+      `${which} was published by Debezium (the relay${since}), after the polling relay's last checkpoint (${checkpoint}); ` +
+      "npm run replay sends a request to its own topic only where that checkpoint covers it (Debezium's progress " +
+      "says nothing about one event), so it would refuse this one. To send it again, make the polling relay the relay " +
+      "first (npm run relay:switch -- polling) and run this again once it has passed the request (npm run relay:status); " +
+      "or record it with --abandon and send the message another way"
+    );
+  }
+  return (
+    `${which} is past the polling relay's checkpoint (${checkpoint}): npm run replay would refuse it until the relay ` +
+    "has published it. Check the relay (npm run relay:status), and run this again once its checkpoint has passed the request"
+  );
 }
 
 export type Resolution = { outcome: "resolved" } | { outcome: "changed"; status: string | null };

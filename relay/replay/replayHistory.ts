@@ -11,6 +11,7 @@ import { type ArchivedHistory, archivedThrough } from "../../db/outbox/archivedT
 import { newestPosition } from "../../db/outbox/newestPosition.ts";
 import type { OutboxRecord } from "../../db/outbox/pendingOutboxBatch.ts";
 import { loadRelayCheckpoint, type RelayCursor, START_OF_HISTORY } from "../../db/outbox/relayCheckpoint.ts";
+import { readRelayMode } from "../../db/outbox/relayMode.ts";
 import { type ReplayFilter, replayRows } from "../../db/outbox/replayRows.ts";
 import { replaySelectionCounts, type TopicSelection } from "../../db/outbox/replaySelectionCounts.ts";
 import { snapshotHorizonCut } from "../../db/outbox/snapshotHorizon.ts";
@@ -61,6 +62,7 @@ export async function planReplay(
   request: ReplayRequest,
 ): Promise<ReplayPlanning> {
   const checkpoint = await loadRelayCheckpoint(client, request.relayName ?? "outbox");
+  const { mode: relayMode } = await readRelayMode(client);
   const horizon = await snapshotHorizonCut(client);
   const archived = await archivedThrough(client);
   const selection = await replaySelectionCounts(
@@ -80,6 +82,7 @@ export async function planReplay(
     toTopic: request.toTopic,
     selection,
     checkpoint,
+    relayMode,
     brokerTopics: new Set(await admin.listTopics()),
     liveTopics,
     archived,

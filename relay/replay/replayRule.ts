@@ -8,7 +8,8 @@
 //   of an older event of the same key, and a consumer would apply them out of order.
 //   Nor rows older than the topic's redelivery window (events/catalog.ts): an inbox forgets an event that long
 //   after handling it, and would apply its replayed copy again, as new (an old consent grant over a newer
-//   withdrawal).
+//   withdrawal). In Debezium mode the polling checkpoint stays where the switch left it: only the history
+//   published before the switch goes to its own topic, and the refusal says why, not "wait for the relay".
 // - To another topic: no live records flow there, so any committed row may go (up to the snapshot horizon, so
 //   that the read is one fixed cut of the history). The other topic must exist (nothing creates topics at run
 //   time) and must not be another live topic of the catalog, nor a dead-letter topic: their consumers would be
@@ -30,6 +31,11 @@ export interface ReplayCircumstances {
   toTopic: string | null;
   selection: readonly TopicSelection[];
   checkpoint: RelayCursor;
+  /**
+   * Which relay publishes the outbox (relay_mode): in Debezium mode the polling checkpoint stays where the switch
+   * left it, so what lies past it is not "still to be sent" but published by Debezium, event by event unknown.
+   */
+  relayMode?: "polling" | "debezium";
   /** Every topic the broker has. */
   brokerTopics: ReadonlySet<string>;
   /** The catalog's topics and dead-letter topics: what live streams flow through. */
@@ -124,6 +130,15 @@ export function decideReplay(circumstances: ReplayCircumstances): ReplayDecision
     );
 
   const unpublished = selection.filter((topic) => topic.unpublished > 0);
+  if (ownTopic && unpublished.length > 0 && circumstances.relayMode === "debezium")
+    return refused(
+      `${unpublished.map((topic) => `${topic.unpublished} of the selected ${topic.topic} events`).join(", ")} ` +
+        `are past the polling relay's checkpoint, where the switch to Debezium left it (tx ${checkpoint.txId}, ` +
+        `position ${checkpoint.position}). Debezium publishes the outbox now, and its progress (a WAL position) says ` +
+        "nothing about one event, so only the history published before the switch can be replayed to its own topic. " +
+        "Narrow the selection (--until, --to-position), replay to another topic (--to-topic), or make the polling " +
+        "relay the relay again (npm run relay:switch -- polling) and replay once it has passed these events",
+    );
   if (ownTopic && unpublished.length > 0)
     return refused(
       `${unpublished.map((topic) => `${topic.unpublished} of the selected ${topic.topic} events`).join(", ")} ` +

@@ -55,6 +55,20 @@ describe("the replay rule", () => {
     );
   });
 
+  it("in Debezium mode, refuses them saying that only the history published before the switch goes to its own topic, and what to do", () => {
+    const decision = decideReplay(circumstances({ selection: partlyUnpublished, relayMode: "debezium" }));
+    expect(decision.outcome).toBe("refused");
+    const reason = decision.outcome === "refused" ? decision.reason : "";
+    expect(reason).toMatch(
+      /^3 of the selected patient-events events are past the polling relay's checkpoint, where the switch to Debezium left it \(tx 900, position 5000\)/,
+    );
+    expect(reason).toContain("npm run relay:switch -- polling");
+    expect(reason).toContain("--to-topic");
+    expect(reason).not.toContain("wait for the relay");
+    // What the polling relay published before the switch still goes.
+    expect(decideReplay(circumstances({ relayMode: "debezium" }))).toMatchObject({ outcome: "allowed" });
+  });
+
   it("lets any committed event go to a topic of its own, read up to the snapshot horizon", () => {
     expect(
       decideReplay(circumstances({ selection: partlyUnpublished, toTopic: "patient-events-replay" })),
