@@ -174,6 +174,15 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
       body: `2\r\n{"\r\nzz\r\n${JSON.stringify(newPatientBody())}\r\n0\r\n\r\n`,
     },
     {
+      what: "an Expect other than 100-continue",
+      status: 417,
+      field: "header.expect",
+      head: (token) =>
+        `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nExpect: 200-ok\r\nContent-Length: 2\r\nConnection: close\r\n",
+      body: "{}",
+    },
+    {
       what: "a request line that is not HTTP",
       status: 400,
       head: () => "HELLO\r\n",

@@ -2,7 +2,7 @@
 // refused before the app sees a request answered as the app answers every refusal (an RFC 9457 problem with an
 // X-Correlation-Id), where Node and the adapter answer a bare status with no body: a request Node's parser
 // cannot read (headers over the size limit, a malformed line or header, Content-Length beside
-// Transfer-Encoding), one without a Host, one whose target or Host is no URL.
+// Transfer-Encoding), one without a Host, one whose target or Host is no URL, an Expect other than 100-continue.
 import { randomUUID } from "node:crypto";
 import {
   createServer,
@@ -55,6 +55,17 @@ export function serveHttp(
       },
     }),
   );
+
+  // An Expect the server cannot meet (anything but 100-continue, which Node answers itself): Node's own 417 is bare.
+  server.on("checkExpectation", (_request: IncomingMessage, response: ServerResponse) => {
+    log.info({ status: 417 }, "request refused: an expectation that cannot be met");
+    response.writeHead(417, problemHeaders());
+    response.end(
+      problemDocument(417, "Only `Expect: 100-continue` is met.", [
+        { field: "header.expect", message: "is not 100-continue" },
+      ]),
+    );
+  });
 
   // The answer each connection is sending or about to send, so that the bytes after a whole request (which
   // Node's parser reports as an error of the connection) do not cut that request's answer off.
