@@ -7,6 +7,7 @@ import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
 import { mediaTypeOf } from "./mediaType.ts";
+import { ifMatchHeader, noEntityTags } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
@@ -118,7 +119,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       query: NO_QUERY,
       ...route.request,
       headers: headers.extend({
-        ...(takesIdempotencyKey ? idempotencyKeyHeader.shape : {}),
+        ...(takesIdempotencyKey ? { ...idempotencyKeyHeader.shape, ...ifMatchHeader.shape } : {}),
         "x-correlation-id": correlationIdRequestHeader,
       }),
     } as R["request"],
@@ -126,6 +127,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     "x-roles": [...access.roles],
     middleware: [
       allowRoles(access.source, access.resource, access.roles),
+      // Before the body is read: a write whose condition cannot be met does nothing (preconditions.ts).
+      ...(takesIdempotencyKey ? [noEntityTags] : []),
       wellFormedQuery,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
@@ -152,6 +155,13 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
               ),
               415: problem(
                 "The body is not `application/json` in UTF-8, or is compressed (no `Content-Encoding` is accepted)",
+              ),
+            }
+          : {}),
+        ...(takesIdempotencyKey
+          ? {
+              412: problem(
+                "If-Match names an entity tag: the API issues none, so none can match; nothing is done",
               ),
             }
           : {}),
