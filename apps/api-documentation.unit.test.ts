@@ -180,6 +180,18 @@ describe("the OpenAPI document", () => {
     expect(JSON.stringify(document.paths["/patients"])).toContain('"x-not-after":"today"');
   });
 
+  it("describes the export's two bodies as what they hold, not as the page's cursor they were declared with", async () => {
+    const document = await getJson<{
+      paths: Record<string, { get: { responses: Record<string, { content: Record<string, unknown> }> } }>;
+    }>("/openapi.json");
+    const content = document.paths["/audit/events/export"]?.get.responses["200"]?.content ?? {};
+    expect(Object.keys(content).sort()).toEqual(["application/x-ndjson", "text/csv"]);
+    const described = (type: string) => JSON.stringify(content[type]);
+    expect(described("application/x-ndjson")).toContain('{\\"exportComplete\\":true');
+    expect(described("text/csv")).toContain("# export complete: <n> events");
+    for (const type of Object.keys(content)) expect(described(type), type).not.toMatch(/cursor|limit/);
+  });
+
   it("is browsable at /docs, with Swagger UI served by the platform itself, not a CDN", async () => {
     const response = await app.request("/docs");
     expect(response.status).toBe(200);

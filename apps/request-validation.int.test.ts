@@ -52,7 +52,9 @@ async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
     takesBody: body !== undefined,
     response,
     body,
-    problem: (await response.json()) as {
+    // (a success may be a 204, with no body)
+    problem: (await response.text().then((text) => (text === "" ? {} : JSON.parse(text)))) as {
+      title?: string;
       detail?: string;
       errors?: Array<{ field: string; message: string }>;
     },
@@ -162,6 +164,35 @@ describe("request bodies", () => {
         detail: "Send the body as JSON, with Content-Type: application/json.",
       });
       await text.wroteNothing();
+    });
+  }
+
+  for (const routeCase of routesWithBodies) {
+    // As the document says (415: "not application/json in UTF-8"): before, any `application/…+json` was read as
+    // JSON and written (a merge patch, a problem document), while RFC 9110's own spellings of application/json
+    // (blanks before the `;`, a `;` with no parameter after it) were a 415.
+    it(`${routeCase.method} ${routeCase.route} takes application/json in every spelling HTTP allows, and no other JSON type`, async () => {
+      if (routeCase.request(await careWorld(db), "own").body === undefined) return;
+      for (const contentType of [
+        'Application/JSON ; Charset="UTF-8"',
+        "application/json;",
+        "application/json ;",
+      ]) {
+        const taken = await send(routeCase, { ownBody: true, headers: { "Content-Type": contentType } });
+        expect(taken.response.status, contentType).toBeLessThan(300);
+      }
+      for (const contentType of [
+        "application/merge-patch+json",
+        "application/problem+json",
+        "application/vnd.api+json; charset=utf-8",
+        "application/json; charset=utf-8; charset=utf-16",
+        "application/json; charset",
+      ]) {
+        const refused = await send(routeCase, { ownBody: true, headers: { "Content-Type": contentType } });
+        expect(refused.response.status, contentType).toBe(415);
+        expect(refused.problem.title, contentType).toBe("Unsupported Media Type");
+        await refused.wroteNothing();
+      }
     });
   }
 

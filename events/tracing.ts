@@ -37,11 +37,15 @@ const getter: TextMapGetter<Readonly<Record<string, string | null | undefined>>>
   get: (carrier, key) => carrier[key] ?? undefined,
 };
 
-/** The trace context of `from` (the active one by default): what the outbox row stores. */
+/**
+ * The trace context of `from` (the active one by default): what the outbox row stores. A tracestate with no
+ * valid member (a caller's `,,` or garbage) is injected as '': stored, it would be a header the polling relay
+ * leaves out and Debezium's router sends empty, so none is stored.
+ */
 export function traceHeadersOf(from: Context = context.active()): TraceHeaders {
   const carrier: Record<string, string> = {};
   w3c.inject(from, carrier, setter);
-  return { traceparent: carrier.traceparent ?? null, tracestate: carrier.tracestate ?? null };
+  return { traceparent: carrier.traceparent ?? null, tracestate: carrier.tracestate || null };
 }
 
 /**

@@ -46,4 +46,19 @@ describe("tracing without an exporter", () => {
       expect(stored).toEqual({ traceparent: null, tracestate: null });
     }
   });
+
+  it("stores no tracestate when the caller's holds no valid member, not an empty one", async () => {
+    // Before, the row stored '' and the polling relay sent no header for it while Debezium sent an empty one.
+    startTracing({}, { serviceName: "test" });
+    for (const tracestate of ["", " ", ",,", "\u00ff,===;;;", "Upper=case"]) {
+      const stored = await context.with(
+        contextFromHeaders({ traceparent: caller.traceparent, tracestate }),
+        () => inSpan("test", "outbox append", {}, async () => traceHeadersOf()),
+      );
+      expect(stored, JSON.stringify(tracestate)).toEqual({
+        traceparent: caller.traceparent,
+        tracestate: null,
+      });
+    }
+  });
 });

@@ -1,7 +1,6 @@
 // The frame every long-running process runs in (npm start, the relay, the consumers, a service, the reminder
 // scheduler): configuration and key checks, tracing, the stack, the metrics registry, the ops server, and one
 // shutdown.
-import { serve } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Registry } from "prom-client";
 import { ConfigError, type Env, loadEnv } from "../config/env.ts";
@@ -12,11 +11,10 @@ import { startTracing } from "../observability/tracing.ts";
 import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
 import { ensureStack, type Stack, stackVariableProblems } from "../stack/index.ts";
 import { limitHeapGrowth } from "./heapGrowth.ts";
+import { type FetchHandler, serveHttp } from "./httpServer.ts";
 
 /** How long the stop steps may take together before the process gives up on them and exits with 1. */
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
-
-type FetchHandler = Parameters<typeof serve>[0]["fetch"];
 
 export interface ProcessFrame<Config> {
   env: Env;
@@ -109,7 +107,7 @@ export async function startProcess<Config>(
     registry,
     onStop: (step) => steps.push(step),
     serve(app, listening) {
-      const server = serve({ fetch: app.fetch, port: env.PORT }, (info) => listening?.(info.port));
+      const server = serveHttp(app, { port: env.PORT, log }, listening);
       steps.push(() => server.close());
     },
     opsRoutes: (readiness) => healthRoutes(readiness).route("/", metricsRoute(registry)),

@@ -30,6 +30,7 @@ import {
   encodeCursor,
   eventIdParam,
   eventResponse,
+  exportBodies,
   exportQuery,
   historyFilter,
   historyPageResponse,
@@ -97,8 +98,8 @@ const routes = {
       200: {
         description: "One event per line, then the completion line",
         content: {
-          "application/x-ndjson": { schema: historyPageResponse.shape.nextCursor },
-          "text/csv": { schema: historyPageResponse.shape.nextCursor },
+          "application/x-ndjson": { schema: exportBodies.ndjson },
+          "text/csv": { schema: exportBodies.csv },
         },
       },
       400: problem("Invalid filter"),

@@ -184,6 +184,23 @@ export const historyPageResponse = z.object({
     ),
 });
 
+/** What GET /audit/events/export streams, in each format (exportFormats.ts writes them). */
+export const exportBodies = {
+  ndjson: z
+    .string()
+    .describe(
+      'One JSON object per line, per event: `{"eventId", "position", "eventType", "aggregate": {"type", "id"}, ' +
+        '"version", "createdAt", "envelope"}` (the envelope as stored); then `{"exportComplete":true,"events":<n>}`',
+    ),
+  csv: z
+    .string()
+    .describe(
+      "RFC 4180: a header row (eventId, position, eventType, aggregateType, aggregateId, version, createdAt, " +
+        "correlationId, userId, patientId, envelope), one row per event (a would-be formula prefixed `'`), then the " +
+        "row `# export complete: <n> events` and ten empty fields",
+    ),
+};
+
 export const eventResponse = z.object({
   event: historyEvent,
   delivery: z.object({

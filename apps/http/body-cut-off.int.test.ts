@@ -4,10 +4,11 @@
 // and a 503 per hang-up, at error level. It is a 400 naming the body, logged as any refused request, and
 // nothing is written.
 import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../observability/logger.ts";
+import { serveHttp } from "../../process/httpServer.ts";
 import { eventually, newPatientBody, testDatabase } from "../../test/fixtures.ts";
 import { eventsOf, stateDigest } from "../../test/platformState.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
@@ -15,14 +16,13 @@ import { caller, testPlatform } from "../../test/tokens.ts";
 const db = testDatabase();
 const logLines: string[] = [];
 const log = createLogger({ level: "debug", destination: { write: (line: string) => logLines.push(line) } });
-let server: ServerType;
+let server: Server;
 let port: number;
 
 beforeAll(async () => {
+  // The server every process serves on (process/httpServer.ts).
   await new Promise<void>((resolve) => {
-    server = serve({ fetch: testPlatform(db, { log }).fetch, port: 0, hostname: "127.0.0.1" }, () =>
-      resolve(),
-    );
+    server = serveHttp(testPlatform(db, { log }), { port: 0, hostname: "127.0.0.1", log }, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
 });

@@ -2,10 +2,12 @@
 // a route its roles (checked before the input is), its bearer-token security and its 401/403 answers.
 import { isUtf8 } from "node:buffer";
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
+import { mediaTypeOf } from "./mediaType.ts";
+import { ifMatchHeader, noEntityTags } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
@@ -117,7 +119,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       query: NO_QUERY,
       ...route.request,
       headers: headers.extend({
-        ...(takesIdempotencyKey ? idempotencyKeyHeader.shape : {}),
+        ...(takesIdempotencyKey ? { ...idempotencyKeyHeader.shape, ...ifMatchHeader.shape } : {}),
         "x-correlation-id": correlationIdRequestHeader,
       }),
     } as R["request"],
@@ -125,6 +127,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     "x-roles": [...access.roles],
     middleware: [
       allowRoles(access.source, access.resource, access.roles),
+      // Before the body is read: a write whose condition cannot be met does nothing (preconditions.ts).
+      ...(takesIdempotencyKey ? [noEntityTags] : []),
       wellFormedQuery,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
@@ -151,6 +155,13 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
               ),
               415: problem(
                 "The body is not `application/json` in UTF-8, or is compressed (no `Content-Encoding` is accepted)",
+              ),
+            }
+          : {}),
+        ...(takesIdempotencyKey
+          ? {
+              412: problem(
+                "If-Match names an entity tag: the API issues none, so none can match; nothing is done",
               ),
             }
           : {}),
@@ -223,10 +234,12 @@ const idempotentReplayedHeader = {
 };
 
 /**
- * A JSON body as RFC 8259 sends it: UTF-8, uncompressed, no object naming a member twice (repeatedMember.ts).
- * Request.json() would turn bytes that are not UTF-8 into U+FFFD and store the altered text, read a compressed
- * body, or one in another charset, as if it were plain UTF-8, and keep the last of two values: each is
- * refused. An optional body left empty is no body, whatever Content-Type says (clients send
+ * A JSON body as RFC 8259 sends it: `application/json` (in any spelling RFC 9110 allows, mediaType.ts), UTF-8,
+ * uncompressed, no object naming a member twice (repeatedMember.ts). Request.json() would turn bytes that are not
+ * UTF-8 into U+FFFD and store the altered text, read a compressed body, or one in another charset, as if it were
+ * plain UTF-8, and keep the last of two values: each is refused. Another JSON type (`application/merge-patch+json`,
+ * `application/problem+json`) means something else and is a 415, as the document says, where Hono's validators
+ * would read it as JSON. An optional body left empty is no body, whatever Content-Type says (clients send
  * `application/json` on a DELETE out of habit): it is not read as malformed JSON.
  */
 function utf8JsonBody(required: boolean): MiddlewareHandler {
@@ -239,17 +252,32 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
         `Content-Encoding ${encoding} is not accepted: send the body uncompressed.`,
       );
     }
-    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i
-      .exec(c.req.header("content-type") ?? "")?.[1]
-      ?.toLowerCase();
-    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
-      throw new HttpProblem(
-        415,
-        "Unsupported Media Type",
-        `charset=${charset} is not accepted: JSON is sent in UTF-8.`,
-      );
-    }
+    const contentType = c.req.header("content-type");
     const bytes = await c.req.arrayBuffer();
+    if (!required && bytes.byteLength === 0) {
+      if (contentType !== undefined) withContentType(c, undefined);
+      return next();
+    }
+    if (contentType !== undefined) {
+      const mediaType = mediaTypeOf(contentType);
+      if (mediaType?.essence !== "application/json") {
+        throw new HttpProblem(
+          415,
+          "Unsupported Media Type",
+          "Send the body as JSON, with Content-Type: application/json.",
+        );
+      }
+      const charset = mediaType.parameters.find(
+        ([name, value]) => name === "charset" && !["utf-8", "utf8"].includes(value.toLowerCase()),
+      );
+      if (charset !== undefined) {
+        throw new HttpProblem(
+          415,
+          "Unsupported Media Type",
+          `charset=${charset[1].toLowerCase()} is not accepted: JSON is sent in UTF-8.`,
+        );
+      }
+    }
     if (!isUtf8(bytes)) {
       throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
     }
@@ -259,13 +287,19 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
         { field: ["body", ...repeated].join("."), message: "is given more than once" },
       ]);
     }
-    if (!required && bytes.byteLength === 0 && c.req.header("content-type") !== undefined) {
-      const headers = new Headers(c.req.raw.headers);
-      headers.delete("content-type");
-      c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers });
-    }
+    // The one spelling the validators after this take for JSON, whichever of the allowed ones was sent.
+    if (contentType !== undefined && contentType !== "application/json")
+      withContentType(c, "application/json");
     await next();
   };
+}
+
+/** The request with its Content-Type replaced (or removed); its body, read already, stays in Hono's cache. */
+function withContentType(c: Context, contentType: string | undefined): void {
+  const headers = new Headers(c.req.raw.headers);
+  if (contentType === undefined) headers.delete("content-type");
+  else headers.set("content-type", contentType);
+  c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers });
 }
 
 /**

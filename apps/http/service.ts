@@ -282,6 +282,7 @@ const CONVENTIONS = [
   "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes; a path no route serves is a 404.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store`.",
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
+  "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met.",
 ].join("\n");
 
 /** The methods the app's routes answer on `path` (HEAD wherever GET is, as Hono serves it). */

@@ -1,0 +1,230 @@
+// What Node's HTTP parser refuses before the app sees a request is answered as the app answers every refusal:
+// an RFC 9457 problem with an X-Correlation-Id, never a bare "400 Bad Request" with no body. And bytes after a
+// whole request that are no request of their own do not take that request's answer away: before, Node answered
+// them with a bare 400 and closed the connection while the request before them was still being handled, so the
+// client read a refusal of a POST /patients that had created the patient and written its events (its retry
+// created a second one).
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import { type AddressInfo, connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../observability/logger.ts";
+import { newPatientBody, testDatabase } from "../test/fixtures.ts";
+import { eventsOf, stateDigest } from "../test/platformState.ts";
+import { caller, testPlatform } from "../test/tokens.ts";
+import { serveHttp } from "./httpServer.ts";
+
+const db = testDatabase();
+const logLines: string[] = [];
+const log = createLogger({ level: "debug", destination: { write: (line: string) => logLines.push(line) } });
+let server: Server;
+let port: number;
+
+beforeAll(async () => {
+  server = await new Promise<Server>((resolve) => {
+    const started = serveHttp(testPlatform(db, { log }), { port: 0, hostname: "127.0.0.1", log }, () =>
+      resolve(started),
+    );
+  });
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  server?.close();
+  await db.$client.end();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Writes `bytes` on a new connection and reads every answer until the server closes it. */
+function exchange(bytes: string): Promise<Answer[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(answersIn(Buffer.concat(chunks).toString("latin1"))));
+    socket.write(bytes, "latin1");
+    // Whatever the server does not close within this is not waited for.
+    setTimeout(() => socket.end(), 3_000).unref();
+  });
+}
+
+/** The HTTP/1.1 answers in `text`, one after another (Content-Length or chunked bodies). */
+function answersIn(text: string): Answer[] {
+  const answers: Answer[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const headEnd = rest.indexOf("\r\n\r\n");
+    if (headEnd < 0) throw new Error(`not an HTTP answer: ${JSON.stringify(rest.slice(0, 200))}`);
+    const [statusLine = "", ...lines] = rest.slice(0, headEnd).split("\r\n");
+    const headers = Object.fromEntries(
+      lines.map((line) => {
+        const colon = line.indexOf(":");
+        return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
+      }),
+    );
+    rest = rest.slice(headEnd + 4);
+    let body = "";
+    if (headers["transfer-encoding"] === "chunked") {
+      for (;;) {
+        const sizeEnd = rest.indexOf("\r\n");
+        const size = Number.parseInt(rest.slice(0, sizeEnd), 16);
+        body += rest.slice(sizeEnd + 2, sizeEnd + 2 + size);
+        rest = rest.slice(sizeEnd + 2 + size + 2);
+        if (size === 0) break;
+      }
+    } else {
+      const length = Number(headers["content-length"] ?? 0);
+      body = rest.slice(0, length);
+      rest = rest.slice(length);
+    }
+    answers.push({ status: Number(statusLine.split(" ")[1]), headers, body });
+  }
+  return answers;
+}
+
+function expectProblem(answer: Answer | undefined, status: number) {
+  expect(answer?.status).toBe(status);
+  expect(answer?.headers["content-type"]).toBe("application/problem+json");
+  expect(answer?.headers["x-correlation-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  const problem = JSON.parse(answer?.body ?? "");
+  expect(problem).toMatchObject({ type: "about:blank", status });
+  expect(problem.detail).toEqual(expect.any(String));
+  return problem as { detail: string; errors?: Array<{ field: string }> };
+}
+
+describe("a request followed by bytes that are no request", () => {
+  it("gets its own answer, then the bytes a 400 problem; the patient is created once", async () => {
+    const admin = await caller("admin");
+    const correlationId = randomUUID();
+    const body = JSON.stringify(newPatientBody());
+    const answers = await exchange(
+      `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${admin.token}\r\n` +
+        `Content-Type: application/json\r\nX-Correlation-Id: ${correlationId}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}not a request\r\n\r\n`,
+    );
+
+    expect(answers.map((answer) => answer.status)).toEqual([201, 400]);
+    expect(answers[0]?.headers["x-correlation-id"]).toBe(correlationId);
+    const created = JSON.parse(answers[0]?.body ?? "") as { id: string };
+    expect(answers[0]?.headers.location).toBe(`/patients/${created.id}`);
+    expectProblem(answers[1], 400);
+    expect((await eventsOf(db, correlationId)).map((event) => event.type)).toEqual([
+      "patient.created",
+      "audit.data.modified",
+    ]);
+  });
+});
+
+describe("what Node's parser refuses is a problem document, and changes nothing", () => {
+  const cases: Array<{
+    what: string;
+    status: number;
+    /** The part of the request the problem names, where it can be told. */
+    field?: string;
+    head: (token: string) => string;
+    body?: string;
+  }> = [
+    {
+      what: "headers over the size limit",
+      field: "header",
+      status: 431,
+      head: (token) =>
+        `GET /patients/${randomUUID()} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        `X-Note: ada.lovelace@example.org ${"x".repeat(20_000)}\r\n`,
+    },
+    {
+      what: "a control character in a header value",
+      field: "header",
+      status: 400,
+      head: (token) =>
+        `GET /patients/${randomUUID()} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        "X-Note: ada.lovelace@example.org\u0001\r\n",
+    },
+    {
+      what: "both Content-Length and Transfer-Encoding (a smuggling attempt)",
+      field: "header.transfer-encoding",
+      status: 400,
+      head: (token) =>
+        `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+      body: "0\r\n\r\n",
+    },
+    {
+      what: "a Content-Length that is no number",
+      field: "header.content-length",
+      status: 400,
+      head: (token) =>
+        `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nContent-Length: 1e3\r\n",
+      body: "{}",
+    },
+    {
+      what: "a chunk size that is no number, in the middle of a body",
+      status: 400,
+      field: "body",
+      head: (token) =>
+        `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+      body: `2\r\n{"\r\nzz\r\n${JSON.stringify(newPatientBody())}\r\n0\r\n\r\n`,
+    },
+    {
+      what: "an Expect other than 100-continue",
+      status: 417,
+      field: "header.expect",
+      head: (token) =>
+        `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nExpect: 200-ok\r\nContent-Length: 2\r\nConnection: close\r\n",
+      body: "{}",
+    },
+    {
+      what: "a request line that is not HTTP",
+      status: 400,
+      head: () => "HELLO\r\n",
+    },
+    {
+      what: "no Host header",
+      field: "header.host",
+      status: 400,
+      head: (token) =>
+        `GET /patients/${randomUUID()} HTTP/1.1\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n`,
+    },
+    {
+      what: "a backslash in the path",
+      field: "path",
+      status: 400,
+      head: (token) =>
+        `GET /patients\\${randomUUID()} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        "Connection: close\r\n",
+    },
+    {
+      what: "a Host header that is no host",
+      field: "header.host",
+      status: 400,
+      head: (token) =>
+        `GET /patients/${randomUUID()} HTTP/1.1\r\nHost: a b@c\r\nAuthorization: Bearer ${token}\r\n` +
+        "Connection: close\r\n",
+    },
+  ];
+  for (const { what, status, field, head, body = "" } of cases) {
+    it(`${what}: ${status}`, async () => {
+      const admin = await caller("admin");
+      const before = await stateDigest(db);
+      const logged = logLines.length;
+      const answers = await exchange(`${head(admin.token)}\r\n${body}`);
+      expect(answers).toHaveLength(1);
+      const problem = expectProblem(answers[0], status);
+      if (field) expect(problem.errors?.map((error) => error.field)).toEqual([field]);
+      expect(await stateDigest(db)).toBe(before);
+      // The refused bytes (which can hold anything a client sent, a patient's address too) are never logged.
+      const lines = logLines.slice(logged).join("\n");
+      expect(lines).not.toContain("ada.lovelace");
+      expect(lines).not.toContain(admin.token);
+    });
+  }
+});
