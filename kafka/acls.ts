@@ -1,6 +1,6 @@
 // Kafka ACLs as the project states them (a principal ALLOWed one operation on one resource, from any host), and
 // applying a set of them to a broker: the missing ones created, the present ones kept, nothing removed unless
-// the caller asks for it. What each principal of the platform gets is decided in events/topicAcls.ts.
+// the caller asks for it. What each principal of the platform gets is decided in scripts/kafkaAcls.ts.
 import { setTimeout as sleep } from "node:timers/promises";
 import kafkajs from "kafkajs";
 import type { Admin } from "./client.ts";

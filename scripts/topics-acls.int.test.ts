@@ -3,6 +3,7 @@
 // consumer's reads; a consumer's principal, or one granted nothing, cannot write an event topic, nor take the
 // relay's transactional id: the broker refuses, and nothing lands on the topic.
 import { randomUUID } from "node:crypto";
+import kafkajs from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertPatient } from "../apps/patient/store.ts";
 import { writeTransaction } from "../db/client.ts";
@@ -110,6 +111,21 @@ function kafkaErrorTypes(error: unknown): string[] {
   return types;
 }
 
+const { READ, WRITE } = kafkajs.AclOperationTypes;
+
+/** A binding on a literal topic, from any host, as kafkajs' createAcls takes it. */
+function kafkajsAcl(acl: { principal: string; resourceName: string; operation: number; deny?: boolean }) {
+  return {
+    resourceType: kafkajs.AclResourceTypes.TOPIC,
+    resourceName: acl.resourceName,
+    resourcePatternType: kafkajs.ResourcePatternTypes.LITERAL,
+    principal: acl.principal,
+    host: "*",
+    operation: acl.operation,
+    permissionType: acl.deny ? kafkajs.AclPermissionTypes.DENY : kafkajs.AclPermissionTypes.ALLOW,
+  };
+}
+
 async function patientEventsEnd(): Promise<string[]> {
   return (await admin.fetchTopicOffsets("patient-events"))
     .sort((a, b) => a.partition - b.partition)
@@ -149,6 +165,68 @@ describe("npm run topics -- acls", () => {
     expect(refused.code, refused.output).toBe(1);
     expect(refused.output).toContain(problem);
     expect(await brokerBindings()).toEqual(before);
+  });
+  it("--dry-run lists what it would create and changes nothing", async () => {
+    const before = await brokerBindings();
+    const extra = { KAFKA_ACL_OPERATOR_PRINCIPAL: `${principalOf("operator")};User:second-operator` };
+    const dry = await runTopics(["acls", "--dry-run"], { ...aclVariables, ...extra });
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.output).toMatch(/User:second-operator\s+READ\s+TOPIC\s+patient-events\s+to create/);
+    expect(dry.output).toMatch(/ to create, \d+ kept, 0 to delete/);
+    expect(await brokerBindings()).toEqual(before);
+    expect((await describeAllowed(admin)).some((acl) => acl.principal === "User:second-operator")).toBe(
+      false,
+    );
+  });
+
+  it("deletes nothing it did not create unless --prune; then only the stale ALLOW bindings on its resources", async () => {
+    const applied = await runTopics(["acls"], aclVariables);
+    expect(applied.code, applied.output).toBe(0);
+    // A relay principal since replaced, on one of the platform's resources; and someone else's binding on a topic
+    // of their own, and a DENY on an event topic, which pruning must leave alone.
+    const stale = { principal: "User:old-relay", resourceName: "patient-events" };
+    await admin.createAcls({
+      acl: [
+        kafkajsAcl({ principal: stale.principal, resourceName: stale.resourceName, operation: WRITE }),
+        kafkajsAcl({ principal: "User:monitor", resourceName: "monitoring-topic", operation: READ }),
+        kafkajsAcl({
+          principal: "User:old-relay",
+          resourceName: "audit-events",
+          operation: WRITE,
+          deny: true,
+        }),
+      ],
+    });
+    const staleKey = `${stale.principal} WRITE TOPIC ${stale.resourceName}`;
+    const listed = async () => (await describeAllowed(admin)).map(describeBinding);
+    await eventually(async () => (await listed()).includes(staleKey), 30_000);
+
+    const kept = await runTopics(["acls"], aclVariables);
+    expect(kept.code, kept.output).toBe(0);
+    expect(kept.output).toContain(`0 created, ${planned.size} kept, 0 deleted`);
+    expect(await listed()).toContain(staleKey);
+
+    const refused = await runTopics(["acls", "--prune"], aclVariables);
+    expect(refused.code, "pruning without --yes and no terminal").toBe(2);
+    expect(await listed()).toContain(staleKey);
+
+    const pruned = await runTopics(["acls", "--prune", "--yes"], aclVariables);
+    expect(pruned.code, pruned.output).toBe(0);
+    expect(pruned.output).toContain(`0 created, ${planned.size} kept, 1 deleted`);
+    expect(pruned.output).toMatch(/User:old-relay\s+WRITE\s+TOPIC\s+patient-events\s+deleted/);
+    const after = await listed();
+    expect(after).not.toContain(staleKey);
+    expect(after).toContain("User:monitor READ TOPIC monitoring-topic");
+    const denied = await admin.describeAcls({
+      resourceType: kafkajs.AclResourceTypes.TOPIC,
+      resourceName: "audit-events",
+      resourcePatternType: kafkajs.ResourcePatternTypes.LITERAL,
+      principal: "User:old-relay",
+      operation: kafkajs.AclOperationTypes.ANY,
+      permissionType: kafkajs.AclPermissionTypes.DENY,
+    });
+    expect(denied.resources.flatMap((resource) => resource.acls)).toHaveLength(1);
+    expect(await brokerBindings()).toEqual([...planned].sort());
   });
 });
 
@@ -202,6 +280,18 @@ describe("with the ACLs applied", () => {
     } finally {
       await consumer.disconnect();
     }
+  });
+
+  it("the operators' principal brings the topics in line and lists the dead letters", async () => {
+    const asOperator = {
+      KAFKA_BROKERS: saslBrokers.join(","),
+      ...securityVariables(aclUserSecurity("operator")),
+    };
+    const topics = spawnScript("scripts/topics.ts", { env: asOperator });
+    expect(await topics.exited, topics.output()).toBe(0);
+    expect(topics.output()).toMatch(/0 created, 0 updated, \d+ unchanged/);
+    const dlq = spawnScript("consumers/dlq.ts", { args: ["list"], env: asOperator });
+    expect(await dlq.exited, dlq.output()).toBe(0);
   });
 
   it.each([
