@@ -92,6 +92,11 @@ export const VARIABLES_READ_ELSEWHERE = [
   "BENCH_WRITES",
   // chaos/main.ts
   "CHAOS_API_PORT",
+  // scripts/kafkaAcls.ts, for `npm run topics -- acls`: each role's Kafka principal(s)
+  "KAFKA_ACL_RELAY_PRINCIPAL",
+  "KAFKA_ACL_CONNECT_PRINCIPAL",
+  "KAFKA_ACL_CONSUMER_PRINCIPAL",
+  "KAFKA_ACL_OPERATOR_PRINCIPAL",
   // test/consumers/effectConsumerProcess.ts, as test/consumers/spawnConsumer.ts starts it
   "CONSUMER_NAME",
   // apps/console/console.e2e.test.ts: where to save a screenshot of the console

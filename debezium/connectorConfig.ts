@@ -119,9 +119,12 @@ export interface ConnectorOptions {
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
+/** What every connector's heartbeat topic starts with (Debezium's default heartbeat.topics.prefix, then "."). */
+export const HEARTBEAT_TOPICS_PREFIX = "__debezium-heartbeat.";
+
 /** Debezium's default heartbeat topic for this connector (heartbeat.topics.prefix + "." + topic.prefix). */
 export function heartbeatTopic(target: DebeziumTarget): string {
-  return `__debezium-heartbeat.${target.topicPrefix}`;
+  return `${HEARTBEAT_TOPICS_PREFIX}${target.topicPrefix}`;
 }
 
 /** Where the payload waits while the trace header steps below use the value; never leaves the worker. */

@@ -1,16 +1,12 @@
 // Brings the broker's topics in line with the catalog: creates the missing ones, adds missing partitions and
 // replicas (as many as the cluster's size calls for) and resets drifted configs. It never deletes a topic, a
 // partition, a record or a config it does not manage.
-// `npm run topics` runs it against KAFKA_BROKERS (default localhost:9092) and prints what it did.
+// `npm run topics` (scripts/topics.ts) runs it against KAFKA_BROKERS (default localhost:9092) and prints what it did.
 import { setTimeout as sleep } from "node:timers/promises";
-import { pathToFileURL } from "node:url";
-import { parseCommand } from "../cli/command.ts";
-import { reportFailure } from "../cli/failure.ts";
 import { textTable } from "../cli/textTable.ts";
 import { ConfigError, type Env, loadEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Admin, createKafka } from "../kafka/client.ts";
-import { kafkaBrokersOf } from "../stack/index.ts";
 import { topics as catalogTopics, type TopicDefinition } from "./catalog.ts";
 
 // Kafka protocol codes. kafka/client.ts re-exports kafkajs's types only, not its enums.
@@ -455,29 +451,4 @@ export function formatSummary(
     `every topic: ${summary.replication.factor} replica(s), ` +
     `min.insync.replicas=${summary.replication.minInsyncReplicas}, unclean.leader.election.enable=false`;
   return [...textTable(header, rows), "", replicas, totals].join("\n");
-}
-
-async function main(): Promise<void> {
-  const brokers = kafkaBrokersOf(loadEnv());
-  const admin = createKafka({ brokers, clientId: "apply-topics" }).admin();
-  await admin.connect();
-  try {
-    // Changes are in the table; only warnings are worth printing as they happen.
-    const summary = await applyTopics(admin, { log: { info: () => {}, warn: consoleLog.warn } });
-    console.log(formatSummary(summary));
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  parseCommand({
-    usage: `usage: npm run topics
-  creates the catalog's missing topics on KAFKA_BROKERS (default localhost:9092), adds missing partitions and
-  resets drifted configs; on three or more brokers gives every topic 3 replicas and min.insync.replicas=2
-  (KAFKA_REPLICATION_FACTOR, KAFKA_MIN_INSYNC_REPLICAS), adding replicas by reassignment; never deletes anything`,
-  });
-  main().catch((error: unknown) => {
-    process.exitCode = reportFailure(error, "apply-topics");
-  });
 }

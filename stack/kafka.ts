@@ -55,6 +55,12 @@ export interface KafkaNode {
   extraProperties?: string;
   /** More `kafka-storage format` arguments, e.g. `--add-scram` for SCRAM users that exist from the start. */
   formatArgs?: string[];
+  /**
+   * Kafka's StandardAuthorizer (KRaft's ACL store) with these super users (`User:<name>`), who bypass every ACL;
+   * unset, no authorizer: every client may do anything. The controller listener's principal, User:ANONYMOUS
+   * (plaintext, on the loopback address only), is always one of them: the node registers and heartbeats over it.
+   */
+  authorizer?: { superUsers: readonly string[] };
   /** The listener and client settings the readiness probe uses. */
   probe: { listener: string; security: KafkaSecurity };
 }
@@ -568,7 +574,20 @@ add.partitions.to.txn.retry.backoff.ms=2
 
 # The compaction dedupe buffer is allocated up front (128 MB by default) out of a small heap.
 log.cleaner.dedupe.buffer.size=${replicated ? 16777216 : 33554432}
-${node.extraProperties ?? ""}`;
+${authorizerProperties(node)}${node.extraProperties ?? ""}`;
+}
+
+/**
+ * ACLs checked on every request. The controller listener is plaintext, so the node itself (and anything else on
+ * the loopback address that reaches the controller port) is User:ANONYMOUS there, and must be a super user.
+ */
+function authorizerProperties(node: KafkaNode): string {
+  if (node.authorizer === undefined) return "";
+  const superUsers = ["User:ANONYMOUS", ...node.authorizer.superUsers];
+  return `# Every request is checked against the ACLs (KRaft's own store); super users bypass them.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=${[...new Set(superUsers)].join(";")}
+`;
 }
 
 function jvmArgs(propertiesFile: string): string[] {

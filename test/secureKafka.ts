@@ -35,6 +35,22 @@ export const users: Record<SaslMechanism, { username: string; password: string }
 };
 
 /**
+ * SCRAM-SHA-512 users that are no super users: what the broker lets each do is what ACLs grant it
+ * (`npm run topics -- acls`, scripts/kafkaAcls.ts). `stranger` is granted nothing.
+ */
+export const aclUsers = {
+  relay: { username: "relay-principal", password: "relay-secret-R4k" },
+  consumer: { username: "consumer-principal", password: "consumer-secret-C8w" },
+  operator: { username: "operator-principal", password: "operator-secret-O2j" },
+  connect: { username: "connect-principal", password: "connect-secret-K6v" },
+  stranger: { username: "stranger-principal", password: "stranger-secret-S1q" },
+} as const;
+export type AclUser = keyof typeof aclUsers;
+
+/** Kafka's principal for an ACL user: `User:<name>`. */
+export const principalOf = (user: AclUser) => `User:${aclUsers[user].username}`;
+
+/**
  * SASL over TLS on 19092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 19093 (a client certificate). Below
  * Linux's ephemeral range (32768-60999): on 39092 the node once failed to start because an outgoing connection
  * of the same test run held that port.
@@ -47,6 +63,15 @@ export const secureKafkaNode: KafkaNode = {
   ],
   // The node talks to itself over mutual TLS, with its own certificate as the client's.
   interBrokerListener: "SSL",
+  // ACLs are checked (StandardAuthorizer). The users the authentication tests log in as are super users, so those
+  // tests see no ACL; the ACL users below are not: what they may do is what `npm run topics -- acls` grants them.
+  authorizer: {
+    superUsers: [
+      "User:CN=localhost", // the node itself, over its SSL listener
+      "User:CN=outbox-relay", // the client certificate
+      ...Object.values(users).map(({ username }) => `User:${username}`),
+    ],
+  },
   controllerPort: 19094,
   extraProperties: `
 ssl.keystore.type=PEM
@@ -64,6 +89,10 @@ listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.se
     `SCRAM-SHA-256=[name=${users["scram-sha-256"].username},password=${users["scram-sha-256"].password}]`,
     "--add-scram",
     `SCRAM-SHA-512=[name=${users["scram-sha-512"].username},password=${users["scram-sha-512"].password}]`,
+    ...Object.values(aclUsers).flatMap(({ username, password }) => [
+      "--add-scram",
+      `SCRAM-SHA-512=[name=${username},password=${password}]`,
+    ]),
   ],
   probe: { listener: "SASL_SSL", security: saslSecurity("scram-sha-512") },
 };
@@ -74,6 +103,11 @@ export const mtlsBrokers = brokersOf(secureKafkaNode, "SSL");
 /** A client of the SASL_SSL listener as `mechanism`'s user, trusting the test CA. */
 export function saslSecurity(mechanism: SaslMechanism): KafkaSecurity {
   return { tls: { caFile: certificates.ca }, sasl: { mechanism, ...users[mechanism] } };
+}
+
+/** A client of the SASL_SSL listener as one of the ACL users, over SCRAM-SHA-512. */
+export function aclUserSecurity(user: AclUser): KafkaSecurity {
+  return { tls: { caFile: certificates.ca }, sasl: { mechanism: "scram-sha-512", ...aclUsers[user] } };
 }
 
 /** A client of the mutual TLS listener, with the client certificate. */
