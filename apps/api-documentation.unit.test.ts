@@ -28,6 +28,8 @@ const PUBLIC_ROUTES = [
   "GET /console",
   "GET /console/settings.json",
   "GET /console/{file}",
+  // jose's browser modules, with which the console's page checks an ID token (apps/console/routes.ts).
+  "GET /console/jose/{path}{.+}",
 ];
 
 type OpenApiDocument = {
