@@ -10,7 +10,7 @@ import { bumpAggregateVersions } from "../../db/outbox/bumpAggregateVersions.ts"
 import { eventHash, type HashedEventFields } from "../../db/outbox/eventHash.ts";
 import { insertOutboxRows, type NewAggregateHead, type OutboxRow } from "../../db/outbox/insertOutboxRows.ts";
 import { PatientKeyring } from "../../db/patientKeys.ts";
-import { eventDefinition, recordKey } from "../../events/index.ts";
+import { eventDefinition, readEnvelope, recordKey } from "../../events/index.ts";
 import type { IHeaders } from "../../kafka/client.ts";
 import { keyOwner } from "../../phi/personalFields.ts";
 import { testMasterKeys } from "../fixtures.ts";
@@ -18,12 +18,12 @@ import { testMasterKeys } from "../fixtures.ts";
 /** A record as a test built it (records.ts's TestRecord): its value is the text to commit. */
 interface RecordToCommit {
   topic: string;
-  message: { key: string; value: string; headers?: IHeaders };
+  message: { key: string | null; value: string; headers?: IHeaders };
 }
 
 /**
  * Commits the events of the records a consumer would read as events (decodeMessage: valid, on their topic, under
- * their key and headers, about a patient not erased), the first record of each event id only, and none whose id
+ * their key and headers; or about an erased patient), the first record of each event id only, and none whose id
  * the outbox holds already: a record sent again stays a duplicate, and one carrying a committed event's id with
  * another value stays what it is, a copy no transaction committed. Returns the ids committed now.
  */
@@ -37,13 +37,11 @@ export async function commitToOutbox(db: Database, records: readonly RecordToCom
   const createdAt = new Date();
   for (const record of records) {
     const { key, value, headers } = record.message;
-    const decoded = await decodeMessage(
-      record.topic,
-      { key: Buffer.from(key), value: Buffer.from(value), headers },
-      keys,
-    );
-    if (decoded.kind !== "event") continue;
-    const { envelope } = decoded;
+    const message = { key: key === null ? null : Buffer.from(key), value: Buffer.from(value), headers };
+    const decoded = await decodeMessage(record.topic, message, keys, "without-personal-metadata");
+    if (decoded.kind === "poison") continue;
+    // An event about an erased patient is committed as it is, sealed under the key erasure destroyed.
+    const envelope = decoded.kind === "event" ? decoded.envelope : readEnvelope(JSON.parse(value));
     if (events.some(({ fields }) => fields.eventId === envelope.eventId)) continue;
     const definition = eventDefinition(envelope.eventType);
     const data = envelope.data as never;
