@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { recordAllInInbox, valueDigest } from "../consumers/runtime/inbox.ts";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
@@ -149,6 +150,23 @@ describe("the Debezium relay and the polling relay", () => {
           differences.push(`${eventId} value differs from the outbox`);
       }
       expect(differences.slice(0, 10), `${differences.length} differences`).toEqual([]);
+      // So a consumer, which applies only a record whose value is its event's outbox payload, takes each record
+      // Debezium streamed as the committed event (consumers/runtime/inbox.ts).
+      const origin = { topic: "patient-events", partition: 0, offset: "0" };
+      const verdicts = await recordAllInInbox(
+        db,
+        `debezium-conformance-${randomUUID().slice(0, 8)}`,
+        [...debezium.values()].map((record) => ({
+          event: {
+            eventId: record.headers.eventId as string,
+            eventType: record.headers.eventType as string,
+            valueSha256: valueDigest(record.value),
+          },
+          origin,
+        })),
+      );
+      expect(verdicts.filter((verdict) => verdict.kind !== "new")).toEqual([]);
+      expect(verdicts).toHaveLength(ids.size);
       // Every header shape was exercised: none, traceparent alone, traceparent and tracestate.
       const shapes = (records: Map<string, RawRecord>) =>
         new Set(

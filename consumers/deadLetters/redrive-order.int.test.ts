@@ -15,7 +15,7 @@ import { spawnScript } from "../../test/childProcess.ts";
 import { createEffectsTable, effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
 import { startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { eventRecord, publish } from "../../test/consumers/records.ts";
+import { eventRecord, publishUncommitted } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase } from "../../test/fixtures.ts";
 import { containsAll, tapTopic } from "../../test/kafkaTap.ts";
 import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
@@ -140,7 +140,8 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
       grant = await decide(patientId, true);
       failing.add(grant).add(old.eventId);
       withdrawal = await decide(patientId, false);
-      await publish(kafkaBrokers(), [old], db);
+      // Archived out of the outbox: the consumer refuses it as no committed event it can check (not-committed).
+      await publishUncommitted(kafkaBrokers(), [old], db);
       await eventually(async () => (await appliedFor(name, patientId)).includes(withdrawal), 60_000);
       await eventually(
         async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 2,

@@ -7,8 +7,8 @@ export const DEAD_LETTER_HEADERS = {
   /** `poison` (no attempt could process it) or `attempts-exhausted`. */
   reason: "dlq.reason",
   /**
-   * For poison, the problem (`not-json`, `invalid-data`, ..., `event-id-reused`); otherwise the error's class,
-   * e.g. `TypeError`.
+   * For poison, the problem (`not-json`, `invalid-data`, ..., `event-id-reused`, `not-committed`: README
+   * "Poison codes"); otherwise the error's class, e.g. `TypeError`.
    */
   error: "dlq.error",
   errorMessage: "dlq.error.message",

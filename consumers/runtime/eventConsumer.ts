@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
+import { archivedThrough } from "../../db/outbox/archivedThrough.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
 import { uuid } from "../../events/fields.ts";
 import { eventDefinition, type TypedEnvelope } from "../../events/index.ts";
@@ -58,12 +59,13 @@ import {
 import { type DecodedRecord, decodeMessage } from "./decodeRecord.ts";
 import {
   type InboxVerdict,
+  type NotCommitted,
   processedBefore,
   type ReadEvent,
   recordAllInInbox,
   recordInInbox,
-  reusedBy,
   valueDigest,
+  verdictBeforeEffect,
 } from "./inbox.ts";
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
@@ -153,6 +155,44 @@ class EventIdReused extends Error {
     this.processedAs = processedAs;
     this.differs = differs;
   }
+}
+
+/**
+ * The record's event is not a committed one (inbox.ts): the outbox holds no row with its id, or holds one whose
+ * payload is another value. Refused before any handler runs, and parked as poison; among records handled
+ * together, `index` is its place. Its message names the event id and type only, never what the record holds.
+ */
+class EventNotCommitted extends Error {
+  override name = "EventNotCommitted";
+  readonly outbox: NotCommitted["outbox"];
+  constructor(
+    readonly eventId: string,
+    readonly eventType: string,
+    { outbox }: NotCommitted,
+    readonly index = 0,
+  ) {
+    super(
+      outbox === "absent"
+        ? `event ${eventId} (${eventType}) is not a committed event: the outbox holds no event with this id`
+        : `event ${eventId} (${eventType}) is not the committed event: the outbox holds this id with another value`,
+    );
+    this.outbox = outbox;
+  }
+}
+
+/** A record the inbox refuses before any handler runs: it is parked as poison, never retried. */
+type InboxRefusal = EventIdReused | EventNotCommitted;
+
+function inboxRefusal(
+  verdict: InboxVerdict | undefined,
+  envelope: TypedEnvelope,
+  index = 0,
+): InboxRefusal | null {
+  if (verdict?.kind === "id-reused") return new EventIdReused(envelope.eventType, verdict, index);
+  if (verdict?.kind === "not-committed") {
+    return new EventNotCommitted(envelope.eventId, envelope.eventType, verdict, index);
+  }
+  return null;
 }
 
 /** What the inbox knows the record's event by: its id, its type and its value's digest. */
@@ -446,6 +486,10 @@ export class EventConsumer {
         this.retries.delete(retryKey);
         return this.refuseReusedId(message, origin, envelope, error);
       }
+      if (error instanceof EventNotCommitted) {
+        this.retries.delete(retryKey);
+        return this.refuseUncommitted(message, origin, envelope, error);
+      }
       return this.afterHandlerFailure({
         origin,
         message,
@@ -495,6 +539,43 @@ export class EventConsumer {
       reason: "poison",
       error: "event-id-reused",
       errorMessage: refusal.message,
+      attempts: 0,
+    });
+  }
+
+  /**
+   * Parks a record whose event is not a committed one (a forged record, or a copy of a real event's id with
+   * another value): nothing is applied and nothing recorded. An event missing from the outbox that is dated
+   * before the newest archive's cutoff may be an archived one (`npm run audit:archive`): its committed value is
+   * in an archive file, which a consumer cannot read, so it is refused too, and the message says so and names the
+   * file. The logs say ids and types, never what the record holds.
+   */
+  private async refuseUncommitted(
+    message: KafkaMessage,
+    origin: RecordOrigin,
+    envelope: TypedEnvelope,
+    refusal: EventNotCommitted,
+  ): Promise<RecordOutcome> {
+    const archived = refusal.outbox === "absent" ? await archivedThrough(this.db.$client) : null;
+    const mayBeArchived =
+      archived !== null && Date.parse(envelope.timestamp) < archived.createdBefore.getTime();
+    this.log.warn(
+      {
+        eventId: envelope.eventId,
+        eventType: envelope.eventType,
+        outbox: refusal.outbox,
+        mayBeArchived,
+        ...origin,
+      },
+      "refused: the record is not a committed event",
+    );
+    return this.deadLetter(message, origin, {
+      consumer: this.name,
+      reason: "poison",
+      error: "not-committed",
+      errorMessage: mayBeArchived
+        ? `event ${envelope.eventId} (${envelope.eventType}) is not in the outbox and is dated before the cutoff of its newest archive (${archived?.fileName}): if it was archived, its committed value is in an archive file, which a consumer cannot check it against; not applied`
+        : refusal.message,
       attempts: 0,
     });
   }
@@ -551,7 +632,8 @@ export class EventConsumer {
    * handle: one BEGIN, one inbox INSERT and one COMMIT for all of them, rather than for each. Stops before a
    * poison record. Any failure rolls them all back, and they are then handled one by one (with what was
    * decoded of them), where a failing record's attempts are counted and it is retried or parked; so is a record
-   * whose event id the inbox holds under another type, found before any handler ran.
+   * the inbox refuses (its event id held under another type or value, or no committed event), found before any
+   * handler ran.
    */
   private async consumeTogether(
     topic: string,
@@ -598,7 +680,7 @@ export class EventConsumer {
         { ...first, records: handled.length, error: errorSummary(error) },
         "could not handle the records together; handling them one by one",
       );
-      if (error instanceof EventIdReused) {
+      if (error instanceof EventIdReused || error instanceof EventNotCommitted) {
         // The records up to it one by one, where it is refused in its turn; those after it together again.
         const { position } = handled[error.index] as (typeof handled)[number];
         return { decoded: decoded.slice(0, position + 1) };
@@ -680,16 +762,14 @@ export class EventConsumer {
               origin: record,
             })),
           );
-          const reused = verdicts.findIndex((verdict) => verdict.kind === "id-reused");
-          const refused = verdicts[reused];
-          if (refused?.kind === "id-reused") {
+          const refused = verdicts.findIndex(
+            (verdict) => verdict.kind === "id-reused" || verdict.kind === "not-committed",
+          );
+          if (refused >= 0) {
             // Nothing is kept of them: a refusal is a dead letter, a send to Kafka that no transaction holds, and
             // it comes in its turn, after the records before it are handled one by one.
-            throw new EventIdReused(
-              (records[reused] as (typeof records)[number]).envelope.eventType,
-              refused,
-              reused,
-            );
+            const { envelope } = records[refused] as (typeof records)[number];
+            throw inboxRefusal(verdicts[refused], envelope, refused);
           }
           const effects: Array<{ effect: "processed" | "duplicate"; seconds: number }> = [];
           for (const [index, { handler, envelope, record }] of records.entries()) {
@@ -790,8 +870,9 @@ export class EventConsumer {
   }
 
   /**
-   * Runs the handler with the inbox; "duplicate" when the event had been processed before. Throws
-   * EventIdReused, before the handler, when its id was processed as another event type or with another value.
+   * Runs the handler with the inbox; "duplicate" when the event had been processed before. Throws, before the
+   * handler, EventIdReused when its id was processed as another event type or with another value, and
+   * EventNotCommitted when the record is not a committed event (inbox.ts).
    */
   private async handle(
     handler: Handler,
@@ -803,21 +884,20 @@ export class EventConsumer {
       const lockAggregate = this.definition.lineFor?.(envelope);
       return writeTransaction(this.db, { lockAggregate }, async (tx) => {
         const verdict = await recordInInbox(tx, this.name, read, record);
-        if (verdict.kind === "id-reused") throw new EventIdReused(envelope.eventType, verdict);
+        const refusal = inboxRefusal(verdict, envelope);
+        if (refusal !== null) throw refusal;
         if (verdict.kind === "duplicate") return "duplicate";
         await runHandler(handler, envelope, { tx, record });
         return "processed";
       });
     }
-    const processed = await processedBefore(this.db, this.name, envelope.eventId);
-    if (processed !== null) {
-      const reused = reusedBy(read, processed);
-      if (reused !== null) throw new EventIdReused(envelope.eventType, reused);
-      return "duplicate";
-    }
+    const verdict = await verdictBeforeEffect(this.db, this.name, read);
+    const refusal = inboxRefusal(verdict, envelope);
+    if (refusal !== null) throw refusal;
+    if (verdict.kind === "duplicate") return "duplicate";
     await runHandler(handler, envelope, { db: this.db, record });
     // One statement, atomic on its own: no transaction around it. Its verdict comes after the effect, too late
-    // to matter: the check above is what keeps a duplicate, or a reused id, from an effect.
+    // to matter: the check above is what keeps a duplicate, a reused id or an uncommitted event from an effect.
     await recordInInbox(this.db, this.name, read, record);
     return "processed";
   }

@@ -6,19 +6,22 @@ import { describe, expect, it } from "vitest";
 import { consumerInbox } from "../../db/schema.ts";
 import { redeliveryWindowDays } from "../../events/index.ts";
 import { createKafka } from "../../kafka/client.ts";
+import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
 import { effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
 import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
 import {
+  eventRecord,
   onPartition,
   patientCreatedRecord,
   publish,
+  sealPlainPersonalData,
   startGroupAtEnd,
   type TestRecord,
 } from "../../test/consumers/records.ts";
 import { spawnEffectConsumer } from "../../test/consumers/spawnConsumer.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
-import { forgetOutlivedInboxEntries, recordAllInInbox, valueDigest } from "./inbox.ts";
+import { forgetOutlivedInboxEntries, recordAllInInbox, valueDigest, verdictBeforeEffect } from "./inbox.ts";
 
 const db = useEffectsDatabase();
 
@@ -141,16 +144,23 @@ describe("the inbox's verdicts", () => {
     event: { eventId, eventType, valueSha256: valueDigest(Buffer.from(value)) },
     origin,
   });
+  /** An event committed to the outbox, as its record's value carries it. */
+  const committed = async (type: "patient.created" | "patient.updated") => {
+    const made = eventRecord(type);
+    await sealPlainPersonalData(db, [made]);
+    expect(await commitToOutbox(db, [made])).toEqual([made.eventId]);
+    return { eventId: made.eventId, value: made.message.value };
+  };
 
   it("tells a new event, a duplicate (the same id and type) and an id reused by another type, within one statement and across", async () => {
     const consumer = uniqueConsumerName("inbox-verdicts");
-    const [x, y] = [randomUUID(), randomUUID()];
+    const [x, y] = [await committed("patient.created"), await committed("patient.created")];
     expect(
       await recordAllInInbox(db, consumer, [
-        record(x, "patient.created"),
-        record(x, "patient.updated"),
-        record(x, "patient.created"),
-        record(y, "patient.created"),
+        record(x.eventId, "patient.created", x.value),
+        record(x.eventId, "patient.updated", x.value),
+        record(x.eventId, "patient.created", x.value),
+        record(y.eventId, "patient.created", y.value),
       ]),
     ).toEqual([
       { kind: "new" },
@@ -159,7 +169,10 @@ describe("the inbox's verdicts", () => {
       { kind: "new" },
     ]);
     expect(
-      await recordAllInInbox(db, consumer, [record(y, "patient.deleted"), record(x, "patient.created")]),
+      await recordAllInInbox(db, consumer, [
+        record(y.eventId, "patient.deleted", y.value),
+        record(x.eventId, "patient.created", x.value),
+      ]),
     ).toEqual([
       { kind: "id-reused", processedAs: "patient.created", differs: "event-type" },
       { kind: "duplicate" },
@@ -167,20 +180,62 @@ describe("the inbox's verdicts", () => {
     const rows = await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, consumer));
     expect(rows.map((row) => [row.eventId, row.eventType]).sort()).toEqual(
       [
-        [x, "patient.created"],
-        [y, "patient.created"],
+        [x.eventId, "patient.created"],
+        [y.eventId, "patient.created"],
       ].sort(),
     );
   });
 
-  it("tells an id reused with the same type and another value, and compares an entry kept without a digest by its type", async () => {
-    const consumer = uniqueConsumerName("inbox-verdicts-value");
-    const [x, old] = [randomUUID(), randomUUID()];
+  it("refuses, and records nothing of, a record whose event the outbox does not hold, or holds with another value, read before the committed one", async () => {
+    const consumer = uniqueConsumerName("inbox-verdicts-uncommitted");
+    const forged = randomUUID();
+    const real = await committed("patient.created");
+    const altered = `${real.value} `;
     expect(
       await recordAllInInbox(db, consumer, [
-        record(x, "patient.updated", '{"v":1}'),
-        record(x, "patient.updated", '{"v":2}'),
-        record(x, "patient.updated", '{"v":1}'),
+        record(forged, "patient.created"),
+        record(real.eventId, "patient.created", altered),
+        record(real.eventId, "patient.created", real.value),
+      ]),
+    ).toEqual([
+      { kind: "not-committed", outbox: "absent" },
+      { kind: "not-committed", outbox: "other-value" },
+      { kind: "new" },
+    ]);
+    // Once the committed event is processed, the altered copy reuses its id.
+    expect(await recordAllInInbox(db, consumer, [record(real.eventId, "patient.created", altered)])).toEqual([
+      { kind: "id-reused", processedAs: "patient.created", differs: "value" },
+    ]);
+    const rows = await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, consumer));
+    expect(rows.map((row) => [row.eventId, row.valueSha256])).toEqual([
+      [real.eventId, valueDigest(Buffer.from(real.value))],
+    ]);
+
+    // An external effect's consumer asks the same before its effect, recording nothing.
+    const effects = uniqueConsumerName("inbox-verdicts-uncommitted-effect");
+    const asked = await Promise.all(
+      [record(forged, "patient.created"), record(real.eventId, "patient.created", altered)].map(({ event }) =>
+        verdictBeforeEffect(db, effects, event),
+      ),
+    );
+    expect(asked).toEqual([
+      { kind: "not-committed", outbox: "absent" },
+      { kind: "not-committed", outbox: "other-value" },
+    ]);
+    expect(
+      await verdictBeforeEffect(db, effects, record(real.eventId, "patient.created", real.value).event),
+    ).toEqual({ kind: "new" });
+    expect(await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, effects))).toEqual([]);
+  });
+
+  it("tells an id reused with the same type and another value, and compares an entry kept without a digest by its type", async () => {
+    const consumer = uniqueConsumerName("inbox-verdicts-value");
+    const [x, old] = [await committed("patient.updated"), randomUUID()];
+    expect(
+      await recordAllInInbox(db, consumer, [
+        record(x.eventId, "patient.updated", x.value),
+        record(x.eventId, "patient.updated", `${x.value} `),
+        record(x.eventId, "patient.updated", x.value),
       ]),
     ).toEqual([
       { kind: "new" },
@@ -189,8 +244,8 @@ describe("the inbox's verdicts", () => {
     ]);
     expect(
       await recordAllInInbox(db, consumer, [
-        record(x, "patient.updated", '{"v":1} '),
-        record(x, "patient.updated", '{"v":1}'),
+        record(x.eventId, "patient.updated", `${x.value}  `),
+        record(x.eventId, "patient.updated", x.value),
       ]),
     ).toEqual([
       { kind: "id-reused", processedAs: "patient.updated", differs: "value" },
@@ -214,13 +269,13 @@ describe("the inbox's verdicts", () => {
     const [kept] = await db
       .select({ valueSha256: consumerInbox.valueSha256 })
       .from(consumerInbox)
-      .where(and(eq(consumerInbox.consumer, consumer), eq(consumerInbox.eventId, x)));
-    expect(kept?.valueSha256).toEqual(valueDigest(Buffer.from('{"v":1}')));
+      .where(and(eq(consumerInbox.consumer, consumer), eq(consumerInbox.eventId, x.eventId)));
+    expect(kept?.valueSha256).toEqual(valueDigest(Buffer.from(x.value)));
   });
 
   it("sees an event recorded by a transaction that committed while its statement waited (READ COMMITTED)", async () => {
     const consumer = uniqueConsumerName("inbox-verdicts-race");
-    const eventId = randomUUID();
+    const { eventId, value } = await committed("patient.created");
     const other = await db.$client.connect();
     try {
       await other.query("BEGIN");
@@ -231,7 +286,7 @@ describe("the inbox's verdicts", () => {
       );
       // Outside a transaction, as an external effect's consumer records its event: its snapshot predates the
       // other's commit, and its INSERT waits on the other's row.
-      const verdicts = recordAllInInbox(db, consumer, [record(eventId, "patient.updated")]);
+      const verdicts = recordAllInInbox(db, consumer, [record(eventId, "patient.updated", value)]);
       verdicts.catch(() => {}); // settled while the other commits: the expect below reports a failure
       await eventually(async () => {
         const { rows } = await db.$client.query(

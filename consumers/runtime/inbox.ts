@@ -19,6 +19,12 @@ import type { RecordOrigin } from "./deadLetters.ts";
  * catalog gives each type one topic and decodeRecord refuses an event read anywhere else (`wrong-topic`), so the
  * same type is the same topic; and a replay to another topic (`--to-topic`) is for a consumer of its own, with an
  * inbox of its own, not a second path into this one.
+ *
+ * A record whose event this consumer has not processed is only new if it is a committed event: the outbox holds
+ * a row with its event id whose payload is, byte for byte, the record's value (compared by SHA-256). Anything
+ * else (a record someone with produce access wrote, reusing a real event's id or not, read before the real one
+ * if there is one) is refused as `not-committed`, whatever it says. A duplicate of an event processed before is
+ * acknowledged without that check: it has no effect, and its event may have been archived out of the outbox since.
  */
 export type InboxVerdict =
   /** Not processed before: recorded now, and the caller has its effect. */
@@ -26,7 +32,14 @@ export type InboxVerdict =
   /** Processed before as the same event and value, or earlier among the records recorded together: no effect. */
   | { kind: "duplicate" }
   /** Processed before as `processedAs` with another event type or another value: refused, never handled. */
-  | { kind: "id-reused"; processedAs: string; differs: "event-type" | "value" };
+  | { kind: "id-reused"; processedAs: string; differs: "event-type" | "value" }
+  /**
+   * Not processed before, and not a committed event: the outbox holds no row with its id (`absent`: forged, or
+   * archived since), or holds one whose payload is another value (`other-value`). Refused, never handled.
+   */
+  | NotCommitted;
+
+export type NotCommitted = { kind: "not-committed"; outbox: "absent" | "other-value" };
 
 /** An event as a record carried it: its id and type, and the SHA-256 of the record's value (`valueDigest`). */
 export interface ReadEvent {
@@ -79,8 +92,8 @@ export async function recordAllInInbox(
 ): Promise<InboxVerdict[]> {
   const client = clientOf(tx);
   const column = <V>(pick: (record: InboxRecord) => V) => records.map(pick);
-  const { rows } = await client.query<ProcessedEvent & { eventId: string; recordedNow: boolean }>({
-    name: "consumer-inbox.record.v3",
+  const { rows } = await client.query<InboxRow>({
+    name: "consumer-inbox.record.v4",
     text: recordInInboxSql,
     values: [
       consumer,
@@ -92,14 +105,19 @@ export async function recordAllInInbox(
       column(({ event }) => event.valueSha256),
     ],
   });
-  const recordedNow = new Map(rows.filter((row) => row.recordedNow).map((row) => [row.eventId, row]));
-  const recordedBefore = new Map<string, ProcessedEvent>(
-    rows.filter((row) => !row.recordedNow).map((row) => [row.eventId, row]),
-  );
-  // Neither recorded nor found: another transaction recorded the event after this statement's snapshot was
-  // taken, which only READ COMMITTED lets through (REPEATABLE READ fails instead): its row is read again.
+  const recordedNow = new Map<string, ProcessedEvent>();
+  const recordedBefore = new Map<string, ProcessedEvent>();
+  const committed = new Map<string, Buffer | null>();
+  for (const { source, eventId, eventType, valueSha256 } of rows) {
+    if (source === "outbox") committed.set(eventId, valueSha256);
+    else (source === "recorded" ? recordedNow : recordedBefore).set(eventId, { eventType, valueSha256 });
+  }
+  const isCommitted = (event: ReadEvent) => committed.get(event.eventId)?.equals(event.valueSha256) === true;
+  // A committed event neither recorded nor found: another transaction recorded it after this statement's snapshot
+  // was taken, which only READ COMMITTED lets through (REPEATABLE READ fails instead): its row is read again.
   const unseen = records.filter(
-    ({ event }) => !recordedNow.has(event.eventId) && !recordedBefore.has(event.eventId),
+    ({ event }) =>
+      isCommitted(event) && !recordedNow.has(event.eventId) && !recordedBefore.has(event.eventId),
   );
   if (unseen.length > 0) {
     const found = await processedEvents(
@@ -109,15 +127,22 @@ export async function recordAllInInbox(
     );
     for (const [eventId, processed] of found) recordedBefore.set(eventId, processed);
   }
+  // In their order, as if recorded one by one: a record after one that recorded its id finds that one processed.
   const effectGiven = new Set<string>();
   return records.map(({ event }): InboxVerdict => {
-    const processed = recordedBefore.get(event.eventId) ?? recordedNow.get(event.eventId);
-    if (processed === undefined) {
+    const processed =
+      recordedBefore.get(event.eventId) ??
+      (effectGiven.has(event.eventId) ? recordedNow.get(event.eventId) : undefined);
+    if (processed !== undefined) return reusedBy(event, processed) ?? { kind: "duplicate" };
+    if (!isCommitted(event)) {
+      return { kind: "not-committed", outbox: committed.get(event.eventId) ? "other-value" : "absent" };
+    }
+    const recorded = recordedNow.get(event.eventId);
+    if (recorded === undefined) {
       throw new Error(`the inbox of ${consumer} neither recorded nor holds event ${event.eventId}`);
     }
-    const reused = reusedBy(event, processed);
+    const reused = reusedBy(event, recorded);
     if (reused !== null) return reused;
-    if (!recordedNow.has(event.eventId) || effectGiven.has(event.eventId)) return { kind: "duplicate" };
     effectGiven.add(event.eventId);
     return { kind: "new" };
   });
@@ -136,28 +161,44 @@ export function reusedBy(
   return null;
 }
 
+type InboxRow = ProcessedEvent & { eventId: string; source: "recorded" | "found" | "outbox" };
+
 // Every record a consumer handles costs one of these: named statements, one text whatever the number of
 // records (arrays, not a VALUES list), parsed and planned once per connection. The events recorded before come
 // back from the same statement (its SELECT reads the snapshot from before the INSERT, by the primary key), so
-// that telling a duplicate from a reused id costs no round trip of its own.
+// that telling a duplicate from a reused id costs no round trip of its own; so do the digests of the outbox rows
+// with the records' event ids (one step down its unique event_id index each), and only a record whose value is
+// its row's payload, byte for byte, is recorded: a record no transaction committed is refused in the same
+// round trip. The payload column is `json`, which keeps the writer's text; both relays send it as UTF-8.
 const recordInInboxSql = `
-  WITH recorded AS (
+  WITH record AS (
+    SELECT *
+      FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bytea[])
+           AS record(event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256)
+  ), committed AS (
+    SELECT outbox.event_id, sha256(convert_to(outbox.payload::text, 'UTF8')) AS payload_sha256
+      FROM outbox
+     WHERE outbox.event_id = ANY($2::uuid[])
+  ), recorded AS (
     INSERT INTO consumer_inbox
            (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256)
     SELECT $1, record.event_id, record.event_type, record.topic, record.kafka_partition, record.kafka_offset,
            record.value_sha256
-      FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bytea[])
-           AS record(event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256)
+      FROM record
+      JOIN committed ON committed.event_id = record.event_id AND committed.payload_sha256 = record.value_sha256
     ON CONFLICT DO NOTHING
     RETURNING event_id, event_type, value_sha256
   )
   SELECT event_id::text AS "eventId", event_type AS "eventType", value_sha256 AS "valueSha256",
-         true AS "recordedNow"
+         'recorded' AS "source"
     FROM recorded
   UNION ALL
-  SELECT event_id::text, event_type, value_sha256, false
+  SELECT event_id::text, event_type, value_sha256, 'found'
     FROM consumer_inbox
-   WHERE consumer = $1 AND event_id = ANY($2::uuid[])`;
+   WHERE consumer = $1 AND event_id = ANY($2::uuid[])
+  UNION ALL
+  SELECT event_id::text, NULL, payload_sha256, 'outbox'
+    FROM committed`;
 
 /**
  * What `consumer` holds of the event (its type and value digest), or null when it has not processed it: a cheap
@@ -169,6 +210,41 @@ export async function processedBefore(
   eventId: string,
 ): Promise<ProcessedEvent | null> {
   return (await processedEvents(db.$client, consumer, [eventId])).get(eventId) ?? null;
+}
+
+/**
+ * What recording the event would make of it, without recording it: an external effect's consumer asks before its
+ * effect (the effect cannot commit with the inbox row) and records the event after it. One statement: the inbox's
+ * row for the event, if any, and the digest of the outbox row with its id.
+ */
+export async function verdictBeforeEffect(
+  db: Database,
+  consumer: string,
+  event: ReadEvent,
+): Promise<InboxVerdict> {
+  const { rows } = await db.$client.query<{
+    eventType: string | null;
+    valueSha256: Buffer | null;
+    processed: boolean;
+    payloadSha256: Buffer | null;
+  }>({
+    name: "consumer-inbox.verdict-before-effect.v1",
+    text: `SELECT inbox.event_type AS "eventType", inbox.value_sha256 AS "valueSha256",
+                  inbox.event_id IS NOT NULL AS "processed",
+                  (SELECT sha256(convert_to(outbox.payload::text, 'UTF8')) FROM outbox
+                    WHERE outbox.event_id = $2::uuid) AS "payloadSha256"
+             FROM (SELECT) AS one
+             LEFT JOIN consumer_inbox AS inbox ON inbox.consumer = $1 AND inbox.event_id = $2::uuid`,
+    values: [consumer, event.eventId],
+  });
+  const [row] = rows;
+  if (row?.processed && row.eventType !== null) {
+    return (
+      reusedBy(event, { eventType: row.eventType, valueSha256: row.valueSha256 }) ?? { kind: "duplicate" }
+    );
+  }
+  if (row?.payloadSha256?.equals(event.valueSha256) === true) return { kind: "new" };
+  return { kind: "not-committed", outbox: row?.payloadSha256 ? "other-value" : "absent" };
 }
 
 async function processedEvents(

@@ -11,7 +11,7 @@ export interface ArchivedHistory {
   fileName: string;
 }
 
-export async function archivedThrough(client: ClientBase): Promise<ArchivedHistory | null> {
+export async function archivedThrough(client: Pick<ClientBase, "query">): Promise<ArchivedHistory | null> {
   const result = await client.query<{
     txId: string;
     position: string;

@@ -25,6 +25,7 @@ import {
   sealPersonalMetadata,
 } from "../../phi/personalFields.ts";
 import { testMasterKeys } from "../fixtures.ts";
+import { commitToOutbox } from "./committedRecords.ts";
 
 export interface TestRecord {
   topic: string;
@@ -84,8 +85,10 @@ export function onPartition(record: TestRecord, partition: number): TestRecord {
 /**
  * Publishes the records in order (per partition), as an idempotent producer with acks=all. The personal data
  * of an event built in plain text is sealed first, as the write path seals it, under the patient's key in
- * `db` (made if they have none), and the record keeps the sealed value: it then holds what a relay would have
- * published. A value that is no envelope, or holds some sealed value already, is sent as the test made it.
+ * `db` (made if they have none), and the record keeps the sealed value; its event is then committed to the
+ * outbox with that value as its payload (commitToOutbox: the first record of an event id the outbox does not
+ * hold yet): the record holds what a relay would have published. A value that is no envelope, or holds some
+ * sealed value already, is sent as the test made it.
  */
 export async function publish(
   brokers: string[],
@@ -93,6 +96,24 @@ export async function publish(
   db: Database,
 ): Promise<void> {
   await sealPlainPersonalData(db, records);
+  await commitToOutbox(db, records);
+  await send(brokers, records);
+}
+
+/**
+ * Publishes the records as `publish` does, sealed, but commits nothing: what someone with produce access to the
+ * topic, and no transaction, can write. A consumer refuses such a record unless it is a copy of a committed event.
+ */
+export async function publishUncommitted(
+  brokers: string[],
+  records: readonly TestRecord[],
+  db: Database,
+): Promise<void> {
+  await sealPlainPersonalData(db, records);
+  await send(brokers, records);
+}
+
+async function send(brokers: string[], records: readonly TestRecord[]): Promise<void> {
   const producer = createIdempotentProducer(createKafka({ brokers, clientId: "consumer-tests" }));
   await producer.connect();
   try {

@@ -1,0 +1,255 @@
+// A consumer applies only committed events: a record whose value is not the payload of the outbox row with its
+// event id (a record someone with produce access wrote: a fabricated event, or a real event's id with another
+// value read before the real record) is refused as poison, `not-committed`: parked in the dead-letter topic
+// byte for byte, never handled, nothing recorded in the inbox, and its partition moves on. Each way a record
+// reaches a handler is checked: alone, together with others in one transaction, and by a consumer whose effect
+// leaves Postgres.
+import { type SQL, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import type { TypedEnvelope } from "../../events/index.ts";
+import { createLogger } from "../../observability/logger.ts";
+import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
+import { type DeadLetterTap, tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
+import { uniqueConsumerName } from "../../test/consumers/effects.ts";
+import {
+  type StartedConsumer,
+  startTestConsumer,
+  useEffectsDatabase,
+} from "../../test/consumers/inProcess.ts";
+import { metricValue } from "../../test/consumers/metrics.ts";
+import {
+  onPartition,
+  patientCreatedRecord,
+  publish,
+  publishUncommitted,
+  sealPlainPersonalData,
+  type TestRecord,
+} from "../../test/consumers/records.ts";
+import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
+import type { ConsumerDefinition } from "./consumerDefinition.ts";
+import { valueDigest } from "./inbox.ts";
+
+const db = useEffectsDatabase();
+
+const PARTITION = 2;
+
+/** A consumer of patient.created whose effect is a row per handled event in consumer_test_effects. */
+function effectConsumer(kind: "transactional" | "external-effect"): ConsumerDefinition {
+  const name = uniqueConsumerName(`not-committed-${kind}`);
+  const effect = async (event: TypedEnvelope, execute: (query: SQL) => Promise<unknown>, offset: string) => {
+    await execute(sql`
+      INSERT INTO consumer_test_effects (consumer, event_id, event_type, kafka_partition, kafka_offset)
+      VALUES (${name}, ${event.eventId}, ${event.eventType}, ${PARTITION}, ${offset})`);
+  };
+  return kind === "transactional"
+    ? {
+        kind,
+        name,
+        topics: ["patient-events"],
+        handlers: {
+          "patient.created": (event, { tx, record }) =>
+            effect(event, (query) => tx.execute(query), record.offset),
+        },
+      }
+    : {
+        kind,
+        name,
+        topics: ["patient-events"],
+        handlers: {
+          "patient.created": (event, { db, record }) =>
+            effect(event, (query) => db.execute(query), record.offset),
+        },
+      };
+}
+
+interface Run {
+  started: StartedConsumer;
+  logLines: string[];
+  deadLetters: DeadLetterTap;
+}
+
+async function run(kind: "transactional" | "external-effect", test: (run: Run) => Promise<void>) {
+  const definition = effectConsumer(kind);
+  const logLines: string[] = [];
+  const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+  const started = await startTestConsumer(definition, {
+    db,
+    kafkaBrokers: kafkaBrokers(),
+    name: definition.name,
+    log: createLogger({ level: "debug", destination: { write: (line: string) => logLines.push(line) } }),
+  });
+  try {
+    await test({ started, logLines, deadLetters });
+  } finally {
+    await started.stop();
+  }
+}
+
+/** The consumer's effects of the event: the offsets of the records it handled it from. */
+async function effectOffsets(consumer: string, eventId: string): Promise<string[]> {
+  const { rows } = await db.$client.query<{ kafka_offset: string }>(
+    "SELECT kafka_offset::text FROM consumer_test_effects WHERE consumer = $1 AND event_id = $2 ORDER BY seq",
+    [consumer, eventId],
+  );
+  return rows.map((row) => row.kafka_offset);
+}
+
+async function inboxRows(consumer: string, eventId: string) {
+  const { rows } = await db.$client.query<{ kafka_offset: string; value_sha256: Buffer }>(
+    "SELECT kafka_offset::text, value_sha256 FROM consumer_inbox WHERE consumer = $1 AND event_id = $2",
+    [consumer, eventId],
+  );
+  return rows;
+}
+
+async function parkedFor({ deadLetters, started }: Run, eventId: string) {
+  return (await deadLetters.parkedBy(started.name)).filter(({ letter }) => letter.eventId === eventId);
+}
+
+/** A record of a new patient, its personal fields sealed as the write path seals them; not committed. */
+async function sealedRecord(): Promise<TestRecord> {
+  const record = onPartition(patientCreatedRecord(), PARTITION);
+  await sealPlainPersonalData(db, [record]);
+  return record;
+}
+
+/** `original`'s event, id, type, key and headers unchanged, with another timestamp: a copy no relay sends. */
+function alteredCopyOf(original: TestRecord): TestRecord {
+  const envelope = JSON.parse(original.message.value);
+  const timestamp = new Date(Date.parse(envelope.timestamp) - 60_000).toISOString();
+  return { ...original, message: { ...original.message, value: JSON.stringify({ ...envelope, timestamp }) } };
+}
+
+/** The forged records were parked as `not-committed`, byte for byte, and nothing of them was applied or recorded. */
+async function expectRefused(current: Run, forged: TestRecord, outbox: "absent" | "other-value") {
+  const { started, logLines } = current;
+  const parked = await parkedFor(current, forged.eventId);
+  expect(parked.map(({ message }) => message.value?.toString())).toEqual([forged.message.value]);
+  expect(parked.map(({ message }) => message.key?.toString())).toEqual([forged.message.key]);
+  expect(parked[0]?.letter).toMatchObject({
+    eventId: forged.eventId,
+    eventType: "patient.created",
+    reason: "poison",
+    error: "not-committed",
+    errorMessage:
+      outbox === "absent"
+        ? `event ${forged.eventId} (patient.created) is not a committed event: the outbox holds no event with this id`
+        : `event ${forged.eventId} (patient.created) is not the committed event: the outbox holds this id with another value`,
+    attempts: 0,
+    original: { topic: "patient-events", partition: PARTITION },
+  });
+  expect(
+    await metricValue(started.registry, "consumer_records_dead_lettered_total", {
+      consumer: started.name,
+      topic: "patient-events",
+      reason: "poison",
+    }),
+  ).toBeGreaterThanOrEqual(1);
+  // Logged with its id, type and why, and nothing the record holds.
+  const refusals = logLines
+    .map((line) => JSON.parse(line))
+    .filter((line) => line.eventId === forged.eventId && line.outbox !== undefined);
+  expect(refusals.map((line) => [line.eventType, line.outbox])).toEqual([["patient.created", outbox]]);
+  const { data } = JSON.parse(forged.message.value);
+  for (const value of Object.values(data as Record<string, unknown>).filter((v) => typeof v === "string")) {
+    if ((value as string).length > 8 && value !== data.patientId) {
+      expect(logLines.filter((line) => line.includes(value as string))).toEqual([]);
+    }
+  }
+}
+
+describe("a forged record: valid, under its key and headers, with an event id the outbox does not hold", () => {
+  it("alone, or among committed records handled together, is parked unhandled, nothing recorded, and the partition moves on", async () => {
+    await run("transactional", async (current) => {
+      const { started } = current;
+      const forged = await sealedRecord();
+      const [before, after, later] = await Promise.all([sealedRecord(), sealedRecord(), sealedRecord()]);
+      await commitToOutbox(db, [before, after, later]);
+
+      // Alone in its fetch; then between two committed records in one produce request, one batch in the log.
+      await publishUncommitted(kafkaBrokers(), [forged], db);
+      await eventually(async () => (await parkedFor(current, forged.eventId)).length === 1);
+      const batched = await sealedRecord();
+      await publishUncommitted(kafkaBrokers(), [before, batched, after], db);
+      await eventually(async () => (await parkedFor(current, batched.eventId)).length === 1);
+      await publish(kafkaBrokers(), [later], db);
+      await eventually(async () => (await effectOffsets(started.name, later.eventId)).length === 1);
+
+      for (const record of [forged, batched]) {
+        await expectRefused(current, record, "absent");
+        expect(await effectOffsets(started.name, record.eventId)).toEqual([]);
+        expect(await inboxRows(started.name, record.eventId)).toEqual([]);
+      }
+      for (const record of [before, after, later]) {
+        expect(await effectOffsets(started.name, record.eventId)).toHaveLength(1);
+      }
+    });
+  });
+
+  it("with an external effect, is refused before the effect, nothing recorded", async () => {
+    await run("external-effect", async (current) => {
+      const { started } = current;
+      const forged = await sealedRecord();
+      const later = await sealedRecord();
+
+      await publishUncommitted(kafkaBrokers(), [forged], db);
+      await publish(kafkaBrokers(), [later], db);
+      await eventually(async () => (await inboxRows(started.name, later.eventId)).length === 1);
+
+      await expectRefused(current, forged, "absent");
+      expect(await effectOffsets(started.name, forged.eventId)).toEqual([]);
+      expect(await inboxRows(started.name, forged.eventId)).toEqual([]);
+      expect(await effectOffsets(started.name, later.eventId)).toHaveLength(1);
+    });
+  });
+});
+
+describe("a copy of a committed event's id with another value, read before the event itself", () => {
+  for (const kind of ["transactional", "external-effect"] as const) {
+    it(`is refused, and the event read after it is applied (${kind})`, async () => {
+      await run(kind, async (current) => {
+        const { started } = current;
+        const real = await sealedRecord();
+        expect(await commitToOutbox(db, [real])).toEqual([real.eventId]);
+        const forged = alteredCopyOf(real);
+
+        // The forgery first, alone; then the relay's record of the committed event.
+        await publishUncommitted(kafkaBrokers(), [forged], db);
+        await eventually(async () => (await parkedFor(current, forged.eventId)).length === 1);
+        expect(await inboxRows(started.name, real.eventId)).toEqual([]);
+        await publish(kafkaBrokers(), [real], db);
+        await eventually(async () => (await inboxRows(started.name, real.eventId)).length === 1);
+
+        await expectRefused(current, forged, "other-value");
+        const [parked] = await parkedFor(current, forged.eventId);
+        const offsets = await effectOffsets(started.name, real.eventId);
+        // Applied once, from the real record, after the forgery's offset.
+        expect(offsets).toHaveLength(1);
+        expect(BigInt(offsets[0] as string)).toBeGreaterThan(BigInt(parked?.letter.original.offset ?? "0"));
+        expect(await inboxRows(started.name, real.eventId)).toEqual([
+          { kafka_offset: offsets[0], value_sha256: valueDigest(Buffer.from(real.message.value)) },
+        ]);
+      });
+    });
+  }
+
+  it("in one batch with the event, is refused, and the event is applied (handled together)", async () => {
+    await run("transactional", async (current) => {
+      const { started } = current;
+      const real = await sealedRecord();
+      await commitToOutbox(db, [real]);
+      const forged = alteredCopyOf(real);
+      const after = await sealedRecord();
+      await commitToOutbox(db, [after]);
+
+      await publishUncommitted(kafkaBrokers(), [forged, real, after], db);
+      await eventually(async () => (await effectOffsets(started.name, after.eventId)).length === 1);
+
+      await expectRefused(current, forged, "other-value");
+      expect(await effectOffsets(started.name, real.eventId)).toHaveLength(1);
+      expect((await inboxRows(started.name, real.eventId))[0]?.value_sha256).toEqual(
+        valueDigest(Buffer.from(real.message.value)),
+      );
+    });
+  });
+});
