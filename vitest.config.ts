@@ -11,7 +11,16 @@ const onCluster = loadStackEnv().KAFKA_BROKER_COUNT >= 3;
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["**/*.unit.test.ts"], exclude: ["node_modules/**", ".data/**"] } },
+      {
+        test: {
+          name: "unit",
+          include: ["**/*.unit.test.ts"],
+          exclude: ["node_modules/**", ".data/**"],
+          // Unit files run beside the integration files, which keep both cores busy: a test that parses a
+          // document or starts a command takes seconds there. A timeout stops a hang; it measures nothing.
+          testTimeout: 15_000,
+        },
+      },
       {
         test: {
           name: "integration",

@@ -75,7 +75,9 @@ describe("cleaning a 60,000-character reason", () => {
     number: (text: string) => withoutPhone(text, phone, "P"),
   };
 
-  it("takes well under 30 ms in any shape: no pattern backtracks on it", () => {
+  // Linear, the cleaning of 60,000 characters takes a few milliseconds (tens on a busy machine); a pattern that
+  // backtracked over them would take seconds (60,000² steps): the bound sits between the two, far from both.
+  it("takes well under half a second in any shape: no pattern backtracks on it", () => {
     // Compiled first: what is measured is the code, not the compiler warming up to it.
     for (const text of shapes) for (const clean of Object.values(cleanings)) clean(text);
     for (const text of shapes) {
@@ -89,7 +91,7 @@ describe("cleaning a 60,000-character reason", () => {
             return performance.now() - start;
           }),
         );
-        expect(took, `${of} in ${JSON.stringify(text.slice(0, 8))}…`).toBeLessThan(30);
+        expect(took, `${of} in ${JSON.stringify(text.slice(0, 8))}…`).toBeLessThan(500);
       }
     }
   });
