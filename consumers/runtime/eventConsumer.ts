@@ -269,6 +269,9 @@ export class EventConsumer {
     this.db = options.db;
     this.log = options.log.child({ component: "consumer", consumer: this.name });
     this.metrics = consumerMetrics(options.registry);
+    // From 0, so that the first refusal is an increase Prometheus sees: a series born at 1 shows none.
+    for (const topic of this.definition.topics)
+      this.metrics.notCommitted.inc({ consumer: this.name, topic }, 0);
     this.policy = options.deadLetterPolicy ?? defaultDeadLetterPolicy;
     this.keys = options.keys;
     this.tracestateKeys = options.tracestateKeys ?? NO_TRACESTATE_KEYS;
@@ -579,7 +582,7 @@ export class EventConsumer {
       },
       "refused: the record is not a committed event",
     );
-    return this.deadLetter(message, origin, {
+    const outcome = await this.deadLetter(message, origin, {
       consumer: this.name,
       reason: "poison",
       error: "not-committed",
@@ -588,6 +591,9 @@ export class EventConsumer {
         : refusal.message,
       attempts: 0,
     });
+    // Once parked: a dead letter Kafka did not take yet is refused again when it is offered again.
+    if (outcome.done) this.metrics.notCommitted.inc({ consumer: this.name, topic: origin.topic });
+    return outcome;
   }
 
   /** A handler's attempt failed: counted, then retried later, waited for, or parked, as the policy says. */
