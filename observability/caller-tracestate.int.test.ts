@@ -142,6 +142,8 @@ describe("a record's tracestate", () => {
           appendEvents(tx, { ...context, metadata: { ...context.metadata, correlationId } }, [created]),
         ),
       );
+      // The consumer reads whatever else the shared broker's patient-events took first (other checkouts'
+      // records, which it refuses one by one as not committed here): a busy machine may take a while.
       const caused = await eventually(async () => {
         const { rows } = await db.$client.query<StoredTrace>(
           `SELECT event_id::text AS "eventId", traceparent, tracestate FROM outbox
@@ -149,7 +151,7 @@ describe("a record's tracestate", () => {
           [created.data.patientId],
         );
         return rows[0];
-      });
+      }, 90_000);
       expect(caused.traceparent).toMatch(new RegExp(`^00-${CALLER_TRACE}-`));
       expect(caused.tracestate).toBe("congo=t61rcWkgMzE");
     } finally {
