@@ -40,6 +40,8 @@ export interface PlatformDeps {
   consoleSignIn?: ConsoleSignInSource | undefined;
   /** What /metrics answers when the API spans processes (process/apiProcesses.ts); the registry's by default. */
   metrics?: MetricsSource;
+  /** The keys of the members of a caller's tracestate that are kept (TRACESTATE_KEYS); none by default. */
+  tracestateKeys?: ReadonlySet<string>;
 }
 
 export function createPlatformApp({
@@ -54,6 +56,7 @@ export function createPlatformApp({
   concurrentVerifications,
   consoleSignIn,
   metrics,
+  tracestateKeys,
 }: PlatformDeps) {
   // Public, like /docs: the console's files hold no data, and it reads everything through the auditor API.
   const publicRoutes = eventDocumentationRoutes().route("/", consoleRoutes({ signIn: consoleSignIn }));
@@ -71,6 +74,7 @@ export function createPlatformApp({
     ],
     publicRoutes,
     metrics,
+    tracestateKeys,
   });
   for (const routes of [
     patientRoutes,

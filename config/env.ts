@@ -2,6 +2,7 @@
 import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { KAFKA_SECURITY_VARIABLES, type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
+import { NO_TRACESTATE_KEYS, tracestateKeys } from "./tracestateKeys.ts";
 import { RETIRED_VARIABLES, unknownVariableProblems, VARIABLES_READ_ELSEWHERE } from "./variables.ts";
 
 const brokerList = z
@@ -214,6 +215,12 @@ const envSchema = z.object({
     z.number().min(1, "must be at least 1 day").max(36_525, "must be at most 36525 days (100 years)"),
     "must be a whole number of days",
   ).optional(),
+
+  /**
+   * The keys of the tracestate members kept of a caller's (an HTTP request's) or a record's trace context,
+   * comma-separated; unset, none: what is kept goes into the outbox and every record's headers for good.
+   */
+  TRACESTATE_KEYS: tracestateKeys.default(() => NO_TRACESTATE_KEYS),
 
   // OpenTelemetry's standard variables (observability/tracing.ts). Only those this project reads are checked;
   // the exporter reads the endpoint and headers itself, as the specification says.

@@ -21,6 +21,7 @@ describe("loadEnv", () => {
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
       CONNECT_WORKERS: 1,
+      TRACESTATE_KEYS: new Set(),
     });
   });
 
@@ -56,6 +57,7 @@ describe("loadEnv", () => {
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
       CONNECT_WORKERS: 1,
+      TRACESTATE_KEYS: new Set(),
     });
   });
 
@@ -76,6 +78,7 @@ describe("loadEnv", () => {
       KAFKA_BROKER_COUNT: 1,
       CONNECT_PORT: 8083,
       CONNECT_WORKERS: 1,
+      TRACESTATE_KEYS: new Set(),
     });
   });
 
@@ -191,6 +194,21 @@ describe("loadEnv", () => {
       JWT_AUDIENCE: ["authenticated", "reports"],
     });
     expect(() => loadEnv({ JWT_AUDIENCE: " , " })).toThrow(/JWT_AUDIENCE=" , ": list at least one audience/);
+  });
+
+  it("reads TRACESTATE_KEYS as a set of W3C tracestate keys, refusing a key that is none, by name", () => {
+    expect(loadEnv({ TRACESTATE_KEYS: "congo, t61@dt,rojo" }).TRACESTATE_KEYS).toEqual(
+      new Set(["congo", "t61@dt", "rojo"]),
+    );
+    expect(() => loadEnv({ TRACESTATE_KEYS: "congo,Rojo" })).toThrow(
+      /TRACESTATE_KEYS="congo,Rojo": "Rojo" is not a W3C tracestate key/,
+    );
+    expect(configProblems(loadEnv, { TRACESTATE_KEYS: "congo=1,dd" })).toEqual([
+      'TRACESTATE_KEYS="congo=1,dd": "congo=1" is not a W3C tracestate key: a lower-case letter, then up to 255 of a-z 0-9 _ - * /, or tenant@system (like congo, rojo or t61@dt)',
+    ]);
+    expect(() => loadEnv({ TRACESTATE_KEYS: " , " })).toThrow(
+      /TRACESTATE_KEYS=" , ": list at least one key \(unset, no member of a caller's tracestate is kept\)/,
+    );
   });
 
   it("bounds a token's lifetime between an hour and a year (JWT_MAX_LIFETIME_HOURS)", () => {

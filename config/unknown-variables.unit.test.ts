@@ -58,6 +58,14 @@ describe("a variable under the project's prefixes that it does not read", () => 
     ]);
   });
 
+  it("is refused under TRACESTATE_: a misspelt TRACESTATE_KEYS would keep no member of a tracestate", () => {
+    for (const load of [loadEnv, loadStackEnv]) {
+      expect(problemsOf(load, { TRACESTATE_KEY: "congo" })).toEqual([
+        "TRACESTATE_KEY: not a variable this project reads; did you mean TRACESTATE_KEYS?",
+      ]);
+    }
+  });
+
   it("is refused under CONSOLE_, SMTP_ and HEAP_ too: the console's sign-in, e-mail, the heap", () => {
     const issuer = "https://login.example.org/realms/audit";
     for (const load of [loadEnv, loadStackEnv]) {

@@ -13,6 +13,8 @@
  *   ignored would leave every e-mail recorded in a table and none sent, silently.
  * - HEAP_: HEAP_GROWTH_PERCENT. Node and V8 read no HEAP_* name, and the JVMs of Kafka and Connect read theirs
  *   under KAFKA_ (KAFKA_HEAP_OPTS).
+ * - TRACESTATE_: TRACESTATE_KEYS. OpenTelemetry's names are all OTEL_*; TRACESTATE_KEY ignored would keep no
+ *   member of a caller's tracestate, silently.
  * Not owned, though the project reads a name there: OTEL_ (the OpenTelemetry SDK reads names of its own there,
  * OTEL_BSP_*, OTEL_EXPORTER_OTLP_TIMEOUT…; those the project reads are checked by their values), API_ (API_KEY,
  * API_URL… of any tool in the same shell), POSTGRES_ (the postgres image's POSTGRES_PASSWORD, POSTGRES_DB…),
@@ -36,6 +38,7 @@ export const PROJECT_PREFIXES = [
   "CONSOLE_",
   "SMTP_",
   "HEAP_",
+  "TRACESTATE_",
 ] as const;
 
 /**

@@ -11,7 +11,7 @@ parseCommand({
   runs the platform's consumers (CONSUMERS) until Ctrl-C, with /metrics and /health on PORT`,
 });
 const frame = await startProcess({ name: "consumers", configure: () => loadConsumersConfig() });
-const { config, log, stack, registry, masterKeys } = frame;
+const { env, config, log, stack, registry, masterKeys } = frame;
 const db = createDatabase(stack.databaseUrl, {
   // Each consumer holds one connection per partition it handles at once, plus one for its inbox checks.
   max: config.CONSUMERS.length * (config.CONSUMER_CONCURRENCY + 1),
@@ -26,6 +26,7 @@ const platform = await startPlatformConsumers({
   log,
   registry,
   masterKeys,
+  tracestateKeys: env.TRACESTATE_KEYS,
 });
 frame.onStop(() => platform.stop());
 frame.serve(frame.opsRoutes([{ name: "postgres", check: () => db.$client.query("SELECT 1") }]), (port) =>

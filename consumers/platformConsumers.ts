@@ -42,6 +42,8 @@ export async function startPlatformConsumers(options: {
   registry: Registry;
   /** This process's master keys: for reading sealed fields and for sealing the events the consumers write. */
   masterKeys: MasterKeys;
+  /** The tracestate members a record's trace context keeps (TRACESTATE_KEYS), into the events consumers write. */
+  tracestateKeys: ReadonlySet<string>;
 }): Promise<PlatformConsumers> {
   const { config, db, log, masterKeys } = options;
   const recording = recordingTransport(db);
@@ -72,6 +74,7 @@ export async function startPlatformConsumers(options: {
         registry: options.registry,
         keys: new PatientKeyring(db, masterKeys),
         concurrency: config.CONSUMER_CONCURRENCY,
+        tracestateKeys: options.tracestateKeys,
       }),
   );
   // Inbox entries of events that no record can bring back any more (runtime/inbox.ts): at start (before

@@ -105,7 +105,8 @@ export const outbox = pgTable(
     payload: json("payload").notNull(),
     correlationId: uuid("correlation_id").notNull(),
     traceparent: text("traceparent"),
-    // The W3C tracestate that came with the traceparent (vendor routing data), carried into the same header.
+    // The W3C tracestate of the span that appended the row (vendor routing data), carried into the same header:
+    // of a caller's, only the members TRACESTATE_KEYS allows (events/tracestate.ts).
     tracestate: text("tracestate"),
     createdAt: instant("created_at").notNull().default(sql`now()`),
     // Tamper evidence: `hash` covers the row's content and `previous_hash`, the hash of the aggregate's

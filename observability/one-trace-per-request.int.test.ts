@@ -16,7 +16,9 @@ import { startTracing, type Tracing } from "./tracing.ts";
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;
 const db = testDatabase();
-const app = testPlatform(db);
+// The caller's tracestate below is kept whole: its members' keys are the allowed ones (TRACESTATE_KEYS).
+const tracestateKeys = new Set(["congo", "rojo"]);
+const app = testPlatform(db, { tracestateKeys });
 const relay = startRelay();
 let consumer: StartedConsumer;
 
@@ -33,7 +35,7 @@ beforeAll(async () => {
     {},
     { serviceName: "trace-test", spanProcessors: [new SimpleSpanProcessor(exporter)] },
   );
-  consumer = await startTestConsumer(watcher, { db, kafkaBrokers: kafkaBrokers() });
+  consumer = await startTestConsumer(watcher, { db, kafkaBrokers: kafkaBrokers(), tracestateKeys });
 });
 
 afterAll(async () => {
@@ -155,6 +157,7 @@ describe("a request's trace", () => {
 
     // The consumer continues the request's trace, as a child of the writer, and so does its transaction.
     expect(traceId(handled)).toBe(callerTrace);
+    expect(handled.spanContext().traceState?.serialize()).toBe(tracestate);
     expect(parentId(handled)).toBe(spanId(writer as ReadableSpan));
     expect(handled.name).toBe("process patient-events");
     // Its transaction is its child; or, when the record was handled together with the partition's next

@@ -33,5 +33,6 @@ const app = createPlatformApp({
   metrics: primary.metrics,
   concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
   consoleSignIn,
+  tracestateKeys: env.TRACESTATE_KEYS,
 });
 frame.serve(app);

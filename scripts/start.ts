@@ -124,6 +124,7 @@ const consumers = await startPlatformConsumers({
   log,
   registry,
   masterKeys,
+  tracestateKeys: env.TRACESTATE_KEYS,
 });
 frame.onStop(() => consumers.stop());
 say(`consumers: ${consumersConfig.CONSUMERS.join(", ")}`);
@@ -166,6 +167,7 @@ if (env.API_PROCESSES === 1) {
     readiness,
     concurrentVerifications: env.AUDIT_VERIFY_CONCURRENCY,
     consoleSignIn,
+    tracestateKeys: env.TRACESTATE_KEYS,
   });
   frame.serve(app, announce);
 } else {

@@ -36,7 +36,7 @@ export function testPlatform(
   db: Database,
   options: { log?: Logger; kafkaAdmin?: Admin } & Pick<
     PlatformDeps,
-    "checkpointKeys" | "concurrentVerifications" | "consoleSignIn"
+    "checkpointKeys" | "concurrentVerifications" | "consoleSignIn" | "tracestateKeys"
   > &
     Partial<Pick<PlatformDeps, "masterKeys">> = {},
 ) {

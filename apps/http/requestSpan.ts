@@ -1,6 +1,7 @@
 // The request's server span: a child of the caller's W3C trace context (traceparent, tracestate) when it sent
 // one, else the root of a new trace, and the active context for everything the request does (its database
-// transaction, its outbox rows). Only the method, the route, the path and the status are recorded: no query
+// transaction, its outbox rows). Of the caller's tracestate only the members TRACESTATE_KEYS names are kept, and
+// none of a malformed one (events/tracestate.ts): the rows store it, and the records carry it, for good. Only the method, the route, the path and the status are recorded: no query
 // string, header or body, which can carry personal data.
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
@@ -11,15 +12,17 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import { admittedTracestate } from "../../events/tracestate.ts";
 import { contextFromHeaders } from "../../events/tracing.ts";
 
 const tracer = trace.getTracer("healthcare-events/http");
 
-export function requestSpan(): MiddlewareHandler {
+/** `tracestateKeys`: the keys of the members of a caller's tracestate that are kept (TRACESTATE_KEYS). */
+export function requestSpan(tracestateKeys: ReadonlySet<string>): MiddlewareHandler {
   return async function requestSpan(c, next) {
     const parent = contextFromHeaders({
       traceparent: c.req.header("traceparent"),
-      tracestate: c.req.header("tracestate"),
+      tracestate: admittedTracestate(c.req.header("tracestate"), tracestateKeys),
     });
     const method = c.req.method;
     await tracer.startActiveSpan(

@@ -1,5 +1,6 @@
-// The request span: named for the method and the matched route, a child of the caller's traceparent (its
-// tracestate kept), with the status; a 5xx marks it failed; the query string and the headers stay out of it.
+// The request span: named for the method and the matched route, a child of the caller's traceparent (the
+// members of its tracestate that TRACESTATE_KEYS names kept, none of a malformed one), with the status; a 5xx
+// marks it failed; the query string and the headers stay out of it.
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { Hono } from "hono";
@@ -15,7 +16,7 @@ const tracing = startTracing(
 afterAll(() => tracing.shutdown());
 
 const app = new Hono();
-app.use(requestSpan());
+app.use(requestSpan(new Set(["congo"])));
 // As the service frame does: an error becomes a response (Hono's default would also print it).
 app.onError((_, c) => c.text("Internal Server Error", 500));
 app.get("/patients/:id", (c) => c.json({ id: c.req.param("id") }));
@@ -31,7 +32,7 @@ describe("requestSpan", () => {
       {
         headers: {
           traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-          tracestate: "congo=t61rcWkgMzE",
+          tracestate: "rojo=00f067aa0ba902b7, congo=t61rcWkgMzE",
           authorization: "Bearer secret-token",
         },
       },
@@ -49,6 +50,19 @@ describe("requestSpan", () => {
       "http.route": "/patients/:id",
       "http.response.status_code": 200,
     });
+  });
+
+  it("continues the caller's trace without its tracestate when that is malformed", async () => {
+    for (const tracestate of ["congo=t61rcWkgMzE,congo=again", "congo=t61rcWkgMzE,Ada Lovelace"]) {
+      exporter.reset();
+      const response = await app.request("/patients/5d2f8a61-0c3e-4b7a-8f19-6e0d4c2b7a10", {
+        headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tracestate },
+      });
+      expect(response.status).toBe(200);
+      const [span] = exporter.getFinishedSpans();
+      expect(span?.parentSpanContext?.spanId).toBe("b7ad6b7169203331");
+      expect(span?.spanContext().traceState?.serialize() ?? "", tracestate).toBe("");
+    }
   });
 
   it("marks a server error failed, without the error's message", async () => {

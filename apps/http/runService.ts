@@ -48,6 +48,7 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     db,
     masterKeys,
     verifyToken: createTokenVerifier(frame.config.tokenKeys, expectedClaimsOf(env)),
+    tracestateKeys: env.TRACESTATE_KEYS,
     readiness: [
       { name: "postgres", check: () => db.$client.query("SELECT 1") },
       { name: "kafka", check: () => admin.describeCluster() },

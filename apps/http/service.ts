@@ -9,6 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
+import { NO_TRACESTATE_KEYS } from "../../config/tracestateKeys.ts";
 import type { Database } from "../../db/client.ts";
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { isMasterKeyFault, PatientErased } from "../../db/patientKeys.ts";
@@ -106,12 +107,14 @@ export interface ServiceFrameOptions {
   publicRoutes?: Hono;
   /** What /metrics answers, when not the registry alone (an API process among several: all of theirs). */
   metrics?: MetricsSource;
+  /** The keys of the members of a caller's tracestate that are kept (TRACESTATE_KEYS); none by default. */
+  tracestateKeys?: ReadonlySet<string>;
 }
 
 export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   const app = createRouter();
   // First, so that everything after it (authentication, refusals, the handler's transaction) is in the span.
-  app.use(requestSpan());
+  app.use(requestSpan(options.tracestateKeys ?? NO_TRACESTATE_KEYS));
   app.use(requestContext());
   app.use(sealingKeys(options.masterKeys));
   app.use(requestLog(options.log));

@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
+import { NO_TRACESTATE_KEYS } from "../../config/tracestateKeys.ts";
 import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
 import { archivedThrough } from "../../db/outbox/archivedThrough.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
@@ -31,7 +32,8 @@ import {
   MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
   MESSAGING_SYSTEM_VALUE_KAFKA,
 } from "../../events/messagingAttributes.ts";
-import { contextFromHeaders, inSpan, linkTo } from "../../events/tracing.ts";
+import { admittedTracestate } from "../../events/tracestate.ts";
+import { contextFromHeaders, inSpan, linkTo, type TraceHeaders } from "../../events/tracing.ts";
 import {
   type Admin,
   type Consumer,
@@ -90,6 +92,12 @@ export interface EventConsumerOptions {
   fetchWaitMs?: number;
   /** How long stop() lets the record in flight finish before abandoning it (it is then redelivered). */
   shutdownGraceMs?: number;
+  /**
+   * The keys of the members of a record's tracestate that its handling's trace context keeps (TRACESTATE_KEYS),
+   * none by default: the events a handler appends store that context, and a record may carry any tracestate
+   * (one of an event stored before the write path kept only these, or a forged one).
+   */
+  tracestateKeys?: ReadonlySet<string>;
   /**
    * Called when a record is done with (its effect committed, or it was parked or skipped) and before its
    * offset is committed: the worst moment for a crash, where tests kill consumers on purpose.
@@ -244,6 +252,7 @@ export class EventConsumer {
   private readonly metrics: ConsumerMetrics;
   private readonly policy: DeadLetterPolicy;
   private readonly keys: PatientKeySource;
+  private readonly tracestateKeys: ReadonlySet<string>;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly admin: Admin;
@@ -260,8 +269,12 @@ export class EventConsumer {
     this.db = options.db;
     this.log = options.log.child({ component: "consumer", consumer: this.name });
     this.metrics = consumerMetrics(options.registry);
+    // From 0, so that the first refusal is an increase Prometheus sees: a series born at 1 shows none.
+    for (const topic of this.definition.topics)
+      this.metrics.notCommitted.inc({ consumer: this.name, topic }, 0);
     this.policy = options.deadLetterPolicy ?? defaultDeadLetterPolicy;
     this.keys = options.keys;
+    this.tracestateKeys = options.tracestateKeys ?? NO_TRACESTATE_KEYS;
     const kafka = createKafka({
       brokers: options.kafkaBrokers,
       clientId: `consumer-${this.name}-${randomUUID().slice(0, 8)}`,
@@ -569,7 +582,7 @@ export class EventConsumer {
       },
       "refused: the record is not a committed event",
     );
-    return this.deadLetter(message, origin, {
+    const outcome = await this.deadLetter(message, origin, {
       consumer: this.name,
       reason: "poison",
       error: "not-committed",
@@ -578,6 +591,9 @@ export class EventConsumer {
         : refusal.message,
       attempts: 0,
     });
+    // Once parked: a dead letter Kafka did not take yet is refused again when it is offered again.
+    if (outcome.done) this.metrics.notCommitted.inc({ consumer: this.name, topic: origin.topic });
+    return outcome;
   }
 
   /** A handler's attempt failed: counted, then retried later, waited for, or parked, as the policy says. */
@@ -744,9 +760,7 @@ export class EventConsumer {
       {
         kind: SpanKind.CONSUMER,
         root: true,
-        links: records.flatMap(({ record: { headers } }) =>
-          linkTo({ traceparent: headers.traceparent ?? null, tracestate: headers.tracestate ?? null }),
-        ),
+        links: records.flatMap(({ record }) => linkTo(this.traceHeadersOf(record))),
         attributes: {
           ...this.spanAttributes(topic, partition),
           [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: records.length,
@@ -812,6 +826,14 @@ export class EventConsumer {
     return this.inRecordSpan(envelope, record, () => this.handle(handler, envelope, record, read));
   }
 
+  /** The record's trace context, its tracestate cut down to the members tracestateKeys names. */
+  private traceHeadersOf(record: ConsumedRecord): TraceHeaders {
+    return {
+      traceparent: record.headers.traceparent ?? null,
+      tracestate: admittedTracestate(record.headers.tracestate, this.tracestateKeys) ?? null,
+    };
+  }
+
   private inRecordSpan(
     envelope: TypedEnvelope,
     record: ConsumedRecord,
@@ -822,7 +844,7 @@ export class EventConsumer {
       `process ${record.topic}`,
       {
         kind: SpanKind.CONSUMER,
-        parent: contextFromHeaders(record.headers),
+        parent: contextFromHeaders({ ...this.traceHeadersOf(record) }),
         attributes: {
           ...this.spanAttributes(record.topic, record.partition),
           [ATTR_MESSAGING_KAFKA_OFFSET]: Number(record.offset),

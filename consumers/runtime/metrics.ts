@@ -72,9 +72,22 @@ function createMetrics(registry: Registry) {
     deadLettered: new Counter({
       name: "consumer_records_dead_lettered_total",
       help:
-        "Records sent to the dead-letter topic: reason=poison (unreadable, or reusing an event id processed " +
-        "as another type) or attempts-exhausted",
+        "Records sent to the dead-letter topic: reason=poison (unreadable, breaking the record contract, " +
+        "reusing a processed event's id with another type or value, or not a committed event) or " +
+        "attempts-exhausted",
       labelNames: ["consumer", "topic", "reason"],
+      registers: [registry],
+    }),
+    // Counted apart from the dead letters too: a record the outbox never committed on a platform topic was
+    // written by someone with produce access to it (or its event was archived), a security incident rather
+    // than a fault to fix and re-drive (alert RecordsNotCommitted).
+    notCommitted: new Counter({
+      name: "consumer_records_not_committed_total",
+      help:
+        "Records refused as not a committed event and sent to the dead-letter topic (also counted there, " +
+        "reason=poison): the outbox holds no event with their id (forged, or archived) or holds it with " +
+        "another value (forged)",
+      labelNames: ["consumer", "topic"],
       registers: [registry],
     }),
     deadLetterRefusals: new Counter({

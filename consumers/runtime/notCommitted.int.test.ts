@@ -1,9 +1,10 @@
 // A consumer applies only committed events: a record whose value is not the payload of the outbox row with its
 // event id (a record someone with produce access wrote: a fabricated event, or a real event's id with another
 // value read before the real record) is refused as poison, `not-committed`: parked in the dead-letter topic
-// byte for byte, never handled, nothing recorded in the inbox, and its partition moves on. Each way a record
-// reaches a handler is checked: alone, together with others in one transaction, and by a consumer whose effect
-// leaves Postgres.
+// byte for byte, never handled, nothing recorded in the inbox, and its partition moves on; it is counted as such
+// (consumer_records_not_committed_total, a critical alert's), from a series there at 0 since the consumer started.
+// Each way a record reaches a handler is checked: alone, together with others in one transaction, and by a
+// consumer whose effect leaves Postgres.
 import { type SQL, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { TypedEnvelope } from "../../events/index.ts";
@@ -79,10 +80,30 @@ async function run(kind: "transactional" | "external-effect", test: (run: Run) =
     log: createLogger({ level: "debug", destination: { write: (line: string) => logLines.push(line) } }),
   });
   try {
+    // There before any refusal, so that Prometheus sees the first one as an increase.
+    expect(await notCommittedSeries(started)).toEqual([{ topic: "patient-events" }]);
     await test({ started, logLines, deadLetters });
   } finally {
     await started.stop();
   }
+}
+
+/** The topics of the consumer's consumer_records_not_committed_total series. */
+async function notCommittedSeries({ registry, name }: StartedConsumer): Promise<Array<{ topic: unknown }>> {
+  const { values } = (await registry.getSingleMetric("consumer_records_not_committed_total")?.get()) ?? {
+    values: [],
+  };
+  return values
+    .filter(({ labels }) => labels.consumer === name)
+    .map(({ labels }) => ({ topic: labels.topic }));
+}
+
+/** How many records the consumer refused as not committed, by its counter. */
+function notCommittedCount({ registry, name }: StartedConsumer): Promise<number> {
+  return metricValue(registry, "consumer_records_not_committed_total", {
+    consumer: name,
+    topic: "patient-events",
+  });
 }
 
 /** The consumer's effects of the event: the offsets of the records it handled it from. */
@@ -145,6 +166,8 @@ async function expectRefused(current: Run, forged: TestRecord, outbox: "absent" 
       reason: "poison",
     }),
   ).toBeGreaterThanOrEqual(1);
+  // And counted on its own: a forgery is a security incident, not a delivery fault.
+  expect(await notCommittedCount(started)).toBeGreaterThanOrEqual(1);
   // Logged with its id, type and why, and nothing the record holds.
   const refusals = logLines
     .map((line) => JSON.parse(line))
@@ -180,6 +203,8 @@ describe("a forged record: valid, under its key and headers, with an event id th
         expect(await effectOffsets(started.name, record.eventId)).toEqual([]);
         expect(await inboxRows(started.name, record.eventId)).toEqual([]);
       }
+      // Each refusal counted (other checkouts' forgeries on the shared broker may add to it).
+      expect(await notCommittedCount(started)).toBeGreaterThanOrEqual(2);
       for (const record of [before, after, later]) {
         expect(await effectOffsets(started.name, record.eventId)).toHaveLength(1);
       }

@@ -68,7 +68,8 @@ function recordHeaders(type: EventType): JsonSchema {
       },
       tracestate: {
         type: "string",
-        description: "W3C tracestate that came with the traceparent (vendor data), when there is one.",
+        description:
+          "W3C tracestate of the span that wrote the event, when it has one: of a caller's, only the members under keys the platform's operator allows (none by default); a record of an event written before that rule may carry any.",
       },
       "dlq.redriven.from": redrivenFromHeader,
     },
