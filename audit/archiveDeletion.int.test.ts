@@ -1,6 +1,9 @@
 // The outbox's one exception to append-only (migration 0010), tried as the application would, triggers on: a
 // DELETE goes through only for rows at or before the cut of an archive that the deleting transaction itself
-// records, and an archive can only be recorded as the next one, cut exactly at a sealed checkpoint.
+// records, once it has kept their payload digests (migration 0029), and an archive can only be recorded as the
+// next one, cut exactly at a sealed checkpoint. The digests are kept only by such a transaction, only for the rows
+// it archives, and are never changed or removed.
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabases, type TestHistory } from "../test/auditHistories.ts";
@@ -30,12 +33,14 @@ function recordArchive(app: pg.ClientBase, checkpoint: Checkpoint, overrides: Re
     up_to_tx_id: checkpoint.upToTxId,
     up_to_position: checkpoint.upToPosition,
     row_count: checkpoint.rowCount,
+    digests_kept: true,
     ...overrides,
   };
   return app.query(
     `INSERT INTO outbox_archives (sequence, checkpoint_sequence, after_checkpoint_sequence, up_to_tx_id, up_to_position,
-       row_count, head_count, heads_hash, file_name, file_sha256, created_before, key_id, signature, archived_at)
-     VALUES ($1, $2, $3, $4::xid8, $5, $6, 0, '\\x', 'by-hand.ndjson.gz', '\\x', now(), 'none', '\\x', now())`,
+       row_count, head_count, heads_hash, file_name, file_sha256, created_before, key_id, signature, archived_at,
+       digests_kept)
+     VALUES ($1, $2, $3, $4::xid8, $5, $6, 0, '\\x', 'by-hand.ndjson.gz', '\\x', now(), 'none', '\\x', now(), $7)`,
     [
       record.sequence,
       record.checkpoint_sequence,
@@ -43,7 +48,21 @@ function recordArchive(app: pg.ClientBase, checkpoint: Checkpoint, overrides: Re
       record.up_to_tx_id,
       record.up_to_position,
       record.row_count,
+      record.digests_kept,
     ],
+  );
+}
+
+/** Keeps the digest of the row at `position` as archiving does: its event id and its payload's SHA-256. */
+function keepDigest(
+  app: pg.ClientBase,
+  position: string,
+  digest = "sha256(convert_to(payload::text, 'UTF8'))",
+) {
+  return app.query(
+    `INSERT INTO outbox_archived_digests (event_id, payload_sha256)
+     SELECT event_id, ${digest} FROM outbox WHERE position = $1`,
+    [position],
   );
 }
 
@@ -60,8 +79,17 @@ describe("deleting from the outbox", () => {
       /append-only: DELETE/,
     );
 
+    // Not before its digest is kept: a consumer could no longer tell its record from a forgery.
     await app.query("BEGIN");
     await recordArchive(app, checkpoint);
+    await expect(app.query("DELETE FROM outbox WHERE position = $1", [first])).rejects.toThrow(
+      /deletes an archived event only once its digest is kept/,
+    );
+    await app.query("ROLLBACK");
+
+    await app.query("BEGIN");
+    await recordArchive(app, checkpoint);
+    await keepDigest(app, first);
     expect((await app.query("DELETE FROM outbox WHERE position = $1", [first])).rowCount).toBe(1);
     await expect(app.query("DELETE FROM outbox WHERE position = $1", [positions[12]])).rejects.toThrow(
       /append-only: DELETE/,
@@ -101,12 +129,60 @@ describe("deleting from the outbox", () => {
         { after_checkpoint_sequence: 1 },
         /must begin where the history left in archives ends, after checkpoint 0/,
       ],
+      [{ digests_kept: false }, /must keep its events' digests/],
     ];
     for (const [overrides, refusal] of refusals) {
       await expect(recordArchive(app, checkpoint, overrides), JSON.stringify(overrides)).rejects.toThrow(
         refusal,
       );
     }
+    await close(history, app);
+  });
+
+  it("keeps digests only from an archiving transaction, of rows it archives with their payloads' digests, for good", async () => {
+    const { history, checkpoint, positions, app } = await sealedHistory();
+    const [first] = positions as [string];
+    const refused = /keeps the digests of the events archived by this transaction/;
+    await expect(keepDigest(app, first)).rejects.toThrow(refused);
+    const attempts: Array<[string, () => Promise<unknown>]> = [
+      ["a row after the cut", () => keepDigest(app, positions[12] as string)],
+      ["another digest", () => keepDigest(app, first, "sha256('forged'::bytea)")],
+      [
+        "an event the outbox does not hold",
+        () =>
+          app.query(
+            "INSERT INTO outbox_archived_digests (event_id, payload_sha256) VALUES (gen_random_uuid(), '\\x00')",
+          ),
+      ],
+    ];
+    for (const [what, attempt] of attempts) {
+      await app.query("BEGIN");
+      await recordArchive(app, checkpoint);
+      await expect(attempt(), what).rejects.toThrow(refused);
+      await app.query("ROLLBACK");
+    }
+
+    await app.query("BEGIN");
+    await recordArchive(app, checkpoint);
+    await keepDigest(app, first);
+    await app.query("COMMIT");
+    await expect(app.query("UPDATE outbox_archived_digests SET payload_sha256 = '\\x00'")).rejects.toThrow(
+      /append-only: UPDATE/,
+    );
+    await expect(app.query("DELETE FROM outbox_archived_digests")).rejects.toThrow(/append-only: DELETE/);
+    await expect(app.query("TRUNCATE outbox_archived_digests")).rejects.toThrow(/append-only: TRUNCATE/);
+    const { rows } = await app.query<{ eventId: string; digest: Buffer }>(
+      `SELECT event_id::text AS "eventId", payload_sha256 AS digest FROM outbox_archived_digests`,
+    );
+    const row = (await history.rows())[0];
+    expect(rows).toEqual([
+      {
+        eventId: row?.eventId,
+        digest: createHash("sha256")
+          .update(row?.payload ?? "")
+          .digest(),
+      },
+    ]);
     await close(history, app);
   });
 });

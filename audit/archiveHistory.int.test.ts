@@ -2,6 +2,7 @@
 // checkpoint, into a gzip NDJSON file with a manifest; what remains still verifies, from that checkpoint, and
 // tampering with it is still found. Each test has a database of its own: archiving takes the oldest history
 // of the whole outbox. Rows are not aged: the archive's "now" moves forward instead.
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import { patientCreated, testEventContext } from "../test/fixtures.ts";
 import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
 import { archiveHistory } from "./archiveHistory.ts";
 import { parseManifest } from "./archiveManifest.ts";
+import type { HistoryRow } from "./sql/historyRows.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
@@ -29,6 +31,22 @@ beforeAll(databases.setUp);
 afterAll(databases.tearDown);
 
 const historyToArchive = async () => archivable(await databases.create());
+
+/**
+ * The archived events' digests the database keeps (outbox_archived_digests), as [event id, hex digest] in event id
+ * order; and the same for history rows, each its payload's SHA-256 as consumers digest a record's value.
+ */
+async function keptDigests(history: Awaited<ReturnType<typeof historyToArchive>>): Promise<string[][]> {
+  const { rows } = await history.history.db.$client.query<{ eventId: string; digest: string }>(
+    `SELECT event_id::text AS "eventId", encode(payload_sha256, 'hex') AS digest
+       FROM outbox_archived_digests ORDER BY event_id`,
+  );
+  return rows.map(({ eventId, digest }) => [eventId, digest]);
+}
+const digestsOf = (rows: readonly HistoryRow[]): string[][] =>
+  rows
+    .map((row) => [row.eventId, createHash("sha256").update(row.payload, "utf8").digest("hex")])
+    .sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1));
 
 async function archivedRows(file: string): Promise<ArchivedRow[]> {
   return gunzipSync(await readFile(file))
@@ -53,6 +71,8 @@ describe("archiving the history", () => {
       createdBefore: history.afterFirst,
     });
     expect(await history.remaining()).toEqual(history.rows.slice(10).map((row) => row.eventId));
+    // Each archived event's id and payload digest, for consumers to check its records against.
+    expect(await keptDigests(history)).toEqual(digestsOf(history.rows.slice(0, 10)));
 
     const inFile = await archivedRows(outcome.file);
     expect(inFile[0]?.patientId).toBe(history.history.patientIds[0]);
@@ -133,6 +153,7 @@ describe("archiving the history", () => {
     const second = await history.archive({ now: history.longAfter() });
     if (!first.archived || !second.archived) throw new Error("nothing was archived");
     expect(second.archived).toMatchObject({ sequence: 2, afterCheckpointSequence: 1, checkpointSequence: 2 });
+    expect(await keptDigests(history)).toEqual(digestsOf(history.rows.slice(0, 20)));
     expect(await history.verify()).toMatchObject({
       intact: true,
       range: { afterCheckpoint: 2, archivedRows: 20 },
@@ -193,6 +214,7 @@ describe("archiving the history", () => {
       /relay outbox has not yet delivered/,
     );
     expect(await history.remaining()).toHaveLength(35);
+    expect(await keptDigests(history)).toEqual([]);
     expect(await readdir(history.directory)).toEqual([]);
     await history.close();
   });

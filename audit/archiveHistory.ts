@@ -1,7 +1,8 @@
 // Moves the history older than the retention period out of the outbox into an archive file (gzip NDJSON, one
 // row a line) with a manifest beside it. The cut is always a sealed checkpoint's cursor, so what remains starts
 // from that checkpoint's signed running hash; the rows are checked against it before they leave, and deleted
-// in the transaction that records the archive, the only one the outbox lets delete them.
+// in the transaction that records the archive, the only one the outbox lets delete them, which keeps each
+// one's event id and payload digest for consumers.
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -22,6 +23,7 @@ import {
   deleteArchivedRows,
   firstRowCreatedSince,
   recordArchive,
+  recordArchivedDigests,
   recordArchiveHeads,
   relaysBehind,
   rowsToArchive,
@@ -133,6 +135,8 @@ export async function archiveHistory(
     await writeDurably(manifestFile, manifestText(manifest));
 
     await recordArchive(client, archived);
+    // What consumers check a record of an archived event against; the outbox deletes no row without it.
+    await recordArchivedDigests(client, after.cursor, cutKey);
     const deleted = await deleteArchivedRows(client, after.cursor, cutKey);
     if (deleted !== rows.count) {
       throw new Error(`archived ${rows.count} rows but the outbox deleted ${deleted}; nothing was deleted`);

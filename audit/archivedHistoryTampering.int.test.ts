@@ -82,6 +82,29 @@ describe("tampering with the history after archiving", () => {
       },
       { archive: 1, problem: expect.stringMatching(/signature/) },
     ],
+    [
+      "an archived event's digest added, which would pass a forged record as archived",
+      async (history) => {
+        const admin = await history.history.admin();
+        await admin.query(
+          "INSERT INTO outbox_archived_digests (event_id, payload_sha256) VALUES (gen_random_uuid(), sha256('forged'))",
+        );
+      },
+      {
+        problem:
+          "outbox_archived_digests holds 11 digests, but the archives that keep them archived 10 events: a digest was added or removed",
+      },
+    ],
+    [
+      "an archived event's digest removed",
+      async (history) => {
+        const admin = await history.history.admin();
+        await admin.query(
+          "DELETE FROM outbox_archived_digests WHERE event_id = (SELECT event_id FROM outbox_archived_digests LIMIT 1)",
+        );
+      },
+      { problem: expect.stringMatching(/holds 9 digests, but .* archived 10 events/) },
+    ],
   ];
 
   for (const [tampering, tamper, expected] of tamperings) {

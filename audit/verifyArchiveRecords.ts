@@ -1,12 +1,14 @@
 // The archives recorded in the database, checked before what remains is: each one signed, the next after the
 // previous, cut exactly at its checkpoint, holding the rows that checkpoint sealed since the previous cut, with
-// the chain heads it left behind matching their signed hash; and no row left at or before the newest cut.
+// the chain heads it left behind matching their signed hash; as many archived events' digests kept as those
+// archives moved out (a digest added would pass a forged record as archived: consumers/runtime/inbox.ts); and no
+// row left at or before the newest cut.
 import type { KeyObject } from "node:crypto";
 import type pg from "pg";
 import { type ArchiveRecord, archiveSignatureIsValid, HeadsHash } from "./archive.ts";
 import type { BrokenLink } from "./brokenLink.ts";
 import { checkpointSignatureIsValid } from "./checkpoint.ts";
-import { archiveHeadsBatch } from "./sql/archives.ts";
+import { archivedDigestCounts, archiveHeadsBatch } from "./sql/archives.ts";
 import { checkpointBySequence } from "./sql/checkpoints.ts";
 import { firstRowThrough } from "./sql/historyRows.ts";
 
@@ -58,6 +60,12 @@ export async function archiveRecordsProblem(
       );
     afterCheckpoint = archive.checkpointSequence;
     rowsBefore = checkpoint.rowCount;
+  }
+  const digests = await archivedDigestCounts(client);
+  if (digests.kept !== digests.archived) {
+    return {
+      problem: `outbox_archived_digests holds ${digests.kept} digests, but the archives that keep them archived ${digests.archived} events: a digest was added or removed`,
+    };
   }
   const newest = archives.at(-1);
   if (newest) {

@@ -1,9 +1,16 @@
 // The migrations hold every table, including the two that used to be created at run time (the relay mode and
 // Debezium's heartbeat): a fresh database has them, and one that already made them at run time migrates cleanly.
-// The erased logins' table is looked up by its hash on a login's hot path: an index, not a scan.
+// The erased logins' table is looked up by its hash on a login's hot path: an index, not a scan. Archives recorded
+// before archives kept their events' digests (0029) say so, for consumers to name them.
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { projectPath } from "../config/projectRoot.ts";
 import { databaseUrl } from "../test/fixtures.ts";
+import { createDatabase } from "./client.ts";
 import { migrateDatabase } from "./migrate.ts";
 import { readRelayMode, writeRelayMode } from "./outbox/relayMode.ts";
 
@@ -37,6 +44,40 @@ async function columns(client: pg.Client, table: string): Promise<string[]> {
     [table],
   );
   return result.rows.map((row) => row.column);
+}
+
+/** Applies the committed migrations up to the one numbered `last`, as a database not upgraded since had them. */
+async function migrateThrough(url: string, last: number): Promise<void> {
+  const folder = await mkdtemp(join(tmpdir(), "migrations-"));
+  const db = createDatabase(url, { max: 1, applicationName: "migrate-test" });
+  try {
+    await cp(projectPath("db", "migrations"), folder, { recursive: true });
+    const journalFile = join(folder, "meta", "_journal.json");
+    const journal = JSON.parse(await readFile(journalFile, "utf8")) as { entries: Array<{ idx: number }> };
+    journal.entries = journal.entries.filter((entry) => entry.idx <= last);
+    await writeFile(journalFile, JSON.stringify(journal));
+    await migrate(db, { migrationsFolder: folder });
+  } finally {
+    await db.$client.end();
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/** A checkpoint and the archive cut at it, as the triggers take them (they check no signature). */
+async function recordArchive(client: pg.Client, sequence: number): Promise<void> {
+  await client.query(
+    `INSERT INTO outbox_checkpoints (sequence, up_to_tx_id, up_to_position, row_count, chain_hash, key_id, signature,
+       sealed_at)
+     VALUES ($1::bigint, $1::text::xid8, $1::bigint, 0, '\\x', 'none', '\\x', now())`,
+    [sequence],
+  );
+  await client.query(
+    `INSERT INTO outbox_archives (sequence, checkpoint_sequence, after_checkpoint_sequence, up_to_tx_id, up_to_position,
+       row_count, head_count, heads_hash, file_name, file_sha256, created_before, key_id, signature, archived_at)
+     VALUES ($1::bigint, $1::bigint, $1::bigint - 1, $1::text::xid8, $1::bigint, 0, 0, '\\x', 'by-hand.ndjson.gz',
+             '\\x', now(), 'none', '\\x', now())`,
+    [sequence],
+  );
 }
 
 afterAll(() => onServer(`DROP DATABASE IF EXISTS ${SCRATCH_DATABASE} WITH (FORCE)`));
@@ -118,6 +159,31 @@ describe("the migrations", () => {
       await migrateDatabase(url);
 
       expect(await readRelayMode(client)).toMatchObject({ mode: "debezium", handover: { state: "done" } });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("mark the archives recorded before 0029 as keeping no digests of their events, and every later one as keeping them", async () => {
+    const { url, client } = await scratchDatabase();
+    try {
+      await migrateThrough(url, 28);
+      await recordArchive(client, 1);
+
+      await migrateDatabase(url);
+
+      expect(await columns(client, "outbox_archived_digests")).toEqual([
+        "event_id uuid",
+        "payload_sha256 bytea",
+      ]);
+      await recordArchive(client, 2);
+      const { rows } = await client.query<{ sequence: string; digests_kept: boolean }>(
+        "SELECT sequence::text, digests_kept FROM outbox_archives ORDER BY sequence",
+      );
+      expect(rows).toEqual([
+        { sequence: "1", digests_kept: false },
+        { sequence: "2", digests_kept: true },
+      ]);
     } finally {
       await client.end();
     }

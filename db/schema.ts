@@ -321,6 +321,11 @@ export const outboxArchives = pgTable("outbox_archives", {
   keyId: text("key_id").notNull(),
   signature: bytea("signature").notNull(),
   archivedAt: instant("archived_at").notNull(),
+  /**
+   * Whether its events' payload digests are kept (outbox_archived_digests): false only for the archives recorded
+   * before migration 0029, whose deleted rows no migration could digest. Not signed: the triggers keep it.
+   */
+  digestsKept: boolean("digests_kept").notNull().default(true),
 });
 
 /**
@@ -347,6 +352,17 @@ export const outboxArchiveHeads = pgTable(
     ),
   ],
 );
+
+/**
+ * Each archived event's id and the SHA-256 of its payload (the envelope text as stored, UTF-8), kept by the
+ * transaction that deletes its row (migration 0029): what a consumer checks a record of an archived event against,
+ * as it checks a held event against its outbox row. Append-only; only an archiving transaction adds to it, and
+ * only for the rows it archives.
+ */
+export const outboxArchivedDigests = pgTable("outbox_archived_digests", {
+  eventId: uuid("event_id").primaryKey(),
+  payloadSha256: bytea("payload_sha256").notNull(),
+});
 
 // ---------------------------------------------------------------------------------------------------------
 // Consumers (consumers/): the inbox that turns redeliveries into no-ops, and each consumer's own tables.

@@ -1,8 +1,9 @@
 // The request's server span: a child of the caller's W3C trace context (traceparent, tracestate) when it sent
 // one, else the root of a new trace, and the active context for everything the request does (its database
 // transaction, its outbox rows). Of the caller's tracestate only the members TRACESTATE_KEYS names are kept, and
-// none of a malformed one (events/tracestate.ts): the rows store it, and the records carry it, for good. Only the method, the route, the path and the status are recorded: no query
-// string, header or body, which can carry personal data.
+// none of a malformed one (events/tracestate.ts): the rows store it, and the records carry it, for good. Only
+// the method, the route, the path and the status are recorded: no query string, header or body, which can carry
+// personal data.
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   ATTR_HTTP_REQUEST_METHOD,

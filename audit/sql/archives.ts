@@ -126,8 +126,39 @@ export async function recordArchive(client: pg.ClientBase, record: ArchiveRecord
 }
 
 /**
+ * Keeps each archived row's event id and payload digest (outbox_archived_digests), which consumers check a record
+ * of an archived event against: the SHA-256 of the payload's text as stored, in UTF-8, as consumers digest a held
+ * row's (consumers/runtime/inbox.ts). Its trigger takes only rows at or before the cut of an archive this
+ * transaction has recorded, and the outbox deletes none whose digest is not kept. Returns how many were kept.
+ */
+export async function recordArchivedDigests(
+  client: pg.ClientBase,
+  after: HistoryKey,
+  through: HistoryKey,
+): Promise<number> {
+  const result = await client.query(
+    `INSERT INTO outbox_archived_digests (event_id, payload_sha256)
+     SELECT event_id, sha256(convert_to(payload::text, 'UTF8')) FROM outbox
+      WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND (tx_id, position) <= ($3::xid8, $4::bigint)`,
+    [after.txId, after.position, through.txId, through.position],
+  );
+  return result.rowCount ?? 0;
+}
+
+/** How many digests are kept, and how many events the archives that keep them archived: the same, unless tampered. */
+export async function archivedDigestCounts(
+  client: pg.ClientBase,
+): Promise<{ kept: number; archived: number }> {
+  const result = await client.query<{ kept: number; archived: number }>(
+    `SELECT (SELECT count(*) FROM outbox_archived_digests)::float8 AS kept,
+            (SELECT coalesce(sum(row_count), 0) FROM outbox_archives WHERE digests_kept)::float8 AS archived`,
+  );
+  return result.rows[0] ?? { kept: 0, archived: 0 };
+}
+
+/**
  * Deletes the archived rows: the outbox's trigger lets through only rows at or before the cut of an archive
- * this transaction has recorded. Returns how many went.
+ * this transaction has recorded, whose digests it has kept. Returns how many went.
  */
 export async function deleteArchivedRows(
   client: pg.ClientBase,

@@ -140,7 +140,8 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
       grant = await decide(patientId, true);
       failing.add(grant).add(old.eventId);
       withdrawal = await decide(patientId, false);
-      // Archived out of the outbox: the consumer refuses it as no committed event it can check (not-committed).
+      // In no outbox, as an event archived before archives kept digests: refused as no committed event it can
+      // check (not-committed).
       await publishUncommitted(kafkaBrokers(), [old], db);
       await eventually(async () => (await appliedFor(name, patientId)).includes(withdrawal), 60_000);
       await eventually(

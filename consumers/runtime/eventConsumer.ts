@@ -15,7 +15,7 @@ import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { NO_TRACESTATE_KEYS } from "../../config/tracestateKeys.ts";
 import { type AggregateLock, type Database, writeTransaction } from "../../db/client.ts";
-import { archivedThrough } from "../../db/outbox/archivedThrough.ts";
+import { archivedWithoutDigests } from "../../db/outbox/archivedThrough.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
 import { uuid } from "../../events/fields.ts";
 import { eventDefinition, type TypedEnvelope } from "../../events/index.ts";
@@ -166,27 +166,30 @@ class EventIdReused extends Error {
 }
 
 /**
- * The record's event is not a committed one (inbox.ts): the outbox holds no row with its id, or holds one whose
- * payload is another value. Refused before any handler runs, and parked as poison; among records handled
- * together, `index` is its place. Its message names the event id and type only, never what the record holds.
+ * The record's event is not a committed one (inbox.ts): neither the outbox nor the archived events' digests hold
+ * its id, or one of them holds it with another value. Refused before any handler runs, and parked as poison; among
+ * records handled together, `index` is its place. Its message names the event id and type only, never what the
+ * record holds.
  */
 class EventNotCommitted extends Error {
   override name = "EventNotCommitted";
-  readonly outbox: NotCommitted["outbox"];
+  readonly found: NotCommitted["found"];
   constructor(
     readonly eventId: string,
     readonly eventType: string,
-    { outbox }: NotCommitted,
+    { found }: NotCommitted,
     readonly index = 0,
   ) {
-    super(
-      outbox === "absent"
-        ? `event ${eventId} (${eventType}) is not a committed event: the outbox holds no event with this id`
-        : `event ${eventId} (${eventType}) is not the committed event: the outbox holds this id with another value`,
-    );
-    this.outbox = outbox;
+    super(`event ${eventId} (${eventType}) ${notCommittedBecause[found]}`);
+    this.found = found;
   }
 }
+
+const notCommittedBecause: Record<NotCommitted["found"], string> = {
+  nothing: "is not a committed event: neither the outbox nor the archived events hold an event with this id",
+  "outbox-other-value": "is not the committed event: the outbox holds this id with another value",
+  "archived-other-value": "is not the committed event: this id was archived with another value",
+};
 
 /** A record the inbox refuses before any handler runs: it is parked as poison, never retried. */
 type InboxRefusal = EventIdReused | EventNotCommitted;
@@ -558,10 +561,11 @@ export class EventConsumer {
 
   /**
    * Parks a record whose event is not a committed one (a forged record, or a copy of a real event's id with
-   * another value): nothing is applied and nothing recorded. An event missing from the outbox that is dated
-   * before the newest archive's cutoff may be an archived one (`npm run audit:archive`): its committed value is
-   * in an archive file, which a consumer cannot read, so it is refused too, and the message says so and names the
-   * file. The logs say ids and types, never what the record holds.
+   * another value): nothing is applied and nothing recorded. An event neither the outbox nor the archived events'
+   * digests hold that is dated before the cutoff of the newest archive recorded before archives kept digests
+   * (migration 0029) may be one that archive moved out: its committed value is in an archive file, which a
+   * consumer cannot read, so it is refused too, and the message says so and names the file. The logs say ids and
+   * types, never what the record holds.
    */
   private async refuseUncommitted(
     message: KafkaMessage,
@@ -569,14 +573,14 @@ export class EventConsumer {
     envelope: TypedEnvelope,
     refusal: EventNotCommitted,
   ): Promise<RecordOutcome> {
-    const archived = refusal.outbox === "absent" ? await archivedThrough(this.db.$client) : null;
+    const archived = refusal.found === "nothing" ? await archivedWithoutDigests(this.db.$client) : null;
     const mayBeArchived =
       archived !== null && Date.parse(envelope.timestamp) < archived.createdBefore.getTime();
     this.log.warn(
       {
         eventId: envelope.eventId,
         eventType: envelope.eventType,
-        outbox: refusal.outbox,
+        found: refusal.found,
         mayBeArchived,
         ...origin,
       },
@@ -587,7 +591,7 @@ export class EventConsumer {
       reason: "poison",
       error: "not-committed",
       errorMessage: mayBeArchived
-        ? `event ${envelope.eventId} (${envelope.eventType}) is not in the outbox and is dated before the cutoff of its newest archive (${archived?.fileName}): if it was archived, its committed value is in an archive file, which a consumer cannot check it against; not applied`
+        ? `event ${envelope.eventId} (${envelope.eventType}) is neither in the outbox nor among the archived events, and is dated before the cutoff of ${archived?.fileName}, archived before archives kept their events' digests: if it was archived then, its committed value is in an archive file, which a consumer cannot check it against; not applied`
         : refusal.message,
       attempts: 0,
     });
@@ -844,7 +848,7 @@ export class EventConsumer {
       `process ${record.topic}`,
       {
         kind: SpanKind.CONSUMER,
-        parent: contextFromHeaders({ ...this.traceHeadersOf(record) }),
+        parent: contextFromHeaders(this.traceHeadersOf(record)),
         attributes: {
           ...this.spanAttributes(record.topic, record.partition),
           [ATTR_MESSAGING_KAFKA_OFFSET]: Number(record.offset),

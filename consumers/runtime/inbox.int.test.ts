@@ -198,8 +198,8 @@ describe("the inbox's verdicts", () => {
         record(real.eventId, "patient.created", real.value),
       ]),
     ).toEqual([
-      { kind: "not-committed", outbox: "absent" },
-      { kind: "not-committed", outbox: "other-value" },
+      { kind: "not-committed", found: "nothing" },
+      { kind: "not-committed", found: "outbox-other-value" },
       { kind: "new" },
     ]);
     // Once the committed event is processed, the altered copy reuses its id.
@@ -219,8 +219,8 @@ describe("the inbox's verdicts", () => {
       ),
     );
     expect(asked).toEqual([
-      { kind: "not-committed", outbox: "absent" },
-      { kind: "not-committed", outbox: "other-value" },
+      { kind: "not-committed", found: "nothing" },
+      { kind: "not-committed", found: "outbox-other-value" },
     ]);
     expect(
       await verdictBeforeEffect(db, effects, record(real.eventId, "patient.created", real.value).event),

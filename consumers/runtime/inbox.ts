@@ -21,10 +21,11 @@ import type { RecordOrigin } from "./deadLetters.ts";
  * inbox of its own, not a second path into this one.
  *
  * A record whose event this consumer has not processed is only new if it is a committed event: the outbox holds
- * a row with its event id whose payload is, byte for byte, the record's value (compared by SHA-256). Anything
- * else (a record someone with produce access wrote, reusing a real event's id or not, read before the real one
- * if there is one) is refused as `not-committed`, whatever it says. A duplicate of an event processed before is
- * acknowledged without that check: it has no effect, and its event may have been archived out of the outbox since.
+ * a row with its event id whose payload is, byte for byte, the record's value (compared by SHA-256), or, once the
+ * row was archived, the archive kept its id with that payload's digest (outbox_archived_digests). Anything else (a
+ * record someone with produce access wrote, reusing a real event's id or not, read before the real one if there
+ * is one) is refused as `not-committed`, whatever it says. A duplicate of an event processed before is
+ * acknowledged without that check: it has no effect.
  */
 export type InboxVerdict =
   /** Not processed before: recorded now, and the caller has its effect. */
@@ -33,13 +34,21 @@ export type InboxVerdict =
   | { kind: "duplicate" }
   /** Processed before as `processedAs` with another event type or another value: refused, never handled. */
   | { kind: "id-reused"; processedAs: string; differs: "event-type" | "value" }
-  /**
-   * Not processed before, and not a committed event: the outbox holds no row with its id (`absent`: forged, or
-   * archived since), or holds one whose payload is another value (`other-value`). Refused, never handled.
-   */
+  /** Not processed before, and not a committed event: refused, never handled. */
   | NotCommitted;
 
-export type NotCommitted = { kind: "not-committed"; outbox: "absent" | "other-value" };
+export interface NotCommitted {
+  kind: "not-committed";
+  /**
+   * What holds its event id: `nothing` (neither the outbox nor the archived events' digests: forged, or archived
+   * before archives kept digests), or the outbox (`outbox-other-value`) or an archive (`archived-other-value`)
+   * with another value.
+   */
+  found: "nothing" | "outbox-other-value" | "archived-other-value";
+}
+
+/** Where a committed event's payload digest was read: its outbox row, or the digest its archive kept. */
+type CommittedIn = "outbox" | "archived";
 
 /** An event as a record carried it: its id and type, and the SHA-256 of the record's value (`valueDigest`). */
 export interface ReadEvent {
@@ -93,7 +102,7 @@ export async function recordAllInInbox(
   const client = clientOf(tx);
   const column = <V>(pick: (record: InboxRecord) => V) => records.map(pick);
   const { rows } = await client.query<InboxRow>({
-    name: "consumer-inbox.record.v4",
+    name: "consumer-inbox.record.v5",
     text: recordInInboxSql,
     values: [
       consumer,
@@ -107,12 +116,14 @@ export async function recordAllInInbox(
   });
   const recordedNow = new Map<string, ProcessedEvent>();
   const recordedBefore = new Map<string, ProcessedEvent>();
-  const committed = new Map<string, Buffer | null>();
+  const committed = new Map<string, CommittedDigest>();
   for (const { source, eventId, eventType, valueSha256 } of rows) {
-    if (source === "outbox") committed.set(eventId, valueSha256);
-    else (source === "recorded" ? recordedNow : recordedBefore).set(eventId, { eventType, valueSha256 });
+    if (source === "outbox" || source === "archived") {
+      committed.set(eventId, { payloadSha256: valueSha256 as Buffer, committedIn: source });
+    } else (source === "recorded" ? recordedNow : recordedBefore).set(eventId, { eventType, valueSha256 });
   }
-  const isCommitted = (event: ReadEvent) => committed.get(event.eventId)?.equals(event.valueSha256) === true;
+  const isCommitted = (event: ReadEvent) =>
+    committed.get(event.eventId)?.payloadSha256.equals(event.valueSha256) === true;
   // A committed event neither recorded nor found: another transaction recorded it after this statement's snapshot
   // was taken, which only READ COMMITTED lets through (REPEATABLE READ fails instead): its row is read again.
   const unseen = records.filter(
@@ -134,9 +145,7 @@ export async function recordAllInInbox(
       recordedBefore.get(event.eventId) ??
       (effectGiven.has(event.eventId) ? recordedNow.get(event.eventId) : undefined);
     if (processed !== undefined) return reusedBy(event, processed) ?? { kind: "duplicate" };
-    if (!isCommitted(event)) {
-      return { kind: "not-committed", outbox: committed.get(event.eventId) ? "other-value" : "absent" };
-    }
+    if (!isCommitted(event)) return notCommitted(committed.get(event.eventId));
     const recorded = recordedNow.get(event.eventId);
     if (recorded === undefined) {
       throw new Error(`the inbox of ${consumer} neither recorded nor holds event ${event.eventId}`);
@@ -161,24 +170,58 @@ export function reusedBy(
   return null;
 }
 
-type InboxRow = ProcessedEvent & { eventId: string; source: "recorded" | "found" | "outbox" };
+/** The digest of a committed event's payload, and where it was read. */
+interface CommittedDigest {
+  payloadSha256: Buffer;
+  committedIn: CommittedIn;
+}
+
+/** The refusal of a record that is not the committed event `committed` (undefined: none has its id). */
+function notCommitted(committed: CommittedDigest | undefined): NotCommitted {
+  if (committed === undefined) return { kind: "not-committed", found: "nothing" };
+  return {
+    kind: "not-committed",
+    found: committed.committedIn === "outbox" ? "outbox-other-value" : "archived-other-value",
+  };
+}
+
+type InboxRow = ProcessedEvent & { eventId: string; source: "recorded" | "found" | CommittedIn };
+
+/**
+ * The payload digest of the committed event with the id `eventId` (an SQL expression), and where it was read: its
+ * outbox row (one step down the outbox's unique event_id index), or, only when the outbox holds none, the digest
+ * its archive kept (one step down outbox_archived_digests' primary key): the Limit stops the Append at its first
+ * row. The payload column is `json`, which keeps the writer's text; both relays send it as UTF-8, and archiving
+ * digests it the same way (audit/sql/archives.ts). Archiving deletes a row and keeps its digest in one
+ * transaction, so the statement's snapshot sees the one or the other.
+ */
+const committedDigestSql = (eventId: string) => `
+    SELECT sha256(convert_to(outbox.payload::text, 'UTF8')), 'outbox'
+      FROM outbox
+     WHERE outbox.event_id = ${eventId}
+    UNION ALL
+    SELECT archived.payload_sha256, 'archived'
+      FROM outbox_archived_digests AS archived
+     WHERE archived.event_id = ${eventId}
+    LIMIT 1`;
 
 // Every record a consumer handles costs one of these: named statements, one text whatever the number of
 // records (arrays, not a VALUES list), parsed and planned once per connection. The events recorded before come
 // back from the same statement (its SELECT reads the snapshot from before the INSERT, by the primary key), so
-// that telling a duplicate from a reused id costs no round trip of its own; so do the digests of the outbox rows
-// with the records' event ids (one step down its unique event_id index each), and only a record whose value is
-// its row's payload, byte for byte, is recorded: a record no transaction committed is refused in the same
-// round trip. The payload column is `json`, which keeps the writer's text; both relays send it as UTF-8.
-const recordInInboxSql = `
+// that telling a duplicate from a reused id costs no round trip of its own; so do the payload digests of the
+// committed events with the records' event ids (committedDigestSql), and only a record whose value is its
+// event's payload, byte for byte, is recorded: a record no transaction committed is refused in the same round
+// trip.
+export const recordInInboxSql = `
   WITH record AS (
     SELECT *
       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bytea[])
            AS record(event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256)
   ), committed AS (
-    SELECT outbox.event_id, sha256(convert_to(outbox.payload::text, 'UTF8')) AS payload_sha256
-      FROM outbox
-     WHERE outbox.event_id = ANY($2::uuid[])
+    SELECT asked.event_id, digest.payload_sha256, digest.source
+      FROM (SELECT DISTINCT event_id FROM record) AS asked
+     CROSS JOIN LATERAL (${committedDigestSql("asked.event_id")}
+     ) AS digest(payload_sha256, source)
   ), recorded AS (
     INSERT INTO consumer_inbox
            (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256)
@@ -197,7 +240,7 @@ const recordInInboxSql = `
     FROM consumer_inbox
    WHERE consumer = $1 AND event_id = ANY($2::uuid[])
   UNION ALL
-  SELECT event_id::text, NULL, payload_sha256, 'outbox'
+  SELECT event_id::text, NULL, payload_sha256, source
     FROM committed`;
 
 /**
@@ -215,7 +258,7 @@ export async function processedBefore(
 /**
  * What recording the event would make of it, without recording it: an external effect's consumer asks before its
  * effect (the effect cannot commit with the inbox row) and records the event after it. One statement: the inbox's
- * row for the event, if any, and the digest of the outbox row with its id.
+ * row for the event, if any, and the payload digest of the committed event with its id (committedDigestSql).
  */
 export async function verdictBeforeEffect(
   db: Database,
@@ -227,14 +270,10 @@ export async function verdictBeforeEffect(
     valueSha256: Buffer | null;
     processed: boolean;
     payloadSha256: Buffer | null;
+    committedIn: CommittedIn | null;
   }>({
-    name: "consumer-inbox.verdict-before-effect.v1",
-    text: `SELECT inbox.event_type AS "eventType", inbox.value_sha256 AS "valueSha256",
-                  inbox.event_id IS NOT NULL AS "processed",
-                  (SELECT sha256(convert_to(outbox.payload::text, 'UTF8')) FROM outbox
-                    WHERE outbox.event_id = $2::uuid) AS "payloadSha256"
-             FROM (SELECT) AS one
-             LEFT JOIN consumer_inbox AS inbox ON inbox.consumer = $1 AND inbox.event_id = $2::uuid`,
+    name: "consumer-inbox.verdict-before-effect.v2",
+    text: verdictBeforeEffectSql,
     values: [consumer, event.eventId],
   });
   const [row] = rows;
@@ -243,9 +282,23 @@ export async function verdictBeforeEffect(
       reusedBy(event, { eventType: row.eventType, valueSha256: row.valueSha256 }) ?? { kind: "duplicate" }
     );
   }
-  if (row?.payloadSha256?.equals(event.valueSha256) === true) return { kind: "new" };
-  return { kind: "not-committed", outbox: row?.payloadSha256 ? "other-value" : "absent" };
+  const committed =
+    row?.payloadSha256 && row.committedIn
+      ? { payloadSha256: row.payloadSha256, committedIn: row.committedIn }
+      : undefined;
+  if (committed?.payloadSha256.equals(event.valueSha256) === true) return { kind: "new" };
+  return notCommitted(committed);
 }
+
+// Named and planned once per connection too: the inbox's row by its primary key, and the committed event's digest.
+export const verdictBeforeEffectSql = `
+  SELECT inbox.event_type AS "eventType", inbox.value_sha256 AS "valueSha256",
+         inbox.event_id IS NOT NULL AS "processed",
+         committed.payload_sha256 AS "payloadSha256", committed.source AS "committedIn"
+    FROM (SELECT) AS one
+    LEFT JOIN consumer_inbox AS inbox ON inbox.consumer = $1 AND inbox.event_id = $2::uuid
+    LEFT JOIN LATERAL (${committedDigestSql("$2::uuid")}
+    ) AS committed(payload_sha256, source) ON true`;
 
 async function processedEvents(
   client: pg.ClientBase | pg.Pool,

@@ -79,14 +79,14 @@ function createMetrics(registry: Registry) {
       registers: [registry],
     }),
     // Counted apart from the dead letters too: a record the outbox never committed on a platform topic was
-    // written by someone with produce access to it (or its event was archived), a security incident rather
-    // than a fault to fix and re-drive (alert RecordsNotCommitted).
+    // written by someone with produce access to it (or its event was archived before archives kept digests), a
+    // security incident rather than a fault to fix and re-drive (alert RecordsNotCommitted).
     notCommitted: new Counter({
       name: "consumer_records_not_committed_total",
       help:
         "Records refused as not a committed event and sent to the dead-letter topic (also counted there, " +
-        "reason=poison): the outbox holds no event with their id (forged, or archived) or holds it with " +
-        "another value (forged)",
+        "reason=poison): neither the outbox nor the archived events' digests hold their id (forged, or archived " +
+        "before digests were kept), or one holds it with another value (forged)",
       labelNames: ["consumer", "topic"],
       registers: [registry],
     }),

@@ -142,7 +142,7 @@ function alteredCopyOf(original: TestRecord): TestRecord {
 }
 
 /** The forged records were parked as `not-committed`, byte for byte, and nothing of them was applied or recorded. */
-async function expectRefused(current: Run, forged: TestRecord, outbox: "absent" | "other-value") {
+async function expectRefused(current: Run, forged: TestRecord, found: "nothing" | "outbox-other-value") {
   const { started, logLines } = current;
   const parked = await parkedFor(current, forged.eventId);
   expect(parked.map(({ message }) => message.value?.toString())).toEqual([forged.message.value]);
@@ -153,8 +153,8 @@ async function expectRefused(current: Run, forged: TestRecord, outbox: "absent" 
     reason: "poison",
     error: "not-committed",
     errorMessage:
-      outbox === "absent"
-        ? `event ${forged.eventId} (patient.created) is not a committed event: the outbox holds no event with this id`
+      found === "nothing"
+        ? `event ${forged.eventId} (patient.created) is not a committed event: neither the outbox nor the archived events hold an event with this id`
         : `event ${forged.eventId} (patient.created) is not the committed event: the outbox holds this id with another value`,
     attempts: 0,
     original: { topic: "patient-events", partition: PARTITION },
@@ -171,8 +171,8 @@ async function expectRefused(current: Run, forged: TestRecord, outbox: "absent" 
   // Logged with its id, type and why, and nothing the record holds.
   const refusals = logLines
     .map((line) => JSON.parse(line))
-    .filter((line) => line.eventId === forged.eventId && line.outbox !== undefined);
-  expect(refusals.map((line) => [line.eventType, line.outbox])).toEqual([["patient.created", outbox]]);
+    .filter((line) => line.eventId === forged.eventId && line.found !== undefined);
+  expect(refusals.map((line) => [line.eventType, line.found])).toEqual([["patient.created", found]]);
   const { data } = JSON.parse(forged.message.value);
   for (const value of Object.values(data as Record<string, unknown>).filter((v) => typeof v === "string")) {
     if ((value as string).length > 8 && value !== data.patientId) {
@@ -199,7 +199,7 @@ describe("a forged record: valid, under its key and headers, with an event id th
       await eventually(async () => (await effectOffsets(started.name, later.eventId)).length === 1);
 
       for (const record of [forged, batched]) {
-        await expectRefused(current, record, "absent");
+        await expectRefused(current, record, "nothing");
         expect(await effectOffsets(started.name, record.eventId)).toEqual([]);
         expect(await inboxRows(started.name, record.eventId)).toEqual([]);
       }
@@ -221,7 +221,7 @@ describe("a forged record: valid, under its key and headers, with an event id th
       await publish(kafkaBrokers(), [later], db);
       await eventually(async () => (await inboxRows(started.name, later.eventId)).length === 1);
 
-      await expectRefused(current, forged, "absent");
+      await expectRefused(current, forged, "nothing");
       expect(await effectOffsets(started.name, forged.eventId)).toEqual([]);
       expect(await inboxRows(started.name, forged.eventId)).toEqual([]);
       expect(await effectOffsets(started.name, later.eventId)).toHaveLength(1);
@@ -245,7 +245,7 @@ describe("a copy of a committed event's id with another value, read before the e
         await publish(kafkaBrokers(), [real], db);
         await eventually(async () => (await inboxRows(started.name, real.eventId)).length === 1);
 
-        await expectRefused(current, forged, "other-value");
+        await expectRefused(current, forged, "outbox-other-value");
         const [parked] = await parkedFor(current, forged.eventId);
         const offsets = await effectOffsets(started.name, real.eventId);
         // Applied once, from the real record, after the forgery's offset.
@@ -270,7 +270,7 @@ describe("a copy of a committed event's id with another value, read before the e
       await publishUncommitted(kafkaBrokers(), [forged, real, after], db);
       await eventually(async () => (await effectOffsets(started.name, after.eventId)).length === 1);
 
-      await expectRefused(current, forged, "other-value");
+      await expectRefused(current, forged, "outbox-other-value");
       expect(await effectOffsets(started.name, real.eventId)).toHaveLength(1);
       expect((await inboxRows(started.name, real.eventId))[0]?.value_sha256).toEqual(
         valueDigest(Buffer.from(real.message.value)),

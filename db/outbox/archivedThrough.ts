@@ -12,6 +12,24 @@ export interface ArchivedHistory {
 }
 
 export async function archivedThrough(client: Pick<ClientBase, "query">): Promise<ArchivedHistory | null> {
+  return newestArchive(client, "");
+}
+
+/**
+ * The newest archive recorded before archives kept their events' payload digests (migration 0029): of the events
+ * it and those before it hold, consumers can check none (consumers/runtime/inbox.ts). Null when every archive
+ * keeps them.
+ */
+export async function archivedWithoutDigests(
+  client: Pick<ClientBase, "query">,
+): Promise<ArchivedHistory | null> {
+  return newestArchive(client, "WHERE NOT digests_kept");
+}
+
+async function newestArchive(
+  client: Pick<ClientBase, "query">,
+  where: "" | "WHERE NOT digests_kept",
+): Promise<ArchivedHistory | null> {
   const result = await client.query<{
     txId: string;
     position: string;
@@ -20,7 +38,7 @@ export async function archivedThrough(client: Pick<ClientBase, "query">): Promis
   }>(
     `SELECT up_to_tx_id::text AS "txId", up_to_position::text AS "position", created_before AS "createdBefore",
             file_name AS "fileName"
-       FROM outbox_archives ORDER BY sequence DESC LIMIT 1`,
+       FROM outbox_archives ${where} ORDER BY sequence DESC LIMIT 1`,
   );
   const row = result.rows[0];
   return row
