@@ -848,7 +848,7 @@ export class EventConsumer {
       `process ${record.topic}`,
       {
         kind: SpanKind.CONSUMER,
-        parent: contextFromHeaders(this.traceHeadersOf(record)),
+        parent: contextFromHeaders({ ...this.traceHeadersOf(record) }),
         attributes: {
           ...this.spanAttributes(record.topic, record.partition),
           [ATTR_MESSAGING_KAFKA_OFFSET]: Number(record.offset),
