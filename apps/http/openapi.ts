@@ -146,7 +146,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
           "The database or the token issuer's keys cannot be reached now, a restored database takes no writes yet, or the service's master keys cannot open the patient's data key",
         ),
         ...route.responses,
-        401: problem("No valid bearer token"),
+        401: problem(
+          "No valid bearer token (a JWT in JWS compact serialization: three base64url parts, without `=` padding)",
+        ),
         403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
         ...(takesBody
           ? {
