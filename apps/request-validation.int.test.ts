@@ -97,6 +97,24 @@ describe("request bodies", () => {
   }
 
   for (const routeCase of routesWithBodies) {
+    // RFC 8259 §8.1: no sender adds one; Request.json() dropped it silently and the body was taken.
+    it(`${routeCase.method} ${routeCase.route} refuses a body that starts with a byte order mark, and takes it without`, async () => {
+      const marked = await send(routeCase, { body: (body) => `\uFEFF${JSON.stringify(body)}` });
+      expect(marked.response.status).toBe(400);
+      expect(marked.response.headers.get("content-type")).toBe("application/problem+json");
+      await marked.wroteNothing();
+      expect(marked.problem.errors).toEqual([
+        marked.takesBody
+          ? { field: "body", message: "starts with a byte order mark" }
+          : { field: "body", message: "must be empty: this route takes no body" },
+      ]);
+      if (!marked.takesBody) return;
+      const unmarked = await send(routeCase, { ownBody: true });
+      expect(unmarked.response.status).toBe(ownOutcome(routeCase));
+    });
+  }
+
+  for (const routeCase of routesWithBodies) {
     it(`${routeCase.method} ${routeCase.route} refuses an unknown field, naming it, and a body over the limit`, async () => {
       const unknown = await send(routeCase, {
         body: (body) => JSON.stringify({ ...body, favouriteColour: "blue" }),
@@ -226,7 +244,30 @@ describe("request bodies", () => {
     );
     expect(deleted.rowCount).toBe(1);
   });
+
+  it("DELETE /documents/{id}, whose body is optional, refuses a byte order mark alone: it is no empty body", async () => {
+    const world = await careWorld(db);
+    const patient = await caller("patient", loginOf("patient", world));
+    const before = await stateDigest(db);
+    const response = await app.request(`/documents/${world.own.documentId}`, {
+      method: "DELETE",
+      headers: patient.headers({ "Content-Type": "application/json" }),
+      body: new Uint8Array([0xef, 0xbb, 0xbf]),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      errors: [{ field: "body", message: "starts with a byte order mark" }],
+    });
+    expect(await stateDigest(db)).toBe(before);
+  });
 });
+
+/** The status a route answers its own request with, made by the first role that may make it (as `send`). */
+function ownOutcome(routeCase: (typeof serviceRoutes)[number]): number {
+  const role = roles.find((candidate) => routeCase.expected[candidate].own !== 403);
+  if (!role) throw new Error(`no role may call ${routeCase.route}`);
+  return routeCase.expected[role].own;
+}
 
 describe("query parameters", () => {
   for (const routeCase of serviceRoutes) {

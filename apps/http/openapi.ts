@@ -137,7 +137,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       {
         // Every route reads a path id, a header or a body that can be malformed.
         400: problem(
-          `Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, or a body object naming a member twice (each field named in \`errors\`, the first ${MAX_LISTED_PROBLEMS} of them)`,
+          `Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, a body object naming a member twice, or a body that starts with a byte order mark (each field named in \`errors\`, the first ${MAX_LISTED_PROBLEMS} of them)`,
         ),
         // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS; a
         // restored database takes no writes until an operator re-anchors it (relay:rebase); nothing about a
@@ -236,10 +236,11 @@ const idempotentReplayedHeader = {
 };
 
 /**
- * A JSON body as RFC 8259 sends it: `application/json` (in any spelling RFC 9110 allows, mediaType.ts), UTF-8,
- * uncompressed, no object naming a member twice (repeatedMember.ts). Request.json() would turn bytes that are not
- * UTF-8 into U+FFFD and store the altered text, read a compressed body, or one in another charset, as if it were
- * plain UTF-8, and keep the last of two values: each is refused. Another JSON type (`application/merge-patch+json`,
+ * A JSON body as RFC 8259 sends it: `application/json` (in any spelling RFC 9110 allows, mediaType.ts), UTF-8
+ * without a byte order mark, uncompressed, no object naming a member twice (repeatedMember.ts). Request.json()
+ * would turn bytes that are not UTF-8 into U+FFFD and store the altered text, drop a byte order mark, read a
+ * compressed body, or one in another charset, as if it were plain UTF-8, and keep the last of two values: each is
+ * refused. Another JSON type (`application/merge-patch+json`,
  * `application/problem+json`) means something else and is a 415, as the document says, where Hono's validators
  * would read it as JSON. An optional body left empty is no body, whatever Content-Type says (clients send
  * `application/json` on a DELETE out of habit): it is not read as malformed JSON.
@@ -280,6 +281,11 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
         );
       }
     }
+    // RFC 8259 §8.1: no sender adds one. Request.json() drops it silently, where another reader of the same bytes
+    // (a gateway, a log) may refuse them or keep it as part of the first token.
+    if (startsWithByteOrderMark(bytes)) {
+      throw HttpProblem.invalid([{ field: "body", message: "starts with a byte order mark" }]);
+    }
     if (!isUtf8(bytes)) {
       throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
     }
@@ -294,6 +300,13 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
       withContentType(c, "application/json");
     await next();
   };
+}
+
+const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
+
+function startsWithByteOrderMark(bytes: ArrayBuffer): boolean {
+  const start = new Uint8Array(bytes, 0, Math.min(bytes.byteLength, BYTE_ORDER_MARK.length));
+  return BYTE_ORDER_MARK.every((byte, at) => start[at] === byte);
 }
 
 /** The request with its Content-Type replaced (or removed); its body, read already, stays in Hono's cache. */
