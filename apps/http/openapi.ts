@@ -3,6 +3,7 @@
 import { isUtf8 } from "node:buffer";
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { acceptable } from "./acceptable.ts";
 import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
@@ -109,6 +110,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
   const takesBody = route.request?.body !== undefined;
   // Every route that changes something takes an Idempotency-Key, the same way (idempotency.ts, answerOnce).
   const takesIdempotencyKey = changesState(route.method);
+  const answers = answerMediaTypes(route.responses);
   const headers = (route.request?.headers as z.ZodObject | undefined) ?? z.object({});
   return createRoute({
     ...route,
@@ -127,6 +129,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     "x-roles": [...access.roles],
     middleware: [
       allowRoles(access.source, access.resource, access.roles),
+      // After the role check, so that a refused role is recorded whatever it accepts; before anything is read.
+      acceptable(answers),
       // Before the body is read: a write whose condition cannot be met does nothing (preconditions.ts).
       ...(takesIdempotencyKey ? [noEntityTags] : []),
       wellFormedQuery,
@@ -148,6 +152,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...route.responses,
         401: problem(
           "No valid bearer token (a JWT in JWS compact serialization: three base64url parts, without `=` padding)",
+        ),
+        406: problem(
+          `The Accept header admits none of the media types the operation answers in (${answers.join(", ")}); refusals are \`application/problem+json\` whatever it admits`,
         ),
         403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
         ...(takesBody
@@ -188,6 +195,17 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       takesIdempotencyKey,
     ),
   });
+}
+
+/**
+ * The media types of a route's successes, one of which a request's Accept must admit. A route whose success
+ * carries no content (a 204) is one of the JSON API's all the same: its client accepts `application/json`.
+ */
+function answerMediaTypes(responses: RouteConfig["responses"]): string[] {
+  const mediaTypes = Object.entries(responses)
+    .filter(([status]) => Number(status) < 300)
+    .flatMap(([, response]) => Object.keys((response as { content?: object }).content ?? {}));
+  return mediaTypes.length > 0 ? [...new Set(mediaTypes)] : ["application/json"];
 }
 
 /**

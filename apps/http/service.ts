@@ -18,6 +18,7 @@ import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../obs
 import type { Logger } from "../../observability/logger.ts";
 import { httpMetrics, type MetricsSource, metricsRoute } from "../../observability/metrics.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
+import { publicAnswersAcceptable } from "./acceptable.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset, docsPageHeaders } from "./docsAssets.ts";
@@ -128,6 +129,8 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       },
     }),
   );
+  // Around the public routes, which answer in the media type they make (HTML, scripts, text, JSON).
+  app.use(publicAnswersAcceptable());
   app.route("/", healthRoutes(options.readiness, operatorCheck(options.verifyToken)));
   app.route("/", metricsRoute(options.registry, options.metrics));
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {
@@ -284,6 +287,7 @@ const CONVENTIONS = [
   "",
   "- **HEAD** is answered wherever GET is (RFC 9110): the GET's status and headers, no body. It is the same read, authorized and recorded in the audit history as the GET is.",
   "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes, once the bearer token is taken (a public path, `/health/live` or `/docs` say, answers so whatever token is sent); a path no route serves is a 404.",
+  "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store`.",
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
   "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met.",
