@@ -1,5 +1,6 @@
 // Every route that takes a body refuses what it does not know and what is too big, before doing anything:
 // an unknown field is a 400 problem naming it, a body over 64 KiB a 413, and neither leaves a row or an event.
+// Every route refuses as well, writing nothing, a request whose Accept admits none of what it answers in (406).
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { careWorld } from "../test/careWorld.ts";
@@ -93,6 +94,24 @@ describe("request bodies", () => {
       });
       expect(utf16.response.status).toBe(415);
       await utf16.wroteNothing();
+    });
+  }
+
+  for (const routeCase of routesWithBodies) {
+    // RFC 8259 §8.1: no sender adds one; Request.json() dropped it silently and the body was taken.
+    it(`${routeCase.method} ${routeCase.route} refuses a body that starts with a byte order mark, and takes it without`, async () => {
+      const marked = await send(routeCase, { body: (body) => `\uFEFF${JSON.stringify(body)}` });
+      expect(marked.response.status).toBe(400);
+      expect(marked.response.headers.get("content-type")).toBe("application/problem+json");
+      await marked.wroteNothing();
+      expect(marked.problem.errors).toEqual([
+        marked.takesBody
+          ? { field: "body", message: "starts with a byte order mark" }
+          : { field: "body", message: "must be empty: this route takes no body" },
+      ]);
+      if (!marked.takesBody) return;
+      const unmarked = await send(routeCase, { ownBody: true });
+      expect(unmarked.response.status).toBe(ownOutcome(routeCase));
     });
   }
 
@@ -225,6 +244,119 @@ describe("request bodies", () => {
       [world.own.documentId],
     );
     expect(deleted.rowCount).toBe(1);
+  });
+
+  it("DELETE /documents/{id}, whose body is optional, refuses a byte order mark alone: it is no empty body", async () => {
+    const world = await careWorld(db);
+    const patient = await caller("patient", loginOf("patient", world));
+    const before = await stateDigest(db);
+    const response = await app.request(`/documents/${world.own.documentId}`, {
+      method: "DELETE",
+      headers: patient.headers({ "Content-Type": "application/json" }),
+      body: new Uint8Array([0xef, 0xbb, 0xbf]),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      errors: [{ field: "body", message: "starts with a byte order mark" }],
+    });
+    expect(await stateDigest(db)).toBe(before);
+  });
+});
+
+/** The status a route answers its own request with, made by the first role that may make it (as `send`). */
+function ownOutcome(routeCase: (typeof serviceRoutes)[number]): number {
+  const role = roles.find((candidate) => routeCase.expected[candidate].own !== 403);
+  if (!role) throw new Error(`no role may call ${routeCase.route}`);
+  return routeCase.expected[role].own;
+}
+
+/** The media types of a route's successes as the published document declares them; a 204's is the API's JSON. */
+async function answersOf(routeCase: (typeof serviceRoutes)[number]): Promise<string[]> {
+  const document = (await (await app.request("/openapi.json")).json()) as {
+    paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
+  };
+  const operation = document.paths[routeCase.route]?.[routeCase.method.toLowerCase()];
+  if (!operation) throw new Error(`${routeCase.method} ${routeCase.route} is not in the document`);
+  const mediaTypes = Object.entries(operation.responses)
+    .filter(([status]) => Number(status) < 300)
+    .flatMap(([, response]) => Object.keys(response.content ?? {}));
+  return mediaTypes.length > 0 ? mediaTypes : ["application/json"];
+}
+
+describe("an Accept header", () => {
+  for (const routeCase of serviceRoutes) {
+    it(`${routeCase.method} ${routeCase.route} refuses with a 406 one that admits none of what it answers in, doing nothing`, async () => {
+      const answers = await answersOf(routeCase);
+      for (const accept of [
+        "text/html",
+        "application/xml",
+        `${answers.map((mediaType) => `${mediaType};q=0`).join(", ")}, */*`,
+        // A refusal would be one; the answer is not.
+        "application/problem+json",
+      ]) {
+        const refused = await send(routeCase, { ownBody: true, headers: { Accept: accept } });
+        expect(refused.response.status, accept).toBe(406);
+        expect(refused.response.headers.get("content-type"), accept).toBe("application/problem+json");
+        expect(refused.problem, accept).toMatchObject({
+          title: "Not Acceptable",
+          detail: `The answer is ${answers.join(" or ")}, which the Accept header does not admit.`,
+          errors: [{ field: "header.accept", message: `admits no ${answers.join(" or ")}` }],
+        });
+        await refused.wroteNothing();
+      }
+    });
+  }
+
+  for (const routeCase of serviceRoutes) {
+    it(`${routeCase.method} ${routeCase.route} answers one that admits what it answers in, or none at all`, async () => {
+      const [answer = ""] = await answersOf(routeCase);
+      for (const accept of [
+        undefined,
+        "",
+        "*/*",
+        `${answer.split("/")[0]}/*`,
+        `text/html, ${answer};q=0.1`,
+      ]) {
+        const taken = await send(routeCase, {
+          ownBody: true,
+          headers: accept === undefined ? {} : { Accept: accept },
+        });
+        expect(taken.response.status, `${accept}`).toBe(ownOutcome(routeCase));
+      }
+    });
+  }
+
+  it("must admit the format an export is asked for, of the two it answers in", async () => {
+    const routeCase = serviceRoutes.find((candidate) => candidate.route === "/audit/events/export");
+    if (!routeCase) throw new Error("no /audit/events/export route case");
+    const csvAsNdjson = await send(routeCase, {
+      query: "format=csv",
+      headers: { Accept: "application/x-ndjson" },
+    });
+    expect(csvAsNdjson.response.status).toBe(406);
+    expect(csvAsNdjson.problem.detail).toBe(
+      "The answer is text/csv, which the Accept header does not admit.",
+    );
+    await csvAsNdjson.wroteNothing();
+    const auditor = await caller("auditor");
+    const csv = await app.request("/audit/events/export?format=csv", {
+      headers: auditor.headers({ Accept: "text/csv" }),
+    });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(await csv.text()).toMatch(/^eventId,position,/);
+  });
+
+  it("is read after the role: a role the route refuses is a 403, recorded as a violation, whatever it accepts", async () => {
+    const patient = await caller("patient");
+    const correlationId = randomUUID();
+    const response = await app.request("/audit/events", {
+      headers: patient.headers({ Accept: "text/html", "X-Correlation-Id": correlationId }),
+    });
+    expect(response.status).toBe(403);
+    expect((await eventsOf(db, correlationId)).map((event) => event.type)).toEqual([
+      "audit.compliance.violation",
+    ]);
   });
 });
 

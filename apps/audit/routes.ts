@@ -18,6 +18,7 @@ import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
 import type { Logger } from "../../observability/logger.ts";
+import { requireAcceptable } from "../http/acceptable.ts";
 import { actorRole } from "../http/auditEvents.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { json, problem, retryLater, securedRoute } from "../http/openapi.ts";
@@ -193,6 +194,8 @@ export function auditRoutes(
         const { format, ...query } = c.req.valid("query");
         const filter = historyFilter(query);
         const { contentType, header, line, complete } = exportFormats[format];
+        // The format asked for is one of the two the route answers in: Accept must admit this one.
+        requireAcceptable(c, [contentType]);
         const below = await historyHorizon(db.$client);
         // The query itself, before anything is sent; then each page's patients not yet named, before that page.
         await recordAccess(c, db, "EXPORT", c.req.path, patientsOf([], filter.patientId));

@@ -118,6 +118,7 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
   const maxLifetimeHours = expected.maxLifetimeHours ?? DEFAULT_JWT_MAX_LIFETIME_HOURS;
   const verified = new VerifiedTokens();
   return async (token) => {
+    if (!isCompactJws(token)) throw new InvalidToken(MALFORMED_TOKEN);
     const known = verified.principal(token, Date.now());
     if (known) return known;
     let payload: JWTPayload;
@@ -134,6 +135,20 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
     verified.add(token, claims.data, payload.exp as number, Date.now());
     return claims.data;
   };
+}
+
+/**
+ * A JWS in compact serialization (RFC 7515 §7.1): three base64url parts without padding, each exactly as an
+ * encoder writes it. jose decodes leniently: a signature with `=` padding, a blank inside, or bits set past its
+ * last byte decodes to the same bytes and verifies, so that one signed token had many spellings, each a token of
+ * its own to the verified tokens below and to anything else that tells tokens apart by their text.
+ */
+function isCompactJws(token: string): boolean {
+  const parts = token.split(".");
+  return (
+    parts.length === 3 &&
+    parts.every((part) => part !== "" && Buffer.from(part, "base64url").toString("base64url") === part)
+  );
 }
 
 /**
@@ -187,11 +202,13 @@ class VerifiedTokens {
   }
 }
 
+const MALFORMED_TOKEN = "the token is malformed or its signature does not verify";
+
 function tokenProblem(error: unknown): string {
   if (error instanceof errors.JWTExpired) return "the token has expired";
   if (error instanceof errors.JWTClaimValidationFailed)
     return `the token's ${error.claim} claim is not valid`;
-  return "the token is malformed or its signature does not verify";
+  return MALFORMED_TOKEN;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;

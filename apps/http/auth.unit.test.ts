@@ -4,7 +4,8 @@ import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { testSecret, testVerifier } from "../../test/tokens.ts";
+import type { Database } from "../../db/client.ts";
+import { testPlatform, testSecret, testVerifier } from "../../test/tokens.ts";
 import { type AuthEnv, authenticate, createTokenVerifier, InvalidToken } from "./auth.ts";
 import { issueToken } from "./issueToken.ts";
 import { type HttpProblem, problemResponse } from "./problem.ts";
@@ -203,5 +204,72 @@ describe("the authenticate middleware", () => {
     expect(response.status).toBe(401);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
     expect(response.headers.get("www-authenticate")).toBe(challenge);
+  });
+});
+
+describe("a token not in JWS compact serialization", () => {
+  // Neither answer reaches a route: a PUT on /documents, which takes POST, is a 405 once the token is taken.
+  const app = testPlatform({} as Database);
+  const put = (token: string) =>
+    app.request("/documents", { method: "PUT", headers: { Authorization: `Bearer ${token}` } });
+  const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  /** The signature with `=` padding to a multiple of four characters, as base64 writes it (HS256's 43 take one). */
+  const padded = (part: string) => `${part}${"=".repeat((4 - (part.length % 4)) % 4)}`;
+  /** The same signature with the bits past its last byte set otherwise: it decodes to the same bytes. */
+  const otherTrailingBits = (part: string) =>
+    part.slice(0, -1) + BASE64URL[BASE64URL.indexOf(part.at(-1) as string) ^ 1];
+  const respellings: Array<[string, (header: string, payload: string, signature: string) => string]> = [
+    [
+      "= padding on its signature",
+      (header, payload, signature) => `${header}.${payload}.${padded(signature)}`,
+    ],
+    [
+      "bits past its signature's last byte",
+      (header, payload, signature) => `${header}.${payload}.${otherTrailingBits(signature)}`,
+    ],
+    ["a fourth part", (header, payload, signature) => `${header}.${payload}.${signature}.`],
+    ["an empty signature", (header, payload) => `${header}.${payload}.`],
+    ["base64's + and / in a part", (header, payload, signature) => `${header}.${payload}.${signature}+/`],
+  ];
+  const token = () => issueToken(testSecret, { role: "admin", sub });
+
+  it("is not what the API issues: three base64url parts without padding, which it takes", async () => {
+    const issued = await token();
+    expect(issued).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect((await put(issued)).status).toBe(405);
+  });
+
+  it.each(respellings)(
+    "with %s is refused before it is verified, as any malformed token is",
+    async (_, respell) => {
+      const [header = "", payload = "", signature = ""] = (await token()).split(".");
+      const respelt = respell(header, payload, signature);
+      expect(respelt).not.toBe(`${header}.${payload}.${signature}`);
+      await expect(testVerifier(respelt)).rejects.toThrow(
+        new InvalidToken("the token is malformed or its signature does not verify"),
+      );
+      const response = await put(respelt);
+      expect(response.status).toBe(401);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(response.headers.get("www-authenticate")).toBe(
+        'Bearer realm="healthcare-platform", error="invalid_token"',
+      );
+      expect(await response.json()).toEqual({
+        type: "about:blank",
+        title: "Unauthorized",
+        status: 401,
+        detail: "The bearer token was refused: the token is malformed or its signature does not verify.",
+        instance: "/documents",
+      });
+    },
+  );
+
+  it("with = padding inside it is no bearer token at all (RFC 6750 allows = at the end only): a 401 too", async () => {
+    const [header = "", payload = "", signature = ""] = (await token()).split(".");
+    const response = await put(`${header}=.${payload}.${signature}`);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({
+      detail: "The Authorization header must be `Bearer <token>`.",
+    });
   });
 });

@@ -3,6 +3,7 @@
 import { isUtf8 } from "node:buffer";
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { acceptable } from "./acceptable.ts";
 import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
@@ -109,6 +110,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
   const takesBody = route.request?.body !== undefined;
   // Every route that changes something takes an Idempotency-Key, the same way (idempotency.ts, answerOnce).
   const takesIdempotencyKey = changesState(route.method);
+  const answers = answerMediaTypes(route.responses);
   const headers = (route.request?.headers as z.ZodObject | undefined) ?? z.object({});
   return createRoute({
     ...route,
@@ -127,6 +129,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
     "x-roles": [...access.roles],
     middleware: [
       allowRoles(access.source, access.resource, access.roles),
+      // After the role check, so that a refused role is recorded whatever it accepts; before anything is read.
+      acceptable(answers),
       // Before the body is read: a write whose condition cannot be met does nothing (preconditions.ts).
       ...(takesIdempotencyKey ? [noEntityTags] : []),
       wellFormedQuery,
@@ -137,7 +141,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       {
         // Every route reads a path id, a header or a body that can be malformed.
         400: problem(
-          `Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, or a body object naming a member twice (each field named in \`errors\`, the first ${MAX_LISTED_PROBLEMS} of them)`,
+          `Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, a body object naming a member twice, or a body that starts with a byte order mark (each field named in \`errors\`, the first ${MAX_LISTED_PROBLEMS} of them)`,
         ),
         // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS; a
         // restored database takes no writes until an operator re-anchors it (relay:rebase); nothing about a
@@ -146,7 +150,12 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
           "The database or the token issuer's keys cannot be reached now, a restored database takes no writes yet, or the service's master keys cannot open the patient's data key",
         ),
         ...route.responses,
-        401: problem("No valid bearer token"),
+        401: problem(
+          "No valid bearer token (a JWT in JWS compact serialization: three base64url parts, without `=` padding)",
+        ),
+        406: problem(
+          `The Accept header admits none of the media types the operation answers in (${answers.join(", ")}); refusals are \`application/problem+json\` whatever it admits`,
+        ),
         403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
         ...(takesBody
           ? {
@@ -186,6 +195,17 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       takesIdempotencyKey,
     ),
   });
+}
+
+/**
+ * The media types of a route's successes, one of which a request's Accept must admit. A route whose success
+ * carries no content (a 204) is one of the JSON API's all the same: its client accepts `application/json`.
+ */
+function answerMediaTypes(responses: RouteConfig["responses"]): string[] {
+  const mediaTypes = Object.entries(responses)
+    .filter(([status]) => Number(status) < 300)
+    .flatMap(([, response]) => Object.keys((response as { content?: object }).content ?? {}));
+  return mediaTypes.length > 0 ? [...new Set(mediaTypes)] : ["application/json"];
 }
 
 /**
@@ -234,10 +254,11 @@ const idempotentReplayedHeader = {
 };
 
 /**
- * A JSON body as RFC 8259 sends it: `application/json` (in any spelling RFC 9110 allows, mediaType.ts), UTF-8,
- * uncompressed, no object naming a member twice (repeatedMember.ts). Request.json() would turn bytes that are not
- * UTF-8 into U+FFFD and store the altered text, read a compressed body, or one in another charset, as if it were
- * plain UTF-8, and keep the last of two values: each is refused. Another JSON type (`application/merge-patch+json`,
+ * A JSON body as RFC 8259 sends it: `application/json` (in any spelling RFC 9110 allows, mediaType.ts), UTF-8
+ * without a byte order mark, uncompressed, no object naming a member twice (repeatedMember.ts). Request.json()
+ * would turn bytes that are not UTF-8 into U+FFFD and store the altered text, drop a byte order mark, read a
+ * compressed body, or one in another charset, as if it were plain UTF-8, and keep the last of two values: each is
+ * refused. Another JSON type (`application/merge-patch+json`,
  * `application/problem+json`) means something else and is a 415, as the document says, where Hono's validators
  * would read it as JSON. An optional body left empty is no body, whatever Content-Type says (clients send
  * `application/json` on a DELETE out of habit): it is not read as malformed JSON.
@@ -278,6 +299,11 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
         );
       }
     }
+    // RFC 8259 §8.1: no sender adds one. Request.json() drops it silently, where another reader of the same bytes
+    // (a gateway, a log) may refuse them or keep it as part of the first token.
+    if (startsWithByteOrderMark(bytes)) {
+      throw HttpProblem.invalid([{ field: "body", message: "starts with a byte order mark" }]);
+    }
     if (!isUtf8(bytes)) {
       throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
     }
@@ -292,6 +318,13 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
       withContentType(c, "application/json");
     await next();
   };
+}
+
+const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
+
+function startsWithByteOrderMark(bytes: ArrayBuffer): boolean {
+  const start = new Uint8Array(bytes, 0, Math.min(bytes.byteLength, BYTE_ORDER_MARK.length));
+  return BYTE_ORDER_MARK.every((byte, at) => start[at] === byte);
 }
 
 /** The request with its Content-Type replaced (or removed); its body, read already, stays in Hono's cache. */

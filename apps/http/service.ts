@@ -19,6 +19,7 @@ import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../obs
 import type { Logger } from "../../observability/logger.ts";
 import { httpMetrics, type MetricsSource, metricsRoute } from "../../observability/metrics.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
+import { publicAnswersAcceptable } from "./acceptable.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset, docsPageHeaders } from "./docsAssets.ts";
@@ -131,6 +132,8 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       },
     }),
   );
+  // Around the public routes, which answer in the media type they make (HTML, scripts, text, JSON).
+  app.use(publicAnswersAcceptable());
   app.route("/", healthRoutes(options.readiness, operatorCheck(options.verifyToken)));
   app.route("/", metricsRoute(options.registry, options.metrics));
   app.openAPIRegistry.registerComponent("securitySchemes", BEARER_AUTH, {
@@ -158,9 +161,17 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   );
   app.get(DOCS_ASSET_ROUTE, docsAsset);
   if (options.publicRoutes) app.route("/", options.publicRoutes);
+  const publicPaths = app.routes
+    .filter((route) => route.method !== "ALL")
+    .map((route) => routePattern(route.path));
 
   // Hono runs handlers in the order they were added: the routes above answer before this is reached, and
-  // every route added after it (all of the services') requires a valid token.
+  // every route added after it (all of the services') requires a valid token. A public path reached here was
+  // called with a method it does not take: a 405 whether or not a token was sent, as it needs none.
+  app.use(async function publicMethodNotAllowed(c, next) {
+    if (!publicPaths.some((path) => path.test(c.req.path))) return next();
+    return methodNotAllowed(c, allowedMethods(app, c.req.path));
+  });
   app.use(privateAnswers());
   app.use(authenticate(options.verifyToken));
   app.use(recordRefusals(options.db, options.log));
@@ -173,11 +184,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     if (allowed.length === 0 || allowed.includes(c.req.method)) {
       return problemResponse(c, HttpProblem.notFound(`No route for ${c.req.method} ${c.req.path}.`));
     }
-    c.header("Allow", allowed.join(", "));
-    return problemResponse(
-      c,
-      new HttpProblem(405, "Method Not Allowed", `${c.req.path} takes ${allowed.join(", ")}.`),
-    );
+    return methodNotAllowed(c, allowed);
   });
   app.onError((error, c) => {
     if (error instanceof HttpProblem) return problemResponse(c, error);
@@ -282,11 +289,20 @@ const CONVENTIONS = [
   "Every operation below answers as it declares; these hold for all of them:",
   "",
   "- **HEAD** is answered wherever GET is (RFC 9110): the GET's status and headers, no body. It is the same read, authorized and recorded in the audit history as the GET is.",
-  "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes; a path no route serves is a 404.",
+  "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes, once the bearer token is taken (a public path, `/health/live` or `/docs` say, answers so whatever token is sent); a path no route serves is a 404.",
+  "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store`.",
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
   "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met.",
 ].join("\n");
+
+function methodNotAllowed(c: Context, allowed: string[]): Response {
+  c.header("Allow", allowed.join(", "));
+  return problemResponse(
+    c,
+    new HttpProblem(405, "Method Not Allowed", `${c.req.path} takes ${allowed.join(", ")}.`),
+  );
+}
 
 /** The methods the app's routes answer on `path` (HEAD wherever GET is, as Hono serves it). */
 function allowedMethods(app: ServiceApp, path: string): string[] {
@@ -299,17 +315,19 @@ function allowedMethods(app: ServiceApp, path: string): string[] {
   return [...methods].sort();
 }
 
-/** A Hono route path (`/patients/:id`, `/docs/assets/*`) as a regular expression over request paths. */
+/**
+ * A Hono route path (`/patients/:id`, `/docs/assets/*`, `/console/jose/:path{.+}`) as a regular expression over
+ * request paths: a parameter with a pattern of its own matches what Hono's does, past a `/` too.
+ */
 function routePattern(routePath: string): RegExp {
   const source = routePath
     .split("/")
-    .map((segment) =>
-      segment === "*"
-        ? ".*"
-        : segment.startsWith(":")
-          ? "[^/]+"
-          : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
-    )
+    .map((segment) => {
+      if (segment === "*") return ".*";
+      const parameter = /^:\w+(?:\{(.+)\})?$/.exec(segment);
+      if (parameter) return parameter[1] === undefined ? "[^/]+" : `(?:${parameter[1]})`;
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
     .join("/");
   return new RegExp(`^${source}$`);
 }
