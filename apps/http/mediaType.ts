@@ -40,13 +40,15 @@ interface MediaRange {
   q: number;
 }
 
-const QVALUE = /^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$/;
+// A weight as clients write it: RFC 9110's `0.5`, and also `.5` or `0.25000` (Java's HttpURLConnection sends
+// `*; q=.2, */*; q=.2` by default), a weight above 1 read as 1. Anything else is no weight.
+const WEIGHT = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/;
 
 // Whether an Accept header admits `answer` (a Content-Type). No header, or one listing nothing, admits anything.
 // Of the ranges that match the answer (its type, type/* or */*, and every parameter the range names), the most
 // specific decides (RFC 9110 §12.5.1: `application/json;q=0, */*` excludes JSON), the lowest weight among equally
 // specific ones; a weight of 0 excludes. A member that is no media range as RFC 9110 writes it (`*`, `json`,
-// `q=.5`, a parameter after the weight) is read as admitting nothing rather than guessed at.
+// `q=abc`, a parameter after the weight) is read as admitting nothing rather than guessed at.
 export function admits(accept: string | undefined, answer: string): boolean {
   const members = listMembers(accept ?? "");
   if (members.length === 0) return true;
@@ -92,18 +94,29 @@ function mediaRangeOf(member: string): MediaRange | undefined {
   if (weightAt === -1) return { type, subtype, parameters: mediaType.parameters, q: 1 };
   const [, weight = ""] = mediaType.parameters[weightAt] ?? [];
   // The weight ends the range: a parameter after it, or a second one, is no part of RFC 9110's grammar.
-  if (weightAt !== mediaType.parameters.length - 1 || !QVALUE.test(weight)) return undefined;
-  return { type, subtype, parameters: mediaType.parameters.slice(0, weightAt), q: Number(weight) };
+  if (weightAt !== mediaType.parameters.length - 1 || !WEIGHT.test(weight)) return undefined;
+  return {
+    type,
+    subtype,
+    parameters: mediaType.parameters.slice(0, weightAt),
+    q: Math.min(Number(weight), 1),
+  };
 }
 
 function matches(range: MediaRange, representation: MediaType): boolean {
-  const [type, subtype] = representation.essence.split("/");
-  if (range.type !== "*" && (range.type !== type || (range.subtype !== "*" && range.subtype !== subtype))) {
-    return false;
-  }
+  const [type, subtype = ""] = representation.essence.split("/");
+  if (range.type !== "*" && (range.type !== type || !subtypeMatches(range.subtype, subtype))) return false;
   return range.parameters.every(
     ([name, value]) => parameterOf(representation, name) === normalised(name, value),
   );
+}
+
+/**
+ * A range's subtype matches its own, `*`, and, for `json`, any `+json` subtype: a client asking for JSON reads an
+ * `application/schema+json` answer as JSON (RFC 6839 names what the suffix means).
+ */
+function subtypeMatches(range: string, subtype: string): boolean {
+  return range === "*" || range === subtype || (range === "json" && subtype.endsWith("+json"));
 }
 
 /** A parameter of the answer; every answer of the platform is UTF-8, whether or not its type names a charset. */

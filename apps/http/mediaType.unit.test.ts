@@ -137,9 +137,9 @@ describe("admits", () => {
       "json",
       "*/json",
       "application/",
-      "application/json;q=.5",
-      "application/json;q=1.5",
       "application/json;q=abc",
+      "application/json;q=-1",
+      "application/json;q=0x1",
       "application/json;q=0.5;charset=utf-8",
       "application/json;q=0.5;q=1",
       "application/json; charset",
@@ -150,7 +150,19 @@ describe("admits", () => {
     // A comma in a quoted value separates nothing; a member that is malformed leaves the others to decide.
     expect(admits('text/html; a="x, y", application/json', JSON_ANSWER)).toBe(true);
     expect(admits("*, application/json", JSON_ANSWER)).toBe(true);
-    expect(admits("*, */*;q=.2", JSON_ANSWER)).toBe(false);
+    expect(admits("*, */*;q=abc", JSON_ANSWER)).toBe(false);
+  });
+
+  it("reads the weights clients write beside RFC 9110's, and a JSON range as taking a +json answer", () => {
+    // Java's HttpURLConnection, by default.
+    expect(admits("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2", JSON_ANSWER)).toBe(true);
+    expect(admits("application/json;q=1.5", JSON_ANSWER)).toBe(true);
+    expect(admits("application/json;q=0.25000", JSON_ANSWER)).toBe(true);
+    expect(admits("application/json;q=.0, text/html", JSON_ANSWER)).toBe(false);
+    expect(admits("application/json", "application/schema+json")).toBe(true);
+    expect(admits("application/json;q=0, */*", "application/schema+json")).toBe(false);
+    expect(admits("application/json", "application/problem+json")).toBe(true);
+    expect(admits("text/json", "application/schema+json")).toBe(false);
   });
 });
 
