@@ -2,7 +2,7 @@
 // answers a request without a usable one.
 import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
-import { SignJWT, UnsecuredJWT } from "jose";
+import { jwtVerify, SignJWT, UnsecuredJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Database } from "../../db/client.ts";
 import { testPlatform, testSecret, testVerifier } from "../../test/tokens.ts";
@@ -218,7 +218,9 @@ describe("a token not in JWS compact serialization", () => {
   /** The same signature with the bits past its last byte set otherwise: it decodes to the same bytes. */
   const otherTrailingBits = (part: string) =>
     part.slice(0, -1) + BASE64URL[BASE64URL.indexOf(part.at(-1) as string) ^ 1];
-  const respellings: Array<[string, (header: string, payload: string, signature: string) => string]> = [
+  type Respelling = [string, (header: string, payload: string, signature: string) => string];
+  /** Spellings jose verifies as the token itself: only the check of the compact serialization refuses them. */
+  const joseTakes: Respelling[] = [
     [
       "= padding on its signature",
       (header, payload, signature) => `${header}.${payload}.${padded(signature)}`,
@@ -227,6 +229,9 @@ describe("a token not in JWS compact serialization", () => {
       "bits past its signature's last byte",
       (header, payload, signature) => `${header}.${payload}.${otherTrailingBits(signature)}`,
     ],
+  ];
+  const respellings: Respelling[] = [
+    ...joseTakes,
     ["a fourth part", (header, payload, signature) => `${header}.${payload}.${signature}.`],
     ["an empty signature", (header, payload) => `${header}.${payload}.`],
     ["base64's + and / in a part", (header, payload, signature) => `${header}.${payload}.${signature}+/`],
@@ -238,6 +243,15 @@ describe("a token not in JWS compact serialization", () => {
     expect(issued).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     expect((await put(issued)).status).toBe(405);
   });
+
+  it.each(joseTakes)(
+    "with %s is what jose verifies, which the compact form's check refuses",
+    async (_, respell) => {
+      const [header = "", payload = "", signature = ""] = (await token()).split(".");
+      const { payload: claims } = await jwtVerify(respell(header, payload, signature), testSecret);
+      expect(claims.sub).toBe(sub);
+    },
+  );
 
   it.each(respellings)(
     "with %s is refused before it is verified, as any malformed token is",

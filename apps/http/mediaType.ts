@@ -57,7 +57,7 @@ export function admits(accept: string | undefined, answer: string): boolean {
   let decided: { specificity: number; q: number } | undefined;
   for (const range of members.map(mediaRangeOf)) {
     if (range === undefined || !matches(range, representation)) continue;
-    const specificity = specificityOf(range);
+    const specificity = specificityOf(range, representation);
     if (decided === undefined || specificity > decided.specificity) decided = { specificity, q: range.q };
     else if (specificity === decided.specificity) decided.q = Math.min(decided.q, range.q);
   }
@@ -133,9 +133,16 @@ function normalised(name: string, value: string): string {
   return charset === "utf8" ? "utf-8" : charset;
 }
 
-// */* before type/* before a type, and a type with more parameters before one with fewer.
-function specificityOf(range: MediaRange): number {
-  if (range.type === "*") return 0;
-  if (range.subtype === "*") return 1;
-  return 2 + range.parameters.length;
+// */* before type/* before `json` taking a `+json` answer before the answer's own type, and within each a range with more
+// parameters before one with fewer: `application/schema+json, application/json;q=0` admits a schema.
+function specificityOf(range: MediaRange, representation: MediaType): number {
+  const tier =
+    range.type === "*"
+      ? 0
+      : range.subtype === "*"
+        ? 1
+        : representation.essence.endsWith(`/${range.subtype}`)
+          ? 3
+          : 2;
+  return tier * 1_000 + range.parameters.length;
 }

@@ -163,6 +163,9 @@ describe("admits", () => {
     expect(admits("application/json;q=0, */*", "application/schema+json")).toBe(false);
     expect(admits("application/json", "application/problem+json")).toBe(true);
     expect(admits("text/json", "application/schema+json")).toBe(false);
+    // The answer's own type is more specific than a JSON range taking it.
+    expect(admits("application/schema+json, application/json;q=0", "application/schema+json")).toBe(true);
+    expect(admits("application/schema+json;q=0, application/json", "application/schema+json")).toBe(false);
   });
 });
 
