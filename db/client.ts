@@ -21,6 +21,7 @@ import {
   readKeysSql,
 } from "./begunKeys.ts";
 import { type AggregateRef, forgetHeads, keepHeads, readHeadsSql } from "./outbox/aggregateHeads.ts";
+import { closeRelayWakeup, takeOutboxRowsWritten, wakeRelay } from "./outbox/relayWakeup.ts";
 import { closeKeyCache, keyCacheGeneration } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
 
@@ -44,10 +45,11 @@ export function createDatabase(
   // on the pool, a checked-out one on itself, and its next query fails with the cause anyway.
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
-  // The pool's key cache listens on a connection of its own (db/patientKeyCache.ts), which ends with the pool.
+  // The pool's key cache listens on a connection of its own (db/patientKeyCache.ts), and its commits wake the
+  // relay on another (db/outbox/relayWakeup.ts): both end with the pool.
   const end = pool.end.bind(pool);
   pool.end = (async () => {
-    await closeKeyCache(pool);
+    await Promise.all([closeKeyCache(pool), closeRelayWakeup(pool)]);
     return end();
   }) as typeof pool.end;
   return drizzle(pool, { schema }) as Database;
@@ -245,6 +247,7 @@ async function onPooledConnection<T>(
   } finally {
     forgetHeads(client);
     forgetKeys(client);
+    takeOutboxRowsWritten(client);
     // Handed on, the connection is the next writer's, in its transaction: it releases it.
     if (!handedOn) client.release(broken);
   }
@@ -319,6 +322,8 @@ async function attempts<T>(
         keepKeys(client, declaredPatients(declared), results.at(-1)?.rows ?? [], keysReadAt);
       }
       handed = undefined;
+      // An earlier attempt's rows were rolled back.
+      takeOutboxRowsWritten(client);
       let result: T;
       try {
         result = await work(tx);
@@ -343,11 +348,13 @@ async function attempts<T>(
             othersWaiting: committed.at(-1)?.rows[0]?.waiting === true,
           };
           locked = false;
+          afterCommit(client, self.pool);
           handOn();
           return result;
         }
         await client.query(locking ? `COMMIT; ${unlock}` : "COMMIT");
         locked = false;
+        afterCommit(client, self.pool);
         return result;
       } catch (error) {
         // The next writer's BEGIN failed after the COMMIT succeeded: the connection is in a failed transaction
@@ -355,6 +362,7 @@ async function attempts<T>(
         if (next && (await transactionStatusAfterFailure(client)) === "E") {
           await client.query(`ROLLBACK; ${unlock}`);
           locked = false;
+          afterCommit(client, self.pool);
           return result;
         }
         // A failed COMMIT has ended the transaction and skipped what rode with it (the unlock, or the next
@@ -366,6 +374,11 @@ async function attempts<T>(
   } finally {
     if (locked) await client.query(unlock);
   }
+}
+
+/** A transaction committed on `client`: if it wrote outbox rows, the relay is woken (db/outbox/relayWakeup.ts). */
+function afterCommit(client: pg.PoolClient, pool: pg.Pool): void {
+  if (takeOutboxRowsWritten(client)) wakeRelay(pool);
 }
 
 /**

@@ -6,6 +6,7 @@ import type pg from "pg";
 import { DataFreeError } from "../../events/dataFreeError.ts";
 import type { KeyCandidate } from "../readOrMakeKeys.ts";
 import type { HashedEventFields } from "./eventHash.ts";
+import { noteOutboxRowsWritten } from "./relayWakeup.ts";
 
 export interface OutboxRow {
   fields: HashedEventFields;
@@ -173,4 +174,5 @@ export async function insertOutboxRows(
   if (keys_made !== keys.length) {
     throw new Error(`${keys_made} of ${keys.length} patient keys were inserted: a key existed already`);
   }
+  noteOutboxRowsWritten(client);
 }
