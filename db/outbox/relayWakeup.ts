@@ -34,8 +34,8 @@ export function takeOutboxRowsWritten(client: pg.ClientBase): boolean {
 interface Wakeup {
   connectionString: string | undefined;
   connection: pg.Client | null;
-  /** The NOTIFYs in flight, one after the other, until no commit asks for another. */
-  sending: Promise<void> | null;
+  /** The NOTIFYs in flight, one after the other, until no commit asks for another; null when none is. */
+  inFlight: Promise<void> | null;
   /** A commit came while a NOTIFY was in flight: another follows it. */
   again: boolean;
   closed: boolean;
@@ -49,21 +49,18 @@ export function wakeRelay(pool: pg.Pool): void {
     wakeup = {
       connectionString: pool.options.connectionString,
       connection: null,
-      sending: null,
+      inFlight: null,
       again: false,
       closed: false,
     };
     wakeups.set(pool, wakeup);
   }
   if (wakeup.closed) return;
-  if (wakeup.sending) {
+  if (wakeup.inFlight) {
     wakeup.again = true;
     return;
   }
-  const current = wakeup;
-  current.sending = notifyUntilCaughtUp(current).finally(() => {
-    current.sending = null;
-  });
+  wakeup.inFlight = notifyUntilCaughtUp(wakeup);
 }
 
 /** With its pool: the NOTIFY in flight ends, then the connection. */
@@ -71,18 +68,22 @@ export async function closeRelayWakeup(pool: pg.Pool): Promise<void> {
   const wakeup = wakeups.get(pool);
   if (!wakeup) return;
   wakeup.closed = true;
-  await wakeup.sending;
+  await wakeup.inFlight;
   await wakeup.connection?.end().catch(() => {});
   wakeup.connection = null;
 }
 
 async function notifyUntilCaughtUp(wakeup: Wakeup): Promise<void> {
-  do {
+  for (;;) {
     wakeup.again = false;
     const connection = await connected(wakeup);
-    if (!connection) return;
-    await connection.query(`NOTIFY ${OUTBOX_CHANNEL}`).catch(() => drop(wakeup, connection));
-  } while (wakeup.again && !wakeup.closed);
+    if (connection) await connection.query(`NOTIFY ${OUTBOX_CHANNEL}`).catch(() => drop(wakeup, connection));
+    // Decided and cleared in one step: a commit after it starts a NOTIFY of its own, none is lost in between.
+    if (!connection || !wakeup.again || wakeup.closed) {
+      wakeup.inFlight = null;
+      return;
+    }
+  }
 }
 
 async function connected(wakeup: Wakeup): Promise<pg.Client | null> {
