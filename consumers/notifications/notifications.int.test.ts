@@ -23,6 +23,7 @@ import {
   testEventContext,
   testMasterKeys,
 } from "../../test/fixtures.ts";
+import { containsAll, tapTopic } from "../../test/kafkaTap.ts";
 import { patientDirectoryConsumer } from "../patientDirectory/patientDirectoryConsumer.ts";
 import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
 import { notificationId } from "./notificationIds.ts";
@@ -34,6 +35,10 @@ const relay = startRelay();
 const consumers: StartedConsumer[] = [];
 let directory: StartedConsumer;
 beforeAll(async () => {
+  // The shared outbox may hold events other files committed with no relay running: this relay publishes them
+  // first. The consumers start at the topics' ends, after them, so that none reads a booking of a patient no
+  // directory here projected (it would hold its partition for the prerequisite wait, then be parked).
+  await relayCaughtUp();
   const transport = recordingTransport(db);
   const delivery = notificationDeliveryConsumer({
     transports: { email: transport, sms: transport },
@@ -52,6 +57,15 @@ afterAll(async () => {
   await relay.stop();
   await db.$client.end();
 });
+
+/** Returns once the relay has published everything committed so far: a marker event, and all before it. */
+async function relayCaughtUp(): Promise<void> {
+  const tap = await tapTopic(kafkaBrokers(), "patient-events");
+  const [marker] = await writeTransaction(db, (tx) =>
+    appendEvents(tx, testEventContext(), [patientCreated()]),
+  );
+  await tap.collect({ done: containsAll([marker?.eventId ?? ""]), timeoutMs: 60_000 });
+}
 
 async function sentMessages(ids: string[]) {
   const rows = await db.select().from(recordedNotifications);
