@@ -22,15 +22,18 @@ import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import {
   type AclUser,
+  aclPrincipals,
+  aclPrincipalVariables,
   aclUserSecurity,
   applyCatalogTopics,
   principalOf,
+  runTopicsAsAdministrator,
   saslBrokers,
   saslSecurity,
   securityVariables,
   startSecureKafka,
 } from "../test/secureKafka.ts";
-import { type AclPrincipals, platformAclResources, platformAcls } from "./kafkaAcls.ts";
+import { platformAclResources, platformAcls } from "./kafkaAcls.ts";
 
 const db = testDatabase();
 // The cluster's administrator: a super user. Made once the broker's CA exists.
@@ -51,38 +54,12 @@ afterAll(async () => {
   await db.$client.end();
 });
 
-const principals: AclPrincipals = {
-  relay: [principalOf("relay")],
-  connect: [principalOf("connect")],
-  consumers: [principalOf("consumer")],
-  operators: [principalOf("operator")],
-};
-const aclVariables = {
-  KAFKA_ACL_RELAY_PRINCIPAL: principalOf("relay"),
-  KAFKA_ACL_CONNECT_PRINCIPAL: principalOf("connect"),
-  KAFKA_ACL_CONSUMER_PRINCIPAL: principalOf("consumer"),
-  KAFKA_ACL_OPERATOR_PRINCIPAL: principalOf("operator"),
-};
-const plan = platformAcls(principals, platformAclResources());
+const plan = platformAcls(aclPrincipals, platformAclResources());
 const planned = new Set(plan.map(describeBinding));
-
-/** `npm run topics -- <args>` as the cluster's administrator (a super user), with `env` on top. */
-async function runTopics(args: string[], env: Record<string, string>) {
-  const command = spawnScript("scripts/topics.ts", {
-    args,
-    env: {
-      KAFKA_BROKERS: saslBrokers.join(","),
-      ...securityVariables(saslSecurity("scram-sha-512")),
-      ...env,
-    },
-  });
-  const code = await command.exited;
-  return { code, output: command.output() };
-}
 
 /** The ALLOW bindings the broker holds for the four roles' principals, as `kafka-acls --list` says them. */
 async function brokerBindings(): Promise<string[]> {
-  const ours = new Set(Object.values(principals).flat());
+  const ours = new Set(Object.values(aclPrincipals).flat());
   return (await describeAllowed(admin))
     .filter((binding: AclBinding) => ours.has(binding.principal))
     .map(describeBinding)
@@ -135,13 +112,13 @@ async function patientEventsEnd(): Promise<string[]> {
 describe("npm run topics -- acls", () => {
   it("grants each role's principal exactly its ACLs, and a second run creates nothing and lists all as kept", async () => {
     const before = await brokerBindings();
-    const first = await runTopics(["acls"], aclVariables);
+    const first = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
     expect(first.code, first.output).toBe(0);
     const toCreate = [...planned].filter((binding) => !before.includes(binding)).length;
     expect(first.output).toContain(`${toCreate} created, ${planned.size - toCreate} kept, 0 deleted`);
     expect(await brokerBindings()).toEqual([...planned].sort());
 
-    const second = await runTopics(["acls"], aclVariables);
+    const second = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
     expect(second.code, second.output).toBe(0);
     expect(second.output).toContain(`0 created, ${planned.size} kept, 0 deleted`);
     expect(second.output).not.toMatch(/\bcreated\s*$/m);
@@ -161,7 +138,7 @@ describe("npm run topics -- acls", () => {
     ],
   ])("refuses %s, naming the variable, and changes no ACL", async (_, variables, problem) => {
     const before = await brokerBindings();
-    const refused = await runTopics(["acls"], { ...aclVariables, ...variables });
+    const refused = await runTopicsAsAdministrator(["acls"], { ...aclPrincipalVariables, ...variables });
     expect(refused.code, refused.output).toBe(1);
     expect(refused.output).toContain(problem);
     expect(await brokerBindings()).toEqual(before);
@@ -169,7 +146,7 @@ describe("npm run topics -- acls", () => {
   it("--dry-run lists what it would create and changes nothing", async () => {
     const before = await brokerBindings();
     const extra = { KAFKA_ACL_OPERATOR_PRINCIPAL: `${principalOf("operator")};User:second-operator` };
-    const dry = await runTopics(["acls", "--dry-run"], { ...aclVariables, ...extra });
+    const dry = await runTopicsAsAdministrator(["acls", "--dry-run"], { ...aclPrincipalVariables, ...extra });
     expect(dry.code, dry.output).toBe(0);
     expect(dry.output).toMatch(/User:second-operator\s+READ\s+TOPIC\s+patient-events\s+to create/);
     expect(dry.output).toMatch(/ to create, \d+ kept, 0 to delete/);
@@ -180,7 +157,7 @@ describe("npm run topics -- acls", () => {
   });
 
   it("deletes nothing it did not create unless --prune; then only the stale ALLOW bindings on its resources", async () => {
-    const applied = await runTopics(["acls"], aclVariables);
+    const applied = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
     expect(applied.code, applied.output).toBe(0);
     // A relay principal since replaced, on one of the platform's resources; and someone else's binding on a topic
     // of their own, and a DENY on an event topic, which pruning must leave alone.
@@ -201,16 +178,16 @@ describe("npm run topics -- acls", () => {
     const listed = async () => (await describeAllowed(admin)).map(describeBinding);
     await eventually(async () => (await listed()).includes(staleKey), 30_000);
 
-    const kept = await runTopics(["acls"], aclVariables);
+    const kept = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
     expect(kept.code, kept.output).toBe(0);
     expect(kept.output).toContain(`0 created, ${planned.size} kept, 0 deleted`);
     expect(await listed()).toContain(staleKey);
 
-    const refused = await runTopics(["acls", "--prune"], aclVariables);
+    const refused = await runTopicsAsAdministrator(["acls", "--prune"], aclPrincipalVariables);
     expect(refused.code, "pruning without --yes and no terminal").toBe(2);
     expect(await listed()).toContain(staleKey);
 
-    const pruned = await runTopics(["acls", "--prune", "--yes"], aclVariables);
+    const pruned = await runTopicsAsAdministrator(["acls", "--prune", "--yes"], aclPrincipalVariables);
     expect(pruned.code, pruned.output).toBe(0);
     expect(pruned.output).toContain(`0 created, ${planned.size} kept, 1 deleted`);
     expect(pruned.output).toMatch(/User:old-relay\s+WRITE\s+TOPIC\s+patient-events\s+deleted/);
@@ -232,7 +209,7 @@ describe("npm run topics -- acls", () => {
 
 describe("with the ACLs applied", () => {
   beforeAll(async () => {
-    const applied = await runTopics(["acls"], aclVariables);
+    const applied = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
     expect(applied.code, applied.output).toBe(0);
   });
 

@@ -9,8 +9,10 @@ import { promisify } from "node:util";
 import type { KafkaSecurity, SaslMechanism } from "../config/kafkaSecurity.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
+import type { AclPrincipals } from "../scripts/kafkaAcls.ts";
 import { brokersOf, type KafkaNode, kafkaIsRunning, startKafka, stopKafka } from "../stack/kafka.ts";
 import { stackPaths, withLock } from "../stack/processes.ts";
+import { spawnScript } from "./childProcess.ts";
 import { eventually } from "./fixtures.ts";
 
 const run = promisify(execFile);
@@ -49,6 +51,39 @@ export type AclUser = keyof typeof aclUsers;
 
 /** Kafka's principal for an ACL user: `User:<name>`. */
 export const principalOf = (user: AclUser) => `User:${aclUsers[user].username}`;
+
+/** The ACL users as the principals of the platform's four roles (`stranger` is none of them). */
+export const aclPrincipals: AclPrincipals = {
+  relay: [principalOf("relay")],
+  connect: [principalOf("connect")],
+  consumers: [principalOf("consumer")],
+  operators: [principalOf("operator")],
+};
+
+/** The same, as the variables `npm run topics -- acls` reads. */
+export const aclPrincipalVariables: Record<string, string> = {
+  KAFKA_ACL_RELAY_PRINCIPAL: principalOf("relay"),
+  KAFKA_ACL_CONNECT_PRINCIPAL: principalOf("connect"),
+  KAFKA_ACL_CONSUMER_PRINCIPAL: principalOf("consumer"),
+  KAFKA_ACL_OPERATOR_PRINCIPAL: principalOf("operator"),
+};
+
+/** `npm run topics -- <args>` on the node as the cluster's administrator (a super user), with `env` on top. */
+export async function runTopicsAsAdministrator(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const command = spawnScript("scripts/topics.ts", {
+    args,
+    env: {
+      KAFKA_BROKERS: saslBrokers.join(","),
+      ...securityVariables(saslSecurity("scram-sha-512")),
+      ...env,
+    },
+  });
+  const code = await command.exited;
+  return { code, output: command.output() };
+}
 
 /**
  * SASL over TLS on 19092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 19093 (a client certificate). Below
