@@ -1,7 +1,9 @@
-// Kafka Connect as the least-privileged principal `npm run topics -- acls` grants it, on a broker that checks
-// ACLs (test/secureKafka.ts): the worker starts (its state topics, its group, the exactly-once transactional ids
-// of its leader and its task), the connector the operators' principal registers streams each committed event
-// exactly once, and the worker is refused what it was not granted.
+// Kafka Connect and `npm run relay:switch`, each with only the ACLs `npm run topics -- acls` grants its principal,
+// on a broker that checks ACLs (test/secureKafka.ts). The worker logs in as the Connect principal: it creates its
+// state topics, joins its group, and runs the connector's exactly-once producer under its transactional ids. The
+// switch runs as the operators' principal: it publishes the polling relay's backlog as the relay's stream
+// (fencing its transactional id), registers the connector (creating its heartbeat topic), and hands back.
+// In a database of its own, whose relay mode and slot are this file's alone.
 import { randomUUID } from "node:crypto";
 import kafkajs from "kafkajs";
 import pg from "pg";
@@ -9,11 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertPatient } from "../apps/patient/store.ts";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { readRelayMode } from "../db/outbox/relayMode.ts";
 import { createIdempotentProducer, createKafka } from "../kafka/client.ts";
 import { type ConnectCluster, startConnect, stopConnect } from "../stack/connect.ts";
-import { databaseUrl, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
+import { spawnScript } from "../test/childProcess.ts";
+import { patientCreated, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import { ownDatabase } from "../test/ownDatabase.ts";
 import {
   aclPrincipalVariables,
   aclUserSecurity,
@@ -21,30 +26,22 @@ import {
   runTopicsAsAdministrator,
   saslBrokers,
   saslSecurity,
+  securityVariables,
   startSecureKafka,
 } from "../test/secureKafka.ts";
-import { registerConnector, removeConnector } from "./connector.ts";
+import { removeConnector } from "./connector.ts";
 import { debeziumTarget } from "./connectorConfig.ts";
 import { ConnectClient } from "./connectRest.ts";
-import { preparePostgres } from "./sql/preparePostgres.ts";
-import { createSlotExportingSnapshot, dropSlot } from "./sql/replicationSlot.ts";
+import { dropSlot } from "./sql/replicationSlot.ts";
 
-// A worker group of its own (its port names its group and state topics), logging in as the connect principal.
+// A worker group of its own (its port names its group and state topics), logging in as the Connect principal.
 const worker: ConnectCluster = {
   name: "connect-acl-test",
   basePort: 38183,
   workers: 1,
   security: aclUserSecurity("connect"),
 };
-const db = testDatabase();
-const admin = new pg.Client({ connectionString: databaseUrl() });
-// Named apart from the other Debezium tests' connectors and slots on this database.
-const defaults = debeziumTarget(databaseUrl());
-const target = {
-  ...defaults,
-  connectorName: `${defaults.connectorName}-acl`,
-  slotName: `${defaults.slotName}_acl`.slice(0, 63),
-};
+const own = ownDatabase("connect_acls");
 let connect: ConnectClient;
 
 beforeAll(async () => {
@@ -57,52 +54,79 @@ beforeAll(async () => {
   });
   expect(applied.code, applied.output).toBe(0);
   connect = new ConnectClient((await startConnect(saslBrokers, () => {}, worker)).url);
-  await admin.connect();
-  await preparePostgres(admin, target);
-  await removeConnector(connect, target.connectorName);
-  await dropSlot(admin, target.slotName);
-  const slot = await createSlotExportingSnapshot(databaseUrl(), target.slotName);
-  await slot.release();
+  await own.setUp();
 }, 300_000);
 
 afterAll(async () => {
+  // The slot would keep the database from being dropped.
+  const target = debeziumTarget(own.url);
   await removeConnector(connect, target.connectorName).catch(() => undefined);
-  await dropSlot(admin, target.slotName).catch(() => undefined);
-  await admin.end();
-  await db.$client.end();
+  const admin = new pg.Client({ connectionString: own.url });
+  await admin.connect();
+  await dropSlot(admin, target.slotName).finally(() => admin.end());
+  await own.tearDown();
   await stopConnect(worker);
 }, 120_000);
 
-describe("Kafka Connect with only the ACLs granted to its principal", () => {
-  it("runs the connector the operators register and streams each committed event exactly once", async () => {
-    const administrator = saslSecurity("scram-sha-512");
-    const events = await tapTopic(saslBrokers, "patient-events", administrator);
-    // The operators' principal registers it: the heartbeat topic is created with the operators' grants.
-    await registerConnector(connect, target, saslBrokers, {
-      kafkaSecurity: aclUserSecurity("operator"),
-      replication: { factor: 1, minInsyncReplicas: 1 },
-    });
+/** Three patients created, one transaction: their events' ids. */
+async function writeEvents(): Promise<string[]> {
+  return writeTransaction(own.db, async (tx) => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const patientId = randomUUID();
+      const created = patientCreated(patientId);
+      await insertPatient(tx, { id: patientId, ...created.data });
+      const [event] = await appendEvents(tx, testEventContext(), [created]);
+      ids.push(event?.eventId as string);
+    }
+    return ids;
+  });
+}
 
-    const eventIds = await writeTransaction(db, async (tx) => {
-      const ids: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const patientId = randomUUID();
-        const created = patientCreated(patientId);
-        await insertPatient(tx, { id: patientId, ...created.data });
-        const [event] = await appendEvents(tx, testEventContext(), [created]);
-        ids.push(event?.eventId as string);
-      }
-      return ids;
-    });
-    expectExactlyOnce(await events.collect({ done: containsAll(eventIds), timeoutMs: 90_000 }), eventIds);
+/** `npm run relay:switch -- <mode> --yes` as the operators' principal, against this file's worker. */
+async function switchAsOperator(mode: "debezium" | "polling") {
+  const command = spawnScript("handover/switch.ts", {
+    args: [mode, "--yes"],
+    env: {
+      DATABASE_URL: own.url,
+      KAFKA_BROKERS: saslBrokers.join(","),
+      ...securityVariables(aclUserSecurity("operator")),
+      KAFKA_CONNECT_URL: connect.url,
+    },
+  });
+  const code = await command.exited;
+  return { code, output: command.output() };
+}
 
-    // Still running: neither the worker's own clients nor the task's exactly-once producer was refused.
-    const status = await connect.status(target.connectorName);
+describe("Kafka Connect and relay:switch with only the ACLs granted to their principals", () => {
+  it("the switch hands the backlog and the stream to the Connect principal's connector, exactly once, and back", async () => {
+    const events = await tapTopic(saslBrokers, "patient-events", saslSecurity("scram-sha-512"));
+    // Committed before the switch and never published by a polling relay: the switch itself publishes them.
+    const backlog = await writeEvents();
+
+    const toDebezium = await switchAsOperator("debezium");
+    expect(toDebezium.code, toDebezium.output).toBe(0);
+    expect(toDebezium.output).toContain(`"published":${backlog.length}`);
+    const streamed = await writeEvents();
+    const all = [...backlog, ...streamed];
+    expectExactlyOnce(await events.collect({ done: containsAll(all), timeoutMs: 90_000 }), all);
+
+    // Neither the worker's own clients nor the task's exactly-once producer was refused anything.
+    const status = await connect.status(debeziumTarget(own.url).connectorName);
     expect(status?.connector.state).toBe("RUNNING");
     expect(status?.tasks.map((task) => task.state)).toEqual(["RUNNING"]);
+
+    const toPolling = await switchAsOperator("polling");
+    expect(toPolling.code, toPolling.output).toBe(0);
+    const client = await own.db.$client.connect();
+    try {
+      expect((await readRelayMode(client)).mode).toBe("polling");
+    } finally {
+      client.release();
+    }
   });
 
-  it("is refused the dead-letter topics, which are the consumers' to write", async () => {
+  it("the Connect principal is refused the dead-letter topics, which are the consumers' to write", async () => {
     const producer = createIdempotentProducer(
       createKafka({
         brokers: saslBrokers,
