@@ -137,6 +137,17 @@ export async function recordArchive(client: pg.ClientBase, record: ArchiveRecord
 const PAYLOAD_DIGEST = "sha256(convert_to(outbox.payload::text, 'UTF8'))";
 
 /**
+ * The archived rows' digests in event id order. The range is read first, down the history's index, and sorted: a
+ * cursor, planned to return its first rows fast, would otherwise walk the outbox's whole event_id index for the
+ * rows of the range (digestsToKeep.explain.int.test.ts).
+ */
+export const digestsToKeepSql = `
+  WITH archived AS MATERIALIZED (
+    SELECT outbox.event_id, ${PAYLOAD_DIGEST} AS digest FROM outbox
+     WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND (tx_id, position) <= ($3::xid8, $4::bigint))
+  SELECT event_id::text AS "eventId", digest AS "payloadSha256" FROM archived ORDER BY event_id`;
+
+/**
  * The digests archiving is about to keep for the rows after `after` and at or before `through`, in event id
  * order, a batch at a time: read through a cursor, so the rows are sorted once (their event ids follow no index
  * of the range). The archive signs their hash before it can keep them (recordArchivedDigests). Within the
@@ -148,22 +159,19 @@ export async function* digestsToKeep(
   through: HistoryKey,
   batch: number,
 ): AsyncGenerator<ArchivedDigest[]> {
-  await client.query(
-    `DECLARE digests_to_keep NO SCROLL CURSOR FOR
-     SELECT outbox.event_id::text AS "eventId", ${PAYLOAD_DIGEST} AS "payloadSha256" FROM outbox
-      WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND (tx_id, position) <= ($3::xid8, $4::bigint)
-      ORDER BY outbox.event_id`,
-    [after.txId, after.position, through.txId, through.position],
-  );
-  try {
-    for (;;) {
-      const result = await client.query<ArchivedDigest>(`FETCH ${Math.trunc(batch)} FROM digests_to_keep`);
-      if (result.rows.length > 0) yield result.rows;
-      if (result.rows.length < batch) return;
-    }
-  } finally {
-    await client.query("CLOSE digests_to_keep");
+  await client.query(`DECLARE digests_to_keep NO SCROLL CURSOR FOR ${digestsToKeepSql}`, [
+    after.txId,
+    after.position,
+    through.txId,
+    through.position,
+  ]);
+  // Closed once read to the end; a failure before rolls the archiving transaction back, which closes it.
+  for (;;) {
+    const result = await client.query<ArchivedDigest>(`FETCH ${Math.trunc(batch)} FROM digests_to_keep`);
+    if (result.rows.length > 0) yield result.rows;
+    if (result.rows.length < batch) break;
   }
+  await client.query("CLOSE digests_to_keep");
 }
 
 /**
