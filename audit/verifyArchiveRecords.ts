@@ -28,8 +28,8 @@ export async function archiveRecordsProblem(
   let afterCheckpoint = 0;
   let rowsBefore = 0;
   // Which archives may lack what later ones have: digests kept (before 0029), their signed hash (before 0031).
-  let keptBefore: number | null = null;
-  let hashedBefore: number | null = null;
+  let firstKeeping: number | null = null;
+  let firstHashed: number | null = null;
   // The events archived by the archives that kept digests before 0031: as many digests belong to no archive.
   let digestsWithoutArchive = 0;
   let digestsKept = 0;
@@ -70,14 +70,14 @@ export async function archiveRecordsProblem(
       return broken(
         "the chain heads it left behind do not match its signed hash: a head was changed, added or removed",
       );
-    const digestsProblem = await digestsProblemOf(client, archive, { keptBefore, hashedBefore });
+    const digestsProblem = await digestsProblemOf(client, archive, { firstKeeping, firstHashed });
     if (digestsProblem) return broken(digestsProblem);
     if (archive.digestsKept) {
-      keptBefore ??= archive.sequence;
+      firstKeeping ??= archive.sequence;
       digestsKept += archive.rowCount;
       if (archive.digestsHash === null) digestsWithoutArchive += archive.rowCount;
     }
-    if (archive.digestsHash !== null) hashedBefore ??= archive.sequence;
+    if (archive.digestsHash !== null) firstHashed ??= archive.sequence;
     afterCheckpoint = archive.checkpointSequence;
     rowsBefore = checkpoint.rowCount;
   }
@@ -88,7 +88,8 @@ export async function archiveRecordsProblem(
       problem: `outbox_archived_digests holds ${digests.withoutArchive} digests of no archive, but the archives that kept digests before they signed their hash (migration 0031) archived ${digestsWithoutArchive} events: a digest was added or removed`,
     };
   }
-  // And every other digest belongs to an archive whose hash covers it: none of an archive that has no hash or none.
+  // And every other digest belongs to an archive whose hash covers it: one given an archive never recorded, or one
+  // that has no hash, makes the whole table hold more than the archives moved out.
   if (digests.kept !== digestsKept) {
     return {
       problem: `outbox_archived_digests holds ${digests.kept} digests, but the archives that keep them archived ${digestsKept} events: a digest was added to no archive that covers it`,
@@ -120,13 +121,13 @@ export async function archiveRecordsProblem(
 async function digestsProblemOf(
   client: pg.ClientBase,
   archive: StoredArchive,
-  earlier: { keptBefore: number | null; hashedBefore: number | null },
+  earlier: { firstKeeping: number | null; firstHashed: number | null },
 ): Promise<string | null> {
   if (archive.digestsHash === null) {
-    if (earlier.hashedBefore !== null)
-      return `it has no hash of its events' digests, though archive ${earlier.hashedBefore} before it has one: only archives recorded before migration 0031 have none`;
-    if (!archive.digestsKept && earlier.keptBefore !== null)
-      return `it says it kept no digests of its events, though archive ${earlier.keptBefore} before it kept them: only archives recorded before migration 0029 kept none`;
+    if (earlier.firstHashed !== null)
+      return `it has no hash of its events' digests, though archive ${earlier.firstHashed} before it has one: only archives recorded before migration 0031 have none`;
+    if (!archive.digestsKept && earlier.firstKeeping !== null)
+      return `it says it kept no digests of its events, though archive ${earlier.firstKeeping} before it kept them: only archives recorded before migration 0029 kept none`;
     return null;
   }
   if (!archive.digestsKept) return "it says it kept no digests of its events, though it signed their hash";
