@@ -15,6 +15,11 @@ export interface ArchiveRecord {
   rowCount: number;
   headCount: number;
   headsHash: Buffer;
+  /**
+   * The hash over the digests it kept for consumers (DigestsHash), signed with the rest; null only for archives
+   * recorded before it was (migration 0031), whose signatures cover no such field.
+   */
+  digestsHash: Buffer | null;
   fileName: string;
   fileSha256: Buffer;
   createdBefore: Date;
@@ -32,7 +37,11 @@ export interface ArchivedHead {
   hash: Buffer;
 }
 
-/** The exact bytes an archive record's signature covers. */
+/**
+ * The exact bytes an archive record's signature covers. The digests' hash is a member only when the record has
+ * one, so the archives signed before it was (migration 0031) verify as they were signed; one signed with it no
+ * longer verifies once it is taken away.
+ */
 export function archiveStatement(record: Omit<ArchiveRecord, "signature">): Buffer {
   return Buffer.from(
     JSON.stringify({
@@ -44,6 +53,7 @@ export function archiveStatement(record: Omit<ArchiveRecord, "signature">): Buff
       rowCount: record.rowCount,
       headCount: record.headCount,
       headsHash: record.headsHash.toString("hex"),
+      ...(record.digestsHash === null ? {} : { digestsHash: record.digestsHash.toString("hex") }),
       fileName: record.fileName,
       fileSha256: record.fileSha256.toString("hex"),
       createdBefore: record.createdBefore.toISOString(),
@@ -78,6 +88,43 @@ export class HeadsHash {
     this.#hash.update(
       `${JSON.stringify([head.position, head.aggregateType, head.aggregateId, head.version, head.hash.toString("hex")])}\n`,
     );
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  digest(): Buffer {
+    return this.#hash.copy().digest();
+  }
+}
+
+/** An archived event's id and the SHA-256 of its payload, as its archive kept them (outbox_archived_digests). */
+export interface ArchivedDigest {
+  /** The canonical, lower-case text of the uuid, as Postgres writes it. */
+  eventId: string;
+  payloadSha256: Buffer;
+}
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The hash over an archive's kept digests, fed one digest at a time in ascending event id: sha256 of one JSON
+ * line per digest, `["<event id>","<payload sha256 in hex>"]`. Event ids are compared as the canonical
+ * lower-case text, whose order is that of their 16 bytes, as Postgres orders a uuid: no collation can change it.
+ */
+export class DigestsHash {
+  #hash: Hash = createHash("sha256");
+  #count = 0;
+  #last = "";
+
+  add(digest: ArchivedDigest): void {
+    if (!CANONICAL_UUID.test(digest.eventId)) throw new Error(`not a canonical event id: ${digest.eventId}`);
+    if (digest.eventId <= this.#last)
+      throw new Error(`digests must come in ascending event id (${digest.eventId})`);
+    this.#last = digest.eventId;
+    this.#count++;
+    this.#hash.update(`${JSON.stringify([digest.eventId, digest.payloadSha256.toString("hex")])}\n`);
   }
 
   get count(): number {

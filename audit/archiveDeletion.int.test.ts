@@ -1,8 +1,9 @@
 // The outbox's one exception to append-only (migration 0010), tried as the application would, triggers on: a
 // DELETE goes through only for rows at or before the cut of an archive that the deleting transaction itself
 // records, once it has kept their payload digests (migration 0029), and an archive can only be recorded as the
-// next one, cut exactly at a sealed checkpoint. The digests are kept only by such a transaction, only for the rows
-// it archives, and are never changed or removed.
+// next one, cut exactly at a sealed checkpoint, with the hash of its digests (migration 0031). The digests are kept
+// only by such a transaction, only for the rows it archives, each with the archive it records, and are never
+// changed or removed.
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,13 +35,14 @@ function recordArchive(app: pg.ClientBase, checkpoint: Checkpoint, overrides: Re
     up_to_position: checkpoint.upToPosition,
     row_count: checkpoint.rowCount,
     digests_kept: true,
+    digests_hash: Buffer.alloc(32),
     ...overrides,
   };
   return app.query(
     `INSERT INTO outbox_archives (sequence, checkpoint_sequence, after_checkpoint_sequence, up_to_tx_id, up_to_position,
        row_count, head_count, heads_hash, file_name, file_sha256, created_before, key_id, signature, archived_at,
-       digests_kept)
-     VALUES ($1, $2, $3, $4::xid8, $5, $6, 0, '\\x', 'by-hand.ndjson.gz', '\\x', now(), 'none', '\\x', now(), $7)`,
+       digests_kept, digests_hash)
+     VALUES ($1, $2, $3, $4::xid8, $5, $6, 0, '\\x', 'by-hand.ndjson.gz', '\\x', now(), 'none', '\\x', now(), $7, $8)`,
     [
       record.sequence,
       record.checkpoint_sequence,
@@ -49,20 +51,25 @@ function recordArchive(app: pg.ClientBase, checkpoint: Checkpoint, overrides: Re
       record.up_to_position,
       record.row_count,
       record.digests_kept,
+      record.digests_hash,
     ],
   );
 }
 
-/** Keeps the digest of the row at `position` as archiving does: its event id and its payload's SHA-256. */
+/**
+ * Keeps the digest of the row at `position` as archiving does: its event id and its payload's SHA-256, with the
+ * archive that keeps it (archive 1, which the tests' transactions record).
+ */
 function keepDigest(
   app: pg.ClientBase,
   position: string,
   digest = "sha256(convert_to(payload::text, 'UTF8'))",
+  archive: number | null = 1,
 ) {
   return app.query(
-    `INSERT INTO outbox_archived_digests (event_id, payload_sha256)
-     SELECT event_id, ${digest} FROM outbox WHERE position = $1`,
-    [position],
+    `INSERT INTO outbox_archived_digests (event_id, payload_sha256, archive_sequence)
+     SELECT event_id, ${digest}, $2::bigint FROM outbox WHERE position = $1`,
+    [position, archive],
   );
 }
 
@@ -130,6 +137,7 @@ describe("deleting from the outbox", () => {
         /must begin where the history left in archives ends, after checkpoint 0/,
       ],
       [{ digests_kept: false }, /must keep its events' digests/],
+      [{ digests_hash: null }, /archive 1 must sign the hash of its events' digests \(digests_hash\)/],
     ];
     for (const [overrides, refusal] of refusals) {
       await expect(recordArchive(app, checkpoint, overrides), JSON.stringify(overrides)).rejects.toThrow(
@@ -147,6 +155,8 @@ describe("deleting from the outbox", () => {
     const attempts: Array<[string, () => Promise<unknown>]> = [
       ["a row after the cut", () => keepDigest(app, positions[12] as string)],
       ["another digest", () => keepDigest(app, first, "sha256('forged'::bytea)")],
+      ["no archive", () => keepDigest(app, first, undefined, null)],
+      ["another archive than the one it records", () => keepDigest(app, first, undefined, 2)],
       [
         "an event the outbox does not hold",
         () =>
@@ -171,8 +181,9 @@ describe("deleting from the outbox", () => {
     );
     await expect(app.query("DELETE FROM outbox_archived_digests")).rejects.toThrow(/append-only: DELETE/);
     await expect(app.query("TRUNCATE outbox_archived_digests")).rejects.toThrow(/append-only: TRUNCATE/);
-    const { rows } = await app.query<{ eventId: string; digest: Buffer }>(
-      `SELECT event_id::text AS "eventId", payload_sha256 AS digest FROM outbox_archived_digests`,
+    const { rows } = await app.query<{ eventId: string; digest: Buffer; archive: number }>(
+      `SELECT event_id::text AS "eventId", payload_sha256 AS digest, archive_sequence::float8 AS archive
+         FROM outbox_archived_digests`,
     );
     const row = (await history.rows())[0];
     expect(rows).toEqual([
@@ -181,6 +192,7 @@ describe("deleting from the outbox", () => {
         digest: createHash("sha256")
           .update(row?.payload ?? "")
           .digest(),
+        archive: 1,
       },
     ]);
     await close(history, app);

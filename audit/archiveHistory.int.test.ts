@@ -19,9 +19,9 @@ import {
   testKeys,
 } from "../test/auditHistories.ts";
 import { patientCreated, testEventContext } from "../test/fixtures.ts";
-import { type ArchivedRow, fileSha256, toArchivedRow } from "./archive.ts";
+import { type ArchivedRow, fileSha256, signArchive, toArchivedRow } from "./archive.ts";
 import { archiveHistory } from "./archiveHistory.ts";
-import { parseManifest } from "./archiveManifest.ts";
+import { manifestText, parseManifest } from "./archiveManifest.ts";
 import type { HistoryRow } from "./sql/historyRows.ts";
 import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { verifyHistory } from "./verifyHistory.ts";
@@ -34,12 +34,17 @@ const historyToArchive = async () => archivable(await databases.create());
 
 /**
  * The archived events' digests the database keeps (outbox_archived_digests), as [event id, hex digest] in event id
- * order; and the same for history rows, each its payload's SHA-256 as consumers digest a record's value.
+ * order, of one archive or of all; and the same for history rows, each its payload's SHA-256 as consumers digest a
+ * record's value.
  */
-async function keptDigests(history: Awaited<ReturnType<typeof historyToArchive>>): Promise<string[][]> {
+async function keptDigests(
+  history: Awaited<ReturnType<typeof historyToArchive>>,
+  archive?: number,
+): Promise<string[][]> {
   const { rows } = await history.history.db.$client.query<{ eventId: string; digest: string }>(
     `SELECT event_id::text AS "eventId", encode(payload_sha256, 'hex') AS digest
-       FROM outbox_archived_digests ORDER BY event_id`,
+       FROM outbox_archived_digests WHERE $1::bigint IS NULL OR archive_sequence = $1 ORDER BY event_id`,
+    [archive ?? null],
   );
   return rows.map(({ eventId, digest }) => [eventId, digest]);
 }
@@ -47,6 +52,15 @@ const digestsOf = (rows: readonly HistoryRow[]): string[][] =>
   rows
     .map((row) => [row.eventId, createHash("sha256").update(row.payload, "utf8").digest("hex")])
     .sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1));
+/** The digests' hash an archive of these rows signs: a line `["<event id>","<digest>"]` a digest, by event id. */
+const digestsHashOf = (rows: readonly HistoryRow[]): Buffer =>
+  createHash("sha256")
+    .update(
+      digestsOf(rows)
+        .map((digest) => `${JSON.stringify(digest)}\n`)
+        .join(""),
+    )
+    .digest();
 
 async function archivedRows(file: string): Promise<ArchivedRow[]> {
   return gunzipSync(await readFile(file))
@@ -69,9 +83,12 @@ describe("archiving the history", () => {
       rowCount: 10,
       headCount: 4,
       createdBefore: history.afterFirst,
+      digestsHash: digestsHashOf(history.rows.slice(0, 10)),
     });
     expect(await history.remaining()).toEqual(history.rows.slice(10).map((row) => row.eventId));
-    // Each archived event's id and payload digest, for consumers to check its records against.
+    // Each archived event's id and payload digest, for consumers to check its records against, kept as the
+    // archive's, whose signed hash covers them.
+    expect(await keptDigests(history, 1)).toEqual(digestsOf(history.rows.slice(0, 10)));
     expect(await keptDigests(history)).toEqual(digestsOf(history.rows.slice(0, 10)));
 
     const inFile = await archivedRows(outcome.file);
@@ -84,6 +101,7 @@ describe("archiving the history", () => {
     );
     const manifest = parseManifest(await readFile(outcome.manifest, "utf8"));
     expect(manifest).toMatchObject({ rows: 10, checkpoint: { sequence: 1 }, after: null });
+    expect(manifest.archive).toEqual(outcome.archived);
     expect(manifest.sha256).toBe((await fileSha256(outcome.file)).toString("hex"));
 
     expect(await history.verify()).toEqual({
@@ -152,8 +170,14 @@ describe("archiving the history", () => {
     const first = await history.archive({ now: history.whenAged(history.afterFirst) });
     const second = await history.archive({ now: history.longAfter() });
     if (!first.archived || !second.archived) throw new Error("nothing was archived");
-    expect(second.archived).toMatchObject({ sequence: 2, afterCheckpointSequence: 1, checkpointSequence: 2 });
-    expect(await keptDigests(history)).toEqual(digestsOf(history.rows.slice(0, 20)));
+    expect(second.archived).toMatchObject({
+      sequence: 2,
+      afterCheckpointSequence: 1,
+      checkpointSequence: 2,
+      digestsHash: digestsHashOf(history.rows.slice(10, 20)),
+    });
+    expect(await keptDigests(history, 1)).toEqual(digestsOf(history.rows.slice(0, 10)));
+    expect(await keptDigests(history, 2)).toEqual(digestsOf(history.rows.slice(10, 20)));
     expect(await history.verify()).toMatchObject({
       intact: true,
       range: { afterCheckpoint: 2, archivedRows: 20 },
@@ -299,6 +323,31 @@ describe("archiving the history", () => {
     await writeFile(outcome.file, gzipSync(changed.map((row) => `${JSON.stringify(row)}\n`).join("")));
     expect(await verifyArchiveFiles([outcome.manifest], testKeys)).toMatchObject([
       { intact: false, brokenLink: { problem: expect.stringMatching(/sha256/) } },
+    ]);
+    await history.close();
+  });
+
+  it("finds an archive whose signed hash of its digests is not the hash of its rows' payload digests", async () => {
+    const history = await historyToArchive();
+    const outcome = await history.archive({ now: history.whenAged(history.afterFirst) });
+    if (!outcome.archived) throw new Error(outcome.reason);
+    // Signed by the archive's own key, as a faulty archiving would have: the digests' hash of other rows.
+    const manifest = parseManifest(await readFile(outcome.manifest, "utf8"));
+    const { signature: _, ...unsigned } = {
+      ...manifest.archive,
+      digestsHash: digestsHashOf(history.rows.slice(1, 11)),
+    };
+    const archive = { ...unsigned, signature: signArchive(unsigned, testKey.privateKey) };
+    await writeFile(outcome.manifest, manifestText({ ...manifest, archive }));
+    expect(await verifyArchiveFiles([outcome.manifest], testKeys)).toMatchObject([
+      {
+        intact: false,
+        brokenLink: {
+          archive: 1,
+          problem:
+            "the digests of its rows' payloads are not the ones it kept for consumers (their signed hash)",
+        },
+      },
     ]);
     await history.close();
   });

@@ -2,7 +2,7 @@
 // row a line) with a manifest beside it. The cut is always a sealed checkpoint's cursor, so what remains starts
 // from that checkpoint's signed running hash; the rows are checked against it before they leave, and deleted
 // in the transaction that records the archive, the only one the outbox lets delete them, which keeps each
-// one's event id and payload digest for consumers.
+// one's event id and payload digest for consumers, under a hash the archive signs.
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -12,7 +12,14 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type pg from "pg";
 import type { Progress } from "../cli/progress.ts";
-import { type ArchiveRecord, fileSha256, HeadsHash, signArchive, toArchivedRow } from "./archive.ts";
+import {
+  type ArchiveRecord,
+  DigestsHash,
+  fileSha256,
+  HeadsHash,
+  signArchive,
+  toArchivedRow,
+} from "./archive.ts";
 import { type ArchiveManifest, manifestText } from "./archiveManifest.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
 import { type Anchor, anchorAt, START_OF_HISTORY } from "./historySpan.ts";
@@ -21,6 +28,7 @@ import {
   allArchives,
   archiveHeadsBatch,
   deleteArchivedRows,
+  digestsToKeep,
   firstRowCreatedSince,
   recordArchive,
   recordArchivedDigests,
@@ -107,6 +115,10 @@ export async function archiveHistory(
 
     await recordArchiveHeads(client, sequence, after.cursor, cutKey);
     const heads = await headsHashOf(client, sequence);
+    const digests = await digestsHashOf(client, after.cursor, cutKey);
+    if (digests.count !== rows.count) {
+      throw new Error(`archived ${rows.count} rows but digested ${digests.count}; nothing was archived`);
+    }
     const unsigned = {
       sequence,
       checkpointSequence: cut.sequence,
@@ -116,6 +128,7 @@ export async function archiveHistory(
       rowCount: rows.count,
       headCount: heads.count,
       headsHash: heads.digest(),
+      digestsHash: digests.digest(),
       fileName,
       fileSha256: rows.sha256,
       createdBefore,
@@ -135,8 +148,12 @@ export async function archiveHistory(
     await writeDurably(manifestFile, manifestText(manifest));
 
     await recordArchive(client, archived);
-    // What consumers check a record of an archived event against; the outbox deletes no row without it.
-    await recordArchivedDigests(client, after.cursor, cutKey);
+    // What consumers check a record of an archived event against; the outbox deletes no row without it. The
+    // same rows, digested by the same expression, as the signed hash: the outbox changes none of them.
+    const kept = await recordArchivedDigests(client, sequence, after.cursor, cutKey);
+    if (kept !== digests.count) {
+      throw new Error(`signed the hash of ${digests.count} digests but kept ${kept}; nothing was archived`);
+    }
     const deleted = await deleteArchivedRows(client, after.cursor, cutKey);
     if (deleted !== rows.count) {
       throw new Error(`archived ${rows.count} rows but the outbox deleted ${deleted}; nothing was deleted`);
@@ -223,6 +240,19 @@ async function headsHashOf(client: pg.ClientBase, archiveSequence: number): Prom
     if (last) after = last.position;
     if (batch.length < BATCH) return heads;
   }
+}
+
+/** The hash over the digests archiving will keep for the rows after `after` through `through`. */
+async function digestsHashOf(
+  client: pg.ClientBase,
+  after: HistoryKey,
+  through: HistoryKey,
+): Promise<DigestsHash> {
+  const digests = new DigestsHash();
+  for await (const batch of digestsToKeep(client, after, through, BATCH)) {
+    for (const digest of batch) digests.add(digest);
+  }
+  return digests;
 }
 
 /**

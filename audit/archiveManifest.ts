@@ -50,6 +50,8 @@ const manifestJson = z.object({
     rowCount: count,
     headCount: count,
     headsHash: bytes,
+    // Absent from the manifests of archives recorded before archives signed their digests' hash (migration 0031).
+    digestsHash: bytes.optional().transform((value) => value ?? null),
     fileName: z.string(),
     fileSha256: bytes,
     createdBefore: time,

@@ -1,9 +1,10 @@
 // Verifies archive files offline, from their manifests and the public keys: the archive record's and both
 // checkpoints' signatures, the file's sha256, every row against its hash, the running hash from the checkpoint
-// it starts after to the one it ends at, the chains inside the file, and the chain heads it left behind.
+// it starts after to the one it ends at, the chains inside the file, the chain heads it left behind, and the
+// hash of the digests it kept for consumers (each row's event id and payload SHA-256), when it signed one.
 // Several archives given in order are verified as one history: each one must begin where the one before
 // ended, and a chain's first event in a file links to its last event in an earlier file.
-import type { KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -13,6 +14,7 @@ import {
   type ArchivedHead,
   type ArchivedRow,
   archiveSignatureIsValid,
+  DigestsHash,
   fileSha256,
   fromArchivedRow,
   HeadsHash,
@@ -149,6 +151,8 @@ async function verifyArchiveFile(
   let linksToEarlierArchives = 0;
   let linksNotChecked = 0;
   const heads = new Map<string, ArchivedHead>();
+  // Each row's event id and payload digest, as one string that sorts by event id, when the archive signed their hash.
+  const digests: string[] | null = archive.digestsHash === null ? null : [];
   const lines = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
   for await (const line of lines) {
     if (line === "") continue;
@@ -187,6 +191,7 @@ async function verifyArchiveFile(
       heads.set(aggregate, last);
       earlier?.set(aggregate, last);
     }
+    digests?.push(`${row.eventId}${createHash("sha256").update(row.payload, "utf8").digest("hex")}`);
     running = extendChain(running, row.hash);
     previousKey = row;
     rows++;
@@ -215,6 +220,11 @@ async function verifyArchiveFile(
       archive: archive.sequence,
       problem: "the chain heads of its rows are not the ones it recorded",
     });
+  if (digests && archive.digestsHash && !digestsHashOf(digests)?.equals(archive.digestsHash))
+    return broken(rows, {
+      archive: archive.sequence,
+      problem: "the digests of its rows' payloads are not the ones it kept for consumers (their signed hash)",
+    });
   return {
     intact: true,
     archive: archive.sequence,
@@ -226,6 +236,21 @@ async function verifyArchiveFile(
     linksToEarlierArchives,
     linksNotChecked,
   };
+}
+
+/**
+ * The hash of the digests an archive kept, made from its rows: `<event id><payload sha256 hex>` each, sorted by
+ * event id (the canonical text's order, its bytes'); null when they are no archive's (an event id twice).
+ */
+function digestsHashOf(digests: string[]): Buffer | null {
+  const hash = new DigestsHash();
+  try {
+    for (const digest of digests.sort())
+      hash.add({ eventId: digest.slice(0, 36), payloadSha256: Buffer.from(digest.slice(36), "hex") });
+  } catch {
+    return null;
+  }
+  return hash.digest();
 }
 
 /** The archive record and both checkpoints, signed by known keys, and consistent with each other. */

@@ -1,16 +1,13 @@
 // The migrations hold every table, including the two that used to be created at run time (the relay mode and
 // Debezium's heartbeat): a fresh database has them, and one that already made them at run time migrates cleanly.
 // The erased logins' table is looked up by its hash on a login's hot path: an index, not a scan. Archives recorded
-// before archives kept their events' digests (0029) say so, for consumers to name them.
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { migrate } from "drizzle-orm/node-postgres/migrator";
+// before archives kept their events' digests (0029) say so, for consumers to name them; those recorded before
+// archives signed their digests' hash (0031) have none, and every later one must (audit/archivedDigestsUpgrade.int.test.ts
+// verifies an archive signed before it).
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { projectPath } from "../config/projectRoot.ts";
 import { databaseUrl } from "../test/fixtures.ts";
-import { createDatabase } from "./client.ts";
+import { migrateThrough } from "../test/ownDatabase.ts";
 import { migrateDatabase } from "./migrate.ts";
 import { readRelayMode, writeRelayMode } from "./outbox/relayMode.ts";
 
@@ -46,38 +43,33 @@ async function columns(client: pg.Client, table: string): Promise<string[]> {
   return result.rows.map((row) => row.column);
 }
 
-/** Applies the committed migrations up to the one numbered `last`, as a database not upgraded since had them. */
-async function migrateThrough(url: string, last: number): Promise<void> {
-  const folder = await mkdtemp(join(tmpdir(), "migrations-"));
-  const db = createDatabase(url, { max: 1, applicationName: "migrate-test" });
+/**
+ * A checkpoint and the archive cut at it, as the triggers take them (they check no signature), in one transaction;
+ * with the hash of its digests from migration 0031 on.
+ */
+async function recordArchive(client: pg.Client, sequence: number, digestsHash?: Buffer): Promise<void> {
+  const hashed = digestsHash === undefined ? [] : [digestsHash];
+  await client.query("BEGIN");
   try {
-    await cp(projectPath("db", "migrations"), folder, { recursive: true });
-    const journalFile = join(folder, "meta", "_journal.json");
-    const journal = JSON.parse(await readFile(journalFile, "utf8")) as { entries: Array<{ idx: number }> };
-    journal.entries = journal.entries.filter((entry) => entry.idx <= last);
-    await writeFile(journalFile, JSON.stringify(journal));
-    await migrate(db, { migrationsFolder: folder });
-  } finally {
-    await db.$client.end();
-    await rm(folder, { recursive: true, force: true });
+    await client.query(
+      `INSERT INTO outbox_checkpoints (sequence, up_to_tx_id, up_to_position, row_count, chain_hash, key_id, signature,
+         sealed_at)
+       VALUES ($1::bigint, $1::text::xid8, $1::bigint, 0, '\\x', 'none', '\\x', now())`,
+      [sequence],
+    );
+    await client.query(
+      `INSERT INTO outbox_archives (sequence, checkpoint_sequence, after_checkpoint_sequence, up_to_tx_id,
+         up_to_position, row_count, head_count, heads_hash, file_name, file_sha256, created_before, key_id, signature,
+         archived_at ${hashed.length > 0 ? ", digests_hash" : ""})
+       VALUES ($1::bigint, $1::bigint, $1::bigint - 1, $1::text::xid8, $1::bigint, 0, 0, '\\x', 'by-hand.ndjson.gz',
+               '\\x', now(), 'none', '\\x', now() ${hashed.length > 0 ? ", $2" : ""})`,
+      [sequence, ...hashed],
+    );
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
   }
-}
-
-/** A checkpoint and the archive cut at it, as the triggers take them (they check no signature). */
-async function recordArchive(client: pg.Client, sequence: number): Promise<void> {
-  await client.query(
-    `INSERT INTO outbox_checkpoints (sequence, up_to_tx_id, up_to_position, row_count, chain_hash, key_id, signature,
-       sealed_at)
-     VALUES ($1::bigint, $1::text::xid8, $1::bigint, 0, '\\x', 'none', '\\x', now())`,
-    [sequence],
-  );
-  await client.query(
-    `INSERT INTO outbox_archives (sequence, checkpoint_sequence, after_checkpoint_sequence, up_to_tx_id, up_to_position,
-       row_count, head_count, heads_hash, file_name, file_sha256, created_before, key_id, signature, archived_at)
-     VALUES ($1::bigint, $1::bigint, $1::bigint - 1, $1::text::xid8, $1::bigint, 0, 0, '\\x', 'by-hand.ndjson.gz',
-             '\\x', now(), 'none', '\\x', now())`,
-    [sequence],
-  );
 }
 
 afterAll(() => onServer(`DROP DATABASE IF EXISTS ${SCRATCH_DATABASE} WITH (FORCE)`));
@@ -175,14 +167,49 @@ describe("the migrations", () => {
       expect(await columns(client, "outbox_archived_digests")).toEqual([
         "event_id uuid",
         "payload_sha256 bytea",
+        "archive_sequence bigint",
       ]);
-      await recordArchive(client, 2);
+      await recordArchive(client, 2, Buffer.alloc(32));
       const { rows } = await client.query<{ sequence: string; digests_kept: boolean }>(
         "SELECT sequence::text, digests_kept FROM outbox_archives ORDER BY sequence",
       );
       expect(rows).toEqual([
         { sequence: "1", digests_kept: false },
         { sequence: "2", digests_kept: true },
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("leave the archives recorded before 0031 without a hash of their digests, and refuse a later one without it", async () => {
+    const { url, client } = await scratchDatabase();
+    try {
+      await migrateThrough(url, 30);
+      await recordArchive(client, 1);
+
+      await migrateDatabase(url);
+
+      await expect(recordArchive(client, 2)).rejects.toThrow(
+        "archive 2 must sign the hash of its events' digests (digests_hash)",
+      );
+      await recordArchive(client, 2, Buffer.alloc(32));
+      const { rows } = await client.query<{ sequence: string; digests_hash: Buffer | null }>(
+        "SELECT sequence::text, digests_hash FROM outbox_archives ORDER BY sequence",
+      );
+      expect(rows).toEqual([
+        { sequence: "1", digests_hash: null },
+        { sequence: "2", digests_hash: Buffer.alloc(32) },
+      ]);
+      // Verification reads an archive's digests in event id order, as they were hashed: an index range, no sort.
+      const { rows: indexes } = await client.query<{ definition: string }>(
+        "SELECT indexdef AS definition FROM pg_indexes WHERE tablename = 'outbox_archived_digests' ORDER BY indexname",
+      );
+      expect(indexes.map((index) => index.definition)).toEqual([
+        expect.stringMatching(
+          /INDEX outbox_archived_digests_archive .* USING btree \(archive_sequence, event_id\)$/,
+        ),
+        expect.stringMatching(/UNIQUE INDEX outbox_archived_digests_pkey .* USING btree \(event_id\)$/),
       ]);
     } finally {
       await client.end();

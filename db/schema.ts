@@ -326,6 +326,12 @@ export const outboxArchives = pgTable("outbox_archives", {
    * before migration 0029, whose deleted rows no migration could digest. Not signed: the triggers keep it.
    */
   digestsKept: boolean("digests_kept").notNull().default(true),
+  /**
+   * The SHA-256 over its kept digests (outbox_archived_digests with its sequence), one line per digest in event id
+   * order (audit/archive.ts DigestsHash), covered by its signature: null only for the archives recorded before
+   * migration 0031, whose digests belong to no archive; every later one has it (the triggers).
+   */
+  digestsHash: bytea("digests_hash"),
 });
 
 /**
@@ -357,12 +363,22 @@ export const outboxArchiveHeads = pgTable(
  * Each archived event's id and the SHA-256 of its payload (the envelope text as stored, UTF-8), kept by the
  * transaction that deletes its row (migration 0029): what a consumer checks a record of an archived event against,
  * as it checks a held event against its outbox row. Append-only; only an archiving transaction adds to it, and
- * only for the rows it archives.
+ * only for the rows it archives, each with the archive it records.
  */
-export const outboxArchivedDigests = pgTable("outbox_archived_digests", {
-  eventId: uuid("event_id").primaryKey(),
-  payloadSha256: bytea("payload_sha256").notNull(),
-});
+export const outboxArchivedDigests = pgTable(
+  "outbox_archived_digests",
+  {
+    eventId: uuid("event_id").primaryKey(),
+    payloadSha256: bytea("payload_sha256").notNull(),
+    /**
+     * The archive that kept it, whose signed `digests_hash` covers it (migration 0031): null only for the digests
+     * kept before, by the archives that have no such hash.
+     */
+    archiveSequence: bigint("archive_sequence", { mode: "number" }).references(() => outboxArchives.sequence),
+  },
+  // Verification reads an archive's digests in event id order, as they were hashed.
+  (table) => [index("outbox_archived_digests_archive").on(table.archiveSequence, table.eventId)],
+);
 
 // ---------------------------------------------------------------------------------------------------------
 // Consumers (consumers/): the inbox that turns redeliveries into no-ops, and each consumer's own tables.

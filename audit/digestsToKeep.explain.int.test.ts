@@ -1,0 +1,60 @@
+// Archiving hashes the digests it is about to keep in event id order, through a cursor: the archived range is read
+// down the history's (tx_id, position) index and sorted once, never found by walking the outbox's whole event_id
+// index in order, the plan a cursor, planned to return its first rows fast, would otherwise take (it reads every
+// row of the outbox to find the range's). Checked on a large history, in a transaction that is rolled back, before
+// the statistics know of it and after.
+import { afterAll, describe, expect, it } from "vitest";
+import { testDatabase } from "../test/fixtures.ts";
+import { digestsToKeepSql } from "./sql/archives.ts";
+
+const ROWS = 20_000;
+const db = testDatabase();
+afterAll(() => db.$client.end());
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  "Sort Key"?: string[];
+  Plans?: PlanNode[];
+}
+const nodesOf = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
+
+describe("the digests archiving hashes", () => {
+  it(`are read by the archived range and sorted by event id, among ${ROWS.toLocaleString("en")} rows`, async () => {
+    const client = await db.$client.connect();
+    try {
+      await client.query("BEGIN");
+      // Ten rows a transaction id, below any a real transaction of the test server has.
+      await client.query(
+        `INSERT INTO outbox (tx_id, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
+                             message_key, payload, correlation_id, hash)
+         SELECT (i / 10 + 3)::text::xid8, gen_random_uuid(), 'patient.updated', 'patient', (i % 5000)::text, i,
+                'patient-events', (i % 5000)::text, '{}'::json, gen_random_uuid(), '\\x00'::bytea
+           FROM generate_series(1, $1::int) AS i`,
+        [ROWS],
+      );
+      for (const statistics of ["before ANALYZE", "after ANALYZE"]) {
+        if (statistics === "after ANALYZE") await client.query("ANALYZE outbox");
+        // A quarter of them: an archive's range.
+        const { rows } = await client.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(
+          `EXPLAIN (FORMAT JSON) DECLARE digests_explained NO SCROLL CURSOR FOR ${digestsToKeepSql}`,
+          ["503", "0", String(503 + ROWS / 40), "0"],
+        );
+        const plan = rows[0]?.["QUERY PLAN"][0]?.Plan as PlanNode;
+        const nodes = nodesOf(plan);
+        expect(
+          { top: plan["Node Type"], sortKey: plan["Sort Key"] },
+          `${statistics}: ${JSON.stringify(plan)}`,
+        ).toEqual({ top: "Sort", sortKey: ["archived.event_id"] });
+        expect(
+          nodes.map((node) => node["Index Name"]).filter(Boolean),
+          `${statistics}: ${JSON.stringify(plan)}`,
+        ).toEqual(["outbox_relay_order"]);
+      }
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+  });
+});
