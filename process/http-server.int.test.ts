@@ -205,6 +205,13 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
       body: "{}",
     },
     {
+      // Node closed the connection without an answer: a client read "socket hang up".
+      what: "CONNECT, a tunnel no process opens",
+      field: "method",
+      status: 400,
+      head: () => "CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\n",
+    },
+    {
       what: "a request line that is not HTTP",
       status: 400,
       head: () => "HELLO\r\n",
