@@ -68,7 +68,7 @@ async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
 
 describe("request bodies", () => {
   for (const routeCase of routesWithBodies) {
-    it(`${routeCase.method} ${routeCase.route} refuses bytes that are not UTF-8, a compressed body and another charset`, async () => {
+    it(`${routeCase.method} ${routeCase.route} refuses bytes that are not UTF-8, a compressed body, a transfer coding but chunked and another charset`, async () => {
       // A string field's value with a byte that no UTF-8 text holds: decoded, it would become U+FFFD.
       const invalid = await send(routeCase, {
         body: (body) => {
@@ -88,6 +88,24 @@ describe("request bodies", () => {
       });
       expect(compressed.response.status).toBe(415);
       await compressed.wroteNothing();
+      // Node's parser frames `gzip, chunked` by its chunks and hands on the bytes still coded: they were taken as
+      // the body, uncompressed JSON in place of the gzip its sender named, and written.
+      for (const transferEncoding of [
+        "gzip, chunked",
+        "deflate,chunked",
+        "identity, chunked",
+        "x-custom, Chunked",
+      ]) {
+        const coded = await send(routeCase, {
+          body: (body) => JSON.stringify(body),
+          headers: { "Transfer-Encoding": transferEncoding },
+        });
+        expect(coded.response.status, transferEncoding).toBe(415);
+        expect(coded.problem.detail, transferEncoding).toMatch(/^Transfer-Encoding .+ is not accepted/);
+        await coded.wroteNothing();
+      }
+      const chunked = await send(routeCase, { ownBody: true, headers: { "Transfer-Encoding": "Chunked" } });
+      expect(chunked.response.status).toBe(ownOutcome(routeCase));
       const utf16 = await send(routeCase, {
         body: (body) => JSON.stringify(body),
         headers: { "Content-Type": "application/json; charset=utf-16" },

@@ -4,7 +4,7 @@
 // a row, at a checkpoint's cursor, or at the end of the history.
 import type pg from "pg";
 import { z } from "zod";
-import { instantWithOffset } from "../events/fields.ts";
+import { instantWithOffset, OFFSET_WITHIN_YEARS, positiveIntegerUpTo } from "../events/fields.ts";
 import { type Instant, instantOf, instantText } from "../events/instant.ts";
 import type { ArchiveRecord } from "./archive.ts";
 import { type Checkpoint, GENESIS } from "./checkpoint.ts";
@@ -30,47 +30,49 @@ export interface HistoryRange {
 
 const MAX_POSITION = 2n ** 63n - 1n;
 const POSITION = /^[1-9][0-9]{0,18}$/;
+/** What is checked, published as one pattern: 1 to 9223372036854775807, the largest `bigint`. */
+const POSITION_UP_TO_MAX = `^(?:${positiveIntegerUpTo(MAX_POSITION)})$`;
 const position = z
   .string()
   .regex(POSITION, "must be an outbox position (a positive integer)")
   .refine(
     (value) => !POSITION.test(value) || BigInt(value) <= MAX_POSITION,
-    "must be an outbox position (a 64-bit integer)",
-  );
+    `must be an outbox position (a 64-bit integer: at most ${MAX_POSITION})`,
+  )
+  .meta({ pattern: POSITION_UP_TO_MAX });
 const time = instantWithOffset;
 
 /** A range as the API's query and the CLI's options give it: all optional; none means the whole history. */
 export const historyRangeInput = z.strictObject({
+  // Each with one description: a later .describe() replaces a .meta() one, which was lost from the document.
   from: position
     .meta({
-      description: "A position the history holds (an event's `position` in GET /audit/events).",
       "x-from-response": "GET /audit/events#/events/*/position",
       "x-excludes": "since",
     })
     .optional()
     .describe(
-      "start with the event at this position; verification starts at the last checkpoint sealed before it",
+      "start with the event at this position, one the history holds (an event's `position` in GET /audit/events); verification starts at the last checkpoint sealed before it",
     ),
   to: position
     .meta({
-      description: "A position the history holds, not before from.",
       "x-from-response": "GET /audit/events#/events/*/position",
       "x-excludes": "until",
       "x-not-below": "from",
     })
     .optional()
-    .describe("end with the event at this position (included)"),
+    .describe("end with the event at this position (included), one the history holds, not before from"),
   since: time
-    .meta({ description: "Not in the future.", "x-excludes": "from", "x-not-after": "now" })
+    .meta({ "x-excludes": "from", "x-not-after": "now" })
     .optional()
     .describe(
-      "start after the last checkpoint sealed at or before this time: every event committed since is in",
+      `start after the last checkpoint sealed at or before this time, not in the future: every event committed since is in. ${OFFSET_WITHIN_YEARS}`,
     ),
   until: time
-    .meta({ description: "Later than since.", "x-excludes": "to", "x-later-than": "since" })
+    .meta({ "x-excludes": "to", "x-later-than": "since" })
     .optional()
     .describe(
-      "end at the first checkpoint sealed at or after this time (the end of the history if none is yet)",
+      `end at the first checkpoint sealed at or after this time, later than since (the end of the history if none is yet). ${OFFSET_WITHIN_YEARS}`,
     ),
 });
 

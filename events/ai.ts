@@ -2,6 +2,7 @@
 // produce about patients.
 import { z } from "zod";
 import {
+  finiteNumber,
   INT4_MAX,
   identifier,
   isNotBefore,
@@ -34,7 +35,7 @@ export const predictionGeneratedSchema = z.strictObject({
   /** What is predicted, e.g. `readmission-risk` or `no-show`. */
   predictionType: identifier,
   /** The model's output on its own scale (a risk score, an expected length of stay, ...). */
-  score: z.number(),
+  score: finiteNumber,
   /** A class label when the model classifies, `null` for a plain score. */
   label: identifier.nullable(),
   confidence: unitInterval,

@@ -90,6 +90,13 @@ export const instantWithOffset = z.iso
   .transform((value): Instant => readInstant(value).instant as Instant)
   .meta({ pattern: OFFSET_TIMESTAMP_PATTERN.source });
 
+/**
+ * The one rule of an instant with its offset that its pattern cannot state (short of listing every hour and
+ * minute): for the description of each parameter that takes one.
+ */
+export const OFFSET_WITHIN_YEARS =
+  "An offset that carries a time on 0001-01-01 or 9999-12-31 out of the years 0001 to 9999 in UTC is refused.";
+
 function instantProblem(input: unknown): string {
   return typeof input === "string"
     ? (readInstant(input).problem ?? "must be an RFC 3339 time with its offset")
@@ -149,6 +156,26 @@ const HOST_NAME = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Z
 /** A port, 1 to 65535, without leading zeros (one spelling; port 0 is no port a connection can reach). */
 const PORT = String.raw`(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))`;
 
+/**
+ * The decimal spellings of 1 to `max`, without leading zeros, as a regular expression's source (an alternation to
+ * put in a group): a published pattern that says the bound exactly, as PORT does, where a count of digits alone
+ * would take values past it (`[0-9]{0,18}` up to 9999999999999999999, past a bigint's 9223372036854775807).
+ */
+export function positiveIntegerUpTo(max: bigint): string {
+  const digits = max.toString();
+  const range = (from: number, to: number) => (from === to ? `${from}` : `[${from}-${to}]`);
+  const rest = (count: number) => (count === 0 ? "" : count === 1 ? "[0-9]" : `[0-9]{${count}}`);
+  const shorter = digits.length > 1 ? [`[1-9][0-9]{0,${digits.length - 2}}`] : [];
+  const sameLength = [...digits].flatMap((digit, at) => {
+    const lowest = at === 0 ? 1 : 0;
+    const below = Number(digit) - 1;
+    return below < lowest
+      ? []
+      : [`${digits.slice(0, at)}${range(lowest, below)}${rest(digits.length - at - 1)}`];
+  });
+  return [...shorter, ...sameLength, digits].join("|");
+}
+
 /** The longest address browsers and CDNs reliably carry. */
 const WEB_ADDRESS_MAX_LENGTH = 2048;
 
@@ -170,7 +197,17 @@ export function webAddress(schemes: readonly [string, ...string[]], example: str
     .refine((value) => pattern.test(value) && URL.canParse(value), {
       error: `must be a URL (${spelled}) of a host name, without credentials or white space`,
     })
-    .meta({ pattern: pattern.source, example });
+    .meta({
+      pattern: pattern.source,
+      example,
+      // The one refusal the pattern cannot state: an IDNA label is checked by decoding it.
+      ...(schemes.includes("https")
+        ? {
+            description:
+              "For `https`, a host label written `xn--…` (in any case) must be one a URL parser decodes: valid punycode of a valid internationalized label (IDNA), as the WHATWG URL standard reads it.",
+          }
+        : {}),
+    });
 }
 
 /** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
@@ -236,6 +273,12 @@ export function anyCharacterBut(excluded = ""): string {
  * not blank, and no U+0000 or unpaired surrogate anywhere.
  */
 const STORABLE_TEXT = `^${anyCharacterBut()}*${anyCharacterBut(BLANK)}${anyCharacterBut()}*$`;
+
+/**
+ * What `storable` alone accepts, as a JSON Schema pattern: any text, blank too, without U+0000 or an unpaired
+ * surrogate. For a schema that publishes no pattern of its own (a filter's value), so that the refusal is stated.
+ */
+export const STORABLE_PATTERN = `^${anyCharacterBut()}*$`;
 
 /** Refuses strings the database cannot store as sent: every free-form string a request carries goes through it. */
 export function storable<T extends z.ZodType<string | null>>(schema: T): T {
@@ -322,6 +365,21 @@ export const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}
 /** A SHA-256 digest in lower-case hex: one canonical spelling, so equal files have equal checksums. */
 export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lower-case hexadecimal digits");
 
+/** What a JSON number is refused for when a double cannot hold it (`1e400`, read as Infinity, which no event can carry). */
+const NOT_A_DOUBLE = `must be a finite number: an IEEE 754 double, at most ${Number.MAX_VALUE} either way`;
+
+/**
+ * A number of no bound of its own (a score, a metric): a JSON number a double holds. JSON's grammar takes `1e400`,
+ * which JSON.parse reads as Infinity; published as `format: double` (OpenAPI's format registry) and refused by
+ * name, where zod's own message said "received Infinity" of a number the client never wrote.
+ */
+export const finiteNumber = z
+  .number({ error: (issue) => (typeof issue.input === "number" ? NOT_A_DOUBLE : undefined) })
+  .meta({
+    format: "double",
+    description: `A double (IEEE 754): a JSON number past ${Number.MAX_VALUE} either way is refused.`,
+  });
+
 /** A probability or confidence, both ends included. */
 export const unitInterval = z.number().min(0).max(1);
 
@@ -352,7 +410,7 @@ export function namedValues<Value extends z.ZodType>(name: z.ZodType<string>, va
 }
 
 /** Named measurements such as `{ auc: 0.91, f1: 0.84 }` (zod 4 numbers are finite: JSON has no NaN). */
-export const metrics = namedValues(identifier, z.number());
+export const metrics = namedValues(identifier, finiteNumber);
 
 /** The instants of `later` must not precede those of `earlier`; compared as instants, not strings. */
 export function isNotBefore(later: string, earlier: string): boolean {

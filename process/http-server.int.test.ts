@@ -121,6 +121,28 @@ describe("a request followed by bytes that are no request", () => {
   });
 });
 
+describe("a body under a transfer coding Node does not decode", () => {
+  it("is a 415 problem that creates no patient: `gzip, chunked` hands on the chunks' bytes still coded", async () => {
+    const admin = await caller("admin");
+    const correlationId = randomUUID();
+    const body = JSON.stringify(newPatientBody());
+    const before = await stateDigest(db);
+    const answers = await exchange(
+      `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${admin.token}\r\n` +
+        `Content-Type: application/json\r\nX-Correlation-Id: ${correlationId}\r\n` +
+        "Transfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n" +
+        `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+    );
+    expect(answers).toHaveLength(1);
+    const problem = expectProblem(answers[0], 415);
+    expect(problem.detail).toBe(
+      "Transfer-Encoding gzip is not accepted: send the body uncompressed, chunked or with a Content-Length.",
+    );
+    expect(await stateDigest(db)).toBe(before);
+    expect(await eventsOf(db, correlationId)).toEqual([]);
+  });
+});
+
 describe("what Node's parser refuses is a problem document, and changes nothing", () => {
   const cases: Array<{
     what: string;
@@ -181,6 +203,13 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
         `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
         "Content-Type: application/json\r\nExpect: 200-ok\r\nContent-Length: 2\r\nConnection: close\r\n",
       body: "{}",
+    },
+    {
+      // Node closed the connection without an answer: a client read "socket hang up".
+      what: "CONNECT, a tunnel no process opens",
+      field: "method",
+      status: 400,
+      head: () => "CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\n",
     },
     {
       what: "a request line that is not HTTP",

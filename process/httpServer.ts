@@ -2,7 +2,8 @@
 // refused before the app sees a request answered as the app answers every refusal (an RFC 9457 problem with an
 // X-Correlation-Id), where Node and the adapter answer a bare status with no body: a request Node's parser
 // cannot read (headers over the size limit, a malformed line or header, Content-Length beside
-// Transfer-Encoding), one without a Host, one whose target or Host is no URL, an Expect other than 100-continue.
+// Transfer-Encoding), one without a Host, one whose target or Host is no URL, an Expect other than 100-continue,
+// a CONNECT.
 import { randomUUID } from "node:crypto";
 import {
   createServer,
@@ -64,6 +65,20 @@ export function serveHttp(
       problemDocument(417, "Only `Expect: 100-continue` is met.", [
         { field: "header.expect", message: "is not 100-continue" },
       ]),
+    );
+  });
+
+  // CONNECT asks for a tunnel, which no process here opens: unheard, Node closes the connection without a word.
+  // Refused as a method no route takes, naming it (a 400, as the parser's refusal of a method it cannot read).
+  server.on("connect", (_request: IncomingMessage, socket: Socket) => {
+    log.info({ status: 400 }, "request refused: CONNECT");
+    socket.end(
+      rawAnswer({
+        status: 400,
+        detail: "CONNECT is not taken: this server is no proxy and opens no tunnels.",
+        errors: [{ field: "method", message: "CONNECT is not taken" }],
+      }),
+      () => socket.destroy(),
     );
   });
 

@@ -23,7 +23,7 @@ export const bookAppointmentBody = z
     // (checked when the booking is made: apps/http/future.ts)
     scheduledAt: booked.scheduledAt.meta({
       description:
-        "In the future (a retry with the first request's Idempotency-Key is answered as it was, later too).",
+        "In the future (a retry with the first request's Idempotency-Key is answered as it was, later too), and the appointment, durationMinutes after it, over by 9999-12-31T23:59:59.999Z: no stored time lies past it.",
       "x-after": "now",
     }),
     notes: booked.notes.optional().default(null),

@@ -3,7 +3,13 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { expectedCheckpointInput, historyRangeInput } from "../../audit/historySpan.ts";
-import { instantWithOffset, storable, storedTime } from "../../events/fields.ts";
+import {
+  instantWithOffset,
+  OFFSET_WITHIN_YEARS,
+  STORABLE_PATTERN,
+  storable,
+  storedTime,
+} from "../../events/fields.ts";
 import { instantText } from "../../events/instant.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -11,7 +17,8 @@ import type { HistoryFilter, HistoryKey } from "./sql/historyPage.ts";
 
 export const MAX_PAGE = 1000;
 
-const name = storable(z.string().min(1).max(200));
+/** A filter's text: any, but what Postgres cannot hold (U+0000, an unpaired surrogate), refused as published. */
+const name = storable(z.string().min(1).max(200)).meta({ pattern: STORABLE_PATTERN });
 
 /**
  * A page size in decimal digits, documented as the integer it is. z.coerce would take Number()'s other forms
@@ -35,11 +42,12 @@ const filterFields = {
   userId: anyCaseUuid.optional(),
   eventType: name.optional(),
   correlationId: anyCaseUuid.optional(),
-  from: instantWithOffset.optional().describe("created at or after (inclusive)"),
+  from: instantWithOffset.optional().describe(`created at or after (inclusive). ${OFFSET_WITHIN_YEARS}`),
+  // One description: a later .describe() replaces the .meta() one, which said "Later than from." no more.
   to: instantWithOffset
-    .meta({ description: "Later than from.", "x-later-than": "from" })
+    .meta({ "x-later-than": "from" })
     .optional()
-    .describe("created before (exclusive)"),
+    .describe(`created before (exclusive); later than from. ${OFFSET_WITHIN_YEARS}`),
 };
 
 export const historyQuery = z.strictObject({

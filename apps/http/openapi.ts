@@ -163,7 +163,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
                 `The body is over ${MAX_BODY_BYTES} bytes, or the event it would write is over the event limit`,
               ),
               415: problem(
-                "The body is not `application/json` in UTF-8, or is compressed (no `Content-Encoding` is accepted)",
+                "The body is not `application/json` in UTF-8, or is compressed (no `Content-Encoding` is accepted, and no `Transfer-Encoding` but `chunked`)",
               ),
             }
           : {}),
@@ -271,6 +271,21 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
         415,
         "Unsupported Media Type",
         `Content-Encoding ${encoding} is not accepted: send the body uncompressed.`,
+      );
+    }
+    // Node's parser takes `Transfer-Encoding: gzip, chunked` for chunked framing and hands on the bytes as they
+    // came, still gzip-coded: read as the body, they are not the body its sender (or a proxy that decodes them)
+    // means. Only chunked, which Node removes, leaves the body as sent.
+    const codings = c.req
+      .header("transfer-encoding")
+      ?.split(",")
+      .map((coding) => coding.trim().toLowerCase())
+      .filter((coding) => coding !== "" && coding !== "chunked");
+    if (codings !== undefined && codings.length > 0) {
+      throw new HttpProblem(
+        415,
+        "Unsupported Media Type",
+        `Transfer-Encoding ${codings.join(", ")} is not accepted: send the body uncompressed, chunked or with a Content-Length.`,
       );
     }
     const contentType = c.req.header("content-type");
