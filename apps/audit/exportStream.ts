@@ -20,6 +20,17 @@ export class ExportInterrupted extends Error {
   }
 }
 
+/**
+ * An archive committed while an export streamed took events past the export's place: the export would have a
+ * gap. Its name is what the log reports.
+ */
+export class ArchivedWhileExporting extends Error {
+  override name = "ArchivedWhileExporting";
+  constructor() {
+    super("an archive committed while the export streamed took events it had not yet sent");
+  }
+}
+
 export interface ExportProgress {
   /** Events yielded so far. */
   events: number;

@@ -25,7 +25,7 @@ import { json, problem, retryLater, securedRoute } from "../http/openapi.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { exportFormats } from "./exportFormats.ts";
-import { exportStream } from "./exportStream.ts";
+import { ArchivedWhileExporting, exportStream } from "./exportStream.ts";
 import {
   decodeCursor,
   encodeCursor,
@@ -40,6 +40,7 @@ import {
   verificationResponse,
   verifyQuery,
 } from "./schemas.ts";
+import { archivedPast, newestArchiveCut } from "./sql/archivedPast.ts";
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
 import {
   type HistoryEvent,
@@ -197,6 +198,7 @@ export function auditRoutes(
         // The format asked for is one of the two the route answers in: Accept must admit this one.
         requireAcceptable(c, [contentType]);
         const below = await historyHorizon(db.$client);
+        const cutAtStart = await newestArchiveCut(db.$client);
         // The query itself, before anything is sent; then each page's patients not yet named, before that page.
         await recordAccess(c, db, "EXPORT", c.req.path, patientsOf([], filter.patientId));
         const named = new Set(filter.patientId === undefined ? [] : [filter.patientId]);
@@ -206,6 +208,10 @@ export function auditRoutes(
           let after = START_OF_HISTORY;
           for (;;) {
             const places = await historyPlaces(db.$client, filter, after, EXPORT_PAGE, { below });
+            // An archive committed since the export started, whose cut lies past `after`, may have taken
+            // events this page would hold: it is broken off rather than ended whole-looking with a gap. (A
+            // chunk that lacks one of these places throws too: historyEventsAt.)
+            if (await archivedPast(db.$client, cutAtStart, after)) throw new ArchivedWhileExporting();
             const unnamed = patientsOf(places).filter((patientId) => !named.has(patientId));
             if (unnamed.length > 0) {
               await recordAccess(c, db, "EXPORT", c.req.path, unnamed);
