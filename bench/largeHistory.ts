@@ -22,7 +22,7 @@ export const HISTORY_DAYS = 730;
 /** Rows per transaction while loading: a chunk commits in well under a minute. */
 const CHUNK_ROWS = 1_000_000;
 /** Bump when the rows' shape changes, so that an older database is rebuilt rather than reused. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 type Actor = "staff" | "patientOrStaff" | "system";
 
@@ -161,9 +161,14 @@ const steps = requestKinds.flatMap((kind, kindIndex) =>
   }),
 );
 
-/** The id of patient n, as the SQL makes it: md5('patient-' || n)::uuid. */
+/**
+ * The id of patient n, as the SQL makes it: md5('patient-' || n) with the version and variant digits of a
+ * random (version 4) UUID, which the event catalog requires of a patient's id: the auditor API records an
+ * access naming each patient whose events it returns, and refuses to write one naming a malformed id.
+ */
 export function patientId(n: number): string {
-  const hex = createHash("md5").update(`patient-${n}`).digest("hex");
+  const md5 = createHash("md5").update(`patient-${n}`).digest("hex");
+  const hex = `${md5.slice(0, 12)}4${md5.slice(13, 16)}8${md5.slice(17)}`;
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
@@ -211,7 +216,7 @@ SELECT ($4::bigint + g)::text::xid8, event_id, event_type, aggregate_type, aggre
                  ELSE gen_random_uuid()::text
                END AS aggregate_id
           FROM (
-            SELECT g, kind, patient_no, md5('patient-' || patient_no)::uuid AS patient_id, staff_id,
+            SELECT g, kind, patient_no, overlay(overlay(md5('patient-' || patient_no) placing '4' from 13) placing '8' from 17)::uuid AS patient_id, staff_id,
                    CASE ($8::text[])[kind + 1]
                      WHEN 'system' THEN NULL
                      WHEN 'staff' THEN staff_id
