@@ -31,14 +31,17 @@ export async function caller(role: Role, userId: string = randomUUID()): Promise
   };
 }
 
-/** The platform app, in-process, with the test verifier (and the test run's master keys, unless given). */
+/**
+ * The platform app, in-process, with the test verifier (or another: one checking an identity provider's keys)
+ * and the test run's master keys, unless given.
+ */
 export function testPlatform(
   db: Database,
   options: { log?: Logger; kafkaAdmin?: Admin } & Pick<
     PlatformDeps,
     "checkpointKeys" | "concurrentVerifications" | "consoleSignIn" | "tracestateKeys"
   > &
-    Partial<Pick<PlatformDeps, "masterKeys">> = {},
+    Partial<Pick<PlatformDeps, "masterKeys" | "verifyToken">> = {},
 ) {
   return createPlatformApp({
     ...options,
@@ -46,7 +49,7 @@ export function testPlatform(
     kafkaAdmin: options.kafkaAdmin ?? ({ describeCluster: async () => ({}) } as unknown as Admin),
     log: options.log ?? silentLog,
     registry: new Registry(),
-    verifyToken: testVerifier,
+    verifyToken: options.verifyToken ?? testVerifier,
     masterKeys: options.masterKeys ?? testMasterKeys,
   });
 }
