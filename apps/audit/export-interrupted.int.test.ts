@@ -9,7 +9,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
 import { createLogger } from "../../observability/logger.ts";
-import { append } from "../../test/auditHistory.ts";
+import { append, historyReadable } from "../../test/auditHistory.ts";
 import { ownDatabase } from "../../test/ownDatabase.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { ExportInterrupted } from "./exportStream.ts";
@@ -34,6 +34,9 @@ beforeAll(async () => {
     exampleEvent("patient.created", { patientId }),
     ...Array.from({ length: EVENTS - 1 }, () => exampleEvent("audit.data.accessed", { patientId })),
   ]);
+  // Below the oldest transaction running on the server (another file's, another checkout's): else the export
+  // is of a history that does not hold them yet, and ends whole.
+  await historyReadable(db);
   const admin = await db.$client.connect();
   try {
     // Every row's payload is read as jsonb by this index, which would refuse the damaged row outright.

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
-import { append } from "../../test/auditHistory.ts";
+import { append, historyReadable } from "../../test/auditHistory.ts";
 import { parseCsv } from "../../test/csv.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
@@ -34,6 +34,7 @@ beforeAll(async () => {
     }),
   );
   written = await append(db, [exampleEvent("patient.created", { patientId }), ...accesses], { userId });
+  await historyReadable(db, { column: "patient_id", value: patientId });
 });
 
 async function exported(format: string) {
