@@ -10,6 +10,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { largeHistoryDatabase } from "../../bench/largeHistory.ts";
 import { createDatabase, type Database } from "../../db/client.ts";
+import { historyReadable } from "../../test/auditHistory.ts";
 import { databaseUrl } from "../../test/fixtures.ts";
 import { onTestServer } from "../../test/ownDatabase.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
@@ -23,6 +24,8 @@ let base: string;
 beforeAll(async () => {
   const history = await largeHistoryDatabase(databaseUrl(), name, EVENTS, () => {});
   db = createDatabase(history.databaseUrl, { max: 3, applicationName: "tests" });
+  // Below the oldest transaction running on the server, which an export reads up to.
+  await historyReadable(db);
   await new Promise<void>((resolve) => {
     server = serve({ fetch: testPlatform(db).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
   });
