@@ -1,6 +1,6 @@
 // Archiving hashes the digests it is about to keep in event id order, through a cursor: the archived range is read
-// down the history's (tx_id, position) index and sorted once, never found by walking the outbox's whole event_id
-// index in order, the plan a cursor, planned to return its first rows fast, would otherwise take (it reads every
+// once (down the history's (tx_id, position) index, or a scan of the table when the range is much of it) and
+// sorted once, never found by walking the outbox's whole event_id index in order, the plan a cursor, planned to return its first rows fast, would otherwise take (it reads every
 // row of the outbox to find the range's). Checked on a large history, in a transaction that is rolled back, before
 // the statistics know of it and after.
 import { afterAll, describe, expect, it } from "vitest";
@@ -47,10 +47,13 @@ describe("the digests archiving hashes", () => {
           { top: plan["Node Type"], sortKey: plan["Sort Key"] },
           `${statistics}: ${JSON.stringify(plan)}`,
         ).toEqual({ top: "Sort", sortKey: ["archived.event_id"] });
-        expect(
-          nodes.map((node) => node["Index Name"]).filter(Boolean),
-          `${statistics}: ${JSON.stringify(plan)}`,
-        ).toEqual(["outbox_relay_order"]);
+        // The range is read by the history's index or, when the statistics say it is much of the table (the
+        // shared test database holds other files' rows too), by a scan of the table: either reads each row once.
+        // No other index, the event_id one above all.
+        const otherIndexes = nodes
+          .map((node) => node["Index Name"])
+          .filter((name) => name !== undefined && name !== "outbox_relay_order");
+        expect(otherIndexes, `${statistics}: ${JSON.stringify(plan)}`).toEqual([]);
       }
     } finally {
       await client.query("ROLLBACK");
