@@ -8,14 +8,11 @@ import { randomUUID } from "node:crypto";
 import kafkajs from "kafkajs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertPatient } from "../apps/patient/store.ts";
-import { writeTransaction } from "../db/client.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
 import { createIdempotentProducer, createKafka } from "../kafka/client.ts";
 import { type ConnectCluster, startConnect, stopConnect } from "../stack/connect.ts";
 import { spawnScript } from "../test/childProcess.ts";
-import { patientCreated, testEventContext } from "../test/fixtures.ts";
+import { createPatients } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import { ownDatabase } from "../test/ownDatabase.ts";
@@ -68,21 +65,6 @@ afterAll(async () => {
   await stopConnect(worker);
 }, 120_000);
 
-/** Three patients created, one transaction: their events' ids. */
-async function writeEvents(): Promise<string[]> {
-  return writeTransaction(own.db, async (tx) => {
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const patientId = randomUUID();
-      const created = patientCreated(patientId);
-      await insertPatient(tx, { id: patientId, ...created.data });
-      const [event] = await appendEvents(tx, testEventContext(), [created]);
-      ids.push(event?.eventId as string);
-    }
-    return ids;
-  });
-}
-
 /** `npm run relay:switch -- <mode> --yes` as the operators' principal, against this file's worker. */
 async function switchAsOperator(mode: "debezium" | "polling") {
   const command = spawnScript("handover/switch.ts", {
@@ -102,12 +84,12 @@ describe("Kafka Connect and relay:switch with only the ACLs granted to their pri
   it("the switch hands the backlog and the stream to the Connect principal's connector, exactly once, and back", async () => {
     const events = await tapTopic(saslBrokers, "patient-events", saslSecurity("scram-sha-512"));
     // Committed before the switch and never published by a polling relay: the switch itself publishes them.
-    const backlog = await writeEvents();
+    const backlog = await createPatients(own.db, 3);
 
     const toDebezium = await switchAsOperator("debezium");
     expect(toDebezium.code, toDebezium.output).toBe(0);
     expect(toDebezium.output).toContain(`"published":${backlog.length}`);
-    const streamed = await writeEvents();
+    const streamed = await createPatients(own.db, 3);
     const all = [...backlog, ...streamed];
     expectExactlyOnce(await events.collect({ done: containsAll(all), timeoutMs: 90_000 }), all);
 

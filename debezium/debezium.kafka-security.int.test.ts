@@ -6,12 +6,9 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertPatient } from "../apps/patient/store.ts";
-import { writeTransaction } from "../db/client.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { type ConnectCluster, connectGroupNames, startConnect, stopConnect } from "../stack/connect.ts";
 import { stackPaths } from "../stack/processes.ts";
-import { databaseUrl, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
+import { createPatients, databaseUrl, testDatabase } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import {
@@ -111,17 +108,7 @@ describe("Debezium over SASL_SSL with its secrets behind a config provider", () 
     expect(properties).toContain("sasl.mechanism=SCRAM-SHA-512");
     expect(properties).not.toContain(users["scram-sha-512"].password);
 
-    const eventIds = await writeTransaction(db, async (tx) => {
-      const ids: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const patientId = randomUUID();
-        const created = patientCreated(patientId);
-        await insertPatient(tx, { id: patientId, ...created.data });
-        const [event] = await appendEvents(tx, testEventContext(), [created]);
-        ids.push(event?.eventId as string);
-      }
-      return ids;
-    });
+    const eventIds = await createPatients(db, 3);
     const records = await events.collect({ done: containsAll(eventIds), timeoutMs: 90_000 });
     expectExactlyOnce(records, eventIds);
   });

@@ -1,18 +1,6 @@
-// Every KAFKA_COMPRESSION the relay may be given: the broker accepts its record batches (it decompresses them
-// to validate) and a consumer reads back the outbox's exact bytes, so consumers decode whatever is configured.
-import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { insertPatient } from "../apps/patient/store.ts";
-import { writeTransaction } from "../db/client.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { COMPRESSIONS } from "../kafka/client.ts";
-import {
-  kafkaBrokers,
-  patientCreated,
-  startRelay,
-  testDatabase,
-  testEventContext,
-} from "../test/fixtures.ts";
+import { createPatients, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 
@@ -24,16 +12,7 @@ describe("the relay's record compression", () => {
     const relay = startRelay({ compression });
     try {
       const tap = await tapTopic(kafkaBrokers(), "patient-events");
-      const eventIds: string[] = [];
-      await writeTransaction(db, async (tx) => {
-        for (let i = 0; i < 20; i++) {
-          const patientId = randomUUID();
-          const created = patientCreated(patientId);
-          await insertPatient(tx, { id: patientId, ...created.data });
-          const [event] = await appendEvents(tx, testEventContext(), [created]);
-          eventIds.push(event?.eventId as string);
-        }
-      });
+      const eventIds = await createPatients(db, 20);
       const records = await tap.collect({ done: containsAll(eventIds), timeoutMs: 60_000 });
       expectExactlyOnce(records, eventIds);
       const stored = await db.$client.query<{ event_id: string; payload: string }>(

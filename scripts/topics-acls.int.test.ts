@@ -5,9 +5,6 @@
 import { randomUUID } from "node:crypto";
 import kafkajs from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertPatient } from "../apps/patient/store.ts";
-import { writeTransaction } from "../db/client.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { type AclBinding, describeAllowed, describeBinding } from "../kafka/acls.ts";
 import {
   type Admin,
@@ -17,7 +14,7 @@ import {
   createTransactionalProducer,
 } from "../kafka/client.ts";
 import { spawnScript } from "../test/childProcess.ts";
-import { eventually, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
+import { createPatients, eventually, testDatabase } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import {
@@ -223,17 +220,9 @@ describe("with the ACLs applied", () => {
         ...securityVariables(aclUserSecurity("relay")),
       },
     });
-    const eventIds: string[] = [];
+    let eventIds: string[] = [];
     try {
-      await writeTransaction(db, async (tx) => {
-        for (let i = 0; i < 3; i++) {
-          const patientId = randomUUID();
-          const created = patientCreated(patientId);
-          await insertPatient(tx, { id: patientId, ...created.data });
-          const [event] = await appendEvents(tx, testEventContext(), [created]);
-          eventIds.push(event?.eventId as string);
-        }
-      });
+      eventIds = await createPatients(db, 3);
       expectExactlyOnce(await tap.collect({ done: containsAll(eventIds), timeoutMs: 90_000 }), eventIds);
     } finally {
       relay.child.kill("SIGTERM");

@@ -3,8 +3,9 @@ import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
 import { Registry } from "prom-client";
 import { inject } from "vitest";
-import { createDatabase, type Database } from "../db/client.ts";
-import type { EventContext } from "../db/outbox/appendEvents.ts";
+import { insertPatient } from "../apps/patient/store.ts";
+import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
+import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
 import type { TypedEnvelope } from "../events/index.ts";
 import { contextFromHeaders } from "../events/tracing.ts";
@@ -116,6 +117,20 @@ export function testEventContext(overrides: Partial<EventContext> = {}): EventCo
     },
     ...overrides,
   };
+}
+
+/** `count` new patients written in one transaction, each with its patient.created event: the events' ids. */
+export async function createPatients(db: Database, count: number): Promise<string[]> {
+  return writeTransaction(db, async (tx) => {
+    const eventIds: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const created = patientCreated();
+      await insertPatient(tx, { id: created.data.patientId, ...created.data });
+      const [event] = await appendEvents(tx, testEventContext(), [created]);
+      eventIds.push(event?.eventId as string);
+    }
+    return eventIds;
+  });
 }
 
 /**
