@@ -16,7 +16,7 @@ import { routePath } from "hono/route";
 import { admittedTracestate } from "../../events/tracestate.ts";
 import { contextFromHeaders } from "../../events/tracing.ts";
 
-const tracer = trace.getTracer("healthcare-events/http");
+const TRACER_NAME = "healthcare-events/http";
 
 /** `tracestateKeys`: the keys of the members of a caller's tracestate that are kept (TRACESTATE_KEYS). */
 export function requestSpan(tracestateKeys: ReadonlySet<string>): MiddlewareHandler {
@@ -26,7 +26,9 @@ export function requestSpan(tracestateKeys: ReadonlySet<string>): MiddlewareHand
       tracestate: admittedTracestate(c.req.header("tracestate"), tracestateKeys),
     });
     const method = c.req.method;
-    await tracer.startActiveSpan(
+    // The global provider's tracer of the moment, as events/tracing.ts takes it: a tracer taken once, at load,
+    // keeps the provider it first found, and goes on making spans after that provider is shut down and replaced.
+    await trace.getTracer(TRACER_NAME).startActiveSpan(
       method,
       {
         kind: SpanKind.SERVER,
