@@ -143,7 +143,9 @@ describe("npm run phi:former-logins", () => {
       const after = await failedAttempt(typed);
       expect({ typed, patientId: after.patientId }).toEqual({ typed, patientId: changed });
       expect(after.row.toLowerCase()).not.toContain(formerAddress.toLowerCase());
-      expect(after.row).not.toContain("7946");
+      // The number's own digits, long enough that no identifier or hash in the row holds them by chance.
+      expect(after.row).not.toContain(typed.trim());
+      expect(after.row).not.toContain("79460958");
     }
 
     // Again: nothing new is recorded, and what was stays.
