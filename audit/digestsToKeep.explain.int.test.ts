@@ -5,20 +5,12 @@
 // the statistics know of it and after.
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../test/fixtures.ts";
+import { explainPlan } from "../test/queryPlan.ts";
 import { digestsToKeepSql } from "./sql/archives.ts";
 
 const ROWS = 20_000;
 const db = testDatabase();
 afterAll(() => db.$client.end());
-
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Sort Key"?: string[];
-  Plans?: PlanNode[];
-}
-const nodesOf = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
 
 describe("the digests archiving hashes", () => {
   it(`are read by the archived range and sorted by event id, among ${ROWS.toLocaleString("en")} rows`, async () => {
@@ -37,23 +29,20 @@ describe("the digests archiving hashes", () => {
       for (const statistics of ["before ANALYZE", "after ANALYZE"]) {
         if (statistics === "after ANALYZE") await client.query("ANALYZE outbox");
         // A quarter of them: an archive's range.
-        const { rows } = await client.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(
-          `EXPLAIN (FORMAT JSON) DECLARE digests_explained NO SCROLL CURSOR FOR ${digestsToKeepSql}`,
+        const plan = await explainPlan(
+          client,
+          `DECLARE digests_explained NO SCROLL CURSOR FOR ${digestsToKeepSql}`,
           ["503", "0", String(503 + ROWS / 40), "0"],
         );
-        const plan = rows[0]?.["QUERY PLAN"][0]?.Plan as PlanNode;
-        const nodes = nodesOf(plan);
         expect(
-          { top: plan["Node Type"], sortKey: plan["Sort Key"] },
-          `${statistics}: ${JSON.stringify(plan)}`,
+          { top: plan.root["Node Type"], sortKey: plan.root["Sort Key"] },
+          `${statistics}: ${plan.text}`,
         ).toEqual({ top: "Sort", sortKey: ["archived.event_id"] });
         // The range is read by the history's index or, when the statistics say it is much of the table (the
         // shared test database holds other files' rows too), by a scan of the table: either reads each row once.
         // No other index, the event_id one above all.
-        const otherIndexes = nodes
-          .map((node) => node["Index Name"])
-          .filter((name) => name !== undefined && name !== "outbox_relay_order");
-        expect(otherIndexes, `${statistics}: ${JSON.stringify(plan)}`).toEqual([]);
+        const otherIndexes = plan.indexes.filter((name) => name !== "outbox_relay_order");
+        expect(otherIndexes, `${statistics}: ${plan.text}`).toEqual([]);
       }
     } finally {
       await client.query("ROLLBACK");

@@ -8,35 +8,24 @@ import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../../test/fixtures.ts";
+import { explainPlan } from "../../test/queryPlan.ts";
 import { recordInInboxSql, verdictBeforeEffectSql } from "./inbox.ts";
 
 const ROWS = 20_000;
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Actual Loops": number;
-  Plans?: PlanNode[];
-}
-const nodesOf = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
-
 /** The plan's reads of the outbox and of the archived digests: node type, index, and how many times each ran. */
 async function committedReads(client: pg.ClientBase, execute: string) {
-  const { rows } = await client.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(
-    `EXPLAIN (ANALYZE, FORMAT JSON) ${execute}`,
-  );
-  const plan = rows[0]?.["QUERY PLAN"][0]?.Plan as PlanNode;
-  const reads = nodesOf(plan).filter(
+  const plan = await explainPlan(client, execute, [], { analyze: true });
+  const reads = plan.nodes.filter(
     (node) =>
       ["outbox", "outbox_archived_digests"].includes(node["Relation Name"] ?? "") &&
       node["Node Type"] !== "ModifyTable",
   );
   return {
     reads: reads.map((node) => [node["Node Type"], node["Index Name"], node["Actual Loops"]]),
-    text: JSON.stringify(plan),
+    text: plan.text,
   };
 }
 

@@ -11,15 +11,6 @@ const HISTORY_ROWS = 100_000;
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Index Cond"?: string;
-  Plans?: PlanNode[];
-}
-const nodesOf = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
-
 describe("the outbox insert's check for a restored history", () => {
   it(`reads one index entry of the outbox and of the checkpoints, never the ${HISTORY_ROWS.toLocaleString("en")}-row history`, async () => {
     const client = await db.$client.connect();
@@ -43,7 +34,7 @@ describe("the outbox insert's check for a restored history", () => {
           await client.query(`SET LOCAL plan_cache_mode = ${plan}`);
           const explained = await explainPlan(client, `EXECUTE insert_rows(${noRows})`, []);
           const where = `${statistics}, ${plan}: ${explained.text}`;
-          const outboxReads = nodesOf(JSON.parse(explained.text) as PlanNode).filter(
+          const outboxReads = explained.nodes.filter(
             (node) => node["Relation Name"] === "outbox" && node["Node Type"] !== "ModifyTable",
           );
           expect(
