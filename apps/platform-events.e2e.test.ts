@@ -4,8 +4,6 @@
 // naming the caller (token subject and session), the client and the request; each record a message of the
 // published /asyncapi.json.
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventTopics } from "../events/docs/asyncApiDocument.ts";
@@ -15,10 +13,11 @@ import { expectPublished } from "../test/asyncapiRecords.ts";
 import { causeEveryEvent } from "../test/everyEventTraffic.ts";
 import { decrypted, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
 import { containsAll, type TappedRecord, type TopicTap, tapTopic } from "../test/kafkaTap.ts";
+import { type ServedApp, serveApp } from "../test/servedApp.ts";
 import { type Caller, testPlatform } from "../test/tokens.ts";
 
 const db = testDatabase();
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 let relay: OutboxRelay;
 const taps = new Map<TopicName, TopicTap>();
@@ -26,10 +25,8 @@ const taps = new Map<TopicName, TopicTap>();
 beforeAll(async () => {
   for (const topic of eventTopics) taps.set(topic, await tapTopic(kafkaBrokers(), topic));
   relay = startRelay();
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: testPlatform(db).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(testPlatform(db));
+  base = server.base;
 });
 
 afterAll(async () => {

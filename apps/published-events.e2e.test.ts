@@ -4,8 +4,6 @@
 // replay and an operator's decrypting tail's access records, each read back from its topic and checked against the document the platform serves: payload, key and
 // headers. Every message of the document is seen at least once. It prints the records validated per topic.
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerAlertMetrics } from "../consumers/complianceWatch/alertMetrics.ts";
@@ -25,6 +23,7 @@ import { type Call, causeEveryEvent } from "../test/everyEventTraffic.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase, testMasterKeys } from "../test/fixtures.ts";
 import { containsAll, type TappedRecord, type TopicTap, tapTopic } from "../test/kafkaTap.ts";
 import { runReplay } from "../test/replayCommand.ts";
+import { type ServedApp, serveApp } from "../test/servedApp.ts";
 import { caller, testPlatform } from "../test/tokens.ts";
 
 const db = testDatabase();
@@ -32,7 +31,7 @@ const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "published-events
 const admin = kafka.admin();
 const allTopics = [...eventTopics, ...eventTopics.map(deadLetterTopicName)];
 const taps = new Map<string, TopicTap>();
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 let relay: OutboxRelay;
 let watch: StartedConsumer;
@@ -84,10 +83,8 @@ beforeAll(async () => {
     kafkaBrokers: kafkaBrokers(),
     name: PARKING_CONSUMER,
   });
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: testPlatform(db).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(testPlatform(db));
+  base = server.base;
 });
 
 afterAll(async () => {

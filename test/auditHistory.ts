@@ -80,3 +80,13 @@ export async function historyReadable(db: Database, where?: { column: HistoryCol
     return rows[0]?.readable === true;
   }, 60_000);
 }
+
+/** The types of the events the outbox holds that name this user, in order: accesses they made, their refusals. */
+export async function eventTypesNaming(db: Database, userId: string): Promise<string[]> {
+  const { rows } = await db.$client.query<{ event_type: string }>(
+    `SELECT event_type FROM outbox
+      WHERE payload::jsonb -> 'data' ->> 'actorId' = $1 OR aggregate_id = $1 ORDER BY position`,
+    [userId],
+  );
+  return rows.map((row) => row.event_type);
+}

@@ -62,6 +62,12 @@ interface Grant {
 
 const base64url = (bytes: Buffer) => bytes.toString("base64url");
 
+/** The console's settings that name this provider, as `npm start` reads them from the environment. */
+export const consoleSettingsFor = (provider: TestProvider) => ({
+  CONSOLE_OIDC_ISSUER: provider.issuer,
+  CONSOLE_OIDC_CLIENT_ID: provider.clientId,
+});
+
 /**
  * Starts the provider on loopback. `discovery` may rewrite its discovery document (a test of what the platform
  * refuses in one).

@@ -4,13 +4,12 @@
 // \u0000 escape), as a damaged or tampered row would be, on the export's second page.
 import { randomUUID } from "node:crypto";
 import { get } from "node:http";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { append, historyReadable } from "../../test/auditHistory.ts";
 import { ownDatabase } from "../../test/ownDatabase.ts";
+import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { ExportInterrupted } from "./exportStream.ts";
 
@@ -23,7 +22,7 @@ const DAMAGED = 1_500; // on the second page
 const patientId = randomUUID();
 let written: string[];
 let auditor: Caller;
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 
 beforeAll(async () => {
@@ -51,12 +50,8 @@ beforeAll(async () => {
   } finally {
     admin.release();
   }
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: testPlatform(db, { log }).fetch, port: 0, hostname: "127.0.0.1" }, () =>
-      resolve(),
-    );
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(testPlatform(db, { log }));
+  base = server.base;
 });
 
 afterAll(async () => {

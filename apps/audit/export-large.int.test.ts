@@ -4,8 +4,6 @@
 // event's id and stored envelope, in order, compared with the outbox read on its own. The body is never held
 // whole, here or in the server (whose memory bench:audit measures: bench/auditExport.bench.ts).
 import { createHash, randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { largeHistoryDatabase } from "../../bench/largeHistory.ts";
@@ -13,6 +11,7 @@ import { createDatabase, type Database } from "../../db/client.ts";
 import { historyReadable } from "../../test/auditHistory.ts";
 import { databaseUrl } from "../../test/fixtures.ts";
 import { onTestServer } from "../../test/ownDatabase.ts";
+import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 
 // Thirty pages of the export and some thirty megabytes: many pages and chunks, in a test that stays short (the
@@ -20,7 +19,7 @@ import { caller, testPlatform } from "../../test/tokens.ts";
 const EVENTS = 30_000;
 const name = `export_large_${randomUUID().slice(0, 8)}`;
 let db: Database;
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 
 beforeAll(async () => {
@@ -28,10 +27,8 @@ beforeAll(async () => {
   db = createDatabase(history.databaseUrl, { max: 3, applicationName: "tests" });
   // Below the oldest transaction running on the server, which an export reads up to.
   await historyReadable(db);
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: testPlatform(db).fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(testPlatform(db));
+  base = server.base;
 }, 600_000);
 
 afterAll(async () => {

@@ -6,8 +6,6 @@
 // saved. Every screen is checked with axe-core.
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSigningKey } from "../../audit/signingKey.ts";
@@ -18,7 +16,8 @@ import { freshDatabases, type TestHistory } from "../../test/auditHistories.ts";
 import { append, historyReadable } from "../../test/auditHistory.ts";
 import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { eventually, newPatientBody, silentLog, startRelay } from "../../test/fixtures.ts";
-import { startTestProvider, type TestProvider } from "../../test/oidcProvider.ts";
+import { consoleSettingsFor, startTestProvider, type TestProvider } from "../../test/oidcProvider.ts";
+import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { startConsoleSignIn } from "./provider.ts";
 
@@ -28,7 +27,7 @@ let history: TestHistory;
 let relay: OutboxRelay;
 /** The identity provider the console signs in with: it issues tokens signed with the test secret. */
 let identityProvider: TestProvider;
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 let browser: Browser;
 let page: Page;
@@ -45,15 +44,10 @@ beforeAll(async () => {
   relay = startRelay({ databaseUrl: String(db.$client.options.connectionString) });
   identityProvider = await startTestProvider();
   // Read from its discovery document, as npm start reads CONSOLE_OIDC_ISSUER's.
-  const consoleSignIn = await startConsoleSignIn(
-    { CONSOLE_OIDC_ISSUER: identityProvider.issuer, CONSOLE_OIDC_CLIENT_ID: identityProvider.clientId },
-    silentLog,
-  );
+  const consoleSignIn = await startConsoleSignIn(consoleSettingsFor(identityProvider), silentLog);
   const app = testPlatform(db, { consoleSignIn });
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(app);
+  base = server.base;
   identityProvider.redirectUri = `${base}/console`;
   admin = await caller("admin");
   auditor = await caller("auditor");

@@ -5,21 +5,26 @@
 // expired and carries that nonce. Any other, or one whose keys cannot be read, is refused on the page, saying
 // why, and signs nobody in: the access token is never used, so the API records no access of the auditor's, and
 // neither token is shown.
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { decodeJwt } from "jose";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
+import { eventTypesNaming } from "../../test/auditHistory.ts";
 import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { silentLog, testDatabase } from "../../test/fixtures.ts";
-import { type IdTokenKind, startTestProvider, type TestProvider } from "../../test/oidcProvider.ts";
-import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
+import {
+  consoleSettingsFor,
+  type IdTokenKind,
+  startTestProvider,
+  type TestProvider,
+} from "../../test/oidcProvider.ts";
+import { type ServedApp, serveApp } from "../../test/servedApp.ts";
+import { caller, testPlatform } from "../../test/tokens.ts";
 import { startConsoleSignIn } from "./provider.ts";
 
 let db: Database;
 let identityProvider: TestProvider;
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 let browser: Browser;
 let page: Page;
@@ -27,15 +32,10 @@ let page: Page;
 beforeAll(async () => {
   db = testDatabase();
   identityProvider = await startTestProvider();
-  const consoleSignIn = await startConsoleSignIn(
-    { CONSOLE_OIDC_ISSUER: identityProvider.issuer, CONSOLE_OIDC_CLIENT_ID: identityProvider.clientId },
-    silentLog,
-  );
+  const consoleSignIn = await startConsoleSignIn(consoleSettingsFor(identityProvider), silentLog);
   const app = testPlatform(db, { consoleSignIn });
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(app);
+  base = server.base;
   identityProvider.redirectUri = `${base}/console`;
   browser = await launchBrowser();
   page = browser.page;
@@ -47,16 +47,6 @@ afterAll(async () => {
   await identityProvider?.close();
   await db?.$client.end();
 });
-
-/** The events the outbox holds of what this auditor did: an access at sign-in, or a refusal of their token. */
-async function recordedOf(auditor: Caller): Promise<string[]> {
-  const { rows } = await db.$client.query<{ event_type: string }>(
-    `SELECT event_type FROM outbox
-      WHERE payload::jsonb -> 'data' ->> 'actorId' = $1 OR aggregate_id = $1 ORDER BY position`,
-    [auditor.userId],
-  );
-  return rows.map((row) => row.event_type);
-}
 
 /**
  * A new auditor signs in at the provider from a fresh console, the provider issuing an ID token of this kind
@@ -91,7 +81,7 @@ async function expectRefused(kind: IdTokenKind, reason: string) {
     expect(shown).not.toContain(issued);
   }
   // The access token never reached the API: it recorded neither an access nor a refusal of this auditor's.
-  expect(await recordedOf(auditor)).toEqual([]);
+  expect(await eventTypesNaming(db, auditor.userId)).toEqual([]);
 }
 
 describe("the console's sign-in at an OpenID Connect provider", () => {
@@ -108,7 +98,7 @@ describe("the console's sign-in at an OpenID Connect provider", () => {
       expect(decodeJwt(idToken).nonce).toBe(nonce);
       nonces.push(nonce);
       // Signed in: the sign-in's query reached the API with the access token, which recorded the access.
-      expect(await recordedOf(auditor)).toEqual(["audit.data.accessed"]);
+      expect(await eventTypesNaming(db, auditor.userId)).toEqual(["audit.data.accessed"]);
       await page.click("#sign-out");
     }
     expect(nonces[0]).not.toBe(nonces[1]);
@@ -118,7 +108,7 @@ describe("the console's sign-in at an OpenID Connect provider", () => {
     const { auditor, idToken } = await signInAtProvider("several-audiences");
     await page.locator("#view-search").waitFor();
     expect(decodeJwt(idToken)).toMatchObject({ aud: [identityProvider.clientId, "audit-api"] });
-    expect(await recordedOf(auditor)).toEqual(["audit.data.accessed"]);
+    expect(await eventTypesNaming(db, auditor.userId)).toEqual(["audit.data.accessed"]);
     await page.click("#sign-out");
   });
 

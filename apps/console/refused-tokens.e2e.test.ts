@@ -8,15 +8,15 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
 import { exampleEvent } from "../../events/examples.ts";
-import { append, historyReadable } from "../../test/auditHistory.ts";
+import { append, eventTypesNaming, historyReadable } from "../../test/auditHistory.ts";
 import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { testDatabase } from "../../test/fixtures.ts";
+import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { testPlatform } from "../../test/tokens.ts";
 import { createTokenVerifier } from "../http/auth.ts";
 
@@ -30,7 +30,7 @@ const REFUSAL = "The bearer token was refused: the token is malformed or its sig
 let db: Database;
 let keySet: Server;
 let sign: (kid: string, claims: { sub: string }) => Promise<string>;
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 let browser: Browser;
 let page: Page;
@@ -55,10 +55,8 @@ beforeAll(async () => {
 
   const verifyToken = createTokenVerifier({ kind: "jwks", url: keySetUrl });
   const app = testPlatform(db, { verifyToken });
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(app);
+  base = server.base;
   browser = await launchBrowser();
   page = browser.page;
 }, 120_000);
@@ -69,16 +67,6 @@ afterAll(async () => {
   await new Promise((resolve) => keySet?.close(resolve));
   await db?.$client.end();
 });
-
-/** The events the outbox holds naming this user: an access they made, or a refusal of theirs. */
-async function recordedOf(userId: string): Promise<string[]> {
-  const { rows } = await db.$client.query<{ event_type: string }>(
-    `SELECT event_type FROM outbox
-      WHERE payload::jsonb -> 'data' ->> 'actorId' = $1 OR aggregate_id = $1 ORDER BY position`,
-    [userId],
-  );
-  return rows.map((row) => row.event_type);
-}
 
 /** The next answer of the API's history query, as the browser received it. */
 const historyAnswer = () =>
@@ -127,7 +115,7 @@ describe("the console given a token the API refuses", () => {
     const answer = await pasteToken(token);
     expect(answer.status()).toBe(200);
     await page.locator("#view-search").waitFor();
-    expect(await recordedOf(auditor)).toEqual(["audit.data.accessed"]);
+    expect(await eventTypesNaming(db, auditor)).toEqual(["audit.data.accessed"]);
     await page.click("#sign-out");
   });
 
@@ -138,7 +126,7 @@ describe("the console given a token the API refuses", () => {
     await expectRefusal(answer, token, RETIRED_KEY_ID);
     await expectSignedOut(token);
     expect(await page.content()).not.toContain(RETIRED_KEY_ID);
-    expect(await recordedOf(auditor)).toEqual([]);
+    expect(await eventTypesNaming(db, auditor)).toEqual([]);
     const violations = await seriousAccessibilityViolations(page);
     expect(violations, JSON.stringify(violations, null, 2)).toEqual([]);
   });
@@ -161,7 +149,7 @@ describe("the console given a token the API refuses", () => {
       });
     }
     // None of them reached a check that names anybody.
-    expect(await recordedOf(auditor)).toEqual([]);
+    expect(await eventTypesNaming(db, auditor)).toEqual([]);
   });
 
   it("signs the auditor out and clears the results when the API refuses their token mid-session", async () => {
@@ -188,6 +176,6 @@ describe("the console given a token the API refuses", () => {
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
     expect(await page.content()).not.toContain(patientId);
     // Recorded: the sign-in's query and the search that showed the patient, and nothing of the refusal.
-    expect(await recordedOf(auditor)).toEqual(["audit.data.accessed", "audit.data.accessed"]);
+    expect(await eventTypesNaming(db, auditor)).toEqual(["audit.data.accessed", "audit.data.accessed"]);
   });
 });

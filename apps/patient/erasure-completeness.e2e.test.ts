@@ -5,8 +5,6 @@
 // finds none of those values readable. The same search, run before, finds them: it can fail.
 import { randomInt, randomUUID } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notificationDeliveryConsumer } from "../../consumers/notifications/notificationDelivery.ts";
 import { notificationRequestsConsumer } from "../../consumers/notifications/notificationRequests.ts";
@@ -26,6 +24,7 @@ import {
   testDatabase,
   testMasterKeys,
 } from "../../test/fixtures.ts";
+import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { requestBodies } from "../../test/serviceRequests.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 
@@ -34,7 +33,7 @@ const db = testDatabase();
 const logLines: string[] = [];
 const log = createLogger({ level: "trace", destination: { write: (line: string) => logLines.push(line) } });
 const app = testPlatform(db, { log });
-let server: ServerType;
+let server: ServedApp;
 let port: number;
 let relay: OutboxRelay;
 const consumers: StartedConsumer[] = [];
@@ -48,10 +47,8 @@ const patientDevice = {
 };
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  port = (server.address() as AddressInfo).port;
+  server = await serveApp(app);
+  port = server.port;
   relay = startRelay({ log });
   const transport = recordingTransport(db);
   const definitions = [

@@ -2,8 +2,6 @@
 // with the record contract of docs/architecture.md; refused requests leave no state, no outbox row and no
 // record.
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Admin } from "../../kafka/client.ts";
@@ -20,12 +18,13 @@ import {
   testMasterKeys,
 } from "../../test/fixtures.ts";
 import { type TappedRecord, tapTopic } from "../../test/kafkaTap.ts";
+import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { type Caller, caller, testVerifier } from "../../test/tokens.ts";
 import { createPlatformApp } from "../platform.ts";
 
 const db = testDatabase();
 let admin: Admin;
-let server: ServerType;
+let server: ServedApp;
 let base: string;
 let relay: OutboxRelay;
 /** The patient service's routes need a token; an admin reaches every patient. */
@@ -45,10 +44,8 @@ beforeAll(async () => {
     masterKeys: testMasterKeys,
   });
   relay = startRelay({ registry });
-  await new Promise<void>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve());
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApp(app);
+  base = server.base;
 });
 
 afterAll(async () => {
