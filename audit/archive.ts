@@ -1,5 +1,6 @@
 // Archives of the history: what an archive record says (signed like a checkpoint), the chain heads it leaves
 // behind for the events that remain, and the format of the archive file's rows.
+import assert from "node:assert/strict";
 import { createHash, type Hash, type KeyObject, sign, verify } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { HistoryRow } from "./sql/historyRows.ts";
@@ -82,7 +83,7 @@ export class HeadsHash {
 
   add(head: ArchivedHead): void {
     const position = BigInt(head.position);
-    if (position <= this.#last) throw new Error(`heads must come in ascending position (${head.position})`);
+    assert(position > this.#last, `heads must come in ascending position (${head.position})`);
     this.#last = position;
     this.#count++;
     this.#hash.update(
@@ -119,9 +120,8 @@ export class DigestsHash {
   #last = "";
 
   add(digest: ArchivedDigest): void {
-    if (!CANONICAL_UUID.test(digest.eventId)) throw new Error(`not a canonical event id: ${digest.eventId}`);
-    if (digest.eventId <= this.#last)
-      throw new Error(`digests must come in ascending event id (${digest.eventId})`);
+    assert(CANONICAL_UUID.test(digest.eventId), `not a canonical event id: ${digest.eventId}`);
+    assert(digest.eventId > this.#last, `digests must come in ascending event id (${digest.eventId})`);
     this.#last = digest.eventId;
     this.#count++;
     this.#hash.update(`${JSON.stringify([digest.eventId, digest.payloadSha256.toString("hex")])}\n`);

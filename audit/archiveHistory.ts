@@ -3,6 +3,7 @@
 // from that checkpoint's signed running hash; the rows are checked against it before they leave, and deleted
 // in the transaction that records the archive, the only one the outbox lets delete them, which keeps each
 // one's event id and payload digest for consumers, under a hash the archive signs.
+import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -116,9 +117,10 @@ export async function archiveHistory(
     await recordArchiveHeads(client, sequence, after.cursor, cutKey);
     const heads = await headsHashOf(client, sequence);
     const digests = await digestsHashOf(client, after.cursor, cutKey);
-    if (digests.count !== rows.count) {
-      throw new Error(`archived ${rows.count} rows but digested ${digests.count}; nothing was archived`);
-    }
+    assert(
+      digests.count === rows.count,
+      `archived ${rows.count} rows but digested ${digests.count}; nothing was archived`,
+    );
     const unsigned = {
       sequence,
       checkpointSequence: cut.sequence,
@@ -151,13 +153,15 @@ export async function archiveHistory(
     // What consumers check a record of an archived event against; the outbox deletes no row without it. The
     // same rows, digested by the same expression, as the signed hash: the outbox changes none of them.
     const kept = await recordArchivedDigests(client, sequence, after.cursor, cutKey);
-    if (kept !== digests.count) {
-      throw new Error(`signed the hash of ${digests.count} digests but kept ${kept}; nothing was archived`);
-    }
+    assert(
+      kept === digests.count,
+      `signed the hash of ${digests.count} digests but kept ${kept}; nothing was archived`,
+    );
     const deleted = await deleteArchivedRows(client, after.cursor, cutKey);
-    if (deleted !== rows.count) {
-      throw new Error(`archived ${rows.count} rows but the outbox deleted ${deleted}; nothing was deleted`);
-    }
+    assert(
+      deleted === rows.count,
+      `archived ${rows.count} rows but the outbox deleted ${deleted}; nothing was deleted`,
+    );
     await client.query("COMMIT");
     return { archived, file, manifest: manifestFile };
   } catch (error) {
