@@ -26,6 +26,7 @@ import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { exportFormats } from "./exportFormats.ts";
 import { ArchivedWhileExporting, exportStream } from "./exportStream.ts";
+import { NamedPatients } from "./namedPatients.ts";
 import {
   decodeCursor,
   encodeCursor,
@@ -67,6 +68,8 @@ export const sealerPublicKey: CheckpointKeys = async () => {
 
 /** Rows per keyset page while exporting: the places read at once (their events a chunk at a time). */
 const EXPORT_PAGE = 1000;
+/** The patients an export remembers having named (apps/audit/namedPatients.ts): a few megabytes at most. */
+const EXPORT_NAMED_PATIENTS = 50_000;
 
 const access = { source: AUDIT_SERVICE, resource: "audit_history", roles: ["auditor"] as const };
 
@@ -201,7 +204,10 @@ export function auditRoutes(
         const cutAtStart = await newestArchiveCut(db.$client);
         // The query itself, before anything is sent; then each page's patients not yet named, before that page.
         await recordAccess(c, db, "EXPORT", c.req.path, patientsOf([], filter.patientId));
-        const named = new Set(filter.patientId === undefined ? [] : [filter.patientId]);
+        const named = new NamedPatients(
+          EXPORT_NAMED_PATIENTS,
+          filter.patientId === undefined ? [] : [filter.patientId],
+        );
         const progress = { events: 0 };
         async function* exported() {
           if (header) yield header;
@@ -212,11 +218,8 @@ export function auditRoutes(
             // events this page would hold: it is broken off rather than ended whole-looking with a gap. (A
             // chunk that lacks one of these places throws too: historyEventsAt.)
             if (await archivedPast(db.$client, cutAtStart, after)) throw new ArchivedWhileExporting();
-            const unnamed = patientsOf(places).filter((patientId) => !named.has(patientId));
-            if (unnamed.length > 0) {
-              await recordAccess(c, db, "EXPORT", c.req.path, unnamed);
-              for (const patientId of unnamed) named.add(patientId);
-            }
+            const unnamed = named.name(patientsOf(places));
+            if (unnamed.length > 0) await recordAccess(c, db, "EXPORT", c.req.path, unnamed);
             for await (const events of historyEventsAt(db.$client, filter, after, places)) {
               progress.events += events.length;
               yield events.map(line).join("");
