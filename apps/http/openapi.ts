@@ -25,7 +25,13 @@ const problemSchema = z
     title: z.string(),
     status: z.int().min(400).max(599),
     detail: z.string().optional(),
-    instance: z.string().openapi({ description: "The request's path." }).optional(),
+    instance: z
+      .string()
+      .openapi({
+        description:
+          "The request's path, as the route serving it reads it: an id in lower case, and anything else sent in an id's place as the parameter (`/patients/{id}`); left out for a path no route serves.",
+      })
+      .optional(),
     errors: z
       .array(
         z.strictObject({
