@@ -16,7 +16,7 @@ afterAll(() => db.$client.end());
 
 const writes = serviceRoutes.filter((routeCase) => routeCase.method !== "GET");
 
-async function send(routeCase: (typeof writes)[number], ifMatch: string) {
+async function send(routeCase: (typeof writes)[number], conditions: Record<string, string>) {
   const world = await careWorld(db);
   const role = roles.find((candidate) => routeCase.expected[candidate].own < 300);
   if (!role) throw new Error(`no role may call ${routeCase.route}`);
@@ -29,7 +29,7 @@ async function send(routeCase: (typeof writes)[number], ifMatch: string) {
     headers: user.headers({
       "Content-Type": "application/json",
       "X-Correlation-Id": correlationId,
-      "If-Match": ifMatch,
+      ...conditions,
     }),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -50,15 +50,41 @@ describe("a write with If-Match", () => {
   for (const routeCase of writes) {
     it(`${routeCase.method} ${routeCase.route}: an entity tag is a 412 that writes nothing; * writes`, async () => {
       for (const ifMatch of ['"v1"', 'W/"v1"', '"a", "b"', "garbage"]) {
-        const refused = await send(routeCase, ifMatch);
+        const refused = await send(routeCase, { "If-Match": ifMatch });
         expect(refused.response.status, ifMatch).toBe(412);
         expect(refused.response.headers.get("content-type")).toBe("application/problem+json");
         expect(refused.problem?.errors?.map((error) => error.field)).toEqual(["header.if-match"]);
         expect(refused.changed, ifMatch).toBe(false);
         expect(refused.events, ifMatch).toEqual([]);
       }
-      const any = await send(routeCase, "*");
+      const any = await send(routeCase, { "If-Match": "*" });
       expect(any.response.status).toBeLessThan(300);
+    });
+  }
+});
+
+// If-None-Match: * asks that the target have no current representation (RFC 9110 §13.1.2), as a client does
+// that believes the record absent and must not overwrite it. A PUT, PATCH or DELETE writes a record that exists
+// whenever the write can be done, so there it is a 412 that writes nothing; before, the header was ignored and
+// the write applied. A POST's target (a collection, an action) has no representation of its own: it writes.
+describe("a write with If-None-Match", () => {
+  for (const routeCase of writes) {
+    const writesARecord = ["PUT", "PATCH", "DELETE"].includes(routeCase.method);
+    it(`${routeCase.method} ${routeCase.route}: * ${writesARecord ? "is a 412 that writes nothing" : "writes"}; an entity tag writes`, async () => {
+      for (const ifNoneMatch of ["*", " * ", '"v1", *']) {
+        const sent = await send(routeCase, { "If-None-Match": ifNoneMatch });
+        if (writesARecord) {
+          expect(sent.response.status, ifNoneMatch).toBe(412);
+          expect(sent.response.headers.get("content-type")).toBe("application/problem+json");
+          expect(sent.problem?.errors?.map((error) => error.field)).toEqual(["header.if-none-match"]);
+          expect(sent.changed, ifNoneMatch).toBe(false);
+          expect(sent.events, ifNoneMatch).toEqual([]);
+        } else {
+          expect(sent.response.status, ifNoneMatch).toBeLessThan(300);
+        }
+      }
+      const tagged = await send(routeCase, { "If-None-Match": '"v1"' });
+      expect(tagged.response.status).toBeLessThan(300);
     });
   }
 });

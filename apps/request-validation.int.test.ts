@@ -25,6 +25,8 @@ interface Sent {
   query?: string;
   /** Send the route's own body, when it takes one (without `body`). */
   ownBody?: boolean;
+  /** The route's own path, changed. */
+  path?: (path: string) => string;
 }
 
 async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
@@ -32,7 +34,9 @@ async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
   const role = roles.find((candidate) => routeCase.expected[candidate].own !== 403);
   if (!role) throw new Error(`no role may call ${routeCase.route}`);
   const user = await caller(role, loginOf(role, world, routeCase));
-  const { path, body } = routeCase.request(world, "own");
+  const own = routeCase.request(world, "own");
+  const { body } = own;
+  const path = sent.path ? sent.path(own.path) : own.path;
   const correlationId = randomUUID();
   const before = await stateDigest(db);
   const query = sent.query === undefined ? "" : `${path.includes("?") ? "&" : "?"}${sent.query}`;
@@ -49,14 +53,17 @@ async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
         ? JSON.stringify(body)
         : null,
   });
+  const text = await response.text();
   return {
     takesBody: body !== undefined,
     response,
     body,
     // (a success may be a 204, with no body)
-    problem: (await response.text().then((text) => (text === "" ? {} : JSON.parse(text)))) as {
+    text,
+    problem: (text === "" ? {} : JSON.parse(text)) as {
       title?: string;
       detail?: string;
+      instance?: string;
       errors?: Array<{ field: string; message: string }>;
     },
     wroteNothing: async () => {
@@ -466,3 +473,62 @@ describe("a GET sent with a body", () => {
 });
 
 const range = (count: number) => Array.from({ length: count }, (_, i) => i);
+
+// A refusal sends back no patient data, and a client may write anything where an id belongs: an e-mail address,
+// a phone number or a name sent in place of the patient's id. The problem's `instance` (and a 404's or 405's
+// detail) echoed the path as sent; now it shows the path as the route reads it, an id as the UUID it is and
+// anything else in its place as the parameter, and a path no route serves not at all.
+describe("a path with patient data where an id belongs", () => {
+  const address = "ada.lovelace@example.org";
+  const routesWithIds = serviceRoutes.filter((routeCase) => /\{\w*[iI]d\}/.test(routeCase.route));
+
+  it("is among the routes: most take an id in their path", () => {
+    expect(routesWithIds.length).toBeGreaterThan(15);
+  });
+
+  for (const routeCase of routesWithIds) {
+    it(`${routeCase.method} ${routeCase.route} refuses it naming the parameter, never echoing it`, async () => {
+      const parameter = /\{(\w+)\}/.exec(routeCase.route)?.[1] as string;
+      const sent = await send(routeCase, {
+        ownBody: true,
+        path: (path) => path.replace(/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}/, address),
+      });
+      expect(sent.response.status).toBe(400);
+      expect(sent.problem.errors?.map((error) => error.field)).toContain(`path.${parameter}`);
+      expect(sent.problem.instance).toBe(routeCase.route);
+      expect(sent.text).not.toContain("ada.lovelace");
+      await sent.wroteNothing();
+    });
+  }
+
+  const patientRoute = serviceRoutes.find(
+    (routeCase) => routeCase.method === "GET" && routeCase.route === "/patients/{id}",
+  ) as (typeof serviceRoutes)[number];
+
+  it("is not shown when no route serves the path, nor when the path's route takes another method", async () => {
+    const unknown = await send(patientRoute, { path: (path) => `${path}/${address}` });
+    expect(unknown.response.status).toBe(404);
+    expect(unknown.problem.instance).toBeUndefined();
+    expect(unknown.problem.detail).toBe("No route serves GET on this path.");
+    expect(unknown.text).not.toContain("ada.lovelace");
+    await unknown.wroteNothing();
+
+    const otherMethod = await send(
+      { ...patientRoute, method: "PUT" },
+      { path: (path) => path.replace(/[^/]+$/, address) },
+    );
+    expect(otherMethod.response.status).toBe(405);
+    expect(otherMethod.problem.instance).toBe("/patients/{id}");
+    expect(otherMethod.problem.detail).toBe("/patients/{id} takes DELETE, GET, HEAD, PATCH.");
+    expect(otherMethod.text).not.toContain("ada.lovelace");
+    await otherMethod.wroteNothing();
+  });
+
+  it("shows an id as the UUID it is, in lower case", async () => {
+    const missing = randomUUID();
+    const sent = await send(patientRoute, { path: () => `/patients/${missing.toUpperCase()}` });
+    expect(sent.response.status).toBe(404);
+    expect(sent.problem.instance).toBe(`/patients/${missing}`);
+    await sent.wroteNothing();
+  });
+});

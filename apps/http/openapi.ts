@@ -8,7 +8,7 @@ import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
 import { mediaTypeOf } from "./mediaType.ts";
-import { ifMatchHeader, noEntityTags } from "./preconditions.ts";
+import { ifMatchHeader, ifNoneMatchHeader, noEntityTags } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
@@ -25,7 +25,13 @@ const problemSchema = z
     title: z.string(),
     status: z.int().min(400).max(599),
     detail: z.string().optional(),
-    instance: z.string().openapi({ description: "The request's path." }).optional(),
+    instance: z
+      .string()
+      .openapi({
+        description:
+          "The request's path, as the route serving it reads it: an id in lower case, and anything else sent in an id's place as the parameter (`/patients/{id}`); left out for a path no route serves.",
+      })
+      .optional(),
     errors: z
       .array(
         z.strictObject({
@@ -121,7 +127,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       query: NO_QUERY,
       ...route.request,
       headers: headers.extend({
-        ...(takesIdempotencyKey ? { ...idempotencyKeyHeader.shape, ...ifMatchHeader.shape } : {}),
+        ...(takesIdempotencyKey
+          ? { ...idempotencyKeyHeader.shape, ...ifMatchHeader.shape, ...ifNoneMatchHeader.shape }
+          : {}),
         "x-correlation-id": correlationIdRequestHeader,
       }),
     } as R["request"],
@@ -170,7 +178,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...(takesIdempotencyKey
           ? {
               412: problem(
-                "If-Match names an entity tag: the API issues none, so none can match; nothing is done",
+                "If-Match names an entity tag (the API issues none, so none can match), or If-None-Match is `*` on a PUT, PATCH or DELETE (the record it writes exists); nothing is done",
               ),
             }
           : {}),

@@ -1,7 +1,9 @@
 // Errors as RFC 9457 problem details (`application/problem+json`), with one entry per invalid field.
 import type { Context } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
+import { anyCaseUuid } from "./ids.ts";
 
 export interface FieldProblem {
   /** Where the bad value is: `body.email`, `query.limit`, `header.x-correlation-id`. */
@@ -75,14 +77,50 @@ export function fieldProblems(target: string, error: z.ZodError): FieldProblem[]
   });
 }
 
-export function problemResponse(c: Context, problem: HttpProblem): Response {
+/**
+ * A refusal's answer. `route` is the path of the route that serves the request (`/patients/:id`): unless given,
+ * the first Hono matched that is no middleware (the one that runs: `/audit/events/export` matches
+ * `/audit/events/:eventId` too, declared after it), null when none does.
+ */
+export function problemResponse(
+  c: Context,
+  problem: HttpProblem,
+  route: string | null = matchedRoutes(c).find((matched) => matched.method !== "ALL")?.path ?? null,
+): Response {
+  const instance = route === null ? undefined : shownPath(c.req.path, route);
   const body: ProblemDetails = {
     type: "about:blank",
     title: problem.title,
     status: problem.status,
     ...(problem.detail ? { detail: problem.detail } : {}),
-    instance: c.req.path,
+    ...(instance === undefined ? {} : { instance }),
     ...(problem.errors ? { errors: problem.errors } : {}),
   };
   return c.body(JSON.stringify(body), problem.status, { "Content-Type": "application/problem+json" });
 }
+
+/**
+ * The request's path as a refusal may show it (its `instance`, a 405's detail), read by the route that serves
+ * it. Where an id belongs a client may have written anything: an e-mail address, a phone number or a name sent
+ * in place of the patient's id, which the refusal would have sent back, and clients and gateways log refusals
+ * (the request log names the route, never the path: requestLog.ts). So an id parameter (`id`, `eventId`) is shown
+ * as the UUID it is, in lower case, and anything else in its place as the parameter (`/patients/{id}`). A path no
+ * route serves, every segment of it the client's, is not shown at all (problemResponse), nor one that does not
+ * follow its route segment by segment (undefined). The public files' parameters (`file`, `path`) are shown as sent.
+ */
+export function shownPath(path: string, route: string): string | undefined {
+  const parts = route.split("/");
+  if (!parts.some((part) => ID_PARAMETER.test(part))) return path;
+  const segments = path.split("/");
+  if (segments.length !== parts.length) return undefined;
+  return parts
+    .map((part, at) => {
+      const name = ID_PARAMETER.exec(part)?.[1];
+      if (name === undefined) return part;
+      return anyCaseUuid.safeParse(segments[at]).data ?? `{${name}}`;
+    })
+    .join("/");
+}
+
+/** A route parameter that names a record by its id: `:id`, `:eventId`. */
+const ID_PARAMETER = /^:(id|[a-z]\w*Id)$/;

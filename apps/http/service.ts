@@ -25,7 +25,7 @@ import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier 
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset, docsPageHeaders } from "./docsAssets.ts";
 import { type SealingEnv, sealingKeys } from "./eventContext.ts";
 import { privateAnswers } from "./privateAnswers.ts";
-import { fieldProblems, HttpProblem, problemResponse } from "./problem.ts";
+import { fieldProblems, HttpProblem, problemResponse, shownPath } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
 import { requestSpan } from "./requestSpan.ts";
@@ -170,7 +170,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   // called with a method it does not take: a 405 whether or not a token was sent, as it needs none.
   app.use(async function publicMethodNotAllowed(c, next) {
     if (!publicPaths.some((path) => path.test(c.req.path))) return next();
-    return methodNotAllowed(c, allowedMethods(app, c.req.path));
+    return methodNotAllowed(c, app, allowedMethods(app, c.req.path));
   });
   app.use(privateAnswers());
   app.use(authenticate(options.verifyToken));
@@ -182,19 +182,24 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     const allowed = allowedMethods(app, c.req.path);
     // A route that takes the method and found nothing (an unknown asset) is a 404 too.
     if (allowed.length === 0 || allowed.includes(c.req.method)) {
-      return problemResponse(c, HttpProblem.notFound(`No route for ${c.req.method} ${c.req.path}.`));
+      // Not the path: no route reads it, and all of it is the client's (problem.ts, shownPath).
+      return problemResponse(c, HttpProblem.notFound(`No route serves ${c.req.method} on this path.`), null);
     }
-    return methodNotAllowed(c, allowed);
+    return methodNotAllowed(c, app, allowed);
   });
+  // A refusal shows the request's path as the route that serves it reads it, whichever method that route takes:
+  // a 401 for a PUT on /documents shows /documents (problem.ts, shownPath).
+  const refuse = (c: Context, problem: HttpProblem) =>
+    problemResponse(c, problem, servingRoutes(app, c.req.path)[0]?.path ?? null);
   app.onError((error, c) => {
-    if (error instanceof HttpProblem) return problemResponse(c, error);
+    if (error instanceof HttpProblem) return refuse(c, error);
     // An event with personal data about an erased patient (a notification for them, say) cannot be written.
     if (error instanceof PatientErased) {
-      return problemResponse(c, new HttpProblem(410, "Gone", `Patient ${error.patientId} was erased.`));
+      return refuse(c, new HttpProblem(410, "Gone", `Patient ${error.patientId} was erased.`));
     }
     // Kafka could never take the event this request would write: nothing was written (the transaction rolled back).
     if (error instanceof EventTooLarge) {
-      return problemResponse(
+      return refuse(
         c,
         new HttpProblem(
           413,
@@ -212,14 +217,11 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
           : error.message || undefined;
       // Its 400 is its JSON validator's, for a body that does not parse: named as every bad field is.
       const errors = status === 400 ? [{ field: "body", message: "is not JSON" }] : undefined;
-      return problemResponse(
-        c,
-        new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail, errors),
-      );
+      return refuse(c, new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail, errors));
     }
     // The client closed the connection before its body was whole: its request, not the platform, failed.
     if (bodyCutOff(c, error)) {
-      return problemResponse(
+      return refuse(
         c,
         HttpProblem.invalid([
           { field: "body", message: "ended before it was whole: the connection was closed" },
@@ -232,7 +234,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     // The last line of defence for "no input is a server error": the schemas name the field first.
     if (code !== undefined && DATA_EXCEPTION.test(code)) {
       options.log.warn({ err: { type: name, code } }, "a value the database cannot store reached a query");
-      return problemResponse(
+      return refuse(
         c,
         new HttpProblem(400, "Bad Request", "The request holds a value the database cannot store."),
       );
@@ -241,7 +243,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     if (error instanceof RestoredHistoryAhead) {
       options.log.error({ err: { type: error.name } }, error.message);
       c.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
-      return problemResponse(
+      return refuse(
         c,
         new HttpProblem(
           503,
@@ -258,7 +260,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
         "PHI_MASTER_KEYS cannot unwrap a patient's data key",
       );
       c.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
-      return problemResponse(
+      return refuse(
         c,
         new HttpProblem(
           503,
@@ -270,7 +272,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     if (databaseUnreachable(error)) {
       options.log.error({ err: { type: name, code } }, "the database cannot be reached");
       c.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
-      return problemResponse(
+      return refuse(
         c,
         new HttpProblem(503, "Service Unavailable", "The database cannot be reached now; retry later."),
       );
@@ -279,7 +281,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       { err: { type: name, code, at: stack?.split("\n").slice(1, 6).join("\n") } },
       "unhandled error",
     );
-    return problemResponse(c, new HttpProblem(500, "Internal Server Error"));
+    return refuse(c, new HttpProblem(500, "Internal Server Error"));
   });
   return app;
 }
@@ -293,24 +295,30 @@ const CONVENTIONS = [
   "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store`.",
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
-  "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met.",
+  "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met. `If-None-Match: *` on a PUT, PATCH or DELETE, whose record exists whenever the write can be done, is a **412** that does nothing; on a POST it is met.",
 ].join("\n");
 
-function methodNotAllowed(c: Context, allowed: string[]): Response {
+/** A 405 naming the methods `allowed`, which the routes serving the request's path take. */
+function methodNotAllowed(c: Context, app: ServiceApp, allowed: string[]): Response {
   c.header("Allow", allowed.join(", "));
+  // The path as the route serving it reads it: an id shown as one, nothing else the client wrote (problem.ts).
+  const route = servingRoutes(app, c.req.path)[0]?.path ?? null;
+  const shown = route === null ? undefined : shownPath(c.req.path, route);
   return problemResponse(
     c,
-    new HttpProblem(405, "Method Not Allowed", `${c.req.path} takes ${allowed.join(", ")}.`),
+    new HttpProblem(405, "Method Not Allowed", `${shown ?? "This path"} takes ${allowed.join(", ")}.`),
+    route,
   );
+}
+
+/** The app's routes (not its middleware) whose path `path` is. */
+function servingRoutes(app: ServiceApp, path: string) {
+  return app.routes.filter((route) => route.method !== "ALL" && routePattern(route.path).test(path));
 }
 
 /** The methods the app's routes answer on `path` (HEAD wherever GET is, as Hono serves it). */
 function allowedMethods(app: ServiceApp, path: string): string[] {
-  const methods = new Set(
-    app.routes
-      .filter((route) => route.method !== "ALL" && routePattern(route.path).test(path))
-      .map((route) => route.method),
-  );
+  const methods = new Set(servingRoutes(app, path).map((route) => route.method));
   if (methods.has("GET")) methods.add("HEAD");
   return [...methods].sort();
 }
