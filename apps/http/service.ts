@@ -327,7 +327,19 @@ function allowedMethods(app: ServiceApp, path: string): string[] {
  * A Hono route path (`/patients/:id`, `/docs/assets/*`, `/console/jose/:path{.+}`) as a regular expression over
  * request paths: a parameter with a pattern of its own matches what Hono's does, past a `/` too.
  */
+/** Each route path's pattern, made once: every refusal reads them (servingRoutes), a flood of 401s too. */
+const routePatterns = new Map<string, RegExp>();
+
 function routePattern(routePath: string): RegExp {
+  let pattern = routePatterns.get(routePath);
+  if (pattern === undefined) {
+    pattern = patternOf(routePath);
+    routePatterns.set(routePath, pattern);
+  }
+  return pattern;
+}
+
+function patternOf(routePath: string): RegExp {
   const source = routePath
     .split("/")
     .map((segment) => {
