@@ -156,6 +156,11 @@ export function aclUserSecurity(user: AclUser): KafkaSecurity {
   return { tls: { caFile: certificates.ca }, sasl: { mechanism: "scram-sha-512", ...aclUsers[user] } };
 }
 
+/** The variables a process run as one of the ACL users reads: the SASL_SSL listener and that user's login. */
+export function aclUserVariables(user: AclUser): Record<string, string> {
+  return { KAFKA_BROKERS: saslBrokers.join(","), ...securityVariables(aclUserSecurity(user)) };
+}
+
 /** A client of the mutual TLS listener, with the client certificate. */
 export function mtlsSecurity(): KafkaSecurity {
   return {
@@ -299,4 +304,16 @@ export async function applyCatalogTopics(): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The node with the catalog's topics and the four roles' ACLs, applied by `npm run topics -- acls` as the cluster's
+ * administrator: what the operators' tools meet when run as one of the ACL users (aclUserVariables).
+ */
+export async function startSecureKafkaWithAcls(): Promise<void> {
+  await startSecureKafka();
+  await applyCatalogTopics();
+  const applied = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
+  if (applied.code !== 0)
+    throw new Error(`npm run topics -- acls exited ${applied.code}:\n${applied.output}`);
 }
