@@ -14,7 +14,7 @@ import { databaseUrlOf, kafkaBrokersOf } from "../stack/index.ts";
 import {
   DeadLettersSuperseded,
   deadLetterTopics,
-  listDeadLetters,
+  listDeadLettersOf,
   NoDeadLettersToRedrive,
   originalTopic,
   redriveDeadLetters,
@@ -75,9 +75,7 @@ try {
   if (command === "list") {
     await admin.connect();
     const chosen = chosenTopics.length > 0 ? chosenTopics : deadLetterTopics;
-    const letters = (
-      await Promise.all(chosen.map((topic) => listDeadLetters(kafka, admin, topic, { all: values.all })))
-    ).flat();
+    const letters = await listDeadLettersOf(kafka, admin, chosen, { all: values.all });
     console.log(formatTable(letters));
   } else if (redriveTopic) {
     // The outbox orders each aggregate's events, and the consumers' inboxes say what each has applied.

@@ -1,5 +1,7 @@
 // Which publish failures a retry can cure (a broker down, a leader moving) and which it cannot (a record too
-// large, a topic the relay may not write): the latter stall the relay until a person changes something.
+// large, a topic the relay may not write): the latter stall the relay until a person changes something. And two
+// habits of kafkajs that turn a refusal into something else: a group it was refused reported as a coordinator
+// not found, and a command that never exits after a failure.
 
 /**
  * The Kafka error code when Kafka refused the send for good (MESSAGE_TOO_LARGE, INVALID_RECORD,
@@ -33,4 +35,39 @@ export function producerFenced(error: unknown): boolean {
     current = cause;
   }
   return false;
+}
+
+/**
+ * kafkajs asks each broker in turn for a consumer group's coordinator and, when none names one, throws
+ * KafkaJSGroupCoordinatorNotFound ("Failed to find group coordinator") without the brokers' answers. On a cluster
+ * that checks ACLs the answer is most often GROUP_AUTHORIZATION_FAILED: the principal may not use the group. This
+ * returns an error naming the group and both causes in its place; any other error as it is.
+ */
+export function groupCoordinatorNamed(error: unknown, groupId: string): unknown {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); ) {
+    seen.add(current);
+    if (current.name === "KafkaJSGroupCoordinatorNotFound") {
+      return new Error(
+        `Kafka named no coordinator for consumer group ${groupId}: this principal is not authorized to use the ` +
+          `group (it needs READ on group ${groupId}), or the cluster has no group coordinator available`,
+        { cause: error },
+      );
+    }
+    current = (current as Error & { cause?: unknown }).cause;
+  }
+  return error;
+}
+
+/**
+ * Every request's answer, in order, or the first failure once every request has answered. A failure thrown while
+ * another request is still in flight lets the caller disconnect its admin client under that request, which kafkajs
+ * then connects again, and that connection keeps the command from ever exiting.
+ */
+export async function everyAnswer<T extends readonly unknown[]>(
+  requests: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const outcomes = await Promise.allSettled(requests);
+  for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

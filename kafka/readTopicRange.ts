@@ -3,6 +3,7 @@
 // the broker holds.
 import { randomUUID } from "node:crypto";
 import { createConsumer, type createKafka, type KafkaMessage } from "./client.ts";
+import { groupCoordinatorNamed } from "./errors.ts";
 
 export interface ReadRecord {
   partition: number;
@@ -26,7 +27,19 @@ export async function readTopicRange(
   );
   if (pending.size === 0) return [];
 
-  const consumer = createConsumer(kafka, { groupId: `topic-reader-${randomUUID()}`, maxWaitTimeMs: 100 });
+  const groupId = `topic-reader-${randomUUID()}`;
+  const consumer = createConsumer(kafka, { groupId, maxWaitTimeMs: 100 });
+  // kafkajs restarts a consumer after a retriable error (a broker restarting), which the offset filter below
+  // allows for; one it does not restart (a group or topic this principal is refused) never reads the range, and
+  // waiting for the timeout would report a slow read for what is a refusal.
+  let stopped: (error: unknown) => void = () => {};
+  const crashed = new Promise<never>((_, reject) => {
+    stopped = reject;
+  });
+  crashed.catch(() => {});
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) stopped(groupCoordinatorNamed(payload.error, groupId));
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -79,7 +92,7 @@ export async function readTopicRange(
         timeoutMs,
       );
     });
-    await Promise.race([allRead, timedOut]).finally(() => clearTimeout(timer));
+    await Promise.race([allRead, timedOut, crashed]).finally(() => clearTimeout(timer));
     return records.sort(
       (a, b) => a.partition - b.partition || Number(BigInt(a.message.offset) - BigInt(b.message.offset)),
     );

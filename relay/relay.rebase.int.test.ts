@@ -23,6 +23,12 @@ import {
 } from "../test/fixtures.ts";
 import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
+import {
+  RESTORED_AHEAD_BY,
+  relayCheckpoint,
+  restoreFromAServerAhead,
+  writeModelEvents,
+} from "../test/restoredDatabase.ts";
 import { caller, testPlatform } from "../test/tokens.ts";
 import type { OutboxRelay } from "./relay.ts";
 
@@ -64,70 +70,8 @@ afterAll(async () => {
   await onServer(`DROP DATABASE IF EXISTS ${restoredDatabase} WITH (FORCE)`);
 }, 120_000);
 
-/** One model's events: one key, so Kafka's order of them on their partition is the order they happened. */
-async function writeModelEvents(count: number): Promise<string[]> {
-  const events = await writeTransaction(db, (tx) =>
-    appendEvents(
-      tx,
-      testEventContext(),
-      Array.from({ length: count }, () => exampleEvent("ai.model.trained")),
-    ),
-  );
-  return events.map((event) => event.eventId);
-}
-
 const outboxRows = async () =>
   Number((await db.$client.query<{ rows: string }>("SELECT count(*) AS rows FROM outbox")).rows[0]?.rows);
-
-const checkpoint = async () =>
-  (
-    await db.$client.query<{ txId: string; position: string }>(
-      `SELECT tx_id::text AS "txId", position::text AS "position" FROM relay_checkpoints WHERE name = 'outbox'`,
-    )
-  ).rows[0];
-
-/**
- * How far ahead of this server's counter the restored history lies. The counter is the server's, shared by every
- * database on it: other work on the server (the other files, another checkout's run) moves it on while this test
- * runs, and a history it catches up with is no longer ahead, so the relay leads again and holds its lock against
- * relay:rebase. A thousand ids were used up within 15 s on the shared test server; relay:rebase closes this gap
- * in about 10 s.
- */
-const RESTORED_AHEAD_BY = 1_000_000;
-
-/**
- * What a restore from a server `gap` transactions ahead leaves: every row, the checkpoints and the archives
- * carry ids beyond this server's counter. Set as a superuser with triggers off (the outbox refuses UPDATE).
- */
-async function restoreFromAServerAhead(checkpointAtEventId: string): Promise<void> {
-  const client = await db.$client.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SET LOCAL session_replication_role = replica");
-    const { rows } = await client.query<{ gap: string }>(
-      `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - min(tx_id::text::numeric) + $1::numeric)::text AS gap
-         FROM outbox`,
-      [RESTORED_AHEAD_BY],
-    );
-    const gap = rows[0]?.gap as string;
-    const shift = (column: string) => `${column} = (${column}::text::numeric + $1::numeric)::text::xid8`;
-    await client.query(`UPDATE outbox SET ${shift("tx_id")}`, [gap]);
-    await client.query(`UPDATE outbox_checkpoints SET ${shift("up_to_tx_id")}`, [gap]);
-    await client.query(`UPDATE outbox_archives SET ${shift("up_to_tx_id")}`, [gap]);
-    // The dump caught the checkpoint one event before the last one the relay had published.
-    await client.query(
-      `UPDATE relay_checkpoints c SET tx_id = o.tx_id, position = o.position
-         FROM outbox o WHERE c.name = 'outbox' AND o.event_id = $1`,
-      [checkpointAtEventId],
-    );
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK");
-    throw error;
-  } finally {
-    client.release();
-  }
-}
 
 async function rebase(...args: string[]) {
   return run(process.execPath, ["--import", "tsx", "relay/rebase.ts", ...args], {
@@ -146,10 +90,10 @@ describe("a relay cursor ahead of the server", () => {
     relay = startRelay();
     // Positions of one digit and two (1 to 12), then of two and three (13 to 102) in one transaction each,
     // which sort otherwise as text than as numbers.
-    const published = await writeModelEvents(12);
+    const published = await writeModelEvents(db, 12);
     await tap.collect({ done: containsAll(published), timeoutMs: 60_000, settleMs: 0 });
     await relay.stop();
-    const writtenBeforeTheDump = await writeModelEvents(90);
+    const writtenBeforeTheDump = await writeModelEvents(db, 90);
     // A write in flight while the restore commits: its snapshot predates the restored rows, so nothing tells
     // it of them, and it commits with smaller transaction ids than theirs. The relay's order would put its
     // events first or skip them: relay:rebase publishes them after the restored ones.
@@ -163,7 +107,8 @@ describe("a relay cursor ahead of the server", () => {
       const events = [exampleEvent("ai.model.trained"), exampleEvent("ai.model.trained")];
       return appendEvents(tx, testEventContext(), events);
     });
-    await restoreFromAServerAhead(published[1] as string);
+    // The dump caught the checkpoint one event before the last one the relay had published.
+    await restoreFromAServerAhead(db, published[1] as string);
     restoreCommitted();
     const writtenDuringTheRestore = (await inFlight).map((event) => event.eventId);
 
@@ -175,7 +120,7 @@ describe("a relay cursor ahead of the server", () => {
     // A write after the restore would take smaller transaction ids than the restored events it follows: it is
     // refused, and nothing of it is stored.
     const rowsBefore = await outboxRows();
-    await expect(writeModelEvents(2)).rejects.toBeInstanceOf(RestoredHistoryAhead);
+    await expect(writeModelEvents(db, 2)).rejects.toBeInstanceOf(RestoredHistoryAhead);
     await expect(
       writeTransaction(db, (tx) =>
         appendEvents(tx, testEventContext(), [exampleEvent("audit.login.attempt")]),
@@ -183,11 +128,11 @@ describe("a relay cursor ahead of the server", () => {
     ).rejects.toBeInstanceOf(RestoredHistoryAhead);
     expect(await outboxRows()).toBe(rowsBefore);
 
-    const before = await checkpoint();
+    const before = await relayCheckpoint(db);
     const dryRun = await rebase("--dry-run");
     const plan = JSON.parse(dryRun.stdout) as Record<string, unknown>;
     expect(plan).toMatchObject({ ahead: true, restoredToPublish: 90, writtenHereToPublish: 2 });
-    expect(await checkpoint()).toEqual(before);
+    expect(await relayCheckpoint(db)).toEqual(before);
     expect(relay.leader).toBe(false);
 
     await expect(rebase()).rejects.toThrow("--yes");
@@ -195,7 +140,7 @@ describe("a relay cursor ahead of the server", () => {
     reanchored = true;
     await eventually(async () => relay?.leader && (await gauge(registry, "outbox_relay_cursor_ahead")) === 0);
     expect(relay.stalled).toBeNull();
-    const writtenAfterTheRebase = await writeModelEvents(2);
+    const writtenAfterTheRebase = await writeModelEvents(db, 2);
 
     const all = [...published, ...writtenBeforeTheDump, ...writtenDuringTheRestore, ...writtenAfterTheRebase];
     const records = await tap.collect({ done: containsAll(all), timeoutMs: 60_000 });
@@ -217,7 +162,7 @@ describe("a relay cursor ahead of the server", () => {
       [RESTORED_AHEAD_BY],
     );
     const rowsBefore = await outboxRows();
-    await expect(writeModelEvents(1)).rejects.toBeInstanceOf(RestoredHistoryAhead);
+    await expect(writeModelEvents(db, 1)).rejects.toBeInstanceOf(RestoredHistoryAhead);
     expect(await outboxRows()).toBe(rowsBefore);
 
     // A service answers the 503 its document declares, and keeps neither the patient nor an event.

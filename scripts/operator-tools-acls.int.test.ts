@@ -8,43 +8,33 @@ import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import { patientHistory, replayRecords, runReplay } from "../test/replayCommand.ts";
 import {
-  type AclUser,
-  aclPrincipalVariables,
-  aclUserSecurity,
-  applyCatalogTopics,
-  runTopicsAsAdministrator,
+  aclUserVariables,
   saslBrokers,
   saslSecurity,
-  securityVariables,
-  startSecureKafka,
+  startSecureKafkaWithAcls,
 } from "../test/secureKafka.ts";
 
 const db = testDatabase();
 
-beforeAll(async () => {
-  await startSecureKafka();
-  await applyCatalogTopics();
-  const applied = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
-  expect(applied.code, applied.output).toBe(0);
-}, 240_000);
+beforeAll(startSecureKafkaWithAcls, 240_000);
 afterAll(() => db.$client.end());
-
-/** The variables a tool run as `user` reads: the secure broker and that user's login. */
-const as = (user: AclUser) => ({
-  KAFKA_BROKERS: saslBrokers.join(","),
-  ...securityVariables(aclUserSecurity(user)),
-});
 
 describe("the operators' tools as the operators' principal", () => {
   it("npm run replay republishes a patient's events, which npm run events:tail shows as they arrive", async () => {
     const { patientId, eventIds } = await patientHistory(db);
     const events = await tapTopic(saslBrokers, "patient-events", saslSecurity("scram-sha-512"));
-    const tail = spawnScript("scripts/tail-events.ts", { args: ["patient-events"], env: as("operator") });
+    const tail = spawnScript("scripts/tail-events.ts", {
+      args: ["patient-events"],
+      env: aclUserVariables("operator"),
+    });
     try {
       // It reads in a throwaway group of its own (events-tail-<uuid>), which the operators may join.
       await tail.printed(/tailing patient-events/, 60_000);
 
-      const replay = await runReplay(["--aggregate", `patient:${patientId}`, "--yes"], as("operator"));
+      const replay = await runReplay(
+        ["--aggregate", `patient:${patientId}`, "--yes"],
+        aclUserVariables("operator"),
+      );
       expect(replay.code, replay.output).toBe(0);
 
       expectExactlyOnce(await events.collect({ done: containsAll(eventIds), timeoutMs: 60_000 }), eventIds);
@@ -60,7 +50,10 @@ describe("the operators' tools as the operators' principal", () => {
     const events = await tapTopic(saslBrokers, "patient-events", saslSecurity("scram-sha-512"));
     const recordsBefore = await replayRecords(db);
 
-    const replay = await runReplay(["--aggregate", `patient:${patientId}`, "--yes"], as("consumer"));
+    const replay = await runReplay(
+      ["--aggregate", `patient:${patientId}`, "--yes"],
+      aclUserVariables("consumer"),
+    );
 
     expect(replay.code, replay.output).toBe(1);
     expect(replay.output).toMatch(/replay failed: .*not authorized/i);

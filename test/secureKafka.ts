@@ -86,15 +86,26 @@ export async function runTopicsAsAdministrator(
 }
 
 /**
- * SASL over TLS on 19092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 19093 (a client certificate). Below
- * Linux's ephemeral range (32768-60999): on 39092 the node once failed to start because an outgoing connection
- * of the same test run held that port.
+ * The node's first port, 19092 unless TEST_SECURE_KAFKA_PORT names another: the node's ports are fixed, not the
+ * checkout's, so a second checkout's run on the same machine (its files start a node of its own, with its own
+ * certificates) needs other ones while the first run's node holds them.
+ */
+const basePort = Number(process.env.TEST_SECURE_KAFKA_PORT ?? "19092");
+if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65533)
+  throw new Error(
+    `TEST_SECURE_KAFKA_PORT: a port from 1024 to 65533, not ${process.env.TEST_SECURE_KAFKA_PORT}`,
+  );
+
+/**
+ * SASL over TLS on 19092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 19093 (a client certificate), the
+ * controller on 19094. Below Linux's ephemeral range (32768-60999): on 39092 the node once failed to start
+ * because an outgoing connection of the same test run held that port.
  */
 export const secureKafkaNode: KafkaNode = {
   name: NAME,
   listeners: [
-    { name: "SASL_SSL", port: 19092, protocol: "SASL_SSL" },
-    { name: "SSL", port: 19093, protocol: "SSL" },
+    { name: "SASL_SSL", port: basePort, protocol: "SASL_SSL" },
+    { name: "SSL", port: basePort + 1, protocol: "SSL" },
   ],
   // The node talks to itself over mutual TLS, with its own certificate as the client's.
   interBrokerListener: "SSL",
@@ -107,7 +118,7 @@ export const secureKafkaNode: KafkaNode = {
       ...Object.values(users).map(({ username }) => `User:${username}`),
     ],
   },
-  controllerPort: 19094,
+  controllerPort: basePort + 2,
   extraProperties: `
 ssl.keystore.type=PEM
 ssl.keystore.location=${certificates.brokerKeystore}
@@ -143,6 +154,11 @@ export function saslSecurity(mechanism: SaslMechanism): KafkaSecurity {
 /** A client of the SASL_SSL listener as one of the ACL users, over SCRAM-SHA-512. */
 export function aclUserSecurity(user: AclUser): KafkaSecurity {
   return { tls: { caFile: certificates.ca }, sasl: { mechanism: "scram-sha-512", ...aclUsers[user] } };
+}
+
+/** The variables a process run as one of the ACL users reads: the SASL_SSL listener and that user's login. */
+export function aclUserVariables(user: AclUser): Record<string, string> {
+  return { KAFKA_BROKERS: saslBrokers.join(","), ...securityVariables(aclUserSecurity(user)) };
 }
 
 /** A client of the mutual TLS listener, with the client certificate. */
@@ -288,4 +304,16 @@ export async function applyCatalogTopics(): Promise<void> {
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The node with the catalog's topics and the four roles' ACLs, applied by `npm run topics -- acls` as the cluster's
+ * administrator: what the operators' tools meet when run as one of the ACL users (aclUserVariables).
+ */
+export async function startSecureKafkaWithAcls(): Promise<void> {
+  await startSecureKafka();
+  await applyCatalogTopics();
+  const applied = await runTopicsAsAdministrator(["acls"], aclPrincipalVariables);
+  if (applied.code !== 0)
+    throw new Error(`npm run topics -- acls exited ${applied.code}:\n${applied.output}`);
 }

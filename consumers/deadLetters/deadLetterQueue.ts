@@ -24,6 +24,7 @@ import {
   type createKafka,
   type KafkaMessage,
 } from "../../kafka/client.ts";
+import { everyAnswer, groupCoordinatorNamed } from "../../kafka/errors.ts";
 import { readTopicRange } from "../../kafka/readTopicRange.ts";
 import { type DeadLetter, readDeadLetter, redriveMessage } from "../runtime/deadLetters.ts";
 import { newerEventsApplied } from "../runtime/newerEventsApplied.ts";
@@ -58,9 +59,11 @@ interface Range {
 
 /** From the re-drive cursor (or the oldest retained record) to the current end of each partition. */
 async function deadLetterRange(admin: Admin, dlqTopic: DeadLetterTopicName, all: boolean): Promise<Range> {
-  const [ends, [cursor]] = await Promise.all([
+  const [ends, [cursor]] = await everyAnswer([
     admin.fetchTopicOffsets(dlqTopic),
-    admin.fetchOffsets({ groupId: REDRIVE_GROUP, topics: [dlqTopic] }),
+    admin.fetchOffsets({ groupId: REDRIVE_GROUP, topics: [dlqTopic] }).catch((error: unknown) => {
+      throw groupCoordinatorNamed(error, REDRIVE_GROUP);
+    }),
   ]);
   const from = new Map<number, bigint>();
   const to = new Map<number, bigint>();
@@ -78,6 +81,17 @@ async function deadLetterRange(admin: Admin, dlqTopic: DeadLetterTopicName, all:
 export interface ListOptions {
   /** Also the dead letters already re-driven, as long as the topic retains them. */
   all?: boolean;
+}
+
+/** The dead letters of each topic, listed at once; a failure is thrown once every topic has answered. */
+export async function listDeadLettersOf(
+  kafka: Kafka,
+  admin: Admin,
+  dlqTopics: readonly DeadLetterTopicName[],
+  options: ListOptions = {},
+): Promise<DeadLetter[]> {
+  const lists = await everyAnswer(dlqTopics.map((topic) => listDeadLetters(kafka, admin, topic, options)));
+  return lists.flat();
 }
 
 export async function listDeadLetters(
@@ -177,8 +191,10 @@ export async function redriveDeadLetters(
 
   if (sending.length > 0) {
     const producer = createIdempotentProducer(kafka);
-    await producer.connect();
     try {
+      // Connected inside the try: a producer the broker refuses a producer id (no WRITE on any topic) holds its
+      // connection open, which would keep the command from ever exiting after it reported the refusal.
+      await producer.connect();
       const messages = sending.map(({ letter, message }) => redriveMessage(letter, message));
       // One send after another, each under the topic's limit: a long backlog is never one refused batch.
       for (const send of sendsUnderLimit(
@@ -193,11 +209,15 @@ export async function redriveDeadLetters(
   // Moved only once everything before it is back on its topic: a crash in between re-drives again, and the
   // consumers' inboxes make that harmless.
   if (!selective && [...to].some(([partition, end]) => (from.get(partition) ?? 0n) < end)) {
-    await admin.setOffsets({
-      groupId: REDRIVE_GROUP,
-      topic: dlqTopic,
-      partitions: [...to].map(([partition, end]) => ({ partition, offset: String(end) })),
-    });
+    await admin
+      .setOffsets({
+        groupId: REDRIVE_GROUP,
+        topic: dlqTopic,
+        partitions: [...to].map(([partition, end]) => ({ partition, offset: String(end) })),
+      })
+      .catch((error: unknown) => {
+        throw groupCoordinatorNamed(error, REDRIVE_GROUP);
+      });
   }
   return { redriven: sending.map(({ letter }) => letter), skipped: superseded };
 }
