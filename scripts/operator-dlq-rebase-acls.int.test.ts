@@ -23,6 +23,7 @@ import {
   saslBrokers,
   saslSecurity,
   startSecureKafkaWithAcls,
+  superUserAdmin,
 } from "../test/secureKafka.ts";
 
 const db = testDatabase();
@@ -31,11 +32,7 @@ let admin: Admin;
 
 beforeAll(async () => {
   await startSecureKafkaWithAcls();
-  admin = createKafka({
-    brokers: saslBrokers,
-    clientId: "test-operator-acls-admin",
-    security: saslSecurity("scram-sha-512"),
-  }).admin();
+  admin = superUserAdmin("test-operator-acls-admin");
   await admin.connect();
 }, 240_000);
 afterAll(async () => {

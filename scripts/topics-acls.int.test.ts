@@ -29,6 +29,7 @@ import {
   saslSecurity,
   securityVariables,
   startSecureKafka,
+  superUserAdmin,
 } from "../test/secureKafka.ts";
 import { platformAclResources, platformAcls } from "./kafkaAcls.ts";
 
@@ -39,11 +40,7 @@ let admin: Admin;
 beforeAll(async () => {
   await startSecureKafka();
   await applyCatalogTopics();
-  admin = createKafka({
-    brokers: saslBrokers,
-    clientId: "test-acls-admin",
-    security: saslSecurity("scram-sha-512"),
-  }).admin();
+  admin = superUserAdmin("test-acls-admin");
   await admin.connect();
 }, 240_000);
 afterAll(async () => {

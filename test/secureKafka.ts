@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { KafkaSecurity, SaslMechanism } from "../config/kafkaSecurity.ts";
 import { applyTopics } from "../events/apply-topics.ts";
-import { createKafka } from "../kafka/client.ts";
+import { type Admin, createKafka } from "../kafka/client.ts";
 import type { AclPrincipals } from "../scripts/kafkaAcls.ts";
 import { brokersOf, type KafkaNode, kafkaIsRunning, startKafka, stopKafka } from "../stack/kafka.ts";
 import { stackPaths, withLock } from "../stack/processes.ts";
@@ -275,16 +275,20 @@ async function makeCertificates(): Promise<void> {
 }
 
 /**
+ * An admin client of the cluster's administrator (a SCRAM-SHA-512 super user, whom no ACL limits): what the
+ * broker holds is read as it, whoever wrote it. Not connected yet.
+ */
+export function superUserAdmin(clientId: string): Admin {
+  return createKafka({ brokers: saslBrokers, clientId, security: saslSecurity("scram-sha-512") }).admin();
+}
+
+/**
  * The catalog's topics on the node, created by an admin client over SCRAM-SHA-512; then waits for the group
  * coordinator (a fresh node creates __consumer_offsets on the first FindCoordinator), which a consumer joining
  * before it is ready does not survive.
  */
 export async function applyCatalogTopics(): Promise<void> {
-  const admin = createKafka({
-    brokers: saslBrokers,
-    clientId: "test-secure-setup",
-    security: saslSecurity("scram-sha-512"),
-  }).admin();
+  const admin = superUserAdmin("test-secure-setup");
   await admin.connect();
   try {
     await applyTopics(admin, {
