@@ -226,12 +226,13 @@ const UNSTORABLE = /[\0\uD800-\uDFFF]/u;
 export const WHITE_SPACE = String.raw`\u0009-\u000D\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF`;
 
 /**
- * What shows nothing, as the inside of a regular expression's character class: white space (WHITE_SPACE),
+ * What shows nothing, as the inside of a regular expression's character class: white space (WHITE_SPACE), the
+ * other C0 and C1 control characters (an escape, a bell: a text message of only "\u0012" would arrive empty),
  * the Unicode default-ignorable code points of the Basic Multilingual Plane (soft hyphen, zero-width spaces and
  * joiners, bidirectional controls, variation selectors, Hangul fillers, ...), and U+2800, the blank Braille
  * pattern. A name of only these would look empty wherever it is shown.
  */
-export const BLANK = String.raw`${WHITE_SPACE}\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
+export const BLANK = String.raw`${WHITE_SPACE}\u0001-\u0008\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
 const SHOWS_SOMETHING = new RegExp(`[^${BLANK}]`, "u");
 
 /**

@@ -93,12 +93,16 @@ describe("field schemas", () => {
     expect(metrics.parse({ auc: 0.9, "f1.macro": 0.8 })).toEqual({ auc: 0.9, "f1.macro": 0.8 });
   });
 
-  // Each shows nothing where a name is displayed: white space, zero-width and bidirectional controls, the
-  // Braille blank, Hangul fillers, soft hyphens, variation selectors.
+  // Each shows nothing where a name is displayed: white space, control characters, zero-width and bidirectional
+  // controls, the Braille blank, Hangul fillers, soft hyphens, variation selectors.
   const BLANKS = [
     "",
     " ",
     "\t\n",
+    "\u0012",
+    "\u001b\u0007\u007f",
+    "\u0085\u009f",
+    " \u0001\n",
     "\u00a0\u3000\ufeff",
     "\u200b",
     "\u200d",
@@ -172,7 +176,7 @@ describe("field schemas", () => {
       "x\u0085",
       "a\u2028b",
       "a\u2029",
-      "\u007f",
+      "a\u007f",
     ]) {
       expect(
         name.safeParse(broken).error?.issues.map((issue) => issue.message),
