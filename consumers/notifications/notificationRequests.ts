@@ -1,9 +1,9 @@
 // Turns platform events into notification requests, appended through the outbox in the inbox transaction:
 // one event, one set of requests, exactly once. The notification-delivery consumer sends them.
 
-import { eq } from "drizzle-orm";
+import { and, eq, ne } from "drizzle-orm";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import { patientDirectory } from "../../db/schema.ts";
+import { appointments, patientDirectory } from "../../db/schema.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { contextCausedBy } from "../runtime/causedContext.ts";
 import type { TransactionalConsumer, TransactionalContext } from "../runtime/consumerDefinition.ts";
@@ -38,6 +38,21 @@ async function recipientOf({ tx }: TransactionalContext, patientId: string): Pro
   return { patientId, firstName: entry.firstName ?? "", email: entry.email, phone: entry.phone };
 }
 
+/**
+ * Whether the appointment is no longer booked (cancelled, or already held) when its event is handled: a
+ * booking or reminder committed before the cancellation may be handled after it (a consumer behind, a record
+ * read again), and its confirmation or reminder would call the patient to an appointment that is not there.
+ * The appointments' own table says it from the cancellation's commit on; an appointment it does not hold (not
+ * this database's) is taken as the event says.
+ */
+async function noLongerBooked({ tx }: TransactionalContext, appointmentId: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ status: appointments.status })
+    .from(appointments)
+    .where(and(eq(appointments.id, appointmentId), ne(appointments.status, "BOOKED")));
+  return row !== undefined;
+}
+
 /** Sealed with `masterKeys`, as every event of this process: the requests carry the patient's contact details. */
 export const notificationRequestsConsumer = ({
   masterKeys,
@@ -56,6 +71,7 @@ export const notificationRequestsConsumer = ({
       );
     },
     "appointment.booked": async (event, context) => {
+      if (await noLongerBooked(context, event.data.appointmentId)) return;
       const recipient = await recipientOf(context, event.data.patientId);
       if (!recipient) return;
       await appendEvents(
@@ -65,6 +81,7 @@ export const notificationRequestsConsumer = ({
       );
     },
     "appointment.reminder": async (event, context) => {
+      if (await noLongerBooked(context, event.data.appointmentId)) return;
       const recipient = await recipientOf(context, event.data.patientId);
       if (!recipient) return;
       await appendEvents(

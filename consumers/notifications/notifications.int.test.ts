@@ -7,8 +7,9 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
-import { notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
+import { appointments, notificationDeliveries, recordedNotifications } from "../../db/schema.ts";
 import { exampleEvent } from "../../events/examples.ts";
+import { careWorld } from "../../test/careWorld.ts";
 import { handledBy } from "../../test/consumers/inbox.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
@@ -152,6 +153,28 @@ describe("notifications", () => {
       "notification.email.requested",
       "notification.sms.requested",
     ]);
+  });
+
+  it("ask for no confirmation or reminder of an appointment cancelled before its event is handled", async () => {
+    // The booking and the reminder were committed while the appointment was booked; it was cancelled before the
+    // notification consumer reached them (it was behind, or the reminder's record was read again later).
+    const { own } = await careWorld(db);
+    const [created] = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [patientCreated(own.patientId)]),
+    );
+    await handledBy(db, directory.name, [created?.eventId ?? ""]);
+    await db.update(appointments).set({ status: "CANCELLED" }).where(eq(appointments.id, own.appointmentId));
+    const booked = exampleEvent("appointment.booked");
+    booked.data = { ...booked.data, appointmentId: own.appointmentId, patientId: own.patientId };
+    const reminder = exampleEvent("appointment.reminder");
+    reminder.data = { ...reminder.data, appointmentId: own.appointmentId, patientId: own.patientId };
+    const [bookedEvent, reminderEvent] = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [booked, reminder]),
+    );
+    const causes = [bookedEvent?.eventId ?? "", reminderEvent?.eventId ?? ""];
+
+    await handledBy(db, (consumers[1] as StartedConsumer).name, causes);
+    for (const cause of causes) expect(await requestsFor(cause)).toEqual([]);
   });
 
   it("wait for a booked patient the directory has not projected yet, longer than the attempts would last", async () => {
