@@ -4,11 +4,14 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../../db/client.ts";
+import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { PatientErased } from "../../db/patientKeys.ts";
-import { notificationDeliveries } from "../../db/schema.ts";
+import { appointments, notificationDeliveries } from "../../db/schema.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import type { TypedEnvelope } from "../../events/index.ts";
-import { silentLog, testDatabase } from "../../test/fixtures.ts";
+import { careWorld } from "../../test/careWorld.ts";
+import { patientCreated, silentLog, testDatabase, testEventContext } from "../../test/fixtures.ts";
 import type { ExternalEffectContext } from "../runtime/consumerDefinition.ts";
 import { notificationDeliveryConsumer } from "./notificationDelivery.ts";
 import { recordingTransport } from "./transports/recordingTransport.ts";
@@ -18,8 +21,12 @@ const db = testDatabase();
 afterAll(() => db.$client.end());
 
 /** The request the delivery consumer handles, as the runtime hands it over (the handlers read these fields). */
-function emailRequested(notificationId: string, patientId: string) {
-  const { data } = exampleEvent("notification.email.requested", { notificationId, patientId });
+function emailRequested(notificationId: string, patientId: string, relatedEventId: string | null = null) {
+  const { data } = exampleEvent("notification.email.requested", {
+    notificationId,
+    patientId,
+    relatedEventId,
+  });
   return {
     eventId: randomUUID(),
     eventType: "notification.email.requested",
@@ -158,5 +165,48 @@ describe("notification delivery", () => {
       .from(notificationDeliveries)
       .where(eq(notificationDeliveries.notificationId, notificationId));
     expect(ledger).toMatchObject([{ status: "failed", lastError: "patient-deleted" }]);
+  });
+
+  it("sends nothing for a booking whose appointment was cancelled after its confirmation was requested", async () => {
+    const recording = recordingTransport(db);
+    const delivery = notificationDeliveryConsumer({
+      transports: { email: recording, sms: recording },
+      log: silentLog,
+    });
+    // Two appointments booked, through the outbox; one is cancelled before its confirmation's send.
+    const { own, other } = await careWorld(db);
+    const bookings = await writeTransaction(db, (tx) =>
+      appendEvents(
+        tx,
+        testEventContext(),
+        [own, other].flatMap(({ patientId, appointmentId }) => {
+          const booked = exampleEvent("appointment.booked");
+          booked.data = { ...booked.data, appointmentId, patientId };
+          return [patientCreated(patientId), booked];
+        }),
+      ),
+    );
+    const [cancelledBooking, keptBooking] = bookings
+      .filter((event) => event.eventType === "appointment.booked")
+      .map((event) => event.eventId);
+    await db.update(appointments).set({ status: "CANCELLED" }).where(eq(appointments.id, own.appointmentId));
+    const cancelled = randomUUID();
+    const kept = randomUUID();
+    const handle = delivery.handlers["notification.email.requested"];
+    await handle?.(emailRequested(cancelled, own.patientId, cancelledBooking ?? ""), {
+      db,
+    } as ExternalEffectContext);
+    await handle?.(emailRequested(kept, other.patientId, keptBooking ?? ""), { db } as ExternalEffectContext);
+
+    const recorded = await db.$client.query<{ notification_id: string }>(
+      "SELECT notification_id FROM recorded_notifications WHERE notification_id IN ($1, $2)",
+      [cancelled, kept],
+    );
+    expect(recorded.rows.map((row) => row.notification_id)).toEqual([kept]);
+    const ledger = await db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.notificationId, cancelled));
+    expect(ledger).toMatchObject([{ status: "failed", lastError: "appointment-cancelled" }]);
   });
 });

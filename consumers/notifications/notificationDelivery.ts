@@ -25,16 +25,23 @@ export function notificationDeliveryConsumer(options: {
 }): ExternalEffectConsumer {
   const log = options.log.child({ component: "notification-delivery" });
 
-  async function deliver(db: Database, eventId: string, message: OutgoingMessage): Promise<void> {
+  async function deliver(
+    db: Database,
+    eventId: string,
+    relatedEventId: string | null,
+    message: OutgoingMessage,
+  ): Promise<void> {
     const transport = options.transports[message.channel];
     const { notificationId, channel } = message;
     const delivery: Delivery = { notificationId, eventId, channel, transport: transport.name };
-    if (message.patientId !== null && (await deletedPatient(db, message.patientId))) {
-      // Deleted after the message was requested (a welcome requested as the patient registered, say).
+    const withdrawn = await noLongerWanted(db, message.patientId, relatedEventId);
+    if (withdrawn !== null) {
+      // Deleted after the message was requested (a welcome requested as the patient registered, say), or the
+      // appointment it confirms or reminds of cancelled since.
       const claim = await claimDelivery(db.$client, delivery);
       if (claim.claimed)
-        await finishDelivery(db.$client, notificationId, { status: "failed", error: "patient-deleted" });
-      log.info({ notificationId, channel }, "the patient was deleted; notification not sent");
+        await finishDelivery(db.$client, notificationId, { status: "failed", error: withdrawn });
+      log.info({ notificationId, channel, reason: withdrawn }, "notification no longer wanted; not sent");
       return;
     }
     const { sendInTransaction } = transport;
@@ -112,20 +119,38 @@ export function notificationDeliveryConsumer(options: {
   }
 
   /**
-   * Whether the patient was deleted, by the patients' own table or by the patient directory (the notifications'
-   * view of patients). The directory follows a deletion by its consumer's delay: read alone, it let a message
-   * requested before a deletion and sent in that delay go out. The patients' table says it from the deletion's
-   * commit on; a deletion committed after this read races the send, as any deletion made during a send would.
+   * Why the message is no longer to be sent, or null when it is. The patient was deleted, by the patients' own
+   * table or by the patient directory (the notifications' view of patients): the directory follows a deletion
+   * by its consumer's delay, and read alone it let a message requested before a deletion and sent in that delay
+   * go out. The patients' table says it from the deletion's commit on; a deletion committed after this read
+   * races the send, as any deletion made during a send would. Or the appointment the request's cause (a
+   * booking, a reminder) was about is no longer booked: cancelled between the request and its send (the
+   * delivery behind, or its send retried), its confirmation or reminder would call the patient to an
+   * appointment that is not there. A cause the outbox no longer holds (archived) is not looked for.
    */
-  async function deletedPatient(db: Database, patientId: string): Promise<boolean> {
-    const { rows } = await db.$client.query<{ deleted: boolean }>({
-      name: "notification-delivery.patient-deleted.v2",
+  async function noLongerWanted(
+    db: Database,
+    patientId: string | null,
+    relatedEventId: string | null,
+  ): Promise<"patient-deleted" | "appointment-cancelled" | "appointment-completed" | null> {
+    const { rows } = await db.$client.query<{ deleted: boolean; appointment: string | null }>({
+      name: "notification-delivery.no-longer-wanted.v1",
       text: `SELECT EXISTS (SELECT FROM patients WHERE id = $1 AND deleted_at IS NOT NULL)
                  OR EXISTS (SELECT FROM patient_directory WHERE patient_id = $1 AND deleted_at IS NOT NULL)
-                 AS deleted`,
-      values: [patientId],
+                 AS deleted,
+                 (SELECT appointment.status
+                    FROM outbox cause
+                    JOIN appointments appointment
+                      ON appointment.id = (cause.payload -> 'data' ->> 'appointmentId')::uuid
+                   WHERE cause.event_id = $2 AND appointment.status <> 'BOOKED'
+                   LIMIT 1) AS appointment`,
+      values: [patientId, relatedEventId],
     });
-    return rows[0]?.deleted === true;
+    const [row] = rows;
+    if (row?.deleted === true) return "patient-deleted";
+    if (row?.appointment === "CANCELLED") return "appointment-cancelled";
+    if (row?.appointment === "COMPLETED") return "appointment-completed";
+    return null;
   }
 
   return {
@@ -134,13 +159,26 @@ export function notificationDeliveryConsumer(options: {
     topics: ["notification-events"],
     handlers: {
       "notification.email.requested": async (event, { db }) => {
-        const { notificationId, patientId, to, subject, template, variables } = event.data;
+        const { notificationId, patientId, relatedEventId, to, subject, template, variables } = event.data;
         const text = renderTemplate(template, variables);
-        await deliver(db, event.eventId, { channel: "email", notificationId, patientId, to, subject, text });
+        await deliver(db, event.eventId, relatedEventId, {
+          channel: "email",
+          notificationId,
+          patientId,
+          to,
+          subject,
+          text,
+        });
       },
       "notification.sms.requested": async (event, { db }) => {
-        const { notificationId, patientId, to, body } = event.data;
-        await deliver(db, event.eventId, { channel: "sms", notificationId, patientId, to, body });
+        const { notificationId, patientId, relatedEventId, to, body } = event.data;
+        await deliver(db, event.eventId, relatedEventId, {
+          channel: "sms",
+          notificationId,
+          patientId,
+          to,
+          body,
+        });
       },
     },
   };
