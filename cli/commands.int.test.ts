@@ -313,6 +313,12 @@ describe("every npm run command", () => {
         "must be a postgres:// connection URL",
       ],
       [{ CONNECT_DATABASE_URL: "nonsense" }, 'CONNECT_DATABASE_URL="nonsense"', "must be a postgres://"],
+      // fetch refuses a URL with credentials: the worker was told as not answering, quoting the URL, password and all.
+      [
+        { KAFKA_CONNECT_URL: "http://admin:connect-secret@127.0.0.1:8083" },
+        'KAFKA_CONNECT_URL="http://admin:***@127.0.0.1:8083"',
+        "must not hold a user or password",
+      ],
     ] as const;
     const outcomes = await Promise.all(
       cases.map(([env]) => runCommand("relay:status", [], untouchedUrl, env)),
@@ -323,6 +329,7 @@ describe("every npm run command", () => {
       expect({ variable, ...outcome }).toMatchObject({ code: 1, stdout: "", leftRunning: false });
       expect(outcome.stderr).toContain(variable);
       expect(outcome.stderr).toContain(problem);
+      expect(outcome.stderr).not.toContain("secret");
     }
     expect(await untouchedDatabaseState()).toEqual(databaseBefore);
   });

@@ -58,6 +58,11 @@ export function wholeNumber(range: z.ZodNumber, error = "must be a whole number"
   return z.string().trim().regex(/^\d+$/, { error }).transform(Number).pipe(range);
 }
 
+/** Whether a Connect worker's URL carries a user or password (`http://user:password@host`). */
+export function connectUrlHasCredentials(value: string): boolean {
+  return /^[a-z]+:\/\/[^/]*@/i.test(value);
+}
+
 /**
  * The shortest JWT_SECRET: HS256 needs a key of at least its hash's size, 256 bits (RFC 7518, section 3.2), and
  * a string of 32 characters is at least 32 bytes in UTF-8.
@@ -183,6 +188,11 @@ const envSchema = z.object({
     .regex(
       /^https?:\/\/[^/\s]+(\/[^\s]*[^/\s])?$/,
       "must be the worker's REST URL, like http://localhost:8083",
+    )
+    // fetch refuses a URL that carries credentials, and the URL is printed in the messages that name the worker.
+    .refine(
+      (value) => !connectUrlHasCredentials(value),
+      "must not hold a user or password (the Connect REST client sends none, and the URL is printed)",
     )
     .optional(),
   /**

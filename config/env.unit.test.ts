@@ -319,6 +319,22 @@ describe("loadEnv", () => {
     }
   });
 
+  it("refuses a Connect worker's URL with a user or password, without printing the password", () => {
+    // fetch refuses such a URL: the worker was told as not answering, in a message quoting the URL, password and all.
+    for (const KAFKA_CONNECT_URL of [
+      "http://admin:s3cret-pw@connect:8083",
+      "https://admin:s3cret-pw@connect",
+    ]) {
+      expect(() => loadEnv({ KAFKA_CONNECT_URL })).toThrow(
+        /KAFKA_CONNECT_URL="https?:\/\/admin:\*\*\*@connect(:8083)?": must not hold a user or password/,
+      );
+      expect(() => loadEnv({ KAFKA_CONNECT_URL })).not.toThrow(/s3cr/);
+    }
+    expect(loadEnv({ KAFKA_CONNECT_URL: "http://connect:8083" }).KAFKA_CONNECT_URL).toBe(
+      "http://connect:8083",
+    );
+  });
+
   it("masks only the password of a connection string", () => {
     expect(withoutPassword("postgres://alice:pw@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
     expect(withoutPassword("postgres://db:5432/x?password=pw&sslmode=require")).toBe(
