@@ -370,6 +370,34 @@ describe("every npm run command", () => {
     }
   });
 
+  it("refuses a NODE_ENV it does not know, rather than make up keys and use local services as outside production", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    const filesBefore = await dataDirectoryState();
+    // A deployment's own spelling of production, with neither keys nor services set, as in production.
+    const misspelt = { NODE_ENV: "Production", DATABASE_URL: "", KAFKA_BROKERS: "" };
+    const lines = [
+      ["phi:rewrap", ["--yes"]],
+      ["audit:seal", []],
+      ["token", ["--role", "admin"]],
+      ["db:migrate", []],
+    ] as const;
+    const outcomes = await Promise.all(
+      lines.map(([name, args]) => runCommand(name, [...args], untouchedUrl, misspelt)),
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      const [command] = lines[index] as (typeof lines)[number];
+      expect({ command, ...outcome }).toMatchObject({ command, stdout: "", leftRunning: false });
+      expect([1, 2], command).toContain(outcome.code);
+      expect(outcome.stderr, command).toContain(
+        'NODE_ENV="Production": must be production, development or test',
+      );
+      expect(outcome.stderr, command).not.toMatch(/^\s+at /m);
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+    expect(await dataDirectoryState()).toEqual(filesBefore);
+  });
+
   it("names DATABASE_URL or KAFKA_BROKERS when the service it names does not answer, with no stack trace", async () => {
     const noPostgres = new URL(untouchedUrl);
     noPostgres.port = "1";

@@ -140,7 +140,15 @@ const envSchema = z.object({
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** `production`: no development key or token secret is made up in place of a missing one (config/developmentKeys.ts). */
-  NODE_ENV: z.string().optional(),
+  // Only `production` is told apart, so any other spelling of it ("Production", "prod", "staging") would run a
+  // deployment on made-up keys and local services: the values Node's tools set are the only others taken.
+  NODE_ENV: z
+    .string()
+    .refine(
+      (value) => ["production", "development", "test"].includes(value),
+      "must be production, development or test (any other value would make up development keys as outside production)",
+    )
+    .optional(),
   // Bearer tokens are HS256 under JWT_SECRET, or signed by a key of JWT_JWKS_URL (e.g. Supabase's); with
   // neither, outside production only, the local stack makes up a development secret (apps/http/signingKeys.ts).
   JWT_SECRET: z

@@ -335,6 +335,17 @@ describe("loadEnv", () => {
     );
   });
 
+  it("refuses a NODE_ENV other than production, development or test: another spelling of production is not taken for outside it", () => {
+    for (const NODE_ENV of ["Production", "production ", "prod", "staging"]) {
+      expect(configProblems(loadEnv, { NODE_ENV }), NODE_ENV).toEqual([
+        `NODE_ENV=${JSON.stringify(NODE_ENV)}: must be production, development or test (any other value would make up development keys as outside production)`,
+      ]);
+    }
+    for (const NODE_ENV of ["production", "development", "test"]) {
+      expect(loadEnv({ NODE_ENV }).NODE_ENV).toBe(NODE_ENV);
+    }
+  });
+
   it("masks only the password of a connection string", () => {
     expect(withoutPassword("postgres://alice:pw@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
     expect(withoutPassword("postgres://db:5432/x?password=pw&sslmode=require")).toBe(
