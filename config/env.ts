@@ -58,8 +58,11 @@ export function wholeNumber(range: z.ZodNumber, error = "must be a whole number"
   return z.string().trim().regex(/^\d+$/, { error }).transform(Number).pipe(range);
 }
 
-/** Whether a Connect worker's URL carries a user or password (`http://user:password@host`). */
-export function connectUrlHasCredentials(value: string): boolean {
+/**
+ * Whether a URL carries a user or password (`http://user:password@host`): fetch refuses to send a request to
+ * one, and its error quotes the URL whole, so that every URL the platform fetches is refused with one.
+ */
+export function urlHasCredentials(value: string): boolean {
   return /^[a-z]+:\/\/[^/]*@/i.test(value);
 }
 
@@ -157,6 +160,7 @@ const envSchema = z.object({
     .optional(),
   JWT_JWKS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
+    .refine((value) => !urlHasCredentials(value), "must not hold a user or password (a key set is public)")
     .optional(),
   /**
    * The OpenID Connect issuer the auditors' console signs in with (authorization code flow with PKCE); its
@@ -169,6 +173,10 @@ const envSchema = z.object({
     })
     // An issuer identifier has neither (OpenID Connect Discovery 1.0, section 2).
     .refine((value) => !/[?#]/.test(value), "must be the issuer's URL, without a query or fragment")
+    .refine(
+      (value) => !urlHasCredentials(value),
+      "must not hold a user or password (its discovery document is public)",
+    )
     .optional(),
   /** The console's client id at that issuer: a public client, with /console as its redirect URI. */
   CONSOLE_OIDC_CLIENT_ID: z.string().trim().min(1, "must name the console's client").optional(),
@@ -197,9 +205,8 @@ const envSchema = z.object({
       /^https?:\/\/[^/\s]+(\/[^\s]*[^/\s])?$/,
       "must be the worker's REST URL, like http://localhost:8083",
     )
-    // fetch refuses a URL that carries credentials, and the URL is printed in the messages that name the worker.
     .refine(
-      (value) => !connectUrlHasCredentials(value),
+      (value) => !urlHasCredentials(value),
       "must not hold a user or password (the Connect REST client sends none, and the URL is printed)",
     )
     .optional(),

@@ -335,6 +335,17 @@ describe("loadEnv", () => {
     );
   });
 
+  it("refuses a key set's or an issuer's URL with a user or password, without printing the password", () => {
+    // fetch refuses such a URL with a TypeError quoting it whole: every token would be refused by a fault.
+    const url = "https://admin:s3cret-pw@idp.example.org/realms/x";
+    expect(configProblems(loadEnv, { JWT_JWKS_URL: `${url}/jwks` })).toEqual([
+      'JWT_JWKS_URL="https://admin:***@idp.example.org/realms/x/jwks": must not hold a user or password (a key set is public)',
+    ]);
+    expect(configProblems(loadEnv, { CONSOLE_OIDC_ISSUER: url, CONSOLE_OIDC_CLIENT_ID: "console" })).toEqual([
+      'CONSOLE_OIDC_ISSUER="https://admin:***@idp.example.org/realms/x": must not hold a user or password (its discovery document is public)',
+    ]);
+  });
+
   it("refuses a NODE_ENV other than production, development or test: another spelling of production is not taken for outside it", () => {
     for (const NODE_ENV of ["Production", "production ", "prod", "staging"]) {
       expect(configProblems(loadEnv, { NODE_ENV }), NODE_ENV).toEqual([
