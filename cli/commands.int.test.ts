@@ -313,6 +313,12 @@ describe("every npm run command", () => {
         "must be a postgres:// connection URL",
       ],
       [{ CONNECT_DATABASE_URL: "nonsense" }, 'CONNECT_DATABASE_URL="nonsense"', "must be a postgres://"],
+      // fetch refuses a URL with credentials: the worker was told as not answering, quoting the URL, password and all.
+      [
+        { KAFKA_CONNECT_URL: "http://admin:connect-secret@127.0.0.1:8083" },
+        'KAFKA_CONNECT_URL="http://admin:***@127.0.0.1:8083"',
+        "must not hold a user or password",
+      ],
     ] as const;
     const outcomes = await Promise.all(
       cases.map(([env]) => runCommand("relay:status", [], untouchedUrl, env)),
@@ -323,6 +329,7 @@ describe("every npm run command", () => {
       expect({ variable, ...outcome }).toMatchObject({ code: 1, stdout: "", leftRunning: false });
       expect(outcome.stderr).toContain(variable);
       expect(outcome.stderr).toContain(problem);
+      expect(outcome.stderr).not.toContain("secret");
     }
     expect(await untouchedDatabaseState()).toEqual(databaseBefore);
   });
@@ -361,6 +368,34 @@ describe("every npm run command", () => {
       expect(outcome.stderr).toMatch(/(DATABASE_URL|KAFKA_BROKERS): must be set when NODE_ENV=production/);
       expect(outcome.stdout).not.toMatch(/re-wrapped|migrations applied|intact/);
     }
+  });
+
+  it("refuses a NODE_ENV it does not know, rather than make up keys and use local services as outside production", async () => {
+    const databaseBefore = await untouchedDatabaseState();
+    const filesBefore = await dataDirectoryState();
+    // A deployment's own spelling of production, with neither keys nor services set, as in production.
+    const misspelt = { NODE_ENV: "Production", DATABASE_URL: "", KAFKA_BROKERS: "" };
+    const lines = [
+      ["phi:rewrap", ["--yes"]],
+      ["audit:seal", []],
+      ["token", ["--role", "admin"]],
+      ["db:migrate", []],
+    ] as const;
+    const outcomes = await Promise.all(
+      lines.map(([name, args]) => runCommand(name, [...args], untouchedUrl, misspelt)),
+    );
+
+    for (const [index, outcome] of outcomes.entries()) {
+      const [command] = lines[index] as (typeof lines)[number];
+      expect({ command, ...outcome }).toMatchObject({ command, stdout: "", leftRunning: false });
+      expect([1, 2], command).toContain(outcome.code);
+      expect(outcome.stderr, command).toContain(
+        'NODE_ENV="Production": must be production, development or test',
+      );
+      expect(outcome.stderr, command).not.toMatch(/^\s+at /m);
+    }
+    expect(await untouchedDatabaseState()).toEqual(databaseBefore);
+    expect(await dataDirectoryState()).toEqual(filesBefore);
   });
 
   it("names DATABASE_URL or KAFKA_BROKERS when the service it names does not answer, with no stack trace", async () => {

@@ -59,6 +59,14 @@ export function wholeNumber(range: z.ZodNumber, error = "must be a whole number"
 }
 
 /**
+ * Whether a URL carries a user or password (`http://user:password@host`): fetch refuses to send a request to
+ * one, and its error quotes the URL whole, so that every URL the platform fetches is refused with one.
+ */
+export function urlHasCredentials(value: string): boolean {
+  return /^[a-z]+:\/\/[^/]*@/i.test(value);
+}
+
+/**
  * The shortest JWT_SECRET: HS256 needs a key of at least its hash's size, 256 bits (RFC 7518, section 3.2), and
  * a string of 32 characters is at least 32 bytes in UTF-8.
  */
@@ -135,7 +143,15 @@ const envSchema = z.object({
   RELAY_MODE: z.enum(["polling", "debezium", "off"]).default("polling"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** `production`: no development key or token secret is made up in place of a missing one (config/developmentKeys.ts). */
-  NODE_ENV: z.string().optional(),
+  // Only `production` is told apart, so any other spelling of it ("Production", "prod", "staging") would run a
+  // deployment on made-up keys and local services: the values Node's tools set are the only others taken.
+  NODE_ENV: z
+    .string()
+    .refine(
+      (value) => ["production", "development", "test"].includes(value),
+      "must be production, development or test (any other value would make up development keys as outside production)",
+    )
+    .optional(),
   // Bearer tokens are HS256 under JWT_SECRET, or signed by a key of JWT_JWKS_URL (e.g. Supabase's); with
   // neither, outside production only, the local stack makes up a development secret (apps/http/signingKeys.ts).
   JWT_SECRET: z
@@ -144,6 +160,7 @@ const envSchema = z.object({
     .optional(),
   JWT_JWKS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })
+    .refine((value) => !urlHasCredentials(value), "must not hold a user or password (a key set is public)")
     .optional(),
   /**
    * The OpenID Connect issuer the auditors' console signs in with (authorization code flow with PKCE); its
@@ -156,6 +173,10 @@ const envSchema = z.object({
     })
     // An issuer identifier has neither (OpenID Connect Discovery 1.0, section 2).
     .refine((value) => !/[?#]/.test(value), "must be the issuer's URL, without a query or fragment")
+    .refine(
+      (value) => !urlHasCredentials(value),
+      "must not hold a user or password (its discovery document is public)",
+    )
     .optional(),
   /** The console's client id at that issuer: a public client, with /console as its redirect URI. */
   CONSOLE_OIDC_CLIENT_ID: z.string().trim().min(1, "must name the console's client").optional(),
@@ -183,6 +204,10 @@ const envSchema = z.object({
     .regex(
       /^https?:\/\/[^/\s]+(\/[^\s]*[^/\s])?$/,
       "must be the worker's REST URL, like http://localhost:8083",
+    )
+    .refine(
+      (value) => !urlHasCredentials(value),
+      "must not hold a user or password (the Connect REST client sends none, and the URL is printed)",
     )
     .optional(),
   /**

@@ -319,6 +319,44 @@ describe("loadEnv", () => {
     }
   });
 
+  it("refuses a Connect worker's URL with a user or password, without printing the password", () => {
+    // fetch refuses such a URL: the worker was told as not answering, in a message quoting the URL, password and all.
+    for (const KAFKA_CONNECT_URL of [
+      "http://admin:s3cret-pw@connect:8083",
+      "https://admin:s3cret-pw@connect",
+    ]) {
+      expect(() => loadEnv({ KAFKA_CONNECT_URL })).toThrow(
+        /KAFKA_CONNECT_URL="https?:\/\/admin:\*\*\*@connect(:8083)?": must not hold a user or password/,
+      );
+      expect(() => loadEnv({ KAFKA_CONNECT_URL })).not.toThrow(/s3cr/);
+    }
+    expect(loadEnv({ KAFKA_CONNECT_URL: "http://connect:8083" }).KAFKA_CONNECT_URL).toBe(
+      "http://connect:8083",
+    );
+  });
+
+  it("refuses a key set's or an issuer's URL with a user or password, without printing the password", () => {
+    // fetch refuses such a URL with a TypeError quoting it whole: every token would be refused by a fault.
+    const url = "https://admin:s3cret-pw@idp.example.org/realms/x";
+    expect(configProblems(loadEnv, { JWT_JWKS_URL: `${url}/jwks` })).toEqual([
+      'JWT_JWKS_URL="https://admin:***@idp.example.org/realms/x/jwks": must not hold a user or password (a key set is public)',
+    ]);
+    expect(configProblems(loadEnv, { CONSOLE_OIDC_ISSUER: url, CONSOLE_OIDC_CLIENT_ID: "console" })).toEqual([
+      'CONSOLE_OIDC_ISSUER="https://admin:***@idp.example.org/realms/x": must not hold a user or password (its discovery document is public)',
+    ]);
+  });
+
+  it("refuses a NODE_ENV other than production, development or test: another spelling of production is not taken for outside it", () => {
+    for (const NODE_ENV of ["Production", "production ", "prod", "staging"]) {
+      expect(configProblems(loadEnv, { NODE_ENV }), NODE_ENV).toEqual([
+        `NODE_ENV=${JSON.stringify(NODE_ENV)}: must be production, development or test (any other value would make up development keys as outside production)`,
+      ]);
+    }
+    for (const NODE_ENV of ["production", "development", "test"]) {
+      expect(loadEnv({ NODE_ENV }).NODE_ENV).toBe(NODE_ENV);
+    }
+  });
+
   it("masks only the password of a connection string", () => {
     expect(withoutPassword("postgres://alice:pw@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
     expect(withoutPassword("postgres://db:5432/x?password=pw&sslmode=require")).toBe(

@@ -144,7 +144,10 @@ export function parseKafkaSecurity(source: Record<string, string | undefined>): 
 
   function readSecretFile(path: string): string | undefined {
     try {
-      const text = readFileSync(path, "utf8").replace(/\r?\n$/, "");
+      // The byte-order mark a Windows editor puts first is no part of the password: sent, it fails the login.
+      const text = readFileSync(path, "utf8")
+        .replace(/^\uFEFF/, "")
+        .replace(/\r?\n$/, "");
       if (text === "") problem("KAFKA_SASL_PASSWORD_FILE", "names an empty file");
       return text || undefined;
     } catch (error) {

@@ -42,6 +42,17 @@ describe("Kafka TLS and SASL from the environment", () => {
     });
   });
 
+  it("reads a password file written with a byte-order mark and a CRLF line end as the password alone", () => {
+    const windows = file("password-windows", "\uFEFFfrom-a-file\r\n");
+    const sasl = { KAFKA_SASL_MECHANISM: "scram-sha-256", KAFKA_SASL_USERNAME: "relay" };
+    expect(loadEnv({ ...brokers, ...sasl, KAFKA_SASL_PASSWORD_FILE: windows }).kafkaSecurity).toEqual({
+      sasl: { mechanism: "scram-sha-256", username: "relay", password: "from-a-file" },
+    });
+    expect(
+      problemsOf({ ...brokers, ...sasl, KAFKA_SASL_PASSWORD_FILE: file("bom-only", "\uFEFF\n") }),
+    ).toEqual([`KAFKA_SASL_PASSWORD_FILE=${JSON.stringify(join(dir, "bom-only"))}: names an empty file`]);
+  });
+
   it("turns TLS on with KAFKA_SSL=true alone, trusting the platform's CAs", () => {
     expect(loadEnv({ ...brokers, KAFKA_SSL: "true" }).kafkaSecurity).toEqual({ tls: {} });
   });

@@ -275,7 +275,11 @@ export async function rewrapDataKeys(db: Database, masters: MasterKeys, batchSiz
       return rows.length;
     });
     moved += count;
-    if (count < batchSize) return moved;
+    // Only a batch that finds none ends it. A short one may have waited for rows another transaction held (a
+    // second re-wrap), while a key wrapped since with an older master key (by a process not yet given the new
+    // PHI_MASTER_KEYS) is seen by the next statement only: phi:rewrap would then say the older master key is
+    // needed no more while that key is still under it.
+    if (count === 0) return moved;
   }
 }
 
