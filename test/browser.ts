@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { serveApp } from "./servedApp.ts";
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -48,6 +49,33 @@ export async function launchBrowser(viewport = { width: 1200, height: 800 }): Pr
       await rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** An app served over HTTP on loopback and a browser to drive it, closed together. */
+export interface AppInBrowser {
+  /** `http://127.0.0.1:<port>`, to put a path after. */
+  base: string;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Serves `app` (the test platform) and opens a browser on a fresh profile: what each console test starts. */
+export async function openInBrowser(app: Parameters<typeof serveApp>[0]): Promise<AppInBrowser> {
+  const served = await serveApp(app);
+  try {
+    const browser = await launchBrowser();
+    return {
+      base: served.base,
+      page: browser.page,
+      close: async () => {
+        await browser.close();
+        served.close();
+      },
+    };
+  } catch (error) {
+    served.close();
+    throw error;
+  }
 }
 
 const axeSource = readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");

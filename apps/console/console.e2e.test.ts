@@ -14,10 +14,9 @@ import { exampleEvent } from "../../events/examples.ts";
 import type { OutboxRelay } from "../../relay/relay.ts";
 import { freshDatabases, type TestHistory } from "../../test/auditHistories.ts";
 import { append, historyReadable } from "../../test/auditHistory.ts";
-import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
+import { type AppInBrowser, openInBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { eventually, newPatientBody, silentLog, startRelay } from "../../test/fixtures.ts";
 import { consoleSettingsFor, startTestProvider, type TestProvider } from "../../test/oidcProvider.ts";
-import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { startConsoleSignIn } from "./provider.ts";
 
@@ -27,9 +26,8 @@ let history: TestHistory;
 let relay: OutboxRelay;
 /** The identity provider the console signs in with: it issues tokens signed with the test secret. */
 let identityProvider: TestProvider;
-let server: ServedApp;
+let session: AppInBrowser;
 let base: string;
-let browser: Browser;
 let page: Page;
 let admin: Caller;
 let auditor: Caller;
@@ -46,8 +44,8 @@ beforeAll(async () => {
   // Read from its discovery document, as npm start reads CONSOLE_OIDC_ISSUER's.
   const consoleSignIn = await startConsoleSignIn(consoleSettingsFor(identityProvider), silentLog);
   const app = testPlatform(db, { consoleSignIn });
-  server = await serveApp(app);
-  base = server.base;
+  session = await openInBrowser(app);
+  ({ base, page } = session);
   identityProvider.redirectUri = `${base}/console`;
   admin = await caller("admin");
   auditor = await caller("auditor");
@@ -61,14 +59,10 @@ beforeAll(async () => {
   patientId = ((await created.json()) as { id: string }).id;
   // The admin reads the record: an audit.data.accessed naming the patient, for "who saw this patient".
   expect((await fetch(`${base}/patients/${patientId}`, { headers: admin.headers() })).status).toBe(200);
-
-  browser = await launchBrowser();
-  page = browser.page;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  server?.close();
+  await session?.close();
   await identityProvider?.close();
   await relay?.stop();
   await history?.close();

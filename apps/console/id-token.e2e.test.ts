@@ -10,7 +10,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
 import { eventTypesNaming } from "../../test/auditHistory.ts";
-import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
+import { type AppInBrowser, openInBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { silentLog, testDatabase } from "../../test/fixtures.ts";
 import {
   consoleSettingsFor,
@@ -18,15 +18,13 @@ import {
   startTestProvider,
   type TestProvider,
 } from "../../test/oidcProvider.ts";
-import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 import { startConsoleSignIn } from "./provider.ts";
 
 let db: Database;
 let identityProvider: TestProvider;
-let server: ServedApp;
+let session: AppInBrowser;
 let base: string;
-let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
@@ -34,16 +32,13 @@ beforeAll(async () => {
   identityProvider = await startTestProvider();
   const consoleSignIn = await startConsoleSignIn(consoleSettingsFor(identityProvider), silentLog);
   const app = testPlatform(db, { consoleSignIn });
-  server = await serveApp(app);
-  base = server.base;
+  session = await openInBrowser(app);
+  ({ base, page } = session);
   identityProvider.redirectUri = `${base}/console`;
-  browser = await launchBrowser();
-  page = browser.page;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  server?.close();
+  await session?.close();
   await identityProvider?.close();
   await db?.$client.end();
 });

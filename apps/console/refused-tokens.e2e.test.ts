@@ -14,9 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/client.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import { append, eventTypesNaming, historyReadable } from "../../test/auditHistory.ts";
-import { type Browser, launchBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
+import { type AppInBrowser, openInBrowser, seriousAccessibilityViolations } from "../../test/browser.ts";
 import { testDatabase } from "../../test/fixtures.ts";
-import { type ServedApp, serveApp } from "../../test/servedApp.ts";
 import { testPlatform } from "../../test/tokens.ts";
 import { createTokenVerifier } from "../http/auth.ts";
 
@@ -30,9 +29,8 @@ const REFUSAL = "The bearer token was refused: the token is malformed or its sig
 let db: Database;
 let keySet: Server;
 let sign: (kid: string, claims: { sub: string }) => Promise<string>;
-let server: ServedApp;
+let session: AppInBrowser;
 let base: string;
-let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
@@ -55,15 +53,12 @@ beforeAll(async () => {
 
   const verifyToken = createTokenVerifier({ kind: "jwks", url: keySetUrl });
   const app = testPlatform(db, { verifyToken });
-  server = await serveApp(app);
-  base = server.base;
-  browser = await launchBrowser();
-  page = browser.page;
+  session = await openInBrowser(app);
+  ({ base, page } = session);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  server?.close();
+  await session?.close();
   await new Promise((resolve) => keySet?.close(resolve));
   await db?.$client.end();
 });
