@@ -16,6 +16,13 @@ afterAll(() => db.$client.end());
 
 const PSEUDONYM = /^erased-login:[0-9a-f]{32}$/;
 
+/**
+ * The stored payload with the values the platform generates (ids, pseudonyms, timestamps) masked: four digits of
+ * a phone number turn up in a random UUID about once in fifty runs, and a year is four digits too.
+ */
+const withoutGeneratedValues = (payload: string) =>
+  payload.replace(/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{32}|\d{4}-\d\d-\d\dT[\d:.]+Z/gi, "…");
+
 const send = (who: Caller, method: string, path: string, body?: unknown) =>
   app.request(path, {
     method,
@@ -142,7 +149,7 @@ describe("a reason quoting an erased patient's phone number", () => {
       expect(attempt.data.username, spelling).toMatch(PSEUDONYM);
       expect(attempt.data.reason, spelling).toBe(`unknown user ${attempt.data.username}!`);
       expect(attempt.history.reason, spelling).toBe(`unknown user ${attempt.data.username}!`);
-      expect(attempt.payload, spelling).not.toContain(tail);
+      expect(withoutGeneratedValues(attempt.payload), spelling).not.toContain(tail);
     }
   });
 });
