@@ -3,7 +3,9 @@
 // The erased logins' table is looked up by its hash on a login's hot path: an index, not a scan. Archives recorded
 // before archives kept their events' digests (0029) say so, for consumers to name them; those recorded before
 // archives signed their digests' hash (0031) have none, and every later one must (audit/archivedDigestsUpgrade.int.test.ts
-// verifies an archive signed before it).
+// verifies an archive signed before it). Inbox entries kept before 0032 take their aggregate and version from
+// the outbox.
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { databaseUrl } from "../test/fixtures.ts";
@@ -210,6 +212,43 @@ describe("the migrations", () => {
           /INDEX outbox_archived_digests_archive .* USING btree \(archive_sequence, event_id\)$/,
         ),
         expect.stringMatching(/UNIQUE INDEX outbox_archived_digests_pkey .* USING btree \(event_id\)$/),
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("give the inbox entries kept before 0032 their event's aggregate and version, from its outbox row", async () => {
+    const { url, client } = await scratchDatabase();
+    try {
+      await migrateThrough(url, 31);
+      const [held, audit, gone] = [randomUUID(), randomUUID(), randomUUID()];
+      await client.query(
+        `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
+                             message_key, payload, correlation_id, hash)
+         SELECT id, type, aggregate, key, version, topic, key, '{}', gen_random_uuid(), '\\x00'
+           FROM (VALUES ($1::uuid, 'patient.updated', 'patient', 'p-1', 7, 'patient-events'),
+                        ($2::uuid, 'audit.data.accessed', 'audit', $2::text, NULL, 'audit-events'))
+                AS event(id, type, aggregate, key, version, topic)`,
+        [held, audit],
+      );
+      await client.query(
+        `INSERT INTO consumer_inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
+         SELECT 'directory', id, 'patient.updated', 'patient-events', 0, 0 FROM unnest($1::uuid[]) AS id`,
+        [[held, audit, gone]],
+      );
+
+      await migrateDatabase(url);
+
+      const { rows } = await client.query(
+        `SELECT event_id::text AS "eventId", aggregate_type AS "type", aggregate_id AS "id",
+                aggregate_version::int AS version
+           FROM consumer_inbox ORDER BY aggregate_version NULLS LAST, event_id`,
+      );
+      // An audit event is keyed by its own id, and an archived one's row is gone: neither has a version.
+      expect(rows).toEqual([
+        { eventId: held, type: "patient", id: "p-1", version: 7 },
+        ...[audit, gone].sort().map((eventId) => ({ eventId, type: null, id: null, version: null })),
       ]);
     } finally {
       await client.end();

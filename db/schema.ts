@@ -401,8 +401,23 @@ export const consumerInbox = pgTable(
     /** SHA-256 of the record's value: a later record with the event's id and another value is refused. Null
      * in entries recorded before it was kept. */
     valueSha256: bytea("value_sha256"),
+    /**
+     * The event's aggregate and its version there (outbox.aggregate_version), copied from its outbox row: a record
+     * of an older event than one of its aggregate the consumer has applied is skipped, never applied over it
+     * (consumers/runtime/inbox.ts). Null for events keyed by their own id, for those read from an archive's
+     * digest, and in entries recorded before they were kept.
+     */
+    aggregateType: text("aggregate_type"),
+    aggregateId: text("aggregate_id"),
+    aggregateVersion: bigint("aggregate_version", { mode: "number" }),
   },
-  (table) => [primaryKey({ columns: [table.consumer, table.eventId] })],
+  (table) => [
+    primaryKey({ columns: [table.consumer, table.eventId] }),
+    // The newest event of an aggregate a consumer has applied: one step down the index.
+    index("consumer_inbox_aggregate_order")
+      .on(table.consumer, table.aggregateType, table.aggregateId, table.aggregateVersion)
+      .where(sql`${table.aggregateVersion} IS NOT NULL`),
+  ],
 );
 
 /**

@@ -2,7 +2,8 @@
 // handle is parked, and the patient's withdrawal after it is applied: re-driving the grant is refused, naming
 // it and the withdrawal (nothing sent), as is one of an event older than its topic's redelivery window; with
 // --skip-superseded they stay parked and the cursor moves past them. A consumer still behind when the re-drive
-// was decided (the withdrawal not read yet) skips the re-driven copy once it has applied the withdrawal. The
+// was decided (the withdrawal not read yet) skips the re-driven copy once it has applied the withdrawal. A replay
+// of the patient's history to its own topic, which carries no mark of the dead letter, is skipped there too. The
 // events go the whole way: appendEvents, the outbox, the relay, Kafka, the consumer's inbox.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
@@ -18,6 +19,7 @@ import { metricValue } from "../../test/consumers/metrics.ts";
 import { eventRecord, publishUncommitted } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase } from "../../test/fixtures.ts";
 import { containsAll, tapTopic } from "../../test/kafkaTap.ts";
+import { runReplay } from "../../test/replayCommand.ts";
 import type { TransactionalConsumer } from "../runtime/consumerDefinition.ts";
 import { DeadLettersSuperseded, listDeadLetters, redriveDeadLetters } from "./deadLetterQueue.ts";
 
@@ -38,7 +40,10 @@ afterAll(async () => {
   await db.$client.end();
 });
 
-/** A projection of consent decisions (a row per decision applied, in order) that fails on `failing` ones. */
+/**
+ * A projection of consent decisions (a row per decision applied, in order) that fails on `failing` ones: those
+ * with the event ids, or about the patients, it holds.
+ */
 function consentConsumer(name: string, failing: ReadonlySet<string>): TransactionalConsumer {
   return {
     kind: "transactional",
@@ -46,7 +51,9 @@ function consentConsumer(name: string, failing: ReadonlySet<string>): Transactio
     topics: ["patient-events"],
     handlers: {
       "patient.consent.changed": async (event, { tx, record }) => {
-        if (failing.has(event.eventId)) throw new RangeError("consent template missing");
+        if (failing.has(event.eventId) || failing.has(event.data.patientId)) {
+          throw new RangeError("consent template missing");
+        }
         await tx.execute(sql`
           INSERT INTO consumer_test_effects (consumer, event_id, event_type, kafka_partition, kafka_offset, record_key)
           VALUES (${name}, ${event.eventId}, ${event.eventType}, ${record.partition}, ${record.offset},
@@ -195,5 +202,52 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
     expect(sentBack).not.toContain(grant);
     expect(sentBack).not.toContain(old.eventId);
     expect(await appliedFor(name, patientId)).toEqual([withdrawal]);
+  });
+});
+
+describe("replaying history to its own topic keeps its aggregate's order", () => {
+  it("skips the replayed copy of an event the consumer parked, once it has applied a newer one of its aggregate", async () => {
+    const patientId = randomUUID();
+    const failing = new Set([patientId]);
+    const name = uniqueConsumerName("replay-parked");
+    const tap = await tapTopic(kafkaBrokers(), "patient-events");
+    const started = await startTestConsumer(consentConsumer(name, failing), {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name,
+    });
+    try {
+      const grant = await decide(patientId, true);
+      await eventually(
+        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 1,
+        60_000,
+      );
+      failing.clear();
+      const withdrawal = await decide(patientId, false);
+      await eventually(async () => (await appliedFor(name, patientId)).includes(withdrawal), 60_000);
+      // Both on the topic, so at or before the relay's checkpoint: a replay to their own topic may send them.
+      await tap.collect({ done: containsAll([grant, withdrawal]), settleMs: 0, timeoutMs: 60_000 });
+      const replay = await eventually(async () => {
+        const outcome = await runReplay(["--aggregate", `patient:${patientId}`, "--yes"]);
+        return outcome.code === 0 || !outcome.output.includes("wait for the relay") ? outcome : undefined;
+      }, 60_000);
+      expect(replay.code, replay.output).toBe(0);
+      expect(replay.output).toContain("replayed 2 events to their own topics");
+
+      // The withdrawal's copy comes after the grant's: once it is acknowledged, both have been dealt with.
+      await eventually(
+        async () => (await metricValue(started.registry, "consumer_records_duplicate_total")) >= 1,
+        60_000,
+      );
+      expect(await appliedFor(name, patientId)).toEqual([withdrawal]);
+      expect(await metricValue(started.registry, "consumer_records_superseded_total")).toBe(1);
+      const held = await db.$client.query<{ eventId: string }>(
+        `SELECT event_id::text AS "eventId" FROM consumer_inbox WHERE consumer = $1 ORDER BY aggregate_version`,
+        [name],
+      );
+      expect(held.rows.map((row) => row.eventId)).toEqual([withdrawal]);
+    } finally {
+      await started.stop();
+    }
   });
 });

@@ -60,6 +60,7 @@ import {
 } from "./deadLetters.ts";
 import { type DecodedRecord, decodeMessage } from "./decodeRecord.ts";
 import {
+  type AppliedSince,
   type InboxVerdict,
   type NotCommitted,
   processedBefore,
@@ -190,6 +191,12 @@ const notCommittedBecause: Record<NotCommitted["found"], string> = {
   "outbox-other-value": "is not the committed event: the outbox holds this id with another value",
   "archived-other-value": "is not the committed event: this id was archived with another value",
 };
+
+/**
+ * What handling a record came to: the handler's effect, or none, for an event processed before or one older than
+ * an event of its aggregate applied since (inbox.ts).
+ */
+type Handled = { effect: "processed" | "duplicate" } | { effect: "superseded"; newer: AppliedSince };
 
 /** A record the inbox refuses before any handler runs: it is parked as poison, never retried. */
 type InboxRefusal = EventIdReused | EventNotCommitted;
@@ -480,21 +487,14 @@ export class EventConsumer {
     }
 
     const { retryKey, attempt } = this.attemptAt(origin);
-    const labels = { consumer: this.name, event_type: envelope.eventType };
     const record: ConsumedRecord = { ...origin, headers: textHeaders(message.headers) };
     const started = performance.now();
     try {
-      const effect = await this.handleInSpan(handler, envelope, record, readEvent(envelope, message));
-      this.metrics.handlerDuration.observe(labels, (performance.now() - started) / 1000);
-      (effect === "processed" ? this.metrics.processed : this.metrics.duplicates).inc(labels);
-      if (effect === "duplicate") {
-        this.log.info(
-          { eventId: envelope.eventId, ...origin },
-          "already processed; acknowledged without effect",
-        );
-      } else {
-        this.log.debug({ eventId: envelope.eventId, ...origin, attempt }, "processed");
-      }
+      const handled = await this.handleInSpan(handler, envelope, record, readEvent(envelope, message));
+      this.countHandled(envelope, origin, handled, {
+        seconds: (performance.now() - started) / 1000,
+        attempt,
+      });
       this.retries.delete(retryKey);
       return { done: true };
     } catch (error) {
@@ -514,6 +514,39 @@ export class EventConsumer {
         started,
         failed: performance.now(),
       });
+    }
+  }
+
+  /** Counts and logs what handling a record came to. */
+  private countHandled(
+    envelope: TypedEnvelope,
+    origin: RecordOrigin,
+    handled: Handled,
+    { seconds, attempt }: { seconds: number; attempt: number },
+  ): void {
+    const labels = { consumer: this.name, event_type: envelope.eventType };
+    this.metrics.handlerDuration.observe(labels, seconds);
+    const { eventId } = envelope;
+    switch (handled.effect) {
+      case "processed":
+        this.metrics.processed.inc(labels);
+        this.log.debug({ eventId, ...origin, attempt }, "processed");
+        return;
+      case "duplicate":
+        this.metrics.duplicates.inc(labels);
+        this.log.info({ eventId, ...origin }, "already processed; acknowledged without effect");
+        return;
+      case "superseded":
+        this.metrics.superseded.inc(labels);
+        this.log.warn(
+          {
+            eventId,
+            ...origin,
+            newerEventId: handled.newer.eventId,
+            newerAggregateVersion: handled.newer.aggregateVersion,
+          },
+          "skipped: an event older than one of its aggregate this consumer has applied (a copy sent again)",
+        );
     }
   }
 
@@ -691,7 +724,7 @@ export class EventConsumer {
       ];
     });
     if (handled.length < 2) return { decoded };
-    let effects: Array<{ effect: "processed" | "duplicate"; seconds: number }>;
+    let effects: Array<{ handled: Handled; seconds: number }>;
     try {
       effects = await this.handleAllInSpan(topic, partition, handled);
     } catch (error) {
@@ -721,19 +754,9 @@ export class EventConsumer {
       return { decoded: decoded.slice(0, position), failed: { position, failure } };
     }
     for (const [index, { envelope, record }] of handled.entries()) {
-      const { effect, seconds } = effects[index] as (typeof effects)[number];
-      const labels = { consumer: this.name, event_type: envelope.eventType };
-      this.metrics.handlerDuration.observe(labels, seconds);
-      (effect === "processed" ? this.metrics.processed : this.metrics.duplicates).inc(labels);
+      const { handled: outcome, seconds } = effects[index] as (typeof effects)[number];
       const { headers: _, ...origin } = record;
-      if (effect === "duplicate") {
-        this.log.info(
-          { eventId: envelope.eventId, ...origin },
-          "already processed; acknowledged without effect",
-        );
-      } else {
-        this.log.debug({ eventId: envelope.eventId, ...origin, attempt: 1 }, "processed");
-      }
+      this.countHandled(envelope, origin, outcome, { seconds, attempt: 1 });
     }
     for (const [index, record] of decoded.entries()) {
       if (record.kind !== "erased") continue;
@@ -757,7 +780,7 @@ export class EventConsumer {
       record: ConsumedRecord;
       message: KafkaMessage;
     }>,
-  ): Promise<Array<{ effect: "processed" | "duplicate"; seconds: number }>> {
+  ): Promise<Array<{ handled: Handled; seconds: number }>> {
     return inSpan(
       CONSUMER_TRACER,
       `process ${topic}`,
@@ -789,20 +812,26 @@ export class EventConsumer {
             const { envelope } = records[refused] as (typeof records)[number];
             throw inboxRefusal(verdicts[refused], envelope, refused);
           }
-          const effects: Array<{ effect: "processed" | "duplicate"; seconds: number }> = [];
+          const effects: Array<{ handled: Handled; seconds: number }> = [];
           for (const [index, { handler, envelope, record }] of records.entries()) {
             const started = performance.now();
             // An event twice among them has its effect at its first record only.
-            const effect = verdicts[index]?.kind === "new" ? "processed" : "duplicate";
+            const verdict = verdicts[index];
+            const handled: Handled =
+              verdict?.kind === "new"
+                ? { effect: "processed" }
+                : verdict?.kind === "superseded"
+                  ? { effect: "superseded", newer: verdict.newer }
+                  : { effect: "duplicate" };
             await this.inRecordSpan(envelope, record, async () => {
-              if (effect === "processed") {
+              if (handled.effect === "processed") {
                 await runHandler(handler, envelope, { tx, record }).catch((error: unknown) => {
                   throw new HandlerFailed(index, started, performance.now(), error);
                 });
               }
-              return effect;
+              return handled;
             });
-            effects.push({ effect, seconds: (performance.now() - started) / 1000 });
+            effects.push({ handled, seconds: (performance.now() - started) / 1000 });
           }
           return effects;
         }),
@@ -826,7 +855,7 @@ export class EventConsumer {
     envelope: TypedEnvelope,
     record: ConsumedRecord,
     read: ReadEvent,
-  ): Promise<"processed" | "duplicate"> {
+  ): Promise<Handled> {
     return this.inRecordSpan(envelope, record, () => this.handle(handler, envelope, record, read));
   }
 
@@ -841,8 +870,8 @@ export class EventConsumer {
   private inRecordSpan(
     envelope: TypedEnvelope,
     record: ConsumedRecord,
-    work: () => Promise<"processed" | "duplicate">,
-  ): Promise<"processed" | "duplicate"> {
+    work: () => Promise<Handled>,
+  ): Promise<Handled> {
     return inSpan(
       CONSUMER_TRACER,
       `process ${record.topic}`,
@@ -857,9 +886,9 @@ export class EventConsumer {
         },
       },
       async (span) => {
-        const effect = await work();
-        span.setAttribute("consumer.effect", effect);
-        return effect;
+        const handled = await work();
+        span.setAttribute("consumer.effect", handled.effect);
+        return handled;
       },
     );
   }
@@ -896,36 +925,39 @@ export class EventConsumer {
   }
 
   /**
-   * Runs the handler with the inbox; "duplicate" when the event had been processed before. Throws, before the
-   * handler, EventIdReused when its id was processed as another event type or with another value, and
-   * EventNotCommitted when the record is not a committed event (inbox.ts).
+   * Runs the handler with the inbox; no effect when the event had been processed before ("duplicate"), or when
+   * the consumer has applied a newer event of its aggregate ("superseded"). Throws, before the handler,
+   * EventIdReused when its id was processed as another event type or with another value, and EventNotCommitted
+   * when the record is not a committed event (inbox.ts).
    */
   private async handle(
     handler: Handler,
     envelope: TypedEnvelope,
     record: ConsumedRecord,
     read: ReadEvent,
-  ): Promise<"processed" | "duplicate"> {
+  ): Promise<Handled> {
     if (this.definition.kind === "transactional") {
       const lockAggregate = this.definition.lineFor?.(envelope);
       return writeTransaction(this.db, { lockAggregate }, async (tx) => {
         const verdict = await recordInInbox(tx, this.name, read, record);
         const refusal = inboxRefusal(verdict, envelope);
         if (refusal !== null) throw refusal;
-        if (verdict.kind === "duplicate") return "duplicate";
+        if (verdict.kind === "duplicate") return { effect: "duplicate" };
+        if (verdict.kind === "superseded") return { effect: "superseded", newer: verdict.newer };
         await runHandler(handler, envelope, { tx, record });
-        return "processed";
+        return { effect: "processed" };
       });
     }
     const verdict = await verdictBeforeEffect(this.db, this.name, read);
     const refusal = inboxRefusal(verdict, envelope);
     if (refusal !== null) throw refusal;
-    if (verdict.kind === "duplicate") return "duplicate";
+    if (verdict.kind === "duplicate") return { effect: "duplicate" };
+    if (verdict.kind === "superseded") return { effect: "superseded", newer: verdict.newer };
     await runHandler(handler, envelope, { db: this.db, record });
     // One statement, atomic on its own: no transaction around it. Its verdict comes after the effect, too late
     // to matter: the check above is what keeps a duplicate, a reused id or an uncommitted event from an effect.
     await recordInInbox(this.db, this.name, read, record);
-    return "processed";
+    return { effect: "processed" };
   }
 
   /**

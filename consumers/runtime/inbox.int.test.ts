@@ -273,11 +273,80 @@ describe("the inbox's verdicts", () => {
     expect(kept?.valueSha256).toEqual(valueDigest(Buffer.from(x.value)));
   });
 
+  it("skips, and records nothing of, an event older than one of its aggregate the consumer applied: among the records handled together, across statements, and before an effect", async () => {
+    const patientId = randomUUID();
+    const decision = async () => {
+      const made = eventRecord("patient.consent.changed", { patientId });
+      expect(await commitToOutbox(db, [made])).toEqual([made.eventId]);
+      return { eventId: made.eventId, value: made.message.value };
+    };
+    const [grant, withdrawal, regrant] = [await decision(), await decision(), await decision()];
+    const { rows: versions } = await db.$client.query<{ eventId: string; version: string }>(
+      `SELECT event_id::text AS "eventId", aggregate_version::text AS version
+         FROM outbox WHERE event_id = ANY($1::uuid[]) ORDER BY aggregate_version`,
+      [[grant.eventId, withdrawal.eventId, regrant.eventId]],
+    );
+    expect(versions.map((row) => row.eventId)).toEqual([grant.eventId, withdrawal.eventId, regrant.eventId]);
+    const versionOf = (eventId: string) => versions.find((row) => row.eventId === eventId)?.version;
+    const type = "patient.consent.changed";
+    const consumer = uniqueConsumerName("inbox-verdicts-superseded");
+
+    // A copy of the grant after the withdrawal, among records handled together.
+    expect(
+      await recordAllInInbox(db, consumer, [
+        record(withdrawal.eventId, type, withdrawal.value),
+        record(grant.eventId, type, grant.value),
+      ]),
+    ).toEqual([
+      { kind: "new" },
+      {
+        kind: "superseded",
+        newer: { eventId: withdrawal.eventId, aggregateVersion: versionOf(withdrawal.eventId) },
+      },
+    ]);
+    expect(await recordAllInInbox(db, consumer, [record(regrant.eventId, type, regrant.value)])).toEqual([
+      { kind: "new" },
+    ]);
+    // In a statement of its own, the newest event applied is named; the withdrawal is still a duplicate.
+    const newest = {
+      kind: "superseded",
+      newer: { eventId: regrant.eventId, aggregateVersion: versionOf(regrant.eventId) },
+    };
+    expect(
+      await recordAllInInbox(db, consumer, [
+        record(grant.eventId, type, grant.value),
+        record(withdrawal.eventId, type, withdrawal.value),
+      ]),
+    ).toEqual([newest, { kind: "duplicate" }]);
+    expect(await verdictBeforeEffect(db, consumer, record(grant.eventId, type, grant.value).event)).toEqual(
+      newest,
+    );
+    const rows = await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, consumer));
+    expect(
+      rows
+        .map((row) => [row.eventId, row.aggregateType, row.aggregateId, String(row.aggregateVersion)])
+        .sort(),
+    ).toEqual(
+      [withdrawal, regrant].map(({ eventId }) => [eventId, "patient", patientId, versionOf(eventId)]).sort(),
+    );
+
+    // A consumer that applied none of them takes the grant, and an event of another aggregate is not compared.
+    const fresh = uniqueConsumerName("inbox-verdicts-superseded-fresh");
+    const other = await committed("patient.created");
+    expect(
+      await recordAllInInbox(db, fresh, [
+        record(grant.eventId, type, grant.value),
+        record(other.eventId, "patient.created", other.value),
+      ]),
+    ).toEqual([{ kind: "new" }, { kind: "new" }]);
+  });
+
   it("sees an event recorded by a transaction that committed while its statement waited (READ COMMITTED)", async () => {
     const consumer = uniqueConsumerName("inbox-verdicts-race");
     const { eventId, value } = await committed("patient.created");
     const other = await db.$client.connect();
     try {
+      const { rows: backend } = await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
       await other.query("BEGIN");
       await other.query(
         `INSERT INTO consumer_inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)
@@ -285,12 +354,14 @@ describe("the inbox's verdicts", () => {
         [consumer, eventId],
       );
       // Outside a transaction, as an external effect's consumer records its event: its snapshot predates the
-      // other's commit, and its INSERT waits on the other's row.
+      // other's commit, and its INSERT waits on the other's row (the statement is longer than the text
+      // pg_stat_activity keeps of it: the wait is found by who blocks it).
       const verdicts = recordAllInInbox(db, consumer, [record(eventId, "patient.updated", value)]);
       verdicts.catch(() => {}); // settled while the other commits: the expect below reports a failure
       await eventually(async () => {
         const { rows } = await db.$client.query(
-          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO consumer_inbox%'",
+          "SELECT 1 FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))",
+          [backend[0]?.pid],
         );
         return rows.length > 0;
       });

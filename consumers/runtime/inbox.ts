@@ -26,6 +26,12 @@ import type { RecordOrigin } from "./deadLetters.ts";
  * record someone with produce access wrote, reusing a real event's id or not, read before the real one if there
  * is one) is refused as `not-committed`, whatever it says. A duplicate of an event processed before is
  * acknowledged without that check: it has no effect.
+ *
+ * Nor is a committed event new when the consumer has applied a newer event of its aggregate (a higher
+ * `aggregate_version`): it is `superseded`, acknowledged unapplied and unrecorded. Records reach a consumer in
+ * their aggregate's order, so only a copy sent again meets this: a replay to the events' own topic of an event
+ * the consumer parked in its dead-letter topic before it applied the next one; applied, the older event would
+ * overwrite the newer (a consent grant over the withdrawal that followed it).
  */
 export type InboxVerdict =
   /** Not processed before: recorded now, and the caller has its effect. */
@@ -35,7 +41,15 @@ export type InboxVerdict =
   /** Processed before as `processedAs` with another event type or another value: refused, never handled. */
   | { kind: "id-reused"; processedAs: string; differs: "event-type" | "value" }
   /** Not processed before, and not a committed event: refused, never handled. */
-  | NotCommitted;
+  | NotCommitted
+  /** Not processed before, and older than `newer`, an event of its aggregate processed since: skipped. */
+  | { kind: "superseded"; newer: AppliedSince };
+
+/** The newest event of a record's aggregate that the consumer has applied, later than the record's. */
+export interface AppliedSince {
+  eventId: string;
+  aggregateVersion: string;
+}
 
 export interface NotCommitted {
   kind: "not-committed";
@@ -102,7 +116,7 @@ export async function recordAllInInbox(
   const client = clientOf(tx);
   const column = <V>(pick: (record: InboxRecord) => V) => records.map(pick);
   const { rows } = await client.query<InboxRow>({
-    name: "consumer-inbox.record.v5",
+    name: "consumer-inbox.record.v6",
     text: recordInInboxSql,
     values: [
       consumer,
@@ -117,18 +131,25 @@ export async function recordAllInInbox(
   const recordedNow = new Map<string, ProcessedEvent>();
   const recordedBefore = new Map<string, ProcessedEvent>();
   const committed = new Map<string, CommittedDigest>();
-  for (const { source, eventId, eventType, valueSha256 } of rows) {
+  const superseded = new Map<string, AppliedSince>();
+  for (const { source, eventId, eventType, valueSha256, newerEventId, newerVersion } of rows) {
     if (source === "outbox" || source === "archived") {
       committed.set(eventId, { payloadSha256: valueSha256 as Buffer, committedIn: source });
+    } else if (source === "superseded") {
+      superseded.set(eventId, { eventId: newerEventId as string, aggregateVersion: newerVersion as string });
     } else (source === "recorded" ? recordedNow : recordedBefore).set(eventId, { eventType, valueSha256 });
   }
   const isCommitted = (event: ReadEvent) =>
     committed.get(event.eventId)?.payloadSha256.equals(event.valueSha256) === true;
-  // A committed event neither recorded nor found: another transaction recorded it after this statement's snapshot
-  // was taken, which only READ COMMITTED lets through (REPEATABLE READ fails instead): its row is read again.
+  // A committed event neither recorded nor found nor superseded: another transaction recorded it after this
+  // statement's snapshot was taken, which only READ COMMITTED lets through (REPEATABLE READ fails instead): its row
+  // is read again.
   const unseen = records.filter(
     ({ event }) =>
-      isCommitted(event) && !recordedNow.has(event.eventId) && !recordedBefore.has(event.eventId),
+      isCommitted(event) &&
+      !recordedNow.has(event.eventId) &&
+      !recordedBefore.has(event.eventId) &&
+      !superseded.has(event.eventId),
   );
   if (unseen.length > 0) {
     const found = await processedEvents(
@@ -146,6 +167,8 @@ export async function recordAllInInbox(
       (effectGiven.has(event.eventId) ? recordedNow.get(event.eventId) : undefined);
     if (processed !== undefined) return reusedBy(event, processed) ?? { kind: "duplicate" };
     if (!isCommitted(event)) return notCommitted(committed.get(event.eventId));
+    const newer = superseded.get(event.eventId);
+    if (newer !== undefined) return { kind: "superseded", newer };
     const recorded = recordedNow.get(event.eventId);
     if (recorded === undefined) {
       throw new Error(`the inbox of ${consumer} neither recorded nor holds event ${event.eventId}`);
@@ -185,7 +208,13 @@ function notCommitted(committed: CommittedDigest | undefined): NotCommitted {
   };
 }
 
-type InboxRow = ProcessedEvent & { eventId: string; source: "recorded" | "found" | CommittedIn };
+type InboxRow = ProcessedEvent & {
+  eventId: string;
+  source: "recorded" | "found" | "superseded" | CommittedIn;
+  /** Of a superseded record: the newest event of its aggregate applied since, and its version. */
+  newerEventId: string | null;
+  newerVersion: string | null;
+};
 
 /**
  * The payload digest of the committed event with the id `eventId` (an SQL expression), and where it was read: its
@@ -193,17 +222,34 @@ type InboxRow = ProcessedEvent & { eventId: string; source: "recorded" | "found"
  * its archive kept (one step down outbox_archived_digests' primary key): the Limit stops the Append at its first
  * row. The payload column is `json`, which keeps the writer's text; both relays send it as UTF-8, and archiving
  * digests it the same way (audit/sql/archives.ts). Archiving deletes a row and keeps its digest in one
- * transaction, so the statement's snapshot sees the one or the other.
+ * transaction, so the statement's snapshot sees the one or the other. The outbox row gives the event's aggregate
+ * and its version there too; an archived digest none (archived events are older than all the outbox holds).
  */
 const committedDigestSql = (eventId: string) => `
-    SELECT sha256(convert_to(outbox.payload::text, 'UTF8')), 'outbox'
+    SELECT sha256(convert_to(outbox.payload::text, 'UTF8')), 'outbox',
+           outbox.aggregate_type, outbox.aggregate_id, outbox.aggregate_version
       FROM outbox
      WHERE outbox.event_id = ${eventId}
     UNION ALL
-    SELECT archived.payload_sha256, 'archived'
+    SELECT archived.payload_sha256, 'archived', NULL, NULL, NULL
       FROM outbox_archived_digests AS archived
      WHERE archived.event_id = ${eventId}
     LIMIT 1`;
+
+/**
+ * The newest event of the aggregate of `event` (an SQL row with aggregate_type, aggregate_id and
+ * aggregate_version) that consumer $1 has applied, if it is later than `event`: one step down
+ * consumer_inbox_aggregate_order. None for an event with no version (keyed by its own id, or archived).
+ */
+const appliedSinceSql = (event: string) => `
+    SELECT applied.event_id, applied.aggregate_version
+      FROM consumer_inbox AS applied
+     WHERE applied.consumer = $1
+       AND applied.aggregate_type = ${event}.aggregate_type
+       AND applied.aggregate_id = ${event}.aggregate_id
+       AND applied.aggregate_version > ${event}.aggregate_version
+     ORDER BY applied.aggregate_version DESC
+     LIMIT 1`;
 
 // Every record a consumer handles costs one of these: named statements, one text whatever the number of
 // records (arrays, not a VALUES list), parsed and planned once per connection. The events recorded before come
@@ -211,37 +257,65 @@ const committedDigestSql = (eventId: string) => `
 // that telling a duplicate from a reused id costs no round trip of its own; so do the payload digests of the
 // committed events with the records' event ids (committedDigestSql), and only a record whose value is its
 // event's payload, byte for byte, is recorded: a record no transaction committed is refused in the same round
-// trip.
+// trip. So is the check that no newer event of a record's aggregate was applied before it (appliedSinceSql), by
+// this consumer or by a record before it among these; a superseded record is not recorded.
 export const recordInInboxSql = `
   WITH record AS (
     SELECT *
       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bytea[])
-           AS record(event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256)
+           WITH ORDINALITY
+           AS record(event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256, ordinality)
   ), committed AS (
-    SELECT asked.event_id, digest.payload_sha256, digest.source
+    SELECT asked.event_id, digest.*
       FROM (SELECT DISTINCT event_id FROM record) AS asked
      CROSS JOIN LATERAL (${committedDigestSql("asked.event_id")}
-     ) AS digest(payload_sha256, source)
-  ), recorded AS (
-    INSERT INTO consumer_inbox
-           (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256)
-    SELECT $1, record.event_id, record.event_type, record.topic, record.kafka_partition, record.kafka_offset,
-           record.value_sha256
+     ) AS digest(payload_sha256, source, aggregate_type, aggregate_id, aggregate_version)
+  ), event AS (
+    SELECT record.*, committed.aggregate_type, committed.aggregate_id, committed.aggregate_version
       FROM record
       JOIN committed ON committed.event_id = record.event_id AND committed.payload_sha256 = record.value_sha256
+  ), superseded AS (
+    SELECT event.event_id, event.ordinality, newer.event_id AS newer_event_id,
+           newer.aggregate_version AS newer_version
+      FROM event
+     CROSS JOIN LATERAL (
+           (${appliedSinceSql("event")})
+           UNION ALL
+           (SELECT earlier.event_id, earlier.aggregate_version
+              FROM event AS earlier
+             WHERE earlier.ordinality < event.ordinality
+               AND earlier.aggregate_type = event.aggregate_type
+               AND earlier.aggregate_id = event.aggregate_id
+               AND earlier.aggregate_version > event.aggregate_version
+             ORDER BY earlier.aggregate_version DESC
+             LIMIT 1)
+           ORDER BY aggregate_version DESC
+           LIMIT 1
+     ) AS newer
+  ), recorded AS (
+    INSERT INTO consumer_inbox
+           (consumer, event_id, event_type, topic, kafka_partition, kafka_offset, value_sha256,
+            aggregate_type, aggregate_id, aggregate_version)
+    SELECT $1, event.event_id, event.event_type, event.topic, event.kafka_partition, event.kafka_offset,
+           event.value_sha256, event.aggregate_type, event.aggregate_id, event.aggregate_version
+      FROM event
+     WHERE event.ordinality NOT IN (SELECT ordinality FROM superseded)
     ON CONFLICT DO NOTHING
     RETURNING event_id, event_type, value_sha256
   )
   SELECT event_id::text AS "eventId", event_type AS "eventType", value_sha256 AS "valueSha256",
-         'recorded' AS "source"
+         'recorded' AS "source", NULL AS "newerEventId", NULL AS "newerVersion"
     FROM recorded
   UNION ALL
-  SELECT event_id::text, event_type, value_sha256, 'found'
+  SELECT event_id::text, event_type, value_sha256, 'found', NULL, NULL
     FROM consumer_inbox
    WHERE consumer = $1 AND event_id = ANY($2::uuid[])
   UNION ALL
-  SELECT event_id::text, NULL, payload_sha256, source
-    FROM committed`;
+  SELECT event_id::text, NULL, payload_sha256, source, NULL, NULL
+    FROM committed
+  UNION ALL
+  SELECT event_id::text, NULL, NULL, 'superseded', newer_event_id::text, newer_version::text
+    FROM superseded`;
 
 /**
  * What `consumer` holds of the event (its type and value digest), or null when it has not processed it: a cheap
@@ -258,7 +332,8 @@ export async function processedBefore(
 /**
  * What recording the event would make of it, without recording it: an external effect's consumer asks before its
  * effect (the effect cannot commit with the inbox row) and records the event after it. One statement: the inbox's
- * row for the event, if any, and the payload digest of the committed event with its id (committedDigestSql).
+ * row for the event, if any, the payload digest of the committed event with its id (committedDigestSql), and the
+ * newest event of its aggregate the consumer has applied since (appliedSinceSql).
  */
 export async function verdictBeforeEffect(
   db: Database,
@@ -271,8 +346,10 @@ export async function verdictBeforeEffect(
     processed: boolean;
     payloadSha256: Buffer | null;
     committedIn: CommittedIn | null;
+    newerEventId: string | null;
+    newerVersion: string | null;
   }>({
-    name: "consumer-inbox.verdict-before-effect.v2",
+    name: "consumer-inbox.verdict-before-effect.v3",
     text: verdictBeforeEffectSql,
     values: [consumer, event.eventId],
   });
@@ -286,19 +363,25 @@ export async function verdictBeforeEffect(
     row?.payloadSha256 && row.committedIn
       ? { payloadSha256: row.payloadSha256, committedIn: row.committedIn }
       : undefined;
-  if (committed?.payloadSha256.equals(event.valueSha256) === true) return { kind: "new" };
-  return notCommitted(committed);
+  if (committed?.payloadSha256.equals(event.valueSha256) !== true) return notCommitted(committed);
+  if (row?.newerEventId && row.newerVersion) {
+    return { kind: "superseded", newer: { eventId: row.newerEventId, aggregateVersion: row.newerVersion } };
+  }
+  return { kind: "new" };
 }
 
 // Named and planned once per connection too: the inbox's row by its primary key, and the committed event's digest.
 export const verdictBeforeEffectSql = `
   SELECT inbox.event_type AS "eventType", inbox.value_sha256 AS "valueSha256",
          inbox.event_id IS NOT NULL AS "processed",
-         committed.payload_sha256 AS "payloadSha256", committed.source AS "committedIn"
+         committed.payload_sha256 AS "payloadSha256", committed.source AS "committedIn",
+         newer.event_id::text AS "newerEventId", newer.aggregate_version::text AS "newerVersion"
     FROM (SELECT) AS one
     LEFT JOIN consumer_inbox AS inbox ON inbox.consumer = $1 AND inbox.event_id = $2::uuid
     LEFT JOIN LATERAL (${committedDigestSql("$2::uuid")}
-    ) AS committed(payload_sha256, source) ON true`;
+    ) AS committed(payload_sha256, source, aggregate_type, aggregate_id, aggregate_version) ON true
+    LEFT JOIN LATERAL (${appliedSinceSql("committed")}
+    ) AS newer ON true`;
 
 async function processedEvents(
   client: pg.ClientBase | pg.Pool,

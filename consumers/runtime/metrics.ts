@@ -50,8 +50,8 @@ function createMetrics(registry: Registry) {
     superseded: new Counter({
       name: "consumer_records_superseded_total",
       help:
-        "Re-driven events skipped because the consumer had applied a newer event of their aggregate since " +
-        "(applied, the older would have overwritten the newer)",
+        "Events skipped because the consumer had applied a newer event of their aggregate (a re-driven dead " +
+        "letter, or a replayed copy of an event it parked): applied, the older would have overwritten the newer",
       labelNames: ["consumer", "event_type"],
       registers: [registry],
     }),
