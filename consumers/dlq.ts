@@ -87,6 +87,7 @@ try {
     const { redriven, skipped } = await redriveDeadLetters(kafka, admin, db, redriveTopic, {
       eventIds,
       skipSuperseded: values["skip-superseded"],
+      waiting: () => console.error(`waiting for another re-drive of ${redriveTopic} to end`),
       progress: (records) => {
         progress = startProgress({ label: "redrive", total: records, unit: "dead letters" });
         return progress;

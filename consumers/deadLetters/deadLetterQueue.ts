@@ -6,6 +6,8 @@
 // others find its event id in their inbox and acknowledge it without effect. It also lands after records
 // that were written later, so a dead letter whose consumer has applied a newer event of its aggregate since is
 // not re-driven (redriveRule.ts): it would put the older state over the newer.
+
+import type pg from "pg";
 import type { Progress } from "../../cli/progress.ts";
 import type { Database } from "../../db/client.ts";
 import {
@@ -122,6 +124,8 @@ export interface RedriveOptions {
   skipSuperseded?: boolean;
   /** The present, against which the redelivery windows are counted. */
   now?: Date;
+  /** Called when another re-drive of the topic is running: this one waits for it to end. */
+  waiting?: () => void;
 }
 
 export interface RedriveOutcome {
@@ -135,6 +139,10 @@ export interface RedriveOutcome {
  * Sends dead letters back to their topic, byte for byte, in their dead-letter order, unless one of them would
  * be applied over newer events of its aggregate (redriveRule.ts): then nothing is sent, and DeadLettersSuperseded
  * names each, unless `skipSuperseded`. `db` holds the outbox and the consumers' inboxes.
+ *
+ * One re-drive of a topic runs at a time (a session lock in `db`, released when its connection ends): two would
+ * each read the cursor, and the one to finish last would set it back to the end of its own range, before the
+ * dead letters the other re-drove, which would then be listed, and re-driven, again.
  */
 export async function redriveDeadLetters(
   kafka: Kafka,
@@ -142,6 +150,38 @@ export async function redriveDeadLetters(
   db: Database,
   dlqTopic: DeadLetterTopicName,
   options: RedriveOptions = {},
+): Promise<RedriveOutcome> {
+  const client = await db.$client.connect();
+  let broken = false;
+  try {
+    const lock = `dlq-redrive:${dlqTopic}`;
+    const { rows } = await client.query<{ locked: boolean }>(
+      "SELECT pg_try_advisory_lock(hashtext($1)) AS locked",
+      [lock],
+    );
+    if (rows[0]?.locked !== true) {
+      options.waiting?.();
+      await client.query("SELECT pg_advisory_lock(hashtext($1))", [lock]);
+    }
+    try {
+      return await redrive(kafka, admin, client, dlqTopic, options);
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]).catch(() => {
+        broken = true;
+      });
+    }
+  } finally {
+    // A connection that could not unlock still holds the lock: closed, it lets it go.
+    client.release(broken);
+  }
+}
+
+async function redrive(
+  kafka: Kafka,
+  admin: Admin,
+  client: pg.ClientBase,
+  dlqTopic: DeadLetterTopicName,
+  options: RedriveOptions,
 ): Promise<RedriveOutcome> {
   const selective = options.eventIds !== undefined;
   const { from, to } = await deadLetterRange(admin, dlqTopic, selective);
@@ -160,7 +200,7 @@ export async function redriveDeadLetters(
 
   const topic = originalTopic(dlqTopic);
   const places = await newerEventsApplied(
-    db.$client,
+    client,
     records.map(({ letter, message }) => {
       const aggregate = orderMatters(topic) ? aggregateOf(letter, message) : null;
       return {

@@ -1,6 +1,7 @@
 // Re-driving dead letters: once the handler is fixed, `dlq redrive` sends the parked record back to its
 // topic and the effect happens exactly once; the cursor moves past it, so a second re-drive does not repeat it.
-// An event named that has no dead letter re-drives nothing and says so, as does a queue with none left.
+// An event named that has no dead letter re-drives nothing and says so, as does a queue with none left. A
+// re-drive waits for another of its topic to end.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterTopicName } from "../../events/index.ts";
@@ -117,6 +118,50 @@ describe("re-driving a dead letter", () => {
       (letter) => letter.eventId,
     );
     expect(pending).toContain(bystander.eventId);
+  });
+
+  it("waits for another re-drive of its topic to end: two at once would set the cursor back", async () => {
+    const record = patientCreatedRecord();
+    const started = await startEffectConsumer(db, "redrive-waits", {
+      fail: (eventId) => (eventId === record.eventId ? new Error("parked for the test") : null),
+    });
+    try {
+      await publish(kafkaBrokers(), [record], db);
+      await eventually(
+        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) === 1,
+      );
+    } finally {
+      await started.stop();
+    }
+    // Another re-drive of the topic, as its lock says.
+    const other = await db.$client.connect();
+    let waited = 0;
+    let redrive: Promise<unknown> | undefined;
+    try {
+      const { rows } = await other.query<{ pid: number }>(
+        "SELECT pg_backend_pid() AS pid, pg_advisory_lock(hashtext('dlq-redrive:patient-events.dlq'))",
+      );
+      redrive = redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+        eventIds: new Set([record.eventId]),
+        waiting: () => {
+          waited += 1;
+        },
+      });
+      redrive.catch(() => {}); // awaited below
+      await eventually(async () => {
+        const blocked = await db.$client.query(
+          "SELECT 1 FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))",
+          [rows[0]?.pid],
+        );
+        return blocked.rows.length > 0;
+      });
+      expect(waited).toBe(1);
+    } finally {
+      await other.query("SELECT pg_advisory_unlock(hashtext('dlq-redrive:patient-events.dlq'))");
+      other.release();
+    }
+    const { redriven } = (await redrive) as Awaited<ReturnType<typeof redriveDeadLetters>>;
+    expect(redriven.map((letter) => letter.eventId)).toEqual([record.eventId]);
   });
 
   it("named by an event with no dead letter there, re-drives none of those named, says which and fails", async () => {
