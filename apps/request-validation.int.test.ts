@@ -255,6 +255,39 @@ describe("request bodies", () => {
     await unknown.wroteNothing();
   });
 
+  it("names an unknown field that reads as a field name as sent, and any other as [name]: never an address, a number or pages of text back", async () => {
+    const routeCase = routesWithBodies.find((candidate) => candidate.route === "/patients");
+    if (!routeCase) throw new Error("no POST /patients among the service routes");
+    const chosen = [
+      "fristName",
+      "ada.lovelace@example.org",
+      "+14155550123",
+      "x".repeat(5_000),
+      "a b",
+      "x-trace",
+    ];
+    const unknown = await send(routeCase, {
+      body: (body) => JSON.stringify({ ...body, ...Object.fromEntries(chosen.map((name) => [name, 1])) }),
+    });
+    expect(unknown.response.status).toBe(400);
+    expect(unknown.problem.errors).toEqual(
+      ["fristName", "[name]", "[name]", "[name]", "[name]", "x-trace"].map((name) => ({
+        field: `body.${name}`,
+        message: "is not a known field",
+      })),
+    );
+    const text = JSON.stringify(unknown.problem);
+    expect(text.length).toBeLessThan(2_000);
+    for (const name of ["lovelace", "4155550123"]) expect(text).not.toContain(name);
+    await unknown.wroteNothing();
+
+    const repeated = await send(routeCase, {
+      body: (body) => `${JSON.stringify(body).slice(0, -1)},"ada@example.org":1,"ada@example.org":2}`,
+    });
+    expect(repeated.problem.errors).toEqual([{ field: "body.[name]", message: "is given more than once" }]);
+    await repeated.wroteNothing();
+  });
+
   it("DELETE /documents/{id}, whose body is optional, reads an empty body sent as application/json as none", async () => {
     const world = await careWorld(db);
     const patient = await caller("patient", loginOf("patient", world));

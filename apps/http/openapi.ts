@@ -9,7 +9,7 @@ import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
 import { mediaTypeOf } from "./mediaType.ts";
 import { ifMatchHeader, ifNoneMatchHeader, noEntityTags } from "./preconditions.ts";
-import { HttpProblem, MAX_LISTED_PROBLEMS } from "./problem.ts";
+import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
 import { BEARER_AUTH, MAX_BODY_BYTES } from "./service.ts";
@@ -36,7 +36,8 @@ const problemSchema = z
       .array(
         z.strictObject({
           field: z.string().openapi({
-            description: "Where: `body.email`, `path.id`, `query.limit`, `header.x-correlation-id`",
+            description:
+              "Where: `body.email`, `path.id`, `query.limit`, `header.x-correlation-id`. A name the client chose (an unknown field, a map's key) is shown as sent when it reads as a field name (a letter, `_` or `$`, then up to 63 letters, digits, `_`, `$` or `-`), else as `[name]`.",
           }),
           message: z.string(),
         }),
@@ -333,7 +334,7 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
     const repeated = repeatedMember(Buffer.from(bytes).toString("utf8"));
     if (repeated !== undefined) {
       throw HttpProblem.invalid([
-        { field: ["body", ...repeated].join("."), message: "is given more than once" },
+        { field: ["body", ...repeated.map(shownSegment)].join("."), message: "is given more than once" },
       ]);
     }
     // The one spelling the validators after this take for JSON, whichever of the allowed ones was sent.

@@ -67,14 +67,31 @@ const LOCATIONS: Record<string, string> = { json: "body", param: "path", query: 
 export function fieldProblems(target: string, error: z.ZodError): FieldProblem[] {
   const location = LOCATIONS[target] ?? target;
   return error.issues.flatMap((issue) => {
-    const at = [location, ...issue.path.map(String)];
+    const at = [location, ...issue.path.map(shownSegment)];
     // One entry per unknown field, so that each is named where it is.
     if (issue.code === "unrecognized_keys") {
       const message = location === "query" ? "is not a known parameter" : "is not a known field";
-      return issue.keys.map((key) => ({ field: [...at, key].join("."), message }));
+      return issue.keys.map((key) => ({ field: [...at, shownName(key)].join("."), message }));
     }
     return [{ field: at.join("."), message: issue.message }];
   });
+}
+
+/**
+ * A name the client chose (an unknown field, a map's key), as a refusal may show it: as sent when it reads as a
+ * field name (letters, digits, `_`, `$` and `-`, up to 64 of them, as `fristName` or `x-trace`), else `[name]`.
+ * A member named with an e-mail address, a phone number or a megabyte of text is not sent back, to be logged by
+ * the client or a gateway with the refusal, nor does it make the refusal as large as the request.
+ */
+export function shownName(name: string): string {
+  return CHOSEN_NAME.test(name) ? name : "[name]";
+}
+
+const CHOSEN_NAME = /^[A-Za-z_$][\w$-]{0,63}$/;
+
+/** A segment of the path to a bad field: an array's index as it is, a member's name as shownName shows it. */
+export function shownSegment(segment: PropertyKey): string {
+  return typeof segment === "number" ? String(segment) : shownName(String(segment));
 }
 
 /**

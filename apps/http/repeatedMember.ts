@@ -8,7 +8,7 @@
  * Names are compared as JSON.parse reads them (`"a"` and `"\u0061"` are the same name). Text that is not
  * JSON gives some answer or none, never an error: the parser that follows refuses it.
  */
-export function repeatedMember(text: string): string[] | undefined {
+export function repeatedMember(text: string): Array<string | number> | undefined {
   // One frame per open object or array: an object's names so far and the one being read, an array's index.
   const frames: Array<{ names: Set<string>; name: string } | { index: number }> = [];
   let expectingName = false;
@@ -77,5 +77,5 @@ function parsedName(token: string): string | undefined {
   }
 }
 
-const pathSegment = (frame: { name: string } | { index: number }): string =>
-  "name" in frame ? frame.name : String(frame.index);
+const pathSegment = (frame: { name: string } | { index: number }): string | number =>
+  "name" in frame ? frame.name : frame.index;

@@ -25,8 +25,8 @@ describe("repeatedMember", () => {
       "insuranceInfo",
       "provider",
     ]);
-    expect(repeatedMember('{"list":[{"a":1},{"b":1},{"c":1,"c":2}]}')).toEqual(["list", "2", "c"]);
-    expect(repeatedMember('[[1,2],[{"x":1,"x":1}]]')).toEqual(["1", "0", "x"]);
+    expect(repeatedMember('{"list":[{"a":1},{"b":1},{"c":1,"c":2}]}')).toEqual(["list", 2, "c"]);
+    expect(repeatedMember('[[1,2],[{"x":1,"x":1}]]')).toEqual([1, 0, "x"]);
     // After a nested object closes, the outer object's names are still counted.
     expect(repeatedMember('{"a":{"b":1},"c":2,"a":3}')).toEqual(["a"]);
   });
