@@ -208,14 +208,16 @@ describe("Idempotency-Key", () => {
   it("answers a retry as it was once the time the request named has passed; a new request for that time is a 400", async () => {
     const world = await careWorld(db);
     const admin = await caller("admin");
-    const soon = () => new Date(Date.now() + 1_500).toISOString();
-    const booking = {
-      ...requestBodies.booking(world.own.patientId, world.own.providerId),
-      scheduledAt: soon(),
-    };
     const document = await post(admin, "/documents", requestBodies.document(world.own.patientId));
     const { id: documentId } = (await document.json()) as { id: string };
-    const consent = { ...requestBodies.consent(), expiresAt: soon() };
+    // Far enough ahead that the first requests are done before it on a busy machine (1.5 s was not always),
+    // and waited for below until it has passed.
+    const soon = new Date(Date.now() + 5_000).toISOString();
+    const booking = {
+      ...requestBodies.booking(world.own.patientId, world.own.providerId),
+      scheduledAt: soon,
+    };
+    const consent = { ...requestBodies.consent(), expiresAt: soon };
     const requests = [
       ["/appointments", booking, "body.scheduledAt"],
       [`/documents/${documentId}/consents`, consent, "body.expiresAt"],
@@ -227,7 +229,7 @@ describe("Idempotency-Key", () => {
     expect(firsts.map((response) => response.status)).toEqual([201, 201]);
     const answers = await Promise.all(firsts.map((response) => response.json()));
 
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(soon) - Date.now()) + 100));
     for (const [index, [path, body, field]] of requests.entries()) {
       const retry = await post(admin, path, body, keys[index]);
       expect(retry.status, path).toBe(201);

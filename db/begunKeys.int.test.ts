@@ -6,9 +6,15 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type { NewEvent } from "../events/index.ts";
-import { decrypted, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
+import { decrypted, eventually, patientCreated, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { PATIENT_AGGREGATE } from "./begunKeys.ts";
-import { createDatabase, type Database, writeTransaction, writeTransactionRetries } from "./client.ts";
+import {
+  connectionOf,
+  createDatabase,
+  type Database,
+  writeTransaction,
+  writeTransactionRetries,
+} from "./client.ts";
 import { appendEvents } from "./outbox/appendEvents.ts";
 import { keyCache } from "./patientKeyCache.ts";
 import { dataKeysForWriting, destroyDataKey, PatientErased } from "./patientKeys.ts";
@@ -84,8 +90,11 @@ describe("a declared patient's data key", () => {
       appended = resolve;
     });
     const retriesBefore = writeTransactionRetries().serialization;
+    let firstBackend: number | undefined;
     const first = writeTransaction(db, declared(patientId), async (tx) => {
       await appendEvents(tx, context, [created]);
+      firstBackend = (await connectionOf(tx).query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]
+        ?.pid;
       appended();
       await held;
     });
@@ -94,8 +103,19 @@ describe("a declared patient's data key", () => {
     const second = writeTransaction(db, declared(patientId), (tx) =>
       appendEvents(tx, context, [emailChanged(patientId, "second@example.org")]),
     );
-    setTimeout(holdFirst, 300);
-    await Promise.all([first, second]);
+    const both = Promise.all([first, second]);
+    both.catch(() => undefined); // awaited below: a failure meanwhile is reported there
+    // The first commits once the second waits for it (a fixed 300 ms let a busy machine's second begin after
+    // the commit, find the key, and never be retried); after 30 s without a wait, it commits all the same.
+    await eventually(async () => {
+      const { rowCount } = await db.$client.query(
+        "SELECT 1 FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))",
+        [firstBackend],
+      );
+      return rowCount !== 0;
+    }).catch(() => undefined);
+    holdFirst();
+    await both;
 
     expect(writeTransactionRetries().serialization).toBeGreaterThan(retriesBefore);
     expect(await keyRows(patientId)).toEqual([{ wrapped: true }]);
