@@ -403,8 +403,8 @@ export const consumerInbox = pgTable(
     valueSha256: bytea("value_sha256"),
     /**
      * The event's aggregate and its version there (outbox.aggregate_version), copied from its outbox row: a record
-     * of an older event than one of its aggregate the consumer has applied is skipped, never applied over it
-     * (consumers/runtime/inbox.ts). Null for events keyed by their own id, for those read from an archive's
+     * of an older event than one of its aggregate the consumer has applied from the same topic is skipped, never
+     * applied over it (consumers/runtime/inbox.ts). Null for events keyed by their own id, for those read from an archive's
      * digest, and in entries recorded before they were kept.
      */
     aggregateType: text("aggregate_type"),
@@ -413,9 +413,9 @@ export const consumerInbox = pgTable(
   },
   (table) => [
     primaryKey({ columns: [table.consumer, table.eventId] }),
-    // The newest event of an aggregate a consumer has applied: one step down the index.
+    // The newest event of an aggregate a consumer has applied from a topic: one step down the index.
     index("consumer_inbox_aggregate_order")
-      .on(table.consumer, table.aggregateType, table.aggregateId, table.aggregateVersion)
+      .on(table.consumer, table.topic, table.aggregateType, table.aggregateId, table.aggregateVersion)
       .where(sql`${table.aggregateVersion} IS NOT NULL`),
   ],
 );

@@ -151,18 +151,21 @@ describe("the Debezium relay and the polling relay", () => {
       }
       expect(differences.slice(0, 10), `${differences.length} differences`).toEqual([]);
       // So a consumer, which applies only a record whose value is its event's outbox payload, takes each record
-      // Debezium streamed as the committed event (consumers/runtime/inbox.ts).
-      const origin = { topic: "patient-events", partition: 0, offset: "0" };
+      // Debezium streamed as the committed event (consumers/runtime/inbox.ts), read in each partition's order.
+      const inLogOrder = [...debezium.values()].sort(
+        (a, b) =>
+          a.topic.localeCompare(b.topic) || a.partition - b.partition || (a.offset < b.offset ? -1 : 1),
+      );
       const verdicts = await recordAllInInbox(
         db,
         `debezium-conformance-${randomUUID().slice(0, 8)}`,
-        [...debezium.values()].map((record) => ({
+        inLogOrder.map((record) => ({
           event: {
             eventId: record.headers.eventId as string,
             eventType: record.headers.eventType as string,
             valueSha256: valueDigest(record.value),
           },
-          origin,
+          origin: { topic: record.topic, partition: record.partition, offset: String(record.offset) },
         })),
       );
       expect(verdicts.filter((verdict) => verdict.kind !== "new")).toEqual([]);

@@ -10,6 +10,7 @@ import { documentValidator, type Schema } from "../../test/documentValues.ts";
 import { testDatabase } from "../../test/fixtures.ts";
 import { requestBodies } from "../../test/serviceRequests.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
+import { shownName } from "../http/problem.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
@@ -70,7 +71,10 @@ describe("a metric's name", () => {
             expect(answer.status, JSON.stringify(answer.body)).toBeLessThan(300);
           } else {
             expect(answer.status).toBe(400);
-            expect(answer.body.errors?.map((error) => error.field)).toContain(`body.metrics.${name}`);
+            // Named as sent when it reads as a field name, else as [name] (apps/http/problem.ts).
+            expect(answer.body.errors?.map((error) => error.field)).toContain(
+              `body.metrics.${shownName(name)}`,
+            );
             expect(await outboxRows()).toBe(before);
           }
         }),

@@ -37,7 +37,7 @@ const problemSchema = z
         z.strictObject({
           field: z.string().openapi({
             description:
-              "Where: `body.email`, `path.id`, `query.limit`, `header.x-correlation-id`. A name the client chose (an unknown field, a map's key) is shown as sent when it reads as a field name (a letter, `_` or `$`, then up to 63 letters, digits, `_`, `$` or `-`), else as `[name]`.",
+              "Where: `body.email`, `path.id`, `query.limit`, `header.x-correlation-id`. A name the client chose that the schema does not know or refused (an unknown field, a repeated member, a map key that breaks its rule) is shown as sent when it reads as a field name (a letter, `_` or `$`, then up to 63 letters, digits, `_`, `$` or `-`), else as `[name]`.",
           }),
           message: z.string(),
         }),

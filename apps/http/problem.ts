@@ -67,7 +67,10 @@ const LOCATIONS: Record<string, string> = { json: "body", param: "path", query: 
 export function fieldProblems(target: string, error: z.ZodError): FieldProblem[] {
   const location = LOCATIONS[target] ?? target;
   return error.issues.flatMap((issue) => {
-    const at = [location, ...issue.path.map(shownSegment)];
+    // A name the schema accepted (a field's, a valid map key) is shown; one it refused (a map key that fails its
+    // rule) or does not know (an unknown field), as shownName shows it.
+    const path = issue.path.map(String);
+    const at = [location, ...(issue.code === "invalid_key" ? refusedLast(path) : path)];
     // One entry per unknown field, so that each is named where it is.
     if (issue.code === "unrecognized_keys") {
       const message = location === "query" ? "is not a known parameter" : "is not a known field";
@@ -78,10 +81,11 @@ export function fieldProblems(target: string, error: z.ZodError): FieldProblem[]
 }
 
 /**
- * A name the client chose (an unknown field, a map's key), as a refusal may show it: as sent when it reads as a
- * field name (letters, digits, `_`, `$` and `-`, up to 64 of them, as `fristName` or `x-trace`), else `[name]`.
- * A member named with an e-mail address, a phone number or a megabyte of text is not sent back, to be logged by
- * the client or a gateway with the refusal, nor does it make the refusal as large as the request.
+ * A name the client chose that the schema does not know or refused (an unknown field, a repeated member, a map
+ * key that breaks its rule), as a refusal may show it: as sent when it reads as a field name (letters, digits,
+ * `_`, `$` and `-`, up to 64 of them, as `fristName` or `x-trace`), else `[name]`. A member named with an e-mail
+ * address, a phone number or a megabyte of text is not sent back, to be logged by the client or a gateway with
+ * the refusal, nor does it make the refusal as large as the request.
  */
 export function shownName(name: string): string {
   return CHOSEN_NAME.test(name) ? name : "[name]";
@@ -92,6 +96,11 @@ const CHOSEN_NAME = /^[A-Za-z_$][\w$-]{0,63}$/;
 /** A segment of the path to a bad field: an array's index as it is, a member's name as shownName shows it. */
 export function shownSegment(segment: PropertyKey): string {
   return typeof segment === "number" ? String(segment) : shownName(String(segment));
+}
+
+/** The path with its last segment, a name the schema refused, as shownName shows it. */
+function refusedLast(path: readonly string[]): string[] {
+  return path.map((segment, at) => (at === path.length - 1 ? shownName(segment) : segment));
 }
 
 /**

@@ -948,7 +948,7 @@ export class EventConsumer {
         return { effect: "processed" };
       });
     }
-    const verdict = await verdictBeforeEffect(this.db, this.name, read);
+    const verdict = await verdictBeforeEffect(this.db, this.name, read, record.topic);
     const refusal = inboxRefusal(verdict, envelope);
     if (refusal !== null) throw refusal;
     if (verdict.kind === "duplicate") return { effect: "duplicate" };

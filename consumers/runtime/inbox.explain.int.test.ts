@@ -74,8 +74,16 @@ describe("the committed-event check", () => {
             [recordAll(consumer, inOutbox), inOutbox, 0],
             [recordAll(consumer, notInOutbox), notInOutbox, 3],
             [recordAll(consumer, [...inOutbox, ...notInOutbox]), [...inOutbox, ...notInOutbox], 3],
-            [`EXECUTE verdict_before_effect('${consumer}', '${inOutbox[0]}')`, inOutbox.slice(0, 1), 0],
-            [`EXECUTE verdict_before_effect('${consumer}', '${notInOutbox[0]}')`, notInOutbox.slice(0, 1), 1],
+            [
+              `EXECUTE verdict_before_effect('${consumer}', '${inOutbox[0]}', 'patient-events')`,
+              inOutbox.slice(0, 1),
+              0,
+            ],
+            [
+              `EXECUTE verdict_before_effect('${consumer}', '${notInOutbox[0]}', 'patient-events')`,
+              notInOutbox.slice(0, 1),
+              1,
+            ],
           ];
           for (const [execute, ids, archivedProbes] of asked) {
             const { reads, text } = await committedReads(client, execute);

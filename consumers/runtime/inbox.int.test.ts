@@ -218,7 +218,7 @@ describe("the inbox's verdicts", () => {
     const effects = uniqueConsumerName("inbox-verdicts-uncommitted-effect");
     const asked = await Promise.all(
       [record(forged, "patient.created"), record(real.eventId, "patient.created", altered)].map(({ event }) =>
-        verdictBeforeEffect(db, effects, event),
+        verdictBeforeEffect(db, effects, event, origin.topic),
       ),
     );
     expect(asked).toEqual([
@@ -226,7 +226,12 @@ describe("the inbox's verdicts", () => {
       { kind: "not-committed", found: "outbox-other-value" },
     ]);
     expect(
-      await verdictBeforeEffect(db, effects, record(real.eventId, "patient.created", real.value).event),
+      await verdictBeforeEffect(
+        db,
+        effects,
+        record(real.eventId, "patient.created", real.value).event,
+        origin.topic,
+      ),
     ).toEqual({ kind: "new" });
     expect(await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, effects))).toEqual([]);
   });
@@ -321,9 +326,9 @@ describe("the inbox's verdicts", () => {
         record(withdrawal.eventId, type, withdrawal.value),
       ]),
     ).toEqual([newest, { kind: "duplicate" }]);
-    expect(await verdictBeforeEffect(db, consumer, record(grant.eventId, type, grant.value).event)).toEqual(
-      newest,
-    );
+    expect(
+      await verdictBeforeEffect(db, consumer, record(grant.eventId, type, grant.value).event, origin.topic),
+    ).toEqual(newest);
     const rows = await db.select().from(consumerInbox).where(eq(consumerInbox.consumer, consumer));
     expect(
       rows
@@ -333,15 +338,28 @@ describe("the inbox's verdicts", () => {
       [withdrawal, regrant].map(({ eventId }) => [eventId, "patient", patientId, versionOf(eventId)]).sort(),
     );
 
-    // A consumer that applied none of them takes the grant, and an event of another aggregate is not compared.
+    // A consumer that applied none of them takes the grant, and an event of another aggregate is not compared;
+    // nor is one of the same patient on another topic, where no order holds between the two: a prediction,
+    // newer than the grant, read from ai-events first.
+    const prediction = eventRecord("ai.prediction.generated", { patientId });
+    await sealPlainPersonalData(db, [prediction]);
+    expect(await commitToOutbox(db, [prediction])).toEqual([prediction.eventId]);
     const fresh = uniqueConsumerName("inbox-verdicts-superseded-fresh");
     const other = await committed("patient.created");
     expect(
       await recordAllInInbox(db, fresh, [
+        {
+          event: {
+            eventId: prediction.eventId,
+            eventType: "ai.prediction.generated",
+            valueSha256: valueDigest(Buffer.from(prediction.message.value)),
+          },
+          origin: { topic: "ai-events", partition: 0, offset: "3" },
+        },
         record(grant.eventId, type, grant.value),
         record(other.eventId, "patient.created", other.value),
       ]),
-    ).toEqual([{ kind: "new" }, { kind: "new" }]);
+    ).toEqual([{ kind: "new" }, { kind: "new" }, { kind: "new" }]);
   });
 
   it("sees an event recorded by a transaction that committed while its statement waited (READ COMMITTED)", async () => {

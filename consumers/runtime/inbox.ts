@@ -27,11 +27,13 @@ import type { RecordOrigin } from "./deadLetters.ts";
  * is one) is refused as `not-committed`, whatever it says. A duplicate of an event processed before is
  * acknowledged without that check: it has no effect.
  *
- * Nor is a committed event new when the consumer has applied a newer event of its aggregate (a higher
- * `aggregate_version`): it is `superseded`, acknowledged unapplied and unrecorded. Records reach a consumer in
- * their aggregate's order, so only a copy sent again meets this: a replay to the events' own topic of an event
- * the consumer parked in its dead-letter topic before it applied the next one; applied, the older event would
- * overwrite the newer (a consent grant over the withdrawal that followed it).
+ * Nor is a committed event new when the consumer has applied a newer event of its aggregate from the same topic
+ * (a higher `aggregate_version`): it is `superseded`, acknowledged unapplied and unrecorded. A topic's records
+ * reach a consumer in their aggregate's order, so only a copy sent again meets this: a replay to the events' own
+ * topic of an event the consumer parked in its dead-letter topic before it applied the next one; applied, the
+ * older event would overwrite the newer (a consent grant over the withdrawal that followed it). Events of one
+ * aggregate on two topics (a patient's on patient-events and ai-events) have no order between them: they are
+ * not compared.
  */
 export type InboxVerdict =
   /** Not processed before: recorded now, and the caller has its effect. */
@@ -237,14 +239,15 @@ const committedDigestSql = (eventId: string) => `
     LIMIT 1`;
 
 /**
- * The newest event of the aggregate of `event` (an SQL row with aggregate_type, aggregate_id and
- * aggregate_version) that consumer $1 has applied, if it is later than `event`: one step down
+ * The newest event of the aggregate of `event` (an SQL row with topic, aggregate_type, aggregate_id and
+ * aggregate_version) that consumer $1 has applied from its topic, if it is later than `event`: one step down
  * consumer_inbox_aggregate_order. None for an event with no version (keyed by its own id, or archived).
  */
 const appliedSinceSql = (event: string) => `
     SELECT applied.event_id, applied.aggregate_version
       FROM consumer_inbox AS applied
      WHERE applied.consumer = $1
+       AND applied.topic = ${event}.topic
        AND applied.aggregate_type = ${event}.aggregate_type
        AND applied.aggregate_id = ${event}.aggregate_id
        AND applied.aggregate_version > ${event}.aggregate_version
@@ -284,6 +287,7 @@ export const recordInInboxSql = `
            (SELECT earlier.event_id, earlier.aggregate_version
               FROM event AS earlier
              WHERE earlier.ordinality < event.ordinality
+               AND earlier.topic = event.topic
                AND earlier.aggregate_type = event.aggregate_type
                AND earlier.aggregate_id = event.aggregate_id
                AND earlier.aggregate_version > event.aggregate_version
@@ -333,12 +337,13 @@ export async function processedBefore(
  * What recording the event would make of it, without recording it: an external effect's consumer asks before its
  * effect (the effect cannot commit with the inbox row) and records the event after it. One statement: the inbox's
  * row for the event, if any, the payload digest of the committed event with its id (committedDigestSql), and the
- * newest event of its aggregate the consumer has applied since (appliedSinceSql).
+ * newest event of its aggregate the consumer has applied since from `topic`, the record's (appliedSinceSql).
  */
 export async function verdictBeforeEffect(
   db: Database,
   consumer: string,
   event: ReadEvent,
+  topic: string,
 ): Promise<InboxVerdict> {
   const { rows } = await db.$client.query<{
     eventType: string | null;
@@ -351,7 +356,7 @@ export async function verdictBeforeEffect(
   }>({
     name: "consumer-inbox.verdict-before-effect.v3",
     text: verdictBeforeEffectSql,
-    values: [consumer, event.eventId],
+    values: [consumer, event.eventId, topic],
   });
   const [row] = rows;
   if (row?.processed && row.eventType !== null) {
@@ -380,7 +385,8 @@ export const verdictBeforeEffectSql = `
     LEFT JOIN consumer_inbox AS inbox ON inbox.consumer = $1 AND inbox.event_id = $2::uuid
     LEFT JOIN LATERAL (${committedDigestSql("$2::uuid")}
     ) AS committed(payload_sha256, source, aggregate_type, aggregate_id, aggregate_version) ON true
-    LEFT JOIN LATERAL (${appliedSinceSql("committed")}
+    LEFT JOIN LATERAL (SELECT $3::text AS topic, committed.*) AS asked ON true
+    LEFT JOIN LATERAL (${appliedSinceSql("asked")}
     ) AS newer ON true`;
 
 async function processedEvents(

@@ -172,7 +172,7 @@ describe("the record of an archived event", () => {
       const effectConsumerName = uniqueConsumerName("archived-applied-effect");
       const asked = await Promise.all(
         [archived, forgedCopy, unknown].map((record) =>
-          verdictBeforeEffect(db, effectConsumerName, readEventOf(record)),
+          verdictBeforeEffect(db, effectConsumerName, readEventOf(record), record.topic),
         ),
       );
       expect(asked).toEqual([
