@@ -206,6 +206,7 @@ async function redrive(
       return {
         eventId: letter.eventId,
         consumer: letter.consumer,
+        topic,
         aggregateType: aggregate?.type ?? null,
         aggregateId: aggregate?.id ?? null,
       };

@@ -3,8 +3,9 @@
 // it and the withdrawal (nothing sent), as is one of an event older than its topic's redelivery window; with
 // --skip-superseded they stay parked and the cursor moves past them. A consumer still behind when the re-drive
 // was decided (the withdrawal not read yet) skips the re-driven copy once it has applied the withdrawal. A replay
-// of the patient's history to its own topic, which carries no mark of the dead letter, is skipped there too. The
-// events go the whole way: appendEvents, the outbox, the relay, Kafka, the consumer's inbox.
+// of the patient's history to its own topic, which carries no mark of the dead letter, is skipped there too. A
+// patient's events on two topics keep no order between them: a parked prediction is re-driven after a newer
+// consent decision. The events go the whole way: appendEvents, the outbox, the relay, Kafka, the consumer's inbox.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -202,6 +203,58 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
     expect(sentBack).not.toContain(grant);
     expect(sentBack).not.toContain(old.eventId);
     expect(await appliedFor(name, patientId)).toEqual([withdrawal]);
+  });
+});
+
+describe("events of one aggregate on two topics", () => {
+  it("keep no order between them: a parked prediction is re-driven, and applied, after a newer consent decision", async () => {
+    const patientId = randomUUID();
+    const name = uniqueConsumerName("redrive-two-topics");
+    const failing = new Set([patientId]);
+    const effect = (
+      event: { eventId: string; eventType: string },
+      record: { partition: number; offset: string },
+    ) =>
+      sql`INSERT INTO consumer_test_effects (consumer, event_id, event_type, kafka_partition, kafka_offset, record_key)
+          VALUES (${name}, ${event.eventId}, ${event.eventType}, ${record.partition}, ${record.offset}, ${patientId})`;
+    const definition: TransactionalConsumer = {
+      kind: "transactional",
+      name,
+      topics: ["patient-events", "ai-events"],
+      handlers: {
+        "patient.consent.changed": async (event, { tx, record }) => {
+          if (event.data.patientId === patientId) await tx.execute(effect(event, record));
+        },
+        "ai.prediction.generated": async (event, { tx, record }) => {
+          if (event.data.patientId !== patientId) return;
+          if (failing.has(patientId)) throw new RangeError("model output unreadable");
+          await tx.execute(effect(event, record));
+        },
+      },
+    };
+    const started = await startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers(), name });
+    let prediction = "";
+    try {
+      [prediction = ""] = await append(db, [exampleEvent("ai.prediction.generated", { patientId })]);
+      await eventually(
+        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 1,
+        60_000,
+      );
+      failing.clear();
+      // Newer than the prediction in the patient's history, on patient-events.
+      const decision = await decide(patientId, true);
+      await eventually(async () => (await appliedFor(name, patientId)).includes(decision), 60_000);
+
+      const { redriven } = await redriveDeadLetters(kafka, admin, db, "ai-events.dlq", {
+        eventIds: new Set([prediction]),
+      });
+      expect(redriven.map((letter) => letter.eventId)).toEqual([prediction]);
+      await eventually(async () => (await appliedFor(name, patientId)).includes(prediction), 60_000);
+      expect(await appliedFor(name, patientId)).toEqual([decision, prediction]);
+      expect(await metricValue(started.registry, "consumer_records_superseded_total")).toBe(0);
+    } finally {
+      await started.stop();
+    }
   });
 });
 

@@ -905,8 +905,8 @@ export class EventConsumer {
   }
 
   /**
-   * For a re-driven event this consumer has not applied: the newest event of its aggregate, later than it, that
-   * this consumer has applied (everything before the copy on its partition has been handled by now); null
+   * For a re-driven event this consumer has not applied: the newest event of its aggregate on its topic, later than
+   * it, that this consumer has applied (everything before the copy on its partition has been handled by now); null
    * when there is none, or when the topic keeps no order between events (audit-events, keyed by eventId).
    */
   private async newerAppliedThan(envelope: TypedEnvelope): Promise<NewerEvent | null> {
@@ -917,6 +917,7 @@ export class EventConsumer {
       {
         eventId: envelope.eventId,
         consumer: this.name,
+        topic: definition.topic,
         aggregateType: definition.aggregateType,
         aggregateId: definition.aggregateId(envelope.data),
       },

@@ -1,6 +1,7 @@
-// Whether a consumer has already applied an event of an aggregate newer than a given one: the outbox orders each
-// aggregate's events (tx_id, position), the consumer's inbox holds those it has applied. An event the outbox
-// does not hold (archived: archives take the oldest history) comes before all it holds. Asked when a dead letter
+// Whether a consumer has already applied an event of an aggregate newer than a given one, from the same topic:
+// the outbox orders each aggregate's events (tx_id, position), the consumer's inbox holds those it has applied.
+// An event the outbox does not hold (archived: archives take the oldest history) comes before all it holds. A
+// patient's events on two topics (patient-events, ai-events) have no order between them: they are not compared. Asked when a dead letter
 // is re-driven (consumers/deadLetters/redriveRule.ts) and when a consumer reaches a re-driven record.
 import type pg from "pg";
 
@@ -9,6 +10,8 @@ export interface AppliedQuestion {
   eventId: string | null;
   /** The consumer (its inbox name) that would apply it. */
   consumer: string;
+  /** The topic it is (or would be) read from: only that topic's events are compared with it. */
+  topic: string;
   /** Its aggregate as the catalog and the record's key name it, for an event the outbox does not hold. */
   aggregateType: string | null;
   aggregateId: string | null;
@@ -52,6 +55,7 @@ export async function newerEventsApplied(
       // A header's id that is no UUID names no outbox row (and would fail the cast).
       column(({ eventId }) => (eventId !== null && UUID.test(eventId) ? eventId : null)),
       column(({ consumer }) => consumer),
+      column(({ topic }) => topic),
       column(({ aggregateType }) => aggregateType),
       column(({ aggregateId }) => aggregateId),
     ],
@@ -78,14 +82,15 @@ const newerEventsAppliedSql = `
          newer.event_id::text AS "newerEventId", newer.event_type AS "newerEventType",
          newer.position::text AS "newerPosition",
          newer.aggregate_type AS "newerAggregateType", newer.aggregate_id AS "newerAggregateId"
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
-         WITH ORDINALITY AS question(event_id, consumer, aggregate_type, aggregate_id, ordinality)
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+         WITH ORDINALITY AS question(event_id, consumer, topic, aggregate_type, aggregate_id, ordinality)
     LEFT JOIN outbox asked ON asked.event_id = question.event_id
     LEFT JOIN LATERAL (
       SELECT later.event_id, later.event_type, later.position, later.aggregate_type, later.aggregate_id
         FROM outbox later
         JOIN consumer_inbox applied ON applied.consumer = question.consumer AND applied.event_id = later.event_id
-       WHERE later.aggregate_type = coalesce(asked.aggregate_type, question.aggregate_type)
+       WHERE later.topic = question.topic
+         AND later.aggregate_type = coalesce(asked.aggregate_type, question.aggregate_type)
          AND later.aggregate_id = coalesce(asked.aggregate_id, question.aggregate_id)
          AND (asked.event_id IS NULL OR (later.tx_id, later.position) > (asked.tx_id, asked.position))
        ORDER BY later.tx_id DESC, later.position DESC
