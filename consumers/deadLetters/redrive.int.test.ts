@@ -35,6 +35,23 @@ async function dlqCommand(args: string[]) {
   return { code, output: script.output() };
 }
 
+/** A new patient's record, published and parked in patient-events.dlq by a consumer whose handler fails on it. */
+async function parkedRecord(consumer: string) {
+  const record = patientCreatedRecord();
+  const started = await startEffectConsumer(db, consumer, {
+    fail: (eventId) => (eventId === record.eventId ? new Error("parked for the test") : null),
+  });
+  try {
+    await publish(kafkaBrokers(), [record], db);
+    await eventually(
+      async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) === 1,
+    );
+  } finally {
+    await started.stop();
+  }
+  return record;
+}
+
 describe("re-driving a dead letter", () => {
   it("after the handler is fixed, has the effect once, and is not re-driven again", async () => {
     let handlerFixed = false;
@@ -121,18 +138,7 @@ describe("re-driving a dead letter", () => {
   });
 
   it("waits for another re-drive of its topic to end: two at once would set the cursor back", async () => {
-    const record = patientCreatedRecord();
-    const started = await startEffectConsumer(db, "redrive-waits", {
-      fail: (eventId) => (eventId === record.eventId ? new Error("parked for the test") : null),
-    });
-    try {
-      await publish(kafkaBrokers(), [record], db);
-      await eventually(
-        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) === 1,
-      );
-    } finally {
-      await started.stop();
-    }
+    const record = await parkedRecord("redrive-waits");
     // Another re-drive of the topic, as its lock says.
     const other = await db.$client.connect();
     let waited = 0;
@@ -165,18 +171,7 @@ describe("re-driving a dead letter", () => {
   });
 
   it("named by an event with no dead letter there, re-drives none of those named, says which and fails", async () => {
-    const record = patientCreatedRecord();
-    const started = await startEffectConsumer(db, "redrive-missing", {
-      fail: (eventId) => (eventId === record.eventId ? new Error("parked for the test") : null),
-    });
-    try {
-      await publish(kafkaBrokers(), [record], db);
-      await eventually(
-        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) === 1,
-      );
-    } finally {
-      await started.stop();
-    }
+    const record = await parkedRecord("redrive-missing");
     const notDeadLettered = randomUUID();
     const topic = await tapTopic(kafkaBrokers(), "patient-events");
     const sentBack = async () =>
