@@ -8,7 +8,13 @@ import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
 import { mediaTypeOf } from "./mediaType.ts";
-import { ifMatchHeader, ifNoneMatchHeader, noEntityTags } from "./preconditions.ts";
+import {
+  conditionalRead,
+  ifMatchHeader,
+  ifNoneMatchHeader,
+  noEntityTags,
+  readIfMatchHeaders,
+} from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
@@ -130,7 +136,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       headers: headers.extend({
         ...(takesIdempotencyKey
           ? { ...idempotencyKeyHeader.shape, ...ifMatchHeader.shape, ...ifNoneMatchHeader.shape }
-          : {}),
+          : readIfMatchHeaders.shape),
         "x-correlation-id": correlationIdRequestHeader,
       }),
     } as R["request"],
@@ -141,7 +147,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       // After the role check, so that a refused role is recorded whatever it accepts; before anything is read.
       acceptable(answers),
       // Before the body is read: a write whose condition cannot be met does nothing (preconditions.ts).
-      ...(takesIdempotencyKey ? [noEntityTags] : []),
+      takesIdempotencyKey ? noEntityTags : conditionalRead,
       wellFormedQuery,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
@@ -182,7 +188,15 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
                 "If-Match names an entity tag (the API issues none, so none can match), or If-None-Match is `*` on a PUT, PATCH or DELETE (the record it writes exists); nothing is done",
               ),
             }
-          : {}),
+          : {
+              304: {
+                description:
+                  "If-None-Match is `*` and the read found what it asked for: not modified, no body (the headers of the 2xx it stands for, but those of a body)",
+              },
+              412: problem(
+                "If-Match names an entity tag (the API issues none, so none can match); nothing is read",
+              ),
+            }),
         ...(takesIdempotencyKey && !route.responses[422]
           ? { 422: problem("Idempotency-Key reused for another request") }
           : {}),

@@ -295,7 +295,7 @@ const CONVENTIONS = [
   "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store`.",
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
-  "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met. `If-None-Match: *` on a PUT, PATCH or DELETE, whose record exists whenever the write can be done, is a **412** that does nothing; on a POST it is met.",
+  "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met. `If-None-Match: *` on a PUT, PATCH or DELETE, whose record exists whenever the write can be done, is a **412** that does nothing; on a POST it is met. A read with `If-Match` naming an entity tag is a **412** that reads nothing; a read with `If-None-Match: *` that finds its record answers **304** without a body.",
 ].join("\n");
 
 /** A 405 naming the methods `allowed`, which the routes serving the request's path take. */

@@ -1,3 +1,5 @@
+// Conditional requests (RFC 9110 §13): the API issues no entity tags, and says what each condition then means.
+//
 // A write sent with If-Match is a client asking not to overwrite a change it has not seen (RFC 9110 §13.1.1).
 // The API issues no entity tags, so no tag it is sent can match: the write is refused with a 412 and nothing is
 // written. Before, the header was ignored and the write applied, unconditionally: the lost update the client
@@ -7,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { careWorld } from "../test/careWorld.ts";
 import { testDatabase } from "../test/fixtures.ts";
 import { eventsOf, loginOf, stateDigest } from "../test/platformState.ts";
-import { roles, serviceRoutes } from "../test/serviceRoutes.ts";
+import { type RouteCase, roles, serviceRoutes } from "../test/serviceRoutes.ts";
 import { caller, testPlatform } from "../test/tokens.ts";
 
 const db = testDatabase();
@@ -15,17 +17,26 @@ const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
 const writes = serviceRoutes.filter((routeCase) => routeCase.method !== "GET");
+const reads = serviceRoutes.filter((routeCase) => routeCase.method === "GET");
 
-async function send(routeCase: (typeof writes)[number], conditions: Record<string, string>) {
-  const world = await careWorld(db);
-  const role = roles.find((candidate) => routeCase.expected[candidate].own < 300);
+/** A role the route lets in: one it answers with a success, else one it answers at all (a lookup's 404). */
+function callerOf(routeCase: RouteCase) {
+  const role =
+    roles.find((candidate) => routeCase.expected[candidate].own < 300) ??
+    roles.find((candidate) => routeCase.expected[candidate].own !== 403);
   if (!role) throw new Error(`no role may call ${routeCase.route}`);
+  return role;
+}
+
+async function send(routeCase: RouteCase, conditions: Record<string, string>, method = routeCase.method) {
+  const world = await careWorld(db);
+  const role = callerOf(routeCase);
   const user = await caller(role, loginOf(role, world, routeCase));
   const { path, body } = routeCase.request(world, "own");
   const correlationId = randomUUID();
   const before = await stateDigest(db);
   const response = await app.request(path, {
-    method: routeCase.method,
+    method,
     headers: user.headers({
       "Content-Type": "application/json",
       "X-Correlation-Id": correlationId,
@@ -36,6 +47,7 @@ async function send(routeCase: (typeof writes)[number], conditions: Record<strin
   const text = await response.text();
   return {
     response,
+    text,
     problem: text === "" ? undefined : (JSON.parse(text) as { errors?: Array<{ field: string }> }),
     changed: (await stateDigest(db)) !== before,
     events: (await eventsOf(db, correlationId)).map((event) => event.type),
@@ -87,4 +99,68 @@ describe("a write with If-None-Match", () => {
       expect(tagged.response.status).toBeLessThan(300);
     });
   }
+});
+
+// A read is conditional the same way (RFC 9110 §13.2.2). If-Match naming an entity tag is a 412 before anything
+// is read (nothing recorded in the audit history); `*` reads. If-None-Match: `*` is false wherever the record
+// exists, so the read answers 304 without a body; where it does not, the 404 it would answer anyway.
+describe("a read with If-Match or If-None-Match", () => {
+  it("is among the routes: every read the API has", () => {
+    expect(reads.length).toBeGreaterThan(5);
+  });
+
+  for (const routeCase of reads) {
+    // What the read answers unconditioned: a 200, or a lookup's 404 for the care world has no such event.
+    const answer = routeCase.expected[callerOf(routeCase)].own;
+    const audited = answer === 200 && routeCase.unaudited !== true;
+
+    it(`GET ${routeCase.route}: an entity tag in If-Match is a 412 that reads nothing; * reads`, async () => {
+      for (const ifMatch of ['"v1"', 'W/"v1"', '"a", "b"', "garbage"]) {
+        const refused = await send(routeCase, { "If-Match": ifMatch });
+        expect(refused.response.status, ifMatch).toBe(412);
+        expect(refused.response.headers.get("content-type")).toBe("application/problem+json");
+        expect(refused.problem?.errors?.map((error) => error.field)).toEqual(["header.if-match"]);
+        expect(refused.changed, ifMatch).toBe(false);
+        expect(refused.events, ifMatch).toEqual([]);
+      }
+      const any = await send(routeCase, { "If-Match": "*" });
+      expect(any.response.status).toBe(answer);
+      expect(any.text).not.toBe("");
+    });
+
+    const conditioned =
+      answer === 200 ? "is a 304 without a body" : `is the ${answer} it would be without it`;
+    it(`GET and HEAD ${routeCase.route}: If-None-Match * ${conditioned}; an entity tag reads`, async () => {
+      for (const method of ["GET", "HEAD"]) {
+        for (const ifNoneMatch of ["*", " * ", '"v1", *']) {
+          const sent = await send(routeCase, { "If-None-Match": ifNoneMatch }, method);
+          const where = `${method} ${ifNoneMatch}`;
+          expect(sent.response.headers.get("x-correlation-id"), where).not.toBeNull();
+          expect(sent.response.headers.get("cache-control"), where).toBe("no-store");
+          // The same read as the answer it stands for: authorized and recorded as one.
+          if (audited) expect(sent.events, where).toContain("audit.data.accessed");
+          if (answer !== 200) {
+            expect(sent.response.status, where).toBe(answer);
+            continue;
+          }
+          expect(sent.response.status, where).toBe(304);
+          expect(sent.text, where).toBe("");
+          expect(sent.response.headers.get("content-type"), where).toBeNull();
+          expect(sent.response.headers.get("content-length"), where).toBeNull();
+        }
+      }
+      const tagged = await send(routeCase, { "If-None-Match": '"v1"' });
+      expect(tagged.response.status).toBe(answer);
+      expect(tagged.text).not.toBe("");
+    });
+  }
+
+  it("GET of a record that is not there with If-None-Match * is the 404 it would be without it", async () => {
+    const user = await caller("admin");
+    const response = await app.request(`/patients/${randomUUID()}`, {
+      headers: user.headers({ "If-None-Match": "*" }),
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+  });
 });
