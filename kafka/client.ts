@@ -12,6 +12,7 @@ import {
 import { ConfigError, DEFAULT_KAFKA_COMPRESSION, loadKafkaSecurity } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { type Compression, compressionType } from "./compression.ts";
+import { transactionCoordinatorNamed } from "./errors.ts";
 import {
   type PartitionLedger,
   recordingPartitioner,
@@ -209,7 +210,11 @@ export function createTransactionalProducer(
       await producer.connect();
       // kafkajs registers the transactional id (InitProducerId, which fences) at its first transaction only:
       // an empty one does it now, so that taking over fences before anything is read or sent.
-      await (await producer.transaction()).commit();
+      try {
+        await (await producer.transaction()).commit();
+      } catch (error) {
+        throw transactionCoordinatorNamed(error, transactionalId);
+      }
     },
     async disconnect() {
       await sender.disconnect();

@@ -38,20 +38,37 @@ export function producerFenced(error: unknown): boolean {
 }
 
 /**
- * kafkajs asks each broker in turn for a consumer group's coordinator and, when none names one, throws
- * KafkaJSGroupCoordinatorNotFound ("Failed to find group coordinator") without the brokers' answers. On a cluster
- * that checks ACLs the answer is most often GROUP_AUTHORIZATION_FAILED: the principal may not use the group. This
- * returns an error naming the group and both causes in its place; any other error as it is.
+ * kafkajs asks each broker in turn for a consumer group's coordinator (or a transactional id's) and, when none
+ * names one, throws KafkaJSGroupCoordinatorNotFound ("Failed to find group coordinator") without the brokers'
+ * answers. On a cluster that checks ACLs the answer is most often GROUP_AUTHORIZATION_FAILED (or
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED): the principal may not use the group (or the id). These return an error
+ * naming the group or the id, and both causes, in its place; any other error as it is.
  */
 export function groupCoordinatorNamed(error: unknown, groupId: string): unknown {
+  return coordinatorNamed(
+    error,
+    `consumer group ${groupId}: this principal is not authorized to use the group (it needs READ on group ${groupId})`,
+  );
+}
+
+export function transactionCoordinatorNamed(error: unknown, transactionalId: string): unknown {
+  return coordinatorNamed(
+    error,
+    `transactional id ${transactionalId}: this principal is not authorized to use it ` +
+      `(it needs WRITE on the transactional id ${transactionalId}, or on a prefix of it)`,
+  );
+}
+
+function coordinatorNamed(error: unknown, what: string): unknown {
   const seen = new Set<unknown>();
   for (let current = error; current instanceof Error && !seen.has(current); ) {
     seen.add(current);
     if (current.name === "KafkaJSGroupCoordinatorNotFound") {
       return new Error(
-        `Kafka named no coordinator for consumer group ${groupId}: this principal is not authorized to use the ` +
-          `group (it needs READ on group ${groupId}), or the cluster has no group coordinator available`,
-        { cause: error },
+        `Kafka named no coordinator for ${what}, or the cluster has no coordinator available`,
+        {
+          cause: error,
+        },
       );
     }
     current = (current as Error & { cause?: unknown }).cause;

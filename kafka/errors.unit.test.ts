@@ -2,7 +2,7 @@
 // found, and a failure thrown while another request of the same client is still in flight.
 import kafkajs from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { everyAnswer, groupCoordinatorNamed } from "./errors.ts";
+import { everyAnswer, groupCoordinatorNamed, transactionCoordinatorNamed } from "./errors.ts";
 
 describe("groupCoordinatorNamed", () => {
   it("names the group and the grant it takes for kafkajs' coordinator not found, however deeply wrapped", () => {
@@ -18,12 +18,22 @@ describe("groupCoordinatorNamed", () => {
     }
   });
 
+  it("names the transactional id and the grant it takes, for a transactional producer", () => {
+    const NotFound = kafkajs.KafkaJSGroupCoordinatorNotFound as unknown as new (message: string) => Error;
+    const notFound = new NotFound("Failed to find group coordinator");
+    const named = transactionCoordinatorNamed(notFound, "outbox-relay-polling") as Error;
+    expect(named.message).toMatch(/^Kafka named no coordinator for transactional id outbox-relay-polling: /);
+    expect(named.message).toContain("it needs WRITE on the transactional id outbox-relay-polling");
+    expect(named.cause).toBe(notFound);
+  });
+
   it("returns any other error as it is", () => {
     const refused = new kafkajs.KafkaJSProtocolError(
       "Not authorized to access topics: [Topic authorization failed]",
     );
     expect(groupCoordinatorNamed(refused, "dlq-redrive")).toBe(refused);
     expect(groupCoordinatorNamed("not an error", "dlq-redrive")).toBe("not an error");
+    expect(transactionCoordinatorNamed(refused, "outbox-relay-polling")).toBe(refused);
   });
 });
 

@@ -308,13 +308,19 @@ describe("with the ACLs applied", () => {
     try {
       const usurper = createTransactionalProducer(kafkaOf("consumer"), transactionalId);
       // kafkajs reports the broker's TRANSACTIONAL_ID_AUTHORIZATION_FAILED (to FindCoordinator) as a coordinator
-      // it could not find; that the relay goes on below shows the id was never taken over.
+      // it could not find; the producer names the id and the grant instead. That the relay goes on below shows
+      // the id was never taken over.
       const refusal = await usurper.connect().then(
         () => undefined,
         (error: unknown) => error,
       );
       await usurper.disconnect().catch(() => {});
-      expect(refusal, "the consumer's principal took over the relay's transactional id").toBeDefined();
+      expect(refusal, "the consumer's principal took over the relay's transactional id").toBeInstanceOf(
+        Error,
+      );
+      expect((refusal as Error).message).toContain(
+        `transactional id ${transactionalId}: this principal is not authorized to use it`,
+      );
 
       const eventId = randomUUID();
       await relay.transaction(async (transaction) => {
