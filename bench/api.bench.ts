@@ -10,9 +10,12 @@
 //   BENCH_SECONDS (default 15)      per route
 //   BENCH_CONNECTIONS (default 10)
 //   BENCH_API_PROCESSES (default 1,2) npm start's API_PROCESSES, one platform run each, side by side
+//   BENCH_ROUTES=<words>,...        only the routes whose label contains one of them ("hot", "GET"), in
+//                                   the platform runs; the bare insert always runs
 //   BENCH_PROFILE=<dir>             also writes the platform's CPU profiles (node --cpu-prof, one file per
-//                                   process) there, for bench/profileSummary.ts; only POST /patients is then
-//                                   driven, with the first of BENCH_API_PROCESSES
+//                                   process) there, for bench/profileSummary.ts; with the first of
+//                                   BENCH_API_PROCESSES only, and the routes of BENCH_ROUTES (POST /patients
+//                                   unless it is set)
 //   DATABASE_URL, KAFKA_BROKERS     the Postgres server (a fresh <its database>_api_bench database is made on it)
 //                                   and the broker; both must be running (the shared ones, say)
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -37,12 +40,17 @@ import { printTable } from "./table.ts";
 parseCommand({
   usage: `usage: npm run bench:api
   the HTTP front door under load: a bare Hono + pg insert as the baseline, then npm start's routes, one table
-  BENCH_SECONDS (15) per route, BENCH_CONNECTIONS (10), BENCH_API_PROCESSES (1,2), BENCH_PROFILE=<dir> for a CPU profile of POST /patients;
+  BENCH_SECONDS (15) per route, BENCH_CONNECTIONS (10), BENCH_API_PROCESSES (1,2), BENCH_ROUTES=<words>,... for some routes only,
+  BENCH_PROFILE=<dir> for a CPU profile (of POST /patients unless BENCH_ROUTES says);
   DATABASE_URL and KAFKA_BROKERS name running services`,
 });
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const API_PROCESSES = (process.env.BENCH_API_PROCESSES ?? "1,2").split(",").map(Number);
+const profileDirectory = process.env.BENCH_PROFILE;
+const ROUTES = (process.env.BENCH_ROUTES ?? (profileDirectory ? "POST /patients" : ""))
+  .split(",")
+  .filter((word) => word !== "");
 // A new hour for each booking, across both platform runs: no overlapping slot is refused.
 let slot = 0;
 const env = loadEnv();
@@ -96,7 +104,6 @@ rows.push(
 );
 baseline.kill("SIGTERM");
 
-const profileDirectory = process.env.BENCH_PROFILE;
 for (const apiProcesses of profileDirectory ? API_PROCESSES.slice(0, 1) : API_PROCESSES) {
   rows.push(...(await platformRoutes(apiProcesses)));
 }
@@ -173,16 +180,12 @@ async function platformRoutes(apiProcesses: number): Promise<Figures[]> {
   const hot = patients[0] as string;
   const pick = () => patients[Math.floor(Math.random() * patients.length)] as string;
   const figures: Figures[] = [];
-  const route = async (label: string, requests: Request[]) =>
+  const route = async (label: string, requests: Request[]) => {
+    if (ROUTES.length > 0 && !ROUTES.some((word) => label.includes(word))) return;
     figures.push(await load(`${label} ${tag}`, platform, platformPort, requests));
+  };
 
   await route("POST /patients", [jsonRequest("POST", "/patients", patientBody, admin)]);
-  if (profileDirectory) {
-    platform.kill("SIGTERM");
-    await new Promise((resolve) => platform.once("exit", resolve));
-    console.error(`the platform's CPU profile is in ${profileDirectory}`);
-    process.exit(0);
-  }
   await route("PATCH /patients/:id, 200 patients", [
     dynamicRequest(admin, () => ({
       method: "PATCH",
@@ -210,6 +213,7 @@ async function platformRoutes(apiProcesses: number): Promise<Figures[]> {
   ]);
   platform.kill("SIGTERM");
   await new Promise((resolve) => platform.once("exit", resolve));
+  if (profileDirectory) console.error(`the platform's CPU profile is in ${profileDirectory}`);
   return figures;
 }
 
