@@ -80,8 +80,8 @@ export const noEntityTags: MiddlewareHandler = async function noEntityTags(c, ne
     throw new HttpProblem(
       412,
       "Precondition Failed",
-      "If-None-Match: * asks that the record not exist, and this write is to a record that does. Send the write without it.",
-      [{ field: "header.if-none-match", message: "is *, and the record this write changes exists" }],
+      "If-None-Match: * asks that the record not exist, and a PUT, PATCH or DELETE writes only a record that does: it cannot be met. Send the write without it.",
+      [{ field: "header.if-none-match", message: "is *, and this write is only to a record that exists" }],
     );
   }
   await next();
