@@ -35,6 +35,9 @@ export class TokenCheckUnavailable extends Error {
   override name = "TokenCheckUnavailable";
 }
 
+/** The Retry-After of the 503 a token that cannot be checked is answered with. */
+const TOKEN_CHECK_RETRY_AFTER_SECONDS = 5;
+
 const isRole = (value: unknown): value is Role => roles.includes(value as Role);
 
 /**
@@ -246,6 +249,7 @@ export function authenticate(verify: TokenVerifier): MiddlewareHandler<RequestCo
         throw new HttpProblem(401, "Unauthorized", `The bearer token was refused: ${error.message}.`);
       }
       if (error instanceof TokenCheckUnavailable) {
+        c.header("Retry-After", String(TOKEN_CHECK_RETRY_AFTER_SECONDS));
         throw new HttpProblem(
           503,
           "Service Unavailable",

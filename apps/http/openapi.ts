@@ -15,7 +15,7 @@ import {
   noEntityTags,
   readIfMatchHeaders,
 } from "./preconditions.ts";
-import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment } from "./problem.ts";
+import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment, unsupportedContentType } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
 import { BEARER_AUTH, MAX_BODY_BYTES } from "./service.ts";
@@ -167,16 +167,26 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...route.responses,
         401: problem(
           "No valid bearer token (a JWT in JWS compact serialization: three base64url parts, without `=` padding)",
+          {
+            "WWW-Authenticate": {
+              description:
+                'The challenge (RFC 6750): `Bearer realm="healthcare-platform"`, with `error="invalid_token"` when a token was sent and refused.',
+              schema: { type: "string" },
+            },
+          },
         ),
         406: problem(
           `The Accept header admits none of the media types the operation answers in (${answers.join(", ")}); refusals are \`application/problem+json\` whatever it admits`,
         ),
         403: problem("The role or the record is not the caller's (recorded as audit.compliance.violation)"),
+        // Every request's body is limited before it reaches a route, one that takes none included.
+        413: problem(
+          takesBody
+            ? `The body is over ${MAX_BODY_BYTES} bytes, or the event it would write is over the event limit`
+            : `A body over ${MAX_BODY_BYTES} bytes (the operation takes none: a shorter one is a 400)`,
+        ),
         ...(takesBody
           ? {
-              413: problem(
-                `The body is over ${MAX_BODY_BYTES} bytes, or the event it would write is over the event limit`,
-              ),
               415: problem(
                 "The body is not `application/json` in UTF-8, or is compressed (no `Content-Encoding` is accepted, and no `Transfer-Encoding` but `chunked`)",
               ),
@@ -245,7 +255,22 @@ function changesState(method: RouteConfig["method"]): boolean {
 export const ERASED_ANSWER_RETRIED =
   "A retry with the Idempotency-Key of a request whose kept answer was erased with its patient (GDPR erasure): nothing is done again";
 
-/** Adds X-Correlation-Id to every response, and Idempotent-Replayed to the successes a key can replay. */
+/** What every answer behind authentication carries (privateAnswers.ts), refusals included (problem.ts). */
+const privateAnswerHeaders = {
+  "Cache-Control": {
+    description: "`no-store`: no cache, a proxy's or the browser's, keeps an answer about personal data.",
+    schema: { type: "string" as const, enum: ["no-store"] },
+  },
+  "X-Content-Type-Options": {
+    description: "`nosniff`: the answer is read as the media type it is sent as, nothing else.",
+    schema: { type: "string" as const, enum: ["nosniff"] },
+  },
+};
+
+/**
+ * Adds X-Correlation-Id, Cache-Control and X-Content-Type-Options to every response, and Idempotent-Replayed to
+ * the successes a key can replay.
+ */
 function withCommonHeaders(
   responses: RouteConfig["responses"],
   replayable: boolean,
@@ -260,6 +285,7 @@ function withCommonHeaders(
           ...response,
           headers: {
             ...correlationIdHeader,
+            ...privateAnswerHeaders,
             ...(success && replayable ? idempotentReplayedHeader : {}),
             ...declared.headers,
           },
@@ -294,6 +320,7 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
         415,
         "Unsupported Media Type",
         `Content-Encoding ${encoding} is not accepted: send the body uncompressed.`,
+        [{ field: "header.content-encoding", message: "is not accepted: the body is sent uncompressed" }],
       );
     }
     // Node's parser takes `Transfer-Encoding: gzip, chunked` for chunked framing and hands on the bytes as they
@@ -309,6 +336,7 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
         415,
         "Unsupported Media Type",
         `Transfer-Encoding ${codings.join(", ")} is not accepted: send the body uncompressed, chunked or with a Content-Length.`,
+        [{ field: "header.transfer-encoding", message: "names a coding other than chunked" }],
       );
     }
     const contentType = c.req.header("content-type");
@@ -320,11 +348,7 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
     if (contentType !== undefined) {
       const mediaType = mediaTypeOf(contentType);
       if (mediaType?.essence !== "application/json") {
-        throw new HttpProblem(
-          415,
-          "Unsupported Media Type",
-          "Send the body as JSON, with Content-Type: application/json.",
-        );
+        throw unsupportedContentType();
       }
       const charset = mediaType.parameters.find(
         ([name, value]) => name === "charset" && !["utf-8", "utf8"].includes(value.toLowerCase()),
@@ -334,6 +358,7 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
           415,
           "Unsupported Media Type",
           `charset=${charset[1].toLowerCase()} is not accepted: JSON is sent in UTF-8.`,
+          [{ field: "header.content-type", message: "names a charset other than UTF-8" }],
         );
       }
     }

@@ -122,7 +122,13 @@ export function problemResponse(
     ...(instance === undefined ? {} : { instance }),
     ...(problem.errors ? { errors: problem.errors } : {}),
   };
-  return c.body(JSON.stringify(body), problem.status, { "Content-Type": "application/problem+json" });
+  // A refusal made before the answers behind authentication get these (privateAnswers.ts), a malformed
+  // X-Correlation-Id or a body over the limit say, carries them too: no refusal is worth keeping.
+  return c.body(JSON.stringify(body), problem.status, {
+    "Content-Type": "application/problem+json",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+  });
 }
 
 /**
@@ -150,3 +156,13 @@ export function shownPath(path: string, route: string): string | undefined {
 
 /** A route parameter that names a record by its id: `:id`, `:eventId`. */
 const ID_PARAMETER = /^:(id|[a-z]\w*Id)$/;
+
+/** A body sent in a media type other than JSON (or with none where one is needed). */
+export function unsupportedContentType(): HttpProblem {
+  return new HttpProblem(
+    415,
+    "Unsupported Media Type",
+    "Send the body as JSON, with Content-Type: application/json.",
+    [{ field: "header.content-type", message: "must be application/json" }],
+  );
+}

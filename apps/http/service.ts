@@ -25,7 +25,7 @@ import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier 
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset, docsPageHeaders } from "./docsAssets.ts";
 import { type SealingEnv, sealingKeys } from "./eventContext.ts";
 import { privateAnswers } from "./privateAnswers.ts";
-import { fieldProblems, HttpProblem, problemResponse, shownPath } from "./problem.ts";
+import { fieldProblems, HttpProblem, problemResponse, shownPath, unsupportedContentType } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 import { requestLog } from "./requestLog.ts";
 import { requestSpan } from "./requestSpan.ts";
@@ -128,6 +128,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
           413,
           "Content Too Large",
           `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`,
+          [{ field: "body", message: `is over ${MAX_BODY_BYTES} bytes` }],
         );
       },
     }),
@@ -205,19 +206,20 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
           413,
           "Content Too Large",
           `The ${error.eventType} event this request would write takes ${error.bytes} bytes; events are limited to ${MAX_EVENT_BYTES} bytes.`,
+          [{ field: "body", message: `makes an event over ${MAX_EVENT_BYTES} bytes` }],
         ),
       );
     }
     // Hono's own refusals (a body that is not JSON, a wrong content type) keep their status, and say what to send.
     if (error instanceof HTTPException) {
       const status = error.status as ContentfulStatusCode;
-      const detail =
-        status === 415
-          ? "Send the body as JSON, with Content-Type: application/json."
-          : error.message || undefined;
+      if (status === 415) return refuse(c, unsupportedContentType());
       // Its 400 is its JSON validator's, for a body that does not parse: named as every bad field is.
       const errors = status === 400 ? [{ field: "body", message: "is not JSON" }] : undefined;
-      return refuse(c, new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", detail, errors));
+      return refuse(
+        c,
+        new HttpProblem(status, STATUS_CODES[status] ?? "Bad Request", error.message || undefined, errors),
+      );
     }
     // The client closed the connection before its body was whole: its request, not the platform, failed.
     if (bodyCutOff(c, error)) {
@@ -293,7 +295,9 @@ const CONVENTIONS = [
   "- **HEAD** is answered wherever GET is (RFC 9110): the GET's status and headers, no body. It is the same read, authorized and recorded in the audit history as the GET is.",
   "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes, once the bearer token is taken (a public path, `/health/live` or `/docs` say, answers so whatever token is sent); a path no route serves is a 404.",
   "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
-  "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store`.",
+  "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`, as every refusal does.",
+  "- Every request's body is limited to " +
+    `${MAX_BODY_BYTES} bytes: a longer one is a **413** on any operation, one that takes no body included.`,
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
   "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met. `If-None-Match: *` on a PUT, PATCH or DELETE, whose record exists whenever the write can be done, is a **412** that does nothing; on a POST it is met. A read with `If-Match` naming an entity tag is a **412** that reads nothing; a read with `If-None-Match: *` that finds its record answers **304** without a body.",
 ].join("\n");
