@@ -296,8 +296,7 @@ const CONVENTIONS = [
   "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes, once the bearer token is taken (a public path, `/health/live` or `/docs` say, answers so whatever token is sent); a path no route serves is a 404.",
   "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`, as every refusal does.",
-  "- Every request's body is limited to " +
-    `${MAX_BODY_BYTES} bytes: a longer one is a **413** on any operation, one that takes no body included.`,
+  `- Every request's body is limited to ${MAX_BODY_BYTES} bytes: a longer one is a **413** on any operation, one that takes no body included.`,
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
   "- No answer carries an entity tag (ETag): a write sent with `If-Match` naming one is a **412** that does nothing; `If-Match: *` is met. `If-None-Match: *` on a PUT, PATCH or DELETE, whose record exists whenever the write can be done, is a **412** that does nothing; on a POST it is met. A read with `If-Match` naming an entity tag is a **412** that reads nothing; a read with `If-None-Match: *` that finds its record answers **304** without a body.",
 ].join("\n");
