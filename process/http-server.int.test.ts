@@ -239,6 +239,44 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
         `GET /patients/${randomUUID()} HTTP/1.1\r\nHost: a b@c\r\nAuthorization: Bearer ${token}\r\n` +
         "Connection: close\r\n",
     },
+    // Each of the next ones the adapter built no Request of, inside the app (a 500), or served (a write too).
+    ...["xn--", "1.2.3.4.5", "localhost:99999", "[::1", "user@localhost", ""].map((host) => ({
+      what: `a Host header that is no URL authority (${JSON.stringify(host)})`,
+      field: "header.host",
+      status: 400,
+      head: (token: string) =>
+        `GET /patients/${randomUUID()} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\n` +
+        "Connection: close\r\n",
+    })),
+    {
+      what: "two Host headers, on a write",
+      field: "header.host",
+      status: 400,
+      head: (token) =>
+        `POST /patients HTTP/1.1\r\nHost: localhost\r\nHost: other.example\r\nAuthorization: Bearer ${token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(JSON.stringify(newPatientBody()))}\r\n` +
+        "Connection: close\r\n",
+      body: JSON.stringify(newPatientBody()),
+    },
+    {
+      what: "an absolute target without a Host header, on a write",
+      field: "header.host",
+      status: 400,
+      head: (token) =>
+        `POST http://localhost/patients HTTP/1.1\r\nAuthorization: Bearer ${token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(JSON.stringify(newPatientBody()))}\r\n` +
+        "Connection: close\r\n",
+      body: JSON.stringify(newPatientBody()),
+    },
+    ...[`http://u@localhost/patients/${randomUUID()}`, `http:///localhost/patients/${randomUUID()}`].map(
+      (target) => ({
+        what: `an absolute target with user information or no host (${target.slice(0, 20)})`,
+        field: "path",
+        status: 400,
+        head: (token: string) =>
+          `GET ${target} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n`,
+      }),
+    ),
   ];
   for (const { what, status, field, head, body = "" } of cases) {
     it(`${what}: ${status}`, async () => {
@@ -256,4 +294,34 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
       expect(lines).not.toContain(admin.token);
     });
   }
+});
+
+describe("a request that asks for an Upgrade, which no process here makes", () => {
+  it("is answered, and its connection closed after it: nothing pipelined behind it is lost unanswered", async () => {
+    const answers = await exchange(
+      "GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n" +
+        "GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([200]);
+    // Before, the connection stayed open (keep-alive) and the second request was never read nor answered.
+    expect(answers[0]?.headers.connection).toBe("close");
+  });
+});
+
+describe("a Host and a target as RFC 9110 writes them", () => {
+  it("is served: a name, an IPv4 or IPv6 address, a port, an absolute target", async () => {
+    for (const [target, host] of [
+      ["/health/live", "localhost"],
+      ["/health/live", "127.0.0.1:3000"],
+      ["/health/live", "[::1]:3000"],
+      ["http://localhost/health/live", "localhost"],
+      ["https://api.example.org:8443/health/live", "api.example.org"],
+    ]) {
+      const answers = await exchange(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(
+        answers.map((answer) => answer.status),
+        `${target} with Host ${host}`,
+      ).toEqual([200]);
+    }
+  });
 });

@@ -3,7 +3,9 @@
 // X-Correlation-Id), where Node and the adapter answer a bare status with no body: a request Node's parser
 // cannot read (headers over the size limit, a malformed line or header, Content-Length beside
 // Transfer-Encoding), one without a Host, one whose target or Host is no URL, an Expect other than 100-continue,
-// a CONNECT.
+// a CONNECT. The target and the Host are checked here, before the adapter (targetOrHostProblem): it skips
+// parsing a Host that looks like a name and an absolute target's authority, and one it cannot make a Request of
+// then failed inside the app, a 500; and it served an absolute target without a Host, or with two.
 import { randomUUID } from "node:crypto";
 import {
   createServer,
@@ -33,29 +35,39 @@ export function serveHttp(
   listening?: (port: number) => void,
 ): Server {
   const { log } = options;
-  const server = createServer(
-    // The request without a Host goes on to the adapter, which refuses it below: Node's own refusal of it is a
-    // bare 400.
-    { requireHostHeader: false },
-    getRequestListener(app.fetch, {
-      errorHandler: (error) => {
-        // The adapter could not make a Request of it (no Host, a backslash in the path, a Host or an absolute
-        // target that is no URL). Its messages are the adapter's own words, never the request's bytes.
-        const invalid = error instanceof RequestError;
-        const status = invalid ? 400 : 500;
-        log[invalid ? "info" : "error"]({ status, err: { type: (error as Error).name } }, "request refused");
-        const problem = invalid ? REQUEST_ERROR_FIELDS.get(error.message) : undefined;
-        const body = invalid
-          ? problemDocument(
-              400,
-              "The request's target or Host header cannot be read.",
-              problem ? [problem] : undefined,
-            )
-          : problemDocument(500);
-        return new Response(body, { status, headers: problemHeaders() });
-      },
-    }),
-  );
+  const adapter = getRequestListener(app.fetch, {
+    errorHandler: (error) => {
+      // The adapter could not make a Request of it (no Host, a backslash in the path, a Host or an absolute
+      // target that is no URL). Its messages are the adapter's own words, never the request's bytes.
+      const invalid = error instanceof RequestError;
+      const status = invalid ? 400 : 500;
+      log[invalid ? "info" : "error"]({ status, err: { type: (error as Error).name } }, "request refused");
+      const problem = invalid ? REQUEST_ERROR_FIELDS.get(error.message) : undefined;
+      const body = invalid
+        ? problemDocument(
+            400,
+            "The request's target or Host header cannot be read.",
+            problem ? [problem] : undefined,
+          )
+        : problemDocument(500);
+      return new Response(body, { status, headers: problemHeaders() });
+    },
+  });
+  // The request without a Host is refused below, as a problem: Node's own refusal of it is a bare 400.
+  const server = createServer({ requireHostHeader: false }, (request, response) => {
+    const problem = targetOrHostProblem(request);
+    if (problem !== undefined) {
+      log.info({ status: 400, err: { field: problem.field } }, "request refused");
+      response.writeHead(400, problemHeaders());
+      response.end(problemDocument(400, "The request's target or Host header cannot be read.", [problem]));
+      return;
+    }
+    // Node's parser stops reading a connection at a request that asks for an Upgrade, which no process here
+    // makes: the requests pipelined behind it would be lost, unanswered. The connection ends after its answer
+    // instead, which tells the client that nothing after it was read (RFC 9112 §9.6).
+    if (request.headers.upgrade !== undefined) response.shouldKeepAlive = false;
+    void adapter(request, response);
+  });
 
   // An Expect the server cannot meet (anything but 100-continue, which Node answers itself): Node's own 417 is bare.
   server.on("checkExpectation", (_request: IncomingMessage, response: ServerResponse) => {
@@ -144,6 +156,45 @@ const PARSE_ERROR_FIELDS: ReadonlyMap<string, string> = new Map([
   ["HPE_INVALID_VERSION", "version"],
 ]);
 
+/**
+ * Why the request's target or Host cannot be read as RFC 9112 §3.2 and RFC 9110 §4.2 ask, if they cannot: a Host
+ * missing or given twice (an HTTP/1.1 request needs exactly one, even with an absolute target), one that is no
+ * `host[:port]`, an absolute target with an empty authority or user information (RFC 9110 §4.2.4). Each is also
+ * something the WHATWG URL parser, which the adapter's Request is built with, must take.
+ */
+function targetOrHostProblem(request: IncomingMessage): Problem | undefined {
+  const hosts: string[] = [];
+  for (let at = 0; at < request.rawHeaders.length; at += 2) {
+    if (request.rawHeaders[at]?.toLowerCase() === "host") hosts.push(request.rawHeaders[at + 1] ?? "");
+  }
+  if (hosts.length === 0) return { field: "header.host", message: "is required" };
+  if (hosts.length > 1) return { field: "header.host", message: "is given more than once" };
+  if (!isUrlAuthority(hosts[0] as string))
+    return { field: "header.host", message: "is not a host name and port" };
+  const target = request.url ?? "";
+  if (target.startsWith("/") || target === "*") return undefined;
+  const authority = ABSOLUTE_TARGET.exec(target)?.[1];
+  if (authority === undefined || !isUrlAuthority(authority)) {
+    return { field: "path", message: "is not an http(s) URL with a host and no user information" };
+  }
+  return undefined;
+}
+
+/** An absolute target: http or https, then its authority, up to the path, query or end. */
+const ABSOLUTE_TARGET = /^https?:\/\/([^/?#]*)(?:[/?#]|$)/i;
+/** RFC 3986's `host [":" port]`: an IP literal in brackets, or a name (IPv4 among them), without user information. */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
+
+function isUrlAuthority(authority: string): boolean {
+  if (!AUTHORITY.test(authority)) return false;
+  try {
+    const url = new URL(`http://${authority}/`);
+    return url.hostname !== "" && url.username === "" && url.password === "";
+  } catch {
+    return false;
+  }
+}
+
 /** The adapter's refusals (its RequestError messages), by the part of the request each is about. */
 const REQUEST_ERROR_FIELDS: ReadonlyMap<string, Problem> = new Map([
   ["Missing host header", { field: "header.host", message: "is required" }],
@@ -182,7 +233,8 @@ function refusalOf(error: NodeJS.ErrnoException, server: Server): Refusal {
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return {
         status: 408,
-        detail: `The request was not received whole within ${server.requestTimeout} ms.`,
+        // Node reports both of its timeouts so: the headers' (headersTimeout) and the whole request's.
+        detail: `The request was not received whole in time: its headers within ${server.headersTimeout} ms, all of it within ${server.requestTimeout} ms.`,
       };
     default: {
       // llhttp's reasons are its own fixed words ("Invalid header value char"), never the request's bytes.
@@ -197,11 +249,17 @@ function refusalOf(error: NodeJS.ErrnoException, server: Server): Refusal {
   }
 }
 
+/** The reason phrases RFC 9110 renamed, which the app's own refusals use, where Node 20 has the older ones. */
+const RFC_9110_TITLES: ReadonlyMap<number, string> = new Map([
+  [413, "Content Too Large"],
+  [422, "Unprocessable Content"],
+]);
+
 /** The problem document as apps/http/problem.ts writes every other one (no `instance`: no path was read). */
 function problemDocument(status: number, detail?: string, errors?: Problem[]): string {
   return JSON.stringify({
     type: "about:blank",
-    title: STATUS_CODES[status] ?? "Error",
+    title: RFC_9110_TITLES.get(status) ?? STATUS_CODES[status] ?? "Error",
     status,
     detail,
     errors,
