@@ -92,6 +92,9 @@ function expectProblem(answer: Answer | undefined, status: number) {
   expect(answer?.status).toBe(status);
   expect(answer?.headers["content-type"]).toBe("application/problem+json");
   expect(answer?.headers["x-correlation-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  // As every refusal of the app's (apps/early-refusals.int.test.ts).
+  expect(answer?.headers["cache-control"]).toBe("no-store");
+  expect(answer?.headers["x-content-type-options"]).toBe("nosniff");
   const problem = JSON.parse(answer?.body ?? "");
   expect(problem).toMatchObject({ type: "about:blank", status });
   expect(problem.detail).toEqual(expect.any(String));

@@ -266,11 +266,13 @@ function problemDocument(status: number, detail?: string, errors?: Problem[]): s
   });
 }
 
+/** The headers of every problem the app writes (apps/http/problem.ts), these included. */
 function problemHeaders(): Record<string, string> {
   return {
     "Content-Type": "application/problem+json",
     "X-Correlation-Id": randomUUID(),
     "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
   };
 }
 
