@@ -1,23 +1,31 @@
-// Conditional requests (RFC 9110 §13): the API issues no entity tags, and says what each condition then means.
+// Conditional requests (RFC 9110 §13): every JSON answer of a read, a PUT and a PATCH carries an entity tag
+// (ETag), and each condition is evaluated against it (apps/http/preconditions.ts).
 //
-// A write sent with If-Match is a client asking not to overwrite a change it has not seen (RFC 9110 §13.1.1).
-// The API issues no entity tags, so no tag it is sent can match: the write is refused with a 412 and nothing is
-// written. Before, the header was ignored and the write applied, unconditionally: the lost update the client
-// had asked to be protected from. `If-Match: *` (any current representation) leaves the write as it is.
+// A write sent with If-Match is a client asking not to overwrite a change it has not seen (RFC 9110 §13.1.1):
+// with the tag it read, the write is done; with any other, it is a 412 and nothing is written. A POST's target
+// (a collection, an action) has no tag: a tag there is a 412, `*` writes.
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { careWorld } from "../test/careWorld.ts";
+import { type CareWorld, careWorld } from "../test/careWorld.ts";
 import { testDatabase } from "../test/fixtures.ts";
 import { eventsOf, loginOf, stateDigest } from "../test/platformState.ts";
 import { type RouteCase, roles, serviceRoutes } from "../test/serviceRoutes.ts";
 import { caller, testPlatform } from "../test/tokens.ts";
+import { entityTagOf } from "./http/preconditions.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
 const writes = serviceRoutes.filter((routeCase) => routeCase.method !== "GET");
+const recordWrites = writes.filter((routeCase) => ["PUT", "PATCH", "DELETE"].includes(routeCase.method));
+const posts = writes.filter((routeCase) => routeCase.method === "POST");
 const reads = serviceRoutes.filter((routeCase) => routeCase.method === "GET");
+/**
+ * The reads of one record, whose answer stays the same bytes until the record changes. The audit history's
+ * answers are not: each read above is recorded in the history they list.
+ */
+const RECORDS = ["/patients/{id}", "/providers/{id}", "/appointments/{id}", "/documents/{id}"];
 
 /** A role the route lets in: one it answers with a success, else one it answers at all (a lookup's 404). */
 function callerOf(routeCase: RouteCase) {
@@ -28,10 +36,17 @@ function callerOf(routeCase: RouteCase) {
   return role;
 }
 
-async function send(routeCase: RouteCase, conditions: Record<string, string>, method = routeCase.method) {
-  const world = await careWorld(db);
+interface Sending {
+  /** The records it is sent about: a new care world unless given. */
+  world?: CareWorld;
+  method?: string;
+}
+
+async function send(routeCase: RouteCase, conditions: Record<string, string>, sending: Sending = {}) {
+  const world = sending.world ?? (await careWorld(db));
   const role = callerOf(routeCase);
   const user = await caller(role, loginOf(role, world, routeCase));
+  const method = sending.method ?? routeCase.method;
   const { path, body } = routeCase.request(world, "own");
   const correlationId = randomUUID();
   const before = await stateDigest(db);
@@ -42,73 +57,161 @@ async function send(routeCase: RouteCase, conditions: Record<string, string>, me
       "X-Correlation-Id": correlationId,
       ...conditions,
     }),
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || method === "GET" || method === "HEAD" ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
+  const problem = response.headers.get("content-type") === "application/problem+json" && text !== "";
   return {
     response,
     text,
-    problem: text === "" ? undefined : (JSON.parse(text) as { errors?: Array<{ field: string }> }),
+    etag: response.headers.get("etag"),
+    problem: problem ? (JSON.parse(text) as { errors?: Array<{ field: string }> }) : undefined,
     changed: (await stateDigest(db)) !== before,
     events: (await eventsOf(db, correlationId)).map((event) => event.type),
   };
 }
 
-/** If-Match naming entity tags, in every spelling: a 412 naming the header, which reads and writes nothing. */
-async function expectEntityTagsRefused(routeCase: RouteCase) {
-  for (const ifMatch of ['"v1"', 'W/"v1"', '"a", "b"', "garbage"]) {
-    const refused = await send(routeCase, { "If-Match": ifMatch });
-    expect(refused.response.status, ifMatch).toBe(412);
-    expect(refused.response.headers.get("content-type")).toBe("application/problem+json");
-    expect(refused.problem?.errors?.map((error) => error.field)).toEqual(["header.if-match"]);
-    expect(refused.changed, ifMatch).toBe(false);
-    expect(refused.events, ifMatch).toEqual([]);
-  }
+type Sent = Awaited<ReturnType<typeof send>>;
+
+/** A refusal naming the header, which wrote nothing and recorded nothing. */
+function expectRefused(sent: Sent, status: number, header: string, where: string) {
+  expect(sent.response.status, where).toBe(status);
+  expect(sent.response.headers.get("content-type"), where).toBe("application/problem+json");
+  expect(
+    sent.problem?.errors?.map((error) => error.field),
+    where,
+  ).toEqual([`header.${header}`]);
+  expect(sent.changed, where).toBe(false);
+  expect(sent.events, where).toEqual([]);
 }
 
-describe("a write with If-Match", () => {
-  it("is among the routes: every write the API has", () => {
-    expect(writes.length).toBeGreaterThan(20);
-  });
+/** Values that are no list of entity tags: a 400 naming the header, before anything is read or written. */
+const MALFORMED = ["garbage", "v1", '"unterminated', '"a" "b"', "W/v1", ","];
 
-  for (const routeCase of writes) {
-    it(`${routeCase.method} ${routeCase.route}: an entity tag is a 412 that writes nothing; * writes`, async () => {
-      await expectEntityTagsRefused(routeCase);
-      const any = await send(routeCase, { "If-Match": "*" });
-      expect(any.response.status).toBeLessThan(300);
-    });
-  }
-});
-
-// If-None-Match: * asks that the target have no current representation (RFC 9110 §13.1.2), as a client does
-// that believes the record absent and must not overwrite it. A PUT, PATCH or DELETE writes a record that exists
-// whenever the write can be done, so there it is a 412 that writes nothing; before, the header was ignored and
-// the write applied. A POST's target (a collection, an action) has no representation of its own: it writes.
-describe("a write with If-None-Match", () => {
-  for (const routeCase of writes) {
-    const writesARecord = ["PUT", "PATCH", "DELETE"].includes(routeCase.method);
-    it(`${routeCase.method} ${routeCase.route}: * ${writesARecord ? "is a 412 that writes nothing" : "writes"}; an entity tag writes`, async () => {
-      for (const ifNoneMatch of ["*", " * ", '"v1", *']) {
-        const sent = await send(routeCase, { "If-None-Match": ifNoneMatch });
-        if (writesARecord) {
-          expect(sent.response.status, ifNoneMatch).toBe(412);
-          expect(sent.response.headers.get("content-type")).toBe("application/problem+json");
-          expect(sent.problem?.errors?.map((error) => error.field)).toEqual(["header.if-none-match"]);
-          expect(sent.changed, ifNoneMatch).toBe(false);
-          expect(sent.events, ifNoneMatch).toEqual([]);
-        } else {
-          expect(sent.response.status, ifNoneMatch).toBeLessThan(300);
+describe("a condition that is no list of entity tags", () => {
+  for (const routeCase of serviceRoutes) {
+    it(`${routeCase.method} ${routeCase.route}: is a 400 naming the header, which does nothing`, async () => {
+      for (const header of ["if-match", "if-none-match"]) {
+        for (const value of MALFORMED) {
+          expectRefused(await send(routeCase, { [header]: value }), 400, header, `${header}: ${value}`);
         }
       }
-      const tagged = await send(routeCase, { "If-None-Match": '"v1"' });
-      expect(tagged.response.status).toBeLessThan(300);
+      // `*` among tags: If-Match refuses it; If-None-Match reads it as `*`, the stronger condition there.
+      expectRefused(await send(routeCase, { "If-Match": '"a", *' }), 400, "if-match", '"a", *');
     });
   }
 });
 
-// A read is conditional the same way (RFC 9110 §13.2.2). If-Match naming an entity tag is a 412 before anything
-// is read (nothing recorded in the audit history); `*` reads. If-None-Match: `*` is false wherever the record
-// exists, so the read answers 304 without a body; where it does not, the 404 it would answer anyway.
+describe("a POST with If-Match or If-None-Match", () => {
+  for (const routeCase of posts) {
+    it(`${routeCase.route}: an entity tag in If-Match is a 412 that writes nothing; * and If-None-Match write`, async () => {
+      for (const ifMatch of ['"v1"', 'W/"v1"', '"a", "b"']) {
+        expectRefused(await send(routeCase, { "If-Match": ifMatch }), 412, "if-match", ifMatch);
+      }
+      expect((await send(routeCase, { "If-Match": "*" })).response.status).toBeLessThan(300);
+      for (const ifNoneMatch of ["*", '"v1"', '"v1", *']) {
+        const sent = await send(routeCase, { "If-None-Match": ifNoneMatch });
+        expect(sent.response.status, ifNoneMatch).toBeLessThan(300);
+      }
+    });
+  }
+});
+
+/**
+ * The record's current entity tag as its client learns it: a GET's on the same path, or (the consents, which
+ * have no GET) the answer of the same write sent once unconditioned.
+ */
+async function currentTag(routeCase: RouteCase, world: CareWorld): Promise<string> {
+  const sent =
+    routeCase.method === "PUT"
+      ? await send(routeCase, {}, { world })
+      : await send(routeCase, {}, { world, method: "GET" });
+  expect(sent.response.status).toBe(200);
+  expect(sent.etag).toBe(entityTagOf(sent.text));
+  return sent.etag as string;
+}
+
+describe("a PUT, PATCH or DELETE with If-Match or If-None-Match", () => {
+  it("is among the routes: every write to a record the API has", () => {
+    expect(recordWrites.map((routeCase) => `${routeCase.method} ${routeCase.route}`).sort()).toEqual([
+      "DELETE /documents/{id}",
+      "DELETE /patients/{id}",
+      "PATCH /patients/{id}",
+      "PATCH /providers/{id}",
+      "PUT /patients/{id}/consent",
+    ]);
+  });
+
+  for (const routeCase of recordWrites) {
+    it(`${routeCase.method} ${routeCase.route}: writes with the record's ETag, refuses any other with a 412 that writes nothing`, async () => {
+      const world = await careWorld(db);
+      const tag = await currentTag(routeCase, world);
+      // A tag the record never had, the current one weak (If-Match compares strongly), or another record's.
+      const otherTag = await currentTag(routeCase, await careWorld(db));
+      for (const ifMatch of ['"v1"', `W/${tag}`, otherTag, `"v1", ${otherTag}`]) {
+        expectRefused(await send(routeCase, { "If-Match": ifMatch }, { world }), 412, "if-match", ifMatch);
+      }
+      // If-None-Match: `*` (the record exists) or its tag, weak or not, is a 412; another tag is met.
+      for (const ifNoneMatch of ["*", " * ", '"v1", *', tag, `W/${tag}`, `"v1", ${tag}`]) {
+        const sent = await send(routeCase, { "If-None-Match": ifNoneMatch }, { world });
+        expectRefused(sent, 412, "if-none-match", ifNoneMatch);
+      }
+      const met = await send(routeCase, { "If-Match": `"v1", ${tag}`, "If-None-Match": otherTag }, { world });
+      expect(met.response.status).toBeLessThan(300);
+      if (routeCase.method === "DELETE") {
+        expect(met.changed).toBe(true);
+        expect(met.etag).toBeNull();
+      } else {
+        // The answer is the record as written now, with its tag: the next conditional write's.
+        expect(met.etag).toBe(entityTagOf(met.text));
+        const again = await send(routeCase, { "If-Match": met.etag as string }, { world });
+        expect(again.response.status).toBe(200);
+      }
+    });
+  }
+
+  it("refuses the lost update: a PATCH with the tag read before another client's change writes nothing", async () => {
+    const world = await careWorld(db);
+    const admin = await caller("admin");
+    const path = `/patients/${world.own.patientId}`;
+    const read = await app.request(path, { headers: admin.headers() });
+    const tag = read.headers.get("etag") as string;
+    expect(tag).toBe(entityTagOf(await read.text()));
+    const patch = (body: object, conditions: Record<string, string>) =>
+      app.request(path, {
+        method: "PATCH",
+        headers: admin.headers({ "Content-Type": "application/json", ...conditions }),
+        body: JSON.stringify(body),
+      });
+
+    const [mine, theirs] = [`allergy ${randomUUID()}`, `allergy ${randomUUID()}`];
+    const first = await patch({ allergies: [mine] }, { "If-Match": tag });
+    expect(first.status).toBe(200);
+    const written = first.headers.get("etag");
+    expect(written).not.toBe(tag);
+    const second = await patch({ allergies: [theirs] }, { "If-Match": tag });
+    expect(second.status).toBe(412);
+    const now = await app.request(path, { headers: admin.headers() });
+    expect(((await now.json()) as { allergies: string[] }).allergies).toEqual([mine]);
+    // A GET answers the tag the write answered: the representation is the same.
+    expect(now.headers.get("etag")).toBe(written);
+    expect((await patch({ allergies: [theirs] }, { "If-Match": written as string })).status).toBe(200);
+  });
+
+  it("evaluates the conditions after the record is found: a record that is not there is the 404", async () => {
+    const admin = await caller("admin");
+    const response = await app.request(`/patients/${randomUUID()}`, {
+      method: "PATCH",
+      headers: admin.headers({ "Content-Type": "application/json", "If-Match": '"v1"' }),
+      body: JSON.stringify({ allergies: [] }),
+    });
+    expect(response.status).toBe(404);
+  });
+});
+
+// A read is conditional the same way (RFC 9110 §13.2.2), against the tag of what it found: If-Match naming
+// another is a 412; If-None-Match naming it (or `*`) is a 304 without a body. A read that finds nothing is the
+// 404 it would be unconditioned. The record was read to compare, so the read is recorded either way.
 describe("a read with If-Match or If-None-Match", () => {
   it("is among the routes: every read the API has", () => {
     expect(reads.length).toBeGreaterThan(5);
@@ -119,46 +222,62 @@ describe("a read with If-Match or If-None-Match", () => {
     const answer = routeCase.expected[callerOf(routeCase)].own;
     const audited = answer === 200 && routeCase.unaudited !== true;
 
-    it(`GET ${routeCase.route}: an entity tag in If-Match is a 412 that reads nothing; * reads`, async () => {
-      await expectEntityTagsRefused(routeCase);
-      const any = await send(routeCase, { "If-Match": "*" });
-      expect(any.response.status).toBe(answer);
-      expect(any.text).not.toBe("");
-    });
-
-    const conditioned =
-      answer === 200 ? "is a 304 without a body" : `is the ${answer} it would be without it`;
-    it(`GET and HEAD ${routeCase.route}: If-None-Match * ${conditioned}; an entity tag reads`, async () => {
+    it(`GET and HEAD ${routeCase.route}: answers with the ETag of its JSON, and evaluates both conditions against it`, async () => {
+      const world = await careWorld(db);
+      const plain = await send(routeCase, {}, { world });
+      expect(plain.response.status).toBe(answer);
+      const json = plain.response.headers.get("content-type") === "application/json";
+      // An answer that is a stream (an export) has none: its bytes are not held to hash them.
+      expect(plain.etag).toBe(answer === 200 && json ? entityTagOf(plain.text) : null);
       for (const method of ["GET", "HEAD"]) {
-        for (const ifNoneMatch of ["*", " * ", '"v1", *']) {
-          const sent = await send(routeCase, { "If-None-Match": ifNoneMatch }, method);
-          const where = `${method} ${ifNoneMatch}`;
+        const tag = plain.etag ?? '"v1"';
+        const matched = await send(routeCase, { "If-Match": tag }, { world, method });
+        const notMatched = await send(routeCase, { "If-Match": '"v1"' }, { world, method });
+        const notModified = await send(routeCase, { "If-None-Match": `W/${tag}` }, { world, method });
+        const modified = await send(routeCase, { "If-None-Match": '"v1"' }, { world, method });
+        const any = await send(routeCase, { "If-None-Match": "*" }, { world, method });
+        for (const [where, sent] of Object.entries({ matched, notMatched, notModified, modified, any })) {
           expect(sent.response.headers.get("x-correlation-id"), where).not.toBeNull();
           expect(sent.response.headers.get("cache-control"), where).toBe("no-store");
           // The same read as the answer it stands for: authorized and recorded as one.
-          if (audited) expect(sent.events, where).toContain("audit.data.accessed");
-          if (answer !== 200) {
-            expect(sent.response.status, where).toBe(answer);
+          if (audited) expect(sent.events, `${method} ${where}`).toContain("audit.data.accessed");
+          if (answer !== 200) expect(sent.response.status, `${method} ${where}`).toBe(answer);
+        }
+        if (answer !== 200) continue;
+        expect(modified.response.status, method).toBe(200);
+        expect(notMatched.response.status, method).toBe(412);
+        if (method === "GET") {
+          expect(notMatched.problem?.errors?.map((error) => error.field)).toEqual(["header.if-match"]);
+        }
+        for (const [where, sent] of Object.entries({ notModified, any })) {
+          if (where === "notModified" && sent.response.status === 200) {
+            expect(RECORDS, "a record's answer is the same twice over").not.toContain(routeCase.route);
+            // Changed since (a listing), or never tagged (a stream): either way not the tag sent.
+            if (plain.etag !== null) expect(sent.etag).not.toBe(plain.etag);
             continue;
           }
-          expect(sent.response.status, where).toBe(304);
+          expect(sent.response.status, `${method} ${where}`).toBe(304);
           expect(sent.text, where).toBe("");
+          // The tag of the answer it stands for: a record's is the same as before.
+          if (RECORDS.includes(routeCase.route)) expect(sent.etag, where).toBe(plain.etag);
+          else if (plain.etag !== null) expect(sent.etag, where).not.toBeNull();
           expect(sent.response.headers.get("content-type"), where).toBeNull();
           expect(sent.response.headers.get("content-length"), where).toBeNull();
         }
+        if (RECORDS.includes(routeCase.route)) {
+          expect(matched.response.status, method).toBe(200);
+          expect(notModified.response.status, method).toBe(304);
+        }
       }
-      const tagged = await send(routeCase, { "If-None-Match": '"v1"' });
-      expect(tagged.response.status).toBe(answer);
-      expect(tagged.text).not.toBe("");
     });
   }
 
-  it("GET of a record that is not there with If-None-Match * is the 404 it would be without it", async () => {
+  it("GET of a record that is not there with a condition is the 404 it would be without it", async () => {
     const user = await caller("admin");
-    const response = await app.request(`/patients/${randomUUID()}`, {
-      headers: user.headers({ "If-None-Match": "*" }),
-    });
-    expect(response.status).toBe(404);
-    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    for (const conditions of [{ "If-None-Match": "*" }, { "If-Match": '"v1"' }] as Record<string, string>[]) {
+      const response = await app.request(`/patients/${randomUUID()}`, { headers: user.headers(conditions) });
+      expect(response.status).toBe(404);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+    }
   });
 });

@@ -18,6 +18,7 @@ import {
   patientAggregate,
   requirePatientOwner,
 } from "../http/patientAccess.ts";
+import { assertWriteConditions } from "../http/preconditions.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import {
@@ -191,6 +192,7 @@ export function documentRoutes(db: Database) {
         DOCUMENT_SERVICE,
         async (tx) => {
           const document = await reachableDocument(c, tx, id, { lock: true });
+          assertWriteConditions(c, toResponse(document));
           const deletedAt = new Date();
           await updateDocument(tx, id, { deletedAt });
           await appendEvents(tx, eventContext(c, DOCUMENT_SERVICE), [

@@ -10,9 +10,10 @@ import { idempotencyKeyHeader } from "./idempotency.ts";
 import { mediaTypeOf } from "./mediaType.ts";
 import {
   conditionalRead,
+  conditionalWrite,
+  entityTagHeader,
   ifMatchHeader,
   ifNoneMatchHeader,
-  noEntityTags,
   readIfMatchHeaders,
 } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment, unsupportedContentType } from "./problem.ts";
@@ -146,8 +147,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       allowRoles(access.source, access.resource, access.roles),
       // After the role check, so that a refused role is recorded whatever it accepts; before anything is read.
       acceptable(answers),
-      // Before the body is read: a write whose condition cannot be met does nothing (preconditions.ts).
-      takesIdempotencyKey ? noEntityTags : conditionalRead,
+      // Before the body is read: a malformed condition, or a POST's that cannot be met, does nothing; the
+      // answer's entity tag, after (preconditions.ts).
+      takesIdempotencyKey ? conditionalWrite : conditionalRead,
       wellFormedQuery,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
@@ -195,17 +197,18 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...(takesIdempotencyKey
           ? {
               412: problem(
-                "If-Match names an entity tag (the API issues none, so none can match), or If-None-Match is `*` on a PUT, PATCH or DELETE (the record it writes exists); nothing is done",
+                route.method === "post"
+                  ? "If-Match names an entity tag: a POST's target (a collection, or an action) has none, so none can match; nothing is done"
+                  : "If-Match names none of the record's current entity tag (it changed since it was read), or If-None-Match names it or is `*` (the record exists); nothing is done",
               ),
             }
           : {
               304: {
                 description:
-                  "If-None-Match is `*` and the read found what it asked for: not modified, no body (the headers of the 2xx it stands for, but those of a body)",
+                  "If-None-Match names the answer's entity tag, or is `*` and the read found what it asked for: not modified, no body (the headers of the 2xx it stands for, but those of a body)",
+                headers: entityTagHeader,
               },
-              412: problem(
-                "If-Match names an entity tag (the API issues none, so none can match); nothing is read",
-              ),
+              412: problem("If-Match names none of the answer's entity tag: nothing is answered"),
             }),
         ...(takesIdempotencyKey && !route.responses[422]
           ? { 422: problem("Idempotency-Key reused for another request") }
@@ -226,6 +229,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ),
       },
       takesIdempotencyKey,
+      route.method === "get" || route.method === "put" || route.method === "patch",
     ),
   });
 }
@@ -268,17 +272,20 @@ const privateAnswerHeaders = {
 };
 
 /**
- * Adds X-Correlation-Id, Cache-Control and X-Content-Type-Options to every response, and Idempotent-Replayed to
- * the successes a key can replay.
+ * Adds X-Correlation-Id, Cache-Control and X-Content-Type-Options to every response, Idempotent-Replayed to the
+ * successes a key can replay, and ETag to the JSON successes of a route whose answer is its target's
+ * representation (`tagged`: a GET, PUT or PATCH; preconditions.ts).
  */
 function withCommonHeaders(
   responses: RouteConfig["responses"],
   replayable: boolean,
+  tagged: boolean,
 ): RouteConfig["responses"] {
   return Object.fromEntries(
     Object.entries(responses).map(([status, response]) => {
-      const declared = response as { headers?: Record<string, unknown> };
+      const declared = response as { headers?: Record<string, unknown>; content?: object };
       const success = Number(status) < 300;
+      const json = declared.content !== undefined && "application/json" in declared.content;
       return [
         status,
         {
@@ -287,6 +294,7 @@ function withCommonHeaders(
             ...correlationIdHeader,
             ...privateAnswerHeaders,
             ...(success && replayable ? idempotentReplayedHeader : {}),
+            ...(success && tagged && json ? entityTagHeader : {}),
             ...declared.headers,
           },
         },

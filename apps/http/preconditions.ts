@@ -1,70 +1,193 @@
-// Conditional writes (RFC 9110 §13.1.1, §13.1.2). The API issues no entity tags, so a write sent with If-Match
-// naming one cannot meet its condition: it is a 412 and nothing is done, rather than the header ignored and the
-// write applied over a change the client has not seen (the lost update it asked to be protected from). `*` asks
-// only that the record exist, which the route itself answers (a 404 when it does not). If-None-Match: `*` asks
-// the opposite, that the target have no current representation: a PUT, PATCH or DELETE writes a record that
-// exists whenever the write can be done, so there it is a 412 too, where it was ignored and the write applied
-// over the record its client believed absent. A POST's target (a collection, or an action such as a
-// cancellation) has no representation of its own, so `*` is met there, and an entity tag never matches.
+// Conditional requests (RFC 9110 §13). Every JSON answer of a read, and of a PUT or PATCH, carries an entity tag
+// (ETag): a hash of the representation's bytes, so it changes exactly when what a GET answers changes. It is a
+// strong validator: two answers with one tag are the same bytes.
 //
-// A read is conditional the same way (RFC 9110 §13.2.2): If-Match naming an entity tag is a 412 before anything
-// is read; If-None-Match: `*` is false wherever the read finds its record, so a read that would answer 2xx
-// answers 304 Not Modified instead, without a body. A read that finds nothing answers as it would unconditioned
-// (a 404), as §13.2.1 asks of any answer other than a 2xx.
+// A write to a record (PUT, PATCH, DELETE) is conditional on that record as a GET answers it: If-Match naming
+// the tag a client read makes the write happen only if nobody changed the record since (the lost update it asks
+// to be protected from); naming any other tag, it is a 412 and nothing is written. If-None-Match `*` asks that the
+// record not exist, and such a write is only ever to one that does: a 412. The route evaluates both once it has
+// found the record (`assertWriteConditions`), so a record that is not there, or not the caller's, answers the
+// 404 or 403 it would answer unconditioned (§13.2.1), and under the transaction's lock on it, so that no other
+// write slips in between the comparison and the change. A POST's target (a collection, or an action such as a
+// cancellation) has no representation of its own, so it has no tag: If-Match naming one is a 412, `*` and
+// If-None-Match are met.
+//
+// A read evaluates them against the tag of the answer it found (§13.2.2): If-Match naming another tag is a 412;
+// If-None-Match naming that tag (weak comparison), or `*`, is a 304 Not Modified, without a body. A read that
+// finds nothing answers as it would unconditioned (a 404). The record was read to compare it, so a read answered
+// 304 or 412 is recorded in the audit history as the 200 would have been.
+import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { mediaTypeOf } from "./mediaType.ts";
 import { HttpProblem } from "./problem.ts";
 
+const ENTITY_TAG_SYNTAX = 'a list of entity tags (`"…"` or `W/"…"`), or `*`';
+
 export const ifMatchHeader = z.object({
-  "if-match": z.string().optional().openapi({
-    description:
-      "Only `*` is met (the record exists). The API issues no entity tags, so a write conditional on one is a 412.",
-  }),
+  "if-match": z
+    .string()
+    .optional()
+    .openapi({
+      description: `${ENTITY_TAG_SYNTAX}. On a PUT, PATCH or DELETE: write only if the record's ETag (a GET's, or the last write's) is one of them (strong comparison: a weak tag never matches); else a 412 that writes nothing. \`*\`: the record exists. A POST's target has no entity tag: a tag is a 412.`,
+    }),
 });
 
 export const ifNoneMatchHeader = z.object({
-  "if-none-match": z.string().optional().openapi({
-    description:
-      "`*` is never met by a PUT, PATCH or DELETE, whose record exists whenever the write can be done: a 412. On a POST, whose target has no representation of its own, `*` is met; an entity tag is always met, as the API issues none.",
-  }),
+  "if-none-match": z
+    .string()
+    .optional()
+    .openapi({
+      description: `${ENTITY_TAG_SYNTAX}. On a PUT, PATCH or DELETE: write only if the record's ETag is none of them (weak comparison); \`*\` is never met, as such a write is only ever to a record that exists: a 412. On a POST, whose target has no representation of its own, it is always met.`,
+    }),
 });
-
-/** The methods whose target is the record they write, which exists whenever the write can be done. */
-const WRITES_A_RECORD = new Set(["PUT", "PATCH", "DELETE"]);
 
 export const readIfMatchHeaders = z.object({
-  "if-match": z.string().optional().openapi({
-    description:
-      "Only `*` is met (the record exists). The API issues no entity tags, so a read conditional on one is a 412.",
-  }),
-  "if-none-match": z.string().optional().openapi({
-    description:
-      "`*` is false wherever the record exists: the read answers 304 Not Modified, without a body. An entity tag is never matched, as the API issues none: the read answers as it would without it.",
-  }),
+  "if-match": z
+    .string()
+    .optional()
+    .openapi({
+      description: `${ENTITY_TAG_SYNTAX}. Answer only if the answer's ETag is one of them (strong comparison); else a 412. \`*\`: the record exists.`,
+    }),
+  "if-none-match": z
+    .string()
+    .optional()
+    .openapi({
+      description: `${ENTITY_TAG_SYNTAX}. If the answer's ETag is one of them (weak comparison), or for \`*\` wherever the record exists, the read answers 304 Not Modified, without a body.`,
+    }),
 });
 
-function refuseEntityTags(ifMatch: string | undefined, what: "read" | "write") {
-  if (ifMatch !== undefined && ifMatch.trim() !== "*") {
-    throw new HttpProblem(
-      412,
-      "Precondition Failed",
-      `This API issues no entity tags: none can match. Send the ${what} without If-Match (or with If-Match: *).`,
-      [{ field: "header.if-match", message: "names an entity tag, and none can match" }],
+/** The header every JSON success of a read, a PUT and a PATCH carries. */
+export const entityTagHeader = {
+  ETag: {
+    description:
+      "The representation's entity tag: a strong validator, which changes whenever the answer's content does. Send it back in `If-Match` to write only over the record as read, or in `If-None-Match` to read it only if it changed.",
+    schema: { type: "string" as const },
+  },
+};
+
+/** The entity tag of a representation: the first 128 bits of its bytes' SHA-256, base64url, quoted. */
+export function entityTagOf(representation: string | Uint8Array): string {
+  return `"${createHash("sha256").update(representation).digest("base64url").slice(0, 22)}"`;
+}
+
+interface EntityTag {
+  weak: boolean;
+  /** With its quotes. */
+  opaque: string;
+}
+
+/** `*`, or the tags a header lists. */
+type Condition = "*" | EntityTag[];
+
+const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
+type ConditionHeader = "if-match" | "if-none-match";
+
+/**
+ * A condition header as RFC 9110 §13.1.1 writes it; a malformed one is a 400 naming it, as an unreadable
+ * condition cannot be met or ignored. A `*` among tags is no valid value either: If-None-Match reads it as `*`,
+ * the stronger condition there, as it always has; If-Match refuses it.
+ */
+function conditionOf(c: Context, header: ConditionHeader): Condition | undefined {
+  const value = c.req.header(header);
+  if (value === undefined) return undefined;
+  const members = value
+    .split(",")
+    .map((member) => member.trim())
+    .filter((member) => member !== "");
+  if (members.includes("*") && (members.length === 1 || header === "if-none-match")) return "*";
+  const tags = members.map((member) => ENTITY_TAG.exec(member));
+  if (members.length === 0 || tags.some((tag) => tag === null)) {
+    throw HttpProblem.invalid([{ field: `header.${header}`, message: `must be ${ENTITY_TAG_SYNTAX}` }]);
+  }
+  return tags.map((tag) => ({ weak: tag?.[1] !== undefined, opaque: tag?.[2] as string }));
+}
+
+function conditionsOf(c: Context) {
+  return { ifMatch: conditionOf(c, "if-match"), ifNoneMatch: conditionOf(c, "if-none-match") };
+}
+
+/**
+ * Whether a condition names the current representation of a record that exists, whose tag is `current` (undefined
+ * for an answer that has none): strongly, as If-Match compares, or weakly. `*` names any.
+ */
+function names(condition: Condition, current: string | undefined, comparison: "strong" | "weak"): boolean {
+  if (condition === "*") return true;
+  if (current === undefined) return false;
+  return condition.some((tag) => tag.opaque === current && (comparison === "weak" || !tag.weak));
+}
+
+const preconditionFailed = (header: ConditionHeader, detail: string, message: string) =>
+  new HttpProblem(412, "Precondition Failed", detail, [{ field: `header.${header}`, message }]);
+
+const changedSince = (what: string) =>
+  preconditionFailed(
+    "if-match",
+    `The ${what} is not as the entity tags in If-Match name it: it changed since (or never had them). Nothing was done: read it again, and send its ETag.`,
+    "names no entity tag of the current representation",
+  );
+
+/**
+ * Evaluates a write's conditions against its record as it is now (its representation as a GET answers it, or as
+ * the route's last answer gave it), inside the transaction that changes it: a 412 where they fail.
+ */
+export function assertWriteConditions(c: Context, current: unknown): void {
+  const { ifMatch, ifNoneMatch } = conditionsOf(c);
+  if (ifMatch === undefined && ifNoneMatch === undefined) return;
+  const tag = entityTagOf(JSON.stringify(current));
+  if (ifMatch !== undefined && !names(ifMatch, tag, "strong")) throw changedSince("record");
+  if (ifNoneMatch !== undefined && names(ifNoneMatch, tag, "weak")) {
+    throw preconditionFailed(
+      "if-none-match",
+      ifNoneMatch === "*"
+        ? "If-None-Match: * asks that the record not exist, and a PUT, PATCH or DELETE writes only a record that does: it cannot be met. Send the write without it."
+        : "The record is as an entity tag in If-None-Match names it. Nothing was done.",
+      ifNoneMatch === "*"
+        ? "is *, and this write is only to a record that exists"
+        : "names the current representation's entity tag",
     );
   }
 }
 
-/** Whether If-None-Match holds `*`: a `*` among entity tags is no valid field value, and is read as `*`. */
-const namesAnyRecord = (ifNoneMatch: string | undefined) =>
-  ifNoneMatch?.split(",").some((member) => member.trim() === "*") ?? false;
+/** The methods whose target is the record they write, which exists whenever the write can be done. */
+const WRITES_A_RECORD = new Set(["PUT", "PATCH", "DELETE"]);
 
 /** The headers a 304 keeps of the answer it stands for (RFC 9110 §15.4.5): none about a body. */
 const BODY_HEADERS = ["content-type", "content-length", "content-encoding", "content-disposition"];
 
+const succeeded = (c: Context) => c.res.status >= 200 && c.res.status < 300;
+
+/**
+ * Gives a JSON success its entity tag, from the bytes it sends. Other answers (an export's stream) have none:
+ * reading them here would hold them whole.
+ */
+async function tagAnswer(c: Context): Promise<string | undefined> {
+  const answer = c.res;
+  const contentType = answer.headers.get("content-type");
+  if (!succeeded(c) || contentType === null || mediaTypeOf(contentType)?.essence !== "application/json") {
+    return undefined;
+  }
+  const bytes = new Uint8Array(await answer.arrayBuffer());
+  const tag = entityTagOf(bytes);
+  const headers = new Headers(answer.headers);
+  headers.set("ETag", tag);
+  // In place of the answer, not merged into it (Hono would keep the old one's headers).
+  c.res = undefined;
+  c.res = new Response(bytes, { status: answer.status, headers });
+  return tag;
+}
+
 export const conditionalRead: MiddlewareHandler = async function conditionalRead(c, next) {
-  refuseEntityTags(c.req.header("if-match"), "read");
+  // Read first: a malformed condition is a 400 before anything is read.
+  const { ifMatch, ifNoneMatch } = conditionsOf(c);
   await next();
-  if (namesAnyRecord(c.req.header("if-none-match")) && c.res.status >= 200 && c.res.status < 300) {
+  if (!succeeded(c)) return;
+  const tag = await tagAnswer(c);
+  if (ifMatch !== undefined && !names(ifMatch, tag, "strong")) {
+    await c.res.body?.cancel();
+    throw changedSince("answer");
+  }
+  if (ifNoneMatch !== undefined && names(ifNoneMatch, tag, "weak")) {
     const headers = new Headers(c.res.headers);
     for (const name of BODY_HEADERS) headers.delete(name);
     await c.res.body?.cancel();
@@ -74,15 +197,19 @@ export const conditionalRead: MiddlewareHandler = async function conditionalRead
   }
 };
 
-export const noEntityTags: MiddlewareHandler = async function noEntityTags(c, next) {
-  refuseEntityTags(c.req.header("if-match"), "write");
-  if (WRITES_A_RECORD.has(c.req.method) && namesAnyRecord(c.req.header("if-none-match"))) {
-    throw new HttpProblem(
-      412,
-      "Precondition Failed",
-      "If-None-Match: * asks that the record not exist, and a PUT, PATCH or DELETE writes only a record that does: it cannot be met. Send the write without it.",
-      [{ field: "header.if-none-match", message: "is *, and this write is only to a record that exists" }],
-    );
+export const conditionalWrite: MiddlewareHandler = async function conditionalWrite(c, next) {
+  const { ifMatch } = conditionsOf(c);
+  if (!WRITES_A_RECORD.has(c.req.method)) {
+    if (ifMatch !== undefined && ifMatch !== "*") {
+      throw preconditionFailed(
+        "if-match",
+        "A POST's target (a collection, or an action on a record) has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
+        "names an entity tag, and this target has none",
+      );
+    }
+    return next();
   }
+  // The route evaluates the conditions against its record (assertWriteConditions).
   await next();
+  if (c.req.method !== "DELETE") await tagAnswer(c);
 };

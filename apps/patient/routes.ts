@@ -17,6 +17,7 @@ import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, patientAggregate } from "../http/patientAccess.ts";
+import { assertWriteConditions } from "../http/preconditions.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { erasePatient } from "./erasure.ts";
@@ -206,6 +207,7 @@ export function patientRoutes(db: Database) {
               "Only an admin may change which login a patient record belongs to (userId).",
             );
           }
+          assertWriteConditions(c, toResponse(current));
           // A PATCH that changes nothing is answered with the record: a read, not a change.
           if (changedFields.length === 0) {
             await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
@@ -240,7 +242,7 @@ export function patientRoutes(db: Database) {
         db,
         PATIENT_SERVICE,
         async (tx) => {
-          await reachablePatient(c, tx, id, { lock: true });
+          assertWriteConditions(c, toResponse(await reachablePatient(c, tx, id, { lock: true })));
           await cancelAppointmentsOfDeletedPatient(c, tx, id);
           const deleted = await updatePatient(tx, id, { deletedAt: new Date() });
           await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
@@ -297,6 +299,7 @@ export function patientRoutes(db: Database) {
         PATIENT_SERVICE,
         async (tx) => {
           const current = await reachablePatient(c, tx, id, { lock: true });
+          assertWriteConditions(c, toResponse(current).consent);
           const changedAt = new Date();
           const events: NewEvent[] = [];
           const changes: Partial<PatientRow> = {};

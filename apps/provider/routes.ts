@@ -13,6 +13,7 @@ import { refusingConflicts } from "../http/constraintViolation.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
+import { assertWriteConditions } from "../http/preconditions.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import {
@@ -118,6 +119,7 @@ export function providerRoutes(db: Database) {
         );
         // Sending back the userId a GET returned changes nothing, and is no attempt at anything.
         assertMayEdit(c, current, changedFields.includes("userId"));
+        assertWriteConditions(c, toResponse(current));
         if (changedFields.length === 0)
           return { status: 200 as const, body: toResponse(current), patientId: null };
         const changes = Object.fromEntries(changedFields.map((field) => [field, body[field]]));
