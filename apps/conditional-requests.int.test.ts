@@ -5,6 +5,7 @@
 // with the tag it read, the write is done; with any other, it is a 412 and nothing is written. A POST's target
 // (a collection, an action) has no tag: a tag there is a 412, `*` writes.
 import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { type CareWorld, careWorld } from "../test/careWorld.ts";
 import { testDatabase } from "../test/fixtures.ts";
@@ -196,6 +197,35 @@ describe("a PUT, PATCH or DELETE with If-Match or If-None-Match", () => {
     // A GET answers the tag the write answered: the representation is the same.
     expect(now.headers.get("etag")).toBe(written);
     expect((await patch({ allergies: [theirs] }, { "If-Match": written as string })).status).toBe(200);
+  });
+
+  it("lets exactly one of racing writers with the same tag write: the others get a 412 and write nothing", async () => {
+    const world = await careWorld(db);
+    const admin = await caller("admin");
+    const path = `/patients/${world.own.patientId}`;
+    const tag = (await app.request(path, { headers: admin.headers() })).headers.get("etag") as string;
+    const allergies = Array.from({ length: 6 }, () => `allergy ${randomUUID()}`);
+    const answers = await Promise.all(
+      allergies.map((allergy) =>
+        app.request(path, {
+          method: "PATCH",
+          headers: admin.headers({ "Content-Type": "application/json", "If-Match": tag }),
+          body: JSON.stringify({ allergies: [allergy] }),
+        }),
+      ),
+    );
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 412)).toHaveLength(allergies.length - 1);
+    const winner = allergies[statuses.indexOf(200)];
+    const now = (await (await app.request(path, { headers: admin.headers() })).json()) as {
+      allergies: string[];
+    };
+    expect(now.allergies).toEqual([winner]);
+    const updates = await db.execute<{ count: string }>(
+      sql`SELECT count(*) FROM outbox WHERE aggregate_id = ${world.own.patientId} AND event_type = 'patient.updated'`,
+    );
+    expect(Number(updates.rows[0]?.count)).toBe(1);
   });
 
   it("evaluates the conditions after the record is found: a record that is not there is the 404", async () => {
