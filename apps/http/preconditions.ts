@@ -80,28 +80,40 @@ interface EntityTag {
 /** `*`, or the tags a header lists. */
 type Condition = "*" | EntityTag[];
 
-const ENTITY_TAG = /^(W\/)?("[\x21\x23-\x7e\x80-\xff]*")$/;
+/**
+ * One member of a list (RFC 9110 §5.6.1: members separated by commas, blank ones allowed) and the comma or end
+ * after it: `*`, or an entity tag, whose quoted characters may include a comma.
+ */
+const LIST_MEMBER = /[ \t]*(?:(\*)|(W\/)?("[\x21\x23-\x7e\x80-\xff]*"))?[ \t]*(,|$)/y;
 type ConditionHeader = "if-match" | "if-none-match";
 
 /**
  * A condition header as RFC 9110 §13.1.1 writes it; a malformed one is a 400 naming it, as an unreadable
- * condition cannot be met or ignored. A `*` among tags is no valid value either: If-None-Match reads it as `*`,
- * the stronger condition there, as it always has; If-Match refuses it.
+ * condition can be neither met nor ignored. A `*` among tags is no valid value either: If-None-Match reads it as
+ * `*`, the stronger condition there, as it always has; If-Match refuses it.
  */
 function conditionOf(c: Context, header: ConditionHeader): Condition | undefined {
   const value = c.req.header(header);
   if (value === undefined) return undefined;
-  const members = value
-    .split(",")
-    .map((member) => member.trim())
-    .filter((member) => member !== "");
-  if (members.includes("*") && (members.length === 1 || header === "if-none-match")) return "*";
-  const tags = members.map((member) => ENTITY_TAG.exec(member));
-  if (members.length === 0 || tags.some((tag) => tag === null)) {
-    throw HttpProblem.invalid([{ field: `header.${header}`, message: `must be ${ENTITY_TAG_SYNTAX}` }]);
+  const tags: EntityTag[] = [];
+  let any = false;
+  LIST_MEMBER.lastIndex = 0;
+  for (;;) {
+    const start = LIST_MEMBER.lastIndex;
+    const member = LIST_MEMBER.exec(value);
+    if (member === null) throw malformed(header);
+    const [, star, weak, opaque, separator] = member;
+    if (star !== undefined) any = true;
+    if (opaque !== undefined) tags.push({ weak: weak !== undefined, opaque });
+    if (separator === "" || LIST_MEMBER.lastIndex === start) break;
   }
-  return tags.map((tag) => ({ weak: tag?.[1] !== undefined, opaque: tag?.[2] as string }));
+  if (any && (tags.length === 0 || header === "if-none-match")) return "*";
+  if (any || tags.length === 0) throw malformed(header);
+  return tags;
 }
+
+const malformed = (header: ConditionHeader) =>
+  HttpProblem.invalid([{ field: `header.${header}`, message: `must be ${ENTITY_TAG_SYNTAX}` }]);
 
 function conditionsOf(c: Context) {
   return { ifMatch: conditionOf(c, "if-match"), ifNoneMatch: conditionOf(c, "if-none-match") };
