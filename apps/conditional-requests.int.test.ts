@@ -19,8 +19,17 @@ const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
 const writes = serviceRoutes.filter((routeCase) => routeCase.method !== "GET");
-const recordWrites = writes.filter((routeCase) => ["PUT", "PATCH", "DELETE"].includes(routeCase.method));
-const posts = writes.filter((routeCase) => routeCase.method === "POST");
+/** The POSTs that act on a record, as the document says: their answer names it in Content-Location. */
+const published = (await (await app.request("/openapi.json")).json()) as {
+  paths: Record<string, Record<string, { responses: Record<string, { headers?: object }> }>>;
+};
+const actsOnARecord = (routeCase: RouteCase) =>
+  routeCase.method === "POST" &&
+  Object.hasOwn(published.paths[routeCase.route]?.post?.responses[200]?.headers ?? {}, "Content-Location");
+const recordWrites = writes.filter(
+  (routeCase) => ["PUT", "PATCH", "DELETE"].includes(routeCase.method) || actsOnARecord(routeCase),
+);
+const posts = writes.filter((routeCase) => routeCase.method === "POST" && !actsOnARecord(routeCase));
 const reads = serviceRoutes.filter((routeCase) => routeCase.method === "GET");
 /**
  * The reads of one record, whose answer stays the same bytes until the record changes. The audit history's
@@ -41,6 +50,8 @@ interface Sending {
   /** The records it is sent about: a new care world unless given. */
   world?: CareWorld;
   method?: string;
+  /** Another path than the route's: the record an action acts on. */
+  path?: (routePath: string) => string;
 }
 
 async function send(routeCase: RouteCase, conditions: Record<string, string>, sending: Sending = {}) {
@@ -48,7 +59,9 @@ async function send(routeCase: RouteCase, conditions: Record<string, string>, se
   const role = callerOf(routeCase);
   const user = await caller(role, loginOf(role, world, routeCase));
   const method = sending.method ?? routeCase.method;
-  const { path, body } = routeCase.request(world, "own");
+  const request = routeCase.request(world, "own");
+  const { body } = request;
+  const path = sending.path?.(request.path) ?? request.path;
   const correlationId = randomUUID();
   const before = await stateDigest(db);
   const response = await app.request(path, {
@@ -118,27 +131,34 @@ describe("a POST with If-Match or If-None-Match", () => {
   }
 });
 
+/** The path of the record a write is to: its own, or that of the record an action (`…/{id}/cancel`) acts on. */
+const recordPath = (routeCase: RouteCase) => (path: string) =>
+  routeCase.method === "POST" ? path.slice(0, path.lastIndexOf("/")) : path;
+
 /**
- * The record's current entity tag as its client learns it: a GET's on the same path, or (the consents, which
- * have no GET) the answer of the same write sent once unconditioned.
+ * The record's current entity tag as its client learns it: a GET's of the record, or (the consents, which have
+ * no GET) the answer of the same write sent once unconditioned.
  */
 async function currentTag(routeCase: RouteCase, world: CareWorld): Promise<string> {
   const sent =
     routeCase.method === "PUT"
       ? await send(routeCase, {}, { world })
-      : await send(routeCase, {}, { world, method: "GET" });
+      : await send(routeCase, {}, { world, method: "GET", path: recordPath(routeCase) });
   expect(sent.response.status).toBe(200);
   expect(sent.etag).toBe(entityTagOf(sent.text));
   return sent.etag as string;
 }
 
-describe("a PUT, PATCH or DELETE with If-Match or If-None-Match", () => {
+describe("a write to a record with If-Match or If-None-Match", () => {
   it("is among the routes: every write to a record the API has", () => {
     expect(recordWrites.map((routeCase) => `${routeCase.method} ${routeCase.route}`).sort()).toEqual([
       "DELETE /documents/{id}",
       "DELETE /patients/{id}",
       "PATCH /patients/{id}",
       "PATCH /providers/{id}",
+      "POST /appointments/{id}/cancel",
+      "POST /appointments/{id}/complete",
+      "POST /documents/{id}/processing-results",
       "PUT /patients/{id}/consent",
     ]);
   });
@@ -167,6 +187,13 @@ describe("a PUT, PATCH or DELETE with If-Match or If-None-Match", () => {
       if (routeCase.method === "DELETE") {
         expect(met.changed).toBe(true);
         expect(met.etag).toBeNull();
+      } else if (routeCase.method === "POST") {
+        // The answer is the record after the action, named in Content-Location, with the tag a GET now answers.
+        const { path } = routeCase.request(world, "own");
+        expect(met.response.headers.get("content-location")).toBe(recordPath(routeCase)(path));
+        expect(met.etag).toBe(entityTagOf(met.text));
+        expect(await currentTag(routeCase, world)).toBe(met.etag);
+        expect(met.etag).not.toBe(tag);
       } else {
         // The answer is the record as written now, with its tag: the next conditional write's.
         expect(met.etag).toBe(entityTagOf(met.text));

@@ -20,6 +20,7 @@ import {
   patientAggregate,
   requirePatientOwner,
 } from "../http/patientAccess.ts";
+import { assertWriteConditions } from "../http/preconditions.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { findProvider, findProviderOfLogin } from "../provider/store.ts";
@@ -82,36 +83,44 @@ const routes = {
       404: problem("Unknown appointment"),
     },
   }),
-  cancel: securedRoute(access(["patient", "provider", "admin"], OF_THEIR_PATIENTS), {
-    method: "post",
-    path: "/appointments/{id}/cancel",
-    summary: "Cancel a booked appointment (emits appointment.cancelled)",
-    request: {
-      params: appointmentIdParam,
-      body: { content: json(cancelAppointmentBody), required: true },
+  cancel: securedRoute(
+    access(["patient", "provider", "admin"], OF_THEIR_PATIENTS),
+    {
+      method: "post",
+      path: "/appointments/{id}/cancel",
+      summary: "Cancel a booked appointment (emits appointment.cancelled)",
+      request: {
+        params: appointmentIdParam,
+        body: { content: json(cancelAppointmentBody), required: true },
+      },
+      responses: {
+        200: { description: "The cancelled appointment", content: json(appointmentResponse) },
+        400: problem("Invalid input"),
+        404: problem("Unknown appointment"),
+        409: problem("The appointment is not booked any more (cancelled or completed)"),
+        422: problem("Idempotency-Key reused for another request"),
+      },
     },
-    responses: {
-      200: { description: "The cancelled appointment", content: json(appointmentResponse) },
-      400: problem("Invalid input"),
-      404: problem("Unknown appointment"),
-      409: problem("The appointment is not booked any more (cancelled or completed)"),
-      422: problem("Idempotency-Key reused for another request"),
+    { actsOn: "/appointments/{id}" },
+  ),
+  complete: securedRoute(
+    access(["provider", "admin"], "A provider completes their own appointments."),
+    {
+      method: "post",
+      path: "/appointments/{id}/complete",
+      summary: "Record that a booked appointment took place (emits appointment.completed)",
+      request: { params: appointmentIdParam },
+      responses: {
+        200: { description: "The completed appointment", content: json(appointmentResponse) },
+        404: problem("Unknown appointment"),
+        409: problem(
+          "The appointment is not booked any more (cancelled or completed), or has not begun (its scheduledAt is more than a minute away)",
+        ),
+        422: problem("Idempotency-Key reused for another request"),
+      },
     },
-  }),
-  complete: securedRoute(access(["provider", "admin"], "A provider completes their own appointments."), {
-    method: "post",
-    path: "/appointments/{id}/complete",
-    summary: "Record that a booked appointment took place (emits appointment.completed)",
-    request: { params: appointmentIdParam },
-    responses: {
-      200: { description: "The completed appointment", content: json(appointmentResponse) },
-      404: problem("Unknown appointment"),
-      409: problem(
-        "The appointment is not booked any more (cancelled or completed), or has not begun (its scheduledAt is more than a minute away)",
-      ),
-      422: problem("Idempotency-Key reused for another request"),
-    },
-  }),
+    { actsOn: "/appointments/{id}" },
+  ),
 };
 
 /** Who cancelled, in the catalog's terms. */
@@ -206,6 +215,7 @@ export function appointmentRoutes(db: Database) {
         APPOINTMENT_SERVICE,
         async (tx) => {
           const appointment = await reachableAppointment(c, tx, id, { lock: true });
+          assertWriteConditions(c, toResponse(appointment));
           assertBooked(appointment);
           const cancelledAt = new Date();
           const cancelledBy = CANCELLED_BY[principal.role];
@@ -255,6 +265,7 @@ export function appointmentRoutes(db: Database) {
               );
             }
           }
+          assertWriteConditions(c, toResponse(appointment));
           assertBooked(appointment);
           const completedAt = new Date();
           assertBegun(appointment, completedAt);

@@ -106,25 +106,29 @@ const routes = {
       422: problem("Idempotency-Key reused for another request"),
     },
   }),
-  processed: securedRoute(access(["service", "admin"], "Reported by the processing pipeline."), {
-    method: "post",
-    path: "/documents/{id}/processing-results",
-    summary:
-      "Record that processing finished, with what it extracted or why it failed (emits document.processed)",
-    request: {
-      params: documentIdParam,
-      body: { content: json(processingResultBody), required: true },
+  processed: securedRoute(
+    access(["service", "admin"], "Reported by the processing pipeline."),
+    {
+      method: "post",
+      path: "/documents/{id}/processing-results",
+      summary:
+        "Record that processing finished, with what it extracted or why it failed (emits document.processed)",
+      request: {
+        params: documentIdParam,
+        body: { content: json(processingResultBody), required: true },
+      },
+      responses: {
+        200: { description: "The document after processing", content: json(documentResponse) },
+        400: problem("Invalid input"),
+        404: problem("Unknown or deleted document"),
+        409: problem(
+          "The processedAt is before the document's upload, or the document holds a result processed later than this one",
+        ),
+        422: problem("Idempotency-Key reused for another request"),
+      },
     },
-    responses: {
-      200: { description: "The document after processing", content: json(documentResponse) },
-      400: problem("Invalid input"),
-      404: problem("Unknown or deleted document"),
-      409: problem(
-        "The processedAt is before the document's upload, or the document holds a result processed later than this one",
-      ),
-      422: problem("Idempotency-Key reused for another request"),
-    },
-  }),
+    { actsOn: "/documents/{id}" },
+  ),
 };
 
 export function documentRoutes(db: Database) {
@@ -258,6 +262,7 @@ export function documentRoutes(db: Database) {
         DOCUMENT_SERVICE,
         async (tx) => {
           const document = await reachableDocument(c, tx, id, { lock: true });
+          assertWriteConditions(c, toResponse(document));
           const processedAt = new Date(result.processedAt);
           assertResultInOrder(document, processedAt);
           const row = await updateDocument(tx, id, {

@@ -12,9 +12,8 @@ import {
   conditionalRead,
   conditionalWrite,
   entityTagHeader,
-  ifMatchHeader,
-  ifNoneMatchHeader,
   readIfMatchHeaders,
+  writeConditionHeaders,
 } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment, unsupportedContentType } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
@@ -119,7 +118,21 @@ const reachesSomePatients = (roles: readonly Role[]) =>
 
 type UnsecuredRoute<P extends string> = Omit<RouteConfig, "path" | "middleware" | "security"> & { path: P };
 
-export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(access: RouteAccess, route: R) {
+export interface RouteOptions {
+  /**
+   * For a POST that acts on one record (`/appointments/{id}/cancel`): the path of that record's GET. The action
+   * is then conditional on the record as that GET answers it, as a PUT, PATCH or DELETE is on its own target
+   * (the route calls assertWriteConditions), and its answer, the record after the action, carries the record's
+   * ETag and a Content-Location naming it (preconditions.ts).
+   */
+  actsOn?: string;
+}
+
+export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
+  access: RouteAccess,
+  route: R,
+  options: RouteOptions = {},
+) {
   const roles = `Roles: ${access.roles.join(", ")}.${access.rule ? ` ${access.rule}` : ""}`;
   const takesBody = route.request?.body !== undefined;
   // Every route that changes something takes an Idempotency-Key, the same way (idempotency.ts, answerOnce).
@@ -136,7 +149,16 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       ...route.request,
       headers: headers.extend({
         ...(takesIdempotencyKey
-          ? { ...idempotencyKeyHeader.shape, ...ifMatchHeader.shape, ...ifNoneMatchHeader.shape }
+          ? {
+              ...idempotencyKeyHeader.shape,
+              ...writeConditionHeaders(
+                options.actsOn !== undefined
+                  ? `the record's ETag (that of \`GET ${options.actsOn}\`)`
+                  : route.method === "post"
+                    ? null
+                    : "the record's ETag (a GET's, or the last write's)",
+              ).shape,
+            }
           : readIfMatchHeaders.shape),
         "x-correlation-id": correlationIdRequestHeader,
       }),
@@ -149,7 +171,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
       acceptable(answers),
       // Before the body is read: a malformed condition, or a POST's that cannot be met, does nothing; the
       // answer's entity tag, after (preconditions.ts).
-      takesIdempotencyKey ? conditionalWrite : conditionalRead,
+      takesIdempotencyKey ? conditionalWrite(options.actsOn) : conditionalRead,
       wellFormedQuery,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
@@ -197,9 +219,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ...(takesIdempotencyKey
           ? {
               412: problem(
-                route.method === "post"
-                  ? "If-Match names an entity tag: a POST's target (a collection, or an action) has none, so none can match; nothing is done"
-                  : "If-Match names none of the record's current entity tag (it changed since it was read), or If-None-Match names it or is `*` (the record exists); nothing is done",
+                route.method === "post" && options.actsOn === undefined
+                  ? "If-Match names an entity tag: this POST's target (a collection, or an action answered with no record) has none, so none can match; nothing is done"
+                  : `If-Match names none of the record's current entity tag (${options.actsOn === undefined ? "it changed since it was read" : `the ETag of \`GET ${options.actsOn}\``}), or If-None-Match names it or is \`*\` (the record exists); nothing is done`,
               ),
             }
           : {
@@ -229,7 +251,11 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(acce
         ),
       },
       takesIdempotencyKey,
-      route.method === "get" || route.method === "put" || route.method === "patch",
+      route.method === "get" ||
+        route.method === "put" ||
+        route.method === "patch" ||
+        options.actsOn !== undefined,
+      options.actsOn,
     ),
   });
 }
@@ -274,12 +300,14 @@ const privateAnswerHeaders = {
 /**
  * Adds X-Correlation-Id, Cache-Control and X-Content-Type-Options to every response, Idempotent-Replayed to the
  * successes a key can replay, and ETag to the JSON successes of a route whose answer is its target's
- * representation (`tagged`: a GET, PUT or PATCH; preconditions.ts).
+ * representation (`tagged`: a GET, PUT or PATCH, or a POST acting on a record, whose answer names the record in
+ * Content-Location; preconditions.ts).
  */
 function withCommonHeaders(
   responses: RouteConfig["responses"],
   replayable: boolean,
   tagged: boolean,
+  actsOn?: string,
 ): RouteConfig["responses"] {
   return Object.fromEntries(
     Object.entries(responses).map(([status, response]) => {
@@ -295,6 +323,14 @@ function withCommonHeaders(
             ...privateAnswerHeaders,
             ...(success && replayable ? idempotentReplayedHeader : {}),
             ...(success && tagged && json ? entityTagHeader : {}),
+            ...(success && json && actsOn !== undefined
+              ? {
+                  "Content-Location": {
+                    description: `The record the answer represents, after the action: \`${actsOn}\`. The ETag is that record's.`,
+                    schema: { type: "string" as const },
+                  },
+                }
+              : {}),
             ...declared.headers,
           },
         },

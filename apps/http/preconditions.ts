@@ -1,16 +1,17 @@
-// Conditional requests (RFC 9110 §13). Every JSON answer of a read, and of a PUT or PATCH, carries an entity tag
-// (ETag): a hash of the representation's bytes, so it changes exactly when what a GET answers changes. It is a
-// strong validator: two answers with one tag are the same bytes.
+// Conditional requests (RFC 9110 §13). Every JSON answer of a read, of a PUT or PATCH, and of a POST acting on a
+// record carries an entity tag (ETag): a hash of the representation's bytes, so it changes exactly when what a
+// GET answers changes. It is a strong validator: two answers with one tag are the same bytes.
 //
-// A write to a record (PUT, PATCH, DELETE) is conditional on that record as a GET answers it: If-Match naming
+// A write to a record (PUT, PATCH, DELETE, or a POST acting on one, such as a cancellation, whose route names
+// the record's GET: `actsOn`) is conditional on that record as a GET answers it: If-Match naming
 // the tag a client read makes the write happen only if nobody changed the record since (the lost update it asks
 // to be protected from); naming any other tag, it is a 412 and nothing is written. If-None-Match `*` asks that the
 // record not exist, and such a write is only ever to one that does: a 412. The route evaluates both once it has
 // found the record (`assertWriteConditions`), so a record that is not there, or not the caller's, answers the
 // 404 or 403 it would answer unconditioned (§13.2.1), and under the transaction's lock on it, so that no other
-// write slips in between the comparison and the change. A POST's target (a collection, or an action such as a
-// cancellation) has no representation of its own, so it has no tag: If-Match naming one is a 412, `*` and
-// If-None-Match are met.
+// write slips in between the comparison and the change. Another POST's target (a collection, or an action
+// answered with no record, such as an erasure's report) has no representation of its own, so it has no tag:
+// If-Match naming one is a 412, `*` and If-None-Match are met.
 //
 // A read evaluates them against the tag of the answer it found (§13.2.2): If-Match naming another tag is a 412;
 // If-None-Match naming that tag (weak comparison), or `*`, is a 304 Not Modified, without a body. A read that
@@ -24,23 +25,32 @@ import { HttpProblem } from "./problem.ts";
 
 const ENTITY_TAG_SYNTAX = 'a list of entity tags (`"…"` or `W/"…"`), or `*`';
 
-export const ifMatchHeader = z.object({
-  "if-match": z
-    .string()
-    .optional()
-    .openapi({
-      description: `${ENTITY_TAG_SYNTAX}. On a PUT, PATCH or DELETE: write only if the record's ETag (a GET's, or the last write's) is one of them (strong comparison: a weak tag never matches); else a 412 that writes nothing. \`*\`: the record exists. A POST's target has no entity tag: a tag is a 412.`,
-    }),
-});
-
-export const ifNoneMatchHeader = z.object({
-  "if-none-match": z
-    .string()
-    .optional()
-    .openapi({
-      description: `${ENTITY_TAG_SYNTAX}. On a PUT, PATCH or DELETE: write only if the record's ETag is none of them (weak comparison); \`*\` is never met, as such a write is only ever to a record that exists: a 412. On a POST, whose target has no representation of its own, it is always met.`,
-    }),
-});
+/**
+ * The conditions a write takes. `tagOf` says whose ETag they name: the record's (a PUT, PATCH or DELETE, or a
+ * POST acting on a record), or null for a POST to a collection, whose target has none.
+ */
+export function writeConditionHeaders(tagOf: string | null) {
+  return z.object({
+    "if-match": z
+      .string()
+      .optional()
+      .openapi({
+        description:
+          tagOf === null
+            ? `${ENTITY_TAG_SYNTAX}. This POST's target (a collection, or an action answered with no record) has no entity tag: a tag is a 412 that does nothing; \`*\` is met.`
+            : `${ENTITY_TAG_SYNTAX}. Write only if ${tagOf} is one of them (strong comparison: a weak tag never matches); else a 412 that does nothing. \`*\`: the record exists.`,
+      }),
+    "if-none-match": z
+      .string()
+      .optional()
+      .openapi({
+        description:
+          tagOf === null
+            ? `${ENTITY_TAG_SYNTAX}. This POST's target (a collection, or an action answered with no record) has no representation of its own: always met.`
+            : `${ENTITY_TAG_SYNTAX}. Write only if ${tagOf} is none of them (weak comparison); \`*\` is never met, as the write is only ever to a record that exists: a 412.`,
+      }),
+  });
+}
 
 export const readIfMatchHeaders = z.object({
   "if-match": z
@@ -57,7 +67,7 @@ export const readIfMatchHeaders = z.object({
     }),
 });
 
-/** The header every JSON success of a read, a PUT and a PATCH carries. */
+/** The header every JSON success of a read, a PUT, a PATCH and a POST acting on a record carries. */
 export const entityTagHeader = {
   ETag: {
     description:
@@ -209,19 +219,32 @@ export const conditionalRead: MiddlewareHandler = async function conditionalRead
   }
 };
 
-export const conditionalWrite: MiddlewareHandler = async function conditionalWrite(c, next) {
-  const { ifMatch } = conditionsOf(c);
-  if (!WRITES_A_RECORD.has(c.req.method)) {
-    if (ifMatch !== undefined && ifMatch !== "*") {
-      throw preconditionFailed(
-        "if-match",
-        "A POST's target (a collection, or an action on a record) has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
-        "names an entity tag, and this target has none",
-      );
+/**
+ * A write's conditions. A POST to a collection (or an action answered with no record, an erasure's report)
+ * refuses an entity tag at once. A PUT, PATCH or DELETE, and a POST
+ * acting on the record whose GET is `actsOn`, leave them to the route (assertWriteConditions), and their answer
+ * gets its ETag; the action's answer, that record after it, also names it in Content-Location (RFC 9110 §8.7).
+ */
+export function conditionalWrite(actsOn?: string): MiddlewareHandler {
+  return async function conditionalWrite(c, next) {
+    const { ifMatch } = conditionsOf(c);
+    if (!WRITES_A_RECORD.has(c.req.method) && actsOn === undefined) {
+      if (ifMatch !== undefined && ifMatch !== "*") {
+        throw preconditionFailed(
+          "if-match",
+          "This POST's target (a collection, or an action answered with no record) has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
+          "names an entity tag, and this target has none",
+        );
+      }
+      return next();
     }
-    return next();
-  }
-  // The route evaluates the conditions against its record (assertWriteConditions).
-  await next();
-  if (c.req.method !== "DELETE") await tagAnswer(c);
-};
+    await next();
+    if (c.req.method === "DELETE" || (await tagAnswer(c)) === undefined || actsOn === undefined) return;
+    // The ids as the route read them (lower case), which the record's own path has.
+    const params = c.req.valid("param" as never) as Record<string, string>;
+    c.header(
+      "Content-Location",
+      actsOn.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? ""),
+    );
+  };
+}
