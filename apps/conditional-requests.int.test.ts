@@ -5,31 +5,45 @@
 // with the tag it read, the write is done; with any other, it is a 412 and nothing is written. A POST's target
 // (a collection, an action) has no tag: a tag there is a 412, `*` writes.
 import { randomUUID } from "node:crypto";
+import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
+import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { type CareWorld, careWorld } from "../test/careWorld.ts";
-import { testDatabase } from "../test/fixtures.ts";
+import { silentLog, testDatabase, testMasterKeys } from "../test/fixtures.ts";
 import { eventsOf, loginOf, stateDigest } from "../test/platformState.ts";
-import { type RouteCase, roles, serviceRoutes } from "../test/serviceRoutes.ts";
-import { caller, testPlatform } from "../test/tokens.ts";
+import { type RouteCase, roles, serviceRoutes, type Target } from "../test/serviceRoutes.ts";
+import { caller, testPlatform, testVerifier } from "../test/tokens.ts";
+import { dataModified } from "./http/auditEvents.ts";
+import { eventContext } from "./http/eventContext.ts";
+import { answerOnce } from "./http/idempotency.ts";
+import { json, securedRoute } from "./http/openapi.ts";
 import { entityTagOf } from "./http/preconditions.ts";
+import { createRouter, createServiceFrame } from "./http/service.ts";
 
 const db = testDatabase();
 const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
 const writes = serviceRoutes.filter((routeCase) => routeCase.method !== "GET");
-/** The POSTs that act on a record, as the document says: their answer names it in Content-Location. */
+interface Operation {
+  parameters: Array<{ name: string; in: string; description?: string }>;
+  responses: Record<string, { headers?: object }>;
+}
 const published = (await (await app.request("/openapi.json")).json()) as {
-  paths: Record<string, Record<string, { responses: Record<string, { headers?: object }> }>>;
+  paths: Record<string, Record<string, Operation>>;
 };
-const actsOnARecord = (routeCase: RouteCase) =>
-  routeCase.method === "POST" &&
-  Object.hasOwn(published.paths[routeCase.route]?.post?.responses[200]?.headers ?? {}, "Content-Location");
-const recordWrites = writes.filter(
-  (routeCase) => ["PUT", "PATCH", "DELETE"].includes(routeCase.method) || actsOnARecord(routeCase),
-);
-const posts = writes.filter((routeCase) => routeCase.method === "POST" && !actsOnARecord(routeCase));
+const operationOf = (routeCase: RouteCase) =>
+  published.paths[routeCase.route]?.[routeCase.method.toLowerCase()] as Operation;
+
+/** The record whose ETag a write's If-Match names, as the document says it: the path of its GET, or none. */
+function recordOf(routeCase: RouteCase): string | undefined {
+  const ifMatch = operationOf(routeCase).parameters.find((parameter) => parameter.name === "if-match");
+  return /the ETag of `GET ([^`]+)`/.exec(ifMatch?.description ?? "")?.[1];
+}
+const recordWrites = writes.filter((routeCase) => recordOf(routeCase) !== undefined);
+const posts = writes.filter((routeCase) => recordOf(routeCase) === undefined);
 const reads = serviceRoutes.filter((routeCase) => routeCase.method === "GET");
 /**
  * The reads of one record, whose answer stays the same bytes until the record changes. The audit history's
@@ -52,6 +66,8 @@ interface Sending {
   method?: string;
   /** Another path than the route's: the record an action acts on. */
   path?: (routePath: string) => string;
+  /** The caller's own record (the default), or another's. */
+  target?: Target;
 }
 
 async function send(routeCase: RouteCase, conditions: Record<string, string>, sending: Sending = {}) {
@@ -59,7 +75,7 @@ async function send(routeCase: RouteCase, conditions: Record<string, string>, se
   const role = callerOf(routeCase);
   const user = await caller(role, loginOf(role, world, routeCase));
   const method = sending.method ?? routeCase.method;
-  const request = routeCase.request(world, "own");
+  const request = routeCase.request(world, sending.target ?? "own");
   const { body } = request;
   const path = sending.path?.(request.path) ?? request.path;
   const correlationId = randomUUID();
@@ -123,6 +139,9 @@ describe("a POST with If-Match or If-None-Match", () => {
         expectRefused(await send(routeCase, { "If-Match": ifMatch }), 412, "if-match", ifMatch);
       }
       expect((await send(routeCase, { "If-Match": "*" })).response.status).toBeLessThan(300);
+      // The 400 it would answer unconditioned comes first.
+      const badKey = await send(routeCase, { "If-Match": '"v1"', "Idempotency-Key": "a key with spaces" });
+      expectRefused(badKey, 400, "idempotency-key", "a malformed Idempotency-Key");
       for (const ifNoneMatch of ["*", '"v1"', '"v1", *']) {
         const sent = await send(routeCase, { "If-None-Match": ifNoneMatch });
         expect(sent.response.status, ifNoneMatch).toBeLessThan(300);
@@ -133,17 +152,14 @@ describe("a POST with If-Match or If-None-Match", () => {
 
 /** The path of the record a write is to: its own, or that of the record an action (`…/{id}/cancel`) acts on. */
 const recordPath = (routeCase: RouteCase) => (path: string) =>
-  routeCase.method === "POST" ? path.slice(0, path.lastIndexOf("/")) : path;
+  path
+    .split("/")
+    .slice(0, (recordOf(routeCase) as string).split("/").length)
+    .join("/");
 
-/**
- * The record's current entity tag as its client learns it: a GET's of the record, or (the consents, which have
- * no GET) the answer of the same write sent once unconditioned.
- */
+/** The record's current entity tag as its client learns it: its GET's. */
 async function currentTag(routeCase: RouteCase, world: CareWorld): Promise<string> {
-  const sent =
-    routeCase.method === "PUT"
-      ? await send(routeCase, {}, { world })
-      : await send(routeCase, {}, { world, method: "GET", path: recordPath(routeCase) });
+  const sent = await send(routeCase, {}, { world, method: "GET", path: recordPath(routeCase) });
   expect(sent.response.status).toBe(200);
   expect(sent.etag).toBe(entityTagOf(sent.text));
   return sent.etag as string;
@@ -159,6 +175,7 @@ describe("a write to a record with If-Match or If-None-Match", () => {
       "POST /appointments/{id}/cancel",
       "POST /appointments/{id}/complete",
       "POST /documents/{id}/processing-results",
+      "POST /patients/{id}/erasure",
       "PUT /patients/{id}/consent",
     ]);
   });
@@ -184,12 +201,14 @@ describe("a write to a record with If-Match or If-None-Match", () => {
         { world },
       );
       expect(met.response.status).toBeLessThan(300);
-      if (routeCase.method === "DELETE") {
-        expect(met.changed).toBe(true);
+      expect(met.changed).toBe(true);
+      const { path } = routeCase.request(world, "own");
+      const answersWithRecord = Object.hasOwn(operationOf(routeCase).responses[200]?.headers ?? {}, "ETag");
+      if (!answersWithRecord) {
+        // A deletion's 204, an erasure's report, the consents alone: no representation of the record.
         expect(met.etag).toBeNull();
-      } else if (routeCase.method === "POST") {
+      } else if (recordPath(routeCase)(path) !== path) {
         // The answer is the record after the action, named in Content-Location, with the tag a GET now answers.
-        const { path } = routeCase.request(world, "own");
         expect(met.response.headers.get("content-location")).toBe(recordPath(routeCase)(path));
         expect(met.etag).toBe(entityTagOf(met.text));
         expect(await currentTag(routeCase, world)).toBe(met.etag);
@@ -199,6 +218,28 @@ describe("a write to a record with If-Match or If-None-Match", () => {
         expect(met.etag).toBe(entityTagOf(met.text));
         const again = await send(routeCase, { "If-Match": met.etag as string }, { world });
         expect(again.response.status).toBe(200);
+      }
+    });
+  }
+
+  for (const routeCase of recordWrites) {
+    it(`${routeCase.method} ${routeCase.route}: a 400, 403 or 404 it would answer unconditioned comes before the 412`, async () => {
+      const world = await careWorld(db);
+      const stale = { "If-Match": '"v1"' };
+      const badKey = await send(routeCase, { ...stale, "Idempotency-Key": "a key with spaces" }, { world });
+      expectRefused(badKey, 400, "idempotency-key", "a malformed Idempotency-Key");
+      const unknown = await send(routeCase, stale, {
+        world,
+        path: (path) => path.replace(/[0-9a-f-]{36}/, randomUUID()),
+      });
+      expect(unknown.response.status).toBe(404);
+      expect(unknown.changed).toBe(false);
+      // Another's record, for a role that reaches only its own: the 403, recorded as a violation.
+      const role = callerOf(routeCase);
+      if (routeCase.expected[role].other === 403) {
+        const others = await send(routeCase, stale, { world, target: "other" });
+        expect(others.response.status).toBe(403);
+        expect(others.events).toEqual(["audit.compliance.violation"]);
       }
     });
   }
@@ -311,6 +352,9 @@ describe("a read with If-Match or If-None-Match", () => {
         if (method === "GET") {
           expect(notMatched.problem?.errors?.map((error) => error.field)).toEqual(["header.if-match"]);
         }
+        // A refusal: none of the headers of the answer it replaced (its tag, an export's file name).
+        expect(notMatched.etag).toBeNull();
+        expect(notMatched.response.headers.get("content-disposition")).toBeNull();
         for (const [where, sent] of Object.entries({ notModified, any })) {
           if (where === "notModified" && sent.response.status === 200) {
             expect(RECORDS, "a record's answer is the same twice over").not.toContain(routeCase.route);
@@ -341,5 +385,64 @@ describe("a read with If-Match or If-None-Match", () => {
       expect(response.status).toBe(404);
       expect(response.headers.get("content-type")).toBe("application/problem+json");
     }
+  });
+});
+
+// A route that names a record must compare its conditions (assertWriteConditions). One that does not, by a
+// mistake to come, must not write unconditionally what its client sent conditioned: answerOnce rolls it back.
+describe("a write to a record whose route never evaluates its conditions", () => {
+  const forgetful = createServiceFrame({
+    title: "forgetful",
+    log: silentLog,
+    registry: new Registry(),
+    readiness: [],
+    verifyToken: testVerifier,
+    db,
+    masterKeys: testMasterKeys,
+  });
+  const route = securedRoute(
+    { source: "forgetful-service", resource: "patient", roles: ["admin"] },
+    {
+      method: "patch",
+      path: "/forgetful/{id}",
+      request: { params: z.object({ id: z.uuid() }) },
+      responses: { 200: { description: "Written", content: json(z.object({ id: z.string() })) } },
+    },
+  );
+  forgetful.route(
+    "/",
+    createRouter().openapi(route, async (c) => {
+      const { id } = c.req.valid("param");
+      const answer = await answerOnce(c, db, "forgetful-service", async (tx) => {
+        await appendEvents(tx, eventContext(c, "forgetful-service"), [
+          dataModified(c.get("principal"), { type: "patient", id, patientId: null }, "UPDATE"),
+        ]);
+        return { status: 200 as const, body: { id }, patientId: null };
+      });
+      return c.json(answer.body, answer.status);
+    }),
+  );
+
+  it("is a 500 that writes nothing when conditions were sent, and writes without them", async () => {
+    const admin = await caller("admin");
+    const write = async (conditions: Record<string, string>) => {
+      const correlationId = randomUUID();
+      const response = await forgetful.request(`/forgetful/${randomUUID()}`, {
+        method: "PATCH",
+        headers: admin.headers({ "X-Correlation-Id": correlationId, ...conditions }),
+      });
+      return { status: response.status, events: await eventsOf(db, correlationId) };
+    };
+    const sent: Record<string, string>[] = [
+      { "If-Match": '"v1"' },
+      { "If-Match": "*" },
+      { "If-None-Match": "*" },
+    ];
+    for (const conditions of sent) {
+      expect(await write(conditions)).toEqual({ status: 500, events: [] });
+    }
+    const unconditioned = await write({});
+    expect(unconditioned.status).toBe(200);
+    expect(unconditioned.events.map((event) => event.type)).toEqual(["audit.data.modified"]);
   });
 });

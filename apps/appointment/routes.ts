@@ -101,7 +101,7 @@ const routes = {
         422: problem("Idempotency-Key reused for another request"),
       },
     },
-    { actsOn: "/appointments/{id}" },
+    { conditionalOn: "/appointments/{id}", answersWithRecord: true },
   ),
   complete: securedRoute(
     access(["provider", "admin"], "A provider completes their own appointments."),
@@ -119,7 +119,7 @@ const routes = {
         422: problem("Idempotency-Key reused for another request"),
       },
     },
-    { actsOn: "/appointments/{id}" },
+    { conditionalOn: "/appointments/{id}", answersWithRecord: true },
   ),
 };
 

@@ -127,7 +127,7 @@ const routes = {
         422: problem("Idempotency-Key reused for another request"),
       },
     },
-    { actsOn: "/documents/{id}" },
+    { conditionalOn: "/documents/{id}", answersWithRecord: true },
   ),
 };
 

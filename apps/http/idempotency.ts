@@ -33,6 +33,7 @@ import {
   keepResponse,
 } from "./idempotencyKeys.ts";
 import { assertReachesPatient, findPatientOwner } from "./patientAccess.ts";
+import { writeConditions } from "./preconditions.ts";
 import { HttpProblem } from "./problem.ts";
 import type { ServiceEnv } from "./service.ts";
 
@@ -89,6 +90,7 @@ export async function answerOnce<Status extends SuccessStatus, Body>(
   /** Writers of one aggregate in line rather than colliding (db/client.ts, writeTransaction). */
   options: WriteTransactionOptions = {},
 ): Promise<Answer<Status, Body>> {
+  writeConditions.before(c);
   const key = c.req.header("idempotency-key");
   const principalId = c.get("principal").userId;
   const requestFingerprint = key === undefined ? "" : await fingerprint(c);
@@ -114,6 +116,7 @@ export async function answerOnce<Status extends SuccessStatus, Body>(
       return { answer: answer as Answer<Status, Body>, replayed: true };
     }
     const answer = await work(tx);
+    writeConditions.after(c);
     if (key !== undefined && answer.namesErased) await keepErasedClaim(tx, principalId, key);
     else if (key !== undefined) {
       await keepResponse(

@@ -13,6 +13,7 @@ import {
   conditionalWrite,
   entityTagHeader,
   readIfMatchHeaders,
+  type WriteTarget,
   writeConditionHeaders,
 } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment, unsupportedContentType } from "./problem.ts";
@@ -120,12 +121,30 @@ type UnsecuredRoute<P extends string> = Omit<RouteConfig, "path" | "middleware" 
 
 export interface RouteOptions {
   /**
-   * For a POST that acts on one record (`/appointments/{id}/cancel`): the path of that record's GET. The action
-   * is then conditional on the record as that GET answers it, as a PUT, PATCH or DELETE is on its own target
-   * (the route calls assertWriteConditions), and its answer, the record after the action, carries the record's
-   * ETag and a Content-Location naming it (preconditions.ts).
+   * For a write to a record that is not at its own path, the path of that record's GET: an action on it
+   * (`/appointments/{id}/cancel`), or a part of it that has no GET (a patient's consents). Its conditions are
+   * then on that record as its GET answers it, as a PUT, PATCH or DELETE's are on its own record (the route calls
+   * assertWriteConditions; preconditions.ts).
    */
-  actsOn?: string;
+  conditionalOn?: string;
+  /**
+   * Whether the answer of such a write is that record after it: then it carries the record's ETag and names it
+   * in Content-Location. Not an erasure's report, nor the consents alone.
+   */
+  answersWithRecord?: boolean;
+}
+
+/** What a write's conditions name, and whether its answer is that record (preconditions.ts). */
+function writeTarget(route: UnsecuredRoute<string>, options: RouteOptions): WriteTarget {
+  if (options.conditionalOn !== undefined) {
+    return {
+      record: options.conditionalOn,
+      answersWithRecord: options.answersWithRecord === true,
+      elsewhere: true,
+    };
+  }
+  if (route.method === "post") return { record: null, answersWithRecord: false, elsewhere: false };
+  return { record: route.path, answersWithRecord: route.method !== "delete", elsewhere: false };
 }
 
 export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
@@ -139,6 +158,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
   const takesIdempotencyKey = changesState(route.method);
   const answers = answerMediaTypes(route.responses);
   const headers = (route.request?.headers as z.ZodObject | undefined) ?? z.object({});
+  const target = takesIdempotencyKey ? writeTarget(route, options) : undefined;
   return createRoute({
     ...route,
     // Documented on every route; checked once for all of them, first (requestContext.ts).
@@ -151,13 +171,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
         ...(takesIdempotencyKey
           ? {
               ...idempotencyKeyHeader.shape,
-              ...writeConditionHeaders(
-                options.actsOn !== undefined
-                  ? `the record's ETag (that of \`GET ${options.actsOn}\`)`
-                  : route.method === "post"
-                    ? null
-                    : "the record's ETag (a GET's, or the last write's)",
-              ).shape,
+              ...writeConditionHeaders(target?.record == null ? null : `the ETag of \`GET ${target.record}\``)
+                .shape,
             }
           : readIfMatchHeaders.shape),
         "x-correlation-id": correlationIdRequestHeader,
@@ -171,7 +186,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
       acceptable(answers),
       // Before the body is read: a malformed condition, or a POST's that cannot be met, does nothing; the
       // answer's entity tag, after (preconditions.ts).
-      takesIdempotencyKey ? conditionalWrite(options.actsOn) : conditionalRead,
+      target ? conditionalWrite(target) : conditionalRead,
       wellFormedQuery,
       takesBody ? utf8JsonBody(route.request?.body?.required === true) : noBody,
     ],
@@ -219,9 +234,9 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
         ...(takesIdempotencyKey
           ? {
               412: problem(
-                route.method === "post" && options.actsOn === undefined
+                target?.record == null
                   ? "If-Match names an entity tag: this POST's target (a collection, or an action answered with no record) has none, so none can match; nothing is done"
-                  : `If-Match names none of the record's current entity tag (${options.actsOn === undefined ? "it changed since it was read" : `the ETag of \`GET ${options.actsOn}\``}), or If-None-Match names it or is \`*\` (the record exists); nothing is done`,
+                  : `If-Match names none of the current ETag of \`GET ${target.record}\` (the record changed since it was read, or has none now), or If-None-Match names it or is \`*\` (the record exists); nothing is done`,
               ),
             }
           : {
@@ -251,11 +266,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
         ),
       },
       takesIdempotencyKey,
-      route.method === "get" ||
-        route.method === "put" ||
-        route.method === "patch" ||
-        options.actsOn !== undefined,
-      options.actsOn,
+      route.method === "get" || target?.answersWithRecord === true,
+      target?.answersWithRecord && target.elsewhere ? target.record : null,
     ),
   });
 }
@@ -307,7 +319,8 @@ function withCommonHeaders(
   responses: RouteConfig["responses"],
   replayable: boolean,
   tagged: boolean,
-  actsOn?: string,
+  /** The record a write's answer is, where it is not the request's path. */
+  contentLocation: string | null,
 ): RouteConfig["responses"] {
   return Object.fromEntries(
     Object.entries(responses).map(([status, response]) => {
@@ -323,10 +336,10 @@ function withCommonHeaders(
             ...privateAnswerHeaders,
             ...(success && replayable ? idempotentReplayedHeader : {}),
             ...(success && tagged && json ? entityTagHeader : {}),
-            ...(success && json && actsOn !== undefined
+            ...(success && json && contentLocation !== null
               ? {
                   "Content-Location": {
-                    description: `The record the answer represents, after the action: \`${actsOn}\`. The ETag is that record's.`,
+                    description: `The record the answer represents, after the write: \`${contentLocation}\`. The ETag is that record's.`,
                     schema: { type: "string" as const },
                   },
                 }

@@ -1,17 +1,18 @@
-// Conditional requests (RFC 9110 §13). Every JSON answer of a read, of a PUT or PATCH, and of a POST acting on a
-// record carries an entity tag (ETag): a hash of the representation's bytes, so it changes exactly when what a
-// GET answers changes. It is a strong validator: two answers with one tag are the same bytes.
+// Conditional requests (RFC 9110 §13). Every JSON answer of a read, of a PUT or PATCH, and of an action whose
+// answer is its record carries an entity tag (ETag): a hash of the representation's bytes, so it changes exactly
+// when what a GET answers changes. It is a strong validator: two answers with one tag are the same bytes.
 //
-// A write to a record (PUT, PATCH, DELETE, or a POST acting on one, such as a cancellation, whose route names
-// the record's GET: `actsOn`) is conditional on that record as a GET answers it: If-Match naming
-// the tag a client read makes the write happen only if nobody changed the record since (the lost update it asks
-// to be protected from); naming any other tag, it is a 412 and nothing is written. If-None-Match `*` asks that the
-// record not exist, and such a write is only ever to one that does: a 412. The route evaluates both once it has
-// found the record (`assertWriteConditions`), so a record that is not there, or not the caller's, answers the
-// 404 or 403 it would answer unconditioned (§13.2.1), and under the transaction's lock on it, so that no other
-// write slips in between the comparison and the change. Another POST's target (a collection, or an action
-// answered with no record, such as an erasure's report) has no representation of its own, so it has no tag:
-// If-Match naming one is a 412, `*` and If-None-Match are met.
+// A write to a record is conditional on that record as its GET answers it: a PUT, PATCH or DELETE on its own
+// path, or a write whose route names the record's GET (`conditionalOn`: an action such as a cancellation, or a
+// part of the record such as a patient's consents). If-Match naming the tag a client read makes the write happen
+// only if nobody changed the record since (the lost update it asks to be protected from); naming any other tag,
+// it is a 412 and nothing is written. If-None-Match `*` asks that the record not exist: a 412 where it does. The
+// route evaluates both once it has found the record and the caller may write it (`assertWriteConditions`), so a
+// request answers the 400, 403, 404 or 410 it would answer unconditioned (§13.2.1), and under the transaction's
+// lock on the record, so that no other write slips in between the comparison and the change. A route that names
+// a record and does not compare them rolls its write back rather than do it unconditioned (`writeConditions`).
+// A POST to a collection has no representation of its own, so it has no tag: If-Match naming one is a 412, `*`
+// and If-None-Match are met.
 //
 // A read evaluates them against the tag of the answer it found (§13.2.2): If-Match naming another tag is a 412;
 // If-None-Match naming that tag (weak comparison), or `*`, is a 304 Not Modified, without a body. A read that
@@ -47,7 +48,7 @@ export function writeConditionHeaders(tagOf: string | null) {
         description:
           tagOf === null
             ? `${ENTITY_TAG_SYNTAX}. This POST's target (a collection, or an action answered with no record) has no representation of its own: always met.`
-            : `${ENTITY_TAG_SYNTAX}. Write only if ${tagOf} is none of them (weak comparison); \`*\` is never met, as the write is only ever to a record that exists: a 412.`,
+            : `${ENTITY_TAG_SYNTAX}. Write only if ${tagOf} is none of them (weak comparison); \`*\` is a 412 wherever the record exists.`,
       }),
   });
 }
@@ -150,29 +151,75 @@ const changedSince = (what: string) =>
   );
 
 /**
- * Evaluates a write's conditions against its record as it is now (its representation as a GET answers it, or as
- * the route's last answer gave it), inside the transaction that changes it: a 412 where they fail.
+ * What a write's conditions name, as its route declares it (openapi.ts, securedRoute): a record's ETag, which the
+ * route compares (assertWriteConditions), or none (a POST to a collection, or an action answered with no record
+ * on a record it does not name, which answerOnce refuses a tag for).
+ */
+export interface WriteTarget {
+  /** The path of the GET whose ETag the conditions name; null when they name none. */
+  record: string | null;
+  /** Whether the answer is that record after the write: it carries its ETag. */
+  answersWithRecord: boolean;
+  /** Whether that record's path is not the request's: the answer names it in Content-Location. */
+  elsewhere: boolean;
+}
+
+/** Each write request's target, and whether its route has evaluated its conditions. */
+const writes = new WeakMap<Context, { target: WriteTarget; evaluated: boolean }>();
+
+/**
+ * Evaluates a write's conditions against its record as it is now (its representation as its GET answers it; none
+ * for a record that has none, a deleted patient's), inside the transaction that changes it and after the checks
+ * that would refuse it unconditioned: a 412 where they fail.
  */
 export function assertWriteConditions(c: Context, current: unknown): void {
+  const write = writes.get(c);
+  if (write) write.evaluated = true;
   const { ifMatch, ifNoneMatch } = conditionsOf(c);
   if (ifMatch === undefined && ifNoneMatch === undefined) return;
-  const tag = entityTagOf(JSON.stringify(current));
-  if (ifMatch !== undefined && !names(ifMatch, tag, "strong")) throw changedSince("record");
-  if (ifNoneMatch !== undefined && names(ifNoneMatch, tag, "weak")) {
+  const tag = current === undefined ? undefined : entityTagOf(JSON.stringify(current));
+  if (ifMatch !== undefined && (tag === undefined || !names(ifMatch, tag, "strong"))) {
+    throw changedSince("record");
+  }
+  if (ifNoneMatch !== undefined && tag !== undefined && names(ifNoneMatch, tag, "weak")) {
     throw preconditionFailed(
       "if-none-match",
       ifNoneMatch === "*"
-        ? "If-None-Match: * asks that the record not exist, and a PUT, PATCH or DELETE writes only a record that does: it cannot be met. Send the write without it."
+        ? "If-None-Match: * asks that the record not exist, and it does: it cannot be met. Send the write without it."
         : "The record is as an entity tag in If-None-Match names it. Nothing was done.",
-      ifNoneMatch === "*"
-        ? "is *, and this write is only to a record that exists"
-        : "names the current representation's entity tag",
+      ifNoneMatch === "*" ? "is *, and the record exists" : "names the current representation's entity tag",
     );
   }
 }
 
-/** The methods whose target is the record they write, which exists whenever the write can be done. */
-const WRITES_A_RECORD = new Set(["PUT", "PATCH", "DELETE"]);
+/**
+ * The write's side of its conditions in answerOnce, which every write runs: before the work, a target that has no
+ * entity tag refuses one (after the path, query and header are validated, so their 400 comes first); after it,
+ * still inside its transaction, a route that names a record must have evaluated them: else the write rolls back
+ * (a 500) rather than be done unconditioned.
+ */
+export const writeConditions = {
+  before(c: Context): void {
+    const write = writes.get(c);
+    if (write?.target.record !== null) return;
+    const { ifMatch } = conditionsOf(c);
+    if (ifMatch !== undefined && ifMatch !== "*") {
+      throw preconditionFailed(
+        "if-match",
+        "This POST's target (a collection, or an action answered with no record) has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
+        "names an entity tag, and this target has none",
+      );
+    }
+  },
+  after(c: Context): void {
+    const write = writes.get(c);
+    if (!write || write.target.record === null || write.evaluated) return;
+    const { ifMatch, ifNoneMatch } = conditionsOf(c);
+    if (ifMatch !== undefined || ifNoneMatch !== undefined) {
+      throw new Error(`${c.req.method} ${c.req.routePath} did not evaluate its If-Match or If-None-Match`);
+    }
+  },
+};
 
 /** The headers a 304 keeps of the answer it stands for (RFC 9110 §15.4.5): none about a body. */
 const BODY_HEADERS = ["content-type", "content-length", "content-encoding", "content-disposition"];
@@ -207,6 +254,12 @@ export const conditionalRead: MiddlewareHandler = async function conditionalRead
   const tag = await tagAnswer(c);
   if (ifMatch !== undefined && !names(ifMatch, tag, "strong")) {
     await c.res.body?.cancel();
+    // The refusal carries none of the headers about the answer it replaces (its ETag, an export's file name),
+    // and the request's own (X-Correlation-Id): Hono builds it on the answer standing in the context.
+    const headers = new Headers(c.res.headers);
+    for (const name of [...BODY_HEADERS, "etag"]) headers.delete(name);
+    c.res = undefined;
+    c.res = new Response(null, { headers });
     throw changedSince("answer");
   }
   if (ifNoneMatch !== undefined && names(ifNoneMatch, tag, "weak")) {
@@ -220,31 +273,22 @@ export const conditionalRead: MiddlewareHandler = async function conditionalRead
 };
 
 /**
- * A write's conditions. A POST to a collection (or an action answered with no record, an erasure's report)
- * refuses an entity tag at once. A PUT, PATCH or DELETE, and a POST
- * acting on the record whose GET is `actsOn`, leave them to the route (assertWriteConditions), and their answer
- * gets its ETag; the action's answer, that record after it, also names it in Content-Location (RFC 9110 §8.7).
+ * A write's conditions, read before anything is (a malformed one is a 400) and evaluated by answerOnce and the
+ * route (writeConditions, assertWriteConditions). An answer that is the record after the write gets its ETag, and
+ * names the record in Content-Location where it is not the request's path (RFC 9110 §8.7).
  */
-export function conditionalWrite(actsOn?: string): MiddlewareHandler {
+export function conditionalWrite(target: WriteTarget): MiddlewareHandler {
   return async function conditionalWrite(c, next) {
-    const { ifMatch } = conditionsOf(c);
-    if (!WRITES_A_RECORD.has(c.req.method) && actsOn === undefined) {
-      if (ifMatch !== undefined && ifMatch !== "*") {
-        throw preconditionFailed(
-          "if-match",
-          "This POST's target (a collection, or an action answered with no record) has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
-          "names an entity tag, and this target has none",
-        );
-      }
-      return next();
-    }
+    conditionsOf(c);
+    writes.set(c, { target, evaluated: false });
     await next();
-    if (c.req.method === "DELETE" || (await tagAnswer(c)) === undefined || actsOn === undefined) return;
+    if (!target.answersWithRecord || (await tagAnswer(c)) === undefined || !target.elsewhere) return;
     // The ids as the route read them (lower case), which the record's own path has.
     const params = c.req.valid("param" as never) as Record<string, string>;
+    const record = target.record as string;
     c.header(
       "Content-Location",
-      actsOn.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? ""),
+      record.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? ""),
     );
   };
 }

@@ -120,6 +120,7 @@ const routes = {
         422: problem("Idempotency-Key reused for another request"),
       },
     },
+    { conditionalOn: "/patients/{id}" },
   ),
   consent: securedRoute(
     access(["patient", "admin"], "A patient decides their own consents (userId = token subject)."),
@@ -134,6 +135,8 @@ const routes = {
         404: problem("Unknown or deleted patient"),
       },
     },
+    // The consents are part of the patient as GET /patients/{id} answers it, and have no GET of their own.
+    { conditionalOn: "/patients/{id}" },
   ),
 };
 
@@ -267,6 +270,8 @@ export function patientRoutes(db: Database) {
         db,
         PATIENT_SERVICE,
         async (tx) => {
+          // The patient as GET /patients/{id} answers it, which the conditions name: none once deleted.
+          const before = await findPatient(tx, id);
           const erasure = await erasePatient(tx, id, c.get("masterKeys"));
           if (erasure.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
           if (erasure.outcome === "already-erased") {
@@ -276,6 +281,8 @@ export function patientRoutes(db: Database) {
               `Patient ${id} was erased at ${erasure.erasedAt.toISOString()}.`,
             );
           }
+          // After the 404 and 410, as the request would answer unconditioned; a 412 rolls the erasure back.
+          assertWriteConditions(c, before && toResponse(before));
           await appendEvents(tx, eventContext(c, PATIENT_SERVICE), [
             {
               type: "patient.deleted",
@@ -299,7 +306,7 @@ export function patientRoutes(db: Database) {
         PATIENT_SERVICE,
         async (tx) => {
           const current = await reachablePatient(c, tx, id, { lock: true });
-          assertWriteConditions(c, toResponse(current).consent);
+          assertWriteConditions(c, toResponse(current));
           const changedAt = new Date();
           const events: NewEvent[] = [];
           const changes: Partial<PatientRow> = {};
