@@ -235,7 +235,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
           ? {
               412: problem(
                 target?.record == null
-                  ? "If-Match names an entity tag: this POST's target (a collection, or an action answered with no record) has none, so none can match; nothing is done"
+                  ? "If-Match names an entity tag: this POST's target is a collection, which has none, so none can match; nothing is done"
                   : `If-Match names none of the current ETag of \`GET ${target.record}\` (the record changed since it was read, or has none now), or If-None-Match names it or is \`*\` (the record exists); nothing is done`,
               ),
             }

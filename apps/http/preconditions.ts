@@ -27,8 +27,8 @@ import { HttpProblem } from "./problem.ts";
 const ENTITY_TAG_SYNTAX = 'a list of entity tags (`"…"` or `W/"…"`), or `*`';
 
 /**
- * The conditions a write takes. `tagOf` says whose ETag they name: the record's (a PUT, PATCH or DELETE, or a
- * POST acting on a record), or null for a POST to a collection, whose target has none.
+ * The conditions a write takes. `tagOf` says whose ETag they name: its record's (a PUT, PATCH or DELETE, or a
+ * write whose route names a record), or null for a POST to a collection, which has none.
  */
 export function writeConditionHeaders(tagOf: string | null) {
   return z.object({
@@ -38,7 +38,7 @@ export function writeConditionHeaders(tagOf: string | null) {
       .openapi({
         description:
           tagOf === null
-            ? `${ENTITY_TAG_SYNTAX}. This POST's target (a collection, or an action answered with no record) has no entity tag: a tag is a 412 that does nothing; \`*\` is met.`
+            ? `${ENTITY_TAG_SYNTAX}. This POST's target is a collection, which has no entity tag: a tag is a 412 that does nothing; \`*\` is met.`
             : `${ENTITY_TAG_SYNTAX}. Write only if ${tagOf} is one of them (strong comparison: a weak tag never matches); else a 412 that does nothing. \`*\`: the record exists.`,
       }),
     "if-none-match": z
@@ -47,7 +47,7 @@ export function writeConditionHeaders(tagOf: string | null) {
       .openapi({
         description:
           tagOf === null
-            ? `${ENTITY_TAG_SYNTAX}. This POST's target (a collection, or an action answered with no record) has no representation of its own: always met.`
+            ? `${ENTITY_TAG_SYNTAX}. This POST's target is a collection, which has no representation of its own: always met.`
             : `${ENTITY_TAG_SYNTAX}. Write only if ${tagOf} is none of them (weak comparison); \`*\` is a 412 wherever the record exists.`,
       }),
   });
@@ -152,8 +152,7 @@ const changedSince = (what: string) =>
 
 /**
  * What a write's conditions name, as its route declares it (openapi.ts, securedRoute): a record's ETag, which the
- * route compares (assertWriteConditions), or none (a POST to a collection, or an action answered with no record
- * on a record it does not name, which answerOnce refuses a tag for).
+ * route compares (assertWriteConditions), or none (a POST to a collection, which answerOnce refuses a tag for).
  */
 export interface WriteTarget {
   /** The path of the GET whose ETag the conditions name; null when they name none. */
@@ -206,7 +205,7 @@ export const writeConditions = {
     if (ifMatch !== undefined && ifMatch !== "*") {
       throw preconditionFailed(
         "if-match",
-        "This POST's target (a collection, or an action answered with no record) has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
+        "This POST's target is a collection, which has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
         "names an entity tag, and this target has none",
       );
     }
@@ -254,8 +253,8 @@ export const conditionalRead: MiddlewareHandler = async function conditionalRead
   const tag = await tagAnswer(c);
   if (ifMatch !== undefined && !names(ifMatch, tag, "strong")) {
     await c.res.body?.cancel();
-    // The refusal carries none of the headers about the answer it replaces (its ETag, an export's file name),
-    // and the request's own (X-Correlation-Id): Hono builds it on the answer standing in the context.
+    // Hono builds the refusal on the answer standing in the context: this one keeps the request's headers
+    // (X-Correlation-Id) and none about the answer it replaces (its ETag, an export's file name).
     const headers = new Headers(c.res.headers);
     for (const name of [...BODY_HEADERS, "etag"]) headers.delete(name);
     c.res = undefined;
