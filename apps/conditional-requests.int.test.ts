@@ -13,6 +13,7 @@ import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { type CareWorld, careWorld } from "../test/careWorld.ts";
 import { silentLog, testDatabase, testMasterKeys } from "../test/fixtures.ts";
 import { eventsOf, loginOf, stateDigest } from "../test/platformState.ts";
+import { requestBodies } from "../test/serviceRequests.ts";
 import { type RouteCase, roles, serviceRoutes, type Target } from "../test/serviceRoutes.ts";
 import { caller, testPlatform, testVerifier } from "../test/tokens.ts";
 import { dataModified } from "./http/auditEvents.ts";
@@ -148,6 +149,56 @@ describe("a POST with If-Match or If-None-Match", () => {
       }
     });
   }
+});
+
+// A POST whose 201 answers with the record it created, as that record's GET answers it, gives the record's tag:
+// its client can make its first write conditional without reading the record first.
+describe("a creation", () => {
+  const creations = posts.filter((routeCase) =>
+    Object.hasOwn(operationOf(routeCase).responses[201]?.headers ?? {}, "ETag"),
+  );
+
+  it("is among the routes: every POST answered with the record it created", () => {
+    expect(creations.map((routeCase) => routeCase.route).sort()).toEqual([
+      "/appointments",
+      "/documents",
+      "/patients",
+      "/providers",
+    ]);
+  });
+
+  for (const routeCase of creations) {
+    it(`POST ${routeCase.route}: answers with the new record's ETag, named in Content-Location`, async () => {
+      const world = await careWorld(db);
+      const created = await send(routeCase, {}, { world });
+      expect(created.response.status).toBe(201);
+      const location = created.response.headers.get("location") as string;
+      expect(created.response.headers.get("content-location")).toBe(location);
+      expect(created.etag).toBe(entityTagOf(created.text));
+      const read = await send(routeCase, {}, { world, method: "GET", path: () => location });
+      expect(read.response.status).toBe(200);
+      expect(read.etag).toBe(created.etag);
+    });
+  }
+
+  it("POST /patients: the tag it answers makes the first PATCH conditional", async () => {
+    const admin = await caller("admin");
+    const created = await app.request("/patients", {
+      method: "POST",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify(requestBodies.patient()),
+    });
+    const path = created.headers.get("location") as string;
+    const patch = (tag: string) =>
+      app.request(path, {
+        method: "PATCH",
+        headers: admin.headers({ "Content-Type": "application/json", "If-Match": tag }),
+        body: JSON.stringify({ allergies: [`allergy ${randomUUID()}`] }),
+      });
+    const tag = created.headers.get("etag") as string;
+    expect((await patch(tag)).status).toBe(200);
+    expect((await patch(tag)).status).toBe(412);
+  });
 });
 
 /** The path of the record a write is to: its own, or that of the record an action (`…/{id}/cancel`) acts on. */

@@ -53,20 +53,24 @@ const OF_THEIR_PATIENTS =
   "A patient acts on their own documents; a provider on those of the patients who have an appointment with them.";
 
 const routes = {
-  register: securedRoute(access(["patient", "provider", "admin"], OF_THEIR_PATIENTS), {
-    method: "post",
-    path: "/documents",
-    summary: "Register an uploaded document's metadata and checksum (emits document.uploaded)",
-    request: {
-      body: { content: json(registerDocumentBody), required: true },
+  register: securedRoute(
+    access(["patient", "provider", "admin"], OF_THEIR_PATIENTS),
+    {
+      method: "post",
+      path: "/documents",
+      summary: "Register an uploaded document's metadata and checksum (emits document.uploaded)",
+      request: {
+        body: { content: json(registerDocumentBody), required: true },
+      },
+      responses: {
+        201: createdAt("Registered", documentResponse, "/documents/{id}"),
+        400: problem("Invalid input"),
+        404: problem("Unknown patient"),
+        422: problem("Idempotency-Key reused for another request"),
+      },
     },
-    responses: {
-      201: createdAt("Registered", documentResponse, "/documents/{id}"),
-      400: problem("Invalid input"),
-      404: problem("Unknown patient"),
-      422: problem("Idempotency-Key reused for another request"),
-    },
-  }),
+    { creates: "/documents/{id}" },
+  ),
   get: securedRoute(access(["patient", "provider", "admin"], OF_THEIR_PATIENTS), {
     method: "get",
     path: "/documents/{id}",

@@ -132,19 +132,29 @@ export interface RouteOptions {
    * in Content-Location. Not an erasure's report, nor the consents alone.
    */
   answersWithRecord?: boolean;
+  /**
+   * For a POST whose 201 answers with the record it created as that record's GET answers it: the GET's path. The
+   * answer then carries the record's ETag, for a first conditional write without a read, and names it in
+   * Content-Location (its Location).
+   */
+  creates?: string;
 }
 
 /** What a write's conditions name, and whether its answer is that record (preconditions.ts). */
 function writeTarget(route: UnsecuredRoute<string>, options: RouteOptions): WriteTarget {
   if (options.conditionalOn !== undefined) {
+    const answersWithRecord = options.answersWithRecord === true;
     return {
       record: options.conditionalOn,
-      answersWithRecord: options.answersWithRecord === true,
-      elsewhere: true,
+      answersWithRecord,
+      contentLocation: answersWithRecord ? "record" : null,
     };
   }
-  if (route.method === "post") return { record: null, answersWithRecord: false, elsewhere: false };
-  return { record: route.path, answersWithRecord: route.method !== "delete", elsewhere: false };
+  if (route.method === "post") {
+    const creates = options.creates !== undefined;
+    return { record: null, answersWithRecord: creates, contentLocation: creates ? "location" : null };
+  }
+  return { record: route.path, answersWithRecord: route.method !== "delete", contentLocation: null };
 }
 
 export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
@@ -267,7 +277,11 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
       },
       takesIdempotencyKey,
       route.method === "get" || target?.answersWithRecord === true,
-      target?.answersWithRecord && target.elsewhere ? target.record : null,
+      target?.contentLocation === "location"
+        ? (options.creates ?? null)
+        : target?.contentLocation
+          ? target.record
+          : null,
     ),
   });
 }
@@ -312,8 +326,8 @@ const privateAnswerHeaders = {
 /**
  * Adds X-Correlation-Id, Cache-Control and X-Content-Type-Options to every response, Idempotent-Replayed to the
  * successes a key can replay, and ETag to the JSON successes of a route whose answer is its target's
- * representation (`tagged`: a GET, PUT or PATCH, or a POST acting on a record, whose answer names the record in
- * Content-Location; preconditions.ts).
+ * representation (`tagged`: a GET, PUT or PATCH, a POST acting on a record or creating one, whose answer names the
+ * record in Content-Location; preconditions.ts).
  */
 function withCommonHeaders(
   responses: RouteConfig["responses"],
@@ -339,7 +353,7 @@ function withCommonHeaders(
             ...(success && json && contentLocation !== null
               ? {
                   "Content-Location": {
-                    description: `The record the answer represents, after the write: \`${contentLocation}\`. The ETag is that record's.`,
+                    description: `The record the answer represents, after the write: \`${contentLocation}\`. The ETag is that record's, as its GET answers it.`,
                     schema: { type: "string" as const },
                   },
                 }

@@ -1,6 +1,7 @@
-// Conditional requests (RFC 9110 §13). Every JSON answer of a read, of a PUT or PATCH, and of an action whose
-// answer is its record carries an entity tag (ETag): a hash of the representation's bytes, so it changes exactly
-// when what a GET answers changes. It is a strong validator: two answers with one tag are the same bytes.
+// Conditional requests (RFC 9110 §13). Every JSON answer of a read, of a PUT or PATCH, of an action whose
+// answer is its record, and of a creation whose 201 is the new record, carries an entity tag (ETag): a hash of
+// the representation's bytes, so it changes exactly when what a GET answers changes. It is a strong validator:
+// two answers with one tag are the same bytes.
 //
 // A write to a record is conditional on that record as its GET answers it: a PUT, PATCH or DELETE on its own
 // path, or a write whose route names the record's GET (`conditionalOn`: an action such as a cancellation, or a
@@ -68,7 +69,7 @@ export const readIfMatchHeaders = z.object({
     }),
 });
 
-/** The header every JSON success of a read, a PUT, a PATCH and a POST acting on a record carries. */
+/** The header every JSON success of a read, a PUT, a PATCH and a POST acting on or creating a record carries. */
 export const entityTagHeader = {
   ETag: {
     description:
@@ -157,10 +158,13 @@ const changedSince = (what: string) =>
 export interface WriteTarget {
   /** The path of the GET whose ETag the conditions name; null when they name none. */
   record: string | null;
-  /** Whether the answer is that record after the write: it carries its ETag. */
+  /** Whether the answer is a record as its GET answers it (that one after the write, or a new one): its ETag. */
   answersWithRecord: boolean;
-  /** Whether that record's path is not the request's: the answer names it in Content-Location. */
-  elsewhere: boolean;
+  /**
+   * Where the answer names that record in Content-Location (RFC 9110 §8.7), when it is not the request's path:
+   * the record's path with the request's ids, or the Location of the record a POST created.
+   */
+  contentLocation: "record" | "location" | null;
 }
 
 /** Each write request's target, and whether its route has evaluated its conditions. */
@@ -281,13 +285,17 @@ export function conditionalWrite(target: WriteTarget): MiddlewareHandler {
     conditionsOf(c);
     writes.set(c, { target, evaluated: false });
     await next();
-    if (!target.answersWithRecord || (await tagAnswer(c)) === undefined || !target.elsewhere) return;
-    // The ids as the route read them (lower case), which the record's own path has.
-    const params = c.req.valid("param" as never) as Record<string, string>;
-    const record = target.record as string;
-    c.header(
-      "Content-Location",
-      record.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? ""),
-    );
+    if (!target.answersWithRecord || (await tagAnswer(c)) === undefined) return;
+    if (target.contentLocation === "location") {
+      c.header("Content-Location", c.res.headers.get("location") ?? undefined);
+    } else if (target.contentLocation === "record") {
+      // The ids as the route read them (lower case), which the record's own path has.
+      const params = c.req.valid("param" as never) as Record<string, string>;
+      const record = target.record as string;
+      c.header(
+        "Content-Location",
+        record.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? ""),
+      );
+    }
   };
 }

@@ -42,20 +42,24 @@ const access = (roles: readonly Role[], rule?: string) => ({
 });
 
 const routes = {
-  create: securedRoute(access(["admin"]), {
-    method: "post",
-    path: "/providers",
-    summary: "Register a provider",
-    request: {
-      body: { content: json(createProviderBody), required: true },
+  create: securedRoute(
+    access(["admin"]),
+    {
+      method: "post",
+      path: "/providers",
+      summary: "Register a provider",
+      request: {
+        body: { content: json(createProviderBody), required: true },
+      },
+      responses: {
+        201: createdAt("Created", providerResponse, "/providers/{id}"),
+        400: problem("Invalid input"),
+        409: problem("The login already has a provider profile"),
+        422: problem("Idempotency-Key reused for another request"),
+      },
     },
-    responses: {
-      201: createdAt("Created", providerResponse, "/providers/{id}"),
-      400: problem("Invalid input"),
-      409: problem("The login already has a provider profile"),
-      422: problem("Idempotency-Key reused for another request"),
-    },
-  }),
+    { creates: "/providers/{id}" },
+  ),
   get: securedRoute(access(["patient", "provider", "admin", "service"]), {
     method: "get",
     path: "/providers/{id}",
