@@ -31,6 +31,27 @@ const PATCHES = [
       ["const newBuffer = Buffer.alloc(newLength)", "const newBuffer = Buffer.allocUnsafe(newLength)"],
     ],
   },
+  {
+    // After its first answer, every connection's request queue re-armed a timer to check its pending requests
+    // whether or not any were pending: with no throttling in effect the delay it computes is negative, so the
+    // timer fired at once (Node makes it 1 ms), checked an empty queue and armed the next one. Each of the
+    // platform's broker connections (the relay's producer, each consumer's, each API process's admin) woke its
+    // event loop a thousand times a second: 7% of a core for an idle API process, 12% for the primary, taken
+    // from the requests. A timer is now armed only while requests wait (a throttle, or too many in flight,
+    // which an answer's arrival also checks). kafkajs issue #1556, unreleased fix #1667.
+    package: "kafkajs",
+    version: "2.2.4",
+    file: "src/network/requestQueue/index.js",
+    replace: [
+      [
+        `      if (this.pending.length > 0) {
+        scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL
+      }`,
+        `      if (this.pending.length === 0) return
+      scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL`,
+      ],
+    ],
+  },
 ];
 
 function occurrences(text, part) {
