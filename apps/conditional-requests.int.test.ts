@@ -3,7 +3,7 @@
 //
 // A write sent with If-Match is a client asking not to overwrite a change it has not seen (RFC 9110 §13.1.1):
 // with the tag it read, the write is done; with any other, it is a 412 and nothing is written. A POST's target
-// (a collection, an action) has no tag: a tag there is a 412, `*` writes.
+// (a collection, an action) has no representation: any If-Match there, `*` too, is a 412.
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
@@ -135,11 +135,10 @@ describe("a condition that is no list of entity tags", () => {
 
 describe("a POST with If-Match or If-None-Match", () => {
   for (const routeCase of posts) {
-    it(`${routeCase.route}: an entity tag in If-Match is a 412 that writes nothing; * and If-None-Match write`, async () => {
-      for (const ifMatch of ['"v1"', 'W/"v1"', '"a", "b"']) {
+    it(`${routeCase.route}: If-Match, an entity tag or *, is a 412 that writes nothing; If-None-Match writes`, async () => {
+      for (const ifMatch of ['"v1"', 'W/"v1"', '"a", "b"', "*", " * "]) {
         expectRefused(await send(routeCase, { "If-Match": ifMatch }), 412, "if-match", ifMatch);
       }
-      expect((await send(routeCase, { "If-Match": "*" })).response.status).toBeLessThan(300);
       // The 400 it would answer unconditioned comes first.
       const badKey = await send(routeCase, { "If-Match": '"v1"', "Idempotency-Key": "a key with spaces" });
       expectRefused(badKey, 400, "idempotency-key", "a malformed Idempotency-Key");

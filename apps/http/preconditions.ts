@@ -12,8 +12,8 @@
 // request answers the 400, 403, 404 or 410 it would answer unconditioned (§13.2.1), and under the transaction's
 // lock on the record, so that no other write slips in between the comparison and the change. A route that names
 // a record and does not compare them rolls its write back rather than do it unconditioned (`writeConditions`).
-// A POST to a collection has no representation of its own, so it has no tag: If-Match naming one is a 412, `*`
-// and If-None-Match are met.
+// A POST to a collection has no representation of its own (no GET answers it), so If-Match, which asks that the
+// target have one (`*`) or one of the tags named, is a 412 that does nothing; If-None-Match is met.
 //
 // A read evaluates them against the tag of the answer it found (§13.2.2): If-Match naming another tag is a 412;
 // If-None-Match naming that tag (weak comparison), or `*`, is a 304 Not Modified, without a body. A read that
@@ -39,7 +39,7 @@ export function writeConditionHeaders(tagOf: string | null) {
       .openapi({
         description:
           tagOf === null
-            ? `${ENTITY_TAG_SYNTAX}. This POST's target is a collection, which has no entity tag: a tag is a 412 that does nothing; \`*\` is met.`
+            ? `${ENTITY_TAG_SYNTAX}. This POST's target is a collection, which has no representation (no GET answers it): any If-Match, \`*\` too, is a 412 that does nothing.`
             : `${ENTITY_TAG_SYNTAX}. Write only if ${tagOf} is one of them (strong comparison: a weak tag never matches); else a 412 that does nothing. \`*\`: the record exists.`,
       }),
     "if-none-match": z
@@ -197,7 +197,8 @@ export function assertWriteConditions(c: Context, current: unknown): void {
 
 /**
  * The write's side of its conditions in answerOnce, which every write runs: before the work, a target that has no
- * entity tag refuses one (after the path, query and header are validated, so their 400 comes first); after it,
+ * representation refuses If-Match, whose every value asks for one (after the path, query and headers are
+ * validated, so their 400 comes first); after it,
  * still inside its transaction, a route that names a record must have evaluated them: else the write rolls back
  * (a 500) rather than be done unconditioned.
  */
@@ -206,11 +207,13 @@ export const writeConditions = {
     const write = writes.get(c);
     if (write?.target.record !== null) return;
     const { ifMatch } = conditionsOf(c);
-    if (ifMatch !== undefined && ifMatch !== "*") {
+    if (ifMatch !== undefined) {
       throw preconditionFailed(
         "if-match",
-        "This POST's target is a collection, which has no entity tag: none can match. Send the write without If-Match (or with If-Match: *).",
-        "names an entity tag, and this target has none",
+        "This POST's target is a collection, which has no representation: no entity tag can match, nor `*`. Nothing was done: send the write without If-Match.",
+        ifMatch === "*"
+          ? "is *, and this target has no representation"
+          : "names an entity tag, and this target has none",
       );
     }
   },
@@ -256,24 +259,25 @@ export const conditionalRead: MiddlewareHandler = async function conditionalRead
   if (!succeeded(c)) return;
   const tag = await tagAnswer(c);
   if (ifMatch !== undefined && !names(ifMatch, tag, "strong")) {
-    await c.res.body?.cancel();
     // Hono builds the refusal on the answer standing in the context: this one keeps the request's headers
     // (X-Correlation-Id) and none about the answer it replaces (its ETag, an export's file name).
-    const headers = new Headers(c.res.headers);
-    for (const name of [...BODY_HEADERS, "etag"]) headers.delete(name);
-    c.res = undefined;
-    c.res = new Response(null, { headers });
+    await replaceWithoutBody(c, 200, [...BODY_HEADERS, "etag"]);
     throw changedSince("answer");
   }
   if (ifNoneMatch !== undefined && names(ifNoneMatch, tag, "weak")) {
-    const headers = new Headers(c.res.headers);
-    for (const name of BODY_HEADERS) headers.delete(name);
-    await c.res.body?.cancel();
-    // In place of the answer, not merged into it: Hono would copy its Content-Length back.
-    c.res = undefined;
-    c.res = new Response(null, { status: 304, headers });
+    await replaceWithoutBody(c, 304, BODY_HEADERS);
   }
 };
+
+/** Puts an answer without a body in place of the context's, with its headers but the ones named. */
+async function replaceWithoutBody(c: Context, status: number, dropped: readonly string[]): Promise<void> {
+  const headers = new Headers(c.res.headers);
+  for (const name of dropped) headers.delete(name);
+  await c.res.body?.cancel();
+  // In place of the answer, not merged into it: Hono would copy the dropped headers back.
+  c.res = undefined;
+  c.res = new Response(null, { status, headers });
+}
 
 /**
  * A write's conditions, read before anything is (a malformed one is a 400) and evaluated by answerOnce and the
