@@ -72,7 +72,7 @@ const routes = {
         422: problem("Idempotency-Key reused for another request"),
       },
     },
-    { creates: "/appointments/{id}" },
+    { creates: true },
   ),
   get: securedRoute(access(["patient", "provider", "admin"], OF_THEIR_PATIENTS), {
     method: "get",

@@ -119,30 +119,34 @@ const reachesSomePatients = (roles: readonly Role[]) =>
 
 type UnsecuredRoute<P extends string> = Omit<RouteConfig, "path" | "middleware" | "security"> & { path: P };
 
-export interface RouteOptions {
-  /**
-   * For a write to a record that is not at its own path, the path of that record's GET: an action on it
-   * (`/appointments/{id}/cancel`), or a part of it that has no GET (a patient's consents). Its conditions are
-   * then on that record as its GET answers it, as a PUT, PATCH or DELETE's are on its own record (the route calls
-   * assertWriteConditions; preconditions.ts).
-   */
-  conditionalOn?: string;
-  /**
-   * Whether the answer of such a write is that record after it: then it carries the record's ETag and names it
-   * in Content-Location. Not an erasure's report, nor the consents alone.
-   */
-  answersWithRecord?: boolean;
-  /**
-   * For a POST whose 201 answers with the record it created as that record's GET answers it: the GET's path. The
-   * answer then carries the record's ETag, for a first conditional write without a read, and names it in
-   * Content-Location (its Location).
-   */
-  creates?: string;
-}
+export type RouteOptions =
+  | {
+      /**
+       * For a write to a record that is not at its own path, the path of that record's GET: an action on it
+       * (`/appointments/{id}/cancel`), or a part of it that has no GET (a patient's consents). Its conditions are
+       * then on that record as its GET answers it, as a PUT, PATCH or DELETE's are on its own record (the route
+       * calls assertWriteConditions; preconditions.ts).
+       */
+      conditionalOn: string;
+      /**
+       * Whether the answer of such a write is that record after it: then it carries the record's ETag and names it
+       * in Content-Location. Not an erasure's report, nor the consents alone.
+       */
+      answersWithRecord?: boolean;
+    }
+  | {
+      /**
+       * For a POST to a collection whose 201 answers with the record it created as that record's GET
+       * (`<collection>/{id}`) answers it: the answer then carries the record's ETag, for a first conditional write
+       * without a read, and names it in Content-Location (its Location).
+       */
+      creates: true;
+    }
+  | Record<string, never>;
 
 /** What a write's conditions name, and whether its answer is that record (preconditions.ts). */
 function writeTarget(route: UnsecuredRoute<string>, options: RouteOptions): WriteTarget {
-  if (options.conditionalOn !== undefined) {
+  if ("conditionalOn" in options) {
     const answersWithRecord = options.answersWithRecord === true;
     return {
       record: options.conditionalOn,
@@ -151,7 +155,7 @@ function writeTarget(route: UnsecuredRoute<string>, options: RouteOptions): Writ
     };
   }
   if (route.method === "post") {
-    const creates = options.creates !== undefined;
+    const creates = "creates" in options;
     return { record: null, answersWithRecord: creates, contentLocation: creates ? "location" : null };
   }
   return { record: route.path, answersWithRecord: route.method !== "delete", contentLocation: null };
@@ -278,7 +282,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
       takesIdempotencyKey,
       route.method === "get" || target?.answersWithRecord === true,
       target?.contentLocation === "location"
-        ? (options.creates ?? null)
+        ? `${route.path}/{id}`
         : target?.contentLocation
           ? target.record
           : null,

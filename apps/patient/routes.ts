@@ -68,7 +68,7 @@ const routes = {
         422: problem("Idempotency-Key reused for another request"),
       },
     },
-    { creates: "/patients/{id}" },
+    { creates: true },
   ),
   get: securedRoute(access(["patient", "provider", "admin"], OWN_OR_TREATED), {
     method: "get",

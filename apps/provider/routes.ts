@@ -58,7 +58,7 @@ const routes = {
         422: problem("Idempotency-Key reused for another request"),
       },
     },
-    { creates: "/providers/{id}" },
+    { creates: true },
   ),
   get: securedRoute(access(["patient", "provider", "admin", "service"]), {
     method: "get",
