@@ -146,6 +146,14 @@ describe("a body under a transfer coding Node does not decode", () => {
   });
 });
 
+/** A provider's body, which `/providers` would take. */
+const PROVIDER = JSON.stringify({
+  firstName: "Ada",
+  lastName: "Lovelace",
+  specialty: "cardiology",
+  email: "ada.lovelace@example.org",
+});
+
 describe("what Node's parser refuses is a problem document, and changes nothing", () => {
   const cases: Array<{
     what: string;
@@ -234,6 +242,23 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
         `GET /patients\\${randomUUID()} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
         "Connection: close\r\n",
     },
+    // The URL parser removes dot segments: each of these would be served as another route than its path says (a
+    // provider created through /patients/%2e%2e/providers).
+    ...[
+      "/patients/%2e%2e/providers",
+      "/patients/%2E./providers",
+      "/patients/../providers",
+      `/patients/./${randomUUID()}/%2e`,
+      "http://localhost/patients/.%2e/providers",
+    ].map((target) => ({
+      what: `a dot segment in the path (${target})`,
+      field: "path",
+      status: 400,
+      head: (token: string) =>
+        `POST ${target} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(PROVIDER)}\r\nConnection: close\r\n`,
+      body: PROVIDER,
+    })),
     {
       what: "a Host header that is no host",
       field: "header.host",

@@ -159,8 +159,9 @@ const PARSE_ERROR_FIELDS: ReadonlyMap<string, string> = new Map([
 /**
  * Why the request's target or Host cannot be read as RFC 9112 §3.2 and RFC 9110 §4.2 ask, if they cannot: a Host
  * missing or given twice (an HTTP/1.1 request needs exactly one, even with an absolute target), one that is no
- * `host[:port]`, an absolute target with an empty authority or user information (RFC 9110 §4.2.4). Each is also
- * something the WHATWG URL parser, which the adapter's Request is built with, must take.
+ * `host[:port]`, an absolute target with an empty authority or user information (RFC 9110 §4.2.4), a path with a
+ * dot segment. Each is also something the WHATWG URL parser, which the adapter's Request is built with, must take
+ * as it is.
  */
 function targetOrHostProblem(request: IncomingMessage): Problem | undefined {
   const hosts: string[] = [];
@@ -172,16 +173,30 @@ function targetOrHostProblem(request: IncomingMessage): Problem | undefined {
   if (!isUrlAuthority(hosts[0] as string))
     return { field: "header.host", message: "is not a host name and port" };
   const target = request.url ?? "";
-  if (target.startsWith("/") || target === "*") return undefined;
-  const authority = ABSOLUTE_TARGET.exec(target)?.[1];
-  if (authority === undefined || !isUrlAuthority(authority)) {
-    return { field: "path", message: "is not an http(s) URL with a host and no user information" };
+  if (target === "*") return undefined;
+  if (!target.startsWith("/")) {
+    const authority = ABSOLUTE_TARGET.exec(target)?.[1];
+    if (authority === undefined || !isUrlAuthority(authority)) {
+      return { field: "path", message: "is not an http(s) URL with a host and no user information" };
+    }
+  }
+  // The path: after an absolute target's authority, before the query (or a fragment, which the parser would cut).
+  const path = target.replace(ABSOLUTE_TARGET_AUTHORITY, "").split(/[?#]/)[0] as string;
+  if (DOT_SEGMENT.test(path)) {
+    return { field: "path", message: "holds a dot segment (. or .., or either percent-encoded)" };
   }
   return undefined;
 }
 
+/**
+ * A path segment `.` or `..`, a dot also written `%2e`: the URL parser the adapter builds its Request with removes
+ * them (RFC 3986 §5.2.4), so `/patients/%2e%2e/providers` would be served as `/providers`, a route other than the
+ * one a proxy or a firewall in front reads in the path.
+ */
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
 /** An absolute target: http or https, then its authority, up to the path, query or end. */
 const ABSOLUTE_TARGET = /^https?:\/\/([^/?#]*)(?:[/?#]|$)/i;
+const ABSOLUTE_TARGET_AUTHORITY = /^https?:\/\/[^/?#]*/i;
 /** RFC 3986's `host [":" port]`: an IP literal in brackets, or a name (IPv4 among them), without user information. */
 const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
 
