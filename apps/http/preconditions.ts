@@ -170,6 +170,12 @@ export interface WriteTarget {
 /** Each write request's target, and whether its route has evaluated its conditions. */
 const writes = new WeakMap<Context, { target: WriteTarget; evaluated: boolean }>();
 
+/** Whether the request carries If-Match or If-None-Match: a write need not read its record's representation otherwise. */
+export function sendsWriteConditions(c: Context): boolean {
+  const { ifMatch, ifNoneMatch } = conditionsOf(c);
+  return ifMatch !== undefined || ifNoneMatch !== undefined;
+}
+
 /**
  * Evaluates a write's conditions against its record as it is now (its representation as its GET answers it; none
  * for a record that has none, a deleted patient's), inside the transaction that changes it and after the checks

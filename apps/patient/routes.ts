@@ -17,7 +17,7 @@ import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import { assertReachesPatient, patientAggregate } from "../http/patientAccess.ts";
-import { assertWriteConditions } from "../http/preconditions.ts";
+import { assertWriteConditions, sendsWriteConditions } from "../http/preconditions.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { erasePatient } from "./erasure.ts";
@@ -271,8 +271,9 @@ export function patientRoutes(db: Database) {
         db,
         PATIENT_SERVICE,
         async (tx) => {
-          // The patient as GET /patients/{id} answers it, which the conditions name: none once deleted.
-          const before = await findPatient(tx, id);
+          // The patient as GET /patients/{id} answers it, which the conditions name (none once deleted): read
+          // only when a condition asks for it, the erasure reading what it deletes itself.
+          const before = sendsWriteConditions(c) ? await findPatient(tx, id) : undefined;
           const erasure = await erasePatient(tx, id, c.get("masterKeys"));
           if (erasure.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
           if (erasure.outcome === "already-erased") {
