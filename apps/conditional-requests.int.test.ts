@@ -1,5 +1,6 @@
-// Conditional requests (RFC 9110 §13): every JSON answer of a read, a PUT and a PATCH carries an entity tag
-// (ETag), and each condition is evaluated against it (apps/http/preconditions.ts).
+// Conditional requests (RFC 9110 §13): every JSON answer of a read and a PATCH carries an entity tag (ETag; a
+// patient's consents, the one PUT, answer with the consents alone, without one), and each condition is evaluated
+// against it (apps/http/preconditions.ts).
 //
 // A write sent with If-Match is a client asking not to overwrite a change it has not seen (RFC 9110 §13.1.1):
 // with the tag it read, the write is done; with any other, it is a 412 and nothing is written. A POST's target
