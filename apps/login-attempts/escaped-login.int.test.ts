@@ -184,3 +184,59 @@ describe("a login attempt typing a live patient's address escaped", () => {
     expect(attempt.payload).not.toContain(line);
   });
 });
+
+describe("a login attempt typing a patient's address or number with invisible characters, or in a mail or tel: form", () => {
+  const spellingsOf = (email: string) => [
+    `${email}\u200b`,
+    `${email.slice(0, 3)}\u00ad${email.slice(3)}`,
+    `\u2060${email}\ufe0f`,
+    `\u202e${email}`,
+    `mailto:${email}`,
+    `Ada <${email}>`,
+    `${email}.`,
+  ];
+
+  it("names the live patient, and seals the username", async () => {
+    const local = `live.${randomUUID().slice(0, 8)}`;
+    const email = `${local}@example.org`;
+    const id = await registered({ email });
+
+    for (const typed of spellingsOf(email)) {
+      const attempt = await failedAttempt(typed, "invalid password");
+      expect(attempt, JSON.stringify(typed)).toMatchObject({ patientId: id, aggregateId: id });
+      expect(attempt.payload.toLowerCase(), JSON.stringify(typed)).not.toContain(local);
+    }
+    const line = String(randomInt(10 ** 7)).padStart(7, "0");
+    const withPhone = await registered({ phone: `+4930${line}` });
+    for (const typed of [`tel:+4930${line}`, `+49\u200b30${line}`]) {
+      const attempt = await failedAttempt(typed, "invalid password");
+      expect(attempt, JSON.stringify(typed)).toMatchObject({ patientId: withPhone, aggregateId: withPhone });
+      expect(attempt.payload, JSON.stringify(typed)).not.toContain(line);
+    }
+  });
+
+  it("is recorded under the erased patient's pseudonym, never as typed", async () => {
+    const local = `erased.${randomUUID().slice(0, 8)}`;
+    const email = `${local}@example.org`;
+    await erased(await registered({ email }));
+    const plain = await failedAttempt(email, "invalid password");
+    expect(plain.data.username).toMatch(PSEUDONYM);
+
+    for (const typed of spellingsOf(email)) {
+      const attempt = await failedAttempt(typed, "invalid password");
+      expect(attempt, JSON.stringify(typed)).toMatchObject({
+        patientId: null,
+        aggregateId: plain.data.username,
+      });
+      expect(attempt.data.username, JSON.stringify(typed)).toBe(plain.data.username);
+      expect(attempt.payload.toLowerCase(), JSON.stringify(typed)).not.toContain(local);
+    }
+    const line = String(randomInt(10 ** 7)).padStart(7, "0");
+    await erased(await registered({ phone: `+4930${line}` }));
+    for (const typed of [`tel:+4930${line}`, `+49\u200b30${line}`]) {
+      const attempt = await failedAttempt(typed, "invalid password");
+      expect(attempt.data.username, JSON.stringify(typed)).toMatch(PSEUDONYM);
+      expect(withoutGeneratedValues(attempt.payload), JSON.stringify(typed)).not.toContain(line);
+    }
+  });
+});

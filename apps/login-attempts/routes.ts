@@ -21,9 +21,9 @@ import { patientWithPhone } from "../../db/patientWithPhone.ts";
 import { patients } from "../../db/schema.ts";
 import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit.ts";
 import { erasedLoginPseudonym, normalizedLogin, withoutAddress } from "../../phi/erasedLoginPseudonym.ts";
-import { decodedText } from "../../phi/escapedText.ts";
 import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
+import { spelledLogin } from "../../phi/spelledLogin.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
@@ -94,14 +94,14 @@ export function loginAttemptRoutes(db: Database) {
  */
 async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: string): Promise<Buffer[]> {
   if (c.req.header("idempotency-key") === undefined) return [];
-  return loginHashesOf(tx, c.get("masterKeys"), decodedText(typed));
+  return loginHashesOf(tx, c.get("masterKeys"), spelledLogin(typed));
 }
 
 /**
  * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
  * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
- * phi/loginPhone.ts), either also percent-encoded or HTML-escaped (phi/escapedText.ts), which their erasure
- * took: then its pseudonym, the same for every attempt on the address or number, so that the compliance watch
+ * phi/loginPhone.ts), either also escaped, with invisible characters or in a mail or tel: form (phi/spelledLogin.ts),
+ * which their erasure took: then its pseudonym, the same for every attempt on the address or number, so that the compliance watch
  * still counts failed attempts on it together; and the reason with every spelling of it replaced by the
  * pseudonym. `erased` tells which.
  */
@@ -110,7 +110,7 @@ async function anonymousAttempt(
   masterKeys: MasterKeys,
   { username: typed, reason }: { username: string; reason: string | null },
 ): Promise<{ username: string; reason: string | null; erased: boolean }> {
-  const login = decodedText(typed);
+  const login = spelledLogin(typed);
   // Every patient's e-mail has an @, and no phone number does: other usernames cost no lookup.
   if (normalizedLogin(login).includes("@")) {
     const hash = await erasedLoginHash(tx, masterKeys, login);
@@ -140,7 +140,8 @@ async function anonymousAttempt(
  * username that is a phone number (phi/loginPhone.ts): the first record whose number it could be (several may
  * share a landline), else the first that had it before a change. An account's own record always wins: a record
  * made later with someone's e-mail or number never draws their login attempts to itself. The username is compared
- * with its escapes decoded (phi/escapedText.ts): `ada%40example.org` typed is the address it spells, and sealed.
+ * as the login it spells (phi/spelledLogin.ts): `ada%40example.org`, `ada@example.org` with a zero-width space in it,
+ * `mailto:ada@example.org` or `tel:+14155550123` typed is the address or number it spells, and sealed.
  */
 async function patientOfLogin(
   tx: WriteTransaction,
@@ -158,7 +159,7 @@ async function patientOfLogin(
       .limit(1);
     if (account) return account.id;
   }
-  const login = decodedText(attempt.username);
+  const login = spelledLogin(attempt.username);
   const [byEmail] = await tx
     .select({ id: patients.id })
     .from(patients)
