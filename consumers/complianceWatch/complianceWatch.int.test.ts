@@ -247,6 +247,24 @@ describe("failed logins", () => {
     ]);
   });
 
+  it("for one username spelt with characters that show nothing, or escaped: counted together", async () => {
+    const name = `mallory.${randomUUID()}`;
+    const spellings = [
+      `${name.slice(0, 3)}\u200b${name.slice(3)}\ufe0f`,
+      `\u00ad${name}\u2060`,
+      name.replace(".", "%2E"),
+    ];
+    await watched(spellings.map((spelling, minute) => failedLogin(spelling, at(minute))));
+    const pseudonym = usernamePseudonym(name);
+    expect(await alertsAbout(pseudonym)).toMatchObject([
+      {
+        rule: "failed-logins-by-username",
+        principal: { kind: "username-pseudonym", id: pseudonym },
+        observed: 3,
+      },
+    ]);
+  });
+
   it("for one phone number spelt several ways: counted together, under its digits", async () => {
     const digits = `1415${String(Math.floor(Math.random() * 10 ** 7)).padStart(7, "0")}`;
     const [area, exchange, line] = [digits.slice(1, 4), digits.slice(4, 7), digits.slice(7)];

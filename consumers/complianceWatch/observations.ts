@@ -2,6 +2,7 @@
 // (distinct patients, or the events themselves) and how many the rule allows within the window.
 import type { EventData, TypedEnvelope } from "../../events/index.ts";
 import { typedPhone } from "../../phi/loginPhone.ts";
+import { spelledLogin } from "../../phi/spelledLogin.ts";
 import { type ComplianceWatchConfig, isOutsideWorkingHours } from "./watchSettings.ts";
 
 export type AlertRule = EventData<"audit.compliance.alert">["rule"];
@@ -96,11 +97,14 @@ export function refusalObservations(
  * raises an alert sooner; counting them apart would let a guesser stay under the threshold by re-spelling.
  */
 export function usernameAsCounted(username: string): string {
+  // The login it spells (phi/spelledLogin.ts): escapes decoded, characters that show nothing dropped (`ad\u200bmin`
+  // is `admin` on a screen, and to a provider that strips them), the address a mail form holds.
+  const login = spelledLogin(username);
   // A phone number (phi/loginPhone.ts) by its digits, in whatever script and with whatever separators, `+` or
   // `00` it was typed: `+1 415 555 0123`, `0014155550123` and `١٤١٥٥٥٥٠١٢٣` are one login to a phone sign-in.
-  const phone = typedPhone(username);
+  const phone = typedPhone(login);
   if (phone !== null) return `tel:${phone.endings[0]}`;
-  return username.normalize("NFKC").trim().toLowerCase();
+  return login.normalize("NFKC").trim().toLowerCase();
 }
 
 /**
