@@ -286,6 +286,17 @@ describe("the event documentation", () => {
         false,
       );
     }
-    expect((await app.request("/events/schemas/patient.exploded.json")).status).toBe(404);
+    // Without a token: any name under the path is the public route's, a 404 where it is no event type's schema.
+    for (const name of [
+      "patient.exploded.json",
+      "PATIENT.CREATED.json",
+      "%ff.json",
+      "a%2fb.json",
+      "patient.created",
+    ]) {
+      const response = await app.request(`/events/schemas/${name}`);
+      expect(response.status, name).toBe(404);
+      expect(((await response.json()) as { detail: string }).detail, name).not.toContain(name.slice(0, 7));
+    }
   });
 });

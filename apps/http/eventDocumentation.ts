@@ -10,13 +10,22 @@ export function eventDocumentationRoutes(): Hono {
   // Built on first request, then kept: the catalog does not change while the process runs.
   const asyncApi = once(asyncApiDocument);
   const schemas = once(eventJsonSchemas);
-  return new Hono()
-    .get("/asyncapi.json", (c) => c.json(asyncApi()))
-    .get("/events/schemas/:file{[a-z.]+\\.json}", (c) => {
-      const type = c.req.param("file").replace(/\.json$/, "");
-      if (!isEventType(type)) throw HttpProblem.notFound(`There is no event type ${type} in the catalog.`);
-      return c.json(schemas()[type], 200, { "Content-Type": "application/schema+json" });
-    });
+  return (
+    new Hono()
+      .get("/asyncapi.json", (c) => c.json(asyncApi()))
+      // Any name under the path is this route's, public like the others: a name that is no event type's schema is
+      // a 404 without a token, as a known one is a 200 (it was a 401 when the name was not of the schemas' pattern).
+      .get("/events/schemas/:file", (c) => {
+        const file = c.req.param("file");
+        const type = file.endsWith(".json") ? file.slice(0, -".json".length) : "";
+        if (!isEventType(type)) {
+          throw HttpProblem.notFound(
+            "No event type of the catalog has this schema: each is at /events/schemas/<event type>.json, the types as /asyncapi.json lists them.",
+          );
+        }
+        return c.json(schemas()[type], 200, { "Content-Type": "application/schema+json" });
+      })
+  );
 }
 
 function once<T>(build: () => T): () => T {

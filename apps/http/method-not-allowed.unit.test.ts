@@ -29,8 +29,8 @@ describe("a method a known path does not take", () => {
 
   it("an unknown path is a 404, whatever the method", async () => {
     const admin = await caller("admin");
-    // The last is no event type's schema, nor any path the pattern of the schemas' route takes.
-    for (const path of ["/no-such-thing", "/events/schemas/Patient.created"]) {
+    // The last is no event type's schema, nor any path the schemas' route takes (its name is one segment).
+    for (const path of ["/no-such-thing", "/events/schemas/patient/created.json"]) {
       for (const method of ["GET", "PUT"]) {
         const response = await app.request(path, { method, headers: admin.headers() });
         expect(response.status, `${method} ${path}`).toBe(404);
