@@ -16,6 +16,7 @@ const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800]/gu;
  */
 const ADDRESS =
   /(?:[A-Za-z0-9_'+-]+\.)*[A-Za-z0-9_'+-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}/;
+const ADDRESSES = new RegExp(ADDRESS.source, "g");
 /** A number written as a URI (RFC 3966): `tel:+1-415-555-0123`. */
 const TEL_URI = /^\s*tel:/i;
 
@@ -30,4 +31,13 @@ export function spelledLogin(username: string): string {
   const address = ADDRESS.exec(visible.normalize("NFKC"))?.[0];
   if (address !== undefined) return address;
   return visible.replace(TEL_URI, "");
+}
+
+/**
+ * The addresses a text holds (a login attempt's reason: "unknown user ada@example.org"), read as a username is:
+ * escapes decoded, invisible characters dropped, in NFKC; each once, in lower case.
+ */
+export function addressesIn(text: string): string[] {
+  const visible = decodedText(text).replace(INVISIBLE, "").normalize("NFKC");
+  return [...new Set(Array.from(visible.matchAll(ADDRESSES), ([address]) => address.toLowerCase()))];
 }

@@ -240,3 +240,49 @@ describe("a login attempt typing a patient's address or number with invisible ch
     }
   });
 });
+
+describe("a reason quoting an erased patient's address, on an attempt about another username", () => {
+  it("has the address replaced by its pseudonym, or is the pseudonym alone where it cannot be replaced in place", async () => {
+    const local = `erased.${randomUUID().slice(0, 8)}`;
+    const email = `${local}@example.org`;
+    await erased(await registered({ email }));
+    const pseudonym = (await failedAttempt(email, "invalid password")).data.username;
+    expect(pseudonym).toMatch(PSEUDONYM);
+
+    for (const username of [
+      `someone.${randomUUID().slice(0, 8)}`,
+      `+99${String(randomInt(10 ** 12)).padStart(12, "0")}`,
+    ]) {
+      const quoted = await failedAttempt(
+        username,
+        `locked: the account of ${email.toUpperCase()} was erased`,
+      );
+      expect(quoted.data.reason, username).toBe(`locked: the account of ${pseudonym} was erased`);
+      expect(quoted.payload.toLowerCase(), username).not.toContain(local);
+
+      const hidden = await failedAttempt(
+        username,
+        `unknown user ${local.slice(0, 4)}\u200b${local.slice(4)}@example.org`,
+      );
+      expect(hidden.data.reason, username).toBe(pseudonym);
+      expect(hidden.payload.toLowerCase(), username).not.toContain(local.slice(4));
+    }
+    // An address nobody erased stays as it was written.
+    const stranger = `stranger.${randomUUID().slice(0, 8)}@example.org`;
+    expect((await failedAttempt("jdoe", `unknown user ${stranger}`)).data.reason).toBe(
+      `unknown user ${stranger}`,
+    );
+  });
+
+  it("on an attempt about a live patient, is sealed with the erased address replaced", async () => {
+    const local = `erased.${randomUUID().slice(0, 8)}`;
+    const email = `${local}@example.org`;
+    await erased(await registered({ email }));
+    const liveEmail = `live.${randomUUID().slice(0, 8)}@example.org`;
+    const id = await registered({ email: liveEmail });
+    const attempt = await failedAttempt(liveEmail, `shares a device with ${email}`);
+    expect(attempt).toMatchObject({ patientId: id });
+    const opened = (await decrypted(db, attempt.payload)).data as { reason: string };
+    expect(opened.reason).toMatch(/^shares a device with erased-login:[0-9a-f]{32}$/);
+  });
+});

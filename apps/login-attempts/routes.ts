@@ -23,7 +23,7 @@ import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit
 import { erasedLoginPseudonym, normalizedLogin, withoutAddress } from "../../phi/erasedLoginPseudonym.ts";
 import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
-import { spelledLogin } from "../../phi/spelledLogin.ts";
+import { addressesIn, spelledLogin } from "../../phi/spelledLogin.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
@@ -66,11 +66,14 @@ export function loginAttemptRoutes(db: Database) {
     const answer = await answerOnce(c, db, LOGIN_AUDIT_SERVICE, async (tx) => {
       const patientId = await patientOfLogin(tx, c.get("masterKeys"), attempt);
       // About a patient, the reason is sealed with the username; about an erased one, the address or number it
-      // may quote is replaced by the username's pseudonym as well.
-      const { username, reason, erased } =
+      // may quote is replaced by the username's pseudonym as well; and whoever it is about, any erased patient's
+      // address the reason quotes, by that address's pseudonym.
+      const named =
         patientId === null
           ? await anonymousAttempt(tx, c.get("masterKeys"), attempt)
           : { ...attempt, erased: false };
+      const { username, erased } = named;
+      const reason = await withoutErasedAddresses(tx, c.get("masterKeys"), named.reason);
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
         { type: "audit.login.attempt", data: { ...attempt, username, reason, patientId } },
       ]);
@@ -131,6 +134,30 @@ async function anonymousAttempt(
     reason: reason === null ? null : withoutPhone(reason, phone, pseudonym),
     erased: true,
   };
+}
+
+/**
+ * `reason` with each erased patient's address it quotes (whoever the attempt is about: "unknown user; the
+ * account of ada@example.org is locked") as that address's pseudonym, as anonymousAttempt replaces the
+ * username's own. One lookup on erased_logins' primary key per address quoted; none for a reason that quotes
+ * none. Fail-closed: where a quoted spelling cannot be replaced in place (an invisible character inside it),
+ * the reason is recorded as the pseudonym alone.
+ */
+async function withoutErasedAddresses(
+  tx: WriteTransaction,
+  masterKeys: MasterKeys,
+  reason: string | null,
+): Promise<string | null> {
+  if (reason === null) return null;
+  let cleaned = reason;
+  for (const address of addressesIn(reason)) {
+    const hash = await erasedLoginHash(tx, masterKeys, address);
+    if (hash === null) continue;
+    const pseudonym = erasedLoginPseudonym(hash);
+    cleaned = withoutAddress(cleaned, address, pseudonym);
+    if (addressesIn(cleaned).includes(address)) cleaned = pseudonym;
+  }
+  return cleaned;
 }
 
 /**
