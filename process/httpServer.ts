@@ -26,7 +26,18 @@ export interface HttpServerOptions {
   hostname?: string;
   /** Where each refusal is logged: its status and Node's error code, never the bytes refused. */
   log: Logger;
+  /** How long a request may take to arrive whole, headers and body (REQUEST_TIMEOUT_MS unless given). */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * How long a request may take to arrive whole: then it is a 408 problem and its connection is closed. Node's own
+ * limit, 300 s, let a client that sends a body a byte at a time hold a connection, a socket and a request's
+ * memory for five minutes; every body here is at most 64 KiB, which a 2G link sends in about ten seconds. Node
+ * checks its connections every CHECK_INTERVAL_MS for the limit, so a request is cut off within that after it.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+const CHECK_INTERVAL_MS = 5_000;
 
 /** Serves `app` on `options.port`; `listening` is told the port. */
 export function serveHttp(
@@ -53,21 +64,31 @@ export function serveHttp(
       return new Response(body, { status, headers: problemHeaders() });
     },
   });
-  // The request without a Host is refused below, as a problem: Node's own refusal of it is a bare 400.
-  const server = createServer({ requireHostHeader: false }, (request, response) => {
-    const problem = targetOrHostProblem(request);
-    if (problem !== undefined) {
-      log.info({ status: 400, err: { field: problem.field } }, "request refused");
-      response.writeHead(400, problemHeaders());
-      response.end(problemDocument(400, "The request's target or Host header cannot be read.", [problem]));
-      return;
-    }
-    // Node's parser stops reading a connection at a request that asks for an Upgrade, which no process here
-    // makes: the requests pipelined behind it would be lost, unanswered. The connection ends after its answer
-    // instead, which tells the client that nothing after it was read (RFC 9112 §9.6).
-    if (request.headers.upgrade !== undefined) response.shouldKeepAlive = false;
-    void adapter(request, response);
-  });
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const server = createServer(
+    {
+      // The request without a Host is refused below, as a problem: Node's own refusal of it is a bare 400.
+      requireHostHeader: false,
+      requestTimeout,
+      // The headers' own limit stays Node's (60 s) where the whole request's is longer; never longer than it.
+      headersTimeout: Math.min(60_000, requestTimeout),
+      connectionsCheckingInterval: Math.min(CHECK_INTERVAL_MS, Math.ceil(requestTimeout / 4)),
+    },
+    (request, response) => {
+      const problem = targetOrHostProblem(request);
+      if (problem !== undefined) {
+        log.info({ status: 400, err: { field: problem.field } }, "request refused");
+        response.writeHead(400, problemHeaders());
+        response.end(problemDocument(400, "The request's target or Host header cannot be read.", [problem]));
+        return;
+      }
+      // Node's parser stops reading a connection at a request that asks for an Upgrade, which no process here
+      // makes: the requests pipelined behind it would be lost, unanswered. The connection ends after its answer
+      // instead, which tells the client that nothing after it was read (RFC 9112 §9.6).
+      if (request.headers.upgrade !== undefined) response.shouldKeepAlive = false;
+      void adapter(request, response);
+    },
+  );
 
   // An Expect the server cannot meet (anything but 100-continue, which Node answers itself): Node's own 417 is bare.
   server.on("checkExpectation", (_request: IncomingMessage, response: ServerResponse) => {

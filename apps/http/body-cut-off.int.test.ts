@@ -77,3 +77,48 @@ describe("a request body the client stops sending", () => {
     }
   }
 });
+
+describe("a request body the client sends too slowly", () => {
+  it("is a 408 problem once the request's time is up, its connection closed, and nothing is written", async () => {
+    // A server with a limit of a second (30 s in the processes: REQUEST_TIMEOUT_MS), the one every process runs.
+    const slow = await new Promise<Server>((resolve) => {
+      const started = serveHttp(
+        testPlatform(db, { log }),
+        { port: 0, hostname: "127.0.0.1", log, requestTimeoutMs: 1_000 },
+        () => resolve(started),
+      );
+    });
+    try {
+      const admin = await caller("admin");
+      const correlationId = randomUUID();
+      const before = await stateDigest(db);
+      const socket = connect((slow.address() as AddressInfo).port, "127.0.0.1");
+      let answer = "";
+      socket.on("data", (chunk) => {
+        answer += chunk.toString();
+      });
+      const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+      socket.write(
+        `POST /patients HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${admin.token}\r\n` +
+          `Content-Type: application/json\r\nX-Correlation-Id: ${correlationId}\r\nContent-Length: 4096\r\n\r\n` +
+          JSON.stringify(newPatientBody()).slice(0, 40),
+      );
+      // A byte every 200 ms: the body never arrives whole within the second.
+      const drip = setInterval(() => socket.writable && socket.write(" "), 200);
+      await closed;
+      clearInterval(drip);
+
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      const problem = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as {
+        status: number;
+        detail: string;
+      };
+      expect(problem).toMatchObject({ status: 408 });
+      expect(problem.detail).toContain("1000 ms");
+      expect(await stateDigest(db)).toBe(before);
+      expect(await eventsOf(db, correlationId)).toEqual([]);
+    } finally {
+      slow.close();
+    }
+  });
+});
