@@ -54,10 +54,13 @@ function databaseUnreachable(error: unknown): boolean {
   const { message, cause, errors } = error as { message?: unknown; cause?: unknown; errors?: unknown };
   const code = sqlState(error);
   if (code !== undefined && UNREACHABLE.test(code)) return true;
-  // pg's pool: a connection that could not be made in time, or ended under the query.
+  // pg's pool: a connection that could not be made in time, or ended under the query; pg's client: a query sent
+  // on a connection that had already failed (a transaction's next statement, once Postgres restarted under it).
   if (
     typeof message === "string" &&
-    /timeout exceeded when trying to connect|Connection terminated/.test(message)
+    /timeout exceeded when trying to connect|Connection terminated|connection error and is not queryable/.test(
+      message,
+    )
   ) {
     return true;
   }
