@@ -103,10 +103,10 @@ async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: 
 /**
  * An attempt on a username that is no live patient's, as the history may hold it: as typed, unless it is an
  * erased patient's e-mail (any case, full-width letters, blanks around it ignored) or phone number (any spelling,
- * phi/loginPhone.ts), either also escaped, with invisible characters or in a mail or tel: form (phi/spelledLogin.ts),
- * which their erasure took: then its pseudonym, the same for every attempt on the address or number, so that the compliance watch
- * still counts failed attempts on it together; and the reason with every spelling of it replaced by the
- * pseudonym. `erased` tells which.
+ * phi/loginPhone.ts), either also escaped, with invisible characters or in a mail or tel: form
+ * (phi/spelledLogin.ts), which their erasure took: then its pseudonym, the same for every attempt on the address
+ * or number, so that the compliance watch still counts failed attempts on it together; and the reason with every
+ * spelling of it replaced by the pseudonym. `erased` tells which.
  */
 async function anonymousAttempt(
   tx: WriteTransaction,
@@ -167,8 +167,8 @@ async function withoutErasedAddresses(
  * username that is a phone number (phi/loginPhone.ts): the first record whose number it could be (several may
  * share a landline), else the first that had it before a change. An account's own record always wins: a record
  * made later with someone's e-mail or number never draws their login attempts to itself. The username is compared
- * as the login it spells (phi/spelledLogin.ts): `ada%40example.org`, `ada@example.org` with a zero-width space in it,
- * `mailto:ada@example.org` or `tel:+14155550123` typed is the address or number it spells, and sealed.
+ * as the login it spells (phi/spelledLogin.ts): `ada%40example.org`, `ada@example.org` with a zero-width space
+ * in it, `mailto:ada@example.org` or `tel:+14155550123` typed is the address or number it spells, and sealed.
  */
 async function patientOfLogin(
   tx: WriteTransaction,
