@@ -4,6 +4,7 @@
 // every event type; each event type's JSON Schema accepts the catalog's example of it, sealed as it travels.
 
 import { randomBytes } from "node:crypto";
+import { maxHeaderSize } from "node:http";
 import { Parser } from "@asyncapi/parser";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv } from "ajv";
@@ -13,6 +14,7 @@ import { exampleData } from "../events/examples.ts";
 import { deadLetterTopicName, eventTypes, isTopicName, topics } from "../events/index.ts";
 import { KEY_BYTES } from "../phi/fieldCipher.ts";
 import { sealPersonalFields } from "../phi/personalFields.ts";
+import { REQUEST_TIMEOUT_MS } from "../process/httpServer.ts";
 import { testPlatform } from "../test/tokens.ts";
 
 // Building the app touches no database; only requests to service routes would.
@@ -146,6 +148,13 @@ describe("the OpenAPI document", () => {
     });
     expect(response.status).toBe(401);
     expect(response.headers.get("x-correlation-id")).toBe("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+  });
+
+  it("says what the HTTP server refuses before any operation, with the limits it holds", async () => {
+    const { info } = await getJson<{ info: { description: string } }>("/openapi.json");
+    expect(info.description).toContain(`headers over ${maxHeaderSize} bytes together are a **431**`);
+    expect(info.description).toContain(`within ${REQUEST_TIMEOUT_MS / 1000} s of its first byte, a **408**`);
+    expect(info.description).toMatch(/other than `100-continue` a \*\*417\*\*/);
   });
 
   it("holds requests, never answers, to the clock: no response schema says a value is not in the future", async () => {

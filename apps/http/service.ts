@@ -1,7 +1,7 @@
 // The frame every HTTP service shares: middleware in order (span, context, logging, metrics, body limit),
 // problem+json errors, the public routes (health, metrics, the OpenAPI document and its /docs page), then
 // authentication for everything after them. Services add their routes to it.
-import { type IncomingMessage, STATUS_CODES } from "node:http";
+import { type IncomingMessage, maxHeaderSize, STATUS_CODES } from "node:http";
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, Hono } from "hono";
@@ -19,6 +19,7 @@ import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../obs
 import type { Logger } from "../../observability/logger.ts";
 import { httpMetrics, type MetricsSource, metricsRoute } from "../../observability/metrics.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
+import { REQUEST_TIMEOUT_MS } from "../../process/httpServer.ts";
 import { publicAnswersAcceptable } from "./acceptable.ts";
 import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
@@ -300,6 +301,7 @@ const CONVENTIONS = [
   "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`, as every refusal does.",
   `- Every request's body is limited to ${MAX_BODY_BYTES} bytes: a longer one is a **413** on any operation, one that takes no body included.`,
+  `- Before any operation is reached, the server refuses what is not a readable HTTP/1.1 request: headers over ${maxHeaderSize} bytes together are a **431**; a request not whole within ${REQUEST_TIMEOUT_MS / 1000} s of its first byte, a **408** that closes its connection; an \`Expect\` other than \`100-continue\` a **417**; a malformed request line, header or chunked body, a target with a \`.\` or \`..\` segment, and CONNECT, a **400**. These come as problem documents too, with no \`instance\`.`,
   "- Every refusal is an RFC 9457 problem document (`application/problem+json`), naming each bad field in `errors`.",
   "- Every JSON answer of a read and a PATCH carries an **ETag**: a strong validator, a hash of the answer's bytes, which changes whenever its content does. A patient's consents (the one PUT, which answers with the consents alone: they have no GET of their own) and an erasure's report carry none: the next conditional write on the patient reads it first. A write to a record (a PUT, PATCH or DELETE, a patient's consents, an erasure, an appointment's cancellation or completion, a document's processing result: each operation's `If-Match` names the GET whose ETag it compares) sent with `If-Match` is done only if the record's current ETag is among the tags (strong comparison); else it is a **412** that does nothing: the lost update is refused. `If-None-Match: *`, or naming the current tag, is a **412** there too. The conditions are evaluated once the record is found and the caller may write it: a 400, 403, 404 or 410 comes first. An action's answer that is the record after it, and a creation's 201 (patients, providers, appointments, documents), carry the record's ETag and name it in `Content-Location`: a first conditional write needs no read. A POST to a collection has no representation, so no ETag: any `If-Match`, `*` too, is a **412** that does nothing (after the 400s of its path, query and headers), and `If-None-Match` is met. A read with `If-Match` naming none of its answer's tag is a **412**; with `If-None-Match` naming it (weak comparison), or `*`, a **304** without a body. A condition that is not `*` or a list of entity tags is a **400**.",
 ].join("\n");
