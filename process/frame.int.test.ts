@@ -49,6 +49,7 @@ describe("the process frame", () => {
     expect(platform.output()).toContain("AUDIT_SIGNING_KEY: must be set when NODE_ENV=production");
     expect(platform.output()).toContain("PHI_MASTER_KEYS: must be set when NODE_ENV=production");
     expect(platform.output()).toContain("JWT_SECRET or JWT_JWKS_URL: must be set when NODE_ENV=production");
+    expect(platform.output()).toContain("JWT_AUDIENCE: must be set when NODE_ENV=production");
     expect(platform.output()).not.toMatch(/\n\s+at /);
     expect(platform.output()).not.toContain("database migrated");
   });

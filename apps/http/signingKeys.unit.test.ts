@@ -58,7 +58,11 @@ describe("the development secret", () => {
 });
 
 describe("in production (NODE_ENV=production)", () => {
-  const production = { NODE_ENV: "production" };
+  const production = {
+    NODE_ENV: "production",
+    JWT_ISSUER: "https://project.supabase.co/auth/v1",
+    JWT_AUDIENCE: ["authenticated"],
+  };
 
   it("neither JWT_SECRET nor JWT_JWKS_URL is a configuration error naming both, and no secret is made", () => {
     const file = join(dir, "production", "jwt-development-secret");
@@ -95,6 +99,33 @@ describe("in production (NODE_ENV=production)", () => {
     }
     // Outside production the local identity provider of a test may serve it over http.
     expect(signingKeys({ JWT_JWKS_URL: plain })).toEqual({ kind: "jwks", url: new URL(plain) });
+  });
+
+  it("a token's issuer and audience must be named, whichever keys check it, each problem in one list with the keys'", () => {
+    const claims = [
+      "JWT_ISSUER: must be set when NODE_ENV=production, to the `iss` every token carries (Supabase: https://<project>.supabase.co/auth/v1)",
+      "JWT_AUDIENCE: must be set when NODE_ENV=production, to the audiences (comma-separated) one of which a token's `aud` must hold (Supabase: authenticated)",
+    ];
+    const unnamed = { NODE_ENV: "production" };
+    expect(configProblems((env) => signingKeys(env), { ...unnamed, JWT_SECRET: secret })).toEqual(claims);
+    expect(configProblems((env) => signingKeys(env), { ...unnamed, JWT_JWKS_URL: jwksUrl })).toEqual(claims);
+    expect(
+      configProblems((env) => signingKeys(env), { ...unnamed, JWT_SECRET: secret, JWT_AUDIENCE: [] }),
+    ).toEqual(claims);
+    expect(
+      configProblems((env) => signingKeys(env), {
+        ...unnamed,
+        JWT_ISSUER: production.JWT_ISSUER,
+        JWT_SECRET: secret,
+      }),
+    ).toEqual([claims[1]]);
+    const file = join(dir, "production-unnamed", "jwt-development-secret");
+    expect(configProblems((env) => signingKeys(env, file), unnamed)).toEqual([
+      ...claims,
+      expect.stringMatching(/^JWT_SECRET or JWT_JWKS_URL: must be set when NODE_ENV=production/),
+    ]);
+    // Outside production they stay optional: unset, a token's iss and aud are not checked.
+    expect(signingKeys({ JWT_SECRET: secret })).toMatchObject({ origin: "JWT_SECRET" });
   });
 
   it("the secret or the key set given is used", () => {
