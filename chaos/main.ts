@@ -10,8 +10,8 @@ const { values, refuse } = parseCommand({
   the leader broker of a busy partition, the leading relay (several times), Postgres (fast shutdown and
   restart), a Connect worker (Debezium mode) and leaves a zombie relay (polling mode), then reads every topic
   back with a read_committed consumer and prints what was lost, invented, re-ordered or duplicated, and the
-  delays around each fault. Exits 1 on any loss, phantom or re-ordering. The full profile takes under 10
-  minutes, ci about 2. Ports from the environment: POSTGRES_PORT (23005), KAFKA_PORT (29092: nodes on 29092,
+  delays around each fault. Exits 1 on any loss, phantom or re-ordering, or a fault it could not inject. The
+  full profile takes under 10 minutes, ci about 3. Ports from the environment: POSTGRES_PORT (23005), KAFKA_PORT (29092: nodes on 29092,
   29094, 29096), CONNECT_PORT (28084), CHAOS_API_PORT (23000; relays on the next two ports).`,
   options: {
     mode: { type: "string", default: "polling" },

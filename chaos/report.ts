@@ -30,6 +30,8 @@ export interface FaultWindow {
   endedAtMs: number;
   /** What the fault did, for the table (a node, a pid, fenced or not). */
   note: string;
+  /** False when it could not be injected: the run then proved nothing about it, and fails. */
+  injected: boolean;
 }
 
 export interface ChaosFindings {
@@ -148,5 +150,10 @@ function sameBytes(a: ReadRecord, b: ReadRecord): boolean {
 
 /** The run failed when anything was lost, invented or re-ordered; duplicates are the at-least-once contract. */
 export function chaosFailed(findings: ChaosFindings): boolean {
-  return findings.lost.length > 0 || findings.phantoms.length > 0 || findings.reorderedKeys.length > 0;
+  return (
+    findings.lost.length > 0 ||
+    findings.phantoms.length > 0 ||
+    findings.reorderedKeys.length > 0 ||
+    findings.faults.some((fault) => !fault.injected)
+  );
 }

@@ -39,6 +39,18 @@ describe("chaos findings", () => {
     expect(chaosFailed(findings)).toBe(false);
   });
 
+  it("fail a run in which a fault could not be injected, however whole the stream: it proved nothing of that fault", () => {
+    const records = [recordOf(a1, 0), recordOf(b1, 1), recordOf(a2, 2)];
+    const fault = { name: "kill", injectedAtMs: 1_150, endedAtMs: 1_150 };
+    const whole = chaosFindings([a1, a2, b1], records, new Map(), [{ ...fault, note: "", injected: true }]);
+    expect(chaosFailed(whole)).toBe(false);
+    const notInjected = chaosFindings([a1, a2, b1], records, new Map(), [
+      { ...fault, note: "failed to inject: no relay leads", injected: false },
+    ]);
+    expect(notInjected).toMatchObject({ lost: [], phantoms: [], reorderedKeys: [] });
+    expect(chaosFailed(notInjected)).toBe(true);
+  });
+
   it("find a lost event, a phantom one, a key out of order and a duplicate that differs", () => {
     const phantom: ReadRecord = { ...recordOf(b1, 9), eventId: "never-committed", headers: {} };
     const records = [recordOf(a2, 0), recordOf(a1, 1), recordOf(a1, 2, { value: "other bytes" }), phantom];
@@ -60,7 +72,7 @@ describe("chaos findings", () => {
       ["b1", 2_600],
     ]);
     const [fault] = chaosFindings([a1, a2, b1], [], visible, [
-      { name: "kill", injectedAtMs: 1_150, endedAtMs: 1_350, note: "" },
+      { name: "kill", injectedAtMs: 1_150, endedAtMs: 1_350, note: "", injected: true },
     ]).faults;
     // a2 (committed at 1,200) and b1 (at 1,300) were committed during the fault; b1 became visible last.
     expect(fault).toMatchObject({ recoveryMs: 2_600 - 1_350, longestDelayMs: 2_500 - 1_200 });

@@ -135,8 +135,12 @@ export async function runChaos(options: {
     const record = async (name: string, fault: () => Promise<string>) => {
       const injectedAtMs = Date.now();
       say(`fault: ${name}`);
-      const note = await fault().catch((error: Error) => `failed to inject: ${error.message}`);
-      faults.push({ name, injectedAtMs, endedAtMs: Date.now(), note });
+      let injected = true;
+      const note = await fault().catch((error: Error) => {
+        injected = false;
+        return `failed to inject: ${error.message}`;
+      });
+      faults.push({ name, injectedAtMs, endedAtMs: Date.now(), note, injected });
       say(`  ${note}`);
       await sleep(plan.settleMs);
     };
@@ -227,33 +231,41 @@ export async function runChaos(options: {
           },
         });
         zombie.start();
-        // Made leader by killing the leading process until this one wins the lock (it retries fastest).
-        for (let attempt = 0; attempt < 6 && !zombie.leader; attempt++) {
-          const index = await leaderIndex(relays);
-          if (index !== undefined) {
-            const victim = relays[index] as ChaosProcess;
-            victim.child.kill("SIGKILL");
-            await victim.exited;
-            relays[index] = spawnRelay(victim.port, childEnv);
-            children.push(relays[index] as ChaosProcess);
+        try {
+          // Made leader by killing the leading process until this one wins the lock (it retries fastest).
+          for (let attempt = 0; attempt < 6 && !zombie.leader; attempt++) {
+            const index = await leaderIndex(relays);
+            if (index !== undefined) {
+              const victim = relays[index] as ChaosProcess;
+              victim.child.kill("SIGKILL");
+              await victim.exited;
+              relays[index] = spawnRelay(victim.port, childEnv);
+              children.push(relays[index] as ChaosProcess);
+            }
+            await sleep(1_500);
           }
-          await sleep(1_500);
+          if (!zombie.leader) throw new Error("the in-process relay never took the lead");
+          // Its batch comes from the write load: none within 30 s means the platform committed nothing meanwhile.
+          const holds = await Promise.race([held.then(() => true), sleep(30_000).then(() => false)]);
+          if (!holds)
+            throw new Error("no batch reached the zombie within 30 s: no write was committed meanwhile");
+          const cut = await terminateLockHolder(databaseUrl);
+          // A relay process takes over (fencing the zombie's producer) and publishes past the held batch.
+          const successor = await leaderIndex(relays, 60);
+          await sleep(2_000);
+          release();
+          const fenced = async () =>
+            (await registry.getSingleMetric("outbox_relay_fenced_total")?.get())?.values[0]?.value ?? 0;
+          for (let waited = 0; waited < 20 && (await fenced()) === 0; waited++) await sleep(500);
+          zombieFenced = (await fenced()) === 1;
+          if (successor === undefined) throw new Error("no relay process took over from the zombie");
+          return `session cut (${cut} backend); the zombie's late commit was ${zombieFenced ? "fenced" : "NOT fenced"}`;
+        } finally {
+          // Whatever happened, the zombie's held batch (if any) goes on, and it stops before the next phase.
+          release();
+          await zombie.stop();
+          zombie = null;
         }
-        if (!zombie.leader) throw new Error("the in-process relay never took the lead");
-        await Promise.race([held, sleep(30_000)]);
-        const cut = await terminateLockHolder(databaseUrl);
-        // A relay process takes over (fencing the zombie's producer) and publishes past the held batch.
-        const successor = await leaderIndex(relays, 60);
-        await sleep(2_000);
-        release();
-        const fenced = async () =>
-          (await registry.getSingleMetric("outbox_relay_fenced_total")?.get())?.values[0]?.value ?? 0;
-        for (let waited = 0; waited < 20 && (await fenced()) === 0; waited++) await sleep(500);
-        zombieFenced = (await fenced()) === 1;
-        if (successor === undefined) throw new Error("no relay process took over from the zombie");
-        await zombie.stop();
-        zombie = null;
-        return `session cut (${cut} backend); the zombie's late commit was ${zombieFenced ? "fenced" : "NOT fenced"}`;
       });
     }
 
@@ -299,6 +311,21 @@ export async function runChaos(options: {
         ...(zombieFenced === null ? [] : [["zombie relay fenced", zombieFenced ? "yes" : "NO", ""]]),
       ],
     );
+    if (writes.failures.size > 0) {
+      const at = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+      printTable(
+        "HTTP writes refused or failed",
+        [...writes.failures]
+          .sort(([, a], [, b]) => b.count - a.count)
+          .slice(0, 10)
+          .map(([answer, { count, firstAtMs, lastAtMs }]) => [
+            answer,
+            String(count),
+            `${at(firstAtMs)}–${at(lastAtMs)}`,
+          ]),
+        ["answer", "writes", "first–last (UTC)"],
+      );
+    }
     printTable(
       "faults",
       findings.faults.map((fault) => [

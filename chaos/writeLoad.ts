@@ -6,7 +6,14 @@ import { loadEnv } from "../config/env.ts";
 
 export interface WriteLoad {
   /** Stops writing, waits for the requests in flight, and says how they were answered. */
-  stop(): Promise<{ ok: number; failed: number }>;
+  stop(): Promise<WritesAnswered>;
+}
+
+export interface WritesAnswered {
+  ok: number;
+  failed: number;
+  /** The failures by answer (a status, or `no answer: <error>`), each with when the first and last came. */
+  failures: Map<string, { count: number; firstAtMs: number; lastAtMs: number }>;
 }
 
 const PATIENTS = 40;
@@ -22,7 +29,17 @@ export async function startWriteLoad(baseUrl: string, writesPerSecond: number): 
     audience: env.JWT_AUDIENCE,
   });
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const counts = { ok: 0, failed: 0 };
+  const counts: WritesAnswered = { ok: 0, failed: 0, failures: new Map() };
+  // A failed run is read from its report: which answers the failures were, and over which stretch of the run.
+  const failed = (answer: string) => {
+    counts.failed++;
+    const now = Date.now();
+    const seen = counts.failures.get(answer);
+    if (seen) {
+      seen.count++;
+      seen.lastAtMs = now;
+    } else counts.failures.set(answer, { count: 1, firstAtMs: now, lastAtMs: now });
+  };
   const send = async (method: string, path: string, body: unknown): Promise<unknown> => {
     try {
       const response = await fetch(`${baseUrl}${path}`, {
@@ -31,12 +48,12 @@ export async function startWriteLoad(baseUrl: string, writesPerSecond: number): 
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(15_000),
       });
-      const answer = await response.json().catch(() => null);
+      const answer = (await response.json().catch(() => null)) as { detail?: unknown } | null;
       if (response.ok) counts.ok++;
-      else counts.failed++;
+      else failed(`${response.status} ${typeof answer?.detail === "string" ? answer.detail : ""}`.trim());
       return response.ok ? answer : null;
-    } catch {
-      counts.failed++;
+    } catch (error) {
+      failed(`no answer: ${(error as Error).message}`);
       return null;
     }
   };
@@ -77,7 +94,7 @@ export async function startWriteLoad(baseUrl: string, writesPerSecond: number): 
     async stop() {
       clearInterval(timer);
       await Promise.all(pending);
-      return { ...counts };
+      return counts;
     },
   };
 }
