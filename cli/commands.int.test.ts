@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compileScripts } from "../test/childProcess.ts";
+import { compiledScript } from "../test/childProcess.ts";
 import { databaseUrl } from "../test/fixtures.ts";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -181,10 +181,8 @@ async function withServer<T>(work: (client: pg.Client) => Promise<T>): Promise<T
 let untouchedUrl = "";
 
 beforeAll(async () => {
-  const files = [...new Set([...commandLines.values()].map(([file]) => file as string))];
-  const paths = compileScripts(files);
   for (const [name, [file, ...scriptArgs]] of commandLines)
-    compiledLines.set(name, [paths[files.indexOf(file as string)] as string, ...scriptArgs]);
+    compiledLines.set(name, [compiledScript(file as string), ...scriptArgs]);
   await withServer(async (client) => {
     await client.query(`DROP DATABASE IF EXISTS ${UNTOUCHED_DATABASE} WITH (FORCE)`);
     await client.query(`CREATE DATABASE ${UNTOUCHED_DATABASE}`);

@@ -1,8 +1,9 @@
-// `npm run notifications:resolve`, run as an operator runs it, against a database of its own: it lists the
-// deliveries nobody knows the outcome of (without printing anything personal), records what the mail provider
-// said about one (sent, or not sent: then failed, forgotten by the delivery consumer's inbox, with the replay
-// that sends it again), and the metric the alert reads falls. Every refusal is one line and changes nothing. At a
-// terminal (a pseudo-terminal from script(1)) it reads the delivery before it asks, and shows it.
+// `npm run notifications:resolve`, run as an operator runs it (compiled into dist/: the file starts twenty of
+// them), against a database of its own: it lists the deliveries nobody knows the outcome of (without printing
+// anything personal), records what the mail provider said about one (sent, or not sent: then failed, forgotten
+// by the delivery consumer's inbox, with the replay that sends it again), and the metric the alert reads falls.
+// Every refusal is one line and changes nothing. At a terminal (a pseudo-terminal from script(1)) it reads the
+// delivery before it asks, and shows it.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -16,7 +17,7 @@ import {
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
-import { spawnScript } from "../test/childProcess.ts";
+import { compiledScript, spawnScript } from "../test/childProcess.ts";
 import { kafkaBrokers, testEventContext } from "../test/fixtures.ts";
 import { ownDatabase } from "../test/ownDatabase.ts";
 
@@ -33,7 +34,7 @@ async function atTerminal(
   answer: string,
   beforeAnswering: () => Promise<void> = async () => {},
 ): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, "--import", "tsx", "scripts/notifications-resolve.ts", ...args]
+  const command = [process.execPath, compiledScript("scripts/notifications-resolve.ts"), ...args]
     .map((part) => `'${part.replaceAll("'", "'\\''")}'`)
     .join(" ");
   const child = spawn("script", ["-qec", command, "/dev/null"], {
@@ -59,7 +60,11 @@ async function atTerminal(
 }
 
 async function runCommand(...args: string[]): Promise<{ code: number | null; output: string }> {
-  const run = spawnScript("scripts/notifications-resolve.ts", { args, env: { DATABASE_URL: own.url } });
+  const run = spawnScript("scripts/notifications-resolve.ts", {
+    args,
+    env: { DATABASE_URL: own.url },
+    compiled: true,
+  });
   // `close`, not `exit`: the output is read to its end.
   const code = await new Promise<number | null>((resolve) => run.child.once("close", resolve));
   return { code, output: run.output() };
@@ -97,6 +102,7 @@ async function replayDryRun(position: string): Promise<{ code: number | null; ou
   const run = spawnScript("scripts/replay.ts", {
     args: ["--from-position", position, "--to-position", position, "--dry-run"],
     env: { DATABASE_URL: own.url },
+    compiled: true,
   });
   const code = await new Promise<number | null>((resolve) => run.child.once("close", resolve));
   return { code, output: run.output() };

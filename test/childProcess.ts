@@ -1,7 +1,7 @@
 // Runs one of the project's scripts as a real child process on the test stack (the one way tests start a
 // process), to kill it with SIGKILL, run two at once, or read what it printed.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,21 +18,15 @@ export interface ScriptProcess {
   printed(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
 }
 
-let built = false;
-
 /**
  * `script` (a path from the project root) under tsx, with the test stack's DATABASE_URL and KAFKA_BROKERS; with
- * `compiled`, as `npm start` runs it: built into dist/ (`npm run build`, once per test file) and run on plain Node.
+ * `compiled`, as `npm start` runs it: compiled into dist/ (compiledScript) and run on plain Node.
  */
 export function spawnScript(
   script: string,
   options: { args?: string[]; env?: Record<string, string>; compiled?: boolean } = {},
 ): ScriptProcess {
-  if (options.compiled && !built) {
-    execFileSync("npm", ["run", "--silent", "build"], { cwd: projectRoot, stdio: "inherit" });
-    built = true;
-  }
-  const command = options.compiled ? [`dist/${script.replace(/\.ts$/, ".js")}`] : ["--import", "tsx", script];
+  const command = options.compiled ? [compiledScript(script)] : ["--import", "tsx", script];
   const child = spawn(process.execPath, [...command, ...(options.args ?? [])], {
     cwd: projectRoot,
     env: {
@@ -80,32 +74,43 @@ export function spawnScript(
   return { child, output: () => output, exited, printed };
 }
 
-const compiledScripts = new Set<string>();
+let commandsCompiled = false;
 
 /**
- * Compiles `scripts` (paths from the project root) and what they import into dist/, as `npm run build` compiles
- * the long-running processes (tsconfig.build.json: types stripped, not checked), for a test that starts many
- * processes: each then runs on plain Node, without tsx's module loader, at about a third of the CPU. Once per
- * test process for each script. Returns each script's compiled path, in order.
+ * `script` (a path from the project root) compiled into dist/, its path there. On first use, every command of
+ * package.json's scripts (the `tsx <file>` ones) and the long-running processes `npm run build` compiles
+ * (tsconfig.build.json's own files) are compiled at once, as that build compiles (types stripped, not checked):
+ * once per test process. A test that starts many processes runs them so on plain Node, without tsx's module
+ * loader, at about a third of the CPU.
  */
-export function compileScripts(scripts: readonly string[]): string[] {
-  const missing = scripts.filter((script) => !compiledScripts.has(script));
-  if (missing.length > 0) {
+export function compiledScript(script: string): string {
+  if (!commandsCompiled) {
+    const scripts = (JSON.parse(readFileSync(join(projectRoot, "package.json"), "utf8")) as PackageJson)
+      .scripts;
+    const commands = Object.values(scripts).flatMap((line) => /^tsx (\S+\.ts)/.exec(line)?.[1] ?? []);
     const dist = join(projectRoot, "dist");
     mkdirSync(dist, { recursive: true });
-    // Inside dist/, so that the compiler finds the project's type packages (node_modules/@types) above it.
-    const config = join(dist, "tsconfig.scripts.json");
+    // Inside dist/, so that the compiler finds the project's type packages (node_modules/@types) above it;
+    // `files` adds to the `include` it extends.
+    const config = join(dist, "tsconfig.commands.json");
     writeFileSync(
       config,
       JSON.stringify({
         extends: "../tsconfig.build.json",
         compilerOptions: { outDir: ".", rootDir: ".." },
-        include: missing.map((script) => `../${script}`),
+        files: commands.map((command) => `../${command}`),
       }),
     );
     const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
     execFileSync(process.execPath, [tsc, "-p", config], { cwd: projectRoot, stdio: "inherit" });
-    for (const script of missing) compiledScripts.add(script);
+    commandsCompiled = true;
   }
-  return scripts.map((script) => join("dist", script.replace(/\.ts$/, ".js")));
+  const compiled = join("dist", script.replace(/\.ts$/, ".js"));
+  if (!existsSync(join(projectRoot, compiled)))
+    throw new Error(`${script} is neither a command nor a process`);
+  return compiled;
+}
+
+interface PackageJson {
+  scripts: Record<string, string>;
 }
