@@ -23,7 +23,11 @@ const provider = new NodeTracerProvider({
 });
 installTraceContext();
 trace.setGlobalTracerProvider(provider);
-afterAll(() => provider.shutdown());
+// The unit files share one process: the global provider goes with this file, as a process's shutdown takes it.
+afterAll(async () => {
+  await provider.shutdown();
+  trace.disable();
+});
 
 const app = new Hono();
 app.use(requestSpan(new Set(["congo"])));
