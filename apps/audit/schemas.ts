@@ -221,7 +221,7 @@ export const eventResponse = z.object({
       ),
     acknowledgedBy: storedTime
       .describe(
-        "when the relay saved the checkpoint that covers it: Kafka had acknowledged it by then at the latest (the exact send time is not recorded); in UTC to the microsecond stored, as createdAt",
+        "when the polling relay last saved its checkpoint, which covers the event: Kafka had acknowledged it by then at the latest. The relay keeps only its latest checkpoint, so this bound moves on with each one (and the answer's ETag with it); the exact send time is not recorded. In UTC to the microsecond stored, as createdAt",
       )
       .optional(),
   }),
