@@ -4,6 +4,7 @@
 // lower-case `t` or `z`, a leap second), or what a lax validator takes (`+0530`, a blank for the `T`): each
 // was a 400 for a value the document declared valid. Each value is accepted exactly when the document's
 // schema for the parameter takes it, and a refused one is named.
+import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { documentValidator, type Schema } from "../../test/documentValues.ts";
 import { testDatabase } from "../../test/fixtures.ts";
@@ -56,7 +57,9 @@ describe("an instant in an auditor's query", () => {
       const auditor = await caller("auditor");
       for (const instant of INSTANTS) {
         const valid = validate(schema as Schema, instant).length === 0;
-        const response = await app.request(`${path}?${name}=${encodeURIComponent(instant)}`, {
+        // An export narrowed to no event: the instant's reading is under test, not the whole history's export.
+        const narrowed = path === "/audit/events/export" ? `&correlationId=${randomUUID()}` : "";
+        const response = await app.request(`${path}?${name}=${encodeURIComponent(instant)}${narrowed}`, {
           headers: auditor.headers(),
         });
         const what = `${path}?${name}=${instant}: ${response.status}`;
