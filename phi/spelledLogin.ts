@@ -3,6 +3,7 @@
 // the form it may be typed in. A spelling of a patient's address or number that it did not read as theirs
 // would be kept as an unknown username, in plain text, in a history their erasure cannot reach.
 import { decodedText } from "./escapedText.ts";
+import { asciiDigits, type TypedPhone, typedPhone } from "./loginPhone.ts";
 
 /**
  * Characters that show nothing (Unicode's default-ignorable code points: zero-width spaces and joiners, the soft
@@ -40,4 +41,33 @@ export function spelledLogin(username: string): string {
 export function addressesIn(text: string): string[] {
   const visible = decodedText(text).replace(INVISIBLE, "").normalize("NFKC");
   return [...new Set(Array.from(visible.matchAll(ADDRESSES), ([address]) => address.toLowerCase()))];
+}
+
+/**
+ * A number as a text may quote it, not glued to a letter or digit: digits (any script's, read by asciiDigits),
+ * a leading `+`, and between digits up to three characters that are neither letters, digits nor marks (blanks,
+ * dots, dashes, brackets, but also commas and slashes: "+49,30,1234567").
+ */
+const NUMBER = /(?<![\p{L}\p{N}\p{M}+])\+?[0-9(](?:[^\p{L}\p{N}\p{M}]{0,3}[0-9])*\)?(?![\p{L}\p{N}\p{M}])/gu;
+/** What typedPhone reads as a separator: the characters between a quoted number's digits that it does not. */
+const NOT_PHONE_SPELLING = /[^\s0-9.()/\-\u2010-\u2015+]/gu;
+/** Where a run of digits may hold two numbers written one after the other: "030 1234 5678, 040 9876 5432". */
+const LIST_SEPARATOR = /[,;]\s*|\s{2,}/u;
+
+/**
+ * The phone numbers a text quotes (a login attempt's reason: "no account for +49 30 1234 5678"), read as a
+ * username is (escapes decoded, invisible characters dropped, any script's digits), each by the rule of
+ * phi/loginPhone.ts: a number quoted in a list is read alone and together with its neighbours, so that neither
+ * reading hides it. Each once.
+ */
+export function phonesIn(text: string): TypedPhone[] {
+  const visible = asciiDigits(decodedText(text).replace(INVISIBLE, ""));
+  const phones = new Map<string, TypedPhone>();
+  for (const [run] of visible.matchAll(NUMBER)) {
+    for (const candidate of [run, ...run.split(LIST_SEPARATOR)]) {
+      const phone = typedPhone(candidate.replace(NOT_PHONE_SPELLING, " "));
+      if (phone !== null) phones.set(JSON.stringify(phone), phone);
+    }
+  }
+  return [...phones.values()];
 }

@@ -242,6 +242,42 @@ describe("a login attempt typing an erased patient's phone number", () => {
   });
 });
 
+describe("a reason quoting an erased patient's number, on an attempt about another username", () => {
+  it("has the number replaced by its pseudonym in any spelling, however the reason writes it", async () => {
+    const number = berlinNumber();
+    await erased(await registered(number.e164));
+    const pseudonym = (await failedAttempt(number.e164, "invalid password")).data.username;
+    expect(pseudonym).toMatch(PSEUDONYM);
+    const [head, tail] = [number.line.slice(0, 4), number.line.slice(4)];
+    const other = berlinNumber();
+    for (const [quoted, expected] of [
+      [`locked: ${number.e164} was erased`, `locked: ${pseudonym} was erased`],
+      [`shares a device with 030 ${head} ${tail}.`, `shares a device with ${pseudonym}.`],
+      [`numbers +49,30,${head},${tail}`, `numbers ${pseudonym}`],
+      [`numbers 030 ${head} ${tail}, 030 ${other.line}`, `numbers ${pseudonym}, 030 ${other.line}`],
+      [`escaped %2B4930${number.line}`, `escaped ${pseudonym}`],
+    ] as const) {
+      const attempt = await failedAttempt(`someone.${randomUUID().slice(0, 8)}`, quoted);
+      expect(attempt.data.reason, quoted).toBe(expected);
+      expect(withoutGeneratedValues(attempt.row), quoted).not.toMatch(anySpellingOf(number.line));
+    }
+    // A number nobody erased stays as it was written.
+    const stranger = `unknown user 030 ${other.line}`;
+    expect((await failedAttempt("jdoe", stranger)).data.reason).toBe(stranger);
+  });
+
+  it("on an attempt about a live patient, is sealed with the erased number replaced", async () => {
+    const gone = berlinNumber();
+    await erased(await registered(gone.e164));
+    const live = berlinNumber();
+    const id = await registered(live.e164);
+    const attempt = await failedAttempt(live.e164, `shares a device with ${gone.e164}`);
+    expect(attempt).toMatchObject({ patientId: id });
+    const opened = (await decrypted(db, attempt.payload)).data as { reason: string };
+    expect(opened.reason).toMatch(/^shares a device with erased-login:[0-9a-f]{32}$/);
+  });
+});
+
 describe("a login attempt typing a number that was never a patient's", () => {
   it("keeps it as typed, after an erasure that recorded phone numbers", async () => {
     await erased(await registered(berlinNumber().e164));

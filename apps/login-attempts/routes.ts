@@ -23,7 +23,7 @@ import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit
 import { erasedLoginPseudonym, normalizedLogin, withoutAddress } from "../../phi/erasedLoginPseudonym.ts";
 import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
-import { addressesIn, spelledLogin } from "../../phi/spelledLogin.ts";
+import { addressesIn, phonesIn, spelledLogin } from "../../phi/spelledLogin.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
@@ -67,13 +67,13 @@ export function loginAttemptRoutes(db: Database) {
       const patientId = await patientOfLogin(tx, c.get("masterKeys"), attempt);
       // About a patient, the reason is sealed with the username; about an erased one, the address or number it
       // may quote is replaced by the username's pseudonym as well; and whoever it is about, any erased patient's
-      // address the reason quotes, by that address's pseudonym.
+      // address or number the reason quotes, by its pseudonym.
       const named =
         patientId === null
           ? await anonymousAttempt(tx, c.get("masterKeys"), attempt)
           : { ...attempt, erased: false };
       const { username, erased } = named;
-      const reason = await withoutErasedAddresses(tx, c.get("masterKeys"), named.reason);
+      const reason = await withoutErasedLogins(tx, c.get("masterKeys"), named.reason);
       const [appended] = await appendEvents(tx, eventContext(c, LOGIN_AUDIT_SERVICE), [
         { type: "audit.login.attempt", data: { ...attempt, username, reason, patientId } },
       ]);
@@ -137,13 +137,13 @@ async function anonymousAttempt(
 }
 
 /**
- * `reason` with each erased patient's address it quotes (whoever the attempt is about: "unknown user; the
- * account of ada@example.org is locked") as that address's pseudonym, as anonymousAttempt replaces the
- * username's own. One lookup on erased_logins' primary key per address quoted; none for a reason that quotes
- * none. Fail-closed: where a quoted spelling cannot be replaced in place (an invisible character inside it),
- * the reason is recorded as the pseudonym alone.
+ * `reason` with each erased patient's address or phone number it quotes (whoever the attempt is about: "unknown
+ * user; the account of ada@example.org is locked", "no account for +49 30 1234 5678") as its pseudonym, as
+ * anonymousAttempt replaces the username's own. One lookup on erased_logins' primary key per address or number
+ * quoted; none for a reason that quotes none. Fail-closed: where a quoted spelling cannot be replaced in place
+ * (an invisible character inside it), the reason is recorded as the pseudonym alone.
  */
-async function withoutErasedAddresses(
+async function withoutErasedLogins(
   tx: WriteTransaction,
   masterKeys: MasterKeys,
   reason: string | null,
@@ -155,7 +155,15 @@ async function withoutErasedAddresses(
     if (hash === null) continue;
     const pseudonym = erasedLoginPseudonym(hash);
     cleaned = withoutAddress(cleaned, address, pseudonym);
-    if (addressesIn(cleaned).includes(address)) cleaned = pseudonym;
+    if (addressesIn(cleaned).includes(address)) return pseudonym;
+  }
+  for (const phone of phonesIn(cleaned)) {
+    const hash = await erasedPhoneHash(tx, masterKeys, phone);
+    if (hash === null) continue;
+    const pseudonym = erasedLoginPseudonym(hash);
+    cleaned = withoutPhone(cleaned, phone, pseudonym);
+    const quoted = JSON.stringify(phone);
+    if (phonesIn(cleaned).some((left) => JSON.stringify(left) === quoted)) return pseudonym;
   }
   return cleaned;
 }
