@@ -1,8 +1,10 @@
 // How services declare routes for @hono/zod-openapi: JSON and problem bodies, and `securedRoute`, which gives
 // a route its roles (checked before the input is), its bearer-token security and its 401/403 answers.
 import { isUtf8 } from "node:buffer";
+import { maxHeaderSize } from "node:http";
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { REQUEST_TIMEOUT_MS } from "../../process/httpServer.ts";
 import { acceptable } from "./acceptable.ts";
 import { allowRoles } from "./access.ts";
 import type { Role } from "./auth.ts";
@@ -238,6 +240,11 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
             ? `The body is over ${MAX_BODY_BYTES} bytes, or the event it would write is over the event limit`
             : `A body over ${MAX_BODY_BYTES} bytes (the operation takes none: a shorter one is a 400)`,
         ),
+        // Refused by the HTTP server before any route is reached (process/httpServer.ts), whatever the operation.
+        408: problem(
+          `The request was not received whole within ${REQUEST_TIMEOUT_MS / 1000} s of its first byte; its connection is closed`,
+        ),
+        431: problem(`The request's headers are over ${maxHeaderSize} bytes together`),
         ...(takesBody
           ? {
               415: problem(
