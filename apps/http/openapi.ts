@@ -1,7 +1,8 @@
 // How services declare routes for @hono/zod-openapi: JSON and problem bodies, and `securedRoute`, which gives
 // a route its roles (checked before the input is), its bearer-token security and its 401/403 answers.
 import { isUtf8 } from "node:buffer";
-import { maxHeaderSize } from "node:http";
+import { type IncomingMessage, maxHeaderSize } from "node:http";
+import type { Readable } from "node:stream";
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { REQUEST_TIMEOUT_MS } from "../../process/httpServer.ts";
@@ -21,7 +22,7 @@ import {
 import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment, unsupportedContentType } from "./problem.ts";
 import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
-import { BEARER_AUTH, MAX_BODY_BYTES } from "./service.ts";
+import { BEARER_AUTH, bodyTooLarge, MAX_BODY_BYTES } from "./service.ts";
 
 export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
@@ -521,16 +522,53 @@ function decodedQueryPart(raw: string): string | undefined {
 }
 
 /**
- * A route that declares no body refuses one, as a route with a body refuses fields it does not know. A GET's
- * body never reaches the request (Fetch has none), so there its headers tell that one was sent.
+ * A route that declares no body refuses one, as a route with a body refuses fields it does not know; a body over
+ * MAX_BODY_BYTES is a 413 there as on every route (the body limit answers it before, where the request has a
+ * body to read).
  */
 const noBody: MiddlewareHandler = async (c, next) => {
-  const sentWithoutBody = c.req.method === "GET" || c.req.method === "HEAD";
-  const length = c.req.header("content-length");
-  const announced =
-    (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
-  if ((sentWithoutBody && announced) || (await c.req.text()).length > 0) {
+  const sent =
+    c.req.method === "GET" || c.req.method === "HEAD"
+      ? await bodyBesideFetch(c)
+      : (await c.req.text()).length;
+  if (sent > MAX_BODY_BYTES) throw bodyTooLarge();
+  if (sent > 0) {
     throw HttpProblem.invalid([{ field: "body", message: "must be empty: this route takes no body" }]);
   }
   await next();
 };
+
+/**
+ * The size of a GET's or HEAD's body, which never reaches the request (Fetch gives them none): its
+ * Content-Length (Node's parser has refused a malformed or repeated one), or, chunked, the bytes of Node's own
+ * request stream, read up to one past the limit. A chunked body where there is no such stream (a request made
+ * in-process) counts as one byte: sent, of unknown size.
+ */
+async function bodyBesideFetch(c: Context): Promise<number> {
+  if (c.req.header("transfer-encoding") === undefined) return Number(c.req.header("content-length") ?? 0);
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming ? bytesUpTo(incoming, MAX_BODY_BYTES + 1) : 1;
+}
+
+/**
+ * How many bytes `stream` gives, counted up to `limit`: past it, the stream is left paused, unread. A stream that
+ * closes before its end (the client gone) gives what it gave.
+ */
+function bytesUpTo(stream: Readable, limit: number): Promise<number> {
+  if (stream.readableEnded) return Promise.resolve(0);
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const settle = (outcome: () => void) => {
+      stream.off("data", counted).off("end", ended).off("close", ended).off("error", failed);
+      stream.pause();
+      outcome();
+    };
+    const counted = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size >= limit) settle(() => resolve(size));
+    };
+    const ended = () => settle(() => resolve(size));
+    const failed = (error: Error) => settle(() => reject(error));
+    stream.on("data", counted).on("end", ended).on("close", ended).on("error", failed);
+  });
+}

@@ -86,6 +86,13 @@ function bodyCutOff(c: Context, error: unknown): boolean {
   return false;
 }
 
+/** The answer to a body over MAX_BODY_BYTES, on any route. */
+export function bodyTooLarge(): HttpProblem {
+  return new HttpProblem(413, "Content Too Large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, [
+    { field: "body", message: `is over ${MAX_BODY_BYTES} bytes` },
+  ]);
+}
+
 /** The OpenAPI security scheme that every service route names. */
 export const BEARER_AUTH = "bearerAuth";
 
@@ -128,12 +135,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new HttpProblem(
-          413,
-          "Content Too Large",
-          `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`,
-          [{ field: "body", message: `is over ${MAX_BODY_BYTES} bytes` }],
-        );
+        throw bodyTooLarge();
       },
     }),
   );
