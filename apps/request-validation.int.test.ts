@@ -186,6 +186,51 @@ describe("request bodies", () => {
     });
   }
 
+  // JSON.parse rounds 480.00000000000001 to 480: a bound or a whole number checked after it passes a number
+  // that is neither, and the record keeps another number than the one sent.
+  const side = () => ({
+    patientUserId: randomUUID(),
+    newcomerUserId: randomUUID(),
+    patientId: randomUUID(),
+    providerUserId: randomUUID(),
+    providerId: randomUUID(),
+    appointmentId: randomUUID(),
+    documentId: randomUUID(),
+  });
+  const shapeOnly = { own: side(), other: side(), modelId: randomUUID() };
+  const withNumbers = routesWithBodies.filter((routeCase) =>
+    Object.values(routeCase.request(shapeOnly, "own").body ?? {}).some((value) => typeof value === "number"),
+  );
+  it("sends a number more precise than a float to the routes whose bodies hold numbers", () => {
+    expect(withNumbers.length).toBeGreaterThanOrEqual(3);
+  });
+  for (const routeCase of withNumbers) {
+    it(`${routeCase.method} ${routeCase.route} refuses a number with more digits than a 64-bit float holds`, async () => {
+      let name = "";
+      const precise = await send(routeCase, {
+        body: (body) => {
+          const [first, value] = Object.entries(body).find(([, value]) => typeof value === "number") as [
+            string,
+            number,
+          ];
+          name = first;
+          const written = Number.isInteger(value)
+            ? `${value}.0000000000000000001`
+            : `${value}0000000000000000001`;
+          return JSON.stringify({ ...body, [name]: "placeholder" }).replace('"placeholder"', written);
+        },
+      });
+      expect(precise.response.status).toBe(400);
+      expect(precise.problem.errors).toEqual([
+        {
+          field: `body.${name}`,
+          message: "has more digits than a 64-bit number holds: it would be read as another number",
+        },
+      ]);
+      await precise.wroteNothing();
+    });
+  }
+
   for (const routeCase of routesWithBodies) {
     it(`${routeCase.method} ${routeCase.route} refuses a body that is not JSON, saying what to send`, async () => {
       const malformed = await send(routeCase, { body: (body) => `${JSON.stringify(body).slice(0, -1)},}` });

@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { REQUEST_TIMEOUT_MS } from "../../process/httpServer.ts";
 import { acceptable } from "./acceptable.ts";
 import { allowRoles } from "./access.ts";
+import { ambiguousMember } from "./ambiguousJson.ts";
 import type { Role } from "./auth.ts";
 import { idempotencyKeyHeader } from "./idempotency.ts";
 import { mediaTypeOf } from "./mediaType.ts";
@@ -20,7 +21,6 @@ import {
   writeConditionHeaders,
 } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment, unsupportedContentType } from "./problem.ts";
-import { repeatedMember } from "./repeatedMember.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
 import { BEARER_AUTH, bodyTooLarge, MAX_BODY_BYTES } from "./service.ts";
 
@@ -212,7 +212,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
       {
         // Every route reads a path id, a header or a body that can be malformed.
         400: problem(
-          `Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, a body object naming a member twice, or a body that starts with a byte order mark (each field named in \`errors\`, the first ${MAX_LISTED_PROBLEMS} of them)`,
+          `Invalid input: a malformed path id, header, query or body, a query parameter the operation does not declare, a body object naming a member twice, a number written with more digits than a 64-bit float holds, or a body that starts with a byte order mark (each field named in \`errors\`, the first ${MAX_LISTED_PROBLEMS} of them)`,
         ),
         // Every route needs Postgres, and a token issuer's keys when tokens are checked against a JWKS; a
         // restored database takes no writes until an operator re-anchors it (relay:rebase); nothing about a
@@ -387,10 +387,10 @@ const idempotentReplayedHeader = {
 
 /**
  * A JSON body as RFC 8259 sends it: `application/json` (in any spelling RFC 9110 allows, mediaType.ts), UTF-8
- * without a byte order mark, uncompressed, no object naming a member twice (repeatedMember.ts). Request.json()
- * would turn bytes that are not UTF-8 into U+FFFD and store the altered text, drop a byte order mark, read a
- * compressed body, or one in another charset, as if it were plain UTF-8, and keep the last of two values: each is
- * refused. Another JSON type (`application/merge-patch+json`,
+ * without a byte order mark, uncompressed, no object naming a member twice, no number that a 64-bit float holds
+ * otherwise than written (ambiguousJson.ts). Request.json() would turn bytes that are not UTF-8 into U+FFFD and
+ * store the altered text, drop a byte order mark, read a compressed body, or one in another charset, as if it
+ * were plain UTF-8, keep the last of two values, and round a number: each is refused. Another JSON type (`application/merge-patch+json`,
  * `application/problem+json`) means something else and is a 415, as the document says, where Hono's validators
  * would read it as JSON. An optional body left empty is no body, whatever Content-Type says (clients send
  * `application/json` on a DELETE out of habit): it is not read as malformed JSON.
@@ -453,10 +453,10 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
     if (!isUtf8(bytes)) {
       throw HttpProblem.invalid([{ field: "body", message: "is not valid UTF-8" }]);
     }
-    const repeated = repeatedMember(Buffer.from(bytes).toString("utf8"));
-    if (repeated !== undefined) {
+    const ambiguity = ambiguousMember(Buffer.from(bytes).toString("utf8"));
+    if (ambiguity !== undefined) {
       throw HttpProblem.invalid([
-        { field: ["body", ...repeated.map(shownSegment)].join("."), message: "is given more than once" },
+        { field: ["body", ...ambiguity.path.map(shownSegment)].join("."), message: ambiguity.message },
       ]);
     }
     // The one spelling the validators after this take for JSON, whichever of the allowed ones was sent.
