@@ -40,6 +40,7 @@ type OpenApiDocument = {
     Record<
       string,
       {
+        operationId?: string;
         security?: unknown;
         parameters?: Array<{ name: string; in: string; schema: { pattern?: string } }>;
         responses: Record<string, unknown>;
@@ -90,6 +91,22 @@ describe("the OpenAPI document", () => {
         );
       }
     }
+  });
+
+  it("names every operation with an operationId of its own, as client generators need", async () => {
+    const document = await getJson<OpenApiDocument>("/openapi.json");
+    const operations = Object.entries(document.paths).flatMap(([path, byMethod]) =>
+      Object.entries(byMethod).map(([method, operation]) => ({
+        what: `${method.toUpperCase()} ${path}`,
+        ...operation,
+      })),
+    );
+    for (const { what, operationId } of operations) expect(operationId, what).toMatch(/^[a-z][A-Za-z0-9]*$/);
+    expect(new Set(operations.map(({ operationId }) => operationId)).size).toBe(operations.length);
+    expect(operations.find(({ what }) => what === "GET /patients/{id}")?.operationId).toBe("getPatientsById");
+    expect(operations.find(({ what }) => what === "POST /patients/{id}/erasure")?.operationId).toBe(
+      "postPatientsByIdErasure",
+    );
   });
 
   it("declares the Idempotency-Key on every operation that changes something, with its answers, and on no other", async () => {

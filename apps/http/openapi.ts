@@ -177,6 +177,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
   const headers = (route.request?.headers as z.ZodObject | undefined) ?? z.object({});
   const target = takesIdempotencyKey ? writeTarget(route, options) : undefined;
   return createRoute({
+    operationId: operationIdOf(route.method, route.path),
     ...route,
     // Documented on every route; checked once for all of them, first (requestContext.ts).
     request: {
@@ -315,6 +316,21 @@ function answerMediaTypes(responses: RouteConfig["responses"]): string[] {
  * PATCH acts again on whatever the record has become since (undoing a change made in between) and leaves its
  * events again; each needs its first answer kept as much as a POST does.
  */
+/**
+ * The name a generated client gives the operation's function, made from its method and path, so unique as they
+ * are: `GET /patients/{id}` is `getPatientsById`, `POST /patients/{id}/erasure` `postPatientsByIdErasure`.
+ */
+export function operationIdOf(method: RouteConfig["method"], path: string): string {
+  const words = path.split("/").flatMap((segment) => {
+    const parameter = /^\{(\w+)\}$/.exec(segment)?.[1];
+    return parameter !== undefined ? ["by", parameter] : segment.split(/[-_.]/);
+  });
+  return [
+    method,
+    ...words.filter((word) => word !== "").map((word) => word[0]?.toUpperCase() + word.slice(1)),
+  ].join("");
+}
+
 function changesState(method: RouteConfig["method"]): boolean {
   return method === "post" || method === "put" || method === "patch" || method === "delete";
 }
