@@ -1,8 +1,8 @@
 // The master keys that wrap every patient's data key. PHI_MASTER_KEYS lists them as `id:base64key`,
-// comma-separated, each 32 bytes in base64 or base64url, padded or not: the first wraps new and re-wrapped
-// keys, the others are kept only to unwrap the keys still wrapped by them, until `npm run phi:rewrap` has moved
-// those to the first (rotation). Unset, outside production only, one key is made up once and kept in .data/
-// (like the audit signing key); in production (NODE_ENV=production) it must be set.
+// comma-separated, each 32 bytes of its own in base64 or base64url, padded or not: the first wraps new and
+// re-wrapped keys, the others are kept only to unwrap the keys still wrapped by them, until `npm run phi:rewrap`
+// has moved those to the first (rotation). Unset, outside production only, one key is made up once and kept in
+// .data/ (like the audit signing key); in production (NODE_ENV=production) it must be set.
 import { randomBytes } from "node:crypto";
 import { developmentKey } from "../config/developmentKeys.ts";
 import { ConfigError } from "../config/env.ts";
@@ -27,14 +27,15 @@ const developmentKeyFile = projectPath(".data", "phi-master-keys");
 
 /** Parses PHI_MASTER_KEYS' format; the message names the variable and the entry, never a key's bytes. */
 export function parseMasterKeys(text: string, variable = VARIABLE): MasterKeys {
-  const entries = text
-    .split(",")
-    .map((entry) => entry.trim())
-    .filter((entry) => entry.length > 0);
+  const entries = text.split(",").map((entry) => entry.trim());
   const problem = (message: string) => new ConfigError([`${variable}: ${message}`]);
-  if (entries.length === 0) throw problem("list at least one key as id:base64key");
+  if (entries.every((entry) => entry === "")) throw problem("list at least one key as id:base64key");
   const keys = new Map<string, Buffer>();
   entries.forEach((entry, index) => {
+    // Skipped, it could hide a key lost in the copy, or a ',' typed for another character.
+    if (entry === "") {
+      throw problem(`entry ${index + 1} is empty: separate the keys by one ',', with none at the end`);
+    }
     const separator = entry.indexOf(":");
     const id = separator > 0 ? entry.slice(0, separator) : "";
     if (!KEY_ID.test(id)) {
@@ -46,7 +47,28 @@ export function parseMasterKeys(text: string, variable = VARIABLE): MasterKeys {
     if (keys.has(id)) throw problem(`key id "${id}" is listed twice`);
     keys.set(id, key);
   });
+  const repeated = repeatedKeyProblems(keys);
+  if (repeated.length > 0) throw new ConfigError(repeated.map((message) => `${variable}: ${message}`));
   return { currentId: entries[0]?.split(":")[0] as string, keys };
+}
+
+/**
+ * The keys whose bytes are listed under more than one id, named by their ids: rotating from one of those ids to
+ * another would re-wrap every patient key with the key that already wraps it, and `npm run phi:rewrap` would
+ * report success.
+ */
+function repeatedKeyProblems(keys: ReadonlyMap<string, Buffer>): string[] {
+  const idsByKey = new Map<string, string[]>();
+  for (const [id, key] of keys) {
+    const bytes = key.toString("hex");
+    idsByKey.set(bytes, [...(idsByKey.get(bytes) ?? []), id]);
+  }
+  return [...idsByKey.values()]
+    .filter((ids) => ids.length > 1)
+    .map((ids) => {
+      const named = ids.map((id) => `"${id}"`);
+      return `keys ${named.slice(0, -1).join(", ")} and ${named.at(-1)} are the same key, so a rotation between them would change nothing: give each id a key of its own (openssl rand -base64 32)`;
+    });
 }
 
 /**

@@ -131,6 +131,39 @@ describe("PHI_MASTER_KEYS", () => {
     expect(() => parseMasterKeys(" ")).toThrow(/list at least one key/);
   });
 
+  it("refuses one key's bytes under two ids, naming the ids and never the key: a rotation between them would re-wrap nothing", () => {
+    const key = randomBytes(32);
+    const again = `same:${key.toString("base64")},development:${key.toString("base64url")}`;
+    expect(configProblems(parseMasterKeys, again)).toEqual([
+      `PHI_MASTER_KEYS: keys "same" and "development" are the same key, so a rotation between them would change nothing: give each id a key of its own (openssl rand -base64 32)`,
+    ]);
+    expect(
+      configProblems(
+        parseMasterKeys,
+        `${entry("a")},b:${key.toString("base64")},${entry("c")},d:${key.toString("base64")},e:${key.toString("base64")}`,
+      ),
+    ).toEqual([
+      `PHI_MASTER_KEYS: keys "b", "d" and "e" are the same key, so a rotation between them would change nothing: give each id a key of its own (openssl rand -base64 32)`,
+    ]);
+    expect(configProblems(parseMasterKeys, again).join()).not.toContain(key.toString("base64").slice(0, 8));
+  });
+
+  it("takes blanks around an entry, but refuses an empty one (a trailing comma, two commas in a row)", () => {
+    const [first, second] = [entry("2026-11"), entry("2025-01")];
+    expect([...parseMasterKeys(` ${first} ,\t${second} `).keys.keys()]).toEqual(["2026-11", "2025-01"]);
+    for (const [text, position] of [
+      [`${first},`, 2],
+      [`${first}, `, 2],
+      [`,${first}`, 1],
+      [`${first},,${second}`, 2],
+      [`${first}, ,${second}`, 2],
+    ] as const) {
+      expect(configProblems(parseMasterKeys, text), text).toEqual([
+        `PHI_MASTER_KEYS: entry ${position} is empty: separate the keys by one ',', with none at the end`,
+      ]);
+    }
+  });
+
   // A key whose base64 holds both of the letters the two alphabets write differently: "+/v7" is "-_v7" in
   // base64url. Fixed bytes, so each spelling below is known to hold what it is said to.
   const bytes = Buffer.alloc(32, 0xfb);
