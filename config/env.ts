@@ -156,7 +156,17 @@ const envSchema = z.object({
   // neither, outside production only, the local stack makes up a development secret (apps/http/signingKeys.ts).
   JWT_SECRET: z
     .string()
-    .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters (256 bits for HS256)`)
+    .min(MIN_JWT_SECRET_LENGTH, {
+      error: `must be at least ${MIN_JWT_SECRET_LENGTH} characters (256 bits for HS256)`,
+      abort: true,
+    })
+    // Blanks make up the length without being a secret; one at either end is what a copy adds (the line break
+    // that ends a file, a space from a terminal) and the tokens' issuer does not sign with.
+    .refine((secret) => secret.trim() !== "", { error: "is only blanks", abort: true })
+    .refine(
+      (secret) => secret.trim() === secret,
+      "starts or ends with a blank (a space, tab or line break), as a copy adds: tokens signed with the secret meant would not verify",
+    )
     .optional(),
   JWT_JWKS_URL: z
     .url({ protocol: /^https?$/, error: "must be an http(s) URL of a JSON Web Key Set" })

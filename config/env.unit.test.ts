@@ -186,6 +186,26 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ JWT_SECRET: secret })).not.toThrow(secret);
   });
 
+  it("refuses a JWT_SECRET of blanks, or with a blank at either end (a copy error), even when long enough", () => {
+    for (const JWT_SECRET of [" ".repeat(32), "\t".repeat(40), `${" ".repeat(31)}\n`]) {
+      for (const NODE_ENV of ["development", "production"]) {
+        expect(configProblems(loadEnv, { JWT_SECRET, NODE_ENV }), JSON.stringify(JWT_SECRET)).toEqual([
+          `JWT_SECRET=(${JWT_SECRET.length} characters, hidden): is only blanks`,
+        ]);
+      }
+    }
+    const secret = "x".repeat(32);
+    for (const JWT_SECRET of [`${secret}\n`, ` ${secret}`, `${secret}\t`]) {
+      expect(configProblems(loadEnv, { JWT_SECRET }), JSON.stringify(JWT_SECRET)).toEqual([
+        `JWT_SECRET=(33 characters, hidden): starts or ends with a blank (a space, tab or line break), as a copy adds: tokens signed with the secret meant would not verify`,
+      ]);
+    }
+    expect(configProblems(loadEnv, { JWT_SECRET: "     " })).toEqual([
+      "JWT_SECRET=(5 characters, hidden): must be at least 32 characters (256 bits for HS256)",
+    ]);
+    expect(loadEnv({ JWT_SECRET: `${"x".repeat(16)} ${"y".repeat(15)}` }).JWT_SECRET).toHaveLength(32);
+  });
+
   it("reads the expected token issuer, and the audiences as a comma-separated list", () => {
     expect(
       loadEnv({ JWT_ISSUER: "https://project.supabase.co/auth/v1", JWT_AUDIENCE: "authenticated, reports" }),
