@@ -1,7 +1,7 @@
 // The consumers process's own settings, validated at start with one message per bad variable (the shared
 // ones, DATABASE_URL, KAFKA_BROKERS, PORT and LOG_LEVEL, come from config/env.ts).
 import { z } from "zod";
-import { ConfigError, wholeNumber } from "../config/env.ts";
+import { ConfigError, wholeNumber, withoutPassword } from "../config/env.ts";
 import { complianceWatchSettings } from "./complianceWatch/watchSettings.ts";
 
 export const consumerNames = [
@@ -47,7 +47,9 @@ export function loadConsumersConfig(source: NodeJS.ProcessEnv = process.env): Co
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const variable = String(issue.path[0]);
-      return `${variable}=${JSON.stringify(source[variable])}: ${issue.message}`;
+      // SMTP_URL may hold the mail server's password: masked, as config/env.ts masks a database's.
+      const value = variable === "SMTP_URL" ? withoutPassword(source[variable] ?? "") : source[variable];
+      return `${variable}=${JSON.stringify(value)}: ${issue.message}`;
     }),
   );
 }
