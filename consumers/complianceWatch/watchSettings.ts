@@ -3,7 +3,8 @@
 import { z } from "zod";
 import { wholeNumber } from "../../config/env.ts";
 
-const HOURS = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$/;
+const HOURS = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/;
+const MINUTES_A_DAY = 24 * 60;
 
 /** Minutes since local midnight: [start, end); an end before the start spans midnight (22:00-06:00). */
 export interface WorkingHours {
@@ -47,7 +48,13 @@ export const complianceWatchSettings = {
    * `HH:MM-HH:MM` in COMPLIANCE_TIME_ZONE: a read of patient data outside it alerts, an API read or an
    * operator's decryption alike. Unset: no such rule.
    */
-  COMPLIANCE_WORKING_HOURS: z.string().regex(HOURS, "must be HH:MM-HH:MM, e.g. 07:00-19:00").optional(),
+  COMPLIANCE_WORKING_HOURS: z
+    .string()
+    .superRefine((spec, context) => {
+      const hours = workingMinutes(spec);
+      if ("problem" in hours) context.addIssue({ code: "custom", message: hours.problem });
+    })
+    .optional(),
   COMPLIANCE_TIME_ZONE: z
     .string()
     .refine(isTimeZone, "must be an IANA time zone, e.g. Europe/Berlin")
@@ -79,14 +86,44 @@ export function complianceWatchConfig(settings: RawSettings): ComplianceWatchCon
 }
 
 export function workingHours(spec: string, timeZone: string): WorkingHours {
+  const hours = workingMinutes(spec);
+  if ("problem" in hours) throw new Error(`working hours ${JSON.stringify(spec)}: ${hours.problem}`);
+  return { ...hours, timeZone };
+}
+
+/**
+ * `HH:MM-HH:MM` as minutes since midnight, or what is wrong with it. Each is a time of day, 00:00 to 23:59; the
+ * end may be 24:00 too, the midnight that ends the day (18:00-24:00). An end before the start spans midnight.
+ * A window of no minute (07:00-07:00) would make every read out of hours, and one of every minute (00:00-24:00)
+ * none: both are refused as the slips they are more likely to be than rules.
+ */
+function workingMinutes(spec: string): { startMinute: number; endMinute: number } | { problem: string } {
   const match = HOURS.exec(spec);
-  if (!match) throw new Error(`working hours ${JSON.stringify(spec)} are not HH:MM-HH:MM`);
-  const [, startHour, startMinute, endHour, endMinute] = match.map(Number) as number[];
-  return {
-    startMinute: (startHour as number) * 60 + (startMinute as number),
-    endMinute: (endHour as number) * 60 + (endMinute as number),
-    timeZone,
-  };
+  if (!match) return { problem: "must be HH:MM-HH:MM, e.g. 07:00-19:00" };
+  const [startHour, startMinute, endHour, endMinute] = match.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [startText, endText] = spec.split("-") as [string, string];
+  if (startHour > 23 || startMinute > 59) {
+    return { problem: `starts at ${startText}, which is no time of day (00:00 to 23:59)` };
+  }
+  const start = startHour * 60 + startMinute;
+  const end = endHour * 60 + endMinute;
+  if (end !== MINUTES_A_DAY && (endHour > 23 || endMinute > 59)) {
+    return {
+      problem: `ends at ${endText}, which is no time of day (00:00 to 23:59, or 24:00 for the midnight that ends it)`,
+    };
+  }
+  if (start === 0 && end === MINUTES_A_DAY) {
+    return { problem: "is the whole day: no read would be out of hours (unset it for no such rule)" };
+  }
+  if (start === end) {
+    return { problem: "is an empty window: every read would be out of hours (unset it for no such rule)" };
+  }
+  return { startMinute: start, endMinute: end };
 }
 
 export function isOutsideWorkingHours(instant: Date, hours: WorkingHours): boolean {
