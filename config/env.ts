@@ -5,6 +5,29 @@ import { KAFKA_SECURITY_VARIABLES, type KafkaSecurity, parseKafkaSecurity } from
 import { NO_TRACESTATE_KEYS, tracestateKeys } from "./tracestateKeys.ts";
 import { RETIRED_VARIABLES, unknownVariableProblems, VARIABLES_READ_ELSEWHERE } from "./variables.ts";
 
+/**
+ * Refuses each entry a list holds more than once, naming it (`what` says what an entry is): the repeat is a
+ * slip, standing where another entry was meant, or would start one thing twice. `key` folds the spellings that
+ * name one entry (a host name's case).
+ */
+export function eachOnce(what: string, key: (entry: string) => string = (entry) => entry) {
+  return (entries: readonly string[], context: z.RefinementCtx<string[]>) => {
+    const seen = new Set<string>();
+    const repeated = new Set<string>();
+    for (const entry of entries) {
+      const name = key(entry);
+      if (seen.has(name) && !repeated.has(name)) {
+        repeated.add(name);
+        context.addIssue({
+          code: "custom",
+          message: `${what} ${JSON.stringify(entry)} is listed more than once`,
+        });
+      }
+      seen.add(name);
+    }
+  };
+}
+
 const brokerList = z
   .string()
   .transform((value) => value.split(",").map((broker) => broker.trim()))
@@ -26,7 +49,9 @@ const brokerList = z
             return port >= 1 && port <= 65_535;
           }, "each broker's port must be from 1 to 65535"),
       )
-      .min(1, "list at least one broker as host:port"),
+      .min(1, "list at least one broker as host:port")
+      // Host names are the same in any case (localhost:9092, LOCALHOST:9092).
+      .superRefine(eachOnce("broker", (broker) => broker.toLowerCase())),
   );
 
 /** A postgres:// URL that parses (a bad port or host is caught here, with the password masked in the message). */

@@ -115,6 +115,17 @@ describe("loadEnv", () => {
     }
   });
 
+  it("refuses a KAFKA_BROKERS entry listed more than once, in any case, naming it", () => {
+    expect(configProblems(loadEnv, { KAFKA_BROKERS: "h:1,h:1" })).toEqual([
+      'KAFKA_BROKERS="h:1,h:1": broker "h:1" is listed more than once',
+    ]);
+    expect(configProblems(loadEnv, { KAFKA_BROKERS: "a:9092, b:9092 ,A:9092,b:9092,b:9092" })).toEqual([
+      'KAFKA_BROKERS="a:9092, b:9092 ,A:9092,b:9092,b:9092": broker "A:9092" is listed more than once',
+      'KAFKA_BROKERS="a:9092, b:9092 ,A:9092,b:9092,b:9092": broker "b:9092" is listed more than once',
+    ]);
+    expect(loadEnv({ KAFKA_BROKERS: "h:9092,h:9093" }).KAFKA_BROKERS).toEqual(["h:9092", "h:9093"]);
+  });
+
   it("reads API_PROCESSES as a whole number from 1 to 64, naming it when it is not", () => {
     expect(loadEnv({ API_PROCESSES: "3" }).API_PROCESSES).toBe(3);
     for (const [value, message] of [

@@ -1,7 +1,7 @@
 // The consumers process's own settings, validated at start with one message per bad variable (the shared
 // ones, DATABASE_URL, KAFKA_BROKERS, PORT and LOG_LEVEL, come from config/env.ts).
 import { z } from "zod";
-import { ConfigError, wholeNumber, withoutPassword } from "../config/env.ts";
+import { ConfigError, eachOnce, wholeNumber, withoutPassword } from "../config/env.ts";
 import { complianceWatchSettings } from "./complianceWatch/watchSettings.ts";
 
 export const consumerNames = [
@@ -45,11 +45,14 @@ const SENDER = new RegExp(
 );
 
 const consumersSchema = z.object({
-  /** Which consumers this process runs, comma-separated; all of them by default. */
+  /**
+   * Which consumers this process runs, comma-separated, each once (twice, it would run two consumers of one
+   * group in this process); all of them by default.
+   */
   CONSUMERS: z
     .string()
     .transform((value) => value.split(",").map((name) => name.trim()))
-    .pipe(z.array(z.enum(consumerNames)).min(1))
+    .pipe(z.array(z.enum(consumerNames)).min(1).superRefine(eachOnce("consumer")))
     .default([...consumerNames]),
   /** Partitions each consumer handles at once (each in order). */
   CONSUMER_CONCURRENCY: wholeNumber(

@@ -4,6 +4,34 @@ import { describe, expect, it } from "vitest";
 import { configProblems } from "../test/configProblems.ts";
 import { loadConsumersConfig } from "./config.ts";
 
+describe("CONSUMERS", () => {
+  it("takes the consumers named, each once", () => {
+    expect(loadConsumersConfig({ CONSUMERS: " compliance-watch, patient-directory" }).CONSUMERS).toEqual([
+      "compliance-watch",
+      "patient-directory",
+    ]);
+    expect(loadConsumersConfig({}).CONSUMERS).toEqual([
+      "patient-directory",
+      "notification-requests",
+      "notification-delivery",
+      "compliance-watch",
+    ]);
+  });
+
+  it("refuses a consumer named more than once, which would run two consumers of one group in the process", () => {
+    expect(configProblems(loadConsumersConfig, { CONSUMERS: "compliance-watch,compliance-watch" })).toEqual([
+      'CONSUMERS="compliance-watch,compliance-watch": consumer "compliance-watch" is listed more than once',
+    ]);
+    expect(
+      configProblems(loadConsumersConfig, {
+        CONSUMERS: "patient-directory, compliance-watch,patient-directory ",
+      }),
+    ).toEqual([
+      'CONSUMERS="patient-directory, compliance-watch,patient-directory ": consumer "patient-directory" is listed more than once',
+    ]);
+  });
+});
+
 describe("SMTP_URL", () => {
   it("takes smtp:// and smtps:// URLs naming a host, with a user and password, a port or nodemailer's options", () => {
     for (const SMTP_URL of [

@@ -42,8 +42,8 @@ export const CLUSTER_RESOURCE = "kafka-cluster";
 /**
  * Kafka's principal form, `User:<name>`: a SASL user name, or a certificate's distinguished name under mutual
  * TLS (`User:CN=outbox-relay,O=Example`, with its commas). A list is separated by `;`, as Kafka's own
- * super.users is, since a distinguished name holds commas. Returns the principals, or a problem naming
- * `variable` (never the whole value when it is not a principal list at all).
+ * super.users is, since a distinguished name holds commas. Returns the principals, each listed once, or a
+ * problem naming `variable` (never the whole value when it is not a principal list at all).
  */
 export function parsePrincipals(
   variable: string,
@@ -75,7 +75,10 @@ export function parsePrincipals(
             ? "User:* is every principal, the opposite of what an ACL here is for: name the principal"
             : undefined;
     if (wrong) return { problem: `${variable}=${JSON.stringify(entry)}${where}: ${wrong}` };
-    if (!principals.includes(entry)) principals.push(entry);
+    // Dropped, a repeat would hide the principal meant in its place: the role's ACLs would leave it out.
+    if (principals.includes(entry))
+      return { problem: `${variable}: ${entry} is listed more than once${where}` };
+    principals.push(entry);
   }
   return { principals };
 }

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../config/env.ts";
 import { parsePrincipals } from "../kafka/acls.ts";
+import { configProblems } from "../test/configProblems.ts";
 import { type AclPrincipals, loadAclPrincipals, platformAclResources, platformAcls } from "./kafkaAcls.ts";
 
 const principals: AclPrincipals = {
@@ -133,6 +134,25 @@ describe("KAFKA_ACL_*_PRINCIPAL", () => {
       "KAFKA_ACL_CONSUMER_PRINCIPAL: User:shared is also in KAFKA_ACL_RELAY_PRINCIPAL; give each role a " +
         "principal of its own, or one role's credential carries the other's rights",
     ]);
+  });
+
+  it("refuses a principal listed twice in one role, naming the variable, the principal and where", () => {
+    expect(
+      parsePrincipals("KAFKA_ACL_CONSUMER_PRINCIPAL", "User:consumers;User:consumers-2; User:consumers"),
+    ).toEqual({
+      problem:
+        "KAFKA_ACL_CONSUMER_PRINCIPAL: User:consumers is listed more than once (entry 3 of the ;-separated list)",
+    });
+    expect(
+      configProblems(loadAclPrincipals, {
+        KAFKA_ACL_RELAY_PRINCIPAL: "User:outbox-relay",
+        KAFKA_ACL_OPERATOR_PRINCIPAL: "User:CN=ops,O=Example;User:CN=ops,O=Example",
+      }),
+    ).toEqual([
+      "KAFKA_ACL_OPERATOR_PRINCIPAL: User:CN=ops,O=Example is listed more than once (entry 2 of the ;-separated list)",
+    ]);
+    // Kafka compares principals as written: User:Ops is another principal than User:ops.
+    expect(parsePrincipals("V", "User:ops;User:Ops")).toEqual({ principals: ["User:ops", "User:Ops"] });
   });
 
   it("refuses a name with a control character or a blank at its ends", () => {
