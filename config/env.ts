@@ -63,6 +63,40 @@ const postgresUrl = z
     "is not a valid URL: expected postgres://user:password@host:port/database",
   );
 
+/**
+ * What is wrong with a Kafka Connect worker's REST URL, if anything: http(s), a host, a port from 1 to 65535 if
+ * written, and a path if the worker answers under one. The client appends `/connectors/…` to it, so a query or
+ * fragment would swallow that; it sends no user or password, and the URL is printed.
+ */
+function connectUrlProblem(value: string): string | undefined {
+  if (!/^https?:\/\/[^/?#\s]+(?:[/?#]\S*)?$/.test(value)) {
+    return "must be the worker's REST URL, like http://localhost:8083";
+  }
+  if (/[?#]/.test(value)) {
+    return "must be the worker's REST URL, without a query or fragment (the client appends /connectors/… to it)";
+  }
+  if (urlHasCredentials(value)) {
+    return "must not hold a user or password (the Connect REST client sends none, and the URL is printed)";
+  }
+  const authority = value.slice(value.indexOf("//") + 2).split("/", 1)[0] as string;
+  // An IPv6 address ends with ']' when no port follows it.
+  const port = /:([^:\]]*)$/.exec(authority)?.[1];
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535)) {
+    return "its port must be from 1 to 65535";
+  }
+  if (!URL.canParse(value)) return "must be the worker's REST URL, like http://localhost:8083";
+  return undefined;
+}
+
+/** A worker's REST URL, its trailing slash dropped: the client appends paths that start with one. */
+const connectUrl = z
+  .string()
+  .superRefine((value, context) => {
+    const problem = connectUrlProblem(value);
+    if (problem) context.addIssue({ code: "custom", message: problem });
+  })
+  .transform((value) => value.replace(/\/+$/, ""));
+
 const otlpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL, like http://localhost:4318" });
 
 // gRPC would need a second transport (and its native dependency) for what OTLP over HTTP already carries.
@@ -234,17 +268,7 @@ const envSchema = z.object({
     "must be a whole number of hours",
   ).default(() => DEFAULT_JWT_MAX_LIFETIME_HOURS),
   /** An existing Kafka Connect worker's REST URL for RELAY_MODE=debezium; unset, the project runs its own. */
-  KAFKA_CONNECT_URL: z
-    .string()
-    .regex(
-      /^https?:\/\/[^/\s]+(\/[^\s]*[^/\s])?$/,
-      "must be the worker's REST URL, like http://localhost:8083",
-    )
-    .refine(
-      (value) => !urlHasCredentials(value),
-      "must not hold a user or password (the Connect REST client sends none, and the URL is printed)",
-    )
-    .optional(),
+  KAFKA_CONNECT_URL: connectUrl.optional(),
   /**
    * Where the Connect worker reads the connector's secrets (the database password) through its file config
    * provider, as the worker sees the path; unset, a file under .data/ for a worker on this machine.
@@ -521,4 +545,21 @@ export function loadStackEnv(source: NodeJS.ProcessEnv = process.env): StackEnv 
     );
   }
   throw new ConfigError(problems);
+}
+
+const connectUrlSchema = envSchema.pick({ KAFKA_CONNECT_URL: true });
+
+/**
+ * KAFKA_CONNECT_URL alone, checked as loadEnv checks it, for the code that finds the Connect worker without the
+ * rest of the configuration at hand (debezium/connector.ts); undefined when unset or empty.
+ */
+export function loadConnectUrl(source: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = source.KAFKA_CONNECT_URL;
+  const result = connectUrlSchema.safeParse(value ? { KAFKA_CONNECT_URL: value } : {});
+  if (result.success) return result.data.KAFKA_CONNECT_URL;
+  throw new ConfigError(
+    result.error.issues.map(
+      (issue) => `KAFKA_CONNECT_URL=${shown("KAFKA_CONNECT_URL", value)}: ${issue.message}`,
+    ),
+  );
 }

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { configProblems } from "../test/configProblems.ts";
-import { ConfigError, loadEnv, loadStackEnv, withoutPassword } from "./env.ts";
+import { ConfigError, loadConnectUrl, loadEnv, loadStackEnv, withoutPassword } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the defaults and leaves the services unset when nothing is configured", () => {
@@ -364,6 +364,58 @@ describe("loadEnv", () => {
     expect(loadEnv({ KAFKA_CONNECT_URL: "http://connect:8083" }).KAFKA_CONNECT_URL).toBe(
       "http://connect:8083",
     );
+  });
+
+  it("takes a Connect worker's URL with a trailing slash, or a path, dropping the slash the client's paths start with", () => {
+    for (const [given, read] of [
+      ["http://localhost:8083/", "http://localhost:8083"],
+      ["http://localhost:8083", "http://localhost:8083"],
+      ["https://connect.example.org", "https://connect.example.org"],
+      ["http://[::1]:8083/", "http://[::1]:8083"],
+      ["https://gateway.example.org/kafka-connect/", "https://gateway.example.org/kafka-connect"],
+      ["http://127.0.0.1:65535", "http://127.0.0.1:65535"],
+    ]) {
+      expect(loadEnv({ KAFKA_CONNECT_URL: given }).KAFKA_CONNECT_URL, given).toBe(read);
+      expect(loadConnectUrl({ KAFKA_CONNECT_URL: given }), given).toBe(read);
+    }
+    expect(loadConnectUrl({})).toBeUndefined();
+    expect(loadConnectUrl({ KAFKA_CONNECT_URL: "" })).toBeUndefined();
+  });
+
+  it("refuses a Connect worker's URL with a query, a fragment or a port outside 1 to 65535, by loadEnv and alone", () => {
+    const refusals: Array<[string, string]> = [
+      [
+        "http://h:8083?x=1",
+        "must be the worker's REST URL, without a query or fragment (the client appends /connectors/… to it)",
+      ],
+      [
+        "http://h:8083#f",
+        "must be the worker's REST URL, without a query or fragment (the client appends /connectors/… to it)",
+      ],
+      [
+        "http://h:8083/?",
+        "must be the worker's REST URL, without a query or fragment (the client appends /connectors/… to it)",
+      ],
+      ["http://h:99999", "its port must be from 1 to 65535"],
+      ["http://h:0", "its port must be from 1 to 65535"],
+      ["http://h:", "its port must be from 1 to 65535"],
+      ["http://h:80a", "its port must be from 1 to 65535"],
+      ["http://", "must be the worker's REST URL, like http://localhost:8083"],
+      ["http:///connectors", "must be the worker's REST URL, like http://localhost:8083"],
+      ["localhost:8083", "must be the worker's REST URL, like http://localhost:8083"],
+      [" http://h:8083", "must be the worker's REST URL, like http://localhost:8083"],
+      ["http://h h:8083", "must be the worker's REST URL, like http://localhost:8083"],
+    ];
+    for (const [KAFKA_CONNECT_URL, message] of refusals) {
+      const problem = `KAFKA_CONNECT_URL=${JSON.stringify(KAFKA_CONNECT_URL)}: ${message}`;
+      expect(configProblems(loadEnv, { KAFKA_CONNECT_URL }), KAFKA_CONNECT_URL).toEqual([problem]);
+      expect(configProblems(loadConnectUrl, { KAFKA_CONNECT_URL }), KAFKA_CONNECT_URL).toEqual([problem]);
+    }
+    expect(
+      configProblems(loadConnectUrl, { KAFKA_CONNECT_URL: "http://admin:s3cret-pw@connect:8083/" }),
+    ).toEqual([
+      'KAFKA_CONNECT_URL="http://admin:***@connect:8083/": must not hold a user or password (the Connect REST client sends none, and the URL is printed)',
+    ]);
   });
 
   it("refuses a key set's or an issuer's URL with a user or password, without printing the password", () => {

@@ -1,7 +1,7 @@
 // Registering and removing the outbox connector on a Connect worker, and finding that worker: the one
 // KAFKA_CONNECT_URL names, or the project's own (stack/connect.ts).
 
-import { urlHasCredentials, withoutPassword } from "../config/env.ts";
+import { loadConnectUrl } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { applyTopics, type TopicReplication } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -132,7 +132,7 @@ export interface ConnectWorker {
 export async function ensureConnectWorker(
   kafkaBrokers: readonly string[],
   log: (line: string) => void,
-  connectUrl: string | undefined = connectUrlFromEnv(),
+  connectUrl: string | undefined = loadConnectUrl(),
 ): Promise<ConnectWorker> {
   if (connectUrl && connectUrl !== localConnectUrl) {
     const state = await probeWorker(connectUrl);
@@ -147,21 +147,4 @@ export async function ensureConnectWorker(
   }
   const local = await startConnect(kafkaBrokers, log);
   return { connect: new ConnectClient(local.url), startedByUs: local.startedByUs };
-}
-
-/** KAFKA_CONNECT_URL, checked: an http(s) URL without a trailing slash; undefined when unset or empty. */
-export function connectUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const value = env.KAFKA_CONNECT_URL?.trim();
-  if (!value) return undefined;
-  if (urlHasCredentials(value)) {
-    throw new Error(
-      `KAFKA_CONNECT_URL=${JSON.stringify(withoutPassword(value))}: must not hold a user or password (the Connect REST client sends none, and the URL is printed)`,
-    );
-  }
-  if (!/^https?:\/\/[^/\s]+\/?$/.test(value)) {
-    throw new Error(
-      `KAFKA_CONNECT_URL=${JSON.stringify(value)}: must be the worker's REST URL, like http://localhost:8083`,
-    );
-  }
-  return value.replace(/\/$/, "");
 }

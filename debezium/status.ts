@@ -11,7 +11,6 @@ import { loadRelayCheckpoint, type RelayCursor } from "../db/outbox/relayCheckpo
 import { type RelayMode, readRelayMode } from "../db/outbox/relayMode.ts";
 import { localConnectUrl } from "../stack/connect.ts";
 import { localDatabaseUrl } from "../stack/postgres.ts";
-import { connectUrlFromEnv } from "./connector.ts";
 import { debeziumTarget } from "./connectorConfig.ts";
 import { ConnectClient, type ConnectorState } from "./connectRest.ts";
 import { type SlotState, slotState } from "./sql/replicationSlot.ts";
@@ -141,7 +140,7 @@ async function main(): Promise<void> {
   });
   // Checked as every command checks them: a malformed DATABASE_URL is refused naming it, not tried as it is.
   const env = loadEnv();
-  const connect = new ConnectClient(connectUrlFromEnv() ?? localConnectUrl);
+  const connect = new ConnectClient(env.KAFKA_CONNECT_URL ?? localConnectUrl);
   const status = await relayStatus({
     databaseUrl: env.DATABASE_URL ?? localDatabaseUrl,
     connect,

@@ -1,8 +1,9 @@
 // Lets go of a database that Debezium streams from, so that it can be dropped: DROP DATABASE refuses while a
 // replication slot exists on it, even WITH (FORCE). The test setup calls this before recreating its database.
 import pg from "pg";
+import { loadConnectUrl } from "../config/env.ts";
 import { localConnectUrl, probeWorker } from "../stack/connect.ts";
-import { connectUrlFromEnv, removeConnector } from "./connector.ts";
+import { removeConnector } from "./connector.ts";
 import { debeziumTarget } from "./connectorConfig.ts";
 import { ConnectClient } from "./connectRest.ts";
 import { dropSlotsOfDatabase } from "./sql/replicationSlot.ts";
@@ -14,7 +15,7 @@ import { dropSlotsOfDatabase } from "./sql/replicationSlot.ts";
 export async function releaseDatabase(serverUrl: string, database: string): Promise<void> {
   const url = new URL(serverUrl);
   url.pathname = `/${database}`;
-  const connectUrl = connectUrlFromEnv() ?? localConnectUrl;
+  const connectUrl = loadConnectUrl() ?? localConnectUrl;
   if ((await probeWorker(connectUrl)) === "ready") {
     await removeConnector(new ConnectClient(connectUrl), debeziumTarget(url.toString()).connectorName);
   }

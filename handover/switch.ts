@@ -34,7 +34,6 @@ import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../d
 import { type RelayMode, readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
 import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import {
-  connectUrlFromEnv,
   ensureConnectWorker,
   registerConnector,
   removeConnector,
@@ -461,7 +460,7 @@ async function main(): Promise<void> {
   const inPlace = await relayInPlace(wanted, {
     databaseUrl: await databaseUrlOf(env, say),
     connectDatabaseUrl,
-    connect: new ConnectClient(connectUrlFromEnv() ?? localConnectUrl),
+    connect: new ConnectClient(env.KAFKA_CONNECT_URL ?? localConnectUrl),
   });
   if (inPlace) {
     console.log(
