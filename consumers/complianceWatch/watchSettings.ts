@@ -22,8 +22,17 @@ const isTimeZone = (zone: string) => {
   }
 };
 
+/**
+ * A rule alerts when the window holds more than its threshold: at 0 every principal's first read, decryption,
+ * refusal or failed login would alert, a flood in which the alerts that matter would drown.
+ */
 const count = (fallback: number) =>
-  wholeNumber(z.number().max(100_000, "must be at most 100000")).default(fallback);
+  wholeNumber(
+    z
+      .number()
+      .min(1, "must be at least 1 (at 0, every principal's first event in a window would alert)")
+      .max(100_000, "must be at most 100000"),
+  ).default(fallback);
 
 /** Spread into the consumers' settings schema (consumers/config.ts). */
 export const complianceWatchSettings = {

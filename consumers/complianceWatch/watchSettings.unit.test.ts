@@ -50,10 +50,30 @@ describe("the compliance watch's settings", () => {
         );
       }
     }
-    expect(loadConsumersConfig({ COMPLIANCE_MAX_PATIENTS: "0", CONSUMER_CONCURRENCY: " 4" })).toMatchObject({
-      COMPLIANCE_MAX_PATIENTS: 0,
+    expect(loadConsumersConfig({ COMPLIANCE_MAX_PATIENTS: "1", CONSUMER_CONCURRENCY: " 4" })).toMatchObject({
+      COMPLIANCE_MAX_PATIENTS: 1,
       CONSUMER_CONCURRENCY: 4,
     });
+  });
+
+  it("refuse a threshold of 0, at which every principal's first event in a window would alert", () => {
+    const thresholds = [
+      "COMPLIANCE_MAX_PATIENTS",
+      "COMPLIANCE_MAX_PATIENTS_DECRYPTED",
+      "COMPLIANCE_MAX_REFUSALS",
+      "COMPLIANCE_MAX_FAILED_LOGINS",
+    ];
+    expect(
+      configProblems(loadConsumersConfig, Object.fromEntries(thresholds.map((name) => [name, "0"]))),
+    ).toEqual(
+      thresholds.map(
+        (name) =>
+          `${name}="0": must be at least 1 (at 0, every principal's first event in a window would alert)`,
+      ),
+    );
+    expect(
+      complianceWatchConfig(loadConsumersConfig(Object.fromEntries(thresholds.map((name) => [name, "1"])))),
+    ).toMatchObject({ maxPatients: 1, maxPatientsDecrypted: 1, maxRefusals: 1, maxFailedLogins: 1 });
   });
 });
 
