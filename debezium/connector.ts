@@ -134,7 +134,7 @@ export async function ensureConnectWorker(
   log: (line: string) => void,
   connectUrl: string | undefined = loadConnectUrl(),
 ): Promise<ConnectWorker> {
-  if (connectUrl && connectUrl !== localConnectUrl) {
+  if (connectUrl && connectUrl !== localConnectUrl()) {
     const state = await probeWorker(connectUrl);
     if (state !== "ready") {
       throw new Error(

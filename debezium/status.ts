@@ -140,9 +140,9 @@ async function main(): Promise<void> {
   });
   // Checked as every command checks them: a malformed DATABASE_URL is refused naming it, not tried as it is.
   const env = loadEnv();
-  const connect = new ConnectClient(env.KAFKA_CONNECT_URL ?? localConnectUrl);
+  const connect = new ConnectClient(env.KAFKA_CONNECT_URL ?? localConnectUrl());
   const status = await relayStatus({
-    databaseUrl: env.DATABASE_URL ?? localDatabaseUrl,
+    databaseUrl: env.DATABASE_URL ?? localDatabaseUrl(),
     connect,
     connectDatabaseUrl: env.CONNECT_DATABASE_URL,
   });

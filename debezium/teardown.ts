@@ -15,7 +15,7 @@ import { dropSlotsOfDatabase } from "./sql/replicationSlot.ts";
 export async function releaseDatabase(serverUrl: string, database: string): Promise<void> {
   const url = new URL(serverUrl);
   url.pathname = `/${database}`;
-  const connectUrl = loadConnectUrl() ?? localConnectUrl;
+  const connectUrl = loadConnectUrl() ?? localConnectUrl();
   if ((await probeWorker(connectUrl)) === "ready") {
     await removeConnector(new ConnectClient(connectUrl), debeziumTarget(url.toString()).connectorName);
   }

@@ -460,7 +460,7 @@ async function main(): Promise<void> {
   const inPlace = await relayInPlace(wanted, {
     databaseUrl: await databaseUrlOf(env, say),
     connectDatabaseUrl,
-    connect: new ConnectClient(env.KAFKA_CONNECT_URL ?? localConnectUrl),
+    connect: new ConnectClient(env.KAFKA_CONNECT_URL ?? localConnectUrl()),
   });
   if (inPlace) {
     console.log(

@@ -5,6 +5,7 @@
 // `--brokers 3` (KAFKA_BROKER_COUNT) runs a three-node cluster, `--workers 2` (CONNECT_WORKERS) two workers.
 import { parseCommand } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
+import { loadStackEnv } from "../config/env.ts";
 import {
   connectClusterFromEnv,
   connectWorkerPid,
@@ -43,7 +44,7 @@ async function up(): Promise<void> {
     givenBrokers?.length ? null : startKafka(progress, cluster),
   ]);
   if (postgres) {
-    progress(`postgres ${postgres.startedByUs ? "started" : "already running"}; log ${postgresLogFile}`);
+    progress(`postgres ${postgres.startedByUs ? "started" : "already running"}; log ${postgresLogFile()}`);
     console.log(`export DATABASE_URL=${postgres.databaseUrl}`);
   }
   if (kafka) {
@@ -82,7 +83,7 @@ async function status(): Promise<void> {
       }),
     ),
   ]);
-  console.log(`postgres: ${describe(pgAnswers, pgPid, localDatabaseUrl)}`);
+  console.log(`postgres: ${describe(pgAnswers, pgPid, localDatabaseUrl())}`);
   for (const node of kafka.nodes) {
     const name = cluster.brokerCount === 1 ? "kafka:   " : `kafka ${node.index}: `;
     console.log(`${name} ${describe(node.up, node.pid, `localhost:${node.port}`)} node.id ${node.nodeId}`);
@@ -127,6 +128,9 @@ const command = commands[name] ?? refuse(name ? `unknown command ${name}` : "whi
 const withConnect = name === "up" && extra[0] === "connect";
 if (extra.length > (withConnect ? 1 : 0)) refuse(`unexpected argument ${extra.join(" ")}`);
 try {
+  // The stack's variables (the options among them) and any misspelt one, all reported before anything starts or
+  // stops: the modules above read them only when asked.
+  loadStackEnv();
   await command();
 } catch (error) {
   process.exit(reportFailure(error));

@@ -45,7 +45,9 @@ export function connectWorkerUrl(index: number, cluster: ConnectCluster = connec
 }
 
 /** The first local worker's REST URL (CONNECT_PORT, default 8083): any worker of the group serves the API. */
-export const localConnectUrl = connectWorkerUrl(0);
+export function localConnectUrl(): string {
+  return connectWorkerUrl(0);
+}
 
 /** The class a worker must offer before the relay can run on it. */
 export const POSTGRES_CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector";
@@ -131,7 +133,7 @@ function propertiesValue(value: string): string {
 
 type Log = (line: string) => void;
 
-/** True when a Kafka Connect worker (ours or anyone's) answers at localConnectUrl and offers the connector. */
+/** True when a Kafka Connect worker (ours or anyone's) answers at localConnectUrl() and offers the connector. */
 export async function connectIsRunning(cluster: ConnectCluster = connectClusterFromEnv()): Promise<boolean> {
   return (await probeWorker(connectWorkerUrl(0, cluster))) === "ready";
 }

@@ -131,7 +131,7 @@ export async function ensureStack(env: ServicesEnv, log: (line: string) => void)
     );
     throw new Error(reasons.join("\n"));
   }
-  if (!env.DATABASE_URL) log(`postgres: ${postgres.value.databaseUrl} (log ${postgresLogFile})`);
+  if (!env.DATABASE_URL) log(`postgres: ${postgres.value.databaseUrl} (log ${postgresLogFile()})`);
   if (!givenBrokers) log(`kafka: ${kafka.value.brokers.join(",")} (log ${kafkaNodeLogFile(0)})`);
   return { databaseUrl: postgres.value.databaseUrl, kafkaBrokers: kafka.value.brokers, started, stopStarted };
 }

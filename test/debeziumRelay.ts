@@ -31,7 +31,7 @@ export function useConnectWorker(): () => ConnectUnderTest {
   beforeAll(async () => {
     const worker = await ensureConnectWorker(kafkaBrokers(), () => {});
     startedByUs = worker.startedByUs;
-    const localWorker = worker.connect.url === localConnectUrl && (await ownConnectPid()) !== undefined;
+    const localWorker = worker.connect.url === localConnectUrl() && (await ownConnectPid()) !== undefined;
     current = { connect: worker.connect, localWorker };
   }, 180_000);
   afterAll(async () => {
