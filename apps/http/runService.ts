@@ -1,7 +1,10 @@
 // Runs one service on its own (`tsx apps/<service>/main.ts`): the same frame, authentication and stack as the
 // platform, with only that service's routes (and its background work, such as the reminder scheduler).
 // `npm start` mounts every service on one port instead (apps/platform.ts).
+import { relative } from "node:path";
+import { parseCommand } from "../../cli/command.ts";
 import { type Env, readEach } from "../../config/env.ts";
+import { projectRoot } from "../../config/projectRoot.ts";
 import { createDatabase, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
 import { createKafka } from "../../kafka/client.ts";
@@ -27,6 +30,9 @@ export interface ServiceDefinition {
 }
 
 export async function runService(service: ServiceDefinition): Promise<void> {
+  // npm start's frame (cli/command.ts): --help and a bad argument are answered before anything starts, and an
+  // error nothing catches (a Postgres or Kafka that does not answer) is told in one line naming its variable.
+  parseCommand({ usage: usageOf(service) });
   const frame = await startProcess({
     name: service.name,
     configure: (env) =>
@@ -61,4 +67,13 @@ export async function runService(service: ServiceDefinition): Promise<void> {
   const background = service.background?.({ db, env, log, masterKeys });
   if (background) frame.onStop(() => background.stop());
   frame.serve(app, (port) => log.info({ port }, `${service.name} listening`));
+}
+
+/** The usage of the file that runs `service` alone, as it was run: `npx tsx apps/patient/main.ts`. */
+function usageOf(service: ServiceDefinition): string {
+  const main = relative(projectRoot, process.argv[1] ?? "apps/<service>/main.ts");
+  return `usage: npx tsx ${main}
+  runs ${service.name} alone until Ctrl-C: its routes on PORT (with /health and /metrics)
+  and the work it does beside them; migrates the database first, and takes the variables npm start takes
+  (README, "Configuration"; apps/README.md)`;
 }
