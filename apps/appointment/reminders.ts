@@ -7,6 +7,11 @@ import { type Database, writeTransaction } from "../../db/client.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
+import {
+  DEFAULT_REMINDER_INTERVAL_MS,
+  MAX_REMINDER_INTERVAL_MS,
+  MIN_REMINDER_INTERVAL_MS,
+} from "./reminderInterval.ts";
 import { APPOINTMENT_SERVICE } from "./routes.ts";
 import { lockDueReminders, markReminded } from "./store.ts";
 
@@ -82,7 +87,16 @@ export function startReminderScheduler(options: {
   log: Logger;
   intervalMs?: number;
 }): ReminderScheduler {
-  const intervalMs = options.intervalMs ?? 30_000;
+  const intervalMs = options.intervalMs ?? DEFAULT_REMINDER_INTERVAL_MS;
+  // A timer past its range fires at once: the rounds would run back to back.
+  if (
+    !Number.isInteger(intervalMs) ||
+    intervalMs < MIN_REMINDER_INTERVAL_MS ||
+    intervalMs > MAX_REMINDER_INTERVAL_MS
+  )
+    throw new RangeError(
+      `a reminder interval must be ${MIN_REMINDER_INTERVAL_MS} to ${MAX_REMINDER_INTERVAL_MS} ms, not ${intervalMs}`,
+    );
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> = Promise.resolve();
