@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { confirm, parseCommand } from "../cli/command.ts";
-import { reportFailure } from "../cli/failure.ts";
+import { EXIT_FAILED, reportFailure } from "../cli/failure.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
 import { projectPath } from "../config/projectRoot.ts";
@@ -80,14 +80,17 @@ if (command === "archive") {
   );
 }
 
-/** What the configuration gives, or its problems listed (exit code 2), without a stack trace. */
+/**
+ * What the configuration gives, or its problems listed without a stack trace, exit code 1 as for every bad
+ * variable (README, "Commands"): 2 is for a command line that makes no sense.
+ */
 function configured<T>(read: () => T): T {
   try {
     return read();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
-    process.exit(2);
+    process.exit(EXIT_FAILED);
   }
 }
 
