@@ -122,7 +122,9 @@ export async function runChaos(options: {
     children.push(platform);
     const relays: ChaosProcess[] = [];
     if (options.mode === "polling") {
-      for (const port of [options.apiPort + 1, options.apiPort + 2]) relays.push(spawnRelay(port, childEnv));
+      // npm run relay refuses any RELAY_MODE but polling: the chaos run's own environment may hold another.
+      for (const port of [options.apiPort + 1, options.apiPort + 2])
+        relays.push(spawnRelay(port, { ...childEnv, RELAY_MODE: "polling" }));
       children.push(...relays);
     }
     await platform.ready;

@@ -318,13 +318,13 @@ async function fencePollingRelay(control: pg.Client, options: SwitchOptions): Pr
     if (Date.now() > deadline) {
       throw new Error(
         `The polling relay is still publishing (Postgres session ${who?.pid}, ${who?.application}): stop it ` +
-          "(Ctrl-C on `npm start` / `npm run relay`, or restart them with RELAY_MODE=debezium), then switch again",
+          "(Ctrl-C on `npm run relay`; Ctrl-C on `npm start`, or restart it with RELAY_MODE=debezium), then switch again",
       );
     }
     if (!announced) {
       options.log(
         `waiting for the polling relay to stop (Postgres session ${who?.pid}, ${who?.application} from ${who?.client ?? "local"}): ` +
-          "stop `npm start` / `npm run relay`, or restart them with RELAY_MODE=debezium",
+          "stop `npm run relay`, and stop `npm start` or restart it with RELAY_MODE=debezium",
       );
       announced = true;
     }
@@ -486,7 +486,9 @@ async function main(): Promise<void> {
     });
     console.log(JSON.stringify({ mode: "debezium", ...result }));
     if (!result.alreadyDebezium)
-      say("start the apps with RELAY_MODE=debezium from now on (a polling relay would stand by)");
+      say(
+        "start npm start with RELAY_MODE=debezium from now on, and no npm run relay (it runs only the polling relay, and refuses RELAY_MODE=debezium)",
+      );
   } else {
     const result = await switchToPolling(common);
     console.log(JSON.stringify({ mode: "polling", ...result }));

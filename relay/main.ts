@@ -2,14 +2,20 @@
 import { parseCommand } from "../cli/command.ts";
 import { startProcess } from "../process/frame.ts";
 import { OutboxRelay } from "./relay.ts";
+import { requirePollingRelayMode } from "./relayModeOfProcess.ts";
 
 parseCommand({
   usage: `usage: npm run relay
   runs the polling relay (outbox -> Kafka) until Ctrl-C, with /metrics and /health on PORT; several may run,
-  one publishes and the others stand by`,
+  one publishes and the others stand by. Refused under RELAY_MODE=debezium or off: the Debezium relay is a
+  connector on Kafka Connect, which RELAY_MODE=debezium npm start runs`,
 });
 // The relay moves sealed payloads as they are: it needs no master key.
-const frame = await startProcess({ name: "relay", patientData: false });
+const frame = await startProcess({
+  name: "relay",
+  patientData: false,
+  configure: (env) => requirePollingRelayMode(env.RELAY_MODE),
+});
 const { log, stack, registry } = frame;
 const relay = new OutboxRelay({
   databaseUrl: stack.databaseUrl,
