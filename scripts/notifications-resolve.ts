@@ -155,6 +155,8 @@ function providerAnswer(): ProviderAnswer | undefined {
     ];
     const first = given.find(Boolean);
     if (first) refuse(`${first}: give the delivery's --id <notificationId>`);
+    // The listing changes nothing and asks nothing: a --yes there was meant for a resolution not given.
+    if (values.yes) refuse("--yes goes with --id and the provider's answer: nothing else asks");
     return undefined;
   }
   const answers = [sent && "--sent", notSent && "--not-sent", abandon && "--abandon"].filter(Boolean);
