@@ -56,6 +56,9 @@ const chosenTopics = topicArgs.map((name) => {
 const twice = chosenTopics.find((topic, index) => chosenTopics.indexOf(topic) !== index);
 if (twice) refuse(`${twice} is named more than once; name each topic once`);
 const chosenEvents = values.event?.map(eventIdOf);
+// Refused as a topic named twice is: the question counted it twice ("2 chosen dead letter(s)" for one event).
+const eventTwice = chosenEvents?.find((eventId, index) => chosenEvents.indexOf(eventId) !== index);
+if (eventTwice) refuse(`--event ${eventTwice} is given more than once; name each event once`);
 const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
 // Before the question: a bad or misspelt variable is refused without asking first.
 const env = loadEnv();
