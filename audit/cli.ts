@@ -4,7 +4,7 @@ import type { KeyObject } from "node:crypto";
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { confirm, parseCommand } from "../cli/command.ts";
+import { confirm, parseCommand, refuseUnconfirmable } from "../cli/command.ts";
 import { EXIT_FAILED, reportFailure } from "../cli/failure.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
@@ -73,12 +73,9 @@ if (values.dir !== undefined && statSync(values.dir, { throwIfNoEntry: false })?
   refuse(`--dir ${values.dir}: is a file, not a directory to archive into`);
 const range = command === "verify" ? rangeToVerify() : {};
 const expectCheckpoint = command === "verify" ? checkpointToExpect() : undefined;
-if (command === "archive") {
-  await confirm(
-    "Move the history older than the retention period out of the database to an archive file",
-    values.yes,
-  );
-}
+const archiveQuestion =
+  "Move the history older than the retention period out of the database to an archive file";
+if (command === "archive") await refuseUnconfirmable(archiveQuestion, values.yes);
 
 /**
  * What the configuration gives, or its problems listed without a stack trace, exit code 1 as for every bad
@@ -123,6 +120,8 @@ if (command === "verify-archive") {
 
 const key = configured(() => loadSigningKey());
 const publicKeys = new Map([[key.keyId, key.publicKey]]);
+// After the configuration: a bad variable or key is refused without asking first.
+if (command === "archive") await confirm(archiveQuestion, values.yes);
 
 const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
 const client = new pg.Client({ connectionString: databaseUrl });

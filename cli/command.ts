@@ -141,6 +141,15 @@ export async function confirmation(options: {
 }
 
 /**
+ * Refuses at once, as confirm would, a destructive step no one can confirm: no --yes, and no terminal to ask.
+ * For a command that reads its configuration (or its data) before it asks: a script is refused before anything
+ * is read, and a person is asked only once the configuration holds.
+ */
+export async function refuseUnconfirmable(what: string, yes: boolean): Promise<void> {
+  if (!yes && !process.stdin.isTTY) await confirm(what, false);
+}
+
+/**
  * Stands before a destructive step: `what` says what is about to change. Without --yes a terminal is asked
  * y/N; without a terminal (a script, CI) the command is refused with exit code 2 rather than guessed at.
  */

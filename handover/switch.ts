@@ -26,7 +26,7 @@
 //   skip them: it only knows "everything after (xid, position)".
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, refuseUnconfirmable, yesOption } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
@@ -449,11 +449,11 @@ async function main(): Promise<void> {
   const [wanted, ...extra] = positionals;
   if (wanted !== "debezium" && wanted !== "polling") return refuse("debezium or polling?");
   if (extra.length > 0) refuse(`unexpected argument ${extra.join(" ")}`);
-  await confirm(
-    `Hand the outbox stream over to ${wanted === "debezium" ? "Debezium" : "the polling relay"}`,
-    values.yes,
-  );
+  const question = `Hand the outbox stream over to ${wanted === "debezium" ? "Debezium" : "the polling relay"}`;
+  await refuseUnconfirmable(question, values.yes);
+  // Before the question: a bad or misspelt variable is refused without asking first.
   const env = loadEnv();
+  await confirm(question, values.yes);
   const say = (line: string) => console.error(`» ${line}`);
   const connectDatabaseUrl = process.env.CONNECT_DATABASE_URL || undefined;
   // Asked for the relay in place already, it starts nothing: no Kafka, no Connect worker.

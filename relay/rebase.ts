@@ -5,7 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, refuseUnconfirmable, yesOption } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import {
@@ -329,7 +329,7 @@ async function rebaseCommand(
 ): Promise<void> {
   if (dryRun || !confirmed) {
     // Refused before anything is read when no one can be asked (a script without --yes).
-    if (!dryRun && !process.stdin.isTTY) await confirm("Re-anchor the relay's cursor", false);
+    if (!dryRun) await refuseUnconfirmable("Re-anchor the relay's cursor", false);
     const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-rebase" });
     await client.connect();
     const plan = await planRebase(client, options).finally(() => client.end());

@@ -3,7 +3,7 @@
 // alert NotificationDeliveriesUnresolved fires on), and records what the mail provider said about one of them
 // (consumers/notifications/deliveryResolutions.ts). Prints no personal data: the ledger holds none but the
 // error codes, and of those only what reads as a code is shown.
-import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, refuseUnconfirmable, yesOption } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
 import { operatorName } from "../cli/operator.ts";
 import { duration } from "../cli/progress.ts";
@@ -52,8 +52,7 @@ const { values, refuse } = parseCommand({
 const answer = providerAnswer();
 const notificationId = values.id === undefined ? undefined : notificationIdOf(values.id);
 // No one to ask (a script without --yes): refused before anything is read, as every destructive command is.
-if (notificationId && answer && !values.yes && !process.stdin.isTTY)
-  await confirm(recording(notificationId, answer), false);
+if (notificationId && answer) await refuseUnconfirmable(recording(notificationId, answer), values.yes);
 
 const env = loadEnv();
 const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));

@@ -2,7 +2,7 @@
 // still wrapped by an older one, and the key erased patients' e-mail addresses are hashed with
 // (db/erasedLogins.ts), so that the older one can be removed (and with it, every copy of an erased patient's
 // key that backups may hold becomes unreadable too).
-import { confirm, parseCommand, yesOption } from "../cli/command.ts";
+import { confirm, parseCommand, refuseUnconfirmable, yesOption } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase } from "../db/client.ts";
@@ -18,9 +18,13 @@ const { values } = parseCommand({
   --yes, -y   do not ask for confirmation (needed when not run from a terminal)`,
   options: yesOption,
 });
-await confirm("Re-wrap every patient key still wrapped by an older master key", values.yes);
+const question = "Re-wrap every patient key still wrapped by an older master key";
+await refuseUnconfirmable(question, values.yes);
+// Before the question: a bad variable or key is refused without asking first. The keys only once the environment
+// holds: outside production a development key is made up, which a misspelt variable must not leave behind.
 const env = loadEnv();
 const keys = loadMasterKeys();
+await confirm(question, values.yes);
 const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
 const db = createDatabase(databaseUrl, { max: 1, applicationName: "phi-rewrap" });
 try {
