@@ -528,8 +528,9 @@ export type StackEnv = z.infer<typeof stackEnvSchema>;
 /**
  * Only the variables that shape the project's own Postgres, Kafka and Connect (stack/), checked as loadEnv checks
  * them: the stack commands and the test setup run without the rest of the platform's configuration. Misspelt
- * names are refused here too, whichever variable they meant: the stack's modules read this as they load, so
- * every process that imports them (nearly every command) refuses one before doing anything.
+ * names are refused here too, whichever variable they meant. The stack's modules read this when they start or
+ * find a local service, not as they load: a command refuses a bad or misspelt variable through loadEnv, in the
+ * frame's one list of problems, and `stack/cli.ts` through its own call before it does anything.
  */
 export function loadStackEnv(source: NodeJS.ProcessEnv = process.env): StackEnv {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
