@@ -9,7 +9,7 @@
 // as 5, a whole number it is not. A validator after the parse sees only the rounded value, the record keeps it,
 // and the answer names another number than the one sent. A number is taken when the shortest decimal that
 // JavaScript writes for the float it reads as is the same decimal as written (0.1, 1e2 and 100.0 are; 2^53 + 1,
-// a twentieth significant digit, 1e400 are not).
+// a twentieth significant digit, 1e-400 are not; 1e400, Infinity, is refused as not finite by the field).
 
 export interface Ambiguity {
   /** The path to the member or item (`["insuranceInfo", "provider"]`, array items by index). */
@@ -115,12 +115,16 @@ function numberEnd(text: string, start: number): number {
   return at;
 }
 
-/** Whether JSON.parse reads `token` as the number it writes: the same decimal as the float's shortest spelling. */
+/**
+ * Whether JSON.parse reads `token` as the number it writes: the same decimal as the float's shortest spelling. One
+ * past the largest float reads as Infinity, which every number field refuses as not finite, by that name.
+ */
 function readAsWritten(token: string): boolean {
   const written = decimalOf(token);
-  // Not a JSON number: the parser refuses it.
-  if (written === undefined) return true;
-  const read = decimalOf(String(Number(token)));
+  const value = Number(token);
+  // Not a JSON number, or past the largest float: the parser, or the field's schema, refuses it.
+  if (written === undefined || !Number.isFinite(value)) return true;
+  const read = decimalOf(String(value));
   return (
     read !== undefined &&
     read.negative === written.negative &&

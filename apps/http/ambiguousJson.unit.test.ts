@@ -104,12 +104,16 @@ describe("ambiguousMember: a number JSON.parse would read as another", () => {
     expect(inexact(`{"sizeBytes":0.${"0".repeat(400)}1}`)).toEqual({ path: ["sizeBytes"], message });
     expect(inexact('{"list":[1,2,9007199254740993]}')).toEqual({ path: ["list", 2], message });
     expect(inexact("12345678901234567890")).toEqual({ path: [], message });
-    // Beyond the floats' range: Infinity, or zero.
-    expect(inexact('{"n":1e400}')).toEqual({ path: ["n"], message });
-    expect(inexact('{"n":-1e400}')).toEqual({ path: ["n"], message });
+    // Below the smallest float: read as zero.
     expect(inexact('{"n":1e-400}')).toEqual({ path: ["n"], message });
+    expect(inexact('{"n":-2e-324}')).toEqual({ path: ["n"], message });
     // The exact value of the float nearest 0.1: read back, it is written 0.1.
     expect(inexact('{"n":0.1000000000000000055511151231257827}')).toEqual({ path: ["n"], message });
+  });
+
+  it("leaves a number past the largest float to the field, which refuses Infinity as not finite", () => {
+    expect(inexact('{"n":1e400}')).toBeUndefined();
+    expect(inexact('{"n":-1e400}')).toBeUndefined();
   });
 
   it("reads digits inside strings and names as text, not numbers", () => {
@@ -120,6 +124,6 @@ describe("ambiguousMember: a number JSON.parse would read as another", () => {
     expect(inexact('{"a":1,"a":0.1000000000000000055511151231257827}')?.message).toBe(
       "is given more than once",
     );
-    expect(inexact('{"b":1e400,"a":1,"a":2}')?.path).toEqual(["b"]);
+    expect(inexact('{"b":1e-400,"a":1,"a":2}')?.path).toEqual(["b"]);
   });
 });
