@@ -170,7 +170,9 @@ describe("the OpenAPI document", () => {
 
   it("says what the HTTP server refuses before any operation, with the limits it holds", async () => {
     const { info } = await getJson<{ info: { description: string } }>("/openapi.json");
-    expect(info.description).toContain(`headers over ${maxHeaderSize} bytes together are a **431**`);
+    expect(info.description).toContain(
+      `a request line and headers over ${maxHeaderSize} bytes together (a long URL counts) are a **431**`,
+    );
     expect(info.description).toContain(`within ${REQUEST_TIMEOUT_MS / 1000} s of its first byte, a **408**`);
     expect(info.description).toMatch(/other than `100-continue` a \*\*417\*\*/);
   });

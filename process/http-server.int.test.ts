@@ -172,6 +172,14 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
         `X-Note: ada.lovelace@example.org ${"x".repeat(20_000)}\r\n`,
     },
     {
+      what: "a request line over the size limit (a long URL), counted with the headers",
+      field: "header",
+      status: 431,
+      head: (token) =>
+        `GET /patients/${randomUUID()}?note=${"x".repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n` +
+        `Authorization: Bearer ${token}\r\n`,
+    },
+    {
       what: "a control character in a header value",
       field: "header",
       status: 400,

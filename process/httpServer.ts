@@ -257,8 +257,9 @@ function refusalOf(error: NodeJS.ErrnoException, server: Server): Refusal {
     case "HPE_HEADER_OVERFLOW":
       return {
         status: 431,
-        detail: `The request's headers are over ${maxHeaderSize} bytes together.`,
-        errors: [{ field: "header", message: `over ${maxHeaderSize} bytes together` }],
+        // Node's parser counts the request line with the headers: a long URL meets the same limit.
+        detail: `The request line and headers are over ${maxHeaderSize} bytes together.`,
+        errors: [{ field: "header", message: `over ${maxHeaderSize} bytes together with the request line` }],
       };
     case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
       return {
