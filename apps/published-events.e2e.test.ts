@@ -63,11 +63,11 @@ beforeAll(async () => {
   );
   startPosition = rows[0]?.position ?? "0";
   relay = startRelay();
-  // Any refusal is reported (threshold 0): the auditor's refused read raises the alert.
+  // The lowest threshold the configuration takes (1): the auditor's second refused read raises the alert.
   const config = complianceWatchConfig({
     COMPLIANCE_MAX_PATIENTS: 1000,
     COMPLIANCE_MAX_PATIENTS_DECRYPTED: 1000,
-    COMPLIANCE_MAX_REFUSALS: 0,
+    COMPLIANCE_MAX_REFUSALS: 1,
     COMPLIANCE_MAX_FAILED_LOGINS: 1000,
     COMPLIANCE_WINDOW_MINUTES: 60,
     COMPLIANCE_WORKING_HOURS: "00:00-23:59",
@@ -135,7 +135,7 @@ describe("every record the platform writes", () => {
     tail = spawnScript("scripts/tail-events.ts", { args: ["patient-events", "--decrypt"] });
     await tail.printed(/^tailing patient-events/m);
     await causeEveryEvent(call, db, { patient });
-    // What consumers add through the outbox: the compliance watch's alert on the auditor's refusal.
+    // What consumers add through the outbox: the compliance watch's alert on the auditor's refusals.
     await eventually(async () =>
       (await committedSinceStart()).some((row) => row.eventType === "audit.compliance.alert"),
     );

@@ -97,6 +97,8 @@ export async function causeEveryEvent(
     201,
   );
   await ok(call(service, "POST", "/internal/login-attempts", requestBodies.loginAttempt()), 201);
+  // Twice: a compliance watch at its lowest threshold (1) alerts on the second refusal of one principal.
+  await ok(call(auditor, "GET", `/patients/${me.id}`), 403);
   await ok(call(auditor, "GET", `/patients/${me.id}`), 403);
   await ok(call(admin, "DELETE", `/patients/${me.id}`), 204);
   return {
