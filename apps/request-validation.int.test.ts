@@ -3,7 +3,7 @@
 // Every route refuses as well, writing nothing, a request whose Accept admits none of what it answers in (406).
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { careWorld } from "../test/careWorld.ts";
+import { careWorld, careWorldIds } from "../test/careWorld.ts";
 import { testDatabase } from "../test/fixtures.ts";
 import { eventsOf, loginOf, stateDigest } from "../test/platformState.ts";
 import { roles, serviceRoutes } from "../test/serviceRoutes.ts";
@@ -188,16 +188,7 @@ describe("request bodies", () => {
 
   // JSON.parse rounds 480.00000000000001 to 480: a bound or a whole number checked after it passes a number
   // that is neither, and the record keeps another number than the one sent.
-  const side = () => ({
-    patientUserId: randomUUID(),
-    newcomerUserId: randomUUID(),
-    patientId: randomUUID(),
-    providerUserId: randomUUID(),
-    providerId: randomUUID(),
-    appointmentId: randomUUID(),
-    documentId: randomUUID(),
-  });
-  const shapeOnly = { own: side(), other: side(), modelId: randomUUID() };
+  const shapeOnly = careWorldIds();
   const withNumbers = routesWithBodies.filter((routeCase) =>
     Object.values(routeCase.request(shapeOnly, "own").body ?? {}).some((value) => typeof value === "number"),
   );

@@ -42,8 +42,13 @@ export async function careWorld(db: Database): Promise<CareWorld> {
   return { own, other, modelId };
 }
 
-async function careSide(db: Database): Promise<CareSide> {
-  const side: CareSide = {
+/** A world's ids, none of them written: for what needs only the shape of its requests. */
+export function careWorldIds(): CareWorld {
+  return { own: careSideIds(), other: careSideIds(), modelId: randomUUID() };
+}
+
+function careSideIds(): CareSide {
+  return {
     patientUserId: randomUUID(),
     newcomerUserId: randomUUID(),
     patientId: randomUUID(),
@@ -52,6 +57,10 @@ async function careSide(db: Database): Promise<CareSide> {
     appointmentId: randomUUID(),
     documentId: randomUUID(),
   };
+}
+
+async function careSide(db: Database): Promise<CareSide> {
+  const side = careSideIds();
   const { insuranceInfo: _, ...patient } = newPatientBody();
   await db.insert(patients).values({ id: side.patientId, userId: side.patientUserId, ...patient });
   await db.insert(providers).values({
