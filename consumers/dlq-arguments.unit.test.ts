@@ -8,26 +8,19 @@ const EVENT = "0b8f6a7e-3c1d-4e2f-9a8b-7c6d5e4f3a2b";
 // Each test starts the command under tsx, a few seconds on a busy machine.
 describe("dlq redrive's --event", { timeout: 60_000 }, () => {
   it("refuses an event given more than once, in any case, with the usage, exit code 2", async () => {
-    const outcomes = await Promise.all([
-      commandOutcome("consumers/dlq.ts", [
-        "redrive",
-        "patient-events",
-        "--event",
-        EVENT,
-        "--event",
-        EVENT,
-        "--yes",
-      ]),
-      commandOutcome("consumers/dlq.ts", [
-        "redrive",
-        "patient-events",
-        "--event",
-        EVENT,
-        "--event",
-        EVENT.toUpperCase(),
-        "--yes",
-      ]),
-    ]);
+    const outcomes = await Promise.all(
+      [EVENT, EVENT.toUpperCase()].map((again) =>
+        commandOutcome("consumers/dlq.ts", [
+          "redrive",
+          "patient-events",
+          "--event",
+          EVENT,
+          "--event",
+          again,
+          "--yes",
+        ]),
+      ),
+    );
     for (const outcome of outcomes) {
       expect(outcome).toMatchObject({ code: 2, stdout: "" });
       expect(outcome.stderr.split("\n").slice(0, 2)).toEqual([
