@@ -1,32 +1,10 @@
 // The process configuration, read once from the environment and validated with one message per bad variable.
 import { availableParallelism } from "node:os";
 import { z } from "zod";
+import { eachOnce } from "./eachOnce.ts";
 import { KAFKA_SECURITY_VARIABLES, type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
 import { NO_TRACESTATE_KEYS, tracestateKeys } from "./tracestateKeys.ts";
 import { RETIRED_VARIABLES, unknownVariableProblems, VARIABLES_READ_ELSEWHERE } from "./variables.ts";
-
-/**
- * Refuses each entry a list holds more than once, naming it (`what` says what an entry is): the repeat is a
- * slip, standing where another entry was meant, or would start one thing twice. `key` folds the spellings that
- * name one entry (a host name's case).
- */
-export function eachOnce(what: string, key: (entry: string) => string = (entry) => entry) {
-  return (entries: readonly string[], context: z.RefinementCtx<string[]>) => {
-    const seen = new Set<string>();
-    const repeated = new Set<string>();
-    for (const entry of entries) {
-      const name = key(entry);
-      if (seen.has(name) && !repeated.has(name)) {
-        repeated.add(name);
-        context.addIssue({
-          code: "custom",
-          message: `${what} ${JSON.stringify(entry)} is listed more than once`,
-        });
-      }
-      seen.add(name);
-    }
-  };
-}
 
 const brokerList = z
   .string()
@@ -260,7 +238,7 @@ const envSchema = z.object({
         .map((audience) => audience.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.string()).min(1, "list at least one audience"))
+    .pipe(z.array(z.string()).min(1, "list at least one audience").superRefine(eachOnce("audience")))
     .optional(),
   /** The longest a bearer token may live, iat to exp, in hours (apps/http/auth.ts); longer ones are refused. */
   JWT_MAX_LIFETIME_HOURS: wholeNumber(

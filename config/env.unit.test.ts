@@ -225,6 +225,9 @@ describe("loadEnv", () => {
       JWT_AUDIENCE: ["authenticated", "reports"],
     });
     expect(() => loadEnv({ JWT_AUDIENCE: " , " })).toThrow(/JWT_AUDIENCE=" , ": list at least one audience/);
+    expect(configProblems(loadEnv, { JWT_AUDIENCE: "authenticated, reports,authenticated" })).toEqual([
+      'JWT_AUDIENCE="authenticated, reports,authenticated": audience "authenticated" is listed more than once',
+    ]);
   });
 
   it("reads TRACESTATE_KEYS as a set of W3C tracestate keys, refusing a key that is none, by name", () => {
@@ -240,6 +243,9 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ TRACESTATE_KEYS: " , " })).toThrow(
       /TRACESTATE_KEYS=" , ": list at least one key \(unset, no member of a caller's tracestate is kept\)/,
     );
+    expect(configProblems(loadEnv, { TRACESTATE_KEYS: "congo,rojo, congo" })).toEqual([
+      'TRACESTATE_KEYS="congo,rojo, congo": key "congo" is listed more than once',
+    ]);
   });
 
   it("bounds a token's lifetime between an hour and a year (JWT_MAX_LIFETIME_HOURS)", () => {

@@ -2,6 +2,7 @@
 // A tracestate is text the caller chooses, and what is kept of it is stored in the tamper-evident history and
 // sent in every record's headers, for good: only keys an operator named are kept, none unless set.
 import { z } from "zod";
+import { eachOnce } from "./eachOnce.ts";
 
 /**
  * A tracestate key (W3C Trace Context, "key"): a lower-case letter, then up to 255 of `a-z 0-9 _ - * /`; or
@@ -31,6 +32,7 @@ export const tracestateKeys = z
             `${JSON.stringify(issue.input)} is not a W3C tracestate key: a lower-case letter, then up to 255 of a-z 0-9 _ - * /, or tenant@system (like congo, rojo or t61@dt)`,
         }),
       )
-      .min(1, "list at least one key (unset, no member of a caller's tracestate is kept)"),
+      .min(1, "list at least one key (unset, no member of a caller's tracestate is kept)")
+      .superRefine(eachOnce("key")),
   )
   .transform((keys): ReadonlySet<string> => new Set(keys));

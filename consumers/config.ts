@@ -1,7 +1,8 @@
 // The consumers process's own settings, validated at start with one message per bad variable (the shared
 // ones, DATABASE_URL, KAFKA_BROKERS, PORT and LOG_LEVEL, come from config/env.ts).
 import { z } from "zod";
-import { ConfigError, eachOnce, wholeNumber, withoutPassword } from "../config/env.ts";
+import { eachOnce } from "../config/eachOnce.ts";
+import { ConfigError, wholeNumber, withoutPassword } from "../config/env.ts";
 import { complianceWatchSettings } from "./complianceWatch/watchSettings.ts";
 
 export const consumerNames = [

@@ -1,0 +1,25 @@
+// A list variable's entries, each listed once (KAFKA_BROKERS, CONSUMERS, JWT_AUDIENCE, TRACESTATE_KEYS, ...).
+import type { z } from "zod";
+
+/**
+ * Refuses each entry a list holds more than once, naming it (`what` says what an entry is): the repeat is a
+ * slip, standing where another entry was meant, or would start one thing twice. `key` folds the spellings that
+ * name one entry (a host name's case).
+ */
+export function eachOnce(what: string, key: (entry: string) => string = (entry) => entry) {
+  return (entries: readonly string[], context: z.RefinementCtx<string[]>) => {
+    const seen = new Set<string>();
+    const repeated = new Set<string>();
+    for (const entry of entries) {
+      const name = key(entry);
+      if (seen.has(name) && !repeated.has(name)) {
+        repeated.add(name);
+        context.addIssue({
+          code: "custom",
+          message: `${what} ${JSON.stringify(entry)} is listed more than once`,
+        });
+      }
+      seen.add(name);
+    }
+  };
+}
