@@ -3,7 +3,8 @@
 // audit:archive and relay:switch asked first). From a script without --yes they are still refused before
 // anything is read.
 import { describe, expect, it } from "vitest";
-import { commandAtTerminal, commandOutcome, terminalAvailable } from "../test/commandOutcome.ts";
+import { commandAtTerminal, commandOutcome } from "../test/commandOutcome.ts";
+import { terminalAvailable } from "../test/terminal.ts";
 
 /** Each command with a bad setting of its own and what its refusal names. */
 const lines: ReadonlyArray<{ script: string; args: string[]; env: Record<string, string>; problem: string }> =

@@ -4,9 +4,7 @@
 // by the delivery consumer's inbox, with the replay that sends it again), and the metric the alert reads falls.
 // Every refusal is one line and changes nothing. At a terminal (a pseudo-terminal from script(1)) it reads the
 // delivery before it asks, and shows it.
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operatorName } from "../cli/operator.ts";
@@ -20,43 +18,19 @@ import { exampleEvent } from "../events/examples.ts";
 import { compiledScript, spawnScript } from "../test/childProcess.ts";
 import { kafkaBrokers, testEventContext } from "../test/fixtures.ts";
 import { ownDatabase } from "../test/ownDatabase.ts";
+import { atTerminal } from "../test/terminal.ts";
 
 const own = ownDatabase("notifications_resolve");
 beforeAll(own.setUp);
 afterAll(own.tearDown);
 
-/**
- * The command run at a terminal, as a person runs it: under script(1), which gives it a pseudo-terminal (so it
- * asks [y/N]); `answer` is typed once the question is asked, after `beforeAnswering` has run.
- */
-async function atTerminal(
-  args: string[],
-  answer: string,
-  beforeAnswering: () => Promise<void> = async () => {},
-): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, compiledScript("scripts/notifications-resolve.ts"), ...args]
-    .map((part) => `'${part.replaceAll("'", "'\\''")}'`)
-    .join(" ");
-  const child = spawn("script", ["-qec", command, "/dev/null"], {
-    cwd: fileURLToPath(new URL("..", import.meta.url)),
+/** The command run at a terminal (test/terminal.ts); `answer` is typed once it asks, after `beforeAnswering`. */
+function atOperatorsTerminal(args: string[], answer: string, beforeAnswering?: () => Promise<void>) {
+  return atTerminal([process.execPath, compiledScript("scripts/notifications-resolve.ts"), ...args], {
     env: { ...process.env, DATABASE_URL: own.url, KAFKA_BROKERS: kafkaBrokers().join(",") },
-    stdio: ["pipe", "pipe", "pipe"],
+    answer,
+    beforeAnswering,
   });
-  let output = "";
-  let asked = false;
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-    if (!asked && output.includes("[y/N]")) {
-      asked = true;
-      void beforeAnswering().then(() => child.stdin.write(`${answer}\r`));
-    }
-  };
-  child.stdout.on("data", collect);
-  child.stderr.on("data", collect);
-  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-  // readline's cursor moves (CSI sequences) taken out: what a person reads.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts each sequence
-  return { code, output: output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replaceAll("\r", "") };
 }
 
 async function runCommand(...args: string[]): Promise<{ code: number | null; output: string }> {
@@ -308,13 +282,13 @@ describe("npm run notifications:resolve", () => {
       [["--id", randomUUID(), "--sent"], "no delivery"],
       [["--id", sent.notificationId, "--abandon"], "is sent already"],
     ] as const) {
-      const { code, output } = await atTerminal([...args], "y");
+      const { code, output } = await atOperatorsTerminal([...args], "y");
       expect({ args, code }).toEqual({ args, code: 1 });
       expect(output).toContain(problem);
       expect(output).not.toContain("[y/N]");
     }
 
-    const declined = await atTerminal(["--id", unknown.notificationId, "--abandon"], "n");
+    const declined = await atOperatorsTerminal(["--id", unknown.notificationId, "--abandon"], "n");
     expect({ code: declined.code }).toEqual({ code: 1 });
     expect(declined.output).toMatch(
       new RegExp(
@@ -325,7 +299,7 @@ describe("npm run notifications:resolve", () => {
     );
     expect(await tables()).toEqual(before);
 
-    const confirmed = await atTerminal(["--id", unknown.notificationId, "--abandon"], "y");
+    const confirmed = await atOperatorsTerminal(["--id", unknown.notificationId, "--abandon"], "y");
     expect({ code: confirmed.code, output: confirmed.output }).toMatchObject({ code: 0 });
     expect(confirmed.output).toContain(`delivery ${unknown.notificationId} recorded as abandoned`);
     expect(await ledgerRow(unknown.notificationId)).toMatchObject({
@@ -338,7 +312,7 @@ describe("npm run notifications:resolve", () => {
     const { notificationId } = await delivery("sending", OLD);
 
     // Its sender was alive after all, and finished it while the operator read the question.
-    const { code, output } = await atTerminal(["--id", notificationId, "--sent"], "y", async () => {
+    const { code, output } = await atOperatorsTerminal(["--id", notificationId, "--sent"], "y", async () => {
       await own.db.$client.query(
         "UPDATE notification_deliveries SET status = 'sent', finished_at = now() WHERE notification_id = $1",
         [notificationId],

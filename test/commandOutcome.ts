@@ -1,9 +1,10 @@
 // Runs one of the project's commands as its user does (under tsx, from the project root) with nothing but the
 // variables a test gives it, and Postgres and Kafka where nothing answers: for unit tests of what a command says
 // and exits with before it reaches a service, or when it cannot.
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { type AtTerminal, atTerminal } from "./terminal.ts";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -38,42 +39,17 @@ export async function commandOutcome(
   );
 }
 
-/** Whether script(1) is here to give a command a terminal (util-linux; absent on some machines). */
-export const terminalAvailable = spawnSync("script", ["--version"]).status === 0;
-
 /**
- * The command run at a terminal, as a person runs it: under script(1), which gives it a pseudo-terminal, so that
- * it asks [y/N]. A question is answered `n` (nothing done); `asked` says whether it was put. Output is stdout
- * and stderr together, as a terminal shows them, without readline's cursor moves.
+ * The command run at a terminal (test/terminal.ts), with PATH, the unreachable services and `env`: a question
+ * it asks is answered `n` (nothing done).
  */
-export async function commandAtTerminal(
+export function commandAtTerminal(
   script: string,
   args: readonly string[] = [],
   env: Record<string, string> = {},
-): Promise<{ code: number | null; output: string; asked: boolean }> {
-  const command = [process.execPath, "--import", "tsx", script, ...args]
-    .map((part) => `'${part.replaceAll("'", "'\\''")}'`)
-    .join(" ");
-  const child = spawn("script", ["-qec", command, "/dev/null"], {
-    cwd: projectRoot,
+): Promise<AtTerminal> {
+  return atTerminal([process.execPath, "--import", "tsx", script, ...args], {
     env: { PATH: process.env.PATH ?? "", ...UNREACHABLE_SERVICES, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
+    answer: "n",
   });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  let output = "";
-  let asked = false;
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-    if (!asked && output.includes("[y/N]")) {
-      asked = true;
-      child.stdin.write("n\r");
-    }
-  };
-  child.stdout.on("data", collect);
-  child.stderr.on("data", collect);
-  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-  clearTimeout(timer);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character starts each sequence
-  const shown = output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replaceAll("\r", "");
-  return { code, output: shown, asked };
 }
