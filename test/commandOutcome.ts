@@ -14,6 +14,13 @@ export const UNREACHABLE_SERVICES = {
   KAFKA_BROKERS: "127.0.0.1:1",
 };
 
+/** A service's keys, given so that no development key is made up under .data/; PORT 0, any free port. */
+export const SERVICE_KEYS = {
+  PHI_MASTER_KEYS: `unit:${Buffer.alloc(32, 7).toString("base64")}`,
+  JWT_SECRET: "a-test-secret-of-at-least-32-characters",
+  PORT: "0",
+};
+
 export interface CommandOutcome {
   code: number;
   stdout: string;

@@ -2,14 +2,7 @@
 // starts nothing, an unknown argument is refused with the usage (exit 2), and a Postgres that does not answer is
 // one line naming DATABASE_URL (exit 1). It ignored --help and started (and migrated), and printed pg's stack.
 import { describe, expect, it } from "vitest";
-import { commandOutcome } from "../../test/commandOutcome.ts";
-
-/** Keys given, so that no development key is made up under .data/. */
-const KEYS = {
-  PHI_MASTER_KEYS: `unit:${Buffer.alloc(32, 7).toString("base64")}`,
-  JWT_SECRET: "a-test-secret-of-at-least-32-characters",
-  PORT: "0",
-};
+import { commandOutcome, SERVICE_KEYS as KEYS } from "../../test/commandOutcome.ts";
 
 // Each test starts services under tsx, a few seconds each on a busy machine.
 describe("a service run alone", { timeout: 60_000 }, () => {
