@@ -1,7 +1,8 @@
 // Re-driving dead letters: once the handler is fixed, `dlq redrive` sends the parked record back to its
 // topic and the effect happens exactly once; the cursor moves past it, so a second re-drive does not repeat it.
 // An event named that has no dead letter re-drives nothing and says so, as does a queue with none left. A
-// re-drive waits for another of its topic to end.
+// re-drive waits for another of its topic to end. A hostile record's dead letter is listed without what
+// its headers hold leaking through the command.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterTopicName } from "../../events/index.ts";
@@ -10,7 +11,7 @@ import { spawnScript } from "../../test/childProcess.ts";
 import { effectsOf } from "../../test/consumers/effects.ts";
 import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { patientCreatedRecord, publish } from "../../test/consumers/records.ts";
+import { patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
 import {
@@ -35,9 +36,11 @@ async function dlqCommand(args: string[]) {
   return { code, output: script.output() };
 }
 
-/** A new patient's record, published and parked in patient-events.dlq by a consumer whose handler fails on it. */
-async function parkedRecord(consumer: string) {
-  const record = patientCreatedRecord();
+/**
+ * A new patient's record (`record`, else a valid one), published and parked in patient-events.dlq by a consumer
+ * whose handler fails on it, or who refuses it as poison; resolves to the record and the consumer's name.
+ */
+async function parkedRecord(consumer: string, record: TestRecord = patientCreatedRecord()) {
   const started = await startEffectConsumer(db, consumer, {
     fail: (eventId) => (eventId === record.eventId ? new Error("parked for the test") : null),
   });
@@ -49,7 +52,7 @@ async function parkedRecord(consumer: string) {
   } finally {
     await started.stop();
   }
-  return record;
+  return { ...record, parkedBy: started.name };
 }
 
 describe("re-driving a dead letter", () => {
@@ -278,5 +281,28 @@ describe("re-driving a dead letter", () => {
     } finally {
       await admin.deleteTopics({ topics: [original, dlqTopic] });
     }
+  });
+});
+
+describe("a hostile record's dead letter", () => {
+  it("is listed by its eventId and eventType headers only where they have an event id's and type's form", async () => {
+    // Not JSON, with headers a forger chose: patient data, and control characters that would clear the terminal.
+    const personal = "Ada Lovelace 1815-12-10 ada@example.org";
+    const forged = patientCreatedRecord();
+    forged.message.value = personal;
+    forged.message.headers = { eventId: personal, eventType: "patient.created\u001b[2J", correlationId: "x" };
+    const { parkedBy } = await parkedRecord("list-forged-headers", forged);
+
+    const listed = (await listDeadLetters(kafka, admin, "patient-events.dlq")).filter(
+      (letter) => letter.consumer === parkedBy,
+    );
+    expect(listed.map(({ eventId, eventType, error }) => [eventId, eventType, error])).toEqual([
+      [null, null, "not-json"],
+    ]);
+    const command = await dlqCommand(["list", "patient-events"]);
+    expect(command.code, command.output).toBe(0);
+    expect(command.output).toContain(parkedBy);
+    expect(command.output).not.toMatch(/Ada|ada@/);
+    expect(command.output).not.toContain("\u001b");
   });
 });

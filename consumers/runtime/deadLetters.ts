@@ -1,5 +1,7 @@
 // The dead-letter record: the original record's key, value and headers unchanged (so a re-drive sends the
 // same bytes, with the same eventId), plus `dlq.*` headers saying who gave up on it, why, and where it was.
+import { uuid } from "../../events/fields.ts";
+import { envelopeSchema } from "../../events/index.ts";
 import type { IHeaders, KafkaMessage, Message } from "../../kafka/client.ts";
 
 export const DEAD_LETTER_HEADERS = {
@@ -94,8 +96,8 @@ export function readDeadLetter(dlqTopic: string, partition: number, message: Kaf
     dlqTopic,
     partition,
     offset: message.offset,
-    eventId: header("eventId"),
-    eventType: header("eventType"),
+    eventId: ofEventIdForm(header("eventId")),
+    eventType: ofEventTypeForm(header("eventType")),
     consumer: header(DEAD_LETTER_HEADERS.consumer) ?? "",
     reason: header(DEAD_LETTER_HEADERS.reason) ?? "",
     error: header(DEAD_LETTER_HEADERS.error) ?? "",
@@ -109,6 +111,21 @@ export function readDeadLetter(dlqTopic: string, partition: number, message: Kaf
     deadLetteredAt: header(DEAD_LETTER_HEADERS.deadLetteredAt) ?? "",
     redrivenFrom: header(DEAD_LETTER_HEADERS.redrivenFrom),
   };
+}
+
+/**
+ * A dead letter's eventId and eventType headers are whatever its record carried: one parked for what it is (not
+ * JSON, headers not its value's, a forged record) may hold anything there, patient data or a terminal's control
+ * characters included, and `dlq list` prints them, as a re-drive's refusals name them. Each is read only when it has
+ * the form of an event id (a UUID in lower case) or of an event type (dotted lower case, a type this code may not
+ * know yet included), else as absent, as the consumer's log line reads the eventId.
+ */
+function ofEventIdForm(text: string | null): string | null {
+  return text !== null && uuid.safeParse(text).success ? text : null;
+}
+
+function ofEventTypeForm(text: string | null): string | null {
+  return text !== null && envelopeSchema.shape.eventType.safeParse(text).success ? text : null;
 }
 
 /** The record to send back to its topic: the original key, value and headers, and where it was parked. */

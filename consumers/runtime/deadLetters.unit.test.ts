@@ -4,10 +4,11 @@ import { DEAD_LETTER_HEADROOM_BYTES, recordBytes, TOPIC_MAX_MESSAGE_BYTES } from
 import type { KafkaMessage } from "../../kafka/client.ts";
 import { deadLetterMessage, headerText, readDeadLetter, redriveMessage } from "./deadLetters.ts";
 
+const eventId = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const original = {
   key: Buffer.from("patient-1"),
   value: Buffer.from('{"eventId":"..."}'),
-  headers: { eventId: Buffer.from("e-1"), eventType: Buffer.from("patient.created") },
+  headers: { eventId: Buffer.from(eventId), eventType: Buffer.from("patient.created") },
 };
 const origin = { topic: "patient-events", partition: 4, offset: "1234" };
 const cause = {
@@ -75,7 +76,7 @@ describe("a dead letter", () => {
       dlqTopic: "patient-events.dlq",
       partition: 4,
       offset: "7",
-      eventId: "e-1",
+      eventId,
       eventType: "patient.created",
       consumer: "patient-directory",
       reason: "attempts-exhausted",
@@ -102,6 +103,23 @@ describe("a dead letter", () => {
     const letter = readDeadLetter("patient-events.dlq", 4, asRead(again, "8"));
     expect(letter.reason).toBe("poison");
     expect(letter.original.offset).toBe("2000");
+  });
+
+  it("reads an eventId or eventType header of another form as absent: a forged record's may hold anything", () => {
+    for (const [name, text] of [
+      ["eventId", "Ada Lovelace"],
+      ["eventId", eventId.toUpperCase()],
+      ["eventType", "patient.created\u001b[2J"],
+      ["eventType", "ada@example.org"],
+    ] as const) {
+      const forged = { ...original, headers: { ...original.headers, [name]: Buffer.from(text) } };
+      const letter = readDeadLetter(
+        "patient-events.dlq",
+        4,
+        asRead(deadLetterMessage(forged, origin, cause), "7"),
+      );
+      expect(letter[name]).toBeNull();
+    }
   });
 
   it("reads a header sent without a value as absent", () => {
