@@ -1,8 +1,8 @@
 // Re-driving dead letters: once the handler is fixed, `dlq redrive` sends the parked record back to its
 // topic and the effect happens exactly once; the cursor moves past it, so a second re-drive does not repeat it.
 // An event named that has no dead letter re-drives nothing and says so, as does a queue with none left. A
-// re-drive waits for another of its topic to end. A hostile record's dead letter is listed without what
-// its headers hold leaking through the command.
+// re-drive waits for another of its topic to end. A hostile record's dead letter is listed and re-driven
+// without what its headers and key hold stopping or leaking through the command.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterTopicName } from "../../events/index.ts";
@@ -304,5 +304,22 @@ describe("a hostile record's dead letter", () => {
     expect(command.output).toContain(parkedBy);
     expect(command.output).not.toMatch(/Ada|ada@/);
     expect(command.output).not.toContain("\u001b");
+  });
+
+  it("keyed by what no aggregate id can be (a NUL) is re-driven, not a fault of the command", async () => {
+    // Refused as poison (wrong-key) by the consumer; a re-drive asks the outbox about the aggregate its key names.
+    const record = patientCreatedRecord();
+    record.message.key = `${record.message.key}\u0000`;
+    await parkedRecord("redrive-nul-key", record);
+    const topic = await tapTopic(kafkaBrokers(), "patient-events");
+
+    const { redriven } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+      eventIds: new Set([record.eventId]),
+    });
+    expect(redriven.map((letter) => letter.eventId)).toEqual([record.eventId]);
+    const sentBack = (await topic.read()).filter(
+      ({ message }) => JSON.parse(String(message.value)).eventId === record.eventId,
+    );
+    expect(sentBack.map(({ message }) => message.key?.toString())).toEqual([record.message.key]);
   });
 });

@@ -57,7 +57,9 @@ export async function newerEventsApplied(
       column(({ consumer }) => consumer),
       column(({ topic }) => topic),
       column(({ aggregateType }) => aggregateType),
-      column(({ aggregateId }) => aggregateId),
+      // A key that holds a NUL (a forged record's, parked as wrong-key) names no aggregate: Postgres text cannot
+      // hold one, and the whole statement would fail, taking the re-drive of every other dead letter with it.
+      column(({ aggregateId }) => (aggregateId?.includes("\u0000") ? null : aggregateId)),
     ],
   });
   return rows.map((row) => ({
