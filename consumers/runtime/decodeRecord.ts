@@ -8,6 +8,7 @@ import { PatientErased, PatientKeyMissing } from "../../db/patientKeys.ts";
 import { uuid } from "../../events/fields.ts";
 import {
   EventValidationError,
+  envelopeSchema,
   eventDefinition,
   parseEnvelopeData,
   readEnvelope,
@@ -62,6 +63,31 @@ export async function decodeMessage(
   if (decoded.kind !== "event") return decoded;
   const breach = recordContractBreach(message, decoded.envelope);
   return breach === null ? decoded : { kind: "poison", ...breach };
+}
+
+/** What a poison record's envelope says it is, to check it against the outbox (eventConsumer.ts). */
+export interface EnvelopeIdentity {
+  eventId: string;
+  eventType: string;
+  timestamp: string;
+}
+
+/**
+ * The event id, type and time of the envelope in a record's value, whatever its type (one this consumer does not
+ * know included) and whatever is wrong with its data, sealing, key or headers; null when it is no envelope.
+ */
+export function envelopeIdentity(value: Buffer | null): EnvelopeIdentity | null {
+  if (value === null) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString("utf8"));
+  } catch {
+    return null;
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) return null;
+  const { eventId, eventType, timestamp } = envelope.data;
+  return { eventId, eventType, timestamp };
 }
 
 /**

@@ -58,11 +58,18 @@ import {
   headerText,
   type RecordOrigin,
 } from "./deadLetters.ts";
-import { type DecodedRecord, decodeMessage } from "./decodeRecord.ts";
+import {
+  type DecodedRecord,
+  decodeMessage,
+  type EnvelopeIdentity,
+  envelopeIdentity,
+  type PoisonProblem,
+} from "./decodeRecord.ts";
 import {
   type AppliedSince,
   type InboxVerdict,
   type NotCommitted,
+  notCommittedRecord,
   processedBefore,
   type ReadEvent,
   recordAllInInbox,
@@ -458,15 +465,7 @@ export class EventConsumer {
       this.log.info({ eventId: decoded.eventId, ...origin }, "skipped: the patient it concerns was erased");
       return { done: true };
     }
-    if (decoded.kind === "poison") {
-      return this.deadLetter(message, origin, {
-        consumer: this.name,
-        reason: "poison",
-        error: decoded.problem,
-        errorMessage: decoded.message,
-        attempts: 0,
-      });
-    }
+    if (decoded.kind === "poison") return this.parkPoison(message, origin, decoded);
     const { envelope } = decoded;
     const handler = this.definition.handlers[envelope.eventType];
     if (handler === undefined) return { done: true };
@@ -515,6 +514,36 @@ export class EventConsumer {
         failed: performance.now(),
       });
     }
+  }
+
+  /**
+   * Parks a poison record. One whose envelope could be read and that is no committed event is parked as that
+   * (`not-committed`), whatever else is wrong with it: a record forged without the patients' keys does not open
+   * (`undecryptable`) or holds plain text (`not-sealed`), one forged without the relay's headers breaks the record
+   * contract, and each is a security incident all the same, which only `not-committed` counts and alerts on. A
+   * committed event's record keeps its problem: a key, a configuration or a copy to look into. A record larger than
+   * any event is not read for it.
+   */
+  private async parkPoison(
+    message: KafkaMessage,
+    origin: RecordOrigin,
+    poison: { problem: PoisonProblem; message: string },
+  ): Promise<RecordOutcome> {
+    const event = poison.problem === "too-large" ? null : envelopeIdentity(message.value);
+    if (event !== null) {
+      const uncommitted = await notCommittedRecord(this.db, event.eventId, valueDigest(message.value));
+      if (uncommitted !== null) {
+        const refusal = new EventNotCommitted(event.eventId, event.eventType, uncommitted);
+        return this.refuseUncommitted(message, origin, event, refusal, poison.problem);
+      }
+    }
+    return this.deadLetter(message, origin, {
+      consumer: this.name,
+      reason: "poison",
+      error: poison.problem,
+      errorMessage: poison.message,
+      attempts: 0,
+    });
   }
 
   /** Counts and logs what handling a record came to. */
@@ -603,8 +632,10 @@ export class EventConsumer {
   private async refuseUncommitted(
     message: KafkaMessage,
     origin: RecordOrigin,
-    envelope: TypedEnvelope,
+    envelope: EnvelopeIdentity,
     refusal: EventNotCommitted,
+    /** What else is wrong with the record, for the log: it was poison before it was checked. */
+    poison?: PoisonProblem,
   ): Promise<RecordOutcome> {
     const archived = refusal.found === "nothing" ? await archivedWithoutDigests(this.db.$client) : null;
     const mayBeArchived =
@@ -615,6 +646,7 @@ export class EventConsumer {
         eventType: envelope.eventType,
         found: refusal.found,
         mayBeArchived,
+        ...(poison === undefined ? {} : { poison }),
         ...origin,
       },
       "refused: the record is not a committed event",

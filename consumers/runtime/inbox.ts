@@ -389,6 +389,28 @@ export const verdictBeforeEffectSql = `
     LEFT JOIN LATERAL (${appliedSinceSql("asked")}
     ) AS newer ON true`;
 
+/**
+ * Why a record that is poison for another reason (its data, its sealing, its key or headers) is not a committed
+ * event either, or null when it is one: its value is the payload of the outbox row with its event id, or the
+ * payload whose digest its archive kept (committedDigestSql). One step down an index, asked only of poison records
+ * whose envelope could be read.
+ */
+export async function notCommittedRecord(
+  db: Database,
+  eventId: string,
+  valueSha256: Buffer,
+): Promise<NotCommitted | null> {
+  const { rows } = await db.$client.query<CommittedDigest>({
+    name: "consumer-inbox.committed-digest.v1",
+    text: `SELECT payload_sha256 AS "payloadSha256", source AS "committedIn"
+             FROM (${committedDigestSql("$1::uuid")}
+             ) AS committed(payload_sha256, source, aggregate_type, aggregate_id, aggregate_version)`,
+    values: [eventId],
+  });
+  const [committed] = rows;
+  return committed?.payloadSha256.equals(valueSha256) === true ? null : notCommitted(committed);
+}
+
 async function processedEvents(
   client: pg.ClientBase | pg.Pool,
   consumer: string,

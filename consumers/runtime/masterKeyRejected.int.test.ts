@@ -8,6 +8,7 @@ import { dataKeyForReading } from "../../db/patientKeys.ts";
 import type { PatientKeySource } from "../../phi/decryptEvent.ts";
 import { SEALED_PREFIX } from "../../phi/fieldCipher.ts";
 import { type MasterKeys, parseMasterKeys } from "../../phi/masterKeys.ts";
+import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
 import { effectsOf } from "../../test/consumers/effects.ts";
 import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
@@ -73,6 +74,8 @@ describe("a consumer whose master key has the right id but other bytes", () => {
         ourEventIds.has(letter.eventId ?? ""),
       );
     try {
+      // Committed as it is: a stored ciphertext altered, not a forged record (which is parked as not-committed).
+      await commitToOutbox(db, [altered], { refusedToo: true });
       await publish(kafkaBrokers(), ours, db);
       // Tried, retried a second later, and refused each time for the master key, not the record.
       await eventually(async () => keyring.refusals.length >= 2);

@@ -297,3 +297,66 @@ describe("a copy of a committed event's id with another value, read before the e
     });
   });
 });
+
+describe("a forged record that is poison for another reason too", () => {
+  it("is parked as not-committed and counted, its other problem logged; a committed event's broken record keeps its own", async () => {
+    await run("transactional", async (current) => {
+      const { started, logLines, deadLetters } = current;
+      // Forged without the patients' keys: another event's sealed field, which does not open as this one's.
+      const [donor, undecryptable] = await Promise.all([sealedRecord(), sealedRecord()]);
+      const lastName = JSON.parse(donor.message.value).data.lastName;
+      withEnvelope(undecryptable, (envelope) => ({ ...envelope, data: { ...envelope.data, lastName } }));
+      // Forged without the relay's headers; and of a type no consumer knows.
+      const headerless = await sealedRecord();
+      headerless.message.headers = {};
+      const unknownType = await sealedRecord();
+      withEnvelope(unknownType, (envelope) => ({ ...envelope, eventType: "patient.teleported" }));
+      unknownType.message.headers = { ...unknownType.message.headers, eventType: "patient.teleported" };
+      // A committed event whose record lost its headers on the way: a fault to fix, no forgery.
+      const broken = await sealedRecord();
+      await commitToOutbox(db, [broken]);
+      broken.message.headers = {};
+      const after = await sealedRecord();
+      await commitToOutbox(db, [after]);
+
+      const forged = [undecryptable, headerless, unknownType];
+      await publishUncommitted(kafkaBrokers(), [...forged, broken, after], db);
+      await eventually(async () => (await effectOffsets(started.name, after.eventId)).length === 1);
+
+      const parked = await deadLetters.parkedBy(started.name);
+      const parkedAs = (record: TestRecord) =>
+        parked
+          .filter(({ message }) => message.value?.toString() === record.message.value)
+          .map(({ letter }) => letter.error);
+      expect([...forged, broken].map(parkedAs)).toEqual([
+        ["not-committed"],
+        ["not-committed"],
+        ["not-committed"],
+        ["wrong-headers"],
+      ]);
+      expect(
+        parked.find(({ message }) => message.value?.toString() === headerless.message.value)?.letter,
+      ).toMatchObject({
+        errorMessage: `event ${headerless.eventId} (patient.created) is not a committed event: neither the outbox nor the archived events hold an event with this id`,
+      });
+      await expectCountedAsParked(current, 3);
+      const refusals = logLines
+        .map((line) => JSON.parse(line))
+        .filter((line) => line.msg === "refused: the record is not a committed event");
+      expect(refusals.map(({ eventId, found, poison }) => [eventId, found, poison])).toEqual([
+        [undecryptable.eventId, "nothing", "undecryptable"],
+        [headerless.eventId, "nothing", "wrong-headers"],
+        [unknownType.eventId, "nothing", "unknown-event-type"],
+      ]);
+      for (const record of [...forged, broken]) {
+        expect(await inboxRows(started.name, record.eventId)).toEqual([]);
+        expect(await effectOffsets(started.name, record.eventId)).toEqual([]);
+      }
+    });
+  });
+});
+
+/** Rewrites the record's value, its envelope changed by `change`. */
+function withEnvelope(record: TestRecord, change: (envelope: { data: object }) => object): void {
+  record.message.value = JSON.stringify(change(JSON.parse(record.message.value)));
+}

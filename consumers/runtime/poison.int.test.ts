@@ -1,8 +1,12 @@
 // Poison records, which no attempt could ever process (not JSON, not a valid envelope, data failing its
-// schema), go straight to the dead-letter topic without a single handler attempt; the partition moves on.
+// schema), go straight to the dead-letter topic without a single handler attempt; the partition moves on. The
+// events of those with an envelope are committed here (commitToOutbox's refusedToo: a writer of another schema
+// version, a producer that broke a committed event's record): one no transaction committed is parked as
+// `not-committed` instead, whatever else is wrong with it (notCommitted.int.test.ts).
 import { describe, expect, it } from "vitest";
 import { MAX_EVENT_BYTES } from "../../events/record.ts";
 import { createLogger } from "../../observability/logger.ts";
+import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
 import { effectConsumer, effectsOf, uniqueConsumerName } from "../../test/consumers/effects.ts";
 import {
@@ -11,10 +15,25 @@ import {
   useEffectsDatabase,
 } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { onPartition, patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
+import {
+  onPartition,
+  patientCreatedRecord,
+  publish,
+  sealPlainPersonalData,
+  type TestRecord,
+} from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 
 const db = useEffectsDatabase();
+
+/**
+ * Commits the records' events as their values hold them, sealed as publish seals them: committed events whose
+ * records are refused for what they hold (not as forgeries, which are parked as not-committed).
+ */
+async function commitBroken(records: TestRecord[]): Promise<void> {
+  await sealPlainPersonalData(db, records);
+  await commitToOutbox(db, records, { refusedToo: true });
+}
 
 /** A record with the headers of a valid one and another value. */
 function withValue(record: TestRecord, value: string): TestRecord {
@@ -35,6 +54,7 @@ describe("a poison record", () => {
       }),
     );
     const after = onPartition(patientCreatedRecord(), 2);
+    await commitBroken([wrongSchema]);
     const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
     const started = await startEffectConsumer(db, "poison");
     try {
@@ -79,6 +99,7 @@ describe("a poison record", () => {
     const anything = onPartition(withKey(patientCreatedRecord(), "Ada Lovelace"), 3);
     const unkeyed = onPartition(withKey(patientCreatedRecord(), null), 3);
     const after = onPartition(patientCreatedRecord(), 3);
+    await commitBroken([otherPatients, anything, unkeyed]);
     const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
     const started = await startEffectConsumer(db, "wrong-key");
     try {
@@ -117,6 +138,7 @@ describe("a poison record", () => {
     const none = onPartition(patientCreatedRecord(), 4);
     none.message.headers = {};
     const after = onPartition(patientCreatedRecord(), 4);
+    await commitBroken([otherType, otherId, otherRequest, idTwice, none]);
     const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
     const started = await startEffectConsumer(db, "wrong-headers");
     try {
@@ -185,6 +207,7 @@ describe("a poison record", () => {
     notJson.message.value = personal;
     const forged = onPartition(withHeaders(patientCreatedRecord(), { eventId: personal }), 0);
     const after = onPartition(patientCreatedRecord(), 0);
+    await commitBroken([forged]);
     const logLines: string[] = [];
     const definition = effectConsumer(uniqueConsumerName("poison-logs"));
     const started = await startTestConsumer(definition, {

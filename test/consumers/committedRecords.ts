@@ -25,9 +25,15 @@ interface RecordToCommit {
  * Commits the events of the records a consumer would read as events (decodeMessage: valid, on their topic, under
  * their key and headers; or about an erased patient), the first record of each event id only, and none whose id
  * the outbox holds already: a record sent again stays a duplicate, and one carrying a committed event's id with
- * another value stays what it is, a copy no transaction committed. Returns the ids committed now.
+ * another value stays what it is, a copy no transaction committed. With `refusedToo`, also those whose value is an
+ * envelope a consumer refuses for its data, its sealing, its key or its headers: a committed event a writer of
+ * another schema version wrote, or whose record a producer broke. Returns the ids committed now.
  */
-export async function commitToOutbox(db: Database, records: readonly RecordToCommit[]): Promise<string[]> {
+export async function commitToOutbox(
+  db: Database,
+  records: readonly RecordToCommit[],
+  { refusedToo = false }: { refusedToo?: boolean } = {},
+): Promise<string[]> {
   const keys = new PatientKeyring(db, testMasterKeys);
   const events: Array<{
     fields: HashedEventFields;
@@ -39,8 +45,9 @@ export async function commitToOutbox(db: Database, records: readonly RecordToCom
     const { key, value, headers } = record.message;
     const message = { key: key === null ? null : Buffer.from(key), value: Buffer.from(value), headers };
     const decoded = await decodeMessage(record.topic, message, keys, "without-personal-metadata");
-    if (decoded.kind === "poison") continue;
-    // An event about an erased patient is committed as it is, sealed under the key erasure destroyed.
+    if (decoded.kind === "poison" && !(refusedToo && isEnvelope(value))) continue;
+    // An event about an erased patient, or a refused one, is committed as it is (sealed under the key erasure
+    // destroyed, or as its value holds it).
     const envelope = decoded.kind === "event" ? decoded.envelope : readEnvelope(JSON.parse(value));
     if (events.some(({ fields }) => fields.eventId === envelope.eventId)) continue;
     const definition = eventDefinition(envelope.eventType);
@@ -119,4 +126,14 @@ export async function commitToOutbox(db: Database, records: readonly RecordToCom
     await insertOutboxRows(client, rows, heads, createdAt);
     return rows.map(({ fields }) => fields.eventId);
   });
+}
+
+/** Whether `value` is JSON of an envelope of a cataloged event type, whatever its data, sealing, key or headers. */
+function isEnvelope(value: string): boolean {
+  try {
+    readEnvelope(JSON.parse(value));
+    return true;
+  } catch {
+    return false;
+  }
 }
