@@ -98,6 +98,17 @@ export function putKeysBack(client: pg.ClientBase, before: ReadonlyMap<string, B
   for (const [patientId, begun] of before) keys.set(patientId, begun);
 }
 
+/**
+ * The transaction destroyed the patient's key (erasure): what it read of it as it began is the key no more. Else
+ * the events the erasure appends next (patient.deleted) would have their request metadata sealed under the key just
+ * destroyed, where an erased patient's events leave it out: a consumer that skips what it cannot open would skip
+ * the erasure itself, and keep what it holds of the patient.
+ */
+export function keyDestroyed(client: pg.ClientBase, patientId: string): void {
+  const keys = begunKeys.get(client)?.keys;
+  if (keys?.has(patientId)) keys.set(patientId, { patientId, masterKeyId: null, wrappedKey: null });
+}
+
 /** What this transaction learned of its declared patients' keys; undefined when it declared none. */
 export function begunKeysOf(client: pg.ClientBase): BegunKeys | undefined {
   return begunKeys.get(client);

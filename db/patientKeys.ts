@@ -8,7 +8,7 @@ import type { DataKeyCache } from "../phi/dataKeyCache.ts";
 import type { PatientKeySource } from "../phi/decryptEvent.ts";
 import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
-import { type BegunKeys, begunKeysOf, type KeyRow } from "./begunKeys.ts";
+import { type BegunKeys, begunKeysOf, type KeyRow, keyDestroyed } from "./begunKeys.ts";
 import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
 import { KEY_ERASED_CHANNEL, keyCache, usableKeyCache } from "./patientKeyCache.ts";
 import { readOrMakeKeys } from "./readOrMakeKeys.ts";
@@ -238,6 +238,7 @@ export async function destroyDataKey(
   // This process forgets the key now; every process (this one too, against a write that read the key before
   // this) forgets it again when the erasure commits and its notification arrives (db/patientKeyCache.ts).
   keyCache(poolOf(tx)).evict(patientId);
+  keyDestroyed(connectionOf(tx), patientId);
   await tx.execute(sql`SELECT pg_notify(${KEY_ERASED_CHANNEL}, ${patientId})`);
   const erased = { masterKeyId: null, wrappedKey: null, erasedAt };
   const [row] = await tx
