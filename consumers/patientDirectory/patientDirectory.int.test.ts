@@ -3,11 +3,20 @@
 import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../../db/client.ts";
+import { destroyDataKey } from "../../db/patientKeys.ts";
 import { patientDirectory } from "../../db/schema.ts";
 import type { EventData } from "../../events/index.ts";
+import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
 import { handledBy } from "../../test/consumers/inbox.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
-import { eventRecord, patientCreatedRecord, publish } from "../../test/consumers/records.ts";
+import {
+  eventRecord,
+  patientCreatedRecord,
+  publish,
+  publishUncommitted,
+  sealPlainPersonalData,
+} from "../../test/consumers/records.ts";
 import { kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
 import { patientDirectoryConsumer } from "./patientDirectoryConsumer.ts";
 import { providerDirectoryEntry } from "./providerDirectory.ts";
@@ -103,6 +112,35 @@ describe("the patient directory", () => {
       consentMarketing: false,
       consentResearch: false,
     });
+    expect(row?.deletedAt).not.toBeNull();
+  });
+
+  it("forgets an erased patient on an erasure whose request metadata was sealed under the destroyed key", async () => {
+    const patientId = randomUUID();
+    const created = patientCreatedRecord(patientId);
+    await publish(kafkaBrokers(), [created], db);
+    await processed(created);
+    // The erasure event as erasures wrote it before their transaction forgot the key it destroyed: its user agent
+    // sealed under that key, which nothing opens now.
+    const erasure = eventRecord("patient.deleted", {
+      patientId,
+      deletedAt: new Date().toISOString(),
+      erasure: true,
+    });
+    const envelope = JSON.parse(erasure.message.value);
+    erasure.message.value = JSON.stringify({
+      ...envelope,
+      metadata: { ...envelope.metadata, userAgent: "Mozilla/5.0" },
+    });
+    await sealPlainPersonalData(db, [erasure]);
+    expect(JSON.parse(erasure.message.value).metadata.userAgent).toMatch(/^enc:v1:/);
+    await commitToOutbox(db, [erasure]);
+    await writeTransaction(db, (tx) => destroyDataKey(tx, patientId, new Date()));
+    await publishUncommitted(kafkaBrokers(), [erasure], db);
+    await processed(erasure);
+
+    const [row] = await db.select().from(patientDirectory).where(eq(patientDirectory.patientId, patientId));
+    expect(row).toMatchObject({ firstName: null, lastName: null, email: null, phone: null });
     expect(row?.deletedAt).not.toBeNull();
   });
 });
