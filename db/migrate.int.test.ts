@@ -4,7 +4,8 @@
 // before archives kept their events' digests (0029) say so, for consumers to name them; those recorded before
 // archives signed their digests' hash (0031) have none, and every later one must (audit/archivedDigestsUpgrade.int.test.ts
 // verifies an archive signed before it). Inbox entries kept before 0032 take their aggregate and version from
-// the outbox.
+// the outbox. The patient directory's rows that erasures left live before 0033 (their patient.deleted, sealed under
+// the key they destroyed, was skipped) become tombstones.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -250,6 +251,60 @@ describe("the migrations", () => {
         { eventId: held, type: "patient", id: "p-1", version: 7 },
         ...[audit, gone].sort().map((eventId) => ({ eventId, type: null, id: null, version: null })),
       ]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("make the directory rows erasures left live before 0033 tombstones, and leave every other row alone", async () => {
+    const { url, client } = await scratchDatabase();
+    try {
+      await migrateThrough(url, 32);
+      const [erased, live, tombstone] = [randomUUID(), randomUUID(), randomUUID()];
+      await client.query(
+        `INSERT INTO patient_keys (patient_id, master_key_id, wrapped_key, erased_at)
+         VALUES ($1, NULL, NULL, '2026-11-30T10:00:00Z'), ($2, 'k1', '\\x00', NULL), ($3, NULL, NULL, '2026-11-01T09:00:00Z')`,
+        [erased, live, tombstone],
+      );
+      // Two live rows (the erased patient's, a live patient's), and a tombstone the erasure's event made.
+      await client.query(
+        `INSERT INTO patient_directory (patient_id, first_name, last_name, email, phone, consent_data_sharing,
+                                        consent_marketing, consent_research, last_event_at, deleted_at)
+         SELECT id, 'Ada', 'Lovelace', 'ada@example.org', '+14155552671', true, true, true, '2026-11-29T08:00:00Z', NULL
+           FROM unnest($1::uuid[]) AS id`,
+        [[erased, live]],
+      );
+      await client.query(
+        `INSERT INTO patient_directory (patient_id, last_event_at, deleted_at)
+         VALUES ($1, '2026-11-01T09:00:00Z', '2026-11-01T09:00:00Z')`,
+        [tombstone],
+      );
+      const directory = async () =>
+        new Map(
+          (await client.query("SELECT * FROM patient_directory")).rows.map((row) => [
+            row.patient_id as string,
+            row,
+          ]),
+        );
+      const before = await directory();
+
+      await migrateDatabase(url);
+
+      const after = await directory();
+      expect(after.get(erased)).toEqual({
+        patient_id: erased,
+        first_name: null,
+        last_name: null,
+        email: null,
+        phone: null,
+        consent_data_sharing: false,
+        consent_marketing: false,
+        consent_research: false,
+        last_event_at: new Date("2026-11-29T08:00:00Z"),
+        deleted_at: new Date("2026-11-30T10:00:00Z"),
+      });
+      expect(after.get(live)).toEqual(before.get(live));
+      expect(after.get(tombstone)).toEqual(before.get(tombstone));
     } finally {
       await client.end();
     }
