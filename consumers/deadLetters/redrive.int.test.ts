@@ -100,7 +100,14 @@ describe("re-driving a dead letter", () => {
       expect(
         (await listDeadLetters(kafka, admin, "patient-events.dlq")).map((letter) => letter.eventId),
       ).not.toContain(record.eventId);
-      const again = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq");
+      // Re-driven again, it is not among what is sent: the topic may hold other files' dead letters after the
+      // cursor, or none at all (a fresh topic), which the re-drive refuses.
+      const again = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq").catch(
+        (error: unknown) => {
+          if (error instanceof NoDeadLettersToRedrive) return { redriven: [] };
+          throw error;
+        },
+      );
       expect(again.redriven.map((letter) => letter.eventId)).not.toContain(record.eventId);
       // Still listed with --all, marked where it came from.
       const all = await listDeadLetters(kafka, admin, "patient-events.dlq", { all: true });
