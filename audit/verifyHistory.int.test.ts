@@ -106,6 +106,83 @@ describe("audit verification", () => {
     await history.close();
   });
 
+  // patient_id is no hashed field, but the auditors' per-patient history ("who saw this patient") is read by it.
+  it("finds a row moved into another patient's history", async () => {
+    const history = await historyToTamperWith();
+    const [victim, other] = [history.rows[6], history.rows[7]];
+    expect(victim?.patientId).not.toBe(other?.patientId);
+    await history.admin.query("UPDATE outbox SET patient_id = $1 WHERE position = $2", [
+      other?.patientId,
+      victim?.position,
+    ]);
+    expect(await history.verify()).toMatchObject({
+      intact: false,
+      brokenLink: {
+        position: victim?.position,
+        eventId: victim?.eventId,
+        problem: expect.stringMatching(/filed under another patient than the one its envelope names/),
+      },
+    });
+    await history.close();
+  });
+
+  it("finds an access record taken out of its patient's history, after the first row filed under one", async () => {
+    const history = await historyToTamperWith();
+    const access = history.rows.find((row) => row.eventType === "audit.data.accessed");
+    expect(access?.patientId).not.toBeNull();
+    await history.admin.query("UPDATE outbox SET patient_id = NULL WHERE position = $1", [access?.position]);
+    expect(await history.verify()).toMatchObject({
+      intact: false,
+      brokenLink: {
+        position: access?.position,
+        eventId: access?.eventId,
+        problem: expect.stringMatching(/filed under no patient.*taken out of that patient's history/),
+      },
+    });
+    await history.close();
+  });
+
+  it("takes rows filed under no patient before the first one filed under one as written before migration 0007", async () => {
+    const history = await historyToTamperWith();
+    // The first two rows, as a history begun before the column existed holds them.
+    await history.admin.query("UPDATE outbox SET patient_id = NULL WHERE position IN ($1, $2)", [
+      history.rows[0]?.position,
+      history.rows[1]?.position,
+    ]);
+    expect(await history.verify()).toMatchObject({ intact: true, rows: 30 });
+    await history.close();
+  });
+
+  it("finds an event naming no patient filed under one", async () => {
+    const { db } = await databases.create();
+    const patientId = randomUUID();
+    await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [
+        patientCreated(patientId),
+        exampleEvent("audit.data.accessed", { patientId: null }),
+      ]),
+    );
+    const admin = await db.$client.connect();
+    await admin.query("SET session_replication_role = replica");
+    const { rows } = await admin.query<{ position: string }>(
+      "SELECT position::text FROM outbox WHERE patient_id IS NULL",
+    );
+    expect(rows).toHaveLength(1);
+    await admin.query("UPDATE outbox SET patient_id = $1 WHERE position = $2", [
+      patientId,
+      rows[0]?.position,
+    ]);
+    expect(await verifyHistory(admin, testKeys)).toMatchObject({
+      intact: false,
+      brokenLink: {
+        position: rows[0]?.position,
+        problem: expect.stringMatching(/filed under a patient though its envelope names none/),
+      },
+    });
+    admin.release();
+    await db.$client.end();
+  });
+
   it("finds a deleted row before a checkpoint", async () => {
     const history = await historyToTamperWith();
     await history.admin.query("DELETE FROM outbox WHERE position = $1", [history.rows[9]?.position]);

@@ -11,7 +11,9 @@ import { checkRange, compareKeys, type HistoryRange, type HistorySpan, resolveSp
 import { allArchives } from "./sql/archives.ts";
 import { checkpointBySequence, checkpointsAfter, latestCheckpoint } from "./sql/checkpoints.ts";
 import {
+  type AttributedRow,
   aggregatesWithMissingHead,
+  firstAttributedRow,
   type HistoryKey,
   type HistoryRow,
   historyBatch,
@@ -213,7 +215,7 @@ interface LinkCounts {
 /**
  * One pass in (tx_id, position) order from the anchor: row hashes, the running hash at each checkpoint, and
  * each chained row's link to its previous version. A broken order (a checkpoint that does not match) is
- * reported before a broken chain, as the more telling of the two: a removed row breaks both.
+ * reported before a broken chain or a misfiled row, as the more telling: a removed or forged row breaks both.
  */
 async function verifySpan(
   client: pg.ClientBase,
@@ -229,7 +231,8 @@ async function verifySpan(
   let next = 0;
   let cursor: HistoryKey = span.anchor.cursor;
   let lastPosition: string | null = null;
-  let chainProblem: BrokenLink | null = null;
+  // The first broken chain link or misfiled row, reported once every checkpoint is found to hold.
+  let deferredProblem: BrokenLink | null = null;
   const links: LinkCounts = { chains: 0, toEarlierRows: 0, toArchivedRows: 0 };
   const checkAt = (checkpoint: Checkpoint): BrokenLink | null =>
     checkpoint.rowCount === sealedRows && checkpoint.chainHash.equals(running)
@@ -240,6 +243,7 @@ async function verifySpan(
         };
 
   const recent = new RecentHeads(RECENT_AGGREGATES);
+  const attributedFrom = await firstAttributedRow(client);
   for (;;) {
     const batch = await historyBatch(client, cursor, BATCH, { through: span.through });
     const looked = await lookUpUnsettledLinks(client, batch, recent);
@@ -252,14 +256,15 @@ async function verifySpan(
       }
       const problem = rowProblem(row);
       if (problem) return { rows, problem };
-      if (row.aggregateVersion !== null && chainProblem === null) {
+      deferredProblem ??= attributionProblem(row, attributedFrom);
+      if (row.aggregateVersion !== null && deferredProblem === null) {
         const previous =
           row.aggregateVersion === 1
             ? null
             : (recent.previousOf(row) ??
               looked.get(row.position) ??
               ((await previousVersions(client, [row]))[0] as PreviousVersion));
-        chainProblem = linkProblem(row, previous, span.anchor.cursor, links);
+        deferredProblem = linkProblem(row, previous, span.anchor.cursor, links);
         recent.add(row);
       }
       running = extendChain(running, row.hash);
@@ -276,7 +281,7 @@ async function verifySpan(
     const broken = checkAt(checkpoints[next] as Checkpoint);
     if (broken) return { rows, problem: broken };
   }
-  if (chainProblem) return { rows, problem: chainProblem };
+  if (deferredProblem) return { rows, problem: deferredProblem };
   return { rows, lastPosition, links };
 }
 
@@ -409,6 +414,28 @@ export function rowProblem(row: HistoryRow): BrokenLink | null {
     };
   }
   return null;
+}
+
+/**
+ * A row filed under another patient than the one its envelope names. No hash covers `patient_id` (it is derived
+ * from the envelope, which the hash covers), but the auditors' per-patient history, "who saw this patient" among
+ * it, is read by it: changed, it would move an event out of one patient's history, or into another's, unseen.
+ * A row filed under none is accepted only before the first row filed under a patient (`attributedFrom`): rows
+ * written before the column existed.
+ */
+function attributionProblem(row: AttributedRow, attributedFrom: HistoryKey | null): BrokenLink | null {
+  if (row.patientId === row.namedPatientId) return null;
+  const legacy = row.patientId === null && (attributedFrom === null || compareKeys(row, attributedFrom) < 0);
+  if (legacy) return null;
+  return { position: row.position, eventId: row.eventId, problem: misattribution(row) };
+}
+
+function misattribution(row: AttributedRow): string {
+  if (row.patientId === null)
+    return "it is filed under no patient, though its envelope names one and rows before it are filed under theirs: the row was taken out of that patient's history";
+  if (row.namedPatientId === null)
+    return "it is filed under a patient though its envelope names none: the row was put into that patient's history";
+  return "it is filed under another patient than the one its envelope names: the row was moved into another patient's history";
 }
 
 function isAfter(row: HistoryRow, checkpoint: Checkpoint): boolean {

@@ -17,6 +17,17 @@ export interface HistoryRow extends HashedEventFields {
   createdAtFinerThanHashed?: boolean;
 }
 
+/**
+ * A row as the verification reads it: with the patient whose history it is filed in (`patient_id`, which the
+ * auditors' per-patient queries select by, and which no hash covers) and the patient its envelope names (the
+ * data's `patientId`, covered by the hash), so that the one can be checked against the other.
+ */
+export interface AttributedRow extends HistoryRow {
+  patientId: string | null;
+  /** The envelope's `data.patientId`, as text (null when it names none). */
+  namedPatientId: string | null;
+}
+
 /** A place in the history order. */
 export interface HistoryKey {
   txId: string;
@@ -49,11 +60,12 @@ export async function historyBatch(
   after: HistoryKey,
   limit: number,
   options: { belowHorizon?: boolean; through?: HistoryKey | null } = {},
-): Promise<HistoryRow[]> {
+): Promise<AttributedRow[]> {
   const horizon = options.belowHorizon ? "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())" : "";
   const end = options.through ? "AND (tx_id, position) <= ($4::xid8, $5::bigint)" : "";
-  const result = await client.query<HistoryRow>(
-    `SELECT ${rowColumns("outbox")} FROM outbox WHERE (tx_id, position) > ($1::xid8, $2::bigint) ${horizon} ${end}
+  const result = await client.query<AttributedRow>(
+    `SELECT ${rowColumns("outbox")}, outbox.patient_id::text AS "patientId",
+            outbox.payload -> 'data' ->> 'patientId' AS "namedPatientId" FROM outbox WHERE (tx_id, position) > ($1::xid8, $2::bigint) ${horizon} ${end}
       ORDER BY outbox.tx_id, outbox.position LIMIT $3`,
     options.through
       ? [after.txId, after.position, limit, options.through.txId, options.through.position]
@@ -90,6 +102,19 @@ export async function previousVersions(
     row: txId !== null && position !== null && hash !== null ? { txId, position, hash } : null,
     archivedHash,
   }));
+}
+
+/**
+ * The first row, in history order, filed under a patient. Rows written before migration 0007 added `patient_id`
+ * were filed under none, whatever their envelope names; every row written since is filed under the patient it
+ * names, so a row after this one that names a patient and is filed under none was taken out of their history.
+ */
+export async function firstAttributedRow(client: pg.ClientBase): Promise<HistoryKey | null> {
+  const result = await client.query<HistoryKey>(
+    `SELECT tx_id::text AS "txId", position::text AS "position" FROM outbox WHERE patient_id IS NOT NULL
+      ORDER BY outbox.tx_id, outbox.position LIMIT 1`,
+  );
+  return result.rows[0] ?? null;
 }
 
 /** Where the row at this position sits in the history order; null when the outbox has no such row. */
