@@ -1,6 +1,7 @@
 // Tampering with the history, each kind done in SQL as an administrator who bypasses the append-only
 // triggers: verification finds it and names the first broken link. Each test has its own database.
 import { randomUUID } from "node:crypto";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
@@ -8,7 +9,7 @@ import { eventHash } from "../db/outbox/eventHash.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { freshDatabases, testKey, testKeys } from "../test/auditHistories.ts";
 import { patientCreated, testEventContext } from "../test/fixtures.ts";
-import { historyBatch } from "./sql/historyRows.ts";
+import { type AttributedRow, historyBatch } from "./sql/historyRows.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit");
@@ -61,6 +62,40 @@ async function historyToTamperWith() {
       await db.$client.end();
     },
   };
+}
+
+/**
+ * Inserts a forged row whose own hash is right, in the transaction given (a new one by default), with its version
+ * as the database is to hold it when that differs from the number the hash covers.
+ */
+async function insertForged(
+  admin: pg.ClientBase,
+  forged: AttributedRow,
+  { txId, storedVersion }: { txId?: string; storedVersion?: string } = {},
+) {
+  await admin.query(
+    `INSERT INTO outbox (tx_id, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic,
+                         message_key, payload, correlation_id, traceparent, created_at, previous_hash, hash, patient_id)
+     VALUES (coalesce($1::xid8, pg_current_xact_id()), $2, $3, $4, $5, $6::bigint, $7, $8, $9::json, $10, $11, $12,
+             $13, $14, $15)`,
+    [
+      txId ?? null,
+      forged.eventId,
+      forged.eventType,
+      forged.aggregateType,
+      forged.aggregateId,
+      storedVersion ?? forged.aggregateVersion,
+      forged.topic,
+      forged.messageKey,
+      forged.payload,
+      forged.correlationId,
+      forged.traceparent,
+      forged.createdAt,
+      forged.previousHash,
+      eventHash(forged.previousHash, forged),
+      forged.patientId,
+    ],
+  );
 }
 
 describe("audit verification", () => {
@@ -183,6 +218,43 @@ describe("audit verification", () => {
     await db.$client.end();
   });
 
+  // Read as a float8 (2^63), one less than it is no bigint: looked up, the database refused it, and the API
+  // answered a 400 blaming the auditor's request.
+  it("finds a chained row whose version was changed to the largest bigint", async () => {
+    const history = await historyToTamperWith();
+    const last = history.rows.at(-1);
+    await history.admin.query(
+      "UPDATE outbox SET aggregate_version = 9223372036854775807 WHERE position = $1",
+      [last?.position],
+    );
+    expect(await history.verify()).toMatchObject({
+      intact: false,
+      brokenLink: {
+        position: last?.position,
+        problem: expect.stringMatching(/content does not match its hash/),
+      },
+    });
+    await history.close();
+  });
+
+  it("finds a forged chained row numbered past every version, even one whose own hash is right", async () => {
+    const history = await historyToTamperWith();
+    const model = history.rows.at(-1);
+    if (!model) throw new Error("no model row");
+    // The version as the verification reads it (a float8: 2^63), over which the forger computes the hash.
+    const forged = { ...model, eventId: randomUUID(), aggregateVersion: 2 ** 63, previousHash: model.hash };
+    await insertForged(history.admin, forged, { storedVersion: "9223372036854775807" });
+    expect(await history.verify()).toMatchObject({
+      intact: false,
+      brokenLink: {
+        eventId: forged.eventId,
+        aggregate: `${model.aggregateType} ${model.aggregateId}`,
+        problem: expect.stringMatching(/is no version of a chain/),
+      },
+    });
+    await history.close();
+  });
+
   it("finds a deleted row before a checkpoint", async () => {
     const history = await historyToTamperWith();
     await history.admin.query("DELETE FROM outbox WHERE position = $1", [history.rows[9]?.position]);
@@ -228,25 +300,7 @@ describe("audit verification", () => {
       aggregateVersion: null,
       previousHash: null,
     };
-    await history.admin.query(
-      `INSERT INTO outbox (tx_id, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, topic, message_key,
-                           payload, correlation_id, traceparent, created_at, previous_hash, hash)
-       VALUES ($1::xid8, $2, $3, $4, $5, NULL, $6, $7, $8::json, $9, $10, $11, NULL, $12)`,
-      [
-        model.txId,
-        forged.eventId,
-        forged.eventType,
-        forged.aggregateType,
-        forged.aggregateId,
-        forged.topic,
-        forged.messageKey,
-        forged.payload,
-        forged.correlationId,
-        forged.traceparent,
-        forged.createdAt,
-        eventHash(null, forged),
-      ],
-    );
+    await insertForged(history.admin, forged, { txId: model.txId });
     const report = await history.verify();
     expect(report).toMatchObject({
       intact: false,

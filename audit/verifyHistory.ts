@@ -247,6 +247,12 @@ async function verifySpan(
   for (;;) {
     const batch = await historyBatch(client, cursor, BATCH, { through: span.through });
     const looked = await lookUpUnsettledLinks(client, batch, recent);
+    const previousOf = async (row: HistoryRow): Promise<PreviousVersion | null> =>
+      row.aggregateVersion === 1
+        ? null
+        : (recent.previousOf(row) ??
+          looked.get(row.position) ??
+          ((await previousVersions(client, [row]))[0] as PreviousVersion));
     for (const row of batch) {
       // Checkpoints whose cursor lies before this row must already hold.
       while (next < checkpoints.length && isAfter(row, checkpoints[next] as Checkpoint)) {
@@ -258,13 +264,9 @@ async function verifySpan(
       if (problem) return { rows, problem };
       deferredProblem ??= attributionProblem(row, attributedFrom);
       if (row.aggregateVersion !== null && deferredProblem === null) {
-        const previous =
-          row.aggregateVersion === 1
-            ? null
-            : (recent.previousOf(row) ??
-              looked.get(row.position) ??
-              ((await previousVersions(client, [row]))[0] as PreviousVersion));
-        deferredProblem = linkProblem(row, previous, span.anchor.cursor, links);
+        deferredProblem = isChainVersion(row.aggregateVersion)
+          ? linkProblem(row, await previousOf(row), span.anchor.cursor, links)
+          : unnumberedProblem(row);
         recent.add(row);
       }
       running = extendChain(running, row.hash);
@@ -283,6 +285,24 @@ async function verifySpan(
   }
   if (deferredProblem) return { rows, problem: deferredProblem };
   return { rows, lastPosition, links };
+}
+
+/**
+ * Whether a version is one the write path numbers a chain with: 1, 2, … as a JavaScript number holds it exactly.
+ * Any other was written by hand: its previous version (one less) may not even be a `bigint`, whose lookup the
+ * database would refuse, so it is reported before any is looked up.
+ */
+function isChainVersion(version: number): boolean {
+  return Number.isSafeInteger(version) && version >= 1;
+}
+
+function unnumberedProblem(row: HistoryRow): BrokenLink {
+  return {
+    position: row.position,
+    eventId: row.eventId,
+    aggregate: `${row.aggregateType} ${row.aggregateId}`,
+    problem: `its version (${row.aggregateVersion}) is no version of a chain (a whole number from 1 to ${Number.MAX_SAFE_INTEGER}): the row was changed`,
+  };
 }
 
 /**
@@ -374,7 +394,8 @@ async function lookUpUnsettledLinks(
   const unsettled: HistoryRow[] = [];
   for (const row of batch) {
     if (row.aggregateVersion === null) continue;
-    if (row.aggregateVersion > 1 && !recent.settles(row, earlierInBatch)) unsettled.push(row);
+    const linked = row.aggregateVersion > 1 && isChainVersion(row.aggregateVersion);
+    if (linked && !recent.settles(row, earlierInBatch)) unsettled.push(row);
     earlierInBatch.set(aggregateOf(row), row.aggregateVersion);
   }
   if (unsettled.length === 0) return new Map();
