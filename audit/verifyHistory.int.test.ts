@@ -98,6 +98,19 @@ async function insertForged(
   );
 }
 
+/** Expects the history's first broken link to be this row, for this reason; then closes the history. */
+async function expectBrokenAt(
+  history: Awaited<ReturnType<typeof historyToTamperWith>>,
+  row: AttributedRow | undefined,
+  problem: RegExp,
+) {
+  expect(await history.verify()).toMatchObject({
+    intact: false,
+    brokenLink: { position: row?.position, eventId: row?.eventId, problem: expect.stringMatching(problem) },
+  });
+  await history.close();
+}
+
 describe("audit verification", () => {
   it("reports an untouched history intact, with its rows, chains and checkpoints", async () => {
     const history = await historyToTamperWith();
@@ -129,17 +142,23 @@ describe("audit verification", () => {
       `UPDATE outbox SET payload = replace(payload::text, '"source":"', '"source":"x')::json WHERE position = $1`,
       [victim?.position],
     );
-    const report = await history.verify();
-    expect(report).toMatchObject({
-      intact: false,
-      brokenLink: {
-        position: victim?.position,
-        eventId: victim?.eventId,
-        problem: expect.stringMatching(/content/),
-      },
-    });
-    await history.close();
+    await expectBrokenAt(history, victim, /content/);
   });
+
+  // The driver reads `infinity` as a number and a time past the year 275760 as an invalid Date: hashing either
+  // threw, and the verification failed (a 500) instead of naming the row.
+  it.each(["infinity", "-infinity", "294276-12-31 23:59:59+00"])(
+    "finds a created_at changed to %s, which no Date holds, and names that row",
+    async (time) => {
+      const history = await historyToTamperWith();
+      const victim = history.rows[8];
+      await history.admin.query("UPDATE outbox SET created_at = $1::timestamptz WHERE position = $2", [
+        time,
+        victim?.position,
+      ]);
+      await expectBrokenAt(history, victim, /its created_at is no time the write path stamps/);
+    },
+  );
 
   // patient_id is no hashed field, but the auditors' per-patient history ("who saw this patient") is read by it.
   it("finds a row moved into another patient's history", async () => {
@@ -150,15 +169,7 @@ describe("audit verification", () => {
       other?.patientId,
       victim?.position,
     ]);
-    expect(await history.verify()).toMatchObject({
-      intact: false,
-      brokenLink: {
-        position: victim?.position,
-        eventId: victim?.eventId,
-        problem: expect.stringMatching(/filed under another patient than the one its envelope names/),
-      },
-    });
-    await history.close();
+    await expectBrokenAt(history, victim, /filed under another patient than the one its envelope names/);
   });
 
   it("finds an access record taken out of its patient's history, after the first row filed under one", async () => {
@@ -166,15 +177,7 @@ describe("audit verification", () => {
     const access = history.rows.find((row) => row.eventType === "audit.data.accessed");
     expect(access?.patientId).not.toBeNull();
     await history.admin.query("UPDATE outbox SET patient_id = NULL WHERE position = $1", [access?.position]);
-    expect(await history.verify()).toMatchObject({
-      intact: false,
-      brokenLink: {
-        position: access?.position,
-        eventId: access?.eventId,
-        problem: expect.stringMatching(/filed under no patient.*taken out of that patient's history/),
-      },
-    });
-    await history.close();
+    await expectBrokenAt(history, access, /filed under no patient.*taken out of that patient's history/);
   });
 
   it("takes rows filed under no patient before the first one filed under one as written before migration 0007", async () => {

@@ -427,6 +427,14 @@ export function rowProblem(row: HistoryRow): BrokenLink | null {
       problem: "the row has no hash (written before the chain existed)",
     };
   }
+  if (!isStampedTime(row.createdAt)) {
+    return {
+      position: row.position,
+      eventId: row.eventId,
+      problem:
+        "its created_at is no time the write path stamps (infinite, or past what a Date holds): the row was changed",
+    };
+  }
   if (row.createdAtFinerThanHashed === true || !eventHash(row.previousHash, row).equals(row.hash)) {
     return {
       position: row.position,
@@ -457,6 +465,14 @@ function misattribution(row: AttributedRow): string {
   if (row.namedPatientId === null)
     return "it is filed under a patient though its envelope names none: the row was put into that patient's history";
   return "it is filed under another patient than the one its envelope names: the row was moved into another patient's history";
+}
+
+/**
+ * Whether a stored time is one a Date holds, as the write path stamps every row with. The driver reads Postgres'
+ * `infinity` as a number and a time past the year 275760 as an invalid Date, neither of which can be hashed.
+ */
+function isStampedTime(createdAt: unknown): boolean {
+  return createdAt instanceof Date && !Number.isNaN(createdAt.getTime());
 }
 
 function isAfter(row: HistoryRow, checkpoint: Checkpoint): boolean {
