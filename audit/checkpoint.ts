@@ -14,7 +14,7 @@ export interface Checkpoint {
   sealedAt: Date;
   /**
    * sealed_at to the microsecond it holds, as answered (db/storedInstant.ts): sealedAt, read into a Date, would
-   * cut a finer time.
+   * cut a finer time. Empty when it holds none a Date can (see checkpointSignatureIsValid).
    */
   sealedAtStored: string;
 }
@@ -46,6 +46,21 @@ export function signCheckpoint(checkpoint: Omit<Checkpoint, "signature">, privat
   return sign(null, checkpointStatement(checkpoint), privateKey);
 }
 
+/**
+ * Whether the key signed the checkpoint as stored. A sealer signs a Date's time: a sealed_at that no Date holds
+ * (`infinity`, which the driver reads as a number, or a time past the year 275760, an invalid Date) was written
+ * by hand, and no signature covers it.
+ */
 export function checkpointSignatureIsValid(checkpoint: Checkpoint, publicKey: KeyObject): boolean {
+  if (!isStampedTime(checkpoint.sealedAt)) return false;
   return verify(null, checkpointStatement(checkpoint), publicKey, checkpoint.signature);
+}
+
+/**
+ * Whether a stored time is one a Date holds, as the sealer and the write path stamp theirs. The driver reads
+ * Postgres' `infinity` as a number and a time past the year 275760 as an invalid Date, neither of which a
+ * signature or a row hash can cover.
+ */
+export function isStampedTime(time: unknown): time is Date {
+  return time instanceof Date && !Number.isNaN(time.getTime());
 }

@@ -6,7 +6,7 @@ import type pg from "pg";
 import type { Progress } from "../cli/progress.ts";
 import { eventHash } from "../db/outbox/eventHash.ts";
 import type { BrokenLink } from "./brokenLink.ts";
-import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
+import { type Checkpoint, checkpointSignatureIsValid, extendChain, isStampedTime } from "./checkpoint.ts";
 import { checkRange, compareKeys, type HistoryRange, type HistorySpan, resolveSpan } from "./historySpan.ts";
 import { allArchives } from "./sql/archives.ts";
 import { checkpointBySequence, checkpointsAfter, latestCheckpoint } from "./sql/checkpoints.ts";
@@ -465,14 +465,6 @@ function misattribution(row: AttributedRow): string {
   if (row.namedPatientId === null)
     return "it is filed under a patient though its envelope names none: the row was put into that patient's history";
   return "it is filed under another patient than the one its envelope names: the row was moved into another patient's history";
-}
-
-/**
- * Whether a stored time is one a Date holds, as the write path stamps every row with. The driver reads Postgres'
- * `infinity` as a number and a time past the year 275760 as an invalid Date, neither of which can be hashed.
- */
-function isStampedTime(createdAt: unknown): boolean {
-  return createdAt instanceof Date && !Number.isNaN(createdAt.getTime());
 }
 
 function isAfter(row: HistoryRow, checkpoint: Checkpoint): boolean {

@@ -5,15 +5,24 @@ import { type Instant, microsecondBound } from "../../events/instant.ts";
 import type { Checkpoint } from "../checkpoint.ts";
 import type { HistoryKey } from "./historyRows.ts";
 
+/**
+ * A sealed_at a Date holds (before 275760-09-13), as every sealer stamps. Any other was written by hand: its
+ * microseconds are not read (`infinity` has none, and the query would fail), and its signature does not hold.
+ */
+const SEALED_AT_A_DATE_HOLDS = "isfinite(sealed_at) AND sealed_at < '275760-09-13 00:00:00+00'";
+
 const checkpointColumns = `sequence::float8 AS "sequence", up_to_tx_id::text AS "upToTxId",
   up_to_position::text AS "upToPosition", row_count::float8 AS "rowCount", chain_hash AS "chainHash",
   key_id AS "keyId", signature, sealed_at AS "sealedAt",
-  ${epochMicrosecondsSql("sealed_at")} AS "sealedAtMicroseconds"`;
+  CASE WHEN ${SEALED_AT_A_DATE_HOLDS} THEN ${epochMicrosecondsSql("sealed_at")} END AS "sealedAtMicroseconds"`;
 
-type CheckpointRow = Omit<Checkpoint, "sealedAtStored"> & { sealedAtMicroseconds: string };
+type CheckpointRow = Omit<Checkpoint, "sealedAtStored"> & { sealedAtMicroseconds: string | null };
 
 function checkpointOf({ sealedAtMicroseconds, ...row }: CheckpointRow): Checkpoint {
-  return { ...row, sealedAtStored: storedInstantText(sealedAtMicroseconds) };
+  return {
+    ...row,
+    sealedAtStored: sealedAtMicroseconds === null ? "" : storedInstantText(sealedAtMicroseconds),
+  };
 }
 
 function firstCheckpoint(rows: readonly CheckpointRow[]): Checkpoint | null {
