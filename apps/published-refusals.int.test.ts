@@ -83,9 +83,10 @@ async function expectRefused(
 describe("a text filter of the audit history", () => {
   it("with U+0000 is refused by the document's pattern as by the API, for each filter of both routes", async () => {
     for (const route of ["/audit/events", "/audit/events/export"]) {
+      // The aggregate id is free text; the aggregate and event types are the catalog's, published as enums.
+      expect(validate(parameter(route, "aggregateId"), "patient \u00e9\u{1F600}"), route).toEqual([]);
       for (const name of ["aggregateType", "aggregateId", "eventType"]) {
         expect(validate(parameter(route, name), "patient\u0000"), `${route} ${name}`).not.toEqual([]);
-        expect(validate(parameter(route, name), "patient \u00e9\u{1F600}"), `${route} ${name}`).toEqual([]);
         const query = name === "aggregateId" ? "aggregateType=patient&aggregateId=a%00" : `${name}=a%00`;
         await expectRefused("auditor", { method: "GET", path: `${route}?${query}` }, `query.${name}`);
       }

@@ -10,6 +10,7 @@ import {
   storable,
   storedTime,
 } from "../../events/fields.ts";
+import { eventDefinition, eventTypes } from "../../events/index.ts";
 import { instantText } from "../../events/instant.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 import { HttpProblem } from "../http/problem.ts";
@@ -33,14 +34,29 @@ const pageSize = z.preprocess(
     .max(MAX_PAGE, `must be a whole number from 1 to ${MAX_PAGE}`),
 );
 
+/** Every aggregate type an event of the catalog belongs to. */
+const aggregateTypes = [...new Set(eventTypes.map((type) => eventDefinition(type).aggregateType))];
+
+/**
+ * One of the kinds the catalog lists, published as their enum. Any other (`patient.create`, `Patient`) is no
+ * kind an event of the history has: answered with an empty page, it would read as "nothing of the kind happened".
+ */
+function knownKind(kinds: readonly string[], what: string, hint: string) {
+  return z.enum(kinds as [string, ...string[]], { error: `is no ${what} the catalog lists (${hint})` });
+}
+
 const filterFields = {
   patientId: anyCaseUuid.optional(),
-  aggregateType: name.optional(),
+  aggregateType: knownKind(aggregateTypes, "aggregate type", aggregateTypes.join(", ")).optional(),
   aggregateId: name
     .meta({ description: "Only with aggregateType.", "x-requires": "aggregateType" })
     .optional(),
   userId: anyCaseUuid.optional(),
-  eventType: name.optional(),
+  eventType: knownKind(
+    eventTypes,
+    "event type",
+    "the document's enum names them, e.g. patient.created",
+  ).optional(),
   correlationId: anyCaseUuid.optional(),
   from: instantWithOffset.optional().describe(`created at or after (inclusive). ${OFFSET_WITHIN_YEARS}`),
   // One description: a later .describe() replaces the .meta() one, which said "Later than from." no more.
