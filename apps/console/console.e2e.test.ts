@@ -85,14 +85,26 @@ const text = async (selector: string) => (await page.locator(selector).textConte
 const everyEventReadable = () => historyReadable(db());
 
 /**
- * Opens the search for the patient's events and waits for its results: the caption names the query they are
- * of (the results of the search before stay on the screen until the new one answers).
+ * Opens the search for the patient's events by its link, which fills in the form, presses Search, and waits for
+ * its results: the caption names the query they are of (the results of the search before stay on the screen
+ * until the new one answers).
  */
 async function showPatientSearch() {
-  // By way of the bare search screen: going to the address already shown would not search again.
+  // By way of the bare search screen: going to the address already shown would not fill the form again.
   await page.goto(`${base}/console#search`);
   await page.goto(`${base}/console#search?patientId=${patientId}`);
+  await page.click("#search-form button[type=submit]");
   await page.locator("#search-results caption", { hasText: `patientId ${patientId}` }).waitFor();
+}
+
+/** The auditors' accesses the outbox holds: each read of the history records one. */
+async function auditorAccesses() {
+  const [row] = await outboxRows(
+    `SELECT count(*)::int AS accesses FROM outbox
+      WHERE event_type = 'audit.data.accessed' AND payload::jsonb -> 'data' ->> 'actorRole' = 'AUDITOR'`,
+    [],
+  );
+  return row.accesses as number;
 }
 
 /** The search started by the last click has answered (the results say they are no longer busy). */
@@ -519,10 +531,57 @@ describe("the auditors' console", () => {
     await expectNoSeriousViolations("alerts");
   });
 
+  it("reads nothing a link asks for until the auditor asks: a crafted link fills in the view, and records no access", async () => {
+    const [created] = await outboxRows(
+      "SELECT event_id FROM outbox WHERE event_type = 'patient.created' AND patient_id = $1",
+      [patientId],
+    );
+    const links = [
+      { link: `#search?patientId=${patientId}`, waiting: "#search-results", filled: "#f-patientId" },
+      { link: `#event/${created.event_id}`, waiting: "#event-detail" },
+      { link: `#patient-access?patientId=${patientId}`, waiting: "#access-results", filled: "#a-patientId" },
+      { link: "#alerts", waiting: "#alerts-results" },
+    ];
+    await everyEventReadable();
+    const before = await auditorAccesses();
+    for (const { link, waiting, filled } of links) {
+      // Opened as a new page (a link from elsewhere), and as the address of the page already open.
+      for (const open of [() => page.goto("about:blank"), () => page.goto(`${base}/console#verify`)]) {
+        await open();
+        await page.goto(`${base}/console${link}`);
+        await page.locator(waiting, { hasText: "recorded as your access" }).waitFor();
+        if (filled) expect(await page.inputValue(filled)).toBe(patientId);
+      }
+    }
+    // Every read the page could have started has answered, its access committed first: none was.
+    await everyEventReadable();
+    expect(await auditorAccesses()).toBe(before);
+    await expectNoSeriousViolations("a link's view, waiting for the auditor");
+
+    // The auditor's own action reads it: the event's button, and Search for the form the link filled in.
+    await page.goto(`${base}/console#event/${created.event_id}`);
+    await page.click("#event-detail button");
+    await page.locator("#event-detail dl").first().waitFor();
+    expect(await text("#event-detail")).toContain(created.event_id);
+    await page.goto(`${base}/console#search?patientId=${patientId}`);
+    await page.click("#search-form button[type=submit]");
+    await page.locator("#search-results caption", { hasText: `patientId ${patientId}` }).waitFor();
+    expect(await auditorAccesses()).toBeGreaterThanOrEqual(before + 2);
+    // Back to the event and forward again: what is on the screen stays, and nothing is read again.
+    const shown = await auditorAccesses();
+    await page.goBack();
+    await page.locator("#event-detail dl").first().waitFor();
+    await page.goForward();
+    await page.locator("#search-results caption", { hasText: `patientId ${patientId}` }).waitFor();
+    await everyEventReadable();
+    expect(await auditorAccesses()).toBe(shown);
+  });
+
   it("forgets what it showed when the auditor signs out: the next one to sign in at this browser finds none of it", async () => {
     // Every screen filled: a search, one event, who saw the patient, the alerts.
     await showPatientSearch();
     await page.goto(`${base}/console#patient-access?patientId=${patientId}`);
+    await page.click("#access-form button[type=submit]");
     await page.locator("#access-results tbody tr").first().waitFor();
     await page.click("nav a[href='#alerts']");
     await page.locator("#alerts-results tbody tr").first().waitFor();

@@ -436,6 +436,11 @@ function startLoading(region) {
   };
 }
 
+/** Forgets which answer a region shows (the event, the patient, the alerts), so that it is read again when asked. */
+function forgetWhatRegionShows(region) {
+  for (const key of Object.keys(region.dataset)) delete region.dataset[key];
+}
+
 /** The regions that show what the API answered; each is filled by one load at a time. */
 const REGIONS = [
   "search-results",
@@ -457,6 +462,7 @@ function forgetWhatWasShown() {
     latestLoads.delete(region);
     region.removeAttribute("aria-busy");
     region.replaceChildren();
+    forgetWhatRegionShows(region);
   }
   for (const form of ["search-form", "access-form", "verify-form"]) $(form).reset();
   Object.assign(searchState, { parameters: {}, cursors: [undefined], page: 0 });
@@ -620,6 +626,7 @@ async function exportQuery(format) {
 async function showEvent(eventId) {
   const detail = $("event-detail");
   const { superseded, done } = startLoading(detail);
+  detail.dataset.eventId = eventId;
   detail.replaceChildren(h("p", {}, "Loading…"));
   try {
     const { event, delivery: sent, chain } = await getJson(`/audit/events/${encodeURIComponent(eventId)}`);
@@ -719,6 +726,7 @@ function pagedList({ container, more, path, caption, headings, row }) {
 
 function showPatientAccess(patientId) {
   $("a-patientId").value = patientId;
+  $("access-results").dataset.patientId = patientId;
   return Promise.all([showRecordAccesses(patientId), showOperatorOpenings(patientId)]);
 }
 
@@ -772,6 +780,7 @@ function showOperatorOpenings(patientId) {
 }
 
 function showAlerts() {
+  $("alerts-results").dataset.shown = "true";
   return pagedList({
     container: $("alerts-results"),
     more: $("alerts-more"),
@@ -917,7 +926,65 @@ function show(view) {
   title.focus();
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Addresses: what a link asks for, and what the auditor asked for
+
+/**
+ * The address an auditor's own click or submit in this page went to, until the view it names is shown. Every read
+ * of the history is recorded as the auditor's access, under their name: a read runs only when they asked for it
+ * here. An address the page was opened at, or went to otherwise (a link from elsewhere, a bookmark, the back
+ * button), fills in the view and waits for them to press its button; a crafted link reads nobody's history.
+ */
+let requestedAddress = null;
+
+/** An address as `location.hash` spells it. */
+const addressOf = (hash) => new URL(hash, location.href).hash;
+
+/** Whether the address shown now is the one the auditor's own action went to (asked once: the next is not). */
+function takeRequest() {
+  const asked = requestedAddress !== null && requestedAddress === location.hash;
+  requestedAddress = null;
+  return asked;
+}
+
+/** Goes to `hash` at the auditor's request: its view reads what it names, even if the address is already that. */
+function goAsked(hash) {
+  requestedAddress = addressOf(hash);
+  if (location.hash === requestedAddress) route();
+  else location.hash = requestedAddress;
+}
+
+/** A click on one of the page's own links is the auditor's request for what it names. */
+function noteLinkRequests(event) {
+  const link = event.target instanceof Element ? event.target.closest("a[href^='#']") : null;
+  if (link && link.getAttribute("href") !== "#main") requestedAddress = addressOf(link.getAttribute("href"));
+}
+
+/**
+ * What a link asked for, shown without being read: why it waits, and (for a view without a form) the button that
+ * reads it. The region's earlier answer goes: it was of something else.
+ */
+function awaitRequest(region, message, button) {
+  latestLoads.delete(region);
+  forgetWhatRegionShows(region);
+  region.removeAttribute("aria-busy");
+  region.replaceChildren(
+    h("p", { class: "hint" }, `${message} Reading it is recorded as your access, under your name.`),
+    button ? h("button", { type: "button", onclick: button.onclick }, button.label) : null,
+  );
+}
+
+/** The query of `#search?…`, or null for the bare search screen. */
+function searchOfAddress(rest) {
+  const parameters = Object.fromEntries(new URLSearchParams(location.hash.includes("?") ? rest : ""));
+  return Object.keys(parameters).length > 0 ? parameters : null;
+}
+
+const sameQuery = (a, b) =>
+  a !== null && b !== null && query({ ...a, limit: undefined }) === query({ ...b, limit: undefined });
+
 async function route() {
+  const asked = takeRequest();
   const [view, rest = ""] = location.hash.slice(1).split(/[/?](.*)/s);
   if (!token()) {
     show("sign-in");
@@ -927,12 +994,26 @@ async function route() {
   switch (view) {
     case "event":
       show("event");
-      await showEvent(rest);
+      if (asked) await showEvent(rest);
+      else if ($("event-detail").dataset.eventId !== rest) {
+        $("event-title").textContent = "Event";
+        awaitRequest($("event-detail"), `The link asks for event ${rest}.`, {
+          label: "Open the event",
+          onclick: () => goAsked(location.hash),
+        });
+      }
       break;
     case "patient-access": {
       show("patient-access");
       const patientId = new URLSearchParams(rest).get("patientId");
-      if (patientId) await showPatientAccess(patientId);
+      if (!patientId || (!asked && $("access-results").dataset.patientId === patientId)) break;
+      if (asked) await showPatientAccess(patientId);
+      else {
+        $("a-patientId").value = patientId;
+        $("opened-results").replaceChildren();
+        for (const id of ["access-more", "opened-more"]) $(id).hidden = true;
+        awaitRequest($("access-results"), "The link filled in the patient: press Show accesses to see them.");
+      }
       break;
     }
     case "verify":
@@ -940,14 +1021,25 @@ async function route() {
       break;
     case "alerts":
       show("alerts");
-      await showAlerts();
+      if (asked) await showAlerts();
+      else if ($("alerts-results").dataset.shown !== "true") {
+        $("alerts-more").hidden = true;
+        awaitRequest($("alerts-results"), "The link asks for the compliance alerts.", {
+          label: "Show the alerts",
+          onclick: () => goAsked("#alerts"),
+        });
+      }
       break;
     default: {
       show("search");
-      const parameters = Object.fromEntries(new URLSearchParams(location.hash.includes("?") ? rest : ""));
-      if (Object.keys(parameters).length > 0) {
-        fillSearchForm(parameters);
-        await startSearch({ ...parameters, limit: $("f-limit").value });
+      const parameters = searchOfAddress(rest);
+      if (parameters === null || (!asked && sameQuery(parameters, searchState.shown))) break;
+      fillSearchForm(parameters);
+      if (asked) await startSearch({ ...parameters, limit: $("f-limit").value });
+      else {
+        showingResultsOf(null);
+        for (const id of ["page-first", "page-previous", "page-next"]) $(id).disabled = true;
+        awaitRequest($("search-results"), "The link filled in the search: press Search to run it.");
       }
     }
   }
@@ -979,12 +1071,13 @@ function wire() {
   $("export-csv").addEventListener("click", () => exportQuery("csv"));
   $("access-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    location.hash = `#patient-access?${query({ patientId: $("a-patientId").value.trim() })}`;
+    goAsked(`#patient-access?${query({ patientId: $("a-patientId").value.trim() })}`);
   });
   $("verify-form").addEventListener("submit", (event) => {
     event.preventDefault();
     verify({ from: $("v-from").value.trim(), to: $("v-to").value.trim() });
   });
+  document.addEventListener("click", noteLinkRequests, true);
   window.addEventListener("hashchange", route);
 }
 
