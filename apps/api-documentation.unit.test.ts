@@ -28,6 +28,8 @@ const PUBLIC_ROUTES = [
   "GET /docs/assets/swagger-ui-dist/{file}",
   // The auditors' console's files: it reads data through the documented auditor API only.
   "GET /console",
+  // The address with a trailing slash: a redirect to /console.
+  "GET /console/",
   "GET /console/settings.json",
   "GET /console/{file}",
   // jose's browser modules, with which the console's page checks an ID token (apps/console/routes.ts).

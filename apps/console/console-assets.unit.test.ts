@@ -26,6 +26,26 @@ describe("the console's files", () => {
     expect(page).not.toMatch(/https?:\/\//);
   });
 
+  it("send the folder's address on to the page, and serve the page's settings with the page's headers", async () => {
+    const redirect = await app.request("/console/?from=a-bookmark");
+    expect(redirect.status).toBe(308);
+    expect(redirect.headers.get("Location")).toBe("/console?from=a-bookmark");
+    expect((await app.request("/console/")).headers.get("Location")).toBe("/console");
+    const page = await app.request("/console");
+    const settings = await app.request("/console/settings.json");
+    expect(settings.status).toBe(200);
+    for (const header of [
+      "Cache-Control",
+      "Content-Security-Policy",
+      "X-Content-Type-Options",
+      "Referrer-Policy",
+    ]) {
+      expect(settings.headers.get(header), header).toBe(page.headers.get(header));
+      expect(redirect.headers.get(header), header).toBe(page.headers.get(header));
+    }
+    expect(page.headers.get("Cache-Control")).toBe("no-store");
+  });
+
   it("serve jose's browser modules, as its package ships them, for the page's check of ID tokens", async () => {
     const { readFile } = await import("node:fs/promises");
     const { createRequire } = await import("node:module");

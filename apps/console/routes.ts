@@ -77,32 +77,46 @@ export function consoleRoutes(options: ConsoleOptions = {}): Hono {
   };
   // The address the page is opened at may hold the provider's code until the page removes it: the page is not
   // stored in the browser's cache under it, and sends no Referer (the request log records the route only,
-  // never a query).
-  const headers = (file: string) => ({
-    "Content-Type": file.startsWith("jose/") ? JAVASCRIPT : (ASSETS.get(file) as string),
+  // never a query). What the page reads as it starts (its settings) or is sent on to (its address) is kept
+  // the same way: unstored, since the settings say whether the provider can be reached now.
+  const unstored = () => ({
     "Content-Security-Policy": contentSecurityPolicy(provider()),
-    "Cache-Control": file === "index.html" ? "no-store" : "no-cache",
+    "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
   });
-  return new Hono()
-    .get("/console", async (c) =>
-      c.body(new Uint8Array(await asset("index.html")), 200, headers("index.html")),
-    )
-    .get("/console/settings.json", (c) => {
-      const signIn = options.signIn?.current();
-      // Configured but not read yet: the page says the provider is unavailable, and tokens are pasted.
-      if (signIn === "unavailable") return c.json({ signIn: null, providerUnavailable: true });
-      return c.json({ signIn: signIn ?? null });
-    })
-    .get("/console/jose/:path{.+}", async (c) => {
-      const file = `jose/${c.req.param("path")}`;
-      if (!isJoseModule(c.req.param("path"))) return c.notFound();
-      return c.body(new Uint8Array(await asset(file)), 200, headers(file));
-    })
-    .get("/console/:file", async (c) => {
-      const file = c.req.param("file");
-      if (file === "index.html" || !ASSETS.has(file)) return c.notFound();
-      return c.body(new Uint8Array(await asset(file)), 200, headers(file));
-    });
+  const headers = (file: string) => ({
+    ...unstored(),
+    "Content-Type": file.startsWith("jose/") ? JAVASCRIPT : (ASSETS.get(file) as string),
+    "Cache-Control": file === "index.html" ? "no-store" : "no-cache",
+  });
+  return (
+    new Hono()
+      .get("/console", async (c) =>
+        c.body(new Uint8Array(await asset("index.html")), 200, headers("index.html")),
+      )
+      // The folder's address, as a user may type it or a link spell it: sent on to the page's one address,
+      // /console (the provider's redirect URI), with its query; the browser keeps the fragment.
+      .get("/console/", (c) => {
+        const { search } = new URL(c.req.url);
+        return c.body(null, 308, { ...unstored(), Location: `/console${search}` });
+      })
+      .get("/console/settings.json", (c) => {
+        const signIn = options.signIn?.current();
+        // Configured but not read yet: the page says the provider is unavailable, and tokens are pasted.
+        const settings =
+          signIn === "unavailable" ? { signIn: null, providerUnavailable: true } : { signIn: signIn ?? null };
+        return c.json(settings, 200, unstored());
+      })
+      .get("/console/jose/:path{.+}", async (c) => {
+        const file = `jose/${c.req.param("path")}`;
+        if (!isJoseModule(c.req.param("path"))) return c.notFound();
+        return c.body(new Uint8Array(await asset(file)), 200, headers(file));
+      })
+      .get("/console/:file", async (c) => {
+        const file = c.req.param("file");
+        if (file === "index.html" || !ASSETS.has(file)) return c.notFound();
+        return c.body(new Uint8Array(await asset(file)), 200, headers(file));
+      })
+  );
 }
