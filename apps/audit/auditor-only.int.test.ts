@@ -46,6 +46,29 @@ describe("the auditor API's access", () => {
     }
   });
 
+  it("names the refused route as the OpenAPI document does, in the refusal and in the violation it records", async () => {
+    const [eventId] = (await append(db, [exampleEvent("patient.created", { patientId: randomUUID() })])) as [
+      string,
+    ];
+    const documented = Object.keys(
+      ((await (await app.request("/openapi.json")).json()) as { paths: Record<string, unknown> }).paths,
+    );
+    expect(documented).toContain("/audit/events/{eventId}");
+    const provider = await caller("provider");
+    const correlationId = randomUUID();
+    const response = await app.request(`/audit/events/${eventId}`, {
+      headers: provider.headers({ "X-Correlation-Id": correlationId }),
+    });
+    expect(response.status).toBe(403);
+    const refusal = (await response.json()) as { detail: string; instance: string };
+    expect(refusal).toMatchObject({
+      detail: "The provider role may not GET /audit/events/{eventId}; allowed: auditor.",
+      instance: `/audit/events/${eventId}`,
+    });
+    const [violation] = await eventsOf(db, correlationId);
+    expect(violation?.data).toMatchObject({ resourceId: "/audit/events/{eventId}", reason: refusal.detail });
+  });
+
   it("records each auditor query as audit.data.accessed, naming the patient asked about", async () => {
     const auditor = await caller("auditor");
     const patientId = randomUUID();

@@ -10,7 +10,7 @@ import { type AuditedResource, complianceViolation, type ViolationSeverity } fro
 import type { AuthEnv, Principal, Role } from "./auth.ts";
 import { eventContext, type SealingEnv } from "./eventContext.ts";
 import { anyCaseUuid } from "./ids.ts";
-import { HttpProblem } from "./problem.ts";
+import { documentedPath, HttpProblem } from "./problem.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
 
 /** The rules a refusal can break, as auditors filter them (`rule` of audit.compliance.violation). */
@@ -66,7 +66,7 @@ export function allowRoles(
         principal,
         routeResource(c, resourceType),
         "role-not-permitted",
-        `The ${principal.role} role may not ${c.req.method} ${routePath(c)}; allowed: ${allowed.join(", ")}.`,
+        `The ${principal.role} role may not ${c.req.method} ${documentedPath(routePath(c))}; allowed: ${allowed.join(", ")}.`,
       );
     }
     await next();
@@ -78,8 +78,9 @@ function routeResource(c: Context, type: string): AuditedResource {
   const named = id !== undefined;
   return {
     type,
-    // The pattern, not the raw path: bounded in length, and free of whatever a client put in it.
-    id: named ? id : routePath(c),
+    // The pattern, not the raw path: bounded in length, and free of whatever a client put in it; spelt as the
+    // refusal's detail spells it, the OpenAPI document's way.
+    id: named ? id : documentedPath(routePath(c)),
     patientId: named && type === "patient" ? id : null,
   };
 }

@@ -154,6 +154,14 @@ export function shownPath(path: string, route: string): string | undefined {
     .join("/");
 }
 
+/**
+ * A route's path as the OpenAPI document spells it (`/audit/events/{eventId}`), for a refusal that names the route:
+ * the routes are declared so, and Hono's own spelling (`/audit/events/:eventId`, `:path{.+}`) is its business.
+ */
+export function documentedPath(route: string): string {
+  return route.replace(/:(\w+)(?:\{[^/]*\})?/g, "{$1}");
+}
+
 /** A route parameter that names a record by its id: `:id`, `:eventId`. */
 const ID_PARAMETER = /^:(id|[a-z]\w*Id)$/;
 
