@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
 import { append, auditAll, isAuditorAccess } from "../../test/auditHistory.ts";
 import { testDatabase } from "../../test/fixtures.ts";
+import { eventsOf } from "../../test/platformState.ts";
 import { type Caller, caller, testPlatform } from "../../test/tokens.ts";
 import { encodeCursor } from "./schemas.ts";
 
@@ -193,5 +194,40 @@ describe("the auditor's history query", () => {
       });
       expect(response.status, JSON.stringify(filters)).toBe(400);
     }
+  });
+
+  it("takes a limit in one spelling, without leading zeros as a position's, and publishes the pattern it enforces", async () => {
+    const document = (await (await app.request("/openapi.json")).json()) as {
+      paths: Record<string, { get: { parameters: Array<{ name: string; schema: { pattern: string } }> } }>;
+    };
+    const limit = document.paths["/audit/events"]?.get.parameters.find(
+      (parameter) => parameter.name === "limit",
+    );
+    const published = new RegExp(limit?.schema.pattern ?? "(?!)");
+    for (const spelling of ["1", "9", "10", "100", "999", "1000", "01", "001", "0100", "00", "0", "1001"]) {
+      const correlationId = randomUUID();
+      const response = await app.request(`/audit/events?limit=${spelling}`, {
+        headers: auditor.headers({ "X-Correlation-Id": correlationId }),
+      });
+      const recorded = (await eventsOf(db, correlationId)).map((event) => event.type);
+      if (published.test(spelling)) {
+        expect(response.status, spelling).toBe(200);
+        // The access recorded, one per patient the page named.
+        expect(recorded.length, spelling).toBeGreaterThan(0);
+        expect(new Set(recorded), spelling).toEqual(new Set(["audit.data.accessed"]));
+      } else {
+        expect(response.status, spelling).toBe(400);
+        expect(await response.json(), spelling).toMatchObject({
+          errors: [
+            { field: "query.limit", message: "must be a whole number from 1 to 1000, without leading zeros" },
+          ],
+        });
+        expect(recorded, spelling).toEqual([]);
+      }
+    }
+    // As verify's positions: one spelling of a whole number in every query.
+    const verify = await app.request("/audit/verify?from=01", { headers: auditor.headers() });
+    expect(verify.status).toBe(400);
+    expect(await verify.json()).toMatchObject({ errors: [{ field: "query.from" }] });
   });
 });

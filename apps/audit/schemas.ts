@@ -6,6 +6,7 @@ import { expectedCheckpointInput, historyRangeInput } from "../../audit/historyS
 import {
   instantWithOffset,
   OFFSET_WITHIN_YEARS,
+  positiveIntegerUpTo,
   STORABLE_PATTERN,
   storable,
   storedTime,
@@ -22,17 +23,26 @@ export const MAX_PAGE = 1000;
 const name = storable(z.string().min(1).max(200)).meta({ pattern: STORABLE_PATTERN });
 
 /**
- * A page size in decimal digits, documented as the integer it is. z.coerce would take Number()'s other forms
- * too: "1e2" (100), "0x10" (16), " 5".
+ * A page size's one spelling: 1 to MAX_PAGE in decimal digits without leading zeros, as a position's (`01` is
+ * refused there, and here too). Published as this pattern beside the integer's bounds.
  */
-const pageSize = z.preprocess(
-  (value) => (typeof value === "string" && /^\d{1,10}$/.test(value) ? Number(value) : value),
-  z
-    .number({ error: `must be a whole number from 1 to ${MAX_PAGE}` })
-    .int(`must be a whole number from 1 to ${MAX_PAGE}`)
-    .min(1, `must be a whole number from 1 to ${MAX_PAGE}`)
-    .max(MAX_PAGE, `must be a whole number from 1 to ${MAX_PAGE}`),
-);
+const PAGE_SIZE = new RegExp(`^(?:${positiveIntegerUpTo(BigInt(MAX_PAGE))})$`);
+const PAGE_SIZE_PROBLEM = `must be a whole number from 1 to ${MAX_PAGE}, without leading zeros`;
+
+/**
+ * A page size in decimal digits, documented as the integer it is. z.coerce would take Number()'s other forms
+ * too: "1e2" (100), "0x10" (16), " 5", and "01" is another spelling of 1.
+ */
+const pageSize = z
+  .preprocess(
+    (value) => (typeof value === "string" && PAGE_SIZE.test(value) ? Number(value) : value),
+    z
+      .number({ error: PAGE_SIZE_PROBLEM })
+      .int(PAGE_SIZE_PROBLEM)
+      .min(1, PAGE_SIZE_PROBLEM)
+      .max(MAX_PAGE, PAGE_SIZE_PROBLEM),
+  )
+  .meta({ pattern: PAGE_SIZE.source });
 
 /** Every aggregate type an event of the catalog belongs to. */
 const aggregateTypes = [...new Set(eventTypes.map((type) => eventDefinition(type).aggregateType))];
