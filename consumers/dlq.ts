@@ -5,6 +5,7 @@
 // hold PHI.
 import { confirm, parseCommand } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
+import { printable } from "../cli/printable.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
@@ -101,7 +102,7 @@ try {
     });
     progress?.finish("read and sent back");
     console.log(formatTable(redriven));
-    for (const { reason } of skipped) console.log(`left parked: ${reason}`);
+    for (const { reason } of skipped) console.log(`left parked: ${printable(reason)}`);
     console.log(
       `re-drove ${redriven.length} dead letter(s) from ${redriveTopic} to ${originalTopic(redriveTopic)}` +
         (skipped.length > 0 ? `; left ${skipped.length} parked, superseded` : ""),
@@ -109,7 +110,7 @@ try {
   }
 } catch (error) {
   if (error instanceof DeadLettersSuperseded || error instanceof NoDeadLettersToRedrive) {
-    console.error(error.message);
+    console.error(printable(error.message));
     process.exitCode = 1;
   } else process.exitCode = reportFailure(error, `dlq ${command}`);
 } finally {
@@ -149,7 +150,8 @@ function formatTable(letters: readonly DeadLetter[]): string {
     letter.deadLetteredAt,
   ]);
   const messages = letters.map(
-    (letter) => `  ${letter.dlqTopic}/${letter.partition}/${letter.offset}: ${letter.errorMessage}`,
+    (letter) =>
+      `  ${letter.dlqTopic}/${letter.partition}/${letter.offset}: ${printable(letter.errorMessage)}`,
   );
   return [...textTable(header, rows), "", "errors:", ...messages].join("\n");
 }

@@ -26,7 +26,17 @@ import {
 const db = useEffectsDatabase();
 const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "redrive-test" });
 const admin = kafka.admin();
-beforeAll(() => admin.connect());
+beforeAll(async () => {
+  await admin.connect();
+  // The dead letters other files left pending are moved past (a superseded one would refuse every re-drive of the
+  // whole topic): this file's re-drives of patient-events.dlq meet its own dead letters only.
+  const ends = await admin.fetchTopicOffsets("patient-events.dlq");
+  await admin.setOffsets({
+    groupId: REDRIVE_GROUP,
+    topic: "patient-events.dlq",
+    partitions: ends.map(({ partition, high }) => ({ partition, offset: high })),
+  });
+});
 afterAll(() => admin.disconnect());
 
 /** `npm run dlq -- <args>` as a user runs it; resolves once its output closed. */
@@ -100,8 +110,8 @@ describe("re-driving a dead letter", () => {
       expect(
         (await listDeadLetters(kafka, admin, "patient-events.dlq")).map((letter) => letter.eventId),
       ).not.toContain(record.eventId);
-      // Re-driven again, it is not among what is sent: the topic may hold other files' dead letters after the
-      // cursor, or none at all (a fresh topic), which the re-drive refuses.
+      // Re-driven again, it is not among what is sent: no dead letter may be left after the cursor, which the
+      // re-drive refuses.
       const again = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq").catch(
         (error: unknown) => {
           if (error instanceof NoDeadLettersToRedrive) return { redriven: [] };
@@ -311,6 +321,39 @@ describe("a hostile record's dead letter", () => {
     expect(command.output).toContain(parkedBy);
     expect(command.output).not.toMatch(/Ada|ada@/);
     expect(command.output).not.toContain("\u001b");
+  });
+
+  it("is listed with what a producer of dead letters chose shown escaped, never raw control characters", async () => {
+    // A dead letter written straight to the topic (a principal that may write it), its headers chosen to act on
+    // the operator's terminal: clear it, recolour it, reverse what follows.
+    const consumer = `forged-${randomUUID().slice(0, 8)}\u001b]0;owned\u0007`;
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    await producer
+      .send({
+        topic: "patient-events.dlq",
+        acks: -1,
+        messages: [
+          {
+            key: randomUUID(),
+            value: "{}",
+            headers: {
+              "dlq.consumer": consumer,
+              "dlq.reason": "poison\u001b[2J",
+              "dlq.error": "not-json\u009b31m",
+              "dlq.error.message": "the record value is not JSON\u202e\nforged line",
+              "dlq.attempts": "0",
+            },
+          },
+        ],
+      })
+      .finally(() => producer.disconnect());
+
+    const command = await dlqCommand(["list", "patient-events"]);
+    expect(command.code, command.output).toBe(0);
+    expect(command.output).toContain(String.raw`\u001b]0;owned\u0007`);
+    expect(command.output).toContain(String.raw`the record value is not JSON\u202e\u000aforged line`);
+    expect(command.output).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
   });
 
   it("keyed by what no aggregate id can be (a NUL) is re-driven, not a fault of the command", async () => {
