@@ -97,7 +97,9 @@ async function send(routeCase: RouteCase, conditions: Record<string, string>, se
     response,
     text,
     etag: response.headers.get("etag"),
-    problem: problem ? (JSON.parse(text) as { errors?: Array<{ field: string }> }) : undefined,
+    problem: problem
+      ? (JSON.parse(text) as { detail?: string; errors?: Array<{ field: string }> })
+      : undefined,
     changed: (await stateDigest(db)) !== before,
     events: (await eventsOf(db, correlationId)).map((event) => event.type),
   };
@@ -402,6 +404,8 @@ describe("a read with If-Match or If-None-Match", () => {
         expect(notMatched.response.status, method).toBe(412);
         if (method === "GET") {
           expect(notMatched.problem?.errors?.map((error) => error.field)).toEqual(["header.if-match"]);
+          // A read's refusal does not say "nothing was done": the record was read, and an audited one recorded.
+          expect(notMatched.problem?.detail).toMatch(/It was not sent: read it again/);
         }
         // A refusal: none of the headers of the answer it replaced (its tag, an export's file name).
         expect(notMatched.etag).toBeNull();

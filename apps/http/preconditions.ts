@@ -144,10 +144,17 @@ function names(condition: Condition, current: string | undefined, comparison: "s
 const preconditionFailed = (header: ConditionHeader, detail: string, message: string) =>
   new HttpProblem(412, "Precondition Failed", detail, [{ field: `header.${header}`, message }]);
 
-const changedSince = (what: string) =>
+/**
+ * If-Match named no tag of the record a write would change (nothing was done), or of a read's answer (not sent;
+ * the record was read to compare its tag, and a read of the audit history is recorded as the read it is).
+ */
+const changedSince = (what: "record" | "answer") =>
   preconditionFailed(
     "if-match",
-    `The ${what} is not as the entity tags in If-Match name it: it changed since (or never had them). Nothing was done: read it again, and send its ETag.`,
+    `The ${what} is not as the entity tags in If-Match name it: it changed since (or never had them). ` +
+      (what === "record"
+        ? "Nothing was done: read it again, and send its ETag."
+        : "It was not sent: read it again, without If-Match or with its current ETag."),
     "names no entity tag of the current representation",
   );
 
