@@ -83,6 +83,9 @@ describe("field schemas", () => {
       expect(storedTime.safeParse(text).success, text).toBe(false);
       expect(storedPattern.test(text), text).toBe(false);
     }
+    // A time no RFC 3339 text names, as Postgres reads `infinity` or the years outside 0001 to 9999: none.
+    for (const microseconds of ["Infinity", "-Infinity", "-62135596800000001", "253402300800000000"])
+      expect(storedInstantText(microseconds), microseconds).toBeNull();
   });
 
   it("refuse a __proto__ name in named values by name, where zod would drop it from what is stored and sent", () => {

@@ -347,7 +347,7 @@ describe("the auditors' console", () => {
     const cells = await row.locator("td").allInnerTexts();
     expect(cells).toEqual([
       // The time as stored, not cut to the second nor to the millisecond.
-      storedInstantText(created.created_at).replace("T", " "),
+      storedInstantText(created.created_at)?.replace("T", " "),
       "patient.created",
       `patient ${patientId}`,
       admin.userId,

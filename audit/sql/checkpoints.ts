@@ -21,7 +21,7 @@ type CheckpointRow = Omit<Checkpoint, "sealedAtStored"> & { sealedAtMicroseconds
 function checkpointOf({ sealedAtMicroseconds, ...row }: CheckpointRow): Checkpoint {
   return {
     ...row,
-    sealedAtStored: sealedAtMicroseconds === null ? "" : storedInstantText(sealedAtMicroseconds),
+    sealedAtStored: (sealedAtMicroseconds === null ? null : storedInstantText(sealedAtMicroseconds)) ?? "",
   };
 }
 

@@ -49,6 +49,7 @@ export async function eventWithDelivery(pool: pg.Pool, eventId: string): Promise
       ...historyEventOf(event),
       relayMode: mode,
       relayed: relayed || mode === "polling" ? relayed : null,
+      // A saved time no answer can name (set by hand to `infinity`) says no more than no time: left out.
       checkpointSavedAt:
         checkpointSavedAtMicroseconds === null ? null : storedInstantText(checkpointSavedAtMicroseconds),
       previousHash,

@@ -5,6 +5,7 @@
 import type pg from "pg";
 import { epochMicrosecondsSql, storedInstantText } from "../../../db/storedInstant.ts";
 import { type Instant, microsecondBound } from "../../../events/instant.ts";
+import { HttpProblem } from "../../http/problem.ts";
 
 export interface HistoryFilter {
   patientId?: string;
@@ -65,7 +66,25 @@ export type HistoryEventRow = Omit<HistoryEvent, "createdAt"> & { createdAtMicro
 
 /** The event a row of historyColumns holds. */
 export function historyEventOf({ createdAtMicroseconds, ...row }: HistoryEventRow): HistoryEvent {
-  return { ...row, createdAt: storedInstantText(createdAtMicroseconds) };
+  const createdAt = storedInstantText(createdAtMicroseconds);
+  if (createdAt === null) throw new UnanswerableHistoryRow(row);
+  return { ...row, createdAt };
+}
+
+/**
+ * A row whose created_at no answer can name (`infinity`, a year past 9999): written by hand, since the write path
+ * stamps the commit's clock. Refused whole rather than answered with another time; the verification names the row
+ * as its broken link, and filters (from, to, an aggregate) read the history around it.
+ */
+export class UnanswerableHistoryRow extends HttpProblem {
+  override name = "UnanswerableHistoryRow";
+  constructor({ position, eventId }: HistoryKey & { eventId: string }) {
+    super(
+      500,
+      "Internal Server Error",
+      `The history's row at position ${position} (event ${eventId}) holds a created_at that is no time the write path stamps: it was changed outside it. GET /audit/verify names it; filters (from, to, an aggregate) read around it.`,
+    );
+  }
 }
 
 export const historyColumns = `outbox.tx_id::text AS "txId", outbox.position::text AS "position",
