@@ -148,6 +148,32 @@ function todayInEarliestTimeZone(): string {
  */
 export const email = z.email().max(254).meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
 
+/** A domain label as DNS holds one: 1 to 63 letters, digits and hyphens, with no hyphen first or last. */
+const DOMAIN_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+/**
+ * `email`'s pattern held to what mail can be delivered to (RFC 5321 §4.5.3.1): at most 64 characters before the
+ * `@`, and domain labels DNS can hold (zod's pattern takes `a@example-.org` and a label of any length).
+ */
+const DELIVERABLE_EMAIL = new RegExp(
+  String.raw`^(?=[^@]{1,64}@)(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:${DOMAIN_LABEL}\.)+[A-Za-z]{2,63}$`,
+);
+const afterEmailChecks = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
+/**
+ * An address a request may give: `email`, and one mail can be delivered to. Only requests are held to it: the
+ * events keep `email`, so a history written before stays readable.
+ */
+export const deliverableEmail = email
+  .refine((address) => address.indexOf("@") <= 64, {
+    error: "must have at most 64 characters before the @",
+    ...afterEmailChecks,
+  })
+  .refine((address) => DELIVERABLE_EMAIL.test(address), {
+    error: "must have a domain whose labels are at most 63 characters, none starting or ending with a hyphen",
+    ...afterEmailChecks,
+  })
+  .meta({ pattern: DELIVERABLE_EMAIL.source, example: "ada@example.org" });
+
 /**
  * A host name: labels of letters, digits and hyphens joined by single dots, the last one starting with a letter
  * (a name, not an IPv4 address, which URL parsers read in several spellings: `https://999` is 0.0.3.231).

@@ -1,7 +1,7 @@
 // The patient API's request and response bodies, built from the event catalog's field schemas so that
 // what the API accepts is exactly what the events can carry.
 import { z } from "zod";
-import { isoDate } from "../../events/fields.ts";
+import { deliverableEmail, isoDate } from "../../events/fields.ts";
 import { consentTypes, insuranceInfoInput, patientCreatedSchema } from "../../events/patient.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
@@ -27,11 +27,13 @@ const dateOfBirth = patientFields.dateOfBirth
 
 /**
  * What a request may send for each field: the login id in any case (lower-cased on the way in), a date of
- * birth no earlier than EARLIEST_DATE_OF_BIRTH, and insurance dates may be left out (stored as null).
+ * birth no earlier than EARLIEST_DATE_OF_BIRTH, an e-mail address mail can be delivered to, and insurance
+ * dates may be left out (stored as null).
  */
 const requestFields = {
   ...patientFields,
   dateOfBirth,
+  email: deliverableEmail,
   userId: anyCaseUuid.nullable(),
   insuranceInfo: insuranceInfoInput.nullable(),
 };

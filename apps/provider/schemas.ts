@@ -1,7 +1,7 @@
 // The provider API's bodies. Providers have no events of their own in the catalog; their fields are
 // validated with the catalog's field schemas, as every other contact detail is.
 import { z } from "zod";
-import { e164Phone, email, line } from "../../events/fields.ts";
+import { deliverableEmail, e164Phone, line } from "../../events/fields.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
 const providerFields = {
@@ -10,7 +10,7 @@ const providerFields = {
   firstName: line(200),
   lastName: line(200),
   specialty: line(200),
-  email,
+  email: deliverableEmail,
   phone: e164Phone.nullable(),
 };
 
