@@ -577,6 +577,39 @@ describe("the auditors' console", () => {
     expect(await auditorAccesses()).toBe(shown);
   });
 
+  it("puts a search the auditor runs into the address: the back button fills that search in again, unread", async () => {
+    await page.goto(`${base}/console#search`);
+    await page.fill("#f-patientId", patientId);
+    await page.fill("#f-eventType", "patient.created");
+    await page.press("#f-patientId", "Enter");
+    await page.locator("#search-results caption", { hasText: `patientId ${patientId}` }).waitFor();
+    expect(new URL(page.url()).hash).toBe(`#search?patientId=${patientId}&eventType=patient.created`);
+    // Every filter cleared: all events, at an address of its own.
+    for (const field of ["#f-patientId", "#f-eventType"]) await page.fill(field, "");
+    await page.press("#f-patientId", "Enter");
+    await page.locator("#search-results caption", { hasText: "all events" }).waitFor();
+    expect(new URL(page.url()).hash).toBe("#search?");
+
+    await everyEventReadable();
+    const shown = await auditorAccesses();
+    await page.goBack();
+    await page.locator("#search-results", { hasText: "recorded as your access" }).waitFor();
+    expect(await page.inputValue("#f-patientId")).toBe(patientId);
+    expect(await page.inputValue("#f-eventType")).toBe("patient.created");
+    await everyEventReadable();
+    expect(await auditorAccesses()).toBe(shown);
+
+    // Two searches submitted at once (two address changes, then their two hashchange events): the last runs.
+    await page.evaluate(`(() => {
+      const form = document.getElementById("search-form");
+      document.getElementById("f-eventType").value = "patient.updated";
+      form.requestSubmit();
+      document.getElementById("f-eventType").value = "patient.created";
+      form.requestSubmit();
+    })()`);
+    await page.locator("#search-results caption", { hasText: "eventType patient.created" }).waitFor();
+  });
+
   it("forgets what it showed when the auditor signs out: the next one to sign in at this browser finds none of it", async () => {
     // Every screen filled: a search, one event, who saw the patient, the alerts.
     await showPatientSearch();

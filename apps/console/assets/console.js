@@ -974,11 +974,13 @@ function awaitRequest(region, message, button) {
   );
 }
 
-/** The query of `#search?…`, or null for the bare search screen. */
+/** The query of `#search?…` (`#search?` alone: all events), or null for the bare search screen. */
 function searchOfAddress(rest) {
-  const parameters = Object.fromEntries(new URLSearchParams(location.hash.includes("?") ? rest : ""));
-  return Object.keys(parameters).length > 0 ? parameters : null;
+  return location.hash.includes("?") ? Object.fromEntries(new URLSearchParams(rest)) : null;
 }
+
+/** The address of a search, without its page size: a link, a bookmark and the back button name the query. */
+const searchAddress = ({ limit: _limit, ...parameters }) => `#search?${query(parameters)}`;
 
 const sameQuery = (a, b) =>
   a !== null && b !== null && query({ ...a, limit: undefined }) === query({ ...b, limit: undefined });
@@ -1033,7 +1035,12 @@ async function route() {
     default: {
       show("search");
       const parameters = searchOfAddress(rest);
-      if (parameters === null || (!asked && sameQuery(parameters, searchState.shown))) break;
+      // The search running counts as shown: two quick submits change the address twice, and the second change's
+      // event, no longer the auditor's request, must not cancel the search the first one started for it.
+      const running =
+        $("search-results").getAttribute("aria-busy") === "true" ? searchState.parameters : null;
+      const onScreen = sameQuery(parameters, searchState.shown) || sameQuery(parameters, running);
+      if (parameters === null || (!asked && onScreen)) break;
       fillSearchForm(parameters);
       if (asked) await startSearch({ ...parameters, limit: $("f-limit").value });
       else {
@@ -1053,7 +1060,7 @@ function wire() {
   $("sign-out").addEventListener("click", () => signOut());
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    startSearch(searchParametersFromForm());
+    goAsked(searchAddress(searchParametersFromForm()));
   });
   $("page-next").addEventListener("click", () => {
     searchState.page += 1;
