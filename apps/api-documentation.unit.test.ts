@@ -85,7 +85,7 @@ describe("the OpenAPI document", () => {
         expect(operation.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }]);
         // With the HTTP server's own refusals, which any request may meet (too slow, headers too large).
         expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
-          expect.arrayContaining(["401", "403", "408", "431"]),
+          expect.arrayContaining(["401", "403", "408", "414", "431"]),
         );
         // The header every route reads, so documented on every one.
         expect(operation.parameters, `${method} ${path}`).toContainEqual(
@@ -173,7 +173,7 @@ describe("the OpenAPI document", () => {
   it("says what the HTTP server refuses before any operation, with the limits it holds", async () => {
     const { info } = await getJson<{ info: { description: string } }>("/openapi.json");
     expect(info.description).toContain(
-      `a request line and headers over ${maxHeaderSize} bytes together (a long URL counts) are a **431**`,
+      `a request line over ${maxHeaderSize} bytes on its own (a URL too long) is a **414**, and a request line and headers over ${maxHeaderSize} bytes together (a long URL counts) a **431**`,
     );
     expect(info.description).toContain(`within ${REQUEST_TIMEOUT_MS / 1000} s of its first byte, a **408**`);
     expect(info.description).toMatch(/other than `100-continue` a \*\*417\*\*/);

@@ -172,12 +172,20 @@ describe("what Node's parser refuses is a problem document, and changes nothing"
         `X-Note: ada.lovelace@example.org ${"x".repeat(20_000)}\r\n`,
     },
     {
-      what: "a request line over the size limit (a long URL), counted with the headers",
-      field: "header",
-      status: 431,
+      what: "a request line over the size limit on its own (a long URL)",
+      field: "path",
+      status: 414,
       head: (token) =>
         `GET /patients/${randomUUID()}?note=${"x".repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n` +
         `Authorization: Bearer ${token}\r\n`,
+    },
+    {
+      what: "a request line under the size limit, over it with the headers",
+      field: "header",
+      status: 431,
+      head: (token) =>
+        `GET /patients/${randomUUID()}?note=${"x".repeat(10_000)} HTTP/1.1\r\nHost: localhost\r\n` +
+        `Authorization: Bearer ${token}\r\nX-Note: ${"x".repeat(10_000)}\r\n`,
     },
     {
       what: "a control character in a header value",

@@ -255,9 +255,16 @@ function refusalOf(error: NodeJS.ErrnoException, server: Server): Refusal {
   const field = PARSE_ERROR_FIELDS.get(error.code ?? "");
   switch (error.code) {
     case "HPE_HEADER_OVERFLOW":
+      // Node's parser counts the request line with the headers: a long URL meets the same limit.
+      if (requestLineOverLimit(error)) {
+        return {
+          status: 414,
+          detail: `The request line alone is over ${maxHeaderSize} bytes: the URL is too long.`,
+          errors: [{ field: "path", message: `makes the request line over ${maxHeaderSize} bytes` }],
+        };
+      }
       return {
         status: 431,
-        // Node's parser counts the request line with the headers: a long URL meets the same limit.
         detail: `The request line and headers are over ${maxHeaderSize} bytes together.`,
         errors: [{ field: "header", message: `over ${maxHeaderSize} bytes together with the request line` }],
       };
@@ -284,6 +291,23 @@ function refusalOf(error: NodeJS.ErrnoException, server: Server): Refusal {
       };
     }
   }
+}
+
+/** A request line's start: a method (a token of upper-case letters, as every method this server serves) and a space. */
+const REQUEST_LINE_START = /^[A-Z]{1,20} /;
+
+/**
+ * Whether the bytes the parser stopped in begin a request whose line alone is over the limit: they start with a
+ * method, and no line ends within maxHeaderSize bytes. Node counts from the request's first byte, so bytes that
+ * begin a request and overflowed before any line end overflowed in its request line. A request that arrived in
+ * several reads (a slow client) is judged by its last, which does not begin it: the 431 of both together.
+ */
+function requestLineOverLimit(error: NodeJS.ErrnoException): boolean {
+  const { rawPacket } = error as { rawPacket?: unknown };
+  if (!Buffer.isBuffer(rawPacket)) return false;
+  if (!REQUEST_LINE_START.test(rawPacket.subarray(0, 21).toString("latin1"))) return false;
+  const lineEnd = rawPacket.indexOf("\r\n");
+  return lineEnd === -1 || lineEnd > maxHeaderSize;
 }
 
 /** The reason phrases RFC 9110 renamed, which the app's own refusals use, where Node 20 has the older ones. */

@@ -246,6 +246,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
         408: problem(
           `The request was not received whole within ${REQUEST_TIMEOUT_MS / 1000} s of its first byte; its connection is closed`,
         ),
+        414: problem(`The request line alone is over ${maxHeaderSize} bytes: the URL is too long`),
         431: problem(
           `The request line and headers are over ${maxHeaderSize} bytes together (a long URL counts)`,
         ),
