@@ -34,7 +34,7 @@ describe("the write routes", () => {
       expect(
         rows.map((row) => row.name),
         `prepared once ${method} ${path} answered`,
-      ).toEqual(["outbox.insert-rows.v5"]);
+      ).toEqual(["outbox.insert-rows.v6"]);
       return (await response.json().catch(() => ({}))) as { id: string };
     };
     const { own } = world;

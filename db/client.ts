@@ -20,8 +20,14 @@ import {
   putKeysBack,
   readKeysSql,
 } from "./begunKeys.ts";
+import { committedAfterAll } from "./commitOutcome.ts";
 import { type AggregateRef, forgetHeads, keepHeads, readHeadsSql } from "./outbox/aggregateHeads.ts";
-import { closeRelayWakeup, takeOutboxRowsWritten, wakeRelay } from "./outbox/relayWakeup.ts";
+import {
+  closeRelayWakeup,
+  outboxTransactionOf,
+  takeOutboxRowsWritten,
+  wakeRelay,
+} from "./outbox/relayWakeup.ts";
 import { closeKeyCache, keyCacheGeneration } from "./patientKeyCache.ts";
 import * as schema from "./schema.ts";
 
@@ -357,10 +363,19 @@ async function attempts<T>(
         afterCommit(client, self.pool);
         return result;
       } catch (error) {
+        const status = await transactionStatusAfterFailure(client);
         // The next writer's BEGIN failed after the COMMIT succeeded: the connection is in a failed transaction
         // (status E). The next writer begins on its own; this one's work is committed.
-        if (next && (await transactionStatusAfterFailure(client)) === "E") {
+        if (next && status === "E") {
           await client.query(`ROLLBACK; ${unlock}`);
+          locked = false;
+          afterCommit(client, self.pool);
+          return result;
+        }
+        // The connection was lost with the COMMIT's answer: the session was ended after its COMMIT as well as
+        // before (db/commitOutcome.ts). Postgres, asked on another connection, says which; committed, the write
+        // is answered as done (the session's end released its lock), and never reported failed.
+        if (status === undefined && (await committedOnLostConnection(client, self.pool))) {
           locked = false;
           afterCommit(client, self.pool);
           return result;
@@ -379,6 +394,12 @@ async function attempts<T>(
 /** A transaction committed on `client`: if it wrote outbox rows, the relay is woken (db/outbox/relayWakeup.ts). */
 function afterCommit(client: pg.PoolClient, pool: pg.Pool): void {
   if (takeOutboxRowsWritten(client)) wakeRelay(pool);
+}
+
+/** Whether the transaction of `client`, whose connection is lost, committed: known when it wrote outbox rows. */
+async function committedOnLostConnection(client: pg.PoolClient, pool: pg.Pool): Promise<boolean> {
+  const txId = outboxTransactionOf(client);
+  return txId !== undefined && (await committedAfterAll(pool, txId));
 }
 
 /**

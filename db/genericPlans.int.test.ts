@@ -39,11 +39,11 @@ describe("a write transaction's statements", () => {
 
     const { rows } = await db.$client.query<{ name: string; generic: string; custom: string }>(
       `SELECT name, generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements
-        WHERE name IN ('outbox.insert-rows.v5', 'outbox.bump-aggregate-versions.v1') ORDER BY name`,
+        WHERE name IN ('outbox.insert-rows.v6', 'outbox.bump-aggregate-versions.v1') ORDER BY name`,
     );
     expect(rows.map(({ name, generic, custom }) => [name, Number(generic), Number(custom)])).toEqual([
       ["outbox.bump-aggregate-versions.v1", WRITES + 1, 0],
-      ["outbox.insert-rows.v5", WRITES + 1, 0],
+      ["outbox.insert-rows.v6", WRITES + 1, 0],
     ]);
     // And the writes themselves went in: the patient's chain holds every one of them.
     const { rows: chain } = await db.$client.query<{ versions: string }>(

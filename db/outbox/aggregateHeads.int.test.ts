@@ -59,7 +59,7 @@ describe("a declared aggregate's head", () => {
       const { rows } = await single.$client.query<{ name: string }>(
         "SELECT name FROM pg_prepared_statements WHERE name LIKE 'outbox.%' ORDER BY name",
       );
-      expect(rows.map((row) => row.name)).toEqual(["outbox.insert-rows.v5"]);
+      expect(rows.map((row) => row.name)).toEqual(["outbox.insert-rows.v6"]);
       expect(await chainOf(patientId)).toEqual({
         events: [
           { version: 1, chained: true, granted: true },

@@ -87,7 +87,8 @@ WITH restored AS (
   RETURNING 1
 )
 SELECT (SELECT ahead FROM restored) AS ahead, (SELECT written FROM heads) AS heads_written,
-       (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM keys_made)::int AS keys_made`;
+       (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM keys_made)::int AS keys_made,
+       pg_current_xact_id()::text AS tx_id`;
 
 /**
  * An aggregate's head was not the one this transaction chained its events to. REPEATABLE READ makes another
@@ -138,8 +139,9 @@ export async function insertOutboxRows(
     heads_written: boolean;
     inserted: number;
     keys_made: number;
+    tx_id: string;
   }>({
-    name: "outbox.insert-rows.v5",
+    name: "outbox.insert-rows.v6",
     text: insertOutboxRowsSql,
     values: [
       heads.map((head) => head.aggregateType),
@@ -167,12 +169,12 @@ export async function insertOutboxRows(
       keys.map((key) => key.wrappedKey),
     ],
   });
-  const [{ ahead, heads_written, inserted, keys_made }] = outcome as [(typeof outcome)[number]];
+  const [{ ahead, heads_written, inserted, keys_made, tx_id }] = outcome as [(typeof outcome)[number]];
   if (ahead) throw new RestoredHistoryAhead();
   if (!heads_written) throw new AggregateHeadChanged(heads);
   if (inserted !== rows.length) throw new Error(`${inserted} of ${rows.length} outbox rows were inserted`);
   if (keys_made !== keys.length) {
     throw new Error(`${keys_made} of ${keys.length} patient keys were inserted: a key existed already`);
   }
-  noteOutboxRowsWritten(client);
+  noteOutboxRowsWritten(client, tx_id);
 }

@@ -19,11 +19,23 @@ import pg from "pg";
 /** The channel the relay LISTENs on. */
 export const OUTBOX_CHANNEL = "outbox";
 
-const wroteRows = new WeakSet<pg.ClientBase>();
+/** The connections whose open transaction wrote outbox rows, with that transaction's id. */
+const wroteRows = new WeakMap<pg.ClientBase, string>();
 
-/** The transaction open on `client` wrote outbox rows: its commit must wake the relay (insertOutboxRows). */
-export function noteOutboxRowsWritten(client: pg.ClientBase): void {
-  wroteRows.add(client);
+/**
+ * The transaction open on `client` (its id, `txId`) wrote outbox rows: its commit must wake the relay
+ * (insertOutboxRows).
+ */
+export function noteOutboxRowsWritten(client: pg.ClientBase, txId: string): void {
+  wroteRows.set(client, txId);
+}
+
+/**
+ * The id of the transaction open on `client`, if it wrote outbox rows: a COMMIT whose answer was lost with the
+ * connection is looked up by it (db/commitOutcome.ts).
+ */
+export function outboxTransactionOf(client: pg.ClientBase): string | undefined {
+  return wroteRows.get(client);
 }
 
 /** Whether the transaction just ended on `client` wrote outbox rows; forgets it for the next one. */
