@@ -22,6 +22,9 @@ export function startCheckpointSealer(options: {
     application_name: "checkpoint-sealer",
   });
   pool.on("error", () => {});
+  // A checked-out client has no pool listener: a session ended under it (a failover, pg_terminate_backend) was
+  // an uncaught 'error' that stopped the platform. The failed query is what reports it.
+  pool.on("connect", (client) => client.on("error", () => {}));
   if (options.registry) registerSealingMetrics(options.registry, pool);
   let sealing: Promise<void> = Promise.resolve();
   // The last checkpoint sealed here: each seal checks that the history still holds it (audit/sealCheckpoint.ts).

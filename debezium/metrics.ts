@@ -9,6 +9,8 @@ export function registerSlotMetrics(registry: Registry, databaseUrl: string): { 
   const { slotName } = debeziumTarget(databaseUrl);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "slot-metrics" });
   pool.on("error", () => {});
+  // A checked-out client has no pool listener: a session ended under it was an uncaught error.
+  pool.on("connect", (client) => client.on("error", () => {}));
   // One query per scrape: the three gauges are collected together and share the read in flight.
   let reading: Promise<Awaited<ReturnType<typeof slotState>> | null> | null = null;
   const read = () => {

@@ -106,6 +106,9 @@ export class OutboxRelay {
       application_name: "relay-stats",
     });
     this.statsPool.on("error", () => {});
+    // A checked-out client has no pool listener: a session ended under it (a failover, pg_terminate_backend) was
+    // an uncaught 'error' that stopped the platform. The failed query is what reports it.
+    this.statsPool.on("connect", (client) => client.on("error", () => {}));
     this.metrics = createRelayMetrics(options.registry, async () =>
       this.cursor && this.isLeader
         ? pendingOutboxStats(this.statsPool, this.cursor)
