@@ -250,6 +250,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
         431: problem(
           `The request line and headers are over ${maxHeaderSize} bytes together (a long URL counts)`,
         ),
+        417: problem("An `Expect` header other than `100-continue`, which is the one expectation met"),
         ...(takesBody
           ? {
               415: problem(
