@@ -112,6 +112,19 @@ describe("the OpenAPI document", () => {
     );
   });
 
+  it("declares an ETag on a read's 304 exactly where its 200 carries one (not an export's lines and rows)", async () => {
+    const document = await getJson<OpenApiDocument>("/openapi.json");
+    const tagged = (response: unknown) =>
+      Object.keys((response as { headers?: Record<string, unknown> }).headers ?? {}).includes("ETag");
+    for (const [path, operations] of Object.entries(document.paths)) {
+      const read = operations.get;
+      if (!read) continue;
+      expect(tagged(read.responses["304"]), `GET ${path}`).toBe(tagged(read.responses["200"]));
+    }
+    expect(tagged(document.paths["/audit/events/export"]?.get?.responses["304"])).toBe(false);
+    expect(tagged(document.paths["/patients/{id}"]?.get?.responses["304"])).toBe(true);
+  });
+
   it("declares the Idempotency-Key on every operation that changes something, with its answers, and on no other", async () => {
     const document = await getJson<OpenApiDocument>("/openapi.json");
     const changing = ["post", "put", "patch", "delete"];

@@ -270,7 +270,8 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
               304: {
                 description:
                   "If-None-Match names the answer's entity tag, or is `*` and the read found what it asked for: not modified, no body (the headers of the 2xx it stands for, but those of a body)",
-                headers: entityTagHeader,
+                // Only where the 2xx carries one: a JSON answer (an export's lines and rows are tagged by none).
+                headers: answers.includes("application/json") ? entityTagHeader : {},
               },
               412: problem("If-Match names none of the answer's entity tag: nothing is answered"),
             }),
