@@ -300,6 +300,31 @@ describe("the event documentation", () => {
     ).toEqual([...eventTypes, ...deadLetters].sort());
   }, 60_000); // @asyncapi/parser compiles its schemas on first use: seconds of CPU on a busy 2-core machine
 
+  // A client generated from the document connects to its servers: they are the brokers the platform writes to
+  // (the stack's, on KAFKA_PORT or KAFKA_BROKERS), where it always named localhost:9092.
+  it("names as its servers the brokers the platform writes to, over TLS as kafka-secure", async () => {
+    const servers = async (platform: ReturnType<typeof testPlatform>) =>
+      ((await (await platform.request("/asyncapi.json")).json()) as { servers: Record<string, unknown> })
+        .servers;
+    expect(
+      await servers(testPlatform({} as Database, { kafkaBrokers: ["localhost:9192"], kafkaTls: false })),
+    ).toEqual({
+      kafka: expect.objectContaining({ host: "localhost:9192", protocol: "kafka" }),
+    });
+    const cluster = testPlatform({} as Database, {
+      kafkaBrokers: ["kafka-a.internal:9093", "kafka-b.internal:9093"],
+      kafkaTls: true,
+    });
+    expect(await servers(cluster)).toEqual({
+      "kafka-1": expect.objectContaining({ host: "kafka-a.internal:9093", protocol: "kafka-secure" }),
+      "kafka-2": expect.objectContaining({ host: "kafka-b.internal:9093", protocol: "kafka-secure" }),
+    });
+    const { diagnostics } = await new Parser().parse(
+      JSON.stringify(await (await cluster.request("/asyncapi.json")).json()),
+    );
+    expect(diagnostics.filter((diagnostic) => diagnostic.severity <= 1)).toEqual([]);
+  }, 60_000);
+
   it("gives each event type a JSON Schema that accepts the catalog's example, sealed, and refuses an unknown field", async () => {
     const ajv = new Ajv({ strict: false, validateFormats: false });
     const patientKey = randomBytes(KEY_BYTES);

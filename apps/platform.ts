@@ -26,6 +26,10 @@ export interface PlatformDeps {
   masterKeys: MasterKeys;
   /** A connected admin client, used by readiness to check that the broker answers. */
   kafkaAdmin: Admin;
+  /** The brokers the records are written to: /asyncapi.json names them (left out, the local stack's default). */
+  kafkaBrokers?: readonly string[];
+  /** Whether they are reached over TLS (KAFKA_SSL), which /asyncapi.json says too. */
+  kafkaTls?: boolean;
   log: Logger;
   registry: Registry;
   /** Checks bearer tokens: `createTokenVerifier(signingKeys(env))`. */
@@ -48,6 +52,8 @@ export function createPlatformApp({
   db,
   masterKeys,
   kafkaAdmin,
+  kafkaBrokers,
+  kafkaTls,
   log,
   registry,
   verifyToken,
@@ -59,7 +65,10 @@ export function createPlatformApp({
   tracestateKeys,
 }: PlatformDeps) {
   // Public, like /docs: the console's files hold no data, and it reads everything through the auditor API.
-  const publicRoutes = eventDocumentationRoutes().route("/", consoleRoutes({ signIn: consoleSignIn }));
+  const publicRoutes = eventDocumentationRoutes({ kafkaBrokers, kafkaTls }).route(
+    "/",
+    consoleRoutes({ signIn: consoleSignIn }),
+  );
   const app = createServiceFrame({
     title: "Healthcare platform",
     log,

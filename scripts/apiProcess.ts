@@ -6,7 +6,7 @@ import { createTokenVerifier, expectedClaimsOf } from "../apps/http/auth.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { createPlatformApp } from "../apps/platform.ts";
 import { createDatabase } from "../db/client.ts";
-import { createKafka } from "../kafka/client.ts";
+import { createKafka, kafkaSecurityFromEnvironment } from "../kafka/client.ts";
 import { primaryLink } from "../process/apiProcesses.ts";
 import { startProcess } from "../process/frame.ts";
 
@@ -26,6 +26,8 @@ const app = createPlatformApp({
   db,
   masterKeys,
   kafkaAdmin: admin,
+  kafkaBrokers: stack.kafkaBrokers,
+  kafkaTls: kafkaSecurityFromEnvironment().tls !== undefined,
   log,
   registry,
   verifyToken: createTokenVerifier(tokenKeys, expectedClaimsOf(env)),

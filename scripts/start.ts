@@ -23,7 +23,7 @@ import { migrateDatabase } from "../db/migrate.ts";
 import { registerSlotMetrics } from "../debezium/metrics.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { type DebeziumRelay, ensurePollingMode, startDebeziumRelay } from "../handover/debeziumRelay.ts";
-import { createKafka } from "../kafka/client.ts";
+import { createKafka, kafkaSecurityFromEnvironment } from "../kafka/client.ts";
 import { forkApiProcesses } from "../process/apiProcesses.ts";
 import { startProcess } from "../process/frame.ts";
 import { OutboxRelay } from "../relay/relay.ts";
@@ -161,6 +161,8 @@ if (env.API_PROCESSES === 1) {
     db,
     masterKeys,
     kafkaAdmin: admin,
+    kafkaBrokers: stack.kafkaBrokers,
+    kafkaTls: kafkaSecurityFromEnvironment().tls !== undefined,
     log,
     registry,
     verifyToken,

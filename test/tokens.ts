@@ -39,7 +39,12 @@ export function testPlatform(
   db: Database,
   options: { log?: Logger; kafkaAdmin?: Admin } & Pick<
     PlatformDeps,
-    "checkpointKeys" | "concurrentVerifications" | "consoleSignIn" | "tracestateKeys"
+    | "checkpointKeys"
+    | "concurrentVerifications"
+    | "consoleSignIn"
+    | "tracestateKeys"
+    | "kafkaBrokers"
+    | "kafkaTls"
   > &
     Partial<Pick<PlatformDeps, "masterKeys" | "verifyToken">> = {},
 ) {

@@ -1,14 +1,14 @@
 // The event catalog's documentation, public like /openapi.json: the AsyncAPI document of the six topics and
 // the JSON Schema of each event type's record value, both generated from the zod schemas (events/docs/).
 import { Hono } from "hono";
-import { asyncApiDocument } from "../../events/docs/asyncApiDocument.ts";
+import { type AsyncApiOptions, asyncApiDocument } from "../../events/docs/asyncApiDocument.ts";
 import { eventJsonSchemas } from "../../events/docs/eventJsonSchemas.ts";
 import { isEventType } from "../../events/index.ts";
 import { HttpProblem } from "./problem.ts";
 
-export function eventDocumentationRoutes(): Hono {
+export function eventDocumentationRoutes(brokers: AsyncApiOptions = {}): Hono {
   // Built on first request, then kept: the catalog does not change while the process runs.
-  const asyncApi = once(asyncApiDocument);
+  const asyncApi = once(() => asyncApiDocument(brokers));
   const schemas = once(eventJsonSchemas);
   return (
     new Hono()

@@ -203,11 +203,44 @@ function deadLetterTopic(topic: TopicName): TopicDefinition {
 }
 
 /** Its patterns end strictly in every regex dialect (strictEnds.ts). */
-export function asyncApiDocument(options: { kafkaHost?: string } = {}) {
+export function asyncApiDocument(options: AsyncApiOptions = {}) {
   return withStrictEnds(asyncApiDocumentAsWritten(options));
 }
 
-function asyncApiDocumentAsWritten(options: { kafkaHost?: string }) {
+export interface AsyncApiOptions {
+  /**
+   * The brokers the platform writes to (`host:port` each), as a client reading the document must reach them;
+   * left out (the document generated offline), the local stack's default broker.
+   */
+  kafkaBrokers?: readonly string[];
+  /** Whether they are reached over TLS (KAFKA_SSL): AsyncAPI's `kafka-secure` protocol. */
+  kafkaTls?: boolean;
+}
+
+/** A server per broker: a client generated from the document connects where the platform's records are. */
+function brokerServers({ kafkaBrokers, kafkaTls = false }: AsyncApiOptions) {
+  if (kafkaBrokers === undefined || kafkaBrokers.length === 0) {
+    return {
+      local: {
+        host: "localhost:9092",
+        protocol: "kafka",
+        description: "The local stack's broker (npm start).",
+      },
+    };
+  }
+  return Object.fromEntries(
+    kafkaBrokers.map((host, index) => [
+      kafkaBrokers.length === 1 ? "kafka" : `kafka-${index + 1}`,
+      {
+        host,
+        protocol: kafkaTls ? "kafka-secure" : "kafka",
+        description: "A broker the platform writes its records to (KAFKA_BROKERS, or the local stack's).",
+      },
+    ]),
+  );
+}
+
+function asyncApiDocumentAsWritten(options: AsyncApiOptions) {
   const typesOf = (topic: TopicName) => eventTypes.filter((type) => eventDefinition(type).topic === topic);
   return {
     asyncapi: "3.0.0",
@@ -221,13 +254,7 @@ function asyncApiDocumentAsWritten(options: { kafkaHost?: string }) {
         "Each topic has a dead-letter topic `<topic>.dlq` where the consumers park what they cannot process.",
     },
     defaultContentType: "application/json",
-    servers: {
-      local: {
-        host: options.kafkaHost ?? "localhost:9092",
-        protocol: "kafka",
-        description: "The local stack's broker (npm start).",
-      },
-    },
+    servers: brokerServers(options),
     channels: Object.fromEntries([
       ...eventTopics.map((topic) => [
         topic,
