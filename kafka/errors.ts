@@ -20,6 +20,22 @@ export function nonRetriableKafkaError(error: unknown): string | null {
 }
 
 /**
+ * Whether Kafka answered that a topic does not exist (UNKNOWN_TOPIC_OR_PARTITION). kafkajs counts it retriable, as
+ * a topic created a moment ago may not have reached every broker yet; a topic that was never created, or was
+ * deleted, answers it for ever, so the caller asks the cluster whether the topic is there.
+ */
+export function unknownTopic(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let current = error; current && typeof current === "object" && !seen.has(current); ) {
+    seen.add(current);
+    const { type, cause } = current as { type?: unknown; cause?: unknown };
+    if (type === "UNKNOWN_TOPIC_OR_PARTITION") return true;
+    current = cause;
+  }
+  return false;
+}
+
+/**
  * Whether Kafka refused the relay's producer because a newer one took over its transactional id: another relay
  * leads now (this one lost its Postgres session, and so the lock, with a batch in flight), or the coordinator
  * expired a transaction left open too long. Either way this relay must stop leading, not retry: only the

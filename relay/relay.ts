@@ -23,14 +23,14 @@ import {
   kafkaSecurityFailure,
   type TransactionalProducer,
 } from "../kafka/client.ts";
-import { nonRetriableKafkaError, producerFenced } from "../kafka/errors.ts";
+import { nonRetriableKafkaError, producerFenced, unknownTopic } from "../kafka/errors.ts";
 import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
 import { exponentialBackoff, sleep } from "../retry/backoff.ts";
 import { firstByteBatch } from "./byteBatches.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { publishBatch } from "./publishBatch.ts";
-import { readTopicMessageLimits } from "./topicLimits.ts";
+import { missingTopics, readTopicMessageLimits } from "./topicLimits.ts";
 
 export interface RelayOptions {
   databaseUrl: string;
@@ -46,6 +46,8 @@ export interface RelayOptions {
   standbyRetryMs?: number;
   /** How often a send Kafka refused for good (a record too large, say) is tried again: a fixed config resumes. */
   stalledRetryMs?: number;
+  /** How long a batch's transaction may go on before the relay asks whether its topics exist (and as often after). */
+  topicCheckMs?: number;
   /** How record batches are compressed (KAFKA_COMPRESSION); unset, the default of config/env.ts. */
   compression?: Compression;
   /** Called after each batch Kafka has acknowledged (the cursor has moved past it; the next poll saves it). */
@@ -79,6 +81,7 @@ export class OutboxRelay {
   private readonly idlePollMs: number;
   private readonly standbyRetryMs: number;
   private readonly stalledRetryMs: number;
+  private readonly topicCheckMs: number;
   private readonly log: Logger;
   private readonly metrics: RelayMetrics;
   private readonly statsPool: pg.Pool;
@@ -99,6 +102,7 @@ export class OutboxRelay {
     this.idlePollMs = options.idlePollMs ?? 200;
     this.standbyRetryMs = options.standbyRetryMs ?? 1000;
     this.stalledRetryMs = options.stalledRetryMs ?? 30_000;
+    this.topicCheckMs = options.topicCheckMs ?? 5_000;
     this.log = options.log.child({ component: "relay", relay: this.name });
     this.statsPool = new pg.Pool({
       connectionString: options.databaseUrl,
@@ -309,7 +313,7 @@ export class OutboxRelay {
       try {
         current ??= await this.connectKafka();
         const limits = await this.topicLimits(current, rows);
-        await current.producer.transaction(async (transaction) => {
+        const transaction = current.producer.transaction(async (transaction) => {
           for (let remaining = rows; remaining.length > 0; remaining = remaining.slice(send.length)) {
             send = firstByteBatch(remaining, limits);
             await publishBatch(transaction, send);
@@ -317,18 +321,27 @@ export class OutboxRelay {
           send = [];
           await this.options.beforeCommit?.(rows);
         });
+        await this.untilCommitted(current, rows, transaction);
         this.clearStall("refused");
         return current;
       } catch (error) {
+        if (error instanceof Stopped) {
+          await disconnect(current);
+          throw error;
+        }
         if (producerFenced(error)) {
           this.metrics.fenced.inc();
           await disconnect(current);
           throw new Fenced("fenced", { cause: error });
         }
-        const refused = nonRetriableKafkaError(error);
+        // Reading the limits of a topic that does not exist fails as retriable: it would be retried for ever.
+        const missing =
+          current && unknownTopic(error) ? await missingTopics(current.admin, topicsOf(rows)) : [];
+        const refused = nonRetriableKafkaError(error) ?? (missing.length > 0 ? noSuchTopic(missing) : null);
         this.metrics.publishErrors.inc({ retriable: refused ? "false" : "true" });
         const insecure = refused ? undefined : kafkaSecurityFailure(error);
-        if (refused) this.markRefused(refused, send.length > 0 ? send : rows.slice(0, 1));
+        if (refused && missing.length > 0) this.markRefused(refused, rowsOf(rows, missing));
+        else if (refused) this.markRefused(refused, send.length > 0 ? send : rows.slice(0, 1));
         // Not retriable in kafkajs' sense, yet a rotated password or certificate fixes it without a restart.
         else if (insecure) this.log.error({ attempt, events: rows.length }, insecure);
         else
@@ -344,6 +357,39 @@ export class OutboxRelay {
         await this.pause(refused ? this.stalledRetryMs : retryBackoff.delayMs(attempt));
         if (this.stopping) throw new Stopped();
         this.assertLeadership();
+      }
+    }
+  }
+
+  /**
+   * Waits for the batch's transaction. A send to a topic deleted while the relay runs never fails: kafkajs'
+   * transactional producer asks for the topic's metadata again and again (its retries never stop), and the relay
+   * would wait for ever without a word. So while the transaction goes on, the relay asks every topicCheckMs
+   * whether its topics exist, and reports itself stalled, naming those that do not; the send goes on, and
+   * re-creating the topic resumes it. Stopping then abandons the batch (unacknowledged, it is sent again).
+   */
+  private async untilCommitted(
+    session: KafkaSession,
+    rows: readonly OutboxRecord[],
+    transaction: Promise<void>,
+  ): Promise<void> {
+    let settled = false;
+    const committed = transaction.finally(() => {
+      settled = true;
+      this.wakeUp();
+    });
+    for (;;) {
+      await Promise.race([committed, this.pause(this.topicCheckMs)]);
+      if (settled) return committed;
+      const missing = await missingTopics(session.admin, topicsOf(rows));
+      // Stopping waits for the batch as before, unless it waits on a topic that is not there.
+      if (missing.length === 0 && this.stopping) return committed;
+      if (missing.length === 0) continue;
+      this.metrics.publishErrors.inc({ retriable: "false" });
+      this.markRefused(noSuchTopic(missing), rowsOf(rows, missing));
+      if (this.stopping) {
+        committed.catch(() => {});
+        throw new Stopped();
       }
     }
   }
@@ -486,6 +532,19 @@ export class OutboxRelay {
   private wakeUp(): void {
     this.wake?.();
   }
+}
+
+function topicsOf(rows: readonly OutboxRecord[]): string[] {
+  return [...new Set(rows.map((row) => row.topic))];
+}
+
+function rowsOf(rows: readonly OutboxRecord[], topics: readonly string[]): OutboxRecord[] {
+  return rows.filter((row) => topics.includes(row.topic));
+}
+
+/** The stall's reason when a topic of the batch does not exist: only creating it (`npm run topics`) fixes that. */
+function noSuchTopic(topics: readonly string[]): string {
+  return `UNKNOWN_TOPIC_OR_PARTITION: no topic ${topics.join(", ")} in the cluster`;
 }
 
 async function disconnect(session: KafkaSession | null): Promise<void> {

@@ -24,3 +24,16 @@ export async function readTopicMessageLimits(
   }
   return limits;
 }
+
+/**
+ * Those of `topics` the cluster does not have (never created, or deleted while the relay runs); none when Kafka
+ * cannot be asked, as a broker down is no proof that a topic is gone.
+ */
+export async function missingTopics(admin: Admin, topics: readonly string[]): Promise<string[]> {
+  try {
+    const existing = new Set(await admin.listTopics());
+    return topics.filter((topic) => !existing.has(topic));
+  } catch {
+    return [];
+  }
+}
