@@ -9,7 +9,10 @@ import { loadEnv } from "../config/env.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor } from "../db/outbox/relayCheckpoint.ts";
 import { type RelayMode, readRelayMode } from "../db/outbox/relayMode.ts";
+import { isTopicName, topics } from "../events/index.ts";
+import { createKafka } from "../kafka/client.ts";
 import { localConnectUrl } from "../stack/connect.ts";
+import { localKafkaBrokers } from "../stack/kafka.ts";
 import { localDatabaseUrl } from "../stack/postgres.ts";
 import { debeziumTarget } from "./connectorConfig.ts";
 import { ConnectClient, type ConnectorState } from "./connectRest.ts";
@@ -36,6 +39,8 @@ export async function relayStatus(options: {
   databaseUrl: string;
   connect: ConnectClient;
   connectDatabaseUrl?: string;
+  /** Given, the catalog's event topics are looked for there (missingEventTopics). */
+  kafkaBrokers?: string[];
 }): Promise<RelayStatus> {
   const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-status" });
   client.on("error", () => {});
@@ -88,6 +93,12 @@ export async function relayStatus(options: {
         `connector ${target.connectorName} is ${connectorState}, its task ${taskState}: nothing is relayed`,
       );
     }
+    for (const topic of options.kafkaBrokers ? await missingEventTopics(options.kafkaBrokers) : []) {
+      problems.push(
+        `topic ${topic} does not exist: Debezium's task waits for it without failing (it stays RUNNING) and ` +
+          "relays nothing from its first event for it on; create it (npm run topics)",
+      );
+    }
     if (!slot) {
       problems.push(
         `replication slot ${target.slotName} is missing: Debezium cannot resume where it stopped`,
@@ -109,13 +120,33 @@ export async function relayStatus(options: {
 }
 
 /**
+ * The catalog's event topics that Kafka does not have (deleted, or never created). Connect's producer takes a
+ * topic missing from the metadata for a retriable error, and its task retries the send for ever while its state
+ * stays RUNNING: only this tells that the connector relays nothing. None when Kafka does not answer.
+ */
+async function missingEventTopics(kafkaBrokers: string[]): Promise<string[]> {
+  const admin = createKafka({ brokers: kafkaBrokers, clientId: "relay-status", retries: 1 }).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    return topics.map((topic) => topic.name).filter((name) => isTopicName(name) && !existing.has(name));
+  } catch {
+    return [];
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/**
  * A readiness check (observability/health.ts's ReadinessCheck shape) for services running with RELAY_MODE=debezium:
- * down when the connector or its task is not RUNNING, the worker does not answer, or the slot is gone.
+ * down when the connector or its task is not RUNNING, the worker does not answer, the slot is gone, or an event
+ * topic is missing.
  */
 export function debeziumReadinessCheck(options: {
   databaseUrl: string;
   connect: ConnectClient;
   connectDatabaseUrl?: string;
+  kafkaBrokers?: string[];
 }): { name: string; check: () => Promise<unknown> } {
   return {
     name: "debezium",
@@ -145,6 +176,7 @@ async function main(): Promise<void> {
     databaseUrl: env.DATABASE_URL ?? localDatabaseUrl(),
     connect,
     connectDatabaseUrl: env.CONNECT_DATABASE_URL,
+    kafkaBrokers: env.KAFKA_BROKERS ?? localKafkaBrokers(),
   });
   console.log(JSON.stringify(status, null, 2));
   if (status.problems.length > 0) process.exit(1);

@@ -43,6 +43,7 @@ export async function startDebeziumRelay(options: {
       databaseUrl: options.databaseUrl,
       connect: worker.connect,
       connectDatabaseUrl,
+      kafkaBrokers: options.kafkaBrokers,
     }),
     stopStarted: async () => {
       if (worker.startedByUs) await stopConnect();
