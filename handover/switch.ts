@@ -49,6 +49,7 @@ import {
   peekTransactions,
   slotState,
 } from "../debezium/sql/replicationSlot.ts";
+import { isTopicName, topics } from "../events/index.ts";
 import {
   type Admin,
   createKafka,
@@ -122,6 +123,7 @@ export async function switchToDebezium(options: SwitchOptions): Promise<Debezium
       };
     }
 
+    await refuseMissingTopics(control, options);
     await fencePollingRelay(control, options);
     await writeRelayMode(control, "debezium", { state: "handing-over", startedAt: new Date().toISOString() });
 
@@ -329,6 +331,37 @@ async function fencePollingRelay(control: pg.Client, options: SwitchOptions): Pr
       announced = true;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * Refuses the handover, before anything changes, while a topic it would publish to is missing from Kafka: one of
+ * the catalog's event topics, or one that a row after the polling cursor names. Begun, the handover would stop
+ * half way on Kafka's "This server does not host this topic-partition", leaving no relay publishing, and a
+ * connector would wait on the topic for ever, RUNNING.
+ */
+async function refuseMissingTopics(control: pg.Client, options: SwitchOptions): Promise<void> {
+  const cursor = await loadRelayCheckpoint(control, POLLING_RELAY_NAME);
+  const backlog = await control.query<{ topic: string }>(
+    "SELECT DISTINCT topic FROM outbox WHERE (tx_id, position) > ($1::xid8, $2::bigint)",
+    [cursor.txId, cursor.position],
+  );
+  const wanted = new Set([
+    ...topics.map((topic) => topic.name).filter((name) => isTopicName(name)),
+    ...backlog.rows.map((row) => row.topic),
+  ]);
+  const admin = createKafka({ brokers: options.kafkaBrokers, clientId: "outbox-relay-switch" }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = [...wanted].filter((topic) => !existing.has(topic));
+    if (missing.length > 0) {
+      throw new Error(
+        `Kafka has no topic ${missing.join(", ")}: create it (npm run topics), then switch again; nothing was changed`,
+      );
+    }
+  } finally {
+    await admin.disconnect().catch(() => {});
   }
 }
 
