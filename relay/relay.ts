@@ -378,9 +378,14 @@ export class OutboxRelay {
       settled = true;
       this.wakeUp();
     });
+    let checkedAt = Date.now();
     for (;;) {
       await Promise.race([committed, this.pause(this.topicCheckMs)]);
       if (settled) return committed;
+      // A NOTIFY wakes the pause too, once per commit under load: the topics are asked about only when
+      // topicCheckMs has passed (or the relay is stopping), not at every wake-up.
+      if (!this.stopping && Date.now() - checkedAt < this.topicCheckMs) continue;
+      checkedAt = Date.now();
       const missing = await missingTopics(session.admin, topicsOf(rows));
       // Stopping waits for the batch as before, unless it waits on a topic that is not there.
       if (missing.length === 0 && this.stopping) return committed;
