@@ -309,4 +309,47 @@ describe("the migrations", () => {
       await client.end();
     }
   });
+
+  it("refuse from 0034 an outbox row with an empty trace header, which the two relays would send two ways", async () => {
+    const { url, client } = await scratchDatabase();
+    /** A row as an administrator would write it by hand, its hash aside (the relays send what the row holds). */
+    const insert = (traceparent: string | null, tracestate: string | null) =>
+      client.query(
+        `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, topic, message_key, payload,
+                             correlation_id, traceparent, tracestate, hash)
+         VALUES (gen_random_uuid(), 'audit.data.accessed', 'audit', gen_random_uuid()::text, 'audit-events', 'k',
+                 '{}', gen_random_uuid(), $1, $2, '\\x00')`,
+        [traceparent, tracestate],
+      );
+    try {
+      await migrateThrough(url, 33);
+      await client.query("SET session_replication_role = replica");
+      await insert("", null);
+
+      await migrateDatabase(url);
+
+      for (const [traceparent, tracestate] of [
+        ["", null],
+        [null, ""],
+        ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", ""],
+      ] as const) {
+        await expect(insert(traceparent, tracestate), `${traceparent} ${tracestate}`).rejects.toThrow(
+          'violates check constraint "outbox_trace_headers_not_empty"',
+        );
+      }
+      await insert(null, null);
+      await insert("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=value");
+      // The history written before is kept as it is: the constraint does not scan it.
+      const { rows } = await client.query<{ traceparent: string | null }>(
+        "SELECT traceparent FROM outbox ORDER BY position",
+      );
+      expect(rows.map((row) => row.traceparent)).toEqual([
+        "",
+        null,
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
 });

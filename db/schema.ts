@@ -139,6 +139,10 @@ export const outbox = pgTable(
       table.position,
     ),
     uniqueIndex("outbox_event_id").on(table.eventId),
+    // A trace header is a value or none: the polling relay leaves out a header it has no value for, and Debezium
+    // would send an empty one, so the two relays would differ on a row whose column holds ''. The write path
+    // stores none for an absent one; a row written by hand is held to the same.
+    check("outbox_trace_headers_not_empty", sql`${table.traceparent} <> '' AND ${table.tracestate} <> ''`),
     uniqueIndex("outbox_aggregate_version").on(
       table.aggregateType,
       table.aggregateId,
