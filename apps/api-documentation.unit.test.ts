@@ -184,6 +184,20 @@ describe("the OpenAPI document", () => {
     expect(response.headers.get("x-correlation-id")).toBe("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
   });
 
+  it("marks the fields a request may only repeat as on file (x-on-file): a notification's recipient", async () => {
+    const marked: string[] = [];
+    const walk = (node: unknown): void => {
+      if (!node || typeof node !== "object") return;
+      for (const [key, value] of Object.entries(node)) {
+        if ((value as Record<string, unknown> | null)?.["x-on-file"] === true) marked.push(key);
+        walk(value);
+      }
+    };
+    walk(await getJson<unknown>("/openapi.json"));
+    expect(new Set(marked)).toEqual(new Set(["to", "userId"]));
+    expect(marked.length).toBeGreaterThanOrEqual(3);
+  });
+
   it("says what the HTTP server refuses before any operation, with the limits it holds", async () => {
     const { info } = await getJson<{ info: { description: string } }>("/openapi.json");
     expect(info.description).toContain(

@@ -90,6 +90,26 @@ const deref = (ref: string) =>
 
 type Target = "own" | "other" | "unknown" | "erased";
 
+/**
+ * The body fields marked `x-on-file`, in any variant of the schema: left out, the record's own value is used;
+ * any value drawn is almost surely another, a 422.
+ */
+function onFileFields(schema: Schema | undefined, names = new Set<string>()): Set<string> {
+  if (!schema) return names;
+  if (schema.$ref) return onFileFields(deref(schema.$ref), names);
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if (property["x-on-file"] === true) names.add(name);
+  }
+  for (const variant of [...(schema.oneOf ?? []), ...(schema.anyOf ?? [])]) onFileFields(variant, names);
+  return names;
+}
+
+/** The body without its `x-on-file` fields. */
+function withoutOnFile(body: unknown, onFile: ReadonlySet<string>): unknown {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return body;
+  return Object.fromEntries(Object.entries(body).filter(([key]) => !onFile.has(key)));
+}
+
 /** A world with an erased patient besides: signed up and erased through the API, as a client would. */
 type ContractWorld = CareWorld & { erased: Pick<CareSide, "patientId"> };
 
@@ -424,10 +444,13 @@ describe("retries with an Idempotency-Key, for every operation that declares it"
       const world = { ...(await longStandingWorld()), erased: await erasedPatient() };
       const count = counted(`${method} ${route}`);
       // The world's own records, so that a request drawn valid succeeds: a failure is not kept, and replays nothing.
+      // Fields that must repeat what is on file are left out, as the document says a client may.
+      const onFile = onFileFields(operation.requestBody?.content["application/json"]?.schema);
       const drawn = fc
         .sample(requestArbitrary(route, operation, world), { seed: SEED, numRuns: 30 })
         .map((request) => ({
           ...request,
+          body: withoutOnFile(request.body, onFile),
           path: route.replace(
             /\{(\w+)\}/g,
             (_, name: string) => idFor(name, route, world, "own") ?? randomUUID(),

@@ -6,6 +6,12 @@ import { emailRequestedSchema, pushRequestedSchema, smsRequestedSchema } from ".
 import { type EmailTemplate, emailTemplates } from "../../events/notificationTemplates.ts";
 import { anyCaseUuid } from "../http/ids.ts";
 
+/**
+ * A field a request may leave out, or repeat only as the record on file holds it (any other value is a 422):
+ * published as `x-on-file`, so that a client generating requests from the document knows to leave it out.
+ */
+const ON_FILE = { "x-on-file": true } as const;
+
 const request = {
   /** Required: a message's text is sealed under its patient's key, and its recipient is that patient. */
   patientId: anyCaseUuid,
@@ -18,9 +24,8 @@ const emailRequestFields = {
   ...request,
   to: emailRequestedSchema.shape.to
     .optional()
-    .describe(
-      "the patient's e-mail address on file, which is used when left out; any other is refused (422)",
-    ),
+    .describe("the patient's e-mail address on file, which is used when left out; any other is refused (422)")
+    .meta(ON_FILE),
 };
 
 /** A request for one template, with the variables it needs (events/notificationTemplates.ts). */
@@ -46,7 +51,8 @@ export const smsRequestBody = z.strictObject({
   ...request,
   to: smsRequestedSchema.shape.to
     .optional()
-    .describe("the patient's phone number on file, which is used when left out; any other is refused (422)"),
+    .describe("the patient's phone number on file, which is used when left out; any other is refused (422)")
+    .meta(ON_FILE),
 });
 
 export const pushRequestBody = z.strictObject({
@@ -54,7 +60,8 @@ export const pushRequestBody = z.strictObject({
   ...request,
   userId: anyCaseUuid
     .optional()
-    .describe("the patient's own login, which is used when left out; any other is refused (422)"),
+    .describe("the patient's own login, which is used when left out; any other is refused (422)")
+    .meta(ON_FILE),
 });
 
 export const notificationAccepted = z.object({
