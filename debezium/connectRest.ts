@@ -47,6 +47,19 @@ export class ConnectClient {
     }
   }
 
+  /** The connector's configuration as the worker stores it, or undefined when no such connector is registered. */
+  async config(name: string): Promise<Record<string, string> | undefined> {
+    try {
+      return (await this.request("GET", `/connectors/${encodeURIComponent(name)}/config`)) as Record<
+        string,
+        string
+      >;
+    } catch (error) {
+      if (error instanceof ConnectRestError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** Stops the connector and its tasks but keeps its configuration (state STOPPED); resume() starts it again. */
   async stop(name: string): Promise<void> {
     await this.retryWhileBusy(30_000, () =>

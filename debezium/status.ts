@@ -14,8 +14,9 @@ import { createKafka } from "../kafka/client.ts";
 import { localConnectUrl } from "../stack/connect.ts";
 import { localKafkaBrokers } from "../stack/kafka.ts";
 import { localDatabaseUrl } from "../stack/postgres.ts";
-import { debeziumTarget } from "./connectorConfig.ts";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, debeziumTarget } from "./connectorConfig.ts";
 import { ConnectClient, type ConnectorState } from "./connectRest.ts";
+import { heartbeatSilenceSeconds } from "./sql/heartbeat.ts";
 import { type SlotState, slotState } from "./sql/replicationSlot.ts";
 
 export interface RelayStatus {
@@ -28,12 +29,23 @@ export interface RelayStatus {
     taskState: ConnectorState | "NONE" | "UNKNOWN";
     /** Connect's stack trace of a FAILED connector or task. */
     trace?: string;
+    /**
+     * Seconds since the task's last heartbeat (or its walsender's start, when later); null when it never beat.
+     * More than HEARTBEAT_MISSED_BEATS intervals: the task is dead or stuck, whatever Connect says.
+     */
+    heartbeatSilenceSeconds: number | null;
     slot: SlotState | null;
   };
   polling?: { cursor: RelayCursor; pending: number; oldestAgeSeconds: number };
   /** What is wrong, one sentence each with what to do; empty when the active relay is healthy. */
   problems: string[];
 }
+
+/**
+ * Heartbeat intervals without a heartbeat after which a RUNNING task counts as dead (debezium/sql/heartbeat.ts):
+ * one missed beat can be a slow poll or a busy database; three are not.
+ */
+export const HEARTBEAT_MISSED_BEATS = 3;
 
 export async function relayStatus(options: {
   databaseUrl: string;
@@ -66,15 +78,21 @@ export async function relayStatus(options: {
     let connectorState: NonNullable<RelayStatus["debezium"]>["connectorState"] = "UNREACHABLE";
     let taskState: NonNullable<RelayStatus["debezium"]>["taskState"] = "UNKNOWN";
     let trace: string | undefined;
+    let heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
     try {
       const status = await options.connect.status(target.connectorName);
       connectorState = status?.connector.state ?? "MISSING";
       const task = status?.tasks[0];
       taskState = task?.state ?? "NONE";
       trace = status?.connector.trace ?? task?.trace;
+      const configured = Number(
+        (await options.connect.config(target.connectorName))?.["heartbeat.interval.ms"],
+      );
+      if (configured > 0) heartbeatIntervalMs = configured;
     } catch {
-      // UNREACHABLE stays.
+      // UNREACHABLE stays (or, the status read, the default heartbeat interval).
     }
+    const silence = (await heartbeatSilenceSeconds(client, target.heartbeatTable, target.slotName)) ?? null;
     if (connectorState === "UNREACHABLE") {
       problems.push(
         `Kafka Connect at ${options.connect.url} does not answer: start it (npm run stack:up -- connect)`,
@@ -91,6 +109,10 @@ export async function relayStatus(options: {
     } else if (connectorState !== "RUNNING" || taskState !== "RUNNING") {
       problems.push(
         `connector ${target.connectorName} is ${connectorState}, its task ${taskState}: nothing is relayed`,
+      );
+    } else if (silence === null || silence * 1000 > HEARTBEAT_MISSED_BEATS * heartbeatIntervalMs) {
+      problems.push(
+        silentTaskProblem(options.connect.url, target.connectorName, silence, heartbeatIntervalMs),
       );
     }
     for (const topic of options.kafkaBrokers ? await missingEventTopics(options.kafkaBrokers) : []) {
@@ -111,7 +133,14 @@ export async function relayStatus(options: {
     return {
       mode,
       handover,
-      debezium: { connector: target.connectorName, connectorState, taskState, trace, slot },
+      debezium: {
+        connector: target.connectorName,
+        connectorState,
+        taskState,
+        trace,
+        heartbeatSilenceSeconds: silence,
+        slot,
+      },
       problems,
     };
   } finally {
@@ -139,8 +168,8 @@ async function missingEventTopics(kafkaBrokers: string[]): Promise<string[]> {
 
 /**
  * A readiness check (observability/health.ts's ReadinessCheck shape) for services running with RELAY_MODE=debezium:
- * down when the connector or its task is not RUNNING, the worker does not answer, the slot is gone, or an event
- * topic is missing.
+ * down when the connector or its task is not RUNNING, or has missed its heartbeats, the worker does not answer, the
+ * slot is gone, or an event topic is missing.
  */
 export function debeziumReadinessCheck(options: {
   databaseUrl: string;
@@ -156,6 +185,25 @@ export function debeziumReadinessCheck(options: {
       return status.debezium;
     },
   };
+}
+
+/** A task Connect calls RUNNING that has stopped beating: what that means and what to do. */
+function silentTaskProblem(
+  connectUrl: string,
+  connectorName: string,
+  silence: number | null,
+  heartbeatIntervalMs: number,
+): string {
+  const since =
+    silence === null
+      ? "has never run its heartbeat"
+      : `has not run its heartbeat for ${Math.round(silence)} s`;
+  return (
+    `connector ${connectorName}'s task 0 is reported RUNNING but ${since} (every ${heartbeatIntervalMs / 1000} s ` +
+    "while it runs): it is dead or stuck and relays nothing. Connect reports a task killed by a record Kafka " +
+    "refused FAILED only once its producer has closed; the worker's log says why (\"Task threw an uncaught and " +
+    `unrecoverable exception"). Fix the cause, then POST ${connectUrl}/connectors/${connectorName}/restart?includeTasks=true`
+  );
 }
 
 function firstLine(text: string | undefined): string {

@@ -41,6 +41,7 @@ import {
 } from "../debezium/connector.ts";
 import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
 import { ConnectClient } from "../debezium/connectRest.ts";
+import { beatForNewTask } from "../debezium/sql/heartbeat.ts";
 import { preparePostgres } from "../debezium/sql/preparePostgres.ts";
 import {
   createSlotExportingSnapshot,
@@ -115,6 +116,7 @@ export async function switchToDebezium(options: SwitchOptions): Promise<Debezium
         );
       }
       await registerConnector(options.connect, target, options.kafkaBrokers, options.connectorOptions);
+      await beatForNewTask(control, target.heartbeatTable);
       return {
         slotPosition: String(current.handover.slotPosition),
         pollingCursor: current.handover.pollingCursor as RelayCursor,
@@ -148,6 +150,7 @@ export async function switchToDebezium(options: SwitchOptions): Promise<Debezium
     );
 
     await registerConnector(options.connect, target, options.kafkaBrokers, options.connectorOptions);
+    await beatForNewTask(control, target.heartbeatTable);
     const handover = { slotPosition: exported.consistentPoint, pollingCursor, published };
     await writeRelayMode(control, "debezium", { state: "done", ...handover, at: new Date().toISOString() });
     options.log(
