@@ -1,5 +1,6 @@
 // The replication slot's metrics read pg_replication_slots at scrape time: absent while the connector's slot
-// does not exist, then its retained WAL, lag and whether anything streams from it.
+// does not exist, then its retained WAL, lag, whether anything streams from it and how long the connector's
+// heartbeat has been silent.
 import pg from "pg";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +46,12 @@ describe("replication slot metrics", () => {
       expect(await sample(registry, "debezium_replication_slot_active")).toEqual([
         { value: 0, slot: slotName },
       ]);
+      // The connector's last heartbeat, 40 s ago, and no walsender since: it has been silent that long.
+      await client.query(
+        "INSERT INTO debezium_heartbeat (id, beat_at) VALUES (1, now() - interval '40 seconds') ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at",
+      );
+      const silence = await sample(registry, "debezium_heartbeat_silence_seconds");
+      expect(silence).toEqual([{ value: expect.closeTo(40, -1), slot: slotName }]);
     } finally {
       await metrics.close();
     }

@@ -3,29 +3,31 @@
 import pg from "pg";
 import { Gauge, type Registry } from "prom-client";
 import { debeziumTarget } from "./connectorConfig.ts";
-import { slotState } from "./sql/replicationSlot.ts";
+import { heartbeatSilenceSeconds } from "./sql/heartbeat.ts";
+import { type SlotState, slotState } from "./sql/replicationSlot.ts";
+
+/** The slot's state and the connector's heartbeat silence, read together at each scrape. */
+interface SlotReading extends SlotState {
+  heartbeatSilenceSeconds: number | undefined;
+}
 
 export function registerSlotMetrics(registry: Registry, databaseUrl: string): { close(): Promise<void> } {
-  const { slotName } = debeziumTarget(databaseUrl);
+  const { slotName, heartbeatTable } = debeziumTarget(databaseUrl);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, application_name: "slot-metrics" });
   pool.on("error", () => {});
   // A checked-out client has no pool listener: a session ended under it was an uncaught error.
   pool.on("connect", (client) => client.on("error", () => {}));
-  // One query per scrape: the three gauges are collected together and share the read in flight.
-  let reading: Promise<Awaited<ReturnType<typeof slotState>> | null> | null = null;
+  // One read per scrape: the gauges are collected together and share the read in flight.
+  let reading: Promise<SlotReading | null> | null = null;
   const read = () => {
-    reading ??= slotState(pool, slotName)
+    reading ??= readSlot(pool, slotName, heartbeatTable)
       .catch(() => null)
       .finally(() => {
         reading = null;
       });
     return reading;
   };
-  const gauge = (
-    name: string,
-    help: string,
-    value: (state: NonNullable<Awaited<ReturnType<typeof slotState>>>) => number,
-  ) =>
+  const gauge = (name: string, help: string, value: (state: SlotReading) => number | undefined) =>
     new Gauge({
       name,
       help,
@@ -34,7 +36,8 @@ export function registerSlotMetrics(registry: Registry, databaseUrl: string): { 
       async collect() {
         const state = await read();
         this.reset();
-        if (state) this.set({ slot: slotName }, value(state));
+        const measured = state ? value(state) : undefined;
+        if (measured !== undefined) this.set({ slot: slotName }, measured);
       },
     });
   gauge(
@@ -52,5 +55,22 @@ export function registerSlotMetrics(registry: Registry, databaseUrl: string): { 
     "1 while the connector's task streams from its replication slot",
     (state) => (state.active ? 1 : 0),
   );
+  gauge(
+    "debezium_heartbeat_silence_seconds",
+    "Seconds since the connector's task last ran its heartbeat (or its walsender started): a task Connect still " +
+      "reports RUNNING after a record Kafka refused killed it stops beating (debezium/sql/heartbeat.ts)",
+    (state) => state.heartbeatSilenceSeconds,
+  );
   return { close: () => pool.end() };
+}
+
+/** Nothing without the slot: then Debezium is not the relay, and its heartbeat is silent by design. */
+async function readSlot(
+  pool: pg.Pool,
+  slotName: string,
+  heartbeatTable: string,
+): Promise<SlotReading | null> {
+  const state = await slotState(pool, slotName);
+  if (!state) return null;
+  return { ...state, heartbeatSilenceSeconds: await heartbeatSilenceSeconds(pool, heartbeatTable, slotName) };
 }
