@@ -81,6 +81,52 @@ describe("an archive stopped while it writes", () => {
   });
 });
 
+/**
+ * Runs `npm run audit:archive` and kills it (SIGKILL: no handler runs) once it has written and synced its signed
+ * manifest, while it waits to record the archive: its transaction never commits, so nothing is recorded and no
+ * row deleted, but both its files, complete and signed, are left on disk.
+ */
+async function killedAfterSigning(archiving: Archiving): Promise<void> {
+  const admin = await archiving.history.admin();
+  await admin.query("BEGIN");
+  await admin.query("LOCK TABLE outbox_archives IN SHARE MODE");
+  const command = archiveCommand(archiving);
+  await eventually(async () => {
+    const waiting = await archiving.history.db.$client.query(
+      `SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND query LIKE 'INSERT INTO outbox_archives%'`,
+    );
+    return waiting.rowCount === 1;
+  });
+  command.child.kill("SIGKILL");
+  await command.exited;
+  await admin.query("ROLLBACK");
+}
+
+describe("an archive killed after it signed its manifest, before its transaction committed", () => {
+  it("is replaced by the next archive: its files hold rows the outbox still holds, under no recorded archive", async () => {
+    const archiving = await historyToArchive(await databases.create());
+    await killedAfterSigning(archiving);
+    const left = (await readdir(archiving.directory)).sort();
+    expect(left).toEqual(["outbox-archive-000001.manifest.json", "outbox-archive-000001.ndjson.gz"]);
+    expect(JSON.parse(await readFile(join(archiving.directory, left[0] as string), "utf8"))).toMatchObject({
+      archive: { sequence: 1 },
+    });
+    expect(await archiving.remaining()).toHaveLength(35);
+
+    const outcome = await archiving.archive({ now: archiving.longAfter() });
+
+    expect(outcome.archived).toMatchObject({ sequence: 1, checkpointSequence: 2, rowCount: 20 });
+    expect((await readdir(archiving.directory)).sort()).toEqual(left);
+    expect(await verifyArchiveFiles([join(archiving.directory, left[0] as string)], testKeys)).toMatchObject([
+      { intact: true, archive: 1, rows: 20 },
+    ]);
+    expect(await archiving.remaining()).toHaveLength(15);
+    await archiving.close();
+  });
+});
+
 /** An archive file whose first row is of another history: its own position, transaction and hash. */
 const othersArchiveFile = () =>
   gzipSync(`${JSON.stringify({ txId: "7", position: "1", hash: "ab".repeat(32) })}\n`);

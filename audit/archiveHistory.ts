@@ -21,7 +21,7 @@ import {
   signArchive,
   toArchivedRow,
 } from "./archive.ts";
-import { type ArchiveManifest, manifestText } from "./archiveManifest.ts";
+import { type ArchiveManifest, manifestText, parseManifest } from "./archiveManifest.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
 import { type Anchor, anchorAt, START_OF_HISTORY } from "./historySpan.ts";
 import type { SigningKey } from "./signingKey.ts";
@@ -102,7 +102,7 @@ export async function archiveHistory(
     const manifestFile = join(options.directory, `${base}.manifest.json`);
     await mkdir(options.directory, { recursive: true });
     const [firstRow] = await rowsToArchive(client, after.cursor, cutKey, 1);
-    await removeStoppedAttempt(file, manifestFile, firstRow);
+    await removeStoppedAttempt(client, { file, manifestFile, sequence, after }, firstRow);
     // The manifest first, saying who writes the archive until the archive record replaces it.
     for (const [path, content] of [
       [manifestFile, writingMarker()],
@@ -275,15 +275,22 @@ function writingMarker(): string {
  * kill, a crash): its manifest still names it as the writer, and it runs no more. It had recorded and deleted
  * nothing, so its files hold only rows the outbox still holds. Holding the archive lock, no archive of this
  * database writes them; one whose writer may still run (on another host, or a live process: another
- * database's archive into the same directory) is refused, naming the writer.
+ * database's archive into the same directory) is refused, naming the writer. Removed too: the files of one killed
+ * after it signed, before it committed (isUncommittedAttempt): its signed manifest names no writer any more.
  */
 async function removeStoppedAttempt(
-  file: string,
-  manifestFile: string,
+  client: pg.ClientBase,
+  attempt: { file: string; manifestFile: string; sequence: number; after: Anchor },
   firstRow: HistoryRow | undefined,
 ): Promise<void> {
+  const { file, manifestFile } = attempt;
   const text = await readFile(manifestFile, "utf8").catch(() => null);
   if (text === "") return removeUnsignedAttempt(file, manifestFile, firstRow);
+  if (text !== null && (await isUncommittedAttempt(client, text, attempt))) {
+    await rm(file, { force: true });
+    await rm(manifestFile, { force: true });
+    return;
+  }
   const writer = text === null ? null : writerOf(text);
   if (!writer) return;
   if (writer.host !== hostname() || (writer.pid !== process.pid && processRuns(writer.pid))) {
@@ -295,6 +302,47 @@ async function removeStoppedAttempt(
   }
   await rm(file, { force: true });
   await rm(manifestFile, { force: true });
+}
+
+/**
+ * A signed manifest of this very archive whose transaction never committed: its process was killed (or the
+ * machine stopped) between syncing the signed manifest and committing. It names the sequence this archive is
+ * to take, which no recorded archive has (the archive lock is held, and `after` is the last recorded one's
+ * cut), after the same checkpoint, up to a checkpoint this database holds, identical: every row its file holds
+ * is one that checkpoint sealed and no archive deleted, so the outbox still holds it, and the files are
+ * replaced. A manifest of another history, or of this one before a restore, differs in one of these and is
+ * refused as such (createNew).
+ */
+async function isUncommittedAttempt(
+  client: pg.ClientBase,
+  text: string,
+  attempt: { sequence: number; after: Anchor },
+): Promise<boolean> {
+  let manifest: ArchiveManifest;
+  try {
+    manifest = parseManifest(text);
+  } catch {
+    return false;
+  }
+  const { archive, checkpoint } = manifest;
+  if (archive.sequence !== attempt.sequence || archive.afterCheckpointSequence !== attempt.after.checkpoint)
+    return false;
+  if (!sameCheckpoint(manifest.after, attempt.after.sealed)) return false;
+  return sameCheckpoint(checkpoint, await checkpointBySequence(client, checkpoint.sequence));
+}
+
+/** The same signed checkpoint: its place, its count, its running hash and its signature. */
+function sameCheckpoint(a: Checkpoint | null, b: Checkpoint | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.sequence === b.sequence &&
+    a.upToTxId === b.upToTxId &&
+    a.upToPosition === b.upToPosition &&
+    a.rowCount === b.rowCount &&
+    a.chainHash.equals(b.chainHash) &&
+    a.keyId === b.keyId &&
+    a.signature.equals(b.signature)
+  );
 }
 
 /**
