@@ -211,7 +211,27 @@ export async function replayHistory(
     const last = page.at(-1) as OutboxRecord;
     after = { txId: last.txId, position: last.position };
   }
+  if (published < plan.events) throw new ReplayIncomplete(plan.events, { published, lastSent });
   return { published, lastSent };
+}
+
+/**
+ * Fewer rows than planned were there to read: the rows below the plan's bound are final, so only deletion takes
+ * one away, and the outbox deletes rows only when an archive records them (`audit:archive`, run meanwhile). The
+ * audit event says the planned count went out: the replay fails rather than report success without them.
+ */
+export class ReplayIncomplete extends Error {
+  constructor(
+    readonly planned: number,
+    readonly sent: ReplayOutcome,
+  ) {
+    super(
+      `the replay sent ${sent.published} of the ${planned} events it planned: ${planned - sent.published} were no ` +
+        "longer in the outbox when it came to read them (an audit:archive moved them out meanwhile?); replay the " +
+        "rest from the archive files, or narrow the selection to what the outbox holds and replay again",
+    );
+    this.name = "ReplayIncomplete";
+  }
 }
 
 /** A send Kafka did not acknowledge: the replay stopped there, after `sent.published` events. */
