@@ -216,6 +216,9 @@ async function redrive(
   const superseded: Superseded[] = [];
   const sending = records.filter(({ letter, message }, index) => {
     const place = places[index];
+    // Applied already (by a re-drive that stopped before it moved the cursor): its consumer's inbox drops the
+    // copy as a duplicate, so it is sent again rather than refused as superseded by the events applied after it.
+    if (place?.alreadyApplied) return true;
     const reason = supersededBecause(
       {
         letter,

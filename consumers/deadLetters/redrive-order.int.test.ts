@@ -206,6 +206,56 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
   });
 });
 
+describe("a re-drive run again after one that sent its letters and stopped before it moved the cursor", () => {
+  it("sends them again, which the consumer drops as duplicates, rather than refuse those it applied as superseded", async () => {
+    const patientId = randomUUID();
+    const failing = new Set<string>([patientId]);
+    const name = uniqueConsumerName("redrive-rerun");
+    const definition = consentConsumer(name, failing);
+    const first = await startTestConsumer(definition, { db, kafkaBrokers: kafkaBrokers(), name });
+    let grant = "";
+    let withdrawal = "";
+    try {
+      grant = await decide(patientId, true);
+      withdrawal = await decide(patientId, false);
+      await eventually(
+        async () => (await metricValue(first.registry, "consumer_records_dead_lettered_total")) >= 2,
+        60_000,
+      );
+    } finally {
+      await first.stop();
+    }
+    failing.clear();
+    const letters = new Set([grant, withdrawal]);
+    // The interrupted run: both letters sent back (a re-drive naming them moves no cursor, as one killed after
+    // its sends and before its cursor moved leaves it), and applied by the consumer, in order.
+    await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", { eventIds: letters });
+    const restarted = await startTestConsumer(definition, {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name,
+      restart: true,
+    });
+    try {
+      await eventually(async () => (await appliedFor(name, patientId)).length === 2, 60_000);
+
+      const { redriven, skipped } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+        eventIds: letters,
+      });
+
+      expect(redriven.map((letter) => letter.eventId).sort()).toEqual([grant, withdrawal].sort());
+      expect(skipped).toEqual([]);
+      await eventually(
+        async () => (await metricValue(restarted.registry, "consumer_records_duplicate_total")) >= 2,
+        60_000,
+      );
+      expect(await appliedFor(name, patientId)).toEqual([grant, withdrawal]);
+    } finally {
+      await restarted.stop();
+    }
+  });
+});
+
 describe("events of one aggregate on two topics", () => {
   it("keep no order between them: a parked prediction is re-driven, and applied, after a newer consent decision", async () => {
     const patientId = randomUUID();

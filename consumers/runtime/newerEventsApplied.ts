@@ -31,6 +31,11 @@ export interface PlaceInHistory {
   createdAt: Date | null;
   /** The newest event of the same aggregate, later than it, that the consumer has applied; null if none. */
   newerApplied: NewerEvent | null;
+  /**
+   * The consumer's inbox holds the event itself: a copy sent again is dropped there as a duplicate (a re-drive
+   * stopped after its sends, before it moved its cursor, leaves its letters applied and still parked).
+   */
+  alreadyApplied: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -44,6 +49,7 @@ export async function newerEventsApplied(
   const column = <V>(pick: (question: AppliedQuestion) => V) => questions.map(pick);
   const { rows } = await client.query<{
     createdAt: Date | null;
+    alreadyApplied: boolean;
     newerEventId: string | null;
     newerEventType: string | null;
     newerPosition: string | null;
@@ -64,6 +70,7 @@ export async function newerEventsApplied(
   });
   return rows.map((row) => ({
     createdAt: row.createdAt,
+    alreadyApplied: row.alreadyApplied,
     newerApplied:
       row.newerEventId === null
         ? null
@@ -81,6 +88,8 @@ export async function newerEventsApplied(
 // primary key, until one the consumer has applied.
 const newerEventsAppliedSql = `
   SELECT asked.created_at AS "createdAt",
+         EXISTS (SELECT FROM consumer_inbox own
+                  WHERE own.consumer = question.consumer AND own.event_id = question.event_id) AS "alreadyApplied",
          newer.event_id::text AS "newerEventId", newer.event_type AS "newerEventType",
          newer.position::text AS "newerPosition",
          newer.aggregate_type AS "newerAggregateType", newer.aggregate_id AS "newerAggregateId"
