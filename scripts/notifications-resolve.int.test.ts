@@ -217,6 +217,25 @@ describe("npm run notifications:resolve", () => {
     expect(await unresolvedMetric()).toEqual({ ...before, sending: (before.sending ?? 0) - 1 });
   });
 
+  it("run again after it recorded not sent (stopped before it printed the replay: a kill, a connection lost at commit), refuses in one line naming the replay", async () => {
+    const request = await requestInOutbox();
+    await publishedByPollingRelay(request);
+    const { notificationId } = await delivery("unknown", OLD, { eventId: request.eventId });
+    // What a run stopped after its commit leaves is what a whole run leaves: the output is all it lacks.
+    const first = await runCommand("--id", notificationId, "--not-sent", "--yes");
+    expect({ code: first.code, output: first.output }).toMatchObject({ code: 0 });
+    const before = await tables();
+
+    const { code, output } = await runCommand("--id", notificationId, "--not-sent", "--yes");
+
+    expect({ code, output }).toMatchObject({ code: 1 });
+    expect(output.trim().split("\n")).toHaveLength(1);
+    expect(output).toContain(
+      `delivery ${notificationId} was recorded as not sent already (operator ${operatorName()}), and nothing has claimed it since: to send it, replay its request: npm run replay -- --from-position ${request.position} --to-position ${request.position}`,
+    );
+    expect(await tables()).toEqual(before);
+  });
+
   it("records a delivery that is not to be sent as abandoned, its request left in the inbox, even one no replay could deliver", async () => {
     const forgotten = await requestInOutbox();
     const tooOld = await delivery("unknown", OLD, { eventId: forgotten.eventId });

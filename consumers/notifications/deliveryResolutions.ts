@@ -81,15 +81,22 @@ export async function deliveryToResolve(
   answer: ProviderAnswer,
   now: Date = new Date(),
 ): Promise<DeliveryToResolve> {
-  const { rows } = await db.$client.query<UnresolvedDelivery & { unresolved: boolean; ageSeconds: number }>(
-    `SELECT ${DELIVERY_COLUMNS}, ${UNRESOLVED_DELIVERY} AS unresolved,
+  const { rows } = await db.$client.query<
+    UnresolvedDelivery & { unresolved: boolean; ageSeconds: number; resolvedBy: string | null }
+  >(
+    `SELECT ${DELIVERY_COLUMNS}, ${UNRESOLVED_DELIVERY} AS unresolved, resolved_by AS "resolvedBy",
             floor(extract(epoch FROM now() - claimed_at))::float8 AS "ageSeconds"
        FROM notification_deliveries WHERE notification_id = $2`,
     [GIVEN_UP_AFTER_SECONDS, notificationId],
   );
   const [found] = rows;
   if (!found) return refused(`no delivery ${notificationId} in notification_deliveries`);
-  const { unresolved, ageSeconds, ...delivery } = found;
+  const { unresolved, ageSeconds, resolvedBy, ...delivery } = found;
+  // Typed as what the answer may settle; the row holds any status.
+  const status: string = delivery.status;
+  if (status === "failed" && resolvedBy !== null && delivery.lastError !== ABANDONED) {
+    return refused(await recordedNotSent(db, notificationId, delivery.eventId, resolvedBy));
+  }
   if (delivery.status !== "sending" && delivery.status !== "unknown") {
     return refused(
       `delivery ${notificationId} is ${delivery.status} already: only an unresolved one (unknown, or sending for over ${SENDING_GIVEN_UP_AFTER_MS / 60_000} minutes) is settled here`,
@@ -121,6 +128,24 @@ export async function deliveryToResolve(
     ageSeconds,
     replay: { position: request.position, topic: request.topic },
   };
+}
+
+/**
+ * A delivery recorded as not sent, to be sent again, that no claim has taken since (a claim clears resolved_by):
+ * its replay has still to run. A run stopped after it committed, before it printed the replay (a kill, a
+ * connection lost at commit), leaves no other trace of it: run again, it names the replay.
+ */
+async function recordedNotSent(
+  db: Database,
+  notificationId: string,
+  eventId: string,
+  operator: string,
+): Promise<string> {
+  const recorded = `delivery ${notificationId} was recorded as not sent already (operator ${operator}), and nothing has claimed it since`;
+  const request = await requestInOutbox(db, eventId);
+  return request
+    ? `${recorded}: to send it, replay its request: npm run replay -- --from-position ${request.position} --to-position ${request.position}`
+    : `${recorded}; its request (event ${eventId}) is no longer in the outbox (archived), so no replay can send it`;
 }
 
 function refused(reason: string): DeliveryToResolve {
