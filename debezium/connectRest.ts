@@ -122,7 +122,10 @@ export class ConnectClient {
     return this.waitForState(name, "RUNNING", timeoutMs);
   }
 
-  /** Waits until the connector is STOPPED and has no tasks left (its slot is then free). */
+  /**
+   * Waits until the connector is STOPPED and has no tasks left (its slot is then free). A FAILED connector or
+   * task is waited for too: stopping removes it, and a dead task is when the relay is handed back to polling.
+   */
   async waitUntilStopped(name: string, timeoutMs = 60_000): Promise<ConnectorStatus> {
     return this.waitForState(name, "STOPPED", timeoutMs);
   }
@@ -133,7 +136,7 @@ export class ConnectClient {
     for (;;) {
       last = await this.status(name).catch(() => last);
       const failed = last && [last.connector, ...last.tasks].find((part) => part.state === "FAILED");
-      if (failed) {
+      if (failed && wanted === "RUNNING") {
         throw new Error(
           `Connector ${name} has FAILED (see its log or GET ${this.url}/connectors/${name}/status):\n${failed.trace ?? "(no trace)"}`,
         );

@@ -1,0 +1,85 @@
+// Switching back to polling when Debezium's task has died (a record Kafka refused): that is when an operator needs
+// the polling relay back. The switch stops and removes the FAILED connector instead of refusing on its state, and
+// the polling relay resumes from what the task had committed: the refused event and those after it arrive, and
+// nothing the task had delivered before is sent again below the handed-back cursor.
+import { randomUUID } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { readRelayMode } from "../db/outbox/relayMode.ts";
+import { debeziumTarget } from "../debezium/connectorConfig.ts";
+import { slotState } from "../debezium/sql/replicationSlot.ts";
+import { deliveredAtLeast, recordsFromNow, useConnectWorker } from "../test/debeziumRelay.ts";
+import {
+  conditionsUpdate,
+  databaseUrl,
+  eventually,
+  kafkaBrokers,
+  patientCreated,
+  startRelay,
+  testDatabase,
+  testEventContext,
+} from "../test/fixtures.ts";
+import { switchToDebezium, switchToPolling } from "./switch.ts";
+
+const db = testDatabase();
+const worker = useConnectWorker();
+afterAll(() => db.$client.end());
+
+describe("relay:switch -- polling with the Debezium task FAILED", () => {
+  it("removes the connector and hands the undelivered events to the polling relay", async () => {
+    const { connect } = worker();
+    const switchOptions = {
+      databaseUrl: databaseUrl(),
+      kafkaBrokers: kafkaBrokers(),
+      connect,
+      log: () => {},
+    };
+    const target = debeziumTarget(databaseUrl());
+    const relay = startRelay();
+    await relay.stop();
+    await switchToDebezium(switchOptions);
+
+    // As in debezium.task-killed.int.test.ts: the connector's producer refuses any record above 4 KiB.
+    const config = (await connect.config(target.connectorName)) as Record<string, string>;
+    await connect.putConnectorConfig(target.connectorName, {
+      ...config,
+      "producer.override.max.request.size": "4096",
+    });
+    await connect.waitUntilRunning(target.connectorName);
+
+    const reader = await recordsFromNow();
+    const patientId = randomUUID();
+    const append = async (event: Parameters<typeof appendEvents>[2][number]) => {
+      const [appended] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [event]));
+      return appended?.eventId as string;
+    };
+    const created = await append(patientCreated(patientId));
+    await reader.readUntil(deliveredAtLeast([created]), { settleMs: 0 });
+    const refused = await append(conditionsUpdate(patientId, 40));
+    await eventually(async () => {
+      const status = await connect.status(target.connectorName);
+      return status?.tasks.some((task) => task.state === "FAILED") ?? false;
+    }, 60_000);
+    const after = await append(conditionsUpdate(patientId, 1));
+
+    const toPolling = await switchToPolling(switchOptions);
+    expect(toPolling.alreadyPolling).toBe(false);
+    // The connector list, not its status: the status topic trails a deletion for a moment.
+    expect(await connect.connectors()).not.toContain(target.connectorName);
+    expect(await slotState(db.$client, target.slotName)).toBeUndefined();
+    expect((await readRelayMode(db.$client)).mode).toBe("polling");
+
+    const polling = startRelay();
+    try {
+      const records = await reader.readUntil(deliveredAtLeast([created, refused, after]));
+      const mine = records.filter((record) => record.key === patientId).map((record) => record.eventId);
+      expect(mine.filter((id) => id === created)).toHaveLength(1);
+      expect(mine.filter((id) => id === refused)).toHaveLength(1);
+      expect(mine.filter((id) => id === after)).toHaveLength(1);
+      expect(mine).toEqual([created, refused, after]);
+    } finally {
+      await polling.stop();
+    }
+  }, 150_000);
+});
