@@ -608,6 +608,20 @@ describe("the auditors' console", () => {
       form.requestSubmit();
     })()`);
     await page.locator("#search-results caption", { hasText: "eventType patient.created" }).waitFor();
+
+    // Another patient typed, unsearched; away and back to the address of the query shown: the form says that
+    // query again (Search reads what the address names), the results stay, and nothing is read.
+    await everyEventReadable();
+    const before = await auditorAccesses();
+    await page.fill("#f-patientId", randomUUID());
+    await page.goto(`${base}/console#search`);
+    await page.goto(`${base}/console#search?patientId=${patientId}&eventType=patient.created`);
+    await expect.poll(() => page.inputValue("#f-patientId")).toBe(patientId);
+    expect(
+      await page.locator("#search-results caption", { hasText: "eventType patient.created" }).count(),
+    ).toBe(1);
+    await everyEventReadable();
+    expect(await auditorAccesses()).toBe(before);
   });
 
   it("forgets what it showed when the auditor signs out: the next one to sign in at this browser finds none of it", async () => {

@@ -1040,8 +1040,11 @@ async function route() {
       const running =
         $("search-results").getAttribute("aria-busy") === "true" ? searchState.parameters : null;
       const onScreen = sameQuery(parameters, searchState.shown) || sameQuery(parameters, running);
-      if (parameters === null || (!asked && onScreen)) break;
+      if (parameters === null) break;
+      // The form says the query the address names, whether it is read now, waits, or is on the screen already
+      // (the form may have been edited since, unsearched): what Search then reads is what the address says.
       fillSearchForm(parameters);
+      if (!asked && onScreen) break;
       if (asked) await startSearch({ ...parameters, limit: $("f-limit").value });
       else {
         showingResultsOf(null);
