@@ -235,8 +235,19 @@ function unreachableService(error: Error): string | null {
   }
   if (typeof code === "string" && POSTGRES_REFUSED.has(code))
     return `Postgres refused the connection DATABASE_URL describes: ${error.message}`;
+  if (code === undefined && PG_CONNECTION_ENDED.has(error.message))
+    return `Postgres at the server DATABASE_URL names ended the connection (${error.message}): run it again`;
   return null;
 }
+
+/**
+ * pg's own words, with no code, for a connection that ended under a query (the server restarted or ended the
+ * session, the network broke) or never came up in time: an outage, not the code's fault; the command is rerun.
+ */
+const PG_CONNECTION_ENDED = new Set([
+  "Connection terminated unexpectedly",
+  "Connection terminated due to connection timeout",
+]);
 
 /**
  * A Postgres error that is the database's state or the server's, not the code's: a database without the

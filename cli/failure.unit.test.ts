@@ -204,14 +204,22 @@ describe("a command's own refusal", () => {
       code: EXIT_FAILED,
       stderr: `audit:archive failed: ${refusal.message}\n`,
     });
-    const dropped = new DrizzleQueryError(
-      "select 1",
-      [personal],
-      new Error("Connection terminated unexpectedly"),
-    );
-    expect(classifyFailure(dropped)).toEqual({
+    expect(classifyFailure(new Error("Connection terminated"))).toEqual({
       kind: "refused",
-      message: "Connection terminated unexpectedly",
+      message: "Connection terminated",
     });
+  });
+
+  it("is not a connection the server ended under a query (pg says so without a code): that is run again", () => {
+    for (const words of [
+      "Connection terminated unexpectedly",
+      "Connection terminated due to connection timeout",
+    ]) {
+      const dropped = new DrizzleQueryError("select 1", [personal], new Error(words));
+      expect(classifyFailure(dropped)).toEqual({
+        kind: "operator",
+        message: `Postgres at the server DATABASE_URL names ended the connection (${words}): run it again`,
+      });
+    }
   });
 });
