@@ -59,6 +59,23 @@ describe("an archive stopped while it writes", () => {
     await archiving.close();
   });
 
+  it("leaves, if it dies while its signed manifest is written, the unsigned one whole: the next archive replaces both", async () => {
+    const archiving = await historyToArchive(await databases.create());
+    const left = await stoppedBeforeRecording(archiving);
+    // The signed manifest is written beside the unsigned one and renamed over it: a crash midway leaves this.
+    const partial = join(archiving.directory, `${left[0]}.partial`);
+    await writeFile(partial, '{"format":"healthcare-outbox-archive/1","file":"outbox-archive-0000');
+
+    const outcome = await archiving.archive({ now: archiving.longAfter() });
+
+    expect(outcome.archived).toMatchObject({ sequence: 1, rowCount: 20 });
+    expect((await readdir(archiving.directory)).sort()).toEqual(left);
+    expect(await verifyArchiveFiles([join(archiving.directory, left[0] as string)], testKeys)).toMatchObject([
+      { intact: true, archive: 1, rows: 20 },
+    ]);
+    await archiving.close();
+  });
+
   it("is refused while the process writing it still runs, naming it, and its manifest is left as it is", async () => {
     const archiving = await historyToArchive(await databases.create());
     // Another database's archive under way into the same directory: its manifest names a writer that runs.

@@ -5,9 +5,9 @@
 // one's event id and payload digest for consumers, under a hash the archive signs.
 import assert from "node:assert/strict";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
@@ -111,6 +111,7 @@ export async function archiveHistory(
       await createNew(path, content);
       written.push(path);
     }
+    written.push(partialOf(manifestFile));
     const progress = options.progress?.(cut.rowCount - after.rowCount);
     const rows = await writeArchiveFile(client, file, after, cut, progress);
 
@@ -147,7 +148,7 @@ export async function archiveHistory(
       checkpoint: cut,
       archive: archived,
     };
-    await writeDurably(manifestFile, manifestText(manifest));
+    await replaceDurably(manifestFile, manifestText(manifest));
 
     await recordArchive(client, archived);
     // What consumers check a record of an archived event against; the outbox deletes no row without it. The
@@ -471,6 +472,26 @@ async function createNew(file: string, content: string): Promise<void> {
     );
   }
 }
+
+/**
+ * Puts `text` in place of `file` whole or not at all: written beside it, synced, renamed over it, and the rename
+ * synced. Written in place, a crash (a power loss) in the middle would leave half a signed manifest, which the
+ * next run could read neither as this database's unfinished archive nor as anything else.
+ */
+async function replaceDurably(file: string, text: string): Promise<void> {
+  const written = partialOf(file);
+  await writeDurably(written, text);
+  await rename(written, file);
+  const directory = await open(dirname(file), "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
+
+/** Where replaceDurably writes a file's new text before it takes the file's place. */
+const partialOf = (file: string) => `${file}.partial`;
 
 /** Writes `text` to `file` and syncs it to disk; `"wx"` refuses a file that exists (EEXIST). */
 async function writeDurably(file: string, text: string, flag: "w" | "wx" = "w"): Promise<void> {
