@@ -130,7 +130,15 @@ async function expectStalledOnMissingTopic(
     String(line.kafkaError ?? "").startsWith("UNKNOWN_TOPIC_OR_PARTITION"),
   );
   expect(refusal?.topics).toEqual([topic.name]);
-  expect(refusal?.eventIds).toEqual(expect.arrayContaining(written));
+  // The first 20 of the batch's events for the topic: ours, unless events of other files wait before them.
+  const named = refusal?.eventIds as string[];
+  expect(named.length).toBeGreaterThan(0);
+  if (refusal?.events === written.length) expect(named).toEqual(written);
+  const { rows: topicsNamed } = await db.$client.query<{ topic: string }>(
+    "SELECT DISTINCT topic FROM outbox WHERE event_id = ANY($1::uuid[])",
+    [named],
+  );
+  expect(topicsNamed).toEqual([{ topic: topic.name }]);
   // Not skipped: the checkpoint has not passed them.
   const { rows } = await db.$client.query<{ behind: boolean }>(
     `SELECT NOT EXISTS (SELECT FROM relay_checkpoints c
@@ -160,6 +168,8 @@ describe("a topic that does not exist", () => {
   });
 
   it("deleted while the relay runs stalls it visibly, and re-creating the topic resumes it with nothing lost", async () => {
+    // The topic as the catalog has it, whatever the case before left.
+    await recreateTopic();
     const { log, lines } = capturedLog();
     const registry = new Registry();
     const relay = startRelay({ registry, log, stalledRetryMs: 200, topicCheckMs: 500 });
