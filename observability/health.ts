@@ -9,6 +9,13 @@ export type ReadinessCheck = { name: string; check: () => Promise<unknown> };
 const CHECK_TIMEOUT_MS = 2_000;
 
 /**
+ * How long a check's settled answer is given again. /health/ready is public: without this, every probe would run
+ * every check (Debezium's opens a Postgres connection and a Kafka admin connection, and asks Connect twice), and a
+ * burst of probes would take the connections the writes need.
+ */
+export const CHECK_REUSE_MS = 1_000;
+
+/**
  * Whether the request's `Authorization` header is an operator's (the HTTP frame checks tokens); it must not
  * throw: a missing or refused token just gets the short answer.
  */
@@ -16,13 +23,14 @@ export type OperatorCheck = (authorization: string | undefined) => Promise<boole
 
 /** `isOperator`: who is told why a dependency is down; without it, no caller is told more than up or down. */
 export function healthRoutes(checks: ReadinessCheck[], isOperator?: OperatorCheck): Hono {
+  const shared = checks.map(sharedCheck);
   return (
     new Hono()
       // The pid tells which process answered when several serve one port (API_PROCESSES).
       .get("/health/live", (c) => c.json({ status: "ok", pid: process.pid }))
       .get("/health/ready", async (c) => {
         const [results, detailed] = await Promise.all([
-          Promise.all(checks.map(runCheck)),
+          Promise.all(shared.map(runCheck)),
           isOperator?.(c.req.header("authorization")) ?? false,
         ]);
         const ready = results.every(([, result]) => result.status === "up");
@@ -33,6 +41,29 @@ export function healthRoutes(checks: ReadinessCheck[], isOperator?: OperatorChec
         );
       })
   );
+}
+
+/**
+ * The check, run at most once at a time: callers while it runs share that run, and callers within CHECK_REUSE_MS
+ * of its end get its answer (a failure too: a dependency that is down is no reason to ask it more often).
+ */
+export function sharedCheck({ name, check }: ReadinessCheck): ReadinessCheck {
+  let answer: Promise<unknown> | undefined;
+  return {
+    name,
+    check: () => {
+      if (answer) return answer;
+      const run = (async () => check())();
+      const forget = () => {
+        setTimeout(() => {
+          if (answer === run) answer = undefined;
+        }, CHECK_REUSE_MS).unref();
+      };
+      run.then(forget, forget);
+      answer = run;
+      return run;
+    },
+  };
 }
 
 async function runCheck({ name, check }: ReadinessCheck) {

@@ -12,7 +12,7 @@ import {
   type MetricValue,
   type Registry,
 } from "prom-client";
-import type { ReadinessCheck } from "../observability/health.ts";
+import { type ReadinessCheck, sharedCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
 
 type Json = MetricObjectWithValues<MetricValue<string>>[];
@@ -46,6 +46,8 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
   cluster.setupPrimary({ exec: options.script });
   let stopping = false;
   const registryWaits = new Map<string, { pending: Set<number>; got: Json[]; done: () => void }>();
+  // Each worker asks on each of its probes: one run answers them all.
+  const readiness = options.readiness.map(sharedCheck);
 
   const fork = () => cluster.fork(options.env);
   for (let index = 0; index < options.count; index++) fork();
@@ -78,7 +80,7 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
 
   const answer = async (question: "metrics" | "ready"): Promise<string> => {
     if (question === "ready") {
-      await Promise.all(options.readiness.map(({ check }) => check()));
+      await Promise.all(readiness.map(({ check }) => check()));
       return "ready";
     }
     const all = [await options.registry.getMetricsAsJSON(), ...(await workersMetrics())];
