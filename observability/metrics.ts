@@ -28,8 +28,19 @@ export function httpMetrics(registry: Registry): MiddlewareHandler {
 /** Where /metrics gets its text: the registry's own, or the whole service's when it spans processes. */
 export type MetricsSource = () => Promise<string>;
 
+/**
+ * Scrapes that come while one is gathered share its text: /metrics is public, and a gathering asks Postgres,
+ * Kafka (the consumers' lag) and, with API_PROCESSES, every process, so a burst of scrapes must not multiply that.
+ */
 export function metricsRoute(registry: Registry, source: MetricsSource = () => registry.metrics()): Hono {
+  let gathering: Promise<string> | undefined;
+  const gather = () => {
+    gathering ??= source().finally(() => {
+      gathering = undefined;
+    });
+    return gathering;
+  };
   return new Hono().get("/metrics", async (c) =>
-    c.body(await source(), 200, { "Content-Type": registry.contentType }),
+    c.body(await gather(), 200, { "Content-Type": registry.contentType }),
   );
 }
