@@ -2,7 +2,6 @@
 // though kafkajs retries it for ever: the relay reports itself stalled, naming the topic and the event ids, never
 // skips the events, and resumes with nothing lost once the topic is created again.
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
@@ -12,7 +11,7 @@ import { topicDefinition } from "../events/catalog.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { healthRoutes } from "../observability/health.ts";
-import { createLogger } from "../observability/logger.ts";
+import { capturedLog } from "../test/capturedLog.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import type { TappedRecord } from "../test/kafkaTap.ts";
@@ -82,23 +81,6 @@ async function recordsOfNewTopic(eventIds: string[]): Promise<TappedRecord[]> {
   } finally {
     await consumer.disconnect();
   }
-}
-
-function capturedLog(): {
-  log: ReturnType<typeof createLogger>;
-  lines: () => Array<Record<string, unknown>>;
-} {
-  const lines: string[] = [];
-  const log = createLogger({
-    level: "info",
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  });
-  return { log, lines: () => lines.map((line) => JSON.parse(line)) };
 }
 
 async function stalledGauge(registry: Registry): Promise<number> {

@@ -1,7 +1,6 @@
 // A send Kafka refuses for good (here: records larger than an operator set the topic's max.message.bytes to)
 // is never retried blindly nor skipped: the relay counts it as non-retriable, logs the event ids, reports
 // itself stalled on /health/ready, and resumes with nothing lost once the topic's config is fixed.
-import { Writable } from "node:stream";
 import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
@@ -11,7 +10,7 @@ import { topicDefinition } from "../events/catalog.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { healthRoutes } from "../observability/health.ts";
-import { createLogger } from "../observability/logger.ts";
+import { capturedLog } from "../test/capturedLog.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
@@ -89,16 +88,7 @@ describe("a send Kafka refuses for good", () => {
     const written = events.map((event) => event.eventId);
     const tap = await tapTopic(kafkaBrokers(), topic.name);
 
-    const logLines: string[] = [];
-    const log = createLogger({
-      level: "info",
-      destination: new Writable({
-        write(chunk, _encoding, done) {
-          logLines.push(String(chunk));
-          done();
-        },
-      }),
-    });
+    const { log, lines } = capturedLog();
     const registry = new Registry();
     const relay = startRelay({ registry, log, stalledRetryMs: 200 });
     const health = healthRoutes([relay.readiness]);
@@ -111,7 +101,7 @@ describe("a send Kafka refuses for good", () => {
       expect(((await ready.json()) as { checks: { relay: { status: string } } }).checks.relay.status).toBe(
         "down",
       );
-      const refusal = logLines.map((line) => JSON.parse(line)).find((line) => line.kafkaError);
+      const refusal = lines().find((line) => line.kafkaError);
       expect(refusal?.kafkaError).toBe("MESSAGE_TOO_LARGE");
       expect(refusal?.eventIds).toContain(written[0]);
       expect(JSON.stringify(refusal)).not.toContain('"data"');
