@@ -2,23 +2,24 @@
 // the polling relay back. The switch stops and removes the FAILED connector instead of refusing on its state, and
 // the polling relay resumes from what the task had committed: the refused event and those after it arrive, and
 // nothing the task had delivered before is sent again below the handed-back cursor.
-import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeTransaction } from "../db/client.ts";
-import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
 import { debeziumTarget } from "../debezium/connectorConfig.ts";
 import { slotState } from "../debezium/sql/replicationSlot.ts";
-import { deliveredAtLeast, recordsFromNow, useConnectWorker } from "../test/debeziumRelay.ts";
 import {
+  deliveredAtLeast,
+  refuseRecordsAbove4KiB,
+  useConnectWorker,
+  writeRefusedRecord,
+} from "../test/debeziumRelay.ts";
+import {
+  appendOne,
   conditionsUpdate,
   databaseUrl,
   eventually,
   kafkaBrokers,
-  patientCreated,
   startRelay,
   testDatabase,
-  testEventContext,
 } from "../test/fixtures.ts";
 import { switchToDebezium, switchToPolling } from "./switch.ts";
 
@@ -40,28 +41,14 @@ describe("relay:switch -- polling with the Debezium task FAILED", () => {
     await relay.stop();
     await switchToDebezium(switchOptions);
 
-    // As in debezium.task-killed.int.test.ts: the connector's producer refuses any record above 4 KiB.
-    const config = (await connect.config(target.connectorName)) as Record<string, string>;
-    await connect.putConnectorConfig(target.connectorName, {
-      ...config,
-      "producer.override.max.request.size": "4096",
-    });
-    await connect.waitUntilRunning(target.connectorName);
-
-    const reader = await recordsFromNow();
-    const patientId = randomUUID();
-    const append = async (event: Parameters<typeof appendEvents>[2][number]) => {
-      const [appended] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [event]));
-      return appended?.eventId as string;
-    };
-    const created = await append(patientCreated(patientId));
-    await reader.readUntil(deliveredAtLeast([created]), { settleMs: 0 });
-    const refused = await append(conditionsUpdate(patientId, 40));
+    // Its config is not put back: the switch removes the connector.
+    await refuseRecordsAbove4KiB(connect, target.connectorName);
+    const { reader, patientId, created, refused } = await writeRefusedRecord(db);
     await eventually(async () => {
       const status = await connect.status(target.connectorName);
       return status?.tasks.some((task) => task.state === "FAILED") ?? false;
     }, 60_000);
-    const after = await append(conditionsUpdate(patientId, 1));
+    const after = await appendOne(db, conditionsUpdate(patientId, 1));
 
     const toPolling = await switchToPolling(switchOptions);
     expect(toPolling.alreadyPolling).toBe(false);

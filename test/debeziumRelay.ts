@@ -1,7 +1,9 @@
 // Test support for the Debezium relay: a Connect worker and the connector on the test database for the
-// length of a test file, and a reader that returns records exactly as the broker holds them.
+// length of a test file, a reader that returns records exactly as the broker holds them, and the connector's
+// task killed by a record Kafka refuses.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
+import type { Database } from "../db/client.ts";
 import { ensureConnectWorker } from "../debezium/connector.ts";
 import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
 import type { ConnectClient } from "../debezium/connectRest.ts";
@@ -9,7 +11,7 @@ import { isTopicName, topics } from "../events/index.ts";
 import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../handover/switch.ts";
 import { createKafka } from "../kafka/client.ts";
 import { localConnectUrl, ownConnectPid, stopConnect } from "../stack/connect.ts";
-import { databaseUrl, kafkaBrokers } from "./fixtures.ts";
+import { appendOne, conditionsUpdate, databaseUrl, kafkaBrokers, patientCreated } from "./fixtures.ts";
 import { seekUnlessRestarting, type TappedRecord, topicOffsets } from "./kafkaTap.ts";
 
 export interface ConnectUnderTest {
@@ -212,4 +214,52 @@ export function asTapped(records: RawRecord[]): TappedRecord[] {
     value: record.value?.toString() ?? null,
     headers: Object.fromEntries(Object.entries(record.headers).map(([name, value]) => [name, String(value)])),
   }));
+}
+
+/**
+ * Makes the connector's producer refuse any record above 4 KiB (producer.override.max.request.size) before sending
+ * it, as with the connector's own setting it refuses one above the topics' max.message.bytes: the same path, with
+ * an event the write path accepts (so nothing unpublishable is left once the setting is back). Resolves once the
+ * task runs with it, to what puts the connector's config back as it was.
+ */
+export async function refuseRecordsAbove4KiB(
+  connect: ConnectClient,
+  connectorName: string,
+): Promise<() => Promise<void>> {
+  const config = await connect.config(connectorName);
+  if (!config) throw new Error(`connector ${connectorName} has no config to lower max.request.size in`);
+  await connect.putConnectorConfig(connectorName, {
+    ...config,
+    "producer.override.max.request.size": "4096",
+  });
+  await connect.waitUntilRunning(connectorName);
+  return async () => {
+    await connect.putConnectorConfig(connectorName, config);
+    await connect.waitUntilRunning(connectorName);
+  };
+}
+
+export interface RefusedRecord {
+  /** Reads from before `created` was written. */
+  reader: RecordReader;
+  patientId: string;
+  /** The patient's patient.created, delivered before `refused` was written. */
+  created: string;
+  /** Its patient.updated above 4 KiB, which kills a task under refuseRecordsAbove4KiB. */
+  refused: string;
+}
+
+/**
+ * Writes, under refuseRecordsAbove4KiB, the event whose record kills the connector's task: a new patient's
+ * patient.created, and once Kafka has it, a patient.updated above 4 KiB. The refused record alone in its Kafka
+ * transaction: then the task's producer takes 30 s to close, and Connect says RUNNING all along (sent after
+ * others in one transaction, it is reported FAILED at once).
+ */
+export async function writeRefusedRecord(db: Database): Promise<RefusedRecord> {
+  const reader = await recordsFromNow();
+  const patientId = randomUUID();
+  const created = await appendOne(db, patientCreated(patientId));
+  await reader.readUntil(deliveredAtLeast([created]), { settleMs: 0 });
+  const refused = await appendOne(db, conditionsUpdate(patientId, 40));
+  return { reader, patientId, created, refused };
 }

@@ -119,6 +119,15 @@ export function testEventContext(overrides: Partial<EventContext> = {}): EventCo
   };
 }
 
+/** One event appended in a transaction of its own: its event id. */
+export async function appendOne(
+  db: Database,
+  event: Parameters<typeof appendEvents>[2][number],
+): Promise<string> {
+  const [appended] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [event]));
+  return appended?.eventId as string;
+}
+
 /** `count` new patients written in one transaction, each with its patient.created event: the events' ids. */
 export async function createPatients(db: Database, count: number): Promise<string[]> {
   return writeTransaction(db, async (tx) => {
