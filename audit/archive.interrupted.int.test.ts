@@ -16,26 +16,44 @@ afterAll(databases.tearDown);
 
 type Archiving = Awaited<ReturnType<typeof historyToArchive>>;
 
+/** Where a test stops `npm run audit:archive`: the table whose lock it waits for, and the signal it is sent there. */
+interface Interruption {
+  table: "outbox_archive_heads" | "outbox_archives";
+  signal: "SIGINT" | "SIGKILL";
+}
+
 /**
- * Runs `npm run audit:archive` and stops it (SIGINT) once its archive file is written, while it waits to record
- * the archive's heads: its files are left on disk, its transaction rolled back.
+ * Stopped (Ctrl-C) once its archive file is written, while it waits to record the archive's heads: its files are
+ * left on disk, its transaction rolled back.
  */
-async function stoppedBeforeRecording(archiving: Archiving): Promise<string[]> {
+const stoppedBeforeRecording: Interruption = { table: "outbox_archive_heads", signal: "SIGINT" };
+
+/**
+ * Killed (SIGKILL: no handler runs) once it has written and synced its signed manifest, while it waits to record
+ * the archive: its transaction never commits, so nothing is recorded and no row deleted, but both its files,
+ * complete and signed, are left on disk.
+ */
+const killedAfterSigning: Interruption = { table: "outbox_archives", signal: "SIGKILL" };
+
+/**
+ * Runs `npm run audit:archive` while another session holds `table` locked, and sends it `signal` once it waits
+ * for that lock to insert into it. Resolves, once it has exited, to the files left in the archive directory.
+ */
+async function interrupted(archiving: Archiving, { table, signal }: Interruption): Promise<string[]> {
   const admin = await archiving.history.admin();
-  // Held by another session: the command stops at recording the archive's heads, its file written.
   await admin.query("BEGIN");
-  await admin.query("LOCK TABLE outbox_archive_heads IN SHARE MODE");
+  await admin.query(`LOCK TABLE ${table} IN SHARE MODE`);
   const command = archiveCommand(archiving);
   // Asked from another session: one in a transaction sees the activity as it was at its first look.
   await eventually(async () => {
     const waiting = await archiving.history.db.$client.query(
       `SELECT 1 FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock'
-            AND query LIKE 'INSERT INTO outbox_archive_heads%'`,
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`,
+      [`INSERT INTO ${table}%`],
     );
     return waiting.rowCount === 1;
   });
-  command.child.kill("SIGINT");
+  command.child.kill(signal);
   await command.exited;
   await admin.query("ROLLBACK");
   return (await readdir(archiving.directory)).sort();
@@ -44,7 +62,7 @@ async function stoppedBeforeRecording(archiving: Archiving): Promise<string[]> {
 describe("an archive stopped while it writes", () => {
   it("leaves files that the next archive replaces, rather than refusing them as another history's", async () => {
     const archiving = await historyToArchive(await databases.create());
-    const left = await stoppedBeforeRecording(archiving);
+    const left = await interrupted(archiving, stoppedBeforeRecording);
     expect(left).toEqual(["outbox-archive-000001.manifest.json", "outbox-archive-000001.ndjson.gz"]);
     expect(await archiving.remaining()).toHaveLength(35);
 
@@ -61,7 +79,7 @@ describe("an archive stopped while it writes", () => {
 
   it("leaves, if it dies while its signed manifest is written, the unsigned one whole: the next archive replaces both", async () => {
     const archiving = await historyToArchive(await databases.create());
-    const left = await stoppedBeforeRecording(archiving);
+    const left = await interrupted(archiving, stoppedBeforeRecording);
     // The signed manifest is written beside the unsigned one and renamed over it: a crash midway leaves this.
     const partial = join(archiving.directory, `${left[0]}.partial`);
     await writeFile(partial, '{"format":"healthcare-outbox-archive/1","file":"outbox-archive-0000');
@@ -98,34 +116,10 @@ describe("an archive stopped while it writes", () => {
   });
 });
 
-/**
- * Runs `npm run audit:archive` and kills it (SIGKILL: no handler runs) once it has written and synced its signed
- * manifest, while it waits to record the archive: its transaction never commits, so nothing is recorded and no
- * row deleted, but both its files, complete and signed, are left on disk.
- */
-async function killedAfterSigning(archiving: Archiving): Promise<void> {
-  const admin = await archiving.history.admin();
-  await admin.query("BEGIN");
-  await admin.query("LOCK TABLE outbox_archives IN SHARE MODE");
-  const command = archiveCommand(archiving);
-  await eventually(async () => {
-    const waiting = await archiving.history.db.$client.query(
-      `SELECT 1 FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock'
-            AND query LIKE 'INSERT INTO outbox_archives%'`,
-    );
-    return waiting.rowCount === 1;
-  });
-  command.child.kill("SIGKILL");
-  await command.exited;
-  await admin.query("ROLLBACK");
-}
-
 describe("an archive killed after it signed its manifest, before its transaction committed", () => {
   it("is replaced by the next archive: its files hold rows the outbox still holds, under no recorded archive", async () => {
     const archiving = await historyToArchive(await databases.create());
-    await killedAfterSigning(archiving);
-    const left = (await readdir(archiving.directory)).sort();
+    const left = await interrupted(archiving, killedAfterSigning);
     expect(left).toEqual(["outbox-archive-000001.manifest.json", "outbox-archive-000001.ndjson.gz"]);
     expect(JSON.parse(await readFile(join(archiving.directory, left[0] as string), "utf8"))).toMatchObject({
       archive: { sequence: 1 },
@@ -154,7 +148,7 @@ describe("an archive stopped by a version that left its manifest empty (it named
 
   it("is replaced by the next archive when its archive file begins with this archive's first row, even cut off", async () => {
     const archiving = await historyToArchive(await databases.create());
-    const left = await stoppedBeforeRecording(archiving);
+    const left = await interrupted(archiving, stoppedBeforeRecording);
     expect(left).toEqual([MANIFEST, FILE]);
     // What that version left: the manifest as it created it, the archive file as far as it had got.
     await truncate(join(archiving.directory, MANIFEST), 0);
