@@ -5,6 +5,13 @@
 import type pg from "pg";
 import type { ClientBase } from "pg";
 
+/** The table's name as written into SQL (a name cannot be a query parameter): refused unless a plain identifier. */
+function qualified(heartbeatTable: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(heartbeatTable))
+    throw new Error(`Invalid heartbeat table: ${heartbeatTable}`);
+  return `public.${heartbeatTable}`;
+}
+
 /**
  * Seconds since the task last gave a sign of life: its last heartbeat, or the start of the walsender streaming
  * from its slot when that is later (a task just (re)started has not beaten yet). Undefined when there is
@@ -16,11 +23,9 @@ export async function heartbeatSilenceSeconds(
   heartbeatTable: string,
   slotName: string,
 ): Promise<number | undefined> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(heartbeatTable))
-    throw new Error(`Invalid heartbeat table: ${heartbeatTable}`);
   const result = await client.query<{ silence: number | null }>(
     `SELECT extract(epoch FROM now() - greatest(
-              (SELECT max(beat_at) FROM public.${heartbeatTable}),
+              (SELECT max(beat_at) FROM ${qualified(heartbeatTable)}),
               (SELECT activity.backend_start
                  FROM pg_replication_slots slot JOIN pg_stat_activity activity ON activity.pid = slot.active_pid
                 WHERE slot.slot_name = $1)))::float8 AS silence`,
@@ -34,10 +39,8 @@ export async function heartbeatSilenceSeconds(
  * first heartbeat runs, the last beat may be an older task's, long ago, and the new task would look dead.
  */
 export async function beatForNewTask(client: ClientBase, heartbeatTable: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]*$/.test(heartbeatTable))
-    throw new Error(`Invalid heartbeat table: ${heartbeatTable}`);
   await client.query(
-    `INSERT INTO public.${heartbeatTable} (id, beat_at) VALUES (1, now())
+    `INSERT INTO ${qualified(heartbeatTable)} (id, beat_at) VALUES (1, now())
        ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at`,
   );
 }
