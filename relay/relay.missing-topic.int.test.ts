@@ -15,6 +15,7 @@ import { capturedLog } from "../test/capturedLog.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import type { TappedRecord } from "../test/kafkaTap.ts";
+import { relayCheckpointBefore } from "../test/relayCheckpoint.ts";
 
 // The quietest catalog topic: other work on the broker is least likely to write to it meanwhile.
 const topic = topicDefinition("ai-events");
@@ -122,13 +123,7 @@ async function expectStalledOnMissingTopic(
   );
   expect(topicsNamed).toEqual([{ topic: topic.name }]);
   // Not skipped: the checkpoint has not passed them.
-  const { rows } = await db.$client.query<{ behind: boolean }>(
-    `SELECT NOT EXISTS (SELECT FROM relay_checkpoints c
-                         WHERE c.name = 'outbox' AND (c.tx_id, c.position) >= (o.tx_id, o.position)) AS behind
-       FROM outbox o WHERE o.event_id = $1`,
-    [written[0]],
-  );
-  expect(rows[0]?.behind).toBe(true);
+  expect(await relayCheckpointBefore(db, written[0] as string)).toBe(true);
 }
 
 describe("a topic that does not exist", () => {

@@ -15,6 +15,7 @@ import { eventually, kafkaBrokers, startRelay, testDatabase, testEventContext } 
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import { setTopicConfigs } from "../test/kafkaTopics.ts";
+import { relayCheckpointBefore } from "../test/relayCheckpoint.ts";
 import { readTopicMessageLimits } from "./topicLimits.ts";
 
 // The quietest catalog topic: other work on the broker is least likely to write to it meanwhile.
@@ -105,14 +106,7 @@ describe("a send Kafka refuses for good", () => {
       expect(refusal?.kafkaError).toBe("MESSAGE_TOO_LARGE");
       expect(refusal?.eventIds).toContain(written[0]);
       expect(JSON.stringify(refusal)).not.toContain('"data"');
-      // Behind it, or (a database whose relay never published before) no checkpoint at all.
-      const { rows } = await db.$client.query<{ behind: boolean }>(
-        `SELECT NOT EXISTS (SELECT FROM relay_checkpoints c
-                             WHERE c.name = 'outbox' AND (c.tx_id, c.position) >= (o.tx_id, o.position)) AS behind
-           FROM outbox o WHERE o.event_id = $1`,
-        [written[0]],
-      );
-      expect(rows[0]?.behind).toBe(true);
+      expect(await relayCheckpointBefore(db, written[0] as string)).toBe(true);
 
       await applyTopics(admin, { topics: [topic], log: { info: () => {}, warn: () => {} } });
       const records = await tap.collect({ done: containsAll(written), timeoutMs: 60_000 });

@@ -1,0 +1,16 @@
+// What a test asks of the polling relay's checkpoint.
+import type { Database } from "../db/client.ts";
+
+/**
+ * Whether the polling relay's checkpoint is still before the event (or there is none: a database whose relay
+ * never published): a stalled relay must not have passed, so skipped, what it could not send.
+ */
+export async function relayCheckpointBefore(db: Database, eventId: string): Promise<boolean> {
+  const { rows } = await db.$client.query<{ behind: boolean }>(
+    `SELECT NOT EXISTS (SELECT FROM relay_checkpoints c
+                         WHERE c.name = 'outbox' AND (c.tx_id, c.position) >= (o.tx_id, o.position)) AS behind
+       FROM outbox o WHERE o.event_id = $1`,
+    [eventId],
+  );
+  return rows[0]?.behind === true;
+}
