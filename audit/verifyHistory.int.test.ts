@@ -10,7 +10,7 @@ import { exampleEvent } from "../events/examples.ts";
 import { freshDatabases, testKey, testKeys } from "../test/auditHistories.ts";
 import { patientCreated, testEventContext } from "../test/fixtures.ts";
 import { type AttributedRow, historyBatch } from "./sql/historyRows.ts";
-import { verifyHistory } from "./verifyHistory.ts";
+import { ATTRIBUTION_BEGAN_AT, verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit");
 beforeAll(databases.setUp);
@@ -180,15 +180,44 @@ describe("audit verification", () => {
     await expectBrokenAt(history, access, /filed under no patient.*taken out of that patient's history/);
   });
 
-  it("takes rows filed under no patient before the first one filed under one as written before migration 0007", async () => {
+  it("takes rows filed under no patient, written before migration 0007 and before any row filed under one, as such", async () => {
+    const history = await databases.create();
+    const [first, second] = [randomUUID(), randomUUID()];
+    for (const event of [
+      exampleEvent("audit.data.accessed", { patientId: first }),
+      exampleEvent("audit.data.accessed", { patientId: second }),
+      patientCreated(first),
+    ]) {
+      await writeTransaction(history.db, (tx) => appendEvents(tx, testEventContext(), [event]));
+    }
+    const admin = await history.admin();
+    // The first two as a history begun before the column existed holds them: filed under none, written (and
+    // hashed) before the migration.
+    const written = new Date(ATTRIBUTION_BEGAN_AT - 60 * 60 * 1000);
+    for (const row of (await history.rows()).slice(0, 2)) {
+      await admin.query(
+        "UPDATE outbox SET patient_id = NULL, created_at = $1, hash = $2 WHERE position = $3",
+        [written, eventHash(row.previousHash, { ...row, createdAt: written }), row.position],
+      );
+    }
+    await history.seal();
+    expect(await verifyHistory(admin, testKeys)).toMatchObject({ intact: true, rows: 3 });
+    await history.close();
+  });
+
+  // Before the time bound, the history's first rows filed under a patient, taken out of it all together, looked
+  // like rows written before the column existed.
+  it("finds the history's first rows filed under a patient taken out of it all together", async () => {
     const history = await historyToTamperWith();
-    // The first two rows, as a history begun before the column existed holds them.
     await history.admin.query("UPDATE outbox SET patient_id = NULL WHERE position IN ($1, $2)", [
       history.rows[0]?.position,
       history.rows[1]?.position,
     ]);
-    expect(await history.verify()).toMatchObject({ intact: true, rows: 30 });
-    await history.close();
+    await expectBrokenAt(
+      history,
+      history.rows[0],
+      /filed under no patient.*written after rows began to be filed.*taken out of that patient's history/,
+    );
   });
 
   it("finds an event naming no patient filed under one", async () => {

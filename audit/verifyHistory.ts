@@ -446,22 +446,33 @@ export function rowProblem(row: HistoryRow): BrokenLink | null {
 }
 
 /**
+ * When migration 0007, which added `patient_id`, was written (its journal's time). Every row created since was
+ * written by code that files it under the patient its envelope names; a row's time is hashed, so no administrator
+ * can move a row before it without breaking the row's hash (and, sealed, its checkpoint). The one assumption: no
+ * database ran code older than that migration after it was written (the code was replaced within the hour).
+ */
+export const ATTRIBUTION_BEGAN_AT = Date.parse("2026-11-26T16:52:32.887Z");
+
+/**
  * A row filed under another patient than the one its envelope names. No hash covers `patient_id` (it is derived
  * from the envelope, which the hash covers), but the auditors' per-patient history, "who saw this patient" among
  * it, is read by it: changed, it would move an event out of one patient's history, or into another's, unseen.
- * A row filed under none is accepted only before the first row filed under a patient (`attributedFrom`): rows
- * written before the column existed.
+ * A row filed under none is accepted only as one written before the column existed: created before
+ * ATTRIBUTION_BEGAN_AT, and before the first row filed under a patient (`attributedFrom`).
  */
 function attributionProblem(row: AttributedRow, attributedFrom: HistoryKey | null): BrokenLink | null {
   if (row.patientId === row.namedPatientId) return null;
-  const legacy = row.patientId === null && (attributedFrom === null || compareKeys(row, attributedFrom) < 0);
+  const legacy =
+    row.patientId === null &&
+    row.createdAt.getTime() < ATTRIBUTION_BEGAN_AT &&
+    (attributedFrom === null || compareKeys(row, attributedFrom) < 0);
   if (legacy) return null;
   return { position: row.position, eventId: row.eventId, problem: misattribution(row) };
 }
 
 function misattribution(row: AttributedRow): string {
   if (row.patientId === null)
-    return "it is filed under no patient, though its envelope names one and rows before it are filed under theirs: the row was taken out of that patient's history";
+    return "it is filed under no patient, though its envelope names one and it was written after rows began to be filed under theirs: the row was taken out of that patient's history";
   if (row.namedPatientId === null)
     return "it is filed under a patient though its envelope names none: the row was put into that patient's history";
   return "it is filed under another patient than the one its envelope names: the row was moved into another patient's history";
