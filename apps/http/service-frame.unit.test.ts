@@ -5,16 +5,15 @@
 // restart.
 import { Hono } from "hono";
 import { Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Database } from "../../db/client.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { parseMasterKeys } from "../../phi/masterKeys.ts";
 import { createServiceFrame } from "./service.ts";
 
-/** The answer of a frame whose one route throws `error`. */
-function answerTo(error: Error): Promise<Response> {
-  const app = createServiceFrame({
+function testFrame(publicRoutes: Hono) {
+  return createServiceFrame({
     title: "test",
     log: createLogger({ level: "silent" }),
     registry: new Registry(),
@@ -24,10 +23,17 @@ function answerTo(error: Error): Promise<Response> {
     },
     db: {} as Database,
     masterKeys: parseMasterKeys(`unit:${Buffer.alloc(32).toString("base64")}`),
-    publicRoutes: new Hono().post("/write", () => {
+    publicRoutes,
+  });
+}
+
+/** The answer of a frame whose one route throws `error`. */
+function answerTo(error: Error): Promise<Response> {
+  const app = testFrame(
+    new Hono().post("/write", () => {
       throw error;
     }),
-  });
+  );
   return Promise.resolve(app.request("/write", { method: "POST" }));
 }
 
@@ -51,5 +57,21 @@ describe("the service frame", () => {
     expect(response.status).toBe(503);
     expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(await response.json()).toMatchObject({ status: 503, title: "Service Unavailable" });
+  });
+
+  // /openapi.json is public, and building it took 70-90 ms of CPU: a burst of requests would have multiplied it.
+  it("builds /openapi.json once, at its first request, and answers every request with it", async () => {
+    const app = testFrame(new Hono().get("/ping", (c) => c.text("pong")));
+    const build = vi.spyOn(app, "getOpenAPI31Document");
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const response = await app.request("/openapi.json");
+        expect(response.headers.get("content-type")).toBe("application/json");
+        return response.text();
+      }),
+    );
+    expect(build).toHaveBeenCalledTimes(1);
+    expect(new Set(answers).size).toBe(1);
+    expect(JSON.parse(answers[0] as string)).toMatchObject({ openapi: "3.1.0", info: { title: "test" } });
   });
 });

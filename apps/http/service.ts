@@ -25,6 +25,7 @@ import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset, docsPageHeaders } from "./docsAssets.ts";
 import { type SealingEnv, sealingKeys } from "./eventContext.ts";
+import { once } from "./once.ts";
 import { privateAnswers } from "./privateAnswers.ts";
 import { fieldProblems, HttpProblem, problemResponse, shownPath, unsupportedContentType } from "./problem.ts";
 import { type RequestContextEnv, requestContext } from "./requestContext.ts";
@@ -150,9 +151,11 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
     description:
       "A JWT whose `role` (or `app_metadata.role`) is patient, provider, admin, auditor or service.",
   });
-  // Its patterns end strictly in every regex dialect (events/docs/strictEnds.ts).
-  app.get("/openapi.json", (c) =>
-    c.json(
+  // Its patterns end strictly in every regex dialect (events/docs/strictEnds.ts). Built at the first request, then
+  // kept as text: every route is declared before the server listens, and building the document (over half a
+  // megabyte) took 70-90 ms of CPU, which a burst of requests to this public route would have multiplied.
+  const openApiDocument = once(() =>
+    JSON.stringify(
       withStrictEnds(
         app.getOpenAPI31Document({
           openapi: "3.1.0",
@@ -161,6 +164,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
       ),
     ),
   );
+  app.get("/openapi.json", (c) => c.body(openApiDocument(), 200, { "Content-Type": "application/json" }));
   app.get(
     "/docs",
     docsPageHeaders,
