@@ -261,38 +261,65 @@ export const WHITE_SPACE = String.raw`\u0009-\u000D\u0020\u00A0\u1680\u2000-\u20
 export const BLANK = String.raw`${WHITE_SPACE}\u0001-\u0008\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
 const SHOWS_SOMETHING = new RegExp(`[^${BLANK}]`, "u");
 
+/** A character of the planes above the first, as `excluded` may list it: literally. */
+const ABOVE_BMP = String.raw`[\u{10000}-\u{10FFFF}]`;
+/** One code point or range of `excluded`: `\uXXXX` escapes, or literal characters above U+FFFF. */
+const EXCLUDED_RANGE = new RegExp(
+  String.raw`(?:\\u([0-9A-Fa-f]{4})|(${ABOVE_BMP}))(?:-(?:\\u([0-9A-Fa-f]{4})|(${ABOVE_BMP})))?`,
+  "guy",
+);
+
 /**
  * A character class, for a published pattern, of every character but U+0000 and those `excluded` lists (the
- * inside of a class of the Basic Multilingual Plane: `\uXXXX` escapes and `\uXXXX-\uXXXX` ranges). No unpaired
- * surrogate matches it, and the class names none: the plane's ranges are `\uXXXX` escapes with the surrogates
- * left out, and the planes above are one range between two literal characters, U+10000 and U+10FFFF. ECMA-262
- * with the `u` flag (as JSON Schema validators run patterns), Python's `re`, Java and PCRE read it alike; a
- * class that names the surrogates, even to exclude them, is one Hypothesis (Schemathesis's generator) refuses
- * to draw from (IncompatibleWithAlphabet).
+ * inside of a class: `\uXXXX` escapes and `\uXXXX-\uXXXX` ranges of the Basic Multilingual Plane, literal
+ * characters and ranges of them above it). No unpaired surrogate matches it, and the class names none: the
+ * plane's ranges are `\uXXXX` escapes with the surrogates left out, and the planes above are ranges between
+ * literal characters (U+10000 to U+10FFFF, less what is excluded there). ECMA-262 with the `u` flag (as JSON
+ * Schema validators run patterns), Python's `re`, Java and PCRE read it alike; a class that names the
+ * surrogates, even to exclude them, is one Hypothesis (Schemathesis's generator) refuses to draw from
+ * (IncompatibleWithAlphabet).
  */
 export function anyCharacterBut(excluded = ""): string {
   const ranges: Array<[number, number]> = [
     [0x0000, 0x0000],
     [0xd800, 0xdfff],
   ];
-  const escaped = /\\u([0-9A-Fa-f]{4})(?:-\\u([0-9A-Fa-f]{4}))?/gy;
-  for (const match of excluded.matchAll(escaped)) {
-    const from = Number.parseInt(match[1] as string, 16);
-    ranges.push([from, match[2] === undefined ? from : Number.parseInt(match[2], 16)]);
+  const codePoint = (escaped: string | undefined, literal: string | undefined) =>
+    escaped !== undefined ? Number.parseInt(escaped, 16) : literal?.codePointAt(0);
+  for (const match of excluded.matchAll(EXCLUDED_RANGE)) {
+    const from = codePoint(match[1], match[2]) as number;
+    ranges.push([from, codePoint(match[3], match[4]) ?? from]);
   }
-  if (excluded.replace(escaped, "") !== "") {
-    throw new Error(`not a list of \\uXXXX escapes and ranges: ${excluded}`);
+  if (excluded.replace(EXCLUDED_RANGE, "") !== "") {
+    throw new Error(`not a list of \\uXXXX escapes, characters above U+FFFF and ranges of them: ${excluded}`);
   }
   ranges.sort(([a], [b]) => a - b);
-  const hex = (codePoint: number) => `\\u${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
-  const allowed: string[] = [];
+  const allowed: Array<[number, number]> = [];
   let next = 0;
   for (const [from, to] of ranges) {
-    if (from > next) allowed.push(from - 1 === next ? hex(next) : `${hex(next)}-${hex(from - 1)}`);
+    if (from > next) allowed.push([next, from - 1]);
     next = Math.max(next, to + 1);
   }
-  if (next <= 0xffff) allowed.push(next === 0xffff ? hex(next) : `${hex(next)}-\\uFFFF`);
-  return `[${allowed.join("")}${String.fromCodePoint(0x10000)}-${String.fromCodePoint(0x10ffff)}]`;
+  if (next <= 0x10ffff) allowed.push([next, 0x10ffff]);
+  return `[${allowed.flatMap(splitAtPlaneOne).map(classRange).join("")}]`;
+}
+
+/** A range as two: its part in the Basic Multilingual Plane, written in escapes, and its part above, literally. */
+function splitAtPlaneOne([from, to]: [number, number]): Array<[number, number]> {
+  return from <= 0xffff && to > 0xffff
+    ? [
+        [from, 0xffff],
+        [0x10000, to],
+      ]
+    : [[from, to]];
+}
+
+function classRange([from, to]: [number, number]): string {
+  const member = (codePoint: number) =>
+    codePoint > 0xffff
+      ? String.fromCodePoint(codePoint)
+      : `\\u${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
+  return from === to ? member(from) : `${member(from)}-${member(to)}`;
 }
 
 /**

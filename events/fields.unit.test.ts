@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { storedInstantText } from "../db/storedInstant.ts";
 import { loginAttemptReportSchema } from "./audit.ts";
-import { isoDate, line, metrics, storedTime, text, utcTimestamp } from "./fields.ts";
+import { anyCharacterBut, isoDate, line, metrics, storedTime, text, utcTimestamp } from "./fields.ts";
 
 const pattern = (schema: z.ZodType, flags = "") =>
   new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern, flags);
@@ -147,6 +147,15 @@ describe("field schemas", () => {
       expect(name.safeParse(shown).success, JSON.stringify(shown)).toBe(true);
       expect(published.test(shown), JSON.stringify(shown)).toBe(true);
     }
+  });
+
+  it("publish a class that names the planes above the first in literal characters, never a surrogate", () => {
+    const excluded = `\\u0041-\\u0043${String.fromCodePoint(0x1d173)}-${String.fromCodePoint(0x1d17a)}${String.fromCodePoint(0xe0001)}`;
+    expect(anyCharacterBut(excluded)).toBe(
+      `[\\u0001-\\u0040\\u0044-\\uD7FF\\uE000-\\uFFFF${String.fromCodePoint(0x10000)}-${String.fromCodePoint(0x1d172)}` +
+        `${String.fromCodePoint(0x1d17b)}-${String.fromCodePoint(0xe0000)}${String.fromCodePoint(0xe0002)}-${String.fromCodePoint(0x10ffff)}]`,
+    );
+    expect(() => anyCharacterBut("\\u{E0001}")).toThrow("not a list of \\uXXXX escapes");
   });
 
   it("refuse a username posing as an erased patient's pseudonym behind invisible characters", () => {
