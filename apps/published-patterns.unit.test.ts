@@ -66,3 +66,36 @@ describe("the published patterns", () => {
     });
   }
 });
+
+// A request's free text may not be made of only the invisible characters above U+FFFF (tag characters, variation
+// selectors from U+E0100, musical formatting, ...), as the server refuses it (events/fields.ts REQUEST_BLANK); the
+// events' schemas keep the rule they were written under, so /asyncapi.json still takes such an event's text.
+describe("the published free-text patterns", () => {
+  const invisibleAboveBmp = ["\u{E0041}\u{E0064}\u{E0061}", "\u{E0100}", "\u{1D173}\u{1D17A}", "\u{13430}"];
+  const freeTextOf = async (path: string) =>
+    patternsOf(await (await app.request(path)).json()).filter(({ pattern }) =>
+      pattern.includes(String.fromCodePoint(0x10ffff)),
+    );
+
+  it("of every request in /openapi.json refuse a text of only invisible characters above U+FFFF", async () => {
+    const requests = (await freeTextOf("/openapi.json")).filter(
+      ({ at, pattern }) => /\/requestBody\//.test(at) && !new RegExp(pattern, "u").test(""),
+    );
+    expect(requests.length).toBeGreaterThan(40);
+    for (const { at, pattern } of requests) {
+      const published = new RegExp(pattern, "u");
+      for (const blank of invisibleAboveBmp) expect(published.test(blank), `${at}: ${blank}`).toBe(false);
+      expect(published.test("Ana\u{E0001}"), at).toBe(true);
+    }
+  });
+
+  it("of the events in /asyncapi.json take it still, as events written before hold it", async () => {
+    const events = (await freeTextOf("/asyncapi.json")).filter(
+      ({ pattern }) => !new RegExp(pattern, "u").test(""),
+    );
+    expect(events.length).toBeGreaterThan(10);
+    for (const { at, pattern } of events) {
+      for (const written of invisibleAboveBmp) expect(new RegExp(pattern, "u").test(written), at).toBe(true);
+    }
+  });
+});

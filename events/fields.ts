@@ -256,10 +256,44 @@ export const WHITE_SPACE = String.raw`\u0009-\u000D\u0020\u00A0\u1680\u2000-\u20
  * other C0 and C1 control characters (an escape, a bell: a text message of only "\u0012" would arrive empty),
  * the Unicode default-ignorable code points of the Basic Multilingual Plane (soft hyphen, zero-width spaces and
  * joiners, bidirectional controls, variation selectors, Hangul fillers, ...), and U+2800, the blank Braille
- * pattern. A name of only these would look empty wherever it is shown.
+ * pattern. A name of only these would look empty wherever it is shown. The events' rule: a request is held to
+ * BLANK_ABOVE_BMP too (REQUEST_BLANK).
  */
 export const BLANK = String.raw`${WHITE_SPACE}\u0001-\u0008\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
-const SHOWS_SOMETHING = new RegExp(`[^${BLANK}]`, "u");
+
+/** Code points above the Basic Multilingual Plane as a class lists them: literal characters. */
+const literally = (from: number, to = from) =>
+  from === to ? String.fromCodePoint(from) : `${String.fromCodePoint(from)}-${String.fromCodePoint(to)}`;
+
+/**
+ * What shows nothing above the Basic Multilingual Plane, as the inside of a character class: its default-ignorable
+ * and format code points, the Kaithi number signs (U+110BD, U+110CD), the Egyptian hieroglyph format controls
+ * (U+13430-U+1343F), the shorthand format controls (U+1BCA0-U+1BCA3), the musical formatting characters
+ * (U+1D173-U+1D17A), and U+E0000-U+E0FFF: the tag characters, the variation selectors from U+E0100 and the
+ * unassigned code points reserved as default-ignorable (a later Unicode's invisible characters). Written as literal
+ * characters, as anyCharacterBut writes the planes above the first: `\u{...}` is ECMA-262's alone.
+ */
+const BLANK_ABOVE_BMP = [
+  literally(0x110bd),
+  literally(0x110cd),
+  literally(0x13430, 0x1343f),
+  literally(0x1bca0, 0x1bca3),
+  literally(0x1d173, 0x1d17a),
+  literally(0xe0000, 0xe0fff),
+].join("");
+
+/**
+ * What a request's free text may not be made of only: BLANK and BLANK_ABOVE_BMP. Events keep BLANK, which they
+ * were written under: one written before, a name of tag characters say, stays readable.
+ */
+const REQUEST_BLANK = `${BLANK}${BLANK_ABOVE_BMP}`;
+
+/**
+ * The check that free text is not blank, shared by every `text` and `line`, so that requestText finds it; and the
+ * one a request is held to in its place.
+ */
+const NOT_BLANK = z.regex(new RegExp(`[^${BLANK}]`, "u"), "must not be blank");
+const NOT_BLANK_IN_REQUESTS = z.regex(new RegExp(`[^${REQUEST_BLANK}]`, "u"), "must not be blank");
 
 /** A character of the planes above the first, as `excluded` may list it: literally. */
 const ABOVE_BMP = String.raw`[\u{10000}-\u{10FFFF}]`;
@@ -322,11 +356,23 @@ function classRange([from, to]: [number, number]): string {
   return from === to ? member(from) : `${member(from)}-${member(to)}`;
 }
 
+/** Each free-text pattern the events publish, with the one a request is held to in its place (requestText). */
+const REQUEST_PATTERNS = new Map<string, string>();
+
 /**
- * What `text` accepts, as a JSON Schema pattern (ECMA-262 with the `u` flag, as validators run it): something
- * not blank, and no U+0000 or unpaired surrogate anywhere.
+ * A free-text pattern (ECMA-262 with the `u` flag, as JSON Schema validators run it): something not blank, and
+ * none of `excluded` (the inside of a class, as anyCharacterBut takes it), U+0000 or an unpaired surrogate
+ * anywhere. The events' (BLANK), recorded with the request's (REQUEST_BLANK).
  */
-const STORABLE_TEXT = `^${anyCharacterBut()}*${anyCharacterBut(BLANK)}${anyCharacterBut()}*$`;
+function freeTextPattern(excluded: string): string {
+  const pattern = (blank: string) =>
+    `^${anyCharacterBut(excluded)}*${anyCharacterBut(`${blank}${excluded}`)}${anyCharacterBut(excluded)}*$`;
+  REQUEST_PATTERNS.set(pattern(BLANK), pattern(REQUEST_BLANK));
+  return pattern(BLANK);
+}
+
+/** What `text` accepts, as a JSON Schema pattern. */
+const STORABLE_TEXT = freeTextPattern("");
 
 /**
  * What `storable` alone accepts, as a JSON Schema pattern: any text, blank too, without U+0000 or an unpaired
@@ -342,13 +388,31 @@ export function storable<T extends z.ZodType<string | null>>(schema: T): T {
 }
 
 /**
- * Free text that says something: not empty, not only white space or invisible characters (BLANK), and bounded
- * so one event stays small.
+ * Free text that says something: not empty, not only white space or invisible characters (BLANK; REQUEST_BLANK
+ * in a request: requestText), and bounded so one event stays small.
  */
 export function text(maxLength: number) {
-  return storable(z.string().max(maxLength).regex(SHOWS_SOMETHING, "must not be blank")).meta({
-    pattern: STORABLE_TEXT,
-  });
+  return storable(z.string().max(maxLength).check(NOT_BLANK)).meta({ pattern: STORABLE_TEXT });
+}
+
+/**
+ * `schema` as a request is held to it when it is free text (`text`, `line`, `identifyingName`, and what is made
+ * of one: `.describe()`d, refined, given its own pattern by `linePattern`): REQUEST_BLANK in place of BLANK, in
+ * its check and in its published pattern. Undefined for any other schema.
+ */
+export function requestText(schema: z.ZodType): z.ZodType | undefined {
+  const checks = schema._zod.def.checks ?? [];
+  if (!checks.includes(NOT_BLANK)) return undefined;
+  const meta = schema.meta() ?? {};
+  const pattern = REQUEST_PATTERNS.get(String(meta.pattern));
+  if (pattern === undefined) {
+    throw new Error(`free text published with a pattern that freeTextPattern did not make: ${meta.pattern}`);
+  }
+  const def = {
+    ...schema._zod.def,
+    checks: checks.map((check) => (check === NOT_BLANK ? NOT_BLANK_IN_REQUESTS : check)),
+  };
+  return schema.clone(def).meta({ ...meta, pattern });
 }
 
 /**
@@ -373,8 +437,7 @@ const CONTROL = `${LINE_CONTROL}${BIDI_CONTROL}`;
  * beside (the inside of a class, as anyCharacterBut takes it).
  */
 export function linePattern(alsoExcluded = ""): string {
-  const excluded = `${CONTROL}${alsoExcluded}`;
-  return `^${anyCharacterBut(excluded)}*${anyCharacterBut(`${BLANK}${excluded}`)}${anyCharacterBut(excluded)}*$`;
+  return freeTextPattern(`${CONTROL}${alsoExcluded}`);
 }
 const STORABLE_LINE = linePattern();
 
@@ -401,7 +464,7 @@ function lineOf(base: z.ZodString, maxLength: number) {
   return storable(
     base
       .max(maxLength)
-      .regex(SHOWS_SOMETHING, "must not be blank")
+      .check(NOT_BLANK)
       .regex(ONE_LINE, "must be one line, without control characters")
       .regex(NO_BIDI_CONTROL, "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)"),
   ).meta({ pattern: STORABLE_LINE });

@@ -6,7 +6,18 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { storedInstantText } from "../db/storedInstant.ts";
 import { loginAttemptReportSchema } from "./audit.ts";
-import { anyCharacterBut, isoDate, line, metrics, storedTime, text, utcTimestamp } from "./fields.ts";
+import {
+  anyCharacterBut,
+  identifyingName,
+  isoDate,
+  line,
+  linePattern,
+  metrics,
+  requestText,
+  storedTime,
+  text,
+  utcTimestamp,
+} from "./fields.ts";
 
 const pattern = (schema: z.ZodType, flags = "") =>
   new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern, flags);
@@ -146,6 +157,101 @@ describe("field schemas", () => {
     for (const shown of SHOWN) {
       expect(name.safeParse(shown).success, JSON.stringify(shown)).toBe(true);
       expect(published.test(shown), JSON.stringify(shown)).toBe(true);
+    }
+  });
+
+  // Invisible characters of the planes above the first: tag characters (a flag's letters), variation selectors from
+  // U+E0100, musical formatting, Egyptian hieroglyph and shorthand format controls, the Kaithi number signs, and the
+  // code points U+E0000-U+E0FFF reserved as default-ignorable, assigned or not.
+  const BLANKS_ABOVE_BMP = [
+    "\u{E0001}",
+    "\u{E0041}\u{E0064}\u{E0061}",
+    "\u{E0020}\u{E007F}",
+    "\u{E0100}",
+    "\u{E01EF}",
+    "\u{E0000}\u{E0FFF}",
+    "\u{1D173}\u{1D17A}",
+    "\u{110BD}",
+    "\u{110CD}",
+    "\u{13430}\u{1343F}",
+    "\u{1BCA0}\u{1BCA3}",
+    " \u{E0001}\u200b\u{1D175}\n",
+  ];
+  // Beside them, what shows: a flag written with tags, a letter with a variation selector, the neighbours of each range.
+  const SHOWN_ABOVE_BMP = [
+    "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+    "Ana\u{E0001}",
+    "\u{E0100}x",
+    "\u{10000}",
+    "\u{10FFFF}",
+    "\u{1D172}",
+    "\u{1D17B}",
+    "\u{110BC}",
+    "\u{1342F}",
+    "\u{13440}",
+    "\u{1BC9F}",
+    "\u{E1000}",
+    "\u{DFFFF}",
+  ];
+
+  it("refuse a request's free text of only invisible characters above U+FFFF as blank, as its published pattern does", () => {
+    for (const [name, schema] of Object.entries({
+      text: text(100),
+      line: line(100),
+      identifyingName: identifyingName(100),
+      "a line with its own pattern": line(100).meta({ pattern: linePattern(String.raw`\u002F`) }),
+      described: line(100).describe("a first name").nullable(),
+    })) {
+      const asRequest = requestText(schema instanceof z.ZodNullable ? schema.unwrap() : schema);
+      if (asRequest === undefined) throw new Error(`${name}: not free text`);
+      const published = pattern(asRequest, "u");
+      for (const blank of [
+        ...BLANKS_ABOVE_BMP.filter((value) => !value.includes("\n")),
+        // and the Basic Multilingual Plane's, as the events' rule refuses them
+        ...["", " ", "\u200b\u2060", "\u2800", "\u3164"],
+      ]) {
+        expect(
+          asRequest.safeParse(blank).error?.issues.map((issue) => issue.message),
+          `${name} ${JSON.stringify(blank)}`,
+        ).toContain("must not be blank");
+        expect(published.test(blank), `${name} ${JSON.stringify(blank)}`).toBe(false);
+      }
+      for (const shown of SHOWN_ABOVE_BMP) {
+        expect(asRequest.safeParse(shown).success, `${name} ${JSON.stringify(shown)}`).toBe(true);
+        expect(published.test(shown), `${name} ${JSON.stringify(shown)}`).toBe(true);
+      }
+    }
+    // What is not free text is left as it is.
+    expect(requestText(z.string())).toBeUndefined();
+    expect(requestText(isoDate)).toBeUndefined();
+  });
+
+  it("check a request's free text as its published pattern says, at every code point", () => {
+    const asRequest = requestText(text(100)) as z.ZodType;
+    const published = pattern(asRequest, "u");
+    const disagreeing: string[] = [];
+    for (let codePoint = 1; codePoint <= 0x10ffff; codePoint++) {
+      if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue;
+      const value = String.fromCodePoint(codePoint);
+      if (asRequest.safeParse(value).success !== published.test(value))
+        disagreeing.push(codePoint.toString(16));
+    }
+    expect(disagreeing).toEqual([]);
+    // The request's rule refuses every format and default-ignorable code point above U+FFFF, as Unicode lists them.
+    const invisible = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+    for (let codePoint = 0x10000; codePoint <= 0x10ffff; codePoint++) {
+      const value = String.fromCodePoint(codePoint);
+      if (invisible.test(value)) expect(published.test(value), codePoint.toString(16)).toBe(false);
+    }
+  });
+
+  it("keep the events' rule, so that an event written before with such a name stays readable", () => {
+    for (const schema of [text(100), line(100)]) {
+      const published = pattern(schema, "u");
+      for (const written of BLANKS_ABOVE_BMP.filter((value) => !value.includes("\n"))) {
+        expect(schema.safeParse(written).success, JSON.stringify(written)).toBe(true);
+        expect(published.test(written), JSON.stringify(written)).toBe(true);
+      }
     }
   });
 

@@ -22,6 +22,7 @@ import {
 } from "./preconditions.ts";
 import { HttpProblem, MAX_LISTED_PROBLEMS, shownSegment, unsupportedContentType } from "./problem.ts";
 import { correlationIdRequestHeader } from "./requestContext.ts";
+import { requestSchema } from "./requestSchema.ts";
 import { BEARER_AUTH, bodyTooLarge, MAX_BODY_BYTES } from "./service.ts";
 
 export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
@@ -147,6 +148,36 @@ export type RouteOptions =
     }
   | Record<string, never>;
 
+/**
+ * A route's query, path parameters and body as it checks and publishes them: each free text held to the request's
+ * rule (requestSchema.ts), where the events' field schemas they are built from keep the events' own.
+ */
+function requestSchemas(request: RouteConfig["request"]): RouteConfig["request"] {
+  if (request === undefined) return undefined;
+  const { query, params, body } = request;
+  return {
+    ...request,
+    ...(query ? { query: requestSchema(query) } : {}),
+    ...(params ? { params: requestSchema(params) } : {}),
+    ...(body
+      ? {
+          body: {
+            ...body,
+            content: Object.fromEntries(
+              Object.entries(body.content).map(([mediaType, media]) => [mediaType, requestMedia(media)]),
+            ),
+          },
+        }
+      : {}),
+  };
+}
+
+/** A body's media type with its schema held to the request's rule, when it is a zod schema. */
+function requestMedia<M>(media: M): M {
+  const schema = (media as { schema?: unknown }).schema;
+  return schema instanceof z.ZodType ? { ...media, schema: requestSchema(schema) } : media;
+}
+
 /** What a write's conditions name, and whether its answer is that record (preconditions.ts). */
 function writeTarget(route: UnsecuredRoute<string>, options: RouteOptions): WriteTarget {
   if ("conditionalOn" in options) {
@@ -184,7 +215,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
       // A route that declares no query refuses every parameter, as a route that declares one refuses the
       // parameters it does not name: a filter or option the route does not have is never silently ignored.
       query: NO_QUERY,
-      ...route.request,
+      ...requestSchemas(route.request),
       headers: headers.extend({
         ...(takesIdempotencyKey
           ? {
