@@ -148,6 +148,9 @@ async function runEach(
   return outcomes;
 }
 
+/** A local service's own directory under .data/: `kafka/`, or `kafka-9392-1n/` for a stack on other ports. */
+const LOCAL_SERVICE_DIRECTORY = /^(?:(?:postgres|kafka|connect)(?:-[^/\\]+)?|logs)[/\\]/;
+
 /**
  * What is under .data/: every file (pid and lock files, development keys, archives, event docs) with its size
  * and mtime, and which directories exist. Inside the local services' own directories only their existence
@@ -158,7 +161,7 @@ async function dataDirectoryState(): Promise<string[]> {
   const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
   const described = await Promise.all(
     entries
-      .filter((entry) => !/^(postgres|kafka|connect|logs)[/\\]/.test(entry))
+      .filter((entry) => !LOCAL_SERVICE_DIRECTORY.test(entry))
       .map(async (entry) => {
         const info = await stat(join(root, entry)).catch(() => null);
         if (info?.isDirectory()) return `${entry}/`;
