@@ -385,6 +385,8 @@ describe("an Accept header", () => {
         "text/html",
         "application/xml",
         `${answers.map((mediaType) => `${mediaType};q=0`).join(", ")}, */*`,
+        // A weight above 1 is none (RFC 9110's qvalue is 0 to 1): the member admits nothing, as `q=abc`.
+        answers.map((mediaType) => `${mediaType};q=2`).join(", "),
         // A refusal would be one; the answer is not.
         "application/problem+json",
       ]) {

@@ -41,14 +41,15 @@ interface MediaRange {
 }
 
 // A weight as clients write it: RFC 9110's `0.5`, and also `.5` or `0.25000` (Java's HttpURLConnection sends
-// `*; q=.2, */*; q=.2` by default), a weight above 1 read as 1. Anything else is no weight.
+// `*; q=.2, */*; q=.2` by default). Anything else is no weight, one above 1 (`q=2`) too: RFC 9110's qvalue is 0
+// to 1, and what a client meant by 2 is a guess, as it is of `q=abc` or `q=-1`.
 const WEIGHT = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/;
 
 // Whether an Accept header admits `answer` (a Content-Type). No header, or one listing nothing, admits anything.
 // Of the ranges that match the answer (its type, type/* or */*, and every parameter the range names), the most
 // specific decides (RFC 9110 §12.5.1: `application/json;q=0, */*` excludes JSON), the lowest weight among equally
 // specific ones; a weight of 0 excludes. A member that is no media range as RFC 9110 writes it (`*`, `json`,
-// `q=abc`, a parameter after the weight) is read as admitting nothing rather than guessed at.
+// `q=abc`, `q=2`, a parameter after the weight) is read as admitting nothing rather than guessed at.
 export function admits(accept: string | undefined, answer: string): boolean {
   const members = listMembers(accept ?? "");
   if (members.length === 0) return true;
@@ -94,13 +95,9 @@ function mediaRangeOf(member: string): MediaRange | undefined {
   if (weightAt === -1) return { type, subtype, parameters: mediaType.parameters, q: 1 };
   const [, weight = ""] = mediaType.parameters[weightAt] ?? [];
   // The weight ends the range: a parameter after it, or a second one, is no part of RFC 9110's grammar.
-  if (weightAt !== mediaType.parameters.length - 1 || !WEIGHT.test(weight)) return undefined;
-  return {
-    type,
-    subtype,
-    parameters: mediaType.parameters.slice(0, weightAt),
-    q: Math.min(Number(weight), 1),
-  };
+  if (weightAt !== mediaType.parameters.length - 1 || !WEIGHT.test(weight) || Number(weight) > 1)
+    return undefined;
+  return { type, subtype, parameters: mediaType.parameters.slice(0, weightAt), q: Number(weight) };
 }
 
 function matches(range: MediaRange, representation: MediaType): boolean {

@@ -140,6 +140,9 @@ describe("admits", () => {
       "application/json;q=abc",
       "application/json;q=-1",
       "application/json;q=0x1",
+      "application/json;q=2",
+      "application/json;q=1.001",
+      "application/json;q=1.5",
       "application/json;q=0.5;charset=utf-8",
       "application/json;q=0.5;q=1",
       "application/json; charset",
@@ -151,12 +154,13 @@ describe("admits", () => {
     expect(admits('text/html; a="x, y", application/json', JSON_ANSWER)).toBe(true);
     expect(admits("*, application/json", JSON_ANSWER)).toBe(true);
     expect(admits("*, */*;q=abc", JSON_ANSWER)).toBe(false);
+    expect(admits("application/json;q=2, */*;q=0.1", JSON_ANSWER)).toBe(true);
   });
 
   it("reads the weights clients write beside RFC 9110's, and a JSON range as taking a +json answer", () => {
     // Java's HttpURLConnection, by default.
     expect(admits("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2", JSON_ANSWER)).toBe(true);
-    expect(admits("application/json;q=1.5", JSON_ANSWER)).toBe(true);
+    expect(admits("application/json;q=1.0000", JSON_ANSWER)).toBe(true);
     expect(admits("application/json;q=0.25000", JSON_ANSWER)).toBe(true);
     expect(admits("application/json;q=.0, text/html", JSON_ANSWER)).toBe(false);
     expect(admits("application/json", "application/schema+json")).toBe(true);
