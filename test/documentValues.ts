@@ -225,3 +225,34 @@ function objectOf(schema: Schema, deref: (ref: string) => Schema): fc.Arbitrary<
   const extra = fc.dictionary(keys, documentValue(schema.additionalProperties, deref), { maxKeys: 3 });
   return fc.tuple(fixed, extra).map(([own, more]) => ({ ...more, ...own }));
 }
+
+/**
+ * A value as the service reads it, by what its schema declares: a field left out is its `default` (in the
+ * branch of a union the value takes), and a `format: uuid` string is in lower case, as the platform stores it.
+ * `{}` and `{ "reason": null }` are one request where `reason` defaults to null: what a client compares to
+ * tell another request from a retry of the same one (an Idempotency-Key's).
+ */
+export function asRead(
+  schema: Schema,
+  value: unknown,
+  deref: (ref: string) => Schema,
+  validate: (schema: Schema, value: unknown) => string[],
+): unknown {
+  if (schema.$ref) return asRead(deref(schema.$ref), value, deref, validate);
+  const branch = [...(schema.oneOf ?? []), ...(schema.anyOf ?? [])].find(
+    (candidate) => validate(candidate, value).length === 0,
+  );
+  if (branch && !schema.properties) return asRead(branch, value, deref, validate);
+  if (typeof value === "string") return schema.format === "uuid" ? value.toLowerCase() : value;
+  if (Array.isArray(value))
+    return value.map((item) => (schema.items ? asRead(schema.items, item, deref, validate) : item));
+  if (value === null || typeof value !== "object") return value;
+  const record = value as Record<string, unknown>;
+  const read: Record<string, unknown> = { ...record };
+  for (const [key, property] of Object.entries(schema.properties ?? {})) {
+    const declared = property.$ref ? deref(property.$ref) : property;
+    if (key in record) read[key] = asRead(declared, record[key], deref, validate);
+    else if ("default" in declared) read[key] = declared.default;
+  }
+  return read;
+}

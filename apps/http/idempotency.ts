@@ -47,7 +47,12 @@ export const idempotencyKeyHeader = z.object({
     .regex(/^[\x21-\x7e]{1,255}$/, "must be 1 to 255 visible ASCII characters, e.g. a UUID")
     .optional()
     .openapi({
-      description: "Makes a retry safe: the first response is returned again, nothing is done twice.",
+      // What makes a retry the same request (fingerprint, below), said where a client generator reads it.
+      description:
+        "Makes a retry safe: the first response is returned again, nothing is done twice. A retry is the same " +
+        "method, path and body as the operation reads them: a field left out and the field sent with its " +
+        "`default`, a UUID in either case, and fields in another order are the same request; the key sent " +
+        "with another request is a 422.",
     }),
 });
 
