@@ -207,12 +207,16 @@ function valuesAt(value: unknown, [step, ...rest]: string[]): unknown[] {
   return value && typeof value === "object" ? valuesAt((value as Record<string, unknown>)[step], rest) : [];
 }
 
+/** Whose records a request names: mostly the caller's own, sometimes another's, one that is nowhere, or erased. */
+const ANY_TARGET = fc.constantFrom<Target>("own", "own", "other", "unknown", "erased");
+
 /** A request the document declares valid: parameters and body from its schemas, ids from the world. */
 function requestArbitrary(
   route: string,
   operation: Operation,
   world: ContractWorld,
   fromResponses: Record<string, string[]> = {},
+  targets: fc.Arbitrary<Target> = ANY_TARGET,
 ): fc.Arbitrary<DrawnRequest> {
   const bodySchema = operation.requestBody?.content["application/json"]?.schema;
   const query = (operation.parameters ?? []).filter(
@@ -236,7 +240,7 @@ function requestArbitrary(
     { requiredKeys: query.filter((parameter) => parameter.required).map((parameter) => parameter.name) },
   );
   return fc
-    .tuple(fc.constantFrom<Target>("own", "own", "other", "unknown", "erased"), body, queryValues)
+    .tuple(targets, body, queryValues)
     .filter(([, , values]) => queryRulesKept(query, values))
     .filter(([, , values]) =>
       query.every(
@@ -394,7 +398,12 @@ describe("requests naming an erased patient", () => {
       const world = { ...(await careWorld(db)), erased: await erasedPatient() };
       const count = counted(`${method} ${route}`);
       for (const role of roles) {
-        const drawn = fc.sample(requestArbitrary(route, operation, world), { seed: SEED, numRuns: 20 });
+        // Drawn naming the erased patient, not left to the one draw in five that does: 20 draws of a seed may
+        // have none (CONTRACT_SEED=28 had none); a body whose patientId is optional may still leave it out.
+        const drawn = fc.sample(requestArbitrary(route, operation, world, {}, fc.constant("erased")), {
+          seed: SEED,
+          numRuns: 20,
+        });
         const request = drawn.find(
           (candidate) =>
             candidate.path.includes(world.erased.patientId) ||
