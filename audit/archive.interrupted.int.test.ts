@@ -59,6 +59,22 @@ async function interrupted(archiving: Archiving, { table, signal }: Interruption
   return (await readdir(archiving.directory)).sort();
 }
 
+/**
+ * The next archive, run over what an interrupted one `left`, takes those files' names for its own: archive 1 of
+ * the 20 rows sealed by checkpoint 2, intact, and the outbox holding the other 15.
+ */
+async function expectReplacedByNextArchive(archiving: Archiving, left: string[]): Promise<void> {
+  const outcome = await archiving.archive({ now: archiving.longAfter() });
+
+  expect(outcome.archived).toMatchObject({ sequence: 1, checkpointSequence: 2, rowCount: 20 });
+  expect((await readdir(archiving.directory)).sort()).toEqual(left);
+  expect(await verifyArchiveFiles([join(archiving.directory, left[0] as string)], testKeys)).toMatchObject([
+    { intact: true, archive: 1, rows: 20 },
+  ]);
+  expect(await archiving.remaining()).toHaveLength(15);
+  await archiving.close();
+}
+
 describe("an archive stopped while it writes", () => {
   it("leaves files that the next archive replaces, rather than refusing them as another history's", async () => {
     const archiving = await historyToArchive(await databases.create());
@@ -66,15 +82,7 @@ describe("an archive stopped while it writes", () => {
     expect(left).toEqual(["outbox-archive-000001.manifest.json", "outbox-archive-000001.ndjson.gz"]);
     expect(await archiving.remaining()).toHaveLength(35);
 
-    const outcome = await archiving.archive({ now: archiving.longAfter() });
-
-    expect(outcome.archived).toMatchObject({ sequence: 1, checkpointSequence: 2, rowCount: 20 });
-    expect((await readdir(archiving.directory)).sort()).toEqual(left);
-    expect(await verifyArchiveFiles([join(archiving.directory, left[0] as string)], testKeys)).toMatchObject([
-      { intact: true, archive: 1, rows: 20 },
-    ]);
-    expect(await archiving.remaining()).toHaveLength(15);
-    await archiving.close();
+    await expectReplacedByNextArchive(archiving, left);
   });
 
   it("leaves, if it dies while its signed manifest is written, the unsigned one whole: the next archive replaces both", async () => {
@@ -126,15 +134,7 @@ describe("an archive killed after it signed its manifest, before its transaction
     });
     expect(await archiving.remaining()).toHaveLength(35);
 
-    const outcome = await archiving.archive({ now: archiving.longAfter() });
-
-    expect(outcome.archived).toMatchObject({ sequence: 1, checkpointSequence: 2, rowCount: 20 });
-    expect((await readdir(archiving.directory)).sort()).toEqual(left);
-    expect(await verifyArchiveFiles([join(archiving.directory, left[0] as string)], testKeys)).toMatchObject([
-      { intact: true, archive: 1, rows: 20 },
-    ]);
-    expect(await archiving.remaining()).toHaveLength(15);
-    await archiving.close();
+    await expectReplacedByNextArchive(archiving, left);
   });
 });
 
