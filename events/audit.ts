@@ -1,7 +1,7 @@
 // The `data` schemas of audit-events: who read or changed which record, who tried to log in, and which
 // compliance rules were broken. These records answer an auditor's questions, so each names its actor.
 import { z } from "zod";
-import { BLANK, identifier, text, utcTimestamp, uuid } from "./fields.ts";
+import { identifier, REQUEST_BLANK, text, utcTimestamp, uuid } from "./fields.ts";
 
 export const actorRoles = ["PATIENT", "PROVIDER", "NURSE", "STAFF", "ADMIN", "AUDITOR", "SYSTEM"] as const;
 
@@ -42,13 +42,13 @@ export const ERASED_LOGIN_PREFIX = "erased-login:";
 
 /**
  * A username that begins with the reserved prefix in any case, in full-width forms too, after any blanks or
- * invisible characters (BLANK): what a reader of the history or of the compliance watch's alerts could take for a
- * pseudonym. Written as JSON Schema publishes it, with no `i` flag (which would also let U+017F, a long s, stand
- * for an s). The watch counts usernames in Unicode NFKC (consumers/complianceWatch/observations.ts), so the
- * username is refused when its NFKC form begins so as well (`erased-㏒in:`, SQUARE LOG being `log`), which no
- * pattern of classes can say.
+ * invisible characters (REQUEST_BLANK: those above U+FFFF too, tag characters say, as the username is a request's
+ * alone): what a reader of the history or of the compliance watch's alerts could take for a pseudonym. Written as
+ * JSON Schema publishes it, with no `i` flag (which would also let U+017F, a long s, stand for an s). The watch
+ * counts usernames in Unicode NFKC (consumers/complianceWatch/observations.ts), so the username is refused when
+ * its NFKC form begins so as well (`erased-㏒in:`, SQUARE LOG being `log`), which no pattern of classes can say.
  */
-const POSING_AS_PSEUDONYM = new RegExp(`^[${BLANK}]*${inAnyCaseAndWidth(ERASED_LOGIN_PREFIX)}`, "u");
+const POSING_AS_PSEUDONYM = new RegExp(`^[${REQUEST_BLANK}]*${inAnyCaseAndWidth(ERASED_LOGIN_PREFIX)}`, "u");
 
 const posesAsPseudonym = (username: string) =>
   POSING_AS_PSEUDONYM.test(username) || POSING_AS_PSEUDONYM.test(username.normalize("NFKC"));

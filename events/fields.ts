@@ -286,7 +286,7 @@ const BLANK_ABOVE_BMP = [
  * What a request's free text may not be made of only: BLANK and BLANK_ABOVE_BMP. Events keep BLANK, which they
  * were written under: one written before, a name of tag characters say, stays readable.
  */
-const REQUEST_BLANK = `${BLANK}${BLANK_ABOVE_BMP}`;
+export const REQUEST_BLANK = `${BLANK}${BLANK_ABOVE_BMP}`;
 
 /**
  * The check that free text is not blank, shared by every `text` and `line`, so that requestText finds it; and the

@@ -271,6 +271,9 @@ describe("field schemas", () => {
       "\u200berased-login:x",
       " \u2060ERASED-Login:x",
       "\u00ad\u2800erased-login:",
+      // Above U+FFFF: a tag character, a musical formatting character, an Egyptian hieroglyph format control.
+      `${String.fromCodePoint(0xe0020)}erased-login:x`,
+      `${String.fromCodePoint(0x1d173)}${String.fromCodePoint(0x13430)}Erased-Login:x`,
     ]) {
       const issues = loginAttemptReportSchema.safeParse({ ...attempt, username }).error?.issues ?? [];
       expect(

@@ -44,6 +44,7 @@ describe("a login attempt whose username begins with erased-login:", () => {
     ["in capitals", pseudonymLike().toUpperCase()],
     ["after blanks", ` \t${pseudonymLike()}`],
     ["after invisible characters", `\u200b\u2060\u00ad${pseudonymLike()}`],
+    ["after invisible characters above U+FFFF (tag characters)", `\u{E0001}\u{E0020}${pseudonymLike()}`],
     ["with anything after the prefix", `Erased-Login:ada.${randomUUID()}@example.org`],
     // The compliance watch counts usernames in NFKC: these would count as the pseudonym's own attempts.
     ["in full-width letters", fullWidth(pseudonymLike())],
@@ -110,6 +111,7 @@ describe("the reserved prefix elsewhere", () => {
       pseudonymLike(),
       pseudonymLike().toUpperCase(),
       `  ${pseudonymLike()}`,
+      `\u{E0020}${pseudonymLike()}`,
       fullWidth(pseudonymLike()),
     ]) {
       expect(reserved.test(posing)).toBe(true);
