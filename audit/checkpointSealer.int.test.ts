@@ -1,11 +1,14 @@
 // The platform's checkpoint sealer keeps running when its database session is ended under it (a failover, an
 // operator's pg_terminate_backend): its pool's client, checked out for a seal, had no error listener, so the
 // session's end was an uncaught 'error' that stopped the whole platform ("Connection terminated unexpectedly",
-// found terminating the platform's sessions in a loop while it served writes).
+// found terminating the platform's sessions in a loop while it served writes). And a seal slower than the interval
+// holds back the ticks after it rather than queueing one seal for each, all of which stopping waited for.
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testKey } from "../test/auditHistories.ts";
-import { databaseUrl, silentLog } from "../test/fixtures.ts";
+import { databaseUrl, eventually, silentLog } from "../test/fixtures.ts";
+import { ownDatabase } from "../test/ownDatabase.ts";
 import { startCheckpointSealer } from "./checkpointSealer.ts";
 
 const observer = new pg.Client({ connectionString: databaseUrl() });
@@ -39,5 +42,53 @@ describe("the checkpoint sealer", () => {
     }
     expect(terminated).toBeGreaterThan(0);
     expect(uncaught).toEqual([]);
+  });
+});
+
+describe("the checkpoint sealer's ticks", () => {
+  // A database of its own: the transactions counted are the sealer's (and the lock holder's).
+  const own = ownDatabase("sealer_ticks");
+  beforeAll(() => own.setUp());
+  afterAll(() => own.tearDown());
+
+  /** Transactions committed or rolled back in the sealer's database, as the server's statistics count them. */
+  const transactions = async () => {
+    const { rows } = await observer.query<{ count: string }>(
+      "SELECT xact_commit + xact_rollback AS count FROM pg_stat_database WHERE datname = $1",
+      [own.name],
+    );
+    return Number(rows[0]?.count);
+  };
+  const sealerSessions = async () => {
+    const { rows } = await observer.query<{ waiting: boolean }>(
+      `SELECT wait_event_type = 'Lock' AS waiting FROM pg_stat_activity
+        WHERE application_name = 'checkpoint-sealer' AND datname = $1`,
+      [own.name],
+    );
+    return rows;
+  };
+
+  it("skips the ticks that find a seal still running: the seal waiting on the lock is the only one", async () => {
+    // Another sealer (an operator's audit:seal) holds the sealers' lock: the first seal waits for it.
+    const holder = new pg.Client({ connectionString: own.url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(hashtext('outbox-checkpoint'))");
+      const before = await transactions();
+      const sealer = startCheckpointSealer({ databaseUrl: own.url, key: testKey, log: silentLog, intervalMs: 5 });
+      await eventually(async () => (await sealerSessions()).some((session) => session.waiting));
+      // About a hundred ticks while the seal waits.
+      await sleep(500);
+      const stopped = sealer.stop();
+      await holder.query("SELECT pg_advisory_unlock(hashtext('outbox-checkpoint'))");
+      await stopped;
+      // A session's statistics reach the server's view as it ends.
+      await eventually(async () => (await sealerSessions()).length === 0);
+      await eventually(async () => (await transactions()) > before);
+      // The one seal, and the holder's unlock: not a seal for each tick, run one after another once the lock went.
+      expect((await transactions()) - before).toBeLessThanOrEqual(3);
+    } finally {
+      await holder.end();
+    }
   });
 });
