@@ -8,6 +8,7 @@
 // consent decision. The events go the whole way: appendEvents, the outbox, the relay, Kafka, the consumer's inbox.
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
+import type { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
 import { createKafka } from "../../kafka/client.ts";
@@ -70,6 +71,14 @@ async function decide(patientId: string, granted: boolean): Promise<string> {
   return eventId as string;
 }
 
+/** Until the consumer has parked `count` records on its dead-letter topic. */
+async function deadLettered(consumer: { registry: Registry }, count: number): Promise<void> {
+  await eventually(
+    async () => (await metricValue(consumer.registry, "consumer_records_dead_lettered_total")) >= count,
+    60_000,
+  );
+}
+
 /** The consent decisions about the patient that the consumer applied, in the order it applied them. */
 async function appliedFor(name: string, patientId: string): Promise<string[]> {
   return (await effectsOf(db, name))
@@ -88,10 +97,7 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
     const grant = await decide(patientId, true);
     failing.add(grant);
     try {
-      await eventually(
-        async () => (await metricValue(first.registry, "consumer_records_dead_lettered_total")) >= 1,
-        60_000,
-      );
+      await deadLettered(first, 1);
     } finally {
       await first.stop();
     }
@@ -152,10 +158,7 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
       // check (not-committed).
       await publishUncommitted(kafkaBrokers(), [old], db);
       await eventually(async () => (await appliedFor(name, patientId)).includes(withdrawal), 60_000);
-      await eventually(
-        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 2,
-        60_000,
-      );
+      await deadLettered(started, 2);
     } finally {
       await started.stop();
     }
@@ -218,10 +221,7 @@ describe("a re-drive run again after one that sent its letters and stopped befor
     try {
       grant = await decide(patientId, true);
       withdrawal = await decide(patientId, false);
-      await eventually(
-        async () => (await metricValue(first.registry, "consumer_records_dead_lettered_total")) >= 2,
-        60_000,
-      );
+      await deadLettered(first, 2);
     } finally {
       await first.stop();
     }
@@ -286,10 +286,7 @@ describe("events of one aggregate on two topics", () => {
     let prediction = "";
     try {
       [prediction = ""] = await append(db, [exampleEvent("ai.prediction.generated", { patientId })]);
-      await eventually(
-        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 1,
-        60_000,
-      );
+      await deadLettered(started, 1);
       failing.clear();
       // Newer than the prediction in the patient's history, on patient-events.
       const decision = await decide(patientId, true);
@@ -321,10 +318,7 @@ describe("replaying history to its own topic keeps its aggregate's order", () =>
     });
     try {
       const grant = await decide(patientId, true);
-      await eventually(
-        async () => (await metricValue(started.registry, "consumer_records_dead_lettered_total")) >= 1,
-        60_000,
-      );
+      await deadLettered(started, 1);
       failing.clear();
       const withdrawal = await decide(patientId, false);
       await eventually(async () => (await appliedFor(name, patientId)).includes(withdrawal), 60_000);
