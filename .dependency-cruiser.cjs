@@ -19,7 +19,7 @@ const mayImport = {
   phi: ["config", "events"],
   process: ["config", "observability", "stack", "phi"],
   db: ["config", "cli", "retry", "stack", "events", "phi"],
-  audit: ["config", "cli", "retry", "observability", "stack", "events", "db"],
+  audit: ["config", "cli", "retry", "observability", "process", "stack", "events", "db"],
   relay: ["config", "cli", "retry", "observability", "process", "kafka", "stack", "events", "db"],
   debezium: ["config", "cli", "retry", "observability", "kafka", "stack", "events", "db"],
   handover: [

@@ -75,7 +75,12 @@ describe("the checkpoint sealer's ticks", () => {
     try {
       await holder.query("SELECT pg_advisory_lock(hashtext('outbox-checkpoint'))");
       const before = await transactions();
-      const sealer = startCheckpointSealer({ databaseUrl: own.url, key: testKey, log: silentLog, intervalMs: 5 });
+      const sealer = startCheckpointSealer({
+        databaseUrl: own.url,
+        key: testKey,
+        log: silentLog,
+        intervalMs: 5,
+      });
       await eventually(async () => (await sealerSessions()).some((session) => session.waiting));
       // About a hundred ticks while the seal waits.
       await sleep(500);

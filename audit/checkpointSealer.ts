@@ -3,6 +3,7 @@
 import pg from "pg";
 import type { Registry } from "prom-client";
 import type { Logger } from "../observability/logger.ts";
+import { repeatEvery } from "../process/repeating.ts";
 import { registerSealingMetrics } from "./metrics.ts";
 import { SealingRefused, sealCheckpoint } from "./sealCheckpoint.ts";
 import type { SigningKey } from "./signingKey.ts";
@@ -35,7 +36,10 @@ export function startCheckpointSealer(options: {
       const checkpoint = await sealCheckpoint(client, options.key, { lastSeen: lastSealed });
       if (checkpoint) {
         lastSealed = { sequence: checkpoint.sequence, chainHash: checkpoint.chainHash };
-        options.log.info({ sequence: checkpoint.sequence, rows: checkpoint.rowCount }, "history checkpoint sealed");
+        options.log.info(
+          { sequence: checkpoint.sequence, rows: checkpoint.rowCount },
+          "history checkpoint sealed",
+        );
       }
     } catch (error) {
       if (error instanceof SealingRefused) {
@@ -46,18 +50,12 @@ export function startCheckpointSealer(options: {
       client.release();
     }
   };
-  // One seal at a time, and a tick that finds one running is skipped: a seal slower than the interval (a long
-  // unsealed tail, a lock held) queued one more seal per tick, all of which stop() then waited for.
-  let sealing: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    sealing ??= seal().finally(() => {
-      sealing = undefined;
-    });
-  }, options.intervalMs ?? 30_000);
+  // One seal at a time: a seal slower than the interval (a long unsealed tail, the lock held by an operator's
+  // audit:seal) delays the next tick's instead of queueing one per tick.
+  const sealing = repeatEvery(options.intervalMs ?? 30_000, seal);
   return {
     async stop() {
-      clearInterval(timer);
-      await sealing;
+      await sealing.stop();
       await pool.end();
     },
   };

@@ -2,13 +2,10 @@
 // its interval still runs it. Several processes may run the same sweep: the sweep itself must tolerate that
 // (db/sweepAlone.ts lets one of them do each round).
 import type { Logger } from "../observability/logger.ts";
+import { type Repeating, repeatEvery } from "./repeating.ts";
 
-export interface PeriodicSweep {
-  /** The round running now, or the last one: resolves once it has ended (tests wait on it). */
-  readonly settled: Promise<void>;
-  /** No more rounds; waits for the one running. */
-  stop(): Promise<void>;
-}
+/** `settled`: the round running now, or the last one (tests wait on it); `stop`: no more rounds. */
+export type PeriodicSweep = Repeating;
 
 export function startPeriodicSweep(options: {
   /** What it removes, for the log: `expired idempotency keys`. */
@@ -19,28 +16,17 @@ export function startPeriodicSweep(options: {
   log: Logger;
 }): PeriodicSweep {
   const { what, log } = options;
-  let settled: Promise<void> = Promise.resolve();
-  const round = () => {
-    // Rounds never overlap in one process: a slow one delays the next.
-    settled = settled.then(async () => {
+  // Rounds never overlap in one process: a slow one delays the next (process/repeating.ts).
+  return repeatEvery(
+    options.everyMs,
+    async () => {
       try {
         const removed = await options.sweep();
         if (removed) log.info({ removed }, `${what} removed`);
       } catch (error) {
         log.warn({ err: error }, `removing ${what} failed; the next round tries again`);
       }
-    });
-  };
-  round();
-  const timer = setInterval(round, options.everyMs);
-  timer.unref();
-  return {
-    get settled() {
-      return settled;
     },
-    async stop() {
-      clearInterval(timer);
-      await settled;
-    },
-  };
+    { atStart: true },
+  );
 }
