@@ -75,14 +75,24 @@ async function runCheck({ name, check }: ReadinessCheck) {
   }
 }
 
+/**
+ * `work`, or an error once `ms` have passed without its answer. A loop held up (a burst of requests, a long
+ * synchronous task) runs expired timers before the I/O that arrived meanwhile: the timer gives that I/O its turn
+ * (setImmediate runs after the loop's I/O callbacks) before it calls the dependency silent, so an answer that
+ * came in time and waited behind the loop counts.
+ */
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let turn: NodeJS.Immediate | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      turn = setImmediate(() => reject(new Error(`no answer within ${ms} ms`)));
+    }, ms);
   });
   try {
     return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
+    clearImmediate(turn);
   }
 }

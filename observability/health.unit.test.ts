@@ -1,5 +1,7 @@
 // /health/ready is public: a burst of probes must not become a burst of dependency checks (Debezium's opens a
 // Postgres and a Kafka connection each time), and an answer must not outlive its CHECK_REUSE_MS.
+import { once } from "node:events";
+import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { CHECK_REUSE_MS, healthRoutes, type ReadinessCheck, sharedCheck } from "./health.ts";
@@ -70,5 +72,36 @@ describe("readiness under a burst of probes", () => {
       checks: { dependency: { status: "up" }, other: { status: "down" } },
     });
     expect([up.runs, down.runs]).toEqual([1, 1]);
+  });
+});
+
+describe("a check's timeout", () => {
+  it("counts an answer that came in time and waited while the event loop was held up", async () => {
+    // A dependency that answers at once; then, before the probe has read the answer, the loop is held (a burst
+    // of requests would) past the check's 2 s timeout.
+    const server = createServer((socket) => {
+      socket.write("pong");
+      const heldUntil = Date.now() + 2_300;
+      while (Date.now() < heldUntil) {}
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    const sockets: Socket[] = [];
+    const pinged: ReadinessCheck = {
+      name: "dependency",
+      check: async () => {
+        const socket = tcpConnect(port, "127.0.0.1");
+        sockets.push(socket);
+        await once(socket, "data");
+      },
+    };
+    try {
+      const response = await healthRoutes([pinged]).request("/health/ready");
+      expect(response.status).toBe(200);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
   });
 });
