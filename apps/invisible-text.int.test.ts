@@ -1,7 +1,8 @@
-// Free text in a request must show something, above U+FFFF too: a name of only tag characters, variation selectors
-// from U+E0100 or musical formatting characters looks empty wherever it is shown, and was taken (stored, evented,
-// greeted by). It is a 400 naming the field, and nothing is written; text that shows something beside them is
-// taken. The events keep the rule they were written under (events/fields.ts REQUEST_BLANK).
+// Free text in a request must show something: a name of only tag characters, variation selectors from U+E0100,
+// musical formatting characters (all above U+FFFF) or interlinear annotation controls looks empty wherever it is
+// shown, and was taken (stored, evented, greeted by). It is a 400 naming the field, and nothing is written; text
+// that shows something beside them is taken. The events keep the rule they were written under (events/fields.ts
+// REQUEST_BLANK).
 import { afterAll, describe, expect, it } from "vitest";
 import { newPatientBody, testDatabase } from "../test/fixtures.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
@@ -11,8 +12,17 @@ const db = testDatabase();
 const app = testPlatform(db);
 afterAll(() => db.$client.end());
 
-/** "Ada" in tag characters, a variation selector, musical formatting, an Egyptian hieroglyph format control. */
-const INVISIBLE = ["\u{E0041}\u{E0064}\u{E0061}", "\u{E0100}", "\u{1D173}\u{1D17A}", "\u{13430}"];
+/**
+ * "Ada" in tag characters, a variation selector, musical formatting, an Egyptian hieroglyph format control, and the
+ * interlinear annotation controls (U+FFF9-U+FFFB, which most renderers show as nothing).
+ */
+const INVISIBLE = [
+  "\u{E0041}\u{E0064}\u{E0061}",
+  "\u{E0100}",
+  "\u{1D173}\u{1D17A}",
+  "\u{13430}",
+  "\uFFF9\uFFFA\uFFFB",
+];
 
 /** An admin's request, and how many outbox rows it wrote. */
 async function send(method: string, path: string, body: unknown) {
@@ -27,7 +37,7 @@ async function created(path: string, body: unknown): Promise<string> {
   return ((await response.json()) as { id: string }).id;
 }
 
-describe("free text of only invisible characters above U+FFFF", () => {
+describe("free text of only invisible characters the events' rule takes", () => {
   it("is refused as blank, naming the field, wherever a request carries it, and nothing is written", async () => {
     const patientId = await created("/patients", newPatientBody());
     const providerId = await created("/providers", requestBodies.provider());

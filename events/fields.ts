@@ -257,7 +257,7 @@ export const WHITE_SPACE = String.raw`\u0009-\u000D\u0020\u00A0\u1680\u2000-\u20
  * the Unicode default-ignorable code points of the Basic Multilingual Plane (soft hyphen, zero-width spaces and
  * joiners, bidirectional controls, variation selectors, Hangul fillers, ...), and U+2800, the blank Braille
  * pattern. A name of only these would look empty wherever it is shown. The events' rule: a request is held to
- * BLANK_ABOVE_BMP too (REQUEST_BLANK).
+ * ANNOTATION_CONTROLS and BLANK_ABOVE_BMP too (REQUEST_BLANK).
  */
 export const BLANK = String.raw`${WHITE_SPACE}\u0001-\u0008\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
 
@@ -283,10 +283,16 @@ const BLANK_ABOVE_BMP = [
 ].join("");
 
 /**
- * What a request's free text may not be made of only: BLANK and BLANK_ABOVE_BMP. Events keep BLANK, which they
- * were written under: one written before, a name of tag characters say, stays readable.
+ * The interlinear annotation controls (U+FFF9-U+FFFB): format characters that are not default-ignorable, but that
+ * a renderer which does not lay out annotations (all but a few) shows as nothing.
  */
-export const REQUEST_BLANK = `${BLANK}${BLANK_ABOVE_BMP}`;
+const ANNOTATION_CONTROLS = String.raw`\uFFF9-\uFFFB`;
+
+/**
+ * What a request's free text may not be made of only: BLANK, ANNOTATION_CONTROLS and BLANK_ABOVE_BMP. Events keep
+ * BLANK, which they were written under: one written before, a name of tag characters say, stays readable.
+ */
+export const REQUEST_BLANK = `${BLANK}${ANNOTATION_CONTROLS}${BLANK_ABOVE_BMP}`;
 
 /**
  * The check that free text is not blank, shared by every `text` and `line`, so that requestText finds it; and the

@@ -177,6 +177,8 @@ describe("field schemas", () => {
     "\u{1BCA0}\u{1BCA3}",
     " \u{E0001}\u200b\u{1D175}\n",
   ];
+  // The interlinear annotation controls, which most renderers show as nothing, alone and with a blank.
+  const ANNOTATION_CONTROLS = ["\uFFF9", "\uFFFA\uFFFB", " \uFFFB"];
   // Beside them, what shows: a flag written with tags, a letter with a variation selector, the neighbours of each range.
   const SHOWN_ABOVE_BMP = [
     "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
@@ -209,6 +211,8 @@ describe("field schemas", () => {
         ...BLANKS_ABOVE_BMP.filter((value) => !value.includes("\n")),
         // and the Basic Multilingual Plane's, as the events' rule refuses them
         ...["", " ", "\u200b\u2060", "\u2800", "\u3164"],
+        // and the interlinear annotation controls, which the events' rule takes
+        ...ANNOTATION_CONTROLS,
       ]) {
         expect(
           asRequest.safeParse(blank).error?.issues.map((issue) => issue.message),
@@ -248,7 +252,10 @@ describe("field schemas", () => {
   it("keep the events' rule, so that an event written before with such a name stays readable", () => {
     for (const schema of [text(100), line(100)]) {
       const published = pattern(schema, "u");
-      for (const written of BLANKS_ABOVE_BMP.filter((value) => !value.includes("\n"))) {
+      for (const written of [
+        ...BLANKS_ABOVE_BMP.filter((value) => !value.includes("\n")),
+        ...ANNOTATION_CONTROLS,
+      ]) {
         expect(schema.safeParse(written).success, JSON.stringify(written)).toBe(true);
         expect(published.test(written), JSON.stringify(written)).toBe(true);
       }
