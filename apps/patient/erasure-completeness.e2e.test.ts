@@ -1,8 +1,9 @@
 // Erasure is complete: a patient leaves their personal data everywhere the platform keeps anything (state,
 // history, kept responses, the notification mailbox, the consumers' projections, every topic and its dead
 // letters, the auditors' exports, the logs), each value unique to them; after POST /patients/:id/erasure a
-// search of every table and column, every record's key, value and headers, every export and every log line
-// finds none of those values readable. The same search, run before, finds them: it can fail.
+// search of every table and column, every record's key, value and headers (every record published since the
+// test began: none before can hold a value made for it), every export and every log line finds none of those
+// values readable. The same search, run before, finds them: it can fail.
 import { randomInt, randomUUID } from "node:crypto";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -183,32 +184,47 @@ async function searchTables(values: readonly string[]): Promise<Hit[]> {
   return hits;
 }
 
-/** Every record of every topic the catalog declares (the event topics and their dead-letter topics). */
-async function searchTopics(values: readonly string[]): Promise<Hit[]> {
-  const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "erasure-search" });
-  const admin = kafka.admin();
+/** Each topic the catalog declares, by name, with where each of its partitions ends now. */
+async function topicEnds(): Promise<Map<string, Map<number, bigint>>> {
+  const admin = createKafka({ brokers: kafkaBrokers(), clientId: "erasure-search" }).admin();
   await admin.connect();
-  const hits: Hit[] = [];
   try {
+    const ends = new Map<string, Map<number, bigint>>();
     for (const topic of topics) {
       const offsets = await admin.fetchTopicOffsets(topic.name);
-      const from = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
-      const to = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-      for (const { partition, message } of await readTopicRange(kafka, topic.name, from, to, 120_000)) {
-        const where = `${topic.name} partition ${partition} offset ${message.offset}`;
-        const parts = {
-          key: message.key?.toString() ?? "",
-          value: message.value?.toString() ?? "",
-          headers: Object.entries(message.headers ?? {})
-            .map(([name, header]) => `${name}=${String(header)}`)
-            .join("\n"),
-        };
-        for (const [part, text] of Object.entries(parts))
-          hits.push(...found(text, values, `${where} ${part}`));
-      }
+      ends.set(topic.name, new Map(offsets.map((o) => [o.partition, BigInt(o.high)])));
     }
+    return ends;
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * Every record of every topic the catalog declares (the event topics and their dead-letter topics) from `since`
+ * (topicEnds before the patient existed: no record before it can hold a value made for this run) to the end.
+ */
+async function searchTopics(
+  values: readonly string[],
+  since: Map<string, Map<number, bigint>>,
+): Promise<Hit[]> {
+  const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "erasure-search" });
+  const hits: Hit[] = [];
+  const ends = await topicEnds();
+  for (const topic of topics) {
+    const from = since.get(topic.name) ?? new Map<number, bigint>();
+    const to = ends.get(topic.name) ?? new Map<number, bigint>();
+    for (const { partition, message } of await readTopicRange(kafka, topic.name, from, to, 120_000)) {
+      const where = `${topic.name} partition ${partition} offset ${message.offset}`;
+      const parts = {
+        key: message.key?.toString() ?? "",
+        value: message.value?.toString() ?? "",
+        headers: Object.entries(message.headers ?? {})
+          .map(([name, header]) => `${name}=${String(header)}`)
+          .join("\n"),
+      };
+      for (const [part, text] of Object.entries(parts)) hits.push(...found(text, values, `${where} ${part}`));
+    }
   }
   return hits;
 }
@@ -228,6 +244,8 @@ describe("erasure is complete", () => {
       caller("service"),
     ]);
     const patientLogin = await caller("patient");
+    // The topics are searched from here: every record of this patient's is published after it.
+    const topicsBefore = await topicEnds();
     const body = newPatientBody({
       firstName: `Ottoline${tag}`,
       lastName: `Quennell${tag}`,
@@ -442,7 +460,7 @@ describe("erasure is complete", () => {
     };
     const hits = [
       ...(await searchTables(values)),
-      ...(await searchTopics(values)),
+      ...(await searchTopics(values, topicsBefore)),
       ...Object.entries(exports).flatMap(([where, reply]) => {
         expect(reply.status, where).toBe(200);
         return found(reply.text, values, where);
