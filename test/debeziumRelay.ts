@@ -3,7 +3,8 @@
 // task killed by a record Kafka refuses.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
-import type { Database } from "../db/client.ts";
+import { type Database, writeTransaction } from "../db/client.ts";
+import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { ensureConnectWorker } from "../debezium/connector.ts";
 import { type ConnectorOptions, type DebeziumTarget, debeziumTarget } from "../debezium/connectorConfig.ts";
 import type { ConnectClient } from "../debezium/connectRest.ts";
@@ -11,7 +12,14 @@ import { isTopicName, topics } from "../events/index.ts";
 import { type DebeziumHandover, switchToDebezium, switchToPolling } from "../handover/switch.ts";
 import { createKafka } from "../kafka/client.ts";
 import { localConnectUrl, ownConnectPid, stopConnect } from "../stack/connect.ts";
-import { appendOne, conditionsUpdate, databaseUrl, kafkaBrokers, patientCreated } from "./fixtures.ts";
+import {
+  appendOne,
+  conditionsUpdate,
+  databaseUrl,
+  kafkaBrokers,
+  patientCreated,
+  testEventContext,
+} from "./fixtures.ts";
 import { seekUnlessRestarting, type TappedRecord, topicOffsets } from "./kafkaTap.ts";
 
 export interface ConnectUnderTest {
@@ -245,21 +253,33 @@ export interface RefusedRecord {
   patientId: string;
   /** The patient's patient.created, delivered before `refused` was written. */
   created: string;
+  /** With `{ companion: true }`: a patient.updated under 4 KiB, written first in `refused`'s transaction. */
+  companion?: string;
   /** Its patient.updated above 4 KiB, which kills a task under refuseRecordsAbove4KiB. */
   refused: string;
 }
 
 /**
  * Writes, under refuseRecordsAbove4KiB, the event whose record kills the connector's task: a new patient's
- * patient.created, and once Kafka has it, a patient.updated above 4 KiB. The refused record alone in its Kafka
- * transaction: then the task's producer takes 30 s to close, and Connect says RUNNING all along (sent after
- * others in one transaction, it is reported FAILED at once).
+ * patient.created, and once Kafka has it, a patient.updated above 4 KiB. Alone in its Kafka transaction, the
+ * refused record leaves the task's producer 30 s to close, and Connect says RUNNING all along. With
+ * `{ companion: true }` a smaller patient.updated comes first in the same database transaction, so in the same
+ * Kafka transaction: the task is reported FAILED at once.
  */
-export async function writeRefusedRecord(db: Database): Promise<RefusedRecord> {
+export async function writeRefusedRecord(
+  db: Database,
+  { companion = false }: { companion?: boolean } = {},
+): Promise<RefusedRecord> {
   const reader = await recordsFromNow();
   const patientId = randomUUID();
   const created = await appendOne(db, patientCreated(patientId));
   await reader.readUntil(deliveredAtLeast([created]), { settleMs: 0 });
-  const refused = await appendOne(db, conditionsUpdate(patientId, 40));
-  return { reader, patientId, created, refused };
+  const tooLarge = conditionsUpdate(patientId, 40);
+  if (!companion) {
+    return { reader, patientId, created, refused: await appendOne(db, tooLarge) };
+  }
+  const [first, second] = await writeTransaction(db, (tx) =>
+    appendEvents(tx, testEventContext(), [conditionsUpdate(patientId, 1, "companion "), tooLarge]),
+  );
+  return { reader, patientId, created, companion: first?.eventId, refused: second?.eventId as string };
 }
