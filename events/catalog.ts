@@ -293,7 +293,9 @@ const eventCatalog = {
     aggregateType: "appointment",
     schema: appointmentBookedSchema,
     aggregateId: (data) => data.appointmentId,
-    personalFields: ["notes"],
+    // Where the visit takes place: a home visit's address is the patient's, and a video link is free to carry
+    // their name (`/room/ada-lovelace`); both as personal as the notes.
+    personalFields: ["location.url", "location.address", "notes"],
   }),
   "appointment.cancelled": event({
     topic: "appointment-events",
@@ -342,7 +344,8 @@ const eventCatalog = {
     aggregateType: "document",
     schema: documentProcessedSchema,
     aggregateId: (data) => data.documentId,
-    personalFields: ["extracted.summary"],
+    // A failure's reason is the processor's free text, which quotes the document as readily as a summary does.
+    personalFields: ["extracted.summary", "failureReason"],
   }),
 
   "audit.data.accessed": event({

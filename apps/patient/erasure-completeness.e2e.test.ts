@@ -263,6 +263,8 @@ describe("erasure is complete", () => {
     });
     const personal = {
       notes: `notes${tag}`,
+      address: `${tag} Home Visit Lane`,
+      failureReason: `page 2 names failure${tag}`,
       fileName: `scan${tag}.pdf`,
       storageUrl: `https://files.example.org/store${tag}/scan.pdf`,
       documentSummary: `summary${tag}`,
@@ -316,6 +318,7 @@ describe("erasure is complete", () => {
     created(
       await fromDevice(admin, "POST", "/appointments", {
         ...requestBodies.booking(patientId, clinician.id as string),
+        location: { type: "IN_PERSON", address: personal.address },
         notes: personal.notes,
       }),
     );
@@ -327,6 +330,15 @@ describe("erasure is complete", () => {
       }),
     );
     const processing = requestBodies.processingResult() as Record<string, unknown>;
+    // A first run that failed, then the one that extracted a summary.
+    created(
+      await inProcess(service, "POST", `/documents/${document.id}/processing-results`, {
+        processor: processing.processor,
+        processedAt: processing.processedAt,
+        status: "FAILED",
+        failureReason: personal.failureReason,
+      }),
+    );
     created(
       await inProcess(service, "POST", `/documents/${document.id}/processing-results`, {
         ...processing,
