@@ -1,7 +1,8 @@
 // Reads of patient data are attributed: whatever an auditor filters the history by (aggregate, correlation
 // id, acting user, event type, one event, an export), the access is recorded once for every patient whose
 // events the answer held, so that "who saw this patient's data" finds it; a query that returned nobody's
-// events is recorded naming nobody.
+// events is recorded naming nobody. A record of access is nobody's data: a page holding only those, after the
+// first, records nothing, so that a query paged to its end reaches it.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleEvent } from "../../events/examples.ts";
@@ -99,6 +100,41 @@ describe("an auditor's read names every patient whose events it returned", () =>
     expect(byPatient(accesses)).toEqual(["nobody", "nobody", P, P, Q, Q].sort());
     // Each export records the query itself first, before any event has left.
     expect(accesses[0]?.patientId).toBeNull();
+  });
+
+  it("paged to its end, reaches it: a later page of records of access alone records nothing", async () => {
+    // A patient of this test's own, with two events: pages of one event each.
+    const R = randomUUID();
+    await append(db, [
+      exampleEvent("patient.created", { patientId: R }),
+      exampleEvent("patient.updated", { patientId: R }),
+    ]);
+    const auditor = await caller("auditor");
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    // Bounded: recording the accesses to access records made every page as long as the last, without end.
+    while (pages.length < 10) {
+      const query = new URLSearchParams({ patientId: R, limit: "1", ...(cursor ? { cursor } : {}) });
+      const page = JSON.parse(await get(auditor, `/audit/events?${query}`)) as {
+        events: Array<{ eventId: string; eventType: string }>;
+        nextCursor: string;
+      };
+      pages.push(page.events.map((event) => event.eventType));
+      if (page.events.length < 1) break;
+      cursor = page.nextCursor;
+    }
+    // Its two events, each page recording R; then those two records, which record nothing; then the end.
+    expect(pages).toEqual([
+      ["patient.created"],
+      ["patient.updated"],
+      ["audit.data.accessed"],
+      ["audit.data.accessed"],
+      [],
+    ]);
+    expect(await accessesOf(auditor)).toEqual([
+      { patientId: R, action: "SEARCH" },
+      { patientId: R, action: "SEARCH" },
+    ]);
   });
 
   it("a query that returned nobody's events: one access naming nobody", async () => {

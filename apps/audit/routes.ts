@@ -2,7 +2,8 @@
 // and time, page by page or exported as a stream; one event with its delivery status; and the verification
 // of the history, whole or a range. Auditors only; every query is itself recorded as an audit.data.accessed
 // event, in a transaction of its own, before any of what it read leaves the server: one per patient whose
-// events it returns, so that "who saw this patient's data" finds it whatever the filter.
+// events it returns, so that "who saw this patient's data" finds it whatever the filter. Records of access are
+// nobody's data: reading them records nothing more (else every page would write the next one).
 import type { KeyObject } from "node:crypto";
 import type { Context } from "hono";
 import type { Registry } from "prom-client";
@@ -172,7 +173,10 @@ export function auditRoutes(
         const chunks = historyEventsAt(db.$client, filter, after, places);
         const first = (await chunks.next()).value ?? [];
         const progress = await relayProgress(db.$client);
-        await recordAccess(c, db, "SEARCH", c.req.path, patientsOf(places, filter.patientId));
+        // The first page records the query, whatever it found; a later one, only the patients whose data it holds.
+        const firstPage = query.cursor === undefined;
+        const patients = patientsOf(places, firstPage ? filter.patientId : undefined);
+        if (firstPage || patients.length > 0) await recordAccess(c, db, "SEARCH", c.req.path, patients);
         const nextCursor = encodeCursor(places.at(-1) ?? after, filter);
         const listed = (events: readonly HistoryEvent[]) =>
           events.map((event) => ({ ...toResponse(event), relayed: relayedBy(event, progress) }));
@@ -306,10 +310,23 @@ function toResponse(event: HistoryEvent) {
   };
 }
 
-/** The distinct patients whose events these are, and the one the query asked about even if none came back. */
-function patientsOf(events: readonly { patientId: string | null }[], asked?: string): string[] {
+/** What every query of the history writes, and what the platform's other services write for each read. */
+const ACCESS_RECORD = "audit.data.accessed";
+
+/**
+ * The distinct patients whose data these events hold, and the one the query asked about even if none came back.
+ * A record of access (audit.data.accessed) holds none: it says who looked at whom, not what happened to them.
+ * Counted, it would write the next page: a page's own records of access would be the next page's events, each
+ * page as long as the one before, and a query paged to its end would never reach it.
+ */
+function patientsOf(
+  events: readonly { eventType: string; patientId: string | null }[],
+  asked?: string,
+): string[] {
   const patients = new Set(asked === undefined ? [] : [asked]);
-  for (const event of events) if (event.patientId !== null) patients.add(event.patientId);
+  for (const event of events) {
+    if (event.patientId !== null && event.eventType !== ACCESS_RECORD) patients.add(event.patientId);
+  }
   return [...patients];
 }
 
@@ -326,7 +343,7 @@ async function recordAccess(
 ): Promise<void> {
   const principal = c.get("principal");
   const accessOf = (patientId: string | null): NewEvent => ({
-    type: "audit.data.accessed",
+    type: ACCESS_RECORD,
     data: {
       actorId: principal.userId,
       actorRole: actorRole(principal.role),

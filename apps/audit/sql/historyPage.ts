@@ -95,15 +95,20 @@ export const historyColumns = `outbox.tx_id::text AS "txId", outbox.position::te
   (outbox.payload::jsonb -> 'metadata' ->> 'userId') AS "userId",
   ${epochMicrosecondsSql("outbox.created_at")} AS "createdAtMicroseconds", outbox.payload::text AS "envelope"`;
 
-/** An event's place in the history, whose patient it is about and its envelope's size: what a page is read by. */
+/**
+ * An event's place in the history, its type, whose patient it is about and its envelope's size: what a page is
+ * read by.
+ */
 export interface HistoryPlace extends HistoryKey {
+  eventType: string;
   patientId: string | null;
   /** The envelope's length in bytes. */
   bytes: number;
 }
 
 const placeColumns = `outbox.tx_id::text AS "txId", outbox.position::text AS "position",
-  outbox.patient_id::text AS "patientId", octet_length(outbox.payload::text) AS "bytes"`;
+  outbox.event_type AS "eventType", outbox.patient_id::text AS "patientId",
+  octet_length(outbox.payload::text) AS "bytes"`;
 
 /**
  * `horizon`: read only rows of transactions below it. `"snapshot"` is the oldest transaction still running
