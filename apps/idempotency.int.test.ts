@@ -103,6 +103,21 @@ describe("Idempotency-Key", () => {
     expect((await cancel(randomUUID())).status).toBe(422);
   });
 
+  it("takes any other difference for another request: an instant spelt otherwise is a 422 that writes nothing", async () => {
+    const world = await careWorld(db);
+    const admin = await caller("admin");
+    const key = randomUUID();
+    const booking = requestBodies.booking(world.own.patientId, world.own.providerId);
+    expect(booking.scheduledAt).toMatch(/:00\.000Z$/);
+    expect((await post(admin, "/appointments", booking, { "Idempotency-Key": key })).status).toBe(201);
+    const respelled = { ...booking, scheduledAt: booking.scheduledAt.replace(".000Z", "Z") };
+    expect((await post(admin, "/appointments", respelled, { "Idempotency-Key": key })).status).toBe(422);
+    const booked = await db.execute(
+      sql`SELECT 1 FROM appointments WHERE patient_id = ${world.own.patientId} AND scheduled_at = ${booking.scheduledAt}`,
+    );
+    expect(booked.rowCount).toBe(1);
+  });
+
   it("forgets a key after a day: the same key then names a new request, and the sweeper removes old keys", async () => {
     const admin = await caller("admin");
     const key = randomUUID();

@@ -51,8 +51,9 @@ export const idempotencyKeyHeader = z.object({
       description:
         "Makes a retry safe: the first response is returned again, nothing is done twice. A retry is the same " +
         "method, path and body as the operation reads them: a field left out and the field sent with its " +
-        "`default`, a UUID in either case, and fields in another order are the same request; the key sent " +
-        "with another request is a 422.",
+        "`default`, a UUID in either case, and fields in another order are the same request; any other " +
+        "difference makes another (an instant spelt otherwise, `10:00:00Z` for `10:00:00.000Z`, too), and the " +
+        "key sent with another request is a 422.",
     }),
 });
 
