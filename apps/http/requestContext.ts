@@ -48,8 +48,21 @@ export function requestContext(): MiddlewareHandler<RequestContextEnv> {
 /** The peer address of the connection; requests built in-process (tests) have none. */
 function clientAddress(c: Context): string | null {
   try {
-    return getConnInfo(c).remote.address ?? null;
+    const address = getConnInfo(c).remote.address;
+    return address === undefined ? null : plainAddress(address);
   } catch {
     return null;
   }
 }
+
+/**
+ * The address as the client has it: a server listening on both IPv6 and IPv4 (`::`, Node's default) sees an IPv4
+ * client as `::ffff:192.0.2.7`, which is no IPv4 address, nor one of the IPv6 forms the published event schemas
+ * take; its IPv4 address is what it names.
+ */
+export function plainAddress(address: string): string {
+  return IPV4_MAPPED.exec(address)?.[1] ?? address;
+}
+
+const IPV4_MAPPED =
+  /^::ffff:((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})$/i;
