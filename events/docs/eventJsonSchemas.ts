@@ -31,13 +31,14 @@ export function eventEnvelopeJsonSchema(type: EventType): JsonSchema {
   const { $schema: _, ...schema } = toJsonSchema(message);
   const { $schema: __, ...data } = toJsonSchema(eventDefinition(type).schema);
   const properties = schema.properties as Record<string, JsonSchema>;
-  return {
+  // The sealed values' patterns are added here, after the zod schemas' ends were made strict: theirs too.
+  return withStrictEnds({
     $schema: "http://json-schema.org/draft-07/schema#",
     title: type,
     ...schema,
     properties: { ...properties, data: sealedDataSchema(type, data) },
     ...sealedMetadataRule(),
-  };
+  });
 }
 
 /** Every event type's envelope schema, by event type. */
