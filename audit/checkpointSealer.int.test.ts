@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testKey } from "../test/auditHistories.ts";
-import { databaseUrl, eventually, silentLog } from "../test/fixtures.ts";
+import { createPatients, databaseUrl, eventually, silentLog } from "../test/fixtures.ts";
 import { ownDatabase } from "../test/ownDatabase.ts";
 import { startCheckpointSealer } from "./checkpointSealer.ts";
 
@@ -16,12 +16,21 @@ beforeAll(() => observer.connect());
 afterAll(() => observer.end());
 
 describe("the checkpoint sealer", () => {
+  // A database of its own, with a history to seal: sealed with the test key, the shared database's checkpoints
+  // would be signed by a key the files verifying it after this one (with the platform's key) do not know.
+  const own = ownDatabase("sealer_terminated");
+  beforeAll(async () => {
+    await own.setUp();
+    await createPatients(own.db, 200);
+  });
+  afterAll(() => own.tearDown());
+
   it("outlives its sessions being terminated while it seals", async () => {
     const uncaught: unknown[] = [];
     const note = (error: unknown) => uncaught.push(error);
     process.on("uncaughtException", note);
     const sealer = startCheckpointSealer({
-      databaseUrl: databaseUrl(),
+      databaseUrl: own.url,
       key: testKey,
       log: silentLog,
       intervalMs: 5,
@@ -42,6 +51,11 @@ describe("the checkpoint sealer", () => {
     }
     expect(terminated).toBeGreaterThan(0);
     expect(uncaught).toEqual([]);
+    // It sealed between the terminations, as it went on doing after them.
+    const { rows } = await own.db.$client.query<{ sealed: number }>(
+      "SELECT count(*)::int AS sealed FROM outbox_checkpoints",
+    );
+    expect(rows[0]?.sealed).toBeGreaterThan(0);
   });
 });
 
