@@ -165,6 +165,38 @@ describe("archiving the history", () => {
     await history.close();
   });
 
+  it("does not break a verification it commits during: that reads one snapshot, the history before it", async () => {
+    const history = await historyToArchive();
+    // The archive commits after the verification has read the archives, just before it reads the first row.
+    const verifier = await history.history.connection();
+    const query = verifier.query.bind(verifier) as (...args: unknown[]) => unknown;
+    let archived = false;
+    Object.assign(verifier, {
+      query: async (...args: unknown[]) => {
+        const text = typeof args[0] === "string" ? args[0] : "";
+        if (!archived && text.includes('"namedPatientId"')) {
+          archived = true;
+          const outcome = await history.archive({ now: history.longAfter() });
+          expect(outcome.archived).toMatchObject({ checkpointSequence: 2, rowCount: 20 });
+        }
+        return query(...args);
+      },
+    });
+    try {
+      expect(await verifyHistory(verifier, testKeys)).toMatchObject({
+        intact: true,
+        rows: 35,
+        checkpoints: 2,
+      });
+      expect(archived).toBe(true);
+    } finally {
+      verifier.release(true);
+    }
+    // Verified afresh, the history holds what the archive left.
+    expect(await history.verify()).toMatchObject({ intact: true, range: { archivedRows: 20 }, rows: 15 });
+    await history.close();
+  });
+
   it("continues from the previous archive's checkpoint, and each file verifies", async () => {
     const history = await historyToArchive();
     const first = await history.archive({ now: history.whenAged(history.afterFirst) });

@@ -91,7 +91,12 @@ export interface VerifyOptions {
   progress?: (estimatedRows: number | undefined) => Pick<Progress, "advance">;
 }
 
-/** Verifies the span a range names (the whole history when it names none). Throws RangeProblem for a bad range. */
+/**
+ * Verifies the span a range names (the whole history when it names none). Throws RangeProblem for a bad range.
+ * Reads one snapshot, in a read-only transaction of its own (the client must have none open): an archive that
+ * committed between its reading of the archives and of the rows would otherwise have removed rows it expected,
+ * and a history intact before and after reported broken.
+ */
 export async function verifyHistory(
   client: pg.ClientBase,
   publicKeys: ReadonlyMap<string, KeyObject>,
@@ -99,6 +104,20 @@ export async function verifyHistory(
   options: VerifyOptions = {},
 ): Promise<VerificationReport> {
   checkRange(range);
+  await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    return await verifySnapshot(client, publicKeys, range, options);
+  } finally {
+    await client.query("ROLLBACK");
+  }
+}
+
+async function verifySnapshot(
+  client: pg.ClientBase,
+  publicKeys: ReadonlyMap<string, KeyObject>,
+  range: HistoryRange,
+  options: VerifyOptions,
+): Promise<VerificationReport> {
   const archives = await allArchives(client);
   // Archives come first: what remains is anchored by the newest one's checkpoint.
   const archiveProblem = await archiveRecordsProblem(client, archives, publicKeys);
