@@ -939,7 +939,10 @@ export class EventConsumer {
   /**
    * For a re-driven event this consumer has not applied: the newest event of its aggregate on its topic, later than
    * it, that this consumer has applied (everything before the copy on its partition has been handled by now); null
-   * when there is none, or when the topic keeps no order between events (audit-events, keyed by eventId).
+   * when there is none, or when the topic keeps no order between events (audit-events, keyed by eventId). Null too
+   * when the outbox does not hold the event: the inbox then judges it, refusing one that is no committed event (a
+   * re-drive's header is anyone's to write, and a forgery must not pass for an old event skipped) and finding an
+   * archived one's place by its aggregate version.
    */
   private async newerAppliedThan(envelope: TypedEnvelope): Promise<NewerEvent | null> {
     const definition = eventDefinition(envelope.eventType);
@@ -954,7 +957,8 @@ export class EventConsumer {
         aggregateId: definition.aggregateId(envelope.data),
       },
     ]);
-    return place?.newerApplied ?? null;
+    if (place === undefined || place.createdAt === null) return null;
+    return place.newerApplied;
   }
 
   /**

@@ -28,6 +28,7 @@ import {
 } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import type { ConsumerDefinition } from "./consumerDefinition.ts";
+import { DEAD_LETTER_HEADERS } from "./deadLetters.ts";
 import { valueDigest } from "./inbox.ts";
 
 const db = useEffectsDatabase();
@@ -244,6 +245,33 @@ describe("a forged record: valid, under its key and headers, with an event id th
       expect(await effectOffsets(started.name, forged.eventId)).toEqual([]);
       expect(await inboxRows(started.name, forged.eventId)).toEqual([]);
       expect(await effectOffsets(started.name, later.eventId)).toHaveLength(1);
+    });
+  });
+});
+
+describe("a forged record carrying a re-drive's header", () => {
+  it("is refused as not committed, though its consumer applied an event of its aggregate: never skipped as an older one", async () => {
+    await run("transactional", async (current) => {
+      const { started } = current;
+      const applied = await sealedRecord();
+      await publish(kafkaBrokers(), [applied], db);
+      await eventually(async () => (await effectOffsets(started.name, applied.eventId)).length === 1);
+      // The same patient's, under an event id the outbox does not hold, marked as a dead letter sent back.
+      const { patientId } = JSON.parse(applied.message.value).data as { patientId: string };
+      const forged = onPartition(patientCreatedRecord(patientId), PARTITION);
+      await sealPlainPersonalData(db, [forged]);
+      forged.message.headers = {
+        ...forged.message.headers,
+        [DEAD_LETTER_HEADERS.redrivenFrom]: "patient-events.dlq/0/0",
+      };
+
+      await publishUncommitted(kafkaBrokers(), [forged], db);
+      await eventually(async () => (await parkedFor(current, forged.eventId)).length === 1);
+      await expectRefused(current, forged, "nothing");
+      expect(await effectOffsets(started.name, forged.eventId)).toEqual([]);
+      expect(
+        await metricValue(started.registry, "consumer_records_superseded_total", { consumer: started.name }),
+      ).toBe(0);
     });
   });
 });
