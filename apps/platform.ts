@@ -8,7 +8,7 @@ import type { MetricsSource } from "../observability/metrics.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { aiRoutes } from "./ai/routes.ts";
 import { appointmentRoutes } from "./appointment/routes.ts";
-import { auditRoutes, type CheckpointKeys, sealerPublicKey } from "./audit/routes.ts";
+import { auditRoutes, type CheckpointKeys, configuredCheckpointKeys } from "./audit/routes.ts";
 import type { ConsoleSignInSource } from "./console/provider.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { documentRoutes } from "./document/routes.ts";
@@ -58,7 +58,7 @@ export function createPlatformApp({
   registry,
   verifyToken,
   readiness = [],
-  checkpointKeys = sealerPublicKey,
+  checkpointKeys = configuredCheckpointKeys,
   concurrentVerifications,
   consoleSignIn,
   metrics,

@@ -83,7 +83,7 @@ export async function archiveHistory(
     for (const checkpoint of [after.sealed, cut]) {
       if (checkpoint && !signedBy(checkpoint, key)) {
         throw new Error(
-          `refusing to archive: checkpoint ${checkpoint.sequence} is not signed by this key (${key.keyId}) or its signature does not match its content; run npm run audit:verify`,
+          `refusing to archive: checkpoint ${checkpoint.sequence} is signed neither by this key (${key.keyId}) nor by one it replaced, or its signature does not match its content; run npm run audit:verify`,
         );
       }
     }
@@ -172,8 +172,10 @@ export async function archiveHistory(
   }
 }
 
+/** Signed by the key, or by one it replaced (audit/signingKey.ts). */
 function signedBy(checkpoint: Checkpoint, key: SigningKey): boolean {
-  return checkpoint.keyId === key.keyId && checkpointSignatureIsValid(checkpoint, key.publicKey);
+  const publicKey = key.trusted.get(checkpoint.keyId);
+  return publicKey !== undefined && checkpointSignatureIsValid(checkpoint, publicKey);
 }
 
 /** Where the previous archive left the history: its checkpoint, whose running hash the next one continues. */

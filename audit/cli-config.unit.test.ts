@@ -18,4 +18,16 @@ describe("an audit command given a malformed AUDIT_SIGNING_KEY", { timeout: 60_0
       expect(outcome.stderr).not.toContain(malformed);
     });
   }
+
+  it("refuses a malformed AUDIT_PREVIOUS_PUBLIC_KEYS in the same list as the signing key's problem", async () => {
+    const outcome = await commandOutcome("audit/cli.ts", ["verify"], {
+      AUDIT_SIGNING_KEY: malformed,
+      AUDIT_PREVIOUS_PUBLIC_KEYS: malformed,
+    });
+    expect(outcome).toMatchObject({ code: 1, stdout: "" });
+    expect(outcome.stderr).toMatch(
+      /^Invalid configuration:\n {2}- AUDIT_SIGNING_KEY: is not PEM.*\n {2}- AUDIT_PREVIOUS_PUBLIC_KEYS: holds no PEM block/m,
+    );
+    expect(outcome.stderr).not.toContain(malformed);
+  });
 });

@@ -37,7 +37,8 @@ const USAGE = `usage: npm run audit:seal
   archive         moves the history older than AUDIT_RETENTION_DAYS out to an archive file (asks first;
                   --yes, -y: do not ask, needed when not run from a terminal)
   verify-archive  verifies archive files from their manifests (oldest first), offline; --public-key
-                  (repeatable) accepts signatures by those keys instead of the configured signing key's`;
+                  (repeatable) accepts signatures by those keys instead of the configured signing key's and
+                  AUDIT_PREVIOUS_PUBLIC_KEYS`;
 
 const defaultArchiveDirectory = projectPath(".data", "audit-archive");
 
@@ -119,7 +120,6 @@ if (command === "verify-archive") {
 }
 
 const key = configured(() => loadSigningKey());
-const publicKeys = new Map([[key.keyId, key.publicKey]]);
 // After the configuration: a bad variable or key is refused without asking first.
 if (command === "archive") await confirm(archiveQuestion, values.yes);
 
@@ -160,7 +160,7 @@ try {
   } else {
     const started = performance.now();
     let progress: Progress | undefined;
-    const report = await verifyHistory(client, publicKeys, range, {
+    const report = await verifyHistory(client, key.trusted, range, {
       ...(expectCheckpoint ? { expectCheckpoint } : {}),
       progress: (estimatedRows) => {
         progress = startProgress({ label: "verify", total: estimatedRows });
@@ -209,13 +209,13 @@ function rangeToVerify(): HistoryRange {
   return range;
 }
 
-/** The keys archives may be signed by: those given with --public-key, else the configured signing key. */
-async function archiveVerifyingKeys(): Promise<Map<string, KeyObject>> {
+/**
+ * The keys archives may be signed by: those given with --public-key, else the configured signing key and those
+ * it replaced (AUDIT_PREVIOUS_PUBLIC_KEYS).
+ */
+async function archiveVerifyingKeys(): Promise<ReadonlyMap<string, KeyObject>> {
   const files = values["public-key"] ?? [];
-  if (files.length === 0) {
-    const key = configured(() => loadSigningKey());
-    return new Map([[key.keyId, key.publicKey]]);
-  }
+  if (files.length === 0) return configured(() => loadSigningKey()).trusted;
   const keys = new Map<string, KeyObject>();
   for (const file of files) {
     const pem = await readFile(file, "utf8").catch((error: Error) =>

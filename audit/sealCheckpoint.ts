@@ -11,7 +11,7 @@ import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, extendChain, GENESIS, signCheckpoint } from "./checkpoint.ts";
 import { anchorAt, START_OF_HISTORY } from "./historySpan.ts";
 import type { SigningKey } from "./signingKey.ts";
-import { latestCheckpoint } from "./sql/checkpoints.ts";
+import { firstSignedBy, latestCheckpoint } from "./sql/checkpoints.ts";
 import { historyBatch } from "./sql/historyRows.ts";
 import { checkpointProblem, type RememberedCheckpoint, verifyResolvedSpan } from "./verifyHistory.ts";
 
@@ -40,6 +40,15 @@ export async function sealCheckpoint(
     const previous = await latestCheckpoint(client);
     const rolledBack = options.lastSeen && (await checkpointProblem(client, options.lastSeen));
     if (rolledBack) throw new SealingRefused(describe(rolledBack));
+    // Taking over from another key: a key that was replaced signs nothing after its successor.
+    if (previous && previous.keyId !== key.keyId) {
+      const signedBefore = await firstSignedBy(client, key.keyId);
+      if (signedBefore !== null) {
+        throw new SealingRefused(
+          `this key (${key.keyId}) signed checkpoint ${signedBefore} and was replaced since (checkpoint ${previous.sequence} is signed by ${previous.keyId}): a replaced key signs nothing after`,
+        );
+      }
+    }
     let cursor = {
       txId: previous?.upToTxId ?? GENESIS.upToTxId,
       position: previous?.upToPosition ?? GENESIS.upToPosition,
@@ -60,7 +69,7 @@ export async function sealCheckpoint(
     }
     // No transaction can still add a row before the cursor (it is below the horizon), so the rows checked here are
     // exactly the rows just hashed.
-    const report = await verifyResolvedSpan(client, new Map([[key.keyId, key.publicKey]]), {
+    const report = await verifyResolvedSpan(client, key.trusted, {
       anchor: previous ? anchorAt(previous) : START_OF_HISTORY,
       through: cursor,
       archivedRows: 0,

@@ -155,8 +155,9 @@ export async function verifyResolvedSpan(
   });
 
   const checkpoints = await checkpointsAfter(client, span.anchor.checkpoint, span.through);
+  const signers = new KeySuccession();
   for (const checkpoint of span.anchor.sealed ? [span.anchor.sealed, ...checkpoints] : checkpoints) {
-    const problem = signatureProblem(checkpoint, publicKeys);
+    const problem = signatureProblem(checkpoint, publicKeys) ?? signers.problemWith(checkpoint);
     if (problem) return broken(0, { checkpoint: checkpoint.sequence, problem });
   }
 
@@ -424,6 +425,28 @@ async function lookUpUnsettledLinks(
 
 function aggregateOf(row: HistoryRow): string {
   return `${row.aggregateType}\u0000${row.aggregateId}`;
+}
+
+/**
+ * The keys that signed the checkpoints, in their order: a key, once replaced, signs no later checkpoint. An earlier
+ * key stays trusted for what it signed before (AUDIT_PREVIOUS_PUBLIC_KEYS), not as a key to forge the rest with.
+ */
+class KeySuccession {
+  #current: Checkpoint | null = null;
+  readonly #replaced = new Map<string, Checkpoint>();
+
+  problemWith(checkpoint: Checkpoint): string | null {
+    const current = this.#current;
+    if (current && current.keyId !== checkpoint.keyId) {
+      const replacement = this.#replaced.get(checkpoint.keyId);
+      if (replacement) {
+        return `signed by key ${checkpoint.keyId}, which checkpoint ${replacement.sequence}'s key ${replacement.keyId} replaced`;
+      }
+      this.#replaced.set(current.keyId, checkpoint);
+    }
+    this.#current = checkpoint;
+    return null;
+  }
 }
 
 function signatureProblem(checkpoint: Checkpoint, publicKeys: ReadonlyMap<string, KeyObject>): string | null {

@@ -64,6 +64,7 @@ export const VARIABLES_READ_ELSEWHERE = [
   // phi/masterKeys.ts, audit/signingKey.ts
   "PHI_MASTER_KEYS",
   "AUDIT_SIGNING_KEY",
+  "AUDIT_PREVIOUS_PUBLIC_KEYS",
   // consumers/config.ts and consumers/complianceWatch/watchSettings.ts
   "CONSUMERS",
   "CONSUMER_CONCURRENCY",

@@ -3,7 +3,7 @@
 import { loadSigningKey } from "../../audit/signingKey.ts";
 import { loadEnv } from "../../config/env.ts";
 import { runService } from "../http/runService.ts";
-import { AUDIT_SERVICE, auditRoutes, sealerPublicKey } from "./routes.ts";
+import { AUDIT_SERVICE, auditRoutes, configuredCheckpointKeys } from "./routes.ts";
 
 await runService({
   name: AUDIT_SERVICE,
@@ -12,5 +12,8 @@ await runService({
   configure: () => loadSigningKey(),
   // runService has checked the environment before it builds the routes.
   routes: (db, log) =>
-    auditRoutes(db, sealerPublicKey, { log, concurrentVerifications: loadEnv().AUDIT_VERIFY_CONCURRENCY }),
+    auditRoutes(db, configuredCheckpointKeys, {
+      log,
+      concurrentVerifications: loadEnv().AUDIT_VERIFY_CONCURRENCY,
+    }),
 });

@@ -61,11 +61,11 @@ export const AUDIT_SERVICE = "audit-service";
 /** Public keys by key id, for the signatures of the history's checkpoints. */
 export type CheckpointKeys = () => Promise<ReadonlyMap<string, KeyObject>>;
 
-/** The key the checkpoint sealer signs with (AUDIT_SIGNING_KEY, or the development key). */
-export const sealerPublicKey: CheckpointKeys = async () => {
-  const key = loadSigningKey();
-  return new Map([[key.keyId, key.publicKey]]);
-};
+/**
+ * The key the checkpoint sealer signs with (AUDIT_SIGNING_KEY, or the development key), and those it replaced
+ * (AUDIT_PREVIOUS_PUBLIC_KEYS).
+ */
+export const configuredCheckpointKeys: CheckpointKeys = async () => loadSigningKey().trusted;
 
 /** Rows per keyset page while exporting: the places read at once (their events a chunk at a time). */
 const EXPORT_PAGE = 1000;

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { testDatabase } from "../../test/fixtures.ts";
 import { eventsOf } from "../../test/platformState.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
-import { type CheckpointKeys, sealerPublicKey } from "./routes.ts";
+import { type CheckpointKeys, configuredCheckpointKeys } from "./routes.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
@@ -24,7 +24,7 @@ function heldKeys() {
     waiting++;
     for (const waiter of waiters) if (waiting >= waiter.count) waiter.resolve();
     await opened;
-    return sealerPublicKey();
+    return configuredCheckpointKeys();
   };
   const holding = (count: number) =>
     new Promise<void>((resolve) => {

@@ -44,6 +44,15 @@ export async function latestCheckpoint(client: pg.ClientBase): Promise<Checkpoin
   return firstCheckpoint(result.rows);
 }
 
+/** The sequence of the first checkpoint the key signed; null when it signed none. */
+export async function firstSignedBy(client: pg.ClientBase, keyId: string): Promise<number | null> {
+  const result = await client.query<{ sequence: number | null }>(
+    `SELECT min(sequence)::float8 AS "sequence" FROM outbox_checkpoints WHERE key_id = $1`,
+    [keyId],
+  );
+  return result.rows[0]?.sequence ?? null;
+}
+
 export async function checkpointBySequence(
   client: pg.ClientBase,
   sequence: number,
