@@ -5,6 +5,7 @@
 // found 147 of 300 such commits reported failed; an API run, 6 PATCHes answered 503 that Kafka carried).
 // `commit_delay` holds the COMMIT in its flush for 100 ms, so that the termination lands inside it every time.
 import { randomUUID } from "node:crypto";
+import { connect, createServer, type Socket } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { advisoryLocksOf } from "../test/advisoryLocks.ts";
@@ -114,4 +115,75 @@ describe("committedAfterAll", () => {
     expect(left.rowCount).toBe(0);
     await session.end().catch(() => {});
   });
+
+  it("asks again on a new connection when its question's connection is lost, and is answered committed", async () => {
+    const txId = await committedTransaction();
+    const proxy = await questionCutter(1);
+    try {
+      expect(await committedAfterAll(proxy.pool, txId)).toBe(true);
+      expect(proxy.questionsCut).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("reports false (the outcome unknown) when no question reaches Postgres at all", async () => {
+    const txId = await committedTransaction();
+    const proxy = await questionCutter(Number.POSITIVE_INFINITY);
+    try {
+      expect(await committedAfterAll(proxy.pool, txId)).toBe(false);
+      expect(proxy.questionsCut).toBeGreaterThan(1);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
+
+/** The id of a transaction that committed. */
+async function committedTransaction(): Promise<string> {
+  const { rows } = await observer.query<{ txId: string }>('SELECT pg_current_xact_id()::text AS "txId"');
+  return rows[0]?.txId as string;
+}
+
+/**
+ * A pool whose connections pass through a TCP proxy that cuts the first `cuts` connections asking for a
+ * transaction's status, as their question goes out: the connection is lost, Postgres is up.
+ */
+async function questionCutter(cuts: number) {
+  const target = new URL(databaseUrl());
+  const sockets = new Set<Socket>();
+  const proxy = { questionsCut: 0 };
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on("data", (chunk: Buffer) => {
+      if (chunk.includes("pg_xact_status") && proxy.questionsCut < cuts) {
+        proxy.questionsCut++;
+        client.destroy();
+      } else upstream.write(chunk);
+    });
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  const url = new URL(target);
+  url.hostname = "127.0.0.1";
+  url.port = String(port);
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  pool.on("error", () => {});
+  return Object.assign(proxy, {
+    pool,
+    close: async () => {
+      await pool.end();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  });
+}

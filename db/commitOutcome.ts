@@ -14,25 +14,48 @@ const ASKED_BEFORE_ENDING = 8;
 /** And after: pg_terminate_backend has waited for the session to end, so one more answer is the last word. */
 const ASKED_AT_MOST = ASKED_BEFORE_ENDING + 2;
 const pause = exponentialBackoff({ baseMs: 5, capMs: 200 });
+/**
+ * Questions that may fail in all (their own connection lost too, as when an operator ends every session of the
+ * platform) before Postgres counts as one that cannot be asked: about two seconds of pauses between them.
+ */
+const FAILED_QUESTIONS_AT_MOST = 8;
+const pauseAfterFailure = exponentialBackoff({ baseMs: 50, capMs: 1_000, floorMs: 25 });
 
 /**
  * Whether the transaction `txId` (a `pg_current_xact_id()`) committed, asked on another of the pool's
  * connections. One still in progress (its session not yet ended, as after a network fault) is waited for a
  * moment, then its backend is terminated, which aborts it unless it has committed by then, so the answer is never
- * a guess. False when Postgres cannot be asked: the caller then reports the failure it met.
+ * a guess. A question that fails is asked again on a new connection. False when Postgres cannot be asked: the
+ * caller then reports the failure it met.
  */
 export async function committedAfterAll(pool: pg.Pool, txId: string): Promise<boolean> {
+  const ask = askingAgainOnFailure();
   try {
     for (let attempt = 1; attempt <= ASKED_AT_MOST; attempt++) {
-      const status = await xactStatus(pool, txId);
+      const status = await ask(() => xactStatus(pool, txId));
       if (status !== "in progress") return status === "committed";
-      if (attempt === ASKED_BEFORE_ENDING) await endSessionOf(pool, txId);
+      if (attempt === ASKED_BEFORE_ENDING) await ask(() => endSessionOf(pool, txId));
       else await sleep(pause.delayMs(attempt));
     }
     return false;
   } catch {
     return false;
   }
+}
+
+/** Runs a question, again after a pause when it fails, until FAILED_QUESTIONS_AT_MOST have failed in all. */
+function askingAgainOnFailure() {
+  let failures = 0;
+  return async <T>(question: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await question();
+      } catch (error) {
+        if (++failures >= FAILED_QUESTIONS_AT_MOST) throw error;
+        await sleep(pauseAfterFailure.delayMs(failures));
+      }
+    }
+  };
 }
 
 async function xactStatus(pool: pg.Pool, txId: string): Promise<string | null> {
