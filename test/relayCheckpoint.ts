@@ -14,3 +14,14 @@ export async function relayCheckpointBefore(db: Database, eventId: string): Prom
   );
   return rows[0]?.behind === true;
 }
+
+/** Whether the polling relay's checkpoint has reached the outbox's last row (an empty outbox: it has). */
+export async function relayCaughtUp(db: Database): Promise<boolean> {
+  const { rows } = await db.$client.query<{ caughtUp: boolean }>(
+    `SELECT NOT EXISTS (SELECT FROM outbox o
+                         WHERE NOT EXISTS (SELECT FROM relay_checkpoints c
+                                            WHERE c.name = 'outbox' AND (c.tx_id, c.position) >= (o.tx_id, o.position))
+                         ORDER BY o.tx_id DESC, o.position DESC LIMIT 1) AS "caughtUp"`,
+  );
+  return rows[0]?.caughtUp === true;
+}
