@@ -1,10 +1,9 @@
 // The history's tamper evidence from the command line: `npm run audit:seal`, `audit:verify`, `audit:archive`
 // and `audit:verify-archive` (USAGE below says what each does and takes).
 import type { KeyObject } from "node:crypto";
-import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { confirm, parseCommand, refuseUnconfirmable } from "../cli/command.ts";
+import { confirm, notADirectory, operatorPath, parseCommand, refuseUnconfirmable } from "../cli/command.ts";
 import { EXIT_FAILED, reportFailure } from "../cli/failure.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
 import { ConfigError, DEFAULT_AUDIT_RETENTION_DAYS, loadEnv } from "../config/env.ts";
@@ -69,9 +68,10 @@ if (command !== "verify-archive" && manifests.length > 0) refuse(`unexpected arg
 // An empty --dir (a script's unset variable) would put the archive in whatever directory the command runs in.
 if (values.dir !== undefined && values.dir.trim() === "")
   refuse("--dir: give the directory to archive into (default: .data/audit-archive/)");
-// One that does not exist yet is made; a file there is the argument's mistake, refused before anything is read.
-if (values.dir !== undefined && statSync(values.dir, { throwIfNoEntry: false })?.isDirectory() === false)
-  refuse(`--dir ${values.dir}: is a file, not a directory to archive into`);
+const archiveDirectory = values.dir === undefined ? defaultArchiveDirectory : operatorPath(values.dir);
+// Refused before anything is read.
+const archiveDirectoryProblem = values.dir && notADirectory(archiveDirectory, "archive into");
+if (archiveDirectoryProblem) refuse(`--dir ${values.dir}: ${archiveDirectoryProblem}`);
 const range = command === "verify" ? rangeToVerify() : {};
 const expectCheckpoint = command === "verify" ? checkpointToExpect() : undefined;
 const archiveQuestion =
@@ -96,7 +96,8 @@ const env = configured(() => loadEnv());
 
 if (command === "verify-archive") {
   if (manifests.length === 0) refuse("give the archives' manifest files, oldest first");
-  const reports = await verifyArchiveFiles(manifests, await archiveVerifyingKeys()).catch((error) => {
+  const manifestPaths = manifests.map((manifest) => operatorPath(manifest));
+  const reports = await verifyArchiveFiles(manifestPaths, await archiveVerifyingKeys()).catch((error) => {
     if (error instanceof ManifestUnreadable) refuse(error.message);
     return process.exit(reportFailure(error, "audit:verify-archive"));
   });
@@ -139,7 +140,7 @@ try {
     let progress: Progress | undefined;
     const outcome = await archiveHistory(client, key, {
       retentionDays,
-      directory: values.dir ?? defaultArchiveDirectory,
+      directory: archiveDirectory,
       progress: (rows) => {
         progress = startProgress({ label: "archive", total: rows });
         return progress;
@@ -218,7 +219,7 @@ async function archiveVerifyingKeys(): Promise<ReadonlyMap<string, KeyObject>> {
   if (files.length === 0) return configured(() => loadSigningKey()).trusted;
   const keys = new Map<string, KeyObject>();
   for (const file of files) {
-    const pem = await readFile(file, "utf8").catch((error: Error) =>
+    const pem = await readFile(operatorPath(file), "utf8").catch((error: Error) =>
       refuse(`--public-key ${file}: ${error.message}`),
     );
     // A file that holds no Ed25519 key is the argument's fault: refused with the usage, not a stack trace.

@@ -1,6 +1,8 @@
 // The frame every `npm run` command parses its arguments in: `--help` prints the usage and exits before any
 // side effect, an unknown option, an option given twice or a bad argument prints the usage on stderr and exits
 // 2, and `confirm` stands before whatever a destructive command changes.
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { reportFailure } from "./failure.ts";
@@ -173,5 +175,30 @@ export async function confirm(what: string, yes: boolean): Promise<void> {
   if (answer === "declined") {
     process.stderr.write("nothing done\n");
     process.exit(1);
+  }
+}
+
+/**
+ * A path the operator typed, made absolute. `npm run` starts a command in the project's root, and says where it
+ * was typed in INIT_CWD: a relative path means that directory, not the root (`cd backups && npm run
+ * audit:archive -- --dir march` archives into backups/march).
+ */
+export function operatorPath(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.INIT_CWD ?? process.cwd(), path);
+}
+
+/**
+ * Why `path` cannot be made a directory to write into (`what`: "write into"), or null: one that does not exist
+ * yet is made by the caller; a file there, or on its way, is the argument's mistake.
+ */
+export function notADirectory(path: string, what: string): string | null {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === false
+      ? `is a file, not a directory to ${what}`
+      : null;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOTDIR"
+      ? `lies under a file, not a directory to ${what}`
+      : (error as Error).message;
   }
 }

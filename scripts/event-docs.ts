@@ -1,10 +1,10 @@
 // `npm run docs:events -- [dir]` writes the event documentation generated from the catalog: asyncapi.json and
 // one JSON Schema per event type (<type>.schema.json), into `dir` (default .data/event-docs, not committed:
 // the platform serves the same documents at /asyncapi.json and /events/schemas/<type>.json).
-import { statSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseCommand } from "../cli/command.ts";
+import { notADirectory, operatorPath, parseCommand } from "../cli/command.ts";
+import { projectPath } from "../config/projectRoot.ts";
 import { asyncApiDocument } from "../events/docs/asyncApiDocument.ts";
 import { eventJsonSchemas } from "../events/docs/eventJsonSchemas.ts";
 
@@ -14,14 +14,15 @@ const { positionals, refuse } = parseCommand({
   allowPositionals: true,
 });
 if (positionals.length > 1) refuse("one directory");
-const dir = positionals[0] ?? ".data/event-docs";
+const [given] = positionals;
 // An empty one (a script's unset variable) is no directory: mkdir fails on it with ENOENT, as a failure of the
 // environment rather than of the argument.
-if (dir.trim() === "")
+if (given?.trim() === "")
   refuse("<dir> is empty: give the directory to write into, or none for .data/event-docs");
-// One that does not exist yet is made; a file there is the argument's mistake, refused before anything is written.
-if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false)
-  refuse(`${dir}: is a file, not a directory to write into`);
+const dir = given === undefined ? projectPath(".data", "event-docs") : operatorPath(given);
+// Refused before anything is written.
+const problem = given && notADirectory(dir, "write into");
+if (problem) refuse(`${given}: ${problem}`);
 await mkdir(dir, { recursive: true });
 await writeFile(join(dir, "asyncapi.json"), `${JSON.stringify(asyncApiDocument(), null, 2)}\n`);
 const schemas = Object.entries(eventJsonSchemas());
