@@ -82,6 +82,26 @@ describe(`the archive format ${ARCHIVE_FORMAT}`, () => {
     expect(code).toBe(0);
   }, 60_000);
 
+  it("is refused with its manifest's row count changed, naming both counts", async () => {
+    const changed = await mkdtemp(join(tmpdir(), "archive-v1-rows-"));
+    try {
+      await cp(fixture, changed, { recursive: true });
+      const path = join(changed, manifests[0] as string);
+      const manifest = JSON.parse(await readFile(path, "utf8")) as { rows: number };
+      await writeFile(path, JSON.stringify({ ...manifest, rows: 9 }));
+      const [report] = await verifyArchiveFiles([path], await fixtureKeys());
+      expect(report).toMatchObject({
+        intact: false,
+        brokenLink: {
+          archive: 1,
+          problem: "it holds 10 rows, the archive record says 10 and its manifest 9",
+        },
+      });
+    } finally {
+      await rm(changed, { recursive: true, force: true });
+    }
+  });
+
   it("is refused with one byte of an archive file changed", async () => {
     const file = join(copy, "outbox-archive-000002.ndjson.gz");
     const bytes = await readFile(file);

@@ -202,7 +202,7 @@ async function verifyArchiveFile(
   if (rows !== archive.rowCount || rows !== manifest.rows)
     return broken(rows, {
       archive: archive.sequence,
-      problem: `it holds ${rows} rows, the archive says ${archive.rowCount}`,
+      problem: `it holds ${rows} rows, the archive record says ${archive.rowCount} and its manifest ${manifest.rows}`,
     });
   if (sealed !== manifest.checkpoint.rowCount || !running.equals(manifest.checkpoint.chainHash)) {
     return broken(rows, {

@@ -551,6 +551,13 @@ describe("every npm run command", () => {
         "--since 2026-01-01T00:00:00.123456Z: must not be more precise than milliseconds",
       ],
       ["relay:rebase", ["--name", "", "--yes"], "--name: give the relay's name"],
+      // A --yes where nothing asks: not the command line meant.
+      ["relay:rebase", ["--dry-run", "--yes"], "--yes goes with a real run: a dry run asks nothing"],
+      [
+        "replay",
+        ["--topic", "patient-events", "--dry-run", "--yes"],
+        "--yes goes with a real run: a dry run asks nothing",
+      ],
       ["audit:archive", ["--dir", "", "--yes"], "--dir: give the directory to archive into"],
       ["audit:archive", ["--dir", " ", "--yes"], "--dir: give the directory to archive into"],
       ["audit:archive", ["--dir", "package.json", "--yes"], "--dir package.json: is a file, not a directory"],

@@ -536,6 +536,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    process.exit(reportFailure(error));
+    process.exit(reportFailure(error, "relay:switch"));
   }
 }

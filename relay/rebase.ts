@@ -284,7 +284,7 @@ function tooFarMessage(plan: RebasePlan): string {
   );
 }
 
-const USAGE = `usage: npm run relay:rebase -- [--dry-run] [--yes] [--name <relay>]
+const USAGE = `usage: npm run relay:rebase -- [--dry-run | --yes] [--name <relay>]
 
 Re-anchors the polling relay after its database was restored from a logical dump or moved to another cluster
 (the relay then refuses to lead: "ahead of this server's transaction ids", outbox_relay_cursor_ahead 1).
@@ -309,6 +309,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.name.trim() === "") refuse("--name: give the relay's name (default: outbox)");
+  if (values.yes && values["dry-run"]) refuse("--yes goes with a real run: a dry run asks nothing");
   const env = loadEnv();
   const options: RebaseOptions = {
     databaseUrl: await databaseUrlOf(env, (line) => console.error(line)),
@@ -327,17 +328,16 @@ async function rebaseCommand(
   options: RebaseOptions,
   { dryRun, confirmed }: { dryRun: boolean; confirmed: boolean },
 ): Promise<void> {
-  if (dryRun || !confirmed) {
-    // Refused before anything is read when no one can be asked (a script without --yes).
-    if (!dryRun) await refuseUnconfirmable("Re-anchor the relay's cursor", false);
-    const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-rebase" });
-    await client.connect();
-    const plan = await planRebase(client, options).finally(() => client.end());
-    console.log(JSON.stringify(plan, null, 2));
-    if (dryRun) return;
-    if (!plan.ahead) return options.log?.(NOTHING_TO_DO);
-    await confirm("Re-anchor the relay as planned above", false);
-  }
+  // Refused before anything is read when no one can be asked (a script without --yes).
+  if (!dryRun && !confirmed) await refuseUnconfirmable("Re-anchor the relay's cursor", false);
+  const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-rebase" });
+  await client.connect();
+  const plan = await planRebase(client, options).finally(() => client.end());
+  if (!confirmed) console.log(JSON.stringify(plan, null, 2));
+  if (dryRun) return;
+  // Nothing to do is said at once, without waiting for the lock a running relay holds.
+  if (!plan.ahead) return options.log?.(NOTHING_TO_DO);
+  if (!confirmed) await confirm("Re-anchor the relay as planned above", false);
   // Planned again under the relay's lock: what it prints is what it did.
   const done = await rebaseRelay(options);
   if (confirmed) console.log(JSON.stringify(done, null, 2));
@@ -351,6 +351,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {
     await main();
   } catch (error) {
-    process.exit(reportFailure(error));
+    process.exit(reportFailure(error, "relay:rebase"));
   }
 }

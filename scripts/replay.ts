@@ -1,4 +1,4 @@
-// `npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run] [--yes]`: republishes part of the
+// `npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run | --yes]`: republishes part of the
 // outbox history to Kafka, each record the one the relay sent (relay/replay/). The rule that decides when a
 // replay may run beside the live relay is in relay/replay/replayRule.ts and README's "Replaying history".
 import { confirm, parseCommand } from "../cli/command.ts";
@@ -14,7 +14,7 @@ import { planReplay, type ReplayPlan, recordReplay, replayHistory } from "../rel
 import { databaseUrlOf, kafkaBrokersOf } from "../stack/index.ts";
 
 const { values, refuse } = parseCommand({
-  usage: `usage: npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run] [--yes]
+  usage: `usage: npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run | --yes]
   republishes outbox events to Kafka, byte for byte as the relay published them (same event ids, keys,
   value bytes and headers), in the relay's order; the filters combine, at least one is needed:
   --topic <topic>              the events of one topic (patient-events, ...)
@@ -33,6 +33,7 @@ const { values, refuse } = parseCommand({
   Each run is recorded as an audit.history.replayed event. README: "Replaying history".`,
   options: replayOptions,
 });
+if (values.yes && values["dry-run"]) refuse("--yes goes with a real run: a dry run asks nothing");
 const request = (() => {
   try {
     return replayRequest(values);

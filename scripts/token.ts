@@ -48,8 +48,9 @@ try {
   }
   // Twelve hours, or less when the platform takes no token that long (JWT_MAX_LIFETIME_HOURS).
   const expires = wanted.expires ?? `${Math.min(12, env.JWT_MAX_LIFETIME_HOURS)}h`;
+  // The argument's mistake (exit 2, with the usage), as any other --expires the platform would refuse.
   if (seconds(expires) > env.JWT_MAX_LIFETIME_HOURS * 3600) {
-    throw new Error(
+    refuse(
       `--expires ${expires} is longer than JWT_MAX_LIFETIME_HOURS (${env.JWT_MAX_LIFETIME_HOURS}): the platform would refuse the token`,
     );
   }

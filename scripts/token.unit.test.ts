@@ -32,13 +32,13 @@ describe("npm run token", { timeout: 60_000 }, () => {
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(2 * 3600);
   });
 
-  it("refuses --expires longer than JWT_MAX_LIFETIME_HOURS, printing no token", async () => {
+  it("refuses --expires longer than JWT_MAX_LIFETIME_HOURS with the usage, exit code 2, printing no token", async () => {
     const refusal = token(["--role", "admin", "--expires", "7d"]);
     await expect(refusal).rejects.toMatchObject({
-      code: 1,
+      code: 2,
       stdout: "",
-      stderr: expect.stringContaining(
-        "--expires 7d is longer than JWT_MAX_LIFETIME_HOURS (24): the platform would refuse the token",
+      stderr: expect.stringMatching(
+        /^--expires 7d is longer than JWT_MAX_LIFETIME_HOURS \(24\): the platform would refuse the token\nusage: npm run token/,
       ),
     });
     const week = await token(["--role", "admin", "--expires", "7d"], { JWT_MAX_LIFETIME_HOURS: "168" });
