@@ -3,12 +3,13 @@
 // and a key, once replaced, signs nothing after: neither a sealer still running with it nor one who stole it adds
 // a checkpoint the verification takes.
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshDatabases, type TestHistory, testKey } from "../test/auditHistories.ts";
 import { archiveHistory } from "./archiveHistory.ts";
+import { manifestText, parseManifest } from "./archiveManifest.ts";
 import { type Checkpoint, signCheckpoint } from "./checkpoint.ts";
 import { SealingRefused } from "./sealCheckpoint.ts";
 import { loadSigningKey, type SigningKey, signingKeyFromPem } from "./signingKey.ts";
@@ -126,7 +127,7 @@ describe("rotating the signing key", () => {
     }
   });
 
-  it("archives across the rotation, and verifies the archives offline with the keys configured", async () => {
+  it("archives across the rotation, verifies the archives offline with the keys configured, and finds an old key's forgery there too", async () => {
     const history = await databases.create();
     const client = await history.connection();
     const directory = await mkdtemp(join(tmpdir(), "audit-key-rotation-"));
@@ -166,6 +167,33 @@ describe("rotating the signing key", () => {
         intact: true,
         lastCheckpoint: { sequence: 2 },
       });
+
+      // A third archive, whose checkpoint whoever holds the old key signs over again as their own.
+      await history.round();
+      await history.seal(rotated);
+      await history.relayed();
+      const third = await archive(rotated);
+      if (!third.archived) throw new Error("nothing archived");
+      const manifest = parseManifest(await readFile(third.manifest, "utf8"));
+      const forged = { ...manifest.checkpoint, keyId: oldKey.keyId };
+      await writeFile(
+        third.manifest,
+        manifestText({
+          ...manifest,
+          checkpoint: { ...forged, signature: signCheckpoint(forged, oldKey.privateKey) },
+        }),
+      );
+      expect(await verifyArchiveFiles([...manifests, third.manifest], rotated.trusted)).toMatchObject([
+        { intact: true },
+        { intact: true },
+        {
+          intact: false,
+          brokenLink: {
+            checkpoint: 3,
+            problem: `signed by key ${oldKey.keyId}, which checkpoint 2's key ${rotated.keyId} replaced`,
+          },
+        },
+      ]);
     } finally {
       client.release();
       await history.close();

@@ -23,6 +23,7 @@ import { type ArchiveManifest, parseManifest } from "./archiveManifest.ts";
 import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain, GENESIS } from "./checkpoint.ts";
 import { compareKeys } from "./historySpan.ts";
+import { KeySuccession } from "./keySuccession.ts";
 import type { HistoryKey } from "./sql/historyRows.ts";
 import { rowProblem } from "./verifyHistory.ts";
 
@@ -51,8 +52,24 @@ export async function verifyArchiveFiles(
   // Each aggregate's last archived event so far, when the archives given start the history.
   let earlier: Map<string, ArchivedHead> | null = null;
   let previous: ArchiveManifest | null = null;
+  const signers = new KeySuccession();
   for (const manifestPath of manifestPaths) {
     const manifest = await readManifest(manifestPath);
+    // The checkpoints the archives end at, in order (and the one the first continues): no key signs after its successor.
+    for (const checkpoint of previous || !manifest.after
+      ? [manifest.checkpoint]
+      : [manifest.after, manifest.checkpoint]) {
+      const problem = signers.problemWith(checkpoint);
+      if (problem) {
+        reports.push({
+          intact: false,
+          archive: manifest.archive.sequence,
+          rows: 0,
+          brokenLink: { checkpoint: checkpoint.sequence, problem },
+        });
+        return reports;
+      }
+    }
     if (previous && manifest.archive.afterCheckpointSequence !== previous.archive.checkpointSequence) {
       reports.push({
         intact: false,

@@ -8,6 +8,7 @@ import { eventHash } from "../db/outbox/eventHash.ts";
 import type { BrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, checkpointSignatureIsValid, extendChain, isStampedTime } from "./checkpoint.ts";
 import { checkRange, compareKeys, type HistoryRange, type HistorySpan, resolveSpan } from "./historySpan.ts";
+import { KeySuccession } from "./keySuccession.ts";
 import { allArchives } from "./sql/archives.ts";
 import { checkpointBySequence, checkpointsAfter, latestCheckpoint } from "./sql/checkpoints.ts";
 import {
@@ -425,28 +426,6 @@ async function lookUpUnsettledLinks(
 
 function aggregateOf(row: HistoryRow): string {
   return `${row.aggregateType}\u0000${row.aggregateId}`;
-}
-
-/**
- * The keys that signed the checkpoints, in their order: a key, once replaced, signs no later checkpoint. An earlier
- * key stays trusted for what it signed before (AUDIT_PREVIOUS_PUBLIC_KEYS), not as a key to forge the rest with.
- */
-class KeySuccession {
-  #current: Checkpoint | null = null;
-  readonly #replaced = new Map<string, Checkpoint>();
-
-  problemWith(checkpoint: Checkpoint): string | null {
-    const current = this.#current;
-    if (current && current.keyId !== checkpoint.keyId) {
-      const replacement = this.#replaced.get(checkpoint.keyId);
-      if (replacement) {
-        return `signed by key ${checkpoint.keyId}, which checkpoint ${replacement.sequence}'s key ${replacement.keyId} replaced`;
-      }
-      this.#replaced.set(current.keyId, checkpoint);
-    }
-    this.#current = checkpoint;
-    return null;
-  }
 }
 
 function signatureProblem(checkpoint: Checkpoint, publicKeys: ReadonlyMap<string, KeyObject>): string | null {
