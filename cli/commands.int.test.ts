@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compiledScript } from "../test/childProcess.ts";
+import { compiledScript } from "../test/compiledCommands.ts";
 import { databaseUrl } from "../test/fixtures.ts";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -148,20 +148,23 @@ async function runEach(
   return outcomes;
 }
 
-/** A local service's own directory under .data/: `kafka/`, or `kafka-9392-1n/` for a stack on other ports. */
-const LOCAL_SERVICE_DIRECTORY = /^(?:(?:postgres|kafka|connect)(?:-[^/\\]+)?|logs)[/\\]/;
+/**
+ * A local service's own entries under .data/: its directory (`kafka/`, or `kafka-9392-1n/` for a stack on other
+ * ports), what is in it, and its lock files. They come and go by themselves while the services run, and the
+ * other test lanes (test/lanes.ts) start services of their own meanwhile.
+ */
+const LOCAL_SERVICE_ENTRY = /^(?:(?:postgres|kafka|connect)(?:-[^/\\]+)?|logs)(?:$|[/\\]|\.lock$)/;
 
 /**
  * What is under .data/: every file (pid and lock files, development keys, archives, event docs) with its size
- * and mtime, and which directories exist. Inside the local services' own directories only their existence
- * counts: their data and logs move by themselves while they run.
+ * and mtime, and which directories exist. The local services' own entries do not count.
  */
 async function dataDirectoryState(): Promise<string[]> {
   const root = join(projectRoot, ".data");
   const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
   const described = await Promise.all(
     entries
-      .filter((entry) => !LOCAL_SERVICE_DIRECTORY.test(entry))
+      .filter((entry) => !LOCAL_SERVICE_ENTRY.test(entry))
       .map(async (entry) => {
         const info = await stat(join(root, entry)).catch(() => null);
         if (info?.isDirectory()) return `${entry}/`;

@@ -1,19 +1,20 @@
 // Kafka stopped while writes go on, then started again: the relay backs off, resumes, and loses nothing.
 
 import { Registry } from "prom-client";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { startKafka, stopKafka } from "../stack/kafka.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase } from "../test/fixtures.ts";
 import { expectExactlyOnce, expectPerKeyOrder } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import { startSequentialWriter } from "../test/sequentialWriter.ts";
+import { workerLane } from "../test/workerLane.ts";
 
 const db = testDatabase();
 afterAll(() => db.$client.end());
 
 describe("the relay through a Kafka outage", () => {
   // Stopping the broker needs the project's own one; a broker given in KAFKA_BROKERS is not ours to stop.
-  it.skipIf(!inject("localKafka"))(
+  it.skipIf(!workerLane().localKafka)(
     "publishes everything written while the broker was down once it is back",
     async () => {
       const tap = await tapTopic(kafkaBrokers(), "patient-events");

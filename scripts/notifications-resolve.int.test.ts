@@ -15,7 +15,8 @@ import {
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
 import { exampleEvent } from "../events/examples.ts";
-import { compiledScript, spawnScript } from "../test/childProcess.ts";
+import { spawnScript } from "../test/childProcess.ts";
+import { compiledScript } from "../test/compiledCommands.ts";
 import { kafkaBrokers, testEventContext } from "../test/fixtures.ts";
 import { ownDatabase } from "../test/ownDatabase.ts";
 import { atTerminal } from "../test/terminal.ts";

@@ -2,7 +2,6 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
 import { Registry } from "prom-client";
-import { inject } from "vitest";
 import { insertPatient } from "../apps/patient/store.ts";
 import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { appendEvents, type EventContext } from "../db/outbox/appendEvents.ts";
@@ -13,9 +12,11 @@ import { createLogger } from "../observability/logger.ts";
 import { decryptEvent } from "../phi/decryptEvent.ts";
 import { loadMasterKeys, type MasterKeys, parseMasterKeys } from "../phi/masterKeys.ts";
 import { OutboxRelay, type RelayOptions } from "../relay/relay.ts";
+import { workerLane } from "./workerLane.ts";
 
-export const databaseUrl = () => inject("databaseUrl");
-export const kafkaBrokers = () => inject("kafkaBrokers");
+/** The lane's (test/lanes.ts) test database and broker. */
+export const databaseUrl = () => workerLane().databaseUrl;
+export const kafkaBrokers = () => workerLane().kafkaBrokers;
 
 export function testDatabase(): Database {
   return createDatabase(databaseUrl(), { max: 25, applicationName: "tests" });

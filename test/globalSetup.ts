@@ -8,27 +8,28 @@ import { releaseDatabase } from "../debezium/teardown.ts";
 import { applyTopics } from "../events/apply-topics.ts";
 import { createKafka } from "../kafka/client.ts";
 import {
+  connectIsRunning,
   ensureStack,
   type KafkaCluster,
   kafkaClusterFromEnv,
   localKafkaBrokers,
   ownKafkaPid,
+  stopConnect,
 } from "../stack/index.ts";
 import { checkoutId } from "../stack/processes.ts";
+import { compileCommands } from "./compiledCommands.ts";
 import { dockerEngineAnswers, startContainers } from "./containers.ts";
+import { laneEnvironment, type TestLane, testLaneCount, withEnvironment } from "./lanes.ts";
 import { stopSecureKafka } from "./secureKafka.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    databaseUrl: string;
-    kafkaBrokers: string[];
-    /**
-     * True when the broker under test is the one this checkout started and it serves the port: the only one
-     * tests may stop. Another checkout's broker on the same port, or one given, is never stopped.
-     */
-    localKafka: boolean;
+    /** Each lane's services (test/lanes.ts): worker n runs its files in lane n - 1. */
+    lanes: TestLane[];
     /** The shape of the project's own Kafka (KAFKA_PORT, KAFKA_BROKER_COUNT): which nodes a test may kill. */
     kafkaCluster: KafkaCluster;
+    /** Whether the commands are compiled into dist/ already (test/childProcess.ts compiledScript). */
+    commandsCompiled: boolean;
   }
 }
 
@@ -37,31 +38,76 @@ declare module "vitest" {
 const TEST_DATABASE = `healthcare_test_${checkoutId}`;
 
 export default async function setup(project: TestProject) {
-  const env = loadEnv();
+  const count = testLaneCount();
+  const log = (line: string) => console.log(`[stack] ${line}`);
+  const lanes: TestLane[] = [];
+  const teardowns: Array<() => Promise<void>> = [];
+  try {
+    // One after another: each lane's services start with the lane's ports in the environment.
+    for (let index = 0; index < count; index++) {
+      const env = laneEnvironment(index);
+      if (index > 0)
+        log(
+          `lane ${index}: ports ${Object.entries(env)
+            .map(([name, value]) => `${name}=${value}`)
+            .join(" ")}`,
+        );
+      const lane = await withEnvironment(env, () => setUpLane(index, env, log));
+      lanes.push(lane.lane);
+      teardowns.push(() => withEnvironment(env, lane.tearDown));
+    }
+  } catch (error) {
+    for (const tearDown of teardowns.reverse()) await tearDown();
+    throw error;
+  }
+  // Files of several lanes start compiled commands at once: they are compiled here, once, before any starts.
+  if (count > 1) compileCommands();
+
+  project.provide("lanes", lanes);
+  project.provide("kafkaCluster", kafkaClusterFromEnv());
+  project.provide("commandsCompiled", count > 1);
+  return async () => {
+    for (const tearDown of teardowns.reverse()) await tearDown();
+  };
+}
+
+/** A lane's Postgres, Kafka and test database, with the catalog's topics; its teardown stops what it started. */
+async function setUpLane(
+  index: number,
+  laneEnv: Record<string, string>,
+  log: (line: string) => void,
+): Promise<{ lane: TestLane; tearDown: () => Promise<void> }> {
+  const given = loadEnv();
+  // A later lane's broker is the lane's own, to start: its KAFKA_BROKERS only names it for the workers.
+  const env = index === 0 ? given : { ...given, KAFKA_BROKERS: undefined };
   // Services from the variables when set; else containers when a Docker engine answers; else our own.
   const useContainers = !env.DATABASE_URL && !env.KAFKA_BROKERS && (await dockerEngineAnswers());
   const stack = useContainers
     ? await startContainers().then((containers) => ({ ...containers, stopStarted: containers.stop }))
-    : await ensureStack(env, (line) => console.log(`[stack] ${line}`));
-  const databaseUrl = env.DATABASE_URL ?? (await recreateDatabase(stack.databaseUrl, TEST_DATABASE));
-  await migrateDatabase(databaseUrl);
-
-  const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "test-setup" }).admin();
-  await admin.connect();
-  try {
-    await applyTopics(admin, { log: { info: () => {}, warn: (message) => console.warn(message) } });
-  } finally {
-    await admin.disconnect();
-  }
-
-  project.provide("databaseUrl", databaseUrl);
-  project.provide("kafkaBrokers", stack.kafkaBrokers);
-  project.provide("localKafka", await kafkaIsOurs(stack.kafkaBrokers));
-  project.provide("kafkaCluster", kafkaClusterFromEnv());
-  return async () => {
+    : await ensureStack(env, log);
+  // A Connect worker the lane's Debezium files start (debezium/connector.ts) is stopped with the lane.
+  const connectWasRunning = await connectIsRunning();
+  const tearDown = async () => {
     await stopSecureKafka();
+    if (index > 0 && !connectWasRunning) await stopConnect();
     await stack.stopStarted();
   };
+  try {
+    const databaseUrl = env.DATABASE_URL ?? (await recreateDatabase(stack.databaseUrl, TEST_DATABASE));
+    await migrateDatabase(databaseUrl);
+    const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: "test-setup" }).admin();
+    await admin.connect();
+    try {
+      await applyTopics(admin, { log: { info: () => {}, warn: (message) => console.warn(message) } });
+    } finally {
+      await admin.disconnect();
+    }
+    const localKafka = await kafkaIsOurs(stack.kafkaBrokers);
+    return { lane: { databaseUrl, kafkaBrokers: stack.kafkaBrokers, localKafka, env: laneEnv }, tearDown };
+  } catch (error) {
+    await tearDown();
+    throw error;
+  }
 }
 
 async function kafkaIsOurs(brokers: string[]): Promise<boolean> {

@@ -4,6 +4,7 @@ import { inject } from "vitest";
 import { createKafka } from "../kafka/client.ts";
 import type { KafkaCluster } from "../stack/kafka.ts";
 import { kafkaBrokers } from "./fixtures.ts";
+import { workerLane } from "./workerLane.ts";
 
 /**
  * The cluster the suite runs against. The cluster tests kill and restart its nodes, so one this checkout did
@@ -11,7 +12,7 @@ import { kafkaBrokers } from "./fixtures.ts";
  */
 export function ownCluster(): KafkaCluster {
   const cluster = inject("kafkaCluster");
-  if (!inject("localKafka") || cluster.brokerCount < 3) {
+  if (!workerLane().localKafka || cluster.brokerCount < 3) {
     throw new Error(
       `the cluster tests kill brokers, so they need a Kafka of three nodes this checkout started (KAFKA_PORT, ` +
         `KAFKA_BROKER_COUNT=3); ${kafkaBrokers().join(",")} is not one`,

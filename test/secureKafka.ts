@@ -14,20 +14,40 @@ import { brokersOf, type KafkaNode, kafkaIsRunning, startKafka, stopKafka } from
 import { stackPaths, withLock } from "../stack/processes.ts";
 import { spawnScript } from "./childProcess.ts";
 import { eventually } from "./fixtures.ts";
+import { SECURE_KAFKA_BASE_PORT } from "./lanes.ts";
 
 const run = promisify(execFile);
 
-const NAME = "kafka-secure-test";
-const certificatesDir = join(stackPaths.data, NAME, "certificates");
+/**
+ * The node's first port, 19092 unless TEST_SECURE_KAFKA_PORT names another: the node's ports are fixed, not the
+ * checkout's, so a second checkout's run on the same machine (its files start a node of its own, with its own
+ * certificates) needs other ones while the first run's node holds them, and so does each lane of one run
+ * (test/lanes.ts).
+ */
+function basePortOf(env: NodeJS.ProcessEnv): number {
+  const port = Number(env.TEST_SECURE_KAFKA_PORT || SECURE_KAFKA_BASE_PORT);
+  if (!Number.isInteger(port) || port < 1024 || port > 65533)
+    throw new Error(`TEST_SECURE_KAFKA_PORT: a port from 1024 to 65533, not ${env.TEST_SECURE_KAFKA_PORT}`);
+  return port;
+}
+
+/** The node's directory under .data/: kafka-secure-test, or kafka-secure-test-<port> on other ports. */
+const nameOf = (port: number) =>
+  port === SECURE_KAFKA_BASE_PORT ? "kafka-secure-test" : `kafka-secure-test-${port}`;
 
 /** The files openssl makes; every key is unencrypted PKCS#8 (what both Node and Kafka's PEM stores read). */
-export const certificates = {
-  ca: join(certificatesDir, "ca.pem"),
-  brokerKeystore: join(certificatesDir, "broker-keystore.pem"),
-  clientCert: join(certificatesDir, "client.pem"),
-  clientKey: join(certificatesDir, "client.key"),
-  otherCa: join(certificatesDir, "other-ca.pem"),
-};
+const certificatesIn = (dir: string) => ({
+  ca: join(dir, "ca.pem"),
+  brokerKeystore: join(dir, "broker-keystore.pem"),
+  clientCert: join(dir, "client.pem"),
+  clientKey: join(dir, "client.key"),
+  otherCa: join(dir, "other-ca.pem"),
+});
+
+const basePort = basePortOf(process.env);
+const NAME = nameOf(basePort);
+const certificatesDir = join(stackPaths.data, NAME, "certificates");
+export const certificates = certificatesIn(certificatesDir);
 
 /** The users the broker knows, one per mechanism (SCRAM users are made when the storage is formatted). */
 export const users: Record<SaslMechanism, { username: string; password: string }> = {
@@ -86,40 +106,31 @@ export async function runTopicsAsAdministrator(
 }
 
 /**
- * The node's first port, 19092 unless TEST_SECURE_KAFKA_PORT names another: the node's ports are fixed, not the
- * checkout's, so a second checkout's run on the same machine (its files start a node of its own, with its own
- * certificates) needs other ones while the first run's node holds them.
- */
-const basePort = Number(process.env.TEST_SECURE_KAFKA_PORT ?? "19092");
-if (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65533)
-  throw new Error(
-    `TEST_SECURE_KAFKA_PORT: a port from 1024 to 65533, not ${process.env.TEST_SECURE_KAFKA_PORT}`,
-  );
-
-/**
  * SASL over TLS on 19092 (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), mutual TLS on 19093 (a client certificate), the
  * controller on 19094. Below Linux's ephemeral range (32768-60999): on 39092 the node once failed to start
  * because an outgoing connection of the same test run held that port.
  */
-export const secureKafkaNode: KafkaNode = {
-  name: NAME,
-  listeners: [
-    { name: "SASL_SSL", port: basePort, protocol: "SASL_SSL" },
-    { name: "SSL", port: basePort + 1, protocol: "SSL" },
-  ],
-  // The node talks to itself over mutual TLS, with its own certificate as the client's.
-  interBrokerListener: "SSL",
-  // ACLs are checked (StandardAuthorizer). The users the authentication tests log in as are super users, so those
-  // tests see no ACL; the ACL users below are not: what they may do is what `npm run topics -- acls` grants them.
-  authorizer: {
-    superUsers: [
-      "User:CN=localhost", // the node itself, over its SSL listener
-      "User:CN=outbox-relay", // the client certificate
-      ...Object.values(users).map(({ username }) => `User:${username}`),
+function secureKafkaNodeAt(basePort: number): KafkaNode {
+  const certificates = certificatesIn(join(stackPaths.data, nameOf(basePort), "certificates"));
+  return {
+    name: nameOf(basePort),
+    listeners: [
+      { name: "SASL_SSL", port: basePort, protocol: "SASL_SSL" },
+      { name: "SSL", port: basePort + 1, protocol: "SSL" },
     ],
-  },
-  controllerPort: basePort + 2,
-  extraProperties: `
+    // The node talks to itself over mutual TLS, with its own certificate as the client's.
+    interBrokerListener: "SSL",
+    // ACLs are checked (StandardAuthorizer). The users the authentication tests log in as are super users, so those
+    // tests see no ACL; the ACL users below are not: what they may do is what `npm run topics -- acls` grants them.
+    authorizer: {
+      superUsers: [
+        "User:CN=localhost", // the node itself, over its SSL listener
+        "User:CN=outbox-relay", // the client certificate
+        ...Object.values(users).map(({ username }) => `User:${username}`),
+      ],
+    },
+    controllerPort: basePort + 2,
+    extraProperties: `
 ssl.keystore.type=PEM
 ssl.keystore.location=${certificates.brokerKeystore}
 ssl.truststore.type=PEM
@@ -130,18 +141,27 @@ listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.p
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 `,
-  formatArgs: [
-    "--add-scram",
-    `SCRAM-SHA-256=[name=${users["scram-sha-256"].username},password=${users["scram-sha-256"].password}]`,
-    "--add-scram",
-    `SCRAM-SHA-512=[name=${users["scram-sha-512"].username},password=${users["scram-sha-512"].password}]`,
-    ...Object.values(aclUsers).flatMap(({ username, password }) => [
+    formatArgs: [
       "--add-scram",
-      `SCRAM-SHA-512=[name=${username},password=${password}]`,
-    ]),
-  ],
-  probe: { listener: "SASL_SSL", security: saslSecurity("scram-sha-512") },
-};
+      `SCRAM-SHA-256=[name=${users["scram-sha-256"].username},password=${users["scram-sha-256"].password}]`,
+      "--add-scram",
+      `SCRAM-SHA-512=[name=${users["scram-sha-512"].username},password=${users["scram-sha-512"].password}]`,
+      ...Object.values(aclUsers).flatMap(({ username, password }) => [
+        "--add-scram",
+        `SCRAM-SHA-512=[name=${username},password=${password}]`,
+      ]),
+    ],
+    probe: {
+      listener: "SASL_SSL",
+      security: {
+        tls: { caFile: certificates.ca },
+        sasl: { mechanism: "scram-sha-512", ...users["scram-sha-512"] },
+      },
+    },
+  };
+}
+
+export const secureKafkaNode = secureKafkaNodeAt(basePort);
 
 export const saslBrokers = brokersOf(secureKafkaNode, "SASL_SSL");
 export const mtlsBrokers = brokersOf(secureKafkaNode, "SSL");
@@ -206,8 +226,9 @@ async function answersWithOurCertificates(): Promise<boolean> {
   return kafkaIsRunning(secureKafkaNode);
 }
 
-export async function stopSecureKafka(): Promise<void> {
-  await stopKafka(secureKafkaNode);
+/** Stops the node of `env`'s TEST_SECURE_KAFKA_PORT (the teardown stops each lane's). */
+export async function stopSecureKafka(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  await stopKafka(secureKafkaNodeAt(basePortOf(env)));
 }
 
 async function makeCertificates(): Promise<void> {

@@ -2,7 +2,7 @@
 // running services, and a Kafka stop/start cycle like the outage tests do.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createKafka } from "../kafka/client.ts";
 import {
   ensureStack,
@@ -13,6 +13,7 @@ import {
   stopKafka,
 } from "../stack/index.ts";
 import { createServedTopic } from "./kafkaTopics.ts";
+import { workerLane } from "./workerLane.ts";
 
 let stack: Stack;
 
@@ -65,7 +66,7 @@ describe("the local stack", () => {
   });
 
   it("stops and starts Kafka again on the same storage", async ({ skip }) => {
-    if (!inject("localKafka")) skip("the broker is not one this checkout started, so not ours to stop");
+    if (!workerLane().localKafka) skip("the broker is not one this checkout started, so not ours to stop");
     await stopKafka();
     expect(await kafkaIsRunning()).toBe(false);
     await stopKafka(); // a no-op when stopped
