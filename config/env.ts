@@ -265,7 +265,7 @@ const envSchema = z.object({
    * How long the outbox keeps its history before `npm run audit:archive` may move it out to archive files;
    * unset means DEFAULT_AUDIT_RETENTION_DAYS (six years). Only the archive command reads it.
    */
-  /** How many GET /audit/verify may run at once (each holds a pooled connection); more are answered 503. */
+  /** How many GET /audit/verify may run at once in each API process (each holds one of its pool's connections); more are answered 503. */
   AUDIT_VERIFY_CONCURRENCY: wholeNumber(
     z
       .number()

@@ -103,6 +103,13 @@ const routes = {
     responses: {
       200: {
         description: "One event per line, then the completion line",
+        headers: {
+          "Content-Disposition": {
+            description:
+              '`attachment; filename="audit-history.ndjson"` (or `.csv`): a browser saves the export as a file.',
+            schema: { type: "string" },
+          },
+        },
         content: {
           "application/x-ndjson": { schema: exportBodies.ndjson },
           "text/csv": { schema: exportBodies.csv },

@@ -59,7 +59,11 @@ const filterFields = {
   patientId: anyCaseUuid.optional(),
   aggregateType: knownKind(aggregateTypes, "aggregate type", aggregateTypes.join(", ")).optional(),
   aggregateId: name
-    .meta({ description: "Only with aggregateType.", "x-requires": "aggregateType" })
+    .meta({
+      description:
+        "Only with aggregateType. A UUID is found in any case (ids are stored in lower case); a login by an unknown name is its actor's event under the username as typed, found under that spelling too.",
+      "x-requires": "aggregateType",
+    })
     .optional(),
   userId: anyCaseUuid.optional(),
   eventType: knownKind(
@@ -119,9 +123,14 @@ export function historyFilter(query: FilterInput): HistoryFilter {
   const filter: HistoryFilter = {};
   if (query.patientId) filter.patientId = query.patientId;
   if (query.aggregateType) filter.aggregateType = query.aggregateType;
-  // Most aggregate ids are UUIDs, stored in lower case; a login's typed username is kept as typed.
-  if (query.aggregateId)
-    filter.aggregateId = anyCaseUuid.safeParse(query.aggregateId).data ?? query.aggregateId;
+  // Most aggregate ids are UUIDs, stored in lower case; a login's typed username is kept as typed, and one typed
+  // as a UUID in upper case is found under that spelling too.
+  if (query.aggregateId) {
+    const lowerCase = anyCaseUuid.safeParse(query.aggregateId).data;
+    filter.aggregateId = lowerCase ?? query.aggregateId;
+    if (lowerCase !== undefined && lowerCase !== query.aggregateId)
+      filter.aggregateIdAsTyped = query.aggregateId;
+  }
   if (query.userId) filter.userId = query.userId;
   if (query.eventType) filter.eventType = query.eventType;
   if (query.correlationId) filter.correlationId = query.correlationId;
@@ -141,6 +150,8 @@ function queryOf(filter: HistoryFilter): string {
     filter.patientId,
     filter.aggregateType,
     filter.aggregateId,
+    // (only when there is one: the cursors issued before it existed still hold)
+    ...(filter.aggregateIdAsTyped === undefined ? [] : [filter.aggregateIdAsTyped]),
     filter.userId,
     filter.eventType,
     filter.correlationId,
@@ -312,7 +323,11 @@ export const verificationResponse = z.union([
   }),
   z.object({
     intact: z.literal(false),
-    range: verifiedRange.nullable().describe("null when the archive records themselves are broken"),
+    range: verifiedRange
+      .nullable()
+      .describe(
+        "null when the archive records themselves are broken, or when the checkpoint expectCheckpoint names is not the one the history holds",
+      ),
     rows: z.number(),
     brokenLink: z.object({
       position: z.string().optional(),

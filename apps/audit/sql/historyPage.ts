@@ -11,6 +11,11 @@ export interface HistoryFilter {
   patientId?: string;
   aggregateType?: string;
   aggregateId?: string;
+  /**
+   * The aggregate id as the query typed it, when that is a UUID in upper case: a login's username is kept as
+   * typed, so its events are found under both spellings.
+   */
+  aggregateIdAsTyped?: string;
   /** The acting user: the envelope's `metadata.userId`. */
   userId?: string;
   eventType?: string;
@@ -141,7 +146,12 @@ export function historyPageQuery(
   if (filter.patientId !== undefined) conditions.push(`outbox.patient_id = ${param(filter.patientId)}::uuid`);
   if (filter.aggregateType !== undefined)
     conditions.push(`outbox.aggregate_type = ${param(filter.aggregateType)}`);
-  if (filter.aggregateId !== undefined) conditions.push(`outbox.aggregate_id = ${param(filter.aggregateId)}`);
+  if (filter.aggregateId !== undefined && filter.aggregateIdAsTyped !== undefined)
+    conditions.push(
+      `outbox.aggregate_id IN (${param(filter.aggregateId)}, ${param(filter.aggregateIdAsTyped)})`,
+    );
+  else if (filter.aggregateId !== undefined)
+    conditions.push(`outbox.aggregate_id = ${param(filter.aggregateId)}`);
   if (filter.userId !== undefined)
     // The exact expression of the outbox_user_history index, so that the planner can use it.
     conditions.push(`(outbox.payload::jsonb -> 'metadata' ->> 'userId') = ${param(filter.userId)}`);
