@@ -105,7 +105,7 @@ try {
     for (const { reason } of skipped) console.log(`left parked: ${printable(reason)}`);
     console.log(
       `re-drove ${redriven.length} dead letter(s) from ${redriveTopic} to ${originalTopic(redriveTopic)}` +
-        (skipped.length > 0 ? `; left ${skipped.length} parked, superseded` : ""),
+        (skipped.length > 0 ? `; left ${skipped.length} parked (above)` : ""),
     );
   }
 } catch (error) {

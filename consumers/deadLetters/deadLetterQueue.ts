@@ -131,7 +131,10 @@ export interface RedriveOptions {
 export interface RedriveOutcome {
   /** Sent back to their topic, in their dead-letter order. */
   redriven: DeadLetter[];
-  /** Left parked (with skipSuperseded): each would have been applied over newer events of its aggregate. */
+  /**
+   * Left parked: with skipSuperseded, each that would have been applied over newer events of its aggregate; and
+   * each that holds no record to send back (too large to park whole).
+   */
   skipped: Superseded[];
 }
 
@@ -199,9 +202,15 @@ async function redrive(
   if (records.length === 0) throw new NoDeadLettersToRedrive(dlqTopic);
 
   const topic = originalTopic(dlqTopic);
+  // A dead letter of a record too large to park whole holds nothing to send back: it stays parked, and the
+  // cursor moves past it as past the others.
+  const empty: Superseded[] = records.flatMap(({ letter }) =>
+    letter.recordOmitted === null ? [] : [{ letter, reason: omittedReason(letter) }],
+  );
+  const whole = records.filter(({ letter }) => letter.recordOmitted === null);
   const places = await newerEventsApplied(
     client,
-    records.map(({ letter, message }) => {
+    whole.map(({ letter, message }) => {
       const aggregate = orderMatters(topic) ? aggregateOf(letter, message) : null;
       return {
         eventId: letter.eventId,
@@ -214,7 +223,7 @@ async function redrive(
   );
   const now = options.now ?? new Date();
   const superseded: Superseded[] = [];
-  const sending = records.filter(({ letter, message }, index) => {
+  const sending = whole.filter(({ letter, message }, index) => {
     const place = places[index];
     // Applied already (by a re-drive that stopped before it moved the cursor): its consumer's inbox drops the
     // copy as a duplicate, so it is sent again rather than refused as superseded by the events applied after it.
@@ -263,7 +272,14 @@ async function redrive(
         throw groupCoordinatorNamed(error, REDRIVE_GROUP);
       });
   }
-  return { redriven: sending.map(({ letter }) => letter), skipped: superseded };
+  return { redriven: sending.map(({ letter }) => letter), skipped: [...empty, ...superseded] };
+}
+
+function omittedReason({ eventId, recordOmitted, original }: DeadLetter): string {
+  return (
+    `${eventId ?? "a record"}: it took ${recordOmitted} bytes, more than a dead letter holds, so its dead letter ` +
+    `holds none of it; the record is at ${original.topic} partition ${original.partition} offset ${original.offset}`
+  );
 }
 
 /**

@@ -23,6 +23,7 @@ const letter: DeadLetter = {
   original: { topic: "patient-events", partition: 2, offset: "977" },
   deadLetteredAt: "2026-12-02T11:00:00.000Z",
   redrivenFrom: null,
+  recordOmitted: null,
 };
 const withdrawal = {
   eventId: "5b1d0a9c-2e3f-4a5b-8c6d-7e8f9a0b1c2d",

@@ -2,6 +2,7 @@
 // same bytes, with the same eventId), plus `dlq.*` headers saying who gave up on it, why, and where it was.
 import { uuid } from "../../events/fields.ts";
 import { envelopeSchema } from "../../events/index.ts";
+import { BATCH_OVERHEAD_BYTES, recordBytes, TOPIC_MAX_MESSAGE_BYTES } from "../../events/record.ts";
 import type { IHeaders, KafkaMessage, Message } from "../../kafka/client.ts";
 
 export const DEAD_LETTER_HEADERS = {
@@ -21,7 +22,20 @@ export const DEAD_LETTER_HEADERS = {
   deadLetteredAt: "dlq.dead-lettered.at",
   /** Set on a record re-driven to its topic: the dead letter it came from, `topic/partition/offset`. */
   redrivenFrom: "dlq.redriven.from",
+  /**
+   * Set when the dead letter holds no key, value or headers of its record, which was too large to park whole:
+   * how many bytes the record took. The record stays where `dlq.original.*` says, for its topic's retention.
+   */
+  recordOmitted: "dlq.record.omitted",
 } as const;
+
+/**
+ * The largest record a dead letter carries whole: what its topic takes uncompressed, less a batch's framing. A
+ * topic's max.message.bytes counts a batch as compressed, so a record that only compression got under it (a
+ * repetitive value of megabytes) can be larger uncompressed than any dead-letter topic takes, whatever codec
+ * parks it: Kafka would refuse its dead letter for good, and its partition could never move on.
+ */
+const WHOLE_RECORD_MAX_BYTES = TOPIC_MAX_MESSAGE_BYTES - BATCH_OVERHEAD_BYTES;
 
 /**
  * Headers are for people reading a listing: a handler's message can be long, so it is cut, and so are the
@@ -51,14 +65,20 @@ export function deadLetterMessage(
   cause: DeadLetterCause,
   now: Date = new Date(),
 ): Message {
+  const originalHeaders = withoutDeadLetterHeaders(record.headers ?? {});
+  const bytes = recordBytes({ key: record.key, value: record.value, headers: originalHeaders });
+  const whole = bytes <= WHOLE_RECORD_MAX_BYTES;
   return {
-    key: record.key,
-    value: record.value,
+    // Too large to park whole, the dead letter says only where the record is and why it was parked.
+    key: whole ? record.key : null,
+    value: whole ? record.value : null,
     // The same partition number rather than the key's hash: a record that was sent to a chosen partition
     // stays findable where an operator would look, and one partition's dead letters stay in their order.
     partition: origin.partition,
     headers: {
-      ...withoutDeadLetterHeaders(record.headers ?? {}),
+      ...(whole
+        ? originalHeaders
+        : { ...contractHeaders(originalHeaders), [DEAD_LETTER_HEADERS.recordOmitted]: String(bytes) }),
       [DEAD_LETTER_HEADERS.consumer]: cause.consumer.slice(0, NAME_MAX_LENGTH),
       [DEAD_LETTER_HEADERS.reason]: cause.reason,
       [DEAD_LETTER_HEADERS.error]: cause.error.slice(0, NAME_MAX_LENGTH),
@@ -87,6 +107,8 @@ export interface DeadLetter {
   original: RecordOrigin;
   deadLetteredAt: string;
   redrivenFrom: string | null;
+  /** The bytes of a record too large to park whole, of which the dead letter holds nothing; else null. */
+  recordOmitted: number | null;
 }
 
 export function readDeadLetter(dlqTopic: string, partition: number, message: KafkaMessage): DeadLetter {
@@ -110,6 +132,7 @@ export function readDeadLetter(dlqTopic: string, partition: number, message: Kaf
     },
     deadLetteredAt: header(DEAD_LETTER_HEADERS.deadLetteredAt) ?? "",
     redrivenFrom: header(DEAD_LETTER_HEADERS.redrivenFrom),
+    recordOmitted: wholeNumberOrNull(header(DEAD_LETTER_HEADERS.recordOmitted)),
   };
 }
 
@@ -126,6 +149,23 @@ function ofEventIdForm(text: string | null): string | null {
 
 function ofEventTypeForm(text: string | null): string | null {
   return text !== null && envelopeSchema.shape.eventType.safeParse(text).success ? text : null;
+}
+
+/**
+ * The record's eventId, eventType and correlationId headers, each once and short, for a dead letter that holds
+ * nothing else of it: what `dlq list` shows and `dlq redrive --event` selects by.
+ */
+function contractHeaders(headers: IHeaders): IHeaders {
+  return Object.fromEntries(
+    ["eventId", "eventType", "correlationId"].flatMap((name) => {
+      const text = headerText(headers[name] ?? null);
+      return text !== null && text.length <= NAME_MAX_LENGTH ? [[name, text]] : [];
+    }),
+  );
+}
+
+function wholeNumberOrNull(text: string | null): number | null {
+  return text !== null && /^\d{1,15}$/.test(text) ? Number(text) : null;
 }
 
 /** The record to send back to its topic: the original key, value and headers, and where it was parked. */

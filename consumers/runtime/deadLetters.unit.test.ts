@@ -86,6 +86,7 @@ describe("a dead letter", () => {
       original: origin,
       deadLetteredAt: "2024-01-15T10:30:00.000Z",
       redrivenFrom: null,
+      recordOmitted: null,
     });
   });
 
@@ -126,5 +127,37 @@ describe("a dead letter", () => {
     expect(headerText(null)).toBeNull();
     expect(headerText(undefined)).toBeNull();
     expect(headerText([Buffer.from("a"), Buffer.from("b")])).toBe("a");
+  });
+  it("holds a record whole up to what its topic takes uncompressed, and none of a larger one but where it is", () => {
+    const sized = (bytes: number) => {
+      const value = Buffer.alloc(bytes - recordBytes({ ...original, value: Buffer.alloc(0) }), 120);
+      return { ...original, value };
+    };
+    const largestWhole = sized(TOPIC_MAX_MESSAGE_BYTES - 128);
+    expect(deadLetterMessage(largestWhole, origin, cause).value).toBe(largestWhole.value);
+
+    // What only compression got under the topic's limit: megabytes once decompressed.
+    const bomb = {
+      ...sized(5_529_600),
+      headers: { ...original.headers, note: Buffer.from("y".repeat(4_000)) },
+    };
+    const parked = deadLetterMessage(bomb, origin, { ...cause, reason: "poison", error: "too-large" });
+    expect(parked.key).toBeNull();
+    expect(parked.value).toBeNull();
+    expect(parked.headers?.note).toBeUndefined();
+    expect(recordBytes({ key: null, value: null, headers: parked.headers ?? {} })).toBeLessThan(
+      DEAD_LETTER_HEADROOM_BYTES,
+    );
+    const letter = readDeadLetter("patient-events.dlq", 4, asRead(parked, "9"));
+    expect(letter).toMatchObject({
+      eventId,
+      eventType: "patient.created",
+      error: "too-large",
+      original: origin,
+      recordOmitted: recordBytes({ key: bomb.key, value: bomb.value, headers: bomb.headers }),
+    });
+    expect(
+      readDeadLetter("patient-events.dlq", 4, asRead(deadLetterMessage(original, origin, cause), "10")),
+    ).toMatchObject({ recordOmitted: null });
   });
 });

@@ -3,8 +3,11 @@
 // events of those with an envelope are committed here (commitToOutbox's refusedToo: a writer of another schema
 // version, a producer that broke a committed event's record): one no transaction committed is parked as
 // `not-committed` instead, whatever else is wrong with it (notCommitted.int.test.ts).
+import { randomBytes, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { MAX_EVENT_BYTES } from "../../events/record.ts";
+import { createKafka } from "../../kafka/client.ts";
+import { compressionType } from "../../kafka/compression.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
@@ -23,6 +26,7 @@ import {
   type TestRecord,
 } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
+import { redriveDeadLetters } from "../deadLetters/deadLetterQueue.ts";
 
 const db = useEffectsDatabase();
 
@@ -197,6 +201,64 @@ describe("a poison record", () => {
       );
       expect(parked[0]?.message.value?.toString()).toBe(large.message.value);
     } finally {
+      await started.stop();
+    }
+  });
+
+  it("too large even for its dead-letter topic once decompressed is parked without its record, and its partition carries on", async () => {
+    // What only compression got under the topic's limit (a batch's size is counted compressed): 5.4 MB of one
+    // random 600 KiB block repeated, which Zstandard folds into about one block and LZ4, what dead letters are
+    // parked with, cannot. Parked whole, Kafka refused its dead letter for good and the partition stopped.
+    const block = randomBytes(600 * 1024);
+    const value = Buffer.concat(Array.from({ length: 9 }, () => block));
+    const eventId = randomUUID();
+    const producer = createKafka({ brokers: kafkaBrokers(), clientId: "test-compressed-bomb" }).producer();
+    const after = onPartition(patientCreatedRecord(), 5);
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "bomb");
+    await producer.connect();
+    try {
+      const [sent] = await producer.send({
+        topic: "patient-events",
+        acks: -1,
+        compression: compressionType("zstd"),
+        messages: [
+          { key: randomUUID(), value, partition: 5, headers: { eventId, eventType: "patient.created" } },
+        ],
+      });
+      await publish(kafkaBrokers(), [after], db);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((e) => e.eventId === after.eventId),
+      );
+
+      const parked = await deadLetters.parkedBy(started.name);
+      expect(parked.map(({ letter }) => [letter.eventId, letter.reason, letter.error])).toEqual([
+        [eventId, "poison", "too-large"],
+      ]);
+      const [{ letter, message }] = parked as [(typeof parked)[number]];
+      expect(message.value).toBeNull();
+      expect(message.key).toBeNull();
+      expect(letter.recordOmitted).toBeGreaterThan(value.length);
+      expect(letter.original).toEqual({ topic: "patient-events", partition: 5, offset: sent?.baseOffset });
+      expect(await metricValue(started.registry, "consumer_dead_letter_refusals_total")).toBe(0);
+
+      // Nothing to send back: a re-drive of it leaves it parked and says where the record is.
+      const kafka = createKafka({ brokers: kafkaBrokers(), clientId: "test-compressed-bomb-redrive" });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const outcome = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+          eventIds: new Set([eventId]),
+        });
+        expect(outcome.redriven).toEqual([]);
+        expect(outcome.skipped.map(({ reason }) => reason)).toEqual([
+          `${eventId}: it took ${letter.recordOmitted} bytes, more than a dead letter holds, so its dead letter holds none of it; the record is at patient-events partition 5 offset ${sent?.baseOffset}`,
+        ]);
+      } finally {
+        await admin.disconnect();
+      }
+    } finally {
+      await producer.disconnect();
       await started.stop();
     }
   });
