@@ -25,7 +25,13 @@ import {
   withoutPersonalMetadata,
 } from "../../phi/personalFields.ts";
 import type { ErasedPatients } from "./consumerDefinition.ts";
-import { type ContractProblem, oversizedRecord, recordContractBreach } from "./recordContract.ts";
+import {
+  type ContractProblem,
+  misplacedRecord,
+  oversizedRecord,
+  type RecordPlacement,
+  recordContractBreach,
+} from "./recordContract.ts";
 
 export type PoisonProblem =
   | "empty-value"
@@ -56,12 +62,16 @@ export async function decodeMessage(
   message: Pick<KafkaMessage, "key" | "value" | "headers">,
   keys: PatientKeySource,
   erasedPatients: ErasedPatients = "skip",
+  /** Where the record was read, to check it is on its key's partition; unchecked when not given. */
+  placement?: RecordPlacement,
 ): Promise<DecodedRecord> {
   const oversized = oversizedRecord(message);
   if (oversized !== null) return { kind: "poison", ...oversized };
   const decoded = await decodeRecord(topic, message.value, keys, erasedPatients);
   if (decoded.kind !== "event") return decoded;
-  const breach = recordContractBreach(message, decoded.envelope);
+  const breach =
+    recordContractBreach(message, decoded.envelope) ??
+    (placement === undefined ? null : misplacedRecord(message.key, placement));
   return breach === null ? decoded : { kind: "poison", ...breach };
 }
 

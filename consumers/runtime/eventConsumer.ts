@@ -80,6 +80,7 @@ import {
 import { type ConsumerMetrics, consumerMetrics } from "./metrics.ts";
 import { type NewerEvent, newerEventsApplied } from "./newerEventsApplied.ts";
 import { plainIdentifier, recordableMessage } from "./recordableMessage.ts";
+import { misplacedRecord, type RecordPlacement } from "./recordContract.ts";
 
 export interface EventConsumerOptions {
   definition: ConsumerDefinition;
@@ -250,6 +251,12 @@ const OFFSET_COMMIT_INTERVAL_MS = 1_000;
 /** How often a dead letter Kafka refused for good is offered again: a person must act, but may have. */
 const DEAD_LETTER_REFUSED_RETRY_MS = 10_000;
 
+/**
+ * How often a topic's partition count may be read again from the broker, when a record seems not to be on its
+ * key's partition: partitions an operator added re-map keys, and a flood of misplaced records reads it once.
+ */
+const PARTITION_COUNT_REFRESH_MS = 5_000;
+
 type RecordOutcome = { done: true } | { done: false; retryInMs: number };
 
 interface RetryState {
@@ -276,6 +283,8 @@ export class EventConsumer {
   private readonly retries = new Map<string, RetryState>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private assignment = new Map<string, readonly number[]>();
+  /** Each topic's partition count as last read, and when (placementOf). */
+  private readonly partitionCounts = new Map<string, { partitions: number; readAt: number }>();
   private joined: Promise<void>;
   private stopping = false;
   private readonly lagSource = () => partitionLag(this.admin, this.name, this.name, this.assignment);
@@ -306,6 +315,8 @@ export class EventConsumer {
     this.joined = new Promise((resolve) => {
       this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
         this.assignment = new Map(Object.entries(payload.memberAssignment));
+        // A rebalance follows partitions added to a topic: their counts are read again.
+        this.partitionCounts.clear();
         this.log.info({ assignment: payload.memberAssignment }, "joined the consumer group");
         resolve();
       });
@@ -444,6 +455,26 @@ export class EventConsumer {
     await commit();
   }
 
+  /**
+   * Where the record was read, with the topic's partition count to check that its key chose that partition
+   * (recordContract.ts misplacedRecord). The count is read from the broker once, and again when a record seems
+   * misplaced under it (at most every PARTITION_COUNT_REFRESH_MS): partitions added since re-map keys, and a
+   * record a relay placed under the new count is not misplaced. A broker that does not answer is an outage:
+   * the record is retried, never parked for it.
+   */
+  private async placementOf(topic: string, partition: number, key: Buffer | null): Promise<RecordPlacement> {
+    let known = this.partitionCounts.get(topic);
+    const stale = known === undefined || Date.now() - known.readAt >= PARTITION_COUNT_REFRESH_MS;
+    if (known === undefined || (stale && misplacedRecord(key, { partition, partitions: known.partitions }))) {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics.find((one) => one.name === topic)?.partitions.length ?? 0;
+      if (partitions === 0) throw new Error(`${topic}: the broker returned no partitions for the topic`);
+      known = { partitions, readAt: Date.now() };
+      this.partitionCounts.set(topic, known);
+    }
+    return { partition, partitions: known.partitions };
+  }
+
   private retryLater(resume: () => void, delayMs: number): void {
     const timer = setTimeout(() => {
       this.resumeTimers.delete(timer);
@@ -459,7 +490,13 @@ export class EventConsumer {
   ): Promise<RecordOutcome> {
     const decoded =
       decodedAlready ??
-      (await decodeMessage(origin.topic, message, this.keys, this.definition.erasedPatients));
+      (await decodeMessage(
+        origin.topic,
+        message,
+        this.keys,
+        this.definition.erasedPatients,
+        await this.placementOf(origin.topic, origin.partition, message.key),
+      ));
     if (decoded.kind === "erased") {
       this.metrics.erased.inc({ consumer: this.name, event_type: decoded.eventType });
       this.log.info({ eventId: decoded.eventId, ...origin }, "skipped: the patient it concerns was erased");
@@ -736,7 +773,13 @@ export class EventConsumer {
     for (const message of messages.slice(0, RECORDS_PER_TRANSACTION)) {
       // A re-driven record is handled alone, where it is checked against what was applied before it.
       if (redriven(message)) break;
-      const record = await decodeMessage(topic, message, this.keys, this.definition.erasedPatients);
+      const record = await decodeMessage(
+        topic,
+        message,
+        this.keys,
+        this.definition.erasedPatients,
+        await this.placementOf(topic, partition, message.key),
+      );
       if (record.kind === "poison") break;
       decoded.push(record);
     }

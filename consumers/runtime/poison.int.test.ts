@@ -5,9 +5,11 @@
 // `not-committed` instead, whatever else is wrong with it (notCommitted.int.test.ts).
 import { randomBytes, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { topicDefinition } from "../../events/catalog.ts";
 import { MAX_EVENT_BYTES } from "../../events/record.ts";
 import { createKafka } from "../../kafka/client.ts";
 import { compressionType } from "../../kafka/compression.ts";
+import { partitionOfKey } from "../../kafka/keyPartitioner.ts";
 import { createLogger } from "../../observability/logger.ts";
 import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
 import { tapDeadLetters } from "../../test/consumers/deadLetterTap.ts";
@@ -22,6 +24,7 @@ import {
   onPartition,
   patientCreatedRecord,
   publish,
+  publishUncommitted,
   sealPlainPersonalData,
   type TestRecord,
 } from "../../test/consumers/records.ts";
@@ -168,6 +171,40 @@ describe("a poison record", () => {
       );
       expect(parked[0]?.letter.eventType).toBe("patient.deleted");
       expect(await metricValue(started.registry, "consumer_handler_failures_total")).toBe(0);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("on another partition than its key's goes to the dead-letter topic unhandled, though a copy of a committed event", async () => {
+    // A byte-for-byte copy of a relay's record sent to another partition: there it is ordered among other
+    // aggregates' events, and applied it could overtake its own aggregate's older events on their partition.
+    const real = patientCreatedRecord();
+    const partitions = topicDefinition("patient-events").partitions;
+    const keys = partitionOfKey(real.message.key, partitions);
+    const elsewhere = (keys + 1) % partitions;
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "wrong-partition");
+    try {
+      const relays = onPartition(real, keys);
+      await publish(kafkaBrokers(), [relays], db);
+      // As sealed and committed: the copy holds exactly what the relay's record does.
+      const copy = { ...relays, message: { ...relays.message, partition: elsewhere } };
+      await publishUncommitted(kafkaBrokers(), [copy], db);
+      await eventually(async () => (await deadLetters.parkedBy(started.name)).length === 1);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((e) => e.eventId === real.eventId),
+      );
+
+      expect((await effectsOf(db, started.name)).map((effect) => effect.eventId)).toEqual([real.eventId]);
+      const parked = await deadLetters.parkedBy(started.name);
+      expect(
+        parked.map(({ letter }) => [letter.eventId, letter.reason, letter.error, letter.original.partition]),
+      ).toEqual([[real.eventId, "poison", "wrong-partition", elsewhere]]);
+      expect(parked[0]?.letter.errorMessage).toBe(
+        `the record is on partition ${elsewhere}, not ${keys}, the one of the topic's ${partitions} its key hashes to`,
+      );
+      expect(parked[0]?.message.value?.toString()).toBe(relays.message.value);
     } finally {
       await started.stop();
     }

@@ -8,8 +8,9 @@
 import { eventDefinition, recordKey, type TypedEnvelope } from "../../events/index.ts";
 import { MAX_EVENT_BYTES, recordBytes } from "../../events/record.ts";
 import type { IHeaders, KafkaMessage } from "../../kafka/client.ts";
+import { partitionOfKey } from "../../kafka/keyPartitioner.ts";
 
-export type ContractProblem = "too-large" | "wrong-key" | "wrong-headers";
+export type ContractProblem = "too-large" | "wrong-key" | "wrong-headers" | "wrong-partition";
 
 /**
  * Why the record is larger than any event the write path accepts (appendEvents refuses one, EventTooLarge), or
@@ -66,4 +67,28 @@ function keyName({ eventType }: TypedEnvelope): string {
   return definition.keyedBy === "eventId"
     ? `the eventId of its ${eventType} event`
     : `the ${definition.aggregateType} id of its ${eventType} event`;
+}
+
+/** Where a record is: its partition, and how many the topic has now. */
+export interface RecordPlacement {
+  partition: number;
+  partitions: number;
+}
+
+/**
+ * Why the record is not on the partition its key hashes to among the topic's partitions (murmur2, as Java's
+ * clients and both relays place it: kafka/keyPartitioner.ts), or null when it is, or has no key (wrong-key's).
+ * Names the partitions, never the key.
+ */
+export function misplacedRecord(
+  key: Buffer | null,
+  { partition, partitions }: RecordPlacement,
+): { problem: ContractProblem; message: string } | null {
+  if (key === null) return null;
+  const keys = partitionOfKey(key, partitions);
+  if (keys === partition) return null;
+  return {
+    problem: "wrong-partition",
+    message: `the record is on partition ${partition}, not ${keys}, the one of the topic's ${partitions} its key hashes to`,
+  };
 }

@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { exampleData } from "../../events/examples.ts";
 import type { EventType, TypedEnvelope } from "../../events/index.ts";
 import { MAX_EVENT_BYTES, recordBytes } from "../../events/record.ts";
-import { oversizedRecord, recordContractBreach } from "./recordContract.ts";
+import { partitionOfKey } from "../../kafka/keyPartitioner.ts";
+import { misplacedRecord, oversizedRecord, recordContractBreach } from "./recordContract.ts";
 
 const eventId = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const correlationId = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
@@ -87,5 +88,19 @@ describe("the record contract around an event", () => {
     };
     expect(oversizedRecord(redriven)).toBeNull();
     expect(oversizedRecord(sized(MAX_EVENT_BYTES))).toMatchObject({ problem: "too-large" });
+  });
+  it("is broken by a record on another partition than the one its key hashes to, named without the key", () => {
+    // kafka/keyPartitioner.unit.test.ts holds partitionOfKey to Java's own results.
+    const key = Buffer.from("2f1e8f0e-3c1a-4d7b-9a55-1d3c0b6e9f20");
+    const partitions = 6;
+    const its = partitionOfKey(key, partitions);
+    expect(misplacedRecord(key, { partition: its, partitions })).toBeNull();
+    const other = (its + 1) % partitions;
+    expect(misplacedRecord(key, { partition: other, partitions })).toEqual({
+      problem: "wrong-partition",
+      message: `the record is on partition ${other}, not ${its}, the one of the topic's 6 its key hashes to`,
+    });
+    // A record without a key is the key check's (wrong-key), not this one's.
+    expect(misplacedRecord(null, { partition: other, partitions })).toBeNull();
   });
 });

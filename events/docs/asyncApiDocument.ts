@@ -150,7 +150,7 @@ function deadLetterMessage(topic: TopicName) {
         "dlq.error": text(
           "For poison, the problem: `empty-value`, `not-json`, `invalid-envelope`, `invalid-data`, " +
             "`unknown-event-type`, `wrong-topic`, `undecryptable`, `not-sealed`, `too-large`, `wrong-key`, " +
-            "`wrong-headers`, `event-id-reused` or `not-committed` (no committed event: neither the outbox nor the " +
+            "`wrong-headers`, `wrong-partition`, `event-id-reused` or `not-committed` (no committed event: neither the outbox nor the " +
             "archived events hold its event id, or one holds it with another payload); else the error's class.",
         ),
         "dlq.error.message": text("The error, cut at 1,000 characters.", { maxLength: 1000 }),

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { type Database, writeTransaction } from "../../db/client.ts";
 import { dataKeysForWriting } from "../../db/patientKeys.ts";
+import { type TopicName, topicDefinition } from "../../events/catalog.ts";
 import { exampleEvent } from "../../events/examples.ts";
 import {
   ENVELOPE_VERSION,
@@ -15,6 +16,7 @@ import {
   recordKey,
 } from "../../events/index.ts";
 import { createConsumer, createIdempotentProducer, createKafka, type Message } from "../../kafka/client.ts";
+import { partitionOfKey } from "../../kafka/keyPartitioner.ts";
 import {
   assertPersonalDataSealed,
   isAnyFieldSealed,
@@ -77,9 +79,43 @@ export function patientCreatedRecord(patientId: string = randomUUID()): TestReco
   return eventRecord("patient.created", { patientId, userId: null });
 }
 
-/** The record sent to a chosen partition rather than its key's, to lay out a test's partitions exactly. */
+/** The id each aggregate id of a test's records became on a partition (onPartition): one for all its records. */
+const rekeyed = new Map<string, string>();
+
+/**
+ * The record on `partition`, to lay out a test's partitions exactly. A consumer parks a record that is not on the
+ * partition its key hashes to (`wrong-partition`), so the record's key, when its value holds it (its aggregate's
+ * id, or on a topic keyed by event its event id), is replaced wherever the record holds it by an id that hashes
+ * to `partition`: the same id for every record of that aggregate sent there. A record whose key its value does
+ * not hold (a forged key, for a test of that) is sent there as it is.
+ */
 export function onPartition(record: TestRecord, partition: number): TestRecord {
-  return { ...record, message: { ...record.message, partition } };
+  const placed = { ...record, message: { ...record.message, partition } };
+  const key = record.message.key;
+  const partitions = topicDefinition(record.topic as TopicName).partitions;
+  if (key === null || !record.message.value.includes(key) || partitionOfKey(key, partitions) === partition)
+    return placed;
+  const memo = `${record.topic}/${partition}/${key}`;
+  let id = rekeyed.get(memo);
+  while (id === undefined || partitionOfKey(id, partitions) !== partition) id = randomUUID();
+  rekeyed.set(memo, id);
+  const swap = (text: string) => text.split(key).join(id);
+  return {
+    ...placed,
+    eventId: swap(record.eventId),
+    data: record.data && JSON.parse(swap(JSON.stringify(record.data))),
+    message: {
+      ...placed.message,
+      key: id,
+      value: swap(record.message.value),
+      headers: Object.fromEntries(
+        Object.entries(record.message.headers ?? {}).map(([name, value]) => [
+          name,
+          typeof value === "string" ? swap(value) : value,
+        ]),
+      ),
+    },
+  };
 }
 
 /**
