@@ -57,6 +57,28 @@ describe("a page larger than a chunk", () => {
     expect(after.events).toEqual([]);
   });
 
+  it("is sent as it is read, without an entity tag, which only the whole body could give", async () => {
+    const auditor = await caller("auditor");
+    const { correlationId } = await writeLargeHistory(40);
+    const query = new URLSearchParams({ correlationId, limit: "1000" });
+    const response = await app.request(`/audit/events?${query}`, { headers: auditor.headers() });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("etag")).toBeNull();
+    // Held whole to be tagged, the page came as one chunk of all its bytes; streamed, a chunk of envelopes at a time.
+    const chunks: number[] = [];
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read())
+      chunks.push(read.value.length);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks[0]).toBeLessThan(chunks.reduce((sum, bytes) => sum + bytes, 0));
+
+    // A page within one chunk is held whole, and tagged.
+    const small = await app.request(`/audit/events?${new URLSearchParams({ correlationId, limit: "2" })}`, {
+      headers: auditor.headers(),
+    });
+    expect(small.headers.get("etag")).toMatch(/^"/);
+  });
+
   it("is read in chunks within the budget, of exactly the places given, or not at all", async () => {
     const { correlationId, written } = await writeLargeHistory(20);
     const filter = { correlationId };

@@ -23,6 +23,7 @@ import { requireAcceptable } from "../http/acceptable.ts";
 import { actorRole } from "../http/auditEvents.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { json, problem, retryLater, securedRoute } from "../http/openapi.ts";
+import { entityTagHeader, streamedAnswer } from "../http/preconditions.ts";
 import { HttpProblem } from "../http/problem.ts";
 import { createRouter, type ServiceEnv } from "../http/service.ts";
 import { exportFormats } from "./exportFormats.ts";
@@ -83,7 +84,16 @@ const routes = {
       "Filters combine (AND). Pages never skip or repeat an event while new ones are written: only events of transactions older than every running one are read.",
     request: { query: historyQuery },
     responses: {
-      200: { description: "A page of events", content: json(historyPageResponse) },
+      200: {
+        description: "A page of events",
+        headers: {
+          ETag: {
+            description: `${entityTagHeader.ETag.description} Absent on a page of more than a megabyte of envelopes, which is streamed as it is read: the tag is a digest of the whole body.`,
+            schema: { type: "string" },
+          },
+        },
+        content: json(historyPageResponse),
+      },
       400: problem("Invalid filter or cursor"),
     },
   }),
@@ -202,7 +212,9 @@ export function auditRoutes(
         }
         c.header("Content-Type", "application/json");
         const correlationId = c.get("requestContext")?.metadata.correlationId;
-        return c.body(exportStream(page(), sent, { log, correlationId, what: "audit page" }), 200);
+        return streamedAnswer(
+          c.body(exportStream(page(), sent, { log, correlationId, what: "audit page" }), 200),
+        );
       })
       // Declared before /audit/events/{eventId}, which it would otherwise be taken for.
       .openapi(routes.export, async (c) => {

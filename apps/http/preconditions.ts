@@ -245,9 +245,22 @@ const BODY_HEADERS = ["content-type", "content-length", "content-encoding", "con
 
 const succeeded = (c: Context) => c.res.status >= 200 && c.res.status < 300;
 
+/** The JSON answers a route streams (streamedAnswer): they have no entity tag. */
+const streamed = new WeakSet<Response>();
+
 /**
- * Gives a JSON success its entity tag, from the bytes it sends. Other answers (an export's stream) have none:
- * reading them here would hold them whole.
+ * Marks a JSON answer the route streams rather than holds whole (an audit page of more than a chunk of
+ * envelopes): it gets no entity tag, since the tag is a digest of the whole body, which would have to be held
+ * before its first byte is sent.
+ */
+export function streamedAnswer(answer: Response): Response {
+  streamed.add(answer);
+  return answer;
+}
+
+/**
+ * Gives a JSON success its entity tag, from the bytes it sends. Other answers (an export's stream, a streamed
+ * page) have none: reading them here would hold them whole.
  */
 async function tagAnswer(c: Context): Promise<string | undefined> {
   const answer = c.res;
@@ -255,6 +268,7 @@ async function tagAnswer(c: Context): Promise<string | undefined> {
   if (!succeeded(c) || contentType === null || mediaTypeOf(contentType)?.essence !== "application/json") {
     return undefined;
   }
+  if (streamed.has(answer)) return undefined;
   const bytes = new Uint8Array(await answer.arrayBuffer());
   const tag = entityTagOf(bytes);
   const headers = new Headers(answer.headers);
