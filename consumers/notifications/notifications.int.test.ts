@@ -198,7 +198,13 @@ describe("notifications", () => {
     );
     const messages = await delivered(ids);
     expect(messages.map((message) => message.channel).sort()).toEqual(["email", "sms"]);
-    expect(await metricValue(requests.registry, "consumer_records_dead_lettered_total")).toBe(0);
+    // Not parked for want of the patient. (Poison a relay publishes from what an earlier file of the run left in
+    // the outbox may be parked meanwhile: reason poison.)
+    expect(
+      await metricValue(requests.registry, "consumer_records_dead_lettered_total", {
+        reason: "attempts-exhausted",
+      }),
+    ).toBe(0);
   });
 
   it("send one message for a request delivered twice, and for two requests with the same notification id", async () => {
