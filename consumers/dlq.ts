@@ -7,7 +7,6 @@ import { confirm, parseCommand } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
 import { printable } from "../cli/printable.ts";
 import { type Progress, startProgress } from "../cli/progress.ts";
-import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database } from "../db/client.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -21,7 +20,7 @@ import {
   redriveDeadLetters,
   resolveDeadLetterTopic,
 } from "./deadLetters/deadLetterQueue.ts";
-import type { DeadLetter } from "./runtime/deadLetters.ts";
+import { deadLetterTable } from "./deadLetters/deadLetterTable.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -80,7 +79,7 @@ try {
     await admin.connect();
     const chosen = chosenTopics.length > 0 ? chosenTopics : deadLetterTopics;
     const letters = await listDeadLettersOf(kafka, admin, chosen, { all: values.all });
-    console.log(formatTable(letters));
+    console.log(deadLetterTable(letters));
   } else if (redriveTopic) {
     // The outbox orders each aggregate's events, and the consumers' inboxes say what each has applied.
     const databaseUrl = await databaseUrlOf(env, (line) => console.error(line));
@@ -101,7 +100,7 @@ try {
       throw error;
     });
     progress?.finish("read and sent back");
-    console.log(formatTable(redriven));
+    console.log(deadLetterTable(redriven));
     for (const { reason } of skipped) console.log(`left parked: ${printable(reason)}`);
     console.log(
       `re-drove ${redriven.length} dead letter(s) from ${redriveTopic} to ${originalTopic(redriveTopic)}` +
@@ -123,35 +122,4 @@ function eventIdOf(value: string): string {
   const eventId = value.toLowerCase();
   if (!UUID.test(eventId)) refuse(`--event ${value}: must be an event id (a UUID)`);
   return eventId;
-}
-
-function formatTable(letters: readonly DeadLetter[]): string {
-  if (letters.length === 0) return "no dead letters";
-  const header = [
-    "dead letter",
-    "event type",
-    "event id",
-    "consumer",
-    "reason",
-    "error",
-    "attempts",
-    "from",
-    "at",
-  ];
-  const rows = letters.map((letter) => [
-    `${letter.dlqTopic}/${letter.partition}/${letter.offset}`,
-    letter.eventType ?? "?",
-    letter.eventId ?? "?",
-    letter.consumer,
-    letter.reason,
-    letter.error,
-    String(letter.attempts),
-    `${letter.original.partition}/${letter.original.offset}`,
-    letter.deadLetteredAt,
-  ]);
-  const messages = letters.map(
-    (letter) =>
-      `  ${letter.dlqTopic}/${letter.partition}/${letter.offset}: ${printable(letter.errorMessage)}`,
-  );
-  return [...textTable(header, rows), "", "errors:", ...messages].join("\n");
 }
