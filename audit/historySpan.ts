@@ -78,12 +78,13 @@ export const historyRangeInput = z.strictObject({
 
 /**
  * A checkpoint an earlier verification reported, as an auditor writes it down: `<sequence>:<chain hash>` (the
- * report's lastCheckpoint). Checked by the verification: the history must still hold it, unchanged.
+ * report's lastCheckpoint; the hash in either case, as hexadecimal is). Checked by the verification: the history
+ * must still hold it, unchanged.
  */
 export const expectedCheckpointInput = z
   .string()
   .regex(
-    /^[1-9][0-9]{0,14}:[0-9a-f]{64}$/,
+    /^[1-9][0-9]{0,14}:[0-9a-fA-F]{64}$/,
     "must be <sequence>:<chain hash in hexadecimal>, as a verification reported them",
   )
   .transform((value) => {

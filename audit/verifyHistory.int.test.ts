@@ -17,10 +17,11 @@ beforeAll(databases.setUp);
 afterAll(databases.tearDown);
 
 /**
- * A history of 4 patients × 5 events plus audit events, sealed by a checkpoint, then 6 more events after it.
+ * A history of 4 patients × 5 events plus audit events, sealed by a checkpoint, then 6 more events after it
+ * (rows 24-29: versions 6-8 of the first two patients), sealed by a second checkpoint with `sealTail`.
  * Returns an administrator's connection (triggers off) to tamper with it.
  */
-async function historyToTamperWith() {
+async function historyToTamperWith({ sealTail = false } = {}) {
   const created = await databases.create();
   const { db } = created;
   const patientIds = Array.from({ length: 4 }, () => randomUUID());
@@ -51,6 +52,7 @@ async function historyToTamperWith() {
       ]);
     }
   }
+  if (sealTail) await created.seal(testKey);
   await admin.query("SET session_replication_role = replica");
   const rows = await historyBatch(admin, { txId: "0", position: "0" }, 1_000);
   return {
@@ -287,13 +289,96 @@ describe("audit verification", () => {
     await history.close();
   });
 
-  it("finds a deleted row before a checkpoint", async () => {
+  it("finds a deleted row before a checkpoint, naming the span it sealed and the link the deletion broke", async () => {
     const history = await historyToTamperWith();
-    await history.admin.query("DELETE FROM outbox WHERE position = $1", [history.rows[9]?.position]);
+    // Row 9: version 3 of the first patient, whose version 4 is row 14.
+    const [deleted, next] = [history.rows[9], history.rows[14]];
+    await history.admin.query("DELETE FROM outbox WHERE position = $1", [deleted?.position]);
+    expect(await history.verify()).toEqual({
+      intact: false,
+      range: expect.objectContaining({ afterCheckpoint: 0 }),
+      rows: 0,
+      brokenLink: {
+        checkpoint: 1,
+        position: next?.position,
+        eventId: next?.eventId,
+        aggregate: `patient ${next?.aggregateId}`,
+        problem:
+          `the rows from the start of the history through position ${history.rows[23]?.position} do not match ` +
+          "checkpoint 1 (23 rows found there, 24 sealed): one of them was removed, added or moved; the first " +
+          "broken link among them: version 3 before it is missing, and no archive holds it: an event of the chain was removed",
+      },
+    });
+    await history.close();
+  });
+
+  it("finds a deleted row sealed by a later checkpoint, counting only what the one before vouches for", async () => {
+    const history = await historyToTamperWith({ sealTail: true });
+    // Row 25: version 7 of the first patient, whose version 8 is row 26.
+    const [deleted, next] = [history.rows[25], history.rows[26]];
+    await history.admin.query("DELETE FROM outbox WHERE position = $1", [deleted?.position]);
+    expect(await history.verify()).toMatchObject({
+      intact: false,
+      rows: 24,
+      brokenLink: {
+        checkpoint: 2,
+        position: next?.position,
+        eventId: next?.eventId,
+        problem: expect.stringMatching(
+          `^the rows after checkpoint 1 \\(position ${history.rows[23]?.position}\\) through position ${history.rows[29]?.position} do not match checkpoint 2 \\(5 rows found there, 6 sealed\\)`,
+        ),
+      },
+    });
+    await history.close();
+  });
+
+  it("names no row for a deletion that broke no link it can see: the last event of a chain, sealed", async () => {
+    const history = await historyToTamperWith({ sealTail: true });
+    // Row 29: version 8 of the second patient, its last.
+    await history.admin.query("DELETE FROM outbox WHERE position = $1", [history.rows[29]?.position]);
     const report = await history.verify();
     expect(report).toMatchObject({
       intact: false,
-      brokenLink: { checkpoint: 1, problem: expect.stringMatching(/removed/) },
+      rows: 24,
+      brokenLink: {
+        checkpoint: 2,
+        problem:
+          `the rows after checkpoint 1 (position ${history.rows[23]?.position}) through position ` +
+          `${history.rows[29]?.position} do not match checkpoint 2 (5 rows found there, 6 sealed): one of them ` +
+          "was removed, added or moved",
+      },
+    });
+    expect(report.intact === false && report.brokenLink).not.toHaveProperty("position");
+    await history.close();
+  });
+
+  it("finds a checkpoint deleted before the last one by the numbers the others were signed with", async () => {
+    const history = await historyToTamperWith({ sealTail: true });
+    await history.admin.query("DELETE FROM outbox_checkpoints WHERE sequence = 1");
+    expect(await history.verify()).toMatchObject({
+      intact: false,
+      brokenLink: {
+        checkpoint: 2,
+        problem:
+          "checkpoint 1 is missing: checkpoint 2, signed with its number, is the first one held; checkpoints were removed",
+      },
+    });
+    await history.close();
+  });
+
+  it("finds a chain head whose hash was changed, and says the head was", async () => {
+    const history = await historyToTamperWith();
+    const last = history.rows[22];
+    await history.admin.query(
+      "UPDATE aggregate_versions SET last_hash = '\\x1111'::bytea WHERE aggregate_type = $1 AND aggregate_id = $2",
+      [last?.aggregateType, last?.aggregateId],
+    );
+    expect(await history.verify()).toMatchObject({
+      intact: false,
+      brokenLink: {
+        aggregate: `patient ${last?.aggregateId}`,
+        problem: "its head records version 5 with another hash than that event's: the head was changed",
+      },
     });
     await history.close();
   });

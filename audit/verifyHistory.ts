@@ -15,6 +15,7 @@ import {
   type AttributedRow,
   aggregatesWithMissingHead,
   firstAttributedRow,
+  type HeadMismatch,
   type HistoryKey,
   type HistoryRow,
   historyBatch,
@@ -157,9 +158,14 @@ export async function verifyResolvedSpan(
 
   const checkpoints = await checkpointsAfter(client, span.anchor.checkpoint, span.through);
   const signers = new KeySuccession();
+  let previousSequence = span.anchor.checkpoint;
   for (const checkpoint of span.anchor.sealed ? [span.anchor.sealed, ...checkpoints] : checkpoints) {
-    const problem = signatureProblem(checkpoint, publicKeys) ?? signers.problemWith(checkpoint);
+    const problem =
+      signatureProblem(checkpoint, publicKeys) ??
+      signers.problemWith(checkpoint) ??
+      (checkpoint === span.anchor.sealed ? null : gapProblem(previousSequence, checkpoint.sequence));
     if (problem) return broken(0, { checkpoint: checkpoint.sequence, problem });
+    previousSequence = checkpoint.sequence;
   }
 
   const lastSealed = checkpoints.at(-1);
@@ -171,7 +177,7 @@ export async function verifyResolvedSpan(
     if (cut) {
       return broken(pass.rows, {
         aggregate: `${cut.aggregateType} ${cut.aggregateId}`,
-        problem: `its chain ends at version ${cut.storedVersion ?? "none"} but version ${cut.version} was written: the tail was removed`,
+        problem: headProblem(cut),
       });
     }
   }
@@ -186,6 +192,22 @@ export async function verifyResolvedSpan(
     upToPosition: pass.lastPosition,
     lastCheckpoint: markOf(checkpoints.at(-1) ?? span.anchor.sealed),
   };
+}
+
+/**
+ * What an aggregate's head (`aggregate_versions`, which the write path chains the next event from) says against
+ * its last event. Every row was verified against its own hash before, so a hash that differs is the head's.
+ */
+function headProblem({ version, storedVersion, hashMatches }: HeadMismatch): string {
+  if (storedVersion === null)
+    return `its head records version ${version} but no event of its chain is left: the chain was removed`;
+  if (storedVersion < version)
+    return `its chain ends at version ${storedVersion} but its head records version ${version}: the tail was removed (or the head changed)`;
+  if (storedVersion > version)
+    return `its chain goes on to version ${storedVersion} but its head records version ${version}: an event was added past the head (or the head changed)`;
+  return hashMatches
+    ? `its head does not match its last event, version ${version}`
+    : `its head records version ${version} with another hash than that event's: the head was changed`;
 }
 
 /** Whether the history still holds a checkpoint seen before, unchanged (checkpoints are append-only). */
@@ -252,16 +274,43 @@ async function verifySpan(
   let next = 0;
   let cursor: HistoryKey = span.anchor.cursor;
   let lastPosition: string | null = null;
-  // The first broken chain link or misfiled row, reported once every checkpoint is found to hold.
+  // The first broken chain link or misfiled row, reported once every checkpoint is found to hold, and how many
+  // rows of the span came before it.
   let deferredProblem: BrokenLink | null = null;
+  let rowsBeforeDeferred = 0;
+  // The rows the last checkpoint found to hold vouches for (none before the first), and where they end.
+  let vouched: { rows: number; sequence: number; position: string | null } = {
+    rows: 0,
+    sequence: span.anchor.checkpoint,
+    position: span.anchor.sealed?.upToPosition ?? null,
+  };
   const links: LinkCounts = { chains: 0, toEarlierRows: 0, toArchivedRows: 0 };
-  const checkAt = (checkpoint: Checkpoint): BrokenLink | null =>
-    checkpoint.rowCount === sealedRows && checkpoint.chainHash.equals(running)
-      ? null
-      : {
-          checkpoint: checkpoint.sequence,
-          problem: `the rows up to checkpoint ${checkpoint.sequence} do not match it (${sealedRows} rows found, ${checkpoint.rowCount} sealed): a row was removed, added or moved`,
-        };
+  // A checkpoint that does not match its rows says that one of the rows it added to the one before was removed,
+  // added or moved, not which: the broken link reported is the span between the two, and the first broken chain
+  // link in it, if one is, as the likeliest place (a removed event breaks the link of its aggregate's next).
+  const checkAt = (checkpoint: Checkpoint): { rows: number; problem: BrokenLink } | null => {
+    if (checkpoint.rowCount === sealedRows && checkpoint.chainHash.equals(running)) {
+      vouched = { rows, sequence: checkpoint.sequence, position: checkpoint.upToPosition };
+      return null;
+    }
+    const after =
+      vouched.position === null
+        ? "from the start of the history"
+        : `after checkpoint ${vouched.sequence} (position ${vouched.position})`;
+    const suspect = deferredProblem !== null && rowsBeforeDeferred >= vouched.rows ? deferredProblem : null;
+    return {
+      rows: vouched.rows,
+      problem: {
+        ...(suspect && { position: suspect.position, eventId: suspect.eventId, aggregate: suspect.aggregate }),
+        checkpoint: checkpoint.sequence,
+        problem:
+          `the rows ${after} through position ${checkpoint.upToPosition} do not match checkpoint ${checkpoint.sequence} ` +
+          `(${rows - vouched.rows} rows found there, ${checkpoint.rowCount - span.anchor.rowCount - vouched.rows} ` +
+          "sealed): one of them was removed, added or moved" +
+          (suspect ? `; the first broken link among them: ${suspect.problem}` : ""),
+      },
+    };
+  };
 
   const recent = new RecentHeads(RECENT_AGGREGATES);
   const attributedFrom = await firstAttributedRow(client);
@@ -278,17 +327,20 @@ async function verifySpan(
       // Checkpoints whose cursor lies before this row must already hold.
       while (next < checkpoints.length && isAfter(row, checkpoints[next] as Checkpoint)) {
         const broken = checkAt(checkpoints[next] as Checkpoint);
-        if (broken) return { rows, problem: { ...broken, position: row.position, eventId: row.eventId } };
+        if (broken) return broken;
         next++;
       }
       const problem = rowProblem(row);
       if (problem) return { rows, problem };
-      deferredProblem ??= attributionProblem(row, attributedFrom);
-      if (row.aggregateVersion !== null && deferredProblem === null) {
-        deferredProblem = isChainVersion(row.aggregateVersion)
-          ? linkProblem(row, await previousOf(row), span.anchor.cursor, links)
-          : unnumberedProblem(row);
-        recent.add(row);
+      if (deferredProblem === null) {
+        deferredProblem = attributionProblem(row, attributedFrom);
+        if (row.aggregateVersion !== null && deferredProblem === null) {
+          deferredProblem = isChainVersion(row.aggregateVersion)
+            ? linkProblem(row, await previousOf(row), span.anchor.cursor, links)
+            : unnumberedProblem(row);
+          recent.add(row);
+        }
+        rowsBeforeDeferred = rows;
       }
       running = extendChain(running, row.hash);
       rows++;
@@ -302,9 +354,9 @@ async function verifySpan(
   }
   for (; next < checkpoints.length; next++) {
     const broken = checkAt(checkpoints[next] as Checkpoint);
-    if (broken) return { rows, problem: broken };
+    if (broken) return broken;
   }
-  if (deferredProblem) return { rows, problem: deferredProblem };
+  if (deferredProblem) return { rows: rowsBeforeDeferred, problem: deferredProblem };
   return { rows, lastPosition, links };
 }
 
@@ -426,6 +478,21 @@ async function lookUpUnsettledLinks(
 
 function aggregateOf(row: HistoryRow): string {
   return `${row.aggregateType}\u0000${row.aggregateId}`;
+}
+
+/**
+ * Checkpoints are numbered one after another from 1 (the sealer signs the previous one's number plus one) and
+ * never deleted: a signed number past the next one proves the ones between were removed, the last one
+ * excepted, which only a checkpoint written down before (`expectCheckpoint`) can prove gone.
+ */
+function gapProblem(previousSequence: number, sequence: number): string | null {
+  if (sequence === previousSequence + 1) return null;
+  const missing =
+    sequence === previousSequence + 2
+      ? `checkpoint ${previousSequence + 1} is`
+      : `checkpoints ${previousSequence + 1} to ${sequence - 1} are`;
+  const place = previousSequence === 0 ? "is the first one held" : `follows checkpoint ${previousSequence}`;
+  return `${missing} missing: checkpoint ${sequence}, signed with its number, ${place}; checkpoints were removed`;
 }
 
 function signatureProblem(checkpoint: Checkpoint, publicKeys: ReadonlyMap<string, KeyObject>): string | null {

@@ -139,19 +139,31 @@ export async function firstRowThrough(
   return result.rows[0] ?? null;
 }
 
+/** An aggregate whose recorded head is not its last event (stored or, all of them archived, recorded by an archive). */
+export interface HeadMismatch {
+  aggregateType: string;
+  aggregateId: string;
+  /** The version its head records. */
+  version: number;
+  /** The version of its last event; null: none is left. */
+  storedVersion: number | null;
+  /** Whether the head's hash is that event's. */
+  hashMatches: boolean;
+}
+
 /**
- * Aggregates whose recorded head (version, last hash) is not their last event: a cut-off chain. The last
- * event is the last stored one, or, when all of them were archived, the last one an archive recorded.
+ * Aggregates whose recorded head (version, last hash) is not their last event: a cut-off chain, or a head
+ * changed. The last event is the last stored one, or, when all of them were archived, the last one an archive
+ * recorded.
  */
 export async function aggregatesWithMissingHead(
   client: pg.ClientBase,
   limit: number,
-): Promise<
-  Array<{ aggregateType: string; aggregateId: string; version: number; storedVersion: number | null }>
-> {
+): Promise<Array<HeadMismatch>> {
   const result = await client.query(
     `SELECT av.aggregate_type AS "aggregateType", av.aggregate_id AS "aggregateId", av.version::float8 AS "version",
-            coalesce(head.aggregate_version, archived.version)::float8 AS "storedVersion"
+            coalesce(head.aggregate_version, archived.version)::float8 AS "storedVersion",
+            coalesce(head.hash, archived.hash) IS NOT DISTINCT FROM av.last_hash AS "hashMatches"
        FROM aggregate_versions av
        LEFT JOIN LATERAL (SELECT o.aggregate_version, o.hash FROM outbox o
                            WHERE o.aggregate_type = av.aggregate_type AND o.aggregate_id = av.aggregate_id
