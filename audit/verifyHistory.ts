@@ -301,7 +301,11 @@ async function verifySpan(
     return {
       rows: vouched.rows,
       problem: {
-        ...(suspect && { position: suspect.position, eventId: suspect.eventId, aggregate: suspect.aggregate }),
+        ...(suspect && {
+          position: suspect.position,
+          eventId: suspect.eventId,
+          aggregate: suspect.aggregate,
+        }),
         checkpoint: checkpoint.sequence,
         problem:
           `the rows ${after} through position ${checkpoint.upToPosition} do not match checkpoint ${checkpoint.sequence} ` +
