@@ -4,8 +4,11 @@
 // itself names any template (`identifier`): a request from a newer producer waits for a sender that knows it.
 import { z } from "zod";
 import { line } from "./fields.ts";
+import { personName } from "./patient.ts";
 
-const firstName = line(100).describe("the patient's first name, as the greeting uses it");
+// As long as a patient record takes it: a welcome that could not hold the name it was requested with would be
+// parked for good, as no re-drive makes it fit.
+const firstName = personName.describe("the patient's first name, as the greeting uses it");
 const when = line(100).describe("when the appointment is, as the patient reads it: `2024-02-01 14:00 UTC`");
 
 export const emailTemplates = {

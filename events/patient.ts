@@ -51,12 +51,15 @@ export const insuranceInfoInput = withDatesInOrder(
   }),
 );
 
+/** A patient's first or last name, as the record holds it (and the e-mail templates greet the patient with it). */
+export const personName = line(200);
+
 /** Everything a patient record holds except its id: the fields that patient.updated may change. */
 const patientFields = {
   /** The login account linked to the patient, `null` until the patient has one. */
   userId: uuid.nullable(),
-  firstName: line(200),
-  lastName: line(200),
+  firstName: personName,
+  lastName: personName,
   dateOfBirth: pastOrPresentDate,
   email,
   phone: e164Phone,

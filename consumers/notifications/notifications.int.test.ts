@@ -113,6 +113,17 @@ describe("notifications", () => {
     expect(await requestsFor(created?.eventId ?? "")).toEqual(["notification.email.requested"]);
   });
 
+  it("welcome a patient whose first name is as long as a patient record takes", async () => {
+    // The template took 100 characters of the 200 a patient's name may have: such a welcome was parked for
+    // good, as no re-drive could make it fit.
+    const patient = patientCreated(randomUUID());
+    patient.data.firstName = "Bartholomew".repeat(18).slice(0, 200);
+    const [created] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patient]));
+
+    const [message] = await delivered([notificationId(created?.eventId ?? "", "welcome-email")]);
+    expect(message?.body).toContain(`Dear ${patient.data.firstName},`);
+  });
+
   it("confirm a booked appointment and remind of it, each with one e-mail and one text message", async () => {
     const patientId = randomUUID();
     const [created] = await writeTransaction(db, (tx) =>
