@@ -1,5 +1,6 @@
 // Which relay runs and how it is doing: the connector's and its task's state, the slot's lag in bytes, or the
-// polling relay's cursor and backlog. `npm run relay:status` prints it and fails when something is broken;
+// polling relay's cursor, backlog and leader. `npm run relay:status` prints it and fails when something is broken
+// (in the polling mode: no relay holds the lead, or the oldest pending event has waited over a minute);
 // `debeziumReadinessCheck` puts the same verdict into /health/ready.
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -8,6 +9,7 @@ import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor } from "../db/outbox/relayCheckpoint.ts";
+import { POLLING_RELAY_NAME, type RelayLockHolder, relayLockHolder } from "../db/outbox/relayLock.ts";
 import { type RelayMode, readRelayMode } from "../db/outbox/relayMode.ts";
 import { isTopicName, topics } from "../events/index.ts";
 import { createKafka } from "../kafka/client.ts";
@@ -36,7 +38,13 @@ export interface RelayStatus {
     heartbeatSilenceSeconds: number | null;
     slot: SlotState | null;
   };
-  polling?: { cursor: RelayCursor; pending: number; oldestAgeSeconds: number };
+  polling?: {
+    cursor: RelayCursor;
+    pending: number;
+    oldestAgeSeconds: number;
+    /** The session holding the polling relay's lock, the one relay that publishes; null: none does. */
+    leader: RelayLockHolder | null;
+  };
   /** What is wrong, one sentence each with what to do; empty when the active relay is healthy. */
   problems: string[];
 }
@@ -47,13 +55,22 @@ export interface RelayStatus {
  */
 export const HEARTBEAT_MISSED_BEATS = 3;
 
+/**
+ * Seconds the oldest event not yet published may wait before the polling relay counts as not publishing, as
+ * the OutboxOldestPendingEventOld alert counts them: under load a batch waits a few hundred milliseconds.
+ */
+export const PENDING_EVENT_MAX_AGE_SECONDS = 60;
+
 export async function relayStatus(options: {
   databaseUrl: string;
   connect: ConnectClient;
   connectDatabaseUrl?: string;
   /** Given, the catalog's event topics are looked for there (missingEventTopics). */
   kafkaBrokers?: string[];
+  /** PENDING_EVENT_MAX_AGE_SECONDS unless given (a test's shorter wait). */
+  pendingEventMaxAgeSeconds?: number;
 }): Promise<RelayStatus> {
+  const maxAgeSeconds = options.pendingEventMaxAgeSeconds ?? PENDING_EVENT_MAX_AGE_SECONDS;
   const client = new pg.Client({ connectionString: options.databaseUrl, application_name: "relay-status" });
   client.on("error", () => {});
   await client.connect();
@@ -64,15 +81,29 @@ export async function relayStatus(options: {
     const problems: string[] = [];
 
     if (mode === "polling") {
-      const cursor = await loadRelayCheckpoint(client, "outbox");
+      const cursor = await loadRelayCheckpoint(client, POLLING_RELAY_NAME);
       const backlog = await pendingOutboxStats(client, cursor);
+      const leader = await relayLockHolder(client);
+      if (!leader) {
+        problems.push(
+          "no polling relay publishes: no session holds the relay lock in this database, so events stay in the " +
+            "outbox; start one (npm start, or npm run relay)",
+        );
+      } else if (backlog.oldestAgeSeconds > maxAgeSeconds) {
+        problems.push(
+          `the oldest event not yet published has waited ${Math.round(backlog.oldestAgeSeconds)} s (more than ` +
+            `${maxAgeSeconds}): the relay holding the lock (Postgres session ${leader.pid}, ` +
+            `${leader.application ?? "unknown application"}) publishes nothing or falls behind, or a transaction ` +
+            "open that long holds the events after it back (pg_stat_activity); its log and outbox_relay_stalled say which",
+        );
+      }
       if (slot) {
         problems.push(
           `replication slot ${target.slotName} exists while the polling relay runs: it pins WAL; ` +
             "npm run relay:switch -- polling removes it",
         );
       }
-      return { mode, handover, polling: { cursor, ...backlog }, problems };
+      return { mode, handover, polling: { cursor, ...backlog, leader }, problems };
     }
 
     let connectorState: NonNullable<RelayStatus["debezium"]>["connectorState"] = "UNREACHABLE";

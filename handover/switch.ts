@@ -31,6 +31,7 @@ import { reportFailure } from "../cli/failure.ts";
 import { loadEnv } from "../config/env.ts";
 import { outboxRowsAfter } from "../db/outbox/outboxRowsAfter.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
+import { POLLING_RELAY_NAME, relayLockHolder, tryRelayLock } from "../db/outbox/relayLock.ts";
 import { type RelayMode, readRelayMode, writeRelayMode } from "../db/outbox/relayMode.ts";
 import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import {
@@ -62,7 +63,6 @@ import { readTopicMessageLimits } from "../relay/topicLimits.ts";
 import { databaseUrlOf, ensureStack, localConnectUrl } from "../stack/index.ts";
 
 /** The polling relay's stream and lock name (relay/relay.ts; `npm start` and `npm run relay` use it). */
-const POLLING_RELAY_NAME = "outbox";
 
 export interface SwitchOptions {
   databaseUrl: string;
@@ -307,19 +307,8 @@ async function fencePollingRelay(control: pg.Client, options: SwitchOptions): Pr
   const deadline = Date.now() + (options.fenceTimeoutMs ?? 10 * 60_000);
   let announced = false;
   for (;;) {
-    const result = await control.query<{ locked: boolean }>(
-      "SELECT pg_try_advisory_lock(hashtext('outbox-relay'), hashtext($1)) AS locked",
-      [POLLING_RELAY_NAME],
-    );
-    if (result.rows[0]?.locked) return;
-    const holder = await control.query<{ pid: number; application: string; client: string | null }>(
-      `SELECT l.pid, a.application_name AS application, host(a.client_addr) AS client
-         FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-        WHERE l.locktype = 'advisory' AND l.granted
-          AND l.classid = hashtext('outbox-relay')::oid AND l.objid = hashtext($1)::oid`,
-      [POLLING_RELAY_NAME],
-    );
-    const who = holder.rows[0];
+    if (await tryRelayLock(control)) return;
+    const who = await relayLockHolder(control);
     if (Date.now() > deadline) {
       throw new Error(
         `The polling relay is still publishing (Postgres session ${who?.pid}, ${who?.application}): stop it ` +

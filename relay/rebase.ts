@@ -21,6 +21,7 @@ import {
   START_OF_HISTORY,
   saveRelayCheckpoint,
 } from "../db/outbox/relayCheckpoint.ts";
+import { tryRelayLock } from "../db/outbox/relayLock.ts";
 import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import { countOfOrigin, type RowOrigin, rowsOfOrigin } from "../db/outbox/restoredHistory.ts";
 import { topics as catalogTopics, isTopicName } from "../events/catalog.ts";
@@ -255,11 +256,7 @@ async function publishOrigin(
 async function takeRelayLock(client: pg.ClientBase, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const result = await client.query<{ locked: boolean }>(
-      "SELECT pg_try_advisory_lock(hashtext('outbox-relay'), hashtext($1)) AS locked",
-      [name],
-    );
-    if (result.rows[0]?.locked) return;
+    if (await tryRelayLock(client, name)) return;
     if (Date.now() > deadline) {
       throw new Error(
         `A relay named "${name}" is publishing (it holds the relay lock): its cursor is not ahead, or stop it first`,

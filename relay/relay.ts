@@ -12,6 +12,7 @@ import {
 } from "../db/outbox/pendingOutboxBatch.ts";
 import { pendingOutboxStats } from "../db/outbox/pendingOutboxStats.ts";
 import { loadRelayCheckpoint, type RelayCursor, saveRelayCheckpoint } from "../db/outbox/relayCheckpoint.ts";
+import { POLLING_RELAY_NAME, releaseRelayLock, tryRelayLock } from "../db/outbox/relayLock.ts";
 import { readRelayMode } from "../db/outbox/relayMode.ts";
 import { relayTransactionalId } from "../db/outbox/relayTransactionalId.ts";
 import { CursorAheadOfServer, type ServerPosition, serverPosition } from "../db/outbox/serverPosition.ts";
@@ -97,7 +98,7 @@ export class OutboxRelay {
   private transactionalId: string | null = null;
 
   constructor(private readonly options: RelayOptions) {
-    this.name = options.name ?? "outbox";
+    this.name = options.name ?? POLLING_RELAY_NAME;
     this.batchSize = options.batchSize ?? 1000;
     this.idlePollMs = options.idlePollMs ?? 200;
     this.standbyRetryMs = options.standbyRetryMs ?? 1000;
@@ -275,14 +276,10 @@ export class OutboxRelay {
   private async acquireLock(client: pg.Client): Promise<void> {
     let announced = false;
     while (!this.stopping) {
-      const result = await client.query<{ locked: boolean }>(
-        "SELECT pg_try_advisory_lock(hashtext('outbox-relay'), hashtext($1)) AS locked",
-        [this.name],
-      );
-      if (result.rows[0]?.locked) {
+      if (await tryRelayLock(client, this.name)) {
         // relay:switch handed the stream to Debezium (handover/switch.ts): stand by until it is handed back.
         if ((await readRelayMode(client)).mode === "polling") return;
-        await client.query("SELECT pg_advisory_unlock(hashtext('outbox-relay'), hashtext($1))", [this.name]);
+        await releaseRelayLock(client, this.name);
         if (!announced) this.log.info("the outbox is relayed by Debezium (relay:switch); standing by");
         announced = true;
         await this.pause(this.standbyRetryMs);
