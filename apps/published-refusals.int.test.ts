@@ -132,6 +132,51 @@ describe("a booking that would end after 9999", () => {
   });
 });
 
+describe("a model name, bounded as sent and in the Unicode NFC it is stored in", () => {
+  it("is refused when it grows past its bound under NFC, as its description and x-max-length-nfc say", async () => {
+    const schema = bodyField("/ai/models", ["modelName"]);
+    expect(schema).toMatchObject({ maxLength: 200, "x-max-length-nfc": 200 });
+    expect(schema.description).toContain("in Unicode NFC");
+    // U+0958 is two characters in NFC: 200 of them are valid as sent, 400 as stored.
+    const growing = "\u0958".repeat(200);
+    expect(validate({ ...schema, description: undefined }, growing)).toEqual([]);
+    const { message } = await expectRefused(
+      "admin",
+      {
+        method: "POST",
+        path: "/ai/models",
+        body: JSON.stringify({ ...requestBodies.model(), modelName: growing }),
+      },
+      "body.modelName",
+    );
+    expect(message).toBe("must be at most 200 characters in Unicode NFC, the form it is stored in");
+  });
+
+  it("is refused past its bound as sent, though NFC would shorten it, as the document's maxLength says", async () => {
+    // 201 characters sent (an a, then 100 e's each with a combining acute), 101 in NFC: was taken.
+    const shrinking = `a${"e\u0301".repeat(100)}`;
+    expect(validate(bodyField("/ai/models", ["modelName"]), shrinking)).not.toEqual([]);
+    await expectRefused(
+      "admin",
+      {
+        method: "POST",
+        path: "/ai/models",
+        body: JSON.stringify({ ...requestBodies.model(), modelName: shrinking }),
+      },
+      "body.modelName",
+    );
+    // Within its bound both ways, a decomposed name is taken, and stored in NFC.
+    const user = await caller("admin");
+    const response = await app.request("/ai/models", {
+      method: "POST",
+      headers: user.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ ...requestBodies.model(), modelName: `Mode\u0300le ${randomUUID()}` }),
+    });
+    expect(response.status).toBe(201);
+    expect(((await response.json()) as { modelName: string }).modelName).toMatch(/^Mod\u00e8le /);
+  });
+});
+
 describe("an https address whose host has a label that is no punycode", () => {
   it("is refused, and the description of each https field says why its pattern takes it", async () => {
     const address = "https://xn--a.example.org/scan.pdf";

@@ -459,17 +459,28 @@ export function line(maxLength: number) {
 /**
  * A name that identifies a record, part of a unique key (a model's name): a `line` compared as a reader sees
  * it, so taken in Unicode NFC, before its checks. "Modèle" sent with a precomposed è and with an e and a
- * combining grave accent is one name, stored and evented once in one spelling; its length is the NFC one's.
- * (The unique index compares NFC too, so that a row stored otherwise is no second spelling: migration 0025.)
+ * combining grave accent is one name, stored and evented once in one spelling. (The unique index compares NFC
+ * too, so that a row stored otherwise is no second spelling: migration 0025.) Its length is bounded as sent,
+ * as the published `maxLength` says, and in NFC, as stored: a few characters grow under NFC (U+0958 is two,
+ * U+FB2C three), which JSON Schema cannot state, so the description and `x-max-length-nfc` do.
  */
 export function identifyingName(maxLength: number) {
-  return lineOf(z.string().normalize("NFC"), maxLength);
+  const name = lineOf(
+    z.string().max(maxLength, { abort: true }).normalize("NFC"),
+    maxLength,
+    `must be at most ${maxLength} characters in Unicode NFC, the form it is stored in`,
+  );
+  return name.meta({
+    ...name.meta(),
+    description: `At most ${maxLength} characters as sent, and in Unicode NFC (the form it is stored and compared in; a few characters grow under NFC: U+0958 is two).`,
+    "x-max-length-nfc": maxLength,
+  });
 }
 
-function lineOf(base: z.ZodString, maxLength: number) {
+function lineOf(base: z.ZodString, maxLength: number, tooLong?: string) {
   return storable(
     base
-      .max(maxLength)
+      .max(maxLength, tooLong)
       .check(NOT_BLANK)
       .regex(ONE_LINE, "must be one line, without control characters")
       .regex(NO_BIDI_CONTROL, "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)"),
