@@ -94,6 +94,16 @@ describe("the checkpoint sealer's ticks", () => {
     await holder.connect();
     try {
       await holder.query("SELECT pg_advisory_lock(hashtext('outbox-checkpoint'))");
+      // Counted from once no other session of the database is left: one that set it up (its migrations) sends
+      // its statistics as it exits, which on a busy machine was after the count began (23 counted, not 3).
+      const pid = (holder as unknown as { processID: number }).processID;
+      await eventually(async () => {
+        const { rows } = await observer.query<{ others: number }>(
+          "SELECT count(*)::int AS others FROM pg_stat_activity WHERE datname = $1 AND pid <> $2",
+          [own.name, pid],
+        );
+        return rows[0]?.others === 0;
+      });
       const before = await transactions();
       const sealer = startCheckpointSealer({
         databaseUrl: own.url,
