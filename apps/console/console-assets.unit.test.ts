@@ -21,6 +21,9 @@ describe("the console's files", () => {
       expect(response.headers.get("Content-Type")).toContain(type);
       expect(response.headers.get("Content-Security-Policy")).toContain("script-src 'self'");
       expect(response.headers.get("Content-Security-Policy")).toContain("connect-src 'self'");
+      // Framed by no page: by the policy's frame-ancestors, and for a browser that does not read it, as /docs.
+      expect(response.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
+      expect(response.headers.get("X-Frame-Options"), path).toBe("DENY");
     }
     const page = await (await app.request("/console")).text();
     expect(page).not.toMatch(/https?:\/\//);
@@ -39,6 +42,7 @@ describe("the console's files", () => {
       "Content-Security-Policy",
       "X-Content-Type-Options",
       "Referrer-Policy",
+      "X-Frame-Options",
     ]) {
       expect(settings.headers.get(header), header).toBe(page.headers.get(header));
       expect(redirect.headers.get(header), header).toBe(page.headers.get(header));

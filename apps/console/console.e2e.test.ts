@@ -531,6 +531,46 @@ describe("the auditors' console", () => {
     await expectNoSeriousViolations("alerts");
   });
 
+  it("shows text from the history as written: a bidirectional override escaped, not read as another name", async () => {
+    // Anyone may type a username at a login form, and an unknown one is the attempt's aggregate id: reversed by
+    // U+202E it read "admin@example.org".
+    const typed = "\u202egro.elpmaxe@nimda";
+    const [eventId] = await append(db(), [
+      exampleEvent("audit.login.attempt", { username: typed, reason: `no account \u2066${typed}\u2069` }),
+    ]);
+    await everyEventReadable();
+    await page.goto(`${base}/console#search`);
+    // By a link that percent-encodes the id (its hyphens): one id, not encoded again for the request.
+    await page.goto(`${base}/console#event/${(eventId as string).replaceAll("-", "%2D")}`);
+    await page.click("#event-detail button");
+    await page.locator("#event-detail dl").first().waitFor();
+    const detail = await text("#event-detail");
+    expect(detail).toContain(eventId);
+    expect(detail).toContain("\\u202egro.elpmaxe@nimda");
+    expect(detail).toContain("\\u2066");
+    expect(detail).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    // The title says the event shown, as its heading does.
+    expect(await page.title()).toBe("Event audit.login.attempt — Audit console");
+  });
+
+  it("fills in a search from a link whose time is no time, and shows no earlier results under it", async () => {
+    await showPatientSearch();
+    const errors: string[] = [];
+    const noted = (error: Error) => errors.push(error.message);
+    page.on("pageerror", noted);
+    const other = randomUUID();
+    await page.goto(`${base}/console#search?patientId=${other}&from=garbage`);
+    await page.locator("#search-results", { hasText: "recorded as your access" }).waitFor();
+    expect(await page.inputValue("#f-patientId")).toBe(other);
+    expect(await page.inputValue("#f-from")).toBe("");
+    expect(await page.locator("#export-ndjson").isDisabled()).toBe(true);
+    page.off("pageerror", noted);
+    expect(errors).toEqual([]);
+    // What the status line said of the search is not said on the next view.
+    await page.click("nav a[href='#verify']");
+    expect(await text("#status")).toBe("");
+  });
+
   it("reads nothing a link asks for until the auditor asks: a crafted link fills in the view, and records no access", async () => {
     const [created] = await outboxRows(
       "SELECT event_id FROM outbox WHERE event_type = 'patient.created' AND patient_id = $1",

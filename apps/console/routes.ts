@@ -84,6 +84,8 @@ export function consoleRoutes(options: ConsoleOptions = {}): Hono {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    // frame-ancestors 'none' says it to browsers that read the policy; this to those that do not, as /docs does.
+    "X-Frame-Options": "DENY",
   });
   const headers = (file: string) => ({
     ...unstored(),

@@ -13,7 +13,19 @@ const SEALED = /^enc:v\d+:/;
 
 const $ = (id) => document.getElementById(id);
 
-/** An element with attributes and children (strings become text nodes). */
+/**
+ * Control characters but tab and line feed (the envelope is shown laid out), the line and paragraph separators and
+ * the bidirectional formatting characters, as operator commands escape them (cli/printable.ts): text from the history (a username typed at a login form is an
+ * aggregate id) could otherwise reorder what an auditor reads, "\u202egro.elpmaxe@nimda" shown as
+ * "admin@example.org".
+ */
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/** `text` with each such character written as its escape (`\u202e`): visible, and inert. */
+const printable = (text) =>
+  text.replace(UNPRINTABLE, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** An element with attributes and children (strings become text nodes, printable). */
 function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -24,13 +36,17 @@ function h(tag, attributes = {}, ...children) {
   }
   for (const child of children.flat()) {
     if (child === undefined || child === null || child === false) continue;
-    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    element.append(child instanceof Node ? child : document.createTextNode(printable(String(child))));
   }
   return element;
 }
 
+/** The view a status message was said for: another view shown clears it (a failed search is not the verification's). */
+let statusView = null;
+
 function status(message) {
-  $("status").textContent = message;
+  $("status").textContent = printable(message);
+  statusView = viewOfAddress();
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -108,7 +124,7 @@ async function signIn(candidate) {
 function signInProblem(message) {
   const problem = $("sign-in-error");
   problem.hidden = false;
-  problem.textContent = message;
+  problem.textContent = printable(message);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -515,8 +531,10 @@ function fillSearchForm(parameters) {
   }
 }
 
+/** The time as a datetime-local field takes it; empty for a value that is no time (a link's `from=garbage`). */
 function toLocalInput(iso) {
   const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
   const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
   return local.toISOString().slice(0, 19);
 }
@@ -633,7 +651,7 @@ async function showEvent(eventId) {
     if (superseded()) return;
     const envelope = event.envelope;
     const correlationId = envelope.metadata?.correlationId;
-    $("event-title").textContent = `Event ${event.eventType}`;
+    eventHeading(`Event ${event.eventType}`);
     detail.replaceChildren(
       fieldList([
         ["Event id", h("code", {}, event.eventId)],
@@ -688,7 +706,7 @@ async function showEvent(eventId) {
     );
   } catch (error) {
     if (superseded()) return;
-    $("event-title").textContent = "Event";
+    eventHeading("Event");
     detail.replaceChildren(problemBox(error.message));
   } finally {
     done();
@@ -915,15 +933,37 @@ function verificationReport(report) {
 
 const VIEWS = ["sign-in", "search", "event", "patient-access", "verify", "alerts"];
 
+let shownView = null;
+
+/** The view the address names, as route() shows it: sign-in without a token, the history for any it does not name. */
+function viewOfAddress() {
+  if (!token()) return "sign-in";
+  const [view] = location.hash.slice(1).split(/[/?]/);
+  return VIEWS.includes(view) && view !== "sign-in" ? view : "search";
+}
+
 function show(view) {
+  if (view !== statusView) $("status").textContent = "";
+  shownView = view;
   for (const name of VIEWS) $(`view-${name}`).hidden = name !== view;
   for (const link of document.querySelectorAll("nav a")) {
     if (link.getAttribute("href") === `#${view}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   const title = $(`view-${view}`).querySelector("h1");
-  document.title = `${title.textContent} — Audit console`;
+  showTitle(title.textContent);
   title.focus();
+}
+
+/** The page's title, as the view's heading says it (the event shown once it is read: "Event patient.created"). */
+function showTitle(heading) {
+  document.title = `${heading} — Audit console`;
+}
+
+/** The event view's heading, and the page's title with it. */
+function eventHeading(text) {
+  $("event-title").textContent = text;
+  if (shownView === "event") showTitle(text);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -985,6 +1025,15 @@ const searchAddress = ({ limit: _limit, ...parameters }) => `#search?${query(par
 const sameQuery = (a, b) =>
   a !== null && b !== null && query({ ...a, limit: undefined }) === query({ ...b, limit: undefined });
 
+/** A part of an address, percent-decoded; as it is when it is no valid percent-encoding. */
+function decodedOrAsIs(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 async function route() {
   const asked = takeRequest();
   const [view, rest = ""] = location.hash.slice(1).split(/[/?](.*)/s);
@@ -994,17 +1043,20 @@ async function route() {
   }
   $("nav").hidden = false;
   switch (view) {
-    case "event":
+    case "event": {
       show("event");
-      if (asked) await showEvent(rest);
-      else if ($("event-detail").dataset.eventId !== rest) {
-        $("event-title").textContent = "Event";
-        awaitRequest($("event-detail"), `The link asks for event ${rest}.`, {
+      // As the address spells it: a link may percent-encode it, which the request must not encode twice.
+      const eventId = decodedOrAsIs(rest);
+      if (asked) await showEvent(eventId);
+      else if ($("event-detail").dataset.eventId !== eventId) {
+        eventHeading("Event");
+        awaitRequest($("event-detail"), `The link asks for event ${eventId}.`, {
           label: "Open the event",
           onclick: () => goAsked(location.hash),
         });
       }
       break;
+    }
     case "patient-access": {
       show("patient-access");
       const patientId = new URLSearchParams(rest).get("patientId");
