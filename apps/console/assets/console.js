@@ -19,7 +19,7 @@ const $ = (id) => document.getElementById(id);
  * aggregate id) could otherwise reorder what an auditor reads, "\u202egro.elpmaxe@nimda" shown as
  * "admin@example.org".
  */
-const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const UNPRINTABLE = /(?![\t\n])[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
 /** `text` with each such character written as its escape (`\u202e`): visible, and inert. */
 const printable = (text) =>
