@@ -6,6 +6,7 @@ import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from "jose";
 import { z } from "zod";
 import { DEFAULT_JWT_MAX_LIFETIME_HOURS, type Env } from "../../config/env.ts";
+import { ambiguousMember } from "./ambiguousJson.ts";
 import { HttpProblem } from "./problem.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
 import type { SigningKeys } from "./signingKeys.ts";
@@ -52,12 +53,13 @@ const claimsSchema = z
     // In lower case whatever the issuer wrote: the subject is the user's id in every event and record.
     sub: z.uuid({ error: "the subject (sub) must be a UUID" }).toLowerCase(),
     role: z.unknown().optional(),
-    app_metadata: z.object({ role: z.unknown().optional() }).optional(),
+    // Of any shape: read only when `role` names no platform role, and then only a member `role` of an object.
+    app_metadata: z.unknown().optional(),
     session_id: z.unknown().optional(),
     sid: z.unknown().optional(),
   })
   .transform((claims, context): Principal => {
-    const role = [claims.role, claims.app_metadata?.role].find(isRole);
+    const role = [claims.role, memberRole(claims.app_metadata)].find(isRole);
     if (role === undefined) {
       context.addIssue({ code: "custom", message: `the token names no platform role (${roles.join(", ")})` });
       return z.NEVER;
@@ -65,6 +67,12 @@ const claimsSchema = z
     const session = [claims.session_id, claims.sid].find((value) => z.uuid().safeParse(value).success);
     return { userId: claims.sub, role, sessionId: (session as string | undefined)?.toLowerCase() ?? null };
   });
+
+function memberRole(metadata: unknown): unknown {
+  return typeof metadata === "object" && metadata !== null && Object.hasOwn(metadata, "role")
+    ? (metadata as { role: unknown }).role
+    : undefined;
+}
 
 /** jose's codes for tokens that are malformed, forged, expired or not yet valid: the client's to fix. */
 const REFUSED_TOKEN_CODES = new Set<string>([
@@ -132,6 +140,7 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
       if (code !== undefined && REFUSED_TOKEN_CODES.has(code)) throw new InvalidToken(tokenProblem(error));
       throw new TokenCheckUnavailable("the signing keys could not be obtained", { cause: error });
     }
+    refuseAmbiguousParts(token);
     checkLifetime(payload, maxLifetimeHours, Date.now() / 1000);
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new InvalidToken(claims.error.issues.map((issue) => issue.message).join("; "));
@@ -152,6 +161,26 @@ function isCompactJws(token: string): boolean {
     parts.length === 3 &&
     parts.every((part) => part !== "" && Buffer.from(part, "base64url").toString("base64url") === part)
   );
+}
+
+/**
+ * A header or claims set naming a member twice (`{"role":"patient","role":"admin"}`) is refused: jose, reading
+ * it with JSON.parse, takes the last, where a gateway or a log reading the same token may take the first (RFC 7519
+ * §4 lets a parser refuse it), as a request body naming a member twice is refused. A number more precise than a
+ * 64-bit float (an `exp` read as another second than written) is refused alike.
+ */
+function refuseAmbiguousParts(token: string): void {
+  const [header, claims] = token.split(".");
+  for (const [part, name] of [
+    [header, "header"],
+    [claims, "claims"],
+  ] as const) {
+    const ambiguity = ambiguousMember(Buffer.from(part as string, "base64url").toString("utf8"));
+    if (ambiguity) {
+      const member = ambiguity.path.join(".");
+      throw new InvalidToken(`the token's ${name}${member ? ` member ${member}` : ""} ${ambiguity.message}`);
+    }
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 // Bearer tokens: which ones the verifier accepts, which principal it makes of them, and how the middleware
 // answers a request without a usable one.
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { jwtVerify, SignJWT, UnsecuredJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -14,6 +14,12 @@ import { type RequestContextEnv, requestContext } from "./requestContext.ts";
 const sub = randomUUID();
 const sign = (claims: Record<string, unknown>, secret = testSecret) =>
   new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(secret);
+
+/** A token of a header and claims written as given (jose writes neither with a member twice). */
+function signText(header: string, claims: string): string {
+  const signingInput = `${Buffer.from(header).toString("base64url")}.${Buffer.from(claims).toString("base64url")}`;
+  return `${signingInput}.${createHmac("sha256", testSecret).update(signingInput).digest("base64url")}`;
+}
 
 describe("the token verifier", () => {
   it("checks the issuer and the audience when they are configured (JWT_ISSUER, JWT_AUDIENCE)", async () => {
@@ -41,6 +47,35 @@ describe("the token verifier", () => {
   it("reads the role from app_metadata when `role` is not a platform role, as Supabase issues it", async () => {
     const token = await sign({ sub, role: "authenticated", app_metadata: { role: "patient" } });
     expect(await testVerifier(token)).toMatchObject({ role: "patient", sessionId: null });
+  });
+
+  it("reads the role claim whatever app_metadata holds, and app_metadata only as an object", async () => {
+    for (const app_metadata of [null, "admin", ["patient"], 7, {}]) {
+      expect(await testVerifier(await sign({ sub, role: "admin", app_metadata }))).toMatchObject({
+        role: "admin",
+      });
+      await expect(testVerifier(await sign({ sub, role: "authenticated", app_metadata }))).rejects.toThrow(
+        /no platform role/,
+      );
+    }
+  });
+
+  it("refuses a header or claims set that names a member twice, whichever value would be read", async () => {
+    const claims = (role: string) => `"sub":"${sub}","exp":${Math.floor(Date.now() / 1000) + 600}${role}`;
+    const header = '{"alg":"HS256","typ":"JWT"}';
+    await expect(
+      testVerifier(signText(header, `{${claims(',"role":"patient","role":"admin"')}}`)),
+    ).rejects.toThrow("the token's claims member role is given more than once");
+    await expect(
+      testVerifier(signText(header, `{${claims(',"role":"admin","\u0072ole":"admin"')}}`)),
+    ).rejects.toThrow(/claims member role is given more than once/);
+    await expect(
+      testVerifier(signText('{"alg":"HS256","alg":"HS256"}', `{${claims(',"role":"admin"')}}`)),
+    ).rejects.toThrow("the token's header member alg is given more than once");
+    // Each alone, the same token is taken: the check is the duplicate, not the signing.
+    expect(await testVerifier(signText(header, `{${claims(',"role":"admin"')}}`))).toMatchObject({
+      role: "admin",
+    });
   });
 
   it("takes the session from session_id or sid, and leaves out one that is not a UUID", async () => {
