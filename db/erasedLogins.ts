@@ -98,11 +98,18 @@ async function keyForMatching(tx: WriteTransaction, masters: MasterKeys): Promis
   return key;
 }
 
-/** What an erasure records of a patient's logins: their e-mail addresses and phone numbers, current and former. */
+/**
+ * What an erasure records of a patient's logins: their e-mail addresses and phone numbers, current and former,
+ * and the account (the login's user id) their record belonged to.
+ */
 export interface ErasedLogins {
   emails: readonly string[];
   phones: readonly string[];
+  accounts: readonly string[];
 }
+
+/** The form an account is hashed in: no address (it has no @) and no phone number's form (it has letters). */
+const accountForm = (userId: string) => `account:${userId.toLowerCase()}`;
 
 /**
  * Records an erased patient's e-mail addresses and phone numbers (their current ones and every former one) as
@@ -112,12 +119,15 @@ export interface ErasedLogins {
 export async function recordErasedLogins(
   tx: WriteTransaction,
   masters: MasterKeys,
-  { emails, phones }: ErasedLogins,
+  { emails, phones, accounts }: ErasedLogins,
   erasedAt: Date,
 ): Promise<Buffer[]> {
   const key = await keyForRecording(tx, masters);
-  const hashes = emails.map((email) => loginHash(key, email));
-  const pseudonyms: Array<Buffer | null> = emails.map(() => null);
+  const hashes = [
+    ...emails.map((email) => loginHash(key, email)),
+    ...accounts.map((account) => formHash(key, accountForm(account))),
+  ];
+  const pseudonyms: Array<Buffer | null> = hashes.map(() => null);
   for (const phone of phones) {
     const whole = formHash(key, wholeNumberForm(phone));
     for (const form of phoneForms(phone)) {
@@ -163,8 +173,23 @@ export async function erasedLoginHash(
   typed: string,
 ): Promise<Buffer | null> {
   const key = await keyForMatching(tx, masters);
-  if (key === null) return null;
-  const hash = loginHash(key, typed);
+  return key === null ? null : recordedHash(tx, loginHash(key, typed));
+}
+
+/**
+ * The hash of the account `userId` when an erased patient's record belonged to it, else null: a login attempt on
+ * it names no live record, and its username is theirs. One lookup on erased_logins' primary key.
+ */
+export async function erasedAccountHash(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  userId: string,
+): Promise<Buffer | null> {
+  const key = await keyForMatching(tx, masters);
+  return key === null ? null : recordedHash(tx, formHash(key, accountForm(userId)));
+}
+
+async function recordedHash(tx: WriteTransaction, hash: Buffer): Promise<Buffer | null> {
   const { rows } = await connectionOf(tx).query({
     name: "erased-logins.match.v1",
     text: "SELECT 1 FROM erased_logins WHERE email_hash = $1",

@@ -152,8 +152,9 @@ export async function keepErasedClaim(tx: WriteTransaction, principalId: string,
 /**
  * Empties every answer kept about the patient, whether or not it quotes their id, and every answer to a request
  * that named one of their logins (`loginHashes`: their addresses' and numbers' hashes, as the erasure records
- * them in erased_logins), whether or not it was found to be theirs when it was made; keeps each claim as
- * ERASED_WITH_PATIENT. The number emptied. Part of the patient's erasure (apps/patient/erasure.ts).
+ * them in erased_logins) and no patient when it was made (typed before they registered with it); keeps each claim
+ * as ERASED_WITH_PATIENT. An answer kept about another patient stays theirs: an address two patients share (a
+ * family's) typed at the other's account is the other's, who lives on. The number emptied. Part of the patient's erasure (apps/patient/erasure.ts).
  */
 export async function eraseKeptAnswers(
   tx: WriteTransaction,
@@ -161,11 +162,12 @@ export async function eraseKeptAnswers(
   loginHashes: readonly Buffer[],
 ): Promise<number> {
   const { rowCount } = await connectionOf(tx).query({
-    name: "idempotency-keys.erase-with-patient.v2",
+    name: "idempotency-keys.erase-with-patient.v3",
     text: `UPDATE idempotency_keys
               SET request_fingerprint = $1, response_status = NULL, response_body = NULL, response_headers = NULL,
                   login_hashes = NULL
-            WHERE (patient_id = $2 OR login_hashes && $3::bytea[]) AND request_fingerprint <> $1`,
+            WHERE (patient_id = $2 OR (patient_id IS NULL AND login_hashes && $3::bytea[]))
+              AND request_fingerprint <> $1`,
     values: [ERASED_WITH_PATIENT, patientId, loginHashes],
   });
   return rowCount ?? 0;

@@ -132,6 +132,43 @@ describe("a login attempt kept for its Idempotency-Key, typing an address that w
   });
 });
 
+describe("a login attempt kept for its Idempotency-Key about another patient who shares the address", () => {
+  it("stays that patient's when the first is erased: replayed, not a 410", async () => {
+    const service = await caller("service");
+    const shared = `family.${randomUUID()}@example.org`;
+    const first = await registered({ email: shared });
+    const account = randomUUID();
+    const registeredByAccount = await send(
+      await caller("patient", account),
+      "POST",
+      "/patients",
+      newPatientBody({ email: shared }),
+    );
+    expect(registeredByAccount.status).toBe(201);
+    const other = ((await registeredByAccount.json()) as { id: string }).id;
+    const key = randomUUID();
+    const body = {
+      ...requestBodies.loginAttempt(),
+      userId: account,
+      username: shared,
+      reason: "invalid password",
+    };
+    expect((await send(service, "POST", "/internal/login-attempts", body, key)).status).toBe(201);
+    expect(await keptRow(service, key)).toMatchObject({ patientId: other, responseBody: expect.any(String) });
+
+    await erased(first);
+
+    expect(await keptRow(service, key)).toMatchObject({
+      requestFingerprint: expect.stringMatching(FINGERPRINT),
+      patientId: other,
+      responseBody: expect.any(String),
+    });
+    const replayed = await send(service, "POST", "/internal/login-attempts", body, key);
+    expect(replayed.status).toBe(201);
+    expect(replayed.headers.get("Idempotent-Replayed")).toBe("true");
+  });
+});
+
 describe("a login attempt kept for its Idempotency-Key, typing a number that was nobody's yet", () => {
   it("is emptied by the erasure of the patient who had it, current or former, typed in any spelling", async () => {
     const service = await caller("service");

@@ -1,8 +1,8 @@
 // The internal endpoint through which the (external) auth service records login attempts as
 // audit.login.attempt events. Only the service role reaches it; the attempt itself is the record. An attempt on
 // a patient's login (their account, or their e-mail or phone number typed) names the patient, which seals the
-// username. An erased patient's e-mail or number typed later names no one and is not sealed: it is recorded under
-// a pseudonym instead, whose prefix no typed username may begin with (the body's schema refuses it), so none can
+// username. An erased patient's e-mail or number typed later, or any username tried on their account, names no
+// one and is not sealed: it is recorded under a pseudonym instead, whose prefix no typed username may begin with (the body's schema refuses it), so none can
 // pose as one.
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
@@ -10,6 +10,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import type { Database, WriteTransaction } from "../../db/client.ts";
 import {
+  erasedAccountHash,
   erasedLoginHash,
   erasedPhoneHash,
   loginHashesOf,
@@ -106,9 +107,30 @@ async function namedLogins(c: Context<ServiceEnv>, tx: WriteTransaction, typed: 
  * phi/loginPhone.ts), either also escaped, with invisible characters or in a mail or tel: form
  * (phi/spelledLogin.ts), which their erasure took: then its pseudonym, the same for every attempt on the address
  * or number, so that the compliance watch still counts failed attempts on it together; and the reason with every
- * spelling of it replaced by the pseudonym. `erased` tells which.
+ * spelling of it replaced by the pseudonym. Else, made on the account of an erased patient (its `userId`), the
+ * account's pseudonym, whatever was typed. `erased` tells which.
  */
 async function anonymousAttempt(
+  tx: WriteTransaction,
+  masterKeys: MasterKeys,
+  attempt: { userId: string | null; username: string; reason: string | null },
+): Promise<{ username: string; reason: string | null; erased: boolean }> {
+  const typedLogin = await attemptOnErasedLogin(tx, masterKeys, attempt);
+  if (typedLogin.erased || attempt.userId === null) return typedLogin;
+  const account = await erasedAccountHash(tx, masterKeys, attempt.userId);
+  if (account === null) return typedLogin;
+  // The account of an erased patient, no record of it left: whatever was typed at it was theirs (a username, a
+  // second address). The reason is kept only when it quotes the username neither as typed nor as the login it
+  // spells (escapes decoded), in any case.
+  const pseudonym = erasedLoginPseudonym(account);
+  const { username, reason } = attempt;
+  const spellings = [username, normalizedLogin(spelledLogin(username))].map((text) => text.toLowerCase());
+  const quotes = spellings.some((spelling) => reason?.toLowerCase().includes(spelling));
+  return { username: pseudonym, reason: quotes ? pseudonym : reason, erased: true };
+}
+
+/** anonymousAttempt's answer for the username typed, whoever's account it was tried on. */
+async function attemptOnErasedLogin(
   tx: WriteTransaction,
   masterKeys: MasterKeys,
   { username: typed, reason }: { username: string; reason: string | null },

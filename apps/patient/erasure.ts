@@ -37,7 +37,7 @@ export async function erasePatient(
   masterKeys: MasterKeys,
 ): Promise<ErasureOutcome> {
   const [patient] = await tx
-    .select({ id: patients.id, email: patients.email, phone: patients.phone })
+    .select({ id: patients.id, email: patients.email, phone: patients.phone, userId: patients.userId })
     .from(patients)
     .where(eq(patients.id, patientId))
     .for("update");
@@ -89,8 +89,14 @@ export async function erasePatient(
   // Their addresses and numbers, current and former, typed at a login from now on are recorded under a
   // pseudonym, not as typed. The former ones can only be read now, while the key that sealed them still exists.
   // The row's id: canonical, as the history's aggregate ids are, whatever spelling the caller passed.
+  // So is the username of an attempt on their account, when no other record of it is left to seal it under.
   const logins = await loginsHeld(tx, patient, masterKeys);
-  const loginHashes = await recordErasedLogins(tx, masterKeys, logins, erasedAt);
+  const loginHashes = await recordErasedLogins(
+    tx,
+    masterKeys,
+    { ...logins, accounts: patient.userId === null ? [] : [patient.userId] },
+    erasedAt,
+  );
   // Responses kept for Idempotency-Key retries name the patient whose data they hold (a registration's
   // answer holds it all), whether or not they quote the id; and a login attempt's, the logins it named, by
   // the same hashes, when it named none of theirs at the time (typed before the patient registered with it).
@@ -151,7 +157,7 @@ export async function loginsHeld(
   tx: WriteTransaction,
   patient: { id: string; email: string; phone: string },
   masterKeys: MasterKeys,
-): Promise<ErasedLogins> {
+): Promise<Omit<ErasedLogins, "accounts">> {
   const emails = new Set([normalizedLogin(patient.email)]);
   const phones = new Set([patient.phone]);
   const sealed = await sealedLoginsOfPatient(tx, patient.id);
