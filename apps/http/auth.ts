@@ -292,6 +292,7 @@ export function authenticate(verify: TokenVerifier): MiddlewareHandler<RequestCo
     c.set("requestContext", {
       ...context,
       metadata: { ...context.metadata, userId: principal.userId, sessionId: principal.sessionId },
+      actingPatient: principal.role === "patient",
     });
     await next();
   };

@@ -20,6 +20,6 @@ export function eventContext<E extends RequestContextEnv & SealingEnv>(
   c: Context<E>,
   source: string,
 ): EventContext {
-  const { metadata } = c.get("requestContext");
-  return { source, metadata, masterKeys: c.get("masterKeys") };
+  const { metadata, actingPatient = false } = c.get("requestContext");
+  return { source, metadata, masterKeys: c.get("masterKeys"), actingPatient };
 }

@@ -8,6 +8,8 @@ import { HttpProblem } from "./problem.ts";
 
 export interface RequestContext {
   metadata: EventMetadata;
+  /** The principal is a patient (set by authentication): appendEvents keeps their IP and device to their own records. */
+  actingPatient?: boolean;
 }
 
 export type RequestContextEnv = { Variables: { requestContext: RequestContext } };

@@ -21,6 +21,7 @@ import {
   PersonalFieldsUnsealable,
   sealPersonalFields,
   sealPersonalMetadata,
+  withoutPersonalMetadata,
 } from "../../phi/personalFields.ts";
 import { takeKeysToInsert } from "../begunKeys.ts";
 import { connectionOf, type WriteTransaction } from "../client.ts";
@@ -36,6 +37,12 @@ export interface EventContext {
   metadata: EventMetadata;
   /** The master keys that wrap the patients' data keys: this process's, loaded once at its start. */
   masterKeys: MasterKeys;
+  /**
+   * The request's principal is a patient (metadata.userId their login): where they wrote from and on what device is
+   * their personal data, kept (sealed under the key) only in events about a record of that login, and left out of
+   * an event about nobody or about another patient, where their erasure could not take it back.
+   */
+  actingPatient?: boolean;
 }
 
 export interface AppendedEvent {
@@ -81,6 +88,22 @@ export function appendEvents(
   );
 }
 
+/** Which of `owners` are records of the login `userId` (a patient acting on their own records). */
+async function recordsOfLogin(
+  tx: WriteTransaction,
+  userId: string | null,
+  owners: ReadonlyArray<string | null>,
+): Promise<Set<string>> {
+  const named = [...new Set(owners.filter((owner): owner is string => owner !== null))];
+  if (userId === null || named.length === 0) return new Set();
+  const { rows } = await connectionOf(tx).query<{ id: string }>({
+    name: "outbox.records-of-login.v1",
+    text: "SELECT id::text FROM patients WHERE user_id = $1 AND id = ANY($2::uuid[])",
+    values: [userId, named],
+  });
+  return new Set(rows.map((row) => row.id));
+}
+
 async function appendInSpan(
   tx: WriteTransaction,
   context: EventContext,
@@ -104,8 +127,16 @@ async function appendInSpan(
       .filter((owner): owner is string => owner !== null && !keys.has(owner)),
     context.masterKeys,
   );
+  const actorsRecords = context.actingPatient
+    ? await recordsOfLogin(
+        tx,
+        context.metadata.userId,
+        parsed.map(({ data }) => keyOwner(data)),
+      )
+    : undefined;
   const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, sealedFor, eventId }) => {
     const owner = keyOwner(data);
+    const actorsOwn = actorsRecords === undefined || (owner !== null && actorsRecords.has(owner));
     const envelope: Envelope = {
       eventId,
       eventType: event.type,
@@ -116,8 +147,9 @@ async function appendInSpan(
         sealedFor === null
           ? data
           : sealPersonalFields(event.type, eventId, data, keyOf(keys, event, sealedFor)),
-      metadata:
-        owner === null
+      metadata: !actorsOwn
+        ? withoutPersonalMetadata(context.metadata)
+        : owner === null
           ? context.metadata
           : sealPersonalMetadata(
               eventId,
