@@ -15,6 +15,7 @@ import { createdAt, json, problem, securedRoute } from "../http/openapi.ts";
 import {
   assertReachesPatient,
   findPatientOwner,
+  lockPatientOwner,
   patientAggregate,
   requirePatientOwner,
 } from "../http/patientAccess.ts";
@@ -324,16 +325,28 @@ const documentResource = (row: Pick<DocumentRow, "id" | "patientId">): AuditedRe
   patientId: row.patientId,
 });
 
-/** The live document `id` if the principal reaches its patient: else a 404, or a refusal. */
+/**
+ * The live document `id` if the principal reaches its patient: else a 404, or a refusal. With `lock`, for a
+ * write: the patient's row is share-locked, then the document's locked for update, the order in which the
+ * patient's deletion, erasure and change of login lock them. A write to the document then waits for one of those
+ * begun before it, and fails over to a fresh snapshot (which finds no patient, or another login) when one committed
+ * after its own began: none writes an event naming the patient after the patient.deleted of a deletion, as a
+ * write that only read the patient did (it touches no row of theirs, so nothing made the two collide).
+ */
 async function reachableDocument(
   c: Context<ServiceEnv>,
   tx: WriteTransaction,
   id: string,
   options: { lock?: boolean } = {},
 ): Promise<DocumentRow> {
-  const document = await findDocument(tx, id, options);
+  const found = await findDocument(tx, id);
+  const patient =
+    found &&
+    (options.lock
+      ? await lockPatientOwner(tx, found.patientId)
+      : await findPatientOwner(tx, found.patientId));
   // A deleted patient's documents are gone with them: the answer names no patient.
-  const patient = document && (await findPatientOwner(tx, document.patientId));
+  const document = patient && (options.lock ? await findDocument(tx, id, { lock: true }) : found);
   if (!document || !patient) throw HttpProblem.notFound(`There is no document ${id}.`);
   await assertReachesPatient(tx, c.get("principal"), patient, {
     source: DOCUMENT_SERVICE,

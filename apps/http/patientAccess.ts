@@ -48,6 +48,29 @@ export async function findPatientOwner(
   return row;
 }
 
+const lockedPatientOwner = preparedPerConnection((tx) =>
+  tx
+    .select({ id: patients.id, userId: patients.userId })
+    .from(patients)
+    .where(and(eq(patients.id, sql.placeholder("patientId")), isNull(patients.deletedAt)))
+    .for("share")
+    .prepare("patients.lock-live-owner.v1"),
+);
+
+/**
+ * findPatientOwner with the patient's row share-locked until the transaction ends, for a write naming the patient
+ * on a record of its own (a document's): the patient's deletion, erasure or change of login, which lock the row
+ * for update, wait for it, and one that committed after this transaction began fails it (a serialization
+ * failure, retried from a fresh snapshot).
+ */
+export async function lockPatientOwner(
+  tx: WriteTransaction,
+  patientId: string,
+): Promise<PatientOwner | undefined> {
+  const [row] = await lockedPatientOwner(tx).execute({ patientId });
+  return row;
+}
+
 /** The live patient `patientId`, or a 404 problem. */
 export async function requirePatientOwner(tx: WriteTransaction, patientId: string): Promise<PatientOwner> {
   const owner = await findPatientOwner(tx, patientId);

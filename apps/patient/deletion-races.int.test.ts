@@ -122,7 +122,7 @@ describe("a patient's erasure racing bookings and uploads", () => {
     }
   });
 
-  it("erases consents given on their documents at the same moment, which do not wait for the patient", async () => {
+  it("erases consents given on their documents at the same moment", async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const patientId = await newPatient();
       const upload = await send("POST", "/documents", requestBodies.document(patientId));
@@ -140,5 +140,65 @@ describe("a patient's erasure racing bookings and uploads", () => {
       ]);
       expect(left.rowCount).toBe(0);
     }
+  });
+});
+
+/** Resolves once `count` sessions of the test database wait for a lock, or `given` holds (within 30 s). */
+async function waitersAtLeast(count: number, given: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { rows } = await db.$client.query<{ waiting: number }>(
+      "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if ((rows[0]?.waiting ?? 0) >= count || given()) return;
+    if (Date.now() > deadline) throw new Error(`${count} sessions were not waiting for a lock within 30 s`);
+    await sleep(20);
+  }
+}
+
+describe("a patient's deletion racing writes to their documents", () => {
+  it("waits for those begun before it, whose events come first; those after it find no patient", async () => {
+    const patientId = await newPatient();
+    const uploads = await Promise.all([
+      send("POST", "/documents", requestBodies.document(patientId)),
+      send("POST", "/documents", requestBodies.document(patientId)),
+    ]);
+    const [consented, processed] = uploads.map((upload) => (upload.body as { id: string }).id);
+    // A slow request, played by a session that holds the documents' rows: the writes to them wait there, having
+    // read the patient, while the deletion is sent.
+    const slow = await db.$client.connect();
+    try {
+      await slow.query("BEGIN");
+      await slow.query("SELECT 1 FROM documents WHERE id = ANY($1::uuid[]) FOR UPDATE", [
+        [consented, processed],
+      ]);
+      const writes = Promise.all([
+        send("POST", `/documents/${consented}/consents`, requestBodies.consent()),
+        send("POST", `/documents/${processed}/processing-results`, requestBodies.processingResult()),
+      ]);
+      await waitersAtLeast(2, () => false);
+      let deletionDone = false;
+      const deletion = send("DELETE", `/patients/${patientId}`).finally(() => {
+        deletionDone = true;
+      });
+      // It waits for them too (or, without their lock on the patient, is done at once).
+      await waitersAtLeast(3, () => deletionDone);
+      await slow.query("COMMIT");
+      const [[consent, result], deleted] = await Promise.all([writes, deletion]);
+      expect([consent.status, result.status, deleted.status]).toEqual([201, 200, 204]);
+    } finally {
+      slow.release();
+    }
+    const { rows } = await db.$client.query<{ eventType: string }>(
+      `SELECT event_type AS "eventType" FROM outbox
+        WHERE patient_id = $1 AND event_type IN ('consent.given', 'document.processed', 'patient.deleted')
+        ORDER BY position`,
+      [patientId],
+    );
+    expect(rows.map((row) => row.eventType).at(-1)).toBe("patient.deleted");
+    expect(rows).toHaveLength(3);
+    // After it, the same writes find no patient.
+    const late = await send("POST", `/documents/${consented}/consents`, requestBodies.consent());
+    expect(late.status).toBe(404);
   });
 });
