@@ -98,6 +98,11 @@ describe("the reminder scheduler", () => {
       await Promise.all(schedulers.map(stop));
     }
 
+    // A reminded appointment was changed then, as its answer shows (remindedAt): its updatedAt says so.
+    const stale = await db.execute(
+      sql`SELECT 1 FROM appointments WHERE updated_at <> reminded_at AND id IN (${idList(expected)})`,
+    );
+    expect(stale.rowCount).toBe(0);
     const reminders = await remindersOf([...expected, ...notYetDue, ...cancelled, ...alreadyReminded]);
     const perAppointment = new Map<string, number>();
     for (const reminder of reminders) {

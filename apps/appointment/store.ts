@@ -127,7 +127,8 @@ export async function lockDueReminders(
     .for("update", { skipLocked: true });
 }
 
+/** A reminder changes the appointment as its answer shows it (`remindedAt`): its `updatedAt` moves with it. */
 export async function markReminded(tx: WriteTransaction, ids: string[], at: Date): Promise<void> {
   if (ids.length === 0) return;
-  await tx.update(appointments).set({ remindedAt: at }).where(inArray(appointments.id, ids));
+  await tx.update(appointments).set({ remindedAt: at, updatedAt: at }).where(inArray(appointments.id, ids));
 }

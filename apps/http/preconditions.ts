@@ -101,26 +101,28 @@ type ConditionHeader = "if-match" | "if-none-match";
 
 /**
  * A condition header as RFC 9110 §13.1.1 writes it; a malformed one is a 400 naming it, as an unreadable
- * condition can be neither met nor ignored. A `*` among tags is no valid value either: If-None-Match reads it as
- * `*`, the stronger condition there, as it always has; If-Match refuses it.
+ * condition can be neither met nor ignored. A `*` among tags, or `*` more than once, is no valid value either:
+ * If-None-Match reads it as `*`, the stronger condition there, as it always has; If-Match refuses it.
  */
 function conditionOf(c: Context, header: ConditionHeader): Condition | undefined {
   const value = c.req.header(header);
   if (value === undefined) return undefined;
   const tags: EntityTag[] = [];
-  let any = false;
+  let stars = 0;
   LIST_MEMBER.lastIndex = 0;
   for (;;) {
     const start = LIST_MEMBER.lastIndex;
     const member = LIST_MEMBER.exec(value);
     if (member === null) throw malformed(header);
     const [, star, weak, opaque, separator] = member;
-    if (star !== undefined) any = true;
+    if (star !== undefined) stars++;
     if (opaque !== undefined) tags.push({ weak: weak !== undefined, opaque });
     if (separator === "" || LIST_MEMBER.lastIndex === start) break;
   }
-  if (any && (tags.length === 0 || header === "if-none-match")) return "*";
-  if (any || tags.length === 0) throw malformed(header);
+  if (stars > 0 && header === "if-none-match") return "*";
+  // `*` alone; `*, *` is no more a value of the grammar than `*` among tags.
+  if (stars === 1 && tags.length === 0) return "*";
+  if (stars > 0 || tags.length === 0) throw malformed(header);
   return tags;
 }
 
