@@ -45,7 +45,9 @@ const OFFSET_TIMESTAMP_PATTERN = new RegExp(
  * isoformat writes one) loses nothing and is taken, up to nine digits as an instant's reader takes them.
  */
 export const utcTimestamp = z.iso
-  .datetime()
+  // Aborting: a value that is no instant is told so alone, not also that it lies in the future, or out of order
+  // with another field (the refinements after it, here and in the objects that hold it, are not run).
+  .datetime({ abort: true })
   .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
   .refine((value) => fractionDigits(value).length <= MAX_FRACTION_DIGITS, { error: TOO_PRECISE, abort: true })
   .refine((value) => /^0*$/.test(fractionDigits(value).slice(3)), {
@@ -105,7 +107,7 @@ function instantProblem(input: unknown): string {
 
 /** A calendar date `YYYY-MM-DD` that exists (no 2023-02-29, no April 31st, no year 0000). */
 export const isoDate = z.iso
-  .date()
+  .date({ abort: true })
   .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
   .meta({ pattern: DATE_PATTERN.source });
 
