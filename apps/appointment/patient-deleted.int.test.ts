@@ -90,3 +90,40 @@ describe("DELETE /patients/{id}", () => {
     expect(rebooked.status).toBe(201);
   });
 });
+
+describe("POST /patients/{id}/erasure", () => {
+  it("cancels the patient's booked appointments, each with its appointment.cancelled, before removing them", async () => {
+    const world = await careWorld(db);
+    const slot = requestBodies.booking(world.own.patientId, world.own.providerId, 50 * HOUR_MS);
+    const booked = await send("POST", "/appointments", slot);
+    expect(booked.status).toBe(201);
+    const { id } = (await booked.json()) as { id: string };
+
+    const correlationId = randomUUID();
+    const erased = await send("POST", `/patients/${world.own.patientId}/erasure`, undefined, correlationId);
+    expect(erased.status).toBe(200);
+
+    const events = await eventsOf(db, correlationId);
+    const cancelled = events
+      .filter((event) => event.type === "appointment.cancelled")
+      .map((event) => event.data);
+    expect(cancelled.filter((data) => data.appointmentId === id)).toEqual([
+      {
+        appointmentId: id,
+        patientId: world.own.patientId,
+        cancelledAt: expect.any(String),
+        cancelledBy: "STAFF",
+        reason: expect.stringMatching(/^enc:v1:/),
+      },
+    ]);
+    // Before the erasure's own record: a consumer learns of the cancellation, then of the erasure.
+    const types = events.map((event) => event.type);
+    expect(types.lastIndexOf("appointment.cancelled")).toBeLessThan(types.indexOf("patient.deleted"));
+    const left = await db.execute(sql`SELECT 1 FROM appointments WHERE patient_id = ${world.own.patientId}`);
+    expect(left.rowCount).toBe(0);
+    const other = await careWorld(db);
+    expect((await send("POST", "/appointments", { ...slot, patientId: other.own.patientId })).status).toBe(
+      201,
+    );
+  });
+});

@@ -8,7 +8,10 @@ import { recordFormerLogin, recordFormerPhone } from "../../db/erasedLogins.ts";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import type { NewEvent } from "../../events/index.ts";
 import type { PatientField } from "../../events/patient.ts";
-import { cancelAppointmentsOfDeletedPatient } from "../appointment/cancelOnDeletion.ts";
+import {
+  CANCELLED_WITH_ERASURE,
+  cancelAppointmentsOfDeletedPatient,
+} from "../appointment/cancelOnDeletion.ts";
 import { AccessRefused } from "../http/access.ts";
 import { type AuditedResource, dataAccessed, dataModified } from "../http/auditEvents.ts";
 import type { Role } from "../http/auth.ts";
@@ -274,6 +277,9 @@ export function patientRoutes(db: Database) {
           // The patient as GET /patients/{id} answers it, which the conditions name (none once deleted): read
           // only when a condition asks for it, the erasure reading what it deletes itself.
           const before = sendsWriteConditions(c) ? await findPatient(tx, id) : undefined;
+          // Cancelled first, as a deletion cancels them, then removed with the rest (an erased or unknown patient
+          // has none booked).
+          await cancelAppointmentsOfDeletedPatient(c, tx, id, CANCELLED_WITH_ERASURE);
           const erasure = await erasePatient(tx, id, c.get("masterKeys"));
           if (erasure.outcome === "unknown") throw HttpProblem.notFound(`There is no patient ${id}.`);
           if (erasure.outcome === "already-erased") {
