@@ -108,7 +108,11 @@ try {
     );
   }
 } catch (error) {
-  if (error instanceof DeadLettersSuperseded || error instanceof NoDeadLettersToRedrive) {
+  if (error instanceof DeadLettersSuperseded) {
+    // Its own line breaks kept, what it quotes of each dead letter escaped.
+    console.error(error.render(printable));
+    process.exitCode = 1;
+  } else if (error instanceof NoDeadLettersToRedrive) {
     console.error(printable(error.message));
     process.exitCode = 1;
   } else process.exitCode = reportFailure(error, `dlq ${command}`);

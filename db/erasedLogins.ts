@@ -9,7 +9,7 @@
 // so a rotation changes no hash, and the old master key can still be dropped.
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
-import { formHash, loginHash, normalizedLogin } from "../phi/erasedLoginPseudonym.ts";
+import { erasedLoginPseudonym, formHash, loginHash, normalizedLogin } from "../phi/erasedLoginPseudonym.ts";
 import { CiphertextRejected, decrypt, encrypt, KEY_BYTES } from "../phi/fieldCipher.ts";
 import {
   phoneForms,
@@ -19,6 +19,7 @@ import {
   wholeNumberForm,
 } from "../phi/loginPhone.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
+import { spelledLogin } from "../phi/spelledLogin.ts";
 import { connectionOf, type Database, poolOf, type WriteTransaction } from "./client.ts";
 import { MasterKeyMissing, MasterKeyRejected } from "./patientKeys.ts";
 import { erasedLoginKey } from "./schema.ts";
@@ -174,6 +175,23 @@ export async function erasedLoginHash(
 ): Promise<Buffer | null> {
   const key = await keyForMatching(tx, masters);
   return key === null ? null : recordedHash(tx, loginHash(key, typed));
+}
+
+/**
+ * The pseudonym (`erased-login:…`) that stands for `typed` when it spells an erased patient's e-mail address or
+ * phone number in any of the spellings a login attempt's username is read in (phi/spelledLogin.ts), else null:
+ * for a record that would otherwise quote it as typed.
+ */
+export async function erasedLoginPseudonymOf(
+  tx: WriteTransaction,
+  masters: MasterKeys,
+  typed: string,
+): Promise<string | null> {
+  const login = spelledLogin(typed);
+  const phone = normalizedLogin(login).includes("@") ? null : typedPhone(login);
+  const hash =
+    phone === null ? await erasedLoginHash(tx, masters, login) : await erasedPhoneHash(tx, masters, phone);
+  return hash === null ? null : erasedLoginPseudonym(hash);
 }
 
 /**

@@ -309,14 +309,31 @@ export class DeadLettersSuperseded extends Error {
     readonly dlqTopic: DeadLetterTopicName,
     readonly superseded: readonly Superseded[],
   ) {
-    super(
-      `re-drive refused: ${superseded.length} dead letter(s) of ${dlqTopic} would be applied over newer events ` +
-        `of their aggregate; nothing re-driven:\n${superseded.map(({ reason }) => `  ${reason}`).join("\n")}\n` +
-        "Leave them parked and re-drive the others: --skip-superseded (the cursor then moves past them too; " +
-        "`list --all` still shows them), or --event naming the others",
-    );
+    super(supersededLines(dlqTopic, superseded, (reason) => reason).join("\n"));
     this.name = "DeadLettersSuperseded";
   }
+
+  /**
+   * The message, one line per dead letter, each reason passed through `quote` first: what it says of a dead
+   * letter (its consumer, its event type) is what a producer of dead letters wrote, escaped for a terminal there.
+   */
+  render(quote: (reason: string) => string): string {
+    return supersededLines(this.dlqTopic, this.superseded, quote).join("\n");
+  }
+}
+
+function supersededLines(
+  dlqTopic: DeadLetterTopicName,
+  superseded: readonly Superseded[],
+  quote: (reason: string) => string,
+): string[] {
+  return [
+    `re-drive refused: ${superseded.length} dead letter(s) of ${dlqTopic} would be applied over newer events ` +
+      "of their aggregate; nothing re-driven:",
+    ...superseded.map(({ reason }) => `  ${quote(reason)}`),
+    "Leave them parked and re-drive the others: --skip-superseded (the cursor then moves past them too; " +
+      "`list --all` still shows them), or --event naming the others",
+  ];
 }
 
 /**

@@ -5,10 +5,12 @@ import { userInfo } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventData } from "../../events/index.ts";
 import { createKafka } from "../../kafka/client.ts";
-import { kafkaBrokers, testDatabase } from "../../test/fixtures.ts";
+import { kafkaBrokers, newPatientBody, testDatabase } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
 import { createServedTopic } from "../../test/kafkaTopics.ts";
 import { patientHistory, runReplay } from "../../test/replayCommand.ts";
+import { requestBodies } from "../../test/serviceRequests.ts";
+import { caller, testPlatform } from "../../test/tokens.ts";
 
 const db = testDatabase();
 const admin = createKafka({ brokers: kafkaBrokers(), clientId: "replay-audit-test" }).admin();
@@ -82,5 +84,42 @@ describe("npm run replay", () => {
     expect(recordedAt).toBeLessThanOrEqual(
       Math.min(...replayed.map(({ message }) => Number(message.timestamp))),
     );
+  });
+});
+
+describe("npm run replay of an anonymous login's attempts, the login an erased patient's address", () => {
+  it("records the selection by the address's pseudonym, never the address", async () => {
+    const app = testPlatform(db);
+    const email = `replayed.${randomUUID()}@example.org`;
+    const attempt = await app.request("/internal/login-attempts", {
+      method: "POST",
+      headers: (await caller("service")).headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ ...requestBodies.loginAttempt(), userId: null, username: email }),
+    });
+    expect(attempt.status).toBe(201);
+    const admin = await caller("admin");
+    const registered = await app.request("/patients", {
+      method: "POST",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify(newPatientBody({ email })),
+    });
+    const { id } = (await registered.json()) as { id: string };
+    expect(
+      (await app.request(`/patients/${id}/erasure`, { method: "POST", headers: admin.headers() })).status,
+    ).toBe(200);
+
+    const outcome = await runReplay(["--aggregate", `actor:${email}`, "--to-topic", target, "--yes"]);
+
+    expect(outcome.code, outcome.output).toBe(0);
+    const recorded = /recorded as audit\.history\.replayed ([0-9a-f-]{36})/.exec(outcome.output);
+    const { rows } = await db.$client.query<{ payload: string }>(
+      "SELECT payload::text AS payload FROM outbox WHERE event_id = $1::uuid",
+      [recorded?.[1]],
+    );
+    expect(rows[0]?.payload.toLowerCase()).not.toContain(email);
+    expect(JSON.parse(rows[0]?.payload ?? "{}").data.selection).toMatchObject({
+      aggregateType: "actor",
+      aggregateId: expect.stringMatching(/^erased-login:[0-9a-f]{32}$/),
+    });
   });
 });

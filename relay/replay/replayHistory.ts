@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { ClientBase } from "pg";
 import type { Progress } from "../../cli/progress.ts";
 import { type Database, writeTransaction } from "../../db/client.ts";
+import { erasedLoginPseudonymOf } from "../../db/erasedLogins.ts";
 import { appendEvents, type EventContext } from "../../db/outbox/appendEvents.ts";
 import { type ArchivedHistory, archivedThrough } from "../../db/outbox/archivedThrough.ts";
 import { newestPosition } from "../../db/outbox/newestPosition.ts";
@@ -143,13 +144,24 @@ export async function recordReplay(
     eventsPerTopic: Object.fromEntries(plan.selection.map((topic) => [topic.topic, topic.events])),
     ratePerSecond: plan.request.ratePerSecond,
   };
-  const [appended] = await writeTransaction(db, (tx) =>
-    appendEvents(
+  const [appended] = await writeTransaction(db, async (tx) => {
+    // An aggregate named by a login typed (an anonymous attempt's username) that is an erased patient's address
+    // or number is recorded by its pseudonym, as an attempt typing it now is: as typed, this event would write it
+    // back into the history and onto audit-events after their erasure.
+    const typed = data.selection.aggregateId;
+    const pseudonym =
+      typed === null ? null : await erasedLoginPseudonymOf(tx, operator.context.masterKeys, typed);
+    return appendEvents(
       tx,
       { ...operator.context, source: "replay-command", metadata: eventMetadata({ correlationId: replayId }) },
-      [{ type: "audit.history.replayed", data }],
-    ),
-  );
+      [
+        {
+          type: "audit.history.replayed",
+          data: { ...data, selection: { ...data.selection, aggregateId: pseudonym ?? typed } },
+        },
+      ],
+    );
+  });
   return (appended as { eventId: string }).eventId;
 }
 
