@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { careWorld } from "../test/careWorld.ts";
-import { decrypted, eventually, testDatabase } from "../test/fixtures.ts";
+import { eventually, openedUnlessErased, testDatabase } from "../test/fixtures.ts";
 import { loginOf } from "../test/platformState.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { roles, serviceRoutes } from "../test/serviceRoutes.ts";
@@ -48,7 +48,7 @@ async function idsWritten(correlationId: string) {
   const events = await storedEvents(correlationId);
   const ids: string[] = [];
   for (const event of events) {
-    const envelope = await decrypted(db, event.payload);
+    const envelope = await openedUnlessErased(db, event.payload);
     ids.push(event.message_key, event.aggregate_id, ...uuidsIn(envelope));
     if (event.patient_id) ids.push(event.patient_id);
   }

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { type CareWorld, careWorld } from "../test/careWorld.ts";
-import { decrypted, testDatabase } from "../test/fixtures.ts";
+import { openedUnlessErased, testDatabase } from "../test/fixtures.ts";
 import { loginOf } from "../test/platformState.ts";
 import { requestBodies } from "../test/serviceRequests.ts";
 import { roles, serviceRoutes } from "../test/serviceRoutes.ts";
@@ -49,7 +49,7 @@ async function eventsWritten(correlationId: string) {
     sql`SELECT event_type, payload::text AS payload FROM outbox WHERE correlation_id = ${correlationId} ORDER BY position`,
   );
   return Promise.all(
-    rows.map(async (row) => ({ type: row.event_type, envelope: await decrypted(db, row.payload) })),
+    rows.map(async (row) => ({ type: row.event_type, envelope: await openedUnlessErased(db, row.payload) })),
   );
 }
 
