@@ -75,6 +75,23 @@ describe("a login attempt on an erased patient's account", () => {
     expect(other.data.reason).toBe("invalid password");
   });
 
+  it("is recorded so on an account the patient's record belonged to before an admin moved it", async () => {
+    const former = randomUUID();
+    const patientId = await registeredBy(former);
+    const admin = await caller("admin");
+    const moved = await app.request(`/patients/${patientId}`, {
+      method: "PATCH",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ userId: randomUUID().toUpperCase() }),
+    });
+    expect(moved.status).toBe(200);
+    expect((await post(admin, `/patients/${patientId}/erasure`)).status).toBe(200);
+
+    const attempt = await failedAttempt(former.toUpperCase(), "old_name_ada", "invalid password");
+    expect(attempt.data.username).toMatch(/^erased-login:[0-9a-f]{32}$/);
+    expect(attempt.payload).not.toContain("old_name_ada");
+  });
+
   it("stays the patient's while another record of the account is left, and an account never erased keeps its text", async () => {
     const account = randomUUID();
     const first = await registeredBy(account);

@@ -8,6 +8,7 @@
 import { and, eq, inArray, isNotNull, or } from "drizzle-orm";
 import { SnapshotConflict, type WriteTransaction } from "../../db/client.ts";
 import { type ErasedLogins, recordErasedLogins } from "../../db/erasedLogins.ts";
+import { accountsOfPatient } from "../../db/outbox/accountsOfPatient.ts";
 import { sealedLoginsOfPatient } from "../../db/outbox/sealedLoginsOfPatient.ts";
 import { destroyDataKey, liveDataKeys, PatientKeyMissing } from "../../db/patientKeys.ts";
 import {
@@ -89,12 +90,15 @@ export async function erasePatient(
   // Their addresses and numbers, current and former, typed at a login from now on are recorded under a
   // pseudonym, not as typed. The former ones can only be read now, while the key that sealed them still exists.
   // The row's id: canonical, as the history's aggregate ids are, whatever spelling the caller passed.
-  // So is the username of an attempt on their account, when no other record of it is left to seal it under.
+  // So is the username of an attempt on their account, or on one their record belonged to before, when no other
+  // record of it is left to seal it under.
   const logins = await loginsHeld(tx, patient, masterKeys);
+  const accounts = new Set(await accountsOfPatient(tx, patientId));
+  if (patient.userId !== null) accounts.add(patient.userId);
   const loginHashes = await recordErasedLogins(
     tx,
     masterKeys,
-    { ...logins, accounts: patient.userId === null ? [] : [patient.userId] },
+    { ...logins, accounts: [...accounts] },
     erasedAt,
   );
   // Responses kept for Idempotency-Key retries name the patient whose data they hold (a registration's
