@@ -65,8 +65,14 @@ describe("relay:switch -- polling with the Debezium task FAILED", () => {
       const written = [created, companion as string, refused, after];
       const records = await reader.readUntil(deliveredAtLeast(written));
       const mine = records.filter((record) => record.key === patientId).map((record) => record.eventId);
-      // The companion was in the aborted Kafka transaction: a read-committed reader sees it once, from polling.
-      expect(mine).toEqual(written);
+      // The companion and the refused event are one database transaction. Sent in one Kafka transaction (one poll
+      // of the task), the companion's copy was aborted with the refused one, and a read-committed reader sees it
+      // once, from polling. Cut across two polls (a busy machine), the companion's went out and committed first;
+      // a transaction delivered in part is handed over whole, so it arrives again, the same event: nothing else
+      // is sent twice, and the first copies keep the order written.
+      expect(mine.filter((id, index) => mine.indexOf(id) === index)).toEqual(written);
+      expect(mine.filter((id) => id !== companion)).toEqual(written.filter((id) => id !== companion));
+      expect(mine.filter((id) => id === companion).length).toBeLessThanOrEqual(2);
     } finally {
       await polling.stop();
     }

@@ -34,6 +34,11 @@ export function spelledLogin(username: string): string {
   return visible.replace(TEL_URI, "");
 }
 
+/** A text as a login is read: its escapes decoded, its invisible characters dropped, in NFKC, in lower case. */
+export function readAsLogin(text: string): string {
+  return decodedText(text).replace(INVISIBLE, "").normalize("NFKC").toLowerCase();
+}
+
 /**
  * The addresses a text holds (a login attempt's reason: "unknown user ada@example.org"), read as a username is:
  * escapes decoded, invisible characters dropped, in NFKC; each once, in lower case.

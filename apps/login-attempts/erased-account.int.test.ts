@@ -69,6 +69,17 @@ describe("a login attempt on an erased patient's account", () => {
       expect(attempt.payload.toLowerCase()).not.toContain(username.toLowerCase());
       expect(attempt.payload).not.toContain("second.address");
     }
+    // Quoted in another spelling, as a login is read: escaped, full-width, with an invisible character inside.
+    const name = username.slice(5);
+    for (const spelled of [
+      `user_${name.replace(/^./, (first) => `%${first.charCodeAt(0).toString(16)}`)}`,
+      `ｕｓｅｒ_${name}`,
+      `us\u200ber_${name}`,
+      `user&#95;${name}`,
+    ]) {
+      const escaped = await failedAttempt(account, username, `bad password for ${spelled}`);
+      expect(escaped.data.reason, spelled).toBe(quoting.data.username);
+    }
     // One pseudonym for the account, so the compliance watch counts its failed attempts together.
     expect(other.data.username).toBe(quoting.data.username);
     expect(quoting.data.reason).toBe(quoting.data.username);

@@ -24,7 +24,7 @@ import { loginAttemptReportSchema, REASON_WHEN_FAILED } from "../../events/audit
 import { erasedLoginPseudonym, normalizedLogin, withoutAddress } from "../../phi/erasedLoginPseudonym.ts";
 import { typedPhone, withoutPhone } from "../../phi/loginPhone.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
-import { addressesIn, phonesIn, spelledLogin } from "../../phi/spelledLogin.ts";
+import { addressesIn, phonesIn, readAsLogin, spelledLogin } from "../../phi/spelledLogin.ts";
 import { eventContext } from "../http/eventContext.ts";
 import { answerOnce } from "../http/idempotency.ts";
 import { anyCaseUuid } from "../http/ids.ts";
@@ -120,12 +120,14 @@ async function anonymousAttempt(
   const account = await erasedAccountHash(tx, masterKeys, attempt.userId);
   if (account === null) return typedLogin;
   // The account of an erased patient, no record of it left: whatever was typed at it was theirs (a username, a
-  // second address). The reason is kept only when it quotes the username neither as typed nor as the login it
-  // spells (escapes decoded), in any case.
+  // second address). The reason is kept only when it quotes the username in no spelling: both read as a login is
+  // (escapes decoded, invisible characters dropped, NFKC: `j%64oe`, `ｊｄｏｅ`, `j&#100;oe` are `jdoe`), in any case.
   const pseudonym = erasedLoginPseudonym(account);
   const { username, reason } = attempt;
-  const spellings = [username, normalizedLogin(spelledLogin(username))].map((text) => text.toLowerCase());
-  const quotes = spellings.some((spelling) => reason?.toLowerCase().includes(spelling));
+  if (reason === null) return { username: pseudonym, reason, erased: true };
+  const readings = [reason.toLowerCase(), readAsLogin(reason)];
+  const spellings = [username.toLowerCase(), readAsLogin(username), normalizedLogin(spelledLogin(username))];
+  const quotes = spellings.some((spelling) => readings.some((reading) => reading.includes(spelling)));
   return { username: pseudonym, reason: quotes ? pseudonym : reason, erased: true };
 }
 

@@ -1,7 +1,7 @@
 // Turns platform events into notification requests, appended through the outbox in the inbox transaction:
 // one event, one set of requests, exactly once. The notification-delivery consumer sends them.
 
-import { and, eq, ne } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { appendEvents } from "../../db/outbox/appendEvents.ts";
 import { appointments, patientDirectory } from "../../db/schema.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
@@ -43,14 +43,18 @@ async function recipientOf({ tx }: TransactionalContext, patientId: string): Pro
  * booking or reminder committed before the cancellation may be handled after it (a consumer behind, a record
  * read again), and its confirmation or reminder would call the patient to an appointment that is not there.
  * The appointments' own table says it from the cancellation's commit on; an appointment it does not hold (not
- * this database's) is taken as the event says.
+ * this database's) is taken as the event says. Its row is share-locked: a cancellation (a patient's deletion
+ * cancels theirs) committed after this transaction began fails it over to a fresh snapshot, which sees it, and
+ * one under way waits for the requests to commit first; read without the lock, the requests for a visit the
+ * deletion had just cancelled were written after its patient.deleted.
  */
 async function noLongerBooked({ tx }: TransactionalContext, appointmentId: string): Promise<boolean> {
   const [row] = await tx
     .select({ status: appointments.status })
     .from(appointments)
-    .where(and(eq(appointments.id, appointmentId), ne(appointments.status, "BOOKED")));
-  return row !== undefined;
+    .where(eq(appointments.id, appointmentId))
+    .for("share");
+  return row !== undefined && row.status !== "BOOKED";
 }
 
 /** Sealed with `masterKeys`, as every event of this process: the requests carry the patient's contact details. */

@@ -188,6 +188,42 @@ describe("notifications", () => {
     for (const cause of causes) expect(await requestsFor(cause)).toEqual([]);
   });
 
+  it("ask for no confirmation of an appointment whose cancellation commits while its booking is handled", async () => {
+    // A patient's deletion cancels their booked appointments: here it is under way (the row updated, not yet
+    // committed) when the consumer handles a booking published before it. Read without a lock, the appointment
+    // still looked booked in the consumer's snapshot, and its requests were written after the deletion.
+    const { own } = await careWorld(db);
+    const booked = exampleEvent("appointment.booked");
+    booked.data = { ...booked.data, appointmentId: own.appointmentId, patientId: own.patientId };
+    // Published before the deletion begins; its patient not in the directory yet, so the consumer waits to retry.
+    const [bookedEvent] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [booked]));
+    const cause = bookedEvent?.eventId ?? "";
+    const deletion = await db.$client.connect();
+    try {
+      await deletion.query("BEGIN");
+      await deletion.query("UPDATE appointments SET status = 'CANCELLED' WHERE id = $1", [own.appointmentId]);
+      // The directory's row, written here rather than projected: the relay publishes nothing committed after the
+      // deletion began until it ends.
+      await db.$client.query(
+        `INSERT INTO patient_directory (patient_id, first_name, email, phone, last_event_at)
+         VALUES ($1, 'Ada', 'ada.race@example.org', '+14155552671', now())`,
+        [own.patientId],
+      );
+      // Until the consumer waits for the row (or, reading it unlocked, has written its requests).
+      await eventually(async () => {
+        const { rows } = await db.$client.query<{ waiting: number }>(
+          "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        return (rows[0]?.waiting ?? 0) > 0 || (await requestsFor(cause)).length > 0;
+      }, 60_000);
+      await deletion.query("COMMIT");
+      await handledBy(db, (consumers[1] as StartedConsumer).name, [cause]);
+      expect(await requestsFor(cause)).toEqual([]);
+    } finally {
+      deletion.release();
+    }
+  });
+
   it("wait for a booked patient the directory has not projected yet, longer than the attempts would last", async () => {
     const requests = consumers[1] as StartedConsumer;
     const patientId = randomUUID();
