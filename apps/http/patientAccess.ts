@@ -32,12 +32,14 @@ export interface PatientOwner {
 }
 
 // Both statements below run on most requests: prepared queries (db/preparedQuery.ts), built once per connection.
-const livePatientOwner = preparedPerConnection((tx) =>
+const livePatientOwnerQuery = (tx: WriteTransaction) =>
   tx
     .select({ id: patients.id, userId: patients.userId })
     .from(patients)
-    .where(and(eq(patients.id, sql.placeholder("patientId")), isNull(patients.deletedAt)))
-    .prepare("patients.find-live-owner.v1"),
+    .where(and(eq(patients.id, sql.placeholder("patientId")), isNull(patients.deletedAt)));
+
+const livePatientOwner = preparedPerConnection((tx) =>
+  livePatientOwnerQuery(tx).prepare("patients.find-live-owner.v1"),
 );
 
 export async function findPatientOwner(
@@ -49,12 +51,7 @@ export async function findPatientOwner(
 }
 
 const lockedPatientOwner = preparedPerConnection((tx) =>
-  tx
-    .select({ id: patients.id, userId: patients.userId })
-    .from(patients)
-    .where(and(eq(patients.id, sql.placeholder("patientId")), isNull(patients.deletedAt)))
-    .for("share")
-    .prepare("patients.lock-live-owner.v1"),
+  livePatientOwnerQuery(tx).for("share").prepare("patients.lock-live-owner.v1"),
 );
 
 /**

@@ -2,8 +2,8 @@
 // audit.login.attempt events. Only the service role reaches it; the attempt itself is the record. An attempt on
 // a patient's login (their account, or their e-mail or phone number typed) names the patient, which seals the
 // username. An erased patient's e-mail or number typed later, or any username tried on their account, names no
-// one and is not sealed: it is recorded under a pseudonym instead, whose prefix no typed username may begin with (the body's schema refuses it), so none can
-// pose as one.
+// one and is not sealed: it is recorded under a pseudonym instead, whose prefix no typed username may begin with
+// (the body's schema refuses it), so none can pose as one.
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";

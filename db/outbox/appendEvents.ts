@@ -134,9 +134,20 @@ async function appendInSpan(
         parsed.map(({ data }) => keyOwner(data)),
       )
     : undefined;
+  // The request's IP and device: left out where they are an acting patient's about another; plain in an event
+  // about nobody; else sealed under the owner's key (null once it is gone).
+  const metadataOf = (owner: string | null, eventId: string): EventMetadata => {
+    if (actorsRecords !== undefined && (owner === null || !actorsRecords.has(owner)))
+      return withoutPersonalMetadata(context.metadata);
+    if (owner === null) return context.metadata;
+    return sealPersonalMetadata(
+      eventId,
+      context.metadata,
+      keys.get(owner) ?? metadataKeys.get(owner) ?? null,
+    );
+  };
   const prepared: PreparedEvent[] = parsed.map(({ event, definition, data, sealedFor, eventId }) => {
     const owner = keyOwner(data);
-    const actorsOwn = actorsRecords === undefined || (owner !== null && actorsRecords.has(owner));
     const envelope: Envelope = {
       eventId,
       eventType: event.type,
@@ -147,15 +158,7 @@ async function appendInSpan(
         sealedFor === null
           ? data
           : sealPersonalFields(event.type, eventId, data, keyOf(keys, event, sealedFor)),
-      metadata: !actorsOwn
-        ? withoutPersonalMetadata(context.metadata)
-        : owner === null
-          ? context.metadata
-          : sealPersonalMetadata(
-              eventId,
-              context.metadata,
-              keys.get(owner) ?? metadataKeys.get(owner) ?? null,
-            ),
+      metadata: metadataOf(owner, eventId),
     };
     return {
       envelope,
