@@ -15,6 +15,7 @@ import {
   historyToArchive as archivable,
   freshDatabases,
   momentBetween,
+  TestHistory,
   testKey,
   testKeys,
 } from "../test/auditHistories.ts";
@@ -234,6 +235,47 @@ describe("archiving the history", () => {
     await history.close();
   });
 
+  it("finds archives that do not join: the next begins after another checkpoint of the number the last ended at", async () => {
+    const history = await historyToArchive();
+    const first = await history.archive({ now: history.whenAged(history.afterFirst) });
+    if (!first.archived) throw new Error("nothing was archived");
+    // Another history signed by the same key, as a database restored from a backup and sealed again is: its
+    // checkpoint 1 seals other rows. Its checkpoint 2 seals only first events of their chains (four more
+    // patients), so no link of its second archive reaches back into the first archive given.
+    const other = await databases.create();
+    await other.begin();
+    await other.seal();
+    const between = await momentBetween();
+    await new TestHistory(other.db).begin();
+    await other.seal();
+    await other.relayed();
+    const directory = await mkdtemp(join(tmpdir(), "audit-archive-other-"));
+    const client = await other.connection();
+    const archive = (now: Date) => archiveHistory(client, testKey, { retentionDays: 1, directory, now });
+    const day = 86_400_000;
+    await archive(new Date(between.getTime() + day));
+    const otherSecond = await archive(new Date(Date.now() + 2 * day));
+    if (!otherSecond.archived) throw new Error("nothing was archived");
+    expect(otherSecond.archived).toMatchObject({ sequence: 2, afterCheckpointSequence: 1 });
+
+    expect(await verifyArchiveFiles([first.manifest, otherSecond.manifest], testKeys)).toMatchObject([
+      { intact: true, archive: 1 },
+      {
+        intact: false,
+        archive: 2,
+        brokenLink: {
+          problem: expect.stringMatching(
+            /^it begins after another checkpoint 1 than the one archive 1 ended at .*: the archives are not of one history, or rows lie between them$/,
+          ),
+        },
+      },
+    ]);
+    client.release();
+    await other.close();
+    await rm(directory, { recursive: true, force: true });
+    await history.close();
+  });
+
   it("keeps verifying aggregates whose every event was archived, against the heads the archive recorded", async () => {
     const history = await databases.create();
     await history.begin();
@@ -323,6 +365,48 @@ describe("archiving the history", () => {
     await history.close();
   });
 
+  // Each a span audit:verify finds broken that the archive's own checks (each row's hash, the running hash at the
+  // cut, the signatures of the checkpoints it starts after and ends at) let through: archived, the outbox would
+  // no longer show it, and the archive would sign it.
+  const brokenSpans: [string, string, RegExp][] = [
+    [
+      "a row taken out of its patient's history",
+      "UPDATE outbox SET patient_id = NULL WHERE position = $1",
+      /position \d+: it is filed under no patient/,
+    ],
+    [
+      "a row moved into another patient's history",
+      "UPDATE outbox SET patient_id = gen_random_uuid() WHERE position = $1",
+      /position \d+: it is filed under another patient/,
+    ],
+    [
+      "a checkpoint inside the span whose signature does not hold",
+      "UPDATE outbox_checkpoints SET signature = set_byte(signature, 0, get_byte(signature, 0) # 1) WHERE sequence = 1 AND $1::bigint > 0",
+      /checkpoint 1: its signature does not match its content/,
+    ],
+    [
+      "a checkpoint inside the span removed",
+      "DELETE FROM outbox_checkpoints WHERE sequence = 1 AND $1::bigint > 0",
+      /checkpoint 2: .*checkpoint 1 .*missing/,
+    ],
+  ];
+  for (const [tampering, statement, problem] of brokenSpans) {
+    it(`refuses to archive a span with ${tampering}, and leaves no file`, async () => {
+      const history = await historyToArchive();
+      const admin = await history.history.admin();
+      // Row 6: patient 1's first patient.updated, sealed by checkpoint 1.
+      await admin.query(statement, [history.position(6)]);
+      const refusal = history.archive({ now: history.longAfter() });
+      await expect(refusal).rejects.toThrow(
+        /^refusing to archive: the history it would archive is broken \(/,
+      );
+      await expect(refusal).rejects.toThrow(problem);
+      expect(await history.remaining()).toHaveLength(35);
+      expect(await readdir(history.directory)).toEqual([]);
+      await history.close();
+    });
+  }
+
   it("refuses while the polling relay has delivered nothing (no checkpoint), and not once Debezium publishes", async () => {
     // Without a checkpoint the polling relay starts from the beginning: what the archive deleted, it would never send.
     const history = await historyToArchive();
@@ -378,6 +462,33 @@ describe("archiving the history", () => {
           archive: 1,
           problem:
             "the digests of its rows' payloads are not the ones it kept for consumers (their signed hash)",
+        },
+      },
+    ]);
+    await history.close();
+  });
+
+  it("finds a row an archive files under another patient than its envelope names (no hash covers the filing)", async () => {
+    const history = await historyToArchive();
+    const outcome = await history.archive({ now: history.whenAged(history.afterFirst) });
+    if (!outcome.archived) throw new Error(outcome.reason);
+    // Row 6 (patient 1's first update) taken out of the patient's history, and the archive signed over it again,
+    // as an archiver that did not check the filing signed a database's misfiled row.
+    const rows = await archivedRows(outcome.file);
+    const misfiled = rows.map((row, index) => (index === 6 ? { ...row, patientId: null } : row));
+    await writeFile(outcome.file, gzipSync(misfiled.map((row) => `${JSON.stringify(row)}\n`).join("")));
+    const sha256 = await fileSha256(outcome.file);
+    const manifest = parseManifest(await readFile(outcome.manifest, "utf8"));
+    const { signature: _, ...unsigned } = { ...manifest.archive, fileSha256: sha256 };
+    const archive = { ...unsigned, signature: signArchive(unsigned, testKey.privateKey) };
+    await writeFile(outcome.manifest, manifestText({ ...manifest, sha256: sha256.toString("hex"), archive }));
+    expect(await verifyArchiveFiles([outcome.manifest], testKeys)).toMatchObject([
+      {
+        intact: false,
+        rows: 6,
+        brokenLink: {
+          position: history.position(6),
+          problem: expect.stringMatching(/^it is filed under no patient, though its envelope names one/),
         },
       },
     ]);

@@ -22,8 +22,9 @@ import {
   toArchivedRow,
 } from "./archive.ts";
 import { type ArchiveManifest, manifestText, parseManifest } from "./archiveManifest.ts";
-import { type Checkpoint, checkpointSignatureIsValid, extendChain } from "./checkpoint.ts";
-import { type Anchor, anchorAt, START_OF_HISTORY } from "./historySpan.ts";
+import { describeBrokenLink } from "./brokenLink.ts";
+import { type Checkpoint, checkpointSignatureIsValid, extendChain, sameCheckpoint } from "./checkpoint.ts";
+import { type Anchor, anchorAt, type HistorySpan, START_OF_HISTORY } from "./historySpan.ts";
 import type { SigningKey } from "./signingKey.ts";
 import {
   allArchives,
@@ -36,10 +37,12 @@ import {
   recordArchiveHeads,
   relaysBehind,
   rowsToArchive,
+  type StoredArchive,
 } from "./sql/archives.ts";
 import { checkpointBySequence, lastCheckpointBefore, latestCheckpoint } from "./sql/checkpoints.ts";
 import type { HistoryKey, HistoryRow } from "./sql/historyRows.ts";
-import { rowProblem } from "./verifyHistory.ts";
+import { archiveRecordsProblem } from "./verifyArchiveRecords.ts";
+import { rowProblem, verifyResolvedSpan } from "./verifyHistory.ts";
 
 const DAY_MS = 86_400_000;
 const BATCH = 5_000;
@@ -69,7 +72,8 @@ export async function archiveHistory(
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('outbox-archive'))");
-    const previous = (await allArchives(client)).at(-1);
+    const archives = await allArchives(client);
+    const previous = archives.at(-1);
     const after = previous ? await anchorOfArchive(client, previous) : START_OF_HISTORY;
     const cut = await cutFor(client, after, createdBefore);
     if (!cut) {
@@ -88,6 +92,11 @@ export async function archiveHistory(
       }
     }
     const cutKey = { txId: cut.upToTxId, position: cut.upToPosition };
+    await refuseBrokenSpan(client, key, archives, {
+      anchor: after,
+      through: cutKey,
+      archivedRows: after.rowCount,
+    });
     const behind = await relaysBehind(client, cutKey);
     if (behind.length > 0) {
       throw new Error(
@@ -169,6 +178,30 @@ export async function archiveHistory(
     await client.query("ROLLBACK").catch(() => {});
     for (const path of written) await rm(path, { force: true });
     throw error;
+  }
+}
+
+/**
+ * Refuses to archive a span that audit:verify would find broken: the archive records before it, and in the span
+ * every checkpoint (signed, none missing), every row (its hash, its chain link, the patient it is filed under).
+ * Archived, a broken span would leave the outbox with nothing to show what was wrong: its rows deleted, the
+ * remaining history anchored on the cut, and the archive signing what it was given.
+ */
+async function refuseBrokenSpan(
+  client: pg.ClientBase,
+  key: SigningKey,
+  archives: StoredArchive[],
+  span: HistorySpan,
+): Promise<void> {
+  const brokenLink =
+    (await archiveRecordsProblem(client, archives, key.trusted)) ??
+    (await verifyResolvedSpan(client, key.trusted, span).then((report) =>
+      report.intact ? null : report.brokenLink,
+    ));
+  if (brokenLink) {
+    throw new Error(
+      `refusing to archive: the history it would archive is broken (${describeBrokenLink(brokenLink)}); nothing was archived; run npm run audit:verify`,
+    );
   }
 }
 
@@ -332,20 +365,6 @@ async function isUncommittedAttempt(
     return false;
   if (!sameCheckpoint(manifest.after, attempt.after.sealed)) return false;
   return sameCheckpoint(checkpoint, await checkpointBySequence(client, checkpoint.sequence));
-}
-
-/** The same signed checkpoint: its place, its count, its running hash and its signature. */
-function sameCheckpoint(a: Checkpoint | null, b: Checkpoint | null): boolean {
-  if (a === null || b === null) return a === b;
-  return (
-    a.sequence === b.sequence &&
-    a.upToTxId === b.upToTxId &&
-    a.upToPosition === b.upToPosition &&
-    a.rowCount === b.rowCount &&
-    a.chainHash.equals(b.chainHash) &&
-    a.keyId === b.keyId &&
-    a.signature.equals(b.signature)
-  );
 }
 
 /**

@@ -14,3 +14,14 @@ export interface BrokenLink {
    */
   cause?: "expectCheckpoint";
 }
+
+/** A broken link in one line: where (checkpoint, position, aggregate), then what is wrong. */
+export function describeBrokenLink(link: BrokenLink): string {
+  const where = [
+    link.archive === undefined ? null : `archive ${link.archive}`,
+    link.checkpoint === undefined ? null : `checkpoint ${link.checkpoint}`,
+    link.position === undefined ? null : `position ${link.position}`,
+    link.aggregate ?? null,
+  ].filter((part) => part !== null);
+  return where.length > 0 ? `${where.join(", ")}: ${link.problem}` : link.problem;
+}

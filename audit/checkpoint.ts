@@ -64,3 +64,17 @@ export function checkpointSignatureIsValid(checkpoint: Checkpoint, publicKey: Ke
 export function isStampedTime(time: unknown): time is Date {
   return time instanceof Date && !Number.isNaN(time.getTime());
 }
+
+/** The same signed checkpoint: its place, its count, its running hash and its signature. */
+export function sameCheckpoint(a: Checkpoint | null, b: Checkpoint | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.sequence === b.sequence &&
+    a.upToTxId === b.upToTxId &&
+    a.upToPosition === b.upToPosition &&
+    a.rowCount === b.rowCount &&
+    a.chainHash.equals(b.chainHash) &&
+    a.keyId === b.keyId &&
+    a.signature.equals(b.signature)
+  );
+}

@@ -237,8 +237,13 @@ async function archiveVerifyingKeys(): Promise<ReadonlyMap<string, KeyObject>> {
 
 function printReport(report: VerificationReport, seconds: number): void {
   if (report.intact) {
+    // A span may hold no event: a history all archived, or nothing written since the last checkpoint.
+    const reach =
+      report.upToPosition === null
+        ? "intact, no event in the span"
+        : `intact up to position ${report.upToPosition}`;
     console.log(
-      `intact up to position ${report.upToPosition ?? "(empty)"}: ${report.rows} events, ${report.chainedAggregates} aggregate chains, ${report.checkpoints} checkpoints (${Math.round(report.rows / seconds)} events/s)`,
+      `${reach}: ${report.rows} events, ${report.chainedAggregates} aggregate chains, ${report.checkpoints} checkpoints (${Math.round(report.rows / seconds)} events/s)`,
     );
   } else {
     console.log(`BROKEN after ${report.rows} intact events: ${JSON.stringify(report.brokenLink)}`);

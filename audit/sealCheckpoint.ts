@@ -7,7 +7,7 @@
 // the next) also refuses when that checkpoint is gone or changed: checkpoints rolled back and rows rewritten
 // behind them would otherwise be signed again, as if nothing had happened.
 import type pg from "pg";
-import type { BrokenLink } from "./brokenLink.ts";
+import { describeBrokenLink } from "./brokenLink.ts";
 import { type Checkpoint, extendChain, GENESIS, signCheckpoint } from "./checkpoint.ts";
 import { anchorAt, START_OF_HISTORY } from "./historySpan.ts";
 import type { SigningKey } from "./signingKey.ts";
@@ -39,7 +39,7 @@ export async function sealCheckpoint(
     await client.query("SELECT pg_advisory_xact_lock(hashtext('outbox-checkpoint'))");
     const previous = await latestCheckpoint(client);
     const rolledBack = options.lastSeen && (await checkpointProblem(client, options.lastSeen));
-    if (rolledBack) throw new SealingRefused(describe(rolledBack));
+    if (rolledBack) throw new SealingRefused(describeBrokenLink(rolledBack));
     // Taking over from another key: a key that was replaced signs nothing after its successor.
     if (previous && previous.keyId !== key.keyId) {
       const signedBefore = await firstSignedBy(client, key.keyId);
@@ -75,7 +75,7 @@ export async function sealCheckpoint(
       archivedRows: 0,
     });
     if (!report.intact)
-      throw new SealingRefused(`the history to seal is broken: ${describe(report.brokenLink)}`);
+      throw new SealingRefused(`the history to seal is broken: ${describeBrokenLink(report.brokenLink)}`);
     const sealedAt = new Date();
     const unsigned = {
       sequence: (previous?.sequence ?? 0) + 1,
@@ -108,13 +108,4 @@ export async function sealCheckpoint(
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   }
-}
-
-function describe(link: BrokenLink): string {
-  const where = [
-    link.checkpoint === undefined ? null : `checkpoint ${link.checkpoint}`,
-    link.position === undefined ? null : `position ${link.position}`,
-    link.aggregate ?? null,
-  ].filter((part) => part !== null);
-  return where.length > 0 ? `${where.join(", ")}: ${link.problem}` : link.problem;
 }

@@ -21,11 +21,17 @@ import {
 } from "./archive.ts";
 import { type ArchiveManifest, parseManifest } from "./archiveManifest.ts";
 import type { BrokenLink } from "./brokenLink.ts";
-import { type Checkpoint, checkpointSignatureIsValid, extendChain, GENESIS } from "./checkpoint.ts";
+import {
+  type Checkpoint,
+  checkpointSignatureIsValid,
+  extendChain,
+  GENESIS,
+  sameCheckpoint,
+} from "./checkpoint.ts";
 import { compareKeys } from "./historySpan.ts";
 import { KeySuccession } from "./keySuccession.ts";
 import type { HistoryKey } from "./sql/historyRows.ts";
-import { rowProblem } from "./verifyHistory.ts";
+import { attributionProblem, rowProblem } from "./verifyHistory.ts";
 
 export type ArchiveFileReport =
   | {
@@ -70,14 +76,19 @@ export async function verifyArchiveFiles(
         return reports;
       }
     }
-    if (previous && manifest.archive.afterCheckpointSequence !== previous.archive.checkpointSequence) {
+    // The very checkpoint the one before ended at, not one of the same number: a history restored and sealed
+    // again numbers its checkpoints anew, and an archive of it could begin after rows no archive given holds.
+    if (previous && !sameCheckpoint(manifest.after, previous.checkpoint)) {
       reports.push({
         intact: false,
         archive: manifest.archive.sequence,
         rows: 0,
         brokenLink: {
           archive: manifest.archive.sequence,
-          problem: `it does not begin where archive ${previous.archive.sequence} ended (checkpoint ${previous.archive.checkpointSequence})`,
+          problem:
+            manifest.archive.afterCheckpointSequence === previous.archive.checkpointSequence
+              ? `it begins after another checkpoint ${previous.archive.checkpointSequence} than the one archive ${previous.archive.sequence} ended at (another running hash, row count or place): the archives are not of one history, or rows lie between them`
+              : `it does not begin where archive ${previous.archive.sequence} ended (checkpoint ${previous.archive.checkpointSequence})`,
         },
       });
       return reports;
@@ -173,11 +184,19 @@ async function verifyArchiveFile(
   const lines = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Infinity });
   for await (const line of lines) {
     if (line === "") continue;
-    const row = fromArchivedRow(JSON.parse(line) as ArchivedRow);
+    const archived = JSON.parse(line) as ArchivedRow;
+    const row = fromArchivedRow(archived);
     const at = { position: row.position, eventId: row.eventId };
     if (compareKeys(row, previousKey) <= 0 || compareKeys(row, end) > 0)
       return broken(rows, { ...at, problem: "the row is out of order or outside the archive's cut" });
-    const problem = rowProblem(row);
+    // The patient it was filed under, which no hash covers, against the one its envelope names (an archive
+    // written before the archiver refused a misfiled row may hold one).
+    const problem =
+      rowProblem(row) ??
+      attributionProblem(
+        { ...row, patientId: archived.patientId, namedPatientId: namedPatientOf(row.payload) },
+        null,
+      );
     if (problem) return broken(rows, problem);
     if (row.aggregateVersion !== null) {
       const aggregate = `${row.aggregateType}\u0000${row.aggregateId}`;
@@ -253,6 +272,18 @@ async function verifyArchiveFile(
     linksToEarlierArchives,
     linksNotChecked,
   };
+}
+
+/** The envelope's `data.patientId` as the outbox reads it (`payload -> 'data' ->> 'patientId'`): text, or null. */
+function namedPatientOf(payload: string): string | null {
+  let named: unknown;
+  try {
+    named = (JSON.parse(payload) as { data?: { patientId?: unknown } }).data?.patientId;
+  } catch {
+    return null;
+  }
+  if (named === undefined || named === null) return null;
+  return typeof named === "string" ? named : JSON.stringify(named);
 }
 
 /**

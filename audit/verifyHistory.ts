@@ -552,7 +552,7 @@ export const ATTRIBUTION_BEGAN_AT = Date.parse("2026-11-26T16:52:32.887Z");
  * A row filed under none is accepted only as one written before the column existed: created before
  * ATTRIBUTION_BEGAN_AT, and before the first row filed under a patient (`attributedFrom`).
  */
-function attributionProblem(row: AttributedRow, attributedFrom: HistoryKey | null): BrokenLink | null {
+export function attributionProblem(row: AttributedRow, attributedFrom: HistoryKey | null): BrokenLink | null {
   if (row.patientId === row.namedPatientId) return null;
   const legacy =
     row.patientId === null &&
