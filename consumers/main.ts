@@ -29,6 +29,7 @@ const platform = await startPlatformConsumers({
   tracestateKeys: env.TRACESTATE_KEYS,
 });
 frame.onStop(() => platform.stop());
-frame.serve(frame.opsRoutes([{ name: "postgres", check: () => db.$client.query("SELECT 1") }]), (port) =>
+const readiness = [{ name: "postgres", check: () => db.$client.query("SELECT 1") }, platform.readiness];
+frame.serve(frame.opsRoutes(readiness), (port) =>
   log.info({ port, consumers: config.CONSUMERS }, "consumers metrics listening"),
 );

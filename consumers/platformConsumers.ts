@@ -4,6 +4,7 @@ import type { Registry } from "prom-client";
 import type { Database } from "../db/client.ts";
 import { PatientKeyring } from "../db/patientKeys.ts";
 import { sweepAlone } from "../db/sweepAlone.ts";
+import type { ReadinessCheck } from "../observability/health.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { MasterKeys } from "../phi/masterKeys.ts";
 import { type PeriodicSweep, startPeriodicSweep } from "../process/periodicSweep.ts";
@@ -28,6 +29,8 @@ const WATCH_SWEEP_EVERY_MS = 3_600_000;
 
 export interface PlatformConsumers {
   consumers: readonly EventConsumer[];
+  /** Down while a consumer has crashed for good: it reads no record until the process is restarted. */
+  readiness: ReadinessCheck;
   inboxSweep: PeriodicSweep;
   /** The compliance watch's past observations (null when the watch does not run here). */
   watchSweep: PeriodicSweep | null;
@@ -101,6 +104,7 @@ export async function startPlatformConsumers(options: {
   });
   return {
     consumers,
+    readiness: { name: "consumers", check: async () => refuseCrashed(consumers) },
     inboxSweep,
     watchSweep,
     async stop() {
@@ -109,4 +113,15 @@ export async function startPlatformConsumers(options: {
       await email.close?.();
     },
   };
+}
+
+/**
+ * Throws, naming each consumer kafkajs stopped without restarting it (a failure it does not retry), and why: such
+ * a consumer reads nothing more, on any partition of its topics, while the process goes on serving.
+ */
+function refuseCrashed(consumers: readonly EventConsumer[]): void {
+  const crashed = consumers.filter((consumer) => consumer.crashed !== null);
+  if (crashed.length === 0) return;
+  const named = crashed.map((consumer) => `${consumer.name} (${consumer.crashed?.message})`).join(", ");
+  throw new Error(`stopped for good, reading nothing until restarted: ${named}`);
 }

@@ -141,7 +141,10 @@ frame.onStop(() => sealer.stop());
 const keySweep = startKeySweep(db, log);
 frame.onStop(() => keySweep.stop());
 
-const readiness = debezium ? [debezium.readiness] : relay ? [relay.readiness] : [];
+const readiness = [
+  ...(debezium ? [debezium.readiness] : relay ? [relay.readiness] : []),
+  consumers.readiness,
+];
 const announce = (port: number) => {
   const base = `http://localhost:${port}`;
   say(

@@ -287,6 +287,8 @@ export class EventConsumer {
   private readonly partitionCounts = new Map<string, { partitions: number; readAt: number }>();
   private joined: Promise<void>;
   private stopping = false;
+  /** The failure kafkajs stopped this consumer for, without restarting it: it reads nothing more until restarted. */
+  private crashedWith: Error | null = null;
   private readonly lagSource = () => partitionLag(this.admin, this.name, this.name, this.assignment);
 
   constructor(private readonly options: EventConsumerOptions) {
@@ -330,9 +332,15 @@ export class EventConsumer {
           "the Kafka consumer restarts after a failure",
         );
       } else {
+        this.crashedWith = payload.error;
         this.log.error({ err: payload.error, restart: false }, "the Kafka consumer crashed");
       }
     });
+  }
+
+  /** Why kafkajs stopped this consumer for good (null while it runs): readiness reports it (platformConsumers.ts). */
+  get crashed(): Error | null {
+    return this.crashedWith;
   }
 
   /** Resolves once this member has joined its group and been given its partitions. */

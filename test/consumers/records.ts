@@ -16,6 +16,7 @@ import {
   recordKey,
 } from "../../events/index.ts";
 import { createConsumer, createIdempotentProducer, createKafka, type Message } from "../../kafka/client.ts";
+import { type Compression, compressionType } from "../../kafka/compression.ts";
 import { partitionOfKey } from "../../kafka/keyPartitioner.ts";
 import {
   assertPersonalDataSealed,
@@ -130,10 +131,16 @@ export async function publish(
   brokers: string[],
   records: readonly TestRecord[],
   db: Database,
+  options: SendOptions = {},
 ): Promise<void> {
   await sealPlainPersonalData(db, records);
   await commitToOutbox(db, records);
-  await send(brokers, records);
+  await send(brokers, records, options);
+}
+
+/** How the records are sent: compressed with a codec of another client's choice (else the producer's own). */
+interface SendOptions {
+  compression?: Compression | "snappy";
 }
 
 /**
@@ -149,7 +156,11 @@ export async function publishUncommitted(
   await send(brokers, records);
 }
 
-async function send(brokers: string[], records: readonly TestRecord[]): Promise<void> {
+async function send(
+  brokers: string[],
+  records: readonly TestRecord[],
+  options: SendOptions = {},
+): Promise<void> {
   const producer = createIdempotentProducer(createKafka({ brokers, clientId: "consumer-tests" }));
   await producer.connect();
   try {
@@ -158,6 +169,7 @@ async function send(brokers: string[], records: readonly TestRecord[]): Promise<
       byTopic.set(record.topic, [...(byTopic.get(record.topic) ?? []), record.message]);
     await producer.sendBatch({
       acks: -1,
+      ...(options.compression && { compression: compressionType(options.compression) }),
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
   } finally {
