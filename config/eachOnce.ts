@@ -23,3 +23,12 @@ export function eachOnce(what: string, key: (entry: string) => string = (entry) 
     }
   };
 }
+
+/** What a list's empty entry is told: a slip (a comma doubled, or one left at an end), never an entry to skip. */
+export const EMPTY_ENTRY = "holds an empty entry (two commas in a row, or one at either end)";
+
+/** A comma-separated list's entries, trimmed; none when it holds nothing but commas and blanks. */
+export function listEntries(value: string): string[] {
+  const entries = value.split(",").map((entry) => entry.trim());
+  return entries.every((entry) => entry === "") ? [] : entries;
+}

@@ -1,7 +1,7 @@
 // The process configuration, read once from the environment and validated with one message per bad variable.
 import { availableParallelism } from "node:os";
 import { z } from "zod";
-import { eachOnce } from "./eachOnce.ts";
+import { EMPTY_ENTRY, eachOnce, listEntries } from "./eachOnce.ts";
 import { KAFKA_SECURITY_VARIABLES, type KafkaSecurity, parseKafkaSecurity } from "./kafkaSecurity.ts";
 import { NO_TRACESTATE_KEYS, tracestateKeys } from "./tracestateKeys.ts";
 import { RETIRED_VARIABLES, unknownVariableProblems, VARIABLES_READ_ELSEWHERE } from "./variables.ts";
@@ -163,6 +163,7 @@ const envSchema = z.object({
   /** How the relay (and Debezium's Connect producer) compress record batches; consumers read every kind. */
   /** Kafka's own `compression.type` names; the default is what bench/compression.bench.ts found best (README). */
   KAFKA_COMPRESSION: z.enum(["none", "gzip", "lz4", "zstd"]).default(() => DEFAULT_KAFKA_COMPRESSION),
+  /** 0: any free port, which the process prints as it starts (what the tests run services on). */
   PORT: wholeNumber(z.number().max(65_535, "must be at most 65535"), "must be a port number").default(3000),
   /** How many processes npm start serves the HTTP API with (beside one relay and the consumers). */
   API_PROCESSES: wholeNumber(
@@ -232,13 +233,13 @@ const envSchema = z.object({
   /** When set, a token's `aud` must include one of these, comma-separated (Supabase: authenticated). */
   JWT_AUDIENCE: z
     .string()
-    .transform((value) =>
-      value
-        .split(",")
-        .map((audience) => audience.trim())
-        .filter(Boolean),
+    .transform(listEntries)
+    .pipe(
+      z
+        .array(z.string().min(1, EMPTY_ENTRY))
+        .min(1, "list at least one audience")
+        .superRefine(eachOnce("audience")),
     )
-    .pipe(z.array(z.string()).min(1, "list at least one audience").superRefine(eachOnce("audience")))
     .optional(),
   /** The longest a bearer token may live, iat to exp, in hours (apps/http/auth.ts); longer ones are refused. */
   JWT_MAX_LIFETIME_HOURS: wholeNumber(
@@ -405,7 +406,9 @@ function shown(variable: string, value: string | undefined): string {
  */
 export function withoutPassword(value: string): string {
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? "";
-  const rest = value.slice(scheme.length).replace(/^([^:@/]*):[\s\S]*@/, "$1:***@");
+  // The user is what comes before the first `:`, slashes and all: a scheme mistyped (`postgres//`, `postgres:/`)
+  // is then part of it, and the password after it masked still.
+  const rest = value.slice(scheme.length).replace(/^([^:@]*):[\s\S]*@/, "$1:***@");
   return `${scheme}${rest}`.replace(/(password\s*=\s*)[^&\s]*/gi, "$1***");
 }
 

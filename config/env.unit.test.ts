@@ -224,7 +224,9 @@ describe("loadEnv", () => {
       JWT_ISSUER: "https://project.supabase.co/auth/v1",
       JWT_AUDIENCE: ["authenticated", "reports"],
     });
-    expect(() => loadEnv({ JWT_AUDIENCE: " , " })).toThrow(/JWT_AUDIENCE=" , ": list at least one audience/);
+    expect(configProblems(loadEnv, { JWT_AUDIENCE: "authenticated,,reports" })).toEqual([
+      'JWT_AUDIENCE="authenticated,,reports": holds an empty entry (two commas in a row, or one at either end)',
+    ]);
     expect(configProblems(loadEnv, { JWT_AUDIENCE: "authenticated, reports,authenticated" })).toEqual([
       'JWT_AUDIENCE="authenticated, reports,authenticated": audience "authenticated" is listed more than once',
     ]);
@@ -240,6 +242,11 @@ describe("loadEnv", () => {
     expect(configProblems(loadEnv, { TRACESTATE_KEYS: "congo=1,dd" })).toEqual([
       'TRACESTATE_KEYS="congo=1,dd": "congo=1" is not a W3C tracestate key: a lower-case letter, then up to 255 of a-z 0-9 _ - * /, or tenant@system (like congo, rojo or t61@dt)',
     ]);
+    for (const TRACESTATE_KEYS of ["congo,,rojo", "congo,", ",congo"]) {
+      expect(configProblems(loadEnv, { TRACESTATE_KEYS })).toEqual([
+        `TRACESTATE_KEYS=${JSON.stringify(TRACESTATE_KEYS)}: holds an empty entry (two commas in a row, or one at either end)`,
+      ]);
+    }
     expect(() => loadEnv({ TRACESTATE_KEYS: " , " })).toThrow(
       /TRACESTATE_KEYS=" , ": list at least one key \(unset, no member of a caller's tracestate is kept\)/,
     );
@@ -454,5 +461,15 @@ describe("loadEnv", () => {
     expect(withoutPassword("postgres://alice:p@w/d@db:5432/x")).toBe("postgres://alice:***@db:5432/x");
     expect(withoutPassword("postgres://alice@db:5432/x")).toBe("postgres://alice@db:5432/x");
     expect(withoutPassword("postgres://db:5432/x")).toBe("postgres://db:5432/x");
+  });
+
+  it("masks the password of a connection string whose scheme is mistyped, the ones printed in errors", () => {
+    expect(withoutPassword("postgres//admin:S3cretPW@db:5432/x")).toBe("postgres//admin:***@db:5432/x");
+    expect(withoutPassword("postgres:/admin:S3cretPW@db:5432/x")).toBe("postgres:***@db:5432/x");
+    expect(withoutPassword("smtp//admin:S3cretPW@mail")).toBe("smtp//admin:***@mail");
+    expect(withoutPassword("admin:S3cretPW@db/x")).toBe("admin:***@db/x");
+    expect(
+      configProblems(loadEnv, { DATABASE_URL: "postgres//admin:S3cretPW@db:5432/x" }).join("\n"),
+    ).not.toContain("S3cretPW");
   });
 });

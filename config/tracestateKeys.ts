@@ -2,7 +2,7 @@
 // A tracestate is text the caller chooses, and what is kept of it is stored in the tamper-evident history and
 // sent in every record's headers, for good: only keys an operator named are kept, none unless set.
 import { z } from "zod";
-import { eachOnce } from "./eachOnce.ts";
+import { EMPTY_ENTRY, eachOnce, listEntries } from "./eachOnce.ts";
 
 /**
  * A tracestate key (W3C Trace Context, "key"): a lower-case letter, then up to 255 of `a-z 0-9 _ - * /`; or
@@ -18,19 +18,17 @@ export const NO_TRACESTATE_KEYS: ReadonlySet<string> = new Set();
 /** Comma-separated keys; each must be a W3C tracestate key, named when it is not. */
 export const tracestateKeys = z
   .string()
-  .transform((value) =>
-    value
-      .split(",")
-      .map((key) => key.trim())
-      .filter(Boolean),
-  )
+  .transform(listEntries)
   .pipe(
     z
       .array(
-        z.string().refine((key) => TRACESTATE_KEY.test(key), {
-          error: (issue) =>
-            `${JSON.stringify(issue.input)} is not a W3C tracestate key: a lower-case letter, then up to 255 of a-z 0-9 _ - * /, or tenant@system (like congo, rojo or t61@dt)`,
-        }),
+        z
+          .string()
+          .min(1, { error: EMPTY_ENTRY, abort: true })
+          .refine((key) => TRACESTATE_KEY.test(key), {
+            error: (issue) =>
+              `${JSON.stringify(issue.input)} is not a W3C tracestate key: a lower-case letter, then up to 255 of a-z 0-9 _ - * /, or tenant@system (like congo, rojo or t61@dt)`,
+          }),
       )
       .min(1, "list at least one key (unset, no member of a caller's tracestate is kept)")
       .superRefine(eachOnce("key")),
