@@ -110,7 +110,8 @@ describe("the platform image", () => {
     for (const command of Object.values(packageJson.scripts).filter((command) =>
       command.includes("node dist/"),
     ))
-      expect(command).toMatch(/^npm run --silent build && node dist\//);
+      // exec: node takes the shell's place, so the signals npm passes on (SIGTERM, SIGINT) reach it.
+      expect(command).toMatch(/^npm run --silent build && exec node dist\//);
   });
 
   it("keeps tsx, which runs the command-line tools, a production dependency", () => {

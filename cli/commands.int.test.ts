@@ -24,14 +24,14 @@ const packageJson = JSON.parse(await readFile(join(projectRoot, "package.json"),
   scripts: Record<string, string>;
 };
 /**
- * The project's own commands, `tsx <file> [args]` each, or `npm run --silent build && node dist/<file>.js` for
+ * The project's own commands, `tsx <file> [args]` each, or `npm run --silent build && exec node dist/<file>.js` for
  * the long-running ones (the others, tsc, vitest, biome, drizzle-kit, have their own --help). They are run with
  * the arguments after the script's own, without npm's launcher process, each compiled into dist/ once (as `npm
  * run build` compiles the long-running ones) and run on plain Node: the same code, at about a third of the CPU
  * that tsx's module loader takes to start it, for the two hundred processes this file starts. (Every other test
  * that starts a command runs it under tsx, as npm does.)
  */
-const COMPILED = /^npm run --silent build && node dist\/(\S+)\.js(.*)$/;
+const COMPILED = /^npm run --silent build && exec node dist\/(\S+)\.js(.*)$/;
 const commandLines = new Map(
   Object.entries(packageJson.scripts).flatMap(([name, script]) => {
     if (script.startsWith("tsx ")) return [[name, script.slice("tsx ".length).split(" ")] as const];

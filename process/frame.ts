@@ -11,7 +11,7 @@ import { startTracing } from "../observability/tracing.ts";
 import { loadMasterKeys, type MasterKeys } from "../phi/masterKeys.ts";
 import { ensureStack, type Stack, stackVariableProblems } from "../stack/index.ts";
 import { limitHeapGrowth } from "./heapGrowth.ts";
-import { type FetchHandler, serveHttp } from "./httpServer.ts";
+import { closeGracefully, type FetchHandler, serveHttp } from "./httpServer.ts";
 
 /** How long the stop steps may take together before the process gives up on them and exits with 1. */
 export const SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -108,7 +108,8 @@ export async function startProcess<Config>(
     onStop: (step) => steps.push(step),
     serve(app, listening) {
       const server = serveHttp(app, { port: env.PORT, log }, listening);
-      steps.push(() => server.close());
+      // Before every step added earlier (the pools among them): the requests in flight finish first.
+      steps.push(() => closeGracefully(server));
     },
     opsRoutes: (readiness) => healthRoutes(readiness).route("/", metricsRoute(registry)),
   };

@@ -86,6 +86,8 @@ export function serveHttp(
       // makes: the requests pipelined behind it would be lost, unanswered. The connection ends after its answer
       // instead, which tells the client that nothing after it was read (RFC 9112 §9.6).
       if (request.headers.upgrade !== undefined) response.shouldKeepAlive = false;
+      // Closing (closeGracefully): the request is served, then its connection closed, not kept for another.
+      if (!server.listening) response.shouldKeepAlive = false;
       void adapter(request, response);
     },
   );
@@ -118,11 +120,17 @@ export function serveHttp(
   // The answer each connection is sending or about to send, so that the bytes after a whole request (which
   // Node's parser reports as an error of the connection) do not cut that request's answer off.
   const answering = new WeakMap<Socket, { request: IncomingMessage; response: ServerResponse }>();
+  const inFlight = new Set<ServerResponse>();
+  answersInFlight.set(server, inFlight);
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
     answering.set(socket, { request, response });
+    inFlight.add(response);
     response.once("close", () => {
+      inFlight.delete(response);
       if (answering.get(socket)?.response === response) answering.delete(socket);
+      // Closing: a connection whose answer had begun before is idle now, and closed rather than kept alive.
+      if (!server.listening) server.closeIdleConnections();
     });
   });
 
@@ -159,6 +167,33 @@ export function serveHttp(
     listening?.(typeof address === "object" && address !== null ? address.port : options.port);
   });
   return server;
+}
+
+/** Each server's answers begun and not yet closed, which closeGracefully tells to close their connection. */
+const answersInFlight = new WeakMap<Server, ReadonlySet<ServerResponse>>();
+
+/** How long closeGracefully lets the requests in flight finish before it cuts their connections. */
+export const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Stops taking connections and resolves once every open one has closed: the idle ones at once, each busy one
+ * after its answer (`Connection: close`; a request that arrives on it meanwhile is served so too), any left
+ * after `drainMs` cut. What the requests use (a database pool) may be closed after it: closed before, a request
+ * on a kept-alive connection was answered 500 while the process stopped.
+ */
+export function closeGracefully(server: Server, drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
+  // The answers not yet begun say that their connection closes after them.
+  for (const response of answersInFlight.get(server) ?? []) {
+    if (!response.headersSent) response.shouldKeepAlive = false;
+  }
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+    cut.unref();
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+  });
 }
 
 /** Where in the request each of Node's parse errors is, for the problem's `errors` (RFC 9110 field names). */
