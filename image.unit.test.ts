@@ -107,10 +107,10 @@ describe("the platform image", () => {
     );
     expect(compiled).toEqual(expect.arrayContaining(["dist/scripts/start.js", "dist/relay/main.js"]));
     for (const script of compiled) compiledFrom(script);
+    // exec: node takes the shell's place, so the signals npm passes on (SIGTERM, SIGINT) reach it.
     for (const command of Object.values(packageJson.scripts).filter((command) =>
       command.includes("node dist/"),
     ))
-      // exec: node takes the shell's place, so the signals npm passes on (SIGTERM, SIGINT) reach it.
       expect(command).toMatch(/^npm run --silent build && exec node dist\//);
   });
 
