@@ -53,8 +53,21 @@ export function traceHeadersOf(from: Context = context.active()): TraceHeaders {
  * context when they carry none, or a malformed traceparent (dropped, as the W3C specification asks).
  */
 export function contextFromHeaders(headers: Readonly<Record<string, string | null | undefined>>): Context {
-  return w3c.extract(ROOT_CONTEXT, headers, getter);
+  const extracted = w3c.extract(ROOT_CONTEXT, headers, getter);
+  const spanContext = trace.getSpanContext(extracted);
+  if (!spanContext || (spanContext.traceFlags & ~DEFINED_TRACE_FLAGS) === 0) return extracted;
+  return trace.setSpanContext(extracted, {
+    ...spanContext,
+    traceFlags: spanContext.traceFlags & DEFINED_TRACE_FLAGS,
+  });
 }
+
+/**
+ * The trace flags W3C Trace Context defines, sampled (0x01) and random (0x02, level 2): the others are carried no
+ * further, as the specification asks. Kept, a flag of 0x10 or above was written back as three digits (`-0ff`, by
+ * the propagator's inject), a traceparent no parser reads, stored for good in the history.
+ */
+const DEFINED_TRACE_FLAGS = 0x03;
 
 /** A link to the span that stored these headers, when they name one. */
 export function linkTo(headers: TraceHeaders): Link[] {
