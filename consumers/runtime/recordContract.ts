@@ -9,18 +9,22 @@ import { eventDefinition, recordKey, type TypedEnvelope } from "../../events/ind
 import { MAX_EVENT_BYTES, recordBytes } from "../../events/record.ts";
 import type { IHeaders, KafkaMessage } from "../../kafka/client.ts";
 import { partitionOfKey } from "../../kafka/keyPartitioner.ts";
+import { DEAD_LETTER_HEADERS } from "./deadLetters.ts";
 
 export type ContractProblem = "too-large" | "wrong-key" | "wrong-headers" | "wrong-partition";
 
 /**
  * Why the record is larger than any event the write path accepts (appendEvents refuses one, EventTooLarge), or
- * null when it is not: counted as the write path counts it, without the headers a re-drive adds (`dlq.*`), so an
- * event of the largest size can still be re-driven. Checked before its value is read at all.
+ * null when it is not: counted as the write path counts it, without the one header a re-drive adds
+ * (`dlq.redriven.from`, a few dozen bytes), so an event of the largest size can still be re-driven; any other
+ * header counts, `dlq.` or not (a re-drive sends none other). Checked before its value is read at all.
  */
 export function oversizedRecord(
   record: Pick<KafkaMessage, "key" | "value" | "headers">,
 ): { problem: ContractProblem; message: string } | null {
-  const headers = Object.entries(record.headers ?? {}).filter(([name]) => !name.startsWith("dlq."));
+  const headers = Object.entries(record.headers ?? {}).filter(
+    ([name]) => name !== DEAD_LETTER_HEADERS.redrivenFrom,
+  );
   const bytes = recordBytes({ key: record.key, value: record.value, headers: Object.fromEntries(headers) });
   if (bytes <= MAX_EVENT_BYTES) return null;
   return {

@@ -87,6 +87,9 @@ describe("the record contract around an event", () => {
       headers: { ...largest.headers, "dlq.redriven.from": "patient-events.dlq/0/1" },
     };
     expect(oversizedRecord(redriven)).toBeNull();
+    // Another header under dlq. is no re-drive's: it counts, however named.
+    const padded = { ...largest, headers: { ...largest.headers, "dlq.junk": "x" } };
+    expect(oversizedRecord(padded)).toMatchObject({ problem: "too-large" });
     expect(oversizedRecord(sized(MAX_EVENT_BYTES))).toMatchObject({ problem: "too-large" });
   });
   it("is broken by a record on another partition than the one its key hashes to, named without the key", () => {
