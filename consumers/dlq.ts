@@ -56,7 +56,7 @@ const chosenTopics = topicArgs.map((name) => {
 const twice = chosenTopics.find((topic, index) => chosenTopics.indexOf(topic) !== index);
 if (twice) refuse(`${twice} is named more than once; name each topic once`);
 const chosenEvents = values.event?.map(eventIdOf);
-// Refused as a topic named twice is: the question counted it twice ("2 chosen dead letter(s)" for one event).
+// Refused as a topic named twice is: the question counted it twice ("2 chosen event(s)" for one event).
 const eventTwice = chosenEvents?.find((eventId, index) => chosenEvents.indexOf(eventId) !== index);
 if (eventTwice) refuse(`--event ${eventTwice} is given more than once; name each event once`);
 const redriveTopic = command === "redrive" ? chosenTopics[0] : undefined;
@@ -65,7 +65,8 @@ const env = loadEnv();
 const brokers = kafkaBrokersOf(env);
 if (redriveTopic) {
   const which = chosenEvents
-    ? `${chosenEvents.length} chosen dead letter(s)`
+    ? // An event may be parked several times (once by each consumer that gave up on it, again after a re-drive).
+      `every dead letter of ${chosenEvents.length} chosen event(s)`
     : "every dead letter not yet re-driven";
   await confirm(`Re-drive ${which} from ${redriveTopic} to ${originalTopic(redriveTopic)}`, values.yes);
 }
