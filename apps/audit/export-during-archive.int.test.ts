@@ -143,3 +143,23 @@ describe("an archive committed while an export streams", () => {
     expect(eventIdsIn(body)).toEqual([...sealed, ...unsealed]);
   });
 });
+
+describe("an archived event asked for by its id", () => {
+  it("is a 404 that says which archive moved it out, where an event never written is a plain one", async () => {
+    const history = await newHistory();
+    const [archivedId] = await write(history, 3);
+    await history.seal();
+    await historyReadable(history.db);
+    const archived = await archiveSealed(history);
+    const app = testPlatform(history.db, { log });
+    const answer = await app.request(`/audit/events/${archivedId}`, { headers: auditor.headers() });
+    expect(answer.status).toBe(404);
+    expect(await answer.json()).toMatchObject({
+      detail: `The event ${archivedId} was archived: archive ${archived.sequence} moved it out of the outbox into its file, which npm run audit:verify-archive checks.`,
+    });
+    const unknown = crypto.randomUUID();
+    const never = await app.request(`/audit/events/${unknown}`, { headers: auditor.headers() });
+    expect(never.status).toBe(404);
+    expect(await never.json()).toMatchObject({ detail: `No event has the id ${unknown}.` });
+  });
+});

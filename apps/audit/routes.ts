@@ -43,7 +43,7 @@ import {
   verificationResponse,
   verifyQuery,
 } from "./schemas.ts";
-import { archivedPast, newestArchiveCut } from "./sql/archivedPast.ts";
+import { archivedPast, archiveOfEvent, newestArchiveCut } from "./sql/archivedPast.ts";
 import { eventWithDelivery } from "./sql/eventDelivery.ts";
 import {
   type HistoryEvent,
@@ -261,8 +261,9 @@ export function auditRoutes(
       .openapi(routes.get, async (c) => {
         const { eventId } = c.req.valid("param");
         const found = await eventWithDelivery(db.$client, eventId);
-        // A 404 returns nothing and, as every refusal, writes nothing.
-        if (!found) throw new HttpProblem(404, "Not Found", `No event has the id ${eventId}.`);
+        // A 404 returns nothing and, as every refusal, writes nothing. An archived event is told so: it is in
+        // an archive file, not gone.
+        if (!found) throw new HttpProblem(404, "Not Found", await notFoundDetail(db, eventId));
         await recordAccess(c, db, "READ", eventId, patientsOf([found]));
         const delivery = {
           relayMode: found.relayMode,
@@ -375,4 +376,12 @@ async function recordAccess(
   });
   const events = patientIds.length === 0 ? [accessOf(null)] : patientIds.map(accessOf);
   await writeTransaction(db, (tx) => appendEvents(tx, eventContext(c, AUDIT_SERVICE), events));
+}
+
+/** Why the outbox holds no event `eventId`: never written, or moved out to an archive file. */
+async function notFoundDetail(db: Database, eventId: string): Promise<string> {
+  const archive = await archiveOfEvent(db.$client, eventId);
+  if (archive === undefined) return `No event has the id ${eventId}.`;
+  const which = archive === null ? "an archive" : `archive ${archive}`;
+  return `The event ${eventId} was archived: ${which} moved it out of the outbox into its file, which npm run audit:verify-archive checks.`;
 }

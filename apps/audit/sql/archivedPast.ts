@@ -33,3 +33,19 @@ export async function archivedPast(
   });
   return result.rows[0]?.archived === true;
 }
+
+/**
+ * The archive that took the event `eventId` out of the outbox, by the digest it kept of it: its sequence, or null
+ * for an archive recorded before digests named theirs (migration 0031); undefined when no archive took it.
+ */
+export async function archiveOfEvent(
+  pool: pg.Pool | pg.ClientBase,
+  eventId: string,
+): Promise<number | null | undefined> {
+  const result = await pool.query<{ archive: number | null }>({
+    name: "archive_of_event",
+    text: `SELECT archive_sequence::int AS archive FROM outbox_archived_digests WHERE event_id = $1`,
+    values: [eventId],
+  });
+  return result.rows[0]?.archive;
+}
