@@ -104,7 +104,7 @@ export async function startPlatformConsumers(options: {
   });
   return {
     consumers,
-    readiness: { name: "consumers", check: async () => refuseCrashed(consumers) },
+    readiness: consumersReadiness(consumers),
     inboxSweep,
     watchSweep,
     async stop() {
@@ -116,12 +116,19 @@ export async function startPlatformConsumers(options: {
 }
 
 /**
- * Throws, naming each consumer kafkajs stopped without restarting it (a failure it does not retry), and why: such
+ * Down, naming each consumer kafkajs stopped without restarting it (a failure it does not retry), and why: such
  * a consumer reads nothing more, on any partition of its topics, while the process goes on serving.
  */
-function refuseCrashed(consumers: readonly EventConsumer[]): void {
-  const crashed = consumers.filter((consumer) => consumer.crashed !== null);
-  if (crashed.length === 0) return;
-  const named = crashed.map((consumer) => `${consumer.name} (${consumer.crashed?.message})`).join(", ");
-  throw new Error(`stopped for good, reading nothing until restarted: ${named}`);
+export function consumersReadiness(
+  consumers: readonly Pick<EventConsumer, "name" | "crashed">[],
+): ReadinessCheck {
+  return {
+    name: "consumers",
+    check: async () => {
+      const crashed = consumers.filter((consumer) => consumer.crashed !== null);
+      if (crashed.length === 0) return;
+      const named = crashed.map((consumer) => `${consumer.name} (${consumer.crashed?.message})`).join(", ");
+      throw new Error(`stopped for good, reading nothing until restarted: ${named}`);
+    },
+  };
 }
