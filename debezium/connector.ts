@@ -64,11 +64,10 @@ export async function registerConnector(
     target.connectorName,
     connectorConfig(target, secretsFile, connectorOptions),
   );
-  const status = await connect.status(target.connectorName);
-  // A connector stopped by an interrupted switch keeps its STOPPED state across a config update.
-  if (status?.connector.state === "STOPPED" || status?.connector.state === "PAUSED") {
-    await connect.resume(target.connectorName);
-  }
+  // A connector stopped (by an interrupted switch) or paused (by hand) keeps that target state across a config
+  // update, and a config that changed restarts it, so its status read now may be UNASSIGNED or RESTARTING, not
+  // yet STOPPED or PAUSED: it is resumed whatever the status says (a running connector takes that as nothing).
+  await connect.resume(target.connectorName);
   return connect.waitUntilRunning(target.connectorName, 90_000);
 }
 

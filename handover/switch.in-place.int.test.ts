@@ -66,4 +66,32 @@ describe("relay:switch to the relay in place", () => {
       await switchToPolling({ databaseUrl: own.url, connect, log: () => {} });
     }
   }, 180_000);
+
+  it("debezium, when Debezium is the relay and its connector was paused and reconfigured: resumes it", async () => {
+    const { connect } = worker();
+    const target = debeziumTarget(own.url);
+    await switchToDebezium({ databaseUrl: own.url, kafkaBrokers: kafkaBrokers(), connect, log: () => {} });
+    try {
+      // Paused by hand, then given another config (as one stored by an older version of the project): the
+      // switch's config restarts it, still paused. The switch resumed it only when its status, read right after,
+      // said PAUSED; on a loaded machine it said UNASSIGNED (restarting), and the switch waited 90 s and failed
+      // with the connector paused. It is now resumed whatever the status says (here, the status is quick).
+      const paused = await fetch(`${connect.url}/connectors/${target.connectorName}/pause`, {
+        method: "PUT",
+      });
+      expect(paused.status).toBe(202);
+      const config = (await connect.config(target.connectorName)) as Record<string, string>;
+      await connect.putConnectorConfig(target.connectorName, { ...config, "heartbeat.interval.ms": "10001" });
+
+      await switchToDebezium({ databaseUrl: own.url, kafkaBrokers: kafkaBrokers(), connect, log: () => {} });
+
+      expect(await connect.status(target.connectorName)).toMatchObject({
+        connector: { state: "RUNNING" },
+        tasks: [{ state: "RUNNING" }],
+      });
+      expect((await connect.config(target.connectorName))?.["heartbeat.interval.ms"]).not.toBe("10001");
+    } finally {
+      await switchToPolling({ databaseUrl: own.url, connect, log: () => {} });
+    }
+  }, 240_000);
 });
