@@ -83,4 +83,34 @@ describe("a topic deleted while Debezium relays", () => {
     expect(await newTopicHolds(event?.eventId as string)).toBe(true);
     expect((await status()).problems).toEqual([]);
   });
+
+  it("tells a Kafka that does not answer, and a handover begun and not finished, before what the connector says", async () => {
+    const { connect } = debezium();
+    const unreachable = await relayStatus({
+      databaseUrl: databaseUrl(),
+      connect,
+      kafkaBrokers: ["127.0.0.1:1"],
+    });
+    expect(unreachable.problems).toEqual([
+      expect.stringMatching(
+        /^Kafka cannot be reached at the brokers KAFKA_BROKERS names \(.+\): Debezium's task delivers nothing$/,
+      ),
+    ]);
+
+    // As a switch stopped between writing the mode and finishing the handover leaves it.
+    const { rows } = await db.$client.query("SELECT handover FROM relay_mode WHERE singleton");
+    const startedAt = new Date().toISOString();
+    await db.$client.query(
+      `UPDATE relay_mode SET handover = jsonb_build_object('state', 'handing-over', 'startedAt', $1::text) WHERE singleton`,
+      [startedAt],
+    );
+    try {
+      const status = await relayStatus({ databaseUrl: databaseUrl(), connect, kafkaBrokers: kafkaBrokers() });
+      expect(status.problems).toEqual([
+        `the handover to Debezium begun at ${startedAt} has not finished (a switch still running, or one stopped half way): npm run relay:switch -- debezium finishes it`,
+      ]);
+    } finally {
+      await db.$client.query("UPDATE relay_mode SET handover = $1 WHERE singleton", [rows[0].handover]);
+    }
+  });
 });

@@ -124,6 +124,20 @@ export async function relayStatus(options: {
       // UNREACHABLE stays (or, the status read, the default heartbeat interval).
     }
     const silence = (await heartbeatSilenceSeconds(client, target.heartbeatTable, target.slotName)) ?? null;
+    // First, as the likelier cause of what the connector's state says: its task fails, or waits, on a Kafka
+    // that does not answer.
+    const kafka = options.kafkaBrokers ? await eventTopicsOnKafka(options.kafkaBrokers) : { missing: [] };
+    if ("unreachable" in kafka) {
+      problems.push(
+        `Kafka cannot be reached at the brokers KAFKA_BROKERS names (${kafka.unreachable}): Debezium's task delivers nothing`,
+      );
+    }
+    if (handover?.state === "handing-over") {
+      problems.push(
+        `the handover to Debezium begun at ${String(handover.startedAt)} has not finished (a switch still running, ` +
+          "or one stopped half way): npm run relay:switch -- debezium finishes it",
+      );
+    }
     if (connectorState === "UNREACHABLE") {
       problems.push(
         `Kafka Connect at ${options.connect.url} does not answer: start it (npm run stack:up -- connect)`,
@@ -134,7 +148,7 @@ export async function relayStatus(options: {
       );
     } else if (connectorState === "FAILED" || taskState === "FAILED") {
       problems.push(
-        `connector ${target.connectorName} has FAILED (${firstLine(trace)}): fix the cause, then ` +
+        `connector ${target.connectorName} has FAILED (${rootCause(trace)}): fix the cause, then ` +
           `POST ${options.connect.url}/connectors/${target.connectorName}/restart?includeTasks=true&onlyFailed=true`,
       );
     } else if (connectorState !== "RUNNING" || taskState !== "RUNNING") {
@@ -146,7 +160,7 @@ export async function relayStatus(options: {
         silentTaskProblem(options.connect.url, target.connectorName, silence, heartbeatIntervalMs),
       );
     }
-    for (const topic of options.kafkaBrokers ? await missingEventTopics(options.kafkaBrokers) : []) {
+    for (const topic of "missing" in kafka ? kafka.missing : []) {
       problems.push(
         `topic ${topic} does not exist: Debezium's task waits for it without failing (it stays RUNNING) and ` +
           "relays nothing from its first event for it on; create it (npm run topics)",
@@ -182,16 +196,20 @@ export async function relayStatus(options: {
 /**
  * The catalog's event topics that Kafka does not have (deleted, or never created). Connect's producer takes a
  * topic missing from the metadata for a retriable error, and its task retries the send for ever while its state
- * stays RUNNING: only this tells that the connector relays nothing. None when Kafka does not answer.
+ * stays RUNNING: only this tells that the connector relays nothing. Or that Kafka does not answer, and why.
  */
-async function missingEventTopics(kafkaBrokers: string[]): Promise<string[]> {
+async function eventTopicsOnKafka(
+  kafkaBrokers: string[],
+): Promise<{ missing: string[] } | { unreachable: string }> {
   const admin = createKafka({ brokers: kafkaBrokers, clientId: "relay-status", retries: 1 }).admin();
   try {
     await admin.connect();
     const existing = new Set(await admin.listTopics());
-    return topics.map((topic) => topic.name).filter((name) => isTopicName(name) && !existing.has(name));
-  } catch {
-    return [];
+    return {
+      missing: topics.map((topic) => topic.name).filter((name) => isTopicName(name) && !existing.has(name)),
+    };
+  } catch (error) {
+    return { unreachable: (error as Error).message.slice(0, 300) };
   } finally {
     await admin.disconnect().catch(() => {});
   }
@@ -237,8 +255,16 @@ function silentTaskProblem(
   );
 }
 
-function firstLine(text: string | undefined): string {
-  return text?.split("\n", 1)[0]?.slice(0, 300) ?? "no trace";
+/**
+ * What a Java stack trace says went wrong: its last `Caused by:` line (Connect wraps a producer's
+ * RecordTooLargeException in "Cannot execute transactional method because we are in an error state"), else its
+ * first line.
+ */
+function rootCause(trace: string | undefined): string {
+  if (!trace) return "no trace";
+  const causes = trace.split("\n").filter((line) => line.startsWith("Caused by: "));
+  const said = causes.at(-1)?.slice("Caused by: ".length) ?? trace.split("\n", 1)[0] ?? "";
+  return said.slice(0, 300);
 }
 
 /** `npm run relay:status`: reads the services the environment names (or the local ones); never starts any. */
