@@ -83,13 +83,17 @@ export function parsePrincipals(
   return { principals };
 }
 
-/** One binding as `kafka-acls --list` would say it: `User:relay WRITE TOPIC patient-events`. */
-export function describeBinding(binding: AclBinding): string {
+/**
+ * One binding as `kafka-acls --list` would say it: `User:relay WRITE TOPIC patient-events`, and `from <host>`
+ * after one bound to a host.
+ */
+export function describeBinding(binding: AclBinding | HeldAcl): string {
   const name = binding.pattern === "PREFIXED" ? `${binding.resourceName}*` : binding.resourceName;
-  return `${binding.principal} ${binding.operation} ${binding.resourceType} ${name}`;
+  const from = "host" in binding && binding.host !== "*" ? ` from ${binding.host}` : "";
+  return `${binding.principal} ${binding.operation} ${binding.resourceType} ${name}${from}`;
 }
 
-const bindingKey = (binding: AclBinding) =>
+const bindingKey = (binding: AclBinding | HeldAcl) =>
   [binding.principal, binding.operation, binding.resourceType, binding.resourceName, binding.pattern].join(
     "\u0000",
   );
@@ -107,11 +111,20 @@ export interface ApplyAclsOptions {
   timeoutMs?: number;
 }
 
+/**
+ * An ALLOW binding as the broker holds it: any operation (ALL, which grants every one, among them), from any
+ * host (`*`) or from one. The project writes only its own operations from any host; pruning must see the rest.
+ */
+export interface HeldAcl extends Omit<AclBinding, "operation"> {
+  operation: string;
+  host: string;
+}
+
 export interface AclsOutcome {
   created: AclBinding[];
   kept: AclBinding[];
-  /** Deleted with `prune` (or found to delete, with `dryRun`). */
-  deleted: AclBinding[];
+  /** Deleted with `prune` (or found to delete, with `prune` and `dryRun`). */
+  deleted: HeldAcl[];
 }
 
 /**
@@ -125,57 +138,62 @@ export async function applyAcls(
   options: ApplyAclsOptions = {},
 ): Promise<AclsOutcome> {
   const unique = [...new Map(wanted.map((binding) => [bindingKey(binding), binding])).values()];
-  const present = await describeAllowed(admin);
+  const held = await describeAllowed(admin);
+  // What the list can hold: its operations, from any host. A binding from one host grants less than the list's.
+  const present = held.filter(isOurKind);
   const presentKeys = new Set(present.map(bindingKey));
   const wantedKeys = new Set(unique.map(bindingKey));
   const created = unique.filter((binding) => !presentKeys.has(bindingKey(binding)));
   const kept = unique.filter((binding) => presentKeys.has(bindingKey(binding)));
-  const resourceKey = (binding: AclBinding) =>
+  const resourceKey = (binding: AclBinding | HeldAcl) =>
     [binding.resourceType, binding.resourceName, binding.pattern].join("\u0000");
   const covered = new Set(unique.map(resourceKey));
+  // Every ALLOW binding on those resources the list does not hold, whatever its operation or host: an ALL, or
+  // one from a single host, grants a replaced principal as much (a tombstone on audit-events, say).
   const deleted = options.prune
-    ? present.filter((binding) => covered.has(resourceKey(binding)) && !wantedKeys.has(bindingKey(binding)))
+    ? held.filter(
+        (binding) =>
+          covered.has(resourceKey(binding)) && !(isOurKind(binding) && wantedKeys.has(bindingKey(binding))),
+      )
     : [];
   if (options.dryRun) return { created, kept, deleted };
 
   if (created.length > 0) await admin.createAcls({ acl: created.map(toKafkajs) });
-  if (deleted.length > 0) {
-    await admin.deleteAcls({
-      filters: deleted.map((binding) => ({ ...toKafkajs(binding), host: "*" })),
-    });
-  }
-  await untilAnswered(admin, wantedKeys, new Set(deleted.map(bindingKey)), options.timeoutMs ?? 30_000);
+  if (deleted.length > 0) await admin.deleteAcls({ filters: deleted.map(toKafkajs) });
+  await untilAnswered(admin, wantedKeys, new Set(deleted.map(heldKey)), options.timeoutMs ?? 30_000);
   return { created, kept, deleted };
 }
 
-/** Every ALLOW binding the broker holds for any principal from any host. */
-export async function describeAllowed(admin: Admin): Promise<AclBinding[]> {
+/** A binding the project's lists can hold: one of its operations, from any host. */
+function isOurKind(binding: HeldAcl): binding is AclBinding & HeldAcl {
+  return binding.host === "*" && ACL_OPERATIONS.includes(binding.operation as AclOperation);
+}
+
+const heldKey = (binding: HeldAcl) => [bindingKey(binding), binding.host].join("\u0000");
+
+/** Every ALLOW binding the broker holds on the resource types the project grants on, from any host or one. */
+export async function describeAllowed(admin: Admin): Promise<HeldAcl[]> {
   const { resources } = await admin.describeAcls({
     resourceType: AclResourceTypes.ANY,
     resourcePatternType: ResourcePatternTypes.ANY,
     operation: AclOperationTypes.ANY,
     permissionType: AclPermissionTypes.ALLOW,
   });
-  const bindings: AclBinding[] = [];
+  const bindings: HeldAcl[] = [];
   for (const resource of resources) {
     const resourceType = nameOf(AclResourceTypes, resource.resourceType);
     const pattern = nameOf(ResourcePatternTypes, resource.resourcePatternType);
+    // Another kind of resource (a delegation token) is none the project grants on.
+    if (!ACL_RESOURCE_TYPES.includes(resourceType as AclResourceType)) continue;
+    if (pattern !== "LITERAL" && pattern !== "PREFIXED") continue;
     for (const acl of resource.acls) {
-      const operation = nameOf(AclOperationTypes, acl.operation);
-      // Another tool's kinds (a delegation token, ALL, a host-bound rule) are none of ours to match.
-      if (
-        !ACL_RESOURCE_TYPES.includes(resourceType as AclResourceType) ||
-        !ACL_OPERATIONS.includes(operation as AclOperation) ||
-        (pattern !== "LITERAL" && pattern !== "PREFIXED") ||
-        acl.host !== "*"
-      )
-        continue;
       bindings.push({
         principal: acl.principal,
-        operation: operation as AclOperation,
+        operation: nameOf(AclOperationTypes, acl.operation),
         resourceType: resourceType as AclResourceType,
         resourceName: resource.resourceName,
         pattern,
+        host: acl.host,
       });
     }
   }
@@ -194,9 +212,11 @@ async function untilAnswered(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const present = new Set((await describeAllowed(admin)).map(bindingKey));
+    const held = await describeAllowed(admin);
+    const present = new Set(held.filter(isOurKind).map(bindingKey));
+    const stillHeld = new Set(held.map(heldKey));
     const missing = [...wanted].filter((key) => !present.has(key)).length;
-    const left = [...deleted].filter((key) => present.has(key)).length;
+    const left = [...deleted].filter((key) => stillHeld.has(key)).length;
     if (missing === 0 && left === 0) return;
     if (Date.now() > deadline) {
       throw new Error(
@@ -208,14 +228,14 @@ async function untilAnswered(
   }
 }
 
-function toKafkajs(binding: AclBinding) {
+function toKafkajs(binding: AclBinding | HeldAcl) {
   return {
     resourceType: AclResourceTypes[binding.resourceType],
     resourceName: binding.resourceName,
     resourcePatternType: ResourcePatternTypes[binding.pattern],
     principal: binding.principal,
-    host: "*",
-    operation: AclOperationTypes[binding.operation],
+    host: "host" in binding ? binding.host : "*",
+    operation: AclOperationTypes[binding.operation as keyof typeof AclOperationTypes],
     permissionType: AclPermissionTypes.ALLOW,
   };
 }

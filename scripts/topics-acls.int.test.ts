@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import kafkajs from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AclBinding, describeAllowed, describeBinding } from "../kafka/acls.ts";
+import { describeAllowed, describeBinding, type HeldAcl } from "../kafka/acls.ts";
 import {
   type Admin,
   createConsumer,
@@ -55,7 +55,7 @@ const planned = new Set(plan.map(describeBinding));
 async function brokerBindings(): Promise<string[]> {
   const ours = new Set(Object.values(aclPrincipals).flat());
   return (await describeAllowed(admin))
-    .filter((binding: AclBinding) => ours.has(binding.principal))
+    .filter((binding: HeldAcl) => ours.has(binding.principal))
     .map(describeBinding)
     .sort();
 }
@@ -85,13 +85,19 @@ function kafkaErrorTypes(error: unknown): string[] {
 const { READ, WRITE } = kafkajs.AclOperationTypes;
 
 /** A binding on a literal topic, from any host, as kafkajs' createAcls takes it. */
-function kafkajsAcl(acl: { principal: string; resourceName: string; operation: number; deny?: boolean }) {
+function kafkajsAcl(acl: {
+  principal: string;
+  resourceName: string;
+  operation: number;
+  deny?: boolean;
+  host?: string;
+}) {
   return {
     resourceType: kafkajs.AclResourceTypes.TOPIC,
     resourceName: acl.resourceName,
     resourcePatternType: kafkajs.ResourcePatternTypes.LITERAL,
     principal: acl.principal,
-    host: "*",
+    host: acl.host ?? "*",
     operation: acl.operation,
     permissionType: acl.deny ? kafkajs.AclPermissionTypes.DENY : kafkajs.AclPermissionTypes.ALLOW,
   };
@@ -156,9 +162,21 @@ describe("npm run topics -- acls", () => {
     // A relay principal since replaced, on one of the platform's resources; and someone else's binding on a topic
     // of their own, and a DENY on an event topic, which pruning must leave alone.
     const stale = { principal: "User:old-relay", resourceName: "patient-events" };
+    // And grants the project never writes, which prune must see all the same: ALL (every operation), and one
+    // bound to a host; a stranger's too. Left, any of them let a principal write an event topic.
+    const ALL = kafkajs.AclOperationTypes.ALL;
     await admin.createAcls({
       acl: [
         kafkajsAcl({ principal: stale.principal, resourceName: stale.resourceName, operation: WRITE }),
+        kafkajsAcl({ principal: stale.principal, resourceName: stale.resourceName, operation: ALL }),
+        kafkajsAcl({ ...stale, operation: WRITE, host: "127.0.0.1" }),
+        kafkajsAcl({ principal: "User:stranger", resourceName: "audit-events", operation: ALL }),
+        kafkajsAcl({
+          principal: "User:stranger",
+          resourceName: "audit-events",
+          operation: WRITE,
+          host: "127.0.0.1",
+        }),
         kafkajsAcl({ principal: "User:monitor", resourceName: "monitoring-topic", operation: READ }),
         kafkajsAcl({
           principal: "User:old-relay",
@@ -181,12 +199,27 @@ describe("npm run topics -- acls", () => {
     expect(refused.code, "pruning without --yes and no terminal").toBe(2);
     expect(await listed()).toContain(staleKey);
 
+    const strays = [
+      /User:old-relay\s+WRITE\s+TOPIC\s+patient-events\s+/,
+      /User:old-relay\s+ALL\s+TOPIC\s+patient-events\s+/,
+      /User:old-relay\s+WRITE\s+TOPIC\s+patient-events \(from 127\.0\.0\.1 only\)\s+/,
+      /User:stranger\s+ALL\s+TOPIC\s+audit-events\s+/,
+      /User:stranger\s+WRITE\s+TOPIC\s+audit-events \(from 127\.0\.0\.1 only\)\s+/,
+    ];
+    const before = await listed();
+    const dry = await runTopicsAsAdministrator(["acls", "--prune", "--dry-run"], aclPrincipalVariables);
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.output).toContain(`0 to create, ${planned.size} kept, 5 to delete`);
+    for (const stray of strays) expect(dry.output).toMatch(new RegExp(`${stray.source}to delete`));
+    expect((await listed()).sort()).toEqual(before.sort());
+
     const pruned = await runTopicsAsAdministrator(["acls", "--prune", "--yes"], aclPrincipalVariables);
     expect(pruned.code, pruned.output).toBe(0);
-    expect(pruned.output).toContain(`0 created, ${planned.size} kept, 1 deleted`);
-    expect(pruned.output).toMatch(/User:old-relay\s+WRITE\s+TOPIC\s+patient-events\s+deleted/);
+    expect(pruned.output).toContain(`0 created, ${planned.size} kept, 5 deleted`);
+    for (const stray of strays) expect(pruned.output).toMatch(new RegExp(`${stray.source}deleted`));
     const after = await listed();
     expect(after).not.toContain(staleKey);
+    expect(after.filter((binding) => /^User:(old-relay|stranger) /.test(binding))).toEqual([]);
     expect(after).toContain("User:monitor READ TOPIC monitoring-topic");
     const denied = await admin.describeAcls({
       resourceType: kafkajs.AclResourceTypes.TOPIC,

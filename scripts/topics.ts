@@ -1,12 +1,18 @@
 // `npm run topics`: brings the broker's topics in line with the catalog (events/apply-topics.ts).
 // `npm run topics -- acls`: grants each principal of the platform its least-privilege ACLs (scripts/kafkaAcls.ts)
 // and lists what it created and kept; `--prune` also removes the stale ones on the same resources.
-import { confirm, parseCommand } from "../cli/command.ts";
+import { confirm, parseCommand, refuseUnconfirmable } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
 import { textTable } from "../cli/textTable.ts";
 import { loadEnv } from "../config/env.ts";
 import { applyTopics, formatSummary } from "../events/apply-topics.ts";
-import { type AclBinding, type AclsOutcome, applyAcls, describeBinding } from "../kafka/acls.ts";
+import {
+  type AclBinding,
+  type AclsOutcome,
+  applyAcls,
+  describeBinding,
+  type HeldAcl,
+} from "../kafka/acls.ts";
 import { type Admin, createKafka } from "../kafka/client.ts";
 import { kafkaBrokersOf } from "../stack/index.ts";
 import {
@@ -29,9 +35,10 @@ const { positionals, values, refuse } = parseCommand({
   acls      grants each role's principal (KAFKA_ACL_RELAY_PRINCIPAL, KAFKA_ACL_CONNECT_PRINCIPAL,
             KAFKA_ACL_CONSUMER_PRINCIPAL, KAFKA_ACL_OPERATOR_PRINCIPAL: User:<name>, several separated by ;) its
             least-privilege ACLs and lists each one as created or kept; run it as the cluster's administrator.
-            --dry-run: only list what would change. --prune: also delete the ALLOW ACLs on the same resources
-            that the list does not hold (a replaced principal, a dropped permission); asks first (--yes, -y:
-            do not ask, needed when not run from a terminal). Without --prune nothing is deleted`,
+            --dry-run: only list what would change (with --prune, what it would delete too). --prune: also
+            delete the ALLOW ACLs on the same resources that the list does not hold, whatever their operation
+            (ALL among them) or host (a replaced principal, a dropped permission); lists them and asks first
+            (--yes, -y: do not ask, needed when not run from a terminal). Without --prune nothing is deleted`,
   allowPositionals: true,
   options: {
     "dry-run": { type: "boolean", default: false },
@@ -48,14 +55,15 @@ if (command === undefined) {
   if (given) refuse(`--${given} is an option of acls (npm run topics -- acls --${given})`);
 }
 if (values.yes && !values.prune) refuse("--yes goes with --prune: nothing else asks");
-if (values.prune && values["dry-run"]) refuse("--dry-run lists what --prune would delete: give one of them");
+if (values.yes && values["dry-run"])
+  refuse("--yes goes with --prune alone: --dry-run changes nothing, and asks nothing");
 
 const env = loadEnv();
 // Before anything reaches Kafka: a bad principal is refused, naming its variable.
 const principals = command === "acls" ? loadAclPrincipals() : undefined;
-if (principals && values.prune) {
-  await confirm("Delete the ALLOW ACLs on the platform's resources that the list does not hold", values.yes);
-}
+// What --prune deletes is listed before it is asked about (applyPlatformAcls): a script is refused here, first.
+const pruneQuestion = "Delete the ALLOW ACLs listed above as to delete";
+if (principals && values.prune && !values["dry-run"]) await refuseUnconfirmable(pruneQuestion, values.yes);
 
 const admin = createKafka({ brokers: kafkaBrokersOf(env), clientId: "apply-topics" }).admin();
 try {
@@ -76,6 +84,12 @@ try {
 
 async function applyPlatformAcls(admin: Admin, principals: AclPrincipals): Promise<void> {
   const plan = platformAcls(principals, platformAclResources());
+  // Pruning deletes for good: what it would delete is listed, then asked about.
+  if (values.prune && !values["dry-run"] && !values.yes) {
+    const preview = await applyAcls(admin, plan, { prune: true, dryRun: true });
+    console.log(formatAcls(plan, preview, principals, true));
+    if (preview.deleted.length > 0) await confirm(pruneQuestion, values.yes);
+  }
   const outcome = await applyAcls(admin, plan, { prune: values.prune, dryRun: values["dry-run"] });
   console.log(formatAcls(plan, outcome, principals, values["dry-run"]));
 }
@@ -90,11 +104,12 @@ function formatAcls(
   const key = (binding: AclBinding) => describeBinding(binding);
   const created = new Set(outcome.created.map(key));
   const verb = (done: string, would: string) => (dryRun ? would : done);
-  const cells = (acl: AclBinding) => [
+  const cells = (acl: AclBinding | HeldAcl) => [
     acl.principal,
     acl.operation,
     acl.resourceType,
-    acl.pattern === "PREFIXED" ? `${acl.resourceName}*` : acl.resourceName,
+    (acl.pattern === "PREFIXED" ? `${acl.resourceName}*` : acl.resourceName) +
+      ("host" in acl && acl.host !== "*" ? ` (from ${acl.host} only)` : ""),
   ];
   const rows = [
     ...plan.map((acl) => [
