@@ -139,6 +139,14 @@ export function parseKafkaSecurity(source: Record<string, string | undefined>): 
       problem(variable, `holds no PEM ${label.toLowerCase()} (-----BEGIN ...${label}-----)`);
       return undefined;
     }
+    // A key under a passphrase, which no variable gives: every TLS handshake would fail on it ("bad decrypt").
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: *4, *ENCRYPTED/m.test(text)) {
+      problem(
+        variable,
+        "holds an encrypted private key, which needs a passphrase no variable gives: give it unencrypted (openssl pkey -in key.pem -out unencrypted.pem)",
+      );
+      return undefined;
+    }
     return path;
   }
 

@@ -53,6 +53,21 @@ describe("Kafka TLS and SASL from the environment", () => {
     ).toEqual([`KAFKA_SASL_PASSWORD_FILE=${JSON.stringify(join(dir, "bom-only"))}: names an empty file`]);
   });
 
+  it("refuses an encrypted client key, which no variable gives the passphrase of", () => {
+    for (const [name, text] of [
+      ["pkcs8.key", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n-----END ENCRYPTED PRIVATE KEY-----\n"],
+      [
+        "traditional.key",
+        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nMIIE\n-----END RSA PRIVATE KEY-----\n",
+      ],
+    ] as const) {
+      const encrypted = file(name, text);
+      expect(problemsOf({ ...brokers, KAFKA_SSL_CERT_FILE: cert, KAFKA_SSL_KEY_FILE: encrypted })).toEqual([
+        `KAFKA_SSL_KEY_FILE=${JSON.stringify(encrypted)}: holds an encrypted private key, which needs a passphrase no variable gives: give it unencrypted (openssl pkey -in key.pem -out unencrypted.pem)`,
+      ]);
+    }
+  });
+
   it("turns TLS on with KAFKA_SSL=true alone, trusting the platform's CAs", () => {
     expect(loadEnv({ ...brokers, KAFKA_SSL: "true" }).kafkaSecurity).toEqual({ tls: {} });
   });

@@ -104,6 +104,7 @@ export function kafkaSecurityFailure(error: unknown): string | undefined {
   return undefined;
 }
 
-// Node's certificate verification errors, and the broker's alerts when it refuses the client's certificate.
+// Node's certificate verification errors, the broker's alerts when it refuses the client's certificate, a key
+// OpenSSL cannot read, and a port that speaks no TLS (it closes the connection, or answers in plaintext).
 const TLS_FAILURE =
-  /certificate|self[- ]signed|unable to verify|altname|Hostname\/IP does not match|SSL routines|alert/i;
+  /certificate|self[- ]signed|unable to verify|altname|Hostname\/IP does not match|SSL routines|alert|bad decrypt|before secure TLS connection was established|wrong version number/i;

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { javaClientSecrets, javaClientSecurity, kafkajsSecurity } from "./security.ts";
+import { javaClientSecrets, javaClientSecurity, kafkajsSecurity, kafkaSecurityFailure } from "./security.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kafka-client-security-"));
 const pem = (name: string, label: string) => {
@@ -53,5 +53,23 @@ describe("Kafka client security settings", () => {
       "security.protocol": "SASL_PLAINTEXT",
       "sasl.mechanism": "PLAIN",
     });
+  });
+});
+
+describe("a failed TLS connection", () => {
+  it.each([
+    "unable to verify the first certificate",
+    "Client network socket disconnected before secure TLS connection was established",
+    "error:1C800064:Provider routines::bad decrypt",
+    "error:0A00010B:SSL routines::wrong version number",
+  ])("is told as the TLS settings' to check: %s", (message) => {
+    const wrapped = Object.assign(new Error("Connection error"), { cause: new Error(message) });
+    expect(kafkaSecurityFailure(wrapped)).toBe(
+      `The TLS handshake with Kafka failed (KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE): ${message}`,
+    );
+  });
+
+  it("is not what any other connection failure is told as", () => {
+    expect(kafkaSecurityFailure(new Error("connect ECONNREFUSED 127.0.0.1:9092"))).toBeUndefined();
   });
 });
