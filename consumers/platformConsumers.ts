@@ -116,8 +116,9 @@ export async function startPlatformConsumers(options: {
 }
 
 /**
- * Down, naming each consumer kafkajs stopped without restarting it (a failure it does not retry), and why: such
- * a consumer reads nothing more, on any partition of its topics, while the process goes on serving.
+ * Down, naming each consumer that reads nothing and why: kafkajs stopped it without restarting it (a failure it
+ * does not retry), or restarts it again and again on the same failure (EventConsumer.crashed). Such a consumer
+ * reads nothing, on any partition of its topics, while the process goes on serving.
  */
 export function consumersReadiness(
   consumers: readonly Pick<EventConsumer, "name" | "crashed">[],
@@ -128,7 +129,7 @@ export function consumersReadiness(
       const crashed = consumers.filter((consumer) => consumer.crashed !== null);
       if (crashed.length === 0) return;
       const named = crashed.map((consumer) => `${consumer.name} (${consumer.crashed?.message})`).join(", ");
-      throw new Error(`stopped for good, reading nothing until restarted: ${named}`);
+      throw new Error(`reading nothing: ${named}`);
     },
   };
 }

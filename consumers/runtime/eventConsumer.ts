@@ -268,6 +268,13 @@ interface RetryState {
   failingSince: number;
 }
 
+/**
+ * Restarts in a row, with no fetch read whole between, after which a consumer counts as stopped: a failure that
+ * passes (a broker coming back) restarts it a few times; the same failure on every attempt restarts it for ever.
+ * Before it, kafkajs retries each fetch itself.
+ */
+const RESTARTS_THAT_STALL = 3;
+
 export class EventConsumer {
   readonly name: string;
   private readonly definition: ConsumerDefinition;
@@ -289,6 +296,8 @@ export class EventConsumer {
   private stopping = false;
   /** The failure kafkajs stopped this consumer for, without restarting it: it reads nothing more until restarted. */
   private crashedWith: Error | null = null;
+  /** Restarts after a failure since the last fetch read whole, and the last one's reason. */
+  private restartsInARow = { count: 0, reason: "" };
   private readonly lagSource = () => partitionLag(this.admin, this.name, this.name, this.assignment);
 
   constructor(private readonly options: EventConsumerOptions) {
@@ -325,8 +334,13 @@ export class EventConsumer {
     });
     // A retriable failure (a group coordinator still loading, as on a broker just started) restarts the consumer
     // by itself: a warning naming it. One it does not restart from leaves this member out of the group: an error.
+    // A fetch answered and read whole (its batches decoded) is progress, records or none.
+    this.consumer.on(this.consumer.events.FETCH, () => {
+      this.restartsInARow = { count: 0, reason: "" };
+    });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) {
+        this.restartsInARow = { count: this.restartsInARow.count + 1, reason: payload.error.message };
         this.log.warn(
           { reason: payload.error.message, restart: true },
           "the Kafka consumer restarts after a failure",
@@ -338,9 +352,17 @@ export class EventConsumer {
     });
   }
 
-  /** Why kafkajs stopped this consumer for good (null while it runs): readiness reports it (platformConsumers.ts). */
+  /**
+   * Why this consumer reads nothing (null while it reads): kafkajs stopped it for good, or restarted it
+   * RESTARTS_THAT_STALL times in a row with no fetch read whole between (the same failure on every attempt).
+   * Readiness reports it (platformConsumers.ts).
+   */
   get crashed(): Error | null {
-    return this.crashedWith;
+    if (this.crashedWith) return new Error(`stopped for good, until restarted: ${this.crashedWith.message}`);
+    const { count, reason } = this.restartsInARow;
+    return count >= RESTARTS_THAT_STALL
+      ? new Error(`restarted ${count} times in a row without a fetch read whole: ${reason}`)
+      : null;
   }
 
   /** Resolves once this member has joined its group and been given its partitions. */
