@@ -104,7 +104,17 @@ describe("the checkpoint sealer's ticks", () => {
         );
         return rows[0]?.others === 0;
       });
-      const before = await transactions();
+      // And once the count holds still: a session leaves pg_stat_activity before it sends its statistics (the
+      // server runs its exit hooks in that order), so a migrating session gone from the view could still add its
+      // twenty transactions after the count began (CI, 2026-12-07: 23 counted).
+      let before = await transactions();
+      await eventually(async () => {
+        await sleep(500);
+        const now = await transactions();
+        const still = now === before;
+        before = now;
+        return still;
+      });
       const sealer = startCheckpointSealer({
         databaseUrl: own.url,
         key: testKey,
@@ -120,8 +130,10 @@ describe("the checkpoint sealer's ticks", () => {
       // A session's statistics reach the server's view as it ends.
       await eventually(async () => (await sealerSessions()).length === 0);
       await eventually(async () => (await transactions()) > before);
-      // The one seal, and the holder's unlock: not a seal for each tick, run one after another once the lock went.
-      expect((await transactions()) - before).toBeLessThanOrEqual(3);
+      // The one seal, with the few transactions around it (the holder's lock and unlock, whichever of them its
+      // statistics report late; the sealer's session): not a seal for each of the hundred ticks, run one after
+      // another once the lock went.
+      expect((await transactions()) - before).toBeLessThanOrEqual(6);
     } finally {
       await holder.end();
     }
