@@ -29,7 +29,7 @@ const WATCH_SWEEP_EVERY_MS = 3_600_000;
 
 export interface PlatformConsumers {
   consumers: readonly EventConsumer[];
-  /** Down while a consumer has crashed for good: it reads no record until the process is restarted. */
+  /** Down while a consumer reads nothing (EventConsumer.stalled): stopped for good, or restarting on one failure. */
   readiness: ReadinessCheck;
   inboxSweep: PeriodicSweep;
   /** The compliance watch's past observations (null when the watch does not run here). */
@@ -117,18 +117,18 @@ export async function startPlatformConsumers(options: {
 
 /**
  * Down, naming each consumer that reads nothing and why: kafkajs stopped it without restarting it (a failure it
- * does not retry), or restarts it again and again on the same failure (EventConsumer.crashed). Such a consumer
+ * does not retry), or restarts it again and again on the same failure (EventConsumer.stalled). Such a consumer
  * reads nothing, on any partition of its topics, while the process goes on serving.
  */
 export function consumersReadiness(
-  consumers: readonly Pick<EventConsumer, "name" | "crashed">[],
+  consumers: readonly Pick<EventConsumer, "name" | "stalled">[],
 ): ReadinessCheck {
   return {
     name: "consumers",
     check: async () => {
-      const crashed = consumers.filter((consumer) => consumer.crashed !== null);
-      if (crashed.length === 0) return;
-      const named = crashed.map((consumer) => `${consumer.name} (${consumer.crashed?.message})`).join(", ");
+      const stalled = consumers.filter((consumer) => consumer.stalled !== null);
+      if (stalled.length === 0) return;
+      const named = stalled.map((consumer) => `${consumer.name} (${consumer.stalled?.message})`).join(", ");
       throw new Error(`reading nothing: ${named}`);
     },
   };

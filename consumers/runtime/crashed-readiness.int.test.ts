@@ -33,7 +33,7 @@ describe("a consumer kafkajs stops for good", () => {
     const started = await startTestConsumer(definition, { ...options, restart: true });
     try {
       const readiness = consumersReadiness([started.consumer]);
-      await eventually(async () => started.consumer.crashed !== null);
+      await eventually(async () => started.consumer.stalled !== null);
       await expect(readiness.check()).rejects.toThrow(
         `reading nothing: ${definition.name} (stopped for good, until restarted: Snappy compression not implemented)`,
       );
@@ -61,7 +61,7 @@ describe("a consumer kafkajs stops for good", () => {
     const started = await startTestConsumer(definition, { ...options, restart: true });
     try {
       const readiness = consumersReadiness([started.consumer]);
-      await eventually(async () => started.consumer.crashed !== null, 60_000);
+      await eventually(async () => started.consumer.stalled !== null, 60_000);
       await expect(readiness.check()).rejects.toThrow(
         /^reading nothing: restarting-\w+ \(restarted 3 times in a row without a fetch read whole: .*this batch cannot be read/,
       );
@@ -78,7 +78,7 @@ describe("a consumer kafkajs stops for good", () => {
   });
 
   it("is up while every consumer runs", async () => {
-    await expect(consumersReadiness([{ name: "patient-directory", crashed: null }]).check()).resolves.toBe(
+    await expect(consumersReadiness([{ name: "patient-directory", stalled: null }]).check()).resolves.toBe(
       undefined,
     );
   });

@@ -357,7 +357,7 @@ export class EventConsumer {
    * RESTARTS_THAT_STALL times in a row with no fetch read whole between (the same failure on every attempt).
    * Readiness reports it (platformConsumers.ts).
    */
-  get crashed(): Error | null {
+  get stalled(): Error | null {
     if (this.crashedWith) return new Error(`stopped for good, until restarted: ${this.crashedWith.message}`);
     const { count, reason } = this.restartsInARow;
     return count >= RESTARTS_THAT_STALL
