@@ -369,3 +369,52 @@ describe("a Host and a target as RFC 9110 writes them", () => {
     }
   });
 });
+
+describe("an HTTP/1.0 request, which may leave Host out (RFC 9112 §3.2 asks it of HTTP/1.1)", () => {
+  it("is served without one, where an HTTP/1.1 request without one is a 400 naming it", async () => {
+    const [old] = await exchange("GET /health/live HTTP/1.0\r\n\r\n");
+    expect(old?.status).toBe(200);
+    const [current] = await exchange("GET /health/live HTTP/1.1\r\nConnection: close\r\n\r\n");
+    const problem = expectProblem(current, 400);
+    expect(problem.errors?.map((error) => error.field)).toEqual(["header.host"]);
+  });
+});
+
+describe("a connection that sends nothing", () => {
+  it("is closed once a request would have had to arrive whole; one that has begun a request gets its 408", async () => {
+    const quick = await new Promise<Server>((resolve) => {
+      const started = serveHttp(
+        testPlatform(db, { log }),
+        { port: 0, hostname: "127.0.0.1", log, requestTimeoutMs: 1_000 },
+        () => resolve(started),
+      );
+    });
+    try {
+      const quickPort = (quick.address() as AddressInfo).port;
+      /** What the server answered on a new connection before closing it, or "held open" if it did not. */
+      const open = (first?: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = connect(quickPort, "127.0.0.1");
+          let answer = "";
+          let heldOpen = false;
+          socket.on("data", (chunk) => {
+            answer += chunk.toString();
+          });
+          socket.on("error", reject);
+          socket.on("close", () => resolve(heldOpen ? "held open" : answer));
+          if (first !== undefined) socket.write(first);
+          // Before, Node held a silent connection until the client closed it.
+          setTimeout(() => {
+            heldOpen = true;
+            socket.destroy();
+          }, 15_000).unref();
+        });
+      const [silent, begun] = await Promise.all([open(), open("G")]);
+      expect(silent).toBe("");
+      expect(begun).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      quick.closeAllConnections();
+      await new Promise((resolve) => quick.close(resolve));
+    }
+  }, 30_000);
+});

@@ -47,6 +47,9 @@ export function serveHttp(
 ): Server {
   const { log } = options;
   const adapter = getRequestListener(app.fetch, {
+    // The name an HTTP/1.0 request without a Host is read against (RFC 9112 §3.2 asks a Host of HTTP/1.1 only):
+    // no route reads it.
+    hostname: "localhost",
     errorHandler: (error) => {
       // The adapter could not make a Request of it (no Host, a backslash in the path, a Host or an absolute
       // target that is no URL). Its messages are the adapter's own words, never the request's bytes.
@@ -91,6 +94,18 @@ export function serveHttp(
       void adapter(request, response);
     },
   );
+
+  // Node's timeouts start at a request's first byte: a connection that sends none is held until the client
+  // closes it, a file and a socket each, however many are opened. It is closed once a request would have had to
+  // arrive whole; one whose first request has begun is left to Node's 408. A connection between two requests
+  // is closed by Node's keep-alive timeout.
+  server.on("connection", (socket: Socket) => {
+    const silent = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, requestTimeout);
+    silent.unref();
+    socket.once("close", () => clearTimeout(silent));
+  });
 
   // An Expect the server cannot meet (anything but 100-continue, which Node answers itself): Node's own 417 is bare.
   server.on("checkExpectation", (_request: IncomingMessage, response: ServerResponse) => {
@@ -214,7 +229,8 @@ const PARSE_ERROR_FIELDS: ReadonlyMap<string, string> = new Map([
 
 /**
  * Why the request's target or Host cannot be read as RFC 9112 §3.2 and RFC 9110 §4.2 ask, if they cannot: a Host
- * missing or given twice (an HTTP/1.1 request needs exactly one, even with an absolute target), one that is no
+ * missing from an HTTP/1.1 request (it needs one, even with an absolute target; an HTTP/1.0 one may leave it out)
+ * or given twice, one that is no
  * `host[:port]`, an absolute target with an empty authority or user information (RFC 9110 §4.2.4), a path with a
  * dot segment. Each is also something the WHATWG URL parser, which the adapter's Request is built with, must take
  * as it is.
@@ -224,9 +240,9 @@ function targetOrHostProblem(request: IncomingMessage): Problem | undefined {
   for (let at = 0; at < request.rawHeaders.length; at += 2) {
     if (request.rawHeaders[at]?.toLowerCase() === "host") hosts.push(request.rawHeaders[at + 1] ?? "");
   }
-  if (hosts.length === 0) return { field: "header.host", message: "is required" };
+  if (hosts.length === 0 && request.httpVersion !== "1.0") return { field: "header.host", message: "is required" };
   if (hosts.length > 1) return { field: "header.host", message: "is given more than once" };
-  if (!isUrlAuthority(hosts[0] as string))
+  if (hosts.length === 1 && !isUrlAuthority(hosts[0] as string))
     return { field: "header.host", message: "is not a host name and port" };
   const target = request.url ?? "";
   if (target === "*") return undefined;
