@@ -240,7 +240,8 @@ function targetOrHostProblem(request: IncomingMessage): Problem | undefined {
   for (let at = 0; at < request.rawHeaders.length; at += 2) {
     if (request.rawHeaders[at]?.toLowerCase() === "host") hosts.push(request.rawHeaders[at + 1] ?? "");
   }
-  if (hosts.length === 0 && request.httpVersion !== "1.0") return { field: "header.host", message: "is required" };
+  if (hosts.length === 0 && request.httpVersion !== "1.0")
+    return { field: "header.host", message: "is required" };
   if (hosts.length > 1) return { field: "header.host", message: "is given more than once" };
   if (hosts.length === 1 && !isUrlAuthority(hosts[0] as string))
     return { field: "header.host", message: "is not a host name and port" };
