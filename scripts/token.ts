@@ -3,6 +3,7 @@
 import { decodeJwt } from "jose";
 import { z } from "zod";
 import { roles } from "../apps/http/auth.ts";
+import { ANY_CASE_UUID } from "../apps/http/ids.ts";
 import { issueToken } from "../apps/http/issueToken.ts";
 import { signingKeys } from "../apps/http/signingKeys.ts";
 import { parseCommand } from "../cli/command.ts";
@@ -14,8 +15,12 @@ const usage = `usage: npm run token -- --role <${roles.join("|")}> [--sub <uuid>
 
 const options = z.object({
   role: z.enum(roles, { error: `--role must be one of ${roles.join(", ")}` }),
-  sub: z.uuid({ error: "--sub must be a UUID" }).optional(),
-  session: z.uuid({ error: "--session must be a UUID" }).optional(),
+  // In any case, as the services take a token's; written into the token in lower case.
+  sub: z.stringFormat("uuid", ANY_CASE_UUID, { error: "--sub must be a UUID" }).toLowerCase().optional(),
+  session: z
+    .stringFormat("uuid", ANY_CASE_UUID, { error: "--session must be a UUID" })
+    .toLowerCase()
+    .optional(),
   expires: z
     .string()
     // No 0s: a token that has expired as it is printed is refused by every service it is shown to.

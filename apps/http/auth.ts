@@ -7,6 +7,7 @@ import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyOptions, jwt
 import { z } from "zod";
 import { DEFAULT_JWT_MAX_LIFETIME_HOURS, type Env } from "../../config/env.ts";
 import { ambiguousMember } from "./ambiguousJson.ts";
+import { ANY_CASE_UUID, anyCaseUuid } from "./ids.ts";
 import { HttpProblem } from "./problem.ts";
 import type { RequestContextEnv } from "./requestContext.ts";
 import type { SigningKeys } from "./signingKeys.ts";
@@ -51,7 +52,7 @@ const isRole = (value: unknown): value is Role => roles.includes(value as Role);
 const claimsSchema = z
   .object({
     // In lower case whatever the issuer wrote: the subject is the user's id in every event and record.
-    sub: z.uuid({ error: "the subject (sub) must be a UUID" }).toLowerCase(),
+    sub: z.stringFormat("uuid", ANY_CASE_UUID, { error: "the subject (sub) must be a UUID" }).toLowerCase(),
     role: z.unknown().optional(),
     // Of any shape: read only when `role` names no platform role, and then only a member `role` of an object.
     app_metadata: z.unknown().optional(),
@@ -64,7 +65,7 @@ const claimsSchema = z
       context.addIssue({ code: "custom", message: `the token names no platform role (${roles.join(", ")})` });
       return z.NEVER;
     }
-    const session = [claims.session_id, claims.sid].find((value) => z.uuid().safeParse(value).success);
+    const session = [claims.session_id, claims.sid].find((value) => anyCaseUuid.safeParse(value).success);
     return { userId: claims.sub, role, sessionId: (session as string | undefined)?.toLowerCase() ?? null };
   });
 
@@ -123,7 +124,7 @@ export function createTokenVerifier(keys: SigningKeys, expected: ExpectedClaims 
     keys.kind === "secret"
       ? (token: string) => jwtVerify(token, keys.secret, { ...options, algorithms: ["HS256"] })
       : (() => {
-          const keySet = createRemoteJWKSet(keys.url);
+          const keySet = createRemoteJWKSet(keys.url, { cacheMaxAge: JWKS_MAX_AGE_MS });
           return (token: string) => jwtVerify(token, keySet, { ...options, algorithms: JWKS_ALGORITHMS });
         })();
   const maxLifetimeHours = expected.maxLifetimeHours ?? DEFAULT_JWT_MAX_LIFETIME_HOURS;
@@ -201,9 +202,13 @@ function checkLifetime(payload: JWTPayload, maxLifetimeHours: number, nowS: numb
   }
 }
 
-/** How long a verified token is taken on trust (never past its expiry): a key withdrawn from the JWKS stops
- * working within this, well inside the ten minutes jose's key set keeps keys it has fetched. */
+/**
+ * How long a verified token is taken on trust (never past its expiry), and how old the fetched key set may grow
+ * before jose fetches it again (its own default is ten minutes): a key withdrawn from the JWKS is refused within
+ * a minute, and a token verified with it just before is trusted a minute more at most.
+ */
 const VERIFIED_TOKEN_TRUST_MS = 60_000;
+const JWKS_MAX_AGE_MS = 60_000;
 const VERIFIED_TOKENS_KEPT = 10_000;
 
 /**

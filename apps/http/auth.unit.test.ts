@@ -78,6 +78,15 @@ describe("the token verifier", () => {
     });
   });
 
+  it("takes a subject and a session in any case, and answers them in lower case", async () => {
+    for (const id of ["FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", sub.toUpperCase()]) {
+      expect(await testVerifier(await sign({ sub: id, role: "admin", sid: id }))).toMatchObject({
+        userId: id.toLowerCase(),
+        sessionId: id.toLowerCase(),
+      });
+    }
+  });
+
   it("takes the session from session_id or sid, and leaves out one that is not a UUID", async () => {
     const sid = randomUUID();
     expect(await testVerifier(await sign({ sub, role: "admin", sid }))).toMatchObject({ sessionId: sid });

@@ -8,7 +8,7 @@ import { z } from "zod";
  * in any case too: zod spells it in lower case only, and refused `FFFFFFFF-FFFF-…`. Without flags, so that the
  * OpenAPI document can publish it as it is.
  */
-const ANY_CASE_UUID =
+export const ANY_CASE_UUID =
   /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|[fF]{8}-[fF]{4}-[fF]{4}-[fF]{4}-[fF]{12})$/;
 
 export const anyCaseUuid = z.stringFormat("uuid", ANY_CASE_UUID).toLowerCase().meta({

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTokenVerifier, InvalidToken, TokenCheckUnavailable } from "./auth.ts";
 import { issueToken } from "./issueToken.ts";
 import { signingKeys } from "./signingKeys.ts";
@@ -14,10 +14,16 @@ describe("a JWKS URL", () => {
   let jwksUrl: string;
   const keyPair = generateKeyPair("ES256");
 
+  /** The keys the server publishes: key-1 until a test withdraws it. */
+  let published: unknown[] = [];
+
   beforeAll(async () => {
     const jwk = { ...(await exportJWK((await keyPair).publicKey)), kid: "key-1", alg: "ES256", use: "sig" };
+    published = [jwk];
     server = createServer((_, response) => {
-      response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
+      response
+        .writeHead(200, { "Content-Type": "application/json" })
+        .end(JSON.stringify({ keys: published }));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/auth/v1/.well-known/jwks.json`;
@@ -46,6 +52,24 @@ describe("a JWKS URL", () => {
       role: "admin",
     });
     await expect(verify(forged)).rejects.toBeInstanceOf(InvalidToken);
+  });
+
+  it("refuses a key withdrawn from the set within a minute: jose's own default kept a fetched set ten", async () => {
+    const verify = createTokenVerifier(signingKeys({ JWT_JWKS_URL: jwksUrl }));
+    const withKey1 = published;
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    try {
+      await verify(await supabaseToken({}));
+      published = [];
+      // Within the minute the set fetched is still taken; after it, it is fetched again, and key-1 is gone.
+      vi.setSystemTime(Date.now() + 30_000);
+      await verify(await supabaseToken({}));
+      vi.setSystemTime(Date.now() + 31_000);
+      await expect(verify(await supabaseToken({}))).rejects.toBeInstanceOf(InvalidToken);
+    } finally {
+      vi.useRealTimers();
+      published = withKey1;
+    }
   });
 
   it("reports an unreachable key set as unavailable, not as a bad token", async () => {
