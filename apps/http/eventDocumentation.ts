@@ -5,7 +5,7 @@ import { type AsyncApiOptions, asyncApiDocument } from "../../events/docs/asyncA
 import { eventJsonSchemas } from "../../events/docs/eventJsonSchemas.ts";
 import { isEventType } from "../../events/index.ts";
 import { once } from "./once.ts";
-import { HttpProblem } from "./problem.ts";
+import { HttpProblem, problemResponse } from "./problem.ts";
 
 export function eventDocumentationRoutes(brokers: AsyncApiOptions = {}): Hono {
   // Built on first request, then kept, as text: the catalog does not change while the process runs, and writing
@@ -21,8 +21,13 @@ export function eventDocumentationRoutes(brokers: AsyncApiOptions = {}): Hono {
         const file = c.req.param("file");
         const type = file.endsWith(".json") ? file.slice(0, -".json".length) : "";
         if (!isEventType(type)) {
-          throw HttpProblem.notFound(
-            "No event type of the catalog has this schema: each is at /events/schemas/<event type>.json, the types as /asyncapi.json lists them.",
+          // Without an `instance`, as a path no route serves: the name is the client's text, whatever it wrote.
+          return problemResponse(
+            c,
+            HttpProblem.notFound(
+              "No event type of the catalog has this schema: each is at /events/schemas/<event type>.json, the types as /asyncapi.json lists them.",
+            ),
+            null,
           );
         }
         return c.json(schemas()[type], 200, { "Content-Type": "application/schema+json" });
