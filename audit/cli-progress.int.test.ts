@@ -1,7 +1,13 @@
 // `npm run audit:verify` and `audit:archive` report their progress on stderr: run as a script (stderr not a
 // terminal) they print plain lines, and end with a summary that counts exactly the events they read.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshDatabases, historyToArchive, type TestHistory, testKey } from "../test/auditHistories.ts";
+import {
+  changePayload,
+  freshDatabases,
+  historyToArchive,
+  type TestHistory,
+  testKey,
+} from "../test/auditHistories.ts";
 import { spawnScript } from "../test/childProcess.ts";
 
 const databases = freshDatabases("cli_progress");
@@ -42,6 +48,33 @@ describe("progress of the audit commands, not on a terminal", () => {
       expect(output).toMatch(new RegExp(`intact up to position \\d+: ${events} events`));
       // Plain lines only: no carriage return or terminal escape in a log.
       expect([...output].filter((character) => character === "\r" || character === "\u001b")).toEqual([]);
+    } finally {
+      await history.close();
+    }
+  });
+
+  it("audit:verify that stops at a broken link counts the events it verified before it", async () => {
+    const history = await databases.create();
+    try {
+      await history.begin();
+      await history.round();
+      await history.round();
+      const rows = await history.rows();
+      const changed = rows[Math.floor(rows.length / 2)] as (typeof rows)[number];
+      await changePayload(history, changed.position);
+      const before = rows.indexOf(changed);
+
+      const { code, output } = await auditCommand(history, ["verify"]);
+
+      expect(code, output).toBe(1);
+      expect(output).toContain(`BROKEN after ${before} intact events`);
+      // It said 0: the count moved a batch (5,000 rows) at a time, and this one was not finished.
+      expect(output).toMatch(
+        new RegExp(
+          `^verify: stopped at a broken link, ${before} events in \\d+ s \\([\\d,-]+ events/s\\)$`,
+          "m",
+        ),
+      );
     } finally {
       await history.close();
     }

@@ -316,6 +316,13 @@ async function verifySpan(
     };
   };
 
+  // Rows are reported a batch at a time, and where verification stops in one: its rows before the stop too.
+  let reported = 0;
+  const report = () => {
+    progress?.advance(rows - reported);
+    reported = rows;
+  };
+
   const recent = new RecentHeads(RECENT_AGGREGATES);
   const attributedFrom = await firstAttributedRow(client);
   for (;;) {
@@ -331,11 +338,17 @@ async function verifySpan(
       // Checkpoints whose cursor lies before this row must already hold.
       while (next < checkpoints.length && isAfter(row, checkpoints[next] as Checkpoint)) {
         const broken = checkAt(checkpoints[next] as Checkpoint);
-        if (broken) return broken;
+        if (broken) {
+          report();
+          return broken;
+        }
         next++;
       }
       const problem = rowProblem(row);
-      if (problem) return { rows, problem };
+      if (problem) {
+        report();
+        return { rows, problem };
+      }
       if (deferredProblem === null) {
         deferredProblem = attributionProblem(row, attributedFrom);
         if (row.aggregateVersion !== null && deferredProblem === null) {
@@ -351,7 +364,7 @@ async function verifySpan(
       sealedRows++;
       lastPosition = row.position;
     }
-    progress?.advance(batch.length);
+    report();
     const last = batch.at(-1);
     if (last) cursor = { txId: last.txId, position: last.position };
     if (batch.length < BATCH) break;
