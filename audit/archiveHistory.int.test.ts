@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_AUDIT_RETENTION_DAYS } from "../config/env.ts";
 import { writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
+import { instantOf } from "../events/instant.ts";
 import {
   historyToArchive as archivable,
   freshDatabases,
@@ -122,6 +123,13 @@ describe("archiving the history", () => {
       upToPosition: history.position(34),
       lastCheckpoint: expect.objectContaining({ sequence: 2, rowCount: 20 }),
     });
+    // A range that ends among the archived events is refused as that, not as a range that ends before it starts.
+    await expect(history.verify({ until: instantOf(history.checkpoints[0].sealedAt) })).rejects.toMatchObject(
+      {
+        parameter: "until",
+        reason: `the range ends among archived events (up to checkpoint 1, position ${history.position(9)}), which are verified from their archive files: npm run audit:verify-archive`,
+      },
+    );
     expect(await verifyArchiveFiles([outcome.manifest], testKeys)).toEqual([
       {
         intact: true,

@@ -210,8 +210,14 @@ export async function resolveSpan(
   const end = range.to !== undefined ? "to" : "until";
   if (through && start && compareKeys(through, start) < 0)
     throw new RangeProblem(end, "the range ends before the event at from");
-  if (through && compareKeys(through, anchor.cursor) <= 0)
-    throw new RangeProblem(end, `the range ends before it starts (after checkpoint ${anchor.checkpoint})`);
+  if (through && compareKeys(through, anchor.cursor) <= 0) {
+    throw new RangeProblem(
+      end,
+      anchor === floor && newestArchive
+        ? `the range ends among archived events (up to checkpoint ${floor.checkpoint}, position ${floor.cursor.position}), which are verified from their archive files: npm run audit:verify-archive`
+        : `the range ends before it starts (after checkpoint ${anchor.checkpoint})`,
+    );
+  }
   return { anchor, through, archivedRows: floor.rowCount };
 }
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type pg from "pg";
 import { type ArchiveOptions, archiveHistory } from "../audit/archiveHistory.ts";
 import type { Checkpoint } from "../audit/checkpoint.ts";
+import type { HistoryRange } from "../audit/historySpan.ts";
 import { sealCheckpoint } from "../audit/sealCheckpoint.ts";
 import { type SigningKey, signingKeyFromPem } from "../audit/signingKey.ts";
 import { type HistoryRow, historyBatch } from "../audit/sql/historyRows.ts";
@@ -210,7 +211,7 @@ export async function historyToArchive(history: TestHistory) {
     position: (index: number) => (rows[index] as HistoryRow).position,
     archive: (options: Partial<ArchiveOptions> = {}) =>
       archiveHistory(client, testKey, { retentionDays, directory, ...options }),
-    verify: () => verifyHistory(client, testKeys),
+    verify: (range: HistoryRange = {}) => verifyHistory(client, testKeys, range),
     remaining: async () => (await history.rows()).map((row) => row.eventId),
     close: async () => {
       client.release();
