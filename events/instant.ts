@@ -45,8 +45,14 @@ const MONTH_NAMES = [
 export function readInstant(text: string): InstantReading {
   const parts = SHAPE.exec(text);
   if (!parts) {
+    // `2026-12-07T10:00:00+01:00` in a URL's query, its `+` not written %2B, reaches the route as a space.
+    const plusAsSpace = SHAPE.test(text.replace(/ (\d{2}:\d{2})$/, "+$1"));
     return {
-      problem: `must be an RFC 3339 time with its offset, YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm), e.g. ${INSTANT_EXAMPLE}`,
+      problem:
+        `must be an RFC 3339 time with its offset, YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm), e.g. ${INSTANT_EXAMPLE}` +
+        (plusAsSpace
+          ? "; its offset begins with a space: a + in a URL's query is read as one, write it %2B"
+          : ""),
     };
   }
   const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number) as number[] as [

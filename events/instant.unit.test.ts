@@ -91,6 +91,13 @@ describe("readInstant", () => {
     );
   });
 
+  it("says, of an offset that begins with a space, that a + in a URL's query is read as one", () => {
+    expect(readInstant("2026-12-07T00:00:00 01:00").problem).toMatch(
+      /e\.g\. 2026-01-15T00:00:00Z; its offset begins with a space: a \+ in a URL's query is read as one, write it %2B$/,
+    );
+    expect(readInstant("2026-12-07T00:00:00.5 01:00").problem).toContain("write it %2B");
+  });
+
   it("reads every instant of the years 0001-9999, to the nanosecond, written at any offset, as itself", () => {
     fc.assert(
       fc.property(
