@@ -20,7 +20,7 @@ const routesWithBodies = serviceRoutes.filter((routeCase) => routeCase.method !=
 interface Sent {
   /** The body sent, made from the route's own; none for a GET. */
   body?: (body: Record<string, unknown>) => string | Uint8Array<ArrayBuffer>;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | null>;
   /** Query parameters added to the route's own (`a=1&b=2`). */
   query?: string;
   /** Send the route's own body, when it takes one (without `body`). */
@@ -42,11 +42,13 @@ async function send(routeCase: (typeof serviceRoutes)[number], sent: Sent) {
   const query = sent.query === undefined ? "" : `${path.includes("?") ? "&" : "?"}${sent.query}`;
   const response = await app.request(`${path}${query}`, {
     method: routeCase.method,
-    headers: user.headers({
-      "Content-Type": "application/json",
-      "X-Correlation-Id": correlationId,
-      ...sent.headers,
-    }),
+    // A header given as null is not sent.
+    headers: Object.fromEntries(
+      Object.entries<string | null>({
+        ...user.headers({ "Content-Type": "application/json", "X-Correlation-Id": correlationId }),
+        ...sent.headers,
+      }).filter((entry): entry is [string, string] => entry[1] !== null),
+    ),
     body: sent.body
       ? sent.body((body ?? {}) as Record<string, unknown>)
       : sent.ownBody && body !== undefined
@@ -246,6 +248,29 @@ describe("request bodies", () => {
       await text.wroteNothing();
     });
   }
+
+  it("refuses a request without the body its operation requires, saying so once, with or without a Content-Type", async () => {
+    const document = (await (await app.request("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+    };
+    const requiring = routesWithBodies.filter(
+      (routeCase) => document.paths[routeCase.route]?.[routeCase.method.toLowerCase()]?.requestBody?.required,
+    );
+    expect(requiring.map((routeCase) => `${routeCase.method} ${routeCase.route}`)).toContain(
+      "POST /patients",
+    );
+    for (const routeCase of requiring) {
+      for (const headers of [{ "Content-Type": "application/json" }, { "Content-Type": null }]) {
+        const missing = await send(routeCase, { body: () => "", headers });
+        const what = `${routeCase.method} ${routeCase.route} ${JSON.stringify(headers)}`;
+        expect(missing.response.status, what).toBe(400);
+        expect(missing.problem.errors, what).toEqual([
+          { field: "body", message: "is required: send the JSON this operation takes" },
+        ]);
+        await missing.wroteNothing();
+      }
+    }
+  });
 
   for (const routeCase of routesWithBodies) {
     // As the document says (415: "not application/json in UTF-8"): before, any `application/…+json` was read as

@@ -476,7 +476,13 @@ function utf8JsonBody(required: boolean): MiddlewareHandler {
     }
     const contentType = c.req.header("content-type");
     const bytes = await c.req.arrayBuffer();
-    if (!required && bytes.byteLength === 0) {
+    if (bytes.byteLength === 0) {
+      // Said as that, whatever Content-Type says: without one, Hono's validator read no body as `{}`, and each
+      // required field was refused as undefined.
+      if (required)
+        throw HttpProblem.invalid([
+          { field: "body", message: "is required: send the JSON this operation takes" },
+        ]);
       if (contentType !== undefined) withContentType(c, undefined);
       return next();
     }
