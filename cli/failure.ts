@@ -294,7 +294,8 @@ function kafkaConnectionFailed(error: Error): boolean {
     cause instanceof Error;
     cause = (cause as Error & { cause?: unknown }).cause
   ) {
-    if (cause.name === "KafkaJSConnectionError") return true;
+    // A broker that closed the connection (or a network that dropped it) is KafkaJSConnectionClosedError.
+    if (cause.name === "KafkaJSConnectionError" || cause.name === "KafkaJSConnectionClosedError") return true;
   }
   return false;
 }

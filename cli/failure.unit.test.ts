@@ -5,6 +5,7 @@
 import assert from "node:assert";
 import { readFileSync } from "node:fs";
 import { DrizzleQueryError } from "drizzle-orm";
+import kafkajs from "kafkajs";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../config/env.ts";
@@ -165,6 +166,24 @@ describe("the operator's problem", () => {
       expect(reported(error, "audit:verify")).toEqual({
         code: EXIT_FAILED,
         stderr: `audit:verify failed: ${message}\n`,
+      });
+    }
+  });
+
+  it("names KAFKA_BROKERS when a broker closes the connection, as when it refuses it", () => {
+    // The error kafkajs throws, which its type definitions leave out.
+    const { KafkaJSConnectionClosedError } = kafkajs as unknown as {
+      KafkaJSConnectionClosedError: new (message: string, broker: { host: string; port: number }) => Error;
+    };
+    const closed = new KafkaJSConnectionClosedError("Closed connection", {
+      host: "10.255.255.1",
+      port: 9092,
+    });
+    const gaveUp = new kafkajs.KafkaJSNumberOfRetriesExceeded(closed, { retryCount: 5, retryTime: 300 });
+    for (const error of [closed, gaveUp]) {
+      expect(classifyFailure(error)).toEqual({
+        kind: "operator",
+        message: `Kafka cannot be reached at the brokers KAFKA_BROKERS names: ${error.message}`,
       });
     }
   });
