@@ -25,7 +25,7 @@ import { type ArchivedRow, fileSha256, signArchive, toArchivedRow } from "./arch
 import { archiveHistory } from "./archiveHistory.ts";
 import { manifestText, parseManifest } from "./archiveManifest.ts";
 import type { HistoryRow } from "./sql/historyRows.ts";
-import { verifyArchiveFiles } from "./verifyArchiveFile.ts";
+import { ManifestUnreadable, verifyArchiveFiles } from "./verifyArchiveFile.ts";
 import { verifyHistory } from "./verifyHistory.ts";
 
 const databases = freshDatabases("audit_archive");
@@ -232,14 +232,17 @@ describe("archiving the history", () => {
     expect(await verifyArchiveFiles([second.manifest], testKeys)).toMatchObject([
       { intact: true, linksToEarlierArchives: 0, linksNotChecked: 4 },
     ]);
-    // Given out of order, the archives do not make one history.
-    expect(await verifyArchiveFiles([second.manifest, first.manifest], testKeys)).toMatchObject([
-      { intact: true, archive: 2 },
-      {
-        intact: false,
-        brokenLink: { problem: expect.stringMatching(/does not begin where archive 2 ended/) },
-      },
-    ]);
+    // Given out of order, or one twice, the command line is wrong, not the history: refused before any is read
+    // (they were reported BROKEN, as tampered archives are).
+    await expect(verifyArchiveFiles([second.manifest, first.manifest], testKeys)).rejects.toThrow(
+      new ManifestUnreadable(
+        first.manifest,
+        "archive 1 is given after archive 2: give the manifests oldest first, each once",
+      ),
+    );
+    await expect(verifyArchiveFiles([first.manifest, first.manifest], testKeys)).rejects.toThrow(
+      "archive 1 is given after archive 1: give the manifests oldest first, each once",
+    );
     await history.close();
   });
 

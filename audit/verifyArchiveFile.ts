@@ -59,8 +59,9 @@ export async function verifyArchiveFiles(
   let earlier: Map<string, ArchivedHead> | null = null;
   let previous: ArchiveManifest | null = null;
   const signers = new KeySuccession();
-  for (const manifestPath of manifestPaths) {
-    const manifest = await readManifest(manifestPath);
+  const manifests = await readInOrder(manifestPaths);
+  for (const [at, manifestPath] of manifestPaths.entries()) {
+    const manifest = manifests[at] as ArchiveManifest;
     // The checkpoints the archives end at, in order (and the one the first continues): no key signs after its successor.
     for (const checkpoint of previous || !manifest.after
       ? [manifest.checkpoint]
@@ -100,6 +101,26 @@ export async function verifyArchiveFiles(
     previous = manifest;
   }
   return reports;
+}
+
+/**
+ * The manifests, each read before any archive is verified: one given twice, or before one older than it, is the
+ * command line's slip (ManifestUnreadable), not a history that is broken.
+ */
+async function readInOrder(manifestPaths: readonly string[]): Promise<ArchiveManifest[]> {
+  const manifests: ArchiveManifest[] = [];
+  for (const manifestPath of manifestPaths) {
+    const manifest = await readManifest(manifestPath);
+    const before = manifests.at(-1);
+    if (before && manifest.archive.sequence <= before.archive.sequence) {
+      throw new ManifestUnreadable(
+        manifestPath,
+        `archive ${manifest.archive.sequence} is given after archive ${before.archive.sequence}: give the manifests oldest first, each once`,
+      );
+    }
+    manifests.push(manifest);
+  }
+  return manifests;
 }
 
 /** A manifest given that cannot be read, or is not one: the argument is wrong, nothing was verified. */
