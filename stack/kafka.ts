@@ -260,6 +260,13 @@ export async function startKafka(
           `${brokers[index]} (node ${index}) is taken by another process: stop it, or set KAFKA_PORT to free ports`,
         );
       }
+      // The controller listens on a port of its own: taken, the JVM died with a stack trace of a BindException.
+      const { controllerPort } = nodes[index] as KafkaNode;
+      if (await isPortOpen("127.0.0.1", controllerPort)) {
+        throw new Error(
+          `127.0.0.1:${controllerPort}, node ${index}'s controller port (its client port + 1), is taken by another process: stop it, or set KAFKA_PORT to free ports`,
+        );
+      }
       startedPids.push(await spawnNode(java, kafka, index, log));
     }
     await waitForCluster(kafka, startedPids);

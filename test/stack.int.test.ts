@@ -1,6 +1,7 @@
 // The local stack really serves: Postgres with logical WAL, a Kafka broker that creates topics, reuse of
 // running services, and a Kafka stop/start cycle like the outage tests do.
 import { randomUUID } from "node:crypto";
+import { type AddressInfo, createServer } from "node:net";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createKafka } from "../kafka/client.ts";
@@ -63,6 +64,29 @@ describe("the local stack", () => {
     const [postgres, kafka] = await Promise.all([startPostgres(), startKafka()]);
     expect(postgres).toEqual({ databaseUrl: stack.databaseUrl, startedByUs: false });
     expect(kafka).toEqual({ brokers: stack.kafkaBrokers, startedByUs: false });
+  });
+
+  it("refuses to start a broker whose controller port is taken, naming it, before any JVM starts", async () => {
+    // Two free ports in a row: the client port stays free, the controller's (client + 1) is taken here.
+    const taken = createServer();
+    let basePort = 0;
+    for (;;) {
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      basePort = (taken.address() as AddressInfo).port - 1;
+      const free = await new Promise<boolean>((resolve) => {
+        const probe = createServer().once("error", () => resolve(false));
+        probe.listen(basePort, "127.0.0.1", () => probe.close(() => resolve(true)));
+      });
+      if (free) break;
+      await new Promise((resolve) => taken.close(resolve));
+    }
+    try {
+      await expect(startKafka(() => {}, { basePort, brokerCount: 1 })).rejects.toThrow(
+        `127.0.0.1:${basePort + 1}, node 0's controller port (its client port + 1), is taken by another process: stop it, or set KAFKA_PORT to free ports`,
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it("stops and starts Kafka again on the same storage", async ({ skip }) => {
