@@ -260,7 +260,10 @@ function postgresOperatorProblem(error: Error): string | null {
   if (typeof code !== "string") return null;
   switch (code) {
     case "42P01":
-      return `the database DATABASE_URL names is not migrated, or not this project's (${error.message}): run npm run db:migrate against it`;
+      // DATABASE_URL unset (or empty), the command ran against the project's own Postgres, started for it.
+      return process.env.DATABASE_URL
+        ? `the database DATABASE_URL names is not migrated, or not this project's (${error.message}): run npm run db:migrate against it`
+        : `the project's own database, which a command uses while DATABASE_URL is unset, is not migrated (${error.message}): run npm run db:migrate, or set DATABASE_URL to the database meant`;
     case "42501":
       return `the role DATABASE_URL logs in as lacks a privilege this command needs (${error.message}): grant it, or use the project's role`;
     case "25006":

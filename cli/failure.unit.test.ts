@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { DrizzleQueryError } from "drizzle-orm";
 import kafkajs from "kafkajs";
 import pg from "pg";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "../config/env.ts";
 import {
   classifyFailure,
@@ -136,6 +136,13 @@ describe("a fault of the code", () => {
 
 describe("the operator's problem", () => {
   const notMigrated = postgresError("42P01", 'relation "outbox" does not exist');
+  // The database is the one DATABASE_URL names, unless a test says otherwise.
+  beforeEach(() => {
+    vi.stubEnv("DATABASE_URL", "postgres://db.example.org/healthcare");
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
 
   it("is one line naming what to fix, exit code 1, however deep drizzle's failed query wraps it", () => {
     const refused = postgresError("3D000", 'database "nowhere" does not exist');
@@ -185,6 +192,15 @@ describe("the operator's problem", () => {
         kind: "operator",
         message: `Kafka cannot be reached at the brokers KAFKA_BROKERS names: ${error.message}`,
       });
+    }
+  });
+
+  it("names the project's own database, not DATABASE_URL, when that is unset or empty", () => {
+    for (const unset of [undefined, ""]) {
+      vi.stubEnv("DATABASE_URL", unset);
+      expect(failureMessage(notMigrated)).toBe(
+        `the project's own database, which a command uses while DATABASE_URL is unset, is not migrated (relation "outbox" does not exist): run npm run db:migrate, or set DATABASE_URL to the database meant`,
+      );
     }
   });
 
