@@ -1,6 +1,7 @@
 // `npm run replay -- <filters> [--to-topic <topic>] [--rate <n>] [--dry-run | --yes]`: republishes part of the
 // outbox history to Kafka, each record the one the relay sent (relay/replay/). The rule that decides when a
 // replay may run beside the live relay is in relay/replay/replayRule.ts and README's "Replaying history".
+import os from "node:os";
 import { confirm, parseCommand } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
 import { operatorName } from "../cli/operator.ts";
@@ -10,7 +11,13 @@ import { createDatabase } from "../db/client.ts";
 import { createIdempotentProducer, createKafka } from "../kafka/client.ts";
 import { loadMasterKeys } from "../phi/masterKeys.ts";
 import { ReplayArgumentError, replayOptions, replayRequest } from "../relay/replay/replayArguments.ts";
-import { planReplay, type ReplayPlan, recordReplay, replayHistory } from "../relay/replay/replayHistory.ts";
+import {
+  planReplay,
+  type ReplayPlan,
+  ReplayStopped,
+  recordReplay,
+  replayHistory,
+} from "../relay/replay/replayHistory.ts";
 import { databaseUrlOf, kafkaBrokersOf } from "../stack/index.ts";
 
 const { values, refuse } = parseCommand({
@@ -54,6 +61,8 @@ const admin = kafka.admin();
 const producer = createIdempotentProducer(kafka, env.KAFKA_COMPRESSION);
 const client = await db.$client.connect();
 let progress: Progress | undefined;
+/** The signal that stopped the replay, if one did. */
+let stopSignal: "SIGINT" | "SIGTERM" | undefined;
 try {
   await admin.connect();
   const planning = await planReplay(client, admin, request);
@@ -78,7 +87,15 @@ try {
       console.log(`recorded as audit.history.replayed ${eventId} (operator ${operator})`);
       await producer.connect();
       progress = startProgress({ label: "replay", total: plan.events });
-      const outcome = await replayHistory(client, producer, admin, plan, { progress });
+      // Ctrl-C stops the replay between two sends and says how far it got; a second one ends the process at once.
+      const stop = new AbortController();
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+          stopSignal = signal;
+          stop.abort();
+        });
+      }
+      const outcome = await replayHistory(client, producer, admin, plan, { progress, signal: stop.signal });
       progress.finish("published");
       console.log(
         `replayed ${outcome.published} events to ${plan.ownTopic ? "their own topics" : plan.request.toTopic}` +
@@ -91,6 +108,8 @@ try {
 } catch (error) {
   progress?.finish("stopped");
   process.exitCode = reportFailure(error, "replay");
+  // As a shell reports a process a signal ended: 130 for Ctrl-C.
+  if (error instanceof ReplayStopped && stopSignal) process.exitCode = 128 + os.constants.signals[stopSignal];
 } finally {
   client.release();
   await producer.disconnect().catch(() => {});

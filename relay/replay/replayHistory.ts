@@ -173,6 +173,8 @@ export interface ReplayRun {
   pacer?: RatePacer;
   /** Called after each send Kafka acknowledged, with its rows as published (topic already the target). */
   onSent?: (rows: readonly OutboxRecord[]) => void;
+  /** Stops the replay before its next send (the operator's Ctrl-C): ReplayStopped says how far it got. */
+  signal?: AbortSignal;
 }
 
 export interface ReplayOutcome {
@@ -210,6 +212,7 @@ export async function replayHistory(
     for (let remaining = rows; remaining.length > 0; ) {
       const send = firstByteBatch(remaining.slice(0, pacer.sendSize), limits);
       await pacer.beforeSend(send.length);
+      if (run.signal?.aborted) throw new ReplayStopped(plan.events, { published, lastSent });
       await publishBatch(producer, send).catch((error: unknown) => {
         throw new ReplayInterrupted(error, { published, lastSent });
       });
@@ -243,6 +246,23 @@ export class ReplayIncomplete extends Error {
         "rest from the archive files, or narrow the selection to what the outbox holds and replay again",
     );
     this.name = "ReplayIncomplete";
+  }
+}
+
+/** The operator stopped the replay (Ctrl-C) between two sends: what went out stays out. */
+export class ReplayStopped extends Error {
+  constructor(
+    readonly planned: number,
+    readonly sent: ReplayOutcome,
+  ) {
+    const where = sent.lastSent
+      ? `, the last at tx ${sent.lastSent.txId}, position ${sent.lastSent.position}`
+      : "";
+    super(
+      `stopped by the operator: ${sent.published} of the ${planned} events planned were replayed${where}; ` +
+        `the audit.history.replayed event recorded the plan of ${planned}`,
+    );
+    this.name = "ReplayStopped";
   }
 }
 
