@@ -14,18 +14,29 @@ const brokerList = z
       .array(
         z
           .string()
+          // Each refusal names its entry: one line per bad entry, which a message alike for all would repeat.
+          .min(1, { error: EMPTY_ENTRY, abort: true })
           // Kafka's own listener syntax names the protocol; here KAFKA_SSL and KAFKA_SASL_MECHANISM do.
           .refine((broker) => !/^[a-z_]+:\/\//i.test(broker), {
-            error:
-              "each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM)",
+            error: (issue) =>
+              `each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM): ${JSON.stringify(issue.input)} has one`,
             abort: true,
           })
-          .regex(/^[^\s:]+:\d{1,5}$/, { error: "each broker must be host:port", abort: true })
+          .regex(/^[^\s:]+:\d{1,5}$/, {
+            error: (issue) => `each broker must be host:port: ${JSON.stringify(issue.input)} is not`,
+            abort: true,
+          })
           // Five digits also spell 0 and 65536-99999, which no broker listens on: the client only fails later.
-          .refine((broker) => {
-            const port = Number(broker.slice(broker.lastIndexOf(":") + 1));
-            return port >= 1 && port <= 65_535;
-          }, "each broker's port must be from 1 to 65535"),
+          .refine(
+            (broker) => {
+              const port = Number(broker.slice(broker.lastIndexOf(":") + 1));
+              return port >= 1 && port <= 65_535;
+            },
+            {
+              error: (issue) =>
+                `each broker's port must be from 1 to 65535: ${JSON.stringify(issue.input)}'s is not`,
+            },
+          ),
       )
       .min(1, "list at least one broker as host:port")
       // Host names are the same in any case (localhost:9092, LOCALHOST:9092).
@@ -454,7 +465,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     );
   }
   if (result.success && problems.length === 0) return { ...result.data, kafkaSecurity: kafka.security };
-  throw new ConfigError(problems);
+  // Each once: a list's entries are refused one by one, and two empty ones are told alike.
+  throw new ConfigError([...new Set(problems)]);
 }
 
 /**

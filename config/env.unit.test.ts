@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { configProblems } from "../test/configProblems.ts";
+import { EMPTY_ENTRY } from "./eachOnce.ts";
 import { ConfigError, loadConnectUrl, loadEnv, loadStackEnv, withoutPassword } from "./env.ts";
 
 describe("loadEnv", () => {
@@ -110,9 +111,17 @@ describe("loadEnv", () => {
     expect(loadEnv({ KAFKA_BROKERS: "a:1,b:65535" }).KAFKA_BROKERS).toEqual(["a:1", "b:65535"]);
     for (const value of ["localhost:99999", "localhost:0", "a:9092,b:65536", "localhost:00000"]) {
       expect(() => loadEnv({ KAFKA_BROKERS: value })).toThrow(
-        `KAFKA_BROKERS="${value}": each broker's port must be from 1 to 65535`,
+        `KAFKA_BROKERS="${value}": each broker's port must be from 1 to 65535: "${value.split(",").at(-1)}"'s is not`,
       );
     }
+  });
+
+  it("refuses each bad KAFKA_BROKERS entry once, naming it, and an empty one as the slip it is", () => {
+    expect(configProblems(loadEnv, { KAFKA_BROKERS: "localhost:9643,,x,y, ," })).toEqual([
+      `KAFKA_BROKERS="localhost:9643,,x,y, ,": ${EMPTY_ENTRY}`,
+      'KAFKA_BROKERS="localhost:9643,,x,y, ,": each broker must be host:port: "x" is not',
+      'KAFKA_BROKERS="localhost:9643,,x,y, ,": each broker must be host:port: "y" is not',
+    ]);
   });
 
   it("refuses a KAFKA_BROKERS entry listed more than once, in any case, naming it", () => {

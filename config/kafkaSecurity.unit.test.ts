@@ -134,7 +134,7 @@ describe("Kafka TLS and SASL from the environment", () => {
 
   it("refuses a protocol prefix in KAFKA_BROKERS, pointing at the variables that choose the protocol", () => {
     expect(problemsOf({ KAFKA_BROKERS: "SASL_SSL://kafka-1:9093" })).toEqual([
-      'KAFKA_BROKERS="SASL_SSL://kafka-1:9093": each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM)',
+      'KAFKA_BROKERS="SASL_SSL://kafka-1:9093": each broker must be host:port, without a protocol prefix (TLS and SASL come from KAFKA_SSL and KAFKA_SASL_MECHANISM): "SASL_SSL://kafka-1:9093" has one',
     ]);
   });
 });
