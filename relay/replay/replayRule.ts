@@ -62,12 +62,18 @@ export type ReplayDecision =
     }
   | { outcome: "refused"; reason: string };
 
-/** Why `topic` can hold no events (it is Kafka's or Kafka Connect's own), or null when it can. */
+/**
+ * Why `topic` can hold no replayed events (it is Kafka's or Kafka Connect's own, or a dead-letter topic), or null
+ * when it can.
+ */
 export function holdsNoEvents(topic: string): string | null {
   if (topic.startsWith("__"))
     return "a topic of Kafka's own (its name starts with __), which holds no events";
   if (isConnectStateTopic(topic))
     return `a topic of Kafka Connect's own state (${Object.values(CONNECT_STATE_TOPICS).join(", ")}), which holds no events`;
+  const deadLettersOf = topic.endsWith(".dlq") ? topic.slice(0, -".dlq".length) : null;
+  if (deadLettersOf !== null && isTopicName(deadLettersOf))
+    return `the dead-letter topic of ${deadLettersOf}, which holds the records its consumers could not apply (npm run dlq lists them, and re-drives them): an event replayed there would be taken for one of them`;
   return null;
 }
 
