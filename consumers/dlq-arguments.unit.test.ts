@@ -29,4 +29,17 @@ describe("dlq redrive's --event", { timeout: 60_000 }, () => {
       ]);
     }
   });
+
+  it("asks for the topic to redrive when none is named, and refuses two", async () => {
+    const [none, two] = await Promise.all([
+      commandOutcome("consumers/dlq.ts", ["redrive", "--yes"]),
+      commandOutcome("consumers/dlq.ts", ["redrive", "patient-events", "appointment-events", "--yes"]),
+    ]);
+    expect(none).toMatchObject({ code: 2, stdout: "" });
+    expect(none.stderr.split("\n")[0]).toBe(
+      "name the dead-letter topic to redrive (npm run dlq -- list shows those holding letters)",
+    );
+    expect(two).toMatchObject({ code: 2, stdout: "" });
+    expect(two.stderr.split("\n")[0]).toBe("redrive one topic at a time");
+  });
 });

@@ -45,7 +45,9 @@ const { positionals, values, refuse } = parseCommand({
 const [command, ...topicArgs] = positionals;
 if (command !== "list" && command !== "redrive")
   refuse(command ? `unknown command ${command}` : "list or redrive?");
-if (command === "redrive" && topicArgs.length !== 1) refuse("redrive one topic at a time");
+if (command === "redrive" && topicArgs.length === 0)
+  refuse("name the dead-letter topic to redrive (npm run dlq -- list shows those holding letters)");
+if (command === "redrive" && topicArgs.length > 1) refuse("redrive one topic at a time");
 const chosenTopics = topicArgs.map((name) => {
   try {
     return resolveDeadLetterTopic(name);

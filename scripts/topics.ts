@@ -77,7 +77,7 @@ try {
     console.log(formatSummary(summary));
   }
 } catch (error) {
-  process.exitCode = reportFailure(error, principals ? "topics acls" : "apply-topics");
+  process.exitCode = reportFailure(error, principals ? "topics acls" : "topics");
 } finally {
   await admin.disconnect();
 }
