@@ -116,7 +116,7 @@ try {
     console.error(error.render(printable));
     process.exitCode = 1;
   } else if (error instanceof NoDeadLettersToRedrive) {
-    console.error(printable(error.message));
+    console.error(`dlq ${command} failed: ${printable(error.message)}`);
     process.exitCode = 1;
   } else process.exitCode = reportFailure(error, `dlq ${command}`);
 } finally {

@@ -57,6 +57,8 @@ export function originalTopic(dlqTopic: DeadLetterTopicName): TopicName {
 interface Range {
   from: Map<number, bigint>;
   to: Map<number, bigint>;
+  /** How many records the topic retains, on every partition. */
+  retained: number;
 }
 
 /** From the re-drive cursor (or the oldest retained record) to the current end of each partition. */
@@ -69,7 +71,9 @@ async function deadLetterRange(admin: Admin, dlqTopic: DeadLetterTopicName, all:
   ]);
   const from = new Map<number, bigint>();
   const to = new Map<number, bigint>();
+  let retained = 0;
   for (const { partition, low, high } of ends) {
+    retained += Number(BigInt(high) - BigInt(low));
     const committed = BigInt(cursor?.partitions.find((entry) => entry.partition === partition)?.offset ?? -1);
     if (!all && committed > BigInt(high))
       throw new RedriveCursorPastEnd(dlqTopic, partition, committed, high);
@@ -77,7 +81,7 @@ async function deadLetterRange(admin: Admin, dlqTopic: DeadLetterTopicName, all:
     from.set(partition, all || committed < oldest ? oldest : committed);
     to.set(partition, BigInt(high));
   }
-  return { from, to };
+  return { from, to, retained };
 }
 
 export interface ListOptions {
@@ -187,7 +191,7 @@ async function redrive(
   options: RedriveOptions,
 ): Promise<RedriveOutcome> {
   const selective = options.eventIds !== undefined;
-  const { from, to } = await deadLetterRange(admin, dlqTopic, selective);
+  const { from, to, retained } = await deadLetterRange(admin, dlqTopic, selective);
   const inRange = [...to].reduce(
     (sum, [partition, end]) => sum + Number(end - (from.get(partition) ?? end)),
     0,
@@ -199,7 +203,7 @@ async function redrive(
   const found = new Set(records.map(({ letter }) => letter.eventId));
   const missing = [...(options.eventIds ?? [])].filter((eventId) => !found.has(eventId));
   if (missing.length > 0) throw new DeadLettersNotFound(dlqTopic, missing);
-  if (records.length === 0) throw new NoDeadLettersToRedrive(dlqTopic);
+  if (records.length === 0) throw new NoDeadLettersToRedrive(dlqTopic, retained);
 
   const topic = originalTopic(dlqTopic);
   // A dead letter of a record too large to park whole holds nothing to send back: it stays parked, and the
@@ -375,10 +379,16 @@ export class DeadLettersNotFound extends Error {
  * dead letters were re-driven already, or the topic named is not the one that holds them).
  */
 export class NoDeadLettersToRedrive extends Error {
-  constructor(readonly dlqTopic: DeadLetterTopicName) {
+  constructor(
+    readonly dlqTopic: DeadLetterTopicName,
+    /** The dead letters the topic retains, re-driven already: none, it never held one (or they expired). */
+    retained: number,
+  ) {
     super(
-      `${dlqTopic} holds no dead letter after the re-drive cursor (those there were re-driven already; list --all ` +
-        "shows every one it retains); nothing re-driven",
+      retained === 0
+        ? `${dlqTopic} holds no dead letter (none was parked there, or those parked have expired); nothing re-driven`
+        : `${dlqTopic} holds no dead letter after the re-drive cursor (the ${retained} it retains were re-driven already; list --all ` +
+            "shows each); nothing re-driven",
     );
     this.name = "NoDeadLettersToRedrive";
   }
