@@ -197,6 +197,10 @@ describe("npm run topics -- acls", () => {
 
     const refused = await runTopicsAsAdministrator(["acls", "--prune"], aclPrincipalVariables);
     expect(refused.code, "pruning without --yes and no terminal").toBe(2);
+    // Refused before anything is listed: the question names none as listed.
+    expect(refused.output).toContain(
+      "Delete the ALLOW ACLs --prune finds to delete (--prune --dry-run lists them): not confirmed",
+    );
     expect(await listed()).toContain(staleKey);
 
     const strays = [

@@ -63,7 +63,11 @@ const env = loadEnv();
 const principals = command === "acls" ? loadAclPrincipals() : undefined;
 // What --prune deletes is listed before it is asked about (applyPlatformAcls): a script is refused here, first.
 const pruneQuestion = "Delete the ALLOW ACLs listed above as to delete";
-if (principals && values.prune && !values["dry-run"]) await refuseUnconfirmable(pruneQuestion, values.yes);
+if (principals && values.prune && !values["dry-run"])
+  await refuseUnconfirmable(
+    "Delete the ALLOW ACLs --prune finds to delete (--prune --dry-run lists them)",
+    values.yes,
+  );
 
 const admin = createKafka({ brokers: kafkaBrokersOf(env), clientId: "apply-topics" }).admin();
 try {
