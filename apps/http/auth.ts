@@ -176,7 +176,12 @@ function refuseAmbiguousParts(token: string): void {
     [header, "header"],
     [claims, "claims"],
   ] as const) {
-    const ambiguity = ambiguousMember(Buffer.from(part as string, "base64url").toString("utf8"));
+    const text = Buffer.from(part as string, "base64url").toString("utf8");
+    // Refused as a request body's is (RFC 8259 §8.1): jose's decoder drops it, where another reader of the token
+    // may refuse it or keep it as part of the first token. (jose refuses bytes that are not UTF-8 itself.)
+    if (text.startsWith("\uFEFF"))
+      throw new InvalidToken(`a byte order mark comes before the token's ${name}`);
+    const ambiguity = ambiguousMember(text);
     if (ambiguity) {
       const member = ambiguity.path.join(".");
       throw new InvalidToken(`the token's ${name}${member ? ` member ${member}` : ""} ${ambiguity.message}`);

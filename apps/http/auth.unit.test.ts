@@ -16,7 +16,7 @@ const sign = (claims: Record<string, unknown>, secret = testSecret) =>
   new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1h").sign(secret);
 
 /** A token of a header and claims written as given (jose writes neither with a member twice). */
-function signText(header: string, claims: string): string {
+function signText(header: string, claims: string | Buffer): string {
   const signingInput = `${Buffer.from(header).toString("base64url")}.${Buffer.from(claims).toString("base64url")}`;
   return `${signingInput}.${createHmac("sha256", testSecret).update(signingInput).digest("base64url")}`;
 }
@@ -58,6 +58,23 @@ describe("the token verifier", () => {
         /no platform role/,
       );
     }
+  });
+
+  it("refuses a header or claims set after a byte order mark, as a request body is refused, and one not UTF-8", async () => {
+    const header = '{"alg":"HS256","typ":"JWT"}';
+    const claims = `{"sub":"${sub}","role":"admin","exp":${Math.floor(Date.now() / 1000) + 600}}`;
+    expect(await testVerifier(signText(header, claims))).toMatchObject({ role: "admin" });
+    await expect(testVerifier(signText(header, `\uFEFF${claims}`))).rejects.toThrow(
+      "a byte order mark comes before the token's claims",
+    );
+    await expect(testVerifier(signText(`\uFEFF${header}`, claims))).rejects.toThrow(
+      "a byte order mark comes before the token's header",
+    );
+    const notUtf8 = Buffer.concat([
+      Buffer.from(claims.slice(0, -1)),
+      Buffer.from(',"note":"\xff"}', "latin1"),
+    ]);
+    await expect(testVerifier(signText(header, notUtf8))).rejects.toBeInstanceOf(InvalidToken);
   });
 
   it("refuses a header or claims set that names a member twice, whichever value would be read", async () => {
