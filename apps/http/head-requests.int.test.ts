@@ -1,6 +1,10 @@
 // HEAD is answered wherever GET is (RFC 9110 §9.3.2), as the OpenAPI document's description says: the GET's
 // status and headers without its body. It is the same read, so it is authorized and recorded as the GET is.
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../observability/logger.ts";
+import { serveHttp } from "../../process/httpServer.ts";
 import { newPatientBody, testDatabase } from "../../test/fixtures.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 
@@ -52,8 +56,55 @@ describe("HEAD", () => {
     expect(get.body).toContain(patientId);
     expect(head.response.status).toBe(200);
     expect(head.body).toBe("");
-    expect(comparable(head.response.headers)).toEqual(comparable(get.response.headers));
+    // In process, the GET's answer has no Content-Length yet (the HTTP server adds it as it sends the body); the
+    // HEAD's has the one the GET's is sent with.
+    expect(comparable(head.response.headers)).toEqual({
+      ...comparable(get.response.headers),
+      "content-length": String(Buffer.byteLength(get.body)),
+    });
     expect(await readsRecorded()).toBe(before + 2);
+  });
+
+  it("sends, on the wire, the headers the GET is sent with, Content-Length included, on every kind of route", async () => {
+    const log = createLogger({ level: "silent" });
+    const server = await new Promise<Server>((resolve) => {
+      const started = serveHttp(app, { port: 0, hostname: "127.0.0.1", log }, () => resolve(started));
+    });
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const admin = (await caller("admin")).headers();
+      for (const path of [
+        `/patients/${patientId}`,
+        "/health/live",
+        "/openapi.json",
+        "/docs",
+        "/patients/nope",
+      ]) {
+        const [get, head] = await Promise.all(
+          (["GET", "HEAD"] as const).map((method) => fetch(`${base}${path}`, { method, headers: admin })),
+        );
+        const getBody = await (get as Response).text();
+        expect((head as Response).status, path).toBe((get as Response).status);
+        expect(await (head as Response).text(), path).toBe("");
+        // Node closes the connection after a HEAD whose answer names a Content-Length (its own choice).
+        const sent = (response: Response) => {
+          const {
+            date: _,
+            "x-correlation-id": __,
+            connection: ___,
+            "keep-alive": ____,
+            ...kept
+          } = Object.fromEntries(response.headers);
+          return kept;
+        };
+        expect(sent(head as Response), path).toEqual(sent(get as Response));
+        expect((head as Response).headers.get("content-length"), path).toBe(
+          String(Buffer.byteLength(getBody)),
+        );
+      }
+    } finally {
+      server.close();
+    }
   });
 
   const refusals: [string, () => string, "admin" | "patient" | null, number][] = [

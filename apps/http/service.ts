@@ -25,6 +25,7 @@ import { recordRefusals } from "./access.ts";
 import { type AuthEnv, authenticate, bearerToken, type Role, type TokenVerifier } from "./auth.ts";
 import { DOCS_ASSET_ROUTE, DOCS_ASSETS_BASE, docsAsset, docsPageHeaders } from "./docsAssets.ts";
 import { type SealingEnv, sealingKeys } from "./eventContext.ts";
+import { headContentLength } from "./headLength.ts";
 import { once } from "./once.ts";
 import { privateAnswers } from "./privateAnswers.ts";
 import { fieldProblems, HttpProblem, problemResponse, shownPath, unsupportedContentType } from "./problem.ts";
@@ -128,6 +129,8 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
   const app = createRouter();
   // First, so that everything after it (authentication, refusals, the handler's transaction) is in the span.
   app.use(requestSpan(options.tracestateKeys ?? NO_TRACESTATE_KEYS));
+  // Outside every other: a HEAD's answer, whatever made it, a refusal too, is measured as it is sent.
+  app.use(headContentLength);
   app.use(requestContext());
   app.use(sealingKeys(options.masterKeys));
   app.use(requestLog(options.log));
@@ -302,7 +305,7 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
 const CONVENTIONS = [
   "Every operation below answers as it declares; these hold for all of them:",
   "",
-  "- **HEAD** is answered wherever GET is (RFC 9110): the GET's status and headers, no body, and without `Content-Length` (RFC 9110 §9.3.2 lets a HEAD leave out the fields only the content determines). It is the same read, authorized and recorded in the audit history as the GET is.",
+  "- **HEAD** is answered wherever GET is (RFC 9110): the GET's status and headers, `Content-Length` included (but on an export, streamed: its GET has none either), and no body. It is the same read, authorized and recorded in the audit history as the GET is.",
   "- A known path called with a method it does not take is a **405** whose `Allow` header lists the methods it takes, once the bearer token is taken (a public path, `/health/live` or `/docs` say, answers so whatever token is sent); a path no route serves is a 404.",
   "- A request whose `Accept` admits none of the media types an operation answers in (RFC 9110: ranges, parameters, `q=0` excluding; a member that is no media range, or whose weight is not 0 to 1, `q=2` say, admits nothing) is a **406** that does nothing; no `Accept`, or an empty one, admits anything.",
   "- Every answer carries `X-Correlation-Id` (the request's, or a new UUID) and, behind authentication, `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`, as every refusal does.",
