@@ -235,6 +235,10 @@ function unreachableService(error: Error): string | null {
   }
   if (typeof code === "string" && POSTGRES_REFUSED.has(code))
     return `Postgres refused the connection DATABASE_URL describes: ${error.message}`;
+  // ALLOW_CONNECTIONS false: SQLSTATE 55000, which statements raise for their own reasons too (as
+  // db/closedToConnections.ts tells the services and consumers, which this layer does not import).
+  if (code === "55000" && /is not currently accepting connections/.test(error.message))
+    return `the database DATABASE_URL names takes no new connections now (${error.message}): run it again once it does`;
   if (code === undefined && PG_CONNECTION_ENDED.has(error.message))
     return `Postgres at the server DATABASE_URL names ended the connection (${error.message}): run it again`;
   return null;

@@ -204,6 +204,15 @@ describe("the operator's problem", () => {
     }
   });
 
+  it("tells a database closed to new connections (ALLOW_CONNECTIONS false) as that, to run again", () => {
+    const closed = postgresError("55000", 'database "healthcare" is not currently accepting connections');
+    expect(classifyFailure(closed)).toEqual({
+      kind: "operator",
+      message:
+        'the database DATABASE_URL names takes no new connections now (database "healthcare" is not currently accepting connections): run it again once it does',
+    });
+  });
+
   it("names the file behind a client's error", () => {
     const missing = thrownBy(() => readFileSync("/no/such/file"));
     expect(classifyFailure(new Error("could not read the key", { cause: missing }))).toEqual({

@@ -1,8 +1,11 @@
 // When Postgres cannot be reached, a request is refused with the 503 the document declares for every
 // operation, a Retry-After and a problem body: the platform's fault is said to be temporary, never a 500.
-import { afterAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isPlatformOutage } from "../../consumers/runtime/deadLetterPolicy.ts";
 import { createDatabase } from "../../db/client.ts";
 import { newPatientBody } from "../../test/fixtures.ts";
+import { onTestServer, ownDatabase } from "../../test/ownDatabase.ts";
 import { caller, testPlatform } from "../../test/tokens.ts";
 
 // Port 1 on the loopback: nothing listens, so every connection is refused at once.
@@ -35,5 +38,40 @@ describe("a request while the database cannot be reached", () => {
     const route = path.startsWith("/patients/") ? "/patients/{id}" : path;
     const declared = document.paths[route]?.[method.toLowerCase()]?.responses["503"];
     expect(declared?.headers).toHaveProperty("Retry-After");
+  });
+});
+
+describe("a request while its database is closed to new connections (ALLOW_CONNECTIONS false)", () => {
+  const closed = ownDatabase("closed_to_connections");
+  beforeAll(async () => {
+    await closed.setUp();
+    await onTestServer(`ALTER DATABASE ${closed.name} ALLOW_CONNECTIONS false`);
+  });
+  afterAll(() => closed.tearDown());
+
+  it("answers the declared 503 with Retry-After, as for a server that cannot be reached (it was a 500)", async () => {
+    const db = createDatabase(closed.url, { max: 1, applicationName: "tests" });
+    try {
+      const admin = await caller("admin");
+      const response = await testPlatform(db).request("/patients", {
+        method: "POST",
+        headers: admin.headers({ "Content-Type": "application/json" }),
+        body: JSON.stringify(newPatientBody()),
+      });
+      expect(response.status).toBe(503);
+      expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+    } finally {
+      await db.$client.end();
+    }
+  });
+
+  it("is an outage to the consumers, which wait it out rather than dead-letter the record they were applying", async () => {
+    const client = new pg.Client({ connectionString: closed.url });
+    const refused = await client.connect().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ code: "55000" });
+    expect(isPlatformOutage(new Error("the handler failed", { cause: refused }))).toBe(true);
   });
 });

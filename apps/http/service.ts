@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import { NO_TRACESTATE_KEYS } from "../../config/tracestateKeys.ts";
 import type { Database } from "../../db/client.ts";
+import { closedToConnections } from "../../db/closedToConnections.ts";
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { isMasterKeyFault, PatientErased } from "../../db/patientKeys.ts";
 import { withStrictEnds } from "../../events/docs/strictEnds.ts";
@@ -56,7 +57,7 @@ const DATABASE_RETRY_AFTER_SECONDS = 5;
 function databaseUnreachable(error: unknown): boolean {
   const { message, cause, errors } = error as { message?: unknown; cause?: unknown; errors?: unknown };
   const code = sqlState(error);
-  if (code !== undefined && UNREACHABLE.test(code)) return true;
+  if ((code !== undefined && UNREACHABLE.test(code)) || closedToConnections(error)) return true;
   // pg's pool: a connection that could not be made in time, or ended under the query; pg's client: a query sent
   // on a connection that had already failed (a transaction's next statement, once Postgres restarted under it).
   if (

@@ -1,5 +1,6 @@
 // When a failing record is given up on: after a bounded number of attempts, unless the failure is an outage
 // of the platform itself. A record is dead-lettered for what is wrong with it, never for Postgres being down.
+import { closedToConnections } from "../../db/closedToConnections.ts";
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
 import { DataFreeError } from "../../events/dataFreeError.ts";
@@ -81,7 +82,8 @@ const OUTAGE_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying
  */
 export function isPlatformOutage(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Object && depth < 10; depth++) {
-    if (current instanceof RestoredHistoryAhead || isMasterKeyFault(current)) return true;
+    if (current instanceof RestoredHistoryAhead || isMasterKeyFault(current) || closedToConnections(current))
+      return true;
     const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof code === "string") {
       if (OUTAGE_SQLSTATES.has(code) || OUTAGE_SOCKET_CODES.has(code)) return true;
