@@ -1,6 +1,6 @@
 // What the apps, the relay and the tests call to get a Postgres and a Kafka: the ones the environment names,
 // or else, outside production, the project's own local services, started (or reused) here.
-import { ConfigError } from "../config/env.ts";
+import { ConfigError, withoutPassword } from "../config/env.ts";
 import { kafkaNodeLogFile, localKafkaBrokers, startKafka, stopKafka } from "./kafka.ts";
 import { postgresLogFile, startPostgres, stopPostgres } from "./postgres.ts";
 
@@ -131,7 +131,8 @@ export async function ensureStack(env: ServicesEnv, log: (line: string) => void)
     );
     throw new Error(reasons.join("\n"));
   }
-  if (!env.DATABASE_URL) log(`postgres: ${postgres.value.databaseUrl} (log ${postgresLogFile()})`);
+  if (!env.DATABASE_URL)
+    log(`postgres: ${withoutPassword(postgres.value.databaseUrl)} (log ${postgresLogFile()})`);
   if (!givenBrokers) log(`kafka: ${kafka.value.brokers.join(",")} (log ${kafkaNodeLogFile(0)})`);
   return { databaseUrl: postgres.value.databaseUrl, kafkaBrokers: kafka.value.brokers, started, stopStarted };
 }

@@ -89,6 +89,16 @@ describe("the local stack", () => {
     }
   });
 
+  it("logs the local Postgres's URL with its password masked", async ({ skip }) => {
+    if (process.env.DATABASE_URL) skip("Postgres comes from the environment");
+    const lines: string[] = [];
+    const again = await ensureStack({ KAFKA_BROKERS: stack.kafkaBrokers }, (line) => lines.push(line));
+    const password = new URL(again.databaseUrl).password;
+    const logged = lines.find((line) => line.startsWith("postgres: "));
+    expect(logged).toContain(":***@");
+    expect(password === "" || !logged?.includes(`:${password}@`)).toBe(true);
+  });
+
   it("stops and starts Kafka again on the same storage", async ({ skip }) => {
     if (!workerLane().localKafka) skip("the broker is not one this checkout started, so not ours to stop");
     await stopKafka();
