@@ -275,6 +275,16 @@ interface RetryState {
  */
 const RESTARTS_THAT_STALL = 3;
 
+/**
+ * How long a record whose event id the outbox does not hold is read again before it is refused as not committed.
+ * Debezium streams a transaction from the WAL once its commit is flushed, which comes before Postgres makes it
+ * visible to other sessions' snapshots: a consumer fast enough reads the record in that moment (milliseconds,
+ * seen once in hundreds of writes on a loaded machine), and refused a committed event as forged. The polling
+ * relay sends only rows its own snapshot sees.
+ */
+const COMMIT_VISIBILITY_WAIT_MS = 2_000;
+const COMMIT_VISIBILITY_RETRY_MS = 100;
+
 export class EventConsumer {
   readonly name: string;
   private readonly definition: ConsumerDefinition;
@@ -288,6 +298,8 @@ export class EventConsumer {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly retries = new Map<string, RetryState>();
+  /** Per partition, the record whose event the outbox did not show yet, and since when (`performance.now()`). */
+  private readonly notVisibleYet = new Map<string, { offset: string; since: number }>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private assignment = new Map<string, readonly number[]>();
   /** Each topic's partition count as last read, and when (placementOf). */
@@ -431,7 +443,8 @@ export class EventConsumer {
         until: 0,
         decoded: [],
       };
-      for (let index = 0; index < messages.length; ) {
+      let index = 0;
+      for (; index < messages.length; ) {
         if (this.stopping || !isRunning() || isStale()) break;
         const message = messages[index] as KafkaMessage;
         const origin = { topic, partition, offset: message.offset };
@@ -476,6 +489,12 @@ export class EventConsumer {
         if (performance.now() - committedAt >= OFFSET_COMMIT_INTERVAL_MS) await commit();
         // Throws when the group is rebalancing, which ends the batch here: the partition may be someone else's.
         await heartbeat();
+      }
+      // Every record handled: the offset after the batch's last entry, which a relay's transaction ends with its
+      // commit marker (no record, never handed over). Committed short of it, a partition read to its end showed a
+      // lag of 1 for ever.
+      if (index === messages.length && messages.length > 0) {
+        uncommitted = (BigInt(batch.lastOffset()) + 1n).toString();
       }
     } catch (error) {
       // Most likely a rebalance: commit what was handled if the group still takes it, else it is redelivered.
@@ -704,6 +723,9 @@ export class EventConsumer {
     /** What else is wrong with the record, for the log: it was poison before it was checked. */
     poison?: PoisonProblem,
   ): Promise<RecordOutcome> {
+    if (refusal.found === "nothing" && this.mayNotBeVisibleYet(origin, envelope)) {
+      return { done: false, retryInMs: COMMIT_VISIBILITY_RETRY_MS };
+    }
     const archived = refusal.found === "nothing" ? await archivedWithoutDigests(this.db.$client) : null;
     const mayBeArchived =
       archived !== null && Date.parse(envelope.timestamp) < archived.createdBefore.getTime();
@@ -730,6 +752,27 @@ export class EventConsumer {
     // Once parked: a dead letter Kafka did not take yet is refused again when it is offered again.
     if (outcome.done) this.metrics.notCommitted.inc({ consumer: this.name, topic: origin.topic });
     return outcome;
+  }
+
+  /**
+   * Whether a record whose event the outbox does not hold is read again (COMMIT_VISIBILITY_WAIT_MS): its commit
+   * may not be visible yet. Logged once, when the wait begins.
+   */
+  private mayNotBeVisibleYet(origin: RecordOrigin, envelope: EnvelopeIdentity): boolean {
+    const key = `${origin.topic}/${origin.partition}`;
+    const seen = this.notVisibleYet.get(key);
+    const now = performance.now();
+    if (seen?.offset !== origin.offset) {
+      this.notVisibleYet.set(key, { offset: origin.offset, since: now });
+      this.log.info(
+        { eventId: envelope.eventId, eventType: envelope.eventType, ...origin },
+        "the outbox does not hold the record's event (yet): read again until its commit is visible",
+      );
+      return true;
+    }
+    if (now - seen.since < COMMIT_VISIBILITY_WAIT_MS) return true;
+    this.notVisibleYet.delete(key);
+    return false;
   }
 
   /** A handler's attempt failed: counted, then retried later, waited for, or parked, as the policy says. */

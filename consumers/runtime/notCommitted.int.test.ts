@@ -249,6 +249,24 @@ describe("a forged record: valid, under its key and headers, with an event id th
   });
 });
 
+describe("a committed event's record read before its commit is visible (Debezium streams a commit from the WAL first)", () => {
+  it("is read again until the outbox shows it, then applied: not parked, not counted as forged", async () => {
+    await run("transactional", async (current) => {
+      const { started, logLines } = current;
+      const early = await sealedRecord();
+      await publishUncommitted(kafkaBrokers(), [early], db);
+      // The consumer has read the record and found no event with its id; then the commit becomes visible.
+      await eventually(async () =>
+        logLines.some((line) => line.includes(early.eventId) && line.includes("read again until its commit")),
+      );
+      await commitToOutbox(db, [early]);
+      await eventually(async () => (await effectOffsets(started.name, early.eventId)).length === 1);
+      expect(await parkedFor(current, early.eventId)).toEqual([]);
+      expect(await notCommittedCount(started)).toBe(0);
+    });
+  });
+});
+
 describe("a forged record carrying a re-drive's header", () => {
   it("is refused as not committed, though its consumer applied an event of its aggregate: never skipped as an older one", async () => {
     await run("transactional", async (current) => {

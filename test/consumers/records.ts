@@ -15,7 +15,13 @@ import {
   readEnvelope,
   recordKey,
 } from "../../events/index.ts";
-import { createConsumer, createIdempotentProducer, createKafka, type Message } from "../../kafka/client.ts";
+import {
+  createConsumer,
+  createIdempotentProducer,
+  createKafka,
+  createTransactionalProducer,
+  type Message,
+} from "../../kafka/client.ts";
 import { type Compression, compressionType } from "../../kafka/compression.ts";
 import { partitionOfKey } from "../../kafka/keyPartitioner.ts";
 import {
@@ -138,9 +144,13 @@ export async function publish(
   await send(brokers, records, options);
 }
 
-/** How the records are sent: compressed with a codec of another client's choice (else the producer's own). */
+/**
+ * How the records are sent: compressed with a codec of another client's choice (else the producer's own); in a
+ * Kafka transaction, as the polling relay sends them (its commit marker after the records).
+ */
 interface SendOptions {
   compression?: Compression | "snappy";
+  transactional?: boolean;
 }
 
 /**
@@ -161,16 +171,28 @@ async function send(
   records: readonly TestRecord[],
   options: SendOptions = {},
 ): Promise<void> {
-  const producer = createIdempotentProducer(createKafka({ brokers, clientId: "consumer-tests" }));
+  const kafka = createKafka({ brokers, clientId: "consumer-tests" });
+  const byTopic = new Map<string, Message[]>();
+  for (const record of records)
+    byTopic.set(record.topic, [...(byTopic.get(record.topic) ?? []), record.message]);
+  const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  if (options.transactional) {
+    const producer = createTransactionalProducer(kafka, `consumer-tests-${randomUUID()}`);
+    await producer.connect();
+    await producer
+      .transaction(async (transaction) => {
+        await transaction.sendBatch({ acks: -1, topicMessages });
+      })
+      .finally(() => producer.disconnect());
+    return;
+  }
+  const producer = createIdempotentProducer(kafka);
   await producer.connect();
   try {
-    const byTopic = new Map<string, Message[]>();
-    for (const record of records)
-      byTopic.set(record.topic, [...(byTopic.get(record.topic) ?? []), record.message]);
     await producer.sendBatch({
       acks: -1,
       ...(options.compression && { compression: compressionType(options.compression) }),
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      topicMessages,
     });
   } finally {
     await producer.disconnect();
