@@ -1,6 +1,7 @@
 // Every process runs in one frame: a bad configuration stops it before anything starts (in production, a key,
 // or JWT_SECRET / JWT_JWKS_URL, left unset as much as a wrong one), and SIGINT and SIGTERM both stop it through
 // the same shutdown (here the reminder scheduler, the platform and the relay, as processes).
+import { type AddressInfo, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { spawnScript } from "../test/childProcess.ts";
 
@@ -96,6 +97,22 @@ describe("the process frame", () => {
     expect(consumers.output()).toContain("CONSUMERS");
     expect(consumers.output()).not.toMatch(/\n\s+at /);
     expect(consumers.output()).not.toContain("consumers metrics listening");
+  });
+
+  it("stops with exit code 1 when its PORT is in use, naming PORT and what to do, not a bare EADDRINUSE", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const service = spawnScript("apps/patient/main.ts", { env: { PORT: String(port) } });
+      expect(await service.exited).toBe(1);
+      expect(service.output()).toContain(
+        `PORT=${port} is in use by another process: patient-service serves HTTP on PORT; set another, or PORT=0 for a free one`,
+      );
+      expect(service.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it.each(["SIGINT", "SIGTERM"] as const)(

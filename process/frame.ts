@@ -90,7 +90,7 @@ export async function startProcess<Config>(
         log.error({ err: error }, "a shutdown step failed");
       }
     }
-    process.exit(failed ? 1 : 0);
+    process.exit(failed ? 1 : (process.exitCode ?? 0));
   };
   // Registered before the process's own work starts, so that a signal while it starts up also stops cleanly.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, stop);
@@ -108,6 +108,20 @@ export async function startProcess<Config>(
     onStop: (step) => steps.push(step),
     serve(app, listening) {
       const server = serveHttp(app, { port: env.PORT, log }, listening);
+      // A port in use (by another platform's process, or the relay started beside `npm start` on its PORT) is the
+      // configuration's mistake: said so, and the process stops as on a signal, exit code 1.
+      server.once("error", (error: NodeJS.ErrnoException) => {
+        const why =
+          error.code === "EADDRINUSE"
+            ? "is in use by another process"
+            : `cannot be listened on (${error.code})`;
+        log.error(
+          { port: env.PORT, code: error.code },
+          `PORT=${env.PORT} ${why}: ${options.name} serves HTTP on PORT; set another, or PORT=0 for a free one`,
+        );
+        process.exitCode = 1;
+        void stop("SIGTERM");
+      });
       // Before every step added earlier (the pools among them): the requests in flight finish first.
       steps.push(() => closeGracefully(server));
     },
