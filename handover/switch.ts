@@ -517,7 +517,9 @@ async function main(): Promise<void> {
   } else {
     const result = await switchToPolling(common);
     console.log(JSON.stringify({ mode: "polling", ...result }));
-    say("start the polling relay now: npm start (RELAY_MODE=polling) or npm run relay");
+    say(
+      "start the polling relay now: npm start (RELAY_MODE=polling), or npm run relay (beside a running npm start, with PORT=0: PORT is its own /health and /metrics)",
+    );
   }
 }
 
