@@ -649,7 +649,10 @@ async function showEvent(eventId) {
   try {
     const { event, delivery: sent, chain } = await getJson(`/audit/events/${encodeURIComponent(eventId)}`);
     if (superseded()) return;
-    const envelope = event.envelope;
+    // As stored: an object, unless the row was changed after it was written (audit:verify reports it), when it may
+    // be any JSON value; its fields are then shown as absent, and the value itself below.
+    const stored = event.envelope;
+    const envelope = stored !== null && typeof stored === "object" && !Array.isArray(stored) ? stored : {};
     const correlationId = envelope.metadata?.correlationId;
     eventHeading(`Event ${event.eventType}`);
     detail.replaceChildren(
@@ -697,11 +700,7 @@ async function showEvent(eventId) {
         "details",
         {},
         h("summary", {}, "The envelope as stored"),
-        h(
-          "pre",
-          { tabindex: "0", "aria-label": "The envelope as stored" },
-          JSON.stringify(envelope, null, 2),
-        ),
+        h("pre", { tabindex: "0", "aria-label": "The envelope as stored" }, JSON.stringify(stored, null, 2)),
       ),
     );
   } catch (error) {
