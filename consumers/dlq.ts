@@ -1,7 +1,7 @@
 // `npm run dlq -- list [<topic>...] [--all]` and `npm run dlq -- redrive <topic> [--event <eventId>]...`:
 // lists the dead letters not yet re-driven (all of them with --all), and re-drives them to their topic once
-// the cause is fixed, unless one would be applied over newer events of its aggregate (then none, or with
-// --skip-superseded the others). Topics may be named with or without `.dlq`. Payloads are never printed: they
+// the cause is fixed, unless one is no committed event or would be applied over newer events of its aggregate
+// (then none, or with --skip-superseded the others). Topics may be named with or without `.dlq`. Payloads are never printed: they
 // hold PHI.
 import { confirm, parseCommand } from "../cli/command.ts";
 import { reportFailure } from "../cli/failure.ts";
@@ -29,9 +29,10 @@ const { positionals, values, refuse } = parseCommand({
        npm run dlq -- redrive <topic> [--event <id>]... [--skip-superseded] [--yes]
   list      the dead letters not yet re-driven (--all: every retained one)
   redrive   sends them back to their topic (--event: only those events); asks first (--yes, -y: do not ask,
-            needed when not run from a terminal). Refused, sending nothing, when one would be applied over
-            newer events of its aggregate (its consumer has applied one since, or it is older than its
-            topic's redelivery window); --skip-superseded sends the others and leaves those parked
+            needed when not run from a terminal). Refused, sending nothing, when one is not the committed
+            event it names, or would be applied over newer events of its aggregate (its consumer has
+            applied one since, or it is older than its topic's redelivery window); --skip-superseded sends
+            the others and leaves those parked
   A topic may be named with or without .dlq.`,
   allowPositionals: true,
   options: {

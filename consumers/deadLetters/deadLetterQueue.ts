@@ -5,7 +5,8 @@
 // Re-driving sends a record to every consumer group of its topic, not only to the one that parked it: the
 // others find its event id in their inbox and acknowledge it without effect. It also lands after records
 // that were written later, so a dead letter whose consumer has applied a newer event of its aggregate since is
-// not re-driven (redriveRule.ts): it would put the older state over the newer.
+// not re-driven (redriveRule.ts): it would put the older state over the newer. Nor is one whose record is not
+// the committed event it names: a re-drive puts only committed events on an event topic.
 
 import type pg from "pg";
 import type { Progress } from "../../cli/progress.ts";
@@ -13,9 +14,11 @@ import type { Database } from "../../db/client.ts";
 import {
   type DeadLetterTopicName,
   deadLetterTopicName,
+  type Envelope,
   eventDefinition,
   isEventType,
   isTopicName,
+  recordKey,
   type TopicName,
   topics,
 } from "../../events/index.ts";
@@ -29,6 +32,7 @@ import {
 import { everyAnswer, groupCoordinatorNamed } from "../../kafka/errors.ts";
 import { readTopicRange } from "../../kafka/readTopicRange.ts";
 import { type DeadLetter, readDeadLetter, redriveMessage } from "../runtime/deadLetters.ts";
+import { notCommittedRecords, valueDigest } from "../runtime/inbox.ts";
 import { newerEventsApplied } from "../runtime/newerEventsApplied.ts";
 import { orderMatters, type Superseded, supersededBecause } from "./redriveRule.ts";
 
@@ -136,15 +140,17 @@ export interface RedriveOutcome {
   /** Sent back to their topic, in their dead-letter order. */
   redriven: DeadLetter[];
   /**
-   * Left parked: with skipSuperseded, each that would have been applied over newer events of its aggregate; and
-   * each that holds no record to send back (too large to park whole).
+   * Left parked: with skipSuperseded, each the re-drive rule keeps parked (redriveRule.ts: no committed event, or
+   * older than what its consumer has applied since); and each that holds no record to send back (too large to park
+   * whole).
    */
   skipped: Superseded[];
 }
 
 /**
- * Sends dead letters back to their topic, byte for byte, in their dead-letter order, unless one of them would
- * be applied over newer events of its aggregate (redriveRule.ts): then nothing is sent, and DeadLettersSuperseded
+ * Sends dead letters back to their topic, byte for byte, in their dead-letter order, unless the re-drive rule
+ * keeps one of them parked (redriveRule.ts: its record is no committed event, or it would be applied over newer
+ * events of its aggregate): then nothing is sent, and DeadLettersSuperseded
  * names each, unless `skipSuperseded`. `db` holds the outbox and the consumers' inboxes.
  *
  * One re-drive of a topic runs at a time (a session lock in `db`, released when its connection ends): two would
@@ -212,6 +218,13 @@ async function redrive(
     letter.recordOmitted === null ? [] : [{ letter, reason: omittedReason(letter) }],
   );
   const whole = records.filter(({ letter }) => letter.recordOmitted === null);
+  const uncommitted = await notCommittedRecords(
+    client,
+    whole.map(({ letter, message }) => ({
+      eventId: letter.eventId,
+      valueSha256: valueDigest(message.value),
+    })),
+  );
   const places = await newerEventsApplied(
     client,
     whole.map(({ letter, message }) => {
@@ -229,15 +242,18 @@ async function redrive(
   const superseded: Superseded[] = [];
   const sending = whole.filter(({ letter, message }, index) => {
     const place = places[index];
+    const notCommitted = uncommitted[index] ?? null;
     // Applied already (by a re-drive that stopped before it moved the cursor): its consumer's inbox drops the
     // copy as a duplicate, so it is sent again rather than refused as superseded by the events applied after it.
-    if (place?.alreadyApplied) return true;
+    if (place?.alreadyApplied && notCommitted === null) return true;
     const reason = supersededBecause(
       {
         letter,
         topic,
         createdAt: place?.createdAt ?? envelopeTime(message),
         newerApplied: place?.newerApplied ?? null,
+        notCommitted,
+        otherKey: notCommitted === null ? otherKeyThan(message) : null,
       },
       now,
     );
@@ -296,6 +312,18 @@ function aggregateOf(letter: DeadLetter, message: KafkaMessage): { type: string;
   return { type: eventDefinition(letter.eventType).aggregateType, id: message.key.toString() };
 }
 
+/**
+ * The key a committed event's record is published under (its aggregate's id, or on a topic keyed by event its
+ * id), when the record's key is another; null when it is that one.
+ */
+function otherKeyThan(message: KafkaMessage): { expected: string } | null {
+  const { eventId, eventType, data } = JSON.parse(String(message.value)) as Envelope;
+  // A type this catalog does not know (a newer platform's) names no key here; its consumers park it again.
+  if (!isEventType(eventType)) return null;
+  const expected = recordKey(eventType, eventId, data as never);
+  return message.key?.toString() === expected ? null : { expected };
+}
+
 /** The envelope's timestamp, for an event the outbox no longer holds; null for a value that has none. */
 function envelopeTime(message: KafkaMessage): Date | null {
   try {
@@ -307,7 +335,7 @@ function envelopeTime(message: KafkaMessage): Date | null {
   }
 }
 
-/** Dead letters that would be applied over newer events of their aggregate: none was sent. */
+/** Dead letters the re-drive rule keeps parked (redriveRule.ts), each with why: none was sent. */
 export class DeadLettersSuperseded extends Error {
   constructor(
     readonly dlqTopic: DeadLetterTopicName,
@@ -332,8 +360,7 @@ function supersededLines(
   quote: (reason: string) => string,
 ): string[] {
   return [
-    `re-drive refused: ${superseded.length} dead letter(s) of ${dlqTopic} would be applied over newer events ` +
-      "of their aggregate; nothing re-driven:",
+    `re-drive refused: ${superseded.length} dead letter(s) of ${dlqTopic} must stay parked; nothing re-driven:`,
     ...superseded.map(({ reason }) => `  ${quote(reason)}`),
     "Leave them parked and re-drive the others: --skip-superseded (the cursor then moves past them too; " +
       "`list --all` still shows them), or --event naming the others",

@@ -152,38 +152,37 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
       kafkaBrokers: kafkaBrokers(),
       name,
     });
-    // A decision of 60 days ago, no longer in this outbox: older than patient-events' 38-day window.
-    const old = eventRecord("patient.consent.changed", { patientId: randomUUID() });
-    const envelope = JSON.parse(old.message.value);
-    envelope.timestamp = new Date(Date.now() - 60 * 86_400_000).toISOString();
-    old.message.value = JSON.stringify(envelope);
+    // Another patient's decision, re-driven 60 days from now: older than patient-events' 38-day window then.
+    const oldPatientId = randomUUID();
+    const later = new Date(Date.now() + 60 * 86_400_000);
     let grant = "";
     let withdrawal = "";
+    let old = "";
     try {
+      failing.add(oldPatientId);
+      old = await decide(oldPatientId, true);
       grant = await decide(patientId, true);
-      failing.add(grant).add(old.eventId);
+      failing.add(grant);
       withdrawal = await decide(patientId, false);
-      // In no outbox, as an event archived before archives kept digests: refused as no committed event it can
-      // check (not-committed).
-      await publishUncommitted(kafkaBrokers(), [old], db);
       await eventually(async () => (await appliedFor(name, patientId)).includes(withdrawal), 60_000);
-      await deadLettered(name, [grant, old.eventId]);
+      await deadLettered(name, [grant, old]);
     } finally {
       await started.stop();
     }
     failing.clear();
 
     const refused = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
-      eventIds: new Set([grant, old.eventId]),
+      eventIds: new Set([grant, old]),
+      now: later,
     }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(DeadLettersSuperseded);
     const { message, superseded } = refused as DeadLettersSuperseded;
-    expect(superseded.map(({ letter }) => letter.eventId).sort()).toEqual([grant, old.eventId].sort());
+    expect(superseded.map(({ letter }) => letter.eventId).sort()).toEqual([grant, old].sort());
     expect(message).toContain(
       `(event ${grant}, patient.consent.changed): consumer ${name} has already applied a newer event of patient ${patientId}, event ${withdrawal} (patient.consent.changed, outbox position`,
     );
     expect(message).toContain("its older state over the newer");
-    expect(message).toContain(`(event ${old.eventId}, patient.consent.changed): its event was created at`);
+    expect(message).toContain(`(event ${old}, patient.consent.changed): its event was created at`);
     expect(message).toContain("consumers remember an event for 38 days after handling it");
 
     // As the operator runs it: refused, exit 1, nothing sent.
@@ -199,9 +198,10 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
     // Left parked, the others re-driven, and the cursor past them all.
     const { redriven, skipped } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
       skipSuperseded: true,
+      now: later,
     });
     expect(redriven.map((letter) => letter.eventId)).not.toContain(grant);
-    expect(skipped.map(({ letter }) => letter.eventId)).toEqual(expect.arrayContaining([grant, old.eventId]));
+    expect(skipped.map(({ letter }) => letter.eventId)).toEqual(expect.arrayContaining([grant, old]));
     const pending = (await listDeadLetters(kafka, admin, "patient-events.dlq")).map(
       (letter) => letter.eventId,
     );
@@ -213,8 +213,90 @@ describe("re-driving a dead letter keeps its aggregate's order", () => {
       .filter(({ message }) => message.headers?.["dlq.redriven.from"] !== undefined)
       .map(({ message }) => String(message.headers?.eventId));
     expect(sentBack).not.toContain(grant);
-    expect(sentBack).not.toContain(old.eventId);
+    expect(sentBack).not.toContain(old);
     expect(await appliedFor(name, patientId)).toEqual([withdrawal]);
+  });
+});
+
+describe("a re-drive sends back only committed events", () => {
+  it("refuses a dead letter whose record is not the committed event it names, whatever it was parked for", async () => {
+    const patientId = randomUUID();
+    const name = uniqueConsumerName("redrive-not-committed");
+    const tap = await tapTopic(kafkaBrokers(), "patient-events");
+    const started = await startTestConsumer(consentConsumer(name, new Set()), {
+      db,
+      kafkaBrokers: kafkaBrokers(),
+      name,
+    });
+    // A decision no transaction committed (parked as not-committed), and a committed one's id sent again with
+    // another value once the consumer has applied it (parked as event-id-reused: its inbox holds that id).
+    const forged = eventRecord("patient.consent.changed", { patientId: randomUUID() });
+    let altered = forged;
+    try {
+      const grant = await decide(patientId, true);
+      await eventually(async () => (await appliedFor(name, patientId)).includes(grant), 60_000);
+      const envelope = JSON.parse(
+        (
+          await db.$client.query<{ payload: string }>(
+            "SELECT payload::text FROM outbox WHERE event_id = $1",
+            [grant],
+          )
+        ).rows[0]?.payload as string,
+      );
+      envelope.data.granted = false;
+      altered = {
+        topic: "patient-events",
+        eventId: grant,
+        message: {
+          key: patientId,
+          value: JSON.stringify(envelope),
+          headers: { eventId: grant, eventType: "patient.consent.changed" },
+        },
+      };
+      await publishUncommitted(kafkaBrokers(), [forged, altered], db);
+      await deadLettered(name, [forged.eventId, grant]);
+    } finally {
+      await started.stop();
+    }
+    const letters = new Set([forged.eventId, altered.eventId]);
+
+    const refused = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+      eventIds: letters,
+    }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(DeadLettersSuperseded);
+    const { message, superseded } = refused as DeadLettersSuperseded;
+    expect(superseded.map(({ letter }) => letter.eventId).sort()).toEqual([...letters].sort());
+    expect(message).toContain(
+      `(event ${forged.eventId}, patient.consent.changed): its record is not a committed event: neither the outbox nor the archived events hold an event with this id; re-driven, it would put on patient-events a record no transaction committed`,
+    );
+    expect(message).toContain(
+      `(event ${altered.eventId}, patient.consent.changed): its record is not the committed event: the outbox holds this id with another value`,
+    );
+
+    // As the operator runs it: refused, exit 1, nothing sent; with --skip-superseded, left parked.
+    const script = spawnScript("consumers/dlq.ts", {
+      args: ["redrive", "patient-events", "--event", forged.eventId, "--yes"],
+    });
+    const code = await new Promise<number | null>((resolve) => script.child.once("close", resolve));
+    expect(code, script.output()).toBe(1);
+    expect(script.output()).toContain(
+      "re-drive refused: 1 dead letter(s) of patient-events.dlq must stay parked",
+    );
+    const { redriven, skipped } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+      eventIds: letters,
+      skipSuperseded: true,
+    });
+    expect(redriven).toEqual([]);
+    expect(skipped.map(({ letter }) => letter.eventId).sort()).toEqual([...letters].sort());
+
+    // The topic holds each as it was first sent (the grant twice: committed, then altered), and nothing re-driven.
+    const onTopic = (await tap.read()).map(({ message }) => ({
+      eventId: String(message.headers?.eventId),
+      redriven: message.headers?.["dlq.redriven.from"] !== undefined,
+    }));
+    expect(onTopic.filter(({ eventId }) => eventId === forged.eventId)).toHaveLength(1);
+    expect(onTopic.filter(({ eventId }) => eventId === altered.eventId)).toHaveLength(2);
+    expect(onTopic.filter(({ redriven }) => redriven)).toEqual([]);
   });
 });
 

@@ -8,14 +8,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterTopicName } from "../../events/index.ts";
 import { createIdempotentProducer, createKafka } from "../../kafka/client.ts";
 import { spawnScript } from "../../test/childProcess.ts";
+import { commitToOutbox } from "../../test/consumers/committedRecords.ts";
 import { effectsOf } from "../../test/consumers/effects.ts";
 import { startEffectConsumer, useEffectsDatabase } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { patientCreatedRecord, publish, type TestRecord } from "../../test/consumers/records.ts";
+import {
+  patientCreatedRecord,
+  publish,
+  sealPlainPersonalData,
+  type TestRecord,
+} from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { tapTopic } from "../../test/kafkaTap.ts";
 import {
   DeadLettersNotFound,
+  DeadLettersSuperseded,
   listDeadLetters,
   NoDeadLettersToRedrive,
   REDRIVE_GROUP,
@@ -359,20 +366,27 @@ describe("a hostile record's dead letter", () => {
     expect(command.output.replaceAll("\n", "")).not.toMatch(/[\p{Cc}\u202e]/u);
   });
 
-  it("keyed by what no aggregate id can be (a NUL) is re-driven, not a fault of the command", async () => {
-    // Refused as poison (wrong-key) by the consumer; a re-drive asks the outbox about the aggregate its key names.
+  it("keyed by what no aggregate id can be (a NUL) is refused, naming the key, not a fault of the command", async () => {
+    // Its event committed, its record keyed otherwise: refused as poison (wrong-key) by the consumer; a re-drive
+    // asks the outbox about the aggregate its key names, then refuses a key the relays never publish it under.
     const record = patientCreatedRecord();
-    record.message.key = `${record.message.key}\u0000`;
+    const published = record.message.key;
+    record.message.key = `${published}\u0000`;
+    await sealPlainPersonalData(db, [record]);
+    await commitToOutbox(db, [record], { refusedToo: true });
     await parkedRecord("redrive-nul-key", record);
     const topic = await tapTopic(kafkaBrokers(), "patient-events");
 
-    const { redriven } = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
+    const refused = await redriveDeadLetters(kafka, admin, db, "patient-events.dlq", {
       eventIds: new Set([record.eventId]),
-    });
-    expect(redriven.map((letter) => letter.eventId)).toEqual([record.eventId]);
+    }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(DeadLettersSuperseded);
+    expect((refused as Error).message).toContain(
+      `(event ${record.eventId}, patient.created): its record's key is not ${published}, the one its event is published under`,
+    );
     const sentBack = (await topic.read()).filter(
       ({ message }) => JSON.parse(String(message.value)).eventId === record.eventId,
     );
-    expect(sentBack.map(({ message }) => message.key?.toString())).toEqual([record.message.key]);
+    expect(sentBack).toEqual([]);
   });
 });

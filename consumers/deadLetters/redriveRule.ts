@@ -1,4 +1,7 @@
-// When a dead letter may go back to its topic. A re-driven record lands after every record already there, and
+// When a dead letter may go back to its topic. First, only a committed event goes back: its record's value must be
+// the outbox's (or its archive's) event with its id, byte for byte, under the key the relays publish it with, or
+// the re-drive would put on an event topic what no transaction committed (a forged or altered record, parked as
+// `not-committed` or for any other reason), and Kafka holds only committed events. Then, a re-driven record lands after every record already there, and
 // the consumer that parked it never applied it: that consumer would apply it after whatever newer events of its
 // aggregate it has applied since. So, as a replay to the events' own topic (relay/replay/replayRule.ts), a
 // re-drive never puts an older event over newer state:
@@ -10,6 +13,7 @@
 // newer events it still had to read when the re-drive was decided: they come before the copy.
 import { rememberedSince, type TopicName, topicDefinition } from "../../events/index.ts";
 import type { DeadLetter } from "../runtime/deadLetters.ts";
+import { NOT_COMMITTED_BECAUSE, type NotCommitted } from "../runtime/inbox.ts";
 import type { NewerEvent } from "../runtime/newerEventsApplied.ts";
 
 export interface RedriveCandidate {
@@ -20,6 +24,10 @@ export interface RedriveCandidate {
   createdAt: Date | null;
   /** The newest event of its aggregate that the consumer which parked it has applied since; null if none. */
   newerApplied: NewerEvent | null;
+  /** Why its record is not the committed event it names; null when it is. */
+  notCommitted: NotCommitted | null;
+  /** Its record's key, when it is not the one its event is published under (`expected`); null when it is. */
+  otherKey: { expected: string } | null;
 }
 
 /** A dead letter left parked, and why. */
@@ -35,8 +43,20 @@ export function orderMatters(topic: TopicName): boolean {
 
 /** Why this dead letter must not go back to its topic, or null when it may. */
 export function supersededBecause(candidate: RedriveCandidate, now: Date): string | null {
-  const { letter, topic, createdAt, newerApplied } = candidate;
+  const { letter, topic, createdAt, newerApplied, notCommitted, otherKey } = candidate;
   const which = `dead letter ${letter.dlqTopic}/${letter.partition}/${letter.offset} (event ${letter.eventId ?? "?"}, ${letter.eventType ?? "?"})`;
+  if (notCommitted !== null) {
+    return (
+      `${which}: its record ${NOT_COMMITTED_BECAUSE[notCommitted.found]}; re-driven, it would put on ${topic} a ` +
+      "record no transaction committed"
+    );
+  }
+  if (otherKey !== null) {
+    return (
+      `${which}: its record's key is not ${otherKey.expected}, the one its event is published under; re-driven, ` +
+      `it would put the event on ${topic} under another key than the relay's`
+    );
+  }
   if (newerApplied !== null && orderMatters(topic)) {
     return (
       `${which}: consumer ${letter.consumer} has already applied a newer event of ${newerApplied.aggregateType} ` +

@@ -1,4 +1,5 @@
-// The rule that keeps a re-drive from putting an older event of an aggregate over a newer one: not when the
+// The rule that keeps a re-drive from putting on an event topic what no transaction committed, or an older event
+// of an aggregate over a newer one: not when its record is not the committed event it names, not when the
 // consumer that parked it has applied a newer event of its aggregate, not when it is older than its topic's
 // redelivery window (the window replay keeps too); on audit-events (keyed by eventId, compacted) neither applies.
 import { describe, expect, it } from "vitest";
@@ -39,6 +40,8 @@ function candidate(overrides: Partial<RedriveCandidate>): RedriveCandidate {
     topic: "patient-events",
     createdAt: new Date(NOW.getTime() - DAY_MS),
     newerApplied: null,
+    notCommitted: null,
+    otherKey: null,
     ...overrides,
   };
 }
@@ -66,6 +69,35 @@ describe("the re-drive rule", () => {
     expect(reason).toContain(`before ${rememberedFrom.toISOString()}`);
     expect(reason).toContain("consumers remember an event for 38 days after handling it");
     expect(supersededBecause(candidate({ createdAt: rememberedFrom }), NOW)).toBeNull();
+  });
+
+  it("keeps it parked when its record is not the committed event it names, on every topic, saying what was found", () => {
+    for (const topic of ["patient-events", "audit-events"] as TopicName[]) {
+      expect(
+        supersededBecause(
+          candidate({ topic, notCommitted: { kind: "not-committed", found: "nothing" } }),
+          NOW,
+        ),
+      ).toBe(
+        `dead letter patient-events.dlq/2/41 (event ${letter.eventId}, patient.consent.changed): its record is not a ` +
+          "committed event: neither the outbox nor the archived events hold an event with this id; re-driven, it " +
+          `would put on ${topic} a record no transaction committed`,
+      );
+    }
+    expect(
+      supersededBecause(
+        candidate({ notCommitted: { kind: "not-committed", found: "outbox-other-value" } }),
+        NOW,
+      ),
+    ).toContain("its record is not the committed event: the outbox holds this id with another value");
+  });
+
+  it("keeps it parked when its record's key is not the one its event is published under", () => {
+    expect(supersededBecause(candidate({ otherKey: { expected: withdrawal.aggregateId } }), NOW)).toBe(
+      `dead letter patient-events.dlq/2/41 (event ${letter.eventId}, patient.consent.changed): its record's key is ` +
+        `not ${withdrawal.aggregateId}, the one its event is published under; re-driven, it would put the event on ` +
+        "patient-events under another key than the relay's",
+    );
   });
 
   it("keeps no order on audit-events, keyed by eventId and compacted: any of its dead letters may go back", () => {

@@ -68,6 +68,7 @@ import {
 import {
   type AppliedSince,
   type InboxVerdict,
+  NOT_COMMITTED_BECAUSE,
   type NotCommitted,
   notCommittedRecord,
   processedBefore,
@@ -189,16 +190,10 @@ class EventNotCommitted extends Error {
     { found }: NotCommitted,
     readonly index = 0,
   ) {
-    super(`event ${eventId} (${eventType}) ${notCommittedBecause[found]}`);
+    super(`event ${eventId} (${eventType}) ${NOT_COMMITTED_BECAUSE[found]}`);
     this.found = found;
   }
 }
-
-const notCommittedBecause: Record<NotCommitted["found"], string> = {
-  nothing: "is not a committed event: neither the outbox nor the archived events hold an event with this id",
-  "outbox-other-value": "is not the committed event: the outbox holds this id with another value",
-  "archived-other-value": "is not the committed event: this id was archived with another value",
-};
 
 /**
  * What handling a record came to: the handler's effect, or none, for an event processed before or one older than

@@ -411,6 +411,37 @@ export async function notCommittedRecord(
   return committed?.payloadSha256.equals(valueSha256) === true ? null : notCommitted(committed);
 }
 
+/**
+ * notCommittedRecord for many records at once, in one statement: for each, why it is not a committed event, or
+ * null when it is one. A record that names no event id (`eventId` null) is none.
+ */
+export async function notCommittedRecords(
+  client: pg.ClientBase | pg.Pool,
+  records: ReadonlyArray<{ eventId: string | null; valueSha256: Buffer }>,
+): Promise<Array<NotCommitted | null>> {
+  if (records.length === 0) return [];
+  const { rows } = await client.query<{ payloadSha256: Buffer | null; committedIn: CommittedIn | null }>({
+    text: `SELECT committed.payload_sha256 AS "payloadSha256", committed.source AS "committedIn"
+             FROM unnest($1::uuid[]) WITH ORDINALITY AS asked(event_id, ordinality)
+             LEFT JOIN LATERAL (${committedDigestSql("asked.event_id")}
+             ) AS committed(payload_sha256, source, aggregate_type, aggregate_id, aggregate_version) ON true
+            ORDER BY asked.ordinality`,
+    values: [records.map(({ eventId }) => eventId)],
+  });
+  return records.map(({ valueSha256 }, index) => {
+    const { payloadSha256, committedIn } = rows[index] ?? { payloadSha256: null, committedIn: null };
+    if (payloadSha256 === null || committedIn === null) return notCommitted(undefined);
+    return payloadSha256.equals(valueSha256) ? null : notCommitted({ payloadSha256, committedIn });
+  });
+}
+
+/** What each kind of NotCommitted says of a record's event (logs and dead letters name its id and type before). */
+export const NOT_COMMITTED_BECAUSE: Record<NotCommitted["found"], string> = {
+  nothing: "is not a committed event: neither the outbox nor the archived events hold an event with this id",
+  "outbox-other-value": "is not the committed event: the outbox holds this id with another value",
+  "archived-other-value": "is not the committed event: this id was archived with another value",
+};
+
 async function processedEvents(
   client: pg.ClientBase | pg.Pool,
   consumer: string,
