@@ -11,7 +11,10 @@ export function registerAlertMetrics(registry: Registry, db: Database): void {
     labelNames: ["rule"],
     registers: [registry],
     async collect() {
-      const counts = await alertCounts(db);
+      const counts = await alertCounts(db).catch(() => null);
+      // A failed scrape keeps the last values (the database's own alerts say why): thrown, it would fail the
+      // whole scrape, every other metric of the process with it.
+      if (!counts) return;
       this.reset();
       for (const { rule, alerts } of counts) this.inc({ rule }, alerts);
     },
