@@ -249,7 +249,7 @@ async function onPooledConnection<T>(
   } catch (error) {
     // A connection whose transaction or lock could not be ended is closed rather than pooled: closing ends both.
     if (!(error instanceof WorkFailed)) broken = error as Error;
-    throw error instanceof WorkFailed ? error.cause : error;
+    throw error instanceof WorkFailed || error instanceof ConnectionLost ? error.cause : error;
   } finally {
     forgetHeads(client);
     forgetKeys(client);
@@ -261,6 +261,9 @@ async function onPooledConnection<T>(
 
 /** What `work` itself threw (after a clean ROLLBACK): the connection is fine and goes back to the pool. */
 class WorkFailed extends Error {}
+
+/** What `work` threw, on a connection that could not roll back: it is closed, not pooled. */
+class ConnectionLost extends Error {}
 
 /**
  * The transaction, and its retries, on one connection. BEGIN and COMMIT are sent by hand rather than through
@@ -298,6 +301,7 @@ async function attempts<T>(
   const locking = lockKeys.length > 0;
   let { handed } = self;
   let locked = handed !== undefined;
+  let failure: unknown;
   const streak = handed?.streak ?? 0;
   const othersWaiting = handed?.othersWaiting ?? false;
   try {
@@ -335,7 +339,11 @@ async function attempts<T>(
         result = await work(tx);
         assertKeysWritten(client);
       } catch (error) {
-        await client.query("ROLLBACK");
+        // A ROLLBACK that fails too means a lost connection (what the work met may be why): the caller learns the
+        // work's failure, not the ROLLBACK's, and the connection is closed rather than pooled.
+        await client.query("ROLLBACK").catch(() => {
+          throw new ConnectionLost("the transaction's connection was lost", { cause: error });
+        });
         if (await retriedAfterPause(error, attempt)) continue;
         throw new WorkFailed("the transaction's work failed", { cause: error });
       }
@@ -386,8 +394,19 @@ async function attempts<T>(
         throw new WorkFailed("the transaction's commit failed", { cause: error });
       }
     }
+  } catch (error) {
+    failure = error;
+    throw error;
   } finally {
-    if (locked) await client.query(unlock);
+    // An unlock that fails means a lost connection, closed rather than pooled (closing releases the lock): the
+    // caller still learns what the transaction met.
+    if (locked) {
+      await client.query(unlock).catch((unlockFailed: unknown) => {
+        const met =
+          failure instanceof WorkFailed || failure instanceof ConnectionLost ? failure.cause : failure;
+        throw new ConnectionLost("the transaction's connection was lost", { cause: met ?? unlockFailed });
+      });
+    }
   }
 }
 

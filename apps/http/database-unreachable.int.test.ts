@@ -75,3 +75,63 @@ describe("a request while its database is closed to new connections (ALLOW_CONNE
     expect(isPlatformOutage(new Error("the handler failed", { cause: refused }))).toBe(true);
   });
 });
+
+describe("a request whose work the database ends: a timeout an operator set", () => {
+  const timed = ownDatabase("work_ended");
+  let patientId: string;
+  beforeAll(async () => {
+    await timed.setUp();
+    const admin = await caller("admin");
+    const created = await testPlatform(timed.db).request("/patients", {
+      method: "POST",
+      headers: admin.headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify(newPatientBody()),
+    });
+    patientId = ((await created.json()) as { id: string }).id;
+  });
+  afterAll(() => timed.tearDown());
+
+  // Each setting holds for the sessions that start after it: the service's pool is made after.
+  it.each([
+    ["lock_timeout", "55P03"],
+    ["statement_timeout", "57014"],
+  ])(
+    "answers 503 with Retry-After when %s ends a write (SQLSTATE %s; it was a 500), writing nothing",
+    async (setting) => {
+      await onTestServer(`ALTER DATABASE ${timed.name} SET ${setting} = '300ms'`);
+      const db = createDatabase(timed.url, { max: 2, applicationName: "tests" });
+      // Another session holds the patient's row: the PATCH waits for it until the setting ends its statement.
+      const holder = new pg.Client({ connectionString: timed.url });
+      await holder.connect();
+      try {
+        await holder.query("BEGIN");
+        await holder.query("SELECT FROM patients WHERE id = $1 FOR UPDATE", [patientId]);
+        const outboxBefore = await outboxRows(timed.db);
+        const admin = await caller("admin");
+        const response = await testPlatform(db).request(`/patients/${patientId}`, {
+          method: "PATCH",
+          headers: admin.headers({ "Content-Type": "application/json" }),
+          body: JSON.stringify({ firstName: "Ended" }),
+        });
+        expect(response.status).toBe(503);
+        expect(Number(response.headers.get("retry-after"))).toBeGreaterThan(0);
+        expect(await response.json()).toMatchObject({ status: 503, title: "Service Unavailable" });
+        await holder.query("ROLLBACK");
+        expect(await outboxRows(timed.db)).toBe(outboxBefore);
+        const { rows } = await timed.db.$client.query("SELECT first_name FROM patients WHERE id = $1", [
+          patientId,
+        ]);
+        expect(rows[0]?.first_name).not.toBe("Ended");
+      } finally {
+        await holder.end();
+        await db.$client.end();
+        await onTestServer(`ALTER DATABASE ${timed.name} RESET ${setting}`);
+      }
+    },
+  );
+});
+
+async function outboxRows(db: ReturnType<typeof createDatabase>): Promise<number> {
+  const { rows } = await db.$client.query<{ count: number }>("SELECT count(*)::int AS count FROM outbox");
+  return rows[0]?.count as number;
+}

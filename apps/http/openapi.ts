@@ -250,7 +250,7 @@ export function securedRoute<P extends string, R extends UnsecuredRoute<P>>(
         // restored database takes no writes until an operator re-anchors it (relay:rebase); nothing about a
         // patient is read or written while the service's master keys cannot unwrap their key (PHI_MASTER_KEYS).
         503: retryLater(
-          "The database or the token issuer's keys cannot be reached now, a restored database takes no writes yet, or the service's master keys cannot open the patient's data key",
+          "The database or the token issuer's keys cannot be reached now, the database ended the request's work (a timeout, an operator, a lack of resources), a restored database takes no writes yet, or the service's master keys cannot open the patient's data key",
         ),
         ...route.responses,
         401: problem(

@@ -11,9 +11,9 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import { NO_TRACESTATE_KEYS } from "../../config/tracestateKeys.ts";
 import type { Database } from "../../db/client.ts";
-import { closedToConnections } from "../../db/closedToConnections.ts";
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { isMasterKeyFault, PatientErased } from "../../db/patientKeys.ts";
+import { databaseUnavailable } from "../../db/unavailable.ts";
 import { withStrictEnds } from "../../events/docs/strictEnds.ts";
 import { EventTooLarge, MAX_EVENT_BYTES } from "../../events/record.ts";
 import { healthRoutes, type OperatorCheck, type ReadinessCheck } from "../../observability/health.ts";
@@ -49,35 +49,13 @@ function sqlState(error: unknown): string | undefined {
   return typeof state === "string" ? state : undefined;
 }
 
-/** Postgres cannot be reached, refuses connections now, or dropped one: nothing the request did, retry later. */
-const UNREACHABLE =
-  /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|08[0-9A-Z]{3}|57P0[123]|53300)$/;
 const DATABASE_RETRY_AFTER_SECONDS = 5;
-
-function databaseUnreachable(error: unknown): boolean {
-  const { message, cause, errors } = error as { message?: unknown; cause?: unknown; errors?: unknown };
-  const code = sqlState(error);
-  if ((code !== undefined && UNREACHABLE.test(code)) || closedToConnections(error)) return true;
-  // pg's pool: a connection that could not be made in time, or ended under the query; pg's client: a query sent
-  // on a connection that had already failed (a transaction's next statement, once Postgres restarted under it).
-  if (
-    typeof message === "string" &&
-    /timeout exceeded when trying to connect|Connection terminated|connection error and is not queryable/.test(
-      message,
-    )
-  ) {
-    return true;
-  }
-  // Node reports a refused connection to every address of a name as an AggregateError of each.
-  if (Array.isArray(errors) && errors.some(databaseUnreachable)) return true;
-  return cause !== undefined && cause !== error && databaseUnreachable(cause);
-}
 
 /**
  * Whether `error` is the request's own connection failing under its body: on @hono/node-server, reading a body
  * the client stopped sending (a reset, or a FIN before its Content-Length or last chunk) rejects with the
  * IncomingMessage's error ("aborted", ECONNRESET). That code is also Postgres's connection reset
- * (databaseUnreachable), so it is told apart by identity: only the request's own error is the client's.
+ * (databaseUnavailable), so it is told apart by identity: only the request's own error is the client's.
  */
 function bodyCutOff(c: Context, error: unknown): boolean {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
@@ -285,12 +263,16 @@ export function createServiceFrame(options: ServiceFrameOptions): ServiceApp {
         ),
       );
     }
-    if (databaseUnreachable(error)) {
-      options.log.error({ err: { type: name, code } }, "the database cannot be reached");
+    if (databaseUnavailable(error)) {
+      options.log.error({ err: { type: name, code } }, "the database is unavailable");
       c.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
       return refuse(
         c,
-        new HttpProblem(503, "Service Unavailable", "The database cannot be reached now; retry later."),
+        new HttpProblem(
+          503,
+          "Service Unavailable",
+          "The database cannot be reached now, or ended the request's work (a timeout, an operator, a lack of resources); retry later.",
+        ),
       );
     }
     options.log.error(

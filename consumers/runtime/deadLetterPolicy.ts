@@ -1,8 +1,9 @@
 // When a failing record is given up on: after a bounded number of attempts, unless the failure is an outage
 // of the platform itself. A record is dead-lettered for what is wrong with it, never for Postgres being down.
-import { closedToConnections } from "../../db/closedToConnections.ts";
+
 import { RestoredHistoryAhead } from "../../db/outbox/insertOutboxRows.ts";
 import { isMasterKeyFault } from "../../db/patientKeys.ts";
+import { databaseUnavailable } from "../../db/unavailable.ts";
 import { DataFreeError } from "../../events/dataFreeError.ts";
 import type { BackoffPolicy } from "../../retry/backoff.ts";
 
@@ -67,29 +68,21 @@ export function deadLetterAfterAttempts(options: DeadLetterPolicyOptions): DeadL
   };
 }
 
-/** Postgres SQLSTATE classes and codes that say the database is unreachable or overloaded, not the query wrong. */
-const OUTAGE_SQLSTATE_CLASSES = ["08", "53", "57"]; // connection exception, insufficient resources, operator intervention
-const OUTAGE_SQLSTATES = new Set(["40001", "40P01"]); // contention that outlasted writeTransaction's own retries
-const OUTAGE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH"]);
-/** node-postgres reports a lost or impossible connection with these messages and no code. */
-const OUTAGE_MESSAGES = [/Connection terminated/i, /timeout exceeded when trying to connect/i];
+/** Contention that outlasted writeTransaction's own retries: another try later succeeds. */
+const CONTENTION_SQLSTATES = new Set(["40001", "40P01"]);
 
 /**
- * True when the error, or any error in its `cause` chain, is Postgres or the network being unavailable, a
- * restored database refusing events until `relay:rebase` has run, or this process's master keys not opening
- * a patient's key (PHI_MASTER_KEYS lacks the key, or holds other bytes under its id): every event about
- * those patients would fail alike until an operator fixes the configuration.
+ * True when the error, or any error in its `cause` chain, is Postgres or the network being unavailable
+ * (db/unavailable.ts) or contended, a restored database refusing events until `relay:rebase` has run, or this
+ * process's master keys not opening a patient's key (PHI_MASTER_KEYS lacks the key, or holds other bytes under
+ * its id): every event about those patients would fail alike until an operator fixes the configuration.
  */
 export function isPlatformOutage(error: unknown): boolean {
+  if (databaseUnavailable(error)) return true;
   for (let current = error, depth = 0; current instanceof Object && depth < 10; depth++) {
-    if (current instanceof RestoredHistoryAhead || isMasterKeyFault(current) || closedToConnections(current))
-      return true;
-    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof code === "string") {
-      if (OUTAGE_SQLSTATES.has(code) || OUTAGE_SOCKET_CODES.has(code)) return true;
-      if (/^[0-9A-Z]{5}$/.test(code) && OUTAGE_SQLSTATE_CLASSES.includes(code.slice(0, 2))) return true;
-    }
-    if (typeof message === "string" && OUTAGE_MESSAGES.some((pattern) => pattern.test(message))) return true;
+    if (current instanceof RestoredHistoryAhead || isMasterKeyFault(current)) return true;
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === "string" && CONTENTION_SQLSTATES.has(code)) return true;
     current = cause;
   }
   return false;

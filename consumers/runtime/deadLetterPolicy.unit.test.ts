@@ -44,6 +44,13 @@ describe("the dead-letter policy", () => {
     expect(isPlatformOutage(withCode("53300"))).toBe(true); // too_many_connections
     expect(isPlatformOutage(withCode("40001"))).toBe(true); // serialization_failure
     expect(isPlatformOutage(new Error("Connection terminated unexpectedly"))).toBe(true);
+    // Work the server or an operator's timeout ended: idle_in_transaction_session_timeout, statement_timeout.
+    expect(isPlatformOutage(withCode("25P03"))).toBe(true);
+    expect(isPlatformOutage(withCode("57014"))).toBe(true);
+    // The session ended under the transaction: its ROLLBACK, sent on the dead connection, has no code.
+    expect(
+      isPlatformOutage(new Error("Client has encountered a connection error and is not queryable")),
+    ).toBe(true);
     // drizzle wraps the driver's error: the cause decides.
     expect(isPlatformOutage(new Error("Failed query", { cause: withCode("57P01") }))).toBe(true);
     // A restored database refuses events until an operator runs relay:rebase: no record is at fault.
