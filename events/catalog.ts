@@ -237,6 +237,13 @@ interface CatalogEntry<Schema extends z.ZodType> {
    * whoever they concern (a login attempt with a username that is no patient's).
    */
   readonly personalOnlyAboutPatient?: true;
+  /**
+   * Personal fields sealed only since a later version of the catalog, each with the day its rule came: events
+   * written before hold them in plain text, and the outbox keeps them so (it is append-only), so readers take
+   * either form there. The write path seals them in every event it writes; a forged plain value is no committed
+   * event, which the consumers refuse (consumers/runtime/inbox.ts).
+   */
+  readonly sealedSince?: Readonly<Record<string, string>>;
 }
 
 /** Ties `aggregateId`'s parameter to the schema's output type, so each key function is type-checked. */
@@ -296,6 +303,7 @@ const eventCatalog = {
     // Where the visit takes place: a home visit's address is the patient's, and a video link is free to carry
     // their name (`/room/ada-lovelace`); both as personal as the notes.
     personalFields: ["location.url", "location.address", "notes"],
+    sealedSince: { "location.url": "2026-12-07", "location.address": "2026-12-07" },
   }),
   "appointment.cancelled": event({
     topic: "appointment-events",
@@ -338,6 +346,7 @@ const eventCatalog = {
     aggregateId: (data) => data.documentId,
     // Free text naming whom the patient lets see their document: a relative or a lawyer as often as a clinic.
     personalFields: ["grantedTo"],
+    sealedSince: { grantedTo: "2026-12-04" },
   }),
   "document.processed": event({
     topic: "document-events",
@@ -346,6 +355,7 @@ const eventCatalog = {
     aggregateId: (data) => data.documentId,
     // A failure's reason is the processor's free text, which quotes the document as readily as a summary does.
     personalFields: ["extracted.summary", "failureReason"],
+    sealedSince: { failureReason: "2026-12-07" },
   }),
 
   "audit.data.accessed": event({
@@ -368,6 +378,7 @@ const eventCatalog = {
     aggregateId: (data) => data.userId ?? data.patientId ?? data.username,
     // The reason is free text from the identity provider, which may quote the username ("unknown user ada@…").
     personalFields: ["username", "reason"],
+    sealedSince: { reason: "2026-12-04" },
     // A failed login on a username that is no patient's must still be recorded (the compliance watch counts
     // them); it is nobody's patient data, so nothing could, or need, seal it.
     personalOnlyAboutPatient: true,
@@ -477,6 +488,8 @@ export interface EventDefinition<T extends EventType = EventType> {
   readonly personalFields: readonly string[];
   /** Personal fields of an event that names no patient are written as given (see CatalogEntry). */
   readonly personalOnlyAboutPatient: boolean;
+  /** Personal fields that events written before their rule hold in plain text (see CatalogEntry). */
+  readonly sealedSince: Readonly<Record<string, string>>;
 }
 
 export const eventTypes = Object.keys(eventCatalog) as readonly EventType[];
@@ -490,6 +503,7 @@ const definitions = new Map<string, EventDefinition>(
       type,
       personalFields: [],
       personalOnlyAboutPatient: false,
+      sealedSince: {},
       ...entry,
       keyedBy: topicCatalog[entry.topic].keyedBy,
     } as unknown as EventDefinition;

@@ -68,14 +68,17 @@ export class PersonalDataInPlainText extends DataFreeError {
 /**
  * Throws PersonalDataInPlainText unless every personal value the write path seals in this event is sealed:
  * its personal fields when it names a patient (or always, for a type whose fields are personal whoever they
- * are about), and its request metadata's personal values when it names a patient.
+ * are about), but those sealed only since a later catalog (`sealedSince`), which events written before hold in
+ * plain text; and its request metadata's personal values when it names a patient.
  */
 export function assertPersonalDataSealed(eventType: string, data: Data, metadata: EventMetadata): void {
   const owner = keyOwner(data);
   const plain: string[] = [];
-  if (owner !== null || !eventDefinition(eventType).personalOnlyAboutPatient) {
+  const { personalOnlyAboutPatient, sealedSince } = eventDefinition(eventType);
+  if (owner !== null || !personalOnlyAboutPatient) {
     mapPersonalFields(eventType, data, (value, path) => {
-      if (!isSealed(value)) plain.push(`data.${path}`);
+      // A field sealed only since a later catalog: an event written before holds it in plain text.
+      if (!isSealed(value) && !Object.hasOwn(sealedSince, path)) plain.push(`data.${path}`);
       return value;
     });
   }

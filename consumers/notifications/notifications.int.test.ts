@@ -13,7 +13,7 @@ import { careWorld } from "../../test/careWorld.ts";
 import { handledBy } from "../../test/consumers/inbox.ts";
 import { type StartedConsumer, startTestConsumer } from "../../test/consumers/inProcess.ts";
 import { metricValue } from "../../test/consumers/metrics.ts";
-import { eventRecord, publish } from "../../test/consumers/records.ts";
+import { eventRecord, publish, sealPlainPersonalData } from "../../test/consumers/records.ts";
 import {
   eventually,
   kafkaBrokers,
@@ -186,6 +186,33 @@ describe("notifications", () => {
 
     await handledBy(db, (consumers[1] as StartedConsumer).name, causes);
     for (const cause of causes) expect(await requestsFor(cause)).toEqual([]);
+  });
+
+  it("confirm a booking written before its location was sealed, which holds the location in plain text", async () => {
+    // A platform upgraded from a version that wrote the location as given: its outbox keeps such bookings, which
+    // a consumer behind at the upgrade, or a replay, reads. They were parked as not-sealed, never confirmed.
+    const patientId = randomUUID();
+    const [created] = await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [patientCreated(patientId)]),
+    );
+    await handledBy(db, directory.name, [created?.eventId ?? ""]);
+    const location = { type: "IN_PERSON" as const, address: "22 Home Road, Springfield" };
+    const record = eventRecord("appointment.booked", { patientId, appointmentType: "CHECKUP", location });
+    await sealPlainPersonalData(db, [record]);
+    const written = JSON.parse(record.message.value);
+    written.data.location = location;
+    record.message.value = JSON.stringify(written);
+
+    await publish(kafkaBrokers(), [record], db);
+    const ids = [
+      notificationId(record.eventId, "confirmation-email"),
+      notificationId(record.eventId, "confirmation-sms"),
+    ];
+    expect((await delivered(ids)).map((message) => message.channel).sort()).toEqual(["email", "sms"]);
+    expect(await requestsFor(record.eventId)).toEqual([
+      "notification.email.requested",
+      "notification.sms.requested",
+    ]);
   });
 
   it("ask for no confirmation of an appointment whose cancellation commits while its booking is handled", async () => {

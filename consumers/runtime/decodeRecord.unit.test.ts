@@ -88,6 +88,30 @@ describe("decoding a record", () => {
     });
   });
 
+  it("reads a field sealed only since a later catalog in plain text, as events written before hold it", async () => {
+    // A booking written before its location was sealed (2026-12-07): its notes sealed, its location as given.
+    const booked = { ...envelope, eventType: "appointment.booked", data: exampleData["appointment.booked"] };
+    const written = {
+      ...booked,
+      data: {
+        ...sealPersonalFields(booked.eventType, booked.eventId, booked.data, key),
+        location: booked.data.location,
+      },
+    };
+    expect(booked.data.patientId).toBe(patientId);
+    expect(await decodeRecord("appointment-events", encode(written), keys)).toEqual({
+      kind: "event",
+      envelope: booked,
+    });
+    // Its notes, sealed since the first catalog, are not read so.
+    const plainNotes = { ...written, data: { ...written.data, notes: booked.data.notes } };
+    expect(await decodeRecord("appointment-events", encode(plainNotes), keys)).toMatchObject({
+      kind: "poison",
+      problem: "not-sealed",
+      message: "appointment.booked carries data.notes in plain text, where it is sealed about a patient",
+    });
+  });
+
   it("skips an event whose patient was erased, and parks one whose fields do not open", async () => {
     expect(await decodeRecord("patient-events", encode(sealed), keysOf("erased"))).toEqual({
       kind: "erased",

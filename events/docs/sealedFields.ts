@@ -2,7 +2,7 @@
 // `personalFields`) described as the `enc:v1:` string that travels in its place, and the request metadata
 // of an event about a patient as sealed or null, so that a plain-text value where a sealed one belongs
 // does not validate. The schema of the value inside stays readable under `x-unsealed`.
-import { type EventType, eventDefinition } from "../catalog.ts";
+import { type EventDefinition, type EventType, eventDefinition } from "../catalog.ts";
 import { SEALED_VALUE_PATTERN } from "../envelope.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -35,8 +35,8 @@ export function sealedDataSchema(type: EventType, data: JsonSchema): JsonSchema 
   let sealed = data;
   for (const path of definition.personalFields) {
     const replaced = replaceField(sealed, path.split("."), (unsealed) =>
-      definition.personalOnlyAboutPatient
-        ? { anyOf: [sealedValueSchema(`data.${path}`, unsealed), unsealed] }
+      definition.personalOnlyAboutPatient || Object.hasOwn(definition.sealedSince, path)
+        ? { anyOf: [sealedValueSchema(`data.${path}`, unsealed), writtenPlain(definition, path, unsealed)] }
         : sealedValueSchema(`data.${path}`, unsealed),
     );
     if (replaced === undefined) throw new Error(`${type}: personal field ${path} is not in its schema`);
@@ -44,13 +44,32 @@ export function sealedDataSchema(type: EventType, data: JsonSchema): JsonSchema 
   }
   if (!definition.personalOnlyAboutPatient || definition.personalFields.length === 0) return sealed;
   const whenAboutPatient = definition.personalFields.reduce<JsonSchema>(
-    (schema, path) => nest(path.split("."), sealedValueSchema(`data.${path}`), schema),
+    (schema, path) =>
+      nest(
+        path.split("."),
+        Object.hasOwn(definition.sealedSince, path)
+          ? { anyOf: [sealedValueSchema(`data.${path}`), writtenPlain(definition, path, {})] }
+          : sealedValueSchema(`data.${path}`),
+        schema,
+      ),
     {},
   );
   return {
     ...sealed,
     allOf: [...((sealed.allOf as JsonSchema[]) ?? []), implies(namesPatient, whenAboutPatient)],
   };
+}
+
+/**
+ * A personal field as given: about no patient (`personalOnlyAboutPatient`), or in an event written before the
+ * field was sealed (`sealedSince`), which the history keeps as it was written.
+ */
+function writtenPlain(definition: EventDefinition, path: string, unsealed: JsonSchema): JsonSchema {
+  const since = definition.sealedSince[path];
+  if (since === undefined) return unsealed;
+  const before = `Written in plain text in events before ${since}, when \`data.${path}\` was not sealed yet: the history keeps them as they were written, and erasure cannot shred them.`;
+  const description = typeof unsealed.description === "string" ? `${unsealed.description} ${before}` : before;
+  return { ...unsealed, description, "x-plain-before": since };
 }
 
 /** Data that names a patient: the one whose key seals its personal fields and metadata (phi/keyOwner). */
