@@ -1,6 +1,7 @@
 // A send Kafka refuses for good (here: records larger than an operator set the topic's max.message.bytes to)
 // is never retried blindly nor skipped: the relay counts it as non-retriable, logs the event ids, reports
-// itself stalled on /health/ready, and resumes with nothing lost once the topic's config is fixed.
+// itself stalled on /health/ready, tries again at its interval (not at every commit), and resumes with nothing
+// lost once the topic's config is fixed.
 import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
 import { writeTransaction } from "../db/client.ts";
@@ -119,6 +120,32 @@ describe("a send Kafka refuses for good", () => {
       // (readiness gives a check's answer again for up to a second: CHECK_REUSE_MS)
       await eventually(async () => (await health.request("/health/ready")).status === 200);
     } finally {
+      await relay.stop();
+    }
+  });
+
+  it("waits its retry interval while stalled, however many writes commit meanwhile", async () => {
+    await publishBacklog();
+    await setTopicLimit(256);
+    await writeTransaction(db, (tx) =>
+      appendEvents(tx, testEventContext(), [exampleEvent("ai.model.trained")]),
+    );
+    const registry = new Registry();
+    const relay = startRelay({ registry, stalledRetryMs: 60_000 });
+    try {
+      await eventually(async () => (await refusedCount(registry)) >= 1);
+      // Each commit notifies the relay: a wait that ended at every one sent the refused batch again at every write.
+      for (let write = 0; write < 20; write++) {
+        await writeTransaction(db, (tx) =>
+          appendEvents(tx, testEventContext(), [exampleEvent("patient.consent.changed")]),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await refusedCount(registry)).toBe(1);
+      expect(relay.stalled).toContain("MESSAGE_TOO_LARGE");
+    } finally {
+      // The topic fixed before the relay stops: the next relay of the lane publishes what is left.
+      await applyTopics(admin, { topics: [topic], log: { info: () => {}, warn: () => {} } });
       await relay.stop();
     }
   });

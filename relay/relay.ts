@@ -90,6 +90,8 @@ export class OutboxRelay {
   private stopping = false;
   private running: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** Whether the wait under way ends at a commit's notification (pause). */
+  private wakesOnCommit = false;
   private notified = false;
   private isLeader = false;
   private polls = 0;
@@ -209,7 +211,7 @@ export class OutboxRelay {
       await this.acquireLock(client);
       client.on("notification", () => {
         this.notified = true;
-        this.wakeUp();
+        if (this.wakesOnCommit) this.wakeUp();
       });
       await client.query("LISTEN outbox");
       await preparePendingOutboxSession(client);
@@ -243,7 +245,8 @@ export class OutboxRelay {
         if (rows.length === 0) {
           // Nothing to publish is also what a history from the server's future looks like: check it is not.
           const position = await this.refuseFutureHistory(client, this.cursor);
-          if (position.heldBack) await this.pause(this.heldBackWaitMs(++heldBackPolls));
+          if (position.heldBack)
+            await this.pause(this.heldBackWaitMs(++heldBackPolls), { untilCommit: true });
           else {
             heldBackPolls = 0;
             await this.waitForCommits();
@@ -519,16 +522,24 @@ export class OutboxRelay {
       this.notified = false;
       return;
     }
-    await this.pause(this.idlePollMs);
+    await this.pause(this.idlePollMs, { untilCommit: true });
     this.notified = false;
   }
 
-  private async pause(ms: number): Promise<void> {
+  /**
+   * Waits `ms`, or less when stopped, when the leader's connection fails, or when the transaction awaited ends;
+   * `untilCommit`, also when a transaction commits outbox rows. A wait after a failure is not cut short by
+   * commits: a relay stalled on a refused batch, or backing off from a broker that is down, would otherwise try
+   * again at every write.
+   */
+  private async pause(ms: number, { untilCommit = false } = {}): Promise<void> {
     if (this.stopping) return;
     const wake = new AbortController();
     this.wake = () => wake.abort();
+    this.wakesOnCommit = untilCommit;
     await sleep(ms, wake.signal);
     this.wake = null;
+    this.wakesOnCommit = false;
   }
 
   private wakeUp(): void {

@@ -45,9 +45,12 @@ const WHOLE_RECORD_MAX_BYTES = TOPIC_MAX_MESSAGE_BYTES - BATCH_OVERHEAD_BYTES;
 const ERROR_MESSAGE_MAX_LENGTH = 1_000;
 const NAME_MAX_LENGTH = 200;
 
+/** Why a record is parked: unprocessable as it is, or its handler failed every attempt. */
+export const DEAD_LETTER_REASONS = ["poison", "attempts-exhausted"] as const;
+
 export interface DeadLetterCause {
   consumer: string;
-  reason: "poison" | "attempts-exhausted";
+  reason: (typeof DEAD_LETTER_REASONS)[number];
   error: string;
   errorMessage: string;
   attempts: number;

@@ -53,6 +53,7 @@ import { partitionLag } from "./consumerLag.ts";
 import { type DeadLetterPolicy, deadLetterAfterAttempts } from "./deadLetterPolicy.ts";
 import {
   DEAD_LETTER_HEADERS,
+  DEAD_LETTER_REASONS,
   type DeadLetterCause,
   deadLetterMessage,
   headerText,
@@ -313,9 +314,13 @@ export class EventConsumer {
     this.db = options.db;
     this.log = options.log.child({ component: "consumer", consumer: this.name });
     this.metrics = consumerMetrics(options.registry);
-    // From 0, so that the first refusal is an increase Prometheus sees: a series born at 1 shows none.
-    for (const topic of this.definition.topics)
+    // From 0, so that the first dead letter and the first refusal are increases Prometheus sees (the alerts
+    // DeadLettersGrowing and RecordsNotCommitted): a series born at 1 shows none.
+    for (const topic of this.definition.topics) {
       this.metrics.notCommitted.inc({ consumer: this.name, topic }, 0);
+      for (const reason of DEAD_LETTER_REASONS)
+        this.metrics.deadLettered.inc({ consumer: this.name, topic, reason }, 0);
+    }
     this.policy = options.deadLetterPolicy ?? defaultDeadLetterPolicy;
     this.keys = options.keys;
     this.tracestateKeys = options.tracestateKeys ?? NO_TRACESTATE_KEYS;

@@ -81,12 +81,30 @@ async function run(kind: "transactional" | "external-effect", test: (run: Run) =
     log: createLogger({ level: "debug", destination: { write: (line: string) => logLines.push(line) } }),
   });
   try {
-    // There before any refusal, so that Prometheus sees the first one as an increase.
+    // There before any refusal, so that Prometheus sees the first one as an increase; the dead letters too.
     expect(await notCommittedSeries(started)).toEqual([{ topic: "patient-events" }]);
+    for (const reason of ["poison", "attempts-exhausted"]) {
+      const labels = { consumer: started.name, topic: "patient-events", reason };
+      expect(await metricSeries(started.registry, "consumer_records_dead_lettered_total", labels)).toEqual([
+        0,
+      ]);
+    }
     await test({ started, logLines, deadLetters });
   } finally {
     await started.stop();
   }
+}
+
+/** The values of the metric's series with these labels (none when it has no such series). */
+async function metricSeries(
+  registry: StartedConsumer["registry"],
+  name: string,
+  labels: Record<string, string>,
+) {
+  const { values } = (await registry.getSingleMetric(name)?.get()) ?? { values: [] };
+  return values
+    .filter((value) => Object.entries(labels).every(([label, wanted]) => value.labels[label] === wanted))
+    .map(({ value }) => value);
 }
 
 /** The topics of the consumer's consumer_records_not_committed_total series. */
