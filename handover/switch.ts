@@ -129,8 +129,9 @@ export async function switchToDebezium(options: SwitchOptions): Promise<Debezium
     await fencePollingRelay(control, options);
     await writeRelayMode(control, "debezium", { state: "handing-over", startedAt: new Date().toISOString() });
 
-    // Left over by an interrupted attempt: nothing from it counts, the handover starts again from the cursor
-    // (re-sending, with the same ids, whatever that attempt had published).
+    // Left over by an interrupted attempt: its slot and connector count for nothing, and the handover starts
+    // again from the polling cursor, which that attempt moved past each Kafka transaction it committed (so
+    // nothing it published is sent again).
     await removeConnector(options.connect, target.connectorName);
     await dropSlot(control, target.slotName);
 
@@ -141,7 +142,9 @@ export async function switchToDebezium(options: SwitchOptions): Promise<Debezium
     const exported = await createSlotExportingSnapshot(options.databaseUrl, target.slotName);
     let published: number;
     try {
-      published = await publishCommittedBefore(options, exported.snapshotName, pollingCursor);
+      published = await publishCommittedBefore(options, exported.snapshotName, pollingCursor, (cursor) =>
+        saveRelayCheckpoint(control, POLLING_RELAY_NAME, cursor),
+      );
     } finally {
       await exported.release();
     }
@@ -358,10 +361,16 @@ async function refuseMissingTopics(control: pg.Client, options: SwitchOptions): 
 }
 
 /** Publishes the rows the exported snapshot sees after the cursor, in (tx_id, position) order, a page per transaction. */
+/**
+ * Publishes the snapshot's outbox rows after `after`, a Kafka transaction a thousand rows at a time, and moves the
+ * polling cursor past each once it is committed (`committed`, under the fence): an attempt that fails midway
+ * leaves the cursor after what it published, which a re-run then does not send again.
+ */
 async function publishCommittedBefore(
   options: SwitchOptions,
   snapshotName: string,
   after: RelayCursor,
+  committed: (cursor: RelayCursor) => Promise<void>,
 ): Promise<number> {
   const reader = new pg.Client({
     connectionString: options.databaseUrl,
@@ -392,6 +401,7 @@ async function publishCommittedBefore(
       const last = rows[rows.length - 1];
       if (!last) break;
       cursor = { txId: last.txId, position: last.position };
+      await committed(cursor);
     }
     await reader.query("COMMIT");
     return published;
