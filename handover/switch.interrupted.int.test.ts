@@ -10,7 +10,6 @@ import { applyTopics } from "../events/apply-topics.ts";
 import { topicDefinition } from "../events/catalog.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
-import { readTopicMessageLimits } from "../relay/topicLimits.ts";
 import { useConnectWorker } from "../test/debeziumRelay.ts";
 import {
   databaseUrl,
@@ -21,7 +20,8 @@ import {
   testEventContext,
 } from "../test/fixtures.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
-import { setTopicConfigs } from "../test/kafkaTopics.ts";
+import { setTopicMessageLimit } from "../test/kafkaTopics.ts";
+import { relayCaughtUp } from "../test/relayCheckpoint.ts";
 import { switchToDebezium, switchToPolling } from "./switch.ts";
 
 const db = testDatabase();
@@ -34,17 +34,6 @@ afterAll(async () => {
   await db.$client.end();
 });
 
-async function limitAiEvents(maxMessageBytes: number): Promise<void> {
-  await setTopicConfigs(admin, aiEvents.name, {
-    ...aiEvents.configs,
-    "max.message.bytes": String(maxMessageBytes),
-  });
-  await eventually(
-    async () => (await readTopicMessageLimits(admin, [aiEvents.name])).get(aiEvents.name) === maxMessageBytes,
-    10_000,
-  );
-}
-
 describe("relay:switch -- debezium, failed half way and run again", () => {
   it("sends none of what the failed attempt published again", async () => {
     const switchOptions = {
@@ -54,9 +43,14 @@ describe("relay:switch -- debezium, failed half way and run again", () => {
       log: () => {},
     };
     await admin.connect();
-    // The polling relay has caught up and stopped: what follows is the switch's to publish.
+    // The polling relay has published what earlier files left, and stopped: what follows is the switch's. (An
+    // earlier file's event of ai-events in the first transaction would fail it, rather than the second.)
     const relay = startRelay();
-    await relay.stop();
+    try {
+      await eventually(() => relayCaughtUp(db), 60_000);
+    } finally {
+      await relay.stop();
+    }
     const patientId = randomUUID();
     const decisions = Array.from({ length: 1000 }, (_, n) =>
       exampleEvent("patient.consent.changed", { patientId, granted: n % 2 === 0 }),
@@ -67,7 +61,7 @@ describe("relay:switch -- debezium, failed half way and run again", () => {
     const [trained] = await writeTransaction(db, (tx) =>
       appendEvents(tx, testEventContext(), [exampleEvent("ai.model.trained")]),
     );
-    await limitAiEvents(256);
+    await setTopicMessageLimit(admin, aiEvents, 256);
     const tap = await tapTopic(kafkaBrokers(), "patient-events");
     const aiTap = await tapTopic(kafkaBrokers(), "ai-events");
 

@@ -15,9 +15,8 @@ import { capturedLog } from "../test/capturedLog.ts";
 import { eventually, kafkaBrokers, startRelay, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { expectExactlyOnce } from "../test/kafkaAssertions.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
-import { setTopicConfigs } from "../test/kafkaTopics.ts";
+import { setTopicMessageLimit } from "../test/kafkaTopics.ts";
 import { relayCheckpointBefore } from "../test/relayCheckpoint.ts";
-import { readTopicMessageLimits } from "./topicLimits.ts";
 
 // The quietest catalog topic: other work on the broker is least likely to write to it meanwhile.
 const topic = topicDefinition("ai-events");
@@ -30,17 +29,6 @@ afterAll(async () => {
   await admin.disconnect();
   await db.$client.end();
 });
-
-async function setTopicLimit(maxMessageBytes: number): Promise<void> {
-  await setTopicConfigs(admin, topic.name, {
-    ...topic.configs,
-    "max.message.bytes": String(maxMessageBytes),
-  });
-  await eventually(
-    async () => (await readTopicMessageLimits(admin, [topic.name])).get(topic.name) === maxMessageBytes,
-    10_000,
-  );
-}
 
 /**
  * Publishes what earlier files left in the shared outbox: the relay stops at the first batch Kafka refuses, and
@@ -79,7 +67,7 @@ describe("a send Kafka refuses for good", () => {
   it("stalls the relay visibly, with the event ids logged, and resumes with nothing lost once fixed", async () => {
     await admin.connect();
     await publishBacklog();
-    await setTopicLimit(256);
+    await setTopicMessageLimit(admin, topic, 256);
     const events = await writeTransaction(db, (tx) =>
       appendEvents(tx, testEventContext(), [
         exampleEvent("ai.model.trained"),
@@ -126,7 +114,7 @@ describe("a send Kafka refuses for good", () => {
 
   it("waits its retry interval while stalled, however many writes commit meanwhile", async () => {
     await publishBacklog();
-    await setTopicLimit(256);
+    await setTopicMessageLimit(admin, topic, 256);
     await writeTransaction(db, (tx) =>
       appendEvents(tx, testEventContext(), [exampleEvent("ai.model.trained")]),
     );

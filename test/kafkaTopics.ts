@@ -2,7 +2,10 @@
 // that a KRaft broker answers for a moment while a new topic reaches its metadata cache (seen right after a
 // broker restart), so the tests wait as applyTopics does, until every broker serves every partition's leader.
 import { untilTopicsServed } from "../events/apply-topics.ts";
+import type { TopicDefinition } from "../events/catalog.ts";
 import type { Admin } from "../kafka/client.ts";
+import { readTopicMessageLimits } from "../relay/topicLimits.ts";
+import { eventually } from "./fixtures.ts";
 
 /** Creates `topic` and resolves once every broker serves a leader for each of its partitions; false if it existed. */
 export async function createServedTopic(
@@ -46,4 +49,23 @@ export async function setTopicConfigs(
       },
     ],
   });
+}
+
+/**
+ * Sets a catalog topic's max.message.bytes as an operator would, its other configs the catalog's, and resolves
+ * once the broker reports it.
+ */
+export async function setTopicMessageLimit(
+  admin: Admin,
+  topic: TopicDefinition,
+  maxMessageBytes: number,
+): Promise<void> {
+  await setTopicConfigs(admin, topic.name, {
+    ...topic.configs,
+    "max.message.bytes": String(maxMessageBytes),
+  });
+  await eventually(
+    async () => (await readTopicMessageLimits(admin, [topic.name])).get(topic.name) === maxMessageBytes,
+    10_000,
+  );
 }
