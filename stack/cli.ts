@@ -17,7 +17,6 @@ import {
 import {
   describeKafkaCluster,
   kafkaClusterFromEnv,
-  kafkaLogFile,
   kafkaNodeLogFile,
   startKafka,
   stopAllKafka,
@@ -48,8 +47,11 @@ async function up(): Promise<void> {
     console.log(`export DATABASE_URL=${postgres.databaseUrl}`);
   }
   if (kafka) {
+    // The node's own log, named by its port unless it is the default one.
     const logs =
-      cluster.brokerCount === 1 ? kafkaLogFile : kafkaNodeLogFile(0, cluster).replace(/-\d+\.log$/, "-*.log");
+      cluster.brokerCount === 1
+        ? kafkaNodeLogFile(0, cluster)
+        : kafkaNodeLogFile(0, cluster).replace(/-\d+\.log$/, "-*.log");
     progress(`kafka ${kafka.startedByUs ? "started" : "already running"}; log ${logs}`);
     console.log(`export KAFKA_BROKERS=${kafka.brokers.join(",")}`);
     if (cluster.brokerCount > 1) console.log(`export KAFKA_BROKER_COUNT=${cluster.brokerCount}`);
