@@ -4,6 +4,7 @@
 // what it reads beside its sources (the migrations, the console's files, the development keys in .data/).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
@@ -60,16 +61,40 @@ describe("npm start with API_PROCESSES=2", () => {
     for (const pid of pids) expect(parentOf(pid)).toBe(primary);
     expect(pids.has(primary)).toBe(false);
 
-    const metrics = await (await fetch(`${base}/metrics`)).text();
-    const served =
-      /http_request_duration_seconds_count\{method="GET",route="\/health\/live",status="200"\} (\d+)/.exec(
-        metrics,
+    const served = async () =>
+      Number(
+        /http_request_duration_seconds_count\{method="GET",route="\/health\/live",status="200"\} (\d+)/.exec(
+          await (await fetch(`${base}/metrics`)).text(),
+        )?.[1],
       );
     // Both processes' requests, summed: however many it took to meet both, all are counted.
-    expect(Number(served?.[1])).toBeGreaterThanOrEqual(2);
+    const servedByBoth = await served();
+    expect(servedByBoth).toBeGreaterThanOrEqual(2);
+
+    // A process killed is replaced; what it had reported still counts, so the sums never go down.
+    const [killed, survivor] = [...pids] as [number, number];
+    process.kill(killed, "SIGKILL");
+    let replacement: number | undefined;
+    let answered = 0;
+    while (replacement === undefined) {
+      const response = await fetch(`${base}/health/live`, { headers: { connection: "close" } }).catch(
+        () => null,
+      );
+      if (!response?.ok) {
+        await setTimeout(100);
+        continue;
+      }
+      const { pid } = (await response.json()) as { pid: number };
+      // An answer the killed process gave as the signal was on its way is lost with it, uncounted.
+      if (pid === killed) continue;
+      answered++;
+      if (pid !== survivor) replacement = pid;
+    }
+    expect(await served()).toBe(servedByBoth + answered);
+    const serving = [survivor, replacement];
 
     // Plain Node, no loader: the primary and both API processes run dist/.
-    for (const pid of [primary, ...pids]) {
+    for (const pid of [primary, ...serving]) {
       const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
       expect(commandLine).toMatch(/dist\/scripts\/(start|apiProcess)\.js/);
       expect(commandLine).not.toMatch(/tsx/);
@@ -102,6 +127,6 @@ describe("npm start with API_PROCESSES=2", () => {
 
     platform.child.kill("SIGTERM");
     expect(await platform.exited).toBe(0);
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of serving) expect(alive(pid)).toBe(false);
   });
 });

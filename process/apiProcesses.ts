@@ -3,7 +3,8 @@
 // cannot know alone it asks the primary over the IPC channel: /metrics is every process's registry, the
 // primary's and all workers', aggregated into one (prom-client's AggregatorRegistry: counters and histograms
 // summed, so a scrape that lands on any worker sees the whole service); /health/ready includes the primary's
-// checks (the relay's).
+// checks (the relay's). A worker that dies, or does not answer a scrape, still counts with what it last reported:
+// the sums never go down, which Prometheus would read as a counter reset (and rate() as a burst).
 import cluster, { type Worker } from "node:cluster";
 import { randomUUID } from "node:crypto";
 import {
@@ -45,13 +46,20 @@ export interface ApiProcessesOptions {
 export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
   cluster.setupPrimary({ exec: options.script });
   let stopping = false;
-  const registryWaits = new Map<string, { pending: Set<number>; got: Json[]; done: () => void }>();
+  const registryWaits = new Map<string, { pending: Set<number>; got: Map<number, Json>; done: () => void }>();
+  /** Each live worker's registry as it last answered a scrape. */
+  const lastReported = new Map<number, Json>();
+  /** The counters and histograms of the workers that exited, as they last reported them, summed. */
+  let retired: Promise<Json> = Promise.resolve([]);
   // Each worker asks on each of its probes: one run answers them all.
   const readiness = options.readiness.map(sharedCheck);
 
   const fork = () => cluster.fork(options.env);
   for (let index = 0; index < options.count; index++) fork();
   cluster.on("exit", (worker, code, signal) => {
+    const last = lastReported.get(worker.id);
+    lastReported.delete(worker.id);
+    if (last !== undefined) retired = retired.then((sum) => summed([sum, cumulative(last)]));
     if (stopping) return;
     options.log.error({ pid: worker.process.pid, code, signal }, "an API process died; starting another");
     fork();
@@ -63,14 +71,15 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
     return new Promise((resolve) => {
       const wait = {
         pending: new Set(workers.map((worker) => worker.id)),
-        got: [] as Json[],
+        got: new Map<number, Json>(),
         done: () => {
           registryWaits.delete(id);
           clearTimeout(timer);
-          resolve(wait.got);
+          for (const [worker, metrics] of wait.got) lastReported.set(worker, metrics);
+          resolve([...lastReported.values()]);
         },
       };
-      // A worker that does not answer (dying, or busy beyond the timeout) is left out of this scrape.
+      // A worker that does not answer (dying, or busy beyond the timeout) counts with what it last reported.
       const timer = setTimeout(wait.done, ANSWER_TIMEOUT_MS);
       registryWaits.set(id, wait);
       for (const worker of workers) worker.send({ type: "api:registry-request", id } satisfies Message);
@@ -83,7 +92,7 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
       await Promise.all(readiness.map(({ check }) => check()));
       return "ready";
     }
-    const all = [await options.registry.getMetricsAsJSON(), ...(await workersMetrics())];
+    const all = [await options.registry.getMetricsAsJSON(), ...(await workersMetrics()), await retired];
     return AggregatorRegistry.aggregate(all as never).metrics();
   };
 
@@ -91,7 +100,7 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
     if (message.type === "api:registry") {
       const wait = registryWaits.get(message.id);
       if (!wait) return;
-      wait.got.push(message.metrics);
+      wait.got.set(worker.id, message.metrics);
       wait.pending.delete(worker.id);
       if (wait.pending.size === 0) wait.done();
     } else if (message.type === "api:ask") {
@@ -124,6 +133,17 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
       );
     },
   };
+}
+
+/** `registries` summed as AggregatorRegistry sums them (by each metric's aggregator). */
+function summed(registries: Json[]): Promise<Json> {
+  return AggregatorRegistry.aggregate(registries as never).getMetricsAsJSON() as Promise<Json>;
+}
+
+/** What of a registry only grows, and so outlives its process: its counters and histograms. */
+function cumulative(registry: Json): Json {
+  // `type` is typed as an enum of numbers, but is the type's name at run time.
+  return registry.filter((metric) => ["counter", "histogram"].includes(String(metric.type)));
 }
 
 /** In a worker: what it asks the primary, and its answer to the primary's scrape of its registry. */
