@@ -1,7 +1,8 @@
 // The `data` schemas of document-events: a patient's files (upload, removal, processing) and the consents
 // given to share them.
 import { z } from "zod";
-import { identifier, line, linePattern, sha256Hex, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
+import { identifier, line, sha256Hex, text, utcTimestamp, uuid, webAddress } from "./fields.ts";
+import { tightenedInRequests } from "./requestRules.ts";
 
 /** `/` and `\`, as the inside of a character class. */
 const PATH_SEPARATORS = String.raw`\u002F\u005C`;
@@ -12,23 +13,22 @@ const PATH_SEPARATORS = String.raw`\u002F\u005C`;
  */
 const SAFE_INTEGER_MAXIMUM = { maximum: Number.MAX_SAFE_INTEGER };
 
+const NOT_A_MIME_TYPE = "must be a lower-case MIME type, e.g. application/pdf";
+
+/**
+ * A lower-case type and subtype. In a request, of at most 127 characters each (RFC 6838); the first events were
+ * written with no bound, and stay readable.
+ */
+const MIME_TYPE = tightenedInRequests(z.regex(/^[a-z]+\/[a-z0-9][a-z0-9.+-]*$/, NOT_A_MIME_TYPE), {
+  checks: [z.maxLength(255), z.regex(/^[a-z]{1,127}\/[a-z0-9][a-z0-9.+-]{0,126}$/, NOT_A_MIME_TYPE)],
+});
+
 export const documentUploadedSchema = z.strictObject({
   documentId: uuid,
   patientId: uuid,
   /** The name as uploaded; a path separator here would let a careless consumer write outside its folder. */
-  fileName: line(255)
-    .regex(/^[^/\\]+$/, "must be a file name without a path")
-    .meta({
-      pattern: linePattern(PATH_SEPARATORS),
-    }),
-  /** RFC 6838: a type and a subtype of at most 127 characters each. */
-  mimeType: z
-    .string()
-    .max(255)
-    .regex(
-      /^[a-z]{1,127}\/[a-z0-9][a-z0-9.+-]{0,126}$/,
-      "must be a lower-case MIME type, e.g. application/pdf",
-    ),
+  fileName: line(255, PATH_SEPARATORS).regex(/^[^/\\]+$/, "must be a file name without a path"),
+  mimeType: z.string().check(MIME_TYPE),
   sizeBytes: z.int().min(0).meta(SAFE_INTEGER_MAXIMUM),
   checksum: z.strictObject({
     algorithm: z.literal("sha256"),

@@ -2,6 +2,7 @@
 // or "a timestamp" is validated the same way in every event type.
 import { z } from "zod";
 import { type Instant, MAX_FRACTION_DIGITS, NO_YEAR_ZERO, readInstant, TOO_PRECISE } from "./instant.ts";
+import { tightenedInRequests } from "./requestRules.ts";
 
 const UUID_PATTERN =
   /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
@@ -144,11 +145,23 @@ function todayInEarliestTimeZone(): string {
 }
 
 /**
- * Checked by this pattern (zod's), stricter than RFC 5322: published with it, so clients can check first. At most
- * 254 characters, the longest address SMTP carries (RFC 5321's 256-octet path less its angle brackets); an
- * unbounded one would also outgrow the B-tree entry of the index that finds a patient by e-mail.
+ * The events' rule of an address's length: none, as the first events were written. A request's: at most 254
+ * characters, the longest address SMTP carries (RFC 5321's 256-octet path less its angle brackets); an unbounded
+ * one would also outgrow the B-tree entry of the index that finds a patient by e-mail.
  */
-export const email = z.email().max(254).meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
+const ADDRESS_OF_ANY_LENGTH = tightenedInRequests(
+  z.refine(() => true),
+  { checks: [z.maxLength(254)] },
+);
+
+/**
+ * Checked by this pattern (zod's), stricter than RFC 5322: published with it, so clients can check first. At most
+ * 254 characters in a request (ADDRESS_OF_ANY_LENGTH).
+ */
+export const email = z
+  .email()
+  .check(ADDRESS_OF_ANY_LENGTH)
+  .meta({ pattern: z.regexes.email.source, example: "ada@example.org" });
 
 /** A domain label as DNS holds one: 1 to 63 letters, digits and hyphens, with no hyphen first or last. */
 const DOMAIN_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
@@ -208,34 +221,42 @@ export function positiveIntegerUpTo(max: bigint): string {
 const WEB_ADDRESS_MAX_LENGTH = 2048;
 
 /**
- * An absolute URL of one of `schemes`, in the one spelling every URL parser reads alike: `scheme://host`, an
- * optional port, then a path, query or fragment of visible ASCII (what is not, percent-encoded). No credentials
- * (`user:pass@`), no backslash or white space, no `https:/\host` or `https:host` that WHATWG parsers repair
- * into another host than a stricter reader sees. Published with this pattern, and checked by it (and by a URL
- * parser, which also refuses an IDNA label, `xn--…`, that is not valid punycode).
+ * An absolute URL of one of `schemes`. A request's is in the one spelling every URL parser reads alike:
+ * `scheme://host`, an optional port, then a path, query or fragment of visible ASCII (what is not,
+ * percent-encoded), at most 2,048 characters. No credentials (`user:pass@`), no backslash or white space, no
+ * `https:/\host` or `https:host` that WHATWG parsers repair into another host than a stricter reader sees.
+ * Published with this pattern, and checked by it (and by a URL parser, which also refuses an IDNA label, `xn--…`,
+ * that is not valid punycode). An event's is what the first events were written under: a URL a WHATWG parser
+ * reads, of one of `schemes` (zod's `z.url()`); whoever follows a link from an event checks it as a request's.
  */
 export function webAddress(schemes: readonly [string, ...string[]], example: string) {
   const pattern = new RegExp(
     String.raw`^(?:${schemes.join("|")})://${HOST_NAME}${PORT}?(?:[/?#][\x21-\x5b\x5d-\x7e]*)?$`,
   );
   const spelled = schemes.map((scheme) => `${scheme}://`).join(", ");
-  return z
-    .string()
-    .max(WEB_ADDRESS_MAX_LENGTH)
-    .refine((value) => pattern.test(value) && URL.canParse(value), {
-      error: `must be a URL (${spelled}) of a host name, without credentials or white space`,
-    })
-    .meta({
-      pattern: pattern.source,
-      example,
-      // The one refusal the pattern cannot state: an IDNA label is checked by decoding it.
-      ...(schemes.includes("https")
-        ? {
-            description:
-              "For `https`, a host label written `xn--…` (in any case) must be one a URL parser decodes: valid punycode of a valid internationalized label (IDNA), as the WHATWG URL standard reads it.",
-          }
-        : {}),
-    });
+  const parsed = z.url({ protocol: new RegExp(`^(?:${schemes.join("|")})$`) });
+  const eventsRule = tightenedInRequests(
+    z.refine<string>((value) => parsed.safeParse(value).success, { error: `must be a URL (${spelled})` }),
+    {
+      checks: [
+        z.maxLength(WEB_ADDRESS_MAX_LENGTH),
+        z.refine<string>((value) => pattern.test(value) && URL.canParse(value), {
+          error: `must be a URL (${spelled}) of a host name, without credentials or white space`,
+        }),
+      ],
+      publishes: {
+        pattern: pattern.source,
+        // The one refusal the pattern cannot state: an IDNA label is checked by decoding it.
+        ...(schemes.includes("https")
+          ? {
+              description:
+                "For `https`, a host label written `xn--…` (in any case) must be one a URL parser decodes: valid punycode of a valid internationalized label (IDNA), as the WHATWG URL standard reads it.",
+            }
+          : {}),
+      },
+    },
+  );
+  return z.string().check(eventsRule).meta({ format: "uri", example });
 }
 
 /** A phone number in E.164 form (`+14155552671`): one spelling per number, dialable from anywhere. */
@@ -258,10 +279,10 @@ export const WHITE_SPACE = String.raw`\u0009-\u000D\u0020\u00A0\u1680\u2000-\u20
  * other C0 and C1 control characters (an escape, a bell: a text message of only "\u0012" would arrive empty),
  * the Unicode default-ignorable code points of the Basic Multilingual Plane (soft hyphen, zero-width spaces and
  * joiners, bidirectional controls, variation selectors, Hangul fillers, ...), and U+2800, the blank Braille
- * pattern. A name of only these would look empty wherever it is shown. The events' rule: a request is held to
- * ANNOTATION_CONTROLS and BLANK_ABOVE_BMP too (REQUEST_BLANK).
+ * pattern. A name of only these would look empty wherever it is shown. With ANNOTATION_CONTROLS and
+ * BLANK_ABOVE_BMP, what a request's free text may not be made of only (REQUEST_BLANK).
  */
-export const BLANK = String.raw`${WHITE_SPACE}\u0001-\u0008\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
+const BLANK = String.raw`${WHITE_SPACE}\u0001-\u0008\u000E-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFFA0\uFFF0-\uFFF8`;
 
 /** Code points above the Basic Multilingual Plane as a class lists them: literal characters. */
 const literally = (from: number, to = from) =>
@@ -291,16 +312,12 @@ const BLANK_ABOVE_BMP = [
 const ANNOTATION_CONTROLS = String.raw`\uFFF9-\uFFFB`;
 
 /**
- * What a request's free text may not be made of only: BLANK, ANNOTATION_CONTROLS and BLANK_ABOVE_BMP. Events keep
- * BLANK, which they were written under: one written before, a name of tag characters say, stays readable.
+ * What a request's free text may not be made of only: BLANK, ANNOTATION_CONTROLS and BLANK_ABOVE_BMP. An event's
+ * may not be only WHITE_SPACE, the rule the first events were written under: one written before, a name of
+ * zero-width spaces or tag characters say, stays readable.
  */
 export const REQUEST_BLANK = `${BLANK}${ANNOTATION_CONTROLS}${BLANK_ABOVE_BMP}`;
 
-/**
- * The check that free text is not blank, shared by every `text` and `line`, so that requestText finds it; and the
- * one a request is held to in its place.
- */
-const NOT_BLANK = z.regex(new RegExp(`[^${BLANK}]`, "u"), "must not be blank");
 const NOT_BLANK_IN_REQUESTS = z.regex(new RegExp(`[^${REQUEST_BLANK}]`, "u"), "must not be blank");
 
 /** A character of the planes above the first, as `excluded` may list it: literally. */
@@ -364,23 +381,31 @@ function classRange([from, to]: [number, number]): string {
   return from === to ? member(from) : `${member(from)}-${member(to)}`;
 }
 
-/** Each free-text pattern the events publish, with the one a request is held to in its place (requestText). */
-const REQUEST_PATTERNS = new Map<string, string>();
-
 /**
- * A free-text pattern (ECMA-262 with the `u` flag, as JSON Schema validators run it): something not blank, and
- * none of `excluded` (the inside of a class, as anyCharacterBut takes it), U+0000 or an unpaired surrogate
- * anywhere. The events' (BLANK), recorded with the request's (REQUEST_BLANK).
+ * A free-text pattern (ECMA-262 with the `u` flag, as JSON Schema validators run it): something not `blank`, and
+ * none of `excluded` (the inside of a class, as anyCharacterBut takes it), U+0000 or an unpaired surrogate anywhere.
  */
-function freeTextPattern(excluded: string): string {
-  const pattern = (blank: string) =>
-    `^${anyCharacterBut(excluded)}*${anyCharacterBut(`${blank}${excluded}`)}${anyCharacterBut(excluded)}*$`;
-  REQUEST_PATTERNS.set(pattern(BLANK), pattern(REQUEST_BLANK));
-  return pattern(BLANK);
+function freeTextPattern(excluded: string, blank: string): string {
+  return `^${anyCharacterBut(excluded)}*${anyCharacterBut(`${blank}${excluded}`)}${anyCharacterBut(excluded)}*$`;
 }
 
-/** What `text` accepts, as a JSON Schema pattern. */
-const STORABLE_TEXT = freeTextPattern("");
+/**
+ * The events' rule of free text that says something (not only white space, as the first events were written),
+ * with `inRequests`, the checks a request is held to in its place beside REQUEST_BLANK's, and the characters
+ * both refuse anywhere beside U+0000 (`excluded`; a request's, `excludedInRequests` too): a check, with the
+ * pattern the events publish with it.
+ */
+function notBlank(excluded: string, inRequests: z.core.$ZodCheck<string>[] = [], excludedInRequests = "") {
+  const events = freeTextPattern(excluded, WHITE_SPACE);
+  const check = tightenedInRequests(z.regex(new RegExp(`[^${WHITE_SPACE}]`, "u"), "must not be blank"), {
+    checks: [NOT_BLANK_IN_REQUESTS, ...inRequests],
+    publishes: { events, pattern: freeTextPattern(`${excludedInRequests}${excluded}`, REQUEST_BLANK) },
+  });
+  return { check, pattern: events };
+}
+
+/** What `text` checks beside its length and `storable`. */
+const TEXT = notBlank("");
 
 /**
  * What `storable` alone accepts, as a JSON Schema pattern: any text, blank too, without U+0000 or an unpaired
@@ -396,31 +421,11 @@ export function storable<T extends z.ZodType<string | null>>(schema: T): T {
 }
 
 /**
- * Free text that says something: not empty, not only white space or invisible characters (BLANK; REQUEST_BLANK
- * in a request: requestText), and bounded so one event stays small.
+ * Free text that says something, bounded so one event stays small: in a request, not only invisible characters
+ * (REQUEST_BLANK); in an event, not only white space (notBlank).
  */
 export function text(maxLength: number) {
-  return storable(z.string().max(maxLength).check(NOT_BLANK)).meta({ pattern: STORABLE_TEXT });
-}
-
-/**
- * `schema` as a request is held to it when it is free text (`text`, `line`, `identifyingName`, and what is made
- * of one: `.describe()`d, refined, given its own pattern by `linePattern`): REQUEST_BLANK in place of BLANK, in
- * its check and in its published pattern. Undefined for any other schema.
- */
-export function requestText(schema: z.ZodType): z.ZodType | undefined {
-  const checks = schema._zod.def.checks ?? [];
-  if (!checks.includes(NOT_BLANK)) return undefined;
-  const meta = schema.meta() ?? {};
-  const pattern = REQUEST_PATTERNS.get(String(meta.pattern));
-  if (pattern === undefined) {
-    throw new Error(`free text published with a pattern that freeTextPattern did not make: ${meta.pattern}`);
-  }
-  const def = {
-    ...schema._zod.def,
-    checks: checks.map((check) => (check === NOT_BLANK ? NOT_BLANK_IN_REQUESTS : check)),
-  };
-  return schema.clone(def).meta({ ...meta, pattern });
+  return storable(z.string().max(maxLength).check(TEXT.check)).meta({ pattern: TEXT.pattern });
 }
 
 /**
@@ -440,22 +445,35 @@ const BIDI_CONTROL = String.raw`\u202A-\u202E\u2066-\u2069`;
 const NO_BIDI_CONTROL = new RegExp(`^[^${BIDI_CONTROL}]*$`, "u");
 const CONTROL = `${LINE_CONTROL}${BIDI_CONTROL}`;
 
-/**
- * What `line` accepts, as a JSON Schema pattern (as STORABLE_TEXT); `alsoExcluded`, characters a field refuses
- * beside (the inside of a class, as anyCharacterBut takes it).
- */
-export function linePattern(alsoExcluded = ""): string {
-  return freeTextPattern(`${CONTROL}${alsoExcluded}`);
+/** What `line` checks beside its length and `storable`, for each set of characters refused beside: made once. */
+const LINES = new Map<string, ReturnType<typeof notBlank>>();
+
+function lineRule(alsoExcluded: string) {
+  let rule = LINES.get(alsoExcluded);
+  if (rule === undefined) {
+    rule = notBlank(
+      alsoExcluded,
+      [
+        z.regex(ONE_LINE, "must be one line, without control characters"),
+        z.regex(NO_BIDI_CONTROL, "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)"),
+      ],
+      CONTROL,
+    );
+    LINES.set(alsoExcluded, rule);
+  }
+  return rule;
 }
-const STORABLE_LINE = linePattern();
 
 /**
- * A name or a title: text on one line, with no control characters. What it holds is shown in one line (a
- * greeting, an e-mail's subject, a list of files), where a line break, an escape sequence or a bidirectional
- * override would forge or hide what follows.
+ * A name or a title: text that a request must give on one line, with no control characters. What it holds is
+ * shown in one line (a greeting, an e-mail's subject, a list of files), where a line break, an escape sequence or
+ * a bidirectional override would forge or hide what follows. Events keep the rule of `text`, which the first of
+ * them were written under: whoever shows one escapes what it shows (cli/printable.ts, the console's text nodes).
+ * `alsoExcluded`: characters it refuses beside, events too (the inside of a class, as anyCharacterBut takes it);
+ * refused by the caller's own check, and published here.
  */
-export function line(maxLength: number) {
-  return lineOf(z.string(), maxLength);
+export function line(maxLength: number, alsoExcluded = "") {
+  return lineOf(z.string(), maxLength, alsoExcluded);
 }
 
 /**
@@ -470,6 +488,7 @@ export function identifyingName(maxLength: number) {
   const name = lineOf(
     z.string().max(maxLength, { abort: true }).normalize("NFC"),
     maxLength,
+    "",
     `must be at most ${maxLength} characters in Unicode NFC, the form it is stored in`,
   );
   return name.meta({
@@ -479,14 +498,9 @@ export function identifyingName(maxLength: number) {
   });
 }
 
-function lineOf(base: z.ZodString, maxLength: number, tooLong?: string) {
-  return storable(
-    base
-      .max(maxLength, tooLong)
-      .check(NOT_BLANK)
-      .regex(ONE_LINE, "must be one line, without control characters")
-      .regex(NO_BIDI_CONTROL, "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)"),
-  ).meta({ pattern: STORABLE_LINE });
+function lineOf(base: z.ZodString, maxLength: number, alsoExcluded: string, tooLong?: string) {
+  const rule = lineRule(alsoExcluded);
+  return storable(base.max(maxLength, tooLong).check(rule.check)).meta({ pattern: rule.pattern });
 }
 
 /** The largest value of a Postgres `integer` column: a count that goes into one is bounded by it. */

@@ -11,13 +11,12 @@ import {
   identifyingName,
   isoDate,
   line,
-  linePattern,
   metrics,
-  requestText,
   storedTime,
   text,
   utcTimestamp,
 } from "./fields.ts";
+import { forRequests } from "./requestRules.ts";
 
 const pattern = (schema: z.ZodType, flags = "") =>
   new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern, flags);
@@ -144,8 +143,15 @@ describe("field schemas", () => {
     "-",
   ];
 
-  it("refuse free text that shows nothing, and accept what shows something, as their published pattern does", () => {
-    const name = text(100);
+  /** `schema` as a request is held to it. */
+  const asRequest = (schema: z.ZodType) => {
+    const request = forRequests(schema);
+    if (request === undefined) throw new Error("not held to a tightened rule");
+    return request;
+  };
+
+  it("refuse a request's free text that shows nothing, and accept what shows something, as its published pattern does", () => {
+    const name = asRequest(text(100));
     const published = pattern(name, "u");
     for (const blank of BLANKS) {
       expect(
@@ -201,12 +207,11 @@ describe("field schemas", () => {
       text: text(100),
       line: line(100),
       identifyingName: identifyingName(100),
-      "a line with its own pattern": line(100).meta({ pattern: linePattern(String.raw`\u002F`) }),
+      "a line refusing more characters": line(100, String.raw`\u002F`),
       described: line(100).describe("a first name").nullable(),
     })) {
-      const asRequest = requestText(schema instanceof z.ZodNullable ? schema.unwrap() : schema);
-      if (asRequest === undefined) throw new Error(`${name}: not free text`);
-      const published = pattern(asRequest, "u");
+      const request = asRequest(schema instanceof z.ZodNullable ? schema.unwrap() : schema);
+      const published = pattern(request, "u");
       for (const blank of [
         ...BLANKS_ABOVE_BMP.filter((value) => !value.includes("\n")),
         // and the Basic Multilingual Plane's, as the events' rule refuses them
@@ -215,32 +220,34 @@ describe("field schemas", () => {
         ...ANNOTATION_CONTROLS,
       ]) {
         expect(
-          asRequest.safeParse(blank).error?.issues.map((issue) => issue.message),
+          request.safeParse(blank).error?.issues.map((issue) => issue.message),
           `${name} ${JSON.stringify(blank)}`,
         ).toContain("must not be blank");
         expect(published.test(blank), `${name} ${JSON.stringify(blank)}`).toBe(false);
       }
       for (const shown of SHOWN_ABOVE_BMP) {
-        expect(asRequest.safeParse(shown).success, `${name} ${JSON.stringify(shown)}`).toBe(true);
+        expect(request.safeParse(shown).success, `${name} ${JSON.stringify(shown)}`).toBe(true);
         expect(published.test(shown), `${name} ${JSON.stringify(shown)}`).toBe(true);
       }
     }
-    // What is not free text is left as it is.
-    expect(requestText(z.string())).toBeUndefined();
-    expect(requestText(isoDate)).toBeUndefined();
+    // What is held to no tightened rule is left as it is.
+    expect(forRequests(z.string())).toBeUndefined();
+    expect(forRequests(isoDate)).toBeUndefined();
   });
 
-  it("check a request's free text as its published pattern says, at every code point", () => {
-    const asRequest = requestText(text(100)) as z.ZodType;
-    const published = pattern(asRequest, "u");
-    const disagreeing: string[] = [];
-    for (let codePoint = 1; codePoint <= 0x10ffff; codePoint++) {
-      if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue;
-      const value = String.fromCodePoint(codePoint);
-      if (asRequest.safeParse(value).success !== published.test(value))
-        disagreeing.push(codePoint.toString(16));
+  it("check free text as its published pattern says, at every code point, in a request and in an event", () => {
+    for (const schema of [asRequest(text(100)), text(100), asRequest(line(100)), line(100)]) {
+      const published = pattern(schema, "u");
+      const disagreeing: string[] = [];
+      for (let codePoint = 1; codePoint <= 0x10ffff; codePoint++) {
+        if (codePoint >= 0xd800 && codePoint <= 0xdfff) continue;
+        const value = String.fromCodePoint(codePoint);
+        if (schema.safeParse(value).success !== published.test(value))
+          disagreeing.push(codePoint.toString(16));
+      }
+      expect(disagreeing).toEqual([]);
     }
-    expect(disagreeing).toEqual([]);
+    const published = pattern(asRequest(text(100)), "u");
     // The request's rule refuses every format and default-ignorable code point above U+FFFF, as Unicode lists them.
     const invisible = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
     for (let codePoint = 0x10000; codePoint <= 0x10ffff; codePoint++) {
@@ -249,15 +256,26 @@ describe("field schemas", () => {
     }
   });
 
-  it("keep the events' rule, so that an event written before with such a name stays readable", () => {
+  it("keep the events' rule, the first events', so that an event written before with such a name stays readable", () => {
+    const ONLY_WHITE_SPACE = ["", " ", "\t\n", "\u00a0\u3000\ufeff", "\u2028"];
     for (const schema of [text(100), line(100)]) {
       const published = pattern(schema, "u");
       for (const written of [
-        ...BLANKS_ABOVE_BMP.filter((value) => !value.includes("\n")),
+        ...BLANKS.filter((value) => !ONLY_WHITE_SPACE.includes(value)),
+        ...BLANKS_ABOVE_BMP,
         ...ANNOTATION_CONTROLS,
+        // Over lines, with control characters, with bidirectional controls: what names were before they were one line.
+        "Ada\nLovelace",
+        "Hi\r\nBcc: eve@example.org",
+        "\u001b[31mred",
+        "invoice\u202Efdp.exe",
       ]) {
         expect(schema.safeParse(written).success, JSON.stringify(written)).toBe(true);
         expect(published.test(written), JSON.stringify(written)).toBe(true);
+      }
+      for (const blank of ONLY_WHITE_SPACE) {
+        expect(schema.safeParse(blank).success, JSON.stringify(blank)).toBe(false);
+        expect(published.test(blank), JSON.stringify(blank)).toBe(false);
       }
     }
   });
@@ -293,8 +311,8 @@ describe("field schemas", () => {
     }
   });
 
-  it("refuse a name or title over more than one line or with control characters, as its published pattern does", () => {
-    const name = line(100);
+  it("refuse a request's name or title over more than one line or with control characters, as its published pattern does", () => {
+    const name = asRequest(line(100));
     const published = pattern(name, "u");
     for (const broken of [
       "Ana\nBob",

@@ -1,12 +1,13 @@
 // A request's schema as its route checks it and the API document publishes it: the events' field schemas a body is
-// built from, with every free text in it held to the request's rule (events/fields.ts requestText). The events keep
-// their own rule, so that one written before stays readable; securedRoute applies this to every route's input.
+// built from, with every rule tightened since events were written under it held to today's (events/requestRules.ts).
+// The events keep the rule they were written under, so that one written before stays readable; securedRoute
+// applies this to every route's input.
 import type { z } from "zod";
-import { requestText } from "../../events/fields.ts";
+import { forRequests } from "../../events/requestRules.ts";
 
 /**
- * `schema` with every free text in it, nested ones too (an object's fields, an array's items, a union's options,
- * what is optional, nullable or defaulted), held to the request's rule; `schema` itself when it holds none. A
+ * `schema` with every tightened rule in it, nested ones too (an object's fields, an array's items, a union's
+ * options, what is optional, nullable or defaulted), held to the request's; `schema` itself when it holds none. A
  * schema around one that changed is rebuilt from its definition, with its checks and its metadata.
  */
 export function requestSchema<T extends z.ZodType>(schema: T): T {
@@ -14,7 +15,7 @@ export function requestSchema<T extends z.ZodType>(schema: T): T {
 }
 
 function rebuilt(schema: z.ZodType): z.ZodType {
-  const asRequest = requestText(schema);
+  const asRequest = forRequests(schema);
   if (asRequest !== undefined) return asRequest;
   const def = schema._zod.def as unknown as Record<string, unknown>;
   // A lazy schema's inner one is made on use, out of reach: refused rather than left to the events' rule.

@@ -215,6 +215,31 @@ describe("notifications", () => {
     ]);
   });
 
+  it("welcome and confirm from events written under rules tightened since: a name over two lines, a link with credentials", async () => {
+    // A request is held to today's rules (events/requestRules.ts), which refuse both; an earlier version wrote them,
+    // and its outbox keeps them for a consumer behind at the upgrade, or a replay. They were parked as invalid-data.
+    const patientId = randomUUID();
+    const patient = patientCreated(patientId);
+    patient.data.firstName = "Ada\nAugusta";
+    patient.data.medicalConditions = ["asthma\u202e"];
+    const [created] = await writeTransaction(db, (tx) => appendEvents(tx, testEventContext(), [patient]));
+    const [welcome] = await delivered([notificationId(created?.eventId ?? "", "welcome-email")]);
+    expect(welcome?.body).toContain("Dear Ada\nAugusta,");
+
+    const location = { type: "VIRTUAL" as const, url: "https://doctor:secret@meet.example.org/r\u00e4um" };
+    const record = eventRecord("appointment.booked", { patientId, appointmentType: "CHECKUP", location });
+    await publish(kafkaBrokers(), [record], db);
+    const ids = [
+      notificationId(record.eventId, "confirmation-email"),
+      notificationId(record.eventId, "confirmation-sms"),
+    ];
+    const confirmations = await delivered(ids);
+    expect(confirmations.map((message) => message.channel).sort()).toEqual(["email", "sms"]);
+    expect(confirmations.find((message) => message.channel === "email")?.body).toContain(
+      "Dear Ada\nAugusta,",
+    );
+  });
+
   it("ask for no confirmation of an appointment whose cancellation commits while its booking is handled", async () => {
     // A patient's deletion cancels their booked appointments: here it is under way (the row updated, not yet
     // committed) when the consumer handles a booking published before it. Read without a lock, the appointment
