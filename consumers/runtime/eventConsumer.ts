@@ -76,6 +76,7 @@ import {
   type ReadEvent,
   recordAllInInbox,
   recordInInbox,
+  reusedBy,
   valueDigest,
   verdictBeforeEffect,
 } from "./inbox.ts";
@@ -254,6 +255,15 @@ const DEAD_LETTER_REFUSED_RETRY_MS = 10_000;
 const PARTITION_COUNT_REFRESH_MS = 5_000;
 
 type RecordOutcome = { done: true } | { done: false; retryInMs: number };
+
+/** What this version refuses in a record's value, where an earlier one may have read it. */
+const VALUE_PROBLEMS: ReadonlySet<PoisonProblem> = new Set([
+  "invalid-envelope",
+  "unknown-event-type",
+  "invalid-data",
+  "not-sealed",
+  "undecryptable",
+]);
 
 interface RetryState {
   /** The record being retried; another offset on the partition starts counting afresh. */
@@ -607,8 +617,9 @@ export class EventConsumer {
    * (`not-committed`), whatever else is wrong with it: a record forged without the patients' keys does not open
    * (`undecryptable`) or holds plain text (`not-sealed`), one forged without the relay's headers breaks the record
    * contract, and each is a security incident all the same, which only `not-committed` counts and alerts on. A
-   * committed event's record keeps its problem: a key, a configuration or a copy to look into. A record larger than
-   * any event is not read for it.
+   * committed event's record keeps its problem: a key, a configuration or a copy to look into, unless this consumer
+   * processed that very record's value (an earlier version took it, a replay sends it again): a duplicate then. A
+   * record larger than any event is not read for it.
    */
   private async parkPoison(
     message: KafkaMessage,
@@ -617,10 +628,26 @@ export class EventConsumer {
   ): Promise<RecordOutcome> {
     const event = poison.problem === "too-large" ? null : envelopeIdentity(message.value);
     if (event !== null) {
-      const uncommitted = await notCommittedRecord(this.db, event.eventId, valueDigest(message.value));
+      const digest = valueDigest(message.value);
+      const uncommitted = await notCommittedRecord(this.db, event.eventId, digest);
       if (uncommitted !== null) {
         const refusal = new EventNotCommitted(event.eventId, event.eventType, uncommitted);
         return this.refuseUncommitted(message, origin, event, refusal, poison.problem);
+      }
+      // A copy, byte for byte, of an event this consumer processed: the version that processed it read it, and
+      // nothing this one refuses in its value (a rule tightened since) undoes what was done. A duplicate, as any
+      // other; a record that breaks the record contract around it is still a producer's fault to look into.
+      const processed = VALUE_PROBLEMS.has(poison.problem)
+        ? await processedBefore(this.db, this.name, event.eventId)
+        : null;
+      const sameEvent = { eventId: event.eventId, eventType: event.eventType, valueSha256: digest };
+      if (processed !== null && processed.valueSha256 !== null && reusedBy(sameEvent, processed) === null) {
+        this.metrics.duplicates.inc({ consumer: this.name, event_type: event.eventType });
+        this.log.info(
+          { eventId: event.eventId, ...origin, problem: poison.problem },
+          "already processed; acknowledged without effect, though this version refuses it",
+        );
+        return { done: true };
       }
     }
     return this.deadLetter(message, origin, {

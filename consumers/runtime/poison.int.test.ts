@@ -5,6 +5,7 @@
 // `not-committed` instead, whatever else is wrong with it (notCommitted.int.test.ts).
 import { randomBytes, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { consumerInbox } from "../../db/schema.ts";
 import { topicDefinition } from "../../events/catalog.ts";
 import { MAX_EVENT_BYTES } from "../../events/record.ts";
 import { createKafka } from "../../kafka/client.ts";
@@ -30,6 +31,7 @@ import {
 } from "../../test/consumers/records.ts";
 import { eventually, kafkaBrokers } from "../../test/fixtures.ts";
 import { redriveDeadLetters } from "../deadLetters/deadLetterQueue.ts";
+import { valueDigest } from "./inbox.ts";
 
 const db = useEffectsDatabase();
 
@@ -94,6 +96,48 @@ describe("a poison record", () => {
       expect(
         await metricValue(started.registry, "consumer_records_dead_lettered_total", { reason: "poison" }),
       ).toBe(2);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("that this consumer processed before, byte for byte, is a duplicate: acknowledged without effect, not parked", async () => {
+    // An earlier version, under a rule tightened since, took these events and processed them; a replay, or a
+    // consumer's offsets reset, sends them again to a version that refuses what they hold.
+    const processedEarlier = onPartition(withBirthDate(patientCreatedRecord(), "yesterday"), 1);
+    const otherValue = onPartition(withBirthDate(patientCreatedRecord(), "tomorrow"), 1);
+    const misplaced = onPartition(withHeaders(patientCreatedRecord(), { eventType: "patient.deleted" }), 1);
+    const after = onPartition(patientCreatedRecord(), 1);
+    await commitBroken([processedEarlier, otherValue, misplaced]);
+    const deadLetters = await tapDeadLetters(kafkaBrokers(), "patient-events");
+    const started = await startEffectConsumer(db, "processed-earlier");
+    try {
+      // As the earlier version recorded them; one as another value than the one sent now: no copy of it.
+      const processed = (record: TestRecord, value = record.message.value) => ({
+        consumer: started.name,
+        eventId: record.eventId,
+        eventType: "patient.created",
+        topic: "patient-events",
+        kafkaPartition: 1,
+        kafkaOffset: 0n,
+        valueSha256: valueDigest(Buffer.from(value)),
+      });
+      await db
+        .insert(consumerInbox)
+        .values([processed(processedEarlier), processed(otherValue, "{}"), processed(misplaced)]);
+      await publish(kafkaBrokers(), [processedEarlier, otherValue, misplaced, after], db);
+      await eventually(async () =>
+        (await effectsOf(db, started.name)).some((e) => e.eventId === after.eventId),
+      );
+
+      expect((await effectsOf(db, started.name)).map((effect) => effect.eventId)).toEqual([after.eventId]);
+      const parked = await deadLetters.parkedBy(started.name);
+      // A record that breaks the record contract around a value processed before is still a producer's fault.
+      expect(parked.map(({ letter }) => [letter.eventId, letter.error])).toEqual([
+        [otherValue.eventId, "invalid-data"],
+        [misplaced.eventId, "wrong-headers"],
+      ]);
+      expect(await metricValue(started.registry, "consumer_records_duplicate_total")).toBe(1);
     } finally {
       await started.stop();
     }
@@ -334,6 +378,12 @@ describe("a poison record", () => {
     }
   });
 });
+
+/** The record of a patient.created whose date of birth is `dateOfBirth`, which no version took as one. */
+function withBirthDate(record: TestRecord, dateOfBirth: string): TestRecord {
+  const envelope = JSON.parse(record.message.value);
+  return withValue(record, JSON.stringify({ ...envelope, data: { ...envelope.data, dateOfBirth } }));
+}
 
 /** The record with some of its headers replaced. */
 function withHeaders(record: TestRecord, headers: Record<string, string | string[]>): TestRecord {
