@@ -331,6 +331,7 @@ const eventCatalog = {
     schema: documentUploadedSchema,
     aggregateId: (data) => data.documentId,
     personalFields: ["fileName", "storageUrl"],
+    sealedSince: { storageUrl: "2026-12-01" },
   }),
   "document.deleted": event({
     topic: "document-events",
@@ -445,6 +446,7 @@ const eventCatalog = {
     schema: predictionGeneratedSchema,
     aggregateId: (data) => data.patientId,
     personalFields: ["label"],
+    sealedSince: { label: "2026-12-01" },
   }),
   "ai.insight.created": event({
     topic: "ai-events",
