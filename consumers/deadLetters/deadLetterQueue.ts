@@ -314,12 +314,12 @@ function aggregateOf(letter: DeadLetter, message: KafkaMessage): { type: string;
 
 /**
  * The key a committed event's record is published under (its aggregate's id, or on a topic keyed by event its
- * id), when the record's key is another; null when it is that one.
+ * id), when the record's key is another; null when it is that one. For a type this catalog does not know (a newer
+ * platform's), none it could check: `expected` null, and the letter stays parked, failing closed.
  */
-function otherKeyThan(message: KafkaMessage): { expected: string } | null {
+function otherKeyThan(message: KafkaMessage): { expected: string | null } | null {
   const { eventId, eventType, data } = JSON.parse(String(message.value)) as Envelope;
-  // A type this catalog does not know (a newer platform's) names no key here; its consumers park it again.
-  if (!isEventType(eventType)) return null;
+  if (!isEventType(eventType)) return { expected: null };
   const expected = recordKey(eventType, eventId, data as never);
   return message.key?.toString() === expected ? null : { expected };
 }

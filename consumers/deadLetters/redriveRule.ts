@@ -26,8 +26,11 @@ export interface RedriveCandidate {
   newerApplied: NewerEvent | null;
   /** Why its record is not the committed event it names; null when it is. */
   notCommitted: NotCommitted | null;
-  /** Its record's key, when it is not the one its event is published under (`expected`); null when it is. */
-  otherKey: { expected: string } | null;
+  /**
+   * Its record's key, when it is not the one its event is published under (`expected`; null when its event type is
+   * not one this catalog knows, so that no key can be checked); null when it is.
+   */
+  otherKey: { expected: string | null } | null;
 }
 
 /** A dead letter left parked, and why. */
@@ -49,6 +52,12 @@ export function supersededBecause(candidate: RedriveCandidate, now: Date): strin
     return (
       `${which}: its record ${NOT_COMMITTED_BECAUSE[notCommitted.found]}; re-driven, it would put on ${topic} a ` +
       "record no transaction committed"
+    );
+  }
+  if (otherKey?.expected === null) {
+    return (
+      `${which}: its event type is not one this version's catalog knows, so the key its event is published under ` +
+      "cannot be checked; re-drive it with the version whose consumers read that type"
     );
   }
   if (otherKey !== null) {

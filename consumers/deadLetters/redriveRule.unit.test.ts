@@ -100,6 +100,16 @@ describe("the re-drive rule", () => {
     );
   });
 
+  it("keeps it parked when its event type is not one this catalog knows, whose key it cannot check", () => {
+    // A newer platform's event, committed and parked as unknown-event-type: the version that knows its type
+    // re-drives it, knowing the key its relays publish it under.
+    expect(supersededBecause(candidate({ otherKey: { expected: null } }), NOW)).toBe(
+      `dead letter patient-events.dlq/2/41 (event ${letter.eventId}, patient.consent.changed): its event type is ` +
+        "not one this version's catalog knows, so the key its event is published under cannot be checked; " +
+        "re-drive it with the version whose consumers read that type",
+    );
+  });
+
   it("keeps no order on audit-events, keyed by eventId and compacted: any of its dead letters may go back", () => {
     const audit = {
       topic: "audit-events" as TopicName,
