@@ -400,15 +400,8 @@ export async function notCommittedRecord(
   eventId: string,
   valueSha256: Buffer,
 ): Promise<NotCommitted | null> {
-  const { rows } = await db.$client.query<CommittedDigest>({
-    name: "consumer-inbox.committed-digest.v1",
-    text: `SELECT payload_sha256 AS "payloadSha256", source AS "committedIn"
-             FROM (${committedDigestSql("$1::uuid")}
-             ) AS committed(payload_sha256, source, aggregate_type, aggregate_id, aggregate_version)`,
-    values: [eventId],
-  });
-  const [committed] = rows;
-  return committed?.payloadSha256.equals(valueSha256) === true ? null : notCommitted(committed);
+  const [verdict] = await notCommittedRecords(db.$client, [{ eventId, valueSha256 }]);
+  return verdict ?? null;
 }
 
 /**
@@ -421,6 +414,7 @@ export async function notCommittedRecords(
 ): Promise<Array<NotCommitted | null>> {
   if (records.length === 0) return [];
   const { rows } = await client.query<{ payloadSha256: Buffer | null; committedIn: CommittedIn | null }>({
+    name: "consumer-inbox.committed-digests.v1",
     text: `SELECT committed.payload_sha256 AS "payloadSha256", committed.source AS "committedIn"
              FROM unnest($1::uuid[]) WITH ORDINALITY AS asked(event_id, ordinality)
              LEFT JOIN LATERAL (${committedDigestSql("asked.event_id")}
