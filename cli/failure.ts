@@ -251,6 +251,8 @@ function unreachableService(error: Error): string | null {
 const PG_CONNECTION_ENDED = new Set([
   "Connection terminated unexpectedly",
   "Connection terminated due to connection timeout",
+  // A query on a client whose connection an error (a FATAL from the server, a reset) has ended already.
+  "Client has encountered a connection error and is not queryable",
 ]);
 
 /**
@@ -279,6 +281,10 @@ function postgresOperatorProblem(error: Error): string | null {
     case "57P03":
     case "53300":
       return `Postgres at the server DATABASE_URL names ended or refused the session (${error.message}): run it again once it is up`;
+    case "25P03":
+    case "25P04":
+    case "57P05":
+      return `Postgres ended the session on a timeout its server, database or role sets (${error.message}): run it again`;
   }
   return code.startsWith("08") && isPostgresError(error)
     ? `Postgres at the server DATABASE_URL names broke the connection (${error.message}): run it again`

@@ -258,6 +258,7 @@ describe("a command's own refusal", () => {
     for (const words of [
       "Connection terminated unexpectedly",
       "Connection terminated due to connection timeout",
+      "Client has encountered a connection error and is not queryable",
     ]) {
       const dropped = new DrizzleQueryError("select 1", [personal], new Error(words));
       expect(classifyFailure(dropped)).toEqual({
@@ -265,5 +266,17 @@ describe("a command's own refusal", () => {
         message: `Postgres at the server DATABASE_URL names ended the connection (${words}): run it again`,
       });
     }
+  });
+
+  it("is not a session Postgres ended on a timeout it sets: that is run again, naming the timeout", () => {
+    const ended = Object.assign(new Error("terminating connection due to idle-in-transaction timeout"), {
+      code: "25P03",
+      severity: "FATAL",
+    });
+    expect(classifyFailure(ended)).toEqual({
+      kind: "operator",
+      message:
+        "Postgres ended the session on a timeout its server, database or role sets (terminating connection due to idle-in-transaction timeout): run it again",
+    });
   });
 });

@@ -2,7 +2,18 @@
 // or "a timestamp" is validated the same way in every event type.
 import { z } from "zod";
 import { type Instant, MAX_FRACTION_DIGITS, NO_YEAR_ZERO, readInstant, TOO_PRECISE } from "./instant.ts";
-import { tightenedInRequests } from "./requestRules.ts";
+import { type RequestRule, tightenedInRequests } from "./requestRules.ts";
+
+/**
+ * A rule the first events were written without, and a request is held to: in an event a check that takes every
+ * value, recorded with the checks a request runs in its place (events/requestRules.ts).
+ */
+function onlyInRequests(inRequests: RequestRule) {
+  return tightenedInRequests(
+    z.refine<string>(() => true),
+    inRequests,
+  );
+}
 
 const UUID_PATTERN =
   /^([0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
@@ -31,6 +42,8 @@ const TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]";
 /** A fraction that names a millisecond: up to three digits, or more whose digits after the third are zeros. */
 const MILLISECOND_FRACTION = String.raw`(?:\.(?:[0-9]{1,3}|[0-9]{3}0{1,${MAX_FRACTION_DIGITS - 3}}))`;
 const TIMESTAMP_PATTERN = new RegExp(`^${DATE}T${TIME}${MILLISECOND_FRACTION}?Z$`);
+/** An event's instant: a fraction of any length, as the first events were written (zod's `z.iso.datetime()`). */
+const ANY_FRACTION_TIMESTAMP_PATTERN = new RegExp(String.raw`^${DATE}T${TIME}(?:\.[0-9]+)?Z$`);
 const OFFSET_TIMESTAMP_PATTERN = new RegExp(
   String.raw`^${DATE}T${TIME}(?:\.[0-9]{1,${MAX_FRACTION_DIGITS}})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$`,
 );
@@ -40,22 +53,34 @@ const OFFSET_TIMESTAMP_PATTERN = new RegExp(
 // otherwise (apps/published-patterns.unit.test.ts).
 
 /**
- * An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, offsets not allowed), to the
- * millisecond at most: JavaScript's dates hold no finer instant, and a value cut to fit would be stored and
- * answered other than it was sent. A longer fraction that names a millisecond (`.123000`, as Python's
- * isoformat writes one) loses nothing and is taken, up to nine digits as an instant's reader takes them.
+ * An instant as ISO-8601 in UTC with a `Z` suffix (`2024-01-15T10:30:00Z`, offsets not allowed). A request's is to
+ * the millisecond at most: JavaScript's dates hold no finer instant, and a value cut to fit would be stored and
+ * answered other than it was sent; a longer fraction that names a millisecond (`.123000`, as Python's isoformat
+ * writes one) loses nothing and is taken, up to nine digits as an instant's reader takes them. An event's may have
+ * a fraction of any length, as the first events were written (a model's `trainedAt`, a consent's `expiresAt`, as
+ * their clients sent them): a consumer reads it as the version that wrote it did.
  */
 export const utcTimestamp = z.iso
   // Aborting: a value that is no instant is told so alone, not also that it lies in the future, or out of order
   // with another field (the refinements after it, here and in the objects that hold it, are not run).
   .datetime({ abort: true })
   .refine((value) => !value.startsWith("0000-"), { error: NO_YEAR_ZERO })
-  .refine((value) => fractionDigits(value).length <= MAX_FRACTION_DIGITS, { error: TOO_PRECISE, abort: true })
-  .refine((value) => /^0*$/.test(fractionDigits(value).slice(3)), {
-    error:
-      "must not be more precise than milliseconds (the digits after the third of the fraction must be 0)",
-  })
-  .meta({ pattern: TIMESTAMP_PATTERN.source });
+  .check(
+    onlyInRequests({
+      checks: [
+        z.refine<string>((value) => fractionDigits(value).length <= MAX_FRACTION_DIGITS, {
+          error: TOO_PRECISE,
+          abort: true,
+        }),
+        z.refine<string>((value) => /^0*$/.test(fractionDigits(value).slice(3)), {
+          error:
+            "must not be more precise than milliseconds (the digits after the third of the fraction must be 0)",
+        }),
+      ],
+      publishes: { events: ANY_FRACTION_TIMESTAMP_PATTERN.source, pattern: TIMESTAMP_PATTERN.source },
+    }),
+  )
+  .meta({ pattern: ANY_FRACTION_TIMESTAMP_PATTERN.source });
 
 /** A stored time as answered: three fraction digits when it lies on a millisecond, six when it does not. */
 const STORED_TIME_PATTERN = new RegExp(String.raw`^${DATE}T${TIME}\.[0-9]{3}(?:[0-9]{3})?Z$`);
@@ -149,10 +174,7 @@ function todayInEarliestTimeZone(): string {
  * characters, the longest address SMTP carries (RFC 5321's 256-octet path less its angle brackets); an unbounded
  * one would also outgrow the B-tree entry of the index that finds a patient by e-mail.
  */
-const ADDRESS_OF_ANY_LENGTH = tightenedInRequests(
-  z.refine(() => true),
-  { checks: [z.maxLength(254)] },
-);
+const ADDRESS_OF_ANY_LENGTH = onlyInRequests({ checks: [z.maxLength(254)] });
 
 /**
  * Checked by this pattern (zod's), stricter than RFC 5322: published with it, so clients can check first. At most

@@ -18,6 +18,13 @@ import {
 } from "./fields.ts";
 import { forRequests } from "./requestRules.ts";
 
+/** `schema` as a request is held to it. */
+const asRequest = (schema: z.ZodType) => {
+  const request = forRequests(schema);
+  if (request === undefined) throw new Error("not held to a tightened rule");
+  return request;
+};
+
 const pattern = (schema: z.ZodType, flags = "") =>
   new RegExp((z.toJSONSchema(schema) as { pattern: string }).pattern, flags);
 const years = [0, 1, 4, 100, 400, 1600, 1900, 2000, 2023, 2024, 9996, 9999];
@@ -32,34 +39,42 @@ const candidates = years.flatMap((year) =>
 describe("field schemas", () => {
   it("accept exactly what their published pattern does, and never year 0000, which Postgres refuses", () => {
     const datePattern = pattern(isoDate);
-    const timestampPattern = pattern(utcTimestamp);
-    for (const date of candidates) {
-      expect(isoDate.safeParse(date).success, date).toBe(datePattern.test(date));
-      const instant = `${date}T23:59:59.5Z`;
-      expect(utcTimestamp.safeParse(instant).success, instant).toBe(timestampPattern.test(instant));
+    const requestTimestamp = asRequest(utcTimestamp);
+    for (const timestamp of [utcTimestamp, requestTimestamp]) {
+      const timestampPattern = pattern(timestamp);
+      for (const date of candidates) {
+        expect(isoDate.safeParse(date).success, date).toBe(datePattern.test(date));
+        const instant = `${date}T23:59:59.5Z`;
+        expect(timestamp.safeParse(instant).success, instant).toBe(timestampPattern.test(instant));
+      }
+      expect(timestamp.safeParse("0000-06-01T00:00:00Z").success).toBe(false);
     }
     // Eleven years of 0001-9999, six of them leap years (4, 400, 1600, 2000, 2024, 9996; not 100, 1900).
     expect(candidates.filter((date) => isoDate.safeParse(date).success)).toHaveLength(11 * 365 + 6);
     expect(isoDate.safeParse("0000-01-01").error?.issues.map((issue) => issue.message)).toEqual([
       "must be in the years 0001 to 9999 (there is no year 0)",
     ]);
-    expect(utcTimestamp.safeParse("0000-06-01T00:00:00Z").success).toBe(false);
-    // To the millisecond at most, as the pattern says: a finer instant would be stored cut, not as sent. A
-    // millisecond written with more digits, zeros after the third (Python's isoformat: `.123000`), loses nothing.
+    // A request's to the millisecond at most, as the pattern says: a finer instant would be stored cut, not as
+    // sent. A millisecond written with more digits, zeros after the third (Python's isoformat: `.123000`), loses
+    // nothing. An event's of any precision, as the first events were written.
     const taken = [".1", ".12", ".123", ".1230", ".123000", ".120000", ".000000000", ".123000000"];
     const refused = [".1234", ".123001", ".123456", ".123456789", ".1230000000", ".000000001"];
     for (const fraction of ["", ...taken, ...refused]) {
       const instant = `2026-12-04T10:00:00${fraction}Z`;
-      expect(utcTimestamp.safeParse(instant).success, instant).toBe(!refused.includes(fraction));
-      expect(timestampPattern.test(instant), instant).toBe(!refused.includes(fraction));
+      expect(requestTimestamp.safeParse(instant).success, instant).toBe(!refused.includes(fraction));
+      expect(pattern(requestTimestamp).test(instant), instant).toBe(!refused.includes(fraction));
+      expect(utcTimestamp.safeParse(instant).success, instant).toBe(true);
+      expect(pattern(utcTimestamp).test(instant), instant).toBe(true);
     }
     expect(
-      utcTimestamp.safeParse("2026-12-04T10:00:00.123456Z").error?.issues.map((issue) => issue.message),
+      requestTimestamp.safeParse("2026-12-04T10:00:00.123456Z").error?.issues.map((issue) => issue.message),
     ).toEqual([
       "must not be more precise than milliseconds (the digits after the third of the fraction must be 0)",
     ]);
     expect(
-      utcTimestamp.safeParse("2026-12-04T10:00:00.1230000000Z").error?.issues.map((issue) => issue.message),
+      requestTimestamp
+        .safeParse("2026-12-04T10:00:00.1230000000Z")
+        .error?.issues.map((issue) => issue.message),
     ).toEqual(["must not be more precise than nanoseconds (at most 9 digits after the seconds' point)"]);
     expect(isoDate.safeParse("1900-02-29").error?.issues).toHaveLength(1);
   });
@@ -142,13 +157,6 @@ describe("field schemas", () => {
     "x\u0301",
     "-",
   ];
-
-  /** `schema` as a request is held to it. */
-  const asRequest = (schema: z.ZodType) => {
-    const request = forRequests(schema);
-    if (request === undefined) throw new Error("not held to a tightened rule");
-    return request;
-  };
 
   it("refuse a request's free text that shows nothing, and accept what shows something, as its published pattern does", () => {
     const name = asRequest(text(100));

@@ -11,17 +11,10 @@ import { topicDefinition } from "../events/catalog.ts";
 import { exampleEvent } from "../events/examples.ts";
 import { createKafka } from "../kafka/client.ts";
 import { useConnectWorker } from "../test/debeziumRelay.ts";
-import {
-  databaseUrl,
-  eventually,
-  kafkaBrokers,
-  startRelay,
-  testDatabase,
-  testEventContext,
-} from "../test/fixtures.ts";
+import { databaseUrl, kafkaBrokers, testDatabase, testEventContext } from "../test/fixtures.ts";
 import { containsAll, tapTopic } from "../test/kafkaTap.ts";
 import { setTopicMessageLimit } from "../test/kafkaTopics.ts";
-import { relayCaughtUp } from "../test/relayCheckpoint.ts";
+import { publishEverythingCommitted } from "../test/relayCheckpoint.ts";
 import { switchToDebezium, switchToPolling } from "./switch.ts";
 
 const db = testDatabase();
@@ -45,12 +38,7 @@ describe("relay:switch -- debezium, failed half way and run again", () => {
     await admin.connect();
     // The polling relay has published what earlier files left, and stopped: what follows is the switch's. (An
     // earlier file's event of ai-events in the first transaction would fail it, rather than the second.)
-    const relay = startRelay();
-    try {
-      await eventually(() => relayCaughtUp(db), 60_000);
-    } finally {
-      await relay.stop();
-    }
+    await publishEverythingCommitted(db);
     const patientId = randomUUID();
     const decisions = Array.from({ length: 1000 }, (_, n) =>
       exampleEvent("patient.consent.changed", { patientId, granted: n % 2 === 0 }),

@@ -48,6 +48,7 @@ import {
   createSlotExportingSnapshot,
   dropSlot,
   importSnapshot,
+  keepThroughIdleWaits,
   peekTransactions,
   slotState,
 } from "../debezium/sql/replicationSlot.ts";
@@ -160,6 +161,8 @@ export async function switchToDebezium(options: SwitchOptions): Promise<Debezium
       `Debezium streams the outbox from ${exported.consistentPoint} (connector ${target.connectorName})`,
     );
     return { ...handover, alreadyDebezium: false };
+  } catch (error) {
+    throw becauseSessionEnded(error, control);
   } finally {
     // Ending the session releases both advisory locks.
     await control.end().catch(() => {});
@@ -246,6 +249,8 @@ export async function switchToPolling(
       undeliveredTransactions: pollingCursor.undelivered,
       alreadyPolling: false,
     };
+  } catch (error) {
+    throw becauseSessionEnded(error, control);
   } finally {
     await control.end().catch(() => {});
   }
@@ -290,11 +295,39 @@ export async function relayInPlace(
 }
 
 /** The session that holds the switch's locks for the whole handover. */
-async function connectControl(databaseUrl: string): Promise<pg.Client> {
+function connectControl(databaseUrl: string): Promise<pg.Client> {
+  return switchSession(databaseUrl);
+}
+
+/** What ended each of the switch's sessions, as the server or the network said it (its `error` event). */
+const sessionsEnded = new WeakMap<pg.Client, Error>();
+
+/**
+ * A session of the switch's own. It is held across waits (for the polling relay's lock, for the slot's release, for
+ * Kafka to commit each transaction of the backlog), idle or idle in the snapshot's transaction: the server's idle
+ * timeouts, set for sessions an application forgot, are off in it, as it ends itself. A role or database that sets
+ * `idle_in_transaction_session_timeout` ended the backlog's reader midway, and the switch failed.
+ */
+async function switchSession(databaseUrl: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "outbox-relay-switch" });
-  client.on("error", () => {});
+  client.on("error", (error) => {
+    if (!sessionsEnded.has(client)) sessionsEnded.set(client, error);
+  });
   await client.connect();
+  await keepThroughIdleWaits(client);
   return client;
+}
+
+/**
+ * The error a failed step of the switch reports: what ended one of its sessions, when that is why (pg says only
+ * that the client "is not queryable", or that the connection terminated), else the step's own.
+ */
+function becauseSessionEnded(error: unknown, ...sessions: pg.Client[]): unknown {
+  for (const session of sessions) {
+    const ended = sessionsEnded.get(session);
+    if (ended !== undefined && error !== ended) return ended;
+  }
+  return error;
 }
 
 /** One switch at a time: a second one waits, then finds the work done. */
@@ -372,12 +405,7 @@ async function publishCommittedBefore(
   after: RelayCursor,
   committed: (cursor: RelayCursor) => Promise<void>,
 ): Promise<number> {
-  const reader = new pg.Client({
-    connectionString: options.databaseUrl,
-    application_name: "outbox-relay-switch",
-  });
-  reader.on("error", () => {});
-  await reader.connect();
+  const reader = await switchSession(options.databaseUrl);
   let kafka: { producer: TransactionalProducer; admin: Admin } | undefined;
   let published = 0;
   try {
@@ -405,6 +433,8 @@ async function publishCommittedBefore(
     }
     await reader.query("COMMIT");
     return published;
+  } catch (error) {
+    throw becauseSessionEnded(error, reader);
   } finally {
     await kafka?.producer.disconnect().catch(() => {});
     await kafka?.admin.disconnect().catch(() => {});

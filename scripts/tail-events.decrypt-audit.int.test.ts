@@ -38,9 +38,10 @@ async function stopTail(tail: ScriptProcess): Promise<void> {
 }
 
 /** A new patient's patient.created (personal fields sealed), which the relay has published. */
-async function publishedPatient({ erased = false } = {}) {
+async function publishedPatient({ erased = false, firstName = undefined as string | undefined } = {}) {
   const patientId = randomUUID();
   const event = patientCreated(patientId);
+  if (firstName !== undefined) event.data.firstName = firstName;
   const [created] = await writeTransaction(db, (tx) =>
     appendEvents(
       tx,
@@ -144,6 +145,24 @@ describe("npm run events:tail -- --decrypt", () => {
         ).rows.map((row) => row.eventType);
       await eventually(async () => (await listed()).length === 2);
       expect(await listed()).toEqual(["patient.created", "audit.operator.decrypted"]);
+    } finally {
+      await stopTail(tail);
+    }
+  });
+
+  it("prints what it opened escaped where it could act on the terminal, as the same JSON", async () => {
+    // Written by an earlier version, whose requests took them: a right-to-left override shows "Bob\u202etxt.exe"
+    // as "Bobexe.txt", a C1 control sequence (CSI) acts on a terminal as ESC [ does.
+    const firstName = "Bob\u202etxt.exe\u202c \u009b31m\u2066x";
+    const tail = await startTail(["--decrypt"]);
+    try {
+      const { eventId } = await publishedPatient({ firstName });
+
+      const printed = await printedRecord(tail, eventId);
+
+      expect(printed.value).not.toMatch(/[\p{Cc}\u202a-\u202e\u2066-\u2069]/u);
+      expect(printed.value).toContain(String.raw`Bob\u202etxt.exe\u202c \u009b31m\u2066x`);
+      expect(JSON.parse(printed.value).data.firstName).toBe(firstName);
     } finally {
       await stopTail(tail);
     }

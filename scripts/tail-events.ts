@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { parseCommand } from "../cli/command.ts";
 import { operatorName } from "../cli/operator.ts";
+import { printable } from "../cli/printable.ts";
 import { loadEnv } from "../config/env.ts";
 import { createDatabase, type Database, writeTransaction } from "../db/client.ts";
 import { appendEvents } from "../db/outbox/appendEvents.ts";
@@ -88,19 +89,21 @@ async function recordOpening(
 }
 
 /**
- * The value as Kafka holds it, or opened. An erased patient's fields stay sealed, and the line says why; so do
+ * The value as Kafka holds it, or opened, shown escaped where it could act on the terminal (cli/printable.ts: a
+ * control character, a bidirectional override reordering a name into another's); escaped, a JSON value stays
+ * the same JSON. An erased patient's fields stay sealed, and the line says why; so do
  * a record's whose opening could not be recorded (fail closed: no access goes unrecorded). A record with
  * nothing sealed in it opens nothing, and is not recorded.
  */
 async function shown(value: string, origin: Omit<OpenedRecord, "eventId" | "eventType">): Promise<string> {
-  if (!opener) return value;
+  if (!opener) return printable(value);
   let sealed: Envelope;
   let opened: unknown;
   try {
     sealed = JSON.parse(value);
     opened = await decryptEvent(sealed, opener.keys);
   } catch (error) {
-    return `${value}\n  (not decrypted: ${(error as Error).message})`;
+    return `${printable(value)}\n  (not decrypted: ${printable((error as Error).message)})`;
   }
   const patientId = keyOwner(sealed.data);
   const fields = sealedPaths(sealed.eventType, sealed.data, sealed.metadata);
@@ -110,10 +113,10 @@ async function shown(value: string, origin: Omit<OpenedRecord, "eventId" | "even
       const eventId = await recordOpening(opener, { patientId, record, fields });
       console.error(`recorded as audit.operator.decrypted ${eventId} (operator ${opener.operator})`);
     } catch (error) {
-      return `${value}\n  (not decrypted: the access could not be recorded as audit.operator.decrypted: ${(error as Error).message})`;
+      return `${printable(value)}\n  (not decrypted: the access could not be recorded as audit.operator.decrypted: ${printable((error as Error).message)})`;
     }
   }
-  return JSON.stringify(opened);
+  return printable(JSON.stringify(opened));
 }
 const consumer = createConsumer(createKafka({ brokers, clientId: "events-tail" }), {
   groupId: `events-tail-${randomUUID()}`,
@@ -135,7 +138,9 @@ await consumer.run({
     );
     // Opened (and its opening recorded) before either line is printed, so that the two stay together.
     const value = await shown(message.value?.toString() ?? "", { topic, partition, offset: message.offset });
-    console.log(JSON.stringify({ partition, offset: message.offset, key: message.key?.toString(), headers }));
+    console.log(
+      printable(JSON.stringify({ partition, offset: message.offset, key: message.key?.toString(), headers })),
+    );
     console.log(`  ${value}`);
   },
 });

@@ -1,5 +1,6 @@
 // What a test asks of the polling relay's checkpoint.
 import type { Database } from "../db/client.ts";
+import { eventually, startRelay } from "./fixtures.ts";
 
 /**
  * Whether the polling relay's checkpoint is still before the event (or there is none: a database whose relay
@@ -24,4 +25,14 @@ export async function relayCaughtUp(db: Database): Promise<boolean> {
                          ORDER BY o.tx_id DESC, o.position DESC LIMIT 1) AS "caughtUp"`,
   );
   return rows[0]?.caughtUp === true;
+}
+
+/** Runs a polling relay until it has published everything committed so far, then stops it: what follows is the test's. */
+export async function publishEverythingCommitted(db: Database): Promise<void> {
+  const relay = startRelay();
+  try {
+    await eventually(() => relayCaughtUp(db), 60_000);
+  } finally {
+    await relay.stop();
+  }
 }

@@ -1,7 +1,9 @@
 // The plain-text bodies of the e-mail templates that notification requests name (their variables are declared
 // in events/notificationTemplates.ts, which the API checks requests against). A request for a template this
 // version does not know, or whose variables do not fit it, fails (and is dead-lettered after its retries), to
-// be re-driven once it does: never a message that says "Dear undefined".
+// be re-driven once it does: never a message that says "Dear undefined". A variable is shown on one line and
+// inert: a name an earlier version stored over lines, or with control characters or bidirectional overrides
+// (events keep the rule they were written under), writes no line of the message and sends no escape sequence.
 import {
   type EmailTemplate,
   emailTemplates,
@@ -51,5 +53,20 @@ function render<Template extends EmailTemplate>(template: Template, variables: V
     );
     throw new TemplateVariablesError(template, [...new Set(names)]);
   }
-  return bodies[template](checked.data as TemplateVariables<Template>);
+  const shown = Object.fromEntries(
+    Object.entries(checked.data).map(([name, value]) => [
+      name,
+      typeof value === "string" ? inline(value) : value,
+    ]),
+  );
+  return bodies[template](shown as TemplateVariables<Template>);
+}
+
+/** Bidirectional embeddings, overrides and isolates: they would reorder the message's text around them. */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/gu;
+/** Control characters and line or paragraph separators, a run of them: each run is shown as one space. */
+const LINE_BREAKING = /[\p{Cc}\u2028\u2029]+/gu;
+
+function inline(value: string): string {
+  return value.replace(BIDI_CONTROLS, "").replace(LINE_BREAKING, " ");
 }

@@ -12,6 +12,22 @@ describe("an e-mail template", () => {
     );
   });
 
+  it("shows each variable on one line and inert: a stored name's line breaks, escapes and overrides write nothing", () => {
+    // Names an earlier version's requests took, which the events keep as written (events/requestRules.ts).
+    const forged = "Line1\n2026-12-07T00:00:00Z INFO forged log line";
+    expect(renderTemplate("welcome", { firstName: forged })).toBe(
+      "Dear Line1 2026-12-07T00:00:00Z INFO forged log line,\n\nWelcome to the Healthcare Platform. You can now book appointments and see your records online.\n",
+    );
+    const rendered = renderTemplate("appointment-reminder", {
+      firstName: "Mallory\u001b[31mRED\u001b[0m\r\n\r\n<html>\u202etxt.exe\u2066",
+      scheduledAt: "2024-01-16\u2028 14:00 UTC",
+      hoursBefore: 24,
+    });
+    expect(rendered).toBe(
+      "Dear Mallory [31mRED [0m <html>txt.exe,\n\nA reminder that your appointment is on 2024-01-16  14:00 UTC, in 24 hours.\n",
+    );
+  });
+
   it("refuses a template it does not know", () => {
     expect(() => renderTemplate("newsletter", {})).toThrow(UnknownTemplateError);
     expect(() => renderTemplate("__proto__", {})).toThrow(UnknownTemplateError);

@@ -44,9 +44,22 @@ export interface ExportedSlot {
 }
 
 /**
+ * Turns the server's idle timeouts off in a session that is held, idle or idle in a transaction, across waits of
+ * its owner's (an exported snapshot's, a handover's): set against sessions an application forgot, they would end
+ * it midway. `idle_session_timeout` exists from Postgres 14 on, and is set where the server has it.
+ */
+export async function keepThroughIdleWaits(client: ClientBase): Promise<void> {
+  await client.query(
+    `SELECT set_config(name, '0', false) FROM pg_settings
+      WHERE name IN ('idle_in_transaction_session_timeout', 'idle_session_timeout')`,
+  );
+}
+
+/**
  * Creates a logical slot (pgoutput) and exports the snapshot taken at its consistent point, over a
- * replication connection that stays open (and idle) until `release()`: the export lives only that long.
- * Waits until every transaction running at the call has ended, as slot creation always does.
+ * replication connection that stays open (and idle) until `release()`: the export lives only that long, so the
+ * server's idle timeouts are off in it (keepThroughIdleWaits). Waits until every transaction running at the call
+ * has ended, as slot creation always does.
  */
 export async function createSlotExportingSnapshot(
   databaseUrl: string,
@@ -63,6 +76,7 @@ export async function createSlotExportingSnapshot(
   replication.on("error", () => {});
   await replication.connect();
   try {
+    await keepThroughIdleWaits(replication);
     const result = await replication.query<{ consistent_point: string; snapshot_name: string }>(
       `CREATE_REPLICATION_SLOT ${slotName} LOGICAL pgoutput (SNAPSHOT 'export')`,
     );
