@@ -75,7 +75,11 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
         done: () => {
           registryWaits.delete(id);
           clearTimeout(timer);
-          for (const [worker, metrics] of wait.got) lastReported.set(worker, metrics);
+          // A worker that exited since it answered is counted in `retired` already, with what it reported before.
+          for (const [worker, metrics] of wait.got) {
+            const live = cluster.workers?.[worker];
+            if (live !== undefined && !live.isDead()) lastReported.set(worker, metrics);
+          }
           resolve([...lastReported.values()]);
         },
       };
