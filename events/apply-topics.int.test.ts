@@ -3,13 +3,13 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Admin, createKafka } from "../kafka/client.ts";
-import { eventually } from "../test/fixtures.ts";
+import { eventually, kafkaBrokers } from "../test/fixtures.ts";
 import { setTopicConfigs } from "../test/kafkaTopics.ts";
 import { type ApplyTopicsOptions, applyTopics, type TopicLog, type TopicSpec } from "./apply-topics.ts";
 import { topics as catalogTopics } from "./catalog.ts";
 
 const TOPIC_RESOURCE = 2; // ConfigResourceTypes.TOPIC
-const brokers = (process.env.KAFKA_BROKERS || "localhost:9092").split(",").map((broker) => broker.trim());
+const brokers = kafkaBrokers();
 
 /** Collects what applyTopics logs, so tests can assert on warnings instead of printing them. */
 function recordingLog(): TopicLog & { warnings: string[] } {

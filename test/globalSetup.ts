@@ -46,13 +46,12 @@ export default async function setup(project: TestProject) {
     // One after another: each lane's services start with the lane's ports in the environment.
     for (let index = 0; index < count; index++) {
       const env = laneEnvironment(index);
-      if (index > 0)
-        log(
-          `lane ${index}: ports ${Object.entries(env)
-            .map(([name, value]) => `${name}=${value}`)
-            .join(" ")}`,
-        );
-      const lane = await withEnvironment(env, () => setUpLane(index, env, log));
+      log(
+        `lane ${index}: ports ${Object.entries(env)
+          .map(([name, value]) => `${name}=${value}`)
+          .join(" ")}`,
+      );
+      const lane = await withEnvironment(env, () => setUpLane(env, log));
       lanes.push(lane.lane);
       teardowns.push(() => withEnvironment(env, lane.tearDown));
     }
@@ -73,13 +72,13 @@ export default async function setup(project: TestProject) {
 
 /** A lane's Postgres, Kafka and test database, with the catalog's topics; its teardown stops what it started. */
 async function setUpLane(
-  index: number,
   laneEnv: Record<string, string>,
   log: (line: string) => void,
 ): Promise<{ lane: TestLane; tearDown: () => Promise<void> }> {
   const given = loadEnv();
-  // A later lane's broker is the lane's own, to start: its KAFKA_BROKERS only names it for the workers.
-  const env = index === 0 ? given : { ...given, KAFKA_BROKERS: undefined };
+  // A broker the lane's KAFKA_BROKERS names in place of the development one is the lane's own, to start: the
+  // variable only names it for the workers.
+  const env = laneEnv.KAFKA_BROKERS ? { ...given, KAFKA_BROKERS: undefined } : given;
   // Services from the variables when set; else containers when a Docker engine answers; else our own.
   const useContainers = !env.DATABASE_URL && !env.KAFKA_BROKERS && (await dockerEngineAnswers());
   const stack = useContainers
@@ -89,7 +88,7 @@ async function setUpLane(
   const connectWasRunning = await connectIsRunning();
   const tearDown = async () => {
     await stopSecureKafka();
-    if (index > 0 && !connectWasRunning) await stopConnect();
+    if (!connectWasRunning) await stopConnect();
     await stack.stopStarted();
   };
   try {

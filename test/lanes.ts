@@ -1,9 +1,10 @@
 // The integration files run in lanes, side by side: each lane a vitest worker with a Postgres server, a Kafka
 // broker, a Connect worker and a secure test broker of its own, so that one lane's files never see another's
 // rows, records, locks or transaction horizon, and a file that stops its broker stops only its lane's. The
-// services are the project's own (stack/), each lane's on ports of its own; services the environment names
-// (DATABASE_URL, a KAFKA_BROKERS that is not the local broker, a cluster of three) cannot be doubled, so the
-// suite then runs in one lane, one file at a time, as it did before lanes.
+// services are the project's own (stack/), each lane's on ports of its own, above those of the stack `npm start`
+// runs: a test never writes to its topics, parks its consumers' records or stops its broker. Services the
+// environment names (DATABASE_URL, a KAFKA_BROKERS that is not the local broker, a cluster of three) cannot be
+// doubled, so the suite then runs in one lane, one file at a time, as it did before lanes.
 import { loadStackEnv } from "../config/env.ts";
 import { connectClusterFromEnv, connectWorkerUrl } from "../stack/connect.ts";
 import { kafkaClusterFromEnv, localKafkaBrokers } from "../stack/kafka.ts";
@@ -48,25 +49,34 @@ function ownSingleNodeStack(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * The variables of lane `index` beside the environment: lane 0 has none (it is the environment as given); lane n has every port of the project's
- * own services n steps above, and KAFKA_BROKERS and KAFKA_CONNECT_URL, when they name lane 0's local services,
- * name lane n's.
+ * The variables of lane `index` beside the environment: every port of the project's own services `index + 1`
+ * steps above the development stack's (the stack `npm start` and `npm run stack:up` run, which no test touches),
+ * the secure test broker's `index` steps above its first, and KAFKA_BROKERS and KAFKA_CONNECT_URL, when they
+ * name the development stack's local services, naming the lane's. A DATABASE_URL stays as given.
  */
 export function laneEnvironment(index: number, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  if (index === 0) return {};
   const stack = loadStackEnv(env);
-  const shift = index * LANE_PORT_STEP;
+  const shift = (index + 1) * LANE_PORT_STEP;
   const secureBase = Number(env.TEST_SECURE_KAFKA_PORT || SECURE_KAFKA_BASE_PORT);
   const lane: Record<string, string> = {
     POSTGRES_PORT: String(stack.POSTGRES_PORT + shift),
     KAFKA_PORT: String(stack.KAFKA_PORT + shift),
     CONNECT_PORT: String(stack.CONNECT_PORT + shift),
-    TEST_SECURE_KAFKA_PORT: String(secureBase + shift),
+    TEST_SECURE_KAFKA_PORT: String(secureBase + index * LANE_PORT_STEP),
   };
   const shifted = { ...env, ...lane };
-  if (env.KAFKA_BROKERS) lane.KAFKA_BROKERS = localKafkaBrokers(kafkaClusterFromEnv(shifted)).join(",");
-  if (env.KAFKA_CONNECT_URL) lane.KAFKA_CONNECT_URL = connectWorkerUrl(0, connectClusterFromEnv(shifted));
+  if (env.KAFKA_BROKERS === localKafkaBrokers(kafkaClusterFromEnv(env)).join(","))
+    lane.KAFKA_BROKERS = localKafkaBrokers(kafkaClusterFromEnv(shifted)).join(",");
+  if (env.KAFKA_CONNECT_URL && namesLocalConnect(env.KAFKA_CONNECT_URL, env))
+    lane.KAFKA_CONNECT_URL = connectWorkerUrl(0, connectClusterFromEnv(shifted));
   return lane;
+}
+
+function namesLocalConnect(url: string, env: NodeJS.ProcessEnv): boolean {
+  const given = new URL(url);
+  const local = new URL(connectWorkerUrl(0, connectClusterFromEnv(env)));
+  const loopback = ["127.0.0.1", "localhost", "[::1]"];
+  return loopback.includes(given.hostname) && given.port === local.port;
 }
 
 /**

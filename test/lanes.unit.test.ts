@@ -22,16 +22,21 @@ describe("the test lanes", () => {
       );
   });
 
-  it("put each later lane's services ten ports above the last, lane 0 being the environment as given", () => {
-    expect(laneEnvironment(0, { KAFKA_BROKERS: "localhost:9392" })).toEqual({});
-    expect(laneEnvironment(1, {})).toEqual({
+  it("put lane n's services (n + 1) × 10 ports above the development stack's, which no test touches", () => {
+    expect(laneEnvironment(0, {})).toEqual({
       POSTGRES_PORT: "5443",
       KAFKA_PORT: "9102",
       CONNECT_PORT: "8093",
+      TEST_SECURE_KAFKA_PORT: "19092",
+    });
+    expect(laneEnvironment(1, {})).toEqual({
+      POSTGRES_PORT: "5453",
+      KAFKA_PORT: "9112",
+      CONNECT_PORT: "8103",
       TEST_SECURE_KAFKA_PORT: "19102",
     });
     expect(
-      laneEnvironment(2, {
+      laneEnvironment(1, {
         POSTGRES_PORT: "5563",
         KAFKA_PORT: "9392",
         CONNECT_PORT: "8393",
@@ -42,9 +47,21 @@ describe("the test lanes", () => {
       POSTGRES_PORT: "5583",
       KAFKA_PORT: "9412",
       CONNECT_PORT: "8413",
-      TEST_SECURE_KAFKA_PORT: "19112",
+      TEST_SECURE_KAFKA_PORT: "19102",
       KAFKA_BROKERS: "localhost:9412",
       KAFKA_CONNECT_URL: "http://127.0.0.1:8413",
     });
+  });
+
+  it("leave the services the environment names where they are", () => {
+    const given = {
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/healthcare_ci",
+      KAFKA_BROKERS: "broker.example.org:9092",
+      KAFKA_CONNECT_URL: "http://connect.example.org:8083",
+    };
+    const lane = laneEnvironment(0, given);
+    expect(lane).not.toHaveProperty("DATABASE_URL");
+    expect(lane).not.toHaveProperty("KAFKA_BROKERS");
+    expect(lane).not.toHaveProperty("KAFKA_CONNECT_URL");
   });
 });
