@@ -101,7 +101,7 @@ export interface PollingHandover {
 /** Makes Debezium the relay, handing over from the polling relay if it was the one (see the top of this file). */
 export async function switchToDebezium(options: SwitchOptions): Promise<DebeziumHandover> {
   const target = debeziumTarget(options.databaseUrl, options.connectDatabaseUrl);
-  const control = await connectControl(options.databaseUrl);
+  const control = await switchSession(options.databaseUrl);
   try {
     await lockSwitch(control);
     await preparePostgres(control, target);
@@ -174,7 +174,7 @@ export async function switchToPolling(
   options: Omit<SwitchOptions, "kafkaBrokers">,
 ): Promise<PollingHandover> {
   const target = debeziumTarget(options.databaseUrl, options.connectDatabaseUrl);
-  const control = await connectControl(options.databaseUrl);
+  const control = await switchSession(options.databaseUrl);
   try {
     await lockSwitch(control);
     const current = await readRelayMode(control);
@@ -270,7 +270,7 @@ export async function relayInPlace(
   options: { databaseUrl: string; connectDatabaseUrl?: string; connect: ConnectClient },
 ): Promise<string | null> {
   const target = debeziumTarget(options.databaseUrl, options.connectDatabaseUrl);
-  const control = await connectControl(options.databaseUrl);
+  const control = await switchSession(options.databaseUrl);
   try {
     await lockSwitch(control);
     const current = await readRelayMode(control);
@@ -294,11 +294,6 @@ export async function relayInPlace(
   }
 }
 
-/** The session that holds the switch's locks for the whole handover. */
-function connectControl(databaseUrl: string): Promise<pg.Client> {
-  return switchSession(databaseUrl);
-}
-
 /** What ended each of the switch's sessions, as the server or the network said it (its `error` event). */
 const sessionsEnded = new WeakMap<pg.Client, Error>();
 
@@ -319,15 +314,11 @@ async function switchSession(databaseUrl: string): Promise<pg.Client> {
 }
 
 /**
- * The error a failed step of the switch reports: what ended one of its sessions, when that is why (pg says only
- * that the client "is not queryable", or that the connection terminated), else the step's own.
+ * The error a failed step of the switch reports: what ended its session, when that is why (pg says only that the
+ * client "is not queryable", or that the connection terminated), else the step's own.
  */
-function becauseSessionEnded(error: unknown, ...sessions: pg.Client[]): unknown {
-  for (const session of sessions) {
-    const ended = sessionsEnded.get(session);
-    if (ended !== undefined && error !== ended) return ended;
-  }
-  return error;
+function becauseSessionEnded(error: unknown, session: pg.Client): unknown {
+  return sessionsEnded.get(session) ?? error;
 }
 
 /** One switch at a time: a second one waits, then finds the work done. */
