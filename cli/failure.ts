@@ -9,6 +9,7 @@
 // patient's data.
 import { DrizzleQueryError } from "drizzle-orm";
 import { ConfigError } from "../config/env.ts";
+import { closedToConnections } from "./closedToConnections.ts";
 
 /** A refusal or the operator's problem: told in one line. */
 export const EXIT_FAILED = 1;
@@ -235,9 +236,7 @@ function unreachableService(error: Error): string | null {
   }
   if (typeof code === "string" && POSTGRES_REFUSED.has(code))
     return `Postgres refused the connection DATABASE_URL describes: ${error.message}`;
-  // ALLOW_CONNECTIONS false: SQLSTATE 55000, which statements raise for their own reasons too (as
-  // db/closedToConnections.ts tells the services and consumers, which this layer does not import).
-  if (code === "55000" && /is not currently accepting connections/.test(error.message))
+  if (closedToConnections(error))
     return `the database DATABASE_URL names takes no new connections now (${error.message}): run it again once it does`;
   if (code === undefined && PG_CONNECTION_ENDED.has(error.message))
     return `Postgres at the server DATABASE_URL names ended the connection (${error.message}): run it again`;

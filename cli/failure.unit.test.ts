@@ -213,6 +213,15 @@ describe("the operator's problem", () => {
     });
   });
 
+  it("tells a closed database by the routine that refused it when the server speaks another language", () => {
+    const message = "Datenbank »healthcare« akzeptiert gegenwärtig keine Verbindungen";
+    const closed = postgresError("55000", message, { severity: "FATAL", routine: "CheckMyDatabase" });
+    expect(classifyFailure(closed)).toEqual({
+      kind: "operator",
+      message: `the database DATABASE_URL names takes no new connections now (${message}): run it again once it does`,
+    });
+  });
+
   it("names the file behind a client's error", () => {
     const missing = thrownBy(() => readFileSync("/no/such/file"));
     expect(classifyFailure(new Error("could not read the key", { cause: missing }))).toEqual({

@@ -1,7 +1,7 @@
 // Whether an error is Postgres being unavailable now, rather than anything the work asked wrong: the same work,
 // later, can succeed. The services answer it 503 with Retry-After (apps/http/service.ts); the consumers wait it
 // out in place rather than park every record they read meanwhile (consumers/runtime/deadLetterPolicy.ts).
-import { closedToConnections } from "./closedToConnections.ts";
+import { closedToConnections } from "../cli/closedToConnections.ts";
 
 /**
  * SQLSTATEs: class 08, connection exception; class 53, insufficient resources (disk full, out of memory, too many

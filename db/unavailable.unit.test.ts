@@ -42,6 +42,26 @@ describe("databaseUnavailable", () => {
     expect(databaseUnavailable(withCode("55000", "replication slot is active"))).toBe(false);
   });
 
+  it("tells a database closed to connections by the routine that refused it, in a server's every language", () => {
+    const closed = (message: string, routine: string) =>
+      Object.assign(withCode("55000", message), { routine });
+    // What PostgreSQL 15 answers (checked against ALTER DATABASE … ALLOW_CONNECTIONS false), and in French.
+    expect(
+      databaseUnavailable(
+        closed('database "healthcare" is not currently accepting connections', "CheckMyDatabase"),
+      ),
+    ).toBe(true);
+    expect(
+      databaseUnavailable(
+        closed("la base de données « healthcare » n'accepte plus les connexions", "CheckMyDatabase"),
+      ),
+    ).toBe(true);
+    // A statement's 55000 is the work's, whatever its words say.
+    expect(
+      databaseUnavailable(closed("is not currently accepting connections", "ReplicationSlotAcquire")),
+    ).toBe(false);
+  });
+
   it.each([
     ["23505", "unique_violation"],
     ["23503", "foreign_key_violation"],
