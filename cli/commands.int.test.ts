@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isPortOpen } from "../stack/processes.ts";
 import { compiledScript } from "../test/compiledCommands.ts";
 import { databaseUrl } from "../test/fixtures.ts";
 
@@ -454,6 +455,23 @@ describe("every npm run command", () => {
       );
       expect(outcome.stderr, command).not.toMatch(/^\s+at /m);
     }
+  });
+
+  it("relay:switch -- debezium names KAFKA_BROKERS when Kafka does not answer, starting no Connect worker", async () => {
+    // A Connect port of its own, where no worker runs: the switch would start one there.
+    const connectPort = Number(process.env.CONNECT_PORT) + 7;
+    // The tests' database, migrated: the switch reads which relay is in place before it reaches for Kafka.
+    const outcome = await runCommand("relay:switch", ["debezium", "--yes"], databaseUrl(), {
+      KAFKA_CONNECT_URL: "",
+      CONNECT_PORT: String(connectPort),
+    });
+    expect({ code: outcome.code, leftRunning: outcome.leftRunning }).toEqual({ code: 1, leftRunning: false });
+    expect(outcome.stderr).toContain(
+      "Kafka cannot be reached at the brokers KAFKA_BROKERS names: Connection error: connect ECONNREFUSED",
+    );
+    expect(outcome.stderr).not.toContain("Kafka Connect exited");
+    expect(outcome.stderr).not.toMatch(/^\s+at /m);
+    expect(await isPortOpen("127.0.0.1", connectPort)).toBe(false);
   });
 
   it("names DATABASE_URL and the migration when the database is not migrated, with no stack trace, changing nothing", async () => {

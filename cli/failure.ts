@@ -232,16 +232,31 @@ function unreachableService(error: Error): string | null {
     return `Kafka cannot be reached at the brokers KAFKA_BROKERS names: ${error.message}`;
   if (typeof code === "string" && CANNOT_CONNECT.has(code)) {
     const where = typeof address === "string" ? ` (${address}${port === undefined ? "" : `:${port}`})` : "";
-    return `Postgres cannot be reached at the server DATABASE_URL names${where}: ${error.message || code}`;
+    return `Postgres cannot be reached at ${postgresServer()}${where}: ${error.message || code}`;
   }
   if (typeof code === "string" && POSTGRES_REFUSED.has(code))
-    return `Postgres refused the connection DATABASE_URL describes: ${error.message}`;
+    return `Postgres refused the connection ${process.env.DATABASE_URL ? "DATABASE_URL describes" : `to ${postgresServer()}`}: ${error.message}`;
   if (closedToConnections(error))
-    return `the database DATABASE_URL names takes no new connections now (${error.message}): run it again once it does`;
+    return `${postgresDatabase()} takes no new connections now (${error.message}): run it again once it does`;
   if (code === undefined && PG_CONNECTION_ENDED.has(error.message))
-    return `Postgres at the server DATABASE_URL names ended the connection (${error.message}): run it again`;
+    return `Postgres at ${postgresServer()} ended the connection (${error.message}): run it again`;
   return null;
 }
+
+/**
+ * The Postgres server a command used: the one DATABASE_URL names; with DATABASE_URL unset (or empty), the project's
+ * own, on POSTGRES_PORT, which the operator never named by DATABASE_URL.
+ */
+const postgresServer = () =>
+  process.env.DATABASE_URL
+    ? "the server DATABASE_URL names"
+    : "the project's own Postgres (POSTGRES_PORT; DATABASE_URL is unset)";
+
+/** The database a command used, as postgresServer says its server. */
+const postgresDatabase = () =>
+  process.env.DATABASE_URL
+    ? "the database DATABASE_URL names"
+    : "the project's own database (POSTGRES_PORT; DATABASE_URL is unset)";
 
 /**
  * pg's own words, with no code, for a connection that ended under a query (the server restarted or ended the
@@ -272,21 +287,21 @@ function postgresOperatorProblem(error: Error): string | null {
     case "42501":
       return `the role DATABASE_URL logs in as lacks a privilege this command needs (${error.message}): grant it, or use the project's role`;
     case "25006":
-      return `the server DATABASE_URL names takes no writes (${error.message}): a standby, or default_transaction_read_only; point DATABASE_URL at the primary`;
+      return `${postgresServer()} takes no writes (${error.message}): a standby, or default_transaction_read_only; point DATABASE_URL at the primary`;
     case "57014":
       return `Postgres cancelled a query (${error.message}): a statement_timeout, or an administrator; run it again`;
     case "57P01":
     case "57P02":
     case "57P03":
     case "53300":
-      return `Postgres at the server DATABASE_URL names ended or refused the session (${error.message}): run it again once it is up`;
+      return `Postgres at ${postgresServer()} ended or refused the session (${error.message}): run it again once it is up`;
     case "25P03":
     case "25P04":
     case "57P05":
       return `Postgres ended the session on a timeout its server, database or role sets (${error.message}): run it again`;
   }
   return code.startsWith("08") && isPostgresError(error)
-    ? `Postgres at the server DATABASE_URL names broke the connection (${error.message}): run it again`
+    ? `Postgres at ${postgresServer()} broke the connection (${error.message}): run it again`
     : null;
 }
 

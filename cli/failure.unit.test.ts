@@ -270,10 +270,31 @@ describe("a command's own refusal", () => {
       "Client has encountered a connection error and is not queryable",
     ]) {
       const dropped = new DrizzleQueryError("select 1", [personal], new Error(words));
+      vi.stubEnv("DATABASE_URL", "postgres://db.example.org/healthcare");
       expect(classifyFailure(dropped)).toEqual({
         kind: "operator",
         message: `Postgres at the server DATABASE_URL names ended the connection (${words}): run it again`,
       });
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("names the project's own Postgres and its port, not DATABASE_URL, when DATABASE_URL is unset or empty", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5433"), {
+      code: "ECONNREFUSED",
+      address: "127.0.0.1",
+      port: 5433,
+    });
+    const closed = postgresError("55000", 'database "healthcare" is not currently accepting connections');
+    for (const unset of [undefined, ""]) {
+      vi.stubEnv("DATABASE_URL", unset);
+      expect(failureMessage(refused)).toBe(
+        "Postgres cannot be reached at the project's own Postgres (POSTGRES_PORT; DATABASE_URL is unset) (127.0.0.1:5433): connect ECONNREFUSED 127.0.0.1:5433",
+      );
+      expect(failureMessage(closed)).toBe(
+        `the project's own database (POSTGRES_PORT; DATABASE_URL is unset) takes no new connections now (database "healthcare" is not currently accepting connections): run it again once it does`,
+      );
+      vi.unstubAllEnvs();
     }
   });
 

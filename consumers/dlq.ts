@@ -103,7 +103,8 @@ try {
       progress?.finish("stopped");
       throw error;
     });
-    progress?.finish("read and sent back");
+    // What it read, of which each chosen letter was either sent back or left parked (the stdout table's).
+    progress?.finish(`read (${redriven.length} sent back, ${skipped.length} left parked)`);
     console.log(deadLetterTable(redriven));
     for (const { reason } of skipped) console.log(`left parked: ${printable(reason)}`);
     console.log(

@@ -40,9 +40,16 @@ export interface ApiProcessesOptions {
   /** The primary's own readiness checks (the relay's), which every worker's /health/ready includes. */
   readiness: ReadinessCheck[];
   log: Logger;
+  /**
+   * Called when an API process exits before it ever served (its PORT in use, its configuration refused): the
+   * next would fail alike, so none is started in its place, and the API cannot run.
+   */
+  onStartFailure(): void;
 }
 
-/** In the primary: forks `count` API workers, replaces one that dies, answers their questions. */
+/**
+ * In the primary: forks `count` API workers, replaces one that dies after it served, answers their questions.
+ */
 export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
   cluster.setupPrimary({ exec: options.script });
   let stopping = false;
@@ -56,12 +63,26 @@ export function forkApiProcesses(options: ApiProcessesOptions): ApiProcesses {
 
   const fork = () => cluster.fork(options.env);
   for (let index = 0; index < options.count; index++) fork();
+  /** The workers that have listened on PORT. */
+  const served = new Set<number>();
+  cluster.on("listening", (worker) => served.add(worker.id));
   cluster.on("exit", (worker, code, signal) => {
     const last = lastReported.get(worker.id);
     lastReported.delete(worker.id);
     if (last !== undefined) retired = retired.then((sum) => summed([sum, cumulative(last)]));
     if (stopping) return;
-    options.log.error({ pid: worker.process.pid, code, signal }, "an API process died; starting another");
+    const pid = worker.process.pid;
+    if (!served.delete(worker.id)) {
+      // Replaced, it would fail the same way, every second or so, for ever: the reason is its own last line.
+      stopping = true;
+      options.log.error(
+        { pid, code, signal },
+        "an API process exited before it served: the API cannot start",
+      );
+      options.onStartFailure();
+      return;
+    }
+    options.log.error({ pid, code, signal }, "an API process died; starting another");
     fork();
   });
 

@@ -2,8 +2,10 @@
 // or JWT_SECRET / JWT_JWKS_URL, left unset as much as a wrong one), and SIGINT and SIGTERM both stop it through
 // the same shutdown (here the reminder scheduler, the platform and the relay, as processes).
 import { type AddressInfo, createServer } from "node:net";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { isPortOpen } from "../stack/processes.ts";
 import { spawnScript } from "../test/childProcess.ts";
+import { testSecret } from "../test/tokens.ts";
 
 /** Production without its keys, and a database and brokers that nothing answers at. */
 const production = {
@@ -114,6 +116,59 @@ describe("the process frame", () => {
       await new Promise((resolve) => taken.close(resolve));
     }
   });
+
+  it("npm start with API_PROCESSES=2 on a PORT in use stops with exit code 1, not restarting its API processes for ever", {
+    timeout: 120_000,
+  }, async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const platform = spawnScript("scripts/start.ts", {
+        compiled: true,
+        env: {
+          API_PROCESSES: "2",
+          PORT: String(port),
+          RELAY_MODE: "off",
+          LOG_LEVEL: "info",
+          JWT_SECRET: new TextDecoder().decode(testSecret),
+        },
+      });
+      // Where it restarts its API processes for ever, the test's timeout ends it, not the process.
+      onTestFinished(() => {
+        platform.child.kill("SIGKILL");
+      });
+      expect(await platform.exited).toBe(1);
+      expect(platform.output()).toContain(`PORT=${port} is in use by another process`);
+      expect(platform.output()).toContain("an API process exited before it served: the API cannot start");
+      expect(platform.output()).not.toContain("starting another");
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it("stops, on a SIGINT while its stack starts, the Postgres and Kafka it started", async () => {
+    // A stack of its own, on ports beside the lane's, which nothing else uses.
+    const postgresPort = Number(process.env.POSTGRES_PORT) + 6;
+    const kafkaPort = Number(process.env.KAFKA_PORT) + 6;
+    const scheduler = spawnScript("apps/appointment/reminderScheduler.ts", {
+      env: {
+        DATABASE_URL: "",
+        KAFKA_BROKERS: "",
+        POSTGRES_PORT: String(postgresPort),
+        KAFKA_PORT: String(kafkaPort),
+        LOG_LEVEL: "info",
+      },
+    });
+    // Postgres answers within a second; Kafka's JVM takes several: the signal comes while Kafka starts.
+    await scheduler.printed(/postgres: started on/, 120_000);
+    expect(scheduler.output()).not.toContain("kafka: a Kafka broker started");
+    scheduler.child.kill("SIGINT");
+    expect(await scheduler.exited).toBe(0);
+    expect(scheduler.output()).toContain("reminder-scheduler stopping");
+    expect(scheduler.output()).not.toContain("reminder scheduler running");
+    for (const port of [postgresPort, kafkaPort]) expect(await isPortOpen("127.0.0.1", port)).toBe(false);
+  }, 180_000);
 
   it.each(["SIGINT", "SIGTERM"] as const)(
     "stops on %s through its shutdown steps and exits 0",

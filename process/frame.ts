@@ -30,6 +30,8 @@ export interface ProcessFrame<Config> {
    * started last stops first), then the stack this process started; a step that fails is logged and skipped.
    */
   onStop(step: () => unknown): void;
+  /** Stops the process as a signal does, through its steps, and exits with `code`: a failure it cannot go on with. */
+  exit(code: number): void;
   /** Serves `app` on PORT (closed first on shutdown); `listening` is told the port. */
   serve(app: { fetch: FetchHandler }, listening?: (port: number) => void): void;
   /** The ops routes of a process without an API of its own: /health/live, /health/ready and /metrics. */
@@ -68,14 +70,17 @@ export async function startProcess<Config>(
   const log = createLogger({ level: env.LOG_LEVEL, name: options.name });
   const tracing = startTracing(env, { serviceName: options.name });
   if (tracing.exporting) log.info("exporting traces over OTLP");
-  const stack = await ensureStack(env, options.say ?? ((line) => log.info(line)));
-  const registry = createRegistry();
   const steps: Array<() => unknown> = [];
   let stopping = false;
+  /** Settled once the stack has started and its stop step is in place (or it failed to start). */
+  let stackInPlace: Promise<unknown> = Promise.resolve();
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, `${options.name} stopping`);
+    // A signal while the stack starts (a first start fetches Kafka's jars and formats its storage: Ctrl-C is
+    // likely then): what it starts is stopped once it has, not left running.
+    await stackInPlace;
     const timer = setTimeout(() => {
       log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, `${options.name} did not stop in time`);
       process.exit(1);
@@ -92,11 +97,22 @@ export async function startProcess<Config>(
     }
     process.exit(failed ? 1 : (process.exitCode ?? 0));
   };
-  // Registered before the process's own work starts, so that a signal while it starts up also stops cleanly.
+  // Registered before the stack starts, so that a signal while it starts up also stops cleanly.
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, stop);
-  steps.push(() => stack.stopStarted());
-  // Next to last: the spans of everything that stops before it are exported before the process exits.
-  steps.push(() => tracing.shutdown());
+  const starting = ensureStack(env, options.say ?? ((line) => log.info(line)));
+  stackInPlace = starting.then(
+    (stack) => {
+      steps.push(() => stack.stopStarted());
+      // Next to last: the spans of everything that stops before it are exported before the process exits.
+      steps.push(() => tracing.shutdown());
+    },
+    () => {},
+  );
+  const stack = await starting;
+  await stackInPlace;
+  // Stopping already: the stop under way ends the process; its work never starts.
+  if (stopping) await new Promise<never>(() => {});
+  const registry = createRegistry();
 
   return {
     env,
@@ -106,6 +122,10 @@ export async function startProcess<Config>(
     stack,
     registry,
     onStop: (step) => steps.push(step),
+    exit(code) {
+      process.exitCode = code;
+      void stop("SIGTERM");
+    },
     serve(app, listening) {
       const server = serveHttp(app, { port: env.PORT, log }, listening);
       // A port in use (by another platform's process, or the relay started beside `npm start` on its PORT) is the

@@ -185,6 +185,7 @@ if (env.API_PROCESSES === 1) {
     registry,
     readiness,
     log,
+    onStartFailure: () => frame.exit(1),
   });
   frame.onStop(() => api.stop());
   // Announced once every API process listens: before that, the port's round robin skips the ones still starting.

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { loadStackEnv } from "../config/env.ts";
 import type { KafkaSecurity } from "../config/kafkaSecurity.ts";
 import { projectPath } from "../config/projectRoot.ts";
-import { kafkaSecurityFromEnvironment } from "../kafka/client.ts";
+import { createKafka, kafkaSecurityFromEnvironment } from "../kafka/client.ts";
 import { javaClientSecrets, javaClientSecurity } from "../kafka/security.ts";
 import { CONNECT_STATE_TOPICS } from "./connectTopics.ts";
 import { copyPinnedDependencies, ensurePinnedJars, findJava } from "./jvm.ts";
@@ -204,6 +204,7 @@ export async function startConnect(
         });
         continue;
       }
+      if (!startedByUs) await refuseWithoutKafka(kafkaBrokers, cluster);
       await spawnWorker(kafkaBrokers, cluster, index, log);
       startedByUs = true;
     }
@@ -215,6 +216,24 @@ export async function startConnect(
     }
     return { url, startedByUs };
   });
+}
+
+/**
+ * Throws the Kafka client's error, which names the brokers, when none of `kafkaBrokers` answers: a worker started
+ * without them waits a minute for its internal topics, then exits with a page of Java in its log.
+ */
+async function refuseWithoutKafka(kafkaBrokers: readonly string[], cluster: ConnectCluster): Promise<void> {
+  const admin = createKafka({
+    brokers: [...kafkaBrokers],
+    clientId: "connect-start",
+    security: cluster.security ?? kafkaSecurityFromEnvironment(),
+    retries: 2,
+  }).admin();
+  try {
+    await admin.connect();
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }
 
 /** Starts worker `index` (say, after it was killed) and resolves once it is ready; a no-op when it runs. */

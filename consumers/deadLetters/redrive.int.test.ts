@@ -228,6 +228,8 @@ describe("re-driving a dead letter", () => {
     ]);
     expect(upper.code, upper.output).toBe(0);
     expect(upper.output).toContain("re-drove 1 dead letter(s) from patient-events.dlq to patient-events");
+    // Its progress's summary, on stderr, says what became of what it read, as stdout does.
+    expect(upper.output).toMatch(/redrive: read \(1 sent back, 0 left parked\), \d+ dead letters in /);
     expect(await sentBack()).toHaveLength(1);
   });
 
