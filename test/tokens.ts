@@ -64,7 +64,7 @@ export function testPlatform(
  * request wrote (every outbox row carries it).
  */
 export async function adminRequest(
-  app: ReturnType<typeof testPlatform>,
+  app: { request(path: string, init: RequestInit): Response | Promise<Response> },
   method: string,
   path: string,
   body: unknown,

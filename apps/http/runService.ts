@@ -7,7 +7,6 @@ import { type Env, readEach } from "../../config/env.ts";
 import { projectRoot } from "../../config/projectRoot.ts";
 import { createDatabase, type Database } from "../../db/client.ts";
 import { migrateDatabase } from "../../db/migrate.ts";
-import { createKafka } from "../../kafka/client.ts";
 import type { Logger } from "../../observability/logger.ts";
 import type { MasterKeys } from "../../phi/masterKeys.ts";
 import { startProcess } from "../../process/frame.ts";
@@ -31,7 +30,7 @@ export interface ServiceDefinition {
 
 export async function runService(service: ServiceDefinition): Promise<void> {
   // npm start's frame (cli/command.ts): --help and a bad argument are answered before anything starts, and an
-  // error nothing catches (a Postgres or Kafka that does not answer) is told in one line naming its variable.
+  // error nothing catches (a Postgres that does not answer) is told in one line naming its variable.
   parseCommand({ usage: usageOf(service) });
   const frame = await startProcess({
     name: service.name,
@@ -43,10 +42,6 @@ export async function runService(service: ServiceDefinition): Promise<void> {
   await migrateDatabase(stack.databaseUrl);
   const db = createDatabase(stack.databaseUrl, { applicationName: service.name });
   frame.onStop(() => db.$client.end());
-  const admin = createKafka({ brokers: stack.kafkaBrokers, clientId: service.name }).admin();
-  await admin.connect();
-  frame.onStop(() => admin.disconnect());
-
   const app = createServiceFrame({
     title: service.title,
     log,
@@ -55,10 +50,9 @@ export async function runService(service: ServiceDefinition): Promise<void> {
     masterKeys,
     verifyToken: createTokenVerifier(frame.config.tokenKeys, expectedClaimsOf(env)),
     tracestateKeys: env.TRACESTATE_KEYS,
-    readiness: [
-      { name: "postgres", check: () => db.$client.query("SELECT 1") },
-      { name: "kafka", check: () => admin.describeCluster() },
-    ],
+    // What it serves with: Postgres alone. Its events reach Kafka through the outbox and a relay, which report
+    // Kafka's state; a Kafka outage is no reason to stop taking writes, nor to start.
+    readiness: [{ name: "postgres", check: () => db.$client.query("SELECT 1") }],
   });
   app.route("/", service.routes(db, log));
   // Every service takes Idempotency-Keys: each removes the expired ones (one process at a time does a round).
