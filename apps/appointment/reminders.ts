@@ -20,7 +20,8 @@ const BATCH_SIZE = 100;
 
 /**
  * Reminds every appointment now due, a batch per transaction; returns how many it reminded. An appointment
- * booked less than `hoursBefore` ahead is reminded at once, with the hours actually left (at least 1).
+ * booked less than `hoursBefore` ahead is reminded at once, with the hours left rounded up (at least 1): the
+ * appointment is within that many hours, which is what the messages say.
  */
 export async function sendDueReminders(
   db: Database,

@@ -157,7 +157,7 @@ describe("notifications", () => {
       ].sort(),
     );
     const sms = messages.find((message) => message.notificationId === ids[3]);
-    expect(sms?.body).toBe("Reminder: your appointment is on 2024-02-01 14:00 UTC, in 24 hours.");
+    expect(sms?.body).toBe("Reminder: your appointment is on 2024-02-01 14:00 UTC, within 24 hours.");
     // Nothing clinical leaves in a message.
     for (const message of messages) expect(message.body).not.toContain("asthma");
     expect(await requestsFor(bookedEvent?.eventId ?? "")).toEqual([

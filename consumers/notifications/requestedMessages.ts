@@ -3,6 +3,7 @@
 // conditions, the kind of visit) go into a message: mailboxes and phones are not a secure channel.
 import type { NewEvent, TypedEnvelope } from "../../events/index.ts";
 import { notificationId } from "./notificationIds.ts";
+import { withinHours } from "./templates.ts";
 
 export interface Recipient {
   patientId: string;
@@ -96,7 +97,7 @@ export function appointmentReminderMessages(
         patientId: recipient.patientId,
         relatedEventId: event.eventId,
         to: recipient.phone,
-        body: `Reminder: your appointment is on ${when}, in ${event.data.hoursBefore} hours.`,
+        body: `Reminder: your appointment is on ${when}, ${withinHours(event.data.hoursBefore)}.`,
       },
     },
   ];

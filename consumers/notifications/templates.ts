@@ -22,8 +22,17 @@ const bodies: { [Template in EmailTemplate]: (variables: TemplateVariables<Templ
       ? "It is a video consultation: sign in to the platform to join it.\n"
       : "We look forward to seeing you.\n"),
   "appointment-reminder": ({ firstName, scheduledAt, hoursBefore }) =>
-    `Dear ${firstName},\n\nA reminder that your appointment is on ${scheduledAt}, in ${hoursBefore} hours.\n`,
+    `Dear ${firstName},\n\nA reminder that your appointment is on ${scheduledAt}, ${withinHours(hoursBefore)}.\n`,
 };
+
+/**
+ * How soon an appointment `hoursBefore` hours away is, as a reminder says it. The scheduler rounds the time left
+ * up to whole hours (an appointment booked 90 seconds ahead is reminded with 1, one 4 hours 10 minutes ahead with
+ * 5), so "within", never "in": the text never gives a patient more time than they have.
+ */
+export function withinHours(hoursBefore: number): string {
+  return hoursBefore === 1 ? "within an hour" : `within ${hoursBefore} hours`;
+}
 
 export class UnknownTemplateError extends Error {
   override name = "UnknownTemplateError";

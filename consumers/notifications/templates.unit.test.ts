@@ -8,7 +8,23 @@ describe("an e-mail template", () => {
   it("renders the catalog's example request", () => {
     const { template, variables } = exampleData["notification.email.requested"];
     expect(renderTemplate(template, variables)).toBe(
-      "Dear Ada,\n\nA reminder that your appointment is on 2024-01-16 14:00 UTC, in 24 hours.\n",
+      "Dear Ada,\n\nA reminder that your appointment is on 2024-01-16 14:00 UTC, within 24 hours.\n",
+    );
+  });
+
+  it("says a reminder's appointment is within the hours left, rounded up: never more time than there is", () => {
+    // The scheduler's figures for appointments booked 90 seconds and 4 hours 10 minutes ahead.
+    const reminder = (hoursBefore: number) =>
+      renderTemplate("appointment-reminder", {
+        firstName: "Ada",
+        scheduledAt: "2026-12-08 06:39 UTC",
+        hoursBefore,
+      });
+    expect(reminder(1)).toBe(
+      "Dear Ada,\n\nA reminder that your appointment is on 2026-12-08 06:39 UTC, within an hour.\n",
+    );
+    expect(reminder(5)).toBe(
+      "Dear Ada,\n\nA reminder that your appointment is on 2026-12-08 06:39 UTC, within 5 hours.\n",
     );
   });
 
@@ -24,7 +40,7 @@ describe("an e-mail template", () => {
       hoursBefore: 24,
     });
     expect(rendered).toBe(
-      "Dear Mallory [31mRED [0m <html>txt.exe,\n\nA reminder that your appointment is on 2024-01-16  14:00 UTC, in 24 hours.\n",
+      "Dear Mallory [31mRED [0m <html>txt.exe,\n\nA reminder that your appointment is on 2024-01-16  14:00 UTC, within 24 hours.\n",
     );
   });
 
